@@ -1,0 +1,203 @@
+"""Loading `pipeline.toml`: core settings, plugins, and one validated component per table.
+
+Every problem found is collected and raised together as a `ConfigError`, one line each,
+naming the file, the table and the key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+
+from pipeline.components import Component, Deliverer, Settings, Sink, Source, Transform
+from pipeline.errors import ConfigError
+from pipeline.plugins import PluginHost, build_plugin_manager
+from pipeline.registry import Registry, build_registry
+from pipeline.settings_types import ProjectPath
+
+SECTIONS = {"sources": "source", "transforms": "transform", "sinks": "sink"}
+SECRET_WORDS = ("key", "password", "secret", "token")
+
+
+class CoreSettings(Settings):
+    name: str
+    description: str = ""
+    site_url: str = "http://localhost:8000"
+    language: str = "en-GB"
+    timezone: str = "UTC"
+    state_dir: ProjectPath = Path("state")
+    out_dir: ProjectPath = Path("out")
+    plugins_dir: ProjectPath | None = None
+    workers: int = Field(default=2, ge=1, le=64)
+    http_timeout: float = Field(default=20.0, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/London'") from None
+        return value
+
+    @field_validator("site_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+class ScheduleSettings(Settings):
+    newsletter_day: int = Field(default=1, ge=1, le=28)
+    newsletter_time: str = "08:00"
+    refresh_minutes: int = Field(default=60, ge=1)
+
+    @field_validator("newsletter_time")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError(f"{value!r} is not a time of day as HH:MM")
+        return value
+
+
+@dataclass
+class Project:
+    """A loaded, validated configuration, with its plugins and component instances."""
+
+    config_path: Path
+    core: CoreSettings
+    schedule: ScheduleSettings
+    host: PluginHost
+    registry: Registry
+    sources: list[Source] = field(default_factory=list)
+    transforms: list[Transform] = field(default_factory=list)
+    sinks: list[Sink] = field(default_factory=list)
+
+    @property
+    def root(self) -> Path:
+        return self.config_path.parent
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.core.timezone)
+
+    def build_component(self, category: str, where: str, table: dict[str, Any]) -> Component:
+        """Validate `table` against the schema of the component its `type` names; used for nested tables too."""
+        return _build(self, category, where, table)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file; run from the folder that holds pipeline.toml or pass --config PATH")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax at that line") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+
+
+def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, object]] = (),
+                 entry_points: bool = True) -> Project:
+    """Read and validate `pipeline.toml`, load plugins, and build every component instance."""
+    path = Path(config_path).resolve()
+    data = read_toml(path)
+    errors: list[str] = []
+    context = {"base_dir": path.parent}
+
+    known = {"pipeline", "schedule", *SECTIONS}
+    for key in data:
+        if key not in known:
+            errors.append(f"{path.name}: unknown table [{key}]; allowed: {', '.join(sorted(known))}")
+    core = _validate(CoreSettings, data.get("pipeline"), f"{path.name}: [pipeline]", context, errors)
+    schedule = _validate(ScheduleSettings, data.get("schedule", {}), f"{path.name}: [schedule]", context, errors)
+    if core is None:
+        raise ConfigError(*errors)
+
+    host = build_plugin_manager(core.plugins_dir if core.plugins_dir else None,
+                                entry_points=entry_points, extra=extra_plugins)
+    if core.plugins_dir and not core.plugins_dir.is_dir():
+        errors.append(f"{path.name}: [pipeline] plugins_dir: folder {core.plugins_dir} does not exist; "
+                      f"create it or remove the setting")
+    registry = build_registry(host)
+    project = Project(path, core, schedule or ScheduleSettings(), host, registry)
+    for name, reason in host.broken.items():
+        errors.append(f"plugin {name!r} {reason}")
+    errors.extend(registry.problems)
+
+    for section, category in SECTIONS.items():
+        tables = data.get(section, {})
+        if not isinstance(tables, dict):
+            errors.append(f"{path.name}: [{section}] must be a table of named tables, like [{section}.my-name]")
+            continue
+        for instance, table in tables.items():
+            where = f"{path.name}: [{section}.{instance}]"
+            try:
+                component = _build(project, category, where, table, instance)
+            except ConfigError as exc:
+                errors.extend(exc.lines)
+                continue
+            getattr(project, section).append(component)
+    if not project.sinks and not errors:
+        errors.append(f"{path.name}: no [sinks.*] tables, so a run would produce nothing; add one (see README)")
+    if errors:
+        raise ConfigError(*errors)
+    return project
+
+
+def _build(project: Project, category: str, where: str, table: Any, instance: str | None = None) -> Component:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table with a `type` key")
+    table = dict(table)
+    type_name = table.pop("type", None)
+    if not type_name:
+        raise ConfigError(f"{where}: missing `type`; one of: {', '.join(project.registry.names(category))}")
+    registered = project.registry.get(category, type_name)
+    if registered is None:
+        raise ConfigError(f"{where}: unknown {category} type {type_name!r}; installed: "
+                          f"{', '.join(project.registry.names(category)) or 'none'} "
+                          f"(install the plugin that provides it, or check the spelling)")
+    component = registered.component
+    errors: list[str] = []
+    settings = _validate(component.Settings, table, f"{where} ({type_name})",
+                         {"base_dir": project.root, "project": project}, errors)
+    if settings is None:
+        raise ConfigError(*errors)
+    name = instance or type_name
+    try:
+        return component(name, settings, project)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"{where}: plugin {registered.plugin!r} could not set up {type_name!r}: "
+                          f"{type(exc).__name__}: {exc}") from None
+
+
+def _validate(model: type[Settings], data: Any, where: str, context: dict, errors: list[str]):
+    if data is None:
+        data = {}
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as exc:
+        errors.extend(_describe(where, model, err) for err in exc.errors())
+        return None
+
+
+def _describe(where: str, model: type[Settings], err: dict) -> str:
+    key = ".".join(str(part) for part in err["loc"]) or "(table)"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = ", ".join(model.model_fields) or "none"
+        hint = ""
+        if any(word in key.lower() for word in SECRET_WORDS):
+            hint = "; secrets are read from the environment, never from pipeline.toml"
+        return f"{where}: unknown key {key!r} (allowed: {allowed}){hint}"
+    if kind == "missing":
+        return f"{where}: missing required key {key!r}"
+    message = err["msg"].removeprefix("Value error, ")
+    return f"{where}: {key}: {message}"

@@ -1,0 +1,108 @@
+"""Choosing what goes into a newsletter edition (an issue) for a given date.
+
+An edition dated D holds the items published since the previous edition (or, for the first,
+in the month before D) and before D; jobs whose closing date is before D and events that
+are over by D are left out. The same date always gives the same edition: it is stored on
+first use, and a re-run re-renders it rather than making a second one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from pipeline.models import Item, Kind
+from pipeline.state import EditionRecord, Store
+
+SECTION_TITLES = {
+    Kind.POST: "From the blog",
+    Kind.NEWS: "Partner news",
+    Kind.JOB: "Jobs",
+    Kind.EVENT: "Events",
+}
+
+
+@dataclass
+class Edition:
+    number: int
+    as_of: date
+    period_start: datetime
+    period_end: datetime
+    title: str
+    items: list[Item]
+    sections: dict[Kind, list[Item]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.sections:
+            self.sections = {kind: [i for i in self.items if i.kind is kind] for kind in Kind}
+
+    @property
+    def themes(self) -> list[str]:
+        """Every theme in this edition, most frequent first."""
+        counts: dict[str, int] = {}
+        for item in self.items:
+            for theme in item.themes:
+                counts[theme] = counts.get(theme, 0) + 1
+        return sorted(counts, key=lambda t: (-counts[t], t))
+
+
+def start_of(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=tz)
+
+
+def month_before(day: date) -> date:
+    year, month = (day.year, day.month - 1) if day.month > 1 else (day.year - 1, 12)
+    return date(year, month, min(day.day, 28))
+
+
+def edition_title(network: str, number: int, as_of: date) -> str:
+    return f"{network}: issue {number}, {as_of.strftime('%B %Y')}"
+
+
+def still_relevant(item: Item, as_of: date, period_end: datetime) -> bool:
+    if item.job and item.job.closing_date and item.job.closing_date < as_of:
+        return False
+    if item.event and item.event.finishes < period_end:
+        return False
+    return True
+
+
+def order(items: list[Item]) -> list[Item]:
+    """Newsletter order: by section; posts and news newest first, jobs by closing date, events by start."""
+
+    def key(item: Item):
+        if item.kind is Kind.JOB and item.job and item.job.closing_date:
+            return (2, item.job.closing_date.isoformat(), item.title)
+        if item.kind is Kind.EVENT and item.event:
+            return (3, item.event.start.isoformat(), item.title)
+        rank = list(Kind).index(item.kind)
+        return (rank, "", -item.published.timestamp(), item.title)
+
+    return sorted(items, key=key)
+
+
+def select_items(store: Store, as_of: date, tz: ZoneInfo) -> tuple[datetime, datetime, list[Item]]:
+    period_end = start_of(as_of, tz)
+    previous = store.last_edition_before(as_of)
+    period_start = previous.period_end if previous else start_of(month_before(as_of), tz)
+    candidates = store.items_published(period_start, period_end)
+    return period_start, period_end, order([i for i in candidates if still_relevant(i, as_of, period_end)])
+
+
+def prepare_edition(store: Store, as_of: date, tz: ZoneInfo, network: str, now: datetime) -> Edition | None:
+    """The edition for `as_of`: the stored one if it exists, else a new one; None if nothing is new."""
+    record = store.edition_on(as_of)
+    if record is not None:
+        return from_record(store, record)
+    start, end, items = select_items(store, as_of, tz)
+    if not items:
+        return None
+    record = store.create_edition(as_of, start, end, lambda n: edition_title(network, n, as_of),
+                                  [i.id for i in items], now)
+    return Edition(record.number, as_of, start, end, record.title, items)
+
+
+def from_record(store: Store, record: EditionRecord) -> Edition:
+    return Edition(record.number, record.as_of, record.period_start, record.period_end, record.title,
+                   store.get_items(record.item_ids))

@@ -1,0 +1,25 @@
+"""Errors meant for the person running the pipeline: each message is one line that says where and what to do."""
+
+
+class PipelineError(Exception):
+    """A problem the user can fix; the CLI prints the message without a traceback."""
+
+    exit_code = 1
+
+
+class ConfigError(PipelineError):
+    """pipeline.toml, a plugin or a setting is wrong; nothing has run yet."""
+
+    exit_code = 2
+
+    def __init__(self, *lines: str):
+        self.lines = list(lines)
+        super().__init__("\n".join(lines))
+
+
+class SourceError(PipelineError):
+    """A source could not produce its items; the run goes on without it."""
+
+
+class SinkError(PipelineError):
+    """A sink could not write or deliver; the run fails once every sink has had its turn."""

@@ -1,0 +1,141 @@
+"""The data model: one `Item` type covers blog posts, partner news, job adverts and events.
+
+Items are plain dataclasses (cheap to build, pickle and compare); their HTML is already
+sanitised and their title is plain text by the time a source hands them over.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+
+class Kind(str, Enum):
+    """What an item is; the newsletter has one section per kind, in this order."""
+
+    POST = "post"
+    NEWS = "news"
+    JOB = "job"
+    EVENT = "event"
+
+
+@dataclass(frozen=True)
+class PriceTier:
+    label: str
+    amount: Decimal
+    currency: str = "GBP"
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ProgrammeSlot:
+    """One line of an event programme: '10.30 Presentation by ...'."""
+
+    time: str
+    title: str
+    speakers: tuple[str, ...] = ()
+
+
+@dataclass
+class JobDetails:
+    organisation: str
+    location: str = ""
+    hours: str = ""
+    contract: str = ""
+    salary: str = ""
+    closing_date: date | None = None
+    how_to_apply: str = ""
+
+
+@dataclass
+class EventDetails:
+    start: datetime  # timezone-aware
+    end: datetime | None = None  # timezone-aware
+    venue: str = ""
+    speakers: list[str] = field(default_factory=list)
+    programme: list[ProgrammeSlot] = field(default_factory=list)
+    prices: list[PriceTier] = field(default_factory=list)
+    booking_url: str = ""
+
+    @property
+    def finishes(self) -> datetime:
+        return self.end or self.start
+
+
+@dataclass
+class Item:
+    """One piece of content, whatever its source.
+
+    `id` is stable: the same item seen again (in a later run, or in two feeds that link the same
+    page) gets the same id, so the state database keeps one row for it.
+    """
+
+    id: str
+    kind: Kind
+    source: str  # the name of the source instance in pipeline.toml
+    title: str  # plain text, never HTML
+    published: datetime  # timezone-aware
+    url: str = ""
+    body_html: str = ""  # sanitised HTML
+    summary: str = ""  # plain text, set by the summary transform
+    author: str = ""
+    themes: list[str] = field(default_factory=list)
+    job: JobDetails | None = None
+    event: EventDetails | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _encode(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Item:
+        data = dict(data)
+        data["kind"] = Kind(data["kind"])
+        data["published"] = datetime.fromisoformat(data["published"])
+        if data.get("job"):
+            job = dict(data["job"])
+            if job.get("closing_date"):
+                job["closing_date"] = date.fromisoformat(job["closing_date"])
+            data["job"] = JobDetails(**job)
+        if data.get("event"):
+            event = dict(data["event"])
+            event["start"] = datetime.fromisoformat(event["start"])
+            event["end"] = datetime.fromisoformat(event["end"]) if event.get("end") else None
+            event["programme"] = [
+                ProgrammeSlot(s["time"], s["title"], tuple(s.get("speakers", ())))
+                for s in event.get("programme", [])
+            ]
+            event["prices"] = [
+                PriceTier(p["label"], Decimal(p["amount"]), p.get("currency", "GBP"), p.get("note", ""))
+                for p in event.get("prices", [])
+            ]
+            data["event"] = EventDetails(**event)
+        return cls(**data)
+
+
+def make_id(*parts: str) -> str:
+    """A stable id from the parts that identify an item (its URL, or its source and key)."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
+
+
+def item_id(source: str, key: str, url: str = "") -> str:
+    """Items with a URL are identified by it, so one page reached through two sources is one item."""
+    return make_id(url) if url else make_id(source, key)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value

@@ -1,0 +1,135 @@
+"""Building the plugin manager: entry points (built-in and installed plugins) and a plugins folder.
+
+Nothing here runs at import time; `build_plugin_manager()` makes a fresh manager each call,
+so tests and long-running schedulers never share one.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import pluggy
+
+from pipeline import hookspecs
+
+BLOCK_ENV = "PIPELINE_BLOCK_PLUGINS"
+TRACE_ENV = "PIPELINE_TRACE_HOOKS"
+
+
+@dataclass
+class PluginHost:
+    """The manager plus what the host learnt while loading: where each plugin came from, what broke."""
+
+    pm: pluggy.PluginManager
+    origins: dict[str, str] = field(default_factory=dict)
+    broken: dict[str, str] = field(default_factory=dict)  # plugin name -> one-line reason
+
+
+def build_plugin_manager(
+    plugins_dir: Path | None = None,
+    *,
+    entry_points: bool = True,
+    extra: list[tuple[str, object]] = (),
+) -> PluginHost:
+    """Make a plugin manager with every plugin loaded and checked.
+
+    :param plugins_dir: a folder of loose `*.py` plugin files (from `pipeline.toml`).
+    :param entry_points: load the `newsletter_pipeline` entry-point group (built-ins included).
+    :param extra: `(name, plugin)` pairs to register too (tests use this).
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    host = PluginHost(pm)
+    blocked = {n.strip() for n in os.environ.get(BLOCK_ENV, "").split(",") if n.strip()}
+
+    if entry_points:
+        for ep in sorted(importlib.metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP), key=_ep_key):
+            dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown package"
+            _load(host, ep.name, f"{dist} (entry point {ep.value})", ep.load, blocked)
+    if plugins_dir is not None:
+        for path in sorted(plugins_dir.glob("*.py")):
+            _load(host, path.stem, str(path), lambda p=path: _import_file(p), blocked)
+    for name, plugin in extra:
+        _load(host, name, "registered by the caller", lambda p=plugin: p, blocked)
+
+    _check_hooks(host)
+    if os.environ.get(TRACE_ENV):
+        pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
+        pm.enable_tracing()
+    return host
+
+
+def _ep_key(ep: importlib.metadata.EntryPoint) -> tuple[str, str]:
+    return (ep.name, ep.value)
+
+
+def _load(host: PluginHost, name: str, origin: str, load, blocked: set[str]) -> None:
+    if name in blocked:
+        host.origins[name] = f"{origin} [blocked by {BLOCK_ENV}]"
+        return
+    if name in host.origins:
+        host.broken[name] = f"a plugin named {name!r} is already loaded from {host.origins[name]}; rename one"
+        return
+    host.origins[name] = origin
+    try:
+        plugin = load()
+        host.pm.register(plugin, name=name)
+    except Exception as exc:  # a broken plugin is reported by name, never a crash of the host
+        host.broken[name] = f"failed to load from {origin}: {type(exc).__name__}: {exc}"
+
+
+def _import_file(path: Path) -> ModuleType:
+    module_name = f"pipeline_local_plugins.{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+def _check_hooks(host: PluginHost) -> None:
+    """Like `pm.check_pending()`, but a misspelt hook marks its plugin broken instead of crashing."""
+    pm = host.pm
+    for hook_name in dir(pm.hook):
+        if hook_name.startswith("_"):
+            continue
+        caller = getattr(pm.hook, hook_name)
+        if caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if not impl.hookimpl_opts.get("optionalhook") and pm.is_registered(impl.plugin):
+                plugin_name = pm.get_name(impl.plugin)
+                host.broken[plugin_name] = (
+                    f"implements {hook_name!r}, which is not a hook of this pipeline "
+                    f"(misspelt? see `pipeline/hookspecs.py`)"
+                )
+                pm.unregister(impl.plugin)
+    pm.check_pending()  # nothing pending is left; kept so pluggy's own check still guards us
+
+
+def call_each_plugin(pm: pluggy.PluginManager, hook_name: str, kwargs_for) -> dict[str, Exception]:
+    """Call a hook once per plugin, so what it does (or raises) is credited to that plugin.
+
+    `kwargs_for(plugin_name)` gives the keyword arguments for that plugin's call. Returns the
+    exceptions raised, by plugin name; the other plugins' calls still happen.
+    """
+    plugins = pm.get_plugins()
+    failures: dict[str, Exception] = {}
+    for plugin in plugins:
+        name = pm.get_name(plugin)
+        others = [p for p in plugins if p is not plugin]
+        try:
+            pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs_for(name))
+        except Exception as exc:
+            failures[name] = exc
+    return failures

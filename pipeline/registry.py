@@ -1,0 +1,66 @@
+"""The registry of components, filled by the `register_*` hooks, one plugin at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.components import CATEGORIES, Component
+from pipeline.plugins import PluginHost, call_each_plugin
+
+HOOKS = {
+    "source": "register_sources",
+    "transform": "register_transforms",
+    "sink": "register_sinks",
+    "delivery": "register_deliveries",
+}
+
+
+@dataclass(frozen=True)
+class Registered:
+    component: type[Component]
+    plugin: str
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._components: dict[str, dict[str, Registered]] = {category: {} for category in CATEGORIES}
+        self.problems: list[str] = []
+
+    def add(self, category: str, component: type[Component], plugin: str) -> None:
+        base = CATEGORIES[category]
+        name = getattr(component, "name", None)
+        if not (isinstance(component, type) and issubclass(component, base)):
+            self.problems.append(f"plugin {plugin!r} registered {component!r} as a {category}, "
+                                 f"but it is not a subclass of {base.__name__}")
+            return
+        if not isinstance(name, str) or not name:
+            self.problems.append(f"plugin {plugin!r}: {component.__name__} has no `name`")
+            return
+        existing = self._components[category].get(name)
+        if existing:
+            self.problems.append(f"{category} {name!r} is registered by both plugin {existing.plugin!r} "
+                                 f"and plugin {plugin!r}; block one with PIPELINE_BLOCK_PLUGINS")
+            return
+        self._components[category][name] = Registered(component, plugin)
+
+    def get(self, category: str, name: str) -> Registered | None:
+        return self._components[category].get(name)
+
+    def names(self, category: str) -> list[str]:
+        return sorted(self._components[category])
+
+    def all(self) -> list[tuple[str, str, Registered]]:
+        return [(category, name, reg) for category, comps in self._components.items()
+                for name, reg in sorted(comps.items())]
+
+
+def build_registry(host: PluginHost) -> Registry:
+    """Call each `register_*` hook once per plugin, so every component is credited to its plugin."""
+    registry = Registry()
+    for category, hook_name in HOOKS.items():
+        def kwargs_for(plugin: str, category=category) -> dict:
+            return {"register": lambda component: registry.add(category, component, plugin)}
+
+        for name, exc in call_each_plugin(host.pm, hook_name, kwargs_for).items():
+            host.broken[name] = f"{hook_name} raised {type(exc).__name__}: {exc}"
+    return registry

@@ -1,0 +1,71 @@
+"""Untrusted HTML in, safe HTML out: an allow-list sanitiser (nh3) and plain-text helpers.
+
+Every HTML field from a source passes through `clean_html` before it is stored, and every
+title through `plain_text`, so no sink ever sees markup it did not write itself.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from functools import lru_cache
+from urllib.parse import urljoin, urlparse
+
+import nh3
+
+ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
+TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "dl", "dt", "em", "figcaption",
+    "figure", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "q", "s", "small",
+    "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
+}
+ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "abbr": {"title"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+}
+URL_ATTRIBUTES = {"href", "src"}
+_SPACE = re.compile(r"\s+")
+_STRIP_ALL = nh3.Cleaner(tags=set(), clean_content_tags={"script", "style"}, attributes={})
+
+
+@lru_cache(maxsize=256)
+def _cleaner(base_url: str) -> nh3.Cleaner:
+    def absolute_urls(tag: str, attribute: str, value: str) -> str | None:
+        if attribute not in URL_ATTRIBUTES:
+            return value
+        url = urljoin(base_url, value.strip()) if base_url else value.strip()
+        return url if urlparse(url).scheme in ALLOWED_SCHEMES else None
+
+    return nh3.Cleaner(
+        tags=TAGS,
+        clean_content_tags={"script", "style"},
+        attributes=ATTRIBUTES,
+        attribute_filter=absolute_urls,
+        url_schemes=set(ALLOWED_SCHEMES),
+        link_rel="noopener noreferrer",
+    )
+
+
+def clean_html(fragment: str, base_url: str = "") -> str:
+    """Sanitise an HTML fragment; relative links are made absolute against `base_url`, or dropped."""
+    if not fragment:
+        return ""
+    return _cleaner(base_url).clean(fragment).strip()
+
+
+def plain_text(fragment: str) -> str:
+    """Text of an HTML (or plain) fragment, entities decoded, white space folded: for titles."""
+    if not fragment:
+        return ""
+    if "<" in fragment:
+        fragment = _STRIP_ALL.clean(fragment)
+    return _SPACE.sub(" ", html.unescape(fragment)).strip()
+
+
+def safe_url(url: str, base_url: str = "") -> str:
+    """The URL made absolute if it is http, https or mailto; an empty string otherwise."""
+    url = urljoin(base_url, url.strip()) if base_url else (url or "").strip()
+    return url if urlparse(url).scheme in ALLOWED_SCHEMES else ""

@@ -1,0 +1,202 @@
+"""State in SQLite: items seen, newsletter editions and what was delivered to whom.
+
+Every write is a transaction of its own, so a run that fails part-way keeps everything
+saved before the failure and never leaves half a write behind.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from pipeline.models import Item
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    published   TEXT NOT NULL,          -- ISO 8601, UTC
+    first_seen  TEXT NOT NULL,
+    last_seen   TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    data        TEXT NOT NULL           -- Item.to_dict() as JSON
+);
+CREATE INDEX IF NOT EXISTS items_published ON items (published);
+CREATE TABLE IF NOT EXISTS editions (
+    number       INTEGER PRIMARY KEY,
+    as_of        TEXT NOT NULL UNIQUE,  -- the issue date
+    period_start TEXT NOT NULL,
+    period_end   TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    item_ids     TEXT NOT NULL,         -- JSON list, in newsletter order
+    created_at   TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    edition      INTEGER NOT NULL REFERENCES editions(number),
+    recipient    TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    reference    TEXT NOT NULL,
+    delivered_at TEXT NOT NULL,
+    PRIMARY KEY (edition, recipient)
+);
+CREATE TABLE IF NOT EXISTS source_state (
+    source TEXT PRIMARY KEY,
+    data   TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class EditionRecord:
+    number: int
+    as_of: date
+    period_start: datetime
+    period_end: datetime
+    title: str
+    item_ids: list[str]
+
+
+class Store:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- items ---------------------------------------------------------------------------------
+
+    def fingerprints(self, ids: Iterable[str]) -> dict[str, str]:
+        ids = list(ids)
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self.db.execute(f"SELECT id, fingerprint FROM items WHERE id IN ({marks})", chunk))
+        return found
+
+    def save_items(self, items: list[tuple[Item, str]], seen_at: datetime) -> None:
+        """Insert or update `(item, fingerprint)` pairs; `first_seen` is kept from the first time."""
+        now = _iso(seen_at)
+        rows = [(it.id, it.kind.value, it.source, _iso(it.published), now, now, fp, json.dumps(it.to_dict()))
+                for it, fp in items]
+        with self.transaction() as db:
+            db.executemany(
+                """INSERT INTO items (id, kind, source, published, first_seen, last_seen, fingerprint, data)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (id) DO UPDATE SET kind=excluded.kind, source=excluded.source,
+                     published=excluded.published, last_seen=excluded.last_seen,
+                     fingerprint=excluded.fingerprint, data=excluded.data""",
+                rows,
+            )
+
+    def touch_items(self, ids: list[str], seen_at: datetime) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE items SET last_seen = ? WHERE id = ?", [(_iso(seen_at), i) for i in ids])
+
+    def items_published(self, start: datetime | None, end: datetime) -> list[Item]:
+        """Items published in [start, end), oldest first."""
+        rows = self.db.execute(
+            "SELECT data FROM items WHERE published >= ? AND published < ? ORDER BY published, id",
+            (_iso(start) if start else "", _iso(end)),
+        )
+        return [Item.from_dict(json.loads(data)) for (data,) in rows]
+
+    def recent_items(self, until: datetime, limit: int) -> list[Item]:
+        """The newest `limit` items published before `until`, newest first."""
+        rows = self.db.execute(
+            "SELECT data FROM items WHERE published < ? ORDER BY published DESC, id LIMIT ?",
+            (_iso(until), limit),
+        )
+        return [Item.from_dict(json.loads(data)) for (data,) in rows]
+
+    def get_items(self, ids: list[str]) -> list[Item]:
+        """Items by id, in the order given; ids no longer stored are skipped."""
+        found = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for item_id, data in self.db.execute(f"SELECT id, data FROM items WHERE id IN ({marks})", chunk):
+                found[item_id] = Item.from_dict(json.loads(data))
+        return [found[i] for i in ids if i in found]
+
+    def count_items(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+
+    # -- editions ------------------------------------------------------------------------------
+
+    def edition_on(self, as_of: date) -> EditionRecord | None:
+        row = self.db.execute("SELECT * FROM editions WHERE as_of = ?", (as_of.isoformat(),)).fetchone()
+        return _edition(row) if row else None
+
+    def last_edition_before(self, as_of: date) -> EditionRecord | None:
+        row = self.db.execute("SELECT * FROM editions WHERE as_of < ? ORDER BY as_of DESC LIMIT 1",
+                              (as_of.isoformat(),)).fetchone()
+        return _edition(row) if row else None
+
+    def editions(self) -> list[EditionRecord]:
+        """Every edition, newest first."""
+        return [_edition(row) for row in self.db.execute("SELECT * FROM editions ORDER BY number DESC")]
+
+    def create_edition(self, as_of: date, period_start: datetime, period_end: datetime, title_for,
+                       item_ids: list[str], created_at: datetime) -> EditionRecord:
+        """Give the next number to a new edition; `title_for(number)` makes its title."""
+        with self.transaction() as db:
+            number = db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM editions").fetchone()[0]
+            title = title_for(number)
+            db.execute("INSERT INTO editions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (number, as_of.isoformat(), _iso(period_start), _iso(period_end), title,
+                        json.dumps(item_ids), _iso(created_at)))
+        return EditionRecord(number, as_of, period_start, period_end, title, item_ids)
+
+    # -- deliveries ----------------------------------------------------------------------------
+
+    def delivered_to(self, edition: int) -> set[str]:
+        rows = self.db.execute("SELECT recipient FROM deliveries WHERE edition = ?", (edition,))
+        return {r for (r,) in rows}
+
+    def record_delivery(self, edition: int, recipient: str, channel: str, reference: str,
+                        at: datetime) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO deliveries VALUES (?, ?, ?, ?, ?)",
+                       (edition, recipient, channel, reference, _iso(at)))
+
+    # -- per-source state (ETags and the like) -------------------------------------------------
+
+    def source_state(self, source: str) -> dict:
+        row = self.db.execute("SELECT data FROM source_state WHERE source = ?", (source,)).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def set_source_state(self, source: str, data: dict) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO source_state VALUES (?, ?)", (source, json.dumps(data)))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+def _edition(row: tuple) -> EditionRecord:
+    number, as_of, start, end, title, item_ids, _created = row
+    return EditionRecord(number, date.fromisoformat(as_of), datetime.fromisoformat(start),
+                         datetime.fromisoformat(end), title, json.loads(item_ids))

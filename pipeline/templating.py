@@ -1,0 +1,49 @@
+"""The Jinja2 environment every sink renders with: the project's own templates first, then the shipped ones."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import jinja2
+
+from pipeline.config import Project
+from pipeline.models import PriceTier
+
+SHIPPED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
+
+
+def build_environment(project: Project) -> jinja2.Environment:
+    folders = [project.root / "templates", SHIPPED_TEMPLATES]
+    loader = jinja2.FileSystemLoader([str(f) for f in dict.fromkeys(folders) if f.is_dir()])
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=jinja2.select_autoescape(["html", "mjml", "xml"], default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    tz = project.tz
+    env.filters["money"] = money
+    env.filters["when"] = lambda moment, fmt="%A %-d %B %Y, %H:%M": _local(moment, tz).strftime(fmt)
+    env.filters["day"] = lambda value, fmt="%-d %B %Y": _local(value, tz).strftime(fmt)
+    env.globals["project"] = project.core
+    project.host.pm.hook.prepare_jinja_environment(env=env, project=project)
+    return env
+
+
+def money(value: PriceTier | Decimal, currency: str = "GBP") -> str:
+    """£125, £112.50: whole amounts without pence."""
+    if isinstance(value, PriceTier):
+        value, currency = value.amount, value.currency
+    amount = f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
+
+
+def _local(value: date | datetime, tz):
+    if isinstance(value, datetime):
+        return value.astimezone(tz)
+    return value

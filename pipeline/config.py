@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.components import Component, Deliverer, Settings, Sink, Source, Transform
 from pipeline.errors import ConfigError
@@ -26,6 +26,8 @@ SECRET_WORDS = ("key", "password", "secret", "token")
 
 
 class CoreSettings(Settings):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)  # defaults resolve too
+
     name: str
     description: str = ""
     site_url: str = "http://localhost:8000"

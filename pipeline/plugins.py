@@ -100,14 +100,14 @@ def _import_file(path: Path) -> ModuleType:
 def _check_hooks(host: PluginHost) -> None:
     """Like `pm.check_pending()`, but a misspelt hook marks its plugin broken instead of crashing."""
     pm = host.pm
-    for hook_name in dir(pm.hook):
+    for hook_name in list(vars(pm.hook)):
         if hook_name.startswith("_"):
             continue
         caller = getattr(pm.hook, hook_name)
         if caller.has_spec():
             continue
         for impl in caller.get_hookimpls():
-            if not impl.hookimpl_opts.get("optionalhook") and pm.is_registered(impl.plugin):
+            if not impl.optionalhook and pm.is_registered(impl.plugin):
                 plugin_name = pm.get_name(impl.plugin)
                 host.broken[plugin_name] = (
                     f"implements {hook_name!r}, which is not a hook of this pipeline "

@@ -28,6 +28,7 @@ ATTRIBUTES = {
 }
 URL_ATTRIBUTES = {"href", "src"}
 _SPACE = re.compile(r"\s+")
+_BLOCK_END = re.compile(r"<(?:br|/p|/li|/h[1-6]|/div|/blockquote|/tr|/dd|/dt|/pre|/figcaption)\b[^>]*>", re.I)
 _STRIP_ALL = nh3.Cleaner(tags=set(), clean_content_tags={"script", "style"}, attributes={})
 
 
@@ -69,3 +70,13 @@ def safe_url(url: str, base_url: str = "") -> str:
     """The URL made absolute if it is http, https or mailto; an empty string otherwise."""
     url = urljoin(base_url, url.strip()) if base_url else (url or "").strip()
     return url if urlparse(url).scheme in ALLOWED_SCHEMES else ""
+
+
+def html_to_text(fragment: str) -> str:
+    """Text of an HTML fragment with one line per block (paragraph, list item, heading)."""
+    if not fragment:
+        return ""
+    # Source line breaks inside a paragraph are just spaces; only block ends start a new line.
+    blocks = _BLOCK_END.sub("\n", _SPACE.sub(" ", fragment))
+    lines = html.unescape(_STRIP_ALL.clean(blocks)).split("\n")
+    return "\n".join(folded for line in lines if (folded := _SPACE.sub(" ", line).strip()))

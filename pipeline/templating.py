@@ -34,10 +34,11 @@ def build_environment(project: Project) -> jinja2.Environment:
     return env
 
 
-def money(value: PriceTier | Decimal, currency: str = "GBP") -> str:
+def money(value: PriceTier | Decimal | int | float | str, currency: str = "GBP") -> str:
     """£125, £112.50: whole amounts without pence."""
     if isinstance(value, PriceTier):
         value, currency = value.amount, value.currency
+    value = Decimal(str(value))
     amount = f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
     symbol = CURRENCY_SYMBOLS.get(currency)
     return f"{symbol}{amount}" if symbol else f"{amount} {currency}"

@@ -77,3 +77,23 @@ def make_item(kind: Kind = Kind.POST, title: str = "A title", *, source: str = "
 @pytest.fixture
 def item_factory():
     return make_item
+
+
+@pytest.fixture
+def run_context(tmp_path):
+    """run_context(project, as_of=date(2016, 5, 1)) -> a RunContext over a fresh SQLite file."""
+    from pipeline.edition import start_of
+    from pipeline.run_context import RunContext
+    from pipeline.state import Store
+
+    made = []
+
+    def make(project, as_of: date = date(2016, 5, 1)):
+        ctx = RunContext(project, Store(tmp_path / "state" / "test.sqlite"), as_of, start_of(as_of, project.tz))
+        made.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in made:
+        ctx.close()
+        ctx.store.close()

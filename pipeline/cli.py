@@ -1,0 +1,159 @@
+"""The `pipeline` command: run, refresh, check, plugins, schedule."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from pipeline import __version__
+from pipeline.config import Project, load_project
+from pipeline.errors import PipelineError
+from pipeline.run_report import RunReport
+from pipeline.runner import run, state_path
+from pipeline.scheduler import build_scheduler, next_monthly
+from pipeline.state import Store
+
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.command(args)
+    except PipelineError as exc:
+        for line in str(exc).splitlines():
+            errors.print(f"[red]error:[/red] {escape(line)}", soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pipeline", description="Newsletter, RSS feed and archive from many sources.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, handler, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.add_argument("--config", "-c", type=Path, default=Path("pipeline.toml"),
+                         help="the configuration file (default: ./pipeline.toml)")
+        sub.set_defaults(command=handler)
+        return sub
+
+    run_cmd = command("run", cmd_run, "run every stage and make the edition for a date")
+    run_cmd.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD",
+                         help="the edition date; the run then behaves as on that day (default: today)")
+    refresh = command("refresh", cmd_refresh, "fetch sources and update the feed and archive; no new edition")
+    refresh.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD", help="behave as on this day")
+    command("check", cmd_check, "validate pipeline.toml and the plugins; fetch and write nothing")
+    command("plugins", cmd_plugins, "list plugins, their components and where they come from")
+    sched = command("schedule", cmd_schedule, "run the monthly edition and the regular refresh on a schedule")
+    sched.add_argument("--list", action="store_true", help="print the next run times and exit")
+    return parser
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2016-02-01") from None
+
+
+def cmd_run(args) -> int:
+    project = load_project(args.config)
+    report = _run_with_progress(project, args.as_of, "run")
+    return _print_report(report)
+
+
+def cmd_refresh(args) -> int:
+    project = load_project(args.config)
+    return _print_report(_run_with_progress(project, args.as_of, "refresh"))
+
+
+def cmd_check(args) -> int:
+    project = load_project(args.config)
+    console.print(f"{escape(str(args.config))}: OK — {len(project.sources)} sources, {len(project.transforms)} transforms, "
+                  f"{len(project.sinks)} sinks, {len(project.host.origins)} plugins")
+    return 0
+
+
+def cmd_plugins(args) -> int:
+    project = load_project(args.config)
+    table = Table("plugin", "components", "from", box=None)
+    provided: dict[str, list[str]] = {}
+    for category, name, registered in project.registry.all():
+        provided.setdefault(registered.plugin, []).append(f"{category} {name}")
+    for plugin, origin in sorted(project.host.origins.items()):
+        table.add_row(escape(plugin), escape(", ".join(provided.get(plugin, [])) or "-"), escape(origin))
+    console.print(table)
+    return 0
+
+
+def cmd_schedule(args) -> int:
+    project = load_project(args.config)
+    store = Store(state_path(project))
+
+    def monthly(as_of: date) -> None:
+        _print_report(_run_with_progress(load_project(args.config), as_of, "run"))
+
+    def refresh() -> None:
+        _print_report(_run_with_progress(load_project(args.config), None, "refresh"))
+
+    scheduler = build_scheduler(project, monthly, refresh, store)
+    now = datetime.now(project.tz)
+    console.print(f"monthly edition: next at {next_monthly(project, now):%Y-%m-%d %H:%M %Z}")
+    refresh_job = next(job for job in scheduler.jobs if "refresh" in job.tags)
+    console.print(f"refresh every {project.schedule.refresh_minutes} min: next at "
+                  f"{refresh_job.next_run:%Y-%m-%d %H:%M} (local clock)")
+    if args.list:
+        return 0
+    console.print("running; press Ctrl-C to stop")
+    while True:
+        scheduler.run_pending()
+        time.sleep(min(30, max(1, scheduler.idle_seconds or 1)))
+
+
+def _run_with_progress(project: Project, as_of: date | None, mode: str) -> RunReport:
+    if not console.is_terminal:
+        return run(project, as_of=as_of, mode=mode)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=console, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(what: str, done: int, total: int) -> None:
+            if what not in tasks:
+                tasks[what] = bar.add_task(what, total=total)
+            bar.update(tasks[what], completed=done)
+
+        return run(project, as_of=as_of, mode=mode, progress=progress)
+
+
+def _print_report(report: RunReport) -> int:
+    table = Table("stage", "name", "", "result", "seconds", box=None)
+    for result in report.results:
+        mark = "[green]ok[/green]" if result.ok else "[red]FAILED[/red]"
+        table.add_row(escape(result.stage), escape(result.name), mark, escape(result.summary), f"{result.seconds:.2f}")
+    console.print(table, soft_wrap=True)
+    for problem in report.problems:
+        console.print(f"[yellow]skipped:[/yellow] {escape(problem)}", soft_wrap=True)
+    failed_sources = [r.name for r in report.failed("source")]
+    if failed_sources:
+        console.print(f"[red]sources that failed:[/red] {escape(', '.join(failed_sources))} (the others reached the sinks)")
+    edition = f"issue {report.edition}" if report.edition else "no new issue"
+    outcome = {0: "done", 1: "FAILED (a sink or transform failed)", 3: "done, with problems"}[report.exit_code]
+    console.print(f"{report.mode} as of {report.as_of}: {edition}; {outcome}")
+    return report.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""`pipeline schedule`: the monthly edition and the regular refresh, on the `schedule` library.
+
+`schedule` has no monthly interval and needs pytz for time zones, so the monthly edition is a
+check every minute: once the configured day and time have passed in the project's time zone
+and this month's edition does not exist yet, it runs. A machine that was asleep at the
+appointed time catches up when it wakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+
+import schedule
+
+from pipeline.config import Project
+from pipeline.state import Store
+
+Job = Callable[[], None]
+
+
+def monthly_due(project: Project, now: datetime) -> datetime:
+    """This month's appointed time for the edition, in the project's time zone."""
+    hour, minute = map(int, project.schedule.newsletter_time.split(":"))
+    local = now.astimezone(project.tz)
+    day = date(local.year, local.month, project.schedule.newsletter_day)
+    return datetime.combine(day, time(hour, minute), tzinfo=project.tz)
+
+
+def next_monthly(project: Project, now: datetime) -> datetime:
+    due = monthly_due(project, now)
+    if due > now:
+        return due
+    following = (due.replace(day=1) + timedelta(days=32)).replace(day=project.schedule.newsletter_day)
+    return following
+
+
+def edition_needed(project: Project, store: Store, now: datetime) -> date | None:
+    """The date of the edition to make now, or None if it is not time or it exists."""
+    due = monthly_due(project, now)
+    if now < due or store.edition_on(due.date()) is not None:
+        return None
+    return due.date()
+
+
+def build_scheduler(project: Project, monthly: Callable[[date], None], refresh: Job,
+                    store: Store, clock: Callable[[], datetime] | None = None) -> schedule.Scheduler:
+    clock = clock or (lambda: datetime.now(project.tz))
+    scheduler = schedule.Scheduler()
+
+    def check_monthly() -> None:
+        as_of = edition_needed(project, store, clock())
+        if as_of is not None:
+            monthly(as_of)
+
+    scheduler.every(1).minutes.do(check_monthly).tag("monthly")
+    scheduler.every(project.schedule.refresh_minutes).minutes.do(refresh).tag("refresh")
+    return scheduler

@@ -1,0 +1,77 @@
+"""`blog`: Markdown posts with YAML front matter, one file each, from a folder."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import frontmatter
+import yaml
+
+from pipeline import hookimpl
+from pipeline.components import Settings, Source
+from pipeline.models import Item, Kind, item_id
+from pipeline.run_context import RunContext
+from pipeline.sanitize import plain_text, safe_url
+from pipeline.settings_types import ExistingDir
+from plugins.sources.text import aware, markdown_to_html
+
+
+class BlogSource(Source):
+    """Every `*.md` file in `path`: front matter `title` and `date` required; `author`, `slug`, `url`,
+    `themes` and `draft` optional."""
+
+    name = "blog"
+    description = "Markdown posts with front matter from a folder"
+
+    class Settings(Settings):
+        path: ExistingDir
+        author: str = ""
+        base_url: str | None = None  # where posts are published; default <site_url>/blog/
+
+    def fetch(self, run: RunContext):
+        folder = self.settings.path
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: folder not found; create it or fix [sources.{self.instance}] path")
+        base = (self.settings.base_url or f"{self.project.core.site_url}/blog/").rstrip("/") + "/"
+        for path in sorted(folder.glob("*.md")):
+            item = self._read(path, base, run)
+            if item is not None:
+                yield item
+
+    def _read(self, path: Path, base: str, run: RunContext) -> Item | None:
+        try:
+            post = frontmatter.loads(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
+            reason = str(exc).replace("\n", " ")
+            run.problem(str(path), f"front matter is not valid YAML ({reason}); fix it, post skipped")
+            return None
+        meta = post.metadata
+        missing = [key for key in ("title", "date") if not meta.get(key)]
+        if missing:
+            run.problem(str(path), f"front matter lacks {' and '.join(missing)}; add it, post skipped")
+            return None
+        if not isinstance(meta["date"], (date, datetime)):
+            run.problem(str(path), f"date {meta['date']!r} is not a date like 2016-04-20; post skipped")
+            return None
+        if meta.get("draft"):
+            return None
+        slug = str(meta.get("slug") or path.stem)
+        url = safe_url(str(meta.get("url") or base + slug + "/"))
+        themes = meta.get("themes") or []
+        return Item(
+            id=item_id(self.instance, slug, url),
+            kind=Kind.POST,
+            source=self.instance,
+            title=plain_text(str(meta["title"])),
+            published=aware(meta["date"], self.project.tz),
+            url=url,
+            body_html=markdown_to_html(post.content, url),
+            author=plain_text(str(meta.get("author") or self.settings.author)),
+            themes=[str(t) for t in themes] if isinstance(themes, list) else [],
+        )
+
+
+@hookimpl
+def register_sources(register):
+    register(BlogSource)

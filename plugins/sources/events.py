@@ -1,0 +1,111 @@
+"""`events`: conference and seminar notices from a TOML file of `[[event]]` records.
+
+Times in the file are local to the event's `timezone` (default: the project's), so
+`start = 2016-02-02T09:30:00` with `timezone = "Europe/London"` is 09:30 in London.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pipeline import hookimpl
+from pipeline.components import Settings, Source
+from pipeline.models import EventDetails, Item, Kind, PriceTier, ProgrammeSlot, item_id
+from pipeline.run_context import RunContext
+from pipeline.sanitize import plain_text, safe_url
+from pipeline.settings_types import ExistingFile
+from plugins.sources.records import read_records
+from plugins.sources.text import aware, markdown_to_html
+
+
+class SlotRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    time: str
+    title: str
+    speakers: list[str] = []
+
+
+class PriceRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: str
+    amount: Decimal = Field(ge=0)
+    currency: str = "GBP"
+    note: str = ""
+
+
+class EventRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    title: str
+    posted: date | datetime
+    start: datetime
+    end: datetime | None = None
+    timezone: str | None = None
+    venue: str = ""
+    description: str = ""  # Markdown
+    speakers: list[str] = []
+    booking_url: str = ""
+    url: str = ""
+    themes: list[str] = []
+    programme: list[SlotRecord] = []
+    prices: list[PriceRecord] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _ends_after_start(self):
+        if self.end and self.end.replace(tzinfo=None) < self.start.replace(tzinfo=None):
+            raise ValueError("end is before start")
+        return self
+
+
+class EventsSource(Source):
+    name = "events"
+    description = "Conference and seminar notices from a TOML file of [[event]] records"
+
+    class Settings(Settings):
+        path: ExistingFile
+
+    def fetch(self, run: RunContext):
+        for event in read_records(self.settings.path, "event", EventRecord, run):
+            tz = ZoneInfo(event.timezone) if event.timezone else self.project.tz
+            url = safe_url(event.url or event.booking_url)
+            yield Item(
+                id=item_id(self.instance, event.id, url),
+                kind=Kind.EVENT,
+                source=self.instance,
+                title=plain_text(event.title),
+                published=aware(event.posted, self.project.tz),
+                url=url,
+                body_html=markdown_to_html(event.description, url),
+                themes=list(event.themes),
+                event=EventDetails(
+                    start=aware(event.start, tz),
+                    end=aware(event.end, tz) if event.end else None,
+                    venue=plain_text(event.venue),
+                    speakers=[plain_text(s) for s in event.speakers],
+                    programme=[ProgrammeSlot(plain_text(s.time), plain_text(s.title),
+                                             tuple(plain_text(p) for p in s.speakers)) for s in event.programme],
+                    prices=[PriceTier(plain_text(p.label), p.amount, p.currency.upper(), plain_text(p.note))
+                            for p in event.prices],
+                    booking_url=safe_url(event.booking_url),
+                ),
+            )
+
+
+@hookimpl
+def register_sources(register):
+    register(EventsSource)

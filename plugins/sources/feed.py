@@ -1,0 +1,111 @@
+"""`feed`: partner news (or any kind) from an RSS or Atom feed, by URL or local file, via feedparser.
+
+feedparser's own sanitiser and relative-link resolver are turned off: nh3 does both jobs,
+more safely (feedparser misses SVG and `src` attacks) and several times faster.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+import feedparser
+
+from pipeline import hookimpl
+from pipeline.components import Settings, Source
+from pipeline.errors import SourceError
+from pipeline.models import Item, Kind, item_id
+from pipeline.run_context import RunContext
+from pipeline.sanitize import clean_html, plain_text, safe_url
+from pipeline.settings_types import UrlOrFile
+
+OFFLOAD_BYTES = 64 * 1024  # smaller feeds parse faster than a trip to a worker process
+
+
+class FeedSource(Source):
+    name = "feed"
+    description = "RSS or Atom feed by URL or file (partner news)"
+
+    class Settings(Settings):
+        url: UrlOrFile
+        kind: Literal["news", "post", "job", "event"] = "news"
+        max_items: int | None = None
+
+    def fetch(self, run: RunContext) -> list[Item]:
+        url = self.settings.url
+        if url.startswith(("http://", "https://")):
+            content, headers = self._download(url, run)
+            if content is None:
+                return []
+        else:
+            content, headers = Path(url).read_bytes(), {}
+        args = (content, url, headers.get("content-type", ""), self.instance, self.settings.kind, run.moment)
+        items = run.offload(parse_feed, *args) if len(content) > OFFLOAD_BYTES else parse_feed(*args)
+        return items[: self.settings.max_items] if self.settings.max_items else items
+
+    def _download(self, url: str, run: RunContext) -> tuple[bytes | None, dict]:
+        """GET with the validators from last time; None when the feed has not changed (304)."""
+        state = run.store.source_state(self.instance)
+        headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"}
+        if state.get("url") == url:
+            if state.get("etag"):
+                headers["If-None-Match"] = state["etag"]
+            if state.get("last_modified"):
+                headers["If-Modified-Since"] = state["last_modified"]
+        response = run.http.get(url, headers=headers)
+        if response.status_code == 304:
+            return None, {}
+        if response.status_code >= 400:
+            raise SourceError(f"{url}: HTTP {response.status_code} {response.reason_phrase}; "
+                              f"check the URL in [sources.{self.instance}] or try again later")
+        run.store.set_source_state(self.instance, {
+            "url": url,
+            "etag": response.headers.get("etag", ""),
+            "last_modified": response.headers.get("last-modified", ""),
+        })
+        return response.content, dict(response.headers)
+
+
+def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: str,
+               fallback_date: datetime) -> list[Item]:
+    """Parse feed bytes into sanitised items (a plain function, so a worker process can run it)."""
+    headers = {"content-location": url if "://" in url else ""}
+    if content_type:
+        headers["content-type"] = content_type
+    parsed = feedparser.parse(content, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+    if not parsed.version and (parsed.bozo or not parsed.entries):
+        problem = parsed.get("bozo_exception")
+        reason = str(problem).strip() if problem else "no RSS or Atom elements"
+        raise SourceError(f"{url}: not an RSS or Atom feed ({reason}); check the address or the file")
+    feed_link = parsed.feed.get("link", "") if url.startswith("file") or "://" not in url else url
+    feed_date = _date(parsed.feed) or fallback_date
+    items = []
+    for entry in parsed.entries:
+        link = safe_url(entry.get("link", ""), feed_link)
+        key = entry.get("id") or link or entry.get("title", "")
+        if not key:
+            continue
+        content_list = entry.get("content") or []
+        body = content_list[0].get("value", "") if content_list else entry.get("summary", "")
+        items.append(Item(
+            id=item_id(source, key, link),
+            kind=Kind(kind),
+            source=source,
+            title=plain_text(entry.get("title", "")) or "(untitled)",
+            published=_date(entry) or feed_date,
+            url=link,
+            body_html=clean_html(body, link or feed_link),
+            author=plain_text(entry.get("author", "")),
+        ))
+    return items
+
+
+def _date(node) -> datetime | None:
+    parsed = node.get("published_parsed") or node.get("updated_parsed")
+    return datetime(*parsed[:6], tzinfo=timezone.utc) if parsed else None
+
+
+@hookimpl
+def register_sources(register):
+    register(FeedSource)

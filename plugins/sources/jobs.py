@@ -1,0 +1,71 @@
+"""`jobs`: job adverts from a TOML file of `[[job]]` records."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from pipeline import hookimpl
+from pipeline.components import Settings, Source
+from pipeline.models import Item, JobDetails, Kind, item_id
+from pipeline.run_context import RunContext
+from pipeline.sanitize import plain_text, safe_url
+from pipeline.settings_types import ExistingFile
+from plugins.sources.records import read_records
+from plugins.sources.text import aware, markdown_to_html
+
+
+class JobRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    title: str
+    organisation: str
+    posted: date | datetime
+    closing_date: date
+    description: str = ""  # Markdown
+    location: str = ""
+    hours: str = ""
+    contract: str = ""
+    salary: str = ""
+    how_to_apply: str = ""
+    url: str = ""
+    themes: list[str] = []
+
+
+class JobsSource(Source):
+    name = "jobs"
+    description = "Job adverts from a TOML file of [[job]] records"
+
+    class Settings(Settings):
+        path: ExistingFile
+
+    def fetch(self, run: RunContext):
+        for job in read_records(self.settings.path, "job", JobRecord, run):
+            url = safe_url(job.url)
+            yield Item(
+                id=item_id(self.instance, job.id, url),
+                kind=Kind.JOB,
+                source=self.instance,
+                title=plain_text(job.title),
+                published=aware(job.posted, self.project.tz),
+                url=url,
+                body_html=markdown_to_html(job.description, url),
+                author=plain_text(job.organisation),
+                themes=list(job.themes),
+                job=JobDetails(
+                    organisation=plain_text(job.organisation),
+                    location=plain_text(job.location),
+                    hours=plain_text(job.hours),
+                    contract=plain_text(job.contract),
+                    salary=plain_text(job.salary),
+                    closing_date=job.closing_date,
+                    how_to_apply=plain_text(job.how_to_apply),
+                ),
+            )
+
+
+@hookimpl
+def register_sources(register):
+    register(JobsSource)

@@ -1,0 +1,169 @@
+"""pipeline.toml validation: every mistake is one line naming the file, the table and the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.config import load_project
+from pipeline.errors import ConfigError
+
+
+def error_lines(project_from, toml: str, files=None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        project_from(toml, files)
+    assert info.value.exit_code == 2
+    return info.value.lines
+
+
+def test_a_valid_project_builds_one_component_per_table_in_order(project_from):
+    project = project_from("""
+        [sources.one]
+        type = "feed"
+        url = "https://partner.example.org/feed.xml"
+        [sources.two]
+        type = "feed"
+        url = "https://other.example.org/atom.xml"
+        kind = "job"
+        [transforms.summary]
+        type = "summary"
+        max_chars = 200
+        [transforms.themes]
+        type = "themes"
+        taxonomy = { recovery = ["recovery"] }
+        [sinks.feed]
+        type = "rss"
+    """)
+    assert [s.instance for s in project.sources] == ["one", "two"]
+    assert project.sources[1].settings.kind == "job"
+    assert [t.instance for t in project.transforms] == ["summary", "themes"]
+    assert project.transforms[0].settings.max_chars == 200
+    assert project.core.site_url == "https://network.example.org"
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"pipeline.toml: no such file; run from the folder"):
+        load_project(tmp_path / "pipeline.toml")
+
+
+def test_malformed_toml_names_the_file_and_line(write_project):
+    path = write_project("[pipeline]\nname = \"N\nsite_url = 1\n")
+    with pytest.raises(ConfigError, match=r"pipeline.toml: not valid TOML \(.*line 2"):
+        load_project(path)
+
+
+def test_unknown_key_names_file_table_key_and_allowed_keys(project_from):
+    (line,) = error_lines(project_from, """
+        [sinks.feed]
+        type = "rss"
+        limt = 10
+    """)
+    assert line.startswith("pipeline.toml: [sinks.feed] (rss): unknown key 'limt'")
+    assert "allowed: limit" in line
+
+
+def test_missing_required_key(project_from):
+    (line,) = error_lines(project_from, """
+        [sources.partner]
+        type = "feed"
+        [sinks.feed]
+        type = "rss"
+    """)
+    assert line == "pipeline.toml: [sources.partner] (feed): missing required key 'url'"
+
+
+def test_unknown_plugin_type_lists_what_is_installed(project_from):
+    (line,) = error_lines(project_from, """
+        [sources.partner]
+        type = "fead"
+        [sinks.feed]
+        type = "rss"
+    """)
+    assert "[sources.partner]: unknown source type 'fead'" in line
+    assert "feed" in line and "blog" in line
+
+
+def test_a_missing_content_folder_is_a_config_error(project_from):
+    (line,) = error_lines(project_from, """
+        [sources.blog]
+        type = "blog"
+        path = "content/blog"
+        [sinks.feed]
+        type = "rss"
+    """)
+    assert "[sources.blog] (blog): path: folder 'content/blog' does not exist" in line
+    assert "create it or correct the path" in line
+
+
+def test_a_feed_file_that_does_not_exist(project_from):
+    (line,) = error_lines(project_from, """
+        [sources.partner]
+        type = "feed"
+        url = "feeds/partner.xml"
+        [sinks.feed]
+        type = "rss"
+    """)
+    assert "url: file 'feeds/partner.xml' does not exist" in line
+
+
+def test_secrets_in_the_toml_are_refused_with_a_hint(project_from):
+    lines = error_lines(project_from, """
+        [sinks.feed]
+        type = "rss"
+        api_key = "SG.abc"
+    """)
+    assert "unknown key 'api_key'" in lines[0]
+    assert "secrets are read from the environment" in lines[0]
+
+
+def test_core_settings_are_checked_too(project_from):
+    lines = error_lines(project_from, """
+        [pipeline]
+        name = "N"
+        timezone = "Mars/Olympus"
+        [schedule]
+        newsletter_day = 31
+        newsletter_time = "8am"
+        [sinks.feed]
+        type = "rss"
+    """)
+    text = "\n".join(lines)
+    assert "[pipeline]: timezone: unknown time zone 'Mars/Olympus'" in text
+    assert "[schedule]: newsletter_day" in text
+    assert "[schedule]: newsletter_time: '8am' is not a time of day as HH:MM" in text
+
+
+def test_pipeline_table_needs_a_name(project_from):
+    lines = error_lines(project_from, "[pipeline]\n[sinks.feed]\ntype = \"rss\"\n")
+    assert lines == ["pipeline.toml: [pipeline]: missing required key 'name'"]
+
+
+def test_unknown_top_level_table(project_from):
+    lines = error_lines(project_from, "[sink.feed]\ntype = \"rss\"\n")
+    assert any("unknown table [sink]" in line for line in lines)
+
+
+def test_all_problems_are_reported_at_once(project_from):
+    lines = error_lines(project_from, """
+        [sources.a]
+        type = "nope"
+        [sources.b]
+        type = "feed"
+        [sinks.feed]
+        type = "rss"
+        colour = "red"
+    """)
+    assert len(lines) == 3
+
+
+def test_no_sinks_means_nothing_would_be_produced(project_from):
+    lines = error_lines(project_from, '[sources.a]\ntype = "feed"\nurl = "https://x.example.org/f"\n')
+    assert "no [sinks.*] tables" in lines[0]
+
+
+def test_the_shipped_pipeline_toml_is_valid():
+    from pathlib import Path
+
+    project = load_project(Path(__file__).parent.parent / "pipeline.toml")
+    assert {s.instance for s in project.sources} == {"network-blog", "open-dialogue-uk", "jobs", "events"}
+    assert [t.instance for t in project.transforms] == ["themes", "summary"]
+    assert [s.instance for s in project.sinks] == ["newsletter", "feed", "archive"]

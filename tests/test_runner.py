@@ -1,0 +1,234 @@
+"""The run: stage order, failure isolation, state, editions, and the hooks around a run."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+
+from pipeline import hookimpl
+from pipeline.components import Sink, SinkResult, Source, Transform
+from pipeline.edition import Edition
+from pipeline.models import Kind
+from pipeline.runner import run, state_path
+from pipeline.state import Store
+from tests.conftest import make_item
+
+JAN = datetime(2016, 1, 15, tzinfo=timezone.utc)
+MAR = datetime(2016, 3, 15, tzinfo=timezone.utc)
+
+
+class Recorder:
+    """A plugin providing a source, a transform and a sink that log what they are given."""
+
+    def __init__(self, items=(), fail_source=False, fail_sink=False):
+        self.log: list[tuple] = []
+        self.items = list(items)
+        self.editions: list[Edition | None] = []
+        recorder = self
+
+        class ListSource(Source):
+            name = "list"
+
+            def fetch(self, run):
+                recorder.log.append(("source", self.instance))
+                if fail_source and self.instance == "broken":
+                    raise RuntimeError("partner site is down")
+                return [i for i in recorder.items]
+
+        class Tagger(Transform):
+            name = "tagger"
+
+            def apply(self, items, run):
+                recorder.log.append(("transform", self.instance, len(items)))
+                for item in items:
+                    item.themes.append(self.instance)
+
+        class Collect(Sink):
+            name = "collect"
+
+            def write(self, edition, run):
+                recorder.log.append(("sink", self.instance))
+                recorder.editions.append(edition)
+                if fail_sink and self.instance == "first":
+                    raise OSError("disk full")
+                return SinkResult(f"{len(edition.items) if edition else 0} items")
+
+        self.classes = (ListSource, Tagger, Collect)
+
+    @hookimpl
+    def register_sources(self, register):
+        register(self.classes[0])
+
+    @hookimpl
+    def register_transforms(self, register):
+        register(self.classes[1])
+
+    @hookimpl
+    def register_sinks(self, register):
+        register(self.classes[2])
+
+
+TOML = """
+[sources.good]
+type = "list"
+[sources.broken]
+type = "list"
+[transforms.one]
+type = "tagger"
+[transforms.two]
+type = "tagger"
+[sinks.first]
+type = "collect"
+[sinks.second]
+type = "collect"
+"""
+
+
+def items():
+    return [make_item(Kind.POST, "January post", published=JAN), make_item(Kind.NEWS, "March news", published=MAR)]
+
+
+def test_stages_run_in_order_and_in_config_order(project_from):
+    recorder = Recorder(items())
+    report = run(project_from(TOML, plugins=[("rec", recorder)]), as_of=date(2016, 2, 1))
+    stages = [entry[0] for entry in recorder.log]
+    assert stages == ["source", "source", "transform", "transform", "sink", "sink"]
+    assert [e[1] for e in recorder.log if e[0] != "source"] == ["one", "two", "first", "second"]
+    assert report.exit_code == 0
+    (edition, _) = recorder.editions
+    assert [i.title for i in edition.items] == ["January post"]  # March is after the edition date
+    assert edition.items[0].themes == ["one", "two"]
+
+
+def test_a_failing_source_is_named_and_the_others_reach_the_sinks(project_from):
+    recorder = Recorder(items(), fail_source=True)
+    report = run(project_from(TOML, plugins=[("rec", recorder)]), as_of=date(2016, 2, 1))
+    (failed,) = report.failed("source")
+    assert failed.name == "broken" and "partner site is down" in failed.summary
+    assert recorder.editions[0] is not None and recorder.editions[0].items
+    assert report.exit_code == 3
+
+
+def test_a_failing_sink_fails_the_run_but_other_sinks_run_and_state_is_kept(project_from):
+    recorder = Recorder(items(), fail_sink=True)
+    project = project_from(TOML, plugins=[("rec", recorder)])
+    report = run(project, as_of=date(2016, 2, 1))
+    assert [r.name for r in report.failed("sink")] == ["first"]
+    assert "OSError: disk full" in report.failed("sink")[0].summary
+    assert ("sink", "second") in recorder.log
+    assert report.exit_code == 1
+    store = Store(state_path(project))
+    assert store.count_items() == 2 and store.edition_on(date(2016, 2, 1)) is not None
+    store.close()
+
+
+def test_only_new_or_changed_items_are_transformed(project_from):
+    recorder = Recorder(items())
+    project = project_from(TOML, plugins=[("rec", recorder)])
+    run(project, as_of=date(2016, 2, 1))
+    recorder.log.clear()
+    recorder.items = items()
+    recorder.items[1].body_html = "<p>Edited.</p>"
+    run(project, mode="refresh")
+    assert [e for e in recorder.log if e[0] == "transform"] == [("transform", "one", 1), ("transform", "two", 1)]
+
+
+def test_the_same_date_gives_the_same_edition_and_the_next_starts_where_it_ended(project_from):
+    recorder = Recorder(items())
+    project = project_from(TOML, plugins=[("rec", recorder)])
+    first = run(project, as_of=date(2016, 2, 1))
+    again = run(project, as_of=date(2016, 2, 1))
+    later = run(project, as_of=date(2016, 5, 1))
+    assert (first.edition, again.edition, later.edition) == (1, 1, 2)
+    may = recorder.editions[-1]
+    assert [i.title for i in may.items] == ["March news"]
+    assert may.period_start == recorder.editions[0].period_end
+
+
+def test_nothing_new_means_no_edition(project_from):
+    recorder = Recorder([make_item(Kind.POST, "Old", published=datetime(2015, 1, 1, tzinfo=timezone.utc))])
+    report = run(project_from(TOML, plugins=[("rec", recorder)]), as_of=date(2016, 2, 1))
+    assert report.edition is None and recorder.editions == [None, None]
+
+
+def test_refresh_saves_items_but_makes_no_edition(project_from):
+    recorder = Recorder(items())
+    project = project_from(TOML, plugins=[("rec", recorder)])
+    report = run(project, mode="refresh")
+    assert report.edition is None
+    store = Store(state_path(project))
+    assert store.count_items() == 2 and store.editions() == []
+    store.close()
+
+
+def test_closed_jobs_and_past_events_are_left_out(project_from):
+    from datetime import date as d
+
+    from pipeline.models import EventDetails, JobDetails
+
+    open_job = make_item(Kind.JOB, "Open job", published=JAN,
+                         job=JobDetails("Org", closing_date=d(2016, 2, 14)))
+    closed_job = make_item(Kind.JOB, "Closed job", published=JAN, job=JobDetails("Org", closing_date=d(2016, 1, 31)))
+    coming = make_item(Kind.EVENT, "Coming", published=JAN,
+                       event=EventDetails(start=datetime(2016, 2, 2, 9, tzinfo=timezone.utc)))
+    over = make_item(Kind.EVENT, "Over", published=JAN,
+                     event=EventDetails(start=datetime(2016, 1, 20, 9, tzinfo=timezone.utc),
+                                        end=datetime(2016, 1, 20, 17, tzinfo=timezone.utc)))
+    recorder = Recorder([open_job, closed_job, coming, over])
+    run(project_from(TOML, plugins=[("rec", recorder)]), as_of=date(2016, 2, 1))
+    assert [i.title for i in recorder.editions[0].items] == ["Open job", "Coming"]
+
+
+def test_run_finished_gets_the_report_and_a_failing_listener_is_named(project_from):
+    seen = []
+
+    class Listener:
+        @hookimpl
+        def run_finished(self, report, project):
+            seen.append((report.mode, report.edition, [r.name for r in report.results], project.core.name))
+
+    class Exploding:
+        @hookimpl
+        def run_finished(self, report):
+            raise RuntimeError("webhook unreachable")
+
+    recorder = Recorder(items())
+    project = project_from(TOML, plugins=[("rec", recorder), ("listener", Listener()), ("exploding", Exploding())])
+    report = run(project, as_of=date(2016, 2, 1))
+    assert seen == [("run", 1, ["good", "broken", "one", "two", "first", "second"], "Test Network")]
+    assert any("plugin 'exploding'" in p and "webhook unreachable" in p for p in report.problems)
+    assert report.exit_code == 3
+
+
+def test_prepare_jinja_environment_lets_a_plugin_add_filters(project_from, run_context):
+    class Shout:
+        @hookimpl
+        def prepare_jinja_environment(self, env, project):
+            env.filters["shout"] = lambda text: text.upper() + "!"
+            env.globals["network"] = project.core.name
+
+    project = project_from(TOML, plugins=[("rec", Recorder()), ("shout", Shout())])
+    env = run_context(project).templates
+    assert env.from_string("{{ 'hello' | shout }} {{ network }} {{ 112.5 | money }}").render() == \
+        "HELLO! Test Network £112.50"
+
+
+@pytest.mark.parametrize("bad", [None, "not an item"])
+def test_a_source_returning_something_else_fails_alone(project_from, bad):
+    class Odd(Source):
+        name = "odd"
+
+        def fetch(self, run):
+            return [bad]
+
+    class Plugin:
+        @hookimpl
+        def register_sources(self, register):
+            register(Odd)
+
+    recorder = Recorder(items())
+    toml = TOML + '[sources.odd]\ntype = "odd"\n'
+    report = run(project_from(toml, plugins=[("rec", recorder), ("oddp", Plugin())]), as_of=date(2016, 2, 1))
+    (failed,) = report.failed("source")
+    assert failed.name == "odd" and "not Item" in failed.summary

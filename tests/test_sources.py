@@ -1,0 +1,238 @@
+"""The built-in sources: blog, feed (file and HTTP), jobs, events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pipeline.errors import SourceError
+from pipeline.models import Kind
+from tests.http_fixtures import Route, start_feed_server
+
+SINK = '\n[sinks.feed]\ntype = "rss"\n'
+LONDON = ZoneInfo("Europe/London")
+
+RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Partner</title><link>https://partner.example.org/</link>
+<description>News</description>
+<item><title>Peer support &amp; &lt;b&gt;recovery&lt;/b&gt;</title>
+<link>https://partner.example.org/news/1</link><guid>urn:partner:1</guid>
+<pubDate>Tue, 15 Mar 2016 12:00:00 +0000</pubDate><author>desk@partner.example.org (Desk)</author>
+<description><![CDATA[<p onclick="steal()">Hello <a href="/about">about</a> <a href="javascript:alert(1)">x</a></p>
+<svg onload="alert(1)"><circle/></svg><img src="javascript:alert(2)"><img src="/logo.png" alt="logo">
+<script>alert(3)</script><iframe src="https://evil.example"></iframe>]]></description></item>
+<item><title>Second</title><link>https://partner.example.org/news/2</link>
+<pubDate>Wed, 16 Mar 2016 12:00:00 +0000</pubDate><description>Plain text.</description></item>
+</channel></rss>"""
+
+ATOM = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Atom partner</title><id>urn:x</id>
+<updated>2016-03-01T00:00:00Z</updated><link href="https://atom.example.org/"/>
+<entry><title type="html">Open &lt;em&gt;Dialogue&lt;/em&gt;</title><id>urn:atom:1</id>
+<link href="https://atom.example.org/e/1"/><updated>2016-03-02T09:00:00Z</updated>
+<content type="html">&lt;p&gt;Body&lt;/p&gt;</content><author><name>Ann</name></author></entry>
+</feed>"""
+
+
+@pytest.fixture
+def feed_server():
+    state, server = start_feed_server()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def fetch(project, run_context, as_of=date(2016, 5, 1)):
+    run = run_context(project, as_of)
+    return list(project.sources[0].fetch(run)), run
+
+
+# -- feed ----------------------------------------------------------------------------------------
+
+def test_feed_from_a_file_sanitises_every_field(project_from, run_context):
+    project = project_from('[sources.p]\ntype = "feed"\nurl = "feeds/p.xml"\n' + SINK, {"feeds/p.xml": RSS})
+    items, _ = fetch(project, run_context)
+    first, second = items
+    assert first.kind is Kind.NEWS and first.source == "p"
+    assert first.title == "Peer support & recovery"  # plain text: markup gone, entities decoded
+    assert first.published == datetime(2016, 3, 15, 12, tzinfo=timezone.utc)
+    body = first.body_html
+    for bad in ("onclick", "javascript:", "<svg", "onload", "<script", "alert(3)", "<iframe"):
+        assert bad not in body
+    assert 'href="https://partner.example.org/about"' in body  # relative links made absolute
+    assert 'src="https://partner.example.org/logo.png"' in body
+    assert second.body_html == "Plain text."
+
+
+def test_feed_ids_are_stable_and_url_based(project_from, run_context):
+    project = project_from('[sources.p]\ntype = "feed"\nurl = "feeds/p.xml"\n' + SINK, {"feeds/p.xml": RSS})
+    once, _ = fetch(project, run_context)
+    again, _ = fetch(project, run_context)
+    assert [i.id for i in once] == [i.id for i in again]
+    assert len({i.id for i in once}) == 2
+
+
+def test_atom_feed(project_from, run_context):
+    project = project_from('[sources.a]\ntype = "feed"\nurl = "a.xml"\nkind = "post"\n' + SINK, {"a.xml": ATOM})
+    (item,), _ = fetch(project, run_context)
+    assert (item.kind, item.title, item.author) == (Kind.POST, "Open Dialogue", "Ann")
+    assert item.body_html == "<p>Body</p>"
+
+
+def test_a_file_that_is_not_a_feed_fails_with_the_file_named(project_from, run_context):
+    project = project_from('[sources.p]\ntype = "feed"\nurl = "p.xml"\n' + SINK,
+                           {"p.xml": "<html><body><p>Just a page</p></body></html>"})
+    with pytest.raises(SourceError, match=r"p.xml: not an RSS or Atom feed"):
+        fetch(project, run_context)
+
+
+def test_feed_over_http_with_conditional_get(project_from, run_context, feed_server):
+    feed_server.routes["/feed.xml"] = Route(RSS.encode(), etag='"v1"')
+    project = project_from(f'[sources.p]\ntype = "feed"\nurl = "{feed_server.url("/feed.xml")}"\n' + SINK)
+    run = run_context(project)
+    assert len(list(project.sources[0].fetch(run))) == 2
+    assert list(project.sources[0].fetch(run)) == []  # 304: nothing new to parse
+    assert feed_server.requests[-1][1]["if-none-match"] == '"v1"'
+    assert feed_server.requests[0][1]["user-agent"].startswith("newsletter-pipeline/")
+
+
+def test_feed_http_error_names_the_url_and_status(project_from, run_context, feed_server):
+    url = feed_server.url("/gone.xml")
+    project = project_from(f'[sources.p]\ntype = "feed"\nurl = "{url}"\n' + SINK)
+    with pytest.raises(SourceError, match=rf"{url}: HTTP 404 Not Found; check the URL in \[sources.p\]"):
+        fetch(project, run_context)
+
+
+def test_large_feeds_are_parsed_in_worker_processes(project_from, run_context):
+    entries = "".join(f"<item><title>T{i}</title><link>https://p.example.org/{i}</link>"
+                      f"<description>{'&lt;p&gt;word&lt;/p&gt; ' * 150}</description></item>" for i in range(60))
+    big = f"<rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link>{entries}</channel></rss>"
+    project = project_from('[pipeline]\nname = "N"\nworkers = 2\n[sources.p]\ntype = "feed"\nurl = "big.xml"\n'
+                           + SINK, {"big.xml": big})
+    items, run = fetch(project, run_context)
+    assert len(items) == 60 and run._pool is not None
+
+
+# -- blog ----------------------------------------------------------------------------------------
+
+POST = """---
+title: "Space to <em>think</em>"
+date: 2016-04-18
+author: Pamela Fisher
+---
+Some **Markdown** with <script>alert(1)</script> and a [link](/elsewhere/).
+"""
+
+
+def test_blog_reads_markdown_posts(project_from, run_context):
+    project = project_from('[sources.b]\ntype = "blog"\npath = "posts"\n' + SINK, {"posts/space.md": POST})
+    (post,), _ = fetch(project, run_context)
+    assert post.kind is Kind.POST
+    assert post.title == "Space to think"
+    assert post.author == "Pamela Fisher"
+    assert post.published == datetime(2016, 4, 18, tzinfo=LONDON)
+    assert post.url == "https://network.example.org/blog/space/"
+    assert "<strong>Markdown</strong>" in post.body_html and "<script" not in post.body_html
+    assert 'href="https://network.example.org/elsewhere/"' in post.body_html
+
+
+def test_a_post_with_broken_front_matter_is_skipped_and_reported(project_from, run_context):
+    project = project_from('[sources.b]\ntype = "blog"\npath = "posts"\n' + SINK, {
+        "posts/good.md": POST,
+        "posts/broken.md": "---\ntitle: [unclosed\ndate: 2016-04-01\n---\nBody\n",
+        "posts/untitled.md": "---\ndate: 2016-04-01\n---\nBody\n",
+    })
+    items, run = fetch(project, run_context)
+    assert [i.title for i in items] == ["Space to think"]
+    broken = next(p for p in run.problems if "broken.md" in p)
+    assert "front matter is not valid YAML" in broken and "post skipped" in broken
+    assert any("untitled.md" in p and "lacks title" in p for p in run.problems)
+
+
+def test_drafts_are_left_out(project_from, run_context):
+    draft = POST.replace("author:", "draft: true\nauthor:")
+    project = project_from('[sources.b]\ntype = "blog"\npath = "posts"\n' + SINK, {"posts/d.md": draft})
+    assert fetch(project, run_context)[0] == []
+
+
+# -- jobs and events -----------------------------------------------------------------------------
+
+JOBS = """
+[[job]]
+id = "admin"
+title = "Administrator"
+organisation = "Open Dialogue UK"
+location = "London"
+posted = 2016-01-20
+closing_date = 2016-02-14
+how_to_apply = "Email us."
+url = "https://odu.example.org/jobs/admin"
+
+[[job]]
+id = "no-closing-date"
+title = "Peer worker"
+organisation = "Somewhere"
+posted = 2016-01-20
+"""
+
+
+def test_jobs_file_with_a_bad_record(project_from, run_context):
+    project = project_from('[sources.j]\ntype = "jobs"\npath = "jobs.toml"\n' + SINK, {"jobs.toml": JOBS})
+    (job,), run = fetch(project, run_context)
+    assert job.kind is Kind.JOB
+    assert (job.job.organisation, job.job.location, job.job.closing_date) == ("Open Dialogue UK", "London",
+                                                                            date(2016, 2, 14))
+    (problem,) = run.problems
+    assert "jobs.toml [[job]] #2 'Peer worker'" in problem and "closing_date is missing" in problem
+
+
+def test_jobs_file_that_is_not_toml(project_from, run_context):
+    project = project_from('[sources.j]\ntype = "jobs"\npath = "jobs.toml"\n' + SINK, {"jobs.toml": "[[job]\n"})
+    with pytest.raises(SourceError, match=r"jobs.toml: not valid TOML"):
+        fetch(project, run_context)
+
+
+EVENTS = """
+[[event]]
+id = "conf"
+title = "Open Dialogue UK 2016 Conference"
+posted = 2016-01-12
+start = 2016-02-02T09:30:00
+end = 2016-02-02T17:00:00
+timezone = "Europe/London"
+venue = "London"
+speakers = ["Jaakko Seikkula"]
+booking_url = "https://odu.example.org/book"
+[[event.prices]]
+label = "Organisation rate"
+amount = 125
+[[event.prices]]
+label = "Organisation group rate"
+amount = 112.50
+[[event.programme]]
+time = "10:00"
+title = "Opening"
+speakers = ["John Walsh"]
+
+[[event]]
+id = "backwards"
+title = "Ends before it starts"
+posted = 2016-01-12
+start = 2016-02-02T09:30:00
+end = 2016-02-01T09:30:00
+"""
+
+
+def test_events_with_programme_prices_and_time_zone(project_from, run_context):
+    project = project_from('[sources.e]\ntype = "events"\npath = "events.toml"\n' + SINK, {"events.toml": EVENTS})
+    (event,), run = fetch(project, run_context)
+    details = event.event
+    assert details.start == datetime(2016, 2, 2, 9, 30, tzinfo=LONDON)
+    assert [(p.label, p.amount) for p in details.prices] == [("Organisation rate", Decimal("125")),
+                                                             ("Organisation group rate", Decimal("112.50"))]
+    assert details.programme[0].speakers == ("John Walsh",)
+    assert event.url == "https://odu.example.org/book"
+    assert any("'Ends before it starts'" in p and "end is before start" in p for p in run.problems)

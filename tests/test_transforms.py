@@ -1,0 +1,94 @@
+"""The built-in transforms: theme tagging and extractive summaries."""
+
+from __future__ import annotations
+
+import pytest
+
+from plugins.transforms.summary import sentences, summarise
+
+SINK = '\n[sinks.feed]\ntype = "rss"\n'
+THEMES = """
+[transforms.themes]
+type = "themes"
+[transforms.themes.taxonomy]
+"co-production" = ["co-produc*"]
+"peer support" = ["peer support"]
+"space" = ["space"]
+"Open Dialogue" = ["open dialogue"]
+"""
+
+
+@pytest.fixture
+def themes(project_from):
+    return project_from(THEMES + SINK).transforms[0]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Coproduction is not involvement", ["co-production"]),
+    ("we co-produced it; co production matters", ["co-production"]),
+    ("Peer-support workers and peer  support", ["peer support"]),
+    ("Space to think", ["space"]),
+    ("Spacecraft and aerospace", []),  # whole words only unless the phrase ends in *
+    ("OPEN DIALOGUE in West Cork", ["Open Dialogue"]),
+    ("nothing relevant here", []),
+])
+def test_theme_phrases(themes, text, expected):
+    assert themes.themes_of(text) == expected
+
+
+def test_themes_read_title_and_body_and_keep_given_themes(themes, run_context, item_factory):
+    item = item_factory(title="Open Dialogue news", body_html="<p>Peer <b>support</b> in the <i>space</i></p>",
+                        themes=["hand-picked"])
+    themes.apply([item], run_context(themes.project))
+    assert item.themes == ["hand-picked", "peer support", "space", "Open Dialogue"]
+
+
+def test_min_matches(project_from):
+    transform = project_from(THEMES.replace('type = "themes"', 'type = "themes"\nmin_matches = 2') + SINK).transforms[0]
+    assert transform.themes_of("space once") == []
+    assert transform.themes_of("space and space again") == ["space"]
+
+
+def test_a_theme_without_phrases_is_a_config_error(project_from):
+    from pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"\[transforms.t\] \(themes\): taxonomy: theme 'x' needs a list"):
+        project_from('[transforms.t]\ntype = "themes"\ntaxonomy = { x = [] }\n' + SINK)
+
+
+TEXT = ("Co-production is about sharing power. It is not the same as involvement. "
+        "Power-sharing needs new approaches to professionalism and power. "
+        "The weather was fine on the day. Power and space and peer support came up again and again.")
+
+
+def test_sentences_split_at_sentence_ends_and_lines():
+    assert sentences("One. Two? Three!\nA line without a stop\nDr. Who") == [
+        "One.", "Two?", "Three!", "A line without a stop", "Dr.", "Who"]
+
+
+def test_summary_is_made_of_whole_sentences_in_order_within_the_limit():
+    summary = summarise(TEXT, max_chars=160, max_sentences=3)
+    assert len(summary) <= 160
+    parts = sentences(summary)
+    assert all(part in sentences(TEXT) for part in parts)
+    positions = [TEXT.index(p) for p in parts]
+    assert positions == sorted(positions)
+    assert "weather" not in summary  # the off-topic sentence scores lowest
+
+
+def test_summary_respects_max_sentences():
+    assert len(sentences(summarise(TEXT, max_chars=1000, max_sentences=2))) == 2
+
+
+def test_a_single_overlong_sentence_is_shortened_at_a_word():
+    summary = summarise("word " * 100 + "end.", max_chars=60, max_sentences=3)
+    assert len(summary) <= 60 and summary.endswith("…") and " wor…" not in summary
+
+
+def test_summary_transform_keeps_a_summary_the_source_gave(project_from, run_context, item_factory):
+    project = project_from('[transforms.s]\ntype = "summary"\nmax_chars = 80\n' + SINK)
+    given = item_factory(title="Given", summary="Already summarised.")
+    made = item_factory(title="Made", body_html="<p>" + TEXT + "</p>")
+    project.transforms[0].apply([given, made], run_context(project))
+    assert given.summary == "Already summarised."
+    assert made.summary and len(made.summary) <= 80 and made.summary.endswith(".")

@@ -21,8 +21,12 @@ from pipeline.runner import run, state_path
 from pipeline.scheduler import build_scheduler, next_monthly
 from pipeline.state import Store
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+
+
+def _console(stderr: bool = False) -> Console:
+    """A console for this call; lines are not wrapped when output goes to a file or a pipe (logs, cron)."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(file=stream, stderr=stderr, highlight=False, width=None if stream.isatty() else 10_000)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.command(args)
     except PipelineError as exc:
+        errors = _console(stderr=True)
         for line in str(exc).splitlines():
             errors.print(f"[red]error:[/red] {escape(line)}", soft_wrap=True)
         return exc.exit_code
@@ -81,6 +86,7 @@ def cmd_refresh(args) -> int:
 
 
 def cmd_check(args) -> int:
+    console = _console()
     project = load_project(args.config)
     console.print(f"{escape(str(args.config))}: OK — {len(project.sources)} sources, {len(project.transforms)} transforms, "
                   f"{len(project.sinks)} sinks, {len(project.host.origins)} plugins")
@@ -88,6 +94,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_plugins(args) -> int:
+    console = _console()
     project = load_project(args.config)
     table = Table("plugin", "components", "from", box=None)
     provided: dict[str, list[str]] = {}
@@ -100,6 +107,7 @@ def cmd_plugins(args) -> int:
 
 
 def cmd_schedule(args) -> int:
+    console = _console()
     project = load_project(args.config)
     store = Store(state_path(project))
 
@@ -124,6 +132,7 @@ def cmd_schedule(args) -> int:
 
 
 def _run_with_progress(project: Project, as_of: date | None, mode: str) -> RunReport:
+    console = _console()
     if not console.is_terminal:
         return run(project, as_of=as_of, mode=mode)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -139,6 +148,7 @@ def _run_with_progress(project: Project, as_of: date | None, mode: str) -> RunRe
 
 
 def _print_report(report: RunReport) -> int:
+    console = _console()
     table = Table("stage", "name", "", "result", "seconds", box=None)
     for result in report.results:
         mark = "[green]ok[/green]" if result.ok else "[red]FAILED[/red]"

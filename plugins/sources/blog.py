@@ -14,7 +14,8 @@ from pipeline.models import Item, Kind, item_id
 from pipeline.run_context import RunContext
 from pipeline.sanitize import plain_text, safe_url
 from pipeline.settings_types import ExistingDir
-from plugins.sources.text import aware, markdown_to_html
+from pipeline.dates import aware
+from plugins.sources.text import markdown_to_html
 
 
 class BlogSource(Source):

@@ -13,7 +13,8 @@ from pipeline.run_context import RunContext
 from pipeline.sanitize import plain_text, safe_url
 from pipeline.settings_types import ExistingFile
 from plugins.sources.records import read_records
-from plugins.sources.text import aware, markdown_to_html
+from pipeline.dates import aware
+from plugins.sources.text import markdown_to_html
 
 
 class JobRecord(BaseModel):

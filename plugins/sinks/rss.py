@@ -1,0 +1,193 @@
+"""The `rss` sink: an RSS 2.0 feed (out_dir/feed.xml) of the newest items, of every kind.
+
+The feed is built with ElementTree, so titles and HTML descriptions are always escaped as
+text. It follows the W3C feed validator's rules: every URL absolute, RFC 822 dates, an
+`atom:link rel="self"`, a guid that is a permalink only when it is a URL, authors as
+`dc:creator` (RSS's own `<author>` must be an email address).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from pathlib import Path
+
+from pydantic import Field
+
+from pipeline import __version__, hookimpl
+from pipeline import components
+from pipeline.components import Sink, SinkResult
+from pipeline.config import Project
+from pipeline.edition import Edition
+from pipeline.models import Item
+from pipeline.run_context import RunContext
+from pipeline.sanitize import clean_html, safe_url
+from pipeline.site import archive_url, edition_url, feed_path, feed_url
+from pipeline.templating import money
+
+ATOM = "http://www.w3.org/2005/Atom"
+DC = "http://purl.org/dc/elements/1.1/"
+
+
+class RssSink(Sink):
+    """Writes the site's RSS feed on every run, a refresh included."""
+
+    name = "rss"
+    description = "RSS 2.0 feed of the newest items (out_dir/feed.xml)"
+
+    class Settings(components.Settings):
+        limit: int = Field(default=50, ge=1, le=1000)
+        title: str | None = None  # default: the network's name
+        description: str | None = None  # default: the network's description
+
+    def write(self, edition: Edition | None, run: RunContext) -> SinkResult:
+        items = run.store.recent_items(until=run.moment, limit=self.settings.limit)
+        pages = _edition_pages(run)
+        root = build_feed(self.project, items, run.moment, pages,
+                          title=self.settings.title, description=self.settings.description)
+        path = feed_path(self.project)
+        write_atomic(path, feed_bytes(root))
+        return SinkResult(f"{len(items)} item{'s' if len(items) != 1 else ''} in {path.name}", [str(path)])
+
+
+def build_feed(project: Project, items: list[Item], moment: datetime, pages: dict[str, str] | None = None,
+               *, title: str | None = None, description: str | None = None) -> ET.Element:
+    """The `<rss>` element for `items` (newest first); `pages` maps item ids to their issue page."""
+    core = project.core
+    rss = ET.Element("rss", {"version": "2.0"})
+    channel = ET.SubElement(rss, "channel")
+    _text(channel, "title", title or core.name)
+    _text(channel, "link", core.site_url + "/")
+    _text(channel, "description", description or core.description or f"News, jobs and events from {core.name}")
+    _text(channel, "language", core.language)
+    built = max((i.published for i in items), default=moment)
+    _text(channel, "lastBuildDate", rfc822(built))
+    _text(channel, "generator", f"newsletter-pipeline {__version__}")
+    ET.SubElement(channel, f"{{{ATOM}}}link",
+                  {"href": feed_url(project), "rel": "self", "type": "application/rss+xml"})
+    guids: set[str] = set()
+    for item in items:
+        channel.append(_item(project, item, (pages or {}).get(item.id, archive_url(project)), guids))
+    return rss
+
+
+def _item(project: Project, item: Item, fallback_link: str, guids: set[str]) -> ET.Element:
+    element = ET.Element("item")
+    _text(element, "title", item.title or "(untitled)")
+    url = safe_url(item.url, project.core.site_url + "/") if item.url else ""
+    _text(element, "link", url or fallback_link)
+    permalink = bool(url) and url not in guids
+    guid = url if permalink else item.id
+    guids.add(guid)
+    ET.SubElement(element, "guid", {"isPermaLink": "true" if permalink else "false"}).text = guid
+    _text(element, "pubDate", rfc822(item.published))
+    _text(element, "description", describe(project, item, url))
+    for theme in item.themes:
+        _text(element, "category", theme)
+    if item.author:
+        _text(element, f"{{{DC}}}creator", item.author)
+    return element
+
+
+def describe(project: Project, item: Item, base_url: str = "") -> str:
+    """The item's HTML description: job or event details, the summary, then the sanitised body."""
+    parts: list[str] = []
+    details = _job_lines(project, item) or _event_lines(project, item)
+    lines = [html.escape(line) for line in details]
+    booking = safe_url(item.event.booking_url) if item.event else ""
+    if booking:
+        lines.append(f'<a href="{html.escape(booking)}">Book a place</a>')
+    if lines:
+        parts.append("<p>" + "<br>".join(lines) + "</p>")
+    if item.summary:
+        parts.append(f"<p>{html.escape(item.summary)}</p>")
+    body = clean_html(item.body_html, base_url or project.core.site_url + "/")
+    if body:
+        parts.append(body)
+    return "\n".join(parts) or f"<p>{html.escape(item.title)}</p>"
+
+
+def _job_lines(project: Project, item: Item) -> list[str]:
+    job = item.job
+    if job is None:
+        return []
+    lines = [f"Organisation: {job.organisation}"]
+    for label, value in (("Location", job.location), ("Hours", job.hours), ("Contract", job.contract),
+                         ("Salary", job.salary)):
+        if value:
+            lines.append(f"{label}: {value}")
+    if job.closing_date:
+        lines.append(f"Closing date: {job.closing_date.strftime('%-d %B %Y')}")
+    if job.how_to_apply:
+        lines.append(f"How to apply: {job.how_to_apply}")
+    return lines
+
+
+def _event_lines(project: Project, item: Item) -> list[str]:
+    event = item.event
+    if event is None:
+        return []
+    start = event.start.astimezone(project.tz)
+    when = start.strftime("%A %-d %B %Y, %H:%M")
+    if event.end:
+        end = event.end.astimezone(project.tz)
+        when += f" to {end.strftime('%H:%M') if end.date() == start.date() else end.strftime('%A %-d %B %Y, %H:%M')}"
+    lines = [f"Date: {when}"]
+    if event.venue:
+        lines.append(f"Venue: {event.venue}")
+    if event.prices:
+        lines.append("Prices: " + "; ".join(f"{p.label} {money(p)}" + (f" ({p.note})" if p.note else "")
+                                            for p in event.prices))
+    return lines
+
+
+def _edition_pages(run: RunContext) -> dict[str, str]:
+    """Item id -> URL of the first issue page it appeared in, for items without a URL of their own."""
+    pages: dict[str, str] = {}
+    for record in reversed(run.store.editions()):  # oldest first, so the first issue wins
+        for item_id in record.item_ids:
+            pages.setdefault(item_id, edition_url(run.project, record.number))
+    return pages
+
+
+def rfc822(moment: datetime) -> str:
+    """An RFC 822 date in GMT, as RSS 2.0 requires: 'Fri, 15 Jan 2016 10:00:00 GMT'."""
+    return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
+
+
+def feed_bytes(root: ET.Element) -> bytes:
+    """The document as UTF-8 XML, with the usual `atom:` and `dc:` prefixes."""
+    ET.register_namespace("atom", ATOM)
+    ET.register_namespace("dc", DC)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename it over `path`: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:
+    element = ET.SubElement(parent, tag)
+    element.text = text
+    return element
+
+
+@hookimpl
+def register_sinks(register: Callable[[type[Sink]], None]) -> None:
+    register(RssSink)

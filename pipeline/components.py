@@ -79,7 +79,7 @@ class Sink(Component):
 class Delivery:
     """Outcome of sending one message to one recipient."""
 
-    recipient: str
+    recipient: str  # the bare address, as in the message's To header
     ok: bool
     reference: str = ""  # a message id or file path
     error: str = ""

@@ -1,0 +1,59 @@
+"""Rendering an edition as an email: Jinja2 makes MJML, mjml-python (MRML) makes the HTML.
+
+The HTML holds nothing about any one recipient, so the archive sink serves the very same
+document as the issue's web version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mjml import mjml2html
+
+from pipeline import site
+from pipeline.config import Project
+from pipeline.edition import Edition
+from pipeline.run_context import RunContext
+from plugins.sinks.email import view
+
+HTML_TEMPLATE = "email/issue.mjml"
+TEXT_TEMPLATE = "email/issue.txt"
+
+
+@dataclass
+class RenderedEdition:
+    subject: str
+    html: str
+    text: str
+
+
+def render_edition(edition: Edition, run: RunContext, *, unsubscribe: str | None = None) -> RenderedEdition:
+    """Subject, HTML and plain text of `edition`.
+
+    :param unsubscribe: the link shown in the footer; by default that of the project's
+        first `email` sink, so the archive's copy matches what subscribers got.
+    """
+    project = run.project
+    context = {
+        "edition": edition,
+        "subject": view.subject_line(edition.title),
+        "intro": view.intro(edition),
+        "sections": view.sections(edition, project.tz),
+        "issue_url": site.edition_url(project, edition.number),
+        "archive_url": site.archive_url(project),
+        "feed_url": site.feed_url(project),
+        "unsubscribe": default_unsubscribe(project) if unsubscribe is None else unsubscribe,
+    }
+    mjml_source = run.templates.get_template(HTML_TEMPLATE).render(context)
+    # fonts={}: no web-font <link>s; the template uses system fonts.
+    html = mjml2html(mjml_source, disable_comments=True, fonts={})
+    text = run.templates.get_template(TEXT_TEMPLATE).render(context)
+    return RenderedEdition(context["subject"], html, text)
+
+
+def default_unsubscribe(project: Project) -> str:
+    """The `unsubscribe` setting of the project's first email sink, or "" if it has none."""
+    for sink in project.sinks:
+        if sink.name == "email":
+            return getattr(sink.settings, "unsubscribe", "")
+    return ""

@@ -1,0 +1,227 @@
+"""The smtp delivery against a real SMTP server (aiosmtpd) on loopback, with STARTTLS and login."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import ipaddress
+import socket
+import ssl
+from email import policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from pipeline.errors import ConfigError
+from pipeline.run_context import RunContext
+from pipeline.state import Store
+from plugins.sinks.email.message import Envelope, MessageFactory, address
+from plugins.sinks.email.render import RenderedEdition
+from plugins.sinks.email.subscribers import Subscriber
+
+RENDERED = RenderedEdition("Test Network: issue 5, April 2016", "<html><body><p>Hello £</p></body></html>",
+                           "Hello in plain text\n")
+MOMENT = dt.datetime(2016, 4, 1, tzinfo=dt.timezone.utc)
+LOGIN = ("newsletter", "s3cret")
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what it receives and refuses the addresses it is told to."""
+
+    def __init__(self, refuse: tuple[str, ...] = ()):
+        self.refuse = set(refuse)
+        self.received: list[dict] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "tls": session.ssl is not None,
+                              "authenticated": session.authenticated,
+                              "message": email.message_from_bytes(envelope.content, policy=policy.default)})
+        return "250 Message accepted for delivery"
+
+
+def check_login(server, session, envelope, mechanism, auth_data) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login.decode(), auth_data.password.decode()) == LOGIN
+    return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1: (cert.pem, key.pem)."""
+    folder = tmp_path_factory.mktemp("tls")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test smtp")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256()))
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                       serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    return folder / "cert.pem", folder / "key.pem"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    """smtp_server(inbox, **aiosmtpd options) -> port; the server stops after the test."""
+    controllers = []
+
+    def start(inbox: Inbox, **options) -> int:
+        controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), **options)
+        controller.start()
+        controllers.append(controller)
+        return controller.port
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_delivery(project_from, tmp_path):
+    """smtp_delivery(settings_toml) -> send(messages) through a project's smtp delivery."""
+    stores = []
+
+    def make(settings: str):
+        project = project_from(f"""
+            [sinks.newsletter]
+            type = "email"
+            subscribers = "subscribers.csv"
+            from_email = "news@network.example.org"
+            unsubscribe = "mailto:news@network.example.org?subject=unsubscribe"
+            delivery = {{ type = "smtp", host = "127.0.0.1", timeout = 10, {settings} }}
+            """, files={"subscribers.csv": "email,name\n"})
+        stores.append(Store(tmp_path / "s.sqlite"))
+        run = RunContext(project, stores[-1], dt.date(2016, 4, 1), MOMENT)
+        return lambda messages: project.sinks[0].deliverer.send(messages, run)
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+def messages(*emails: str):
+    envelope = Envelope(5, address("news@network.example.org", "Test Network"), "",
+                        "mailto:news@network.example.org?subject=unsubscribe", MOMENT)
+    factory = MessageFactory(RENDERED, envelope)
+    return [factory.message_for(Subscriber(e, e.split("@")[0].title())) for e in emails]
+
+
+def test_sends_each_message_over_starttls_after_login(smtp_server, smtp_delivery, certificate, monkeypatch):
+    cert, key = certificate
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    inbox = Inbox()
+    port = smtp_server(inbox, tls_context=tls, require_starttls=True, authenticator=check_login)
+    monkeypatch.setenv("SMTP_USER", LOGIN[0])
+    monkeypatch.setenv("SMTP_PASSWORD", LOGIN[1])
+    send = smtp_delivery(f'port = {port}, ca_file = "{cert}", username_env = "SMTP_USER", '
+                         f'password_env = "SMTP_PASSWORD"')
+
+    results = send(messages("ann@example.org", "bob@example.org"))
+
+    assert [(d.recipient, d.ok) for d in results] == [("ann@example.org", True), ("bob@example.org", True)]
+    assert [r["to"] for r in inbox.received] == [["ann@example.org"], ["bob@example.org"]]
+    assert all(r["tls"] and r["authenticated"] and r["from"] == "news@network.example.org" for r in inbox.received)
+    received = inbox.received[0]["message"]
+    assert received["Subject"] == RENDERED.subject
+    assert str(received["To"]) == "Ann <ann@example.org>"
+    assert received["Message-ID"] == results[0].reference
+    assert received.get_body(("html",)).get_content().replace("\r\n", "\n").rstrip() == RENDERED.html
+    assert received.get_body(("plain",)).get_content().replace("\r\n", "\n") == RENDERED.text
+
+
+def test_a_refused_recipient_fails_alone(smtp_server, smtp_delivery):
+    inbox = Inbox(refuse=("bob@example.org",))
+    send = smtp_delivery(f"port = {smtp_server(inbox)}, starttls = false")
+
+    results = send(messages("ann@example.org", "bob@example.org", "cat@example.org"))
+
+    assert [(d.recipient, d.ok) for d in results] == [
+        ("ann@example.org", True), ("bob@example.org", False), ("cat@example.org", True)]
+    assert results[1].error == "the server refused it: 550 5.1.1 No such mailbox here"
+    assert [r["to"] for r in inbox.received] == [["ann@example.org"], ["cat@example.org"]]
+
+
+def test_a_wrong_password_fails_every_message(smtp_server, smtp_delivery, certificate, monkeypatch):
+    cert, key = certificate
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    port = smtp_server(Inbox(), tls_context=tls, authenticator=check_login)
+    monkeypatch.setenv("SMTP_USER", LOGIN[0])
+    monkeypatch.setenv("SMTP_PASSWORD", "wrong")
+    send = smtp_delivery(f'port = {port}, ca_file = "{cert}", username_env = "SMTP_USER", '
+                         f'password_env = "SMTP_PASSWORD"')
+
+    results = send(messages("ann@example.org", "bob@example.org"))
+
+    assert not any(d.ok for d in results)
+    assert results[0].error.startswith(f"SMTP server 127.0.0.1:{port}: 535")
+
+
+def test_an_unreachable_server_fails_every_message(smtp_delivery):
+    port = free_port()  # nothing listens there
+    send = smtp_delivery(f"port = {port}, starttls = false")
+
+    results = send(messages("ann@example.org", "bob@example.org"))
+
+    assert [d.ok for d in results] == [False, False]
+    assert results[0].error.startswith(f"SMTP server 127.0.0.1:{port}: ConnectionRefusedError")
+
+
+def test_an_untrusted_certificate_is_refused(smtp_server, smtp_delivery, certificate):
+    cert, key = certificate
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    inbox = Inbox()
+    send = smtp_delivery(f"port = {smtp_server(inbox, tls_context=tls)}")  # no ca_file: the system CAs only
+
+    [result] = send(messages("ann@example.org"))
+
+    assert not result.ok and "CERTIFICATE_VERIFY_FAILED" in result.error
+    assert inbox.received == []
+
+
+def test_a_server_without_starttls_is_not_used_in_the_clear(smtp_server, smtp_delivery):
+    inbox = Inbox()
+    send = smtp_delivery(f"port = {smtp_server(inbox)}")  # starttls defaults to true
+
+    [result] = send(messages("ann@example.org"))
+
+    assert not result.ok and "the server does not offer STARTTLS; set starttls = false only" in result.error
+    assert inbox.received == []
+
+
+def test_missing_credentials_in_the_environment_are_a_config_error(smtp_delivery, monkeypatch):
+    monkeypatch.delenv("SMTP_PASSWORD", raising=False)
+    monkeypatch.setenv("SMTP_USER", "newsletter")
+
+    with pytest.raises(ConfigError, match="environment variable SMTP_PASSWORD is not set"):
+        smtp_delivery('port = 2525, username_env = "SMTP_USER", password_env = "SMTP_PASSWORD"')
+
+
+def test_username_without_password_is_a_config_error(smtp_delivery):
+    with pytest.raises(ConfigError, match=r"\[sinks.newsletter.delivery\].*set both username_env and password_env"):
+        smtp_delivery('port = 2525, username_env = "SMTP_USER"')

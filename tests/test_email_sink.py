@@ -1,0 +1,341 @@
+"""The email sink: what the issue says, that it is safe, that it fits, and that nobody gets it twice."""
+
+from __future__ import annotations
+
+import email
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from email import policy
+from pathlib import Path
+
+import pytest
+
+from pipeline import hookimpl, site
+from pipeline.components import Deliverer, Delivery, Source
+from pipeline.edition import Edition
+from pipeline.errors import ConfigError, SinkError
+from pipeline.models import JobDetails, Kind, PriceTier, ProgrammeSlot
+from pipeline.run_context import RunContext
+from pipeline.runner import run as run_pipeline
+from pipeline.state import Store
+from plugins.sinks.email.message import recipient_of
+from plugins.sinks.email.render import render_edition
+
+AS_OF = date(2016, 2, 1)
+MOMENT = datetime(2016, 2, 1, tzinfo=timezone.utc)
+SUBSCRIBERS = "email,name\nann@example.org,Ann\nbob@example.org,Bob\n"
+GMAIL_CLIP_BYTES = 102 * 1024
+
+
+def sink_toml(delivery: str = "") -> str:
+    return f"""
+    [sinks.newsletter]
+    type = "email"
+    subscribers = "subscribers.csv"
+    from_email = "news@network.example.org"
+    unsubscribe = "https://network.example.org/unsubscribe"
+    {delivery}
+    """
+
+
+class Fixed:
+    """A plugin with one source, `fixed`, that yields the items it was given."""
+
+    def __init__(self, items):
+        self.items = items
+
+    @hookimpl
+    def register_sources(self, register):
+        items = self.items
+
+        class FixedSource(Source):
+            name = "fixed"
+
+            def fetch(self, run):
+                return list(items)
+
+        register(FixedSource)
+
+
+class Flaky:
+    """A plugin with a delivery method, `flaky`, that fails for bob and remembers who it was asked to send to."""
+
+    def __init__(self):
+        self.asked: list[list[str]] = []
+
+    @hookimpl
+    def register_deliveries(self, register):
+        asked = self.asked
+
+        class FlakyDelivery(Deliverer):
+            name = "flaky"
+
+            def send(self, messages, run):
+                recipients = [recipient_of(m) for m in messages]
+                asked.append(recipients)
+                return [Delivery(r, r != "bob@example.org", reference=f"ref-{r}",
+                                 error="" if r != "bob@example.org" else "552 mailbox full") for r in recipients]
+
+        register(FlakyDelivery)
+
+
+@pytest.fixture
+def newsletter(project_from, tmp_path):
+    """newsletter(items=(), delivery="", subscribers=SUBSCRIBERS, plugins=()) -> (project, run)."""
+    stores = []
+
+    def make(items=(), delivery: str = "", subscribers: str = SUBSCRIBERS, plugins=()):
+        toml = sink_toml(delivery) + ('[sources.fixed]\ntype = "fixed"\n' if items else "")
+        plugins = [*plugins, ("fixed-items", Fixed(items))] if items else list(plugins)
+        project = project_from(toml, files={"subscribers.csv": subscribers}, plugins=plugins)
+        stores.append(Store(tmp_path / "state" / "direct.sqlite"))
+        return project, RunContext(project, stores[-1], AS_OF, MOMENT)
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+def edition_of(items, title="Test Network: issue 1, February 2016", store: Store | None = None) -> Edition:
+    """An edition of `items`; recorded in `store` (deliveries need that) when one is given."""
+    start = datetime(2016, 1, 1, tzinfo=timezone.utc)
+    number = store.create_edition(AS_OF, start, MOMENT, lambda n: title, [i.id for i in items], MOMENT).number \
+        if store else 1
+    return Edition(number, AS_OF, start, MOMENT, title, list(items))
+
+
+def eml(project, number: int, recipient: str) -> email.message.EmailMessage:
+    path = project.core.out_dir / "outbox" / f"issue-{number}" / f"{recipient}.eml"
+    return email.message_from_bytes(path.read_bytes(), policy=policy.default)
+
+
+@pytest.fixture
+def full_issue(item_factory):
+    """One item of each kind, with the details a subscriber looks for."""
+    job = JobDetails(organisation="Leeds Mind", location="Leeds", hours="22.5 hours a week",
+                     contract="Fixed term, 12 months", salary="£18,000 pro rata", closing_date=date(2016, 2, 14),
+                     how_to_apply="Apply online by noon on the closing date.")
+    event = item_factory(Kind.EVENT, "Seminar 3: Contemporary Developments in Healthcare Practice",
+                         themes=["co-production"])
+    event.event.programme = [ProgrammeSlot("9.30", "Registration (with tea and coffee available)"),
+                             ProgrammeSlot("10.30", "Co-production and peer support", ("David Crepaz-Keay",))]
+    event.event.prices.append(PriceTier("Student", Decimal("20"), note="limited places"))
+    return [
+        item_factory(Kind.POST, "April blog post: some ideas on co-production", author="Pamela Fisher",
+                     summary="Notes from the final discussion at St Catherine's.", themes=["research", "power"]),
+        item_factory(Kind.NEWS, "Recovery College opens in Kirklees", source="kirklees-news"),
+        item_factory(Kind.JOB, "Peer support worker", job=job),
+        event,
+    ]
+
+
+def test_html_has_every_section_in_order_with_job_and_event_details(newsletter, full_issue):
+    project, run = newsletter()
+
+    rendered = render_edition(edition_of(full_issue), run)
+
+    html = rendered.html
+    assert html.startswith("<!doctype html>")
+    positions = [html.index(title) for title in ("From the blog", "Partner news", "Jobs", "Events")]
+    assert positions == sorted(positions)
+    for text in ("Test Network", "Issue 1", "April blog post: some ideas on co-production", "Pamela Fisher",
+                 "Notes from the final discussion at St Catherine&#39;s.", "kirklees-news",
+                 "Closing date: Sunday 14 February 2016", "Leeds Mind", "Salary: £18,000 pro rata",
+                 "22.5 hours a week · Fixed term, 12 months", "Apply online by noon on the closing date.",
+                 "Tuesday 2 February 2016, 09:30–17:00 GMT", "Jaakko Seikkula", "David Crepaz-Keay",
+                 "Organisation rate: <strong>£125</strong>", "Group rate: <strong>£112.50</strong>",
+                 "Student: <strong>£20</strong> (limited places)", 'href="https://example.org/book"',
+                 '<span class="tag">co-production</span>',
+                 f'href="{site.edition_url(project, 1)}"', f'href="{site.archive_url(project)}"',
+                 f'href="{site.feed_url(project)}"', 'href="https://network.example.org/unsubscribe"'):
+        assert text in html, text
+    assert "View this issue in your browser" in html
+    assert rendered.text.index("FROM THE BLOG") < rendered.text.index("EVENTS")
+    for text in ("CLOSING DATE: Sunday 14 February 2016", "Organisation rate: £125", "Group rate: £112.50",
+                 "WHEN: Tuesday 2 February 2016, 09:30–17:00 GMT", f"{site.edition_url(project, 1)}",
+                 "Unsubscribe: https://network.example.org/unsubscribe"):
+        assert text in rendered.text, text
+
+
+def test_empty_sections_are_left_out_and_body_falls_back_to_an_excerpt(newsletter, item_factory):
+    _, run = newsletter()
+    body = "<p>First paragraph.</p><p>Second paragraph.</p>" + "<p>More words here. </p>" * 200 + "<p>THE END</p>"
+
+    rendered = render_edition(edition_of([item_factory(Kind.NEWS, "Only news", body_html=body)]), run)
+
+    assert "Partner news" in rendered.html
+    assert not any(t in rendered.html for t in ("From the blog", "Jobs", "Events"))
+    assert "First paragraph. Second paragraph." in rendered.html  # blocks keep a space between them
+    assert "THE END" not in rendered.html and "<p>First paragraph.</p>" not in rendered.html
+
+
+def test_untrusted_markup_never_reaches_the_html(newsletter, item_factory):
+    _, run = newsletter()
+    evil = item_factory(Kind.EVENT, '<script>alert("title")</script><b>Bold</b> <img src=x onerror=alert(1)>',
+                        url="javascript:alert('url')",
+                        body_html='<script>alert("body")</script><a href="javascript:alert(2)">click</a>',
+                        themes=["<script>alert('theme')</script>"])
+    evil.event.booking_url = "javascript:alert('book')"
+    evil.event.venue = "<iframe src=//evil.example></iframe>"
+
+    rendered = render_edition(edition_of([evil]), run)
+
+    lowered = rendered.html.lower()
+    for bad in ("<script", "javascript:", "<img", "<iframe", "<b>bold"):
+        assert bad not in lowered, bad
+    assert "&lt;b&gt;Bold&lt;/b&gt;" in rendered.html  # a plain-text title is shown as written
+
+
+def test_subject_is_one_line_so_headers_cannot_be_injected(newsletter, tmp_path, item_factory):
+    project, run = newsletter()
+    title = "Issue <b>1</b>\r\nBcc: victim@example.org\nX-Evil: yes"
+    edition = edition_of([item_factory(Kind.POST, "A post\r\nBcc: victim@example.org")], title, run.store)
+
+    rendered = render_edition(edition, run)
+    project.sinks[0].write(edition, run)
+
+    assert rendered.subject == "Issue <b>1</b> Bcc: victim@example.org X-Evil: yes"
+    message = eml(project, 1, "ann@example.org")
+    assert message["Subject"] == rendered.subject
+    assert message["Bcc"] is None and message["X-Evil"] is None
+    assert "<title>Issue &lt;b&gt;1&lt;/b&gt; Bcc" in rendered.html
+
+
+def test_a_forty_item_issue_stays_under_gmails_clipping_limit(newsletter, item_factory):
+    _, run = newsletter()
+    long_body = "<p>" + "Co-production is about power-sharing, and power-sharing needs new professionalism. " * 300
+    items = []
+    for n in range(10):
+        for kind in Kind:
+            item = item_factory(kind, f"{kind.value.title()} {n}: a fairly long title about co-production in "
+                                      f"mental health care", body_html=long_body + f"END{n}</p>",
+                                author="Pamela Fisher", themes=["co-production", "peer support", "research"])
+            if item.event:
+                item.event.programme = [ProgrammeSlot(f"{9 + h}.00", "A session with a long descriptive title "
+                                                                      "and several speakers", ("Speaker A", "B"))
+                                        for h in range(12)]
+            items.append(item)
+
+    rendered = render_edition(edition_of(items), run)
+
+    assert len(items) == 40
+    assert len(rendered.html.encode()) < GMAIL_CLIP_BYTES
+    assert "END0" not in rendered.html  # excerpts, not whole bodies
+    assert "…and 6 more" in rendered.html  # long programmes are cut short
+
+
+def test_no_edition_sends_nothing(newsletter):
+    project, run = newsletter()
+
+    result = project.sinks[0].write(None, run)
+
+    assert result.summary == "no new edition; nothing sent"
+    assert not (project.core.out_dir / "outbox").exists()
+
+
+def test_a_run_sends_each_subscriber_the_issue_once(newsletter, full_issue, tmp_path):
+    project, _ = newsletter(items=full_issue)
+
+    first = run_pipeline(project, as_of=AS_OF)
+
+    [result] = [r for r in first.results if r.stage == "sink"]
+    assert result.ok and result.summary == "issue 1: 2 sent via outbox, 0 already sent"
+    assert first.exit_code == 0
+    page = (project.core.out_dir / "newsletter" / "issue-1.html").read_text(encoding="utf-8")
+    assert "Closing date: Sunday 14 February 2016" in page
+    assert "ann@example.org" not in page and "Ann" not in page  # the archive shows this very page
+    message = eml(project, 1, "ann@example.org")
+    assert message["Subject"] == "Test Network: issue 1, February 2016"
+    assert str(message["To"]) == "Ann <ann@example.org>"
+    assert str(message["From"]) == "Test Network <news@network.example.org>"
+    assert message["List-Unsubscribe"] == "<https://network.example.org/unsubscribe>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["X-Newsletter-Edition"] == "1"
+    assert message["Date"] == "Mon, 01 Feb 2016 00:00:00 +0000"
+    assert message.get_body(("html",)).get_content().replace("\r\n", "\n").rstrip("\n") == page.rstrip("\n")
+
+    for path in (project.core.out_dir / "outbox").rglob("*.eml"):
+        path.unlink()
+    (tmp_path / "subscribers.csv").write_text(SUBSCRIBERS + "cat@example.org,Cat\n", encoding="utf-8")
+    second = run_pipeline(project, as_of=AS_OF)
+
+    [result] = [r for r in second.results if r.stage == "sink"]
+    assert result.summary == "issue 1: 1 sent via outbox, 2 already sent"
+    sent = sorted(p.name for p in (project.core.out_dir / "outbox").rglob("*.eml"))
+    assert sent == ["cat@example.org.eml"]
+
+
+def test_bad_subscriber_rows_are_reported_with_file_and_line(newsletter, full_issue, tmp_path):
+    rows = ("email,name\nann@example.org,Ann\nnot-an-address,Bob\n,No Email\nANN@Example.org,Ann again\n"
+            '"cat@example.org","Cat, the second"\n')
+    project, _ = newsletter(items=full_issue, subscribers=rows)
+
+    report = run_pipeline(project, as_of=AS_OF)
+
+    csv = tmp_path / "subscribers.csv"
+    [result] = [r for r in report.results if r.stage == "sink"]
+    assert result.summary == "issue 1: 2 sent via outbox, 0 already sent"
+    assert report.problems == [
+        f"{csv}:3: 'not-an-address' is not a valid email address; correct it or delete the row",
+        f"{csv}:4: no email address in this row; add one or delete the row",
+    ]
+    assert report.exit_code == 3
+    assert str(eml(project, 1, "cat@example.org")["To"]) == '"Cat, the second" <cat@example.org>'
+
+
+def test_a_failed_delivery_fails_the_sink_but_keeps_the_successes(newsletter, full_issue):
+    flaky = Flaky()
+    project, run = newsletter(delivery='delivery = { type = "flaky" }', plugins=[("flaky", flaky)],
+                              subscribers=SUBSCRIBERS + "cat@example.org,Cat\n")
+    edition = edition_of(full_issue, store=run.store)
+
+    with pytest.raises(SinkError) as caught:
+        project.sinks[0].write(edition, run)
+
+    assert str(caught.value).startswith("issue 1: 1 of 3 messages failed via flaky "
+                                        "(first, to bob@example.org: 552 mailbox full); 2 sent and recorded")
+    assert run.store.delivered_to(1) == {"ann@example.org", "cat@example.org"}
+
+    with pytest.raises(SinkError):
+        project.sinks[0].write(edition, run)
+    assert flaky.asked[-1] == ["bob@example.org"]  # a re-run retries only the failure
+
+
+def test_the_archive_gets_the_same_footer_without_passing_settings(newsletter, full_issue):
+    _, run = newsletter()
+
+    html = render_edition(edition_of(full_issue), run).html
+
+    assert 'href="https://network.example.org/unsubscribe"' in html
+
+
+@pytest.mark.parametrize(("toml", "files", "expected"), [
+    (sink_toml('delivery = { type = "pigeon" }'), {"subscribers.csv": SUBSCRIBERS},
+     "pipeline.toml: [sinks.newsletter.delivery]: unknown delivery type 'pigeon'"),
+    (sink_toml('delivery = { type = "outbox", folde = "x" }'), {"subscribers.csv": SUBSCRIBERS},
+     "pipeline.toml: [sinks.newsletter.delivery] (outbox): unknown key 'folde'"),
+    (sink_toml().replace("https://network.example.org/unsubscribe", "javascript:alert(1)"),
+     {"subscribers.csv": SUBSCRIBERS}, "unsubscribe: 'javascript:alert(1)' must be a mailto: or https:// link"),
+    (sink_toml(), {}, "subscribers: file 'subscribers.csv' does not exist"),
+])
+def test_configuration_mistakes_name_the_table_and_key(project_from, toml, files, expected):
+    with pytest.raises(ConfigError) as caught:
+        project_from(toml, files=files)
+    assert expected in str(caught.value)
+
+
+def test_a_subscriber_file_without_the_header_fails_clearly(newsletter, full_issue, tmp_path):
+    project, run = newsletter(subscribers="ann@example.org,Ann\n")
+
+    with pytest.raises(SinkError, match=r"subscribers.csv:1: the first line must be the header `email,name`"):
+        project.sinks[0].write(edition_of(full_issue), run)
+
+
+def test_edition_files_are_written_for_the_archive(newsletter, full_issue):
+    project, run = newsletter()
+
+    result = project.sinks[0].write(edition_of(full_issue, store=run.store), run)
+
+    folder = Path(project.core.out_dir) / "newsletter"
+    assert result.files == [str(folder / "issue-1.html"), str(folder / "issue-1.txt")]
+    assert "Seminar 3: Contemporary Developments in Healthcare Practice" in (folder / "issue-1.txt").read_text()

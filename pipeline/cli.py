@@ -22,7 +22,6 @@ from pipeline.scheduler import build_scheduler, next_monthly
 from pipeline.state import Store
 
 
-
 def _console(stderr: bool = False) -> Console:
     """A console for this call; lines are not wrapped when output goes to a file or a pipe (logs, cron)."""
     stream = sys.stderr if stderr else sys.stdout
@@ -88,8 +87,9 @@ def cmd_refresh(args) -> int:
 def cmd_check(args) -> int:
     console = _console()
     project = load_project(args.config)
-    console.print(f"{escape(str(args.config))}: OK — {len(project.sources)} sources, {len(project.transforms)} transforms, "
-                  f"{len(project.sinks)} sinks, {len(project.host.origins)} plugins")
+    counts = (f"{len(project.sources)} sources, {len(project.transforms)} transforms, "
+              f"{len(project.sinks)} sinks, {len(project.host.origins)} plugins")
+    console.print(f"{escape(str(args.config))}: OK — {counts}")
     return 0
 
 
@@ -158,7 +158,8 @@ def _print_report(report: RunReport) -> int:
         console.print(f"[yellow]skipped:[/yellow] {escape(problem)}", soft_wrap=True)
     failed_sources = [r.name for r in report.failed("source")]
     if failed_sources:
-        console.print(f"[red]sources that failed:[/red] {escape(', '.join(failed_sources))} (the others reached the sinks)")
+        names = escape(", ".join(failed_sources))
+        console.print(f"[red]sources that failed:[/red] {names} (the others reached the sinks)")
     edition = f"issue {report.edition}" if report.edition else "no new issue"
     outcome = {0: "done", 1: "FAILED (a sink or transform failed)", 3: "done, with problems"}[report.exit_code]
     console.print(f"{report.mode} as of {report.as_of}: {edition}; {outcome}")

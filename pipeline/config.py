@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
-from pipeline.components import Component, Deliverer, Settings, Sink, Source, Transform
+from pipeline.components import Component, Settings, Sink, Source, Transform
 from pipeline.errors import ConfigError
 from pipeline.plugins import PluginHost, build_plugin_manager
 from pipeline.registry import Registry, build_registry

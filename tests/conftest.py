@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -58,15 +58,15 @@ def project_from(write_project):
 
 def make_item(kind: Kind = Kind.POST, title: str = "A title", *, source: str = "test",
               published: datetime | None = None, **fields) -> Item:
-    published = published or datetime(2016, 1, 15, 10, 0, tzinfo=timezone.utc)
+    published = published or datetime(2016, 1, 15, 10, 0, tzinfo=UTC)
     url = fields.pop("url", f"https://example.org/{kind.value}/{title.lower().replace(' ', '-')}")
     if kind is Kind.JOB and "job" not in fields:
         fields["job"] = JobDetails(organisation="Open Dialogue UK", location="London",
                                    closing_date=date(2016, 2, 14), how_to_apply="Email a CV.")
     if kind is Kind.EVENT and "event" not in fields:
         fields["event"] = EventDetails(
-            start=datetime(2016, 2, 2, 9, 30, tzinfo=timezone.utc),
-            end=datetime(2016, 2, 2, 17, 0, tzinfo=timezone.utc),
+            start=datetime(2016, 2, 2, 9, 30, tzinfo=UTC),
+            end=datetime(2016, 2, 2, 17, 0, tzinfo=UTC),
             venue="London", speakers=["Jaakko Seikkula"],
             prices=[PriceTier("Organisation rate", Decimal("125")), PriceTier("Group rate", Decimal("112.50"))],
             booking_url="https://example.org/book")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from conftest import make_item
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from pipeline import hookimpl
@@ -24,7 +25,6 @@ from pipeline.components import Source
 from pipeline.models import EventDetails, Kind, PriceTier
 from pipeline.runner import run
 from pipeline.site import archive_dir
-from conftest import make_item
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -44,7 +44,7 @@ type = "archive"
 
 
 def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=timezone.utc)
+    return datetime(*parts, tzinfo=UTC)
 
 
 ITEMS = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -77,14 +77,14 @@ def build_archive(project_from, tmp_path: Path):
 
 
 def january(item_factory):
-    return [item_factory(Kind.POST, "April blog post", published=datetime(2016, 1, 10, tzinfo=timezone.utc),
+    return [item_factory(Kind.POST, "April blog post", published=datetime(2016, 1, 10, tzinfo=UTC),
                          themes=["power", "peer support"]),
             item_factory(Kind.JOB, "Peer support worker", themes=["peer support"]),
             item_factory(Kind.EVENT, "Seminar 3: Contemporary Developments")]
 
 
 def february(item_factory):
-    return [item_factory(Kind.NEWS, f"Partner news {n}", published=datetime(2016, 2, n, tzinfo=timezone.utc),
+    return [item_factory(Kind.NEWS, f"Partner news {n}", published=datetime(2016, 2, n, tzinfo=UTC),
                          themes=["recovery colleges"]) for n in (3, 4)]
 
 
@@ -168,7 +168,7 @@ def test_no_issues_yet_still_writes_an_index(build_archive):
 
 def test_untrusted_text_is_escaped_in_the_index(build_archive, item_factory):
     evil = '<script>alert(1)</script><img src=x onerror=alert(1)>'
-    items = [item_factory(Kind.POST, "Post", published=datetime(2016, 1, 10, tzinfo=timezone.utc), themes=[evil])]
+    items = [item_factory(Kind.POST, "Post", published=datetime(2016, 1, 10, tzinfo=UTC), themes=[evil])]
     project, _, _ = build_archive({FEB: items})
 
     index = read(project, "index.html")

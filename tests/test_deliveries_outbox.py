@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import email
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email import policy
 
 import pytest
@@ -17,7 +17,7 @@ from plugins.sinks.email.subscribers import Subscriber
 RENDERED = RenderedEdition("Test Network: issue 2, February 2016 – café",
                            "<!doctype html><html><body><p>" + "Long line of HTML. " * 100 + "</p></body></html>",
                            "Plain text, with a pound sign: £125\n")
-MOMENT = datetime(2016, 2, 1, tzinfo=timezone.utc)
+MOMENT = datetime(2016, 2, 1, tzinfo=UTC)
 TOML = """
 [sinks.newsletter]
 type = "email"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from fake_sendgrid import FakeSendGrid
@@ -17,7 +17,7 @@ from plugins.sinks.email.subscribers import Subscriber
 
 RENDERED = RenderedEdition("Test Network: issue 4, March 2016", "<html><body><p>Hello</p></body></html>",
                            "Hello in plain text\n")
-MOMENT = datetime(2016, 3, 1, tzinfo=timezone.utc)
+MOMENT = datetime(2016, 3, 1, tzinfo=UTC)
 
 
 def toml(host: str, extra: str = "") -> str:

@@ -26,7 +26,7 @@ from plugins.sinks.email.subscribers import Subscriber
 
 RENDERED = RenderedEdition("Test Network: issue 5, April 2016", "<html><body><p>Hello £</p></body></html>",
                            "Hello in plain text\n")
-MOMENT = dt.datetime(2016, 4, 1, tzinfo=dt.timezone.utc)
+MOMENT = dt.datetime(2016, 4, 1, tzinfo=dt.UTC)
 LOGIN = ("newsletter", "s3cret")
 
 
@@ -61,7 +61,7 @@ def certificate(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tls")
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test smtp")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.utils import parseaddr
 
 from pipeline import hookimpl
@@ -55,7 +55,7 @@ class Plugin:
 
             def fetch(self, run):
                 return [make_item(title="Peer support in Leeds",
-                                  published=datetime(2016, 1, 20, tzinfo=timezone.utc))]
+                                  published=datetime(2016, 1, 20, tzinfo=UTC))]
 
         self.pigeon, self.static = Pigeon, Static
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import email
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from email import policy
 from pathlib import Path
@@ -22,7 +22,7 @@ from plugins.sinks.email.message import recipient_of
 from plugins.sinks.email.render import render_edition
 
 AS_OF = date(2016, 2, 1)
-MOMENT = datetime(2016, 2, 1, tzinfo=timezone.utc)
+MOMENT = datetime(2016, 2, 1, tzinfo=UTC)
 SUBSCRIBERS = "email,name\nann@example.org,Ann\nbob@example.org,Bob\n"
 GMAIL_CLIP_BYTES = 102 * 1024
 
@@ -98,7 +98,7 @@ def newsletter(project_from, tmp_path):
 
 def edition_of(items, title="Test Network: issue 1, February 2016", store: Store | None = None) -> Edition:
     """An edition of `items`; recorded in `store` (deliveries need that) when one is given."""
-    start = datetime(2016, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2016, 1, 1, tzinfo=UTC)
     number = store.create_edition(AS_OF, start, MOMENT, lambda n: title, [i.id for i in items], MOMENT).number \
         if store else 1
     return Edition(number, AS_OF, start, MOMENT, title, list(items))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import xml.etree.ElementTree as ET
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -21,7 +21,7 @@ from pipeline.state import Store
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 DC = "{http://purl.org/dc/elements/1.1/}"
-MOMENT = datetime(2016, 2, 1, 0, 0, tzinfo=timezone.utc)
+MOMENT = datetime(2016, 2, 1, 0, 0, tzinfo=UTC)
 SINK = """
 [sinks.feed]
 type = "rss"
@@ -30,7 +30,7 @@ XSS = '<script>alert(1)</script><img src=x onerror=alert(1)><svg onload=alert(1)
 
 
 def day(n: int, hour: int = 10) -> datetime:
-    return datetime(2016, 1, n, hour, 0, tzinfo=timezone.utc)
+    return datetime(2016, 1, n, hour, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def write_feed(project_from, tmp_path: Path):
         if items:
             store.save_items([(item, "fp") for item in items], moment)
         for as_of, ids in editions:
-            start = datetime.combine(as_of, datetime.min.time(), timezone.utc)
+            start = datetime.combine(as_of, datetime.min.time(), UTC)
             store.create_edition(as_of, start - timedelta(days=28), start, lambda n: f"Issue {n}", ids, moment)
         run = RunContext(project, store, moment.date(), moment)
         result = project.sinks[0].write(None, run)
@@ -153,7 +153,8 @@ def test_no_relative_urls_anywhere(write_feed, item_factory):
 
 
 def test_malicious_item_is_escaped_and_sanitised(write_feed, item_factory):
-    evil = item_factory(Kind.POST, f"{XSS} Evil post", url="https://example.org/post/evil", body_html=f"<p>Hello</p>{XSS}", summary=XSS)
+    evil = item_factory(Kind.POST, f"{XSS} Evil post", url="https://example.org/post/evil",
+                        body_html=f"<p>Hello</p>{XSS}", summary=XSS)
     _, _, data, _ = write_feed([evil])
 
     assert b"<script" not in data and b"<img" not in data and b"<svg" not in data  # all escaped as text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -14,8 +14,8 @@ from pipeline.runner import run, state_path
 from pipeline.state import Store
 from tests.conftest import make_item
 
-JAN = datetime(2016, 1, 15, tzinfo=timezone.utc)
-MAR = datetime(2016, 3, 15, tzinfo=timezone.utc)
+JAN = datetime(2016, 1, 15, tzinfo=UTC)
+MAR = datetime(2016, 3, 15, tzinfo=UTC)
 
 
 class Recorder:
@@ -147,7 +147,7 @@ def test_the_same_date_gives_the_same_edition_and_the_next_starts_where_it_ended
 
 
 def test_nothing_new_means_no_edition(project_from):
-    recorder = Recorder([make_item(Kind.POST, "Old", published=datetime(2015, 1, 1, tzinfo=timezone.utc))])
+    recorder = Recorder([make_item(Kind.POST, "Old", published=datetime(2015, 1, 1, tzinfo=UTC))])
     report = run(project_from(TOML, plugins=[("rec", recorder)]), as_of=date(2016, 2, 1))
     assert report.edition is None and recorder.editions == [None, None]
 
@@ -171,10 +171,10 @@ def test_closed_jobs_and_past_events_are_left_out(project_from):
                          job=JobDetails("Org", closing_date=d(2016, 2, 14)))
     closed_job = make_item(Kind.JOB, "Closed job", published=JAN, job=JobDetails("Org", closing_date=d(2016, 1, 31)))
     coming = make_item(Kind.EVENT, "Coming", published=JAN,
-                       event=EventDetails(start=datetime(2016, 2, 2, 9, tzinfo=timezone.utc)))
+                       event=EventDetails(start=datetime(2016, 2, 2, 9, tzinfo=UTC)))
     over = make_item(Kind.EVENT, "Over", published=JAN,
-                     event=EventDetails(start=datetime(2016, 1, 20, 9, tzinfo=timezone.utc),
-                                        end=datetime(2016, 1, 20, 17, tzinfo=timezone.utc)))
+                     event=EventDetails(start=datetime(2016, 1, 20, 9, tzinfo=UTC),
+                                        end=datetime(2016, 1, 20, 17, tzinfo=UTC)))
     recorder = Recorder([open_job, closed_job, coming, over])
     run(project_from(TOML, plugins=[("rec", recorder)]), as_of=date(2016, 2, 1))
     assert [i.title for i in recorder.editions[0].items] == ["Open job", "Coming"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -58,7 +58,7 @@ def test_feed_from_a_file_sanitises_every_field(project_from, run_context):
     first, second = items
     assert first.kind is Kind.NEWS and first.source == "p"
     assert first.title == "Peer support & recovery"  # plain text: markup gone, entities decoded
-    assert first.published == datetime(2016, 3, 15, 12, tzinfo=timezone.utc)
+    assert first.published == datetime(2016, 3, 15, 12, tzinfo=UTC)
     body = first.body_html
     for bad in ("onclick", "javascript:", "<svg", "onload", "<script", "alert(3)", "<iframe"):
         assert bad not in body

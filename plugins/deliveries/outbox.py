@@ -6,7 +6,6 @@ to another mail system. Files land in `<folder>/issue-<n>/<recipient>.eml`.
 
 from __future__ import annotations
 
-import os
 import re
 from email import policy
 from email.message import EmailMessage
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from pipeline import components, hookimpl
 from pipeline.components import Deliverer, Delivery
+from pipeline.files import write_atomic
 from pipeline.run_context import RunContext
 from pipeline.settings_types import ProjectPath
 from plugins.sinks.email.message import edition_of, recipient_of
@@ -39,10 +39,7 @@ class Outbox(Deliverer):
         recipient = recipient_of(msg)
         path = self.folder / f"issue-{edition_of(msg)}" / f"{_UNSAFE.sub('_', recipient)}.eml"
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(path.name + ".part")
-            partial.write_bytes(msg.as_bytes(policy=policy.SMTP))
-            os.replace(partial, path)  # never leave half a file under the real name
+            write_atomic(path, msg.as_bytes(policy=policy.SMTP))
         except OSError as exc:
             return Delivery(recipient, False, error=f"cannot write {path}: {exc.strerror}")
         return Delivery(recipient, True, reference=str(path))

@@ -9,21 +9,18 @@ text. It follows the W3C feed validator's rules: every URL absolute, RFC 822 dat
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from pathlib import Path
 
 from pydantic import Field
 
-from pipeline import __version__, hookimpl
-from pipeline import components
+from pipeline import __version__, components, hookimpl
 from pipeline.components import Sink, SinkResult
 from pipeline.config import Project
 from pipeline.edition import Edition
+from pipeline.files import write_atomic
 from pipeline.models import Item
 from pipeline.run_context import RunContext
 from pipeline.sanitize import clean_html, safe_url
@@ -157,7 +154,7 @@ def _edition_pages(run: RunContext) -> dict[str, str]:
 
 def rfc822(moment: datetime) -> str:
     """An RFC 822 date in GMT, as RSS 2.0 requires: 'Fri, 15 Jan 2016 10:00:00 GMT'."""
-    return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
 def feed_bytes(root: ET.Element) -> bytes:
@@ -166,20 +163,6 @@ def feed_bytes(root: ET.Element) -> bytes:
     ET.register_namespace("dc", DC)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename it over `path`: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:

@@ -10,11 +10,11 @@ import yaml
 
 from pipeline import hookimpl
 from pipeline.components import Settings, Source
+from pipeline.dates import aware
 from pipeline.models import Item, Kind, item_id
 from pipeline.run_context import RunContext
 from pipeline.sanitize import plain_text, safe_url
 from pipeline.settings_types import ExistingDir
-from pipeline.dates import aware
 from plugins.sources.text import markdown_to_html
 
 

@@ -6,7 +6,7 @@ more safely (feedparser misses SVG and `src` attacks) and several times faster.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -103,7 +103,7 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
 
 def _date(node) -> datetime | None:
     parsed = node.get("published_parsed") or node.get("updated_parsed")
-    return datetime(*parsed[:6], tzinfo=timezone.utc) if parsed else None
+    return datetime(*parsed[:6], tzinfo=UTC) if parsed else None
 
 
 @hookimpl

@@ -8,12 +8,12 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline import hookimpl
 from pipeline.components import Settings, Source
+from pipeline.dates import aware
 from pipeline.models import Item, JobDetails, Kind, item_id
 from pipeline.run_context import RunContext
 from pipeline.sanitize import plain_text, safe_url
 from pipeline.settings_types import ExistingFile
 from plugins.sources.records import read_records
-from pipeline.dates import aware
 from plugins.sources.text import markdown_to_html
 
 

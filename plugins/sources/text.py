@@ -11,7 +11,8 @@ from pipeline.sanitize import clean_html
 
 @lru_cache(maxsize=1)
 def _markdown() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"typographer": True}).enable(["table", "strikethrough", "replacements", "smartquotes"])
+    extensions = ["table", "strikethrough", "replacements", "smartquotes"]
+    return MarkdownIt("commonmark", {"typographer": True}).enable(extensions)
 
 
 def markdown_to_html(text: str, base_url: str = "") -> str:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import html
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from pipeline.edition import SECTION_TITLES, Edition
 from pipeline.models import Kind
@@ -68,15 +65,3 @@ def issue_page(email_html: str, *, index_href: str, feed_href: str, feed_title: 
     return page[:at] + back + page[at:]
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write UTF-8 text to a temporary file beside `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -7,9 +7,10 @@ from pydantic import Field
 from pipeline import components
 from pipeline.components import Sink, SinkResult
 from pipeline.edition import Edition, from_record
+from pipeline.files import write_atomic
 from pipeline.run_context import RunContext
 from pipeline.site import archive_dir, edition_page, feed_url
-from plugins.sinks.archive.pages import IndexEntry, index_entry, issue_page, write_atomic
+from plugins.sinks.archive.pages import IndexEntry, index_entry, issue_page
 from plugins.sinks.email.render import render_edition
 
 INDEX_TEMPLATE = "archive/index.html"

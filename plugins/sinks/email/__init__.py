@@ -21,6 +21,7 @@ from pipeline.components import Deliverer, Delivery, Sink, SinkResult
 from pipeline.config import Project
 from pipeline.edition import Edition
 from pipeline.errors import SinkError
+from pipeline.files import write_atomic
 from pipeline.run_context import RunContext
 from pipeline.settings_types import ExistingFile
 from plugins.sinks.email.message import Envelope, MessageFactory, address
@@ -107,10 +108,9 @@ class EmailSink(Sink):
 
     def _save(self, number: int, rendered: RenderedEdition) -> list[str]:
         folder: Path = self.project.core.out_dir / "newsletter"
-        folder.mkdir(parents=True, exist_ok=True)
         html, text = folder / f"issue-{number}.html", folder / f"issue-{number}.txt"
-        html.write_text(rendered.html, encoding="utf-8")
-        text.write_text(rendered.text, encoding="utf-8")
+        write_atomic(html, rendered.html)
+        write_atomic(text, rendered.text)
         return [str(html), str(text)]
 
 

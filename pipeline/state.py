@@ -1,13 +1,15 @@
 """State in SQLite: items seen, newsletter editions and what was delivered to whom.
 
 Every write is a transaction of its own, so a run that fails part-way keeps everything
-saved before the failure and never leaves half a write behind.
+saved before the failure and never leaves half a write behind. Sources run in threads and
+share one connection, so every statement goes through one lock.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,6 +68,7 @@ class Store:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._lock = threading.RLock()
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -76,13 +79,18 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    def _rows(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+        with self._lock:
+            return self.db.execute(sql, params).fetchall()
 
     # -- items ---------------------------------------------------------------------------------
 
@@ -92,7 +100,7 @@ class Store:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            found.update(self.db.execute(f"SELECT id, fingerprint FROM items WHERE id IN ({marks})", chunk))
+            found.update(self._rows(f"SELECT id, fingerprint FROM items WHERE id IN ({marks})", chunk))
         return found
 
     def save_items(self, items: list[tuple[Item, str]], seen_at: datetime) -> None:
@@ -116,7 +124,7 @@ class Store:
 
     def items_published(self, start: datetime | None, end: datetime) -> list[Item]:
         """Items published in [start, end), oldest first."""
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT data FROM items WHERE published >= ? AND published < ? ORDER BY published, id",
             (_iso(start) if start else "", _iso(end)),
         )
@@ -124,7 +132,7 @@ class Store:
 
     def recent_items(self, until: datetime, limit: int) -> list[Item]:
         """The newest `limit` items published before `until`, newest first."""
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT data FROM items WHERE published < ? ORDER BY published DESC, id LIMIT ?",
             (_iso(until), limit),
         )
@@ -136,27 +144,26 @@ class Store:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for item_id, data in self.db.execute(f"SELECT id, data FROM items WHERE id IN ({marks})", chunk):
+            for item_id, data in self._rows(f"SELECT id, data FROM items WHERE id IN ({marks})", chunk):
                 found[item_id] = Item.from_dict(json.loads(data))
         return [found[i] for i in ids if i in found]
 
     def count_items(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+        return self._rows("SELECT COUNT(*) FROM items")[0][0]
 
     # -- editions ------------------------------------------------------------------------------
 
     def edition_on(self, as_of: date) -> EditionRecord | None:
-        row = self.db.execute("SELECT * FROM editions WHERE as_of = ?", (as_of.isoformat(),)).fetchone()
-        return _edition(row) if row else None
+        rows = self._rows("SELECT * FROM editions WHERE as_of = ?", (as_of.isoformat(),))
+        return _edition(rows[0]) if rows else None
 
     def last_edition_before(self, as_of: date) -> EditionRecord | None:
-        row = self.db.execute("SELECT * FROM editions WHERE as_of < ? ORDER BY as_of DESC LIMIT 1",
-                              (as_of.isoformat(),)).fetchone()
-        return _edition(row) if row else None
+        rows = self._rows("SELECT * FROM editions WHERE as_of < ? ORDER BY as_of DESC LIMIT 1", (as_of.isoformat(),))
+        return _edition(rows[0]) if rows else None
 
     def editions(self) -> list[EditionRecord]:
         """Every edition, newest first."""
-        return [_edition(row) for row in self.db.execute("SELECT * FROM editions ORDER BY number DESC")]
+        return [_edition(row) for row in self._rows("SELECT * FROM editions ORDER BY number DESC")]
 
     def create_edition(self, as_of: date, period_start: datetime, period_end: datetime, title_for,
                        item_ids: list[str], created_at: datetime) -> EditionRecord:
@@ -172,7 +179,7 @@ class Store:
     # -- deliveries ----------------------------------------------------------------------------
 
     def delivered_to(self, edition: int) -> set[str]:
-        rows = self.db.execute("SELECT recipient FROM deliveries WHERE edition = ?", (edition,))
+        rows = self._rows("SELECT recipient FROM deliveries WHERE edition = ?", (edition,))
         return {r for (r,) in rows}
 
     def record_delivery(self, edition: int, recipient: str, channel: str, reference: str,
@@ -184,8 +191,8 @@ class Store:
     # -- per-source state (ETags and the like) -------------------------------------------------
 
     def source_state(self, source: str) -> dict:
-        row = self.db.execute("SELECT data FROM source_state WHERE source = ?", (source,)).fetchone()
-        return json.loads(row[0]) if row else {}
+        rows = self._rows("SELECT data FROM source_state WHERE source = ?", (source,))
+        return json.loads(rows[0][0]) if rows else {}
 
     def set_source_state(self, source: str, data: dict) -> None:
         with self.transaction() as db:

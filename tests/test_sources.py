@@ -236,3 +236,21 @@ def test_events_with_programme_prices_and_time_zone(project_from, run_context):
     assert details.programme[0].speakers == ("John Walsh",)
     assert event.url == "https://odu.example.org/book"
     assert any("'Ends before it starts'" in p and "end is before start" in p for p in run.problems)
+
+
+def test_many_http_feeds_in_parallel_keep_their_own_state(project_from, feed_server):
+    from pipeline.runner import run, state_path
+    from pipeline.state import Store
+
+    tables = []
+    for n in range(12):
+        body = RSS.replace("urn:partner:1", f"urn:partner:{n}").replace("/news/", f"/{n}/news/")
+        feed_server.routes[f"/f{n}.xml"] = Route(body.encode(), etag=f'"e{n}"')
+        tables.append(f'[sources.f{n}]\ntype = "feed"\nurl = "{feed_server.url(f"/f{n}.xml")}"\n')
+    project = project_from("".join(tables) + SINK)
+    report = run(project, as_of=date(2016, 5, 1))
+    assert report.failed("source") == [] and report.exit_code == 0
+    store = Store(state_path(project))
+    assert [store.source_state(f"f{n}")["etag"] for n in range(12)] == [f'"e{n}"' for n in range(12)]
+    assert store.count_items() == 24
+    store.close()

@@ -111,11 +111,18 @@ def cmd_schedule(args) -> int:
     project = load_project(args.config)
     store = Store(state_path(project))
 
+    def job(as_of: date | None, mode: str) -> None:
+        try:  # the config is read afresh each time, so edits apply without a restart
+            _print_report(_run_with_progress(load_project(args.config), as_of, mode))
+        except Exception as exc:  # keep the schedule alive; the next run may succeed
+            for line in str(exc).splitlines() or [type(exc).__name__]:
+                _console(stderr=True).print(f"[red]error ({mode}):[/red] {escape(line)}", soft_wrap=True)
+
     def monthly(as_of: date) -> None:
-        _print_report(_run_with_progress(load_project(args.config), as_of, "run"))
+        job(as_of, "run")
 
     def refresh() -> None:
-        _print_report(_run_with_progress(load_project(args.config), None, "refresh"))
+        job(None, "refresh")
 
     scheduler = build_scheduler(project, monthly, refresh, store)
     now = datetime.now(project.tz)

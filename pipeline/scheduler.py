@@ -3,7 +3,7 @@
 `schedule` has no monthly interval and needs pytz for time zones, so the monthly edition is a
 check every minute: once the configured day and time have passed in the project's time zone
 and this month's edition does not exist yet, it runs. A machine that was asleep at the
-appointed time catches up when it wakes.
+appointed time catches up when it wakes. A job that fails is reported and the loop goes on.
 """
 
 from __future__ import annotations
@@ -47,10 +47,12 @@ def build_scheduler(project: Project, monthly: Callable[[date], None], refresh: 
                     store: Store, clock: Callable[[], datetime] | None = None) -> schedule.Scheduler:
     clock = clock or (lambda: datetime.now(project.tz))
     scheduler = schedule.Scheduler()
+    attempted: set[date] = set()  # one try per month: nothing new, or a failure, waits for a person
 
     def check_monthly() -> None:
         as_of = edition_needed(project, store, clock())
-        if as_of is not None:
+        if as_of is not None and as_of not in attempted:
+            attempted.add(as_of)
             monthly(as_of)
 
     scheduler.every(1).minutes.do(check_monthly).tag("monthly")

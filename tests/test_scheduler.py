@@ -52,3 +52,15 @@ def test_scheduler_runs_the_monthly_job_when_due_and_refreshes(project_from, tmp
     scheduler.run_all()
     assert monthly == [date(2016, 2, 3)]
     store.close()
+
+
+def test_a_month_with_nothing_new_is_tried_once_not_every_minute(project_from, tmp_path):
+    project = project_from(SCHEDULE)
+    store = Store(tmp_path / "s.sqlite")
+    monthly = []
+    scheduler = build_scheduler(project, monthly.append, lambda: None, store,
+                                clock=lambda: datetime(2016, 2, 3, 9, tzinfo=LONDON))
+    for _ in range(3):
+        scheduler.run_all()
+    assert monthly == [date(2016, 2, 3)]
+    store.close()

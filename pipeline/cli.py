@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -14,12 +15,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from pipeline import __version__
-from pipeline.config import Project, load_project
+from pipeline.config import Project, load_plugins, load_project
 from pipeline.errors import PipelineError
 from pipeline.run_report import RunReport
 from pipeline.runner import run, state_path
 from pipeline.scheduler import build_scheduler, next_monthly
 from pipeline.state import Store
+
+DEBUG_ENV = "PIPELINE_DEBUG"
 
 
 def _console(stderr: bool = False) -> Console:
@@ -40,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug, ours or a plugin's: one line, the traceback on request
+        if os.environ.get(DEBUG_ENV):
+            raise
+        _console(stderr=True).print(f"[red]error:[/red] unexpected {type(exc).__name__}: {escape(str(exc))} "
+                                    f"(set {DEBUG_ENV}=1 to see the traceback)", soft_wrap=True)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -95,21 +104,32 @@ def cmd_check(args) -> int:
 
 def cmd_plugins(args) -> int:
     console = _console()
-    project = load_project(args.config)
+    host, registry = load_plugins(args.config)
     table = Table("plugin", "components", "from", box=None)
     provided: dict[str, list[str]] = {}
-    for category, name, registered in project.registry.all():
+    for category, name, registered in registry.all():
         provided.setdefault(registered.plugin, []).append(f"{category} {name}")
-    for plugin, origin in sorted(project.host.origins.items()):
-        table.add_row(escape(plugin), escape(", ".join(provided.get(plugin, [])) or "-"), escape(origin))
+    for plugin, origin in sorted(host.origins.items()):
+        listed = escape(", ".join(provided.get(plugin, [])) or "-")
+        components = "[red]BROKEN[/red]" if plugin in host.broken else listed
+        table.add_row(escape(plugin), components, escape(origin))
     console.print(table)
-    return 0
+    for plugin, reason in sorted(host.broken.items()):
+        console.print(f"[red]broken:[/red] plugin {escape(repr(plugin))} {escape(reason)}", soft_wrap=True)
+    for problem in registry.problems:
+        console.print(f"[red]conflict:[/red] {escape(problem)}", soft_wrap=True)
+    return 2 if host.broken or registry.problems else 0
 
 
 def cmd_schedule(args) -> int:
     console = _console()
     project = load_project(args.config)
-    store = Store(state_path(project))
+    now = datetime.now(project.tz)
+    console.print(f"monthly edition: next at {next_monthly(project, now):%Y-%m-%d %H:%M %Z}")
+    console.print(f"refresh every {project.schedule.refresh_minutes} min: next at "
+                  f"{now + timedelta(minutes=project.schedule.refresh_minutes):%Y-%m-%d %H:%M %Z}")
+    if args.list:
+        return 0
 
     def job(as_of: date | None, mode: str) -> None:
         try:  # the config is read afresh each time, so edits apply without a restart
@@ -118,24 +138,16 @@ def cmd_schedule(args) -> int:
             for line in str(exc).splitlines() or [type(exc).__name__]:
                 _console(stderr=True).print(f"[red]error ({mode}):[/red] {escape(line)}", soft_wrap=True)
 
-    def monthly(as_of: date) -> None:
-        job(as_of, "run")
-
-    def refresh() -> None:
-        job(None, "refresh")
-
-    scheduler = build_scheduler(project, monthly, refresh, store)
-    now = datetime.now(project.tz)
-    console.print(f"monthly edition: next at {next_monthly(project, now):%Y-%m-%d %H:%M %Z}")
-    refresh_job = next(job for job in scheduler.jobs if "refresh" in job.tags)
-    console.print(f"refresh every {project.schedule.refresh_minutes} min: next at "
-                  f"{refresh_job.next_run:%Y-%m-%d %H:%M} (local clock)")
-    if args.list:
-        return 0
+    project.core.state_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(state_path(project))
+    scheduler = build_scheduler(project, lambda as_of: job(as_of, "run"), lambda: job(None, "refresh"), store)
     console.print("running; press Ctrl-C to stop")
-    while True:
-        scheduler.run_pending()
-        time.sleep(min(30, max(1, scheduler.idle_seconds or 1)))
+    try:
+        while True:
+            scheduler.run_pending()
+            time.sleep(min(30, max(1, scheduler.idle_seconds or 1)))
+    finally:
+        store.close()
 
 
 def _run_with_progress(project: Project, as_of: date | None, mode: str) -> RunReport:

@@ -11,6 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
@@ -50,7 +51,11 @@ class CoreSettings(Settings):
 
     @field_validator("site_url")
     @classmethod
-    def _no_trailing_slash(cls, value: str) -> str:
+    def _absolute_http_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"{value!r} is not an absolute http(s) URL such as 'https://network.example.org'; "
+                             f"every link in the email and feed is built from it")
         return value.rstrip("/")
 
 
@@ -102,6 +107,18 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax at that line") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+
+
+def load_plugins(config_path: Path | str) -> tuple[PluginHost, Registry]:
+    """Only the plugins (for `pipeline plugins`): broken ones are in `host.broken`, not raised."""
+    path = Path(config_path).resolve()
+    errors: list[str] = []
+    core = _validate(CoreSettings, read_toml(path).get("pipeline"), f"{path.name}: [pipeline]",
+                     {"base_dir": path.parent}, errors)
+    if core is None:
+        raise ConfigError(*errors)
+    host = build_plugin_manager(core.plugins_dir if core.plugins_dir and core.plugins_dir.is_dir() else None)
+    return host, build_registry(host)
 
 
 def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, object]] = (),
@@ -157,8 +174,9 @@ def _build(project: Project, category: str, where: str, table: Any, instance: st
         raise ConfigError(f"{where} must be a table with a `type` key")
     table = dict(table)
     type_name = table.pop("type", None)
-    if not type_name:
-        raise ConfigError(f"{where}: missing `type`; one of: {', '.join(project.registry.names(category))}")
+    if not type_name or not isinstance(type_name, str):
+        problem = "missing `type`" if not type_name else f"`type` must be a name in quotes, not {type_name!r}"
+        raise ConfigError(f"{where}: {problem}; one of: {', '.join(project.registry.names(category))}")
     registered = project.registry.get(category, type_name)
     if registered is None:
         raise ConfigError(f"{where}: unknown {category} type {type_name!r}; installed: "
@@ -166,7 +184,8 @@ def _build(project: Project, category: str, where: str, table: Any, instance: st
                           f"(install the plugin that provides it, or check the spelling)")
     component = registered.component
     errors: list[str] = []
-    settings = _validate(component.Settings, table, f"{where} ({type_name})",
+    label = type_name if registered.plugin == type_name else f"{type_name}, from plugin {registered.plugin!r}"
+    settings = _validate(component.Settings, table, f"{where} ({label})",
                          {"base_dir": project.root, "project": project}, errors)
     if settings is None:
         raise ConfigError(*errors)

@@ -1,9 +1,12 @@
 """Choosing what goes into a newsletter edition (an issue) for a given date.
 
-An edition dated D holds the items published since the previous edition (or, for the first,
-in the month before D) and before D; jobs whose closing date is before D and events that
-are over by D are left out. The same date always gives the same edition: it is stored on
-first use, and a re-run re-renders it rather than making a second one.
+An edition dated D holds what is new since the previous edition: the items published since
+it (for the first edition, in the month before D) and before D, plus late arrivals, items
+that belonged to the previous edition's period but were first seen only after it was made (a
+source that was down that day). Nothing is in two editions; jobs whose closing date is before
+D and events that are over by D are left out. The same date always gives the same edition: it
+is stored on first use, and a re-run re-renders it rather than making a second one. A date
+before the latest edition is refused, since its period would overlap.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from pipeline.errors import PipelineError
 from pipeline.models import Item, Kind
 from pipeline.state import EditionRecord, Store
 
@@ -82,12 +86,23 @@ def order(items: list[Item]) -> list[Item]:
     return sorted(items, key=key)
 
 
+class EditionError(PipelineError):
+    exit_code = 2
+
+
 def select_items(store: Store, as_of: date, tz: ZoneInfo) -> tuple[datetime, datetime, list[Item]]:
     period_end = start_of(as_of, tz)
     previous = store.last_edition_before(as_of)
     period_start = previous.period_end if previous else start_of(month_before(as_of), tz)
-    candidates = store.items_published(period_start, period_end)
-    return period_start, period_end, order([i for i in candidates if still_relevant(i, as_of, period_end)])
+    late_start = previous.period_start if previous else period_start
+    already_sent = store.ids_in_editions_before(as_of)
+    chosen = [
+        item for item, first_seen in store.items_published(late_start, period_end)
+        if item.id not in already_sent
+        and (item.published >= period_start or first_seen >= period_start)
+        and still_relevant(item, as_of, period_end)
+    ]
+    return period_start, period_end, order(chosen)
 
 
 def prepare_edition(store: Store, as_of: date, tz: ZoneInfo, network: str, now: datetime) -> Edition | None:
@@ -95,6 +110,10 @@ def prepare_edition(store: Store, as_of: date, tz: ZoneInfo, network: str, now: 
     record = store.edition_on(as_of)
     if record is not None:
         return from_record(store, record)
+    latest = store.latest_edition()
+    if latest is not None and latest.as_of > as_of:
+        raise EditionError(f"issue {latest.number} is dated {latest.as_of}, after {as_of}: an issue for {as_of} "
+                           f"would overlap it; use a later date, or --as-of {latest.as_of} to re-make that issue")
     start, end, items = select_items(store, as_of, tz)
     if not items:
         return None

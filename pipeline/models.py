@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import Any
@@ -54,8 +54,10 @@ class JobDetails:
 
 @dataclass
 class EventDetails:
-    start: datetime  # timezone-aware
+    start: datetime  # timezone-aware; for an all-day event, midnight at the venue
     end: datetime | None = None  # timezone-aware
+    timezone: str = ""  # the venue's IANA zone, so times are shown as the venue keeps them
+    all_day: bool = False  # the notice gives dates but no times
     venue: str = ""
     speakers: list[str] = field(default_factory=list)
     programme: list[ProgrammeSlot] = field(default_factory=list)
@@ -64,7 +66,11 @@ class EventDetails:
 
     @property
     def finishes(self) -> datetime:
-        return self.end or self.start
+        """When the event is over: its end, or the end of its (last) day if it has no time."""
+        if self.end and not self.all_day:
+            return self.end
+        last_day = (self.end or self.start).date() + timedelta(days=1)
+        return datetime.combine(last_day, time(0, 0), tzinfo=self.start.tzinfo)
 
 
 @dataclass
@@ -117,14 +123,11 @@ class Item:
         return cls(**data)
 
 
-def make_id(*parts: str) -> str:
-    """A stable id from the parts that identify an item (its URL, or its source and key)."""
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
-
-
-def item_id(source: str, key: str, url: str = "") -> str:
-    """Items with a URL are identified by it, so one page reached through two sources is one item."""
-    return make_id(url) if url else make_id(source, key)
+def item_id(source: str, key: str) -> str:
+    """A stable id from the source instance and the key the source knows the item by (a feed
+    entry's guid, a post's slug, a record's id): the same item seen again keeps its id, and two
+    different items never share one just because they link the same page."""
+    return hashlib.sha256(f"{source}\x1f{key}".encode()).hexdigest()[:20]
 
 
 def _encode(value: Any) -> Any:

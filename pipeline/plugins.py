@@ -80,7 +80,7 @@ def _load(host: PluginHost, name: str, origin: str, load, blocked: set[str]) -> 
     try:
         plugin = load()
         host.pm.register(plugin, name=name)
-    except Exception as exc:  # a broken plugin is reported by name, never a crash of the host
+    except (Exception, SystemExit) as exc:  # a broken plugin is reported by name, never a crash of the host
         host.broken[name] = f"failed to load from {origin}: {type(exc).__name__}: {exc}"
 
 

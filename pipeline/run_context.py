@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cached_property
 
 import httpx
 import jinja2
@@ -15,6 +15,7 @@ import jinja2
 from pipeline import __version__
 from pipeline.config import Project
 from pipeline.state import Store
+from pipeline.templating import build_environment
 
 
 @dataclass
@@ -24,28 +25,55 @@ class RunContext:
     as_of: date  # the edition date
     moment: datetime  # "now" for this run: midnight of as_of with --as-of, the clock otherwise
     problems: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _pool: Executor | None = field(default=None, repr=False)
+    _http: httpx.Client | None = field(default=None, repr=False)
+    _templates: jinja2.Environment | None = field(default=None, repr=False)
+    _after_save: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def problem(self, where: str, message: str) -> None:
         """Record a problem with one record (a post, a row, an entry) that was skipped; the run goes on."""
         with self._lock:
             self.problems.append(f"{where}: {message}")
 
-    @cached_property
+    def after_save(self, action: Callable[[], None]) -> None:
+        """Do `action` once the items fetched in this run are safely stored (e.g. remember an ETag).
+
+        Nothing registered here happens if the run fails before saving, so a source never
+        records "seen" for content the state database does not hold.
+        """
+        with self._lock:
+            self._after_save.append(action)
+
+    def saved(self) -> None:
+        """Called by the runner after saving items."""
+        with self._lock:
+            actions, self._after_save = self._after_save, []
+        for action in actions:
+            action()
+
+    @property
     def http(self) -> httpx.Client:
         """One HTTP client for every source: shared connections, timeouts, a clear User-Agent."""
-        return httpx.Client(
-            timeout=httpx.Timeout(self.project.core.http_timeout),
-            follow_redirects=True,
-            headers={"User-Agent": f"newsletter-pipeline/{__version__} (+{self.project.core.site_url})"},
-        )
+        with self._lock:
+            if self._http is None:
+                self._http = httpx.Client(
+                    timeout=httpx.Timeout(self.project.core.http_timeout),
+                    follow_redirects=True,
+                    headers={"User-Agent": f"newsletter-pipeline/{__version__} (+{self.project.core.site_url})"},
+                )
+            return self._http
 
-    @cached_property
+    @property
     def templates(self) -> jinja2.Environment:
-        from pipeline.templating import build_environment
-
-        return build_environment(self.project)
+        """The Jinja2 environment, built on first use (plugins' `prepare_jinja_environment` included)."""
+        with self._lock:
+            if self._templates is None:
+                self._templates, failures = build_environment(self.project)
+                for plugin, exc in failures.items():
+                    self.problem(f"plugin {plugin!r}", f"prepare_jinja_environment raised "
+                                                       f"{type(exc).__name__}: {exc}")
+            return self._templates
 
     def offload(self, fn, *args):
         """Run CPU-heavy `fn(*args)` in a worker process when workers > 1 (fn must be importable)."""
@@ -58,7 +86,7 @@ class RunContext:
         return self._pool.submit(fn, *args).result()
 
     def close(self) -> None:
-        if "http" in self.__dict__:
-            self.http.close()
+        if self._http is not None:
+            self._http.close()
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)

@@ -2,130 +2,190 @@
 
 A source that fails is reported and the others go on; a sink that fails is reported, the other
 sinks still run, and the run's exit code says so. Items are saved before any sink runs, so a
-failing sink never loses what was fetched.
+failing sink never loses what was fetched. One run at a time holds the state folder.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 
-from pipeline.components import Sink, Source
+from pipeline.components import Component, Sink, Source
 from pipeline.config import Project
-from pipeline.edition import Edition, prepare_edition, start_of
+from pipeline.edition import Edition, month_before, prepare_edition, start_of
+from pipeline.errors import ConfigError, PipelineError
 from pipeline.models import Item
 from pipeline.plugins import call_each_plugin
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult
+from pipeline.sanitize import clean_html, one_line, safe_url
 from pipeline.state import Store
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 MAX_PARALLEL_SOURCES = 8
 
 
-def state_path(project: Project):
+def state_path(project: Project) -> Path:
     return project.core.state_dir / "pipeline.sqlite"
+
+
+def edition_date(project: Project, today: date) -> date:
+    """The newsletter date this month, or last month's if this month's has not come yet."""
+    day = project.schedule.newsletter_day
+    this_month = today.replace(day=day)
+    return this_month if today >= this_month else month_before(today).replace(day=day)
 
 
 def run(project: Project, *, as_of: date | None = None, mode: str = "run",
         progress: Progress | None = None) -> RunReport:
-    """Run the pipeline; `mode` is "run" (make this month's edition) or "refresh" (no new edition)."""
+    """Run the pipeline; `mode` is "run" (make the edition) or "refresh" (no new edition).
+
+    With `as_of`, the run behaves as at midnight that day (reproducible); without it, it uses the
+    clock, and "run" makes the edition of the latest newsletter day (`[schedule] newsletter_day`).
+    """
     progress = progress or (lambda what, done, total: None)
     moment = start_of(as_of, project.tz) if as_of else datetime.now(project.tz)
-    as_of = as_of or moment.date()
-    store = Store(state_path(project))
-    ctx = RunContext(project, store, as_of, moment)
+    as_of = as_of or (edition_date(project, moment.date()) if mode == "run" else moment.date())
     report = RunReport(mode=mode, as_of=as_of.isoformat())
-    try:
-        items = _fetch_all(project.sources, ctx, report, progress)
-        _transform_and_save(items, ctx, report, progress)
-        edition = prepare_edition(store, as_of, project.tz, project.core.name, datetime.now(project.tz)) \
-            if mode == "run" else None
-        report.edition = edition.number if edition else None
-        _write_all(project.sinks, edition, ctx, report, progress)
-    finally:
-        report.problems.extend(ctx.problems)
-        ctx.close()
-        _notify(project, report)
-        store.close()
+    with _exclusive(project), _open_store(project) as store:
+        ctx = RunContext(project, store, as_of, moment)
+        try:
+            items = _fetch_all(project.sources, ctx, report, progress)
+            _transform_and_save(items, ctx, report, progress)
+            edition = prepare_edition(store, as_of, project.tz, project.core.name, datetime.now(project.tz)) \
+                if mode == "run" else None
+            report.edition = edition.number if edition else None
+            _write_all(project.sinks, edition, ctx, report, progress)
+        finally:
+            ctx.close()
+            report.problems.extend(ctx.problems)
+            _notify(project, report)
     return report
 
 
+@contextmanager
+def _exclusive(project: Project) -> Iterator[None]:
+    """Hold a lock on the state folder, so two runs never send the same issue at once."""
+    lock_path = project.core.state_dir / "pipeline.lock"
+    try:
+        project.core.state_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "w")
+    except OSError as exc:
+        raise ConfigError(f"{project.core.state_dir}: cannot use it as the state folder ({exc.strerror}); "
+                          f"fix [pipeline] state_dir") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PipelineError(f"{lock_path}: another run is in progress; wait for it to finish") from None
+        yield
+
+
+@contextmanager
+def _open_store(project: Project) -> Iterator[Store]:
+    path = state_path(project)
+    try:
+        store = Store(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"{path}: cannot open the state database ({exc}); "
+                          f"check [pipeline] state_dir, or restore the file from a backup") from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _timed(stage: str, component: Component, work: Callable[[], tuple[str, int]]) -> StageResult:
+    """Run one component's work; any exception becomes a failed result naming the component."""
+    started = time.perf_counter()
+    try:
+        summary, count = work()
+    except Exception as exc:
+        return StageResult(stage, component.instance, False, _reason(exc), time.perf_counter() - started)
+    return StageResult(stage, component.instance, True, summary, time.perf_counter() - started, count)
+
+
 def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progress: Progress) -> list[Item]:
-    results: dict[str, list[Item]] = {}
-    done = 0
+    fetched: dict[str, list[Item]] = {source.instance: [] for source in sources}
+
+    def fetch(source: Source) -> StageResult:
+        def work() -> tuple[str, int]:
+            items = [_checked(item) for item in source.fetch(ctx)]
+            fetched[source.instance] = items
+            return f"{len(items)} item{'s' if len(items) != 1 else ''}", len(items)
+
+        return _timed("source", source, work)
+
     progress("sources", 0, len(sources))
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_SOURCES, max(1, len(sources)))) as pool:
-        futures = {pool.submit(_fetch_one, source, ctx): source for source in sources}
-        for future in futures:
-            source = futures[future]
-            result, items = future.result()
+        for done, result in enumerate(pool.map(fetch, sources), 1):
             report.results.append(result)
-            results[source.instance] = items
-            done += 1
             progress("sources", done, len(sources))
     unique: dict[str, Item] = {}
-    for source in sources:  # in config order, so the first source to name an item wins
-        for item in results[source.instance]:
+    for source in sources:  # an item a source lists twice is kept once
+        for item in fetched[source.instance]:
             unique.setdefault(item.id, item)
     return list(unique.values())
 
 
-def _fetch_one(source: Source, ctx: RunContext) -> tuple[StageResult, list[Item]]:
-    started = time.perf_counter()
-    try:
-        items = list(source.fetch(ctx))
-        bad = [i for i in items if not isinstance(i, Item)]
-        if bad:
-            raise TypeError(f"fetch() returned {type(bad[0]).__name__}, not Item")
-    except Exception as exc:
-        return StageResult("source", source.instance, False, _reason(exc), time.perf_counter() - started), []
-    summary = f"{len(items)} item{'s' if len(items) != 1 else ''}"
-    return StageResult("source", source.instance, True, summary, time.perf_counter() - started, len(items)), items
+def _checked(item: Item) -> Item:
+    """The host's own guarantee, whatever a third-party source did: safe HTML, safe URL, one-line title."""
+    if not isinstance(item, Item):
+        raise TypeError(f"fetch() returned {type(item).__name__}, not Item")
+    item.title = one_line(item.title)
+    item.body_html = clean_html(item.body_html)
+    item.url = safe_url(item.url)
+    return item
 
 
-def fingerprint(item: Item) -> str:
-    return hashlib.sha256(json.dumps(item.to_dict(), sort_keys=True).encode()).hexdigest()[:24]
+def fingerprint(item: Item, transforms_key: str) -> str:
+    """Changes when the item or the transforms' settings change, so only then is it transformed again."""
+    data = json.dumps(item.to_dict(), sort_keys=True) + transforms_key
+    return hashlib.sha256(data.encode()).hexdigest()[:24]
+
+
+def _transforms_key(project: Project) -> str:
+    return json.dumps([(t.name, t.settings.model_dump(mode="json")) for t in project.transforms], sort_keys=True)
 
 
 def _transform_and_save(items: list[Item], ctx: RunContext, report: RunReport, progress: Progress) -> None:
     """Transform only what is new or changed since it was last saved; save everything fetched."""
-    prints = {item.id: fingerprint(item) for item in items}
+    key = _transforms_key(ctx.project)
+    prints = {item.id: fingerprint(item, key) for item in items}
     stored = ctx.store.fingerprints(prints)
     changed = [item for item in items if stored.get(item.id) != prints[item.id]]
     unchanged = [item.id for item in items if stored.get(item.id) == prints[item.id]]
-    all_ok = True
-    for n, transform in enumerate(ctx.project.transforms, 1):
-        started = time.perf_counter()
-        try:
+    transforms = ctx.project.transforms
+    for n, transform in enumerate(transforms, 1):
+        def work(transform=transform) -> tuple[str, int]:
             transform.apply(changed, ctx)
-            result = StageResult("transform", transform.instance, True, f"{len(changed)} items",
-                                 time.perf_counter() - started, len(changed))
-        except Exception as exc:
-            all_ok = False
-            result = StageResult("transform", transform.instance, False, _reason(exc), time.perf_counter() - started)
-        report.results.append(result)
-        progress("transforms", n, len(ctx.project.transforms))
+            return f"{len(changed)} items", len(changed)
+
+        report.results.append(_timed("transform", transform, work))
+        progress("transforms", n, len(transforms))
     # A failed transform leaves an empty fingerprint, so the next run transforms those items again.
+    all_ok = not report.failed("transform")
     ctx.store.save_items([(item, prints[item.id] if all_ok else "") for item in changed], ctx.moment)
     if unchanged:
         ctx.store.touch_items(unchanged, ctx.moment)
+    ctx.saved()
 
 
 def _write_all(sinks: list[Sink], edition: Edition | None, ctx: RunContext, report: RunReport,
                progress: Progress) -> None:
     for n, sink in enumerate(sinks, 1):
-        started = time.perf_counter()
-        try:
-            outcome = sink.write(edition, ctx)
-            result = StageResult("sink", sink.instance, True, outcome.summary, time.perf_counter() - started)
-        except Exception as exc:
-            result = StageResult("sink", sink.instance, False, _reason(exc), time.perf_counter() - started)
-        report.results.append(result)
+        def work(sink=sink) -> tuple[str, int]:
+            return sink.write(edition, ctx).summary, 0
+
+        report.results.append(_timed("sink", sink, work))
         progress("sinks", n, len(sinks))
 
 
@@ -137,7 +197,5 @@ def _notify(project: Project, report: RunReport) -> None:
 
 
 def _reason(exc: Exception) -> str:
-    from pipeline.errors import PipelineError
-
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return text if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {text}"

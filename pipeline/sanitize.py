@@ -66,12 +66,18 @@ def plain_text(fragment: str) -> str:
     return _SPACE.sub(" ", html.unescape(fragment)).strip()
 
 
+def one_line(text: str) -> str:
+    """Plain text folded to one line: no line breaks or control characters can reach a header."""
+    return _SPACE.sub(" ", "".join(ch if ch.isprintable() else " " for ch in text or "")).strip()
+
+
 def safe_url(url: str, base_url: str = "") -> str:
     """The URL made absolute if it is http, https or mailto; an empty string otherwise."""
     url = urljoin(base_url, url.strip()) if base_url else (url or "").strip()
     return url if urlparse(url).scheme in ALLOWED_SCHEMES else ""
 
 
+@lru_cache(maxsize=4096)  # the themes and summary transforms both read each body
 def html_to_text(fragment: str) -> str:
     """Text of an HTML fragment with one line per block (paragraph, list item, heading)."""
     if not fragment:

@@ -122,13 +122,23 @@ class Store:
         with self.transaction() as db:
             db.executemany("UPDATE items SET last_seen = ? WHERE id = ?", [(_iso(seen_at), i) for i in ids])
 
-    def items_published(self, start: datetime | None, end: datetime) -> list[Item]:
-        """Items published in [start, end), oldest first."""
+    def items_published(self, start: datetime, end: datetime) -> list[tuple[Item, datetime]]:
+        """(item, first seen) for items published in [start, end), oldest first."""
         rows = self._rows(
-            "SELECT data FROM items WHERE published >= ? AND published < ? ORDER BY published, id",
-            (_iso(start) if start else "", _iso(end)),
+            "SELECT data, first_seen FROM items WHERE published >= ? AND published < ? ORDER BY published, id",
+            (_iso(start), _iso(end)),
         )
-        return [Item.from_dict(json.loads(data)) for (data,) in rows]
+        return [(Item.from_dict(json.loads(data)), datetime.fromisoformat(seen)) for data, seen in rows]
+
+    def published_dates(self, ids: list[str]) -> dict[str, datetime]:
+        """The stored publication date of each id already seen."""
+        found: dict[str, datetime] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for item_id, published in self._rows(f"SELECT id, published FROM items WHERE id IN ({marks})", chunk):
+                found[item_id] = datetime.fromisoformat(published)
+        return found
 
     def recent_items(self, until: datetime, limit: int) -> list[Item]:
         """The newest `limit` items published before `until`, newest first."""
@@ -160,6 +170,14 @@ class Store:
     def last_edition_before(self, as_of: date) -> EditionRecord | None:
         rows = self._rows("SELECT * FROM editions WHERE as_of < ? ORDER BY as_of DESC LIMIT 1", (as_of.isoformat(),))
         return _edition(rows[0]) if rows else None
+
+    def latest_edition(self) -> EditionRecord | None:
+        rows = self._rows("SELECT * FROM editions ORDER BY as_of DESC LIMIT 1")
+        return _edition(rows[0]) if rows else None
+
+    def ids_in_editions_before(self, as_of: date) -> set[str]:
+        rows = self._rows("SELECT item_ids FROM editions WHERE as_of < ?", (as_of.isoformat(),))
+        return {item_id for (ids,) in rows for item_id in json.loads(ids)}
 
     def editions(self) -> list[EditionRecord]:
         """Every edition, newest first."""

@@ -10,12 +10,14 @@ import jinja2
 
 from pipeline.config import Project
 from pipeline.models import PriceTier
+from pipeline.plugins import call_each_plugin
 
 SHIPPED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 
 
-def build_environment(project: Project) -> jinja2.Environment:
+def build_environment(project: Project) -> tuple[jinja2.Environment, dict[str, Exception]]:
+    """The environment, and the exceptions raised by plugins' `prepare_jinja_environment`, by plugin."""
     folders = [project.root / "templates", SHIPPED_TEMPLATES]
     loader = jinja2.FileSystemLoader([str(f) for f in dict.fromkeys(folders) if f.is_dir()])
     env = jinja2.Environment(
@@ -30,8 +32,9 @@ def build_environment(project: Project) -> jinja2.Environment:
     env.filters["when"] = lambda moment, fmt="%A %-d %B %Y, %H:%M": _local(moment, tz).strftime(fmt)
     env.filters["day"] = lambda value, fmt="%-d %B %Y": _local(value, tz).strftime(fmt)
     env.globals["project"] = project.core
-    project.host.pm.hook.prepare_jinja_environment(env=env, project=project)
-    return env
+    failures = call_each_plugin(project.host.pm, "prepare_jinja_environment",
+                                lambda plugin: {"env": env, "project": project})
+    return env, failures
 
 
 def money(value: PriceTier | Decimal | int | float | str, currency: str = "GBP") -> str:

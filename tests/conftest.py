@@ -70,7 +70,7 @@ def make_item(kind: Kind = Kind.POST, title: str = "A title", *, source: str = "
             venue="London", speakers=["Jaakko Seikkula"],
             prices=[PriceTier("Organisation rate", Decimal("125")), PriceTier("Group rate", Decimal("112.50"))],
             booking_url="https://example.org/book")
-    return Item(id=item_id(source, title, url), kind=kind, source=source, title=title, published=published,
+    return Item(id=item_id(source, title), kind=kind, source=source, title=title, published=published,
                 url=url, body_html=fields.pop("body_html", f"<p>{title} body.</p>"), **fields)
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from conftest import make_item
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from pipeline import hookimpl
@@ -25,6 +24,7 @@ from pipeline.components import Source
 from pipeline.models import EventDetails, Kind, PriceTier
 from pipeline.runner import run
 from pipeline.site import archive_dir
+from tests.conftest import make_item
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

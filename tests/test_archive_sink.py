@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.edition import from_record, prepare_edition
 from pipeline.errors import ConfigError
-from pipeline.models import Item, Kind
+from pipeline.models import Item, Kind, ProgrammeSlot
 from pipeline.run_context import RunContext
 from pipeline.site import archive_dir, edition_page, feed_url
 from pipeline.state import Store
@@ -139,6 +139,17 @@ def test_issue_page_is_the_emails_html_with_a_way_back(build_archive, item_facto
     text = " ".join(parsed.text)
     assert "Peer support worker" in text and "Seminar 3: Contemporary Developments" in text
     assert "£125" in text
+
+
+def test_issue_page_shows_every_item_and_whole_programmes(build_archive, item_factory):
+    posts = [item_factory(Kind.POST, f"Post {n}", published=datetime(2016, 1, n + 1, tzinfo=UTC)) for n in range(15)]
+    seminar = item_factory(Kind.EVENT, "Seminar 3")
+    seminar.event.programme = [ProgrammeSlot(f"{n}:00", f"Session {n}") for n in range(30)]
+    project, _, _ = build_archive({FEB: [*posts, seminar]})
+
+    text = " ".join(Page(read(project, edition_page(1))).text)
+    assert all(f"Post {n}" in text for n in range(15))  # the email shows 10 a section; the web version all
+    assert "29:00 Session 29" in text and "more in the web version" not in text
 
 
 def test_issue_page_injection_keeps_the_document_whole():

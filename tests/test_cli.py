@@ -74,6 +74,7 @@ def test_schedule_list(write_project, capsys):
     assert main(["schedule", "-c", str(path), "--list"]) == 0
     out = capsys.readouterr().out
     assert "monthly edition: next at" in out and "08:00" in out and "refresh every 60 min" in out
+    assert not (path.parent / "state").exists()  # --list only reads
 
 
 def test_the_command_runs_as_a_module(write_project):
@@ -82,3 +83,57 @@ def test_the_command_runs_as_a_module(write_project):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "unknown key 'limt'" in result.stderr
+
+
+def test_plugins_lists_broken_plugins_by_name_instead_of_failing(write_project, capsys):
+    path = write_project('[pipeline]\nname = "N"\nplugins_dir = "local"\n[sinks.feed]\ntype = "rss"\n',
+                         {"local/halfdone.py": "import nonexistent_helper\n"})
+    assert main(["plugins", "-c", str(path)]) == 2
+    out = capsys.readouterr().out
+    assert "halfdone" in out and "BROKEN" in out
+    assert "broken: plugin 'halfdone' failed to load" in out and "nonexistent_helper" in out
+    assert "source feed" in out  # the healthy plugins are still listed
+
+
+@pytest.mark.parametrize("toml, files, expected", [
+    ("[pipeline\nname = 1\n", {}, "pipeline.toml: not valid TOML"),
+    ('[sources.x]\ntype = "nope"\n[sinks.feed]\ntype = "rss"\n', {}, "[sources.x]: unknown source type 'nope'"),
+    ('[sources.x]\ntype = ["blog"]\n[sinks.feed]\ntype = "rss"\n', {}, "`type` must be a name in quotes"),
+    ('[sources.b]\ntype = "blog"\npath = "posts"\n[sinks.feed]\ntype = "rss"\n', {},
+     "path: folder 'posts' does not exist"),
+    ('[pipeline]\nname = "N"\nsite_url = "network.example.org"\n[sinks.feed]\ntype = "rss"\n', {},
+     "site_url: 'network.example.org' is not an absolute http(s) URL"),
+    ('[pipeline]\nname = "N"\nstate_dir = "taken"\n[sinks.feed]\ntype = "rss"\n', {"taken": "a file"},
+     "cannot use it as the state folder"),
+])
+def test_config_errors_are_one_line_with_exit_2_and_no_traceback(write_project, capsys, toml, files, expected):
+    path = write_project(toml, files)
+    assert main(["run", "-c", str(path), "--as-of", "2016-02-01"]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+    assert all(line.startswith("error: ") for line in err.strip().splitlines())
+
+
+def test_a_plugin_that_calls_sys_exit_is_reported_not_fatal(write_project, capsys):
+    path = write_project('[pipeline]\nname = "N"\nplugins_dir = "local"\n[sinks.feed]\ntype = "rss"\n',
+                         {"local/quitter.py": "import sys\nsys.exit(5)\n"})
+    assert main(["check", "-c", str(path)]) == 2
+    assert "plugin 'quitter' failed to load" in capsys.readouterr().err
+
+
+def test_a_component_that_fails_to_set_up_is_named(write_project, capsys):
+    plugin = ("from pipeline import hookimpl\nfrom pipeline.components import Sink\n"
+              "class Bad(Sink):\n    name = 'bad'\n"
+              "    def __init__(self, *a):\n        raise ZeroDivisionError('oops')\n"
+              "@hookimpl\ndef register_sinks(register):\n    register(Bad)\n")
+    path = write_project('[pipeline]\nname = "N"\nplugins_dir = "local"\n[sinks.b]\ntype = "bad"\n',
+                         {"local/bad.py": plugin})
+    assert main(["check", "-c", str(path)]) == 2  # set-up failures in a component are config errors
+    assert "plugin 'bad' could not set up 'bad': ZeroDivisionError: oops" in capsys.readouterr().err
+
+
+def test_a_corrupt_state_database_is_reported_and_left_alone(write_project, capsys):
+    path = write_project(FEED_ONLY, {"partner.xml": RSS, "state/pipeline.sqlite": "not a database"})
+    assert main(["run", "-c", str(path), "--as-of", "2016-02-01"]) == 2
+    assert "cannot open the state database" in capsys.readouterr().err
+    assert (path.parent / "state" / "pipeline.sqlite").read_text() == "not a database"

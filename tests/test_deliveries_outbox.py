@@ -10,6 +10,7 @@ import pytest
 
 from pipeline.run_context import RunContext
 from pipeline.state import Store
+from plugins.deliveries.outbox import file_name
 from plugins.sinks.email.message import Envelope, MessageFactory, address
 from plugins.sinks.email.render import RenderedEdition
 from plugins.sinks.email.subscribers import Subscriber
@@ -55,10 +56,10 @@ def test_writes_one_eml_per_recipient_that_parses_back(outbox, tmp_path):
 
     results = deliverer.send(messages("ann@example.org", "bob@example.org"), run)
 
-    path = tmp_path / "out" / "outbox" / "issue-2" / "ann@example.org.eml"
+    path = tmp_path / "out" / "outbox" / "issue-2" / file_name("ann@example.org")
     assert [(d.recipient, d.ok, d.reference) for d in results] == [
         ("ann@example.org", True, str(path)),
-        ("bob@example.org", True, str(path.with_name("bob@example.org.eml")))]
+        ("bob@example.org", True, str(path.with_name(file_name("bob@example.org"))))]
     raw = path.read_bytes()
     assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")  # SMTP line endings throughout
     parsed = email.message_from_bytes(raw, policy=policy.default)
@@ -79,7 +80,7 @@ def test_folder_is_relative_to_the_project(outbox, tmp_path):
     [result] = deliverer.send(messages("ann@example.org"), run)
 
     assert result.ok
-    assert (tmp_path / "mail" / "ready" / "issue-2" / "ann@example.org.eml").is_file()
+    assert (tmp_path / "mail" / "ready" / "issue-2" / file_name("ann@example.org")).is_file()
 
 
 def test_a_folder_that_cannot_be_written_fails_each_message(outbox, tmp_path):
@@ -90,3 +91,17 @@ def test_a_folder_that_cannot_be_written_fails_each_message(outbox, tmp_path):
 
     assert not result.ok
     assert result.error.startswith("cannot write") and "blocked" in result.error
+
+
+def test_addresses_that_look_alike_once_made_safe_get_files_of_their_own(outbox, tmp_path):
+    deliverer, run = outbox()
+    lookalikes = ("jö@x.org", "jä@x.org", "a!b@x.org", "a_b@x.org")
+
+    results = deliverer.send(messages(*lookalikes), run)
+
+    paths = [d.reference for d in results]
+    assert all(d.ok for d in results) and len(set(paths)) == 4
+    assert file_name("a!b@x.org").startswith("a_b@x.org-")  # still readable
+    for recipient, path in zip(lookalikes, paths, strict=True):
+        parsed = email.message_from_bytes(open(path, "rb").read(), policy=policy.default)
+        assert parsed["Message-ID"] == messages(recipient)[0]["Message-ID"]  # each file is its own message

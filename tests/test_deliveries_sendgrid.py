@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from fake_sendgrid import FakeSendGrid
 
+from pipeline.edition import Edition
 from pipeline.errors import ConfigError
 from pipeline.run_context import RunContext
 from pipeline.state import Store
@@ -82,6 +83,21 @@ def test_more_than_1000_recipients_go_in_two_requests(fake, deliver):
     assert [len(b["personalizations"]) for b in fake.accepted] == [1000, 1]
 
 
+def test_the_email_sink_hands_over_whole_batches_of_1000(fake, project_from, tmp_path):
+    subscribers = "email,name\n" + "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(1001))
+    project = project_from(toml(fake.url), files={"subscribers.csv": subscribers})
+    store = Store(tmp_path / "s.sqlite")
+    start = datetime(2016, 2, 1, tzinfo=UTC)
+    record = store.create_edition(date(2016, 3, 1), start, MOMENT, lambda n: "Issue 1", [], MOMENT)
+
+    result = project.sinks[0].write(Edition(record.number, date(2016, 3, 1), start, MOMENT, "Issue 1", []),
+                                    RunContext(project, store, date(2016, 3, 1), MOMENT))
+
+    assert [len(b["personalizations"]) for b in fake.accepted] == [1000, 1]  # batch_size is reached
+    assert result.summary.startswith("issue 1: 1001 sent via sendgrid") and len(store.delivered_to(1)) == 1001
+    store.close()
+
+
 def test_rate_limit_is_waited_out_then_retried(fake, deliver):
     fake.fail_next(429)
 
@@ -150,6 +166,16 @@ def test_missing_api_key_is_a_config_error_at_load(fake, project_from, monkeypat
     message = str(caught.value)
     assert "pipeline.toml" in message and "SENDGRID_API_KEY is not set" in message
     assert 'type = "outbox"' in message and "\n" not in message
+
+
+@pytest.mark.parametrize("value", ["SG.abc123.secret-key", "my key", "1PASSWORD"])
+def test_a_key_pasted_as_api_key_env_is_refused_without_being_repeated(fake, project_from, value):
+    with pytest.raises(ConfigError) as caught:
+        project_from(toml(fake.url, f', api_key_env = "{value}"'), files={"subscribers.csv": "email,name\n"})
+
+    message = str(caught.value)
+    assert "api_key_env: must be the name of an environment variable" in message and "not the key itself" in message
+    assert value not in message and "abc123" not in message
 
 
 def test_batch_size_above_sendgrids_limit_is_rejected(fake, project_from):

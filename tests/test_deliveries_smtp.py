@@ -225,3 +225,22 @@ def test_missing_credentials_in_the_environment_are_a_config_error(smtp_delivery
 def test_username_without_password_is_a_config_error(smtp_delivery):
     with pytest.raises(ConfigError, match=r"\[sinks.newsletter.delivery\].*set both username_env and password_env"):
         smtp_delivery('port = 2525, username_env = "SMTP_USER"')
+
+
+def test_a_password_is_never_sent_without_starttls(smtp_delivery, monkeypatch):
+    monkeypatch.setenv("SMTP_USER", LOGIN[0])
+    monkeypatch.setenv("SMTP_PASSWORD", LOGIN[1])
+
+    with pytest.raises(ConfigError) as caught:
+        smtp_delivery('port = 2525, starttls = false, username_env = "SMTP_USER", password_env = "SMTP_PASSWORD"')
+
+    message = str(caught.value)
+    assert "starttls = false would send the SMTP password unencrypted" in message and "\n" not in message
+
+
+def test_a_password_pasted_as_password_env_is_refused_without_being_repeated(smtp_delivery):
+    with pytest.raises(ConfigError) as caught:
+        smtp_delivery('port = 2525, username_env = "SMTP_USER", password_env = "hunter2!"')
+
+    assert "password_env: must be the name of an environment variable" in str(caught.value)
+    assert "hunter2" not in str(caught.value)

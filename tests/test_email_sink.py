@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -14,10 +15,11 @@ from pipeline import hookimpl, site
 from pipeline.components import Deliverer, Delivery, Source
 from pipeline.edition import Edition
 from pipeline.errors import ConfigError, SinkError
-from pipeline.models import JobDetails, Kind, PriceTier, ProgrammeSlot
+from pipeline.models import EventDetails, JobDetails, Kind, PriceTier, ProgrammeSlot
 from pipeline.run_context import RunContext
 from pipeline.runner import run as run_pipeline
 from pipeline.state import Store
+from plugins.deliveries.outbox import file_name
 from plugins.sinks.email.message import recipient_of
 from plugins.sinks.email.render import render_edition
 
@@ -105,7 +107,7 @@ def edition_of(items, title="Test Network: issue 1, February 2016", store: Store
 
 
 def eml(project, number: int, recipient: str) -> email.message.EmailMessage:
-    path = project.core.out_dir / "outbox" / f"issue-{number}" / f"{recipient}.eml"
+    path = project.core.out_dir / "outbox" / f"issue-{number}" / file_name(recipient)
     return email.message_from_bytes(path.read_bytes(), policy=policy.default)
 
 
@@ -139,7 +141,7 @@ def test_html_has_every_section_in_order_with_job_and_event_details(newsletter, 
     positions = [html.index(title) for title in ("From the blog", "Partner news", "Jobs", "Events")]
     assert positions == sorted(positions)
     for text in ("Test Network", "Issue 1", "April blog post: some ideas on co-production", "Pamela Fisher",
-                 "Notes from the final discussion at St Catherine&#39;s.", "kirklees-news",
+                 "Notes from the final discussion at St Catherine&#39;s.", "Posted 15 January 2016",
                  "Closing date: Sunday 14 February 2016", "Leeds Mind", "Salary: £18,000 pro rata",
                  "22.5 hours a week · Fixed term, 12 months", "Apply online by noon on the closing date.",
                  "Tuesday 2 February 2016, 09:30–17:00 GMT", "Jaakko Seikkula", "David Crepaz-Keay",
@@ -150,6 +152,7 @@ def test_html_has_every_section_in_order_with_job_and_event_details(newsletter, 
                  f'href="{site.feed_url(project)}"', 'href="https://network.example.org/unsubscribe"'):
         assert text in html, text
     assert "View this issue in your browser" in html
+    assert "kirklees-news" not in html and "test ·" not in html  # source names are config keys, not bylines
     assert rendered.text.index("FROM THE BLOG") < rendered.text.index("EVENTS")
     for text in ("CLOSING DATE: Sunday 14 February 2016", "Organisation rate: £125", "Group rate: £112.50",
                  "WHEN: Tuesday 2 February 2016, 09:30–17:00 GMT", f"{site.edition_url(project, 1)}",
@@ -213,15 +216,15 @@ def test_a_forty_item_issue_stays_under_gmails_clipping_limit(newsletter, item_f
             if item.event:
                 item.event.programme = [ProgrammeSlot(f"{9 + h}.00", "A session with a long descriptive title "
                                                                       "and several speakers", ("Speaker A", "B"))
-                                        for h in range(12)]
+                                        for h in range(20)]
             items.append(item)
 
-    rendered = render_edition(edition_of(items), run)
+    rendered = render_edition(edition_of(items), run, max_per_section=10)  # as the email sink renders it
 
     assert len(items) == 40
     assert len(rendered.html.encode()) < GMAIL_CLIP_BYTES
     assert "END0" not in rendered.html  # excerpts, not whole bodies
-    assert "…and 6 more" in rendered.html  # long programmes are cut short
+    assert "…and 8 more in the web version" in rendered.html  # very long programmes are cut short
 
 
 def test_no_edition_sends_nothing(newsletter):
@@ -262,7 +265,7 @@ def test_a_run_sends_each_subscriber_the_issue_once(newsletter, full_issue, tmp_
     [result] = [r for r in second.results if r.stage == "sink"]
     assert result.summary == "issue 1: 1 sent via outbox, 2 already sent"
     sent = sorted(p.name for p in (project.core.out_dir / "outbox").rglob("*.eml"))
-    assert sent == ["cat@example.org.eml"]
+    assert sent == [file_name("cat@example.org")]
 
 
 def test_bad_subscriber_rows_are_reported_with_file_and_line(newsletter, full_issue, tmp_path):
@@ -339,3 +342,145 @@ def test_edition_files_are_written_for_the_archive(newsletter, full_issue):
     folder = Path(project.core.out_dir) / "newsletter"
     assert result.files == [str(folder / "issue-1.html"), str(folder / "issue-1.txt")]
     assert "Seminar 3: Contemporary Developments in Healthcare Practice" in (folder / "issue-1.txt").read_text()
+
+
+def many_items(item_factory, per_kind: int, **fields):
+    """`per_kind` items of each kind, each with a long body."""
+    body = "<p>" + "Co-production is about power-sharing, and power-sharing needs new professionalism. " * 100 + "</p>"
+    return [item_factory(kind, f"{kind.value.title()} {n}", published=datetime(2016, 1, 10, tzinfo=UTC),
+                         body_html=body, **fields)
+            for kind in Kind for n in range(per_kind)]
+
+
+def test_a_huge_issue_shows_ten_a_section_in_the_email_and_everything_on_the_web(project_from, tmp_path,
+                                                                                  item_factory):
+    project = project_from(sink_toml() + '[sinks.archive]\ntype = "archive"\n',
+                           files={"subscribers.csv": SUBSCRIBERS})
+    store = Store(tmp_path / "state" / "huge.sqlite")
+    run = RunContext(project, store, AS_OF, MOMENT)
+    items = many_items(item_factory, 100)
+    store.save_items([(item, "fp") for item in items], MOMENT)
+    edition = edition_of(items, store=store)
+
+    for sink in project.sinks:
+        sink.write(edition, run)
+
+    html = (project.core.out_dir / "newsletter" / "issue-1.html").read_text(encoding="utf-8")
+    text = (project.core.out_dir / "newsletter" / "issue-1.txt").read_text(encoding="utf-8")
+    assert len(html.encode()) < GMAIL_CLIP_BYTES
+    assert html.count("…and 90 more in the web version") == 4  # one line under each section
+    assert f'<a href="{site.edition_url(project, 1)}">…and 90 more in the web version</a>' in html
+    assert "Post 9" in html and "Post 10" not in html
+    assert text.count("…and 90 more in the web version:\n" + site.edition_url(project, 1)) == 4
+    assert "Post 9" in text and "Post 10" not in text
+    web = (site.archive_dir(project) / "issue-1.html").read_text(encoding="utf-8")
+    assert all(f">{item.title}</a>" in web for item in items)  # the web version lists all 400
+    assert "more in the web version" not in web
+    store.close()
+
+
+def test_an_email_that_would_be_clipped_shows_fewer_items_until_it_fits(newsletter, item_factory):
+    _, run = newsletter()
+    items = many_items(item_factory, 12, themes=[f"theme {n} " + "x" * 300 for n in range(12)])
+
+    rendered = render_edition(edition_of(items), run, max_per_section=10)
+
+    assert len(render_edition(edition_of(items), run).html.encode()) > 1.5 * GMAIL_CLIP_BYTES  # all 48 items
+    assert len(rendered.html.encode()) < GMAIL_CLIP_BYTES
+    assert "Post 0" in rendered.html and "Post 9" not in rendered.html  # fewer than 10 a section
+    assert "more in the web version" in rendered.html and "more in the web version" in rendered.text
+    assert "Post 9" not in rendered.text  # the text part shows the same selection
+
+
+def test_even_one_enormous_item_cannot_make_the_email_too_big(newsletter, item_factory):
+    _, run = newsletter()
+    enormous = item_factory(Kind.NEWS, "Enormous " + "word " * 40_000)
+
+    rendered = render_edition(edition_of([enormous]), run, max_per_section=10)
+
+    assert len(rendered.html.encode()) < GMAIL_CLIP_BYTES
+    assert "1 item in the web version" in rendered.html
+
+
+def test_max_items_per_section_is_a_setting_of_at_least_one(newsletter, project_from, full_issue):
+    full_issue.append(dataclasses.replace(full_issue[0], id="second", title="Second post"))
+    project, run = newsletter(delivery="max_items_per_section = 1")  # any line of the sink's table
+
+    project.sinks[0].write(edition_of(full_issue, store=run.store), run)
+
+    html = (project.core.out_dir / "newsletter" / "issue-1.html").read_text(encoding="utf-8")
+    assert "…and 1 more in the web version" in html and "Second post" not in html
+    with pytest.raises(ConfigError, match="max_items_per_section"):
+        project_from(sink_toml("max_items_per_section = 0"), files={"subscribers.csv": SUBSCRIBERS})
+
+
+def seminar(item_factory, slots: int):
+    item = item_factory(Kind.EVENT, "Seminar 3")
+    item.event.programme = [ProgrammeSlot(f"{9 + n // 2}:{30 * (n % 2):02d}", f"Session {n + 1}", (f"Speaker {n + 1}",))
+                            for n in range(slots)]
+    return item
+
+
+def test_a_day_seminar_programme_is_shown_whole_in_the_email(newsletter, item_factory):
+    _, run = newsletter()
+
+    rendered = render_edition(edition_of([seminar(item_factory, 12)]), run, max_per_section=10)
+
+    assert "14:30 Session 12 — Speaker 12" in rendered.html and "14:30 Session 12 — Speaker 12" in rendered.text
+    assert "more in the web version" not in rendered.html
+
+
+def test_a_very_long_programme_is_cut_in_the_email_but_whole_on_the_web(newsletter, item_factory):
+    project, run = newsletter()
+    edition = edition_of([seminar(item_factory, 30)])
+
+    email_html = render_edition(edition, run, max_per_section=10).html
+    web = render_edition(edition, run).html
+
+    assert "Session 12 " in email_html and "Session 13 " not in email_html
+    assert f'<a href="{site.edition_url(project, 1)}">…and 18 more in the web version</a>' in email_html
+    assert "23:30 Session 30 — Speaker 30" in web and "more in the web version" not in web
+
+
+def event_item(item_factory, **details):
+    return item_factory(Kind.EVENT, "Open Dialogue", event=EventDetails(**details))
+
+
+@pytest.mark.parametrize(("details", "expected"), [
+    # a Helsinki event keeps Helsinki time
+    ({"start": datetime(2016, 2, 2, 7, 30, tzinfo=UTC), "end": datetime(2016, 2, 2, 12, tzinfo=UTC),
+      "timezone": "Europe/Helsinki"}, "Tuesday 2 February 2016, 09:30–14:00 EET"),
+    # old data with no zone: the project's (Europe/London, on BST in June)
+    ({"start": datetime(2016, 6, 2, 8, 30, tzinfo=UTC), "end": datetime(2016, 6, 2, 16, tzinfo=UTC)},
+     "Thursday 2 June 2016, 09:30–17:00 BST"),
+    ({"start": datetime(2016, 2, 17, 9, 30, tzinfo=UTC), "timezone": "Europe/London"},
+     "Wednesday 17 February 2016, from 09:30 GMT"),
+    ({"start": datetime(2016, 2, 2, tzinfo=UTC), "timezone": "Europe/London", "all_day": True},
+     "Tuesday 2 February 2016"),
+    ({"start": datetime(2016, 2, 1, 22, tzinfo=UTC), "end": datetime(2016, 2, 3, 22, tzinfo=UTC),
+      "timezone": "Europe/Helsinki", "all_day": True}, "Tue 2 – Thu 4 February 2016"),
+    ({"start": datetime(2016, 2, 29, tzinfo=UTC), "end": datetime(2016, 3, 2, tzinfo=UTC),
+      "timezone": "Europe/London", "all_day": True}, "Mon 29 February – Wed 2 March 2016"),
+    ({"start": datetime(2016, 2, 2, 9, tzinfo=UTC), "end": datetime(2016, 2, 3, 17, tzinfo=UTC),
+      "timezone": "Europe/London"}, "Tuesday 2 February 2016, 09:00 GMT to Wednesday 3 February 2016, 17:00 GMT"),
+])
+def test_event_times_are_the_venues_and_all_day_events_have_no_times(newsletter, item_factory, details, expected):
+    _, run = newsletter()
+
+    rendered = render_edition(edition_of([event_item(item_factory, **details)]), run, max_per_section=10)
+
+    assert f"<strong>{expected}</strong>" in rendered.html
+    assert f"WHEN: {expected}\n" in rendered.text
+    assert "00:00" not in rendered.html
+
+
+def test_the_byline_names_the_author_or_says_when_it_was_posted(newsletter, item_factory):
+    _, run = newsletter()
+    unsigned = item_factory(Kind.EVENT, "Conference", source="events", published=datetime(2016, 1, 12, 9, tzinfo=UTC))
+    signed = item_factory(Kind.EVENT, "Seminar", source="events", author="Open Dialogue UK",
+                          published=datetime(2016, 1, 18, 9, tzinfo=UTC))
+
+    rendered = render_edition(edition_of([unsigned, signed]), run)
+
+    assert "Posted 12 January 2016" in rendered.html and "Open Dialogue UK · 18 January 2016" in rendered.html
+    assert "events ·" not in rendered.html and "events ·" not in rendered.text

@@ -92,3 +92,13 @@ def test_a_rerun_sends_nothing_twice(shipped):
     store = Store(root / "state" / "pipeline.sqlite")
     assert len(store.delivered_to(1)) == before == 4 and len(store.editions()) == 2
     store.close()
+
+
+def test_re_making_an_older_issue_sends_nothing_to_new_subscribers(shipped):
+    root, _ = shipped
+    subscribers = root / "content" / "subscribers.csv"
+    subscribers.write_text(subscribers.read_text() + "new.reader@example.org,New Reader\n")
+    assert main(["run", "-c", str(root / "pipeline.toml"), "--as-of", "2016-02-01"]) == 0
+    assert not list((root / "out" / "outbox" / "issue-1").glob("new.reader*"))
+    assert main(["run", "-c", str(root / "pipeline.toml"), "--as-of", "2016-05-01"]) == 0
+    assert len(list((root / "out" / "outbox" / "issue-2").glob("new.reader*"))) == 1

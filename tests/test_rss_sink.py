@@ -14,7 +14,7 @@ import feedparser
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.models import Kind
+from pipeline.models import EventDetails, Kind, ProgrammeSlot
 from pipeline.run_context import RunContext
 from pipeline.site import archive_url, edition_url, feed_path, feed_url
 from pipeline.state import Store
@@ -201,9 +201,33 @@ def test_job_and_event_details_are_in_the_description(write_feed, item_factory):
     assert "Organisation: Open Dialogue UK" in items["Peer support worker"]
     assert "Location: London" in items["Peer support worker"]
     assert "Closing date: 14 February 2016" in items["Peer support worker"]
-    assert "Date: Tuesday 2 February 2016, 09:30 to 17:00" in items["Seminar 3"]  # London is on GMT
+    assert "Date: Tuesday 2 February 2016, 09:30–17:00 GMT" in items["Seminar 3"]  # London is on GMT
     assert "Venue: London" in items["Seminar 3"]
     assert "Organisation rate £125; Group rate £112.50" in items["Seminar 3"]
+
+
+def test_events_show_speakers_programme_and_the_venues_own_time(write_feed, item_factory):
+    seminar = item_factory(Kind.EVENT, "Seminar 3", published=day(7), event=EventDetails(
+        start=datetime(2016, 2, 17, 9, 30, tzinfo=UTC), timezone="Europe/London", venue="St Catherine's",
+        speakers=["John Walsh", "Pamela Fisher"],
+        programme=[ProgrammeSlot("09:30", "Registration"),
+                   ProgrammeSlot("10:00", "Opening: co-production & power", ("John Walsh", "Pamela Fisher"))]))
+    helsinki = item_factory(Kind.EVENT, "Helsinki", published=day(8), event=EventDetails(
+        start=datetime(2016, 3, 1, 7, 30, tzinfo=UTC), end=datetime(2016, 3, 1, 12, tzinfo=UTC),
+        timezone="Europe/Helsinki"))
+    conference = item_factory(Kind.EVENT, "Conference", published=day(9), event=EventDetails(
+        start=datetime(2016, 2, 2, tzinfo=UTC), timezone="Europe/London", all_day=True))
+    _, _, data, _ = write_feed([seminar, helsinki, conference])
+
+    items = {i.findtext("title"): i.findtext("description") for i in channel_of(data).findall("item")}
+    assert "Date: Wednesday 17 February 2016, from 09:30 GMT" in items["Seminar 3"]
+    assert "Speakers: John Walsh, Pamela Fisher" in items["Seminar 3"]
+    assert ("<p><strong>Programme</strong><br>09:30 Registration<br>"
+            "10:00 Opening: co-production &amp; power — John Walsh; Pamela Fisher</p>") in items["Seminar 3"]
+    assert "Date: Tuesday 1 March 2016, 09:30–14:00 EET" in items["Helsinki"]
+    assert items["Conference"].startswith("<p>Date: Tuesday 2 February 2016</p>")
+    assert "00:00" not in items["Conference"]
+    assert feedparser.parse(data).bozo == 0
 
 
 def test_empty_feed_is_still_valid_and_dated_by_the_run(write_feed):

@@ -34,7 +34,7 @@ class Recorder:
                 recorder.log.append(("source", self.instance))
                 if fail_source and self.instance == "broken":
                     raise RuntimeError("partner site is down")
-                return [i for i in recorder.items]
+                return list(recorder.items) if self.instance == "good" else []
 
         class Tagger(Transform):
             name = "tagger"
@@ -106,7 +106,7 @@ def test_a_failing_source_is_named_and_the_others_reach_the_sinks(project_from):
     report = run(project_from(TOML, plugins=[("rec", recorder)]), as_of=date(2016, 2, 1))
     (failed,) = report.failed("source")
     assert failed.name == "broken" and "partner site is down" in failed.summary
-    assert recorder.editions[0] is not None and recorder.editions[0].items
+    assert [i.title for i in recorder.editions[0].items] == ["January post"]  # from "good"
     assert report.exit_code == 3
 
 
@@ -232,3 +232,99 @@ def test_a_source_returning_something_else_fails_alone(project_from, bad):
     report = run(project_from(toml, plugins=[("rec", recorder), ("oddp", Plugin())]), as_of=date(2016, 2, 1))
     (failed,) = report.failed("source")
     assert failed.name == "odd" and "not Item" in failed.summary
+
+
+def test_an_item_that_arrives_late_goes_in_the_next_edition_not_nowhere(project_from):
+    """A source down on issue day: its January post, first seen after issue 1, is in issue 2."""
+    recorder = Recorder([make_item(Kind.POST, "On time", published=JAN)])
+    project = project_from(TOML, plugins=[("rec", recorder)])
+    run(project, as_of=date(2016, 2, 1))
+    recorder.items.append(make_item(Kind.POST, "Late January post", published=datetime(2016, 1, 25, tzinfo=UTC)))
+    run(project, as_of=date(2016, 2, 1))  # re-run: issue 1 is what it was
+    assert [i.title for i in recorder.editions[-1].items] == ["On time"]
+    run(project, as_of=date(2016, 3, 1))
+    assert [i.title for i in recorder.editions[-1].items] == ["Late January post"]
+
+
+def test_old_items_from_a_newly_added_source_do_not_flood_the_next_edition(project_from):
+    recorder = Recorder([make_item(Kind.POST, "On time", published=JAN)])
+    project = project_from(TOML, plugins=[("rec", recorder)])
+    run(project, as_of=date(2016, 2, 1))
+    recorder.items.append(make_item(Kind.POST, "From 2015", published=datetime(2015, 6, 1, tzinfo=UTC)))
+    recorder.items.append(make_item(Kind.POST, "February", published=datetime(2016, 2, 10, tzinfo=UTC)))
+    run(project, as_of=date(2016, 3, 1))
+    assert [i.title for i in recorder.editions[-1].items] == ["February"]
+
+
+def test_two_items_linking_the_same_page_stay_two_items(project_from):
+    same = "https://partner.example.org/conference"
+    recorder = Recorder([make_item(Kind.NEWS, "Speakers announced", published=JAN, url=same),
+                         make_item(Kind.NEWS, "Booking open", published=JAN, url=same)])
+    run(project_from(TOML, plugins=[("rec", recorder)]), as_of=date(2016, 2, 1))
+    assert sorted(i.title for i in recorder.editions[0].items) == ["Booking open", "Speakers announced"]
+
+
+def test_an_edition_before_the_latest_is_refused(project_from):
+    from pipeline.edition import EditionError
+
+    recorder = Recorder([make_item(Kind.POST, "April", published=datetime(2016, 4, 10, tzinfo=UTC))])
+    project = project_from(TOML, plugins=[("rec", recorder)])
+    assert run(project, as_of=date(2016, 5, 1)).edition == 1
+    with pytest.raises(EditionError, match=r"issue 1 is dated 2016-05-01, after 2016-03-20"):
+        run(project, as_of=date(2016, 3, 20))
+    assert run(project, as_of=date(2016, 5, 1)).edition == 1  # re-making the latest is fine
+
+
+def test_without_a_date_run_makes_the_edition_of_the_latest_newsletter_day(project_from):
+    from pipeline.runner import edition_date
+
+    project = project_from(TOML + '[schedule]\nnewsletter_day = 3\n', plugins=[("rec", Recorder())])
+    assert edition_date(project, date(2026, 11, 26)) == date(2026, 11, 3)
+    assert edition_date(project, date(2026, 11, 3)) == date(2026, 11, 3)
+    assert edition_date(project, date(2026, 11, 2)) == date(2026, 10, 3)
+    assert edition_date(project, date(2027, 1, 1)) == date(2026, 12, 3)
+
+
+def test_a_second_run_at_the_same_time_is_refused(project_from):
+    import fcntl
+
+    from pipeline.errors import PipelineError
+
+    project = project_from(TOML, plugins=[("rec", Recorder(items()))])
+    project.core.state_dir.mkdir(parents=True)
+    with open(project.core.state_dir / "pipeline.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(PipelineError, match="another run is in progress"):
+            run(project, as_of=date(2016, 2, 1))
+    assert run(project, as_of=date(2016, 2, 1)).exit_code == 0
+
+
+def test_changing_a_transform_setting_transforms_stored_items_again(project_from):
+    recorder = Recorder(items())
+    run(project_from(TOML, plugins=[("rec", recorder)]), mode="refresh")
+    changed = TOML.replace('[transforms.two]\ntype = "tagger"', '[transforms.three]\ntype = "tagger"')
+    recorder.log.clear()
+    run(project_from(changed, plugins=[("rec", recorder)]), mode="refresh")
+    assert ("transform", "three", 2) in recorder.log
+
+
+def test_the_host_sanitises_what_any_source_returns(project_from):
+    evil = make_item(Kind.NEWS, "Line one\r\nBcc: everyone@example.org", published=JAN,
+                     url="javascript:alert(1)", body_html='<p onclick="x()">Hi<script>alert(1)</script></p>')
+    recorder = Recorder([evil])
+    run(project_from(TOML, plugins=[("rec", recorder)]), as_of=date(2016, 2, 1))
+    (item,) = recorder.editions[0].items
+    assert item.title == "Line one Bcc: everyone@example.org"
+    assert item.url == "" and item.body_html == "<p>Hi</p>"
+
+
+def test_a_failing_prepare_jinja_environment_is_named(project_from, run_context):
+    class Broken:
+        @hookimpl
+        def prepare_jinja_environment(self, env):
+            raise KeyError("filters")
+
+    project = project_from(TOML, plugins=[("rec", Recorder()), ("broken-filters", Broken())])
+    ctx = run_context(project)
+    assert ctx.templates.from_string("{{ 3 | money }}").render() == "£3"
+    assert ctx.problems == ["plugin 'broken-filters': prepare_jinja_environment raised KeyError: 'filters'"]

@@ -94,9 +94,41 @@ def test_feed_over_http_with_conditional_get(project_from, run_context, feed_ser
     project = project_from(f'[sources.p]\ntype = "feed"\nurl = "{feed_server.url("/feed.xml")}"\n' + SINK)
     run = run_context(project)
     assert len(list(project.sources[0].fetch(run))) == 2
+    # Until the runner has saved the items, the ETag is not remembered: a crash loses nothing.
+    assert len(list(project.sources[0].fetch(run))) == 2
+    assert "if-none-match" not in feed_server.requests[-1][1]
+    run.saved()
     assert list(project.sources[0].fetch(run)) == []  # 304: nothing new to parse
     assert feed_server.requests[-1][1]["if-none-match"] == '"v1"'
     assert feed_server.requests[0][1]["user-agent"].startswith("newsletter-pipeline/")
+
+
+def test_a_feed_that_failed_to_parse_is_fetched_in_full_next_time(project_from, run_context, feed_server):
+    feed_server.routes["/feed.xml"] = Route(b"<html>maintenance page</html>", etag='"down"')
+    project = project_from(f'[sources.p]\ntype = "feed"\nurl = "{feed_server.url("/feed.xml")}"\n' + SINK)
+    run = run_context(project)
+    with pytest.raises(SourceError):
+        project.sources[0].fetch(run)
+    run.saved()
+    feed_server.routes["/feed.xml"] = Route(RSS.encode(), etag='"down"')  # same ETag, now a feed
+    assert len(project.sources[0].fetch(run)) == 2
+
+
+def test_undated_entries_keep_the_date_they_were_first_seen(project_from, feed_server):
+    from pipeline.runner import run, state_path
+    from pipeline.state import Store
+
+    undated = RSS.replace("<pubDate>Tue, 15 Mar 2016 12:00:00 +0000</pubDate>", "")
+    feed_server.routes["/feed.xml"] = Route(undated.encode())
+    project = project_from(f'[sources.p]\ntype = "feed"\nurl = "{feed_server.url("/feed.xml")}"\n' + SINK)
+    run(project, as_of=date(2016, 4, 1), mode="refresh")
+    run(project, as_of=date(2016, 4, 20), mode="refresh")
+    store = Store(state_path(project))
+    items = store.items_published(datetime(2000, 1, 1, tzinfo=LONDON), datetime(2100, 1, 1, tzinfo=LONDON))
+    store.close()
+    dates = {item.title: item.published for item, _ in items}
+    assert dates["Second"] == datetime(2016, 3, 16, 12, tzinfo=UTC)
+    assert dates["Peer support & recovery"] == datetime(2016, 4, 1, tzinfo=LONDON)  # first seen 1 April, kept
 
 
 def test_feed_http_error_names_the_url_and_status(project_from, run_context, feed_server):

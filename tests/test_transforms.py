@@ -92,3 +92,13 @@ def test_summary_transform_keeps_a_summary_the_source_gave(project_from, run_con
     project.transforms[0].apply([given, made], run_context(project))
     assert given.summary == "Already summarised."
     assert made.summary and len(made.summary) <= 80 and made.summary.endswith(".")
+
+
+def test_summary_leads_with_the_first_sentence_and_avoids_dangling_pronouns():
+    text = ("Three more speakers will join the Open Dialogue conference in London. "
+            "Booking is open. "
+            "They join keynote speakers on Open Dialogue and peer support in London. "
+            "Open Dialogue projects in Ireland and Italy will present their peer support work.")
+    summary = summarise(text, max_chars=160, max_sentences=2)
+    assert summary.startswith("Three more speakers")
+    assert "They join" not in summary and "Ireland and Italy" in summary

@@ -25,6 +25,7 @@ from pipeline.components import Deliverer, Delivery
 from pipeline.config import Project
 from pipeline.errors import ConfigError
 from pipeline.run_context import RunContext
+from plugins.deliveries.environment import EnvVarName
 from plugins.sinks.email.message import EDITION_HEADER, body_of, edition_of, recipient_of
 
 PASSED_HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post", EDITION_HEADER)
@@ -40,7 +41,7 @@ class SendGrid(Deliverer):
     description = "Send through SendGrid's v3 Mail Send API (key from the environment)."
 
     class Settings(components.Settings):
-        api_key_env: str = "SENDGRID_API_KEY"
+        api_key_env: EnvVarName = "SENDGRID_API_KEY"  # the variable's name; the key itself is never printed
         host: str = "https://api.sendgrid.com"
         batch_size: int = Field(default=1000, ge=1, le=1000)  # SendGrid's personalizations limit
         max_retries: int = Field(default=3, ge=0, le=10)

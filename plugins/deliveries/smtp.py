@@ -1,7 +1,8 @@
 """The `smtp` delivery: hands each message to a mail server (a relay, or a provider's SMTP service).
 
 One connection per call, STARTTLS by default, and login when `username_env`/`password_env`
-name environment variables holding the credentials (never put them in pipeline.toml).
+name environment variables holding the credentials (never put them in pipeline.toml). A login
+is only ever sent over STARTTLS: `starttls = false` with credentials is refused at start-up.
 A recipient the server refuses fails alone; a lost connection fails the messages not yet sent.
 """
 
@@ -20,6 +21,7 @@ from pipeline.config import Project
 from pipeline.errors import ConfigError
 from pipeline.run_context import RunContext
 from pipeline.settings_types import ExistingFile
+from plugins.deliveries.environment import EnvVarName
 from plugins.sinks.email.message import recipient_of
 
 
@@ -32,14 +34,17 @@ class Smtp(Deliverer):
         port: int = Field(default=587, ge=1, le=65535)
         starttls: bool = True
         ca_file: ExistingFile | None = None  # trust this CA too (a relay with a private certificate)
-        username_env: str | None = None
-        password_env: str | None = None
+        username_env: EnvVarName | None = None
+        password_env: EnvVarName | None = None
         timeout: float = Field(default=30.0, gt=0)
 
         @model_validator(mode="after")
-        def _both_or_neither(self):
+        def _login_needs_tls(self):
             if bool(self.username_env) != bool(self.password_env):
                 raise ValueError("set both username_env and password_env, or neither")
+            if self.username_env and not self.starttls:
+                raise ValueError("starttls = false would send the SMTP password unencrypted; keep starttls = true, "
+                                 "or remove username_env and password_env for a relay that needs no login")
             return self
 
     def __init__(self, instance: str, settings: Settings, project: Project):

@@ -26,6 +26,7 @@ from pipeline.run_context import RunContext
 from pipeline.sanitize import clean_html, safe_url
 from pipeline.site import archive_url, edition_url, feed_path, feed_url
 from pipeline.templating import money
+from plugins.sinks.email.view import event_when, slot_line
 
 ATOM = "http://www.w3.org/2005/Atom"
 DC = "http://purl.org/dc/elements/1.1/"
@@ -92,7 +93,7 @@ def _item(project: Project, item: Item, fallback_link: str, guids: set[str]) -> 
 
 
 def describe(project: Project, item: Item, base_url: str = "") -> str:
-    """The item's HTML description: job or event details, the summary, then the sanitised body."""
+    """The item's HTML description: job or event details (with the programme), the summary, then the body."""
     parts: list[str] = []
     details = _job_lines(project, item) or _event_lines(project, item)
     lines = [html.escape(line) for line in details]
@@ -101,6 +102,9 @@ def describe(project: Project, item: Item, base_url: str = "") -> str:
         lines.append(f'<a href="{html.escape(booking)}">Book a place</a>')
     if lines:
         parts.append("<p>" + "<br>".join(lines) + "</p>")
+    if item.event and item.event.programme:
+        parts.append("<p><strong>Programme</strong><br>"
+                     + "<br>".join(html.escape(slot_line(slot)) for slot in item.event.programme) + "</p>")
     if item.summary:
         parts.append(f"<p>{html.escape(item.summary)}</p>")
     body = clean_html(item.body_html, base_url or project.core.site_url + "/")
@@ -129,14 +133,11 @@ def _event_lines(project: Project, item: Item) -> list[str]:
     event = item.event
     if event is None:
         return []
-    start = event.start.astimezone(project.tz)
-    when = start.strftime("%A %-d %B %Y, %H:%M")
-    if event.end:
-        end = event.end.astimezone(project.tz)
-        when += f" to {end.strftime('%H:%M') if end.date() == start.date() else end.strftime('%A %-d %B %Y, %H:%M')}"
-    lines = [f"Date: {when}"]
+    lines = [f"Date: {event_when(event, project.tz)}"]  # in the venue's time zone
     if event.venue:
         lines.append(f"Venue: {event.venue}")
+    if event.speakers:
+        lines.append(f"Speakers: {', '.join(event.speakers)}")
     if event.prices:
         lines.append("Prices: " + "; ".join(f"{p.label} {money(p)}" + (f" ({p.note})" if p.note else "")
                                             for p in event.prices))

@@ -61,7 +61,7 @@ class BlogSource(Source):
         url = safe_url(str(meta.get("url") or base + slug + "/"))
         themes = meta.get("themes") or []
         return Item(
-            id=item_id(self.instance, slug, url),
+            id=item_id(self.instance, slug),
             kind=Kind.POST,
             source=self.instance,
             title=plain_text(str(meta["title"])),

@@ -1,7 +1,8 @@
 """`events`: conference and seminar notices from a TOML file of `[[event]]` records.
 
 Times in the file are local to the event's `timezone` (default: the project's), so
-`start = 2016-02-02T09:30:00` with `timezone = "Europe/London"` is 09:30 in London.
+`start = 2016-02-02T09:30:00` with `timezone = "Europe/London"` is 09:30 in London. A notice that
+gives a date but no time (`start = 2016-02-02`) is an all-day event.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ class EventRecord(BaseModel):
     id: str
     title: str
     posted: date | datetime
-    start: datetime
-    end: datetime | None = None
+    start: datetime | date
+    end: datetime | date | None = None
     timezone: str | None = None
     venue: str = ""
     description: str = ""  # Markdown
@@ -68,9 +69,16 @@ class EventRecord(BaseModel):
 
     @model_validator(mode="after")
     def _ends_after_start(self):
-        if self.end and self.end.replace(tzinfo=None) < self.start.replace(tzinfo=None):
-            raise ValueError("end is before start")
+        if self.end is not None:
+            if isinstance(self.start, datetime) != isinstance(self.end, datetime):
+                raise ValueError("start and end must both be dates or both be date-times")
+            if _naive(self.end) < _naive(self.start):
+                raise ValueError("end is before start")
         return self
+
+
+def _naive(value: date | datetime) -> date | datetime:
+    return value.replace(tzinfo=None) if isinstance(value, datetime) else value
 
 
 class EventsSource(Source):
@@ -82,10 +90,11 @@ class EventsSource(Source):
 
     def fetch(self, run: RunContext):
         for event in read_records(self.settings.path, "event", EventRecord, run):
-            tz = ZoneInfo(event.timezone) if event.timezone else self.project.tz
+            zone = event.timezone or self.project.core.timezone
+            tz = ZoneInfo(zone)
             url = safe_url(event.url or event.booking_url)
             yield Item(
-                id=item_id(self.instance, event.id, url),
+                id=item_id(self.instance, event.id),
                 kind=Kind.EVENT,
                 source=self.instance,
                 title=plain_text(event.title),
@@ -96,6 +105,8 @@ class EventsSource(Source):
                 event=EventDetails(
                     start=aware(event.start, tz),
                     end=aware(event.end, tz) if event.end else None,
+                    timezone=zone,
+                    all_day=not isinstance(event.start, datetime),
                     venue=plain_text(event.venue),
                     speakers=[plain_text(s) for s in event.speakers],
                     programme=[ProgrammeSlot(plain_text(s.time), plain_text(s.title),

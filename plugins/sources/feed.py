@@ -40,8 +40,17 @@ class FeedSource(Source):
                 return []
         else:
             content, headers = Path(url).read_bytes(), {}
-        args = (content, url, headers.get("content-type", ""), self.instance, self.settings.kind, run.moment)
-        items = run.offload(parse_feed, *args) if len(content) > OFFLOAD_BYTES else parse_feed(*args)
+        args = (content, url, headers.get("content-type", ""), self.instance, self.settings.kind)
+        items, undated = run.offload(parse_feed, *args) if len(content) > OFFLOAD_BYTES else parse_feed(*args)
+        if undated:  # an entry without a date keeps the date it was first seen, run after run
+            known = run.store.published_dates(sorted(undated))
+            for item in items:
+                if item.id in undated:
+                    item.published = known.get(item.id, run.moment)
+        if headers:  # remember the validators only once these items are stored
+            validators = {"url": url, "etag": headers.get("etag", ""),
+                          "last_modified": headers.get("last-modified", "")}
+            run.after_save(lambda: run.store.set_source_state(self.instance, validators))
         return items[: self.settings.max_items] if self.settings.max_items else items
 
     def _download(self, url: str, run: RunContext) -> tuple[bytes | None, dict]:
@@ -59,17 +68,14 @@ class FeedSource(Source):
         if response.status_code >= 400:
             raise SourceError(f"{url}: HTTP {response.status_code} {response.reason_phrase}; "
                               f"check the URL in [sources.{self.instance}] or try again later")
-        run.store.set_source_state(self.instance, {
-            "url": url,
-            "etag": response.headers.get("etag", ""),
-            "last_modified": response.headers.get("last-modified", ""),
-        })
         return response.content, dict(response.headers)
 
 
-def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: str,
-               fallback_date: datetime) -> list[Item]:
-    """Parse feed bytes into sanitised items (a plain function, so a worker process can run it)."""
+def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: str) -> tuple[list[Item], set[str]]:
+    """Parse feed bytes into sanitised items and the ids of those with no date of their own.
+
+    A plain function of its arguments, so a worker process can run it.
+    """
     headers = {"content-location": url if "://" in url else ""}
     if content_type:
         headers["content-type"] = content_type
@@ -79,8 +85,7 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
         reason = str(problem).strip() if problem else "no RSS or Atom elements"
         raise SourceError(f"{url}: not an RSS or Atom feed ({reason}); check the address or the file")
     feed_link = parsed.feed.get("link", "") if url.startswith("file") or "://" not in url else url
-    feed_date = _date(parsed.feed) or fallback_date
-    items = []
+    items, undated = [], set()
     for entry in parsed.entries:
         link = safe_url(entry.get("link", ""), feed_link)
         key = entry.get("id") or link or entry.get("title", "")
@@ -88,17 +93,20 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
             continue
         content_list = entry.get("content") or []
         body = content_list[0].get("value", "") if content_list else entry.get("summary", "")
+        published = _date(entry)
+        if published is None:
+            undated.add(item_id(source, key))
         items.append(Item(
-            id=item_id(source, key, link),
+            id=item_id(source, key),
             kind=Kind(kind),
             source=source,
             title=plain_text(entry.get("title", "")) or "(untitled)",
-            published=_date(entry) or feed_date,
+            published=published or datetime.min.replace(tzinfo=UTC),  # replaced by the caller
             url=link,
             body_html=clean_html(body, link or feed_link),
             author=plain_text(entry.get("author", "")),
         ))
-    return items
+    return items, undated
 
 
 def _date(node) -> datetime | None:

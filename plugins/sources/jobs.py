@@ -46,7 +46,7 @@ class JobsSource(Source):
         for job in read_records(self.settings.path, "job", JobRecord, run):
             url = safe_url(job.url)
             yield Item(
-                id=item_id(self.instance, job.id, url),
+                id=item_id(self.instance, job.id),
                 kind=Kind.JOB,
                 source=self.instance,
                 title=plain_text(job.title),

@@ -1,8 +1,10 @@
 """`summary`: an extractive summary made of the item's own sentences, never cut mid-sentence.
 
-Sentences are scored by how many of the item's frequent words they carry (Luhn's method),
-the first sentence gets a small lead bonus, and the best ones that fit `max_chars` are kept
-in their original order.
+The first sentence always leads (news is written that way); the rest are chosen by how many of
+the item's frequent words they carry (Luhn's method), and a sentence that opens with a pronoun
+pointing back ("They join...", "This means...") is taken only after the sentence it follows.
+The chosen sentences keep their original order and fit `max_chars`. Only a first sentence
+longer than `max_chars` on its own is shortened, at a word, with an ellipsis.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ he her his how i if in into is it its just more most my no not of on one or our 
 some such than that the their them then there these they this those to up us was we were what when
 which who will with would you your
 """.split())
-LEAD_BONUS = 1.25
+DANGLING = re.compile(r"^(they|them|their|it|its|this|these|those|he|she|his|her|such|also|but|and|so)\b", re.I)
 
 
 def sentences(text: str) -> list[str]:
@@ -40,24 +42,27 @@ def summarise(text: str, max_chars: int, max_sentences: int) -> str:
     parts = sentences(text)
     if not parts:
         return ""
-    if len(parts[0]) > max_chars and len(parts) == 1:
+    if len(parts[0]) > max_chars:
         return _shorten(parts[0], max_chars)
     counts = Counter(w for w in WORD.findall(text.lower()) if w not in STOPWORDS)
+
     def score(index: int) -> float:
+        if index == 0:
+            return float("inf")
         words = [w for w in WORD.findall(parts[index].lower()) if w not in STOPWORDS]
-        value = sum(counts[w] for w in words) / (len(words) ** 0.5 or 1)
-        return value * (LEAD_BONUS if index == 0 else 1)
+        return sum(counts[w] for w in words) / (len(words) ** 0.5 or 1)
+
     chosen: list[int] = []
     used = 0
     for index in sorted(range(len(parts)), key=lambda i: (-score(i), i)):
+        if DANGLING.match(parts[index]) and index - 1 not in chosen:
+            continue
         length = len(parts[index]) + (1 if chosen else 0)
         if used + length <= max_chars:
             chosen.append(index)
             used += length
             if len(chosen) == max_sentences:
                 break
-    if not chosen:  # no whole sentence fits: the best-scoring one, shortened at a word
-        return _shorten(parts[0], max_chars)
     return " ".join(parts[i] for i in sorted(chosen))
 
 

@@ -1,4 +1,4 @@
-"""The pieces of the archive: index entries, issue pages made from the email, atomic file writes."""
+"""The pieces of the archive: index entries, and issue pages made from the web version's HTML."""
 
 from __future__ import annotations
 

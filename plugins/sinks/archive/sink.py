@@ -18,7 +18,7 @@ STYLESHEET = "archive/archive.css"
 
 
 class ArchiveSink(Sink):
-    """Every issue's web version (the email's HTML) and an index of them all, newest first."""
+    """Every issue's web version (the email's templates, with every item) and an index of them all, newest first."""
 
     name = "archive"
     description = "static web archive of every issue (out_dir/archive)"
@@ -35,7 +35,8 @@ class ArchiveSink(Sink):
         for record in run.store.editions():  # newest first
             issue = from_record(run.store, record)
             page = folder / edition_page(issue.number)
-            write_atomic(page, issue_page(render_edition(issue, run).html, index_href="index.html",
+            html = render_edition(issue, run, max_per_section=None).html  # the web version: no item left out
+            write_atomic(page, issue_page(html, index_href="index.html",
                                           feed_href=feed_url(self.project), feed_title=feed_title))
             issues.append(str(page))
             entries.append(index_entry(issue))

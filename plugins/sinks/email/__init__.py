@@ -5,6 +5,7 @@
     subscribers = "subscribers.csv"          # header: email,name
     from_email = "news@network.example.org"
     unsubscribe = "mailto:news@network.example.org?subject=unsubscribe"
+    max_items_per_section = 10               # the rest are in the web version (the archive)
     delivery = { type = "outbox" }           # or "sendgrid", "smtp", with their settings
 """
 
@@ -29,6 +30,7 @@ from plugins.sinks.email.render import RenderedEdition, render_edition
 from plugins.sinks.email.subscribers import read_subscribers, valid_address
 
 # Deliveries are recorded after each chunk, so a crash part-way loses at most one chunk's records.
+# A deliverer with a `batch_size` setting (SendGrid: one request per batch) gets chunks of that size.
 CHUNK = 500
 
 
@@ -42,6 +44,7 @@ class EmailSink(Sink):
         from_name: str | None = None
         reply_to: str = ""
         unsubscribe: str
+        max_items_per_section: int = Field(default=10, ge=1)  # fewer if needed to stay under Gmail's clip
         delivery: dict[str, Any] = Field(default_factory=lambda: {"type": "outbox"})
 
         @field_validator("from_email", "reply_to")
@@ -69,15 +72,21 @@ class EmailSink(Sink):
     def write(self, edition: Edition | None, run: RunContext) -> SinkResult:
         if edition is None:
             return SinkResult("no new edition; nothing sent")
-        rendered = render_edition(edition, run, unsubscribe=self.settings.unsubscribe)
+        rendered = render_edition(edition, run, unsubscribe=self.settings.unsubscribe,
+                                  max_per_section=self.settings.max_items_per_section)
         files = self._save(edition.number, rendered)
+        latest = run.store.latest_edition()
+        if latest is not None and latest.number != edition.number:  # never mail an old issue to new readers
+            return SinkResult(f"issue {edition.number} re-rendered; not sent, since issue {latest.number} "
+                              f"is newer", files)
         subscribers = read_subscribers(self.settings.subscribers, run)
         already = run.store.delivered_to(edition.number)
         pending = [s for s in subscribers if s.email not in already]
         factory = MessageFactory(rendered, self._envelope(edition.number, run))
         sent, failed = 0, []
-        for start in range(0, len(pending), CHUNK):
-            chunk = pending[start:start + CHUNK]
+        size = getattr(self.deliverer.settings, "batch_size", None) or CHUNK
+        for start in range(0, len(pending), size):
+            chunk = pending[start:start + size]
             messages = [factory.message_for(s) for s in chunk]
             for delivery in self._send(messages, [s.email for s in chunk], run):
                 if delivery.ok:

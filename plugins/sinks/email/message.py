@@ -9,9 +9,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from pipeline.sanitize import one_line
 from plugins.sinks.email.render import RenderedEdition
 from plugins.sinks.email.subscribers import Subscriber
-from plugins.sinks.email.view import one_line
 
 EDITION_HEADER = "X-Newsletter-Edition"
 

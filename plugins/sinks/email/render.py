@@ -1,7 +1,8 @@
 """Rendering an edition as an email: Jinja2 makes MJML, mjml-python (MRML) makes the HTML.
 
-The HTML holds nothing about any one recipient, so the archive sink serves the very same
-document as the issue's web version.
+The HTML holds nothing about any one recipient. The email shows a few items a section and is
+kept under Gmail's clipping limit; the archive renders the same templates with every item as
+the issue's web version, which the email links to for the rest.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from plugins.sinks.email import view
 
 HTML_TEMPLATE = "email/issue.mjml"
 TEXT_TEMPLATE = "email/issue.txt"
+GMAIL_CLIP_BYTES = 102 * 1024  # Gmail hides the rest of a longer HTML part behind "[Message clipped]"
 
 
 @dataclass
@@ -27,18 +29,31 @@ class RenderedEdition:
     text: str
 
 
-def render_edition(edition: Edition, run: RunContext, *, unsubscribe: str | None = None) -> RenderedEdition:
+def render_edition(edition: Edition, run: RunContext, *, unsubscribe: str | None = None,
+                   max_per_section: int | None = None) -> RenderedEdition:
     """Subject, HTML and plain text of `edition`.
 
     :param unsubscribe: the link shown in the footer; by default that of the project's
         first `email` sink, so the archive's copy matches what subscribers got.
+    :param max_per_section: for the email: at most this many items a section, then a link to the
+        web version for the rest; fewer (down to none) if the HTML would still be over
+        `GMAIL_CLIP_BYTES`. None (the web version): every item.
     """
+    limit = max_per_section
+    rendered = _render(edition, run, unsubscribe, limit)
+    while limit and len(rendered.html.encode()) > GMAIL_CLIP_BYTES:
+        limit = min(limit - 1, limit * 3 // 4)  # a quarter fewer each time: 10, 7, 5, 3, 2, 1, 0
+        rendered = _render(edition, run, unsubscribe, limit)
+    return rendered
+
+
+def _render(edition: Edition, run: RunContext, unsubscribe: str | None, limit: int | None) -> RenderedEdition:
     project = run.project
     context = {
         "edition": edition,
         "subject": view.subject_line(edition.title),
         "intro": view.intro(edition),
-        "sections": view.sections(edition, project.tz),
+        "sections": view.sections(edition, project.tz, limit),
         "issue_url": site.edition_url(project, edition.number),
         "archive_url": site.archive_url(project),
         "feed_url": site.feed_url(project),

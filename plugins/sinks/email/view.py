@@ -6,20 +6,19 @@ Every string here is plain text: the templates escape it (HTML) or print it as i
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.edition import SECTION_TITLES, Edition
-from pipeline.models import EventDetails, Item, JobDetails, Kind
-from pipeline.sanitize import plain_text, safe_url
+from pipeline.models import EventDetails, Item, JobDetails, Kind, ProgrammeSlot
+from pipeline.sanitize import one_line, plain_text, safe_url
 from pipeline.templating import money
 
-EXCERPT_CHARS = 300  # keeps a 40-item issue well under Gmail's 102 KB clipping limit
+EXCERPT_CHARS = 300  # an excerpt, never the whole body: the email must stay under Gmail's clipping limit
 SUBJECT_CHARS = 200
-PROGRAMME_SHORT = 8  # programmes this long or shorter are shown whole
-PROGRAMME_SHOWN = 6  # otherwise the first few slots, then "and N more"
+PROGRAMME_SHORT = 16  # in the email, programmes this long or shorter are shown whole (a day seminar has ~12 slots)
+PROGRAMME_SHOWN = 12  # longer ones: the first slots, then "and N more"; the web version shows every slot
 _BLOCK_TAG = re.compile(r"<(/?)(p|br|li|h[1-6]|div|tr|td|th|blockquote|dd|dt|figcaption)\b", re.I)
 DAY = "%A %-d %B %Y"
 
@@ -68,12 +67,16 @@ class SectionView:
     kind: str
     title: str
     items: list[ItemView]
+    more: int = 0  # items left out of the email, shown in the web version
 
-
-def one_line(text: str) -> str:
-    """Plain text on one line: every run of white space (CR and LF included) becomes one space."""
-    folded = " ".join((text or "").split())
-    return "".join(ch for ch in folded if unicodedata.category(ch) != "Cc")
+    @property
+    def more_line(self) -> str:
+        """'…and 12 more in the web version' under a section cut short; '' when nothing was cut."""
+        if not self.more:
+            return ""
+        if self.items:
+            return f"…and {self.more} more in the web version"
+        return f"{self.more} {'item' if self.more == 1 else 'items'} in the web version"
 
 
 def subject_line(title: str) -> str:
@@ -100,10 +103,20 @@ def excerpt(item: Item) -> str:
     return shorten(one_line(text), EXCERPT_CHARS)
 
 
-def sections(edition: Edition, tz: ZoneInfo) -> list[SectionView]:
-    """Non-empty sections in newsletter order (posts, news, jobs, events)."""
-    return [SectionView(kind.value, SECTION_TITLES[kind], [item_view(i, tz) for i in edition.sections[kind]])
-            for kind in Kind if edition.sections.get(kind)]
+def sections(edition: Edition, tz: ZoneInfo, limit: int | None = None) -> list[SectionView]:
+    """Non-empty sections in newsletter order (posts, news, jobs, events).
+
+    With a `limit` (the email), each shows its first `limit` items and long programmes are cut;
+    without (the web version), everything is shown.
+    """
+    views = []
+    for kind in Kind:
+        items = edition.sections.get(kind) or []
+        if items:
+            shown = items if limit is None else items[:limit]
+            views.append(SectionView(kind.value, SECTION_TITLES[kind],
+                                     [item_view(i, tz, whole=limit is None) for i in shown], len(items) - len(shown)))
+    return views
 
 
 def intro(edition: Edition) -> str:
@@ -121,18 +134,27 @@ def intro(edition: Edition) -> str:
     return f"In this issue: {listed}."
 
 
-def item_view(item: Item, tz: ZoneInfo) -> ItemView:
-    published = item.published.astimezone(tz).strftime("%-d %B %Y")
-    byline = " · ".join(p for p in (one_line(item.author or item.source), published) if p)
+def item_view(item: Item, tz: ZoneInfo, *, whole: bool = False) -> ItemView:
+    """`whole`: show an event's programme in full, however long."""
     return ItemView(
         title=one_line(item.title),
         url=safe_url(item.url),
-        byline=byline,
+        byline=byline(item, tz),
         excerpt=excerpt(item),
         themes=[one_line(t) for t in item.themes if one_line(t)],
         job=job_view(item.job) if item.job else None,
-        event=event_view(item.event, tz) if item.event else None,
+        event=event_view(item.event, tz, whole=whole) if item.event else None,
     )
+
+
+def byline(item: Item, tz: ZoneInfo) -> str:
+    """'Pamela Fisher · 15 January 2016', or 'Posted 12 January 2016' when no author is known.
+
+    Never the source's name: that is a key in pipeline.toml, not something a reader knows.
+    """
+    published = item.published.astimezone(tz).strftime("%-d %B %Y")
+    author = one_line(item.author)
+    return f"{author} · {published}" if author else f"Posted {published}"
 
 
 def job_view(job: JobDetails) -> JobView:
@@ -146,34 +168,65 @@ def job_view(job: JobDetails) -> JobView:
     )
 
 
-def event_view(event: EventDetails, tz: ZoneInfo) -> EventView:
+def event_view(event: EventDetails, tz: ZoneInfo, *, whole: bool = False) -> EventView:
+    """`tz`: the project's zone, for events that do not name their own."""
     slots = event.programme
-    shown = slots if len(slots) <= PROGRAMME_SHORT else slots[:PROGRAMME_SHOWN]
-    programme = []
-    for slot in shown:
-        line = f"{one_line(slot.time)} {one_line(slot.title)}".strip()
-        if slot.speakers:
-            line += f" ({', '.join(one_line(s) for s in slot.speakers)})"
-        programme.append(line)
+    shown = slots if whole or len(slots) <= PROGRAMME_SHORT else slots[:PROGRAMME_SHOWN]
     return EventView(
-        when=event_when(event.start, event.end, tz),
+        when=event_when(event, tz),
         venue=one_line(event.venue),
         speakers=", ".join(one_line(s) for s in event.speakers),
-        programme=programme,
+        programme=[slot_line(slot) for slot in shown],
         programme_more=len(slots) - len(shown),
         prices=[PriceView(one_line(p.label), money(p), one_line(p.note)) for p in event.prices],
         booking_url=safe_url(event.booking_url),
     )
 
 
-def event_when(start: datetime, end: datetime | None, tz: ZoneInfo) -> str:
-    """'Tuesday 2 February 2016, 09:30–17:00 GMT', in the project's time zone."""
-    start = start.astimezone(tz)
+def slot_line(slot: ProgrammeSlot) -> str:
+    """'10:00 Opening — John Walsh, Leeds Community Healthcare; Pamela Fisher, University of Leeds'.
+
+    Speakers are separated by semicolons: a speaker often comes with an affiliation after a comma.
+    """
+    line = f"{one_line(slot.time)} {one_line(slot.title)}".strip()
+    if slot.speakers:
+        line += " — " + "; ".join(one_line(s) for s in slot.speakers)
+    return line
+
+
+def venue_zone(event: EventDetails, default: ZoneInfo) -> ZoneInfo:
+    """The event's own time zone, or `default` (the project's) when it has none or an unknown one."""
+    try:
+        return ZoneInfo(event.timezone) if event.timezone else default
+    except (ZoneInfoNotFoundError, ValueError):
+        return default
+
+
+def event_when(event: EventDetails, default_tz: ZoneInfo) -> str:
+    """When the event is, in the venue's own time: 'Tuesday 2 February 2016, 09:30–17:00 GMT',
+    'Wednesday 17 February 2016, from 09:30 GMT'; an all-day event by its dates only."""
+    tz = venue_zone(event, default_tz)
+    start = event.start.astimezone(tz)
+    end = event.end.astimezone(tz) if event.end else None
+    if event.all_day:
+        return day_span(start.date(), max(end.date(), start.date()) if end else start.date())
     if end is None:
-        return start.strftime(f"{DAY}, %H:%M %Z")
-    end = end.astimezone(tz)
+        return f"{start.strftime(DAY)}, from {start:%H:%M %Z}"
     if end.date() == start.date():
         if start.tzname() == end.tzname():
             return f"{start.strftime(DAY)}, {start:%H:%M}–{end:%H:%M} {end:%Z}"
         return f"{start.strftime(DAY)}, {start:%H:%M %Z}–{end:%H:%M %Z}"
     return f"{start.strftime(DAY)}, {start:%H:%M %Z} to {end.strftime(DAY)}, {end:%H:%M %Z}"
+
+
+def day_span(first: date, last: date) -> str:
+    """'Tuesday 2 February 2016', or 'Tue 2 – Thu 4 February 2016' for several days."""
+    if first == last:
+        return first.strftime(DAY)
+    if (first.year, first.month) == (last.year, last.month):
+        head = "%a %-d"
+    elif first.year == last.year:
+        head = "%a %-d %B"
+    else:
+        head = "%a %-d %B %Y"
+    return f"{first.strftime(head)} – {last.strftime('%a %-d %B %Y')}"

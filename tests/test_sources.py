@@ -138,6 +138,14 @@ def test_feed_http_error_names_the_url_and_status(project_from, run_context, fee
         fetch(project, run_context)
 
 
+def test_a_feed_larger_than_the_limit_is_refused(project_from, run_context, feed_server):
+    feed_server.routes["/huge.xml"] = Route(RSS.encode() + b" " * (1024 * 1024 + 1))
+    url = feed_server.url("/huge.xml")
+    project = project_from(f'[sources.p]\ntype = "feed"\nurl = "{url}"\nmax_megabytes = 1\n' + SINK)
+    with pytest.raises(SourceError, match=rf"{url}: larger than 1 MB; raise max_megabytes in \[sources.p\]"):
+        fetch(project, run_context)
+
+
 def test_large_feeds_are_parsed_in_worker_processes(project_from, run_context):
     entries = "".join(f"<item><title>T{i}</title><link>https://p.example.org/{i}</link>"
                       f"<description>{'&lt;p&gt;word&lt;/p&gt; ' * 150}</description></item>" for i in range(60))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import feedparser
+from pydantic import Field
 
 from pipeline import hookimpl
 from pipeline.components import Settings, Source
@@ -31,6 +32,7 @@ class FeedSource(Source):
         url: UrlOrFile
         kind: Literal["news", "post", "job", "event"] = "news"
         max_items: int | None = None
+        max_megabytes: int = Field(default=20, ge=1)
 
     def fetch(self, run: RunContext) -> list[Item]:
         url = self.settings.url
@@ -62,13 +64,20 @@ class FeedSource(Source):
                 headers["If-None-Match"] = state["etag"]
             if state.get("last_modified"):
                 headers["If-Modified-Since"] = state["last_modified"]
-        response = run.http.get(url, headers=headers)
-        if response.status_code == 304:
-            return None, {}
-        if response.status_code >= 400:
-            raise SourceError(f"{url}: HTTP {response.status_code} {response.reason_phrase}; "
-                              f"check the URL in [sources.{self.instance}] or try again later")
-        return response.content, dict(response.headers)
+        limit = self.settings.max_megabytes * 1024 * 1024
+        with run.http.stream("GET", url, headers=headers) as response:
+            if response.status_code == 304:
+                return None, {}
+            if response.status_code >= 400:
+                raise SourceError(f"{url}: HTTP {response.status_code} {response.reason_phrase}; "
+                                  f"check the URL in [sources.{self.instance}] or try again later")
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > limit:  # a runaway or hostile server never fills memory
+                    raise SourceError(f"{url}: larger than {self.settings.max_megabytes} MB; raise "
+                                      f"max_megabytes in [sources.{self.instance}] if that is expected")
+            return bytes(body), dict(response.headers)
 
 
 def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: str) -> tuple[list[Item], set[str]]:

@@ -14,6 +14,8 @@ import jinja2
 
 from pipeline import __version__
 from pipeline.config import Project
+from pipeline.models import Item
+from pipeline.sanitize import html_to_text
 from pipeline.state import Store
 from pipeline.templating import build_environment
 
@@ -30,11 +32,21 @@ class RunContext:
     _http: httpx.Client | None = field(default=None, repr=False)
     _templates: jinja2.Environment | None = field(default=None, repr=False)
     _after_save: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    _texts: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
 
     def problem(self, where: str, message: str) -> None:
         """Record a problem with one record (a post, a row, an entry) that was skipped; the run goes on."""
         with self._lock:
             self.problems.append(f"{where}: {message}")
+
+    def text_of(self, item: Item) -> str:
+        """The plain text of an item's body, one line per block; worked out once per run, for every transform."""
+        cached = self._texts.get(item.id)
+        if cached is not None and cached[0] is item.body_html:
+            return cached[1]
+        text = html_to_text(item.body_html)
+        self._texts[item.id] = (item.body_html, text)
+        return text
 
     def after_save(self, action: Callable[[], None]) -> None:
         """Do `action` once the items fetched in this run are safely stored (e.g. remember an ETag).

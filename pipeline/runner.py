@@ -141,7 +141,7 @@ def _checked(item: Item) -> Item:
     if not isinstance(item, Item):
         raise TypeError(f"fetch() returned {type(item).__name__}, not Item")
     item.title = one_line(item.title)
-    item.body_html = clean_html(item.body_html)
+    item.body_html = clean_html(item.body_html)  # idempotent; built-in sources already cleaned with a base
     item.url = safe_url(item.url)
     return item
 

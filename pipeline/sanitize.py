@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from functools import lru_cache
+import threading
 from urllib.parse import urljoin, urlparse
 
 import nh3
@@ -26,35 +26,38 @@ ATTRIBUTES = {
     "td": {"colspan", "rowspan"},
     "th": {"colspan", "rowspan", "scope"},
 }
-URL_ATTRIBUTES = {"href", "src"}
 _SPACE = re.compile(r"\s+")
 _BLOCK_END = re.compile(r"<(?:br|/p|/li|/h[1-6]|/div|/blockquote|/tr|/dd|/dt|/pre|/figcaption)\b[^>]*>", re.I)
 _STRIP_ALL = nh3.Cleaner(tags=set(), clean_content_tags={"script", "style"}, attributes={})
 
 
-@lru_cache(maxsize=256)
-def _cleaner(base_url: str) -> nh3.Cleaner:
-    def absolute_urls(tag: str, attribute: str, value: str) -> str | None:
-        if attribute not in URL_ATTRIBUTES:
-            return value
-        url = urljoin(base_url, value.strip()) if base_url else value.strip()
-        return url if urlparse(url).scheme in ALLOWED_SCHEMES else None
+_base = threading.local()  # the base URL of the fragment being cleaned, per thread
 
-    return nh3.Cleaner(
-        tags=TAGS,
-        clean_content_tags={"script", "style"},
-        attributes=ATTRIBUTES,
-        attribute_filter=absolute_urls,
-        url_schemes=set(ALLOWED_SCHEMES),
-        link_rel="noopener noreferrer",
-    )
+
+def _absolute(url: str) -> str | None:
+    """Called by nh3 for each relative URL: resolved against the current base, or dropped."""
+    base = getattr(_base, "url", "")
+    absolute = urljoin(base, url.strip()) if base else ""
+    return absolute if urlparse(absolute).scheme in ALLOWED_SCHEMES else None
+
+
+# One cleaner for every call: nh3 checks schemes itself and asks Python only about relative URLs.
+_CLEANER = nh3.Cleaner(
+    tags=TAGS,
+    clean_content_tags={"script", "style"},
+    attributes=ATTRIBUTES,
+    url_schemes=set(ALLOWED_SCHEMES),
+    url_relative=_absolute,
+    link_rel="noopener noreferrer",
+)
 
 
 def clean_html(fragment: str, base_url: str = "") -> str:
     """Sanitise an HTML fragment; relative links are made absolute against `base_url`, or dropped."""
     if not fragment:
         return ""
-    return _cleaner(base_url).clean(fragment).strip()
+    _base.url = base_url
+    return _CLEANER.clean(fragment).strip()
 
 
 def plain_text(fragment: str) -> str:
@@ -77,7 +80,6 @@ def safe_url(url: str, base_url: str = "") -> str:
     return url if urlparse(url).scheme in ALLOWED_SCHEMES else ""
 
 
-@lru_cache(maxsize=4096)  # the themes and summary transforms both read each body
 def html_to_text(fragment: str) -> str:
     """Text of an HTML fragment with one line per block (paragraph, list item, heading)."""
     if not fragment:

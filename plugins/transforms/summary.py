@@ -18,7 +18,6 @@ from pipeline import hookimpl
 from pipeline.components import Settings, Transform
 from pipeline.models import Item
 from pipeline.run_context import RunContext
-from pipeline.sanitize import html_to_text
 
 SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9£])")
 WORD = re.compile(r"[a-z][a-z'’\-]+")
@@ -84,7 +83,7 @@ class SummaryTransform(Transform):
         for item in items:
             if item.summary and not self.settings.overwrite:
                 continue
-            item.summary = summarise(html_to_text(item.body_html), self.settings.max_chars,
+            item.summary = summarise(run.text_of(item), self.settings.max_chars,
                                      self.settings.max_sentences)
 
 

@@ -15,7 +15,6 @@ from pipeline import hookimpl
 from pipeline.components import Settings, Transform
 from pipeline.models import Item
 from pipeline.run_context import RunContext
-from pipeline.sanitize import html_to_text
 
 
 def phrase_pattern(phrase: str) -> str:
@@ -43,19 +42,21 @@ class ThemesTransform(Transform):
 
     def __init__(self, *args):
         super().__init__(*args)
+        # Text is lower-cased once per item; cheaper than IGNORECASE in every pattern.
         self.patterns = {
-            theme: re.compile("|".join(phrase_pattern(p) for p in phrases), re.IGNORECASE)
+            theme: re.compile("|".join(phrase_pattern(p.lower()) for p in phrases))
             for theme, phrases in self.settings.taxonomy.items()
         }
 
     def themes_of(self, text: str) -> list[str]:
+        text = text.lower()
         need = self.settings.min_matches
         return [theme for theme, pattern in self.patterns.items()
                 if (len(pattern.findall(text)) >= need if need > 1 else pattern.search(text))]
 
     def apply(self, items: list[Item], run: RunContext) -> None:
         for item in items:
-            found = self.themes_of(f"{item.title}\n{html_to_text(item.body_html)}")
+            found = self.themes_of(f"{item.title}\n{run.text_of(item)}")
             item.themes = list(dict.fromkeys([*item.themes, *found]))
 
 

@@ -328,3 +328,12 @@ def test_a_failing_prepare_jinja_environment_is_named(project_from, run_context)
     ctx = run_context(project)
     assert ctx.templates.from_string("{{ 3 | money }}").render() == "£3"
     assert ctx.problems == ["plugin 'broken-filters': prepare_jinja_environment raised KeyError: 'filters'"]
+
+
+def test_text_of_is_worked_out_once_and_again_when_the_body_changes(project_from, run_context):
+    ctx = run_context(project_from(TOML, plugins=[("rec", Recorder())]))
+    item = make_item(body_html="<p>One.</p><p>Two &amp; three.</p>")
+    first = ctx.text_of(item)
+    assert first == "One.\nTwo & three." and ctx.text_of(item) is first
+    item.body_html = "<p>Changed.</p>"
+    assert ctx.text_of(item) == "Changed."

@@ -65,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
 
     run_cmd = command("run", cmd_run, "run every stage and make the edition for a date")
     run_cmd.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD",
-                         help="the edition date; the run then behaves as on that day (default: today)")
+                         help="the edition date; the run then behaves as at midnight that day "
+                              "(default: the latest newsletter day, by the clock)")
     refresh = command("refresh", cmd_refresh, "fetch sources and update the feed and archive; no new edition")
     refresh.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD", help="behave as on this day")
     command("check", cmd_check, "validate pipeline.toml and the plugins; fetch and write nothing")
@@ -96,8 +97,9 @@ def cmd_refresh(args) -> int:
 def cmd_check(args) -> int:
     console = _console()
     project = load_project(args.config)
+    loaded = len(project.host.pm.get_plugins())
     counts = (f"{len(project.sources)} sources, {len(project.transforms)} transforms, "
-              f"{len(project.sinks)} sinks, {len(project.host.origins)} plugins")
+              f"{len(project.sinks)} sinks, {loaded} plugins")
     console.print(f"{escape(str(args.config))}: OK — {counts}")
     return 0
 
@@ -140,7 +142,8 @@ def cmd_schedule(args) -> int:
 
     project.core.state_dir.mkdir(parents=True, exist_ok=True)
     store = Store(state_path(project))
-    scheduler = build_scheduler(project, lambda as_of: job(as_of, "run"), lambda: job(None, "refresh"), store)
+    # No --as-of: a scheduled run uses the clock, and makes the edition of the newsletter day that is due.
+    scheduler = build_scheduler(project, lambda as_of: job(None, "run"), lambda: job(None, "refresh"), store)
     console.print("running; press Ctrl-C to stop")
     try:
         while True:

@@ -3,8 +3,9 @@
 An edition dated D holds what is new since the previous edition: the items published since
 it (for the first edition, in the month before D) and before D, plus late arrivals, items
 that belonged to the previous edition's period but were first seen only after it was made (a
-source that was down that day). Nothing is in two editions; jobs whose closing date is before
-D and events that are over by D are left out. The same date always gives the same edition: it
+source that was down that day). Nothing is in two editions, nor is a page (URL) that an
+earlier edition linked; jobs already closed and events already over, by D or by the time the
+edition is made if that is later, are left out. The same date always gives the same edition: it
 is stored on first use, and a re-run re-renders it rather than making a second one. A date
 before the latest edition is refused, since its period would overlap.
 """
@@ -64,10 +65,11 @@ def edition_title(network: str, number: int, as_of: date) -> str:
     return f"{network}: issue {number}, {as_of.strftime('%B %Y')}"
 
 
-def still_relevant(item: Item, as_of: date, period_end: datetime) -> bool:
-    if item.job and item.job.closing_date and item.job.closing_date < as_of:
+def still_relevant(item: Item, at: datetime) -> bool:
+    """False for a job that has closed, or an event that is over, at `at`."""
+    if item.job and item.job.closing_date and item.job.closing_date < at.date():
         return False
-    if item.event and item.event.finishes < period_end:
+    if item.event and item.event.finishes < at:
         return False
     return True
 
@@ -90,31 +92,46 @@ class EditionError(PipelineError):
     exit_code = 2
 
 
-def select_items(store: Store, as_of: date, tz: ZoneInfo) -> tuple[datetime, datetime, list[Item]]:
+def select_items(store: Store, as_of: date, tz: ZoneInfo, moment: datetime) -> tuple[datetime, datetime, list[Item]]:
     period_end = start_of(as_of, tz)
     previous = store.last_edition_before(as_of)
     period_start = previous.period_end if previous else start_of(month_before(as_of), tz)
     late_start = previous.period_start if previous else period_start
-    already_sent = store.ids_in_editions_before(as_of)
+    sent_ids, sent_urls = store.sent_before(as_of)
+    judged_at = max(period_end, moment)
     chosen = [
         item for item, first_seen in store.items_published(late_start, period_end)
-        if item.id not in already_sent
-        and (item.published >= period_start or first_seen >= period_start)
-        and still_relevant(item, as_of, period_end)
+        if item.id not in sent_ids and item.url not in sent_urls
+        and (item.published >= period_start or (previous is not None and first_seen > previous.created_at))
+        and still_relevant(item, judged_at)
     ]
     return period_start, period_end, order(chosen)
 
 
-def prepare_edition(store: Store, as_of: date, tz: ZoneInfo, network: str, now: datetime) -> Edition | None:
-    """The edition for `as_of`: the stored one if it exists, else a new one; None if nothing is new."""
-    record = store.edition_on(as_of)
-    if record is not None:
-        return from_record(store, record)
+def check_date(store: Store, as_of: date, today: date) -> None:
+    """Refuse an edition date that would overlap a later edition, or that has not come yet."""
+    if store.edition_on(as_of) is not None:
+        return
+    if as_of > today:
+        raise EditionError(f"{as_of} is in the future; an issue is made on or after its date")
     latest = store.latest_edition()
     if latest is not None and latest.as_of > as_of:
         raise EditionError(f"issue {latest.number} is dated {latest.as_of}, after {as_of}: an issue for {as_of} "
                            f"would overlap it; use a later date, or --as-of {latest.as_of} to re-make that issue")
-    start, end, items = select_items(store, as_of, tz)
+
+
+def prepare_edition(store: Store, as_of: date, tz: ZoneInfo, network: str, moment: datetime) -> Edition | None:
+    """The edition for `as_of`: the stored one if it exists, else a new one; None if nothing is new.
+
+    `moment` is the run's "now" (midnight of `as_of` with --as-of): jobs and events past by then
+    are left out. The edition itself is stamped with the clock.
+    """
+    record = store.edition_on(as_of)
+    if record is not None:
+        return from_record(store, record)
+    now = datetime.now(tz)
+    check_date(store, as_of, now.date())
+    start, end, items = select_items(store, as_of, tz, moment)
     if not items:
         return None
     record = store.create_edition(as_of, start, end, lambda n: edition_title(network, n, as_of),

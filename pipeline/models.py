@@ -77,8 +77,8 @@ class EventDetails:
 class Item:
     """One piece of content, whatever its source.
 
-    `id` is stable: the same item seen again (in a later run, or in two feeds that link the same
-    page) gets the same id, so the state database keeps one row for it.
+    `id` is stable: the same item seen again by the same source, in a later run, gets the same
+    id (`item_id`), so the state database keeps one row for it.
     """
 
     id: str

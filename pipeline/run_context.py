@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -31,7 +32,8 @@ class RunContext:
     _pool: Executor | None = field(default=None, repr=False)
     _http: httpx.Client | None = field(default=None, repr=False)
     _templates: jinja2.Environment | None = field(default=None, repr=False)
-    _after_save: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    _after_save: list[tuple[str, Callable[[], None]]] = field(default_factory=list, repr=False)
+    _scope: threading.local = field(default_factory=threading.local, repr=False)
     _texts: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
 
     def problem(self, where: str, message: str) -> None:
@@ -51,17 +53,30 @@ class RunContext:
     def after_save(self, action: Callable[[], None]) -> None:
         """Do `action` once the items fetched in this run are safely stored (e.g. remember an ETag).
 
-        Nothing registered here happens if the run fails before saving, so a source never
-        records "seen" for content the state database does not hold.
+        Nothing registered here happens if the run fails before saving, or if the source that
+        registered it fails, so a source never records "seen" for content the state does not hold.
         """
         with self._lock:
-            self._after_save.append(action)
+            self._after_save.append((getattr(self._scope, "source", ""), action))
+
+    @contextmanager
+    def source_scope(self, source: str) -> Iterator[None]:
+        """The runner marks which source this thread is fetching, to credit `after_save` actions."""
+        self._scope.source = source
+        try:
+            yield
+        finally:
+            self._scope.source = ""
+
+    def forget_after_save(self, source: str) -> None:
+        with self._lock:
+            self._after_save = [(owner, action) for owner, action in self._after_save if owner != source]
 
     def saved(self) -> None:
         """Called by the runner after saving items."""
         with self._lock:
             actions, self._after_save = self._after_save, []
-        for action in actions:
+        for _, action in actions:
             action()
 
     @property

@@ -7,6 +7,7 @@ failing sink never loses what was fetched. One run at a time holds the state fol
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -20,13 +21,13 @@ from pathlib import Path
 
 from pipeline.components import Component, Sink, Source
 from pipeline.config import Project
-from pipeline.edition import Edition, month_before, prepare_edition, start_of
+from pipeline.edition import Edition, check_date, month_before, prepare_edition, start_of
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.models import Item
 from pipeline.plugins import call_each_plugin
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult
-from pipeline.sanitize import clean_html, one_line, safe_url
+from pipeline.sanitize import clean_html, one_line, safe_url, strip_controls
 from pipeline.state import Store
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -56,12 +57,13 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
     as_of = as_of or (edition_date(project, moment.date()) if mode == "run" else moment.date())
     report = RunReport(mode=mode, as_of=as_of.isoformat())
     with _exclusive(project), _open_store(project) as store:
+        if mode == "run":  # a date that would be refused is refused before anything is fetched
+            check_date(store, as_of, datetime.now(project.tz).date())
         ctx = RunContext(project, store, as_of, moment)
         try:
             items = _fetch_all(project.sources, ctx, report, progress)
             _transform_and_save(items, ctx, report, progress)
-            edition = prepare_edition(store, as_of, project.tz, project.core.name, datetime.now(project.tz)) \
-                if mode == "run" else None
+            edition = prepare_edition(store, as_of, project.tz, project.core.name, moment) if mode == "run" else None
             report.edition = edition.number if edition else None
             _write_all(project.sinks, edition, ctx, report, progress)
         finally:
@@ -122,7 +124,11 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
             fetched[source.instance] = items
             return f"{len(items)} item{'s' if len(items) != 1 else ''}", len(items)
 
-        return _timed("source", source, work)
+        with ctx.source_scope(source.instance):
+            result = _timed("source", source, work)
+            if not result.ok:
+                ctx.forget_after_save(source.instance)
+            return result
 
     progress("sources", 0, len(sources))
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_SOURCES, max(1, len(sources)))) as pool:
@@ -137,13 +143,34 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
 
 
 def _checked(item: Item) -> Item:
-    """The host's own guarantee, whatever a third-party source did: safe HTML, safe URL, one-line title."""
+    """The host's own guarantee, whatever a third-party source did: safe HTML and URLs, and text
+    fields on one line with no control characters."""
     if not isinstance(item, Item):
         raise TypeError(f"fetch() returned {type(item).__name__}, not Item")
     item.title = one_line(item.title)
+    item.author = one_line(item.author)
+    item.summary = strip_controls(item.summary)
+    item.themes = [theme for theme in map(one_line, item.themes) if theme]
     item.body_html = clean_html(item.body_html)  # idempotent; built-in sources already cleaned with a base
     item.url = safe_url(item.url)
+    if item.job:
+        item.job = _one_line_fields(item.job)
+    if item.event:
+        event = _one_line_fields(item.event)
+        event.booking_url = safe_url(event.booking_url)
+        event.speakers = [one_line(s) for s in event.speakers]
+        event.programme = [_one_line_fields(slot, speakers=tuple(map(one_line, slot.speakers)))
+                           for slot in event.programme]
+        event.prices = [_one_line_fields(price) for price in event.prices]
+        item.event = event
     return item
+
+
+def _one_line_fields(details, **changes):
+    """A copy of a details dataclass with every text field on one line."""
+    text = {f.name: one_line(getattr(details, f.name)) for f in dataclasses.fields(details)
+            if isinstance(getattr(details, f.name), str)}
+    return dataclasses.replace(details, **text, **changes)
 
 
 def fingerprint(item: Item, transforms_key: str) -> str:
@@ -173,9 +200,10 @@ def _transform_and_save(items: list[Item], ctx: RunContext, report: RunReport, p
         progress("transforms", n, len(transforms))
     # A failed transform leaves an empty fingerprint, so the next run transforms those items again.
     all_ok = not report.failed("transform")
-    ctx.store.save_items([(item, prints[item.id] if all_ok else "") for item in changed], ctx.moment)
+    seen_at = datetime.now(ctx.project.tz)  # by the clock, even under --as-of: it orders what was seen when
+    ctx.store.save_items([(item, prints[item.id] if all_ok else "") for item in changed], seen_at)
     if unchanged:
-        ctx.store.touch_items(unchanged, ctx.moment)
+        ctx.store.touch_items(unchanged, seen_at)
     ctx.saved()
 
 

@@ -28,6 +28,8 @@ ATTRIBUTES = {
 }
 _SPACE = re.compile(r"\s+")
 _BLOCK_END = re.compile(r"<(?:br|/p|/li|/h[1-6]|/div|/blockquote|/tr|/dd|/dt|/pre|/figcaption)\b[^>]*>", re.I)
+# Characters no output can carry: XML 1.0 forbids them, MJML chokes on them, mail clients show junk.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
 _STRIP_ALL = nh3.Cleaner(tags=set(), clean_content_tags={"script", "style"}, attributes={})
 
 
@@ -37,8 +39,7 @@ _base = threading.local()  # the base URL of the fragment being cleaned, per thr
 def _absolute(url: str) -> str | None:
     """Called by nh3 for each relative URL: resolved against the current base, or dropped."""
     base = getattr(_base, "url", "")
-    absolute = urljoin(base, url.strip()) if base else ""
-    return absolute if urlparse(absolute).scheme in ALLOWED_SCHEMES else None
+    return (safe_url(url, base) or None) if base else None
 
 
 # One cleaner for every call: nh3 checks schemes itself and asks Python only about relative URLs.
@@ -57,7 +58,7 @@ def clean_html(fragment: str, base_url: str = "") -> str:
     if not fragment:
         return ""
     _base.url = base_url
-    return _CLEANER.clean(fragment).strip()
+    return _CLEANER.clean(strip_controls(fragment)).strip()
 
 
 def plain_text(fragment: str) -> str:
@@ -66,7 +67,12 @@ def plain_text(fragment: str) -> str:
         return ""
     if "<" in fragment:
         fragment = _STRIP_ALL.clean(fragment)
-    return _SPACE.sub(" ", html.unescape(fragment)).strip()
+    return _SPACE.sub(" ", strip_controls(html.unescape(fragment))).strip()
+
+
+def strip_controls(text: str) -> str:
+    """The text without control characters (tab, line feed and carriage return stay)."""
+    return _CONTROL.sub("", text)
 
 
 def one_line(text: str) -> str:
@@ -75,9 +81,16 @@ def one_line(text: str) -> str:
 
 
 def safe_url(url: str, base_url: str = "") -> str:
-    """The URL made absolute if it is http, https or mailto; an empty string otherwise."""
-    url = urljoin(base_url, url.strip()) if base_url else (url or "").strip()
-    return url if urlparse(url).scheme in ALLOWED_SCHEMES else ""
+    """The URL made absolute if it is http, https or mailto; an empty string otherwise (also for a
+    URL with control characters or one that does not parse)."""
+    url = (url or "").strip()
+    if _CONTROL.search(url) or any(c in url for c in "\t\n\r"):
+        return ""
+    try:
+        url = urljoin(base_url, url) if base_url else url
+        return url if urlparse(url).scheme in ALLOWED_SCHEMES else ""
+    except ValueError:  # e.g. "http://[oops/" (an unclosed IPv6 host)
+        return ""
 
 
 def html_to_text(fragment: str) -> str:
@@ -86,5 +99,5 @@ def html_to_text(fragment: str) -> str:
         return ""
     # Source line breaks inside a paragraph are just spaces; only block ends start a new line.
     blocks = _BLOCK_END.sub("\n", _SPACE.sub(" ", fragment))
-    lines = html.unescape(_STRIP_ALL.clean(blocks)).split("\n")
+    lines = strip_controls(html.unescape(_STRIP_ALL.clean(blocks))).split("\n")
     return "\n".join(folded for line in lines if (folded := _SPACE.sub(" ", line).strip()))

@@ -3,7 +3,7 @@
 `schedule` has no monthly interval and needs pytz for time zones, so the monthly edition is a
 check every minute: once the configured day and time have passed in the project's time zone
 and this month's edition does not exist yet, it runs. A machine that was asleep at the
-appointed time catches up when it wakes. A job that fails is reported and the loop goes on.
+appointed time catches up when it wakes, within two days. A job that fails is reported and the loop goes on.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pipeline.config import Project
 from pipeline.state import Store
 
 Job = Callable[[], None]
+CATCH_UP = timedelta(days=2)
 
 
 def monthly_due(project: Project, now: datetime) -> datetime:
@@ -36,9 +37,10 @@ def next_monthly(project: Project, now: datetime) -> datetime:
 
 
 def edition_needed(project: Project, store: Store, now: datetime) -> date | None:
-    """The date of the edition to make now, or None if it is not time or it exists."""
+    """The date of the edition to make now, or None if it is not time, it exists, or the time
+    passed more than CATCH_UP ago (a scheduler started mid-month waits for next month)."""
     due = monthly_due(project, now)
-    if now < due or store.edition_on(due.date()) is not None:
+    if now < due or now - due > CATCH_UP or store.edition_on(due.date()) is not None:
         return None
     return due.date()
 

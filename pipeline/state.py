@@ -62,6 +62,7 @@ class EditionRecord:
     period_end: datetime
     title: str
     item_ids: list[str]
+    created_at: datetime  # by the clock, never by --as-of
 
 
 class Store:
@@ -175,9 +176,17 @@ class Store:
         rows = self._rows("SELECT * FROM editions ORDER BY as_of DESC LIMIT 1")
         return _edition(rows[0]) if rows else None
 
-    def ids_in_editions_before(self, as_of: date) -> set[str]:
+    def sent_before(self, as_of: date) -> tuple[set[str], set[str]]:
+        """The ids, and the URLs, of every item in an edition dated before `as_of`."""
         rows = self._rows("SELECT item_ids FROM editions WHERE as_of < ?", (as_of.isoformat(),))
-        return {item_id for (ids,) in rows for item_id in json.loads(ids)}
+        ids = sorted({item_id for (listed,) in rows for item_id in json.loads(listed)})
+        urls: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            urls.update(url for (url,) in self._rows(
+                f"SELECT json_extract(data, '$.url') FROM items WHERE id IN ({marks})", chunk) if url)
+        return set(ids), urls
 
     def editions(self) -> list[EditionRecord]:
         """Every edition, newest first."""
@@ -192,7 +201,7 @@ class Store:
             db.execute("INSERT INTO editions VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (number, as_of.isoformat(), _iso(period_start), _iso(period_end), title,
                         json.dumps(item_ids), _iso(created_at)))
-        return EditionRecord(number, as_of, period_start, period_end, title, item_ids)
+        return EditionRecord(number, as_of, period_start, period_end, title, item_ids, created_at)
 
     # -- deliveries ----------------------------------------------------------------------------
 
@@ -222,6 +231,6 @@ def _iso(moment: datetime) -> str:
 
 
 def _edition(row: tuple) -> EditionRecord:
-    number, as_of, start, end, title, item_ids, _created = row
+    number, as_of, start, end, title, item_ids, created = row
     return EditionRecord(number, date.fromisoformat(as_of), datetime.fromisoformat(start),
-                         datetime.fromisoformat(end), title, json.loads(item_ids))
+                         datetime.fromisoformat(end), title, json.loads(item_ids), datetime.fromisoformat(created))

@@ -337,3 +337,83 @@ def test_text_of_is_worked_out_once_and_again_when_the_body_changes(project_from
     assert first == "One.\nTwo & three." and ctx.text_of(item) is first
     item.body_html = "<p>Changed.</p>"
     assert ctx.text_of(item) == "Changed."
+
+
+def test_a_date_in_the_future_is_refused_before_anything_is_fetched(project_from):
+    from pipeline.edition import EditionError
+
+    recorder = Recorder(items())
+    with pytest.raises(EditionError, match="2061-05-01 is in the future"):
+        run(project_from(TOML, plugins=[("rec", recorder)]), as_of=date(2061, 5, 1))
+    assert recorder.log == []
+
+
+def test_re_making_an_old_issue_does_not_hide_new_items_from_the_next(project_from):
+    recorder = Recorder([make_item(Kind.POST, "January", published=JAN)])
+    project = project_from(TOML, plugins=[("rec", recorder)])
+    run(project, as_of=date(2016, 2, 1))
+    run(project, as_of=date(2016, 5, 1))  # nothing new: no issue 2
+    recorder.items.append(make_item(Kind.POST, "April", published=datetime(2016, 4, 20, tzinfo=UTC)))
+    run(project, as_of=date(2016, 2, 1))  # re-make issue 1; "April" is first seen here
+    assert run(project, as_of=date(2016, 6, 1)).edition == 2
+    assert [i.title for i in recorder.editions[-1].items] == ["April"]
+
+
+def test_a_page_an_earlier_issue_linked_is_not_repeated_under_a_new_source_name(project_from):
+    page = "https://partner.example.org/news/1"
+    first = Recorder([make_item(Kind.NEWS, "News", published=JAN, url=page)])
+    run(project_from(TOML, plugins=[("rec", first)]), as_of=date(2016, 2, 1))
+    # The organiser renames [sources.good]: its items get new ids, but the page went out already.
+    renamed = Recorder([make_item(Kind.NEWS, "News", source="partner", published=JAN, url=page),
+                        make_item(Kind.NEWS, "Later", source="partner", published=datetime(2016, 2, 10, tzinfo=UTC))])
+    renamed.classes[0].fetch = lambda self, run: list(renamed.items) if self.instance == "partner" else []
+    run(project_from(TOML.replace("[sources.good]", "[sources.partner]"), plugins=[("rec", renamed)]),
+        as_of=date(2016, 3, 1))
+    assert [i.title for i in renamed.editions[-1].items] == ["Later"]
+
+
+def test_jobs_and_events_are_judged_at_the_run_time_when_that_is_later(project_from, tmp_path):
+    from pipeline.edition import select_items
+    from pipeline.models import JobDetails
+
+    project = project_from(TOML, plugins=[("rec", Recorder())])
+    store = Store(tmp_path / "s.sqlite")
+    job = make_item(Kind.JOB, "Closes 10 Feb", published=JAN, job=JobDetails("Org", closing_date=date(2016, 2, 10)))
+    store.save_items([(job, "fp")], datetime(2016, 1, 20, tzinfo=UTC))
+    on_the_day = datetime(2016, 2, 1, tzinfo=project.tz)
+    assert [i.title for i in select_items(store, date(2016, 2, 1), project.tz, on_the_day)[2]] == ["Closes 10 Feb"]
+    late = datetime(2016, 2, 26, 12, tzinfo=project.tz)  # a run without --as-of on the 26th
+    assert select_items(store, date(2016, 2, 1), project.tz, late)[2] == []
+    store.close()
+
+
+def test_what_a_failing_source_asked_to_remember_is_forgotten(project_from):
+    remembered = []
+
+    class HalfWay(Source):
+        name = "halfway"
+
+        def fetch(self, run):
+            run.after_save(lambda: remembered.append(self.instance))
+            if self.instance == "bad":
+                raise RuntimeError("parse failed after registering")
+            return []
+
+    class Plugin:
+        @hookimpl
+        def register_sources(self, register):
+            register(HalfWay)
+
+    toml = '[sources.ok]\ntype = "halfway"\n[sources.bad]\ntype = "halfway"\n[sinks.first]\ntype = "collect"\n'
+    run(project_from(toml, plugins=[("rec", Recorder()), ("halfway", Plugin())]), mode="refresh")
+    assert remembered == ["ok"]
+
+
+def test_control_characters_never_reach_stored_items(project_from):
+    item = make_item(Kind.NEWS, "Bell\x07 and tab\x0b", published=JAN, url="https://x.example.org/a\x01b",
+                     author="Ann\x00", body_html="<p>Pasted\x0bfrom Word\x01</p>")
+    recorder = Recorder([item])
+    run(project_from(TOML, plugins=[("rec", recorder)]), as_of=date(2016, 2, 1))
+    (stored,) = recorder.editions[0].items
+    assert (stored.title, stored.url, stored.author) == ("Bell and tab", "", "Ann")
+    assert stored.body_html == "<p>Pastedfrom Word</p>"

@@ -31,10 +31,11 @@ def test_edition_is_due_once_the_time_has_passed_until_it_exists(project_from, t
     store = Store(tmp_path / "s.sqlite")
     assert edition_needed(project, store, datetime(2016, 2, 3, 8, 29, tzinfo=LONDON)) is None
     assert edition_needed(project, store, datetime(2016, 2, 3, 8, 30, tzinfo=LONDON)) == date(2016, 2, 3)
-    assert edition_needed(project, store, datetime(2016, 2, 20, tzinfo=LONDON)) == date(2016, 2, 3)  # catch up
+    assert edition_needed(project, store, datetime(2016, 2, 4, 20, tzinfo=LONDON)) == date(2016, 2, 3)  # catch up
+    assert edition_needed(project, store, datetime(2016, 2, 20, tzinfo=LONDON)) is None  # too late: next month
     start = datetime(2016, 1, 3, tzinfo=LONDON)
     store.create_edition(date(2016, 2, 3), start, start, lambda n: "t", [], start)
-    assert edition_needed(project, store, datetime(2016, 2, 20, tzinfo=LONDON)) is None
+    assert edition_needed(project, store, datetime(2016, 2, 4, tzinfo=LONDON)) is None
     store.close()
 
 

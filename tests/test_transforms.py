@@ -102,3 +102,8 @@ def test_summary_leads_with_the_first_sentence_and_avoids_dangling_pronouns():
     summary = summarise(text, max_chars=160, max_sentences=2)
     assert summary.startswith("Three more speakers")
     assert "They join" not in summary and "Ireland and Italy" in summary
+
+
+@pytest.mark.parametrize("text", ["It is spring at last in Leeds.", "This month we welcome new members. Hello."])
+def test_the_first_sentence_is_kept_even_when_it_opens_with_a_pronoun(text):
+    assert summarise(text, 300, 3).startswith(sentences(text)[0])

@@ -6,9 +6,10 @@ more safely (feedparser misses SVG and `src` attacks) and several times faster.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 import feedparser
 from pydantic import Field
@@ -36,7 +37,7 @@ class FeedSource(Source):
 
     def fetch(self, run: RunContext) -> list[Item]:
         url = self.settings.url
-        if url.startswith(("http://", "https://")):
+        if urlparse(url).scheme in ("http", "https"):
             content, headers = self._download(url, run)
             if content is None:
                 return []
@@ -46,9 +47,10 @@ class FeedSource(Source):
         items, undated = run.offload(parse_feed, *args) if len(content) > OFFLOAD_BYTES else parse_feed(*args)
         if undated:  # an entry without a date keeps the date it was first seen, run after run
             known = run.store.published_dates(sorted(undated))
+            seen_now = run.moment - timedelta(microseconds=1)  # "before this run's edition date", not after
             for item in items:
                 if item.id in undated:
-                    item.published = known.get(item.id, run.moment)
+                    item.published = known.get(item.id, seen_now)
         if headers:  # remember the validators only once these items are stored
             validators = {"url": url, "etag": headers.get("etag", ""),
                           "last_modified": headers.get("last-modified", "")}

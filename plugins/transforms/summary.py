@@ -54,7 +54,7 @@ def summarise(text: str, max_chars: int, max_sentences: int) -> str:
     chosen: list[int] = []
     used = 0
     for index in sorted(range(len(parts)), key=lambda i: (-score(i), i)):
-        if DANGLING.match(parts[index]) and index - 1 not in chosen:
+        if index > 0 and DANGLING.match(parts[index]) and index - 1 not in chosen:
             continue
         length = len(parts[index]) + (1 if chosen else 0)
         if used + length <= max_chars:

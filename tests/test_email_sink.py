@@ -394,7 +394,8 @@ def test_an_email_that_would_be_clipped_shows_fewer_items_until_it_fits(newslett
 
 def test_even_one_enormous_item_cannot_make_the_email_too_big(newsletter, item_factory):
     _, run = newsletter()
-    enormous = item_factory(Kind.NEWS, "Enormous " + "word " * 40_000)
+    # Long text fields are cut in the email, but a link cannot be: a 200 KB URL leaves the item out.
+    enormous = item_factory(Kind.NEWS, "Enormous " + "word " * 40_000, url="https://example.org/" + "word-" * 40_000)
 
     rendered = render_edition(edition_of([enormous]), run, max_per_section=10)
 
@@ -484,3 +485,57 @@ def test_the_byline_names_the_author_or_says_when_it_was_posted(newsletter, item
 
     assert "Posted 12 January 2016" in rendered.html and "Open Dialogue UK · 18 January 2016" in rendered.html
     assert "events ·" not in rendered.html and "events ·" not in rendered.text
+
+
+def test_one_item_with_huge_fields_does_not_crowd_out_the_others(newsletter, item_factory):
+    """Single fields are cut in the email, so the clipping guard never has to drop other items for one."""
+    _, run = newsletter()
+    huge = "Send a CV and a covering letter explaining your experience of peer support. " * 1900  # ~140 KB
+    job = item_factory(Kind.JOB, "Peer support worker " + "x" * 5000, author="A" * 5000, themes=["t"] * 500,
+                       job=JobDetails(organisation="O" * 5000, location="L" * 5000, hours="H" * 5000,
+                                      contract="C" * 5000, salary="S" * 5000, how_to_apply=huge))
+    event = item_factory(Kind.EVENT, "Seminar")
+    event.event.venue = "V" * 50_000
+    event.event.speakers = [f"Speaker {n} " + "s" * 50 for n in range(2000)]
+    event.event.programme = [ProgrammeSlot("9.30", "P" * 50_000, ("Q" * 50_000,))]
+    event.event.prices = [PriceTier("L" * 50_000, Decimal("20"), note="N" * 50_000)]
+    others = [item_factory(kind, f"Other {kind.value} {n}") for kind in Kind for n in range(2 + (kind is Kind.POST))]
+    assert len(huge.encode()) > 140 * 1024 and len(others) == 9
+    items = [job, event, *others]  # the huge job plus ten other items
+
+    rendered = render_edition(edition_of(items), run, max_per_section=10)
+
+    assert len(rendered.html.encode()) < GMAIL_CLIP_BYTES
+    assert "more in the web version" not in rendered.html and "in the web version" not in rendered.text
+    for item in others:
+        assert f">{item.title}</a>" in rendered.html and f"* {item.title}\n" in rendered.text
+    assert "Peer support worker xxx" in rendered.html and "Seminar" in rendered.html
+    assert "How to apply:</strong> Send a CV" in rendered.html
+    assert len(rendered.html.encode()) < 60 * 1024  # every field cut, not just the one that was seen
+    web = render_edition(edition_of(items), run).html  # the web version keeps every field whole
+    assert huge.strip() in web
+
+
+def test_control_characters_in_urls_and_text_do_not_break_the_html(newsletter, item_factory):
+    """MRML refuses a template holding characters such as \\x01 or \\x0b ("unable to parse next template")."""
+    _, run = newsletter()
+    bad = "\x01\x0b\ufffe\ud800"
+    event = item_factory(Kind.EVENT, "Bad title", url=f"https://example.org/a{bad}b", author=f"Ann{bad} Lee",
+                         summary=f"Sum{bad}mary", themes=[f"the{bad}me"])
+    event = dataclasses.replace(event, title=f"Bad{bad} title")  # (the id is made from a title without them)
+    event.event.booking_url = f"https://example.org/book{bad}"
+    event.event.venue = f"Ven{bad}ue"
+    event.event.speakers = [f"Spea{bad}ker"]
+    event.event.programme = [ProgrammeSlot(f"9{bad}", f"Sess{bad}ion", (f"Who{bad}",))]
+    event.event.prices = [PriceTier(f"La{bad}bel", Decimal("20"), currency=f"X{bad}Y", note=f"No{bad}te")]
+    job = item_factory(Kind.JOB, "Job", job=JobDetails(organisation=f"Org{bad}", location=f"Lo{bad}c",
+                                                       hours=f"Ho{bad}urs", contract=f"Con{bad}tract",
+                                                       salary=f"Sal{bad}ary", how_to_apply=f"App{bad}ly"))
+
+    for limit in (10, None):  # the email, and the archive's web version
+        rendered = render_edition(edition_of([event, job]), run, max_per_section=limit)
+
+        for part in (rendered.html, rendered.text):
+            assert not any(ch in part for ch in bad)
+        assert "Bad title" in rendered.html and "Ann Lee" in rendered.html
+        assert "£20" not in rendered.html and "20 X Y" in rendered.html  # an odd currency code, printed safely

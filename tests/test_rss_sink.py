@@ -259,3 +259,37 @@ def test_rewrite_replaces_the_file_and_leaves_no_temporary_files(write_feed, ite
 
     assert [i.findtext("title") for i in channel_of(data).findall("item")] == ["Second", "First"]
     assert sorted(p.name for p in feed_path(project).parent.iterdir()) == ["feed.xml"]
+
+
+BAD = "\x0b\x01\x00\x1f\ufffe\uffff"  # characters XML 1.0 cannot hold, even as &#...; references
+
+
+def test_characters_xml_cannot_hold_are_left_out_so_the_feed_stays_well_formed(write_feed, item_factory, tmp_path):
+    job = item_factory(Kind.JOB, f"Bad{BAD} title", url=f"https://example.org/job{BAD}", author=f"Ann{BAD} Lee",
+                       themes=[f"the{BAD}me"], summary=f"Sum{BAD}mary", body_html=f"<p>Bo{BAD}dy</p>")
+    job.job.how_to_apply = f"App{BAD}ly"
+    event = item_factory(Kind.EVENT, "Seminar", published=day(14))
+    event.event.venue = f"Ven{BAD}ue"
+    event.event.programme = [ProgrammeSlot("9.30", f"Sess{BAD}ion", (f"Who{BAD}",))]
+    toml = SINK + 'title = "Feed\\u000b title"\ndescription = "About\\u0001 us"\n'
+    project, result, data, _ = write_feed([job, event], toml)
+
+    channel = channel_of(data)  # ElementTree parses it
+    assert channel.findtext("title") == "Feed title" and channel.findtext("description") == "About us"
+    item = channel.find("item")
+    assert item.findtext("title") == "Bad title"
+    assert item.findtext(f"{DC}creator") == "Ann Lee"
+    assert [c.text for c in item.findall("category")] == ["theme"]
+    assert "Summary" in item.findtext("description") and "Apply" in item.findtext("description")
+    assert not any(ch in data.decode() for ch in BAD)
+    parsed = feedparser.parse(data)
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    assert parsed.entries[0].title == "Bad title"
+    assert "2 items" in result.summary
+
+    # Lone surrogates cannot even be stored; straight from a source they are left out too.
+    from plugins.sinks.rss import build_feed, feed_bytes
+
+    job.title = "Bad\ud800 title"
+    channel = channel_of(feed_bytes(build_feed(project, [job], MOMENT)))
+    assert channel.find("item").findtext("title") == "Bad title"

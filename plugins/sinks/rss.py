@@ -9,6 +9,7 @@ text. It follows the W3C feed validator's rules: every URL absolute, RFC 822 dat
 from __future__ import annotations
 
 import html
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -30,6 +31,9 @@ from plugins.sinks.email.view import event_when, slot_line
 
 ATOM = "http://www.w3.org/2005/Atom"
 DC = "http://purl.org/dc/elements/1.1/"
+# Characters XML 1.0 cannot hold at all, not even as &#...; references: C0 controls other than tab,
+# line feed and carriage return, U+FFFE, U+FFFF and lone surrogates. One would make feed.xml unreadable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 class RssSink(Sink):
@@ -66,8 +70,7 @@ def build_feed(project: Project, items: list[Item], moment: datetime, pages: dic
     built = max((i.published for i in items), default=moment)
     _text(channel, "lastBuildDate", rfc822(built))
     _text(channel, "generator", f"newsletter-pipeline {__version__}")
-    ET.SubElement(channel, f"{{{ATOM}}}link",
-                  {"href": feed_url(project), "rel": "self", "type": "application/rss+xml"})
+    _element(channel, f"{{{ATOM}}}link", href=feed_url(project), rel="self", type="application/rss+xml")
     guids: set[str] = set()
     for item in items:
         channel.append(_item(project, item, (pages or {}).get(item.id, archive_url(project)), guids))
@@ -82,7 +85,7 @@ def _item(project: Project, item: Item, fallback_link: str, guids: set[str]) -> 
     permalink = bool(url) and url not in guids
     guid = url if permalink else item.id
     guids.add(guid)
-    ET.SubElement(element, "guid", {"isPermaLink": "true" if permalink else "false"}).text = guid
+    _element(element, "guid", guid, isPermaLink="true" if permalink else "false")
     _text(element, "pubDate", rfc822(item.published))
     _text(element, "description", describe(project, item, url))
     for theme in item.themes:
@@ -167,9 +170,20 @@ def feed_bytes(root: ET.Element) -> bytes:
 
 
 def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:
-    element = ET.SubElement(parent, tag)
-    element.text = text
+    return _element(parent, tag, text)
+
+
+def _element(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
+    """A child of `parent`; its text and attributes without characters XML cannot hold."""
+    element = ET.SubElement(parent, tag, {name: xml_safe(value) for name, value in attributes.items()})
+    if text is not None:
+        element.text = xml_safe(text)
     return element
+
+
+def xml_safe(text: str) -> str:
+    """`text` without the characters XML 1.0 forbids (ElementTree would write them as they are)."""
+    return _NOT_XML.sub("", text)
 
 
 @hookimpl

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.edition import SECTION_TITLES, Edition
@@ -17,6 +18,15 @@ from pipeline.templating import money
 
 EXCERPT_CHARS = 300  # an excerpt, never the whole body: the email must stay under Gmail's clipping limit
 SUBJECT_CHARS = 200
+# In the email every other field is cut too, so one item with an enormous field (a 140 KB "how to
+# apply") cannot push the whole issue over the clipping limit and the other items out of it.
+# The web version shows them whole.
+TITLE_CHARS = 200
+FIELD_CHARS = 200  # organisation, location, hours, salary, venue, a theme, a price's label...
+HOW_TO_APPLY_CHARS = 600
+SPEAKERS_CHARS = 600
+PROGRAMME_LINE_CHARS = 300
+THEMES_SHOWN = 30
 PROGRAMME_SHORT = 16  # in the email, programmes this long or shorter are shown whole (a day seminar has ~12 slots)
 PROGRAMME_SHOWN = 12  # longer ones: the first slots, then "and N more"; the web version shows every slot
 _BLOCK_TAG = re.compile(r"<(/?)(p|br|li|h[1-6]|div|tr|td|th|blockquote|dd|dt|figcaption)\b", re.I)
@@ -94,6 +104,18 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:.-–") + "…"
 
 
+def fit(text: str, limit: int, whole: bool = False) -> str:
+    """`text` on one line, without control characters; cut to `limit` characters unless `whole`."""
+    line = one_line(text)
+    return line if whole else shorten(line, limit)
+
+
+def link(url: str) -> str:
+    """`safe_url(url)`, with any control or other unprintable character percent-encoded as a browser
+    would: MRML rejects the whole template if one reaches it raw."""
+    return "".join(ch if ch.isprintable() else quote(ch, errors="ignore") for ch in safe_url(url))
+
+
 def excerpt(item: Item) -> str:
     """The item's summary, or the start of its body as plain text; never the whole body."""
     text = item.summary.strip()
@@ -135,36 +157,37 @@ def intro(edition: Edition) -> str:
 
 
 def item_view(item: Item, tz: ZoneInfo, *, whole: bool = False) -> ItemView:
-    """`whole`: show an event's programme in full, however long."""
+    """`whole` (the web version): every field and an event's whole programme, however long."""
+    themes = [theme for t in item.themes if (theme := fit(t, FIELD_CHARS, whole))]
     return ItemView(
-        title=one_line(item.title),
-        url=safe_url(item.url),
-        byline=byline(item, tz),
+        title=fit(item.title, TITLE_CHARS, whole),
+        url=link(item.url),
+        byline=byline(item, tz, whole=whole),
         excerpt=excerpt(item),
-        themes=[one_line(t) for t in item.themes if one_line(t)],
-        job=job_view(item.job) if item.job else None,
+        themes=themes if whole else themes[:THEMES_SHOWN],
+        job=job_view(item.job, whole=whole) if item.job else None,
         event=event_view(item.event, tz, whole=whole) if item.event else None,
     )
 
 
-def byline(item: Item, tz: ZoneInfo) -> str:
+def byline(item: Item, tz: ZoneInfo, *, whole: bool = False) -> str:
     """'Pamela Fisher · 15 January 2016', or 'Posted 12 January 2016' when no author is known.
 
     Never the source's name: that is a key in pipeline.toml, not something a reader knows.
     """
     published = item.published.astimezone(tz).strftime("%-d %B %Y")
-    author = one_line(item.author)
+    author = fit(item.author, FIELD_CHARS, whole)
     return f"{author} · {published}" if author else f"Posted {published}"
 
 
-def job_view(job: JobDetails) -> JobView:
+def job_view(job: JobDetails, *, whole: bool = False) -> JobView:
     return JobView(
-        organisation=one_line(job.organisation),
+        organisation=fit(job.organisation, FIELD_CHARS, whole),
         closing=job.closing_date.strftime(DAY) if job.closing_date else "",
-        where=one_line(job.location),
-        terms=" · ".join(one_line(p) for p in (job.hours, job.contract) if p.strip()),
-        salary=one_line(job.salary),
-        how_to_apply=one_line(job.how_to_apply),
+        where=fit(job.location, FIELD_CHARS, whole),
+        terms=" · ".join(t for t in (fit(job.hours, FIELD_CHARS, whole), fit(job.contract, FIELD_CHARS, whole)) if t),
+        salary=fit(job.salary, FIELD_CHARS, whole),
+        how_to_apply=fit(job.how_to_apply, HOW_TO_APPLY_CHARS, whole),
     )
 
 
@@ -174,12 +197,13 @@ def event_view(event: EventDetails, tz: ZoneInfo, *, whole: bool = False) -> Eve
     shown = slots if whole or len(slots) <= PROGRAMME_SHORT else slots[:PROGRAMME_SHOWN]
     return EventView(
         when=event_when(event, tz),
-        venue=one_line(event.venue),
-        speakers=", ".join(one_line(s) for s in event.speakers),
-        programme=[slot_line(slot) for slot in shown],
+        venue=fit(event.venue, FIELD_CHARS, whole),
+        speakers=fit(", ".join(s for s in map(one_line, event.speakers) if s), SPEAKERS_CHARS, whole),
+        programme=[fit(slot_line(slot), PROGRAMME_LINE_CHARS, whole) for slot in shown],
         programme_more=len(slots) - len(shown),
-        prices=[PriceView(one_line(p.label), money(p), one_line(p.note)) for p in event.prices],
-        booking_url=safe_url(event.booking_url),
+        prices=[PriceView(fit(p.label, FIELD_CHARS, whole), fit(money(p), FIELD_CHARS, whole),
+                          fit(p.note, FIELD_CHARS, whole)) for p in event.prices],
+        booking_url=link(event.booking_url),
     )
 
 

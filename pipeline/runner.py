@@ -122,7 +122,7 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
         def work() -> tuple[str, int]:
             items = [_checked(item) for item in source.fetch(ctx)]
             fetched[source.instance] = items
-            return f"{len(items)} item{'s' if len(items) != 1 else ''}", len(items)
+            return _items(len(items)), len(items)
 
         with ctx.source_scope(source.instance):
             result = _timed("source", source, work)
@@ -194,7 +194,7 @@ def _transform_and_save(items: list[Item], ctx: RunContext, report: RunReport, p
     for n, transform in enumerate(transforms, 1):
         def work(transform=transform) -> tuple[str, int]:
             transform.apply(changed, ctx)
-            return f"{len(changed)} items", len(changed)
+            return _items(len(changed)), len(changed)
 
         report.results.append(_timed("transform", transform, work))
         progress("transforms", n, len(transforms))
@@ -222,6 +222,10 @@ def _notify(project: Project, report: RunReport) -> None:
                                 lambda plugin: {"report": report, "project": project})
     for name, exc in failures.items():
         report.problems.append(f"plugin {name!r}: run_finished raised {_reason(exc)}")
+
+
+def _items(count: int) -> str:
+    return f"{count} item{'' if count == 1 else 's'}"
 
 
 def _reason(exc: Exception) -> str:

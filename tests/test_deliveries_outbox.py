@@ -11,9 +11,8 @@ import pytest
 from pipeline.run_context import RunContext
 from pipeline.state import Store
 from plugins.deliveries.outbox import file_name
-from plugins.sinks.email.message import Envelope, MessageFactory, address
 from plugins.sinks.email.render import RenderedEdition
-from plugins.sinks.email.subscribers import Subscriber
+from tests.mail_fixtures import build_messages
 
 RENDERED = RenderedEdition("Test Network: issue 2, February 2016 – café",
                            "<!doctype html><html><body><p>" + "Long line of HTML. " * 100 + "</p></body></html>",
@@ -45,10 +44,7 @@ def outbox(project_from, tmp_path):
 
 
 def messages(*emails: str):
-    envelope = Envelope(2, address("news@network.example.org", "Test Network"), "",
-                        "mailto:news@network.example.org?subject=unsubscribe", MOMENT)
-    factory = MessageFactory(RENDERED, envelope)
-    return [factory.message_for(Subscriber(e, "Zoë Reader")) for e in emails]
+    return build_messages(RENDERED, 2, MOMENT, [(e, "Zoë Reader") for e in emails])
 
 
 def test_writes_one_eml_per_recipient_that_parses_back(outbox, tmp_path):

@@ -20,9 +20,8 @@ from cryptography.x509.oid import NameOID
 from pipeline.errors import ConfigError
 from pipeline.run_context import RunContext
 from pipeline.state import Store
-from plugins.sinks.email.message import Envelope, MessageFactory, address
 from plugins.sinks.email.render import RenderedEdition
-from plugins.sinks.email.subscribers import Subscriber
+from tests.mail_fixtures import build_messages
 
 RENDERED = RenderedEdition("Test Network: issue 5, April 2016", "<html><body><p>Hello £</p></body></html>",
                            "Hello in plain text\n")
@@ -123,10 +122,7 @@ def smtp_delivery(project_from, tmp_path):
 
 
 def messages(*emails: str):
-    envelope = Envelope(5, address("news@network.example.org", "Test Network"), "",
-                        "mailto:news@network.example.org?subject=unsubscribe", MOMENT)
-    factory = MessageFactory(RENDERED, envelope)
-    return [factory.message_for(Subscriber(e, e.split("@")[0].title())) for e in emails]
+    return build_messages(RENDERED, 5, MOMENT, [(e, e.split("@")[0].title()) for e in emails])
 
 
 def test_sends_each_message_over_starttls_after_login(smtp_server, smtp_delivery, certificate, monkeypatch):

@@ -1,4 +1,4 @@
-"""The `pipeline` command: run, refresh, check, plugins, schedule."""
+"""The `pipeline` command: run, refresh, check, plugins, preview, send-test, deliveries, schedule."""
 
 from __future__ import annotations
 
@@ -67,10 +67,21 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD",
                          help="the edition date; the run then behaves as at midnight that day "
                               "(default: the latest newsletter day, by the clock)")
+    run_cmd.add_argument("--dry-run", action="store_true",
+                         help="fetch, transform and write files, but store no new issue and send nothing")
     refresh = command("refresh", cmd_refresh, "fetch sources and update the feed and archive; no new edition")
     refresh.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD", help="behave as on this day")
     command("check", cmd_check, "validate pipeline.toml and the plugins; fetch and write nothing")
     command("plugins", cmd_plugins, "list plugins, their components and where they come from")
+    preview = command("preview", cmd_preview, "render the issue (HTML and text) without sending or recording it")
+    preview.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD", help="the issue date (default: the latest)")
+    test = command("send-test", cmd_send_test, "send the issue to one address, marked [TEST]; nothing recorded")
+    test.add_argument("--to", required=True, metavar="ADDRESS", help="where to send the test")
+    test.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD", help="the issue date (default: the latest)")
+    sent = command("deliveries", cmd_deliveries, "per issue: how many sent, in flight, unknown and failed")
+    sent.add_argument("--issue", type=int, metavar="N", help="one issue, with the recipients not yet sent")
+    sent.add_argument("--resend", choices=("unknown", "failed", "all"),
+                      help="send the latest issue again to these (with --issue N); unknown ones may get two copies")
     sched = command("schedule", cmd_schedule, "run the monthly edition and the regular refresh on a schedule")
     sched.add_argument("--list", action="store_true", help="print the next run times and exit")
     return parser
@@ -85,8 +96,23 @@ def _date(text: str) -> date:
 
 def cmd_run(args) -> int:
     project = load_project(args.config)
-    report = _run_with_progress(project, args.as_of, "run")
+    report = _run_with_progress(project, args.as_of, "run", dry_run=args.dry_run)
     return _print_report(report)
+
+
+def cmd_preview(args) -> int:
+    from pipeline.commands import mail
+    return mail.preview(args.config, args.as_of, _console())
+
+
+def cmd_send_test(args) -> int:
+    from pipeline.commands import mail
+    return mail.send_test(args.config, args.to, args.as_of, _console())
+
+
+def cmd_deliveries(args) -> int:
+    from pipeline.commands import mail
+    return mail.deliveries(args.config, args.issue, args.resend, _console())
 
 
 def cmd_refresh(args) -> int:
@@ -153,10 +179,10 @@ def cmd_schedule(args) -> int:
         store.close()
 
 
-def _run_with_progress(project: Project, as_of: date | None, mode: str) -> RunReport:
+def _run_with_progress(project: Project, as_of: date | None, mode: str, dry_run: bool = False) -> RunReport:
     console = _console()
     if not console.is_terminal:
-        return run(project, as_of=as_of, mode=mode)
+        return run(project, as_of=as_of, mode=mode, dry_run=dry_run)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=console, transient=True) as bar:
         tasks: dict[str, int] = {}
@@ -166,7 +192,7 @@ def _run_with_progress(project: Project, as_of: date | None, mode: str) -> RunRe
                 tasks[what] = bar.add_task(what, total=total)
             bar.update(tasks[what], completed=done)
 
-        return run(project, as_of=as_of, mode=mode, progress=progress)
+        return run(project, as_of=as_of, mode=mode, progress=progress, dry_run=dry_run)
 
 
 def _print_report(report: RunReport) -> int:

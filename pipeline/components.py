@@ -10,8 +10,11 @@ A component is a class with a `name` (what `pipeline.toml` calls it by) and a `S
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
     from email.message import EmailMessage
 
     from pipeline.config import Project
+    from pipeline.mail.message import Mailing, Recipient
     from pipeline.edition import Edition
     from pipeline.run_context import RunContext
 
@@ -83,14 +87,64 @@ class Delivery:
     ok: bool
     reference: str = ""  # a message id or file path
     error: str = ""
+    # False when a failure may still have reached the provider (a timeout, a connection lost after the
+    # request went out, a 5xx): such a message must never be sent again blindly.
+    certain: bool = True
+
+
+class Resolution(StrEnum):
+    """What became of a message whose outcome was not known (see `Deliverer.resolve`)."""
+
+    SENT = "sent"
+    NOT_SENT = "not_sent"  # certainly not delivered, and never will be: safe to send again
+    UNKNOWN = "unknown"  # may or may not be delivered: never sent again without the organiser
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Recipients journalled together; `id` is the provider's batch id where it has one."""
+
+    id: str
+    send_at: datetime | None = None  # when a scheduled send is released by the provider
+    edition: int | None = None
 
 
 class Deliverer(Component):
-    """Sends finished emails (the email sink's `delivery` table picks one)."""
+    """Sends finished emails (the email sink's `delivery` table picks one).
 
-    def send(self, messages: list[EmailMessage], run: RunContext) -> list[Delivery]:
+    The host journals every batch before and after it is handed over (`pipeline/mail/sending.py`).
+    A simple third-party delivery implements only `send`; the built-ins implement `deliver`
+    (no `EmailMessage` per recipient where the provider does not need one) and `resolve`.
+    """
+
+    batch_size: ClassVar[int] = 500  # recipients journalled as one batch
+
+    def send(self, messages: list[EmailMessage], run: RunContext | None) -> list[Delivery]:
         """Send `email.message.EmailMessage` objects, one per recipient; report each."""
         raise NotImplementedError
+
+    def open_batch(self, edition: int) -> Batch:
+        """A new batch for `edition`; a provider with batch ids creates one here (nothing is sent yet)."""
+        return Batch(uuid.uuid4().hex, edition=edition)
+
+    def deliver(self, mailing: Mailing, recipients: list[Recipient], batch: Batch | None,
+                run: RunContext | None) -> list[Delivery]:
+        """Send `mailing` to each recipient, as part of `batch` (None: a single message sent at once)."""
+        from pipeline.mail.message import build_message
+        return self.send([build_message(mailing, r) for r in recipients], run)
+
+    def resolve(self, batch: Batch, known: list[Delivery]) -> dict[str, Resolution]:
+        """Settle a batch some of whose outcomes are uncertain (`certain=False`), per recipient.
+
+        Called after an ambiguous failure, and at the start of a run for a batch a killed run left
+        in flight (then every delivery in `known` is uncertain). The default trusts what is certain
+        and calls the rest unknown.
+        """
+        return {d.recipient: (Resolution.SENT if d.ok else Resolution.NOT_SENT if d.certain else Resolution.UNKNOWN)
+                for d in known}
+
+    def close(self) -> None:
+        """Release connections at the end of a send."""
 
 
 CATEGORIES: dict[str, type[Component]] = {

@@ -120,23 +120,29 @@ def check_date(store: Store, as_of: date, today: date) -> None:
                            f"would overlap it; use a later date, or --as-of {latest.as_of} to re-make that issue")
 
 
-def prepare_edition(store: Store, as_of: date, tz: ZoneInfo, network: str, moment: datetime) -> Edition | None:
+def prepare_edition(store: Store, as_of: date, tz: ZoneInfo, network: str, moment: datetime, *,
+                    record: bool = True) -> Edition | None:
     """The edition for `as_of`: the stored one if it exists, else a new one; None if nothing is new.
 
     `moment` is the run's "now" (midnight of `as_of` with --as-of): jobs and events past by then
-    are left out. The edition itself is stamped with the clock.
+    are left out. The edition itself is stamped with the clock. With `record=False` (a preview, a
+    dry run) a new edition gets the number it would have, and nothing is stored.
     """
-    record = store.edition_on(as_of)
-    if record is not None:
-        return from_record(store, record)
+    stored = store.edition_on(as_of)
+    if stored is not None:
+        return from_record(store, stored)
     now = datetime.now(tz)
     check_date(store, as_of, now.date())
     start, end, items = select_items(store, as_of, tz, moment)
     if not items:
         return None
-    record = store.create_edition(as_of, start, end, lambda n: edition_title(network, n, as_of),
-                                  [i.id for i in items], now)
-    return Edition(record.number, as_of, start, end, record.title, items)
+    if not record:
+        latest = store.latest_edition()
+        number = latest.number + 1 if latest else 1
+        return Edition(number, as_of, start, end, edition_title(network, number, as_of), items)
+    made = store.create_edition(as_of, start, end, lambda n: edition_title(network, n, as_of),
+                                [i.id for i in items], now)
+    return Edition(made.number, as_of, start, end, made.title, items)
 
 
 def from_record(store: Store, record: EditionRecord) -> Edition:

@@ -23,3 +23,7 @@ class SourceError(PipelineError):
 
 class SinkError(PipelineError):
     """A sink could not write or deliver; the run fails once every sink has had its turn."""
+
+
+class SubscriberError(PipelineError):
+    """A subscriber change that is not allowed (re-adding someone who left), or a bad address or list."""

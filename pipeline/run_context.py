@@ -27,6 +27,7 @@ class RunContext:
     store: Store
     as_of: date  # the edition date
     moment: datetime  # "now" for this run: midnight of as_of with --as-of, the clock otherwise
+    dry_run: bool = False  # `pipeline run --dry-run`: sinks that send or record do neither
     problems: list[str] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _pool: Executor | None = field(default=None, repr=False)
@@ -35,6 +36,10 @@ class RunContext:
     _after_save: list[tuple[str, Callable[[], None]]] = field(default_factory=list, repr=False)
     _scope: threading.local = field(default_factory=threading.local, repr=False)
     _texts: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
+
+    def clock(self) -> datetime:
+        """The real time, even under --as-of: for what is recorded as happening now (a delivery)."""
+        return datetime.now(self.project.tz)
 
     def problem(self, where: str, message: str) -> None:
         """Record a problem with one record (a post, a row, an entry) that was skipped; the run goes on."""

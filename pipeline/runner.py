@@ -46,24 +46,27 @@ def edition_date(project: Project, today: date) -> date:
 
 
 def run(project: Project, *, as_of: date | None = None, mode: str = "run",
-        progress: Progress | None = None) -> RunReport:
+        progress: Progress | None = None, dry_run: bool = False) -> RunReport:
     """Run the pipeline; `mode` is "run" (make the edition) or "refresh" (no new edition).
 
     With `as_of`, the run behaves as at midnight that day (reproducible); without it, it uses the
     clock, and "run" makes the edition of the latest newsletter day (`[schedule] newsletter_day`).
+    With `dry_run`, items are fetched, transformed and saved and every file is written, but a new
+    edition is not stored and nothing is sent or recorded as sent.
     """
     progress = progress or (lambda what, done, total: None)
     moment = start_of(as_of, project.tz) if as_of else datetime.now(project.tz)
     as_of = as_of or (edition_date(project, moment.date()) if mode == "run" else moment.date())
-    report = RunReport(mode=mode, as_of=as_of.isoformat())
+    report = RunReport(mode=f"{mode} (dry run)" if dry_run else mode, as_of=as_of.isoformat())
     with _exclusive(project), _open_store(project) as store:
         if mode == "run":  # a date that would be refused is refused before anything is fetched
             check_date(store, as_of, datetime.now(project.tz).date())
-        ctx = RunContext(project, store, as_of, moment)
+        ctx = RunContext(project, store, as_of, moment, dry_run=dry_run)
         try:
             items = _fetch_all(project.sources, ctx, report, progress)
             _transform_and_save(items, ctx, report, progress)
-            edition = prepare_edition(store, as_of, project.tz, project.core.name, moment) if mode == "run" else None
+            edition = prepare_edition(store, as_of, project.tz, project.core.name, moment,
+                                      record=not dry_run) if mode == "run" else None
             report.edition = edition.number if edition else None
             _write_all(project.sinks, edition, ctx, report, progress)
         finally:
@@ -71,6 +74,13 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
             report.problems.extend(ctx.problems)
             _notify(project, report)
     return report
+
+
+@contextmanager
+def locked_store(project: Project) -> Iterator[Store]:
+    """The state database, with the run lock held: for commands that send or change deliveries."""
+    with _exclusive(project), _open_store(project) as store:
+        yield store
 
 
 @contextmanager

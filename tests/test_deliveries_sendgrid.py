@@ -1,23 +1,26 @@
-"""The sendgrid delivery against a fake SendGrid v3 API on loopback (tests/fake_sendgrid.py)."""
+"""The sendgrid delivery's requests against a fake SendGrid v3 API on loopback (tests/fake_sendgrid.py).
+
+What happens under faults, kills and re-runs is in test_exactly_once.py.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fake_sendgrid import FakeSendGrid
 
-from pipeline.edition import Edition
 from pipeline.errors import ConfigError
+from pipeline.mail.message import UNSUBSCRIBE_TAG, Recipient
 from pipeline.run_context import RunContext
 from pipeline.state import Store
 from plugins.deliveries.sendgrid import retry_delay
-from plugins.sinks.email.message import Envelope, MessageFactory, address
 from plugins.sinks.email.render import RenderedEdition
-from plugins.sinks.email.subscribers import Subscriber
+from tests.mail_fixtures import mailing_for
 
-RENDERED = RenderedEdition("Test Network: issue 4, March 2016", "<html><body><p>Hello</p></body></html>",
-                           "Hello in plain text\n")
+RENDERED = RenderedEdition("Test Network: issue 4, March 2016",
+                           f'<html><body><p>Hello</p><a href="{UNSUBSCRIBE_TAG}">Leave</a></body></html>',
+                           f"Hello in plain text\nLeave: {UNSUBSCRIBE_TAG}\n")
 MOMENT = datetime(2016, 3, 1, tzinfo=UTC)
 
 
@@ -28,7 +31,6 @@ def toml(host: str, extra: str = "") -> str:
     subscribers = "subscribers.csv"
     from_email = "news@network.example.org"
     reply_to = "editor@network.example.org"
-    unsubscribe = "https://network.example.org/unsubscribe"
     delivery = {{ type = "sendgrid", host = "{host}", max_retries = 2, max_wait_seconds = 0 {extra} }}
     """
 
@@ -43,117 +45,157 @@ def fake(monkeypatch):
 
 
 @pytest.fixture
-def deliver(fake, project_from, tmp_path):
-    """deliver(messages) -> deliveries, through a project's sendgrid delivery pointed at the fake."""
-    project = project_from(toml(fake.url), files={"subscribers.csv": "email,name\n"})
-    run = RunContext(project, Store(tmp_path / "s.sqlite"), date(2016, 3, 1), MOMENT)
-    yield lambda messages: project.sinks[0].deliverer.send(messages, run)
-    run.store.close()
+def sendgrid(fake, project_from, tmp_path):
+    """sendgrid(extra_settings="") -> the project's sendgrid delivery, pointed at the fake."""
+    stores = []
+
+    def make(extra: str = ""):
+        project = project_from(toml(fake.url, extra), files={"subscribers.csv": "email,name\n"})
+        stores.append(RunContext(project, Store(tmp_path / "s.sqlite"), date(2016, 3, 1), MOMENT))
+        return project.sinks[0].deliverer
+
+    yield make
+    for run in stores:
+        run.store.close()
 
 
-def messages(count: int, rendered: RenderedEdition = RENDERED):
-    envelope = Envelope(4, address("news@network.example.org", "Test Network"), "editor@network.example.org",
-                        "https://network.example.org/unsubscribe", MOMENT)
-    factory = MessageFactory(rendered, envelope)
-    return [factory.message_for(Subscriber(f"reader{n}@example.org", f"Reader {n}")) for n in range(count)]
+def recipients(count: int) -> list[Recipient]:
+    return [Recipient(f"reader{n}@example.org", f"Reader {n}", f"https://network.example.org/unsubscribe/t{n}",
+                      f"https://network.example.org/preferences/t{n}") for n in range(count)]
 
 
-def test_sends_one_personalization_per_recipient_with_text_before_html(fake, deliver):
-    results = deliver(messages(3))
+def mailing(subject: str = RENDERED.subject, **fields):
+    rendered = RenderedEdition(subject, RENDERED.html, RENDERED.text)
+    return mailing_for(rendered, 4, MOMENT, list_id="Test Network <newsletter.network.example.org>",
+                       reply_to="editor@network.example.org", **fields)
+
+
+def deliver(delivery, people, **fields):
+    batch = delivery.open_batch(4)
+    return batch, delivery.deliver(mailing(**fields), people, batch, None)
+
+
+def test_one_scheduled_request_holds_one_personalization_per_recipient_with_their_own_links(fake, sendgrid):
+    delivery = sendgrid()
+    before = datetime.now(UTC)
+
+    batch, results = deliver(delivery, recipients(3))
 
     assert [(d.recipient, d.ok) for d in results] == [(f"reader{n}@example.org", True) for n in range(3)]
     assert {d.reference for d in results} == {fake.message_ids[0]}
     [body] = fake.accepted
-    assert body["personalizations"] == [{"to": [{"email": f"reader{n}@example.org", "name": f"Reader {n}"}]}
-                                        for n in range(3)]
+    assert body["batch_id"] == batch.id and batch.id in fake.batches
+    assert timedelta(minutes=29) < datetime.fromtimestamp(body["send_at"], UTC) - before <= timedelta(minutes=31)
+    assert body["personalizations"][1] == {
+        "to": [{"email": "reader1@example.org", "name": "Reader 1"}],
+        "headers": {"List-Unsubscribe": "<https://network.example.org/unsubscribe/t1>, "
+                                         "<mailto:news@network.example.org?subject=unsubscribe>",
+                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        "substitutions": {"%unsubscribe_url%": "https://network.example.org/unsubscribe/t1",
+                          "%preferences_url%": "https://network.example.org/preferences/t1"}}
     assert body["from"] == {"email": "news@network.example.org", "name": "Test Network"}
     assert body["reply_to"] == {"email": "editor@network.example.org"}
     assert body["subject"] == RENDERED.subject
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
-    assert [c["value"].rstrip("\n") for c in body["content"]] == [RENDERED.text.rstrip("\n"), RENDERED.html]
-    assert body["headers"]["List-Unsubscribe"] == "<https://network.example.org/unsubscribe>"
-    assert body["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert [c["value"] for c in body["content"]] == [RENDERED.text, RENDERED.html]
+    assert body["headers"] == {"List-Id": "Test Network <newsletter.network.example.org>",
+                               "X-Newsletter-Edition": "4"}
     assert body["custom_args"] == {"edition": "4"}
 
 
-def test_more_than_1000_recipients_go_in_two_requests(fake, deliver):
-    results = deliver(messages(1001))
+def test_a_journal_batch_is_sent_as_several_requests_of_at_most_batch_size(fake, sendgrid):
+    delivery = sendgrid(", batch_size = 400, requests_per_batch = 3")
+    assert delivery.batch_size == 1200
+
+    _, results = deliver(delivery, recipients(1001))
 
     assert all(d.ok for d in results) and len(results) == 1001
-    assert [len(b["personalizations"]) for b in fake.accepted] == [1000, 1]
+    assert sorted(len(b["personalizations"]) for b in fake.accepted) == [201, 400, 400]
+    assert len({b["batch_id"] for b in fake.accepted}) == 1
+    assert sum(fake.delivered().values()) == 1001
 
 
-def test_the_email_sink_hands_over_whole_batches_of_1000(fake, project_from, tmp_path):
-    subscribers = "email,name\n" + "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(1001))
-    project = project_from(toml(fake.url), files={"subscribers.csv": subscribers})
-    store = Store(tmp_path / "s.sqlite")
-    start = datetime(2016, 2, 1, tzinfo=UTC)
-    record = store.create_edition(date(2016, 3, 1), start, MOMENT, lambda n: "Issue 1", [], MOMENT)
+def test_scheduled_false_sends_at_once_without_a_batch(fake, sendgrid):
+    _, results = deliver(sendgrid(", scheduled = false"), recipients(2))
 
-    result = project.sinks[0].write(Edition(record.number, date(2016, 3, 1), start, MOMENT, "Issue 1", []),
-                                    RunContext(project, store, date(2016, 3, 1), MOMENT))
-
-    assert [len(b["personalizations"]) for b in fake.accepted] == [1000, 1]  # batch_size is reached
-    assert result.summary.startswith("issue 1: 1001 sent via sendgrid") and len(store.delivered_to(1)) == 1001
-    store.close()
+    assert all(d.ok for d in results)
+    [body] = fake.accepted
+    assert "batch_id" not in body and "send_at" not in body and not fake.batches
 
 
-def test_rate_limit_is_waited_out_then_retried(fake, deliver):
+def test_rate_limit_is_waited_out_then_retried(fake, sendgrid):
+    delivery = sendgrid()
     fake.fail_next(429)
 
-    results = deliver(messages(2))
+    _, results = deliver(delivery, recipients(2))
 
-    assert fake.statuses == [429, 202]
-    assert all(d.ok for d in results)
-
-
-def test_server_errors_are_retried(fake, deliver):
-    fake.fail_next(500, times=2)
-
-    results = deliver(messages(2))
-
-    assert fake.statuses == [500, 500, 202]
-    assert all(d.ok for d in results)
+    assert fake.statuses[-2:] == [429, 202]
+    assert all(d.ok and d.certain for d in results)
 
 
-def test_server_errors_beyond_max_retries_fail_the_batch(fake, deliver):
-    fake.fail_next(500, times=3)
+def test_a_server_error_is_not_retried_blindly_but_left_in_doubt(fake, sendgrid):
+    delivery = sendgrid()
+    fake.fail_after(500)
 
-    results = deliver(messages(2))
+    _, results = deliver(delivery, recipients(2))
 
-    assert fake.statuses == [500, 500, 500]
-    assert not any(d.ok for d in results)
-    assert "SendGrid answered 500: Internal server error" in results[0].error
+    assert fake.statuses[-1] == 500 and len(fake.accepted) == 1  # SendGrid took it, then failed to say so
+    assert not any(d.ok or d.certain for d in results)
+    assert "SendGrid answered 500" in results[0].error
+
+
+def test_a_refused_connection_is_certain_and_retried(fake, sendgrid, tmp_path):
+    import socket
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    delivery = sendgrid()
+    batch = delivery.open_batch(4)
+    delivery.client = type(delivery.client)(api_key=fake.api_key, host=f"http://127.0.0.1:{port}")
+
+    results = delivery.deliver(mailing(), recipients(1), batch, None)
+
+    assert not results[0].ok and results[0].certain
     assert "gave up after 3 attempts" in results[0].error
 
 
-def test_bad_key_fails_with_a_clear_reason(fake, deliver, monkeypatch):
+def test_a_names_encoded_word_cannot_add_a_recipient_or_header(fake, sendgrid):
+    evil = Recipient("fay@example.org", "=?UTF-8?Q?Fay=0D=0ABcc:_evil@example.com?=")
+
+    deliver(sendgrid(), [evil], subject="Issue =?UTF-8?Q?4=0D=0ABcc:_evil@example.com?=")
+
+    [body] = fake.accepted
+    assert body["personalizations"][0]["to"] == [{"email": "fay@example.org", "name": "Fay Bcc: evil@example.com"}]
+    assert "\r" not in body["subject"] and "\n" not in body["subject"] and "=?" not in body["subject"]
+    assert fake.delivered() == {"fay@example.org": 1}
+
+
+def test_bad_key_fails_with_a_clear_reason(fake, sendgrid):
+    delivery = sendgrid()
+    batch = delivery.open_batch(4)
     fake.api_key = "SG.another-key"
 
-    results = deliver(messages(2))
+    results = delivery.deliver(mailing(), recipients(2), batch, None)
 
-    assert fake.statuses == [401]  # never retried
+    assert fake.statuses[-1:] == [401]  # never retried
     assert not any(d.ok for d in results)
     assert results[0].error.startswith("SendGrid answered 401: The provided authorization grant is invalid")
     assert "SENDGRID_API_KEY" in results[0].error
 
 
-def test_validation_error_surfaces_sendgrids_message(fake, deliver):
-    [message] = messages(1)
-    del message["Subject"]
+def test_validation_error_surfaces_sendgrids_message(fake, sendgrid):
+    _, [result] = deliver(sendgrid(), recipients(1), subject="")
 
-    [result] = deliver([message])
-
-    assert fake.statuses == [400] and not result.ok
+    assert fake.statuses[-1:] == [400] and not result.ok and result.certain
     assert result.error.startswith("SendGrid answered 400: The subject is required.")
 
 
-def test_too_large_request_says_to_lower_batch_size(fake, deliver):
+def test_too_large_request_says_to_lower_batch_size(fake, sendgrid):
     fake.max_body_bytes = 200
 
-    results = deliver(messages(5))
+    _, results = deliver(sendgrid(), recipients(5))
 
-    assert fake.statuses == [413] and not any(d.ok for d in results)
+    assert fake.statuses[-1:] == [413] and not any(d.ok for d in results)
     assert "too large" in results[0].error and "batch_size" in results[0].error
 
 

@@ -8,7 +8,7 @@ from email.utils import parseaddr
 from pipeline import hookimpl
 from pipeline.components import Deliverer, Delivery, Settings
 from pipeline.runner import run, state_path
-from pipeline.state import Store
+from pipeline.state import Store, journal
 from tests.conftest import make_item
 
 TOML = """
@@ -77,7 +77,7 @@ def test_a_plugin_delivery_method_sends_the_issue(project_from):
         sorted(to for _, to, _ in plugin.sent) == ["ann@example.org", "bob@example.org"]
     assert {loft for loft, _, _ in plugin.sent} == {"Leeds"}
     store = Store(state_path(project))
-    assert store.delivered_to(1) == {"ann@example.org", "bob@example.org"}
+    assert journal.delivered_to(store, 1) == {"ann@example.org", "bob@example.org"}
     store.close()
 
 

@@ -18,9 +18,11 @@ from pipeline.errors import ConfigError, SinkError
 from pipeline.models import EventDetails, JobDetails, Kind, PriceTier, ProgrammeSlot
 from pipeline.run_context import RunContext
 from pipeline.runner import run as run_pipeline
-from pipeline.state import Store
+from pipeline.mail.message import PREFERENCES_TAG, UNSUBSCRIBE_TAG
+from pipeline.state import Store, journal
+from pipeline.state import subscribers as subscriber_state
+from pipeline.subscribers import signing
 from plugins.deliveries.outbox import file_name
-from plugins.sinks.email.message import recipient_of
 from plugins.sinks.email.render import render_edition
 
 AS_OF = date(2016, 2, 1)
@@ -35,7 +37,7 @@ def sink_toml(delivery: str = "") -> str:
     type = "email"
     subscribers = "subscribers.csv"
     from_email = "news@network.example.org"
-    unsubscribe = "https://network.example.org/unsubscribe"
+    unsubscribe = "mailto:news@network.example.org?subject=unsubscribe"
     {delivery}
     """
 
@@ -73,7 +75,7 @@ class Flaky:
             name = "flaky"
 
             def send(self, messages, run):
-                recipients = [recipient_of(m) for m in messages]
+                recipients = [m["To"].addresses[0].addr_spec for m in messages]
                 asked.append(recipients)
                 return [Delivery(r, r != "bob@example.org", reference=f"ref-{r}",
                                  error="" if r != "bob@example.org" else "552 mailbox full") for r in recipients]
@@ -106,6 +108,14 @@ def edition_of(items, title="Test Network: issue 1, February 2016", store: Store
     return Edition(number, AS_OF, start, MOMENT, title, list(items))
 
 
+def subscriber_id(project, address: str) -> int:
+    store = Store(project.core.state_dir / "pipeline.sqlite")
+    try:
+        return next(s.id for s in subscriber_state.active_subscribers(store) if s.email == address)
+    finally:
+        store.close()
+
+
 def eml(project, number: int, recipient: str) -> email.message.EmailMessage:
     path = project.core.out_dir / "outbox" / f"issue-{number}" / file_name(recipient)
     return email.message_from_bytes(path.read_bytes(), policy=policy.default)
@@ -134,7 +144,7 @@ def full_issue(item_factory):
 def test_html_has_every_section_in_order_with_job_and_event_details(newsletter, full_issue):
     project, run = newsletter()
 
-    rendered = render_edition(edition_of(full_issue), run)
+    rendered = render_edition(edition_of(full_issue), run, unsubscribe="https://network.example.org/unsubscribe/t")
 
     html = rendered.html
     assert html.startswith("<!doctype html>")
@@ -149,14 +159,14 @@ def test_html_has_every_section_in_order_with_job_and_event_details(newsletter, 
                  "Student: <strong>£20</strong> (limited places)", 'href="https://example.org/book"',
                  '<span class="tag">co-production</span>',
                  f'href="{site.edition_url(project, 1)}"', f'href="{site.archive_url(project)}"',
-                 f'href="{site.feed_url(project)}"', 'href="https://network.example.org/unsubscribe"'):
+                 f'href="{site.feed_url(project)}"', 'href="https://network.example.org/unsubscribe/t"'):
         assert text in html, text
     assert "View this issue in your browser" in html
     assert "kirklees-news" not in html and "test ·" not in html  # source names are config keys, not bylines
     assert rendered.text.index("FROM THE BLOG") < rendered.text.index("EVENTS")
     for text in ("CLOSING DATE: Sunday 14 February 2016", "Organisation rate: £125", "Group rate: £112.50",
                  "WHEN: Tuesday 2 February 2016, 09:30–17:00 GMT", f"{site.edition_url(project, 1)}",
-                 "Unsubscribe: https://network.example.org/unsubscribe"):
+                 "Unsubscribe: https://network.example.org/unsubscribe/t"):
         assert text in rendered.text, text
 
 
@@ -251,11 +261,17 @@ def test_a_run_sends_each_subscriber_the_issue_once(newsletter, full_issue, tmp_
     assert message["Subject"] == "Test Network: issue 1, February 2016"
     assert str(message["To"]) == "Ann <ann@example.org>"
     assert str(message["From"]) == "Test Network <news@network.example.org>"
-    assert message["List-Unsubscribe"] == "<https://network.example.org/unsubscribe>"
+    own_link = signing.Links(project).unsubscribe(subscriber_id(project, "ann@example.org"))
+    assert own_link.startswith("https://network.example.org/unsubscribe/")
+    assert message["List-Unsubscribe"] == f"<{own_link}>, <mailto:news@network.example.org?subject=unsubscribe>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Id"] == "Test Network <newsletter.network.example.org>"
     assert message["X-Newsletter-Edition"] == "1"
-    assert message["Date"] == "Mon, 01 Feb 2016 00:00:00 +0000"
-    assert message.get_body(("html",)).get_content().replace("\r\n", "\n").rstrip("\n") == page.rstrip("\n")
+    assert message["Date"].datetime.year >= 2026  # when it was sent, by the clock, not the issue date
+    html = message.get_body(("html",)).get_content().replace("\r\n", "\n").rstrip("\n")
+    assert f'href="{own_link}"' in html and UNSUBSCRIBE_TAG not in html
+    assert html == page.rstrip("\n").replace(UNSUBSCRIBE_TAG, own_link).replace(
+        PREFERENCES_TAG, signing.Links(project).preferences(subscriber_id(project, "ann@example.org")))
 
     for path in (project.core.out_dir / "outbox").rglob("*.eml"):
         path.unlink()
@@ -295,21 +311,21 @@ def test_a_failed_delivery_fails_the_sink_but_keeps_the_successes(newsletter, fu
     with pytest.raises(SinkError) as caught:
         project.sinks[0].write(edition, run)
 
-    assert str(caught.value).startswith("issue 1: 1 of 3 messages failed via flaky "
-                                        "(first, to bob@example.org: 552 mailbox full); 2 sent and recorded")
-    assert run.store.delivered_to(1) == {"ann@example.org", "cat@example.org"}
+    assert str(caught.value).startswith("issue 1: 2 sent via flaky, 1 failed, 0 unknown "
+                                        "(first, to bob@example.org: 552 mailbox full); running again sends")
+    assert journal.delivered_to(run.store, 1) == {"ann@example.org", "cat@example.org"}
 
     with pytest.raises(SinkError):
         project.sinks[0].write(edition, run)
     assert flaky.asked[-1] == ["bob@example.org"]  # a re-run retries only the failure
 
 
-def test_the_archive_gets_the_same_footer_without_passing_settings(newsletter, full_issue):
+def test_the_web_version_belongs_to_nobody_so_has_no_unsubscribe_link(newsletter, full_issue):
     _, run = newsletter()
 
     html = render_edition(edition_of(full_issue), run).html
 
-    assert 'href="https://network.example.org/unsubscribe"' in html
+    assert "unsubscribe" not in html.lower() and UNSUBSCRIBE_TAG not in html and PREFERENCES_TAG not in html
 
 
 @pytest.mark.parametrize(("toml", "files", "expected"), [
@@ -317,8 +333,8 @@ def test_the_archive_gets_the_same_footer_without_passing_settings(newsletter, f
      "pipeline.toml: [sinks.newsletter.delivery]: unknown delivery type 'pigeon'"),
     (sink_toml('delivery = { type = "outbox", folde = "x" }'), {"subscribers.csv": SUBSCRIBERS},
      "pipeline.toml: [sinks.newsletter.delivery] (outbox): unknown key 'folde'"),
-    (sink_toml().replace("https://network.example.org/unsubscribe", "javascript:alert(1)"),
-     {"subscribers.csv": SUBSCRIBERS}, "unsubscribe: 'javascript:alert(1)' must be a mailto: or https:// link"),
+    (sink_toml().replace("mailto:news@network.example.org?subject=unsubscribe", "javascript:alert(1)"),
+     {"subscribers.csv": SUBSCRIBERS}, "unsubscribe: 'javascript:alert(1)' must be a mailto: link"),
     (sink_toml(), {}, "subscribers: file 'subscribers.csv' does not exist"),
 ])
 def test_configuration_mistakes_name_the_table_and_key(project_from, toml, files, expected):

@@ -1,4 +1,4 @@
-"""State in SQLite: items seen, newsletter editions and what was delivered to whom.
+"""The SQLite connection, and the items, editions and per-source state kept in it.
 
 Every write is a transaction of its own, so a run that fails part-way keeps everything
 saved before the failure and never leaves half a write behind. Sources run in threads and
@@ -17,41 +17,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pipeline.models import Item
+from pipeline.state.schema import migrate
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS items (
-    id          TEXT PRIMARY KEY,
-    kind        TEXT NOT NULL,
-    source      TEXT NOT NULL,
-    published   TEXT NOT NULL,          -- ISO 8601, UTC
-    first_seen  TEXT NOT NULL,
-    last_seen   TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    data        TEXT NOT NULL           -- Item.to_dict() as JSON
-);
-CREATE INDEX IF NOT EXISTS items_published ON items (published);
-CREATE TABLE IF NOT EXISTS editions (
-    number       INTEGER PRIMARY KEY,
-    as_of        TEXT NOT NULL UNIQUE,  -- the issue date
-    period_start TEXT NOT NULL,
-    period_end   TEXT NOT NULL,
-    title        TEXT NOT NULL,
-    item_ids     TEXT NOT NULL,         -- JSON list, in newsletter order
-    created_at   TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS deliveries (
-    edition      INTEGER NOT NULL REFERENCES editions(number),
-    recipient    TEXT NOT NULL,
-    channel      TEXT NOT NULL,
-    reference    TEXT NOT NULL,
-    delivered_at TEXT NOT NULL,
-    PRIMARY KEY (edition, recipient)
-);
-CREATE TABLE IF NOT EXISTS source_state (
-    source TEXT PRIMARY KEY,
-    data   TEXT NOT NULL
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -72,8 +39,11 @@ class Store:
         self._lock = threading.RLock()
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a commit survives the process being killed; only a power cut may lose the last one.
+        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(SCHEMA)
+        self.db.execute("PRAGMA busy_timeout=10000")  # `serve` and a run may write at the same moment
+        migrate(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -202,18 +172,6 @@ class Store:
                        (number, as_of.isoformat(), _iso(period_start), _iso(period_end), title,
                         json.dumps(item_ids), _iso(created_at)))
         return EditionRecord(number, as_of, period_start, period_end, title, item_ids, created_at)
-
-    # -- deliveries ----------------------------------------------------------------------------
-
-    def delivered_to(self, edition: int) -> set[str]:
-        rows = self._rows("SELECT recipient FROM deliveries WHERE edition = ?", (edition,))
-        return {r for (r,) in rows}
-
-    def record_delivery(self, edition: int, recipient: str, channel: str, reference: str,
-                        at: datetime) -> None:
-        with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO deliveries VALUES (?, ?, ?, ?, ?)",
-                       (edition, recipient, channel, reference, _iso(at)))
 
     # -- per-source state (ETags and the like) -------------------------------------------------
 

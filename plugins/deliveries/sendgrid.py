@@ -1,19 +1,38 @@
-"""The `sendgrid` delivery: SendGrid's v3 Mail Send API through the official client.
+"""The `sendgrid` delivery: SendGrid's v3 Mail Send API through the official client, exactly once.
 
-One request per batch of up to 1000 recipients, one personalization each (so nobody sees
-anyone else's address). Rate limits (429) and server errors (5xx) are retried; any other
-refusal fails that batch with SendGrid's own explanation. The API key is read from the
-environment variable named by `api_key_env`, never from pipeline.toml.
+The v3 API has no idempotency key, so a request whose answer is lost (a timeout, a dropped
+connection, a 5xx) may or may not have been accepted. The way out is SendGrid's scheduled sends:
+
+1. each journal batch gets a batch id (`POST /v3/mail/batch`) and is sent as up to
+   `requests_per_batch` requests of up to `batch_size` recipients, `concurrency` at a time,
+   each with that `batch_id` and `send_at` = now + `hold_minutes`: SendGrid accepts the
+   messages at once and releases them at `send_at`;
+2. when any request of the batch ends in doubt, the whole batch is cancelled
+   (`POST /v3/user/scheduled_sends`, status `cancel`) and the cancel confirmed
+   (`GET /v3/user/scheduled_sends/{batch_id}`); its recipients are then sent again under a new
+   batch id. SendGrid discards a cancelled batch at `send_at`, late requests included;
+3. SendGrid refuses a cancel later than 10 minutes before `send_at`, and holds at most 10
+   cancelled or paused batches at once. A batch in doubt that can no longer be cancelled is
+   recorded as `unknown`: never sent again unless the organiser asks.
+
+Cost: every issue reaches inboxes `hold_minutes` (30 by default) after it is sent. A run killed
+mid-send and run again within `hold_minutes - 10` minutes settles its batch exactly once.
+`scheduled = false` sends at once instead: then a request in doubt is `unknown` (at most once).
+429s and refused connections are retried (nothing was accepted); any other 4xx fails the batch
+with SendGrid's own explanation. The API key is read from the environment variable named by
+`api_key_env`, never from pipeline.toml.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import time
-from collections.abc import Iterator, Mapping
-from email.headerregistry import Address
-from email.message import EmailMessage
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from enum import Enum
 from urllib.error import URLError
 
 from pydantic import Field
@@ -21,29 +40,41 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
 from pipeline import components, hookimpl
-from pipeline.components import Deliverer, Delivery
+from pipeline.components import Batch, Deliverer, Delivery, Resolution
 from pipeline.config import Project
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, PipelineError
+from pipeline.mail.headers import header_text
+from pipeline.mail.message import PREFERENCES_TAG, UNSUBSCRIBE_TAG, Mailing, Recipient
 from pipeline.run_context import RunContext
 from plugins.deliveries.environment import EnvVarName
-from plugins.sinks.email.message import EDITION_HEADER, body_of, edition_of, recipient_of
 
-PASSED_HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post", EDITION_HEADER)
+CANCEL_CUTOFF = timedelta(minutes=10)  # SendGrid refuses a cancel later than this before send_at
+CANCEL_MARGIN = timedelta(minutes=1)  # our clock and SendGrid's may differ a little
 HINTS = {
     401: "check the API key in {env}",
-    403: "the key needs the Mail Send permission and the sender must be verified in SendGrid",
+    403: "the key needs the Mail Send and Scheduled Sends permissions and the sender must be verified",
     413: "the request is too large; lower batch_size",
 }
 
 
+class Answer(Enum):
+    ACCEPTED = "accepted"
+    REFUSED = "refused"  # certainly not accepted
+    IN_DOUBT = "in doubt"  # may have been accepted
+
+
 class SendGrid(Deliverer):
     name = "sendgrid"
-    description = "Send through SendGrid's v3 Mail Send API (key from the environment)."
+    description = "Send through SendGrid's v3 Mail Send API, exactly once (key from the environment)."
 
     class Settings(components.Settings):
         api_key_env: EnvVarName = "SENDGRID_API_KEY"  # the variable's name; the key itself is never printed
         host: str = "https://api.sendgrid.com"
-        batch_size: int = Field(default=1000, ge=1, le=1000)  # SendGrid's personalizations limit
+        batch_size: int = Field(default=1000, ge=1, le=1000)  # recipients per request: SendGrid's limit
+        requests_per_batch: int = Field(default=10, ge=1, le=100)  # requests sharing one batch id
+        concurrency: int = Field(default=8, ge=1, le=32)  # requests in flight at once
+        scheduled: bool = True  # exactly once through scheduled sends; false: at once, at most once
+        hold_minutes: int = Field(default=30, ge=12, le=72 * 60)  # send_at = now + this
         max_retries: int = Field(default=3, ge=0, le=10)
         max_wait_seconds: float = Field(default=60.0, ge=0)
         timeout: float = Field(default=30.0, gt=0)
@@ -57,66 +88,136 @@ class SendGrid(Deliverer):
                               f"or use type = \"outbox\" to write .eml files instead")
         self.client = SendGridAPIClient(api_key=key, host=settings.host)
         self.client.client.timeout = settings.timeout  # the client has no timeout otherwise
+        self.clock = lambda: datetime.now(UTC)
 
-    def send(self, messages: list[EmailMessage], run: RunContext) -> list[Delivery]:
-        results: list[Delivery] = []
-        for batch in self._batches(messages):
-            ok, outcome = self._post(payload(batch))
-            results.extend(Delivery(recipient_of(m), ok, outcome if ok else "", "" if ok else outcome)
-                           for m in batch)
-        return results
+    @property
+    def batch_size(self) -> int:  # recipients journalled together: those sharing one batch id
+        return self.settings.batch_size * self.settings.requests_per_batch
 
-    def _batches(self, messages: list[EmailMessage]) -> Iterator[list[EmailMessage]]:
-        """Messages with identical content, `batch_size` at a time (one issue is one group)."""
-        groups: dict[tuple, list[EmailMessage]] = {}
-        for msg in messages:
-            groups.setdefault(content_key(msg), []).append(msg)
+    # -- batches -----------------------------------------------------------------------------------
+
+    def open_batch(self, edition: int) -> Batch:
+        if not self.settings.scheduled:
+            return super().open_batch(edition)
+        answer, detail, body = self._call(lambda: self.client.client.mail.batch.post())
+        if answer is not Answer.ACCEPTED:
+            raise PipelineError(f"cannot create a SendGrid batch id: {detail}")
+        batch_id = str(json.loads(body or b"{}").get("batch_id") or "")
+        if not batch_id:
+            raise PipelineError("SendGrid answered the batch request without a batch_id")
+        send_at = (self.clock() + timedelta(minutes=self.settings.hold_minutes)).replace(microsecond=0)
+        return Batch(batch_id, send_at, edition)
+
+    def deliver(self, mailing: Mailing, recipients: list[Recipient], batch: Batch | None,
+                run: RunContext | None) -> list[Delivery]:
+        base = payload(mailing, batch if self.settings.scheduled else None)
+        personalize = any(tag in (mailing.html or "") + mailing.text for tag in (UNSUBSCRIBE_TAG, PREFERENCES_TAG))
         size = self.settings.batch_size
-        for group in groups.values():
-            for start in range(0, len(group), size):
-                yield group[start:start + size]
+        requests = [recipients[start:start + size] for start in range(0, len(recipients), size)]
+        transactional = batch is None  # one confirmation email: a retry in doubt costs at most a second copy
 
-    def _post(self, body: dict) -> tuple[bool, str]:
-        """(True, X-Message-Id) once SendGrid accepts `body`; (False, reason) when it will not."""
+        def post(chunk: list[Recipient]) -> list[Delivery]:
+            body = dict(base, personalizations=[personalization(mailing, r, personalize) for r in chunk])
+            answer, detail, _ = self._call(lambda: self.client.send(body), retry_in_doubt=transactional)
+            return [Delivery(r.email, answer is Answer.ACCEPTED, detail if answer is Answer.ACCEPTED else "",
+                             "" if answer is Answer.ACCEPTED else detail, certain=answer is not Answer.IN_DOUBT)
+                    for r in chunk]
+
+        if len(requests) == 1:
+            return post(requests[0])
+        with ThreadPoolExecutor(min(self.settings.concurrency, len(requests))) as pool:
+            return [d for chunk_result in pool.map(post, requests) for d in chunk_result]
+
+    def resolve(self, batch: Batch, known: list[Delivery]) -> dict[str, Resolution]:
+        """Cancel the batch while SendGrid still allows it; then nothing of it will be delivered."""
+        if batch.send_at is None or not self.settings.scheduled:
+            return super().resolve(batch, known)
+        if self.clock() < batch.send_at - CANCEL_CUTOFF - CANCEL_MARGIN and self._cancel(batch.id):
+            return {d.recipient: Resolution.NOT_SENT for d in known}
+        late = (f"SendGrid batch {batch.id} could not be cancelled before its send time "
+                f"{batch.send_at:%Y-%m-%d %H:%M} UTC, so it may have been delivered")
+        for d in known:
+            if not d.certain:
+                d.error = f"{d.error}; {late}" if d.error else late
+        return super().resolve(batch, known)
+
+    def _cancel(self, batch_id: str) -> bool:
+        """Ask SendGrid to cancel `batch_id`, and confirm it did (the answer to the request may be lost too)."""
+        for _ in range(self.settings.max_retries + 1):
+            self._call(lambda: self.client.client.user.scheduled_sends.post(
+                request_body={"batch_id": batch_id, "status": "cancel"}), retry_in_doubt=True)
+            answer, _, body = self._call(lambda: self.client.client.user.scheduled_sends._(batch_id).get(),
+                                         retry_in_doubt=True)
+            if answer is Answer.ACCEPTED:
+                try:
+                    listed = json.loads(body or b"[]")
+                except ValueError:
+                    listed = []
+                if any(isinstance(s, dict) and s.get("status") == "cancel" for s in listed):
+                    return True
+                return False  # SendGrid has no cancel for it: refused (too late, or too many cancelled)
+        return False
+
+    # -- one request -------------------------------------------------------------------------------
+
+    def _call(self, request, *, retry_in_doubt: bool = False) -> tuple[Answer, str, bytes]:
+        """(answer, X-Message-Id or the reason, body). 429s and refused connections are retried, since
+        nothing was accepted; an answer in doubt only when `retry_in_doubt` (harmless requests)."""
         attempts = self.settings.max_retries + 1
         for attempt in range(attempts):
+            headers: Mapping[str, str] = {}
             try:
-                response = self.client.send(body)
-                return True, response.headers.get("X-Message-Id", "") or ""
+                response = request()
+                return Answer.ACCEPTED, response.headers.get("X-Message-Id", "") or "", response.body or b""
             except HTTPError as exc:
-                reason = describe(exc, self.settings.api_key_env)
-                if exc.status_code != 429 and exc.status_code < 500:
-                    return False, reason
-                headers = exc.headers
-            except (URLError, OSError) as exc:  # refused, reset, timed out: worth another try
-                reason, headers = f"cannot reach SendGrid at {self.settings.host}: {_cause(exc)}", {}
+                reason, headers = describe(exc, self.settings.api_key_env), exc.headers or {}
+                if exc.status_code >= 500:
+                    answer = Answer.IN_DOUBT
+                elif exc.status_code == 429:
+                    answer = Answer.REFUSED
+                else:
+                    return Answer.REFUSED, reason, b""
+            except (URLError, OSError) as exc:
+                answer = Answer.REFUSED if _not_connected(exc) else Answer.IN_DOUBT
+                reason = f"SendGrid at {self.settings.host}: {_cause(exc)}"
+            if answer is Answer.IN_DOUBT and not retry_in_doubt:
+                return answer, reason, b""
             if attempt + 1 < attempts:
                 time.sleep(retry_delay(headers, attempt, time.time(), self.settings.max_wait_seconds))
-        return False, f"{reason} (gave up after {attempts} attempts)"
+        return answer, f"{reason} (gave up after {attempts} attempts)", b""
 
 
-def payload(batch: list[EmailMessage]) -> dict:
-    """The v3 mail/send body: one personalization per recipient, text/plain before text/html."""
-    first = batch[0]
+def payload(mailing: Mailing, batch: Batch | None) -> dict:
+    """The v3 mail/send body without its personalizations: text/plain before text/html."""
+    content = [{"type": "text/plain", "value": mailing.text}]
+    if mailing.html:
+        content.append({"type": "text/html", "value": mailing.html})
     body = {
-        "personalizations": [{"to": [_party(m["To"].addresses[0])]} for m in batch],
-        "from": _party(first["From"].addresses[0]),
-        "subject": str(first["Subject"] or ""),
-        "content": [{"type": "text/plain", "value": body_of(first, "plain")},
-                    {"type": "text/html", "value": body_of(first, "html")}],
-        "headers": {name: str(first[name]) for name in PASSED_HEADERS if first[name]},
-        "custom_args": {"edition": str(edition_of(first))},
+        "from": _party(mailing.sender_email, mailing.sender_name),
+        "subject": mailing.safe_subject,
+        "content": content,
+        "headers": mailing.common_headers(),
     }
-    if first["Reply-To"]:
-        body["reply_to"] = _party(first["Reply-To"].addresses[0])
+    if mailing.edition is not None:
+        body["custom_args"] = {"edition": str(mailing.edition)}
+    if mailing.reply_to:
+        body["reply_to"] = _party(mailing.reply_to)
+    if batch is not None and batch.send_at is not None:
+        body["batch_id"] = batch.id
+        body["send_at"] = int(batch.send_at.timestamp())
+    if not body["headers"]:
+        del body["headers"]
     return body
 
 
-def content_key(msg: EmailMessage) -> tuple:
-    """What must be equal for two messages to share one request (bodies compared as encoded, which is cheap)."""
-    headers = tuple(str(msg[h] or "") for h in ("Subject", "From", "Reply-To", *PASSED_HEADERS))
-    parts = tuple((p.get_content_type(), p.get_payload()) for p in msg.walk() if not p.is_multipart())
-    return headers + parts
+def personalization(mailing: Mailing, recipient: Recipient, substitute: bool) -> dict:
+    entry: dict = {"to": [_party(recipient.email, recipient.name)]}
+    headers = mailing.recipient_headers(recipient)
+    if headers:
+        entry["headers"] = headers
+    if substitute:
+        entry["substitutions"] = recipient.substitutions()
+    return entry
 
 
 def retry_delay(headers: Mapping[str, str], attempt: int, now: float, cap: float) -> float:
@@ -144,10 +245,17 @@ def _error_messages(body: bytes | str | None) -> list[str]:
         return []
 
 
-def _party(addr: Address) -> dict[str, str]:
-    party = {"email": addr.addr_spec}
-    if addr.display_name:
-        party["name"] = addr.display_name
+def _not_connected(exc: Exception) -> bool:
+    """True when the request certainly never reached SendGrid: the connection was refused or the host unknown."""
+    cause = getattr(exc, "reason", exc)
+    return isinstance(cause, ConnectionRefusedError | socket.gaierror)
+
+
+def _party(email: str, name: str = "") -> dict[str, str]:
+    party = {"email": email}
+    name = header_text(name)
+    if name:
+        party["name"] = name
     return party
 
 

@@ -1,14 +1,17 @@
 """The `smtp` delivery: hands each message to a mail server (a relay, or a provider's SMTP service).
 
-One connection per call, STARTTLS by default, and login when `username_env`/`password_env`
+One connection per send, STARTTLS by default, and login when `username_env`/`password_env`
 name environment variables holding the credentials (never put them in pipeline.toml). A login
 is only ever sent over STARTTLS: `starttls = false` with credentials is refused at start-up.
-A recipient the server refuses fails alone; a lost connection fails the messages not yet sent.
+A recipient the server refuses fails alone and is retried by the next run. SMTP cannot take a
+message back: if the connection is lost after a message's final dot went out and before the
+server answered, that one message is `unknown` (it may have been accepted) and is not retried.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -22,12 +25,13 @@ from pipeline.errors import ConfigError
 from pipeline.run_context import RunContext
 from pipeline.settings_types import ExistingFile
 from plugins.deliveries.environment import EnvVarName
-from plugins.sinks.email.message import recipient_of
+from pipeline.mail.message import message_bytes
 
 
 class Smtp(Deliverer):
     name = "smtp"
     description = "Send through an SMTP server (STARTTLS, optional login from the environment)."
+    batch_size = 1  # each message journalled on its own: a kill leaves at most one outcome unknown
 
     class Settings(components.Settings):
         host: str
@@ -59,19 +63,31 @@ class Smtp(Deliverer):
                                   f"set the SMTP login there, or remove username_env and password_env if the "
                                   f"server needs no login")
             self.credentials = (os.environ[settings.username_env], os.environ[settings.password_env])
+        self._server: smtplib.SMTP | None = None
+        self._down = ""
 
-    def send(self, messages: list[EmailMessage], run: RunContext) -> list[Delivery]:
-        results: list[Delivery] = []
-        try:
-            with self._connect() as server:
-                for msg in messages:
-                    results.append(self._send_one(server, msg))
-        except (smtplib.SMTPException, OSError) as exc:
-            reason = f"SMTP server {self.settings.host}:{self.settings.port}: {_describe(exc)}"
-            done = {d.recipient for d in results}
-            results.extend(Delivery(recipient_of(m), False, error=reason) for m in messages
-                           if recipient_of(m) not in done)
-        return results
+    def send(self, messages: list[EmailMessage], run: RunContext | None) -> list[Delivery]:
+        return [self._send_one(msg) for msg in messages]
+
+    def close(self) -> None:
+        if self._server is not None:
+            try:
+                self._server.quit()
+            except (smtplib.SMTPException, OSError):
+                self._server.close()
+        self._server, self._down = None, ""
+
+    def _connection(self) -> smtplib.SMTP:
+        """One connection for the whole send, opened when first needed and again after it is lost."""
+        if self._down:  # one failed connect fails the rest at once, rather than timing out for each
+            raise ConnectionError(self._down)
+        if self._server is None:
+            try:
+                self._server = self._connect()
+            except (smtplib.SMTPException, OSError) as exc:
+                self._down = f"SMTP server {self.settings.host}:{self.settings.port}: {_describe(exc)}"
+                raise ConnectionError(self._down) from None
+        return self._server
 
     def _connect(self) -> smtplib.SMTP:
         settings = self.settings
@@ -86,14 +102,68 @@ class Smtp(Deliverer):
             raise
         return server
 
-    def _send_one(self, server: smtplib.SMTP, msg: EmailMessage) -> Delivery:
-        recipient = recipient_of(msg)
+    def _send_one(self, msg: EmailMessage) -> Delivery:
+        """Send one message; uncertain only if the connection is lost after its final dot went out."""
+        recipient = msg["To"].addresses[0].addr_spec
         try:
-            server.send_message(msg)
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused,
-                smtplib.SMTPNotSupportedError) as exc:  # the last: a non-ASCII address, server without SMTPUTF8
-            return Delivery(recipient, False, error=f"the server refused it: {_describe(exc)}")
+            server = self._connection()
+        except ConnectionError as exc:
+            return Delivery(recipient, False, error=str(exc))
+        where = f"SMTP server {self.settings.host}:{self.settings.port}"
+        try:
+            refused = _envelope(server, msg["From"].addresses[0].addr_spec, recipient)
+            if refused:
+                return Delivery(recipient, False, error=f"the server refused it: {refused}")
+            server.send(_dot_stuffed(message_bytes(msg)))
+        except (smtplib.SMTPException, OSError) as exc:  # the final dot never went out: not accepted
+            self._lost()
+            return Delivery(recipient, False, error=f"{where}: {_describe(exc)}")
+        try:
+            code, text = server.getreply()
+        except (smtplib.SMTPException, OSError) as exc:
+            self._lost()
+            return Delivery(recipient, False, error=f"{where}: connection lost after the message was sent, "
+                                                    f"before the server answered ({_describe(exc)})", certain=False)
+        if code != 250:
+            return Delivery(recipient, False, error=f"the server refused it: {code} {_text(text)}")
         return Delivery(recipient, True, reference=str(msg["Message-ID"]))
+
+    def _lost(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self._server = None
+
+
+def _envelope(server: smtplib.SMTP, sender: str, recipient: str) -> str:
+    """MAIL FROM, RCPT TO and DATA; the server's refusal as text, or "" when it waits for the message."""
+    options = []
+    server.ehlo_or_helo_if_needed()
+    if not (sender + recipient).isascii():
+        if not server.has_extn("smtputf8"):
+            return "the address is not ASCII and the server does not offer SMTPUTF8"
+        options.append("SMTPUTF8")
+    for command in (lambda: server.mail(sender, options), lambda: server.rcpt(recipient)):
+        code, text = command()
+        if code not in (250, 251):
+            server.rset()
+            return f"{code} {_text(text)}"
+    code, text = server.docmd("data")
+    if code != 354:
+        server.rset()
+        return f"{code} {_text(text)}"
+    return ""
+
+
+def _dot_stuffed(raw: bytes) -> bytes:
+    """The message as DATA sends it: CR LF line ends, leading dots doubled, then the final dot."""
+    data = re.sub(rb"(?m)^\.", b"..", re.sub(rb"\r?\n", b"\r\n", raw))
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
+
+
+def _text(text: bytes | str) -> str:
+    return text.decode(errors="replace") if isinstance(text, bytes) else text
 
 
 def _starttls(server: smtplib.SMTP, ca_file) -> None:

@@ -1,49 +1,58 @@
-"""The `email` sink: renders each new issue once and sends it to every subscriber, exactly once.
+"""The `email` sink: renders each new issue once per choice of themes and sends it to every active
+subscriber, through the delivery journal (`pipeline/mail/sending.py` says what is guaranteed).
 
     [sinks.newsletter]
     type = "email"
-    subscribers = "subscribers.csv"          # header: email,name
+    subscribers = "subscribers.csv"          # optional: imported as active on every run
     from_email = "news@network.example.org"
-    unsubscribe = "mailto:news@network.example.org?subject=unsubscribe"
+    unsubscribe = "mailto:news@network.example.org?subject=unsubscribe"   # also in List-Unsubscribe
     max_items_per_section = 10               # the rest are in the web version (the archive)
     delivery = { type = "outbox" }           # or "sendgrid", "smtp", with their settings
+
+Who receives an issue is decided when it is sent: the active subscribers then. A subscriber who
+follows some themes gets the posts and news carrying one of them, and every job and event
+(`always_include`); following no theme means following all of them.
 """
 
 from __future__ import annotations
 
-from email.message import EmailMessage
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, field_validator
 
 from pipeline import components, hookimpl
-from pipeline.components import Deliverer, Delivery, Sink, SinkResult
+from pipeline.components import Deliverer, Sink, SinkResult
 from pipeline.config import Project
 from pipeline.edition import Edition
-from pipeline.errors import SinkError
+from pipeline.errors import SinkError, SubscriberError
 from pipeline.files import write_atomic
+from pipeline.mail.message import PREFERENCES_TAG, UNSUBSCRIBE_TAG, Mailing, Recipient
+from pipeline.mail.sending import SendReport, send_issue
+from pipeline.models import Kind
 from pipeline.run_context import RunContext
 from pipeline.settings_types import ExistingFile
-from plugins.sinks.email.message import Envelope, MessageFactory, address
+from pipeline.state import subscribers as subscriber_state
+from pipeline.subscribers import csv_io, signing
+from pipeline.subscribers.addresses import valid_address
 from plugins.sinks.email.render import RenderedEdition, render_edition
-from plugins.sinks.email.subscribers import read_subscribers, valid_address
-
-# Deliveries are recorded after each chunk, so a crash part-way loses at most one chunk's records.
-# A deliverer with a `batch_size` setting (SendGrid: one request per batch) gets chunks of that size.
-CHUNK = 500
 
 
 class EmailSink(Sink):
     name = "email"
-    description = "Send each new issue to the subscriber list (HTML and plain text)."
+    description = "Send each new issue to the active subscribers (HTML and plain text)."
 
     class Settings(components.Settings):
-        subscribers: ExistingFile
+        subscribers: ExistingFile | None = None  # a CSV list imported as active on every run
         from_email: str
         from_name: str | None = None
         reply_to: str = ""
-        unsubscribe: str
+        unsubscribe: str = ""  # a mailto: link; default mailto:<from_email>?subject=unsubscribe
+        list_id: str = ""  # default: '<name> <<sink>.<from_email's domain>>'
+        always_include: list[Kind] = Field(default_factory=lambda: [Kind.JOB, Kind.EVENT])
         max_items_per_section: int = Field(default=10, ge=1)  # fewer if needed to stay under Gmail's clip
         delivery: dict[str, Any] = Field(default_factory=lambda: {"type": "outbox"})
 
@@ -59,9 +68,9 @@ class EmailSink(Sink):
         @classmethod
         def _unsubscribe_link(cls, value: str) -> str:
             value = value.strip()
-            if not value.startswith(("mailto:", "https://")) or any(c.isspace() for c in value):
-                raise ValueError(f"{value!r} must be a mailto: or https:// link with no spaces, where "
-                                 f"subscribers can unsubscribe")
+            if value and (not value.startswith("mailto:") or any(c.isspace() or c in "<>," for c in value)):
+                raise ValueError(f"{value!r} must be a mailto: link with no spaces; each subscriber's own "
+                                 f"https unsubscribe link is made from [pipeline] site_url")
             return value
 
     def __init__(self, instance: str, settings: Settings, project: Project):
@@ -69,51 +78,101 @@ class EmailSink(Sink):
         self.deliverer: Deliverer = project.build_component(
             "delivery", f"{project.config_path.name}: [sinks.{instance}.delivery]", settings.delivery)
 
+    def sender(self) -> tuple[str, str, str]:
+        name = self.project.core.name if self.settings.from_name is None else self.settings.from_name
+        return self.settings.from_email, name, self.settings.reply_to
+
     def write(self, edition: Edition | None, run: RunContext) -> SinkResult:
         if edition is None:
             return SinkResult("no new edition; nothing sent")
-        rendered = render_edition(edition, run, unsubscribe=self.settings.unsubscribe,
-                                  max_per_section=self.settings.max_items_per_section)
+        rendered = self.render(edition, run)
         files = self._save(edition.number, rendered)
         latest = run.store.latest_edition()
-        if latest is not None and latest.number != edition.number:  # never mail an old issue to new readers
+        if latest is not None and latest.number > edition.number:  # never mail an old issue to new readers
             return SinkResult(f"issue {edition.number} re-rendered; not sent, since issue {latest.number} "
                               f"is newer", files)
-        subscribers = read_subscribers(self.settings.subscribers, run)
-        already = run.store.delivered_to(edition.number)
-        pending = [s for s in subscribers if s.email not in already]
-        factory = MessageFactory(rendered, self._envelope(edition.number, run))
-        sent, failed = 0, []
-        size = getattr(self.deliverer.settings, "batch_size", None) or CHUNK
-        for start in range(0, len(pending), size):
-            chunk = pending[start:start + size]
-            messages = [factory.message_for(s) for s in chunk]
-            for delivery in self._send(messages, [s.email for s in chunk], run):
-                if delivery.ok:
-                    run.store.record_delivery(edition.number, delivery.recipient, self.deliverer.name,
-                                              delivery.reference, run.moment)
-                    sent += 1
-                else:
-                    failed.append(delivery)
+        self.import_list(run)
+        groups, nothing_new = self.groups(edition, rendered, run)
+        total = sum(len(recipients) for _, recipients in groups)
+        if run.dry_run:
+            return SinkResult(f"dry run: issue {edition.number} would go to {total} subscribers in "
+                              f"{len(groups)} version(s); nothing sent or recorded", files)
+        report = send_issue(run.store, self.deliverer, edition.number, groups, now=run.clock, run=run)
+        return SinkResult(self._summary(edition.number, report, nothing_new), files)
+
+    def render(self, edition: Edition, run: RunContext) -> RenderedEdition:
+        """The email of `edition`, with tags where each recipient's own links go."""
+        return render_edition(edition, run, unsubscribe=UNSUBSCRIBE_TAG, preferences=PREFERENCES_TAG,
+                              max_per_section=self.settings.max_items_per_section)
+
+    def mailing(self, edition: Edition, rendered: RenderedEdition, run: RunContext, *, test: bool = False) -> Mailing:
+        sender_email, sender_name, reply_to = self.sender()
+        return Mailing(rendered.subject, sender_email, sender_name, rendered.text, rendered.html, run.clock(),
+                       reply_to=reply_to, edition=edition.number, list_id=self.list_id(),
+                       unsubscribe_mailto=self.settings.unsubscribe or f"mailto:{sender_email}?subject=unsubscribe",
+                       test=test)
+
+    def list_id(self) -> str:
+        """RFC 2919: a phrase and a label that stays the same for the life of the list."""
+        if self.settings.list_id:
+            return self.settings.list_id
+        label = "".join(c if c.isalnum() or c == "-" else "-" for c in self.instance.lower()).strip("-") or "news"
+        return f"{self.project.core.name} <{label}.{self.settings.from_email.rpartition('@')[2]}>"
+
+    def import_list(self, run: RunContext) -> None:
+        """The `subscribers` CSV, imported as active; someone who left is never brought back by it."""
+        path = self.settings.subscribers
+        if path is None:
+            return
+        try:
+            listed = csv_io.read_csv(path)
+        except SubscriberError as exc:
+            raise SinkError(str(exc)) from None
+        for problem in listed.problems:
+            where, _, message = problem.partition(": ")  # "file:line: what is wrong; what to do"
+            run.problem(where, message)
+        subscriber_state.import_rows(run.store, [row.as_import() for row in listed.rows],
+                                     how=f"csv import {path.name}", at=run.clock())
+
+    def groups(self, edition: Edition, rendered: RenderedEdition,
+               run: RunContext) -> tuple[list[tuple[Mailing, Sequence[Recipient]]], int]:
+        """One mailing per distinct choice of themes, with its recipients; and how many got nothing new."""
+        by_choice: dict[frozenset[str], list] = {}
+        for subscriber in subscriber_state.active_subscribers(run.store):
+            by_choice.setdefault(subscriber.themes, []).append(subscriber)
+        links = signing.Links(self.project)
+        groups, nothing_new = [], 0
+        for themes, members in sorted(by_choice.items(), key=lambda pair: sorted(pair[0])):
+            chosen = self.for_themes(edition, themes)
+            if not chosen.items:  # nothing new for this choice this month: nothing sent
+                nothing_new += len(members)
+                continue
+            version = rendered if chosen is edition else self.render(chosen, run)
+            recipients = [Recipient(s.email, s.name, links.unsubscribe(s.id), links.preferences(s.id))
+                          for s in members]
+            groups.append((self.mailing(edition, version, run), recipients))
+        return groups, nothing_new
+
+    def for_themes(self, edition: Edition, themes: frozenset[str]) -> Edition:
+        """`edition` with only what a subscriber following `themes` gets (all of it for no themes)."""
+        if not themes:
+            return edition
+        keep = [item for item in edition.items
+                if item.kind in self.settings.always_include or themes.intersection(item.themes)]
+        return dataclasses.replace(edition, items=keep, sections={})
+
+    def _summary(self, number: int, report: SendReport, nothing_new: int) -> str:
         channel = self.deliverer.name
-        if failed:
-            first = failed[0]
-            raise SinkError(f"issue {edition.number}: {len(failed)} of {len(pending)} messages failed via "
-                            f"{channel} (first, to {first.recipient}: {first.error}); {sent} sent and recorded, "
-                            f"so running again sends only the failed ones")
-        skipped = len(subscribers) - len(pending)
-        return SinkResult(f"issue {edition.number}: {sent} sent via {channel}, {skipped} already sent", files)
-
-    def _send(self, messages: list[EmailMessage], recipients: list[str], run: RunContext) -> list[Delivery]:
-        """Deliver, and count a recipient the deliverer did not report on as failed, never as sent."""
-        results = {d.recipient: d for d in self.deliverer.send(messages, run)}
-        return [results.get(r) or Delivery(r, False, error="the delivery method reported nothing for it")
-                for r in recipients]
-
-    def _envelope(self, number: int, run: RunContext) -> Envelope:
-        sender_name = self.project.core.name if self.settings.from_name is None else self.settings.from_name
-        return Envelope(number, address(self.settings.from_email, sender_name), self.settings.reply_to,
-                        self.settings.unsubscribe, run.moment)
+        lines = [*report.resolved]
+        if report.failed or report.unknown:
+            first = (report.unknown or report.failed)[0]
+            raise SinkError("; ".join(lines + [
+                f"issue {number}: {report.sent} sent via {channel}, {len(report.failed)} failed, "
+                f"{len(report.unknown)} unknown (first, to {first[0]}: {first[1]}); running again sends the failed "
+                f"ones; `pipeline deliveries --issue {number}` lists the rest"]))
+        extra = f", {nothing_new} with nothing new for their themes" if nothing_new else ""
+        return "; ".join(lines + [f"issue {number}: {report.sent} sent via {channel}, "
+                                  f"{report.already} already sent{extra}"])
 
     def _save(self, number: int, rendered: RenderedEdition) -> list[str]:
         folder: Path = self.project.core.out_dir / "newsletter"

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from mjml import mjml2html
 
 from pipeline import site
-from pipeline.config import Project
 from pipeline.edition import Edition
 from pipeline.run_context import RunContext
 from plugins.sinks.email import view
@@ -29,25 +28,27 @@ class RenderedEdition:
     text: str
 
 
-def render_edition(edition: Edition, run: RunContext, *, unsubscribe: str | None = None,
+def render_edition(edition: Edition, run: RunContext, *, unsubscribe: str = "", preferences: str = "",
                    max_per_section: int | None = None) -> RenderedEdition:
     """Subject, HTML and plain text of `edition`.
 
-    :param unsubscribe: the link shown in the footer; by default that of the project's
-        first `email` sink, so the archive's copy matches what subscribers got.
+    :param unsubscribe: the recipient's own unsubscribe link in the footer (a tag filled in per
+        recipient); "" for the web version, which belongs to nobody.
+    :param preferences: the same for the link to the recipient's preferences page.
     :param max_per_section: for the email: at most this many items a section, then a link to the
         web version for the rest; fewer (down to none) if the HTML would still be over
         `GMAIL_CLIP_BYTES`. None (the web version): every item.
     """
     limit = max_per_section
-    rendered = _render(edition, run, unsubscribe, limit)
+    rendered = _render(edition, run, unsubscribe, preferences, limit)
     while limit and len(rendered.html.encode()) > GMAIL_CLIP_BYTES:
         limit = min(limit - 1, limit * 3 // 4)  # a quarter fewer each time: 10, 7, 5, 3, 2, 1, 0
-        rendered = _render(edition, run, unsubscribe, limit)
+        rendered = _render(edition, run, unsubscribe, preferences, limit)
     return rendered
 
 
-def _render(edition: Edition, run: RunContext, unsubscribe: str | None, limit: int | None) -> RenderedEdition:
+def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: str,
+            limit: int | None) -> RenderedEdition:
     project = run.project
     context = {
         "edition": edition,
@@ -57,18 +58,11 @@ def _render(edition: Edition, run: RunContext, unsubscribe: str | None, limit: i
         "issue_url": site.edition_url(project, edition.number),
         "archive_url": site.archive_url(project),
         "feed_url": site.feed_url(project),
-        "unsubscribe": default_unsubscribe(project) if unsubscribe is None else unsubscribe,
+        "unsubscribe": unsubscribe,
+        "preferences": preferences,
     }
     mjml_source = run.templates.get_template(HTML_TEMPLATE).render(context)
     # fonts={}: no web-font <link>s; the template uses system fonts.
     html = mjml2html(mjml_source, disable_comments=True, fonts={})
     text = run.templates.get_template(TEXT_TEMPLATE).render(context)
     return RenderedEdition(context["subject"], html, text)
-
-
-def default_unsubscribe(project: Project) -> str:
-    """The `unsubscribe` setting of the project's first email sink, or "" if it has none."""
-    for sink in project.sinks:
-        if sink.name == "email":
-            return getattr(sink.settings, "unsubscribe", "")
-    return ""

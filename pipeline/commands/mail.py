@@ -1,0 +1,111 @@
+"""`pipeline preview`, `pipeline send-test` and `pipeline deliveries`: looking at an issue before and after it goes out."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from rich.markup import escape
+from rich.table import Table
+
+from pipeline.config import Project, load_project
+from pipeline.edition import Edition, from_record, prepare_edition
+from pipeline.errors import PipelineError
+from pipeline.files import write_atomic
+from pipeline.mail.message import Recipient, personalize
+from pipeline.mail.transactional import deliver_now, mail_sink
+from pipeline.run_context import RunContext
+from pipeline.runner import edition_date, locked_store
+from pipeline.state import Store, journal
+from pipeline.subscribers.addresses import valid_address
+
+STATUSES = ("sent", "in_flight", "unknown", "failed")
+
+
+def example_recipient(project: Project, email: str = "", name: str = "") -> Recipient:
+    """Links that show where a subscriber's own links go, and lead nowhere (tokens that do not verify)."""
+    site = project.core.site_url
+    return Recipient(email, name, f"{site}/unsubscribe/example", f"{site}/preferences/example")
+
+
+def _edition(project: Project, store: Store, as_of: date | None) -> Edition:
+    """The stored issue for `as_of`, or the one a run would make then from what is stored (nothing is stored)."""
+    now = datetime.now(project.tz)
+    day = as_of or edition_date(project, now.date())
+    moment = datetime.combine(day, datetime.min.time(), tzinfo=project.tz) if as_of else now
+    edition = prepare_edition(store, day, project.tz, project.core.name, moment, record=False)
+    if edition is None:
+        raise PipelineError(f"nothing new for an issue dated {day}; run `pipeline refresh` to fetch the sources "
+                            f"first, or pick another date with --as-of")
+    return edition
+
+
+def preview(config, as_of: date | None, console) -> int:
+    project = load_project(config)
+    sink = mail_sink(project)
+    with locked_store(project) as store:
+        edition = _edition(project, store, as_of)
+        ctx = RunContext(project, store, edition.as_of, datetime.now(project.tz), dry_run=True)
+        try:
+            rendered = sink.render(edition, ctx)
+        finally:
+            ctx.close()
+    folder = project.core.out_dir / "preview"
+    example = example_recipient(project)
+    html, text = folder / f"issue-{edition.number}.html", folder / f"issue-{edition.number}.txt"
+    write_atomic(html, personalize(rendered.html, example))
+    write_atomic(text, personalize(rendered.text, example))
+    console.print(str(html), soft_wrap=True)
+    return 0
+
+
+def send_test(config, to: str, as_of: date | None, console) -> int:
+    if not valid_address(to.strip()):
+        raise PipelineError(f"--to {to!r} is not an email address like you@example.org")
+    project = load_project(config)
+    sink = mail_sink(project)
+    with locked_store(project) as store:
+        edition = _edition(project, store, as_of)
+        ctx = RunContext(project, store, edition.as_of, datetime.now(project.tz), dry_run=True)
+        try:
+            mailing = sink.mailing(edition, sink.render(edition, ctx), ctx, test=True)
+        finally:
+            ctx.close()
+        reference = deliver_now(sink.deliverer, mailing, example_recipient(project, to.strip().lower()))
+    console.print(f"test of issue {edition.number} sent to {escape(to)} via {sink.deliverer.name} "
+                  f"({escape(reference)}); nothing recorded", soft_wrap=True)
+    return 0
+
+
+def deliveries(config, issue: int | None, resend: str | None, console) -> int:
+    project = load_project(config)
+    with locked_store(project) as store:
+        if resend:
+            return _resend(project, store, issue, resend, console)
+        counts = journal.counts(store, issue)
+        table = Table("issue", *STATUSES, box=None)
+        for number in sorted(counts, reverse=True):
+            table.add_row(str(number), *(str(counts[number].get(s, 0)) for s in STATUSES))
+        console.print(table if counts else "no deliveries recorded yet")
+        if issue is not None:
+            for recipient, status, error in journal.listed(store, issue, ("unknown", "failed", "in_flight")):
+                console.print(f"{status}: {escape(recipient)}: {escape(error)}", soft_wrap=True)
+        stuck = sum(c.get("unknown", 0) + c.get("in_flight", 0) for c in counts.values())
+        return 3 if stuck else 0
+
+
+def _resend(project: Project, store: Store, issue: int | None, which: str, console) -> int:
+    latest = store.latest_edition()
+    if issue is None or latest is None or issue != latest.number:
+        raise PipelineError(f"--resend needs --issue {latest.number if latest else 'N'}: only the latest issue is "
+                            f"ever sent")
+    statuses = ("unknown", "failed") if which == "all" else (which,)
+    released = journal.release_for_resend(store, edition=issue, statuses=statuses, at=datetime.now(project.tz))
+    console.print(f"issue {issue}: {released} recipient(s) ({'/'.join(statuses)}) will be sent again")
+    sink = mail_sink(project)
+    ctx = RunContext(project, store, latest.as_of, datetime.now(project.tz))
+    try:
+        result = sink.write(from_record(store, latest), ctx)
+    finally:
+        ctx.close()
+    console.print(escape(result.summary), soft_wrap=True)
+    return 0

@@ -1,0 +1,50 @@
+"""One email sent at once, outside any issue: a subscription's confirmation, a test send.
+
+It goes through the delivery of the project's first sink that sends mail (the `email` sink),
+from the same sender, with nothing recorded in the delivery journal.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pipeline.components import Deliverer
+from pipeline.config import Project
+from pipeline.errors import PipelineError
+from pipeline.mail.message import Mailing, Recipient
+
+
+class MailSink(Protocol):
+    deliverer: Deliverer
+
+    def sender(self) -> tuple[str, str, str]:
+        """(from address, from name, reply-to address or "")."""
+
+
+def mail_sink(project: Project) -> MailSink:
+    """The first sink that sends mail; a one-line error when there is none."""
+    for sink in project.sinks:
+        if isinstance(getattr(sink, "deliverer", None), Deliverer) and hasattr(sink, "sender"):
+            return sink  # type: ignore[return-value]
+    raise PipelineError(f"{project.config_path.name}: no [sinks.*] table of type \"email\", so there is no way to "
+                        f"send mail; add one (see README, \"Configuration\")")
+
+
+def send_now(project: Project, *, to_email: str, to_name: str, subject: str, text: str,
+             html: str | None = None) -> str:
+    """Send one message to one person right away; return its reference (message id or file path)."""
+    sink = mail_sink(project)
+    sender_email, sender_name, reply_to = sink.sender()
+    mailing = Mailing(subject, sender_email, sender_name, text, html, datetime.now(UTC), reply_to=reply_to)
+    return deliver_now(sink.deliverer, mailing, Recipient(to_email.lower(), to_name))
+
+
+def deliver_now(deliverer: Deliverer, mailing: Mailing, recipient: Recipient) -> str:
+    try:
+        [delivery] = deliverer.deliver(mailing, [recipient], None, None)
+    finally:
+        deliverer.close()
+    if not delivery.ok:
+        raise PipelineError(f"could not send to {recipient.email} via {deliverer.name}: {delivery.error}")
+    return delivery.reference

@@ -1,0 +1,9 @@
+"""State in SQLite: items seen, editions, the delivery journal and the subscribers.
+
+`store.py` holds the connection and the items and editions; `journal.py` every change of a
+delivery, `subscribers.py` every change of a subscriber; `schema.py` every table.
+"""
+
+from pipeline.state.store import EditionRecord, Store
+
+__all__ = ["EditionRecord", "Store"]

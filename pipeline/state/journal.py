@@ -1,0 +1,141 @@
+"""The delivery journal: every change of a delivery, one transaction each.
+
+A delivery is one issue to one recipient. Its states, and every way between them:
+
+    (none) --begin_batch--> in_flight          before anything is handed to the provider
+    in_flight --settle_batch--> sent            the provider accepted it
+    in_flight --settle_batch--> failed          certainly not accepted (retried by the next run)
+    in_flight --settle_batch--> (none)          certainly never delivered (a cancelled batch): sent again
+    in_flight --settle_batch--> unknown         may or may not be delivered: never retried blindly
+    failed --begin_batch--> in_flight           a retry
+    unknown | failed --release_for_resend--> (none)   only when the organiser asks
+
+A batch is `open` from `begin_batch` until `settle_batch` closes it; a run that finds an open
+batch (a killed run's) settles it before it sends anything else.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pipeline.state.store import Store
+
+SENT, FAILED, UNKNOWN, IN_FLIGHT = "sent", "failed", "unknown", "in_flight"
+RELEASED = "released"  # settle_batch's word for "back to no row": certainly not delivered
+FINAL = (SENT, UNKNOWN, IN_FLIGHT)  # a recipient in one of these is never sent the issue again by a run
+
+
+@dataclass(frozen=True)
+class OpenBatch:
+    id: str
+    edition: int
+    channel: str
+    send_at: datetime | None
+    recipients: list[str]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    recipient: str
+    status: str  # SENT, FAILED, UNKNOWN or RELEASED
+    reference: str = ""
+    error: str = ""
+
+
+def begin_batch(store: Store, *, batch: str, edition: int, channel: str, recipients: list[str],
+                send_at: datetime | None, at: datetime) -> None:
+    """Record `recipients` as in flight in `batch`, before the batch is handed to the provider."""
+    with store.transaction() as db:
+        db.execute("INSERT INTO batches (id, edition, channel, state, send_at, created_at) VALUES (?, ?, ?, 'open', ?, ?)",
+                   (batch, edition, channel, _iso(send_at) if send_at else None, _iso(at)))
+        db.executemany(
+            """INSERT INTO deliveries (edition, recipient, channel, status, batch, updated_at)
+               VALUES (?, ?, ?, 'in_flight', ?, ?)
+               ON CONFLICT (edition, recipient) DO UPDATE SET channel = excluded.channel, status = 'in_flight',
+                 batch = excluded.batch, reference = '', error = '', updated_at = excluded.updated_at
+               WHERE deliveries.status = 'failed'""",
+            [(edition, r, channel, batch, _iso(at)) for r in recipients])
+        claimed = db.execute("SELECT COUNT(*) FROM deliveries WHERE batch = ? AND status = 'in_flight'",
+                             (batch,)).fetchone()[0]
+        if claimed != len(set(recipients)):  # someone else's batch holds one of them: send nothing
+            raise RuntimeError(f"batch {batch}: {len(recipients) - claimed} recipient(s) already sent or in flight")
+
+
+def settle_batch(store: Store, *, batch: str, edition: int, outcomes: Iterable[Outcome], at: datetime) -> None:
+    """Record each in-flight recipient's outcome and close the batch."""
+    rows = [(o.status, o.reference, o.error, _iso(at), edition, o.recipient, batch)
+            for o in outcomes if o.status in (SENT, FAILED, UNKNOWN)]
+    released = [(edition, o.recipient, batch) for o in outcomes if o.status == RELEASED]
+    with store.transaction() as db:
+        db.executemany("""UPDATE deliveries SET status = ?, reference = ?, error = ?, updated_at = ?
+                          WHERE edition = ? AND recipient = ? AND batch = ? AND status = 'in_flight'""", rows)
+        db.executemany("DELETE FROM deliveries WHERE edition = ? AND recipient = ? AND batch = ? AND status = 'in_flight'",
+                       released)
+        left = db.execute("SELECT COUNT(*) FROM deliveries WHERE batch = ? AND status = 'in_flight'", (batch,)).fetchone()[0]
+        if left:  # an outcome was missing: never pretend it was sent
+            db.execute("""UPDATE deliveries SET status = 'unknown', error = 'no outcome was reported', updated_at = ?
+                          WHERE batch = ? AND status = 'in_flight'""", (_iso(at), batch))
+        db.execute("UPDATE batches SET state = 'closed' WHERE id = ?", (batch,))
+
+
+def release_for_resend(store: Store, *, edition: int, statuses: Iterable[str], at: datetime) -> int:
+    """The organiser asks to send again to those in `statuses` (unknown, failed); returns how many."""
+    wanted = [s for s in statuses if s in (UNKNOWN, FAILED)]
+    if not wanted:
+        return 0
+    marks = ",".join("?" * len(wanted))
+    with store.transaction() as db:
+        return db.execute(f"DELETE FROM deliveries WHERE edition = ? AND status IN ({marks})",
+                          (edition, *wanted)).rowcount
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+def open_batches(store: Store) -> list[OpenBatch]:
+    """Batches a run began and did not settle (it was killed, or lost its connection), oldest first."""
+    found = []
+    for batch, edition, channel, send_at in store._rows(
+            "SELECT id, edition, channel, send_at FROM batches WHERE state = 'open' ORDER BY created_at, id"):
+        recipients = [r for (r,) in store._rows(
+            "SELECT recipient FROM deliveries WHERE batch = ? AND status = 'in_flight' ORDER BY recipient", (batch,))]
+        found.append(OpenBatch(batch, edition, channel, datetime.fromisoformat(send_at) if send_at else None,
+                               recipients))
+    return found
+
+
+def not_to_send(store: Store, edition: int) -> set[str]:
+    """Recipients a run must not send `edition` to: sent, unknown or in flight."""
+    return {r for (r,) in store._rows(
+        "SELECT recipient FROM deliveries WHERE edition = ? AND status IN ('sent', 'unknown', 'in_flight')", (edition,))}
+
+
+def delivered_to(store: Store, edition: int) -> set[str]:
+    return {r for (r,) in store._rows(
+        "SELECT recipient FROM deliveries WHERE edition = ? AND status = 'sent'", (edition,))}
+
+
+def counts(store: Store, edition: int | None = None) -> dict[int, Counter]:
+    """{edition: Counter(status -> recipients)}, every edition or one."""
+    sql = "SELECT edition, status, COUNT(*) FROM deliveries"
+    params: tuple = ()
+    if edition is not None:
+        sql, params = sql + " WHERE edition = ?", (edition,)
+    found: dict[int, Counter] = {}
+    for number, status, count in store._rows(sql + " GROUP BY edition, status", params):
+        found.setdefault(number, Counter())[status] = count
+    return found
+
+
+def listed(store: Store, edition: int, statuses: Iterable[str]) -> list[tuple[str, str, str]]:
+    """(recipient, status, error) for the recipients of `edition` in `statuses`."""
+    wanted = list(statuses)
+    marks = ",".join("?" * len(wanted))
+    return store._rows(f"SELECT recipient, status, error FROM deliveries WHERE edition = ? AND status IN ({marks}) "
+                       f"ORDER BY status, recipient", (edition, *wanted))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()

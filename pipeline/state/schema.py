@@ -1,0 +1,125 @@
+"""Every table of the state database, and the one-way steps that bring an older database up to date.
+
+`PRAGMA user_version` says which steps a database has had; `migrate` runs the missing ones,
+each in a transaction of its own, so a database is never left half-upgraded.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+CORE = """
+CREATE TABLE IF NOT EXISTS items (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    published   TEXT NOT NULL,          -- ISO 8601, UTC
+    first_seen  TEXT NOT NULL,
+    last_seen   TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    data        TEXT NOT NULL           -- Item.to_dict() as JSON
+);
+CREATE INDEX IF NOT EXISTS items_published ON items (published);
+CREATE TABLE IF NOT EXISTS editions (
+    number       INTEGER PRIMARY KEY,
+    as_of        TEXT NOT NULL UNIQUE,  -- the issue date
+    period_start TEXT NOT NULL,
+    period_end   TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    item_ids     TEXT NOT NULL,         -- JSON list, in newsletter order
+    created_at   TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS source_state (
+    source TEXT PRIMARY KEY,
+    data   TEXT NOT NULL
+);
+"""
+
+# The delivery journal (pipeline/state/journal.py): one row per issue and recipient.
+JOURNAL = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    edition    INTEGER NOT NULL REFERENCES editions(number),
+    recipient  TEXT NOT NULL,
+    channel    TEXT NOT NULL,
+    status     TEXT NOT NULL CHECK (status IN ('in_flight', 'sent', 'unknown', 'failed')),
+    batch      TEXT NOT NULL DEFAULT '',   -- batches.id while in flight, and after
+    reference  TEXT NOT NULL DEFAULT '',   -- a message id or file path, once sent
+    error      TEXT NOT NULL DEFAULT '',   -- why it failed, or why the outcome is unknown
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (edition, recipient)
+);
+CREATE INDEX IF NOT EXISTS deliveries_batch ON deliveries (batch);
+CREATE TABLE IF NOT EXISTS batches (
+    id         TEXT PRIMARY KEY,           -- SendGrid's batch_id, or one made up for other channels
+    edition    INTEGER NOT NULL,
+    channel    TEXT NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+    send_at    TEXT,                       -- when the provider will release it (scheduled sends)
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batches_open ON batches (state);
+"""
+
+# Subscribers and their consent record (pipeline/state/subscribers.py).
+SUBSCRIBERS = """
+CREATE TABLE IF NOT EXISTS subscribers (
+    id           INTEGER PRIMARY KEY,
+    email        TEXT NOT NULL UNIQUE,     -- lower case
+    name         TEXT NOT NULL DEFAULT '',
+    status       TEXT NOT NULL CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced', 'complained')),
+    themes       TEXT NOT NULL DEFAULT '[]', -- JSON list of theme names; [] = every theme
+    requested_at TEXT,                     -- while pending: when the confirmation was asked for
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS subscribers_status ON subscribers (status);
+CREATE TABLE IF NOT EXISTS subscriber_events (   -- the consent record: when and how each change happened
+    id         INTEGER PRIMARY KEY,
+    subscriber INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+    at         TEXT NOT NULL,
+    status     TEXT NOT NULL,              -- the status after the change
+    how        TEXT NOT NULL,              -- 'form', 'confirmation', 'csv import content/subscribers.csv', ...
+    detail     TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS subscriber_events_subscriber ON subscriber_events (subscriber);
+"""
+
+TABLES = CORE + JOURNAL + SUBSCRIBERS
+
+
+def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:
+    """Version 1 kept only successful deliveries (edition, recipient, channel, reference, delivered_at)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(deliveries)")}
+    if "status" in columns or not columns:
+        return
+    db.execute("ALTER TABLE deliveries RENAME TO deliveries_v1")
+    for statement in JOURNAL.split(";"):  # executescript would commit the transaction half-way
+        if statement.strip():
+            db.execute(statement)
+    db.execute("""INSERT INTO deliveries (edition, recipient, channel, status, reference, updated_at)
+                  SELECT edition, recipient, channel, 'sent', reference, delivered_at FROM deliveries_v1""")
+    db.execute("DROP TABLE deliveries_v1")
+
+
+# Each step runs once, in order; append new steps, never change or remove one.
+STEPS = [
+    _deliveries_v1_to_journal,
+]
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring the database at `db` up to date (an empty database gets every table at once)."""
+    db.executescript(CORE)
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    for number, step in enumerate(STEPS, 1):
+        if version >= number:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            step(db)
+            db.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    db.executescript(TABLES)

@@ -1,0 +1,336 @@
+"""Every change of a subscriber: each is one function below, doing one transaction.
+
+The statuses, and every transition there is (nothing else changes a status):
+
+    function              from                         to
+    request_subscription  (new), unsubscribed, bounced pending       the form; a confirmation email follows
+    confirm               pending (asked < 7 days ago) active        the button on the confirmation page
+    import_rows           (new), pending               active        the organiser's CSV list, on each run
+    add                   (new), pending               active        `pipeline subscribers add`
+    unsubscribe           active, pending              unsubscribed  one-click link, preferences page
+    remove                active, pending              unsubscribed  `pipeline subscribers remove`
+    suppress              (new), active, pending       unsubscribed, bounced or complained (SendGrid's webhook)
+                          unsubscribed, bounced        complained
+    expire_pending        pending (asked >= 7 days ago) deleted if it never was anything else, otherwise
+                                                       back to the status it had before it asked
+    set_themes            active, pending              (same)        the preferences page, the CLI
+
+So an address that unsubscribed, bounced or complained is never made active by the CSV or the CLI:
+only its owner can come back, through the form and the confirmation (a complained address cannot).
+A pending address on the organiser's list becomes active: the list vouches for it.
+
+Each change adds a row to `subscriber_events`, the consent record: when, the status after, and how
+('form', 'confirmation', 'csv import content/subscribers.csv', 'one-click unsubscribe', ...).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pipeline.errors import SubscriberError
+from pipeline.state.store import Store
+from pipeline.subscribers.addresses import normalise, valid_address
+
+STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+SUPPRESSED = ("unsubscribed", "bounced", "complained")
+PENDING_DAYS = 7  # a confirmation is valid this long; then the request expires
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    email: str  # lower case: the key deliveries are recorded under
+    name: str
+    status: str
+    themes: frozenset[str]  # empty: every theme
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of the consent record."""
+
+    at: datetime
+    status: str  # the status after the change
+    how: str
+    detail: str = ""
+
+
+_COLUMNS = "id, email, name, status, themes"
+
+
+# -- transitions -------------------------------------------------------------------------------
+
+def request_subscription(store: Store, email: str, name: str, themes: Iterable[str], *,
+                         how: str, at: datetime) -> Subscriber | None:
+    """Someone asked to subscribe: the subscriber to send a confirmation to, or None to send nothing.
+
+    A new, unsubscribed or bounced address becomes pending (asking again while pending restarts the
+    7 days); an active or complained one is left as it is and gets nothing.
+    """
+    email = _checked(email)
+    with store.transaction() as db:
+        row = _by_email(db, email)
+        if row is None:
+            subscriber_id = _insert(db, email, name, themes, "pending", at, requested=True)
+        elif row[3] in ("active", "complained"):
+            return None
+        else:
+            subscriber_id = row[0]
+            db.execute("UPDATE subscribers SET name = ?, themes = ?, status = 'pending', requested_at = ?, "
+                       "updated_at = ? WHERE id = ?", (_name(name), _themes(themes), _iso(at), _iso(at), subscriber_id))
+        _event(db, subscriber_id, at, "pending", how)
+        return _subscriber(_by_id(db, subscriber_id))
+
+
+def confirm(store: Store, subscriber_id: int, *, how: str, at: datetime) -> bool:
+    """Activate a pending subscriber who asked less than 7 days before `at`; True if this activated them."""
+    with store.transaction() as db:
+        changed = db.execute(
+            "UPDATE subscribers SET status = 'active', requested_at = NULL, updated_at = ? "
+            "WHERE id = ? AND status = 'pending' AND requested_at > ?",
+            (_iso(at), subscriber_id, _iso(at - timedelta(days=PENDING_DAYS)))).rowcount
+        if changed:
+            _event(db, subscriber_id, at, "active", how)
+        return bool(changed)
+
+
+def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, Iterable[str]]], *,
+                how: str, at: datetime) -> int:
+    """Make every (email, name) pair active, in one transaction; the number of subscribers newly activated.
+
+    New addresses are added (with the row's themes, if a third element gives them); pending ones
+    become active, since the organiser's list vouches for them; an active subscriber gets the row's
+    name, if it has one, and keeps the themes they chose; an unsubscribed, bounced or complained
+    address is left as it is, never re-activated. An address listed twice counts once.
+    """
+    wanted: dict[str, tuple[str, Iterable[str]]] = {}
+    for row in rows:
+        email = _checked(row[0])
+        wanted.setdefault(email, (row[1], row[2] if len(row) > 2 else ()))
+    activated = 0
+    with store.transaction() as db:
+        for email, (name, themes) in wanted.items():
+            found = _by_email(db, email)
+            if found is None:
+                _event(db, _insert(db, email, name, themes, "active", at), at, "active", how)
+                activated += 1
+            elif found[3] == "pending":
+                _activate(db, found[0], name or found[2], at, how)
+                activated += 1
+            elif found[3] == "active" and _name(name) and _name(name) != found[2]:
+                db.execute("UPDATE subscribers SET name = ?, updated_at = ? WHERE id = ?",
+                           (_name(name), _iso(at), found[0]))
+    return activated
+
+
+def add(store: Store, email: str, name: str, themes: Iterable[str], *, how: str, at: datetime) -> Subscriber:
+    """Add one subscriber as active (the organiser vouches for them); a pending one is activated.
+
+    Raises SubscriberError for an address already active, or one that unsubscribed, bounced or
+    complained: only its owner can come back, through the form.
+    """
+    email = _checked(email)
+    with store.transaction() as db:
+        found = _by_email(db, email)
+        if found is None:
+            subscriber_id = _insert(db, email, name, themes, "active", at)
+            _event(db, subscriber_id, at, "active", how)
+        elif found[3] == "pending":
+            subscriber_id = found[0]
+            db.execute("UPDATE subscribers SET themes = ? WHERE id = ?", (_themes(themes), subscriber_id))
+            _activate(db, subscriber_id, name or found[2], at, how)
+        else:
+            raise SubscriberError(_refusal(db, found, email))
+        return _subscriber(_by_id(db, subscriber_id))
+
+
+def unsubscribe(store: Store, subscriber_id: int, *, how: str, at: datetime) -> bool:
+    """An active or pending subscriber leaves; True if this changed their status."""
+    with store.transaction() as db:
+        return _leave(db, subscriber_id, how, at)
+
+
+def remove(store: Store, email: str, *, how: str, at: datetime) -> bool:
+    """The organiser takes an address off the list (it stays, as unsubscribed, so the CSV cannot bring it back).
+
+    True if this changed its status; raises SubscriberError for an address that is not on the list.
+    """
+    email = normalise(email)
+    with store.transaction() as db:
+        found = _by_email(db, email)
+        if found is None:
+            raise SubscriberError(f"{email}: not on the list; `pipeline subscribers list` shows who is")
+        return _leave(db, found[0], how, at)
+
+
+def suppress(store: Store, email: str, status: str, *, how: str, at: datetime, detail: str = "") -> bool:
+    """Stop sending to `email` (a bounce, a spam complaint, an unsubscribe reported by the provider).
+
+    An address not on the list is added with that status, so the CSV can never activate it. An
+    address already suppressed only changes to 'complained'. True if a status changed.
+    """
+    if status not in SUPPRESSED:
+        raise ValueError(f"suppress() takes one of {', '.join(SUPPRESSED)}, not {status!r}")
+    email = normalise(email)
+    with store.transaction() as db:
+        found = _by_email(db, email)
+        if found is None:
+            subscriber_id = _insert(db, email, "", (), status, at)
+        elif found[3] in ("active", "pending") or (status == "complained" and found[3] != "complained"):
+            subscriber_id = found[0]
+            db.execute("UPDATE subscribers SET status = ?, requested_at = NULL, updated_at = ? WHERE id = ?",
+                       (status, _iso(at), subscriber_id))
+        else:
+            return False
+        _event(db, subscriber_id, at, status, how, detail)
+        return True
+
+
+def set_themes(store: Store, subscriber_id: int, themes: Iterable[str], *, how: str, at: datetime) -> bool:
+    """Set the themes an active or pending subscriber follows (none: every theme); True if they changed."""
+    stored = _themes(themes)
+    with store.transaction() as db:
+        changed = db.execute("UPDATE subscribers SET themes = ?, updated_at = ? "
+                             "WHERE id = ? AND status IN ('active', 'pending') AND themes != ?",
+                             (stored, _iso(at), subscriber_id, stored)).rowcount
+        if changed:
+            status = db.execute("SELECT status FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()[0]
+            _event(db, subscriber_id, at, status, how, "themes: " + ("; ".join(json.loads(stored)) or "all"))
+        return bool(changed)
+
+
+def expire_pending(store: Store, *, at: datetime) -> int:
+    """End the requests not confirmed within 7 days; the number ended.
+
+    An address that was never anything but pending is deleted with its record (an unconfirmed
+    address is not kept); one that had unsubscribed or bounced goes back to that status.
+    """
+    cutoff = _iso(at - timedelta(days=PENDING_DAYS))
+    with store.transaction() as db:
+        expired = db.execute("SELECT id FROM subscribers WHERE status = 'pending' AND requested_at <= ?",
+                             (cutoff,)).fetchall()
+        for (subscriber_id,) in expired:
+            before = db.execute("SELECT status FROM subscriber_events WHERE subscriber = ? AND status != 'pending' "
+                                "ORDER BY id DESC LIMIT 1", (subscriber_id,)).fetchone()
+            if before is None:
+                db.execute("DELETE FROM subscriber_events WHERE subscriber = ?", (subscriber_id,))
+                db.execute("DELETE FROM subscribers WHERE id = ?", (subscriber_id,))
+            else:
+                db.execute("UPDATE subscribers SET status = ?, requested_at = NULL, updated_at = ? WHERE id = ?",
+                           (before[0], _iso(at), subscriber_id))
+                _event(db, subscriber_id, at, before[0], "request expired", f"not confirmed within {PENDING_DAYS} days")
+        return len(expired)
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+def get_subscriber(store: Store, subscriber_id: int) -> Subscriber | None:
+    rows = store._rows(f"SELECT {_COLUMNS} FROM subscribers WHERE id = ?", (subscriber_id,))
+    return _subscriber(rows[0]) if rows else None
+
+
+def find_subscriber(store: Store, email: str) -> Subscriber | None:
+    rows = store._rows(f"SELECT {_COLUMNS} FROM subscribers WHERE email = ?", (normalise(email),))
+    return _subscriber(rows[0]) if rows else None
+
+
+def active_subscribers(store: Store) -> list[Subscriber]:
+    """Everyone to send to now, by id."""
+    return [_subscriber(row) for row in
+            store._rows(f"SELECT {_COLUMNS} FROM subscribers WHERE status = 'active' ORDER BY id")]
+
+
+def listing(store: Store, status: str | None = None) -> list[tuple[Subscriber, Event]]:
+    """Every subscriber (or those with `status`), by id, each with the latest change of their record."""
+    rows = store._rows(
+        "SELECT s.id, s.email, s.name, s.status, s.themes, e.at, e.status, e.how, e.detail FROM subscribers s "
+        "JOIN subscriber_events e ON e.id = (SELECT MAX(id) FROM subscriber_events WHERE subscriber = s.id) "
+        "WHERE ? IS NULL OR s.status = ? ORDER BY s.id", (status, status))
+    return [(_subscriber(row[:5]), _event_of(row[5:])) for row in rows]
+
+
+def history(store: Store, subscriber_id: int) -> list[Event]:
+    """The consent record of one subscriber, oldest first."""
+    return [_event_of(row) for row in store._rows(
+        "SELECT at, status, how, detail FROM subscriber_events WHERE subscriber = ? ORDER BY id", (subscriber_id,))]
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+def _checked(email: str) -> str:
+    email = normalise(email)
+    if not valid_address(email):
+        raise SubscriberError(f"{email!r} is not a valid email address; correct it")
+    return email
+
+
+def _by_email(db: sqlite3.Connection, email: str) -> tuple | None:
+    return db.execute(f"SELECT {_COLUMNS} FROM subscribers WHERE email = ?", (email,)).fetchone()
+
+
+def _by_id(db: sqlite3.Connection, subscriber_id: int) -> tuple:
+    return db.execute(f"SELECT {_COLUMNS} FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
+
+
+def _insert(db: sqlite3.Connection, email: str, name: str, themes: Iterable[str], status: str, at: datetime,
+            requested: bool = False) -> int:
+    return db.execute(
+        "INSERT INTO subscribers (email, name, status, themes, requested_at, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (email, _name(name), status, _themes(themes), _iso(at) if requested else None, _iso(at), _iso(at))).lastrowid
+
+
+def _activate(db: sqlite3.Connection, subscriber_id: int, name: str, at: datetime, how: str) -> None:
+    db.execute("UPDATE subscribers SET status = 'active', name = ?, requested_at = NULL, updated_at = ? "
+               "WHERE id = ?", (_name(name), _iso(at), subscriber_id))
+    _event(db, subscriber_id, at, "active", how)
+
+
+def _leave(db: sqlite3.Connection, subscriber_id: int, how: str, at: datetime) -> bool:
+    changed = db.execute("UPDATE subscribers SET status = 'unsubscribed', requested_at = NULL, updated_at = ? "
+                         "WHERE id = ? AND status IN ('active', 'pending')", (_iso(at), subscriber_id)).rowcount
+    if changed:
+        _event(db, subscriber_id, at, "unsubscribed", how)
+    return bool(changed)
+
+
+def _event(db: sqlite3.Connection, subscriber_id: int, at: datetime, status: str, how: str, detail: str = "") -> None:
+    db.execute("INSERT INTO subscriber_events (subscriber, at, status, how, detail) VALUES (?, ?, ?, ?, ?)",
+               (subscriber_id, _iso(at), status, how, detail))
+
+
+def _refusal(db: sqlite3.Connection, row: tuple, email: str) -> str:
+    if row[3] == "active":
+        return f"{email}: already subscribed; nothing changed"
+    at, how = db.execute("SELECT at, how FROM subscriber_events WHERE subscriber = ? ORDER BY id DESC LIMIT 1",
+                         (row[0],)).fetchone()
+    return (f"{email}: {row[3]} on {at[:10]} ({how}), so it is not added back; "
+            f"only its owner can subscribe again, through the form")
+
+
+def _subscriber(row: tuple) -> Subscriber:
+    subscriber_id, email, name, status, themes = row
+    return Subscriber(subscriber_id, email, name, status, frozenset(json.loads(themes)))
+
+
+def _event_of(row: tuple) -> Event:
+    at, status, how, detail = row
+    return Event(datetime.fromisoformat(at), status, how, detail)
+
+
+def _name(name: str) -> str:
+    return " ".join((name or "").split())
+
+
+def _themes(themes: Iterable[str]) -> str:
+    return json.dumps(sorted({t.strip() for t in themes if t and t.strip()}), ensure_ascii=False)
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("subscriber changes take an aware datetime")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")  # one width, so text order is time order

@@ -1,0 +1,6 @@
+"""Subscribers outside the state database: addresses, the CSV list, and signed links.
+
+`addresses.py` checks an address, `csv_io.py` reads and writes the list, `signing.py` holds the
+secret and makes and reads the tokens in confirm, unsubscribe and preferences links. Every change
+of a subscriber is in `pipeline/state/subscribers.py`.
+"""

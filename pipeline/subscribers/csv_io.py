@@ -1,0 +1,107 @@
+"""The subscriber list as CSV, in and out: UTF-8, header `email,name`, optional `themes` and `status` columns.
+
+`themes` lists theme names separated by `;` (empty: every theme). `status` is written by
+`export --status all` so a whole list, unsubscribed addresses included, can move to another
+database. A bad row is skipped and reported with its file and line, so one typo never stops the
+rest; a second row for the same address is skipped quietly. Cells that a spreadsheet would run as
+a formula are written with a leading `'`, which reading takes off again.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from pipeline.errors import SubscriberError
+from pipeline.subscribers.addresses import normalise, one_line, valid_address
+
+__all__ = ["CsvList", "CsvRow", "read_csv", "valid_address", "write_csv"]
+
+THEME_SEPARATOR = ";"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    line: int
+    email: str  # lower case
+    name: str
+    themes: frozenset[str] = frozenset()  # empty: every theme
+    status: str = ""  # the `status` column, when there is one
+
+    def as_import(self) -> tuple[str, str, frozenset[str]]:
+        """The row as `import_rows` takes it."""
+        return self.email, self.name, self.themes
+
+
+@dataclass
+class CsvList:
+    path: Path
+    rows: list[CsvRow] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # "file:line: what is wrong; what to do"
+
+
+def read_csv(path: Path) -> CsvList:
+    """Every valid, distinct row of `path` in file order, and a problem for each bad row.
+
+    Raises SubscriberError (one line naming the file) when the file cannot be read at all.
+    """
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return _read(csv.DictReader(handle), path)
+    except OSError as exc:
+        raise SubscriberError(f"{path}: cannot read the subscriber list ({exc.strerror}); check the path") from None
+    except UnicodeDecodeError:
+        raise SubscriberError(f"{path}: not UTF-8 text; save the subscriber list as UTF-8 CSV") from None
+    except csv.Error as exc:
+        raise SubscriberError(f"{path}: not a CSV file ({exc}); save it as CSV with the header `email,name`") from None
+
+
+def write_csv(out: TextIO, rows: Iterable, *, with_status: bool = False) -> int:
+    """Write subscribers (anything with email, name, themes and status) as CSV; the number written."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["email", "name", "themes", "status"] if with_status else ["email", "name", "themes"])
+    count = 0
+    for row in rows:
+        cells = [row.email, row.name, THEME_SEPARATOR.join(sorted(row.themes))]
+        writer.writerow([_defused(cell) for cell in (cells + [row.status] if with_status else cells)])
+        count += 1
+    return count
+
+
+def _read(reader: csv.DictReader, path: Path) -> CsvList:
+    columns = [c.strip().lower() for c in reader.fieldnames or []]
+    if "email" not in columns:
+        raise SubscriberError(f"{path}:1: the first line must be the header `email,name`; "
+                              f"found {','.join(reader.fieldnames or []) or 'nothing'}")
+    reader.fieldnames = columns
+    found = CsvList(path)
+    seen: set[str] = set()
+    for row in reader:
+        where = f"{path}:{reader.line_num}"
+        email = normalise(" ".join(_cell(row, "email").split()))
+        if not email:
+            found.problems.append(f"{where}: no email address in this row; add one or delete the row")
+            continue
+        if not valid_address(email):
+            found.problems.append(f"{where}: {email!r} is not a valid email address; correct it or delete the row")
+            continue
+        if email in seen:
+            continue
+        seen.add(email)
+        themes = frozenset(t.strip() for t in _cell(row, "themes").split(THEME_SEPARATOR) if t.strip())
+        found.rows.append(CsvRow(reader.line_num, email, one_line(_cell(row, "name")), themes,
+                                 _cell(row, "status").strip().lower()))
+    return found
+
+
+def _cell(row: dict, column: str) -> str:
+    value = row.get(column) or ""
+    return value[1:] if value.startswith("'") and value[1:2] in _FORMULA_START else value
+
+
+def _defused(cell: str) -> str:
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell

@@ -240,3 +240,81 @@ def test_a_password_pasted_as_password_env_is_refused_without_being_repeated(smt
 
     assert "password_env: must be the name of an environment variable" in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+class Hangup(Inbox):
+    """Takes a message, then hangs up before answering it: the sender cannot know it was accepted."""
+
+    async def handle_DATA(self, server, session, envelope):
+        await super().handle_DATA(server, session, envelope)
+        server.transport.close()
+        return "250 never heard"
+
+
+class HangupBeforeData(Inbox):
+    """Hangs up after RCPT for the addresses it is told to: nothing was handed over."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            server.transport.close()
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+
+def test_a_connection_lost_after_the_final_dot_is_uncertain_and_the_rest_still_go(smtp_server, smtp_delivery):
+    inbox = Hangup()
+    send = smtp_delivery(f"port = {smtp_server(inbox)}, starttls = false")
+
+    results = send(messages("ann@example.org", "bob@example.org"))
+
+    assert [(d.ok, d.certain) for d in results] == [(False, False), (False, False)]  # each one was taken
+    assert "connection lost after the message was sent" in results[0].error
+    assert [r["to"] for r in inbox.received] == [["ann@example.org"], ["bob@example.org"]]  # reconnected for bob
+
+
+def test_a_connection_lost_before_the_message_is_certain_and_retried_by_reconnecting(smtp_server, smtp_delivery):
+    inbox = HangupBeforeData(refuse=("bob@example.org",))
+    send = smtp_delivery(f"port = {smtp_server(inbox)}, starttls = false")
+
+    results = send(messages("bob@example.org", "ann@example.org"))
+
+    assert [(d.recipient, d.ok, d.certain) for d in results] == [
+        ("bob@example.org", False, True), ("ann@example.org", True, True)]
+    assert [r["to"] for r in inbox.received] == [["ann@example.org"]]
+
+
+def test_an_uncertain_smtp_message_is_journalled_unknown_and_not_resent(smtp_server, project_from, item_factory):
+    from pipeline import hookimpl
+    from pipeline.components import Source
+    from pipeline.runner import run
+    from pipeline.state import journal
+
+    class OnePost:
+        @hookimpl
+        def register_sources(self, register):
+            class One(Source):
+                name = "one"
+
+                def fetch(self, run):
+                    return [item_factory(title="Peer support", published=dt.datetime(2016, 3, 10, tzinfo=dt.UTC))]
+
+            register(One)
+
+    inbox = Hangup()
+    project = project_from(f"""
+        [sources.one]
+        type = "one"
+        [sinks.newsletter]
+        type = "email"
+        subscribers = "subscribers.csv"
+        from_email = "news@network.example.org"
+        delivery = {{ type = "smtp", host = "127.0.0.1", port = {smtp_server(inbox)}, starttls = false }}
+        """, files={"subscribers.csv": "email,name\nann@example.org,Ann\n"}, plugins=[("one", OnePost())])
+
+    first = run(project, as_of=dt.date(2016, 4, 1))
+    second = run(project, as_of=dt.date(2016, 4, 1))
+
+    assert "1 unknown" in first.failed("sink")[0].summary
+    assert second.exit_code == 0 and len(inbox.received) == 1  # never sent blindly again
+    store = Store(project.core.state_dir / "pipeline.sqlite")
+    assert journal.counts(store)[1] == {"unknown": 1}
+    store.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from email.header import decode_header, make_header
+from email.header import decode_header
 from email.parser import BytesHeaderParser
 from email import policy
 
@@ -41,9 +41,19 @@ def header_text(value: object) -> str:
 
 def _decode_words(text: str) -> str:
     try:
-        return str(make_header(decode_header(text)))
-    except (ValueError, LookupError, UnicodeError):  # a malformed word or an unknown charset
+        parts = decode_header(text)
+    except (ValueError, UnicodeError):  # a malformed word
         return _ENCODED_WORD.sub(" ", text)
+    return "".join(_as_text(chunk, charset) for chunk, charset in parts)
+
+
+def _as_text(chunk: bytes | str, charset: str | None) -> str:
+    if isinstance(chunk, str):
+        return chunk
+    try:
+        return chunk.decode(charset or "raw-unicode-escape", errors="replace")  # how decode_header keeps plain text
+    except LookupError:  # a charset Python does not know
+        return chunk.decode("utf-8", errors="replace")
 
 
 def _is_break_or_control(ch: str) -> bool:

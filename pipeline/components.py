@@ -118,6 +118,7 @@ class Deliverer(Component):
     """
 
     batch_size: ClassVar[int] = 500  # recipients journalled as one batch
+    parallel_batches: ClassVar[int] = 1  # batches handed over at once (each from its own thread)
 
     def send(self, messages: list[EmailMessage], run: RunContext | None) -> list[Delivery]:
         """Send `email.message.EmailMessage` objects, one per recipient; report each."""

@@ -11,7 +11,7 @@ import pytest
 from fake_sendgrid import FakeSendGrid
 
 from pipeline.errors import ConfigError
-from pipeline.mail.message import UNSUBSCRIBE_TAG, Recipient
+from pipeline.mail.message import TOKEN_TAG, Recipient
 from pipeline.run_context import RunContext
 from pipeline.state import Store
 from plugins.deliveries.sendgrid import retry_delay
@@ -19,8 +19,8 @@ from plugins.sinks.email.render import RenderedEdition
 from tests.mail_fixtures import mailing_for
 
 RENDERED = RenderedEdition("Test Network: issue 4, March 2016",
-                           f'<html><body><p>Hello</p><a href="{UNSUBSCRIBE_TAG}">Leave</a></body></html>',
-                           f"Hello in plain text\nLeave: {UNSUBSCRIBE_TAG}\n")
+                           f'<html><body><p>Hello</p><a href="https://network.example.org/unsubscribe/{TOKEN_TAG}">Leave</a>'
+                           f'</body></html>', f"Hello in plain text\nLeave: https://network.example.org/unsubscribe/{TOKEN_TAG}\n")
 MOMENT = datetime(2016, 3, 1, tzinfo=UTC)
 
 
@@ -60,14 +60,14 @@ def sendgrid(fake, project_from, tmp_path):
 
 
 def recipients(count: int) -> list[Recipient]:
-    return [Recipient(f"reader{n}@example.org", f"Reader {n}", f"https://network.example.org/unsubscribe/t{n}",
-                      f"https://network.example.org/preferences/t{n}") for n in range(count)]
+    return [Recipient(f"reader{n}@example.org", f"Reader {n}", f"t{n}") for n in range(count)]
 
 
 def mailing(subject: str = RENDERED.subject, **fields):
     rendered = RenderedEdition(subject, RENDERED.html, RENDERED.text)
     return mailing_for(rendered, 4, MOMENT, list_id="Test Network <newsletter.network.example.org>",
-                       reply_to="editor@network.example.org", **fields)
+                       reply_to="editor@network.example.org",
+                       unsubscribe_base="https://network.example.org/unsubscribe/", **fields)
 
 
 def deliver(delivery, people, **fields):
@@ -89,17 +89,15 @@ def test_one_scheduled_request_holds_one_personalization_per_recipient_with_thei
     assert body["personalizations"][1] == {
         "to": [{"email": "reader1@example.org", "name": "Reader 1"}],
         "headers": {"List-Unsubscribe": "<https://network.example.org/unsubscribe/t1>, "
-                                         "<mailto:news@network.example.org?subject=unsubscribe>",
-                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-        "substitutions": {"%unsubscribe_url%": "https://network.example.org/unsubscribe/t1",
-                          "%preferences_url%": "https://network.example.org/preferences/t1"}}
+                                         "<mailto:news@network.example.org?subject=unsubscribe>"},
+        "substitutions": {"%token%": "t1"}}
     assert body["from"] == {"email": "news@network.example.org", "name": "Test Network"}
     assert body["reply_to"] == {"email": "editor@network.example.org"}
     assert body["subject"] == RENDERED.subject
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
     assert [c["value"] for c in body["content"]] == [RENDERED.text, RENDERED.html]
     assert body["headers"] == {"List-Id": "Test Network <newsletter.network.example.org>",
-                               "X-Newsletter-Edition": "4"}
+                               "List-Unsubscribe-Post": "List-Unsubscribe=One-Click", "X-Newsletter-Edition": "4"}
     assert body["custom_args"] == {"edition": "4"}
 
 

@@ -153,6 +153,7 @@ def test_the_organiser_can_resend_the_unknown_ones(fake, network, capsys):
 
 def test_two_runs_racing_send_once(fake, network):
     config = network()
+    fake.delay(1.5)  # the first send is slow to answer, so whichever run gets the lock is still sending
     procs = [subprocess.Popen(_pipeline_run(config), env=_env(fake), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
              for _ in range(2)]
     outputs = [p.communicate(timeout=60)[0].decode() for p in procs]

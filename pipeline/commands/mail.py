@@ -23,8 +23,7 @@ STATUSES = ("sent", "in_flight", "unknown", "failed")
 
 def example_recipient(project: Project, email: str = "", name: str = "") -> Recipient:
     """Links that show where a subscriber's own links go, and lead nowhere (tokens that do not verify)."""
-    site = project.core.site_url
-    return Recipient(email, name, f"{site}/unsubscribe/example", f"{site}/preferences/example")
+    return Recipient(email, name, "example")
 
 
 def _edition(project: Project, store: Store, as_of: date | None) -> Edition:

@@ -20,6 +20,7 @@ from pipeline.errors import PipelineError
 
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 _SPACES = re.compile(r"\s+")
+_PLAIN = re.compile(r"[ -~]*")  # printable ASCII and spaces
 MAX_DECODE_ROUNDS = 5  # an encoded word can hold another one
 
 
@@ -30,6 +31,8 @@ class HeaderInjection(PipelineError):
 def header_text(value: object) -> str:
     """`value` as text that is safe in any header: one line, no control characters, no encoded words."""
     text = str(value or "")
+    if _PLAIN.fullmatch(text) and "=?" not in text:  # the common case: nothing to decode or strip
+        return _SPACES.sub(" ", text).strip()
     for _ in range(MAX_DECODE_ROUNDS):
         if not _ENCODED_WORD.search(text):
             break

@@ -2,15 +2,18 @@
 built for one recipient by the deliveries that need one (outbox, SMTP; SendGrid sends the
 mailing once per batch instead).
 
-Per-recipient links are written into the body as tags (`%unsubscribe_url%`) and filled in per
-recipient, by `personalize` here or by SendGrid's substitutions, so an issue is rendered once.
+A recipient's own links (unsubscribe, preferences) differ only by a signed token, written into the
+body as a tag (`%token%`) and filled in per recipient, by `personalize` here or by SendGrid's
+substitutions, so an issue is rendered once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from datetime import datetime
 from email import policy
 from email.headerregistry import Address
@@ -20,23 +23,21 @@ from email.utils import format_datetime
 from pipeline.mail.headers import check_headers, header_text
 
 EDITION_HEADER = "X-Newsletter-Edition"
-UNSUBSCRIBE_TAG = "%unsubscribe_url%"
-PREFERENCES_TAG = "%preferences_url%"
+TOKEN_TAG = "%token%"
 TEST_PREFIX = "[TEST] "
 # Folding at 78 would turn a long List-Unsubscribe URL into an encoded word no mail client reads;
 # RFC 5322's hard limit is 998.
 SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
+_SAFE_LINK = re.compile(r'[!#-+\--;=?-~]+')  # printable ASCII without space, quotes, comma or angle brackets
 
 
-@dataclass(frozen=True, slots=True)
-class Recipient:
+class Recipient(NamedTuple):  # a tuple: a send makes one per subscriber, and tuples are cheap to make
     email: str  # a validated address, lower case
     name: str = ""
-    unsubscribe_url: str = ""  # this recipient's own one-click link ("" when there is none)
-    preferences_url: str = ""
+    token: str = ""  # signs this recipient's own links ("" when they have none)
 
     def substitutions(self) -> dict[str, str]:
-        return {UNSUBSCRIBE_TAG: self.unsubscribe_url, PREFERENCES_TAG: self.preferences_url}
+        return {TOKEN_TAG: self.token}
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Mailing:
     edition: int | None = None  # None for a message that is not an issue (a confirmation email)
     list_id: str = ""  # 'Network news <newsletter.network.example.org>'
     unsubscribe_mailto: str = ""  # also offered in List-Unsubscribe, for clients without one-click
+    unsubscribe_base: str = ""  # a recipient's one-click link is this followed by their token
     test: bool = False  # `pipeline send-test`: subject marked, nothing recorded
     extra: dict[str, str] = field(default_factory=dict)  # more headers the same for everyone (no To/From)
 
@@ -64,31 +66,37 @@ class Mailing:
     def common_headers(self) -> dict[str, str]:
         """Headers that are the same for every recipient, besides From, Reply-To, Subject and Date."""
         headers = {name: header_text(value) for name, value in self.extra.items()}
+        if self.one_click:
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         if self.list_id:
             headers["List-Id"] = header_text(self.list_id)
         if self.edition is not None:
             headers[EDITION_HEADER] = str(self.edition)
         return headers
 
+    @property
+    def one_click(self) -> bool:
+        """RFC 8058 one-click unsubscribe: every recipient's own https link takes a POST."""
+        return self.unsubscribe_base.startswith("https://") and _safe_link(self.unsubscribe_base)
+
     def recipient_headers(self, recipient: Recipient) -> dict[str, str]:
-        """List-Unsubscribe (RFC 2369) with the recipient's own link, and RFC 8058 one-click when it is https."""
-        links = [f"<{url}>" for url in (recipient.unsubscribe_url, self.unsubscribe_mailto) if _safe_link(url)]
-        headers = {}
-        if links:
-            headers["List-Unsubscribe"] = ", ".join(links)
-        if recipient.unsubscribe_url.startswith("https://") and _safe_link(recipient.unsubscribe_url):
-            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        return headers
+        """List-Unsubscribe (RFC 2369): the recipient's own link, then the mailto: one."""
+        own = self.unsubscribe_base + recipient.token if recipient.token and self.unsubscribe_base else ""
+        own = own if _safe_link(own) else ""
+        mailto = self.unsubscribe_mailto if _safe_link(self.unsubscribe_mailto) else ""
+        if own and mailto:
+            return {"List-Unsubscribe": f"<{own}>, <{mailto}>"}
+        if own or mailto:
+            return {"List-Unsubscribe": f"<{own or mailto}>"}
+        return {}
 
 
 def _safe_link(url: str) -> bool:
-    return bool(url) and not any(c.isspace() or c in "<>,\"" or not c.isprintable() for c in url)
+    return bool(url) and _SAFE_LINK.fullmatch(url) is not None
 
 
 def personalize(body: str, recipient: Recipient) -> str:
-    for tag, value in recipient.substitutions().items():
-        body = body.replace(tag, value)
-    return body
+    return body.replace(TOKEN_TAG, recipient.token)
 
 
 def address(email: str, name: str = "") -> Address:
@@ -115,7 +123,10 @@ def build_message(mailing: Mailing, recipient: Recipient) -> EmailMessage:
         msg["Reply-To"] = address(mailing.reply_to)
     msg["Date"] = format_datetime(mailing.moment)
     msg["Message-ID"] = message_id(mailing, recipient.email)
-    for name, value in {**mailing.common_headers(), **mailing.recipient_headers(recipient)}.items():
+    headers = {**mailing.common_headers(), **mailing.recipient_headers(recipient)}
+    if "List-Unsubscribe" not in headers:
+        headers.pop("List-Unsubscribe-Post", None)  # no link to POST to
+    for name, value in headers.items():
         msg[name] = value
     # Quoted-printable keeps the message 7-bit clean for any relay, and line endings survive a round trip.
     msg.set_content(personalize(mailing.text, recipient), cte="quoted-printable")

@@ -20,7 +20,10 @@ What is promised, per issue and recipient:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -40,8 +43,13 @@ class SendReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (recipient, why)
     unknown: list[tuple[str, str]] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)  # what settling a killed run's batches did
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, outcome: Outcome) -> None:
+        with self._lock:
+            self._add(outcome)
+
+    def _add(self, outcome: Outcome) -> None:
         if outcome.status == SENT:
             self.sent += 1
         elif outcome.status == FAILED:
@@ -73,25 +81,64 @@ def settle_open_batches(store: Store, deliverer: Deliverer, now: Clock) -> list[
 
 
 def send_issue(store: Store, deliverer: Deliverer, edition: int,
-               groups: Sequence[tuple[Mailing, Sequence[Recipient]]], *, now: Clock,
+               groups: Iterable[tuple[Mailing, Iterable[Recipient]]], *, now: Clock,
                max_rounds: int = 3, run=None) -> SendReport:
-    """Send each group's mailing to its recipients who have not had `edition`, journalling every batch."""
+    """Send each group's mailing to its recipients who have not had `edition`, journalling every batch.
+
+    Recipients are read lazily, a batch at a time, so a long list never sits in memory whole, and
+    up to `deliverer.parallel_batches` batches are in flight at once.
+    """
     report = SendReport(resolved=settle_open_batches(store, deliverer, now))
     skip = journal.not_to_send(store, edition)
-    for mailing, recipients in groups:
-        todo = [r for r in recipients if r.email not in skip]
-        report.already += len(recipients) - len(todo)
-        for round_number in range(1, max_rounds + 1):
-            again: list[Recipient] = []
-            for start in range(0, len(todo), deliverer.batch_size):
-                chunk = todo[start:start + deliverer.batch_size]
-                again.extend(_send_batch(store, deliverer, edition, mailing, chunk, report, now, run,
-                                         last_round=round_number == max_rounds))
-            todo = again
-            if not todo:
-                break
-    deliverer.close()
+    parallel = max(1, deliverer.parallel_batches)
+    try:
+        with ThreadPoolExecutor(parallel) as pool:
+            for mailing, recipients in groups:
+                todo: Iterable[Recipient] = (r for r in recipients if not _skipped(r, skip, report))
+                for round_number in range(1, max_rounds + 1):
+                    def send(chunk: list[Recipient], last: bool = round_number == max_rounds) -> list[Recipient]:
+                        return _send_batch(store, deliverer, edition, mailing, chunk, report, now, run,
+                                           last_round=last)
+
+                    todo = _send_round(pool, parallel, deliverer.batch_size, todo, send)
+                    if not todo:
+                        break
+    finally:
+        deliverer.close()
     return report
+
+
+def _skipped(recipient: Recipient, skip: set[str], report: SendReport) -> bool:
+    if recipient.email in skip:
+        report.already += 1
+        return True
+    return False
+
+
+def _send_round(pool: ThreadPoolExecutor, parallel: int, size: int, recipients: Iterable[Recipient],
+                send: Callable[[list[Recipient]], list[Recipient]]) -> list[Recipient]:
+    """Hand `recipients` to `send` `size` at a time, at most `parallel` batches in flight; what comes back
+    (certainly not delivered) is returned, to be sent again."""
+    again: list[Recipient] = []
+    in_flight: deque[Future] = deque()
+    for chunk in _chunks(recipients, size):
+        if len(in_flight) >= parallel:
+            again.extend(in_flight.popleft().result())
+        in_flight.append(pool.submit(send, chunk))
+    while in_flight:
+        again.extend(in_flight.popleft().result())
+    return again
+
+
+def _chunks(items: Iterable[Recipient], size: int) -> Iterator[list[Recipient]]:
+    chunk: list[Recipient] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _send_batch(store: Store, deliverer: Deliverer, edition: int, mailing: Mailing, chunk: list[Recipient],
@@ -100,7 +147,8 @@ def _send_batch(store: Store, deliverer: Deliverer, edition: int, mailing: Maili
     try:
         batch = deliverer.open_batch(edition)
     except Exception as exc:  # nothing was sent: they stay without a journal row, so the next run sends them
-        report.failed.extend((r.email, f"could not start a batch: {_reason(exc)}") for r in chunk)
+        for r in chunk:
+            report.add(Outcome(r.email, FAILED, error=f"could not start a batch: {_reason(exc)}"))
         return []
     journal.begin_batch(store, batch=batch.id, edition=edition, channel=deliverer.name,
                         recipients=[r.email for r in chunk], send_at=batch.send_at, at=now())

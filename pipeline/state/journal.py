@@ -16,11 +16,14 @@ batch (a killed run's) settles it before it sends anything else.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
+from pipeline.errors import PipelineError
 from pipeline.state.store import Store
 
 SENT, FAILED, UNKNOWN, IN_FLIGHT = "sent", "failed", "unknown", "in_flight"
@@ -37,8 +40,7 @@ class OpenBatch:
     recipients: list[str]
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     recipient: str
     status: str  # SENT, FAILED, UNKNOWN or RELEASED
     reference: str = ""
@@ -48,36 +50,43 @@ class Outcome:
 def begin_batch(store: Store, *, batch: str, edition: int, channel: str, recipients: list[str],
                 send_at: datetime | None, at: datetime) -> None:
     """Record `recipients` as in flight in `batch`, before the batch is handed to the provider."""
+    stamp = _iso(at)
     with store.transaction() as db:
         db.execute("INSERT INTO batches (id, edition, channel, state, send_at, created_at) VALUES (?, ?, ?, 'open', ?, ?)",
-                   (batch, edition, channel, _iso(send_at) if send_at else None, _iso(at)))
-        db.executemany(
+                   (batch, edition, channel, _iso(send_at) if send_at else None, stamp))
+        db.execute(  # one statement for the whole batch: json_each walks the list inside SQLite
             """INSERT INTO deliveries (edition, recipient, channel, status, batch, updated_at)
-               VALUES (?, ?, ?, 'in_flight', ?, ?)
+               SELECT ?, value, ?, 'in_flight', ?, ? FROM json_each(?) WHERE true
                ON CONFLICT (edition, recipient) DO UPDATE SET channel = excluded.channel, status = 'in_flight',
                  batch = excluded.batch, reference = '', error = '', updated_at = excluded.updated_at
                WHERE deliveries.status = 'failed'""",
-            [(edition, r, channel, batch, _iso(at)) for r in recipients])
+            (edition, channel, batch, stamp, json.dumps(recipients)))
         claimed = db.execute("SELECT COUNT(*) FROM deliveries WHERE batch = ? AND status = 'in_flight'",
                              (batch,)).fetchone()[0]
         if claimed != len(set(recipients)):  # someone else's batch holds one of them: send nothing
-            raise RuntimeError(f"batch {batch}: {len(recipients) - claimed} recipient(s) already sent or in flight")
+            raise PipelineError(f"batch {batch}: {len(recipients) - claimed} recipient(s) already sent or in flight")
 
 
 def settle_batch(store: Store, *, batch: str, edition: int, outcomes: Iterable[Outcome], at: datetime) -> None:
     """Record each in-flight recipient's outcome and close the batch."""
-    rows = [(o.status, o.reference, o.error, _iso(at), edition, o.recipient, batch)
-            for o in outcomes if o.status in (SENT, FAILED, UNKNOWN)]
-    released = [(edition, o.recipient, batch) for o in outcomes if o.status == RELEASED]
+    alike: dict[tuple[str, str, str], list[str]] = {}  # a request's recipients share one outcome
+    for o in outcomes:
+        alike.setdefault((o.status, o.reference, o.error), []).append(o.recipient)
+    stamp = _iso(at)
     with store.transaction() as db:
-        db.executemany("""UPDATE deliveries SET status = ?, reference = ?, error = ?, updated_at = ?
-                          WHERE edition = ? AND recipient = ? AND batch = ? AND status = 'in_flight'""", rows)
-        db.executemany("DELETE FROM deliveries WHERE edition = ? AND recipient = ? AND batch = ? AND status = 'in_flight'",
-                       released)
+        for (status, reference, error), recipients in alike.items():
+            chosen = "SELECT value FROM json_each(?)"
+            if status == RELEASED:
+                db.execute(f"DELETE FROM deliveries WHERE edition = ? AND batch = ? AND status = 'in_flight' "
+                           f"AND recipient IN ({chosen})", (edition, batch, json.dumps(recipients)))
+            elif status in (SENT, FAILED, UNKNOWN):
+                db.execute(f"""UPDATE deliveries SET status = ?, reference = ?, error = ?, updated_at = ?
+                               WHERE edition = ? AND batch = ? AND status = 'in_flight' AND recipient IN ({chosen})""",
+                           (status, reference, error, stamp, edition, batch, json.dumps(recipients)))
         left = db.execute("SELECT COUNT(*) FROM deliveries WHERE batch = ? AND status = 'in_flight'", (batch,)).fetchone()[0]
         if left:  # an outcome was missing: never pretend it was sent
             db.execute("""UPDATE deliveries SET status = 'unknown', error = 'no outcome was reported', updated_at = ?
-                          WHERE batch = ? AND status = 'in_flight'""", (_iso(at), batch))
+                          WHERE batch = ? AND status = 'in_flight'""", (stamp, batch))
         db.execute("UPDATE batches SET state = 'closed' WHERE id = ?", (batch,))
 
 

@@ -17,7 +17,7 @@ follows some themes gets the posts and news carrying one of them, and every job 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from pipeline.config import Project
 from pipeline.edition import Edition
 from pipeline.errors import SinkError, SubscriberError
 from pipeline.files import write_atomic
-from pipeline.mail.message import PREFERENCES_TAG, UNSUBSCRIBE_TAG, Mailing, Recipient
+from pipeline.mail.message import TOKEN_TAG, Mailing, Recipient
 from pipeline.mail.sending import SendReport, send_issue
 from pipeline.models import Kind
 from pipeline.run_context import RunContext
@@ -93,8 +93,8 @@ class EmailSink(Sink):
                               f"is newer", files)
         self.import_list(run)
         groups, nothing_new = self.groups(edition, rendered, run)
-        total = sum(len(recipients) for _, recipients in groups)
         if run.dry_run:
+            total = sum(sum(1 for _ in recipients) for _, recipients in groups)
             return SinkResult(f"dry run: issue {edition.number} would go to {total} subscribers in "
                               f"{len(groups)} version(s); nothing sent or recorded", files)
         report = send_issue(run.store, self.deliverer, edition.number, groups, now=run.clock, run=run)
@@ -102,7 +102,9 @@ class EmailSink(Sink):
 
     def render(self, edition: Edition, run: RunContext) -> RenderedEdition:
         """The email of `edition`, with tags where each recipient's own links go."""
-        return render_edition(edition, run, unsubscribe=UNSUBSCRIBE_TAG, preferences=PREFERENCES_TAG,
+        site = self.project.core.site_url
+        return render_edition(edition, run, unsubscribe=f"{site}/unsubscribe/{TOKEN_TAG}",
+                              preferences=f"{site}/preferences/{TOKEN_TAG}",
                               max_per_section=self.settings.max_items_per_section)
 
     def mailing(self, edition: Edition, rendered: RenderedEdition, run: RunContext, *, test: bool = False) -> Mailing:
@@ -110,7 +112,7 @@ class EmailSink(Sink):
         return Mailing(rendered.subject, sender_email, sender_name, rendered.text, rendered.html, run.clock(),
                        reply_to=reply_to, edition=edition.number, list_id=self.list_id(),
                        unsubscribe_mailto=self.settings.unsubscribe or f"mailto:{sender_email}?subject=unsubscribe",
-                       test=test)
+                       unsubscribe_base=f"{self.project.core.site_url}/unsubscribe/", test=test)
 
     def list_id(self) -> str:
         """RFC 2919: a phrase and a label that stays the same for the life of the list."""
@@ -135,21 +137,20 @@ class EmailSink(Sink):
                                      how=f"csv import {path.name}", at=run.clock())
 
     def groups(self, edition: Edition, rendered: RenderedEdition,
-               run: RunContext) -> tuple[list[tuple[Mailing, Sequence[Recipient]]], int]:
-        """One mailing per distinct choice of themes, with its recipients; and how many got nothing new."""
-        by_choice: dict[frozenset[str], list] = {}
-        for subscriber in subscriber_state.active_subscribers(run.store):
-            by_choice.setdefault(subscriber.themes, []).append(subscriber)
+               run: RunContext) -> tuple[list[tuple[Mailing, Iterable[Recipient]]], int]:
+        """One mailing per distinct choice of themes, with its recipients (read as they are sent); and how
+        many active subscribers have nothing new for their choice this time."""
         links = signing.Links(self.project)
         groups, nothing_new = [], 0
-        for themes, members in sorted(by_choice.items(), key=lambda pair: sorted(pair[0])):
+        for themes in subscriber_state.active_choices(run.store):
             chosen = self.for_themes(edition, themes)
+            members = subscriber_state.active_with_choice(run.store, themes)
             if not chosen.items:  # nothing new for this choice this month: nothing sent
-                nothing_new += len(members)
+                nothing_new += sum(1 for _ in members)
                 continue
             version = rendered if chosen is edition else self.render(chosen, run)
-            recipients = [Recipient(s.email, s.name, links.unsubscribe(s.id), links.preferences(s.id))
-                          for s in members]
+            token = links.token
+            recipients = (Recipient(email, name, token(subscriber_id)) for subscriber_id, email, name in members)
             groups.append((self.mailing(edition, version, run), recipients))
         return groups, nothing_new
 

@@ -1,4 +1,5 @@
-"""The `pipeline` command: run, refresh, check, plugins, preview, send-test, deliveries, schedule."""
+"""The `pipeline` command: run, refresh, check, plugins, preview, send-test, deliveries, schedule,
+subscribers, serve."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from rich.table import Table
 from pipeline import __version__
 from pipeline.config import Project, load_plugins, load_project
 from pipeline.errors import PipelineError
+from pipeline.memory import limit_malloc_arenas
 from pipeline.run_report import RunReport
 from pipeline.runner import run, state_path
 from pipeline.scheduler import build_scheduler, next_monthly
@@ -32,6 +34,7 @@ def _console(stderr: bool = False) -> Console:
 
 
 def main(argv: list[str] | None = None) -> int:
+    limit_malloc_arenas()  # before any thread starts
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -84,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="send the latest issue again to these (with --issue N); unknown ones may get two copies")
     sched = command("schedule", cmd_schedule, "run the monthly edition and the regular refresh on a schedule")
     sched.add_argument("--list", action="store_true", help="print the next run times and exit")
+    from pipeline.commands import serve, subscribers
+
+    subscribers.register(command)
+    serve.register(command)
     return parser
 
 

@@ -6,6 +6,7 @@ naming the file, the table and the key.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -72,6 +73,41 @@ class ScheduleSettings(Settings):
         return value
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class ServeSettings(Settings):
+    """`[serve]`: the web app of `pipeline serve` (subscribe, confirm, unsubscribe, preferences, webhooks)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    secret_env: str = "PIPELINE_SECRET"  # the variable holding the signing secret; unset: state_dir/secret
+    webhook_key_env: str = "SENDGRID_WEBHOOK_PUBLIC_KEY"  # the Event Webhook's verification key
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"])  # X-Forwarded-* trusted from these
+    per_address_limit: int = Field(default=3, ge=1)  # subscription requests per address per window
+    per_client_limit: int = Field(default=10, ge=1)  # form posts per client address per window
+    limit_minutes: int = Field(default=60, ge=1)
+
+    @field_validator("secret_env", "webhook_key_env")
+    @classmethod
+    def _variable_name(cls, value: str) -> str:
+        if not _ENV_NAME.fullmatch(value):  # never repeat the value: it may be the secret itself
+            raise ValueError("must be the name of an environment variable (letters, digits and _), "
+                             "not the secret itself; put the secret in that variable, never in pipeline.toml")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            try:
+                ipaddress.ip_network(address, strict=False)
+            except ValueError:
+                raise ValueError(f"{address!r} is not an IP address or network such as '127.0.0.1' "
+                                 f"or '10.0.0.0/8'") from None
+        return value
+
+
 @dataclass
 class Project:
     """A loaded, validated configuration, with its plugins and component instances."""
@@ -84,6 +120,7 @@ class Project:
     sources: list[Source] = field(default_factory=list)
     transforms: list[Transform] = field(default_factory=list)
     sinks: list[Sink] = field(default_factory=list)
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
     @property
     def root(self) -> Path:
@@ -129,12 +166,13 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
     errors: list[str] = []
     context = {"base_dir": path.parent}
 
-    known = {"pipeline", "schedule", *SECTIONS}
+    known = {"pipeline", "schedule", "serve", *SECTIONS}
     for key in data:
         if key not in known:
             errors.append(f"{path.name}: unknown table [{key}]; allowed: {', '.join(sorted(known))}")
     core = _validate(CoreSettings, data.get("pipeline"), f"{path.name}: [pipeline]", context, errors)
     schedule = _validate(ScheduleSettings, data.get("schedule", {}), f"{path.name}: [schedule]", context, errors)
+    serve = _validate(ServeSettings, data.get("serve", {}), f"{path.name}: [serve]", context, errors)
     if core is None:
         raise ConfigError(*errors)
 
@@ -144,7 +182,7 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
         errors.append(f"{path.name}: [pipeline] plugins_dir: folder {core.plugins_dir} does not exist; "
                       f"create it or remove the setting")
     registry = build_registry(host)
-    project = Project(path, core, schedule or ScheduleSettings(), host, registry)
+    project = Project(path, core, schedule or ScheduleSettings(), host, registry, serve=serve or ServeSettings())
     for name, reason in host.broken.items():
         errors.append(f"plugin {name!r} {reason}")
     errors.extend(registry.problems)

@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS subscribers (
     updated_at   TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS subscribers_status ON subscribers (status);
+CREATE INDEX IF NOT EXISTS subscribers_sending ON subscribers (status, themes, id);  -- a send reads by choice
 CREATE TABLE IF NOT EXISTS subscriber_events (   -- the consent record: when and how each change happened
     id         INTEGER PRIMARY KEY,
     subscriber INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -242,6 +242,29 @@ def active_subscribers(store: Store) -> list[Subscriber]:
     """Everyone to send to now, by id."""
     return [_subscriber(row) for row in
             store._rows(f"SELECT {_COLUMNS} FROM subscribers WHERE status = 'active' ORDER BY id")]
+
+
+def active_choices(store: Store) -> list[frozenset[str]]:
+    """Each distinct choice of themes among active subscribers (empty: every theme)."""
+    return [frozenset(json.loads(themes)) for (themes,) in
+            store._rows("SELECT DISTINCT themes FROM subscribers WHERE status = 'active' ORDER BY themes")]
+
+
+def active_with_choice(store: Store, themes: frozenset[str], *, chunk: int = 5000) -> Iterator[tuple[int, str, str]]:
+    """(id, email, name) of the active subscribers who follow exactly `themes`, by id, read `chunk` at a
+    time (a long list never sits in memory whole); who is active is read as the iteration reaches them."""
+    choice, after = _themes(themes), 0
+    while True:
+        # One row holding the chunk as JSON: fetching rows one by one gives the GIL up for each, which
+        # makes a send's worker threads and this reader wait on each other.
+        [(packed,)] = store._rows("SELECT json_group_array(json_array(id, email, name)) FROM (SELECT id, email, name "
+                                  "FROM subscribers WHERE status = 'active' AND themes = ? AND id > ? "
+                                  "ORDER BY id LIMIT ?)", (choice, after, chunk))
+        rows = json.loads(packed)
+        yield from map(tuple, rows)
+        if len(rows) < chunk:
+            return
+        after = rows[-1][0]
 
 
 def listing(store: Store, status: str | None = None) -> list[tuple[Subscriber, Event]]:

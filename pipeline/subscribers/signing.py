@@ -4,14 +4,18 @@ The secret is the environment variable `[serve] secret_env` names (`PIPELINE_SEC
 unset, one is made on first use and kept in `<state_dir>/secret`, readable by its owner only, so
 `pipeline serve` and every send sign with the same secret. It is never printed.
 
-A token is the subscriber's id, signed with HMAC (itsdangerous) and a salt per purpose, so a
-token made for one purpose is refused for another, and the address never appears in a link.
+A token is the subscriber's id, signed with HMAC-SHA256 (itsdangerous's timed serializer for
+confirm tokens, with a salt of their own, so an unsubscribe link can never confirm a request), and
+the address never appears in a link. The unsubscribe and preferences links share one token.
 Unsubscribe and preferences tokens never expire (they sit in old emails); a confirm token lasts 7
 days. Changing the secret makes every link sent so far invalid.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 import secrets
 import stat
@@ -19,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from itsdangerous import BadData, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from pipeline.config import Project
 from pipeline.errors import ConfigError
@@ -28,6 +32,7 @@ Purpose = Literal["confirm", "unsubscribe", "preferences"]
 SECRET_FILE = "secret"
 CONFIRM_DAYS = 7
 MIN_SECRET_CHARS = 16
+SIGNATURE_BYTES = 20  # 160 bits of HMAC-SHA256
 
 
 class BadToken(ValueError):
@@ -91,31 +96,64 @@ def _read_secret(path: Path) -> bytes:
 
 
 class Tokens:
-    """Makes and reads the tokens of one secret."""
+    """Makes and reads the tokens of one secret.
+
+    Unsubscribe and preferences tokens are made for every recipient of every issue, so they are
+    a plain HMAC-SHA256 of the id under a key per purpose (`<id>.<signature>`, about 1 µs each)
+    rather than an itsdangerous serializer (about 25 µs, most of a 100,000-subscriber send).
+    """
 
     def __init__(self, secret: bytes):
-        self._plain = {purpose: URLSafeSerializer(secret, salt=f"pipeline-{purpose}")
-                       for purpose in ("unsubscribe", "preferences")}
+        # One key serves both: the preferences page can unsubscribe too, so the two links carry the same
+        # power, and a send signs once per recipient.
+        manage = hmac.new(secret, b"pipeline-manage", "sha256").digest()
+        self._macs = {"unsubscribe": _Hmac(manage), "preferences": _Hmac(manage)}
         self._timed = URLSafeTimedSerializer(secret, salt="pipeline-confirm")
 
     def make(self, purpose: Purpose, subscriber_id: int) -> str:
-        serializer = self._timed if purpose == "confirm" else self._plain[purpose]
-        return serializer.dumps(subscriber_id)
+        if purpose == "confirm":
+            return self._timed.dumps(subscriber_id)
+        return f"{subscriber_id}.{self._signature(purpose, str(subscriber_id))}"
+
+    def _signature(self, purpose: Purpose, payload: str) -> str:
+        digest = self._macs[purpose].digest(payload.encode())[:SIGNATURE_BYTES]
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def read(self, purpose: Purpose, token: str, *, now: datetime | None = None) -> int:
         """The subscriber id in `token`; raises BadToken (or ExpiredToken, for an old confirm token)."""
+        signed_at = None
         try:
             if purpose == "confirm":
                 subscriber_id, signed_at = self._timed.loads(token, return_timestamp=True)
             else:
-                subscriber_id, signed_at = self._plain[purpose].loads(token), None
-        except (BadData, UnicodeError, ValueError):
+                payload, _, signature = token.partition(".")
+                if not payload.isdigit() or not hmac.compare_digest(signature, self._signature(purpose, payload)):
+                    raise BadData("bad signature")
+                subscriber_id = int(payload)
+        except (BadData, UnicodeError, ValueError, KeyError):
             raise BadToken("this link is not one we made, or it was cut short") from None
         if not isinstance(subscriber_id, int) or isinstance(subscriber_id, bool) or subscriber_id < 1:
             raise BadToken("this link is not one we made, or it was cut short")
         if signed_at is not None and (now or datetime.now(UTC)) - signed_at > timedelta(days=CONFIRM_DAYS):
             raise ExpiredToken(f"this confirmation link is more than {CONFIRM_DAYS} days old")
         return subscriber_id
+
+
+class _Hmac:
+    """HMAC-SHA256 (RFC 2104) with the padded key hashed once. `hmac.digest` would give the GIL up on
+    every call, and a send's worker threads then make each of 100,000 calls wait its turn."""
+
+    def __init__(self, key: bytes):
+        key = key.ljust(64, b"\0")  # SHA-256's block size; the key is a 32-byte digest
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
 
 class Links:
@@ -133,6 +171,10 @@ class Links:
 
     def preferences(self, subscriber_id: int) -> str:
         return f"{self.site_url}/preferences/{self.tokens.make('preferences', subscriber_id)}"
+
+    def token(self, subscriber_id: int) -> str:
+        """The token of a subscriber's unsubscribe and preferences links (`<site_url>/unsubscribe/<token>`)."""
+        return self.tokens.make("unsubscribe", subscriber_id)
 
 
 def confirm_url(project: Project, subscriber_id: int) -> str:

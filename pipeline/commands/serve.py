@@ -1,0 +1,47 @@
+"""`pipeline serve [--host] [--port]`: run the web app (subscribe, confirm, unsubscribe, preferences,
+webhooks) with uvicorn, meant to sit behind a reverse proxy at `site_url`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from pipeline.config import load_project
+from pipeline.errors import PipelineError
+from pipeline.mail.transactional import mail_sink
+
+
+def register(command: Callable[[str, Callable, str], argparse.ArgumentParser]) -> None:
+    serve = command("serve", cmd_serve, "run the web app where people subscribe, confirm, choose themes and leave")
+    serve.add_argument("--host", help="address to listen on (default: [serve] host, 127.0.0.1)")
+    serve.add_argument("--port", type=_port, help="port to listen on (default: [serve] port, 8000)")
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return int(text)
+
+
+def cmd_serve(args) -> int:
+    import uvicorn  # only this command needs the web stack
+
+    from pipeline.web.app import build_app
+
+    project = load_project(args.config)
+    app = build_app(project)
+    try:
+        mail_sink(project)
+    except PipelineError as exc:  # the other pages still work; the form could only pretend
+        print(f"warning: the subscribe form cannot send confirmations: {exc}", file=sys.stderr)
+    host = args.host or project.serve.host
+    port = args.port or project.serve.port
+    print(f"serving {project.core.site_url}/subscribe and the links in every email on http://{host}:{port} "
+          f"(Ctrl-C to stop)", file=sys.stderr)
+    # Forwarded headers are handled by the app (only from [serve] trusted_proxies); no access log,
+    # since paths hold the tokens of unsubscribe and preferences links.
+    config = uvicorn.Config(app, host=host, port=port, proxy_headers=False, server_header=False,
+                            access_log=False, log_level="info")
+    uvicorn.Server(config).run()
+    return 0

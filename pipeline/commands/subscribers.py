@@ -1,0 +1,249 @@
+"""`pipeline subscribers list|show|add|remove|themes|import|export`: the list, from the command line.
+
+Each action calls the same functions as the web app (`pipeline.state.subscribers`); each change is
+recorded with how it was made ('cli', 'csv import FILE').
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from pipeline.config import Project, load_project
+from pipeline.errors import ConfigError, SubscriberError
+from pipeline.runner import state_path
+from pipeline.state import Store
+from pipeline.state.subscribers import (
+    STATUSES,
+    SUPPRESSED,
+    add,
+    expire_pending,
+    find_subscriber,
+    history,
+    import_rows,
+    listing,
+    remove,
+    set_themes,
+    suppress,
+)
+from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
+from pipeline.subscribers.csv_io import CsvRow, read_csv, write_csv
+from pipeline.subscribers.signing import Links
+from pipeline.subscribers.themes import taxonomy_themes
+
+CommandMaker = Callable[[str, Callable, str], argparse.ArgumentParser]
+
+
+def register(command: CommandMaker) -> None:
+    """Add `pipeline subscribers ACTION` to the CLI; `command` is the CLI's own helper for a sub-command."""
+    parent = command("subscribers", _no_action, "list, add, remove, import and export subscribers")
+    actions = parent.add_subparsers(required=True, metavar="ACTION")
+
+    def action(name: str, handler: Callable, help: str) -> argparse.ArgumentParser:
+        sub = actions.add_parser(name, help=help, description=help)
+        sub.add_argument("--config", "-c", type=Path, default=argparse.SUPPRESS,
+                         help="the configuration file (default: ./pipeline.toml)")
+        sub.set_defaults(command=handler)
+        return sub
+
+    listed = action("list", cmd_list, "list subscribers, with the latest change of each")
+    listed.add_argument("--status", choices=STATUSES, help="only those with this status")
+    shown = action("show", cmd_show, "show one subscriber and the record of every change (the consent record)")
+    shown.add_argument("email")
+    added = action("add", cmd_add, "add an active subscriber (the organiser vouches for them)")
+    added.add_argument("email")
+    added.add_argument("--name", default="", help="their name")
+    added.add_argument("--theme", action="append", default=[], metavar="THEME",
+                       help="a theme to follow (repeat for more; none: every theme)")
+    added.add_argument("--invite", action="store_true",
+                       help="send a confirmation email instead: they are subscribed once they confirm")
+    removed = action("remove", cmd_remove, "take an address off the list (kept as unsubscribed, never re-imported)")
+    removed.add_argument("email")
+    themed = action("themes", cmd_themes, "set the themes a subscriber follows (none: every theme)")
+    themed.add_argument("email")
+    themed.add_argument("themes", nargs="*", metavar="THEME")
+    imported = action("import", cmd_import, "add every address of a CSV file (header email,name[,themes][,status])")
+    imported.add_argument("file", type=Path)
+    exported = action("export", cmd_export, "write subscribers as CSV (to a file, or to standard output)")
+    exported.add_argument("file", type=Path, nargs="?", help="where to write (default: standard output)")
+    exported.add_argument("--status", choices=[*STATUSES, "all"], default="active",
+                          help="whom to export (default: active; 'all' adds a status column)")
+
+
+def _no_action(args) -> int:  # argparse requires an action, so this is never reached
+    return 2
+
+
+def cmd_list(args) -> int:
+    with _opened(args) as (project, store):
+        rows = listing(store, args.status)
+    table = Table("id", "email", "name", "status", "themes", "since", "how", box=None)
+    for subscriber, event in rows:
+        table.add_row(str(subscriber.id), escape(subscriber.email), escape(subscriber.name), subscriber.status,
+                      escape("; ".join(sorted(subscriber.themes)) or "all"), f"{event.at:%Y-%m-%d %H:%M}",
+                      escape(event.how))
+    console = _console()
+    console.print(table, soft_wrap=True)
+    console.print(f"{len(rows)} subscriber{'s' if len(rows) != 1 else ''}"
+                  f"{f' with status {args.status}' if args.status else ''}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    with _opened(args) as (project, store):
+        subscriber = _known(store, args.email)
+        events = history(store, subscriber.id)
+    console = _console()
+    console.print(f"{escape(subscriber.email)} ({escape(subscriber.name) or 'no name'}): {subscriber.status}, "
+                  f"themes: {escape('; '.join(sorted(subscriber.themes)) or 'all')}", soft_wrap=True)
+    for event in events:
+        detail = f" ({escape(event.detail)})" if event.detail else ""
+        console.print(f"  {event.at:%Y-%m-%d %H:%M:%S} UTC  {event.status:<12} {escape(event.how)}{detail}",
+                      soft_wrap=True)
+    return 0
+
+
+def cmd_add(args) -> int:
+    now = datetime.now(UTC)
+    with _opened(args) as (project, store):
+        themes = _known_themes(project, args.theme, "--theme")
+        if args.invite:
+            subscriber = ask_to_subscribe(store, args.email, args.name, themes, how="cli invitation", at=now)
+            if subscriber is None:
+                raise SubscriberError(f"{args.email}: already subscribed, or it reported the newsletter as spam; "
+                                      f"nothing sent (`pipeline subscribers show {args.email}` says which)")
+            reference = send_confirmation(project, subscriber, Links(project))
+            _console().print(f"{escape(subscriber.email)}: pending; confirmation sent ({escape(reference)})")
+            return 0
+        expire_pending(store, at=now)
+        subscriber = add(store, args.email, args.name, themes, how="cli", at=now)
+    _console().print(f"{escape(subscriber.email)}: active")
+    return 0
+
+
+def cmd_remove(args) -> int:
+    with _opened(args) as (project, store):
+        changed = remove(store, args.email, how="cli", at=datetime.now(UTC))
+        subscriber = _known(store, args.email)
+    _console().print(f"{escape(subscriber.email)}: {'now ' if changed else 'already '}{subscriber.status}")
+    return 0
+
+
+def cmd_themes(args) -> int:
+    with _opened(args) as (project, store):
+        subscriber = _known(store, args.email)
+        themes = _known_themes(project, args.themes, "THEME")
+        if subscriber.status not in ("active", "pending"):
+            raise SubscriberError(f"{subscriber.email}: {subscriber.status}, so there are no themes to set")
+        set_themes(store, subscriber.id, themes, how="cli", at=datetime.now(UTC))
+    _console().print(f"{escape(subscriber.email)}: follows {escape('; '.join(sorted(themes)) or 'every theme')}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    listed = read_csv(args.file)
+    now = datetime.now(UTC)
+    how = f"csv import {args.file}"
+    with _opened(args) as (project, store):
+        known = taxonomy_themes(project)
+        rows: list[CsvRow] = []
+        suppressed = 0
+        for row in listed.rows:
+            unknown = sorted(row.themes - set(known)) if known else []
+            if unknown:
+                listed.problems.append(f"{args.file}:{row.line}: unknown theme {unknown[0]!r} (known: "
+                                       f"{'; '.join(known)}); imported without it")
+                row = CsvRow(row.line, row.email, row.name, row.themes - set(unknown), row.status)
+            if row.status in SUPPRESSED:  # an exported list: keep them off it here too
+                suppressed += suppress(store, row.email, row.status, how=how, at=now)
+            elif row.status in ("", "active"):
+                rows.append(row)
+            else:
+                listed.problems.append(f"{args.file}:{row.line}: status {row.status!r} is not imported; "
+                                       f"use active, unsubscribed, bounced or complained")
+        expire_pending(store, at=now)
+        activated = import_rows(store, [row.as_import() for row in rows], how=how, at=now)
+        kept_off = sum(1 for row in rows if (found := find_subscriber(store, row.email)) and found.status != "active")
+    console = _console()
+    for problem in listed.problems:
+        _console(stderr=True).print(f"[yellow]skipped:[/yellow] {escape(problem)}", soft_wrap=True)
+    console.print(f"{escape(str(args.file))}: {len(listed.rows)} rows; {activated} newly active, "
+                  f"{kept_off} left off (they unsubscribed, bounced or complained), {suppressed} suppressed; "
+                  f"{len(listed.problems)} problem{'s' if len(listed.problems) != 1 else ''}", soft_wrap=True)
+    return 3 if listed.problems else 0
+
+
+def cmd_export(args) -> int:
+    with _opened(args) as (project, store):
+        rows = [subscriber for subscriber, _ in listing(store, None if args.status == "all" else args.status)]
+    text = io.StringIO()
+    count = write_csv(text, rows, with_status=args.status == "all")
+    if args.file is None or str(args.file) == "-":
+        sys.stdout.write(text.getvalue())
+        return 0
+    _write_private(args.file, text.getvalue())
+    _console(stderr=True).print(f"{escape(str(args.file))}: {count} subscriber{'s' if count != 1 else ''}")
+    return 0
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+@contextmanager
+def _opened(args) -> Iterator[tuple[Project, Store]]:
+    project = load_project(getattr(args, "config", Path("pipeline.toml")))
+    path = state_path(project)
+    try:
+        store = Store(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"{path}: cannot open the state database ({exc}); check [pipeline] state_dir") from None
+    try:
+        yield project, store
+    finally:
+        store.close()
+
+
+def _known(store: Store, email: str):
+    subscriber = find_subscriber(store, email)
+    if subscriber is None:
+        raise SubscriberError(f"{email}: not on the list; `pipeline subscribers list` shows who is")
+    return subscriber
+
+
+def _known_themes(project: Project, themes: list[str], where: str) -> list[str]:
+    known = taxonomy_themes(project)
+    for theme in themes:
+        if known and theme not in known:
+            raise SubscriberError(f"{where} {theme!r}: not a theme of this newsletter; use one of: {'; '.join(known)}")
+    return themes
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write atomically, readable by the owner only: a subscriber list is personal data."""
+    path = path.resolve()
+    temp = None
+    try:
+        descriptor, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.replace(temp, path)
+    except OSError as exc:
+        if temp:
+            Path(temp).unlink(missing_ok=True)
+        raise SubscriberError(f"{path}: cannot write the export ({exc.strerror}); check the folder") from None
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(file=stream, highlight=False, width=None if stream.isatty() else 10_000)

@@ -1,0 +1,6 @@
+"""`pipeline serve`: the small web app where people subscribe, confirm, choose themes and leave.
+
+`app.py` builds the Starlette app, `pages.py` and `webhooks.py` hold the routes (thin: they read
+the request and call the functions the CLI calls), `guards.py` the form token, origin check and
+rate limits, `proxy.py` the trusted X-Forwarded-* headers, `render.py` the pages.
+"""

@@ -1,0 +1,79 @@
+"""Build the web app of `pipeline serve` from a loaded project.
+
+Routes sit at the root of `site_url` (the reverse proxy sends these paths here and serves `out/`
+for the rest):
+
+    GET  /subscribe                the form                 POST /subscribe            ask; mails a confirmation
+    GET  /confirm/<token>          a page with a button     POST /confirm/<token>      activate
+    GET  /unsubscribe/<token>      a page with a button     POST /unsubscribe/<token>  leave (RFC 8058 one-click)
+    GET  /preferences/<token>      themes, and leave        POST /preferences/<token>  save themes, or leave
+                                                            POST /webhooks/sendgrid    bounces, complaints...
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from pipeline.config import Project
+from pipeline.runner import state_path
+from pipeline.state import Store
+from pipeline.subscribers.signing import Links, signing_secret
+from pipeline.subscribers.themes import always_sent, taxonomy_themes
+from pipeline.web import pages, webhooks
+from pipeline.web.guards import FormTokens, RateLimiter
+from pipeline.web.proxy import ForwardedHeaders
+from pipeline.web.render import Pages, SecurityHeaders
+
+FORM_BODY = 64 * 1024  # bytes: a form post is a few hundred
+
+
+def build_app(project: Project) -> Starlette:
+    """The app, with its own connection to the state database (closed when the app shuts down).
+
+    Raises ConfigError when the signing secret cannot be had (see `signing.signing_secret`).
+    """
+    secret = signing_secret(project)
+    store = Store(state_path(project))
+    settings = project.serve
+    window = settings.limit_minutes * 60
+    page_renderer = Pages(project)
+    web = pages.Web(project, store, page_renderer, Links(project, secret), FormTokens(secret),
+                    per_client=RateLimiter(settings.per_client_limit, window),
+                    per_address=RateLimiter(settings.per_address_limit, window),
+                    themes=taxonomy_themes(project), always_note=_always_note(always_sent(project)))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    form = {"max_body_size": FORM_BODY}
+    routes = [
+        Route("/subscribe", pages.subscribe_form, methods=["GET"]),
+        Route("/subscribe", pages.subscribe, methods=["POST"], **form),
+        Route("/confirm/{token}", pages.confirm_page, methods=["GET"]),
+        Route("/confirm/{token}", pages.confirm_post, methods=["POST"], **form),
+        Route("/unsubscribe/{token}", pages.unsubscribe_page, methods=["GET"]),
+        Route("/unsubscribe/{token}", pages.unsubscribe_post, methods=["POST"], **form),
+        Route("/preferences/{token}", pages.preferences_page, methods=["GET"]),
+        Route("/preferences/{token}", pages.preferences_post, methods=["POST"], **form),
+        Route("/webhooks/sendgrid", webhooks.sendgrid, methods=["POST"], max_body_size=webhooks.MAX_BODY),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: pages.http_error},
+                    middleware=[Middleware(ForwardedHeaders, trusted=settings.trusted_proxies),
+                                Middleware(SecurityHeaders, csp=page_renderer.csp)])
+    app.state.web = web
+    return app
+
+
+def _always_note(kinds: list[str]) -> str:
+    if not kinds:
+        return ""
+    listed = kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} and {kinds[-1]}"
+    return f" {listed[0].upper()}{listed[1:]} are in every issue, whatever you choose."

@@ -1,0 +1,241 @@
+"""The routes people use: subscribe, confirm, unsubscribe, preferences.
+
+Each reads the request, calls the function the CLI calls (`pipeline.state.subscribers`,
+`pipeline.subscribers.confirmation`) and renders a page. A GET never changes anything: a link
+opened by a mail scanner only shows a page, and its button makes the change. A token that is
+forged or altered gets 400 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from pipeline.config import Project
+from pipeline.errors import PipelineError
+from pipeline.state import Store
+from pipeline.state.subscribers import Subscriber, confirm, get_subscriber, set_themes, unsubscribe
+from pipeline.subscribers.addresses import normalise, one_line, valid_address
+from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
+from pipeline.subscribers.signing import BadToken, ExpiredToken, Links, Purpose
+from pipeline.web.guards import FormTokens, RateLimiter, same_origin
+from pipeline.web.render import Pages
+
+log = logging.getLogger("pipeline.web")
+HONEYPOT = "website"  # hidden from people by the stylesheet; a bot that fills it is told "sent" and ignored
+FORM_LIMITS = {"max_files": 0, "max_fields": 100}
+
+
+@dataclass
+class Web:
+    """Everything the routes share, built once by `build_app`."""
+
+    project: Project
+    store: Store
+    pages: Pages
+    links: Links
+    form_tokens: FormTokens
+    per_client: RateLimiter
+    per_address: RateLimiter
+    themes: list[str]  # the taxonomy's themes, in its order
+    always_note: str = ""  # " Jobs and events are in every issue, whatever you choose."
+
+
+def _web(request: Request) -> Web:
+    return request.app.state.web
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- subscribe ---------------------------------------------------------------------------------
+
+async def subscribe_form(request: Request) -> Response:
+    return _form(_web(request), request)
+
+
+async def subscribe(request: Request) -> Response:
+    web = _web(request)
+    wait = web.per_client.hit(request.client.host if request.client else "unknown")
+    if wait:
+        return _too_many(web, wait)
+    form = await request.form(**FORM_LIMITS)
+    email, name = normalise(_text(form, "email")), one_line(_text(form, "name"))
+    themes = [t for t in form.getlist("theme") if t in web.themes]
+    values = {"email": email, "name": name, "themes": themes}
+    if not same_origin(request, web.project.core.site_url) or not web.form_tokens.check(request, _text(form, "form")):
+        return _form(web, request, values, {"form": "This form had expired or was sent from another site. "
+                                                    "Check the details below and send it again."}, status=403)
+    if _text(form, HONEYPOT):
+        return _sent(web)
+    if not valid_address(email):
+        return _form(web, request, values, {"email": "Enter an email address like name@example.org."}, status=400)
+    wait = web.per_address.hit(email)
+    if wait:
+        return _too_many(web, wait)
+    subscriber = await run_in_threadpool(ask_to_subscribe, web.store, email, name, themes, how="form", at=_now())
+    # Sent after the response, so an address already on the list cannot be told apart by time or by a failure.
+    return _sent(web, BackgroundTask(_send_confirmation, web, subscriber) if subscriber else None)
+
+
+def _send_confirmation(web: Web, subscriber: Subscriber) -> None:
+    try:
+        send_confirmation(web.project, subscriber, web.links, web.pages.env)
+    except PipelineError as exc:
+        log.error("could not send the confirmation to subscriber %s: %s", subscriber.id, exc)
+
+
+def _form(web: Web, request: Request, values: dict | None = None, errors: dict[str, str] | None = None,
+          status: int = 200) -> Response:
+    field, nonce = web.form_tokens.issue(request)
+    response = web.pages.render("subscribe.html", status=status, title="Subscribe to the newsletter",
+                                form_token=field, honeypot=HONEYPOT, all_themes=web.themes,
+                                always_note=web.always_note,
+                                values=values or {"email": "", "name": "", "themes": []}, errors=errors or {})
+    web.form_tokens.set_cookie(request, response, nonce)
+    return response
+
+
+def _sent(web: Web, background: BackgroundTask | None = None) -> Response:
+    response = web.pages.render("subscribe-sent.html", title="Check your inbox")
+    response.background = background
+    return response
+
+
+def _too_many(web: Web, wait: float) -> Response:
+    minutes = max(1, round(wait / 60))
+    return web.pages.render("message.html", status=429, headers={"Retry-After": str(int(wait) + 1)},
+                            title="Too many requests",
+                            message=f"This form has been sent too often. Please try again in "
+                                    f"{minutes} minute{'s' if minutes != 1 else ''}.")
+
+
+# -- confirm -----------------------------------------------------------------------------------
+
+async def confirm_page(request: Request) -> Response:
+    web = _web(request)
+    subscriber = await _linked(web, request, "confirm")
+    if subscriber is None or subscriber.status not in ("pending", "active"):
+        return _gone(web)
+    return web.pages.render("confirm.html", title="Confirm your subscription", state=subscriber.status,
+                            preferences=_path(web, "preferences", subscriber.id))
+
+
+async def confirm_post(request: Request) -> Response:
+    web = _web(request)
+    subscriber = await _linked(web, request, "confirm")
+    if subscriber is None:
+        return _gone(web)
+    activated = await run_in_threadpool(confirm, web.store, subscriber.id, how="confirmation", at=_now())
+    if not activated and subscriber.status != "active":
+        return _gone(web)
+    return web.pages.render("confirm.html", title="You are subscribed", state="active",
+                            preferences=_path(web, "preferences", subscriber.id))
+
+
+def _gone(web: Web) -> Response:
+    return web.pages.render("message.html", status=410, title="This link has expired",
+                            message="This confirmation link is no longer valid: it is more than 7 days old, "
+                                    "or the address has left since.", subscribe_link=True)
+
+
+# -- unsubscribe (RFC 8058 one-click, and the page's button) -------------------------------------
+
+async def unsubscribe_page(request: Request) -> Response:
+    web = _web(request)
+    subscriber = await _linked(web, request, "unsubscribe")
+    subscribed = subscriber is not None and subscriber.status in ("active", "pending")
+    return web.pages.render("unsubscribe.html", title="Unsubscribe" if subscribed else "You are not subscribed",
+                            state="ask" if subscribed else "out")
+
+
+async def unsubscribe_post(request: Request) -> Response:
+    """`List-Unsubscribe=One-Click` in the body unsubscribes at once: 200, no redirect, no cookie."""
+    web = _web(request)
+    subscriber = await _linked(web, request, "unsubscribe")
+    form = await request.form(**FORM_LIMITS)
+    if _text(form, "List-Unsubscribe") != "One-Click":
+        raise HTTPException(400, "This request is not an unsubscribe request (List-Unsubscribe=One-Click).")
+    if subscriber is not None:
+        how = "unsubscribe page" if _text(form, "via") == "page" else "one-click unsubscribe"
+        await run_in_threadpool(unsubscribe, web.store, subscriber.id, how=how, at=_now())
+    return web.pages.render("unsubscribe.html", title="You have unsubscribed", state="done")
+
+
+# -- preferences -------------------------------------------------------------------------------
+
+async def preferences_page(request: Request) -> Response:
+    web = _web(request)
+    return _preferences(web, await _linked(web, request, "preferences"))
+
+
+async def preferences_post(request: Request) -> Response:
+    web = _web(request)
+    subscriber = await _linked(web, request, "preferences")
+    form = await request.form(**FORM_LIMITS)
+    action = _text(form, "action")
+    if action not in ("save", "leave"):
+        raise HTTPException(400, "This request is not one the preferences page sends.")
+    if subscriber is None or subscriber.status not in ("active", "pending"):
+        return _preferences(web, subscriber)
+    if action == "leave":
+        await run_in_threadpool(unsubscribe, web.store, subscriber.id, how="preferences page", at=_now())
+        return web.pages.render("unsubscribe.html", title="You have unsubscribed", state="done")
+    themes = [t for t in form.getlist("theme") if t in web.themes]
+    await run_in_threadpool(set_themes, web.store, subscriber.id, themes, how="preferences page", at=_now())
+    return _preferences(web, await run_in_threadpool(get_subscriber, web.store, subscriber.id), saved=True)
+
+
+def _preferences(web: Web, subscriber: Subscriber | None, saved: bool = False) -> Response:
+    if subscriber is None or subscriber.status not in ("active", "pending"):
+        return web.pages.render("preferences.html", status=404 if subscriber is None else 200,
+                                title="You are not subscribed", subscriber=None, all_themes=web.themes)
+    return web.pages.render("preferences.html", title="Your newsletter preferences", subscriber=subscriber,
+                            all_themes=web.themes, always_note=web.always_note, saved=saved)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+async def _linked(web: Web, request: Request, purpose: Purpose) -> Subscriber | None:
+    """The subscriber a link's token names (None: no longer stored); a bad token ends the request with 400."""
+    try:
+        subscriber_id = web.links.tokens.read(purpose, request.path_params["token"])
+    except ExpiredToken:
+        raise HTTPException(410, "This confirmation link is more than 7 days old.") from None
+    except BadToken:
+        raise HTTPException(400, "This link is not one we sent, or it was cut short. "
+                                 "Copy the whole link from the email and try again.") from None
+    return await run_in_threadpool(get_subscriber, web.store, subscriber_id)
+
+
+def _path(web: Web, purpose: Purpose, subscriber_id: int) -> str:
+    """A link to another page of this app, relative to the site root."""
+    return f"/{purpose}/{web.links.tokens.make(purpose, subscriber_id)}"
+
+
+def _text(form: FormData, key: str) -> str:
+    value = form.get(key)
+    return value if isinstance(value, str) else ""
+
+
+ERROR_TITLES = {400: "This link or form is not valid", 403: "Not allowed", 404: "Page not found",
+                405: "Not allowed", 410: "This link has expired", 413: "Too much data"}
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Every HTTP error as a page in the site's look."""
+    assert isinstance(exc, HTTPException)
+    web = _web(request)
+    message = exc.detail if exc.detail and exc.status_code != 404 else "There is no page at this address."
+    return web.pages.render("message.html", status=exc.status_code, headers=exc.headers,
+                            title=ERROR_TITLES.get(exc.status_code, "Something went wrong"), message=message,
+                            subscribe_link=exc.status_code in (404, 410))

@@ -1,0 +1,76 @@
+"""Behind a reverse proxy: take the public scheme, host and client from X-Forwarded-* headers,
+but only when the request comes from a proxy we trust (`[serve] trusted_proxies`).
+
+From anyone else those headers are ignored, so nobody can claim another address to dodge the
+rate limits, or another origin to pass the origin check.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
+
+
+class TrustedProxies:
+    def __init__(self, addresses: Iterable[str]):
+        self.networks = [ipaddress.ip_network(a, strict=False) for a in addresses]
+
+    def __contains__(self, host: str | None) -> bool:
+        try:
+            address = ipaddress.ip_address(host or "")
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+
+class ForwardedHeaders:
+    """ASGI middleware: from a trusted proxy, X-Forwarded-Proto/-Host/-For become the scheme, Host and client."""
+
+    def __init__(self, app: ASGIApp, trusted: Iterable[str]):
+        self.app = app
+        self.trusted = TrustedProxies(trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] == "http" and client and client[0] in self.trusted:
+            scope = self._public(scope)
+        await self.app(scope, receive, send)
+
+    def _public(self, scope: Scope) -> Scope:
+        forwarded = {}
+        for name, value in scope["headers"]:
+            if name in (b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-for"):
+                text = value.decode("latin-1")
+                forwarded[name] = f"{forwarded[name]}, {text}" if name in forwarded else text
+        scope = dict(scope)
+        proto = _first(forwarded.get(b"x-forwarded-proto", "")).lower()
+        if proto in ("http", "https"):
+            scope["scheme"] = proto
+        host = _first(forwarded.get(b"x-forwarded-host", ""))
+        if host and _HOST.fullmatch(host):
+            scope["headers"] = [(n, v) for n, v in scope["headers"] if n != b"host"] + [(b"host", host.encode())]
+        client = self._client(forwarded.get(b"x-forwarded-for", ""))
+        if client:
+            scope["client"] = (client, 0)
+        return scope
+
+    def _client(self, chain: str) -> str | None:
+        """The nearest address in the chain that is not one of our proxies (each proxy appends on the right)."""
+        hops = [hop.strip() for hop in chain.split(",") if hop.strip()]
+        for hop in reversed(hops):
+            try:
+                ipaddress.ip_address(hop)
+            except ValueError:
+                return None  # a garbled chain: keep the proxy's own address
+            if hop not in self.trusted:
+                return hop
+        return hops[0] if hops else None
+
+
+def _first(value: str) -> str:
+    return value.split(",")[0].strip()

@@ -1,0 +1,70 @@
+"""`POST /webhooks/sendgrid`: SendGrid's Event Webhook, signed, suppresses bounced, complaining and
+unsubscribed addresses.
+
+The signature (ECDSA P-256 over the timestamp and the raw body) is checked with the official
+library's helper, against the verification key in the environment variable `[serve]
+webhook_key_env` names. No key set: 503, nothing accepted. Unsigned or badly signed: 403, nothing
+changes. A replayed request can only suppress again what is already suppressed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import UTC, datetime
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from pipeline.state import Store
+from pipeline.state.subscribers import suppress
+from pipeline.subscribers.provider_events import Suppression, sendgrid_suppressions
+
+log = logging.getLogger("pipeline.web")
+MAX_BODY = 8 * 1024 * 1024  # SendGrid batches events; a batch is far smaller than this
+
+
+async def sendgrid(request: Request) -> Response:
+    web = request.app.state.web
+    variable = web.project.serve.webhook_key_env
+    verifier = _verifier(os.environ.get(variable, ""), variable)
+    if verifier is None:
+        return PlainTextResponse(f"the event webhook is not configured here: set {variable}\n", status_code=503)
+    signature = request.headers.get(EventWebhookHeader.SIGNATURE)
+    timestamp = request.headers.get(EventWebhookHeader.TIMESTAMP)
+    body = await request.body()
+    if not signature or not timestamp or not _verified(verifier, body, signature, timestamp):
+        return PlainTextResponse("signature missing or not valid\n", status_code=403)
+    try:
+        events = json.loads(body)
+    except ValueError:
+        return PlainTextResponse("the body is not JSON\n", status_code=400)
+    changed = await run_in_threadpool(_apply, web.store, sendgrid_suppressions(events), datetime.now(UTC))
+    return PlainTextResponse(f"{changed} address{'es' if changed != 1 else ''} suppressed\n")
+
+
+def _verifier(key: str, variable: str) -> EventWebhook | None:
+    key = "".join(key.split())
+    if not key:
+        return None
+    try:
+        return EventWebhook(key)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        log.error("%s does not hold SendGrid's verification key (base64, as SendGrid shows it); "
+                  "webhook requests are refused", variable)
+        return None
+
+
+def _verified(verifier: EventWebhook, body: bytes, signature: str, timestamp: str) -> bool:
+    try:
+        return verifier.verify_signature(body.decode("utf-8"), signature, timestamp) is True
+    except Exception:  # not UTF-8, not base64, not DER, not an EC key: whatever the reason, not verified
+        return False
+
+
+def _apply(store: Store, suppressions: list[Suppression], at: datetime) -> int:
+    return sum(suppress(store, s.email, s.status, how=s.how, at=at, detail=s.detail) for s in suppressions)

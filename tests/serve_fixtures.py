@@ -1,0 +1,118 @@
+"""`pipeline serve` for tests: a project with themes and an outbox, and the real app under uvicorn on loopback."""
+
+from __future__ import annotations
+
+import email
+import socket
+import sqlite3
+import threading
+import time
+from email import policy
+from pathlib import Path
+
+import uvicorn
+
+from pipeline.config import Project, load_project
+from pipeline.runner import state_path
+from pipeline.web.app import build_app
+
+SERVE_TOML = """
+[pipeline]
+name = "Test Network"
+site_url = "https://network.example.org"
+timezone = "Europe/London"
+workers = 1
+
+[serve]
+secret_env = "TEST_SERVE_SECRET"
+webhook_key_env = "TEST_SENDGRID_WEBHOOK_KEY"
+per_address_limit = 2
+per_client_limit = 5
+
+[transforms.themes]
+type = "themes"
+
+[transforms.themes.taxonomy]
+"research" = ["research*"]
+"peer support" = ["peer support*"]
+"Open Dialogue" = ["open dialogue"]
+
+[sinks.newsletter]
+type = "email"
+from_email = "news@network.example.org"
+"""
+
+
+def serve_project(folder: Path, extra: str = "") -> Project:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pipeline.toml").write_text(SERVE_TOML + extra, encoding="utf-8")
+    return load_project(folder / "pipeline.toml")
+
+
+class LiveServer:
+    """The app of `project`, served by uvicorn in a thread on 127.0.0.1 at a free port, until `stop()`."""
+
+    def __init__(self, project: Project):
+        self.project = project
+        self.app = build_app(project)
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        config = uvicorn.Config(self.app, log_level="warning", proxy_headers=False, server_header=False,
+                                access_log=False, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.socket.close()
+
+    # -- what the app left behind ------------------------------------------------------------
+
+    def snapshot(self) -> tuple[list, list]:
+        """Every subscriber row and every consent-record row, read through a connection of our own."""
+        db = sqlite3.connect(state_path(self.project))
+        try:
+            return (db.execute("SELECT * FROM subscribers ORDER BY id").fetchall(),
+                    db.execute("SELECT * FROM subscriber_events ORDER BY id").fetchall())
+        finally:
+            db.close()
+
+    def status(self, address: str) -> str | None:
+        db = sqlite3.connect(state_path(self.project))
+        try:
+            row = db.execute("SELECT status FROM subscribers WHERE email = ?", (address,)).fetchone()
+        finally:
+            db.close()
+        return row[0] if row else None
+
+    def messages_to(self, address: str) -> list[email.message.EmailMessage]:
+        folder = self.project.core.out_dir / "outbox" / "messages"
+        found = []
+        for path in sorted(folder.glob("*.eml")) if folder.is_dir() else []:
+            message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            if message["To"].addresses[0].addr_spec == address:
+                found.append(message)
+        return found
+
+    def wait_for_message(self, address: str, count: int = 1, timeout: float = 10) -> email.message.EmailMessage:
+        """The `count`-th message sent to `address` (confirmations go out just after the response)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.messages_to(address)
+            if len(found) >= count:
+                return found[count - 1]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no message {count} to {address} in the outbox after {timeout}s")
+            time.sleep(0.05)

@@ -1,0 +1,330 @@
+"""`pipeline serve` over real HTTP: the app under uvicorn on 127.0.0.1, driven with httpx.
+
+One server for the module; each test uses its own addresses, and its own client address (an
+X-Forwarded-For from the trusted proxy, 127.0.0.1), so the rate limits of one test never touch another.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from pipeline.state import Store
+from pipeline.state import subscribers as subs
+from tests.serve_fixtures import LiveServer, serve_project
+
+CLIENTS = (f"198.51.100.{n}" for n in itertools.count(1))  # documentation addresses: never contacted
+WEBHOOK_ENV = "TEST_SENDGRID_WEBHOOK_KEY"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory) -> Iterator[LiveServer]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("TEST_SERVE_SECRET", raising=False)
+        patch.delenv(WEBHOOK_ENV, raising=False)
+        server = LiveServer(serve_project(tmp_path_factory.mktemp("serve"))).start()
+        yield server
+        server.stop()
+
+
+@pytest.fixture
+def client(live) -> Iterator[httpx.Client]:
+    """A browser-like client with an address of its own, as the proxy reports it."""
+    with httpx.Client(base_url=live.url, headers={"X-Forwarded-For": next(CLIENTS)}, timeout=10) as http:
+        yield http
+
+
+@pytest.fixture
+def store(live) -> Iterator[Store]:
+    """A second connection to the same state file, as the CLI or a run would have."""
+    store = Store(live.project.core.state_dir / "pipeline.sqlite")
+    yield store
+    store.close()
+
+
+def h1(response: httpx.Response) -> str:
+    return re.search(r"<h1>(.*?)</h1>", response.text).group(1)
+
+
+def form_token(response: httpx.Response) -> str:
+    return re.search(r'name="form" value="([^"]+)"', response.text).group(1)
+
+
+def ask(http: httpx.Client, address: str, **fields) -> httpx.Response:
+    """Fill in and send the subscribe form, as a browser would."""
+    page = http.get("/subscribe")
+    assert page.status_code == 200
+    return http.post("/subscribe", data={"form": form_token(page), "email": address, "name": "", **fields})
+
+
+def link_in(message, path: str) -> str:
+    url = re.search(rf"https://network\.example\.org(/{path}/\S+)", message.get_content()).group(1)
+    return url
+
+
+def test_subscribe_confirm_choose_and_leave(live, client, store):
+    page = client.get("/subscribe")
+    assert h1(page) == "Subscribe to the newsletter"
+    for theme in ("research", "peer support", "Open Dialogue"):
+        assert f'value="{theme}"' in page.text
+    sent = client.post("/subscribe", data={"form": form_token(page), "email": "Ann@Example.org", "name": "Ann",
+                                           "theme": ["research", "not a theme"], "website": ""})
+    assert sent.status_code == 200 and h1(sent) == "Check your inbox"
+    assert live.status("ann@example.org") == "pending"
+
+    message = live.wait_for_message("ann@example.org")
+    assert message["Subject"] == "Confirm your subscription to Test Network"
+    assert "Ann" not in message.get_content()  # nothing the form's sender typed reaches the inbox
+    confirm = link_in(message, "confirm")
+    page = client.get(confirm)
+    assert page.status_code == 200 and "Confirm my subscription" in page.text
+    assert live.status("ann@example.org") == "pending"  # a mail scanner opening the link changes nothing
+    done = client.post(confirm)
+    assert h1(done) == "You are subscribed" and live.status("ann@example.org") == "active"
+    ann = subs.find_subscriber(store, "ann@example.org")
+    assert ann.name == "Ann" and ann.themes == frozenset({"research"})
+
+    preferences = re.search(r'href="(/preferences/[^"]+)"', done.text).group(1)
+    saved = client.post(preferences, data={"action": "save", "theme": ["peer support", "Open Dialogue"]})
+    assert saved.status_code == 200 and "Your choice is saved" in saved.text
+    assert subs.get_subscriber(store, ann.id).themes == frozenset({"peer support", "Open Dialogue"})
+
+    one_click = httpx.post(live.url + "/unsubscribe/" + _token(live, "unsubscribe", ann.id),
+                           content=b"List-Unsubscribe=One-Click",
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert one_click.status_code == 200 and "set-cookie" not in one_click.headers
+    assert "location" not in one_click.headers and live.status("ann@example.org") == "unsubscribed"
+    record = [(e.status, e.how) for e in subs.history(store, ann.id)]
+    assert record == [("pending", "form"), ("active", "confirmation"), ("active", "preferences page"),
+                      ("unsubscribed", "one-click unsubscribe")]
+
+
+def test_one_click_takes_multipart_and_the_page_button_but_nothing_else(live, client, store):
+    ann = subs.add(store, "multi@example.org", "", [], how="cli", at=datetime.now(UTC))
+    url = "/unsubscribe/" + _token(live, "unsubscribe", ann.id)
+    assert client.post(url).status_code == 400  # no List-Unsubscribe=One-Click: nothing happens
+    assert client.post(url, data={"List-Unsubscribe": "Yes"}).status_code == 400
+    assert live.status("multi@example.org") == "active"
+    multipart = client.post(url, files={"List-Unsubscribe": (None, "One-Click")})
+    assert multipart.status_code == 200 and live.status("multi@example.org") == "unsubscribed"
+
+    bob = subs.add(store, "button@example.org", "", [], how="cli", at=datetime.now(UTC))
+    url = "/unsubscribe/" + _token(live, "unsubscribe", bob.id)
+    page = client.get(url)
+    assert h1(page) == "Unsubscribe" and live.status("button@example.org") == "active"
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]+)">', page.text))
+    assert client.post(url, data=fields).status_code == 200
+    assert subs.history(store, bob.id)[-1].how == "unsubscribe page"
+    assert h1(client.get(url)) == "You are not subscribed"
+
+
+def test_get_and_head_never_change_anything(live, client, store):
+    now = datetime.now(UTC)
+    pending = subs.request_subscription(store, "get-pending@example.org", "", [], how="form", at=now)
+    active = subs.add(store, "get-active@example.org", "", [], how="cli", at=now)
+    links = [f"/{purpose}/{_token(live, purpose, who.id)}" for who in (pending, active)
+             for purpose in ("confirm", "unsubscribe", "preferences")]
+    before = live.snapshot()
+    for url in ["/subscribe", *links]:
+        assert client.get(url).status_code == 200, url
+        assert client.head(url).status_code == 200, url
+    assert live.snapshot() == before
+
+
+def test_forged_or_altered_tokens_get_400_and_change_nothing(live, client, store):
+    active = subs.add(store, "forged@example.org", "", [], how="cli", at=datetime.now(UTC))
+    good = _token(live, "unsubscribe", active.id)
+    payload, signature = good.split(".", 1)
+    every = ("unsubscribe", "preferences", "confirm")
+    forged = {payload + "." + signature[:4] + ("A" if signature[4] != "A" else "B") + signature[5:]: every,
+              f"{active.id + 1}.{signature}": every, "x": every, "": every[:1],
+              _token(live, "confirm", active.id): ("unsubscribe", "preferences"),  # valid, for another page
+              good: ("confirm",)}
+    before = live.snapshot()
+    for token, paths in forged.items():
+        for path in paths:
+            assert client.get(f"/{path}/{token}").status_code == (404 if not token else 400)
+            data = {"List-Unsubscribe": "One-Click", "action": "leave"}
+            assert client.post(f"/{path}/{token}", data=data).status_code == (404 if not token else 400)
+    assert live.snapshot() == before and live.status("forged@example.org") == "active"
+
+
+def test_the_form_needs_its_token_its_cookie_and_our_origin(live, client):
+    token = form_token(client.get("/subscribe"))
+    # no cookie (another browser), a token from someone else's page, another site's origin: refused
+    stranger = httpx.post(live.url + "/subscribe", data={"form": token, "email": "csrf1@example.org"},
+                          headers={"X-Forwarded-For": next(CLIENTS)})
+    other_page = httpx.get(live.url + "/subscribe", headers={"X-Forwarded-For": next(CLIENTS)})
+    swapped = client.post("/subscribe", data={"form": form_token(other_page), "email": "csrf2@example.org"})
+    elsewhere = client.post("/subscribe", data={"form": token, "email": "csrf3@example.org"},
+                            headers={"Origin": "https://evil.example.com"})
+    for response in (stranger, swapped, elsewhere):
+        assert response.status_code == 403 and "sent from another site" in response.text
+    assert [live.status(f"csrf{n}@example.org") for n in (1, 2, 3)] == [None, None, None]
+    accepted = client.post("/subscribe", data={"form": token, "email": "csrf4@example.org"},
+                           headers={"Origin": "https://network.example.org"})
+    assert accepted.status_code == 200 and live.status("csrf4@example.org") == "pending"
+
+
+def test_a_bot_that_fills_the_hidden_field_is_told_sent_and_ignored(live, client):
+    response = ask(client, "bot@example.org", website="https://spam.example.com")
+    assert response.status_code == 200 and h1(response) == "Check your inbox"
+    time.sleep(0.3)
+    assert live.status("bot@example.org") is None and live.messages_to("bot@example.org") == []
+
+
+def test_an_address_already_active_gets_the_same_page_and_no_mail(live, client, store):
+    subs.add(store, "member@example.org", "Member", [], how="cli", at=datetime.now(UTC))
+    new = ask(client, "stranger@example.org")
+    again = ask(client, "member@example.org")
+    assert (again.status_code, again.text) == (new.status_code, new.text)
+    live.wait_for_message("stranger@example.org")
+    time.sleep(0.3)
+    assert live.messages_to("member@example.org") == []
+    assert subs.find_subscriber(store, "member@example.org").name == "Member"
+
+
+def test_a_bad_address_is_shown_back_with_the_problem(live, client):
+    response = ask(client, "not an address", name="Ann")
+    assert response.status_code == 400 and 'aria-invalid="true"' in response.text
+    assert "Enter an email address like name@example.org." in response.text
+    assert 'value="Ann"' in response.text
+
+
+def test_rate_limit_per_address_whoever_asks(live):
+    responses = []
+    for _ in range(3):  # per_address_limit = 2, each time from another client
+        with httpx.Client(base_url=live.url, headers={"X-Forwarded-For": next(CLIENTS)}) as http:
+            responses.append(ask(http, "victim@example.org"))
+    assert [r.status_code for r in responses] == [200, 200, 429]
+    assert int(responses[2].headers["Retry-After"]) > 0
+    live.wait_for_message("victim@example.org", count=2)
+    time.sleep(0.3)
+    assert len(live.messages_to("victim@example.org")) == 2
+
+
+def test_rate_limit_per_client(live, client):
+    codes = [ask(client, f"many{n}@example.org").status_code for n in range(6)]  # per_client_limit = 5
+    assert codes == [200] * 5 + [429]
+    with httpx.Client(base_url=live.url, headers={"X-Forwarded-For": next(CLIENTS)}) as other:
+        assert ask(other, "many6@example.org").status_code == 200  # another client is not held back
+
+
+def test_forwarded_headers_count_only_from_a_trusted_proxy(live):
+    """From 127.0.0.1 (trusted) X-Forwarded-* are the public values; from 127.0.0.2 they are ignored."""
+    public = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "network.example.org"}
+    via_proxy = httpx.get(live.url + "/subscribe", headers=public)
+    assert via_proxy.headers["set-cookie"].startswith("__Host-pipeline-form=")
+    assert "Secure" in via_proxy.headers["set-cookie"]
+    outside = httpx.Client(base_url=live.url, transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+    with outside:
+        cookie = outside.get("/subscribe", headers=public).headers["set-cookie"]
+        assert cookie.startswith("pipeline-form=") and "Secure" not in cookie
+        codes = []
+        for n in range(6):  # a client that claims a new address each time is still one client
+            outside.headers["X-Forwarded-For"] = f"203.0.113.{n}"
+            codes.append(ask(outside, f"spoof{n}@example.org").status_code)
+    assert codes == [200] * 5 + [429]
+
+
+def test_errors_are_pages_and_every_response_is_protected(live, client):
+    missing = client.get("/nowhere")
+    assert missing.status_code == 404 and h1(missing) == "Page not found"
+    assert client.put("/subscribe").status_code == 405
+    assert client.post("/subscribe", content=b"x" * 70_000,
+                       headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 413
+    for response in (missing, client.get("/subscribe")):
+        assert "script-src" not in response.headers["content-security-policy"]
+        assert response.headers["content-security-policy"].startswith("default-src 'none'; style-src 'sha256-")
+        assert response.headers["referrer-policy"] == "same-origin"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "server" not in response.headers
+
+
+# -- the SendGrid Event Webhook ------------------------------------------------------------------
+
+@pytest.fixture
+def webhook_key(monkeypatch) -> ec.EllipticCurvePrivateKey:
+    """A P-256 key pair like SendGrid's; the public half in the environment, as SendGrid shows it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    monkeypatch.setenv(WEBHOOK_ENV, base64.b64encode(public).decode("ascii"))
+    return key
+
+
+def signed(key: ec.EllipticCurvePrivateKey, body: bytes, timestamp: str | None = None) -> dict[str, str]:
+    timestamp = timestamp or str(int(time.time()))
+    signature = key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    return {"X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode("ascii"),
+            "X-Twilio-Email-Event-Webhook-Timestamp": timestamp, "Content-Type": "application/json"}
+
+
+def events(*pairs: tuple[str, str], **extra) -> bytes:
+    return json.dumps([{"email": address, "event": kind, "timestamp": 1454313600, **extra}
+                       for address, kind in pairs]).encode()
+
+
+def test_webhook_suppresses_bounces_complaints_and_unsubscribes(live, store, webhook_key):
+    now = datetime.now(UTC)
+    for address in ("hook-bounce@example.org", "hook-spam@example.org", "hook-unsub@example.org",
+                    "hook-drop@example.org", "hook-blocked@example.org", "hook-open@example.org"):
+        subs.add(store, address, "", [], how="cli", at=now)
+    body = events(("hook-bounce@example.org", "bounce"), ("hook-spam@example.org", "spamreport"),
+                  ("hook-unsub@example.org", "unsubscribe"), ("hook-open@example.org", "open"),
+                  ("hook-new@example.org", "bounce"))
+    body = body[:-1] + b', {"email": "hook-drop@example.org", "event": "dropped", "reason": "Spam Reporting Address"}' \
+        + b', {"email": "hook-blocked@example.org", "event": "bounce", "type": "blocked"}]'
+    response = httpx.post(live.url + "/webhooks/sendgrid", content=body, headers=signed(webhook_key, body))
+    assert response.status_code == 200, response.text
+    assert [live.status(f"hook-{n}@example.org") for n in ("bounce", "spam", "unsub", "drop", "blocked", "open")] \
+        == ["bounced", "complained", "unsubscribed", "complained", "active", "active"]
+    assert live.status("hook-new@example.org") == "bounced"  # kept, so the CSV can never activate it
+    spam = subs.find_subscriber(store, "hook-spam@example.org")
+    assert subs.history(store, spam.id)[-1].how == "sendgrid webhook: spamreport"
+
+
+def test_webhook_refuses_what_is_unsigned_or_badly_signed(live, store, webhook_key):
+    subs.add(store, "hook-safe@example.org", "", [], how="cli", at=datetime.now(UTC))
+    body = events(("hook-safe@example.org", "spamreport"))
+    good = signed(webhook_key, body)
+    other_key = ec.generate_private_key(ec.SECP256R1())
+    attempts = {
+        "no headers": {"Content-Type": "application/json"},
+        "no timestamp": {k: v for k, v in good.items() if "Timestamp" not in k},
+        "another key": signed(other_key, body),
+        "another timestamp": {**good, "X-Twilio-Email-Event-Webhook-Timestamp": str(int(time.time()) + 1)},
+        "not base64": {**good, "X-Twilio-Email-Event-Webhook-Signature": "%%%"},
+    }
+    for what, headers in attempts.items():
+        response = httpx.post(live.url + "/webhooks/sendgrid", content=body, headers=headers)
+        assert response.status_code == 403, what
+    altered = body.replace(b"spamreport", b"unsubscribe")
+    assert httpx.post(live.url + "/webhooks/sendgrid", content=altered, headers=good).status_code == 403
+    assert live.status("hook-safe@example.org") == "active"
+
+
+def test_webhook_without_a_key_accepts_nothing(live, store, monkeypatch):
+    monkeypatch.delenv(WEBHOOK_ENV, raising=False)
+    subs.add(store, "hook-nokey@example.org", "", [], how="cli", at=datetime.now(UTC))
+    key = ec.generate_private_key(ec.SECP256R1())
+    body = events(("hook-nokey@example.org", "bounce"))
+    response = httpx.post(live.url + "/webhooks/sendgrid", content=body, headers=signed(key, body))
+    assert response.status_code == 503 and WEBHOOK_ENV in response.text
+    monkeypatch.setenv(WEBHOOK_ENV, "not a key")
+    assert httpx.post(live.url + "/webhooks/sendgrid", content=body, headers=signed(key, body)).status_code == 503
+    assert live.status("hook-nokey@example.org") == "active"
+
+
+def _token(live: LiveServer, purpose: str, subscriber_id: int) -> str:
+    return live.app.state.web.links.tokens.make(purpose, subscriber_id)

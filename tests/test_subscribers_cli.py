@@ -1,0 +1,143 @@
+"""`pipeline subscribers …` and `pipeline serve` from the command line, on tmp_path projects."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import load_project
+from pipeline.errors import ConfigError
+from pipeline.state import Store
+from pipeline.state import subscribers as subs
+from tests.serve_fixtures import SERVE_TOML
+
+LIST = "email,name,themes\nann@example.org,Ann,research\nbob@example.org,Bob,\nbad-row,Nobody,\n"
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch) -> Path:
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    (tmp_path / "list.csv").write_text(LIST, encoding="utf-8")
+    path = tmp_path / "pipeline.toml"
+    path.write_text(SERVE_TOML, encoding="utf-8")
+    return path
+
+
+def pipeline(config: Path, *args: str) -> int:
+    return main(["subscribers", *args, "--config", str(config)])
+
+
+def statuses(config: Path) -> dict[str, str]:
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        return {s.email: s.status for s, _ in subs.listing(store)}
+    finally:
+        store.close()
+
+
+def test_import_reports_bad_rows_and_never_brings_back_who_left(config, capsys):
+    assert pipeline(config, "import", str(config.parent / "list.csv")) == 3  # a row was skipped
+    out, err = capsys.readouterr()
+    assert "list.csv:4: 'bad-row' is not a valid email address" in err
+    assert "2 newly active" in out
+    assert pipeline(config, "remove", "ann@example.org") == 0
+    assert "ann@example.org: now unsubscribed" in capsys.readouterr().out
+    pipeline(config, "import", str(config.parent / "list.csv"))
+    assert "0 newly active, 1 left off" in capsys.readouterr().out
+    assert statuses(config) == {"ann@example.org": "unsubscribed", "bob@example.org": "active"}
+
+
+def test_add_list_show_themes_and_the_refusals(config, capsys):
+    assert pipeline(config, "add", "Cat@Example.org", "--name", "Cat", "--theme", "research") == 0
+    assert pipeline(config, "themes", "cat@example.org", "peer support", "Open Dialogue") == 0
+    assert pipeline(config, "list") == 0
+    out = capsys.readouterr().out
+    assert "cat@example.org" in out and "Open Dialogue; peer support" in out and "1 subscriber" in out
+    assert pipeline(config, "show", "cat@example.org") == 0
+    shown = capsys.readouterr().out
+    assert "active       cli" in shown and "themes: Open Dialogue; peer support" in shown
+
+    assert pipeline(config, "add", "dan@example.org", "--theme", "gardening") == 1
+    assert pipeline(config, "remove", "cat@example.org") == 0
+    assert pipeline(config, "add", "cat@example.org") == 1
+    assert pipeline(config, "show", "nobody@example.org") == 1
+    errors = capsys.readouterr().err.splitlines()
+    assert errors[0].startswith("error: --theme 'gardening': not a theme of this newsletter; use one of: research")
+    assert errors[1].startswith("error: cat@example.org: unsubscribed on ")
+    assert errors[2] == "error: nobody@example.org: not on the list; `pipeline subscribers list` shows who is"
+
+
+def test_invite_sends_a_confirmation_instead(config, capsys):
+    assert pipeline(config, "add", "eve@example.org", "--invite") == 0
+    assert "eve@example.org: pending; confirmation sent" in capsys.readouterr().out
+    [message] = (config.parent / "out" / "outbox" / "messages").glob("*.eml")
+    assert "https://network.example.org/confirm/" in message.read_text()
+    assert statuses(config) == {"eve@example.org": "pending"}
+
+
+def test_export_then_import_elsewhere_keeps_who_left_off_the_list(config, tmp_path, capsys):
+    pipeline(config, "import", str(config.parent / "list.csv"))
+    pipeline(config, "remove", "bob@example.org")
+    capsys.readouterr()
+    assert pipeline(config, "export") == 0
+    assert capsys.readouterr().out == "email,name,themes\nann@example.org,Ann,research\n"
+    exported = tmp_path / "all.csv"
+    assert pipeline(config, "export", str(exported), "--status", "all") == 0
+    assert stat.S_IMODE(exported.stat().st_mode) == 0o600  # personal data: the owner's eyes only
+    assert exported.read_text().splitlines()[1:] == ["ann@example.org,Ann,research,active",
+                                                     "bob@example.org,Bob,,unsubscribed"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    other = elsewhere / "pipeline.toml"
+    other.write_text(SERVE_TOML, encoding="utf-8")
+    assert pipeline(other, "import", str(exported)) == 0
+    assert statuses(other) == {"ann@example.org": "active", "bob@example.org": "unsubscribed"}
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ('[serve]\nsecret = "abc"', "unknown key 'secret'"),
+    ('[serve]\nsecret_env = "my secret value"', "must be the name of an environment variable"),
+    ('[serve]\ntrusted_proxies = ["proxy.local"]', "'proxy.local' is not an IP address or network"),
+    ('[serve]\nport = 0', "[serve]: port:"),
+])
+def test_serve_settings_are_checked(tmp_path, table, message):
+    path = tmp_path / "pipeline.toml"
+    path.write_text(f'[pipeline]\nname = "Test"\n{table}\n[sinks.feed]\ntype = "rss"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_project(path)
+
+
+def test_pipeline_serve_runs_the_app_on_the_port_given(config):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "TEST_SERVE_SECRET"}
+    server = subprocess.Popen([sys.executable, "-m", "pipeline", "serve", "--config", str(config), "--host",
+                               "127.0.0.1", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        response = None
+        deadline = time.monotonic() + 20
+        while response is None and time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/subscribe", timeout=2)
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert response is not None and response.status_code == 200
+        assert "Subscribe to the newsletter" in response.text
+        secret = config.parent / "state" / "secret"
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=20)
+    assert server.returncode == 130 and "Finished server process" in err  # Ctrl-C: a clean stop, as `schedule`
+    assert secret.read_text().strip() not in err  # the secret is never printed

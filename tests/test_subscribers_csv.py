@@ -1,0 +1,62 @@
+"""The subscriber list as CSV: bad rows reported with file and line, themes, and a faithful round trip."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from pipeline.errors import SubscriberError
+from pipeline.subscribers.csv_io import CsvRow, read_csv, valid_address, write_csv
+
+
+def test_reads_rows_and_reports_bad_ones_by_file_and_line(tmp_path):
+    path = tmp_path / "subscribers.csv"
+    path.write_text("\ufeffEmail, Name ,themes\n"
+                    "Ann@Example.org,  Ann   Smith ,research; peer support\n"
+                    ",No Address,\n"
+                    "not-an-address,Bad,\n"
+                    "ann@example.org,Ann again,\n"
+                    "bob@example.org,Bob\n", encoding="utf-8")
+    listed = read_csv(path)
+    assert listed.rows == [CsvRow(2, "ann@example.org", "Ann Smith", frozenset({"research", "peer support"})),
+                           CsvRow(6, "bob@example.org", "Bob")]
+    assert listed.problems == [f"{path}:3: no email address in this row; add one or delete the row",
+                               f"{path}:4: 'not-an-address' is not a valid email address; correct it or delete the row"]
+    assert listed.rows[0].as_import() == ("ann@example.org", "Ann Smith", frozenset({"research", "peer support"}))
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"name,address\nAnn,ann@example.org\n", "subscribers.csv:1: the first line must be the header `email,name`"),
+    (b"email,name\n\xff\xfe,bad\n", "not UTF-8 text"),
+])
+def test_a_file_that_cannot_be_a_list_is_one_line_error(tmp_path, content, message):
+    path = tmp_path / "subscribers.csv"
+    path.write_bytes(content)
+    with pytest.raises(SubscriberError, match=message):
+        read_csv(path)
+    with pytest.raises(SubscriberError, match="cannot read the subscriber list"):
+        read_csv(tmp_path / "missing.csv")
+
+
+def test_export_round_trips_and_defuses_spreadsheet_formulas(tmp_path):
+    rows = [CsvRow(0, "ann@example.org", "=HYPERLINK(\"http://evil\")", frozenset({"research", "space"}), "active"),
+            CsvRow(0, "bob@example.org", "Bob, Jr.", frozenset(), "unsubscribed")]
+    out = io.StringIO()
+    assert write_csv(out, rows, with_status=True) == 2
+    text = out.getvalue()
+    assert text.splitlines()[0] == "email,name,themes,status"
+    assert "'=HYPERLINK" in text  # a spreadsheet shows it as text instead of running it
+    path = tmp_path / "export.csv"
+    path.write_text(text, encoding="utf-8")
+    fields = [(r.email, r.name, r.themes, r.status) for r in read_csv(path).rows]
+    assert fields == [(r.email, r.name, r.themes, r.status) for r in rows]
+
+
+@pytest.mark.parametrize(("address", "ok"), [
+    ("ann@example.org", True), ("ann.o'neil+news@sub.example.co.uk", True), ("ann@example", False),
+    ("ann@@example.org", False), ("ann example@example.org", False), ("<ann@example.org>", False),
+    ("ann..b@example.org", False), ("a" * 250 + "@example.org", False),
+])
+def test_valid_address(address, ok):
+    assert valid_address(address) is ok

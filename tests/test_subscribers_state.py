@@ -1,0 +1,141 @@
+"""Every subscriber transition, on a real SQLite file: who may become active, who never comes back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pipeline.errors import SubscriberError
+from pipeline.state import Store
+from pipeline.state import subscribers as subs
+
+T0 = datetime(2016, 2, 1, 9, 0, tzinfo=UTC)
+CSV = "csv import content/subscribers.csv"
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(tmp_path / "state" / "pipeline.sqlite")
+    yield store
+    store.close()
+
+
+def status(store: Store, email: str) -> str | None:
+    found = subs.find_subscriber(store, email)
+    return found.status if found else None
+
+
+def test_csv_import_activates_new_and_pending_but_never_those_who_left(store):
+    subs.request_subscription(store, "pending@example.org", "", [], how="form", at=T0)
+    subs.import_rows(store, [("left@example.org", "Left"), ("bounced@example.org", ""),
+                             ("spam@example.org", "")], how=CSV, at=T0)
+    left = subs.find_subscriber(store, "left@example.org")
+    subs.unsubscribe(store, left.id, how="one-click unsubscribe", at=T0)
+    subs.suppress(store, "bounced@example.org", "bounced", how="sendgrid webhook: bounce", at=T0)
+    subs.suppress(store, "spam@example.org", "complained", how="sendgrid webhook: spamreport", at=T0)
+
+    activated = subs.import_rows(store, [("LEFT@example.org", "Left"), ("bounced@example.org", ""),
+                                         ("spam@example.org", ""), ("pending@example.org", "P"),
+                                         ("new@example.org", "New"), ("new@example.org", "Twice")],
+                                 how=CSV, at=T0 + timedelta(days=30))
+
+    assert activated == 2  # pending and new
+    assert [s.email for s in subs.active_subscribers(store)] == ["pending@example.org", "new@example.org"]
+    assert status(store, "left@example.org") == "unsubscribed"
+    assert status(store, "bounced@example.org") == "bounced"
+    assert status(store, "spam@example.org") == "complained"
+    assert subs.find_subscriber(store, "new@example.org").name == "New"  # the first row for an address wins
+
+
+def test_import_takes_themes_for_new_subscribers_and_keeps_their_own_choice_after(store):
+    subs.import_rows(store, [("ann@example.org", "Ann", {"research"})], how=CSV, at=T0)
+    ann = subs.find_subscriber(store, "ann@example.org")
+    assert ann.themes == frozenset({"research"})
+    subs.set_themes(store, ann.id, ["recovery", "space"], how="preferences page", at=T0)
+    subs.import_rows(store, [("ann@example.org", "Ann Smith", {"research"})], how=CSV, at=T0)
+    ann = subs.get_subscriber(store, ann.id)
+    assert ann.themes == frozenset({"recovery", "space"}) and ann.name == "Ann Smith"
+
+
+def test_double_opt_in_and_the_consent_record(store):
+    pending = subs.request_subscription(store, " Bea@Example.org ", "Bea", ["research"], how="form", at=T0)
+    assert pending.status == "pending" and pending.email == "bea@example.org"
+    assert subs.active_subscribers(store) == []
+    assert subs.confirm(store, pending.id, how="confirmation", at=T0 + timedelta(hours=1))
+    assert not subs.confirm(store, pending.id, how="confirmation", at=T0 + timedelta(hours=2))  # once
+    assert subs.unsubscribe(store, pending.id, how="one-click unsubscribe", at=T0 + timedelta(days=3))
+    assert not subs.unsubscribe(store, pending.id, how="one-click unsubscribe", at=T0 + timedelta(days=4))
+    record = [(e.status, e.how) for e in subs.history(store, pending.id)]
+    assert record == [("pending", "form"), ("active", "confirmation"), ("unsubscribed", "one-click unsubscribe")]
+    assert subs.history(store, pending.id)[0].at == T0
+
+
+def test_asking_again_sends_nothing_to_active_or_complained_addresses(store):
+    subs.add(store, "on@example.org", "", [], how="cli", at=T0)
+    subs.suppress(store, "spam@example.org", "complained", how="sendgrid webhook: spamreport", at=T0)
+    assert subs.request_subscription(store, "on@example.org", "Someone else", [], how="form", at=T0) is None
+    assert subs.request_subscription(store, "spam@example.org", "", [], how="form", at=T0) is None
+    assert subs.find_subscriber(store, "on@example.org").name == ""  # nothing changed
+    # someone who left may come back, through the form and the confirmation
+    left = subs.add(store, "back@example.org", "", [], how="cli", at=T0)
+    subs.unsubscribe(store, left.id, how="unsubscribe page", at=T0)
+    again = subs.request_subscription(store, "back@example.org", "", [], how="form", at=T0 + timedelta(days=1))
+    assert again.status == "pending"
+    assert subs.confirm(store, again.id, how="confirmation", at=T0 + timedelta(days=2))
+
+
+def test_a_confirmation_older_than_seven_days_does_nothing_and_the_request_expires(store):
+    new = subs.request_subscription(store, "late@example.org", "", [], how="form", at=T0)
+    assert not subs.confirm(store, new.id, how="confirmation", at=T0 + timedelta(days=7, seconds=1))
+    # someone who had left and asked again goes back to 'unsubscribed'; a new address is forgotten
+    old = subs.add(store, "old@example.org", "", [], how="cli", at=T0)
+    subs.unsubscribe(store, old.id, how="unsubscribe page", at=T0)
+    subs.request_subscription(store, "old@example.org", "", [], how="form", at=T0)
+    fresh = subs.request_subscription(store, "fresh@example.org", "", [], how="form", at=T0 + timedelta(days=6))
+
+    assert subs.expire_pending(store, at=T0 + timedelta(days=7)) == 2
+    assert subs.get_subscriber(store, new.id) is None and subs.history(store, new.id) == []
+    assert status(store, "old@example.org") == "unsubscribed"
+    assert subs.history(store, old.id)[-1].how == "request expired"
+    assert subs.get_subscriber(store, fresh.id).status == "pending"
+
+
+def test_cli_add_and_remove_refuse_what_only_the_owner_may_do(store):
+    subs.add(store, "ann@example.org", "Ann", [], how="cli", at=T0)
+    with pytest.raises(SubscriberError, match="already subscribed"):
+        subs.add(store, "ann@example.org", "Ann", [], how="cli", at=T0)
+    assert subs.remove(store, "ann@example.org", how="cli", at=T0)
+    assert not subs.remove(store, "ann@example.org", how="cli", at=T0)
+    with pytest.raises(SubscriberError, match=r"unsubscribed on 2016-02-01 \(cli\).*through the form"):
+        subs.add(store, "ann@example.org", "Ann", [], how="cli", at=T0)
+    with pytest.raises(SubscriberError, match="not on the list"):
+        subs.remove(store, "nobody@example.org", how="cli", at=T0)
+    with pytest.raises(SubscriberError, match="not a valid email address"):
+        subs.add(store, "not an address", "", [], how="cli", at=T0)
+
+
+def test_suppress_records_unknown_addresses_and_only_hardens(store):
+    assert subs.suppress(store, "stranger@example.org", "bounced", how="sendgrid webhook: bounce", at=T0,
+                         detail="550 no such user")
+    assert subs.import_rows(store, [("stranger@example.org", "")], how=CSV, at=T0) == 0
+    assert not subs.suppress(store, "stranger@example.org", "unsubscribed", how="sendgrid webhook: unsubscribe", at=T0)
+    assert subs.suppress(store, "stranger@example.org", "complained", how="sendgrid webhook: spamreport", at=T0)
+    events = subs.history(store, subs.find_subscriber(store, "stranger@example.org").id)
+    assert [(e.status, e.detail) for e in events] == [("bounced", "550 no such user"), ("complained", "")]
+    with pytest.raises(ValueError):
+        subs.suppress(store, "x@example.org", "active", how="cli", at=T0)
+
+
+def test_set_themes_only_for_those_on_the_list_and_listing(store):
+    ann = subs.add(store, "ann@example.org", "Ann", [], how="cli", at=T0)
+    assert subs.set_themes(store, ann.id, ["research", " ", "research"], how="cli", at=T0)
+    assert not subs.set_themes(store, ann.id, ["research"], how="cli", at=T0)  # no change, no record
+    subs.unsubscribe(store, ann.id, how="cli", at=T0)
+    assert not subs.set_themes(store, ann.id, [], how="cli", at=T0)
+    bob = subs.add(store, "bob@example.org", "", [], how="cli", at=T0 + timedelta(days=1))
+    listed = subs.listing(store)
+    assert [(s.email, s.status, e.how) for s, e in listed] == [("ann@example.org", "unsubscribed", "cli"),
+                                                              ("bob@example.org", "active", "cli")]
+    assert [s.id for s, _ in subs.listing(store, "active")] == [bob.id]
+    assert subs.history(store, ann.id)[1].detail == "themes: research"

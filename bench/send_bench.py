@@ -178,7 +178,8 @@ def main(argv: list[str] | None = None) -> None:
                 ledger = stop_stand_in(stand_in, root / "ledger.json")
             ours = {k: v for k, v in ledger.items() if k.startswith("reader")}
             copies = sorted(set(ours.values()))
-            print(f"run {attempt + 1}: {runs[-1]['wall']:.2f} s, {runs[-1]['peak_rss_mb']:.0f} MB; ledger: {len(ours)} readers, copies each {copies}",
+            print(f"run {attempt + 1}: {runs[-1]['wall']:.2f} s, {runs[-1]['peak_rss_mb']:.0f} MB; "
+                  f"ledger: {len(ours)} readers, copies each {copies}",
                   file=sys.stderr)
 
     def spread(values: list[float]) -> str:

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from email.message import EmailMessage
 
     from pipeline.config import Project
-    from pipeline.mail.message import Mailing, Recipient
     from pipeline.edition import Edition
+    from pipeline.mail.message import Mailing, Recipient
     from pipeline.run_context import RunContext
 
 

@@ -15,10 +15,10 @@ from pipeline import hookimpl, site
 from pipeline.components import Deliverer, Delivery, Source
 from pipeline.edition import Edition
 from pipeline.errors import ConfigError, SinkError
+from pipeline.mail.message import TOKEN_TAG
 from pipeline.models import EventDetails, JobDetails, Kind, PriceTier, ProgrammeSlot
 from pipeline.run_context import RunContext
 from pipeline.runner import run as run_pipeline
-from pipeline.mail.message import TOKEN_TAG
 from pipeline.state import Store, journal
 from pipeline.state import subscribers as subscriber_state
 from pipeline.subscribers import signing
@@ -555,3 +555,67 @@ def test_control_characters_in_urls_and_text_do_not_break_the_html(newsletter, i
             assert not any(ch in part for ch in bad)
         assert "Bad title" in rendered.html and "Ann Lee" in rendered.html
         assert "£20" not in rendered.html and "20 X Y" in rendered.html  # an odd currency code, printed safely
+
+
+def test_each_choice_of_themes_gets_its_own_issue_rendered_once_and_jobs_and_events_go_to_all(
+        newsletter, item_factory, tmp_path):
+    items = [item_factory(Kind.POST, "Peer support in Leeds", themes=["peer support"]),
+             item_factory(Kind.NEWS, "Recovery college opens", themes=["recovery"]),
+             item_factory(Kind.JOB, "Peer worker wanted", themes=[])]
+    readers = ("email,name,themes\nann@example.org,Ann,\nbob@example.org,Bob,peer support\n"
+               "cat@example.org,Cat,recovery;research\ndan@example.org,Dan,peer support\n")
+    project, _ = newsletter(items=items, subscribers=readers)
+
+    report = run_pipeline(project, as_of=AS_OF)
+
+    assert report.exit_code == 0, report.results
+    def titles(address):
+        html = eml(project, 1, address).get_body(("html",)).get_content()
+        return [t for t in ("Peer support in Leeds", "Recovery college opens", "Peer worker wanted") if t in html]
+    assert titles("ann@example.org") == ["Peer support in Leeds", "Recovery college opens", "Peer worker wanted"]
+    assert titles("bob@example.org") == titles("dan@example.org") == ["Peer support in Leeds", "Peer worker wanted"]
+    assert titles("cat@example.org") == ["Recovery college opens", "Peer worker wanted"]
+
+
+def test_a_choice_with_nothing_new_gets_nothing_that_month(newsletter, item_factory):
+    items = [item_factory(Kind.POST, "Peer support in Leeds", themes=["peer support"])]
+    readers = "email,name,themes\nann@example.org,Ann,\nbob@example.org,Bob,recovery\n"
+    project, _ = newsletter(items=items, subscribers=readers)
+
+    report = run_pipeline(project, as_of=AS_OF)
+
+    [sink] = [r for r in report.results if r.stage == "sink"]
+    assert sink.summary == "issue 1: 1 sent via outbox, 0 already sent, 1 with nothing new for their themes"
+    assert sorted(p.name for p in (project.core.out_dir / "outbox").rglob("*.eml")) == [file_name("ann@example.org")]
+
+
+def test_someone_who_leaves_between_a_failed_send_and_its_resumption_is_not_sent_to(newsletter, full_issue):
+    flaky = Flaky()
+    project, run = newsletter(delivery='delivery = { type = "flaky" }', plugins=[("flaky", flaky)])
+    edition = edition_of(full_issue, store=run.store)
+    with pytest.raises(SinkError):
+        project.sinks[0].write(edition, run)  # bob's message failed
+    bob = subscriber_state.find_subscriber(run.store, "bob@example.org")
+    subscriber_state.unsubscribe(run.store, bob.id, how="one-click unsubscribe", at=MOMENT)
+    flaky.asked.clear()
+
+    result = project.sinks[0].write(edition, run)
+
+    assert flaky.asked == [] and result.summary == "issue 1: 0 sent via flaky, 1 already sent"
+
+
+def test_the_csv_never_brings_back_someone_who_unsubscribed(newsletter, full_issue, item_factory):
+    project, run = newsletter(items=full_issue)
+    run_pipeline(project, as_of=AS_OF)
+    store = Store(project.core.state_dir / "pipeline.sqlite")
+    ann = subscriber_state.find_subscriber(store, "ann@example.org")
+    subscriber_state.unsubscribe(store, ann.id, how="one-click unsubscribe", at=MOMENT)
+    store.close()
+    later = item_factory(Kind.POST, "March post", published=datetime(2016, 2, 20, tzinfo=UTC))
+    project, _ = newsletter(items=[later])  # the same folder, ann still in subscribers.csv
+
+    report = run_pipeline(project, as_of=date(2016, 3, 1))
+
+    [sink] = [r for r in report.results if r.stage == "sink"]
+    assert sink.summary == "issue 2: 1 sent via outbox, 0 already sent"
+    assert not (project.core.out_dir / "outbox" / "issue-2" / file_name("ann@example.org")).exists()

@@ -89,7 +89,7 @@ def test_hostile_subscriber_names_feed_titles_and_config_go_through_a_whole_run(
 
     readers = [f'reader{n}@example.org,"{value}"\n' for n, value in enumerate(INJECTIONS) if '"' not in value]
     rows = "".join(readers)
-    project = project_from(f"""
+    project = project_from("""
         [pipeline]
         name = "Network =?UTF-8?Q?x=0D=0ABcc:_evil@example.com?="
         site_url = "https://network.example.org"

@@ -1,4 +1,4 @@
-"""`pipeline preview`, `pipeline send-test` and `pipeline deliveries`: looking at an issue before and after it goes out."""
+"""`pipeline preview`, `send-test` and `deliveries`: looking at an issue before and after it goes out."""
 
 from __future__ import annotations
 

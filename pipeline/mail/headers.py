@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from email import policy
 from email.header import decode_header
 from email.parser import BytesHeaderParser
-from email import policy
 
 from pipeline.errors import PipelineError
 

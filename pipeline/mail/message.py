@@ -13,12 +13,12 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import NamedTuple
 from datetime import datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import NamedTuple
 
 from pipeline.mail.headers import check_headers, header_text
 

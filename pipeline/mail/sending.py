@@ -96,7 +96,8 @@ def send_issue(store: Store, deliverer: Deliverer, edition: int,
             for mailing, recipients in groups:
                 todo: Iterable[Recipient] = (r for r in recipients if not _skipped(r, skip, report))
                 for round_number in range(1, max_rounds + 1):
-                    def send(chunk: list[Recipient], last: bool = round_number == max_rounds) -> list[Recipient]:
+                    def send(chunk: list[Recipient], mailing: Mailing = mailing,
+                             last: bool = round_number == max_rounds) -> list[Recipient]:
                         return _send_batch(store, deliverer, edition, mailing, chunk, report, now, run,
                                            last_round=last)
 

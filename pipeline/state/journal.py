@@ -52,7 +52,8 @@ def begin_batch(store: Store, *, batch: str, edition: int, channel: str, recipie
     """Record `recipients` as in flight in `batch`, before the batch is handed to the provider."""
     stamp = _iso(at)
     with store.transaction() as db:
-        db.execute("INSERT INTO batches (id, edition, channel, state, send_at, created_at) VALUES (?, ?, ?, 'open', ?, ?)",
+        db.execute("INSERT INTO batches (id, edition, channel, state, send_at, created_at) "
+                   "VALUES (?, ?, ?, 'open', ?, ?)",
                    (batch, edition, channel, _iso(send_at) if send_at else None, stamp))
         db.execute(  # one statement for the whole batch: json_each walks the list inside SQLite
             """INSERT INTO deliveries (edition, recipient, channel, status, batch, updated_at)
@@ -83,7 +84,8 @@ def settle_batch(store: Store, *, batch: str, edition: int, outcomes: Iterable[O
                 db.execute(f"""UPDATE deliveries SET status = ?, reference = ?, error = ?, updated_at = ?
                                WHERE edition = ? AND batch = ? AND status = 'in_flight' AND recipient IN ({chosen})""",
                            (status, reference, error, stamp, edition, batch, json.dumps(recipients)))
-        left = db.execute("SELECT COUNT(*) FROM deliveries WHERE batch = ? AND status = 'in_flight'", (batch,)).fetchone()[0]
+        left = db.execute("SELECT COUNT(*) FROM deliveries WHERE batch = ? AND status = 'in_flight'",
+                          (batch,)).fetchone()[0]
         if left:  # an outcome was missing: never pretend it was sent
             db.execute("""UPDATE deliveries SET status = 'unknown', error = 'no outcome was reported', updated_at = ?
                           WHERE batch = ? AND status = 'in_flight'""", (stamp, batch))
@@ -117,8 +119,8 @@ def open_batches(store: Store) -> list[OpenBatch]:
 
 def not_to_send(store: Store, edition: int) -> set[str]:
     """Recipients a run must not send `edition` to: sent, unknown or in flight."""
-    return {r for (r,) in store._rows(
-        "SELECT recipient FROM deliveries WHERE edition = ? AND status IN ('sent', 'unknown', 'in_flight')", (edition,))}
+    return {r for (r,) in store._rows("SELECT recipient FROM deliveries WHERE edition = ? "
+                                      "AND status IN ('sent', 'unknown', 'in_flight')", (edition,))}
 
 
 def delivered_to(store: Store, edition: int) -> set[str]:

@@ -20,7 +20,6 @@ from pipeline.models import Item
 from pipeline.state.schema import migrate
 
 
-
 @dataclass(frozen=True)
 class EditionRecord:
     number: int

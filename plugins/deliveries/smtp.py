@@ -22,10 +22,10 @@ from pipeline import components, hookimpl
 from pipeline.components import Deliverer, Delivery
 from pipeline.config import Project
 from pipeline.errors import ConfigError
+from pipeline.mail.message import message_bytes
 from pipeline.run_context import RunContext
 from pipeline.settings_types import ExistingFile
 from plugins.deliveries.environment import EnvVarName
-from pipeline.mail.message import message_bytes
 
 
 class Smtp(Deliverer):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +122,7 @@ class EmailSink(Sink):
 
     def import_list(self, run: RunContext) -> None:
         """The `subscribers` CSV, imported as active; someone who left is never brought back by it."""
+        subscriber_state.expire_pending(run.store, at=run.clock())  # unconfirmed for 7 days: dropped
         path = self.settings.subscribers
         if path is None:
             return

@@ -1,0 +1,149 @@
+"""What organisers use around a send: `preview`, `send-test`, `run --dry-run` and `deliveries`."""
+
+from __future__ import annotations
+
+import email
+from datetime import UTC, datetime
+from email import policy
+
+from pipeline.cli import main
+from pipeline.state import Store, journal
+
+NETWORK = """
+[sources.blog]
+type = "blog"
+path = "blog"
+
+[sinks.newsletter]
+type = "email"
+subscribers = "subscribers.csv"
+from_email = "news@network.example.org"
+"""
+POST = """---
+title: "Peer support in Leeds"
+date: 2016-02-15
+---
+
+Peer workers and service users met in Leeds to plan the spring seminar.
+"""
+READERS = "email,name\nann@example.org,Ann\nbob@example.org,Bob\n"
+
+
+def project(write_project):
+    return write_project(NETWORK, {"blog/post.md": POST, "subscribers.csv": READERS})
+
+
+def sent_files(config) -> list[str]:
+    return sorted(p.name for p in (config.parent / "out" / "outbox").rglob("*.eml"))
+
+
+def counts(config):
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        return journal.counts(store)
+    finally:
+        store.close()
+
+
+def test_dry_run_does_everything_but_send_and_record(write_project, capsys):
+    config = project(write_project)
+
+    code = main(["run", "-c", str(config), "--as-of", "2016-03-01", "--dry-run"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "dry run: issue 1 would go to 2 subscribers in 1 version(s); nothing sent or recorded" in out
+    assert (config.parent / "out" / "newsletter" / "issue-1.html").is_file()
+    assert sent_files(config) == [] and counts(config) == {}
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    assert store.editions() == [] and store.count_items() == 1  # fetched and saved, no issue stored
+    store.close()
+
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 0  # the real run then sends it
+    assert len(sent_files(config)) == 2
+
+
+def test_preview_writes_the_issue_and_prints_its_path_without_recording(write_project, capsys):
+    config = project(write_project)
+    main(["refresh", "-c", str(config), "--as-of", "2016-03-01"])
+    capsys.readouterr()
+
+    code = main(["preview", "-c", str(config), "--as-of", "2016-03-01"])
+
+    printed = capsys.readouterr().out.strip()
+    assert code == 0 and printed.endswith("issue-1.html")
+    html = open(printed, encoding="utf-8").read()
+    assert "Peer support in Leeds" in html and "%token%" not in html
+    assert "https://network.example.org/unsubscribe/example" in html
+    assert sent_files(config) == [] and counts(config) == {}
+
+
+def test_preview_with_nothing_stored_says_what_to_do(write_project, capsys):
+    config = project(write_project)
+
+    assert main(["preview", "-c", str(config), "--as-of", "2016-03-01"]) == 1
+    assert "run `pipeline refresh`" in capsys.readouterr().err
+
+
+def test_send_test_marks_the_subject_and_records_nothing(write_project, capsys):
+    config = project(write_project)
+    main(["refresh", "-c", str(config), "--as-of", "2016-03-01"])
+
+    code = main(["send-test", "-c", str(config), "--to", "Editor@Example.org", "--as-of", "2016-03-01"])
+
+    assert code == 0 and "nothing recorded" in capsys.readouterr().out
+    [path] = (config.parent / "out" / "outbox" / "messages").glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert message["Subject"] == "[TEST] Test Network: issue 1, March 2016"
+    assert message["To"].addresses[0].addr_spec == "editor@example.org"
+    assert counts(config) == {}
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 0  # the list still gets it
+    assert len(list((config.parent / "out" / "outbox" / "issue-1").glob("*.eml"))) == 2
+
+
+def test_send_test_refuses_a_bad_address(write_project, capsys):
+    config = project(write_project)
+    assert main(["send-test", "-c", str(config), "--to", "not an address"]) == 1
+    assert "is not an email address" in capsys.readouterr().err
+
+
+def test_deliveries_lists_each_issue_and_the_recipients_not_sent(write_project, capsys):
+    config = project(write_project)
+    main(["run", "-c", str(config), "--as-of", "2016-03-01"])
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    now = datetime.now(UTC)
+    journal.begin_batch(store, batch="b1", edition=1, channel="outbox", recipients=["cat@example.org"],
+                        send_at=None, at=now)
+    journal.settle_batch(store, batch="b1", edition=1, at=now,
+                         outcomes=[journal.Outcome("cat@example.org", journal.UNKNOWN, error="lost after DATA")])
+    store.close()
+    capsys.readouterr()
+
+    code = main(["deliveries", "-c", str(config), "--issue", "1"])
+
+    out = capsys.readouterr().out
+    assert code == 3  # something needs the organiser
+    assert out.splitlines()[1].split() == ["1", "2", "0", "1", "0"]
+    assert "unknown: cat@example.org: lost after DATA" in out
+
+
+def test_an_outbox_batch_left_in_flight_is_settled_by_the_files_it_wrote(write_project):
+    from pipeline.config import load_project
+    from pipeline.mail.sending import settle_open_batches
+
+    config = project(write_project)
+    deliverer = load_project(config).sinks[0].deliverer
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    now = datetime.now(UTC)
+    store.create_edition(datetime(2016, 3, 1).date(), now, now, lambda n: "Issue 1", [], now)
+    journal.begin_batch(store, batch="killed", edition=1, channel="outbox",
+                        recipients=["ann@example.org", "bob@example.org"], send_at=None, at=now)
+    written = deliverer.path_for(1, "ann@example.org")  # the run was killed after writing ann's file
+    written.parent.mkdir(parents=True)
+    written.write_bytes(b"Subject: issue 1\r\n\r\nbody")
+
+    lines = settle_open_batches(store, deliverer, lambda: now)
+
+    assert lines == ["issue 1: batch killed left in flight by an interrupted run: 1 sent, 1 to send again, 0 unknown"]
+    assert journal.counts(store) == {1: {"sent": 1}} and journal.open_batches(store) == []
+    store.close()

@@ -91,6 +91,9 @@ class Item:
     summary: str = ""  # plain text, set by the summary transform
     author: str = ""
     themes: list[str] = field(default_factory=list)
+    # Why each theme was given, set by the themes transform:
+    # {theme: {"score": 4.5, "matches": [{"phrase": "co-design", "where": "title", "at": 12}, ...]}}
+    theme_evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
     job: JobDetails | None = None
     event: EventDetails | None = None
 

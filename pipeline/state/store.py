@@ -128,6 +128,15 @@ class Store:
                 found[item_id] = Item.from_dict(json.loads(data))
         return [found[i] for i in ids if i in found]
 
+    def find_item(self, key: str) -> Item | None:
+        """The item whose id or URL is `key`, or whose id starts with it when only one does."""
+        rows = self._rows("SELECT data FROM items WHERE id = ? OR json_extract(data, '$.url') = ? "
+                          "ORDER BY published DESC LIMIT 1", (key, key))
+        if not rows and len(key) >= 6:
+            rows = self._rows("SELECT data FROM items WHERE id LIKE ? LIMIT 2", (key.replace("%", "") + "%",))
+            rows = rows if len(rows) == 1 else []
+        return Item.from_dict(json.loads(rows[0][0])) if rows else None
+
     def count_items(self) -> int:
         return self._rows("SELECT COUNT(*) FROM items")[0][0]
 

@@ -1,63 +1,161 @@
-"""`themes`: tags items with the network's themes, from a taxonomy kept in pipeline.toml.
+"""`themes`: tags items with the network's themes, each tag kept with its evidence.
 
-Each theme lists phrases; a phrase matches whole words, case-insensitively, with spaces and
-hyphens interchangeable ("peer support" finds "peer-support"), and a trailing `*` matches any
-ending ("co-produc*" finds co-production, co-produced, coproducing).
+Each theme of the taxonomy (in pipeline.toml) has phrases, optional exclusions and weights:
+
+    [transforms.themes.taxonomy]
+    "space" = ["safe space*", "recovery space*"]         # a list of phrases, each weighing 1
+    [transforms.themes.taxonomy."peer support"]
+    phrases = ["peer support*", "peer-led", { phrase = "peer mentor*", weight = 2 }]
+    exclude = ["peer review*"]                            # words where a phrase does not count
+
+A theme's score adds up its phrase matches: each phrase's weight, times `title_weight` in the
+title, with each further match of the same phrase counting half as much as the one before (a
+word said ten times is not ten times the evidence). A match inside an exclusion does not count.
+A theme is given when its score reaches what the text's length asks for (`min_score`, plus one
+point for every `words_per_point` words of body beyond the first), and only the `max_themes`
+strongest are kept, so a long post gets its main themes and a short notice its one or two.
+Every candidate keeps its evidence (score, what was needed, the phrases and where they matched)
+in `Item.theme_evidence`, which `pipeline explain` shows.
 """
 
 from __future__ import annotations
 
-import re
+from collections import defaultdict
+from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipeline import hookimpl
 from pipeline.components import Settings, Transform
 from pipeline.models import Item
 from pipeline.run_context import RunContext
+from plugins.transforms.phrases import Match, PhraseIndex, phrase
+
+EXCLUDE = "exclude"
+MAX_EVIDENCE = 8  # matches listed per theme
 
 
-def phrase_pattern(phrase: str) -> str:
-    stem = phrase.endswith("*")
-    words = re.split(r"[\s\-]+", phrase.rstrip("*").strip())
-    body = r"[\s\-]?".join(re.escape(w) for w in words if w)
-    return rf"\b{body}\w*" if stem else rf"\b{body}\b"
+class WeightedPhrase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    phrase: str
+    weight: float = Field(default=1.0, gt=0, le=10)
+
+
+class ThemeSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    phrases: list[str | WeightedPhrase] = Field(min_length=1)
+    exclude: list[str] = Field(default_factory=list)
+    weight: float = Field(default=1.0, gt=0, le=10)  # multiplies every phrase of the theme
 
 
 class ThemesTransform(Transform):
     name = "themes"
-    description = "Tags items with themes from a taxonomy of phrases"
+    description = "Tags items with themes from a taxonomy of weighted phrases, keeping the evidence"
 
     class Settings(Settings):
-        taxonomy: dict[str, list[str]] = Field(min_length=1)
-        min_matches: int = Field(default=1, ge=1)  # phrase hits needed before a theme is given
+        taxonomy: dict[str, list[str] | ThemeSpec] = Field(min_length=1)
+        max_themes: int = Field(default=4, ge=1)  # the strongest themes kept per item
+        min_score: float = Field(default=1.0, gt=0)  # what a short text needs
+        words_per_point: int = Field(default=150, ge=10)  # a longer text needs a point more per this many words
+        title_weight: float = Field(default=2.0, ge=0)  # a match in the title counts this many times
+        min_matches: int = Field(default=1, ge=1)  # distinct phrase matches needed as well
 
         @field_validator("taxonomy")
         @classmethod
-        def _phrases(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-            for theme, phrases in value.items():
-                if not phrases or not all(isinstance(p, str) and p.strip("* ") for p in phrases):
+        def _phrases(cls, value: dict) -> dict:
+            for theme, spec in value.items():
+                listed = spec if isinstance(spec, list) else [*spec.phrases, *spec.exclude]
+                texts = [p if isinstance(p, str) else p.phrase for p in listed]
+                if not texts or not all(isinstance(t, str) and t.strip("* ") for t in texts):
                     raise ValueError(f"theme {theme!r} needs a list of non-empty phrases")
+                for text in texts:
+                    try:
+                        made = phrase(text)
+                    except ValueError as exc:
+                        raise ValueError(f"theme {theme!r}: {exc}") from None
+                    if any(w.endswith("*") and len(w) < 4 for w in made.words):
+                        raise ValueError(f"theme {theme!r}: {text!r}: a word ending in * needs at least 3 "
+                                         f"letters before the *")
             return value
 
     def __init__(self, *args):
         super().__init__(*args)
-        # Text is lower-cased once per item; cheaper than IGNORECASE in every pattern.
-        self.patterns = {
-            theme: re.compile("|".join(phrase_pattern(p.lower()) for p in phrases))
-            for theme, phrases in self.settings.taxonomy.items()
-        }
+        phrases = []
+        for theme, spec in self.settings.taxonomy.items():
+            if isinstance(spec, list):
+                spec = ThemeSpec(phrases=spec)
+            for listed in spec.phrases:
+                text, weight = (listed, 1.0) if isinstance(listed, str) else (listed.phrase, listed.weight)
+                phrases.append(phrase(text, theme, weight * spec.weight))
+            phrases.extend(phrase(text, (EXCLUDE, theme)) for text in spec.exclude)
+        self.index = PhraseIndex(phrases)
+        self.order = {theme: n for n, theme in enumerate(self.settings.taxonomy)}
 
-    def themes_of(self, text: str) -> list[str]:
-        text = text.lower()
-        need = self.settings.min_matches
-        return [theme for theme, pattern in self.patterns.items()
-                if (len(pattern.findall(text)) >= need if need > 1 else pattern.search(text))]
+    def themes_of(self, text: str, title: str = "") -> list[str]:
+        """The themes this transform gives a text (and a title), strongest first."""
+        return [theme for theme, found in self.judge(title, text).items() if found["kept"]]
+
+    def judge(self, title: str, body: str) -> dict[str, dict[str, Any]]:
+        """Every theme with a match: its score, what was needed, whether it is kept and why, the evidence."""
+        matches: dict[str, list[tuple[Match, str]]] = defaultdict(list)
+        for where, text in (("title", title), ("body", body)):
+            for theme, match in _counted(self.index.find(text)):
+                matches[theme].append((match, where))
+        words = len(body.split())
+        needed = self.settings.min_score * (1 + max(0, words - self.settings.words_per_point)
+                                            / self.settings.words_per_point)
+        judged = {theme: self._evidence(found, needed) for theme, found in matches.items()}
+        ranked = sorted(judged, key=lambda t: (-judged[t]["score"], self.order.get(t, 0)))
+        kept = 0
+        for theme in ranked:
+            verdict = judged[theme]
+            if verdict["score"] < needed:
+                verdict["why"] = f"score {verdict['score']:g} is below the {needed:g} a text of {words} words needs"
+            elif len(verdict["matches"]) < self.settings.min_matches:
+                verdict["why"] = f"fewer than {self.settings.min_matches} phrase matches"
+            elif kept >= self.settings.max_themes:
+                verdict["why"] = f"beyond the {self.settings.max_themes} strongest themes"
+            else:
+                verdict["kept"], verdict["why"] = True, "kept"
+                kept += 1
+        return {theme: judged[theme] for theme in ranked}
+
+    def _evidence(self, found: list[tuple[Match, str]], needed: float) -> dict[str, Any]:
+        score, seen = 0.0, defaultdict(int)
+        for match, where in found:
+            repeat = seen[match.phrase.text]
+            seen[match.phrase.text] += 1
+            factor = self.settings.title_weight if where == "title" else 1.0
+            score += match.phrase.weight * factor * 0.5 ** repeat
+        listed = [{"phrase": m.phrase.text, "where": where, "at": m.at} for m, where in found[:MAX_EVIDENCE]]
+        return {"score": round(score, 2), "needed": round(needed, 2), "kept": False, "why": "",
+                "matches": listed, "more": max(0, len(found) - MAX_EVIDENCE)}
 
     def apply(self, items: list[Item], run: RunContext) -> None:
         for item in items:
-            found = self.themes_of(f"{item.title}\n{run.text_of(item)}")
+            judged = self.judge(item.title, run.text_of(item))
+            found = [theme for theme, verdict in judged.items() if verdict["kept"]]
             item.themes = list(dict.fromkeys([*item.themes, *found]))
+            item.theme_evidence = judged
+
+
+def _counted(matches: list[Match]) -> list[tuple[str, Match]]:
+    """(theme, match) for each match that no exclusion covers."""
+    excluded: dict[str | None, list[tuple[int, int]]] = defaultdict(list)
+    for m in matches:
+        if isinstance(m.phrase.key, tuple) and m.phrase.key[0] == EXCLUDE:
+            excluded[m.phrase.key[1]].append((m.first, m.last))
+    counted, spans = [], defaultdict(list)
+    for m in matches:  # longest first where two start at the same word
+        theme = m.phrase.key
+        if isinstance(theme, tuple):
+            continue
+        covered = (*excluded.get(theme, ()), *spans[theme])  # an exclusion, or a longer phrase of the theme
+        if any(first <= m.first and m.last <= last for first, last in covered):
+            continue
+        spans[theme].append((m.first, m.last))
+        counted.append((theme, m))
+    return counted
 
 
 @hookimpl

@@ -1,0 +1,62 @@
+"""`pipeline explain ITEM-ID-OR-URL`: why an item carries its themes, and its summary."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+
+from pipeline.config import load_project
+from pipeline.errors import PipelineError
+from pipeline.models import Item
+from pipeline.runner import state_path
+from pipeline.sanitize import html_to_text
+from pipeline.state import Store
+
+CONTEXT = 40  # characters shown either side of a match
+
+
+def explain(config, key: str, console) -> int:
+    project = load_project(config)
+    path = state_path(project)
+    if not path.is_file():
+        raise PipelineError(f"{path}: no state database yet; run `pipeline refresh` first")
+    store = Store(path)
+    try:
+        item = store.find_item(key.strip())
+    finally:
+        store.close()
+    if item is None:
+        raise PipelineError(f"no stored item has the id or URL {key!r}; ids are listed by `pipeline explain` "
+                            f"errors only when unique, so copy the whole id or the item's link")
+    for line in describe(item):
+        console.print(line, soft_wrap=True, highlight=False)
+    return 0
+
+
+def describe(item: Item) -> list[str]:
+    """The lines `explain` prints for one item."""
+    body = html_to_text(item.body_html)
+    lines = [f"[bold]{escape(item.title)}[/bold]",
+             f"{item.kind.value} from {escape(item.source)}, {item.published:%d %B %Y}; id {item.id}",
+             escape(item.url) if item.url else "(no link)", "", f"themes: {escape(', '.join(item.themes)) or 'none'}"]
+    evidence = item.theme_evidence or {}
+    given = [t for t in item.themes if t not in evidence]
+    if given:
+        lines.append(f"  given by the source: {escape(', '.join(given))}")
+    for theme, verdict in evidence.items():
+        mark = "[green]kept[/green]" if verdict.get("kept") else f"[yellow]not kept[/yellow]: {escape(verdict.get('why', ''))}"
+        lines.append(f"  {escape(theme)}: score {verdict.get('score', 0):g} (needs {verdict.get('needed', 0):g}); {mark}")
+        for match in verdict.get("matches", []):
+            text = item.title if match.get("where") == "title" else body
+            lines.append(f"    {escape(repr(match.get('phrase')))} in the {match.get('where')}: "
+                         f"…{escape(_around(text, int(match.get('at', 0))))}…")
+        if verdict.get("more"):
+            lines.append(f"    and {verdict['more']} more")
+    if not evidence and not given:
+        lines.append("  (no theme phrase matched; the item was tagged before evidence was kept, or no theme fits)")
+    lines += ["", f"summary: {escape(item.summary) or '(none)'}"]
+    return lines
+
+
+def _around(text: str, at: int) -> str:
+    start, end = max(0, at - CONTEXT), min(len(text), at + CONTEXT)
+    return " ".join(text[start:end].split())

@@ -85,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     sent.add_argument("--issue", type=int, metavar="N", help="one issue, with the recipients not yet sent")
     sent.add_argument("--resend", choices=("unknown", "failed", "all"),
                       help="send the latest issue again to these (with --issue N); unknown ones may get two copies")
+    explain = command("explain", cmd_explain, "why an item has its themes (the evidence) and its summary")
+    explain.add_argument("item", metavar="ITEM-ID-OR-URL", help="the item's id or its link")
     sched = command("schedule", cmd_schedule, "run the monthly edition and the regular refresh on a schedule")
     sched.add_argument("--list", action="store_true", help="print the next run times and exit")
     from pipeline.commands import serve, subscribers
@@ -115,6 +117,11 @@ def cmd_preview(args) -> int:
 def cmd_send_test(args) -> int:
     from pipeline.commands import mail
     return mail.send_test(args.config, args.to, args.as_of, _console())
+
+
+def cmd_explain(args) -> int:
+    from pipeline.commands.explain import explain
+    return explain(args.config, args.item, _console())
 
 
 def cmd_deliveries(args) -> int:

@@ -8,11 +8,11 @@ Each theme of the taxonomy (in pipeline.toml) has phrases, optional exclusions a
     phrases = ["peer support*", "peer-led", { phrase = "peer mentor*", weight = 2 }]
     exclude = ["peer review*"]                            # words where a phrase does not count
 
-A theme's score adds up its phrase matches: each phrase's weight, times `title_weight` in the
-title, with each further match of the same phrase counting half as much as the one before (a
-word said ten times is not ten times the evidence). A match inside an exclusion does not count.
-A theme is given when its score reaches what the text's length asks for (`min_score`, plus one
-point for every `words_per_point` words of body beyond the first), and only the `max_themes`
+A theme's score adds up its phrases: each phrase's weight, times `title_weight` in the title,
+times 1 + ln n for a phrase found n times (a word said ten times is not ten times the evidence).
+A match inside an exclusion does not count. A theme is given when its score reaches what the
+text's length asks for (`min_score` times the square root of how many `words_per_point` the body
+has, at least once) and `relative` of the strongest theme's score, and only the `max_themes`
 strongest are kept, so a long post gets its main themes and a short notice its one or two.
 Every candidate keeps its evidence (score, what was needed, the phrases and where they matched)
 in `Item.theme_evidence`, which `pipeline explain` shows.
@@ -20,6 +20,7 @@ in `Item.theme_evidence`, which `pipeline explain` shows.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Any
 
@@ -33,6 +34,7 @@ from plugins.transforms.phrases import Match, PhraseIndex, phrase
 
 EXCLUDE = "exclude"
 MAX_EVIDENCE = 8  # matches listed per theme
+STRONG, WEAK = 2.0, 0.4
 
 
 class WeightedPhrase(BaseModel):
@@ -43,9 +45,15 @@ class WeightedPhrase(BaseModel):
 
 class ThemeSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    phrases: list[str | WeightedPhrase] = Field(min_length=1)
+    phrases: list[str | WeightedPhrase] = Field(default_factory=list)  # each weighs 1 unless it says
+    strong: list[str] = Field(default_factory=list)  # each weighs STRONG: the theme's own names for itself
+    weak: list[str] = Field(default_factory=list)  # each weighs WEAK: everyday words that need company
     exclude: list[str] = Field(default_factory=list)
     weight: float = Field(default=1.0, gt=0, le=10)  # multiplies every phrase of the theme
+
+    def weighted(self) -> list[tuple[str, float]]:
+        given = [(p, 1.0) if isinstance(p, str) else (p.phrase, p.weight) for p in self.phrases]
+        return [*given, *((p, STRONG) for p in self.strong), *((p, WEAK) for p in self.weak)]
 
 
 class ThemesTransform(Transform):
@@ -56,7 +64,8 @@ class ThemesTransform(Transform):
         taxonomy: dict[str, list[str] | ThemeSpec] = Field(min_length=1)
         max_themes: int = Field(default=4, ge=1)  # the strongest themes kept per item
         min_score: float = Field(default=1.0, gt=0)  # what a short text needs
-        words_per_point: int = Field(default=150, ge=10)  # a longer text needs a point more per this many words
+        words_per_point: int = Field(default=100, ge=10)  # more body than this needs more evidence (below)
+        relative: float = Field(default=0.2, ge=0, le=1)  # a theme below this share of the top score is dropped
         title_weight: float = Field(default=2.0, ge=0)  # a match in the title counts this many times
         min_matches: int = Field(default=1, ge=1)  # distinct phrase matches needed as well
 
@@ -64,7 +73,7 @@ class ThemesTransform(Transform):
         @classmethod
         def _phrases(cls, value: dict) -> dict:
             for theme, spec in value.items():
-                listed = spec if isinstance(spec, list) else [*spec.phrases, *spec.exclude]
+                listed = spec if isinstance(spec, list) else [text for text, _ in spec.weighted()] + spec.exclude
                 texts = [p if isinstance(p, str) else p.phrase for p in listed]
                 if not texts or not all(isinstance(t, str) and t.strip("* ") for t in texts):
                     raise ValueError(f"theme {theme!r} needs a list of non-empty phrases")
@@ -84,8 +93,7 @@ class ThemesTransform(Transform):
         for theme, spec in self.settings.taxonomy.items():
             if isinstance(spec, list):
                 spec = ThemeSpec(phrases=spec)
-            for listed in spec.phrases:
-                text, weight = (listed, 1.0) if isinstance(listed, str) else (listed.phrase, listed.weight)
+            for text, weight in spec.weighted():
                 phrases.append(phrase(text, theme, weight * spec.weight))
             phrases.extend(phrase(text, (EXCLUDE, theme)) for text in spec.exclude)
         self.index = PhraseIndex(phrases)
@@ -102,17 +110,20 @@ class ThemesTransform(Transform):
             for theme, match in _counted(self.index.find(text)):
                 matches[theme].append((match, where))
         words = len(body.split())
-        needed = self.settings.min_score * (1 + max(0, words - self.settings.words_per_point)
-                                            / self.settings.words_per_point)
+        # Evidence grows with the square root of length: a 900-word post needs three times what a note does.
+        needed = self.settings.min_score * math.sqrt(max(1.0, words / self.settings.words_per_point))
         judged = {theme: self._evidence(found, needed) for theme, found in matches.items()}
         ranked = sorted(judged, key=lambda t: (-judged[t]["score"], self.order.get(t, 0)))
         kept = 0
+        top = judged[ranked[0]]["score"] if ranked else 0.0
         for theme in ranked:
             verdict = judged[theme]
             if verdict["score"] < needed:
                 verdict["why"] = f"score {verdict['score']:g} is below the {needed:g} a text of {words} words needs"
             elif len(verdict["matches"]) < self.settings.min_matches:
                 verdict["why"] = f"fewer than {self.settings.min_matches} phrase matches"
+            elif verdict["score"] < self.settings.relative * top:
+                verdict["why"] = f"under {self.settings.relative:.0%} of the strongest theme's score {top:g}"
             elif kept >= self.settings.max_themes:
                 verdict["why"] = f"beyond the {self.settings.max_themes} strongest themes"
             else:
@@ -121,12 +132,15 @@ class ThemesTransform(Transform):
         return {theme: judged[theme] for theme in ranked}
 
     def _evidence(self, found: list[tuple[Match, str]], needed: float) -> dict[str, Any]:
-        score, seen = 0.0, defaultdict(int)
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        weights: dict[str, float] = {}
         for match, where in found:
-            repeat = seen[match.phrase.text]
-            seen[match.phrase.text] += 1
+            counts[(match.phrase.text, where)] += 1
+            weights[match.phrase.text] = match.phrase.weight
+        score = 0.0
+        for (text, where), n in counts.items():  # a phrase said n times counts 1 + ln n times
             factor = self.settings.title_weight if where == "title" else 1.0
-            score += match.phrase.weight * factor * 0.5 ** repeat
+            score += weights[text] * factor * (1 + math.log(n))
         listed = [{"phrase": m.phrase.text, "where": where, "at": m.at} for m, where in found[:MAX_EVIDENCE]]
         return {"score": round(score, 2), "needed": round(needed, 2), "kept": False, "why": "",
                 "matches": listed, "more": max(0, len(found) - MAX_EVIDENCE)}

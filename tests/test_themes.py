@@ -81,7 +81,7 @@ def test_apply_keeps_given_themes_and_stores_the_evidence(themes, run_context, i
     themes.apply([item], run_context(themes.project))
     assert item.themes == ["from the source", "peer support"]
     evidence = item.theme_evidence["peer support"]
-    assert evidence["kept"] and evidence["matches"][0] == {"phrase": "peer mentor*", "where": "title", "at": 0}
+    assert evidence["kept"] and evidence["matches"][0] == {"phrase": "peer mentor*", "where": "title", "at": 1}
 
 
 @pytest.mark.parametrize(("table", "message"), [

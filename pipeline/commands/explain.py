@@ -7,6 +7,7 @@ from rich.markup import escape
 from pipeline.config import load_project
 from pipeline.errors import PipelineError
 from pipeline.models import Item
+from pipeline.phrases import original_offset
 from pipeline.runner import state_path
 from pipeline.sanitize import html_to_text
 from pipeline.state import Store
@@ -47,8 +48,9 @@ def describe(item: Item) -> list[str]:
         lines.append(f"  {escape(theme)}: score {verdict.get('score', 0):g} (needs {verdict.get('needed', 0):g}); {mark}")
         for match in verdict.get("matches", []):
             text = item.title if match.get("where") == "title" else body
+            at = original_offset(text, int(match.get("at", 0)))
             lines.append(f"    {escape(repr(match.get('phrase')))} in the {match.get('where')}: "
-                         f"…{escape(_around(text, int(match.get('at', 0))))}…")
+                         f"…{escape(_around(text, at))}…")
         if verdict.get("more"):
             lines.append(f"    and {verdict['more']} more")
     if not evidence and not given:

@@ -30,7 +30,7 @@ from pipeline import hookimpl
 from pipeline.components import Settings, Transform
 from pipeline.models import Item
 from pipeline.run_context import RunContext
-from plugins.transforms.phrases import Match, PhraseIndex, phrase
+from pipeline.phrases import Match, PhraseIndex, phrase
 
 EXCLUDE = "exclude"
 MAX_EVIDENCE = 8  # matches listed per theme
@@ -141,7 +141,7 @@ class ThemesTransform(Transform):
         for (text, where), n in counts.items():  # a phrase said n times counts 1 + ln n times
             factor = self.settings.title_weight if where == "title" else 1.0
             score += weights[text] * factor * (1 + math.log(n))
-        listed = [{"phrase": m.phrase.text, "where": where, "at": m.at} for m, where in found[:MAX_EVIDENCE]]
+        listed = [{"phrase": m.phrase.text, "where": where, "at": m.start} for m, where in found[:MAX_EVIDENCE]]
         return {"score": round(score, 2), "needed": round(needed, 2), "kept": False, "why": "",
                 "matches": listed, "more": max(0, len(found) - MAX_EVIDENCE)}
 
@@ -154,21 +154,16 @@ class ThemesTransform(Transform):
 
 
 def _counted(matches: list[Match]) -> list[tuple[str, Match]]:
-    """(theme, match) for each match that no exclusion covers."""
-    excluded: dict[str | None, list[tuple[int, int]]] = defaultdict(list)
-    for m in matches:
-        if isinstance(m.phrase.key, tuple) and m.phrase.key[0] == EXCLUDE:
-            excluded[m.phrase.key[1]].append((m.first, m.last))
-    counted, spans = [], defaultdict(list)
-    for m in matches:  # longest first where two start at the same word
-        theme = m.phrase.key
-        if isinstance(theme, tuple):
-            continue
-        covered = (*excluded.get(theme, ()), *spans[theme])  # an exclusion, or a longer phrase of the theme
-        if any(first <= m.first and m.last <= last for first, last in covered):
-            continue
-        spans[theme].append((m.first, m.last))
-        counted.append((theme, m))
+    """(theme, match) for each match that no exclusion of its theme, nor a longer match of it, covers."""
+    reach: dict[object, int] = {}  # per theme (and per exclusion of one): how far its spans so far reach
+    counted = []
+    for m in sorted(matches, key=lambda m: (m.start, -m.end, not isinstance(m.phrase.key, tuple))):
+        key = m.phrase.key
+        if isinstance(key, tuple):  # an exclusion: (EXCLUDE, theme)
+            reach[key] = max(reach.get(key, -1), m.end)
+        elif m.end > reach.get((EXCLUDE, key), -1) and m.end > reach.get(key, -1):
+            reach[key] = m.end
+            counted.append((key, m))
     return counted
 
 

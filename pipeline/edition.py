@@ -8,6 +8,12 @@ earlier edition linked; jobs already closed and events already over, by D or by 
 edition is made if that is later, are left out. The same date always gives the same edition: it
 is stored on first use, and a re-run re-renders it rather than making a second one. A date
 before the latest edition is refused, since its period would overlap.
+
+A news item or blog post announcing a job or event of the same edition from another source is
+shown once, on that job or event ("Also announced by …"; the rule is in `pipeline/duplicates.py`).
+The stored edition lists the items shown, in newsletter order, then the ones merged away, so a
+merged-away item is never in a later edition either; the merge is made again from the stored
+items whenever the edition is re-rendered.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from pipeline.duplicates import merge_duplicates
 from pipeline.errors import PipelineError
 from pipeline.models import Item, Kind
 from pipeline.state import EditionRecord, Store
@@ -133,18 +140,21 @@ def prepare_edition(store: Store, as_of: date, tz: ZoneInfo, network: str, momen
         return from_record(store, stored)
     now = datetime.now(tz)
     check_date(store, as_of, now.date())
-    start, end, items = select_items(store, as_of, tz, moment)
-    if not items:
+    start, end, chosen = select_items(store, as_of, tz, moment)
+    if not chosen:
         return None
+    merged = merge_duplicates(chosen)
+    items = merged.items
     if not record:
         latest = store.latest_edition()
         number = latest.number + 1 if latest else 1
         return Edition(number, as_of, start, end, edition_title(network, number, as_of), items)
     made = store.create_edition(as_of, start, end, lambda n: edition_title(network, n, as_of),
-                                [i.id for i in items], now)
+                                [i.id for i in items] + [i.id for i in merged.merged], now)
     return Edition(made.number, as_of, start, end, made.title, items)
 
 
 def from_record(store: Store, record: EditionRecord) -> Edition:
+    """A stored edition, its items read again, with announcements merged onto their job or event."""
     return Edition(record.number, record.as_of, record.period_start, record.period_end, record.title,
-                   store.get_items(record.item_ids))
+                   merge_duplicates(store.get_items(record.item_ids)).items)

@@ -94,6 +94,10 @@ class Item:
     # Why each theme was given, set by the themes transform:
     # {theme: {"score": 4.5, "matches": [{"phrase": "co-design", "where": "title", "at": 12}, ...]}}
     theme_evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Set on a job or event when an edition's or the feed's items are chosen (pipeline/duplicates.py), never
+    # by a source: the news items and posts from other sources that announced it, shown here instead:
+    # [{"id": ..., "source": "open-dialogue-uk", "by": "Open Dialogue UK", "title": ..., "url": ...}]
+    also_announced: list[dict[str, str]] = field(default_factory=list)
     job: JobDetails | None = None
     event: EventDetails | None = None
 

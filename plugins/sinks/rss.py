@@ -4,6 +4,10 @@ The feed is built with ElementTree, so titles and HTML descriptions are always e
 text. It follows the W3C feed validator's rules: every URL absolute, RFC 822 dates, an
 `atom:link rel="self"`, a guid that is a permalink only when it is a URL, authors as
 `dc:creator` (RSS's own `<author>` must be an email address).
+
+A news item or blog post announcing a job or event that is also in the feed is shown once, on that
+job or event (`pipeline/duplicates.py`): the feed's items are chosen from the newest 2 × `limit`,
+a job or event as recent as the newest item merged onto it, and then listed by their own dates.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ from pydantic import Field
 from pipeline import __version__, components, hookimpl
 from pipeline.components import Sink, SinkResult
 from pipeline.config import Project
+from pipeline.duplicates import merge_duplicates
 from pipeline.edition import Edition
 from pipeline.files import write_atomic
 from pipeline.models import Item
 from pipeline.run_context import RunContext
-from pipeline.sanitize import clean_html, safe_url
+from pipeline.sanitize import clean_html, one_line, safe_url
 from pipeline.site import archive_url, edition_url, feed_path, feed_url
 from pipeline.templating import money
 from plugins.sinks.email.view import event_when, slot_line
@@ -48,13 +53,26 @@ class RssSink(Sink):
         description: str | None = None  # default: the network's description
 
     def write(self, edition: Edition | None, run: RunContext) -> SinkResult:
-        items = run.store.recent_items(until=run.moment, limit=self.settings.limit)
+        items = feed_items(run.store.recent_items(until=run.moment, limit=2 * self.settings.limit),
+                           self.settings.limit)
         pages = _edition_pages(run)
         root = build_feed(self.project, items, run.moment, pages,
                           title=self.settings.title, description=self.settings.description)
         path = feed_path(self.project)
         write_atomic(path, feed_bytes(root))
         return SinkResult(f"{len(items)} item{'s' if len(items) != 1 else ''} in {path.name}", [str(path)])
+
+
+def feed_items(recent: list[Item], limit: int) -> list[Item]:
+    """The feed's `limit` items out of `recent` (newest first), each job or event shown once with
+    what announced it: the most recently active first, then listed newest first by their own dates."""
+    merged = merge_duplicates(recent)
+    latest = {item.id: item.published for item in merged.items}
+    for item in merged.merged:
+        into = merged.into[item.id]
+        latest[into] = max(latest[into], item.published)
+    chosen = sorted(merged.items, key=lambda i: latest[i.id], reverse=True)[:limit]
+    return sorted(chosen, key=lambda i: i.published, reverse=True)
 
 
 def build_feed(project: Project, items: list[Item], moment: datetime, pages: dict[str, str] | None = None,
@@ -113,7 +131,17 @@ def describe(project: Project, item: Item, base_url: str = "") -> str:
     body = clean_html(item.body_html, base_url or project.core.site_url + "/")
     if body:
         parts.append(body)
+    for also in item.also_announced:
+        parts.append(f"<p>{also_announced_html(also)}</p>")
     return "\n".join(parts) or f"<p>{html.escape(item.title)}</p>"
+
+
+def also_announced_html(also: dict[str, str]) -> str:
+    """'Also announced by Open Dialogue UK: <a href="…">We are hiring: …</a>'."""
+    by = html.escape(one_line(also.get("by", "")) or "another source")
+    title = html.escape(one_line(also.get("title", "")) or "(untitled)")
+    url = safe_url(also.get("url", ""))
+    return f'Also announced by {by}: ' + (f'<a href="{html.escape(url)}">{title}</a>' if url else title)
 
 
 def _job_lines(project: Project, item: Item) -> list[str]:

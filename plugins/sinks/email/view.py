@@ -62,6 +62,15 @@ class EventView:
 
 
 @dataclass
+class AlsoView:
+    """'Also announced by Open Dialogue UK: We are hiring…': an item merged onto this one (pipeline/duplicates.py)."""
+
+    by: str
+    title: str
+    url: str
+
+
+@dataclass
 class ItemView:
     title: str
     url: str
@@ -70,6 +79,7 @@ class ItemView:
     themes: list[str] = field(default_factory=list)
     job: JobView | None = None
     event: EventView | None = None
+    also: list[AlsoView] = field(default_factory=list)
 
 
 @dataclass
@@ -167,7 +177,14 @@ def item_view(item: Item, tz: ZoneInfo, *, whole: bool = False) -> ItemView:
         themes=themes if whole else themes[:THEMES_SHOWN],
         job=job_view(item.job, whole=whole) if item.job else None,
         event=event_view(item.event, tz, whole=whole) if item.event else None,
+        also=[also_view(entry, whole=whole) for entry in item.also_announced],
     )
+
+
+def also_view(entry: dict[str, str], *, whole: bool = False) -> AlsoView:
+    return AlsoView(by=fit(entry.get("by", ""), FIELD_CHARS, whole) or "another source",
+                    title=fit(entry.get("title", ""), TITLE_CHARS, whole) or "(untitled)",
+                    url=link(entry.get("url", "")))
 
 
 def byline(item: Item, tz: ZoneInfo, *, whole: bool = False) -> str:

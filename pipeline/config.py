@@ -40,6 +40,9 @@ class CoreSettings(Settings):
     plugins_dir: ProjectPath | None = None
     workers: int = Field(default=2, ge=1, le=64)
     http_timeout: float = Field(default=20.0, gt=0)
+    source_deadline: float = Field(default=60.0, gt=0, le=3600)  # seconds a source may take, all in
+    fetch_concurrency: int = Field(default=32, ge=1, le=256)  # sources fetched at once
+    per_host: int = Field(default=8, ge=1, le=256)  # requests at once to one host
 
     @field_validator("timezone")
     @classmethod
@@ -121,6 +124,11 @@ class Project:
     transforms: list[Transform] = field(default_factory=list)
     sinks: list[Sink] = field(default_factory=list)
     serve: ServeSettings = field(default_factory=ServeSettings)
+    deadlines: dict[str, float] = field(default_factory=dict)  # [sources.NAME] deadline, where one is given
+
+    def deadline_of(self, source: str) -> float:
+        """Seconds source `source` may take, connecting, downloading and parsing together."""
+        return self.deadlines.get(source, self.core.source_deadline)
 
     @property
     def root(self) -> Path:
@@ -194,6 +202,14 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
             continue
         for instance, table in tables.items():
             where = f"{path.name}: [{section}.{instance}]"
+            if section == "sources" and isinstance(table, dict) and "deadline" in table:
+                table = dict(table)
+                deadline = table.pop("deadline")  # the host's key, whatever the source's schema
+                if isinstance(deadline, bool) or not isinstance(deadline, int | float) or not 0 < deadline <= 3600:
+                    errors.append(f"{where}: deadline: must be a number of seconds between 0 and 3600, "
+                                  f"not {deadline!r}")
+                    continue
+                project.deadlines[instance] = float(deadline)
             try:
                 component = _build(project, category, where, table, instance)
             except ConfigError as exc:

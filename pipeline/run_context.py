@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from urllib.parse import urlparse
 
 import httpx
 import jinja2
 
 from pipeline import __version__
 from pipeline.config import Project
+from pipeline.errors import SourceError
 from pipeline.models import Item
 from pipeline.sanitize import html_to_text
 from pipeline.state import Store
@@ -36,6 +39,7 @@ class RunContext:
     _after_save: list[tuple[str, Callable[[], None]]] = field(default_factory=list, repr=False)
     _scope: threading.local = field(default_factory=threading.local, repr=False)
     _texts: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
+    _hosts: dict[str, threading.BoundedSemaphore] = field(default_factory=dict, repr=False)
 
     def clock(self) -> datetime:
         """The real time, even under --as-of: for what is recorded as happening now (a delivery)."""
@@ -72,6 +76,29 @@ class RunContext:
             yield
         finally:
             self._scope.source = ""
+
+    @contextmanager
+    def deadline_scope(self, seconds: float) -> Iterator[None]:
+        """The runner gives the source this thread runs its deadline (see `time_left`)."""
+        self._scope.deadline = time.monotonic() + seconds
+        try:
+            yield
+        finally:
+            self._scope.deadline = None
+
+    def time_left(self) -> float:
+        """Seconds left before the current source's deadline (infinite outside a source)."""
+        deadline = getattr(self._scope, "deadline", None)
+        return float("inf") if deadline is None else deadline - time.monotonic()
+
+    @contextmanager
+    def host_slot(self, url: str) -> Iterator[None]:
+        """Hold one of `[pipeline] per_host` slots for the host of `url` while talking to it."""
+        host = urlparse(url).netloc.lower()
+        with self._lock:
+            slot = self._hosts.setdefault(host, threading.BoundedSemaphore(self.project.core.per_host))
+        with slot:
+            yield
 
     def forget_after_save(self, source: str) -> None:
         with self._lock:
@@ -115,7 +142,11 @@ class RunContext:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.project.core.workers,
                                                  mp_context=multiprocessing.get_context("forkserver"))
-        return self._pool.submit(fn, *args).result()
+        try:
+            left = self.time_left()
+            return self._pool.submit(fn, *args).result(timeout=None if left == float("inf") else max(0.1, left))
+        except TimeoutError:
+            raise SourceError("still parsing when the source's deadline came") from None
 
     def close(self) -> None:
         if self._http is not None:

@@ -14,7 +14,6 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from pipeline.components import Component, Sink, Source
 from pipeline.config import Project
 from pipeline.edition import Edition, check_date, month_before, prepare_edition, start_of
 from pipeline.errors import ConfigError, PipelineError
+from pipeline.fetching import fetch_all
 from pipeline.models import Item
 from pipeline.plugins import call_each_plugin
 from pipeline.run_context import RunContext
@@ -31,7 +31,6 @@ from pipeline.sanitize import clean_html, one_line, safe_url, strip_controls
 from pipeline.state import Store
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
-MAX_PARALLEL_SOURCES = 8
 
 
 def state_path(project: Project) -> Path:
@@ -127,24 +126,38 @@ def _timed(stage: str, component: Component, work: Callable[[], tuple[str, int]]
 
 def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progress: Progress) -> list[Item]:
     fetched: dict[str, list[Item]] = {source.instance: [] for source in sources}
+    abandoned: set[str] = set()  # sources past their deadline: whatever they return later is ignored
 
     def fetch(source: Source) -> StageResult:
         def work() -> tuple[str, int]:
             items = [_checked(item) for item in source.fetch(ctx)]
-            fetched[source.instance] = items
+            if source.instance not in abandoned:
+                fetched[source.instance] = items
             return _items(len(items)), len(items)
 
-        with ctx.source_scope(source.instance):
+        with ctx.source_scope(source.instance), ctx.deadline_scope(ctx.project.deadline_of(source.instance)):
             result = _timed("source", source, work)
             if not result.ok:
                 ctx.forget_after_save(source.instance)
             return result
 
     progress("sources", 0, len(sources))
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_SOURCES, max(1, len(sources)))) as pool:
-        for done, result in enumerate(pool.map(fetch, sources), 1):
-            report.results.append(result)
-            progress("sources", done, len(sources))
+
+    done = []
+
+    def on_result(result: StageResult) -> None:
+        done.append(result)
+        progress("sources", len(done), len(sources))
+
+    def abandon(name: str) -> None:
+        abandoned.add(name)
+        ctx.forget_after_save(name)
+
+    core = ctx.project.core
+    report.results.extend(fetch_all(sources, fetch, concurrency=core.fetch_concurrency,
+                                    deadline_of=ctx.project.deadline_of, on_result=on_result, abandon=abandon))
+    for name in abandoned:
+        fetched[name] = []
     unique: dict[str, Item] = {}
     for source in sources:  # an item a source lists twice is kept once
         for item in fetched[source.instance]:

@@ -12,6 +12,7 @@ from typing import Literal
 from urllib.parse import urlparse
 
 import feedparser
+import httpx
 from pydantic import Field
 
 from pipeline import hookimpl
@@ -67,19 +68,30 @@ class FeedSource(Source):
             if state.get("last_modified"):
                 headers["If-Modified-Since"] = state["last_modified"]
         limit = self.settings.max_megabytes * 1024 * 1024
-        with run.http.stream("GET", url, headers=headers) as response:
-            if response.status_code == 304:
-                return None, {}
-            if response.status_code >= 400:
-                raise SourceError(f"{url}: HTTP {response.status_code} {response.reason_phrase}; "
-                                  f"check the URL in [sources.{self.instance}] or try again later")
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > limit:  # a runaway or hostile server never fills memory
-                    raise SourceError(f"{url}: larger than {self.settings.max_megabytes} MB; raise "
-                                      f"max_megabytes in [sources.{self.instance}] if that is expected")
-            return bytes(body), dict(response.headers)
+        timeout = min(run.project.core.http_timeout, max(0.1, run.time_left()))
+        try:
+            with run.host_slot(url), run.http.stream("GET", url, headers=headers, timeout=timeout) as response:
+                if response.status_code == 304:
+                    return None, {}
+                if response.status_code >= 400:
+                    raise SourceError(f"{url}: HTTP {response.status_code} {response.reason_phrase}; "
+                                      f"check the URL in [sources.{self.instance}] or try again later")
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > limit:  # a runaway or hostile server never fills memory
+                        raise SourceError(f"{url}: larger than {self.settings.max_megabytes} MB; raise "
+                                          f"max_megabytes in [sources.{self.instance}] if that is expected")
+                    if run.time_left() <= 0:  # a server that trickles its answer
+                        raise SourceError(f"{url}: no complete answer within the source's deadline of "
+                                          f"{run.project.deadline_of(self.instance):g} s")
+                return bytes(body), dict(response.headers)
+        except httpx.TimeoutException:
+            raise SourceError(f"{url}: no answer within {timeout:g} s; the server is slow or down, "
+                              f"or raise http_timeout in [pipeline]") from None
+        except httpx.HTTPError as exc:
+            raise SourceError(f"{url}: {_transport_problem(exc)}; check the address in [sources.{self.instance}]"
+                              ) from None
 
 
 def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: str) -> tuple[list[Item], set[str]]:
@@ -118,6 +130,15 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
             author=plain_text(entry.get("author", "")),
         ))
     return items, undated
+
+
+def _transport_problem(exc: Exception) -> str:
+    """'cannot connect (Connection refused)' rather than a class name and a stack of causes."""
+    cause = exc.__cause__ or exc.__context__
+    detail = str(getattr(cause, "strerror", "") or cause or exc).strip() or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect ({detail})"
+    return f"{type(exc).__name__} ({detail})"
 
 
 def _date(node) -> datetime | None:

@@ -147,6 +147,15 @@ class Deliverer(Component):
     def close(self) -> None:
         """Release connections at the end of a send."""
 
+    @property
+    def probe_size(self) -> int:
+        """Recipients sent alone first after a round in doubt (SendGrid: one request's worth)."""
+        return self.batch_size
+
+    def pause_after_doubt(self, round_number: int) -> float:
+        """Seconds to wait before sending again what a round in doubt took back (an outage may be passing)."""
+        return 0.0
+
 
 CATEGORIES: dict[str, type[Component]] = {
     "source": Source,

@@ -50,6 +50,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -182,6 +183,11 @@ class FakeSendGrid:
             self._held.remove(m)
 
     # -- faults ----------------------------------------------------------------------------------------------------
+    def heal(self) -> None:
+        """Forget every fault still waiting: the outage is over."""
+        with self._lock:
+            self._faults.clear()
+
     def fail_before(self, status: int = 500, times: int = 1, on: str | Iterable[str] = "send") -> None:
         self._add("fail_before", on, times, status=status)
 
@@ -397,6 +403,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "FakeSendGrid/1.0"
+
+    def date_time_string(self, timestamp=None) -> str:  # Date by the fake's clock, as SendGrid's by its own
+        return formatdate(self.server.fake.now() if timestamp is None else timestamp, usegmt=True)
 
     def log_message(self, format, *args) -> None:  # keep test output quiet
         pass

@@ -314,7 +314,7 @@ def test_an_uncertain_smtp_message_is_journalled_unknown_and_not_resent(smtp_ser
     second = run(project, as_of=dt.date(2016, 4, 1))
 
     assert "1 unknown" in first.failed("sink")[0].summary
-    assert second.exit_code == 0 and len(inbox.received) == 1  # never sent blindly again
+    assert second.exit_code == 3 and len(inbox.received) == 1  # never sent blindly again, and said again
     store = Store(project.core.state_dir / "pipeline.sqlite")
     assert journal.counts(store)[1] == {"unknown": 1}
     store.close()

@@ -130,11 +130,12 @@ def test_a_cancel_that_comes_too_late_leaves_those_recipients_unknown_and_never_
     assert statuses(config) == Counter(sent=SUBSCRIBERS - 20, unknown=20)
     assert fake.delivered() == everyone()  # in truth they got it: SendGrid kept the batch
 
-    again = run_in_process(config)  # a re-run never sends the unknown ones blindly
+    again = run_in_process(config)  # a re-run never sends the unknown ones blindly, and says so again
 
     assert fake.delivered() == everyone()
     assert statuses(config) == Counter(sent=SUBSCRIBERS - 20, unknown=20)
-    assert again.exit_code == 0
+    assert again.exit_code == 3
+    assert any("20 recipient(s) may or may not have the issue" in p for p in again.problems)
 
 
 def test_the_organiser_can_resend_the_unknown_ones(fake, network, capsys):
@@ -215,3 +216,41 @@ def test_state_path_is_where_the_tests_look(network):
     from pipeline.config import load_project
     config = network()
     assert state_path(load_project(config)) == config.parent / "state" / "pipeline.sqlite"
+
+
+def test_an_outage_costs_few_cancellations_and_leaves_nobody_unknown(fake, network):
+    config = network()
+    fake.fail_before(503, times=1000)  # SendGrid refuses everything for a while; nothing is accepted
+
+    first = run_in_process(config)
+
+    assert first.exit_code == 1 and statuses(config) == Counter(failed=SUBSCRIBERS)
+    assert len(fake.cancelled_batches()) <= 5  # a probe at a time once in doubt, well under SendGrid's 10
+    fake.heal()
+    again = run_in_process(config)  # the outage is over
+    assert again.exit_code == 0 and fake.delivered() == everyone()
+
+
+def test_someone_who_changes_themes_during_a_send_gets_one_copy(fake, network):
+    from datetime import UTC, datetime
+
+    from pipeline.state import subscribers as subscriber_state
+    config = network()
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    reader = subscriber_state.import_rows(store, [("late@example.org", "Late", ("research",))], how="test",
+                                          at=datetime.now(UTC))
+    assert reader == 1
+    moved = []
+
+    def move_her(n, path, phase):  # while the main group is being sent, she changes her choice to everything
+        if path.startswith("/v3/mail/send") and phase == "accepted" and not moved:
+            late = subscriber_state.find_subscriber(store, "late@example.org")
+            subscriber_state.set_themes(store, late.id, [], how="preferences page", at=datetime.now(UTC))
+            moved.append(True)
+
+    fake.on_request(move_her)
+    report = run_in_process(config)
+    store.close()
+
+    assert report.exit_code == 0 and moved
+    assert fake.delivered()["late@example.org"] == 1

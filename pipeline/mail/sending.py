@@ -20,7 +20,9 @@ What is promised, per issue and recipient:
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,7 +41,8 @@ Clock = Callable[[], datetime]
 @dataclass
 class SendReport:
     sent: int = 0
-    already: int = 0  # sent, unknown or in flight before this run
+    already: int = 0  # sent (or in flight) before this run
+    unknown_before: int = 0  # left unknown by an earlier run: never sent again blindly
     failed: list[tuple[str, str]] = field(default_factory=list)  # (recipient, why)
     unknown: list[tuple[str, str]] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)  # what settling a killed run's batches did
@@ -48,6 +51,13 @@ class SendReport:
     def add(self, outcome: Outcome) -> None:
         with self._lock:
             self._add(outcome)
+
+    def merge(self, other: SendReport) -> None:
+        """Add a later pass's outcomes (its `already` counts this pass's own sends, so it is left out)."""
+        self.sent += other.sent
+        self.failed += other.failed
+        self.unknown += other.unknown
+        self.resolved += other.resolved
 
     def _add(self, outcome: Outcome) -> None:
         if outcome.status == SENT:
@@ -89,7 +99,7 @@ def send_issue(store: Store, deliverer: Deliverer, edition: int,
     up to `deliverer.parallel_batches` batches are in flight at once.
     """
     report = SendReport(resolved=settle_open_batches(store, deliverer, now))
-    skip = journal.not_to_send(store, edition)
+    skip = journal.statuses(store, edition)  # recipient -> sent, unknown or in_flight
     parallel = max(1, deliverer.parallel_batches)
     try:
         with ThreadPoolExecutor(parallel) as pool:
@@ -97,37 +107,78 @@ def send_issue(store: Store, deliverer: Deliverer, edition: int,
                 todo: Iterable[Recipient] = (r for r in recipients if not _skipped(r, skip, report))
                 for round_number in range(1, max_rounds + 1):
                     def send(chunk: list[Recipient], mailing: Mailing = mailing,
-                             last: bool = round_number == max_rounds) -> list[Recipient]:
+                             last: bool = round_number == max_rounds) -> tuple[list[Recipient], bool]:
                         return _send_batch(store, deliverer, edition, mailing, chunk, report, now, run,
                                            last_round=last)
 
-                    todo = _send_round(pool, parallel, deliverer.batch_size, todo, send)
+                    # After a round in doubt, one small batch goes first and alone: if the trouble lasts,
+                    # it costs one cancellation, not one per batch in flight.
+                    probe = deliverer.probe_size if round_number > 1 else 0
+                    todo = _send_round(pool, parallel, deliverer.batch_size, todo, send, probe=probe)
                     if not todo:
                         break
+                    if round_number == max_rounds:  # never handed over: the next run sends them
+                        _not_sent(store, deliverer, edition, todo, report, now)
+                        break
+                    time.sleep(deliverer.pause_after_doubt(round_number))
     finally:
         deliverer.close()
     return report
 
 
-def _skipped(recipient: Recipient, skip: set[str], report: SendReport) -> bool:
-    if recipient.email in skip:
+def _skipped(recipient: Recipient, skip: dict[str, str], report: SendReport) -> bool:
+    status = skip.get(recipient.email)
+    if status is None:
+        return False
+    if status == UNKNOWN:
+        report.unknown_before += 1
+    else:
         report.already += 1
-        return True
-    return False
+    return True
+
+
+def _not_sent(store: Store, deliverer: Deliverer, edition: int, recipients: list[Recipient], report: SendReport,
+              now: Clock) -> None:
+    why = "not sent: the delivery was in doubt for every attempt of this run; the next run sends it"
+    for start in range(0, len(recipients), 5000):
+        chunk = [r.email for r in recipients[start:start + 5000]]
+        journal.record_failed(store, edition=edition, channel=deliverer.name, recipients=chunk, error=why, at=now())
+    for r in recipients:
+        report.add(Outcome(r.email, FAILED, error=why))
 
 
 def _send_round(pool: ThreadPoolExecutor, parallel: int, size: int, recipients: Iterable[Recipient],
-                send: Callable[[list[Recipient]], list[Recipient]]) -> list[Recipient]:
-    """Hand `recipients` to `send` `size` at a time, at most `parallel` batches in flight; what comes back
-    (certainly not delivered) is returned, to be sent again."""
+                send: Callable[[list[Recipient]], tuple[list[Recipient], bool]], *, probe: int = 0) -> list[Recipient]:
+    """Hand `recipients` to `send` `size` at a time, at most `parallel` batches in flight; return those
+    to send again: what came back certainly undelivered, and, once a batch was in doubt, everything
+    not yet handed over. Stopping there is what keeps an outage from using up the provider's few
+    cancellations: only the batches already in flight can end in doubt."""
     again: list[Recipient] = []
     in_flight: deque[Future] = deque()
-    for chunk in _chunks(recipients, size):
+    iterator = iter(recipients)
+    if probe:
+        first = list(itertools.islice(iterator, probe))
+        released, doubt = send(first) if first else ([], False)
+        if doubt:  # still in trouble: the rest waits for the next round
+            return released + list(iterator)
+        again.extend(released)
+    chunks = _chunks(iterator, size)
+    doubt = False
+    for chunk in chunks:
         if len(in_flight) >= parallel:
-            again.extend(in_flight.popleft().result())
+            released, in_doubt = in_flight.popleft().result()
+            again.extend(released)
+            doubt = doubt or in_doubt
+        if doubt:
+            again.extend(chunk)
+            break
         in_flight.append(pool.submit(send, chunk))
     while in_flight:
-        again.extend(in_flight.popleft().result())
+        released, in_doubt = in_flight.popleft().result()
+        again.extend(released)
+        doubt = doubt or in_doubt
+    if doubt:
+        again.extend(r for chunk in chunks for r in chunk)
     return again
 
 
@@ -143,16 +194,23 @@ def _chunks(items: Iterable[Recipient], size: int) -> Iterator[list[Recipient]]:
 
 
 def _send_batch(store: Store, deliverer: Deliverer, edition: int, mailing: Mailing, chunk: list[Recipient],
-                report: SendReport, now: Clock, run, *, last_round: bool) -> list[Recipient]:
-    """Send one batch; return the recipients that were certainly not delivered and may be sent again."""
+                report: SendReport, now: Clock, run, *, last_round: bool) -> tuple[list[Recipient], bool]:
+    """Send one batch; return the recipients that were certainly not delivered and may be sent again,
+    and whether any outcome was in doubt."""
     try:
         batch = deliverer.open_batch(edition)
-    except Exception as exc:  # nothing was sent: they stay without a journal row, so the next run sends them
+    except Exception as exc:  # nothing was sent: recorded as failed, so the next run sends them
+        journal.record_failed(store, edition=edition, channel=deliverer.name, recipients=[r.email for r in chunk],
+                              error=f"could not start a batch: {_reason(exc)}", at=now())
         for r in chunk:
             report.add(Outcome(r.email, FAILED, error=f"could not start a batch: {_reason(exc)}"))
-        return []
-    journal.begin_batch(store, batch=batch.id, edition=edition, channel=deliverer.name,
-                        recipients=[r.email for r in chunk], send_at=batch.send_at, at=now())
+        return [], False
+    claimed = set(journal.begin_batch(store, batch=batch.id, edition=edition, channel=deliverer.name,
+                                      recipients=[r.email for r in chunk], send_at=batch.send_at, at=now()))
+    chunk = [r for r in chunk if r.email in claimed]  # another group of this send may hold one already
+    if not chunk:
+        journal.settle_batch(store, batch=batch.id, edition=edition, outcomes=[], at=now())
+        return [], False
     try:
         results = deliverer.deliver(mailing, chunk, batch, run)
     except Exception as exc:  # a bug or a lost connection half-way: nothing is known for sure
@@ -160,7 +218,8 @@ def _send_batch(store: Store, deliverer: Deliverer, edition: int, mailing: Maili
     reported = {d.recipient: d for d in results}
     known = [reported.get(r.email) or Delivery(r.email, False, error="the delivery reported nothing for it",
                                                 certain=False) for r in chunk]
-    if all(d.certain for d in known):
+    doubt = not all(d.certain for d in known)
+    if not doubt:
         resolution = {d.recipient: Resolution.SENT if d.ok else Resolution.NOT_SENT for d in known}
     else:
         resolution = _resolve(deliverer, batch, known)
@@ -169,7 +228,7 @@ def _send_batch(store: Store, deliverer: Deliverer, edition: int, mailing: Maili
     for outcome in outcomes:
         report.add(outcome)
     released = {o.recipient for o in outcomes if o.status == RELEASED}
-    return [r for r in chunk if r.email in released]
+    return [r for r in chunk if r.email in released], doubt
 
 
 def _resolve(deliverer: Deliverer, batch: Batch, known: list[Delivery]) -> dict[str, Resolution]:

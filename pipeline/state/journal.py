@@ -3,6 +3,7 @@
 A delivery is one issue to one recipient. Its states, and every way between them:
 
     (none) --begin_batch--> in_flight          before anything is handed to the provider
+    (none) --record_failed--> failed           no batch could even be started
     in_flight --settle_batch--> sent            the provider accepted it
     in_flight --settle_batch--> failed          certainly not accepted (retried by the next run)
     in_flight --settle_batch--> (none)          certainly never delivered (a cancelled batch): sent again
@@ -23,7 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from pipeline.errors import PipelineError
 from pipeline.state.store import Store
 
 SENT, FAILED, UNKNOWN, IN_FLIGHT = "sent", "failed", "unknown", "in_flight"
@@ -48,8 +48,9 @@ class Outcome(NamedTuple):
 
 
 def begin_batch(store: Store, *, batch: str, edition: int, channel: str, recipients: list[str],
-                send_at: datetime | None, at: datetime) -> None:
-    """Record `recipients` as in flight in `batch`, before the batch is handed to the provider."""
+                send_at: datetime | None, at: datetime) -> list[str]:
+    """Record `recipients` as in flight in `batch`, before the batch is handed to the provider; return
+    those it claimed (a recipient already sent, unknown or in another batch is left alone)."""
     stamp = _iso(at)
     with store.transaction() as db:
         db.execute("INSERT INTO batches (id, edition, channel, state, send_at, created_at) "
@@ -62,10 +63,19 @@ def begin_batch(store: Store, *, batch: str, edition: int, channel: str, recipie
                  batch = excluded.batch, reference = '', error = '', updated_at = excluded.updated_at
                WHERE deliveries.status = 'failed'""",
             (edition, channel, batch, stamp, json.dumps(recipients)))
-        claimed = db.execute("SELECT COUNT(*) FROM deliveries WHERE batch = ? AND status = 'in_flight'",
-                             (batch,)).fetchone()[0]
-        if claimed != len(set(recipients)):  # someone else's batch holds one of them: send nothing
-            raise PipelineError(f"batch {batch}: {len(recipients) - claimed} recipient(s) already sent or in flight")
+        return [r for (r,) in db.execute("SELECT recipient FROM deliveries WHERE batch = ? AND status = 'in_flight'",
+                                         (batch,))]
+
+
+def record_failed(store: Store, *, edition: int, channel: str, recipients: list[str], error: str,
+                  at: datetime) -> None:
+    """Record `recipients` as failed before anything was handed over (no batch could be started)."""
+    with store.transaction() as db:
+        db.execute("""INSERT INTO deliveries (edition, recipient, channel, status, error, updated_at)
+                      SELECT ?, value, ?, 'failed', ?, ? FROM json_each(?) WHERE true
+                      ON CONFLICT (edition, recipient) DO UPDATE SET error = excluded.error,
+                        updated_at = excluded.updated_at WHERE deliveries.status = 'failed'""",
+                   (edition, channel, error, _iso(at), json.dumps(recipients)))
 
 
 def settle_batch(store: Store, *, batch: str, edition: int, outcomes: Iterable[Outcome], at: datetime) -> None:
@@ -117,10 +127,19 @@ def open_batches(store: Store) -> list[OpenBatch]:
     return found
 
 
-def not_to_send(store: Store, edition: int) -> set[str]:
-    """Recipients a run must not send `edition` to: sent, unknown or in flight."""
-    return {r for (r,) in store._rows("SELECT recipient FROM deliveries WHERE edition = ? "
-                                      "AND status IN ('sent', 'unknown', 'in_flight')", (edition,))}
+def statuses(store: Store, edition: int) -> dict[str, str]:
+    """{recipient: status} of those a run must not send `edition` to: sent, unknown or in flight."""
+    return dict(store._rows("SELECT recipient, status FROM deliveries WHERE edition = ? "
+                            "AND status IN ('sent', 'unknown', 'in_flight')", (edition,)))
+
+
+def active_without_delivery(store: Store, edition: int) -> list[tuple[int, str, str, frozenset[str]]]:
+    """(id, email, name, themes) of active subscribers with no journal row for `edition`: those a send
+    passed over because they changed their choice of themes while it ran."""
+    rows = store._rows("SELECT s.id, s.email, s.name, s.themes FROM subscribers s WHERE s.status = 'active' "
+                       "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.edition = ? AND d.recipient = s.email) "
+                       "ORDER BY s.id", (edition,))
+    return [(sid, email, name, frozenset(json.loads(themes))) for sid, email, name, themes in rows]
 
 
 def delivered_to(store: Store, edition: int) -> set[str]:

@@ -33,6 +33,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from enum import Enum
 from json.encoder import encode_basestring_ascii as _quote  # C: a JSON string literal
 from urllib.error import URLError
@@ -94,6 +95,8 @@ class SendGrid(Deliverer):
         # them): a 1,000-recipient body is built as text, never as 5,000 small dicts.
         self.client.client.request_headers["Content-Type"] = "application/json; charset=utf-8"
         self.clock = lambda: datetime.now(UTC)
+        self.skew = timedelta(0)  # SendGrid's clock minus ours, from the Date of its last answer
+        self.cancel_failure = ""
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -104,6 +107,21 @@ class SendGrid(Deliverer):
     @property
     def parallel_batches(self) -> int:  # enough to keep `concurrency` requests busy, and batch ids coming
         return max(2, -(-self.settings.concurrency // self.settings.requests_per_batch) + 1)
+
+    @property
+    def probe_size(self) -> int:
+        return self.settings.batch_size
+
+    def pause_after_doubt(self, round_number: int) -> float:
+        return min(2.0 ** round_number, self.settings.max_wait_seconds)
+
+    def _note_clock(self, date_header: str | None) -> None:
+        try:
+            theirs = parsedate_to_datetime(date_header) if date_header else None
+        except (TypeError, ValueError):
+            theirs = None
+        if theirs is not None and theirs.tzinfo is not None:
+            self.skew = theirs - self.clock()
 
     def close(self) -> None:
         with self._pool_lock:
@@ -122,14 +140,19 @@ class SendGrid(Deliverer):
     def open_batch(self, edition: int) -> Batch:
         if not self.settings.scheduled:
             return super().open_batch(edition)
-        answer, detail, body = self._call(lambda: self.client.client.mail.batch.post())
+        # A batch id nobody uses costs nothing, so a request in doubt is simply made again.
+        answer, detail, body = self._call(lambda: self.client.client.mail.batch.post(), retry_in_doubt=True)
         if answer is not Answer.ACCEPTED:
             raise PipelineError(f"cannot create a SendGrid batch id: {detail}")
         batch_id = str(json.loads(body or b"{}").get("batch_id") or "")
         if not batch_id:
             raise PipelineError("SendGrid answered the batch request without a batch_id")
-        send_at = (self.clock() + timedelta(minutes=self.settings.hold_minutes)).replace(microsecond=0)
+        # send_at and the cancel deadline are SendGrid's times, so they are reckoned by its clock.
+        send_at = (self.sendgrid_now() + timedelta(minutes=self.settings.hold_minutes)).replace(microsecond=0)
         return Batch(batch_id, send_at, edition)
+
+    def sendgrid_now(self) -> datetime:
+        return self.clock() + self.skew
 
     def deliver(self, mailing: Mailing, recipients: list[Recipient], batch: Batch | None,
                 run: RunContext | None) -> list[Delivery]:
@@ -155,10 +178,12 @@ class SendGrid(Deliverer):
         """Cancel the batch while SendGrid still allows it; then nothing of it will be delivered."""
         if batch.send_at is None or not self.settings.scheduled:
             return super().resolve(batch, known)
-        if self.clock() < batch.send_at - CANCEL_CUTOFF - CANCEL_MARGIN and self._cancel(batch.id):
+        in_time = self.sendgrid_now() < batch.send_at - CANCEL_CUTOFF - CANCEL_MARGIN
+        if in_time and self._cancel(batch.id):
             return {d.recipient: Resolution.NOT_SENT for d in known}
-        late = (f"SendGrid batch {batch.id} could not be cancelled before its send time "
-                f"{batch.send_at:%Y-%m-%d %H:%M} UTC, so it may have been delivered")
+        why = (f"SendGrid refused to cancel it ({self.cancel_failure})" if in_time and self.cancel_failure
+               else f"it could no longer be cancelled before its send time {batch.send_at:%Y-%m-%d %H:%M} UTC")
+        late = f"SendGrid batch {batch.id} may have been delivered: {why}"
         for d in known:
             if not d.certain:
                 d.error = f"{d.error}; {late}" if d.error else late
@@ -166,9 +191,12 @@ class SendGrid(Deliverer):
 
     def _cancel(self, batch_id: str) -> bool:
         """Ask SendGrid to cancel `batch_id`, and confirm it did (the answer to the request may be lost too)."""
+        self.cancel_failure = ""
         for _ in range(self.settings.max_retries + 1):
-            self._call(lambda: self.client.client.user.scheduled_sends.post(
+            answer, detail, _ = self._call(lambda: self.client.client.user.scheduled_sends.post(
                 request_body=json.dumps({"batch_id": batch_id, "status": "cancel"})), retry_in_doubt=True)
+            if answer is not Answer.ACCEPTED:
+                self.cancel_failure = detail
             answer, _, body = self._call(lambda: self.client.client.user.scheduled_sends._(batch_id).get(),
                                          retry_in_doubt=True)
             if answer is Answer.ACCEPTED:
@@ -191,6 +219,7 @@ class SendGrid(Deliverer):
             headers: Mapping[str, str] = {}
             try:
                 response = request()
+                self._note_clock(response.headers.get("Date"))
                 return Answer.ACCEPTED, response.headers.get("X-Message-Id", "") or "", response.body or b""
             except HTTPError as exc:
                 reason, headers = describe(exc, self.settings.api_key_env), exc.headers or {}

@@ -27,13 +27,14 @@ from pipeline import components, hookimpl
 from pipeline.components import Deliverer, Sink, SinkResult
 from pipeline.config import Project
 from pipeline.edition import Edition
-from pipeline.errors import SinkError, SubscriberError
+from pipeline.errors import ConfigError, SinkError, SubscriberError
 from pipeline.files import write_atomic
 from pipeline.mail.message import TOKEN_TAG, Mailing, Recipient
-from pipeline.mail.sending import SendReport, send_issue
+from pipeline.mail.sending import SendReport, send_issue, settle_open_batches
 from pipeline.models import Kind
 from pipeline.run_context import RunContext
 from pipeline.settings_types import ExistingFile
+from pipeline.state import journal
 from pipeline.state import subscribers as subscriber_state
 from pipeline.subscribers import csv_io, signing
 from pipeline.subscribers.addresses import valid_address
@@ -74,6 +75,10 @@ class EmailSink(Sink):
 
     def __init__(self, instance: str, settings: Settings, project: Project):
         super().__init__(instance, settings, project)
+        other = next((sink.instance for sink in project.sinks if sink.name == self.name), None)
+        if other is not None:  # the delivery journal and the subscriber list are one per project
+            raise ConfigError(f"{project.config_path.name}: [sinks.{instance}]: a second email sink beside "
+                              f"[sinks.{other}]; one project sends one newsletter, so keep one")
         self.deliverer: Deliverer = project.build_component(
             "delivery", f"{project.config_path.name}: [sinks.{instance}.delivery]", settings.delivery)
 
@@ -82,8 +87,9 @@ class EmailSink(Sink):
         return self.settings.from_email, name, self.settings.reply_to
 
     def write(self, edition: Edition | None, run: RunContext) -> SinkResult:
-        if edition is None:
-            return SinkResult("no new edition; nothing sent")
+        if edition is None:  # a refresh: still settle a killed send's batches while they can be cancelled
+            settled = [] if run.dry_run else settle_open_batches(run.store, self.deliverer, run.clock)
+            return SinkResult("; ".join([*settled, "no new edition; nothing sent"]))
         rendered = self.render(edition, run)
         files = self._save(edition.number, rendered)
         latest = run.store.latest_edition()
@@ -97,7 +103,12 @@ class EmailSink(Sink):
             return SinkResult(f"dry run: issue {edition.number} would go to {total} subscribers in "
                               f"{len(groups)} version(s); nothing sent or recorded", files)
         report = send_issue(run.store, self.deliverer, edition.number, groups, now=run.clock, run=run)
-        return SinkResult(self._summary(edition.number, report, nothing_new), files)
+        passed_over = journal.active_without_delivery(run.store, edition.number)
+        if passed_over:  # they changed their themes while the send ran: their new choice, now
+            later, _ = self.groups(edition, rendered, run, only=passed_over)
+            extra = send_issue(run.store, self.deliverer, edition.number, later, now=run.clock, run=run)
+            report.merge(extra)
+        return SinkResult(self._summary(edition.number, report, nothing_new, run), files)
 
     def render(self, edition: Edition, run: RunContext) -> RenderedEdition:
         """The email of `edition`, with tags where each recipient's own links go."""
@@ -121,30 +132,40 @@ class EmailSink(Sink):
         return f"{self.project.core.name} <{label}.{self.settings.from_email.rpartition('@')[2]}>"
 
     def import_list(self, run: RunContext) -> None:
-        """The `subscribers` CSV, imported as active; someone who left is never brought back by it."""
-        subscriber_state.expire_pending(run.store, at=run.clock())  # unconfirmed for 7 days: dropped
+        """The `subscribers` CSV, imported as `pipeline subscribers import` does (its `status` column
+        suppresses, someone who left is never brought back by it); a dry run only checks it."""
+        from pipeline.subscribers.importing import import_list
+        from pipeline.subscribers.themes import taxonomy_themes
+
         path = self.settings.subscribers
         if path is None:
+            if not run.dry_run:
+                subscriber_state.expire_pending(run.store, at=run.clock())  # unconfirmed for 7 days: dropped
             return
         try:
             listed = csv_io.read_csv(path)
         except SubscriberError as exc:
             raise SinkError(str(exc)) from None
-        for problem in listed.problems:
+        done = import_list(run.store, listed, taxonomy_themes(self.project), how=f"csv import {path.name}",
+                           at=run.clock(), write=not run.dry_run)
+        for problem in done.problems:
             where, _, message = problem.partition(": ")  # "file:line: what is wrong; what to do"
             run.problem(where, message)
-        subscriber_state.import_rows(run.store, [row.as_import() for row in listed.rows],
-                                     how=f"csv import {path.name}", at=run.clock())
 
-    def groups(self, edition: Edition, rendered: RenderedEdition,
-               run: RunContext) -> tuple[list[tuple[Mailing, Iterable[Recipient]]], int]:
+    def groups(self, edition: Edition, rendered: RenderedEdition, run: RunContext, *,
+               only: list[tuple[int, str, str, frozenset[str]]] | None = None,
+               ) -> tuple[list[tuple[Mailing, Iterable[Recipient]]], int]:
         """One mailing per distinct choice of themes, with its recipients (read as they are sent); and how
-        many active subscribers have nothing new for their choice this time."""
+        many active subscribers have nothing new for their choice this time. `only`: just these
+        (id, email, name, themes)."""
         links = signing.Links(self.project)
         groups, nothing_new = [], 0
-        for themes in subscriber_state.active_choices(run.store):
+        chosen_by: dict[frozenset[str], list] = {}
+        for sid, email, name, themes in only or ():
+            chosen_by.setdefault(themes, []).append((sid, email, name))
+        for themes in (chosen_by if only is not None else subscriber_state.active_choices(run.store)):
             chosen = self.for_themes(edition, themes)
-            members = subscriber_state.active_with_choice(run.store, themes)
+            members = chosen_by[themes] if only is not None else subscriber_state.active_with_choice(run.store, themes)
             if not chosen.items:  # nothing new for this choice this month: nothing sent
                 nothing_new += sum(1 for _ in members)
                 continue
@@ -162,9 +183,13 @@ class EmailSink(Sink):
                 if item.kind in self.settings.always_include or themes.intersection(item.themes)]
         return dataclasses.replace(edition, items=keep, sections={})
 
-    def _summary(self, number: int, report: SendReport, nothing_new: int) -> str:
+    def _summary(self, number: int, report: SendReport, nothing_new: int, run: RunContext) -> str:
         channel = self.deliverer.name
         lines = [*report.resolved]
+        if report.unknown_before:  # said on every run until the organiser decides
+            run.problem(f"issue {number}", f"{report.unknown_before} recipient(s) may or may not have the issue "
+                                           f"(unknown); `pipeline deliveries --issue {number}` lists them and "
+                                           f"`--resend unknown` sends to them")
         if report.failed or report.unknown:
             first = (report.unknown or report.failed)[0]
             raise SinkError("; ".join(lines + [
@@ -172,6 +197,7 @@ class EmailSink(Sink):
                 f"{len(report.unknown)} unknown (first, to {first[0]}: {first[1]}); running again sends the failed "
                 f"ones; `pipeline deliveries --issue {number}` lists the rest"]))
         extra = f", {nothing_new} with nothing new for their themes" if nothing_new else ""
+        extra += f", {report.unknown_before} unknown" if report.unknown_before else ""
         return "; ".join(lines + [f"issue {number}: {report.sent} sent via {channel}, "
                                   f"{report.already} already sent{extra}"])
 

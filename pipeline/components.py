@@ -56,6 +56,11 @@ class Source(Component):
     def fetch(self, run: RunContext) -> Iterable[Item]:
         raise NotImplementedError
 
+    def expand(self) -> list[Source]:
+        """The sources this table stands for: itself, or several (an OPML list of feeds, each run,
+        reported and identified under its own name). Called once, when pipeline.toml is loaded."""
+        return [self]
+
 
 class Transform(Component):
     """Changes items in place (tags, summaries); runs on every item fetched in a run."""

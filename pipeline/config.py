@@ -215,6 +215,17 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
             except ConfigError as exc:
                 errors.extend(exc.lines)
                 continue
+            if section == "sources":
+                try:
+                    expanded = component.expand()
+                except ConfigError as exc:
+                    errors.extend(exc.lines)
+                    continue
+                for child in expanded:  # an OPML list's feeds keep the list's deadline
+                    if instance in project.deadlines:
+                        project.deadlines.setdefault(child.instance, project.deadlines[instance])
+                project.sources.extend(expanded)
+                continue
             getattr(project, section).append(component)
     if not project.sinks and not errors:
         errors.append(f"{path.name}: no [sinks.*] tables, so a run would produce nothing; add one (see README)")

@@ -149,7 +149,16 @@ class RunContext:
             raise SourceError("still parsing when the source's deadline came") from None
 
     def close(self) -> None:
+        """Close the HTTP client (which also ends an abandoned source's download) and stop the workers."""
         if self._http is not None:
             self._http.close()
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            # Workers are children of the forkserver, not of this process: nothing would stop them
+            # if this process were told to stop mid-parse, so they are ended here, busy or not.
+            workers = list(getattr(self._pool, "_processes", {}).values())
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for worker in workers:
+                if worker.is_alive():
+                    worker.terminate()
+            for worker in workers:
+                worker.join(timeout=5)

@@ -53,6 +53,10 @@ class Component:
 class Source(Component):
     """Produces items. Raise `SourceError` (or anything) to fail this source alone."""
 
+    # True when every HTML field the source returns has been through `pipeline.sanitize.clean_html`
+    # already (the built-in sources do it): the host then skips its own second pass over `body_html`.
+    sanitises: ClassVar[bool] = False
+
     def fetch(self, run: RunContext) -> Iterable[Item]:
         raise NotImplementedError
 

@@ -42,7 +42,7 @@ class CoreSettings(Settings):
     http_timeout: float = Field(default=20.0, gt=0)
     source_deadline: float = Field(default=60.0, gt=0, le=3600)  # seconds a source may take, all in
     fetch_concurrency: int = Field(default=32, ge=1, le=256)  # sources fetched at once
-    per_host: int = Field(default=8, ge=1, le=256)  # requests at once to one host
+    per_host: int = Field(default=16, ge=1, le=256)  # requests at once to one host
 
     @field_validator("timezone")
     @classmethod

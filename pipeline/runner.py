@@ -130,7 +130,7 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
 
     def fetch(source: Source) -> StageResult:
         def work() -> tuple[str, int]:
-            items = [_checked(item) for item in source.fetch(ctx)]
+            items = [_checked(item, clean=not source.sanitises) for item in source.fetch(ctx)]
             if source.instance not in abandoned:
                 fetched[source.instance] = items
             return _items(len(items)), len(items)
@@ -165,7 +165,7 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
     return list(unique.values())
 
 
-def _checked(item: Item) -> Item:
+def _checked(item: Item, clean: bool = True) -> Item:
     """The host's own guarantee, whatever a third-party source did: safe HTML and URLs, and text
     fields on one line with no control characters."""
     if not isinstance(item, Item):
@@ -174,7 +174,8 @@ def _checked(item: Item) -> Item:
     item.author = one_line(item.author)
     item.summary = strip_controls(item.summary)
     item.themes = [theme for theme in map(one_line, item.themes) if theme]
-    item.body_html = clean_html(item.body_html)  # idempotent; built-in sources already cleaned with a base
+    if clean:  # a source that says it sanitises (the built-ins) is not cleaned twice
+        item.body_html = clean_html(item.body_html)
     item.url = safe_url(item.url)
     if item.job:
         item.job = _one_line_fields(item.job)

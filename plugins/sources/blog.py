@@ -23,6 +23,7 @@ class BlogSource(Source):
     `themes` and `draft` optional."""
 
     name = "blog"
+    sanitises = True  # every body goes through clean_html (markdown_to_html) here
     description = "Markdown posts with front matter from a folder"
 
     class Settings(Settings):

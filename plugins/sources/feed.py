@@ -28,6 +28,7 @@ OFFLOAD_BYTES = 64 * 1024  # smaller feeds parse faster than a trip to a worker 
 
 class FeedSource(Source):
     name = "feed"
+    sanitises = True  # every body goes through clean_html here
     description = "RSS or Atom feed by URL or file (partner news)"
 
     class Settings(Settings):

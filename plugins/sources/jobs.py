@@ -37,6 +37,7 @@ class JobRecord(BaseModel):
 
 class JobsSource(Source):
     name = "jobs"
+    sanitises = True  # every body goes through clean_html (markdown_to_html) here
     description = "Job adverts from a TOML file of [[job]] records"
 
     class Settings(Settings):

@@ -40,7 +40,7 @@ def test_themes_read_title_and_body_and_keep_given_themes(themes, run_context, i
     item = item_factory(title="Open Dialogue news", body_html="<p>Peer <b>support</b> in the <i>space</i></p>",
                         themes=["hand-picked"])
     themes.apply([item], run_context(themes.project))
-    assert item.themes == ["hand-picked", "peer support", "space", "Open Dialogue"]
+    assert item.themes == ["hand-picked", "Open Dialogue", "peer support", "space"]  # the title's first
 
 
 def test_min_matches(project_from):
@@ -61,9 +61,9 @@ TEXT = ("Co-production is about sharing power. It is not the same as involvement
         "The weather was fine on the day. Power and space and peer support came up again and again.")
 
 
-def test_sentences_split_at_sentence_ends_and_lines():
-    assert sentences("One. Two? Three!\nA line without a stop\nDr. Who") == [
-        "One.", "Two?", "Three!", "A line without a stop", "Dr.", "Who"]
+def test_sentences_split_at_sentence_ends_and_lines_but_not_after_abbreviations():
+    assert sentences("One. Two? Three!\nA line without a stop\nDr. Who met St. John at 9.30 for £112.50. Bye") == [
+        "One.", "Two?", "Three!", "A line without a stop", "Dr. Who met St. John at 9.30 for £112.50.", "Bye"]
 
 
 def test_summary_is_made_of_whole_sentences_in_order_within_the_limit():
@@ -80,9 +80,12 @@ def test_summary_respects_max_sentences():
     assert len(sentences(summarise(TEXT, max_chars=1000, max_sentences=2))) == 2
 
 
-def test_a_single_overlong_sentence_is_shortened_at_a_word():
-    summary = summarise("word " * 100 + "end.", max_chars=60, max_sentences=3)
-    assert len(summary) <= 60 and summary.endswith("…") and " wor…" not in summary
+def test_an_overlong_sentence_is_never_cut_the_next_that_fits_leads():
+    long = "The " + "very " * 100 + "long sentence ends here."
+    assert summarise(long, max_chars=60, max_sentences=3) == ""  # nothing fits whole: no summary
+    summary = summarise(long + " A short one follows it. And another one.", max_chars=60, max_sentences=3)
+    assert summary == "A short one follows it. And another one."
+    assert "…" not in summary
 
 
 def test_summary_transform_keeps_a_summary_the_source_gave(project_from, run_context, item_factory):

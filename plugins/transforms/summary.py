@@ -1,10 +1,23 @@
-"""`summary`: an extractive summary made of the item's own sentences, never cut mid-sentence.
+"""`summary`: an extractive summary made only of the item's own, whole, real sentences.
 
-The first sentence always leads (news is written that way); the rest are chosen by how many of
-the item's frequent words they carry (Luhn's method), and a sentence that opens with a pronoun
-pointing back ("They join...", "This means...") is taken only after the sentence it follows.
-The chosen sentences keep their original order and fit `max_chars`. Only a first sentence
-longer than `max_chars` on its own is shortened, at a word, with an ellipsis.
+Sentences come from paragraph text only (see `plugins/transforms/sentences.py`): never from
+headings, short bold "heading" lines, list labels, link text such as "Read more →", salutations,
+sign-offs, bylines or bare lines like "Key Words: Power – Space – Peer Support". They are cut by
+nupunkt, which knows "Dr.", "St.", "e.g.", initials, "9.30" and "£112.50".
+
+The lead comes first: the first real sentence of the first real paragraph (a quotation's sentences
+may follow it but never lead; list items serve only when the item has no paragraph sentence). The
+rest are chosen by how many of the item's frequent words they carry (Luhn's method) from the
+sentences after the lead; a sentence that opens with a pronoun or a connective pointing back ("They
+join...", "This means...", "Otherwise...") is taken only after the sentence it follows. The chosen
+sentences keep their original order.
+
+`max_chars` is a hard limit and nothing is ever cut: when the lead alone is longer, the first later
+real sentence that fits, and does not open with a pronoun pointing back, leads instead (a longer lead
+taken whole would be cut anyway by the email, whose excerpts stop at 300 characters); when no
+sentence fits at all, the summary is empty. Only the first few paragraphs (about four times
+`max_chars` of text, at least 1,200 characters) are read and split: a summary needs no more, and
+the transform runs on thousands of items.
 """
 
 from __future__ import annotations
@@ -18,8 +31,8 @@ from pipeline import hookimpl
 from pipeline.components import Settings, Transform
 from pipeline.models import Item
 from pipeline.run_context import RunContext
+from plugins.transforms.sentences import Block, paragraphs, real_sentences, split
 
-SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9£])")
 WORD = re.compile(r"[a-z][a-z'’\-]+")
 STOPWORDS = frozenset("""
 a about after all also an and any are as at be been but by can could do does for from had has have
@@ -27,22 +40,41 @@ he her his how i if in into is it its just more most my no not of on one or our 
 some such than that the their them then there these they this those to up us was we were what when
 which who will with would you your
 """.split())
-DANGLING = re.compile(r"^(they|them|their|it|its|this|these|those|he|she|his|her|such|also|but|and|so)\b", re.I)
+DANGLING = re.compile(r"^(they|them|their|it|its|this|these|those|he|she|his|her|such|also|but|and|so|yet|still|"
+                      r"otherwise|however|instead|therefore|thus|moreover|furthermore|meanwhile|again)\b", re.I)
+READ_CHARS = 4  # × max_chars: how much paragraph text is read and split (at least 1,200 characters)
 
 
 def sentences(text: str) -> list[str]:
-    found = []
-    for line in text.split("\n"):
-        found.extend(s.strip() for s in SENTENCE_END.split(line) if s.strip())
-    return found
+    """Every sentence of a plain text, a line at a time (a line break always ends a sentence)."""
+    return [s for line in text.split("\n") for s in split(line)]
 
 
 def summarise(text: str, max_chars: int, max_sentences: int) -> str:
-    parts = sentences(text)
+    """The summary of a plain text, each line taken as a paragraph."""
+    blocks = [Block("p", [line.strip()]) for line in text.split("\n") if line.strip()]
+    return _summarise(blocks, text, max_chars, max_sentences, None)
+
+
+def summarise_html(body_html: str, max_chars: int, max_sentences: int, text: str | None = None) -> str:
+    """The summary of a sanitised HTML body. `text`, the body's plain text when at hand, gives the
+    word counts; otherwise the paragraphs read do."""
+    budget = max(1200, READ_CHARS * max_chars)
+    return _summarise(paragraphs(body_html, budget), text, max_chars, max_sentences, budget)
+
+
+def _summarise(blocks: list[Block], text: str | None, max_chars: int, max_sentences: int, limit: int | None) -> str:
+    parts = _candidates(blocks, limit)
     if not parts:
         return ""
-    if len(parts[0]) > max_chars:
-        return _shorten(parts[0], max_chars)
+    fitting = [i for i, s in enumerate(parts) if len(s) <= max_chars]
+    if not fitting:
+        return ""  # no whole sentence fits: better no summary than a cut one
+    # A later sentence leads only when the first is too long, and then not one that points back.
+    lead = next((i for i in fitting if i == 0 or not DANGLING.match(parts[i])), fitting[0])
+    parts = parts[lead:]
+    if text is None:
+        text = " ".join(b.text for b in blocks)
     counts = Counter(w for w in WORD.findall(text.lower()) if w not in STOPWORDS)
 
     def score(index: int) -> float:
@@ -65,9 +97,15 @@ def summarise(text: str, max_chars: int, max_sentences: int) -> str:
     return " ".join(parts[i] for i in sorted(chosen))
 
 
-def _shorten(sentence: str, max_chars: int) -> str:
-    cut = sentence[: max_chars - 1].rsplit(" ", 1)[0].rstrip(",;:—- ")
-    return cut + "…"
+def _candidates(blocks: list[Block], limit: int | None) -> list[str]:
+    """The real sentences of the paragraphs and quotes in order, from the first paragraph sentence on
+    (a quote cannot lead); those of the quotes, or else of the list items, when no paragraph has one."""
+    found = [(block.kind, s) for block in blocks for s in real_sentences(block, limit)]
+    first = next((n for n, (kind, _) in enumerate(found) if kind == "p"), None)
+    if first is not None:
+        return [s for kind, s in found[first:] if kind != "li"]
+    quotes = [s for kind, s in found if kind == "quote"]
+    return quotes or [s for kind, s in found if kind == "li"]
 
 
 class SummaryTransform(Transform):
@@ -83,8 +121,8 @@ class SummaryTransform(Transform):
         for item in items:
             if item.summary and not self.settings.overwrite:
                 continue
-            item.summary = summarise(run.text_of(item), self.settings.max_chars,
-                                     self.settings.max_sentences)
+            item.summary = summarise_html(item.body_html, self.settings.max_chars, self.settings.max_sentences,
+                                          text=run.text_of(item))
 
 
 @hookimpl

@@ -38,16 +38,21 @@ def _edition(project: Project, store: Store, as_of: date | None) -> Edition:
     return edition
 
 
+def _rendered(project: Project, sink, store: Store, as_of: date | None) -> tuple[Edition, object, RunContext]:
+    """The issue for `as_of`, rendered as the email sink renders it, with the (closed) context it used."""
+    edition = _edition(project, store, as_of)
+    ctx = RunContext(project, store, edition.as_of, datetime.now(project.tz), dry_run=True)
+    try:
+        return edition, sink.render(edition, ctx), ctx
+    finally:
+        ctx.close()
+
+
 def preview(config, as_of: date | None, console) -> int:
     project = load_project(config)
     sink = mail_sink(project)
     with locked_store(project) as store:
-        edition = _edition(project, store, as_of)
-        ctx = RunContext(project, store, edition.as_of, datetime.now(project.tz), dry_run=True)
-        try:
-            rendered = sink.render(edition, ctx)
-        finally:
-            ctx.close()
+        edition, rendered, _ = _rendered(project, sink, store, as_of)
     folder = project.core.out_dir / "preview"
     example = example_recipient(project)
     html, text = folder / f"issue-{edition.number}.html", folder / f"issue-{edition.number}.txt"
@@ -63,12 +68,8 @@ def send_test(config, to: str, as_of: date | None, console) -> int:
     project = load_project(config)
     sink = mail_sink(project)
     with locked_store(project) as store:
-        edition = _edition(project, store, as_of)
-        ctx = RunContext(project, store, edition.as_of, datetime.now(project.tz), dry_run=True)
-        try:
-            mailing = sink.mailing(edition, sink.render(edition, ctx), ctx, test=True)
-        finally:
-            ctx.close()
+        edition, rendered, ctx = _rendered(project, sink, store, as_of)
+        mailing = sink.mailing(edition, rendered, ctx, test=True)
         reference = deliver_now(sink.deliverer, mailing, example_recipient(project, to.strip().lower()))
     console.print(f"test of issue {edition.number} sent to {escape(to)} via {sink.deliverer.name} "
                   f"({escape(reference)}); nothing recorded", soft_wrap=True)

@@ -52,7 +52,8 @@ def test_dry_run_does_everything_but_send_and_record(write_project, capsys):
 
     out = capsys.readouterr().out
     assert code == 0
-    assert "dry run: issue 1 would go to 2 subscribers in 1 version(s); nothing sent or recorded" in out
+    assert ("dry run: issue 1 would go to 0 active subscribers in 0 version(s), and 2 new from subscribers.csv; "
+            "nothing sent or recorded") in out
     assert (config.parent / "out" / "newsletter" / "issue-1.html").is_file()
     assert sent_files(config) == [] and counts(config) == {}
     store = Store(config.parent / "state" / "pipeline.sqlite")

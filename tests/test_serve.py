@@ -12,7 +12,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -271,7 +271,8 @@ def signed(key: ec.EllipticCurvePrivateKey, body: bytes, timestamp: str | None =
 
 
 def events(*pairs: tuple[str, str], **extra) -> bytes:
-    return json.dumps([{"email": address, "event": kind, "timestamp": 1454313600, **extra}
+    """A webhook body of events that happened now (unless `timestamp` is given)."""
+    return json.dumps([{"email": address, "event": kind, "timestamp": int(time.time()), **extra}
                        for address, kind in pairs]).encode()
 
 
@@ -312,6 +313,56 @@ def test_webhook_refuses_what_is_unsigned_or_badly_signed(live, store, webhook_k
     altered = body.replace(b"spamreport", b"unsubscribe")
     assert httpx.post(live.url + "/webhooks/sendgrid", content=altered, headers=good).status_code == 403
     assert live.status("hook-safe@example.org") == "active"
+
+
+def test_webhook_refuses_a_request_signed_more_than_five_minutes_from_now(live, store, webhook_key):
+    subs.add(store, "hook-late@example.org", "", [], how="cli", at=datetime.now(UTC))
+    body = events(("hook-late@example.org", "bounce"), timestamp=1454313600)
+    now = int(time.time())
+    for when in ("1454313600", str(now - 6 * 60), str(now + 6 * 60), f"{now}.5", "soon"):  # 2016, a replay...
+        response = httpx.post(live.url + "/webhooks/sendgrid", content=body, headers=signed(webhook_key, body, when))
+        assert response.status_code == 403, when
+    assert live.status("hook-late@example.org") == "active"
+    assert subs.history(store, subs.find_subscriber(store, "hook-late@example.org").id)[-1].how == "cli"
+    body = events(("hook-late@example.org", "bounce"))
+    response = httpx.post(live.url + "/webhooks/sendgrid", content=body,
+                          headers=signed(webhook_key, body, str(now - 4 * 60)))  # late, but within the window
+    assert response.status_code == 200 and live.status("hook-late@example.org") == "bounced"
+
+
+def test_webhook_ignores_an_event_from_before_the_address_subscribed_again(live, store, webhook_key):
+    subs.add(store, "hook-back@example.org", "", [], how="cli", at=datetime.now(UTC) - timedelta(days=30))
+    bounced_at = int(time.time()) - 3
+    body = events(("hook-back@example.org", "bounce"), timestamp=bounced_at)
+    url = live.url + "/webhooks/sendgrid"
+    assert httpx.post(url, content=body, headers=signed(webhook_key, body)).status_code == 200
+    assert live.status("hook-back@example.org") == "bounced"
+    again = subs.request_subscription(store, "hook-back@example.org", "", [], how="form", at=datetime.now(UTC))
+    assert subs.confirm(store, again.id, how="confirmation", at=datetime.now(UTC))
+
+    replayed = httpx.post(url, content=body, headers=signed(webhook_key, body))  # the same events, signed again
+    assert replayed.status_code == 200 and replayed.text == "0 addresses suppressed\n"
+    assert live.status("hook-back@example.org") == "active"
+    later = events(("hook-back@example.org", "bounce"), timestamp=int(time.time()) + 1)
+    assert httpx.post(url, content=later, headers=signed(webhook_key, later)).status_code == 200
+    assert live.status("hook-back@example.org") == "bounced"  # a new bounce still counts
+
+
+def test_webhook_drops_suppress_only_for_reasons_about_the_address(live, store, webhook_key):
+    reasons = {"hook-drop-bounced": "Bounced Address", "hook-drop-invalid": "Invalid",
+               "hook-drop-unsub": "Unsubscribed Address", "hook-drop-spam": "Spam Reporting Address",
+               "hook-drop-content": "Spam Content (if spam checker app is enabled)",
+               "hook-drop-header": "Invalid SMTPAPI header", "hook-drop-duplicate": "Duplicate message"}
+    for name in reasons:
+        subs.add(store, f"{name}@example.org", "", [], how="cli", at=datetime.now(UTC))
+    body = json.dumps([{"email": f"{name}@example.org", "event": "dropped", "reason": reason,
+                        "timestamp": int(time.time())} for name, reason in reasons.items()]).encode()
+    response = httpx.post(live.url + "/webhooks/sendgrid", content=body, headers=signed(webhook_key, body))
+    assert response.status_code == 200, response.text
+    assert {name: live.status(f"{name}@example.org") for name in reasons} == {
+        "hook-drop-bounced": "bounced", "hook-drop-invalid": "bounced", "hook-drop-unsub": "unsubscribed",
+        "hook-drop-spam": "complained", "hook-drop-content": "active", "hook-drop-header": "active",
+        "hook-drop-duplicate": "active"}
 
 
 def test_webhook_without_a_key_accepts_nothing(live, store, monkeypatch):

@@ -139,3 +139,68 @@ def test_set_themes_only_for_those_on_the_list_and_listing(store):
                                                               ("bob@example.org", "active", "cli")]
     assert [s.id for s, _ in subs.listing(store, "active")] == [bob.id]
     assert subs.history(store, ann.id)[1].detail == "themes: research"
+
+
+def test_a_request_after_leaving_is_made_active_only_by_its_owner(store):
+    """Anyone can post the form for an address that left: the list and `add` must not finish the job."""
+    fay = subs.add(store, "fay@example.org", "Fay", [], how="cli", at=T0)
+    subs.unsubscribe(store, fay.id, how="one-click unsubscribe", at=T0 + timedelta(days=1))
+    subs.request_subscription(store, "fay@example.org", "", [], how="form", at=T0 + timedelta(days=2))
+    bounced = "gus@example.org"
+    subs.suppress(store, bounced, "bounced", how="sendgrid webhook: bounce", at=T0)
+    subs.request_subscription(store, bounced, "", [], how="form", at=T0 + timedelta(days=2))
+
+    assert subs.import_rows(store, [("fay@example.org", "Fay"), (bounced, "")], how=CSV,
+                            at=T0 + timedelta(days=3)) == 0
+    assert status(store, "fay@example.org") == status(store, bounced) == "pending"
+    with pytest.raises(SubscriberError, match=r"unsubscribed on 2016-02-02 \(one-click unsubscribe\) and has asked "
+                                              r"to subscribe again since.*only when its owner confirms"):
+        subs.add(store, "fay@example.org", "", [], how="cli", at=T0 + timedelta(days=3))
+    assert status(store, "fay@example.org") == "pending"
+    assert [e.how for e in subs.history(store, fay.id)] == ["cli", "one-click unsubscribe", "form"]
+    # her own confirmation still works, and so does the list for a first request
+    assert subs.confirm(store, fay.id, how="confirmation", at=T0 + timedelta(days=4))
+    subs.request_subscription(store, "new@example.org", "", [], how="form", at=T0 + timedelta(days=2))
+    assert subs.import_rows(store, [("new@example.org", "")], how=CSV, at=T0 + timedelta(days=3)) == 1
+
+
+def test_the_lists_status_column_suppresses_but_never_overrides_an_owner_who_came_back(store):
+    subs.add(store, "ann@example.org", "", [], how="cli", at=T0)  # active, never left
+    back = subs.add(store, "back@example.org", "", [], how="cli", at=T0)
+    subs.unsubscribe(store, back.id, how="one-click unsubscribe", at=T0)
+    again = subs.request_subscription(store, "back@example.org", "", [], how="form", at=T0 + timedelta(days=1))
+    subs.confirm(store, again.id, how="confirmation", at=T0 + timedelta(days=1))  # she came back herself
+    asks = subs.add(store, "asks@example.org", "", [], how="cli", at=T0)
+    subs.unsubscribe(store, asks.id, how="one-click unsubscribe", at=T0)
+    subs.request_subscription(store, "asks@example.org", "", [], how="form", at=T0 + timedelta(days=1))
+    subs.suppress(store, "gone@example.org", "unsubscribed", how="cli", at=T0)
+
+    changed = subs.import_suppressed(store, [("ann@example.org", "unsubscribed"), ("back@example.org", "unsubscribed"),
+                                             ("asks@example.org", "bounced"), ("new@example.org", "complained"),
+                                             ("gone@example.org", "complained"), ("ANN@example.org", "bounced")],
+                                     how=CSV, at=T0 + timedelta(days=2))
+
+    assert changed == 3  # ann, new, gone (to complained)
+    assert {e: status(store, f"{e}@example.org") for e in ("ann", "back", "asks", "new", "gone")} == {
+        "ann": "unsubscribed", "back": "active", "asks": "pending", "new": "complained", "gone": "complained"}
+    assert subs.count_not_active(store, ["ann@example.org", "BACK@example.org", "asks@example.org",
+                                         "nobody@example.org"]) == 2
+
+
+def test_a_provider_event_from_before_the_latest_subscription_changes_nothing(store):
+    fay = subs.add(store, "fay@example.org", "", [], how="cli", at=T0)
+    bounce_at = T0 + timedelta(days=1, hours=3, microseconds=5)
+    assert subs.suppress(store, "fay@example.org", "bounced", how="sendgrid webhook: bounce",
+                         at=T0 + timedelta(days=1, hours=4), occurred=bounce_at.replace(microsecond=0))
+    subs.request_subscription(store, "fay@example.org", "", [], how="form", at=T0 + timedelta(days=2))
+    subs.confirm(store, fay.id, how="confirmation", at=T0 + timedelta(days=3))
+    subs.set_themes(store, fay.id, ["research"], how="preferences page", at=T0 + timedelta(days=5))
+
+    # the old bounce again (a replay, or a late retry): older than her confirmation
+    assert not subs.suppress(store, "fay@example.org", "bounced", how="sendgrid webhook: bounce",
+                             at=T0 + timedelta(days=6), occurred=bounce_at)
+    assert status(store, "fay@example.org") == "active"
+    # a bounce after she came back (after the confirmation, if before the change of themes) counts
+    assert subs.suppress(store, "fay@example.org", "bounced", how="sendgrid webhook: bounce",
+                         at=T0 + timedelta(days=6), occurred=T0 + timedelta(days=4))
+    assert status(store, "fay@example.org") == "bounced"

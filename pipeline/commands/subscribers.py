@@ -27,19 +27,17 @@ from pipeline.runner import state_path
 from pipeline.state import Store
 from pipeline.state.subscribers import (
     STATUSES,
-    SUPPRESSED,
     add,
     expire_pending,
     find_subscriber,
     history,
-    import_rows,
     listing,
     remove,
     set_themes,
-    suppress,
 )
 from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
-from pipeline.subscribers.csv_io import CsvRow, read_csv, write_csv
+from pipeline.subscribers.csv_io import read_csv, write_csv
+from pipeline.subscribers.importing import import_list
 from pipeline.subscribers.signing import Links
 from pipeline.subscribers.themes import taxonomy_themes
 
@@ -154,35 +152,17 @@ def cmd_themes(args) -> int:
 
 def cmd_import(args) -> int:
     listed = read_csv(args.file)
-    now = datetime.now(UTC)
-    how = f"csv import {args.file}"
     with _opened(args) as (project, store):
-        known = taxonomy_themes(project)
-        rows: list[CsvRow] = []
-        suppressed = 0
-        for row in listed.rows:
-            unknown = sorted(row.themes - set(known)) if known else []
-            if unknown:
-                listed.problems.append(f"{args.file}:{row.line}: unknown theme {unknown[0]!r} (known: "
-                                       f"{'; '.join(known)}); imported without it")
-                row = CsvRow(row.line, row.email, row.name, row.themes - set(unknown), row.status)
-            if row.status in SUPPRESSED:  # an exported list: keep them off it here too
-                suppressed += suppress(store, row.email, row.status, how=how, at=now)
-            elif row.status in ("", "active"):
-                rows.append(row)
-            else:
-                listed.problems.append(f"{args.file}:{row.line}: status {row.status!r} is not imported; "
-                                       f"use active, unsubscribed, bounced or complained")
-        expire_pending(store, at=now)
-        activated = import_rows(store, [row.as_import() for row in rows], how=how, at=now)
-        kept_off = sum(1 for row in rows if (found := find_subscriber(store, row.email)) and found.status != "active")
+        done = import_list(store, listed, taxonomy_themes(project), how=f"csv import {args.file}",
+                           at=datetime.now(UTC))
     console = _console()
-    for problem in listed.problems:
+    for problem in done.problems:
         _console(stderr=True).print(f"[yellow]skipped:[/yellow] {escape(problem)}", soft_wrap=True)
-    console.print(f"{escape(str(args.file))}: {len(listed.rows)} rows; {activated} newly active, "
-                  f"{kept_off} left off (they unsubscribed, bounced or complained), {suppressed} suppressed; "
-                  f"{len(listed.problems)} problem{'s' if len(listed.problems) != 1 else ''}", soft_wrap=True)
-    return 3 if listed.problems else 0
+    console.print(f"{escape(str(args.file))}: {done.rows} rows; {done.activated} newly active, "
+                  f"{done.left_off} left off (they unsubscribed, bounced or complained, or await their own "
+                  f"confirmation), {done.suppressed} suppressed; "
+                  f"{len(done.problems)} problem{'s' if len(done.problems) != 1 else ''}", soft_wrap=True)
+    return 3 if done.problems else 0
 
 
 def cmd_export(args) -> int:

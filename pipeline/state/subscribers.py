@@ -5,19 +5,27 @@ The statuses, and every transition there is (nothing else changes a status):
     function              from                         to
     request_subscription  (new), unsubscribed, bounced pending       the form; a confirmation email follows
     confirm               pending (asked < 7 days ago) active        the button on the confirmation page
-    import_rows           (new), pending               active        the organiser's CSV list, on each run
-    add                   (new), pending               active        `pipeline subscribers add`
+    import_rows           (new), pending*              active        the organiser's CSV list, on each run
+    add                   (new), pending*              active        `pipeline subscribers add`
+    import_suppressed     (new), active, pending**     unsubscribed, bounced or complained (the list's `status`)
+                          unsubscribed, bounced        complained
     unsubscribe           active, pending              unsubscribed  one-click link, preferences page
     remove                active, pending              unsubscribed  `pipeline subscribers remove`
-    suppress              (new), active, pending       unsubscribed, bounced or complained (SendGrid's webhook)
+    suppress              (new), active, pending***    unsubscribed, bounced or complained (SendGrid's webhook)
                           unsubscribed, bounced        complained
     expire_pending        pending (asked >= 7 days ago) deleted if it never was anything else, otherwise
                                                        back to the status it had before it asked
     set_themes            active, pending              (same)        the preferences page, the CLI
 
+    *  only a pending address that never unsubscribed, bounced or complained
+    ** not one that had left and came back through the form (its owner's request is newer than the list)
+    *** not for an event that happened before the subscriber's latest change to active or pending
+
 So an address that unsubscribed, bounced or complained is never made active by the CSV or the CLI:
 only its owner can come back, through the form and the confirmation (a complained address cannot).
-A pending address on the organiser's list becomes active: the list vouches for it.
+A pending address on the organiser's list becomes active, since the list vouches for it, unless it
+had left before: then anyone may have posted the form for it, and only its owner's confirmation
+makes it active. The consent record (`subscriber_events`) is what says whether an address ever left.
 
 Each change adds a row to `subscriber_events`, the consent record: when, the status after, and how
 ('form', 'confirmation', 'csv import content/subscribers.csv', 'one-click unsubscribe', ...).
@@ -103,9 +111,11 @@ def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, I
     """Make every (email, name) pair active, in one transaction; the number of subscribers newly activated.
 
     New addresses are added (with the row's themes, if a third element gives them); pending ones
-    become active, since the organiser's list vouches for them; an active subscriber gets the row's
-    name, if it has one, and keeps the themes they chose; an unsubscribed, bounced or complained
-    address is left as it is, never re-activated. An address listed twice counts once.
+    become active, since the organiser's list vouches for them, unless they had unsubscribed, bounced
+    or complained before (then the request may be a stranger's, and they stay pending until their
+    owner confirms); an active subscriber gets the row's name, if it has one, and keeps the themes
+    they chose; an unsubscribed, bounced or complained address is left as it is, never re-activated.
+    An address listed twice counts once.
     """
     wanted: dict[str, tuple[str, Iterable[str]]] = {}
     for row in rows:
@@ -118,7 +128,7 @@ def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, I
             if found is None:
                 _event(db, _insert(db, email, name, themes, "active", at), at, "active", how)
                 activated += 1
-            elif found[3] == "pending":
+            elif found[3] == "pending" and not _ever_left(db, found[0]):
                 _activate(db, found[0], name or found[2], at, how)
                 activated += 1
             elif found[3] == "active" and _name(name) and _name(name) != found[2]:
@@ -131,7 +141,8 @@ def add(store: Store, email: str, name: str, themes: Iterable[str], *, how: str,
     """Add one subscriber as active (the organiser vouches for them); a pending one is activated.
 
     Raises SubscriberError for an address already active, or one that unsubscribed, bounced or
-    complained: only its owner can come back, through the form.
+    complained, pending again or not: only its owner can come back, through the form and its
+    confirmation.
     """
     email = _checked(email)
     with store.transaction() as db:
@@ -139,7 +150,7 @@ def add(store: Store, email: str, name: str, themes: Iterable[str], *, how: str,
         if found is None:
             subscriber_id = _insert(db, email, name, themes, "active", at)
             _event(db, subscriber_id, at, "active", how)
-        elif found[3] == "pending":
+        elif found[3] == "pending" and not _ever_left(db, found[0]):
             subscriber_id = found[0]
             db.execute("UPDATE subscribers SET themes = ? WHERE id = ?", (_themes(themes), subscriber_id))
             _activate(db, subscriber_id, name or found[2], at, how)
@@ -167,27 +178,48 @@ def remove(store: Store, email: str, *, how: str, at: datetime) -> bool:
         return _leave(db, found[0], how, at)
 
 
-def suppress(store: Store, email: str, status: str, *, how: str, at: datetime, detail: str = "") -> bool:
+def suppress(store: Store, email: str, status: str, *, how: str, at: datetime, detail: str = "",
+             occurred: datetime | None = None) -> bool:
     """Stop sending to `email` (a bounce, a spam complaint, an unsubscribe reported by the provider).
 
     An address not on the list is added with that status, so the CSV can never activate it. An
-    address already suppressed only changes to 'complained'. True if a status changed.
+    address already suppressed only changes to 'complained'. `occurred` is when the provider saw
+    it happen: an event from before an active or pending subscriber's latest change to that status
+    (they subscribed again after the bounce) is old news and changes nothing. True if a status changed.
     """
     if status not in SUPPRESSED:
         raise ValueError(f"suppress() takes one of {', '.join(SUPPRESSED)}, not {status!r}")
     email = normalise(email)
     with store.transaction() as db:
         found = _by_email(db, email)
-        if found is None:
-            subscriber_id = _insert(db, email, "", (), status, at)
-        elif found[3] in ("active", "pending") or (status == "complained" and found[3] != "complained"):
-            subscriber_id = found[0]
-            db.execute("UPDATE subscribers SET status = ?, requested_at = NULL, updated_at = ? WHERE id = ?",
-                       (status, _iso(at), subscriber_id))
-        else:
-            return False
-        _event(db, subscriber_id, at, status, how, detail)
-        return True
+        if found is not None and found[3] in ("active", "pending") and occurred is not None:
+            since = _since(db, found[0], found[3])
+            # The provider gives whole seconds: an event in the same second as the change still counts.
+            if since is not None and occurred < since.replace(microsecond=0):
+                return False
+        return _suppress(db, found, email, status, how, at, detail)
+
+
+def import_suppressed(store: Store, rows: Iterable[tuple[str, str]], *, how: str, at: datetime) -> int:
+    """The organiser's list says these (email, status) unsubscribed, bounced or complained; the number changed.
+
+    One transaction. Like `suppress`, except for an address that had left and came back through
+    the form (active after its owner's confirmation, or pending on a new request): its owner's own
+    request is newer than the list, so it is left as it is. An address listed twice counts once.
+    """
+    wanted: dict[str, str] = {}
+    for email, status in rows:
+        if status not in SUPPRESSED:
+            raise ValueError(f"import_suppressed() takes one of {', '.join(SUPPRESSED)}, not {status!r}")
+        wanted.setdefault(_checked(email), status)
+    changed = 0
+    with store.transaction() as db:
+        for email, status in wanted.items():
+            found = _by_email(db, email)
+            if found is not None and found[3] in ("active", "pending") and _ever_left(db, found[0]):
+                continue
+            changed += _suppress(db, found, email, status, how, at, "")
+    return changed
 
 
 def set_themes(store: Store, subscriber_id: int, themes: Iterable[str], *, how: str, at: datetime) -> bool:
@@ -267,6 +299,14 @@ def active_with_choice(store: Store, themes: frozenset[str], *, chunk: int = 500
         after = rows[-1][0]
 
 
+def count_not_active(store: Store, emails: Iterable[str]) -> int:
+    """How many of `emails` are on the list but not active (they left, or await their own confirmation)."""
+    [(count,)] = store._rows("SELECT COUNT(*) FROM subscribers WHERE status != 'active' "
+                             "AND email IN (SELECT value FROM json_each(?))",
+                             (json.dumps(sorted({normalise(e) for e in emails})),))
+    return count
+
+
 def listing(store: Store, status: str | None = None) -> list[tuple[Subscriber, Event]]:
     """Every subscriber (or those with `status`), by id, each with the latest change of their record."""
     rows = store._rows(
@@ -313,6 +353,34 @@ def _activate(db: sqlite3.Connection, subscriber_id: int, name: str, at: datetim
     _event(db, subscriber_id, at, "active", how)
 
 
+def _suppress(db: sqlite3.Connection, found: tuple | None, email: str, status: str, how: str, at: datetime,
+              detail: str) -> bool:
+    if found is None:
+        subscriber_id = _insert(db, email, "", (), status, at)
+    elif found[3] in ("active", "pending") or (status == "complained" and found[3] != "complained"):
+        subscriber_id = found[0]
+        db.execute("UPDATE subscribers SET status = ?, requested_at = NULL, updated_at = ? WHERE id = ?",
+                   (status, _iso(at), subscriber_id))
+    else:
+        return False
+    _event(db, subscriber_id, at, status, how, detail)
+    return True
+
+
+def _ever_left(db: sqlite3.Connection, subscriber_id: int) -> bool:
+    """True if the consent record shows the address unsubscribed, bounced or complained at some time."""
+    return db.execute("SELECT EXISTS (SELECT 1 FROM subscriber_events WHERE subscriber = ? AND status IN "
+                      "('unsubscribed', 'bounced', 'complained'))", (subscriber_id,)).fetchone()[0] == 1
+
+
+def _since(db: sqlite3.Connection, subscriber_id: int, status: str) -> datetime | None:
+    """When the subscriber last changed to `status` (their current one), from the consent record."""
+    [(at,)] = db.execute("SELECT MIN(at) FROM subscriber_events WHERE subscriber = ? AND id > COALESCE("
+                         "(SELECT MAX(id) FROM subscriber_events WHERE subscriber = ? AND status != ?), 0)",
+                         (subscriber_id, subscriber_id, status)).fetchall()
+    return datetime.fromisoformat(at) if at else None
+
+
 def _leave(db: sqlite3.Connection, subscriber_id: int, how: str, at: datetime) -> bool:
     changed = db.execute("UPDATE subscribers SET status = 'unsubscribed', requested_at = NULL, updated_at = ? "
                          "WHERE id = ? AND status IN ('active', 'pending')", (_iso(at), subscriber_id)).rowcount
@@ -329,6 +397,12 @@ def _event(db: sqlite3.Connection, subscriber_id: int, at: datetime, status: str
 def _refusal(db: sqlite3.Connection, row: tuple, email: str) -> str:
     if row[3] == "active":
         return f"{email}: already subscribed; nothing changed"
+    if row[3] == "pending":
+        at, status, how = db.execute(
+            "SELECT at, status, how FROM subscriber_events WHERE subscriber = ? AND status IN "
+            "('unsubscribed', 'bounced', 'complained') ORDER BY id DESC LIMIT 1", (row[0],)).fetchone()
+        return (f"{email}: {status} on {at[:10]} ({how}) and has asked to subscribe again since, so it is not "
+                f"added back; it becomes active only when its owner confirms, through the link mailed to it")
     at, how = db.execute("SELECT at, how FROM subscriber_events WHERE subscriber = ? ORDER BY id DESC LIMIT 1",
                          (row[0],)).fetchone()
     return (f"{email}: {row[3]} on {at[:10]} ({how}), so it is not added back; "

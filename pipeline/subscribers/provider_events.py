@@ -1,14 +1,18 @@
 """What a mail provider's events mean for the list: which addresses to stop sending to, and why.
 
 SendGrid's Event Webhook (https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event):
-`bounce` → bounced (but not `type: blocked`, a refusal the receiving server may lift), `dropped` →
-complained, unsubscribed or bounced by its reason, `spamreport` → complained, `unsubscribe` and
-`group_unsubscribe` → unsubscribed. Every other event (delivered, open, click, deferred...) is ignored.
+`bounce` → bounced (but not `type: blocked`, a refusal the receiving server may lift), `spamreport` →
+complained, `unsubscribe` and `group_unsubscribe` → unsubscribed, and `dropped` only when its reason is
+about the address (https://docs.sendgrid.com/glossary/drops): the address is on SendGrid's own
+suppression lists. A message dropped for what it holds or how it was sent ("Spam Content", "Invalid
+SMTPAPI header", "Duplicate message"...) says nothing about the address and is ignored, as is every
+other event (delivered, open, click, deferred...).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.subscribers.addresses import normalise, one_line, valid_address
@@ -20,6 +24,16 @@ class Suppression:
     status: str  # unsubscribed, bounced or complained
     how: str  # 'sendgrid webhook: bounce'
     detail: str
+    occurred: datetime | None = None  # the event's own `timestamp`, when it has a sane one
+
+
+# `dropped` reasons naming a list the address is on (SendGrid's glossary, "Drops"), and what they mean here.
+DROPPED_ADDRESS_REASONS = {
+    "bounced address": "bounced",  # on the bounce list (repeated bounces)
+    "invalid": "bounced",  # on the invalid emails list
+    "unsubscribed address": "unsubscribed",  # on the global or the group unsubscribe list
+    "spam reporting address": "complained",  # on the spam report list
+}
 
 
 def sendgrid_suppressions(events: Any) -> list[Suppression]:
@@ -32,7 +46,8 @@ def sendgrid_suppressions(events: Any) -> list[Suppression]:
         reason = one_line(str(event.get("reason") or event.get("status") or ""))
         status = _status(kind, str(event.get("type") or ""), reason)
         if status and valid_address(email):
-            found.append(Suppression(email, status, f"sendgrid webhook: {kind}", reason))
+            found.append(Suppression(email, status, f"sendgrid webhook: {kind}", reason,
+                                     _moment(event.get("timestamp"))))
     return found
 
 
@@ -40,7 +55,15 @@ def _status(kind: str, bounce_type: str, reason: str) -> str | None:
     if kind == "bounce":
         return None if bounce_type == "blocked" else "bounced"
     if kind == "dropped":
-        if "spam reporting" in reason.lower():
-            return "complained"
-        return "unsubscribed" if "unsubscribed" in reason.lower() else "bounced"
+        return DROPPED_ADDRESS_REASONS.get(" ".join(reason.lower().split()))
     return {"spamreport": "complained", "unsubscribe": "unsubscribed", "group_unsubscribe": "unsubscribed"}.get(kind)
+
+
+def _moment(value: Any) -> datetime | None:
+    """A Unix timestamp in seconds, as SendGrid sends it; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None

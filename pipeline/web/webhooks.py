@@ -4,7 +4,10 @@ unsubscribed addresses.
 The signature (ECDSA P-256 over the timestamp and the raw body) is checked with the official
 library's helper, against the verification key in the environment variable `[serve]
 webhook_key_env` names. No key set: 503, nothing accepted. Unsigned or badly signed: 403, nothing
-changes. A replayed request can only suppress again what is already suppressed.
+changes. A request signed more than 5 minutes from this server's clock (the signed timestamp
+header) is refused too (403), so a captured request cannot be replayed later; and an event that
+happened before the subscriber's latest change to active or pending (they subscribed again after
+the bounce) changes nothing, so neither can a replay within those minutes.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
@@ -26,6 +29,7 @@ from pipeline.subscribers.provider_events import Suppression, sendgrid_suppressi
 
 log = logging.getLogger("pipeline.web")
 MAX_BODY = 8 * 1024 * 1024  # SendGrid batches events; a batch is far smaller than this
+MAX_SKEW = timedelta(minutes=5)  # how far the signed timestamp may be from now, either way
 
 
 async def sendgrid(request: Request) -> Response:
@@ -39,11 +43,15 @@ async def sendgrid(request: Request) -> Response:
     body = await request.body()
     if not signature or not timestamp or not _verified(verifier, body, signature, timestamp):
         return PlainTextResponse("signature missing or not valid\n", status_code=403)
+    now = datetime.now(UTC)
+    if not _recent(timestamp, now):
+        return PlainTextResponse(f"signed more than {MAX_SKEW.seconds // 60} minutes from now: a replay, or a "
+                                 f"clock out of step\n", status_code=403)
     try:
         events = json.loads(body)
     except ValueError:
         return PlainTextResponse("the body is not JSON\n", status_code=400)
-    changed = await run_in_threadpool(_apply, web.store, sendgrid_suppressions(events), datetime.now(UTC))
+    changed = await run_in_threadpool(_apply, web.store, sendgrid_suppressions(events), now)
     return PlainTextResponse(f"{changed} address{'es' if changed != 1 else ''} suppressed\n")
 
 
@@ -66,5 +74,15 @@ def _verified(verifier: EventWebhook, body: bytes, signature: str, timestamp: st
         return False
 
 
+def _recent(timestamp: str, now: datetime) -> bool:
+    """True if the signed timestamp (Unix seconds) is within MAX_SKEW of `now`."""
+    try:
+        signed_at = datetime.fromtimestamp(int(timestamp.strip()), UTC)
+    except (ValueError, OverflowError, OSError):
+        return False
+    return abs(now - signed_at) <= MAX_SKEW
+
+
 def _apply(store: Store, suppressions: list[Suppression], at: datetime) -> int:
-    return sum(suppress(store, s.email, s.status, how=s.how, at=at, detail=s.detail) for s in suppressions)
+    return sum(suppress(store, s.email, s.status, how=s.how, at=at, detail=s.detail, occurred=s.occurred)
+               for s in suppressions)

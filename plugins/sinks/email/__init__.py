@@ -96,12 +96,13 @@ class EmailSink(Sink):
         if latest is not None and latest.number > edition.number:  # never mail an old issue to new readers
             return SinkResult(f"issue {edition.number} re-rendered; not sent, since issue {latest.number} "
                               f"is newer", files)
-        self.import_list(run)
+        joining = self.import_list(run)
         groups, nothing_new = self.groups(edition, rendered, run)
         if run.dry_run:
             total = sum(sum(1 for _ in recipients) for _, recipients in groups)
-            return SinkResult(f"dry run: issue {edition.number} would go to {total} subscribers in "
-                              f"{len(groups)} version(s); nothing sent or recorded", files)
+            more = f", and {joining} new from {self.settings.subscribers.name}" if joining else ""
+            return SinkResult(f"dry run: issue {edition.number} would go to {total} active subscribers in "
+                              f"{len(groups)} version(s){more}; nothing sent or recorded", files)
         report = send_issue(run.store, self.deliverer, edition.number, groups, now=run.clock, run=run)
         passed_over = journal.active_without_delivery(run.store, edition.number)
         if passed_over:  # they changed their themes while the send ran: their new choice, now
@@ -131,7 +132,7 @@ class EmailSink(Sink):
         label = "".join(c if c.isalnum() or c == "-" else "-" for c in self.instance.lower()).strip("-") or "news"
         return f"{self.project.core.name} <{label}.{self.settings.from_email.rpartition('@')[2]}>"
 
-    def import_list(self, run: RunContext) -> None:
+    def import_list(self, run: RunContext) -> int:
         """The `subscribers` CSV, imported as `pipeline subscribers import` does (its `status` column
         suppresses, someone who left is never brought back by it); a dry run only checks it."""
         from pipeline.subscribers.importing import import_list
@@ -141,7 +142,7 @@ class EmailSink(Sink):
         if path is None:
             if not run.dry_run:
                 subscriber_state.expire_pending(run.store, at=run.clock())  # unconfirmed for 7 days: dropped
-            return
+            return 0
         try:
             listed = csv_io.read_csv(path)
         except SubscriberError as exc:
@@ -151,6 +152,11 @@ class EmailSink(Sink):
         for problem in done.problems:
             where, _, message = problem.partition(": ")  # "file:line: what is wrong; what to do"
             run.problem(where, message)
+        if done.written:
+            return 0
+        # A dry run imports nothing: how many more the list would bring is counted instead.
+        return sum(1 for row in listed.rows if not row.status or row.status == "active"
+                   if subscriber_state.find_subscriber(run.store, row.email) is None)
 
     def groups(self, edition: Edition, rendered: RenderedEdition, run: RunContext, *,
                only: list[tuple[int, str, str, frozenset[str]]] | None = None,

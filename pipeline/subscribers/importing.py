@@ -1,0 +1,78 @@
+"""Importing a CSV list: the one way the run's `subscribers` list and `pipeline subscribers import` take it.
+
+Each row is checked first: a theme the newsletter does not have (not in the `themes` transform's
+taxonomy) is reported as a `file:line:` problem and left out of the row; a `status` other than
+active, unsubscribed, bounced or complained is reported and the row skipped. Then, unless only a
+check was asked for (`write=False`, as in `pipeline run --dry-run`), in this order:
+
+- requests not confirmed within 7 days are ended (`expire_pending`);
+- rows with status unsubscribed, bounced or complained (a list written by `export --status all`)
+  suppress their address, so it is never made active (`import_suppressed`);
+- the other rows are imported as active (`import_rows`), which never brings back an address that
+  unsubscribed, bounced or complained, nor activates one that asked again after leaving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pipeline.state import Store
+from pipeline.state.subscribers import (
+    SUPPRESSED,
+    count_not_active,
+    expire_pending,
+    import_rows,
+    import_suppressed,
+)
+from pipeline.subscribers.csv_io import CsvList, CsvRow
+
+__all__ = ["ListImport", "import_list"]
+
+
+@dataclass
+class ListImport:
+    rows: int  # valid rows in the file
+    activated: int = 0  # newly active
+    left_off: int = 0  # rows to make active that are not: they left, or they await their own confirmation
+    suppressed: int = 0  # addresses a `status` column suppressed
+    problems: list[str] = field(default_factory=list)  # "file:line: what is wrong; what to do"
+    written: bool = False  # False: checked only, nothing changed
+
+
+def import_list(store: Store, listed: CsvList, known_themes: Collection[str], *, how: str, at: datetime,
+                write: bool = True) -> ListImport:
+    """Check the rows of `listed` (from `csv_io.read_csv`) and, if `write`, import them; what happened.
+
+    `known_themes` are the newsletter's themes (`taxonomy_themes(project)`); when there are none
+    (no `themes` transform), a row's themes are taken as they are. The problems of `listed` itself
+    come first in the result's problems.
+    """
+    known = set(known_themes)
+    report = ListImport(len(listed.rows), problems=list(listed.problems))
+    active: list[CsvRow] = []
+    left: list[tuple[str, str]] = []
+    for row in listed.rows:
+        unknown = sorted(row.themes - known) if known else []
+        if unknown:
+            report.problems.append(
+                f"{listed.path}:{row.line}: unknown theme{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(repr(t) for t in unknown)} (known: {'; '.join(known_themes)}); "
+                f"imported without {'them' if len(unknown) > 1 else 'it'}")
+            row = CsvRow(row.line, row.email, row.name, row.themes - set(unknown), row.status)
+        if row.status in SUPPRESSED:
+            left.append((row.email, row.status))
+        elif row.status in ("", "active"):
+            active.append(row)
+        else:
+            report.problems.append(f"{listed.path}:{row.line}: status {row.status!r} is not imported; "
+                                   f"use active, unsubscribed, bounced or complained")
+    if not write:
+        return report
+    expire_pending(store, at=at)
+    report.suppressed = import_suppressed(store, left, how=how, at=at)
+    report.activated = import_rows(store, [row.as_import() for row in active], how=how, at=at)
+    report.left_off = count_not_active(store, (row.email for row in active))
+    report.written = True
+    return report

@@ -1,0 +1,203 @@
+"""The CSV list imported the one same way by a run (`[sinks.NAME] subscribers`) and by `pipeline subscribers import`:
+the `status` column, unknown themes, a request made after leaving, and a dry run that changes nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import load_project
+from pipeline.runner import run as run_pipeline
+from pipeline.state import Store
+from pipeline.state import subscribers as subs
+from pipeline.subscribers.csv_io import read_csv
+from pipeline.subscribers.importing import import_list
+
+T0 = datetime(2016, 2, 1, 9, 0, tzinfo=UTC)
+EXPORTED = ("email,name,themes,status\n"
+            "ann@example.org,Ann,,active\n"
+            "bob@example.org,Bob,,unsubscribed\n"
+            "cat@example.org,Cat,,complained\n"
+            "dan@example.org,Dan,Peer Supprt;peer support,active\n"
+            "eve@example.org,Eve,,bounced\n"
+            "fay@example.org,Fay,,pending\n")
+PROJECT = """
+[pipeline]
+name = "Test Network"
+site_url = "https://network.example.org"
+timezone = "Europe/London"
+workers = 1
+
+[serve]
+secret_env = "TEST_SERVE_SECRET"
+
+[sources.blog]
+type = "blog"
+path = "blog"
+
+[transforms.themes]
+type = "themes"
+
+[transforms.themes.taxonomy]
+"research" = ["research*"]
+"peer support" = ["peer support*"]
+
+[sinks.newsletter]
+type = "email"
+subscribers = "subscribers.csv"
+from_email = "news@network.example.org"
+"""
+POST = """---
+title: "{title}"
+date: {day}
+---
+
+Peer support workers met to plan the spring seminar.
+"""
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(tmp_path / "state" / "pipeline.sqlite")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def project_dir(tmp_path, monkeypatch) -> Path:
+    """A project whose run imports `subscribers.csv`, with one post for issue 1 (run as of 2016-03-01)."""
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    (tmp_path / "blog").mkdir()
+    (tmp_path / "blog" / "one.md").write_text(POST.format(title="Peer support in Leeds", day="2016-02-15"))
+    (tmp_path / "pipeline.toml").write_text(PROJECT, encoding="utf-8")
+    return tmp_path
+
+
+def statuses(folder: Path) -> dict[str, tuple[str, frozenset[str]]]:
+    store = Store(folder / "state" / "pipeline.sqlite")
+    try:
+        return {s.email: (s.status, s.themes) for s, _ in subs.listing(store)}
+    finally:
+        store.close()
+
+
+def recipients(folder: Path, issue: int) -> list[str]:
+    return sorted(p.name.split("-")[0] for p in (folder / "out" / "outbox" / f"issue-{issue}").glob("*.eml"))
+
+
+def test_status_column_and_unknown_themes_are_checked_and_nothing_is_written_when_only_checking(store, tmp_path):
+    path = tmp_path / "list.csv"
+    path.write_text(EXPORTED + "not-an-address,Nobody,,\n", encoding="utf-8")
+
+    checked = import_list(store, read_csv(path), ["research", "peer support"], how="csv import list.csv", at=T0,
+                          write=False)
+
+    assert checked.problems == [
+        f"{path}:8: 'not-an-address' is not a valid email address; correct it or delete the row",
+        f"{path}:5: unknown theme 'Peer Supprt' (known: research; peer support); imported without it",
+        f"{path}:7: status 'pending' is not imported; use active, unsubscribed, bounced or complained"]
+    assert not checked.written and subs.listing(store) == []
+
+    done = import_list(store, read_csv(path), ["research", "peer support"], how="csv import list.csv", at=T0)
+
+    assert (done.rows, done.activated, done.suppressed, done.left_off) == (6, 2, 3, 0)
+    assert done.problems == checked.problems
+    found = {s.email: (s.status, s.themes) for s, _ in subs.listing(store)}
+    assert found == {"ann@example.org": ("active", frozenset()),
+                     "bob@example.org": ("unsubscribed", frozenset()),
+                     "cat@example.org": ("complained", frozenset()),
+                     "dan@example.org": ("active", frozenset({"peer support"})),
+                     "eve@example.org": ("bounced", frozenset())}
+
+
+def test_without_a_themes_transform_a_rows_themes_are_taken_as_they_are(store, tmp_path):
+    path = tmp_path / "list.csv"
+    path.write_text("email,name,themes\nann@example.org,Ann,gardening\n", encoding="utf-8")
+    done = import_list(store, read_csv(path), [], how="csv import list.csv", at=T0)
+    assert done.problems == [] and subs.find_subscriber(store, "ann@example.org").themes == {"gardening"}
+
+
+def test_the_runs_own_import_honours_the_status_column_and_reports_unknown_themes(project_dir):
+    (project_dir / "subscribers.csv").write_text(EXPORTED, encoding="utf-8")
+
+    report = run_pipeline(load_project(project_dir / "pipeline.toml"), as_of=date(2016, 3, 1))
+
+    csv = project_dir / "subscribers.csv"
+    assert sorted(report.problems) == sorted([
+        f"{csv}:5: unknown theme 'Peer Supprt' (known: research; peer support); imported without it",
+        f"{csv}:7: status 'pending' is not imported; use active, unsubscribed, bounced or complained"])
+    assert {e: s for e, (s, _) in statuses(project_dir).items()} == {
+        "ann@example.org": "active", "bob@example.org": "unsubscribed", "cat@example.org": "complained",
+        "dan@example.org": "active", "eve@example.org": "bounced"}
+    assert statuses(project_dir)["dan@example.org"][1] == {"peer support"}
+    assert recipients(project_dir, 1) == ["ann@example.org", "dan@example.org"]
+
+
+def test_the_cli_and_the_run_import_a_list_the_same_way(project_dir, tmp_path):
+    (project_dir / "subscribers.csv").write_text(EXPORTED, encoding="utf-8")
+    run_pipeline(load_project(project_dir / "pipeline.toml"), as_of=date(2016, 3, 1))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "pipeline.toml").write_text(PROJECT.replace('path = "blog"', 'path = "../blog"')
+                                           .replace('"subscribers.csv"', '"../subscribers.csv"'), encoding="utf-8")
+    assert main(["subscribers", "import", str(project_dir / "subscribers.csv"),
+                 "--config", str(elsewhere / "pipeline.toml")]) == 3  # two rows had problems
+    assert statuses(elsewhere) == statuses(project_dir)
+
+
+def test_a_stranger_asking_for_someone_who_left_does_not_let_the_list_bring_them_back(project_dir):
+    (project_dir / "subscribers.csv").write_text("email,name\nfay@example.org,Fay\n", encoding="utf-8")
+    run_pipeline(load_project(project_dir / "pipeline.toml"), as_of=date(2016, 3, 1))
+    store = Store(project_dir / "state" / "pipeline.sqlite")
+    try:
+        fay = subs.find_subscriber(store, "fay@example.org")
+        now = datetime.now(UTC)
+        subs.unsubscribe(store, fay.id, how="one-click unsubscribe", at=now)
+        subs.request_subscription(store, "fay@example.org", "", [], how="form", at=now + timedelta(seconds=1))
+    finally:
+        store.close()
+    (project_dir / "blog" / "two.md").write_text(POST.format(title="Peer support in York", day="2016-04-10"))
+
+    report = run_pipeline(load_project(project_dir / "pipeline.toml"), as_of=date(2016, 5, 1))
+
+    assert statuses(project_dir)["fay@example.org"][0] == "pending"
+    assert [r.summary for r in report.results if r.stage == "sink"] == ["issue 2: 0 sent via outbox, 0 already sent"]
+    assert main(["subscribers", "import", str(project_dir / "subscribers.csv"),
+                 "--config", str(project_dir / "pipeline.toml")]) == 0
+    assert main(["subscribers", "add", "fay@example.org", "--config", str(project_dir / "pipeline.toml")]) == 1
+    assert statuses(project_dir)["fay@example.org"][0] == "pending"
+
+
+def test_a_dry_run_checks_the_list_but_records_no_subscriber_and_ends_no_request(project_dir):
+    (project_dir / "subscribers.csv").write_text("email,name,themes\nann@example.org,Ann,\nbad,Bad,\n"
+                                                 "bob@example.org,Bob,gardening\n", encoding="utf-8")
+    store = Store(project_dir / "state" / "pipeline.sqlite")
+    try:  # a request 8 days old, which a real run would end
+        subs.request_subscription(store, "old@example.org", "", [], how="form",
+                                  at=datetime.now(UTC) - timedelta(days=8))
+    finally:
+        store.close()
+    database = project_dir / "state" / "pipeline.sqlite"
+    before = _subscriber_tables(database)
+
+    report = run_pipeline(load_project(project_dir / "pipeline.toml"), as_of=date(2016, 3, 1), dry_run=True)
+
+    csv = project_dir / "subscribers.csv"
+    assert sorted(report.problems) == sorted([
+        f"{csv}:3: 'bad' is not a valid email address; correct it or delete the row",
+        f"{csv}:4: unknown theme 'gardening' (known: research; peer support); imported without it"])
+    assert _subscriber_tables(database) == before
+    assert statuses(project_dir) == {"old@example.org": ("pending", frozenset())}
+
+
+def _subscriber_tables(database: Path) -> tuple[list, list]:
+    db = sqlite3.connect(database)
+    try:
+        return (db.execute("SELECT * FROM subscribers ORDER BY id").fetchall(),
+                db.execute("SELECT * FROM subscriber_events ORDER BY id").fetchall())
+    finally:
+        db.close()

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     limit_malloc_arenas()  # before any thread starts
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
-    parser = _parser()
+    parser = _parser(argv)
     args = parser.parse_args(argv)
     try:
         return args.command(args)
@@ -82,7 +82,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _parser() -> argparse.ArgumentParser:
+# Commands whose modules are imported only when they are the one asked for.
+LATER_COMMANDS = {
+    "subscribers": ("pipeline.commands.subscribers", "list, add, remove, import and export subscribers"),
+    "serve": ("pipeline.commands.serve", "run the web app where people subscribe, confirm, choose themes and leave"),
+}
+
+
+def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pipeline", description="Newsletter, RSS feed and archive from many sources.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
@@ -117,10 +124,11 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("item", metavar="ITEM-ID-OR-URL", help="the item's id or its link")
     sched = command("schedule", cmd_schedule, "run the monthly edition and the regular refresh on a schedule")
     sched.add_argument("--list", action="store_true", help="print the next run times and exit")
-    from pipeline.commands import serve, subscribers
-
-    subscribers.register(command)
-    serve.register(command)
+    for name, (module, description) in LATER_COMMANDS.items():
+        if name in (argv or sys.argv[1:])[:1]:  # the command asked for: its own parser, with every option
+            importlib.import_module(module).register(command)
+        else:  # listed in --help without importing what it needs
+            command(name, _later(module, "main"), description)
     return parser
 
 

@@ -27,8 +27,6 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-import nupunkt
-
 SKIPPED = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd", "th", "td", "caption", "figcaption",
                      "pre", "script", "style", "title", "nav", "header", "footer", "aside", "form", "button",
                      "select", "textarea", "label", "summary"})
@@ -279,6 +277,8 @@ def split(text: str) -> list[str]:
     if not text:
         return []
     spans: list[list[int]] = []
+    import nupunkt  # here, not at the top: loading plugins should not load the splitter's model
+
     for start, end in nupunkt.sentence_spans(text):
         if spans and _glued(text[spans[-1][0]:spans[-1][1]], text[start:end]):
             spans[-1][1] = end  # mended: the two are one sentence, with the text between them as it was

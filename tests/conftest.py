@@ -12,6 +12,8 @@ import pytest
 from pipeline.config import load_project
 from pipeline.models import EventDetails, Item, JobDetails, Kind, PriceTier, item_id
 
+pytest_plugins = ["tests.browser_fixtures"]  # the `browser` fixture
+
 BASE_TOML = """
 [pipeline]
 name = "Test Network"

@@ -13,11 +13,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from pipeline import hookimpl
 from pipeline.components import Source
@@ -26,9 +25,6 @@ from pipeline.runner import run
 from pipeline.site import archive_dir
 from tests.conftest import make_item
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 XSS = "<script>alert(1)</script> <img src=x onerror=alert(1)> <svg onload=alert(1)></svg>"
 EVIL_TITLE = f"{XSS} Power-sharing"
 TOML = """
@@ -89,16 +85,6 @@ class Log:
 class QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - the signature is http.server's
         pass
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (Debian package `chromium`)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

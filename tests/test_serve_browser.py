@@ -10,17 +10,15 @@ import itertools
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, expect
 
 from pipeline.state import Store
 from pipeline.state import subscribers as subs
 from tests.serve_fixtures import LiveServer, serve_project
-from tests.test_archive_browser import ARGS, CHROMIUM
 
 CLIENTS = (f"192.0.2.{n}" for n in itertools.count(1))  # documentation addresses, one per browser context
 AXE = Axe()
@@ -33,16 +31,6 @@ def live(tmp_path_factory) -> Iterator[LiveServer]:
         server = LiveServer(serve_project(tmp_path_factory.mktemp("serve-browser"))).start()
         yield server
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (Debian package `chromium`)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

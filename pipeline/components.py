@@ -69,6 +69,10 @@ class Source(Component):
 class Transform(Component):
     """Changes items in place (tags, summaries); runs on every item fetched in a run."""
 
+    # True when `apply` uses nothing of the run but `run.text_of` and `run.problem`, and nothing of the
+    # project but its settings: a long run may then apply it in the worker processes (pipeline/transforming.py).
+    in_workers: ClassVar[bool] = False
+
     def apply(self, items: list[Item], run: RunContext) -> None:
         raise NotImplementedError
 

@@ -138,15 +138,26 @@ class RunContext:
         """Run CPU-heavy `fn(*args)` in a worker process when workers > 1 (fn must be importable)."""
         if self.project.core.workers <= 1:
             return fn(*args)
+        pool = self._worker_pool()
+        try:
+            left = self.time_left()
+            return pool.submit(fn, *args).result(timeout=None if left == float("inf") else max(0.1, left))
+        except TimeoutError:
+            raise SourceError("still parsing when the source's deadline came") from None
+
+    def map_in_workers(self, fn, argument_tuples: list[tuple]):
+        """`fn(*args)` for each tuple in the worker processes, results in order (`fn` must be importable)."""
+        pool = self._worker_pool()
+        futures = [pool.submit(fn, *args) for args in argument_tuples]
+        for future in futures:
+            yield future.result()
+
+    def _worker_pool(self) -> Executor:
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.project.core.workers,
                                                  mp_context=multiprocessing.get_context("forkserver"))
-        try:
-            left = self.time_left()
-            return self._pool.submit(fn, *args).result(timeout=None if left == float("inf") else max(0.1, left))
-        except TimeoutError:
-            raise SourceError("still parsing when the source's deadline came") from None
+            return self._pool
 
     def close(self) -> None:
         """Close the HTTP client (which also ends an abandoned source's download) and stop the workers."""

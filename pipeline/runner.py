@@ -23,6 +23,7 @@ from pipeline.config import Project
 from pipeline.edition import Edition, check_date, month_before, prepare_edition, start_of
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.fetching import fetch_all
+from pipeline.transforming import apply_chunk, can_run_in_workers, specs
 from pipeline.models import Item
 from pipeline.plugins import call_each_plugin
 from pipeline.run_context import RunContext
@@ -215,13 +216,16 @@ def _transform_and_save(items: list[Item], ctx: RunContext, report: RunReport, p
     changed = [item for item in items if stored.get(item.id) != prints[item.id]]
     unchanged = [item.id for item in items if stored.get(item.id) == prints[item.id]]
     transforms = ctx.project.transforms
-    for n, transform in enumerate(transforms, 1):
-        def work(transform=transform) -> tuple[str, int]:
-            transform.apply(changed, ctx)
-            return _items(len(changed)), len(changed)
+    if can_run_in_workers(transforms, len(changed), ctx.project.core.workers):
+        changed = _transform_in_workers(changed, ctx, report, progress)
+    else:
+        for n, transform in enumerate(transforms, 1):
+            def work(transform=transform) -> tuple[str, int]:
+                transform.apply(changed, ctx)
+                return _items(len(changed)), len(changed)
 
-        report.results.append(_timed("transform", transform, work))
-        progress("transforms", n, len(transforms))
+            report.results.append(_timed("transform", transform, work))
+            progress("transforms", n, len(transforms))
     # A failed transform leaves an empty fingerprint, so the next run transforms those items again.
     all_ok = not report.failed("transform")
     seen_at = datetime.now(ctx.project.tz)  # by the clock, even under --as-of: it orders what was seen when
@@ -229,6 +233,29 @@ def _transform_and_save(items: list[Item], ctx: RunContext, report: RunReport, p
     if unchanged:
         ctx.store.touch_items(unchanged, seen_at)
     ctx.saved()
+
+
+def _transform_in_workers(items: list[Item], ctx: RunContext, report: RunReport, progress: Progress) -> list[Item]:
+    """Every transform over `items` in the worker processes, a chunk each; the items come back transformed."""
+    transforms, workers = ctx.project.transforms, ctx.project.core.workers
+    size = -(-len(items) // (workers * 4))  # a few chunks a worker, so one slow chunk does not hold the rest
+    chunks = [items[start:start + size] for start in range(0, len(items), size)]
+    started = time.perf_counter()
+    done, failures = [], []
+    for transformed, problems, failed in ctx.map_in_workers(apply_chunk, [(specs(transforms), c) for c in chunks]):
+        done.extend(transformed)
+        failures.extend(failed)
+        for problem in problems:
+            where, _, message = problem.partition(": ")
+            ctx.problem(where, message)
+    seconds = time.perf_counter() - started
+    for n, transform in enumerate(transforms, 1):
+        failed = [f.partition(": ")[2] for f in failures if f.partition(": ")[0] == transform.instance]
+        summary = failed[0] if failed else f"{_items(len(items))} in {workers} worker processes"
+        report.results.append(StageResult("transform", transform.instance, not failed, summary, seconds,
+                                          0 if failed else len(items)))
+        progress("transforms", n, len(transforms))
+    return done
 
 
 def _write_all(sinks: list[Sink], edition: Edition | None, ctx: RunContext, report: RunReport,

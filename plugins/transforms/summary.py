@@ -110,6 +110,7 @@ def _candidates(blocks: list[Block], limit: int | None) -> list[str]:
 
 class SummaryTransform(Transform):
     name = "summary"
+    in_workers = True  # needs only its settings and run.text_of
     description = "Extractive summary from the item's own sentences"
 
     class Settings(Settings):

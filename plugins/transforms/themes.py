@@ -58,6 +58,7 @@ class ThemeSpec(BaseModel):
 
 class ThemesTransform(Transform):
     name = "themes"
+    in_workers = True  # needs only its settings and run.text_of
     description = "Tags items with themes from a taxonomy of weighted phrases, keeping the evidence"
 
     class Settings(Settings):

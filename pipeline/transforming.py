@@ -1,0 +1,68 @@
+"""Running the transforms over many items in the worker processes, in chunks.
+
+A transform whose class says `in_workers = True` promises that `apply` needs nothing of the run but
+`run.text_of` and `run.problem`, and nothing of the project but its own settings: it can then be
+rebuilt in a worker from its class and settings and run on a chunk of items there. When every
+transform of a project says so, `[pipeline] workers` is above 1 and a run has enough items, the
+chunks are spread over the workers (pickled there and back); otherwise they run here, in order.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.components import Transform
+from pipeline.models import Item
+from pipeline.sanitize import html_to_text
+
+MIN_ITEMS = 400  # fewer than this are not worth the trip to a worker
+Spec = tuple[str, str, str, dict[str, Any], str]  # module, class, instance, settings, project folder
+
+
+def can_run_in_workers(transforms: Sequence[Transform], items: int, workers: int) -> bool:
+    return workers > 1 and items >= MIN_ITEMS and bool(transforms) and all(
+        getattr(t, "in_workers", False) for t in transforms)
+
+
+def specs(transforms: Sequence[Transform]) -> list[Spec]:
+    return [(type(t).__module__, type(t).__qualname__, t.instance, t.settings.model_dump(mode="json"),
+             str(t.project.root)) for t in transforms]
+
+
+@dataclass
+class WorkerRun:
+    """What a transform may use of the run in a worker: the body's text, and a place for problems."""
+
+    problems: list[str] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)
+
+    def text_of(self, item: Item) -> str:
+        if item.id not in self.texts:
+            self.texts[item.id] = html_to_text(item.body_html)
+        return self.texts[item.id]
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+
+_built: dict[str, Transform] = {}  # per worker process: each transform is built once
+
+
+def apply_chunk(transform_specs: list[Spec], items: list[Item]) -> tuple[list[Item], list[str], list[str]]:
+    """In a worker: every transform over `items`, in order; (items, problems, failures as 'instance: error')."""
+    run, failures = WorkerRun(), []
+    for spec in transform_specs:
+        module, qualname, instance, settings, root = spec
+        key = repr(spec)
+        if key not in _built:
+            cls = getattr(importlib.import_module(module), qualname)
+            made = cls.Settings.model_validate(settings, context={"base_dir": root})
+            _built[key] = cls(instance, made, None)
+        try:
+            _built[key].apply(items, run)
+        except Exception as exc:  # reported like a failing transform in the main process
+            failures.append(f"{instance}: {type(exc).__name__}: {exc}")
+    return items, run.problems, failures

@@ -23,13 +23,13 @@ from pipeline.config import Project
 from pipeline.edition import Edition, check_date, month_before, prepare_edition, start_of
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.fetching import fetch_all
-from pipeline.transforming import apply_chunk, can_run_in_workers, specs
 from pipeline.models import Item
 from pipeline.plugins import call_each_plugin
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult
 from pipeline.sanitize import clean_html, one_line, safe_url, strip_controls
 from pipeline.state import Store
+from pipeline.transforming import apply_chunk, can_run_in_workers, specs
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 

@@ -44,8 +44,10 @@ def describe(item: Item) -> list[str]:
     if given:
         lines.append(f"  given by the source: {escape(', '.join(given))}")
     for theme, verdict in evidence.items():
-        mark = "[green]kept[/green]" if verdict.get("kept") else f"[yellow]not kept[/yellow]: {escape(verdict.get('why', ''))}"
-        lines.append(f"  {escape(theme)}: score {verdict.get('score', 0):g} (needs {verdict.get('needed', 0):g}); {mark}")
+        why = escape(verdict.get("why", ""))
+        mark = "[green]kept[/green]" if verdict.get("kept") else f"[yellow]not kept[/yellow]: {why}"
+        score, needed = verdict.get("score", 0), verdict.get("needed", 0)
+        lines.append(f"  {escape(theme)}: score {score:g} (needs {needed:g}); {mark}")
         for match in verdict.get("matches", []):
             text = item.title if match.get("where") == "title" else body
             at = original_offset(text, int(match.get("at", 0)))

@@ -44,7 +44,8 @@ class OpmlSource(Source):
             while name in seen:  # two feeds of one name
                 name, n = f"{base}-{n}", n + 1
             seen.add(name)
-            table = {"type": "feed", "url": url, "kind": self.settings.kind, "max_megabytes": self.settings.max_megabytes}
+            table = {"type": "feed", "url": url, "kind": self.settings.kind,
+                     "max_megabytes": self.settings.max_megabytes}
             if self.settings.max_items:
                 table["max_items"] = self.settings.max_items
             source = self.project.build_component("source", f"{where} {url}", table)

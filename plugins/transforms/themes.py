@@ -29,8 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pipeline import hookimpl
 from pipeline.components import Settings, Transform
 from pipeline.models import Item
-from pipeline.run_context import RunContext
 from pipeline.phrases import Match, PhraseIndex, phrase
+from pipeline.run_context import RunContext
 
 EXCLUDE = "exclude"
 MAX_EVIDENCE = 8  # matches listed per theme

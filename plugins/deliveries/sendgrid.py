@@ -75,7 +75,7 @@ class SendGrid(Deliverer):
         host: str = "https://api.sendgrid.com"
         batch_size: int = Field(default=1000, ge=1, le=1000)  # recipients per request: SendGrid's limit
         requests_per_batch: int = Field(default=10, ge=1, le=100)  # requests sharing one batch id
-        concurrency: int = Field(default=16, ge=1, le=64)  # requests in flight at once, over every batch
+        concurrency: int = Field(default=10, ge=1, le=64)  # requests in flight at once, over every batch
         scheduled: bool = True  # exactly once through scheduled sends; false: at once, at most once
         hold_minutes: int = Field(default=30, ge=12, le=72 * 60)  # send_at = now + this
         max_retries: int = Field(default=3, ge=0, le=10)

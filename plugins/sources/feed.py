@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-import feedparser
 import httpx
 from pydantic import Field
 
@@ -100,6 +99,8 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
 
     A plain function of its arguments, so a worker process can run it.
     """
+    import feedparser  # here: a project without feeds (or `pipeline --help`) never pays its 10 MB
+
     headers = {"content-location": url if "://" in url else ""}
     if content_type:
         headers["content-type"] = content_type

@@ -63,8 +63,7 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
             check_date(store, as_of, datetime.now(project.tz).date())
         ctx = RunContext(project, store, as_of, moment, dry_run=dry_run)
         try:
-            items = _fetch_all(project.sources, ctx, report, progress)
-            _transform_and_save(items, ctx, report, progress)
+            _transform_and_save(_fetch_all(project.sources, ctx, report, progress), ctx, report, progress)
             edition = prepare_edition(store, as_of, project.tz, project.core.name, moment,
                                       record=not dry_run) if mode == "run" else None
             report.edition = edition.number if edition else None
@@ -217,6 +216,7 @@ def _transform_and_save(items: list[Item], ctx: RunContext, report: RunReport, p
     unchanged = [item.id for item in items if stored.get(item.id) == prints[item.id]]
     transforms = ctx.project.transforms
     if can_run_in_workers(transforms, len(changed), ctx.project.core.workers):
+        items.clear()  # the workers send back transformed copies: the originals need not stay in memory
         changed = _transform_in_workers(changed, ctx, report, progress)
     else:
         for n, transform in enumerate(transforms, 1):

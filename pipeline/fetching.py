@@ -25,22 +25,34 @@ def fetch_all(sources: list[Source], fetch: Fetch, *, concurrency: int, deadline
               on_result: Callable[[StageResult], None], abandon: Callable[[str], None]) -> list[StageResult]:
     """Run `fetch(source)` for every source; a result per source, in the sources' order (`on_result` is
     called as each finishes or times out)."""
-    slots = threading.BoundedSemaphore(max(1, concurrency))
+    slots = threading.Semaphore(max(1, concurrency))
     started: dict[str, float] = {}
     finished: dict[str, StageResult] = {}
+    holding: set[str] = set()  # sources holding a slot: an abandoned one gives its slot back at once
     lock = threading.Condition()
 
+    def give_back(name: str) -> None:  # with `lock` held
+        if name in holding:
+            holding.discard(name)
+            slots.release()
+
     def run(source: Source) -> None:
-        with slots:
-            with lock:
-                if source.instance in finished:  # abandoned before it even started
-                    return
-                started[source.instance] = time.monotonic()
+        slots.acquire()
+        with lock:
+            holding.add(source.instance)
+            if source.instance in finished:  # abandoned before it even started
+                give_back(source.instance)
+                return
+            started[source.instance] = time.monotonic()
+        try:
             result = fetch(source)
+        finally:
             with lock:
-                if source.instance not in finished:
-                    finished[source.instance] = result
-                    lock.notify_all()
+                give_back(source.instance)
+        with lock:
+            if source.instance not in finished:
+                finished[source.instance] = result
+                lock.notify_all()
 
     for source in sources:
         threading.Thread(target=run, args=(source,), name=f"source {source.instance}", daemon=True).start()
@@ -56,6 +68,7 @@ def fetch_all(sources: list[Source], fetch: Fetch, *, concurrency: int, deadline
                 if name not in finished and name in started and now - started[name] >= limit:
                     finished[name] = StageResult("source", name, False, f"timed out: no result within {limit:g} s; "
                                                  f"the run went on without it", now - started[name])
+                    give_back(name)  # the next source may start: a hung one never holds up the rest
                     abandon(name)
                 if name in finished:
                     reported.add(name)

@@ -39,7 +39,9 @@ class RunContext:
     _after_save: list[tuple[str, Callable[[], None]]] = field(default_factory=list, repr=False)
     _scope: threading.local = field(default_factory=threading.local, repr=False)
     _texts: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
-    _hosts: dict[str, threading.BoundedSemaphore] = field(default_factory=dict, repr=False)
+    _hosts: dict[str, threading.Semaphore] = field(default_factory=dict, repr=False)
+    _held: list[tuple[str, threading.Semaphore]] = field(default_factory=list, repr=False)
+    _abandoned: set[str] = field(default_factory=set, repr=False)
 
     def clock(self) -> datetime:
         """The real time, even under --as-of: for what is recorded as happening now (a delivery)."""
@@ -66,7 +68,9 @@ class RunContext:
         registered it fails, so a source never records "seen" for content the state does not hold.
         """
         with self._lock:
-            self._after_save.append((getattr(self._scope, "source", ""), action))
+            owner = getattr(self._scope, "source", "")
+            if owner not in self._abandoned:  # too late: the run went on without it
+                self._after_save.append((owner, action))
 
     @contextmanager
     def source_scope(self, source: str) -> Iterator[None]:
@@ -93,12 +97,37 @@ class RunContext:
 
     @contextmanager
     def host_slot(self, url: str) -> Iterator[None]:
-        """Hold one of `[pipeline] per_host` slots for the host of `url` while talking to it."""
+        """Hold one of `[pipeline] per_host` slots for the host of `url` while talking to it (given back at
+        once if the source is abandoned, so a hung download never keeps others from that host)."""
         host = urlparse(url).netloc.lower()
+        owner = getattr(self._scope, "source", "")
         with self._lock:
-            slot = self._hosts.setdefault(host, threading.BoundedSemaphore(self.project.core.per_host))
-        with slot:
+            slot = self._hosts.setdefault(host, threading.Semaphore(self.project.core.per_host))
+        if not slot.acquire(timeout=max(0.0, min(self.time_left(), 3600.0))):
+            raise SourceError(f"{url}: no free connection to {host} before the source's deadline")
+        held = (owner, slot)
+        with self._lock:
+            self._held.append(held)
+        try:
             yield
+        finally:
+            self._give_back(held)
+
+    def _give_back(self, held: tuple[str, threading.Semaphore]) -> None:
+        with self._lock:
+            if held in self._held:
+                self._held.remove(held)
+                held[1].release()
+
+    def abandon(self, source: str) -> None:
+        """The runner gave up on `source` at its deadline: forget what it asked to do after saving, ignore
+        what it asks later, and give back its connection slots."""
+        with self._lock:
+            self._abandoned.add(source)
+            self._after_save = [(owner, action) for owner, action in self._after_save if owner != source]
+            mine = [held for held in self._held if held[0] == source]
+        for held in mine:
+            self._give_back(held)
 
     def forget_after_save(self, source: str) -> None:
         with self._lock:

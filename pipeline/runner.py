@@ -151,7 +151,7 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
 
     def abandon(name: str) -> None:
         abandoned.add(name)
-        ctx.forget_after_save(name)
+        ctx.abandon(name)
 
     core = ctx.project.core
     report.results.extend(fetch_all(sources, fetch, concurrency=core.fetch_concurrency,

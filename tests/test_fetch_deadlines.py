@@ -130,7 +130,9 @@ def test_a_third_party_source_that_never_returns_is_abandoned(project_from):
             register(Hanging)
             register(Quick)
 
-    project = project_from(f'[sources.stuck]\ntype = "hanging"\ndeadline = 0.5\n[sources.fine]\ntype = "quick"\n'
+    # One source at a time: the hung one must give its turn back at its deadline for the other to run at all.
+    project = project_from(f'[pipeline]\nname = "N"\nfetch_concurrency = 1\n'
+                           f'[sources.stuck]\ntype = "hanging"\ndeadline = 0.5\n[sources.fine]\ntype = "quick"\n'
                            f'{SINK}', plugins=[("p", Plugin())])
     started = time.monotonic()
     report = run(project, mode="refresh", as_of=date(2016, 2, 1))
@@ -140,6 +142,35 @@ def test_a_third_party_source_that_never_returns_is_abandoned(project_from):
     [stuck] = report.failed("source")
     assert stuck.name == "stuck" and stuck.summary.startswith("timed out: no result within 0.5 s")
     assert next(r for r in report.results if r.name == "fine").count == 1
+
+
+def test_hung_downloads_give_back_their_connections_to_a_host(project_from, feeds):
+    stalling = Stalling("headers")
+    try:
+        project = project_from(f"""
+            [pipeline]
+            name = "Test Network"
+            per_host = 1
+            [sources.slow-1]
+            type = "feed"
+            url = "{stalling.url}"
+            deadline = 1
+            [sources.slow-2]
+            type = "feed"
+            url = "{stalling.url.replace('feed.xml', 'other.xml')}"
+            deadline = 1
+            [sources.good]
+            type = "feed"
+            url = "{feeds.url('/ok.xml')}"
+            {SINK}""")
+        started = time.monotonic()
+        report = run(project, mode="refresh", as_of=date(2016, 2, 1))
+    finally:
+        stalling.close()
+
+    assert time.monotonic() - started < 10
+    assert sorted(r.name for r in report.failed("source")) == ["slow-1", "slow-2"]
+    assert next(r for r in report.results if r.name == "good").count == 1
 
 
 def test_a_deadline_that_is_not_a_number_is_a_config_error(project_from):

@@ -14,9 +14,11 @@ from urllib.parse import urljoin, urlparse
 import nh3
 
 ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
+# Block elements stay (div, section, article included): unwrapped, their texts would run together.
 TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "dl", "dt", "em", "figcaption",
-    "figure", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "q", "s", "small",
+    "a", "abbr", "article", "b", "blockquote", "br", "caption", "cite", "code", "dd", "div", "dl", "dt", "em",
+    "figcaption", "section",
+    "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "q", "s", "small",
     "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
 }
 ATTRIBUTES = {
@@ -27,7 +29,8 @@ ATTRIBUTES = {
     "th": {"colspan", "rowspan", "scope"},
 }
 _SPACE = re.compile(r"\s+")
-_BLOCK_END = re.compile(r"<(?:br|/p|/li|/h[1-6]|/div|/blockquote|/tr|/dd|/dt|/pre|/figcaption)\b[^>]*>", re.I)
+_BLOCK_END = re.compile(r"<(?:br|/p|/li|/h[1-6]|/div|/section|/article|/blockquote|/tr|/dd|/dt|/pre|/figcaption)\b[^>]*>",
+                        re.I)
 # Characters no output can carry: XML 1.0 forbids them, MJML chokes on them, mail clients show junk.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
 _STRIP_ALL = nh3.Cleaner(tags=set(), clean_content_tags={"script", "style"}, attributes={})

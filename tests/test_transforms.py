@@ -110,3 +110,15 @@ def test_summary_leads_with_the_first_sentence_and_avoids_dangling_pronouns():
 @pytest.mark.parametrize("text", ["It is spring at last in Leeds.", "This month we welcome new members. Hello."])
 def test_the_first_sentence_is_kept_even_when_it_opens_with_a_pronoun(text):
     assert summarise(text, 300, 3).startswith(sentences(text)[0])
+
+
+def test_div_and_section_blocks_stay_apart_after_sanitising():
+    from pipeline.sanitize import clean_html, html_to_text
+    from plugins.transforms.summary import summarise_html
+
+    body = clean_html("<div><strong>Co-production and research</strong></div><section><div>People are expected "
+                      "to bring their own views.</div><div>Everyone is welcome.</div></section>")
+
+    assert html_to_text(body).splitlines() == ["Co-production and research", "People are expected to bring their "
+                                               "own views.", "Everyone is welcome."]
+    assert summarise_html(body, 300, 3) == "People are expected to bring their own views. Everyone is welcome."

@@ -21,8 +21,12 @@ from typing import NamedTuple
 import ahocorasick
 
 WORD = re.compile(r"[^\W_]+")
-_GAPS = re.compile(r"[\W_]+")
+# A phrase never runs across the end of a sentence or clause, a bracket or a quotation mark: there the
+# normalised text gets a "|" that no phrase contains ("plan A, e.g." has no "A&E" in it).
+_STOPS = re.compile(r"[.,;:!?()\[\]{}\"“”|\n]+")
+_GAPS = re.compile(r"[^\w|]+|_+")
 _STEM = "*"
+_STOP = "|"
 
 
 @dataclass(frozen=True)
@@ -40,23 +44,25 @@ class Match(NamedTuple):
 
 
 def phrase(text: str, key: object = None, weight: float = 1.0) -> Phrase:
-    """A phrase from its written form: 'co-produc*', 'peer support', 'CCG'."""
-    words = WORD.findall(text.lower())
-    if not words:
+    """A phrase from its written form: 'co-produc*', 'peer support', 'CCG', 'doing with, not to'."""
+    stem = text.rstrip().endswith(_STEM)
+    words = normalise(text.rstrip().rstrip(_STEM)).split()
+    if not [w for w in words if w != _STOP]:
         raise ValueError(f"phrase {text!r} has no words")
-    if text.rstrip().endswith(_STEM):
+    if stem:
         words[-1] += _STEM
     return Phrase(text, tuple(words), key, weight)
 
 
 def normalise(text: str) -> str:
-    """The text as the automaton reads it: lower case, its words framed and joined by single spaces."""
-    return " " + _GAPS.sub(" ", text.lower()).strip() + " "
+    """The text as the automaton reads it: lower case, its words framed and joined by single spaces, with
+    a "|" where a sentence, clause or bracket ends."""
+    return " " + " ".join(_GAPS.sub(" ", _STOPS.sub(" | ", text.lower())).split()) + " "
 
 
 def original_offset(text: str, normal_offset: int) -> int:
     """Where in `text` the word at `normal_offset` of `normalise(text)` starts."""
-    word = normalise(text).count(" ", 0, normal_offset) - 1
+    word = len(WORD.findall(normalise(text)[:normal_offset]))
     starts = [m.start() for m in WORD.finditer(text.lower())]
     return starts[word] if 0 <= word < len(starts) else 0
 
@@ -64,7 +70,7 @@ def original_offset(text: str, normal_offset: int) -> int:
 def _needles(made: Phrase) -> list[str]:
     """How the phrase looks in a normalised text: its words, and written as one word when it has several."""
     forms = [made.words]
-    if len(made.words) > 1 and not any(w.endswith(_STEM) for w in made.words[:-1]):
+    if len(made.words) > 1 and not any(w.endswith(_STEM) or w == _STOP for w in made.words[:-1]):
         joined = "".join(w.rstrip(_STEM) for w in made.words)
         forms.append((joined + (_STEM if made.words[-1].endswith(_STEM) else ""),))
     needles = []

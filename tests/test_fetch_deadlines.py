@@ -203,6 +203,7 @@ def test_an_opml_list_is_one_source_per_feed_each_under_its_own_name(project_fro
         <outline type="rss" text="Leeds Mind" xmlUrl="{feeds.url('/two.xml')}"/>
       </outline>
       <outline type="rss" text="Gone away" xmlUrl="{feeds.url('/missing.xml')}"/>
+      <outline text="Filed twice"><outline type="rss" text="ODUK again" xmlUrl="{feeds.url('/ok.xml')}"/></outline>
       <outline text="not a feed"/></body></opml>"""
     project = project_from(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\ndeadline = 5\n{SINK}',
                            files={"partners.opml": opml})

@@ -41,6 +41,9 @@ def themes(project_from):
     ("A talk on outer space; space is limited.", []),  # both uses of "space" are excluded
     ("A quiet space to talk.", ["space"]),
     ("Aerospace engineers", []),  # whole words only
+    ("We met the co-\nproduction group.", []),  # a line break is the end of a line, not a hyphen
+    ("Peer. Support", []),  # a phrase never runs across the end of a sentence
+    ("Peer (support)", []),  # nor into brackets
 ])
 def test_phrases_stems_joined_words_and_exclusions(themes, text, expected):
     assert themes.themes_of(text) == expected
@@ -87,6 +90,8 @@ def test_apply_keeps_given_themes_and_stores_the_evidence(themes, run_context, i
 @pytest.mark.parametrize(("table", "message"), [
     ('"x" = []', "theme 'x' needs a list of non-empty phrases"),
     ('"x" = ["co*"]', "a word ending in * needs at least 3 letters"),
+    ('"x" = ["peer* support"]', "only the last word of a phrase may end in *"),
+    ('[transforms.themes.taxonomy.x]\nexclude = ["b"]', "theme 'x' has no phrases"),
     ('[transforms.themes.taxonomy.x]\nphrases = ["a"]\nexclud = ["b"]', "exclud"),
 ])
 def test_taxonomy_mistakes_are_config_errors(project_from, table, message):

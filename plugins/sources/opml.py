@@ -66,10 +66,11 @@ def feeds_in(path, where: str) -> list[tuple[str, str]]:
         root = ElementTree.parse(path).getroot()
     except (ElementTree.ParseError, OSError) as exc:
         raise ConfigError(f"{where}: {path.name} is not an OPML file ({exc}); export it again") from None
-    found = []
+    found, seen = [], set()
     for outline in root.iter("outline"):
         url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
-        if url.startswith(("http://", "https://")):
+        if url.startswith(("http://", "https://")) and url not in seen:  # a feed filed in two folders is one
+            seen.add(url)
             found.append(((outline.get("text") or outline.get("title") or url).strip(), url))
     return found
 

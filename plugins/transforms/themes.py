@@ -78,7 +78,11 @@ class ThemesTransform(Transform):
                 texts = [p if isinstance(p, str) else p.phrase for p in listed]
                 if not texts or not all(isinstance(t, str) and t.strip("* ") for t in texts):
                     raise ValueError(f"theme {theme!r} needs a list of non-empty phrases")
+                if not isinstance(spec, list) and not spec.weighted():
+                    raise ValueError(f"theme {theme!r} has no phrases: give phrases, strong or weak, not only exclude")
                 for text in texts:
+                    if "*" in text.rstrip().rstrip("*"):
+                        raise ValueError(f"theme {theme!r}: {text!r}: only the last word of a phrase may end in *")
                     try:
                         made = phrase(text)
                     except ValueError as exc:

@@ -197,6 +197,15 @@ def judge(record: Profile, announcement: Profile) -> Verdict:
     dates = [d for d in record.key_dates if mentions(announcement.dates, d)]
     if not links and not dates:
         return Verdict(False, "no date of the record is mentioned and there is no link to it")
+    event = record.item.event
+    if event is not None and not links and (event.venue or event.speakers):
+        # A day and a topic are shared by many events (a national awareness day): an announcement of
+        # this one also names where it is or who speaks.
+        said = significant_words(announcement.text)
+        known = _name_words(event.venue) | {significant_words(s) and sorted(significant_words(s))[-1]
+                                             for s in event.speakers if significant_words(s)}
+        if not said & {w for w in known if w}:
+            return Verdict(False, "names neither the event's venue nor a speaker, and does not link to it")
     shared = record.record_words & announcement.title_words
     evidence = [f"title words {', '.join(sorted(shared))}"]
     if organisation:
@@ -303,8 +312,8 @@ def stem(word: str) -> str:
 
 
 def squash(text: str) -> str:
-    """Lower-case letters and digits only: 'Open Dialogue UK' -> 'opendialogueuk'."""
-    return "".join(_TOKEN.findall(text.lower()))
+    """Lower-case letters and digits only, '&' read as 'and': 'Open Dialogue UK' -> 'opendialogueuk'."""
+    return "".join(_TOKEN.findall(text.lower().replace("&", " and ")))
 
 
 def names(key: str, text: str) -> bool:
@@ -312,7 +321,7 @@ def names(key: str, text: str) -> bool:
     and 'Open Dialogue UK' both spell 'opendialogueuk'; 'reminder' does not spell 'mind')."""
     if not key or key not in squash(text):
         return False
-    tokens = _TOKEN.findall(text.lower())
+    tokens = _TOKEN.findall(text.lower().replace("&", " and "))
     for start, token in enumerate(tokens):
         if not key.startswith(token):
             continue

@@ -45,12 +45,14 @@ class Match(NamedTuple):
 
 def phrase(text: str, key: object = None, weight: float = 1.0) -> Phrase:
     """A phrase from its written form: 'co-produc*', 'peer support', 'CCG', 'doing with, not to'."""
-    stem = text.rstrip().endswith(_STEM)
-    words = normalise(text.rstrip().rstrip(_STEM)).split()
+    words: list[str] = []
+    for part in text.split():
+        pieces = normalise(part.rstrip(_STEM)).split()
+        if pieces and part.endswith(_STEM):
+            pieces[-1] += _STEM
+        words += pieces
     if not [w for w in words if w != _STOP]:
         raise ValueError(f"phrase {text!r} has no words")
-    if stem:
-        words[-1] += _STEM
     return Phrase(text, tuple(words), key, weight)
 
 
@@ -67,12 +69,32 @@ def original_offset(text: str, normal_offset: int) -> int:
     return starts[word] if 0 <= word < len(starts) else 0
 
 
+INNER_ENDINGS = ("", "s", "es", "d", "ed", "ing", "er", "ers")  # what a * inside a phrase stands for
+
+
+def _spelled(words: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The phrase with each `*` but the last spelled out with the common endings ("shift* power" is
+    "shift power", "shifts power", "shifting power" ...): a stem inside a phrase cannot be an open end."""
+    forms: list[tuple[str, ...]] = [()]
+    for n, word in enumerate(words):
+        if word.endswith(_STEM) and n < len(words) - 1:
+            forms = [form + (word[:-1] + ending,) for form in forms for ending in INNER_ENDINGS]
+        else:
+            forms = [form + (word,) for form in forms]
+    return forms
+
+
 def _needles(made: Phrase) -> list[str]:
     """How the phrase looks in a normalised text: its words, and written as one word when it has several."""
-    forms = [made.words]
-    if len(made.words) > 1 and not any(w.endswith(_STEM) or w == _STOP for w in made.words[:-1]):
-        joined = "".join(w.rstrip(_STEM) for w in made.words)
-        forms.append((joined + (_STEM if made.words[-1].endswith(_STEM) else ""),))
+    return [needle for words in _spelled(made.words) for needle in _forms(words)]
+
+
+def _forms(words: tuple[str, ...]) -> list[str]:
+    """The words as a needle, and run together as one word too when there are several."""
+    forms = [words]
+    if len(words) > 1 and _STOP not in words:
+        joined = "".join(w.rstrip(_STEM) for w in words)
+        forms.append((joined + (_STEM if words[-1].endswith(_STEM) else ""),))
     needles = []
     for words in forms:
         joined = " ".join(words)

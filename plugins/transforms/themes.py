@@ -81,8 +81,6 @@ class ThemesTransform(Transform):
                 if not isinstance(spec, list) and not spec.weighted():
                     raise ValueError(f"theme {theme!r} has no phrases: give phrases, strong or weak, not only exclude")
                 for text in texts:
-                    if "*" in text.rstrip().rstrip("*"):
-                        raise ValueError(f"theme {theme!r}: {text!r}: only the last word of a phrase may end in *")
                     try:
                         made = phrase(text)
                     except ValueError as exc:

@@ -92,7 +92,8 @@ class Item:
     author: str = ""
     themes: list[str] = field(default_factory=list)
     # Why each theme was given, set by the themes transform:
-    # {theme: {"score": 4.5, "matches": [{"phrase": "co-design", "where": "title", "at": 12}, ...]}}
+    # {theme: {"score": 4.5, "needed": 2.0, "kept": True, "why": "kept", "count": 3,
+    #          "matches": [["co-design", "title", 12], ...], "more": 0}}
     theme_evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Set on a job or event when an edition's or the feed's items are chosen (pipeline/duplicates.py), never
     # by a source: the news items and posts from other sources that announced it, shown here instead:

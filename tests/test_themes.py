@@ -53,7 +53,7 @@ def test_phrases_stems_joined_words_and_exclusions(themes, text, expected):
 def test_a_weighted_phrase_counts_more(themes):
     judged = themes.judge("", "Peer mentors and peer support.")
     peer = judged["peer support"]
-    assert peer["score"] == 3.0 and [m["phrase"] for m in peer["matches"]] == ["peer mentor*", "peer support*"]
+    assert peer["score"] == 3.0 and [m[0] for m in peer["matches"]] == ["peer mentor*", "peer support*"]
 
 
 def test_the_title_counts_more_than_the_body(themes):
@@ -85,7 +85,7 @@ def test_apply_keeps_given_themes_and_stores_the_evidence(themes, run_context, i
     themes.apply([item], run_context(themes.project))
     assert item.themes == ["from the source", "peer support"]
     evidence = item.theme_evidence["peer support"]
-    assert evidence["kept"] and evidence["matches"][0] == {"phrase": "peer mentor*", "where": "title", "at": 1}
+    assert evidence["kept"] and evidence["matches"][0] == ["peer mentor*", "title", 1]
 
 
 @pytest.mark.parametrize(("table", "message"), [

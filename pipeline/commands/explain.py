@@ -49,10 +49,10 @@ def describe(item: Item) -> list[str]:
         score, needed = verdict.get("score", 0), verdict.get("needed", 0)
         lines.append(f"  {escape(theme)}: score {score:g} (needs {needed:g}); {mark}")
         for match in verdict.get("matches", []):
-            text = item.title if match.get("where") == "title" else body
-            at = original_offset(text, int(match.get("at", 0)))
-            lines.append(f"    {escape(repr(match.get('phrase')))} in the {match.get('where')}: "
-                         f"…{escape(_around(text, at))}…")
+            phrase, where, at = match if isinstance(match, list) else (match["phrase"], match["where"], match["at"])
+            text = item.title if where == "title" else body
+            lines.append(f"    {escape(repr(phrase))} in the {where}: "
+                         f"…{escape(_around(text, original_offset(text, int(at))))}…")
         if verdict.get("more"):
             lines.append(f"    and {verdict['more']} more")
     if not evidence and not given:

@@ -33,7 +33,8 @@ from pipeline.phrases import Match, PhraseIndex, phrase
 from pipeline.run_context import RunContext
 
 EXCLUDE = "exclude"
-MAX_EVIDENCE = 8  # matches listed per theme
+MAX_EVIDENCE = 8  # matches listed per theme given
+MAX_PASSED_OVER = 3  # and per theme not given
 STRONG, WEAK = 2.0, 0.4
 
 
@@ -123,7 +124,7 @@ class ThemesTransform(Transform):
             verdict = judged[theme]
             if verdict["score"] < needed:
                 verdict["why"] = f"score {verdict['score']:g} is below the {needed:g} a text of {words} words needs"
-            elif len(verdict["matches"]) < self.settings.min_matches:
+            elif verdict["count"] < self.settings.min_matches:
                 verdict["why"] = f"fewer than {self.settings.min_matches} phrase matches"
             elif verdict["score"] < self.settings.relative * top:
                 verdict["why"] = f"under {self.settings.relative:.0%} of the strongest theme's score {top:g}"
@@ -132,6 +133,9 @@ class ThemesTransform(Transform):
             else:
                 verdict["kept"], verdict["why"] = True, "kept"
                 kept += 1
+            if not verdict["kept"]:  # a theme not given keeps a little of its evidence: it is stored with every item
+                verdict["more"] += len(verdict["matches"][MAX_PASSED_OVER:])
+                del verdict["matches"][MAX_PASSED_OVER:]
         return {theme: judged[theme] for theme in ranked}
 
     def _evidence(self, found: list[tuple[Match, str]], needed: float) -> dict[str, Any]:
@@ -144,9 +148,10 @@ class ThemesTransform(Transform):
         for (text, where), n in counts.items():  # a phrase said n times counts 1 + ln n times
             factor = self.settings.title_weight if where == "title" else 1.0
             score += weights[text] * factor * (1 + math.log(n))
-        listed = [{"phrase": m.phrase.text, "where": where, "at": m.start} for m, where in found[:MAX_EVIDENCE]]
+        # [phrase, "title" or "body", offset]: lists, not dicts, since this is kept with every item
+        listed = [[m.phrase.text, where, m.start] for m, where in found[:MAX_EVIDENCE]]
         return {"score": round(score, 2), "needed": round(needed, 2), "kept": False, "why": "",
-                "matches": listed, "more": max(0, len(found) - MAX_EVIDENCE)}
+                "count": len(found), "matches": listed, "more": max(0, len(found) - MAX_EVIDENCE)}
 
     def apply(self, items: list[Item], run: RunContext) -> None:
         for item in items:

@@ -40,7 +40,6 @@ from urllib.error import URLError
 
 from pydantic import Field
 from python_http_client.exceptions import HTTPError
-from sendgrid import SendGridAPIClient
 
 from pipeline import components, hookimpl
 from pipeline.components import Batch, Deliverer, Delivery, Resolution
@@ -89,6 +88,8 @@ class SendGrid(Deliverer):
             raise ConfigError(f"{project.config_path.name}: sendgrid delivery: environment variable "
                               f"{settings.api_key_env} is not set; set it to your SendGrid API key, "
                               f"or use type = \"outbox\" to write .eml files instead")
+        from sendgrid import SendGridAPIClient  # here: it loads cryptography, which a project without it never needs
+
         self.client = SendGridAPIClient(api_key=key, host=settings.host)
         self.client.client.timeout = settings.timeout  # the client has no timeout otherwise
         # Bodies go out as the JSON text we write (with any other Content-Type the client would re-encode

@@ -175,18 +175,3 @@ class Links:
     def token(self, subscriber_id: int) -> str:
         """The token of a subscriber's unsubscribe and preferences links (`<site_url>/unsubscribe/<token>`)."""
         return self.tokens.make("unsubscribe", subscriber_id)
-
-
-def confirm_url(project: Project, subscriber_id: int) -> str:
-    """`<site_url>/confirm/<token>`, valid for 7 days."""
-    return Links(project).confirm(subscriber_id)
-
-
-def unsubscribe_url(project: Project, subscriber_id: int) -> str:
-    """`<site_url>/unsubscribe/<token>`: the one-click (RFC 8058) and footer link; never expires."""
-    return Links(project).unsubscribe(subscriber_id)
-
-
-def preferences_url(project: Project, subscriber_id: int) -> str:
-    """`<site_url>/preferences/<token>`: themes, and leave; never expires."""
-    return Links(project).preferences(subscriber_id)

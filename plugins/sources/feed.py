@@ -25,16 +25,21 @@ from pipeline.settings_types import UrlOrFile
 OFFLOAD_BYTES = 64 * 1024  # smaller feeds parse faster than a trip to a worker process
 
 
+class FeedOptions(Settings):
+    """How a feed's entries are read: shared by `feed` and by `opml`, which makes `feed` sources."""
+
+    kind: Literal["news", "post", "job", "event"] = "news"
+    max_items: int | None = None
+    max_megabytes: int = Field(default=20, ge=1)
+
+
 class FeedSource(Source):
     name = "feed"
     sanitises = True  # every body goes through clean_html here
     description = "RSS or Atom feed by URL or file (partner news)"
 
-    class Settings(Settings):
+    class Settings(FeedOptions):
         url: UrlOrFile
-        kind: Literal["news", "post", "job", "event"] = "news"
-        max_items: int | None = None
-        max_megabytes: int = Field(default=20, ge=1)
 
     def fetch(self, run: RunContext) -> list[Item]:
         url = self.settings.url

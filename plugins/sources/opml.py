@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ElementTree
-from typing import Literal
-
-from pydantic import Field
 
 from pipeline import hookimpl
-from pipeline.components import Settings, Source
+from pipeline.components import Source
 from pipeline.errors import ConfigError
 from pipeline.settings_types import ExistingFile
+from plugins.sources.feed import FeedOptions
 
 _UNSAFE = re.compile(r"[^a-z0-9]+")
 
@@ -29,11 +27,8 @@ class OpmlSource(Source):
     name = "opml"
     description = "Every feed listed in an OPML file, each as its own feed source"
 
-    class Settings(Settings):
+    class Settings(FeedOptions):
         path: ExistingFile
-        kind: Literal["news", "post", "job", "event"] = "news"
-        max_items: int | None = None
-        max_megabytes: int = Field(default=20, ge=1)
 
     def expand(self) -> list[Source]:
         where = f"{self.project.config_path.name}: [sources.{self.instance}]"

@@ -103,7 +103,17 @@ class Item:
     event: EventDetails | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return _encode(dataclasses.asdict(self))
+        """The item as JSON-ready values (what the state database stores). Nested values are copied
+        one level deep only: `theme_evidence` and `also_announced` hold JSON values already."""
+        data = {name: getattr(self, name) for name in _ITEM_FIELDS}
+        data["kind"] = self.kind.value
+        data["published"] = self.published.isoformat()
+        data["themes"] = list(self.themes)
+        data["theme_evidence"] = dict(self.theme_evidence)
+        data["also_announced"] = [dict(entry) for entry in self.also_announced]
+        data["job"] = _encode(dataclasses.asdict(self.job)) if self.job else None
+        data["event"] = _encode(dataclasses.asdict(self.event)) if self.event else None
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Item:
@@ -129,6 +139,9 @@ class Item:
             ]
             data["event"] = EventDetails(**event)
         return cls(**data)
+
+
+_ITEM_FIELDS = tuple(f.name for f in dataclasses.fields(Item))
 
 
 def item_id(source: str, key: str) -> str:

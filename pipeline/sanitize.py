@@ -33,6 +33,7 @@ _BLOCK_END = re.compile(
     r"<(?:br|/p|/li|/h[1-6]|/div|/section|/article|/blockquote|/tr|/dd|/dt|/pre|/figcaption)\b[^>]*>", re.I)
 # Characters no output can carry: XML 1.0 forbids them, MJML chokes on them, mail clients show junk.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
+_TAG = re.compile(r'<[^>"]*(?:"[^"]*"[^>"]*)*>')  # a tag as nh3 writes it: attribute values in double quotes
 _STRIP_ALL = nh3.Cleaner(tags=set(), clean_content_tags={"script", "style"}, attributes={})
 
 
@@ -97,10 +98,18 @@ def safe_url(url: str, base_url: str = "") -> str:
 
 
 def html_to_text(fragment: str) -> str:
-    """Text of an HTML fragment with one line per block (paragraph, list item, heading)."""
+    """Text of sanitised HTML (as every `Item.body_html` is: `clean_html` made it) with one line per
+    block (paragraph, list item, heading). Run anything else through `clean_html` first.
+
+    Sanitised HTML quotes every attribute value and escapes every "<" in text, so tags can be cut out
+    by a pattern; this runs for every item in every transform, at a third of the cost of re-parsing.
+    """
     if not fragment:
         return ""
     # Source line breaks inside a paragraph are just spaces; only block ends start a new line.
-    blocks = _BLOCK_END.sub("\n", _SPACE.sub(" ", fragment))
-    lines = strip_controls(html.unescape(_STRIP_ALL.clean(blocks))).split("\n")
-    return "\n".join(folded for line in lines if (folded := _SPACE.sub(" ", line).strip()))
+    text = _TAG.sub("", _BLOCK_END.sub("\n", " ".join(fragment.split())))
+    if "&" in text:
+        text = html.unescape(text)
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
+    return "\n".join(filter(None, (" ".join(line.split()) for line in text.split("\n"))))

@@ -10,10 +10,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
-
-import httpx
-import jinja2
 
 from pipeline import __version__
 from pipeline.config import Project
@@ -21,7 +19,10 @@ from pipeline.errors import SourceError
 from pipeline.models import Item
 from pipeline.sanitize import html_to_text
 from pipeline.state import Store
-from pipeline.templating import build_environment
+
+if TYPE_CHECKING:  # loaded when first used: a run that fetches nothing over HTTP never pays for httpx
+    import httpx
+    import jinja2
 
 
 @dataclass
@@ -143,6 +144,8 @@ class RunContext:
     @property
     def http(self) -> httpx.Client:
         """One HTTP client for every source: shared connections, timeouts, a clear User-Agent."""
+        import httpx
+
         with self._lock:
             if self._http is None:
                 self._http = httpx.Client(
@@ -157,6 +160,8 @@ class RunContext:
         """The Jinja2 environment, built on first use (plugins' `prepare_jinja_environment` included)."""
         with self._lock:
             if self._templates is None:
+                from pipeline.templating import build_environment
+
                 self._templates, failures = build_environment(self.project)
                 for plugin, exc in failures.items():
                     self.problem(f"plugin {plugin!r}", f"prepare_jinja_environment raised "

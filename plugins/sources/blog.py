@@ -5,9 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
-import frontmatter
-import yaml
-
 from pipeline import hookimpl
 from pipeline.components import Settings, Source
 from pipeline.dates import aware
@@ -42,6 +39,9 @@ class BlogSource(Source):
                 yield item
 
     def _read(self, path: Path, base: str, run: RunContext) -> Item | None:
+        import frontmatter  # here: a run of a project without posts never loads the YAML parser
+        import yaml
+
         try:
             post = frontmatter.loads(path.read_text(encoding="utf-8"))
         except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from functools import lru_cache
-
-from markdown_it import MarkdownIt
+from typing import TYPE_CHECKING
 
 from pipeline.sanitize import clean_html
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 
 @lru_cache(maxsize=1)
 def _markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt  # here: loading the plugins should not load the Markdown parser
+
     extensions = ["table", "strikethrough", "replacements", "smartquotes"]
     return MarkdownIt("commonmark", {"typographer": True}).enable(extensions)
 

@@ -62,6 +62,10 @@ class RunContext:
         self._texts[item.id] = (item.body_html, text)
         return text
 
+    def forget_texts(self) -> None:
+        """Let go of the texts worked out for the transforms (a long run's would fill memory)."""
+        self._texts.clear()
+
     def after_save(self, action: Callable[[], None]) -> None:
         """Do `action` once the items fetched in this run are safely stored (e.g. remember an ETag).
 
@@ -180,10 +184,17 @@ class RunContext:
             raise SourceError("still parsing when the source's deadline came") from None
 
     def map_in_workers(self, fn, argument_tuples: list[tuple]):
-        """`fn(*args)` for each tuple in the worker processes, results in order (`fn` must be importable)."""
+        """`fn(*args)` for each tuple in the worker processes, results in order (`fn` must be importable).
+
+        The list is emptied as the work is handed over and each result is let go once yielded, so what
+        a chunk holds can be freed as soon as it is done.
+        """
         pool = self._worker_pool()
-        futures = [pool.submit(fn, *args) for args in argument_tuples]
-        for future in futures:
+        futures = []
+        while argument_tuples:
+            futures.append(pool.submit(fn, *argument_tuples.pop(0)))
+        for n, future in enumerate(futures):
+            futures[n] = None
             yield future.result()
 
     def _worker_pool(self) -> Executor:

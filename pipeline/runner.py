@@ -31,6 +31,7 @@ from pipeline.sanitize import clean_html, one_line, safe_url, strip_controls
 from pipeline.state import Store
 from pipeline.transforming import apply_chunk, can_run_in_workers, specs
 
+CHUNK_ITEMS = 500  # items per trip to a worker: small enough that few are in memory at once
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 
@@ -208,16 +209,26 @@ def _transforms_key(project: Project) -> str:
 
 
 def _transform_and_save(items: list[Item], ctx: RunContext, report: RunReport, progress: Progress) -> None:
-    """Transform only what is new or changed since it was last saved; save everything fetched."""
+    """Transform only what is new or changed since it was last saved; save everything fetched.
+
+    In the worker processes each chunk is saved as it comes back, so a long run never holds every
+    transformed item (and its JSON) at once.
+    """
     key = _transforms_key(ctx.project)
     prints = {item.id: fingerprint(item, key) for item in items}
     stored = ctx.store.fingerprints(prints)
     changed = [item for item in items if stored.get(item.id) != prints[item.id]]
     unchanged = [item.id for item in items if stored.get(item.id) == prints[item.id]]
+    items.clear()  # `changed` holds what is still needed
     transforms = ctx.project.transforms
+    seen_at = datetime.now(ctx.project.tz)  # by the clock, even under --as-of: it orders what was seen when
+
+    def save(done: list[Item], all_ok: bool) -> None:
+        # A failed transform leaves an empty fingerprint, so the next run transforms those items again.
+        ctx.store.save_items(((item, prints[item.id] if all_ok else "") for item in done), seen_at)
+
     if can_run_in_workers(transforms, len(changed), ctx.project.core.workers):
-        items.clear()  # the workers send back transformed copies: the originals need not stay in memory
-        changed = _transform_in_workers(changed, ctx, report, progress)
+        _transform_in_workers(changed, ctx, report, progress, save)
     else:
         for n, transform in enumerate(transforms, 1):
             def work(transform=transform) -> tuple[str, int]:
@@ -226,36 +237,38 @@ def _transform_and_save(items: list[Item], ctx: RunContext, report: RunReport, p
 
             report.results.append(_timed("transform", transform, work))
             progress("transforms", n, len(transforms))
-    # A failed transform leaves an empty fingerprint, so the next run transforms those items again.
-    all_ok = not report.failed("transform")
-    seen_at = datetime.now(ctx.project.tz)  # by the clock, even under --as-of: it orders what was seen when
-    ctx.store.save_items([(item, prints[item.id] if all_ok else "") for item in changed], seen_at)
+        ctx.forget_texts()
+        save(changed, not report.failed("transform"))
     if unchanged:
         ctx.store.touch_items(unchanged, seen_at)
     ctx.saved()
 
 
-def _transform_in_workers(items: list[Item], ctx: RunContext, report: RunReport, progress: Progress) -> list[Item]:
-    """Every transform over `items` in the worker processes, a chunk each; the items come back transformed."""
+def _transform_in_workers(items: list[Item], ctx: RunContext, report: RunReport, progress: Progress,
+                          save: Callable[[list[Item], bool], None]) -> None:
+    """Every transform over `items` in the worker processes, a chunk each; each chunk saved as it comes back."""
     transforms, workers = ctx.project.transforms, ctx.project.core.workers
-    size = -(-len(items) // (workers * 4))  # a few chunks a worker, so one slow chunk does not hold the rest
+    size = min(CHUNK_ITEMS, -(-len(items) // (workers * 4)))  # a few chunks a worker at least
     chunks = [items[start:start + size] for start in range(0, len(items), size)]
+    total = len(items)
+    items.clear()  # the workers send back transformed copies: the originals need not stay in memory
     started = time.perf_counter()
-    done, failures = [], []
-    for transformed, problems, failed in ctx.map_in_workers(apply_chunk, [(specs(transforms), c) for c in chunks]):
-        done.extend(transformed)
+    failures = []
+    arguments = [(specs(transforms), chunk) for chunk in chunks]
+    chunks.clear()
+    for transformed, problems, failed in ctx.map_in_workers(apply_chunk, arguments):
         failures.extend(failed)
         for problem in problems:
             where, _, message = problem.partition(": ")
             ctx.problem(where, message)
+        save(transformed, not failed)
     seconds = time.perf_counter() - started
     for n, transform in enumerate(transforms, 1):
         failed = [f.partition(": ")[2] for f in failures if f.partition(": ")[0] == transform.instance]
-        summary = failed[0] if failed else f"{_items(len(items))} in {workers} worker processes"
+        summary = failed[0] if failed else f"{_items(total)} in {workers} worker processes"
         report.results.append(StageResult("transform", transform.instance, not failed, summary, seconds,
-                                          0 if failed else len(items)))
+                                          0 if failed else total))
         progress("transforms", n, len(transforms))
-    return done
 
 
 def _write_all(sinks: list[Sink], edition: Edition | None, ctx: RunContext, report: RunReport,

@@ -73,11 +73,11 @@ class Store:
             found.update(self._rows(f"SELECT id, fingerprint FROM items WHERE id IN ({marks})", chunk))
         return found
 
-    def save_items(self, items: list[tuple[Item, str]], seen_at: datetime) -> None:
+    def save_items(self, items: Iterable[tuple[Item, str]], seen_at: datetime) -> None:
         """Insert or update `(item, fingerprint)` pairs; `first_seen` is kept from the first time."""
         now = _iso(seen_at)
-        rows = [(it.id, it.kind.value, it.source, _iso(it.published), now, now, fp, json.dumps(it.to_dict()))
-                for it, fp in items]
+        rows = ((it.id, it.kind.value, it.source, _iso(it.published), now, now, fp, json.dumps(it.to_dict()))
+                for it, fp in items)  # one row at a time: never every item's JSON at once
         with self.transaction() as db:
             db.executemany(
                 """INSERT INTO items (id, kind, source, published, first_seen, last_seen, fingerprint, data)

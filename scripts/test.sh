@@ -9,4 +9,5 @@ fi
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
+bash scripts/feedparser_corpus.sh  # feedparser's own test corpus, for the fast parser's differential test
 exec .venv/bin/python -m pytest "$@"

@@ -257,3 +257,12 @@ def test_sigterm_ends_a_run_cleanly(write_project):
         os.killpg(proc.pid, 0)  # nothing of the run is left, workers included
     with open(config.parent / "state" / "pipeline.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the state folder is free again
+
+
+def test_an_opml_list_passes_its_feed_settings_to_each_feed(project_from):
+    opml = """<opml version="2.0"><body><outline type="rss" text="One" xmlUrl="https://one.example.org/f.xml"/>
+      </body></opml>"""
+    project = project_from(f'[sources.p]\ntype = "opml"\npath = "p.opml"\nkind = "job"\nparser = "fast"\n'
+                           f'max_items = 7\n{SINK}', files={"p.opml": opml})
+    (feed,) = project.sources
+    assert (feed.settings.kind, feed.settings.parser, feed.settings.max_items) == ("job", "fast", 7)

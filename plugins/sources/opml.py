@@ -40,7 +40,7 @@ class OpmlSource(Source):
                 name, n = f"{base}-{n}", n + 1
             seen.add(name)
             table = {"type": "feed", "url": url, "kind": self.settings.kind,
-                     "max_megabytes": self.settings.max_megabytes}
+                     "max_megabytes": self.settings.max_megabytes, "parser": self.settings.parser}
             if self.settings.max_items:
                 table["max_items"] = self.settings.max_items
             source = self.project.build_component("source", f"{where} {url}", table)

@@ -57,7 +57,7 @@ HELP_BUDGET_SECONDS = 10  # what --budget keeps aside per tool for the --help ru
 RUN_TIMEOUT = 900.0       # a run that takes longer is killed (process group) and reported
 SAMPLE_SECONDS = 0.02     # how often /proc is read for memory
 GROUP_GRACE_SECONDS = 2.0  # a tool's leftover processes get this long to exit by themselves
-TOOLS = ("project", "reader", "rss2email")
+TOOLS = ("project", "project-fast", "reader", "rss2email")
 
 
 def say(message: str) -> None:
@@ -498,6 +498,21 @@ class Project(Tool):
         return {"items_stored": stored, "errors": len(names), "first_error": names[0] if names else ""}
 
 
+class ProjectFast(Project):
+    """The same, each feed read by the fast parser (`parser = "fast"`, the `fast` extra: lxml)."""
+
+    key, label = "project-fast", "this project with the fast extra"
+
+    def missing(self) -> str | None:
+        found = subprocess.run([str(PIPELINE_BIN.parent / "python"), "-c", "import lxml"], capture_output=True)
+        return super().missing() or (None if found.returncode == 0 else
+                                     "lxml not installed: pip install -e '.[fast]'")
+
+    def prepare(self, urls: list[str]) -> None:
+        super().prepare(urls)
+        self.config_text = project_config(urls, parser="fast")
+
+
 class Reader(Tool):
     key, label = "reader", "reader"
 
@@ -632,13 +647,15 @@ def shipped_transforms_text() -> str:
     return "\n".join(lines)
 
 
-def project_config(urls: list[str]) -> str:
-    """One `feed` source per URL, the shipped transforms, an `rss` sink. Workers: the project's default."""
+def project_config(urls: list[str], parser: str = "feedparser") -> str:
+    """One `feed` source per URL (read by `parser`), the shipped transforms, an `rss` sink. Workers: the
+    project's default."""
     lines = ["[pipeline]", 'name = "Co-production Benchmark Network"',
              'description = "A generated corpus for measuring ingest."', 'site_url = "https://bench.example.org"',
              'timezone = "Europe/London"', 'state_dir = "state"', 'out_dir = "out"', ""]
     for url in urls:
-        lines += [f"[sources.{Path(url).name.split('.')[0]}]", 'type = "feed"', f"url = {json.dumps(url)}", ""]
+        lines += [f"[sources.{Path(url).name.split('.')[0]}]", 'type = "feed"', f"url = {json.dumps(url)}",
+                  f'parser = "{parser}"', ""]
     transforms = shipped_transforms_text()
     lines += [transforms, "", "[sinks.feed]", 'type = "rss"', "limit = 50", ""]
     text = "\n".join(lines)
@@ -760,7 +777,8 @@ def fmt_memory(memory: list[dict]) -> str:
 
 
 def table(records: dict[str, Record], missing: dict[str, str], args) -> str:
-    names = {"project": "this project", "reader": "reader", "rss2email": "rss2email"}
+    names = {"project": "this project", "project-fast": "this project, fast extra", "reader": "reader",
+             "rss2email": "rss2email"}
     shown = [key for key in TOOLS if key in records or key in missing]
     context = {"feeds": args.feeds, "items": args.items, "latency_ms": round(args.latency * 1000),
                "total": args.feeds * args.items}
@@ -830,7 +848,7 @@ def measure(args, root: Path) -> dict:
     load_before = os.getloadavg()
     say(f"load average {load_before[0]:.2f} on {os.cpu_count()} CPUs (other processes skew the figures)")
     tools_wanted = args.only or list(TOOLS)
-    classes = {"project": Project, "reader": Reader, "rss2email": Rss2Email}
+    classes = {"project": Project, "project-fast": ProjectFast, "reader": Reader, "rss2email": Rss2Email}
     tools: list[Tool] = []
     missing: dict[str, str] = {}
     for key in tools_wanted:
@@ -925,11 +943,12 @@ def report(args, found: dict) -> str:
     notes += [f"  {key}: not run: {reason}" for key, reason in missing.items()]
     if notes:
         lines += ["", "notes:", *notes]
-    if "project" in records and "reader" in records:
-        p, r = records["project"].times, records["reader"].times
-        ratios = [f"{what} {statistics.median(r[what]) / statistics.median(p[what]):.2f}×"
-                  for what in ("cold", "cold_latency", "not_modified") if p.get(what) and r.get(what)]
-        lines += ["", "reader time ÷ this project's time (above 1: this project is faster): " + ", ".join(ratios)]
+    for key in ("project", "project-fast"):
+        if key in records and "reader" in records:
+            p, r = records[key].times, records["reader"].times
+            ratios = [f"{what} {statistics.median(r[what]) / statistics.median(p[what]):.2f}×"
+                      for what in ("cold", "cold_latency", "not_modified") if p.get(what) and r.get(what)]
+            lines += ["", f"reader time ÷ {key}'s time (above 1: faster than reader): " + ", ".join(ratios)]
     return "\n".join(lines)
 
 

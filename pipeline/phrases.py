@@ -14,8 +14,9 @@ are. That is what makes a taxonomy of hundreds of phrases cheap over thousands o
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 import ahocorasick
@@ -23,10 +24,22 @@ import ahocorasick
 WORD = re.compile(r"[^\W_]+")
 # A phrase never runs across the end of a sentence or clause, a bracket or a quotation mark: there the
 # normalised text gets a "|" that no phrase contains ("plan A, e.g." has no "A&E" in it).
-_STOPS = re.compile(r"[.,;:!?()\[\]{}\"“”|\n]+")
-_GAPS = re.compile(r"[^\w|]+|_+")
+_STOP_CHARS = '.,;:!?()[]{}"“”|\n'
 _STEM = "*"
 _STOP = "|"
+
+
+@lru_cache(maxsize=4096)
+def _kind(char: str) -> str:
+    """What a character of lower-cased text becomes: itself in a word, "|" at a stop, else a space."""
+    return char if WORD.fullmatch(char) else _STOP if char in _STOP_CHARS else " "
+
+
+# `normalise` works on UTF-8 bytes: one table marks every ASCII character at C speed (other bytes stay),
+# and the few other characters a text has are then marked one distinct character at a time.
+_ASCII = bytes(range(128))
+_ASCII_KINDS = bytes(ord(_kind(chr(b))) if b < 128 else b for b in range(256))
+_UTF8 = ("utf-8", "surrogatepass")  # a lone surrogate is a gap, as for the regexes, not an error
 
 
 @dataclass(frozen=True)
@@ -59,7 +72,16 @@ def phrase(text: str, key: object = None, weight: float = 1.0) -> Phrase:
 def normalise(text: str) -> str:
     """The text as the automaton reads it: lower case, its words framed and joined by single spaces, with
     a "|" where a sentence, clause or bracket ends."""
-    return " " + " ".join(_GAPS.sub(" ", _STOPS.sub(" | ", text.lower())).split()) + " "
+    lower = text.lower()
+    data = lower.encode(*_UTF8)
+    marked = data.translate(_ASCII_KINDS)
+    if not lower.isascii():
+        for char in set(data.translate(None, _ASCII).decode(*_UTF8)):
+            if (kind := _kind(char)) != char:
+                marked = marked.replace(char.encode(*_UTF8), kind.encode())
+    while b"||" in marked:  # a run of stops is one stop
+        marked = marked.replace(b"||", b"|")
+    return " " + b" ".join(marked.replace(b"|", b" | ").split()).decode(*_UTF8) + " "
 
 
 def original_offset(text: str, normal_offset: int) -> int:
@@ -112,18 +134,20 @@ class PhraseIndex:
                 by_needle.setdefault(needle, []).append(made)
         self.automaton = ahocorasick.Automaton()
         for needle, listed in by_needle.items():
-            self.automaton.add_word(needle, (needle, tuple(listed)))
+            self.automaton.add_word(needle, (len(needle) - 2, tuple(listed)))
         self.empty = not by_needle
         if not self.empty:
             self.automaton.make_automaton()
 
+    def scan(self, text: str) -> Iterator[tuple[int, tuple[int, tuple[Phrase, ...]]]]:
+        """Every written form found in `text`, as `(last, (back, phrases))`, for a caller that must be quick:
+        it spans `start = last - back` to `end = last + 1` of the normalised text, and they come in the
+        order they end."""
+        return self.automaton.iter(normalise(text)) if not self.empty else iter(())
+
     def find(self, text: str) -> list[Match]:
         """Every phrase found in `text`, overlapping ones included."""
-        if self.empty:
-            return []
         found: list[Match] = []
-        for last, (needle, listed) in self.automaton.iter(normalise(text)):
-            start, end = last - len(needle) + 2, last + 1  # from the first word's first letter
-            for made in listed:
-                found.append(Match(made, start, end))
+        for last, (back, listed) in self.scan(text):
+            found += [Match(made, last - back, last + 1) for made in listed]  # from the first word's first letter
         return found

@@ -3,12 +3,14 @@ length, the strongest themes only, the evidence kept, and `pipeline explain` sho
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
 
 from pipeline.cli import main
 from pipeline.errors import ConfigError
+from pipeline.phrases import normalise
 
 SINK = '\n[sinks.feed]\ntype = "rss"\n'
 TAXONOMY = """
@@ -123,3 +125,67 @@ def test_explain_names_what_it_cannot_find(write_project, capsys):
     main(["refresh", "-c", str(config), "--as-of", "2016-02-01"])
     assert main(["explain", "-c", str(config), "https://nowhere.example.org/"]) == 1
     assert "no stored item has the id or URL 'https://nowhere.example.org/'" in capsys.readouterr().err
+
+
+COVERING = """
+[transforms.themes]
+type = "themes"
+max_themes = 1
+[transforms.themes.taxonomy.support]
+phrases = ["support*", "peer support group*", { phrase = "peer-led", weight = 3 }, "peer led", "led"]
+exclude = ["support worker*", "mutual support group", "led by"]
+[transforms.themes.taxonomy.groups]
+phrases = ["group*", "support group*"]
+"""
+
+
+@pytest.fixture
+def covering(project_from):
+    return project_from(COVERING + SINK).transforms[0]
+
+
+def _matched(judged, theme):
+    return [m[0] for m in judged[theme]["matches"]] if theme in judged else []
+
+
+def test_a_longer_match_of_a_theme_covers_the_shorter_ones_inside_it(covering):
+    text = "A peer support group. Support."
+    judged = covering.judge("", text)
+    assert _matched(judged, "support") == ["peer support group*", "support*"]
+    normal = normalise(text)
+    assert [m[2] for m in judged["support"]["matches"]] == [normal.index("peer"), normal.rindex("support")]
+
+
+def test_an_exclusion_covers_matches_inside_it_whether_it_ends_with_them_or_after(covering):
+    text = "Support workers; a mutual support group; led by us; support."
+    judged = covering.judge("", text)
+    assert _matched(judged, "support") == ["support*"] and judged["support"]["count"] == 1  # the last one
+    assert judged["support"]["matches"][0][2] == normalise(text).rindex("support")
+    assert _matched(judged, "groups") == ["support group*"]  # another theme's exclusions do not apply
+
+
+def test_an_exclusion_that_only_overlaps_a_match_leaves_it(covering):
+    judged = covering.judge("", "Peer support groups led by peers.")
+    assert _matched(judged, "support") == ["peer support group*"]  # "led" is inside "led by", not "groups"
+
+
+def test_overlapping_matches_of_different_themes_each_count(covering):
+    judged = covering.judge("", "support groups")
+    assert _matched(judged, "support") == ["support*"]
+    assert _matched(judged, "groups") == ["support group*"]  # it covers its own "group*"
+
+
+def test_one_form_written_twice_counts_once_with_the_first_listing(covering):
+    judged = covering.judge("", "Peer-led, peer led.")
+    assert _matched(judged, "support") == ["peer-led", "peer-led"]
+    assert judged["support"]["score"] == round(3 * (1 + math.log(2)), 2)
+
+
+def test_a_theme_not_given_keeps_three_matches_and_counts_the_rest(covering):
+    text = "Groups and groups and group work. " * 3 + " ".join(["Support."] * 12)
+    judged = covering.judge("", text)
+    given = judged["support"]
+    assert given["kept"] and given["count"] == 12 and len(given["matches"]) == 8 and given["more"] == 4
+    passed_over = judged["groups"]
+    assert passed_over["why"] == "beyond the 1 strongest themes" and passed_over["count"] == 9
+    assert len(passed_over["matches"]) == 3 and passed_over["more"] == 6

@@ -21,7 +21,6 @@ in `Item.theme_evidence`, which `pipeline explain` shows.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -29,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pipeline import hookimpl
 from pipeline.components import Settings, Transform
 from pipeline.models import Item
-from pipeline.phrases import Match, PhraseIndex, phrase
+from pipeline.phrases import PhraseIndex, phrase
 from pipeline.run_context import RunContext
 
 EXCLUDE = "exclude"
@@ -94,11 +93,14 @@ class ThemesTransform(Transform):
     def __init__(self, *args):
         super().__init__(*args)
         phrases = []
+        self.weights: dict[str, dict[str, float]] = {}  # per theme, per phrase text: its first phrase's weight
         for theme, spec in self.settings.taxonomy.items():
             if isinstance(spec, list):
                 spec = ThemeSpec(phrases=spec)
             for text, weight in spec.weighted():
                 phrases.append(phrase(text, theme, weight * spec.weight))
+                # a text listed twice matches where its first listing does, and only that one counts
+                self.weights.setdefault(theme, {}).setdefault(text, weight * spec.weight)
             phrases.extend(phrase(text, (EXCLUDE, theme)) for text in spec.exclude)
         self.index = PhraseIndex(phrases)
         self.order = {theme: n for n, theme in enumerate(self.settings.taxonomy)}
@@ -109,21 +111,19 @@ class ThemesTransform(Transform):
 
     def judge(self, title: str, body: str) -> dict[str, dict[str, Any]]:
         """Every theme with a match: its score, what was needed, whether it is kept and why, the evidence."""
-        matches: dict[str, list[tuple[Match, str]]] = defaultdict(list)
-        for where, text in (("title", title), ("body", body)):
-            for theme, match in _counted(self.index.find(text)):
-                matches[theme].append((match, where))
+        found = {"title": self._counted(title), "body": self._counted(body)}
         words = len(body.split())
         # Evidence grows with the square root of length: a 900-word post needs three times what a note does.
         needed = self.settings.min_score * math.sqrt(max(1.0, words / self.settings.words_per_point))
-        judged = {theme: self._evidence(found, needed) for theme, found in matches.items()}
+        judged = {theme: self._scored(theme, found, round(needed, 2)) for theme in found["title"] | found["body"]}
         ranked = sorted(judged, key=lambda t: (-judged[t]["score"], self.order.get(t, 0)))
         kept = 0
         top = judged[ranked[0]]["score"] if ranked else 0.0
+        below = f" is below the {needed:g} a text of {words} words needs"
         for theme in ranked:
             verdict = judged[theme]
             if verdict["score"] < needed:
-                verdict["why"] = f"score {verdict['score']:g} is below the {needed:g} a text of {words} words needs"
+                verdict["why"] = f"score {verdict['score']:g}{below}"
             elif verdict["count"] < self.settings.min_matches:
                 verdict["why"] = f"fewer than {self.settings.min_matches} phrase matches"
             elif verdict["score"] < self.settings.relative * top:
@@ -133,25 +133,60 @@ class ThemesTransform(Transform):
             else:
                 verdict["kept"], verdict["why"] = True, "kept"
                 kept += 1
-            if not verdict["kept"]:  # a theme not given keeps a little of its evidence: it is stored with every item
-                verdict["more"] += len(verdict["matches"][MAX_PASSED_OVER:])
-                del verdict["matches"][MAX_PASSED_OVER:]
+            # a theme not given keeps a little of its evidence: it is stored with every item
+            verdict["matches"] = _listed(theme, found, MAX_EVIDENCE if verdict["kept"] else MAX_PASSED_OVER)
+            verdict["more"] = verdict["count"] - len(verdict["matches"])
         return {theme: judged[theme] for theme in ranked}
 
-    def _evidence(self, found: list[tuple[Match, str]], needed: float) -> dict[str, Any]:
-        counts: dict[tuple[str, str], int] = defaultdict(int)
-        weights: dict[str, float] = {}
-        for match, where in found:
-            counts[(match.phrase.text, where)] += 1
-            weights[match.phrase.text] = match.phrase.weight
-        score = 0.0
-        for (text, where), n in counts.items():  # a phrase said n times counts 1 + ln n times
-            factor = self.settings.title_weight if where == "title" else 1.0
-            score += weights[text] * factor * (1 + math.log(n))
-        # [phrase, "title" or "body", offset]: lists, not dicts, since this is kept with every item
-        listed = [[m.phrase.text, where, m.start] for m, where in found[:MAX_EVIDENCE]]
-        return {"score": round(score, 2), "needed": round(needed, 2), "kept": False, "why": "",
-                "count": len(found), "matches": listed, "more": max(0, len(found) - MAX_EVIDENCE)}
+    def _scored(self, theme: str, found: dict[str, dict[str, list]], needed: float) -> dict[str, Any]:
+        """A theme's verdict before it is judged: its score and how many matches it has."""
+        weights = self.weights[theme]
+        score, count = 0.0, 0
+        for where, counted in found.items():
+            if spans := counted.get(theme):
+                factor = self.settings.title_weight if where == "title" else 1.0
+                texts = spans[2::3]
+                for text in dict.fromkeys(texts):  # a phrase said n times counts 1 + ln n times
+                    score += weights[text] * factor * (1 + math.log(texts.count(text)))
+                count += len(texts)
+        return {"score": round(score, 2), "needed": needed, "kept": False, "why": "",
+                "count": count, "matches": [], "more": 0}
+
+    def _counted(self, text: str) -> dict[str, list]:
+        """Per theme, in order, each match that no exclusion of the theme, nor a longer match of it, covers;
+        flat: [start, end, phrase text, start, end, ...].
+
+        The automaton gives matches in the order they end, so a match can cover, of those before it, only
+        the last of its theme's list (when it ends there too) or a tail of the list (those starting no
+        earlier). The matches kept never cover one another, so the list is in order of start too: no sort."""
+        found: dict[str, list] = {}
+        barred: dict[str, tuple[int, int]] = {}  # per theme, the exclusion that ends last (the longest there)
+        for last, (back, listed) in self.index.scan(text):
+            start, end = last - back, last + 1
+            for made in listed:
+                theme = made.key
+                if theme.__class__ is tuple:  # an exclusion, (EXCLUDE, theme)
+                    theme = theme[1]
+                    spans = found.get(theme)
+                    while spans and spans[-3] >= start:
+                        del spans[-3:]
+                    bar = barred.get(theme)
+                    if bar is None or bar[1] < end or bar[0] > start:
+                        barred[theme] = (start, end)
+                    continue
+                spans = found.get(theme)
+                if spans and spans[-2] == end and spans[-3] <= start:
+                    continue  # the last match covers this one (or is this one, of a phrase listed earlier)
+                while spans and spans[-3] >= start:
+                    del spans[-3:]
+                bar = barred.get(theme)
+                if bar is not None and bar[1] == end and bar[0] <= start:
+                    continue
+                if spans is None:
+                    found[theme] = [start, end, made.text]
+                else:
+                    spans += (start, end, made.text)
+        return {theme: spans for theme, spans in found.items() if spans}
 
     def apply(self, items: list[Item], run: RunContext) -> None:
         for item in items:
@@ -161,18 +196,15 @@ class ThemesTransform(Transform):
             item.theme_evidence = judged
 
 
-def _counted(matches: list[Match]) -> list[tuple[str, Match]]:
-    """(theme, match) for each match that no exclusion of its theme, nor a longer match of it, covers."""
-    reach: dict[object, int] = {}  # per theme (and per exclusion of one): how far its spans so far reach
-    counted = []
-    for m in sorted(matches, key=lambda m: (m.start, -m.end, not isinstance(m.phrase.key, tuple))):
-        key = m.phrase.key
-        if isinstance(key, tuple):  # an exclusion: (EXCLUDE, theme)
-            reach[key] = max(reach.get(key, -1), m.end)
-        elif m.end > reach.get((EXCLUDE, key), -1) and m.end > reach.get(key, -1):
-            reach[key] = m.end
-            counted.append((key, m))
-    return counted
+def _listed(theme: str, found: dict[str, dict[str, list]], most: int) -> list[list]:
+    """A theme's first matches: [phrase, "title" or "body", offset] (lists, not dicts, since this is kept with
+    every item)."""
+    listed: list[list] = []
+    for where, counted in found.items():
+        if spans := counted.get(theme):
+            spans = spans[:3 * (most - len(listed))]
+            listed += [[text, where, start] for start, text in zip(spans[0::3], spans[2::3], strict=True)]
+    return listed
 
 
 @hookimpl

@@ -6,7 +6,7 @@ import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -183,19 +183,9 @@ class RunContext:
         except TimeoutError:
             raise SourceError("still parsing when the source's deadline came") from None
 
-    def map_in_workers(self, fn, argument_tuples: list[tuple]):
-        """`fn(*args)` for each tuple in the worker processes, results in order (`fn` must be importable).
-
-        The list is emptied as the work is handed over and each result is let go once yielded, so what
-        a chunk holds can be freed as soon as it is done.
-        """
-        pool = self._worker_pool()
-        futures = []
-        while argument_tuples:
-            futures.append(pool.submit(fn, *argument_tuples.pop(0)))
-        for n, future in enumerate(futures):
-            futures[n] = None
-            yield future.result()
+    def submit_to_workers(self, fn, *args) -> Future:
+        """`fn(*args)` in a worker process, at once; its future (`fn` must be importable)."""
+        return self._worker_pool().submit(fn, *args)
 
     def _worker_pool(self) -> Executor:
         with self._lock:

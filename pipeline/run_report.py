@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from pipeline.errors import PipelineError
 
 
 @dataclass
@@ -34,3 +38,22 @@ class RunReport:
         if self.failed("source") or self.problems:
             return 3
         return 0
+
+
+def timed(stage: str, name: str, work: Callable[[], tuple[str, int]]) -> StageResult:
+    """Run one component's work; any exception becomes a failed result naming the component."""
+    started = time.perf_counter()
+    try:
+        summary, count = work()
+    except Exception as exc:
+        return StageResult(stage, name, False, failure_reason(exc), time.perf_counter() - started)
+    return StageResult(stage, name, True, summary, time.perf_counter() - started, count)
+
+
+def items_text(count: int) -> str:
+    return f"{count} item{'' if count == 1 else 's'}"
+
+
+def failure_reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return text if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {text}"

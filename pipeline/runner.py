@@ -9,29 +9,25 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-import hashlib
-import json
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
-from pipeline.components import Component, Sink, Source
+from pipeline.components import Sink, Source
 from pipeline.config import Project
 from pipeline.edition import Edition, check_date, month_before, prepare_edition, start_of
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.fetching import fetch_all
+from pipeline.ingesting import Ingest
 from pipeline.models import Item
 from pipeline.plugins import call_each_plugin
 from pipeline.run_context import RunContext
-from pipeline.run_report import RunReport, StageResult
+from pipeline.run_report import RunReport, StageResult, failure_reason, items_text, timed
 from pipeline.sanitize import clean_html, one_line, safe_url, strip_controls
 from pipeline.state import Store
-from pipeline.transforming import apply_chunk, can_run_in_workers, specs
 
-CHUNK_ITEMS = 500  # items per trip to a worker: small enough that few are in memory at once
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 
@@ -64,7 +60,9 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
             check_date(store, as_of, datetime.now(project.tz).date())
         ctx = RunContext(project, store, as_of, moment, dry_run=dry_run)
         try:
-            _transform_and_save(_fetch_all(project.sources, ctx, report, progress), ctx, report, progress)
+            ingest = Ingest(ctx, report, progress)
+            _fetch_all(project.sources, ctx, report, progress, ingest.take)
+            ingest.finish()
             edition = prepare_edition(store, as_of, project.tz, project.core.name, moment,
                                       record=not dry_run) if mode == "run" else None
             report.edition = edition.number if edition else None
@@ -115,18 +113,10 @@ def _open_store(project: Project) -> Iterator[Store]:
         store.close()
 
 
-def _timed(stage: str, component: Component, work: Callable[[], tuple[str, int]]) -> StageResult:
-    """Run one component's work; any exception becomes a failed result naming the component."""
-    started = time.perf_counter()
-    try:
-        summary, count = work()
-    except Exception as exc:
-        return StageResult(stage, component.instance, False, _reason(exc), time.perf_counter() - started)
-    return StageResult(stage, component.instance, True, summary, time.perf_counter() - started, count)
-
-
-def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progress: Progress) -> list[Item]:
-    fetched: dict[str, list[Item]] = {source.instance: [] for source in sources}
+def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progress: Progress,
+               take: Callable[[list[Item]], None]) -> None:
+    """Every source within its deadline; each one's items go to `take` as soon as it has finished."""
+    fetched: dict[str, list[Item]] = {}
     abandoned: set[str] = set()  # sources past their deadline: whatever they return later is ignored
 
     def fetch(source: Source) -> StageResult:
@@ -134,10 +124,10 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
             items = [_checked(item, clean=not source.sanitises) for item in source.fetch(ctx)]
             if source.instance not in abandoned:
                 fetched[source.instance] = items
-            return _items(len(items)), len(items)
+            return items_text(len(items)), len(items)
 
         with ctx.source_scope(source.instance), ctx.deadline_scope(ctx.project.deadline_of(source.instance)):
-            result = _timed("source", source, work)
+            result = timed("source", source.instance, work)
             if not result.ok:
                 ctx.forget_after_save(source.instance)
             return result
@@ -148,6 +138,9 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
 
     def on_result(result: StageResult) -> None:
         done.append(result)
+        items = fetched.pop(result.name, [])
+        if result.ok and result.name not in abandoned:
+            take(items)
         progress("sources", len(done), len(sources))
 
     def abandon(name: str) -> None:
@@ -157,13 +150,6 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
     core = ctx.project.core
     report.results.extend(fetch_all(sources, fetch, concurrency=core.fetch_concurrency,
                                     deadline_of=ctx.project.deadline_of, on_result=on_result, abandon=abandon))
-    for name in abandoned:
-        fetched[name] = []
-    unique: dict[str, Item] = {}
-    for source in sources:  # an item a source lists twice is kept once
-        for item in fetched[source.instance]:
-            unique.setdefault(item.id, item)
-    return list(unique.values())
 
 
 def _checked(item: Item, clean: bool = True) -> Item:
@@ -198,86 +184,13 @@ def _one_line_fields(details, **changes):
     return dataclasses.replace(details, **text, **changes)
 
 
-def fingerprint(item: Item, transforms_key: str) -> str:
-    """Changes when the item or the transforms' settings change, so only then is it transformed again."""
-    data = json.dumps(item.to_dict(), sort_keys=True) + transforms_key
-    return hashlib.sha256(data.encode()).hexdigest()[:24]
-
-
-def _transforms_key(project: Project) -> str:
-    return json.dumps([(t.name, t.settings.model_dump(mode="json")) for t in project.transforms], sort_keys=True)
-
-
-def _transform_and_save(items: list[Item], ctx: RunContext, report: RunReport, progress: Progress) -> None:
-    """Transform only what is new or changed since it was last saved; save everything fetched.
-
-    In the worker processes each chunk is saved as it comes back, so a long run never holds every
-    transformed item (and its JSON) at once.
-    """
-    key = _transforms_key(ctx.project)
-    prints = {item.id: fingerprint(item, key) for item in items}
-    stored = ctx.store.fingerprints(prints)
-    changed = [item for item in items if stored.get(item.id) != prints[item.id]]
-    unchanged = [item.id for item in items if stored.get(item.id) == prints[item.id]]
-    items.clear()  # `changed` holds what is still needed
-    transforms = ctx.project.transforms
-    seen_at = datetime.now(ctx.project.tz)  # by the clock, even under --as-of: it orders what was seen when
-
-    def save(done: list[Item], all_ok: bool) -> None:
-        # A failed transform leaves an empty fingerprint, so the next run transforms those items again.
-        ctx.store.save_items(((item, prints[item.id] if all_ok else "") for item in done), seen_at)
-
-    if can_run_in_workers(transforms, len(changed), ctx.project.core.workers):
-        _transform_in_workers(changed, ctx, report, progress, save)
-    else:
-        for n, transform in enumerate(transforms, 1):
-            def work(transform=transform) -> tuple[str, int]:
-                transform.apply(changed, ctx)
-                return _items(len(changed)), len(changed)
-
-            report.results.append(_timed("transform", transform, work))
-            progress("transforms", n, len(transforms))
-        ctx.forget_texts()
-        save(changed, not report.failed("transform"))
-    if unchanged:
-        ctx.store.touch_items(unchanged, seen_at)
-    ctx.saved()
-
-
-def _transform_in_workers(items: list[Item], ctx: RunContext, report: RunReport, progress: Progress,
-                          save: Callable[[list[Item], bool], None]) -> None:
-    """Every transform over `items` in the worker processes, a chunk each; each chunk saved as it comes back."""
-    transforms, workers = ctx.project.transforms, ctx.project.core.workers
-    size = min(CHUNK_ITEMS, -(-len(items) // (workers * 4)))  # a few chunks a worker at least
-    chunks = [items[start:start + size] for start in range(0, len(items), size)]
-    total = len(items)
-    items.clear()  # the workers send back transformed copies: the originals need not stay in memory
-    started = time.perf_counter()
-    failures = []
-    arguments = [(specs(transforms), chunk) for chunk in chunks]
-    chunks.clear()
-    for transformed, problems, failed in ctx.map_in_workers(apply_chunk, arguments):
-        failures.extend(failed)
-        for problem in problems:
-            where, _, message = problem.partition(": ")
-            ctx.problem(where, message)
-        save(transformed, not failed)
-    seconds = time.perf_counter() - started
-    for n, transform in enumerate(transforms, 1):
-        failed = [f.partition(": ")[2] for f in failures if f.partition(": ")[0] == transform.instance]
-        summary = failed[0] if failed else f"{_items(total)} in {workers} worker processes"
-        report.results.append(StageResult("transform", transform.instance, not failed, summary, seconds,
-                                          0 if failed else total))
-        progress("transforms", n, len(transforms))
-
-
 def _write_all(sinks: list[Sink], edition: Edition | None, ctx: RunContext, report: RunReport,
                progress: Progress) -> None:
     for n, sink in enumerate(sinks, 1):
         def work(sink=sink) -> tuple[str, int]:
             return sink.write(edition, ctx).summary, 0
 
-        report.results.append(_timed("sink", sink, work))
+        report.results.append(timed("sink", sink.instance, work))
         progress("sinks", n, len(sinks))
 
 
@@ -285,13 +198,6 @@ def _notify(project: Project, report: RunReport) -> None:
     failures = call_each_plugin(project.host.pm, "run_finished",
                                 lambda plugin: {"report": report, "project": project})
     for name, exc in failures.items():
-        report.problems.append(f"plugin {name!r}: run_finished raised {_reason(exc)}")
+        report.problems.append(f"plugin {name!r}: run_finished raised {failure_reason(exc)}")
 
 
-def _items(count: int) -> str:
-    return f"{count} item{'' if count == 1 else 's'}"
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return text if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {text}"

@@ -1,0 +1,138 @@
+"""Transforming and saving what the sources bring, as each source finishes.
+
+Only items that are new, or changed since they were saved (their fingerprint differs), are
+transformed. When the transforms may run in the worker processes (pipeline/transforming.py), each
+source's new items join a queue that is handed to the workers `CHUNK_ITEMS` at a time while the
+other sources are still downloading, and each chunk is saved as it comes back: the transforms overlap
+the fetching, and a long run never holds every transformed item at once. Otherwise (one worker, a
+transform that must see the whole run, or a small run) the transforms run here over every new item
+together once all sources are done, as a plain `apply(items, run)`.
+
+The sources' validators (ETags) are recorded only after everything is saved (`RunContext.saved`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import datetime
+
+from pipeline.models import Item
+from pipeline.run_context import RunContext
+from pipeline.run_report import RunReport, StageResult, items_text, timed
+from pipeline.transforming import MIN_ITEMS, apply_chunk, can_run_in_workers, specs
+
+CHUNK_ITEMS = 500  # items per trip to a worker: small enough that few are in memory at once
+Progress = Callable[[str, int, int], None]
+
+
+def fingerprint(item: Item, transforms_key: str) -> str:
+    """Changes when the item or the transforms' settings change, so only then is it transformed again."""
+    data = json.dumps(item.to_dict(), sort_keys=True) + transforms_key
+    return hashlib.sha256(data.encode()).hexdigest()[:24]
+
+
+def transforms_key(ctx: RunContext) -> str:
+    return json.dumps([(t.name, t.settings.model_dump(mode="json")) for t in ctx.project.transforms], sort_keys=True)
+
+
+class Ingest:
+    """Takes each source's items as it finishes (`take`), and transforms and saves them (`finish`)."""
+
+    def __init__(self, ctx: RunContext, report: RunReport, progress: Progress):
+        self.ctx, self.report, self.progress = ctx, report, progress
+        self.key = transforms_key(ctx)
+        self.seen_at = datetime.now(ctx.project.tz)  # by the clock, even under --as-of: it orders what was seen when
+        self.prints: dict[str, str] = {}  # fingerprint of each changed item, saved with it
+        self.waiting: list[Item] = []  # changed items not yet transformed
+        self.unchanged: list[str] = []
+        self.in_flight: list[Future] = []
+        self.streaming = can_run_in_workers(ctx.project.transforms, MIN_ITEMS, ctx.project.core.workers)
+        self.handed_over = 0  # items sent to the workers
+        self.failures: list[str] = []
+        self.started: float | None = None
+        self.seen: set[str] = set()
+
+    def take(self, items: list[Item]) -> None:
+        """One source's items, fetched and checked."""
+        items = [item for item in items if item.id not in self.seen and not self.seen.add(item.id)]  # kept once
+        prints = {item.id: fingerprint(item, self.key) for item in items}
+        stored = self.ctx.store.fingerprints(prints)
+        for item in items:
+            if stored.get(item.id) == prints[item.id]:
+                self.unchanged.append(item.id)
+            else:
+                self.prints[item.id] = prints[item.id]
+                self.waiting.append(item)
+        if self.streaming:
+            while len(self.waiting) >= CHUNK_ITEMS:
+                self._hand_over(self.waiting[:CHUNK_ITEMS])
+                del self.waiting[:CHUNK_ITEMS]
+            self._save_finished()
+
+    def finish(self) -> None:
+        """Every source is done: transform what is left, save everything, then let the sources record what
+        they saw."""
+        if self.streaming and (self.handed_over or len(self.waiting) >= MIN_ITEMS):
+            for start in range(0, len(self.waiting), CHUNK_ITEMS):
+                self._hand_over(self.waiting[start:start + CHUNK_ITEMS])
+            self.waiting = []
+            while self.in_flight:
+                self._save(*self.in_flight.pop(0).result())
+            self._report_workers()
+        else:
+            self._transform_here(self.waiting)
+        if self.unchanged:
+            self.ctx.store.touch_items(self.unchanged, self.seen_at)
+        self.ctx.saved()
+
+    # -- in the worker processes ---------------------------------------------------------------------
+
+    def _hand_over(self, chunk: list[Item]) -> None:
+        if self.started is None:
+            self.started = time.perf_counter()
+        self.in_flight.append(self.ctx.submit_to_workers(apply_chunk, specs(self.ctx.project.transforms), chunk))
+        self.handed_over += len(chunk)
+
+    def _save_finished(self) -> None:
+        while self.in_flight and self.in_flight[0].done():  # in order, so saving never waits here
+            self._save(*self.in_flight.pop(0).result())
+
+    def _save(self, transformed: list[Item], problems: list[str], failed: list[str]) -> None:
+        self.failures.extend(failed)
+        for problem in problems:
+            where, _, message = problem.partition(": ")
+            self.ctx.problem(where, message)
+        self._store(transformed, all_ok=not failed)
+
+    def _report_workers(self) -> None:
+        seconds = time.perf_counter() - (self.started or time.perf_counter())
+        transforms, workers = self.ctx.project.transforms, self.ctx.project.core.workers
+        for n, transform in enumerate(transforms, 1):
+            failed = [f.partition(": ")[2] for f in self.failures if f.partition(": ")[0] == transform.instance]
+            summary = failed[0] if failed else f"{items_text(self.handed_over)} in {workers} worker processes"
+            self.report.results.append(StageResult("transform", transform.instance, not failed, summary, seconds,
+                                                   0 if failed else self.handed_over))
+            self.progress("transforms", n, len(transforms))
+
+    # -- here -------------------------------------------------------------------------------------
+
+    def _transform_here(self, items: list[Item]) -> None:
+        transforms = self.ctx.project.transforms
+        for n, transform in enumerate(transforms, 1):
+            def work(transform=transform) -> tuple[str, int]:
+                transform.apply(items, self.ctx)
+                return items_text(len(items)), len(items)
+
+            self.report.results.append(timed("transform", transform.instance, work))
+            self.progress("transforms", n, len(transforms))
+        self.ctx.forget_texts()
+        self._store(items, all_ok=not self.report.failed("transform"))
+
+    def _store(self, items: list[Item], all_ok: bool) -> None:
+        # A failed transform leaves an empty fingerprint, so the next run transforms those items again.
+        self.ctx.store.save_items(((item, self.prints[item.id] if all_ok else "") for item in items), self.seen_at)
+

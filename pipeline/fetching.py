@@ -25,9 +25,11 @@ POLL = 0.05  # seconds between checks for finished or overdue sources
 
 
 def fetch_all(sources: list[Source], fetch: Fetch, *, concurrency: int, deadline_of: Callable[[str], float],
-              on_result: Callable[[StageResult], None], abandon: Callable[[str], None]) -> list[StageResult]:
+              on_result: Callable[[StageResult], None], abandon: Callable[[str], None],
+              meanwhile: Callable[[], None] = lambda: None) -> list[StageResult]:
     """Run `fetch(source)` for every source; a result per source, in the sources' order (`on_result` is
-    called as each finishes or times out)."""
+    called as each finishes or times out, and `meanwhile` every POLL seconds while they run, both on
+    this thread)."""
     waiting = deque(sources)
     started: dict[str, float] = {}
     finished: dict[str, StageResult] = {}
@@ -72,4 +74,5 @@ def fetch_all(sources: list[Source], fetch: Fetch, *, concurrency: int, deadline
                     on_result(finished[name])
             if len(reported) < len(sources):
                 lock.wait(POLL)
+                meanwhile()
         return [finished[source.instance] for source in sources]

@@ -71,7 +71,7 @@ class Ingest:
             while len(self.waiting) >= CHUNK_ITEMS:
                 self._hand_over(self.waiting[:CHUNK_ITEMS])
                 del self.waiting[:CHUNK_ITEMS]
-            self._save_finished()
+            self.save_finished()
 
     def finish(self) -> None:
         """Every source is done: transform what is left, save everything, then let the sources record what
@@ -97,7 +97,8 @@ class Ingest:
         self.in_flight.append(self.ctx.submit_to_workers(apply_chunk, specs(self.ctx.project.transforms), chunk))
         self.handed_over += len(chunk)
 
-    def _save_finished(self) -> None:
+    def save_finished(self) -> None:
+        """Save the chunks the workers have finished, in order (never waits)."""
         while self.in_flight and self.in_flight[0].done():  # in order, so saving never waits here
             self._save(*self.in_flight.pop(0).result())
 

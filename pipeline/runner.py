@@ -61,7 +61,7 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
         ctx = RunContext(project, store, as_of, moment, dry_run=dry_run)
         try:
             ingest = Ingest(ctx, report, progress)
-            _fetch_all(project.sources, ctx, report, progress, ingest.take)
+            _fetch_all(project.sources, ctx, report, progress, ingest)
             ingest.finish()
             edition = prepare_edition(store, as_of, project.tz, project.core.name, moment,
                                       record=not dry_run) if mode == "run" else None
@@ -114,8 +114,8 @@ def _open_store(project: Project) -> Iterator[Store]:
 
 
 def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progress: Progress,
-               take: Callable[[list[Item]], None]) -> None:
-    """Every source within its deadline; each one's items go to `take` as soon as it has finished."""
+               ingest: Ingest) -> None:
+    """Every source within its deadline; each one's items go to `ingest` as soon as it has finished."""
     fetched: dict[str, list[Item]] = {}
     abandoned: set[str] = set()  # sources past their deadline: whatever they return later is ignored
 
@@ -140,7 +140,7 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
         done.append(result)
         items = fetched.pop(result.name, [])
         if result.ok and result.name not in abandoned:
-            take(items)
+            ingest.take(items)
         progress("sources", len(done), len(sources))
 
     def abandon(name: str) -> None:
@@ -149,7 +149,8 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
 
     core = ctx.project.core
     report.results.extend(fetch_all(sources, fetch, concurrency=core.fetch_concurrency,
-                                    deadline_of=ctx.project.deadline_of, on_result=on_result, abandon=abandon))
+                                    deadline_of=ctx.project.deadline_of, on_result=on_result, abandon=abandon,
+                                    meanwhile=ingest.save_finished))
 
 
 def _checked(item: Item, clean: bool = True) -> Item:

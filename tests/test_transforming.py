@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import sys
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from pipeline import hookimpl
+from pipeline.components import Source
 from pipeline.config import load_project
+from pipeline.ingesting import CHUNK_ITEMS
+from pipeline.models import Item, Kind, item_id
 from pipeline.runner import run
 from pipeline.state import Store
 from pipeline.transforming import MIN_ITEMS
@@ -37,3 +42,44 @@ def test_the_same_tags_evidence_and_summaries_in_workers_as_here(tmp_path):
         results[workers] = {i.id: (i.themes, i.theme_evidence, i.summary) for i in items}
     assert len(results[1]) == MIN_ITEMS and results[1] == results[2]
     assert sum(bool(themes) for themes, _, _ in results[1].values()) > MIN_ITEMS // 2  # a real test: most are tagged
+
+
+class _WaitsForTheOthers:
+    """A source that finishes only once another source's items are saved (or after 30 s): it sees
+    them saved only if each source's items are transformed and saved while the others still run."""
+
+    @hookimpl
+    def register_sources(self, register):
+        class Waits(Source):
+            name = "waits"
+
+            def fetch(self, run):
+                give_up = time.monotonic() + 30
+                while run.store.count_items() == 0 and time.monotonic() < give_up:
+                    time.sleep(0.05)
+                saved = run.store.count_items()
+                return [Item(item_id(self.instance, "1"), Kind.NEWS, self.instance, f"{saved} saved before me",
+                             datetime(2016, 4, 20, tzinfo=UTC))]
+
+        register(Waits)
+
+
+def test_each_sources_items_are_transformed_and_saved_while_others_still_fetch(tmp_path):
+    [feed] = corpus.generate(tmp_path / "corpus", feeds=1, items=CHUNK_ITEMS + 100, as_of=date(2016, 5, 1))
+    shipped = (ROOT / "pipeline.toml").read_text(encoding="utf-8")
+    transforms = shipped[shipped.index("[transforms.themes]"):shipped.index("# ---- Sinks")]
+    (tmp_path / "pipeline.toml").write_text(
+        f'[pipeline]\nname = "N"\nworkers = 2\n[sources.f]\ntype = "feed"\nurl = "{feed}"\n'
+        f'[sources.slow]\ntype = "waits"\n{transforms}\n[sinks.feed]\ntype = "rss"\n', encoding="utf-8")
+    project = load_project(tmp_path / "pipeline.toml", extra_plugins=[("waits", _WaitsForTheOthers())])
+
+    report = run(project, mode="refresh", as_of=date(2016, 5, 1))
+
+    assert report.exit_code == 0, report.results
+    store = Store(tmp_path / "state" / "pipeline.sqlite")
+    waited = store.get_items([item_id("slow", "1")])[0]
+    assert store.count_items() == CHUNK_ITEMS + 101
+    store.close()
+    assert int(waited.title.split()[0]) >= CHUNK_ITEMS  # a whole chunk was saved before the slow source ended
+    assert waited.summary == "" and all("worker processes" in r.summary for r in report.results
+                                        if r.stage == "transform")

@@ -7,6 +7,7 @@ naming the file, the table and the key.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -27,6 +28,12 @@ SECTIONS = {"sources": "source", "transforms": "transform", "sinks": "sink"}
 SECRET_WORDS = ("key", "password", "secret", "token")
 
 
+def default_workers() -> int:
+    """One worker process per CPU this process may use, at most 8 (1: everything in this process)."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(8, usable))
+
+
 class CoreSettings(Settings):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)  # defaults resolve too
 
@@ -38,7 +45,7 @@ class CoreSettings(Settings):
     state_dir: ProjectPath = Path("state")
     out_dir: ProjectPath = Path("out")
     plugins_dir: ProjectPath | None = None
-    workers: int = Field(default=2, ge=1, le=64)
+    workers: int = Field(default_factory=default_workers, ge=1, le=64)
     http_timeout: float = Field(default=20.0, gt=0)
     source_deadline: float = Field(default=60.0, gt=0, le=3600)  # seconds a source may take, all in
     fetch_concurrency: int = Field(default=32, ge=1, le=256)  # sources fetched at once

@@ -167,3 +167,13 @@ def test_the_shipped_pipeline_toml_is_valid():
     assert {s.instance for s in project.sources} == {"network-blog", "open-dialogue-uk", "jobs", "events"}
     assert [t.instance for t in project.transforms] == ["themes", "summary"]
     assert [s.instance for s in project.sinks] == ["newsletter", "feed", "archive"]
+
+
+def test_workers_default_to_the_cpus_this_process_may_use(project_from, monkeypatch):
+    import os
+    sink = '[sinks.feed]\ntype = "rss"\n'
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert project_from(f'[pipeline]\nname = "N"\n{sink}').core.workers == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+    assert project_from(f'[pipeline]\nname = "N"\n{sink}').core.workers == 8  # at most 8
+    assert project_from(f'[pipeline]\nname = "N"\nworkers = 1\n{sink}').core.workers == 1

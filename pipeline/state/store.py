@@ -118,6 +118,15 @@ class Store:
         )
         return [Item.from_dict(json.loads(data)) for (data,) in rows]
 
+    def recent_themes(self, until: datetime) -> list[tuple[str, datetime, list[str]]]:
+        """(id, published, themes) of every item published before `until`, newest first: what a feed
+        needs to choose its items, without reading each item's body."""
+        rows = self._rows(
+            "SELECT id, published, json_extract(data, '$.themes') FROM items WHERE published < ? "
+            "ORDER BY published DESC, id", (_iso(until),))
+        return [(item_id, datetime.fromisoformat(published), json.loads(themes or "[]"))
+                for item_id, published, themes in rows]
+
     def get_items(self, ids: list[str]) -> list[Item]:
         """Items by id, in the order given; ids no longer stored are skipped."""
         found = {}

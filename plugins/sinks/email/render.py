@@ -1,8 +1,8 @@
 """Rendering an edition as an email: Jinja2 makes MJML, mjml-python (MRML) makes the HTML.
 
 The HTML holds nothing about any one recipient. The email shows a few items a section and is
-kept under Gmail's clipping limit; the archive renders the same templates with every item as
-the issue's web version, which the email links to for the rest.
+kept under Gmail's clipping limit; the issue's web version (the `archive` sink's page, made from
+the same per-item views in `pipeline/item_view.py`) shows the rest.
 """
 
 from __future__ import annotations

@@ -1,0 +1,241 @@
+"""What each item shows, worked out once in Python so every template stays simple: the email, its
+text part and the site's pages all read these views.
+
+Every string here is plain text: a template escapes it (HTML) or prints it as it is (text). In the
+email every field is cut (`whole=False`) so one enormous field cannot push an issue over Gmail's
+clipping limit; the site shows them whole.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pipeline.edition import Edition
+from pipeline.models import EventDetails, Item, JobDetails, Kind, ProgrammeSlot
+from pipeline.sanitize import one_line, plain_text, safe_url
+from pipeline.templating import money
+
+EXCERPT_CHARS = 300  # an excerpt, never the whole body: the email must stay under Gmail's clipping limit
+# The email cuts every other field too (a 140 KB "how to apply" must not push the other items out of
+# it); `whole=True` (the site) shows them whole.
+TITLE_CHARS = 200
+FIELD_CHARS = 200  # organisation, location, hours, salary, venue, a theme, a price's label...
+HOW_TO_APPLY_CHARS = 600
+SPEAKERS_CHARS = 600
+PROGRAMME_LINE_CHARS = 300
+THEMES_SHOWN = 30
+PROGRAMME_SHORT = 16  # in the email, programmes this long or shorter are shown whole (a day seminar has ~12 slots)
+PROGRAMME_SHOWN = 12  # longer ones: the first slots, then "and N more"; the web version shows every slot
+_BLOCK_TAG = re.compile(r"<(/?)(p|br|li|h[1-6]|div|tr|td|th|blockquote|dd|dt|figcaption)\b", re.I)
+DAY = "%A %-d %B %Y"
+
+
+@dataclass
+class JobView:
+    organisation: str
+    closing: str
+    where: str
+    terms: str  # hours and contract
+    salary: str
+    how_to_apply: str
+
+
+@dataclass
+class PriceView:
+    label: str
+    amount: str
+    note: str
+
+
+@dataclass
+class EventView:
+    when: str
+    venue: str
+    speakers: str
+    programme: list[str]
+    programme_more: int
+    prices: list[PriceView]
+    booking_url: str
+
+
+@dataclass
+class AlsoView:
+    """'Also announced by Open Dialogue UK: We are hiring…': an item merged onto this one (pipeline/duplicates.py)."""
+
+    by: str
+    title: str
+    url: str
+
+
+@dataclass
+class ItemView:
+    title: str
+    url: str
+    byline: str
+    excerpt: str
+    themes: list[str] = field(default_factory=list)
+    job: JobView | None = None
+    event: EventView | None = None
+    also: list[AlsoView] = field(default_factory=list)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut `text` at a word boundary to at most `limit` characters, marking the cut with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut[limit // 2:]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.-–") + "…"
+
+
+def fit(text: str, limit: int, whole: bool = False) -> str:
+    """`text` on one line, without control characters; cut to `limit` characters unless `whole`."""
+    line = one_line(text)
+    return line if whole else shorten(line, limit)
+
+
+def link(url: str) -> str:
+    """`safe_url(url)`, with any control or other unprintable character percent-encoded as a browser
+    would: MRML rejects the whole template if one reaches it raw."""
+    return "".join(ch if ch.isprintable() else quote(ch, errors="ignore") for ch in safe_url(url))
+
+
+def excerpt(item: Item) -> str:
+    """The item's summary, or the start of its body as plain text; never the whole body."""
+    text = item.summary.strip()
+    if not text and item.body_html:
+        # Blocks run together when tags are stripped ("One.Two."), so space them first.
+        text = plain_text(_BLOCK_TAG.sub(r" <\1\2", item.body_html))
+    return shorten(one_line(text), EXCERPT_CHARS)
+
+
+def intro(edition: Edition) -> str:
+    """'In this issue: 3 blog posts, 1 partner news item, 2 jobs and 4 events.'"""
+    return intro_of({kind: len(items) for kind, items in edition.sections.items()})
+
+
+def intro_of(counts: dict[Kind, int]) -> str:
+    """`intro` from how many items of each kind an issue holds."""
+    nouns = {Kind.POST: ("blog post", "blog posts"), Kind.NEWS: ("partner news item", "partner news items"),
+             Kind.JOB: ("job", "jobs"), Kind.EVENT: ("event", "events")}
+    parts = []
+    for kind in Kind:
+        count = counts.get(kind, 0)
+        if count:
+            parts.append(f"{count} {nouns[kind][0] if count == 1 else nouns[kind][1]}")
+    if not parts:
+        return "Nothing new this time."
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"In this issue: {listed}."
+
+
+def item_view(item: Item, tz: ZoneInfo, *, whole: bool = False) -> ItemView:
+    """`whole` (the site): every field and an event's whole programme, however long."""
+    themes = [theme for t in item.themes if (theme := fit(t, FIELD_CHARS, whole))]
+    return ItemView(
+        title=fit(item.title, TITLE_CHARS, whole),
+        url=link(item.url),
+        byline=byline(item, tz, whole=whole),
+        excerpt=excerpt(item),
+        themes=themes if whole else themes[:THEMES_SHOWN],
+        job=job_view(item.job, whole=whole) if item.job else None,
+        event=event_view(item.event, tz, whole=whole) if item.event else None,
+        also=[also_view(entry, whole=whole) for entry in item.also_announced],
+    )
+
+
+def also_view(entry: dict[str, str], *, whole: bool = False) -> AlsoView:
+    return AlsoView(by=fit(entry.get("by", ""), FIELD_CHARS, whole) or "another source",
+                    title=fit(entry.get("title", ""), TITLE_CHARS, whole) or "(untitled)",
+                    url=link(entry.get("url", "")))
+
+
+def byline(item: Item, tz: ZoneInfo, *, whole: bool = False) -> str:
+    """'Pamela Fisher · 15 January 2016', or 'Posted 12 January 2016' when no author is known.
+
+    Never the source's name: that is a key in pipeline.toml, not something a reader knows.
+    """
+    published = item.published.astimezone(tz).strftime("%-d %B %Y")
+    author = fit(item.author, FIELD_CHARS, whole)
+    return f"{author} · {published}" if author else f"Posted {published}"
+
+
+def job_view(job: JobDetails, *, whole: bool = False) -> JobView:
+    return JobView(
+        organisation=fit(job.organisation, FIELD_CHARS, whole),
+        closing=job.closing_date.strftime(DAY) if job.closing_date else "",
+        where=fit(job.location, FIELD_CHARS, whole),
+        terms=" · ".join(t for t in (fit(job.hours, FIELD_CHARS, whole), fit(job.contract, FIELD_CHARS, whole)) if t),
+        salary=fit(job.salary, FIELD_CHARS, whole),
+        how_to_apply=fit(job.how_to_apply, HOW_TO_APPLY_CHARS, whole),
+    )
+
+
+def event_view(event: EventDetails, tz: ZoneInfo, *, whole: bool = False) -> EventView:
+    """`tz`: the project's zone, for events that do not name their own."""
+    slots = event.programme
+    shown = slots if whole or len(slots) <= PROGRAMME_SHORT else slots[:PROGRAMME_SHOWN]
+    return EventView(
+        when=event_when(event, tz),
+        venue=fit(event.venue, FIELD_CHARS, whole),
+        speakers=fit(", ".join(s for s in map(one_line, event.speakers) if s), SPEAKERS_CHARS, whole),
+        programme=[fit(slot_line(slot), PROGRAMME_LINE_CHARS, whole) for slot in shown],
+        programme_more=len(slots) - len(shown),
+        prices=[PriceView(fit(p.label, FIELD_CHARS, whole), fit(money(p), FIELD_CHARS, whole),
+                          fit(p.note, FIELD_CHARS, whole)) for p in event.prices],
+        booking_url=link(event.booking_url),
+    )
+
+
+def slot_line(slot: ProgrammeSlot) -> str:
+    """'10:00 Opening — John Walsh, Leeds Community Healthcare; Pamela Fisher, University of Leeds'.
+
+    Speakers are separated by semicolons: a speaker often comes with an affiliation after a comma.
+    """
+    line = f"{one_line(slot.time)} {one_line(slot.title)}".strip()
+    if slot.speakers:
+        line += " — " + "; ".join(one_line(s) for s in slot.speakers)
+    return line
+
+
+def venue_zone(event: EventDetails, default: ZoneInfo) -> ZoneInfo:
+    """The event's own time zone, or `default` (the project's) when it has none or an unknown one."""
+    try:
+        return ZoneInfo(event.timezone) if event.timezone else default
+    except (ZoneInfoNotFoundError, ValueError):
+        return default
+
+
+def event_when(event: EventDetails, default_tz: ZoneInfo) -> str:
+    """When the event is, in the venue's own time: 'Tuesday 2 February 2016, 09:30–17:00 GMT',
+    'Wednesday 17 February 2016, from 09:30 GMT'; an all-day event by its dates only."""
+    tz = venue_zone(event, default_tz)
+    start = event.start.astimezone(tz)
+    end = event.end.astimezone(tz) if event.end else None
+    if event.all_day:
+        return day_span(start.date(), max(end.date(), start.date()) if end else start.date())
+    if end is None:
+        return f"{start.strftime(DAY)}, from {start:%H:%M %Z}"
+    if end.date() == start.date():
+        if start.tzname() == end.tzname():
+            return f"{start.strftime(DAY)}, {start:%H:%M}–{end:%H:%M} {end:%Z}"
+        return f"{start.strftime(DAY)}, {start:%H:%M %Z}–{end:%H:%M %Z}"
+    return f"{start.strftime(DAY)}, {start:%H:%M %Z} to {end.strftime(DAY)}, {end:%H:%M %Z}"
+
+
+def day_span(first: date, last: date) -> str:
+    """'Tuesday 2 February 2016', or 'Tue 2 – Thu 4 February 2016' for several days."""
+    if first == last:
+        return first.strftime(DAY)
+    if (first.year, first.month) == (last.year, last.month):
+        head = "%a %-d"
+    elif first.year == last.year:
+        head = "%a %-d %B"
+    else:
+        head = "%a %-d %B %Y"
+    return f"{first.strftime(head)} – {last.strftime('%a %-d %B %Y')}"

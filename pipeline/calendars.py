@@ -1,0 +1,196 @@
+"""Events as iCalendar files (RFC 5545, written with the `icalendar` library): one `.ics` per event and one
+subscribable calendar of every event. The site's sink calls `event_ics` and `calendar_ics` and writes
+the files where `pipeline/site.py` puts them.
+
+What each file holds:
+
+- A VEVENT per event: UID `<item id>@<site host>` (stable, so a calendar that imported the event updates
+  it instead of adding a copy), DTSTAMP the item's publication time in UTC (derived from the item, so
+  an unchanged event gives the same bytes and the site can leave its file alone), SUMMARY, LOCATION,
+  DESCRIPTION (the summary, speakers, prices, programme and booking link, as plain text) and URL (the
+  event's page on the site).
+- Times in the venue's own zone (`EventDetails.timezone`, else the project's): `DTSTART;TZID=Europe/London`
+  with the matching VTIMEZONE built from the zone database (GMT in February, BST in June). An event
+  with no end time ends when its programme's last slot begins (the seminar's 16:00 networking), or,
+  without a programme, has no DTEND (RFC 5545: it ends when it starts).
+- An all-day event (a notice with dates but no times) as VALUE=DATE, DTEND the day after its last
+  day (DTEND is exclusive), with no time zone at all: it is that day wherever the reader is.
+
+Every text goes through icalendar's escaping (commas, semicolons, backslashes, line breaks) and line
+folding; control characters are removed first, and single-line fields (title, venue) are folded to
+one line, so no text can end a property and start another.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from icalendar import Calendar, Event, Timezone, vText
+
+from pipeline import site
+from pipeline.config import Project
+from pipeline.item_view import slot_line, venue_zone
+from pipeline.models import EventDetails, Item
+from pipeline.sanitize import html_to_text, one_line, safe_url, strip_controls
+from pipeline.templating import money
+
+PRODID = "-//newsletter-pipeline//events//EN"
+# How often a subscribed calendar app should fetch the calendar again (RFC 7986 REFRESH-INTERVAL, and
+# Outlook's X-PUBLISHED-TTL): events are announced weeks ahead, and the site is a static file.
+REFRESH = timedelta(hours=12)
+_SLOT_TIME = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*$")
+
+
+def event_ics(project: Project, item: Item) -> bytes:
+    """One event as a calendar file (`site.event_calendar_path`): a VCALENDAR with its VEVENT."""
+    calendar = _calendar(item.title or "Event")
+    _add_events(project, calendar, [item])
+    return calendar.to_ical()
+
+
+def calendar_ics(project: Project, events: Iterable[Item]) -> bytes:
+    """Every event in `events` (past ones too; items that are not events are left out) as one subscribable
+    calendar (`site.CALENDAR`), in the order they start."""
+    name = project.core.name
+    calendar = _calendar(f"{name}: events")
+    calendar.add("DESCRIPTION", vText(f"Conferences, seminars and other events from {name}"))
+    calendar.add("X-WR-CALDESC", vText(f"Conferences, seminars and other events from {name}"))
+    calendar.add("URL", site.url(project, site.EVENTS), parameters={"VALUE": "URI"})
+    calendar.add("SOURCE", site.url(project, site.CALENDAR), parameters={"VALUE": "URI"})
+    calendar.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
+    calendar.add("X-PUBLISHED-TTL", "PT12H")
+    items = sorted((i for i in events if i.event is not None), key=lambda i: (i.event.start, i.id))
+    _add_events(project, calendar, items)
+    return calendar.to_ical()
+
+
+def uid(project: Project, item: Item) -> str:
+    """'3f2a…@network.example.org': the item's stable id at the site's host."""
+    return f"{item.id}@{urlsplit(project.core.site_url).hostname or 'localhost'}"
+
+
+# ---- building ----------------------------------------------------------------------------------
+
+def _calendar(name: str) -> Calendar:
+    calendar = Calendar()
+    calendar.add("PRODID", PRODID)
+    calendar.add("VERSION", "2.0")
+    calendar.add("CALSCALE", "GREGORIAN")
+    calendar.add("METHOD", "PUBLISH")
+    calendar.add("NAME", vText(one_line(name)))
+    calendar.add("X-WR-CALNAME", vText(one_line(name)))
+    return calendar
+
+
+def _add_events(project: Project, calendar: Calendar, items: list[Item]) -> None:
+    """VTIMEZONEs first (a reader meets each zone before the times that use it), then the events."""
+    events = [_vevent(project, item) for item in items if item.event is not None]
+    days = [d for item in items if item.event is not None for d in _days(project, item.event)]
+    zones = sorted({tzid for event in events for tzid in _tzids(event)})
+    if not events:  # RFC 5545 wants at least one component: an empty calendar still says its zone
+        zones = [project.core.timezone]
+    first = date(min(days).year, 1, 1) if days else date(1970, 1, 1)
+    last = date(max(days).year + 1, 1, 1) if days else date(2038, 1, 1)
+    for zone in zones:
+        calendar.add_component(_timezone(zone, first, last))
+    for event in events:
+        calendar.add_component(event)
+
+
+def _vevent(project: Project, item: Item) -> Event:
+    details = item.event
+    assert details is not None
+    event = Event()
+    event.add("UID", uid(project, item))
+    event.add("DTSTAMP", item.published.astimezone(UTC))
+    start, end = _span(project, details)
+    event.add("DTSTART", start)
+    if end is not None:
+        event.add("DTEND", end)
+    event.add("SUMMARY", vText(one_line(item.title) or "(untitled)"))
+    if one_line(details.venue):
+        event.add("LOCATION", vText(one_line(details.venue)))
+    event.add("DESCRIPTION", vText(description(project, item)))
+    event.add("URL", site.url(project, site.item_path(project, item)), parameters={"VALUE": "URI"})
+    return event
+
+
+def _span(project: Project, details: EventDetails) -> tuple[date | datetime, date | datetime | None]:
+    """DTSTART and DTEND: dates for an all-day event (DTEND the day after the last), else times in
+    the venue's zone; an end the notice does not give is the start of the programme's last slot."""
+    zone = venue_zone(details, project.tz)
+    start = details.start.astimezone(zone)
+    if details.all_day:
+        last = details.end.astimezone(zone).date() if details.end else start.date()
+        return start.date(), max(last, start.date()) + timedelta(days=1)
+    if details.end is not None:
+        return start, max(details.end.astimezone(zone), start)
+    return start, _programme_end(details, start)
+
+
+def _programme_end(details: EventDetails, start: datetime) -> datetime | None:
+    """When the last slot of the programme begins, on the day the event starts, if that is after the start."""
+    times = []
+    for slot in details.programme:
+        match = _SLOT_TIME.match(slot.time)
+        if match and int(match[1]) < 24 and int(match[2]) < 60:
+            times.append(time(int(match[1]), int(match[2])))
+    if not times:
+        return None
+    end = datetime.combine(start.date(), max(times), tzinfo=start.tzinfo)
+    return end if end > start else None
+
+
+def _days(project: Project, details: EventDetails) -> list[date]:
+    zone = venue_zone(details, project.tz)
+    days = [details.start.astimezone(zone).date()]
+    if details.end is not None:
+        days.append(details.end.astimezone(zone).date())
+    return days
+
+
+def _tzids(event: Event) -> set[str]:
+    """The TZIDs an event's times use (none for UTC or dates)."""
+    found = set()
+    for name in ("DTSTART", "DTEND"):
+        value = event.get(name)
+        if value is not None and value.params.get("TZID"):
+            found.add(str(value.params["TZID"]))
+    return found - {"UTC"}
+
+
+@lru_cache(maxsize=64)
+def _timezone(tzid: str, first: date, last: date) -> Timezone:
+    """The VTIMEZONE of `tzid` with its transitions from `first` to `last` (building one takes a few
+    milliseconds, so each is made once; they are only ever serialised, never changed)."""
+    return Timezone.from_tzid(tzid, first_date=first, last_date=last)
+
+
+# ---- text --------------------------------------------------------------------------------------
+
+def description(project: Project, item: Item) -> str:
+    """The event in plain text: summary (or the body's first paragraph), speakers, prices, programme,
+    booking link; one fact a line, no control characters (icalendar escapes the line breaks)."""
+    details = item.event
+    lines: list[str] = []
+    lead = one_line(item.summary) or next(iter(html_to_text(item.body_html).splitlines()), "")
+    if lead:
+        lines += [one_line(lead), ""]
+    if details is not None:
+        if details.speakers:
+            lines.append("Speakers: " + ", ".join(one_line(s) for s in details.speakers))
+        if details.prices:
+            lines.append("Prices: " + "; ".join(
+                one_line(f"{p.label} {money(p)}" + (f" ({p.note})" if p.note else "")) for p in details.prices))
+        if details.programme:
+            lines.append("Programme:")
+            lines.extend(slot_line(slot) for slot in details.programme)
+        booking = safe_url(details.booking_url)
+        if booking:
+            lines.append(f"Book a place: {booking}")
+    lines.append(f"More: {site.url(project, site.item_path(project, item))}")
+    return strip_controls("\n".join(lines).strip()).replace("\r", "")

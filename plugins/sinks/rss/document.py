@@ -1,0 +1,280 @@
+"""One RSS 2.0 document: the main feed and every theme's feed are written by `build_feed`.
+
+Built with ElementTree, so titles and HTML are always escaped as text. It follows the W3C feed
+validator's rules (checked by tests/feed_rules.py): every URL absolute, RFC 822 dates, an
+`atom:link rel="self"` to the feed's own address, a guid that is a permalink only when it is the
+item's own URL, authors as `dc:creator` (RSS's own `<author>` must be an email address), and each item's
+`description` before its `content:encoded`.
+
+- `description`: the summary alone (a job's closing date and organisation, an event's date and venue
+  before it: a reader's list of headlines should not hide those), escaped HTML.
+- `content:encoded`: the whole item: a job's or event's details (programme, prices, how to apply,
+  booking link), the full sanitised body with every link made absolute, and what else announced it.
+- `category`: each theme.
+- `link`: the item's own URL, or its page on the site when it has none.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+from pipeline import __version__, site
+from pipeline.config import Project
+from pipeline.item_view import event_when, shorten, slot_line
+from pipeline.models import Item
+from pipeline.sanitize import clean_html, html_to_text, safe_url, strip_controls
+from pipeline.sanitize import one_line as _fold
+from pipeline.templating import money
+
+ATOM = "http://www.w3.org/2005/Atom"
+DC = "http://purl.org/dc/elements/1.1/"
+CONTENT = "http://purl.org/rss/1.0/modules/content/"
+NAMESPACES = {"atom": ATOM, "dc": DC, "content": CONTENT}
+FALLBACK_DESCRIPTION_CHARS = 300  # an item with no summary: the start of its first paragraph
+# Characters XML 1.0 cannot hold at all, not even as &#...; references: C0 controls other than tab,
+# line feed and carriage return, U+FFFE, U+FFFF and lone surrogates. One would make the feed unreadable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Channel:
+    """What a feed says about itself: its title, description, page (`link`) and its own address (`self_url`)."""
+
+    title: str
+    description: str
+    link: str
+    self_url: str
+
+
+def build_feed(project: Project, items: list[Item], moment: datetime, channel: Channel | None = None,
+               memo: dict[tuple, ItemText] | None = None) -> ET.Element:
+    """The `<rss>` element for `items` (newest first). Without `channel`, the main feed's.
+
+    `lastBuildDate` is the newest item's date (or `moment` for an empty feed), so the same items give
+    the same bytes and an unchanged feed is not rewritten. `memo` keeps each item's text for the next
+    feed of the same run (an item is in the main feed and in each of its themes' feeds)."""
+    core = project.core
+    channel = channel or main_channel(project)
+    rss = ET.Element("rss", {"version": "2.0"})
+    element = ET.SubElement(rss, "channel")
+    _text(element, "title", channel.title)
+    _text(element, "link", channel.link)
+    _text(element, "description", channel.description)
+    _text(element, "language", core.language)
+    _text(element, "lastBuildDate", rfc822(max((i.published for i in items), default=moment)))
+    _text(element, "generator", f"newsletter-pipeline {__version__}")
+    _element(element, f"{{{ATOM}}}link", href=channel.self_url, rel="self", type="application/rss+xml")
+    guids: set[str] = set()
+    memo = {} if memo is None else memo
+    for item in items:
+        key = (item.id, tuple(also.get("id", "") for also in item.also_announced))
+        if key not in memo:
+            memo[key] = item_text(project, item)
+        element.append(item_element(memo[key], guids))
+    return rss
+
+
+def main_channel(project: Project, title: str | None = None, description: str | None = None) -> Channel:
+    core = project.core
+    return Channel(title=title or core.name,
+                   description=description or core.description or f"News, jobs and events from {core.name}",
+                   link=site.url(project, site.FRONT_PAGE), self_url=site.url(project, site.FEED_FILE))
+
+
+def theme_channel(project: Project, theme: str, network: str | None = None) -> Channel:
+    """'Test Network: Peer support', linking to the theme's page, its own address as `self`."""
+    name = network or project.core.name
+    label = theme_label(theme)
+    return Channel(title=f"{name}: {label}",
+                   description=f"{label}: posts, news, jobs and events from {name}",
+                   link=site.url(project, site.theme_path(theme)),
+                   self_url=site.url(project, site.theme_feed_path(theme)))
+
+
+def theme_label(theme: str) -> str:
+    """'peer support' -> 'Peer support'; 'Open Dialogue' stays as it is."""
+    theme = one_line(theme)
+    return theme[:1].upper() + theme[1:]
+
+
+@dataclass(frozen=True)
+class ItemText:
+    """What an item's `<item>` says, the same in every feed it is in."""
+
+    id: str
+    title: str
+    own_url: str  # its own address, '' when it has none
+    link: str
+    published: str
+    description: str
+    content: str
+    categories: tuple[str, ...]
+    creator: str
+
+
+def item_text(project: Project, item: Item) -> ItemText:
+    own = own_url(project, item)
+    link = own or site.url(project, site.item_path(project, item))
+    return ItemText(
+        id=item.id, title=item.title or "(untitled)", own_url=own, link=link, published=rfc822(item.published),
+        description=describe(project, item), content=full_content(project, item, link),
+        categories=tuple(label for theme in item.themes if (label := xml_safe(theme).strip())),
+        creator=item.author)
+
+
+def item_element(text: ItemText, guids: set[str]) -> ET.Element:
+    """One `<item>`; `guids` (those already in the feed) keeps every guid unique."""
+    element = ET.Element("item")
+    _text(element, "title", text.title)
+    _text(element, "link", text.link)
+    # A guid stays what it was before items had pages: the own URL, or the id (not a permalink).
+    permalink = bool(text.own_url) and text.own_url not in guids
+    guid = text.own_url if permalink else text.id
+    guids.add(guid)
+    _element(element, "guid", guid, isPermaLink="true" if permalink else "false")
+    _text(element, "pubDate", text.published)
+    _text(element, "description", text.description)
+    _text(element, f"{{{CONTENT}}}encoded", text.content)
+    for category in text.categories:
+        _text(element, "category", category)
+    if text.creator:
+        _text(element, f"{{{DC}}}creator", text.creator)
+    return element
+
+
+def own_url(project: Project, item: Item) -> str:
+    return safe_url(item.url, site.url(project, site.FRONT_PAGE)) if item.url else ""
+
+
+# ---- the item's text -----------------------------------------------------------------------------
+
+def describe(project: Project, item: Item) -> str:
+    """The `description`: the summary as escaped HTML, after a job's or event's key facts; an item with
+    no summary gets the start of its first paragraph."""
+    parts = []
+    facts = key_facts(project, item)
+    if facts:
+        parts.append(f"<p>{html.escape(facts)}</p>")
+    lead = one_line(item.summary)
+    if not lead:
+        first = next(iter(html_to_text(item.body_html).splitlines()), "")
+        lead = shorten(one_line(first), FALLBACK_DESCRIPTION_CHARS)
+    if lead:
+        parts.append(f"<p>{html.escape(lead)}</p>")
+    return "".join(parts) or f"<p>{html.escape(one_line(item.title) or '(untitled)')}</p>"
+
+
+def key_facts(project: Project, item: Item) -> str:
+    """'Closing date: 14 February 2016 · Open Dialogue UK · London'; 'Tuesday 2 February 2016 · London'."""
+    if item.job is not None:
+        job = item.job
+        facts = [f"Closing date: {job.closing_date.strftime('%-d %B %Y')}" if job.closing_date else "",
+                 job.organisation, job.location]
+    elif item.event is not None:
+        facts = [event_when(item.event, project.tz), item.event.venue]
+    else:
+        return ""
+    return " · ".join(one_line(f) for f in facts if one_line(f))
+
+
+def full_content(project: Project, item: Item, base_url: str) -> str:
+    """The `content:encoded`: details (with the programme), then the full body, then what else announced it."""
+    parts: list[str] = []
+    lines = [html.escape(line) for line in _job_lines(item) + _event_lines(project, item)]
+    booking = safe_url(item.event.booking_url) if item.event else ""
+    if booking:
+        lines.append(f'<a href="{html.escape(booking)}">Book a place</a>')
+    if lines:
+        parts.append("<p>" + "<br>".join(lines) + "</p>")
+    if item.event and item.event.programme:
+        parts.append("<p><strong>Programme</strong><br>"
+                     + "<br>".join(html.escape(slot_line(slot)) for slot in item.event.programme) + "</p>")
+    body = clean_html(item.body_html, base_url)
+    if body:
+        parts.append(body)
+    elif item.summary:
+        parts.append(f"<p>{html.escape(one_line(item.summary))}</p>")
+    for also in item.also_announced:
+        parts.append(f"<p>{also_announced_html(also)}</p>")
+    return "\n".join(parts) or f"<p>{html.escape(one_line(item.title) or '(untitled)')}</p>"
+
+
+def also_announced_html(also: dict[str, str]) -> str:
+    """'Also announced by Open Dialogue UK: <a href="…">We are hiring: …</a>'."""
+    by = html.escape(one_line(also.get("by", "")) or "another source")
+    title = html.escape(one_line(also.get("title", "")) or "(untitled)")
+    url = safe_url(also.get("url", ""))
+    return f'Also announced by {by}: ' + (f'<a href="{html.escape(url)}">{title}</a>' if url else title)
+
+
+def _job_lines(item: Item) -> list[str]:
+    job = item.job
+    if job is None:
+        return []
+    lines = [f"Organisation: {job.organisation}"]
+    for label, value in (("Location", job.location), ("Hours", job.hours), ("Contract", job.contract),
+                         ("Salary", job.salary)):
+        if value:
+            lines.append(f"{label}: {value}")
+    if job.closing_date:
+        lines.append(f"Closing date: {job.closing_date.strftime('%-d %B %Y')}")
+    if job.how_to_apply:
+        lines.append(f"How to apply: {job.how_to_apply}")
+    return lines
+
+
+def _event_lines(project: Project, item: Item) -> list[str]:
+    event = item.event
+    if event is None:
+        return []
+    lines = [f"Date: {event_when(event, project.tz)}"]  # in the venue's time zone
+    if event.venue:
+        lines.append(f"Venue: {event.venue}")
+    if event.speakers:
+        lines.append(f"Speakers: {', '.join(event.speakers)}")
+    if event.prices:
+        lines.append("Prices: " + "; ".join(f"{p.label} {money(p)}" + (f" ({p.note})" if p.note else "")
+                                            for p in event.prices))
+    return lines
+
+
+# ---- XML -----------------------------------------------------------------------------------------
+
+def rfc822(moment: datetime) -> str:
+    """An RFC 822 date in GMT, as RSS 2.0 requires: 'Fri, 15 Jan 2016 10:00:00 GMT'."""
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+def feed_bytes(root: ET.Element) -> bytes:
+    """The document as UTF-8 XML, with the usual `atom:`, `dc:` and `content:` prefixes."""
+    for prefix, uri in NAMESPACES.items():
+        ET.register_namespace(prefix, uri)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:
+    return _element(parent, tag, text)
+
+
+def _element(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
+    """A child of `parent`; its text and attributes without characters XML cannot hold."""
+    element = ET.SubElement(parent, tag, {name: xml_safe(value) for name, value in attributes.items()})
+    if text is not None:
+        element.text = xml_safe(text)
+    return element
+
+
+def one_line(text: str) -> str:
+    """Plain text on one line: control characters left out (not made spaces), white space folded."""
+    return _fold(strip_controls(text or ""))
+
+
+def xml_safe(text: str) -> str:
+    """`text` without the characters XML 1.0 forbids (ElementTree would write them as they are)."""
+    return _NOT_XML.sub("", text)

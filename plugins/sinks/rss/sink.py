@@ -1,0 +1,124 @@
+"""The `rss` sink: writes the main feed and a feed per theme on every run, a refresh included.
+
+Every feed is written atomically, and only when its bytes changed (a feed's `lastBuildDate` is its
+newest item's date, so the same items give the same bytes). A theme's feed exists while some item
+published before the run carries the theme, even when none of them is current any more (the feed is
+then empty, and the theme's page still links to it); when no item carries it, its file is removed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from pydantic import Field
+
+from pipeline import components, site
+from pipeline.components import Sink, SinkResult
+from pipeline.edition import Edition
+from pipeline.files import write_atomic
+from pipeline.models import Item
+from pipeline.run_context import RunContext
+from plugins.sinks.rss.choose import choose
+from plugins.sinks.rss.document import build_feed, feed_bytes, main_channel, theme_channel
+
+
+class RssSink(Sink):
+    """Writes the site's RSS feeds: `feed.xml` and `themes/SLUG/feed.xml`."""
+
+    name = "rss"
+    description = "RSS 2.0 feeds of the newest items (out_dir/feed.xml) and of each theme's (themes/SLUG/feed.xml)"
+
+    class Settings(components.Settings):
+        limit: int = Field(default=50, ge=1, le=1000)  # items in each feed
+        title: str | None = None  # default: the network's name; a theme's feed is "<title>: <Theme>"
+        description: str | None = None  # default: the network's description
+
+    def write(self, edition: Edition | None, run: RunContext) -> SinkResult:
+        project, limit = self.project, self.settings.limit
+        moment = run.moment
+        today = moment.astimezone(project.tz).date()
+        index = run.store.recent_themes(until=moment)  # (id, published, themes), newest first
+        published = {item_id: when for item_id, when, _ in index}
+        loaded: dict[str, Item] = {}
+
+        def load(ids: list[str]) -> list[Item]:
+            missing = [i for i in ids if i not in loaded]
+            loaded.update((item.id, item) for item in run.store.get_items(missing))
+            return [loaded[i] for i in ids if i in loaded]
+
+        written: list[str] = []
+        memo: dict = {}  # each item's text, made once for all the feeds it is in
+
+        items = choose([item_id for item_id, _, _ in index], load, limit, moment, today)
+        channel = main_channel(project, self.settings.title, self.settings.description)
+        main = site.file(project, site.FEED_FILE)
+        newest = index[0][1] if index else moment  # dates an empty feed, the same each run
+        if write_if_changed(main, feed_bytes(build_feed(project, items, newest, channel, memo))):
+            written.append(str(main))
+
+        themes = by_theme(index)
+        for path, (theme, carrying) in themes.items():
+            chosen = choose(carrying, load, limit, moment, today)
+            root = build_feed(project, chosen, published[carrying[0]],
+                              theme_channel(project, theme, self.settings.title), memo)
+            if write_if_changed(site.file(project, path), feed_bytes(root)):
+                written.append(str(site.file(project, path)))
+        removed = remove_stale_theme_feeds(project.core.out_dir, {site.file(project, p) for p in themes})
+
+        summary = (f"{len(items)} item{'s' if len(items) != 1 else ''} in {main.name}; "
+                   f"{len(themes)} theme feed{'s' if len(themes) != 1 else ''}; "
+                   f"{len(written)} written, {len(themes) + 1 - len(written)} unchanged"
+                   + (f", {len(removed)} removed" if removed else ""))
+        return SinkResult(summary, written)
+
+
+def by_theme(index: list[tuple[str, object, list[str]]]) -> dict[str, tuple[str, list[str]]]:
+    """Feed path -> (the theme's name, the ids of the items carrying it, newest first), for every theme in
+    `index` ((id, published, themes), newest first). Themes spelt differently but with one slug ('Peer
+    support', 'peer support') share a feed, named by the commonest spelling (the first in alphabetical
+    order on a tie), as the theme's page is."""
+    found: dict[str, list[str]] = {}
+    spellings: dict[str, Counter[str]] = {}
+    paths: dict[str, str] = {}  # theme -> its feed's path, worked out once per spelling
+    for item_id, _, item_themes in index:
+        seen = set()
+        for theme in dict.fromkeys(item_themes):
+            if theme not in paths:
+                paths[theme] = site.theme_feed_path(theme) if theme.strip() else ""
+            path = paths[theme]
+            if not path:
+                continue
+            spellings.setdefault(path, Counter())[theme] += 1
+            if path not in seen:
+                seen.add(path)
+                found.setdefault(path, []).append(item_id)
+    return {path: (min(spellings[path], key=lambda t: (-spellings[path][t], t)), carrying)
+            for path, carrying in found.items()}
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` atomically unless the file already holds exactly that; True if written."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    write_atomic(path, data)
+    return True
+
+
+def remove_stale_theme_feeds(out_dir: Path, keep: set[Path]) -> list[Path]:
+    """Remove every theme feed under `out_dir` that is not in `keep` (and its folder, if now empty)."""
+    removed = []
+    example = site.theme_feed_path("x")  # themes/x/feed.xml: the pattern of every theme's feed
+    folder, name = Path(example).parent.parent, Path(example).name
+    for path in sorted((out_dir / folder).glob(f"*/{name}")):
+        if path not in keep:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+            try:
+                path.parent.rmdir()
+            except OSError:
+                pass  # the theme's page (or anything else) is still there
+    return removed

@@ -1,0 +1,269 @@
+"""pipeline/calendars.py: the seed's events (read by the events source from the shipped content) as .ics files
+that icalendar parses back with the right times and zones, stable UIDs and bytes, escaping, folding, and
+no way for hostile text to add a property."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from icalendar import Calendar
+
+from pipeline import site
+from pipeline.calendars import calendar_ics, event_ics
+from pipeline.models import EventDetails, Item, Kind, ProgrammeSlot
+
+ROOT = Path(__file__).parent.parent
+LONDON = ZoneInfo("Europe/London")
+CONFERENCE = "Open Dialogue UK 2016 Conference"
+SEMINAR = "Seminar 3: Contemporary Developments in Healthcare Practice"
+TOML = """
+[sources.events]
+type = "events"
+path = "events.toml"
+
+[sinks.feed]
+type = "rss"
+"""
+
+
+@pytest.fixture
+def events_from(project_from, run_context, tmp_path):
+    """events_from(toml_text=None) -> (project, {title: Item}) as the events source makes them (from the
+    shipped content/events.toml by default)."""
+
+    def load(records: str | None = None):
+        if records is None:
+            shutil.copy(ROOT / "content" / "events.toml", tmp_path / "events.toml")
+        else:
+            (tmp_path / "events.toml").write_text(textwrap.dedent(records), encoding="utf-8")
+        project = project_from(TOML)
+        items = list(project.sources[0].fetch(run_context(project, date(2016, 2, 1))))
+        return project, {item.title: item for item in items}
+
+    return load
+
+
+def parse(data: bytes) -> Calendar:
+    assert data.endswith(b"\r\n") and b"\r\n" in data  # RFC 5545 lines end in CRLF
+    return Calendar.from_ical(data)
+
+
+def vevent(data: bytes):
+    events = parse(data).walk("VEVENT")
+    assert len(events) == 1
+    return events[0]
+
+
+def test_the_seminar_is_at_the_venues_time_with_its_zone(events_from):
+    project, items = events_from()
+    data = event_ics(project, items[SEMINAR])
+    calendar = parse(data)
+
+    assert str(calendar["VERSION"]) == "2.0" and str(calendar["METHOD"]) == "PUBLISH"
+    assert str(calendar["CALSCALE"]) == "GREGORIAN" and str(calendar["PRODID"]).startswith("-//")
+    assert str(calendar["X-WR-CALNAME"]) == SEMINAR
+    event = vevent(data)
+    start, end = event["DTSTART"], event["DTEND"]
+    assert start.params["TZID"] == "Europe/London" and end.params["TZID"] == "Europe/London"
+    assert b"DTSTART;TZID=Europe/London:20160217T093000\r\n" in data
+    assert start.dt == datetime(2016, 2, 17, 9, 30, tzinfo=LONDON)
+    assert start.dt.utcoffset() == timedelta(0)  # February: GMT
+    # The notice gives no end; the programme's last slot (16:00 networking) is when the day ends at the earliest.
+    assert end.dt == datetime(2016, 2, 17, 16, 0, tzinfo=LONDON)
+    assert str(event["SUMMARY"]) == SEMINAR and str(event["LOCATION"]) == "St Catherine's"
+    # The VTIMEZONE itself (what a client without the zone database reads) says GMT in February.
+    (zone,) = calendar.walk("VTIMEZONE")
+    assert str(zone["TZID"]) == "Europe/London"
+    tz = zone.to_tz(lookup_tzid=False)
+    assert datetime(2016, 2, 17, 9, 30, tzinfo=tz).utcoffset() == timedelta(0)
+    assert datetime(2016, 6, 17, 9, 30, tzinfo=tz).utcoffset() == timedelta(hours=1)
+    assert data.index(b"BEGIN:VTIMEZONE") < data.index(b"BEGIN:VEVENT")
+
+
+def test_the_conference_is_all_day_with_an_exclusive_end(events_from):
+    project, items = events_from()
+    data = event_ics(project, items[CONFERENCE])
+    event = vevent(data)
+
+    assert b"DTSTART;VALUE=DATE:20160202\r\n" in data and b"DTEND;VALUE=DATE:20160203\r\n" in data
+    assert event["DTSTART"].dt == date(2016, 2, 2) and event["DTEND"].dt == date(2016, 2, 3)
+    assert not parse(data).walk("VTIMEZONE")  # a day is that day wherever the reader is: no zone needed
+    assert str(event["LOCATION"]) == "London"
+
+
+def test_the_description_carries_summary_speakers_prices_and_programme(events_from):
+    project, items = events_from()
+    conference, seminar = items[CONFERENCE], items[SEMINAR]
+    conference.summary = "A day with many of the people developing Open Dialogue around the world."
+
+    text = str(vevent(event_ics(project, conference))["DESCRIPTION"])
+    assert text.startswith("A day with many of the people developing Open Dialogue around the world.\n\n")
+    assert "Speakers: Jaakko Seikkula, Volkmar Aderhold, Petra Hohn" in text
+    assert ("Prices: Organisation rate £125; Organisation group rate £112.50 (groups of 5 or more); "
+            "Independent practitioner rate £85; Student or carer rate £35; Service user or benefits rate £25") in text
+    assert "Book a place: https://opendialogue-uk.example.org/conference-2016" in text
+    seminar_text = str(vevent(event_ics(project, seminar))["DESCRIPTION"])
+    assert "\n10:00 Opening: co-production and power-sharing — John Walsh, Leeds Community Healthcare NHS Trust; " \
+           "Pamela Fisher, University of Leeds\n" in seminar_text
+    assert "<" not in seminar_text  # plain text, not the body's HTML
+
+
+def test_uid_dtstamp_and_url_are_derived_from_the_item(events_from):
+    project, items = events_from()
+    seminar = items[SEMINAR]
+    first = event_ics(project, seminar)
+    event = vevent(first)
+
+    assert str(event["UID"]) == f"{seminar.id}@network.example.org"
+    assert event["DTSTAMP"].dt == datetime(2016, 1, 18, 0, 0, tzinfo=UTC)  # posted 18 January, midnight in London
+    assert str(event["URL"]) == site.url(project, site.item_path(project, seminar))
+    # The same event gives the same bytes, also as the state database gives it back (fixed UTC offsets).
+    assert event_ics(project, seminar) == first
+    assert event_ics(project, Item.from_dict(seminar.to_dict())) == first
+    assert calendar_ics(project, list(items.values())) == calendar_ics(project, list(items.values()))
+    whole = parse(calendar_ics(project, list(items.values())))
+    assert {str(e["UID"]) for e in whole.walk("VEVENT")} == {f"{i.id}@network.example.org" for i in items.values()}
+
+
+def test_summer_is_bst_and_other_zones_get_their_own_vtimezone(events_from):
+    project, items = events_from("""
+        [[event]]
+        id = "summer"
+        title = "Summer school"
+        posted = 2016-05-01
+        start = 2016-06-15T09:30:00
+        end = 2016-06-15T17:00:00
+        timezone = "Europe/London"
+
+        [[event]]
+        id = "winter"
+        title = "Winter seminar"
+        posted = 2016-01-05
+        start = 2016-01-20T09:30:00
+        timezone = "Europe/London"
+
+        [[event]]
+        id = "helsinki"
+        title = "Open Dialogue in Finland"
+        posted = 2016-05-01
+        start = 2016-09-01T10:00:00
+        end = 2016-09-01T15:00:00
+        timezone = "Europe/Helsinki"
+
+        [[event]]
+        id = "week"
+        title = "A week of workshops"
+        posted = 2016-05-01
+        start = 2016-06-01
+        end = 2016-06-03
+        timezone = "Europe/London"
+    """)
+    summer = vevent(event_ics(project, items["Summer school"]))
+    assert summer["DTSTART"].dt == datetime(2016, 6, 15, 9, 30, tzinfo=LONDON)
+    assert summer["DTSTART"].dt.utcoffset() == timedelta(hours=1)  # BST
+    assert summer["DTSTART"].dt.astimezone(UTC) == datetime(2016, 6, 15, 8, 30, tzinfo=UTC)
+    assert summer["DTEND"].dt == datetime(2016, 6, 15, 17, 0, tzinfo=LONDON)
+    winter = vevent(event_ics(project, items["Winter seminar"]))
+    assert winter["DTSTART"].dt.astimezone(UTC) == datetime(2016, 1, 20, 9, 30, tzinfo=UTC)  # GMT
+    assert "DTEND" not in winter  # no end and no programme: RFC 5545 says it ends when it starts
+
+    week = vevent(event_ics(project, items["A week of workshops"]))
+    assert (week["DTSTART"].dt, week["DTEND"].dt) == (date(2016, 6, 1), date(2016, 6, 4))  # 1–3 June
+
+    data = calendar_ics(project, list(items.values()))
+    calendar = parse(data)
+    assert sorted(str(z["TZID"]) for z in calendar.walk("VTIMEZONE")) == ["Europe/Helsinki", "Europe/London"]
+    finland = next(e for e in calendar.walk("VEVENT") if str(e["SUMMARY"]) == "Open Dialogue in Finland")
+    assert finland["DTSTART"].params["TZID"] == "Europe/Helsinki"
+    assert finland["DTSTART"].dt.astimezone(UTC) == datetime(2016, 9, 1, 7, 0, tzinfo=UTC)  # EEST, UTC+3
+    assert data.rindex(b"END:VTIMEZONE") < data.index(b"BEGIN:VEVENT")
+
+
+def test_the_calendar_holds_every_event_past_ones_included_in_start_order(events_from, item_factory):
+    project, items = events_from()
+    news = item_factory(Kind.NEWS, "Not an event")
+    data = calendar_ics(project, [items[SEMINAR], news, items[CONFERENCE]])
+    calendar = parse(data)
+
+    assert [str(e["SUMMARY"]) for e in calendar.walk("VEVENT")] == [CONFERENCE, SEMINAR]
+    assert str(calendar["X-WR-CALNAME"]) == "Test Network: events" and str(calendar["NAME"]) == "Test Network: events"
+    assert b"REFRESH-INTERVAL;VALUE=DURATION:PT12H\r\n" in data and b"X-PUBLISHED-TTL:PT12H\r\n" in data
+    assert str(calendar["SOURCE"]) == "https://network.example.org/events/calendar.ics"
+    assert str(calendar["METHOD"]) == "PUBLISH" and str(calendar["VERSION"]) == "2.0"
+    assert [str(z["TZID"]) for z in calendar.walk("VTIMEZONE")] == ["Europe/London"]  # one per zone used
+
+
+def test_an_empty_calendar_is_still_a_valid_one(project_from):
+    project = project_from('[sinks.feed]\ntype = "rss"\n')
+    calendar = parse(calendar_ics(project, []))
+
+    assert calendar.walk("VEVENT") == []
+    assert [str(z["TZID"]) for z in calendar.walk("VTIMEZONE")] == ["Europe/London"]  # RFC 5545: one component
+
+
+def hostile_event(item_factory, title: str, **details) -> Item:
+    return item_factory(Kind.EVENT, title, published=datetime(2016, 1, 5, tzinfo=UTC), event=EventDetails(
+        start=datetime(2016, 2, 17, 9, 30, tzinfo=UTC), timezone="Europe/London", **details))
+
+
+def test_commas_semicolons_backslashes_and_newlines_are_escaped(project_from, item_factory):
+    project = project_from('[sinks.feed]\ntype = "rss"\n')
+    item = hostile_event(item_factory, r"Power, space; and C:\peer support", venue="St Catherine's, Leeds; room 2",
+                         programme=[ProgrammeSlot("09:30", "Welcome, tea; coffee"), ProgrammeSlot("10:00", "Talk")])
+    data = event_ics(project, item)
+
+    raw = data.replace(b"\r\n ", b"").decode()  # unfolded
+    assert "SUMMARY:Power\\, space\\; and C:\\\\peer support\r\n" in raw
+    assert "LOCATION:St Catherine's\\, Leeds\\; room 2\r\n" in raw
+    assert "09:30 Welcome\\, tea\\; coffee\\n10:00 Talk" in raw
+    event = vevent(data)
+    assert str(event["SUMMARY"]) == r"Power, space; and C:\peer support"
+    assert str(event["LOCATION"]) == "St Catherine's, Leeds; room 2"
+    assert "Programme:\n09:30 Welcome, tea; coffee\n10:00 Talk\n" in str(event["DESCRIPTION"])
+
+
+def test_long_lines_are_folded_at_75_octets(project_from, item_factory):
+    project = project_from('[sinks.feed]\ntype = "rss"\n')
+    title = "Co-production in mental health care: " + "peer support — “lived experience” — " * 8
+    item = hostile_event(item_factory, title.strip(), speakers=[f"Speaker {n} of the seminar" for n in range(30)])
+    data = event_ics(project, item)
+
+    lines = data.split(b"\r\n")
+    assert max(len(line) for line in lines) <= 75
+    assert any(line.startswith(b" ") for line in lines)  # continuation lines
+    for line in lines:
+        line.decode("utf-8")  # a fold never splits a character
+    event = vevent(data)
+    assert str(event["SUMMARY"]) == title.strip()
+    assert "Speaker 29 of the seminar" in str(event["DESCRIPTION"])
+
+
+def test_hostile_text_cannot_add_properties_or_components(project_from, item_factory):
+    project = project_from('[sinks.feed]\ntype = "rss"\n')
+    inject = "\r\nATTENDEE:mailto:victim@example.org\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:forged"
+    item = hostile_event(
+        item_factory, f"Evil\x00 seminar\x0b\x1b[31m{inject}\x7f", venue=f"Hall\nRRULE:FREQ=DAILY{inject}",
+        speakers=[f"Mallory\r\nORGANIZER:mailto:x@example.org{inject}"],
+        programme=[ProgrammeSlot(f"09:30{inject}", f"Talk\rBEGIN:VALARM{inject}", (f"Eve{inject}",))],
+        booking_url=f"https://example.org/book{inject}")
+    item.summary = f"Summary\r\nX-INJECTED:1{inject}"
+    data = event_ics(project, item)
+
+    calendar = parse(data)
+    assert len(calendar.walk("VEVENT")) == 1 and calendar.walk("VALARM") == []
+    event = calendar.walk("VEVENT")[0]
+    assert set(event) == {"UID", "DTSTAMP", "DTSTART", "SUMMARY", "LOCATION", "DESCRIPTION", "URL"}
+    assert str(event["UID"]) == f"{item.id}@network.example.org"
+    assert str(event["SUMMARY"]).startswith("Evil seminar [31m ATTENDEE:mailto:victim@example.org END:VEVENT")
+    for name in ("SUMMARY", "LOCATION", "DESCRIPTION"):
+        assert not any(ord(ch) < 32 and ch != "\n" or ord(ch) == 127 for ch in str(event[name])), name
+    assert "\n" not in str(event["SUMMARY"]) + str(event["LOCATION"])
+    for line in data.split(b"\r\n"):
+        assert not line.startswith((b"ATTENDEE", b"RRULE", b"ORGANIZER", b"X-INJECTED", b"BEGIN:VALARM")), line
+    assert b"\r" not in data.replace(b"\r\n", b"") and b"\x00" not in data and b"\x1b" not in data
+    assert "Book a place" not in str(event["DESCRIPTION"])  # a URL with line breaks is no URL

@@ -1,0 +1,227 @@
+"""The `rss` sink's feed per theme (themes/SLUG/feed.xml): its items, title and links, the same rules as the
+main feed, removal when a theme has no items left, no rewrite when nothing changed; and every feed of the
+shipped project valid by the W3C validator's rules (tests/feed_rules.py)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from pipeline import site
+from pipeline.cli import main
+from pipeline.models import JobDetails, Kind
+from pipeline.run_context import RunContext
+from pipeline.state import Store
+from tests.feed_rules import assert_valid
+
+ROOT = Path(__file__).parent.parent
+ATOM = "{http://www.w3.org/2005/Atom}"
+CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
+MOMENT = datetime(2016, 2, 1, 0, 0, tzinfo=UTC)
+SINK = """
+[sinks.feed]
+type = "rss"
+"""
+
+
+def day(n: int) -> datetime:
+    return datetime(2016, 1, n, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def run_sink(project_from, tmp_path: Path):
+    """run_sink(items, sink_toml=SINK, moment=MOMENT) -> (project, result): saves `items` (over what an
+    earlier call saved) and runs the sink, as a run or refresh would."""
+    stores: list[Store] = []
+
+    def run(items, sink_toml: str = SINK, moment: datetime = MOMENT):
+        project = project_from(sink_toml)
+        store = Store(tmp_path / "s.sqlite")
+        stores.append(store)
+        if items:
+            store.save_items([(item, "fp") for item in items], moment)
+        return project, project.sinks[0].write(None, RunContext(project, store, moment.date(), moment))
+
+    yield run
+    for store in stores:
+        store.close()
+
+
+def theme_feed(project, theme: str, ignore: frozenset[str] = frozenset()) -> bytes:
+    data = site.file(project, site.theme_feed_path(theme)).read_bytes()
+    assert_valid(data, site.url(project, site.theme_feed_path(theme)), ignore)
+    return data
+
+
+def titles(data: bytes) -> list[str]:
+    return [i.findtext("title") for i in ET.fromstring(data).find("channel").findall("item")]
+
+
+def test_each_theme_has_its_own_feed_of_its_items_newest_first(run_sink, item_factory):
+    items = [item_factory(Kind.POST, "Peer support one", published=day(3), themes=["peer support"]),
+             item_factory(Kind.NEWS, "Both", published=day(5), themes=["research", "peer support"]),
+             item_factory(Kind.POST, "Research only", published=day(4), themes=["research"]),
+             item_factory(Kind.POST, "No theme", published=day(6))]
+    project, result = run_sink(items)
+
+    peer = theme_feed(project, "peer support")
+    assert titles(peer) == ["Both", "Peer support one"]
+    assert titles(theme_feed(project, "research")) == ["Both", "Research only"]
+    channel = ET.fromstring(peer).find("channel")
+    assert channel.findtext("title") == "Test Network: Peer support"
+    assert channel.findtext("link") == "https://network.example.org/themes/peer-support/"
+    assert channel.find(f"{ATOM}link").get("href") == "https://network.example.org/themes/peer-support/feed.xml"
+    assert parsedate_to_datetime(channel.findtext("lastBuildDate")) == day(5)
+    # The same items as in the main feed: full content, the summary alone, themes as categories.
+    both = channel.find("item")
+    assert both.findtext(f"{CONTENT}encoded") == "<p>Both body.</p>"
+    assert [c.text for c in both.findall("category")] == ["research", "peer support"]
+    assert sorted(p.relative_to(project.core.out_dir).as_posix() for p in project.core.out_dir.rglob("*.xml")) == [
+        "feed.xml", "themes/peer-support/feed.xml", "themes/research/feed.xml"]
+    assert "2 theme feeds" in result.summary and "3 written" in result.summary
+    entry = feedparser.parse(peer).entries[0]
+    assert entry.content[0].value == "<p>Both body.</p>"
+
+
+def test_theme_feeds_follow_the_main_feeds_rules(run_sink, item_factory):
+    posts = [item_factory(Kind.POST, f"Post {n}", published=day(n), themes=["housing"]) for n in range(1, 6)]
+    closed = item_factory(Kind.JOB, "Closed job", published=day(10), themes=["housing"],
+                          job=JobDetails("Shelter", closing_date=date(2016, 1, 20)))
+    past = item_factory(Kind.EVENT, "Past event", published=day(11), themes=["housing"])
+    past.event.start, past.event.end = day(25), day(25) + timedelta(hours=2)
+    late = item_factory(Kind.POST, "After the run", published=MOMENT + timedelta(days=1), themes=["housing"])
+    project, _ = run_sink(posts + [closed, past, late], SINK + 'limit = 3\ntitle = "Co-production news"\n')
+
+    data = theme_feed(project, "housing")
+    assert titles(data) == ["Post 5", "Post 4", "Post 3"]
+    assert ET.fromstring(data).find("channel").findtext("title") == "Co-production news: Housing"
+
+
+def test_a_theme_whose_items_are_all_over_keeps_an_empty_feed(run_sink, item_factory):
+    job = item_factory(Kind.JOB, "Closed job", published=day(10), themes=["employment"],
+                       job=JobDetails("Mind", closing_date=date(2016, 1, 20)))
+    project, _ = run_sink([job])
+
+    data = theme_feed(project, "employment")  # the theme's page still links to it
+    assert titles(data) == []
+    assert parsedate_to_datetime(ET.fromstring(data).find("channel").findtext("lastBuildDate")) == day(10)
+
+
+def test_a_theme_with_no_items_left_loses_its_feed(run_sink, item_factory):
+    post = item_factory(Kind.POST, "Retagged", published=day(3), themes=["housing", "research"])
+    other = item_factory(Kind.POST, "Other", published=day(4), themes=["community"])
+    project, _ = run_sink([post, other])
+    housing = site.file(project, site.theme_feed_path("housing"))
+    community = site.file(project, site.theme_feed_path("community"))
+    page = site.file(project, site.theme_path("community"))  # the archive's page for the theme
+    page.write_text("<!doctype html><title>community</title>", encoding="utf-8")
+    assert housing.is_file() and community.is_file()
+
+    post.themes = ["research"]
+    other.themes = []
+    _, result = run_sink([post, other])
+
+    assert not housing.exists() and not housing.parent.exists()  # its folder held nothing else
+    assert not community.exists() and page.is_file()  # the page is not the feed's to remove
+    assert titles(theme_feed(project, "research")) == ["Retagged"]
+    assert "2 removed" in result.summary
+
+
+def test_an_unchanged_feed_is_not_rewritten_and_a_changed_one_is(run_sink, item_factory):
+    items = [item_factory(Kind.POST, "Housing post", published=day(3), themes=["housing"]),
+             item_factory(Kind.POST, "Research post", published=day(4), themes=["research"])]
+    project, _ = run_sink(items)
+    paths = {name: site.file(project, path) for name, path in
+             (("main", site.FEED_FILE), ("housing", site.theme_feed_path("housing")),
+              ("research", site.theme_feed_path("research")))}
+    before = {name: (p.stat().st_ino, p.stat().st_mtime_ns) for name, p in paths.items()}
+
+    _, same = run_sink([], moment=MOMENT + timedelta(hours=1))
+    assert {name: (p.stat().st_ino, p.stat().st_mtime_ns) for name, p in paths.items()} == before
+    assert same.files == [] and "3 unchanged" in same.summary
+
+    newer = item_factory(Kind.POST, "Another research post", published=day(5), themes=["research"])
+    _, changed = run_sink([newer], moment=MOMENT + timedelta(hours=2))
+    after = {name: (p.stat().st_ino, p.stat().st_mtime_ns) for name, p in paths.items()}
+    assert after["housing"] == before["housing"]
+    assert after["main"] != before["main"] and after["research"] != before["research"]
+    assert changed.files == [str(paths["main"]), str(paths["research"])]
+    assert not [p for p in project.core.out_dir.rglob(".*")]  # no temporary files left behind
+
+
+def test_themes_with_one_slug_share_one_feed_named_by_the_commonest_spelling(run_sink, item_factory):
+    items = [item_factory(Kind.POST, "Old spelling", published=day(3), themes=["Peer Support"]),
+             item_factory(Kind.POST, "New spelling", published=day(4), themes=["peer support"]),
+             item_factory(Kind.POST, "Newest", published=day(5), themes=["Peer Support", "peer support"])]
+    project, result = run_sink(items)
+
+    data = theme_feed(project, "peer support")
+    assert titles(data) == ["Newest", "New spelling", "Old spelling"]  # each once
+    assert ET.fromstring(data).find("channel").findtext("title") == "Test Network: Peer Support"  # 2 to 2: A-Z
+    assert "1 theme feed;" in result.summary
+
+
+def test_hostile_theme_names_stay_inside_the_themes_folder(run_sink, item_factory):
+    item = item_factory(Kind.POST, "Odd", published=day(3), themes=["../../etc", "<b>bold</b> & co"])
+    project, _ = run_sink([item])
+
+    out = project.core.out_dir
+    feeds = sorted(p.relative_to(out).as_posix() for p in out.rglob("feed.xml"))
+    assert feeds == ["feed.xml", "themes/b-bold-b-co/feed.xml", "themes/etc/feed.xml"]
+    # Text, escaped by the XML writer (the validator warns that it looks like HTML, and that is all).
+    channel = ET.fromstring(theme_feed(project, "<b>bold</b> & co", frozenset({"ContainsHTML"}))).find("channel")
+    assert channel.findtext("title") == "Test Network: <b>bold</b> & co"
+
+
+# ---- the shipped project -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    """The shipped sources and transforms with only the rss sink, run for 1 February and then 1 May 2016:
+    the site's feeds after each run."""
+    root = tmp_path_factory.mktemp("shipped-feeds")
+    toml = (ROOT / "pipeline.toml").read_text(encoding="utf-8")
+    toml = toml[:re.search(r"^\[sinks\.", toml, re.M).start()] + '[sinks.feed]\ntype = "rss"\nlimit = 50\n'
+    (root / "pipeline.toml").write_text(toml, encoding="utf-8")
+    shutil.copytree(ROOT / "content", root / "content")
+    shutil.copytree(ROOT / "local_plugins", root / "local_plugins")
+    feeds = {}
+    for as_of in ("2016-02-01", "2016-05-01"):
+        assert main(["run", "-c", str(root / "pipeline.toml"), "--as-of", as_of]) == 0
+        out = root / "out"
+        feeds[as_of] = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("feed.xml"))}
+    return feeds
+
+
+def test_every_feed_of_the_shipped_project_is_valid(shipped):
+    for as_of, feeds in shipped.items():
+        assert "feed.xml" in feeds and len(feeds) > 3, (as_of, sorted(feeds))
+        for path, data in feeds.items():
+            assert_valid(data, f"https://coproduction-network.example.org/{path}")
+            assert feedparser.parse(data).bozo == 0
+
+
+def test_the_shipped_feeds_show_what_is_current(shipped):
+    february, may = shipped["2016-02-01"], shipped["2016-05-01"]
+    assert {"Open Dialogue UK 2016 Conference", "Seminar 3: Contemporary Developments in Healthcare Practice",
+            "Administrator for the new Open Dialogue UK centre in London"} <= set(titles(february["feed.xml"]))
+    # By May the job has closed and both events are over: they leave every feed.
+    gone = {"Open Dialogue UK 2016 Conference", "Seminar 3: Contemporary Developments in Healthcare Practice",
+            "Administrator for the new Open Dialogue UK centre in London"}
+    assert "April blog post: some ideas on co-production" in titles(may["feed.xml"])
+    for path, data in may.items():
+        assert not gone & set(titles(data)), path
+    open_dialogue = ET.fromstring(february["themes/open-dialogue/feed.xml"]).find("channel")
+    assert open_dialogue.findtext("title") == "Co-production in Mental Health Network: Open Dialogue"
+    conference = next(i for i in open_dialogue.findall("item") if i.findtext("title").startswith("Open Dialogue UK"))
+    content = conference.findtext(f"{CONTENT}encoded")
+    for price in ("£125", "£112.50", "£85", "£35", "£25"):
+        assert price in content
+    assert "Jaakko Seikkula" in content

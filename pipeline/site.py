@@ -6,16 +6,22 @@ address readers see; `file()` into the file written under `out_dir`. Nothing els
 spells out a folder of the site, so a link and the file it points to cannot disagree.
 
     index.html                      the front page
+    site.css                        the one stylesheet (light and dark)
     archive/                        every issue, newest first; archive/issue-N.html each issue's web page
-    months/YYYY-MM/                 the items published that month
+                                    (archive/issue-N-page-2.html… when it has more than PAGE_SIZE items)
+    months/ months/YYYY-MM/         every month; the items published that month
     blog/SLUG/ news/… jobs/… events/…   one page per item (`item_path`)
     jobs/ events/                   open jobs by closing date; upcoming events first
     themes/ themes/SLUG/            every theme; one theme's items, newest first
     themes/SLUG/feed.xml            one theme's RSS feed
     feed.xml                        the main RSS feed
     events/calendar.ics             every event, subscribable; events/…/event.ics one event
-    search/                         search over every item (search/index.json)
+    search/                         search over every item (search/index.json, and search/index.js
+                                    holding the same for a page opened from file://; search/search.js)
     sitemap.xml
+
+Pages link each other with relative links (`href`), so out/ can be browsed from a folder as well
+as from the host; addresses meant for elsewhere (Open Graph, the sitemap, feeds, emails) use `url()`.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ def file(project: Project, path: str) -> Path:
 def path_of_url(project: Project, address: str) -> str | None:
     """The site path of an address under `site_url`, or None for an address elsewhere."""
     base = project.core.site_url + "/"
+    if address == project.core.site_url:
+        return FRONT_PAGE
     if not address.startswith(base):
         return None
     path = urlsplit(address[len(base):]).path
@@ -70,6 +78,17 @@ def page(path: str, number: int) -> str:
     return path if number <= 1 else f"{path}page/{number}/"
 
 
+def href(from_path: str, to_path: str) -> str:
+    """A relative link from the page at `from_path` to `to_path` that a static host and a browser
+    reading the folder (file://) both follow: a folder's page is linked as its index.html."""
+    target = (to_path + "index.html" if to_path == "" or to_path.endswith("/") else to_path).split("/")
+    here = from_path.split("/")[:-1]  # the folders the page is in
+    common = 0
+    while common < len(here) and common < len(target) - 1 and here[common] == target[common]:
+        common += 1
+    return "../" * (len(here) - common) + "/".join(target[common:])
+
+
 # ---- the site's pages ------------------------------------------------------------------------
 
 FRONT_PAGE = ""
@@ -81,15 +100,35 @@ SEARCH = "search/"
 SEARCH_INDEX = "search/index.json"
 CALENDAR = "events/calendar.ics"
 SITEMAP = "sitemap.xml"
+STYLESHEET = "site.css"
+MONTHS = "months/"
+SEARCH_SCRIPT = "search/search.js"
+SEARCH_INDEX_SCRIPT = "search/index.js"
+# Folders whose pages the site makes itself: an item's own URL inside them is not taken as its page.
+_SITE_FOLDERS = frozenset({ARCHIVE_DIR, "themes", "months", "search"})
+_LISTS = frozenset({JOBS, EVENTS, *(f"{folder}/" for folder in KIND_FOLDERS.values())})
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]*")
 
 
 def item_path(project: Project, item: Item) -> str:
     """An item's page: where its own URL already points when that is on this site (a blog post at
-    <site_url>/blog/SLUG/), otherwise its kind's folder, a slug of its title and a piece of its id."""
+    <site_url>/blog/SLUG/), otherwise its kind's folder, a slug of its title and a piece of its id.
+
+    An own URL is taken only as a plain folder path (letters, digits, `-._~`; no `..`, no `%`)
+    outside the site's own lists, so no item's page can replace a list or land outside out/."""
     own = path_of_url(project, item.url) if item.url else None
-    if own is not None and own.endswith("/") and own.strip("/"):
+    if own is not None and _own_page(own):
         return own
     return f"{KIND_FOLDERS[item.kind]}/{slug(item.title, 50)}-{item.id[:8]}/"
+
+
+def _own_page(path: str) -> bool:
+    segments = path.split("/")
+    if not path.endswith("/") or len(segments) < 2 or path in _LISTS or segments[0] in _SITE_FOLDERS:
+        return False
+    if len(segments) >= 3 and segments[-3] == "page" and segments[-2].isdigit():  # a list's page 2, 3…
+        return False
+    return all(_SAFE_SEGMENT.fullmatch(segment) for segment in segments[:-1])
 
 
 def event_calendar_path(project: Project, item: Item) -> str:
@@ -116,6 +155,11 @@ def edition_page(number: int) -> str:
 
 def edition_path(number: int) -> str:
     return f"{ARCHIVE_DIR}/{edition_page(number)}"
+
+
+def edition_page_path(number: int, page_number: int) -> str:
+    """Page `page_number` of an issue's web version: archive/issue-N.html, then archive/issue-N-page-2.html…"""
+    return edition_path(number) if page_number <= 1 else f"{ARCHIVE_DIR}/issue-{number}-page-{page_number}.html"
 
 
 # ---- kept for the sinks written before the layout above ---------------------------------------

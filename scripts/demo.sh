@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up (a .venv beside this checkout) and run the shipped pipeline.toml: the issues of
-# 1 February 2016 and 1 May 2016, into out/ (newsletter HTML, text and .eml, feed.xml, archive/).
+# 1 February 2016 and 1 May 2016, into out/ (newsletter HTML, text and .eml, the feeds and the whole site).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
@@ -9,4 +9,4 @@ python3 -m venv .venv
 .venv/bin/pipeline run --as-of 2016-02-01
 .venv/bin/pipeline run --as-of 2016-05-01
 echo
-echo "Done. Open out/archive/index.html, out/newsletter/, out/outbox/ and out/feed.xml."
+echo "Done. Open out/index.html (the site), out/newsletter/, out/outbox/ and out/feed.xml."

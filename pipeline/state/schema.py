@@ -85,7 +85,33 @@ CREATE TABLE IF NOT EXISTS subscriber_events (   -- the consent record: when and
 CREATE INDEX IF NOT EXISTS subscriber_events_subscriber ON subscriber_events (subscriber);
 """
 
-TABLES = CORE + JOURNAL + SUBSCRIBERS
+# What the site (the `archive` sink) was last made from, so a refresh re-renders only what changed
+# (pipeline/state/site.py).
+SITE = """
+CREATE TABLE IF NOT EXISTS site_items (      -- what the site's lists show of each item, made once per fingerprint
+    id    TEXT PRIMARY KEY,
+    stamp TEXT NOT NULL,                     -- the item's fingerprint and the version of what `facts` holds
+    facts TEXT NOT NULL                      -- JSON: title, page, date, kind, themes, summary...
+);
+CREATE TABLE IF NOT EXISTS site_editions (   -- each issue as the site last read it
+    sink   TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    key    TEXT NOT NULL,                    -- a hash of the issue and its items' fingerprints
+    shown  TEXT NOT NULL,                    -- JSON list: the ids shown, in order
+    merged TEXT NOT NULL,                    -- JSON object: merged-away id -> the id of the job or event showing it
+    prints TEXT NOT NULL,                    -- JSON: {"records": {id: fingerprint}, "announcements": {...}}
+    PRIMARY KEY (sink, number)
+);
+CREATE TABLE IF NOT EXISTS site_pages (      -- every file the sink wrote: what it was made from, and its hash
+    sink   TEXT NOT NULL,
+    path   TEXT NOT NULL,                    -- the site path (pipeline/site.py)
+    key    TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (sink, path)
+);
+"""
+
+TABLES = CORE + JOURNAL + SUBSCRIBERS + SITE
 
 
 def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:
@@ -102,9 +128,17 @@ def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE deliveries_v1")
 
 
+def _site_manifest(db: sqlite3.Connection) -> None:
+    """The site's manifest, for the `archive` sink's incremental writes (user_version 2)."""
+    for statement in SITE.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 # Each step runs once, in order; append new steps, never change or remove one.
 STEPS = [
     _deliveries_v1_to_journal,
+    _site_manifest,
 ]
 
 

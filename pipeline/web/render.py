@@ -1,6 +1,6 @@
-"""The pages of `pipeline serve`: Jinja2 templates in `templates/web/`, styled by the archive's stylesheet.
+"""The pages of `pipeline serve`: Jinja2 templates in `templates/web/`, styled by the site's stylesheet.
 
-The stylesheet is inlined in each page (archive.css, then web.css), so the app needs no static
+The stylesheet is inlined in each page (site.css, then web.css), so the app needs no static
 route behind the proxy, and the Content-Security-Policy allows exactly that style by its hash:
 no script, no other style, no frame, forms posting only to this site.
 """
@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline.config import Project
 from pipeline.templating import build_environment
 
-STYLESHEETS = ("archive/archive.css", "web/web.css")
+STYLESHEETS = ("site/site.css", "web/web.css")
 
 
 class Pages:

@@ -1,52 +1,58 @@
-"""The archive sink: rebuilds index.html and one page per issue from state on every run."""
+"""The `archive` sink: the readers' site, out_dir as a whole (pipeline/site.py says where each page lives).
+
+    [sinks.archive]
+    type = "archive"
+    title = "Back issues"        # optional: the archive index's heading (default "<network> newsletter archive")
+
+On every run, a refresh included, it brings out/ in line with the state database: the front page,
+every issue's web version and the archive's index, a page for every item, a page per theme and
+per month with their indexes, jobs and events, search, an .ics per event and the calendar of all
+events (`pipeline/calendars.py`), one stylesheet and sitemap.xml. Only what changed
+is rendered and written (writer.py); the pages of items no longer stored, and list pages a shorter
+list no longer needs, are removed.
+"""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from pipeline import components
+from pipeline import components, site
 from pipeline.components import Sink, SinkResult
-from pipeline.edition import Edition, from_record
-from pipeline.files import write_atomic
+from pipeline.edition import Edition
 from pipeline.run_context import RunContext
-from pipeline.site import archive_dir, edition_page, feed_url
-from plugins.sinks.archive.pages import IndexEntry, index_entry, issue_page
-from plugins.sinks.email.render import render_edition
+from plugins.sinks.archive.builder import Site
+from plugins.sinks.archive.issues import plan_archive_index, plan_issues
+from plugins.sinks.archive.items import plan_items
+from plugins.sinks.archive.lists import plan_lists
+from plugins.sinks.archive.search import plan_search
+from plugins.sinks.archive.sitemap import plan_sitemap
+from plugins.sinks.archive.writer import Planned, key, publish
 
-INDEX_TEMPLATE = "archive/index.html"
-STYLESHEET = "archive/archive.css"
+STYLESHEET_TEMPLATE = "site/site.css"
 
 
 class ArchiveSink(Sink):
-    """Every issue's web version (the email's templates, with every item) and an index of them all, newest first."""
+    """The site: every issue's web version, a page per item, theme, month, jobs, events, search."""
 
     name = "archive"
-    description = "static web archive of every issue (out_dir/archive)"
+    description = "the readers' site: issues, items, themes, months, jobs, events, search (out_dir)"
 
     class Settings(components.Settings):
         title: str | None = Field(default=None, min_length=1)  # default: "<network> newsletter archive"
 
     def write(self, edition: Edition | None, run: RunContext) -> SinkResult:
-        folder = archive_dir(self.project)
-        title = self.settings.title or f"{self.project.core.name} newsletter archive"
-        feed_title = f"{self.project.core.name} (RSS)"
-        issues: list[str] = []
-        entries: list[IndexEntry] = []
-        for record in run.store.editions():  # newest first
-            issue = from_record(run.store, record)
-            page = folder / edition_page(issue.number)
-            html = render_edition(issue, run, max_per_section=None).html  # the web version: no item left out
-            write_atomic(page, issue_page(html, index_href="index.html",
-                                          feed_href=feed_url(self.project), feed_title=feed_title))
-            issues.append(str(page))
-            entries.append(index_entry(issue))
-        env = run.templates
-        css, _, _ = env.loader.get_source(env, STYLESHEET)
-        write_atomic(folder / "archive.css", css)
-        index = env.get_template(INDEX_TEMPLATE).render(
-            title=title, editions=entries, feed_url=feed_url(self.project), feed_title=feed_title,
-            stylesheet="archive.css")
-        write_atomic(folder / "index.html", index)
-        pages = len(issues) + 1
-        return SinkResult(f"{pages} page{'s' if pages != 1 else ''} in {folder.name}/",
-                          [str(folder / "index.html"), str(folder / "archive.css"), *issues])
+        built = Site(self, run)
+        css = built.renderer.asset(STYLESHEET_TEMPLATE)
+        planned: list[Planned] = [
+            Planned(site.STYLESHEET, key(css), lambda: css, listed=False),
+            *plan_issues(built), *plan_archive_index(built), *plan_items(built), *plan_lists(built),
+            *plan_search(built),
+        ]
+        planned.append(plan_sitemap(self.project, built.version, planned))
+        done = publish(self.project, run.store, self.instance, planned)
+        pages = sum(1 for page in planned if page.listed)
+        said = [f"{done.rendered} made again", f"{len(done.written)} written"]
+        if done.removed:
+            said.append(f"{len(done.removed)} removed")
+        return SinkResult(f"{pages} page{'s' if pages != 1 else ''}, {len(planned)} files: " + ", ".join(said),
+                          done.written)

@@ -1,0 +1,93 @@
+"""What the site was last made from: the `archive` sink's manifest, so a refresh re-renders and
+rewrites only what changed.
+
+Three tables (schema.py, `SITE`), each a cache the sink can always rebuild from the items and
+editions; losing them costs one full build, never a wrong page:
+
+- `site_items`: what the site's lists show of each item (title, page, date, themes, summary…),
+  made once per item fingerprint, so a refresh need not read every item's body;
+- `site_editions`: each issue's key (a hash of the issue and its items' fingerprints), the ids it
+  shows in order and what was merged away into which job or event;
+- `site_pages`: every file the sink wrote, with the key it was made from and a hash of its bytes.
+
+Each function that writes is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pipeline.state.store import Store
+
+
+@dataclass(frozen=True)
+class EditionSeen:
+    key: str
+    shown: list[str]  # ids, in the order the issue shows them
+    merged: dict[str, str]  # merged-away id -> the id of the job or event that shows it
+    prints: dict[str, dict[str, str]] | None = None  # {"records": {id: fingerprint}, "announcements": {...}}
+
+
+def items_and_facts(store: Store, until: datetime) -> list[tuple[str, str, str | None, str | None]]:
+    """(id, fingerprint, stamp, facts as JSON text) of every item published before `until`, oldest
+    first; stamp and facts are None for an item the site has not read yet."""
+    return store._rows("SELECT i.id, i.fingerprint, s.stamp, s.facts FROM items i "
+                       "LEFT JOIN site_items s ON s.id = i.id WHERE i.published < ? ORDER BY i.published, i.id",
+                       (until.astimezone(UTC).isoformat(),))
+
+
+def cache_facts(store: Store, rows: Iterable[tuple[str, str, str]], until: datetime, matched: int) -> None:
+    """Store (id, stamp, facts JSON) rows; and when the cache holds more rows than the `matched` ones
+    `items_and_facts` found, forget those of items no longer stored (or published from `until` on)."""
+    rows = list(rows)
+    stale = store._rows("SELECT COUNT(*) FROM site_items")[0][0] > matched
+    if not rows and not stale:
+        return
+    with store.transaction() as db:
+        db.executemany("INSERT OR REPLACE INTO site_items (id, stamp, facts) VALUES (?, ?, ?)", rows)
+        if stale:
+            db.execute("DELETE FROM site_items WHERE id NOT IN (SELECT id FROM items WHERE published < ?)",
+                       (until.astimezone(UTC).isoformat(),))
+
+
+def editions_seen(store: Store, sink: str) -> dict[int, EditionSeen]:
+    rows = store._rows("SELECT number, key, shown, merged FROM site_editions WHERE sink = ?", (sink,))
+    return {number: EditionSeen(key, json.loads(shown), json.loads(merged)) for number, key, shown, merged in rows}
+
+
+def edition_prints(store: Store, sink: str, number: int) -> dict[str, dict[str, str]]:
+    """The fingerprints of an issue's jobs and events ("records") and of its other items, as last read."""
+    rows = store._rows("SELECT prints FROM site_editions WHERE sink = ? AND number = ?", (sink, number))
+    return json.loads(rows[0][0]) if rows else {"records": {}, "announcements": {}}
+
+
+def record_editions(store: Store, sink: str, seen: dict[int, EditionSeen], drop: Iterable[int] = ()) -> None:
+    """Remember how each issue in `seen` was read, and forget the issues in `drop`."""
+    drop = [(sink, number) for number in drop]
+    if not seen and not drop:
+        return
+    with store.transaction() as db:
+        db.executemany("INSERT OR REPLACE INTO site_editions (sink, number, key, shown, merged, prints) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                       [(sink, number, e.key, json.dumps(e.shown), json.dumps(e.merged), json.dumps(e.prints or {}))
+                        for number, e in seen.items()])
+        db.executemany("DELETE FROM site_editions WHERE sink = ? AND number = ?", drop)
+
+
+def pages_written(store: Store, sink: str) -> dict[str, tuple[str, str]]:
+    """path -> (key, digest) of every file `sink` wrote and has not removed."""
+    return {path: (key, digest) for path, key, digest in
+            store._rows("SELECT path, key, digest FROM site_pages WHERE sink = ?", (sink,))}
+
+
+def record_pages(store: Store, sink: str, written: Iterable[tuple[str, str, str]], removed: Iterable[str] = ()) -> None:
+    """Record (path, key, digest) of the files just written (or found already right), and forget `removed`."""
+    written, removed = [(sink, *row) for row in written], [(sink, path) for path in removed]
+    if not written and not removed:
+        return
+    with store.transaction() as db:
+        db.executemany("INSERT OR REPLACE INTO site_pages (sink, path, key, digest) VALUES (?, ?, ?, ?)", written)
+        db.executemany("DELETE FROM site_pages WHERE sink = ? AND path = ?", removed)

@@ -1,0 +1,162 @@
+"""The site as a whole: what every page is made from, read once per run and shared by the planners
+(items.py, issues.py, lists.py, search.py), which turn it into `Planned` files.
+
+Nothing here reads an item's body unless a page that shows it must be made again: `Facts` (what
+lists show, cached per fingerprint) and each issue's key, order and merges (cached per issue) are
+enough to decide.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from pipeline import site
+from pipeline.components import Sink
+from pipeline.duplicates import also_entry, merge_duplicates
+from pipeline.models import Item, Kind
+from pipeline.run_context import RunContext
+from pipeline.state import EditionRecord
+from pipeline.state import site as site_state
+from plugins.sinks.archive.facts import Facts, load_facts
+from plugins.sinks.archive.render import Renderer
+from plugins.sinks.archive.writer import key
+
+SITE_VERSION = "1"  # change when the code changes what any page holds: every page is made again
+RECORDS = frozenset({Kind.JOB.value, Kind.EVENT.value})  # what announcements are merged into
+
+
+@dataclass
+class Issue:
+    record: EditionRecord
+    key: str  # a hash of the issue and its items' fingerprints
+    shown: list[str]  # ids shown, in order (announcements merged into a job or event are not)
+    merged: dict[str, str]  # merged-away id -> the job or event that shows it
+
+    @property
+    def number(self) -> int:
+        return self.record.number
+
+
+class Site:
+    """Everything a run of the `archive` sink knows about the site before it writes a page."""
+
+    def __init__(self, sink: Sink, run: RunContext):
+        self.project = project = run.project
+        self.run = run
+        self.store = run.store
+        self.sink = sink.instance
+        self.settings = sink.settings
+        self.moment: datetime = run.moment
+        self.has_rss = any(other.name == "rss" for other in project.sinks)
+        self.renderer = Renderer(project, run.templates, main_feed=self.has_rss)
+        core = project.core
+        self.version = key(SITE_VERSION, self.renderer.sources(), json.dumps(self.settings.model_dump(mode="json")),
+                           core.name, core.description, core.site_url, core.language, core.timezone,
+                           self.has_rss)
+        records = self.store.editions()  # newest first
+        # Every issue is on the site (sent emails link to it), even when --as-of is earlier than the latest.
+        until = max([self.moment, *(record.period_end for record in records)])
+        facts, self._read = load_facts(project, self.store, until)
+        self.facts = _own_pages(facts)
+        self.issues = self._read_issues(records)
+        self.issue_of: dict[str, Issue] = {}
+        self.merged_into: dict[str, str] = {}
+        self.announcements: dict[str, list[str]] = {}
+        for issue in reversed(self.issues):  # oldest first: an item's first issue wins
+            for item_id in issue.record.item_ids:
+                self.issue_of.setdefault(item_id, issue)
+            for merged, into in issue.merged.items():
+                self.merged_into[merged] = into
+                self.announcements.setdefault(into, []).append(merged)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def items(self, ids: list[str]) -> list[Item]:
+        """Items by id (those still stored), read from the state database at most once a run."""
+        missing = [item_id for item_id in ids if item_id not in self._read]
+        if missing:
+            self._read.update((item.id, item) for item in self.store.get_items(missing))
+        return [self._read[item_id] for item_id in ids if item_id in self._read]
+
+    def item(self, item_id: str) -> Item:
+        """An item as its page and its issue show it: a job or event with the announcements merged into
+        it, oldest first, as `merge_duplicates` lists them."""
+        (item,) = self.items([item_id])
+        announced = self.announcements.get(item_id)
+        if announced:
+            found = sorted(self.items(announced), key=lambda a: (a.published, a.id))
+            item = dataclasses.replace(item, also_announced=[*item.also_announced, *map(also_entry, found)])
+        return item
+
+    def _read_issues(self, records: list[EditionRecord]) -> list[Issue]:
+        seen = site_state.editions_seen(self.store, self.sink)
+        issues, fresh = [], {}
+        for record in records:
+            prints = {i: self.facts[i].fp for i in record.item_ids if i in self.facts}
+            made_from = key(record.number, record.as_of, record.title, record.period_start, record.period_end,
+                            *(f"{i}:{prints.get(i, '-')}" for i in record.item_ids))
+            before = seen.get(record.number)
+            if before is not None and before.key == made_from:
+                issues.append(Issue(record, made_from, before.shown, before.merged))
+                continue
+            split: dict[str, dict[str, str]] = {"records": {}, "announcements": {}}
+            for item_id, fp in prints.items():
+                split["records" if self.facts[item_id].kind in RECORDS else "announcements"][item_id] = fp
+            merged = self._merges(record, split, before)
+            shown = [i for i in record.item_ids if i in prints and i not in merged]
+            issues.append(Issue(record, made_from, shown, merged))
+            fresh[record.number] = site_state.EditionSeen(made_from, shown, merged, split)
+        site_state.record_editions(self.store, self.sink, fresh, drop=seen.keys() - {r.number for r in records})
+        return issues
+
+    def _merges(self, record: EditionRecord, prints: dict[str, dict[str, str]],
+                before: site_state.EditionSeen | None) -> dict[str, str]:
+        """What `merge_duplicates` merges in the issue (as the email re-renders it): merged-away id -> the
+        job or event showing it.
+
+        An announcement goes to its best match among the issue's jobs and events, whatever the other
+        announcements are (pipeline/duplicates.py); so while the jobs and events are as they were,
+        only new or changed announcements are matched again. Otherwise the whole issue is."""
+        if before is not None:
+            old = site_state.edition_prints(self.store, self.sink, record.number)
+            if old.get("records") == prints["records"]:
+                announcements = prints["announcements"]
+                changed = [i for i, fp in announcements.items() if old.get("announcements", {}).get(i) != fp]
+                merged = {a: r for a, r in before.merged.items() if a in announcements and a not in changed}
+                if changed and prints["records"]:
+                    merged.update(merge_duplicates(self.items([*prints["records"], *changed])).into)
+                return merged
+        return merge_duplicates(self.items(record.item_ids)).into
+
+    # -- what pages show -----------------------------------------------------------------------
+
+    def shown(self, ids: list[str]) -> list[Facts]:
+        return [self.facts[item_id] for item_id in ids if item_id in self.facts]
+
+    def prints(self, entries: list[Facts]) -> str:
+        """What a list of entries is made from (their page too: two items claiming one page move one)."""
+        return ",".join([f"{entry.id}:{entry.fp}:{entry.path}" for entry in entries])
+
+    def state_of(self, entry: Facts) -> str:
+        """'closed' for a job past its closing date, 'over' for a past event, else ''."""
+        if entry.kind == "job" and not entry.open_at(self.moment):
+            return "closed"
+        if entry.kind == "event" and not entry.upcoming_at(self.moment):
+            return "over"
+        return ""
+
+
+def _own_pages(facts: dict[str, Facts]) -> dict[str, Facts]:
+    """Two items claiming one page (the same own URL): the older keeps it, the other gets its kind's folder."""
+    taken: set[str] = set()
+    for item_id, entry in facts.items():  # oldest first
+        if entry.path in taken:
+            folder = site.KIND_FOLDERS[Kind(entry.kind)]
+            path = f"{folder}/{site.slug(entry.title, 50)}-{entry.id[:8]}/"
+            path = path if path not in taken else f"{folder}/{entry.id}/"
+            entry = facts[item_id] = dataclasses.replace(entry, path=path)
+        taken.add(entry.path)
+    return facts

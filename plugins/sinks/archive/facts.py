@@ -1,0 +1,101 @@
+"""What the site's lists show of each item (`Facts`), made once per item fingerprint and kept in the
+state database, so a refresh reads small rows instead of every item's body.
+
+`load_facts` reconciles the cache with the items table: an item whose fingerprint is unchanged is
+not read at all; a new or changed one is read whole, its facts made again, and it is handed back
+(its page must be rendered anyway). An item with no fingerprint (a transform failed on it) is read
+every time and stamped with a hash of what it holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import astuple, dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from pipeline import item_view, site
+from pipeline.config import Project
+from pipeline.models import Item
+from pipeline.state import Store
+from pipeline.state import site as site_state
+
+FACTS_VERSION = "2"  # change when what Facts holds, or how it is made, changes
+UNDATED_JOB_DAYS = 90  # a job with no closing date counts as open this long after it was posted
+
+
+@dataclass(frozen=True)
+class Facts:
+    id: str
+    fp: str  # the item's fingerprint (or a hash of it, when it has none): what its page is made from
+    kind: str
+    title: str
+    path: str  # its page (site path)
+    published: str  # ISO 8601 in UTC: sorts as time does
+    day: str  # "18 April 2016", in the project's zone
+    month: str  # "2016-04", in the project's zone
+    themes: list[str]
+    summary: str
+    byline: str
+    organisation: str = ""  # a job's
+    closing: str = ""  # a job's closing date, ISO
+    closing_day: str = ""  # "Sunday 14 February 2016"
+    start: str = ""  # an event's start, ISO in UTC
+    finishes: str = ""  # when it is over, ISO in UTC
+    when: str = ""  # "Tuesday 2 February 2016, 09:30–17:00 GMT", in the venue's zone
+    venue: str = ""
+
+    def open_at(self, moment: datetime) -> bool:
+        """A job still open at `moment` (its closing day included); an undated one for UNDATED_JOB_DAYS."""
+        if self.closing:
+            return date.fromisoformat(self.closing) >= moment.date()
+        return datetime.fromisoformat(self.published) + timedelta(days=UNDATED_JOB_DAYS) >= moment
+
+    def upcoming_at(self, moment: datetime) -> bool:
+        """An event not over at `moment`."""
+        return bool(self.finishes) and datetime.fromisoformat(self.finishes) >= moment
+
+
+def facts_of(project: Project, item: Item, fingerprint: str) -> Facts:
+    tz = project.tz
+    local = item.published.astimezone(tz)
+    view = item_view.item_view(item, tz, whole=True)
+    job, event = item.job, item.event
+    return Facts(
+        id=item.id, fp=fingerprint, kind=item.kind.value, title=view.title or "(untitled)",
+        path=site.item_path(project, item), published=item.published.astimezone(UTC).isoformat(),
+        day=local.strftime("%-d %B %Y"), month=local.strftime("%Y-%m"), themes=view.themes,
+        summary=view.excerpt, byline=view.byline,
+        organisation=view.job.organisation if view.job else "",
+        closing=job.closing_date.isoformat() if job and job.closing_date else "",
+        closing_day=view.job.closing if view.job else "",
+        start=event.start.astimezone(UTC).isoformat() if event else "",
+        finishes=event.finishes.astimezone(UTC).isoformat() if event else "",
+        when=view.event.when if view.event else "", venue=view.event.venue if view.event else "")
+
+
+def content_print(item: Item) -> str:
+    """A fingerprint for an item stored without one."""
+    return "h" + hashlib.sha256(json.dumps(item.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:23]
+
+
+def load_facts(project: Project, store: Store, until: datetime) -> tuple[dict[str, Facts], dict[str, Item]]:
+    """Facts of every item published before `until` (oldest first), and the items read to make them."""
+    made_with = f"{FACTS_VERSION}|{project.core.site_url}|{project.core.timezone}"
+    context = "/" + hashlib.sha256(made_with.encode()).hexdigest()[:8]
+    rows = site_state.items_and_facts(store, until)
+    stale = [item_id for item_id, fingerprint, stamp, _ in rows if not fingerprint or stamp != fingerprint + context]
+    read = {item.id: item for item in store.get_items(stale)}
+    facts: dict[str, Facts] = {}
+    fresh: list[tuple[str, str, str]] = []
+    for item_id, fingerprint, stamp, cached in rows:
+        item = read.get(item_id)
+        if item is not None:
+            made = facts_of(project, item, fingerprint or content_print(item))
+            facts[item_id] = made
+            if fingerprint:
+                fresh.append((item_id, fingerprint + context, json.dumps(astuple(made))))
+        elif fingerprint and stamp == fingerprint + context:
+            facts[item_id] = Facts(*json.loads(cached))
+    site_state.cache_facts(store, fresh, until, matched=sum(1 for row in rows if row[2] is not None))
+    return facts, read

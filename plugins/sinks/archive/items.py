@@ -1,0 +1,65 @@
+"""A page for every item, and an .ics file for every event.
+
+A blog post is shown in full; a partner's news item links out to the partner's page; a job has its
+closing date and how to apply; an event its time at the venue, programme, speakers, prices and
+calendar links. Each lists its themes (linking to their pages) and the issue it was in.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pipeline import item_view, site
+from plugins.sinks.archive.builder import Site
+from plugins.sinks.archive.facts import Facts
+from plugins.sinks.archive.render import KIND_LABELS, Head
+from plugins.sinks.archive.writer import Planned, key
+
+
+def plan_items(built: Site) -> list[Planned]:
+    planned: list[Planned] = []
+    issue_of, announcements, merged_into = built.issue_of, built.announcements, built.merged_into
+    for entry in built.facts.values():
+        issue = issue_of.get(entry.id)
+        merges = ""
+        if entry.id in announcements:  # what was merged into this job or event, shown on its page
+            merges = built.prints(built.shown(announcements[entry.id]))
+        elif entry.id in merged_into:  # the job or event this announces
+            merges = built.prints(built.shown([merged_into[entry.id]]))
+        made_from = key(built.version, "item", entry.path, entry.fp, built.state_of(entry),
+                        issue.number if issue else "", merges)
+        planned.append(Planned(entry.path, made_from, lambda entry=entry: _item_page(built, entry)))
+        if entry.kind == "event":
+            planned.append(Planned(calendar_path(entry), key(built.version, "ics", entry.fp),
+                                   lambda entry=entry: _event_ics(built, entry), listed=False))
+    return planned
+
+
+def _event_ics(built: Site, entry: Facts) -> bytes:
+    from pipeline import calendars  # icalendar is loaded only when a calendar is made
+
+    return calendars.event_ics(built.project, built.items([entry.id])[0])
+
+
+def calendar_path(entry: Facts) -> str:
+    """An event's .ics, beside its page (as `site.event_calendar_path` places it)."""
+    return entry.path + "event.ics"
+
+
+def _item_page(built: Site, entry: Facts) -> str:
+    item = built.item(entry.id)
+    view = item_view.item_view(item, built.project.tz, whole=True)
+    issue = built.issue_of.get(entry.id)
+    into = built.facts.get(built.merged_into.get(entry.id, ""))
+    link_out = item.url and site.path_of_url(built.project, item.url) != entry.path
+    description = entry.summary or f"{KIND_LABELS[entry.kind]} from {built.project.core.name}"
+    head = Head(entry.title, description, og_type="article")
+    return built.renderer.page(
+        "item.html", entry.path, head, entry=entry, item=item, view=view, state=built.state_of(entry),
+        issue=issue, into=into, link_out=view.url if link_out else "", host=_host(item.url),
+        calendar=calendar_path(entry) if entry.kind == "event" else "", all_events=site.CALENDAR)
+
+
+def _host(url: str) -> str:
+    """'opendialogue-uk.example.org' for a link to it ('' for none)."""
+    return (urlsplit(url).hostname or "").removeprefix("www.") if url else ""

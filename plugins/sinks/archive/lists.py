@@ -1,0 +1,206 @@
+"""The site's lists: the front page, a page per theme and per month with their indexes, jobs
+(open by closing date, then closed) and events (upcoming, then past). Each is paginated by
+PAGE_SIZE and made only from `Facts`, never from item bodies.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from pipeline import site
+from plugins.sinks.archive.builder import Site
+from plugins.sinks.archive.facts import Facts
+from plugins.sinks.archive.issues import summary
+from plugins.sinks.archive.paging import chunks, pager
+from plugins.sinks.archive.render import Head, month_name, theme_name
+from plugins.sinks.archive.writer import Planned, key
+
+FRONT_SHOWN = 5  # open jobs and upcoming events on the front page
+
+
+@dataclass
+class Part:
+    """A titled stretch of a list on one page ('Open jobs', 'Closed jobs')."""
+
+    title: str
+    entries: list[Facts]
+    empty: str = ""  # said on the first page when the part has nothing
+
+
+@dataclass
+class Group:
+    """A theme or a month, as its index lists it."""
+
+    name: str
+    path: str
+    count: int
+
+
+def plan_lists(built: Site) -> list[Planned]:
+    newest_first = list(reversed(built.facts.values()))  # the facts are oldest first
+    return [*_front(built), *_themes(built, newest_first), *_months(built, newest_first), *_jobs(built),
+            *_events(built)]
+
+
+def _paged(built: Site, base: str, kind: str, parts: list[Part], head: Callable[[int, int], Head],
+           **context) -> list[Planned]:
+    """The pages of a list at `base` made of `parts` one after the other."""
+    flat = [(index, entry) for index, part in enumerate(parts) for entry in part.entries]
+    pages = chunks(flat)
+    planned = []
+    for number, chunk in enumerate(pages, 1):
+        path = site.page(base, number)
+        on_page = [Part(part.title, [e for i, e in chunk if i == index], part.empty if number == 1 else "")
+                   for index, part in enumerate(parts)]
+        on_page = [part for part in on_page if part.entries or part.empty]
+        made_from = key(built.version, kind, base, number, len(pages), *context.values(),
+                        *(f"{part.title}|{part.empty}|{built.prints(part.entries)}" for part in on_page))
+        planned.append(Planned(path, made_from, lambda path=path, on_page=on_page, number=number, count=len(pages):
+                               built.renderer.page("list.html", path, head(number, count), parts=on_page,
+                                                   pager=pager(number, count, lambda n: site.page(base, n)),
+                                                   **context)))
+    return planned
+
+
+def _titled(title: str, number: int, count: int) -> str:
+    return title if count == 1 else f"{title} (page {number} of {count})"
+
+
+# -- themes ------------------------------------------------------------------------------------
+
+def _themes(built: Site, newest_first: list[Facts]) -> list[Planned]:
+    by_slug: dict[str, list[Facts]] = defaultdict(list)
+    spellings: dict[str, Counter] = defaultdict(Counter)
+    paths: dict[str, str] = {}  # theme -> its page, worked out once per spelling
+    for entry in newest_first:
+        for theme in dict.fromkeys(entry.themes):
+            path = paths.get(theme) or paths.setdefault(theme, site.theme_path(theme))
+            if not by_slug[path] or by_slug[path][-1] is not entry:
+                by_slug[path].append(entry)
+            spellings[path][theme] += 1
+    planned, groups = [], []
+    for path, entries in by_slug.items():
+        theme = min(spellings[path], key=lambda t: (-spellings[path][t], t))  # the commonest spelling
+        groups.append(Group(theme_name(theme), path, len(entries)))
+        feeds = [(f"{built.project.core.name}: {theme} (RSS)", site.url(built.project, site.theme_feed_path(theme)))]
+        planned += _paged(
+            built, path, "theme", [Part("", entries)],
+            lambda n, c, theme=theme, feeds=feeds: Head(_titled(theme_name(theme), n, c),
+                                                       f"Everything on {theme} from {built.project.core.name}, "
+                                                       f"newest first.", feeds=feeds if built.has_rss else []),
+            heading=theme_name(theme), intro=f"Every blog post, news item, job and event on {theme}, newest first.",
+            theme_feed=site.theme_feed_path(theme) if built.has_rss else "")
+    groups.sort(key=lambda g: g.name.casefold())
+    planned += _index(built, site.THEMES, "themes index", "Themes", groups,
+                      f"Every theme of {built.project.core.name}, with how many items carry it.")
+    return planned
+
+
+# -- months ------------------------------------------------------------------------------------
+
+def _months(built: Site, newest_first: list[Facts]) -> list[Planned]:
+    by_month: dict[str, list[Facts]] = defaultdict(list)
+    for entry in newest_first:
+        by_month[entry.month].append(entry)
+    planned, groups = [], []
+    for month, entries in sorted(by_month.items(), reverse=True):
+        name = month_name(month)
+        path = site.month_path(_first_day(month))
+        groups.append(Group(name, path, len(entries)))
+        planned += _paged(built, path, "month", [Part("", entries)],
+                          lambda n, c, name=name: Head(_titled(name, n, c),
+                                                       f"Everything published in {name}, newest first."),
+                          heading=name, intro=f"Everything published in {name}, newest first.", theme_feed="")
+    planned += _index(built, site.MONTHS, "months index", "Months", groups,
+                      "Every month, newest first, with how many items were published in it.")
+    return planned
+
+
+def _first_day(month: str) -> date:
+    year, number = month.split("-")
+    return date(int(year), int(number), 1)
+
+
+def _index(built: Site, base: str, kind: str, title: str, groups: list[Group], intro: str) -> list[Planned]:
+    pages = chunks(groups)
+    planned = []
+    for number, chunk in enumerate(pages, 1):
+        path = site.page(base, number)
+        made_from = key(built.version, kind, number, len(pages), *(f"{g.name}|{g.path}|{g.count}" for g in chunk))
+        planned.append(Planned(path, made_from, lambda path=path, chunk=chunk, number=number, count=len(pages):
+                               built.renderer.page("groups.html", path, Head(_titled(title, number, count), intro),
+                                                   heading=title, intro=intro, groups=chunk,
+                                                   pager=pager(number, count, lambda n: site.page(base, n)))))
+    return planned
+
+
+# -- jobs and events ---------------------------------------------------------------------------
+
+def open_and_closed(built: Site) -> tuple[list[Facts], list[Facts]]:
+    jobs = [entry for entry in built.facts.values() if entry.kind == "job"]
+    still = [entry for entry in jobs if entry.open_at(built.moment)]
+    closed = [entry for entry in jobs if not entry.open_at(built.moment)]
+    still.sort(key=lambda e: (e.closing or "9999", e.title))  # closing soonest first, undated last
+    closed.sort(key=lambda e: (e.closing or e.published[:10], e.title), reverse=True)
+    return still, closed
+
+
+def upcoming_and_past(built: Site) -> tuple[list[Facts], list[Facts]]:
+    events = [entry for entry in built.facts.values() if entry.kind == "event"]
+    coming = [e for e in events if e.upcoming_at(built.moment)]
+    past = [e for e in events if not e.upcoming_at(built.moment)]
+    coming.sort(key=lambda e: (e.start, e.title))  # the soonest first
+    past.sort(key=lambda e: (e.start, e.title), reverse=True)  # the latest first
+    return coming, past
+
+
+def _jobs(built: Site) -> list[Planned]:
+    still, closed = open_and_closed(built)
+    parts = [Part("Open jobs", still, "No job is open at the moment."), Part("Closed jobs", closed)]
+    return _paged(built, site.JOBS, "jobs", parts,
+                  lambda n, c: Head(_titled("Jobs", n, c), f"Jobs from {built.project.core.name}: open ones by "
+                                                             f"closing date, then those that have closed."),
+                  heading="Jobs", intro="Open jobs first, the soonest to close at the top; then jobs that have closed.",
+                  theme_feed="")
+
+
+def _events(built: Site) -> list[Planned]:
+    coming, past = upcoming_and_past(built)
+    parts = [Part("Upcoming events", coming, "No event is coming up at the moment."), Part("Past events", past)]
+    planned = _paged(built, site.EVENTS, "events", parts,
+                     lambda n, c: Head(_titled("Events", n, c), f"Events from {built.project.core.name}: upcoming "
+                                                                f"ones first, then past ones."),
+                     heading="Events", intro="Upcoming events first, the soonest at the top; then past events.",
+                     theme_feed="", all_events=site.CALENDAR)
+    events = coming + past
+    planned.append(Planned(site.CALENDAR, key(built.version, "calendar", built.prints(events)),
+                           lambda: _calendar_ics(built, events), listed=False))
+    return planned
+
+
+def _calendar_ics(built: Site, events: list[Facts]) -> bytes:
+    from pipeline import calendars  # icalendar is loaded only when a calendar is made
+
+    return calendars.calendar_ics(built.project, built.items([e.id for e in events]))
+
+
+# -- the front page ----------------------------------------------------------------------------
+
+def _front(built: Site) -> list[Planned]:
+    latest = summary(built, built.issues[0]) if built.issues else None
+    still, _ = open_and_closed(built)
+    coming, _ = upcoming_and_past(built)
+    months = sorted({entry.month for entry in built.facts.values()}, reverse=True)[:12]
+    jobs, events = still[:FRONT_SHOWN], coming[:FRONT_SHOWN]
+    made_from = key(built.version, "front", built.issues[0].key if built.issues else "",
+                    built.prints(latest.entries) if latest else "", built.prints(jobs), len(still),
+                    built.prints(events), len(coming), *months)
+    core = built.project.core
+    return [Planned(site.FRONT_PAGE, made_from, lambda: built.renderer.page(
+        "front.html", site.FRONT_PAGE, Head(core.name, core.description or f"News, blog posts, jobs and events "
+                                                                           f"from {core.name}."),
+        latest=latest, jobs=jobs, open_jobs=len(still), events=events, upcoming=len(coming),
+        months=[(month_name(m), site.month_path(_first_day(m))) for m in months]))]

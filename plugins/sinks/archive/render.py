@@ -1,0 +1,103 @@
+"""Rendering one page of the site: the shared layout's context (navigation, Open Graph, relative
+links) around a page template from templates/site/.
+
+Jinja2 autoescapes everything; the only HTML marked safe is an item's body, which was sanitised
+before it was stored (`body_html` only renames its headings and gives images an empty alt).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from pipeline import site
+from pipeline.config import Project
+
+TEMPLATES = "site/"
+KIND_LABELS = {"post": "Blog post", "news": "Partner news", "job": "Job", "event": "Event"}
+SECTIONS = frozenset({site.ARCHIVE_INDEX, site.THEMES, site.JOBS, site.EVENTS, site.MONTHS, site.SEARCH})  # navigation
+_HEADING = re.compile(r"<(/?)h([1-6])\b", re.I)
+_IMG_WITHOUT_ALT = re.compile(r"<img\b(?![^>]*\balt=)", re.I)
+
+
+@dataclass
+class Head:
+    """What a page says about itself: <title>, description, Open Graph, feeds."""
+
+    title: str  # the page's own title; the <title> adds the network's name
+    description: str
+    og_type: str = "website"
+    feeds: list[tuple[str, str]] = field(default_factory=list)  # (title, absolute URL) of RSS feeds
+    calendar: str = ""  # absolute URL of an .ics to offer in <head>
+
+
+class Renderer:
+    def __init__(self, project: Project, env: jinja2.Environment, *, main_feed: bool):
+        self.project = project
+        self.env = env
+        self.main_feed = main_feed  # an rss sink writes feed.xml
+
+    def sources(self) -> str:
+        """Every template and asset of the site as the loader finds them (a project's own first)."""
+        names = sorted(self.env.list_templates(filter_func=lambda name: name.startswith(TEMPLATES)))
+        return "\n".join(f"{name}\n{self.asset(name)}" for name in names)
+
+    def asset(self, name: str) -> str:
+        """A file of templates/ as it is (the stylesheet, the search script)."""
+        return self.env.loader.get_source(self.env, name)[0]
+
+    def page(self, template: str, path: str, head: Head, **context: Any) -> str:
+        core = self.project.core
+        feeds = list(head.feeds)
+        if self.main_feed:
+            feeds.insert(0, (f"{core.name} (RSS)", site.feed_url(self.project)))
+
+        def href(to: str) -> str:
+            return site.href(path, to)
+
+        section, current = _section(path)
+
+        return self.env.get_template(TEMPLATES + template).render(
+            head=head, path=path, canonical=site.url(self.project, path), feeds=feeds, href=href,
+            section=section, section_current=current, stylesheet=href(site.STYLESHEET), main_feed=self.main_feed,
+            all_events_calendar=site.CALENDAR, body_html=body_html, kind_label=KIND_LABELS,
+            theme_path=site.theme_path, site=site, **context)
+
+
+def _section(path: str) -> tuple[str | None, str]:
+    """The navigation entry a page belongs to, and how: ('themes/', 'page') on the themes index or its
+    further pages, ('themes/', 'true') on a theme's page (within the section); (None, '') elsewhere."""
+    if path == site.FRONT_PAGE:
+        return path, "page"
+    first = path.split("/", 1)[0] + "/"
+    if first not in SECTIONS:
+        return None, ""
+    own_list = path == first or path.removeprefix(first).removeprefix("page/").rstrip("/").isdigit()
+    return first, "page" if own_list else "true"
+
+
+def body_html(html: str) -> Markup:
+    """An item's sanitised body for a page whose h1 is the item's title: its headings moved so the
+    highest is an h2, and every image without alt text given an empty one (it decorates; the
+    text around it says what it shows)."""
+    levels = [int(level) for _, level in _HEADING.findall(html)]
+    if levels and min(levels) != 2:
+        shift = 2 - min(levels)
+        html = _HEADING.sub(lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + shift)}", html)
+    return Markup(_IMG_WITHOUT_ALT.sub('<img alt=""', html))  # noqa: S704 - sanitised when stored
+
+
+def theme_name(theme: str) -> str:
+    """A theme as a heading shows it: 'peer support' -> 'Peer support'."""
+    return theme[:1].upper() + theme[1:]
+
+
+def month_name(month: str) -> str:
+    """'2016-04' -> 'April 2016'."""
+    year, number = month.split("-")
+    return date(int(year), int(number), 1).strftime("%B %Y")

@@ -1,0 +1,41 @@
+"""Search across every item from static files: search/index.json (title, url, date, kind, themes,
+summary of every item), the same as search/index.js for a page opened from a folder (file://, where
+a browser will not fetch a file), and a small script on search/index.html. Without JavaScript the
+search page says so and links the lists by issue, theme and month.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pipeline import site
+from plugins.sinks.archive.builder import Site
+from plugins.sinks.archive.render import KIND_LABELS, Head
+from plugins.sinks.archive.writer import Planned, key
+
+SCRIPT_TEMPLATE = "site/search.js"
+
+
+def plan_search(built: Site) -> list[Planned]:
+    entries = list(reversed(built.facts.values()))  # newest first: the facts are oldest first
+    made_from = key(built.version, "search index", built.prints(entries))
+
+    def records() -> list[dict]:
+        return [{"title": e.title, "url": site.url(built.project, e.path), "path": e.path, "date": e.published[:10],
+                 "day": e.day, "kind": e.kind, "label": KIND_LABELS[e.kind], "themes": e.themes,
+                 "summary": e.summary} for e in entries]
+
+    def as_json() -> str:
+        return json.dumps(records(), ensure_ascii=False, separators=(",", ":"))
+
+    script = built.renderer.asset(SCRIPT_TEMPLATE)
+    return [
+        Planned(site.SEARCH, key(built.version, "search page"), lambda: built.renderer.page(
+            "search.html", site.SEARCH, Head("Search", f"Search every blog post, news item, job and event of "
+                                                       f"{built.project.core.name}."),
+            script=site.SEARCH_SCRIPT, index=site.SEARCH_INDEX, index_script=site.SEARCH_INDEX_SCRIPT)),
+        Planned(site.SEARCH_INDEX, made_from, as_json, listed=False),
+        # The same list as a script: the only way a page opened from a folder can read it.
+        Planned(site.SEARCH_INDEX_SCRIPT, made_from, lambda: f"window.siteSearchIndex = {as_json()};\n", listed=False),
+        Planned(site.SEARCH_SCRIPT, key(script), lambda: script, listed=False),
+    ]

@@ -1,0 +1,126 @@
+/* Search over every item of the site, in the browser: no framework, nothing from elsewhere.
+   The index is search/index.json, fetched over http(s); a page opened from a folder (file://), where
+   browsers fetch nothing, reads the same list from search/index.js instead. Every word typed must
+   appear in an item's title, summary, themes, kind or date; title and theme matches rank first,
+   then the newest. Results are built with textContent, so no title can become markup. */
+(function () {
+  "use strict";
+  var SHOWN = 100;
+  var form = document.getElementById("search");
+  var input = document.getElementById("q");
+  var status = document.getElementById("search-status");
+  var results = document.getElementById("search-results");
+  var elsewhere = document.getElementById("search-elsewhere");
+  var entries = null;
+  document.getElementById("search-no-script").hidden = true;
+
+  function fold(text) {
+    return String(text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+
+  function href(path) {  /* this page is search/index.html: one folder down from the site's root */
+    return "../" + path + (path === "" || path.slice(-1) === "/" ? "index.html" : "");
+  }
+
+  function prepare(list) {
+    return list.map(function (e) {
+      return {e: e, title: fold(e.title), themes: fold((e.themes || []).join(" ")),
+              rest: fold([e.summary, e.label, e.kind, e.day, e.date].join(" "))};
+    });
+  }
+
+  function search(query) {
+    var words = fold(query).split(/\s+/).filter(Boolean);
+    if (!words.length) return null;
+    var found = [];
+    entries.forEach(function (x) {
+      var score = 0;
+      for (var i = 0; i < words.length; i++) {
+        var w = words[i];
+        var hit = (x.title.indexOf(w) >= 0 ? 3 : 0) + (x.themes.indexOf(w) >= 0 ? 2 : 0) + (x.rest.indexOf(w) >= 0 ? 1 : 0);
+        if (!hit) return;
+        score += hit;
+      }
+      found.push({score: score, x: x});
+    });
+    found.sort(function (a, b) {
+      return b.score - a.score || (a.x.e.date < b.x.e.date ? 1 : a.x.e.date > b.x.e.date ? -1 : 0);
+    });
+    return found;
+  }
+
+  function element(tag, text, className) {
+    var node = document.createElement(tag);
+    if (text) node.textContent = text;
+    if (className) node.className = className;
+    return node;
+  }
+
+  function show(query) {
+    results.textContent = "";
+    var found = search(query);
+    if (found === null) { status.textContent = ""; elsewhere.hidden = true; return; }
+    var n = found.length;
+    status.textContent = n === 0 ? "Nothing matches \u201c" + query + "\u201d." :
+      (n === 1 ? "1 item matches" : n + " items match") + " \u201c" + query + "\u201d" +
+      (n > SHOWN ? "; the first " + SHOWN + " are shown." : ".");
+    elsewhere.hidden = n > 0;
+    found.slice(0, SHOWN).forEach(function (f) {
+      var e = f.x.e;
+      var article = element("article", "", "entry");
+      var heading = element("h2");
+      var link = element("a", e.title);
+      link.href = href(e.path);
+      heading.appendChild(link);
+      article.appendChild(heading);
+      article.appendChild(element("p", e.label + " \u00b7 " + e.day, "meta"));
+      if (e.summary) article.appendChild(element("p", e.summary));
+      if (e.themes && e.themes.length) article.appendChild(element("p", "Themes: " + e.themes.join(", "), "meta"));
+      var item = element("li");
+      item.appendChild(article);
+      results.appendChild(item);
+    });
+  }
+
+  function ready(list) {
+    entries = prepare(list);
+    if (!input.value) input.value = new URLSearchParams(window.location.search).get("q") || "";
+    show(input.value);  /* what the reader typed while the index loaded, or the ?q= of the address */
+  }
+
+  function failed() {
+    status.textContent = "The search index could not be loaded.";
+    elsewhere.hidden = false;
+  }
+
+  function load() {
+    if (window.location.protocol === "http:" || window.location.protocol === "https:") {
+      fetch(form.getAttribute("data-index")).then(function (response) {
+        if (!response.ok) throw new Error(response.status);
+        return response.json();
+      }).then(ready, failed);
+    } else {
+      var script = document.createElement("script");
+      script.src = form.getAttribute("data-index-script");
+      script.onload = function () { window.siteSearchIndex ? ready(window.siteSearchIndex) : failed(); };
+      script.onerror = failed;
+      document.head.appendChild(script);
+    }
+  }
+
+  var timer = null;
+  input.addEventListener("input", function () {
+    if (!entries) return;
+    clearTimeout(timer);
+    timer = setTimeout(function () { show(input.value); }, 150);
+  });
+  form.addEventListener("submit", function (event) {
+    if (!entries) return;  /* not loaded yet: let the form reload the page with ?q= */
+    event.preventDefault();
+    var url = new URL(window.location.href);
+    url.searchParams.set("q", input.value);
+    if (window.location.protocol !== "file:") window.history.replaceState(null, "", url);
+    show(input.value);
+  });
+  load();
+})();

@@ -1,0 +1,184 @@
+"""A refresh rewrites only the pages whose content changed: nothing when nothing changed (same inode,
+same mtime), an item's page and the lists that show it when it changes, and a removed item's page
+(and the list pages a shorter list no longer needs) go. Every write is atomic."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from pipeline import site
+from pipeline.models import Kind
+from pipeline.state import Store
+from pipeline.templating import SHIPPED_TEMPLATES
+from plugins.sinks.archive.facts import content_print as fingerprint  # any stable print of the item will do
+from tests.conftest import make_item
+from tests.test_archive_sink import SINK, Built, every_file, make_issues, write_site
+
+FEB = date(2016, 2, 1)
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+@pytest.fixture
+def site_of(project_from, tmp_path):
+    stores = []
+
+    def build(items, extra=(), toml=SINK) -> Built:
+        project = project_from(toml)
+        store = Store(tmp_path / "state" / "site.sqlite")
+        stores.append(store)
+        make_issues(project, store, {FEB: items}, list(extra))
+        return Built(project, store, write_site(project, store))
+
+    yield build
+    for store in stores:
+        store.close()
+
+
+def peer_items(count: int = 3):
+    return [make_item(Kind.NEWS, f"Peer news {n}", published=utc(2016, 1, 2) + timedelta(hours=n),
+                      themes=["peer support"]) for n in range(count)]
+
+
+def others():
+    return [make_item(Kind.POST, "Research post", published=utc(2016, 1, 20), themes=["research"]),
+            make_item(Kind.EVENT, "Seminar", published=utc(2016, 1, 21), themes=["research"])]
+
+
+def save(built: Built, *items):
+    built.store.save_items([(item, fingerprint(item)) for item in items], datetime.now(UTC))
+
+
+def changed(before, after):
+    """Files written (new inode or mtime), added and removed between two snapshots."""
+    rewritten = {p for p in before.keys() & after.keys() if before[p] != after[p]}
+    return rewritten, after.keys() - before.keys(), before.keys() - after.keys()
+
+
+def paths(built: Built, files) -> set[str]:
+    return {p.relative_to(built.out).as_posix() for p in files}
+
+
+def test_a_refresh_with_nothing_changed_writes_nothing(site_of):
+    built = site_of([*peer_items(), *others()])
+    before = every_file(built.out)
+    assert len(before) > 20
+
+    result = built.write()
+
+    assert changed(before, every_file(built.out)) == (set(), set(), set())
+    assert result.summary.endswith(", 0 written") and result.files == []
+
+
+def test_a_changed_item_rewrites_its_page_and_the_lists_that_show_it(site_of):
+    items = [*peer_items(), *others()]
+    built = site_of(items)
+    before = every_file(built.out)
+    post = items[3]
+    page = built.file(site.item_path(built.project, post))
+
+    save(built, dataclasses.replace(post, summary="Revised: what the research found.",
+                                    body_html="<p>Revised: what the research found.</p>"))
+    built.write()
+
+    rewritten, added, removed = changed(before, every_file(built.out))
+    assert added == set() and removed == set()
+    # The archive's index and the front page show its title only: made again, but not written, as
+    # their bytes are the same.
+    assert paths(built, rewritten) == {
+        page.relative_to(built.out).as_posix(), "archive/issue-1.html", "themes/research/index.html",
+        "months/2016-01/index.html", "search/index.json", "search/index.js"}
+    assert "Revised: what the research found." in page.read_text(encoding="utf-8")
+
+
+def test_a_removed_item_takes_its_page_and_its_theme_away(site_of):
+    lonely = make_item(Kind.NEWS, "Housing news", published=utc(2016, 1, 25), themes=["housing"])
+    built = site_of([*peer_items(), *others()], extra=[lonely])
+    page = built.file(site.item_path(built.project, lonely))
+    assert page.is_file() and built.file("themes/housing/").is_file()
+    before = every_file(built.out)
+
+    built.store.db.execute("DELETE FROM items WHERE id = ?", (lonely.id,))
+    result = built.write()
+
+    rewritten, added, removed = changed(before, every_file(built.out))
+    assert removed == {page, built.file("themes/housing/")}
+    assert not page.parent.exists() and not built.file("themes/housing/").parent.exists()  # no empty folders
+    assert "themes/index.html" in paths(built, rewritten) and "sitemap.xml" in paths(built, rewritten)
+    assert "archive/issue-1.html" not in paths(built, rewritten)  # it never held the item
+    assert "2 removed" in result.summary
+
+
+def test_a_shorter_list_loses_the_pages_it_no_longer_needs(site_of):
+    items = peer_items(60)
+    built = site_of([], extra=items)
+    second = built.file(site.page(site.theme_path("peer support"), 2))
+    assert second.is_file()
+
+    for item in items[:15]:
+        built.store.db.execute("DELETE FROM items WHERE id = ?", (item.id,))
+    built.write()
+
+    assert not second.exists() and built.file(site.theme_path("peer support")).is_file()
+    assert built.page(site.theme_path("peer support")).headings["h1"] == ["Peer support"]
+
+
+def test_a_page_deleted_by_hand_is_made_again(site_of):
+    built = site_of([*peer_items(), *others()])
+    built.file(site.JOBS).unlink()
+    built.file(site.ARCHIVE_INDEX).unlink()
+
+    result = built.write()
+
+    assert built.file(site.ARCHIVE_INDEX).is_file() and built.file(site.JOBS).is_file()
+    assert result.summary.endswith(", 2 written")
+
+
+def test_a_changed_template_remakes_every_page(site_of, tmp_path):
+    built = site_of([*peer_items(), *others()])
+    before = every_file(built.out)
+    override = tmp_path / "templates" / "site" / "macros.html"
+    override.parent.mkdir(parents=True)
+    shipped = (SHIPPED_TEMPLATES / "site" / "macros.html").read_text(encoding="utf-8")
+    override.write_text(shipped.replace('<p class="tags">', '<p class="tags ours">'), encoding="utf-8")
+
+    built.write()
+
+    rewritten, _, _ = changed(before, every_file(built.out))
+    assert 'class="tags ours"' in built.read(site.edition_path(1))
+    assert built.file(site.STYLESHEET) not in rewritten  # the same bytes are not written again
+    assert len(rewritten) >= 10
+
+
+def test_a_refreshed_site_is_the_site_built_afresh(site_of):
+    """Announcements that come to match a job (or stop matching) are merged again on refresh, only for
+    them, and every file is as a build from nothing makes it."""
+    from tests.test_duplicates import ADMIN_JOB, HIRING
+
+    vague = dataclasses.replace(HIRING, body_html="<p>We are looking for administrative help in London.</p>")
+    built = site_of([ADMIN_JOB, vague, *peer_items(), *others()])
+    issue = built.read(site.edition_path(1))
+    assert "Also announced by" not in issue and issue.count(HIRING.title) == 1  # on its own: nothing ties them
+
+    save(built, HIRING)  # now it gives the closing date: the same job
+    built.write()
+
+    issue = built.read(site.edition_path(1))
+    assert f'Also announced by Open Dialogue UK: <a href="{HIRING.url}">{HIRING.title}</a>' in issue
+    job_page = built.read(site.item_path(built.project, ADMIN_JOB))
+    assert HIRING.title in job_page
+    assert "This announces" in built.read(site.item_path(built.project, HIRING))
+    refreshed = {p: p.read_bytes() for p in every_file(built.out)}
+
+    for table in ("site_pages", "site_items", "site_editions"):
+        built.store.db.execute(f"DELETE FROM {table}")  # noqa: S608 - the test's own table names
+    for path in refreshed:
+        path.unlink()
+    built.write()
+
+    assert {p: p.read_bytes() for p in every_file(built.out)} == refreshed

@@ -1,0 +1,199 @@
+"""No dead link: the shipped demo (pipeline.toml and content/, run for 1 February and 1 May 2016 as
+scripts/demo.sh runs it), then every link in out/ checked the way a static host would serve it.
+
+Checked: every href and src (and form action, og:url, canonical) of every HTML file under out/ (the
+site and the email's HTML), the email's text part, feed.xml and every theme's feed (links, guids,
+and the links inside descriptions), every .ics file (URL properties and links in the text),
+sitemap.xml and search/index.json. An address under site_url must map to a file
+(`site.file(project, site.path_of_url(...))`); a relative link must resolve to a file, and a
+#fragment to an id on the page it points to. The routes of `pipeline serve` (subscribe, confirm,
+unsubscribe, preferences) are the web app's, not files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from html import unescape
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import pytest
+from icalendar import Calendar
+
+from pipeline import site
+from pipeline.cli import main
+from pipeline.config import load_project
+
+ROOT = Path(__file__).parent.parent
+APP_ROUTES = ("subscribe", "confirm/", "unsubscribe/", "preferences/", "webhooks/")
+URL_IN_TEXT = re.compile(r"https?://[^\s<>\"')\]]+")
+
+
+class Links(HTMLParser):
+    """Every link-like attribute of a page, and the ids it has."""
+
+    ATTRIBUTES = {"href", "src", "action"}
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        for name, value in attrs:
+            if name in self.ATTRIBUTES and value is not None:
+                self.links.append(value)
+            if name == "id" and value:
+                self.ids.add(value)
+        if tag == "meta" and attributes.get("property") == "og:url":
+            self.links.append(attributes.get("content") or "")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("links")
+    shutil.copy(ROOT / "pipeline.toml", root)
+    shutil.copytree(ROOT / "content", root / "content")
+    shutil.copytree(ROOT / "local_plugins", root / "local_plugins")
+    for day in ("2016-02-01", "2016-05-01"):
+        assert main(["run", "-c", str(root / "pipeline.toml"), "--as-of", day]) == 0
+    return load_project(root / "pipeline.toml")
+
+
+class Checker:
+    def __init__(self, project):
+        self.project = project
+        self.out = project.core.out_dir
+        self.dead: list[str] = []
+        self.checked = 0
+        self._ids: dict[Path, set[str]] = {}
+
+    def ids(self, path: Path) -> set[str]:
+        if path not in self._ids:
+            self._ids[path] = Links(path.read_text(encoding="utf-8")).ids if path.suffix == ".html" else set()
+        return self._ids[path]
+
+    def absolute(self, where: Path, address: str) -> None:
+        """An address seen in `where`: if it is under site_url, its file must exist."""
+        path = site.path_of_url(self.project, address)
+        if path is None or path.startswith(APP_ROUTES):
+            return
+        self._exists(where, address, site.file(self.project, unquote(path)), urlsplit(address).fragment)
+
+    def relative(self, where: Path, link: str) -> None:
+        parts = urlsplit(link)
+        if parts.scheme or link.startswith("//"):
+            if parts.scheme in ("http", "https"):
+                self.absolute(where, link)
+            return
+        target = Path(unquote(urlsplit(urljoin(where.as_uri(), link)).path)) if parts.path else where
+        if parts.path.endswith("/") or target.is_dir():
+            target = target / "index.html"
+        self._exists(where, link, target, parts.fragment)
+
+    def _exists(self, where: Path, link: str, target: Path, fragment: str) -> None:
+        self.checked += 1
+        relative_to = where.relative_to(self.out) if where.is_relative_to(self.out) else where
+        if not target.resolve().is_relative_to(self.out.resolve()) or not target.is_file():
+            self.dead.append(f"{relative_to}: {link} (no {target})")
+        elif fragment and fragment not in self.ids(target):
+            self.dead.append(f"{relative_to}: {link} (no id {fragment!r} in {target.name})")
+
+
+def html_files(out: Path) -> list[Path]:
+    return sorted(p for p in out.rglob("*.html"))
+
+
+def test_every_link_in_the_site_and_the_email_has_its_file(demo):
+    check = Checker(demo)
+    pages = html_files(check.out)
+    assert check.out / "newsletter" / "issue-1.html" in pages and check.out / "index.html" in pages
+    for page in pages:
+        for link in Links(page.read_text(encoding="utf-8")).links:
+            check.relative(page, link)
+    for text in sorted(check.out.glob("newsletter/*.txt")):
+        for address in URL_IN_TEXT.findall(text.read_text(encoding="utf-8")):
+            check.absolute(text, address)
+    assert check.dead == []
+    assert check.checked > 500
+
+
+def test_every_link_in_the_feeds_has_its_file(demo):
+    check = Checker(demo)
+    feeds = [check.out / site.FEED_FILE, *sorted(check.out.glob("themes/*/feed.xml"))]
+    assert len(feeds) > 5  # the main feed and one per theme
+    for feed in feeds:
+        for element in ET.parse(feed).iter():
+            addresses = [element.attrib.get("href", "")]
+            if element.tag in ("link", "guid", "url"):
+                addresses.append((element.text or "").strip())
+            elif element.text and "<" in element.text:  # a description or content:encoded: HTML
+                page = Links(element.text)
+                addresses += page.links
+            for address in filter(None, addresses):
+                check.absolute(feed, address)
+    assert check.dead == []
+
+
+def test_every_theme_page_links_its_feed_and_every_feed_has_its_page(demo):
+    out = demo.core.out_dir
+    pages = {p.parent for p in out.glob("themes/*/index.html")}
+    feeds = {p.parent for p in out.glob("themes/*/feed.xml")}
+    assert pages == feeds and len(pages) > 5
+    for folder in pages:
+        feed = site.url(demo, folder.relative_to(out).as_posix() + "/feed.xml")
+        assert '<link rel="alternate" type="application/rss+xml"' in (folder / "index.html").read_text(encoding="utf-8")
+        assert f'href="{feed}"' in (folder / "index.html").read_text(encoding="utf-8")
+
+
+def test_every_link_in_the_calendars_has_its_file(demo):
+    check = Checker(demo)
+    calendars = sorted(check.out.rglob("*.ics"))
+    assert check.out / site.CALENDAR in calendars and len(calendars) == 3  # two events, and all of them
+    for path in calendars:
+        calendar = Calendar.from_ical(path.read_bytes())
+        for component in calendar.walk():
+            for name in ("URL", "SOURCE"):
+                if name in component:
+                    check.absolute(path, str(component[name]))
+            for address in URL_IN_TEXT.findall(str(component.get("DESCRIPTION", ""))):
+                check.absolute(path, address)
+    assert check.dead == []
+    assert check.checked >= 6
+
+
+def test_the_sitemap_and_the_search_index_list_only_real_pages(demo):
+    check = Checker(demo)
+    sitemap = check.out / site.SITEMAP
+    locations = [e.text for e in ET.parse(sitemap).iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")]
+    for address in locations:
+        check.absolute(sitemap, address)
+    index = check.out / site.SEARCH_INDEX
+    entries = json.loads(index.read_text(encoding="utf-8"))
+    for entry in entries:
+        check.absolute(index, entry["url"])
+        assert entry["url"] == site.url(demo, entry["path"])
+    assert check.dead == []
+    html_pages = {site.url(demo, p.relative_to(check.out).as_posix().removesuffix("index.html"))
+                  for p in html_files(check.out) if "newsletter" not in p.parts}
+    assert set(locations) == html_pages  # every page of the site, and nothing else
+    assert len(entries) == 7  # every item stored
+
+
+def test_blog_links_everywhere_lead_to_the_posts_page(demo):
+    """The email, the feed and the site link the April post at <site_url>/blog/SLUG/; that page exists."""
+    address = f"{demo.core.site_url}/blog/april-2016-ideas-on-co-production/"
+    out = demo.core.out_dir
+    assert address in (out / "newsletter" / "issue-2.html").read_text(encoding="utf-8")
+    assert address in (out / "feed.xml").read_text(encoding="utf-8")
+    page = site.file(demo, site.path_of_url(demo, address))
+    assert page == out / "blog" / "april-2016-ideas-on-co-production" / "index.html"
+    text = unescape(page.read_text(encoding="utf-8"))
+    assert "<h1>April blog post: some ideas on co-production</h1>" in text
+    assert "Notes from the discussion" in text and "Ward rounds" in text  # the post in full, notes included

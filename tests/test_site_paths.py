@@ -1,0 +1,63 @@
+"""pipeline/site.py: where each page lives, how pages link each other, and which own URLs an item may
+take as its page."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline import site
+from pipeline.models import Kind
+from tests.conftest import make_item
+from tests.test_archive_sink import SINK
+
+
+@pytest.fixture
+def project(project_from):
+    return project_from(SINK)
+
+
+@pytest.mark.parametrize(("start", "target", "link"), [
+    ("", "themes/", "themes/index.html"),
+    ("", "", "index.html"),
+    ("archive/issue-1.html", "jobs/", "../jobs/index.html"),
+    ("archive/issue-1.html", "archive/issue-1-page-2.html", "issue-1-page-2.html"),
+    ("archive/issue-1.html", "archive/", "index.html"),
+    ("themes/peer-support/page/2/", "themes/peer-support/", "../../index.html"),
+    ("themes/peer-support/page/2/", "", "../../../../index.html"),
+    ("blog/a-post/", "site.css", "../../site.css"),
+    ("search/", "search/index.json", "index.json"),
+])
+def test_relative_links_work_on_a_host_and_from_a_folder(start, target, link):
+    assert site.href(start, target) == link
+
+
+def test_an_issues_pages():
+    assert [site.edition_page_path(3, n) for n in (1, 2, 10)] == [
+        "archive/issue-3.html", "archive/issue-3-page-2.html", "archive/issue-3-page-10.html"]
+    assert site.edition_page_path(3, 1) == site.edition_path(3)
+
+
+def test_the_site_address_itself_is_the_front_page(project):
+    assert site.path_of_url(project, "https://network.example.org") == ""
+    assert site.path_of_url(project, "https://network.example.org/") == ""
+    assert site.path_of_url(project, "https://network.example.org/blog/x/?utm=1#top") == "blog/x/"
+    assert site.path_of_url(project, "https://elsewhere.example.org/blog/x/") is None
+
+
+@pytest.mark.parametrize("own", ["blog/seminar-3-report/", "seminars/3/", "a/b.c/d_e~f/"])
+def test_an_item_whose_url_is_on_the_site_has_its_page_there(project, own):
+    item = make_item(Kind.POST, "Seminar 3 report", url=f"https://network.example.org/{own}")
+    assert site.item_path(project, item) == own
+    assert site.event_calendar_path(project, item) == own + "event.ics"
+
+
+@pytest.mark.parametrize("own", [
+    "blog/../../../etc/", "blog/./x/", "a//b/", "%2e%2e/x/", "caf%C3%A9/", "blog/x",  # not a plain folder
+    "jobs/", "events/", "blog/", "news/", "jobs/page/2/", "events/page/3/",
+    "archive/", "archive/x/", "themes/peer-support/", "months/2016-04/", "search/",  # the site's own pages
+])
+def test_an_own_url_that_is_not_a_plain_folder_or_is_a_list_is_not_taken(project, own):
+    item = make_item(Kind.NEWS, "Partner news", url=f"https://network.example.org/{own}")
+    path = site.item_path(project, item)
+    assert path == f"news/partner-news-{item.id[:8]}/"
+    assert site.file(project, path).resolve().is_relative_to(project.core.out_dir.resolve())

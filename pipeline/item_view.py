@@ -81,6 +81,7 @@ class ItemView:
     job: JobView | None = None
     event: EventView | None = None
     also: list[AlsoView] = field(default_factory=list)
+    calendar_url: str = ""  # an event's .ics on the site, when the project publishes the site
 
 
 def shorten(text: str, limit: int) -> str:
@@ -134,7 +135,7 @@ def intro_of(counts: dict[Kind, int]) -> str:
     return f"In this issue: {listed}."
 
 
-def item_view(item: Item, tz: ZoneInfo, *, whole: bool = False) -> ItemView:
+def item_view(item: Item, tz: ZoneInfo, *, whole: bool = False, calendar_url: str = "") -> ItemView:
     """`whole` (the site): every field and an event's whole programme, however long."""
     themes = [theme for t in item.themes if (theme := fit(t, FIELD_CHARS, whole))]
     return ItemView(
@@ -146,6 +147,7 @@ def item_view(item: Item, tz: ZoneInfo, *, whole: bool = False) -> ItemView:
         job=job_view(item.job, whole=whole) if item.job else None,
         event=event_view(item.event, tz, whole=whole) if item.event else None,
         also=[also_view(entry, whole=whole) for entry in item.also_announced],
+        calendar_url=link(calendar_url) if item.event else "",
     )
 
 

@@ -619,3 +619,17 @@ def test_the_csv_never_brings_back_someone_who_unsubscribed(newsletter, full_iss
     [sink] = [r for r in report.results if r.stage == "sink"]
     assert sink.summary == "issue 2: 1 sent via outbox, 0 already sent"
     assert not (project.core.out_dir / "outbox" / "issue-2" / file_name("ann@example.org")).exists()
+
+
+def test_events_link_their_calendar_file_only_when_the_project_publishes_the_site(project_from, full_issue, tmp_path):
+    event = next(item for item in full_issue if item.event)
+    for with_site in (False, True):
+        toml = sink_toml() + ('\n[sinks.archive]\ntype = "archive"\n' if with_site else "")
+        project = project_from(toml, files={"subscribers.csv": SUBSCRIBERS})
+        store = Store(tmp_path / f"direct-{with_site}.sqlite")
+        rendered = render_edition(edition_of(full_issue), RunContext(project, store, AS_OF, MOMENT))
+        store.close()
+        ics = site.url(project, site.event_calendar_path(project, event))
+        assert (ics in rendered.html) is with_site and (ics in rendered.text) is with_site
+        assert ("Add it to your calendar" in rendered.html) is with_site
+        assert rendered.html.count('.ics"') == (1 if with_site else 0)  # one link: the event's, no other item's

@@ -7,12 +7,15 @@ the same per-item views in `pipeline/item_view.py`) shows the rest.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mjml import mjml2html
 
 from pipeline import site
+from pipeline.config import Project
 from pipeline.edition import Edition
+from pipeline.models import Item
 from pipeline.run_context import RunContext
 from plugins.sinks.email import view
 
@@ -54,7 +57,7 @@ def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: st
         "edition": edition,
         "subject": view.subject_line(edition.title),
         "intro": view.intro(edition),
-        "sections": view.sections(edition, project.tz, limit),
+        "sections": view.sections(edition, project.tz, limit, _calendar_links(project)),
         "issue_url": site.edition_url(project, edition.number),
         "archive_url": site.archive_url(project),
         "feed_url": site.feed_url(project),
@@ -66,3 +69,10 @@ def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: st
     html = mjml2html(mjml_source, disable_comments=True, fonts={})
     text = run.templates.get_template(TEXT_TEMPLATE).render(context)
     return RenderedEdition(context["subject"], html, text)
+
+
+def _calendar_links(project: Project) -> Callable[[Item], str]:
+    """An event's .ics on the site, when the project publishes the site (an `archive` sink); else none."""
+    if not any(sink.name == "archive" for sink in project.sinks):
+        return lambda item: ""
+    return lambda item: site.url(project, site.event_calendar_path(project, item)) if item.event else ""

@@ -6,12 +6,13 @@ The per-item view the email shares with the site (ItemView, JobView, EventViewâ€
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from pipeline.edition import SECTION_TITLES, Edition
 from pipeline.item_view import ItemView, event_when, intro, item_view, shorten, slot_line
-from pipeline.models import Kind
+from pipeline.models import Item, Kind
 from pipeline.sanitize import one_line
 
 # `intro` is the email's; `event_when` and `slot_line` are here for code that still imports them from this module.
@@ -42,17 +43,18 @@ def subject_line(title: str) -> str:
     return shorten(one_line(title), SUBJECT_CHARS)
 
 
-def sections(edition: Edition, tz: ZoneInfo, limit: int | None = None) -> list[SectionView]:
+def sections(edition: Edition, tz: ZoneInfo, limit: int | None = None,
+             calendar_url: Callable[[Item], str] = lambda item: "") -> list[SectionView]:
     """Non-empty sections in newsletter order (posts, news, jobs, events).
 
     With a `limit` (the email), each shows its first `limit` items and long programmes are cut;
-    without, everything is shown.
+    without, everything is shown. `calendar_url(item)`: an event's .ics, or "".
     """
     views = []
     for kind in Kind:
         items = edition.sections.get(kind) or []
         if items:
             shown = items if limit is None else items[:limit]
-            views.append(SectionView(kind.value, SECTION_TITLES[kind],
-                                     [item_view(i, tz, whole=limit is None) for i in shown], len(items) - len(shown)))
+            shown_views = [item_view(i, tz, whole=limit is None, calendar_url=calendar_url(i)) for i in shown]
+            views.append(SectionView(kind.value, SECTION_TITLES[kind], shown_views, len(items) - len(shown)))
     return views

@@ -90,6 +90,8 @@ class Item:
     body_html: str = ""  # sanitised HTML
     summary: str = ""  # plain text, set by the summary transform
     author: str = ""
+    image: str = ""  # the lead image: an absolute http(s) URL, or ""
+    image_alt: str = ""  # its alt text, plain; "" when unknown (the image is then decorative)
     themes: list[str] = field(default_factory=list)
     # Why each theme was given, set by the themes transform:
     # {theme: {"score": 4.5, "needed": 2.0, "kept": True, "why": "kept", "count": 3,

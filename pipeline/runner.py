@@ -25,7 +25,7 @@ from pipeline.models import Item
 from pipeline.plugins import call_each_plugin
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, failure_reason, items_text, timed
-from pipeline.sanitize import clean_html, one_line, safe_url, strip_controls
+from pipeline.sanitize import clean_html, first_image, image_url, one_line, safe_url, strip_controls
 from pipeline.state import Store
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -154,8 +154,9 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
 
 
 def _checked(item: Item, clean: bool = True) -> Item:
-    """The host's own guarantee, whatever a third-party source did: safe HTML and URLs, and text
-    fields on one line with no control characters."""
+    """The host's own guarantee, whatever a third-party source did: safe HTML and URLs, a lead image
+    that is an absolute http(s) URL (else the body's first), and text fields on one line with no
+    control characters."""
     if not isinstance(item, Item):
         raise TypeError(f"fetch() returned {type(item).__name__}, not Item")
     item.title = one_line(item.title)
@@ -165,6 +166,12 @@ def _checked(item: Item, clean: bool = True) -> Item:
     if clean:  # a source that says it sanitises (the built-ins) is not cleaned twice
         item.body_html = clean_html(item.body_html)
     item.url = safe_url(item.url)
+    item.image = image_url(item.image)
+    item.image_alt = one_line(item.image_alt) if item.image else ""
+    if not item.image:  # the source named none (or none that is safe): the body's first image
+        item.image, item.image_alt = first_image(item.body_html)
+    elif not item.image_alt:  # the body may show the same image, with its alt text
+        item.image_alt = first_image(item.body_html, item.image)[1]
     if item.job:
         item.job = _one_line_fields(item.job)
     if item.event:

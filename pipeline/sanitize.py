@@ -113,3 +113,36 @@ def html_to_text(fragment: str) -> str:
     if _CONTROL.search(text):
         text = _CONTROL.sub("", text)
     return "\n".join(filter(None, (" ".join(line.split()) for line in text.split("\n"))))
+
+
+def image_url(url: str, base_url: str = "") -> str:
+    """The URL made absolute if it is an http or https URL with a host; an empty string otherwise: an image
+    is fetched by every reader's mail client, so mailto, data and relative URLs never qualify."""
+    if not (url or "").strip():
+        return ""  # not the base itself, as urljoin would have it
+    url = safe_url(url, base_url)
+    parts = urlparse(url)  # safe_url has parsed it once already
+    return url if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+# Each tag of sanitised HTML in turn, so an "<img" inside an attribute value is never taken for one.
+_IMG_OR_TAG = re.compile(r'<(img\s)?[^>"]*(?:"[^"]*"[^>"]*)*>')
+_ATTRIBUTE = re.compile(r'([a-z-]+)="([^"]*)"')
+
+
+def first_image(body_html: str, src: str = "") -> tuple[str, str]:
+    """(src, alt) of the first `<img>` in sanitised HTML with an absolute http(s) `src` (that `src`, if
+    given), entities decoded; ("", "") if there is none. Images declared 1 pixel wide or high (tracking
+    pixels) are passed over."""
+    if not body_html or "<img" not in body_html:
+        return "", ""
+    for tag in _IMG_OR_TAG.finditer(body_html):
+        if not tag.group(1):
+            continue
+        attrs = dict(_ATTRIBUTE.findall(tag.group()))
+        if attrs.get("width") in ("0", "1") or attrs.get("height") in ("0", "1"):
+            continue
+        url = image_url(html.unescape(attrs.get("src", "")))
+        if url and (not src or url == src):
+            return url, one_line(html.unescape(attrs.get("alt", "")))
+    return "", ""

@@ -22,6 +22,7 @@ from pipeline.errors import ConfigError, SourceError
 from plugins.sources import fastfeed
 from plugins.sources.feed import parse_feed
 from tests.http_fixtures import Route, start_feed_server
+from tests.test_lead_image import ATOM_MEDIA, MEDIA_RSS
 from tests.test_sources import ATOM, RSS, SINK
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,7 +88,7 @@ def test_it_reads_the_kind_of_feeds_the_benchmark_and_the_demo_use(tmp_path):
     feeds = load_bench_corpus().generate(tmp_path, feeds=8, items=12, as_of=date(2016, 5, 1))
     documents = [path.read_bytes() for path in feeds]
     documents += [path.read_bytes() for path in sorted((ROOT / "content" / "feeds").glob("*.xml"))]
-    documents += [RSS.encode(), ATOM.encode()]
+    documents += [RSS.encode(), ATOM.encode(), MEDIA_RSS.encode(), ATOM_MEDIA.encode()]
     for n, data in enumerate(documents):
         for url in (f"https://partner.example.org/feed-{n}.xml", str(tmp_path / f"feed-{n}.xml")):
             slow, fast, read = both(data, url, "application/rss+xml; charset=utf-8" if "://" in url else "")
@@ -178,6 +179,35 @@ CASES = {
     "an RSS link with too many slashes": (RSS_TEMPLATE, "", "<title>t</title><link>https:///p.example.org/b</link>"),
     "a known prefix for an unknown namespace": (RSS_TEMPLATE.replace('xmlns:x=', 'xmlns:slash='), "",
                                                 "<title>t</title><guid>g</guid><slash:comments>3</slash:comments>"),
+    # The lead image: the first media:content that is an image, else a thumbnail, else an image enclosure.
+    "media:content: a video, then an image in a group": (
+        RSS_TEMPLATE, "", "<title>t</title><link>https://p.example.org/n/1</link><media:content url=\"https://m."
+        "example.org/v.mp4\" medium=\"video\"/><media:thumbnail url=\"t.jpg\"/><media:group><media:content url="
+        "\"pics/p.JPG?w=600\"/><media:content url=\"https://m.example.org/q.png\" type=\"image/png\"/>"
+        "</media:group>"),
+    "media:content: medium is Image, type is not": (
+        RSS_TEMPLATE, "", "<title>t</title><guid>g</guid><media:content url=\"https://m.example.org/p\" "
+        "medium=\" Image \" type=\"application/octet-stream\"/>"),
+    "media:content: javascript, then a thumbnail": (
+        RSS_TEMPLATE, "", "<title>t</title><guid>g</guid><media:content url=\"javascript:alert(1)\" medium="
+        "\"image\"/><media:thumbnail url=\"https://m.example.org/t.png\" width=\"72\"/>"),
+    "an image enclosure after an audio one": (
+        RSS_TEMPLATE, "", "<title>t</title><link>https://p.example.org/n/2</link><enclosure url=\"https://e.org/"
+        "a.mp3\" type=\"audio/mpeg\" length=\"1\"/><enclosure url=\"/img/b.webp\" type=\"image/webp\" "
+        "length=\"1\"/>"),
+    "an enclosure given by href, and one with an empty url": (
+        RSS_TEMPLATE, "", "<title>t</title><guid>g</guid><enclosure url=\"\" href=\"https://e.org/h.gif\" "
+        "type=\"image/gif\"/><enclosure href=\"https://e.org/i.gif\" type=\"image/gif\"/>"),
+    "media inside an unknown element, and in the entry's source": (
+        RSS_TEMPLATE, "", "<title>t</title><guid>g</guid><source url=\"https://s.example.org/\">S</source><x:wrap>"
+        "<media:thumbnail url=\"https://m.example.org/w.avif\"/></x:wrap>"),
+    "Atom: a relative image enclosure link": (
+        ATOM_TEMPLATE, "", "<title>t</title><id>1</id><link href=\"https://p.example.org/1\"/><link rel=\""
+        "enclosure\" type=\"audio/mpeg\" href=\"a.mp3\"/><link rel=\"enclosure\" type=\"image/jpeg\" "
+        "href=\"/media/a.jpg\" length=\"1\"/>"),
+    "Atom: a thumbnail in the source only": (
+        ATOM_TEMPLATE, "", "<title>t</title><id>1</id><source><id>s</id><media:thumbnail url=\"https://s.example."
+        "org/t.jpg\"/></source><content type=\"html\">&lt;img src=\"https://p.example.org/b.png\"&gt;</content>"),
 }
 
 
@@ -216,6 +246,11 @@ ENTRY_PARTS = [
     '<rights type="html">&lt;b&gt;r&lt;/b&gt;</rights>', "<contributor><name>C</name></contributor>",
     "<itunes:duration>1:00</itunes:duration>", "<!-- a comment -->", "<?pi x?>",
     '<source><title>st</title><id>sid</id><link href="https://src.example.org/"/></source>',
+    '<media:content url="https://m.example.org/p.jpg" medium="image"/>', '<media:content url="rel/p.png"/>',
+    '<media:content url="https://m.example.org/p.webp" type="image/webp"/>', '<media:thumbnail url="/t.png"/>',
+    '<enclosure url="pic.jpg" type="image/jpeg" length="1"/>', '<link rel="enclosure" type="image/png" href="e.png"/>',
+    '<x:wrap><media:content url="https://m.example.org/w.gif"/></x:wrap>', '<media:content url="javascript:x" '
+    'medium="image"/>', '<source><title>s</title><media:thumbnail url="https://s.example.org/t.jpg"/></source>',
 ]
 FEED_PARTS = [
     "<title>F</title>", "<link>https://p.example.org/</link>", '<link href="https://p.example.org/atom"/>',
@@ -345,6 +380,17 @@ DECLINED = {
                                              'org/"><entry><id>1</id><link href="https://a.example.org/" x:href='
                                              '"https://b.example.org/"/></entry></feed>',
     "two titles": '<rss version="2.0"><channel><item><title>one</title><title>two</title></item></channel></rss>',
+    "a thumbnail whose address is its text": '<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/">'
+                                              '<channel><item><title>t</title><media:thumbnail>https://p.example.'
+                                              'org/t.jpg</media:thumbnail></item></channel></rss>',
+    "an enclosure link whose address is its text": '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">'
+                                                   '<channel><item><title>t</title><atom:link rel="enclosure" type='
+                                                   '"image/png">https://p.example.org/e.png</atom:link></item>'
+                                                   '</channel></rss>',
+    "a caption inside media:content": '<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel>'
+                                      '<item><title>t</title><description>d</description><media:content url="'
+                                      'https://p.example.org/i.jpg" medium="image"><media:description>A caption'
+                                      '</media:description></media:content></item></channel></rss>',
     "an image inside an item": '<rss version="2.0"><channel><item><title>t</title><image><link>https://p.'
                                'example.org/i</link></image><link>https://p.example.org/1</link></item>'
                                '</channel></rss>',
@@ -409,7 +455,7 @@ def test_a_pipeline_run_with_the_fast_parser_stores_the_same_items(write_project
     monkeypatch.setattr(fastfeed, "read", lambda *args: read.append(fast_read(*args)) or read[-1])
     try:
         bench = load_bench_corpus().generate(tmp_path / "bench", feeds=4, items=10, as_of=date(2016, 5, 1))
-        bodies = [RSS.encode(), ATOM.encode()] + [path.read_bytes() for path in bench]
+        bodies = [RSS.encode(), ATOM.encode(), MEDIA_RSS.encode()] + [path.read_bytes() for path in bench]
         for n, body in enumerate(bodies):
             server_state.routes[f"/f{n}.xml"] = Route(body, etag=f'"e{n}"')
         stored = {}
@@ -423,12 +469,13 @@ def test_a_pipeline_run_with_the_fast_parser_stores_the_same_items(write_project
             store = Store(state_path(project))
             items = store.items_published(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
             store.close()
-            stored[parser] = sorted((i.id, i.source, i.kind, i.title, i.url, i.published, i.body_html, i.author)
-                                    for i, _ in items)
+            stored[parser] = sorted((i.id, i.source, i.kind, i.title, i.url, i.published, i.body_html, i.author,
+                                     i.image, i.image_alt) for i, _ in items)
     finally:
         server.shutdown()
         server.server_close()
-    assert len(stored["fast"]) == 2 + 1 + 4 * 10 and stored["fast"] == stored["feedparser"]
+    assert len(stored["fast"]) == 2 + 1 + 6 + 4 * 10 and stored["fast"] == stored["feedparser"]
+    assert sum(bool(row[-2]) for row in stored["fast"]) >= 5  # the media feed: from its media, enclosures, body
     assert len(read) == len(bodies) and all(read)  # every feed went the fast way
 
 

@@ -18,6 +18,7 @@ def _full_items() -> list[Item]:
                                  "matches": [["peer support", "title", 0], ["peer-led", "body", 40]], "more": 0}}
     job = Item("j1", Kind.JOB, "jobs", "Peer Worker", datetime(2016, 3, 1, 9, tzinfo=LONDON),
                url="https://example.org/jobs/1", body_html="<p>Apply by email.</p>", author="Trust",
+               image="https://example.org/jobs/1/team.jpg", image_alt="The peer support team",
                themes=["peer support"], theme_evidence=evidence,
                job=JobDetails("Mind", "Leeds", "30 hours", "fixed term", "£24,000", date(2016, 4, 8), "email"))
     event = Item("e1", Kind.EVENT, "events", "Co-production seminar", datetime(2016, 4, 2, tzinfo=UTC),
@@ -42,3 +43,12 @@ def test_to_dict_does_not_share_the_items_lists():
     data["themes"].append("space")
     data["theme_evidence"]["space"] = {}
     assert item.themes == ["peer support"] and "space" not in item.theme_evidence
+
+
+def test_a_row_stored_before_lead_images_still_loads():
+    for item in _full_items():
+        data = json.loads(json.dumps(item.to_dict()))
+        del data["image"], data["image_alt"]
+        loaded = Item.from_dict(data)
+        assert (loaded.image, loaded.image_alt) == ("", "")
+        assert dataclasses.replace(loaded, image=item.image, image_alt=item.image_alt) == item

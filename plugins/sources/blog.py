@@ -10,14 +10,14 @@ from pipeline.components import Settings, Source
 from pipeline.dates import aware
 from pipeline.models import Item, Kind, item_id
 from pipeline.run_context import RunContext
-from pipeline.sanitize import plain_text, safe_url
+from pipeline.sanitize import image_url, plain_text, safe_url
 from pipeline.settings_types import ExistingDir
 from plugins.sources.text import markdown_to_html
 
 
 class BlogSource(Source):
     """Every `*.md` file in `path`: front matter `title` and `date` required; `author`, `slug`, `url`,
-    `themes` and `draft` optional."""
+    `themes`, `draft`, `image` (the lead image, relative to the post's URL) and `image_alt` optional."""
 
     name = "blog"
     sanitises = True  # every body goes through clean_html (markdown_to_html) here
@@ -61,6 +61,10 @@ class BlogSource(Source):
         slug = str(meta.get("slug") or path.stem)
         url = safe_url(str(meta.get("url") or base + slug + "/"))
         themes = meta.get("themes") or []
+        image = image_url(str(meta.get("image") or ""), url)
+        if meta.get("image") and not image:
+            run.problem(str(path), f"image {meta['image']!r} is neither an http(s) address nor a path; "
+                                   f"post kept without it")
         return Item(
             id=item_id(self.instance, slug),
             kind=Kind.POST,
@@ -70,6 +74,8 @@ class BlogSource(Source):
             url=url,
             body_html=markdown_to_html(post.content, url),
             author=plain_text(str(meta.get("author") or self.settings.author)),
+            image=image,
+            image_alt=plain_text(str(meta.get("image_alt") or "")) if image else "",
             themes=[str(t) for t in themes] if isinstance(themes, list) else [],
         )
 

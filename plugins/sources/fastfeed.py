@@ -21,7 +21,7 @@ from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 from lxml import etree
 
-from plugins.sources.feed import Entry
+from plugins.sources.feed import Entry, lead_images
 
 ATOM_FEED = "{http://www.w3.org/2005/Atom}feed"
 _ROOT = re.compile(rb"<\w")  # the root element's start: a DOCTYPE (and its entities) can only come before it
@@ -43,6 +43,7 @@ _AUTHOR = {"author", "dc_author", "dc_creator"}
 _SUMMARY = {"summary", "itunes_summary", "description", "dc_description", "media_description"}
 _CONTENT = {"content", "content_encoded"}
 _ENTRY = {"item", "entry"}
+_IMAGES = {"media_content", "media_thumbnail", "enclosure"}  # read wherever they are in an entry, as feedparser does
 
 # Handled elements whose values parse_feed never reads and whose handlers change nothing it reads.
 _TEXTUAL = {"subtitle", "tagline", "itunes_subtitle", "rights", "copyright", "dc_rights", "info",
@@ -141,6 +142,7 @@ class _Reader:
         _check_container(item)
         ident = link = title = summary = published = updated = None
         author, authors, contents = "", 0, []
+        media = ([], [], [])  # feedparser's media_content, media_thumbnail and links (enclosures only)
         for el in item:
             if not isinstance(el.tag, str):
                 continue
@@ -150,7 +152,7 @@ class _Reader:
                     raise _Decline  # which one wins depends on feedparser's depth bookkeeping
                 title = self.text(el, typed=True)
             elif name == "link":
-                link = self.link(el, link, in_entry=True)
+                link = self.link(el, link, in_entry=True, enclosures=media[2])
             elif name in _ID:
                 ident, link = self.ident(el, link)
             elif name in _PUBLISHED:
@@ -177,8 +179,10 @@ class _Reader:
                     self.skip(child, self.name(child), _SKIP_IN_SOURCE)
             else:
                 self.skip(el, name, _SKIP_IN_ENTRY)
+                if len(el) or name in _IMAGES:
+                    self.media(el, *media)
         body = contents[0] if contents else summary or ""
-        return Entry(ident, link or "", title or "", body, published or updated, author)
+        return Entry(ident, link or "", title or "", body, published or updated, author, lead_images(*media))
 
     def name(self, el) -> str:
         """feedparser's name for an element: lower case, after its namespace's standard prefix."""
@@ -209,19 +213,23 @@ class _Reader:
             text = _urljoin(self.base, text)
         return _repaired(text)
 
-    def link(self, el, current: str | None, in_entry: bool) -> str | None:
+    def link(self, el, current: str | None, in_entry: bool, enclosures: list | None = None) -> str | None:
         attrs = _attributes(el)
         if "url" in attrs or "uri" in attrs:
             raise _Decline
+        rel = attrs.get("rel", "alternate")
         if "href" not in attrs:  # RSS: the link is the text
+            if in_entry and rel == "enclosure":
+                raise _Decline  # feedparser would make the text the enclosure's address too
             link = self.text(el, resolve=True)
             if "&" in link:  # feedparser's repair of `?a=1&b;=2`
                 link = _AMP_REF.sub(r"&\g<1>", link.replace("&amp;", "&") if in_entry else link)
             return link
         if len(el):
             raise _Decline
-        rel = attrs.get("rel", "alternate")
         kind = attrs.get("type", "application/atom+xml" if rel == "self" else "text/html")
+        if rel == "enclosure" and enclosures is not None:
+            enclosures.append({"rel": rel, "type": kind, "href": _urljoin(self.base, attrs["href"])})
         if rel == "alternate" and _content_type(kind) in ("text/html", "application/xhtml+xml"):
             return _urljoin(self.base, attrs["href"])
         return current
@@ -249,6 +257,24 @@ class _Reader:
                 detail[name] = (child.text or "").strip()  # feedparser neither repairs nor resolves these
         name, email = detail.get("name"), detail.get("email")
         return f"{name} ({email})" if name and email else name or email or ""
+
+    def media(self, el, contents: list, thumbnails: list, links: list) -> None:
+        """The media elements and enclosures in an element `skip` accepted, as feedparser lists them: in
+        document order, with their attributes (an enclosure's url as its href). A thumbnail whose address
+        is its text declines."""
+        for inner in el.iter(etree.Element):
+            name = self.name(inner)
+            if name not in _IMAGES:
+                continue
+            attrs = _attributes(inner)
+            if name == "media_content":
+                contents.append(attrs)
+            elif name == "media_thumbnail":
+                if len(inner) or (inner.text or "").strip():
+                    raise _Decline
+                thumbnails.append(attrs)
+            else:
+                links.append({**_FeedParserMixin._enforce_href(attrs), "rel": "enclosure"})
 
     def skip(self, el, name: str, allowed: set[str]) -> None:
         """Check an element parse_feed does not read: feedparser must file it away and change nothing else."""

@@ -9,6 +9,7 @@ exactly what feedparser gives, and leaves the rest to feedparser.
 from __future__ import annotations
 
 import importlib.util
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,11 +24,12 @@ from pipeline.components import Settings, Source
 from pipeline.errors import SourceError
 from pipeline.models import Item, Kind, item_id
 from pipeline.run_context import RunContext
-from pipeline.sanitize import clean_html, plain_text, safe_url
+from pipeline.sanitize import clean_html, image_url, plain_text, safe_url
 from pipeline.settings_types import UrlOrFile
 
 OFFLOAD_BYTES = 64 * 1024  # smaller feeds parse faster than a trip to a worker process
 _UNDATED = datetime.min.replace(tzinfo=UTC)
+_IMAGE_FILE = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)$", re.I)
 
 
 class FeedOptions(Settings):
@@ -122,6 +124,7 @@ class Entry(NamedTuple):
     body: str  # the first content, else the summary
     date: tuple | None  # published_parsed, else updated_parsed: a UTC time tuple
     author: str
+    images: tuple[str, ...]  # the entry's own images, best first (`lead_images`), as the feed has them
 
 
 def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: str,
@@ -139,6 +142,7 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
     kind = Kind(kind)
     for entry in entries:
         link = safe_url(entry.link, feed_link)
+        base = link or feed_link
         key = entry.id or link or entry.title
         if not key:
             continue
@@ -152,8 +156,9 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
             title=plain_text(entry.title) or "(untitled)",
             published=datetime(*entry.date[:6], tzinfo=UTC) if entry.date else _UNDATED,  # replaced by the caller
             url=link,
-            body_html=clean_html(entry.body, link or feed_link),
+            body_html=clean_html(entry.body, base),
             author=plain_text(entry.author),
+            image=next(filter(None, (image_url(image, base) for image in entry.images)), ""),
         ))
     return items, undated
 
@@ -188,9 +193,30 @@ def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[
         date = get(entry, "published_parsed") or get(entry, "updated_parsed")
         if not isinstance(date, time.struct_time):  # a feed's own <date_parsed> element lands here as text
             date = None
+        images = lead_images(get(entry, "media_content") or (), get(entry, "media_thumbnail") or (),
+                             get(entry, "links") or ())
         entries.append(Entry(get(entry, "id"), get(entry, "link", ""), get(entry, "title", ""), body, date,
-                             get(entry, "author", "")))
+                             get(entry, "author", ""), images))
     return parsed.feed.get("link", ""), entries
+
+
+def lead_images(contents, thumbnails, links) -> tuple[str, ...]:
+    """The entry's own images from feedparser's attribute lists, best first: each `media:content` that is
+    an image, then each `media:thumbnail`, then each enclosure (`links` with rel="enclosure") of an image
+    type. No alt text: feedparser files a media element's `media:title` and `media:description` as the
+    entry's own title and summary, so they cannot be told apart."""
+    found = [attrs.get("url") for attrs in contents
+             if _is_image(attrs.get("medium") or "", attrs.get("type") or "", attrs.get("url") or "")]
+    found += [attrs.get("url") for attrs in thumbnails]
+    found += [attrs.get("href") for attrs in links
+              if attrs.get("rel") == "enclosure" and (attrs.get("type") or "").startswith("image/")]
+    return tuple(url for url in found if url)
+
+
+def _is_image(medium: str, kind: str, url: str) -> bool:
+    if medium or kind:
+        return medium.strip().lower() == "image" or kind.startswith("image/")
+    return bool(_IMAGE_FILE.search(url.partition("#")[0].partition("?")[0]))  # no type given: by its name
 
 
 def _transport_problem(exc: Exception) -> str:

@@ -82,6 +82,8 @@ class ItemView:
     event: EventView | None = None
     also: list[AlsoView] = field(default_factory=list)
     calendar_url: str = ""  # an event's .ics on the site, when the project publishes the site
+    image: str = ""  # the lead image (http or https), shown above the text
+    image_alt: str = ""
 
 
 def shorten(text: str, limit: int) -> str:
@@ -148,6 +150,8 @@ def item_view(item: Item, tz: ZoneInfo, *, whole: bool = False, calendar_url: st
         event=event_view(item.event, tz, whole=whole) if item.event else None,
         also=[also_view(entry, whole=whole) for entry in item.also_announced],
         calendar_url=link(calendar_url) if item.event else "",
+        image=item.image if item.image.startswith(("https://", "http://")) else "",
+        image_alt=fit(item.image_alt, FIELD_CHARS, whole),
     )
 
 

@@ -440,3 +440,19 @@ def test_unknown_setting_is_rejected(project_from):
 def test_no_temporary_files_are_left(network):
     assert not [p for p in network.out.rglob("*") if p.name.startswith(".")]
     assert re.fullmatch(r"\d+ pages, \d+ files: \d+ made again, \d+ written", network.result.summary)
+
+
+def test_an_items_lead_image_is_shown_once_with_its_alt_text_and_as_og_image(built):
+    photo = "https://partner.example.org/img/centre.jpg"
+    shown = make_item(Kind.NEWS, "Centre opens", published=utc(2016, 1, 14), image=photo,
+                      image_alt="The new centre's front door", body_html="<p>Open at last.</p>")
+    inline = make_item(Kind.NEWS, "Garden day", published=utc(2016, 1, 15), image="https://p.example.org/g.png",
+                       body_html='<p><img src="https://p.example.org/g.png" alt="The garden"> Planting.</p>')
+    site_built = built({FEB: [shown, inline]}, moment=datetime(2016, 2, 10, tzinfo=UTC))
+
+    (first,) = [p for p in site_built.out.glob("news/centre-opens-*/index.html")]
+    html = first.read_text(encoding="utf-8")
+    assert f'<img src="{photo}" alt="The new centre&#39;s front door"' in html
+    assert Page(html).meta["og:image"] == photo
+    (second,) = [p for p in site_built.out.glob("news/garden-day-*/index.html")]
+    assert second.read_text(encoding="utf-8").count("https://p.example.org/g.png") == 2  # og:image, and the body's own

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import email
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from email import policy
@@ -633,3 +634,15 @@ def test_events_link_their_calendar_file_only_when_the_project_publishes_the_sit
         assert (ics in rendered.html) is with_site and (ics in rendered.text) is with_site
         assert ("Add it to your calendar" in rendered.html) is with_site
         assert rendered.html.count('.ics"') == (1 if with_site else 0)  # one link: the event's, no other item's
+
+
+def test_lead_images_show_with_their_alt_text_for_the_first_few_items_only(newsletter, item_factory):
+    from plugins.sinks.email.view import EMAIL_IMAGES
+
+    items = [item_factory(Kind.NEWS, f"Partner news {n}", image=f"https://p.example.org/{n}.jpg",
+                          image_alt=f"Photo {n}", published=datetime(2016, 1, 20 - n, tzinfo=UTC)) for n in range(9)]
+    _, run = newsletter()
+    html = render_edition(edition_of(items), run, max_per_section=10).html  # as the email sink renders it
+    shown = re.findall(r'<img src="https://p\.example\.org/(\d)\.jpg" alt="Photo (\d)" width="560"', html)
+    assert len(shown) == EMAIL_IMAGES and all(src == alt for src, alt in shown)
+    assert len(html.encode()) < 102 * 1024

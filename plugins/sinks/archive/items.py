@@ -53,11 +53,12 @@ def _item_page(built: Site, entry: Facts) -> str:
     into = built.facts.get(built.merged_into.get(entry.id, ""))
     link_out = item.url and site.path_of_url(built.project, item.url) != entry.path
     description = entry.summary or f"{KIND_LABELS[entry.kind]} from {built.project.core.name}"
-    head = Head(entry.title, description, og_type="article")
+    head = Head(entry.title, description, og_type="article", image=view.image)
     return built.renderer.page(
         "item.html", entry.path, head, entry=entry, item=item, view=view, state=built.state_of(entry),
         issue=issue, into=into, link_out=view.url if link_out else "", host=_host(item.url),
-        calendar=calendar_path(entry) if entry.kind == "event" else "", all_events=site.CALENDAR)
+        calendar=calendar_path(entry) if entry.kind == "event" else "", all_events=site.CALENDAR,
+        lead_image=view.image if view.image and view.image not in item.body_html else "")
 
 
 def _host(url: str) -> str:

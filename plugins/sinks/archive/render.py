@@ -34,6 +34,7 @@ class Head:
     og_type: str = "website"
     feeds: list[tuple[str, str]] = field(default_factory=list)  # (title, absolute URL) of RSS feeds
     calendar: str = ""  # absolute URL of an .ics to offer in <head>
+    image: str = ""  # absolute URL of the page's lead image (og:image)
 
 
 class Renderer:

@@ -19,6 +19,7 @@ from pipeline.sanitize import one_line
 __all__ = ["SUBJECT_CHARS", "SectionView", "event_when", "intro", "sections", "slot_line", "subject_line"]
 
 SUBJECT_CHARS = 200
+EMAIL_IMAGES = 6  # lead images shown in an email, the first items' (each is a request when the email is opened)
 
 
 @dataclass
@@ -48,7 +49,8 @@ def sections(edition: Edition, tz: ZoneInfo, limit: int | None = None,
     """Non-empty sections in newsletter order (posts, news, jobs, events).
 
     With a `limit` (the email), each shows its first `limit` items and long programmes are cut;
-    without, everything is shown. `calendar_url(item)`: an event's .ics, or "".
+    without, everything is shown, and only the first `EMAIL_IMAGES` items with a lead image show it.
+    `calendar_url(item)`: an event's .ics, or "".
     """
     views = []
     for kind in Kind:
@@ -57,4 +59,8 @@ def sections(edition: Edition, tz: ZoneInfo, limit: int | None = None,
             shown = items if limit is None else items[:limit]
             shown_views = [item_view(i, tz, whole=limit is None, calendar_url=calendar_url(i)) for i in shown]
             views.append(SectionView(kind.value, SECTION_TITLES[kind], shown_views, len(items) - len(shown)))
+    if limit is not None:
+        with_images = [view for section in views for view in section.items if view.image]
+        for view in with_images[EMAIL_IMAGES:]:
+            view.image = ""
     return views

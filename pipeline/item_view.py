@@ -137,12 +137,14 @@ def intro_of(counts: dict[Kind, int]) -> str:
     return f"In this issue: {listed}."
 
 
-def item_view(item: Item, tz: ZoneInfo, *, whole: bool = False, calendar_url: str = "") -> ItemView:
-    """`whole` (the site): every field and an event's whole programme, however long."""
+def item_view(item: Item, tz: ZoneInfo, *, whole: bool = False, calendar_url: str = "",
+              url: str | None = None) -> ItemView:
+    """`whole` (the site): every field and an event's whole programme, however long. `url`: where the
+    title links, when not the item's own URL (`site.item_link`)."""
     themes = [theme for t in item.themes if (theme := fit(t, FIELD_CHARS, whole))]
     return ItemView(
         title=fit(item.title, TITLE_CHARS, whole),
-        url=link(item.url),
+        url=link(item.url if url is None else url),
         byline=byline(item, tz, whole=whole),
         excerpt=excerpt(item),
         themes=themes if whole else themes[:THEMES_SHOWN],

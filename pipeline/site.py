@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from pipeline.config import Project
 from pipeline.models import Item, Kind
+from pipeline.sanitize import safe_url
 
 FEED_FILE = "feed.xml"
 ARCHIVE_DIR = "archive"
@@ -116,10 +117,23 @@ def item_path(project: Project, item: Item) -> str:
 
     An own URL is taken only as a plain folder path (letters, digits, `-._~`; no `..`, no `%`)
     outside the site's own lists, so no item's page can replace a list or land outside out/."""
-    own = path_of_url(project, item.url) if item.url else None
+    own = _own_path(project, item)
     if own is not None and _own_page(own):
         return own
     return f"{KIND_FOLDERS[item.kind]}/{slug(item.title, 50)}-{item.id[:8]}/"
+
+
+def item_link(project: Project, item: Item) -> str:
+    """Where links to an item point: its own URL, unless that is an address on this site other than the
+    item's page (say <site_url>/seminars/3, which no file answers): then its page, so no link is dead."""
+    if _own_path(project, item) is None:
+        return item.url
+    return url(project, item_path(project, item))
+
+
+def _own_path(project: Project, item: Item) -> str | None:
+    """The site path of the item's own URL (a relative one read from the front page), or None."""
+    return path_of_url(project, safe_url(item.url, url(project, FRONT_PAGE))) if item.url else None
 
 
 def _own_page(path: str) -> bool:

@@ -197,3 +197,22 @@ def test_blog_links_everywhere_lead_to_the_posts_page(demo):
     text = unescape(page.read_text(encoding="utf-8"))
     assert "<h1>April blog post: some ideas on co-production</h1>" in text
     assert "Notes from the discussion" in text and "Ward rounds" in text  # the post in full, notes included
+
+
+def test_an_own_address_on_the_site_that_no_page_answers_links_to_the_items_page(project_from):
+    from datetime import UTC, datetime
+
+    from pipeline import site
+    from pipeline.models import Kind
+    from tests.conftest import make_item
+
+    project = project_from('[pipeline]\nname = "N"\nsite_url = "https://n.example.org"\n'
+                           '[sinks.archive]\ntype = "archive"\n')
+    seminar = make_item(Kind.EVENT, "Seminar 3", url="https://n.example.org/seminars/3",
+                        published=datetime(2016, 1, 5, tzinfo=UTC))
+    post = make_item(Kind.POST, "A post", url="https://n.example.org/blog/a-post/")
+    partner = make_item(Kind.NEWS, "News", url="https://partner.example.org/news/1")
+    assert site.item_link(project, seminar) == site.url(project, site.item_path(project, seminar))
+    assert site.item_path(project, seminar).startswith("events/seminar-3-")
+    assert site.item_link(project, post) == post.url == site.url(project, site.item_path(project, post))
+    assert site.item_link(project, partner) == partner.url

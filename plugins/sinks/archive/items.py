@@ -51,7 +51,7 @@ def _item_page(built: Site, entry: Facts) -> str:
     view = item_view.item_view(item, built.project.tz, whole=True)
     issue = built.issue_of.get(entry.id)
     into = built.facts.get(built.merged_into.get(entry.id, ""))
-    link_out = item.url and site.path_of_url(built.project, item.url) != entry.path
+    link_out = item.url and site.path_of_url(built.project, item.url) is None  # elsewhere: a partner's page
     description = entry.summary or f"{KIND_LABELS[entry.kind]} from {built.project.core.name}"
     head = Head(entry.title, description, og_type="article", image=view.image)
     return built.renderer.page(

@@ -45,19 +45,21 @@ def subject_line(title: str) -> str:
 
 
 def sections(edition: Edition, tz: ZoneInfo, limit: int | None = None,
-             calendar_url: Callable[[Item], str] = lambda item: "") -> list[SectionView]:
+             calendar_url: Callable[[Item], str] = lambda item: "",
+             url: Callable[[Item], str] = lambda item: item.url) -> list[SectionView]:
     """Non-empty sections in newsletter order (posts, news, jobs, events).
 
     With a `limit` (the email), each shows its first `limit` items and long programmes are cut;
     without, everything is shown, and only the first `EMAIL_IMAGES` items with a lead image show it.
-    `calendar_url(item)`: an event's .ics, or "".
+    `calendar_url(item)`: an event's .ics, or ""; `url(item)`: where its title links.
     """
     views = []
     for kind in Kind:
         items = edition.sections.get(kind) or []
         if items:
             shown = items if limit is None else items[:limit]
-            shown_views = [item_view(i, tz, whole=limit is None, calendar_url=calendar_url(i)) for i in shown]
+            shown_views = [item_view(i, tz, whole=limit is None, calendar_url=calendar_url(i), url=url(i))
+                           for i in shown]
             views.append(SectionView(kind.value, SECTION_TITLES[kind], shown_views, len(items) - len(shown)))
     if limit is not None:
         with_images = [view for section in views for view in section.items if view.image]

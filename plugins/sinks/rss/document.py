@@ -119,7 +119,7 @@ class ItemText:
 
 def item_text(project: Project, item: Item) -> ItemText:
     own = own_url(project, item)
-    link = own or site.url(project, site.item_path(project, item))
+    link = (safe_url(site.item_link(project, item)) if own else "") or site.url(project, site.item_path(project, item))
     return ItemText(
         id=item.id, title=item.title or "(untitled)", own_url=own, link=link, published=rfc822(item.published),
         description=describe(project, item), content=full_content(project, item, link),

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 from urllib.parse import urlparse
 
-import httpx
 from pydantic import Field, field_validator
 
 from pipeline import hookimpl
@@ -107,10 +106,10 @@ class FeedSource(Source):
                         raise SourceError(f"{url}: no complete answer within the source's deadline of "
                                           f"{run.project.deadline_of(self.instance):g} s")
                 return bytes(body), dict(response.headers)
-        except httpx.TimeoutException:
+        except httpx_errors().TimeoutException:
             raise SourceError(f"{url}: no answer within {timeout:g} s; the server is slow or down, "
                               f"or raise http_timeout in [pipeline]") from None
-        except httpx.HTTPError as exc:
+        except httpx_errors().HTTPError as exc:
             raise SourceError(f"{url}: {_transport_problem(exc)}; check the address in [sources.{self.instance}]"
                               ) from None
 
@@ -219,11 +218,18 @@ def _is_image(medium: str, kind: str, url: str) -> bool:
     return bool(_IMAGE_FILE.search(url.partition("#")[0].partition("?")[0]))  # no type given: by its name
 
 
+def httpx_errors():
+    """httpx, for its exception classes: loaded with the HTTP client, when a feed is first downloaded."""
+    import httpx
+
+    return httpx
+
+
 def _transport_problem(exc: Exception) -> str:
     """'cannot connect (Connection refused)' rather than a class name and a stack of causes."""
     cause = exc.__cause__ or exc.__context__
     detail = str(getattr(cause, "strerror", "") or cause or exc).strip() or type(exc).__name__
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, httpx_errors().ConnectError):
         return f"cannot connect ({detail})"
     return f"{type(exc).__name__} ({detail})"
 

@@ -1,4 +1,4 @@
-"""The `archive` sink: a static web archive of every issue (out_dir/archive)."""
+"""The `archive` sink: the readers' site (out_dir), see sink.py."""
 
 from __future__ import annotations
 

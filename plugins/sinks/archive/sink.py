@@ -14,19 +14,16 @@ list no longer needs, are removed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from pipeline import components, site
 from pipeline.components import Sink, SinkResult
-from pipeline.edition import Edition
-from pipeline.run_context import RunContext
-from plugins.sinks.archive.builder import Site
-from plugins.sinks.archive.issues import plan_archive_index, plan_issues
-from plugins.sinks.archive.items import plan_items
-from plugins.sinks.archive.lists import plan_lists
-from plugins.sinks.archive.search import plan_search
-from plugins.sinks.archive.sitemap import plan_sitemap
-from plugins.sinks.archive.writer import Planned, key, publish
+
+if TYPE_CHECKING:
+    from pipeline.edition import Edition
+    from pipeline.run_context import RunContext
 
 STYLESHEET_TEMPLATE = "site/site.css"
 
@@ -41,6 +38,15 @@ class ArchiveSink(Sink):
         title: str | None = Field(default=None, min_length=1)  # default: "<network> newsletter archive"
 
     def write(self, edition: Edition | None, run: RunContext) -> SinkResult:
+        # The site's modules are loaded here: loading the plugins (`pipeline check`, a run) does not need them.
+        from plugins.sinks.archive.builder import Site
+        from plugins.sinks.archive.issues import plan_archive_index, plan_issues
+        from plugins.sinks.archive.items import plan_items
+        from plugins.sinks.archive.lists import plan_lists
+        from plugins.sinks.archive.search import plan_search
+        from plugins.sinks.archive.sitemap import plan_sitemap
+        from plugins.sinks.archive.writer import Planned, key, publish
+
         built = Site(self, run)
         css = built.renderer.asset(STYLESHEET_TEMPLATE)
         planned: list[Planned] = [

@@ -361,7 +361,7 @@ def test_an_unchanged_feed_is_not_rewritten(write_feed, item_factory):
     after = path.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert first.files == [str(path)] and again.files == []
-    assert "1 unchanged" in again.summary
+    assert again.summary.startswith("unchanged")
 
 
 

@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS items (
     first_seen  TEXT NOT NULL,
     last_seen   TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
-    data        TEXT NOT NULL           -- Item.to_dict() as JSON
+    data        TEXT NOT NULL,          -- Item.to_dict() as JSON
+    themes      TEXT NOT NULL DEFAULT '[]'  -- its themes (JSON list), for lists that need no body
 );
 CREATE INDEX IF NOT EXISTS items_published ON items (published);
 CREATE TABLE IF NOT EXISTS editions (
@@ -135,10 +136,18 @@ def _site_manifest(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
+def _item_themes(db: sqlite3.Connection) -> None:
+    """Each item's themes in a column of their own (user_version 3): feeds choose without reading bodies."""
+    if "themes" not in {row[1] for row in db.execute("PRAGMA table_info(items)")}:
+        db.execute("ALTER TABLE items ADD COLUMN themes TEXT NOT NULL DEFAULT '[]'")
+        db.execute("UPDATE items SET themes = COALESCE(json_extract(data, '$.themes'), '[]')")
+
+
 # Each step runs once, in order; append new steps, never change or remove one.
 STEPS = [
     _deliveries_v1_to_journal,
     _site_manifest,
+    _item_themes,
 ]
 
 

@@ -7,6 +7,7 @@ share one connection, so every statement goes through one lock.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -76,15 +77,15 @@ class Store:
     def save_items(self, items: Iterable[tuple[Item, str]], seen_at: datetime) -> None:
         """Insert or update `(item, fingerprint)` pairs; `first_seen` is kept from the first time."""
         now = _iso(seen_at)
-        rows = ((it.id, it.kind.value, it.source, _iso(it.published), now, now, fp, json.dumps(it.to_dict()))
-                for it, fp in items)  # one row at a time: never every item's JSON at once
+        rows = ((it.id, it.kind.value, it.source, _iso(it.published), now, now, fp, json.dumps(it.to_dict()),
+                 json.dumps(it.themes)) for it, fp in items)  # one row at a time: never every item's JSON at once
         with self.transaction() as db:
             db.executemany(
-                """INSERT INTO items (id, kind, source, published, first_seen, last_seen, fingerprint, data)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """INSERT INTO items (id, kind, source, published, first_seen, last_seen, fingerprint, data, themes)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (id) DO UPDATE SET kind=excluded.kind, source=excluded.source,
                      published=excluded.published, last_seen=excluded.last_seen,
-                     fingerprint=excluded.fingerprint, data=excluded.data""",
+                     fingerprint=excluded.fingerprint, data=excluded.data, themes=excluded.themes""",
                 rows,
             )
 
@@ -122,10 +123,18 @@ class Store:
         """(id, published, themes) of every item published before `until`, newest first: what a feed
         needs to choose its items, without reading each item's body."""
         rows = self._rows(
-            "SELECT id, published, json_extract(data, '$.themes') FROM items WHERE published < ? "
-            "ORDER BY published DESC, id", (_iso(until),))
+            "SELECT id, published, themes FROM items WHERE published < ? ORDER BY published DESC, id", (_iso(until),))
         return [(item_id, datetime.fromisoformat(published), json.loads(themes or "[]"))
                 for item_id, published, themes in rows]
+
+    def items_digest(self, until: datetime) -> str:
+        """A digest of what is stored of every item published before `until` (id, date, fingerprint,
+        themes): it changes whenever any of those items is added, changed or removed."""
+        digest = hashlib.sha256()
+        for row in self._rows("SELECT id, published, fingerprint, themes FROM items WHERE published < ? ORDER BY id",
+                              (_iso(until),)):
+            digest.update("\x1f".join(row).encode() + b"\x1e")
+        return digest.hexdigest()
 
     def get_items(self, ids: list[str]) -> list[Item]:
         """Items by id, in the order given; ids no longer stored are skipped."""

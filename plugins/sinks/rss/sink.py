@@ -8,8 +8,12 @@ then empty, and the theme's page still links to it); when no item carries it, it
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
@@ -19,6 +23,7 @@ from pipeline.edition import Edition
 from pipeline.files import write_atomic
 from pipeline.models import Item
 from pipeline.run_context import RunContext
+from pipeline.state.site import pages_written, record_pages
 from plugins.sinks.rss.choose import choose
 from plugins.sinks.rss.document import build_feed, feed_bytes, main_channel, theme_channel
 
@@ -35,6 +40,9 @@ class RssSink(Sink):
         description: str | None = None  # default: the network's description
 
     def write(self, edition: Edition | None, run: RunContext) -> SinkResult:
+        made_from = self._made_from(run)
+        if self._unchanged(run, made_from):
+            return SinkResult("unchanged: no item changed, closed or ended since the last run")
         project, limit = self.project, self.settings.limit
         moment = run.moment
         today = moment.astimezone(project.tz).date()
@@ -65,12 +73,56 @@ class RssSink(Sink):
             if write_if_changed(site.file(project, path), feed_bytes(root)):
                 written.append(str(site.file(project, path)))
         removed = remove_stale_theme_feeds(project.core.out_dir, {site.file(project, p) for p in themes})
+        stale_at = min((when for item in loaded.values() if (when := stops_being_current(item, project.tz)) > moment),
+                       default=None)
+        key = f"{made_from} {stale_at.isoformat() if stale_at else ''}"  # valid until the first one leaves
+        record_pages(run.store, self.instance, [(site.FEED_FILE, key, feeds_digest(project))])
 
         summary = (f"{len(items)} item{'s' if len(items) != 1 else ''} in {main.name}; "
                    f"{len(themes)} theme feed{'s' if len(themes) != 1 else ''}; "
                    f"{len(written)} written, {len(themes) + 1 - len(written)} unchanged"
                    + (f", {len(removed)} removed" if removed else ""))
         return SinkResult(summary, written)
+
+
+    def _made_from(self, run: RunContext) -> str:
+        """What the feeds are made of: every item before the run (as stored), the settings, this code."""
+        code = hashlib.sha256(b"".join(path.read_bytes() for path in sorted(Path(__file__).parent.glob("*.py"))))
+        core = self.project.core
+        parts = [self.settings.model_dump(mode="json"), core.name, core.description, core.site_url,
+                 str(self.project.tz), code.hexdigest(), run.store.items_digest(run.moment)]
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+    def _unchanged(self, run: RunContext, made_from: str) -> bool:
+        """True when the feeds on disk were made from exactly this, and nothing in them has closed or ended since."""
+        key, digest = pages_written(run.store, self.instance).get(site.FEED_FILE, ("", ""))
+        recorded, _, stale_at = key.partition(" ")
+        if recorded != made_from or (stale_at and datetime.fromisoformat(stale_at) <= run.moment):
+            return False
+        return digest == feeds_digest(self.project)
+
+
+def stops_being_current(item: Item, tz: ZoneInfo) -> datetime:
+    """When a job (the day after its closing date) or an event (its end) leaves the feeds."""
+    if item.job is not None and item.job.closing_date is not None:
+        return datetime.combine(item.job.closing_date + timedelta(days=1), time(0, 0), tzinfo=tz)
+    if item.event is not None:
+        return item.event.finishes
+    return datetime.max.replace(tzinfo=UTC)
+
+
+def feeds_digest(project) -> str:
+    """A digest of every feed file on disk: the main feed and every theme's."""
+    digest = hashlib.sha256()
+    example = Path(site.theme_feed_path("x"))
+    for path in [site.file(project, site.FEED_FILE),
+                 *sorted((project.core.out_dir / example.parent.parent).glob(f"*/{example.name}"))]:
+        digest.update(str(path).encode() + b"\0")
+        try:
+            digest.update(path.read_bytes())
+        except FileNotFoundError:
+            digest.update(b"missing")
+    return digest.hexdigest()
 
 
 def by_theme(index: list[tuple[str, object, list[str]]]) -> dict[str, tuple[str, list[str]]]:

@@ -311,3 +311,20 @@ def test_an_upper_case_scheme_is_still_a_url(project_from, run_context, feed_ser
     url = feed_server.url("/f.xml").replace("http://", "HTTP://")
     project = project_from(f'[sources.p]\ntype = "feed"\nurl = "{url}"\n' + SINK)
     assert len(fetch(project, run_context)[0]) == 2
+
+
+def test_a_run_where_every_feed_answers_304_reuses_its_connections(project_from, feed_server):
+    from pipeline.runner import run
+
+    tables = []
+    for n in range(12):
+        feed_server.routes[f"/c{n}.xml"] = Route(RSS.replace("urn:partner:1", f"urn:c:{n}").encode(), etag=f'"c{n}"')
+        tables.append(f'[sources.c{n}]\ntype = "feed"\nurl = "{feed_server.url(f"/c{n}.xml")}"\n')
+    project = project_from('[pipeline]\nname = "N"\nper_host = 2\n' + "".join(tables) + SINK)
+    assert run(project, mode="refresh", as_of=date(2016, 5, 1)).exit_code == 0
+    feed_server.clients.clear()
+
+    report = run(project, mode="refresh", as_of=date(2016, 5, 1))
+
+    assert report.exit_code == 0 and [r.count for r in report.results if r.stage == "source"] == [0] * 12
+    assert feed_server.connections <= 2  # per_host connections at most, each kept alive for the next feed

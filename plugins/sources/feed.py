@@ -92,6 +92,7 @@ class FeedSource(Source):
         try:
             with run.host_slot(url), run.http.stream("GET", url, headers=headers, timeout=timeout) as response:
                 if response.status_code == 304:
+                    response.read()  # nothing to read, but now the connection goes back to the pool
                     return None, {}
                 if response.status_code >= 400:
                     raise SourceError(f"{url}: HTTP {response.status_code} {response.reason_phrase}; "

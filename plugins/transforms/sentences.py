@@ -1,18 +1,13 @@
-"""Real sentences out of an item's sanitised HTML, for the `summary` transform.
+"""Real sentences out of an item's paragraphs (plugins/transforms/paragraphs.py), for the `summary` transform.
 
-Two steps:
-
-1. `paragraphs(body_html)` reads the block structure with the standard library's `html.parser`.
-   Headings (`<h1>`-`<h6>`), table cells, captions, `<pre>`, short bold-only "heading" paragraphs,
-   link-only paragraphs and list-item labels ("**Power in research.** …") are left out; a
-   call-to-action link inside a paragraph ("Read more →", "Click here") is dropped and stands as a
-   sentence break, as does `<br>`. Each block keeps its kind: `p` (a paragraph, or text outside
-   any block), `quote` (inside `<blockquote>`) or `li` (a list item).
-2. `split(text)` cuts a paragraph into sentences with nupunkt (Punkt with a shipped model that
-   knows abbreviations, initials, times such as "9.30" and amounts such as "£112.50"; pure Python,
-   no dependencies), then mends a split it may still make after an abbreviation that never ends a
-   sentence ("Dr.", "St.", "approx.", an initial; "No.", "pp.", "Jan." before a number), before a
-   lone closing quote, before a lower-case word, or inside a quotation or brackets.
+`split(text)` cuts a paragraph into sentences as nupunkt does (Punkt with a shipped model that knows
+abbreviations, initials, times such as "9.30" and amounts such as "£112.50"; pure Python, no
+dependencies). Most paragraphs need no model: where every stop follows a plain word the model does
+not know as an abbreviation ("… peer support. The network …"), nupunkt splits at each, and so does
+`split`, much faster; any other paragraph goes to nupunkt. Then `split` mends a split after an
+abbreviation that never ends a sentence ("Dr.", "St.", "approx.", an initial; "No.", "pp.", "Jan."
+before a number), before a lone closing quote, before a lower-case word, or inside a quotation or
+brackets.
 
 `real_sentences(block)` then keeps only what reads as a sentence: it starts with a capital letter,
 a digit or an opening quote, ends with . ! ? or … (a closing quote or bracket may follow), has at
@@ -24,236 +19,18 @@ removed, the sentence kept).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
+from functools import cache
 
-SKIPPED = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd", "th", "td", "caption", "figcaption",
-                     "pre", "script", "style", "title", "nav", "header", "footer", "aside", "form", "button",
-                     "select", "textarea", "label", "summary"})
-BLOCKS = frozenset({"p", "li", "blockquote", "div", "section", "article", "main", "ul", "ol", "dl", "table",
-                    "thead", "tbody", "tfoot", "tr", "figure", "hr", "details", "address"}) | SKIPPED
-VOID = frozenset({"br", "hr", "img", "wbr", "input", "meta", "link", "source", "area", "col", "embed"})
-BOLD = frozenset({"b", "strong"})
+from plugins.transforms.paragraphs import _ARROWS, _LETTER, Block, _fold
 
-_SPACE = re.compile(r"\s+")
-_LETTER = re.compile(r"[^\W\d_]")
-_ARROWS = "→⟶➔➜➞»›⇒▶►"
-# A link that only points elsewhere: "Read more →", "Continue reading", "Click here". Dropped when it
-# stands where a sentence would start, or when it carries an arrow; kept when it is part of a sentence
-# ("You can <a>read more</a> about it on our site.", "<a>Book a place</a>; there are rates …").
-_CALL_TO_ACTION = re.compile(
-    r"^(?:(?:read|see|find out|learn|view|show|discover) more|continue reading|keep reading|read on|"
-    r"read the full (?:story|post|article|report)|full (?:story|article|post|details)|click here|more info(?:rmation)?|"
-    r"more|details|further details)\b[^.!?]{0,30}$", re.I)
-_ARROW = re.compile(rf"[{re.escape(_ARROWS)}]|(?:^|\s)>+(?:\s|$)|\.\.\.$|…$")
+# An arrow or ">" in a sentence: what is left of a link that pointed elsewhere.
 _SENTENCE_ARROW = re.compile(rf"[{re.escape(_ARROWS)}]|(?:^|\s)>+(?:\s|$)")
+_ARROW_HINT = re.compile(rf"[{re.escape(_ARROWS)}>]")  # a quick test before _SENTENCE_ARROW
 # The same as plain text after a sentence: "… on recovery. Read more → The network …".
 _LOOSE_CALL = re.compile(
     rf"(?:(?<=[.!?…\"'”’)])|^)\s*(?i:read more|continue reading|keep reading|find out more|learn more|see more|"
     rf"more info)\b\s*(?:[{re.escape(_ARROWS)}…]+|>+)?(?=\s+[\"“‘(]?[A-Z0-9]|\s*$)")
 _LOOSE_CALL_HINT = re.compile(rf"(?i:more|reading)(?:\s*[{re.escape(_ARROWS)}…>]|\s*$| [A-Z])")
-_SENTENCE_STARTED = re.compile(r"(?:^|[.!?…:;][\"'”’)\]]*)\s*$")
-
-
-@dataclass
-class Block:
-    kind: str  # "p", "quote" or "li"
-    segments: list[str]  # pieces between hard breaks, white space folded
-
-    @property
-    def text(self) -> str:
-        return " ".join(self.segments)
-
-
-@dataclass
-class _Run:
-    text: str
-    bold: bool
-    link: bool
-
-
-@dataclass
-class _Open:
-    kind: str
-    runs: list[_Run | None] = field(default_factory=list)  # None is a hard break
-
-
-class _Stop(Exception):
-    pass
-
-
-class _Parser(HTMLParser):
-    def __init__(self, budget: int | None):
-        super().__init__(convert_charrefs=True)
-        self.blocks: list[Block] = []
-        self.stack: list[tuple[str, str]] = []  # open block tags, each with the kind of text inside it
-        self.current = _Open("p")
-        self.bold = 0
-        self.link: list[_Run | None] | None = None  # runs of the <a> being read
-        self.budget = budget
-        self.used = 0  # characters of paragraph and quote text read
-        self.seen = 0  # characters of any text read
-
-    # -- where are we --------------------------------------------------------------------------------
-    def _kind(self) -> str:
-        return self.stack[-1][1] if self.stack else "p"
-
-    def _open(self, tag: str) -> None:
-        if tag == "p" and self.stack and self.stack[-1][0] == "p":
-            self.stack.pop()  # a <p> left open ends where the next begins
-        elif tag == "li":  # so does an <li> in the same list
-            for n in range(len(self.stack) - 1, -1, -1):
-                if self.stack[n][0] in ("ul", "ol"):
-                    break
-                if self.stack[n][0] == "li":
-                    del self.stack[n:]
-                    break
-        outer = self._kind()
-        if outer == "skip" or tag in SKIPPED or tag == "table":
-            kind = "skip"
-        elif tag == "li":
-            kind = "li"
-        elif tag == "blockquote" and outer == "p":
-            kind = "quote"
-        else:
-            kind = outer
-        self.stack.append((tag, kind))
-        self.current = _Open(kind)
-
-    def _flush(self) -> None:
-        if self.link is not None:  # an unclosed link ends with its block
-            self.current.runs.extend(self.link)
-            self.link = None
-        block = _finish(self.current)
-        if block is not None:
-            self.blocks.append(block)
-            length = len(block.text)
-            self.seen += length
-            if block.kind != "li":
-                self.used += length
-        self.current = _Open(self._kind())
-        if self.budget is not None and (self.used >= self.budget or self.seen >= 4 * self.budget):
-            raise _Stop
-
-    # -- events ----------------------------------------------------------------------------------------
-    def handle_starttag(self, tag, attrs):
-        if tag == "br":
-            self._add(None)
-        elif tag in BLOCKS:
-            self._flush()
-            if tag not in VOID:
-                self._open(tag)
-        elif tag in BOLD:
-            self.bold += 1
-        elif tag == "a":
-            if self.link is not None:
-                self.current.runs.extend(self.link)
-            self.link = []
-
-    def handle_startendtag(self, tag, attrs):
-        if tag == "br":
-            self._add(None)
-        elif tag in BLOCKS:
-            self._flush()
-
-    def handle_endtag(self, tag):
-        if tag in BLOCKS and tag not in VOID:
-            if any(open_tag == tag for open_tag, _ in self.stack):
-                self._flush()
-                while self.stack and self.stack.pop()[0] != tag:
-                    pass
-                self.current = _Open(self._kind())
-        elif tag in BOLD:
-            self.bold = max(0, self.bold - 1)
-        elif tag == "a" and self.link is not None:
-            runs, self.link = self.link, None
-            text = _SPACE.sub(" ", "".join(r.text for r in runs if r is not None)).strip()
-            before = "".join(r.text if r is not None else "." for r in self.current.runs[-3:])
-            if text and (_ARROW.search(text) or (_CALL_TO_ACTION.match(text) and _SENTENCE_STARTED.search(before))):
-                self.current.runs.append(None)  # the link goes, and nothing is glued across it
-            else:
-                self.current.runs.extend(runs)
-
-    def handle_data(self, data):
-        if not data:
-            return
-        if self.current.kind == "p" and not self.stack and "\n" in data:
-            # Text outside any block (plain text, or a sanitised <div>): a blank line ends a paragraph.
-            for n, piece in enumerate(re.split(r"\n[ \t]*\n", data)):
-                if n:
-                    self._flush()
-                self._add(_Run(piece, self.bold > 0, self.link is not None))
-            return
-        self._add(_Run(data, self.bold > 0, self.link is not None))
-
-    def _add(self, run: _Run | None) -> None:
-        (self.link if self.link is not None else self.current.runs).append(run)
-
-
-def _finish(open_block: _Open) -> Block | None:
-    """The block made of its runs, or None when it is not paragraph text at all."""
-    if open_block.kind == "skip":
-        return None
-    runs = [r for r in open_block.runs if r is None or r.text]
-    text = "".join(r.text for r in runs if r is not None)
-    if not _LETTER.search(text):
-        return None
-    if any(r is not None and (r.bold or r.link) for r in runs):
-        letters = len(_LETTER.findall(text))
-        bold = sum(len(_LETTER.findall(r.text)) for r in runs if r is not None and r.bold)
-        linked = sum(len(_LETTER.findall(r.text)) for r in runs if r is not None and r.link)
-        if bold >= 0.9 * letters and len(text.split()) <= 12:
-            return None  # a bold-only line is a heading ("**Key words: power, space, peer support.**")
-        if linked >= 0.9 * letters:
-            return None  # a link on its own is navigation ("Download the report (PDF)")
-        runs = _without_label(runs)
-    segments, piece = [], []
-    for run in runs + [None]:
-        if run is None:
-            folded = _SPACE.sub(" ", "".join(piece)).strip()
-            if folded:
-                segments.append(folded)
-            piece = []
-        else:
-            piece.append(run.text)
-    return Block(open_block.kind, segments) if segments else None
-
-
-def _without_label(runs: list[_Run | None]) -> list[_Run | None]:
-    """Drop a leading bold label ("**Power in research.** Unpaid …", "**Where:** Leeds"): bold text
-    of at most eight words that ends with . : ! ? or is followed by a colon or a dash. Bold words that
-    simply begin a sentence ("**The network** published …") stay."""
-    start = 0
-    while start < len(runs) and (runs[start] is None or not runs[start].text.strip()):
-        start += 1
-    end = start
-    while end < len(runs) and runs[end] is not None and (runs[end].bold or not runs[end].text.strip()):
-        end += 1
-    if end == start or end == len(runs):
-        return runs
-    label = _SPACE.sub(" ", "".join(r.text for r in runs[start:end])).strip()
-    rest = runs[end]
-    if rest is None or len(label.split()) > 8:
-        return runs
-    after = rest.text.lstrip()
-    if re.search(r"[.:!?]$", label) or re.match(r"[:–—-]", after):
-        stripped = re.sub(r"^[:–—-]\s*", "", after)
-        return [None, _Run(stripped, rest.bold, rest.link)] + runs[end + 1:]
-    return runs
-
-
-def paragraphs(body_html: str, budget: int | None = None) -> list[Block]:
-    """The text blocks of `body_html` in document order. With `budget`, reading stops once that many
-    characters of paragraph and quote text (or four times as many of any text) are in hand: a summary
-    needs only the first few paragraphs."""
-    parser = _Parser(budget)
-    try:
-        parser.feed(body_html or "")
-        parser.close()
-        parser._flush()
-    except _Stop:
-        pass
-    return parser.blocks
 
 
 # ---- splitting --------------------------------------------------------------------------------------
@@ -271,15 +48,19 @@ _HAS_WORD = re.compile(r"[^\W_]")
 
 def split(text: str) -> list[str]:
     """`text` (one paragraph, no hard breaks) cut into sentences."""
-    if _LOOSE_CALL_HINT.search(text):
-        text = _LOOSE_CALL.sub(" ", text)
-    text = _SPACE.sub(" ", text).strip()
+    return _split(text, folded=False)
+
+
+def _split(text: str, folded: bool) -> list[str]:
+    """`split`, told whether `text` is folded already (a block's segment is)."""
+    if _has_loose_call(text):
+        text, folded = _LOOSE_CALL.sub(" ", text), False
+    if not folded:
+        text = _fold(text)
     if not text:
         return []
     spans: list[list[int]] = []
-    import nupunkt  # here, not at the top: loading plugins should not load the splitter's model
-
-    for start, end in nupunkt.sentence_spans(text):
+    for start, end in _plain_spans(text) or _nupunkt().sentence_spans(text):
         if spans and _glued(text[spans[-1][0]:spans[-1][1]], text[start:end]):
             spans[-1][1] = end  # mended: the two are one sentence, with the text between them as it was
         else:
@@ -287,24 +68,89 @@ def split(text: str) -> list[str]:
     return [text[start:end] for start, end in spans]
 
 
+def _has_loose_call(text: str) -> bool:
+    """Whether `_LOOSE_CALL_HINT` is in `text`: tried only where "more" or "read" stands (a search
+    tries it at every character, which is slow)."""
+    low = text.lower()
+    if len(low) != len(text):  # lower() lengthened a character: the places do not line up
+        return bool(_LOOSE_CALL_HINT.search(text))
+    for word in ("more", "read"):
+        at = low.find(word)
+        while at >= 0:
+            if _LOOSE_CALL_HINT.match(text, at):
+                return True
+            at = low.find(word, at + 1)
+    return False
+
+
+_STOP = re.compile(r"[.!?…](?=[^A-Za-z0-9])")  # a stop nupunkt looks at (not one inside a word or a number)
+_PLAIN_WORD = re.compile(r"[A-Za-z]+(?:[-'’][A-Za-z]+)*")
+_CLOSERS = "\"')]}”’»*"  # what nupunkt lets trail a stop
+_NOT_AFTER_STOP = frozenset(_CLOSERS + ".!?…")
+_ENUMERATOR = re.compile(r"[ \t]*\(?(?:\d{1,3}|[A-Za-z]|[ivxlcIVXLC]{1,6})\)?\.")  # "iv." opening a text
+
+
+def _nupunkt():
+    import nupunkt  # here, not at the top: loading plugins should not load the splitter's model
+
+    return nupunkt
+
+
+@cache
+def _unsure() -> frozenset[str]:
+    """The words after which nupunkt weighs a stop: the model's abbreviations, and the first words
+    of its collocations (pairs of words a stop does not part)."""
+    model = _nupunkt().segmenter("sentence")  # the model nupunkt.sentence_spans uses
+    return model.abbreviations | {first for first, _ in model.parameters.collocations}
+
+
+def _plain_spans(text: str) -> list[tuple[int, int]] | None:
+    """The sentence spans nupunkt gives `text` (folded), worked out without it; None unless every
+    stop nupunkt looks at is plain. A plain stop is a . ! or ? after a word of letters, then a space
+    and no closing quote or further stop: nupunkt (0.8, default model) always splits there, unless
+    a "." follows an initial, a `_unsure` word or a list number opening the text. Or it is a stop
+    that only closing quotes or brackets follow, to the end: split there or not, they end the last
+    sentence. tests/test_sentences_speedup.py checks that the two agree."""
+    unsure = _unsure()
+    spans, start = [], 0
+    for stop in _STOP.finditer(text):
+        at = stop.start()
+        if text[at + 1] != " ":
+            if text[at + 1:].strip(_CLOSERS):
+                return None
+            continue
+        word = text[text.rfind(" ", 0, at) + 1:at]
+        if text[at + 2] in _NOT_AFTER_STOP or text[at] == "…" or not _PLAIN_WORD.fullmatch(word):
+            return None
+        if text[at] == "." and (len(word) == 1 or word.lower() in unsure
+                                or at == len(word) and _ENUMERATOR.fullmatch(text, 0, at + 1)):
+            return None
+        spans.append((start, at + 1))
+        start = at + 2
+    spans.append((start, len(text)))
+    return spans
+
+
 def _glued(before: str, after: str) -> bool:
     """Whether a split between `before` and `after` is wrong and the two belong together."""
     if not _HAS_WORD.search(after):  # a lone closing quote or bracket
         return True
-    if before.count("“") > before.count("”") and "”" in after or before.count("(") > before.count(")") and ")" in after:
+    if "”" in after and before.count("“") > before.count("”") or ")" in after and before.count("(") > before.count(")"):
         return True  # a split inside a quotation or brackets: “Towards co-production? Reflections …”
     first = after.lstrip("“‘\"'([")[:1]
     if first.islower():
         return True
-    tail = before[-16:]
-    if _NEVER_FINAL.search(tail):  # a title ("Dr. Khan"), an initial ("J. R. Smith"), "e.g."
+    tail = max(0, len(before) - 9)  # an abbreviation and its stop are at most the last 8 characters
+    if _NEVER_FINAL.search(before, tail):  # a title ("Dr. Khan"), an initial ("J. R. Smith"), "e.g."
         return True
-    return bool(_BEFORE_NUMBER.search(tail)) and (first.isdigit() or first in "£$€–-")
+    return (first.isdigit() or first in "£$€–-") and bool(_BEFORE_NUMBER.search(before, tail))
 
 
 # ---- what counts as a sentence ------------------------------------------------------------------------
 
 _END = re.compile(r"[.!?…][\"'”’)\]]*$")
+_END_CHARS = frozenset(".!?…")
+_ASCII_LOWER = re.compile("[a-z]")
 _TEASER = re.compile(r"[\[(](?:…|\.\.\.)[\])]$")  # "… Hearing Voices and […]": an excerpt cut by its feed
 _START = re.compile(r"^[\"'“‘(\[]*[A-Z0-9£$€]")
 _SALUTATION = re.compile(
@@ -323,19 +169,25 @@ _BYLINE = re.compile(r"^(?:posted|written|published|updated|edited)\s+(?:by|on)\
 _BARE_CALL = re.compile(r"^(?:read|find out|learn|see|view) more\W*$|^(?:continue|keep) reading\W*$|^click here\W*$",
                         re.I)
 _LABEL = re.compile(r"^(?P<label>[A-Z][\w’'/-]*(?: [\w’'/-]+){0,2}):\s+(?=[\"“‘(]?[A-Z0-9])")
+# The words the patterns above can start with: a quick test before trying them.
+_GREETING_START = re.compile(r"(?i:dear|hi|he|greetings|good)")
+_ENDING_START = re.compile(r"(?i:with|best|kind|warm|many|all|good|regards|thank|cheers|yours|sincerely|love|take|"
+                           r"speak|see|in|until|bye|posted|written|published|updated|edited|read|find|learn|view|"
+                           r"continue|keep|click)")
 _SMALL_WORDS = frozenset("a an and at by for from in of on or the to with & – — -".split())
 
 
 def tidy(sentence: str) -> str:
     """The sentence without a salutation or a short label in front ("Dear all, here are …" → "Here are …")."""
-    match = _SALUTATION.match(sentence)
+    greeting = _GREETING_START.match(sentence)
+    match = greeting and _SALUTATION.match(sentence)
     if match and match.group("end") and len(match.group("who").split()) <= 4:
         rest = sentence[match.end():]
         if rest:
             sentence = rest[0].upper() + rest[1:]
-    else:
+    elif greeting:
         sentence = _SALUTATION_GLUED.sub("", sentence)
-    label = _LABEL.match(sentence)
+    label = ":" in sentence and _LABEL.match(sentence)
     if label:
         sentence = sentence[label.end():]
     return sentence
@@ -344,19 +196,21 @@ def tidy(sentence: str) -> str:
 def is_real(sentence: str) -> bool:
     """Whether `sentence` reads as a sentence of running text (see the module's docstring)."""
     words = sentence.split()
-    if len(words) < 3 or not _END.search(sentence) or not _START.match(sentence) or _TEASER.search(sentence):
+    # (Each quick test before a pattern, here and in `tidy`, passes whenever the pattern would match.)
+    if (len(words) < 3 or not (sentence[-1] in _END_CHARS or _END.search(sentence)) or not _START.match(sentence)
+            or sentence[-1] in "])\n" and _TEASER.search(sentence)):
         return False
-    if not any(c.islower() for c in sentence):
+    if not _ASCII_LOWER.search(sentence) and not any(c.islower() for c in sentence):
         return False
-    if _SALUTATION.match(sentence) and len(words) <= 6:
+    if _ENDING_START.match(sentence) or _GREETING_START.match(sentence):
+        if len(words) <= 6 and _SALUTATION.match(sentence):
+            return False
+        if _SIGN_OFF.match(sentence) or _BYLINE.match(sentence) or _BARE_CALL.match(sentence):
+            return False
+    if _ARROW_HINT.search(sentence) and _SENTENCE_ARROW.search(sentence):
         return False
-    if _SIGN_OFF.match(sentence) or _BYLINE.match(sentence) or _BARE_CALL.match(sentence):
-        return False
-    if _SENTENCE_ARROW.search(sentence):
-        return False
-    content = [w for w in words if w.lower() not in _SMALL_WORDS]
-    if len(words) <= 10 and all(w.lstrip("\"'“‘([").strip()[:1].isupper() or w[:1].isdigit()
-                                or not _LETTER.search(w) for w in content):
+    if len(words) <= 10 and all(w.lstrip("\"'“‘([").strip()[:1].isupper() or w[:1].isdigit() or not _LETTER.search(w)
+                                for w in words if w.lower() not in _SMALL_WORDS):
         return False  # a title-case line: a heading or a byline, not a sentence
     return True
 
@@ -367,9 +221,9 @@ def real_sentences(block: Block, limit: int | None = None) -> list[str]:
     found = []
     for segment in block.segments:
         if limit is not None and len(segment) > limit:
-            pieces = split(segment[:limit])[:-1]
+            pieces = _split(segment[:limit].rstrip(), folded=True)[:-1]
         else:
-            pieces = split(segment)
+            pieces = _split(segment, folded=True)
         for sentence in pieces:
             sentence = tidy(sentence)
             if is_real(sentence):

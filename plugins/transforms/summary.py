@@ -1,6 +1,6 @@
 """`summary`: an extractive summary made only of the item's own, whole, real sentences.
 
-Sentences come from paragraph text only (see `plugins/transforms/sentences.py`): never from
+Sentences come from paragraph text only (see `plugins/transforms/paragraphs.py` and `sentences.py`): never from
 headings, short bold "heading" lines, list labels, link text such as "Read more →", salutations,
 sign-offs, bylines or bare lines like "Key Words: Power – Space – Peer Support". They are cut by
 nupunkt, which knows "Dr.", "St.", "e.g.", initials, "9.30" and "£112.50".
@@ -31,7 +31,8 @@ from pipeline import hookimpl
 from pipeline.components import Settings, Transform
 from pipeline.models import Item
 from pipeline.run_context import RunContext
-from plugins.transforms.sentences import Block, paragraphs, real_sentences, split
+from plugins.transforms.paragraphs import Block, paragraphs
+from plugins.transforms.sentences import real_sentences, split
 
 WORD = re.compile(r"[a-z][a-z'’\-]+")
 STOPWORDS = frozenset("""
@@ -52,7 +53,7 @@ def sentences(text: str) -> list[str]:
 
 def summarise(text: str, max_chars: int, max_sentences: int) -> str:
     """The summary of a plain text, each line taken as a paragraph."""
-    blocks = [Block("p", [line.strip()]) for line in text.split("\n") if line.strip()]
+    blocks = [Block("p", [" ".join(line.split())]) for line in text.split("\n") if line.strip()]
     return _summarise(blocks, text, max_chars, max_sentences, None)
 
 
@@ -75,13 +76,13 @@ def _summarise(blocks: list[Block], text: str | None, max_chars: int, max_senten
     parts = parts[lead:]
     if text is None:
         text = " ".join(b.text for b in blocks)
-    counts = Counter(w for w in WORD.findall(text.lower()) if w not in STOPWORDS)
+    counts = Counter(WORD.findall(text.lower()))  # stop words too (quicker): they are never looked up
 
     def score(index: int) -> float:
         if index == 0:
             return float("inf")
         words = [w for w in WORD.findall(parts[index].lower()) if w not in STOPWORDS]
-        return sum(counts[w] for w in words) / (len(words) ** 0.5 or 1)
+        return sum(map(counts.__getitem__, words)) / (len(words) ** 0.5 or 1)
 
     chosen: list[int] = []
     used = 0
@@ -99,13 +100,14 @@ def _summarise(blocks: list[Block], text: str | None, max_chars: int, max_senten
 
 def _candidates(blocks: list[Block], limit: int | None) -> list[str]:
     """The real sentences of the paragraphs and quotes in order, from the first paragraph sentence on
-    (a quote cannot lead); those of the quotes, or else of the list items, when no paragraph has one."""
-    found = [(block.kind, s) for block in blocks for s in real_sentences(block, limit)]
+    (a quote cannot lead); those of the quotes, or else of the list items, when no paragraph has one
+    (the list items are split only then)."""
+    found = [(block.kind, s) for block in blocks if block.kind != "li" for s in real_sentences(block, limit)]
     first = next((n for n, (kind, _) in enumerate(found) if kind == "p"), None)
     if first is not None:
-        return [s for kind, s in found[first:] if kind != "li"]
+        return [s for _, s in found[first:]]
     quotes = [s for kind, s in found if kind == "quote"]
-    return quotes or [s for kind, s in found if kind == "li"]
+    return quotes or [s for block in blocks if block.kind == "li" for s in real_sentences(block, limit)]
 
 
 class SummaryTransform(Transform):

@@ -1,0 +1,326 @@
+"""The paragraphs of an item's sanitised HTML, for the `summary` transform (plugins/transforms/sentences.py
+cuts them into sentences).
+
+`paragraphs(body_html)` reads the block structure. Headings (`<h1>`-`<h6>`), table cells, captions,
+`<pre>`, short bold-only "heading" paragraphs, link-only paragraphs and list-item labels ("**Power in
+research.** …") are left out; a call-to-action link inside a paragraph ("Read more →", "Click here")
+is dropped and stands as a sentence break, as does `<br>`. Each block keeps its kind: `p` (a
+paragraph, or text outside any block), `quote` (inside `<blockquote>`) or `li` (a list item). One
+class, `_Parser`, decides all this from tag and text events; a regular expression sends them for
+HTML as nh3 writes it (quoted attributes, no comments or scripts), and the standard library's
+`html.parser` for anything else, with the same events for the same HTML.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from html import unescape
+from html.parser import HTMLParser
+from operator import itemgetter
+
+SKIPPED = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd", "th", "td", "caption", "figcaption",
+                     "pre", "script", "style", "title", "nav", "header", "footer", "aside", "form", "button",
+                     "select", "textarea", "label", "summary"})
+BLOCKS = frozenset({"p", "li", "blockquote", "div", "section", "article", "main", "ul", "ol", "dl", "table",
+                    "thead", "tbody", "tfoot", "tr", "figure", "hr", "details", "address"}) | SKIPPED
+VOID = frozenset({"br", "hr", "img", "wbr", "input", "meta", "link", "source", "area", "col", "embed"})
+BOLD = frozenset({"b", "strong"})
+
+_LETTER = re.compile(r"[^\W\d_]")
+_ASCII_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
+_ARROWS = "→⟶➔➜➞»›⇒▶►"
+# A link that only points elsewhere: "Read more →", "Continue reading", "Click here". Dropped when it
+# stands where a sentence would start, or when it carries an arrow; kept when it is part of a sentence
+# ("You can <a>read more</a> about it on our site.", "<a>Book a place</a>; there are rates …").
+_CALL_TO_ACTION = re.compile(
+    r"^(?:(?:read|see|find out|learn|view|show|discover) more|continue reading|keep reading|read on|"
+    r"read the full (?:story|post|article|report)|full (?:story|article|post|details)|click here|more info(?:rmation)?|"
+    r"more|details|further details)\b[^.!?]{0,30}$", re.I)
+_ARROW = re.compile(rf"[{re.escape(_ARROWS)}]|(?:^|\s)>+(?:\s|$)|\.\.\.$|…$")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_SENTENCE_STARTED = re.compile(r"(?:^|[.!?…:;][\"'”’)\]]*)\s*$")
+
+
+def _fold(text: str) -> str:
+    """`text` with white space folded to single spaces, stripped."""
+    text = text.strip()
+    if "  " not in text and text.isprintable():
+        return text  # already folded (any white space but " " is unprintable)
+    return " ".join(text.split())
+
+
+def _mostly(runs: list[str], text: str) -> bool:
+    """Whether `runs` (pieces of `text`) hold at least 90% of the letters of `text`."""
+    ascii_text = text.encode("ascii", "ignore")
+    if sum(map(len, runs)) < 0.9 * (len(ascii_text) - len(ascii_text.translate(None, _ASCII_LETTERS))):
+        return False  # quick: fewer characters in all than 90% of the ASCII letters alone
+    return sum(len(_LETTER.findall(run)) for run in runs) >= 0.9 * len(_LETTER.findall(text))
+
+
+@dataclass
+class Block:
+    kind: str  # "p", "quote" or "li"
+    segments: list[str]  # pieces between hard breaks, white space folded
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.segments)
+
+
+class _Run(tuple):
+    """(text, bold, link): the text between two tags (a tuple: quicker to make than a dataclass)."""
+
+    text = property(itemgetter(0))
+    bold = property(itemgetter(1))
+    link = property(itemgetter(2))
+
+
+class _Open:
+    __slots__ = ("kind", "runs")
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.runs: list[_Run | None] = []  # None is a hard break
+
+
+class _Stop(Exception):
+    pass
+
+
+class _Unsure(Exception):
+    """The fast reader met HTML it does not read the way html.parser does."""
+
+
+class _Parser:
+    """Decides the blocks, from the tag and text events of `_read` or of html.parser (`_Driver`)."""
+
+    def __init__(self, budget: int | None):
+        self.blocks: list[Block] = []
+        self.stack: list[tuple[str, str]] = []  # open block tags, each with the kind of text inside it
+        self.current = _Open("p")
+        self.bold = 0
+        self.link: list[_Run | None] | None = None  # runs of the <a> being read
+        self.budget = budget
+        self.used = 0  # characters of paragraph and quote text read
+        self.seen = 0  # characters of any text read
+
+    # -- where are we --------------------------------------------------------------------------------
+    def _kind(self) -> str:
+        return self.stack[-1][1] if self.stack else "p"
+
+    def _open(self, tag: str) -> None:
+        if tag == "p" and self.stack and self.stack[-1][0] == "p":
+            self.stack.pop()  # a <p> left open ends where the next begins
+        elif tag == "li":  # so does an <li> in the same list
+            for n in range(len(self.stack) - 1, -1, -1):
+                if self.stack[n][0] in ("ul", "ol"):
+                    break
+                if self.stack[n][0] == "li":
+                    del self.stack[n:]
+                    break
+        outer = self._kind()
+        if outer == "skip" or tag in SKIPPED or tag == "table":
+            kind = "skip"
+        elif tag == "li":
+            kind = "li"
+        elif tag == "blockquote" and outer == "p":
+            kind = "quote"
+        else:
+            kind = outer
+        self.stack.append((tag, kind))
+        self.current = _Open(kind)
+
+    def _flush(self) -> None:
+        if self.link is not None:  # an unclosed link ends with its block
+            self.current.runs.extend(self.link)
+            self.link = None
+        runs = self.current.runs  # nothing to finish in no text, or in the line break between two blocks
+        empty = not runs or len(runs) == 1 and runs[0] is not None and runs[0].text.isspace()
+        block = None if empty else _finish(self.current)
+        if block is not None:
+            self.blocks.append(block)
+            length = len(block.text)
+            self.seen += length
+            if block.kind != "li":
+                self.used += length
+        self.current = _Open(self._kind())
+        if self.budget is not None and (self.used >= self.budget or self.seen >= 4 * self.budget):
+            raise _Stop
+
+    # -- events ----------------------------------------------------------------------------------------
+    def handle_starttag(self, tag, attrs):
+        if tag == "br":
+            self._add(None)
+        elif tag in BLOCKS:
+            self._flush()
+            if tag not in VOID:
+                self._open(tag)
+        elif tag in BOLD:
+            self.bold += 1
+        elif tag == "a":
+            if self.link is not None:
+                self.current.runs.extend(self.link)
+            self.link = []
+
+    def handle_startendtag(self, tag, attrs):
+        if tag == "br":
+            self._add(None)
+        elif tag in BLOCKS:
+            self._flush()
+
+    def handle_endtag(self, tag):
+        if tag in BLOCKS and tag not in VOID:
+            if tag in [open_tag for open_tag, _ in self.stack]:
+                self._flush()
+                while self.stack and self.stack.pop()[0] != tag:
+                    pass
+                self.current = _Open(self._kind())
+        elif tag in BOLD:
+            self.bold = max(0, self.bold - 1)
+        elif tag == "a" and self.link is not None:
+            runs, self.link = self.link, None
+            text = _fold("".join([r.text for r in runs if r is not None]))
+            if text and (_ARROW.search(text) or (_CALL_TO_ACTION.match(text) and _SENTENCE_STARTED.search(
+                    "".join(r.text if r is not None else "." for r in self.current.runs[-3:])))):
+                self.current.runs.append(None)  # the link goes, and nothing is glued across it
+            else:
+                self.current.runs.extend(runs)
+
+    def handle_data(self, data):
+        if not data:
+            return
+        if "\n" in data and self.current.kind == "p" and not self.stack and _BLANK_LINE.search(data):
+            # Text outside any block (plain text, or a sanitised <div>): a blank line ends a paragraph.
+            for n, piece in enumerate(_BLANK_LINE.split(data)):
+                if n:
+                    self._flush()
+                self._add(_Run((piece, self.bold > 0, self.link is not None)))
+            return
+        self._add(_Run((data, self.bold > 0, self.link is not None)))
+
+    def _add(self, run: _Run | None) -> None:
+        (self.link if self.link is not None else self.current.runs).append(run)
+
+
+def _finish(open_block: _Open) -> Block | None:
+    """The block made of its runs, or None when it is not paragraph text at all."""
+    if open_block.kind == "skip":
+        return None
+    runs = [r for r in open_block.runs if r is None or r.text]
+    text = "".join([r.text for r in runs if r is not None])
+    if not _LETTER.search(text):
+        return None
+    bold = [r.text for r in runs if r is not None and r.bold]
+    linked = [r.text for r in runs if r is not None and r.link]
+    if bold or linked:
+        if bold and len(text.split()) <= 12 and _mostly(bold, text):
+            return None  # a bold-only line is a heading ("**Key words: power, space, peer support.**")
+        if linked and _mostly(linked, text):
+            return None  # a link on its own is navigation ("Download the report (PDF)")
+        runs = _without_label(runs)
+    if None not in runs:  # one segment: the common case, made quicker
+        folded = _fold("".join([r.text for r in runs]))
+        return Block(open_block.kind, [folded]) if folded else None
+    segments, piece = [], []
+    for run in runs + [None]:
+        if run is None:
+            folded = _fold("".join(piece))
+            if folded:
+                segments.append(folded)
+            piece = []
+        else:
+            piece.append(run.text)
+    return Block(open_block.kind, segments) if segments else None
+
+
+def _without_label(runs: list[_Run | None]) -> list[_Run | None]:
+    """Drop a leading bold label ("**Power in research.** Unpaid …", "**Where:** Leeds"): bold text
+    of at most eight words that ends with . : ! ? or is followed by a colon or a dash. Bold words that
+    simply begin a sentence ("**The network** published …") stay."""
+    start = 0
+    while start < len(runs) and (runs[start] is None or not runs[start].text.strip()):
+        start += 1
+    end = start
+    while end < len(runs) and runs[end] is not None and (runs[end].bold or not runs[end].text.strip()):
+        end += 1
+    if end == start or end == len(runs):
+        return runs
+    label = _fold("".join(r.text for r in runs[start:end]))
+    rest = runs[end]
+    if rest is None or len(label.split()) > 8:
+        return runs
+    after = rest.text.lstrip()
+    if re.search(r"[.:!?]$", label) or re.match(r"[:–—-]", after):
+        stripped = re.sub(r"^[:–—-]\s*", "", after)
+        return [None, _Run((stripped, rest.bold, rest.link))] + runs[end + 1:]
+    return runs
+
+
+class _Driver(HTMLParser):
+    """html.parser sending its events to a `_Parser`: for HTML that `_read` leaves to it."""
+
+    def __init__(self, parser: _Parser):
+        super().__init__(convert_charrefs=True)
+        self.handle_starttag = parser.handle_starttag
+        self.handle_startendtag = parser.handle_startendtag
+        self.handle_endtag = parser.handle_endtag
+        self.handle_data = parser.handle_data
+
+
+_WS = "[ \t\n\r\f]"  # html.parser's white space in a tag (not \s, which is wider)
+# Text up to the next "<"; a start tag as nh3 writes it (attributes with double-quoted values, maybe
+# "/>"); an end tag; or a "<" that starts neither.
+_EVENT = re.compile(rf'([^<]+)|<(?:([a-zA-Z][a-zA-Z0-9]*)(?:{_WS}+[a-zA-Z_:][-a-zA-Z0-9_:.]*(?:{_WS}*={_WS}*"[^"]*")?)*'
+                    rf'{_WS}*(/?)|/([a-zA-Z][a-zA-Z0-9]*){_WS}*)>|<')
+# Elements whose content html.parser reads as raw text (the list grew in later Pythons).
+_RAW_TEXT = frozenset({"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript",
+                       "plaintext"}) | frozenset(HTMLParser.CDATA_CONTENT_ELEMENTS)
+_TAG_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ/!?")
+
+
+def _read(parser: _Parser, body_html: str) -> None:
+    """Send the events of `body_html` to `parser` as html.parser would, text unescaped a piece at a
+    time between tags. A "<" that starts no tag is text on its own, as there; a comment, a
+    declaration, raw text or a tag nh3 would not write raises _Unsure."""
+    for event in _EVENT.finditer(body_html):
+        which = event.lastindex
+        if which == 1:
+            text = event.group(1)
+            parser.handle_data(unescape(text) if "&" in text else text)
+        elif which == 3:
+            tag = event.group(2).lower()
+            if tag in _RAW_TEXT:
+                raise _Unsure
+            if event.group(3):
+                parser.handle_startendtag(tag, ())
+            else:
+                parser.handle_starttag(tag, ())
+        elif which == 4:
+            tag = event.group(4).lower()
+            if tag in _RAW_TEXT:
+                raise _Unsure
+            parser.handle_endtag(tag)
+        elif body_html[event.end():event.end() + 1] in _TAG_START:
+            raise _Unsure
+        else:
+            parser.handle_data("<")
+
+
+def paragraphs(body_html: str, budget: int | None = None) -> list[Block]:
+    """The text blocks of `body_html` in document order. With `budget`, reading stops once that many
+    characters of paragraph and quote text (or four times as many of any text) are in hand: a summary
+    needs only the first few paragraphs."""
+    parser = _Parser(budget)
+    try:
+        try:
+            _read(parser, body_html or "")
+        except _Unsure:
+            parser = _Parser(budget)
+            driver = _Driver(parser)
+            driver.feed(body_html)
+            driver.close()
+        parser._flush()
+    except _Stop:
+        pass
+    return parser.blocks

@@ -1,0 +1,142 @@
+"""The quick paths of `plugins/transforms/paragraphs.py` and `sentences.py` read HTML and cut sentences as the slow ones do.
+
+The regular-expression reader must send `_Parser` the events html.parser would, and the plain-stop
+splitter must give the spans nupunkt would. A comment at the end of a body makes the reader hand the
+body to html.parser (which ignores the comment), so `paragraphs(html + COMMENT)` is the reference.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.sanitize import clean_html
+from plugins.transforms.paragraphs import Block, paragraphs
+from plugins.transforms.sentences import real_sentences, split
+from plugins.transforms.summary import summarise_html
+
+COMMENT = "<!-- html.parser reads this body -->"
+
+
+def blocks(body: str, budget: int | None = None) -> list[tuple[str, list[str]]]:
+    return [(block.kind, block.segments) for block in paragraphs(body, budget)]
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("<p>One <b>two</b><p>Three &amp; four &lt;p&gt; five", [("p", ["One two"]), ("p", ["Three & four <p> five"])]),
+    ("<ul><li>a<ul><li>b</li></ul>c</li><li>d</ul>", [("li", ["a"]), ("li", ["b"]), ("li", ["c"]), ("li", ["d"])]),
+    ("x < y and 3<4 <br>next", [("p", ["x < y and 3<4", "next"])]),  # a stray "<" is text
+    ("<p>Ends with <", [("p", ["Ends with <"])]),
+    ("<p>line<br>break<br/>again<br />end</p>", [("p", ["line", "break", "again", "end"])]),
+    ("Plain text\n\nsecond para", [("p", ["Plain text"]), ("p", ["second para"])]),
+    ("<p>It costs &pound;10&nbsp;&ndash; or nothing&#8217;s lost &#x2192; AT&T &amp</p>",
+     [("p", ["It costs £10 – or nothing’s lost → AT&T &"])]),
+    ('<p>See <img src="a.jpg" alt="a > b"> this.</p>', [("p", ["See this."])]),
+    ("<blockquote><p>Quoted words here.</p></blockquote><h2>Heading</h2><p>After.</p>",
+     [("quote", ["Quoted words here."]), ("p", ["After."])]),
+    ('<p><a href="/x" rel="noopener noreferrer">Read more →</a></p><p>Text <a href="/y">Read more&nbsp;&rarr;</a> '
+     'More text.</p>', [("p", ["Text", "More text."])]),
+    ("<p><strong>Where:</strong> Leeds Town Hall, upstairs.</p>", [("p", ["Leeds Town Hall, upstairs."])]),
+])
+def test_the_reader_finds_the_blocks_html_parser_finds(body, expected):
+    assert blocks(body) == expected
+    assert blocks(body + COMMENT) == expected
+
+
+@pytest.mark.parametrize("body", [
+    "<p>A <!-- c --> B</p>",  # a comment
+    "<p>Before</p><script>var p = '<p>';</script><p>After</p>",  # raw text
+    "<P CLASS=x>Upper case and a bare attribute</P>",  # not as nh3 writes a tag
+    "<p>An <a href='single'>odd</a> quote and an unclosed <b>bold",
+    "<!doctype html><p>Declared</p>",
+    "<p>Broken </ p> end tag and <?pi?> too</p>",
+])
+def test_html_the_reader_leaves_to_html_parser_reads_the_same(body):
+    assert blocks(body) == blocks(body + COMMENT)
+    assert blocks(body) == blocks(COMMENT + body)
+
+
+def test_a_tag_cut_off_at_the_end_is_text():
+    assert blocks("<p>An <a href='single'>odd</a> quote and an unclosed <b") == [
+        ("p", ["An odd quote and an unclosed <b"])]
+
+
+def test_the_budget_stops_both_readers_at_the_same_block():
+    body = "".join(f"<p>Paragraph {n} has some words in it, enough to count.</p>\n" for n in range(40))
+    assert blocks(body, 200) == blocks(body + COMMENT, 200)
+    assert len(blocks(body, 200)) < 40
+
+
+def test_sanitised_html_from_a_feed_reads_the_same_both_ways():
+    body = clean_html('<div><h3>News</h3><p class="x">Peer support in <em>Leeds</em>. <a href="https://a.org/b?c=1&d=2">'
+                      'Read more</a></p><ul><li>One</li><li><strong>Two:</strong> three.</li></ul>'
+                      '<script>alert(1)</script><figure><img src="https://a.org/i.jpg"><figcaption>A caption'
+                      '</figcaption></figure><p>It&#8217;s 9.30 &amp; we&rsquo;re off.</p></div>')
+    assert "<script" not in body
+    assert blocks(body) == blocks(body + COMMENT)
+    assert summarise_html(body, 300, 3) == summarise_html(body + COMMENT, 300, 3)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Dr. Smith met St. John at 9.30 for £112.50. Then he left.",
+     ["Dr. Smith met St. John at 9.30 for £112.50.", "Then he left."]),
+    ("We met e.g. on Monday. J. R. R. Tolkien wrote it.", ["We met e.g. on Monday.", "J. R. R. Tolkien wrote it."]),
+    ("“Is it working?” she asked. It was.", ["“Is it working?” she asked.", "It was."]),
+    ("He left (see p. 3). Then we met.", ["He left (see p. 3).", "Then we met."]),
+    ("Wow! Great. Why? Because.", ["Wow!", "Great.", "Why?", "Because."]),
+    ("Peer support works. The network agrees. Co-production matters.",
+     ["Peer support works.", "The network agrees.", "Co-production matters."]),
+    ("The report is out. “We are proud,” she said.", ["The report is out.", "“We are proud,” she said."]),
+    ("It ends in a quote.” Next one.", ["It ends in a quote.”", "Next one."]),
+    ("Read it all.”", ["Read it all.”"]),
+    ("It was a good day. Next time.", ["It was a good day.", "Next time."]),  # "day" is one of the model's words
+    ("Tickets cost £10. No. 5 is sold out.", ["Tickets cost £10.", "No. 5 is sold out."]),
+    ("on recovery. Read more → The network met.", ["on recovery.", "The network met."]),
+    ("on recovery. READ MORE The network met.", ["on recovery.", "The network met."]),
+    ("İstanbul hosts it. Read more → The network met.", ["İstanbul hosts it.", "The network met."]),
+    ("We read more books. The end.", ["We read more books.", "The end."]),
+    ("Civil. War began.", ["Civil. War began."]),
+    ("A. B. Smith spoke. It went well.", ["A. B. Smith spoke.", "It went well."]),
+])
+def test_sentence_boundaries(text, expected):
+    assert split(text) == expected
+
+
+PLAIN_AND_NOT = [
+    "Peer support works. The network agrees. Co-production matters.",
+    "Wow! Great. Why? Because. it goes on.",
+    "It was a good day. Next time.",
+    "The meeting is at 9.30 in St. Mary’s. Bring £5.",
+    "Read it all.” Then go.",
+    "Read it all.”",
+    "iv. Roman numerals open a list. Then text follows.",
+    "Ends with an ellipsis… Then more.",
+    "Two spaced. . . stops. And more.",
+    "Mixed case WORDS. UPPER CASE. lower case.",
+    "you’re right. it’s fine! isn’t it? Yes.",
+    "A sentence (with brackets). Another [one]. And a third.",
+]
+
+
+@pytest.mark.parametrize("text", PLAIN_AND_NOT)
+def test_the_plain_path_gives_the_spans_nupunkt_gives(text):
+    import nupunkt
+
+    from plugins.transforms.sentences import _plain_spans
+
+    spans = _plain_spans(text)
+    assert spans is None or spans == [tuple(span) for span in nupunkt.sentence_spans(text)]
+
+
+def test_the_plain_path_is_taken_for_ordinary_prose():
+    from plugins.transforms.sentences import _plain_spans
+
+    assert _plain_spans("Peer support helps. The network agrees! Does it? Co-production matters.") is not None
+    assert _plain_spans("Dr. Smith agrees.") is None  # an abbreviation: nupunkt decides
+    assert _plain_spans("Peer support works. The network agrees.") is None  # so is "works" in its model
+
+
+def test_real_sentences_of_a_block():
+    block = Block("p", ["Dear all, here are the notes from Leeds. Best wishes, Pamela",
+                        "Key words: Power – Space – Peer Support", "Posted by Sam on Monday.",
+                        "Note: The next meeting is in June. Read more →"])
+    assert real_sentences(block) == ["Here are the notes from Leeds.", "The next meeting is in June."]

@@ -1,4 +1,4 @@
-"""The quick paths of `plugins/transforms/paragraphs.py` and `sentences.py` read HTML and cut sentences as the slow ones do.
+"""The quick paths of `paragraphs.py` and `sentences.py` read HTML and cut sentences as the slow ones do.
 
 The regular-expression reader must send `_Parser` the events html.parser would, and the plain-stop
 splitter must give the spans nupunkt would. A comment at the end of a body makes the reader hand the

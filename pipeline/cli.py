@@ -4,6 +4,7 @@ subscribers, serve."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import signal
@@ -58,8 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     limit_malloc_arenas()  # before any thread starts
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = _parser(argv)
+    _suggest(parser, argv)
     args = parser.parse_args(argv)
+    args.config = args.config or args.config_before or Path("pipeline.toml")
     try:
         return args.command(args)
     except PipelineError as exc:
@@ -92,11 +96,13 @@ LATER_COMMANDS = {
 def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pipeline", description="Newsletter, RSS feed and archive from many sources.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--config", "-c", type=Path, dest="config_before", metavar="CONFIG",
+                        help="the configuration file (default: ./pipeline.toml); before or after the command")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def command(name: str, handler, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
-        sub.add_argument("--config", "-c", type=Path, default=Path("pipeline.toml"),
+        sub.add_argument("--config", "-c", type=Path, default=None,
                          help="the configuration file (default: ./pipeline.toml)")
         sub.set_defaults(command=handler)
         return sub
@@ -124,12 +130,34 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     explain.add_argument("item", metavar="ITEM-ID-OR-URL", help="the item's id or its link")
     sched = command("schedule", cmd_schedule, "run the monthly edition and the regular refresh on a schedule")
     sched.add_argument("--list", action="store_true", help="print the next run times and exit")
+    asked = _command_name(argv or [])
     for name, (module, description) in LATER_COMMANDS.items():
-        if name in (argv or sys.argv[1:])[:1]:  # the command asked for: its own parser, with every option
+        if name == asked:  # the command asked for: its own parser, with every option
             importlib.import_module(module).register(command)
         else:  # listed in --help without importing what it needs
             command(name, _later(module, "main"), description)
     return parser
+
+
+def _command_name(argv: list[str]) -> str | None:
+    """The command in `argv`: its first word that is neither an option nor the value of --config."""
+    words = iter(argv)
+    for word in words:
+        if word in ("--config", "-c"):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _suggest(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """A mistyped command gets "did you mean …?" (exit 2, as argparse's own errors)."""
+    asked = _command_name(argv)
+    choices = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if asked is not None and asked not in choices:
+        close = difflib.get_close_matches(asked, list(choices), n=1, cutoff=0.6)
+        hint = f"; did you mean `pipeline {close[0]}`?" if close else f"; the commands are: {', '.join(choices)}"
+        parser.error(f"unknown command {asked!r}{hint}")
 
 
 def _date(text: str) -> date:

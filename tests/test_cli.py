@@ -137,3 +137,28 @@ def test_a_corrupt_state_database_is_reported_and_left_alone(write_project, caps
     assert main(["run", "-c", str(path), "--as-of", "2016-02-01"]) == 2
     assert "cannot open the state database" in capsys.readouterr().err
     assert (path.parent / "state" / "pipeline.sqlite").read_text() == "not a database"
+
+
+@pytest.mark.parametrize("argv", [["--config", "{path}", "check"], ["-c", "{path}", "check"],
+                                  ["check", "--config", "{path}"]])
+def test_config_before_or_after_the_command(write_project, capsys, argv):
+    path = write_project(FEED_ONLY, {"partner.xml": RSS})
+    assert main([word.format(path=path) for word in argv]) == 0
+    assert f"{path}: OK" in capsys.readouterr().out
+
+
+def test_config_before_a_command_with_its_own_actions(write_project, capsys):
+    path = write_project(FEED_ONLY.replace('type = "rss"', 'type = "rss"\n[sinks.mail]\ntype = "email"\n'
+                                           'from_email = "n@example.org"'), {"partner.xml": RSS})
+    assert main(["--config", str(path), "subscribers", "add", "ann@example.org"]) == 0
+    capsys.readouterr()
+    assert main(["-c", str(path), "subscribers", "list"]) == 0
+    assert "ann@example.org" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("rnu", "run"), ("refesh", "refresh"), ("plugin", "plugins")])
+def test_a_mistyped_command_gets_did_you_mean(capsys, typed, meant):
+    with pytest.raises(SystemExit) as stopped:
+        main([typed])
+    assert stopped.value.code == 2
+    assert f"unknown command {typed!r}; did you mean `pipeline {meant}`?" in capsys.readouterr().err

@@ -7,6 +7,7 @@ and two runs of the benchmark parse byte-identical files.
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import format_datetime
 from html import escape
@@ -207,3 +208,15 @@ def atom_feed(n: int, entries: list[dict], as_of: date) -> str:
 {chr(10).join(items)}
 </feed>
 """
+
+
+def shipped_transforms_text(config: Path) -> str:
+    """The [transforms.*] tables of a pipeline.toml (the shipped one), as written there (comments and all)."""
+    keep, lines = False, []
+    for line in config.read_text(encoding="utf-8").splitlines():
+        header = re.match(r"\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$", line)
+        if header:
+            keep = header.group(1).split(".")[0].strip().strip('"') == "transforms"
+        if keep:
+            lines.append(line)
+    return "\n".join(lines)

@@ -635,18 +635,6 @@ def _last_json(text: str) -> dict:
 
 # ---- the project's configuration -----------------------------------------------------------------------
 
-def shipped_transforms_text() -> str:
-    """The [transforms.*] tables of the shipped pipeline.toml, as written there (comments and all)."""
-    keep, lines = False, []
-    for line in SHIPPED_CONFIG.read_text(encoding="utf-8").splitlines():
-        header = re.match(r"\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$", line)
-        if header:
-            keep = header.group(1).split(".")[0].strip().strip('"') == "transforms"
-        if keep:
-            lines.append(line)
-    return "\n".join(lines)
-
-
 def project_config(urls: list[str], parser: str = "feedparser") -> str:
     """One `feed` source per URL (read by `parser`), the shipped transforms, an `rss` sink. Workers: the
     project's default."""
@@ -656,7 +644,7 @@ def project_config(urls: list[str], parser: str = "feedparser") -> str:
     for url in urls:
         lines += [f"[sources.{Path(url).name.split('.')[0]}]", 'type = "feed"', f"url = {json.dumps(url)}",
                   f'parser = "{parser}"', ""]
-    transforms = shipped_transforms_text()
+    transforms = corpus.shipped_transforms_text(SHIPPED_CONFIG)
     lines += [transforms, "", "[sinks.feed]", 'type = "rss"', "limit = 50", ""]
     text = "\n".join(lines)
     shipped = tomllib.loads(SHIPPED_CONFIG.read_text(encoding="utf-8")).get("transforms")

@@ -2,8 +2,9 @@
 
 Only items that are new, or changed since they were saved (their fingerprint differs), are
 transformed. When the transforms may run in the worker processes (pipeline/transforming.py), each
-source's new items join a queue that is handed to the workers `CHUNK_ITEMS` at a time while the
-other sources are still downloading, and each chunk is saved as it comes back: the transforms overlap
+source's new items join a queue that is handed to the workers `CHUNK_ITEMS` at a time (one chunk
+per worker at once, so a large feed's parsing never waits behind them all) while the other sources
+are still downloading, and each chunk is saved as it comes back: the transforms overlap
 the fetching, and a long run never holds every transformed item at once. Otherwise (one worker, a
 transform that must see the whole run, or a small run) the transforms run here over every new item
 together once all sources are done, as a plain `apply(items, run)`.
@@ -68,19 +69,14 @@ class Ingest:
                 self.prints[item.id] = prints[item.id]
                 self.waiting.append(item)
         if self.streaming:
-            while len(self.waiting) >= CHUNK_ITEMS:
-                self._hand_over(self.waiting[:CHUNK_ITEMS])
-                del self.waiting[:CHUNK_ITEMS]
             self.save_finished()
 
     def finish(self) -> None:
         """Every source is done: transform what is left, save everything, then let the sources record what
         they saw."""
         if self.streaming and (self.handed_over or len(self.waiting) >= MIN_ITEMS):
-            for start in range(0, len(self.waiting), CHUNK_ITEMS):
-                self._hand_over(self.waiting[start:start + CHUNK_ITEMS])
-            self.waiting = []
-            while self.in_flight:
+            while self.waiting or self.in_flight:
+                self._hand_over_some(whole_chunks_only=False)
                 self._save(*self.in_flight.pop(0).result())
             self._report_workers()
         else:
@@ -91,16 +87,22 @@ class Ingest:
 
     # -- in the worker processes ---------------------------------------------------------------------
 
-    def _hand_over(self, chunk: list[Item]) -> None:
-        if self.started is None:
-            self.started = time.perf_counter()
-        self.in_flight.append(self.ctx.submit_to_workers(apply_chunk, specs(self.ctx.project.transforms), chunk))
-        self.handed_over += len(chunk)
+    def _hand_over_some(self, whole_chunks_only: bool = True) -> None:
+        """Give the workers chunks of what is waiting, but never more than one per worker at a time: the
+        same workers parse the large feeds still downloading, which must not queue behind every chunk."""
+        limit, least = self.ctx.project.core.workers, CHUNK_ITEMS if whole_chunks_only else 1
+        while len(self.in_flight) < limit and len(self.waiting) >= least:
+            chunk, self.waiting = self.waiting[:CHUNK_ITEMS], self.waiting[CHUNK_ITEMS:]
+            if self.started is None:
+                self.started = time.perf_counter()
+            self.in_flight.append(self.ctx.submit_to_workers(apply_chunk, specs(self.ctx.project.transforms), chunk))
+            self.handed_over += len(chunk)
 
     def save_finished(self) -> None:
-        """Save the chunks the workers have finished, in order (never waits)."""
+        """Save the chunks the workers have finished, in order, and hand them more (never waits)."""
         while self.in_flight and self.in_flight[0].done():  # in order, so saving never waits here
             self._save(*self.in_flight.pop(0).result())
+        self._hand_over_some()
 
     def _save(self, transformed: list[Item], problems: list[str], failed: list[str]) -> None:
         self.failures.extend(failed)

@@ -4,6 +4,7 @@ shipped project valid by the W3C validator's rules (tests/feed_rules.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -242,3 +243,30 @@ def test_a_feed_made_from_the_same_items_is_still_rebuilt_when_a_job_closes_or_a
     site.file(project, site.FEED_FILE).unlink()  # a file removed by hand is made again
     _, again = run_sink([], moment=datetime(2016, 2, 16, tzinfo=UTC))
     assert again.files == [str(site.file(project, site.FEED_FILE))]
+
+
+def test_a_run_as_of_an_earlier_day_makes_the_feeds_again(run_sink, item_factory):
+    event = item_factory(Kind.EVENT, "Seminar", published=day(10), themes=["co-production"])  # 2 February
+    project, _ = run_sink([event], moment=datetime(2016, 2, 10, tzinfo=UTC))
+    assert titles(theme_feed(project, "co-production")) == []  # over by 10 February
+
+    _, earlier = run_sink([], moment=datetime(2016, 2, 1, tzinfo=UTC))
+
+    assert not earlier.summary.startswith("unchanged")
+    assert titles(theme_feed(project, "co-production")) == ["Seminar"]  # as of 1 February it is still to come
+
+
+def test_an_item_saved_again_after_a_failed_transform_is_not_missed(project_from, tmp_path, item_factory):
+    project = project_from(SINK)
+    store = Store(tmp_path / "s.sqlite")
+    try:
+        first = item_factory(Kind.POST, "First title", published=day(3))
+        store.save_items([(first, "")], MOMENT)  # a failed transform leaves the fingerprint empty
+        project.sinks[0].write(None, RunContext(project, store, MOMENT.date(), MOMENT))
+        store.save_items([(dataclasses.replace(first, title="Second title"), "")], MOMENT)
+
+        result = project.sinks[0].write(None, RunContext(project, store, MOMENT.date(), MOMENT))
+    finally:
+        store.close()
+    assert not result.summary.startswith("unchanged")
+    assert titles(site.file(project, site.FEED_FILE).read_bytes()) == ["Second title"]

@@ -129,10 +129,11 @@ class Store:
 
     def items_digest(self, until: datetime) -> str:
         """A digest of what is stored of every item published before `until` (id, date, fingerprint,
-        themes): it changes whenever any of those items is added, changed or removed."""
+        themes; the whole item when its fingerprint is empty, after a failed transform): it changes
+        whenever any of those items is added, changed or removed."""
         digest = hashlib.sha256()
-        for row in self._rows("SELECT id, published, fingerprint, themes FROM items WHERE published < ? ORDER BY id",
-                              (_iso(until),)):
+        for row in self._rows("SELECT id, published, fingerprint, themes, CASE WHEN fingerprint = '' THEN data "
+                              "ELSE '' END FROM items WHERE published < ? ORDER BY id", (_iso(until),)):
             digest.update("\x1f".join(row).encode() + b"\x1e")
         return digest.hexdigest()
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from pipeline import components, site
+from pipeline import components, duplicates, item_view, sanitize, site
 from pipeline.components import Sink, SinkResult
 from pipeline.edition import Edition
 from pipeline.files import write_atomic
@@ -75,7 +75,8 @@ class RssSink(Sink):
         removed = remove_stale_theme_feeds(project.core.out_dir, {site.file(project, p) for p in themes})
         stale_at = min((when for item in loaded.values() if (when := stops_being_current(item, project.tz)) > moment),
                        default=None)
-        key = f"{made_from} {stale_at.isoformat() if stale_at else ''}"  # valid until the first one leaves
+        # Valid from this run's moment until the first item leaves (a run as of an earlier day makes them again).
+        key = f"{made_from} {moment.isoformat()} {stale_at.isoformat() if stale_at else ''}"
         record_pages(run.store, self.instance, [(site.FEED_FILE, key, feeds_digest(project))])
 
         summary = (f"{len(items)} item{'s' if len(items) != 1 else ''} in {main.name}; "
@@ -88,6 +89,8 @@ class RssSink(Sink):
     def _made_from(self, run: RunContext) -> str:
         """What the feeds are made of: every item before the run (as stored), the settings, this code."""
         code = hashlib.sha256(b"".join(path.read_bytes() for path in sorted(Path(__file__).parent.glob("*.py"))))
+        for module in (site, item_view, sanitize, duplicates):  # what the feeds' text and links come from
+            code.update(Path(module.__file__).read_bytes())
         core = self.project.core
         parts = [self.settings.model_dump(mode="json"), core.name, core.description, core.site_url,
                  str(self.project.tz), code.hexdigest(), run.store.items_digest(run.moment)]
@@ -96,8 +99,10 @@ class RssSink(Sink):
     def _unchanged(self, run: RunContext, made_from: str) -> bool:
         """True when the feeds on disk were made from exactly this, and nothing in them has closed or ended since."""
         key, digest = pages_written(run.store, self.instance).get(site.FEED_FILE, ("", ""))
-        recorded, _, stale_at = key.partition(" ")
-        if recorded != made_from or (stale_at and datetime.fromisoformat(stale_at) <= run.moment):
+        recorded, built_at, stale_at = (key.split(" ") + ["", ""])[:3]
+        if recorded != made_from or not built_at or run.moment < datetime.fromisoformat(built_at):
+            return False
+        if stale_at and datetime.fromisoformat(stale_at) <= run.moment:
             return False
         return digest == feeds_digest(self.project)
 

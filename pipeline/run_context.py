@@ -176,11 +176,12 @@ class RunContext:
         """Run CPU-heavy `fn(*args)` in a worker process when workers > 1 (fn must be importable)."""
         if self.project.core.workers <= 1:
             return fn(*args)
-        pool = self._worker_pool()
+        future = self._worker_pool().submit(fn, *args)
         try:
             left = self.time_left()
-            return pool.submit(fn, *args).result(timeout=None if left == float("inf") else max(0.1, left))
+            return future.result(timeout=None if left == float("inf") else max(0.1, left))
         except TimeoutError:
+            future.cancel()  # not started yet: it never will be
             raise SourceError("still parsing when the source's deadline came") from None
 
     def submit_to_workers(self, fn, *args) -> Future:

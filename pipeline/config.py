@@ -71,9 +71,12 @@ class CoreSettings(Settings):
 
 
 class ScheduleSettings(Settings):
+    """`[schedule]`: when `pipeline schedule` makes the monthly edition and refreshes (pipeline/scheduler.py)."""
+
     newsletter_day: int = Field(default=1, ge=1, le=28)
     newsletter_time: str = "08:00"
     refresh_minutes: int = Field(default=60, ge=1)
+    catch_up_hours: int = Field(default=48, ge=1)  # a slot missed (machine off, lock busy) is made up to this late
 
     @field_validator("newsletter_time")
     @classmethod

@@ -1,62 +1,118 @@
-"""`pipeline schedule`: the monthly edition and the regular refresh, on the `schedule` library.
+"""What `pipeline schedule` has to do now, worked out from the state database and the calendar.
 
-`schedule` has no monthly interval and needs pytz for time zones, so the monthly edition is a
-check every minute: once the configured day and time have passed in the project's time zone
-and this month's edition does not exist yet, it runs. A machine that was asleep at the
-appointed time catches up when it wakes, within two days. A job that fails is reported and the loop goes on.
+Nothing here remembers anything: `due()` reads the stored issues and the delivery journal and
+compares them with the `[schedule]` settings, so a scheduler that was restarted, asleep, or kept
+off its slot by a busy lock finds the same work still due.
+
+- **The monthly edition** is due once the latest newsletter slot (`newsletter_day` at
+  `newsletter_time`, in the project's zone) has come, while no issue exists for that date, until
+  `catch_up_hours` (48) after the slot: across month and year ends, so waking on 1 March makes
+  the issue of 28 February. A slot missed by more is not made (`missed()` says so and how to make it).
+- **A resume** is due when the latest issue exists but its send did not reach everyone: recipients
+  in flight or failed in the journal, or active subscribers with no delivery of it (a run killed
+  between batches); within the same window after that issue's date. Running the issue's date again
+  (`run(as_of=...)`) re-renders it and sends only to those not yet reached.
+- **The refresh** is due every `refresh_minutes` since the last one; the first is due at once.
+
+The loop that acts on this is `pipeline/commands/schedule.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-import schedule
-
 from pipeline.config import Project
-from pipeline.state import Store
+from pipeline.state import Store, journal
 
 Job = Callable[[], None]
-CATCH_UP = timedelta(days=2)
+EDITION, RESUME, REFRESH = "edition", "resume", "refresh"
 
 
-def monthly_due(project: Project, now: datetime) -> datetime:
-    """This month's appointed time for the edition, in the project's time zone."""
+@dataclass(frozen=True)
+class Due:
+    kind: str  # EDITION, RESUME or REFRESH
+    as_of: date | None = None  # the issue's date (EDITION, RESUME)
+    until: datetime | None = None  # the catch-up window closes then: no retry after it
+    why: str = ""
+
+    @property
+    def key(self) -> tuple[str, date | None]:
+        return self.kind, self.as_of
+
+
+def slot_in(project: Project, year: int, month: int) -> datetime:
+    """The newsletter slot of a month: its day and time in the project's zone."""
     hour, minute = map(int, project.schedule.newsletter_time.split(":"))
+    return datetime.combine(date(year, month, project.schedule.newsletter_day), time(hour, minute),
+                            tzinfo=project.tz)
+
+
+def latest_slot(project: Project, now: datetime) -> datetime:
+    """The latest newsletter slot at or before `now` (last month's, or last December's, before this month's)."""
     local = now.astimezone(project.tz)
-    day = date(local.year, local.month, project.schedule.newsletter_day)
-    return datetime.combine(day, time(hour, minute), tzinfo=project.tz)
+    this_month = slot_in(project, local.year, local.month)
+    if this_month <= local:
+        return this_month
+    year, month = (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
+    return slot_in(project, year, month)
 
 
-def next_monthly(project: Project, now: datetime) -> datetime:
-    due = monthly_due(project, now)
-    if due > now:
-        return due
-    following = (due.replace(day=1) + timedelta(days=32)).replace(day=project.schedule.newsletter_day)
-    return following
+def next_slot(project: Project, now: datetime) -> datetime:
+    """The first newsletter slot after `now`."""
+    local = now.astimezone(project.tz)
+    this_month = slot_in(project, local.year, local.month)
+    if this_month > local:
+        return this_month
+    year, month = (local.year, local.month + 1) if local.month < 12 else (local.year + 1, 1)
+    return slot_in(project, year, month)
 
 
-def edition_needed(project: Project, store: Store, now: datetime) -> date | None:
-    """The date of the edition to make now, or None if it is not time, it exists, or the time
-    passed more than CATCH_UP ago (a scheduler started mid-month waits for next month)."""
-    due = monthly_due(project, now)
-    if now < due or now - due > CATCH_UP or store.edition_on(due.date()) is not None:
+def window(project: Project) -> timedelta:
+    return timedelta(hours=project.schedule.catch_up_hours)
+
+
+def due(store: Store, project: Project, now: datetime, *, last_refresh: datetime | None = None) -> list[Due]:
+    """What is to be run at `now`, the edition or resume first; `last_refresh`: when the last
+    refresh (or run) finished, None if there was none (so a refresh is due)."""
+    found = []
+    slot = latest_slot(project, now)
+    until = slot + window(project)
+    latest = store.latest_edition()
+    if store.edition_on(slot.date()) is None:
+        if now <= until and (latest is None or latest.as_of < slot.date()):
+            found.append(Due(EDITION, slot.date(), until, f"the issue of {slot:%Y-%m-%d %H:%M} is not made yet"))
+    if latest is not None and not found:
+        issue_slot = datetime.combine(latest.as_of, slot.timetz())
+        left = _not_reached(store, latest.number)
+        if left and issue_slot <= now <= issue_slot + window(project):
+            found.append(Due(RESUME, latest.as_of, issue_slot + window(project),
+                             f"issue {latest.number} has not reached {left}"))
+    every = timedelta(minutes=project.schedule.refresh_minutes)
+    if last_refresh is None or now - last_refresh >= every:
+        found.append(Due(REFRESH, why="the first refresh" if last_refresh is None else f"every {every}"))
+    return found
+
+
+def missed(store: Store, project: Project, now: datetime) -> str | None:
+    """A sentence when the latest slot passed more than the catch-up window ago with no issue made."""
+    slot = latest_slot(project, now)
+    latest = store.latest_edition()
+    if now <= slot + window(project) or store.edition_on(slot.date()) is not None:
         return None
-    return due.date()
+    if latest is not None and latest.as_of > slot.date():
+        return None
+    return (f"the issue of {slot:%Y-%m-%d %H:%M %Z} was not made within {project.schedule.catch_up_hours} hours "
+            f"([schedule] catch_up_hours), so it is not made now; make it with `pipeline run --as-of "
+            f"{slot.date()}`, or wait for {next_slot(project, now):%Y-%m-%d %H:%M}")
 
 
-def build_scheduler(project: Project, monthly: Callable[[date], None], refresh: Job,
-                    store: Store, clock: Callable[[], datetime] | None = None) -> schedule.Scheduler:
-    clock = clock or (lambda: datetime.now(project.tz))
-    scheduler = schedule.Scheduler()
-    attempted: set[date] = set()  # one try per month: nothing new, or a failure, waits for a person
-
-    def check_monthly() -> None:
-        as_of = edition_needed(project, store, clock())
-        if as_of is not None and as_of not in attempted:
-            attempted.add(as_of)
-            monthly(as_of)
-
-    scheduler.every(1).minutes.do(check_monthly).tag("monthly")
-    scheduler.every(project.schedule.refresh_minutes).minutes.do(refresh).tag("refresh")
-    return scheduler
+def _not_reached(store: Store, edition: int) -> str:
+    """Who the send of `edition` has not reached yet, in words ('' when nobody)."""
+    counted = journal.counts(store, edition).get(edition, {})
+    parts = [f"{counted[s]} {s.replace('_', ' ')}" for s in (journal.IN_FLIGHT, journal.FAILED) if counted.get(s)]
+    never = len(journal.active_without_delivery(store, edition))
+    if never:
+        parts.append(f"{never} active subscriber{'s' if never != 1 else ''} not yet sent")
+    return ", ".join(parts)

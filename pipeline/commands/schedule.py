@@ -1,0 +1,211 @@
+"""`pipeline schedule`: run forever, doing what `pipeline.scheduler.due` says is due.
+
+What is due is worked out afresh from the state database and the calendar at start and at least
+once a minute, and `pipeline.toml` is read afresh each time, so edits apply without a restart.
+A run that fails (the state folder locked by another run, the network down, any error) is
+reported on one line of standard error and tried again after 1, 2, 4 … minutes (at most 30),
+until the catch-up window closes. An error while checking is reported the same way; the loop
+goes on. Only a signal ends it: SIGTERM or Ctrl-C while waiting ends it at once; during a run,
+the run finishes first (a second signal stops the run at once, safely: the journal settles a
+send in flight on the next run). The exit code is 128 + the signal (143, 130).
+
+The memory the loop keeps only saves work: a run that finished is not repeated by this process
+(a month with nothing new, a resume that reached everyone it could); a restart forgets it, and
+then at most re-runs an issue's date, which sends nobody anything twice.
+
+Test hook only: `PIPELINE_FAKE_NOW` (an ISO time with its offset) starts this process's clock at
+that time, and `PIPELINE_FAKE_SPEED` (default 1) makes it run that many times faster; waits are
+shortened to match. Runs are then made with `--as-of` the fake date. Never set them in production.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+from rich.markup import escape
+
+from pipeline.commands.core import _console, _print_report, _run_with_progress
+from pipeline.config import load_project
+from pipeline.runner import state_path
+from pipeline.scheduler import EDITION, REFRESH, RESUME, Due, due, missed, next_slot
+from pipeline.state import Store
+
+FAKE_NOW, FAKE_SPEED = "PIPELINE_FAKE_NOW", "PIPELINE_FAKE_SPEED"
+CHECK_EVERY = 60.0  # seconds between checks, at most
+FIRST_RETRY, LONGEST_RETRY = 60.0, 1800.0
+Check = Callable[[datetime, datetime | None], tuple[list[Due], list[str]]]
+
+
+class Clock:
+    """The real clock, or (test hook) a fake one from PIPELINE_FAKE_NOW and PIPELINE_FAKE_SPEED."""
+
+    def __init__(self, tz, environ=os.environ):
+        self.tz = tz
+        start = environ.get(FAKE_NOW)
+        self.fake = bool(start)
+        self.speed = float(environ.get(FAKE_SPEED) or 1) if start else 1.0
+        self._start = datetime.fromisoformat(start) if start else None
+        self._zero = time.monotonic()
+
+    def now(self) -> datetime:
+        if self._start is None:
+            return datetime.now(self.tz)
+        return (self._start + timedelta(seconds=(time.monotonic() - self._zero) * self.speed)).astimezone(self.tz)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds) / self.speed)
+
+
+class Signals:
+    """SIGTERM and SIGINT: at once while waiting; after the current run while one runs."""
+
+    def __init__(self, warn: Callable[[str], None]):
+        self.warn = warn
+        self.running = False
+        self.received: int | None = None
+        self.stopped_a_run = False
+
+    def handle(self, number, frame) -> None:
+        from pipeline.cli import Stopped
+
+        if self.running and self.received is None:
+            self.received = number
+            self.warn(f"{signal.Signals(number).name}: stopping when the current run ends "
+                      f"(send it again to stop the run now)")
+            return
+        self.stopped_a_run = self.running
+        raise Stopped(number)
+
+    def install(self) -> dict:
+        return {number: signal.signal(number, self.handle) for number in (signal.SIGTERM, signal.SIGINT)}
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_RETRY))
+
+
+def run_loop(check: Check, execute: Callable[[Due], bool], *, now: Callable[[], datetime],
+             sleep: Callable[[float], None], warn: Callable[[str], None],
+             stop: Callable[[], int | None] = lambda: None) -> int:
+    """Check what is due and run it, until `stop()` returns an exit code (checked after each run and
+    each wait). `execute(due)` returns True when the run finished, False (or raises) when it is to
+    be tried again later."""
+    last_refresh: datetime | None = None
+    finished: set[tuple] = set()
+    retry: dict[tuple, tuple[datetime, int]] = {}
+    told: set[str] = set()
+    while True:
+        moment = now()
+        try:
+            items, notes = check(moment, last_refresh)
+        except Exception as exc:  # a damaged database, a broken pipeline.toml: said, and checked again
+            items, notes = [], [f"error checking what is due: {_one_line(exc)}"]
+        for note in notes:
+            if note not in told:
+                told.add(note)
+                warn(note)
+        ran_edition = False
+        for item in items:
+            if item.key in finished or (item.kind == REFRESH and ran_edition):
+                continue
+            if item.key in retry and retry[item.key][0] > moment:
+                continue
+            try:
+                ok = execute(item)
+                why = "a sink failed"
+            except Exception as exc:
+                ok, why = False, _one_line(exc)
+            if ok:
+                retry.pop(item.key, None)
+                last_refresh = now()
+                if item.kind != REFRESH:
+                    ran_edition = True
+                    finished.update({(EDITION, item.as_of), (RESUME, item.as_of)})
+            else:
+                attempts = retry.get(item.key, (moment, 0))[1] + 1
+                at = now() + backoff(attempts)
+                retry[item.key] = (at, attempts)
+                what = f"{item.kind} {item.as_of}" if item.as_of else item.kind
+                later = f"trying again at {at:%Y-%m-%d %H:%M}" if item.until is None or at <= item.until else \
+                    f"the catch-up window closes at {item.until:%Y-%m-%d %H:%M} first, so not tried again"
+                warn(f"error ({what}, attempt {attempts}): {why}; {later}")
+            code = stop()
+            if code is not None:
+                return code
+        waits = [CHECK_EVERY] + [(at - now()).total_seconds() for at, _ in retry.values()]
+        sleep(max(1.0, min(waits)))
+        code = stop()
+        if code is not None:
+            return code
+
+
+def cmd_schedule(args) -> int:
+    project = load_project(args.config)
+    clock = Clock(project.tz)
+    console, errors = _console(), _console(stderr=True)
+    now = clock.now()
+    every = project.schedule.refresh_minutes
+    console.print(f"monthly edition: next at {next_slot(project, now):%Y-%m-%d %H:%M %Z}; a missed one is made "
+                  f"up to {project.schedule.catch_up_hours} hours late")
+    console.print(f"refresh every {every} min: next at {now:%Y-%m-%d %H:%M %Z} (at start), then every {every} min")
+    if args.list:
+        return 0
+
+    def warn(line: str) -> None:
+        errors.print(f"[yellow]schedule:[/yellow] {escape(line)}", soft_wrap=True)
+
+    def check(moment: datetime, last_refresh: datetime | None) -> tuple[list[Due], list[str]]:
+        current = load_project(args.config)  # read afresh: edits apply without a restart
+        current.core.state_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(state_path(current))
+        try:
+            note = missed(store, current, moment)
+            return due(store, current, moment, last_refresh=last_refresh), [note] if note else []
+        finally:
+            store.close()
+
+    signals = Signals(warn)
+
+    def execute(item: Due) -> bool:
+        as_of: date | None = item.as_of
+        if item.kind == REFRESH:
+            as_of = clock.now().date() if clock.fake else None
+        console.print(f"{clock.now():%Y-%m-%d %H:%M}: {item.kind}"
+                      f"{f' {as_of}' if item.kind != REFRESH else ''} ({escape(item.why)})")
+        signals.running = True
+        try:
+            code = _print_report(_run_with_progress(load_project(args.config), as_of,
+                                                    "refresh" if item.kind == REFRESH else "run"))
+        finally:
+            signals.running = False
+        return code != 1
+
+    def stop() -> int | None:
+        if signals.received is None:
+            return None
+        code = 128 + signals.received
+        warn(f"stopped by {signal.Signals(signals.received).name} after the run ended (exit {code})")
+        return code
+
+    previous = signals.install()
+    console.print("running; press Ctrl-C to stop")
+    try:
+        return run_loop(check, execute, now=clock.now, sleep=clock.sleep, warn=warn, stop=stop)
+    except BaseException as exc:
+        from pipeline.cli import Stopped
+
+        if isinstance(exc, Stopped) and not signals.stopped_a_run:
+            warn(f"stopped by {exc.name} while waiting; nothing was running (exit {exc.exit_code})")
+            return exc.exit_code
+        raise
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -1,11 +1,18 @@
-"""The `pipeline` command: run, refresh, check, plugins, preview, send-test, deliveries, schedule,
-subscribers, serve."""
+"""The `pipeline` command: run, refresh, check, plugins, status, preview, send-test, deliveries, schedule,
+subscribers, serve.
+
+With `--json` (run, refresh, check, plugins, status), standard output is one JSON document and
+nothing else: while the command runs, whatever would go to standard output goes to standard error,
+and an error becomes {"ok": false, "exit_code": N, "errors": [...]} (its lines on standard error too).
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import importlib
+import json
 import os
 import signal
 import sys
@@ -50,9 +57,10 @@ def _later(module: str, name: str):
     return handler
 
 
-cmd_run, cmd_refresh, cmd_check, cmd_plugins, cmd_schedule = (
-    _later("pipeline.commands.core", name) for name in ("cmd_run", "cmd_refresh", "cmd_check", "cmd_plugins",
-                                                        "cmd_schedule"))
+cmd_status = _later("pipeline.commands.status", "cmd_status")
+cmd_run, cmd_refresh, cmd_check, cmd_plugins = (
+    _later("pipeline.commands.core", name) for name in ("cmd_run", "cmd_refresh", "cmd_check", "cmd_plugins"))
+cmd_schedule = _later("pipeline.commands.schedule", "cmd_schedule")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,26 +72,45 @@ def main(argv: list[str] | None = None) -> int:
     _suggest(parser, argv)
     args = parser.parse_args(argv)
     args.config = args.config or args.config_before or Path("pipeline.toml")
+    args.json_out = sys.stdout if getattr(args, "json", False) else None
+    if args.json_out is None:
+        return _call(args)[0]
+    with contextlib.redirect_stdout(sys.stderr):  # a plugin's print() or a warning cannot spoil the JSON
+        code, errors = _call(args)
+    if errors is not None:
+        write_json(args.json_out, {"ok": False, "exit_code": code, "errors": errors})
+    return code
+
+
+def write_json(stream, data) -> None:
+    """One JSON document on `stream` (the real standard output, for --json)."""
+    stream.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    stream.flush()
+
+
+def _call(args) -> tuple[int, list[str] | None]:
+    """Run the command: (exit code, None), or (exit code, the error's lines) once they are on standard error."""
     try:
-        return args.command(args)
+        return args.command(args), None
     except PipelineError as exc:
         errors = _console(stderr=True)
         for line in str(exc).splitlines():
             errors.print(f"[red]error:[/red] {_escape(line)}", soft_wrap=True)
-        return exc.exit_code
+        return exc.exit_code, str(exc).splitlines()
     except (KeyboardInterrupt, Stopped) as exc:
         code = exc.exit_code if isinstance(exc, Stopped) else 130
         name = exc.name if isinstance(exc, Stopped) else "Ctrl-C"
-        _console(stderr=True).print(f"stopped by {name}: workers ended and the state folder unlocked; what was "
-                                    f"saved stays saved, and a send in flight is settled by the next run "
-                                    f"(exit {code})", soft_wrap=True)
-        return code
+        message = (f"stopped by {name}: workers ended and the state folder unlocked; what was saved stays saved, "
+                   f"and a send in flight is settled by the next run (exit {code})")
+        _console(stderr=True).print(message, soft_wrap=True)
+        return code, [message]
     except Exception as exc:  # a bug, ours or a plugin's: one line, the traceback on request
         if os.environ.get(DEBUG_ENV):
             raise
-        _console(stderr=True).print(f"[red]error:[/red] unexpected {type(exc).__name__}: {_escape(str(exc))} "
+        message = f"unexpected {type(exc).__name__}: {exc}"
+        _console(stderr=True).print(f"[red]error:[/red] {_escape(message)} "
                                     f"(set {DEBUG_ENV}=1 to see the traceback)", soft_wrap=True)
-        return 1
+        return 1, [message]
 
 
 # Commands whose modules are imported only when they are the one asked for.
@@ -107,16 +134,25 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         sub.set_defaults(command=handler)
         return sub
 
-    run_cmd = command("run", cmd_run, "run every stage and make the edition for a date")
+    def with_json(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument("--json", action="store_true",
+                         help="print one JSON document on standard output, and nothing else there")
+        return sub
+
+    run_cmd = with_json(command("run", cmd_run, "run every stage and make the edition for a date"))
     run_cmd.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD",
                          help="the edition date; the run then behaves as at midnight that day "
                               "(default: the latest newsletter day, by the clock)")
     run_cmd.add_argument("--dry-run", action="store_true",
                          help="fetch, transform and write files, but store no new issue and send nothing")
-    refresh = command("refresh", cmd_refresh, "fetch sources and update the feed and archive; no new edition")
+    refresh = with_json(command("refresh", cmd_refresh,
+                                "fetch sources and update the feed and archive; no new edition"))
     refresh.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD", help="behave as on this day")
-    command("check", cmd_check, "validate pipeline.toml and the plugins; fetch and write nothing")
-    command("plugins", cmd_plugins, "list plugins, their components and where they come from")
+    with_json(command("check", cmd_check, "validate pipeline.toml and the plugins; fetch and write nothing"))
+    with_json(command("plugins", cmd_plugins, "list plugins, their components and where they come from"))
+    status = with_json(command("status", cmd_status, "the last runs, each source's health, the next scheduled "
+                                                     "times and the latest issue's deliveries; reads only"))
+    status.add_argument("--runs", type=int, default=10, metavar="N", help="how many runs to show (default: 10)")
     preview = command("preview", cmd_preview, "render the issue (HTML and text) without sending or recording it")
     preview.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD", help="the issue date (default: the latest)")
     test = command("send-test", cmd_send_test, "send the issue to one address, marked [TEST]; nothing recorded")

@@ -3,6 +3,11 @@
 A source that fails is reported and the others go on; a sink that fails is reported, the other
 sinks still run, and the run's exit code says so. Items are saved before any sink runs, so a
 failing sink never loses what was fetched. One run at a time holds the state folder.
+
+Every run is recorded in the run history (`state/history.py`) once it holds the lock and the store
+is open, and finished in a `finally` with every component's result: a run that fails, is refused
+or is stopped by a signal is finished too (its outcome says how). Only a process killed outright
+(SIGKILL, a power cut) leaves its run unfinished, and `pipeline status` shows it so.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import fcntl
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pipeline.components import Sink, Source
@@ -26,7 +31,7 @@ from pipeline.plugins import call_each_plugin
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, failure_reason, items_text, timed
 from pipeline.sanitize import clean_html, first_image, image_url, one_line, safe_url, strip_controls
-from pipeline.state import Store
+from pipeline.state import Store, history
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 
@@ -56,22 +61,51 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
     as_of = as_of or (edition_date(project, moment.date()) if mode == "run" else moment.date())
     report = RunReport(mode=f"{mode} (dry run)" if dry_run else mode, as_of=as_of.isoformat())
     with _exclusive(project), _open_store(project) as store:
-        if mode == "run":  # a date that would be refused is refused before anything is fetched
-            check_date(store, as_of, datetime.now(project.tz).date())
-        ctx = RunContext(project, store, as_of, moment, dry_run=dry_run)
+        run_id = history.begin_run(store, mode=report.mode, as_of=as_of, at=datetime.now(UTC))
         try:
-            ingest = Ingest(ctx, report, progress)
-            _fetch_all(project.sources, ctx, report, progress, ingest)
-            ingest.finish()
-            edition = prepare_edition(store, as_of, project.tz, project.core.name, moment,
-                                      record=not dry_run) if mode == "run" else None
-            report.edition = edition.number if edition else None
-            _write_all(project.sinks, edition, ctx, report, progress)
-        finally:
-            ctx.close()
-            report.problems.extend(ctx.problems)
-            _notify(project, report)
+            if mode == "run":  # a date that would be refused is refused before anything is fetched
+                check_date(store, as_of, datetime.now(project.tz).date())
+            ctx = RunContext(project, store, as_of, moment, dry_run=dry_run)
+            try:
+                ingest = Ingest(ctx, report, progress)
+                _fetch_all(project.sources, ctx, report, progress, ingest)
+                ingest.finish()
+                edition = prepare_edition(store, as_of, project.tz, project.core.name, moment,
+                                          record=not dry_run) if mode == "run" else None
+                report.edition = edition.number if edition else None
+                _write_all(project.sinks, edition, ctx, report, progress)
+            finally:
+                ctx.close()
+                report.problems.extend(ctx.problems)
+                _notify(project, report)
+        except BaseException as exc:
+            _record_finish(store, run_id, report, exc)
+            raise
+        _record_finish(store, run_id, report, None)
     return report
+
+
+OUTCOMES = {0: "done", 1: "FAILED (a sink or transform failed)", 3: "done, with problems"}
+
+
+def outcome_of(report: RunReport) -> str:
+    return OUTCOMES[report.exit_code]
+
+
+def _record_finish(store: Store, run_id: int, report: RunReport, exc: BaseException | None) -> None:
+    """Finish the run's history row: with the report's outcome, or with how the run was cut short."""
+    if exc is None:
+        exit_code, outcome = report.exit_code, outcome_of(report)
+    elif not isinstance(exc, Exception):  # SIGTERM (the CLI's Stopped) or Ctrl-C
+        exit_code, outcome = getattr(exc, "exit_code", 130), f"stopped by {getattr(exc, 'name', 'Ctrl-C')}"
+    else:  # a refused date (PipelineError, exit 2), a broken database, a bug
+        exit_code, outcome = getattr(exc, "exit_code", 1), f"error: {failure_reason(exc)}"
+    try:
+        history.finish_run(store, run_id, at=datetime.now(UTC), edition=report.edition, exit_code=exit_code,
+                           outcome=outcome, results=report.results)
+    except sqlite3.Error as error:  # the run's own outcome matters more than its history
+        if exc is None:
+            report.problems.append(f"the run history could not be recorded ({error})")
 
 
 @contextmanager

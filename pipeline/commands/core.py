@@ -1,24 +1,24 @@
 """The handlers of `pipeline run`, `refresh`, `check`, `plugins` and `schedule`, and the run report.
 
-Imported only when one of them runs, so `pipeline --help` stays quick.
+Imported only when one of them runs, so `pipeline --help` stays quick. With `--json` (`args.json_out`
+is then the real standard output), each prints one JSON document made by the same function that
+gives its table its data.
 """
 
 from __future__ import annotations
 
 import sys
-import time
-from datetime import date, datetime, timedelta
+from datetime import date
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from pipeline.cli import write_json
 from pipeline.config import Project, load_plugins, load_project
 from pipeline.run_report import RunReport, StageResult
-from pipeline.runner import run, state_path
-from pipeline.scheduler import build_scheduler, next_monthly
-from pipeline.state import Store
+from pipeline.runner import outcome_of, run
 
 
 def _console(stderr: bool = False) -> Console:
@@ -30,71 +30,62 @@ def _console(stderr: bool = False) -> Console:
 def cmd_run(args) -> int:
     project = load_project(args.config)
     report = _run_with_progress(project, args.as_of, "run", dry_run=args.dry_run)
-    return _print_report(report)
+    return _show_report(report, getattr(args, "json_out", None))
 
 
 def cmd_refresh(args) -> int:
     project = load_project(args.config)
-    return _print_report(_run_with_progress(project, args.as_of, "refresh"))
+    return _show_report(_run_with_progress(project, args.as_of, "refresh"), getattr(args, "json_out", None))
+
+
+def check_data(config, project: Project) -> dict:
+    """What `pipeline check` found (it raises a ConfigError before this, when something is wrong)."""
+    return {"config": str(config), "ok": True, "exit_code": 0, "sources": len(project.sources),
+            "transforms": len(project.transforms), "sinks": len(project.sinks),
+            "plugins": len(project.host.pm.get_plugins())}
 
 
 def cmd_check(args) -> int:
-    console = _console()
-    project = load_project(args.config)
-    loaded = len(project.host.pm.get_plugins())
-    counts = (f"{len(project.sources)} sources, {len(project.transforms)} transforms, "
-              f"{len(project.sinks)} sinks, {loaded} plugins")
-    console.print(f"{escape(str(args.config))}: OK — {counts}")
+    data = check_data(args.config, load_project(args.config))
+    if getattr(args, "json_out", None):
+        write_json(args.json_out, data)
+        return 0
+    counts = (f"{data['sources']} sources, {data['transforms']} transforms, "
+              f"{data['sinks']} sinks, {data['plugins']} plugins")
+    _console().print(f"{escape(data['config'])}: OK — {counts}")
     return 0
 
 
-def cmd_plugins(args) -> int:
-    console = _console()
-    host, registry = load_plugins(args.config)
-    table = Table("plugin", "components", "from", box=None)
-    provided: dict[str, list[str]] = {}
+def plugins_data(host, registry) -> dict:
+    """Every plugin (where it comes from, what it registers, why it is broken) and every conflict."""
+    provided: dict[str, list[dict]] = {}
     for category, name, registered in registry.all():
-        provided.setdefault(registered.plugin, []).append(f"{category} {name}")
-    for plugin, origin in sorted(host.origins.items()):
-        listed = escape(", ".join(provided.get(plugin, [])) or "-")
-        components = "[red]BROKEN[/red]" if plugin in host.broken else listed
-        table.add_row(escape(plugin), components, escape(origin))
-    console.print(table)
-    for plugin, reason in sorted(host.broken.items()):
-        console.print(f"[red]broken:[/red] plugin {escape(repr(plugin))} {escape(reason)}", soft_wrap=True)
-    for problem in registry.problems:
-        console.print(f"[red]conflict:[/red] {escape(problem)}", soft_wrap=True)
-    return 2 if host.broken or registry.problems else 0
+        provided.setdefault(registered.plugin, []).append({"category": category, "name": name})
+    plugins = [{"name": plugin, "from": origin, "components": provided.get(plugin, []),
+                "broken": host.broken.get(plugin)} for plugin, origin in sorted(host.origins.items())]
+    exit_code = 2 if host.broken or registry.problems else 0
+    return {"ok": exit_code == 0, "exit_code": exit_code, "plugins": plugins, "conflicts": list(registry.problems)}
 
 
-def cmd_schedule(args) -> int:
+def cmd_plugins(args) -> int:
+    data = plugins_data(*load_plugins(args.config))
+    if getattr(args, "json_out", None):
+        write_json(args.json_out, data)
+        return data["exit_code"]
     console = _console()
-    project = load_project(args.config)
-    now = datetime.now(project.tz)
-    console.print(f"monthly edition: next at {next_monthly(project, now):%Y-%m-%d %H:%M %Z}")
-    console.print(f"refresh every {project.schedule.refresh_minutes} min: next at "
-                  f"{now + timedelta(minutes=project.schedule.refresh_minutes):%Y-%m-%d %H:%M %Z}")
-    if args.list:
-        return 0
-
-    def job(as_of: date | None, mode: str) -> None:
-        try:  # the config is read afresh each time, so edits apply without a restart
-            _print_report(_run_with_progress(load_project(args.config), as_of, mode))
-        except Exception as exc:  # keep the schedule alive; the next run may succeed
-            for line in str(exc).splitlines() or [type(exc).__name__]:
-                _console(stderr=True).print(f"[red]error ({mode}):[/red] {escape(line)}", soft_wrap=True)
-
-    project.core.state_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(state_path(project))
-    # No --as-of: a scheduled run uses the clock, and makes the edition of the newsletter day that is due.
-    scheduler = build_scheduler(project, lambda as_of: job(None, "run"), lambda: job(None, "refresh"), store)
-    console.print("running; press Ctrl-C to stop")
-    try:
-        while True:
-            scheduler.run_pending()
-            time.sleep(min(30, max(1, scheduler.idle_seconds or 1)))
-    finally:
-        store.close()
+    table = Table("plugin", "components", "from", box=None)
+    for plugin in data["plugins"]:
+        listed = escape(", ".join(f"{c['category']} {c['name']}" for c in plugin["components"]) or "-")
+        components = "[red]BROKEN[/red]" if plugin["broken"] is not None else listed
+        table.add_row(escape(plugin["name"]), components, escape(plugin["from"]))
+    console.print(table)
+    for plugin in data["plugins"]:
+        if plugin["broken"] is not None:
+            console.print(f"[red]broken:[/red] plugin {escape(repr(plugin['name']))} {escape(plugin['broken'])}",
+                          soft_wrap=True)
+    for problem in data["conflicts"]:
+        console.print(f"[red]conflict:[/red] {escape(problem)}", soft_wrap=True)
+    return data["exit_code"]
 
 
 def _run_with_progress(project: Project, as_of: date | None, mode: str, dry_run: bool = False) -> RunReport:
@@ -113,19 +104,34 @@ def _run_with_progress(project: Project, as_of: date | None, mode: str, dry_run:
         return run(project, as_of=as_of, mode=mode, progress=progress, dry_run=dry_run)
 
 
+def report_data(report: RunReport) -> dict:
+    """A run's report as data: what `run --json` prints, and what the run table's lines say."""
+    return {"mode": report.mode, "as_of": report.as_of, "edition": report.edition, "exit_code": report.exit_code,
+            "outcome": outcome_of(report),
+            "results": [{"stage": r.stage, "name": r.name, "ok": r.ok, "summary": r.summary,
+                         "seconds": round(r.seconds, 3), "count": r.count} for r in report.results],
+            "failed_sources": [r.name for r in report.failed("source")], "problems": list(report.problems)}
+
+
+def _show_report(report: RunReport, json_out=None) -> int:
+    if json_out is None:
+        return _print_report(report)
+    write_json(json_out, report_data(report))
+    return report.exit_code
+
+
 def _print_report(report: RunReport) -> int:
     console = _console()
+    data = report_data(report)
     console.print(_report_table(report.results), soft_wrap=True, highlight=False)
-    for problem in report.problems:
+    for problem in data["problems"]:
         console.print(f"[yellow]skipped:[/yellow] {escape(problem)}", soft_wrap=True)
-    failed_sources = [r.name for r in report.failed("source")]
-    if failed_sources:
-        names = escape(", ".join(failed_sources))
+    if data["failed_sources"]:
+        names = escape(", ".join(data["failed_sources"]))
         console.print(f"[red]sources that failed:[/red] {names} (the others reached the sinks)")
-    edition = f"issue {report.edition}" if report.edition else "no new issue"
-    outcome = {0: "done", 1: "FAILED (a sink or transform failed)", 3: "done, with problems"}[report.exit_code]
-    console.print(f"{report.mode} as of {report.as_of}: {edition}; {outcome}")
-    return report.exit_code
+    edition = f"issue {data['edition']}" if data["edition"] else "no new issue"
+    console.print(f"{data['mode']} as of {data['as_of']}: {edition}; {data['outcome']}")
+    return data["exit_code"]
 
 
 MANY_SOURCES = 20  # with more sources than this, those that succeeded are counted on one line

@@ -1,7 +1,8 @@
 """State in SQLite: items seen, editions, the delivery journal and the subscribers.
 
 `store.py` holds the connection and the items and editions; `journal.py` every change of a
-delivery, `subscribers.py` every change of a subscriber; `schema.py` every table.
+delivery, `subscribers.py` every change of a subscriber, `history.py` every run and what each
+component did in it; `schema.py` every table.
 """
 
 from pipeline.state.store import EditionRecord, Store

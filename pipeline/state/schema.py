@@ -112,7 +112,33 @@ CREATE TABLE IF NOT EXISTS site_pages (      -- every file the sink wrote: what 
 );
 """
 
-TABLES = CORE + JOURNAL + SUBSCRIBERS + SITE
+# Run history (pipeline/state/history.py): each run, and what each of its components did.
+HISTORY = """
+CREATE TABLE IF NOT EXISTS runs (
+    id        INTEGER PRIMARY KEY,
+    started   TEXT NOT NULL,                 -- ISO 8601, UTC, by the clock
+    finished  TEXT,                          -- NULL while running, or if the process was killed outright
+    mode      TEXT NOT NULL,                 -- 'run', 'refresh' or 'run (dry run)'
+    as_of     TEXT NOT NULL,                 -- the date the run behaved as on
+    edition   INTEGER,                       -- the issue it made or re-rendered, if any
+    exit_code INTEGER,                       -- the command's exit status, once finished
+    outcome   TEXT NOT NULL DEFAULT ''       -- 'done', 'done, with problems', 'failed ...', 'stopped by SIGTERM', ...
+);
+CREATE INDEX IF NOT EXISTS runs_mode ON runs (mode, id);
+CREATE TABLE IF NOT EXISTS run_results (     -- one row per source, transform and sink of a finished run
+    run     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    stage   TEXT NOT NULL CHECK (stage IN ('source', 'transform', 'sink')),
+    name    TEXT NOT NULL,                   -- the instance name from pipeline.toml
+    ok      INTEGER NOT NULL,                -- 1 or 0
+    summary TEXT NOT NULL,                   -- what it did, or why it failed
+    seconds REAL NOT NULL,
+    count   INTEGER NOT NULL DEFAULT 0       -- items fetched (sources) or handled (transforms)
+);
+CREATE INDEX IF NOT EXISTS run_results_by_name ON run_results (stage, name, run);
+CREATE INDEX IF NOT EXISTS run_results_run ON run_results (run);
+"""
+
+TABLES = CORE + JOURNAL + SUBSCRIBERS + SITE + HISTORY
 
 
 def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:
@@ -143,11 +169,19 @@ def _item_themes(db: sqlite3.Connection) -> None:
         db.execute("UPDATE items SET themes = COALESCE(json_extract(data, '$.themes'), '[]')")
 
 
+def _run_history(db: sqlite3.Connection) -> None:
+    """The run history, for `pipeline status` (user_version 4)."""
+    for statement in HISTORY.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 # Each step runs once, in order; append new steps, never change or remove one.
 STEPS = [
     _deliveries_v1_to_journal,
     _site_manifest,
     _item_themes,
+    _run_history,
 ]
 
 

@@ -1,0 +1,149 @@
+"""`pipeline status`: the last runs, each source's health, the next scheduled times and the latest
+issue's deliveries.
+
+It only reads: no lock is taken (SQLite in WAL mode lets it read while a run writes), and a state
+folder that does not exist yet is not created. `status_data` gives what both the table and `--json` show.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from datetime import datetime, timedelta
+
+from rich.markup import escape
+from rich.table import Table
+
+from pipeline.cli import write_json
+from pipeline.commands.core import _console
+from pipeline.config import Project, load_project
+from pipeline.errors import ConfigError
+from pipeline.runner import state_path
+from pipeline.scheduler import due, missed, next_slot
+from pipeline.state import Store, history, journal
+
+STATUSES = (journal.SENT, journal.IN_FLIGHT, journal.UNKNOWN, journal.FAILED)
+
+
+def cmd_status(args) -> int:
+    data = status_data(load_project(args.config), runs=args.runs)
+    if getattr(args, "json_out", None):
+        write_json(args.json_out, data)
+    else:
+        _print_status(data)
+    return 0
+
+
+def status_data(project: Project, *, runs: int = 10, now: datetime | None = None) -> dict:
+    """Everything `pipeline status` shows, as plain data (times in the project's time zone, ISO 8601)."""
+    now = now or datetime.now(project.tz)
+    path = state_path(project)
+    data: dict = {"project": project.core.name, "state": str(path), "latest_issue": None, "issue": None,
+                  "deliveries": None, "runs": [], "sources": [], "next": _next_times(project, None, now)}
+    found: dict[str, history.SourceHealth] = {}
+    if path.exists():
+        try:  # opening brings an older database up to date (one transaction per step)
+            store = Store(path)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"{path}: cannot open the state database ({exc}); restore the file from a backup, "
+                              f"or check [pipeline] state_dir") from None
+        try:
+            data["runs"] = [_run(record, project) for record in history.last_runs(store, runs)]
+            found = history.source_health(store)
+            latest = store.latest_edition()
+            if latest is not None:
+                counts = journal.counts(store, latest.number).get(latest.number, Counter())
+                data["latest_issue"] = latest.number
+                data["issue"] = {"number": latest.number, "as_of": latest.as_of.isoformat(), "title": latest.title,
+                                 "created_at": _local(latest.created_at, project)}
+                data["deliveries"] = {status: counts.get(status, 0) for status in STATUSES}
+            data["next"] = _next_times(project, store, now)
+        finally:
+            store.close()
+    data["sources"] = [_health(source.instance, found.get(source.instance), project) for source in project.sources]
+    return data
+
+
+def _next_times(project: Project, store: Store | None, now: datetime) -> dict:
+    """What `pipeline schedule` would do now (`due`, a `missed` slot), its next newsletter slot, and
+    its next refresh: `refresh_minutes` after the last run or refresh finished (now, if that is past)."""
+    every = timedelta(minutes=project.schedule.refresh_minutes)
+    finished = [record.finished for record in (history.latest_run_of_mode(store, mode) for mode in ("run", "refresh"))
+                if record is not None] if store else []
+    last_refresh = max(finished, default=None)
+    now_due = due(store, project, now, last_refresh=last_refresh) if store else []
+    return {"edition": _local(next_slot(project, now), project),
+            "refresh": _local(max(now, last_refresh + every) if last_refresh else now, project),
+            "refresh_minutes": project.schedule.refresh_minutes, "last_refresh": _local(last_refresh, project),
+            "due_now": [{"kind": d.kind, "as_of": d.as_of.isoformat() if d.as_of else None, "why": d.why}
+                        for d in now_due],
+            "missed": missed(store, project, now) if store else None}
+
+
+def _run(record: history.RunRecord, project: Project) -> dict:
+    return {"id": record.id, "started": _local(record.started, project), "finished": _local(record.finished, project),
+            "mode": record.mode, "as_of": record.as_of.isoformat(), "edition": record.edition,
+            "exit_code": record.exit_code, "outcome": record.outcome if record.finished else "unfinished",
+            "seconds": round(record.seconds, 3) if record.seconds is not None else None}
+
+
+def _health(name: str, health: history.SourceHealth | None, project: Project) -> dict:
+    if health is None:
+        return {"name": name, "last_success": None, "failures_in_a_row": 0, "last_error": "", "last_failure": None,
+                "never_run": True}
+    return {"name": name, "last_success": _local(health.last_success, project),
+            "failures_in_a_row": health.failures_in_a_row, "last_error": health.last_error,
+            "last_failure": _local(health.last_failure, project), "never_run": False}
+
+
+def _local(moment: datetime | None, project: Project) -> str | None:
+    return moment.astimezone(project.tz).isoformat(timespec="seconds") if moment else None
+
+
+def _short(text: str | None) -> str:
+    """'2016-02-01T09:00:00+00:00' -> '2016-02-01 09:00'."""
+    return text[:16].replace("T", " ") if text else "-"
+
+
+def _print_status(data: dict) -> None:
+    console = _console()
+    console.print(f"{escape(data['project'])}: {escape(data['state'])}", soft_wrap=True)
+    issue, counts = data["issue"], data["deliveries"]
+    if issue is None:
+        console.print("latest issue: none yet")
+    else:
+        sent = ", ".join(f"{counts[s]} {s.replace('_', ' ')}" for s in STATUSES)
+        console.print(f"latest issue: {issue['number']} ({issue['as_of']}); deliveries: {sent}")
+    upcoming = data["next"]
+    console.print(f"next edition: {_short(upcoming['edition'])}; next refresh: {_short(upcoming['refresh'])} "
+                  f"(every {upcoming['refresh_minutes']} min, while `pipeline schedule` runs)")
+    for item in upcoming["due_now"]:
+        if item["kind"] != "refresh":
+            console.print(f"[yellow]due now:[/yellow] {item['kind']} {item['as_of']}: {escape(item['why'])}",
+                          soft_wrap=True)
+    if upcoming["missed"]:
+        console.print(f"[red]missed:[/red] {escape(upcoming['missed'])}", soft_wrap=True)
+
+    if data["runs"]:
+        runs = Table("started", "mode", "as of", "issue", "outcome", "seconds", box=None, title="last runs",
+                     title_justify="left")
+        for run in data["runs"]:
+            outcome = run["outcome"]
+            shown = (f"[yellow]{escape(outcome)}[/yellow]" if run["finished"] is None else
+                     escape(outcome) if run["exit_code"] == 0 else f"[red]{escape(outcome)}[/red]")
+            runs.add_row(_short(run["started"]), escape(run["mode"]), run["as_of"],
+                         str(run["edition"]) if run["edition"] else "-", shown,
+                         f"{run['seconds']:.1f}" if run["seconds"] is not None else "-")
+        console.print(runs)
+    else:
+        console.print("no runs recorded yet")
+
+    if data["sources"]:
+        sources = Table("source", "last success", "failures in a row", "last error", box=None, title="sources",
+                        title_justify="left")
+        for source in data["sources"]:
+            failing = source["failures_in_a_row"]
+            success = "never run" if source["never_run"] else _short(source["last_success"])
+            sources.add_row(escape(source["name"]), success, f"[red]{failing}[/red]" if failing else "0",
+                            escape(source["last_error"] or "-"))
+        console.print(sources)

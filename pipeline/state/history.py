@@ -1,0 +1,121 @@
+"""The run history: every run of `pipeline run` and `refresh`, and what each of its components did.
+
+A run's row changes twice, one transaction each:
+
+    (none) --begin_run--> unfinished          once the run holds the lock and the store is open
+    unfinished --finish_run--> finished       at the end, with every component's result; also when the run
+                                              failed or was stopped (outcome "stopped by SIGTERM", "error: ...")
+
+A run stays unfinished only while it runs, or when its process was killed outright (SIGKILL, a power
+cut): `pipeline status` shows such a run as unfinished. Readers (`last_runs`, `source_health`, ...)
+take no lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from pipeline.run_report import StageResult
+from pipeline.state.store import Store
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    started: datetime
+    finished: datetime | None  # None: still running, or killed before it could say so
+    mode: str  # "run", "refresh" or "run (dry run)"
+    as_of: date
+    edition: int | None
+    exit_code: int | None
+    outcome: str
+
+    @property
+    def seconds(self) -> float | None:
+        return (self.finished - self.started).total_seconds() if self.finished else None
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    name: str
+    last_success: datetime | None  # when the latest run in which it succeeded started
+    failures_in_a_row: int  # its failed runs since that success (all of them if it never succeeded)
+    last_error: str  # the latest failure's reason ("" if it never failed)
+    last_failure: datetime | None
+
+
+def begin_run(store: Store, *, mode: str, as_of: date, at: datetime) -> int:
+    """Record that a run has started; return its id."""
+    with store.transaction() as db:
+        return db.execute("INSERT INTO runs (started, mode, as_of) VALUES (?, ?, ?)",
+                          (_iso(at), mode, as_of.isoformat())).lastrowid
+
+
+def finish_run(store: Store, run: int, *, at: datetime, edition: int | None, exit_code: int, outcome: str,
+               results: Iterable[StageResult]) -> None:
+    """Record how run `run` ended, with every component's result."""
+    with store.transaction() as db:
+        db.execute("UPDATE runs SET finished = ?, edition = ?, exit_code = ?, outcome = ? WHERE id = ?",
+                   (_iso(at), edition, exit_code, outcome, run))
+        db.executemany("INSERT INTO run_results (run, stage, name, ok, summary, seconds, count) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       [(run, r.stage, r.name, int(r.ok), r.summary, r.seconds, r.count) for r in results])
+
+
+def last_runs(store: Store, n: int = 10) -> list[RunRecord]:
+    """The latest `n` runs, newest first (unfinished ones included)."""
+    return [_run(row) for row in store._rows(f"SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?", (n,))]
+
+
+def latest_run_of_mode(store: Store, mode: str, *, finished: bool = True) -> RunRecord | None:
+    """The latest run of `mode` ("run", "refresh", "run (dry run)"); only finished ones unless told."""
+    where = "mode = ? AND finished IS NOT NULL" if finished else "mode = ?"
+    rows = store._rows(f"SELECT {RUN_COLUMNS} FROM runs WHERE {where} ORDER BY id DESC LIMIT 1", (mode,))
+    return _run(rows[0]) if rows else None
+
+
+def run_results(store: Store, run: int) -> list[StageResult]:
+    """What each component did in run `run`, in the order the run reported them."""
+    return [StageResult(stage, name, bool(ok), summary, seconds, count) for stage, name, ok, summary, seconds, count
+            in store._rows("SELECT stage, name, ok, summary, seconds, count FROM run_results WHERE run = ? "
+                           "ORDER BY rowid", (run,))]
+
+
+def source_health(store: Store) -> dict[str, SourceHealth]:
+    """{source name: its health} for every source any finished run has fetched."""
+    rows = store._rows("""
+        WITH mine AS (SELECT x.name, x.ok, x.summary, x.run, r.started
+                      FROM run_results x JOIN runs r ON r.id = x.run WHERE x.stage = 'source'),
+             good AS (SELECT name, MAX(run) AS run FROM mine WHERE ok GROUP BY name)
+        SELECT names.name,
+               (SELECT started FROM mine WHERE mine.run = good.run AND mine.name = names.name),
+               (SELECT COUNT(*) FROM mine WHERE mine.name = names.name AND NOT mine.ok
+                                              AND mine.run > COALESCE(good.run, 0)),
+               (SELECT summary || char(31) || started FROM mine WHERE mine.name = names.name AND NOT mine.ok
+                ORDER BY run DESC LIMIT 1)
+        FROM (SELECT DISTINCT name FROM mine) AS names LEFT JOIN good ON good.name = names.name
+        ORDER BY names.name""")
+    health = {}
+    for name, success, failing, failure in rows:
+        error, _, when = (failure or "").partition("\x1f")
+        health[name] = SourceHealth(name, _moment(success), failing, error, _moment(when))
+    return health
+
+
+RUN_COLUMNS = "id, started, finished, mode, as_of, edition, exit_code, outcome"
+
+
+def _run(row: tuple) -> RunRecord:
+    number, started, finished, mode, as_of, edition, exit_code, outcome = row
+    return RunRecord(number, datetime.fromisoformat(started), _moment(finished), mode, date.fromisoformat(as_of),
+                     edition, exit_code, outcome)
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()

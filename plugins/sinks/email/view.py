@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from pipeline.edition import SECTION_TITLES, Edition
-from pipeline.item_view import ItemView, event_when, intro, item_view, shorten, slot_line
+from pipeline.item_view import ItemView, intro, item_view, shorten
 from pipeline.models import Item, Kind
 from pipeline.sanitize import one_line
 
-# `intro` is the email's; `event_when` and `slot_line` are here for code that still imports them from this module.
-__all__ = ["SUBJECT_CHARS", "SectionView", "event_when", "intro", "sections", "slot_line", "subject_line"]
+__all__ = ["EMAIL_IMAGES", "SUBJECT_CHARS", "SectionView", "intro", "sections", "subject_line"]
 
 SUBJECT_CHARS = 200
 EMAIL_IMAGES = 6  # lead images shown in an email, the first items' (each is a request when the email is opened)

@@ -176,18 +176,10 @@ def edition_page_path(number: int, page_number: int) -> str:
     return edition_path(number) if page_number <= 1 else f"{ARCHIVE_DIR}/issue-{number}-page-{page_number}.html"
 
 
-# ---- kept for the sinks written before the layout above ---------------------------------------
-
-def feed_path(project: Project) -> Path:
-    return project.core.out_dir / FEED_FILE
-
+# ---- addresses the email and the feeds link to ------------------------------------------------
 
 def feed_url(project: Project) -> str:
     return url(project, FEED_FILE)
-
-
-def archive_dir(project: Project) -> Path:
-    return project.core.out_dir / ARCHIVE_DIR
 
 
 def archive_url(project: Project) -> str:

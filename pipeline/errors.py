@@ -27,3 +27,9 @@ class SinkError(PipelineError):
 
 class SubscriberError(PipelineError):
     """A subscriber change that is not allowed (re-adding someone who left), or a bad address or list."""
+
+
+class StateError(PipelineError):
+    """The state database is damaged or unreadable; nothing is fetched until it is restored or repaired."""
+
+    exit_code = 2

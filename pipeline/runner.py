@@ -23,7 +23,7 @@ from pathlib import Path
 from pipeline.components import Sink, Source
 from pipeline.config import Project
 from pipeline.edition import Edition, check_date, month_before, prepare_edition, start_of
-from pipeline.errors import ConfigError, PipelineError
+from pipeline.errors import ConfigError, PipelineError, StateError
 from pipeline.fetching import fetch_all
 from pipeline.ingesting import Ingest
 from pipeline.models import Item
@@ -60,7 +60,7 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
     moment = start_of(as_of, project.tz) if as_of else datetime.now(project.tz)
     as_of = as_of or (edition_date(project, moment.date()) if mode == "run" else moment.date())
     report = RunReport(mode=f"{mode} (dry run)" if dry_run else mode, as_of=as_of.isoformat())
-    with _exclusive(project), _open_store(project) as store:
+    with _exclusive(project), _open_store(project, check=True) as store:
         run_id = history.begin_run(store, mode=report.mode, as_of=as_of, at=datetime.now(UTC))
         try:
             if mode == "run":  # a date that would be refused is refused before anything is fetched
@@ -111,7 +111,7 @@ def _record_finish(store: Store, run_id: int, report: RunReport, exc: BaseExcept
 @contextmanager
 def locked_store(project: Project) -> Iterator[Store]:
     """The state database, with the run lock held: for commands that send or change deliveries."""
-    with _exclusive(project), _open_store(project) as store:
+    with _exclusive(project), _open_store(project, check=True) as store:
         yield store
 
 
@@ -134,17 +134,32 @@ def _exclusive(project: Project) -> Iterator[None]:
 
 
 @contextmanager
-def _open_store(project: Project) -> Iterator[Store]:
+def _open_store(project: Project, check: bool = False) -> Iterator[Store]:
+    """The state database; with `check`, a damaged one stops everything before anything is fetched."""
     path = state_path(project)
     try:
         store = Store(path)
+        damage = store.damage() if check else []
+    except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+        raise damaged(path, str(exc)) from None
     except (OSError, sqlite3.Error) as exc:
         raise ConfigError(f"{path}: cannot open the state database ({exc}); "
                           f"check [pipeline] state_dir, or restore the file from a backup") from None
+    if damage:
+        store.close()
+        raise damaged(path, "; ".join(damage))
     try:
         yield store
     finally:
         store.close()
+
+
+def damaged(path: Path, problem: str) -> StateError:
+    """The one-line error for a damaged state database: what was found, and how to get a sound one back."""
+    return StateError(f"{path}: the state database is damaged ({' '.join(problem.split())[:200]}); nothing was "
+                      f"fetched or sent. Stop `pipeline schedule`, then put back the latest copy made by `pipeline "
+                      f"backup` (README, \"Operations\"), or salvage it with `sqlite3 {path.name} .recover` "
+                      f"into a new file and put that in its place")
 
 
 def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progress: Progress,

@@ -48,6 +48,12 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def damage(self, limit: int = 3) -> list[str]:
+        """What SQLite's `PRAGMA quick_check` finds wrong (at most `limit` lines); [] when the file is sound."""
+        with self._lock:
+            found = [row[0] for row in self.db.execute(f"PRAGMA quick_check({int(limit)})")]
+        return [] if found == ["ok"] else found
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:

@@ -1,0 +1,92 @@
+"""A damaged state database is found before anything is fetched: exit 2, a line saying what to do, no request
+made and not a byte of the file changed."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from http_fixtures import Route, start_feed_server
+
+PIPELINE = str(Path(sys.executable).parent / "pipeline")
+
+
+def rss(count: int) -> bytes:
+    entries = "".join(f"<item><title>Seminar note {n}</title><link>https://p.example.org/{n}</link>"
+                      f"<guid>https://p.example.org/{n}</guid><pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate>"
+                      f"<description>Peer support and power-sharing, part {n}.</description></item>"
+                      for n in range(count))
+    return (f"<rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link>"
+            f"<description>d</description>{entries}</channel></rss>").encode()
+
+
+@pytest.fixture
+def served_project(write_project):
+    state, server = start_feed_server()
+    state.routes["/feed.xml"] = Route(rss(300))
+    config = write_project(f"""
+        [sources.partner]
+        type = "feed"
+        url = "{state.url('/feed.xml')}"
+        [sinks.feed]
+        type = "rss"
+        """)
+    try:
+        yield config, state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def refresh(config: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([PIPELINE, "refresh", "-c", str(config), "--as-of", "2016-02-01"], capture_output=True,
+                          text=True, timeout=120, cwd=config.parent)
+
+
+def overwrite_page(database: Path, index: str) -> None:
+    """Fill the root page of `index` with junk, as a bad disk sector would: the file still opens."""
+    with sqlite3.connect(database) as db:
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (index,)).fetchone()[0]
+    db.close()
+    with open(database, "r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(bytes(range(256)) * (page_size // 256))
+
+
+def test_a_damaged_page_stops_the_run_before_any_fetch(served_project):
+    config, server = served_project
+    assert refresh(config).returncode == 0
+    database = config.parent / "state" / "pipeline.sqlite"
+    assert not (config.parent / "state" / "pipeline.sqlite-wal").exists()  # checkpointed when the run closed it
+    overwrite_page(database, "items_published")
+    with sqlite3.connect(database) as db:  # the damage is real, yet the database still opens
+        assert db.execute("PRAGMA quick_check").fetchone()[0] != "ok"
+    db.close()
+    before, requests = database.read_bytes(), len(server.requests)
+
+    done = refresh(config)
+
+    assert done.returncode == 2, done.stderr
+    error = " ".join(done.stderr.split())
+    assert "pipeline.sqlite: the state database is damaged" in error
+    assert "pipeline backup" in error and ".recover" in error and "nothing was fetched" in error
+    assert "Traceback" not in done.stderr
+    assert len(server.requests) == requests  # no source was fetched
+    assert database.read_bytes() == before  # and nothing was written
+
+
+def test_a_file_that_is_not_a_database_is_named_the_same_way(served_project):
+    config, server = served_project
+    state = config.parent / "state"
+    state.mkdir()
+    (state / "pipeline.sqlite").write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 16)
+
+    done = refresh(config)
+
+    assert done.returncode == 2
+    assert "the state database is damaged" in done.stderr
+    assert server.requests == []

@@ -121,6 +121,23 @@ class ServeSettings(Settings):
         return value
 
 
+class AlertSettings(Settings):
+    """`[alerts]`: who is emailed when something breaks (pipeline/alerts.py), once per problem."""
+
+    to: list[str] = Field(default_factory=list)  # the organisers' addresses; none: no alerts
+    source_failures: int = Field(default=3, ge=1)  # a source's failed runs in a row before anyone is told
+
+    @field_validator("to")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        from pipeline.subscribers.addresses import valid_address
+
+        for address in value:
+            if not valid_address(address):
+                raise ValueError(f"{address!r} is not an email address such as 'organiser@example.org'")
+        return value
+
+
 @dataclass
 class Project:
     """A loaded, validated configuration, with its plugins and component instances."""
@@ -134,6 +151,7 @@ class Project:
     transforms: list[Transform] = field(default_factory=list)
     sinks: list[Sink] = field(default_factory=list)
     serve: ServeSettings = field(default_factory=ServeSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     deadlines: dict[str, float] = field(default_factory=dict)  # [sources.NAME] deadline, where one is given
 
     def deadline_of(self, source: str) -> float:
@@ -184,13 +202,14 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
     errors: list[str] = []
     context = {"base_dir": path.parent}
 
-    known = {"pipeline", "schedule", "serve", *SECTIONS}
+    known = {"pipeline", "schedule", "serve", "alerts", *SECTIONS}
     for key in data:
         if key not in known:
             errors.append(f"{path.name}: unknown table [{key}]; allowed: {', '.join(sorted(known))}")
     core = _validate(CoreSettings, data.get("pipeline"), f"{path.name}: [pipeline]", context, errors)
     schedule = _validate(ScheduleSettings, data.get("schedule", {}), f"{path.name}: [schedule]", context, errors)
     serve = _validate(ServeSettings, data.get("serve", {}), f"{path.name}: [serve]", context, errors)
+    alerts = _validate(AlertSettings, data.get("alerts", {}), f"{path.name}: [alerts]", context, errors)
     if core is None:
         raise ConfigError(*errors)
 
@@ -200,7 +219,8 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
         errors.append(f"{path.name}: [pipeline] plugins_dir: folder {core.plugins_dir} does not exist; "
                       f"create it or remove the setting")
     registry = build_registry(host)
-    project = Project(path, core, schedule or ScheduleSettings(), host, registry, serve=serve or ServeSettings())
+    project = Project(path, core, schedule or ScheduleSettings(), host, registry, serve=serve or ServeSettings(),
+                      alerts=alerts or AlertSettings())
     for name, reason in host.broken.items():
         errors.append(f"plugin {name!r} {reason}")
     errors.extend(registry.problems)
@@ -239,6 +259,9 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
             getattr(project, section).append(component)
     if not project.sinks and not errors:
         errors.append(f"{path.name}: no [sinks.*] tables, so a run would produce nothing; add one (see README)")
+    if project.alerts.to and not errors and not any(hasattr(sink, "deliverer") for sink in project.sinks):
+        errors.append(f"{path.name}: [alerts] to: alerts are sent through the newsletter's delivery, and there is "
+                      f"no [sinks.*] table of type \"email\"; add one, or remove [alerts]")
     if errors:
         raise ConfigError(*errors)
     return project

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from pipeline import alerts
 from pipeline.components import Sink, Source
 from pipeline.config import Project
 from pipeline.edition import Edition, check_date, month_before, prepare_edition, start_of
@@ -80,8 +81,12 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
                 _notify(project, report)
         except BaseException as exc:
             _record_finish(store, run_id, report, exc)
+            if isinstance(exc, Exception) and getattr(exc, "exit_code", 1) != 2 and not dry_run:
+                alerts.after_run(project, store, report, exc)  # not a refused date, nor a signal
             raise
         _record_finish(store, run_id, report, None)
+        if not dry_run:
+            report.problems.extend(alerts.after_run(project, store, report))
     return report
 
 
@@ -140,9 +145,9 @@ def _open_store(project: Project, check: bool = False) -> Iterator[Store]:
     try:
         store = Store(path)
         damage = store.damage() if check else []
-    except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
-        raise damaged(path, str(exc)) from None
     except (OSError, sqlite3.Error) as exc:
+        if getattr(exc, "sqlite_errorname", None) in DAMAGE:
+            raise damaged(path, str(exc)) from None
         raise ConfigError(f"{path}: cannot open the state database ({exc}); "
                           f"check [pipeline] state_dir, or restore the file from a backup") from None
     if damage:
@@ -152,6 +157,9 @@ def _open_store(project: Project, check: bool = False) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+DAMAGE = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}  # "database disk image is malformed", "file is not a database"
 
 
 def damaged(path: Path, problem: str) -> StateError:

@@ -20,7 +20,7 @@ from pipeline.config import Project, load_project
 from pipeline.errors import ConfigError
 from pipeline.runner import state_path
 from pipeline.scheduler import due, missed, next_slot
-from pipeline.state import Store, history, journal
+from pipeline.state import Store, alerts, history, journal
 
 STATUSES = (journal.SENT, journal.IN_FLIGHT, journal.UNKNOWN, journal.FAILED)
 
@@ -39,7 +39,8 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
     now = now or datetime.now(project.tz)
     path = state_path(project)
     data: dict = {"project": project.core.name, "state": str(path), "latest_issue": None, "issue": None,
-                  "deliveries": None, "runs": [], "sources": [], "next": _next_times(project, None, now)}
+                  "deliveries": None, "runs": [], "sources": [], "next": _next_times(project, None, now),
+                  "problems": []}
     found: dict[str, history.SourceHealth] = {}
     if path.exists():
         try:  # opening brings an older database up to date (one transaction per step)
@@ -58,6 +59,8 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
                                  "created_at": _local(latest.created_at, project)}
                 data["deliveries"] = {status: counts.get(status, 0) for status in STATUSES}
             data["next"] = _next_times(project, store, now)
+            data["problems"] = [{"key": alert.key, "subject": alert.subject, "since": _local(alert.opened_at, project),
+                                 "told": _local(alert.notified_at, project)} for alert in alerts.open_alerts(store)]
         finally:
             store.close()
     data["sources"] = [_health(source.instance, found.get(source.instance), project) for source in project.sources]
@@ -123,6 +126,10 @@ def _print_status(data: dict) -> None:
                           soft_wrap=True)
     if upcoming["missed"]:
         console.print(f"[red]missed:[/red] {escape(upcoming['missed'])}", soft_wrap=True)
+    for problem in data["problems"]:
+        told = f"organisers told {_short(problem['told'])}" if problem["told"] else "organisers not told yet"
+        console.print(f"[red]problem:[/red] {escape(problem['subject'])} (since {_short(problem['since'])}; {told})",
+                      soft_wrap=True)
 
     if data["runs"]:
         runs = Table("started", "mode", "as of", "issue", "outcome", "seconds", box=None, title="last runs",

@@ -138,7 +138,19 @@ CREATE INDEX IF NOT EXISTS run_results_by_name ON run_results (stage, name, run)
 CREATE INDEX IF NOT EXISTS run_results_run ON run_results (run);
 """
 
-TABLES = CORE + JOURNAL + SUBSCRIBERS + SITE + HISTORY
+# Alerts to the organisers (pipeline/state/alerts.py): one row per problem, so each is told once.
+ALERTS = """
+CREATE TABLE IF NOT EXISTS alerts (
+    key         TEXT PRIMARY KEY,            -- 'source:NAME', 'run:WHAT FAILED', 'deliveries:ISSUE'
+    subject     TEXT NOT NULL,
+    detail      TEXT NOT NULL,               -- what happened and what to do, as the email says it
+    opened_at   TEXT NOT NULL,               -- ISO 8601, UTC: when a run first found it
+    notified_at TEXT,                        -- when the organisers were told (NULL until an email went out)
+    resolved_at TEXT                         -- when a run found it gone (NULL while open)
+);
+"""
+
+TABLES = CORE + JOURNAL + SUBSCRIBERS + SITE + HISTORY + ALERTS
 
 
 def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:
@@ -176,12 +188,20 @@ def _run_history(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
+def _alerts(db: sqlite3.Connection) -> None:
+    """Alerts to the organisers, each told once (user_version 5)."""
+    for statement in ALERTS.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 # Each step runs once, in order; append new steps, never change or remove one.
 STEPS = [
     _deliveries_v1_to_journal,
     _site_manifest,
     _item_themes,
     _run_history,
+    _alerts,
 ]
 
 

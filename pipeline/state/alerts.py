@@ -1,0 +1,64 @@
+"""Alerts to the organisers: one row per problem, so each problem is told once, not once per run.
+
+A problem's row changes at most three times, one transaction each:
+
+    (none) --open_alert--> open                 a run finds the problem for the first time
+    open --mark_notified--> open, told          the email about it went out (until then, each run tries again)
+    open --resolve_alerts--> resolved           a later run no longer finds it
+
+A resolved problem that comes back is a new problem: `open_alert` opens its row again, untold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pipeline.state.store import Store
+
+
+@dataclass(frozen=True)
+class Alert:
+    key: str
+    subject: str
+    detail: str
+    opened_at: datetime
+    notified_at: datetime | None
+
+
+def open_alert(store: Store, *, key: str, subject: str, detail: str, at: datetime) -> None:
+    """Record problem `key` as open; an open one keeps its row (and whether it was told), a resolved one reopens."""
+    with store.transaction() as db:
+        db.execute("""INSERT INTO alerts (key, subject, detail, opened_at) VALUES (?, ?, ?, ?)
+                      ON CONFLICT (key) DO UPDATE SET subject = excluded.subject, detail = excluded.detail,
+                          opened_at = excluded.opened_at, notified_at = NULL, resolved_at = NULL
+                      WHERE alerts.resolved_at IS NOT NULL""", (key, subject, detail, _iso(at)))
+
+
+def mark_notified(store: Store, keys: Iterable[str], *, at: datetime) -> None:
+    with store.transaction() as db:
+        db.executemany("UPDATE alerts SET notified_at = ? WHERE key = ? AND resolved_at IS NULL",
+                       [(_iso(at), key) for key in keys])
+
+
+def resolve_alerts(store: Store, keys: Iterable[str], *, at: datetime) -> None:
+    with store.transaction() as db:
+        db.executemany("UPDATE alerts SET resolved_at = ? WHERE key = ? AND resolved_at IS NULL",
+                       [(_iso(at), key) for key in keys])
+
+
+def open_alerts(store: Store) -> list[Alert]:
+    """Every open problem, oldest first."""
+    return [Alert(key, subject, detail, datetime.fromisoformat(opened), _moment(told))
+            for key, subject, detail, opened, told in store._rows(
+                "SELECT key, subject, detail, opened_at, notified_at FROM alerts WHERE resolved_at IS NULL "
+                "ORDER BY opened_at, key")]
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()

@@ -1,0 +1,205 @@
+"""Alerts to the organisers: a source failing runs in a row, a failed run, undelivered recipients; each told
+once, through the project's own delivery, and told again only if it clears and comes back."""
+
+from __future__ import annotations
+
+import email
+import json
+import socket
+from email import policy
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from pipeline.cli import main
+from pipeline.config import load_project
+from pipeline.errors import ConfigError
+from pipeline.state import Store, alerts, journal
+
+RSS = ("<rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link><description>d</description>"
+       "<item><title>News</title><link>https://p.example.org/1</link>"
+       "<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate></item></channel></rss>")
+NETWORK = """
+[sources.partner]
+type = "feed"
+url = "partner.xml"
+[sources.down]
+type = "feed"
+url = "down.xml"
+[sinks.newsletter]
+type = "email"
+from_email = "news@network.example.org"
+subscribers = "subscribers.csv"
+[alerts]
+to = ["fay@network.example.org", "gus@network.example.org"]
+"""
+FILES = {"partner.xml": RSS, "down.xml": "not a feed", "subscribers.csv": "email,name\nann@example.org,Ann\n"}
+FAILING_SINK = ("from pipeline import hookimpl\nfrom pipeline.components import Sink\n"
+                "class Full(Sink):\n    name = 'full'\n"
+                "    def write(self, edition, run):\n        raise OSError('disk full')\n"
+                "@hookimpl\ndef register_sinks(register):\n    register(Full)\n")
+
+
+def refresh(config: Path) -> int:
+    return main(["refresh", "-c", str(config), "--as-of", "2016-02-01"])
+
+
+def alerts_sent(config: Path) -> list[email.message.EmailMessage]:
+    folder = config.parent / "out" / "outbox" / "messages"
+    return [email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            for path in sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)]
+
+
+def test_a_failing_source_is_told_once_and_again_only_after_it_recovers_and_fails_again(write_project, capsys):
+    config = write_project(NETWORK, FILES)
+    for _ in range(2):
+        assert refresh(config) == 3
+    assert alerts_sent(config) == []  # two failures in a row: not yet
+
+    assert refresh(config) == 3
+    told = alerts_sent(config)
+    assert sorted(str(m["To"]) for m in told) == ["fay@network.example.org", "gus@network.example.org"]
+    subject = str(told[0]["Subject"])
+    assert subject == "[Test Network] the source 'down' has failed 3 runs in a row"
+    body = told[0].get_body(("plain",)).get_content()
+    assert "What to do: check [sources.down] in pipeline.toml" in body and "it has never worked" in body
+    assert "down.xml" in body  # the latest error, naming the feed
+    capsys.readouterr()
+    assert main(["status", "-c", str(config)]) == 0
+    assert "problem: the source 'down' has failed 3 runs in a row (since " in capsys.readouterr().out
+
+    for _ in range(3):
+        assert refresh(config) == 3
+    assert len(alerts_sent(config)) == 2  # still failing: nobody is told again
+
+    (config.parent / "down.xml").write_text(RSS.replace("News", "Back"), encoding="utf-8")
+    assert refresh(config) == 0
+    assert len(alerts_sent(config)) == 2  # recovered: resolved quietly
+    capsys.readouterr()
+    assert main(["status", "-c", str(config), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["problems"] == []
+
+    (config.parent / "down.xml").write_text("broken again", encoding="utf-8")
+    for _ in range(3):
+        refresh(config)
+    assert len(alerts_sent(config)) == 4  # a new problem: told again, once
+
+
+def test_a_failed_run_is_told_once_until_a_run_succeeds(write_project):
+    config = write_project(NETWORK.replace('url = "down.xml"', 'url = "partner.xml"') + "[sinks.disk]\ntype = 'full'\n"
+                           + '[pipeline]\nname = "Test Network"\nplugins_dir = "plugins"\n',
+                           {**FILES, "plugins/full.py": FAILING_SINK})
+    assert refresh(config) == 1
+    told = alerts_sent(config)[0]
+    assert len(alerts_sent(config)) == 2  # one to each organiser
+    assert str(told["Subject"]) == "[Test Network] a refresh failed (sink disk)"
+    body = told.get_body(("plain",)).get_content()
+    assert "the sink 'disk' failed: OSError: disk full" in body and "pipeline refresh" in body
+    assert refresh(config) == 1
+    assert len(alerts_sent(config)) == 2  # the same failure again: nobody is told twice
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Inbox:
+    """A real SMTP server's handler (aiosmtpd) that keeps what it receives and refuses the addresses in `refuse`."""
+
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.refuse: set[str] = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 (aiosmtpd's naming)
+        if address in self.refuse:
+            return "550 5.2.2 Mailbox full"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def alerts(self) -> list[email.message.EmailMessage]:
+        return [m for m in self.messages if str(m["To"]) == "fay@network.example.org"]
+
+
+@pytest.fixture
+def smtp_network(write_project):
+    """(pipeline.toml sending through a real SMTP server on loopback, its inbox, start(), stop())."""
+    port, inbox = free_port(), Inbox()
+    config = write_project(NETWORK.split("[alerts]")[0].replace('url = "down.xml"', 'url = "partner.xml"') + f"""
+        [sinks.newsletter.delivery]
+        type = "smtp"
+        host = "127.0.0.1"
+        port = {port}
+        starttls = false
+        timeout = 5
+        [alerts]
+        to = ["fay@network.example.org"]
+        source_failures = 1
+        """, {**FILES, "subscribers.csv": "email,name\nann@example.org,Ann\nbob@example.org,Bob\n"})
+    controllers = []
+
+    def start():
+        controllers.append(Controller(inbox, hostname="127.0.0.1", port=port))
+        controllers[-1].start()
+
+    yield config, inbox, start
+    for controller in controllers:
+        controller.stop()
+
+
+def test_undelivered_recipients_are_told_once_and_resolved_after_the_resend(smtp_network):
+    config, inbox, start = smtp_network
+    start()
+    inbox.refuse.add("ann@example.org")
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 1  # the email sink failed for ann
+    [told] = inbox.alerts()  # both problems of the run, in one email
+    assert str(told["Subject"]) == "[Test Network] issue 1: 1 failed (and 1 more)"
+    body = told.get_body(("plain",)).get_content()
+    assert "pipeline deliveries --issue 1 --resend failed" in body and "--resend unknown" not in body
+    assert "2. A run failed (sink newsletter)" in body and "550 5.2.2 Mailbox full" in body
+    assert refresh(config) == 0
+    assert len(inbox.alerts()) == 1  # still failed: not told again
+
+    inbox.refuse.clear()
+    assert main(["deliveries", "-c", str(config), "--issue", "1", "--resend", "failed"]) == 0
+    assert refresh(config) == 0
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        assert alerts.open_alerts(store) == []  # resolved once everyone has it
+        assert journal.counts(store, 1)[1]["sent"] == 2
+    finally:
+        store.close()
+    assert len(inbox.alerts()) == 1
+
+
+def test_an_alert_that_cannot_be_sent_is_a_problem_and_goes_out_after_the_next_run(smtp_network, capsys):
+    config, inbox, start = smtp_network
+    (config.parent / "partner.xml").write_text("not a feed", encoding="utf-8")
+    assert refresh(config) == 3  # nothing listens on the SMTP port yet
+    out = capsys.readouterr().out
+    assert "alerts: the organisers could not be told" in out and "tried again after the next run" in out
+
+    start()
+    assert refresh(config) == 3
+    assert refresh(config) == 3
+    [told] = inbox.alerts()  # after the second run only; the third finds nothing new
+    assert str(told["Subject"]) == "[Test Network] the source 'down' has failed 1 run in a row (and 1 more)"
+    assert "2. The source 'partner' has failed 1 run in a row" in told.get_body(("plain",)).get_content()
+
+
+def test_alerts_need_a_way_to_send_mail(write_project):
+    config = write_project("[sources.partner]\ntype = 'feed'\nurl = 'partner.xml'\n[sinks.feed]\ntype = 'rss'\n"
+                           "[alerts]\nto = ['fay@network.example.org']\n", FILES)
+    with pytest.raises(ConfigError, match=r"\[alerts\] to: .*no \[sinks\.\*\] table of type \"email\""):
+        load_project(config)
+
+
+def test_a_bad_alert_address_is_refused_at_start(write_project):
+    config = write_project(NETWORK.replace("gus@network.example.org", "gus at example"), FILES)
+    assert main(["check", "-c", str(config)]) == 2

@@ -73,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.config = args.config or args.config_before or Path("pipeline.toml")
     args.json_out = sys.stdout if getattr(args, "json", False) else None
+    try:
+        _logging(args)
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     if args.json_out is None:
         return _call(args)[0]
     with contextlib.redirect_stdout(sys.stderr):  # a plugin's print() or a warning cannot spoil the JSON
@@ -80,6 +85,22 @@ def main(argv: list[str] | None = None) -> int:
     if errors is not None:
         write_json(args.json_out, {"ok": False, "exit_code": code, "errors": errors})
     return code
+
+
+def _log_error(message: str) -> None:
+    """For the log file: the error the terminal shows as the command's own last words."""
+    import logging
+
+    from pipeline.logs import SHOWN
+    logging.getLogger("pipeline").error(" ".join(message.split()), extra=SHOWN)
+
+
+def _logging(args) -> None:
+    """--verbose, --quiet and --log-file, given before or after the command."""
+    from pipeline import logs
+
+    logs.configure(verbose=(args.verbose or 0) + (args.verbose_before or 0), quiet=args.quiet or args.quiet_before,
+                   log_file=args.log_file or args.log_file_before)
 
 
 def write_json(stream, data) -> None:
@@ -93,6 +114,7 @@ def _call(args) -> tuple[int, list[str] | None]:
     try:
         return args.command(args), None
     except PipelineError as exc:
+        _log_error(str(exc))
         errors = _console(stderr=True)
         for line in str(exc).splitlines():
             errors.print(f"[red]error:[/red] {_escape(line)}", soft_wrap=True)
@@ -102,12 +124,14 @@ def _call(args) -> tuple[int, list[str] | None]:
         name = exc.name if isinstance(exc, Stopped) else "Ctrl-C"
         message = (f"stopped by {name}: workers ended and the state folder unlocked; what was saved stays saved, "
                    f"and a send in flight is settled by the next run (exit {code})")
+        _log_error(message)
         _console(stderr=True).print(message, soft_wrap=True)
         return code, [message]
     except Exception as exc:  # a bug, ours or a plugin's: one line, the traceback on request
         if os.environ.get(DEBUG_ENV):
             raise
         message = f"unexpected {type(exc).__name__}: {exc}"
+        _log_error(message)
         _console(stderr=True).print(f"[red]error:[/red] {_escape(message)} "
                                     f"(set {DEBUG_ENV}=1 to see the traceback)", soft_wrap=True)
         return 1, [message]
@@ -125,12 +149,14 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--config", "-c", type=Path, dest="config_before", metavar="CONFIG",
                         help="the configuration file (default: ./pipeline.toml); before or after the command")
+    _output_options(parser, "_before")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def command(name: str, handler, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
         sub.add_argument("--config", "-c", type=Path, default=None,
                          help="the configuration file (default: ./pipeline.toml)")
+        _output_options(sub, "")
         sub.set_defaults(command=handler)
         return sub
 
@@ -175,11 +201,22 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _output_options(parser: argparse.ArgumentParser, suffix: str) -> None:
+    """-v, -q and --log-file: on the main parser (dest with `suffix`) and on each command's."""
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("--verbose", "-v", action="count", dest=f"verbose{suffix}", default=0,
+                          help="say what the pipeline is doing on standard error (-vv: in detail)")
+    loudness.add_argument("--quiet", "-q", action="store_true", dest=f"quiet{suffix}",
+                          help="errors only: no progress bar, and the run table only when something went wrong")
+    parser.add_argument("--log-file", type=Path, dest=f"log_file{suffix}", metavar="PATH",
+                        help="also append every message, with its time, to this file (or set PIPELINE_LOG_FILE)")
+
+
 def _command_name(argv: list[str]) -> str | None:
     """The command in `argv`: its first word that is neither an option nor the value of --config."""
     words = iter(argv)
     for word in words:
-        if word in ("--config", "-c"):
+        if word in ("--config", "-c", "--log-file"):
             next(words, None)
         elif not word.startswith("-"):
             return word

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from pipeline.edition import Edition, check_date, month_before, prepare_edition,
 from pipeline.errors import ConfigError, PipelineError, StateError
 from pipeline.fetching import fetch_all
 from pipeline.ingesting import Ingest
+from pipeline.logs import SHOWN
 from pipeline.models import Item
 from pipeline.plugins import call_each_plugin
 from pipeline.run_context import RunContext
@@ -35,6 +37,7 @@ from pipeline.sanitize import clean_html, first_image, image_url, one_line, safe
 from pipeline.state import Store, history
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
+log = logging.getLogger("pipeline.run")
 
 
 def state_path(project: Project) -> Path:
@@ -63,6 +66,7 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
     report = RunReport(mode=f"{mode} (dry run)" if dry_run else mode, as_of=as_of.isoformat())
     with _exclusive(project), _open_store(project, check=True) as store:
         run_id = history.begin_run(store, mode=report.mode, as_of=as_of, at=datetime.now(UTC))
+        log.info("%s %d as of %s: started, %d sources", report.mode, run_id, as_of, len(project.sources))
         try:
             if mode == "run":  # a date that would be refused is refused before anything is fetched
                 check_date(store, as_of, datetime.now(project.tz).date())
@@ -81,13 +85,28 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
                 _notify(project, report)
         except BaseException as exc:
             _record_finish(store, run_id, report, exc)
+            log.error("%s %d as of %s: %s", report.mode, run_id, as_of,
+                      failure_reason(exc) if isinstance(exc, Exception) else "stopped", extra=SHOWN)
             if isinstance(exc, Exception) and getattr(exc, "exit_code", 1) != 2 and not dry_run:
                 alerts.after_run(project, store, report, exc)  # not a refused date, nor a signal
             raise
         _record_finish(store, run_id, report, None)
         if not dry_run:
             report.problems.extend(alerts.after_run(project, store, report))
+    _log_report(report, run_id)
     return report
+
+
+def _log_report(report: RunReport, run_id: int) -> None:
+    """The run table's lines, for the log file (the terminal has the table itself)."""
+    for result in report.results:
+        level = logging.INFO if result.ok else logging.ERROR if result.stage != "source" else logging.WARNING
+        log.log(level, "%s %s: %s%s (%.2f s)", result.stage, result.name, "" if result.ok else "FAILED: ",
+                result.summary, result.seconds, extra=SHOWN)
+    for problem in report.problems:
+        log.warning("skipped: %s", problem, extra=SHOWN)
+    log.info("%s %d as of %s: %s%s", report.mode, run_id, report.as_of, outcome_of(report),
+             f", issue {report.edition}" if report.edition else "", extra=SHOWN)
 
 
 OUTCOMES = {0: "done", 1: "FAILED (a sink or transform failed)", 3: "done, with problems"}

@@ -135,7 +135,7 @@ def test_a_component_that_fails_to_set_up_is_named(write_project, capsys):
 def test_a_corrupt_state_database_is_reported_and_left_alone(write_project, capsys):
     path = write_project(FEED_ONLY, {"partner.xml": RSS, "state/pipeline.sqlite": "not a database"})
     assert main(["run", "-c", str(path), "--as-of", "2016-02-01"]) == 2
-    assert "cannot open the state database" in capsys.readouterr().err
+    assert "pipeline.sqlite: the state database is damaged (file is not a database)" in capsys.readouterr().err
     assert (path.parent / "state" / "pipeline.sqlite").read_text() == "not a database"
 
 

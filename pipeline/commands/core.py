@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from pipeline import logs
 from pipeline.cli import write_json
 from pipeline.config import Project, load_plugins, load_project
 from pipeline.run_report import RunReport, StageResult
@@ -90,7 +91,7 @@ def cmd_plugins(args) -> int:
 
 def _run_with_progress(project: Project, as_of: date | None, mode: str, dry_run: bool = False) -> RunReport:
     console = _console()
-    if not console.is_terminal:
+    if not console.is_terminal or logs.quiet():
         return run(project, as_of=as_of, mode=mode, dry_run=dry_run)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=console, transient=True) as bar:
@@ -123,6 +124,8 @@ def _show_report(report: RunReport, json_out=None) -> int:
 def _print_report(report: RunReport) -> int:
     console = _console()
     data = report_data(report)
+    if logs.quiet() and data["exit_code"] == 0:
+        return 0  # --quiet: the table only when something went wrong
     console.print(_report_table(report.results), soft_wrap=True, highlight=False)
     for problem in data["problems"]:
         console.print(f"[yellow]skipped:[/yellow] {escape(problem)}", soft_wrap=True)

@@ -20,6 +20,7 @@ shortened to match. Runs are then made with `--as-of` the fake date. Never set t
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -30,11 +31,13 @@ from rich.markup import escape
 
 from pipeline.commands.core import _console, _print_report, _run_with_progress
 from pipeline.config import load_project
+from pipeline.logs import SHOWN
 from pipeline.runner import state_path
 from pipeline.scheduler import EDITION, REFRESH, RESUME, Due, due, missed, next_slot
 from pipeline.state import Store
 
 FAKE_NOW, FAKE_SPEED = "PIPELINE_FAKE_NOW", "PIPELINE_FAKE_SPEED"
+log = logging.getLogger("pipeline.schedule")
 CHECK_EVERY = 60.0  # seconds between checks, at most
 FIRST_RETRY, LONGEST_RETRY = 60.0, 1800.0
 Check = Callable[[datetime, datetime | None], tuple[list[Due], list[str]]]
@@ -146,7 +149,7 @@ def run_loop(check: Check, execute: Callable[[Due], bool], *, now: Callable[[], 
 def cmd_schedule(args) -> int:
     project = load_project(args.config)
     clock = Clock(project.tz)
-    console, errors = _console(), _console(stderr=True)
+    console = _console()
     now = clock.now()
     every = project.schedule.refresh_minutes
     console.print(f"monthly edition: next at {next_slot(project, now):%Y-%m-%d %H:%M %Z}; a missed one is made "
@@ -156,7 +159,7 @@ def cmd_schedule(args) -> int:
         return 0
 
     def warn(line: str) -> None:
-        errors.print(f"[yellow]schedule:[/yellow] {escape(line)}", soft_wrap=True)
+        log.warning("schedule: %s", line)
 
     def check(moment: datetime, last_refresh: datetime | None) -> tuple[list[Due], list[str]]:
         current = load_project(args.config)  # read afresh: edits apply without a restart
@@ -174,8 +177,10 @@ def cmd_schedule(args) -> int:
         as_of: date | None = item.as_of
         if item.kind == REFRESH:
             as_of = clock.now().date() if clock.fake else None
-        console.print(f"{clock.now():%Y-%m-%d %H:%M}: {item.kind}"
-                      f"{f' {as_of}' if item.kind != REFRESH else ''} ({escape(item.why)})")
+        what = f"{item.kind} {as_of}" if item.kind != REFRESH else item.kind
+        starting = f"{clock.now():%Y-%m-%d %H:%M}: {what} ({item.why})"
+        console.print(escape(starting))
+        log.info("schedule: %s", starting, extra=SHOWN)
         signals.running = True
         try:
             code = _print_report(_run_with_progress(load_project(args.config), as_of,

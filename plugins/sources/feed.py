@@ -9,6 +9,7 @@ exactly what feedparser gives, and leaves the rest to feedparser.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,8 @@ from pipeline.models import Item, Kind, item_id
 from pipeline.run_context import RunContext
 from pipeline.sanitize import clean_html, image_url, plain_text, safe_url
 from pipeline.settings_types import UrlOrFile
+
+log = logging.getLogger("pipeline.sources.feed")
 
 OFFLOAD_BYTES = 64 * 1024  # smaller feeds parse faster than a trip to a worker process
 _UNDATED = datetime.min.replace(tzinfo=UTC)
@@ -93,6 +96,7 @@ class FeedSource(Source):
             with run.host_slot(url), run.http.stream("GET", url, headers=headers, timeout=timeout) as response:
                 if response.status_code == 304:
                     response.read()  # nothing to read, but now the connection goes back to the pool
+                    log.debug("%s: 304 Not Modified", url)
                     return None, {}
                 if response.status_code >= 400:
                     raise SourceError(f"{url}: HTTP {response.status_code} {response.reason_phrase}; "
@@ -106,6 +110,7 @@ class FeedSource(Source):
                     if run.time_left() <= 0:  # a server that trickles its answer
                         raise SourceError(f"{url}: no complete answer within the source's deadline of "
                                           f"{run.project.deadline_of(self.instance):g} s")
+                log.debug("%s: %d, %d bytes", url, response.status_code, len(body))
                 return bytes(body), dict(response.headers)
         except httpx_errors().TimeoutException:
             raise SourceError(f"{url}: no answer within {timeout:g} s; the server is slow or down, "

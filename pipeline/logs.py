@@ -1,0 +1,76 @@
+"""Logging, with the standard `logging` module: every message under the `pipeline` logger.
+
+Standard error shows warnings and errors by default; `--verbose` (`-v`) adds what the pipeline is
+doing (each run, each alert, each batch of a send), `-vv` the detail (each download's status, each
+chunk of items), and `--quiet` (`-q`) only errors. `--log-file PATH` also appends every message at
+INFO (DEBUG with `-vv`) to a file, each line with its time, level and logger; so does the
+`PIPELINE_LOG_FILE` environment variable.
+
+The terminal keeps its run table: what the table already says (each source's and sink's result,
+each skipped record) is logged with `extra=SHOWN`, which goes to the log file but is not printed
+twice on the terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+LOGGER = "pipeline"
+LOG_FILE_ENV = "PIPELINE_LOG_FILE"
+SHOWN = {"shown": True}  # `extra=` for a message the terminal already shows another way
+
+_handlers: list[logging.Handler] = []  # ours, replaced when `configure` runs again (tests call main() often)
+_quiet = False
+
+
+class _NotShownAlready(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "shown", False)
+
+
+class _TerminalFormat(logging.Formatter):
+    """`warning: …`, as the command's own errors are written."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
+def configure(*, verbose: int = 0, quiet: bool = False, log_file: Path | None = None) -> None:
+    """Send the `pipeline` logger's messages to standard error (at the level chosen) and to `log_file`."""
+    global _quiet
+    logger = logging.getLogger(LOGGER)
+    for handler in _handlers:
+        logger.removeHandler(handler)
+        handler.close()
+    _handlers.clear()
+    _quiet = quiet
+    logger.setLevel(logging.DEBUG)  # each handler picks its own level
+
+    terminal = logging.StreamHandler(sys.stderr)
+    terminal.setLevel(logging.ERROR if quiet else {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG))
+    terminal.setFormatter(_TerminalFormat())
+    terminal.addFilter(_NotShownAlready())
+    _handlers.append(terminal)
+
+    log_file = log_file or (Path(os.environ[LOG_FILE_ENV]) if os.environ.get(LOG_FILE_ENV) else None)
+    if log_file is not None:
+        try:
+            file = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            from pipeline.errors import ConfigError
+
+            raise ConfigError(f"{log_file}: cannot write the log file there ({exc.strerror}); "
+                              f"give --log-file a path in a folder that exists and is writable") from None
+        file.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
+        file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        _handlers.append(file)
+    for handler in _handlers:
+        logger.addHandler(handler)
+
+
+def quiet() -> bool:
+    """Whether `--quiet` was given: no progress bar, and the run table only when something went wrong."""
+    return _quiet

@@ -1,0 +1,105 @@
+"""Logging through the standard `logging` module: --verbose, --quiet, --log-file; the run table stays on the
+terminal and is not repeated there by the log."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from http_fixtures import Route, start_feed_server
+
+from pipeline.cli import main
+
+RSS = ("<rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link><description>d</description>"
+       "<item><title>News</title><link>https://p.example.org/1</link>"
+       "<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate></item></channel></rss>")
+TWO_SOURCES = """
+[sources.partner]
+type = "feed"
+url = "partner.xml"
+[sources.down]
+type = "feed"
+url = "down.xml"
+[sinks.feed]
+type = "rss"
+"""
+STAMPED = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) pipeline[.\w]*: ")
+
+
+def test_the_log_file_has_every_line_of_the_run_and_the_terminal_has_each_once(write_project, capsys):
+    config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": "not a feed"})
+    log_file = config.parent / "run.log"
+
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01", "--log-file", str(log_file)]) == 3
+
+    lines = log_file.read_text(encoding="utf-8").splitlines()
+    assert lines and all(STAMPED.match(line) for line in lines)
+    text = "\n".join(lines)
+    assert re.search(r"INFO pipeline\.run: refresh 1 as of 2016-02-01: started, 2 sources", text)
+    assert re.search(r"INFO pipeline\.run: source partner: 1 item \(", text)
+    assert re.search(r"WARNING pipeline\.run: source down: FAILED: .*down\.xml: not an RSS or Atom feed", text)
+    assert re.search(r"INFO pipeline\.run: refresh 1 as of 2016-02-01: done, with problems", text)
+    out, err = capsys.readouterr()
+    assert "sources that failed: down" in out  # the run table, as before
+    assert err == ""  # the failure is in the table: not said twice
+
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01", "--log-file", str(log_file)]) == 3
+    assert "refresh 2 as of" in log_file.read_text(encoding="utf-8")  # appended, not replaced
+
+
+def test_verbose_says_what_happens_and_very_verbose_each_download(write_project, capsys):
+    state, server = start_feed_server()
+    state.routes["/feed.xml"] = Route(RSS.encode(), etag='"v1"')
+    try:
+        config = write_project(f'[sources.partner]\ntype = "feed"\nurl = "{state.url("/feed.xml")}"\n'
+                               f'[sinks.feed]\ntype = "rss"\n')
+        assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+        assert "info:" not in capsys.readouterr().err  # warnings only, by default
+
+        assert main(["-v", "refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+        err = capsys.readouterr().err
+        assert "info: refresh 2 as of 2016-02-01: started, 1 sources" in err and "debug:" not in err
+
+        assert main(["refresh", "-vv", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+        assert f"debug: {state.url('/feed.xml')}: 304 Not Modified" in capsys.readouterr().err
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_quiet_prints_nothing_for_a_clean_run_and_the_table_for_a_bad_one(write_project, capsys):
+    config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": RSS.replace("News", "Other")})
+    assert main(["refresh", "-q", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    assert capsys.readouterr() == ("", "")
+
+    (config.parent / "down.xml").write_text("broken", encoding="utf-8")
+    assert main(["--quiet", "refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 3
+    assert "sources that failed: down" in capsys.readouterr().out
+
+
+def test_json_stays_one_document_with_logs_on_standard_error(write_project, capsys):
+    config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": "broken"})
+    assert main(["refresh", "--json", "-vv", "-c", str(config), "--as-of", "2016-02-01"]) == 3
+    out, err = capsys.readouterr()
+    assert json.loads(out)["failed_sources"] == ["down"]
+    assert "info: refresh 1 as of 2016-02-01: started" in err
+
+
+def test_a_log_file_that_cannot_be_written_is_one_line_and_exit_2(write_project, capsys):
+    config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": RSS})
+    missing = config.parent / "no-such-folder" / "run.log"
+    assert main(["refresh", "-c", str(config), "--log-file", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{missing}: cannot write the log file there" in err
+    assert not (config.parent / "state").exists()  # nothing ran
+
+
+def test_quiet_and_verbose_together_are_refused(write_project, capsys):
+    config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": RSS})
+    try:
+        main(["refresh", "-q", "-v", "-c", str(config)])
+    except SystemExit as exc:
+        assert exc.code == 2
+    else:
+        raise AssertionError("argparse accepted --quiet with --verbose")
+    assert "not allowed with argument" in capsys.readouterr().err

@@ -354,3 +354,89 @@ def test_a_signal_during_a_run_waits_for_it_and_a_second_one_stops_it():
     assert signals.stopped_a_run
     with pytest.raises(Stopped):
         Signals(said.append).handle(signal.SIGINT, None)  # while waiting: at once
+
+
+@pytest.fixture
+def slow_feed():
+    """A feed on 127.0.0.1 that answers only once `release` is set: a run that is busy for as long as we like."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked, release = threading.Event(), threading.Event()
+    body = (b"<rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link><description>d"
+            b"</description><item><title>Late news</title><link>https://p.example.org/1</link>"
+            b"<pubDate>Fri, 19 Feb 2016 10:00:00 +0000</pubDate></item></channel></rss>")
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            asked.set()
+            release.wait(60)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/feed.xml", asked, release
+    release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def _last_run(config: Path):
+    from pipeline.state import history
+
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        return history.last_runs(store, 1)[0]
+    finally:
+        store.close()
+
+
+def test_sigterm_during_a_run_lets_the_run_finish_then_ends(news_project, slow_feed):
+    url, asked, release = slow_feed
+    config = news_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\n')
+    process = _start(config, "2016-02-20T12:00:00+00:00")  # the refresh made at start is busy on the slow feed
+    try:
+        assert asked.wait(30)
+        process.send_signal(signal.SIGTERM)
+        _wait_for(lambda: "stopping when the current run ends" in process.err)
+        assert process.poll() is None  # still running its run
+        release.set()
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    process.reader.join(timeout=5)
+    assert process.returncode == 143, process.err
+    assert "stopped by SIGTERM after the run ended" in process.err
+    last = _last_run(config)
+    assert last.finished is not None and last.outcome == "done"  # the run was let finish
+    with open(config.parent / "state" / "pipeline.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_a_second_sigterm_stops_the_run_safely(news_project, slow_feed):
+    url, asked, release = slow_feed
+    config = news_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\n')
+    process = _start(config, "2016-02-20T12:00:00+00:00")
+    try:
+        assert asked.wait(30)
+        process.send_signal(signal.SIGTERM)
+        _wait_for(lambda: "stopping when the current run ends" in process.err)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)  # without the feed ever answering
+    finally:
+        if process.poll() is None:
+            process.kill()
+    process.reader.join(timeout=5)
+    assert process.returncode == 143, process.err
+    assert not release.is_set()
+    last = _last_run(config)
+    assert last.finished is not None and last.outcome == "stopped by SIGTERM" and last.exit_code == 143
+    with open(config.parent / "state" / "pipeline.lock", "w") as lock:  # the lock was released
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

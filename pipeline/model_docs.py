@@ -46,6 +46,7 @@ SINK_FACTS: dict[str, Any] = {
     "EMAIL_IMAGES": 6,  # plugins/sinks/email/view.py
     "FALLBACK_DESCRIPTION_CHARS": 300,  # plugins/sinks/rss/document.py
     "UNDATED_JOB_DAYS": 90,  # plugins/sinks/archive/facts.py
+    "UNDATED_EVENT_DAYS": 30,  # plugins/sinks/archive/facts.py
     "KIND_LABELS": {"post": "Blog post", "news": "Partner news", "job": "Job", "event": "Event"},  # archive/render.py
 }
 
@@ -94,8 +95,8 @@ KIND_DOCS: dict[Kind, str] = {
         "A conference, seminar or other event (the `events` source). Give its particulars in `event`: its start "
         "orders the Events section, and the event leaves issues and feeds once it is over. `event` is not "
         "required: a `feed` source with `kind = \"event\"` gives none, and such an event has no date in the "
-        "email or the feed, stays in the feed until newer items push it out, and on the site is listed among "
-        "past events, its page saying it is over."),
+        "email or the feed, stays in the feed until newer items push it out, and on the site counts as "
+        f"upcoming for {SINK_FACTS['UNDATED_EVENT_DAYS']} days after `published`, with no calendar file."),
 }
 
 DOCS: dict[type, dict[str, Doc]] = {

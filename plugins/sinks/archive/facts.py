@@ -22,6 +22,7 @@ from pipeline.state import site as site_state
 
 FACTS_VERSION = "2"  # change when what Facts holds, or how it is made, changes
 UNDATED_JOB_DAYS = 90  # a job with no closing date counts as open this long after it was posted
+UNDATED_EVENT_DAYS = 30  # an event with no date (a feed's notice without details) counts as upcoming this long
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,10 @@ class Facts:
         return datetime.fromisoformat(self.published) + timedelta(days=UNDATED_JOB_DAYS) >= moment
 
     def upcoming_at(self, moment: datetime) -> bool:
-        """An event not over at `moment`."""
-        return bool(self.finishes) and datetime.fromisoformat(self.finishes) >= moment
+        """An event not over at `moment`; one with no date (no details) for UNDATED_EVENT_DAYS after it was posted."""
+        if self.finishes:
+            return datetime.fromisoformat(self.finishes) >= moment
+        return datetime.fromisoformat(self.published) + timedelta(days=UNDATED_EVENT_DAYS) >= moment
 
 
 def facts_of(project: Project, item: Item, fingerprint: str) -> Facts:

@@ -29,7 +29,7 @@ def plan_items(built: Site) -> list[Planned]:
         made_from = key(built.version, "item", entry.path, entry.fp, built.state_of(entry),
                         issue.number if issue else "", merges)
         planned.append(Planned(entry.path, made_from, lambda entry=entry: _item_page(built, entry)))
-        if entry.kind == "event":
+        if entry.kind == "event" and entry.start:  # an event with no details has nothing to put in a calendar
             planned.append(Planned(calendar_path(entry), key(built.version, "ics", entry.fp),
                                    lambda entry=entry: _event_ics(built, entry), listed=False))
     return planned
@@ -57,7 +57,7 @@ def _item_page(built: Site, entry: Facts) -> str:
     return built.renderer.page(
         "item.html", entry.path, head, entry=entry, item=item, view=view, state=built.state_of(entry),
         issue=issue, into=into, link_out=view.url if link_out else "", host=_host(item.url),
-        calendar=calendar_path(entry) if entry.kind == "event" else "", all_events=site.CALENDAR,
+        calendar=calendar_path(entry) if entry.kind == "event" and entry.start else "", all_events=site.CALENDAR,
         lead_image=view.image if view.image and view.image not in item.body_html else "")
 
 

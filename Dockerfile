@@ -1,0 +1,38 @@
+# `pipeline schedule` in a container: the monthly edition and the regular refresh, as a non-root user,
+# with the state database and the site in volumes. Build, run, back up: README.md, "Operations".
+#   docker build -t newsletter-pipeline .
+#   docker run -d --name newsletter --env-file /etc/newsletter-pipeline/env --stop-timeout 900 \
+#     -v newsletter-state:/app/state -v newsletter-out:/app/out newsletter-pipeline
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN groupadd --system --gid 10001 pipeline \
+ && useradd --system --uid 10001 --gid pipeline --home-dir /app --no-create-home --shell /usr/sbin/nologin pipeline
+
+# The package and its built-in plugins (the source folder is removed once they are installed).
+COPY pyproject.toml README.md /src/
+COPY pipeline /src/pipeline
+COPY plugins /src/plugins
+RUN pip install --no-cache-dir /src && rm -rf /src
+
+# The project: pipeline.toml and what it names (templates, content, local plugins), read-only to the
+# pipeline. Mount your own over them (e.g. -v ./pipeline.toml:/app/pipeline.toml:ro). Relative paths in
+# pipeline.toml are taken from /app, so state_dir "state" and out_dir "out" are the two volumes below.
+WORKDIR /app
+COPY pipeline.toml ./
+COPY templates ./templates
+COPY content ./content
+COPY local_plugins ./local_plugins
+RUN mkdir state out && chown pipeline:pipeline state out && chmod 0700 state
+
+USER 10001:10001
+VOLUME ["/app/state", "/app/out"]
+
+# SIGTERM (docker stop): the current run finishes first, then exit 143; give it time (--stop-timeout).
+STOPSIGNAL SIGTERM
+# Healthy: pipeline.toml and its plugins load and the state database opens (`docker inspect` shows the JSON).
+HEALTHCHECK --interval=5m --timeout=1m --start-period=2m CMD ["pipeline", "status", "--json"]
+CMD ["pipeline", "schedule"]

@@ -29,7 +29,7 @@ from pipeline.errors import ConfigError, PipelineError, StateError
 from pipeline.fetching import fetch_all
 from pipeline.ingesting import Ingest
 from pipeline.logs import SHOWN
-from pipeline.models import Item
+from pipeline.models import Item, Kind
 from pipeline.plugins import call_each_plugin
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, failure_reason, items_text, timed
@@ -235,6 +235,15 @@ def _checked(item: Item, clean: bool = True) -> Item:
     control characters."""
     if not isinstance(item, Item):
         raise TypeError(f"fetch() returned {type(item).__name__}, not Item")
+    if not isinstance(item.kind, Kind):
+        try:
+            item.kind = Kind(item.kind)
+        except ValueError:
+            raise TypeError(f"item {item.id!r}: kind {item.kind!r} is not one of "
+                            f"{', '.join(k.value for k in Kind)}; use pipeline.models.Kind") from None
+    if not isinstance(item.published, datetime) or item.published.utcoffset() is None:
+        raise TypeError(f"item {item.id!r}: published {item.published!r} has no time zone; "
+                        f"make it with pipeline.dates.aware(value, self.project.tz)")
     item.title = one_line(item.title)
     item.author = one_line(item.author)
     item.summary = strip_controls(item.summary)

@@ -2,12 +2,13 @@
 
 Only items that are new, or changed since they were saved (their fingerprint differs), are
 transformed. When the transforms may run in the worker processes (pipeline/transforming.py), each
-source's new items join a queue that is handed to the workers `CHUNK_ITEMS` at a time (one chunk
-per worker at once, so a large feed's parsing never waits behind them all) while the other sources
-are still downloading, and each chunk is saved as it comes back: the transforms overlap
-the fetching, and a long run never holds every transformed item at once. Otherwise (one worker, a
-transform that must see the whole run, or a small run) the transforms run here over every new item
-together once all sources are done, as a plain `apply(items, run)`.
+source's new items join a queue that is handed to the workers `CHUNK_ITEMS` at a time while the
+other sources are still downloading (two chunks per worker at once: one in work while the other's
+rows are saved here, and a large feed's parsing never waits behind them all). The workers send back
+each item as the row the store keeps, and each chunk is saved as it comes back: the transforms
+overlap the fetching, and a long run never holds every transformed item at once. Otherwise (one
+worker, a transform that must see the whole run, or a small run) the transforms run here over every
+new item together once all sources are done, as a plain `apply(items, run)`.
 
 The sources' validators (ETags) are recorded only after everything is saved (`RunContext.saved`).
 """
@@ -24,9 +25,11 @@ from datetime import datetime
 from pipeline.models import Item
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, items_text, timed
-from pipeline.transforming import MIN_ITEMS, apply_chunk, can_run_in_workers, specs
+from pipeline.state.store import ItemRow
+from pipeline.transforming import MIN_ITEMS, can_run_in_workers, specs, transform_rows
 
-CHUNK_ITEMS = 500  # items per trip to a worker: small enough that few are in memory at once
+CHUNK_ITEMS = 250  # items per trip to a worker: small enough that few are in memory at once
+CHUNKS_PER_WORKER = 2  # chunks handed over at once, per worker
 Progress = Callable[[str, int, int], None]
 
 
@@ -37,7 +40,10 @@ def fingerprint(item: Item, transforms_key: str) -> str:
 
 
 def transforms_key(ctx: RunContext) -> str:
-    return json.dumps([(t.name, t.settings.model_dump(mode="json")) for t in ctx.project.transforms], sort_keys=True)
+    """A digest of every transform's settings (a taxonomy runs to tens of kilobytes: hashed once, not per item)."""
+    settings = json.dumps([(t.name, t.settings.model_dump(mode="json")) for t in ctx.project.transforms],
+                          sort_keys=True)
+    return hashlib.sha256(settings.encode()).hexdigest()
 
 
 class Ingest:
@@ -88,14 +94,16 @@ class Ingest:
     # -- in the worker processes ---------------------------------------------------------------------
 
     def _hand_over_some(self, whole_chunks_only: bool = True) -> None:
-        """Give the workers chunks of what is waiting, but never more than one per worker at a time: the
-        same workers parse the large feeds still downloading, which must not queue behind every chunk."""
-        limit, least = self.ctx.project.core.workers, CHUNK_ITEMS if whole_chunks_only else 1
+        """Give the workers chunks of what is waiting, but never more than two per worker at a time: one to
+        work on while the other's rows are saved here, so a worker never waits for this process; and the
+        large feeds still downloading, parsed by the same workers, never queue behind every chunk."""
+        limit, least = CHUNKS_PER_WORKER * self.ctx.project.core.workers, CHUNK_ITEMS if whole_chunks_only else 1
         while len(self.in_flight) < limit and len(self.waiting) >= least:
             chunk, self.waiting = self.waiting[:CHUNK_ITEMS], self.waiting[CHUNK_ITEMS:]
             if self.started is None:
                 self.started = time.perf_counter()
-            self.in_flight.append(self.ctx.submit_to_workers(apply_chunk, specs(self.ctx.project.transforms), chunk))
+            self.in_flight.append(self.ctx.submit_to_workers(transform_rows, specs(self.ctx.project.transforms),
+                                                             chunk))
             self.handed_over += len(chunk)
 
     def save_finished(self) -> None:
@@ -104,12 +112,13 @@ class Ingest:
             self._save(*self.in_flight.pop(0).result())
         self._hand_over_some()
 
-    def _save(self, transformed: list[Item], problems: list[str], failed: list[str]) -> None:
+    def _save(self, rows: list[ItemRow], problems: list[str], failed: list[str]) -> None:
         self.failures.extend(failed)
         for problem in problems:
             where, _, message = problem.partition(": ")
             self.ctx.problem(where, message)
-        self._store(transformed, all_ok=not failed)
+        # A failed transform leaves an empty fingerprint, so the next run transforms those items again.
+        self.ctx.store.save_rows(((row, "" if failed else self.prints[row[0]]) for row in rows), self.seen_at)
 
     def _report_workers(self) -> None:
         seconds = time.perf_counter() - (self.started or time.perf_counter())

@@ -82,9 +82,13 @@ class Store:
 
     def save_items(self, items: Iterable[tuple[Item, str]], seen_at: datetime) -> None:
         """Insert or update `(item, fingerprint)` pairs; `first_seen` is kept from the first time."""
+        self.save_rows(((item_row(item), fp) for item, fp in items), seen_at)
+
+    def save_rows(self, rows: Iterable[tuple[ItemRow, str]], seen_at: datetime) -> None:
+        """`save_items` for items already made into rows (`item_row`, done in a worker process)."""
         now = _iso(seen_at)
-        rows = ((it.id, it.kind.value, it.source, _iso(it.published), now, now, fp, json.dumps(it.to_dict()),
-                 json.dumps(it.themes)) for it, fp in items)  # one row at a time: never every item's JSON at once
+        rows = ((ident, kind, source, published, now, now, fp, data, themes)
+                for (ident, kind, source, published, data, themes), fp in rows)  # one at a time, never all at once
         with self.transaction() as db:
             db.executemany(
                 """INSERT INTO items (id, kind, source, published, first_seen, last_seen, fingerprint, data, themes)
@@ -215,6 +219,15 @@ class Store:
     def set_source_state(self, source: str, data: dict) -> None:
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO source_state VALUES (?, ?)", (source, json.dumps(data)))
+
+
+ItemRow = tuple[str, str, str, str, str, str]  # id, kind, source, published (ISO, UTC), data (JSON), themes (JSON)
+
+
+def item_row(item: Item) -> ItemRow:
+    """What the items table keeps of an item (but its fingerprint and when it was seen)."""
+    return (item.id, item.kind.value, item.source, _iso(item.published), json.dumps(item.to_dict()),
+            json.dumps(item.themes))
 
 
 def _iso(moment: datetime) -> str:

@@ -141,6 +141,7 @@ def _call(args) -> tuple[int, list[str] | None]:
 LATER_COMMANDS = {
     "subscribers": ("pipeline.commands.subscribers", "list, add, remove, import and export subscribers"),
     "serve": ("pipeline.commands.serve", "run the web app where people subscribe, confirm, choose themes and leave"),
+    "plugin": ("pipeline.commands.plugin", "write a new plugin package to start from: plugin new NAME --kind KIND"),
     "backup": ("pipeline.commands.backup", "copy the state database to a file and check the copy; safe while in use"),
 }
 

@@ -9,5 +9,7 @@ fi
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
+# The example plugins (examples/*), so the test suite runs their tests too (setuptools comes with the test extras).
+.venv/bin/python -m pip install --quiet --no-build-isolation $(for example in examples/*/; do printf -- '-e %s ' "$example"; done)
 bash scripts/feedparser_corpus.sh  # feedparser's own test corpus, for the fast parser's differential test
 exec .venv/bin/python -m pytest "$@"

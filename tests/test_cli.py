@@ -156,7 +156,7 @@ def test_config_before_a_command_with_its_own_actions(write_project, capsys):
     assert "ann@example.org" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("typed", "meant"), [("rnu", "run"), ("refesh", "refresh"), ("plugin", "plugins")])
+@pytest.mark.parametrize(("typed", "meant"), [("rnu", "run"), ("refesh", "refresh"), ("plugns", "plugins")])
 def test_a_mistyped_command_gets_did_you_mean(capsys, typed, meant):
     with pytest.raises(SystemExit) as stopped:
         main([typed])

@@ -320,22 +320,25 @@ def test_events_show_speakers_programme_and_the_venues_own_time(write_feed, item
     assert feedparser.parse(data).bozo == 0
 
 
-def test_empty_feed_is_still_valid_and_dated_by_the_run(write_feed):
-    _, result, data, _ = write_feed([])
+def test_empty_feed_is_still_valid_and_dated_by_the_run(pipeline_project):
+    project = pipeline_project(SINK)
+    report = project.refresh(as_of=MOMENT.date())  # midnight in London, which keeps GMT in February
 
-    parsed = feedparser.parse(data)
+    parsed = project.feed()
     assert parsed.bozo == 0 and parsed.entries == []
-    assert parsedate_to_datetime(channel_of(data).findtext("lastBuildDate")) == MOMENT
-    assert "0 items" in result.summary
+    assert parsedate_to_datetime(parsed.feed.updated) == MOMENT
+    assert_valid(project.site(site.FEED_FILE).encode(), site.url(project.project, site.FEED_FILE))
+    assert "0 items" in report.results[-1].summary
 
 
-def test_settings_override_title_and_description(write_feed, item_factory):
+def test_settings_override_title_and_description(pipeline_project, item_factory):
     toml = SINK + 'title = "Co-production news"\ndescription = "Posts, jobs & events"\n'
-    _, _, data, _ = write_feed([item_factory()], toml)
+    project = pipeline_project(toml, items=[item_factory(title="Peer support")])
+    project.run(as_of=MOMENT.date())
 
-    channel = channel_of(data)
-    assert channel.findtext("title") == "Co-production news"
-    assert channel.findtext("description") == "Posts, jobs & events"
+    parsed = project.feed()
+    assert (parsed.feed.title, parsed.feed.subtitle) == ("Co-production news", "Posts, jobs & events")
+    assert [entry.title for entry in parsed.entries] == ["Peer support"]
 
 
 def test_unknown_setting_is_rejected(project_from):

@@ -168,9 +168,9 @@ Some **Markdown** with <script>alert(1)</script> and a [link](/elsewhere/).
 """
 
 
-def test_blog_reads_markdown_posts(project_from, run_context):
-    project = project_from('[sources.b]\ntype = "blog"\npath = "posts"\n' + SINK, {"posts/space.md": POST})
-    (post,), _ = fetch(project, run_context)
+def test_blog_reads_markdown_posts(pipeline_project):
+    project = pipeline_project('[sources.b]\ntype = "blog"\npath = "posts"\n' + SINK, {"posts/space.md": POST})
+    (post,) = project.fetch(as_of=date(2016, 5, 1))
     assert post.kind is Kind.POST
     assert post.title == "Space to think"
     assert post.author == "Pamela Fisher"
@@ -220,14 +220,18 @@ posted = 2016-01-20
 """
 
 
-def test_jobs_file_with_a_bad_record(project_from, run_context):
-    project = project_from('[sources.j]\ntype = "jobs"\npath = "jobs.toml"\n' + SINK, {"jobs.toml": JOBS})
-    (job,), run = fetch(project, run_context)
+def test_jobs_file_with_a_bad_record(pipeline_project):
+    project = pipeline_project('[sources.j]\ntype = "jobs"\npath = "jobs.toml"\n', {"jobs.toml": JOBS})
+    project.run(as_of=date(2016, 2, 1), check=False)
+    assert project.report.exit_code == 3  # a record was skipped; the rest reached every sink
+    (job,) = project.items()
     assert job.kind is Kind.JOB
     assert (job.job.organisation, job.job.location, job.job.closing_date) == ("Open Dialogue UK", "London",
                                                                             date(2016, 2, 14))
-    (problem,) = run.problems
+    (problem,) = project.problems
     assert "jobs.toml [[job]] #2 'Peer worker'" in problem and "closing_date is missing" in problem
+    assert "Administrator" in project.email().text and "Administrator" in project.site("jobs/")
+    assert project.feed().entries[0].title == "Administrator"
 
 
 def test_jobs_file_that_is_not_toml(project_from, run_context):
@@ -267,16 +271,20 @@ end = 2016-02-01T09:30:00
 """
 
 
-def test_events_with_programme_prices_and_time_zone(project_from, run_context):
-    project = project_from('[sources.e]\ntype = "events"\npath = "events.toml"\n' + SINK, {"events.toml": EVENTS})
-    (event,), run = fetch(project, run_context)
+def test_events_with_programme_prices_and_time_zone(pipeline_project):
+    project = pipeline_project('[sources.e]\ntype = "events"\npath = "events.toml"\n', {"events.toml": EVENTS})
+    project.run(as_of=date(2016, 2, 1), check=False)
+    (event,) = project.items()
     details = event.event
     assert details.start == datetime(2016, 2, 2, 9, 30, tzinfo=LONDON)
     assert [(p.label, p.amount) for p in details.prices] == [("Organisation rate", Decimal("125")),
                                                              ("Organisation group rate", Decimal("112.50"))]
     assert details.programme[0].speakers == ("John Walsh",)
     assert event.url == "https://odu.example.org/book"
-    assert any("'Ends before it starts'" in p and "end is before start" in p for p in run.problems)
+    assert any("'Ends before it starts'" in p and "end is before start" in p for p in project.problems)
+    assert "Open Dialogue UK 2016 Conference" in project.site("events/")
+    assert "Jaakko Seikkula" in project.email().text
+    assert "DTSTART;TZID=Europe/London:20160202T093000" in project.site("events/calendar.ics")
 
 
 def test_many_http_feeds_in_parallel_keep_their_own_state(project_from, feed_server):

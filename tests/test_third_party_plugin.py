@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import email
 import importlib.util
+import os
 import re
+import subprocess
 import sys
 from datetime import date
 from email import policy
@@ -88,15 +90,17 @@ def test_the_readme_plugin_installed_as_a_package_reaches_all_sinks(write_projec
         sys.modules.pop("thirdparty_notices", None)
 
 
-def test_the_readme_plugin_test_passes(project_from, run_context, tmp_path):
-    module_path = tmp_path / "readme_notices.py"
-    module_path.write_text(readme_block("<!-- plugin-example -->"))
-    spec = importlib.util.spec_from_file_location("readme_notices", module_path)
-    notices_module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(notices_module)
-    namespace = {"notices_module": notices_module}
-    exec(readme_block("A test for it"), namespace)
-    namespace["test_notices"](project_from, run_context)
+def test_the_readme_plugins_test_passes_run_by_pytest_as_an_organiser_would(tmp_path):
+    """The README's test of its plugin, as tests/test_notices.py beside local_plugins/notices.py, run by pytest
+    in a process of its own: the fixtures come from the installed package (pipeline/testing.py), no conftest."""
+    (tmp_path / "local_plugins").mkdir()
+    (tmp_path / "local_plugins" / "notices.py").write_text(readme_block("<!-- plugin-example -->"))
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_notices.py").write_text(readme_block("<!-- plugin-example-test -->"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINE_", "PYTEST_"))}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("row, problem", [("Talk,03/01/2016,,x", "date must be like 2016-03-01")])

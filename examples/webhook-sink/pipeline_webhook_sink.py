@@ -1,0 +1,37 @@
+"""`webhook`: posts a JSON summary of each new issue to a URL, such as a chat channel's incoming webhook. A token,
+if the receiver wants one, is read from the environment variable `token_env` names, never from pipeline.toml."""
+import os
+
+from pipeline import hookimpl, site
+from pipeline.components import Settings, Sink, SinkResult
+from pipeline.errors import SinkError
+
+
+class Webhook(Sink):
+    name = "webhook"
+
+    class Settings(Settings):
+        url: str
+        token_env: str = ""  # e.g. "NETWORK_WEBHOOK_TOKEN": sent as "Authorization: Bearer <its value>"
+
+    def write(self, edition, run):
+        if edition is None or run.dry_run:  # a refresh, nothing new since the last issue, or `run --dry-run`
+            return SinkResult("no new issue: nothing posted")
+        headers = {}
+        if self.settings.token_env:
+            if not os.environ.get(self.settings.token_env):
+                raise SinkError(f"environment variable {self.settings.token_env} is not set; set it to the token")
+            headers["Authorization"] = f"Bearer {os.environ[self.settings.token_env]}"
+        items = [{"kind": item.kind.value, "title": item.title, "url": site.item_link(self.project, item)}
+                 for item in edition.items]
+        summary = {"network": self.project.core.name, "issue": edition.number, "title": edition.title,
+                   "url": site.edition_url(self.project, edition.number), "items": items}
+        response = run.http.post(self.settings.url, json=summary, headers=headers)  # httpx, with timeouts
+        if response.is_error:  # the run then fails (exit 1), after every other sink has had its turn
+            raise SinkError(f"{self.settings.url} answered {response.status_code} {response.reason_phrase}")
+        return SinkResult(f"posted issue {edition.number} ({len(items)} items) to {self.settings.url}")
+
+
+@hookimpl
+def register_sinks(register):
+    register(Webhook)

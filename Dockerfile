@@ -12,10 +12,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system --gid 10001 pipeline \
  && useradd --system --uid 10001 --gid pipeline --home-dir /app --no-create-home --shell /usr/sbin/nologin pipeline
 
-# The package and its built-in plugins (the source folder is removed once they are installed).
+# The package, its built-in plugins and shipped templates (the source folder is removed once they are installed).
 COPY pyproject.toml README.md /src/
 COPY pipeline /src/pipeline
 COPY plugins /src/plugins
+COPY templates /src/templates
 RUN pip install --no-cache-dir /src && rm -rf /src
 
 # The project: pipeline.toml and what it names (templates, content, local plugins), read-only to the

@@ -1,5 +1,5 @@
-"""The `pipeline` command: run, refresh, check, plugins, status, preview, send-test, deliveries, schedule,
-subscribers, serve.
+"""The `pipeline` command: run, refresh, check, plugins, status, preview, send-test, deliveries, explain,
+schedule, subscribers, serve, backup and plugin new; -v, -q and --log-file on each (pipeline/logs.py).
 
 With `--json` (run, refresh, check, plugins, status), standard output is one JSON document and
 nothing else: while the command runs, whatever would go to standard output goes to standard error,

@@ -103,3 +103,19 @@ def test_quiet_and_verbose_together_are_refused(write_project, capsys):
     else:
         raise AssertionError("argparse accepted --quiet with --verbose")
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_each_batch_of_a_send_is_logged(write_project, capsys):
+    config = write_project("""
+        [sources.blog]
+        type = "blog"
+        path = "blog"
+        [sinks.newsletter]
+        type = "email"
+        from_email = "news@network.example.org"
+        subscribers = "subscribers.csv"
+        """, {"blog/leeds.md": "---\ntitle: Peer support in Leeds\ndate: 2016-02-15\n---\n\nWe met in Leeds.\n",
+              "subscribers.csv": "email,name\nann@example.org,Ann\nbob@example.org,Bob\n"})
+    log_file = config.parent / "run.log"
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01", "--log-file", str(log_file)]) == 0
+    assert re.search(r"INFO pipeline\.send: issue 1, batch \S+ via outbox: 2 sent", log_file.read_text())

@@ -21,9 +21,10 @@ What is promised, per issue and recipient:
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from pipeline.errors import PipelineError
 from pipeline.mail.message import Mailing, Recipient
 from pipeline.state import Store, journal
 from pipeline.state.journal import FAILED, RELEASED, SENT, UNKNOWN, Outcome
+
+log = logging.getLogger("pipeline.send")
 
 Clock = Callable[[], datetime]
 
@@ -227,6 +230,9 @@ def _send_batch(store: Store, deliverer: Deliverer, edition: int, mailing: Maili
     journal.settle_batch(store, batch=batch.id, edition=edition, outcomes=outcomes, at=now())
     for outcome in outcomes:
         report.add(outcome)
+    settled = Counter(o.status for o in outcomes)
+    log.info("issue %d, batch %s via %s: %s", edition, batch.id, deliverer.name,
+             ", ".join(f"{n} {status}" for status, n in sorted(settled.items())))
     released = {o.recipient for o in outcomes if o.status == RELEASED}
     return [r for r in chunk if r.email in released], doubt
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime
 
+from pipeline import jsontext
 from pipeline.models import Item
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, items_text, timed
@@ -35,7 +36,7 @@ Progress = Callable[[str, int, int], None]
 
 def fingerprint(item: Item, transforms_key: str) -> str:
     """Changes when the item or the transforms' settings change, so only then is it transformed again."""
-    data = json.dumps(item.to_dict(), sort_keys=True) + transforms_key
+    data = jsontext.dumps(item.to_dict(), sort_keys=True) + transforms_key
     return hashlib.sha256(data.encode()).hexdigest()[:24]
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from pipeline import jsontext
 from pipeline.models import Item
 from pipeline.state.schema import migrate
 
@@ -109,7 +110,7 @@ class Store:
             "SELECT data, first_seen FROM items WHERE published >= ? AND published < ? ORDER BY published, id",
             (_iso(start), _iso(end)),
         )
-        return [(Item.from_dict(json.loads(data)), datetime.fromisoformat(seen)) for data, seen in rows]
+        return [(Item.from_dict(jsontext.loads(data)), datetime.fromisoformat(seen)) for data, seen in rows]
 
     def published_dates(self, ids: list[str]) -> dict[str, datetime]:
         """The stored publication date of each id already seen."""
@@ -127,7 +128,7 @@ class Store:
             "SELECT data FROM items WHERE published < ? ORDER BY published DESC, id LIMIT ?",
             (_iso(until), limit),
         )
-        return [Item.from_dict(json.loads(data)) for (data,) in rows]
+        return [Item.from_dict(jsontext.loads(data)) for (data,) in rows]
 
     def recent_themes(self, until: datetime) -> list[tuple[str, datetime, list[str]]]:
         """(id, published, themes) of every item published before `until`, newest first: what a feed
@@ -154,7 +155,7 @@ class Store:
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for item_id, data in self._rows(f"SELECT id, data FROM items WHERE id IN ({marks})", chunk):
-                found[item_id] = Item.from_dict(json.loads(data))
+                found[item_id] = Item.from_dict(jsontext.loads(data))
         return [found[i] for i in ids if i in found]
 
     def find_item(self, key: str) -> Item | None:
@@ -164,7 +165,7 @@ class Store:
         if not rows and len(key) >= 6:
             rows = self._rows("SELECT data FROM items WHERE id LIKE ? LIMIT 2", (key.replace("%", "") + "%",))
             rows = rows if len(rows) == 1 else []
-        return Item.from_dict(json.loads(rows[0][0])) if rows else None
+        return Item.from_dict(jsontext.loads(rows[0][0])) if rows else None
 
     def count_items(self) -> int:
         return self._rows("SELECT COUNT(*) FROM items")[0][0]
@@ -226,8 +227,8 @@ ItemRow = tuple[str, str, str, str, str, str]  # id, kind, source, published (IS
 
 def item_row(item: Item) -> ItemRow:
     """What the items table keeps of an item (but its fingerprint and when it was seen)."""
-    return (item.id, item.kind.value, item.source, _iso(item.published), json.dumps(item.to_dict()),
-            json.dumps(item.themes))
+    return (item.id, item.kind.value, item.source, _iso(item.published), jsontext.dumps(item.to_dict()),
+            jsontext.dumps(item.themes))
 
 
 def _iso(moment: datetime) -> str:

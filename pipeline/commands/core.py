@@ -12,7 +12,6 @@ from datetime import date
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from pipeline import logs
@@ -93,6 +92,8 @@ def _run_with_progress(project: Project, as_of: date | None, mode: str, dry_run:
     console = _console()
     if not console.is_terminal or logs.quiet():
         return run(project, as_of=as_of, mode=mode, dry_run=dry_run)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn  # on a terminal only
+
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=console, transient=True) as bar:
         tasks: dict[str, int] = {}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
@@ -38,7 +38,9 @@ from pipeline.state import journal
 from pipeline.state import subscribers as subscriber_state
 from pipeline.subscribers import csv_io, signing
 from pipeline.subscribers.addresses import valid_address
-from plugins.sinks.email.render import RenderedEdition, render_edition
+
+if TYPE_CHECKING:  # the renderer (Jinja2, MJML, the item view) is loaded when an issue is first rendered
+    from plugins.sinks.email.render import RenderedEdition
 
 
 class EmailSink(Sink):
@@ -114,6 +116,8 @@ class EmailSink(Sink):
     def render(self, edition: Edition, run: RunContext) -> RenderedEdition:
         """The email of `edition`, with tags where each recipient's own links go."""
         site = self.project.core.site_url
+        from plugins.sinks.email.render import render_edition
+
         return render_edition(edition, run, unsubscribe=f"{site}/unsubscribe/{TOKEN_TAG}",
                               preferences=f"{site}/preferences/{TOKEN_TAG}",
                               max_per_section=self.settings.max_items_per_section)

@@ -11,15 +11,13 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from sample_feeds import ONE_ITEM_RSS as RSS
 
 from pipeline.cli import main
 from pipeline.config import load_project
 from pipeline.errors import ConfigError
 from pipeline.state import Store, alerts, journal
 
-RSS = ("<rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link><description>d</description>"
-       "<item><title>News</title><link>https://p.example.org/1</link>"
-       "<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate></item></channel></rss>")
 NETWORK = """
 [sources.partner]
 type = "feed"

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sample_feeds import FEED_ONLY
+from sample_feeds import ONE_ITEM_RSS as RSS
 
 from pipeline.cli import main
 from pipeline.commands.backup import destination
@@ -24,16 +26,6 @@ from pipeline.state.backup import backup
 from pipeline.state.subscribers import add
 
 PIPELINE = str(Path(sys.executable).parent / "pipeline")
-FEED_ONLY = """
-[sources.partner]
-type = "feed"
-url = "partner.xml"
-[sinks.feed]
-type = "rss"
-"""
-RSS = ("<rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link><description>d</description>"
-       "<item><title>News</title><link>https://p.example.org/1</link>"
-       "<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate></item></channel></rss>")
 AT = datetime(2016, 1, 20, 9, 0, tzinfo=UTC)
 
 

@@ -6,19 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from sample_feeds import FEED_ONLY
+from sample_feeds import ONE_ITEM_RSS as RSS
 
 from pipeline.cli import main
-
-FEED_ONLY = """
-[sources.partner]
-type = "feed"
-url = "partner.xml"
-[sinks.feed]
-type = "rss"
-"""
-RSS = ("<rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link><description>d</description>"
-       "<item><title>News</title><link>https://p.example.org/1</link>"
-       "<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate></item></channel></rss>")
 
 
 def test_check_ok(write_project, capsys):

@@ -7,12 +7,10 @@ import json
 import re
 
 from http_fixtures import Route, start_feed_server
+from sample_feeds import ONE_ITEM_RSS as RSS
 
 from pipeline.cli import main
 
-RSS = ("<rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link><description>d</description>"
-       "<item><title>News</title><link>https://p.example.org/1</link>"
-       "<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate></item></channel></rss>")
 TWO_SOURCES = """
 [sources.partner]
 type = "feed"

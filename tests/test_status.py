@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from sample_feeds import ONE_ITEM_RSS as RSS
 
 from pipeline import hookimpl
 from pipeline.cli import main
@@ -18,9 +19,6 @@ from pipeline.runner import run, state_path
 from pipeline.state import Store, history
 from pipeline.state.schema import CORE, JOURNAL, SITE, STEPS, SUBSCRIBERS, _run_history
 
-RSS = ("<rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link><description>d</description>"
-       "<item><title>News</title><link>https://p.example.org/1</link>"
-       "<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate></item></channel></rss>")
 TWO_SOURCES = """
 [sources.partner]
 type = "feed"

@@ -20,8 +20,14 @@ def limit_malloc_arenas() -> bool:
     """Ask glibc for at most two arenas, unless MALLOC_ARENA_MAX says otherwise; False where there is no glibc."""
     if os.environ.get("MALLOC_ARENA_MAX"):
         return False
+    try:  # glibc's soname first: find_library runs `ldconfig -p`, a few milliseconds on every command
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        except (OSError, TypeError):
+            return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         return bool(libc.mallopt(M_ARENA_MAX, ARENAS))
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
+    except AttributeError:  # not glibc (musl, macOS): nothing to tune
         return False

@@ -472,6 +472,10 @@ class Project(Tool):
 
     def prepare(self, urls: list[str]) -> None:
         self.config_text = project_config(urls)
+        # An editable install compiles nothing, and PYTHONDONTWRITEBYTECODE may be set: compile the sources
+        # as `pip install .` (and the peers' installs) would, so no run pays for compiling them.
+        subprocess.run([str(PIPELINE_BIN.parent / "python"), "-m", "compileall", "-q", str(ROOT / "pipeline"),
+                        str(ROOT / "plugins")], capture_output=True, check=False)
         result = subprocess.run([str(PIPELINE_BIN), "--version"], capture_output=True, text=True, env=self.env)
         self.version = (result.stdout or result.stderr).strip().splitlines()[-1] if result.returncode == 0 else "?"
 

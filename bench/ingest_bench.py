@@ -462,6 +462,11 @@ class Tool:
         raise NotImplementedError
 
 
+OTHER_PLUGINS = ("from importlib.metadata import entry_points\n"
+                 "print(*sorted(e.name for e in entry_points(group='newsletter_pipeline')"
+                 " if e.dist and e.dist.name != 'newsletter-pipeline'))")
+
+
 class Project(Tool):
     key, label, peer = "project", "this project", False
 
@@ -476,6 +481,12 @@ class Project(Tool):
         # as `pip install .` (and the peers' installs) would, so no run pays for compiling them.
         subprocess.run([str(PIPELINE_BIN.parent / "python"), "-m", "compileall", "-q", str(ROOT / "pipeline"),
                         str(ROOT / "plugins")], capture_output=True, check=False)
+        # Plugins installed beside it (the test command installs examples/*) are not what is measured.
+        others = subprocess.run([str(PIPELINE_BIN.parent / "python"), "-c", OTHER_PLUGINS], capture_output=True,
+                                text=True).stdout.split()
+        if others:
+            self.env["PIPELINE_BLOCK_PLUGINS"] = ",".join(others)
+            print(f"... [{self.key}] blocked the plugins of other packages: {', '.join(others)}", file=sys.stderr)
         result = subprocess.run([str(PIPELINE_BIN), "--version"], capture_output=True, text=True, env=self.env)
         self.version = (result.stdout or result.stderr).strip().splitlines()[-1] if result.returncode == 0 else "?"
 

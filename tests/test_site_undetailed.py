@@ -20,9 +20,14 @@ def test_jobs_and_events_from_feeds_without_details(write_project):
         type = "feed"
         url = "events.xml"
         kind = "event"
+        [sources.events]
+        type = "events"
+        path = "events.toml"
         [sinks.site]
         type = "archive"
-        """, {"jobs.xml": RSS.format(title="Peer worker", slug="job-1", date="Fri, 15 Jan 2016 10:00:00 +0000"),
+        """, {"events.toml": '[[event]]\nid = "seminar-4"\ntitle = "Seminar 4: space"\nposted = 2016-04-01\n'
+                             'start = 2016-05-20\ntimezone = "Europe/London"\nvenue = "Leeds"\n',
+              "jobs.xml": RSS.format(title="Peer worker", slug="job-1", date="Fri, 15 Jan 2016 10:00:00 +0000"),
               "events.xml": RSS.format(title="Spring seminar", slug="event-1",
                                        date="Mon, 18 Apr 2016 10:00:00 +0000")})
 
@@ -32,10 +37,12 @@ def test_jobs_and_events_from_feeds_without_details(write_project):
     [job_page] = [p for p in out.glob("jobs/*/index.html")]
     job = job_page.read_text(encoding="utf-8")
     assert "This job has closed." in job and "closed on" not in job
-    [event_page] = [p for p in out.glob("events/*/index.html")]
+    [event_page] = [p for p in out.glob("events/*/index.html") if "Spring seminar" in p.read_text(encoding="utf-8")]
     event = event_page.read_text(encoding="utf-8")
     assert "This event is over." not in event  # posted 13 days ago, with no date of its own: still upcoming
     assert "event.ics" not in event and not list(event_page.parent.glob("*.ics"))
+    events = (out / "events" / "index.html").read_text(encoding="utf-8")
+    assert events.index("Seminar 4: space") < events.index("Spring seminar")  # a dated event first, soonest first
     for page in (out / "jobs" / "index.html", out / "events" / "index.html"):  # lists: what is known, no stray " · "
         text = page.read_text(encoding="utf-8")
         assert '<p class="meta">Job · Posted 15 January 2016</p>' in text or \

@@ -152,8 +152,8 @@ def upcoming_and_past(built: Site) -> tuple[list[Facts], list[Facts]]:
     events = [entry for entry in built.facts.values() if entry.kind == "event"]
     coming = [e for e in events if e.upcoming_at(built.moment)]
     past = [e for e in events if not e.upcoming_at(built.moment)]
-    coming.sort(key=lambda e: (e.start, e.title))  # the soonest first
-    past.sort(key=lambda e: (e.start, e.title), reverse=True)  # the latest first
+    coming.sort(key=lambda e: (not e.start, e.start, e.title))  # the soonest first; those with no date last
+    past.sort(key=lambda e: (bool(e.start), e.start, e.title), reverse=True)  # the latest first; no date last
     return coming, past
 
 

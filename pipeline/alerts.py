@@ -3,15 +3,18 @@
 Three kinds of problem, each with a key of its own in the state database (`state/alerts.py`):
 
 - `source:NAME`: a source has failed `[alerts] source_failures` runs in a row (3 by default);
-- `run:…`: the run failed: a sink or transform failed, or an error ended it;
-- `deliveries:N`: issue N has recipients whose delivery failed, or whose outcome is unknown.
+- `run:MODE`: a `run` (or a `refresh`) failed: a sink or transform failed, or an error ended it;
+- `deliveries:N`: the latest issue, N, has recipients whose delivery failed, or whose outcome is unknown.
 
-After every run that gets as far as the state database (not a dry run, not one stopped by a
-signal), the problems it finds are compared with those already open. New ones are opened and
-told, all in one email per run, to each address in `[alerts] to`, through the project's own mail
-delivery (as a subscription's confirmation is). Problems no longer found are resolved; one that
-comes back later is told again. An email that could not be sent is tried again after the next
-run. Alerting never changes what the run did: a failure to alert is one more of the run's problems.
+At the end of every run that gets as far as the state database (not a dry run, not one stopped by
+a signal), before it is recorded as finished, the problems it finds are compared with those
+already open. New ones are opened and told, in one email per address and run, to each address in
+`[alerts] to`, through the project's own mail delivery (as a subscription's confirmation is). A
+problem is resolved when a run shows it gone: the source worked (or is no longer configured), a
+run of the same mode succeeded, everyone of the latest issue was reached (or a newer issue came).
+One that comes back later is told again. An address an email could not reach is tried again after
+the next run, with what it has not had. Alerting never changes what the run did: a failure to alert
+is one more of the run's problems.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ class Problem:
 
 def after_run(project: Project, store: Store, report: RunReport, error: Exception | None = None,
               *, now: datetime | None = None) -> list[str]:
-    """Open, tell and resolve alerts for the run just finished; return lines for the run's problems."""
+    """Open, tell and resolve alerts for the run that is ending (called before it is recorded as finished);
+    return lines for the run's problems (an alert that could not be sent)."""
     if not project.alerts.to:
         return []
     now = now or datetime.now(UTC)
@@ -49,30 +53,37 @@ def after_run(project: Project, store: Store, report: RunReport, error: Exceptio
         untold = [alert for alert in alerts.open_alerts(store) if alert.notified_at is None]
         if not untold:
             return []
-        told_to = _send(project, untold)
-        alerts.mark_notified(store, [alert.key for alert in untold], at=now)
-        log.info("alert about %s sent to %s", "; ".join(alert.subject for alert in untold), ", ".join(told_to))
-        return []
+        told, failures = _send(project, untold)
+        alerts.mark_told(store, told, project.alerts.to, at=now)
+        for key, addresses in told.items():
+            log.info("alert %r sent to %s", key, ", ".join(addresses))
+        return [f"alerts: not sent to {failure}; tried again after the next run" for failure in failures]
     except Exception as exc:  # the run's own outcome stands; the alert is tried again after the next run
-        line = f"alerts: the organisers could not be told ({failure_reason(exc)}); tried again after the next run"
-        log.warning(line)
-        return [line]
+        return [f"alerts: the organisers could not be told ({failure_reason(exc)}); tried again after the next run"]
 
 
 def assess(project: Project, store: Store, report: RunReport, error: Exception | None):
     """(the problems this run finds, fine(key): whether this run shows an open problem `key` has gone).
 
-    Only what the run looked at can be judged gone: a source it did not fetch stays as it was.
+    The run is not yet in the history: its own source results are counted here. Only what the run
+    looked at can be judged gone: a source still configured but not fetched stays as it was, and a
+    failed `run` is cleared only by a `run` that succeeds (a refresh sends nothing).
     """
     found: list[Problem] = []
-    fetched = {result.name for result in report.results if result.stage == "source"}
+    configured = {source.instance for source in project.sources}
+    results = {r.name: r for r in report.results if r.stage == "source"}
     health = history.source_health(store)
     failing = set()
-    for name in sorted(fetched):
-        record = health.get(name)
-        if record and record.failures_in_a_row >= project.alerts.source_failures:
+    for name, result in sorted(results.items()):
+        if result.ok:
+            continue
+        before = health.get(name)
+        record = history.SourceHealth(name, before.last_success if before else None,
+                                      (before.failures_in_a_row if before else 0) + 1, result.summary, None)
+        if record.failures_in_a_row >= project.alerts.source_failures:
             failing.add(name)
             found.append(_source_problem(project, record))
+    mode = report.mode.split(" ")[0]  # "run (dry run)" never gets here
     run_failed = error is not None or report.exit_code == 1
     if run_failed:
         found.append(_run_problem(report, error))
@@ -83,11 +94,13 @@ def assess(project: Project, store: Store, report: RunReport, error: Exception |
     def fine(key: str) -> bool:
         kind, _, what = key.partition(":")
         if kind == "source":
-            return what in fetched and what not in failing
+            return what not in configured or (what in results and what not in failing)
         if kind == "run":
-            return not run_failed
+            return what == mode and not run_failed
         if kind == "deliveries" and what.isdigit():
-            counts = journal.counts(store, int(what)).get(int(what)) or {}
+            if latest is None or int(what) != latest.number:  # an older issue can no longer be sent again
+                return True
+            counts = journal.counts(store, latest.number).get(latest.number) or {}
             return not counts.get("failed") and not counts.get("unknown")
         return False
 
@@ -98,8 +111,9 @@ def _source_problem(project: Project, record: history.SourceHealth) -> Problem:
     name = record.name
     runs = f"{record.failures_in_a_row} run{'s' if record.failures_in_a_row != 1 else ''}"
     since = f"it last worked on {record.last_success:%Y-%m-%d}" if record.last_success else "it has never worked"
-    where = (f"[sources.{name}] in {project.config_path.name}" if any(s.instance == name for s in project.sources)
-             else f"its entry in {project.config_path.name} (or in the OPML file that lists it)")
+    listed_in = name.split("/")[0]  # an OPML list's feeds are named LIST/FEED
+    where = (f"the feed's entry in the OPML file that [sources.{listed_in}] of {project.config_path.name} reads"
+             if "/" in name else f"[sources.{name}] in {project.config_path.name}")
     return Problem(
         f"source:{name}", f"the source {name!r} has failed {runs} in a row",
         f"The source {name!r} has failed the last {runs}; {since}. Its latest error: "
@@ -109,15 +123,17 @@ def _source_problem(project: Project, record: history.SourceHealth) -> Problem:
 
 
 def _run_problem(report: RunReport, error: Exception | None) -> Problem:
+    """One problem per mode: `run` (the monthly edition) and `refresh` fail and recover apart."""
     if error is not None:
-        what = failure_reason(error)
-        key, why = f"run:error {type(error).__name__}", f"it ended with an error: {what}"
+        what = f"an error: {type(error).__name__}"
+        why = f"it ended with an error: {failure_reason(error)}"
     else:
         failed = report.failed("transform") + report.failed("sink")
-        key = "run:" + ", ".join(f"{r.stage} {r.name}" for r in failed)
+        what = ", ".join(f"{r.stage} {r.name}" for r in failed)
         why = "; ".join(f"the {r.stage} {r.name!r} failed: {r.summary}" for r in failed)
+    mode = report.mode.split(" ")[0]
     return Problem(
-        key, f"a {report.mode} failed ({key.removeprefix('run:')})",
+        f"run:{mode}", f"a {mode} failed ({what})",
         f"The {report.mode} as of {report.as_of} failed: {why}.\nWhat was fetched is saved. What to do: fix "
         f"the cause above, then run `pipeline {report.mode.split()[0]}` again, or let `pipeline schedule` retry "
         f"it by itself (until its catch-up window closes). `pipeline status` shows every run.")
@@ -143,10 +159,40 @@ def _undelivered(store: Store, latest) -> Problem | None:
                    f"Issue {n} ({latest.title}): {said} of its recipients.\nWhat to do: " + " ".join(todo))
 
 
-def _send(project: Project, untold: list[alerts.Alert]) -> list[str]:
-    """Email the problems to every address in [alerts] to; the addresses reached (raises if none was)."""
-    from pipeline.mail.transactional import send_now
+def _send(project: Project, untold: list[alerts.Alert]) -> tuple[dict[str, list[str]], list[str]]:
+    """Email each address in [alerts] to the problems it has not had, in one message; ({key: addresses
+    reached}, a line per address not reached). One delivery serves them all, so a server that does not
+    answer costs one timeout, not one per address."""
+    from pipeline.mail.message import Mailing, Recipient
+    from pipeline.mail.transactional import mail_sink
 
+    sink = mail_sink(project)
+    sender_email, sender_name, reply_to = sink.sender()
+    by_message: dict[tuple[str, ...], list[str]] = {}  # the alerts an address has not had -> those addresses
+    for address in project.alerts.to:
+        keys = tuple(alert.key for alert in untold if address not in alert.told_to)
+        if keys:
+            by_message.setdefault(keys, []).append(address)
+    told: dict[str, list[str]] = {}
+    failures: list[str] = []
+    try:
+        for keys, addresses in by_message.items():
+            subject, text = _message(project, [alert for alert in untold if alert.key in keys])
+            mailing = Mailing(subject, sender_email, sender_name, text, None, datetime.now(UTC), reply_to=reply_to)
+            for delivery in sink.deliverer.deliver(mailing, [Recipient(a.lower(), "") for a in addresses], None, None):
+                if delivery.ok:
+                    for key in keys:
+                        told.setdefault(key, []).append(delivery.recipient)
+                else:
+                    failures.append(f"{delivery.recipient} ({delivery.error})")
+    finally:
+        sink.deliverer.close()
+    if failures and not told:
+        raise PipelineError("; ".join(failures))
+    return told, failures
+
+
+def _message(project: Project, untold: list[alerts.Alert]) -> tuple[str, str]:
     name = project.core.name
     subject = f"[{name}] {untold[0].subject}" + (f" (and {len(untold) - 1} more)" if len(untold) > 1 else "")
     parts = [f"{name}: the newsletter pipeline needs attention.", ""]
@@ -154,16 +200,4 @@ def _send(project: Project, untold: list[alerts.Alert]) -> list[str]:
         parts += [f"{number}. {alert.subject[0].upper()}{alert.subject[1:]}", "", alert.detail, ""]
     parts += ["You get one email per problem, when a run first finds it; if it clears and comes back, you hear "
               "again. These emails go to the addresses in [alerts] to of pipeline.toml."]
-    text = "\n".join(parts)
-    reached, failures = [], []
-    for address in project.alerts.to:
-        try:
-            send_now(project, to_email=address, to_name="", subject=subject, text=text)
-            reached.append(address)
-        except Exception as exc:
-            failures.append(failure_reason(exc))  # says the address and why
-    if not reached:
-        raise PipelineError("; ".join(failures))
-    for failure in failures:
-        log.warning("alert: %s", failure)
-    return reached
+    return subject, "\n".join(parts)

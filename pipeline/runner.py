@@ -84,15 +84,14 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
                 report.problems.extend(ctx.problems)
                 _notify(project, report)
         except BaseException as exc:
-            _record_finish(store, run_id, report, exc)
-            log.error("%s %d as of %s: %s", report.mode, run_id, as_of,
-                      failure_reason(exc) if isinstance(exc, Exception) else "stopped", extra=SHOWN)
             if isinstance(exc, Exception) and getattr(exc, "exit_code", 1) != 2 and not dry_run:
-                alerts.after_run(project, store, report, exc)  # not a refused date, nor a signal
+                for line in alerts.after_run(project, store, report, exc):  # not a refused date, nor a signal
+                    log.warning(line)
+            _record_finish(store, run_id, report, exc)
             raise
-        _record_finish(store, run_id, report, None)
-        if not dry_run:
+        if not dry_run:  # before the run is recorded, so its outcome counts an alert that could not be sent
             report.problems.extend(alerts.after_run(project, store, report))
+        _record_finish(store, run_id, report, None)
     _log_report(report, run_id)
     return report
 

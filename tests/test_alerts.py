@@ -16,7 +16,7 @@ from sample_feeds import ONE_ITEM_RSS as RSS
 from pipeline.cli import main
 from pipeline.config import load_project
 from pipeline.errors import ConfigError
-from pipeline.state import Store, alerts, journal
+from pipeline.state import Store, alerts, history, journal
 
 NETWORK = """
 [sources.partner]
@@ -168,8 +168,14 @@ def test_undelivered_recipients_are_told_once_and_resolved_after_the_resend(smtp
     assert main(["deliveries", "-c", str(config), "--issue", "1", "--resend", "failed"]) == 0
     assert refresh(config) == 0
     store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:  # everyone has it; the failed run stays open until a run (not a refresh) succeeds
+        assert [alert.key for alert in alerts.open_alerts(store)] == ["run:run"]
+    finally:
+        store.close()
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 0  # re-renders issue 1; sends nothing
+    store = Store(config.parent / "state" / "pipeline.sqlite")
     try:
-        assert alerts.open_alerts(store) == []  # resolved once everyone has it
+        assert alerts.open_alerts(store) == []
         assert journal.counts(store, 1)[1]["sent"] == 2
     finally:
         store.close()
@@ -201,3 +207,75 @@ def test_alerts_need_a_way_to_send_mail(write_project):
 def test_a_bad_alert_address_is_refused_at_start(write_project):
     config = write_project(NETWORK.replace("gus@network.example.org", "gus at example"), FILES)
     assert main(["check", "-c", str(config)]) == 2
+
+
+RUN_ONLY_SINK = ("from pipeline import hookimpl\nfrom pipeline.components import Sink, SinkResult\n"
+                 "class RunOnly(Sink):\n    name = 'runonly'\n"
+                 "    def write(self, edition, run):\n"
+                 "        if edition is not None:\n            raise OSError('render failed')\n"
+                 "        return SinkResult('nothing to do')\n"
+                 "@hookimpl\ndef register_sinks(register):\n    register(RunOnly)\n")
+ONE_ORGANISER = NETWORK.replace(', "gus@network.example.org"', "").replace('url = "down.xml"', 'url = "partner.xml"')
+
+
+def open_keys(config: Path) -> list[str]:
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        return [alert.key for alert in alerts.open_alerts(store)]
+    finally:
+        store.close()
+
+
+def test_a_failed_run_is_cleared_only_by_a_run_and_a_refresh_failing_is_another_problem(write_project):
+    config = write_project(ONE_ORGANISER + "[sinks.x]\ntype = 'runonly'\n"
+                           "[pipeline]\nname = 'Test Network'\nplugins_dir = 'plugins'\n",
+                           {**FILES, "plugins/x.py": RUN_ONLY_SINK})
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 1
+    assert refresh(config) == 0  # a refresh sends nothing: it does not show the run works again
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 1
+    assert [str(m["Subject"]) for m in alerts_sent(config)] == ["[Test Network] a run failed (sink x)"]
+    assert open_keys(config) == ["run:run"]
+
+    (config.parent / "plugins" / "x.py").write_text(RUN_ONLY_SINK.replace("if edition is not None:", "if True:"))
+    assert refresh(config) == 1  # now a refresh fails too: a problem of its own
+    assert [str(m["Subject"]) for m in alerts_sent(config)][-1] == "[Test Network] a refresh failed (sink x)"
+
+
+def test_a_source_taken_out_of_the_config_closes_its_problem(write_project):
+    config = write_project(NETWORK.replace("[alerts]", "[alerts]\nsource_failures = 1"), FILES)
+    assert refresh(config) == 3
+    assert open_keys(config) == ["source:down"]
+    config.write_text(config.read_text().replace('[sources.down]\ntype = "feed"\nurl = "down.xml"\n', ""))
+    assert refresh(config) == 0
+    assert open_keys(config) == []
+
+
+def test_a_feed_of_an_opml_list_is_pointed_at_its_list(write_project):
+    opml = ('<opml version="2.0"><body><outline text="Down" type="rss" xmlUrl="http://127.0.0.1:9/down.xml"/></body></opml>')
+    config = write_project(ONE_ORGANISER.replace("[alerts]", "[alerts]\nsource_failures = 1")
+                           + '[sources.partners]\ntype = "opml"\npath = "partners.opml"\ndeadline = 5\n',
+                           {**FILES, "partners.opml": opml})
+    assert refresh(config) == 3
+    body = alerts_sent(config)[0].get_body(("plain",)).get_content()
+    assert "check the feed's entry in the OPML file that [sources.partners] of pipeline.toml reads" in body
+
+
+def test_an_address_not_reached_gets_it_later_and_the_others_only_once(smtp_network, capsys):
+    config, inbox, start = smtp_network
+    config.write_text(config.read_text().replace('to = ["fay@network.example.org"]',
+                                                 'to = ["fay@network.example.org", "gus@network.example.org"]'))
+    (config.parent / "partner.xml").write_text("not a feed", encoding="utf-8")
+    start()
+    inbox.refuse.add("gus@network.example.org")
+    assert refresh(config) == 3
+    out = capsys.readouterr().out
+    assert out.count("alerts: not sent to gus@network.example.org (") == 1  # said once, in the run table
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        assert history.last_runs(store, 1)[0].exit_code == 3  # the history says what the exit code says
+    finally:
+        store.close()
+    inbox.refuse.clear()
+    assert refresh(config) == 3
+    assert refresh(config) == 3
+    assert sorted(str(m["To"]) for m in inbox.messages) == ["fay@network.example.org", "gus@network.example.org"]

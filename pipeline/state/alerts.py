@@ -3,7 +3,8 @@
 A problem's row changes at most three times, one transaction each:
 
     (none) --open_alert--> open                 a run finds the problem for the first time
-    open --mark_notified--> open, told          the email about it went out (until then, each run tries again)
+    open --mark_told--> open, told to some      an email about it reached these addresses (the rest: next run)
+    open --mark_told--> open, told              ... and now every address (until then, each run tries again)
     open --resolve_alerts--> resolved           a later run no longer finds it
 
 A resolved problem that comes back is a new problem: `open_alert` opens its row again, untold.
@@ -11,6 +12,7 @@ A resolved problem that comes back is a new problem: `open_alert` opens its row 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +26,8 @@ class Alert:
     subject: str
     detail: str
     opened_at: datetime
-    notified_at: datetime | None
+    notified_at: datetime | None  # when the last address to be told was told
+    told_to: frozenset[str] = frozenset()
 
 
 def open_alert(store: Store, *, key: str, subject: str, detail: str, at: datetime) -> None:
@@ -32,14 +35,21 @@ def open_alert(store: Store, *, key: str, subject: str, detail: str, at: datetim
     with store.transaction() as db:
         db.execute("""INSERT INTO alerts (key, subject, detail, opened_at) VALUES (?, ?, ?, ?)
                       ON CONFLICT (key) DO UPDATE SET subject = excluded.subject, detail = excluded.detail,
-                          opened_at = excluded.opened_at, notified_at = NULL, resolved_at = NULL
+                          opened_at = excluded.opened_at, told_to = '[]', notified_at = NULL, resolved_at = NULL
                       WHERE alerts.resolved_at IS NOT NULL""", (key, subject, detail, _iso(at)))
 
 
-def mark_notified(store: Store, keys: Iterable[str], *, at: datetime) -> None:
+def mark_told(store: Store, told: dict[str, Iterable[str]], everyone: Iterable[str], *, at: datetime) -> None:
+    """`told`: {key: the addresses just reached}; an alert every one of `everyone` has had is told."""
+    everyone = set(everyone)
     with store.transaction() as db:
-        db.executemany("UPDATE alerts SET notified_at = ? WHERE key = ? AND resolved_at IS NULL",
-                       [(_iso(at), key) for key in keys])
+        for key, addresses in told.items():
+            row = db.execute("SELECT told_to FROM alerts WHERE key = ? AND resolved_at IS NULL", (key,)).fetchone()
+            if row is None:
+                continue
+            reached = sorted(set(json.loads(row[0])) | set(addresses))
+            db.execute("UPDATE alerts SET told_to = ?, notified_at = ? WHERE key = ?",
+                       (json.dumps(reached), _iso(at) if everyone <= set(reached) else None, key))
 
 
 def resolve_alerts(store: Store, keys: Iterable[str], *, at: datetime) -> None:
@@ -50,9 +60,9 @@ def resolve_alerts(store: Store, keys: Iterable[str], *, at: datetime) -> None:
 
 def open_alerts(store: Store) -> list[Alert]:
     """Every open problem, oldest first."""
-    return [Alert(key, subject, detail, datetime.fromisoformat(opened), _moment(told))
-            for key, subject, detail, opened, told in store._rows(
-                "SELECT key, subject, detail, opened_at, notified_at FROM alerts WHERE resolved_at IS NULL "
+    return [Alert(key, subject, detail, datetime.fromisoformat(opened), _moment(told), frozenset(json.loads(to)))
+            for key, subject, detail, opened, told, to in store._rows(
+                "SELECT key, subject, detail, opened_at, notified_at, told_to FROM alerts WHERE resolved_at IS NULL "
                 "ORDER BY opened_at, key")]
 
 

@@ -145,7 +145,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     subject     TEXT NOT NULL,
     detail      TEXT NOT NULL,               -- what happened and what to do, as the email says it
     opened_at   TEXT NOT NULL,               -- ISO 8601, UTC: when a run first found it
-    notified_at TEXT,                        -- when the organisers were told (NULL until an email went out)
+    told_to     TEXT NOT NULL DEFAULT '[]',  -- JSON list: the addresses an email about it reached
+    notified_at TEXT,                        -- when every address in [alerts] to was told (NULL until then)
     resolved_at TEXT                         -- when a run found it gone (NULL while open)
 );
 """

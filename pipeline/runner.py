@@ -35,6 +35,7 @@ from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, failure_reason, items_text, timed
 from pipeline.sanitize import clean_html, first_image, image_url, one_line, safe_url, strip_controls
 from pipeline.state import Store, history
+from pipeline.state.store import Damaged
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 log = logging.getLogger("pipeline.run")
@@ -161,16 +162,14 @@ def _open_store(project: Project, check: bool = False) -> Iterator[Store]:
     """The state database; with `check`, a damaged one stops everything before anything is fetched."""
     path = state_path(project)
     try:
-        store = Store(path)
-        damage = store.damage() if check else []
+        store = Store(path, check=check)  # checked before a migration writes to it
+    except Damaged as exc:
+        raise damaged(path, str(exc)) from None
     except (OSError, sqlite3.Error) as exc:
         if getattr(exc, "sqlite_errorname", None) in DAMAGE:
             raise damaged(path, str(exc)) from None
         raise ConfigError(f"{path}: cannot open the state database ({exc}); "
                           f"check [pipeline] state_dir, or restore the file from a backup") from None
-    if damage:
-        store.close()
-        raise damaged(path, "; ".join(damage))
     try:
         yield store
     finally:

@@ -90,3 +90,24 @@ def test_a_file_that_is_not_a_database_is_named_the_same_way(served_project):
     assert done.returncode == 2
     assert "the state database is damaged" in done.stderr
     assert server.requests == []
+
+
+def test_an_older_damaged_database_is_not_migrated_first(served_project):
+    config, server = served_project
+    assert refresh(config).returncode == 0
+    database = config.parent / "state" / "pipeline.sqlite"
+    with sqlite3.connect(database) as db:  # as a database from before the last migration step
+        db.execute("DROP TABLE alerts")
+        db.execute("PRAGMA user_version = 4")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    overwrite_page(database, "items_published")
+    before = database.read_bytes()
+
+    done = refresh(config)
+
+    assert done.returncode == 2 and "the state database is damaged" in done.stderr
+    assert database.read_bytes() == before  # the migration never ran on it
+    with sqlite3.connect(database) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+    db.close()

@@ -33,12 +33,25 @@ class EditionRecord:
     created_at: datetime  # by the clock, never by --as-of
 
 
+class Damaged(Exception):
+    """The database fails `PRAGMA quick_check`: `problems` says how. Nothing was written to it."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 class Store:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, check: bool = False):
+        """Open (and bring up to date) the database at `path`; with `check`, raise `Damaged` first, before
+        anything is written to it, when SQLite's quick check finds it damaged."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        if check and (found := self.damage()):
+            self.db.close()
+            raise Damaged(found)
         self.db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a commit survives the process being killed; only a power cut may lose the last one.
         self.db.execute("PRAGMA synchronous=NORMAL")

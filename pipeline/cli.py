@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         _logging(args)
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if args.json_out is not None:
+            write_json(args.json_out, {"ok": False, "exit_code": exc.exit_code, "errors": [str(exc)]})
         return exc.exit_code
     if args.json_out is None:
         return _call(args)[0]

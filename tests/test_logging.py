@@ -117,3 +117,39 @@ def test_each_batch_of_a_send_is_logged(write_project, capsys):
     log_file = config.parent / "run.log"
     assert main(["run", "-c", str(config), "--as-of", "2016-03-01", "--log-file", str(log_file)]) == 0
     assert re.search(r"INFO pipeline\.send: issue 1, batch \S+ via outbox: 2 sent", log_file.read_text())
+
+
+def test_json_gets_its_error_document_when_the_log_file_cannot_be_written(write_project):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": RSS})
+    env = {"PATH": "/usr/bin:/bin", "PIPELINE_LOG_FILE": str(config.parent / "missing" / "x.log")}
+    done = subprocess.run([str(Path(sys.executable).parent / "pipeline"), "status", "--json", "-c", str(config)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 2
+    document = json.loads(done.stdout)
+    assert document["ok"] is False and "cannot write the log file there" in document["errors"][0]
+
+
+def test_quiet_schedule_prints_nothing_while_all_is_well(write_project):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": RSS})
+    env = {"PATH": "/usr/bin:/bin", "PIPELINE_FAKE_NOW": "2016-02-10T12:00:00+00:00"}
+    process = subprocess.Popen([str(Path(sys.executable).parent / "pipeline"), "-q", "schedule", "-c", str(config)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 30
+    while not (config.parent / "out" / "feed.xml").exists():  # the refresh made at start
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.1)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 143
+    assert (out, err) == ("", "")

@@ -29,6 +29,7 @@ from datetime import date, datetime, timedelta
 
 from rich.markup import escape
 
+from pipeline import logs
 from pipeline.commands.core import _console, _print_report, _run_with_progress
 from pipeline.config import load_project
 from pipeline.logs import SHOWN
@@ -152,14 +153,15 @@ def cmd_schedule(args) -> int:
     console = _console()
     now = clock.now()
     every = project.schedule.refresh_minutes
-    console.print(f"monthly edition: next at {next_slot(project, now):%Y-%m-%d %H:%M %Z}; a missed one is made "
-                  f"up to {project.schedule.catch_up_hours} hours late")
-    console.print(f"refresh every {every} min: next at {now:%Y-%m-%d %H:%M %Z} (at start), then every {every} min")
+    say = console.print if args.list or not logs.quiet() else (lambda *args, **kwargs: None)  # -q: errors only
+    say(f"monthly edition: next at {next_slot(project, now):%Y-%m-%d %H:%M %Z}; a missed one is made "
+        f"up to {project.schedule.catch_up_hours} hours late")
+    say(f"refresh every {every} min: next at {now:%Y-%m-%d %H:%M %Z} (at start), then every {every} min")
     if args.list:
         return 0
 
-    def warn(line: str) -> None:
-        log.warning("schedule: %s", line)
+    def warn(line: str) -> None:  # a run that failed, or what is due could not be worked out: errors (even -q)
+        log.log(logging.ERROR if line.startswith("error") else logging.WARNING, "schedule: %s", line)
 
     def check(moment: datetime, last_refresh: datetime | None) -> tuple[list[Due], list[str]]:
         current = load_project(args.config)  # read afresh: edits apply without a restart
@@ -179,7 +181,7 @@ def cmd_schedule(args) -> int:
             as_of = clock.now().date() if clock.fake else None
         what = f"{item.kind} {as_of}" if item.kind != REFRESH else item.kind
         starting = f"{clock.now():%Y-%m-%d %H:%M}: {what} ({item.why})"
-        console.print(escape(starting))
+        say(escape(starting))
         log.info("schedule: %s", starting, extra=SHOWN)
         signals.running = True
         try:
@@ -197,7 +199,7 @@ def cmd_schedule(args) -> int:
         return code
 
     previous = signals.install()
-    console.print("running; press Ctrl-C to stop")
+    say("running; press Ctrl-C to stop")
     try:
         return run_loop(check, execute, now=clock.now, sleep=clock.sleep, warn=warn, stop=stop)
     except BaseException as exc:

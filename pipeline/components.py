@@ -31,9 +31,10 @@ if TYPE_CHECKING:
 
 
 class Settings(BaseModel):
-    """Base for component settings: unknown keys are an error, not silently ignored."""
+    """Base for component settings: unknown keys are an error, not silently ignored; so is a number that
+    is not finite (TOML allows `inf` and `nan`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Component:

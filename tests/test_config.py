@@ -177,3 +177,9 @@ def test_workers_default_to_the_cpus_this_process_may_use(project_from, monkeypa
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
     assert project_from(f'[pipeline]\nname = "N"\n{sink}').core.workers == 8  # at most 8
     assert project_from(f'[pipeline]\nname = "N"\nworkers = 1\n{sink}').core.workers == 1
+
+
+def test_a_number_that_is_not_finite_is_refused(write_project):
+    path = write_project('[transforms.themes]\ntype = "themes"\nmin_score = inf\n[sinks.feed]\ntype = "rss"\n')
+    with pytest.raises(ConfigError, match=r"\[transforms\.themes\].*min_score"):
+        load_project(path)

@@ -10,3 +10,13 @@ url = "partner.xml"
 [sinks.feed]
 type = "rss"
 """
+TWO_SOURCES = """
+[sources.partner]
+type = "feed"
+url = "partner.xml"
+[sources.down]
+type = "feed"
+url = "down.xml"
+[sinks.feed]
+type = "rss"
+"""  # write partner.xml and down.xml: a feed, or not, as the test needs

@@ -8,19 +8,10 @@ import re
 
 from http_fixtures import Route, start_feed_server
 from sample_feeds import ONE_ITEM_RSS as RSS
+from sample_feeds import TWO_SOURCES
 
 from pipeline.cli import main
 
-TWO_SOURCES = """
-[sources.partner]
-type = "feed"
-url = "partner.xml"
-[sources.down]
-type = "feed"
-url = "down.xml"
-[sinks.feed]
-type = "rss"
-"""
 STAMPED = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) pipeline[.\w]*: ")
 
 

@@ -14,13 +14,19 @@ ROOT = Path(__file__).resolve().parent.parent
 POST = "---\ntitle: Peer support in Leeds\ndate: 2016-02-15\n---\n\nPeer workers met in Leeds to plan a seminar.\n"
 
 
-def test_a_plain_install_runs_a_project_without_templates_of_its_own(tmp_path):
-    source = tmp_path / "source"  # built from a copy: the build leaves nothing in the checkout
+def copy_of_the_package(tmp_path: Path) -> Path:
+    """What a build reads, copied: a build writes beside its sources, and must leave nothing in the checkout."""
+    source = tmp_path / "source"
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
     for name in ("pipeline", "plugins", "templates"):
         shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return source
+
+
+def test_a_plain_install_runs_a_project_without_templates_of_its_own(tmp_path):
+    source = copy_of_the_package(tmp_path)
     target = tmp_path / "installed"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINE_", "PYTEST_"))}
     env |= {"PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
@@ -52,12 +58,7 @@ def test_an_editable_install_prints_nothing(tmp_path):
     """The set-up command's editable install says nothing of our making: setuptools warns about a flat
     layout's top-level finder, and `package-dir = {"" = "."}` makes the install one .pth line instead. The
     editable wheel is built with setuptools' own backend, as pip would, but installed nowhere."""
-    source = tmp_path / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
-    for name in ("pipeline", "plugins", "templates"):
-        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    source = copy_of_the_package(tmp_path)
     wheels = tmp_path / "wheels"
     build = ("import sys; from setuptools import build_meta; "
              "print(build_meta.build_editable(sys.argv[1]), file=sys.stderr)")

@@ -6,6 +6,9 @@ Three kinds of problem, each with a key of its own in the state database (`state
 - `run:MODE`: a `run` (or a `refresh`) failed: a sink or transform failed, or an error ended it;
 - `deliveries:N`: the latest issue, N, has recipients whose delivery failed, or whose outcome is unknown.
 
+A damaged state database stops a run before anything else (`database_damaged`): the organisers
+hear of it once, remembered by a file beside the database, until a run finds it sound again.
+
 At the end of every run that gets as far as the state database (not a dry run, not one stopped by
 a signal), before it is recorded as finished, the problems it finds are compared with those
 already open. New ones are opened and told, in one email per address and run, to each address in
@@ -163,11 +166,9 @@ def _send(project: Project, untold: list[alerts.Alert]) -> tuple[dict[str, list[
     """Email each address in [alerts] to the problems it has not had, in one message; ({key: addresses
     reached}, a line per address not reached). One delivery serves them all, so a server that does not
     answer costs one timeout, not one per address."""
-    from pipeline.mail.message import Mailing, Recipient
     from pipeline.mail.transactional import mail_sink
 
     sink = mail_sink(project)
-    sender_email, sender_name, reply_to = sink.sender()
     by_message: dict[tuple[str, ...], list[str]] = {}  # the alerts an address has not had -> those addresses
     for address in project.alerts.to:
         keys = tuple(alert.key for alert in untold if address not in alert.told_to)
@@ -177,19 +178,69 @@ def _send(project: Project, untold: list[alerts.Alert]) -> tuple[dict[str, list[
     failures: list[str] = []
     try:
         for keys, addresses in by_message.items():
-            subject, text = _message(project, [alert for alert in untold if alert.key in keys])
-            mailing = Mailing(subject, sender_email, sender_name, text, None, datetime.now(UTC), reply_to=reply_to)
-            for delivery in sink.deliverer.deliver(mailing, [Recipient(a.lower(), "") for a in addresses], None, None):
-                if delivery.ok:
-                    for key in keys:
-                        told.setdefault(key, []).append(delivery.recipient)
-                else:
-                    failures.append(f"{delivery.recipient} ({delivery.error})")
+            reached, missed = _mail(sink, *_message(project, [a for a in untold if a.key in keys]), addresses)
+            for key in keys:
+                told.setdefault(key, []).extend(reached)
+            failures += missed
     finally:
         sink.deliverer.close()
-    if failures and not told:
+    if failures and not any(told.values()):
         raise PipelineError("; ".join(failures))
-    return told, failures
+    return {key: reached for key, reached in told.items() if reached}, failures
+
+
+def _mail(sink, subject: str, text: str, addresses: list[str]) -> tuple[list[str], list[str]]:
+    """One plain-text message to `addresses` through the email sink's delivery: (reached, a line per other)."""
+    from pipeline.mail.message import Mailing, Recipient
+
+    sender_email, sender_name, reply_to = sink.sender()
+    mailing = Mailing(subject, sender_email, sender_name, text, None, datetime.now(UTC), reply_to=reply_to)
+    reached, missed = [], []
+    for delivery in sink.deliverer.deliver(mailing, [Recipient(a.lower(), "") for a in addresses], None, None):
+        if delivery.ok:
+            reached.append(delivery.recipient)
+        else:
+            missed.append(f"{delivery.recipient} ({delivery.error})")
+    return reached, missed
+
+
+DAMAGED_MARK = "damaged-database-told"  # in state_dir: the organisers were told (the database cannot remember)
+
+
+def database_damaged(project: Project, problem: str) -> None:
+    """The state database failed its check, so the run stops: tell the organisers once. A file beside the
+    database remembers that they were told, until a run finds it sound again (`database_sound`)."""
+    mark = project.core.state_dir / DAMAGED_MARK
+    if not project.alerts.to or mark.exists():
+        return
+    from pipeline.mail.transactional import mail_sink
+
+    subject = f"[{project.core.name}] the state database is damaged: nothing runs until it is restored"
+    text = "\n".join([
+        f"{project.core.name}: the newsletter pipeline needs attention.", "", problem, "",
+        "Until then no run fetches, sends or records anything, and `pipeline schedule` tries again every few "
+        "minutes. README.md, \"Operations\", says how to restore the latest `pipeline backup`. You hear of this "
+        "once; if it happens again after a sound run, you hear again."])
+    try:
+        sink = mail_sink(project)
+        try:
+            reached, missed = _mail(sink, subject, text, list(project.alerts.to))
+        finally:
+            sink.deliverer.close()
+    except Exception as exc:
+        log.warning("alerts: the organisers could not be told the state database is damaged (%s)",
+                    failure_reason(exc))
+        return
+    for line in missed:
+        log.warning("alerts: not sent to %s", line)
+    if reached:
+        mark.write_text(f"{datetime.now(UTC).isoformat()} {' '.join(reached)}\n", encoding="utf-8")
+        log.info("alert about the damaged state database sent to %s", ", ".join(reached))
+
+
+def database_sound(project: Project) -> None:
+    """The state database passed its check: a later damage is a new problem."""
+    (project.core.state_dir / DAMAGED_MARK).unlink(missing_ok=True)
 
 
 def _message(project: Project, untold: list[alerts.Alert]) -> tuple[str, str]:

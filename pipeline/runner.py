@@ -163,13 +163,16 @@ def _open_store(project: Project, check: bool = False) -> Iterator[Store]:
     path = state_path(project)
     try:
         store = Store(path, check=check)  # checked before a migration writes to it
-    except Damaged as exc:
-        raise damaged(path, str(exc)) from None
-    except (OSError, sqlite3.Error) as exc:
-        if getattr(exc, "sqlite_errorname", None) in DAMAGE:
-            raise damaged(path, str(exc)) from None
-        raise ConfigError(f"{path}: cannot open the state database ({exc}); "
-                          f"check [pipeline] state_dir, or restore the file from a backup") from None
+    except (Damaged, OSError, sqlite3.Error) as exc:
+        if not isinstance(exc, Damaged) and getattr(exc, "sqlite_errorname", None) not in DAMAGE:
+            raise ConfigError(f"{path}: cannot open the state database ({exc}); "
+                              f"check [pipeline] state_dir, or restore the file from a backup") from None
+        error = damaged(path, str(exc))
+        if check:
+            alerts.database_damaged(project, str(error))
+        raise error from None
+    if check:
+        alerts.database_sound(project)
     try:
         yield store
     finally:

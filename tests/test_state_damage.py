@@ -111,3 +111,34 @@ def test_an_older_damaged_database_is_not_migrated_first(served_project):
     with sqlite3.connect(database) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 4
     db.close()
+
+
+def test_the_organisers_hear_of_a_damaged_database_once(write_project):
+    config = write_project("""
+        [sources.partner]
+        type = "feed"
+        url = "feed.xml"
+        [sinks.newsletter]
+        type = "email"
+        from_email = "news@network.example.org"
+        subscribers = "subscribers.csv"
+        [alerts]
+        to = ["fay@network.example.org"]
+        """, {"feed.xml": rss(300).decode(), "subscribers.csv": "email,name\\n"})
+    messages = config.parent / "out" / "outbox" / "messages"
+    database = config.parent / "state" / "pipeline.sqlite"
+    assert refresh(config).returncode == 0
+    overwrite_page(database, "items_published")
+
+    for _ in range(2):
+        assert refresh(config).returncode == 2
+    [told] = list(messages.glob("*.eml"))  # once, though two runs stopped
+    text = told.read_text(encoding="utf-8")
+    assert "the state database is damaged" in text and "pipeline backup" in text
+
+    for name in ("pipeline.sqlite", "pipeline.sqlite-wal", "pipeline.sqlite-shm"):  # restored (here: made anew)
+        (config.parent / "state" / name).unlink(missing_ok=True)
+    assert refresh(config).returncode == 0
+    overwrite_page(database, "items_published")
+    assert refresh(config).returncode == 2
+    assert len(list(messages.glob("*.eml"))) == 2  # damaged again after a sound run: a new problem

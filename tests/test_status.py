@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sample_feeds import ONE_ITEM_RSS as RSS
+from sample_feeds import TWO_SOURCES
 
 from pipeline import hookimpl
 from pipeline.cli import main
@@ -19,16 +20,6 @@ from pipeline.runner import run, state_path
 from pipeline.state import Store, history
 from pipeline.state.schema import CORE, JOURNAL, SITE, STEPS, SUBSCRIBERS, _run_history
 
-TWO_SOURCES = """
-[sources.partner]
-type = "feed"
-url = "partner.xml"
-[sources.down]
-type = "feed"
-url = "broken.xml"
-[sinks.feed]
-type = "rss"
-"""
 FAILING_SINK = ("from pipeline import hookimpl\nfrom pipeline.components import Sink\n"
                 "class Full(Sink):\n    name = 'full'\n"
                 "    def write(self, edition, run):\n        raise OSError('disk full')\n"
@@ -80,7 +71,7 @@ def test_a_good_run_is_recorded_with_each_component(project_from):
 
 
 def test_failures_in_a_row_count_up_across_runs_and_reset_on_success(write_project, capsys):
-    config = write_project(TWO_SOURCES, {"partner.xml": RSS, "broken.xml": "this is not a feed"})
+    config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": "this is not a feed"})
     for _ in range(3):
         assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 3
     health = health_of(config)
@@ -89,13 +80,13 @@ def test_failures_in_a_row_count_up_across_runs_and_reset_on_success(write_proje
     assert health["partner"].failures_in_a_row == 0 and health["partner"].last_success is not None
     assert [r.outcome for r in runs_of(config)] == ["done, with problems"] * 3
 
-    (config.parent / "broken.xml").write_text(RSS.replace("p.example.org/1", "p.example.org/2"))
+    (config.parent / "down.xml").write_text(RSS.replace("p.example.org/1", "p.example.org/2"))
     assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
     health = health_of(config)
     assert health["down"].failures_in_a_row == 0 and health["down"].last_success is not None
     assert "not an RSS or Atom feed" in health["down"].last_error  # the last error is kept, for the record
 
-    (config.parent / "broken.xml").write_text("broken again")
+    (config.parent / "down.xml").write_text("broken again")
     assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 3
     assert health_of(config)["down"].failures_in_a_row == 1
 
@@ -147,7 +138,7 @@ def test_a_refused_date_and_a_stopped_run_are_finished_too(project_from):
 
 def test_status_shows_runs_sources_next_times_and_deliveries(write_project, capsys):
     config = write_project(TWO_SOURCES + '[schedule]\nnewsletter_day = 1\nnewsletter_time = "08:00"\n',
-                           {"partner.xml": RSS, "broken.xml": "this is not a feed"})
+                           {"partner.xml": RSS, "down.xml": "this is not a feed"})
     assert main(["status", "-c", str(config)]) == 0
     out = capsys.readouterr().out
     assert "latest issue: none yet" in out and "no runs recorded yet" in out
@@ -177,7 +168,7 @@ def test_status_shows_runs_sources_next_times_and_deliveries(write_project, caps
 
 
 def test_every_json_output_is_one_document_and_nothing_else(write_project):
-    config = write_project(TWO_SOURCES, {"partner.xml": RSS, "broken.xml": "this is not a feed"})
+    config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": "this is not a feed"})
     ran = cli(config, "run", "--json", "--as-of", "2016-02-01")
     assert ran.returncode == 3
     report = json.loads(ran.stdout)
@@ -216,7 +207,7 @@ def test_every_json_output_is_one_document_and_nothing_else(write_project):
 
 def test_json_errors_are_a_document_too_with_the_same_exit_code(write_project):
     config = write_project(TWO_SOURCES.replace('type = "rss"', 'type = "rss"\nlimt = 3'),
-                           {"partner.xml": RSS, "broken.xml": "x"})
+                           {"partner.xml": RSS, "down.xml": "x"})
     for command in ("check", "run", "status"):
         result = cli(config, command, "--json")
         assert result.returncode == 2
@@ -263,7 +254,7 @@ def test_an_older_database_gets_the_run_history(tmp_path):
 def test_status_reads_while_a_run_holds_the_lock_and_names_a_damaged_database(write_project, capsys):
     import fcntl
 
-    config = write_project(TWO_SOURCES, {"partner.xml": RSS, "broken.xml": "x"})
+    config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": "x"})
     assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 3
     with open(config.parent / "state" / "pipeline.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a run in progress holds it

@@ -1,0 +1,97 @@
+"""feedparser reads through a buffered expat reader (plugins/sources/buffered_expat.py): the same results
+as the standard library's reader, over feedparser's own test corpus."""
+
+from __future__ import annotations
+
+import re
+from xml.sax import expatreader
+
+import feedparser
+import pytest
+
+from plugins.sources import buffered_expat
+from plugins.sources.feed import parse_feed
+from tests.test_fastfeed import CORPUS
+
+HEADER = re.compile(rb"^Header:\s*(Content-type|Content-Location):\s*(.*?)\s*$", re.M | re.I)
+
+
+def comparable(result) -> dict:
+    """A parse result with its exception (which compares by identity) as its class and text."""
+    result = dict(result)
+    problem = result.pop("bozo_exception", None)
+    result["problem"] = (type(problem).__name__, str(problem)) if problem else None
+    return result
+
+
+def parse_both(data: bytes, headers: dict, monkeypatch) -> tuple[dict, dict]:
+    def parse():
+        return comparable(feedparser.parse(data, response_headers=headers, sanitize_html=False,
+                                           resolve_relative_uris=False))
+
+    buffered_expat.use_with(feedparser)
+    with monkeypatch.context() as patch:
+        patch.setattr(feedparser.api, "PREFERRED_XML_PARSERS", [])
+        plain = parse()
+    return plain, parse()
+
+
+def test_a_text_node_reaches_feedparser_whole(monkeypatch):
+    pieces: list[str] = []
+    strict = feedparser.parsers.strict._StrictFeedParser
+    real = strict.characters
+    monkeypatch.setattr(strict, "characters", lambda self, text: (pieces.append(text), real(self, text))[1])
+    body = "&lt;p&gt;Peer support &amp;amp; power&lt;/p&gt;\n" * 50
+    data = f"<rss version='2.0'><channel><item><title>T</title><description>{body}</description></item>" \
+           f"</channel></rss>".encode()
+    plain, buffered = parse_both(data, {}, monkeypatch)
+    assert plain == buffered
+    assert buffered["entries"][0]["summary"].count("<p>Peer support &amp; power</p>") == 50
+    unbuffered = len(pieces)
+    pieces.clear()
+    feedparser.parse(data)
+    assert unbuffered > 250 and len(pieces) < 20, f"expat handed the text over in {len(pieces)} pieces"
+
+
+def test_feedparser_reads_through_the_buffered_reader():
+    buffered_expat.use_with(feedparser)
+    buffered_expat.use_with(feedparser)
+    assert feedparser.api.PREFERRED_XML_PARSERS.count(buffered_expat.__name__) == 1
+    made = feedparser.api.xml.sax.make_parser(feedparser.api.PREFERRED_XML_PARSERS)
+    assert isinstance(made, buffered_expat.BufferedExpatParser)
+    assert isinstance(made, expatreader.ExpatParser)
+    made.reset()
+    assert made._parser.buffer_text
+
+
+def test_the_same_results_over_feedparsers_own_corpus(monkeypatch):
+    if not CORPUS.is_dir():
+        pytest.fail(f"feedparser's test corpus is missing ({CORPUS}): run bash scripts/feedparser_corpus.sh",
+                    pytrace=False)
+    paths = sorted(CORPUS.rglob("*.xml"))
+    differ, strict = [], 0
+    for path in paths:
+        data = path.read_bytes()
+        headers = {name.decode().lower(): value.decode() for name, value in HEADER.findall(data)}
+        plain, buffered = parse_both(data, headers, monkeypatch)
+        strict += not plain["bozo"]
+        if plain != buffered:
+            differ.append(str(path.relative_to(CORPUS)))
+    assert len(paths) > 2000 and strict > 1000  # the corpus is there, and most of it goes through expat
+    assert not differ, f"{len(differ)} documents differ: {', '.join(differ[:10])}"
+
+
+def test_the_feed_source_gives_the_same_items(monkeypatch):
+    body = "".join(f"&lt;p&gt;Item {n}: co-production &amp;amp; peer support, &lt;a href='/x{n}'&gt;more&lt;/a&gt;"
+                   f"&lt;/p&gt;" for n in range(200))
+    data = (f"<?xml version='1.0'?><rss version='2.0'><channel><link>https://partner.example.org/</link>"
+            f"<item><title>Seminar &amp;amp; more</title><link>https://partner.example.org/a</link>"
+            f"<pubDate>Fri, 29 Apr 2016 01:28:21 +0000</pubDate><description>{body}</description></item>"
+            f"</channel></rss>").encode()
+    buffered = parse_feed(data, "https://partner.example.org/feed.xml", "application/rss+xml", "p", "news")
+    with monkeypatch.context() as patch:
+        patch.setattr(feedparser.api, "PREFERRED_XML_PARSERS", [])
+        patch.setattr(buffered_expat, "use_with", lambda module: None)
+        plain = parse_feed(data, "https://partner.example.org/feed.xml", "application/rss+xml", "p", "news")
+    assert buffered == plain
+    assert 'href="https://partner.example.org/x199"' in buffered[0][0].body_html

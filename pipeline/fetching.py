@@ -33,6 +33,7 @@ def fetch_all(sources: list[Source], fetch: Fetch, *, concurrency: int, deadline
     waiting = deque(sources)
     started: dict[str, float] = {}
     finished: dict[str, StageResult] = {}
+    unreported: deque[str] = deque()  # finished (or timed out), in that order, for this thread to report
     lock = threading.Condition()
 
     def work() -> None:
@@ -47,32 +48,37 @@ def fetch_all(sources: list[Source], fetch: Fetch, *, concurrency: int, deadline
                 if source.instance in finished:  # abandoned: another thread has taken this one's place
                     return
                 finished[source.instance] = result
+                unreported.append(source.instance)
                 lock.notify_all()
 
     def add_thread() -> None:
         threading.Thread(target=work, name="sources", daemon=True).start()
 
+    def overdue(now: float) -> None:
+        for name, since in list(started.items()):
+            limit = deadline_of(name)
+            if name not in finished and now - since >= limit:
+                finished[name] = StageResult("source", name, False, f"timed out: no result within {limit:g} s; "
+                                             f"the run went on without it", now - since)
+                unreported.append(name)
+                abandon(name)
+                if waiting:  # the next source may start: a hung one never holds up the rest
+                    add_thread()
+
     for _ in range(min(max(1, concurrency), len(sources))):
         add_thread()
-    reported: set[str] = set()
+    reported = 0
     with lock:
-        while len(reported) < len(sources):
+        next_poll = time.monotonic() + POLL
+        while reported < len(sources):
+            while unreported:
+                on_result(finished[unreported.popleft()])
+                reported += 1
             now = time.monotonic()
-            for source in sources:
-                name = source.instance
-                if name in reported:
-                    continue
-                limit = deadline_of(name)
-                if name not in finished and name in started and now - started[name] >= limit:
-                    finished[name] = StageResult("source", name, False, f"timed out: no result within {limit:g} s; "
-                                                 f"the run went on without it", now - started[name])
-                    abandon(name)
-                    if waiting:  # the next source may start: a hung one never holds up the rest
-                        add_thread()
-                if name in finished:
-                    reported.add(name)
-                    on_result(finished[name])
-            if len(reported) < len(sources):
-                lock.wait(POLL)
+            if now >= next_poll:  # deadlines are checked every POLL seconds, not at every source's end
+                overdue(now)
+                next_poll = now + POLL
+            if reported < len(sources) and not unreported:
+                lock.wait(max(0.0, next_poll - now))
                 meanwhile()
         return [finished[source.instance] for source in sources]

@@ -49,9 +49,11 @@ def build_plugin_manager(
     blocked = {n.strip() for n in os.environ.get(BLOCK_ENV, "").split(",") if n.strip()}
 
     if entry_points:
+        packages: dict[int, str] = {}  # each distribution's "name version": its metadata is parsed once, not per plugin
         for ep in sorted(importlib.metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP), key=_ep_key):
-            dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown package"
-            _load(host, ep.name, f"{dist} (entry point {ep.value})", ep.load, blocked)
+            if id(ep.dist) not in packages:
+                packages[id(ep.dist)] = _package(ep.dist)
+            _load(host, ep.name, f"{packages[id(ep.dist)]} (entry point {ep.value})", ep.load, blocked)
     if plugins_dir is not None:
         for path in sorted(plugins_dir.glob("*.py")):
             _load(host, path.stem, str(path), lambda p=path: _import_file(p), blocked)
@@ -63,6 +65,13 @@ def build_plugin_manager(
         pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
         pm.enable_tracing()
     return host
+
+
+def _package(dist: importlib.metadata.Distribution | None) -> str:
+    if dist is None:
+        return "unknown package"
+    metadata = dist.metadata
+    return f"{metadata['Name']} {metadata['Version']}"
 
 
 def _ep_key(ep: importlib.metadata.EntryPoint) -> tuple[str, str]:

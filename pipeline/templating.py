@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-
-import jinja2
+from typing import TYPE_CHECKING
 
 from pipeline.config import Project
 from pipeline.models import PriceTier
@@ -15,9 +14,14 @@ from pipeline.plugins import call_each_plugin
 SHIPPED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 
+if TYPE_CHECKING:
+    import jinja2
+
 
 def build_environment(project: Project) -> tuple[jinja2.Environment, dict[str, Exception]]:
     """The environment, and the exceptions raised by plugins' `prepare_jinja_environment`, by plugin."""
+    import jinja2  # here: `money` is wanted by runs that render nothing (a feed left unchanged)
+
     folders = [project.root / "templates", SHIPPED_TEMPLATES]
     loader = jinja2.FileSystemLoader([str(f) for f in dict.fromkeys(folders) if f.is_dir()])
     env = jinja2.Environment(

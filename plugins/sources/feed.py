@@ -26,7 +26,6 @@ from pipeline.models import Item, Kind, item_id
 from pipeline.run_context import RunContext
 from pipeline.sanitize import clean_html, image_url, plain_text, safe_url
 from pipeline.settings_types import UrlOrFile
-from plugins.sources import buffered_expat
 
 log = logging.getLogger("pipeline.sources.feed")
 
@@ -182,6 +181,8 @@ def _read_fast(content: bytes, url: str, content_type: str, source: str) -> tupl
 
 def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[str, list[Entry]]:
     import feedparser  # here: a project without feeds (or `pipeline --help`) never pays its 10 MB
+
+    from plugins.sources import buffered_expat  # with xml.sax, which feedparser's strict parser loads anyway
 
     buffered_expat.use_with(feedparser)
     headers = {"content-location": url if "://" in url else ""}

@@ -21,6 +21,7 @@ in `Item.theme_evidence`, which `pipeline explain` shows.
 from __future__ import annotations
 
 import math
+from math import log
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -115,7 +116,7 @@ class ThemesTransform(Transform):
         words = len(body.split())
         # Evidence grows with the square root of length: a 900-word post needs three times what a note does.
         needed = self.settings.min_score * math.sqrt(max(1.0, words / self.settings.words_per_point))
-        judged = {theme: self._scored(theme, found, round(needed, 2)) for theme in found["title"] | found["body"]}
+        judged = self._scored(found, round(needed, 2))
         ranked = sorted(judged, key=lambda t: (-judged[t]["score"], self.order.get(t, 0)))
         kept = 0
         top = judged[ranked[0]]["score"] if ranked else 0.0
@@ -138,19 +139,20 @@ class ThemesTransform(Transform):
             verdict["more"] = verdict["count"] - len(verdict["matches"])
         return {theme: judged[theme] for theme in ranked}
 
-    def _scored(self, theme: str, found: dict[str, dict[str, list]], needed: float) -> dict[str, Any]:
-        """A theme's verdict before it is judged: its score and how many matches it has."""
-        weights = self.weights[theme]
-        score, count = 0.0, 0
-        for where, counted in found.items():
-            if spans := counted.get(theme):
-                factor = self.settings.title_weight if where == "title" else 1.0
+    def _scored(self, found: dict[str, dict[str, list]], needed: float) -> dict[str, dict[str, Any]]:
+        """Every matched theme's verdict before it is judged: its score and how many matches it has."""
+        sums: dict[str, tuple[float, int]] = {}
+        for where, counted in found.items():  # the title's matches, then the body's
+            factor = self.settings.title_weight if where == "title" else 1.0
+            for theme, spans in counted.items():
+                weights = self.weights[theme]
+                score, count = sums.get(theme, (0.0, 0))
                 texts = spans[2::3]
                 for text in dict.fromkeys(texts):  # a phrase said n times counts 1 + ln n times
-                    score += weights[text] * factor * (1 + math.log(texts.count(text)))
-                count += len(texts)
-        return {"score": round(score, 2), "needed": needed, "kept": False, "why": "",
-                "count": count, "matches": [], "more": 0}
+                    score += weights[text] * factor * (1 + log(texts.count(text)))
+                sums[theme] = (score, count + len(texts))
+        return {theme: {"score": round(score, 2), "needed": needed, "kept": False, "why": "", "count": count,
+                        "matches": [], "more": 0} for theme, (score, count) in sums.items()}
 
     def _counted(self, text: str) -> dict[str, list]:
         """Per theme, in order, each match that no exclusion of the theme, nor a longer match of it, covers;
@@ -202,8 +204,8 @@ def _listed(theme: str, found: dict[str, dict[str, list]], most: int) -> list[li
     listed: list[list] = []
     for where, counted in found.items():
         if spans := counted.get(theme):
-            spans = spans[:3 * (most - len(listed))]
-            listed += [[text, where, start] for start, text in zip(spans[0::3], spans[2::3], strict=True)]
+            for k in range(0, min(len(spans), 3 * (most - len(listed))), 3):
+                listed.append([spans[k + 2], where, spans[k]])
     return listed
 
 

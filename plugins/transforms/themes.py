@@ -21,6 +21,7 @@ in `Item.theme_evidence`, which `pipeline explain` shows.
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from math import log
 from typing import Any
 
@@ -93,18 +94,32 @@ class ThemesTransform(Transform):
 
     def __init__(self, *args):
         super().__init__(*args)
+        self.order = {theme: n for n, theme in enumerate(self.settings.taxonomy)}
+
+    @cached_property
+    def index(self) -> PhraseIndex:
+        """Every phrase and exclusion of the taxonomy in one automaton: built on first use, so a run that
+        transforms nothing (every feed unchanged) never builds it."""
         phrases = []
-        self.weights: dict[str, dict[str, float]] = {}  # per theme, per phrase text: its first phrase's weight
         for theme, spec in self.settings.taxonomy.items():
             if isinstance(spec, list):
                 spec = ThemeSpec(phrases=spec)
             for text, weight in spec.weighted():
                 phrases.append(phrase(text, theme, weight * spec.weight))
-                # a text listed twice matches where its first listing does, and only that one counts
-                self.weights.setdefault(theme, {}).setdefault(text, weight * spec.weight)
             phrases.extend(phrase(text, (EXCLUDE, theme)) for text in spec.exclude)
-        self.index = PhraseIndex(phrases)
-        self.order = {theme: n for n, theme in enumerate(self.settings.taxonomy)}
+        return PhraseIndex(phrases)
+
+    @cached_property
+    def weights(self) -> dict[str, dict[str, float]]:
+        """Per theme, per phrase text: the weight of its first listing (a text listed twice matches where its
+        first listing does, and only that one counts)."""
+        weights: dict[str, dict[str, float]] = {}
+        for theme, spec in self.settings.taxonomy.items():
+            if isinstance(spec, list):
+                spec = ThemeSpec(phrases=spec)
+            for text, weight in spec.weighted():
+                weights.setdefault(theme, {}).setdefault(text, weight * spec.weight)
+        return weights
 
     def themes_of(self, text: str, title: str = "") -> list[str]:
         """The themes this transform gives a text (and a title), strongest first."""

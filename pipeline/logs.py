@@ -47,7 +47,6 @@ def configure(*, verbose: int = 0, quiet: bool = False, log_file: Path | None = 
         handler.close()
     _handlers.clear()
     _quiet = quiet
-    logger.setLevel(logging.DEBUG)  # each handler picks its own level
 
     terminal = logging.StreamHandler(sys.stderr)
     terminal.setLevel(logging.ERROR if quiet else {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG))
@@ -69,6 +68,9 @@ def configure(*, verbose: int = 0, quiet: bool = False, log_file: Path | None = 
         _handlers.append(file)
     for handler in _handlers:
         logger.addHandler(handler)
+    # Each handler picks its own level; the logger passes on what the most talkative wants, so a debug
+    # line nobody shows (one per download) costs a level check, not a record through every handler.
+    logger.setLevel(min(handler.level for handler in _handlers))
 
 
 def quiet() -> bool:

@@ -39,3 +39,62 @@ def test_items_saved_before_the_themes_column_keep_their_themes(tmp_path):
     finally:
         store.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] >= 3
+
+
+# -- items_digest: what the feeds are made from, without reading every item --------------------------------
+
+APRIL, MAY = datetime(2016, 4, 1, tzinfo=UTC), datetime(2016, 5, 1, tzinfo=UTC)
+
+
+def test_the_items_digest_changes_with_every_change_to_an_item_and_only_then(tmp_path):
+    store = Store(tmp_path / "pipeline.sqlite")
+    try:
+        item = make_item(Kind.NEWS, "Peer support news", themes=["peer support"], published=APRIL)
+        seen = [store.items_digest(MAY)]
+        store.save_items([(item, "fp1")], APRIL)
+        seen.append(store.items_digest(MAY))  # added
+        store.touch_items([item.id], MAY)
+        assert store.items_digest(MAY) == seen[-1]  # seen again, unchanged: the feeds stand
+        for change in ({"fingerprint": "fp2"}, {"themes": ["recovery"]}, {"title": "Peer support, revised"}):
+            fingerprint = change.pop("fingerprint", "fp2")
+            for name, value in change.items():
+                setattr(item, name, value)
+            store.save_items([(item, fingerprint)], APRIL)
+            seen.append(store.items_digest(MAY))
+        with store.transaction() as db:  # a write from anywhere, not only through save_items
+            db.execute("DELETE FROM items WHERE id = ?", (item.id,))
+        seen.append(store.items_digest(MAY))
+        assert len(set(seen)) == len(seen), seen
+    finally:
+        store.close()
+
+
+def test_the_items_digest_changes_when_time_brings_a_stored_item_in(tmp_path):
+    store = Store(tmp_path / "pipeline.sqlite")
+    try:
+        store.save_items([(make_item(Kind.NEWS, "Now", published=APRIL), "a"),
+                          (make_item(Kind.EVENT, "Later", published=datetime(2016, 6, 1, tzinfo=UTC)), "b")], APRIL)
+        before = store.items_digest(MAY)
+        assert store.items_digest(MAY) == before
+        assert store.items_digest(datetime(2016, 7, 1, tzinfo=UTC)) != before
+    finally:
+        store.close()
+
+
+def test_a_database_from_before_the_change_count_gets_it(tmp_path):
+    path = tmp_path / "pipeline.sqlite"
+    item = make_item(Kind.NEWS, "Old news", published=APRIL)
+    with sqlite3.connect(path) as db:
+        db.executescript(ITEMS_BEFORE_THEMES_COLUMN)
+        db.execute("INSERT INTO items VALUES (?, 'news', 'test', ?, ?, ?, 'fp', ?)",
+                   (item.id, item.published.isoformat(), "2016-04-01", "2016-04-01", json.dumps(item.to_dict())))
+        db.execute("PRAGMA user_version = 2")
+    db.close()
+    store = Store(path)
+    try:
+        before = store.items_digest(MAY)
+        store.save_items([(make_item(Kind.NEWS, "New news", published=APRIL), "fp")], APRIL)
+        assert store.items_digest(MAY) != before
+        assert store.get_items([item.id]) == [item]
+    finally:
+        store.close()

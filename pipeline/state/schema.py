@@ -196,6 +196,25 @@ def _alerts(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
+# Every write that changes what is stored of an item counts, whichever code makes it (`Store.items_digest`);
+# marking an item seen again (`last_seen`) does not.
+ITEM_CHANGES = [
+    "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    "INSERT OR IGNORE INTO counters VALUES ('item changes', 0)",
+    *(f"""CREATE TRIGGER IF NOT EXISTS item_{name} AFTER {event} ON items
+          BEGIN UPDATE counters SET value = value + 1 WHERE name = 'item changes'; END"""
+      for name, event in [("added", "INSERT"), ("removed", "DELETE"),
+                          ("changed", "UPDATE OF id, kind, source, published, fingerprint, data, themes")]),
+]
+
+
+def _item_changes(db: sqlite3.Connection) -> None:
+    """A count of the writes that change items, kept by triggers (user_version 6): the feeds know they are
+    up to date without reading every item."""
+    for statement in ITEM_CHANGES:
+        db.execute(statement)
+
+
 # Each step runs once, in order; append new steps, never change or remove one.
 STEPS = [
     _deliveries_v1_to_journal,
@@ -203,6 +222,7 @@ STEPS = [
     _item_themes,
     _run_history,
     _alerts,
+    _item_changes,
 ]
 
 

@@ -200,7 +200,8 @@ def _alerts(db: sqlite3.Connection) -> None:
 # marking an item seen again (`last_seen`) does not.
 ITEM_CHANGES = [
     "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    "INSERT OR IGNORE INTO counters VALUES ('item changes', 0)",
+    # From a random number: a count made again (below) never repeats a value a feed was made at.
+    "INSERT OR IGNORE INTO counters VALUES ('item changes', abs(random() % 1000000000000))",
     *(f"""CREATE TRIGGER IF NOT EXISTS item_{name} AFTER {event} ON items
           BEGIN UPDATE counters SET value = value + 1 WHERE name = 'item changes'; END"""
       for name, event in [("added", "INSERT"), ("removed", "DELETE"),
@@ -213,6 +214,17 @@ def _item_changes(db: sqlite3.Connection) -> None:
     up to date without reading every item."""
     for statement in ITEM_CHANGES:
         db.execute(statement)
+
+
+def _item_changes_kept(db: sqlite3.Connection) -> None:
+    """Put the count and its triggers back if a database lost them (a copy salvaged with `.recover` keeps
+    its user_version, not always its triggers), counting one change so every feed is made again."""
+    found = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE name IN "
+                                            "('counters', 'item_added', 'item_removed', 'item_changed')")}
+    if len(found) == 4 and db.execute("SELECT 1 FROM counters WHERE name = 'item changes'").fetchone():
+        return
+    _item_changes(db)
+    db.execute("UPDATE counters SET value = value + 1 WHERE name = 'item changes'")
 
 
 # Each step runs once, in order; append new steps, never change or remove one.
@@ -242,3 +254,4 @@ def migrate(db: sqlite3.Connection) -> None:
             raise
         db.execute("COMMIT")
     db.executescript(TABLES)
+    _item_changes_kept(db)

@@ -121,3 +121,15 @@ def test_a_database_that_lost_its_change_count_gets_it_back_and_its_feeds_made_a
         assert store.items_digest(MAY) != after  # counting again
     finally:
         store.close()
+
+
+def test_saving_an_item_again_as_it_was_changes_nothing(tmp_path):
+    store = Store(tmp_path / "pipeline.sqlite")
+    try:
+        item = make_item(Kind.NEWS, "Peer support news", published=APRIL)
+        store.save_items([(item, "")], APRIL)  # a failed transform: saved again by every run until it works
+        before = store.items_digest(MAY)
+        store.save_items([(item, "")], MAY)
+        assert store.items_digest(MAY) == before
+    finally:
+        store.close()

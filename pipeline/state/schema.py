@@ -197,15 +197,17 @@ def _alerts(db: sqlite3.Connection) -> None:
 
 
 # Every write that changes what is stored of an item counts, whichever code makes it (`Store.items_digest`);
-# marking an item seen again (`last_seen`) does not.
+# marking an item seen again (`last_seen`), or saving it again as it was, does not.
+_ITEM_COLUMNS = ("id", "kind", "source", "published", "fingerprint", "data", "themes")
+_COUNT_ONE = "BEGIN UPDATE counters SET value = value + 1 WHERE name = 'item changes'; END"
 ITEM_CHANGES = [
     "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     # From a random number: a count made again (below) never repeats a value a feed was made at.
     "INSERT OR IGNORE INTO counters VALUES ('item changes', abs(random() % 1000000000000))",
-    *(f"""CREATE TRIGGER IF NOT EXISTS item_{name} AFTER {event} ON items
-          BEGIN UPDATE counters SET value = value + 1 WHERE name = 'item changes'; END"""
-      for name, event in [("added", "INSERT"), ("removed", "DELETE"),
-                          ("changed", "UPDATE OF id, kind, source, published, fingerprint, data, themes")]),
+    f"CREATE TRIGGER IF NOT EXISTS item_added AFTER INSERT ON items {_COUNT_ONE}",
+    f"CREATE TRIGGER IF NOT EXISTS item_removed AFTER DELETE ON items {_COUNT_ONE}",
+    f"CREATE TRIGGER IF NOT EXISTS item_changed AFTER UPDATE OF {', '.join(_ITEM_COLUMNS)} ON items "
+    f"WHEN {' OR '.join(f'OLD.{c} IS NOT NEW.{c}' for c in _ITEM_COLUMNS)} {_COUNT_ONE}",
 ]
 
 

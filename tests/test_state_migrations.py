@@ -16,16 +16,22 @@ CREATE TABLE items (id TEXT PRIMARY KEY, kind TEXT NOT NULL, source TEXT NOT NUL
 """
 
 
+def database_of_version_2(path, item) -> None:
+    """A state database as version 2 left it (no themes column), holding `item`."""
+    seen = item.published.date().isoformat()
+    with sqlite3.connect(path) as db:
+        db.executescript(ITEMS_BEFORE_THEMES_COLUMN)
+        db.execute("INSERT INTO items VALUES (?, 'news', 'test', ?, ?, ?, 'fp', ?)",
+                   (item.id, item.published.isoformat(), seen, seen, json.dumps(item.to_dict())))
+        db.execute("PRAGMA user_version = 2")
+    db.close()
+
+
 def test_items_saved_before_the_themes_column_keep_their_themes(tmp_path):
     path = tmp_path / "pipeline.sqlite"
     item = make_item(Kind.NEWS, "Peer support news", themes=["peer support", "recovery"],
                      published=datetime(2016, 1, 20, tzinfo=UTC))
-    with sqlite3.connect(path) as db:
-        db.executescript(ITEMS_BEFORE_THEMES_COLUMN)
-        db.execute("INSERT INTO items VALUES (?, 'news', 'test', ?, ?, ?, 'fp', ?)",
-                   (item.id, item.published.isoformat(), "2016-01-20", "2016-01-20", json.dumps(item.to_dict())))
-        db.execute("PRAGMA user_version = 2")
-    db.close()
+    database_of_version_2(path, item)
 
     store = Store(path)
     try:
@@ -84,12 +90,7 @@ def test_the_items_digest_changes_when_time_brings_a_stored_item_in(tmp_path):
 def test_a_database_from_before_the_change_count_gets_it(tmp_path):
     path = tmp_path / "pipeline.sqlite"
     item = make_item(Kind.NEWS, "Old news", published=APRIL)
-    with sqlite3.connect(path) as db:
-        db.executescript(ITEMS_BEFORE_THEMES_COLUMN)
-        db.execute("INSERT INTO items VALUES (?, 'news', 'test', ?, ?, ?, 'fp', ?)",
-                   (item.id, item.published.isoformat(), "2016-04-01", "2016-04-01", json.dumps(item.to_dict())))
-        db.execute("PRAGMA user_version = 2")
-    db.close()
+    database_of_version_2(path, item)
     store = Store(path)
     try:
         before = store.items_digest(MAY)

@@ -10,7 +10,9 @@ overlap the fetching, and a long run never holds every transformed item at once.
 worker, a transform that must see the whole run, or a small run) the transforms run here over every
 new item together once all sources are done, as a plain `apply(items, run)`.
 
-The sources' validators (ETags) are recorded only after everything is saved (`RunContext.saved`).
+The sources' validators (ETags) are recorded only after everything is saved (`RunContext.saved`), and
+only if every transform succeeded: an item whose transform failed is saved to be transformed again,
+which it can only be if its feed is read again.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ class Ingest:
             self._transform_here(self.waiting)
         if self.unchanged:
             self.ctx.store.touch_items(self.unchanged, self.seen_at)
-        self.ctx.saved()
+        self.ctx.saved(transformed=not self.failures and not self.report.failed("transform"))
 
     # -- in the worker processes ---------------------------------------------------------------------
 

@@ -67,7 +67,8 @@ class RunContext:
         self._texts.clear()
 
     def after_save(self, action: Callable[[], None]) -> None:
-        """Do `action` once the items fetched in this run are safely stored (e.g. remember an ETag).
+        """Do `action` once the items fetched in this run are safely stored and transformed (e.g. remember
+        an ETag).
 
         Nothing registered here happens if the run fails before saving, or if the source that
         registered it fails, so a source never records "seen" for content the state does not hold.
@@ -138,10 +139,14 @@ class RunContext:
         with self._lock:
             self._after_save = [(owner, action) for owner, action in self._after_save if owner != source]
 
-    def saved(self) -> None:
-        """Called by the runner after saving items."""
+    def saved(self, transformed: bool = True) -> None:
+        """Called by the runner after saving items: the sources' `after_save` actions run. Not when a
+        transform failed (`transformed` False): those items are stored to be transformed again when next
+        fetched, so no source may record them as seen (an ETag would keep them away for good)."""
         with self._lock:
             actions, self._after_save = self._after_save, []
+        if not transformed:
+            return
         for _, action in actions:
             action()
 

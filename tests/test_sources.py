@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from pipeline import hookimpl
+from pipeline.components import Transform
 from pipeline.errors import SourceError
 from pipeline.models import Kind
 from tests.http_fixtures import Route, start_feed_server
@@ -336,3 +338,61 @@ def test_a_run_where_every_feed_answers_304_reuses_its_connections(project_from,
 
     assert report.exit_code == 0 and [r.count for r in report.results if r.stage == "source"] == [0] * 12
     assert feed_server.connections <= 2  # per_host connections at most, each kept alive for the next feed
+
+
+def test_a_server_that_ignores_conditional_requests_sends_the_same_bytes_read_as_a_304(
+        project_from, run_context, feed_server, monkeypatch):
+    import plugins.sources.feed as feed_module
+
+    parsed = []
+    real = feed_module.parse_feed
+    monkeypatch.setattr(feed_module, "parse_feed", lambda *args: (parsed.append(args[1]), real(*args))[1])
+    feed_server.routes["/feed.xml"] = Route(RSS.encode())  # no ETag, no Last-Modified
+    toml = f'[sources.p]\ntype = "feed"\nurl = "{feed_server.url("/feed.xml")}"\n'
+    run = run_context(project_from(toml + SINK))
+    source = run.project.sources[0]
+    assert len(source.fetch(run)) == 2
+    run.saved()
+    assert source.fetch(run) == [] and len(parsed) == 1  # the same bytes: not parsed again
+    run.saved()
+    feed_server.routes["/feed.xml"] = Route(RSS.replace("Second", "Second, revised").encode())
+    assert len(source.fetch(run)) == 2 and len(parsed) == 2  # other bytes: read
+    run.saved()
+    other = project_from(toml + 'kind = "post"\n' + SINK).sources[0]  # the same bytes, read otherwise
+    assert [item.kind for item in other.fetch(run)] == [Kind.POST, Kind.POST] and len(parsed) == 3
+
+
+def test_a_feed_whose_items_a_transform_failed_on_is_read_again_in_full(project_from, feed_server):
+    from pipeline.runner import run, state_path
+    from pipeline.state import Store
+
+    failing = {"now": True}
+
+    class Flaky:
+        @hookimpl
+        def register_transforms(self, register):
+            class FlakyTransform(Transform):
+                name = "flaky"
+
+                def apply(self, items, run):
+                    if failing["now"]:
+                        raise RuntimeError("model server unreachable")
+                    for item in items:
+                        item.themes.append("checked")
+
+            register(FlakyTransform)
+
+    feed_server.routes["/feed.xml"] = Route(RSS.encode(), etag='"v1"')
+    project = project_from(f'[sources.p]\ntype = "feed"\nurl = "{feed_server.url("/feed.xml")}"\n'
+                           '[transforms.flaky]\ntype = "flaky"\n' + SINK, plugins=[("flaky", Flaky())])
+    assert [r.name for r in run(project, as_of=date(2016, 5, 1), mode="refresh").failed("transform")] == ["flaky"]
+    failing["now"] = False
+    assert run(project, as_of=date(2016, 5, 1), mode="refresh").exit_code == 0
+    assert "if-none-match" not in feed_server.requests[-1][1]  # not a 304: the items came back, transformed
+    store = Store(state_path(project))
+    try:
+        assert {tuple(item.themes) for item in store.recent_items(datetime(2016, 5, 1, tzinfo=UTC), 10)} == {
+            ("checked",)}
+        assert store.source_state("p")["etag"] == '"v1"'  # recorded now that all went well
+    finally:
+        store.close()

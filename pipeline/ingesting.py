@@ -18,7 +18,6 @@ which it can only be if its feed is read again.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -42,19 +41,12 @@ def fingerprint(item: Item, transforms_key: str) -> str:
     return hashlib.sha256(data.encode()).hexdigest()[:24]
 
 
-def transforms_key(ctx: RunContext) -> str:
-    """A digest of every transform's settings (a taxonomy runs to tens of kilobytes: hashed once, not per item)."""
-    settings = json.dumps([(t.name, t.settings.model_dump(mode="json")) for t in ctx.project.transforms],
-                          sort_keys=True)
-    return hashlib.sha256(settings.encode()).hexdigest()
-
-
 class Ingest:
     """Takes each source's items as it finishes (`take`), and transforms and saves them (`finish`)."""
 
     def __init__(self, ctx: RunContext, report: RunReport, progress: Progress):
         self.ctx, self.report, self.progress = ctx, report, progress
-        self.key = transforms_key(ctx)
+        self.key = ctx.transforms_key
         self.seen_at = datetime.now(ctx.project.tz)  # by the clock, even under --as-of: it orders what was seen when
         self.prints: dict[str, str] = {}  # fingerprint of each changed item, saved with it
         self.waiting: list[Item] = []  # changed items not yet transformed

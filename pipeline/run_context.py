@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import multiprocessing
 import threading
 import time
@@ -10,6 +12,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
@@ -65,6 +68,15 @@ class RunContext:
     def forget_texts(self) -> None:
         """Let go of the texts worked out for the transforms (a long run's would fill memory)."""
         self._texts.clear()
+
+    @cached_property
+    def transforms_key(self) -> str:
+        """A digest of every transform's settings (a taxonomy runs to tens of kilobytes: hashed once per run).
+        Each item's fingerprint is made with it, so items are transformed again when it changes; a source
+        may keep it with what it records of a read, to read everything again then."""
+        settings = json.dumps([(t.name, t.settings.model_dump(mode="json")) for t in self.project.transforms],
+                              sort_keys=True)
+        return hashlib.sha256(settings.encode()).hexdigest()
 
     def after_save(self, action: Callable[[], None]) -> None:
         """Do `action` once the items fetched in this run are safely stored and transformed (e.g. remember

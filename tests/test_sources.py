@@ -396,3 +396,58 @@ def test_a_feed_whose_items_a_transform_failed_on_is_read_again_in_full(project_
         assert store.source_state("p")["etag"] == '"v1"'  # recorded now that all went well
     finally:
         store.close()
+
+
+class Tagging:
+    """A transform plugin whose one setting is the theme it gives every item."""
+
+    @hookimpl
+    def register_transforms(self, register):
+        class TagTransform(Transform):
+            name = "tag"
+
+            class Settings(Transform.Settings):
+                theme: str
+
+            def apply(self, items, run):
+                for item in items:
+                    item.themes = [self.settings.theme]
+
+        register(TagTransform)
+
+
+def test_a_changed_transform_setting_reads_every_feed_again(project_from, feed_server):
+    from pipeline.runner import run, state_path
+    from pipeline.state import Store
+
+    feed_server.routes["/etag.xml"] = Route(RSS.encode(), etag='"v1"')
+    feed_server.routes["/plain.xml"] = Route(RSS.replace("urn:partner:", "urn:plain:").encode())  # no validators
+
+    def project(theme):
+        return project_from(f'[sources.e]\ntype = "feed"\nurl = "{feed_server.url("/etag.xml")}"\n'
+                            f'[sources.p]\ntype = "feed"\nurl = "{feed_server.url("/plain.xml")}"\n'
+                            f'[transforms.tag]\ntype = "tag"\ntheme = "{theme}"\n' + SINK,
+                            plugins=[("tagging", Tagging())])
+
+    run(project("space"), as_of=date(2016, 5, 1), mode="refresh")
+    report = run(project("space"), as_of=date(2016, 5, 1), mode="refresh")
+    assert [r.count for r in report.results if r.stage == "source"] == [0, 0]  # a 304, and the same bytes
+    report = run(project("recovery"), as_of=date(2016, 5, 1), mode="refresh")
+    assert [r.count for r in report.results if r.stage == "source"] == [2, 2]
+    assert "if-none-match" not in feed_server.requests[-1][1] and "if-none-match" not in feed_server.requests[-2][1]
+    store = Store(state_path(project("recovery")))
+    try:
+        assert {tuple(item.themes) for item in store.recent_items(datetime(2016, 5, 1, tzinfo=UTC), 10)} == {
+            ("recovery",)}
+    finally:
+        store.close()
+
+
+def test_validators_recorded_by_an_earlier_version_are_not_trusted(project_from, run_context, feed_server):
+    feed_server.routes["/feed.xml"] = Route(RSS.encode(), etag='"v1"')
+    url = feed_server.url("/feed.xml")
+    run = run_context(project_from(f'[sources.p]\ntype = "feed"\nurl = "{url}"\n' + SINK))
+    # As an earlier version recorded them, perhaps after a run whose transform failed.
+    run.store.set_source_state("p", {"url": url, "etag": '"v1"', "last_modified": ""})
+    assert len(run.project.sources[0].fetch(run)) == 2
+    assert "if-none-match" not in feed_server.requests[-1][1]

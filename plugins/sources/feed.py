@@ -63,18 +63,22 @@ class FeedSource(Source):
     def fetch(self, run: RunContext) -> list[Item]:
         url = self.settings.url
         if urlparse(url).scheme in ("http", "https"):
+            reading = self._reading(run)
             state = run.store.source_state(self.instance)
-            content, headers = self._download(url, run, state if state.get("url") == url else {})
+            # Validators count only for a read made the same way: this URL, these settings, these transforms
+            # (a changed taxonomy reads every feed again, so its items are transformed again).
+            last = state if state.get("url") == url and state.get("reading") == reading else {}
+            content, headers = self._download(url, run, last)
             if content is None:
                 return []
             # A server that ignores conditional requests sends the same bytes again: read them as a 304.
-            seen = self._content_digest(content)
-            if state.get("url") == url and state.get("content") == seen:
+            seen = hashlib.sha256(content).hexdigest()
+            if last.get("content") == seen:
                 log.debug("%s: the same %d bytes as last time", url, len(content))
-                self._remember(run, url, headers, seen)
+                self._remember(run, url, headers, reading, seen)
                 return []
         else:
-            content, headers, seen = Path(url).read_bytes(), {}, ""
+            content, headers, reading, seen = Path(url).read_bytes(), {}, "", ""
         args = (content, url, headers.get("content-type", ""), self.instance, self.settings.kind, self.settings.parser)
         items, undated = run.offload(parse_feed, *args) if len(content) > OFFLOAD_BYTES else parse_feed(*args)
         if undated:  # an entry without a date keeps the date it was first seen, run after run
@@ -84,20 +88,19 @@ class FeedSource(Source):
                 if item.id in undated:
                     item.published = known.get(item.id, seen_now)
         if headers:
-            self._remember(run, url, headers, seen)
+            self._remember(run, url, headers, reading, seen)
         return items[: self.settings.max_items] if self.settings.max_items else items
 
-    def _content_digest(self, content: bytes) -> str:
-        """Changes with the bytes, with the source's settings (another `kind` reads them otherwise) and with
-        this version of the pipeline (which may read them otherwise too)."""
-        made = hashlib.sha256(f"{__version__} {self.settings.model_dump_json()}".encode())
-        made.update(content)
-        return made.hexdigest()
+    def _reading(self, run: RunContext) -> str:
+        """How this source reads and what follows: the pipeline's version, the source's settings and the
+        transforms' (`RunContext.transforms_key`)."""
+        made = f"{__version__} {self.settings.model_dump_json()} {run.transforms_key}"
+        return hashlib.sha256(made.encode()).hexdigest()
 
-    def _remember(self, run: RunContext, url: str, headers: dict, content: str) -> None:
+    def _remember(self, run: RunContext, url: str, headers: dict, reading: str, content: str) -> None:
         """The validators and the digest of what was read, recorded only once these items are stored."""
         validators = {"url": url, "etag": headers.get("etag", ""), "last_modified": headers.get("last-modified", ""),
-                      "content": content}
+                      "reading": reading, "content": content}
         run.after_save(lambda: run.store.set_source_state(self.instance, validators))
 
     def _download(self, url: str, run: RunContext, state: dict) -> tuple[bytes | None, dict]:

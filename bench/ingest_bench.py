@@ -325,18 +325,26 @@ def run_process(cmd: list[str], cwd: Path, env: dict[str, str], *, memory: bool 
         sampler = TreeSampler(proc.pid) if memory else None
         if sampler:
             sampler.start()
-        timed_out = False
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        # A blocking wait, ended by a timer if it runs too long: `wait(timeout=...)` polls, and its sleeps
+        # (up to 50 ms) would round every figure up to the next poll.
+        overdue = threading.Event()
+
+        def kill() -> None:
+            overdue.set()
             os.killpg(proc.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
             proc.wait()
         except BaseException:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise
+        finally:
+            timer.cancel()
         seconds = time.perf_counter() - started
+        timed_out = overdue.is_set()
         if sampler:
             sampler.done.set()
             sampler.join()

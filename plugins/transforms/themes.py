@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 from functools import cached_property
-from math import log
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -94,32 +93,26 @@ class ThemesTransform(Transform):
 
     def __init__(self, *args):
         super().__init__(*args)
+        self.weights: dict[str, dict[str, float]] = {}  # per theme, per phrase text: its first phrase's weight
+        for theme, spec in self._specs():
+            for text, weight in spec.weighted():
+                # a text listed twice matches where its first listing does, and only that one counts
+                self.weights.setdefault(theme, {}).setdefault(text, weight * spec.weight)
         self.order = {theme: n for n, theme in enumerate(self.settings.taxonomy)}
+
+    def _specs(self):
+        for theme, spec in self.settings.taxonomy.items():
+            yield theme, ThemeSpec(phrases=spec) if isinstance(spec, list) else spec
 
     @cached_property
     def index(self) -> PhraseIndex:
         """Every phrase and exclusion of the taxonomy in one automaton: built on first use, so a run that
         transforms nothing (every feed unchanged) never builds it."""
         phrases = []
-        for theme, spec in self.settings.taxonomy.items():
-            if isinstance(spec, list):
-                spec = ThemeSpec(phrases=spec)
-            for text, weight in spec.weighted():
-                phrases.append(phrase(text, theme, weight * spec.weight))
-            phrases.extend(phrase(text, (EXCLUDE, theme)) for text in spec.exclude)
+        for theme, spec in self._specs():
+            phrases += [phrase(text, theme, weight * spec.weight) for text, weight in spec.weighted()]
+            phrases += [phrase(text, (EXCLUDE, theme)) for text in spec.exclude]
         return PhraseIndex(phrases)
-
-    @cached_property
-    def weights(self) -> dict[str, dict[str, float]]:
-        """Per theme, per phrase text: the weight of its first listing (a text listed twice matches where its
-        first listing does, and only that one counts)."""
-        weights: dict[str, dict[str, float]] = {}
-        for theme, spec in self.settings.taxonomy.items():
-            if isinstance(spec, list):
-                spec = ThemeSpec(phrases=spec)
-            for text, weight in spec.weighted():
-                weights.setdefault(theme, {}).setdefault(text, weight * spec.weight)
-        return weights
 
     def themes_of(self, text: str, title: str = "") -> list[str]:
         """The themes this transform gives a text (and a title), strongest first."""
@@ -164,7 +157,7 @@ class ThemesTransform(Transform):
                 score, count = sums.get(theme, (0.0, 0))
                 texts = spans[2::3]
                 for text in dict.fromkeys(texts):  # a phrase said n times counts 1 + ln n times
-                    score += weights[text] * factor * (1 + log(texts.count(text)))
+                    score += weights[text] * factor * (1 + math.log(texts.count(text)))
                 sums[theme] = (score, count + len(texts))
         return {theme: {"score": round(score, 2), "needed": needed, "kept": False, "why": "", "count": count,
                         "matches": [], "more": 0} for theme, (score, count) in sums.items()}

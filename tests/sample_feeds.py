@@ -10,13 +10,14 @@ url = "partner.xml"
 [sinks.feed]
 type = "rss"
 """
-TWO_SOURCES = """
+TWO_FEEDS = """
 [sources.partner]
 type = "feed"
 url = "partner.xml"
 [sources.down]
 type = "feed"
 url = "down.xml"
-[sinks.feed]
-type = "rss"
 """  # write partner.xml and down.xml: a feed, or not, as the test needs
+TWO_SOURCES = TWO_FEEDS + """[sinks.feed]
+type = "rss"
+"""

@@ -12,20 +12,14 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from sample_feeds import ONE_ITEM_RSS as RSS
+from sample_feeds import TWO_FEEDS
 
 from pipeline.cli import main
 from pipeline.config import load_project
 from pipeline.errors import ConfigError
 from pipeline.state import Store, alerts, history, journal
 
-NETWORK = """
-[sources.partner]
-type = "feed"
-url = "partner.xml"
-[sources.down]
-type = "feed"
-url = "down.xml"
-[sinks.newsletter]
+NETWORK = TWO_FEEDS + """[sinks.newsletter]
 type = "email"
 from_email = "news@network.example.org"
 subscribers = "subscribers.csv"

@@ -9,7 +9,6 @@ for nothing. Two arenas (what MALLOC_ARENA_MAX=2 sets) cost no measurable speed 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 M_ARENA_MAX = -8  # from glibc's malloc.h
@@ -23,8 +22,10 @@ def limit_malloc_arenas() -> bool:
     try:  # glibc's soname first: find_library runs `ldconfig -p`, a few milliseconds on every command
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
+        from ctypes.util import find_library  # here: it loads subprocess and tempfile, 10 ms on every command
+
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c"))
+            libc = ctypes.CDLL(find_library("c"))
         except (OSError, TypeError):
             return False
     try:

@@ -24,6 +24,8 @@ from pipeline.sanitize import html_to_text
 from pipeline.state import Store
 
 if TYPE_CHECKING:  # loaded when first used: a run that fetches nothing over HTTP never pays for httpx
+    import ssl
+
     import httpx
     import jinja2
 
@@ -46,6 +48,7 @@ class RunContext:
     _hosts: dict[str, threading.Semaphore] = field(default_factory=dict, repr=False)
     _held: list[tuple[str, threading.Semaphore]] = field(default_factory=list, repr=False)
     _abandoned: set[str] = field(default_factory=set, repr=False)
+    tls: Future[ssl.SSLContext] | None = field(default=None, repr=False)  # from `http_client.prepare()`, if begun
 
     def clock(self) -> datetime:
         """The real time, even under --as-of: for what is recorded as happening now (a delivery)."""
@@ -165,15 +168,12 @@ class RunContext:
     @property
     def http(self) -> httpx.Client:
         """One HTTP client for every source: shared connections, timeouts, a clear User-Agent."""
-        import httpx
-
         with self._lock:
             if self._http is None:
-                self._http = httpx.Client(
-                    timeout=httpx.Timeout(self.project.core.http_timeout),
-                    follow_redirects=True,
-                    headers={"User-Agent": f"newsletter-pipeline/{__version__} (+{self.project.core.site_url})"},
-                )
+                from pipeline.http_client import new_client
+
+                self._http = new_client(self.project.core.http_timeout,
+                                        f"newsletter-pipeline/{__version__} (+{self.project.core.site_url})", self.tls)
             return self._http
 
     @property

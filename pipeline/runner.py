@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from pipeline import alerts
+from pipeline import alerts, http_client
 from pipeline.components import Sink, Source
 from pipeline.config import Project
 from pipeline.edition import Edition, check_date, month_before, prepare_edition, start_of
@@ -65,13 +65,14 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
     moment = start_of(as_of, project.tz) if as_of else datetime.now(project.tz)
     as_of = as_of or (edition_date(project, moment.date()) if mode == "run" else moment.date())
     report = RunReport(mode=f"{mode} (dry run)" if dry_run else mode, as_of=as_of.isoformat())
+    tls = http_client.prepare() if project.sources else None  # while the database is checked
     with _exclusive(project), _open_store(project, check=True) as store:
         run_id = history.begin_run(store, mode=report.mode, as_of=as_of, at=datetime.now(UTC))
         log.info("%s %d as of %s: started, %d sources", report.mode, run_id, as_of, len(project.sources))
         try:
             if mode == "run":  # a date that would be refused is refused before anything is fetched
                 check_date(store, as_of, datetime.now(project.tz).date())
-            ctx = RunContext(project, store, as_of, moment, dry_run=dry_run)
+            ctx = RunContext(project, store, as_of, moment, dry_run=dry_run, tls=tls)
             try:
                 ingest = Ingest(ctx, report, progress)
                 _fetch_all(project.sources, ctx, report, progress, ingest)

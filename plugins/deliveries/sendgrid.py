@@ -36,10 +36,10 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from json.encoder import encode_basestring_ascii as _quote  # C: a JSON string literal
+from typing import TYPE_CHECKING
 from urllib.error import URLError
 
 from pydantic import Field
-from python_http_client.exceptions import HTTPError
 
 from pipeline import components, hookimpl
 from pipeline.components import Batch, Deliverer, Delivery, Resolution
@@ -49,6 +49,9 @@ from pipeline.mail.headers import header_text
 from pipeline.mail.message import TOKEN_TAG, Mailing, Recipient
 from pipeline.run_context import RunContext
 from plugins.deliveries.environment import EnvVarName
+
+if TYPE_CHECKING:
+    from python_http_client.exceptions import HTTPError
 
 CANCEL_CUTOFF = timedelta(minutes=10)  # SendGrid refuses a cancel later than this before send_at
 CANCEL_MARGIN = timedelta(minutes=1)  # our clock and SendGrid's may differ a little
@@ -215,6 +218,8 @@ class SendGrid(Deliverer):
     def _call(self, request, *, retry_in_doubt: bool = False) -> tuple[Answer, str, bytes]:
         """(answer, X-Message-Id or the reason, body). 429s and refused connections are retried, since
         nothing was accepted; an answer in doubt only when `retry_in_doubt` (harmless requests)."""
+        from python_http_client.exceptions import HTTPError  # with the client: a run that sends nothing never loads it
+
         attempts = self.settings.max_retries + 1
         for attempt in range(attempts):
             headers: Mapping[str, str] = {}

@@ -249,9 +249,9 @@ def _is_image(medium: str, kind: str, url: str) -> bool:
 
 def httpx_errors():
     """httpx, for its exception classes: loaded with the HTTP client, when a feed is first downloaded."""
-    import httpx
+    from pipeline.http_client import load_httpx
 
-    return httpx
+    return load_httpx()
 
 
 def _transport_problem(exc: Exception) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
@@ -31,8 +32,12 @@ from pipeline import hookimpl
 from pipeline.components import Settings, Transform
 from pipeline.models import Item
 from pipeline.run_context import RunContext
-from plugins.transforms.paragraphs import Block, paragraphs
-from plugins.transforms.sentences import real_sentences, split
+
+if TYPE_CHECKING:
+    from plugins.transforms.paragraphs import Block
+
+# paragraphs.py and sentences.py (about 30 regular expressions) are loaded when first used: a run that
+# transforms nothing (every feed unchanged) never compiles them.
 
 WORD = re.compile(r"[a-z][a-z'’\-]+")
 STOPWORDS = frozenset("""
@@ -48,11 +53,15 @@ READ_CHARS = 4  # × max_chars: how much paragraph text is read and split (at le
 
 def sentences(text: str) -> list[str]:
     """Every sentence of a plain text, a line at a time (a line break always ends a sentence)."""
+    from plugins.transforms.sentences import split
+
     return [s for line in text.split("\n") for s in split(line)]
 
 
 def summarise(text: str, max_chars: int, max_sentences: int) -> str:
     """The summary of a plain text, each line taken as a paragraph."""
+    from plugins.transforms.paragraphs import Block
+
     blocks = [Block("p", [" ".join(line.split())]) for line in text.split("\n") if line.strip()]
     return _summarise(blocks, text, max_chars, max_sentences, None)
 
@@ -60,6 +69,8 @@ def summarise(text: str, max_chars: int, max_sentences: int) -> str:
 def summarise_html(body_html: str, max_chars: int, max_sentences: int, text: str | None = None) -> str:
     """The summary of a sanitised HTML body. `text`, the body's plain text when at hand, gives the
     word counts; otherwise the paragraphs read do."""
+    from plugins.transforms.paragraphs import paragraphs
+
     budget = max(1200, READ_CHARS * max_chars)
     return _summarise(paragraphs(body_html, budget), text, max_chars, max_sentences, budget)
 
@@ -102,6 +113,8 @@ def _candidates(blocks: list[Block], limit: int | None) -> list[str]:
     """The real sentences of the paragraphs and quotes in order, from the first paragraph sentence on
     (a quote cannot lead); those of the quotes, or else of the list items, when no paragraph has one
     (the list items are split only then)."""
+    from plugins.transforms.sentences import real_sentences
+
     found = [(block.kind, s) for block in blocks if block.kind != "li" for s in real_sentences(block, limit)]
     first = next((n for n, (kind, _) in enumerate(found) if kind == "p"), None)
     if first is not None:

@@ -1,0 +1,88 @@
+"""What a run loads, and the HTTP client made ready while the state database is checked (pipeline/http_client.py)."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+
+from pipeline.http_client import prepare
+from pipeline.runner import run
+from tests.http_fixtures import Route, start_feed_server
+from tests.test_sources import RSS, SINK
+
+# Loaded only by what needs them: a run that transforms, sends or looks for a C library the hard way.
+NOT_NEEDED = ["plugins.transforms.sentences", "plugins.transforms.paragraphs", "python_http_client", "ctypes.util",
+              "httpx._main"]
+LOADED_BY = """
+import json, sys
+from pipeline import cli
+modules, sys.argv = sys.argv[2:], ["pipeline", "refresh", "--config", sys.argv[1], "-q"]
+try:
+    code = cli.main()
+except SystemExit as end:
+    code = end.code
+print(json.dumps({"exit": code, "loaded": {m: sys.modules.get(m) is not None for m in modules}}))
+"""
+
+
+@pytest.fixture
+def feed_server():
+    state, server = start_feed_server()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def _refresh_in_a_new_process(config, modules: list[str]) -> dict:
+    done = subprocess.run([sys.executable, "-c", LOADED_BY, str(config), *modules], capture_output=True, text=True,
+                          timeout=120, check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_a_refresh_with_nothing_new_loads_neither_the_sentence_splitter_nor_the_mail_clients(write_project):
+    config = write_project('[sources.p]\ntype = "feed"\nurl = "p.xml"\n[transforms.summary]\ntype = "summary"\n' + SINK,
+                           {"p.xml": RSS})
+    first = _refresh_in_a_new_process(config, NOT_NEEDED + ["httpx"])
+    assert first["exit"] == 0 and first["loaded"]["plugins.transforms.sentences"]  # two new items summarised
+
+    again = _refresh_in_a_new_process(config, NOT_NEEDED + ["httpx"])
+
+    assert again["exit"] == 0
+    assert again["loaded"] == {**dict.fromkeys(NOT_NEEDED, False), "httpx": True}  # httpx made ready, not its CLI
+
+
+def test_the_prepared_tls_context_verifies_certificates_and_host_names():
+    context = prepare().result(timeout=30)
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.get_ca_certs() or context.cert_store_stats()["x509_ca"]  # a CA bundle was read
+
+
+def test_a_tls_set_up_that_fails_fails_each_http_source_by_name_and_the_run_goes_on(
+        project_from, feed_server, monkeypatch, tmp_path):
+    feed_server.routes["/a.xml"] = Route(RSS.encode())
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-bundle.pem"))  # httpx reads it for verify=True
+    project = project_from(f'[sources.web]\ntype = "feed"\nurl = "{feed_server.url("/a.xml")}"\n'
+                           f'[sources.local]\ntype = "feed"\nurl = "p.xml"\n' + SINK, {"p.xml": RSS})
+
+    report = run(project, mode="refresh", as_of=date(2016, 5, 1))
+
+    [failed] = report.failed("source")
+    assert failed.name == "web"
+    assert failed.summary == (f"cannot read the CA certificates for HTTPS (SSL_CERT_FILE={tmp_path}/no-such-bundle"
+                              f".pem: No such file or directory); point SSL_CERT_FILE at a PEM bundle, or unset it")
+    assert [r.count for r in report.results if r.name == "local"] == [2]
+
+
+def test_the_prepared_context_reads_the_bundle_ssl_cert_file_names(monkeypatch, tmp_path):
+    import certifi
+
+    bundle = tmp_path / "one.pem"
+    bundle.write_text(certifi.contents().split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    assert prepare().result(timeout=30).cert_store_stats()["x509_ca"] == 1

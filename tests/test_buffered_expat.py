@@ -1,5 +1,6 @@
-"""feedparser reads through a buffered expat reader (plugins/sources/buffered_expat.py): the same results
-as the standard library's reader, over feedparser's own test corpus."""
+"""feedparser reads through a buffered expat reader (plugins/sources/buffered_expat.py) and works out each base
+URI once (plugins/sources/base_uri_cache.py): the same results as feedparser as it comes, over its own test
+corpus."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from xml.sax import expatreader
 import feedparser
 import pytest
 
-from plugins.sources import buffered_expat
+from plugins.sources import base_uri_cache, buffered_expat
 from plugins.sources.feed import parse_feed
 from tests.test_fastfeed import CORPUS
 
@@ -30,8 +31,10 @@ def parse_both(data: bytes, headers: dict, monkeypatch) -> tuple[dict, dict]:
                                            resolve_relative_uris=False))
 
     buffered_expat.use_with(feedparser)
+    base_uri_cache.use_with(feedparser)
     with monkeypatch.context() as patch:
         patch.setattr(feedparser.api, "PREFERRED_XML_PARSERS", [])
+        patch.setattr(feedparser.mixin, "make_safe_absolute_uri", feedparser.urls.make_safe_absolute_uri)
         plain = parse()
     return plain, parse()
 
@@ -62,6 +65,24 @@ def test_feedparser_reads_through_the_buffered_reader():
     assert isinstance(made, expatreader.ExpatParser)
     made.reset()
     assert made._parser.buffer_text
+
+
+def test_base_uris_are_worked_out_once_per_pair():
+    base_uri_cache.use_with(feedparser)
+    base_uri_cache.use_with(feedparser)
+    cached = feedparser.mixin.make_safe_absolute_uri
+    assert cached.__wrapped__ is feedparser.urls.make_safe_absolute_uri  # wrapped once, not twice
+    cached.cache_clear()
+    data = ("<feed xmlns='http://www.w3.org/2005/Atom' xml:base='https://partner.example.org/news/'><title>P</title>"
+            + "".join(f"<entry><id>e{n}</id><title>T</title><link href='{n}.html'/></entry>" for n in range(30))
+            + "<entry xml:base='javascript:alert(1)'><id>x</id><title>X</title><link href='x.html'/></entry>"
+            + "</feed>").encode()
+    parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+    assert [e.link for e in parsed.entries[:2]] == ["https://partner.example.org/news/0.html",
+                                                    "https://partner.example.org/news/1.html"]
+    assert parsed.entries[-1].link == "https://partner.example.org/news/x.html"  # an unsafe base is still refused
+    info = cached.cache_info()
+    assert info.hits > 10 * info.misses  # element after element under the same base
 
 
 def test_the_same_results_over_feedparsers_own_corpus(monkeypatch):

@@ -202,9 +202,10 @@ def _read_fast(content: bytes, url: str, content_type: str, source: str) -> tupl
 def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[str, list[Entry]]:
     import feedparser  # here: a project without feeds (or `pipeline --help`) never pays its 10 MB
 
-    from plugins.sources import buffered_expat  # with xml.sax, which feedparser's strict parser loads anyway
+    from plugins.sources import base_uri_cache, buffered_expat  # xml.sax: feedparser's strict parser loads it anyway
 
     buffered_expat.use_with(feedparser)
+    base_uri_cache.use_with(feedparser)
     headers = {"content-location": url if "://" in url else ""}
     if content_type:
         headers["content-type"] = content_type

@@ -1,4 +1,5 @@
-"""What a run loads, and the HTTP client made ready while the state database is checked (pipeline/http_client.py)."""
+"""What a run loads, how the command ends (`cli.console`), and the HTTP client made ready while the state database
+is checked (pipeline/http_client.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import ssl
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +88,51 @@ def test_the_prepared_context_reads_the_bundle_ssl_cert_file_names(monkeypatch, 
     bundle.write_text(certifi.contents().split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n")
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
     assert prepare().result(timeout=30).cert_store_stats()["x509_ca"] == 1
+
+
+PIPELINE = Path(sys.executable).with_name("pipeline")  # the installed command, as pyproject's script makes it
+
+
+def test_the_command_ends_with_its_output_log_and_exit_code_whole(write_project, tmp_path):
+    config = write_project('[sources.p]\ntype = "feed"\nurl = "p.xml"\n' + SINK, {"p.xml": RSS})
+    log = tmp_path / "run.log"
+
+    done = subprocess.run([str(PIPELINE), "refresh", "--config", str(config), "--log-file", str(log)],
+                          capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith("done")  # the run table, flushed through a pipe
+    assert "refresh" in log.read_text().splitlines()[-1]  # logging's atexit handler closed the file
+    broken = subprocess.run([str(PIPELINE), "refresh", "--config", str(tmp_path / "missing.toml")],
+                            capture_output=True, text=True, timeout=120)
+    assert broken.returncode == 2 and "missing.toml" in broken.stderr
+
+
+def test_a_thread_still_running_is_waited_for(tmp_path):
+    marker = tmp_path / "written"
+    script = f"""
+import threading, time
+from pathlib import Path
+from pipeline import cli
+
+def late():
+    time.sleep(0.3)
+    Path({str(marker)!r}).write_text("done")
+
+def main():
+    threading.Thread(target=late).start()  # not a daemon: the exit must wait for it
+    return 4
+
+cli.main = main
+cli.console()
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 4, done.stderr
+    assert marker.read_text() == "done"
+
+
+def test_python_m_pipeline_is_the_same_command(write_project):
+    config = write_project('[sources.p]\ntype = "feed"\nurl = "p.xml"\n' + SINK, {"p.xml": RSS})
+    done = subprocess.run([sys.executable, "-m", "pipeline", "check", "--config", str(config)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip(), done.stderr

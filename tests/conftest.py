@@ -25,6 +25,17 @@ pytest_plugins = ["tests.browser_fixtures"]  # the `browser` fixture
 
 
 @pytest.fixture
+def feed_server():
+    """A real HTTP server on 127.0.0.1 serving `.routes` (tests/http_fixtures.py), stopped after the test."""
+    from tests.http_fixtures import start_feed_server
+
+    state, server = start_feed_server()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
 def write_project(tmp_path: Path):
     """write_project(toml, files={relative path: text}) -> path of pipeline.toml.
 

@@ -19,7 +19,7 @@ from pipeline import hookimpl
 from pipeline.components import Source
 from pipeline.runner import run
 from tests.conftest import make_item
-from tests.http_fixtures import Route, start_feed_server
+from tests.http_fixtures import Route
 
 RSS = ("<rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link><description>d</description>"
        "<item><title>Peer support news</title><link>https://p.example.org/{n}</link>"
@@ -71,12 +71,9 @@ class Stalling:
 
 
 @pytest.fixture
-def feeds():
-    state, server = start_feed_server()
-    state.routes["/ok.xml"] = Route(RSS.format(n=1).encode())
-    yield state
-    server.shutdown()
-    server.server_close()
+def feeds(feed_server):
+    feed_server.routes["/ok.xml"] = Route(RSS.format(n=1).encode())
+    return feed_server
 
 
 @pytest.mark.parametrize("mode", ["headers", "body", "silent"])

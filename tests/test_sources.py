@@ -12,7 +12,7 @@ from pipeline import hookimpl
 from pipeline.components import Transform
 from pipeline.errors import SourceError
 from pipeline.models import Kind
-from tests.http_fixtures import Route, start_feed_server
+from tests.http_fixtures import Route
 
 SINK = '\n[sinks.feed]\ntype = "rss"\n'
 LONDON = ZoneInfo("Europe/London")
@@ -37,14 +37,6 @@ ATOM = """<?xml version="1.0" encoding="utf-8"?>
 <link href="https://atom.example.org/e/1"/><updated>2016-03-02T09:00:00Z</updated>
 <content type="html">&lt;p&gt;Body&lt;/p&gt;</content><author><name>Ann</name></author></entry>
 </feed>"""
-
-
-@pytest.fixture
-def feed_server():
-    state, server = start_feed_server()
-    yield state
-    server.shutdown()
-    server.server_close()
 
 
 def fetch(project, run_context, as_of=date(2016, 5, 1)):

@@ -10,11 +10,9 @@ import sys
 from datetime import date
 from pathlib import Path
 
-import pytest
-
 from pipeline.http_client import prepare
 from pipeline.runner import run
-from tests.http_fixtures import Route, start_feed_server
+from tests.http_fixtures import Route
 from tests.test_sources import RSS, SINK
 
 # Loaded only by what needs them: a run that transforms, sends or looks for a C library the hard way.
@@ -30,14 +28,6 @@ except SystemExit as end:
     code = end.code
 print(json.dumps({"exit": code, "loaded": {m: sys.modules.get(m) is not None for m in modules}}))
 """
-
-
-@pytest.fixture
-def feed_server():
-    state, server = start_feed_server()
-    yield state
-    server.shutdown()
-    server.server_close()
 
 
 def _refresh_in_a_new_process(config, modules: list[str]) -> dict:

@@ -69,17 +69,20 @@ def console() -> None:
 
     By the time `main` returns, everything a command writes is committed, closed or flushed; what is left of a
     normal exit is tearing the interpreter down object by object, 30 to 50 ms (a tenth of a run where every feed
-    answers 304). So the standard streams are flushed and the atexit handlers run (logging's, which close the
-    log file, and multiprocessing's), then the process ends. While a thread that is not a daemon still runs,
-    the exit is the usual one, which waits for it.
+    answers 304). So the atexit handlers run (logging's, which close the log file, and multiprocessing's), the
+    standard streams are flushed, and the process ends. A file a plugin left open is not flushed: close what
+    you open (README, "Writing a plugin"). While a thread that is not a daemon still runs, or when `main` gives
+    something other than a number, the exit is the usual one.
     """
     code = main()
-    if any(not thread.daemon for thread in threading.enumerate() if thread is not threading.main_thread()):
+    if type(code) is not int or any(not thread.daemon for thread in threading.enumerate()
+                                    if thread is not threading.main_thread()):
         sys.exit(code)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a reader that went away, or a stream already closed
-            stream.flush()
     atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        if stream is not None:  # None: the stream was closed before Python started
+            with contextlib.suppress(OSError, ValueError):  # a reader that went away, or a stream closed since
+                stream.flush()
     os._exit(code)
 
 

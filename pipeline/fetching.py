@@ -85,13 +85,14 @@ def fetch_all(sources: list[Source], fetch: Fetch, *, concurrency: int, deadline
             if now >= next_poll:  # deadlines are checked every POLL seconds, not at every source's end
                 overdue(now)
                 next_poll = now + POLL
-            if threads < concurrency and now >= next_ramp:
-                if waiting and reported - reported_before < threads:  # they are waiting, not working: more
+            ramping = threads < concurrency and bool(waiting)
+            if ramping and now >= next_ramp:
+                if reported - reported_before < threads:  # they are waiting, not working: more threads
                     for _ in range(min(threads, concurrency - threads, len(waiting))):
                         add_thread()
                         threads += 1
                 reported_before, next_ramp = reported, now + RAMP
             if reported < len(sources) and not unreported:
-                lock.wait(max(0.0, min(next_poll, next_ramp if threads < concurrency else next_poll) - now))
+                lock.wait(max(0.0, (min(next_poll, next_ramp) if ramping else next_poll) - now))
                 meanwhile()
         return [finished[source.instance] for source in sources]

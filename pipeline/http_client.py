@@ -67,5 +67,9 @@ def prepare() -> Future[ssl.SSLContext]:
 def new_client(timeout: float, user_agent: str, tls: Future[ssl.SSLContext] | None = None) -> httpx.Client:
     """The client: shared connections, `timeout` for each step, redirects followed, our User-Agent."""
     httpx = load_httpx()
-    return httpx.Client(verify=tls.result() if tls is not None else tls_context(), timeout=httpx.Timeout(timeout),
-                        follow_redirects=True, headers={"User-Agent": user_agent})
+    try:
+        verify = tls.result() if tls is not None else tls_context()
+    except PipelineError as exc:  # a fresh one for each source: the future's own would gather every caller's frames
+        raise PipelineError(str(exc)) from None
+    return httpx.Client(verify=verify, timeout=httpx.Timeout(timeout), follow_redirects=True,
+                        headers={"User-Agent": user_agent})

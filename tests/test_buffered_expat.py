@@ -70,8 +70,9 @@ def test_feedparser_reads_through_the_buffered_reader():
 def test_base_uris_are_worked_out_once_per_pair():
     base_uri_cache.use_with(feedparser)
     base_uri_cache.use_with(feedparser)
-    cached = feedparser.mixin.make_safe_absolute_uri
-    assert cached.__wrapped__ is feedparser.urls.make_safe_absolute_uri  # wrapped once, not twice
+    wrapped = feedparser.mixin.make_safe_absolute_uri
+    assert wrapped.original is feedparser.urls.make_safe_absolute_uri  # wrapped once, not twice
+    cached = wrapped.cached
     cached.cache_clear()
     data = ("<feed xmlns='http://www.w3.org/2005/Atom' xml:base='https://partner.example.org/news/'><title>P</title>"
             + "".join(f"<entry><id>e{n}</id><title>T</title><link href='{n}.html'/></entry>" for n in range(30))
@@ -83,6 +84,20 @@ def test_base_uris_are_worked_out_once_per_pair():
     assert parsed.entries[-1].link == "https://partner.example.org/news/x.html"  # an unsafe base is still refused
     info = cached.cache_info()
     assert info.hits > 10 * info.misses  # element after element under the same base
+
+
+def test_long_base_uris_are_not_kept():
+    base_uri_cache.use_with(feedparser)
+    cached = feedparser.mixin.make_safe_absolute_uri.cached
+    cached.cache_clear()
+    long_base = "https://partner.example.org/" + "x" * base_uri_cache.LONGEST
+    data = ("<feed xmlns='http://www.w3.org/2005/Atom'><title>P</title>"
+            + "".join(f"<entry xml:base='{long_base}{n}/'><id>e{n}</id><title>T</title><link href='a.html'/></entry>"
+                      for n in range(50))
+            + "</feed>").encode()
+    parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+    assert parsed.entries[7].link == f"{long_base}7/a.html"
+    assert cached.cache_info().currsize < 10  # 50 distinct long bases, none of them kept
 
 
 def test_the_same_results_over_feedparsers_own_corpus(monkeypatch):

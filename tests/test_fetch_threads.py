@@ -63,3 +63,26 @@ def test_sources_that_answer_at_once_are_not_spread_over_more_threads(monkeypatc
 def test_a_single_source_runs_on_a_single_thread():
     fetch = Counted()
     assert [r.name for r in _fetch_all(1, fetch, concurrency=32)] == ["s0"] and len(fetch.threads) == 1
+
+
+def test_a_source_that_hangs_among_the_first_threads_is_abandoned_and_the_rest_still_get_every_thread():
+    release, abandoned = threading.Event(), []
+    fetch = Counted(release_at=7)  # the other seven threads of eight, while s0 hangs on one
+
+    def hang_first(source):
+        if source.instance == "s0":
+            release.wait(timeout=30)  # never answers within its deadline
+            return StageResult("source", "s0", True, "late", 0.0, 0)
+        return fetch(source)
+
+    sources = [SimpleNamespace(instance=f"s{n}") for n in range(20)]
+    try:
+        results = fetching.fetch_all(sources, hang_first, concurrency=8,
+                                     deadline_of=lambda name: 0.5 if name == "s0" else 30.0,
+                                     on_result=lambda result: None, abandon=abandoned.append)
+    finally:
+        release.set()
+
+    assert abandoned == ["s0"] and not results[0].ok and "timed out" in results[0].summary
+    assert all(r.ok for r in results[1:])
+    assert fetch.all_in.is_set() and fetch.peak <= 8  # the ramp went on past the hung source, never over the limit

@@ -4,13 +4,17 @@ is checked (pipeline/http_client.py)."""
 from __future__ import annotations
 
 import json
+import os
 import ssl
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 
-from pipeline.http_client import prepare
+import pytest
+
+from pipeline.errors import PipelineError
+from pipeline.http_client import new_client, prepare
 from pipeline.runner import run
 from tests.http_fixtures import Route
 from tests.test_sources import RSS, SINK
@@ -71,6 +75,17 @@ def test_a_tls_set_up_that_fails_fails_each_http_source_by_name_and_the_run_goes
     assert [r.count for r in report.results if r.name == "local"] == [2]
 
 
+def test_each_source_gets_its_own_error_when_tls_cannot_be_set_up(monkeypatch, tmp_path):
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    failed = prepare()
+    raised = []
+    for _ in range(2):
+        with pytest.raises(PipelineError, match="missing.pem") as caught:
+            new_client(5.0, "test", failed)
+        raised.append(caught.value)
+    assert raised[0] is not raised[1]  # the future's own exception would carry every caller's frames
+
+
 def test_the_prepared_context_reads_the_bundle_ssl_cert_file_names(monkeypatch, tmp_path):
     import certifi
 
@@ -119,6 +134,27 @@ cli.console()
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 4, done.stderr
     assert marker.read_text() == "done"
+
+
+def _console_with(main_body: str, before: str = "") -> subprocess.CompletedProcess:
+    """`cli.console()` with `main` replaced, in a new process whose output is buffered (as it is for a user)."""
+    script = (f"import atexit, sys\nfrom pipeline import cli\n{before}\n"
+              f"def main():\n{main_body}\ncli.main = main\ncli.console()\n")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_what_main_and_the_atexit_handlers_print_reaches_a_pipe():
+    done = _console_with('    atexit.register(lambda: print("from atexit"))\n    print("from main")\n    return 3')
+    assert done.returncode == 3
+    assert done.stdout.splitlines() == ["from main", "from atexit"]
+
+
+def test_a_closed_standard_output_and_a_code_that_is_not_a_number_end_as_usual():
+    closed = _console_with("    print('to stderr', file=sys.stderr)\n    return 0", before="sys.stdout = None")
+    assert closed.returncode == 0 and closed.stderr == "to stderr\n"
+    nothing = _console_with("    return None")
+    assert nothing.returncode == 0 and nothing.stderr == ""
 
 
 def test_python_m_pipeline_is_the_same_command(write_project):

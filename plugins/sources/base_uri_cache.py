@@ -5,7 +5,8 @@ which, without an `xml:base`, is the base joined with itself; `urljoin` and thre
 seventh of the time feedparser takes over a feed. The function depends on its two strings alone (and on
 feedparser's constant list of acceptable schemes), so `use_with(feedparser)` gives the element handler a
 cached copy of it; what it returns is unchanged (tests/test_buffered_expat.py compares the results over
-feedparser's own corpus).
+feedparser's own corpus). Only short pairs are kept, so a hostile feed with long `xml:base` values cannot fill
+memory for the life of the process; and feedparser's list of acceptable schemes is taken as the constant it is.
 """
 
 from __future__ import annotations
@@ -13,11 +14,22 @@ from __future__ import annotations
 from functools import lru_cache
 from types import ModuleType
 
-CACHED = 1024  # distinct (base, xml:base) pairs kept: a feed has a handful
+CACHED = 256  # distinct (base, xml:base) pairs kept: a feed has a handful
+LONGEST = 2048  # characters of a pair worth keeping: at most about a megabyte in all
 
 
 def use_with(feedparser: ModuleType) -> None:
     """Give feedparser's element handler (`feedparser.mixin`) the cached function (once; harmless to repeat)."""
     mixin = feedparser.mixin
-    if not hasattr(mixin.make_safe_absolute_uri, "cache_info"):
-        mixin.make_safe_absolute_uri = lru_cache(maxsize=CACHED)(mixin.make_safe_absolute_uri)
+    if getattr(mixin.make_safe_absolute_uri, "original", None) is not None:
+        return
+    original = mixin.make_safe_absolute_uri
+    cached = lru_cache(maxsize=CACHED)(original)
+
+    def make_safe_absolute_uri(base, rel=None):
+        if len(base or "") + len(rel or "") > LONGEST:
+            return original(base, rel)
+        return cached(base, rel)
+
+    make_safe_absolute_uri.original, make_safe_absolute_uri.cached = original, cached
+    mixin.make_safe_absolute_uri = make_safe_absolute_uri

@@ -21,7 +21,7 @@ from tests.test_sources import RSS, SINK
 
 # Loaded only by what needs them: a run that transforms, sends or looks for a C library the hard way.
 NOT_NEEDED = ["plugins.transforms.sentences", "plugins.transforms.paragraphs", "python_http_client", "ctypes.util",
-              "httpx._main"]
+              "httpx._main", "pipeline.mail.message", "pipeline.mail.sending", "pipeline.subscribers.signing"]
 LOADED_BY = """
 import json, sys
 from pipeline import cli

@@ -20,10 +20,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import NamedTuple
 
+from pipeline.mail import EDITION_HEADER, TOKEN_TAG
 from pipeline.mail.headers import check_headers, header_text
 
-EDITION_HEADER = "X-Newsletter-Edition"
-TOKEN_TAG = "%token%"
 TEST_PREFIX = "[TEST] "
 # Folding at 78 would turn a long List-Unsubscribe URL into an encoded word no mail client reads;
 # RFC 5322's hard limit is 998.

@@ -11,15 +11,20 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import datetime
-from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline import components, hookimpl
 from pipeline.components import Batch, Deliverer, Delivery, Resolution
 from pipeline.files import write_atomic
-from pipeline.mail.message import EDITION_HEADER, Mailing, Recipient, build_message, message_bytes
+from pipeline.mail import EDITION_HEADER
 from pipeline.run_context import RunContext
 from pipeline.settings_types import ProjectPath
+
+if TYPE_CHECKING:  # the email package's MIME machinery loads when a message is first built
+    from email.message import EmailMessage
+
+    from pipeline.mail.message import Mailing, Recipient
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
 
@@ -37,6 +42,8 @@ class Outbox(Deliverer):
 
     def deliver(self, mailing: Mailing, recipients: list[Recipient], batch: Batch | None,
                 run: RunContext | None) -> list[Delivery]:
+        from pipeline.mail.message import build_message
+
         edition = None if mailing.test else mailing.edition
         return [self._write(build_message(mailing, r), self.path_for(edition, r.email)) for r in recipients]
 
@@ -54,6 +61,8 @@ class Outbox(Deliverer):
         return self.folder / f"issue-{edition}" / file_name(recipient)
 
     def _write(self, msg: EmailMessage, path: Path) -> Delivery:
+        from pipeline.mail.message import message_bytes
+
         recipient = msg["To"].addresses[0].addr_spec
         try:
             write_atomic(path, message_bytes(msg))

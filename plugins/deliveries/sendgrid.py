@@ -45,13 +45,15 @@ from pipeline import components, hookimpl
 from pipeline.components import Batch, Deliverer, Delivery, Resolution
 from pipeline.config import Project
 from pipeline.errors import ConfigError, PipelineError
+from pipeline.mail import TOKEN_TAG
 from pipeline.mail.headers import header_text
-from pipeline.mail.message import TOKEN_TAG, Mailing, Recipient
 from pipeline.run_context import RunContext
 from plugins.deliveries.environment import EnvVarName
 
 if TYPE_CHECKING:
     from python_http_client.exceptions import HTTPError
+
+    from pipeline.mail.message import Mailing, Recipient
 
 CANCEL_CUTOFF = timedelta(minutes=10)  # SendGrid refuses a cancel later than this before send_at
 CANCEL_MARGIN = timedelta(minutes=1)  # our clock and SendGrid's may differ a little

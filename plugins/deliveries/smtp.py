@@ -22,7 +22,6 @@ from pipeline import components, hookimpl
 from pipeline.components import Deliverer, Delivery
 from pipeline.config import Project
 from pipeline.errors import ConfigError
-from pipeline.mail.message import message_bytes
 from pipeline.run_context import RunContext
 from pipeline.settings_types import ExistingFile
 from plugins.deliveries.environment import EnvVarName
@@ -104,6 +103,8 @@ class Smtp(Deliverer):
 
     def _send_one(self, msg: EmailMessage) -> Delivery:
         """Send one message; uncertain only if the connection is lost after its final dot went out."""
+        from pipeline.mail.message import message_bytes  # the MIME machinery, loaded with the first message
+
         recipient = msg["To"].addresses[0].addr_spec
         try:
             server = self._connection()

@@ -29,17 +29,15 @@ from pipeline.config import Project
 from pipeline.edition import Edition
 from pipeline.errors import ConfigError, SinkError, SubscriberError
 from pipeline.files import write_atomic
-from pipeline.mail.message import TOKEN_TAG, Mailing, Recipient
-from pipeline.mail.sending import SendReport, send_issue, settle_open_batches
+from pipeline.mail import TOKEN_TAG
 from pipeline.models import Kind
 from pipeline.run_context import RunContext
 from pipeline.settings_types import ExistingFile
-from pipeline.state import journal
-from pipeline.state import subscribers as subscriber_state
-from pipeline.subscribers import csv_io, signing
 from pipeline.subscribers.addresses import valid_address
 
 if TYPE_CHECKING:  # the renderer (Jinja2, MJML, the item view) is loaded when an issue is first rendered
+    from pipeline.mail.message import Mailing, Recipient
+    from pipeline.mail.sending import SendReport
     from plugins.sinks.email.render import RenderedEdition
 
 
@@ -89,6 +87,10 @@ class EmailSink(Sink):
         return self.settings.from_email, name, self.settings.reply_to
 
     def write(self, edition: Edition | None, run: RunContext) -> SinkResult:
+        # Sending and the subscriber list load here, not with the plugin: a refresh without a send needs neither.
+        from pipeline.mail.sending import send_issue, settle_open_batches
+        from pipeline.state import journal
+
         if edition is None:  # a refresh: still settle a killed send's batches while they can be cancelled
             settled = [] if run.dry_run else settle_open_batches(run.store, self.deliverer, run.clock)
             return SinkResult("; ".join([*settled, "no new edition; nothing sent"]))
@@ -123,6 +125,8 @@ class EmailSink(Sink):
                               max_per_section=self.settings.max_items_per_section)
 
     def mailing(self, edition: Edition, rendered: RenderedEdition, run: RunContext, *, test: bool = False) -> Mailing:
+        from pipeline.mail.message import Mailing
+
         sender_email, sender_name, reply_to = self.sender()
         return Mailing(rendered.subject, sender_email, sender_name, rendered.text, rendered.html, run.clock(),
                        reply_to=reply_to, edition=edition.number, list_id=self.list_id(),
@@ -139,6 +143,8 @@ class EmailSink(Sink):
     def import_list(self, run: RunContext) -> int:
         """The `subscribers` CSV, imported as `pipeline subscribers import` does (its `status` column
         suppresses, someone who left is never brought back by it); a dry run only checks it."""
+        from pipeline.state import subscribers as subscriber_state
+        from pipeline.subscribers import csv_io
         from pipeline.subscribers.importing import import_list
         from pipeline.subscribers.themes import taxonomy_themes
 
@@ -168,6 +174,10 @@ class EmailSink(Sink):
         """One mailing per distinct choice of themes, with its recipients (read as they are sent); and how
         many active subscribers have nothing new for their choice this time. `only`: just these
         (id, email, name, themes)."""
+        from pipeline.mail.message import Recipient
+        from pipeline.state import subscribers as subscriber_state
+        from pipeline.subscribers import signing
+
         links = signing.Links(self.project)
         groups, nothing_new = [], 0
         chosen_by: dict[frozenset[str], list] = {}

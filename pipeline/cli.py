@@ -79,10 +79,18 @@ def console() -> None:
                                     if thread is not threading.main_thread()):
         sys.exit(code)
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
-        if stream is not None:  # None: the stream was closed before Python started
-            with contextlib.suppress(OSError, ValueError):  # a reader that went away, or a stream closed since
-                stream.flush()
+    for stream in dict.fromkeys((sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)):  # each once
+        if stream is None:  # closed before Python started
+            continue
+        try:
+            stream.flush()
+        except ValueError:  # closed since: nothing was waiting in it
+            pass
+        except OSError as exc:  # a full disk, or a reader that went away: the output is cut short
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                sys.__stderr__.write(f"error: the output could not be written ({exc.strerror or exc})\n")
+                sys.__stderr__.flush()
+            code = code or 120  # what Python's own exit gives then
     os._exit(code)
 
 

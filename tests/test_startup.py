@@ -40,8 +40,13 @@ def _refresh_in_a_new_process(config, modules: list[str]) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def test_a_refresh_with_nothing_new_loads_neither_the_sentence_splitter_nor_the_mail_clients(write_project):
-    config = write_project('[sources.p]\ntype = "feed"\nurl = "p.xml"\n[transforms.summary]\ntype = "summary"\n' + SINK,
+EMAIL_SINK = '\n[sinks.newsletter]\ntype = "email"\nfrom_email = "news@example.org"\n'  # outbox delivery
+
+
+@pytest.mark.parametrize("sink, needed", [(SINK, []), (EMAIL_SINK, ["pipeline.mail.sending"])], ids=["rss", "email"])
+def test_a_refresh_with_nothing_new_loads_neither_the_sentence_splitter_nor_the_mail_clients(write_project, sink,
+                                                                                               needed):
+    config = write_project('[sources.p]\ntype = "feed"\nurl = "p.xml"\n[transforms.summary]\ntype = "summary"\n' + sink,
                            {"p.xml": RSS})
     first = _refresh_in_a_new_process(config, NOT_NEEDED + ["httpx"])
     assert first["exit"] == 0 and first["loaded"]["plugins.transforms.sentences"]  # two new items summarised
@@ -49,7 +54,8 @@ def test_a_refresh_with_nothing_new_loads_neither_the_sentence_splitter_nor_the_
     again = _refresh_in_a_new_process(config, NOT_NEEDED + ["httpx"])
 
     assert again["exit"] == 0
-    assert again["loaded"] == {**dict.fromkeys(NOT_NEEDED, False), "httpx": True}  # httpx made ready, not its CLI
+    # httpx made ready, not its CLI; an email sink settles open batches on a refresh, without building a message
+    assert again["loaded"] == {**dict.fromkeys(NOT_NEEDED, False), "httpx": True, **dict.fromkeys(needed, True)}
 
 
 def test_the_prepared_tls_context_verifies_certificates_and_host_names():
@@ -136,18 +142,26 @@ cli.console()
     assert marker.read_text() == "done"
 
 
-def _console_with(main_body: str, before: str = "") -> subprocess.CompletedProcess:
+def _console_with(main_body: str, before: str = "", **run) -> subprocess.CompletedProcess:
     """`cli.console()` with `main` replaced, in a new process whose output is buffered (as it is for a user)."""
     script = (f"import atexit, sys\nfrom pipeline import cli\n{before}\n"
               f"def main():\n{main_body}\ncli.main = main\ncli.console()\n")
     env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    run = {"stdout": subprocess.PIPE, **run}
+    return subprocess.run([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True, timeout=60, env=env, **run)
 
 
 def test_what_main_and_the_atexit_handlers_print_reaches_a_pipe():
     done = _console_with('    atexit.register(lambda: print("from atexit"))\n    print("from main")\n    return 3')
     assert done.returncode == 3
     assert done.stdout.splitlines() == ["from main", "from atexit"]
+
+
+def test_output_that_cannot_be_written_fails_the_command():
+    with open("/dev/full", "w") as full:  # every write: "No space left on device"
+        done = _console_with("    print('x' * 1000)\n    return 0", stdout=full)
+    assert done.returncode == 120  # as Python's own exit
+    assert done.stderr == "error: the output could not be written (No space left on device)\n"
 
 
 def test_a_closed_standard_output_and_a_code_that_is_not_a_number_end_as_usual():

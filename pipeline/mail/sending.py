@@ -29,12 +29,15 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pipeline.components import Batch, Deliverer, Delivery, Resolution
 from pipeline.errors import PipelineError
-from pipeline.mail.message import Mailing, Recipient
 from pipeline.state import Store, journal
 from pipeline.state.journal import FAILED, RELEASED, SENT, UNKNOWN, Outcome
+
+if TYPE_CHECKING:  # the messages come built: a refresh that only settles open batches never loads MIME
+    from pipeline.mail.message import Mailing, Recipient
 
 log = logging.getLogger("pipeline.send")
 

@@ -15,7 +15,7 @@ from functools import lru_cache
 from types import ModuleType
 
 CACHED = 256  # distinct (base, xml:base) pairs kept: a feed has a handful
-LONGEST = 2048  # characters of a pair worth keeping: at most about a megabyte in all
+LONGEST = 2048  # characters of a pair worth keeping: a few megabytes at most in all
 
 
 def use_with(feedparser: ModuleType) -> None:

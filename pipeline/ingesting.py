@@ -102,7 +102,10 @@ class Ingest:
             self.handed_over += len(chunk)
 
     def save_finished(self) -> None:
-        """Save the chunks the workers have finished, in order, and hand them more (never waits)."""
+        """Save the chunks the workers have finished, in order, and hand them more (never waits). Nothing
+        when the transforms run here: they see every item at once, in `finish`."""
+        if not self.streaming:
+            return
         while self.in_flight and self.in_flight[0].done():  # in order, so saving never waits here
             self._save(*self.in_flight.pop(0).result())
         self._hand_over_some()

@@ -7,8 +7,10 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
+
 from pipeline import hookimpl
-from pipeline.components import Source
+from pipeline.components import Source, Transform
 from pipeline.config import load_project
 from pipeline.ingesting import CHUNK_ITEMS
 from pipeline.models import Item, Kind, item_id
@@ -83,3 +85,63 @@ def test_each_sources_items_are_transformed_and_saved_while_others_still_fetch(t
     assert int(waited.title.split()[0]) >= CHUNK_ITEMS  # a whole chunk was saved before the slow source ended
     assert waited.summary == "" and all("worker processes" in r.summary for r in report.results
                                         if r.stage == "transform")
+
+
+class _SlowAndCounted:
+    """A source that returns one item after a few of the fetch loop's polls, and a transform that marks
+    every item with how many it was given at once: one that must see the whole run, unless told that
+    it may run in the workers."""
+
+    def __init__(self, in_workers: bool):
+        self.in_workers = in_workers
+
+    @hookimpl
+    def register_sources(self, register):
+        class Slow(Source):
+            name = "slow"
+
+            def fetch(self, run):
+                time.sleep(0.5)  # ten polls: the other source's items wait meanwhile
+                return [Item(item_id(self.instance, "1"), Kind.NEWS, self.instance, "Late news",
+                             datetime(2016, 4, 20, tzinfo=UTC))]
+
+        register(Slow)
+
+    @hookimpl
+    def register_transforms(self, register):
+        class Counted(Transform):
+            name = "counted"
+            in_workers = self.in_workers
+
+            def apply(self, items, run):
+                for item in items:
+                    item.summary = f"one of {len(items)}"
+
+        register(Counted)
+
+
+@pytest.mark.parametrize("workers, in_workers, transforms", [
+    (2, False, True),  # a transform that must see the whole run
+    (1, True, True),  # one worker: everything runs here
+    (2, True, False),  # no transforms at all
+], ids=["whole-run transform", "one worker", "no transforms"])
+def test_items_transformed_here_are_all_saved_and_seen_together(tmp_path, workers, in_workers, transforms):
+    many = CHUNK_ITEMS + 100
+    [feed] = corpus.generate(tmp_path / "corpus", feeds=1, items=many, as_of=date(2016, 5, 1))
+    (tmp_path / "pipeline.toml").write_text(
+        f'[pipeline]\nname = "N"\nworkers = {workers}\n[sources.f]\ntype = "feed"\nurl = "{feed}"\n'
+        f'[sources.late]\ntype = "slow"\n[sinks.feed]\ntype = "rss"\n'
+        + ('[transforms.counted]\ntype = "counted"\n' if transforms else ""),
+        encoding="utf-8")
+    project = load_project(tmp_path / "pipeline.toml", extra_plugins=[("slow", _SlowAndCounted(in_workers))])
+
+    report = run(project, mode="refresh", as_of=date(2016, 5, 1))
+
+    assert report.exit_code == 0, report.results
+    store = Store(tmp_path / "state" / "pipeline.sqlite")
+    items = store.recent_items(until=datetime(2100, 1, 1, tzinfo=UTC), limit=10_000)
+    store.close()
+    assert len(items) == many + 1
+    expected = {f"one of {many + 1}"} if transforms else {""}
+    assert {item.summary for item in items} == expected
+    assert not any("worker processes" in r.summary for r in report.results)

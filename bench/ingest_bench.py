@@ -57,7 +57,7 @@ HELP_BUDGET_SECONDS = 10  # what --budget keeps aside per tool for the --help ru
 RUN_TIMEOUT = 900.0       # a run that takes longer is killed (process group) and reported
 SAMPLE_SECONDS = 0.02     # how often /proc is read for memory
 GROUP_GRACE_SECONDS = 2.0  # a tool's leftover processes get this long to exit by themselves
-TOOLS = ("project", "project-fast", "reader", "rss2email")
+TOOLS = ("project", "project-fast", "project-bare", "reader", "rss2email")
 
 
 def say(message: str) -> None:
@@ -536,6 +536,18 @@ class ProjectFast(Project):
         self.config_text = project_config(urls, parser="fast")
 
 
+class ProjectBare(Project):
+    """The same with no transforms (no themes, no summaries): only what the peers do as well, fetching,
+    parsing, sanitising, storing and writing a feed. Not a goal of its own: beside `project` it shows what
+    tagging and summarising cost."""
+
+    key, label = "project-bare", "this project without transforms"
+
+    def prepare(self, urls: list[str]) -> None:
+        super().prepare(urls)
+        self.config_text = project_config(urls, transforms=False)
+
+
 class Reader(Tool):
     key, label = "reader", "reader"
 
@@ -658,20 +670,21 @@ def _last_json(text: str) -> dict:
 
 # ---- the project's configuration -----------------------------------------------------------------------
 
-def project_config(urls: list[str], parser: str = "feedparser") -> str:
-    """One `feed` source per URL (read by `parser`), the shipped transforms, an `rss` sink. Workers: the
-    project's default."""
+def project_config(urls: list[str], parser: str = "feedparser", transforms: bool = True) -> str:
+    """One `feed` source per URL (read by `parser`), the shipped transforms (unless not `transforms`), an
+    `rss` sink. Workers: the project's default."""
     lines = ["[pipeline]", 'name = "Co-production Benchmark Network"',
              'description = "A generated corpus for measuring ingest."', 'site_url = "https://bench.example.org"',
              'timezone = "Europe/London"', 'state_dir = "state"', 'out_dir = "out"', ""]
     for url in urls:
         lines += [f"[sources.{Path(url).name.split('.')[0]}]", 'type = "feed"', f"url = {json.dumps(url)}",
                   f'parser = "{parser}"', ""]
-    transforms = corpus.shipped_transforms_text(SHIPPED_CONFIG)
-    lines += [transforms, "", "[sinks.feed]", 'type = "rss"', "limit = 50", ""]
+    if transforms:
+        lines += [corpus.shipped_transforms_text(SHIPPED_CONFIG), ""]
+    lines += ["[sinks.feed]", 'type = "rss"', "limit = 50", ""]
     text = "\n".join(lines)
     shipped = tomllib.loads(SHIPPED_CONFIG.read_text(encoding="utf-8")).get("transforms")
-    if tomllib.loads(text).get("transforms") != shipped:
+    if transforms and tomllib.loads(text).get("transforms") != shipped:
         raise RuntimeError("the [transforms] copied from pipeline.toml do not parse to the same tables")
     return text
 
@@ -788,7 +801,8 @@ def fmt_memory(memory: list[dict]) -> str:
 
 
 def table(records: dict[str, Record], missing: dict[str, str], args) -> str:
-    names = {"project": "this project", "project-fast": "this project, fast extra", "reader": "reader",
+    names = {"project": "this project", "project-fast": "this project, fast extra",
+             "project-bare": "this project, no transforms", "reader": "reader",
              "rss2email": "rss2email"}
     shown = [key for key in TOOLS if key in records or key in missing]
     context = {"feeds": args.feeds, "items": args.items, "latency_ms": round(args.latency * 1000),
@@ -859,7 +873,8 @@ def measure(args, root: Path) -> dict:
     load_before = os.getloadavg()
     say(f"load average {load_before[0]:.2f} on {os.cpu_count()} CPUs (other processes skew the figures)")
     tools_wanted = args.only or list(TOOLS)
-    classes = {"project": Project, "project-fast": ProjectFast, "reader": Reader, "rss2email": Rss2Email}
+    classes = {"project": Project, "project-fast": ProjectFast, "project-bare": ProjectBare, "reader": Reader,
+               "rss2email": Rss2Email}
     tools: list[Tool] = []
     missing: dict[str, str] = {}
     for key in tools_wanted:
@@ -947,14 +962,15 @@ def report(args, found: dict) -> str:
              "own VmHWM, then (if it had children) the largest sum of VmRSS over it and its descendants at one "
              "moment; MB = 10^6 bytes.",
              f"reader runs update_feeds(scheduled=False, workers={args.reader_workers}); rss2email runs "
-             f"`r2e run --no-send`; this project runs `pipeline refresh --as-of {AS_OF}` (themes + summary, rss sink).",
+             f"`r2e run --no-send`; this project runs `pipeline refresh --as-of {AS_OF}` (themes + summary, rss sink; "
+             f"no transforms: the rss sink only).",
              "", "items and HTTP answers per run (several values: they differed between runs):"]
     lines += item_lines(records, expected)
     notes = [f"  {key}: {note}" for key, record in records.items() for note in record.notes]
     notes += [f"  {key}: not run: {reason}" for key, reason in missing.items()]
     if notes:
         lines += ["", "notes:", *notes]
-    for key in ("project", "project-fast"):
+    for key in ("project", "project-fast", "project-bare"):
         if key in records and "reader" in records:
             p, r = records[key].times, records["reader"].times
             ratios = [f"{what} {statistics.median(r[what]) / statistics.median(p[what]):.2f}×"

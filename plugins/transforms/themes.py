@@ -121,35 +121,41 @@ class ThemesTransform(Transform):
     def judge(self, title: str, body: str) -> dict[str, dict[str, Any]]:
         """Every theme with a match: its score, what was needed, whether it is kept and why, the evidence."""
         found = {"title": self._counted(title), "body": self._counted(body)}
+        settings = self.settings
         words = len(body.split())
         # Evidence grows with the square root of length: a 900-word post needs three times what a note does.
-        needed = self.settings.min_score * math.sqrt(max(1.0, words / self.settings.words_per_point))
-        judged = self._scored(found, round(needed, 2))
-        ranked = sorted(judged, key=lambda t: (-judged[t]["score"], self.order.get(t, 0)))
-        kept = 0
-        top = judged[ranked[0]]["score"] if ranked else 0.0
+        needed = settings.min_score * math.sqrt(max(1.0, words / settings.words_per_point))
+        sums = self._scored(found)
+        order = self.order
+        ranked = sorted(sums, key=lambda t: (-sums[t][0], order.get(t, 0)))
+        top = sums[ranked[0]][0] if ranked else 0.0
         below = f" is below the {needed:g} a text of {words} words needs"
+        shown_needed = round(needed, 2)
+        judged: dict[str, dict[str, Any]] = {}
+        kept = 0
         for theme in ranked:
-            verdict = judged[theme]
-            if verdict["score"] < needed:
-                verdict["why"] = f"score {verdict['score']:g}{below}"
-            elif verdict["count"] < self.settings.min_matches:
-                verdict["why"] = f"fewer than {self.settings.min_matches} phrase matches"
-            elif verdict["score"] < self.settings.relative * top:
-                verdict["why"] = f"under {self.settings.relative:.0%} of the strongest theme's score {top:g}"
-            elif kept >= self.settings.max_themes:
-                verdict["why"] = f"beyond the {self.settings.max_themes} strongest themes"
+            score, count = sums[theme]
+            if score < needed:
+                why = f"score {score:g}{below}"
+            elif count < settings.min_matches:
+                why = f"fewer than {settings.min_matches} phrase matches"
+            elif score < settings.relative * top:
+                why = f"under {settings.relative:.0%} of the strongest theme's score {top:g}"
+            elif kept >= settings.max_themes:
+                why = f"beyond the {settings.max_themes} strongest themes"
             else:
-                verdict["kept"], verdict["why"] = True, "kept"
+                why = "kept"
                 kept += 1
             # a theme not given keeps a little of its evidence: it is stored with every item
-            verdict["matches"] = _listed(theme, found, MAX_EVIDENCE if verdict["kept"] else MAX_PASSED_OVER)
-            verdict["more"] = verdict["count"] - len(verdict["matches"])
-        return {theme: judged[theme] for theme in ranked}
+            matches = _listed(theme, found, MAX_EVIDENCE if why == "kept" else MAX_PASSED_OVER)
+            judged[theme] = {"score": score, "needed": shown_needed, "kept": why == "kept", "why": why,
+                             "count": count, "matches": matches, "more": count - len(matches)}
+        return judged
 
-    def _scored(self, found: dict[str, dict[str, list]], needed: float) -> dict[str, dict[str, Any]]:
-        """Every matched theme's verdict before it is judged: its score and how many matches it has."""
+    def _scored(self, found: dict[str, dict[str, list]]) -> dict[str, tuple[float, int]]:
+        """Every matched theme's score (rounded to 2 places) and how many matches it has."""
         sums: dict[str, tuple[float, int]] = {}
+        log = math.log
         for where, counted in found.items():  # the title's matches, then the body's
             factor = self.settings.title_weight if where == "title" else 1.0
             for theme, spans in counted.items():
@@ -157,10 +163,9 @@ class ThemesTransform(Transform):
                 score, count = sums.get(theme, (0.0, 0))
                 texts = spans[2::3]
                 for text in dict.fromkeys(texts):  # a phrase said n times counts 1 + ln n times
-                    score += weights[text] * factor * (1 + math.log(texts.count(text)))
+                    score += weights[text] * factor * (1 + log(texts.count(text)))
                 sums[theme] = (score, count + len(texts))
-        return {theme: {"score": round(score, 2), "needed": needed, "kept": False, "why": "", "count": count,
-                        "matches": [], "more": 0} for theme, (score, count) in sums.items()}
+        return {theme: (round(score, 2), count) for theme, (score, count) in sums.items()}
 
     def _counted(self, text: str) -> dict[str, list]:
         """Per theme, in order, each match that no exclusion of the theme, nor a longer match of it, covers;

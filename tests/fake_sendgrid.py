@@ -553,11 +553,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key", default="SG.test-key")
     parser.add_argument("--ledger", help="write delivered() here as JSON on SIGTERM or SIGINT")
     args = parser.parse_args(argv)
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # before the address is printed: a caller may stop it at once
+        signal.signal(sig, lambda *_: done.set())
     fake = FakeSendGrid(api_key=args.api_key, latency=args.latency, port=args.port).start()
     print(fake.url, flush=True)
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
     while not done.wait(0.2):
         pass
     fake.stop()

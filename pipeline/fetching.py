@@ -79,7 +79,7 @@ def fetch_all(sources: list[Source], fetch: Fetch, *, concurrency: int, deadline
         next_poll, next_ramp = time.monotonic() + POLL, time.monotonic() + RAMP
         while reported < len(sources):
             while unreported:
-                on_result(finished[unreported.popleft()])
+                _unlocked(lock, on_result, finished[unreported.popleft()])
                 reported += 1
             now = time.monotonic()
             if now >= next_poll:  # deadlines are checked every POLL seconds, not at every source's end
@@ -94,5 +94,15 @@ def fetch_all(sources: list[Source], fetch: Fetch, *, concurrency: int, deadline
                 reported_before, next_ramp = reported, now + RAMP
             if reported < len(sources) and not unreported:
                 lock.wait(max(0.0, (min(next_poll, next_ramp) if ramping else next_poll) - now))
-                meanwhile()
+                _unlocked(lock, meanwhile)
         return [finished[source.instance] for source in sources]
+
+
+def _unlocked(lock: threading.Condition, action: Callable, *args) -> None:
+    """`action(*args)` without `lock`: saving may wait on the database, and meanwhile the sources that
+    finish must be able to say so, or they would be taken for overdue."""
+    lock.release()
+    try:
+        action(*args)
+    finally:
+        lock.acquire()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -86,3 +87,28 @@ def test_a_source_that_hangs_among_the_first_threads_is_abandoned_and_the_rest_s
     assert abandoned == ["s0"] and not results[0].ok and "timed out" in results[0].summary
     assert all(r.ok for r in results[1:])
     assert fetch.all_in.is_set() and fetch.peak <= 8  # the ramp went on past the hung source, never over the limit
+
+
+@pytest.mark.parametrize("busy_in", ["on_result", "meanwhile"])
+def test_a_source_that_returns_in_time_is_not_timed_out_while_this_thread_saves(busy_in):
+    # Saving (on_result, meanwhile) may wait on the database; a source that returns meanwhile has returned.
+    def fetch(source) -> StageResult:
+        if source.instance == "late":
+            time.sleep(0.3)
+        return StageResult("source", source.instance, True, "0 items", 0.0, 0)
+
+    slow_once = threading.Event()
+
+    def busy(*_) -> None:
+        if not slow_once.is_set():
+            slow_once.set()
+            time.sleep(1.0)  # longer than "late"'s deadline
+
+    sources = [SimpleNamespace(instance="first"), SimpleNamespace(instance="late")]
+    results = fetching.fetch_all(
+        sources, fetch, concurrency=2, deadline_of=lambda name: 0.8,
+        on_result=busy if busy_in == "on_result" else (lambda result: None), abandon=lambda name: None,
+        meanwhile=busy if busy_in == "meanwhile" else (lambda: None))
+
+    assert slow_once.is_set()
+    assert [(r.name, r.ok) for r in results] == [("first", True), ("late", True)], results

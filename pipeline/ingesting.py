@@ -51,7 +51,7 @@ class Ingest:
         self.prints: dict[str, str] = {}  # fingerprint of each changed item, saved with it
         self.waiting: list[Item] = []  # changed items not yet transformed
         self.unchanged: list[str] = []
-        self.in_flight: list[Future] = []
+        self.in_flight: list[tuple[Future, list[Item]]] = []  # each chunk handed over, with its future
         self.streaming = can_run_in_workers(ctx.project.transforms, MIN_ITEMS, ctx.project.core.workers)
         self.handed_over = 0  # items sent to the workers
         self.failures: list[str] = []
@@ -78,7 +78,7 @@ class Ingest:
         if self.streaming and (self.handed_over or len(self.waiting) >= MIN_ITEMS):
             while self.waiting or self.in_flight:
                 self._hand_over_some(whole_chunks_only=False)
-                self._save(*self.in_flight.pop(0).result())
+                self._save_chunk(*self.in_flight.pop(0))
             self._report_workers()
         else:
             self._transform_here(self.waiting)
@@ -97,8 +97,8 @@ class Ingest:
             chunk, self.waiting = self.waiting[:CHUNK_ITEMS], self.waiting[CHUNK_ITEMS:]
             if self.started is None:
                 self.started = time.perf_counter()
-            self.in_flight.append(self.ctx.submit_to_workers(transform_rows, specs(self.ctx.project.transforms),
-                                                             chunk))
+            future = self.ctx.submit_to_workers(transform_rows, specs(self.ctx.project.transforms), chunk)
+            self.in_flight.append((future, chunk))
             self.handed_over += len(chunk)
 
     def save_finished(self) -> None:
@@ -106,9 +106,23 @@ class Ingest:
         when the transforms run here: they see every item at once, in `finish`."""
         if not self.streaming:
             return
-        while self.in_flight and self.in_flight[0].done():  # in order, so saving never waits here
-            self._save(*self.in_flight.pop(0).result())
+        while self.in_flight and self.in_flight[0][0].done():  # in order, so saving never waits here
+            self._save_chunk(*self.in_flight.pop(0))
         self._hand_over_some()
+
+    def _save_chunk(self, future: Future, chunk: list[Item]) -> None:
+        """Save what a worker made of `chunk`; if the worker died (killed for memory, a crash in C code) or
+        the chunk could not be sent, save its items untransformed, to be transformed by the next run,
+        and count it as every transform's failure, so the sources record nothing and the run says so."""
+        try:
+            result = future.result()
+        except Exception as exc:
+            self.ctx.workers_failed(exc)
+            reason = f"worker process failed: {type(exc).__name__}: {exc}".rstrip(": ")
+            self.failures.extend(f"{t.instance}: {reason}" for t in self.ctx.project.transforms)
+            self._store(chunk, all_ok=False)
+            return
+        self._save(*result)
 
     def _save(self, rows: list[ItemRow], problems: list[str], failed: list[str]) -> None:
         self.failures.extend(failed)

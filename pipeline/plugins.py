@@ -20,6 +20,7 @@ from pipeline import hookspecs
 
 BLOCK_ENV = "PIPELINE_BLOCK_PLUGINS"
 TRACE_ENV = "PIPELINE_TRACE_HOOKS"
+LOCAL_PREFIX = "pipeline_local_plugins."  # the modules of plugin files in a project's plugins_dir
 
 
 @dataclass
@@ -56,7 +57,7 @@ def build_plugin_manager(
             _load(host, ep.name, f"{packages[id(ep.dist)]} (entry point {ep.value})", ep.load, blocked)
     if plugins_dir is not None:
         for path in sorted(plugins_dir.glob("*.py")):
-            _load(host, path.stem, str(path), lambda p=path: _import_file(p), blocked)
+            _load(host, path.stem, str(path), lambda p=path: import_file(p), blocked)
     for name, plugin in extra:
         _load(host, name, "registered by the caller", lambda p=plugin: p, blocked)
 
@@ -93,8 +94,9 @@ def _load(host: PluginHost, name: str, origin: str, load, blocked: set[str]) -> 
         host.broken[name] = f"failed to load from {origin}: {type(exc).__name__}: {exc}"
 
 
-def _import_file(path: Path) -> ModuleType:
-    module_name = f"pipeline_local_plugins.{path.stem}"
+def import_file(path: Path) -> ModuleType:
+    """A plugin file of `plugins_dir` as the module `pipeline_local_plugins.<its stem>`."""
+    module_name = f"{LOCAL_PREFIX}{path.stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module

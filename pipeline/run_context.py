@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,8 +21,8 @@ from pipeline import __version__
 from pipeline.config import Project
 from pipeline.errors import SourceError
 from pipeline.models import Item
-from pipeline.sanitize import html_to_text
 from pipeline.state import Store
+from pipeline.texts import BodyTexts
 
 if TYPE_CHECKING:  # loaded when first used: a run that fetches nothing over HTTP never pays for httpx
     import ssl
@@ -44,7 +45,7 @@ class RunContext:
     _templates: jinja2.Environment | None = field(default=None, repr=False)
     _after_save: list[tuple[str, Callable[[], None]]] = field(default_factory=list, repr=False)
     _scope: threading.local = field(default_factory=threading.local, repr=False)
-    _texts: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
+    _texts: BodyTexts = field(default_factory=BodyTexts, repr=False)
     _hosts: dict[str, threading.Semaphore] = field(default_factory=dict, repr=False)
     _held: list[tuple[str, threading.Semaphore]] = field(default_factory=list, repr=False)
     _abandoned: set[str] = field(default_factory=set, repr=False)
@@ -61,12 +62,7 @@ class RunContext:
 
     def text_of(self, item: Item) -> str:
         """The plain text of an item's body, one line per block; worked out once per run, for every transform."""
-        cached = self._texts.get(item.id)
-        if cached is not None and cached[0] is item.body_html:
-            return cached[1]
-        text = html_to_text(item.body_html)
-        self._texts[item.id] = (item.body_html, text)
-        return text
+        return self._texts.text_of(item)
 
     def forget_texts(self) -> None:
         """Let go of the texts worked out for the transforms (a long run's would fill memory)."""
@@ -193,17 +189,35 @@ class RunContext:
         """Run CPU-heavy `fn(*args)` in a worker process when workers > 1 (fn must be importable)."""
         if self.project.core.workers <= 1:
             return fn(*args)
-        future = self._worker_pool().submit(fn, *args)
+        future = self.submit_to_workers(fn, *args)
         try:
             left = self.time_left()
             return future.result(timeout=None if left == float("inf") else max(0.1, left))
         except TimeoutError:
             future.cancel()  # not started yet: it never will be
             raise SourceError("still parsing when the source's deadline came") from None
+        except BrokenProcessPool as exc:
+            self.workers_failed(exc)
+            raise SourceError("the worker process parsing it ended abruptly (killed for memory, or a crash); "
+                              "the next run reads it again") from None
 
     def submit_to_workers(self, fn, *args) -> Future:
-        """`fn(*args)` in a worker process, at once; its future (`fn` must be importable)."""
-        return self._worker_pool().submit(fn, *args)
+        """`fn(*args)` in a worker process, at once; its future (`fn` must be importable). When a worker
+        died (killed for memory, or crashed in C code), the pool it broke is replaced first."""
+        try:
+            return self._worker_pool().submit(fn, *args)
+        except BrokenProcessPool as exc:
+            self.workers_failed(exc)
+            return self._worker_pool().submit(fn, *args)
+
+    def workers_failed(self, exc: BaseException) -> None:
+        """A future of the workers raised `exc`: when it says the pool is broken, the next task gets a new one
+        (the work in flight in the old one is lost, and its callers are told so)."""
+        if isinstance(exc, BrokenProcessPool):
+            with self._lock:
+                pool, self._pool = self._pool, None
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
     def _worker_pool(self) -> Executor:
         with self._lock:

@@ -10,17 +10,19 @@ chunks are spread over the workers (pickled there and back); otherwise they run 
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pipeline.components import Transform
 from pipeline.models import Item
-from pipeline.sanitize import html_to_text
 from pipeline.state.store import ItemRow, item_row
+from pipeline.texts import BodyTexts
 
 MIN_ITEMS = 400  # fewer than this are not worth the trip to a worker
-Spec = tuple[str, str, str, dict[str, Any], str]  # module, class, instance, settings, project folder
+Spec = tuple[str, str, str, dict[str, Any], str, str]  # module, class, instance, settings, project folder, file
 
 
 def can_run_in_workers(transforms: Sequence[Transform], items: int, workers: int) -> bool:
@@ -30,7 +32,8 @@ def can_run_in_workers(transforms: Sequence[Transform], items: int, workers: int
 
 def specs(transforms: Sequence[Transform]) -> list[Spec]:
     return [(type(t).__module__, type(t).__qualname__, t.instance, t.settings.model_dump(mode="json"),
-             str(t.project.root)) for t in transforms]
+             str(t.project.root), getattr(sys.modules.get(type(t).__module__), "__file__", None) or "")
+            for t in transforms]
 
 
 @dataclass
@@ -38,12 +41,10 @@ class WorkerRun:
     """What a transform may use of the run in a worker: the body's text, and a place for problems."""
 
     problems: list[str] = field(default_factory=list)
-    texts: dict[str, str] = field(default_factory=dict)
+    texts: BodyTexts = field(default_factory=BodyTexts)
 
     def text_of(self, item: Item) -> str:
-        if item.id not in self.texts:
-            self.texts[item.id] = html_to_text(item.body_html)
-        return self.texts[item.id]
+        return self.texts.text_of(item)
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
@@ -56,17 +57,29 @@ def apply_chunk(transform_specs: list[Spec], items: list[Item]) -> tuple[list[It
     """In a worker: every transform over `items`, in order; (items, problems, failures as 'instance: error')."""
     run, failures = WorkerRun(), []
     for spec in transform_specs:
-        module, qualname, instance, settings, root = spec
+        module, qualname, instance, settings, root, file = spec
         key = repr(spec)
-        if key not in _built:
-            cls = getattr(importlib.import_module(module), qualname)
-            made = cls.Settings.model_validate(settings, context={"base_dir": root})
-            _built[key] = cls(instance, made, None)
         try:
+            if key not in _built:
+                cls = getattr(_module(module, file), qualname)
+                made = cls.Settings.model_validate(settings, context={"base_dir": root})
+                _built[key] = cls(instance, made, None)
             _built[key].apply(items, run)
         except Exception as exc:  # reported like a failing transform in the main process
             failures.append(f"{instance}: {type(exc).__name__}: {exc}")
     return items, run.problems, failures
+
+
+def _module(name: str, file: str):
+    """The transform's module in a worker: imported by name, or, for a plugin file of the project's
+    `plugins_dir` (which only its path finds), loaded from that file as the main process loaded it."""
+    if name in sys.modules:
+        return sys.modules[name]
+    from pipeline.plugins import LOCAL_PREFIX, import_file
+
+    if name.startswith(LOCAL_PREFIX) and file:
+        return import_file(Path(file))
+    return importlib.import_module(name)
 
 
 def transform_rows(transform_specs: list[Spec], items: list[Item]) -> tuple[list[ItemRow], list[str], list[str]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -145,3 +147,125 @@ def test_items_transformed_here_are_all_saved_and_seen_together(tmp_path, worker
     expected = {f"one of {many + 1}"} if transforms else {""}
     assert {item.summary for item in items} == expected
     assert not any("worker processes" in r.summary for r in report.results)
+
+
+# Transforms the worker processes can import (module level): each test's plugin registers some of them.
+
+class _Rewrites(Transform):
+    """Reads an item's text, then gives it a new body."""
+
+    name = "rewrites"
+    in_workers = True
+
+    def apply(self, items, run):
+        for item in items:
+            run.text_of(item)
+            item.body_html = "<p>Rewritten.</p>"
+
+
+class _TextAsSummary(Transform):
+    name = "text_as_summary"
+    in_workers = True
+
+    def apply(self, items, run):
+        for item in items:
+            item.summary = run.text_of(item)
+
+
+class _DiesOnce(Transform):
+    """Marks every item; in a worker process, first ends that process abruptly if its flag file is there."""
+
+    name = "dies_once"
+    in_workers = True
+
+    class Settings(Transform.Settings):
+        flag: str
+
+    def apply(self, items, run):
+        flag = Path(self.settings.flag)
+        if multiprocessing.parent_process() is not None and flag.exists():
+            flag.unlink()
+            os._exit(1)  # as a worker killed for memory, or crashed in C code
+        for item in items:
+            item.summary = "marked"
+
+
+class _Registers:
+    def __init__(self, *transforms):
+        self.transforms = transforms
+
+    @hookimpl
+    def register_transforms(self, register):
+        for transform in self.transforms:
+            register(transform)
+
+
+def _feed_project(tmp_path: Path, items: int, tables: str, workers: int = 2) -> Path:
+    [feed] = corpus.generate(tmp_path / "corpus", feeds=1, items=items, as_of=date(2016, 5, 1))
+    (tmp_path / "pipeline.toml").write_text(
+        f'[pipeline]\nname = "N"\nworkers = {workers}\n[sources.f]\ntype = "feed"\nurl = "{feed}"\n'
+        f'[sinks.feed]\ntype = "rss"\n{tables}', encoding="utf-8")
+    return tmp_path / "pipeline.toml"
+
+
+def _stored(tmp_path: Path) -> list[Item]:
+    store = Store(tmp_path / "state" / "pipeline.sqlite")
+    try:
+        return store.recent_items(until=datetime(2100, 1, 1, tzinfo=UTC), limit=10_000)
+    finally:
+        store.close()
+
+
+def test_in_the_workers_a_transform_reads_the_body_an_earlier_one_rewrote(tmp_path):
+    config = _feed_project(tmp_path, MIN_ITEMS, '[transforms.a]\ntype = "rewrites"\n'
+                                                '[transforms.b]\ntype = "text_as_summary"\n')
+    project = load_project(config, extra_plugins=[("two", _Registers(_Rewrites, _TextAsSummary))])
+
+    report = run(project, mode="refresh", as_of=date(2016, 5, 1))
+
+    assert report.exit_code == 0, report.results
+    assert all("worker processes" in r.summary for r in report.results if r.stage == "transform")
+    assert {item.summary for item in _stored(tmp_path)} == {"Rewritten."}
+
+
+def test_a_worker_that_dies_leaves_its_items_saved_untransformed_and_the_next_run_transforms_them(tmp_path):
+    flag = tmp_path / "die"
+    flag.touch()
+    many = 3 * CHUNK_ITEMS
+    config = _feed_project(tmp_path, many, f'[transforms.d]\ntype = "dies_once"\nflag = "{flag}"\n')
+    project = load_project(config, extra_plugins=[("dies", _Registers(_DiesOnce))])
+
+    first = run(project, mode="refresh", as_of=date(2016, 5, 1))
+
+    assert not flag.exists()  # a worker did die
+    assert first.exit_code != 0
+    [result] = [r for r in first.results if r.stage == "transform"]
+    assert not result.ok and "worker process failed: BrokenProcessPool" in result.summary
+    items = _stored(tmp_path)
+    assert len(items) == many  # every item saved: untransformed where the worker died
+    assert "" in {item.summary for item in items}
+
+    second = run(project, mode="refresh", as_of=date(2016, 5, 1))
+
+    assert second.exit_code == 0, second.results
+    assert {item.summary for item in _stored(tmp_path)} == {"marked"}
+
+
+def test_a_transform_from_plugins_dir_runs_in_the_workers(tmp_path):
+    (tmp_path / "local").mkdir()
+    (tmp_path / "local" / "shout.py").write_text(
+        "from pipeline import hookimpl\nfrom pipeline.components import Transform\n\n\n"
+        "class Shout(Transform):\n    name = 'shout'\n    in_workers = True\n\n"
+        "    def apply(self, items, run):\n        for item in items:\n"
+        "            item.summary = run.text_of(item)[:20].upper()\n\n\n"
+        "@hookimpl\ndef register_transforms(register):\n    register(Shout)\n", encoding="utf-8")
+    config = _feed_project(tmp_path, MIN_ITEMS, '[transforms.s]\ntype = "shout"\n')
+    config.write_text(config.read_text().replace('workers = 2\n', 'workers = 2\nplugins_dir = "local"\n'))
+
+    report = run(load_project(config), mode="refresh", as_of=date(2016, 5, 1))
+
+    assert report.exit_code == 0, report.results
+    [result] = [r for r in report.results if r.stage == "transform"]
+    assert result.ok and "worker processes" in result.summary, result
+    items = _stored(tmp_path)
+    assert len(items) == MIN_ITEMS and all(item.summary and item.summary == item.summary.upper() for item in items)

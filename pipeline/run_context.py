@@ -83,9 +83,14 @@ class RunContext:
 
         Nothing registered here happens if the run fails before saving, or if the source that
         registered it fails, so a source never records "seen" for content the state does not hold.
+        Call it on the thread that runs the source's `fetch`: that is how the action is credited to
+        the source (from a thread of the source's own it raises, so nothing is recorded for it).
         """
+        owner = getattr(self._scope, "source", "")
+        if not owner:
+            raise RuntimeError("run.after_save() was called outside a source's fetch() thread, so it cannot be "
+                               "tied to the source; call it from fetch() itself, not from a thread it started")
         with self._lock:
-            owner = getattr(self._scope, "source", "")
             if owner not in self._abandoned:  # too late: the run went on without it
                 self._after_save.append((owner, action))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime
 
 import pytest
@@ -407,6 +408,40 @@ def test_what_a_failing_source_asked_to_remember_is_forgotten(project_from):
     toml = '[sources.ok]\ntype = "halfway"\n[sources.bad]\ntype = "halfway"\n[sinks.first]\ntype = "collect"\n'
     run(project_from(toml, plugins=[("rec", Recorder()), ("halfway", Plugin())]), mode="refresh")
     assert remembered == ["ok"]
+
+
+def test_what_a_source_asks_to_remember_from_a_thread_of_its_own_fails_that_source(project_from):
+    remembered = []
+
+    class Threaded(Source):
+        name = "threaded"
+
+        def fetch(self, run):
+            failed = []
+
+            def page() -> None:
+                try:
+                    run.after_save(lambda: remembered.append(self.instance))
+                except RuntimeError as exc:
+                    failed.append(exc)
+
+            helper = threading.Thread(target=page)
+            helper.start()
+            helper.join()
+            if failed:
+                raise failed[0]
+            return []
+
+    class Plugin:
+        @hookimpl
+        def register_sources(self, register):
+            register(Threaded)
+
+    toml = '[sources.api]\ntype = "threaded"\n[sinks.first]\ntype = "collect"\n'
+    report = run(project_from(toml, plugins=[("rec", Recorder()), ("threaded", Plugin())]), mode="refresh")
+    [result] = [r for r in report.results if r.stage == "source"]
+    assert not result.ok and "outside a source's fetch() thread" in result.summary
+    assert remembered == []
 
 
 def test_control_characters_never_reach_stored_items(project_from):

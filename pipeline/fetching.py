@@ -75,12 +75,18 @@ def fetch_all(sources: list[Source], fetch: Fetch, *, concurrency: int, deadline
     for _ in range(threads):
         add_thread()
     reported = reported_before = 0
-    with lock:
-        next_poll, next_ramp = time.monotonic() + POLL, time.monotonic() + RAMP
-        while reported < len(sources):
-            while unreported:
-                _unlocked(lock, on_result, finished[unreported.popleft()])
-                reported += 1
+    next_poll, next_ramp = time.monotonic() + POLL, time.monotonic() + RAMP
+    while reported < len(sources):
+        # The lock is held only to read and change the shared state: saving (on_result, meanwhile) may wait
+        # on the database, and meanwhile the sources that finish must be able to say so, or they would be
+        # taken for overdue.
+        with lock:
+            results = [finished[name] for name in unreported]
+            unreported.clear()
+        for result in results:
+            on_result(result)
+            reported += 1
+        with lock:
             now = time.monotonic()
             if now >= next_poll:  # deadlines are checked every POLL seconds, not at every source's end
                 overdue(now)
@@ -92,17 +98,9 @@ def fetch_all(sources: list[Source], fetch: Fetch, *, concurrency: int, deadline
                         add_thread()
                         threads += 1
                 reported_before, next_ramp = reported, now + RAMP
-            if reported < len(sources) and not unreported:
+            idle = reported < len(sources) and not unreported
+            if idle:
                 lock.wait(max(0.0, (min(next_poll, next_ramp) if ramping else next_poll) - now))
-                _unlocked(lock, meanwhile)
-        return [finished[source.instance] for source in sources]
-
-
-def _unlocked(lock: threading.Condition, action: Callable, *args) -> None:
-    """`action(*args)` without `lock`: saving may wait on the database, and meanwhile the sources that
-    finish must be able to say so, or they would be taken for overdue."""
-    lock.release()
-    try:
-        action(*args)
-    finally:
-        lock.acquire()
+        if idle:
+            meanwhile()
+    return [finished[source.instance] for source in sources]

@@ -45,6 +45,7 @@ class RunContext:
     _templates: jinja2.Environment | None = field(default=None, repr=False)
     _after_save: list[tuple[str, Callable[[], None]]] = field(default_factory=list, repr=False)
     _scope: threading.local = field(default_factory=threading.local, repr=False)
+    _fetching: int = field(default=0, repr=False)  # threads the runner has inside a source_scope
     _texts: BodyTexts = field(default_factory=BodyTexts, repr=False)
     _hosts: dict[str, threading.Semaphore] = field(default_factory=dict, repr=False)
     _held: list[tuple[str, threading.Semaphore]] = field(default_factory=list, repr=False)
@@ -84,10 +85,11 @@ class RunContext:
         Nothing registered here happens if the run fails before saving, or if the source that
         registered it fails, so a source never records "seen" for content the state does not hold.
         Call it on the thread that runs the source's `fetch`: that is how the action is credited to
-        the source (from a thread of the source's own it raises, so nothing is recorded for it).
+        the source (from a thread of the source's own, while the runner fetches, it raises, so nothing is
+        recorded for it; a test that calls `fetch` itself may call it anywhere).
         """
         owner = getattr(self._scope, "source", "")
-        if not owner:
+        if not owner and self._fetching:
             raise RuntimeError("run.after_save() was called outside a source's fetch() thread, so it cannot be "
                                "tied to the source; call it from fetch() itself, not from a thread it started")
         with self._lock:
@@ -98,10 +100,14 @@ class RunContext:
     def source_scope(self, source: str) -> Iterator[None]:
         """The runner marks which source this thread is fetching, to credit `after_save` actions."""
         self._scope.source = source
+        with self._lock:
+            self._fetching += 1
         try:
             yield
         finally:
             self._scope.source = ""
+            with self._lock:
+                self._fetching -= 1
 
     @contextmanager
     def deadline_scope(self, seconds: float) -> Iterator[None]:

@@ -41,6 +41,7 @@ class RunContext:
     problems: list[str] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _pool: Executor | None = field(default=None, repr=False)
+    _retired: list = field(default_factory=list, repr=False)  # the worker processes of pools replaced
     _http: httpx.Client | None = field(default=None, repr=False)
     _templates: jinja2.Environment | None = field(default=None, repr=False)
     _after_save: list[tuple[str, Callable[[], None]]] = field(default_factory=list, repr=False)
@@ -223,12 +224,18 @@ class RunContext:
 
     def workers_failed(self, exc: BaseException) -> None:
         """A future of the workers raised `exc`: when it says the pool is broken, the next task gets a new one
-        (the work in flight in the old one is lost, and its callers are told so)."""
-        if isinstance(exc, BrokenProcessPool):
-            with self._lock:
-                pool, self._pool = self._pool, None
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
+        (the work in flight in the old one is lost, and its callers are told so). Every future in flight
+        in a broken pool says so, one after another: only a pool that is broken is replaced, never the
+        sound one that replaced it."""
+        if not isinstance(exc, BrokenProcessPool):
+            return
+        with self._lock:
+            pool = self._pool
+            if pool is None or not getattr(pool, "_broken", False):
+                return
+            self._pool = None
+            self._retired += list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
 
     def _worker_pool(self) -> Executor:
         with self._lock:
@@ -241,11 +248,12 @@ class RunContext:
         """Close the HTTP client (which also ends an abandoned source's download) and stop the workers."""
         if self._http is not None:
             self._http.close()
-        if self._pool is not None:
+        if self._pool is not None or self._retired:
             # Workers are children of the forkserver, not of this process: nothing would stop them
             # if this process were told to stop mid-parse, so they are ended here, busy or not.
-            workers = list(getattr(self._pool, "_processes", {}).values())
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            workers = list((getattr(self._pool, "_processes", None) or {}).values()) + self._retired
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
             for worker in workers:
                 if worker.is_alive():
                     worker.terminate()

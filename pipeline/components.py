@@ -68,10 +68,11 @@ class Source(Component):
 
 
 class Transform(Component):
-    """Changes items in place (tags, summaries); runs on every item fetched in a run."""
+    """Changes items in place (tags, summaries); runs on every item new or changed in a run."""
 
     # True when `apply` uses nothing of the run but `run.text_of` and `run.problem`, and nothing of the
-    # project but its settings: a long run may then apply it in the worker processes (pipeline/transforming.py).
+    # project but its settings: it is then applied a chunk at a time as sources finish, in the worker
+    # processes of a long run (pipeline/transforming.py) or here; otherwise once, with every item.
     in_workers: ClassVar[bool] = False
 
     def apply(self, items: list[Item], run: RunContext) -> None:

@@ -1,14 +1,18 @@
 """Transforming and saving what the sources bring, as each source finishes.
 
 Only items that are new, or changed since they were saved (their fingerprint differs), are
-transformed. When the transforms may run in the worker processes (pipeline/transforming.py), each
-source's new items join a queue that is handed to the workers `CHUNK_ITEMS` at a time while the
-other sources are still downloading (two chunks per worker at once: one in work while the other's
-rows are saved here, and a large feed's parsing never waits behind them all). The workers send back
-each item as the row the store keeps, and each chunk is saved as it comes back: the transforms
-overlap the fetching, and a long run never holds every transformed item at once. Otherwise (one
-worker, a transform that must see the whole run, or a small run) the transforms run here over every
-new item together once all sources are done, as a plain `apply(items, run)`.
+transformed. Each source's new items join a queue, and while the other sources still download:
+
+- when the transforms may run in the worker processes (pipeline/transforming.py), the queue is handed
+  to the workers `CHUNK_ITEMS` at a time (two chunks per worker at once: one in work while the other's
+  rows are saved here, and a large feed's parsing never waits behind them all). The workers send back
+  each item as the row the store keeps, and each chunk is saved as it comes back;
+- when they may, but there is one worker (or the run turns out small), each chunk is transformed here;
+- when there are no transforms, the items are saved at once.
+
+So the transforms overlap the fetching, and a long run never holds every new item at once. Only a
+transform that must see the whole run makes every new item wait until all sources are done, for one
+plain `apply(items, run)`.
 
 The sources' validators (ETags) are recorded only after everything is saved (`RunContext.saved`), and
 only if every transform succeeded: an item whose transform failed is saved to be transformed again,
@@ -28,7 +32,7 @@ from pipeline.models import Item
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, items_text, timed
 from pipeline.state.store import ItemRow
-from pipeline.transforming import MIN_ITEMS, can_run_in_workers, specs, transform_rows
+from pipeline.transforming import MIN_ITEMS, apply_each, can_run_in_workers, specs, transform_rows
 
 CHUNK_ITEMS = 250  # items per trip to a worker: small enough that few are in memory at once
 CHUNKS_PER_WORKER = 2  # chunks handed over at once, per worker
@@ -52,7 +56,11 @@ class Ingest:
         self.waiting: list[Item] = []  # changed items not yet transformed
         self.unchanged: list[str] = []
         self.in_flight: list[tuple[Future, list[Item]]] = []  # each chunk handed over, with its future
-        self.streaming = can_run_in_workers(ctx.project.transforms, MIN_ITEMS, ctx.project.core.workers)
+        transforms = ctx.project.transforms
+        self.streaming = can_run_in_workers(transforms, MIN_ITEMS, ctx.project.core.workers)
+        # Chunk by chunk here: transforms that may each see part of the run (no transforms, trivially).
+        self.in_chunks = all(getattr(t, "in_workers", False) for t in transforms)
+        self.clock: dict[str, float] = {}  # seconds per transform, for chunks transformed here
         self.handed_over = 0  # items sent to the workers
         self.failures: list[str] = []
         self.started: float | None = None
@@ -71,6 +79,10 @@ class Ingest:
                 self.waiting.append(item)
         if self.streaming:
             self.save_finished()
+        elif self.in_chunks:
+            whole = CHUNK_ITEMS if self.ctx.project.transforms else 1
+            while len(self.waiting) >= whole:
+                self._transform_chunk_here()
 
     def finish(self) -> None:
         """Every source is done: transform what is left, save everything, then let the sources record what
@@ -79,7 +91,11 @@ class Ingest:
             while self.waiting or self.in_flight:
                 self._hand_over_some(whole_chunks_only=False)
                 self._save_chunk(*self.in_flight.pop(0))
-            self._report_workers()
+            self._report(f" in {self.ctx.project.core.workers} worker processes")
+        elif self.in_chunks:
+            while self.waiting:
+                self._transform_chunk_here()
+            self._report("")
         else:
             self._transform_here(self.waiting)
         if self.unchanged:
@@ -132,17 +148,28 @@ class Ingest:
         # A failed transform leaves an empty fingerprint, so the next run transforms those items again.
         self.ctx.store.save_rows(((row, "" if failed else self.prints[row[0]]) for row in rows), self.seen_at)
 
-    def _report_workers(self) -> None:
-        seconds = time.perf_counter() - (self.started or time.perf_counter())
-        transforms, workers = self.ctx.project.transforms, self.ctx.project.core.workers
+    def _report(self, where: str) -> None:
+        """One result per transform for the chunks: its first failure, or how many items it had."""
+        elapsed = time.perf_counter() - (self.started or time.perf_counter())
+        transforms = self.ctx.project.transforms
         for n, transform in enumerate(transforms, 1):
             failed = [f.partition(": ")[2] for f in self.failures if f.partition(": ")[0] == transform.instance]
-            summary = failed[0] if failed else f"{items_text(self.handed_over)} in {workers} worker processes"
-            self.report.results.append(StageResult("transform", transform.instance, not failed, summary, seconds,
+            summary = failed[0] if failed else f"{items_text(self.handed_over)}{where}"
+            self.report.results.append(StageResult("transform", transform.instance, not failed, summary,
+                                                   self.clock.get(transform.instance, elapsed),
                                                    0 if failed else self.handed_over))
             self.progress("transforms", n, len(transforms))
 
     # -- here -------------------------------------------------------------------------------------
+
+    def _transform_chunk_here(self) -> None:
+        chunk, self.waiting = self.waiting[:CHUNK_ITEMS], self.waiting[CHUNK_ITEMS:]
+        transforms = [(t.instance, lambda t=t: t) for t in self.ctx.project.transforms]
+        failed = apply_each(transforms, chunk, self.ctx, self.clock)
+        self.ctx.forget_texts()
+        self.failures.extend(failed)
+        self.handed_over += len(chunk)
+        self._store(chunk, all_ok=not failed)
 
     def _transform_here(self, items: list[Item]) -> None:
         transforms = self.ctx.project.transforms

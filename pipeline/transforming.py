@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pipeline.components import Transform
 from pipeline.models import Item
+from pipeline.run_report import failure_reason
 from pipeline.state.store import ItemRow, item_row
 from pipeline.texts import BodyTexts
 
@@ -53,21 +56,38 @@ class WorkerRun:
 _built: dict[str, Transform] = {}  # per worker process: each transform is built once
 
 
+def apply_each(transforms: Sequence[tuple[str, Callable[[], Transform]]], items: list[Item], run: Any,
+               clock: dict[str, float] | None = None) -> list[str]:
+    """Every transform over `items`, in order, each `(instance, get)` made by `get()`; a transform that
+    raises (or cannot be made) is a failure ('instance: error'), and the next still runs. With `clock`,
+    each transform's seconds are added to it."""
+    failures = []
+    for instance, get in transforms:
+        started = time.perf_counter()
+        try:
+            get().apply(items, run)
+        except Exception as exc:  # reported like any failing component
+            failures.append(f"{instance}: {failure_reason(exc)}")
+        if clock is not None:
+            clock[instance] = clock.get(instance, 0.0) + time.perf_counter() - started
+    return failures
+
+
 def apply_chunk(transform_specs: list[Spec], items: list[Item]) -> tuple[list[Item], list[str], list[str]]:
     """In a worker: every transform over `items`, in order; (items, problems, failures as 'instance: error')."""
-    run, failures = WorkerRun(), []
-    for spec in transform_specs:
-        module, qualname, instance, settings, root, file = spec
-        key = repr(spec)
-        try:
-            if key not in _built:
-                cls = getattr(_module(module, file), qualname)
-                made = cls.Settings.model_validate(settings, context={"base_dir": root})
-                _built[key] = cls(instance, made, None)
-            _built[key].apply(items, run)
-        except Exception as exc:  # reported like a failing transform in the main process
-            failures.append(f"{instance}: {type(exc).__name__}: {exc}")
+    run = WorkerRun()
+    failures = apply_each([(spec[2], partial(_built_from, spec)) for spec in transform_specs], items, run)
     return items, run.problems, failures
+
+
+def _built_from(spec: Spec) -> Transform:
+    key = repr(spec)
+    if key not in _built:
+        module, qualname, instance, settings, root, file = spec
+        cls = getattr(_module(module, file), qualname)
+        made = cls.Settings.model_validate(settings, context={"base_dir": root})
+        _built[key] = cls(instance, made, None)
+    return _built[key]
 
 
 def _module(name: str, file: str):

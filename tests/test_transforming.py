@@ -71,13 +71,15 @@ class _WaitsForTheOthers:
         register(Waits)
 
 
-def test_each_sources_items_are_transformed_and_saved_while_others_still_fetch(tmp_path):
+@pytest.mark.parametrize("workers, transforms", [(2, True), (1, True), (2, False)],
+                         ids=["in the workers", "one worker: here", "no transforms"])
+def test_each_sources_items_are_transformed_and_saved_while_others_still_fetch(tmp_path, workers, transforms):
     [feed] = corpus.generate(tmp_path / "corpus", feeds=1, items=CHUNK_ITEMS + 100, as_of=date(2016, 5, 1))
     shipped = (ROOT / "pipeline.toml").read_text(encoding="utf-8")
-    transforms = shipped[shipped.index("[transforms.themes]"):shipped.index("# ---- Sinks")]
+    tables = shipped[shipped.index("[transforms.themes]"):shipped.index("# ---- Sinks")] if transforms else ""
     (tmp_path / "pipeline.toml").write_text(
-        f'[pipeline]\nname = "N"\nworkers = 2\n[sources.f]\ntype = "feed"\nurl = "{feed}"\n'
-        f'[sources.slow]\ntype = "waits"\n{transforms}\n[sinks.feed]\ntype = "rss"\n', encoding="utf-8")
+        f'[pipeline]\nname = "N"\nworkers = {workers}\n[sources.f]\ntype = "feed"\nurl = "{feed}"\n'
+        f'[sources.slow]\ntype = "waits"\n{tables}\n[sinks.feed]\ntype = "rss"\n', encoding="utf-8")
     project = load_project(tmp_path / "pipeline.toml", extra_plugins=[("waits", _WaitsForTheOthers())])
 
     report = run(project, mode="refresh", as_of=date(2016, 5, 1))
@@ -86,10 +88,13 @@ def test_each_sources_items_are_transformed_and_saved_while_others_still_fetch(t
     store = Store(tmp_path / "state" / "pipeline.sqlite")
     waited = store.get_items([item_id("slow", "1")])[0]
     assert store.count_items() == CHUNK_ITEMS + 101
+    tagged = sum(bool(item.themes) for item in store.recent_items(until=datetime(2100, 1, 1, tzinfo=UTC), limit=500))
     store.close()
     assert int(waited.title.split()[0]) >= CHUNK_ITEMS  # a whole chunk was saved before the slow source ended
-    assert waited.summary == "" and all("worker processes" in r.summary for r in report.results
-                                        if r.stage == "transform")
+    assert (tagged > CHUNK_ITEMS // 2) == transforms  # and transformed first
+    results = [r for r in report.results if r.stage == "transform"]
+    assert len(results) == 2 * transforms and all(r.ok and r.count == CHUNK_ITEMS + 101 for r in results)
+    assert all(("worker processes" in r.summary) == (workers > 1) for r in results), results
 
 
 class _SlowAndCounted:
@@ -127,10 +132,10 @@ class _SlowAndCounted:
 
 @pytest.mark.parametrize("workers, in_workers, transforms", [
     (2, False, True),  # a transform that must see the whole run
-    (1, True, True),  # one worker: everything runs here
+    (1, True, True),  # one worker: chunks are transformed here
     (2, True, False),  # no transforms at all
 ], ids=["whole-run transform", "one worker", "no transforms"])
-def test_items_transformed_here_are_all_saved_and_seen_together(tmp_path, workers, in_workers, transforms):
+def test_items_transformed_here_are_all_saved(tmp_path, workers, in_workers, transforms):
     many = CHUNK_ITEMS + 100
     [feed] = corpus.generate(tmp_path / "corpus", feeds=1, items=many, as_of=date(2016, 5, 1))
     (tmp_path / "pipeline.toml").write_text(
@@ -143,13 +148,47 @@ def test_items_transformed_here_are_all_saved_and_seen_together(tmp_path, worker
     report = run(project, mode="refresh", as_of=date(2016, 5, 1))
 
     assert report.exit_code == 0, report.results
-    store = Store(tmp_path / "state" / "pipeline.sqlite")
-    items = store.recent_items(until=datetime(2100, 1, 1, tzinfo=UTC), limit=10_000)
-    store.close()
+    items = _stored(tmp_path)
     assert len(items) == many + 1
-    expected = {f"one of {many + 1}"} if transforms else {""}
+    if not transforms:
+        expected = {""}
+    elif in_workers:  # a chunk at a time, whichever source finishes first: 250, then what is left
+        expected = {f"one of {CHUNK_ITEMS}", f"one of {many + 1 - CHUNK_ITEMS}"}
+    else:  # every new item of the run at once
+        expected = {f"one of {many + 1}"}
     assert {item.summary for item in items} == expected
     assert not any("worker processes" in r.summary for r in report.results)
+
+
+class _FailsOnAWholeChunk(Transform):
+    """Marks every item, but raises when given a whole chunk."""
+
+    name = "fails_on_a_whole_chunk"
+    in_workers = True
+
+    def apply(self, items, run):
+        if len(items) == CHUNK_ITEMS:
+            raise ValueError("cannot take so many")
+        for item in items:
+            item.summary = "marked"
+
+
+def test_here_a_transform_that_fails_on_one_chunk_fails_the_run_and_only_that_chunk_is_done_again(tmp_path):
+    config = _feed_project(tmp_path, CHUNK_ITEMS + 100, '[transforms.f]\ntype = "fails_on_a_whole_chunk"\n',
+                           workers=1)
+    project = load_project(config, extra_plugins=[("fails", _Registers(_FailsOnAWholeChunk))])
+
+    report = run(project, mode="refresh", as_of=date(2016, 5, 1))
+
+    assert report.exit_code == 1
+    [result] = [r for r in report.results if r.stage == "transform"]
+    assert not result.ok and result.summary == "ValueError: cannot take so many", result
+    store = Store(tmp_path / "state" / "pipeline.sqlite")
+    prints = [fp for (fp,) in store._rows("SELECT fingerprint FROM items")]
+    store.close()
+    assert len(prints) == CHUNK_ITEMS + 100
+    assert sum(fp == "" for fp in prints) == CHUNK_ITEMS  # to be transformed again: only the failed chunk
+    assert sum(item.summary == "marked" for item in _stored(tmp_path)) == 100
 
 
 # Transforms the worker processes can import (module level): each test's plugin registers some of them.

@@ -25,6 +25,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 
 from pipeline import jsontext
@@ -127,17 +128,23 @@ class Ingest:
         self._hand_over_some()
 
     def _save_chunk(self, future: Future, chunk: list[Item]) -> None:
-        """Save what a worker made of `chunk`; if the worker died (killed for memory, a crash in C code) or
-        the chunk could not be sent, save its items untransformed, to be transformed by the next run,
-        and count it as every transform's failure, so the sources record nothing and the run says so."""
+        """Save what a worker made of `chunk`. If its pool broke (a worker killed for memory, a crash in C
+        code), the chunk is transformed again in a worker of its own; if that dies too, or the chunk could
+        not be sent, its items are saved untransformed, to be transformed by the next run, and it counts as
+        every transform's failure, so the sources record nothing and the run says so."""
         try:
             result = future.result()
         except Exception as exc:
             self.ctx.workers_failed(exc)
-            reason = f"worker process failed: {type(exc).__name__}: {exc}".rstrip(": ")
-            self.failures.extend(f"{t.instance}: {reason}" for t in self.ctx.project.transforms)
-            self._store(chunk, all_ok=False)
-            return
+            try:
+                if not isinstance(exc, BrokenProcessPool):
+                    raise
+                result = self.ctx.run_alone(transform_rows, specs(self.ctx.project.transforms), chunk)
+            except Exception as final:
+                reason = f"worker process failed: {type(final).__name__}: {final}".rstrip(": ")
+                self.failures.extend(f"{t.instance}: {reason}" for t in self.ctx.project.transforms)
+                self._store(chunk, all_ok=False)
+                return
         self._save(*result)
 
     def _save(self, rows: list[ItemRow], problems: list[str], failed: list[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import multiprocessing
 import threading
 import time
@@ -24,6 +25,8 @@ from pipeline.models import Item
 from pipeline.state import Store
 from pipeline.texts import BodyTexts
 
+log = logging.getLogger("pipeline.workers")
+
 if TYPE_CHECKING:  # loaded when first used: a run that fetches nothing over HTTP never pays for httpx
     import ssl
 
@@ -42,6 +45,8 @@ class RunContext:
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _pool: Executor | None = field(default=None, repr=False)
     _retired: list = field(default_factory=list, repr=False)  # the worker processes of pools replaced
+    _alone: Executor | None = field(default=None, repr=False)  # one worker, for `run_alone`
+    _alone_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _http: httpx.Client | None = field(default=None, repr=False)
     _templates: jinja2.Environment | None = field(default=None, repr=False)
     _after_save: list[tuple[str, Callable[[], None]]] = field(default_factory=list, repr=False)
@@ -210,8 +215,47 @@ class RunContext:
             raise SourceError("still parsing when the source's deadline came") from None
         except BrokenProcessPool as exc:
             self.workers_failed(exc)
-            raise SourceError("the worker process parsing it ended abruptly (killed for memory, or a crash); "
-                              "the next run reads it again") from None
+        # The pool broke while this was in it: this call may have broken it, or another one did. Once
+        # more, alone, so that only a call that breaks its worker every time fails.
+        try:
+            return self.run_alone(fn, *args, timeout=self.time_left())
+        except TimeoutError:
+            raise SourceError("still parsing when the source's deadline came") from None
+        except BrokenProcessPool:
+            raise SourceError("the worker process parsing it ended abruptly, twice (killed for memory, or a "
+                              "crash); the next run reads it again") from None
+
+    def run_alone(self, fn, *args, timeout: float = float("inf")):
+        """`fn(*args)` in a worker process of its own, one call at a time: for work that was in flight in a
+        pool that broke. If it breaks this worker too, BrokenProcessPool is raised, and nothing else was
+        lost with it; TimeoutError when `timeout` seconds pass first (waiting for an earlier call
+        included), and its worker is ended."""
+        ends = time.monotonic() + timeout
+        if not self._alone_lock.acquire(timeout=-1 if timeout == float("inf") else max(0.0, timeout)):
+            raise TimeoutError
+        try:
+            with self._lock:
+                if self._alone is None:
+                    self._alone = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
+                pool = self._alone
+            future = pool.submit(fn, *args)
+            try:
+                return future.result(timeout=None if timeout == float("inf") else max(0.1, ends - time.monotonic()))
+            except (BrokenProcessPool, TimeoutError):
+                self._retire_alone()  # a new worker for the next call: a timed-out one may still be busy
+                raise
+        finally:
+            self._alone_lock.release()
+
+    def _retire_alone(self) -> None:
+        with self._lock:
+            pool, self._alone = self._alone, None
+            workers = list((getattr(pool, "_processes", None) or {}).values())
+            self._retired += workers
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
 
     def submit_to_workers(self, fn, *args) -> Future:
         """`fn(*args)` in a worker process, at once; its future (`fn` must be importable). When a worker
@@ -236,6 +280,8 @@ class RunContext:
             self._pool = None
             self._retired += list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
+        log.warning("a worker process ended abruptly (killed for memory, or a crash): what was in its pool is "
+                    "done again, one call at a time")
 
     def _worker_pool(self) -> Executor:
         with self._lock:
@@ -248,12 +294,14 @@ class RunContext:
         """Close the HTTP client (which also ends an abandoned source's download) and stop the workers."""
         if self._http is not None:
             self._http.close()
-        if self._pool is not None or self._retired:
+        pools = [pool for pool in (self._pool, self._alone) if pool is not None]
+        if pools or self._retired:
             # Workers are children of the forkserver, not of this process: nothing would stop them
             # if this process were told to stop mid-parse, so they are ended here, busy or not.
-            workers = list((getattr(self._pool, "_processes", None) or {}).values()) + self._retired
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
+            workers = [w for pool in pools for w in (getattr(pool, "_processes", None) or {}).values()]
+            workers += self._retired
+            for pool in pools:
+                pool.shutdown(wait=False, cancel_futures=True)
             for worker in workers:
                 if worker.is_alive():
                     worker.terminate()

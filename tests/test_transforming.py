@@ -274,29 +274,56 @@ def test_in_the_workers_a_transform_reads_the_body_an_earlier_one_rewrote(tmp_pa
     assert {item.summary for item in _stored(tmp_path)} == {"Rewritten."}
 
 
-def test_a_worker_that_dies_leaves_its_items_saved_untransformed_and_the_next_run_transforms_them(tmp_path):
+def test_the_chunks_a_dying_worker_takes_with_it_are_done_again_and_the_run_succeeds(tmp_path, caplog):
     flag = tmp_path / "die"
     flag.touch()
-    in_flight = 2 * 2 * CHUNK_ITEMS  # two chunks per worker: what a death can take with it
-    many = 3 * in_flight  # most chunks go to the pool that replaces the broken one
+    many = 3 * 2 * 2 * CHUNK_ITEMS  # two chunks per worker in flight: what a death can take with it
     config = _feed_project(tmp_path, many, f'[transforms.d]\ntype = "dies_once"\nflag = "{flag}"\n')
     project = load_project(config, extra_plugins=[("dies", _Registers(_DiesOnce))])
 
-    first = run(project, mode="refresh", as_of=date(2016, 5, 1))
+    report = run(project, mode="refresh", as_of=date(2016, 5, 1))
 
     assert not flag.exists()  # a worker did die
-    assert first.exit_code != 0
-    [result] = [r for r in first.results if r.stage == "transform"]
-    assert not result.ok and "worker process failed: BrokenProcessPool" in result.summary
+    assert report.exit_code == 0, report.results
+    [result] = [r for r in report.results if r.stage == "transform"]
+    assert result.ok and result.count == many
     items = _stored(tmp_path)
-    assert len(items) == many  # every item saved: untransformed where the worker died
-    untransformed = sum(item.summary == "" for item in items)
-    assert 0 < untransformed <= in_flight, untransformed  # the rest were transformed by a sound pool
+    assert len(items) == many and {item.summary for item in items} == {"marked"}
+    assert any("worker process ended abruptly" in r.getMessage() for r in caplog.records)
 
-    second = run(project, mode="refresh", as_of=date(2016, 5, 1))
 
-    assert second.exit_code == 0, second.results
-    assert {item.summary for item in _stored(tmp_path)} == {"marked"}
+class _KillsOnItemSeven(Transform):
+    """Marks every item; in a worker process, ends that process abruptly whenever item 7 is in the chunk."""
+
+    name = "kills_on_item_seven"
+    in_workers = True
+
+    def apply(self, items, run):
+        if multiprocessing.parent_process() is not None and any(item.url.endswith("-7") for item in items):
+            os._exit(1)
+        for item in items:
+            item.summary = "marked"
+
+
+def test_a_chunk_that_kills_every_worker_it_meets_is_saved_untransformed_and_only_it(tmp_path):
+    many = 3 * 2 * 2 * CHUNK_ITEMS
+    config = _feed_project(tmp_path, many, '[transforms.k]\ntype = "kills_on_item_seven"\n')
+    project = load_project(config, extra_plugins=[("kills", _Registers(_KillsOnItemSeven))])
+
+    first = run(project, mode="refresh", as_of=date(2016, 5, 1))
+
+    assert first.exit_code == 1
+    [result] = [r for r in first.results if r.stage == "transform"]
+    assert not result.ok and "worker process failed: BrokenProcessPool" in result.summary, result
+    items = _stored(tmp_path)
+    assert len(items) == many  # every item saved
+    assert sum(item.summary == "" for item in items) == CHUNK_ITEMS  # the others in flight were done again
+    assert [i.summary for i in items if i.url.endswith("-7")] == [""]
+
+    second = run(project, mode="refresh", as_of=date(2016, 5, 1))  # the feed is read again in full
+
+    assert second.exit_code == 1  # the same chunk, in the workers again: it kills them again, and only it is lost
+    assert sum(item.summary == "" for item in _stored(tmp_path)) == CHUNK_ITEMS
 
 
 def test_a_transform_from_plugins_dir_runs_in_the_workers(tmp_path):
@@ -319,24 +346,41 @@ def test_a_transform_from_plugins_dir_runs_in_the_workers(tmp_path):
     assert len(items) == MIN_ITEMS and all(item.summary and item.summary == item.summary.upper() for item in items)
 
 
+def _length_after_a_second(text: str) -> int:
+    time.sleep(1.0)
+    return len(text)
+
+
 class _CrashesAParse:
-    """Two sources: "crash" has a worker end abruptly while parsing; "after" parses once it has failed."""
+    """Three sources: "during" has a parse under way in one worker when "crash" has the other end abruptly
+    while parsing; "after" parses once that has failed."""
 
     def __init__(self):
-        self.crashed = threading.Event()
+        self.crashed, self.parsing = threading.Event(), threading.Event()
 
     @hookimpl
     def register_sources(self, register):
-        crashed = self.crashed
+        crashed, parsing = self.crashed, self.parsing
 
         class Crash(Source):
             name = "crash"
 
             def fetch(self, run):
+                parsing.wait(timeout=30)
+                time.sleep(0.3)  # the other parse has a worker by now
                 try:
                     run.offload(os._exit, 1)
                 finally:
                     crashed.set()
+
+        class During(Source):
+            name = "during"
+
+            def fetch(self, run):
+                parsing.set()
+                length = run.offload(_length_after_a_second, "three")
+                return [Item(item_id(self.instance, "1"), Kind.NEWS, self.instance, f"parsed {length}",
+                             datetime(2016, 4, 21, tzinfo=UTC))]
 
         class After(Source):
             name = "after"
@@ -348,21 +392,23 @@ class _CrashesAParse:
                              datetime(2016, 4, 20, tzinfo=UTC))]
 
         register(Crash)
+        register(During)
         register(After)
 
 
-def test_a_parse_that_kills_its_worker_fails_that_source_and_the_next_parse_gets_new_workers(tmp_path):
+def test_a_parse_that_kills_its_worker_fails_that_source_alone(tmp_path):
     (tmp_path / "pipeline.toml").write_text(
-        '[pipeline]\nname = "N"\nworkers = 2\n[sources.crash]\ntype = "crash"\n[sources.after]\ntype = "after"\n'
-        '[sinks.feed]\ntype = "rss"\n', encoding="utf-8")
+        '[pipeline]\nname = "N"\nworkers = 2\n[sources.crash]\ntype = "crash"\n[sources.during]\ntype = "during"\n'
+        '[sources.after]\ntype = "after"\n[sinks.feed]\ntype = "rss"\n', encoding="utf-8")
     project = load_project(tmp_path / "pipeline.toml", extra_plugins=[("crash", _CrashesAParse())])
 
     report = run(project, mode="refresh", as_of=date(2016, 5, 1))
 
     results = {r.name: r for r in report.results if r.stage == "source"}
-    assert not results["crash"].ok and "ended abruptly" in results["crash"].summary, results["crash"]
-    assert results["after"].ok, results["after"]
-    assert [item.title for item in _stored(tmp_path)] == ["parsed 4"]
+    assert not results["crash"].ok and "ended abruptly, twice" in results["crash"].summary, results["crash"]
+    assert results["during"].ok, results["during"]  # its parse died with the pool, and was done again alone
+    assert results["after"].ok, results["after"]  # the next parse got new workers
+    assert [item.title for item in _stored(tmp_path)] == ["parsed 5", "parsed 4"]
 
 
 def _pid_after_a_while() -> int:
@@ -395,3 +441,43 @@ def test_a_stale_report_of_a_broken_pool_leaves_the_pool_that_replaced_it_alone(
     finally:
         ctx.close()
         store.close()
+
+
+def _sleep_then_pid(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_a_call_alone_that_overruns_its_time_has_its_worker_ended_and_the_next_call_gets_a_new_one(tmp_path):
+    (tmp_path / "pipeline.toml").write_text('[pipeline]\nname = "N"\nworkers = 2\n[sinks.feed]\ntype = "rss"\n',
+                                            encoding="utf-8")
+    store = Store(tmp_path / "s.sqlite")
+    ctx = RunContext(load_project(tmp_path / "pipeline.toml"), store, date(2016, 5, 1),
+                     datetime(2016, 5, 1, tzinfo=UTC))
+    try:
+        first = ctx.run_alone(_sleep_then_pid, 0.0, timeout=30)
+        assert ctx.run_alone(_sleep_then_pid, 0.0, timeout=30) == first  # one worker, kept between calls
+        with pytest.raises(TimeoutError):
+            ctx.run_alone(_sleep_then_pid, 60.0, timeout=0.5)
+        gone = time.monotonic() + 10
+        while time.monotonic() < gone and _alive(first):
+            time.sleep(0.05)
+        assert not _alive(first)  # ended, not left sleeping
+        assert ctx.run_alone(_sleep_then_pid, 0.0, timeout=30) not in (first, None)
+        with pytest.raises(BrokenProcessPool):
+            ctx.run_alone(os._exit, 1)
+        assert ctx.run_alone(len, "four", timeout=30) == 4
+    finally:
+        ctx.close()
+        store.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (ended, not yet reaped by the forkserver) counts as ended
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return False

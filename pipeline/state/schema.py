@@ -247,12 +247,13 @@ def migrate(db: sqlite3.Connection) -> None:
     for number, step in enumerate(STEPS, 1):
         if version >= number:
             continue
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        try:  # BEGIN inside, as in `Store.transaction`
+            db.execute("BEGIN IMMEDIATE")
             step(db)
             db.execute(f"PRAGMA user_version = {number}")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
     db.executescript(TABLES)

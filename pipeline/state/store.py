@@ -40,6 +40,9 @@ class Damaged(Exception):
         self.problems = problems
 
 
+CLOSE_WAIT = 10.0  # seconds `close` waits for another thread to finish with the connection
+
+
 class Store:
     def __init__(self, path: Path, *, check: bool = False):
         """Open (and bring up to date) the database at `path`; with `check`, raise `Damaged` first, before
@@ -59,7 +62,14 @@ class Store:
         migrate(self.db)
 
     def close(self) -> None:
-        self.db.close()
+        """Close the connection once no thread is using it (an abandoned source's thread may still be: closing
+        under it could crash the process). One stuck for `CLOSE_WAIT` seconds keeps it open, and the
+        process's exit ends it."""
+        if self._lock.acquire(timeout=CLOSE_WAIT):
+            try:
+                self.db.close()
+            finally:
+                self._lock.release()
 
     def damage(self, limit: int = 3) -> list[str]:
         """What SQLite's `PRAGMA quick_check` finds wrong (at most `limit` lines); [] when the file is sound."""
@@ -70,11 +80,12 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
+            try:  # BEGIN inside: a signal (SIGTERM, Ctrl-C) landing just after it must not leave it open
+                self.db.execute("BEGIN IMMEDIATE")
                 yield self.db
             except BaseException:
-                self.db.execute("ROLLBACK")
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
                 raise
             self.db.execute("COMMIT")
 

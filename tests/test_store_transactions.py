@@ -1,0 +1,70 @@
+"""The state database's transactions end whatever interrupts them, and closing waits for the thread using it."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from pipeline.state import Store
+
+
+class _InterruptedAfterBegin:
+    """The connection, with a Ctrl-C (or SIGTERM's exception) landing as soon as BEGIN has run."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def execute(self, sql: str, *args):
+        cursor = self.db.execute(sql, *args)
+        if sql.startswith("BEGIN"):
+            raise KeyboardInterrupt
+        return cursor
+
+    def __getattr__(self, name: str):
+        return getattr(self.db, name)
+
+
+def test_a_signal_just_after_begin_leaves_no_transaction_open(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    real = store.db
+    store.db = _InterruptedAfterBegin(real)
+    try:
+        with pytest.raises(KeyboardInterrupt), store.transaction():
+            pass
+    finally:
+        store.db = real
+    assert not real.in_transaction
+    other = sqlite3.connect(tmp_path / "s.sqlite", timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the write lock is free: no "database is locked"
+    other.execute("ROLLBACK")
+    other.close()
+    with store.transaction() as db:  # and the store goes on
+        db.execute("INSERT INTO counters VALUES ('test', 1)")
+    store.close()
+
+
+def test_close_waits_for_the_thread_in_a_transaction(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    inside, failed = threading.Event(), []
+
+    def write() -> None:
+        try:
+            with store.transaction() as db:
+                inside.set()
+                time.sleep(0.3)
+                db.execute("INSERT INTO counters VALUES ('test', 1)")
+        except Exception as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    assert inside.wait(10)
+    store.close()
+    thread.join(10)
+    assert failed == []
+    db = sqlite3.connect(tmp_path / "s.sqlite")
+    assert db.execute("SELECT value FROM counters WHERE name = 'test'").fetchone() == (1,)
+    db.close()

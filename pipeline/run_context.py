@@ -47,6 +47,8 @@ class RunContext:
     _retired: list = field(default_factory=list, repr=False)  # the worker processes of pools replaced
     _alone: Executor | None = field(default=None, repr=False)  # one worker, for `run_alone`
     _alone_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _background: Executor | None = field(default=None, repr=False)  # one thread, for `in_background`
+    _closed: bool = field(default=False, repr=False)
     _http: httpx.Client | None = field(default=None, repr=False)
     _templates: jinja2.Environment | None = field(default=None, repr=False)
     _after_save: list[tuple[str, Callable[[], None]]] = field(default_factory=list, repr=False)
@@ -222,6 +224,8 @@ class RunContext:
         except TimeoutError:
             raise SourceError("still parsing when the source's deadline came") from None
         except BrokenProcessPool:
+            if self._closed:
+                raise SourceError("the run was stopped while it was being parsed") from None
             raise SourceError("the worker process parsing it ended abruptly, twice (killed for memory, or a "
                               "crash); the next run reads it again") from None
 
@@ -230,11 +234,15 @@ class RunContext:
         pool that broke. If it breaks this worker too, BrokenProcessPool is raised, and nothing else was
         lost with it; TimeoutError when `timeout` seconds pass first (waiting for an earlier call
         included), and its worker is ended."""
+        if timeout <= 0:
+            raise TimeoutError
         ends = time.monotonic() + timeout
-        if not self._alone_lock.acquire(timeout=-1 if timeout == float("inf") else max(0.0, timeout)):
+        if not self._alone_lock.acquire(timeout=-1 if timeout == float("inf") else timeout):
             raise TimeoutError
         try:
             with self._lock:
+                if self._closed:
+                    raise BrokenProcessPool("the run has ended")
                 if self._alone is None:
                     self._alone = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
                 pool = self._alone
@@ -283,8 +291,23 @@ class RunContext:
         log.warning("a worker process ended abruptly (killed for memory, or a crash): what was in its pool is "
                     "done again, one call at a time")
 
+    def in_background(self, fn, *args) -> Future:
+        """`fn(*args)` on the run's one background thread, after what was given it before: work the main
+        thread must not wait for, since it keeps the sources' deadlines (transforming a chunk here, doing
+        one again alone). Work not yet started when the run ends never starts."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the run has ended")
+            if self._background is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._background = ThreadPoolExecutor(1, thread_name_prefix="run-background")
+            return self._background.submit(fn, *args)
+
     def _worker_pool(self) -> Executor:
         with self._lock:
+            if self._closed:
+                raise BrokenProcessPool("the run has ended")
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.project.core.workers,
                                                  mp_context=multiprocessing.get_context("forkserver"))
@@ -294,7 +317,12 @@ class RunContext:
         """Close the HTTP client (which also ends an abandoned source's download) and stop the workers."""
         if self._http is not None:
             self._http.close()
-        pools = [pool for pool in (self._pool, self._alone) if pool is not None]
+        with self._lock:  # from now on no pool, worker or background work is started
+            self._closed = True
+            pools = [pool for pool in (self._pool, self._alone) if pool is not None]
+            background = self._background
+        if background is not None:
+            background.shutdown(wait=False, cancel_futures=True)
         if pools or self._retired:
             # Workers are children of the forkserver, not of this process: nothing would stop them
             # if this process were told to stop mid-parse, so they are ended here, busy or not.

@@ -481,3 +481,102 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+def test_closing_the_run_during_a_parse_leaves_no_worker_parsing(tmp_path):
+    # As when a run is stopped: close() ends the workers, and the parse that was in them is not done again.
+    (tmp_path / "pipeline.toml").write_text('[pipeline]\nname = "N"\nworkers = 2\n[sinks.feed]\ntype = "rss"\n',
+                                            encoding="utf-8")
+    store = Store(tmp_path / "s.sqlite")
+    ctx = RunContext(load_project(tmp_path / "pipeline.toml"), store, date(2016, 5, 1),
+                     datetime(2016, 5, 1, tzinfo=UTC))
+    outcome: dict = {}
+    parsing = threading.Event()
+
+    def source() -> None:
+        with ctx.deadline_scope(30):
+            parsing.set()
+            try:
+                outcome["pid"] = ctx.offload(_sleep_then_pid, 4.0)
+            except Exception as exc:
+                outcome["error"] = exc
+
+    thread = threading.Thread(target=source, daemon=True)
+    thread.start()
+    assert parsing.wait(10)
+    time.sleep(1.0)  # the parse is under way in a worker
+    ctx.close()
+    thread.join(15)
+    store.close()
+    assert "pid" not in outcome, "parsed again after the run was closed"
+    assert "the run was stopped" in str(outcome["error"])
+    assert ctx._alone is None  # no worker was started for it
+
+
+class _DiesOnceThenTakesTwoSeconds(Transform):
+    """In a worker: the first call ends the process (when the flag is there); every other takes 2 s."""
+
+    name = "dies_once_then_slow"
+    in_workers = True
+
+    class Settings(Transform.Settings):
+        flag: str
+
+    def apply(self, items, run):
+        flag = Path(self.settings.flag)
+        if multiprocessing.parent_process() is not None:
+            try:
+                flag.rename(flag.with_name("died"))
+            except FileNotFoundError:
+                pass
+            else:
+                os._exit(1)
+            time.sleep(2.0)
+        for item in items:
+            item.summary = "marked"
+
+
+class _OneSecondAChunk(Transform):
+    name = "one_second_a_chunk"
+    in_workers = True
+
+    def apply(self, items, run):
+        time.sleep(1.0)
+        for item in items:
+            item.summary = "marked"
+
+
+class _Hangs:
+    """A source that hangs well past its deadline."""
+
+    @hookimpl
+    def register_sources(self, register):
+        class Hangs(Source):
+            name = "hangs"
+
+            def fetch(self, run):
+                time.sleep(30)
+                return []
+
+        register(Hangs)
+
+
+@pytest.mark.parametrize("workers", [2, 1], ids=["chunks done again after a worker died", "chunks transformed here"])
+def test_transforming_chunks_never_keeps_the_fetch_loop_from_a_sources_deadline(tmp_path, workers):
+    flag = tmp_path / "die"
+    flag.touch()
+    table = (f'[transforms.d]\ntype = "dies_once_then_slow"\nflag = "{flag}"\n' if workers == 2
+             else '[transforms.d]\ntype = "one_second_a_chunk"\n')
+    config = _feed_project(tmp_path, 4 * CHUNK_ITEMS, table + '[sources.hangs]\ntype = "hangs"\ndeadline = 2\n',
+                           workers=workers)
+    project = load_project(config, extra_plugins=[
+        ("t", _Registers(_DiesOnceThenTakesTwoSeconds, _OneSecondAChunk)), ("hangs", _Hangs())])
+
+    report = run(project, mode="refresh", as_of=date(2016, 5, 1))
+
+    [hung] = report.failed("source")
+    # Four chunks take at least 4 s here, or 8 s done again one at a time: none of it on the fetch loop's thread.
+    assert hung.name == "hangs" and hung.summary.startswith("timed out") and hung.seconds < 2 + 1.5, hung
+    assert not report.failed("transform"), report.results
+    assert {item.summary for item in _stored(tmp_path)} == {"marked"}
+    assert not flag.exists() or workers == 1

@@ -31,8 +31,10 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
+from functools import partial
 
 from pipeline import jsontext
+from pipeline.components import Transform
 from pipeline.models import Item
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, items_text, timed
@@ -134,11 +136,24 @@ class Ingest:
             self.handed_over += len(chunk)
 
     def _transform_rows_here(self, chunk: list[Item]) -> tuple[list[ItemRow], list[str], list[str]]:
-        """`transform_rows`, in this process (on the background thread)."""
-        transforms = [(t.instance, lambda t=t: t) for t in self.ctx.project.transforms]
-        failed = apply_each(transforms, chunk, self.ctx, self.clock)
+        """`transform_rows`, in this process (on the background thread). An item a transform left unfit to
+        save (a set where a list belongs, say) is not saved, and counts as every transform's failure."""
+        failed = apply_each([(t.instance, partial(self._unless_stopped, t)) for t in self.ctx.project.transforms],
+                            chunk, self.ctx, self.clock)
         self.ctx.forget_texts()
-        return [item_row(item) for item in chunk], [], failed
+        rows = []
+        for item in chunk:
+            try:
+                rows.append(item_row(item))
+            except (TypeError, ValueError) as exc:
+                failed += [f"{t.instance}: item {item.id} cannot be saved as the transforms left it: {exc}"
+                           for t in self.ctx.project.transforms]
+        return rows, [], failed
+
+    def _unless_stopped(self, transform: Transform) -> Transform:
+        if self.ctx.closed:  # the run was stopped: no need to go on with the chunk under way
+            raise RuntimeError("the run has ended")
+        return transform
 
     def _save_chunk(self, future: Future, chunk: list[Item], retried: bool) -> None:
         """Save what was made of `chunk`. If the workers' pool broke (a worker killed for memory, a crash in
@@ -155,7 +170,8 @@ class Ingest:
                                                specs(self.ctx.project.transforms), chunk)
                 self.in_flight.insert(0, (again, chunk, True))
                 return
-            reason = f"worker process failed: {type(exc).__name__}: {exc}".rstrip(": ")
+            where = "worker process failed" if self.to_workers else "transforming failed"
+            reason = f"{where}: {type(exc).__name__}: {exc}".rstrip(": ")
             self.failures.extend(f"{t.instance}: {reason}" for t in self.ctx.project.transforms)
             self._store(chunk, all_ok=False)
             return

@@ -294,15 +294,21 @@ class RunContext:
     def in_background(self, fn, *args) -> Future:
         """`fn(*args)` on the run's one background thread, after what was given it before: work the main
         thread must not wait for, since it keeps the sources' deadlines (transforming a chunk here, doing
-        one again alone). Work not yet started when the run ends never starts."""
+        one again alone). Work not yet started when the run ends never starts; the thread is a daemon, so
+        work under way never keeps a stopped process alive (check `closed` to stop early)."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the run has ended")
             if self._background is None:
-                from concurrent.futures import ThreadPoolExecutor
+                from pipeline.background import DaemonThread
 
-                self._background = ThreadPoolExecutor(1, thread_name_prefix="run-background")
+                self._background = DaemonThread("run-background")
             return self._background.submit(fn, *args)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the run has ended (`close`): background work may stop early."""
+        return self._closed
 
     def _worker_pool(self) -> Executor:
         with self._lock:

@@ -41,11 +41,12 @@ class RunReport:
 
 
 def timed(stage: str, name: str, work: Callable[[], tuple[str, int]]) -> StageResult:
-    """Run one component's work; any exception becomes a failed result naming the component."""
+    """Run one component's work; any exception becomes a failed result naming the component (`sys.exit()`
+    in a plugin too: only a signal, or Ctrl-C, stops the run)."""
     started = time.perf_counter()
     try:
         summary, count = work()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         return StageResult(stage, name, False, failure_reason(exc), time.perf_counter() - started)
     return StageResult(stage, name, True, summary, time.perf_counter() - started, count)
 

@@ -66,7 +66,7 @@ def apply_each(transforms: Sequence[tuple[str, Callable[[], Transform]]], items:
         started = time.perf_counter()
         try:
             get().apply(items, run)
-        except Exception as exc:  # reported like any failing component
+        except (Exception, SystemExit) as exc:  # reported like any failing component (see `timed`)
             failures.append(f"{instance}: {failure_reason(exc)}")
         if clock is not None:
             clock[instance] = clock.get(instance, 0.0) + time.perf_counter() - started

@@ -256,6 +256,64 @@ def test_sigterm_ends_a_run_cleanly(write_project):
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the state folder is free again
 
 
+TRANSFORMING_PLUGIN = '''
+import time
+from datetime import UTC, datetime
+from pipeline import hookimpl
+from pipeline.components import Source, Transform
+from pipeline.models import Item, Kind, item_id
+
+class Many(Source):
+    name = "many"
+    def fetch(self, run):
+        return [Item(item_id(self.instance, str(n)), Kind.NEWS, self.instance, f"Note {n}",
+                     datetime(2016, 4, 20, tzinfo=UTC)) for n in range(250)]
+
+class Slow(Source):
+    name = "slow"
+    def fetch(self, run):
+        time.sleep(60)
+        return []
+
+class Slowly(Transform):
+    name = "slowly"
+    in_workers = True
+    def apply(self, items, run):
+        print("transforming", flush=True)
+        time.sleep(60)
+
+@hookimpl
+def register_sources(register):
+    register(Many)
+    register(Slow)
+
+@hookimpl
+def register_transforms(register):
+    register(Slowly)
+'''
+
+
+def test_sigterm_ends_a_run_at_once_while_a_chunk_is_transformed_here(write_project):
+    config = write_project(f'[pipeline]\nname = "N"\nplugins_dir = "local"\nworkers = 1\n'
+                           f'[sources.many]\ntype = "many"\n[sources.slow]\ntype = "slow"\n'
+                           f'[transforms.t]\ntype = "slowly"\n{SINK}', {"local/slowly.py": TRANSFORMING_PLUGIN})
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "refresh", "--config", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stdout.readline().strip() == "transforming"  # on the run's background thread
+
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)  # not after the chunk's 60 s
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    assert proc.returncode == 143 and "stopped by SIGTERM" in err
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)
+
+
 def test_an_opml_list_passes_its_feed_settings_to_each_feed(project_from):
     opml = """<opml version="2.0"><body><outline type="rss" text="One" xmlUrl="https://one.example.org/f.xml"/>
       </body></opml>"""

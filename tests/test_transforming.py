@@ -580,3 +580,57 @@ def test_transforming_chunks_never_keeps_the_fetch_loop_from_a_sources_deadline(
     assert not report.failed("transform"), report.results
     assert {item.summary for item in _stored(tmp_path)} == {"marked"}
     assert not flag.exists() or workers == 1
+
+
+class _Exits(Transform):
+    """Calls sys.exit(), as a careless plugin might."""
+
+    name = "exits"
+    in_workers = True
+
+    def apply(self, items, run):
+        sys.exit(0)
+
+
+class _ExitsSeeingAll(_Exits):
+    name = "exits_seeing_all"
+    in_workers = False
+
+
+@pytest.mark.parametrize("kind", ["exits", "exits_seeing_all"], ids=["a chunk here", "the whole run"])
+def test_a_transform_that_calls_sys_exit_fails_as_a_transform_and_the_run_says_so(tmp_path, kind):
+    config = _feed_project(tmp_path, CHUNK_ITEMS + 50, f'[transforms.x]\ntype = "{kind}"\n', workers=1)
+    project = load_project(config, extra_plugins=[("x", _Registers(_Exits, _ExitsSeeingAll))])
+
+    report = run(project, mode="refresh", as_of=date(2016, 5, 1))
+
+    assert report.exit_code == 1
+    [result] = [r for r in report.results if r.stage == "transform"]
+    assert not result.ok and result.summary.startswith("SystemExit"), result
+    assert len(_stored(tmp_path)) == CHUNK_ITEMS + 50  # saved, to be transformed again
+
+
+class _LeavesASet(Transform):
+    """Leaves one item with a set where its themes' list belongs: it cannot be saved."""
+
+    name = "leaves_a_set"
+    in_workers = True
+
+    def apply(self, items, run):
+        for item in items:
+            item.summary = "marked"
+            if item.url.endswith("-7"):
+                item.themes = {"broken"}
+
+
+def test_an_item_a_transform_leaves_unfit_to_save_fails_the_transform_and_not_the_run(tmp_path):
+    config = _feed_project(tmp_path, CHUNK_ITEMS + 50, '[transforms.s]\ntype = "leaves_a_set"\n', workers=1)
+    project = load_project(config, extra_plugins=[("s", _Registers(_LeavesASet))])
+
+    report = run(project, mode="refresh", as_of=date(2016, 5, 1))
+
+    assert report.exit_code == 1
+    [result] = [r for r in report.results if r.stage == "transform"]
+    assert not result.ok and "cannot be saved as the transforms left it" in result.summary, result
+    items = _stored(tmp_path)
+    assert len(items) == CHUNK_ITEMS + 49 and not any(item.url.endswith("-7") for item in items)

@@ -10,7 +10,7 @@ from pipeline.components import Settings, Transform
 
 class ReadingTime(Transform):
     name = "reading-time"
-    in_workers = True  # uses nothing but run.text_of and its settings: a long run may apply it in worker processes
+    in_workers = True  # needs only run.text_of and its settings: applied a chunk at a time, in workers if worth it
 
     class Settings(Settings):
         words_per_minute: int = Field(default=200, ge=50)

@@ -180,9 +180,8 @@ def test_here_a_transform_that_fails_on_one_chunk_fails_the_run_and_only_that_ch
 
     report = run(project, mode="refresh", as_of=date(2016, 5, 1))
 
-    assert report.exit_code == 1
-    [result] = [r for r in report.results if r.stage == "transform"]
-    assert not result.ok and result.summary == "ValueError: cannot take so many", result
+    result = _the_failed_transform(report)
+    assert result.summary == "ValueError: cannot take so many", result
     store = Store(tmp_path / "state" / "pipeline.sqlite")
     prints = [fp for (fp,) in store._rows("SELECT fingerprint FROM items")]
     store.close()
@@ -215,21 +214,23 @@ class _TextAsSummary(Transform):
 
 
 class _DiesOnce(Transform):
-    """Marks every item; in a worker process, first ends that process abruptly if its flag file is there."""
+    """Marks every item; in a worker process, first ends that process abruptly if its flag file is there,
+    and otherwise takes `then_seconds`."""
 
     name = "dies_once"
     in_workers = True
 
     class Settings(Transform.Settings):
         flag: str
+        then_seconds: float = 0.0
 
     def apply(self, items, run):
         flag = Path(self.settings.flag)
-        if multiprocessing.parent_process() is not None and flag.exists():
+        if multiprocessing.parent_process() is not None:
             try:
                 flag.rename(flag.with_name("died"))  # only one worker may claim it
             except FileNotFoundError:
-                pass
+                time.sleep(self.settings.then_seconds)
             else:
                 os._exit(1)  # as a worker killed for memory, or crashed in C code
         for item in items:
@@ -252,6 +253,13 @@ def _feed_project(tmp_path: Path, items: int, tables: str, workers: int = 2) -> 
         f'[pipeline]\nname = "N"\nworkers = {workers}\n[sources.f]\ntype = "feed"\nurl = "{feed}"\n'
         f'[sinks.feed]\ntype = "rss"\n{tables}', encoding="utf-8")
     return tmp_path / "pipeline.toml"
+
+
+def _the_failed_transform(report):
+    """The report's one transform result, which failed and made the run exit 1."""
+    [result] = [r for r in report.results if r.stage == "transform"]
+    assert report.exit_code == 1 and not result.ok, report.results
+    return result
 
 
 def _stored(tmp_path: Path) -> list[Item]:
@@ -312,9 +320,8 @@ def test_a_chunk_that_kills_every_worker_it_meets_is_saved_untransformed_and_onl
 
     first = run(project, mode="refresh", as_of=date(2016, 5, 1))
 
-    assert first.exit_code == 1
-    [result] = [r for r in first.results if r.stage == "transform"]
-    assert not result.ok and "worker process failed: BrokenProcessPool" in result.summary, result
+    result = _the_failed_transform(first)
+    assert "worker process failed: BrokenProcessPool" in result.summary, result
     items = _stored(tmp_path)
     assert len(items) == many  # every item saved
     assert sum(item.summary == "" for item in items) == CHUNK_ITEMS  # the others in flight were done again
@@ -411,6 +418,15 @@ def test_a_parse_that_kills_its_worker_fails_that_source_alone(tmp_path):
     assert [item.title for item in _stored(tmp_path)] == ["parsed 5", "parsed 4"]
 
 
+def _context(tmp_path: Path) -> tuple[RunContext, Store]:
+    """A run's context on its own (two workers), and its store: the test closes both."""
+    (tmp_path / "pipeline.toml").write_text('[pipeline]\nname = "N"\nworkers = 2\n[sinks.feed]\ntype = "rss"\n',
+                                            encoding="utf-8")
+    store = Store(tmp_path / "s.sqlite")
+    return RunContext(load_project(tmp_path / "pipeline.toml"), store, date(2016, 5, 1),
+                      datetime(2016, 5, 1, tzinfo=UTC)), store
+
+
 def _pid_after_a_while() -> int:
     time.sleep(0.2)  # long enough that each of the two workers takes some of four calls
     return os.getpid()
@@ -418,11 +434,7 @@ def _pid_after_a_while() -> int:
 
 def test_a_stale_report_of_a_broken_pool_leaves_the_pool_that_replaced_it_alone(tmp_path):
     # Every future in flight in a broken pool reports it, one after another, after a new pool took over.
-    (tmp_path / "pipeline.toml").write_text('[pipeline]\nname = "N"\nworkers = 2\n[sinks.feed]\ntype = "rss"\n',
-                                            encoding="utf-8")
-    store = Store(tmp_path / "s.sqlite")
-    ctx = RunContext(load_project(tmp_path / "pipeline.toml"), store, date(2016, 5, 1),
-                     datetime(2016, 5, 1, tzinfo=UTC))
+    ctx, store = _context(tmp_path)
     try:
         dead = ctx.submit_to_workers(os._exit, 1)
         broken = dead.exception(timeout=30)
@@ -449,11 +461,7 @@ def _sleep_then_pid(seconds: float) -> int:
 
 
 def test_a_call_alone_that_overruns_its_time_has_its_worker_ended_and_the_next_call_gets_a_new_one(tmp_path):
-    (tmp_path / "pipeline.toml").write_text('[pipeline]\nname = "N"\nworkers = 2\n[sinks.feed]\ntype = "rss"\n',
-                                            encoding="utf-8")
-    store = Store(tmp_path / "s.sqlite")
-    ctx = RunContext(load_project(tmp_path / "pipeline.toml"), store, date(2016, 5, 1),
-                     datetime(2016, 5, 1, tzinfo=UTC))
+    ctx, store = _context(tmp_path)
     try:
         first = ctx.run_alone(_sleep_then_pid, 0.0, timeout=30)
         assert ctx.run_alone(_sleep_then_pid, 0.0, timeout=30) == first  # one worker, kept between calls
@@ -485,11 +493,7 @@ def _alive(pid: int) -> bool:
 
 def test_closing_the_run_during_a_parse_leaves_no_worker_parsing(tmp_path):
     # As when a run is stopped: close() ends the workers, and the parse that was in them is not done again.
-    (tmp_path / "pipeline.toml").write_text('[pipeline]\nname = "N"\nworkers = 2\n[sinks.feed]\ntype = "rss"\n',
-                                            encoding="utf-8")
-    store = Store(tmp_path / "s.sqlite")
-    ctx = RunContext(load_project(tmp_path / "pipeline.toml"), store, date(2016, 5, 1),
-                     datetime(2016, 5, 1, tzinfo=UTC))
+    ctx, store = _context(tmp_path)
     outcome: dict = {}
     parsing = threading.Event()
 
@@ -511,29 +515,6 @@ def test_closing_the_run_during_a_parse_leaves_no_worker_parsing(tmp_path):
     assert "pid" not in outcome, "parsed again after the run was closed"
     assert "the run was stopped" in str(outcome["error"])
     assert ctx._alone is None  # no worker was started for it
-
-
-class _DiesOnceThenTakesTwoSeconds(Transform):
-    """In a worker: the first call ends the process (when the flag is there); every other takes 2 s."""
-
-    name = "dies_once_then_slow"
-    in_workers = True
-
-    class Settings(Transform.Settings):
-        flag: str
-
-    def apply(self, items, run):
-        flag = Path(self.settings.flag)
-        if multiprocessing.parent_process() is not None:
-            try:
-                flag.rename(flag.with_name("died"))
-            except FileNotFoundError:
-                pass
-            else:
-                os._exit(1)
-            time.sleep(2.0)
-        for item in items:
-            item.summary = "marked"
 
 
 class _OneSecondAChunk(Transform):
@@ -565,12 +546,12 @@ class _Hangs:
 def test_transforming_chunks_never_keeps_the_fetch_loop_from_a_sources_deadline(tmp_path, workers):
     flag = tmp_path / "die"
     flag.touch()
-    table = (f'[transforms.d]\ntype = "dies_once_then_slow"\nflag = "{flag}"\n' if workers == 2
+    table = (f'[transforms.d]\ntype = "dies_once"\nflag = "{flag}"\nthen_seconds = 2\n' if workers == 2
              else '[transforms.d]\ntype = "one_second_a_chunk"\n')
     config = _feed_project(tmp_path, 4 * CHUNK_ITEMS, table + '[sources.hangs]\ntype = "hangs"\ndeadline = 2\n',
                            workers=workers)
     project = load_project(config, extra_plugins=[
-        ("t", _Registers(_DiesOnceThenTakesTwoSeconds, _OneSecondAChunk)), ("hangs", _Hangs())])
+        ("t", _Registers(_DiesOnce, _OneSecondAChunk)), ("hangs", _Hangs())])
 
     report = run(project, mode="refresh", as_of=date(2016, 5, 1))
 
@@ -604,9 +585,8 @@ def test_a_transform_that_calls_sys_exit_fails_as_a_transform_and_the_run_says_s
 
     report = run(project, mode="refresh", as_of=date(2016, 5, 1))
 
-    assert report.exit_code == 1
-    [result] = [r for r in report.results if r.stage == "transform"]
-    assert not result.ok and result.summary.startswith("SystemExit"), result
+    result = _the_failed_transform(report)
+    assert result.summary.startswith("SystemExit"), result
     assert len(_stored(tmp_path)) == CHUNK_ITEMS + 50  # saved, to be transformed again
 
 
@@ -629,8 +609,7 @@ def test_an_item_a_transform_leaves_unfit_to_save_fails_the_transform_and_not_th
 
     report = run(project, mode="refresh", as_of=date(2016, 5, 1))
 
-    assert report.exit_code == 1
-    [result] = [r for r in report.results if r.stage == "transform"]
-    assert not result.ok and "cannot be saved as the transforms left it" in result.summary, result
+    result = _the_failed_transform(report)
+    assert "cannot be saved as the transforms left it" in result.summary, result
     items = _stored(tmp_path)
     assert len(items) == CHUNK_ITEMS + 49 and not any(item.url.endswith("-7") for item in items)

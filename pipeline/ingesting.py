@@ -187,7 +187,7 @@ class Ingest:
 
     def _report(self, where: str) -> None:
         """One result per transform for the chunks: its first failure, or how many items it had."""
-        elapsed = time.perf_counter() - (self.started or time.perf_counter())
+        elapsed = 0.0 if self.started is None else time.perf_counter() - self.started
         transforms = self.ctx.project.transforms
         for n, transform in enumerate(transforms, 1):
             failed = [f.partition(": ")[2] for f in self.failures if f.partition(": ")[0] == transform.instance]

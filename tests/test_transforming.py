@@ -613,3 +613,14 @@ def test_an_item_a_transform_leaves_unfit_to_save_fails_the_transform_and_not_th
     assert "cannot be saved as the transforms left it" in result.summary, result
     items = _stored(tmp_path)
     assert len(items) == CHUNK_ITEMS + 49 and not any(item.url.endswith("-7") for item in items)
+
+
+def test_a_run_with_nothing_new_reports_each_transform_with_no_items_and_no_negative_time(tmp_path):
+    config = _feed_project(tmp_path, 5, '[transforms.t]\ntype = "text_as_summary"\n', workers=1)
+    project = load_project(config, extra_plugins=[("t", _Registers(_TextAsSummary))])
+    run(project, mode="refresh", as_of=date(2016, 5, 1))
+
+    again = run(project, mode="refresh", as_of=date(2016, 5, 1))
+
+    [result] = [r for r in again.results if r.stage == "transform"]
+    assert result.ok and result.summary == "0 items" and result.count == 0 and result.seconds >= 0, result

@@ -258,11 +258,18 @@ class RunContext:
     def _retire_alone(self) -> None:
         with self._lock:
             pool, self._alone = self._alone, None
-            workers = list((getattr(pool, "_processes", None) or {}).values())
+        self._retire(pool, end_now=True)
+
+    def _retire(self, pool: Executor, end_now: bool = False) -> None:
+        """Stop `pool` taking work, and keep its worker processes for `close` to end (at once, busy or not,
+        with `end_now`)."""
+        workers = _workers_of(pool)
+        with self._lock:
             self._retired += workers
-        for worker in workers:
-            if worker.is_alive():
-                worker.terminate()
+        if end_now:
+            for worker in workers:
+                if worker.is_alive():
+                    worker.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
 
     def submit_to_workers(self, fn, *args) -> Future:
@@ -286,8 +293,7 @@ class RunContext:
             if pool is None or not getattr(pool, "_broken", False):
                 return
             self._pool = None
-            self._retired += list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
+        self._retire(pool)
         log.warning("a worker process ended abruptly (killed for memory, or a crash): what was in its pool is "
                     "done again, one call at a time")
 
@@ -332,8 +338,7 @@ class RunContext:
         if pools or self._retired:
             # Workers are children of the forkserver, not of this process: nothing would stop them
             # if this process were told to stop mid-parse, so they are ended here, busy or not.
-            workers = [w for pool in pools for w in (getattr(pool, "_processes", None) or {}).values()]
-            workers += self._retired
+            workers = [w for pool in pools for w in _workers_of(pool)] + self._retired
             for pool in pools:
                 pool.shutdown(wait=False, cancel_futures=True)
             for worker in workers:
@@ -341,3 +346,8 @@ class RunContext:
                     worker.terminate()
             for worker in workers:
                 worker.join(timeout=5)
+
+
+def _workers_of(pool: Executor) -> list:
+    """The worker processes of a ProcessPoolExecutor (those it has started so far)."""
+    return list((getattr(pool, "_processes", None) or {}).values())

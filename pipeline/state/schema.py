@@ -7,6 +7,8 @@ each in a transaction of its own, so a database is never left half-upgraded.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 CORE = """
 CREATE TABLE IF NOT EXISTS items (
@@ -240,6 +242,20 @@ STEPS = [
 ]
 
 
+@contextmanager
+def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction (BEGIN IMMEDIATE), committed, or rolled back on any exception. BEGIN is inside
+    the `try`: a signal (SIGTERM, Ctrl-C) landing just after it must not leave it open."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        yield db
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 def migrate(db: sqlite3.Connection) -> None:
     """Bring the database at `db` up to date (an empty database gets every table at once)."""
     db.executescript(CORE)
@@ -247,14 +263,8 @@ def migrate(db: sqlite3.Connection) -> None:
     for number, step in enumerate(STEPS, 1):
         if version >= number:
             continue
-        try:  # BEGIN inside, as in `Store.transaction`
-            db.execute("BEGIN IMMEDIATE")
+        with immediate(db):
             step(db)
             db.execute(f"PRAGMA user_version = {number}")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
     db.executescript(TABLES)
     _item_changes_kept(db)

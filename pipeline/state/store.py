@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pipeline import jsontext
 from pipeline.models import Item
-from pipeline.state.schema import migrate
+from pipeline.state.schema import immediate, migrate
 
 
 @dataclass(frozen=True)
@@ -79,15 +79,8 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:  # BEGIN inside: a signal (SIGTERM, Ctrl-C) landing just after it must not leave it open
-                self.db.execute("BEGIN IMMEDIATE")
-                yield self.db
-            except BaseException:
-                if self.db.in_transaction:
-                    self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+        with self._lock, immediate(self.db) as db:
+            yield db
 
     def _rows(self, sql: str, params: tuple | list = ()) -> list[tuple]:
         with self._lock:

@@ -68,7 +68,8 @@ class Source(Component):
 
 
 class Transform(Component):
-    """Changes items in place (tags, summaries); runs on every item new or changed in a run."""
+    """Changes items in place (tags, summaries); runs on every item new or changed in a run. Each call of
+    `apply` is stopped at its deadline (`[transforms.NAME] deadline`; see pipeline/time_limits.py)."""
 
     # True when `apply` uses nothing of the run but `run.text_of` and `run.problem`, and nothing of the
     # project but its settings: it is then applied a chunk at a time as sources finish, in the worker

@@ -25,6 +25,7 @@ from pipeline.registry import Registry, build_registry
 from pipeline.settings_types import ProjectPath
 
 SECTIONS = {"sources": "source", "transforms": "transform", "sinks": "sink"}
+DEADLINE_LIMITS = {"sources": 3600, "transforms": 86400}  # the tables that take a `deadline`: its most seconds
 SECRET_WORDS = ("key", "password", "secret", "token")
 
 
@@ -48,6 +49,7 @@ class CoreSettings(Settings):
     workers: int = Field(default_factory=default_workers, ge=1, le=64)
     http_timeout: float = Field(default=20.0, gt=0)
     source_deadline: float = Field(default=60.0, gt=0, le=3600)  # seconds a source may take, all in
+    transform_deadline: float = Field(default=300.0, gt=0, le=86400)  # seconds one apply call may take
     fetch_concurrency: int = Field(default=32, ge=1, le=256)  # sources fetched at once
     per_host: int = Field(default=16, ge=1, le=256)  # requests at once to one host
 
@@ -152,11 +154,16 @@ class Project:
     sinks: list[Sink] = field(default_factory=list)
     serve: ServeSettings = field(default_factory=ServeSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
-    deadlines: dict[str, float] = field(default_factory=dict)  # [sources.NAME] deadline, where one is given
+    # [sources.NAME] deadline and [transforms.NAME] deadline, where one is given, by (section, NAME)
+    deadlines: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def deadline_of(self, source: str) -> float:
         """Seconds source `source` may take, connecting, downloading and parsing together."""
-        return self.deadlines.get(source, self.core.source_deadline)
+        return self.deadlines.get(("sources", source), self.core.source_deadline)
+
+    def transform_deadline_of(self, transform: str) -> float:
+        """Seconds one `apply` call of transform `transform` may take (one chunk, or the whole run's items)."""
+        return self.deadlines.get(("transforms", transform), self.core.transform_deadline)
 
     @property
     def root(self) -> Path:
@@ -232,14 +239,14 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
             continue
         for instance, table in tables.items():
             where = f"{path.name}: [{section}.{instance}]"
-            if section == "sources" and isinstance(table, dict) and "deadline" in table:
+            if section in DEADLINE_LIMITS and isinstance(table, dict) and "deadline" in table:
                 table = dict(table)
-                deadline = table.pop("deadline")  # the host's key, whatever the source's schema
-                if isinstance(deadline, bool) or not isinstance(deadline, int | float) or not 0 < deadline <= 3600:
-                    errors.append(f"{where}: deadline: must be a number of seconds between 0 and 3600, "
+                deadline, most = table.pop("deadline"), DEADLINE_LIMITS[section]  # the host's key, whatever the schema
+                if isinstance(deadline, bool) or not isinstance(deadline, int | float) or not 0 < deadline <= most:
+                    errors.append(f"{where}: deadline: must be a number of seconds between 0 and {most}, "
                                   f"not {deadline!r}")
                     continue
-                project.deadlines[instance] = float(deadline)
+                project.deadlines[section, instance] = float(deadline)
             try:
                 component = _build(project, category, where, table, instance)
             except ConfigError as exc:
@@ -252,8 +259,8 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
                     errors.extend(exc.lines)
                     continue
                 for child in expanded:  # an OPML list's feeds keep the list's deadline
-                    if instance in project.deadlines:
-                        project.deadlines.setdefault(child.instance, project.deadlines[instance])
+                    if (section, instance) in project.deadlines:
+                        project.deadlines.setdefault((section, child.instance), project.deadlines[section, instance])
                 project.sources.extend(expanded)
                 continue
             getattr(project, section).append(component)

@@ -14,6 +14,12 @@ transformed. Each source's new items join a queue, and while the other sources s
 A chunk that was in the workers' pool when a worker died is done again in a worker of its own
 (`RunContext.run_alone`), also from the background thread.
 
+Each transform's `apply` is stopped at its deadline (`[transforms.NAME] deadline`, see
+pipeline/time_limits.py). A chunk stuck past every transform's deadline and `GRACE` more (in C code
+that no interrupt reaches) is given up here: its worker process is ended and its items are saved
+untransformed, or, on the background thread, the thread is left to itself and its items are not
+saved at all (it may still be changing them); either way the next run transforms them again.
+
 So the transforms overlap the fetching, and a long run never holds every new item at once. Only a
 transform that must see the whole run makes every new item wait until all sources are done, for one
 plain `apply(items, run)`.
@@ -28,8 +34,9 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
@@ -39,11 +46,30 @@ from pipeline.models import Item
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, items_text, timed
 from pipeline.state.store import ItemRow, item_row
-from pipeline.transforming import MIN_ITEMS, apply_each, can_run_in_workers, specs, transform_rows
+from pipeline.transforming import (
+    MIN_ITEMS,
+    apply_each,
+    can_run_in_workers,
+    chunk_deadline,
+    out_of_time,
+    specs,
+    transform_rows,
+)
 
 CHUNK_ITEMS = 250  # items per trip to a worker: small enough that few are in memory at once
 CHUNKS_PER_WORKER = 2  # chunks handed over at once, per worker
 Progress = Callable[[str, int, int], None]
+WORKER_ENDED = "its worker process was ended, and the next run transforms them again"
+
+
+@dataclass
+class InFlight:
+    """A chunk handed over, to the workers or to the background thread."""
+
+    future: Future
+    chunk: list[Item]
+    retried: bool = False  # done again alone after its pool broke (`run_alone` keeps its deadline)
+    since: float = field(default_factory=time.monotonic)
 
 
 def fingerprint(item: Item, transforms_key: str) -> str:
@@ -62,11 +88,13 @@ class Ingest:
         self.prints: dict[str, str] = {}  # fingerprint of each changed item, saved with it
         self.waiting: list[Item] = []  # changed items not yet transformed
         self.unchanged: list[str] = []
-        self.in_flight: list[tuple[Future, list[Item], bool]] = []  # each chunk handed over: future, items, retried
+        self.in_flight: list[InFlight] = []  # in the order handed over, and saved in that order
         transforms = ctx.project.transforms
         # Chunk by chunk: transforms that may each see part of the run, in the workers when worth it.
         self.in_chunks = bool(transforms) and all(getattr(t, "in_workers", False) for t in transforms)
         self.to_workers = can_run_in_workers(transforms, MIN_ITEMS, ctx.project.core.workers)
+        self.chunk_deadline = chunk_deadline(transforms)
+        self.first_since = 0.0  # when the chunk first in flight came first (it may have waited behind others)
         self.clock: dict[str, float] = {}  # seconds per transform, for chunks transformed here
         self.handed_over = 0  # items handed over in chunks
         self.failures: list[str] = []
@@ -97,7 +125,7 @@ class Ingest:
                 self.to_workers = False  # a small run: not worth the trip to the workers
             while self.waiting or self.in_flight:
                 self._hand_over_some(whole_chunks_only=False)
-                self._save_chunk(*self.in_flight.pop(0))
+                self._save_first(block=True)
             self._report(f" in {self.ctx.project.core.workers} worker processes" if self.to_workers else "")
         elif self.ctx.project.transforms:
             self._transform_here(self.waiting)
@@ -113,8 +141,8 @@ class Ingest:
         item at once, in `finish`."""
         if not self.in_chunks:
             return
-        while self.in_flight and self.in_flight[0][0].done():  # in order, so saving never waits here
-            self._save_chunk(*self.in_flight.pop(0))
+        while self.in_flight and (self.in_flight[0].future.done() or self._overdue()):  # in order: never waits
+            self._save_first()
         self._hand_over_some()
 
     def _hand_over_some(self, whole_chunks_only: bool = True) -> None:
@@ -132,14 +160,15 @@ class Ingest:
                 future = self.ctx.submit_to_workers(transform_rows, specs(self.ctx.project.transforms), chunk)
             else:
                 future = self.ctx.in_background(self._transform_rows_here, chunk)
-            self.in_flight.append((future, chunk, False))
+            self.in_flight.append(InFlight(future, chunk))
             self.handed_over += len(chunk)
 
     def _transform_rows_here(self, chunk: list[Item]) -> tuple[list[ItemRow], list[str], list[str]]:
         """`transform_rows`, in this process (on the background thread). An item a transform left unfit to
         save (a set where a list belongs, say) is not saved, and counts as every transform's failure."""
-        failed = apply_each([(t.instance, partial(self._unless_stopped, t)) for t in self.ctx.project.transforms],
-                            chunk, self.ctx, self.clock)
+        project = self.ctx.project
+        failed = apply_each([(t.instance, partial(self._unless_stopped, t), project.transform_deadline_of(t.instance))
+                             for t in project.transforms], chunk, self.ctx, self.clock)
         self.ctx.forget_texts()
         rows = []
         for item in chunk:
@@ -155,27 +184,72 @@ class Ingest:
             raise RuntimeError("the run has ended")
         return transform
 
-    def _save_chunk(self, future: Future, chunk: list[Item], retried: bool) -> None:
-        """Save what was made of `chunk`. If the workers' pool broke (a worker killed for memory, a crash in
-        C code), the chunk goes back to be done again in a worker of its own (on the background thread, so
-        nothing waits for it here); if that dies too, or the chunk could not be sent, its items are saved
-        untransformed, to be transformed by the next run, and it counts as every transform's failure, so
-        the sources record nothing and the run says so."""
+    def _due(self, entry: InFlight) -> float:
+        """When a chunk is past its deadline, counted from when it came first in flight, or was handed over."""
+        return max(entry.since, self.first_since) + self.chunk_deadline
+
+    def _overdue(self) -> bool:
+        """Whether the first chunk in flight is past its deadline (one done again alone keeps its own)."""
+        return not self.in_flight[0].retried and time.monotonic() >= self._due(self.in_flight[0])
+
+    def _save_first(self, block: bool = False) -> None:
+        """Save the first chunk in flight; with `block`, wait for it first, until its deadline at most."""
+        first = self.in_flight[0]
+        if block:
+            wait([first.future], timeout=None if first.retried else max(0.0, self._due(first) - time.monotonic()))
+        self.in_flight.pop(0)
+        self.first_since = time.monotonic()
+        if first.future.done():
+            self._save_chunk(first)
+        else:
+            self._give_up(first)
+
+    def _save_chunk(self, entry: InFlight) -> None:
+        """Save what was made of a chunk. If the workers' pool broke (a worker killed for memory, a crash in
+        C code, a worker ended for a chunk stuck past its deadline), the chunk goes back to be done again
+        in a worker of its own (on the background thread, so nothing waits for it here); if that dies too,
+        or the chunk could not be sent, its items are saved untransformed, to be transformed by the next
+        run, and it counts as every transform's failure, so the sources record nothing and the run says so."""
         try:
-            result = future.result()
+            result = entry.future.result()
         except Exception as exc:
             self.ctx.workers_failed(exc)
-            if isinstance(exc, BrokenProcessPool) and not retried and self.to_workers:
-                again = self.ctx.in_background(self.ctx.run_alone, transform_rows,
-                                               specs(self.ctx.project.transforms), chunk)
-                self.in_flight.insert(0, (again, chunk, True))
+            if isinstance(exc, BrokenProcessPool) and not entry.retried and self.to_workers:
+                alone = partial(self.ctx.run_alone, timeout=self.chunk_deadline)
+                again = self.ctx.in_background(alone, transform_rows, specs(self.ctx.project.transforms), entry.chunk)
+                self.in_flight.insert(0, InFlight(again, entry.chunk, retried=True))
                 return
-            where = "worker process failed" if self.to_workers else "transforming failed"
-            reason = f"{where}: {type(exc).__name__}: {exc}".rstrip(": ")
+            if isinstance(exc, TimeoutError):
+                reason = self._stuck(entry.chunk, WORKER_ENDED)
+            else:
+                where = "worker process failed" if self.to_workers else "transforming failed"
+                reason = f"{where}: {type(exc).__name__}: {exc}".rstrip(": ")
             self.failures.extend(f"{t.instance}: {reason}" for t in self.ctx.project.transforms)
-            self._store(chunk, all_ok=False)
+            self._store(entry.chunk, all_ok=False)
             return
         self._save(*result)
+
+    def _give_up(self, entry: InFlight) -> None:
+        """A chunk stuck past its deadline, where no interrupt reaches: in the workers, they are ended (what
+        else was in their pool is done again alone) and its items saved untransformed; on the background
+        thread, the thread is left to itself, the chunks queued for it go to a new one, and its items are
+        not saved, since that thread may still change them."""
+        if self.to_workers:
+            self.ctx.stop_workers()
+            reason = self._stuck(entry.chunk, WORKER_ENDED)
+            self._store(entry.chunk, all_ok=False)
+        else:
+            self.ctx.abandon_background()
+            reason = self._stuck(entry.chunk, "it was left running and its items were not saved; the next run "
+                                              "reads them again")
+            for other in self.in_flight:  # cancelled with the thread they were queued for
+                other.future = self.ctx.in_background(self._transform_rows_here, other.chunk)
+                other.since = time.monotonic()
+        self.failures.extend(f"{t.instance}: {reason}" for t in self.ctx.project.transforms)
+
+    def _stuck(self, chunk: list[Item], what_then: str) -> str:
+        return (f"the transforms did not finish {items_text(len(chunk))} within {self.chunk_deadline:g} s, "
+                f"even when stopped; {what_then}")
 
     def _save(self, rows: list[ItemRow], problems: list[str], failed: list[str]) -> None:
         self.failures.extend(failed)
@@ -200,10 +274,14 @@ class Ingest:
     # -- every item at once ---------------------------------------------------------------------------
 
     def _transform_here(self, items: list[Item]) -> None:
+        from pipeline.time_limits import time_limit
+
         transforms = self.ctx.project.transforms
         for n, transform in enumerate(transforms, 1):
             def work(transform=transform) -> tuple[str, int]:
-                transform.apply(items, self.ctx)
+                deadline = self.ctx.project.transform_deadline_of(transform.instance)
+                with time_limit(deadline, out_of_time(transform.instance, deadline, len(items))):
+                    transform.apply(items, self.ctx)
                 return items_text(len(items)), len(items)
 
             self.report.results.append(timed("transform", transform.instance, work))

@@ -262,7 +262,7 @@ class RunContext:
 
     def _retire(self, pool: Executor, end_now: bool = False) -> None:
         """Stop `pool` taking work, and keep its worker processes for `close` to end (at once, busy or not,
-        with `end_now`)."""
+        with `end_now`: then what was in the pool fails with BrokenProcessPool, for its callers to do again)."""
         workers = _workers_of(pool)
         with self._lock:
             self._retired += workers
@@ -270,7 +270,17 @@ class RunContext:
             for worker in workers:
                 if worker.is_alive():
                     worker.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=False)
+
+    def stop_workers(self) -> None:
+        """End the worker processes now, busy or not (a chunk stuck past its deadline): what else was in their
+        pool fails with BrokenProcessPool (see `run_alone`), and the next task gets a new pool."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            self._retire(pool, end_now=True)
+            log.warning("a chunk of items was stuck in the transforms past its deadline: the worker processes "
+                        "were ended, and what else was in them is done again, one call at a time")
 
     def submit_to_workers(self, fn, *args) -> Future:
         """`fn(*args)` in a worker process, at once; its future (`fn` must be importable). When a worker
@@ -310,6 +320,14 @@ class RunContext:
 
                 self._background = DaemonThread("run-background")
             return self._background.submit(fn, *args)
+
+    def abandon_background(self) -> None:
+        """Give up on the background thread (stuck past a deadline in a call no interrupt reaches): it is left
+        to end by itself, what was queued for it is cancelled, and the next task gets a new thread."""
+        with self._lock:
+            background, self._background = self._background, None
+        if background is not None:
+            background.shutdown(wait=False, cancel_futures=True)
 
     @property
     def closed(self) -> bool:

@@ -20,12 +20,13 @@ from typing import Any
 
 from pipeline.components import Transform
 from pipeline.models import Item
-from pipeline.run_report import failure_reason
+from pipeline.run_report import failure_reason, items_text
 from pipeline.state.store import ItemRow, item_row
 from pipeline.texts import BodyTexts
 
 MIN_ITEMS = 400  # fewer than this are not worth the trip to a worker
-Spec = tuple[str, str, str, dict[str, Any], str, str]  # module, class, instance, settings, project folder, file
+GRACE = 10.0  # seconds a transform stopped at its deadline has to end before its worker or thread is given up
+Spec = tuple[str, str, str, dict[str, Any], str, str, float]  # module, class, instance, settings, root, file, deadline
 
 
 def can_run_in_workers(transforms: Sequence[Transform], items: int, workers: int) -> bool:
@@ -35,8 +36,14 @@ def can_run_in_workers(transforms: Sequence[Transform], items: int, workers: int
 
 def specs(transforms: Sequence[Transform]) -> list[Spec]:
     return [(type(t).__module__, type(t).__qualname__, t.instance, t.settings.model_dump(mode="json"),
-             str(t.project.root), getattr(sys.modules.get(type(t).__module__), "__file__", None) or "")
+             str(t.project.root), getattr(sys.modules.get(type(t).__module__), "__file__", None) or "",
+             t.project.transform_deadline_of(t.instance))
             for t in transforms]
+
+
+def chunk_deadline(transforms: Sequence[Transform]) -> float:
+    """Seconds a chunk may take in all: each transform's deadline, and time for a stopped one to end."""
+    return sum(t.project.transform_deadline_of(t.instance) for t in transforms) + GRACE
 
 
 @dataclass
@@ -56,16 +63,20 @@ class WorkerRun:
 _built: dict[str, Transform] = {}  # per worker process: each transform is built once
 
 
-def apply_each(transforms: Sequence[tuple[str, Callable[[], Transform]]], items: list[Item], run: Any,
+def apply_each(transforms: Sequence[tuple[str, Callable[[], Transform], float]], items: list[Item], run: Any,
                clock: dict[str, float] | None = None) -> list[str]:
-    """Every transform over `items`, in order, each `(instance, get)` made by `get()`; a transform that
-    raises (or cannot be made) is a failure ('instance: error'), and the next still runs. With `clock`,
-    each transform's seconds are added to it."""
+    """Every transform over `items`, in order, each `(instance, get, deadline)` made by `get()` and stopped
+    after `deadline` seconds; a transform that raises, runs out of time (or cannot be made) is a failure
+    ('instance: error'), and the next still runs. With `clock`, each transform's seconds are added to it."""
+    from pipeline.time_limits import time_limit
+
     failures = []
-    for instance, get in transforms:
+    for instance, get, deadline in transforms:
         started = time.perf_counter()
         try:
-            get().apply(items, run)
+            transform = get()
+            with time_limit(deadline, out_of_time(instance, deadline, len(items))):
+                transform.apply(items, run)
         except (Exception, SystemExit) as exc:  # reported like any failing component (see `timed`)
             failures.append(f"{instance}: {failure_reason(exc)}")
         if clock is not None:
@@ -73,17 +84,22 @@ def apply_each(transforms: Sequence[tuple[str, Callable[[], Transform]]], items:
     return failures
 
 
+def out_of_time(instance: str, deadline: float, items: int) -> str:
+    return (f"did not finish within {deadline:g} s ({items_text(items)}); the next run transforms them again "
+            f"(raise [transforms.{instance}] deadline if it needs longer)")
+
+
 def apply_chunk(transform_specs: list[Spec], items: list[Item]) -> tuple[list[Item], list[str], list[str]]:
     """In a worker: every transform over `items`, in order; (items, problems, failures as 'instance: error')."""
     run = WorkerRun()
-    failures = apply_each([(spec[2], partial(_built_from, spec)) for spec in transform_specs], items, run)
+    failures = apply_each([(spec[2], partial(_built_from, spec), spec[6]) for spec in transform_specs], items, run)
     return items, run.problems, failures
 
 
 def _built_from(spec: Spec) -> Transform:
     key = repr(spec)
     if key not in _built:
-        module, qualname, instance, settings, root, file = spec
+        module, qualname, instance, settings, root, file, _ = spec
         cls = getattr(_module(module, file), qualname)
         made = cls.Settings.model_validate(settings, context={"base_dir": root})
         _built[key] = cls(instance, made, None)

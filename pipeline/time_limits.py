@@ -47,9 +47,20 @@ def time_limit(seconds: float, message: str) -> Iterator[None]:
             limit.arm()
             yield
         finally:
-            limit.disarm()
+            _surely(limit.disarm)
     except _Interrupt:
         raise OutOfTime(message) from None
+
+
+def _surely(step) -> None:
+    """`step()` to its end, even when an interrupt lands in it (it is then done again): a disarm cut short
+    would leave the interrupts coming, into whatever the thread does next."""
+    while True:
+        try:
+            step()
+            return
+        except _Interrupt:
+            pass
 
 
 class _Alarm:

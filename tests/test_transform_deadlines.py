@@ -92,6 +92,32 @@ def test_a_block_that_ends_in_time_leaves_nothing_armed(where):
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
+@pytest.mark.parametrize("where", ["main thread", "other thread"])
+def test_an_interrupt_landing_while_the_limit_is_taken_down_leaves_nothing_armed(where, monkeypatch):
+    # The interrupt can come at any instruction, also the first ones of the disarming: it must still finish.
+    from pipeline import time_limits
+
+    calls = []
+    kind = time_limits._Alarm if where == "main thread" else time_limits._AsyncLimit
+
+    class Interrupted(kind):
+        def disarm(self):
+            calls.append("disarm")
+            if len(calls) == 1:
+                raise time_limits._Interrupt
+            super().disarm()
+
+    monkeypatch.setattr(time_limits, kind.__name__, Interrupted)
+
+    def work():
+        assert _stopped(0.3, lambda: None) == "finished"
+        time.sleep(1.5)  # past the limit and its repeats
+        return "slept"
+
+    assert (work() if where == "main thread" else _in_thread(work)) == "slept"
+    assert calls == ["disarm", "disarm"]
+
+
 def test_a_block_that_raises_keeps_its_own_error():
     with pytest.raises(KeyError):
         with time_limit(5, "took too long"):

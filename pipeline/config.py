@@ -48,8 +48,8 @@ class CoreSettings(Settings):
     plugins_dir: ProjectPath | None = None
     workers: int = Field(default_factory=default_workers, ge=1, le=64)
     http_timeout: float = Field(default=20.0, gt=0)
-    source_deadline: float = Field(default=60.0, gt=0, le=3600)  # seconds a source may take, all in
-    transform_deadline: float = Field(default=300.0, gt=0, le=86400)  # seconds one apply call may take
+    source_deadline: float = Field(default=60.0, gt=0, le=3600, strict=True)  # seconds a source may take, all in
+    transform_deadline: float = Field(default=300.0, gt=0, le=86400, strict=True)  # seconds one apply call may take
     fetch_concurrency: int = Field(default=32, ge=1, le=256)  # sources fetched at once
     per_host: int = Field(default=16, ge=1, le=256)  # requests at once to one host
 
@@ -290,6 +290,9 @@ def _build(project: Project, category: str, where: str, table: Any, instance: st
     component = registered.component
     errors: list[str] = []
     label = type_name if registered.plugin == type_name else f"{type_name}, from plugin {registered.plugin!r}"
+    if f"{category}s" in DEADLINE_LIMITS and "deadline" in component.Settings.model_fields:
+        raise ConfigError(f"{where} ({label}): the {category} has a setting named `deadline`, which is the host's "
+                          f"key (the seconds it may take); the plugin must give its setting another name")
     settings = _validate(component.Settings, table, f"{where} ({label})",
                          {"base_dir": project.root, "project": project}, errors)
     if settings is None:

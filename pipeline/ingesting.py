@@ -16,9 +16,11 @@ A chunk that was in the workers' pool when a worker died is done again in a work
 
 Each transform's `apply` is stopped at its deadline (`[transforms.NAME] deadline`, see
 pipeline/time_limits.py). A chunk stuck past every transform's deadline and `GRACE` more (in C code
-that no interrupt reaches) is given up here: its worker process is ended and its items are saved
+that no interrupt reaches) is given up here: its worker processes are ended and its items are saved
 untransformed, or, on the background thread, the thread is left to itself and its items are not
-saved at all (it may still be changing them); either way the next run transforms them again.
+saved at all (it may still be changing them); either way the next run transforms them again. That
+second deadline counts from when the chunk was handed over, or came first in flight, whichever is
+later: not from when a worker took it up, which this process does not learn. It is a backstop.
 
 So the transforms overlap the fetching, and a long run never holds every new item at once. Only a
 transform that must see the whole run makes every new item wait until all sources are done, for one
@@ -95,6 +97,7 @@ class Ingest:
         self.to_workers = can_run_in_workers(transforms, MIN_ITEMS, ctx.project.core.workers)
         self.chunk_deadline = chunk_deadline(transforms)
         self.first_since = 0.0  # when the chunk first in flight came first (it may have waited behind others)
+        self.given_up: set[int] = set()  # id() of each chunk left to a thread given up on
         self.clock: dict[str, float] = {}  # seconds per transform, for chunks transformed here
         self.handed_over = 0  # items handed over in chunks
         self.failures: list[str] = []
@@ -167,8 +170,11 @@ class Ingest:
         """`transform_rows`, in this process (on the background thread). An item a transform left unfit to
         save (a set where a list belongs, say) is not saved, and counts as every transform's failure."""
         project = self.ctx.project
-        failed = apply_each([(t.instance, partial(self._unless_stopped, t), project.transform_deadline_of(t.instance))
-                             for t in project.transforms], chunk, self.ctx, self.clock)
+        failed = apply_each([(t.instance, partial(self._unless_wanted, t, chunk),
+                              project.transform_deadline_of(t.instance)) for t in project.transforms],
+                            chunk, self.ctx, self.clock)
+        if id(chunk) in self.given_up:
+            return [], [], failed
         self.ctx.forget_texts()
         rows = []
         for item in chunk:
@@ -179,9 +185,9 @@ class Ingest:
                            for t in self.ctx.project.transforms]
         return rows, [], failed
 
-    def _unless_stopped(self, transform: Transform) -> Transform:
-        if self.ctx.closed:  # the run was stopped: no need to go on with the chunk under way
-            raise RuntimeError("the run has ended")
+    def _unless_wanted(self, transform: Transform, chunk: list[Item]) -> Transform:
+        if self.ctx.closed or id(chunk) in self.given_up:  # no need to go on with the chunk under way
+            raise RuntimeError("the run has ended, or gave this chunk up")
         return transform
 
     def _due(self, entry: InFlight) -> float:
@@ -234,17 +240,23 @@ class Ingest:
         else was in their pool is done again alone) and its items saved untransformed; on the background
         thread, the thread is left to itself, the chunks queued for it go to a new one, and its items are
         not saved, since that thread may still change them."""
+        if not self.to_workers:
+            self.ctx.abandon_background()
+            for other in self.in_flight:  # cancelled with the thread they were queued for
+                if other.future.cancelled():
+                    other.future = self.ctx.in_background(self._transform_rows_here, other.chunk)
+                    other.since = time.monotonic()
+        if entry.future.done():  # it ended just now, after all
+            self._save_chunk(entry)
+            return
         if self.to_workers:
             self.ctx.stop_workers()
             reason = self._stuck(entry.chunk, WORKER_ENDED)
             self._store(entry.chunk, all_ok=False)
         else:
-            self.ctx.abandon_background()
+            self.given_up.add(id(entry.chunk))  # so that the thread, if it ever goes on, stops there
             reason = self._stuck(entry.chunk, "it was left running and its items were not saved; the next run "
                                               "reads them again")
-            for other in self.in_flight:  # cancelled with the thread they were queued for
-                other.future = self.ctx.in_background(self._transform_rows_here, other.chunk)
-                other.since = time.monotonic()
         self.failures.extend(f"{t.instance}: {reason}" for t in self.ctx.project.transforms)
 
     def _stuck(self, chunk: list[Item], what_then: str) -> str:
@@ -267,21 +279,22 @@ class Ingest:
             failed = [f.partition(": ")[2] for f in self.failures if f.partition(": ")[0] == transform.instance]
             summary = failed[0] if failed else f"{items_text(self.handed_over)}{where}"
             self.report.results.append(StageResult("transform", transform.instance, not failed, summary,
-                                                   self.clock.get(transform.instance, elapsed),
+                                                   elapsed if self.given_up else self.clock.get(transform.instance,
+                                                                                               elapsed),
                                                    0 if failed else self.handed_over))
             self.progress("transforms", n, len(transforms))
 
     # -- every item at once ---------------------------------------------------------------------------
 
     def _transform_here(self, items: list[Item]) -> None:
-        from pipeline.time_limits import time_limit
+        from pipeline.time_limits import call_within
 
         transforms = self.ctx.project.transforms
         for n, transform in enumerate(transforms, 1):
             def work(transform=transform) -> tuple[str, int]:
                 deadline = self.ctx.project.transform_deadline_of(transform.instance)
-                with time_limit(deadline, out_of_time(transform.instance, deadline, len(items))):
-                    transform.apply(items, self.ctx)
+                call_within(deadline, out_of_time(transform.instance, deadline, len(items)), transform.apply, items,
+                            self.ctx)
                 return items_text(len(items)), len(items)
 
             self.report.results.append(timed("transform", transform.instance, work))

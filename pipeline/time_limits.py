@@ -1,20 +1,26 @@
-"""Ending a block of plugin code that runs past its deadline: `with time_limit(seconds, message): ...`.
+"""Stopping a call of plugin code that runs past its deadline: `call_within(seconds, message, fn, *args)`.
 
-When time is up, an interrupt is raised inside the block, and the `with` statement raises `OutOfTime`
-with the caller's message, an ordinary error. The interrupt is a `BaseException`, so that a plugin's
-own `except Exception` does not swallow it, and it comes again every second until the block ends (one
-swallowed by a library's `except BaseException` is not the last).
+When time is up, an interrupt is raised inside the call, and `call_within` raises `OutOfTime` with the
+caller's message, an ordinary error. The interrupt is a `BaseException`, so that a plugin's own
+`except Exception` does not swallow it (a bare `except:` does), and it comes again every second until
+the call ends.
 
-How it reaches the block depends on the thread:
+How it reaches the call depends on the thread:
 
 - on a process's main thread (a worker process, or a run's main thread), by `SIGALRM`, which also
-  ends a blocking call (a sleep, a socket read with no timeout of its own);
-- on any other thread, as an asynchronous exception (CPython's `PyThreadState_SetAsyncExc`), which
-  the thread meets at its next Python instruction: a call blocked in C code ends first.
+  ends a blocking call (a sleep, a socket read with no timeout of its own) and a runaway regular
+  expression; unless a timer of the process's one `ITIMER_REAL` is already running, or SIGALRM has a
+  handler Python cannot put back: then, as on any other thread,
+- as an asynchronous exception (CPython's `PyThreadState_SetAsyncExc`), which the thread meets at its
+  next Python instruction: a call blocked in C code ends first, and C code that holds the GIL holds up
+  every thread of the process. (CPython 3.11 gives a thread being started the id of the thread starting
+  it until it runs: an interrupt that comes just then is lost on the new thread.)
 
-So a block may overrun when it is stuck in C code; the caller keeps a deadline of its own for that
-(it ends a worker process, or gives up on a thread). One limit at a time per thread; the main
-thread's limit uses the process's one `ITIMER_REAL`.
+So a call may overrun when it is stuck in C code; the caller keeps a deadline of its own for that (it
+ends a worker process, or gives up on a thread).
+
+It is a function, not a `with` block: the interrupt can land at any instruction that checks for one, a
+`with` statement's `__exit__` included; here every such place is inside a `try` that handles it.
 """
 
 from __future__ import annotations
@@ -22,12 +28,11 @@ from __future__ import annotations
 import ctypes
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any
 
 from pipeline.errors import PipelineError
 
-AGAIN = 1.0  # seconds between interrupts, until the block ends
+AGAIN = 1.0  # seconds between interrupts, until the call ends
 
 
 class OutOfTime(PipelineError):
@@ -35,42 +40,38 @@ class OutOfTime(PipelineError):
 
 
 class _Interrupt(BaseException):
-    """Raised inside the block when its time is up (not an Exception: see the module's docstring)."""
+    """Raised inside the call when its time is up (not an Exception: see the module's docstring)."""
 
 
-@contextmanager
-def time_limit(seconds: float, message: str) -> Iterator[None]:
-    """Stop the block with `OutOfTime(message)` once `seconds` pass."""
-    limit = _Alarm(seconds) if threading.current_thread() is threading.main_thread() else _AsyncLimit(seconds)
+def call_within(seconds: float, message: str, fn, *args) -> Any:
+    """`fn(*args)`, stopped with `OutOfTime(message)` once `seconds` pass."""
+    limit = _Alarm(seconds) if _alarm_is_free() else _AsyncLimit(seconds)
     try:
-        try:
-            limit.arm()
-            yield
-        finally:
-            _surely(limit.disarm)
+        limit.arm()
+        return fn(*args)
     except _Interrupt:
-        raise OutOfTime(message) from None
-
-
-def _surely(step) -> None:
-    """`step()` to its end, even when an interrupt lands in it (it is then done again): a disarm cut short
-    would leave the interrupts coming, into whatever the thread does next."""
-    while True:
+        pass
+    finally:
         try:
-            step()
-            return
-        except _Interrupt:
-            pass
+            limit.disarm()
+        except _Interrupt:  # it came as the call ended: the next comes a second later, so this one finishes
+            limit.disarm()
+    raise OutOfTime(message)
+
+
+def _alarm_is_free() -> bool:
+    return (threading.current_thread() is threading.main_thread()
+            and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0) and signal.getsignal(signal.SIGALRM) is not None)
 
 
 class _Alarm:
     """SIGALRM on the main thread: ends a blocking call too."""
 
     def __init__(self, seconds: float):
-        self.seconds, self.armed, self.previous = seconds, False, None
+        self.seconds, self.armed, self.previous = seconds, False, signal.SIG_DFL
 
     def _ring(self, signum, frame) -> None:
-        if self.armed:  # a signal already on its way when the block ended is ignored
+        if self.armed:  # a signal already on its way when the call ended is ignored
             raise _Interrupt
 
     def arm(self) -> None:
@@ -79,9 +80,9 @@ class _Alarm:
         signal.setitimer(signal.ITIMER_REAL, self.seconds, AGAIN)
 
     def disarm(self) -> None:
-        self.armed = False
+        self.armed = False  # first: from here on, no interrupt
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, self.previous if self.previous is not None else signal.SIG_DFL)
+        signal.signal(signal.SIGALRM, self.previous)
 
 
 _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
@@ -89,26 +90,30 @@ _set_async_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
 
 
 class _AsyncLimit:
-    """An asynchronous exception from a timer thread, for any thread but the main one."""
+    """An asynchronous exception from a watching thread, for any thread but the main one.
+
+    The watcher sends at most one interrupt after the call ended (it had seen `done` still False), and
+    `disarm` takes that one back once the watcher has ended, so nothing reaches the thread afterwards."""
 
     def __init__(self, seconds: float):
         self.seconds = seconds
         self.target = threading.get_ident()
-        self.lock = threading.Lock()
-        self.ended = threading.Event()
+        self.done = False
+        self.wake = threading.Event()
+        self.watcher = threading.Thread(target=self._watch, name="time-limit", daemon=True)
 
     def _watch(self) -> None:
         wait = self.seconds
-        while not self.ended.wait(wait):
-            with self.lock:
-                if not self.ended.is_set():
-                    _set_async_exc(self.target, _Interrupt)
+        while not self.wake.wait(wait) and not self.done:
+            _set_async_exc(self.target, _Interrupt)
             wait = AGAIN
 
     def arm(self) -> None:
-        threading.Thread(target=self._watch, name="time-limit", daemon=True).start()
+        self.watcher.start()
 
     def disarm(self) -> None:
-        with self.lock:
-            self.ended.set()
-            _set_async_exc(self.target, ctypes.py_object())  # NULL: take back one set but not yet raised
+        self.done = True  # first: from here on, the watcher sends nothing more
+        self.wake.set()
+        if self.watcher.ident is not None:
+            self.watcher.join()
+        _set_async_exc(self.target, ctypes.py_object())  # NULL: take back one sent but not yet raised

@@ -68,15 +68,13 @@ def apply_each(transforms: Sequence[tuple[str, Callable[[], Transform], float]],
     """Every transform over `items`, in order, each `(instance, get, deadline)` made by `get()` and stopped
     after `deadline` seconds; a transform that raises, runs out of time (or cannot be made) is a failure
     ('instance: error'), and the next still runs. With `clock`, each transform's seconds are added to it."""
-    from pipeline.time_limits import time_limit
+    from pipeline.time_limits import call_within
 
     failures = []
     for instance, get, deadline in transforms:
         started = time.perf_counter()
         try:
-            transform = get()
-            with time_limit(deadline, out_of_time(instance, deadline, len(items))):
-                transform.apply(items, run)
+            call_within(deadline, out_of_time(instance, deadline, len(items)), get().apply, items, run)
         except (Exception, SystemExit) as exc:  # reported like any failing component (see `timed`)
             failures.append(f"{instance}: {failure_reason(exc)}")
         if clock is not None:

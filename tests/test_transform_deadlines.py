@@ -19,9 +19,10 @@ from pipeline.components import Transform
 from pipeline.config import ConfigError, load_project
 from pipeline.ingesting import CHUNK_ITEMS
 from pipeline.models import Item
+from pipeline.run_context import RunContext
 from pipeline.runner import run
 from pipeline.state import Store
-from pipeline.time_limits import OutOfTime, time_limit
+from pipeline.time_limits import OutOfTime, call_within
 from pipeline.transforming import MIN_ITEMS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +32,7 @@ import corpus  # noqa: E402  (bench/corpus.py: realistic feeds)
 AS_OF = date(2016, 5, 1)
 
 
-# ---- time_limit ---------------------------------------------------------------------------------------
+# ---- call_within --------------------------------------------------------------------------------------
 
 def _spin(swallow: bool = True) -> None:
     """Python code that never ends, and swallows every ordinary error it meets."""
@@ -61,8 +62,7 @@ def _in_thread(work) -> object:
 
 def _stopped(seconds: float, block) -> object:
     try:
-        with time_limit(seconds, "took too long"):
-            block()
+        call_within(seconds, "took too long", block)
     except OutOfTime as exc:
         return exc
     return "finished"
@@ -118,10 +118,25 @@ def test_an_interrupt_landing_while_the_limit_is_taken_down_leaves_nothing_armed
     assert calls == ["disarm", "disarm"]
 
 
+def test_on_the_main_thread_a_timer_already_running_is_kept_and_the_call_still_stopped():
+    rang = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: rang.append(True))
+    signal.setitimer(signal.ITIMER_REAL, 30)
+    try:
+        assert isinstance(_stopped(0.3, _spin), OutOfTime)  # stopped another way: Python code is reached
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 25 < left <= 30 and not rang  # the process's own timer, untouched
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_a_block_that_raises_keeps_its_own_error():
+    def mine():
+        raise KeyError("mine")
+
     with pytest.raises(KeyError):
-        with time_limit(5, "took too long"):
-            raise KeyError("mine")
+        call_within(5, "took too long", mine)
 
 
 # ---- the deadline settings ----------------------------------------------------------------------------
@@ -149,6 +164,33 @@ def test_a_transform_deadline_that_is_not_a_number_of_seconds_is_a_config_error(
         load_project(tmp_path / "pipeline.toml")
 
 
+def test_pipeline_transform_deadline_must_be_a_number_not_true(tmp_path):
+    (tmp_path / "pipeline.toml").write_text(_project_text('[transforms.a]\ntype = "summary"\n',
+                                                          core="transform_deadline = true\n"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"transform_deadline"):
+        load_project(tmp_path / "pipeline.toml")
+
+
+class _OwnDeadline:
+    @hookimpl
+    def register_transforms(self, register):
+        class OwnDeadline(Transform):
+            name = "own_deadline"
+
+            class Settings(Transform.Settings):
+                deadline: str = "friday"
+
+        register(OwnDeadline)
+
+
+def test_a_transform_with_a_setting_named_deadline_is_told_it_clashes_with_the_hosts_key(tmp_path):
+    (tmp_path / "pipeline.toml").write_text(_project_text('[transforms.a]\ntype = "own_deadline"\n'),
+                                            encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[transforms.a\] \(own_deadline, from plugin 'own'\): the transform has "
+                                          r"a setting named `deadline`, which is the host's key"):
+        load_project(tmp_path / "pipeline.toml", extra_plugins=[("own", _OwnDeadline())])
+
+
 # ---- in a run -----------------------------------------------------------------------------------------
 # Transforms the worker processes can import (module level).
 
@@ -166,11 +208,14 @@ class _StuckOnItemSeven(Transform):
     class Settings(Transform.Settings):
         how: str = "loops"
         pid_file: str = ""
+        on: list[int] = [7]  # the items it is stuck on
+        others_take: float = 0.0  # seconds, in a worker, on items it is not stuck on
 
     def apply(self, items, run):
-        if any(item.url.endswith("-7") for item in items):
+        if any(item.url.endswith(f"-{n}") for item in items for n in self.settings.on):
             if self.settings.pid_file:
-                Path(self.settings.pid_file).write_text(str(os.getpid()))
+                with open(self.settings.pid_file, "a") as pids:
+                    pids.write(f"{os.getpid()}\n")
             if self.settings.how == "loops":
                 _spin()
             elif self.settings.how == "in_c" and multiprocessing.parent_process() is not None:
@@ -178,6 +223,8 @@ class _StuckOnItemSeven(Transform):
                 time.sleep(120)
             elif self.settings.how == "waits":
                 RELEASE.wait(120)
+        elif multiprocessing.parent_process() is not None:
+            time.sleep(self.settings.others_take)
         for item in items:
             item.summary = "marked"
 
@@ -203,11 +250,11 @@ class _Registers:
             register(transform)
 
 
-def _run(tmp_path: Path, items: int, workers: int, stuck: str):
+def _run(tmp_path: Path, items: int, workers: int, stuck: str, deadline: float = 1):
     [feed] = corpus.generate(tmp_path / "corpus", feeds=1, items=items, as_of=AS_OF)
     (tmp_path / "pipeline.toml").write_text(
         f'[pipeline]\nname = "N"\nworkers = {workers}\n[sources.f]\ntype = "feed"\nurl = "{feed}"\n'
-        f'[sinks.feed]\ntype = "rss"\n{stuck}deadline = 1\n[transforms.t]\ntype = "tags"\ndeadline = 1\n',
+        f'[sinks.feed]\ntype = "rss"\n{stuck}deadline = {deadline}\n[transforms.t]\ntype = "tags"\ndeadline = 1\n',
         encoding="utf-8")
     project = load_project(tmp_path / "pipeline.toml", extra_plugins=[("stuck", _Registers())])
     started = time.monotonic()
@@ -265,17 +312,30 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _counting_calls_alone(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    alone = RunContext.run_alone
+
+    def counted(self, fn, *args, **kwargs):
+        calls.append(len(args[-1]))
+        return alone(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(RunContext, "run_alone", counted)
+    return calls
+
+
 def test_a_chunk_stuck_in_c_code_has_its_worker_ended_and_is_saved_untransformed(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr("pipeline.transforming.GRACE", 1.0)
-    pid_file = tmp_path / "pid"
-    many = 2 * 2 * CHUNK_ITEMS  # chunks in flight beside the stuck one are done again alone
-    report, took = _run(tmp_path, many, 2,
-                        f'[transforms.s]\ntype = "stuck_on_item_seven"\nhow = "in_c"\npid_file = "{pid_file}"\n')
+    alone = _counting_calls_alone(monkeypatch)
+    pid_file = tmp_path / "pids"
+    many = 2 * 2 * CHUNK_ITEMS  # as many chunks as are in flight at once: the others take 2 s each
+    report, took = _run(tmp_path, many, 2, f'[transforms.s]\ntype = "stuck_on_item_seven"\nhow = "in_c"\n'
+                                           f'pid_file = "{pid_file}"\nothers_take = 2\n', deadline=3)
 
     assert took < 60
     results = _results(report)
     assert report.exit_code == 1 and not results["s"].ok and not results["t"].ok, report.results
-    assert "did not finish 250 items within 3 s, even when stopped; its worker process was ended" in \
+    assert "did not finish 250 items within 5 s, even when stopped; its worker process was ended" in \
         results["s"].summary, results["s"]
     stored = _stored(tmp_path)
     assert len(stored) == many  # every item saved
@@ -283,8 +343,27 @@ def test_a_chunk_stuck_in_c_code_has_its_worker_ended_and_is_saved_untransformed
     assert len(untransformed) == CHUNK_ITEMS and any(url.endswith("-7") for url in untransformed)
     assert sum(item.summary == "marked" and item.themes == ["tagged"] for item, _ in stored.values()) == \
         many - CHUNK_ITEMS
-    assert not _alive(int(pid_file.read_text()))
+    assert alone  # the chunk in flight beside it when its workers were ended was done again alone
+    assert not _alive(int(pid_file.read_text().split()[0]))
     assert any("stuck in the transforms past its deadline" in r.getMessage() for r in caplog.records)
+
+
+def test_a_chunk_stuck_again_when_done_alone_has_that_worker_ended_too(tmp_path, monkeypatch):
+    monkeypatch.setattr("pipeline.transforming.GRACE", 1.0)
+    alone = _counting_calls_alone(monkeypatch)
+    pid_file = tmp_path / "pids"
+    many = 2 * CHUNK_ITEMS  # one chunk stuck in each worker
+    report, took = _run(tmp_path, many, 2, f'[transforms.s]\ntype = "stuck_on_item_seven"\nhow = "in_c"\n'
+                                           f'pid_file = "{pid_file}"\non = [7, 257]\n')
+
+    assert took < 60
+    [result] = [r for r in report.results if r.name == "s"]
+    assert report.exit_code == 1 and "its worker process was ended" in result.summary, report.results
+    assert alone == [CHUNK_ITEMS]  # the second chunk, once more alone: stuck there too
+    stored = _stored(tmp_path)
+    assert len(stored) == many and all(fp == "" and item.summary == "" for item, fp in stored.values())
+    pids = [int(pid) for pid in pid_file.read_text().split()]
+    assert len(pids) == 3 and not any(_alive(pid) for pid in pids)  # two in the pool, one alone: all ended
 
 
 def test_a_chunk_stuck_on_the_background_thread_is_left_behind_and_not_saved(tmp_path, monkeypatch):

@@ -24,6 +24,7 @@ from pipeline.runner import run
 from pipeline.state import Store
 from pipeline.time_limits import OutOfTime, call_within
 from pipeline.transforming import MIN_ITEMS
+from tests.processes import alive
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -301,17 +302,6 @@ def test_a_transform_past_its_deadline_fails_alone_and_its_items_are_transformed
         assert sum(item.summary == "marked" for item, _ in stored.values()) == items - CHUNK_ITEMS
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie (ended, not yet reaped by the forkserver) counts as ended
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
 def _counting_calls_alone(monkeypatch) -> list[int]:
     calls: list[int] = []
     alone = RunContext.run_alone
@@ -344,7 +334,7 @@ def test_a_chunk_stuck_in_c_code_has_its_worker_ended_and_is_saved_untransformed
     assert sum(item.summary == "marked" and item.themes == ["tagged"] for item, _ in stored.values()) == \
         many - CHUNK_ITEMS
     assert alone  # the chunk in flight beside it when its workers were ended was done again alone
-    assert not _alive(int(pid_file.read_text().split()[0]))
+    assert not alive(int(pid_file.read_text().split()[0]))
     assert any("stuck in the transforms past its deadline" in r.getMessage() for r in caplog.records)
 
 
@@ -363,7 +353,7 @@ def test_a_chunk_stuck_again_when_done_alone_has_that_worker_ended_too(tmp_path,
     stored = _stored(tmp_path)
     assert len(stored) == many and all(fp == "" and item.summary == "" for item, fp in stored.values())
     pids = [int(pid) for pid in pid_file.read_text().split()]
-    assert len(pids) == 3 and not any(_alive(pid) for pid in pids)  # two in the pool, one alone: all ended
+    assert len(pids) == 3 and not any(alive(pid) for pid in pids)  # two in the pool, one alone: all ended
 
 
 def test_a_chunk_stuck_on_the_background_thread_is_left_behind_and_not_saved(tmp_path, monkeypatch):

@@ -22,6 +22,7 @@ from pipeline.run_context import RunContext
 from pipeline.runner import run
 from pipeline.state import Store
 from pipeline.transforming import MIN_ITEMS
+from tests.processes import alive
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -468,9 +469,9 @@ def test_a_call_alone_that_overruns_its_time_has_its_worker_ended_and_the_next_c
         with pytest.raises(TimeoutError):
             ctx.run_alone(_sleep_then_pid, 60.0, timeout=0.5)
         gone = time.monotonic() + 10
-        while time.monotonic() < gone and _alive(first):
+        while time.monotonic() < gone and alive(first):
             time.sleep(0.05)
-        assert not _alive(first)  # ended, not left sleeping
+        assert not alive(first)  # ended, not left sleeping
         assert ctx.run_alone(_sleep_then_pid, 0.0, timeout=30) not in (first, None)
         with pytest.raises(BrokenProcessPool):
             ctx.run_alone(os._exit, 1)
@@ -478,17 +479,6 @@ def test_a_call_alone_that_overruns_its_time_has_its_worker_ended_and_the_next_c
     finally:
         ctx.close()
         store.close()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie (ended, not yet reaped by the forkserver) counts as ended
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def test_closing_the_run_during_a_parse_leaves_no_worker_parsing(tmp_path):

@@ -97,7 +97,7 @@ class Ingest:
         self.to_workers = can_run_in_workers(transforms, MIN_ITEMS, ctx.project.core.workers)
         self.chunk_deadline = chunk_deadline(transforms)
         self.first_since = 0.0  # when the chunk first in flight came first (it may have waited behind others)
-        self.given_up: set[int] = set()  # id() of each chunk left to a thread given up on
+        self.given_up: list[list[Item]] = []  # each chunk left to a thread given up on (kept, so never a new one's id)
         self.clock: dict[str, float] = {}  # seconds per transform, for chunks transformed here
         self.handed_over = 0  # items handed over in chunks
         self.failures: list[str] = []
@@ -173,7 +173,7 @@ class Ingest:
         failed = apply_each([(t.instance, partial(self._unless_wanted, t, chunk),
                               project.transform_deadline_of(t.instance)) for t in project.transforms],
                             chunk, self.ctx, self.clock)
-        if id(chunk) in self.given_up:
+        if self._given_up(chunk):
             return [], [], failed
         self.ctx.forget_texts()
         rows = []
@@ -186,9 +186,12 @@ class Ingest:
         return rows, [], failed
 
     def _unless_wanted(self, transform: Transform, chunk: list[Item]) -> Transform:
-        if self.ctx.closed or id(chunk) in self.given_up:  # no need to go on with the chunk under way
+        if self.ctx.closed or self._given_up(chunk):  # no need to go on with the chunk under way
             raise RuntimeError("the run has ended, or gave this chunk up")
         return transform
+
+    def _given_up(self, chunk: list[Item]) -> bool:
+        return any(chunk is left for left in self.given_up)
 
     def _due(self, entry: InFlight) -> float:
         """When a chunk is past its deadline, counted from when it came first in flight, or was handed over."""
@@ -254,7 +257,7 @@ class Ingest:
             reason = self._stuck(entry.chunk, WORKER_ENDED)
             self._store(entry.chunk, all_ok=False)
         else:
-            self.given_up.add(id(entry.chunk))  # so that the thread, if it ever goes on, stops there
+            self.given_up.append(entry.chunk)  # so that the thread, if it ever goes on, stops there
             reason = self._stuck(entry.chunk, "it was left running and its items were not saved; the next run "
                                               "reads them again")
         self.failures.extend(f"{t.instance}: {reason}" for t in self.ctx.project.transforms)

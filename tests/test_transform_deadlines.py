@@ -381,3 +381,24 @@ def test_a_chunk_stuck_on_the_background_thread_is_left_behind_and_not_saved(tmp
     project = load_project(tmp_path / "pipeline.toml", extra_plugins=[("stuck", _Registers())])
     assert run(project, mode="refresh", as_of=AS_OF).exit_code == 0
     assert len(_stored(tmp_path)) == many
+
+
+def test_a_chunk_given_up_on_is_never_mistaken_for_a_later_one(tmp_path):
+    # Python reuses a freed list's id() at once: the chunk given up on must be told apart by identity, kept.
+    from concurrent.futures import Future
+
+    from pipeline.ingesting import InFlight, Ingest
+    from pipeline.run_report import RunReport
+
+    (tmp_path / "pipeline.toml").write_text(_project_text(""), encoding="utf-8")
+    store = Store(tmp_path / "s.sqlite")
+    ctx = RunContext(load_project(tmp_path / "pipeline.toml"), store, AS_OF, datetime(2016, 5, 1, tzinfo=UTC))
+    try:
+        ingest = Ingest(ctx, RunReport("refresh", AS_OF.isoformat()), lambda *_: None)
+        ingest._give_up(InFlight(Future(), [object()]))  # stuck: its future never ends
+        later = [[object()] for _ in range(50)]  # made after the stuck chunk's last reference here is gone
+        assert not any(ingest._given_up(chunk) for chunk in later)
+        assert len(ingest.given_up) == 1 and ingest._given_up(ingest.given_up[0])
+    finally:
+        ctx.close()
+        store.close()

@@ -14,7 +14,8 @@ How it reaches the call depends on the thread:
 - as an asynchronous exception (CPython's `PyThreadState_SetAsyncExc`), which the thread meets at its
   next Python instruction: a call blocked in C code ends first, and C code that holds the GIL holds up
   every thread of the process. (CPython 3.11 gives a thread being started the id of the thread starting
-  it until it runs: an interrupt that comes just then is lost on the new thread.)
+  it until it runs, so no interrupt is sent while a `threading.Thread` is being started; one started
+  by `_thread.start_new_thread` itself is not seen.)
 
 So a call may overrun when it is stuck in C code; the caller keeps a deadline of its own for that (it
 ends a worker process, or gives up on a thread).
@@ -33,6 +34,7 @@ from typing import Any
 from pipeline.errors import PipelineError
 
 AGAIN = 1.0  # seconds between interrupts, until the call ends
+STARTING = 0.005  # seconds to wait, instead, while some thread is being started
 
 
 class OutOfTime(PipelineError):
@@ -105,8 +107,13 @@ class _AsyncLimit:
     def _watch(self) -> None:
         wait = self.seconds
         while not self.wake.wait(wait) and not self.done:
-            _set_async_exc(self.target, _Interrupt)
-            wait = AGAIN
+            # Not while a thread is being started: CPython 3.11 gives it its starter's id until it runs, so the
+            # interrupt would go to it, and its starter would wait for it in Thread.start() for ever.
+            with threading._active_limbo_lock:
+                starting = bool(threading._limbo)
+                if not starting:
+                    _set_async_exc(self.target, _Interrupt)
+            wait = STARTING if starting else AGAIN
 
     def arm(self) -> None:
         self.watcher.start()

@@ -132,6 +132,22 @@ def test_on_the_main_thread_a_timer_already_running_is_kept_and_the_call_still_s
         signal.signal(signal.SIGALRM, previous)
 
 
+def test_a_call_that_keeps_starting_threads_is_stopped_and_no_interrupt_goes_to_a_new_thread(monkeypatch):
+    # CPython 3.11 gives a thread being started its starter's id: an interrupt sent then went to the new
+    # thread, and its starter waited for it in Thread.start() for ever.
+    lost = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: lost.append(args.exc_type))
+
+    def starts_threads():
+        while True:
+            thread = threading.Thread(target=lambda: None)
+            thread.start()
+            thread.join()
+
+    outcomes = [_in_thread(lambda: _stopped(0.005, starts_threads)) for _ in range(30)]
+    assert all(isinstance(outcome, OutOfTime) for outcome in outcomes) and not lost
+
+
 def test_a_block_that_raises_keeps_its_own_error():
     def mine():
         raise KeyError("mine")

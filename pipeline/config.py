@@ -25,7 +25,8 @@ from pipeline.registry import Registry, build_registry
 from pipeline.settings_types import ProjectPath
 
 SECTIONS = {"sources": "source", "transforms": "transform", "sinks": "sink"}
-DEADLINE_LIMITS = {"sources": 3600, "transforms": 86400}  # the tables that take a `deadline`: its most seconds
+# The tables that take a `deadline` (a key the host keeps), and its most seconds
+DEADLINE_LIMITS = {"sources": 3600, "transforms": 86400, "sinks": 86400}
 SECRET_WORDS = ("key", "password", "secret", "token")
 
 
@@ -50,6 +51,7 @@ class CoreSettings(Settings):
     http_timeout: float = Field(default=20.0, gt=0)
     source_deadline: float = Field(default=60.0, gt=0, le=3600, strict=True)  # seconds a source may take, all in
     transform_deadline: float = Field(default=300.0, gt=0, le=86400, strict=True)  # seconds one apply call may take
+    sink_deadline: float = Field(default=3600.0, gt=0, le=86400, strict=True)  # seconds one sink's write may take
     fetch_concurrency: int = Field(default=32, ge=1, le=256)  # sources fetched at once
     per_host: int = Field(default=16, ge=1, le=256)  # requests at once to one host
 
@@ -154,7 +156,7 @@ class Project:
     sinks: list[Sink] = field(default_factory=list)
     serve: ServeSettings = field(default_factory=ServeSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
-    # [sources.NAME] deadline and [transforms.NAME] deadline, where one is given, by (section, NAME)
+    # [sources.NAME], [transforms.NAME] and [sinks.NAME] deadline, where one is given, by (section, NAME)
     deadlines: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def deadline_of(self, source: str) -> float:
@@ -164,6 +166,10 @@ class Project:
     def transform_deadline_of(self, transform: str) -> float:
         """Seconds one `apply` call of transform `transform` may take (one chunk, or the whole run's items)."""
         return self.deadlines.get(("transforms", transform), self.core.transform_deadline)
+
+    def sink_deadline_of(self, sink: str) -> float:
+        """Seconds one `write` of sink `sink` may take."""
+        return self.deadlines.get(("sinks", sink), self.core.sink_deadline)
 
     @property
     def root(self) -> Path:

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pipeline import alerts, http_client
-from pipeline.components import Sink, Source
+from pipeline.components import Sink, SinkResult, Source
 from pipeline.config import Project
 from pipeline.edition import Edition, check_date, month_before, prepare_edition, start_of
 from pipeline.errors import ConfigError, PipelineError, StateError
@@ -36,6 +36,7 @@ from pipeline.run_report import RunReport, StageResult, failure_reason, items_te
 from pipeline.sanitize import clean_html, first_image, image_url, one_line, safe_url, strip_controls
 from pipeline.state import Store, history
 from pipeline.state.store import Damaged
+from pipeline.time_limits import call_within
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 log = logging.getLogger("pipeline.run")
@@ -283,10 +284,17 @@ def _write_all(sinks: list[Sink], edition: Edition | None, ctx: RunContext, repo
                progress: Progress) -> None:
     for n, sink in enumerate(sinks, 1):
         def work(sink=sink) -> tuple[str, int]:
-            return sink.write(edition, ctx).summary, 0
+            return write_within_deadline(sink, edition, ctx).summary, 0
 
         report.results.append(timed("sink", sink.instance, work))
         progress("sinks", n, len(sinks))
+
+
+def write_within_deadline(sink: Sink, edition: Edition | None, ctx: RunContext) -> SinkResult:
+    """`sink.write(edition, ctx)`, stopped with `OutOfTime` at the sink's deadline."""
+    seconds = ctx.project.sink_deadline_of(sink.instance)
+    return call_within(seconds, f"did not finish within {seconds:g} s and was stopped (raise [sinks.{sink.instance}] "
+                                f"deadline if it needs longer)", sink.write, edition, ctx)
 
 
 def _notify(project: Project, report: RunReport) -> None:

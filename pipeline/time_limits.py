@@ -41,8 +41,9 @@ class OutOfTime(PipelineError):
     """A plugin's code ran past its deadline and was stopped."""
 
 
-class _Interrupt(BaseException):
-    """Raised inside the call when its time is up (not an Exception: see the module's docstring)."""
+class Interrupt(BaseException):
+    """Raised inside the call when its time is up (not an Exception: see the module's docstring). Code that
+    must tidy up before it ends (let work in flight settle) may catch it, briefly, and raise it again."""
 
 
 def call_within(seconds: float, message: str, fn, *args) -> Any:
@@ -51,12 +52,12 @@ def call_within(seconds: float, message: str, fn, *args) -> Any:
     try:
         limit.arm()
         return fn(*args)
-    except _Interrupt:
+    except Interrupt:
         pass
     finally:
         try:
             limit.disarm()
-        except _Interrupt:  # it came as the call ended: the next comes a second later, so this one finishes
+        except Interrupt:  # it came as the call ended: the next comes a second later, so this one finishes
             limit.disarm()
     raise OutOfTime(message)
 
@@ -74,7 +75,7 @@ class _Alarm:
 
     def _ring(self, signum, frame) -> None:
         if self.armed:  # a signal already on its way when the call ended is ignored
-            raise _Interrupt
+            raise Interrupt
 
     def arm(self) -> None:
         self.previous = signal.signal(signal.SIGALRM, self._ring)
@@ -112,7 +113,7 @@ class _AsyncLimit:
             with threading._active_limbo_lock:
                 starting = bool(threading._limbo)
                 if not starting:
-                    _set_async_exc(self.target, _Interrupt)
+                    _set_async_exc(self.target, Interrupt)
             wait = STARTING if starting else AGAIN
 
     def arm(self) -> None:

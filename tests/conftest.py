@@ -25,6 +25,18 @@ pytest_plugins = ["tests.browser_fixtures"]  # the `browser` fixture
 
 
 @pytest.fixture
+def fake(monkeypatch):
+    """A SendGrid v3 stand-in on 127.0.0.1 (tests/fake_sendgrid.py), with SENDGRID_API_KEY set for it."""
+    from fake_sendgrid import FakeSendGrid
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")  # urllib must not send loopback traffic to a proxy
+    server = FakeSendGrid(api_key="SG.test-key").start()
+    monkeypatch.setenv("SENDGRID_API_KEY", server.api_key)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def feed_server():
     """A real HTTP server on 127.0.0.1 serving `.routes` (tests/http_fixtures.py), stopped after the test."""
     from tests.http_fixtures import start_feed_server

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from fake_sendgrid import FakeSendGrid
 
 from pipeline.errors import ConfigError
 from pipeline.mail.message import TOKEN_TAG, Recipient
@@ -33,15 +32,6 @@ def toml(host: str, extra: str = "") -> str:
     reply_to = "editor@network.example.org"
     delivery = {{ type = "sendgrid", host = "{host}", max_retries = 2, max_wait_seconds = 0 {extra} }}
     """
-
-
-@pytest.fixture
-def fake(monkeypatch):
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")  # urllib must not send loopback traffic to a proxy
-    server = FakeSendGrid(api_key="SG.test-key").start()
-    monkeypatch.setenv("SENDGRID_API_KEY", server.api_key)
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from collections import Counter
 from datetime import date
 
 import pytest
-from fake_sendgrid import FakeSendGrid
 
 from pipeline.runner import run, state_path
 from pipeline.state import Store, journal
@@ -52,15 +51,6 @@ def project_toml(host: str, extra: str = "") -> str:
 
 def everyone() -> Counter:
     return Counter({f"reader{n}@example.org": 1 for n in range(SUBSCRIBERS)})
-
-
-@pytest.fixture
-def fake(monkeypatch):
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    server = FakeSendGrid(api_key="SG.test-key").start()
-    monkeypatch.setenv("SENDGRID_API_KEY", server.api_key)
-    yield server
-    server.stop()
 
 
 @pytest.fixture

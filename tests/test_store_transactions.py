@@ -68,3 +68,27 @@ def test_close_waits_for_the_thread_in_a_transaction(tmp_path):
     db = sqlite3.connect(tmp_path / "s.sqlite")
     assert db.execute("SELECT value FROM counters WHERE name = 'test'").fetchone() == (1,)
     db.close()
+
+
+def test_a_held_store_stays_open_past_close_until_the_last_hold_is_released(tmp_path):
+    store = Store(tmp_path / "state.sqlite")
+    first, second = store.hold(), store.hold()
+
+    store.close()
+    assert store._rows("SELECT 1") == [(1,)]  # still open for the work left behind
+    first()
+    first()  # releasing twice counts once
+    assert store._rows("SELECT 1") == [(1,)]
+    second()
+
+    with pytest.raises(sqlite3.ProgrammingError):
+        store._rows("SELECT 1")
+
+
+def test_releasing_a_hold_before_close_leaves_close_to_close_it(tmp_path):
+    store = Store(tmp_path / "state.sqlite")
+    store.hold()()
+    assert store._rows("SELECT 1") == [(1,)]
+    store.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        store._rows("SELECT 1")

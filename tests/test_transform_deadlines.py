@@ -105,7 +105,7 @@ def test_an_interrupt_landing_while_the_limit_is_taken_down_leaves_nothing_armed
         def disarm(self):
             calls.append("disarm")
             if len(calls) == 1:
-                raise time_limits._Interrupt
+                raise time_limits.Interrupt
             super().disarm()
 
     monkeypatch.setattr(time_limits, kind.__name__, Interrupted)

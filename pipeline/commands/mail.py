@@ -14,7 +14,7 @@ from pipeline.files import write_atomic
 from pipeline.mail.message import Recipient, personalize
 from pipeline.mail.transactional import deliver_now, mail_sink
 from pipeline.run_context import RunContext
-from pipeline.runner import edition_date, locked_store
+from pipeline.runner import edition_date, locked_store, write_within_deadline
 from pipeline.state import Store, journal
 from pipeline.subscribers.addresses import valid_address
 
@@ -104,7 +104,7 @@ def _resend(project: Project, store: Store, issue: int | None, which: str, conso
     sink = mail_sink(project)
     ctx = RunContext(project, store, latest.as_of, datetime.now(project.tz))
     try:
-        result = sink.write(from_record(store, latest), ctx)
+        result = write_within_deadline(sink, from_record(store, latest), ctx)
     finally:
         ctx.close()
     console.print(escape(result.summary), soft_wrap=True)

@@ -35,11 +35,15 @@ from pipeline.components import Batch, Deliverer, Delivery, Resolution
 from pipeline.errors import PipelineError
 from pipeline.state import Store, journal
 from pipeline.state.journal import FAILED, RELEASED, SENT, UNKNOWN, Outcome
+from pipeline.time_limits import Interrupt
 
 if TYPE_CHECKING:  # the messages come built: a refresh that only settles open batches never loads MIME
     from pipeline.mail.message import Mailing, Recipient
 
 log = logging.getLogger("pipeline.send")
+
+SETTLE_SECONDS = 30.0  # how long a stopped send waits for its batches in flight to settle
+_SENDING: set[str] = set()  # batches a thread of this process has in flight (a stopped send's may outlive its run)
 
 Clock = Callable[[], datetime]
 
@@ -78,6 +82,10 @@ def settle_open_batches(store: Store, deliverer: Deliverer, now: Clock) -> list[
     """Settle every batch a killed or cut-off run left in flight; one line of report per batch."""
     lines = []
     for open_batch in journal.open_batches(store):
+        if open_batch.id in _SENDING:  # a stopped send's thread still has it: it settles it when it ends
+            lines.append(f"issue {open_batch.edition}: batch {open_batch.id} is still being sent by a stopped run; "
+                         f"it settles when that ends")
+            continue
         interrupted = [Delivery(r, False, error="the run sending it stopped before the outcome was known",
                                 certain=False) for r in open_batch.recipients]
         if open_batch.channel != deliverer.name:
@@ -107,29 +115,65 @@ def send_issue(store: Store, deliverer: Deliverer, edition: int,
     report = SendReport(resolved=settle_open_batches(store, deliverer, now))
     skip = journal.statuses(store, edition)  # recipient -> sent, unknown or in_flight
     parallel = max(1, deliverer.parallel_batches)
+    pool = ThreadPoolExecutor(parallel, thread_name_prefix="batch")
     try:
-        with ThreadPoolExecutor(parallel) as pool:
-            for mailing, recipients in groups:
-                todo: Iterable[Recipient] = (r for r in recipients if not _skipped(r, skip, report))
-                for round_number in range(1, max_rounds + 1):
-                    def send(chunk: list[Recipient], mailing: Mailing = mailing,
-                             last: bool = round_number == max_rounds) -> tuple[list[Recipient], bool]:
-                        return _send_batch(store, deliverer, edition, mailing, chunk, report, now, run,
-                                           last_round=last)
+        for mailing, recipients in groups:
+            todo: Iterable[Recipient] = (r for r in recipients if not _skipped(r, skip, report))
+            for round_number in range(1, max_rounds + 1):
+                def send(chunk: list[Recipient], mailing: Mailing = mailing,
+                         last: bool = round_number == max_rounds) -> tuple[list[Recipient], bool]:
+                    return _send_batch(store, deliverer, edition, mailing, chunk, report, now, run,
+                                       last_round=last)
 
-                    # After a round in doubt, one small batch goes first and alone: if the trouble lasts,
-                    # it costs one cancellation, not one per batch in flight.
-                    probe = deliverer.probe_size if round_number > 1 else 0
-                    todo = _send_round(pool, parallel, deliverer.batch_size, todo, send, probe=probe)
-                    if not todo:
-                        break
-                    if round_number == max_rounds:  # never handed over: the next run sends them
-                        _not_sent(store, deliverer, edition, todo, report, now)
-                        break
-                    time.sleep(deliverer.pause_after_doubt(round_number))
+                # After a round in doubt, one small batch goes first and alone: if the trouble lasts,
+                # it costs one cancellation, not one per batch in flight.
+                probe = deliverer.probe_size if round_number > 1 else 0
+                todo = _send_round(pool, parallel, deliverer.batch_size, todo, send, probe=probe)
+                if not todo:
+                    break
+                if round_number == max_rounds:  # never handed over: the next run sends them
+                    _not_sent(store, deliverer, edition, todo, report, now)
+                    break
+                time.sleep(deliverer.pause_after_doubt(round_number))
+    except BaseException:  # stopped (its deadline, a signal) or a bug: no batch is handed over any more
+        _let_settle(pool, deliverer, store)
+        raise
+    _close(pool, deliverer)
+    return report
+
+
+def _close(pool: ThreadPoolExecutor, deliverer: Deliverer) -> None:
+    try:
+        pool.shutdown()
     finally:
         deliverer.close()
-    return report
+
+
+def _let_settle(pool: ThreadPoolExecutor, deliverer: Deliverer, store: Store) -> None:
+    """Let the batches in flight settle in the journal before the delivery is closed (closed under them,
+    they would end in doubt, and maybe unknown): the closing waits for them on a thread of its own, and
+    this one waits for it up to SETTLE_SECONDS, through the interrupts of a deadline (not through a
+    signal). A batch that takes longer still settles when it ends (the store stays open for it); until
+    then a later run of this process leaves it alone (`settle_open_batches`), and the process does not
+    exit before it ends."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    closed = threading.Event()
+    release = store.hold()
+
+    def close() -> None:
+        try:
+            _close(pool, deliverer)
+        finally:
+            release()
+            closed.set()
+
+    threading.Thread(target=close, name="delivery-close").start()
+    until = time.monotonic() + SETTLE_SECONDS
+    while not closed.is_set() and (left := until - time.monotonic()) > 0:
+        try:
+            closed.wait(left)  # not Thread.join: in Python 3.11 an interrupted join takes the thread for ended
+        except Interrupt:
+            continue
 
 
 def _skipped(recipient: Recipient, skip: dict[str, str], report: SendReport) -> bool:
@@ -211,6 +255,15 @@ def _send_batch(store: Store, deliverer: Deliverer, edition: int, mailing: Maili
         for r in chunk:
             report.add(Outcome(r.email, FAILED, error=f"could not start a batch: {_reason(exc)}"))
         return [], False
+    _SENDING.add(batch.id)  # before it is journalled in flight, so no later run of this process settles it
+    try:
+        return _hand_over(store, deliverer, edition, mailing, chunk, batch, report, now, run, last_round)
+    finally:
+        _SENDING.discard(batch.id)
+
+
+def _hand_over(store: Store, deliverer: Deliverer, edition: int, mailing: Mailing, chunk: list[Recipient],
+               batch: Batch, report: SendReport, now: Clock, run, last_round: bool) -> tuple[list[Recipient], bool]:
     claimed = set(journal.begin_batch(store, batch=batch.id, edition=edition, channel=deliverer.name,
                                       recipients=[r.email for r in chunk], send_at=batch.send_at, at=now()))
     chunk = [r for r in chunk if r.email in claimed]  # another group of this send may hold one already

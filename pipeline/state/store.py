@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -50,6 +50,8 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
+        self._holds = 0  # `hold`s not yet released
+        self._close_when_released = False
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         if check and (found := self.damage()):
             self.db.close()
@@ -67,9 +69,31 @@ class Store:
         process's exit ends it."""
         if self._lock.acquire(timeout=CLOSE_WAIT):
             try:
-                self.db.close()
+                if self._holds:
+                    self._close_when_released = True
+                else:
+                    self.db.close()
             finally:
                 self._lock.release()
+
+    def hold(self) -> Callable[[], None]:
+        """Keep the connection open, past `close`, until the function returned is called (then `close`
+        closes it): for work a run leaves behind that must still write, such as a stopped send's batches."""
+        with self._lock:
+            self._holds += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            with self._lock:
+                if released:
+                    return
+                released = True
+                self._holds -= 1
+                if not self._holds and self._close_when_released:
+                    self.db.close()
+
+        return release
 
     def damage(self, limit: int = 3) -> list[str]:
         """What SQLite's `PRAGMA quick_check` finds wrong (at most `limit` lines); [] when the file is sound."""

@@ -37,6 +37,19 @@ def fake(monkeypatch):
 
 
 @pytest.fixture
+def network(fake, write_project):
+    """network(extra="", sink="") -> path of a project with one post and 120 readers, sending through `fake`
+    (tests/sendgrid_network.py); `extra` adds settings to the delivery, `sink` to the email sink."""
+    from tests.sendgrid_network import POST, project_toml, readers_csv
+
+    def make(extra: str = "", sink: str = ""):
+        return write_project(project_toml(fake.url, extra, sink), {"subscribers.csv": readers_csv(),
+                                                                   "blog/post.md": POST})
+
+    return make
+
+
+@pytest.fixture
 def feed_server():
     """A real HTTP server on 127.0.0.1 serving `.routes` (tests/http_fixtures.py), stopped after the test."""
     from tests.http_fixtures import start_feed_server

@@ -13,63 +13,10 @@ from datetime import date
 import pytest
 
 from pipeline.runner import run, state_path
-from pipeline.state import Store, journal
+from pipeline.state import Store
+from tests.sendgrid_network import SUBSCRIBERS, everyone, statuses
 
-SUBSCRIBERS = 120
 AS_OF = date(2016, 3, 1)
-POST = """---
-title: "Peer support in Leeds"
-date: 2016-02-15
----
-
-Peer workers and service users met in Leeds to plan the spring seminar.
-"""
-
-
-def project_toml(host: str, extra: str = "") -> str:
-    return f"""
-    [sources.blog]
-    type = "blog"
-    path = "blog"
-
-    [sinks.newsletter]
-    type = "email"
-    subscribers = "subscribers.csv"
-    from_email = "news@network.example.org"
-
-    [sinks.newsletter.delivery]
-    type = "sendgrid"
-    host = "{host}"
-    batch_size = 20
-    requests_per_batch = 2
-    concurrency = 2
-    max_retries = 2
-    max_wait_seconds = 0
-    {extra}
-    """
-
-
-def everyone() -> Counter:
-    return Counter({f"reader{n}@example.org": 1 for n in range(SUBSCRIBERS)})
-
-
-@pytest.fixture
-def network(fake, write_project):
-    """network(extra_settings="") -> path of a project with one post and SUBSCRIBERS readers, sending to the fake."""
-
-    def make(extra: str = ""):
-        readers = "email,name\n" + "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(SUBSCRIBERS))
-        return write_project(project_toml(fake.url, extra), {"subscribers.csv": readers, "blog/post.md": POST})
-
-    return make
-
-
-def statuses(config) -> Counter:
-    store = Store(config.parent / "state" / "pipeline.sqlite")
-    try:
-        return Counter({status: count for status, count in journal.counts(store).get(1, Counter()).items()})
-    finally:
-        store.close()
 
 
 def run_in_process(config):

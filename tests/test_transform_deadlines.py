@@ -16,7 +16,7 @@ import pytest
 
 from pipeline import hookimpl
 from pipeline.components import Transform
-from pipeline.config import ConfigError, load_project
+from pipeline.config import load_project
 from pipeline.ingesting import CHUNK_ITEMS
 from pipeline.models import Item
 from pipeline.run_context import RunContext
@@ -154,58 +154,6 @@ def test_a_block_that_raises_keeps_its_own_error():
 
     with pytest.raises(KeyError):
         call_within(5, "took too long", mine)
-
-
-# ---- the deadline settings ----------------------------------------------------------------------------
-
-def _project_text(tables: str, core: str = "") -> str:
-    return f'[pipeline]\nname = "N"\n{core}[sinks.feed]\ntype = "rss"\n{tables}'
-
-
-def test_each_transform_has_the_pipeline_deadline_unless_its_table_gives_one(tmp_path):
-    config = tmp_path / "pipeline.toml"
-    config.write_text(_project_text('[transforms.a]\ntype = "summary"\n[transforms.b]\ntype = "summary"\n'
-                                    'deadline = 2.5\n', core="transform_deadline = 40\n"), encoding="utf-8")
-    project = load_project(config)
-    assert project.transform_deadline_of("a") == 40 and project.transform_deadline_of("b") == 2.5
-    config.write_text(_project_text('[transforms.a]\ntype = "summary"\n'), encoding="utf-8")
-    assert load_project(config).transform_deadline_of("a") == 300
-
-
-@pytest.mark.parametrize("value", ["0", "-1", '"soon"', "true", "100000"])
-def test_a_transform_deadline_that_is_not_a_number_of_seconds_is_a_config_error(tmp_path, value):
-    (tmp_path / "pipeline.toml").write_text(_project_text(f'[transforms.a]\ntype = "summary"\ndeadline = {value}\n'),
-                                            encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"\[transforms.a\]: deadline: must be a number of seconds between 0 and "
-                                          r"86400"):
-        load_project(tmp_path / "pipeline.toml")
-
-
-def test_pipeline_transform_deadline_must_be_a_number_not_true(tmp_path):
-    (tmp_path / "pipeline.toml").write_text(_project_text('[transforms.a]\ntype = "summary"\n',
-                                                          core="transform_deadline = true\n"), encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"transform_deadline"):
-        load_project(tmp_path / "pipeline.toml")
-
-
-class _OwnDeadline:
-    @hookimpl
-    def register_transforms(self, register):
-        class OwnDeadline(Transform):
-            name = "own_deadline"
-
-            class Settings(Transform.Settings):
-                deadline: str = "friday"
-
-        register(OwnDeadline)
-
-
-def test_a_transform_with_a_setting_named_deadline_is_told_it_clashes_with_the_hosts_key(tmp_path):
-    (tmp_path / "pipeline.toml").write_text(_project_text('[transforms.a]\ntype = "own_deadline"\n'),
-                                            encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"\[transforms.a\] \(own_deadline, from plugin 'own'\): the transform has "
-                                          r"a setting named `deadline`, which is the host's key"):
-        load_project(tmp_path / "pipeline.toml", extra_plugins=[("own", _OwnDeadline())])
 
 
 # ---- in a run -----------------------------------------------------------------------------------------
@@ -406,7 +354,7 @@ def test_a_chunk_given_up_on_is_never_mistaken_for_a_later_one(tmp_path):
     from pipeline.ingesting import InFlight, Ingest
     from pipeline.run_report import RunReport
 
-    (tmp_path / "pipeline.toml").write_text(_project_text(""), encoding="utf-8")
+    (tmp_path / "pipeline.toml").write_text('[pipeline]\nname = "N"\n[sinks.feed]\ntype = "rss"\n', encoding="utf-8")
     store = Store(tmp_path / "s.sqlite")
     ctx = RunContext(load_project(tmp_path / "pipeline.toml"), store, AS_OF, datetime(2016, 5, 1, tzinfo=UTC))
     try:

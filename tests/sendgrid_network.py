@@ -1,0 +1,59 @@
+"""A network of SUBSCRIBERS readers and one post, sending its newsletter through the SendGrid stand-in
+(`fake` in conftest.py): its pipeline.toml, and what the journal and the stand-in say was sent."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pipeline.state import Store, journal
+
+SUBSCRIBERS = 120
+POST = """---
+title: "Peer support in Leeds"
+date: 2016-02-15
+---
+
+Peer workers and service users met in Leeds to plan the spring seminar.
+"""
+
+
+def project_toml(host: str, extra: str = "", sink: str = "") -> str:
+    """`extra`: more settings of the delivery; `sink`: more of the email sink."""
+    return f"""
+    [sources.blog]
+    type = "blog"
+    path = "blog"
+
+    [sinks.newsletter]
+    type = "email"
+    subscribers = "subscribers.csv"
+    from_email = "news@network.example.org"
+    {sink}
+
+    [sinks.newsletter.delivery]
+    type = "sendgrid"
+    host = "{host}"
+    batch_size = 20
+    requests_per_batch = 2
+    concurrency = 2
+    max_retries = 2
+    max_wait_seconds = 0
+    {extra}
+    """
+
+
+def readers_csv() -> str:
+    return "email,name\n" + "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(SUBSCRIBERS))
+
+
+def everyone() -> Counter:
+    return Counter({f"reader{n}@example.org": 1 for n in range(SUBSCRIBERS)})
+
+
+def statuses(config) -> Counter:
+    """Issue 1's recipients by journal status."""
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        return Counter({status: count for status, count in journal.counts(store).get(1, Counter()).items()})
+    finally:
+        store.close()

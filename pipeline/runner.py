@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,7 +68,7 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
     as_of = as_of or (edition_date(project, moment.date()) if mode == "run" else moment.date())
     report = RunReport(mode=f"{mode} (dry run)" if dry_run else mode, as_of=as_of.isoformat())
     tls = http_client.prepare() if project.sources else None  # while the database is checked
-    with _exclusive(project), _open_store(project, check=True) as store:
+    with locked_store(project) as store:
         run_id = history.begin_run(store, mode=report.mode, as_of=as_of, at=datetime.now(UTC))
         log.info("%s %d as of %s: started, %d sources", report.mode, run_id, as_of, len(project.sources))
         try:
@@ -137,13 +138,15 @@ def _record_finish(store: Store, run_id: int, report: RunReport, exc: BaseExcept
 @contextmanager
 def locked_store(project: Project) -> Iterator[Store]:
     """The state database, with the run lock held: for commands that send or change deliveries."""
-    with _exclusive(project), _open_store(project, check=True) as store:
+    with _exclusive(project) as keep_locked, _open_store(project, check=True) as store:
+        store.close_with(keep_locked())  # work left behind (a stopped send's batches) keeps the folder locked
         yield store
 
 
 @contextmanager
-def _exclusive(project: Project) -> Iterator[None]:
-    """Hold a lock on the state folder, so two runs never send the same issue at once."""
+def _exclusive(project: Project) -> Iterator[Callable[[], Callable[[], None]]]:
+    """Hold a lock on the state folder, so two runs never send the same issue at once. It yields a function
+    that keeps the lock past this block, until the function it returns is called."""
     lock_path = project.core.state_dir / "pipeline.lock"
     try:
         project.core.state_dir.mkdir(parents=True, exist_ok=True)
@@ -156,7 +159,12 @@ def _exclusive(project: Project) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise PipelineError(f"{lock_path}: another run is in progress; wait for it to finish") from None
-        yield
+
+        def keep_locked() -> Callable[[], None]:
+            kept = os.dup(handle.fileno())  # the lock belongs to the open file, so it lasts while this is open
+            return lambda: os.close(kept)
+
+        yield keep_locked
 
 
 @contextmanager

@@ -15,6 +15,7 @@ import pytest
 from pipeline import hookimpl
 from pipeline.components import Sink, SinkResult
 from pipeline.config import load_project
+from pipeline.errors import PipelineError
 from pipeline.mail import sending
 from pipeline.runner import run
 from pipeline.state import Store, journal
@@ -137,21 +138,52 @@ def test_an_email_send_past_its_deadline_settles_what_is_in_flight_and_the_next_
     assert statuses(config) == Counter(sent=SUBSCRIBERS)
 
 
-def test_a_later_run_of_the_same_process_leaves_a_stopped_sends_batches_to_it(fake, network, monkeypatch):
+def test_batches_that_outlast_the_wait_keep_the_state_folder_locked_until_they_settle(fake, network, monkeypatch):
     """As under `pipeline schedule`: a run stopped at its deadline whose batches outlast the wait for them,
-    then the next run at once. Settling those batches would cancel them at SendGrid while their thread
-    still records them as sent: their readers would never have the issue."""
+    then the next run at once. Were it let in, it would settle those batches (cancel them at SendGrid)
+    while their thread still records them as sent: their readers would never have the issue."""
     monkeypatch.setattr(sending, "SETTLE_SECONDS", 0.1)
     config = network(extra="timeout = 10", sink="deadline = 1")
     fake.delay(4.0, times=2)  # the first two requests; both batches' requests wait behind them
 
     first = run(load_project(config), as_of=AS_OF)
     network(extra="timeout = 10", sink="deadline = 30")
-    second = run(load_project(config), as_of=AS_OF)  # while the first's two batches are still in flight
+    with pytest.raises(PipelineError, match="another run is in progress"):
+        run(load_project(config), as_of=AS_OF)  # while the first's two batches are still in flight
     _settled_threads()
+    third = run(load_project(config), as_of=AS_OF)
 
     assert [r.name for r in first.failed("sink")] == ["newsletter"]
-    sink = next(r for r in second.results if r.stage == "sink")
-    assert "is still being sent by a stopped run" in sink.summary
+    assert third.exit_code == 0, third.results
     assert fake.delivered() == everyone() and not fake.cancelled_batches()
+    assert statuses(config) == Counter(sent=SUBSCRIBERS)
+
+
+def test_a_probe_batch_in_flight_at_the_deadline_settles_too(fake, network):
+    """After a round in doubt, one small batch goes first and alone: it too is let settle."""
+    config = network(extra="timeout = 10", sink="deadline = 3")
+    fake.fail_before(500)  # round 1 in doubt: round 2 starts with a probe batch
+    batch_ids, slowed = [], []
+
+    def slow_probe(n, path, phase):
+        if phase != "accepted":
+            return
+        if path == "/v3/mail/batch":
+            batch_ids.append(n)  # round 1 makes two; the third is the probe's, made once round 1 is over
+        elif path == "/v3/mail/send" and len(batch_ids) == 3 and not slowed:
+            slowed.append(n)  # the probe's request, alone in flight: answered after the deadline
+            time.sleep(5)
+
+    fake.on_request(slow_probe)
+    first = run(load_project(config), as_of=AS_OF)
+    fake.on_request(None)
+
+    assert [r.name for r in first.failed("sink")] == ["newsletter"] and slowed
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        assert not journal.open_batches(store)
+    finally:
+        store.close()
+    assert run(load_project(config), as_of=AS_OF).exit_code == 0
+    assert fake.delivered() == everyone()
     assert statuses(config) == Counter(sent=SUBSCRIBERS)

@@ -43,7 +43,6 @@ if TYPE_CHECKING:  # the messages come built: a refresh that only settles open b
 log = logging.getLogger("pipeline.send")
 
 SETTLE_SECONDS = 30.0  # how long a stopped send waits for its batches in flight to settle
-_SENDING: set[str] = set()  # batches a thread of this process has in flight (a stopped send's may outlive its run)
 
 Clock = Callable[[], datetime]
 
@@ -82,10 +81,6 @@ def settle_open_batches(store: Store, deliverer: Deliverer, now: Clock) -> list[
     """Settle every batch a killed or cut-off run left in flight; one line of report per batch."""
     lines = []
     for open_batch in journal.open_batches(store):
-        if open_batch.id in _SENDING:  # a stopped send's thread still has it: it settles it when it ends
-            lines.append(f"issue {open_batch.edition}: batch {open_batch.id} is still being sent by a stopped run; "
-                         f"it settles when that ends")
-            continue
         interrupted = [Delivery(r, False, error="the run sending it stopped before the outcome was known",
                                 certain=False) for r in open_batch.recipients]
         if open_batch.channel != deliverer.name:
@@ -116,6 +111,7 @@ def send_issue(store: Store, deliverer: Deliverer, edition: int,
     skip = journal.statuses(store, edition)  # recipient -> sent, unknown or in_flight
     parallel = max(1, deliverer.parallel_batches)
     pool = ThreadPoolExecutor(parallel, thread_name_prefix="batch")
+    release = store.hold()  # before anything that an interrupt could cut short
     try:
         for mailing, recipients in groups:
             todo: Iterable[Recipient] = (r for r in recipients if not _skipped(r, skip, report))
@@ -136,35 +132,35 @@ def send_issue(store: Store, deliverer: Deliverer, edition: int,
                     break
                 time.sleep(deliverer.pause_after_doubt(round_number))
     except BaseException:  # stopped (its deadline, a signal) or a bug: no batch is handed over any more
-        _let_settle(pool, deliverer, store)
+        _let_settle(pool, deliverer, release)
         raise
-    _close(pool, deliverer)
+    _close(pool, deliverer, release)
     return report
 
 
-def _close(pool: ThreadPoolExecutor, deliverer: Deliverer) -> None:
+def _close(pool: ThreadPoolExecutor, deliverer: Deliverer, release: Callable[[], None]) -> None:
+    """Once every batch has settled: the delivery closed, and the store (and the run's lock) let go."""
     try:
         pool.shutdown()
-    finally:
         deliverer.close()
+    finally:
+        release()
 
 
-def _let_settle(pool: ThreadPoolExecutor, deliverer: Deliverer, store: Store) -> None:
+def _let_settle(pool: ThreadPoolExecutor, deliverer: Deliverer, release: Callable[[], None]) -> None:
     """Let the batches in flight settle in the journal before the delivery is closed (closed under them,
     they would end in doubt, and maybe unknown): the closing waits for them on a thread of its own, and
     this one waits for it up to SETTLE_SECONDS, through the interrupts of a deadline (not through a
-    signal). A batch that takes longer still settles when it ends (the store stays open for it); until
-    then a later run of this process leaves it alone (`settle_open_batches`), and the process does not
-    exit before it ends."""
+    signal). A batch that takes longer still settles when it ends: the store stays open for it (`hold`),
+    and with it the state folder's lock, so no other run settles that batch under it, and the process
+    does not exit before it ends."""
     pool.shutdown(wait=False, cancel_futures=True)
     closed = threading.Event()
-    release = store.hold()
 
     def close() -> None:
         try:
-            _close(pool, deliverer)
+            _close(pool, deliverer, release)
         finally:
-            release()
             closed.set()
 
     threading.Thread(target=close, name="delivery-close").start()
@@ -208,7 +204,8 @@ def _send_round(pool: ThreadPoolExecutor, parallel: int, size: int, recipients: 
     iterator = iter(recipients)
     if probe:
         first = list(itertools.islice(iterator, probe))
-        released, doubt = send(first) if first else ([], False)
+        # in the pool too, never on this thread: a batch cut short by an interrupt here could not settle
+        released, doubt = pool.submit(send, first).result() if first else ([], False)
         if doubt:  # still in trouble: the rest waits for the next round
             return released + list(iterator)
         again.extend(released)
@@ -255,15 +252,6 @@ def _send_batch(store: Store, deliverer: Deliverer, edition: int, mailing: Maili
         for r in chunk:
             report.add(Outcome(r.email, FAILED, error=f"could not start a batch: {_reason(exc)}"))
         return [], False
-    _SENDING.add(batch.id)  # before it is journalled in flight, so no later run of this process settles it
-    try:
-        return _hand_over(store, deliverer, edition, mailing, chunk, batch, report, now, run, last_round)
-    finally:
-        _SENDING.discard(batch.id)
-
-
-def _hand_over(store: Store, deliverer: Deliverer, edition: int, mailing: Mailing, chunk: list[Recipient],
-               batch: Batch, report: SendReport, now: Clock, run, last_round: bool) -> tuple[list[Recipient], bool]:
     claimed = set(journal.begin_batch(store, batch=batch.id, edition=edition, channel=deliverer.name,
                                       recipients=[r.email for r in chunk], send_at=batch.send_at, at=now()))
     chunk = [r for r in chunk if r.email in claimed]  # another group of this send may hold one already

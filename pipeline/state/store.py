@@ -52,6 +52,7 @@ class Store:
         self._lock = threading.RLock()
         self._holds = 0  # `hold`s not yet released
         self._close_when_released = False
+        self._on_close: list[Callable[[], None]] = []
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         if check and (found := self.damage()):
             self.db.close()
@@ -66,15 +67,32 @@ class Store:
     def close(self) -> None:
         """Close the connection once no thread is using it (an abandoned source's thread may still be: closing
         under it could crash the process). One stuck for `CLOSE_WAIT` seconds keeps it open, and the
-        process's exit ends it."""
+        process's exit ends it. While a `hold` is not released, the closing waits for it."""
         if self._lock.acquire(timeout=CLOSE_WAIT):
             try:
                 if self._holds:
                     self._close_when_released = True
                 else:
-                    self.db.close()
+                    self._close_now()
             finally:
                 self._lock.release()
+        elif not self._holds:
+            self._closed()
+
+    def close_with(self, done: Callable[[], None]) -> None:
+        """Call `done` once the store is closed (after its last `hold`): a run's lock is let go so."""
+        self._on_close.append(done)
+
+    def _close_now(self) -> None:
+        try:
+            self.db.close()
+        finally:
+            self._closed()
+
+    def _closed(self) -> None:
+        calls, self._on_close = self._on_close, []
+        for done in calls:
+            done()
 
     def hold(self) -> Callable[[], None]:
         """Keep the connection open, past `close`, until the function returned is called (then `close`
@@ -91,7 +109,7 @@ class Store:
                 released = True
                 self._holds -= 1
                 if not self._holds and self._close_when_released:
-                    self.db.close()
+                    self._close_now()
 
         return release
 

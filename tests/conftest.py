@@ -50,6 +50,27 @@ def network(fake, write_project):
 
 
 @pytest.fixture
+def smtp_server():
+    """smtp_server(inbox, **aiosmtpd options) -> port of a real SMTP server on 127.0.0.1 handing what it receives
+    to `inbox` (tests/mail_fixtures.py: Inbox); it stops after the test."""
+    from aiosmtpd.controller import Controller
+
+    from tests.mail_fixtures import free_port
+
+    controllers = []
+
+    def start(inbox, **options) -> int:
+        controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), **options)
+        controller.start()
+        controllers.append(controller)
+        return controller.port
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.fixture
 def feed_server():
     """A real HTTP server on 127.0.0.1 serving `.routes` (tests/http_fixtures.py), stopped after the test."""
     from tests.http_fixtures import start_feed_server

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import json
-import socket
 from email import policy
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from pipeline.cli import main
 from pipeline.config import load_project
 from pipeline.errors import ConfigError
 from pipeline.state import Store, alerts, history, journal
+from tests.mail_fixtures import Inbox, free_port
 
 NETWORK = TWO_FEEDS + """[sinks.newsletter]
 type = "email"
@@ -92,28 +92,14 @@ def test_a_failed_run_is_told_once_until_a_run_succeeds(write_project):
     assert len(alerts_sent(config)) == 2  # the same failure again: nobody is told twice
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class AlertInbox(Inbox):
+    """What the real SMTP server received, as messages, and which of them are the alerts."""
 
+    refusal = "550 5.2.2 Mailbox full"
 
-class Inbox:
-    """A real SMTP server's handler (aiosmtpd) that keeps what it receives and refuses the addresses in `refuse`."""
-
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-        self.refuse: set[str] = set()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 (aiosmtpd's naming)
-        if address in self.refuse:
-            return "550 5.2.2 Mailbox full"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
+    @property
+    def messages(self) -> list[email.message.EmailMessage]:
+        return [received["message"] for received in self.received]
 
     def alerts(self) -> list[email.message.EmailMessage]:
         return [m for m in self.messages if str(m["To"]) == "fay@network.example.org"]
@@ -122,7 +108,7 @@ class Inbox:
 @pytest.fixture
 def smtp_network(write_project):
     """(pipeline.toml sending through a real SMTP server on loopback, its inbox, start(), stop())."""
-    port, inbox = free_port(), Inbox()
+    port, inbox = free_port(), AlertInbox()
     config = write_project(NETWORK.split("[alerts]")[0].replace('url = "down.xml"', 'url = "partner.xml"') + f"""
         [sinks.newsletter.delivery]
         type = "smtp"

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import email
 import ipaddress
-import socket
 import ssl
-from email import policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,32 +17,12 @@ from pipeline.errors import ConfigError
 from pipeline.run_context import RunContext
 from pipeline.state import Store
 from plugins.sinks.email.render import RenderedEdition
-from tests.mail_fixtures import build_messages
+from tests.mail_fixtures import Inbox, build_messages, free_port
 
 RENDERED = RenderedEdition("Test Network: issue 5, April 2016", "<html><body><p>Hello £</p></body></html>",
                            "Hello in plain text\n")
 MOMENT = dt.datetime(2016, 4, 1, tzinfo=dt.UTC)
 LOGIN = ("newsletter", "s3cret")
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps what it receives and refuses the addresses it is told to."""
-
-    def __init__(self, refuse: tuple[str, ...] = ()):
-        self.refuse = set(refuse)
-        self.received: list[dict] = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return "550 5.1.1 No such mailbox here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.received.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "tls": session.ssl is not None,
-                              "authenticated": session.authenticated,
-                              "message": email.message_from_bytes(envelope.content, policy=policy.default)})
-        return "250 Message accepted for delivery"
 
 
 def check_login(server, session, envelope, mechanism, auth_data) -> AuthResult:
@@ -74,28 +50,6 @@ def certificate(tmp_path_factory):
                                                        serialization.PrivateFormat.PKCS8,
                                                        serialization.NoEncryption()))
     return folder / "cert.pem", folder / "key.pem"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    """smtp_server(inbox, **aiosmtpd options) -> port; the server stops after the test."""
-    controllers = []
-
-    def start(inbox: Inbox, **options) -> int:
-        controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), **options)
-        controller.start()
-        controllers.append(controller)
-        return controller.port
-
-    yield start
-    for controller in controllers:
-        controller.stop()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ the journal, so the next run sends the rest and nobody gets the issue twice."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -19,6 +20,7 @@ from pipeline.errors import PipelineError
 from pipeline.mail import sending
 from pipeline.runner import run
 from pipeline.state import Store, journal
+from tests.mail_fixtures import Inbox
 from tests.sendgrid_network import POST, SUBSCRIBERS, everyone, statuses
 
 AS_OF = date(2016, 3, 1)
@@ -187,3 +189,43 @@ def test_a_probe_batch_in_flight_at_the_deadline_settles_too(fake, network):
     assert run(load_project(config), as_of=AS_OF).exit_code == 0
     assert fake.delivered() == everyone()
     assert statuses(config) == Counter(sent=SUBSCRIBERS)
+
+
+class _SlowInbox(Inbox):
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's naming)
+        await asyncio.sleep(0.3)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_an_smtp_send_past_its_deadline_leaves_each_reader_exactly_one_message(write_project, smtp_server):
+    inbox = _SlowInbox()
+    port = smtp_server(inbox)
+    readers = "email,name\n" + "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(12))
+
+    def project(deadline: int):
+        return write_project(f"""
+            [sources.blog]
+            type = "blog"
+            path = "blog"
+
+            [sinks.newsletter]
+            type = "email"
+            subscribers = "subscribers.csv"
+            from_email = "news@network.example.org"
+            deadline = {deadline}
+            delivery = {{ type = "smtp", host = "127.0.0.1", port = {port}, starttls = false, timeout = 10 }}
+            """, {"subscribers.csv": readers, "blog/post.md": POST})
+
+    config = project(deadline=1)
+    first = run(load_project(config), as_of=AS_OF)
+
+    assert [r.name for r in first.failed("sink")] == ["newsletter"]
+    sent_first = len(inbox.received)
+    assert 0 < sent_first < 12
+    assert statuses(config) == Counter(sent=sent_first)  # the message in flight at the deadline settled too
+
+    project(deadline=60)
+    assert run(load_project(config), as_of=AS_OF).exit_code == 0
+    assert Counter(to for received in inbox.received for to in received["to"]) == Counter(
+        {f"reader{n}@example.org": 1 for n in range(12)})
+    assert statuses(config) == Counter(sent=12)

@@ -39,8 +39,8 @@ def fake(monkeypatch):
 @pytest.fixture
 def network(fake, write_project):
     """network(extra="", sink="") -> path of a project with one post and 120 readers, sending through `fake`
-    (tests/sendgrid_network.py); `extra` adds settings to the delivery, `sink` to the email sink."""
-    from tests.sendgrid_network import POST, project_toml, readers_csv
+    (tests/newsletter_network.py); `extra` adds settings to the delivery, `sink` to the email sink."""
+    from tests.newsletter_network import POST, project_toml, readers_csv
 
     def make(extra: str = "", sink: str = ""):
         return write_project(project_toml(fake.url, extra, sink), {"subscribers.csv": readers_csv(),

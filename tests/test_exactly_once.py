@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.runner import run, state_path
 from pipeline.state import Store
-from tests.sendgrid_network import SUBSCRIBERS, everyone, statuses
+from tests.newsletter_network import SUBSCRIBERS, everyone, statuses
 
 AS_OF = date(2016, 3, 1)
 

@@ -8,29 +8,13 @@ from email import policy
 
 from pipeline.cli import main
 from pipeline.state import Store, journal
+from tests.newsletter_network import POST, newsletter_toml
 
-NETWORK = """
-[sources.blog]
-type = "blog"
-path = "blog"
-
-[sinks.newsletter]
-type = "email"
-subscribers = "subscribers.csv"
-from_email = "news@network.example.org"
-"""
-POST = """---
-title: "Peer support in Leeds"
-date: 2016-02-15
----
-
-Peer workers and service users met in Leeds to plan the spring seminar.
-"""
 READERS = "email,name\nann@example.org,Ann\nbob@example.org,Bob\n"
 
 
 def project(write_project):
-    return write_project(NETWORK, {"blog/post.md": POST, "subscribers.csv": READERS})
+    return write_project(newsletter_toml(), {"blog/post.md": POST, "subscribers.csv": READERS})
 
 
 def sent_files(config) -> list[str]:

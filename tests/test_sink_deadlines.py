@@ -21,7 +21,7 @@ from pipeline.mail import sending
 from pipeline.runner import run
 from pipeline.state import Store, journal
 from tests.mail_fixtures import Inbox
-from tests.sendgrid_network import POST, SUBSCRIBERS, everyone, statuses
+from tests.newsletter_network import POST, SUBSCRIBERS, everyone, newsletter_toml, statuses
 
 AS_OF = date(2016, 3, 1)
 
@@ -203,18 +203,9 @@ def test_an_smtp_send_past_its_deadline_leaves_each_reader_exactly_one_message(w
     readers = "email,name\n" + "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(12))
 
     def project(deadline: int):
-        return write_project(f"""
-            [sources.blog]
-            type = "blog"
-            path = "blog"
-
-            [sinks.newsletter]
-            type = "email"
-            subscribers = "subscribers.csv"
-            from_email = "news@network.example.org"
-            deadline = {deadline}
-            delivery = {{ type = "smtp", host = "127.0.0.1", port = {port}, starttls = false, timeout = 10 }}
-            """, {"subscribers.csv": readers, "blog/post.md": POST})
+        return write_project(newsletter_toml(f"deadline = {deadline}", f'type = "smtp"\n    host = "127.0.0.1"\n'
+                                             f'    port = {port}\n    starttls = false\n    timeout = 10'),
+                             {"subscribers.csv": readers, "blog/post.md": POST})
 
     config = project(deadline=1)
     first = run(load_project(config), as_of=AS_OF)

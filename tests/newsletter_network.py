@@ -1,5 +1,5 @@
-"""A network of SUBSCRIBERS readers and one post, sending its newsletter through the SendGrid stand-in
-(`fake` in conftest.py): its pipeline.toml, and what the journal and the stand-in say was sent."""
+"""A network of readers and one post, and its newsletter: its pipeline.toml (through the outbox, or the
+SendGrid stand-in, `fake` in conftest.py), and what the journal says was sent."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ Peer workers and service users met in Leeds to plan the spring seminar.
 """
 
 
-def project_toml(host: str, extra: str = "", sink: str = "") -> str:
-    """`extra`: more settings of the delivery; `sink`: more of the email sink."""
+def newsletter_toml(sink: str = "", delivery: str = "") -> str:
+    """A blog (blog/) and the email sink sending it to subscribers.csv; `sink` adds settings to the sink,
+    `delivery` is the body of its delivery table (none: the outbox)."""
+    table = f"\n    [sinks.newsletter.delivery]\n    {delivery}" if delivery else ""
     return f"""
     [sources.blog]
     type = "blog"
@@ -29,17 +31,20 @@ def project_toml(host: str, extra: str = "", sink: str = "") -> str:
     subscribers = "subscribers.csv"
     from_email = "news@network.example.org"
     {sink}
+    {table}
+    """
 
-    [sinks.newsletter.delivery]
-    type = "sendgrid"
+
+def project_toml(host: str, extra: str = "", sink: str = "") -> str:
+    """Through the SendGrid stand-in at `host`; `extra`: more settings of the delivery; `sink`: of the sink."""
+    return newsletter_toml(sink, f"""type = "sendgrid"
     host = "{host}"
     batch_size = 20
     requests_per_batch = 2
     concurrency = 2
     max_retries = 2
     max_wait_seconds = 0
-    {extra}
-    """
+    {extra}""")
 
 
 def readers_csv() -> str:

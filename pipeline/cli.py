@@ -155,8 +155,8 @@ def _call(args) -> tuple[int, list[str] | None]:
     except (KeyboardInterrupt, Stopped) as exc:
         code = exc.exit_code if isinstance(exc, Stopped) else 130
         name = exc.name if isinstance(exc, Stopped) else "Ctrl-C"
-        message = (f"stopped by {name}: workers ended and the state folder unlocked; what was saved stays saved, "
-                   f"and a send in flight is settled by the next run (exit {code})")
+        message = (f"stopped by {name}: workers ended, and what was saved stays saved; a send's batches already "
+                   f"handed over settle before the state folder is unlocked (exit {code})")
         _log_error(message)
         _console(stderr=True).print(message, soft_wrap=True)
         return code, [message]

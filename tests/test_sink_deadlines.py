@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
@@ -20,6 +21,7 @@ from pipeline.errors import PipelineError
 from pipeline.mail import sending
 from pipeline.runner import run
 from pipeline.state import Store, journal
+from pipeline.time_limits import Interrupt
 from tests.mail_fixtures import Inbox
 from tests.newsletter_network import POST, SUBSCRIBERS, everyone, newsletter_toml, statuses
 
@@ -159,6 +161,30 @@ def test_batches_that_outlast_the_wait_keep_the_state_folder_locked_until_they_s
     assert third.exit_code == 0, third.results
     assert fake.delivered() == everyone() and not fake.cancelled_batches()
     assert statuses(config) == Counter(sent=SUBSCRIBERS)
+
+
+def test_an_interrupt_landing_while_a_stopped_send_tidies_up_leaves_nothing_locked(fake, network, monkeypatch):
+    """The deadline's interrupt comes again every second: here it lands as the stopped send stops its pool,
+    before the closing thread starts. The batches still hold the store and the lock only while they run."""
+    config = network(extra="timeout = 10", sink="deadline = 1")
+    fake.delay(2.0, times=4)
+    shutdown = ThreadPoolExecutor.shutdown
+    landed = []
+
+    def interrupted(pool, wait=True, *, cancel_futures=False):
+        shutdown(pool, wait, cancel_futures=cancel_futures)
+        if cancel_futures and not landed:
+            landed.append(pool)
+            raise Interrupt
+
+    monkeypatch.setattr(ThreadPoolExecutor, "shutdown", interrupted)
+    first = run(load_project(config), as_of=AS_OF)
+    landed[0].shutdown(wait=True)  # the batches it had in flight end, and settle
+
+    assert [r.name for r in first.failed("sink")] == ["newsletter"]
+    assert statuses(config) == Counter(sent=80)
+    assert run(load_project(config), as_of=AS_OF).exit_code == 0  # not refused: the lock was let go
+    assert fake.delivered() == everyone()
 
 
 def test_a_probe_batch_in_flight_at_the_deadline_settles_too(fake, network):

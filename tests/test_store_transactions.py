@@ -9,6 +9,7 @@ import time
 import pytest
 
 from pipeline.state import Store
+from pipeline.state import store as store_module
 
 
 class _InterruptedAfterBegin:
@@ -90,5 +91,27 @@ def test_releasing_a_hold_before_close_leaves_close_to_close_it(tmp_path):
     store.hold()()
     assert store._rows("SELECT 1") == [(1,)]
     store.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        store._rows("SELECT 1")
+
+
+def test_a_store_held_while_another_thread_keeps_the_connection_is_closed_and_let_go_at_release(tmp_path, monkeypatch):
+    """A stopped send's batch may be waiting on SQLite (another writer) when the run closes the store:
+    closing must neither give up on the hold nor leave the run's lock behind."""
+    monkeypatch.setattr(store_module, "CLOSE_WAIT", 0.2)
+    store = Store(tmp_path / "state.sqlite")
+    let_go: list[str] = []
+    store.close_with(lambda: let_go.append("lock"))
+    release = store.hold()
+    busy = threading.Thread(target=lambda: (store._lock.acquire(), time.sleep(0.5), store._lock.release()))
+    busy.start()
+    time.sleep(0.05)
+
+    store.close()  # the hold is open: it does not wait for the busy connection, and closes nothing yet
+    assert let_go == []
+    busy.join()
+    release()
+
+    assert let_go == ["lock"]
     with pytest.raises(sqlite3.ProgrammingError):
         store._rows("SELECT 1")

@@ -111,7 +111,6 @@ def send_issue(store: Store, deliverer: Deliverer, edition: int,
     skip = journal.statuses(store, edition)  # recipient -> sent, unknown or in_flight
     parallel = max(1, deliverer.parallel_batches)
     pool = ThreadPoolExecutor(parallel, thread_name_prefix="batch")
-    release = store.hold()  # before anything that an interrupt could cut short
     try:
         for mailing, recipients in groups:
             todo: Iterable[Recipient] = (r for r in recipients if not _skipped(r, skip, report))
@@ -132,34 +131,32 @@ def send_issue(store: Store, deliverer: Deliverer, edition: int,
                     break
                 time.sleep(deliverer.pause_after_doubt(round_number))
     except BaseException:  # stopped (its deadline, a signal) or a bug: no batch is handed over any more
-        _let_settle(pool, deliverer, release)
+        _let_settle(pool, deliverer)
         raise
-    _close(pool, deliverer, release)
+    _close(pool, deliverer)
     return report
 
 
-def _close(pool: ThreadPoolExecutor, deliverer: Deliverer, release: Callable[[], None]) -> None:
-    """Once every batch has settled: the delivery closed, and the store (and the run's lock) let go."""
+def _close(pool: ThreadPoolExecutor, deliverer: Deliverer) -> None:
     try:
         pool.shutdown()
-        deliverer.close()
     finally:
-        release()
+        deliverer.close()
 
 
-def _let_settle(pool: ThreadPoolExecutor, deliverer: Deliverer, release: Callable[[], None]) -> None:
+def _let_settle(pool: ThreadPoolExecutor, deliverer: Deliverer) -> None:
     """Let the batches in flight settle in the journal before the delivery is closed (closed under them,
     they would end in doubt, and maybe unknown): the closing waits for them on a thread of its own, and
     this one waits for it up to SETTLE_SECONDS, through the interrupts of a deadline (not through a
-    signal). A batch that takes longer still settles when it ends: the store stays open for it (`hold`),
-    and with it the state folder's lock, so no other run settles that batch under it, and the process
-    does not exit before it ends."""
+    signal). A batch that takes longer still settles when it ends: each batch holds the store open
+    (`_send_batch`), and with it the state folder's lock, so no other run settles it under its thread,
+    and the process does not exit before it ends."""
     pool.shutdown(wait=False, cancel_futures=True)
     closed = threading.Event()
 
     def close() -> None:
         try:
-            _close(pool, deliverer, release)
+            _close(pool, deliverer)
         finally:
             closed.set()
 
@@ -243,7 +240,17 @@ def _chunks(items: Iterable[Recipient], size: int) -> Iterator[list[Recipient]]:
 def _send_batch(store: Store, deliverer: Deliverer, edition: int, mailing: Mailing, chunk: list[Recipient],
                 report: SendReport, now: Clock, run, *, last_round: bool) -> tuple[list[Recipient], bool]:
     """Send one batch; return the recipients that were certainly not delivered and may be sent again,
-    and whether any outcome was in doubt."""
+    and whether any outcome was in doubt. It runs on a thread of the pool, which no deadline interrupts,
+    and holds the store (so the run's lock) until the batch has settled, whatever the run does meanwhile."""
+    release = store.hold()
+    try:
+        return _hand_over(store, deliverer, edition, mailing, chunk, report, now, run, last_round)
+    finally:
+        release()
+
+
+def _hand_over(store: Store, deliverer: Deliverer, edition: int, mailing: Mailing, chunk: list[Recipient],
+               report: SendReport, now: Clock, run, last_round: bool) -> tuple[list[Recipient], bool]:
     try:
         batch = deliverer.open_batch(edition)
     except Exception as exc:  # nothing was sent: recorded as failed, so the next run sends them

@@ -50,6 +50,7 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
+        self._holding = threading.Lock()  # for the three below (not `_lock`, which a long statement may keep)
         self._holds = 0  # `hold`s not yet released
         self._close_when_released = False
         self._on_close: list[Callable[[], None]] = []
@@ -68,50 +69,47 @@ class Store:
         """Close the connection once no thread is using it (an abandoned source's thread may still be: closing
         under it could crash the process). One stuck for `CLOSE_WAIT` seconds keeps it open, and the
         process's exit ends it. While a `hold` is not released, the closing waits for it."""
-        if self._lock.acquire(timeout=CLOSE_WAIT):
-            try:
-                if self._holds:
-                    self._close_when_released = True
-                else:
-                    self._close_now()
-            finally:
-                self._lock.release()
-        elif not self._holds:
-            self._closed()
-
-    def close_with(self, done: Callable[[], None]) -> None:
-        """Call `done` once the store is closed (after its last `hold`): a run's lock is let go so."""
-        self._on_close.append(done)
-
-    def _close_now(self) -> None:
-        try:
-            self.db.close()
-        finally:
-            self._closed()
-
-    def _closed(self) -> None:
-        calls, self._on_close = self._on_close, []
-        for done in calls:
-            done()
+        with self._holding:
+            if self._holds:
+                self._close_when_released = True
+                return
+        self._close_when_free()
 
     def hold(self) -> Callable[[], None]:
         """Keep the connection open, past `close`, until the function returned is called (then `close`
         closes it): for work a run leaves behind that must still write, such as a stopped send's batches."""
-        with self._lock:
+        with self._holding:
             self._holds += 1
         released = False
 
         def release() -> None:
             nonlocal released
-            with self._lock:
+            with self._holding:
                 if released:
                     return
                 released = True
                 self._holds -= 1
-                if not self._holds and self._close_when_released:
-                    self._close_now()
+                closing = not self._holds and self._close_when_released
+            if closing:
+                self._close_when_free()
 
         return release
+
+    def close_with(self, done: Callable[[], None]) -> None:
+        """Call `done` once the store is closed (after its last `hold`): a run's lock is let go so."""
+        self._on_close.append(done)
+
+    def _close_when_free(self) -> None:
+        try:
+            if self._lock.acquire(timeout=CLOSE_WAIT):
+                try:
+                    self.db.close()
+                finally:
+                    self._lock.release()
+        finally:
+            calls, self._on_close = self._on_close, []
+            for done in calls:
+                done()
 
     def damage(self, limit: int = 3) -> list[str]:
         """What SQLite's `PRAGMA quick_check` finds wrong (at most `limit` lines); [] when the file is sound."""

@@ -9,7 +9,6 @@ import socket
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
@@ -22,6 +21,7 @@ from pipeline.mail import sending
 from pipeline.runner import run
 from pipeline.state import Store, journal
 from pipeline.time_limits import Interrupt
+from plugins.deliveries.sendgrid import SendGrid
 from tests.mail_fixtures import Inbox
 from tests.newsletter_network import POST, SUBSCRIBERS, everyone, newsletter_toml, statuses
 
@@ -163,26 +163,29 @@ def test_batches_that_outlast_the_wait_keep_the_state_folder_locked_until_they_s
     assert statuses(config) == Counter(sent=SUBSCRIBERS)
 
 
-def test_an_interrupt_landing_while_a_stopped_send_tidies_up_leaves_nothing_locked(fake, network, monkeypatch):
-    """The deadline's interrupt comes again every second: here it lands as the stopped send stops its pool,
-    before the closing thread starts. The batches still hold the store and the lock only while they run."""
+def test_an_interrupt_landing_while_a_stopped_send_tidies_up_still_lets_it_settle_and_close(fake, network,
+                                                                                               monkeypatch):
+    """The deadline's interrupt comes again every second: here it lands just as the closing thread is being
+    started. The send still waits for its batches to settle, and closes the delivery once."""
     config = network(extra="timeout = 10", sink="deadline = 1")
     fake.delay(2.0, times=4)
-    shutdown = ThreadPoolExecutor.shutdown
-    landed = []
+    start, landed = threading.Thread.start, []
 
-    def interrupted(pool, wait=True, *, cancel_futures=False):
-        shutdown(pool, wait, cancel_futures=cancel_futures)
-        if cancel_futures and not landed:
-            landed.append(pool)
+    def interrupted(thread):
+        if thread.name == "delivery-close" and not landed:
+            landed.append(thread)
             raise Interrupt
+        start(thread)
 
-    monkeypatch.setattr(ThreadPoolExecutor, "shutdown", interrupted)
+    closed = []
+    close = SendGrid.close
+    monkeypatch.setattr(threading.Thread, "start", interrupted)
+    monkeypatch.setattr(SendGrid, "close", lambda delivery: (closed.append(delivery), close(delivery)))
     first = run(load_project(config), as_of=AS_OF)
-    landed[0].shutdown(wait=True)  # the batches it had in flight end, and settle
 
+    assert landed and len(closed) == 1
     assert [r.name for r in first.failed("sink")] == ["newsletter"]
-    assert statuses(config) == Counter(sent=80)
+    assert statuses(config) == Counter(sent=80)  # settled before the run ended
     assert run(load_project(config), as_of=AS_OF).exit_code == 0  # not refused: the lock was let go
     assert fake.delivered() == everyone()
 

@@ -115,3 +115,13 @@ def test_a_store_held_while_another_thread_keeps_the_connection_is_closed_and_le
     assert let_go == ["lock"]
     with pytest.raises(sqlite3.ProgrammingError):
         store._rows("SELECT 1")
+
+
+def test_no_hold_is_given_once_the_store_is_closing(tmp_path):
+    """A stopped send's batch that starts as the run ends must fail before it sends anything, not find the
+    database closed under it after."""
+    store = Store(tmp_path / "state.sqlite")
+    store.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="the state database is closed"):
+        store.hold()
+    store.close()  # closing again is harmless

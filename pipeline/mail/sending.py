@@ -151,19 +151,22 @@ def _let_settle(pool: ThreadPoolExecutor, deliverer: Deliverer) -> None:
     signal). A batch that takes longer still settles when it ends: each batch holds the store open
     (`_send_batch`), and with it the state folder's lock, so no other run settles it under its thread,
     and the process does not exit before it ends."""
-    pool.shutdown(wait=False, cancel_futures=True)
     closed = threading.Event()
 
     def close() -> None:
         try:
+            pool.shutdown(wait=False, cancel_futures=True)
             _close(pool, deliverer)
         finally:
             closed.set()
 
-    threading.Thread(target=close, name="delivery-close").start()
+    started = False
     until = time.monotonic() + SETTLE_SECONDS
     while not closed.is_set() and (left := until - time.monotonic()) > 0:
         try:
+            if not started:  # again if an interrupt cut the start short: a second closing does no harm
+                threading.Thread(target=close, name="delivery-close").start()
+                started = True
             closed.wait(left)  # not Thread.join: in Python 3.11 an interrupted join takes the thread for ended
         except Interrupt:
             continue

@@ -50,9 +50,10 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
-        self._holding = threading.Lock()  # for the three below (not `_lock`, which a long statement may keep)
+        self._holding = threading.Lock()  # for the four below (not `_lock`, which a long statement may keep)
         self._holds = 0  # `hold`s not yet released
         self._close_when_released = False
+        self._closing = False  # decided: no more holds
         self._on_close: list[Callable[[], None]] = []
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         if check and (found := self.damage()):
@@ -70,15 +71,22 @@ class Store:
         under it could crash the process). One stuck for `CLOSE_WAIT` seconds keeps it open, and the
         process's exit ends it. While a `hold` is not released, the closing waits for it."""
         with self._holding:
+            if self._closing:
+                return
             if self._holds:
                 self._close_when_released = True
                 return
+            self._closing = True
         self._close_when_free()
 
     def hold(self) -> Callable[[], None]:
         """Keep the connection open, past `close`, until the function returned is called (then `close`
-        closes it): for work a run leaves behind that must still write, such as a stopped send's batches."""
+        closes it): for work a run leaves behind that must still write, such as a stopped send's batches.
+        Once the store is being closed, there is none to take: `sqlite3.ProgrammingError`, before that work
+        has done anything."""
         with self._holding:
+            if self._closing:
+                raise sqlite3.ProgrammingError(f"{self.path}: the state database is closed")
             self._holds += 1
         released = False
 
@@ -89,7 +97,7 @@ class Store:
                     return
                 released = True
                 self._holds -= 1
-                closing = not self._holds and self._close_when_released
+                closing = self._closing = not self._holds and self._close_when_released
             if closing:
                 self._close_when_free()
 

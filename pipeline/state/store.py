@@ -69,7 +69,7 @@ class Store:
     def close(self) -> None:
         """Close the connection once no thread is using it (an abandoned source's thread may still be: closing
         under it could crash the process). One stuck for `CLOSE_WAIT` seconds keeps it open, and the
-        process's exit ends it. While a `hold` is not released, the closing waits for it."""
+        process's exit ends it. While a `hold` is not released, the closing is left to its release."""
         with self._holding:
             if self._closing:
                 return
@@ -97,7 +97,9 @@ class Store:
                     return
                 released = True
                 self._holds -= 1
-                closing = self._closing = not self._holds and self._close_when_released
+                closing = not self._holds and self._close_when_released
+                if closing:
+                    self._closing = True
             if closing:
                 self._close_when_free()
 

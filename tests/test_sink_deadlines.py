@@ -28,10 +28,6 @@ from tests.newsletter_network import POST, SUBSCRIBERS, everyone, newsletter_tom
 AS_OF = date(2016, 3, 1)
 
 
-def _toml(sinks: str) -> str:
-    return f'[pipeline]\nname = "N"\n{sinks}'
-
-
 # ---- a third-party sink that never returns ------------------------------------------------------------------
 
 class _Stuck:
@@ -94,8 +90,8 @@ def silent_server():
 @pytest.mark.parametrize("how", ["loops", "reads"])
 def test_a_sink_past_its_deadline_is_stopped_reported_by_name_and_the_next_sink_still_writes(
         write_project, silent_server, how):
-    config = write_project(_toml(f'[sources.blog]\ntype = "blog"\npath = "blog"\n[sinks.stuck]\ntype = "stuck"\n'
-                                 f'how = "{how}"\ndeadline = 1\n[sinks.feed]\ntype = "rss"\n'), {"blog/post.md": POST})
+    config = write_project(f'[sources.blog]\ntype = "blog"\npath = "blog"\n[sinks.stuck]\ntype = "stuck"\n'
+                           f'how = "{how}"\ndeadline = 1\n[sinks.feed]\ntype = "rss"\n', {"blog/post.md": POST})
     project = load_project(config, extra_plugins=[("stuck", _Stuck(silent_server))])
 
     started = time.monotonic()

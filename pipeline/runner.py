@@ -36,7 +36,7 @@ from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, failure_reason, items_text, timed
 from pipeline.sanitize import clean_html, first_image, image_url, one_line, safe_url, strip_controls
 from pipeline.state import Store, history
-from pipeline.state.store import Damaged
+from pipeline.state.store import DAMAGE, Damaged
 from pipeline.time_limits import call_within
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -187,9 +187,6 @@ def _open_store(project: Project, check: bool = False) -> Iterator[Store]:
         yield store
     finally:
         store.close()
-
-
-DAMAGE = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}  # "database disk image is malformed", "file is not a database"
 
 
 def damaged(path: Path, problem: str) -> StateError:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pipeline import jsontext
 from pipeline.models import Item
+from pipeline.state import soundness
 from pipeline.state.schema import immediate, migrate
 
 
@@ -41,12 +42,14 @@ class Damaged(Exception):
 
 
 CLOSE_WAIT = 10.0  # seconds `close` waits for another thread to finish with the connection
+DAMAGE = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})  # "database disk image is malformed", "file is not a database"
 
 
 class Store:
     def __init__(self, path: Path, *, check: bool = False):
         """Open (and bring up to date) the database at `path`; with `check`, raise `Damaged` first, before
-        anything is written to it, when SQLite's quick check finds it damaged."""
+        anything is written to it, when SQLite's quick check finds it damaged. The check is left out when
+        the file is exactly as a sound, checked store closed it less than a day ago (state/soundness.py)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
@@ -55,10 +58,16 @@ class Store:
         self._close_when_released = False
         self._closing = False  # decided: no more holds
         self._on_close: list[Callable[[], None]] = []
+        self._checked_at: datetime | None = None  # a checked store's last full check; None once damage is seen
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        if check and (found := self.damage()):
-            self.db.close()
-            raise Damaged(found)
+        if check:
+            checked_at = soundness.last_check(path)
+            if checked_at is None:
+                if found := self.damage():
+                    self.db.close()
+                    raise Damaged(found)
+                checked_at = datetime.now(UTC)
+            self._checked_at = checked_at
         self.db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a commit survives the process being killed; only a power cut may lose the last one.
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -116,6 +125,8 @@ class Store:
                     self.db.close()
                 finally:
                     self._lock.release()
+                if self._checked_at is not None:
+                    soundness.remember(self.path, self._checked_at)
         finally:
             calls, self._on_close = self._on_close, []
             for done in calls:
@@ -127,14 +138,29 @@ class Store:
             found = [row[0] for row in self.db.execute(f"PRAGMA quick_check({int(limit)})")]
         return [] if found == ["ok"] else found
 
+    def distrust(self) -> None:
+        """Damage was seen, or may have been: the next run checks the whole database again."""
+        if self._checked_at is not None:
+            self._checked_at = None
+            soundness.forget(self.path)
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, immediate(self.db) as db:
+        with self._lock, self._watching(), immediate(self.db) as db:
             yield db
 
     def _rows(self, sql: str, params: tuple | list = ()) -> list[tuple]:
-        with self._lock:
+        with self._lock, self._watching():
             return self.db.execute(sql, params).fetchall()
+
+    @contextmanager
+    def _watching(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", None) in DAMAGE:
+                self.distrust()
+            raise
 
     # -- items ---------------------------------------------------------------------------------
 

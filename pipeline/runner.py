@@ -36,7 +36,7 @@ from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, failure_reason, items_text, timed
 from pipeline.sanitize import clean_html, first_image, image_url, one_line, safe_url, strip_controls
 from pipeline.state import Store, history
-from pipeline.state.store import DAMAGE, Damaged
+from pipeline.state.store import Damaged, is_damage
 from pipeline.time_limits import call_within
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -174,7 +174,7 @@ def _open_store(project: Project, check: bool = False) -> Iterator[Store]:
     try:
         store = Store(path, check=check)  # checked before a migration writes to it
     except (Damaged, OSError, sqlite3.Error) as exc:
-        if not isinstance(exc, Damaged) and getattr(exc, "sqlite_errorname", None) not in DAMAGE:
+        if not isinstance(exc, Damaged) and not is_damage(exc):
             raise ConfigError(f"{path}: cannot open the state database ({exc}); "
                               f"check [pipeline] state_dir, or restore the file from a backup") from None
         error = damaged(path, str(exc))

@@ -42,7 +42,13 @@ class Damaged(Exception):
 
 
 CLOSE_WAIT = 10.0  # seconds `close` waits for another thread to finish with the connection
-DAMAGE = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})  # "database disk image is malformed", "file is not a database"
+# "database disk image is malformed" (SQLITE_CORRUPT_INDEX and the other extended codes too), "file is not a database"
+DAMAGE_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether an SQLite error says the database file is damaged."""
+    return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in DAMAGE_CODES
 
 
 class Store:
@@ -59,6 +65,8 @@ class Store:
         self._closing = False  # decided: no more holds
         self._on_close: list[Callable[[], None]] = []
         self._checked_at: datetime | None = None  # a checked store's last full check; None once damage is seen
+        self._opened: tuple = ()  # when it opened, and what `_still_its_own` compares at close
+        opened_at = datetime.now(UTC)
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         if check:
             checked_at = soundness.last_check(path)
@@ -74,6 +82,20 @@ class Store:
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA busy_timeout=10000")  # `serve` and a run may write at the same moment
         migrate(self.db)
+        if check:
+            self._opened = (opened_at, self._identity())
+
+    def _identity(self) -> tuple:
+        """The file this connection has open, and how many commits other connections made to it."""
+        st = self.path.stat()
+        return st.st_dev, st.st_ino, self.db.execute("PRAGMA data_version").fetchone()[0]
+
+    def _still_its_own(self) -> bool:
+        """Whether, since this checked store opened, the file is the same and only this connection wrote to it."""
+        try:
+            return self._checked_at is not None and self._identity() == self._opened[1]
+        except (OSError, sqlite3.Error):
+            return False
 
     def close(self) -> None:
         """Close the connection once no thread is using it (an abandoned source's thread may still be: closing
@@ -122,11 +144,12 @@ class Store:
         try:
             if self._lock.acquire(timeout=CLOSE_WAIT):
                 try:
+                    sound = self._still_its_own()
                     self.db.close()
                 finally:
                     self._lock.release()
-                if self._checked_at is not None:
-                    soundness.remember(self.path, self._checked_at)
+                if sound:
+                    soundness.remember(self.path, self._checked_at, self._opened[0])
         finally:
             calls, self._on_close = self._on_close, []
             for done in calls:
@@ -139,10 +162,9 @@ class Store:
         return [] if found == ["ok"] else found
 
     def distrust(self) -> None:
-        """Damage was seen, or may have been: the next run checks the whole database again."""
-        if self._checked_at is not None:
-            self._checked_at = None
-            soundness.forget(self.path)
+        """Damage was seen: the next run checks the whole database again (checked store or not)."""
+        self._checked_at = None
+        soundness.distrust(self.path)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -158,7 +180,7 @@ class Store:
         try:
             yield
         except sqlite3.DatabaseError as exc:
-            if getattr(exc, "sqlite_errorname", None) in DAMAGE:
+            if is_damage(exc):
                 self.distrust()
             raise
 

@@ -102,12 +102,24 @@ class Ingest:
         self.handed_over = 0  # items handed over in chunks
         self.failures: list[str] = []
         self.started: float | None = None
-        self.seen: set[str] = set()
+        self.seen: dict[str, tuple[str, str]] = {}  # each id taken: its item's title and fingerprint
 
     def take(self, items: list[Item]) -> None:
-        """One source's items, fetched and checked."""
-        items = [item for item in items if item.id not in self.seen and not self.seen.add(item.id)]  # kept once
-        prints = {item.id: fingerprint(item, self.key) for item in items}
+        """One source's items, fetched and checked. An id given twice keeps its first item; a different
+        item under it is skipped and reported (the same item twice, as a feed may list it, is not)."""
+        prints: dict[str, str] = {}
+        kept: list[Item] = []
+        for item in items:
+            made = fingerprint(item, self.key)
+            if item.id not in self.seen:
+                self.seen[item.id] = (item.title, made)
+                prints[item.id] = made
+                kept.append(item)
+            elif self.seen[item.id][1] != made:
+                first = self.seen[item.id][0]
+                self.ctx.problem(f"source {item.source}", f"item {item.title!r} has the id of {first!r} "
+                                                          f"({item.id}); give each its own id, item skipped")
+        items = kept
         stored = self.ctx.store.fingerprints(prints)
         for item in items:
             if stored.get(item.id) == prints[item.id]:

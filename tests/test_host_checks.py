@@ -46,3 +46,28 @@ def test_kinds_and_times_from_a_third_party_source(project_from):
     assert not results["c"].ok
     assert "item 'n1': published" in results["c"].summary and "pipeline.dates.aware" in results["c"].summary
     assert report.exit_code == 3  # the others reached the sinks
+
+
+def test_two_different_items_under_one_id_keep_the_first_and_report_the_second(project_from):
+    aware = datetime.fromisoformat("2016-02-02T09:30:00+00:00")
+
+    class Twice(Source):
+        name = "twice"
+
+        def fetch(self, run):
+            first = Item(id="same", kind=Kind.NEWS, source=self.instance, title="Seminar one", published=aware)
+            again = Item(id="same", kind=Kind.NEWS, source=self.instance, title="Seminar one", published=aware)
+            other = Item(id="same", kind=Kind.NEWS, source=self.instance, title="Seminar two", published=aware)
+            return [first, again, other]  # the same item listed twice is no problem; another under its id is
+
+    class Plugin:
+        @hookimpl
+        def register_sources(self, register):
+            register(Twice)
+
+    project = project_from("[sources.partner]\ntype = 'twice'\n[sinks.feed]\ntype = 'rss'\n",
+                           plugins=[("twice", Plugin())])
+    report = run(project, as_of=datetime(2016, 3, 1).date(), mode="refresh")
+    assert report.problems == ["source partner: item 'Seminar two' has the id of 'Seminar one' (same); give each its "
+                               "own id, item skipped"]
+    assert report.exit_code == 3

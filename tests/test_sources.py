@@ -187,6 +187,19 @@ def test_a_post_with_broken_front_matter_is_skipped_and_reported(project_from, r
     assert any("untitled.md" in p and "lacks title" in p for p in run.problems)
 
 
+def test_a_post_with_the_slug_of_another_is_skipped_and_reported(pipeline_project):
+    copy = POST.replace('"Space to <em>think</em>"', "Space to talk").replace("2016-04-18", "2016-04-19")
+    project = pipeline_project('[sources.b]\ntype = "blog"\npath = "posts"\n' + SINK, {
+        "posts/a-space.md": POST.replace("author:", "slug: space\nauthor:"),
+        "posts/space.md": copy,  # the file name is the slug when the front matter gives none
+    })
+    project.refresh(as_of=date(2016, 5, 1), check=False)
+    assert [i.title for i in project.items()] == ["Space to think"]
+    (problem,) = project.problems
+    assert "posts/space.md" in problem and "has the same slug as a-space.md" in problem and "post skipped" in problem
+    assert project.report.exit_code == 3
+
+
 def test_drafts_are_left_out(project_from, run_context):
     draft = POST.replace("author:", "draft: true\nauthor:")
     project = project_from('[sources.b]\ntype = "blog"\npath = "posts"\n' + SINK, {"posts/d.md": draft})
@@ -226,6 +239,18 @@ def test_jobs_file_with_a_bad_record(pipeline_project):
     assert "jobs.toml [[job]] #2 'Peer worker'" in problem and "closing_date is missing" in problem
     assert "Administrator" in project.email().text and "Administrator" in project.site("jobs/")
     assert project.feed().entries[0].title == "Administrator"
+
+
+def test_a_job_with_the_id_of_another_is_skipped_and_reported(pipeline_project):
+    copied = JOBS.replace('id = "no-closing-date"', 'id = "admin"') + "closing_date = 2016-02-20\n"
+    project = pipeline_project('[sources.j]\ntype = "jobs"\npath = "jobs.toml"\n', {"jobs.toml": copied + JOBS})
+    project.run(as_of=date(2016, 2, 1), check=False)
+    assert [job.title for job in project.items()] == ["Administrator"]
+    assert [problem.partition("jobs.toml ")[2] for problem in project.problems] == [
+        "[[job]] #2 'Peer worker': id 'admin' is also the id of #1; give each record its own id, record skipped",
+        "[[job]] #3 'Administrator': id 'admin' is also the id of #1; give each record its own id, record skipped",
+        "[[job]] #4 'Peer worker': closing_date is missing; record skipped, fix it"]
+    assert project.report.exit_code == 3
 
 
 def test_jobs_file_that_is_not_toml(project_from, run_context):

@@ -33,10 +33,17 @@ class BlogSource(Source):
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: folder not found; create it or fix [sources.{self.instance}] path")
         base = (self.settings.base_url or f"{self.project.core.site_url}/blog/").rstrip("/") + "/"
+        first: dict[str, Path] = {}  # the post that has each id
         for path in sorted(folder.glob("*.md")):
             item = self._read(path, base, run)
-            if item is not None:
-                yield item
+            if item is None:
+                continue
+            if item.id in first:
+                run.problem(str(path), f"has the same slug as {first[item.id].name}; give one of them a "
+                                       f"`slug:` of its own in the front matter, post skipped")
+                continue
+            first[item.id] = path
+            yield item
 
     def _read(self, path: Path, base: str, run: RunContext) -> Item | None:
         import frontmatter  # here: a run of a project without posts never loads the YAML parser

@@ -1,7 +1,7 @@
 """Reading a TOML file of records (`[[job]]`, `[[event]]`), each validated on its own.
 
-A record that does not validate is reported with the file, its number and its title, and
-skipped; the others are still read.
+A record that does not validate, or has the id of an earlier one, is reported with the file, its
+number and its title, and skipped; the others are still read.
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ def read_records(path: Path, table: str, model: type[Record], run: RunContext) -
     unknown = [key for key in data if key != table]
     if unknown:
         raise SourceError(f"{path}: unexpected table {unknown[0]!r}; records go in [[{table}]] tables")
+    first: dict[object, int] = {}  # the record number that has each id
     for number, raw in enumerate(data.get(table, []), 1):
         title = raw.get("title", "(no title)") if isinstance(raw, dict) else "(not a table)"
         try:
-            yield model.model_validate(raw)
+            record = model.model_validate(raw)
         except ValidationError as exc:
             err = exc.errors()[0]
             key = ".".join(str(p) for p in err["loc"]) or "(record)"
@@ -40,3 +41,13 @@ def read_records(path: Path, table: str, model: type[Record], run: RunContext) -
                 err["type"], err["msg"].removeprefix("Value error, "))
             more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
             run.problem(f"{path} [[{table}]] #{number} {title!r}", f"{key} {reason}{more}; record skipped, fix it")
+            continue
+        record_id = getattr(record, "id", None)
+        if record_id in first:
+            run.problem(f"{path} [[{table}]] #{number} {title!r}", f"id {record_id!r} is also the id of "
+                                                                    f"#{first[record_id]}; give each record its own "
+                                                                    f"id, record skipped")
+            continue
+        if record_id is not None:
+            first[record_id] = number
+        yield record

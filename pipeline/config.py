@@ -13,7 +13,6 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
@@ -22,7 +21,7 @@ from pipeline.components import Component, Settings, Sink, Source, Transform
 from pipeline.errors import ConfigError
 from pipeline.plugins import PluginHost, build_plugin_manager
 from pipeline.registry import Registry, build_registry
-from pipeline.settings_types import ProjectPath
+from pipeline.settings_types import ProjectPath, absolute_http_url
 
 SECTIONS = {"sources": "source", "transforms": "transform", "sinks": "sink"}
 # The tables that take a `deadline` (a key the host keeps), and its most seconds
@@ -67,11 +66,10 @@ class CoreSettings(Settings):
     @field_validator("site_url")
     @classmethod
     def _absolute_http_url(cls, value: str) -> str:
-        parsed = urlparse(value)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError(f"{value!r} is not an absolute http(s) URL such as 'https://network.example.org'; "
-                             f"every link in the email and feed is built from it")
-        return value.rstrip("/")
+        try:
+            return absolute_http_url(value).rstrip("/")
+        except ValueError as exc:
+            raise ValueError(f"{exc}; every link in the email and feed is built from it") from None
 
 
 class ScheduleSettings(Settings):

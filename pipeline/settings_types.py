@@ -49,7 +49,16 @@ def _url_or_file(value: str, info: ValidationInfo) -> str:
     return str(_existing_file(Path(value), info))
 
 
+def absolute_http_url(value: str, example: str = "https://network.example.org") -> str:
+    """`value` if it is an absolute http(s) URL; else ValueError, with `example` of one."""
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"{value!r} is not an absolute http(s) URL such as {example!r}")
+    return value
+
+
 ProjectPath = Annotated[Path, AfterValidator(_resolve)]
+HttpUrl = Annotated[str, AfterValidator(absolute_http_url)]
 ExistingDir = Annotated[Path, AfterValidator(_existing_dir)]
 ExistingFile = Annotated[Path, AfterValidator(_existing_file)]
 UrlOrFile = Annotated[str, AfterValidator(_url_or_file)]

@@ -132,6 +132,25 @@ def test_core_settings_are_checked_too(project_from):
     assert "[schedule]: newsletter_time: '8am' is not a time of day as HH:MM" in text
 
 
+def test_source_settings_out_of_range_are_refused(project_from, tmp_path):
+    lines = error_lines(project_from, """
+        [sources.partner]
+        type = "feed"
+        url = "https://partner.example.org/feed.xml"
+        max_items = -1
+        [sources.posts]
+        type = "blog"
+        path = "posts"
+        base_url = "network.example.org/blog"
+        [sinks.feed]
+        type = "rss"
+    """, {"posts/.keep": ""})
+    assert lines == [
+        "pipeline.toml: [sources.partner] (feed): max_items: Input should be greater than or equal to 1",
+        "pipeline.toml: [sources.posts] (blog): base_url: 'network.example.org/blog' is not an absolute http(s) "
+        "URL such as 'https://network.example.org'"]
+
+
 def test_pipeline_table_needs_a_name(project_from):
     lines = error_lines(project_from, "[pipeline]\n[sinks.feed]\ntype = \"rss\"\n")
     assert lines == ["pipeline.toml: [pipeline]: missing required key 'name'"]

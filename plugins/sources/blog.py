@@ -11,7 +11,7 @@ from pipeline.dates import aware
 from pipeline.models import Item, Kind, item_id
 from pipeline.run_context import RunContext
 from pipeline.sanitize import image_url, plain_text, safe_url
-from pipeline.settings_types import ExistingDir
+from pipeline.settings_types import ExistingDir, HttpUrl
 from plugins.sources.text import markdown_to_html
 
 
@@ -26,7 +26,7 @@ class BlogSource(Source):
     class Settings(Settings):
         path: ExistingDir
         author: str = ""
-        base_url: str | None = None  # where posts are published; default <site_url>/blog/
+        base_url: HttpUrl | None = None  # where posts are published; default <site_url>/blog/
 
     def fetch(self, run: RunContext):
         folder = self.settings.path

@@ -39,7 +39,7 @@ class FeedOptions(Settings):
     """How a feed's entries are read: shared by `feed` and by `opml`, which makes `feed` sources."""
 
     kind: Literal["news", "post", "job", "event"] = "news"
-    max_items: int | None = None
+    max_items: int | None = Field(default=None, ge=1)  # only the first this many entries (none: every one)
     max_megabytes: int = Field(default=20, ge=1)
     parser: Literal["feedparser", "fast"] = "feedparser"  # "fast": lxml first, feedparser for what it declines
 

@@ -145,7 +145,14 @@ def write_json(stream, data) -> None:
 def _call(args) -> tuple[int, list[str] | None]:
     """Run the command: (exit code, None), or (exit code, the error's lines) once they are on standard error."""
     try:
-        return args.command(args), None
+        try:
+            return args.command(args), None
+        except Exception as exc:
+            from pipeline.state.store import damaged, is_damage
+
+            if not is_damage(exc) or not hasattr(exc, "database"):
+                raise
+            raise damaged(exc.database, str(exc), "the command stopped where SQLite found it") from None
     except PipelineError as exc:
         _log_error(str(exc))
         errors = _console(stderr=True)

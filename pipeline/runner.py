@@ -26,7 +26,7 @@ from pipeline import alerts, http_client
 from pipeline.components import Sink, SinkResult, Source
 from pipeline.config import Project
 from pipeline.edition import Edition, check_date, month_before, prepare_edition, start_of
-from pipeline.errors import ConfigError, PipelineError, StateError
+from pipeline.errors import ConfigError, PipelineError
 from pipeline.fetching import fetch_all
 from pipeline.ingesting import Ingest
 from pipeline.logs import SHOWN
@@ -36,7 +36,7 @@ from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, failure_reason, items_text, timed
 from pipeline.sanitize import clean_html, first_image, image_url, one_line, safe_url, strip_controls
 from pipeline.state import Store, history
-from pipeline.state.store import Damaged, is_damage
+from pipeline.state.store import Damaged, damaged, is_damage
 from pipeline.time_limits import call_within
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -188,13 +188,6 @@ def _open_store(project: Project, check: bool = False) -> Iterator[Store]:
     finally:
         store.close()
 
-
-def damaged(path: Path, problem: str) -> StateError:
-    """The one-line error for a damaged state database: what was found, and how to get a sound one back."""
-    return StateError(f"{path}: the state database is damaged ({' '.join(problem.split())[:200]}); nothing was "
-                      f"fetched or sent. Stop `pipeline schedule`, then put back the latest copy made by `pipeline "
-                      f"backup` (README, \"Operations\"), or salvage it with `sqlite3 {path.name} .recover` "
-                      f"into a new file and put that in its place")
 
 
 def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progress: Progress,

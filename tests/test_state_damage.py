@@ -142,3 +142,19 @@ def test_the_organisers_hear_of_a_damaged_database_once(write_project):
     overwrite_page(database, "items_published")
     assert refresh(config).returncode == 2
     assert len(list(messages.glob("*.eml"))) == 2  # damaged again after a sound run: a new problem
+
+
+def test_a_command_that_meets_the_damage_says_what_to_do(served_project):
+    config, _ = served_project
+    assert refresh(config).returncode == 0
+    database = config.parent / "state" / "pipeline.sqlite"
+    overwrite_page(database, "runs")  # the file still opens: `pipeline status` meets it in its first query
+
+    done = subprocess.run([PIPELINE, "status", "-c", str(config)], capture_output=True, text=True, timeout=60,
+                          cwd=config.parent)
+
+    assert done.returncode == 2, done.stderr
+    error = " ".join(done.stderr.split())
+    assert "pipeline.sqlite: the state database is damaged (database disk image is malformed)" in error
+    assert "pipeline backup" in error and ".recover" in error
+    assert "unexpected" not in error and "Traceback" not in done.stderr

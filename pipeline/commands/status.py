@@ -21,6 +21,7 @@ from pipeline.errors import ConfigError
 from pipeline.runner import state_path
 from pipeline.scheduler import due, missed, next_slot
 from pipeline.state import Store, alerts, history, journal
+from pipeline.state.store import damaged, is_damage
 
 STATUSES = (journal.SENT, journal.IN_FLIGHT, journal.UNKNOWN, journal.FAILED)
 
@@ -46,6 +47,8 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
         try:  # opening brings an older database up to date (one transaction per step)
             store = Store(path)
         except (OSError, sqlite3.Error) as exc:
+            if is_damage(exc):
+                raise damaged(path, str(exc), "nothing was changed") from None
             raise ConfigError(f"{path}: cannot open the state database ({exc}); restore the file from a backup, "
                               f"or check [pipeline] state_dir") from None
         try:

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pipeline import jsontext
+from pipeline.errors import StateError
 from pipeline.models import Item
 from pipeline.state import soundness
 from pipeline.state.schema import immediate, migrate
@@ -49,6 +50,15 @@ DAMAGE_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 def is_damage(exc: BaseException) -> bool:
     """Whether an SQLite error says the database file is damaged."""
     return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in DAMAGE_CODES
+
+
+def damaged(path: Path, problem: str, outcome: str = "nothing was fetched or sent") -> StateError:
+    """The one-line error for a damaged state database: what was found, `outcome`, and how to get a sound one
+    back."""
+    return StateError(f"{path}: the state database is damaged ({' '.join(problem.split())[:200]}); {outcome}. "
+                      f"Stop `pipeline schedule`, then put back the latest copy made by `pipeline backup` (README, "
+                      f"\"Operations\"), or salvage it with `sqlite3 {path.name} .recover` into a new file and put "
+                      f"that in its place")
 
 
 class Store:
@@ -181,6 +191,7 @@ class Store:
             yield
         except sqlite3.DatabaseError as exc:
             if is_damage(exc):
+                exc.database = self.path  # for the one-line error that says what to do (pipeline/cli.py)
                 self.distrust()
             raise
 

@@ -165,6 +165,17 @@ def test_item_without_url_links_to_its_page_on_the_site(write_feed, item_factory
     assert feedparser.parse(data).bozo == 0
 
 
+def test_an_own_url_on_the_site_that_no_page_answers_is_no_permalink(write_feed, item_factory):
+    notice = item_factory(Kind.NEWS, "Peer support notice", url="https://network.example.org/n/1", published=day(6))
+    project, _, data, _ = write_feed([notice])
+
+    item = channel_of(data).find("item")
+    assert item.findtext("link") == site.url(project, site.item_path(project, notice))  # its page, not /n/1
+    guid = item.find("guid")
+    assert guid.text == notice.url and guid.get("isPermaLink") == "false"  # the same guid, never followed
+    assert feedparser.parse(data).entries[0].link == item.findtext("link")
+
+
 def test_no_relative_urls_anywhere(write_feed, item_factory):
     item = item_factory(Kind.POST, "Relative", url="/blog/relative/",
                         body_html='<p><a href="/about">About</a> <img src="pic.png" alt="A picture"></p>')

@@ -132,9 +132,11 @@ def item_element(text: ItemText, guids: set[str]) -> ET.Element:
     element = ET.Element("item")
     _text(element, "title", text.title)
     _text(element, "link", text.link)
-    # A guid stays what it was before items had pages: the own URL, or the id (not a permalink).
-    permalink = bool(text.own_url) and text.own_url not in guids
-    guid = text.own_url if permalink else text.id
+    # A guid stays what it was before items had pages: the own URL, or the id (not a permalink). The own URL
+    # is a permalink only where the link goes too: one on this site that no page answers is not followed.
+    unique = bool(text.own_url) and text.own_url not in guids
+    guid = text.own_url if unique else text.id
+    permalink = unique and text.link == text.own_url
     guids.add(guid)
     _element(element, "guid", guid, isPermaLink="true" if permalink else "false")
     _text(element, "pubDate", text.published)

@@ -63,6 +63,18 @@ class CoreSettings(Settings):
             raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/London'") from None
         return value
 
+    @field_validator("state_dir", "out_dir")
+    @classmethod
+    def _could_be_a_folder(cls, value: Path) -> Path:
+        """A folder that is there, or could be made: no file where it or one of its parents would be."""
+        for path in (value, *value.parents):
+            if path.exists():
+                if not path.is_dir():
+                    where = "" if path == value else f", so {value} cannot be a folder"
+                    raise ValueError(f"{path} is a file{where}; choose another path")
+                return value
+        return value
+
     @field_validator("site_url")
     @classmethod
     def _absolute_http_url(cls, value: str) -> str:

@@ -67,6 +67,7 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
     moment = start_of(as_of, project.tz) if as_of else datetime.now(project.tz)
     as_of = as_of or (edition_date(project, moment.date()) if mode == "run" else moment.date())
     report = RunReport(mode=f"{mode} (dry run)" if dry_run else mode, as_of=as_of.isoformat())
+    _make_out_dir(project)
     tls = http_client.prepare() if project.sources else None  # while the database is checked
     with locked_store(project) as store:
         run_id = history.begin_run(store, mode=report.mode, as_of=as_of, at=datetime.now(UTC))
@@ -133,6 +134,16 @@ def _record_finish(store: Store, run_id: int, report: RunReport, exc: BaseExcept
     except sqlite3.Error as error:  # the run's own outcome matters more than its history
         if exc is None:
             report.problems.append(f"the run history could not be recorded ({error})")
+
+
+def _make_out_dir(project: Project) -> None:
+    """The output folder, made before anything runs: one that cannot be is a configuration error, not every
+    sink failing after the fetch."""
+    try:
+        project.core.out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{project.core.out_dir}: cannot use it as the output folder ({exc.strerror}); "
+                          f"fix [pipeline] out_dir") from None
 
 
 @contextmanager

@@ -95,7 +95,14 @@ def test_plugins_lists_broken_plugins_by_name_instead_of_failing(write_project, 
     ('[pipeline]\nname = "N"\nsite_url = "network.example.org"\n[sinks.feed]\ntype = "rss"\n', {},
      "site_url: 'network.example.org' is not an absolute http(s) URL"),
     ('[pipeline]\nname = "N"\nstate_dir = "taken"\n[sinks.feed]\ntype = "rss"\n', {"taken": "a file"},
+     "taken is a file; choose another path"),
+    ('[pipeline]\nname = "N"\nout_dir = "taken/out"\n[sinks.feed]\ntype = "rss"\n', {"taken": "a file"},
+     "taken is a file, so "),
+    ('[pipeline]\nname = "N"\nstate_dir = "/proc/no-such-folder/state"\n[sinks.feed]\ntype = "rss"\n', {},
      "cannot use it as the state folder"),
+    ('[pipeline]\nname = "N"\nout_dir = "/proc/no-such-folder/out"\n[sinks.feed]\ntype = "rss"\n', {},
+     "/proc/no-such-folder/out: cannot use it as the output folder (No such file or directory); fix [pipeline] "
+     "out_dir"),
 ])
 def test_config_errors_are_one_line_with_exit_2_and_no_traceback(write_project, capsys, toml, files, expected):
     path = write_project(toml, files)

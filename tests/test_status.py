@@ -266,4 +266,6 @@ def test_status_reads_while_a_run_holds_the_lock_and_names_a_damaged_database(wr
     for name in ("pipeline.sqlite-wal", "pipeline.sqlite-shm"):
         (config.parent / "state" / name).unlink(missing_ok=True)
     assert main(["status", "-c", str(config)]) == 2
-    assert "cannot open the state database" in capsys.readouterr().err
+    error = " ".join(capsys.readouterr().err.split())
+    assert "the state database is damaged (file is not a database); nothing was changed" in error
+    assert "pipeline backup" in error

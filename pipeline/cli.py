@@ -229,7 +229,8 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sent = command("deliveries", cmd_deliveries, "per issue: how many sent, in flight, unknown and failed")
     sent.add_argument("--issue", type=int, metavar="N", help="one issue, with the recipients not yet sent")
     sent.add_argument("--resend", choices=("unknown", "failed", "all"),
-                      help="send the latest issue again to these (with --issue N); unknown ones may get two copies")
+                      help="send the latest issue again to these (--issue, if given, must be it); "
+                           "unknown ones may get two copies")
     explain = command("explain", cmd_explain, "why an item has its themes (the evidence) and its summary")
     explain.add_argument("item", metavar="ITEM-ID-OR-URL", help="the item's id or its link")
     sched = command("schedule", cmd_schedule, "run the monthly edition and the regular refresh on a schedule")

@@ -132,3 +132,40 @@ def test_an_outbox_batch_left_in_flight_is_settled_by_the_files_it_wrote(write_p
     assert lines == ["issue 1: batch killed left in flight by an interrupted run: 1 sent, 1 to send again, 0 unknown"]
     assert journal.counts(store) == {1: {"sent": 1}} and journal.open_batches(store) == []
     store.close()
+
+
+def test_resend_without_issue_sends_the_latest_issue_again(write_project, capsys):
+    from plugins.deliveries.outbox import file_name
+
+    config = project(write_project)
+    blocked = config.parent / "out" / "outbox" / "issue-1" / file_name("bob@example.org")
+    blocked.mkdir(parents=True)  # bob's file cannot be written: bob is failed
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 1
+    blocked.rmdir()
+    capsys.readouterr()
+
+    code = main(["deliveries", "-c", str(config), "--resend", "failed"])
+
+    assert code == 0 and "issue 1: 1 recipient(s) (failed) will be sent again" in capsys.readouterr().out
+    assert blocked.is_file()
+    assert counts(config) == {1: {"sent": 2}}
+    assert main(["deliveries", "-c", str(config), "--issue", "2", "--resend", "failed"]) == 2  # no issue 2
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    now = datetime.now(UTC)
+    store.create_edition(datetime(2016, 4, 1).date(), now, now, lambda n: "Issue 2", [], now)
+    store.close()
+    capsys.readouterr()
+    assert main(["deliveries", "-c", str(config), "--issue", "1", "--resend", "failed"]) == 1  # not the latest
+    assert "--resend needs --issue 2, or no --issue" in capsys.readouterr().err
+
+
+def test_deliveries_refuses_an_issue_that_does_not_exist(write_project, capsys):
+    config = project(write_project)
+    assert main(["deliveries", "-c", str(config), "--issue", "7"]) == 2
+    assert "--issue 7: there is no issue 7; no issue has been made yet" in capsys.readouterr().err
+    main(["run", "-c", str(config), "--as-of", "2016-03-01"])
+    capsys.readouterr()
+
+    assert main(["deliveries", "-c", str(config), "--issue", "7"]) == 2
+    assert "--issue 7: there is no issue 7; the latest is issue 1" in capsys.readouterr().err
+    assert main(["deliveries", "-c", str(config), "--issue", "1"]) == 0

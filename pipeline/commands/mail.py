@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipeline.config import Project, load_project
-from pipeline.edition import Edition, from_record, prepare_edition
+from pipeline.edition import Edition, EditionError, from_record, prepare_edition
 from pipeline.errors import PipelineError
 from pipeline.files import write_atomic
 from pipeline.mail.message import Recipient, personalize
@@ -79,6 +79,8 @@ def send_test(config, to: str, as_of: date | None, console) -> int:
 def deliveries(config, issue: int | None, resend: str | None, console) -> int:
     project = load_project(config)
     with locked_store(project) as store:
+        if issue is not None:
+            _check_issue(store, issue)
         if resend:
             return _resend(project, store, issue, resend, console)
         counts = journal.counts(store, issue)
@@ -93,11 +95,23 @@ def deliveries(config, issue: int | None, resend: str | None, console) -> int:
         return 3 if stuck else 0
 
 
+def _check_issue(store: Store, issue: int) -> None:
+    """Refuse --issue N when there is no issue N (exit 2, as a refused date)."""
+    numbers = [edition.number for edition in store.editions()]
+    if issue not in numbers:
+        latest = f"the latest is issue {numbers[0]}" if numbers else "no issue has been made yet"
+        raise EditionError(f"--issue {issue}: there is no issue {issue}; {latest}")
+
+
 def _resend(project: Project, store: Store, issue: int | None, which: str, console) -> int:
+    """Send the latest issue again to its `which` recipients; --issue, if given, must name that issue."""
     latest = store.latest_edition()
-    if issue is None or latest is None or issue != latest.number:
-        raise PipelineError(f"--resend needs --issue {latest.number if latest else 'N'}: only the latest issue is "
+    if latest is None:
+        raise PipelineError("--resend: no issue has been made yet, so there is nothing to send again")
+    if issue is not None and issue != latest.number:
+        raise PipelineError(f"--resend needs --issue {latest.number}, or no --issue: only the latest issue is "
                             f"ever sent")
+    issue = latest.number
     statuses = ("unknown", "failed") if which == "all" else (which,)
     released = journal.release_for_resend(store, edition=issue, statuses=statuses, at=datetime.now(project.tz))
     console.print(f"issue {issue}: {released} recipient(s) ({'/'.join(statuses)}) will be sent again")

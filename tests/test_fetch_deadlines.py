@@ -220,6 +220,37 @@ def test_an_opml_file_with_no_feeds_is_a_config_error(project_from):
         project_from(f'[sources.p]\ntype = "opml"\npath = "p.opml"\n{SINK}', files={"p.opml": "<opml><body/></opml>"})
 
 
+def test_an_opml_outline_that_is_not_http_is_never_fetched_and_is_reported(write_project, tmp_path, feeds, capsys):
+    from pipeline.cli import main
+    local = tmp_path / "local.xml"  # a feed on this disk: an OPML file must not make the pipeline read it
+    opml = f"""<opml version="2.0"><body>
+      <outline type="rss" text="Open Dialogue UK" xmlUrl="{feeds.url('/ok.xml')}"/>
+      <outline type="rss" text="Local copy" xmlUrl="{local}"/>
+      <outline type="rss" title="Old FTP" xmlUrl="ftp://ftp.example.org/feed.xml"/>
+      <outline type="rss" xmlUrl="javascript:alert(1)"/></body></opml>"""
+    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\n{SINK}', {
+        "partners.opml": opml, "local.xml": RSS.format(n=9).replace("Peer support news", "Read from this disk")})
+
+    code = main(["refresh", "-c", str(config), "--as-of", "2016-02-01"])
+
+    out = " ".join(capsys.readouterr().out.split())  # the console wraps long lines
+    assert code == 3  # records were skipped
+    listed = config.parent / "partners.opml"
+    assert (f"skipped: {listed} <outline> 'Local copy': xmlUrl '{local}' is not an http(s) "
+            f"address, so it is never fetched; give the feed's http(s) address in the OPML file") in out
+    assert f"{listed} <outline> 'Old FTP': xmlUrl 'ftp://ftp.example.org/feed.xml' is not an http(s)" in out
+    assert f"{listed} <outline> '(no title)': xmlUrl 'javascript:alert(1)' is not an http(s)" in out
+    written = (config.parent / "out" / "feed.xml").read_text()
+    assert "Peer support news" in written and "Read from this disk" not in written
+
+
+def test_an_opml_file_whose_feeds_are_none_of_them_http_is_a_config_error(project_from):
+    from pipeline.errors import ConfigError
+    opml = '<opml><body><outline text="Local copy" xmlUrl="/etc/passwd"/></body></opml>'
+    with pytest.raises(ConfigError, match=r"lists no feeds .*'Local copy' has xmlUrl '/etc/passwd', not an http"):
+        project_from(f'[sources.p]\ntype = "opml"\npath = "p.opml"\n{SINK}', files={"p.opml": opml})
+
+
 SLOW_PLUGIN = '''
 import time
 from pipeline import hookimpl

@@ -7,12 +7,18 @@
 
 Each feed becomes the source `partners/<name>` (its `text` or `title`, made safe), so it is fetched,
 reported and identified as if it had a table of its own, and one failing feed fails alone.
+
+An outline whose xmlUrl is not an http(s) address (a local path, `ftp:`, `javascript:`) is never
+fetched: the file is someone else's export, and a local path in it must not read this machine's
+files. The list itself then stays a source (`partners`) that gives no items and reports each such
+outline as a problem on every run (exit 3), until the file gives its http(s) address.
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ElementTree
+from urllib.parse import urlparse
 
 from pipeline import hookimpl
 from pipeline.components import Source
@@ -30,10 +36,14 @@ class OpmlSource(Source):
     class Settings(FeedOptions):
         path: ExistingFile
 
+    skipped: tuple[tuple[str, str], ...] = ()  # (title, xmlUrl) of each outline not fetched, set by expand()
+
     def expand(self) -> list[Source]:
         where = f"{self.project.config_path.name}: [sources.{self.instance}]"
         sources, seen = [], set()
-        for title, url in feeds_in(self.settings.path, where):
+        feeds, skipped = feeds_in(self.settings.path, where)
+        self.skipped = tuple(skipped)
+        for title, url in feeds:
             name = f"{self.instance}/{_UNSAFE.sub('-', title.lower()).strip('-') or 'feed'}"
             base, n = name, 2
             while name in seen:  # two feeds of one name
@@ -47,27 +57,52 @@ class OpmlSource(Source):
             source.instance = name
             sources.append(source)
         if not sources:
+            first = (f"; {_short(self.skipped[0][0])} has xmlUrl {_short(self.skipped[0][1])}, not an http(s) "
+                     f"address" if self.skipped else "")
             raise ConfigError(f"{where}: {self.settings.path.name} lists no feeds (no <outline> with an "
-                              f"http(s) xmlUrl); export the list again from your feed reader")
-        return sources
+                              f"http(s) xmlUrl){first}; export the list again from your feed reader")
+        return sources + [self] if self.skipped else sources  # the list itself, to report what it skipped
 
-    def fetch(self, run):  # never runs: expand() stands in for it
+    def fetch(self, run):
+        """Runs only when the list has outlines it does not fetch: reports each; the feeds are their own sources."""
+        for title, url in self.skipped:
+            run.problem(f"{self.settings.path} <outline> {_short(title)}",
+                        f"xmlUrl {_short(url)} is not an http(s) address, so it is never fetched; give the feed's "
+                        f"http(s) address in the OPML file (or remove the outline); outline skipped")
         return []
 
 
-def feeds_in(path, where: str) -> list[tuple[str, str]]:
-    """(title, URL) of every feed outline in an OPML file, in order."""
+def feeds_in(path, where: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(title, URL) of every feed outline in an OPML file, in order; and of every outline whose xmlUrl is
+    not an http(s) address, which is not to be fetched."""
     try:
         root = ElementTree.parse(path).getroot()
     except (ElementTree.ParseError, OSError) as exc:
         raise ConfigError(f"{where}: {path.name} is not an OPML file ({exc}); export it again") from None
-    found, seen = [], set()
+    found, skipped, seen = [], [], set()
     for outline in root.iter("outline"):
         url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
-        if url.startswith(("http://", "https://")) and url not in seen:  # a feed filed in two folders is one
-            seen.add(url)
+        if not url or url in seen:  # not a feed; or a feed filed in two folders, which is one
+            continue
+        seen.add(url)
+        if _is_web_address(url):
             found.append(((outline.get("text") or outline.get("title") or url).strip(), url))
-    return found
+        else:
+            skipped.append(((outline.get("text") or outline.get("title") or "").strip() or "(no title)", url))
+    return found, skipped
+
+
+def _is_web_address(url: str) -> bool:
+    try:
+        parts = urlparse(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _short(text: str, most: int = 120) -> str:
+    """Text from the file, quoted on one line and cut short: the file is someone else's."""
+    return repr(text if len(text) <= most else text[:most] + "…")
 
 
 @hookimpl

@@ -21,12 +21,12 @@ from pipeline.components import Component, Settings, Sink, Source, Transform
 from pipeline.errors import ConfigError
 from pipeline.plugins import PluginHost, build_plugin_manager
 from pipeline.registry import Registry, build_registry
+from pipeline.settings_errors import describe_errors
 from pipeline.settings_types import ProjectPath, absolute_http_url
 
 SECTIONS = {"sources": "source", "transforms": "transform", "sinks": "sink"}
 # The tables that take a `deadline` (a key the host keeps), and its most seconds
 DEADLINE_LIMITS = {"sources": 3600, "transforms": 86400, "sinks": 86400}
-SECRET_WORDS = ("key", "password", "secret", "token")
 
 
 def default_workers() -> int:
@@ -329,20 +329,5 @@ def _validate(model: type[Settings], data: Any, where: str, context: dict, error
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:
-        errors.extend(_describe(where, model, err) for err in exc.errors())
+        errors.extend(describe_errors(where, model, data, exc.errors()))
         return None
-
-
-def _describe(where: str, model: type[Settings], err: dict) -> str:
-    key = ".".join(str(part) for part in err["loc"]) or "(table)"
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        allowed = ", ".join(model.model_fields) or "none"
-        hint = ""
-        if any(word in key.lower() for word in SECRET_WORDS):
-            hint = "; secrets are read from the environment, never from pipeline.toml"
-        return f"{where}: unknown key {key!r} (allowed: {allowed}){hint}"
-    if kind == "missing":
-        return f"{where}: missing required key {key!r}"
-    message = err["msg"].removeprefix("Value error, ")
-    return f"{where}: {key}: {message}"

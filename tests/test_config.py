@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
+from pipeline import components, hookimpl
 from pipeline.config import load_project
 from pipeline.errors import ConfigError
 
@@ -202,3 +204,94 @@ def test_a_number_that_is_not_finite_is_refused(write_project):
     path = write_project('[transforms.themes]\ntype = "themes"\nmin_score = inf\n[sinks.feed]\ntype = "rss"\n')
     with pytest.raises(ConfigError, match=r"\[transforms\.themes\].*min_score"):
         load_project(path)
+
+
+THEMES = "pipeline.toml: [transforms.themes] (themes)"
+
+
+def test_a_typo_inside_a_theme_is_one_line_with_the_themes_keys(project_from):
+    lines = error_lines(project_from, """
+        [transforms.themes]
+        type = "themes"
+        [transforms.themes.taxonomy."peer support"]
+        strong = ["peer support"]
+        phrase = ["peers"]
+        [sinks.feed]
+        type = "rss"
+    """)
+    assert lines == [f"{THEMES}: taxonomy.\"peer support\": unknown key 'phrase' "
+                     f"(allowed: phrases, strong, weak, exclude, weight)"]
+
+
+def test_a_theme_that_is_neither_a_list_nor_a_table_is_one_line(project_from):
+    lines = error_lines(project_from, """
+        [transforms.themes]
+        type = "themes"
+        taxonomy = { a = "just a string" }
+        [sinks.feed]
+        type = "rss"
+    """)
+    assert lines == [f"{THEMES}: taxonomy.a: must be a list of strings or a table "
+                     f"(keys: phrases, strong, weak, exclude, weight), not a string"]
+
+
+def test_a_theme_given_as_a_list_or_a_table_is_checked_as_that(project_from):
+    lines = error_lines(project_from, """
+        [transforms.themes]
+        type = "themes"
+        [transforms.themes.taxonomy]
+        listed = ["recovery", 3]
+        [transforms.themes.taxonomy."peer support"]
+        phrases = ["peers", { phrase = "peer mentor*", weigth = 2 }, 4]
+        weight = "heavy"
+        [sinks.feed]
+        type = "rss"
+    """)
+    assert lines == [
+        f"{THEMES}: taxonomy.listed.1: Input should be a valid string",
+        f"{THEMES}: taxonomy.\"peer support\".phrases.1: unknown key 'weigth' (allowed: phrase, weight)",
+        f"{THEMES}: taxonomy.\"peer support\".phrases.2: must be a string or a table (keys: phrase, weight), "
+        f"not a number",
+        f"{THEMES}: taxonomy.\"peer support\".weight: Input should be a valid number, "
+        f"unable to parse string as a number",
+    ]
+
+
+class Window(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: str
+    end: str = ""
+
+
+class Windowed(components.Transform):
+    name = "windowed"
+
+    class Settings(components.Settings):
+        window: Window
+        quiet: int | Window = 0
+
+    def apply(self, items, run):
+        pass
+
+
+class WindowedPlugin:
+    @hookimpl
+    def register_transforms(self, register):
+        register(Windowed)
+
+
+def test_any_plugins_nested_table_and_union_is_described_the_same_way(project_from):
+    with pytest.raises(ConfigError) as info:
+        project_from("""
+            [transforms.w]
+            type = "windowed"
+            window = { start = "09:00", edn = "17:00" }
+            quiet = ["22:00"]
+            [sinks.feed]
+            type = "rss"
+        """, plugins=[("windowed", WindowedPlugin())])
+    where = "pipeline.toml: [transforms.w] (windowed)"
+    assert info.value.lines == [
+        f"{where}: window: unknown key 'edn' (allowed: start, end)",
+        f"{where}: quiet: must be a number or a table (keys: start, end), not a list",
+    ]

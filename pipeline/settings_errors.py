@@ -1,0 +1,172 @@
+"""pydantic's errors in a settings table as the lines `pipeline check` prints: one per mistake, naming the key.
+
+An error's `loc` is followed through the settings model's annotations, so a key inside a nested table is
+reported with that table's own keys, and a union (`list[str] | ThemeSpec`) is reported as the one member
+the value given was meant for (a table for a model, a list for a list), or as one line saying what the
+value may be; the member's tag that pydantic puts in the `loc` is never printed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, TypeAdapter
+
+SECRET_WORDS = ("key", "password", "secret", "token")
+
+
+def describe_errors(where: str, model: type[BaseModel], data: Any, errors: list[dict]) -> list[str]:
+    """One line per mistake in `data`, validated against `model`, each starting with `where` (file and table)."""
+    lines = (_describe(where, model, data, err) for err in errors)
+    return list(dict.fromkeys(line for line in lines if line))  # a union's errors may make one line
+
+
+def _describe(where: str, model: type[BaseModel], data: Any, err: dict) -> str | None:
+    """One line for one of pydantic's errors; None for the error of a union's branch the value was not meant for.
+
+    The error's `loc` is followed through the model's annotations and the table's values: a union's branch tag
+    (`list[str]`, `ThemeSpec`) is left out of the key printed, and a branch of another kind than the value
+    given (a list for a table) is dropped, or, when no branch takes that kind, the union makes one line.
+    """
+    path: list[str | int] = []
+    annotation, owner, value = model, None, data
+    for part in err["loc"]:
+        annotation = _unwrap(annotation)
+        branches = _branches(annotation)
+        if branches:  # this part is the branch's tag
+            meant = [branch for branch in branches if _fits(branch, value)]
+            annotation = next((branch for branch in branches if _label(branch) == part), None)
+            if annotation is not None and annotation not in meant:
+                if meant:
+                    return None
+                expected = " or ".join(_expected(branch) for branch in branches)
+                return f"{where}: {_key(path)}: must be {expected}, not {_KIND_NAMES[_kind(type(value))]}"
+            continue
+        owner, annotation = annotation, _child(annotation, part)
+        value = _item(value, part)
+        path.append(part)
+    key = _key(path)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        known = bool(path) and _is_model(owner)  # the model the key is in: its fields are the ones allowed
+        allowed = ", ".join((owner if known else model).model_fields) or "none"
+        name, table = (str(path[-1]), path[:-1]) if known else (key, [])
+        hint = ""
+        if any(word in name.lower() for word in SECRET_WORDS):
+            hint = "; secrets are read from the environment, never from pipeline.toml"
+        inside = f"{_key(table)}: " if table else ""
+        return f"{where}: {inside}unknown key {name!r} (allowed: {allowed}){hint}"
+    if kind == "missing":
+        return f"{where}: missing required key {key!r}"
+    message = err["msg"].removeprefix("Value error, ")
+    return f"{where}: {key}: {message}"
+
+
+# What a TOML value is written as, or a setting's type takes (None: any value)
+_KIND_NAMES = {"table": "a table", "list": "a list", "string": "a string", "number": "a number",
+               "boolean": "a boolean", None: "that value"}
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _key(path: list[str | int]) -> str:
+    """`taxonomy."peer support".phrases.0`: written as in TOML, a key with a space in quotes."""
+    parts = [str(part) if isinstance(part, int) or _BARE_KEY.fullmatch(part) else json.dumps(part) for part in path]
+    return ".".join(parts) or "(table)"
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The type under `Annotated[...]` and `X | None`."""
+    while True:
+        if get_origin(annotation) is Annotated:
+            annotation = get_args(annotation)[0]
+        elif get_origin(annotation) in (Union, UnionType) and len(_branches(annotation, every=True)) == 1:
+            annotation = _branches(annotation, every=True)[0]
+        else:
+            return annotation
+
+
+def _branches(annotation: Any, every: bool = False) -> list[Any]:
+    """The members of a union but None: with two or more, pydantic tags each error with its member's label."""
+    if get_origin(annotation) not in (Union, UnionType):
+        return []
+    members = [member for member in get_args(annotation) if member is not type(None)]
+    return members if every or len(members) > 1 else []
+
+
+def _label(annotation: Any) -> str:
+    """The tag pydantic puts in an error's `loc` for this member of a union (`ThemeSpec`, `list[str]`)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation.__name__
+    try:
+        return TypeAdapter(annotation).validator.title
+    except Exception:  # a type pydantic takes only inside a model: then no member matches, and none is dropped
+        return ""
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _child(annotation: Any, part: str | int) -> Any:
+    """The type of `part` (a field, a list's index, a table's key) inside `annotation`; None when not known."""
+    if _is_model(annotation):
+        field = annotation.model_fields.get(part) or next(
+            (f for f in annotation.model_fields.values() if f.alias == part), None)
+        return field.annotation if field else None
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (list, set, frozenset) and args:
+        return args[0]
+    if origin is tuple and args:
+        if args[-1] is Ellipsis:
+            return args[0]
+        return args[part] if isinstance(part, int) and 0 <= part < len(args) else None
+    if isinstance(origin, type) and issubclass(origin, Mapping) and len(args) == 2:
+        return args[1]
+    return None
+
+
+def _item(value: Any, part: str | int) -> Any:
+    if isinstance(value, dict):
+        return value.get(part)
+    if isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+        return value[part]
+    return None
+
+
+def _kind(annotation: Any) -> str | None:
+    """What a TOML value of this type (or a setting of it) is written as: a table, a list, a string..."""
+    annotation = _unwrap(annotation)
+    origin = get_origin(annotation) or annotation
+    if not isinstance(origin, type):
+        return None
+    if issubclass(origin, BaseModel | Mapping):
+        return "table"
+    if issubclass(origin, list | tuple | set | frozenset):
+        return "list"
+    if issubclass(origin, bool):
+        return "boolean"
+    if issubclass(origin, str):
+        return "string"
+    if issubclass(origin, int | float):
+        return "number"
+    return None
+
+
+def _fits(branch: Any, value: Any) -> bool:
+    """Whether a value given could be meant for this member of a union (a table for a model, a list for a list)."""
+    return value is None or None in (_kind(branch), _kind(type(value))) or _kind(branch) == _kind(type(value))
+
+
+def _expected(branch: Any) -> str:
+    branch = _unwrap(branch)
+    if _is_model(branch):
+        return f"a table (keys: {', '.join(branch.model_fields)})"
+    kind = _kind(branch)
+    items = _kind(get_args(branch)[0]) if kind == "list" and get_args(branch) else None
+    if items in ("string", "number"):
+        return f"a list of {items}s"
+    return _KIND_NAMES[kind] if kind else _label(branch) or str(branch)

@@ -19,6 +19,7 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.components import Component, Settings, Sink, Source, Transform
 from pipeline.errors import ConfigError
+from pipeline.files import folder_problem
 from pipeline.plugins import PluginHost, build_plugin_manager
 from pipeline.registry import Registry, build_registry
 from pipeline.settings_errors import describe_errors
@@ -63,16 +64,13 @@ class CoreSettings(Settings):
             raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/London'") from None
         return value
 
-    @field_validator("state_dir", "out_dir")
+    @field_validator("state_dir")
     @classmethod
     def _could_be_a_folder(cls, value: Path) -> Path:
-        """A folder that is there, or could be made: no file where it or one of its parents would be."""
-        for path in (value, *value.parents):
-            if path.exists():
-                if not path.is_dir():
-                    where = "" if path == value else f", so {value} cannot be a folder"
-                    raise ValueError(f"{path} is a file{where}; choose another path")
-                return value
+        """The state folder is there, or could be made: every command needs it (`out_dir`, only `pipeline
+        check` and the runs, which make it)."""
+        if problem := folder_problem(value):
+            raise ValueError(f"{problem}; choose another path")
         return value
 
     @field_validator("site_url")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -19,3 +20,19 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def folder_problem(path: Path) -> str | None:
+    """Why `path` cannot be a folder (a file stands where it, or a folder above it, would be; or it cannot be
+    looked at), or None when it is one or could be made."""
+    for place in (path, *path.parents):
+        try:
+            found = os.stat(place)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:
+            return f"cannot look at {place} ({exc.strerror})"
+        if stat.S_ISDIR(found.st_mode):
+            return None
+        return f"{place} is a file" + ("" if place == path else f", so {path} cannot be a folder")
+    return None

@@ -97,7 +97,9 @@ def test_plugins_lists_broken_plugins_by_name_instead_of_failing(write_project, 
     ('[pipeline]\nname = "N"\nstate_dir = "taken"\n[sinks.feed]\ntype = "rss"\n', {"taken": "a file"},
      "taken is a file; choose another path"),
     ('[pipeline]\nname = "N"\nout_dir = "taken/out"\n[sinks.feed]\ntype = "rss"\n', {"taken": "a file"},
-     "taken is a file, so "),
+     "taken/out: cannot use it as the output folder (Not a directory); fix [pipeline] out_dir"),
+    (f'[pipeline]\nname = "N"\nstate_dir = "{"x" * 300}"\n[sinks.feed]\ntype = "rss"\n', {},
+     "(File name too long); choose another path"),
     ('[pipeline]\nname = "N"\nstate_dir = "/proc/no-such-folder/state"\n[sinks.feed]\ntype = "rss"\n', {},
      "cannot use it as the state folder"),
     ('[pipeline]\nname = "N"\nout_dir = "/proc/no-such-folder/out"\n[sinks.feed]\ntype = "rss"\n', {},
@@ -110,6 +112,15 @@ def test_config_errors_are_one_line_with_exit_2_and_no_traceback(write_project, 
     err = capsys.readouterr().err
     assert expected in err and "Traceback" not in err
     assert all(line.startswith("error: ") for line in err.strip().splitlines())
+
+
+def test_an_output_folder_where_a_file_stands_is_refused_by_check_alone(write_project, capsys):
+    path = write_project('[pipeline]\nname = "N"\nout_dir = "taken/out"\n[sinks.feed]\ntype = "rss"\n',
+                         {"taken": "a file"})
+    assert main(["check", "-c", str(path)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "pipeline.toml: [pipeline]: out_dir:" in err and "taken is a file, so" in err and "cannot be a folder" in err
+    assert main(["status", "-c", str(path)]) == 0  # looking in, or making a backup, needs no output folder
 
 
 def test_a_plugin_that_calls_sys_exit_is_reported_not_fatal(write_project, capsys):

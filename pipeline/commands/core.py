@@ -17,6 +17,8 @@ from rich.table import Table
 from pipeline import logs
 from pipeline.cli import write_json
 from pipeline.config import Project, load_plugins, load_project
+from pipeline.errors import ConfigError
+from pipeline.files import folder_problem
 from pipeline.run_report import RunReport, StageResult
 from pipeline.runner import outcome_of, run
 
@@ -39,7 +41,10 @@ def cmd_refresh(args) -> int:
 
 
 def check_data(config, project: Project) -> dict:
-    """What `pipeline check` found (it raises a ConfigError before this, when something is wrong)."""
+    """What `pipeline check` found (it raises a ConfigError before this, when something is wrong, and for an
+    output folder that could not be made)."""
+    if problem := folder_problem(project.core.out_dir):
+        raise ConfigError(f"{project.config_path.name}: [pipeline]: out_dir: {problem}; choose another path")
     return {"config": str(config), "ok": True, "exit_code": 0, "sources": len(project.sources),
             "transforms": len(project.transforms), "sinks": len(project.sinks),
             "plugins": len(project.host.pm.get_plugins())}

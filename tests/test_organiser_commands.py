@@ -158,6 +158,11 @@ def test_resend_without_issue_sends_the_latest_issue_again(write_project, capsys
     assert main(["deliveries", "-c", str(config), "--issue", "1", "--resend", "failed"]) == 1  # not the latest
     assert "--resend needs --issue 2, or no --issue" in capsys.readouterr().err
 
+    # Nobody failed issue 2 (nobody had it yet): nothing is sent, though the sink would send it to everyone.
+    assert main(["deliveries", "-c", str(config), "--resend", "failed"]) == 0
+    assert "issue 2: no recipient is failed; nothing sent" in capsys.readouterr().out
+    assert counts(config) == {1: {"sent": 2}}
+
 
 def test_deliveries_refuses_an_issue_that_does_not_exist(write_project, capsys):
     config = project(write_project)

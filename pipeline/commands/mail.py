@@ -114,6 +114,9 @@ def _resend(project: Project, store: Store, issue: int | None, which: str, conso
     issue = latest.number
     statuses = ("unknown", "failed") if which == "all" else (which,)
     released = journal.release_for_resend(store, edition=issue, statuses=statuses, at=datetime.now(project.tz))
+    if not released:  # the sink would still send to whoever has not had the issue: not what was asked
+        console.print(f"issue {issue}: no recipient is {' or '.join(statuses)}; nothing sent")
+        return 0
     console.print(f"issue {issue}: {released} recipient(s) ({'/'.join(statuses)}) will be sent again")
     sink = mail_sink(project)
     ctx = RunContext(project, store, latest.as_of, datetime.now(project.tz))

@@ -69,6 +69,17 @@ def test_feed_ids_are_stable_and_url_based(project_from, run_context):
     assert len({i.id for i in once}) == 2
 
 
+def test_a_feed_that_repeats_an_entry_keeps_the_first_quietly(pipeline_project):
+    repeated = RSS.replace("</channel>", "<item><title>Peer support, updated</title><guid>urn:partner:1</guid>"
+                                         "<pubDate>Thu, 17 Mar 2016 12:00:00 +0000</pubDate></item>"
+                                         "<item><title>Second, again</title><link>https://partner.example.org/news/2"
+                                         "</link><description>Plain text.</description></item></channel>")
+    project = pipeline_project('[sources.p]\ntype = "feed"\nurl = "p.xml"\n' + SINK, {"p.xml": repeated})
+    project.refresh(as_of=date(2016, 5, 1))  # exit 0: nothing the organiser could change
+    assert sorted(item.title for item in project.items()) == ["Peer support & recovery", "Second"]
+    assert project.problems == []
+
+
 def test_atom_feed(project_from, run_context):
     project = project_from('[sources.a]\ntype = "feed"\nurl = "a.xml"\nkind = "post"\n' + SINK, {"a.xml": ATOM})
     (item,), _ = fetch(project, run_context)

@@ -163,7 +163,7 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
     feed_link, entries = read or _read_with_feedparser(content, url, content_type)
     if "://" in url and not url.startswith("file"):
         feed_link = url
-    items, undated = [], set()
+    items, undated, seen = [], set(), set()
     kind = Kind(kind)
     for entry in entries:
         link = safe_url(entry.link, feed_link)
@@ -172,6 +172,9 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
         if not key:
             continue
         ident = item_id(source, key)
+        if ident in seen:  # an entry listed again, or updated below the first: someone else's feed, kept once
+            continue
+        seen.add(ident)
         if not entry.date:
             undated.add(ident)
         items.append(Item(

@@ -244,11 +244,17 @@ def test_an_opml_outline_that_is_not_http_is_never_fetched_and_is_reported(write
     assert "Peer support news" in written and "Read from this disk" not in written
 
 
-def test_an_opml_file_whose_feeds_are_none_of_them_http_is_a_config_error(project_from):
-    from pipeline.errors import ConfigError
-    opml = '<opml><body><outline text="Local copy" xmlUrl="/etc/passwd"/></body></opml>'
-    with pytest.raises(ConfigError, match=r"lists no feeds .*'Local copy' has xmlUrl '/etc/passwd', not an http"):
-        project_from(f'[sources.p]\ntype = "opml"\npath = "p.opml"\n{SINK}', files={"p.opml": opml})
+def test_an_opml_file_whose_feeds_are_none_of_them_http_reports_each_and_the_rest_still_runs(project_from):
+    opml = ('<opml><body><outline text="Local copy" xmlUrl="/etc/passwd"/>'
+            '<outline text="Old FTP" xmlUrl="ftp://ftp.example.org/feed.xml"/></body></opml>')
+    project = project_from(f'[sources.p]\ntype = "opml"\npath = "p.opml"\n[sources.local]\ntype = "feed"\n'
+                           f'url = "local.xml"\n{SINK}', files={"p.opml": opml, "local.xml": RSS.format(n=1)})
+    report = run(project, mode="refresh", as_of=date(2016, 2, 1))
+    assert [(r.name, r.ok, r.count) for r in report.results if r.stage == "source"] == [("p", True, 0),
+                                                                                          ("local", True, 1)]
+    assert ["'Local copy': xmlUrl '/etc/passwd'" in report.problems[0],
+            "'Old FTP': xmlUrl 'ftp://ftp.example.org/feed.xml'" in report.problems[1]] == [True, True]
+    assert report.exit_code == 3
 
 
 SLOW_PLUGIN = '''

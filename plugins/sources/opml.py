@@ -56,11 +56,9 @@ class OpmlSource(Source):
             source = self.project.build_component("source", f"{where} {url}", table)
             source.instance = name
             sources.append(source)
-        if not sources:
-            first = (f"; {_short(self.skipped[0][0])} has xmlUrl {_short(self.skipped[0][1])}, not an http(s) "
-                     f"address" if self.skipped else "")
+        if not sources and not self.skipped:
             raise ConfigError(f"{where}: {self.settings.path.name} lists no feeds (no <outline> with an "
-                              f"http(s) xmlUrl){first}; export the list again from your feed reader")
+                              f"xmlUrl); export the list again from your feed reader")
         return sources + [self] if self.skipped else sources  # the list itself, to report what it skipped
 
     def fetch(self, run):

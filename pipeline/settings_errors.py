@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -21,8 +21,18 @@ SECRET_WORDS = ("key", "password", "secret", "token")
 
 def describe_errors(where: str, model: type[BaseModel], data: Any, errors: list[dict]) -> list[str]:
     """One line per mistake in `data`, validated against `model`, each starting with `where` (file and table)."""
-    lines = (_describe(where, model, data, err) for err in errors)
-    return list(dict.fromkeys(line for line in lines if line))  # a union's errors may make one line
+    lines: dict[str, list[str]] = {}  # per key, what is wrong: the members of a union of plain values, each
+    for err in errors:
+        described = _describe(where, model, data, err)
+        if described:
+            key, _, problem = described.partition(_SEP)
+            lines.setdefault(key, [])
+            if problem not in lines[key]:
+                lines[key].append(problem)
+    return [key + (": " + "; or ".join(problems) if problems != [""] else "") for key, problems in lines.items()]
+
+
+_SEP = "\x00"  # between the key of a line and what is wrong with it, until the lines are joined
 
 
 def _describe(where: str, model: type[BaseModel], data: Any, err: dict) -> str | None:
@@ -41,10 +51,11 @@ def _describe(where: str, model: type[BaseModel], data: Any, err: dict) -> str |
             meant = [branch for branch in branches if _fits(branch, value)]
             annotation = next((branch for branch in branches if _label(branch) == part), None)
             if annotation is not None and annotation not in meant:
-                if meant:
-                    return None
-                expected = " or ".join(_expected(branch) for branch in branches)
-                return f"{where}: {_key(path)}: must be {expected}, not {_KIND_NAMES[_kind(type(value))]}"
+                if meant and _structured(annotation, *meant, type(value)):
+                    return None  # a list's errors for a table, say: only the member meant says what is wrong
+                if not meant:
+                    expected = " or ".join(dict.fromkeys(_expected(branch) for branch in branches))
+                    return f"{where}: {_key(path)}{_SEP}must be {expected}, not {_KIND_NAMES[_kind(type(value))]}"
             continue
         owner, annotation = annotation, _child(annotation, part)
         value = _item(value, part)
@@ -63,7 +74,7 @@ def _describe(where: str, model: type[BaseModel], data: Any, err: dict) -> str |
     if kind == "missing":
         return f"{where}: missing required key {key!r}"
     message = err["msg"].removeprefix("Value error, ")
-    return f"{where}: {key}: {message}"
+    return f"{where}: {key}{_SEP}{message}"
 
 
 # What a TOML value is written as, or a setting's type takes (None: any value)
@@ -137,9 +148,17 @@ def _item(value: Any, part: str | int) -> Any:
     return None
 
 
+def _structured(*annotations: Any) -> bool:
+    """Whether any of these is written as a table or a list."""
+    return any(_kind(annotation) in ("table", "list") for annotation in annotations)
+
+
 def _kind(annotation: Any) -> str | None:
     """What a TOML value of this type (or a setting of it) is written as: a table, a list, a string..."""
     annotation = _unwrap(annotation)
+    if get_origin(annotation) is Literal:  # one of some values: written as they are
+        kinds = {_kind(type(value)) for value in get_args(annotation)}
+        return kinds.pop() if len(kinds) == 1 else None
     origin = get_origin(annotation) or annotation
     if not isinstance(origin, type):
         return None
@@ -163,6 +182,8 @@ def _fits(branch: Any, value: Any) -> bool:
 
 def _expected(branch: Any) -> str:
     branch = _unwrap(branch)
+    if get_origin(branch) is Literal:
+        return "one of " + ", ".join(repr(value) for value in get_args(branch))
     if _is_model(branch):
         return f"a table (keys: {', '.join(branch.model_fields)})"
     kind = _kind(branch)

@@ -295,3 +295,29 @@ def test_any_plugins_nested_table_and_union_is_described_the_same_way(project_fr
         f"{where}: window: unknown key 'edn' (allowed: start, end)",
         f"{where}: quiet: must be a number or a table (keys: start, end), not a list",
     ]
+
+
+def test_a_union_of_plain_values_names_every_choice_on_one_line():
+    from typing import Literal
+
+    from pydantic import BaseModel, ConfigDict, ValidationError
+
+    from pipeline.settings_errors import describe_errors
+    from pipeline.settings_types import HttpUrl
+
+    class Chosen(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        workers: int | Literal["auto"] = "auto"
+        home: HttpUrl | Literal["none"] = "none"
+        scale: int | float = 1
+
+    def lines(data: dict) -> list[str]:
+        with pytest.raises(ValidationError) as info:
+            Chosen.model_validate(data)
+        return describe_errors("p.toml: [t]", Chosen, data, info.value.errors())
+
+    assert lines({"workers": "many"}) == ["p.toml: [t]: workers: Input should be a valid integer, unable to parse "
+                                          "string as an integer; or Input should be 'auto'"]
+    assert lines({"home": 5}) == ["p.toml: [t]: home: must be a string or one of 'none', not a number"]
+    assert lines({"home": "ftp://x"})[0].startswith("p.toml: [t]: home: 'ftp://x' is not an absolute http(s) URL")
+    assert lines({"scale": "big"}) == ["p.toml: [t]: scale: must be a number, not a string"]

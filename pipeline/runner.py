@@ -88,7 +88,14 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
                 ctx.close()
                 report.problems.extend(ctx.problems)
                 _notify(project, report)
+            if store.damage_seen is not None:  # met by a source or a sink, which failed alone: the run ends here
+                raise store.damage_seen
         except BaseException as exc:
+            if is_damage(exc):  # said as when found before the run, with what to do
+                error = damaged(store.path, str(exc), "the run stopped; what it saved before stays saved")
+                alerts.database_damaged(project, str(error))
+                _record_finish(store, run_id, report, error)
+                raise error from None
             if isinstance(exc, Exception) and getattr(exc, "exit_code", 1) != 2 and not dry_run:
                 for line in alerts.after_run(project, store, report, exc):  # not a refused date, nor a signal
                     log.warning(line)

@@ -3,6 +3,7 @@ made and not a byte of the file changed."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -158,3 +159,21 @@ def test_a_command_that_meets_the_damage_says_what_to_do(served_project):
     assert "pipeline.sqlite: the state database is damaged (database disk image is malformed)" in error
     assert "pipeline backup" in error and ".recover" in error
     assert "unexpected" not in error and "Traceback" not in done.stderr
+
+
+def test_damage_a_sink_meets_ends_the_run_with_what_to_do_and_the_next_run_checks(served_project):
+    config, _ = served_project
+    assert refresh(config).returncode == 0
+    database = config.parent / "state" / "pipeline.sqlite"
+    before = database.stat()
+    overwrite_page(database, "site_pages")  # read by the feed sink; a bad sector leaves the file's time as it was
+    os.utime(database, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    done = refresh(config)  # the file looks as the last run left it: no full check, and the sink meets the damage
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    error = " ".join(done.stderr.split())
+    assert "the state database is damaged (database disk image is malformed); the run stopped" in error
+    assert "pipeline backup" in error and "Traceback" not in done.stderr
+    again = refresh(config)
+    assert again.returncode == 2 and "nothing was fetched or sent" in " ".join(again.stderr.split())

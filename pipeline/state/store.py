@@ -76,6 +76,7 @@ class Store:
         self._on_close: list[Callable[[], None]] = []
         self._checked_at: datetime | None = None  # a checked store's last full check; None once damage is seen
         self._opened: tuple = ()  # when it opened, and what `_still_its_own` compares at close
+        self.damage_seen: sqlite3.DatabaseError | None = None  # SQLite said the file is damaged, maybe to a plugin
         opened_at = datetime.now(UTC)
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         if check:
@@ -192,6 +193,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             if is_damage(exc):
                 exc.database = self.path  # for the one-line error that says what to do (pipeline/cli.py)
+                self.damage_seen = exc
                 self.distrust()
             raise
 

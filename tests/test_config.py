@@ -209,30 +209,15 @@ def test_a_number_that_is_not_finite_is_refused(write_project):
 THEMES = "pipeline.toml: [transforms.themes] (themes)"
 
 
-def test_a_typo_inside_a_theme_is_one_line_with_the_themes_keys(project_from):
-    lines = error_lines(project_from, """
-        [transforms.themes]
-        type = "themes"
-        [transforms.themes.taxonomy."peer support"]
-        strong = ["peer support"]
-        phrase = ["peers"]
-        [sinks.feed]
-        type = "rss"
-    """)
-    assert lines == [f"{THEMES}: taxonomy.\"peer support\": unknown key 'phrase' "
-                     f"(allowed: phrases, strong, weak, exclude, weight)"]
-
-
-def test_a_theme_that_is_neither_a_list_nor_a_table_is_one_line(project_from):
-    lines = error_lines(project_from, """
-        [transforms.themes]
-        type = "themes"
-        taxonomy = { a = "just a string" }
-        [sinks.feed]
-        type = "rss"
-    """)
-    assert lines == [f"{THEMES}: taxonomy.a: must be a list of strings or a table "
-                     f"(keys: phrases, strong, weak, exclude, weight), not a string"]
+@pytest.mark.parametrize("theme, expected", [
+    ('[transforms.themes.taxonomy."peer support"]\nstrong = ["peer support"]\nphrase = ["peers"]',
+     "taxonomy.\"peer support\": unknown key 'phrase' (allowed: phrases, strong, weak, exclude, weight)"),
+    ('[transforms.themes.taxonomy]\na = "just a string"',
+     "taxonomy.a: must be a list of strings or a table (keys: phrases, strong, weak, exclude, weight), not a string"),
+], ids=["a typo inside a theme's table", "a theme neither a list nor a table"])
+def test_a_mistake_in_a_theme_is_one_line_with_the_themes_keys(project_from, theme, expected):
+    lines = error_lines(project_from, f'[transforms.themes]\ntype = "themes"\n{theme}\n[sinks.feed]\ntype = "rss"\n')
+    assert lines == [f"{THEMES}: {expected}"]
 
 
 def test_a_theme_given_as_a_list_or_a_table_is_checked_as_that(project_from):

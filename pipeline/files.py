@@ -29,6 +29,8 @@ def folder_problem(path: Path) -> str | None:
         try:
             found = os.stat(place)
         except (FileNotFoundError, NotADirectoryError):
+            if os.path.islink(place):
+                return f"{place} is a link to {os.readlink(place)}, which is not there"
             continue
         except OSError as exc:
             return f"cannot look at {place} ({exc.strerror})"

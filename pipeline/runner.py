@@ -80,6 +80,8 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
                 ingest = Ingest(ctx, report, progress)
                 _fetch_all(project.sources, ctx, report, progress, ingest)
                 ingest.finish()
+                if store.damage_seen is not None:  # met by a source, which failed alone: nothing is sent
+                    raise store.damage_seen
                 edition = prepare_edition(store, as_of, project.tz, project.core.name, moment,
                                           record=not dry_run) if mode == "run" else None
                 report.edition = edition.number if edition else None
@@ -88,11 +90,17 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
                 ctx.close()
                 report.problems.extend(ctx.problems)
                 _notify(project, report)
-            if store.damage_seen is not None:  # met by a source or a sink, which failed alone: the run ends here
+            if store.damage_seen is not None:  # met by a sink, which failed alone: the run ends here
                 raise store.damage_seen
         except BaseException as exc:
             if is_damage(exc):  # said as when found before the run, with what to do
-                error = damaged(store.path, str(exc), "the run stopped; what it saved before stays saved")
+                done = "; ".join(f"{r.name}: {r.summary[:120] if r.ok else 'failed'}" for r in report.results
+                                 if r.stage == "sink")
+                outcome = (f"the run stopped after its sinks ({done}): once it is restored, see `pipeline "
+                           f"deliveries` before the next run" if done else
+                           "the run stopped before its sinks: nothing was sent")
+                error = damaged(store.path, str(exc), outcome)
+                _log_report(report, run_id)
                 alerts.database_damaged(project, str(error))
                 _record_finish(store, run_id, report, error)
                 raise error from None

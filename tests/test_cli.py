@@ -122,6 +122,11 @@ def test_an_output_folder_where_a_file_stands_is_refused_by_check_alone(write_pr
     assert "pipeline.toml: [pipeline]: out_dir:" in err and "taken is a file, so" in err and "cannot be a folder" in err
     assert main(["status", "-c", str(path)]) == 0  # looking in, or making a backup, needs no output folder
 
+    (path.parent / "site").symlink_to(path.parent / "gone")
+    path.write_text(path.read_text().replace('out_dir = "taken/out"', 'out_dir = "site"'))
+    assert main(["check", "-c", str(path)]) == 2
+    assert "site is a link to" in capsys.readouterr().err
+
 
 def test_a_plugin_that_calls_sys_exit_is_reported_not_fatal(write_project, capsys):
     path = write_project('[pipeline]\nname = "N"\nplugins_dir = "local"\n[sinks.feed]\ntype = "rss"\n',

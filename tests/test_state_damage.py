@@ -177,3 +177,20 @@ def test_damage_a_sink_meets_ends_the_run_with_what_to_do_and_the_next_run_check
     assert "pipeline backup" in error and "Traceback" not in done.stderr
     again = refresh(config)
     assert again.returncode == 2 and "nothing was fetched or sent" in " ".join(again.stderr.split())
+
+
+def test_damage_a_source_meets_stops_the_run_before_its_sinks(served_project):
+    config, server = served_project
+    assert refresh(config).returncode == 0
+    feed = (config.parent / "out" / "feed.xml").read_bytes()
+    server.routes["/feed.xml"] = Route(rss(301))  # a new item: the feed sink would write it
+    database = config.parent / "state" / "pipeline.sqlite"
+    before = database.stat()
+    overwrite_page(database, "sqlite_autoindex_source_state_1")  # the feed's validators are read through it
+    os.utime(database, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    done = refresh(config)
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "the run stopped before its sinks: nothing was sent" in " ".join(done.stderr.split())
+    assert (config.parent / "out" / "feed.xml").read_bytes() == feed

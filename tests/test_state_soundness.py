@@ -101,6 +101,8 @@ def test_damage_under_an_extended_error_code_counts(database):
     assert raised.value.sqlite_errorname == "SQLITE_CORRUPT_INDEX"
     store.close()
     assert soundness.last_check(database) is None
+    with pytest.raises(Damaged, match="missing from index"):  # the next check compares every index with its table
+        Store(database, check=True)
 
 
 def test_a_commit_by_another_connection_while_open_is_not_recorded_as_sound(database):

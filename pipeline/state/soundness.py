@@ -13,7 +13,9 @@ identity, size and time of change, and the write-ahead log's (`pipeline.sqlite-c
 when the last full check was made. `last_check` gives that time back only while both files are exactly
 as recorded and the check is less than `CHECK_EVERY` old. Anything else (a run killed part-way,
 `pipeline serve` adding a subscriber, a file put back from a backup) means a full check, and so does
-damage any store reports in use (`distrust` leaves a mark that a store opened before it cannot overwrite).
+damage any store reports in use (`distrust` leaves a mark that a store opened before it cannot overwrite);
+after that, the full check is `PRAGMA integrity_check`, which also finds an index that disagrees with its
+table (the quick check does not), so a run never meets the same damage twice.
 A program other than SQLite that writes into the file while a run has it open is not seen, any more
 than a page gone bad.
 """
@@ -75,6 +77,14 @@ def last_check(database: Path, now: datetime | None = None) -> datetime | None:
         return None
     age = (now or datetime.now(UTC)) - checked_at
     return checked_at if same and timedelta(0) <= age < CHECK_EVERY else None
+
+
+def distrusted(database: Path) -> bool:
+    """Whether damage was met in use since the last full check (`distrust`): the next check is the thorough one."""
+    try:
+        return "distrusted_at" in _read(database)
+    except (OSError, ValueError):
+        return False
 
 
 def remember(database: Path, checked_at: datetime, opened_at: datetime) -> None:

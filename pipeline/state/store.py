@@ -82,7 +82,8 @@ class Store:
         if check:
             checked_at = soundness.last_check(path)
             if checked_at is None:
-                if found := self.damage():
+                # After damage met in use, the slower check that also compares every index with its table.
+                if found := self.damage(thorough=soundness.distrusted(path)):
                     self.db.close()
                     raise Damaged(found)
                 checked_at = datetime.now(UTC)
@@ -166,10 +167,17 @@ class Store:
             for done in calls:
                 done()
 
-    def damage(self, limit: int = 3) -> list[str]:
-        """What SQLite's `PRAGMA quick_check` finds wrong (at most `limit` lines); [] when the file is sound."""
+    def damage(self, limit: int = 3, thorough: bool = False) -> list[str]:
+        """What SQLite's `PRAGMA quick_check` (`integrity_check` when `thorough`) finds wrong (at most `limit`
+        lines); [] when the file is sound."""
+        check = "integrity_check" if thorough else "quick_check"
         with self._lock:
-            found = [row[0] for row in self.db.execute(f"PRAGMA quick_check({int(limit)})")]
+            try:
+                found = [row[0] for row in self.db.execute(f"PRAGMA {check}({int(limit)})")]
+            except sqlite3.DatabaseError as exc:  # a page too broken to be read through at all
+                if not is_damage(exc):
+                    raise
+                found = [str(exc)]
         return [] if found == ["ok"] else found
 
     def distrust(self) -> None:

@@ -215,7 +215,6 @@ def _open_store(project: Project, check: bool = False) -> Iterator[Store]:
         store.close()
 
 
-
 def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progress: Progress,
                ingest: Ingest) -> None:
     """Every source within its deadline; each one's items go to `ingest` as soon as it has finished."""

@@ -94,12 +94,10 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
                 raise store.damage_seen
         except BaseException as exc:
             if is_damage(exc):  # said as when found before the run, with what to do
-                done = "; ".join(f"{r.name}: {r.summary[:120] if r.ok else 'failed'}" for r in report.results
-                                 if r.stage == "sink")
-                outcome = (f"the run stopped after its sinks ({done}): once it is restored, see `pipeline "
-                           f"deliveries` before the next run" if done else
+                ran = [f"{r.name}: {r.summary}" for r in report.results if r.stage == "sink"]
+                outcome = (f"the run stopped at its sinks ({'; '.join(ran)})" if ran else
                            "the run stopped before its sinks: nothing was sent")
-                error = damaged(store.path, str(exc), outcome)
+                error = damaged(store.path, str(exc), outcome, sent=bool(ran) and not dry_run)
                 _log_report(report, run_id)
                 alerts.database_damaged(project, str(error))
                 _record_finish(store, run_id, report, error)
@@ -309,7 +307,11 @@ def _write_all(sinks: list[Sink], edition: Edition | None, ctx: RunContext, repo
         def work(sink=sink) -> tuple[str, int]:
             return write_within_deadline(sink, edition, ctx).summary, 0
 
-        report.results.append(timed("sink", sink.instance, work))
+        if ctx.store.damage_seen is not None:  # an earlier sink met it: none sends into a damaged file
+            report.results.append(StageResult("sink", sink.instance, False, "not run: the state database is damaged",
+                                              0.0))
+        else:
+            report.results.append(timed("sink", sink.instance, work))
         progress("sinks", n, len(sinks))
 
 

@@ -440,3 +440,28 @@ def test_a_second_sigterm_stops_the_run_safely(news_project, slow_feed):
     assert last.finished is not None and last.outcome == "stopped by SIGTERM" and last.exit_code == 143
     with open(config.parent / "state" / "pipeline.lock", "w") as lock:  # the lock was released
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_damage_met_while_working_out_what_is_due_is_said_with_what_to_do(news_project):
+    from test_state_damage import overwrite_page
+
+    config = news_project()
+    made = subprocess.run([str(PIPELINE), "run", "-c", str(config), "--as-of", "2016-02-28"], capture_output=True,
+                          text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    database = config.parent / "state" / "pipeline.sqlite"
+    before = database.stat()
+    overwrite_page(database, "editions")  # what is due is read from the issues made
+    os.utime(database, ns=(before.st_atime_ns, before.st_mtime_ns))
+    process = _start(config, "2016-03-01T09:00:00+00:00")
+    try:
+        _wait_for(lambda: "the state database is damaged" in process.err)
+    finally:
+        _, err = _stop(process, config)
+    said = " ".join(err.split())
+    assert "error checking what is due:" in said and "pipeline backup" in said and ".recover" in said
+    assert _issues_made_after(config) == []
+
+
+def _issues_made_after(config: Path) -> list[str]:
+    return sorted(path.name for path in (config.parent / "out" / "outbox").glob("issue-*") if path.name != "issue-1")

@@ -163,6 +163,7 @@ def test_a_command_that_meets_the_damage_says_what_to_do(served_project):
 
 def test_damage_a_sink_meets_ends_the_run_with_what_to_do_and_the_next_run_checks(served_project):
     config, _ = served_project
+    config.write_text(config.read_text() + '[sinks.site]\ntype = "archive"\n')  # a sink after the one that meets it
     assert refresh(config).returncode == 0
     database = config.parent / "state" / "pipeline.sqlite"
     before = database.stat()
@@ -173,8 +174,11 @@ def test_damage_a_sink_meets_ends_the_run_with_what_to_do_and_the_next_run_check
 
     assert done.returncode == 2, done.stdout + done.stderr
     error = " ".join(done.stderr.split())
-    assert "the state database is damaged (database disk image is malformed); the run stopped" in error
-    assert "pipeline backup" in error and "Traceback" not in done.stderr
+    assert "the state database is damaged (database disk image is malformed); the run stopped at its sinks" in error
+    assert "feed: DatabaseError: database disk image is malformed" in error
+    assert "site: not run: the state database is damaged" in error  # no later sink writes into the damaged file
+    assert ".recover` into a new file" in error and "putting one back sends the issue again" in error
+    assert "Traceback" not in done.stderr
     again = refresh(config)
     assert again.returncode == 2 and "nothing was fetched or sent" in " ".join(again.stderr.split())
 

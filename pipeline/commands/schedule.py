@@ -23,19 +23,21 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from rich.markup import escape
 
-from pipeline import logs
+from pipeline import alerts, logs
 from pipeline.commands.core import _console, _print_report, _run_with_progress
 from pipeline.config import load_project
 from pipeline.logs import SHOWN
 from pipeline.runner import state_path
 from pipeline.scheduler import EDITION, REFRESH, RESUME, Due, due, missed, next_slot
 from pipeline.state import Store
+from pipeline.state.store import damaged, is_damage
 
 FAKE_NOW, FAKE_SPEED = "PIPELINE_FAKE_NOW", "PIPELINE_FAKE_SPEED"
 log = logging.getLogger("pipeline.schedule")
@@ -170,6 +172,12 @@ def cmd_schedule(args) -> int:
         try:
             note = missed(store, current, moment)
             return due(store, current, moment, last_refresh=last_refresh), [note] if note else []
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            error = damaged(state_path(current), str(exc))  # said, and the organisers told, as by a run
+            alerts.database_damaged(current, str(error))
+            raise error from None
         finally:
             store.close()
 

@@ -52,13 +52,16 @@ def is_damage(exc: BaseException) -> bool:
     return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in DAMAGE_CODES
 
 
-def damaged(path: Path, problem: str, outcome: str = "nothing was fetched or sent") -> StateError:
+def damaged(path: Path, problem: str, outcome: str = "nothing was fetched or sent", sent: bool = False) -> StateError:
     """The one-line error for a damaged state database: what was found, `outcome`, and how to get a sound one
-    back."""
+    back. After sinks that may have sent (`sent`), salvaging comes first: a backup from before would not know
+    what they sent, and the next run would send it again."""
+    salvage = f"salvage it with `sqlite3 {path.name} .recover` into a new file and put that in its place"
+    backup = "put back the latest copy made by `pipeline backup` (README, \"Operations\")"
+    way = (f"{salvage}: it keeps the record of what was sent, which a copy from before this run lacks (putting "
+           f"one back sends the issue again)" if sent else f"{backup}, or {salvage}")
     return StateError(f"{path}: the state database is damaged ({' '.join(problem.split())[:200]}); {outcome}. "
-                      f"Stop `pipeline schedule`, then put back the latest copy made by `pipeline backup` (README, "
-                      f"\"Operations\"), or salvage it with `sqlite3 {path.name} .recover` into a new file and put "
-                      f"that in its place")
+                      f"Stop `pipeline schedule`, then {way}")
 
 
 class Store:

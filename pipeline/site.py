@@ -105,8 +105,10 @@ STYLESHEET = "site.css"
 MONTHS = "months/"
 SEARCH_SCRIPT = "search/search.js"
 SEARCH_INDEX_SCRIPT = "search/index.js"
-# Folders whose pages the site makes itself: an item's own URL inside them is not taken as its page.
-_SITE_FOLDERS = frozenset({ARCHIVE_DIR, "themes", "months", "search"})
+# Folders whose pages the site makes itself, its own files and the other outputs in out_dir (the email's
+# HTML, the outbox, `pipeline preview`): an item's own URL there is not taken as its page.
+_SITE_FOLDERS = frozenset({ARCHIVE_DIR, "themes", "months", "search", FEED_FILE, SITEMAP, STYLESHEET, "index.html",
+                           "newsletter", "outbox", "preview"})
 _LISTS = frozenset({JOBS, EVENTS, *(f"{folder}/" for folder in KIND_FOLDERS.values())})
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]*")
 
@@ -116,7 +118,7 @@ def item_path(project: Project, item: Item) -> str:
     <site_url>/blog/SLUG/), otherwise its kind's folder, a slug of its title and a piece of its id.
 
     An own URL is taken only as a plain folder path (letters, digits, `-._~`; no `..`, no `%`)
-    outside the site's own lists, so no item's page can replace a list or land outside out/."""
+    outside the site's own lists and files, so no item's page can replace one or land outside out/."""
     own = _own_path(project, item)
     if own is not None and _own_page(own):
         return own

@@ -8,7 +8,7 @@ import pytest
 from pipeline import site
 from pipeline.models import Kind
 from tests.conftest import make_item
-from tests.test_archive_sink import SINK
+from tests.test_archive_sink import FEB, SINK, make_issues, utc, write_site
 
 
 @pytest.fixture
@@ -55,9 +55,26 @@ def test_an_item_whose_url_is_on_the_site_has_its_page_there(project, own):
     "blog/../../../etc/", "blog/./x/", "a//b/", "%2e%2e/x/", "caf%C3%A9/", "blog/x",  # not a plain folder
     "jobs/", "events/", "blog/", "news/", "jobs/page/2/", "events/page/3/",
     "archive/", "archive/x/", "themes/peer-support/", "months/2016-04/", "search/",  # the site's own pages
+    "site.css/", "feed.xml/", "sitemap.xml/", "index.html/",  # the site's own files: a folder would stop them
+    "newsletter/", "outbox/x/", "preview/",  # the email's and the outbox's folders in out/
 ])
 def test_an_own_url_that_is_not_a_plain_folder_or_is_a_list_is_not_taken(project, own):
     item = make_item(Kind.NEWS, "Partner news", url=f"https://network.example.org/{own}")
     path = site.item_path(project, item)
     assert path == f"news/partner-news-{item.id[:8]}/"
     assert site.file(project, path).resolve().is_relative_to(project.core.out_dir.resolve())
+
+
+def test_an_item_claiming_the_stylesheets_address_does_not_stop_the_site(project, tmp_path):
+    """A partner's item linking <site_url>/site.css/ used to make site.css a folder: no run could write the site."""
+    from pipeline.state import Store
+
+    sneaky = make_item(Kind.NEWS, "Sneaky", url="https://network.example.org/site.css/", published=utc(2016, 1, 10))
+    store = Store(tmp_path / "state" / "site.sqlite")
+    try:
+        make_issues(project, store, {FEB: [sneaky]})
+        write_site(project, store)
+    finally:
+        store.close()
+    assert site.file(project, site.STYLESHEET).is_file()
+    assert site.file(project, site.item_path(project, sneaky)).is_file()

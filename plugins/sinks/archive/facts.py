@@ -20,7 +20,7 @@ from pipeline.models import Item
 from pipeline.state import Store
 from pipeline.state import site as site_state
 
-FACTS_VERSION = "2"  # change when what Facts holds, or how it is made, changes
+FACTS_VERSION = "3"  # change when what Facts holds, or how it is made, changes
 UNDATED_JOB_DAYS = 90  # a job with no closing date counts as open this long after it was posted
 UNDATED_EVENT_DAYS = 30  # an event with no date (a feed's notice without details) counts as upcoming this long
 

@@ -114,6 +114,33 @@ def test_a_removed_item_takes_its_page_and_its_theme_away(site_of):
     assert "2 removed" in result.summary
 
 
+def test_a_renamed_item_leaves_its_old_page_and_calendar_pointing_to_the_new(site_of):
+    """The email already sent links the page and the .ics where they were when it went out: a new title
+    moves the page (its slug), and the old addresses used to be removed."""
+    from pipeline.models import EventDetails
+
+    seminar = make_item(Kind.EVENT, "Seminar", published=utc(2016, 1, 21),
+                        event=EventDetails(start=utc(2016, 6, 1, 10), venue="Leeds"))
+    built = site_of([seminar])
+    old = site.item_path(built.project, seminar)
+    renamed = dataclasses.replace(seminar, title="Seminar 4: what co-production asks")
+    save(built, renamed)
+    built.write()
+    built.write()  # and it stays on the next refresh
+
+    new = site.item_path(built.project, renamed)
+    assert new != old and built.file(new).is_file()
+    moved = built.read(old)
+    assert f'<meta http-equiv="refresh" content="0; url={site.href(old, new)}">' in moved
+    assert f'href="{site.href(old, new)}"' in moved and renamed.title in moved
+    assert built.file(old + "event.ics").read_bytes() == built.file(new + "event.ics").read_bytes()
+    assert site.url(built.project, old) not in built.read(site.SITEMAP)
+
+    built.store.db.execute("DELETE FROM items WHERE id = ?", (seminar.id,))
+    built.write()
+    assert not built.file(old).exists() and not built.file(old + "event.ics").exists()
+
+
 def test_a_shorter_list_loses_the_pages_it_no_longer_needs(site_of):
     items = peer_items(60)
     built = site_of([], extra=items)

@@ -3,13 +3,18 @@
 A blog post is shown in full; a partner's news item links out to the partner's page; a job has its
 closing date and how to apply; an event its time at the venue, programme, speakers, prices and
 calendar links. Each lists its themes (linking to their pages) and the issue it was in.
+
+An item's page is named after its title: when the title changes, the page moves, and where it was
+(linked by the emails already sent) leads on to it, its .ics as well.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from pipeline import item_view, site
+from pipeline.models import Kind
 from plugins.sinks.archive.builder import Site
 from plugins.sinks.archive.facts import Facts
 from plugins.sinks.archive.render import KIND_LABELS, Head
@@ -33,6 +38,32 @@ def plan_items(built: Site) -> list[Planned]:
             planned.append(Planned(calendar_path(entry), key(built.version, "ics", entry.fp),
                                    lambda entry=entry: _event_ics(built, entry), listed=False))
     return planned
+
+
+def plan_moved(built: Site, known: Iterable[str], planned: list[Planned]) -> list[Planned]:
+    """Where an item's page was written under an earlier title (`known`: every file the sink wrote; an item's
+    own page is `<kind folder>/<slug>-<first 8 of its id>/`): a page leading on to it, and its .ics again."""
+    wanted = {page.path for page in planned}
+    found: dict[tuple[str, str], Facts | None] = {}
+    for entry in built.facts.values():
+        at = (site.KIND_FOLDERS[Kind(entry.kind)], entry.id[:8])
+        found[at] = None if at in found else entry  # two items with one prefix: neither is guessed
+    moved = []
+    for path in known:
+        folder, _, rest = path.partition("/")
+        name, _, file = rest.partition("/")
+        entry = found.get((folder, name[-8:])) if name[-9:-8] == "-" and file in ("", "event.ics") else None
+        if entry is None or path in wanted or path.removesuffix(file) == entry.path:
+            continue
+        if not file:
+            moved.append(Planned(path, key(built.version, "moved", entry.path, entry.title),
+                                 lambda path=path, entry=entry: built.renderer.page(
+                                     "moved.html", path, Head(entry.title, entry.summary), target=entry.path),
+                                 listed=False))
+        elif calendar_path(entry) in wanted:
+            moved.append(Planned(path, key(built.version, "ics", entry.fp),
+                                 lambda entry=entry: _event_ics(built, entry), listed=False))
+    return moved
 
 
 def _event_ics(built: Site, entry: Facts) -> bytes:

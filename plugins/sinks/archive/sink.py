@@ -39,9 +39,10 @@ class ArchiveSink(Sink):
 
     def write(self, edition: Edition | None, run: RunContext) -> SinkResult:
         # The site's modules are loaded here: loading the plugins (`pipeline check`, a run) does not need them.
+        from pipeline.state.site import pages_written
         from plugins.sinks.archive.builder import Site
         from plugins.sinks.archive.issues import plan_archive_index, plan_issues
-        from plugins.sinks.archive.items import plan_items
+        from plugins.sinks.archive.items import plan_items, plan_moved
         from plugins.sinks.archive.lists import plan_lists
         from plugins.sinks.archive.search import plan_search
         from plugins.sinks.archive.sitemap import plan_sitemap
@@ -54,8 +55,10 @@ class ArchiveSink(Sink):
             *plan_issues(built), *plan_archive_index(built), *plan_items(built), *plan_lists(built),
             *plan_search(built),
         ]
+        known = pages_written(run.store, self.instance)
+        planned += plan_moved(built, known, planned)
         planned.append(plan_sitemap(self.project, built.version, planned))
-        done = publish(self.project, run.store, self.instance, planned)
+        done = publish(self.project, run.store, self.instance, planned, known)
         pages = sum(1 for page in planned if page.listed)
         said = [f"{done.rendered} made again", f"{len(done.written)} written"]
         if done.removed:

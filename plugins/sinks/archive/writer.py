@@ -46,9 +46,10 @@ def key(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:32]
 
 
-def publish(project: Project, store: Store, sink: str, planned: list[Planned]) -> Published:
-    """Bring out_dir in line with `planned`; return what was done."""
-    known = site_state.pages_written(store, sink)
+def publish(project: Project, store: Store, sink: str, planned: list[Planned],
+            known: dict[str, tuple[str, str]] | None = None) -> Published:
+    """Bring out_dir in line with `planned`; return what was done. `known`: `pages_written`, when read already."""
+    known = site_state.pages_written(store, sink) if known is None else known
     done = Published(files=len(planned))
     rows: list[tuple[str, str, str]] = []
     root = f"{project.core.out_dir}/"

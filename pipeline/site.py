@@ -180,6 +180,12 @@ def edition_page_path(number: int, page_number: int) -> str:
 
 # ---- addresses the email and the feeds link to ------------------------------------------------
 
+def publishes(project: Project, sink_type: str) -> bool:
+    """Whether the project has a sink of this type: "archive" writes the site's pages (the issues' web
+    versions among them), "rss" its feeds."""
+    return any(sink.name == sink_type for sink in project.sinks)
+
+
 def feed_url(project: Project) -> str:
     return url(project, FEED_FILE)
 

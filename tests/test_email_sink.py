@@ -86,11 +86,13 @@ class Flaky:
 
 @pytest.fixture
 def newsletter(project_from, tmp_path):
-    """newsletter(items=(), delivery="", subscribers=SUBSCRIBERS, plugins=()) -> (project, run)."""
+    """newsletter(items=(), delivery="", subscribers=SUBSCRIBERS, plugins=(), web=False) -> (project, run);
+    `web`: the project publishes the site and its feed as well (archive and rss sinks)."""
     stores = []
 
-    def make(items=(), delivery: str = "", subscribers: str = SUBSCRIBERS, plugins=()):
+    def make(items=(), delivery: str = "", subscribers: str = SUBSCRIBERS, plugins=(), web: bool = False):
         toml = sink_toml(delivery) + ('[sources.fixed]\ntype = "fixed"\n' if items else "")
+        toml += '[sinks.site]\ntype = "archive"\n[sinks.feed]\ntype = "rss"\n' if web else ""
         plugins = [*plugins, ("fixed-items", Fixed(items))] if items else list(plugins)
         project = project_from(toml, files={"subscribers.csv": subscribers}, plugins=plugins)
         stores.append(Store(tmp_path / "state" / "direct.sqlite"))
@@ -143,7 +145,7 @@ def full_issue(item_factory):
 
 
 def test_html_has_every_section_in_order_with_job_and_event_details(newsletter, full_issue):
-    project, run = newsletter()
+    project, run = newsletter(web=True)
 
     rendered = render_edition(edition_of(full_issue), run, unsubscribe="https://network.example.org/unsubscribe/t")
 
@@ -216,7 +218,7 @@ def test_subject_is_one_line_so_headers_cannot_be_injected(newsletter, tmp_path,
 
 
 def test_a_forty_item_issue_stays_under_gmails_clipping_limit(newsletter, item_factory):
-    _, run = newsletter()
+    _, run = newsletter(web=True)
     long_body = "<p>" + "Co-production is about power-sharing, and power-sharing needs new professionalism. " * 300
     items = []
     for n in range(10):
@@ -397,7 +399,7 @@ def test_a_huge_issue_shows_ten_a_section_in_the_email_and_everything_on_the_web
 
 
 def test_an_email_that_would_be_clipped_shows_fewer_items_until_it_fits(newsletter, item_factory):
-    _, run = newsletter()
+    _, run = newsletter(web=True)
     items = many_items(item_factory, 12, themes=[f"theme {n} " + "x" * 300 for n in range(12)])
 
     rendered = render_edition(edition_of(items), run, max_per_section=10)
@@ -410,7 +412,7 @@ def test_an_email_that_would_be_clipped_shows_fewer_items_until_it_fits(newslett
 
 
 def test_even_one_enormous_item_cannot_make_the_email_too_big(newsletter, item_factory):
-    _, run = newsletter()
+    _, run = newsletter(web=True)
     # Long text fields are cut in the email, but a link cannot be: a 200 KB URL leaves the item out.
     enormous = item_factory(Kind.NEWS, "Enormous " + "word " * 40_000, url="https://example.org/" + "word-" * 40_000)
 
@@ -422,7 +424,7 @@ def test_even_one_enormous_item_cannot_make_the_email_too_big(newsletter, item_f
 
 def test_max_items_per_section_is_a_setting_of_at_least_one(newsletter, project_from, full_issue):
     full_issue.append(dataclasses.replace(full_issue[0], id="second", title="Second post"))
-    project, run = newsletter(delivery="max_items_per_section = 1")  # any line of the sink's table
+    project, run = newsletter(delivery="max_items_per_section = 1", web=True)  # any line of the sink's table
 
     project.sinks[0].write(edition_of(full_issue, store=run.store), run)
 
@@ -449,7 +451,7 @@ def test_a_day_seminar_programme_is_shown_whole_in_the_email(newsletter, item_fa
 
 
 def test_a_very_long_programme_is_cut_in_the_email_but_whole_on_the_web(newsletter, item_factory):
-    project, run = newsletter()
+    project, run = newsletter(web=True)
     edition = edition_of([seminar(item_factory, 30)])
 
     email_html = render_edition(edition, run, max_per_section=10).html
@@ -458,6 +460,30 @@ def test_a_very_long_programme_is_cut_in_the_email_but_whole_on_the_web(newslett
     assert "Session 12 " in email_html and "Session 13 " not in email_html
     assert f'<a href="{site.edition_url(project, 1)}">…and 18 more in the web version</a>' in email_html
     assert "23:30 Session 30 — Speaker 30" in web and "more in the web version" not in web
+
+
+@pytest.mark.parametrize("sinks", ["", '[sinks.feed]\ntype = "rss"\n'], ids=["email only", "and rss"])
+def test_without_an_archive_the_email_shows_every_item_and_links_to_no_page_of_the_site(project_from, item_factory,
+                                                                                       sinks):
+    project = project_from(sink_toml("max_items_per_section = 2") + sinks, files={"subscribers.csv": SUBSCRIBERS})
+    store = Store(project.core.state_dir / "pipeline.sqlite")
+    posts = [item_factory(Kind.POST, f"Post number {n}") for n in range(1, 6)]
+    try:
+        rendered = render_edition(edition_of([*posts, seminar(item_factory, 30)]), RunContext(project, store, AS_OF,
+                                  MOMENT), unsubscribe="https://network.example.org/unsubscribe/t", max_per_section=2)
+    finally:
+        store.close()
+
+    home = project.core.site_url.rstrip("/")  # the network's own site, where people signed up
+    links = {url.rstrip(".").rstrip("/") for url in re.findall(r'href="([^"]+)"', rendered.html)
+             + re.findall(r"https?://\S+", rendered.text)}
+    site_pages = {url for url in links if url.startswith(home) and url != home and "/unsubscribe/" not in url}
+    assert site_pages == ({site.feed_url(project)} if sinks else set())  # no web version, no archive: no dead link
+    for text in (rendered.html, rendered.text):
+        assert all(f"Post number {n}" in text for n in range(1, 6))  # nowhere else to read the rest
+        assert "web version" not in text and "Past issues" not in text and "stays in the archive" not in text
+        assert "…and 18 more" in text or "...and 18 more" in text  # of the programme, cut as in any email
+    assert ("RSS feed" in rendered.html) == bool(sinks)
 
 
 def event_item(item_factory, **details):
@@ -506,7 +532,7 @@ def test_the_byline_names_the_author_or_says_when_it_was_posted(newsletter, item
 
 def test_one_item_with_huge_fields_does_not_crowd_out_the_others(newsletter, item_factory):
     """Single fields are cut in the email, so the clipping guard never has to drop other items for one."""
-    _, run = newsletter()
+    _, run = newsletter(web=True)
     huge = "Send a CV and a covering letter explaining your experience of peer support. " * 1900  # ~140 KB
     job = item_factory(Kind.JOB, "Peer support worker " + "x" * 5000, author="A" * 5000, themes=["t"] * 500,
                        job=JobDetails(organisation="O" * 5000, location="L" * 5000, hours="H" * 5000,

@@ -50,7 +50,7 @@ class Site:
         self.sink = sink.instance
         self.settings = sink.settings
         self.moment: datetime = run.moment
-        self.has_rss = any(other.name == "rss" for other in project.sinks)
+        self.has_rss = site.publishes(project, "rss")
         self.renderer = Renderer(project, run.templates, main_feed=self.has_rss)
         core = project.core
         self.version = key(SITE_VERSION, self.renderer.sources(), json.dumps(self.settings.model_dump(mode="json")),

@@ -40,28 +40,34 @@ def render_edition(edition: Edition, run: RunContext, *, unsubscribe: str = "", 
     :param preferences: the same for the link to the recipient's preferences page.
     :param max_per_section: for the email: at most this many items a section, then a link to the
         web version for the rest; fewer (down to none) if the HTML would still be over
-        `GMAIL_CLIP_BYTES`. None (the web version): every item.
+        `GMAIL_CLIP_BYTES`. None (the web version): every item. A project without an `archive` sink has
+        no web version: its email shows every item, and links to no page of the site.
     """
-    limit = max_per_section
-    rendered = _render(edition, run, unsubscribe, preferences, limit)
+    web = site.publishes(run.project, "archive")
+    # With no web version to hold the rest, every item is shown (past Gmail's clip if need be: its "View
+    # entire message" still shows them) and nothing links to pages no sink writes.
+    limit = max_per_section if web else None
+    email = max_per_section is not None  # else the web version: every field whole
+    rendered = _render(edition, run, unsubscribe, preferences, limit, web, email)
     while limit and len(rendered.html.encode()) > GMAIL_CLIP_BYTES:
         limit = min(limit - 1, limit * 3 // 4)  # a quarter fewer each time: 10, 7, 5, 3, 2, 1, 0
-        rendered = _render(edition, run, unsubscribe, preferences, limit)
+        rendered = _render(edition, run, unsubscribe, preferences, limit, web, email)
     return rendered
 
 
-def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: str,
-            limit: int | None) -> RenderedEdition:
+def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: str, limit: int | None,
+            web: bool, email: bool) -> RenderedEdition:
     project = run.project
     context = {
         "edition": edition,
         "subject": view.subject_line(edition.title),
         "intro": view.intro(edition),
-        "sections": view.sections(edition, project.tz, limit, _calendar_links(project),
-                                  lambda item: site.item_link(project, item)),
-        "issue_url": site.edition_url(project, edition.number),
-        "archive_url": site.archive_url(project),
-        "feed_url": site.feed_url(project),
+        "sections": view.sections(edition, project.tz, limit, _calendar_links(project, web),
+                                  lambda item: site.item_link(project, item), cut=email),
+        # "" where no sink writes the page: the templates then leave the link out
+        "issue_url": site.edition_url(project, edition.number) if web else "",
+        "archive_url": site.archive_url(project) if web else "",
+        "feed_url": site.feed_url(project) if site.publishes(project, "rss") else "",
         "unsubscribe": unsubscribe,
         "preferences": preferences,
     }
@@ -72,8 +78,8 @@ def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: st
     return RenderedEdition(context["subject"], html, text)
 
 
-def _calendar_links(project: Project) -> Callable[[Item], str]:
-    """An event's .ics on the site, when the project publishes the site (an `archive` sink); else none."""
-    if not any(sink.name == "archive" for sink in project.sinks):
+def _calendar_links(project: Project, web: bool) -> Callable[[Item], str]:
+    """An event's .ics on the site, when the project publishes the site (`web`: an `archive` sink); else none."""
+    if not web:
         return lambda item: ""
     return lambda item: site.url(project, site.event_calendar_path(project, item)) if item.event else ""

@@ -45,22 +45,24 @@ def subject_line(title: str) -> str:
 
 def sections(edition: Edition, tz: ZoneInfo, limit: int | None = None,
              calendar_url: Callable[[Item], str] = lambda item: "",
-             url: Callable[[Item], str] = lambda item: item.url) -> list[SectionView]:
+             url: Callable[[Item], str] = lambda item: item.url, *, cut: bool | None = None) -> list[SectionView]:
     """Non-empty sections in newsletter order (posts, news, jobs, events).
 
-    With a `limit` (the email), each shows its first `limit` items and long programmes are cut;
-    without, everything is shown, and only the first `EMAIL_IMAGES` items with a lead image show it.
-    `calendar_url(item)`: an event's .ics, or ""; `url(item)`: where its title links.
+    With a `limit`, each shows its first `limit` items; without, every item. `cut` (the email; by
+    default, when there is a `limit`): long fields and programmes are cut, and only the first
+    `EMAIL_IMAGES` items with a lead image show it. `calendar_url(item)`: an event's .ics, or "";
+    `url(item)`: where its title links.
     """
+    cut = limit is not None if cut is None else cut
     views = []
     for kind in Kind:
         items = edition.sections.get(kind) or []
         if items:
             shown = items if limit is None else items[:limit]
-            shown_views = [item_view(i, tz, whole=limit is None, calendar_url=calendar_url(i), url=url(i))
+            shown_views = [item_view(i, tz, whole=not cut, calendar_url=calendar_url(i), url=url(i))
                            for i in shown]
             views.append(SectionView(kind.value, SECTION_TITLES[kind], shown_views, len(items) - len(shown)))
-    if limit is not None:
+    if cut:
         with_images = [view for section in views for view in section.items if view.image]
         for view in with_images[EMAIL_IMAGES:]:
             view.image = ""

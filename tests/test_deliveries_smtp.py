@@ -272,3 +272,17 @@ def test_an_uncertain_smtp_message_is_journalled_unknown_and_not_resent(smtp_ser
     store = Store(project.core.state_dir / "pipeline.sqlite")
     assert journal.counts(store)[1] == {"unknown": 1}
     store.close()
+
+
+def test_a_login_smtplib_cannot_send_is_refused_at_start_up_without_being_repeated(smtp_delivery, monkeypatch):
+    # smtplib encodes a login as ASCII: sending would raise for every message, which the journal takes for
+    # "may have been sent" (unknown) and never retries, though nothing went out.
+    monkeypatch.setenv("SMTP_USER", LOGIN[0])
+    monkeypatch.setenv("SMTP_PASSWORD", "pässwörd£")
+
+    with pytest.raises(ConfigError) as caught:
+        smtp_delivery('port = 2525, username_env = "SMTP_USER", password_env = "SMTP_PASSWORD"')
+
+    message = str(caught.value)
+    assert "SMTP_PASSWORD" in message and "ASCII" in message
+    assert not any(c in message for c in "äö£")

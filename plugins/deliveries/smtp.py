@@ -61,6 +61,12 @@ class Smtp(Deliverer):
                 raise ConfigError(f"{project.config_path.name}: smtp delivery: environment {variables} not set; "
                                   f"set the SMTP login there, or remove username_env and password_env if the "
                                   f"server needs no login")
+            # smtplib sends a login as ASCII only: it would fail every message with nothing sent. Never repeated.
+            unsendable = [v for v in (settings.username_env, settings.password_env) if not os.environ[v].isascii()]
+            if unsendable:
+                raise ConfigError(f"{project.config_path.name}: smtp delivery: the login in {unsendable[0]} has "
+                                  f"characters other than ASCII, which Python's smtplib cannot send; use an "
+                                  f"ASCII password (an app password, say)")
             self.credentials = (os.environ[settings.username_env], os.environ[settings.password_env])
         self._server: smtplib.SMTP | None = None
         self._down = ""

@@ -198,6 +198,21 @@ def test_missing_api_key_is_a_config_error_at_load(fake, project_from, monkeypat
     assert 'type = "outbox"' in message and "\n" not in message
 
 
+@pytest.mark.parametrize("key", ["SG.abc123.secret-part\nX-Other: 1", "SG.abc123\rsecret-part",
+                                 "SG.abc123 secret-part"])
+def test_a_key_that_cannot_go_in_a_header_is_refused_at_load_without_being_repeated(fake, project_from, monkeypatch,
+                                                                                      key):
+    # http.client refuses it on every request with "Invalid header value b'Bearer <the key>'", which went
+    # into the journal, the run report and the organisers' alert.
+    monkeypatch.setenv("SENDGRID_API_KEY", key)
+
+    with pytest.raises(ConfigError) as caught:
+        project_from(toml(fake.url), files={"subscribers.csv": "email,name\n"})
+
+    message = str(caught.value)
+    assert "SENDGRID_API_KEY" in message and "abc123" not in message and "secret-part" not in message
+
+
 @pytest.mark.parametrize("value", ["SG.abc123.secret-key", "my key", "1PASSWORD"])
 def test_a_key_pasted_as_api_key_env_is_refused_without_being_repeated(fake, project_from, value):
     with pytest.raises(ConfigError) as caught:

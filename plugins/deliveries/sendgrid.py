@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 
     from pipeline.mail.message import Mailing, Recipient
 
+_KEY = re.compile(r"[!-~]+")  # printable ASCII, no space: what an API key is made of
 CANCEL_CUTOFF = timedelta(minutes=10)  # SendGrid refuses a cancel later than this before send_at
 CANCEL_MARGIN = timedelta(minutes=1)  # our clock and SendGrid's may differ a little
 HINTS = {
@@ -93,6 +95,10 @@ class SendGrid(Deliverer):
             raise ConfigError(f"{project.config_path.name}: sendgrid delivery: environment variable "
                               f"{settings.api_key_env} is not set; set it to your SendGrid API key, "
                               f"or use type = \"outbox\" to write .eml files instead")
+        if not _KEY.fullmatch(key):  # http.client would refuse it on every request, quoting it whole
+            raise ConfigError(f"{project.config_path.name}: sendgrid delivery: environment variable "
+                              f"{settings.api_key_env} holds a line break, a space or another character no "
+                              f"SendGrid API key has; set it to the key alone")
         from sendgrid import SendGridAPIClient  # here: it loads cryptography, which a project without it never needs
 
         self.client = SendGridAPIClient(api_key=key, host=settings.host)

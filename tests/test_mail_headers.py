@@ -23,6 +23,7 @@ INJECTIONS = [
     "Fay\u2028Bcc: evil@example.com",
     "=?UTF-8?Q?=3D=3FUTF-8=3FQ=3FFay=3D0D=3D0ABcc:_evil@example.com=3F=3D?=",  # an encoded word inside one
     "=?x-unknown?Q?Fay=0D=0ABcc:_evil@example.com?=",
+    "Fay =?utf-8?b?abcde?=",  # base64 that cannot be decoded: the email package raises HeaderParseError
 ]
 SAFE_HEADERS = {"subject", "from", "to", "date", "message-id", "list-id", "x-newsletter-edition", "list-unsubscribe",
                 "list-unsubscribe-post", "mime-version", "content-type", "reply-to"}
@@ -111,3 +112,17 @@ def test_hostile_subscriber_names_feed_titles_and_config_go_through_a_whole_run(
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
         assert {name.lower() for name in message.keys()} <= SAFE_HEADERS, path.name
         assert len(message["To"].addresses) == 1 and len(message["From"].addresses) == 1
+
+
+def test_a_name_the_email_package_cannot_decode_costs_nobody_else_their_issue(fake, write_project):
+    from tests.newsletter_network import POST, SUBSCRIBERS, everyone, project_toml, readers_csv, statuses
+    from tests.test_exactly_once import run_in_process
+
+    rows = readers_csv().replace("reader0@example.org,Reader 0", "reader0@example.org,=?utf-8?b?abcde?=")
+    config = write_project(project_toml(fake.url), {"subscribers.csv": rows, "blog/post.md": POST})
+
+    report = run_in_process(config)
+
+    assert report.exit_code == 0, report.results
+    assert fake.delivered() == everyone() and not fake.cancelled_batches()
+    assert statuses(config) == {"sent": SUBSCRIBERS}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from email import policy
+from email.errors import HeaderParseError
 from email.header import decode_header
 from email.parser import BytesHeaderParser
 
@@ -45,7 +46,7 @@ def header_text(value: object) -> str:
 def _decode_words(text: str) -> str:
     try:
         parts = decode_header(text)
-    except (ValueError, UnicodeError):  # a malformed word
+    except (ValueError, UnicodeError, HeaderParseError):  # a malformed word (HeaderParseError: bad base64)
         return _ENCODED_WORD.sub(" ", text)
     return "".join(_as_text(chunk, charset) for chunk, charset in parts)
 

@@ -91,6 +91,26 @@ def test_one_scheduled_request_holds_one_personalization_per_recipient_with_thei
     assert body["custom_args"] == {"edition": "4"}
 
 
+def test_an_address_sendgrid_cannot_send_to_fails_alone_and_a_domain_outside_ascii_goes_in_its_idna_form(
+        fake, sendgrid):
+    people = [*recipients(2), Recipient("jörg@example.org", "Jörg", "tj"), Recipient("ann@bücher.de", "Ann", "ta")]
+
+    _, results = deliver(sendgrid(), people)
+
+    outcome = {d.recipient: (d.ok, d.certain, d.error) for d in results}
+    assert outcome["jörg@example.org"][:2] == (False, True) and "ASCII before the @" in outcome["jörg@example.org"][2]
+    assert all(outcome[a][0] for a in ("reader0@example.org", "reader1@example.org", "ann@bücher.de"))
+    [body] = fake.accepted  # the rest went, in one request
+    assert [p["to"][0]["email"] for p in body["personalizations"]] == [
+        "reader0@example.org", "reader1@example.org", "ann@xn--bcher-kva.de"]
+
+
+def test_a_batch_of_only_addresses_sendgrid_cannot_send_to_makes_no_request(fake, sendgrid):
+    _, results = deliver(sendgrid(), [Recipient("jörg@example.org", "", "tj")])
+
+    assert [(d.ok, d.certain) for d in results] == [(False, True)] and not fake.accepted
+
+
 def test_a_journal_batch_is_sent_as_several_requests_of_at_most_batch_size(fake, sendgrid):
     delivery = sendgrid(", batch_size = 400, requests_per_batch = 3")
     assert delivery.batch_size == 1200

@@ -57,6 +57,8 @@ if TYPE_CHECKING:
     from pipeline.mail.message import Mailing, Recipient
 
 _KEY = re.compile(r"[!-~]+")  # printable ASCII, no space: what an API key is made of
+UNSENDABLE = ("SendGrid cannot send to an address with characters other than ASCII before the @; ask the "
+              "subscriber for another address, or send with the smtp delivery to a server that takes SMTPUTF8")
 CANCEL_CUTOFF = timedelta(minutes=10)  # SendGrid refuses a cancel later than this before send_at
 CANCEL_MARGIN = timedelta(minutes=1)  # our clock and SendGrid's may differ a little
 HINTS = {
@@ -170,6 +172,12 @@ class SendGrid(Deliverer):
                 run: RunContext | None) -> list[Delivery]:
         head = json.dumps(payload(mailing, batch if self.settings.scheduled else None))[:-1] + ', "personalizations": ['
         personalize = TOKEN_TAG in (mailing.html or "") or TOKEN_TAG in mailing.text
+        # SendGrid cannot send to a local part outside ASCII: it refuses the whole request, or drops the address.
+        refused = [Delivery(r.email, False, error=UNSENDABLE) for r in recipients if sendable(r.email) is None]
+        if refused:
+            recipients = [r for r in recipients if sendable(r.email) is not None]
+            if not recipients:
+                return refused
         size = self.settings.batch_size
         requests = [recipients[start:start + size] for start in range(0, len(recipients), size)]
         transactional = batch is None  # one confirmation email: a retry in doubt costs at most a second copy
@@ -183,8 +191,8 @@ class SendGrid(Deliverer):
                     for r in chunk]
 
         if len(requests) == 1:
-            return post(requests[0])
-        return [d for chunk_result in self._requests().map(post, requests) for d in chunk_result]
+            return refused + post(requests[0])
+        return refused + [d for chunk_result in self._requests().map(post, requests) for d in chunk_result]
 
     def resolve(self, batch: Batch, known: list[Delivery]) -> dict[str, Resolution]:
         """Cancel the batch while SendGrid still allows it; then nothing of it will be delivered."""
@@ -279,8 +287,8 @@ def payload(mailing: Mailing, batch: Batch | None) -> dict:
 def personalization(mailing: Mailing, recipient: Recipient, substitute: bool) -> str:
     """One recipient's entry in `personalizations`, as JSON text (see `SendGrid.__init__`)."""
     name = header_text(recipient.name)
-    to = (f'{{"email": {_quote(recipient.email)}, "name": {_quote(name)}}}' if name
-          else f'{{"email": {_quote(recipient.email)}}}')
+    address = sendable(recipient.email)
+    to = f'{{"email": {_quote(address)}, "name": {_quote(name)}}}' if name else f'{{"email": {_quote(address)}}}'
     entry = f'{{"to": [{to}]'
     headers = mailing.recipient_headers(recipient)
     if headers:
@@ -288,6 +296,18 @@ def personalization(mailing: Mailing, recipient: Recipient, substitute: bool) ->
     if substitute:
         entry += f', "substitutions": {{{_quote(TOKEN_TAG)}: {_quote(recipient.token)}}}'
     return entry + "}"
+
+
+def sendable(address: str) -> str | None:
+    """`address` as SendGrid takes it, a domain outside ASCII in its IDNA form (bücher.de: xn--bcher-kva.de);
+    None for a local part outside ASCII (RFC 6531), which SendGrid does not send to."""
+    local, _, domain = address.rpartition("@")
+    if not local.isascii():
+        return None
+    try:
+        return address if domain.isascii() else f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return None
 
 
 def retry_delay(headers: Mapping[str, str], attempt: int, now: float, cap: float) -> float:

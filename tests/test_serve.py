@@ -149,6 +149,7 @@ def test_forged_or_altered_tokens_get_400_and_change_nothing(live, client, store
     every = ("unsubscribe", "preferences", "confirm")
     forged = {payload + "." + signature[:4] + ("A" if signature[4] != "A" else "B") + signature[5:]: every,
               f"{active.id + 1}.{signature}": every, "x": every, "": every[:1],
+              f"{payload}.{signature[:-1]}%C3%A9": every,  # not ASCII once decoded
               _token(live, "confirm", active.id): ("unsubscribe", "preferences"),  # valid, for another page
               good: ("confirm",)}
     before = live.snapshot()
@@ -169,9 +170,12 @@ def test_the_form_needs_its_token_its_cookie_and_our_origin(live, client):
     swapped = client.post("/subscribe", data={"form": form_token(other_page), "email": "csrf2@example.org"})
     elsewhere = client.post("/subscribe", data={"form": token, "email": "csrf3@example.org"},
                             headers={"Origin": "https://evil.example.com"})
-    for response in (stranger, swapped, elsewhere):
+    odd_cookie = httpx.post(live.url + "/subscribe", data={"form": token, "email": "csrf5@example.org"},
+                            headers={"X-Forwarded-For": next(CLIENTS),
+                                     "Cookie": "pipeline-form=\u00e9".encode("latin-1")})
+    for response in (stranger, swapped, elsewhere, odd_cookie):
         assert response.status_code == 403 and "sent from another site" in response.text
-    assert [live.status(f"csrf{n}@example.org") for n in (1, 2, 3)] == [None, None, None]
+    assert [live.status(f"csrf{n}@example.org") for n in (1, 2, 3, 5)] == [None, None, None, None]
     accepted = client.post("/subscribe", data={"form": token, "email": "csrf4@example.org"},
                            headers={"Origin": "https://network.example.org"})
     assert accepted.status_code == 200 and live.status("csrf4@example.org") == "pending"

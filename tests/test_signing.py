@@ -73,6 +73,7 @@ def test_forged_altered_or_misused_tokens_are_refused():
     payload, signature = good.split(".", 1)
     flipped = signature[:5] + ("A" if signature[5] != "A" else "B") + signature[6:]
     for bad in [f"{payload}.{flipped}", f"8.{signature}", f"07.{signature}", payload, "", "x" * 500,
+                f"{payload}.{signature[:-1]}\u00e9", "\u00e9",  # not ASCII, as a percent-encoded path can be
                 Tokens(b"other-secret-of-32-bytes-long!!!").make("unsubscribe", 7)]:
         with pytest.raises(BadToken):
             tokens.read("unsubscribe", bad)

@@ -127,7 +127,9 @@ class Tokens:
                 subscriber_id, signed_at = self._timed.loads(token, return_timestamp=True)
             else:
                 payload, _, signature = token.partition(".")
-                if not payload.isdigit() or not hmac.compare_digest(signature, self._signature(purpose, payload)):
+                # compare_digest raises TypeError on non-ASCII text, which a percent-encoded path can hold
+                if not payload.isdigit() or not signature.isascii() \
+                        or not hmac.compare_digest(signature, self._signature(purpose, payload)):
                     raise BadData("bad signature")
                 subscriber_id = int(payload)
         except (BadData, UnicodeError, ValueError, KeyError):

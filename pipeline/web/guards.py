@@ -37,7 +37,7 @@ class FormTokens:
     def issue(self, request: Request) -> tuple[str, str]:
         """(hidden field value, cookie value) for a form shown to this client; the cookie is reused if it has one."""
         nonce = request.cookies.get(self.cookie_name(request), "")
-        if len(nonce) != _NONCE_CHARS or not nonce.replace("-", "").replace("_", "").isalnum():
+        if len(nonce) != _NONCE_CHARS or not nonce.isascii() or not nonce.replace("-", "").replace("_", "").isalnum():
             nonce = secrets.token_urlsafe(16)
         return self._serializer.dumps(nonce), nonce
 
@@ -51,7 +51,8 @@ class FormTokens:
             signed = self._serializer.loads(field, max_age=FORM_MAX_AGE)
         except BadData:
             return False
-        return bool(nonce) and isinstance(signed, str) and hmac.compare_digest(signed, nonce)
+        # compare_digest raises TypeError on non-ASCII text; a client can send any cookie
+        return bool(nonce) and nonce.isascii() and isinstance(signed, str) and hmac.compare_digest(signed, nonce)
 
 
 def same_origin(request: Request, site_url: str) -> bool:

@@ -10,8 +10,10 @@ import base64
 import itertools
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -22,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from pipeline.state import Store
 from pipeline.state import subscribers as subs
+from tests.mail_fixtures import Inbox
 from tests.serve_fixtures import LiveServer, serve_project
 
 CLIENTS = (f"198.51.100.{n}" for n in itertools.count(1))  # documentation addresses: never contacted
@@ -197,6 +200,33 @@ def test_an_address_already_active_gets_the_same_page_and_no_mail(live, client, 
     time.sleep(0.3)
     assert live.messages_to("member@example.org") == []
     assert subs.find_subscriber(store, "member@example.org").name == "Member"
+
+
+def test_confirmations_asked_for_at_once_each_reach_their_own_address(tmp_path, smtp_server, monkeypatch):
+    """The project's one SMTP delivery is shared by every request: sends that overlapped lost each other's mail."""
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    inbox = Inbox()
+    port = smtp_server(inbox)
+    project = serve_project(tmp_path / "smtp", f'delivery = {{ type = "smtp", host = "127.0.0.1", port = {port}, '
+                                               f'starttls = false, timeout = 10 }}\n')
+    server = LiveServer(project).start()
+    together = threading.Barrier(12)
+
+    def ask_together(n: int) -> int:
+        with httpx.Client(base_url=server.url, headers={"X-Forwarded-For": next(CLIENTS)}, timeout=20) as http:
+            token = form_token(http.get("/subscribe"))
+            together.wait()
+            return http.post("/subscribe", data={"form": token, "email": f"at-once{n}@example.org"}).status_code
+
+    try:
+        with ThreadPoolExecutor(12) as pool:
+            assert list(pool.map(ask_together, range(12))) == [200] * 12
+        deadline = time.monotonic() + 10
+        while len(inbox.received) < 12 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        server.stop()
+    assert sorted(tuple(m["to"]) for m in inbox.received) == sorted((f"at-once{n}@example.org",) for n in range(12))
 
 
 def test_a_bad_address_is_shown_back_with_the_problem(live, client):

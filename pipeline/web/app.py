@@ -51,6 +51,7 @@ def build_app(project: Project) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        web.mailer.shutdown()  # the confirmations already asked for go out first
         store.close()
 
     form = {"max_body_size": FORM_BODY}

@@ -9,7 +9,8 @@ forged or altered gets 400 and changes nothing.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from starlette.background import BackgroundTask
@@ -47,6 +48,9 @@ class Web:
     per_address: RateLimiter
     themes: list[str]  # the taxonomy's themes, in its order
     always_note: str = ""  # " Jobs and events are in every issue, whatever you choose."
+    # The project's delivery is one object, made for one send at a time (smtp keeps one connection), so
+    # confirmations go out one by one from a thread of their own: a slow mail server holds up no page.
+    mailer: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "confirmations"))
 
 
 def _web(request: Request) -> Web:
@@ -84,7 +88,7 @@ async def subscribe(request: Request) -> Response:
         return _too_many(web, wait)
     subscriber = await run_in_threadpool(ask_to_subscribe, web.store, email, name, themes, how="form", at=_now())
     # Sent after the response, so an address already on the list cannot be told apart by time or by a failure.
-    return _sent(web, BackgroundTask(_send_confirmation, web, subscriber) if subscriber else None)
+    return _sent(web, BackgroundTask(web.mailer.submit, _send_confirmation, web, subscriber) if subscriber else None)
 
 
 def _send_confirmation(web: Web, subscriber: Subscriber) -> None:

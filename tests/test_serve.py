@@ -229,6 +229,30 @@ def test_confirmations_asked_for_at_once_each_reach_their_own_address(tmp_path, 
     assert sorted(tuple(m["to"]) for m in inbox.received) == sorted((f"at-once{n}@example.org",) for n in range(12))
 
 
+def test_a_confirmation_that_fails_unexpectedly_is_logged_and_the_next_still_goes(live, client, monkeypatch, caplog):
+    from pipeline.web import pages
+
+    sent, real = [], pages.send_confirmation
+
+    def fail_once(project, subscriber, *args):
+        if not sent:
+            sent.append(None)
+            raise RuntimeError("the mail server's library broke")
+        sent.append(subscriber.email)
+        return real(project, subscriber, *args)
+
+    monkeypatch.setattr(pages, "send_confirmation", fail_once)
+    assert ask(client, "broken-once@example.org").status_code == 200
+    assert ask(client, "after-that@example.org").status_code == 200
+    deadline = time.monotonic() + 10
+    while len(sent) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert sent == [None, "after-that@example.org"]
+    failed = [r for r in caplog.records if "could not send the confirmation" in r.getMessage()]
+    assert failed and failed[0].exc_info and "library broke" in str(failed[0].exc_info[1])
+
+
 def test_a_bad_address_is_shown_back_with_the_problem(live, client):
     response = ask(client, "not an address", name="Ann")
     assert response.status_code == 400 and 'aria-invalid="true"' in response.text

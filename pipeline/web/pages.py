@@ -96,6 +96,8 @@ def _send_confirmation(web: Web, subscriber: Subscriber) -> None:
         send_confirmation(web.project, subscriber, web.links, web.pages.env)
     except PipelineError as exc:
         log.error("could not send the confirmation to subscriber %s: %s", subscriber.id, exc)
+    except Exception:  # on the mailer's thread an exception would be kept in its future, unseen
+        log.exception("could not send the confirmation to subscriber %s", subscriber.id)
 
 
 def _form(web: Web, request: Request, values: dict | None = None, errors: dict[str, str] | None = None,

@@ -486,6 +486,22 @@ def test_without_an_archive_the_email_shows_every_item_and_links_to_no_page_of_t
     assert ("RSS feed" in rendered.html) == bool(sinks)
 
 
+def test_without_an_archive_an_item_on_the_networks_own_site_links_to_its_own_url(project_from, item_factory):
+    # <site_url>/seminars/3 is a page of the network's own site, not one the archive sink would make: with an
+    # archive its page there is linked instead, but with none that page is never written.
+    project = project_from(sink_toml(""), files={"subscribers.csv": SUBSCRIBERS})
+    own = project.core.site_url + "/seminars/3"
+    store = Store(project.core.state_dir / "pipeline.sqlite")
+    try:
+        rendered = render_edition(edition_of([item_factory(Kind.EVENT, "Open Dialogue day", url=own)]),
+                                  RunContext(project, store, AS_OF, MOMENT), max_per_section=10)
+    finally:
+        store.close()
+
+    assert f'href="{own}"' in rendered.html and own in rendered.text
+    assert "/events/open-dialogue-day" not in rendered.html + rendered.text
+
+
 def event_item(item_factory, **details):
     return item_factory(Kind.EVENT, "Open Dialogue", event=EventDetails(**details))
 

@@ -353,6 +353,15 @@ def test_webhook_suppresses_bounces_complaints_and_unsubscribes(live, store, web
     assert subs.history(store, spam.id)[-1].how == "sendgrid webhook: spamreport"
 
 
+def test_webhook_suppresses_an_address_with_a_domain_outside_ascii_reported_in_its_idna_form(live, store, webhook_key):
+    # The sendgrid delivery sends to ann@bücher.de as ann@xn--bcher-kva.de, and its events name that address.
+    subs.add(store, "hook-ann@bücher.de", "", [], how="cli", at=datetime.now(UTC))
+    body = events(("hook-ann@xn--bcher-kva.de", "bounce"))
+    response = httpx.post(live.url + "/webhooks/sendgrid", content=body, headers=signed(webhook_key, body))
+    assert response.status_code == 200, response.text
+    assert live.status("hook-ann@bücher.de") == "bounced"
+
+
 def test_webhook_refuses_what_is_unsigned_or_badly_signed(live, store, webhook_key):
     subs.add(store, "hook-safe@example.org", "", [], how="cli", at=datetime.now(UTC))
     body = events(("hook-safe@example.org", "spamreport"))

@@ -46,9 +46,22 @@ def sendgrid_suppressions(events: Any) -> list[Suppression]:
         reason = one_line(str(event.get("reason") or event.get("status") or ""))
         status = _status(kind, str(event.get("type") or ""), reason)
         if status and valid_address(email):
-            found.append(Suppression(email, status, f"sendgrid webhook: {kind}", reason,
-                                     _moment(event.get("timestamp"))))
+            for address in dict.fromkeys((email, _unicode_domain(email))):  # as sent, and as the subscriber typed it
+                found.append(Suppression(address, status, f"sendgrid webhook: {kind}", reason,
+                                         _moment(event.get("timestamp"))))
     return found
+
+
+def _unicode_domain(address: str) -> str:
+    """ann@xn--bcher-kva.de -> ann@bücher.de: the sendgrid delivery sends a domain outside ASCII in its IDNA
+    form, and its events name the address so; `address` itself when it has no such domain."""
+    local, _, domain = address.rpartition("@")
+    if "xn--" not in domain:
+        return address
+    try:
+        return f"{local}@{domain.encode('ascii').decode('idna')}"
+    except UnicodeError:
+        return address
 
 
 def _status(kind: str, bounce_type: str, reason: str) -> str | None:

@@ -10,6 +10,7 @@ import base64
 import itertools
 import json
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -227,6 +228,33 @@ def test_confirmations_asked_for_at_once_each_reach_their_own_address(tmp_path, 
     finally:
         server.stop()
     assert sorted(tuple(m["to"]) for m in inbox.received) == sorted((f"at-once{n}@example.org",) for n in range(12))
+
+
+def test_a_mail_server_that_never_answers_holds_up_the_stop_only_briefly(tmp_path, monkeypatch):
+    """The stop waits for the confirmations already queued, but not a timeout for each: through it the event
+    loop is held, and Ctrl-C only sets a flag, so `pipeline serve` could not be stopped."""
+    from pipeline.web import pages
+
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    monkeypatch.setattr(pages, "STOP_GRACE", 1.0)
+    silent = socket.create_server(("127.0.0.1", 0), backlog=50)  # takes connections, never greets
+    port = silent.getsockname()[1]
+    project = serve_project(tmp_path / "silent", f'delivery = {{ type = "smtp", host = "127.0.0.1", port = {port}, '
+                                                 f'starttls = false, timeout = 2 }}\n')
+    server = LiveServer(project).start()
+    try:
+        for n in range(8):  # 16 s of timeouts, one after another
+            with httpx.Client(base_url=server.url, headers={"X-Forwarded-For": next(CLIENTS)}) as http:
+                token = form_token(http.get("/subscribe"))
+                answer = http.post("/subscribe", data={"form": token, "email": f"queued{n}@example.org"})
+                assert answer.status_code == 200
+        started = time.monotonic()
+        server.server.should_exit = True
+        server.thread.join(timeout=20)
+        assert time.monotonic() - started < 6  # the grace, and the send under way
+    finally:
+        server.stop()
+        silent.close()
 
 
 def test_a_confirmation_that_fails_unexpectedly_is_logged_and_the_next_still_goes(live, client, monkeypatch, caplog):

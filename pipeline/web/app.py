@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
@@ -51,7 +52,8 @@ def build_app(project: Project) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        web.mailer.shutdown()  # the confirmations already asked for go out first
+        # The confirmations already asked for go out first (on a thread: the event loop is not held meanwhile).
+        await run_in_threadpool(pages.stop_mailer, web)
         store.close()
 
     form = {"max_body_size": FORM_BODY}

@@ -33,6 +33,7 @@ from pipeline.web.render import Pages
 log = logging.getLogger("pipeline.web")
 HONEYPOT = "website"  # hidden from people by the stylesheet; a bot that fills it is told "sent" and ignored
 FORM_LIMITS = {"max_files": 0, "max_fields": 100}
+STOP_GRACE = 10.0  # seconds the confirmations already queued have to go out when the server stops
 
 
 @dataclass
@@ -89,6 +90,20 @@ async def subscribe(request: Request) -> Response:
     subscriber = await run_in_threadpool(ask_to_subscribe, web.store, email, name, themes, how="form", at=_now())
     # Sent after the response, so an address already on the list cannot be told apart by time or by a failure.
     return _sent(web, BackgroundTask(web.mailer.submit, _send_confirmation, web, subscriber) if subscriber else None)
+
+
+def stop_mailer(web: Web) -> None:
+    """Let the confirmations already queued go out, for up to STOP_GRACE seconds: past it the rest are
+    dropped (their subscribers stay pending and can ask again), so a mail server that never answers
+    cannot hold the stop for a timeout per confirmation. The one under way ends within its own timeout."""
+    last = web.mailer.submit(lambda: None)
+    web.mailer.shutdown(wait=False)
+    try:
+        last.result(timeout=STOP_GRACE)
+    except TimeoutError:
+        web.mailer.shutdown(wait=False, cancel_futures=True)
+        log.warning("stopped with confirmations still queued (the mail server did not answer within %g s); "
+                    "they were not sent", STOP_GRACE)
 
 
 def _send_confirmation(web: Web, subscriber: Subscriber) -> None:

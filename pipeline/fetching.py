@@ -3,12 +3,10 @@
 At most `[pipeline] fetch_concurrency` sources run at a time, each on one of as many daemon threads,
 which take the next source as they finish one (a thread per source would cost a GIL switch per start,
 a third of a second over 200 sources). The run starts with `FIRST_THREADS` and doubles them every RAMP
-seconds in which fewer sources finished than were running and the process used less than BUSY of a
-processor: sources that wait on the network (or on the worker processes) get all the threads they can
-use within a few tenths of a second, while sources that answer at once, such as feeds answering 304
-from a near server, are not fought over by 32 threads for one GIL (a fifth less time). Both signs are
-needed: sources that all wait on one thing being made ready (the HTTP client, while httpx loads) finish
-nothing, yet more threads would only wait too. A source that has not finished `deadline` seconds after it
+seconds in which fewer sources finished than were running: sources that wait on the network (or on the
+worker processes) get all the threads they can use within a few tenths of a second, while sources that
+answer at once, such as feeds answering 304 from a near server, are not fought over by 32 threads for
+one GIL (a tenth less time). A source that has not finished `deadline` seconds after it
 started (connecting, downloading and parsing together; `[sources.NAME] deadline`, else `[pipeline]
 source_deadline`) is reported as timed out and abandoned: the run goes on without it, a new thread
 takes its place, whatever it later returns is ignored, and since its thread is a daemon it cannot keep
@@ -30,7 +28,6 @@ Fetch = Callable[[Source], StageResult]
 POLL = 0.05  # seconds between checks for finished or overdue sources
 FIRST_THREADS = 4
 RAMP = 0.02  # seconds between checks for whether more threads would help (until there are `concurrency`)
-BUSY = 0.6  # of a processor: a process busier than this in a RAMP window is held by the GIL, not the network
 
 
 def fetch_all(sources: list[Source], fetch: Fetch, *, concurrency: int, deadline_of: Callable[[str], float],
@@ -79,7 +76,6 @@ def fetch_all(sources: list[Source], fetch: Fetch, *, concurrency: int, deadline
         add_thread()
     reported = reported_before = 0
     next_poll, next_ramp = time.monotonic() + POLL, time.monotonic() + RAMP
-    ramp_from, cpu_from = time.monotonic(), time.process_time()
     while reported < len(sources):
         # The lock is held only to read and change the shared state: saving (on_result, meanwhile) may wait
         # on the database, and meanwhile the sources that finish must be able to say so, or they would be
@@ -97,14 +93,11 @@ def fetch_all(sources: list[Source], fetch: Fetch, *, concurrency: int, deadline
                 next_poll = now + POLL
             ramping = threads < concurrency and bool(waiting)
             if ramping and now >= next_ramp:
-                cpu = time.process_time()
-                idle_cpu = cpu - cpu_from < BUSY * (now - ramp_from)
-                if reported - reported_before < threads and idle_cpu:  # waiting, not working: more threads
+                if reported - reported_before < threads:  # they are waiting, not working: more threads
                     for _ in range(min(threads, concurrency - threads, len(waiting))):
                         add_thread()
                         threads += 1
                 reported_before, next_ramp = reported, now + RAMP
-                ramp_from, cpu_from = now, cpu
             idle = reported < len(sources) and not unreported
             if idle:
                 lock.wait(max(0.0, (min(next_poll, next_ramp) if ramping else next_poll) - now))

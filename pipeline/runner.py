@@ -18,6 +18,7 @@ import logging
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
+from concurrent.futures import wait
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ from pipeline.state.store import Damaged, damaged, is_damage
 from pipeline.time_limits import call_within
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
+HTTP_READY_WAIT = 30.0  # seconds the sources wait for httpx and the CA certificates at most, before starting anyway
 log = logging.getLogger("pipeline.run")
 
 
@@ -247,6 +249,11 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
         abandoned.add(name)
         ctx.abandon(name)
 
+    if ctx.tls is not None:
+        # httpx and the CA certificates are still loading on their thread: sources started now would all wait
+        # for them, finishing nothing, and the thread ramp (pipeline/fetching.py) would take that for waiting on
+        # the network and give them every thread to fight over the GIL with. A failure is each source's to report.
+        wait([ctx.tls], timeout=HTTP_READY_WAIT)
     core = ctx.project.core
     report.results.extend(fetch_all(sources, fetch, concurrency=core.fetch_concurrency,
                                     deadline_of=ctx.project.deadline_of, on_result=on_result, abandon=abandon,

@@ -61,33 +61,6 @@ def test_sources_that_answer_at_once_are_not_spread_over_more_threads(monkeypatc
     assert len(fetch.threads) <= fetching.FIRST_THREADS
 
 
-def test_sources_waiting_on_a_busy_process_are_not_given_more_threads(monkeypatch):
-    # As when every source waits for the HTTP client while httpx loads: nothing finishes, yet the process
-    # is busy, and more threads would only wait too.
-    monkeypatch.setattr(fetching, "BUSY", 0.2)  # the spinning thread below keeps well over this, even on a loaded machine
-    ready = threading.Event()
-
-    def make_ready() -> None:
-        until = time.monotonic() + 0.4
-        while time.monotonic() < until:  # CPU work, holding the GIL in turns, as an import does
-            sum(range(1000))
-        ready.set()
-
-    fetch = Counted()
-
-    def wait_for_ready(source) -> StageResult:
-        ready.wait(timeout=10)
-        return fetch(source)
-
-    threading.Thread(target=make_ready, daemon=True).start()
-    sources = [SimpleNamespace(instance=f"s{n}") for n in range(200)]
-    results = fetching.fetch_all(sources, wait_for_ready, concurrency=32, deadline_of=lambda name: 60.0,
-                                 on_result=lambda result: None, abandon=lambda name: None)
-
-    assert ready.is_set() and all(r.ok for r in results)
-    assert len(fetch.threads) <= fetching.FIRST_THREADS
-
-
 def test_a_single_source_runs_on_a_single_thread():
     fetch = Counted()
     assert [r.name for r in _fetch_all(1, fetch, concurrency=32)] == ["s0"] and len(fetch.threads) == 1

@@ -8,11 +8,14 @@ import os
 import ssl
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from pipeline import hookimpl
+from pipeline.components import Source
 from pipeline.errors import PipelineError
 from pipeline.http_client import new_client, prepare
 from pipeline.runner import run
@@ -79,6 +82,44 @@ def test_a_tls_set_up_that_fails_fails_each_http_source_by_name_and_the_run_goes
     assert failed.summary == (f"cannot read the CA certificates for HTTPS (SSL_CERT_FILE={tmp_path}/no-such-bundle"
                               f".pem: No such file or directory); point SSL_CERT_FILE at a PEM bundle, or unset it")
     assert [r.count for r in report.results if r.name == "local"] == [2]
+
+
+class Probe:
+    """A plugin with a source, `probe`, that notes whether the HTTP client was ready when it started."""
+
+    def __init__(self):
+        self.ready: list[bool] = []
+
+    @hookimpl
+    def register_sources(self, register):
+        ready = self.ready
+
+        class ProbeSource(Source):
+            name = "probe"
+
+            def fetch(self, run):
+                ready.append(run.tls.done())
+                return []
+
+        register(ProbeSource)
+
+
+@pytest.mark.parametrize("loading, ready", [(0.3, True), (3.0, False)], ids=["ready", "too slow"])
+def test_sources_start_once_the_http_client_is_ready_or_its_wait_is_over(project_from, monkeypatch, loading, ready):
+    # Started while httpx loads, they would all wait for it, finishing nothing, and the thread ramp
+    # (pipeline/fetching.py) would give them every thread to fight over the GIL with.
+    from pipeline import http_client, runner
+
+    loaded = http_client._load_all
+    monkeypatch.setattr(http_client, "_load_all", lambda: time.sleep(loading) or loaded())
+    monkeypatch.setattr(runner, "HTTP_READY_WAIT", 1.0)
+    probe = Probe()
+    project = project_from('[sources.a]\ntype = "probe"\n[sources.b]\ntype = "probe"\n' + SINK,
+                           plugins=[("probe", probe)])
+
+    report = run(project, mode="refresh", as_of=date(2016, 5, 1))
+
+    assert report.exit_code == 0 and probe.ready == [ready, ready]
 
 
 def test_each_source_gets_its_own_error_when_tls_cannot_be_set_up(monkeypatch, tmp_path):

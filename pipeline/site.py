@@ -26,6 +26,7 @@ as from the host; addresses meant for elsewhere (Open Graph, the sitemap, feeds,
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from datetime import date
@@ -153,7 +154,15 @@ def event_calendar_path(project: Project, item: Item) -> str:
 
 
 def theme_path(theme: str) -> str:
-    return f"{THEMES}{slug(theme)}/"
+    """themes/<slug>/. A theme with letters outside the Latin script (which the slug drops) gets a piece of
+    a digest of its name as well, so two such themes never share a page; spellings that differ only in
+    case or accents ('Peer support', 'peer support') still do."""
+    name = slug(theme)
+    folded = " ".join(unicodedata.normalize("NFKD", theme).casefold().split())
+    if any(ch.isalpha() and not ch.isascii() for ch in folded):
+        digest = hashlib.sha256(folded.encode()).hexdigest()[:8]
+        name = digest if name == "item" else f"{name}-{digest}"
+    return f"{THEMES}{name}/"
 
 
 def theme_feed_path(theme: str) -> str:

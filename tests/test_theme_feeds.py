@@ -169,6 +169,21 @@ def test_themes_with_one_slug_share_one_feed_named_by_the_commonest_spelling(run
     assert "1 theme feed;" in result.summary
 
 
+def test_themes_named_outside_the_latin_script_each_keep_their_own_feed(run_sink, item_factory):
+    themes = ["Восстановление", "восстановление", "ピアサポート", "Ελληνικά recovery", "Latin recovery"]
+    items = [item_factory(Kind.POST, f"Post {n}", published=day(3 + n), themes=[theme])
+             for n, theme in enumerate(themes)]
+    project, result = run_sink(items)
+
+    paths = {theme: site.theme_feed_path(theme) for theme in themes}
+    assert paths["Восстановление"] == paths["восстановление"]  # one theme, spelt in two cases
+    assert len({paths[t] for t in themes[1:]}) == 4  # before, the first two and the third shared themes/item/
+    assert paths["Latin recovery"] == "themes/latin-recovery/feed.xml"
+    assert paths["Ελληνικά recovery"].startswith("themes/recovery-")
+    assert "4 theme feeds;" in result.summary
+    assert titles(theme_feed(project, "ピアサポート")) == ["Post 2"]
+
+
 def test_hostile_theme_names_stay_inside_the_themes_folder(run_sink, item_factory):
     item = item_factory(Kind.POST, "Odd", published=day(3), themes=["../../etc", "<b>bold</b> & co"])
     project, _ = run_sink([item])

@@ -4,6 +4,7 @@ webhooks) with uvicorn, meant to sit behind a reverse proxy at `site_url`."""
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from collections.abc import Callable
 
@@ -37,11 +38,31 @@ def cmd_serve(args) -> int:
         print(f"warning: the subscribe form cannot send confirmations: {exc}", file=sys.stderr)
     host = args.host or project.serve.host
     port = args.port or project.serve.port
+    listening = _listening(host, port)
     print(f"serving {project.core.site_url}/subscribe and the links in every email on http://{host}:{port} "
           f"(Ctrl-C to stop)", file=sys.stderr)
     # Forwarded headers are handled by the app (only from [serve] trusted_proxies); no access log,
     # since paths hold the tokens of unsubscribe and preferences links.
     config = uvicorn.Config(app, host=host, port=port, proxy_headers=False, server_header=False,
                             access_log=False, log_level="info")
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[listening])
     return 0
+
+
+def _listening(host: str, port: int) -> socket.socket:
+    """A socket bound to `host`:`port`, or one line saying why not (uvicorn would log it and exit)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise PipelineError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); check --host or "
+                            f"[serve] host") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise PipelineError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); stop what uses it, or "
+                            f"choose another port with --port or [serve] port") from None
+    return sock

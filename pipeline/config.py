@@ -108,7 +108,7 @@ class ServeSettings(Settings):
     port: int = Field(default=8000, ge=1, le=65535)
     secret_env: str = "PIPELINE_SECRET"  # the variable holding the signing secret; unset: state_dir/secret
     webhook_key_env: str = "SENDGRID_WEBHOOK_PUBLIC_KEY"  # the Event Webhook's verification key
-    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"])  # X-Forwarded-* trusted from these
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])  # X-Forwarded-* trusted from these
     per_address_limit: int = Field(default=3, ge=1)  # subscription requests per address per window
     per_client_limit: int = Field(default=10, ge=1)  # form posts per client address per window
     limit_minutes: int = Field(default=60, ge=1)

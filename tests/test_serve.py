@@ -11,6 +11,8 @@ import itertools
 import json
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -281,6 +283,20 @@ def test_a_confirmation_that_fails_unexpectedly_is_logged_and_the_next_still_goe
     assert failed and failed[0].exc_info and "library broke" in str(failed[0].exc_info[1])
 
 
+def test_serve_on_a_port_already_in_use_says_so_in_one_line(tmp_path):
+    config = serve_project(tmp_path / "busy").config_path
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "pipeline", "serve", "--config", str(config), "--port", str(port)],
+                              capture_output=True, text=True, timeout=60)
+
+    assert done.returncode != 0
+    [line] = [line for line in done.stderr.splitlines() if line.strip()]
+    assert f"127.0.0.1:{port}" in line and "Address already in use" in line and "--port" in line, done.stderr
+
+
 def test_a_bad_address_is_shown_back_with_the_problem(live, client):
     response = ask(client, "not an address", name="Ann")
     assert response.status_code == 400 and 'aria-invalid="true"' in response.text
@@ -305,6 +321,34 @@ def test_rate_limit_per_client(live, client):
     assert codes == [200] * 5 + [429]
     with httpx.Client(base_url=live.url, headers={"X-Forwarded-For": next(CLIENTS)}) as other:
         assert ask(other, "many6@example.org").status_code == 200  # another client is not held back
+
+
+def test_an_ipv6_client_is_counted_by_its_slash_64(live):
+    """A home or a phone has a whole /64: a new address from it for each post is still one client."""
+    codes = []
+    for n in range(6):
+        with httpx.Client(base_url=live.url, headers={"X-Forwarded-For": f"2001:db8:64:1::{n + 1}"}) as http:
+            codes.append(ask(http, f"six-four{n}@example.org").status_code)
+    assert codes == [200] * 5 + [429]
+    with httpx.Client(base_url=live.url, headers={"X-Forwarded-For": "2001:db8:64:2::1"}) as neighbour:
+        assert ask(neighbour, "next-door@example.org").status_code == 200  # another /64 is another client
+
+
+@pytest.mark.parametrize(("host", "trusted", "key"), [
+    ("127.0.0.1", True, "127.0.0.1"),
+    ("::ffff:127.0.0.1", True, "127.0.0.1"),  # how a server listening on "::" sees an IPv4 proxy
+    ("::1", True, "::/64"),
+    ("127.0.0.2", False, "127.0.0.2"),
+    ("2001:db8::7", False, "2001:db8::/64"),
+    ("not an address", False, "not an address"),
+    (None, False, "unknown"),
+])
+def test_proxies_and_clients_are_judged_by_address_whatever_its_spelling(host, trusted, key):
+    from pipeline.config import ServeSettings
+    from pipeline.web.proxy import TrustedProxies, client_key
+
+    assert (host in TrustedProxies(ServeSettings().trusted_proxies)) is trusted
+    assert client_key(host) == key
 
 
 def test_forwarded_headers_count_only_from_a_trusted_proxy(live):

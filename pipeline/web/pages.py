@@ -28,6 +28,7 @@ from pipeline.subscribers.addresses import normalise, one_line, valid_address
 from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
 from pipeline.subscribers.signing import BadToken, ExpiredToken, Links, Purpose
 from pipeline.web.guards import FormTokens, RateLimiter, same_origin
+from pipeline.web.proxy import client_key
 from pipeline.web.render import Pages
 
 log = logging.getLogger("pipeline.web")
@@ -70,7 +71,7 @@ async def subscribe_form(request: Request) -> Response:
 
 async def subscribe(request: Request) -> Response:
     web = _web(request)
-    wait = web.per_client.hit(request.client.host if request.client else "unknown")
+    wait = web.per_client.hit(client_key(request.client.host if request.client else None))
     if wait:
         return _too_many(web, wait)
     form = await request.form(**FORM_LIMITS)

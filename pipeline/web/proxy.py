@@ -21,11 +21,29 @@ class TrustedProxies:
         self.networks = [ipaddress.ip_network(a, strict=False) for a in addresses]
 
     def __contains__(self, host: str | None) -> bool:
-        try:
-            address = ipaddress.ip_address(host or "")
-        except ValueError:
-            return False
-        return any(address in network for network in self.networks)
+        address = _address(host)
+        return address is not None and any(address in network for network in self.networks)
+
+
+def client_key(host: str | None) -> str:
+    """Whom the per-client rate limit counts: an IPv4 address, or an IPv6 client's /64 (a home or a phone
+    is given a whole /64, so each of its addresses would otherwise get the limit afresh)."""
+    address = _address(host)
+    if address is None:
+        return host or "unknown"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def _address(host: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """`host` as an IP address; an IPv4 one written as IPv6 (::ffff:127.0.0.1, as a server listening on
+    "::" sees IPv4 clients) as IPv4; None when it is not an address."""
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return None
+    return address.ipv4_mapped or address if address.version == 6 else address
 
 
 class ForwardedHeaders:

@@ -209,3 +209,25 @@ def test_a_refreshed_site_is_the_site_built_afresh(site_of):
     built.write()
 
     assert {p: p.read_bytes() for p in every_file(built.out)} == refreshed
+
+
+def test_pages_linking_a_theme_whose_page_moved_are_made_again(site_of, monkeypatch):
+    """Before 98183e6 every theme in another script was at themes/item/; the pages written then (an item's,
+    an issue's) link it, and the next refresh, which moves the theme's page, must not leave them pointing
+    at the page it removes."""
+    from plugins.sinks.archive import builder
+
+    item = make_item(Kind.NEWS, "Recovery news", published=utc(2016, 1, 2), themes=["Восстановление"])
+    with monkeypatch.context() as before:  # as the code was: slug only, and its SITE_VERSION
+        before.setattr(site, "theme_path", lambda theme: f"{site.THEMES}{site.slug(theme)}/")
+        before.setattr(builder, "SITE_VERSION", "1")
+        built = site_of([item])
+    assert built.file("themes/item/").is_file()
+
+    built.write()
+
+    theme = site.theme_path("Восстановление")
+    page = site.item_path(built.project, item)
+    assert not built.file("themes/item/").exists() and built.file(theme).is_file()
+    for path in (page, site.edition_path(1)):
+        assert f'href="{site.href(path, theme)}"' in built.read(path), path

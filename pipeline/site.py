@@ -154,12 +154,14 @@ def event_calendar_path(project: Project, item: Item) -> str:
 
 
 def theme_path(theme: str) -> str:
-    """themes/<slug>/. A theme with letters outside the Latin script (which the slug drops) gets a piece of
-    a digest of its name as well, so two such themes never share a page; spellings that differ only in
-    case or accents ('Peer support', 'peer support') still do."""
+    """themes/<slug>/. A theme with letters or digits outside the Latin script (which the slug drops), or
+    with nothing the slug keeps (emoji, punctuation), gets a piece of a digest of its name as well, so two
+    such themes never share a page; spellings that differ only in case or accents ('Peer support', 'peer
+    support'; 'ΥΓΕΙΑ', 'Υγεία') still do."""
     name = slug(theme)
-    folded = " ".join(unicodedata.normalize("NFKD", theme).casefold().split())
-    if any(ch.isalpha() and not ch.isascii() for ch in folded):
+    decomposed = unicodedata.normalize("NFKD", theme).casefold()
+    folded = " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).split())
+    if any(ch.isalnum() and not ch.isascii() for ch in folded) or (folded and not re.search("[a-z0-9]", folded)):
         digest = hashlib.sha256(folded.encode()).hexdigest()[:8]
         name = digest if name == "item" else f"{name}-{digest}"
     return f"{THEMES}{name}/"

@@ -78,3 +78,14 @@ def test_an_item_claiming_the_stylesheets_address_does_not_stop_the_site(project
         store.close()
     assert site.file(project, site.STYLESHEET).is_file()
     assert site.file(project, site.item_path(project, sneaky)).is_file()
+
+
+def test_theme_paths_outside_the_latin_script_ignore_case_and_accents_and_part_themes_of_no_letters():
+    # Greek capitals are written without their accents: ΥΓΕΙΑ is Υγεία, as CAFE is Café
+    assert site.theme_path("ΥΓΕΙΑ") == site.theme_path("Υγεία") == site.theme_path("υγεια")
+    assert site.theme_path("Ёлка") == site.theme_path("ёлка") == site.theme_path("елка")
+    assert site.theme_path("CAFE") == site.theme_path("Café") == "themes/cafe/"
+    # themes with nothing the slug keeps (emoji, punctuation, digits of another script) do not share a page
+    paths = [site.theme_path(t) for t in ["🌱", "🎉", "!!!", "Item", "Covid ١٩", "Covid ٢٠"]]
+    assert len(set(paths)) == len(paths)
+    assert site.theme_path("Item") == site.theme_path("item!") == "themes/item/"

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from pipeline.errors import PipelineError
 from pipeline.state import Store
 from pipeline.state import subscribers as subs
 from tests.mail_fixtures import Inbox
@@ -296,6 +297,17 @@ def test_serve_on_a_port_already_in_use_says_so_in_one_line(tmp_path):
     [line] = [line for line in done.stderr.splitlines() if line.strip()]
     assert f"127.0.0.1:{port}" in line and "Address already in use" in line and "--port" in line, done.stderr
 
+
+
+def test_two_serves_started_together_cannot_both_have_the_port():
+    # SO_REUSEADDR lets a second socket bind a port another has bound but not yet listened on; uvicorn
+    # listens only after the app's startup, so both commands passed the check and the second died in uvicorn.
+    from pipeline.commands.serve import _listening
+
+    with _listening("127.0.0.1", 0) as first:
+        port = first.getsockname()[1]
+        with pytest.raises(PipelineError, match=f"cannot listen on 127.0.0.1:{port} .*Address already in use"):
+            _listening("127.0.0.1", port).close()
 
 def test_a_bad_address_is_shown_back_with_the_problem(live, client):
     response = ask(client, "not an address", name="Ann")

@@ -61,6 +61,7 @@ def _listening(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
+        sock.listen()  # now, not in uvicorn after the app's startup: till then another could bind it too
     except OSError as exc:
         sock.close()
         raise PipelineError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); stop what uses it, or "

@@ -298,16 +298,28 @@ def test_serve_on_a_port_already_in_use_says_so_in_one_line(tmp_path):
     assert f"127.0.0.1:{port}" in line and "Address already in use" in line and "--port" in line, done.stderr
 
 
-
 def test_two_serves_started_together_cannot_both_have_the_port():
     # SO_REUSEADDR lets a second socket bind a port another has bound but not yet listened on; uvicorn
     # listens only after the app's startup, so both commands passed the check and the second died in uvicorn.
     from pipeline.commands.serve import _listening
 
-    with _listening("127.0.0.1", 0) as first:
+    [first] = _listening("127.0.0.1", 0)
+    with first:
         port = first.getsockname()[1]
         with pytest.raises(PipelineError, match=f"cannot listen on 127.0.0.1:{port} .*Address already in use"):
-            _listening("127.0.0.1", port).close()
+            _listening("127.0.0.1", port)
+
+
+def test_an_empty_host_listens_on_every_interface_as_uvicorn_did():
+    from pipeline.commands.serve import _listening
+
+    sockets = _listening("", 0)
+    try:
+        assert ("0.0.0.0", socket.AF_INET) in {(s.getsockname()[0], s.family) for s in sockets}
+    finally:
+        for sock in sockets:
+            sock.close()
+
 
 def test_a_bad_address_is_shown_back_with_the_problem(live, client):
     response = ask(client, "not an address", name="Ann")

@@ -39,31 +39,40 @@ def cmd_serve(args) -> int:
     host = args.host or project.serve.host
     port = args.port or project.serve.port
     listening = _listening(host, port)
-    print(f"serving {project.core.site_url}/subscribe and the links in every email on http://{host}:{port} "
+    shown = f"[{host}]" if ":" in host else host
+    print(f"serving {project.core.site_url}/subscribe and the links in every email on http://{shown}:{port} "
           f"(Ctrl-C to stop)", file=sys.stderr)
     # Forwarded headers are handled by the app (only from [serve] trusted_proxies); no access log,
     # since paths hold the tokens of unsubscribe and preferences links.
     config = uvicorn.Config(app, host=host, port=port, proxy_headers=False, server_header=False,
                             access_log=False, log_level="info")
-    uvicorn.Server(config).run(sockets=[listening])
+    uvicorn.Server(config).run(sockets=listening)
     return 0
 
 
-def _listening(host: str, port: int) -> socket.socket:
-    """A socket bound to `host`:`port`, or one line saying why not (uvicorn would log it and exit)."""
+def _listening(host: str, port: int) -> list[socket.socket]:
+    """Sockets listening on every address of `host` (all interfaces for ""), as asyncio would bind them, or
+    one line saying why not (uvicorn would log it and exit). They listen at once, not in uvicorn after the
+    app's startup: till then another process could bind the port too."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                                             flags=socket.AI_PASSIVE)[0]
-        sock = socket.socket(family, kind, proto)
+        found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except OSError as exc:
-        raise PipelineError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); check --host or "
+        raise PipelineError(f"cannot listen on {where} ({exc.strerror or exc}); check --host or "
                             f"[serve] host") from None
+    sockets: list[socket.socket] = []
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen()  # now, not in uvicorn after the app's startup: till then another could bind it too
+        for family, kind, proto, _, address in dict.fromkeys(found):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and len({entry[0] for entry in found}) > 1:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # IPv4 has its own socket here
+            sock.bind(address)
+            sock.listen()
     except OSError as exc:
-        sock.close()
-        raise PipelineError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); stop what uses it, or "
+        for sock in sockets:
+            sock.close()
+        raise PipelineError(f"cannot listen on {where} ({exc.strerror or exc}); stop what uses it, or "
                             f"choose another port with --port or [serve] port") from None
-    return sock
+    return sockets

@@ -30,6 +30,7 @@ SINK = """
 [sinks.feed]
 type = "rss"
 """
+WITH_SITE = SINK + '[sinks.site]\ntype = "archive"\n'  # items have pages on the site
 XSS = '<script>alert(1)</script><img src=x onerror=alert(1)><svg onload=alert(1)></svg>'
 
 
@@ -155,7 +156,7 @@ def test_without_a_summary_the_description_is_the_start_of_the_first_paragraph(w
 
 def test_item_without_url_links_to_its_page_on_the_site(write_feed, item_factory):
     loose = item_factory(Kind.NEWS, "Unfiled notes", url="", published=day(6))
-    project, _, data, _ = write_feed([loose])
+    project, _, data, _ = write_feed([loose], WITH_SITE)
 
     item = channel_of(data).find("item")
     assert item.findtext("link") == site.url(project, site.item_path(project, loose))
@@ -167,7 +168,7 @@ def test_item_without_url_links_to_its_page_on_the_site(write_feed, item_factory
 
 def test_an_own_url_on_the_site_that_no_page_answers_is_no_permalink(write_feed, item_factory):
     notice = item_factory(Kind.NEWS, "Peer support notice", url="https://network.example.org/n/1", published=day(6))
-    project, _, data, _ = write_feed([notice])
+    project, _, data, _ = write_feed([notice], WITH_SITE)
 
     item = channel_of(data).find("item")
     assert item.findtext("link") == site.url(project, site.item_path(project, notice))  # its page, not /n/1
@@ -176,11 +177,26 @@ def test_an_own_url_on_the_site_that_no_page_answers_is_no_permalink(write_feed,
     assert feedparser.parse(data).entries[0].link == item.findtext("link")
 
 
+def test_without_an_archive_no_item_links_to_a_page_of_the_site(write_feed, item_factory):
+    loose = item_factory(Kind.NEWS, "Unfiled notes", url="", published=day(6), themes=["peer support"])
+    notice = item_factory(Kind.NEWS, "Peer support notice", url="https://network.example.org/n/1", published=day(5))
+    partner = item_factory(Kind.NEWS, "Partner news", url="https://partner.example.org/a", published=day(4))
+    project, _, data, _ = write_feed([loose, notice, partner])  # the rss sink alone: nothing writes item pages
+
+    items = items_of(data)
+    assert items["Unfiled notes"].find("link") is None and items["Unfiled notes"].findtext("guid") == loose.id
+    assert items["Peer support notice"].findtext("link") == notice.url  # its own address, whatever answers it
+    assert items["Partner news"].findtext("link") == partner.url
+    theme_channel = ET.fromstring(site.file(project, site.theme_feed_path("peer support")).read_bytes()).find("channel")
+    assert theme_channel.findtext("link") == site.url(project, site.FRONT_PAGE)  # no theme page either
+    assert feedparser.parse(data).bozo == 0
+
+
 def test_no_relative_urls_anywhere(write_feed, item_factory):
     item = item_factory(Kind.POST, "Relative", url="/blog/relative/",
                         body_html='<p><a href="/about">About</a> <img src="pic.png" alt="A picture"></p>')
     loose = item_factory(Kind.NEWS, "No URL", url="", body_html='<p><a href="more.html">More</a></p>')
-    _, _, data, _ = write_feed([item, loose])
+    _, _, data, _ = write_feed([item, loose], WITH_SITE)
 
     items = items_of(data)
     element = items["Relative"]

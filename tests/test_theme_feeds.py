@@ -70,7 +70,7 @@ def test_each_theme_has_its_own_feed_of_its_items_newest_first(run_sink, item_fa
              item_factory(Kind.NEWS, "Both", published=day(5), themes=["research", "peer support"]),
              item_factory(Kind.POST, "Research only", published=day(4), themes=["research"]),
              item_factory(Kind.POST, "No theme", published=day(6))]
-    project, result = run_sink(items)
+    project, result = run_sink(items, SINK + '[sinks.site]\ntype = "archive"\n')  # its channel links its page
 
     peer = theme_feed(project, "peer support")
     assert titles(peer) == ["Both", "Peer support one"]

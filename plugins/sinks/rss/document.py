@@ -92,7 +92,8 @@ def theme_channel(project: Project, theme: str, network: str | None = None) -> C
     label = theme_label(theme)
     return Channel(title=f"{name}: {label}",
                    description=f"{label}: posts, news, jobs and events from {name}",
-                   link=site.url(project, site.theme_path(theme)),
+                   link=site.url(project, site.theme_path(theme) if site.publishes(project, "archive")
+                                 else site.FRONT_PAGE),  # the theme's page, where the archive writes one
                    self_url=site.url(project, site.theme_feed_path(theme)))
 
 
@@ -119,10 +120,15 @@ class ItemText:
 
 def item_text(project: Project, item: Item) -> ItemText:
     own = own_url(project, item)
-    link = (safe_url(site.item_link(project, item)) if own else "") or site.url(project, site.item_path(project, item))
+    if site.publishes(project, "archive"):
+        page = site.url(project, site.item_path(project, item))
+        link = (safe_url(site.item_link(project, item)) if own else "") or page
+    else:
+        link = own  # no page of its own on the site: its own address, or no <link> at all
     return ItemText(
         id=item.id, title=item.title or "(untitled)", own_url=own, link=link, published=rfc822(item.published),
-        description=describe(project, item), content=full_content(project, item, link),
+        description=describe(project, item),
+        content=full_content(project, item, link or site.url(project, site.FRONT_PAGE)),
         categories=tuple(label for theme in item.themes if (label := xml_safe(theme).strip())),
         creator=item.author)
 
@@ -131,7 +137,8 @@ def item_element(text: ItemText, guids: set[str]) -> ET.Element:
     """One `<item>`; `guids` (those already in the feed) keeps every guid unique."""
     element = ET.Element("item")
     _text(element, "title", text.title)
-    _text(element, "link", text.link)
+    if text.link:
+        _text(element, "link", text.link)
     # A guid stays what it was before items had pages: the own URL, or the id (not a permalink). The own URL
     # is a permalink only where the link goes too: one on this site that no page answers is not followed.
     unique = bool(text.own_url) and text.own_url not in guids

@@ -375,6 +375,37 @@ def test_proxies_and_clients_are_judged_by_address_whatever_its_spelling(host, t
     assert client_key(host) == key
 
 
+@pytest.mark.parametrize(("chain", "client"), [
+    ("203.0.113.7", "203.0.113.7"),
+    ("203.0.113.7:5678", "203.0.113.7"),  # some proxies add the client's port
+    ("[2001:db8::1]:443", "2001:db8::1"),
+    ("198.51.100.9, 203.0.113.7:5678, 127.0.0.1", "203.0.113.7"),  # the nearest hop not a proxy of ours
+    ("no address:1:2", None),  # garbled: the proxy's own address is kept
+])
+def test_the_client_is_read_from_the_forwarded_chain_with_or_without_a_port(chain, client):
+    from pipeline.web.proxy import ForwardedHeaders
+
+    assert ForwardedHeaders(None, ["127.0.0.1"])._client(chain) == client
+
+
+def test_a_trusted_network_written_as_ipv6_matches_its_ipv4_hosts():
+    from pipeline.web.proxy import TrustedProxies
+
+    trusted = TrustedProxies(["::ffff:10.0.0.0/104"])
+    assert "10.1.2.3" in trusted and "::ffff:10.1.2.3" in trusted and "11.0.0.1" not in trusted
+
+
+def test_a_rate_limiter_full_of_fresh_keys_makes_room_for_many_at_once():
+    from pipeline.web.guards import RateLimiter
+
+    limiter = RateLimiter(1, 60.0, max_keys=8, clock=lambda: 0.0)
+    assert [limiter.hit(f"k{n}") for n in range(8)] == [None] * 8
+    assert limiter.hit("k8") is None  # every key still in its window: the oldest quarter is dropped
+    assert len(limiter._hits) == 7 and "k0" not in limiter._hits and "k1" not in limiter._hits
+    assert limiter.hit("k7") is not None  # the newest keep their counts
+    assert limiter.hit("k9") is None and len(limiter._hits) == 8  # the next new key found room: no scan again
+
+
 def test_forwarded_headers_count_only_from_a_trusted_proxy(live):
     """From 127.0.0.1 (trusted) X-Forwarded-* are the public values; from 127.0.0.2 they are ignored."""
     public = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "network.example.org"}

@@ -18,7 +18,7 @@ _HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 class TrustedProxies:
     def __init__(self, addresses: Iterable[str]):
-        self.networks = [ipaddress.ip_network(a, strict=False) for a in addresses]
+        self.networks = [_network(ipaddress.ip_network(a, strict=False)) for a in addresses]
 
     def __contains__(self, host: str | None) -> bool:
         address = _address(host)
@@ -34,6 +34,12 @@ def client_key(host: str | None) -> str:
     if address.version == 6:
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return str(address)
+
+
+def _network(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """An IPv4 network written as IPv6 (::ffff:10.0.0.0/104) as IPv4 (10.0.0.0/8), as `_address` reads hosts."""
+    mapped = network.network_address.ipv4_mapped if network.version == 6 else None
+    return ipaddress.IPv4Network((mapped, network.prefixlen - 96)) if mapped and network.prefixlen >= 96 else network
 
 
 def _address(host: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -79,7 +85,7 @@ class ForwardedHeaders:
 
     def _client(self, chain: str) -> str | None:
         """The nearest address in the chain that is not one of our proxies (each proxy appends on the right)."""
-        hops = [hop.strip() for hop in chain.split(",") if hop.strip()]
+        hops = [_without_port(hop.strip()) for hop in chain.split(",") if hop.strip()]
         for hop in reversed(hops):
             try:
                 ipaddress.ip_address(hop)
@@ -88,6 +94,15 @@ class ForwardedHeaders:
             if hop not in self.trusted:
                 return hop
         return hops[0] if hops else None
+
+
+def _without_port(hop: str) -> str:
+    """'203.0.113.7:5678' -> '203.0.113.7', '[2001:db8::1]:443' -> '2001:db8::1': some proxies add the port."""
+    if hop.startswith("["):
+        return hop[1:].partition("]")[0]
+    if hop.count(":") == 1:
+        return hop.partition(":")[0]
+    return hop
 
 
 def _first(value: str) -> str:

@@ -91,5 +91,8 @@ class RateLimiter:
     def _forget_before(self, cutoff: float) -> None:
         for key in [k for k, hits in self._hits.items() if not hits or hits[-1] <= cutoff]:
             del self._hits[key]
-        while len(self._hits) >= self.max_keys:  # still full: drop the oldest keys
-            del self._hits[next(iter(self._hits))]
+        if len(self._hits) >= self.max_keys:
+            # Still full, of keys all hit in the window: drop the oldest quarter, so that the next new keys do
+            # not each scan them all again (a client with many addresses could make every hit that slow).
+            for key in list(self._hits)[: len(self._hits) - self.max_keys * 3 // 4]:
+                del self._hits[key]

@@ -406,6 +406,19 @@ def test_a_rate_limiter_full_of_fresh_keys_makes_room_for_many_at_once():
     assert limiter.hit("k9") is None and len(limiter._hits) == 8  # the next new key found room: no scan again
 
 
+@pytest.mark.parametrize("max_keys", [1, 2, 3, 4, 8])
+def test_a_full_rate_limiter_still_limits_the_keys_it_has(max_keys):
+    # A hit of a key already counted made room as a new one would, dropping the oldest keys: that key among
+    # them, it was counted afresh (with max_keys=1 nothing was ever limited).
+    from pipeline.web.guards import RateLimiter
+
+    limiter = RateLimiter(1, 60.0, max_keys=max_keys, clock=lambda: 0.0)
+    keys = [f"k{n}" for n in range(max_keys)]
+    assert [limiter.hit(key) for key in keys] == [None] * max_keys
+    assert [limiter.hit(key) for key in keys] == [60.0] * max_keys
+    assert len(limiter._hits) == max_keys
+
+
 def test_forwarded_headers_count_only_from_a_trusted_proxy(live):
     """From 127.0.0.1 (trusted) X-Forwarded-* are the public values; from 127.0.0.2 they are ignored."""
     public = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "network.example.org"}

@@ -78,7 +78,7 @@ class RateLimiter:
         """Count one hit; None if it is allowed, else the seconds until the next one will be."""
         now = self.clock()
         with self._lock:
-            if len(self._hits) >= self.max_keys:
+            if key not in self._hits and len(self._hits) >= self.max_keys:  # room for a new key, not one kept
                 self._forget_before(now - self.window)
             hits = self._hits.setdefault(key, deque())
             while hits and hits[0] <= now - self.window:

@@ -395,6 +395,23 @@ def test_an_unchanged_feed_is_not_rewritten(write_feed, item_factory):
 
 
 
+def test_adding_an_archive_sink_gives_the_feeds_its_pages_at_once(write_feed, item_factory):
+    # The links depend on whether an archive writes the pages: the feeds were thought unchanged, so an item
+    # without a URL kept having no <link> though its page was now written (and the other way round).
+    loose = item_factory(Kind.NEWS, "Unfiled notes", url="", published=day(6), themes=["peer support"])
+    write_feed([loose])
+
+    project, result, data, _ = write_feed([], WITH_SITE)
+
+    assert not result.summary.startswith("unchanged")
+    assert channel_of(data).find("item").findtext("link") == site.url(project, site.item_path(project, loose))
+    theme_channel = ET.fromstring(site.file(project, site.theme_feed_path("peer support")).read_bytes()).find("channel")
+    assert theme_channel.findtext("link") == site.url(project, site.theme_path("peer support"))
+
+    _, result, data, _ = write_feed([])  # and without it again
+    assert channel_of(data).find("item").find("link") is None
+
+
 def test_a_feed_whose_items_are_all_over_is_dated_by_its_newest_item_and_left_alone(write_feed, item_factory):
     closed = JobDetails("Mind", closing_date=date(2016, 1, 20))
     _, _, data, _ = write_feed([item_factory(Kind.JOB, "Closed job", published=day(10), job=closed)])

@@ -87,13 +87,15 @@ class RssSink(Sink):
 
 
     def _made_from(self, run: RunContext) -> str:
-        """What the feeds are made of: every item before the run (as stored), the settings, this code."""
+        """What the feeds are made of: every item before the run (as stored), the settings, this code, and
+        whether an archive sink writes the pages they link."""
         code = hashlib.sha256(b"".join(path.read_bytes() for path in sorted(Path(__file__).parent.glob("*.py"))))
         for module in (site, item_view, sanitize, duplicates):  # what the feeds' text and links come from
             code.update(Path(module.__file__).read_bytes())
         core = self.project.core
         parts = [self.settings.model_dump(mode="json"), core.name, core.description, core.site_url,
-                 str(self.project.tz), code.hexdigest(), run.store.items_digest(run.moment)]
+                 str(self.project.tz), code.hexdigest(), run.store.items_digest(run.moment),
+                 site.publishes(self.project, "archive")]  # whether items and themes have pages to link
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
     def _unchanged(self, run: RunContext, made_from: str) -> bool:

@@ -321,6 +321,31 @@ def test_an_empty_host_listens_on_every_interface_as_uvicorn_did():
             sock.close()
 
 
+def test_an_empty_host_listens_on_ipv4_where_the_system_has_no_ipv6(monkeypatch):
+    # getaddrinfo gives "::" even where IPv6 is turned off; making its socket failed, and with it the command,
+    # where asyncio (and so uvicorn) skips an address family the system cannot make a socket of.
+    import errno
+
+    from pipeline.commands.serve import _listening
+
+    real = socket.socket
+
+    def no_ipv6(family=socket.AF_INET, *args):
+        if family == socket.AF_INET6:
+            raise OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
+        return real(family, *args)
+
+    monkeypatch.setattr(socket, "socket", no_ipv6)
+    sockets = _listening("", 0)
+    try:
+        assert [(s.getsockname()[0], s.family) for s in sockets] == [("0.0.0.0", socket.AF_INET)]
+    finally:
+        for sock in sockets:
+            sock.close()
+    with pytest.raises(PipelineError, match=r"cannot listen on \[::1\]:\d+ \(Address family not supported"):
+        _listening("::1", 0)
+
+
 def test_a_bad_address_is_shown_back_with_the_problem(live, client):
     response = ask(client, "not an address", name="Ann")
     assert response.status_code == 400 and 'aria-invalid="true"' in response.text

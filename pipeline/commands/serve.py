@@ -62,14 +62,21 @@ def _listening(host: str, port: int) -> list[socket.socket]:
                             f"[serve] host") from None
     sockets: list[socket.socket] = []
     try:
+        unmade = None
         for family, kind, proto, _, address in dict.fromkeys(found):
-            sock = socket.socket(family, kind, proto)
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError as exc:  # a family the system lacks (IPv6 turned off): skipped, as asyncio does
+                unmade = exc
+                continue
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6 and len({entry[0] for entry in found}) > 1:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # IPv4 has its own socket here
             sock.bind(address)
             sock.listen()
+        if not sockets:
+            raise unmade
     except OSError as exc:
         for sock in sockets:
             sock.close()

@@ -444,6 +444,19 @@ def test_a_full_rate_limiter_still_limits_the_keys_it_has(max_keys):
     assert len(limiter._hits) == max_keys
 
 
+def test_a_full_rate_limiter_with_one_key_expired_still_makes_room_for_many():
+    from pipeline.web.guards import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(1, 60.0, max_keys=8, clock=lambda: now[0])
+    limiter.hit("k0")
+    now[0] = 30.0
+    assert [limiter.hit(f"k{n}") for n in range(1, 8)] == [None] * 7
+    now[0] = 61.0  # k0 is over, the rest are not
+    assert limiter.hit("k8") is None and len(limiter._hits) == 7  # not just k0 dropped: the next key needs no scan
+    assert limiter.hit("k9") is None and len(limiter._hits) == 8
+
+
 def test_forwarded_headers_count_only_from_a_trusted_proxy(live):
     """From 127.0.0.1 (trusted) X-Forwarded-* are the public values; from 127.0.0.2 they are ignored."""
     public = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "network.example.org"}

@@ -91,8 +91,9 @@ class RateLimiter:
     def _forget_before(self, cutoff: float) -> None:
         for key in [k for k, hits in self._hits.items() if not hits or hits[-1] <= cutoff]:
             del self._hits[key]
-        if len(self._hits) >= self.max_keys:
-            # Still full, of keys all hit in the window: drop the oldest quarter, so that the next new keys do
-            # not each scan them all again (a client with many addresses could make every hit that slow).
+        if len(self._hits) > self.max_keys * 3 // 4:
+            # Still nearly full, of keys hit in the window: drop the oldest down to three quarters, so that the
+            # next new keys do not each scan them all again (a client with many addresses could make every
+            # hit that slow).
             for key in list(self._hits)[: len(self._hits) - self.max_keys * 3 // 4]:
                 del self._hits[key]

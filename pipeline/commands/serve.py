@@ -39,8 +39,7 @@ def cmd_serve(args) -> int:
     host = args.host or project.serve.host
     port = args.port or project.serve.port
     listening = _listening(host, port)
-    shown = f"[{host}]" if ":" in host else host
-    print(f"serving {project.core.site_url}/subscribe and the links in every email on http://{shown}:{port} "
+    print(f"serving {project.core.site_url}/subscribe and the links in every email on {_where(host, port)} "
           f"(Ctrl-C to stop)", file=sys.stderr)
     # Forwarded headers are handled by the app (only from [serve] trusted_proxies); no access log,
     # since paths hold the tokens of unsubscribe and preferences links.
@@ -54,7 +53,7 @@ def _listening(host: str, port: int) -> list[socket.socket]:
     """Sockets listening on every address of `host` (all interfaces for ""), as asyncio would bind them, or
     one line saying why not (uvicorn would log it and exit). They listen at once, not in uvicorn after the
     app's startup: till then another process could bind the port too."""
-    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    where = _where(host, port)
     try:
         found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except OSError as exc:
@@ -83,3 +82,8 @@ def _listening(host: str, port: int) -> list[socket.socket]:
         raise PipelineError(f"cannot listen on {where} ({exc.strerror or exc}); stop what uses it, or "
                             f"choose another port with --port or [serve] port") from None
     return sockets
+
+
+def _where(host: str, port: int) -> str:
+    """'127.0.0.1:8000', '[::1]:8000', or 'port 8000 of every interface' for an empty host."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}" if host else f"port {port} of every interface"

@@ -58,6 +58,19 @@ def test_a_name_title_or_list_id_cannot_add_a_header_or_recipient(value):
         assert "\n" not in str(message[name]) and "\r" not in str(message[name])
 
 
+def test_an_issue_has_one_message_id_per_list_and_recipient():
+    def message_id(list_id: str, edition: int, to: str) -> str:
+        mailing = Mailing("Issue", "news@network.example.org", "Network", "text", "<p>html</p>",
+                          datetime(2016, 3, 1, tzinfo=UTC), edition=edition, list_id=list_id)
+        return str(build_message(mailing, Recipient(to, ""))["Message-ID"])
+
+    network, research = "Network <news.network.example.org>", "Research group <research.network.example.org>"
+    assert message_id(network, 4, "fay@example.org") == message_id(network, 4, "fay@example.org")  # sent again
+    assert message_id(network, 4, "fay@example.org") != message_id(research, 4, "fay@example.org")
+    assert message_id(network, 4, "fay@example.org") != message_id(network, 5, "fay@example.org")
+    assert message_id(network, 4, "fay@example.org") != message_id(network, 4, "gus@example.org")
+
+
 def test_check_headers_refuses_a_message_with_a_smuggled_header():
     raw = b"Subject: hi\r\nTo: fay@example.org\r\nBcc: evil@example.com\r\n\r\nbody"
 

@@ -104,11 +104,13 @@ def address(email: str, name: str = "") -> Address:
 
 
 def message_id(mailing: Mailing, recipient: str) -> str:
-    """The same id for the same issue and recipient, so a message sent twice is recognisably one."""
+    """The same id for the same issue of the same list to the same recipient, so a message sent twice is
+    recognisably one; another list's issue of that number (a second newsletter from the same domain) has
+    its own, or a mailbox that drops repeated ids would hide it."""
     domain = mailing.sender_email.rpartition("@")[2]
     if mailing.edition is None or mailing.test:
         return f"<{uuid.uuid4().hex}@{domain}>"
-    digest = hashlib.sha256(f"{mailing.edition}\x1f{recipient}".encode()).hexdigest()[:24]
+    digest = hashlib.sha256(f"{mailing.list_id}\x1f{mailing.edition}\x1f{recipient}".encode()).hexdigest()[:24]
     return f"<issue-{mailing.edition}.{digest}@{domain}>"
 
 

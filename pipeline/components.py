@@ -61,6 +61,12 @@ class Source(Component):
     def fetch(self, run: RunContext) -> Iterable[Item]:
         raise NotImplementedError
 
+    def uses_http(self) -> bool:
+        """Whether `fetch` may use `run.http`. While a run starts it loads httpx and the CA certificates
+        for such sources, and they start once those are ready; a run whose sources all say False (local
+        files) does neither. One that says False and uses `run.http` anyway still gets the client."""
+        return True
+
     def expand(self) -> list[Source]:
         """The sources this table stands for: itself, or several (an OPML list of feeds, each run,
         reported and identified under its own name). Called once, when pipeline.toml is loaded."""

@@ -70,7 +70,8 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
     as_of = as_of or (edition_date(project, moment.date()) if mode == "run" else moment.date())
     report = RunReport(mode=f"{mode} (dry run)" if dry_run else mode, as_of=as_of.isoformat())
     _make_out_dir(project)
-    tls = http_client.prepare() if project.sources else None  # while the database is checked
+    # httpx and the CA certificates load while the database is checked, for sources that download
+    tls = http_client.prepare() if any(source.uses_http() for source in project.sources) else None
     with locked_store(project) as store:
         run_id = history.begin_run(store, mode=report.mode, as_of=as_of, at=datetime.now(UTC))
         log.info("%s %d as of %s: started, %d sources", report.mode, run_id, as_of, len(project.sources))

@@ -57,8 +57,19 @@ def test_a_refresh_with_nothing_new_loads_neither_the_sentence_splitter_nor_the_
     again = _refresh_in_a_new_process(config, NOT_NEEDED + ["httpx"])
 
     assert again["exit"] == 0
-    # httpx made ready, not its CLI; an email sink settles open batches on a refresh, without building a message
-    assert again["loaded"] == {**dict.fromkeys(NOT_NEEDED, False), "httpx": True, **dict.fromkeys(needed, True)}
+    # an email sink settles open batches on a refresh, without building a message; a feed read from a file
+    # needs no HTTP client (tests/test_startup.py, below: one that downloads gets httpx made ready)
+    assert again["loaded"] == {**dict.fromkeys(NOT_NEEDED, False), "httpx": False, **dict.fromkeys(needed, True)}
+
+
+def test_a_refresh_that_downloads_makes_httpx_ready_but_not_its_command_line(write_project, feed_server):
+    feed_server.routes["/p.xml"] = Route(RSS.encode())
+    config = write_project(f'[sources.p]\ntype = "feed"\nurl = "{feed_server.url("/p.xml")}"\n' + SINK)
+
+    loaded = _refresh_in_a_new_process(config, ["httpx", "httpx._main", "plugins.transforms.sentences"])
+
+    assert loaded == {"exit": 0, "loaded": {"httpx": True, "httpx._main": False,
+                                            "plugins.transforms.sentences": False}}
 
 
 def test_the_prepared_tls_context_verifies_certificates_and_host_names():

@@ -28,6 +28,9 @@ class BlogSource(Source):
         author: str = ""
         base_url: HttpUrl | None = None  # where posts are published; default <site_url>/blog/
 
+    def uses_http(self) -> bool:
+        return False  # a local file
+
     def fetch(self, run: RunContext):
         folder = self.settings.path
         if not folder.is_dir():

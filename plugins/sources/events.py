@@ -89,6 +89,9 @@ class EventsSource(Source):
     class Settings(Settings):
         path: ExistingFile
 
+    def uses_http(self) -> bool:
+        return False  # a local file
+
     def fetch(self, run: RunContext):
         for event in read_records(self.settings.path, "event", EventRecord, run):
             zone = event.timezone or self.project.core.timezone

@@ -60,6 +60,9 @@ class FeedSource(Source):
     class Settings(FeedOptions):
         url: UrlOrFile
 
+    def uses_http(self) -> bool:
+        return urlparse(self.settings.url).scheme in ("http", "https")
+
     def fetch(self, run: RunContext) -> list[Item]:
         url = self.settings.url
         if urlparse(url).scheme in ("http", "https"):

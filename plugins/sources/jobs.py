@@ -43,6 +43,9 @@ class JobsSource(Source):
     class Settings(Settings):
         path: ExistingFile
 
+    def uses_http(self) -> bool:
+        return False  # a local file
+
     def fetch(self, run: RunContext):
         for job in read_records(self.settings.path, "job", JobRecord, run):
             url = safe_url(job.url)

@@ -71,7 +71,7 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
     report = RunReport(mode=f"{mode} (dry run)" if dry_run else mode, as_of=as_of.isoformat())
     _make_out_dir(project)
     # httpx and the CA certificates load while the database is checked, for sources that download
-    tls = http_client.prepare() if any(source.uses_http() for source in project.sources) else None
+    tls = http_client.prepare() if any(map(_downloads, project.sources)) else None
     with locked_store(project) as store:
         run_id = history.begin_run(store, mode=report.mode, as_of=as_of, at=datetime.now(UTC))
         log.info("%s %d as of %s: started, %d sources", report.mode, run_id, as_of, len(project.sources))
@@ -150,6 +150,14 @@ def _record_finish(store: Store, run_id: int, report: RunReport, exc: BaseExcept
     except sqlite3.Error as error:  # the run's own outcome matters more than its history
         if exc is None:
             report.problems.append(f"the run history could not be recorded ({error})")
+
+
+def _downloads(source: Source) -> bool:
+    """`source.uses_http()`; True when a plugin's own method fails (its fetch then runs, and fails or not, alone)."""
+    try:
+        return bool(source.uses_http())
+    except Exception:
+        return True
 
 
 def _make_out_dir(project: Project) -> None:

@@ -133,6 +133,31 @@ def test_sources_start_once_the_http_client_is_ready_or_its_wait_is_over(project
     assert report.exit_code == 0 and probe.ready == [ready, ready]
 
 
+def test_a_source_whose_uses_http_raises_is_taken_to_download_and_the_run_goes_on(project_from):
+    probe = Probe()
+
+    class Broken:
+        @hookimpl
+        def register_sources(self, register):
+            class BrokenAnswer(Source):
+                name = "broken-answer"
+
+                def uses_http(self):
+                    raise RuntimeError("a plugin's bug")
+
+                def fetch(self, run):
+                    return []
+
+            register(BrokenAnswer)
+
+    project = project_from('[sources.b]\ntype = "broken-answer"\n[sources.a]\ntype = "probe"\n' + SINK,
+                           plugins=[("probe", probe), ("broken", Broken())])
+
+    report = run(project, mode="refresh", as_of=date(2016, 5, 1))
+
+    assert report.exit_code == 0 and probe.ready == [True]  # the client was made ready all the same
+
+
 def test_each_source_gets_its_own_error_when_tls_cannot_be_set_up(monkeypatch, tmp_path):
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
     failed = prepare()

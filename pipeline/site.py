@@ -128,9 +128,10 @@ def item_path(project: Project, item: Item) -> str:
 
 def item_link(project: Project, item: Item) -> str:
     """Where links to an item point: its own URL, unless that is an address on this site other than the
-    item's page (say <site_url>/seminars/3, which no file answers): then its page, so no link is dead."""
-    if _own_path(project, item) is None:
-        return item.url
+    item's page (say <site_url>/seminars/3, which no file answers) and the site is written (an `archive`
+    sink): then its page, so no link is dead. Without an archive the own URL is all there is ('' if none)."""
+    if _own_path(project, item) is None or not publishes(project, "archive"):
+        return safe_url(item.url, url(project, FRONT_PAGE)) if item.url else ""
     return url(project, item_path(project, item))
 
 

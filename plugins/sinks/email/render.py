@@ -63,7 +63,7 @@ def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: st
         "subject": view.subject_line(edition.title),
         "intro": view.intro(edition),
         "sections": view.sections(edition, project.tz, limit, _calendar_links(project, web),
-                                  lambda item: site.item_link(project, item) if web else item.url, cut=email),
+                                  lambda item: site.item_link(project, item), cut=email),
         # "" where no sink writes the page: the templates then leave the link out
         "issue_url": site.edition_url(project, edition.number) if web else "",
         "archive_url": site.archive_url(project) if web else "",

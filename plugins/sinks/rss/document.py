@@ -120,11 +120,9 @@ class ItemText:
 
 def item_text(project: Project, item: Item) -> ItemText:
     own = own_url(project, item)
-    if site.publishes(project, "archive"):
-        page = site.url(project, site.item_path(project, item))
-        link = (safe_url(site.item_link(project, item)) if own else "") or page
-    else:
-        link = own  # no page of its own on the site: its own address, or no <link> at all
+    link = site.item_link(project, item) if own else ""
+    if not link and site.publishes(project, "archive"):  # no address of its own: its page on the site
+        link = site.url(project, site.item_path(project, item))
     return ItemText(
         id=item.id, title=item.title or "(untitled)", own_url=own, link=link, published=rfc822(item.published),
         description=describe(project, item),

@@ -420,6 +420,21 @@ def test_a_trusted_network_written_as_ipv6_matches_its_ipv4_hosts():
     assert "10.1.2.3" in trusted and "::ffff:10.1.2.3" in trusted and "11.0.0.1" not in trusted
 
 
+@pytest.mark.parametrize(("network", "inside", "outside"), [
+    ("::/0", ["10.1.2.3", "::ffff:10.1.2.3", "203.0.113.7", "2001:db8::1"], []),
+    ("::/64", ["10.1.2.3", "203.0.113.7", "::1"], ["2001:db8::1"]),  # holds ::ffff:0:0/96, so every IPv4 host
+    ("::ffff:0:0/96", ["10.1.2.3", "::ffff:203.0.113.7"], ["::1", "2001:db8::1"]),
+    ("2001:db8::/32", ["2001:db8::1"], ["10.1.2.3", "::ffff:10.1.2.3", "::1"]),  # wide, but no IPv4 in it
+    ("::/97", ["::1"], ["10.1.2.3", "::ffff:10.1.2.3"]),  # narrow, and not the mapped range
+])
+def test_a_wide_ipv6_network_matches_the_ipv4_hosts_it_holds_mapped_and_no_others(network, inside, outside):
+    from pipeline.web.proxy import TrustedProxies
+
+    trusted = TrustedProxies([network])
+    assert [host for host in inside if host not in trusted] == []
+    assert [host for host in outside if host in trusted] == []
+
+
 def test_a_rate_limiter_full_of_fresh_keys_makes_room_for_many_at_once():
     from pipeline.web.guards import RateLimiter
 

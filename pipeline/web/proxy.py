@@ -18,7 +18,7 @@ _HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 class TrustedProxies:
     def __init__(self, addresses: Iterable[str]):
-        self.networks = [_network(ipaddress.ip_network(a, strict=False)) for a in addresses]
+        self.networks = [n for a in addresses for n in _networks(ipaddress.ip_network(a, strict=False))]
 
     def __contains__(self, host: str | None) -> bool:
         address = _address(host)
@@ -36,10 +36,22 @@ def client_key(host: str | None) -> str:
     return str(address)
 
 
-def _network(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    """An IPv4 network written as IPv6 (::ffff:10.0.0.0/104) as IPv4 (10.0.0.0/8), as `_address` reads hosts."""
-    mapped = network.network_address.ipv4_mapped if network.version == 6 else None
-    return ipaddress.IPv4Network((mapped, network.prefixlen - 96)) if mapped and network.prefixlen >= 96 else network
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")  # where IPv6 writes the IPv4 addresses
+
+
+def _networks(network: ipaddress.IPv4Network | ipaddress.IPv6Network
+              ) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """`network` as `_address` reads hosts, which turns IPv4-mapped ones into IPv4: an IPv4 network written as
+    IPv6 (::ffff:10.0.0.0/104) is IPv4 (10.0.0.0/8); an IPv6 network holding the whole mapped range
+    (::/0, ::/64) holds every IPv4 address as well. Any other network is left as it is."""
+    if network.version == 4:
+        return [network]
+    if network.prefixlen >= 96:
+        mapped = network.network_address.ipv4_mapped
+        return [ipaddress.IPv4Network((mapped, network.prefixlen - 96))] if mapped is not None else [network]
+    if network.supernet_of(_MAPPED):
+        return [network, ipaddress.IPv4Network("0.0.0.0/0")]
+    return [network]
 
 
 def _address(host: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import logging
 import re
 import socket
 import subprocess
@@ -501,6 +502,27 @@ def test_errors_are_pages_and_every_response_is_protected(live, client):
         assert response.headers["referrer-policy"] == "same-origin"
         assert response.headers["x-frame-options"] == "DENY"
         assert "server" not in response.headers
+
+
+def test_an_unexpected_error_is_a_page_with_the_same_protection(live, client, monkeypatch, caplog):
+    from pipeline.web import pages
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(pages, "get_subscriber", broken)
+    server_log = logging.getLogger("uvicorn.error")  # uvicorn's loggers do not reach the root one
+    server_log.addHandler(caplog.handler)
+    try:
+        failed = client.get("/preferences/" + _token(live, "preferences", 1))
+    finally:
+        server_log.removeHandler(caplog.handler)
+    assert failed.status_code == 500 and h1(failed) == "Something went wrong"
+    assert "database went away" not in failed.text
+    assert failed.headers["content-security-policy"].startswith("default-src 'none'; style-src 'sha256-")
+    assert failed.headers["x-frame-options"] == "DENY" and failed.headers["x-content-type-options"] == "nosniff"
+    assert failed.headers["referrer-policy"] == "same-origin" and failed.headers["cache-control"] == "no-store"
+    assert any("database went away" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)  # still logged
 
 
 # -- the SendGrid Event Webhook ------------------------------------------------------------------

@@ -70,7 +70,8 @@ def build_app(project: Project) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: pages.http_error},
                     middleware=[Middleware(ForwardedHeaders, trusted=settings.trusted_proxies),
-                                Middleware(SecurityHeaders, csp=page_renderer.csp)])
+                                Middleware(SecurityHeaders, csp=page_renderer.csp,
+                                           error_page=lambda: pages.server_error(web))])
     app.state.web = web
     return app
 

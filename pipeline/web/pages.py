@@ -261,3 +261,9 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return web.pages.render("message.html", status=exc.status_code, headers=exc.headers,
                             title=ERROR_TITLES.get(exc.status_code, "Something went wrong"), message=message,
                             subscribe_link=exc.status_code in (404, 410))
+
+
+def server_error(web: Web) -> Response:
+    """The page of an unexpected error (500), in the site's look; the error itself is logged, not shown."""
+    return web.pages.render("message.html", status=500, title="Something went wrong",
+                            message="Something went wrong on our side. Please try again later.")

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
+from collections.abc import Callable
 from typing import Any
 
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.config import Project
 from pipeline.templating import build_environment
 
 STYLESHEETS = ("site/site.css", "web/web.css")
+log = logging.getLogger("pipeline.web")
 
 
 class Pages:
@@ -35,10 +38,16 @@ class Pages:
 
 
 class SecurityHeaders:
-    """ASGI middleware: the same protective headers on every response, pages and errors alike."""
+    """ASGI middleware: the same protective headers on every response, pages and errors alike.
 
-    def __init__(self, app: ASGIApp, csp: str):
+    That includes the 500 of an unexpected exception: Starlette's own error response is sent from
+    outside every middleware, so this one sends the page itself (`error_page`) before passing the
+    exception on to be logged.
+    """
+
+    def __init__(self, app: ASGIApp, csp: str, error_page: Callable[[], Response] | None = None):
         self.app = app
+        self.error_page = error_page
         self.headers = [
             (b"content-security-policy", csp.encode()),
             (b"x-content-type-options", b"nosniff"),
@@ -51,10 +60,26 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message = {**message, "headers": [*message.get("headers", []), *self.headers]}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if not started:
+                await self._server_error()(scope, receive, send_with_headers)
+            raise
+
+    def _server_error(self) -> Response:
+        try:
+            if self.error_page is not None:
+                return self.error_page()
+        except Exception:
+            log.exception("could not render the error page")
+        return PlainTextResponse("Internal Server Error", status_code=500)

@@ -139,7 +139,7 @@ def test_one_click_takes_multipart_and_the_page_button_but_nothing_else(live, cl
 
 def test_get_and_head_never_change_anything(live, client, store):
     now = datetime.now(UTC)
-    pending = subs.request_subscription(store, "get-pending@example.org", "", [], how="form", at=now)
+    pending = subs.request_subscription(store, "get-pending@example.org", "", [], how="form", at=now).subscriber
     active = subs.add(store, "get-active@example.org", "", [], how="cli", at=now)
     links = [f"/{purpose}/{_token(live, purpose, who.id)}" for who in (pending, active)
              for purpose in ("confirm", "unsubscribe", "preferences")]
@@ -207,6 +207,41 @@ def test_an_address_already_active_gets_the_same_page_and_no_mail(live, client, 
     assert subs.find_subscriber(store, "member@example.org").name == "Member"
 
 
+def test_a_strangers_form_changes_nothing_about_an_address_until_its_owner_confirms(live, client, store):
+    stranger = httpx.Client(base_url=live.url, headers={"X-Forwarded-For": next(CLIENTS)}, timeout=10)
+    now = datetime.now(UTC)
+    subs.add(store, "kept-active@example.org", "Kim", ["research"], how="cli", at=now)
+    left = subs.add(store, "kept-left@example.org", "Lee", ["peer support"], how="cli", at=now)
+    subs.unsubscribe(store, left.id, how="unsubscribe page", at=now)
+    mallory = {"name": "Mallory", "theme": ["Open Dialogue"]}
+
+    assert ask(client, "kept-pending@example.org", name="Pat", theme=["research"]).status_code == 200
+    owners_link = link_in(live.wait_for_message("kept-pending@example.org"), "confirm")
+    before = {row[1]: row for row in live.snapshot()[0]}
+    pages = [ask(stranger, address, **mallory)
+             for address in ("kept-pending@example.org", "kept-left@example.org", "kept-active@example.org")]
+    assert {(page.status_code, h1(page)) for page in pages} == {(200, "Check your inbox")}  # the same, whoever
+    after = {row[1]: row for row in live.snapshot()[0]}
+    for address in ("kept-pending@example.org", "kept-left@example.org"):
+        # name and themes as they were; only the status and the request's time, for the confirmation
+        assert after[address][:3] + after[address][4:5] == before[address][:3] + before[address][4:5]
+    assert after["kept-active@example.org"] == before["kept-active@example.org"]
+    assert live.status("kept-left@example.org") == "pending"
+    strangers_link = link_in(live.wait_for_message("kept-pending@example.org", 2), "confirm")
+
+    assert h1(client.post(owners_link)) == "You are subscribed"  # what the owner asked for, not the stranger
+    pat = subs.find_subscriber(store, "kept-pending@example.org")
+    assert (pat.status, pat.name, pat.themes) == ("active", "Pat", frozenset({"research"}))
+    client.post(strangers_link)  # the stranger's request, mailed to the owner, ended with the confirmation
+    pat = subs.find_subscriber(store, "kept-pending@example.org")
+    assert (pat.status, pat.name, pat.themes) == ("active", "Pat", frozenset({"research"}))
+    lee = subs.find_subscriber(store, "kept-left@example.org")
+    assert (lee.name, lee.themes) == ("Lee", frozenset({"peer support"}))
+    kim = subs.find_subscriber(store, "kept-active@example.org")
+    assert (kim.status, kim.name, kim.themes) == ("active", "Kim", frozenset({"research"}))
+    stranger.close()
+
+
 def test_confirmations_asked_for_at_once_each_reach_their_own_address(tmp_path, smtp_server, monkeypatch):
     """The project's one SMTP delivery is shared by every request: sends that overlapped lost each other's mail."""
     monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
@@ -266,12 +301,12 @@ def test_a_confirmation_that_fails_unexpectedly_is_logged_and_the_next_still_goe
 
     sent, real = [], pages.send_confirmation
 
-    def fail_once(project, subscriber, *args):
+    def fail_once(project, request, *args):
         if not sent:
             sent.append(None)
             raise RuntimeError("the mail server's library broke")
-        sent.append(subscriber.email)
-        return real(project, subscriber, *args)
+        sent.append(request.subscriber.email)
+        return real(project, request, *args)
 
     monkeypatch.setattr(pages, "send_confirmation", fail_once)
     assert ask(client, "broken-once@example.org").status_code == 200
@@ -619,7 +654,8 @@ def test_webhook_ignores_an_event_from_before_the_address_subscribed_again(live,
     url = live.url + "/webhooks/sendgrid"
     assert httpx.post(url, content=body, headers=signed(webhook_key, body)).status_code == 200
     assert live.status("hook-back@example.org") == "bounced"
-    again = subs.request_subscription(store, "hook-back@example.org", "", [], how="form", at=datetime.now(UTC))
+    again = subs.request_subscription(store, "hook-back@example.org", "", [],
+                                      how="form", at=datetime.now(UTC)).subscriber
     assert subs.confirm(store, again.id, how="confirmation", at=datetime.now(UTC))
 
     replayed = httpx.post(url, content=body, headers=signed(webhook_key, body))  # the same events, signed again

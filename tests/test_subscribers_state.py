@@ -59,7 +59,7 @@ def test_import_takes_themes_for_new_subscribers_and_keeps_their_own_choice_afte
 
 
 def test_double_opt_in_and_the_consent_record(store):
-    pending = subs.request_subscription(store, " Bea@Example.org ", "Bea", ["research"], how="form", at=T0)
+    pending = subs.request_subscription(store, " Bea@Example.org ", "Bea", ["research"], how="form", at=T0).subscriber
     assert pending.status == "pending" and pending.email == "bea@example.org"
     assert subs.active_subscribers(store) == []
     assert subs.confirm(store, pending.id, how="confirmation", at=T0 + timedelta(hours=1))
@@ -80,19 +80,54 @@ def test_asking_again_sends_nothing_to_active_or_complained_addresses(store):
     # someone who left may come back, through the form and the confirmation
     left = subs.add(store, "back@example.org", "", [], how="cli", at=T0)
     subs.unsubscribe(store, left.id, how="unsubscribe page", at=T0)
-    again = subs.request_subscription(store, "back@example.org", "", [], how="form", at=T0 + timedelta(days=1))
+    again = subs.request_subscription(store, "back@example.org", "", [],
+                                      how="form", at=T0 + timedelta(days=1)).subscriber
     assert again.status == "pending"
     assert subs.confirm(store, again.id, how="confirmation", at=T0 + timedelta(days=2))
 
 
+def test_a_request_changes_no_name_or_themes_until_its_own_confirmation(store):
+    left = subs.add(store, "una@example.org", "Una", ["peer support"], how="cli", at=T0)
+    subs.unsubscribe(store, left.id, how="unsubscribe page", at=T0)
+    owners = subs.request_subscription(store, "una@example.org", "Una Smith", ["research"], how="form",
+                                       at=T0 + timedelta(days=1))
+    strangers = subs.request_subscription(store, "una@example.org", "Someone", ["space"], how="form",
+                                          at=T0 + timedelta(days=1, hours=1))
+    other = subs.request_subscription(store, "other@example.org", "Other", ["space"], how="form",
+                                      at=T0 + timedelta(days=1))
+    una = subs.get_subscriber(store, left.id)
+    assert (una.status, una.name, una.themes) == ("pending", "Una", frozenset({"peer support"}))
+    assert subs.find_subscriber(store, "other@example.org").name == ""  # nothing typed is stored as theirs
+
+    later = T0 + timedelta(days=2)
+    assert not subs.confirm(store, left.id, request=other.id, how="confirmation", at=later)  # not her request
+    assert subs.confirm(store, left.id, request=owners.id, how="confirmation", at=later)
+    una = subs.get_subscriber(store, left.id)
+    assert (una.status, una.name, una.themes) == ("active", "Una Smith", frozenset({"research"}))
+    assert subs.history(store, left.id)[-1].detail == "themes: research"
+    subs.unsubscribe(store, left.id, how="unsubscribe page", at=later)
+    subs.request_subscription(store, "una@example.org", "", [], how="form", at=later)
+    assert not subs.confirm(store, left.id, request=strangers.id, how="confirmation", at=later)  # ended with hers
+    assert subs.get_subscriber(store, left.id).name == "Una Smith"
+
+
+def test_a_request_lapses_after_seven_days(store):
+    first = subs.request_subscription(store, "ida@example.org", "Ida", [], how="form", at=T0)
+    subs.request_subscription(store, "ida@example.org", "", [], how="form", at=T0 + timedelta(days=6))
+    assert not subs.confirm(store, first.subscriber.id, request=first.id, how="confirmation",
+                            at=T0 + timedelta(days=7, seconds=1))
+    assert subs.find_subscriber(store, "ida@example.org").status == "pending"
+
+
 def test_a_confirmation_older_than_seven_days_does_nothing_and_the_request_expires(store):
-    new = subs.request_subscription(store, "late@example.org", "", [], how="form", at=T0)
+    new = subs.request_subscription(store, "late@example.org", "", [], how="form", at=T0).subscriber
     assert not subs.confirm(store, new.id, how="confirmation", at=T0 + timedelta(days=7, seconds=1))
     # someone who had left and asked again goes back to 'unsubscribed'; a new address is forgotten
     old = subs.add(store, "old@example.org", "", [], how="cli", at=T0)
     subs.unsubscribe(store, old.id, how="unsubscribe page", at=T0)
     subs.request_subscription(store, "old@example.org", "", [], how="form", at=T0)
-    fresh = subs.request_subscription(store, "fresh@example.org", "", [], how="form", at=T0 + timedelta(days=6))
+    fresh = subs.request_subscription(store, "fresh@example.org", "", [],
+                                      how="form", at=T0 + timedelta(days=6)).subscriber
 
     assert subs.expire_pending(store, at=T0 + timedelta(days=7)) == 2
     assert subs.get_subscriber(store, new.id) is None and subs.history(store, new.id) == []
@@ -168,7 +203,8 @@ def test_the_lists_status_column_suppresses_but_never_overrides_an_owner_who_cam
     subs.add(store, "ann@example.org", "", [], how="cli", at=T0)  # active, never left
     back = subs.add(store, "back@example.org", "", [], how="cli", at=T0)
     subs.unsubscribe(store, back.id, how="one-click unsubscribe", at=T0)
-    again = subs.request_subscription(store, "back@example.org", "", [], how="form", at=T0 + timedelta(days=1))
+    again = subs.request_subscription(store, "back@example.org", "", [],
+                                      how="form", at=T0 + timedelta(days=1)).subscriber
     subs.confirm(store, again.id, how="confirmation", at=T0 + timedelta(days=1))  # she came back herself
     asks = subs.add(store, "asks@example.org", "", [], how="cli", at=T0)
     subs.unsubscribe(store, asks.id, how="one-click unsubscribe", at=T0)

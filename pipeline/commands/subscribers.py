@@ -118,12 +118,12 @@ def cmd_add(args) -> int:
     with _opened(args) as (project, store):
         themes = _known_themes(project, args.theme, "--theme")
         if args.invite:
-            subscriber = ask_to_subscribe(store, args.email, args.name, themes, how="cli invitation", at=now)
-            if subscriber is None:
+            request = ask_to_subscribe(store, args.email, args.name, themes, how="cli invitation", at=now)
+            if request is None:
                 raise SubscriberError(f"{args.email}: already subscribed, or it reported the newsletter as spam; "
                                       f"nothing sent (`pipeline subscribers show {args.email}` says which)")
-            reference = send_confirmation(project, subscriber, Links(project))
-            _console().print(f"{escape(subscriber.email)}: pending; confirmation sent ({escape(reference)})")
+            reference = send_confirmation(project, request, Links(project))
+            _console().print(f"{escape(request.subscriber.email)}: pending; confirmation sent ({escape(reference)})")
             return 0
         expire_pending(store, at=now)
         subscriber = add(store, args.email, args.name, themes, how="cli", at=now)

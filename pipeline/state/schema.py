@@ -88,6 +88,20 @@ CREATE TABLE IF NOT EXISTS subscriber_events (   -- the consent record: when and
 CREATE INDEX IF NOT EXISTS subscriber_events_subscriber ON subscriber_events (subscriber);
 """
 
+# Each request to subscribe not yet confirmed, and what it asked for (pipeline/state/subscribers.py): the name and
+# themes take effect only when the confirmation link of that very request is followed, so a stranger's form post
+# changes nothing stored about an address.
+REQUESTS = """
+CREATE TABLE IF NOT EXISTS subscription_requests (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT, -- in the request's confirmation link: never given twice
+    subscriber INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+    name       TEXT NOT NULL DEFAULT '',
+    themes     TEXT NOT NULL DEFAULT '[]',  -- JSON list, as subscribers.themes
+    at         TEXT NOT NULL                -- when it was asked for (it lapses 7 days later)
+);
+CREATE INDEX IF NOT EXISTS subscription_requests_subscriber ON subscription_requests (subscriber);
+"""
+
 # What the site (the `archive` sink) was last made from, so a refresh re-renders only what changed
 # (pipeline/state/site.py).
 SITE = """
@@ -153,7 +167,7 @@ CREATE TABLE IF NOT EXISTS alerts (
 );
 """
 
-TABLES = CORE + JOURNAL + SUBSCRIBERS + SITE + HISTORY + ALERTS
+TABLES = CORE + JOURNAL + SUBSCRIBERS + REQUESTS + SITE + HISTORY + ALERTS
 
 
 def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:
@@ -194,6 +208,13 @@ def _run_history(db: sqlite3.Connection) -> None:
 def _alerts(db: sqlite3.Connection) -> None:
     """Alerts to the organisers, each told once (user_version 5)."""
     for statement in ALERTS.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _subscription_requests(db: sqlite3.Connection) -> None:
+    """Requests to subscribe kept apart from the subscriber until confirmed (user_version 7)."""
+    for statement in REQUESTS.split(";"):
         if statement.strip():
             db.execute(statement)
 
@@ -239,6 +260,7 @@ STEPS = [
     _run_history,
     _alerts,
     _item_changes,
+    _subscription_requests,
 ]
 
 

@@ -21,6 +21,11 @@ The statuses, and every transition there is (nothing else changes a status):
     ** not one that had left and came back through the form (its owner's request is newer than the list)
     *** not for an event that happened before the subscriber's latest change to active or pending
 
+A request to subscribe changes nothing else about an address: the name and themes it asks for are
+kept apart (`subscription_requests`), and become the subscriber's only when the confirmation link
+of that very request is followed, so a stranger posting the form with someone's address can
+neither rename them nor change what they receive. An active address is not touched at all.
+
 So an address that unsubscribed, bounced or complained is never made active by the CSV or the CLI:
 only its owner can come back, through the form and the confirmation (a complained address cannot).
 A pending address on the organiser's list becomes active, since the list vouches for it, unless it
@@ -67,43 +72,73 @@ class Event:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class Request:
+    """A request to subscribe, awaiting its confirmation: its id goes in the confirmation link."""
+
+    id: int
+    subscriber: Subscriber
+
+
 _COLUMNS = "id, email, name, status, themes"
 
 
 # -- transitions -------------------------------------------------------------------------------
 
 def request_subscription(store: Store, email: str, name: str, themes: Iterable[str], *,
-                         how: str, at: datetime) -> Subscriber | None:
-    """Someone asked to subscribe: the subscriber to send a confirmation to, or None to send nothing.
+                         how: str, at: datetime) -> Request | None:
+    """Someone asked to subscribe: the request to send a confirmation for, or None to send nothing.
 
     A new, unsubscribed or bounced address becomes pending (asking again while pending restarts the
-    7 days); an active or complained one is left as it is and gets nothing.
+    7 days); an active or complained one is left as it is and gets nothing. The name and themes
+    asked for are kept with the request, not given to the address: `confirm` does that.
     """
     email = _checked(email)
     with store.transaction() as db:
         row = _by_email(db, email)
         if row is None:
-            subscriber_id = _insert(db, email, name, themes, "pending", at, requested=True)
+            subscriber_id = _insert(db, email, "", (), "pending", at, requested=True)
         elif row[3] in ("active", "complained"):
             return None
         else:
             subscriber_id = row[0]
-            db.execute("UPDATE subscribers SET name = ?, themes = ?, status = 'pending', requested_at = ?, "
-                       "updated_at = ? WHERE id = ?", (_name(name), _themes(themes), _iso(at), _iso(at), subscriber_id))
+            db.execute("UPDATE subscribers SET status = 'pending', requested_at = ?, updated_at = ? WHERE id = ?",
+                       (_iso(at), _iso(at), subscriber_id))
+        request_id = db.execute("INSERT INTO subscription_requests (subscriber, name, themes, at) VALUES (?, ?, ?, ?)",
+                                (subscriber_id, _name(name), _themes(themes), _iso(at))).lastrowid
         _event(db, subscriber_id, at, "pending", how)
-        return _subscriber(_by_id(db, subscriber_id))
+        return Request(request_id, _subscriber(_by_id(db, subscriber_id)))
 
 
-def confirm(store: Store, subscriber_id: int, *, how: str, at: datetime) -> bool:
-    """Activate a pending subscriber who asked less than 7 days before `at`; True if this activated them."""
+def confirm(store: Store, subscriber_id: int, *, how: str, at: datetime, request: int | None = None) -> bool:
+    """Activate a pending subscriber who asked less than 7 days before `at`; True if this activated them.
+
+    With `request` (the id in the confirmation link), that request must be theirs and less than 7
+    days old, and its name (if it gave one) and themes become theirs; every request of theirs is then
+    done with. Without it (a link sent before requests were kept apart), what is stored is kept.
+    """
+    cutoff = _iso(at - timedelta(days=PENDING_DAYS))
     with store.transaction() as db:
+        asked = None
+        if request is not None:
+            asked = db.execute("SELECT name, themes FROM subscription_requests WHERE id = ? AND subscriber = ? "
+                               "AND at > ?", (request, subscriber_id, cutoff)).fetchone()
+            if asked is None:
+                return False
         changed = db.execute(
             "UPDATE subscribers SET status = 'active', requested_at = NULL, updated_at = ? "
-            "WHERE id = ? AND status = 'pending' AND requested_at > ?",
-            (_iso(at), subscriber_id, _iso(at - timedelta(days=PENDING_DAYS)))).rowcount
-        if changed:
-            _event(db, subscriber_id, at, "active", how)
-        return bool(changed)
+            "WHERE id = ? AND status = 'pending' AND requested_at > ?", (_iso(at), subscriber_id, cutoff)).rowcount
+        if not changed:
+            return False
+        detail = ""
+        if asked is not None:
+            name, themes = asked
+            db.execute("UPDATE subscribers SET name = CASE WHEN ? != '' THEN ? ELSE name END, themes = ? WHERE id = ?",
+                       (name, name, themes, subscriber_id))
+            detail = "themes: " + ("; ".join(json.loads(themes)) or "all")
+        _end_requests(db, subscriber_id)
+        _event(db, subscriber_id, at, "active", how, detail)
+        return True
 
 
 def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, Iterable[str]]], *,
@@ -243,12 +278,14 @@ def expire_pending(store: Store, *, at: datetime) -> int:
     """
     cutoff = _iso(at - timedelta(days=PENDING_DAYS))
     with store.transaction() as db:
+        db.execute("DELETE FROM subscription_requests WHERE at <= ?", (cutoff,))
         expired = db.execute("SELECT id FROM subscribers WHERE status = 'pending' AND requested_at <= ?",
                              (cutoff,)).fetchall()
         for (subscriber_id,) in expired:
             before = db.execute("SELECT status FROM subscriber_events WHERE subscriber = ? AND status != 'pending' "
                                 "ORDER BY id DESC LIMIT 1", (subscriber_id,)).fetchone()
             if before is None:
+                _end_requests(db, subscriber_id)
                 db.execute("DELETE FROM subscriber_events WHERE subscriber = ?", (subscriber_id,))
                 db.execute("DELETE FROM subscribers WHERE id = ?", (subscriber_id,))
             else:
@@ -350,6 +387,7 @@ def _insert(db: sqlite3.Connection, email: str, name: str, themes: Iterable[str]
 def _activate(db: sqlite3.Connection, subscriber_id: int, name: str, at: datetime, how: str) -> None:
     db.execute("UPDATE subscribers SET status = 'active', name = ?, requested_at = NULL, updated_at = ? "
                "WHERE id = ?", (_name(name), _iso(at), subscriber_id))
+    _end_requests(db, subscriber_id)
     _event(db, subscriber_id, at, "active", how)
 
 
@@ -361,6 +399,7 @@ def _suppress(db: sqlite3.Connection, found: tuple | None, email: str, status: s
         subscriber_id = found[0]
         db.execute("UPDATE subscribers SET status = ?, requested_at = NULL, updated_at = ? WHERE id = ?",
                    (status, _iso(at), subscriber_id))
+        _end_requests(db, subscriber_id)
     else:
         return False
     _event(db, subscriber_id, at, status, how, detail)
@@ -385,8 +424,14 @@ def _leave(db: sqlite3.Connection, subscriber_id: int, how: str, at: datetime) -
     changed = db.execute("UPDATE subscribers SET status = 'unsubscribed', requested_at = NULL, updated_at = ? "
                          "WHERE id = ? AND status IN ('active', 'pending')", (_iso(at), subscriber_id)).rowcount
     if changed:
+        _end_requests(db, subscriber_id)
         _event(db, subscriber_id, at, "unsubscribed", how)
     return bool(changed)
+
+
+def _end_requests(db: sqlite3.Connection, subscriber_id: int) -> None:
+    """The subscriber is no longer pending: no request of theirs can be confirmed any more."""
+    db.execute("DELETE FROM subscription_requests WHERE subscriber = ?", (subscriber_id,))
 
 
 def _event(db: sqlite3.Connection, subscriber_id: int, at: datetime, status: str, how: str, detail: str = "") -> None:

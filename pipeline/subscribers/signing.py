@@ -6,7 +6,9 @@ unset, one is made on first use and kept in `<state_dir>/secret`, readable by it
 
 A token is the subscriber's id, signed with HMAC-SHA256 (itsdangerous's timed serializer for
 confirm tokens, with a salt of their own, so an unsubscribe link can never confirm a request), and
-the address never appears in a link. The unsubscribe and preferences links share one token.
+the address never appears in a link. A confirm token holds the id of the request it confirms too
+(`[subscriber, request]`; a bare id is one made before requests were kept apart), and nothing the
+person typed. The unsubscribe and preferences links share one token.
 Unsubscribe and preferences tokens never expire (they sit in old emails); a confirm token lasts 7
 days. Changing the secret makes every link sent so far invalid.
 """
@@ -110,9 +112,10 @@ class Tokens:
         self._macs = {"unsubscribe": _Hmac(manage), "preferences": _Hmac(manage)}
         self._timed = URLSafeTimedSerializer(secret, salt="pipeline-confirm")
 
-    def make(self, purpose: Purpose, subscriber_id: int) -> str:
+    def make(self, purpose: Purpose, subscriber_id: int, request: int | None = None) -> str:
+        """A token for `subscriber_id`; a confirm token also names the `request` it confirms."""
         if purpose == "confirm":
-            return self._timed.dumps(subscriber_id)
+            return self._timed.dumps(subscriber_id if request is None else [subscriber_id, request])
         return f"{subscriber_id}.{self._signature(purpose, str(subscriber_id))}"
 
     def _signature(self, purpose: Purpose, payload: str) -> str:
@@ -121,10 +124,19 @@ class Tokens:
 
     def read(self, purpose: Purpose, token: str, *, now: datetime | None = None) -> int:
         """The subscriber id in `token`; raises BadToken (or ExpiredToken, for an old confirm token)."""
-        signed_at = None
+        return self.read_with_request(purpose, token, now=now)[0]
+
+    def read_with_request(self, purpose: Purpose, token: str, *,
+                          now: datetime | None = None) -> tuple[int, int | None]:
+        """(subscriber id, request id) in `token` (the request: None but in a confirm token that names one)."""
+        signed_at, request = None, None
         try:
             if purpose == "confirm":
                 subscriber_id, signed_at = self._timed.loads(token, return_timestamp=True)
+                if isinstance(subscriber_id, list) and len(subscriber_id) == 2:
+                    subscriber_id, request = subscriber_id
+                    if not isinstance(request, int) or isinstance(request, bool) or request < 1:
+                        raise BadData("bad request")
             else:
                 payload, _, signature = token.partition(".")
                 # compare_digest raises TypeError on non-ASCII text, which a percent-encoded path can hold
@@ -138,7 +150,7 @@ class Tokens:
             raise BadToken("this link is not one we made, or it was cut short")
         if signed_at is not None and (now or datetime.now(UTC)) - signed_at > timedelta(days=CONFIRM_DAYS):
             raise ExpiredToken(f"this confirmation link is more than {CONFIRM_DAYS} days old")
-        return subscriber_id
+        return subscriber_id, request
 
 
 class _Hmac:
@@ -165,8 +177,8 @@ class Links:
         self.site_url = project.core.site_url
         self.tokens = Tokens(secret if secret is not None else signing_secret(project))
 
-    def confirm(self, subscriber_id: int) -> str:
-        return f"{self.site_url}/confirm/{self.tokens.make('confirm', subscriber_id)}"
+    def confirm(self, subscriber_id: int, request: int | None = None) -> str:
+        return f"{self.site_url}/confirm/{self.tokens.make('confirm', subscriber_id, request)}"
 
     def unsubscribe(self, subscriber_id: int) -> str:
         return f"{self.site_url}/unsubscribe/{self.tokens.make('unsubscribe', subscriber_id)}"

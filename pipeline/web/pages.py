@@ -23,6 +23,7 @@ from starlette.responses import Response
 from pipeline.config import Project
 from pipeline.errors import PipelineError
 from pipeline.state import Store
+from pipeline.state.subscribers import Request as SubscriptionRequest
 from pipeline.state.subscribers import Subscriber, confirm, get_subscriber, set_themes, unsubscribe
 from pipeline.subscribers.addresses import normalise, one_line, valid_address
 from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
@@ -88,9 +89,9 @@ async def subscribe(request: Request) -> Response:
     wait = web.per_address.hit(email)
     if wait:
         return _too_many(web, wait)
-    subscriber = await run_in_threadpool(ask_to_subscribe, web.store, email, name, themes, how="form", at=_now())
+    asked = await run_in_threadpool(ask_to_subscribe, web.store, email, name, themes, how="form", at=_now())
     # Sent after the response, so an address already on the list cannot be told apart by time or by a failure.
-    return _sent(web, BackgroundTask(web.mailer.submit, _send_confirmation, web, subscriber) if subscriber else None)
+    return _sent(web, BackgroundTask(web.mailer.submit, _send_confirmation, web, asked) if asked else None)
 
 
 def stop_mailer(web: Web) -> None:
@@ -107,13 +108,13 @@ def stop_mailer(web: Web) -> None:
                     "they were not sent", STOP_GRACE)
 
 
-def _send_confirmation(web: Web, subscriber: Subscriber) -> None:
+def _send_confirmation(web: Web, asked: SubscriptionRequest) -> None:
     try:
-        send_confirmation(web.project, subscriber, web.links, web.pages.env)
+        send_confirmation(web.project, asked, web.links, web.pages.env)
     except PipelineError as exc:
-        log.error("could not send the confirmation to subscriber %s: %s", subscriber.id, exc)
+        log.error("could not send the confirmation to subscriber %s: %s", asked.subscriber.id, exc)
     except Exception:  # on the mailer's thread an exception would be kept in its future, unseen
-        log.exception("could not send the confirmation to subscriber %s", subscriber.id)
+        log.exception("could not send the confirmation to subscriber %s", asked.subscriber.id)
 
 
 def _form(web: Web, request: Request, values: dict | None = None, errors: dict[str, str] | None = None,
@@ -153,11 +154,14 @@ async def confirm_page(request: Request) -> Response:
 
 
 async def confirm_post(request: Request) -> Response:
+    """Activate the subscriber, with the name and themes of the request the link was mailed for."""
     web = _web(request)
-    subscriber = await _linked(web, request, "confirm")
+    subscriber_id, asked = _token_ids(web, request, "confirm")
+    subscriber = await run_in_threadpool(get_subscriber, web.store, subscriber_id)
     if subscriber is None:
         return _gone(web)
-    activated = await run_in_threadpool(confirm, web.store, subscriber.id, how="confirmation", at=_now())
+    activated = await run_in_threadpool(confirm, web.store, subscriber.id, how="confirmation", at=_now(),
+                                        request=asked)
     if not activated and subscriber.status != "active":
         return _gone(web)
     return web.pages.render("confirm.html", title="You are subscribed", state="active",
@@ -229,14 +233,18 @@ def _preferences(web: Web, subscriber: Subscriber | None, saved: bool = False) -
 
 async def _linked(web: Web, request: Request, purpose: Purpose) -> Subscriber | None:
     """The subscriber a link's token names (None: no longer stored); a bad token ends the request with 400."""
+    return await run_in_threadpool(get_subscriber, web.store, _token_ids(web, request, purpose)[0])
+
+
+def _token_ids(web: Web, request: Request, purpose: Purpose) -> tuple[int, int | None]:
+    """(subscriber id, request id) of a link's token; a bad token ends the request with 400, an old one 410."""
     try:
-        subscriber_id = web.links.tokens.read(purpose, request.path_params["token"])
+        return web.links.tokens.read_with_request(purpose, request.path_params["token"])
     except ExpiredToken:
         raise HTTPException(410, "This confirmation link is more than 7 days old.") from None
     except BadToken:
         raise HTTPException(400, "This link is not one we sent, or it was cut short. "
                                  "Copy the whole link from the email and try again.") from None
-    return await run_in_threadpool(get_subscriber, web.store, subscriber_id)
 
 
 def _path(web: Web, purpose: Purpose, subscriber_id: int) -> str:

@@ -134,3 +134,77 @@ def test_saving_an_item_again_as_it_was_changes_nothing(tmp_path):
         assert store.items_digest(MAY) == before
     finally:
         store.close()
+
+
+# -- subscriber ids, given once only ----------------------------------------------------------------------
+
+SUBSCRIBERS_BEFORE_AUTOINCREMENT = """
+CREATE TABLE subscribers (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced', 'complained')),
+    themes TEXT NOT NULL DEFAULT '[]', requested_at TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX subscribers_status ON subscribers (status);
+CREATE INDEX subscribers_sending ON subscribers (status, themes, id);
+CREATE TABLE subscriber_events (id INTEGER PRIMARY KEY,
+    subscriber INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE, at TEXT NOT NULL, status TEXT NOT NULL,
+    how TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX subscriber_events_subscriber ON subscriber_events (subscriber);
+CREATE TABLE subscription_requests (id INTEGER PRIMARY KEY AUTOINCREMENT,
+    subscriber INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE, name TEXT NOT NULL DEFAULT '',
+    themes TEXT NOT NULL DEFAULT '[]', at TEXT NOT NULL);
+"""
+
+
+def test_subscriber_ids_are_never_given_again_and_an_older_database_keeps_every_row(tmp_path):
+    from datetime import timedelta
+
+    from pipeline.state import subscribers as subs
+    from pipeline.subscribers.signing import Tokens
+
+    path = tmp_path / "pipeline.sqlite"
+    asked = datetime.now(UTC) - timedelta(days=8)
+    with sqlite3.connect(path) as db:  # as version 7 left it: ann, bob, and cy's request, about to expire
+        db.executescript(ITEMS_BEFORE_THEMES_COLUMN + SUBSCRIBERS_BEFORE_AUTOINCREMENT)
+        for n, (email, status) in enumerate([("ann@example.org", "active"), ("bob@example.org", "unsubscribed"),
+                                             ("cy@example.org", "pending")], 1):
+            db.execute("INSERT INTO subscribers VALUES (?, ?, ?, ?, '[\"research\"]', ?, ?, ?)",
+                       (n, email, email[:3].title(), status, asked.isoformat() if status == "pending" else None,
+                        asked.isoformat(), asked.isoformat()))
+            db.execute("INSERT INTO subscriber_events (subscriber, at, status, how) VALUES (?, ?, ?, 'form')",
+                       (n, asked.isoformat(), status))
+        db.execute("INSERT INTO subscription_requests (subscriber, name, at) VALUES (3, 'Cy', ?)", (asked.isoformat(),))
+        db.execute("PRAGMA user_version = 7")
+        before = [db.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+                  for table in ("subscribers", "subscriber_events", "subscription_requests")]
+    db.close()
+
+    store = Store(path)
+    try:
+        assert [store._rows(f"SELECT * FROM {table} ORDER BY id")
+                for table in ("subscribers", "subscriber_events", "subscription_requests")] == before
+        assert store._rows("PRAGMA foreign_keys") == [(1,)]  # on again after the migration
+        assert store._rows("PRAGMA foreign_key_check") == []
+        assert {row[2] for row in store._rows("PRAGMA foreign_key_list(subscriber_events)")} == {"subscribers"}
+        assert {name for (name,) in store._rows("SELECT name FROM sqlite_master WHERE tbl_name = 'subscribers' "
+                                                "AND type = 'index' AND sql IS NOT NULL")} == {
+            "subscribers_status", "subscribers_sending"}
+        cys_link = Tokens(b"a secret of sixteen characters").make("confirm", 3)
+
+        assert subs.expire_pending(store, at=datetime.now(UTC)) == 1  # cy, the highest id, is forgotten
+        dan = subs.request_subscription(store, "dan@example.org", "", [], how="form", at=datetime.now(UTC))
+        assert dan.subscriber.id == 4  # not 3: the link mailed to cy names nobody now
+        assert subs.get_subscriber(store, Tokens(b"a secret of sixteen characters").read("confirm", cys_link)) is None
+        store.close()
+        store = Store(path)  # and not after opening it again, nor in a database made new
+        assert subs.expire_pending(store, at=datetime.now(UTC) + timedelta(days=8)) == 1
+        assert subs.add(store, "eve@example.org", "", [], how="cli", at=datetime.now(UTC)).id == 5
+    finally:
+        store.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] >= 8
+
+    fresh = Store(tmp_path / "fresh.sqlite")
+    try:
+        first = subs.request_subscription(fresh, "fay@example.org", "", [], how="form", at=asked)
+        subs.expire_pending(fresh, at=datetime.now(UTC))
+        assert subs.add(fresh, "gus@example.org", "", [], how="cli", at=datetime.now(UTC)).id != first.subscriber.id
+    finally:
+        fresh.close()

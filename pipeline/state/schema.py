@@ -66,7 +66,7 @@ CREATE INDEX IF NOT EXISTS batches_open ON batches (state);
 # Subscribers and their consent record (pipeline/state/subscribers.py).
 SUBSCRIBERS = """
 CREATE TABLE IF NOT EXISTS subscribers (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT, -- never given twice: it is what every link's token names
     email        TEXT NOT NULL UNIQUE,     -- lower case
     name         TEXT NOT NULL DEFAULT '',
     status       TEXT NOT NULL CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced', 'complained')),
@@ -219,6 +219,38 @@ def _subscription_requests(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
+def _subscriber_ids_never_reused(db: sqlite3.Connection) -> None:
+    """Subscriber ids given once only (AUTOINCREMENT, user_version 8): without it SQLite gives the highest id again
+    once its row is deleted (an expired request), and a link signed for the old subscriber would work for the new
+    one. SQLite cannot add AUTOINCREMENT to a table, so it is made anew with every row and id, the rows that refer
+    to it untouched (foreign keys are off while steps run: dropping the old table cascades to nothing); ids from
+    now on follow the highest kept."""
+    found = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'subscribers'").fetchone()
+    if found is None or "AUTOINCREMENT" in found[0].upper():
+        return
+    statements = _statements(SUBSCRIBERS)
+    create = next(statement for statement in statements if "TABLE IF NOT EXISTS subscribers (" in statement)
+    db.execute(create.replace("TABLE IF NOT EXISTS subscribers (", "TABLE subscribers_new (", 1))
+    columns = ", ".join(row[1] for row in db.execute("PRAGMA table_info(subscribers)"))
+    db.execute(f"INSERT INTO subscribers_new ({columns}) SELECT {columns} FROM subscribers ORDER BY id")
+    db.execute("DROP TABLE subscribers")
+    db.execute("ALTER TABLE subscribers_new RENAME TO subscribers")
+    for statement in statements:  # its indexes went with the old table
+        db.execute(statement)
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of `script` one by one (a `;` in a comment ends none), for a transaction: executescript
+    would commit it."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current)
+            current = ""
+    return statements
+
+
 # Every write that changes what is stored of an item counts, whichever code makes it (`Store.items_digest`);
 # marking an item seen again (`last_seen`), or saving it again as it was, does not.
 _ITEM_COLUMNS = ("id", "kind", "source", "published", "fingerprint", "data", "themes")
@@ -261,6 +293,7 @@ STEPS = [
     _alerts,
     _item_changes,
     _subscription_requests,
+    _subscriber_ids_never_reused,
 ]
 
 
@@ -282,11 +315,20 @@ def migrate(db: sqlite3.Connection) -> None:
     """Bring the database at `db` up to date (an empty database gets every table at once)."""
     db.executescript(CORE)
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    for number, step in enumerate(STEPS, 1):
-        if version >= number:
-            continue
-        with immediate(db):
-            step(db)
-            db.execute(f"PRAGMA user_version = {number}")
+    if version < len(STEPS):
+        # A step may make a table anew (SQLite's way to change a column): dropping the old one must not delete
+        # the rows that refer to it, so foreign keys are off while steps run (not a pragma a transaction can set).
+        enforced = db.execute("PRAGMA foreign_keys").fetchone()[0]
+        db.execute("PRAGMA foreign_keys = OFF")
+        try:
+            for number, step in enumerate(STEPS, 1):
+                if version >= number:
+                    continue
+                with immediate(db):
+                    step(db)
+                    db.execute(f"PRAGMA user_version = {number}")
+        finally:
+            if enforced:
+                db.execute("PRAGMA foreign_keys = ON")
     db.executescript(TABLES)
     _item_changes_kept(db)

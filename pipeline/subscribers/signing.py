@@ -7,7 +7,8 @@ unset, one is made on first use and kept in `<state_dir>/secret`, readable by it
 A token is the subscriber's id, signed with HMAC-SHA256 (itsdangerous's timed serializer for
 confirm tokens, with a salt of their own, so an unsubscribe link can never confirm a request), and
 the address never appears in a link. Subscriber ids are never reused (AUTOINCREMENT, in
-`pipeline.state.schema`), so a token of a subscriber who was removed names nobody. A confirm token holds the id of the request it confirms too
+`pipeline.state.schema`), so a token of a subscriber who was removed names nobody.
+A confirm token holds the id of the request it confirms too
 (`[subscriber, request]`; a bare id is one made before requests were kept apart), and nothing the
 person typed. The unsubscribe and preferences links share one token.
 Unsubscribe and preferences tokens never expire (they sit in old emails); a confirm token lasts 7

@@ -5,10 +5,13 @@ the files where `pipeline/site.py` puts them.
 What each file holds:
 
 - A VEVENT per event: UID `<item id>@<site host>` (stable, so a calendar that imported the event updates
-  it instead of adding a copy), DTSTAMP the item's publication time in UTC (derived from the item, so
-  an unchanged event gives the same bytes and the site can leave its file alone), SUMMARY, LOCATION,
-  DESCRIPTION (the summary, speakers, prices, programme and booking link, as plain text) and URL (the
-  event's page on the site).
+  it instead of adding a copy); DTSTAMP and LAST-MODIFIED when the stored item last changed, and
+  SEQUENCE how many times it has (its `Revision`, kept by the state database): RFC 5545 3.8.7.2 and
+  3.8.7.4, so an app that reads the file again takes a changed time, place or price over what it
+  kept. All three come from the store, not the clock: an unchanged event gives the same bytes, and
+  the site can leave its file alone. An item given no revision (never stored) has its publication
+  time and SEQUENCE 0. Then SUMMARY, LOCATION, DESCRIPTION (the summary, speakers, prices, programme
+  and booking link, as plain text) and URL (the event's page on the site, as the archive assigns it).
 - Times in the venue's own zone (`EventDetails.timezone`, else the project's): `DTSTART;TZID=Europe/London`
   with the matching VTIMEZONE built from the zone database (GMT in February, BST in June). An event
   with no end time ends when its programme's last slot begins (the seminar's 16:00 networking), or,
@@ -24,8 +27,9 @@ one line, so no text can end a property and start another.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -36,6 +40,7 @@ from pipeline.config import Project
 from pipeline.item_view import slot_line, venue_zone
 from pipeline.models import EventDetails, Item
 from pipeline.sanitize import html_to_text, one_line, safe_url, strip_controls
+from pipeline.state import Revision
 from pipeline.templating import money
 
 PRODID = "-//newsletter-pipeline//events//EN"
@@ -45,16 +50,30 @@ REFRESH = timedelta(hours=12)
 _SLOT_TIME = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*$")
 
 
-def event_ics(project: Project, item: Item) -> bytes:
+@dataclass(frozen=True)
+class Stored:
+    """What the calendar takes from the site and the store about an event besides the item itself: its page
+    (a site path: the archive's, which is not the page its own URL names when an older item has that one)
+    and its revision."""
+
+    page: str
+    revision: Revision | None = None
+
+
+# Where the item is not in the mapping given: the page `site.item_path` names, and no revision.
+StoredEvents = Mapping[str, Stored]
+
+
+def event_ics(project: Project, item: Item, stored: Stored | None = None) -> bytes:
     """One event as a calendar file (`site.event_calendar_path`): a VCALENDAR with its VEVENT."""
     calendar = _calendar(item.title or "Event")
-    _add_events(project, calendar, [item])
+    _add_events(project, calendar, [item], {item.id: stored} if stored else {})
     return calendar.to_ical()
 
 
-def calendar_ics(project: Project, events: Iterable[Item]) -> bytes:
+def calendar_ics(project: Project, events: Iterable[Item], stored: StoredEvents | None = None) -> bytes:
     """Every event in `events` (past ones too; items that are not events are left out) as one subscribable
-    calendar (`site.CALENDAR`), in the order they start."""
+    calendar (`site.CALENDAR`), in the order they start; `stored` gives each one's page and revision."""
     name = project.core.name
     calendar = _calendar(f"{name}: events")
     calendar.add("DESCRIPTION", vText(f"Conferences, seminars and other events from {name}"))
@@ -64,7 +83,7 @@ def calendar_ics(project: Project, events: Iterable[Item]) -> bytes:
     calendar.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
     calendar.add("X-PUBLISHED-TTL", "PT12H")
     items = sorted((i for i in events if i.event is not None), key=lambda i: (i.event.start, i.id))
-    _add_events(project, calendar, items)
+    _add_events(project, calendar, items, stored or {})
     return calendar.to_ical()
 
 
@@ -86,9 +105,9 @@ def _calendar(name: str) -> Calendar:
     return calendar
 
 
-def _add_events(project: Project, calendar: Calendar, items: list[Item]) -> None:
+def _add_events(project: Project, calendar: Calendar, items: list[Item], stored: StoredEvents) -> None:
     """VTIMEZONEs first (a reader meets each zone before the times that use it), then the events."""
-    events = [_vevent(project, item) for item in items if item.event is not None]
+    events = [_vevent(project, item, stored.get(item.id)) for item in items if item.event is not None]
     days = [d for item in items if item.event is not None for d in _days(project, item.event)]
     zones = sorted({tzid for event in events for tzid in _tzids(event)})
     if not events:  # RFC 5545 wants at least one component: an empty calendar still says its zone
@@ -101,12 +120,20 @@ def _add_events(project: Project, calendar: Calendar, items: list[Item]) -> None
         calendar.add_component(event)
 
 
-def _vevent(project: Project, item: Item) -> Event:
+def _vevent(project: Project, item: Item, stored: Stored | None) -> Event:
     details = item.event
     assert details is not None
+    page = stored.page if stored else site.item_path(project, item)
+    revision = stored.revision if stored else None
     event = Event()
     event.add("UID", uid(project, item))
-    event.add("DTSTAMP", item.published.astimezone(UTC))
+    if revision is not None:
+        event.DTSTAMP = revision.updated
+        event.LAST_MODIFIED = revision.updated
+        event.sequence = revision.number
+    else:
+        event.DTSTAMP = item.published
+        event.sequence = 0
     start, end = _span(project, details)
     event.add("DTSTART", start)
     if end is not None:
@@ -114,8 +141,8 @@ def _vevent(project: Project, item: Item) -> Event:
     event.add("SUMMARY", vText(one_line(item.title) or "(untitled)"))
     if one_line(details.venue):
         event.add("LOCATION", vText(one_line(details.venue)))
-    event.add("DESCRIPTION", vText(description(project, item)))
-    event.add("URL", site.url(project, site.item_path(project, item)), parameters={"VALUE": "URI"})
+    event.add("DESCRIPTION", vText(description(project, item, page)))
+    event.add("URL", site.url(project, page), parameters={"VALUE": "URI"})
     return event
 
 
@@ -172,7 +199,7 @@ def _timezone(tzid: str, first: date, last: date) -> Timezone:
 
 # ---- text --------------------------------------------------------------------------------------
 
-def description(project: Project, item: Item) -> str:
+def description(project: Project, item: Item, page: str | None = None) -> str:
     """The event in plain text: summary (or the body's first paragraph), speakers, prices, programme,
     booking link; one fact a line, no control characters (icalendar escapes the line breaks)."""
     details = item.event
@@ -192,5 +219,5 @@ def description(project: Project, item: Item) -> str:
         booking = safe_url(details.booking_url)
         if booking:
             lines.append(f"Book a place: {booking}")
-    lines.append(f"More: {site.url(project, site.item_path(project, item))}")
+    lines.append(f"More: {site.url(project, page if page is not None else site.item_path(project, item))}")
     return strip_controls("\n".join(lines).strip()).replace("\r", "")

@@ -155,7 +155,7 @@ DOCS: dict[type, dict[str, Doc]] = {
                   "`<author> · 15 January 2016`.",
             feed="`<pubDate>` (RFC 822, in GMT); the feed lists items newest first by it.",
             site="The byline's date on its page and in the issue's web version, in the project's zone; the "
-                 "month it is listed under (`months/`); the search index's date; an event's `.ics` DTSTAMP.",
+                 "month it is listed under (`months/`); the search index's date.",
             per_kind={Kind.POST: {"email": "Posts are listed newest first."},
                       Kind.NEWS: {"email": "News items are listed newest first."}},
         ),

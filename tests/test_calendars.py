@@ -257,7 +257,7 @@ def test_hostile_text_cannot_add_properties_or_components(project_from, item_fac
     calendar = parse(data)
     assert len(calendar.walk("VEVENT")) == 1 and calendar.walk("VALARM") == []
     event = calendar.walk("VEVENT")[0]
-    assert set(event) == {"UID", "DTSTAMP", "DTSTART", "SUMMARY", "LOCATION", "DESCRIPTION", "URL"}
+    assert set(event) == {"UID", "DTSTAMP", "SEQUENCE", "DTSTART", "SUMMARY", "LOCATION", "DESCRIPTION", "URL"}
     assert str(event["UID"]) == f"{item.id}@network.example.org"
     assert str(event["SUMMARY"]).startswith("Evil seminar [31m ATTENDEE:mailto:victim@example.org END:VEVENT")
     for name in ("SUMMARY", "LOCATION", "DESCRIPTION"):

@@ -231,3 +231,39 @@ def test_pages_linking_a_theme_whose_page_moved_are_made_again(site_of, monkeypa
     assert not built.file("themes/item/").exists() and built.file(theme).is_file()
     for path in (page, site.edition_path(1)):
         assert f'href="{site.href(path, theme)}"' in built.read(path), path
+
+
+def test_an_events_calendar_says_when_it_changed_and_its_revision_and_stays_the_same_while_it_does_not(site_of):
+    """RFC 5545 3.8.7.2 and 3.8.7.4: DTSTAMP (and LAST-MODIFIED) when the event was last revised and a
+    SEQUENCE that grows with each change, so an app reading the file again takes the new time and place;
+    both from the state database, so an unchanged event gives the same bytes run after run."""
+    from icalendar import Calendar
+
+    from pipeline.calendars import Stored, event_ics
+    from pipeline.models import EventDetails
+
+    seminar = make_item(Kind.EVENT, "Seminar", published=utc(2016, 1, 21),
+                        event=EventDetails(start=utc(2016, 6, 1, 10), venue="Leeds"))
+    built = site_of([seminar])  # saved on 1 February
+    ics, whole = built.file(site.event_calendar_path(built.project, seminar)), built.file(site.CALENDAR)
+
+    def read(path):
+        (event,) = Calendar.from_ical(path.read_bytes()).walk("VEVENT")
+        return event.sequence, event.DTSTAMP, event.LAST_MODIFIED, str(event["LOCATION"])
+
+    first, first_whole = ics.read_bytes(), whole.read_bytes()
+    assert read(ics) == read(whole) == (0, utc(2016, 2, 1), utc(2016, 2, 1), "Leeds")
+
+    built.store.save_items([(seminar, fingerprint(seminar))], utc(2016, 3, 1))  # saved again as it was
+    built.store.touch_items([seminar.id], utc(2016, 3, 2))
+    built.write(utc(2016, 5, 1))
+    built.write(utc(2016, 5, 2))
+    assert ics.read_bytes() == first and whole.read_bytes() == first_whole
+    made_again = event_ics(built.project, seminar, Stored(site.item_path(built.project, seminar),
+                                                          built.store.revisions([seminar.id])[seminar.id]))
+    assert made_again == first  # made again from scratch: the same bytes
+
+    moved = dataclasses.replace(seminar, event=EventDetails(start=utc(2016, 6, 1, 14), venue="York"))
+    built.store.save_items([(moved, fingerprint(moved))], utc(2016, 4, 2, 9))
+    built.write()
+    assert read(ics) == read(whole) == (1, utc(2016, 4, 2, 9), utc(2016, 4, 2, 9), "York")

@@ -208,3 +208,57 @@ def test_subscriber_ids_are_never_given_again_and_an_older_database_keeps_every_
         assert subs.add(fresh, "gus@example.org", "", [], how="cli", at=datetime.now(UTC)).id != first.subscriber.id
     finally:
         fresh.close()
+# -- item revisions: the calendars' SEQUENCE, DTSTAMP and LAST-MODIFIED ---------------------------------------
+
+def test_an_items_revision_counts_changes_to_what_is_stored_and_only_those(tmp_path):
+    from pipeline.state import Revision
+
+    store = Store(tmp_path / "pipeline.sqlite")
+    try:
+        item = make_item(Kind.EVENT, "Seminar 3", published=APRIL)
+        store.save_items([(item, "fp1")], datetime(2016, 4, 2, tzinfo=UTC))
+        assert store.revisions([item.id, "never-stored"]) == {item.id: Revision(0, datetime(2016, 4, 2, tzinfo=UTC))}
+        store.save_items([(item, "fp1")], datetime(2016, 4, 3, tzinfo=UTC))  # saved again as it was
+        store.save_items([(item, "fp2")], datetime(2016, 4, 4, tzinfo=UTC))  # new transform settings, same item
+        store.touch_items([item.id], datetime(2016, 4, 5, tzinfo=UTC))  # seen again
+        assert store.revisions([item.id]) == {item.id: Revision(0, datetime(2016, 4, 2, tzinfo=UTC))}
+        item.title = "Seminar 3, moved to York"
+        store.save_items([(item, "fp3")], datetime(2016, 4, 6, 9, tzinfo=UTC))
+        assert store.revisions([item.id]) == {item.id: Revision(1, datetime(2016, 4, 6, 9, tzinfo=UTC))}
+        with store.transaction() as db:  # a write from anywhere, not only through save_items
+            db.execute("UPDATE items SET data = json_set(data, '$.title', 'Seminar 3'), last_seen = ? WHERE id = ?",
+                       ("2016-04-07T00:00:00+00:00", item.id))
+            db.execute("DELETE FROM items WHERE id = ?", (item.id,))
+        store.save_items([(item, "fp3")], datetime(2016, 4, 8, tzinfo=UTC))  # back again: never counts down
+        assert store.revisions([item.id]) == {item.id: Revision(3, datetime(2016, 4, 8, tzinfo=UTC))}
+    finally:
+        store.close()
+
+
+def test_items_stored_before_revisions_were_kept_count_as_unrevised_since_first_seen(tmp_path):
+    from pipeline.state import Revision
+
+    path = tmp_path / "pipeline.sqlite"
+    item = make_item(Kind.EVENT, "Old seminar", published=datetime(2016, 1, 20, tzinfo=UTC))
+    database_of_version_2(path, item)  # first seen on 20 January
+    store = Store(path)
+    try:
+        assert store.revisions([item.id]) == {item.id: Revision(0, datetime(2016, 1, 20, tzinfo=UTC))}
+        item.title = "Old seminar, new room"
+        store.save_items([(item, "fp2")], APRIL)
+        assert store.revisions([item.id]) == {item.id: Revision(1, APRIL)}
+    finally:
+        store.close()
+    with sqlite3.connect(path) as db:  # a salvaged copy: the same user_version, no triggers, no table
+        for trigger in ("item_revision_added", "item_revision_changed"):
+            db.execute(f"DROP TRIGGER {trigger}")
+        db.execute("DROP TABLE item_revisions")
+    db.close()
+    store = Store(path)
+    try:
+        assert store.revisions([item.id]) == {item.id: Revision(0, datetime(2016, 1, 20, tzinfo=UTC))}
+        item.title = "Old seminar, another room"
+        store.save_items([(item, "fp3")], MAY)
+        assert store.revisions([item.id]) == {item.id: Revision(1, MAY)}
+    finally:
+        store.close()

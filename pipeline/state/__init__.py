@@ -5,6 +5,6 @@ delivery, `subscribers.py` every change of a subscriber, `history.py` every run 
 component did in it, `alerts.py` each problem the organisers were told of; `schema.py` every table.
 """
 
-from pipeline.state.store import EditionRecord, Store
+from pipeline.state.store import EditionRecord, Revision, Store
 
-__all__ = ["EditionRecord", "Store"]
+__all__ = ["EditionRecord", "Revision", "Store"]

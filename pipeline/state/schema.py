@@ -284,6 +284,46 @@ def _item_changes_kept(db: sqlite3.Connection) -> None:
     db.execute("UPDATE counters SET value = value + 1 WHERE name = 'item changes'")
 
 
+# Each item's revision (pipeline/state/store.py, `Store.revisions`): how many times what is stored of it (its
+# `data`, the item as the transforms left it) has changed, and when it last did, by the clock of the write
+# (`last_seen`; `first_seen` when it is added). Kept by triggers, whichever code writes; saving an item again
+# as it was, or marking it seen (`last_seen` alone), changes neither. A row outlives its item, so an id that
+# comes back counts on from where it was (a calendar app never sees its SEQUENCE go down).
+ITEM_REVISIONS = [
+    """CREATE TABLE IF NOT EXISTS item_revisions (
+        id         TEXT PRIMARY KEY,
+        revision   INTEGER NOT NULL,   -- 0 when added, one more for each change of its data
+        updated_at TEXT NOT NULL       -- ISO 8601, UTC: when it was added or its data last changed
+    )""",
+    "CREATE TRIGGER IF NOT EXISTS item_revision_added AFTER INSERT ON items BEGIN "
+    "INSERT INTO item_revisions (id, revision, updated_at) VALUES (NEW.id, 0, NEW.first_seen) "
+    "ON CONFLICT (id) DO UPDATE SET revision = revision + 1, updated_at = excluded.updated_at; END",
+    "CREATE TRIGGER IF NOT EXISTS item_revision_changed AFTER UPDATE OF data ON items "
+    "WHEN OLD.data IS NOT NEW.data BEGIN "
+    "INSERT INTO item_revisions (id, revision, updated_at) VALUES (NEW.id, 0, NEW.last_seen) "
+    "ON CONFLICT (id) DO UPDATE SET revision = revision + 1, updated_at = excluded.updated_at; END",
+]
+
+
+def _item_revisions(db: sqlite3.Connection) -> None:
+    """Each item's revision count and last change (user_version 9), for the calendars' SEQUENCE, DTSTAMP and
+    LAST-MODIFIED. An item stored before is taken as unrevised since it was first seen."""
+    for statement in ITEM_REVISIONS:
+        db.execute(statement)
+    db.execute("INSERT OR IGNORE INTO item_revisions (id, revision, updated_at) SELECT id, 0, first_seen FROM items")
+
+
+def _item_revisions_kept(db: sqlite3.Connection) -> None:
+    """Put the revisions' table and triggers back if a database lost them (a salvaged copy), and give any item
+    without a row one (unrevised since it was first seen)."""
+    found = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE name IN "
+                                            "('item_revisions', 'item_revision_added', 'item_revision_changed')")}
+    if len(found) == 3:
+        return
+    with immediate(db):
+        _item_revisions(db)
+
+
 # Each step runs once, in order; append new steps, never change or remove one.
 STEPS = [
     _deliveries_v1_to_journal,
@@ -294,6 +334,7 @@ STEPS = [
     _item_changes,
     _subscription_requests,
     _subscriber_ids_never_reused,
+    _item_revisions,
 ]
 
 
@@ -332,3 +373,4 @@ def migrate(db: sqlite3.Connection) -> None:
                 db.execute("PRAGMA foreign_keys = ON")
     db.executescript(TABLES)
     _item_changes_kept(db)
+    _item_revisions_kept(db)

@@ -34,6 +34,15 @@ class EditionRecord:
     created_at: datetime  # by the clock, never by --as-of
 
 
+@dataclass(frozen=True)
+class Revision:
+    """How often what is stored of an item has changed (0: never since it was added), and when it last
+    did (when it was added, for 0): kept by triggers (schema.py, `ITEM_REVISIONS`)."""
+
+    number: int
+    updated: datetime  # UTC
+
+
 class Damaged(Exception):
     """The database fails `PRAGMA quick_check`: `problems` says how. Nothing was written to it."""
 
@@ -304,6 +313,18 @@ class Store:
             rows = self._rows("SELECT data FROM items WHERE id LIKE ? LIMIT 2", (key.replace("%", "") + "%",))
             rows = rows if len(rows) == 1 else []
         return Item.from_dict(jsontext.loads(rows[0][0])) if rows else None
+
+    def revisions(self, ids: Iterable[str]) -> dict[str, Revision]:
+        """Each stored item's `Revision`, by id (ids never stored are left out)."""
+        ids = list(ids)
+        found: dict[str, Revision] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for item_id, number, updated in self._rows(
+                    f"SELECT id, revision, updated_at FROM item_revisions WHERE id IN ({marks})", chunk):
+                found[item_id] = Revision(number, datetime.fromisoformat(updated).astimezone(UTC))
+        return found
 
     def count_items(self) -> int:
         return self._rows("SELECT COUNT(*) FROM items")[0][0]

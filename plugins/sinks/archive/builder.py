@@ -61,6 +61,8 @@ class Site:
         until = max([self.moment, *(record.period_end for record in records)])
         facts, self._read = load_facts(project, self.store, until)
         self.facts = _own_pages(facts)
+        # Each event's revision, for its calendar's SEQUENCE, DTSTAMP and LAST-MODIFIED (pipeline/calendars.py).
+        self.revisions = self.store.revisions(i for i, entry in self.facts.items() if entry.kind == Kind.EVENT.value)
         self.issues = self._read_issues(records)
         self.issue_of: dict[str, Issue] = {}
         self.merged_into: dict[str, str] = {}
@@ -139,6 +141,17 @@ class Site:
     def prints(self, entries: list[Facts]) -> str:
         """What a list of entries is made from (their page too: two items claiming one page move one)."""
         return ",".join([f"{entry.id}:{entry.fp}:{entry.path}" for entry in entries])
+
+    def revision(self, entry: Facts) -> str:
+        """What an event's calendar takes from its revision, for the keys of the files that hold it."""
+        revision = self.revisions.get(entry.id)
+        return f"{revision.number}@{revision.updated.isoformat()}" if revision else "-"
+
+    def stored(self, entry: Facts):
+        """An event's page and revision, as its calendar entry gives them (`calendars.Stored`)."""
+        from pipeline.calendars import Stored  # icalendar is loaded only when a calendar is made
+
+        return Stored(entry.path, self.revisions.get(entry.id))
 
     def state_of(self, entry: Facts) -> str:
         """'closed' for a job past its closing date, 'over' for a past event, else ''."""

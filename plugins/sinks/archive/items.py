@@ -35,7 +35,8 @@ def plan_items(built: Site) -> list[Planned]:
                         issue.number if issue else "", merges)
         planned.append(Planned(entry.path, made_from, lambda entry=entry: _item_page(built, entry)))
         if entry.kind == "event" and entry.start:  # an event with no details has nothing to put in a calendar
-            planned.append(Planned(calendar_path(entry), key(built.version, "ics", entry.fp),
+            planned.append(Planned(calendar_path(entry), key(built.version, "ics", entry.fp, entry.path,
+                                                             built.revision(entry)),
                                    lambda entry=entry: _event_ics(built, entry), listed=False))
     return planned
 
@@ -61,7 +62,7 @@ def plan_moved(built: Site, known: Iterable[str], planned: list[Planned]) -> lis
                                      "moved.html", path, Head(entry.title, entry.summary), target=entry.path),
                                  listed=False))
         elif calendar_path(entry) in wanted:
-            moved.append(Planned(path, key(built.version, "ics", entry.fp),
+            moved.append(Planned(path, key(built.version, "ics", entry.fp, entry.path, built.revision(entry)),
                                  lambda entry=entry: _event_ics(built, entry), listed=False))
     return moved
 
@@ -69,7 +70,7 @@ def plan_moved(built: Site, known: Iterable[str], planned: list[Planned]) -> lis
 def _event_ics(built: Site, entry: Facts) -> bytes:
     from pipeline import calendars  # icalendar is loaded only when a calendar is made
 
-    return calendars.event_ics(built.project, built.items([entry.id])[0])
+    return calendars.event_ics(built.project, built.items([entry.id])[0], built.stored(entry))
 
 
 def calendar_path(entry: Facts) -> str:

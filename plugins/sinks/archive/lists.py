@@ -176,7 +176,8 @@ def _events(built: Site) -> list[Planned]:
                      heading="Events", intro="Upcoming events first, the soonest at the top; then past events.",
                      theme_feed="", all_events=site.CALENDAR)
     events = coming + past
-    planned.append(Planned(site.CALENDAR, key(built.version, "calendar", built.prints(events)),
+    planned.append(Planned(site.CALENDAR, key(built.version, "calendar", built.prints(events),
+                                              *(built.revision(entry) for entry in events)),
                            lambda: _calendar_ics(built, events), listed=False))
     return planned
 
@@ -184,7 +185,8 @@ def _events(built: Site) -> list[Planned]:
 def _calendar_ics(built: Site, events: list[Facts]) -> bytes:
     from pipeline import calendars  # icalendar is loaded only when a calendar is made
 
-    return calendars.calendar_ics(built.project, built.items([e.id for e in events]))
+    return calendars.calendar_ics(built.project, built.items([e.id for e in events]),
+                                  {e.id: built.stored(e) for e in events})
 
 
 # -- the front page ----------------------------------------------------------------------------

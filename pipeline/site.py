@@ -29,13 +29,18 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pipeline.config import Project
 from pipeline.models import Item, Kind
 from pipeline.sanitize import safe_url
+
+if TYPE_CHECKING:
+    from pipeline.state import Store
 
 FEED_FILE = "feed.xml"
 ARCHIVE_DIR = "archive"
@@ -114,25 +119,48 @@ _LISTS = frozenset({JOBS, EVENTS, *(f"{folder}/" for folder in KIND_FOLDERS.valu
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]*")
 
 
-def item_path(project: Project, item: Item) -> str:
+def item_path(project: Project, item: Item, owners: Mapping[str, str] | None = None) -> str:
     """An item's page: where its own URL already points when that is on this site (a blog post at
-    <site_url>/blog/SLUG/), otherwise its kind's folder, a slug of its title and a piece of its id.
+    <site_url>/blog/SLUG/), otherwise its kind's folder, a slug of its title and a piece of its id
+    (`kind_path`).
 
     An own URL is taken only as a plain folder path (letters, digits, `-._~`; no `..`, no `%`)
-    outside the site's own lists and files, so no item's page can replace one or land outside out/."""
+    outside the site's own lists and files, so no item's page can replace one or land outside out/.
+    Of two items whose own URLs name one page, the older has it (`owners`, from `own_pages`: the
+    archive gives it so); the other has its kind's folder. Without `owners` the item is taken to be
+    the only one claiming its page."""
     own = _own_path(project, item)
-    if own is not None and _own_page(own):
+    if own is not None and _own_page(own) and (owners is None or owners.get(own, item.id) == item.id):
         return own
+    return kind_path(item)
+
+
+def kind_path(item: Item) -> str:
+    """'news/<slug of the title>-<first 8 of the id>/': an item's page when its own URL gives it none."""
     return f"{KIND_FOLDERS[item.kind]}/{slug(item.title, 50)}-{item.id[:8]}/"
 
 
-def item_link(project: Project, item: Item) -> str:
+def own_pages(project: Project, store: Store) -> dict[str, str]:
+    """Site path -> the id of the item whose page it is, for every page an item's own URL names: of two
+    items naming one, the older (by publication, then id, as the archive orders them). What `item_path`,
+    `item_link` and `event_calendar_path` take as `owners`, so every sink links an item to the page the
+    archive gives it."""
+    owners: dict[str, str] = {}
+    for item_id, address in store.item_urls():
+        path = path_of_url(project, safe_url(address, url(project, FRONT_PAGE)))
+        if path is not None and _own_page(path):
+            owners.setdefault(path, item_id)
+    return owners
+
+
+def item_link(project: Project, item: Item, owners: Mapping[str, str] | None = None) -> str:
     """Where links to an item point: its own URL, unless that is an address on this site other than the
-    item's page (say <site_url>/seminars/3, which no file answers) and the site is written (an `archive`
-    sink): then its page, so no link is dead. Without an archive the own URL is all there is ('' if none)."""
+    item's page (say <site_url>/seminars/3, which no file answers, or a page an older item has: `owners`,
+    as `item_path` takes it) and the site is written (an `archive` sink): then its page, so no link is dead
+    or leads to another item. Without an archive the own URL is all there is ('' if none)."""
     if _own_path(project, item) is None or not publishes(project, "archive"):
         return safe_url(item.url, url(project, FRONT_PAGE)) if item.url else ""
-    return url(project, item_path(project, item))
+    return url(project, item_path(project, item, owners))
 
 
 def _own_path(project: Project, item: Item) -> str | None:
@@ -149,9 +177,9 @@ def _own_page(path: str) -> bool:
     return all(_SAFE_SEGMENT.fullmatch(segment) for segment in segments[:-1])
 
 
-def event_calendar_path(project: Project, item: Item) -> str:
-    """One event's .ics file, beside its page."""
-    return item_path(project, item) + "event.ics"
+def event_calendar_path(project: Project, item: Item, owners: Mapping[str, str] | None = None) -> str:
+    """One event's .ics file, beside its page (`owners` as `item_path` takes it)."""
+    return item_path(project, item, owners) + "event.ics"
 
 
 def theme_path(theme: str) -> str:

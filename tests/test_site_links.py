@@ -216,3 +216,59 @@ def test_an_own_address_on_the_site_that_no_page_answers_links_to_the_items_page
     assert site.item_path(project, seminar).startswith("events/seminar-3-")
     assert site.item_link(project, post) == post.url == site.url(project, site.item_path(project, post))
     assert site.item_link(project, partner) == partner.url
+
+
+def test_two_items_with_one_own_url_each_link_to_the_page_that_shows_it_everywhere(project_from, tmp_path):
+    """The archive gives the page both name to the older and its kind's folder to the other; the email, the
+    feeds and the calendars used to link the other to the older one's page too."""
+    from datetime import UTC, date, datetime
+
+    from pipeline.edition import prepare_edition, start_of
+    from pipeline.models import EventDetails, Kind
+    from pipeline.run_context import RunContext
+    from pipeline.state import Store
+    from plugins.sinks.email.render import render_edition
+    from tests.conftest import make_item
+
+    project = project_from('[pipeline]\nname = "N"\nsite_url = "https://n.example.org"\n'
+                           '[sinks.archive]\ntype = "archive"\n[sinks.feed]\ntype = "rss"\n')
+    address = "https://n.example.org/seminars/3/"
+    first = make_item(Kind.EVENT, "Seminar 3 in Leeds", url=address, published=datetime(2016, 1, 5, tzinfo=UTC),
+                      event=EventDetails(start=datetime(2016, 6, 1, 10, tzinfo=UTC), venue="Leeds"))
+    second = make_item(Kind.EVENT, "Seminar 3 again, in York", url=address + "?repeat",
+                       published=datetime(2016, 1, 9, tzinfo=UTC),
+                       event=EventDetails(start=datetime(2016, 7, 1, 10, tzinfo=UTC), venue="York"))
+    store = Store(tmp_path / "state" / "links.sqlite")
+    moment = start_of(date(2016, 2, 1), project.tz)
+    store.save_items([(second, "b"), (first, "a")], moment)  # the newer saved first: age decides, not order
+    edition = prepare_edition(store, date(2016, 2, 1), project.tz, "N", moment)
+    run = RunContext(project, store, date(2016, 2, 1), moment)
+    try:
+        for sink in project.sinks:
+            sink.write(None, run)
+        email = render_edition(edition, run, max_per_section=10)
+    finally:
+        run.close()
+        store.close()
+
+    own, other = "seminars/3/", f"events/{site.slug(second.title, 50)}-{second.id[:8]}/"
+    assert other.startswith("events/seminar-3-again-in-york-")
+    assert "Seminar 3 in Leeds" in site.file(project, own).read_text(encoding="utf-8")
+    assert "Seminar 3 again, in York" in site.file(project, other).read_text(encoding="utf-8")
+    links = {first.id: address, second.id: site.url(project, other)}
+
+    assert f'href="{links[second.id]}"' in email.html and f'href="{links[first.id]}"' in email.html
+    assert f'href="{site.url(project, other + "event.ics")}"' in email.html
+    assert f"{links[second.id]}\n" in email.text
+
+    feed = ET.parse(site.file(project, site.FEED_FILE)).getroot()
+    assert {i.findtext("title"): i.findtext("link") for i in feed.iter("item")} == {
+        first.title: links[first.id], second.title: links[second.id]}
+
+    for calendar in (site.CALENDAR, other + "event.ics", own + "event.ics"):
+        events = Calendar.from_ical(site.file(project, calendar).read_bytes()).walk("VEVENT")
+        for event in events:
+            item_id = str(event["UID"]).split("@")[0]
+            assert str(event["URL"]) == links[item_id]
+            assert str(event["DESCRIPTION"]).endswith(f"More: {links[item_id]}")
+    assert str(events[0]["UID"]).startswith(first.id)  # the page at the own address has the older one's .ics

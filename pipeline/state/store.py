@@ -326,6 +326,12 @@ class Store:
                 found[item_id] = Revision(number, datetime.fromisoformat(updated).astimezone(UTC))
         return found
 
+    def item_urls(self) -> list[tuple[str, str]]:
+        """(id, own URL) of every item that has one, oldest first (by publication, then id): which item's
+        page an address is (`site.own_pages`)."""
+        return self._rows("SELECT id, json_extract(data, '$.url') FROM items "
+                          "WHERE json_extract(data, '$.url') != '' ORDER BY published, id")
+
     def count_items(self) -> int:
         return self._rows("SELECT COUNT(*) FROM items")[0][0]
 

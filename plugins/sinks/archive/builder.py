@@ -163,13 +163,13 @@ class Site:
 
 
 def _own_pages(facts: dict[str, Facts]) -> dict[str, Facts]:
-    """Two items claiming one page (the same own URL): the older keeps it, the other gets its kind's folder."""
+    """Two items claiming one page (the same own URL): the older keeps it, the other gets its kind's folder
+    (`site.kind_path`, as `site.item_path` gives it with `site.own_pages`, so the email, the feeds and the
+    calendars link it there too). Should that be taken as well, the folder and the whole id."""
     taken: set[str] = set()
     for item_id, entry in facts.items():  # oldest first
         if entry.path in taken:
-            folder = site.KIND_FOLDERS[Kind(entry.kind)]
-            path = f"{folder}/{site.slug(entry.title, 50)}-{entry.id[:8]}/"
-            path = path if path not in taken else f"{folder}/{entry.id}/"
+            path = entry.home if entry.home not in taken else f"{site.KIND_FOLDERS[Kind(entry.kind)]}/{entry.id}/"
             entry = facts[item_id] = dataclasses.replace(entry, path=path)
         taken.add(entry.path)
     return facts

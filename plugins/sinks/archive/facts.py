@@ -20,7 +20,7 @@ from pipeline.models import Item
 from pipeline.state import Store
 from pipeline.state import site as site_state
 
-FACTS_VERSION = "3"  # change when what Facts holds, or how it is made, changes
+FACTS_VERSION = "4"  # change when what Facts holds, or how it is made, changes
 UNDATED_JOB_DAYS = 90  # a job with no closing date counts as open this long after it was posted
 UNDATED_EVENT_DAYS = 30  # an event with no date (a feed's notice without details) counts as upcoming this long
 
@@ -45,6 +45,7 @@ class Facts:
     finishes: str = ""  # when it is over, ISO in UTC
     when: str = ""  # "Tuesday 2 February 2016, 09:30–17:00 GMT", in the venue's zone
     venue: str = ""
+    home: str = ""  # its page when an older item has the page its own URL names (`site.kind_path`)
 
     def open_at(self, moment: datetime) -> bool:
         """A job still open at `moment` (its closing day included); an undated one for UNDATED_JOB_DAYS."""
@@ -74,7 +75,8 @@ def facts_of(project: Project, item: Item, fingerprint: str) -> Facts:
         closing_day=view.job.closing if view.job else "",
         start=event.start.astimezone(UTC).isoformat() if event else "",
         finishes=event.finishes.astimezone(UTC).isoformat() if event else "",
-        when=view.event.when if view.event else "", venue=view.event.venue if view.event else "")
+        when=view.event.when if view.event else "", venue=view.event.venue if view.event else "",
+        home=site.kind_path(item))
 
 
 def content_print(item: Item) -> str:

@@ -7,7 +7,7 @@ the same per-item views in `pipeline/item_view.py`) shows the rest.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from mjml import mjml2html
@@ -48,22 +48,24 @@ def render_edition(edition: Edition, run: RunContext, *, unsubscribe: str = "", 
     # entire message" still shows them) and nothing links to pages no sink writes.
     limit = max_per_section if web else None
     email = max_per_section is not None  # else the web version: every field whole
-    rendered = _render(edition, run, unsubscribe, preferences, limit, web, email)
+    # Which item has the page an own URL names (two items may name one): the page the archive gives each.
+    owners = site.own_pages(run.project, run.store) if web else {}
+    rendered = _render(edition, run, unsubscribe, preferences, limit, web, email, owners)
     while limit and len(rendered.html.encode()) > GMAIL_CLIP_BYTES:
         limit = min(limit - 1, limit * 3 // 4)  # a quarter fewer each time: 10, 7, 5, 3, 2, 1, 0
-        rendered = _render(edition, run, unsubscribe, preferences, limit, web, email)
+        rendered = _render(edition, run, unsubscribe, preferences, limit, web, email, owners)
     return rendered
 
 
 def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: str, limit: int | None,
-            web: bool, email: bool) -> RenderedEdition:
+            web: bool, email: bool, owners: Mapping[str, str]) -> RenderedEdition:
     project = run.project
     context = {
         "edition": edition,
         "subject": view.subject_line(edition.title),
         "intro": view.intro(edition),
-        "sections": view.sections(edition, project.tz, limit, _calendar_links(project, web),
-                                  lambda item: site.item_link(project, item), cut=email),
+        "sections": view.sections(edition, project.tz, limit, _calendar_links(project, web, owners),
+                                  lambda item: site.item_link(project, item, owners), cut=email),
         # "" where no sink writes the page: the templates then leave the link out
         "issue_url": site.edition_url(project, edition.number) if web else "",
         "archive_url": site.archive_url(project) if web else "",
@@ -78,8 +80,8 @@ def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: st
     return RenderedEdition(context["subject"], html, text)
 
 
-def _calendar_links(project: Project, web: bool) -> Callable[[Item], str]:
+def _calendar_links(project: Project, web: bool, owners: Mapping[str, str]) -> Callable[[Item], str]:
     """An event's .ics on the site, when the project publishes the site (`web`: an `archive` sink); else none."""
     if not web:
         return lambda item: ""
-    return lambda item: site.url(project, site.event_calendar_path(project, item)) if item.event else ""
+    return lambda item: site.url(project, site.event_calendar_path(project, item, owners)) if item.event else ""

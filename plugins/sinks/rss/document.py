@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -52,12 +53,13 @@ class Channel:
 
 
 def build_feed(project: Project, items: list[Item], moment: datetime, channel: Channel | None = None,
-               memo: dict[tuple, ItemText] | None = None) -> ET.Element:
+               memo: dict[tuple, ItemText] | None = None, owners: Mapping[str, str] | None = None) -> ET.Element:
     """The `<rss>` element for `items` (newest first). Without `channel`, the main feed's.
 
     `lastBuildDate` is the newest item's date (or `moment` for an empty feed), so the same items give
     the same bytes and an unchanged feed is not rewritten. `memo` keeps each item's text for the next
-    feed of the same run (an item is in the main feed and in each of its themes' feeds)."""
+    feed of the same run (an item is in the main feed and in each of its themes' feeds). `owners`
+    (`site.own_pages`) says which item has a page two items' own URLs name, as the archive decides it."""
     core = project.core
     channel = channel or main_channel(project)
     rss = ET.Element("rss", {"version": "2.0"})
@@ -74,7 +76,7 @@ def build_feed(project: Project, items: list[Item], moment: datetime, channel: C
     for item in items:
         key = (item.id, tuple(also.get("id", "") for also in item.also_announced))
         if key not in memo:
-            memo[key] = item_text(project, item)
+            memo[key] = item_text(project, item, owners)
         element.append(item_element(memo[key], guids))
     return rss
 
@@ -118,11 +120,11 @@ class ItemText:
     creator: str
 
 
-def item_text(project: Project, item: Item) -> ItemText:
+def item_text(project: Project, item: Item, owners: Mapping[str, str] | None = None) -> ItemText:
     own = own_url(project, item)
-    link = site.item_link(project, item) if own else ""
+    link = site.item_link(project, item, owners) if own else ""
     if not link and site.publishes(project, "archive"):  # no address of its own: its page on the site
-        link = site.url(project, site.item_path(project, item))
+        link = site.url(project, site.item_path(project, item, owners))
     return ItemText(
         id=item.id, title=item.title or "(untitled)", own_url=own, link=link, published=rfc822(item.published),
         description=describe(project, item),

@@ -57,19 +57,21 @@ class RssSink(Sink):
 
         written: list[str] = []
         memo: dict = {}  # each item's text, made once for all the feeds it is in
+        # Which item has the page an own URL names (two items may name one): the page the archive gives each.
+        owners = site.own_pages(project, run.store) if site.publishes(project, "archive") else {}
 
         items = choose([item_id for item_id, _, _ in index], load, limit, moment, today)
         channel = main_channel(project, self.settings.title, self.settings.description)
         main = site.file(project, site.FEED_FILE)
         newest = index[0][1] if index else moment  # dates an empty feed, the same each run
-        if write_if_changed(main, feed_bytes(build_feed(project, items, newest, channel, memo))):
+        if write_if_changed(main, feed_bytes(build_feed(project, items, newest, channel, memo, owners))):
             written.append(str(main))
 
         themes = by_theme(index)
         for path, (theme, carrying) in themes.items():
             chosen = choose(carrying, load, limit, moment, today)
             root = build_feed(project, chosen, published[carrying[0]],
-                              theme_channel(project, theme, self.settings.title), memo)
+                              theme_channel(project, theme, self.settings.title), memo, owners)
             if write_if_changed(site.file(project, path), feed_bytes(root)):
                 written.append(str(site.file(project, path)))
         removed = remove_stale_theme_feeds(project.core.out_dir, {site.file(project, p) for p in themes})

@@ -47,6 +47,18 @@ def test_items_saved_before_the_themes_column_keep_their_themes(tmp_path):
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] >= 3
 
 
+
+def test_the_feeds_list_of_items_is_read_from_an_index_in_an_older_database_too(tmp_path):
+    from pipeline.state.store import RECENT_THEMES
+
+    path = tmp_path / "pipeline.sqlite"
+    database_of_version_2(path, make_item(Kind.NEWS, "Old news", published=datetime(2016, 1, 20, tzinfo=UTC)))
+    Store(path).close()
+    with sqlite3.connect(path) as db:
+        plan = " ".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {RECENT_THEMES}", ("2016-05-01",)))
+    db.close()
+    assert "COVERING INDEX items_recent" in plan and "TEMP B-TREE" not in plan, plan
+
 # -- items_digest: what the feeds are made from, without reading every item --------------------------------
 
 APRIL, MAY = datetime(2016, 4, 1, tzinfo=UTC), datetime(2016, 5, 1, tzinfo=UTC)
@@ -163,7 +175,8 @@ def test_subscriber_ids_are_never_given_again_and_an_older_database_keeps_every_
     path = tmp_path / "pipeline.sqlite"
     asked = datetime.now(UTC) - timedelta(days=8)
     with sqlite3.connect(path) as db:  # as version 7 left it: ann, bob, and cy's request, about to expire
-        db.executescript(ITEMS_BEFORE_THEMES_COLUMN + SUBSCRIBERS_BEFORE_AUTOINCREMENT)
+        themed = ITEMS_BEFORE_THEMES_COLUMN.replace("data TEXT NOT NULL", "data TEXT NOT NULL, themes TEXT")
+        db.executescript(themed + SUBSCRIBERS_BEFORE_AUTOINCREMENT)  # items as version 3 on left them
         for n, (email, status) in enumerate([("ann@example.org", "active"), ("bob@example.org", "unsubscribed"),
                                              ("cy@example.org", "pending")], 1):
             db.execute("INSERT INTO subscribers VALUES (?, ?, ?, ?, '[\"research\"]', ?, ?, ?)",

@@ -73,6 +73,9 @@ def damaged(path: Path, problem: str, outcome: str = "nothing was fetched or sen
                       f"Stop `pipeline schedule`, then {way}")
 
 
+# Read from the index `items_recent` alone (schema.py), never past each item's body to its themes column.
+RECENT_THEMES = "SELECT id, published, themes FROM items WHERE published < ? ORDER BY published DESC, id"
+
 class Store:
     def __init__(self, path: Path, *, check: bool = False):
         """Open (and bring up to date) the database at `path`; with `check`, raise `Damaged` first, before
@@ -280,8 +283,7 @@ class Store:
     def recent_themes(self, until: datetime) -> list[tuple[str, datetime, list[str]]]:
         """(id, published, themes) of every item published before `until`, newest first: what a feed
         needs to choose its items, without reading each item's body."""
-        rows = self._rows(
-            "SELECT id, published, themes FROM items WHERE published < ? ORDER BY published DESC, id", (_iso(until),))
+        rows = self._rows(RECENT_THEMES, (_iso(until),))
         return [(item_id, datetime.fromisoformat(published), json.loads(themes or "[]"))
                 for item_id, published, themes in rows]
 

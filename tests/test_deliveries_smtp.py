@@ -111,7 +111,8 @@ def test_a_refused_recipient_fails_alone(smtp_server, smtp_delivery):
 
     assert [(d.recipient, d.ok) for d in results] == [
         ("ann@example.org", True), ("bob@example.org", False), ("cat@example.org", True)]
-    assert results[1].error == "the server refused it: 550 5.1.1 No such mailbox here"
+    assert results[1].error == "the server refused the address for good: 550 5.1.1 No such mailbox here"
+    assert [d.bounced for d in results] == [False, True, False]  # a hard bounce: the host marks it bounced
     assert [r["to"] for r in inbox.received] == [["ann@example.org"], ["cat@example.org"]]
 
 
@@ -286,3 +287,129 @@ def test_a_login_smtplib_cannot_send_is_refused_at_start_up_without_being_repeat
     message = str(caught.value)
     assert "SMTP_PASSWORD" in message and "ASCII" in message
     assert not any(c in message for c in "äö£")
+
+
+class Counting(Inbox):
+    """Counts every RCPT TO it is asked, refused or not; refuses the message after DATA with `data_reply` for the
+    addresses in `refuse_data`."""
+
+    def __init__(self, refuse: tuple[str, ...] = (), refuse_data: tuple[str, ...] = (), data_reply: str = ""):
+        super().__init__(refuse)
+        self.asked: list[str] = []
+        self.refuse_data, self.data_reply = set(refuse_data), data_reply
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.asked.append(address)
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse_data & set(envelope.rcpt_tos):
+            return self.data_reply
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize(("reply", "bounce"), [
+    ("550 5.1.1 No such mailbox here", True),
+    ("550 No such user", True),  # no enhanced code: 550 at RCPT TO is about the mailbox
+    ("551 5.1.6 User not local; please try <ann@elsewhere.example>", True),
+    ("553 5.1.3 Bad recipient address syntax", True),
+    ("550 5.2.1 Mailbox disabled", True),
+    ("556 5.1.10 Recipient address has null MX", True),
+    ("550 5.7.1 Relaying denied", False),  # the relay refuses us, not the address
+    ("554 5.7.1 Relay access denied", False),
+    ("550 5.1.8 Sender address rejected: Domain not found", False),  # the sender's, reported at RCPT TO
+    ("552 5.5.3 Too many recipients", False),  # RFC 5321 4.5.3.1.10: temporary
+    ("550 5.2.2 Mailbox full", False),
+    ("450 4.2.0 Mailbox busy", False),
+    ("555 5.5.4 Unsupported option: SMTPUTF8", False),
+])
+def test_which_refusals_at_rcpt_to_are_hard_bounces(reply, bounce):
+    from plugins.deliveries.smtp import hard_bounce
+
+    code, _, text = reply.partition(" ")
+    assert hard_bounce(int(code), text) is bounce
+
+
+def smtp_project(project_from, item_factory, port: int, readers: str):
+    from pipeline import hookimpl
+    from pipeline.components import Source
+
+    class OnePost:
+        @hookimpl
+        def register_sources(self, register):
+            class One(Source):
+                name = "one"
+
+                def fetch(self, run):
+                    return [item_factory(title="Peer support", published=dt.datetime(2016, 3, 10, tzinfo=dt.UTC))]
+
+            register(One)
+
+    return project_from(f"""
+        [sources.one]
+        type = "one"
+        [sinks.newsletter]
+        type = "email"
+        subscribers = "subscribers.csv"
+        from_email = "news@network.example.org"
+        delivery = {{ type = "smtp", host = "127.0.0.1", port = {port}, starttls = false }}
+        """, files={"subscribers.csv": "email,name\n" + readers}, plugins=[("one", OnePost())])
+
+
+def test_an_address_refused_for_good_at_rcpt_to_is_marked_bounced_and_never_tried_again(
+        smtp_server, project_from, item_factory):
+    from pipeline.runner import run
+    from pipeline.state import journal
+    from pipeline.state import subscribers as subscriber_state
+
+    inbox = Counting(refuse=("bob@example.org",))
+    project = smtp_project(project_from, item_factory, smtp_server(inbox), "ann@example.org,Ann\nbob@example.org,Bob\n")
+
+    first = run(project, as_of=dt.date(2016, 4, 1))
+    second = run(project, as_of=dt.date(2016, 4, 1))
+
+    reply = "550 5.1.1 No such mailbox here"
+    assert first.exit_code == 3 and not first.failed("sink")  # said, but the send itself went well
+    [line] = [p for p in first.problems if "bob@example.org" in p]
+    assert "bob@example.org bounced" in line and reply in line and "\n" not in line
+    assert second.exit_code == 0 and inbox.asked == ["ann@example.org", "bob@example.org"]  # never asked again
+    store = Store(project.core.state_dir / "pipeline.sqlite")
+    try:
+        bob = subscriber_state.find_subscriber(store, "bob@example.org")
+        assert bob.status == "bounced"
+        latest = subscriber_state.history(store, bob.id)[-1]
+        assert (latest.how, reply in latest.detail) == ("smtp delivery: bounce", True)  # as the webhook records
+        assert journal.counts(store)[1] == {"sent": 1, "failed": 1}
+        [(_, _, error)] = journal.listed(store, 1, ("failed",))
+        assert error.startswith("bounced: ") and reply in error
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("refusal", ["mail", "data"])
+def test_a_refusal_of_the_sender_or_the_message_leaves_the_address_alone_and_is_retried(
+        smtp_server, project_from, item_factory, refusal):
+    from pipeline.runner import run
+    from pipeline.state import subscribers as subscriber_state
+
+    class RefuseSender(Counting):
+        async def handle_MAIL(self, server, session, envelope, address, mail_options):
+            return "550 5.7.1 Sender rejected by policy"
+
+    inbox = (RefuseSender() if refusal == "mail"
+             else Counting(refuse_data=("bob@example.org",), data_reply="554 5.7.1 Message refused by policy"))
+    project = smtp_project(project_from, item_factory, smtp_server(inbox), "bob@example.org,Bob\n")
+
+    first = run(project, as_of=dt.date(2016, 4, 1))
+    second = run(project, as_of=dt.date(2016, 4, 1))
+
+    assert first.exit_code == second.exit_code == 1  # failed, and retried by the next run
+    assert "5.7.1" in first.failed("sink")[0].summary
+    assert not any("bounced" in p for p in first.problems + second.problems)
+    assert len(inbox.asked) == (0 if refusal == "mail" else 2)
+    store = Store(project.core.state_dir / "pipeline.sqlite")
+    try:
+        assert subscriber_state.find_subscriber(store, "bob@example.org").status == "active"
+    finally:
+        store.close()
+

@@ -14,6 +14,12 @@ What is promised, per issue and recipient:
   take a message back: a connection lost after the message's final dot leaves that one recipient
   unknown. A third-party delivery that implements only `send` gets at most once: what it does
   not report as sent or certainly failed becomes unknown.
+- **A hard bounce is said once and never sent to again.** A delivery that reports the address refused
+  for good (`Delivery.bounced`: smtp's "550 5.1.1 no such user" at RCPT TO) is settled as failed,
+  then the subscriber is marked bounced through the same function as a provider's bounce event
+  (`subscribers.suppress`), so no later run sends to them; the report names the address and the
+  server's reply. Two transactions, in that order: a run killed between them leaves the delivery
+  failed and the subscriber active, and the next run's attempt is refused again, and marks them.
 - **Unknown is never guessed.** It is named in the run report and the exit code, listed by
   `pipeline deliveries`, and sent again only when the organiser asks (`--resend unknown`).
 """
@@ -53,6 +59,7 @@ class SendReport:
     already: int = 0  # sent (or in flight) before this run
     unknown_before: int = 0  # left unknown by an earlier run: never sent again blindly
     failed: list[tuple[str, str]] = field(default_factory=list)  # (recipient, why)
+    bounced: list[tuple[str, str]] = field(default_factory=list)  # (recipient, the server's refusal): now bounced
     unknown: list[tuple[str, str]] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)  # what settling a killed run's batches did
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -65,8 +72,13 @@ class SendReport:
         """Add a later pass's outcomes (its `already` counts this pass's own sends, so it is left out)."""
         self.sent += other.sent
         self.failed += other.failed
+        self.bounced += other.bounced
         self.unknown += other.unknown
         self.resolved += other.resolved
+
+    def bounce(self, recipient: str, why: str) -> None:
+        with self._lock:
+            self.bounced.append((recipient, why))
 
     def _add(self, outcome: Outcome) -> None:
         if outcome.status == SENT:
@@ -281,14 +293,30 @@ def _hand_over(store: Store, deliverer: Deliverer, edition: int, mailing: Mailin
     else:
         resolution = _resolve(deliverer, batch, known)
     outcomes = [_outcome(d, resolution.get(d.recipient, Resolution.UNKNOWN), last_round) for d in known]
+    bounced = {d.recipient: d.error for d in known if d.bounced and d.certain and not d.ok}
+    outcomes = [o._replace(error=f"bounced: {o.error}; the address is marked bounced and not sent to again")
+                if o.status == FAILED and o.recipient in bounced else o for o in outcomes]
     journal.settle_batch(store, batch=batch.id, edition=edition, outcomes=outcomes, at=now())
     for outcome in outcomes:
-        report.add(outcome)
+        if outcome.status == FAILED and outcome.recipient in bounced:
+            _bounce(store, deliverer, outcome.recipient, bounced[outcome.recipient], report, now)
+        else:
+            report.add(outcome)
     settled = Counter(o.status for o in outcomes)
     log.info("issue %d, batch %s via %s: %s", edition, batch.id, deliverer.name,
              ", ".join(f"{n} {status}" for status, n in sorted(settled.items())))
     released = {o.recipient for o in outcomes if o.status == RELEASED}
     return [r for r in chunk if r.email in released], doubt
+
+
+def _bounce(store: Store, deliverer: Deliverer, recipient: str, why: str, report: SendReport, now: Clock) -> None:
+    """The address was refused for good: mark the subscriber bounced, as a provider's bounce event does."""
+    from pipeline.state import subscribers  # only when something bounced
+
+    subscribers.suppress(store, recipient, "bounced", how=f"{deliverer.name} delivery: bounce", at=now(),
+                         detail=why)
+    log.warning("%s bounced via %s: %s; marked bounced", recipient, deliverer.name, why)
+    report.bounce(recipient, why)
 
 
 def _resolve(deliverer: Deliverer, batch: Batch, known: list[Delivery]) -> dict[str, Resolution]:

@@ -3,9 +3,14 @@
 One connection per send, STARTTLS by default, and login when `username_env`/`password_env`
 name environment variables holding the credentials (never put them in pipeline.toml). A login
 is only ever sent over STARTTLS: `starttls = false` with credentials is refused at start-up.
-A recipient the server refuses fails alone and is retried by the next run. SMTP cannot take a
-message back: if the connection is lost after a message's final dot went out and before the
-server answered, that one message is `unknown` (it may have been accepted) and is not retried.
+A recipient the server refuses fails alone and is retried by the next run, unless the refusal
+says the address itself is bad for good (`hard_bounce`: a 550, 551, 553 or 556 at RCPT TO whose
+enhanced status code, if any, is about the recipient's address): then it is a hard bounce, and the
+host marks the subscriber bounced (`Delivery.bounced`). A refusal at MAIL FROM or of the message
+after DATA is about the sender or the message, never the address (RFC 5321 §3.3, §4.2.5), so it
+only fails that delivery, to be retried. SMTP cannot take a message back: if the
+connection is lost after a message's final dot went out and before the server answered, that one
+message is `unknown` (it may have been accepted) and is not retried.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import os
 import re
 import smtplib
 import ssl
+from dataclasses import dataclass
 from email.message import EmailMessage
 
 from pydantic import Field, model_validator
@@ -120,6 +126,10 @@ class Smtp(Deliverer):
         try:
             refused = _envelope(server, msg["From"].addresses[0].addr_spec, recipient)
             if refused:
+                self._end_transaction(server, refused.code)
+                if refused.stage == "RCPT TO" and hard_bounce(refused.code, refused.text):
+                    return Delivery(recipient, False, error=f"the server refused the address for good: {refused}",
+                                    bounced=True)
                 return Delivery(recipient, False, error=f"the server refused it: {refused}")
             server.send(_dot_stuffed(message_bytes(msg)))
         except (smtplib.SMTPException, OSError) as exc:  # the final dot never went out: not accepted
@@ -135,30 +145,70 @@ class Smtp(Deliverer):
             return Delivery(recipient, False, error=f"the server refused it: {code} {_text(text)}")
         return Delivery(recipient, True, reference=str(msg["Message-ID"]))
 
+    def _end_transaction(self, server: smtplib.SMTP, code: int) -> None:
+        """After a refusal: RSET, so the connection takes the next message; if RSET fails, let it go, so the
+        next message opens a new one."""
+        try:
+            server.rset()
+        except (smtplib.SMTPException, OSError):
+            self._lost()
+
     def _lost(self) -> None:
         if self._server is not None:
             self._server.close()
         self._server = None
 
 
-def _envelope(server: smtplib.SMTP, sender: str, recipient: str) -> str:
-    """MAIL FROM, RCPT TO and DATA; the server's refusal as text, or "" when it waits for the message."""
+@dataclass(frozen=True)
+class Refusal:
+    """A command of the envelope the server refused: at which stage, and its reply."""
+
+    stage: str  # "MAIL FROM", "RCPT TO", "DATA", or "" when nothing was asked (no SMTPUTF8)
+    code: int  # 0 when nothing was asked
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.text}" if self.code else self.text
+
+
+def _envelope(server: smtplib.SMTP, sender: str, recipient: str) -> Refusal | None:
+    """MAIL FROM, RCPT TO and DATA; the server's refusal, or None when it waits for the message. The
+    caller ends a refused transaction (`Smtp._end_transaction`)."""
     options = []
     server.ehlo_or_helo_if_needed()
     if not (sender + recipient).isascii():
         if not server.has_extn("smtputf8"):
-            return "the address is not ASCII and the server does not offer SMTPUTF8"
+            return Refusal("", 0, "the address is not ASCII and the server does not offer SMTPUTF8")
         options.append("SMTPUTF8")
-    for command in (lambda: server.mail(sender, options), lambda: server.rcpt(recipient)):
+    for stage, command, wanted in (("MAIL FROM", lambda: server.mail(sender, options), (250,)),
+                                   ("RCPT TO", lambda: server.rcpt(recipient), (250, 251)),
+                                   ("DATA", lambda: server.docmd("data"), (354,))):
         code, text = command()
-        if code not in (250, 251):
-            server.rset()
-            return f"{code} {_text(text)}"
-    code, text = server.docmd("data")
-    if code != 354:
-        server.rset()
-        return f"{code} {_text(text)}"
-    return ""
+        if code not in wanted:
+            return Refusal(stage, code, _text(text))
+    return None
+
+
+# RFC 5321 §4.2.2, §4.2.3, and RFC 7504 for 556: the RCPT TO replies that judge the address itself. Not 552,
+# which RFC 5321 §4.5.3.1.10 says to take as temporary there ("too many recipients"); not 554 or the others,
+# a refusal of the client, its parameters or its policy, which says nothing about the address.
+ADDRESS_REPLIES = (550, 551, 553, 556)
+_ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})(?!\S)")  # RFC 3463: 5.1.1
+
+
+def hard_bounce(code: int, text: str) -> bool:
+    """Whether a refusal at RCPT TO says the recipient's address is bad for good: a 550, 551, 553 or 556
+    whose enhanced status code (RFC 3463), when the server gives one, is about that address: 5.1.x (bad
+    mailbox, bad domain, bad syntax, moved; not 5.1.7 and 5.1.8, the sender's) or 5.2.1 (mailbox disabled).
+    A 5.7.x (policy: relaying denied, a blocklisted client), 5.2.2 (mailbox full) and the rest leave the
+    address alone: they would otherwise mark a whole list bounced for a problem of the sending side."""
+    if code not in ADDRESS_REPLIES:
+        return False
+    enhanced = _ENHANCED.match(text)
+    if enhanced is None:
+        return True
+    status, subject, detail = enhanced.groups()
+    return status == "5" and ((subject == "1" and detail not in ("7", "8")) or (subject, detail) == ("2", "1"))
 
 
 def _dot_stuffed(raw: bytes) -> bytes:

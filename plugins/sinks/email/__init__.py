@@ -210,14 +210,19 @@ class EmailSink(Sink):
             run.problem(f"issue {number}", f"{report.unknown_before} recipient(s) may or may not have the issue "
                                            f"(unknown); `pipeline deliveries --issue {number}` lists them and "
                                            f"`--resend unknown` sends to them")
+        for address, why in report.bounced:  # one line each, naming the address and the server's reply
+            run.problem(f"issue {number}", f"{address} bounced, so it is marked bounced and not sent to again: "
+                                           f"{why}")
         if report.failed or report.unknown:
             first = (report.unknown or report.failed)[0]
+            bounced = f"{len(report.bounced)} bounced, " if report.bounced else ""
             raise SinkError("; ".join(lines + [
-                f"issue {number}: {report.sent} sent via {channel}, {len(report.failed)} failed, "
+                f"issue {number}: {report.sent} sent via {channel}, {len(report.failed)} failed, {bounced}"
                 f"{len(report.unknown)} unknown (first, to {first[0]}: {first[1]}); running again sends the failed "
                 f"ones; `pipeline deliveries --issue {number}` lists the rest"]))
         extra = f", {nothing_new} with nothing new for their themes" if nothing_new else ""
         extra += f", {report.unknown_before} unknown" if report.unknown_before else ""
+        extra += f", {len(report.bounced)} bounced" if report.bounced else ""
         return "; ".join(lines + [f"issue {number}: {report.sent} sent via {channel}, "
                                   f"{report.already} already sent{extra}"])
 

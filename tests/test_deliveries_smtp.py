@@ -413,3 +413,27 @@ def test_a_refusal_of_the_sender_or_the_message_leaves_the_address_alone_and_is_
     finally:
         store.close()
 
+
+class ClosingAfterData(Inbox):
+    """Answers the first message with 421 and closes the connection, as a server shutting down does."""
+
+    async def handle_DATA(self, server, session, envelope):
+        if not self.received and not getattr(self, "closed", False):
+            self.closed = True
+            await server.push("421 4.3.2 Service shutting down, closing transmission channel")
+            server.transport.close()
+            return "421 4.3.2 already said"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_421_after_data_fails_that_message_alone_and_the_next_goes_on_a_new_connection(smtp_server, smtp_delivery):
+    inbox = ClosingAfterData()
+    send = smtp_delivery(f"port = {smtp_server(inbox)}, starttls = false")
+
+    results = send(messages("ann@example.org", "bob@example.org"))
+
+    assert [(d.recipient, d.ok, d.certain, d.bounced) for d in results] == [
+        ("ann@example.org", False, True, False), ("bob@example.org", True, True, False)]
+    assert results[0].error == "the server refused it: 421 4.3.2 Service shutting down, closing transmission channel"
+    assert [r["to"] for r in inbox.received] == [["bob@example.org"]]
+

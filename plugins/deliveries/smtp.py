@@ -8,7 +8,8 @@ says the address itself is bad for good (`hard_bounce`: a 550, 551, 553 or 556 a
 enhanced status code, if any, is about the recipient's address): then it is a hard bounce, and the
 host marks the subscriber bounced (`Delivery.bounced`). A refusal at MAIL FROM or of the message
 after DATA is about the sender or the message, never the address (RFC 5321 §3.3, §4.2.5), so it
-only fails that delivery, to be retried. SMTP cannot take a message back: if the
+only fails that delivery, to be retried. A 421 (the server is closing the connection) fails that
+message, and the next one is sent on a new connection. SMTP cannot take a message back: if the
 connection is lost after a message's final dot went out and before the server answered, that one
 message is `unknown` (it may have been accepted) and is not retried.
 """
@@ -141,17 +142,22 @@ class Smtp(Deliverer):
             self._lost()
             return Delivery(recipient, False, error=f"{where}: connection lost after the message was sent, "
                                                     f"before the server answered ({_describe(exc)})", certain=False)
+        if code == 421:  # the server is closing the connection: the next message opens a new one
+            self._lost()
         if code != 250:
             return Delivery(recipient, False, error=f"the server refused it: {code} {_text(text)}")
         return Delivery(recipient, True, reference=str(msg["Message-ID"]))
 
     def _end_transaction(self, server: smtplib.SMTP, code: int) -> None:
-        """After a refusal: RSET, so the connection takes the next message; if RSET fails, let it go, so the
-        next message opens a new one."""
-        try:
-            server.rset()
-        except (smtplib.SMTPException, OSError):
-            self._lost()
+        """After a refusal: RSET, so the connection takes the next message; or, when the server is closing it
+        (421) or RSET fails, let it go, so the next message opens a new one."""
+        if code != 421:
+            try:
+                server.rset()
+                return
+            except (smtplib.SMTPException, OSError):
+                pass
+        self._lost()
 
     def _lost(self) -> None:
         if self._server is not None:

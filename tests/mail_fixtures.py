@@ -43,7 +43,8 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):
         self.received.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "tls": session.ssl is not None,
-                              "authenticated": session.authenticated,
+                              "authenticated": session.authenticated, "raw": envelope.original_content,
+                              "options": list(envelope.mail_options),
                               "message": email.message_from_bytes(envelope.content, policy=policy.default)})
         return "250 Message accepted for delivery"
 

@@ -437,3 +437,27 @@ def test_a_421_after_data_fails_that_message_alone_and_the_next_goes_on_a_new_co
     assert results[0].error == "the server refused it: 421 4.3.2 Service shutting down, closing transmission channel"
     assert [r["to"] for r in inbox.received] == [["bob@example.org"]]
 
+
+def test_an_address_outside_ascii_goes_with_smtputf8_and_a_utf8_to_header(smtp_server, smtp_delivery):
+    inbox = Inbox()
+    send = smtp_delivery(f"port = {smtp_server(inbox, enable_SMTPUTF8=True)}, starttls = false")
+
+    [result] = send(build_messages(RENDERED, 5, MOMENT, [("jörg@bücher.example", "Jörg Müller")]))
+
+    assert result.ok, result.error
+    [received] = inbox.received
+    assert received["to"] == ["jörg@bücher.example"] and "SMTPUTF8" in received["options"]
+    headers = received["raw"].split(b"\r\n\r\n", 1)[0].decode("utf-8")
+    to = [line for line in headers.splitlines() if line.startswith("To:")]
+    assert to == ["To: Jörg Müller <jörg@bücher.example>"]  # RFC 6532: as it is; no encoded word in an address
+    assert "=?" not in headers.partition("\nTo:")[2].partition("\n")[0]
+
+
+def test_an_ascii_message_keeps_7bit_headers(smtp_server, smtp_delivery):
+    inbox = Inbox()
+    send = smtp_delivery(f"port = {smtp_server(inbox, enable_SMTPUTF8=True)}, starttls = false")
+
+    [result] = send(build_messages(RENDERED, 5, MOMENT, [("ann@example.org", "Ann Müller")]))
+
+    assert result.ok and "SMTPUTF8" not in inbox.received[0]["options"]
+    assert inbox.received[0]["raw"].isascii()  # the name as an encoded word: any relay takes it

@@ -85,6 +85,18 @@ def test_check_headers_refuses_a_second_recipient_in_to():
         check_headers(raw, {"subject": 1, "to": 1}, "fay@example.org")
 
 
+def test_an_address_outside_ascii_is_written_as_it_is_in_utf8_and_still_checked():
+    mailing = Mailing("Issue 4 £", "news@network.example.org", "Network", "text", None,
+                      datetime(2016, 3, 1, tzinfo=UTC))
+
+    raw = message_bytes(build_message(mailing, Recipient("jörg@bücher.example", "Jörg")))
+
+    assert "To: Jörg <jörg@bücher.example>\r\n".encode() in raw  # RFC 6532; never an encoded word in an address
+    smuggled = "Subject: hi\r\nTo: jörg@bücher.example, evil@example.com\r\n\r\nbody".encode()
+    with pytest.raises(HeaderInjection, match="2 addresses"):
+        check_headers(smuggled, {"subject": 1, "to": 1}, "jörg@bücher.example")
+
+
 def test_hostile_subscriber_names_feed_titles_and_config_go_through_a_whole_run(project_from, item_factory):
     from pipeline import hookimpl
     from pipeline.components import Source

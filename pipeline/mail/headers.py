@@ -76,7 +76,9 @@ def check_headers(raw: bytes, expected: dict[str, int], recipient: str) -> None:
         extra = sorted(set(found) - set(expected)) or sorted(n for n in found if found[n] != expected.get(n))
         raise HeaderInjection(f"message to {recipient}: unexpected header(s) {', '.join(extra)}; not sent. "
                               f"Check the subscriber's name and the issue title for line breaks")
-    addresses = [a.addr_spec.lower() for a in parsed["To"].addresses]
+    # Headers in UTF-8 (an address that goes with SMTPUTF8) are parsed with their bytes kept as surrogates.
+    addresses = [a.addr_spec.encode("utf-8", "surrogateescape").decode("utf-8", "replace").lower()
+                 for a in parsed["To"].addresses]
     if addresses != [recipient.lower()]:
         raise HeaderInjection(f"message to {recipient}: the To header names {len(addresses)} addresses; not sent. "
                               f"Check the subscriber's name for commas or brackets")

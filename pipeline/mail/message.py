@@ -27,6 +27,10 @@ TEST_PREFIX = "[TEST] "
 # Folding at 78 would turn a long List-Unsubscribe URL into an encoded word no mail client reads;
 # RFC 5322's hard limit is 998.
 SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
+# An address outside ASCII goes with SMTPUTF8 (RFC 6531), and its headers in UTF-8 as they are (RFC 6532):
+# RFC 2047 encoded words are not allowed in an address, so `SMTP_POLICY` would write one no client reads.
+SMTPUTF8_POLICY = SMTP_POLICY.clone(utf8=True)
+ADDRESS_HEADERS = ("From", "To", "Reply-To")
 _SAFE_LINK = re.compile(r'[!#-+\--;=?-~]+')  # printable ASCII without space, quotes, comma or angle brackets
 
 
@@ -141,5 +145,11 @@ def build_message(mailing: Mailing, recipient: Recipient) -> EmailMessage:
     return msg
 
 
+def needs_smtputf8(msg: EmailMessage) -> bool:
+    """True when an address of `msg` (From, To, Reply-To) is not ASCII: it must go with SMTPUTF8."""
+    return any(not a.addr_spec.isascii() for name in ADDRESS_HEADERS for a in getattr(msg[name], "addresses", ()))
+
+
 def message_bytes(msg: EmailMessage) -> bytes:
-    return msg.as_bytes(policy=SMTP_POLICY)
+    """The message as sent: headers in UTF-8 as they are when an address needs SMTPUTF8, else 7-bit."""
+    return msg.as_bytes(policy=SMTPUTF8_POLICY if needs_smtputf8(msg) else SMTP_POLICY)

@@ -116,7 +116,7 @@ class Smtp(Deliverer):
 
     def _send_one(self, msg: EmailMessage) -> Delivery:
         """Send one message; uncertain only if the connection is lost after its final dot went out."""
-        from pipeline.mail.message import message_bytes  # the MIME machinery, loaded with the first message
+        from pipeline.mail.message import message_bytes, needs_smtputf8  # MIME, loaded with the first message
 
         recipient = msg["To"].addresses[0].addr_spec
         try:
@@ -125,7 +125,7 @@ class Smtp(Deliverer):
             return Delivery(recipient, False, error=str(exc))
         where = f"SMTP server {self.settings.host}:{self.settings.port}"
         try:
-            refused = _envelope(server, msg["From"].addresses[0].addr_spec, recipient)
+            refused = _envelope(server, msg["From"].addresses[0].addr_spec, recipient, utf8=needs_smtputf8(msg))
             if refused:
                 self._end_transaction(server, refused.code)
                 if refused.stage == "RCPT TO" and hard_bounce(refused.code, refused.text):
@@ -177,12 +177,13 @@ class Refusal:
         return f"{self.code} {self.text}" if self.code else self.text
 
 
-def _envelope(server: smtplib.SMTP, sender: str, recipient: str) -> Refusal | None:
-    """MAIL FROM, RCPT TO and DATA; the server's refusal, or None when it waits for the message. The
-    caller ends a refused transaction (`Smtp._end_transaction`)."""
+def _envelope(server: smtplib.SMTP, sender: str, recipient: str, *, utf8: bool) -> Refusal | None:
+    """MAIL FROM, RCPT TO and DATA (with SMTPUTF8 when `utf8`: an address of the message is not ASCII, and its
+    headers are in UTF-8); the server's refusal, or None when it waits for the message. The caller ends a
+    refused transaction (`Smtp._end_transaction`)."""
     options = []
     server.ehlo_or_helo_if_needed()
-    if not (sender + recipient).isascii():
+    if utf8 or not (sender + recipient).isascii():
         if not server.has_extn("smtputf8"):
             return Refusal("", 0, "the address is not ASCII and the server does not offer SMTPUTF8")
         options.append("SMTPUTF8")

@@ -5,7 +5,9 @@
 
 Every request needs `Authorization: Bearer <api_key>` (else 401); errors are {"errors": [{message, field, help}]}.
     POST   /v3/mail/send                    202 + X-Message-Id, empty body; 400 for an uncreated batch_id, a
-                                            non-integer send_at or one over 72 h ahead (past: sent at once); 413, 415
+                                            non-integer send_at or one over 72 h ahead (past: sent at once); 413, 415;
+                                            400 naming each bad recipient's field ("personalizations.3.to.0.email":
+                                            nothing of the request is taken)
     POST   /v3/mail/batch                   201 {"batch_id"}
     GET    /v3/mail/batch/{id}              200 {"batch_id"} | 400 "invalid batch id"
     POST   /v3/user/scheduled_sends         {"batch_id", "status": "cancel"|"pause"} -> 201 same object | 400
@@ -29,6 +31,8 @@ Faults, each for the next `times` matching requests; on="send" (default), "batch
     drop_before() / drop_after()  close the connection unanswered, before / after accepting
     delay(seconds)           accept, then wait before answering (set it above the client's timeout)
     cancel_too_late()        refuse cancel/pause (scheduled_sends POST/PATCH) as if past the 10-minute cutoff
+    refuse_addresses(*emails) judge these well-formed addresses invalid, as SendGrid's validator may: every request
+                             naming one gets 400 "Does not contain a valid address." for its field, until heal()
     fail_next(status, times) the old name of fail_before(status, times)
     on_request(callback)     callback(n, path, phase), phase "received" or "accepted" (applied, not answered yet);
                              n numbers requests from 1; its exceptions go to fake.errors
@@ -126,6 +130,7 @@ class FakeSendGrid:
         self._held: list[Message] = []
         self._faults: list[_Fault] = []
         self._too_late = 0
+        self._invalid: set[str] = set()  # addresses SendGrid's validator refuses
         self._hook: Callable[[int, str, str], object] | None = None
         self._requests = 0
         self._lock = threading.RLock()
@@ -187,6 +192,12 @@ class FakeSendGrid:
         """Forget every fault still waiting: the outage is over."""
         with self._lock:
             self._faults.clear()
+            self._invalid.clear()
+
+    def refuse_addresses(self, *emails: str) -> None:
+        """SendGrid judges these addresses invalid (its own checks go beyond their form)."""
+        with self._lock:
+            self._invalid.update(e.lower() for e in emails)
 
     def fail_before(self, status: int = 500, times: int = 1, on: str | Iterable[str] = "send") -> None:
         self._add("fail_before", on, times, status=status)
@@ -299,7 +310,7 @@ class FakeSendGrid:
                 for party in (p.get(key) if isinstance(p.get(key), list) else []) if isinstance(party, dict))
         entry.batch_id = body.get("batch_id")
         entry.recipients = tuple(r for rs in groups.values() for r in rs)
-        problems = validate(parsed)
+        problems = validate(parsed, self._invalid)
         if not problems and entry.batch_id is not None and entry.batch_id not in self.batches:
             problems = [("invalid batch id", "batch_id")]
         now = self.now()
@@ -477,8 +488,10 @@ def _failure(status: int, now: float) -> _Reply:
     return _error(status, "Internal server error" if status == 500 else HTTPStatus(status).phrase)
 
 
-def validate(body: object) -> list[tuple[str, str | None]]:
-    """The checks SendGrid makes on a mail/send body, with its wording; [] when the body is acceptable."""
+def validate(body: object, invalid: Iterable[str] = ()) -> list[tuple[str, str | None]]:
+    """The checks SendGrid makes on a mail/send body, with its wording and fields; [] when the body is acceptable.
+    `invalid`: addresses its validator refuses although they look well-formed."""
+    invalid = frozenset(invalid)
     if not isinstance(body, dict):
         return [("Bad Request", None)]
     problems: list[tuple[str, str | None]] = []
@@ -499,10 +512,10 @@ def validate(body: object) -> list[tuple[str, str | None]]:
             continue
         if not _is_timestamp(personalization.get("send_at", 0)):
             problems.append((_SEND_AT, f"personalizations.{n}.send_at"))
-        for party in to:
+        for m, party in enumerate(to):
             email = str(party.get("email", "")).lower() if isinstance(party, dict) else ""
-            if not _EMAIL.fullmatch(email):
-                problems.append(("Does not contain a valid address.", f"personalizations.{n}.to"))
+            if not _EMAIL.fullmatch(email) or email in invalid:
+                problems.append(("Does not contain a valid address.", f"personalizations.{n}.to.{m}.email"))
             elif email in seen:
                 problems.append((f"Each email address in the personalization block should be unique between "
                                  f"to, cc, and bcc. We found the first duplicate instance of [{email}] in the "

@@ -198,6 +198,32 @@ def test_validation_error_surfaces_sendgrids_message(fake, sendgrid):
     assert result.error.startswith("SendGrid answered 400: The subject is required.")
 
 
+def test_a_400_naming_recipients_fails_them_alone_and_sends_the_rest_once(fake, sendgrid):
+    people = recipients(5)
+    fake.refuse_addresses("reader1@example.org", "reader3@example.org")
+
+    batch, results = deliver(sendgrid(), people)
+
+    assert [(d.recipient, d.ok, d.certain) for d in results] == [
+        ("reader1@example.org", False, True), ("reader3@example.org", False, True),
+        ("reader0@example.org", True, True), ("reader2@example.org", True, True), ("reader4@example.org", True, True)]
+    assert results[0].error == ("SendGrid refused this address (the others were sent without it): "
+                                "Does not contain a valid address.")
+    assert fake.statuses[-2:] == [400, 202]  # one request refused whole, then one without them
+    [body] = fake.accepted
+    assert body["batch_id"] == batch.id and len(body["personalizations"]) == 3
+    assert fake.delivered() == {f"reader{n}@example.org": 1 for n in (0, 2, 4)}
+
+
+def test_a_400_about_the_request_as_a_whole_still_fails_everyone_in_it(fake, sendgrid):
+    fake.refuse_addresses("reader1@example.org")
+
+    _, results = deliver(sendgrid(), recipients(3), subject="")  # the subject too: nobody can be sent it
+
+    assert not any(d.ok for d in results) and fake.statuses[-1:] == [400] and not fake.accepted
+    assert all(d.error.startswith("SendGrid answered 400:") for d in results)
+
+
 def test_too_large_request_says_to_lower_batch_size(fake, sendgrid):
     fake.max_body_bytes = 200
 

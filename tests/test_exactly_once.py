@@ -37,6 +37,18 @@ def test_a_request_in_doubt_is_cancelled_and_sent_again_once(fake, network, faul
     assert statuses(config) == Counter(sent=SUBSCRIBERS)
 
 
+def test_an_address_sendgrid_refuses_fails_alone_and_everyone_else_gets_one_copy(fake, network):
+    config = network()
+    fake.refuse_addresses("reader7@example.org")  # in the first request of 20
+
+    report = run_in_process(config)
+
+    assert report.exit_code == 1  # a failure to tell, and the next run tries it again
+    assert "reader7@example.org" in report.failed("sink")[0].summary
+    assert fake.delivered() == everyone() - Counter({"reader7@example.org": 1})
+    assert statuses(config) == Counter(sent=SUBSCRIBERS - 1, failed=1) and not fake.cancelled_batches()
+
+
 def test_a_client_timeout_is_cancelled_and_sent_again_once(fake, network):
     config = network(extra="timeout = 0.5")
     fake.delay(1.5)  # accepted, but the answer comes after the client gave up

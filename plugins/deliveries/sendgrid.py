@@ -18,9 +18,11 @@ connection, a 5xx) may or may not have been accepted. The way out is SendGrid's 
 Cost: every issue reaches inboxes `hold_minutes` (30 by default) after it is sent. A run killed
 mid-send and run again within `hold_minutes - 10` minutes settles its batch exactly once.
 `scheduled = false` sends at once instead: then a request in doubt is `unknown` (at most once).
-429s and refused connections are retried (nothing was accepted); any other 4xx fails the batch
-with SendGrid's own explanation. The API key is read from the environment variable named by
-`api_key_env`, never from pipeline.toml.
+429s and refused connections are retried (nothing was accepted); a 400 whose errors each name one
+recipient's personalization ("personalizations.3.to.0.email") fails those recipients alone, with
+SendGrid's reason, and the rest are sent again in a request without them (a 400 accepts nothing, so
+nobody gets two copies); any other 4xx fails the request with SendGrid's own explanation. The API
+key is read from the environment variable named by `api_key_env`, never from pipeline.toml.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ UNSENDABLE = ("SendGrid cannot send to an address with characters other than ASC
               "subscriber for another address, or send with the smtp delivery to a server that takes SMTPUTF8")
 CANCEL_CUTOFF = timedelta(minutes=10)  # SendGrid refuses a cancel later than this before send_at
 CANCEL_MARGIN = timedelta(minutes=1)  # our clock and SendGrid's may differ a little
+MAX_RESENDS = 10  # requests made again without the recipients a 400 named, per request
+_PERSONALIZATION = re.compile(r"personalizations\.(\d+)(?:\.|$)")  # the field of a 400's error
 HINTS = {
     401: "check the API key in {env}",
     403: "the key needs the Mail Send and Scheduled Sends permissions and the sender must be verified",
@@ -183,12 +187,25 @@ class SendGrid(Deliverer):
         transactional = batch is None  # one confirmation email: a retry in doubt costs at most a second copy
 
         def post(chunk: list[Recipient]) -> list[Delivery]:
-            body = head + ",".join([personalization(mailing, r, personalize) for r in chunk]) + "]}"
-            answer, detail, _ = self._call(lambda: self.client.client.mail.send.post(request_body=body),
-                                           retry_in_doubt=transactional)
-            return [Delivery(r.email, answer is Answer.ACCEPTED, detail if answer is Answer.ACCEPTED else "",
-                             "" if answer is Answer.ACCEPTED else detail, certain=answer is not Answer.IN_DOUBT)
-                    for r in chunk]
+            named: list[Delivery] = []  # refused alone by a 400 that named them
+            for attempt in range(MAX_RESENDS + 1):
+                body = head + ",".join([personalization(mailing, r, personalize) for r in chunk]) + "]}"
+                answer, detail, reply = self._call(
+                    lambda body=body: self.client.client.mail.send.post(request_body=body),
+                    retry_in_doubt=transactional)
+                refused_alone = refused_recipients(reply, len(chunk)) if answer is Answer.REFUSED else {}
+                if not refused_alone or attempt == MAX_RESENDS:
+                    break
+                # Nothing of the request was taken: the others go again, in a request without those named.
+                named += [Delivery(chunk[n].email, False, error=f"SendGrid refused this address (the others were "
+                                                                f"sent without it): {why}")
+                          for n, why in refused_alone.items()]
+                chunk = [r for n, r in enumerate(chunk) if n not in refused_alone]
+                if not chunk:
+                    return named
+            return named + [Delivery(r.email, answer is Answer.ACCEPTED, detail if answer is Answer.ACCEPTED else "",
+                                     "" if answer is Answer.ACCEPTED else detail, certain=answer is not Answer.IN_DOUBT)
+                            for r in chunk]
 
         if len(requests) == 1:
             return refused + post(requests[0])
@@ -232,8 +249,9 @@ class SendGrid(Deliverer):
     # -- one request -------------------------------------------------------------------------------
 
     def _call(self, request, *, retry_in_doubt: bool = False) -> tuple[Answer, str, bytes]:
-        """(answer, X-Message-Id or the reason, body). 429s and refused connections are retried, since
-        nothing was accepted; an answer in doubt only when `retry_in_doubt` (harmless requests)."""
+        """(answer, X-Message-Id or the reason, body: the answer's, or SendGrid's errors for a 4xx). 429s and
+        refused connections are retried, since nothing was accepted; an answer in doubt only when
+        `retry_in_doubt` (harmless requests)."""
         from python_http_client.exceptions import HTTPError  # with the client: a run that sends nothing never loads it
 
         attempts = self.settings.max_retries + 1
@@ -250,7 +268,8 @@ class SendGrid(Deliverer):
                 elif exc.status_code == 429:
                     answer = Answer.REFUSED
                 else:
-                    return Answer.REFUSED, reason, b""
+                    body = exc.body or b""
+                    return Answer.REFUSED, reason, body.encode() if isinstance(body, str) else body
             except (URLError, OSError) as exc:
                 answer = Answer.REFUSED if _not_connected(exc) else Answer.IN_DOUBT
                 reason = f"SendGrid at {self.settings.host}: {_cause(exc)}"
@@ -318,6 +337,24 @@ def retry_delay(headers: Mapping[str, str], attempt: int, now: float, cap: float
     except ValueError:
         wait = 2.0 ** attempt
     return min(max(wait, 0.0), cap)
+
+
+def refused_recipients(body: bytes, count: int) -> dict[int, str]:
+    """{index of a personalization in the request: SendGrid's reason} when every error of a refused mail/send
+    names one of its `count` personalizations ("personalizations.3.to.0.email"); {} when any error is about
+    the request as a whole (its sender, subject, batch id...), which then fails for everyone."""
+    try:
+        errors = json.loads(body or b"").get("errors")
+    except (ValueError, AttributeError):
+        return {}
+    named: dict[int, str] = {}
+    for error in errors if isinstance(errors, list) else []:
+        found = _PERSONALIZATION.match(str(error.get("field") or "")) if isinstance(error, dict) else None
+        if found is None or int(found[1]) >= count:
+            return {}
+        message = header_text(error.get("message")) or "no reason given"
+        named[int(found[1])] = f"{named[int(found[1])]}; {message}" if int(found[1]) in named else message
+    return named
 
 
 def describe(exc: HTTPError, key_env: str) -> str:

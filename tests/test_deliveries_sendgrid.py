@@ -141,6 +141,22 @@ def test_rate_limit_is_waited_out_then_retried(fake, sendgrid):
     assert all(d.ok and d.certain for d in results)
 
 
+def test_a_rate_limit_is_waited_out_by_sendgrids_clock_not_a_skewed_local_one(fake, project_from, tmp_path):
+    import time
+
+    project = project_from(toml(fake.url).replace("max_wait_seconds = 0", "max_wait_seconds = 3"),
+                           files={"subscribers.csv": "email,name\n"})
+    delivery = project.sinks[0].deliverer
+    fake.advance(3600)  # SendGrid's clock an hour ahead of ours: its reset is "now" for it, an hour away for us
+    fake.fail_next(429)
+
+    started = time.monotonic()
+    _, results = deliver(delivery, recipients(2))
+
+    assert fake.statuses[-2:] == [429, 202] and all(d.ok for d in results)
+    assert time.monotonic() - started < 1.5  # not the 3 s cap
+
+
 def test_a_server_error_is_not_retried_blindly_but_left_in_doubt(fake, sendgrid):
     delivery = sendgrid()
     fake.fail_after(500)
@@ -281,6 +297,10 @@ def test_batch_size_above_sendgrids_limit_is_rejected(fake, project_from):
     ({}, 0, 60.0, 1.0),  # backoff for 5xx: 1, 2, 4 ...
     ({}, 2, 60.0, 4.0),
     ({}, 8, 60.0, 60.0),
+    # Reckoned from SendGrid's Date, whatever the local clock (`now`, 1000) says:
+    ({"X-RateLimit-Reset": "5005", "Date": "Thu, 01 Jan 1970 01:23:20 GMT"}, 0, 60.0, 5.0),  # ours an hour behind
+    ({"X-RateLimit-Reset": "-2595", "Date": "Wed, 31 Dec 1969 23:16:40 GMT"}, 0, 60.0, 5.0),  # ours an hour ahead
+    ({"X-RateLimit-Reset": "5005", "Date": "not a date"}, 0, 60.0, 60.0),  # no Date: the local clock, bounded
 ])
 def test_retry_delay(headers, attempt, cap, expected):
     assert retry_delay(headers, attempt, now=1000.0, cap=cap) == expected

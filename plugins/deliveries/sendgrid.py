@@ -330,13 +330,26 @@ def sendable(address: str) -> str | None:
 
 
 def retry_delay(headers: Mapping[str, str], attempt: int, now: float, cap: float) -> float:
-    """Seconds to wait: until X-RateLimit-Reset for a 429, else 1, 2, 4 ... seconds; never above `cap`."""
+    """Seconds to wait: until X-RateLimit-Reset for a 429, else 1, 2, 4 ... seconds; never above `cap`.
+
+    The reset is a moment by SendGrid's clock, so it is reckoned from the answer's `Date` (SendGrid's
+    now); `now`, the local clock, only when the answer has no readable Date. A local clock that is
+    off then makes no difference."""
     reset = headers.get("X-RateLimit-Reset") if headers else None
     try:
-        wait = float(reset) - now if reset else 2.0 ** attempt
+        wait = float(reset) - _their_now(headers.get("Date"), now) if reset else 2.0 ** attempt
     except ValueError:
         wait = 2.0 ** attempt
     return min(max(wait, 0.0), cap)
+
+
+def _their_now(date_header: str | None, ours: float) -> float:
+    """The moment of an HTTP Date header (RFC 9110: whole seconds, GMT) as epoch seconds; `ours` without one."""
+    try:
+        theirs = parsedate_to_datetime(date_header) if date_header else None
+    except (TypeError, ValueError):
+        theirs = None
+    return theirs.timestamp() if theirs is not None and theirs.tzinfo is not None else ours
 
 
 def refused_recipients(body: bytes, count: int) -> dict[int, str]:

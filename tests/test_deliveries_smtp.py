@@ -310,7 +310,7 @@ class Counting(Inbox):
 
 @pytest.mark.parametrize(("reply", "bounce"), [
     ("550 5.1.1 No such mailbox here", True),
-    ("550 No such user", True),  # no enhanced code: 550 at RCPT TO is about the mailbox
+    ("550 No such user", False),  # no enhanced code: it could as well be a bare "550 relaying denied"
     ("551 5.1.6 User not local; please try <ann@elsewhere.example>", True),
     ("553 5.1.3 Bad recipient address syntax", True),
     ("550 5.2.1 Mailbox disabled", True),
@@ -384,6 +384,30 @@ def test_an_address_refused_for_good_at_rcpt_to_is_marked_bounced_and_never_trie
         assert error.startswith("bounced: ") and reply in error
     finally:
         store.close()
+
+
+def test_a_server_refusing_most_addresses_as_unknown_bounces_none_of_them(smtp_server, project_from, item_factory):
+    from pipeline.runner import run
+    from pipeline.state import subscribers as subscriber_state
+
+    # A relay that takes itself for the final destination says "no such mailbox" to everyone but its own.
+    refused = ("bob@example.org", "cy@example.org", "di@example.org")
+    inbox = Counting(refuse=refused)
+    readers = "".join(f"{email},{email[:2]}\n" for email in ("ann@example.org", *refused))
+    project = smtp_project(project_from, item_factory, smtp_server(inbox), readers)
+
+    first = run(project, as_of=dt.date(2016, 4, 1))
+    second = run(project, as_of=dt.date(2016, 4, 1))
+
+    assert first.exit_code == 1 and not any("bounced via" in p for p in first.problems)
+    assert "not marked bounced: 3 of the 4 addresses" in first.failed("sink")[0].summary
+    assert inbox.asked.count("bob@example.org") == 2  # still active: the next run tries again
+    store = Store(project.core.state_dir / "pipeline.sqlite")
+    try:
+        assert {subscriber_state.find_subscriber(store, e).status for e in refused} == {"active"}
+    finally:
+        store.close()
+    assert second.exit_code == 1
 
 
 @pytest.mark.parametrize("refusal", ["mail", "data"])

@@ -16,10 +16,12 @@ What is promised, per issue and recipient:
   not report as sent or certainly failed becomes unknown.
 - **A hard bounce is said once and never sent to again.** A delivery that reports the address refused
   for good (`Delivery.bounced`: smtp's "550 5.1.1 no such user" at RCPT TO) is settled as failed,
-  then the subscriber is marked bounced through the same function as a provider's bounce event
-  (`subscribers.suppress`), so no later run sends to them; the report names the address and the
-  server's reply. Two transactions, in that order: a run killed between them leaves the delivery
-  failed and the subscriber active, and the next run's attempt is refused again, and marks them.
+  and when the send ends the subscriber is marked bounced through the same function as a provider's
+  bounce event (`subscribers.suppress`), so no later run sends to them; the report names the address
+  and the server's reply. A run killed before the end leaves the delivery failed and the subscriber
+  active, and the next run's attempt is refused again, and marks them. When at least `SUSPECT_BOUNCES`
+  addresses and more than half of those the send reached were refused so, none is marked: that is a
+  mail server set up wrong, not a list gone bad, and the report says so.
 - **Unknown is never guessed.** It is named in the run report and the exit code, listed by
   `pipeline deliveries`, and sent again only when the organiser asks (`--resend unknown`).
 """
@@ -48,6 +50,7 @@ if TYPE_CHECKING:  # the messages come built: a refresh that only settles open b
 
 log = logging.getLogger("pipeline.send")
 
+SUSPECT_BOUNCES = 3  # this many hard bounces, and more than half of those a send reached: the server, not them
 SETTLE_SECONDS = 30.0  # how long a stopped send waits for its batches in flight to settle
 
 Clock = Callable[[], datetime]
@@ -60,6 +63,7 @@ class SendReport:
     unknown_before: int = 0  # left unknown by an earlier run: never sent again blindly
     failed: list[tuple[str, str]] = field(default_factory=list)  # (recipient, why)
     bounced: list[tuple[str, str]] = field(default_factory=list)  # (recipient, the server's refusal): now bounced
+    refused_for_good: list[tuple[str, str]] = field(default_factory=list)  # to be marked bounced when the send ends
     unknown: list[tuple[str, str]] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)  # what settling a killed run's batches did
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -79,6 +83,10 @@ class SendReport:
     def bounce(self, recipient: str, why: str) -> None:
         with self._lock:
             self.bounced.append((recipient, why))
+
+    def refused(self, recipient: str, why: str) -> None:
+        with self._lock:
+            self.refused_for_good.append((recipient, why))
 
     def _add(self, outcome: Outcome) -> None:
         if outcome.status == SENT:
@@ -146,6 +154,7 @@ def send_issue(store: Store, deliverer: Deliverer, edition: int,
         _let_settle(pool, deliverer)
         raise
     _close(pool, deliverer)
+    _mark_bounced(store, deliverer, report, now)
     return report
 
 
@@ -294,12 +303,12 @@ def _hand_over(store: Store, deliverer: Deliverer, edition: int, mailing: Mailin
         resolution = _resolve(deliverer, batch, known)
     outcomes = [_outcome(d, resolution.get(d.recipient, Resolution.UNKNOWN), last_round) for d in known]
     bounced = {d.recipient: d.error for d in known if d.bounced and d.certain and not d.ok}
-    outcomes = [o._replace(error=f"bounced: {o.error}; the address is marked bounced and not sent to again")
+    outcomes = [o._replace(error=f"bounced: {o.error}")
                 if o.status == FAILED and o.recipient in bounced else o for o in outcomes]
     journal.settle_batch(store, batch=batch.id, edition=edition, outcomes=outcomes, at=now())
     for outcome in outcomes:
         if outcome.status == FAILED and outcome.recipient in bounced:
-            _bounce(store, deliverer, outcome.recipient, bounced[outcome.recipient], report, now)
+            report.refused(outcome.recipient, bounced[outcome.recipient])
         else:
             report.add(outcome)
     settled = Counter(o.status for o in outcomes)
@@ -309,14 +318,27 @@ def _hand_over(store: Store, deliverer: Deliverer, edition: int, mailing: Mailin
     return [r for r in chunk if r.email in released], doubt
 
 
-def _bounce(store: Store, deliverer: Deliverer, recipient: str, why: str, report: SendReport, now: Clock) -> None:
-    """The address was refused for good: mark the subscriber bounced, as a provider's bounce event does."""
+def _mark_bounced(store: Store, deliverer: Deliverer, report: SendReport, now: Clock) -> None:
+    """Mark each address the send found refused for good as bounced, as a provider's bounce event does;
+    unless so many were that the server's setup is the likelier cause (a relay that takes itself for the
+    final destination answers "550 5.1.1 user unknown" for everyone): then none is, and each is a failure
+    the next run tries again."""
     from pipeline.state import subscribers  # only when something bounced
 
-    subscribers.suppress(store, recipient, "bounced", how=f"{deliverer.name} delivery: bounce", at=now(),
-                         detail=why)
-    log.warning("%s bounced via %s: %s; marked bounced", recipient, deliverer.name, why)
-    report.bounce(recipient, why)
+    refused, report.refused_for_good = report.refused_for_good, []
+    answered = report.sent + len(report.failed) + len(refused)
+    if len(refused) >= SUSPECT_BOUNCES and 2 * len(refused) > answered:
+        doubt = (f"not marked bounced: {len(refused)} of the {answered} addresses this run reached were refused "
+                 f"as unknown, which says more about the mail server's setup than about the addresses; "
+                 f"check it, and the next run tries them again")
+        log.warning("%s delivery: %s", deliverer.name, doubt)
+        report.failed += [(recipient, f"{why} ({doubt})") for recipient, why in refused]
+        return
+    for recipient, why in refused:
+        subscribers.suppress(store, recipient, "bounced", how=f"{deliverer.name} delivery: bounce", at=now(),
+                             detail=why)
+        log.warning("%s bounced via %s: %s; marked bounced", recipient, deliverer.name, why)
+        report.bounce(recipient, why)
 
 
 def _resolve(deliverer: Deliverer, batch: Batch, known: list[Delivery]) -> dict[str, Resolution]:

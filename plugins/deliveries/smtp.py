@@ -5,7 +5,7 @@ name environment variables holding the credentials (never put them in pipeline.t
 is only ever sent over STARTTLS: `starttls = false` with credentials is refused at start-up.
 A recipient the server refuses fails alone and is retried by the next run, unless the refusal
 says the address itself is bad for good (`hard_bounce`: a 550, 551, 553 or 556 at RCPT TO whose
-enhanced status code, if any, is about the recipient's address): then it is a hard bounce, and the
+enhanced status code is about the recipient's address): then it is a hard bounce, and the
 host marks the subscriber bounced (`Delivery.bounced`). A refusal at MAIL FROM or of the message
 after DATA is about the sender or the message, never the address (RFC 5321 §3.3, §4.2.5), so it
 only fails that delivery, to be retried. A 421 (the server is closing the connection) fails that
@@ -205,15 +205,15 @@ _ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})(?!\S)")  # RFC 3463: 5
 
 def hard_bounce(code: int, text: str) -> bool:
     """Whether a refusal at RCPT TO says the recipient's address is bad for good: a 550, 551, 553 or 556
-    whose enhanced status code (RFC 3463), when the server gives one, is about that address: 5.1.x (bad
+    whose enhanced status code (RFC 3463; a reply without one is no bounce) is about that address: 5.1.x (bad
     mailbox, bad domain, bad syntax, moved; not 5.1.7 and 5.1.8, the sender's) or 5.2.1 (mailbox disabled).
     A 5.7.x (policy: relaying denied, a blocklisted client), 5.2.2 (mailbox full) and the rest leave the
     address alone: they would otherwise mark a whole list bounced for a problem of the sending side."""
     if code not in ADDRESS_REPLIES:
         return False
     enhanced = _ENHANCED.match(text)
-    if enhanced is None:
-        return True
+    if enhanced is None:  # a bare "550 relaying denied" must not bounce a whole list: without a code, no bounce
+        return False
     status, subject, detail = enhanced.groups()
     return status == "5" and ((subject == "1" and detail not in ("7", "8")) or (subject, detail) == ("2", "1"))
 

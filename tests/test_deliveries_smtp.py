@@ -485,3 +485,65 @@ def test_an_ascii_message_keeps_7bit_headers(smtp_server, smtp_delivery):
 
     assert result.ok and "SMTPUTF8" not in inbox.received[0]["options"]
     assert inbox.received[0]["raw"].isascii()  # the name as an encoded word: any relay takes it
+
+
+def test_addresses_refused_for_good_on_a_retry_are_marked_though_the_issue_went_to_most_earlier(
+        smtp_server, project_from, item_factory):
+    # The first run reached everyone: three addresses were refused for now (4xx), the rest sent. The next run
+    # tries only those three, and they are now refused for good: three of the ten the issue reached, so bounces,
+    # not a server set up wrong (as after a run killed when most of the list had it).
+    from pipeline.runner import run
+    from pipeline.state import subscribers as subscriber_state
+
+    refused = ("bob@example.org", "cy@example.org", "di@example.org")
+    others = tuple(f"reader{n}@example.org" for n in range(7))
+    inbox = Counting(refuse=refused)
+    inbox.refusal = "450 4.2.0 Mailbox busy"
+    readers = "".join(f"{email},{email[:2]}\n" for email in (*others, *refused))
+    project = smtp_project(project_from, item_factory, smtp_server(inbox), readers)
+
+    first = run(project, as_of=dt.date(2016, 4, 1))
+    inbox.refusal = "550 5.1.1 No such mailbox here"
+    second = run(project, as_of=dt.date(2016, 4, 1))
+
+    assert first.exit_code == 1 and len(inbox.received) == 7
+    assert second.exit_code == 3 and not second.failed("sink"), second.failed("sink")
+    assert sum("marked bounced" in p for p in second.problems) == 3
+    store = Store(project.core.state_dir / "pipeline.sqlite")
+    try:
+        assert {subscriber_state.find_subscriber(store, e).status for e in refused} == {"bounced"}
+    finally:
+        store.close()
+
+
+class UnknownThenHangingUp(Counting):
+    """Says "no such mailbox" to the addresses it is told to, and hangs up at RCPT TO on every other."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address not in self.refuse:
+            self.asked.append(address)
+            server.transport.close()
+            return "421 never heard"
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+
+def test_failures_that_never_reached_the_server_do_not_hide_one_refusing_every_address(
+        smtp_server, project_from, item_factory):
+    from pipeline.runner import run
+    from pipeline.state import subscribers as subscriber_state
+
+    refused = ("bob@example.org", "cy@example.org", "di@example.org")
+    lost = tuple(f"reader{n}@example.org" for n in range(5))
+    inbox = UnknownThenHangingUp(refuse=refused)
+    readers = "".join(f"{email},{email[:2]}\n" for email in (*refused, *lost))
+    project = smtp_project(project_from, item_factory, smtp_server(inbox), readers)
+
+    first = run(project, as_of=dt.date(2016, 4, 1))
+
+    assert not inbox.received and sorted(inbox.asked) == sorted((*refused, *lost))
+    assert first.exit_code == 1 and not any("marked bounced" in p for p in first.problems), first.problems
+    store = Store(project.core.state_dir / "pipeline.sqlite")
+    try:
+        assert {subscriber_state.find_subscriber(store, e).status for e in refused} == {"active"}
+    finally:
+        store.close()

@@ -20,8 +20,9 @@ What is promised, per issue and recipient:
   bounce event (`subscribers.suppress`), so no later run sends to them; the report names the address
   and the server's reply. A run killed before the end leaves the delivery failed and the subscriber
   active, and the next run's attempt is refused again, and marks them. When at least `SUSPECT_BOUNCES`
-  addresses and more than half of those the send reached were refused so, none is marked: that is a
-  mail server set up wrong, not a list gone bad, and the report says so.
+  addresses and more than half of those the issue reached (sent to, by this run or an earlier one, or
+  refused for good) were refused so, none is marked: that is a mail server set up wrong, not a list
+  gone bad, and the report says so.
 - **Unknown is never guessed.** It is named in the run report and the exit code, listed by
   `pipeline deliveries`, and sent again only when the organiser asks (`--resend unknown`).
 """
@@ -50,7 +51,7 @@ if TYPE_CHECKING:  # the messages come built: a refresh that only settles open b
 
 log = logging.getLogger("pipeline.send")
 
-SUSPECT_BOUNCES = 3  # this many hard bounces, and more than half of those a send reached: the server, not them
+SUSPECT_BOUNCES = 3  # this many hard bounces, and more than half of those the issue reached: the server, not them
 SETTLE_SECONDS = 30.0  # how long a stopped send waits for its batches in flight to settle
 
 Clock = Callable[[], datetime]
@@ -154,7 +155,7 @@ def send_issue(store: Store, deliverer: Deliverer, edition: int,
         _let_settle(pool, deliverer)
         raise
     _close(pool, deliverer)
-    _mark_bounced(store, deliverer, report, now)
+    _mark_bounced(store, deliverer, edition, report, now)
     return report
 
 
@@ -318,17 +319,21 @@ def _hand_over(store: Store, deliverer: Deliverer, edition: int, mailing: Mailin
     return [r for r in chunk if r.email in released], doubt
 
 
-def _mark_bounced(store: Store, deliverer: Deliverer, report: SendReport, now: Clock) -> None:
+def _mark_bounced(store: Store, deliverer: Deliverer, edition: int, report: SendReport, now: Clock) -> None:
     """Mark each address the send found refused for good as bounced, as a provider's bounce event does;
     unless so many were that the server's setup is the likelier cause (a relay that takes itself for the
     final destination answers "550 5.1.1 user unknown" for everyone): then none is, and each is a failure
-    the next run tries again."""
+    the next run tries again. The addresses reached are those the issue was sent to, by this run or an
+    earlier one (a run killed half-way, a retry of a few), and those refused: not a failure that never
+    reached the server (a lost connection, a round given up), which would hide a server refusing them all."""
     from pipeline.state import subscribers  # only when something bounced
 
     refused, report.refused_for_good = report.refused_for_good, []
-    answered = report.sent + len(report.failed) + len(refused)
-    if len(refused) >= SUSPECT_BOUNCES and 2 * len(refused) > answered:
-        doubt = (f"not marked bounced: {len(refused)} of the {answered} addresses this run reached were refused "
+    if not refused:
+        return
+    reached = journal.counts(store, edition).get(edition, Counter())[SENT] + len(refused)
+    if len(refused) >= SUSPECT_BOUNCES and 2 * len(refused) > reached:
+        doubt = (f"not marked bounced: {len(refused)} of the {reached} addresses this issue reached were refused "
                  f"as unknown, which says more about the mail server's setup than about the addresses; "
                  f"check it, and the next run tries them again")
         log.warning("%s delivery: %s", deliverer.name, doubt)

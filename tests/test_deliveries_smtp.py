@@ -516,6 +516,28 @@ def test_addresses_refused_for_good_on_a_retry_are_marked_though_the_issue_went_
         store.close()
 
 
+class ClosingAtReset(Inbox):
+    """Refuses the addresses it is told to (a 4xx), then answers the RSET after it with 421 and hangs up."""
+
+    refusal = "450 4.2.0 Mailbox busy"
+
+    async def handle_RSET(self, server, session, envelope):
+        await server.push("421 4.3.2 Service shutting down, closing transmission channel")
+        server.transport.close()
+        return "421 4.3.2 already said"
+
+
+def test_a_421_answering_the_reset_after_a_refusal_does_not_fail_the_next_message(smtp_server, smtp_delivery):
+    inbox = ClosingAtReset(refuse=("ann@example.org",))
+    send = smtp_delivery(f"port = {smtp_server(inbox)}, starttls = false")
+
+    results = send(messages("ann@example.org", "bob@example.org"))
+
+    assert [(d.recipient, d.ok) for d in results] == [("ann@example.org", False), ("bob@example.org", True)], \
+        results[1].error
+    assert [r["to"] for r in inbox.received] == [["bob@example.org"]]
+
+
 class UnknownThenHangingUp(Counting):
     """Says "no such mailbox" to the addresses it is told to, and hangs up at RCPT TO on every other."""
 

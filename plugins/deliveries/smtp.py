@@ -150,11 +150,11 @@ class Smtp(Deliverer):
 
     def _end_transaction(self, server: smtplib.SMTP, code: int) -> None:
         """After a refusal: RSET, so the connection takes the next message; or, when the server is closing it
-        (421) or RSET fails, let it go, so the next message opens a new one."""
+        (421, to the refused command or to the RSET) or RSET fails, let it go, so the next message opens a new one."""
         if code != 421:
             try:
-                server.rset()
-                return
+                if server.rset()[0] == 250:
+                    return
             except (smtplib.SMTPException, OSError):
                 pass
         self._lost()

@@ -242,6 +242,31 @@ def test_a_strangers_form_changes_nothing_about_an_address_until_its_owner_confi
     stranger.close()
 
 
+def test_a_link_mailed_before_requests_were_kept_apart_confirms_only_while_the_address_has_not_left(
+        live, client, store):
+    """A confirm link mailed before the upgrade names no request. It still confirms its address (a stranger's
+    later post notwithstanding), but not once the address left after it was mailed: then a stranger's post
+    makes it pending again, and the owner's old link would have brought back someone who had left."""
+    stranger = httpx.Client(base_url=live.url, headers={"X-Forwarded-For": next(CLIENTS)}, timeout=10)
+    old_links = {}
+    for address in ("legacy-stays@example.org", "legacy-left@example.org"):
+        asked = subs.request_subscription(store, address, "", [], how="form", at=datetime.now(UTC)).subscriber
+        with store.transaction() as db:  # as a database from before step 7 holds it: no request kept apart
+            db.execute("DELETE FROM subscription_requests WHERE subscriber = ?", (asked.id,))
+        old_links[address] = "/confirm/" + _token(live, "confirm", asked.id)  # a bare id, as mailed then
+    time.sleep(1.1)  # the link's time is in whole seconds
+    subs.remove(store, "legacy-left@example.org", how="cli", at=datetime.now(UTC))
+    for address in old_links:
+        assert ask(stranger, address).status_code == 200
+        assert live.status(address) == "pending"
+
+    assert h1(client.post(old_links["legacy-stays@example.org"])) == "You are subscribed"
+    assert live.status("legacy-stays@example.org") == "active"
+    assert client.post(old_links["legacy-left@example.org"]).status_code == 410
+    assert live.status("legacy-left@example.org") == "pending"
+    stranger.close()
+
+
 def test_confirmations_asked_for_at_once_each_reach_their_own_address(tmp_path, smtp_server, monkeypatch):
     """The project's one SMTP delivery is shared by every request: sends that overlapped lost each other's mail."""
     monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)

@@ -111,12 +111,16 @@ def request_subscription(store: Store, email: str, name: str, themes: Iterable[s
         return Request(request_id, _subscriber(_by_id(db, subscriber_id)))
 
 
-def confirm(store: Store, subscriber_id: int, *, how: str, at: datetime, request: int | None = None) -> bool:
+def confirm(store: Store, subscriber_id: int, *, how: str, at: datetime, request: int | None = None,
+            mailed: datetime | None = None) -> bool:
     """Activate a pending subscriber who asked less than 7 days before `at`; True if this activated them.
 
     With `request` (the id in the confirmation link), that request must be theirs and less than 7
     days old, and its name (if it gave one) and themes become theirs; every request of theirs is then
-    done with. Without it (a link sent before requests were kept apart), what is stored is kept.
+    done with. Without it (a link sent before requests were kept apart), what is stored is kept; such
+    a link made at `mailed` (whole seconds) confirms nothing once the address left after the request
+    it was mailed for (unsubscribed, bounced, complained, or its request expired): a request made since,
+    a stranger's perhaps, would otherwise be confirmed by it, as the ended requests of new links are not.
     """
     cutoff = _iso(at - timedelta(days=PENDING_DAYS))
     with store.transaction() as db:
@@ -126,6 +130,8 @@ def confirm(store: Store, subscriber_id: int, *, how: str, at: datetime, request
                                "AND at > ?", (request, subscriber_id, cutoff)).fetchone()
             if asked is None:
                 return False
+        elif mailed is not None and _left_since_link(db, subscriber_id, mailed):
+            return False
         changed = db.execute(
             "UPDATE subscribers SET status = 'active', requested_at = NULL, updated_at = ? "
             "WHERE id = ? AND status = 'pending' AND requested_at > ?", (_iso(at), subscriber_id, cutoff)).rowcount
@@ -428,6 +434,16 @@ def _leave(db: sqlite3.Connection, subscriber_id: int, how: str, at: datetime) -
         _end_requests(db, subscriber_id)
         _event(db, subscriber_id, at, "unsubscribed", how)
     return bool(changed)
+
+
+def _left_since_link(db: sqlite3.Connection, subscriber_id: int, mailed: datetime) -> bool:
+    """True when the address left after the request a confirm link made at `mailed` was for: the latest request
+    (a 'pending' change) before it (its time is in whole seconds, so up to a second after)."""
+    [(asked,)] = db.execute("SELECT MAX(at) FROM subscriber_events WHERE subscriber = ? AND status = 'pending' "
+                            "AND at < ?", (subscriber_id, _iso(mailed + timedelta(seconds=1)))).fetchall()
+    return asked is None or db.execute(
+        "SELECT EXISTS (SELECT 1 FROM subscriber_events WHERE subscriber = ? AND at > ? AND status IN "
+        "('unsubscribed', 'bounced', 'complained'))", (subscriber_id, asked)).fetchone()[0] == 1
 
 
 def _end_requests(db: sqlite3.Connection, subscriber_id: int) -> None:

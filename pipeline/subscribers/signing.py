@@ -131,6 +131,12 @@ class Tokens:
     def read_with_request(self, purpose: Purpose, token: str, *,
                           now: datetime | None = None) -> tuple[int, int | None]:
         """(subscriber id, request id) in `token` (the request: None but in a confirm token that names one)."""
+        return self.read_signed(purpose, token, now=now)[:2]
+
+    def read_signed(self, purpose: Purpose, token: str, *,
+                    now: datetime | None = None) -> tuple[int, int | None, datetime | None]:
+        """(subscriber id, request id, when it was signed) in `token`; the time, in whole seconds, only for a
+        confirm token (a bare one, made before requests were kept apart, is judged by it)."""
         signed_at, request = None, None
         try:
             if purpose == "confirm":
@@ -152,7 +158,7 @@ class Tokens:
             raise BadToken("this link is not one we made, or it was cut short")
         if signed_at is not None and (now or datetime.now(UTC)) - signed_at > timedelta(days=CONFIRM_DAYS):
             raise ExpiredToken(f"this confirmation link is more than {CONFIRM_DAYS} days old")
-        return subscriber_id, request
+        return subscriber_id, request, signed_at
 
 
 class _Hmac:

@@ -156,12 +156,12 @@ async def confirm_page(request: Request) -> Response:
 async def confirm_post(request: Request) -> Response:
     """Activate the subscriber, with the name and themes of the request the link was mailed for."""
     web = _web(request)
-    subscriber_id, asked = _token_ids(web, request, "confirm")
+    subscriber_id, asked, mailed = _token_ids(web, request, "confirm")
     subscriber = await run_in_threadpool(get_subscriber, web.store, subscriber_id)
     if subscriber is None:
         return _gone(web)
     activated = await run_in_threadpool(confirm, web.store, subscriber.id, how="confirmation", at=_now(),
-                                        request=asked)
+                                        request=asked, mailed=mailed)
     if not activated and subscriber.status != "active":
         return _gone(web)
     return web.pages.render("confirm.html", title="You are subscribed", state="active",
@@ -236,10 +236,11 @@ async def _linked(web: Web, request: Request, purpose: Purpose) -> Subscriber | 
     return await run_in_threadpool(get_subscriber, web.store, _token_ids(web, request, purpose)[0])
 
 
-def _token_ids(web: Web, request: Request, purpose: Purpose) -> tuple[int, int | None]:
-    """(subscriber id, request id) of a link's token; a bad token ends the request with 400, an old one 410."""
+def _token_ids(web: Web, request: Request, purpose: Purpose) -> tuple[int, int | None, datetime | None]:
+    """(subscriber id, request id, when it was signed) of a link's token (`Tokens.read_signed`); a bad token
+    ends the request with 400, an old one 410."""
     try:
-        return web.links.tokens.read_with_request(purpose, request.path_params["token"])
+        return web.links.tokens.read_signed(purpose, request.path_params["token"])
     except ExpiredToken:
         raise HTTPException(410, "This confirmation link is more than 7 days old.") from None
     except BadToken:

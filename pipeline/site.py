@@ -126,30 +126,43 @@ def item_path(project: Project, item: Item, owners: Mapping[str, str] | None = N
 
     An own URL is taken only as a plain folder path (letters, digits, `-._~`; no `..`, no `%`)
     outside the site's own lists and files, so no item's page can replace one or land outside out/.
-    Of two items whose own URLs name one page, the older has it (`owners`, from `own_pages`: the
-    archive gives it so); the other has its kind's folder. Without `owners` the item is taken to be
-    the only one claiming its page."""
+    Of two items claiming one page (their own URLs name it, or one's own URL names the other's kind
+    page), the older has it (`owners`, from `own_pages`: the archive gives it so); the other has its
+    kind's folder, or, should that be taken too, the folder and its whole id. Without `owners` the
+    item is taken to be the only one claiming its page."""
     own = _own_path(project, item)
-    if own is not None and _own_page(own) and (owners is None or owners.get(own, item.id) == item.id):
-        return own
-    return kind_path(item)
+    candidates = [own] if own is not None and _own_page(own) else []
+    candidates += [kind_path(item), f"{KIND_FOLDERS[item.kind]}/{item.id}/"]
+    if owners is None:
+        return candidates[0]
+    return next((path for path in candidates if owners.get(path, item.id) == item.id), candidates[-1])
 
 
 def kind_path(item: Item) -> str:
     """'news/<slug of the title>-<first 8 of the id>/': an item's page when its own URL gives it none."""
-    return f"{KIND_FOLDERS[item.kind]}/{slug(item.title, 50)}-{item.id[:8]}/"
+    return _kind_path(item.kind, item.title, item.id)
+
+
+def _kind_path(kind: Kind, title: str, item_id: str) -> str:
+    return f"{KIND_FOLDERS[kind]}/{slug(title, 50)}-{item_id[:8]}/"
 
 
 def own_pages(project: Project, store: Store) -> dict[str, str]:
-    """Site path -> the id of the item whose page it is, for every page an item's own URL names: of two
-    items naming one, the older (by publication, then id, as the archive orders them). What `item_path`,
-    `item_link` and `event_calendar_path` take as `owners`, so every sink links an item to the page the
-    archive gives it."""
+    """Site path -> the id of the item whose page it is, for every item's page, as the archive gives them
+    (`plugins/sinks/archive/builder.py`): oldest first (by publication, then id), each takes the page its own
+    URL names, else its kind's folder (`kind_path`); one already taken, its kind path; that too, its folder
+    and whole id. So of two items naming one page, or one naming an older item's kind page, the older has
+    it. What `item_path`, `item_link` and `event_calendar_path` take as `owners`, so every sink links an
+    item to the page the archive gives it."""
     owners: dict[str, str] = {}
-    for item_id, address in store.item_urls():
-        path = path_of_url(project, safe_url(address, url(project, FRONT_PAGE)))
-        if path is not None and _own_page(path):
-            owners.setdefault(path, item_id)
+    for item_id, kind_name, title, address in store.item_pages():
+        kind = Kind(kind_name)
+        own = path_of_url(project, safe_url(address, url(project, FRONT_PAGE))) if address else None
+        home = _kind_path(kind, title or "", item_id)
+        path = own if own is not None and _own_page(own) else home
+        if path in owners:
+            path = home if home not in owners else f"{KIND_FOLDERS[kind]}/{item_id}/"
+        owners.setdefault(path, item_id)
     return owners
 
 

@@ -272,3 +272,53 @@ def test_two_items_with_one_own_url_each_link_to_the_page_that_shows_it_everywhe
             assert str(event["URL"]) == links[item_id]
             assert str(event["DESCRIPTION"]).endswith(f"More: {links[item_id]}")
     assert str(events[0]["UID"]).startswith(first.id)  # the page at the own address has the older one's .ics
+
+
+def test_an_item_whose_own_url_is_another_items_page_links_where_the_archive_puts_it(project_from, tmp_path):
+    """An item's own URL may name the page the site made for an older item (a partner's feed relinking the
+    network's own news), or an older item's own URL the page the site would give a younger one: the archive
+    gives the older the page and moves the other, and the email and the feeds link each to its own page."""
+    from datetime import UTC, date, datetime
+
+    from pipeline.edition import prepare_edition, start_of
+    from pipeline.models import Kind
+    from pipeline.run_context import RunContext
+    from pipeline.state import Store
+    from plugins.sinks.email.render import render_edition
+    from tests.conftest import make_item
+
+    project = project_from('[pipeline]\nname = "N"\nsite_url = "https://n.example.org"\n'
+                           '[sinks.archive]\ntype = "archive"\n[sinks.feed]\ntype = "rss"\n')
+    day = datetime(2016, 1, 5, tzinfo=UTC)
+    older = make_item(Kind.NEWS, "Peer support day", url="https://partner.example.org/day", published=day)
+    relinked = make_item(Kind.NEWS, "Reposted: peer support day", published=day.replace(day=9),
+                         url=site.url(project, site.item_path(project, older)))
+    younger = make_item(Kind.NEWS, "Open Dialogue week", url="", published=day.replace(day=12))  # no own URL
+    claiming = make_item(Kind.NEWS, "Week announced", published=day.replace(day=7),
+                         url=site.url(project, site.item_path(project, younger)))
+    items = [older, relinked, younger, claiming]
+    store = Store(tmp_path / "state" / "links.sqlite")
+    moment = start_of(date(2016, 2, 1), project.tz)
+    store.save_items([(item, item.id) for item in items], moment)
+    edition = prepare_edition(store, date(2016, 2, 1), project.tz, "N", moment)
+    run = RunContext(project, store, date(2016, 2, 1), moment)
+    try:
+        for sink in project.sinks:
+            sink.write(None, run)
+        email = render_edition(edition, run, max_per_section=10)
+    finally:
+        run.close()
+        store.close()
+
+    feed = ET.parse(site.file(project, site.FEED_FILE)).getroot()
+    links = {i.findtext("title"): i.findtext("link") for i in feed.iter("item")}
+    for item in items:
+        link = links[item.title]
+        if item.url.startswith("https://partner."):
+            continue
+        page = site.file(project, site.path_of_url(project, link)).read_text(encoding="utf-8")
+        assert f"<h1>{item.title}" in page or f">{item.title}</h1>" in page, (item.title, link)
+        if item.url:  # the email links an item with no address of its own to nothing
+            assert f'href="{link}"' in email.html, item.title
+    assert links[relinked.title] != site.url(project, site.item_path(project, older))
+    assert links[younger.title] != claiming.url

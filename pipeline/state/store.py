@@ -328,11 +328,11 @@ class Store:
                 found[item_id] = Revision(number, datetime.fromisoformat(updated).astimezone(UTC))
         return found
 
-    def item_urls(self) -> list[tuple[str, str]]:
-        """(id, own URL) of every item that has one, oldest first (by publication, then id): which item's
-        page an address is (`site.own_pages`)."""
-        return self._rows("SELECT id, json_extract(data, '$.url') FROM items "
-                          "WHERE json_extract(data, '$.url') != '' ORDER BY published, id")
+    def item_pages(self) -> list[tuple[str, str, str, str | None]]:
+        """(id, kind, title, own URL) of every item, oldest first (by publication, then id): which item's page
+        each site path is (`site.own_pages`)."""
+        return self._rows("SELECT id, kind, json_extract(data, '$.title'), json_extract(data, '$.url') FROM items "
+                          "ORDER BY published, id")
 
     def count_items(self) -> int:
         return self._rows("SELECT COUNT(*) FROM items")[0][0]

@@ -103,7 +103,7 @@ def assess(project: Project, store: Store, report: RunReport, error: Exception |
         if kind == "deliveries" and what.isdigit():
             if latest is None or int(what) != latest.number:  # an older issue can no longer be sent again
                 return True
-            counts = journal.counts(store, latest.number).get(latest.number) or {}
+            counts = journal.outstanding(store, latest.number)
             return not counts.get("failed") and not counts.get("unknown")
         return False
 
@@ -144,7 +144,7 @@ def _run_problem(report: RunReport, error: Exception | None) -> Problem:
 
 def _undelivered(store: Store, latest) -> Problem | None:
     """The issue's recipients that failed or whose delivery is unknown, as one problem (None: there are none)."""
-    counts = journal.counts(store, latest.number).get(latest.number) or {}
+    counts = journal.outstanding(store, latest.number)  # not those who left since: nothing can reach them
     failed, unknown = counts.get("failed", 0), counts.get("unknown", 0)
     if not failed and not unknown:
         return None

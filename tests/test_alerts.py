@@ -162,6 +162,25 @@ def test_undelivered_recipients_are_told_once_and_resolved_after_the_resend(smtp
     assert len(inbox.alerts()) == 1
 
 
+def test_a_hard_bounce_is_no_undelivered_alert_and_a_resend_leaves_it_alone(smtp_network, capsys):
+    config, inbox, start = smtp_network
+    start()
+    inbox.refusal = "550 5.1.1 No such mailbox here"  # the address itself: ann is marked bounced
+    inbox.refuse.add("ann@example.org")
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 3  # said, but the send went well
+    assert inbox.alerts() == []  # no send can reach ann now: nothing for the organisers to resend
+    capsys.readouterr()
+
+    assert main(["deliveries", "-c", str(config), "--issue", "1", "--resend", "failed"]) == 0
+    assert "no recipient is failed; nothing sent" in capsys.readouterr().out
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        assert alerts.open_alerts(store) == []
+        assert [row[:2] for row in journal.listed(store, 1, ("failed",))] == [("ann@example.org", "failed")]
+    finally:
+        store.close()
+
+
 def test_an_alert_that_cannot_be_sent_is_a_problem_and_goes_out_after_the_next_run(smtp_network, capsys):
     config, inbox, start = smtp_network
     (config.parent / "partner.xml").write_text("not a feed", encoding="utf-8")

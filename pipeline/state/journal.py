@@ -108,9 +108,22 @@ def release_for_resend(store: Store, *, edition: int, statuses: Iterable[str], a
     if not wanted:
         return 0
     marks = ",".join("?" * len(wanted))
-    with store.transaction() as db:
-        return db.execute(f"DELETE FROM deliveries WHERE edition = ? AND status IN ({marks})",
+    with store.transaction() as db:  # not those who left since: no send reaches them, and their record stays
+        return db.execute(f"DELETE FROM deliveries WHERE edition = ? AND status IN ({marks}) AND {_STILL_LISTED}",
                           (edition, *wanted)).rowcount
+
+
+# A recipient who has left the list since (unsubscribed, or marked bounced or complained): no send reaches them
+# any more, so their failed or unknown delivery waits for nothing.
+_STILL_LISTED = ("lower(recipient) NOT IN (SELECT email FROM subscribers "
+                 "WHERE status IN ('unsubscribed', 'bounced', 'complained'))")
+
+
+def outstanding(store: Store, edition: int) -> Counter:
+    """Counter(status -> recipients) of `edition`'s failed and unknown deliveries to recipients still on the
+    list: what `--resend` can still reach, and what the organisers are alerted to."""
+    return Counter(dict(store._rows(f"SELECT status, COUNT(*) FROM deliveries WHERE edition = ? AND status IN "
+                                    f"('failed', 'unknown') AND {_STILL_LISTED} GROUP BY status", (edition,))))
 
 
 # -- reading -----------------------------------------------------------------------------------

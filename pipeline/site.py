@@ -153,7 +153,12 @@ def own_pages(project: Project, store: Store) -> dict[str, str]:
     URL names, else its kind's folder (`kind_path`); one already taken, its kind path; that too, its folder
     and whole id. So of two items naming one page, or one naming an older item's kind page, the older has
     it. What `item_path`, `item_link` and `event_calendar_path` take as `owners`, so every sink links an
-    item to the page the archive gives it."""
+    item to the page the archive gives it. Worked out once until an item changes: an email is rendered once
+    per choice of themes."""
+    return store.remembered(("own_pages", project.core.site_url), lambda: _own_pages(project, store))
+
+
+def _own_pages(project: Project, store: Store) -> dict[str, str]:
     owners: dict[str, str] = {}
     for item_id, kind_name, title, address in store.item_pages():
         kind = Kind(kind_name)

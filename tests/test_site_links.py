@@ -322,3 +322,33 @@ def test_an_item_whose_own_url_is_another_items_page_links_where_the_archive_put
             assert f'href="{link}"' in email.html, item.title
     assert links[relinked.title] != site.url(project, site.item_path(project, older))
     assert links[younger.title] != claiming.url
+
+
+def test_the_pages_items_have_are_worked_out_once_until_an_item_changes(project_from, tmp_path):
+    """An email is rendered once per choice of themes: reading every item each time cost a scan of them all."""
+    from datetime import UTC, datetime
+
+    from pipeline.models import Kind
+    from pipeline.state import Store
+    from tests.conftest import make_item
+
+    project = project_from('[pipeline]\nname = "N"\nsite_url = "https://n.example.org"\n'
+                           '[sinks.archive]\ntype = "archive"\n')
+    address = "https://n.example.org/seminars/3/"
+    older = make_item(Kind.EVENT, "Seminar 3", url=address, published=datetime(2016, 1, 5, tzinfo=UTC))
+    store = Store(tmp_path / "pages.sqlite")
+    scans = []
+    read_all = store.item_pages
+    store.item_pages = lambda: scans.append(1) or read_all()
+    try:
+        store.save_items([(older, "a")], datetime(2016, 2, 1, tzinfo=UTC))
+        first = site.own_pages(project, store)
+        assert site.own_pages(project, store) == first == {"seminars/3/": older.id} and len(scans) == 1
+
+        with store.transaction() as db:  # the older one goes: the younger, naming the same page, takes it
+            db.execute("DELETE FROM items WHERE id = ?", (older.id,))
+        younger = make_item(Kind.EVENT, "Seminar 3 again", url=address, published=datetime(2016, 1, 9, tzinfo=UTC))
+        store.save_items([(younger, "b")], datetime(2016, 2, 2, tzinfo=UTC))
+        assert site.own_pages(project, store) == {"seminars/3/": younger.id} and len(scans) == 2
+    finally:
+        store.close()

@@ -83,6 +83,7 @@ class Store:
         the file is exactly as a sound, checked store closed it less than a day ago (state/soundness.py)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._remembered: dict = {}  # `remembered`: key -> (the item changes count it was made at, value)
         self._lock = threading.RLock()
         self._holding = threading.Lock()  # for the four below (not `_lock`, which a long statement may keep)
         self._holds = 0  # `hold`s not yet released
@@ -327,6 +328,15 @@ class Store:
                     f"SELECT id, revision, updated_at FROM item_revisions WHERE id IN ({marks})", chunk):
                 found[item_id] = Revision(number, datetime.fromisoformat(updated).astimezone(UTC))
         return found
+
+    def remembered(self, key, make):
+        """`make()`, made again only once an item has been added, changed or removed since (the `item changes`
+        count, `items_digest`): for what is worked out from every item, and asked for more than once a run."""
+        (changes,), = self._rows("SELECT value FROM counters WHERE name = 'item changes'")
+        kept = self._remembered.get(key)
+        if kept is None or kept[0] != changes:
+            kept = self._remembered[key] = (changes, make())
+        return kept[1]
 
     def item_pages(self) -> list[tuple[str, str, str, str | None]]:
         """(id, kind, title, own URL) of every item, oldest first (by publication, then id): which item's page

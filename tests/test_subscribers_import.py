@@ -121,6 +121,20 @@ def test_without_a_themes_transform_a_rows_themes_are_taken_as_they_are(store, t
     assert done.problems == [] and subs.find_subscriber(store, "ann@example.org").themes == {"gardening"}
 
 
+def test_a_pending_address_on_the_list_takes_the_rows_themes_else_those_it_asked_for(store, tmp_path):
+    for address in ("asked@example.org", "listed@example.org"):
+        subs.request_subscription(store, address, "Asked", ["research"], how="form", at=T0)
+    path = tmp_path / "list.csv"
+    path.write_text("email,name,themes\nasked@example.org,,\nlisted@example.org,Listed,peer support\n",
+                    encoding="utf-8")
+    done = import_list(store, read_csv(path), ["research", "peer support"], how="csv import list.csv",
+                       at=T0 + timedelta(days=1))
+    assert done.activated == 2
+    found = {s.email: (s.status, s.name, s.themes) for s, _ in subs.listing(store)}
+    assert found == {"asked@example.org": ("active", "Asked", frozenset({"research"})),
+                     "listed@example.org": ("active", "Listed", frozenset({"peer support"}))}
+
+
 def test_the_runs_own_import_honours_the_status_column_and_reports_unknown_themes(project_dir):
     (project_dir / "subscribers.csv").write_text(EXPORTED, encoding="utf-8")
 

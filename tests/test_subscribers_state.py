@@ -240,3 +240,30 @@ def test_a_provider_event_from_before_the_latest_subscription_changes_nothing(st
     assert subs.suppress(store, "fay@example.org", "bounced", how="sendgrid webhook: bounce",
                          at=T0 + timedelta(days=6), occurred=T0 + timedelta(days=4))
     assert status(store, "fay@example.org") == "bounced"
+
+
+def test_the_organiser_activating_a_pending_address_gives_it_its_own_themes_else_what_it_asked_for(store):
+    """The list or `subscribers add` vouch for a pending address: their themes win when they give any;
+    otherwise the name and themes of its latest request apply (not every theme), and its requests end."""
+    requests = {}
+    for address in ("csv-asked@example.org", "csv-listed@example.org", "cli-asked@example.org",
+                    "cli-listed@example.org"):
+        subs.request_subscription(store, address, "Earlier", ["space"], how="form", at=T0)
+        requests[address] = subs.request_subscription(store, address, "Asked", ["research"], how="form",
+                                                      at=T0 + timedelta(hours=1))
+    later = T0 + timedelta(days=1)
+
+    assert subs.import_rows(store, [("csv-asked@example.org", "", frozenset()),
+                                    ("csv-listed@example.org", "Listed", {"peer support"})], how=CSV, at=later) == 2
+    subs.add(store, "cli-asked@example.org", "", [], how="cli", at=later)
+    subs.add(store, "cli-listed@example.org", "Listed", ["peer support"], how="cli", at=later)
+
+    found = {s.email: (s.status, s.name, s.themes) for s in subs.active_subscribers(store)}
+    assert found == {"csv-asked@example.org": ("active", "Asked", frozenset({"research"})),
+                     "csv-listed@example.org": ("active", "Listed", frozenset({"peer support"})),
+                     "cli-asked@example.org": ("active", "Asked", frozenset({"research"})),
+                     "cli-listed@example.org": ("active", "Listed", frozenset({"peer support"}))}
+    with store.transaction() as db:
+        assert db.execute("SELECT COUNT(*) FROM subscription_requests").fetchone()[0] == 0  # ended, as confirming does
+    record = [(e.status, e.how) for e in subs.history(store, requests["cli-asked@example.org"].subscriber.id)]
+    assert record == [("pending", "form"), ("pending", "form"), ("active", "cli")]

@@ -155,8 +155,10 @@ def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, I
     New addresses are added (with the row's themes, if a third element gives them); pending ones
     become active, since the organiser's list vouches for them, unless they had unsubscribed, bounced
     or complained before (then the request may be a stranger's, and they stay pending until their
-    owner confirms); an active subscriber gets the row's name, if it has one, and keeps the themes
-    they chose; an unsubscribed, bounced or complained address is left as it is, never re-activated.
+    owner confirms): with the row's themes if it gives any, else those of their latest open request,
+    and the row's name, else the request's (their requests end, as a confirmation ends them); an
+    active subscriber gets the row's name, if it has one, and keeps the themes they chose; an
+    unsubscribed, bounced or complained address is left as it is, never re-activated.
     An address listed twice counts once.
     """
     wanted: dict[str, tuple[str, Iterable[str]]] = {}
@@ -171,7 +173,7 @@ def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, I
                 _event(db, _insert(db, email, name, themes, "active", at), at, "active", how)
                 activated += 1
             elif found[3] == "pending" and not _ever_left(db, found[0]):
-                _activate(db, found[0], name or found[2], at, how)
+                _activate(db, found, name, themes, at, how)
                 activated += 1
             elif found[3] == "active" and _name(name) and _name(name) != found[2]:
                 db.execute("UPDATE subscribers SET name = ?, updated_at = ? WHERE id = ?",
@@ -180,7 +182,8 @@ def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, I
 
 
 def add(store: Store, email: str, name: str, themes: Iterable[str], *, how: str, at: datetime) -> Subscriber:
-    """Add one subscriber as active (the organiser vouches for them); a pending one is activated.
+    """Add one subscriber as active (the organiser vouches for them); a pending one is activated, with
+    `themes` if any are given, else those of its latest open request, and `name`, else the request's.
 
     Raises SubscriberError for an address already active, or one that unsubscribed, bounced or
     complained, pending again or not: only its owner can come back, through the form and its
@@ -194,8 +197,7 @@ def add(store: Store, email: str, name: str, themes: Iterable[str], *, how: str,
             _event(db, subscriber_id, at, "active", how)
         elif found[3] == "pending" and not _ever_left(db, found[0]):
             subscriber_id = found[0]
-            db.execute("UPDATE subscribers SET themes = ? WHERE id = ?", (_themes(themes), subscriber_id))
-            _activate(db, subscriber_id, name or found[2], at, how)
+            _activate(db, found, name, themes, at, how)
         else:
             raise SubscriberError(_refusal(db, found, email))
         return _subscriber(_by_id(db, subscriber_id))
@@ -391,9 +393,19 @@ def _insert(db: sqlite3.Connection, email: str, name: str, themes: Iterable[str]
         (email, _name(name), status, _themes(themes), _iso(at) if requested else None, _iso(at), _iso(at))).lastrowid
 
 
-def _activate(db: sqlite3.Connection, subscriber_id: int, name: str, at: datetime, how: str) -> None:
-    db.execute("UPDATE subscribers SET status = 'active', name = ?, requested_at = NULL, updated_at = ? "
-               "WHERE id = ?", (_name(name), _iso(at), subscriber_id))
+def _activate(db: sqlite3.Connection, found: tuple, name: str, themes: Iterable[str], at: datetime,
+              how: str) -> None:
+    """The organiser makes the pending address `found` active: with their `name` and `themes` when they give
+    them, else with those of the address's latest open request (what its owner asked for on the form; a
+    database from before requests were kept apart has them stored on the address); its requests then end."""
+    subscriber_id = found[0]
+    asked = db.execute("SELECT name, themes FROM subscription_requests WHERE subscriber = ? AND at > ? "
+                       "ORDER BY id DESC LIMIT 1", (subscriber_id, _iso(at - timedelta(days=PENDING_DAYS)))).fetchone()
+    asked_name, asked_themes = asked or (found[2], found[4])
+    listed = _themes(themes)
+    db.execute("UPDATE subscribers SET status = 'active', name = ?, themes = ?, requested_at = NULL, updated_at = ? "
+               "WHERE id = ?", (_name(name) or asked_name or found[2], listed if listed != "[]" else asked_themes,
+                                _iso(at), subscriber_id))
     _end_requests(db, subscriber_id)
     _event(db, subscriber_id, at, "active", how)
 

@@ -267,6 +267,40 @@ def test_a_link_mailed_before_requests_were_kept_apart_confirms_only_while_the_a
     stranger.close()
 
 
+def test_a_confirm_link_that_can_no_longer_confirm_says_so_when_opened_and_changes_nothing(live, client, store):
+    """The address is pending again, on someone else's request, but the link opened is for a request that ended
+    (the address left since), or mailed before requests were kept apart to an address that left since: opening it
+    gives the page pressing its button would give (410), not the button, and changes nothing."""
+    stranger = httpx.Client(base_url=live.url, headers={"X-Forwarded-For": next(CLIENTS)}, timeout=10)
+    assert ask(client, "ended@example.org", name="Eda", theme=["research"]).status_code == 200
+    ended = link_in(live.wait_for_message("ended@example.org"), "confirm")
+    assert "Confirm my subscription" in client.get(ended).text  # while it can confirm
+    legacy = subs.request_subscription(store, "ended-legacy@example.org", "", [], how="form",
+                                       at=datetime.now(UTC)).subscriber
+    with store.transaction() as db:  # as a database from before step 7 holds it: no request kept apart
+        db.execute("DELETE FROM subscription_requests WHERE subscriber = ?", (legacy.id,))
+    bare = "/confirm/" + _token(live, "confirm", legacy.id)
+    time.sleep(1.1)  # the bare link's time is in whole seconds
+    for address in ("ended@example.org", "ended-legacy@example.org"):
+        subs.remove(store, address, how="cli", at=datetime.now(UTC))
+        assert ask(stranger, address, name="Mallory").status_code == 200
+        assert live.status(address) == "pending"
+    current = link_in(live.wait_for_message("ended@example.org", 2), "confirm")
+
+    before = live.snapshot()
+    for link in (ended, bare):
+        opened = client.get(link)
+        assert (opened.status_code, h1(opened)) == (410, "This link has expired")
+        assert "Confirm my subscription" not in opened.text
+        assert client.head(link).status_code == 410
+        assert live.snapshot() == before
+        pressed = client.post(link)
+        assert (pressed.status_code, pressed.text) == (opened.status_code, opened.text)
+    assert live.snapshot() == before
+    assert "Confirm my subscription" in client.get(current).text  # the request still open keeps its button
+    stranger.close()
+
+
 def test_confirmations_asked_for_at_once_each_reach_their_own_address(tmp_path, smtp_server, monkeypatch):
     """The project's one SMTP delivery is shared by every request: sends that overlapped lost each other's mail."""
     monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -122,30 +122,28 @@ def confirm(store: Store, subscriber_id: int, *, how: str, at: datetime, request
     it was mailed for (unsubscribed, bounced, complained, or its request expired): a request made since,
     a stranger's perhaps, would otherwise be confirmed by it, as the ended requests of new links are not.
     """
-    cutoff = _iso(at - timedelta(days=PENDING_DAYS))
     with store.transaction() as db:
-        asked = None
-        if request is not None:
-            asked = db.execute("SELECT name, themes FROM subscription_requests WHERE id = ? AND subscriber = ? "
-                               "AND at > ?", (request, subscriber_id, cutoff)).fetchone()
-            if asked is None:
-                return False
-        elif mailed is not None and _left_since_link(db, subscriber_id, mailed):
+        if not _confirmable(_reader(db), subscriber_id, at, request, mailed):
             return False
-        changed = db.execute(
-            "UPDATE subscribers SET status = 'active', requested_at = NULL, updated_at = ? "
-            "WHERE id = ? AND status = 'pending' AND requested_at > ?", (_iso(at), subscriber_id, cutoff)).rowcount
-        if not changed:
-            return False
+        db.execute("UPDATE subscribers SET status = 'active', requested_at = NULL, updated_at = ? WHERE id = ?",
+                   (_iso(at), subscriber_id))
         detail = ""
-        if asked is not None:
-            name, themes = asked
+        if request is not None:
+            name, themes = db.execute("SELECT name, themes FROM subscription_requests WHERE id = ?",
+                                      (request,)).fetchone()
             db.execute("UPDATE subscribers SET name = CASE WHEN ? != '' THEN ? ELSE name END, themes = ? WHERE id = ?",
                        (name, name, themes, subscriber_id))
             detail = "themes: " + ("; ".join(json.loads(themes)) or "all")
         _end_requests(db, subscriber_id)
         _event(db, subscriber_id, at, "active", how, detail)
         return True
+
+
+def can_confirm(store: Store, subscriber_id: int, *, at: datetime, request: int | None = None,
+                mailed: datetime | None = None) -> bool:
+    """Whether `confirm` with the same link would activate the subscriber at `at`; it reads only (the page
+    a confirmation link opens, with its button, is shown only while the button can work)."""
+    return _confirmable(store._rows, subscriber_id, at, request, mailed)
 
 
 def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, Iterable[str]]], *,
@@ -448,14 +446,36 @@ def _leave(db: sqlite3.Connection, subscriber_id: int, how: str, at: datetime) -
     return bool(changed)
 
 
-def _left_since_link(db: sqlite3.Connection, subscriber_id: int, mailed: datetime) -> bool:
+def _reader(db: sqlite3.Connection) -> Callable[[str, tuple], list[tuple]]:
+    """Rows of a query, inside the transaction `db` is in (as `Store._rows` gives them outside one)."""
+    return lambda sql, params: db.execute(sql, params).fetchall()
+
+
+def _confirmable(read: Callable[[str, tuple], list[tuple]], subscriber_id: int, at: datetime, request: int | None,
+                 mailed: datetime | None) -> bool:
+    """Whether a confirm link activates the subscriber at `at`: they are pending, asked less than 7 days before,
+    and the link's `request` is theirs and as recent (one ends when they stop being pending); a link naming no
+    request (mailed before requests were kept apart) made at `mailed` only if the address has not left since."""
+    cutoff = _iso(at - timedelta(days=PENDING_DAYS))
+    [(pending,)] = read("SELECT EXISTS (SELECT 1 FROM subscribers WHERE id = ? AND status = 'pending' "
+                        "AND requested_at > ?)", (subscriber_id, cutoff))
+    if not pending:
+        return False
+    if request is not None:
+        [(asked,)] = read("SELECT EXISTS (SELECT 1 FROM subscription_requests WHERE id = ? AND subscriber = ? "
+                          "AND at > ?)", (request, subscriber_id, cutoff))
+        return bool(asked)
+    return mailed is None or not _left_since_link(read, subscriber_id, mailed)
+
+
+def _left_since_link(read: Callable[[str, tuple], list[tuple]], subscriber_id: int, mailed: datetime) -> bool:
     """True when the address left after the request a confirm link made at `mailed` was for: the latest request
     (a 'pending' change) before it (its time is in whole seconds, so up to a second after)."""
-    [(asked,)] = db.execute("SELECT MAX(at) FROM subscriber_events WHERE subscriber = ? AND status = 'pending' "
-                            "AND at < ?", (subscriber_id, _iso(mailed + timedelta(seconds=1)))).fetchall()
-    return asked is None or db.execute(
+    [(asked,)] = read("SELECT MAX(at) FROM subscriber_events WHERE subscriber = ? AND status = 'pending' "
+                      "AND at < ?", (subscriber_id, _iso(mailed + timedelta(seconds=1))))
+    return asked is None or read(
         "SELECT EXISTS (SELECT 1 FROM subscriber_events WHERE subscriber = ? AND at > ? AND status IN "
-        "('unsubscribed', 'bounced', 'complained'))", (subscriber_id, asked)).fetchone()[0] == 1
+        "('unsubscribed', 'bounced', 'complained'))", (subscriber_id, asked))[0][0] == 1
 
 
 def _end_requests(db: sqlite3.Connection, subscriber_id: int) -> None:

@@ -24,7 +24,7 @@ from pipeline.config import Project
 from pipeline.errors import PipelineError
 from pipeline.state import Store
 from pipeline.state.subscribers import Request as SubscriptionRequest
-from pipeline.state.subscribers import Subscriber, confirm, get_subscriber, set_themes, unsubscribe
+from pipeline.state.subscribers import Subscriber, can_confirm, confirm, get_subscriber, set_themes, unsubscribe
 from pipeline.subscribers.addresses import normalise, one_line, valid_address
 from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
 from pipeline.subscribers.signing import BadToken, ExpiredToken, Links, Purpose
@@ -145,9 +145,14 @@ def _too_many(web: Web, wait: float) -> Response:
 # -- confirm -----------------------------------------------------------------------------------
 
 async def confirm_page(request: Request) -> Response:
+    """The button, while pressing it would confirm; otherwise the page its POST would give (changing nothing)."""
     web = _web(request)
-    subscriber = await _linked(web, request, "confirm")
+    subscriber_id, asked, mailed = _token_ids(web, request, "confirm")
+    subscriber = await run_in_threadpool(get_subscriber, web.store, subscriber_id)
     if subscriber is None or subscriber.status not in ("pending", "active"):
+        return _gone(web)
+    if subscriber.status == "pending" and not await run_in_threadpool(can_confirm, web.store, subscriber.id,
+                                                                      at=_now(), request=asked, mailed=mailed):
         return _gone(web)
     return web.pages.render("confirm.html", title="Confirm your subscription", state=subscriber.status,
                             preferences=_path(web, "preferences", subscriber.id))

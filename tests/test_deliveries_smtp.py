@@ -238,32 +238,11 @@ def test_a_connection_lost_before_the_message_is_certain_and_retried_by_reconnec
 
 
 def test_an_uncertain_smtp_message_is_journalled_unknown_and_not_resent(smtp_server, project_from, item_factory):
-    from pipeline import hookimpl
-    from pipeline.components import Source
     from pipeline.runner import run
     from pipeline.state import journal
 
-    class OnePost:
-        @hookimpl
-        def register_sources(self, register):
-            class One(Source):
-                name = "one"
-
-                def fetch(self, run):
-                    return [item_factory(title="Peer support", published=dt.datetime(2016, 3, 10, tzinfo=dt.UTC))]
-
-            register(One)
-
     inbox = Hangup()
-    project = project_from(f"""
-        [sources.one]
-        type = "one"
-        [sinks.newsletter]
-        type = "email"
-        subscribers = "subscribers.csv"
-        from_email = "news@network.example.org"
-        delivery = {{ type = "smtp", host = "127.0.0.1", port = {smtp_server(inbox)}, starttls = false }}
-        """, files={"subscribers.csv": "email,name\nann@example.org,Ann\n"}, plugins=[("one", OnePost())])
+    project = smtp_project(project_from, item_factory, smtp_server(inbox), "ann@example.org,Ann\n")
 
     first = run(project, as_of=dt.date(2016, 4, 1))
     second = run(project, as_of=dt.date(2016, 4, 1))

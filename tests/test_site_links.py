@@ -218,16 +218,36 @@ def test_an_own_address_on_the_site_that_no_page_answers_links_to_the_items_page
     assert site.item_link(project, partner) == partner.url
 
 
-def test_two_items_with_one_own_url_each_link_to_the_page_that_shows_it_everywhere(project_from, tmp_path):
-    """The archive gives the page both name to the older and its kind's folder to the other; the email, the
-    feeds and the calendars used to link the other to the older one's page too."""
-    from datetime import UTC, date, datetime
+def published(project, saved, tmp_path):
+    """Store `saved` ((item, fingerprint) pairs) as of 1 February 2016, let every sink of `project` write, and
+    render that month's email: what each sink made of the same items."""
+    from datetime import date
 
     from pipeline.edition import prepare_edition, start_of
-    from pipeline.models import EventDetails, Kind
     from pipeline.run_context import RunContext
     from pipeline.state import Store
     from plugins.sinks.email.render import render_edition
+
+    store = Store(tmp_path / "state" / "links.sqlite")
+    moment = start_of(date(2016, 2, 1), project.tz)
+    store.save_items(saved, moment)
+    edition = prepare_edition(store, date(2016, 2, 1), project.tz, "N", moment)
+    run = RunContext(project, store, date(2016, 2, 1), moment)
+    try:
+        for sink in project.sinks:
+            sink.write(None, run)
+        return render_edition(edition, run, max_per_section=10)
+    finally:
+        run.close()
+        store.close()
+
+
+def test_two_items_with_one_own_url_each_link_to_the_page_that_shows_it_everywhere(project_from, tmp_path):
+    """The archive gives the page both name to the older and its kind's folder to the other; the email, the
+    feeds and the calendars used to link the other to the older one's page too."""
+    from datetime import UTC, datetime
+
+    from pipeline.models import EventDetails, Kind
     from tests.conftest import make_item
 
     project = project_from('[pipeline]\nname = "N"\nsite_url = "https://n.example.org"\n'
@@ -238,18 +258,7 @@ def test_two_items_with_one_own_url_each_link_to_the_page_that_shows_it_everywhe
     second = make_item(Kind.EVENT, "Seminar 3 again, in York", url=address + "?repeat",
                        published=datetime(2016, 1, 9, tzinfo=UTC),
                        event=EventDetails(start=datetime(2016, 7, 1, 10, tzinfo=UTC), venue="York"))
-    store = Store(tmp_path / "state" / "links.sqlite")
-    moment = start_of(date(2016, 2, 1), project.tz)
-    store.save_items([(second, "b"), (first, "a")], moment)  # the newer saved first: age decides, not order
-    edition = prepare_edition(store, date(2016, 2, 1), project.tz, "N", moment)
-    run = RunContext(project, store, date(2016, 2, 1), moment)
-    try:
-        for sink in project.sinks:
-            sink.write(None, run)
-        email = render_edition(edition, run, max_per_section=10)
-    finally:
-        run.close()
-        store.close()
+    email = published(project, [(second, "b"), (first, "a")], tmp_path)  # the newer first: age decides, not order
 
     own, other = "seminars/3/", f"events/{site.slug(second.title, 50)}-{second.id[:8]}/"
     assert other.startswith("events/seminar-3-again-in-york-")
@@ -278,13 +287,9 @@ def test_an_item_whose_own_url_is_another_items_page_links_where_the_archive_put
     """An item's own URL may name the page the site made for an older item (a partner's feed relinking the
     network's own news), or an older item's own URL the page the site would give a younger one: the archive
     gives the older the page and moves the other, and the email and the feeds link each to its own page."""
-    from datetime import UTC, date, datetime
+    from datetime import UTC, datetime
 
-    from pipeline.edition import prepare_edition, start_of
     from pipeline.models import Kind
-    from pipeline.run_context import RunContext
-    from pipeline.state import Store
-    from plugins.sinks.email.render import render_edition
     from tests.conftest import make_item
 
     project = project_from('[pipeline]\nname = "N"\nsite_url = "https://n.example.org"\n'
@@ -297,18 +302,7 @@ def test_an_item_whose_own_url_is_another_items_page_links_where_the_archive_put
     claiming = make_item(Kind.NEWS, "Week announced", published=day.replace(day=7),
                          url=site.url(project, site.item_path(project, younger)))
     items = [older, relinked, younger, claiming]
-    store = Store(tmp_path / "state" / "links.sqlite")
-    moment = start_of(date(2016, 2, 1), project.tz)
-    store.save_items([(item, item.id) for item in items], moment)
-    edition = prepare_edition(store, date(2016, 2, 1), project.tz, "N", moment)
-    run = RunContext(project, store, date(2016, 2, 1), moment)
-    try:
-        for sink in project.sinks:
-            sink.write(None, run)
-        email = render_edition(edition, run, max_per_section=10)
-    finally:
-        run.close()
-        store.close()
+    email = published(project, [(item, item.id) for item in items], tmp_path)
 
     feed = ET.parse(site.file(project, site.FEED_FILE)).getroot()
     links = {i.findtext("title"): i.findtext("link") for i in feed.iter("item")}

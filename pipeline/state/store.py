@@ -224,13 +224,15 @@ class Store:
     # -- items ---------------------------------------------------------------------------------
 
     def fingerprints(self, ids: Iterable[str]) -> dict[str, str]:
+        return dict(self._rows_for("SELECT id, fingerprint FROM items WHERE id IN ({marks})", ids))
+
+    def _rows_for(self, select: str, ids: Iterable[str]) -> Iterator[tuple]:
+        """The rows of `select` (its `{marks}` the placeholders of `id IN (...)`) for `ids`, 500 at a time:
+        SQLite limits the parameters of one statement."""
         ids = list(ids)
-        found: dict[str, str] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(self._rows(f"SELECT id, fingerprint FROM items WHERE id IN ({marks})", chunk))
-        return found
+            yield from self._rows(select.format(marks=",".join("?" * len(chunk))), chunk)
 
     def save_items(self, items: Iterable[tuple[Item, str]], seen_at: datetime) -> None:
         """Insert or update `(item, fingerprint)` pairs; `first_seen` is kept from the first time."""
@@ -265,13 +267,8 @@ class Store:
 
     def published_dates(self, ids: list[str]) -> dict[str, datetime]:
         """The stored publication date of each id already seen."""
-        found: dict[str, datetime] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for item_id, published in self._rows(f"SELECT id, published FROM items WHERE id IN ({marks})", chunk):
-                found[item_id] = datetime.fromisoformat(published)
-        return found
+        return {item_id: datetime.fromisoformat(published)
+                for item_id, published in self._rows_for("SELECT id, published FROM items WHERE id IN ({marks})", ids)}
 
     def recent_items(self, until: datetime, limit: int) -> list[Item]:
         """The newest `limit` items published before `until`, newest first."""
@@ -300,12 +297,8 @@ class Store:
 
     def get_items(self, ids: list[str]) -> list[Item]:
         """Items by id, in the order given; ids no longer stored are skipped."""
-        found = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for item_id, data in self._rows(f"SELECT id, data FROM items WHERE id IN ({marks})", chunk):
-                found[item_id] = Item.from_dict(jsontext.loads(data))
+        found = {item_id: Item.from_dict(jsontext.loads(data))
+                 for item_id, data in self._rows_for("SELECT id, data FROM items WHERE id IN ({marks})", ids)}
         return [found[i] for i in ids if i in found]
 
     def find_item(self, key: str) -> Item | None:
@@ -319,15 +312,9 @@ class Store:
 
     def revisions(self, ids: Iterable[str]) -> dict[str, Revision]:
         """Each stored item's `Revision`, by id (ids never stored are left out)."""
-        ids = list(ids)
-        found: dict[str, Revision] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for item_id, number, updated in self._rows(
-                    f"SELECT id, revision, updated_at FROM item_revisions WHERE id IN ({marks})", chunk):
-                found[item_id] = Revision(number, datetime.fromisoformat(updated).astimezone(UTC))
-        return found
+        return {item_id: Revision(number, datetime.fromisoformat(updated).astimezone(UTC))
+                for item_id, number, updated in self._rows_for(
+                    "SELECT id, revision, updated_at FROM item_revisions WHERE id IN ({marks})", ids)}
 
     def remembered(self, key, make):
         """`make()`, made again only once an item has been added, changed or removed since (the `item changes`
@@ -365,12 +352,8 @@ class Store:
         """The ids, and the URLs, of every item in an edition dated before `as_of`."""
         rows = self._rows("SELECT item_ids FROM editions WHERE as_of < ?", (as_of.isoformat(),))
         ids = sorted({item_id for (listed,) in rows for item_id in json.loads(listed)})
-        urls: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            urls.update(url for (url,) in self._rows(
-                f"SELECT json_extract(data, '$.url') FROM items WHERE id IN ({marks})", chunk) if url)
+        urls = {url for (url,) in self._rows_for("SELECT json_extract(data, '$.url') FROM items WHERE id IN ({marks})",
+                                                 ids) if url}
         return set(ids), urls
 
     def editions(self) -> list[EditionRecord]:

@@ -22,15 +22,25 @@ def explain(config, key: str, console) -> int:
         raise PipelineError(f"{path}: no state database yet; run `pipeline refresh` first")
     store = Store(path)
     try:
-        item = store.find_item(key.strip())
+        found = store.find_items(key.strip())
     finally:
         store.close()
-    if item is None:
-        raise PipelineError(f"no stored item has the id or URL {key!r}; ids are listed by `pipeline explain` "
-                            f"errors only when unique, so copy the whole id or the item's link")
-    for line in describe(item):
+    if not found:
+        raise PipelineError(f"no stored item has the id or URL {key!r}; give the item's whole id (or its first "
+                            f"6 characters or more) or its link")
+    if len(found) > 1:
+        listed = "; ".join(f"{item.id} ({item.published:%Y-%m-%d}, {item.source}: {_short(item.title)})"
+                           for item in found)
+        raise PipelineError(f"{key!r} does not say which item: it is the link or the start of the id of "
+                            f"{'at least ' if len(found) >= 10 else ''}{len(found)} stored items: {listed}; "
+                            f"give the whole id of the one you mean")
+    for line in describe(found[0]):
         console.print(line, soft_wrap=True, highlight=False)
     return 0
+
+
+def _short(text: str, most: int = 60) -> str:
+    return repr(text if len(text) <= most else text[:most] + "…")
 
 
 def describe(item: Item) -> list[str]:

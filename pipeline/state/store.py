@@ -301,14 +301,17 @@ class Store:
                  for item_id, data in self._rows_for("SELECT id, data FROM items WHERE id IN ({marks})", ids)}
         return [found[i] for i in ids if i in found]
 
-    def find_item(self, key: str) -> Item | None:
-        """The item whose id or URL is `key`, or whose id starts with it when only one does."""
-        rows = self._rows("SELECT data FROM items WHERE id = ? OR json_extract(data, '$.url') = ? "
-                          "ORDER BY published DESC LIMIT 1", (key, key))
-        if not rows and len(key) >= 6:
-            rows = self._rows("SELECT data FROM items WHERE id LIKE ? LIMIT 2", (key.replace("%", "") + "%",))
-            rows = rows if len(rows) == 1 else []
-        return Item.from_dict(jsontext.loads(rows[0][0])) if rows else None
+    def find_items(self, key: str, most: int = 10) -> list[Item]:
+        """The item whose id is `key`; else those whose URL is `key`, newest first; else those whose id starts
+        with `key` (6 characters at least). At most `most`: more than one means `key` does not say which."""
+        rows = self._rows("SELECT data FROM items WHERE id = ?", (key,))
+        if not rows:
+            rows = self._rows("SELECT data FROM items WHERE json_extract(data, '$.url') = ? "
+                              "ORDER BY published DESC, id LIMIT ?", (key, most))
+        if not rows and len(key) >= 6:  # a plain comparison: in LIKE, `_` and `%` would match any character
+            rows = self._rows("SELECT data FROM items WHERE substr(id, 1, ?) = ? ORDER BY published DESC, id "
+                              "LIMIT ?", (len(key), key.lower(), most))
+        return [Item.from_dict(jsontext.loads(data)) for data, in rows]
 
     def revisions(self, ids: Iterable[str]) -> dict[str, Revision]:
         """Each stored item's `Revision`, by id (ids never stored are left out)."""

@@ -1,0 +1,70 @@
+"""`pipeline explain`: which item a key names (several: each listed, none explained), an item kept before theme
+evidence was, and a hostile title printed as it is."""
+
+from __future__ import annotations
+
+from pipeline.cli import main
+from pipeline.models import item_id
+
+SINK = '\n[sinks.feed]\ntype = "rss"\n'
+THEMES = '[transforms.themes]\ntype = "themes"\n[transforms.themes.taxonomy]\n"peer support" = ["peer support*"]\n'
+ENTRY = ("<item><title>{title}</title><link>{link}</link><guid>{guid}</guid><description>Our peer support team."
+         "</description><pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate></item>")
+
+
+def _project(write_project, *entries: tuple[str, str, str]) -> str:
+    items = "".join(ENTRY.format(title=title, link=link, guid=guid) for title, link, guid in entries)
+    feed = (f"<rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link><description>d"
+            f"</description>{items}</channel></rss>")
+    config = write_project(THEMES + '[sources.p]\ntype = "feed"\nurl = "p.xml"\n' + SINK, {"p.xml": feed})
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    return str(config)
+
+
+def _ids_sharing_a_start(count: int) -> list[str]:
+    """Guids whose item ids (in source p) share their first 6 characters."""
+    seen: dict[str, list[str]] = {}
+    n = 0
+    while True:
+        guid = f"g{n}"
+        found = seen.setdefault(item_id("p", guid)[:6], [])
+        found.append(guid)
+        if len(found) == count:
+            return found
+        n += 1
+
+
+def test_an_id_start_shared_by_several_items_lists_them_and_explains_none(write_project, capsys):
+    one, two = _ids_sharing_a_start(2)
+    config = _project(write_project, ("First", "https://p.example.org/1", one),
+                      ("Second", "https://p.example.org/2", two))
+    capsys.readouterr()
+    start = item_id("p", one)[:6]
+
+    assert main(["explain", "-c", config, start]) == 1
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert "no stored item" not in err
+    assert f"'{start}' does not say which item" in err
+    assert item_id("p", one) in err and item_id("p", two) in err and "'First'" in err and "'Second'" in err
+    assert main(["explain", "-c", config, item_id("p", two)]) == 0
+    assert "Second" in capsys.readouterr().out
+
+
+def test_an_underscore_in_a_key_is_no_wildcard(write_project, capsys):
+    config = _project(write_project, ("Only", "https://p.example.org/1", "g1"))
+    capsys.readouterr()
+    ident = item_id("p", "g1")
+
+    assert main(["explain", "-c", config, ident[:4] + "__"]) == 1
+    assert "no stored item has the id or URL" in capsys.readouterr().err
+    assert main(["explain", "-c", config, ident[:6]]) == 0
+
+
+def test_a_link_two_items_share_lists_both(write_project, capsys):
+    config = _project(write_project, ("Ours", "https://p.example.org/same", "a"),
+                      ("Theirs", "https://p.example.org/same", "b"))
+    capsys.readouterr()
+    assert main(["explain", "-c", config, "https://p.example.org/same"]) == 1
+    err = capsys.readouterr().err
+    assert item_id("p", "a") in err and item_id("p", "b") in err

@@ -3,6 +3,8 @@ evidence was, and a hostile title printed as it is."""
 
 from __future__ import annotations
 
+import sqlite3
+
 from pipeline.cli import main
 from pipeline.models import item_id
 
@@ -68,3 +70,20 @@ def test_a_link_two_items_share_lists_both(write_project, capsys):
     assert main(["explain", "-c", config, "https://p.example.org/same"]) == 1
     err = capsys.readouterr().err
     assert item_id("p", "a") in err and item_id("p", "b") in err
+
+
+def test_an_item_stored_before_evidence_was_kept_is_not_said_to_have_its_themes_from_its_source(
+        write_project, capsys, tmp_path):
+    config = _project(write_project, ("Peer support news", "https://p.example.org/1", "g1"))
+    db = sqlite3.connect(tmp_path / "state" / "pipeline.sqlite")
+    with db:  # as an item stored before the themes transform kept its evidence
+        db.execute("UPDATE items SET data = json_remove(data, '$.theme_evidence')")
+    db.close()
+    capsys.readouterr()
+
+    assert main(["explain", "-c", config, "https://p.example.org/1"]) == 0
+
+    out = " ".join(capsys.readouterr().out.split())
+    assert "themes: peer support" in out
+    assert "given by the source: peer support" not in out
+    assert "no evidence kept with this item: peer support given by the source, or by the themes transform" in out

@@ -51,8 +51,11 @@ def describe(item: Item) -> list[str]:
              escape(item.url) if item.url else "(no link)", "", f"themes: {escape(', '.join(item.themes)) or 'none'}"]
     evidence = item.theme_evidence or {}
     given = [t for t in item.themes if t not in evidence]
-    if given:
+    if given and evidence:  # the themes transform keeps evidence of every theme it gives
         lines.append(f"  given by the source: {escape(', '.join(given))}")
+    elif given:  # no evidence at all: a source's themes, or an item tagged before evidence was kept
+        lines.append(f"  no evidence kept with this item: {escape(', '.join(given))} given by the source, or "
+                     f"by the themes transform before it kept its evidence")
     for theme, verdict in evidence.items():
         why = escape(verdict.get("why", ""))
         mark = "[green]kept[/green]" if verdict.get("kept") else f"[yellow]not kept[/yellow]: {why}"

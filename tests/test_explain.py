@@ -87,3 +87,15 @@ def test_an_item_stored_before_evidence_was_kept_is_not_said_to_have_its_themes_
     assert "themes: peer support" in out
     assert "given by the source: peer support" not in out
     assert "no evidence kept with this item: peer support given by the source, or by the themes transform" in out
+
+
+def test_a_hostile_title_is_printed_as_it_is(write_project, capsys):
+    title = "[bold]Big[/bold] [link=https://evil.example/]click[/link] :warning: :thumbs_up: ends \\"
+    config = _project(write_project, (title.replace("&", "&amp;"), "https://p.example.org/1", "g1"))
+    capsys.readouterr()
+
+    assert main(["explain", "-c", config, "https://p.example.org/1"]) == 0
+
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == title
+    assert "\u26a0" not in out and "\U0001f44d" not in out

@@ -215,3 +215,24 @@ def _subscriber_tables(database: Path) -> tuple[list, list]:
                 db.execute("SELECT * FROM subscriber_events ORDER BY id").fetchall())
     finally:
         db.close()
+
+
+def test_a_row_that_takes_an_address_off_wins_over_an_earlier_row_listing_it_in_other_case(project_dir, capsys):
+    (project_dir / "subscribers.csv").write_text("email,name,themes,status\nann@example.org,Ann,,active\n"
+                                                 "bob@example.org,Bob,,\n", encoding="utf-8")
+    assert main(["subscribers", "import", "-c", str(project_dir / "pipeline.toml"),
+                 str(project_dir / "subscribers.csv")]) == 0
+    listed = project_dir / "subscribers.csv"  # Ann asked to leave: the organiser adds a row for her at the end
+    listed.write_text(listed.read_text() + "ANN@Example.org,Ann,,unsubscribed\nbob@example.org,Bob again,,\n",
+                      encoding="utf-8")
+    capsys.readouterr()
+
+    assert main(["subscribers", "import", "-c", str(project_dir / "pipeline.toml"), str(listed)]) == 3
+
+    assert statuses(project_dir) == {"ann@example.org": ("unsubscribed", frozenset()),
+                                     "bob@example.org": ("active", frozenset())}
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{listed}:4: ann@example.org is listed on line 2 too; this row, unsubscribed, is the one kept" in err
+    assert "line 5" not in err and ":5:" not in err  # a plain second row for the same address stays quiet
+    assert main(["run", "-c", str(project_dir / "pipeline.toml"), "--as-of", "2016-03-01"]) == 3
+    assert recipients(project_dir, 1) == ["bob@example.org"]

@@ -3,8 +3,10 @@
 `themes` lists theme names separated by `;` (empty: every theme). `status` is written by
 `export --status all` so a whole list, unsubscribed addresses included, can move to another
 database. A bad row is skipped and reported with its file and line, so one typo never stops the
-rest; a second row for the same address is skipped quietly. Cells that a spreadsheet would run as
-a formula are written with a leading `'`, which reading takes off again.
+rest; a second row for the same address is skipped quietly, unless it takes the address off the
+list (status unsubscribed, bounced or complained) and the first does not: that row wins, and is
+reported. Cells that a spreadsheet would run as a formula are written with a leading `'`, which
+reading takes off again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = ["CsvList", "CsvRow", "read_csv", "valid_address", "write_csv"]
 
 THEME_SEPARATOR = ";"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_LEAVING = ("unsubscribed", "bounced", "complained")  # statuses that suppress an address
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def _read(reader: csv.DictReader, path: Path) -> CsvList:
                               f"found {','.join(reader.fieldnames or []) or 'nothing'}")
     reader.fieldnames = columns
     found = CsvList(path)
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # email: its row's place in found.rows
     for row in reader:
         where = f"{path}:{reader.line_num}"
         email = normalise(" ".join(_cell(row, "email").split()))
@@ -89,12 +92,18 @@ def _read(reader: csv.DictReader, path: Path) -> CsvList:
         if not valid_address(email):
             found.problems.append(f"{where}: {email!r} is not a valid email address; correct it or delete the row")
             continue
-        if email in seen:
-            continue
-        seen.add(email)
         themes = frozenset(t.strip() for t in _cell(row, "themes").split(THEME_SEPARATOR) if t.strip())
-        found.rows.append(CsvRow(reader.line_num, email, one_line(_cell(row, "name")), themes,
-                                 _cell(row, "status").strip().lower()))
+        listed = CsvRow(reader.line_num, email, one_line(_cell(row, "name")), themes,
+                        _cell(row, "status").strip().lower())
+        earlier = seen.get(email)
+        if earlier is None:
+            seen[email] = len(found.rows)
+            found.rows.append(listed)
+        elif listed.status in _LEAVING and found.rows[earlier].status not in _LEAVING:
+            # A row added to take someone off the list wins over the row that lists them, wherever it is.
+            found.problems.append(f"{where}: {email} is listed on line {found.rows[earlier].line} too; this row, "
+                                  f"{listed.status}, is the one kept; delete the other")
+            found.rows[earlier] = listed
     return found
 
 

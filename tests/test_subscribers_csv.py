@@ -60,3 +60,12 @@ def test_export_round_trips_and_defuses_spreadsheet_formulas(tmp_path):
 ])
 def test_valid_address(address, ok):
     assert valid_address(address) is ok
+
+
+def test_a_row_is_reported_at_the_line_it_starts_on_when_a_quoted_cell_holds_line_breaks(tmp_path):
+    path = tmp_path / "subscribers.csv"
+    path.write_text('email,name,themes\nann@example.org,"Ann\nSmith",\n\n"bad\naddress","Two\r\nlines",x\n'
+                    'cat@example.org,Cat,"a;\nb"\n', encoding="utf-8", newline="")
+    listed = read_csv(path)
+    assert listed.problems == [f"{path}:5: 'bad address' is not a valid email address; correct it or delete the row"]
+    assert [(row.line, row.email) for row in listed.rows] == [(2, "ann@example.org"), (8, "cat@example.org")]

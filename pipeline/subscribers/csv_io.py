@@ -84,7 +84,8 @@ def _read(reader: csv.DictReader, path: Path) -> CsvList:
     found = CsvList(path)
     seen: dict[str, int] = {}  # email: its row's place in found.rows
     for row in reader:
-        where = f"{path}:{reader.line_num}"
+        line = _first_line(reader.line_num, row)
+        where = f"{path}:{line}"
         email = normalise(" ".join(_cell(row, "email").split()))
         if not email:
             found.problems.append(f"{where}: no email address in this row; add one or delete the row")
@@ -93,7 +94,7 @@ def _read(reader: csv.DictReader, path: Path) -> CsvList:
             found.problems.append(f"{where}: {email!r} is not a valid email address; correct it or delete the row")
             continue
         themes = frozenset(t.strip() for t in _cell(row, "themes").split(THEME_SEPARATOR) if t.strip())
-        listed = CsvRow(reader.line_num, email, one_line(_cell(row, "name")), themes,
+        listed = CsvRow(line, email, one_line(_cell(row, "name")), themes,
                         _cell(row, "status").strip().lower())
         earlier = seen.get(email)
         if earlier is None:
@@ -105,6 +106,12 @@ def _read(reader: csv.DictReader, path: Path) -> CsvList:
                                   f"{listed.status}, is the one kept; delete the other")
             found.rows[earlier] = listed
     return found
+
+
+def _first_line(last: int, row: dict) -> int:
+    """The line a row starts on: the reader counts to its last, and a quoted cell may hold line breaks."""
+    cells = [c for value in row.values() for c in (value if isinstance(value, list) else [value]) if c]
+    return last - sum(c.count("\n") + c.count("\r") - c.count("\r\n") for c in cells)
 
 
 def _cell(row: dict, column: str) -> str:

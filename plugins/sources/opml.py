@@ -6,7 +6,11 @@
     kind = "news"
 
 Each feed becomes the source `partners/<name>` (its `text` or `title`, made safe), so it is fetched,
-reported and identified as if it had a table of its own, and one failing feed fails alone.
+reported and identified as if it had a table of its own, and one failing feed fails alone. A later
+feed of a name already taken adds a piece of its URL's digest (`partners/news-3f2a9c`), not its place
+in the file, so adding or removing a feed never passes one such name (its items' ids, its health
+record) to another feed; only the plain name passes, as a moved feed's does, to the next feed of
+that name once the first is removed.
 
 An outline whose xmlUrl is not an http(s) address (a local path, `ftp:`, `javascript:`) is never
 fetched: the file is someone else's export, and a local path in it must not read this machine's
@@ -16,6 +20,7 @@ outline as a problem on every run (exit 3), until the file gives its http(s) add
 
 from __future__ import annotations
 
+import hashlib
 import re
 import xml.etree.ElementTree as ElementTree
 from urllib.parse import urlparse
@@ -45,8 +50,10 @@ class OpmlSource(Source):
         self.skipped = tuple(skipped)
         for title, url in feeds:
             name = f"{self.instance}/{_UNSAFE.sub('-', title.lower()).strip('-') or 'feed'}"
+            if name in seen:  # two feeds of one name: the later one's own URL tells it apart, wherever it is listed
+                name = f"{name}-{hashlib.sha256(url.encode()).hexdigest()[:6]}"
             base, n = name, 2
-            while name in seen:  # two feeds of one name
+            while name in seen:  # no two sources share a name, whatever the titles
                 name, n = f"{base}-{n}", n + 1
             seen.add(name)
             table = {"type": "feed", "url": url, "kind": self.settings.kind,

@@ -1,0 +1,47 @@
+"""The `opml` source over time: feeds of one name keep their own names (their items' ids and health records) when
+the file changes around them."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pipeline.config import load_project
+from pipeline.runner import run
+from pipeline.state import Store, history
+from tests.http_fixtures import Route
+
+RSS = ("<rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link><description>d</description>"
+       "<item><title>Item {n}</title><link>https://p.example.org/{n}</link>"
+       "<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate></item></channel></rss>")
+SINK = '[sinks.feed]\ntype = "rss"\n'
+
+
+def _opml(*feeds: tuple[str, str]) -> str:
+    outlines = "".join(f'<outline type="rss" text="{title}" xmlUrl="{url}"/>' for title, url in feeds)
+    return f'<opml version="2.0"><body>{outlines}</body></opml>'
+
+
+def test_feeds_of_one_name_keep_theirs_when_another_is_removed(write_project, feed_server, tmp_path):
+    feed_server.routes["/a.xml"] = Route(RSS.format(n=1).encode())
+    feed_server.routes["/c.xml"] = Route(RSS.format(n=3).encode())  # /b.xml is missing: that feed fails
+    a, b, c = (("News", feed_server.url(f"/{x}.xml")) for x in "abc")
+    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\n{SINK}',
+                           {"partners.opml": _opml(a, b, c)})
+    first = load_project(config)
+    names = {source.settings.url: source.instance for source in first.sources}
+    assert len(set(names.values())) == 3 and names[a[1]] == "partners/news"
+    run(first, mode="refresh", as_of=date(2016, 2, 1))
+
+    (config.parent / "partners.opml").write_text(_opml(a, c))  # the broken feed is taken out of the list
+    second = load_project(config)
+    assert {source.settings.url: source.instance for source in second.sources} == {a[1]: names[a[1]],
+                                                                                   c[1]: names[c[1]]}
+    report = run(second, mode="refresh", as_of=date(2016, 2, 1))
+    assert report.exit_code == 0
+    store = Store(tmp_path / "state" / "pipeline.sqlite")
+    try:
+        health = history.source_health(store)
+    finally:
+        store.close()
+    assert health[names[c[1]]].failures_in_a_row == 0  # the removed feed's failure is not counted against c
+    assert health[names[b[1]]].failures_in_a_row == 1

@@ -44,6 +44,17 @@ def test_a_name_that_will_not_do_is_refused(tmp_path, capsys, name, kind, error)
     assert error in capsys.readouterr().err and not any(tmp_path.iterdir())
 
 
+def test_a_component_name_an_installed_plugin_registers_under_another_plugin_name_is_refused(tmp_path, capsys):
+    import importlib.metadata
+    if "webhook_sink" not in {ep.name for ep in importlib.metadata.entry_points(group="newsletter_pipeline")}:
+        pytest.skip("examples/webhook-sink is not installed")
+    assert scaffold(tmp_path, "webhook", "sink") == 2  # webhook_sink registers the sink `webhook`
+    assert ("a sink named 'webhook' is registered already, by plugin 'webhook_sink'"
+            in " ".join(capsys.readouterr().err.split()))
+    assert not any(tmp_path.iterdir())
+    assert scaffold(tmp_path, "webhook", "source") == 0  # a source of that name is no clash
+
+
 def test_an_existing_folder_is_never_overwritten(tmp_path, capsys):
     (tmp_path / "newsletter-pipeline-notes").mkdir()
     (tmp_path / "newsletter-pipeline-notes" / "mine.py").write_text("kept")

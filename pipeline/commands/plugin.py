@@ -68,6 +68,10 @@ def scaffold(name: str, kind: str, parent: Path) -> Path:
     taken = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
     if entry in taken:
         raise ScaffoldError(f"a plugin named {entry!r} is installed already ({taken[entry]}); choose another name")
+    registered = _installed_component(kind, name)
+    if registered:  # its entry point has another name (webhook_sink registers the sink `webhook`)
+        raise ScaffoldError(f"a {kind} named {name!r} is registered already, by plugin {registered!r}; installed "
+                            f"beside it, the new one would make every project fail to load; choose another name")
     folder = parent / f"newsletter-pipeline-{name}"
     if folder.exists():
         raise ScaffoldError(f"{folder} exists already; nothing was written (choose another name or --dir)")
@@ -84,3 +88,12 @@ def scaffold(name: str, kind: str, parent: Path) -> Path:
         text = string.Template(templates.joinpath(template).read_text(encoding="utf-8")).substitute(values)
         path.write_text(text, encoding="utf-8")
     return folder
+
+
+def _installed_component(kind: str, name: str) -> str | None:
+    """The installed plugin that registers a `kind` named `name` already, if one does."""
+    from pipeline.plugins import build_plugin_manager
+    from pipeline.registry import build_registry
+
+    found = build_registry(build_plugin_manager(None)).get(kind, name)
+    return found.plugin if found else None

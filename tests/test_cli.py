@@ -51,6 +51,16 @@ def test_run_prints_each_stage_and_names_failed_sources(write_project, capsys):
     assert (path.parent / "out" / "feed.xml").is_file()
 
 
+def test_words_from_outside_print_as_written_in_the_run_table(write_project, capsys):
+    """A feed's address or title is anyone's text: rich's emoji codes (':warning:') and markup stay as typed."""
+    odd = ":warning:[bold]x[/bold].xml"
+    path = write_project(f'[sources.odd]\ntype = "feed"\nurl = "{odd}"\n[sinks.feed]\ntype = "rss"\n',
+                         {odd: "this is not a feed"})
+    assert main(["refresh", "-c", str(path), "--as-of", "2016-02-01"]) == 3
+    out = capsys.readouterr().out
+    assert ":warning:[bold]x[/bold].xml: not an RSS or Atom feed" in out and "\u26a0" not in out
+
+
 def test_bad_as_of_date(write_project, capsys):
     path = write_project(FEED_ONLY, {"partner.xml": RSS})
     with pytest.raises(SystemExit) as info:

@@ -77,6 +77,15 @@ def test_add_list_show_themes_and_the_refusals(config, capsys):
     assert errors[2] == "error: nobody@example.org: not on the list; `pipeline subscribers list` shows who is"
 
 
+def test_a_name_with_emoji_codes_or_markup_prints_as_typed(config, capsys):
+    """Anyone can type a name into the form: rich's ':warning:' codes and '[bold]' markup stay text."""
+    assert pipeline(config, "add", "fay@example.org", "--name", ":warning: Fay [bold]Admin[/bold]") == 0
+    assert pipeline(config, "list") == 0
+    assert pipeline(config, "show", "fay@example.org") == 0
+    out = capsys.readouterr().out
+    assert out.count(":warning: Fay [bold]Admin[/bold]") == 2 and "\u26a0" not in out
+
+
 def test_invite_sends_a_confirmation_instead(config, capsys):
     assert pipeline(config, "add", "eve@example.org", "--invite") == 0
     assert "eve@example.org: pending; confirmation sent" in capsys.readouterr().out

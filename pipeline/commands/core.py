@@ -26,7 +26,7 @@ from pipeline.runner import outcome_of, run
 def _console(stderr: bool = False) -> Console:
     """A console for this call; lines are not wrapped when output goes to a file or a pipe (logs, cron)."""
     stream = sys.stderr if stderr else sys.stdout
-    return Console(file=stream, stderr=stderr, highlight=False, width=None if stream.isatty() else 10_000)
+    return Console(file=stream, stderr=stderr, highlight=False, emoji=False, width=None if stream.isatty() else 10_000)
 
 
 def cmd_run(args) -> int:

@@ -226,4 +226,4 @@ def _write_private(path: Path, text: str) -> None:
 
 def _console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
-    return Console(file=stream, highlight=False, width=None if stream.isatty() else 10_000)
+    return Console(file=stream, highlight=False, emoji=False, width=None if stream.isatty() else 10_000)

@@ -269,3 +269,43 @@ def test_status_reads_while_a_run_holds_the_lock_and_names_a_damaged_database(wr
     error = " ".join(capsys.readouterr().err.split())
     assert "the state database is damaged (file is not a database); nothing was changed" in error
     assert "pipeline backup" in error
+
+
+def _older_database(path: Path) -> None:
+    """A state database as an older version left it: no run history yet, and a rollback journal (as a copy
+    put back from `pipeline backup` is)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as db:
+        db.executescript(CORE + JOURNAL + SUBSCRIBERS + SITE)
+        db.execute("INSERT INTO editions VALUES (1, '2016-02-01', '2016-01-01T00:00:00+00:00', "
+                   "'2016-02-01T00:00:00+00:00', 'Issue 1', '[]', '2016-02-01T09:00:00+00:00')")
+        db.execute(f"PRAGMA user_version = {STEPS.index(_run_history)}")
+    db.close()
+
+
+def test_status_reads_an_older_database_without_bringing_it_up_to_date(write_project, capsys):
+    import time
+
+    config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": "x"})
+    path = config.parent / "state" / "pipeline.sqlite"
+    _older_database(path)
+    before = path.read_bytes()
+    assert main(["status", "--json", "-c", str(config)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["latest_issue"] == 1 and shown["runs"] == []
+    assert path.read_bytes() == before  # not migrated, nor switched to WAL: the next run does that
+    assert sorted(p.name for p in path.parent.iterdir()) == ["pipeline.sqlite"]
+
+    writer = sqlite3.connect(path, isolation_level=None)  # a run writing to it meanwhile
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO subscribers (email, name, status, themes, created_at, updated_at) "
+                   "VALUES ('a@example.org', 'A', 'active', '[]', 'x', 'x')")
+    try:
+        started = time.monotonic()
+        assert main(["status", "-c", str(config)]) == 0
+        assert time.monotonic() - started < 5  # nothing waited for the writer
+        assert "latest issue: 1 (2016-02-01)" in capsys.readouterr().out
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert path.read_bytes() == before

@@ -44,8 +44,8 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
                   "problems": []}
     found: dict[str, history.SourceHealth] = {}
     if path.exists():
-        try:  # opening brings an older database up to date (one transaction per step)
-            store = Store(path)
+        try:  # nothing written: an older database is read from an up-to-date copy in memory
+            store = Store(path, read_only=True)
         except (OSError, sqlite3.Error) as exc:
             if is_damage(exc):
                 raise damaged(path, str(exc), "nothing was changed") from None

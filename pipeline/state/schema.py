@@ -357,6 +357,23 @@ def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     db.execute("COMMIT")
 
 
+def up_to_date(db: sqlite3.Connection) -> sqlite3.Connection:
+    """`db` to read from without writing to it: itself when it has every step, otherwise (an older version's
+    database, which `migrate` would write to) an up-to-date copy of it in memory, made in one read transaction
+    and `db` closed. The file is left as it is, for the next run to bring up to date."""
+    if db.execute("PRAGMA user_version").fetchone()[0] >= len(STEPS):
+        return db
+    copy = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    try:
+        db.backup(copy)
+        migrate(copy)
+    except BaseException:
+        copy.close()
+        raise
+    db.close()
+    return copy
+
+
 def migrate(db: sqlite3.Connection) -> None:
     """Bring the database at `db` up to date (an empty database gets every table at once)."""
     db.executescript(CORE)

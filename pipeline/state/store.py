@@ -15,12 +15,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from pipeline import jsontext
 from pipeline.errors import StateError
 from pipeline.models import Item
 from pipeline.state import soundness
-from pipeline.state.schema import immediate, migrate
+from pipeline.state.schema import immediate, migrate, up_to_date
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,15 @@ def damaged(path: Path, problem: str, outcome: str = "nothing was fetched or sen
 RECENT_THEMES = "SELECT id, published, themes FROM items WHERE published < ? ORDER BY published DESC, id"
 
 class Store:
-    def __init__(self, path: Path, *, check: bool = False):
+    def __init__(self, path: Path, *, check: bool = False, read_only: bool = False):
         """Open (and bring up to date) the database at `path`; with `check`, raise `Damaged` first, before
         anything is written to it, when SQLite's quick check finds it damaged. The check is left out when
-        the file is exactly as a sound, checked store closed it less than a day ago (state/soundness.py)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        the file is exactly as a sound, checked store closed it less than a day ago (state/soundness.py).
+        With `read_only` (`pipeline status`), the database must exist and nothing is written to it: it is
+        neither switched to WAL nor migrated, and one from an older version is read from an up-to-date copy
+        in memory (`schema.up_to_date`), so no write lock is ever waited for."""
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._remembered: dict = {}  # `remembered`: key -> (the item changes count it was made at, value)
         self._lock = threading.RLock()
@@ -94,6 +99,16 @@ class Store:
         self._opened: tuple = ()  # when it opened, and what `_still_its_own` compares at close
         self.damage_seen: sqlite3.DatabaseError | None = None  # SQLite said the file is damaged, maybe to a plugin
         opened_at = datetime.now(UTC)
+        if read_only:  # mode=rw: never creates the file; the last connection out still removes the -wal
+            self.db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=rw", uri=True,
+                                      check_same_thread=False, isolation_level=None, timeout=10.0)
+            try:
+                self.db = up_to_date(self.db)
+                self.db.execute("PRAGMA query_only=ON")
+            except BaseException:
+                self.db.close()
+                raise
+            return
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         if check:
             checked_at = soundness.last_check(path)

@@ -14,6 +14,10 @@ off its slot by a busy lock finds the same work still due.
   (`run(as_of=...)`) re-renders it and sends only to those not yet reached.
 - **The refresh** is due every `refresh_minutes` since the last one; the first is due at once.
 
+Hours and minutes are real ones, also across a change of the clocks: two times in the project's zone are
+compared and subtracted in UTC (Python compares those that share a zone by their wall-clock reading,
+which makes the window an hour short in spring, and loses an hour in the autumn's hour that comes twice).
+
 The loop that acts on this is `pipeline/commands/schedule.py`.
 """
 
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from pipeline.config import Project
 from pipeline.state import Store, journal
@@ -49,11 +53,21 @@ def slot_in(project: Project, year: int, month: int) -> datetime:
                             tzinfo=project.tz)
 
 
+def utc(moment: datetime) -> datetime:
+    """`moment` in UTC: what times are compared and subtracted in, so an hour is a real hour."""
+    return moment.astimezone(UTC)
+
+
+def after(moment: datetime, delta: timedelta) -> datetime:
+    """`delta` of real time after `moment`, in `moment`'s zone."""
+    return (utc(moment) + delta).astimezone(moment.tzinfo)
+
+
 def latest_slot(project: Project, now: datetime) -> datetime:
     """The latest newsletter slot at or before `now` (last month's, or last December's, before this month's)."""
     local = now.astimezone(project.tz)
     this_month = slot_in(project, local.year, local.month)
-    if this_month <= local:
+    if utc(this_month) <= utc(now):
         return this_month
     year, month = (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
     return slot_in(project, year, month)
@@ -63,7 +77,7 @@ def next_slot(project: Project, now: datetime) -> datetime:
     """The first newsletter slot after `now`."""
     local = now.astimezone(project.tz)
     this_month = slot_in(project, local.year, local.month)
-    if this_month > local:
+    if utc(this_month) > utc(now):
         return this_month
     year, month = (local.year, local.month + 1) if local.month < 12 else (local.year + 1, 1)
     return slot_in(project, year, month)
@@ -78,19 +92,20 @@ def due(store: Store, project: Project, now: datetime, *, last_refresh: datetime
     refresh (or run) finished, None if there was none (so a refresh is due)."""
     found = []
     slot = latest_slot(project, now)
-    until = slot + window(project)
+    until = after(slot, window(project))
     latest = store.latest_edition()
     if store.edition_on(slot.date()) is None:
-        if now <= until and (latest is None or latest.as_of < slot.date()):
+        if utc(now) <= utc(until) and (latest is None or latest.as_of < slot.date()):
             found.append(Due(EDITION, slot.date(), until, f"the issue of {slot:%Y-%m-%d %H:%M} is not made yet"))
     if latest is not None and not found:
         issue_slot = datetime.combine(latest.as_of, slot.timetz())
+        closes = after(issue_slot, window(project))
         left = _not_reached(store, latest.number)
-        if left and issue_slot <= now <= issue_slot + window(project):
-            found.append(Due(RESUME, latest.as_of, issue_slot + window(project),
+        if left and utc(issue_slot) <= utc(now) <= utc(closes):
+            found.append(Due(RESUME, latest.as_of, closes,
                              f"issue {latest.number} has not reached {left}"))
     every = timedelta(minutes=project.schedule.refresh_minutes)
-    if last_refresh is None or now - last_refresh >= every:
+    if last_refresh is None or utc(now) - utc(last_refresh) >= every:
         found.append(Due(REFRESH, why="the first refresh" if last_refresh is None else f"every {every}"))
     return found
 
@@ -99,7 +114,7 @@ def missed(store: Store, project: Project, now: datetime) -> str | None:
     """A sentence when the latest slot passed more than the catch-up window ago with no issue made."""
     slot = latest_slot(project, now)
     latest = store.latest_edition()
-    if now <= slot + window(project) or store.edition_on(slot.date()) is not None:
+    if utc(now) <= utc(after(slot, window(project))) or store.edition_on(slot.date()) is not None:
         return None
     if latest is not None and latest.as_of > slot.date():
         return None

@@ -465,3 +465,41 @@ def test_damage_met_while_working_out_what_is_due_is_said_with_what_to_do(news_p
 
 def _issues_made_after(config: Path) -> list[str]:
     return sorted(path.name for path in (config.parent / "out" / "outbox").glob("issue-*") if path.name != "issue-1")
+
+
+def test_the_window_and_the_refresh_count_real_hours_across_a_clock_change(project_from, tmp_path):
+    project = project_from(SCHEDULE.replace("28", "27") + '[sinks.feed]\ntype = "rss"\n')
+    store = Store(tmp_path / "s.sqlite")
+    try:
+        # 27 March 2021, 10:00 GMT; the clocks went forward at 01:00 GMT on the 28th
+        woke = at(2021, 3, 29, 10, 30)  # 09:30 GMT: 47.5 hours after the slot
+        found = due(store, project, woke, last_refresh=woke)
+        assert kinds(found) == [(EDITION, date(2021, 3, 27))]
+        assert found[0].until.astimezone(UTC) == datetime(2021, 3, 29, 10, tzinfo=UTC)
+        assert missed(store, project, woke) is None
+        assert due(store, project, at(2021, 3, 29, 11, 1), last_refresh=at(2021, 3, 29, 11, 1)) == []
+        # 31 October 2021: 01:00-02:00 comes twice; a refresh at 01:40 BST is due again 30 minutes later,
+        # at 01:10 GMT, not at 02:10
+        before = at(2021, 10, 31, 1, 40)
+        after = datetime(2021, 10, 31, 1, 10, tzinfo=LONDON, fold=1)
+        assert (after.astimezone(UTC) - before.astimezone(UTC)) == timedelta(minutes=30)
+        assert kinds(due(store, project, after, last_refresh=before)) == [(REFRESH, None)]
+    finally:
+        store.close()
+
+
+def test_the_loop_retries_after_a_minute_in_the_hour_that_comes_twice():
+    start = datetime(2021, 10, 31, 0, 59, 30, tzinfo=UTC)  # 01:59:30 BST, then 01:00 GMT
+    clock = {"t": start}
+    runs = []
+
+    def execute(due_item):
+        runs.append(clock["t"])
+        return len(runs) > 1
+
+    def sleep(seconds):
+        clock["t"] += timedelta(seconds=seconds)
+
+    run_loop(lambda now, last: ([Due(REFRESH)], []), execute, now=lambda: clock["t"].astimezone(LONDON),
+             sleep=sleep, warn=lambda line: None, stop=lambda: 143 if len(runs) > 1 else None)
+    assert (runs[1] - runs[0]).total_seconds() == 60  # not an hour and a minute

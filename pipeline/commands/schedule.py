@@ -35,7 +35,7 @@ from pipeline.commands.core import _console, _print_report, _run_with_progress
 from pipeline.config import load_project
 from pipeline.logs import SHOWN
 from pipeline.runner import state_path
-from pipeline.scheduler import EDITION, REFRESH, RESUME, Due, due, missed, next_slot
+from pipeline.scheduler import EDITION, REFRESH, RESUME, Due, after, due, missed, next_slot, utc
 from pipeline.state import Store
 from pipeline.state.store import damaged, is_damage
 
@@ -118,7 +118,7 @@ def run_loop(check: Check, execute: Callable[[Due], bool], *, now: Callable[[], 
         for item in items:
             if item.key in finished or (item.kind == REFRESH and ran_edition):
                 continue
-            if item.key in retry and retry[item.key][0] > moment:
+            if item.key in retry and utc(retry[item.key][0]) > utc(moment):
                 continue
             try:
                 ok = execute(item)
@@ -133,16 +133,17 @@ def run_loop(check: Check, execute: Callable[[Due], bool], *, now: Callable[[], 
                     finished.update({(EDITION, item.as_of), (RESUME, item.as_of)})
             else:
                 attempts = retry.get(item.key, (moment, 0))[1] + 1
-                at = now() + backoff(attempts)
+                at = after(now(), backoff(attempts))
                 retry[item.key] = (at, attempts)
                 what = f"{item.kind} {item.as_of}" if item.as_of else item.kind
-                later = f"trying again at {at:%Y-%m-%d %H:%M}" if item.until is None or at <= item.until else \
+                in_time = item.until is None or utc(at) <= utc(item.until)
+                later = f"trying again at {at:%Y-%m-%d %H:%M}" if in_time else \
                     f"the catch-up window closes at {item.until:%Y-%m-%d %H:%M} first, so not tried again"
                 warn(f"error ({what}, attempt {attempts}): {why}; {later}")
             code = stop()
             if code is not None:
                 return code
-        waits = [CHECK_EVERY] + [(at - now()).total_seconds() for at, _ in retry.values()]
+        waits = [CHECK_EVERY] + [(utc(at) - utc(now())).total_seconds() for at, _ in retry.values()]
         sleep(max(1.0, min(waits)))
         code = stop()
         if code is not None:

@@ -309,3 +309,25 @@ def test_status_reads_an_older_database_without_bringing_it_up_to_date(write_pro
         writer.execute("ROLLBACK")
         writer.close()
     assert path.read_bytes() == before
+
+
+def test_a_database_locked_by_another_program_is_said_so_not_to_be_restored(write_project, capsys, monkeypatch):
+    from pipeline.state import store as store_module
+
+    config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": "x"})
+    path = config.parent / "state" / "pipeline.sqlite"
+    _older_database(path)  # a rollback journal, as a copy just put back from a backup has
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {len(STEPS)}")
+    db.close()
+    monkeypatch.setattr(store_module, "READ_WAIT", 0.2, raising=False)
+    holder = sqlite3.connect(path, isolation_level=None, timeout=0.2)
+    holder.execute("BEGIN EXCLUSIVE")  # another program writing it, readers shut out
+    try:
+        code = main(["status", "-c", str(config)])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    error = " ".join(capsys.readouterr().err.split())
+    assert code == 1, error
+    assert "locked" in error and "try again" in error and "restore" not in error

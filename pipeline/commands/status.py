@@ -17,10 +17,11 @@ from rich.table import Table
 from pipeline.cli import write_json
 from pipeline.commands.core import _console
 from pipeline.config import Project, load_project
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, PipelineError
 from pipeline.runner import state_path
 from pipeline.scheduler import due, missed, next_slot
 from pipeline.state import Store, alerts, history, journal
+from pipeline.state import store as store_state
 from pipeline.state.store import damaged, is_damage
 
 STATUSES = (journal.SENT, journal.IN_FLIGHT, journal.UNKNOWN, journal.FAILED)
@@ -49,6 +50,8 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
         except (OSError, sqlite3.Error) as exc:
             if is_damage(exc):
                 raise damaged(path, str(exc), "nothing was changed") from None
+            if _locked(exc):
+                raise _still_locked(path, exc) from None
             raise ConfigError(f"{path}: cannot open the state database ({exc}); restore the file from a backup, "
                               f"or check [pipeline] state_dir") from None
         try:
@@ -64,10 +67,24 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
             data["next"] = _next_times(project, store, now)
             data["problems"] = [{"key": alert.key, "subject": alert.subject, "since": _local(alert.opened_at, project),
                                  "told": _local(alert.notified_at, project)} for alert in alerts.open_alerts(store)]
+        except sqlite3.OperationalError as exc:
+            if not _locked(exc):
+                raise
+            raise _still_locked(path, exc) from None
         finally:
             store.close()
     data["sources"] = [_health(source.instance, found.get(source.instance), project) for source in project.sources]
     return data
+
+
+def _locked(exc: BaseException) -> bool:
+    """Whether SQLite gave up waiting for another connection's lock (not a damaged or missing file)."""
+    return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _still_locked(path, exc: BaseException) -> PipelineError:
+    return PipelineError(f"{path}: another program kept the state database locked for {store_state.READ_WAIT:g} s "
+                         f"({exc}), so it could not be read; nothing was changed: try again in a moment")
 
 
 def _next_times(project: Project, store: Store | None, now: datetime) -> dict:

@@ -53,6 +53,7 @@ class Damaged(Exception):
 
 
 CLOSE_WAIT = 10.0  # seconds `close` waits for another thread to finish with the connection
+READ_WAIT = 10.0  # seconds a read-only store waits for another program's lock, as the store's busy_timeout
 # "database disk image is malformed" (SQLITE_CORRUPT_INDEX and the other extended codes too), "file is not a database"
 DAMAGE_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
@@ -101,7 +102,7 @@ class Store:
         opened_at = datetime.now(UTC)
         if read_only:  # mode=rw: never creates the file; the last connection out still removes the -wal
             self.db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=rw", uri=True,
-                                      check_same_thread=False, isolation_level=None, timeout=10.0)
+                                      check_same_thread=False, isolation_level=None, timeout=READ_WAIT)
             try:
                 self.db = up_to_date(self.db)
                 self.db.execute("PRAGMA query_only=ON")

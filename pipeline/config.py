@@ -278,6 +278,12 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
                 project.sources.extend(expanded)
                 continue
             getattr(project, section).append(component)
+    named: dict[str, int] = {}
+    for source in project.sources:  # an OPML list's feed (LIST/FEED) and a [sources."LIST/FEED"] table may clash
+        named[source.instance] = named.get(source.instance, 0) + 1
+    errors += [f"{path.name}: [sources.{name}]: {count} sources have this name (an OPML list's feed and a table, "
+               f"say); rename one, since a source's items, health and alerts go by its name"
+               for name, count in named.items() if count > 1]
     if not project.sinks and not errors:
         errors.append(f"{path.name}: no [sinks.*] tables, so a run would produce nothing; add one (see README)")
     if project.alerts.to and not errors and not any(hasattr(sink, "deliverer") for sink in project.sinks):

@@ -45,3 +45,16 @@ def test_feeds_of_one_name_keep_theirs_when_another_is_removed(write_project, fe
         store.close()
     assert health[names[c[1]]].failures_in_a_row == 0  # the removed feed's failure is not counted against c
     assert health[names[b[1]]].failures_in_a_row == 1
+
+
+def test_a_table_named_like_a_lists_feed_is_refused_naming_both(write_project):
+    import pytest
+
+    from pipeline.errors import ConfigError
+
+    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\n'
+                           f'[sources."partners/news"]\ntype = "feed"\nurl = "https://q.example.org/news.xml"\n{SINK}',
+                           {"partners.opml": _opml(("News", "https://p.example.org/news.xml"))})
+    with pytest.raises(ConfigError) as raised:
+        load_project(config)
+    assert "[sources.partners/news]: 2 sources have this name" in str(raised.value)

@@ -143,6 +143,24 @@ def test_the_loop_retries_with_backoff_and_survives_errors_in_the_check():
     assert any("malformed" in w for w in warnings) and sum("another run" in w for w in warnings) == 2
 
 
+def test_an_error_in_the_check_that_clears_and_comes_back_is_said_again():
+    clock = {"t": at(2016, 2, 28, 10)}
+    checks, warnings = [], []
+
+    def check(now, last_refresh):
+        checks.append(now)
+        if len(checks) in (1, 3):  # pipeline.toml broken, mended, then broken the same way again
+            raise ValueError("pipeline.toml: line 3: expected '='")
+        return [], []
+
+    def sleep(seconds):
+        clock["t"] += timedelta(seconds=seconds)
+
+    run_loop(check, lambda due_item: True, now=lambda: clock["t"], sleep=sleep, warn=warnings.append,
+             stop=lambda: 143 if len(checks) >= 4 else None)
+    assert sum("expected '='" in w for w in warnings) == 2
+
+
 # -- `pipeline schedule` as a real process ------------------------------------------------------
 
 SUBSCRIBERS = ["alex@example.org", "sam@example.org", "priya@example.org"]

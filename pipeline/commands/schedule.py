@@ -110,6 +110,8 @@ def run_loop(check: Check, execute: Callable[[Due], bool], *, now: Callable[[], 
             items, notes = check(moment, last_refresh)
         except Exception as exc:  # a damaged database, a broken pipeline.toml: said, and checked again
             items, notes = [], [f"error checking what is due: {_one_line(exc)}"]
+        else:  # a check that worked: an error that comes back later is said again
+            told = {note for note in told if not note.startswith("error checking what is due: ")}
         for note in notes:
             if note not in told:
                 told.add(note)

@@ -335,6 +335,18 @@ def test_list_prints_the_next_times_and_exits(news_project):
     assert "next at 2017-01-28 10:00" in done.stdout
 
 
+def test_list_also_says_what_is_due_at_once(news_project, monkeypatch, capsys):
+    from pipeline.cli import main
+
+    config = news_project()
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-20"]) == 0  # a state database, no issue yet
+    capsys.readouterr()
+    monkeypatch.setenv("PIPELINE_FAKE_NOW", "2016-02-28T12:00:00+00:00")  # February's slot passed 2 hours ago
+    assert main(["schedule", "--list", "-c", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "next at 2016-03-28 10:00" in out and "due now: edition 2016-02-28" in out
+
+
 def test_a_send_killed_midway_is_resumed_and_nobody_gets_two(news_project):
     from pipeline.cli import main
 

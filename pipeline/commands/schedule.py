@@ -33,6 +33,7 @@ from rich.markup import escape
 from pipeline import alerts, logs
 from pipeline.commands.core import _console, _print_report, _run_with_progress
 from pipeline.config import load_project
+from pipeline.errors import PipelineError
 from pipeline.logs import SHOWN
 from pipeline.runner import state_path
 from pipeline.scheduler import EDITION, REFRESH, RESUME, Due, after, due, missed, next_slot, utc
@@ -162,7 +163,13 @@ def cmd_schedule(args) -> int:
     say(f"monthly edition: next at {next_slot(project, now):%Y-%m-%d %H:%M %Z}; a missed one is made "
         f"up to {project.schedule.catch_up_hours} hours late")
     say(f"refresh every {every} min: next at {now:%Y-%m-%d %H:%M %Z} (at start), then every {every} min")
-    if args.list:
+    if args.list:  # and what is due at once: a slot missed but still in its window, a send to resume
+        from pipeline.commands.status import print_due, status_data
+
+        try:
+            print_due(console, status_data(project, runs=0, now=now)["next"])
+        except PipelineError as exc:  # reads only: a locked or damaged database is said, the times stand
+            console.print(f"state database not read: {escape(str(exc))}", soft_wrap=True)
         return 0
 
     def warn(line: str) -> None:  # a run that failed, or what is due could not be worked out: errors (even -q)

@@ -128,6 +128,16 @@ def _short(text: str | None) -> str:
     return text[:16].replace("T", " ") if text else "-"
 
 
+def print_due(console, upcoming: dict) -> None:
+    """The edition or send `pipeline schedule` would start now, and a slot it missed (`status_data`'s "next")."""
+    for item in upcoming["due_now"]:
+        if item["kind"] != "refresh":
+            console.print(f"[yellow]due now:[/yellow] {item['kind']} {item['as_of']}: {escape(item['why'])}",
+                          soft_wrap=True)
+    if upcoming["missed"]:
+        console.print(f"[red]missed:[/red] {escape(upcoming['missed'])}", soft_wrap=True)
+
+
 def _print_status(data: dict) -> None:
     console = _console()
     console.print(f"{escape(data['project'])}: {escape(data['state'])}", soft_wrap=True)
@@ -140,12 +150,7 @@ def _print_status(data: dict) -> None:
     upcoming = data["next"]
     console.print(f"next edition: {_short(upcoming['edition'])}; next refresh: {_short(upcoming['refresh'])} "
                   f"(every {upcoming['refresh_minutes']} min, while `pipeline schedule` runs)")
-    for item in upcoming["due_now"]:
-        if item["kind"] != "refresh":
-            console.print(f"[yellow]due now:[/yellow] {item['kind']} {item['as_of']}: {escape(item['why'])}",
-                          soft_wrap=True)
-    if upcoming["missed"]:
-        console.print(f"[red]missed:[/red] {escape(upcoming['missed'])}", soft_wrap=True)
+    print_due(console, upcoming)
     for problem in data["problems"]:
         told = f"organisers told {_short(problem['told'])}" if problem["told"] else "organisers not told yet"
         console.print(f"[red]problem:[/red] {escape(problem['subject'])} (since {_short(problem['since'])}; {told})",

@@ -609,6 +609,9 @@ def test_an_unexpected_error_is_a_page_with_the_same_protection(live, client, mo
     server_log.addHandler(caplog.handler)
     try:
         failed = client.get("/preferences/" + _token(live, "preferences", 1))
+        deadline = time.monotonic() + 10  # the server logs it after the page went out, on its own thread
+        while not any(r.exc_info for r in caplog.records) and time.monotonic() < deadline:
+            time.sleep(0.02)
     finally:
         server_log.removeHandler(caplog.handler)
     assert failed.status_code == 500 and h1(failed) == "Something went wrong"

@@ -21,8 +21,8 @@ def database_of_version_2(path, item) -> None:
     seen = item.published.date().isoformat()
     with sqlite3.connect(path) as db:
         db.executescript(ITEMS_BEFORE_THEMES_COLUMN)
-        db.execute("INSERT INTO items VALUES (?, 'news', 'test', ?, ?, ?, 'fp', ?)",
-                   (item.id, item.published.isoformat(), seen, seen, json.dumps(item.to_dict())))
+        db.execute("INSERT INTO items VALUES (?, ?, 'test', ?, ?, ?, 'fp', ?)",
+                   (item.id, item.kind.value, item.published.isoformat(), seen, seen, json.dumps(item.to_dict())))
         db.execute("PRAGMA user_version = 2")
     db.close()
 
@@ -244,6 +244,9 @@ def test_an_items_revision_counts_changes_to_what_is_stored_and_only_those(tmp_p
             db.execute("DELETE FROM items WHERE id = ?", (item.id,))
         store.save_items([(item, "fp3")], datetime(2016, 4, 8, tzinfo=UTC))  # back again: never counts down
         assert store.revisions([item.id]) == {item.id: Revision(3, datetime(2016, 4, 8, tzinfo=UTC))}
+        news = make_item(Kind.NEWS, "No calendar, no revisions kept", published=APRIL)
+        store.save_items([(news, "fp1")], datetime(2016, 4, 9, tzinfo=UTC))
+        assert store.revisions([news.id]) == {}
     finally:
         store.close()
 

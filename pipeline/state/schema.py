@@ -289,22 +289,23 @@ def _item_changes_kept(db: sqlite3.Connection) -> None:
     db.execute("UPDATE counters SET value = value + 1 WHERE name = 'item changes'")
 
 
-# Each item's revision (pipeline/state/store.py, `Store.revisions`): how many times what is stored of it (its
+# Each event's revision (pipeline/state/store.py, `Store.revisions`): how many times what is stored of it (its
 # `data`, the item as the transforms left it) has changed, and when it last did, by the clock of the write
 # (`last_seen`; `first_seen` when it is added). Kept by triggers, whichever code writes; saving an item again
 # as it was, or marking it seen (`last_seen` alone), changes neither. A row outlives its item, so an id that
-# comes back counts on from where it was (a calendar app never sees its SEQUENCE go down).
+# comes back counts on from where it was (a calendar app never sees its SEQUENCE go down). Events only: only
+# they have calendars, and a row for every item cost a tenth more of a large refresh's writing.
 ITEM_REVISIONS = [
     """CREATE TABLE IF NOT EXISTS item_revisions (
         id         TEXT PRIMARY KEY,
         revision   INTEGER NOT NULL,   -- 0 when added, one more for each change of its data
         updated_at TEXT NOT NULL       -- ISO 8601, UTC: when it was added or its data last changed
     )""",
-    "CREATE TRIGGER IF NOT EXISTS item_revision_added AFTER INSERT ON items BEGIN "
+    "CREATE TRIGGER IF NOT EXISTS item_revision_added AFTER INSERT ON items WHEN NEW.kind = 'event' BEGIN "
     "INSERT INTO item_revisions (id, revision, updated_at) VALUES (NEW.id, 0, NEW.first_seen) "
     "ON CONFLICT (id) DO UPDATE SET revision = revision + 1, updated_at = excluded.updated_at; END",
     "CREATE TRIGGER IF NOT EXISTS item_revision_changed AFTER UPDATE OF data ON items "
-    "WHEN OLD.data IS NOT NEW.data BEGIN "
+    "WHEN OLD.data IS NOT NEW.data AND NEW.kind = 'event' BEGIN "
     "INSERT INTO item_revisions (id, revision, updated_at) VALUES (NEW.id, 0, NEW.last_seen) "
     "ON CONFLICT (id) DO UPDATE SET revision = revision + 1, updated_at = excluded.updated_at; END",
 ]
@@ -315,7 +316,8 @@ def _item_revisions(db: sqlite3.Connection) -> None:
     LAST-MODIFIED. An item stored before is taken as unrevised since it was first seen."""
     for statement in ITEM_REVISIONS:
         db.execute(statement)
-    db.execute("INSERT OR IGNORE INTO item_revisions (id, revision, updated_at) SELECT id, 0, first_seen FROM items")
+    db.execute("INSERT OR IGNORE INTO item_revisions (id, revision, updated_at) "
+               "SELECT id, 0, first_seen FROM items WHERE kind = 'event'")
 
 
 def _item_revisions_kept(db: sqlite3.Connection) -> None:

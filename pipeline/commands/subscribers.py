@@ -17,10 +17,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pipeline.commands.core import _console
 from pipeline.config import Project, load_project
 from pipeline.errors import ConfigError, SubscriberError
 from pipeline.runner import state_path
@@ -223,7 +223,3 @@ def _write_private(path: Path, text: str) -> None:
             Path(temp).unlink(missing_ok=True)
         raise SubscriberError(f"{path}: cannot write the export ({exc.strerror}); check the folder") from None
 
-
-def _console(stderr: bool = False) -> Console:
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(file=stream, highlight=False, emoji=False, width=None if stream.isatty() else 10_000)

@@ -126,12 +126,7 @@ class Tokens:
 
     def read(self, purpose: Purpose, token: str, *, now: datetime | None = None) -> int:
         """The subscriber id in `token`; raises BadToken (or ExpiredToken, for an old confirm token)."""
-        return self.read_with_request(purpose, token, now=now)[0]
-
-    def read_with_request(self, purpose: Purpose, token: str, *,
-                          now: datetime | None = None) -> tuple[int, int | None]:
-        """(subscriber id, request id) in `token` (the request: None but in a confirm token that names one)."""
-        return self.read_signed(purpose, token, now=now)[:2]
+        return self.read_signed(purpose, token, now=now)[0]
 
     def read_signed(self, purpose: Purpose, token: str, *,
                     now: datetime | None = None) -> tuple[int, int | None, datetime | None]:

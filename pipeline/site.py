@@ -162,7 +162,7 @@ def _own_pages(project: Project, store: Store) -> dict[str, str]:
     owners: dict[str, str] = {}
     for item_id, kind_name, title, address in store.item_pages():
         kind = Kind(kind_name)
-        own = path_of_url(project, safe_url(address, url(project, FRONT_PAGE))) if address else None
+        own = _own_path_of(project, address) if address else None
         home = _kind_path(kind, title or "", item_id)
         path = own if own is not None and _own_page(own) else home
         if path in owners:
@@ -183,7 +183,15 @@ def item_link(project: Project, item: Item, owners: Mapping[str, str] | None = N
 
 def _own_path(project: Project, item: Item) -> str | None:
     """The site path of the item's own URL (a relative one read from the front page), or None."""
-    return path_of_url(project, safe_url(item.url, url(project, FRONT_PAGE))) if item.url else None
+    return _own_path_of(project, item.url) if item.url else None
+
+
+def _own_path_of(project: Project, address: str) -> str | None:
+    """The site path an item's own URL `address` names, or None. An absolute http(s) address that does not
+    start with `site_url` names none, and is known so without parsing it (`own_pages` asks of every item)."""
+    if address.startswith(("http://", "https://")) and not address.startswith(project.core.site_url):
+        return None
+    return path_of_url(project, safe_url(address, url(project, FRONT_PAGE)))
 
 
 def _own_page(path: str) -> bool:

@@ -218,6 +218,23 @@ def test_an_own_address_on_the_site_that_no_page_answers_links_to_the_items_page
     assert site.item_link(project, partner) == partner.url
 
 
+@pytest.mark.parametrize("address", [
+    "https://partner.example.org/news/1", "https://n.example.org/blog/a/", "https://n.example.org",
+    "https://n.example.org.evil.example/blog/a/", "https://N.example.org/blog/a/", "http://n.example.org/blog/a/",
+    "HTTPS://n.example.org/blog/a/", " https://n.example.org/blog/a/ ", "https://n.example.org/blog/a/?#x",
+    "blog/a/", "/blog/a/", "//n.example.org/blog/a/", "https://n.example.org/blog/a/\n", "mailto:a@example.org",
+])
+def test_an_own_url_is_read_as_in_full_when_it_is_told_apart_without_parsing(project_from, address):
+    """`own_pages` reads every stored item's own URL: one elsewhere is known so by its start alone, with the
+    answer reading it in full gives."""
+    from pipeline.sanitize import safe_url
+
+    project = project_from('[pipeline]\nname = "N"\nsite_url = "https://n.example.org"\n'
+                           '[sinks.archive]\ntype = "archive"\n')
+    in_full = site.path_of_url(project, safe_url(address, site.url(project, site.FRONT_PAGE)))
+    assert site._own_path_of(project, address) == in_full
+
+
 def published(project, saved, tmp_path):
     """Store `saved` ((item, fingerprint) pairs) as of 1 February 2016, let every sink of `project` write, and
     render that month's email: what each sink made of the same items."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -159,16 +159,30 @@ def own_pages(project: Project, store: Store) -> dict[str, str]:
 
 
 def _own_pages(project: Project, store: Store) -> dict[str, str]:
-    owners: dict[str, str] = {}
+    claims = []
     for item_id, kind_name, title, address in store.item_pages():
         kind = Kind(kind_name)
         own = _own_path_of(project, address) if address else None
         home = _kind_path(kind, title or "", item_id)
-        path = own if own is not None and _own_page(own) else home
-        if path in owners:
-            path = home if home not in owners else f"{KIND_FOLDERS[kind]}/{item_id}/"
+        claims.append((item_id, kind, own if own is not None and _own_page(own) else home, home))
+    owners: dict[str, str] = {}
+    for item_id, path in assign_pages(claims).items():
         owners.setdefault(path, item_id)
     return owners
+
+
+def assign_pages(claims: Iterable[tuple[str, Kind, str, str]]) -> dict[str, str]:
+    """Item id -> its page, from (id, kind, the page it claims (`item_path` without `owners`), its kind path),
+    oldest first: each takes the page it claims; one already taken, its kind path; that too, its folder and
+    whole id. How the archive gives pages, and `own_pages` works them out for the other sinks."""
+    pages: dict[str, str] = {}
+    taken: set[str] = set()
+    for item_id, kind, path, home in claims:
+        if path in taken:
+            path = home if home not in taken else f"{KIND_FOLDERS[kind]}/{item_id}/"
+        pages[item_id] = path
+        taken.add(path)
+    return pages
 
 
 def item_link(project: Project, item: Item, owners: Mapping[str, str] | None = None) -> str:

@@ -165,11 +165,8 @@ class Site:
 def _own_pages(facts: dict[str, Facts]) -> dict[str, Facts]:
     """Two items claiming one page (the same own URL): the older keeps it, the other gets its kind's folder
     (`site.kind_path`, as `site.item_path` gives it with `site.own_pages`, so the email, the feeds and the
-    calendars link it there too). Should that be taken as well, the folder and the whole id."""
-    taken: set[str] = set()
-    for item_id, entry in facts.items():  # oldest first
-        if entry.path in taken:
-            path = entry.home if entry.home not in taken else f"{site.KIND_FOLDERS[Kind(entry.kind)]}/{entry.id}/"
-            entry = facts[item_id] = dataclasses.replace(entry, path=path)
-        taken.add(entry.path)
-    return facts
+    calendars link it there too). Should that be taken as well, the folder and the whole id (`site.assign_pages`,
+    oldest first)."""
+    pages = site.assign_pages((item_id, Kind(entry.kind), entry.path, entry.home) for item_id, entry in facts.items())
+    return {item_id: entry if pages[item_id] == entry.path else dataclasses.replace(entry, path=pages[item_id])
+            for item_id, entry in facts.items()}

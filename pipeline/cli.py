@@ -157,7 +157,7 @@ def _call(args) -> tuple[int, list[str] | None]:
         _log_error(str(exc))
         errors = _console(stderr=True)
         for line in str(exc).splitlines():
-            errors.print(f"[red]error:[/red] {_escape(line)}", soft_wrap=True, emoji=False)
+            errors.print(f"[red]error:[/red] {_escape(line)}", soft_wrap=True)
         return exc.exit_code, str(exc).splitlines()
     except (KeyboardInterrupt, Stopped) as exc:
         code = exc.exit_code if isinstance(exc, Stopped) else 130

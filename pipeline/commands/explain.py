@@ -34,8 +34,8 @@ def explain(config, key: str, console) -> int:
         raise PipelineError(f"{key!r} does not say which item: it is the link or the start of the id of "
                             f"{'at least ' if len(found) >= 10 else ''}{len(found)} stored items: {listed}; "
                             f"give the whole id of the one you mean")
-    for line in describe(found[0]):  # emoji=False: a title's ":warning:" is printed as it is, like its "[bold]"
-        console.print(line, soft_wrap=True, highlight=False, emoji=False)
+    for line in describe(found[0]):  # the console prints a title's ":warning:" as it is (emoji=False)
+        console.print(line, soft_wrap=True)
     return 0
 
 

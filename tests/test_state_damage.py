@@ -63,7 +63,7 @@ def test_a_damaged_page_stops_the_run_before_any_fetch(served_project):
     assert refresh(config).returncode == 0
     database = config.parent / "state" / "pipeline.sqlite"
     assert not (config.parent / "state" / "pipeline.sqlite-wal").exists()  # checkpointed when the run closed it
-    overwrite_page(database, "items_published")
+    overwrite_page(database, "items_recent")
     with sqlite3.connect(database) as db:  # the damage is real, yet the database still opens
         assert db.execute("PRAGMA quick_check").fetchone()[0] != "ok"
     db.close()
@@ -102,7 +102,7 @@ def test_an_older_damaged_database_is_not_migrated_first(served_project):
         db.execute("PRAGMA user_version = 4")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
-    overwrite_page(database, "items_published")
+    overwrite_page(database, "items_recent")
     before = database.read_bytes()
 
     done = refresh(config)
@@ -129,7 +129,7 @@ def test_the_organisers_hear_of_a_damaged_database_once(write_project):
     messages = config.parent / "out" / "outbox" / "messages"
     database = config.parent / "state" / "pipeline.sqlite"
     assert refresh(config).returncode == 0
-    overwrite_page(database, "items_published")
+    overwrite_page(database, "items_recent")
 
     for _ in range(2):
         assert refresh(config).returncode == 2
@@ -140,7 +140,7 @@ def test_the_organisers_hear_of_a_damaged_database_once(write_project):
     for name in ("pipeline.sqlite", "pipeline.sqlite-wal", "pipeline.sqlite-shm"):  # restored (here: made anew)
         (config.parent / "state" / name).unlink(missing_ok=True)
     assert refresh(config).returncode == 0
-    overwrite_page(database, "items_published")
+    overwrite_page(database, "items_recent")
     assert refresh(config).returncode == 2
     assert len(list(messages.glob("*.eml"))) == 2  # damaged again after a sound run: a new problem
 

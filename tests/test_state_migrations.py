@@ -53,11 +53,19 @@ def test_the_feeds_list_of_items_is_read_from_an_index_in_an_older_database_too(
 
     path = tmp_path / "pipeline.sqlite"
     database_of_version_2(path, make_item(Kind.NEWS, "Old news", published=datetime(2016, 1, 20, tzinfo=UTC)))
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE INDEX items_published ON items (published)")  # as every version up to 9 made it
+    db.close()
     Store(path).close()
     with sqlite3.connect(path) as db:
         plan = " ".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {RECENT_THEMES}", ("2016-05-01",)))
     db.close()
     assert "COVERING INDEX items_recent" in plan and "TEMP B-TREE" not in plan, plan
+    with sqlite3.connect(path) as db:  # the one index by date: each item saved writes one, not two
+        indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'items' AND "
+                                                  "type = 'index' AND sql IS NOT NULL")}
+    db.close()
+    assert indexes == {"items_recent"}
 
 # -- items_digest: what the feeds are made from, without reading every item --------------------------------
 

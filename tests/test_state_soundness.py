@@ -31,7 +31,7 @@ def database(tmp_path) -> Path:
 def damage_in_place(database: Path) -> None:
     """A page gone bad on the disk: the file's size and times stay as they were."""
     before = os.stat(database)
-    overwrite_page(database, "items_published")
+    overwrite_page(database, "items_recent")
     os.utime(database, ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
@@ -62,7 +62,7 @@ def test_a_store_left_as_it_was_is_not_checked_again_within_the_day(database):
 
 
 def test_a_changed_file_is_checked_in_full(database):
-    overwrite_page(database, "items_published")  # a bad copy or restore: the file's time changes
+    overwrite_page(database, "items_recent")  # a bad copy or restore: the file's time changes
     with pytest.raises(Damaged):
         Store(database, check=True)
     assert soundness.last_check(database) is None
@@ -70,7 +70,7 @@ def test_a_changed_file_is_checked_in_full(database):
 
 def read_a_damaged_page(store: Store) -> None:
     with pytest.raises(sqlite3.DatabaseError, match="malformed"):
-        store._rows("SELECT id FROM items INDEXED BY items_published WHERE published < '2100' ORDER BY published")
+        store._rows("SELECT id FROM items INDEXED BY items_recent WHERE published < '2100' ORDER BY published")
 
 
 @pytest.mark.parametrize("checked", [True, False], ids=["the run's store", "an unchecked one (pipeline serve)"])

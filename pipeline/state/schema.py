@@ -218,9 +218,8 @@ def _alerts(db: sqlite3.Connection) -> None:
 
 def _subscription_requests(db: sqlite3.Connection) -> None:
     """Requests to subscribe kept apart from the subscriber until confirmed (user_version 7)."""
-    for statement in REQUESTS.split(";"):
-        if statement.strip():
-            db.execute(statement)
+    for statement in _statements(REQUESTS):
+        db.execute(statement)
 
 
 def _subscriber_ids_never_reused(db: sqlite3.Connection) -> None:

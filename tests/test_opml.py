@@ -58,3 +58,19 @@ def test_a_table_named_like_a_lists_feed_is_refused_naming_both(write_project):
     with pytest.raises(ConfigError) as raised:
         load_project(config)
     assert "[sources.partners/news]: 2 sources have this name" in str(raised.value)
+
+
+def test_an_opml_file_larger_than_the_limit_is_refused_naming_it_and_the_limit(write_project):
+    import pytest
+
+    from pipeline.errors import ConfigError
+
+    feed = '<outline type="rss" text="News" xmlUrl="https://p.example.org/news.xml"/>'
+    padding = "<!-- " + "x" * 5 * 2**20 + " -->"  # a well-formed list, only too large
+    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\n{SINK}',
+                           {"partners.opml": f'<opml version="2.0"><body>{feed}</body></opml>{padding}'})
+    with pytest.raises(ConfigError) as raised:
+        load_project(config)
+    assert str(raised.value) == (f"{config.name}: [sources.partners]: partners.opml is larger than 5 MB, the most an "
+                                 f"OPML list may be; export a smaller list, or split it between two [sources.*] "
+                                 f"tables")

@@ -12,10 +12,11 @@ in the file, so adding or removing a feed never passes one such name (its items'
 record) to another feed; only the plain name passes, as a moved feed's does, to the next feed of
 that name once the first is removed.
 
-An outline whose xmlUrl is not an http(s) address (a local path, `ftp:`, `javascript:`) is never
-fetched: the file is someone else's export, and a local path in it must not read this machine's
-files. The list itself then stays a source (`partners`) that gives no items and reports each such
-outline as a problem on every run (exit 3), until the file gives its http(s) address.
+The file is someone else's export, so no more than `MAX_BYTES` of it is read, and an outline whose
+xmlUrl is not an http(s) address (a local path, `ftp:`, `javascript:`) is never fetched: a local
+path in it must not read this machine's files. The list itself then stays a source (`partners`)
+that gives no items and reports each such outline as a problem on every run (exit 3), until the
+file gives its http(s) address.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pipeline.errors import ConfigError
 from pipeline.settings_types import ExistingFile
 from plugins.sources.feed import FeedOptions
 
+MAX_BYTES = 5 * 1024 * 1024  # a list of thousands of feeds is well under 1 MB
 _UNSAFE = re.compile(r"[^a-z0-9]+")
 
 
@@ -81,7 +83,12 @@ def feeds_in(path, where: str) -> tuple[list[tuple[str, str]], list[tuple[str, s
     """(title, URL) of every feed outline in an OPML file, in order; and of every outline whose xmlUrl is
     not an http(s) address, which is not to be fetched."""
     try:
-        root = ElementTree.parse(path).getroot()
+        with open(path, "rb") as file:
+            data = file.read(MAX_BYTES + 1)  # one byte more tells a file too large
+        if len(data) > MAX_BYTES:
+            raise ConfigError(f"{where}: {path.name} is larger than {MAX_BYTES // 2**20} MB, the most an OPML "
+                              f"list may be; export a smaller list, or split it between two [sources.*] tables")
+        root = ElementTree.fromstring(data)
     except (ElementTree.ParseError, OSError) as exc:
         raise ConfigError(f"{where}: {path.name} is not an OPML file ({exc}); export it again") from None
     found, skipped, seen = [], [], set()

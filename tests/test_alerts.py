@@ -252,7 +252,8 @@ def test_a_source_taken_out_of_the_config_closes_its_problem(write_project):
 def test_a_feed_of_an_opml_list_is_pointed_at_its_list(write_project):
     opml = ('<opml version="2.0"><body><outline text="Down" type="rss" xmlUrl="http://127.0.0.1:9/down.xml"/></body></opml>')
     config = write_project(ONE_ORGANISER.replace("[alerts]", "[alerts]\nsource_failures = 1")
-                           + '[sources.partners]\ntype = "opml"\npath = "partners.opml"\ndeadline = 5\n',
+                           + '[sources.partners]\ntype = "opml"\npath = "partners.opml"\ndeadline = 5\n'
+                           'allow_private = true\n',
                            {**FILES, "partners.opml": opml})
     assert refresh(config) == 3
     body = alerts_sent(config)[0].get_body(("plain",)).get_content()

@@ -202,8 +202,8 @@ def test_an_opml_list_is_one_source_per_feed_each_under_its_own_name(project_fro
       <outline type="rss" text="Gone away" xmlUrl="{feeds.url('/missing.xml')}"/>
       <outline text="Filed twice"><outline type="rss" text="ODUK again" xmlUrl="{feeds.url('/ok.xml')}"/></outline>
       <outline text="not a feed"/></body></opml>"""
-    project = project_from(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\ndeadline = 5\n{SINK}',
-                           files={"partners.opml": opml})
+    project = project_from(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\ndeadline = 5\n'
+                           f'allow_private = true\n{SINK}', files={"partners.opml": opml})  # feeds on 127.0.0.1
 
     assert [s.instance for s in project.sources] == ["partners/open-dialogue-uk", "partners/leeds-mind",
                                                      "partners/gone-away"]
@@ -228,7 +228,7 @@ def test_an_opml_outline_that_is_not_http_is_never_fetched_and_is_reported(write
       <outline type="rss" text="Local copy" xmlUrl="{local}"/>
       <outline type="rss" title="Old FTP" xmlUrl="ftp://ftp.example.org/feed.xml"/>
       <outline type="rss" xmlUrl="javascript:alert(1)"/></body></opml>"""
-    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\n{SINK}', {
+    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\nallow_private = true\n{SINK}', {
         "partners.opml": opml, "local.xml": RSS.format(n=9).replace("Peer support news", "Read from this disk")})
 
     code = main(["refresh", "-c", str(config), "--as-of", "2016-02-01"])

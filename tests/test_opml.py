@@ -14,6 +14,7 @@ RSS = ("<rss version='2.0'><channel><title>P</title><link>https://p.example.org/
        "<item><title>Item {n}</title><link>https://p.example.org/{n}</link>"
        "<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate></item></channel></rss>")
 SINK = '[sinks.feed]\ntype = "rss"\n'
+LOOPBACK = "allow_private = true\n"  # the test's feeds are served on 127.0.0.1
 
 
 def _opml(*feeds: tuple[str, str]) -> str:
@@ -25,7 +26,7 @@ def test_feeds_of_one_name_keep_theirs_when_another_is_removed(write_project, fe
     feed_server.routes["/a.xml"] = Route(RSS.format(n=1).encode())
     feed_server.routes["/c.xml"] = Route(RSS.format(n=3).encode())  # /b.xml is missing: that feed fails
     a, b, c = (("News", feed_server.url(f"/{x}.xml")) for x in "abc")
-    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\n{SINK}',
+    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\n{LOOPBACK}{SINK}',
                            {"partners.opml": _opml(a, b, c)})
     first = load_project(config)
     names = {source.settings.url: source.instance for source in first.sources}
@@ -74,3 +75,44 @@ def test_an_opml_file_larger_than_the_limit_is_refused_naming_it_and_the_limit(w
     assert str(raised.value) == (f"{config.name}: [sources.partners]: partners.opml is larger than 5 MB, the most an "
                                  f"OPML list may be; export a smaller list, or split it between two [sources.*] "
                                  f"tables")
+
+
+def test_an_outline_at_localhost_or_a_private_address_is_not_fetched_but_reported(write_project, feed_server):
+    feed_server.routes["/here.xml"] = Route(RSS.format(n=1).encode())
+    private = [("Here", feed_server.url("/here.xml")), ("Loopback six", "http://[::1]:9/f.xml"),
+               ("Office", "http://10.0.0.7/f.xml"), ("Router", "https://192.168.1.1/f.xml"),
+               ("Metadata", "http://169.254.169.254/latest/meta-data/"), ("Local", "http://localhost:9/f.xml")]
+    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\n{SINK}',
+                           {"partners.opml": _opml(*private)})
+    project = load_project(config)
+    assert [source.instance for source in project.sources] == ["partners"]  # the list, to report them
+    report = run(project, mode="refresh", as_of=date(2016, 2, 1))
+    assert feed_server.requests == [] and report.exit_code == 3
+    listed = config.parent / "partners.opml"
+    assert report.problems == [
+        f"{listed} <outline> {title!r}: xmlUrl {url!r} is at localhost or an address that is not public, "
+        f"so it is never fetched; give the feed's public address in the OPML file (or remove the outline), or set "
+        f"allow_private = true in [sources.partners] if feeds there are meant to be read; outline skipped"
+        for title, url in private]
+
+    config.write_text(config.read_text().replace('path = "partners.opml"\n', f'path = "partners.opml"\n{LOOPBACK}'))
+    assert [source.instance for source in load_project(config).sources] == [
+        f"partners/{name}" for name in ("here", "loopback-six", "office", "router", "metadata", "local")]
+
+
+def test_a_public_address_is_a_feed_without_the_setting_which_is_true_or_false(write_project):
+    import pytest
+
+    from pipeline.errors import ConfigError
+
+    public = [("Named", "https://p.example.org/f.xml"), ("Public IP", "http://93.184.215.14/f.xml"),
+              ("Ten in a name", "http://10.example.org/f.xml")]
+    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\n{SINK}',
+                           {"partners.opml": _opml(*public)})
+    assert [source.settings.url for source in load_project(config).sources] == [url for _, url in public]
+    config.write_text(config.read_text().replace('path = "partners.opml"\n', 'path = "partners.opml"\n'
+                                                                             'allow_private = "yes"\n'))
+    with pytest.raises(ConfigError) as raised:
+        load_project(config)
+    assert str(raised.value) == (f"{config.name}: [sources.partners] (opml): allow_private: must be true or false, "
+                                 f"without quotes, not 'yes'")

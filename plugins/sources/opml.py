@@ -4,6 +4,7 @@
     type = "opml"
     path = "partners.opml"     # <outline type="rss" xmlUrl="..." text="..."/> entries, nested or not
     kind = "news"
+    allow_private = false      # true: fetch feeds at localhost or private addresses too
 
 Each feed becomes the source `partners/<name>` (its `text` or `title`, made safe), so it is fetched,
 reported and identified as if it had a table of its own, and one failing feed fails alone. A later
@@ -12,19 +13,27 @@ in the file, so adding or removing a feed never passes one such name (its items'
 record) to another feed; only the plain name passes, as a moved feed's does, to the next feed of
 that name once the first is removed.
 
-The file is someone else's export, so no more than `MAX_BYTES` of it is read, and an outline whose
-xmlUrl is not an http(s) address (a local path, `ftp:`, `javascript:`) is never fetched: a local
-path in it must not read this machine's files. The list itself then stays a source (`partners`)
-that gives no items and reports each such outline as a problem on every run (exit 3), until the
-file gives its http(s) address.
+The file is someone else's export, so no more than `MAX_BYTES` of it is read, and an outline is
+never fetched when its xmlUrl is not an http(s) address (a local path, `ftp:`, `javascript:`: it
+must not read this machine's files), nor, unless the table says `allow_private = true`, when its
+host is `localhost` or an IP address that is not public (loopback, private, link-local such as a
+cloud's metadata service at 169.254.169.254: it must not reach services of this machine or its
+network). Only the address as written is judged: no name is looked up, and a feed's redirect is
+followed as any feed's is. The list itself then stays a source (`partners`) that gives no items
+and reports each such outline as a problem on every run (exit 3), until the file gives its
+public http(s) address.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
+import socket
 import xml.etree.ElementTree as ElementTree
 from urllib.parse import urlparse
+
+from pydantic import field_validator
 
 from pipeline import hookimpl
 from pipeline.components import Source
@@ -42,13 +51,22 @@ class OpmlSource(Source):
 
     class Settings(FeedOptions):
         path: ExistingFile
+        allow_private: bool = False  # fetch feeds at localhost and at IP addresses that are not public
 
-    skipped: tuple[tuple[str, str], ...] = ()  # (title, xmlUrl) of each outline not fetched, set by expand()
+        @field_validator("allow_private", mode="before")
+        @classmethod
+        def _true_or_false(cls, value):
+            if not isinstance(value, bool):  # not "yes", nor 1: a guard is turned off only in so many words
+                raise ValueError(f"must be true or false, without quotes, not {value!r}")
+            return value
+
+    # (title, xmlUrl, "private" or "not web") of each outline not fetched, set by expand()
+    skipped: tuple[tuple[str, str, str], ...] = ()
 
     def expand(self) -> list[Source]:
         where = f"{self.project.config_path.name}: [sources.{self.instance}]"
         sources, seen = [], set()
-        feeds, skipped = feeds_in(self.settings.path, where)
+        feeds, skipped = feeds_in(self.settings.path, where, allow_private=self.settings.allow_private)
         self.skipped = tuple(skipped)
         for title, url in feeds:
             name = f"{self.instance}/{_UNSAFE.sub('-', title.lower()).strip('-') or 'feed'}"
@@ -72,16 +90,24 @@ class OpmlSource(Source):
 
     def fetch(self, run):
         """Runs only when the list has outlines it does not fetch: reports each; the feeds are their own sources."""
-        for title, url in self.skipped:
-            run.problem(f"{self.settings.path} <outline> {_short(title)}",
-                        f"xmlUrl {_short(url)} is not an http(s) address, so it is never fetched; give the feed's "
-                        f"http(s) address in the OPML file (or remove the outline); outline skipped")
+        for title, url, why in self.skipped:
+            if why == "private":
+                said = (f"is at localhost or an address that is not public, so it is never fetched; give the feed's "
+                        f"public address in the OPML file (or remove the outline), or set allow_private = true in "
+                        f"[sources.{self.instance}] if feeds there are meant to be read")
+            else:
+                said = ("is not an http(s) address, so it is never fetched; give the feed's http(s) address in the "
+                        "OPML file (or remove the outline)")
+            run.problem(f"{self.settings.path} <outline> {_short(title)}", f"xmlUrl {_short(url)} {said}; "
+                        f"outline skipped")
         return []
 
 
-def feeds_in(path, where: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(title, URL) of every feed outline in an OPML file, in order; and of every outline whose xmlUrl is
-    not an http(s) address, which is not to be fetched."""
+def feeds_in(path, where: str, *, allow_private: bool = False
+             ) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
+    """(title, URL) of every feed outline in an OPML file, in order; and (title, URL, why) of every outline
+    not to be fetched, why being "not web" (not an http(s) address) or "private" (not a public address,
+    unless `allow_private`)."""
     try:
         with open(path, "rb") as file:
             data = file.read(MAX_BYTES + 1)  # one byte more tells a file too large
@@ -97,10 +123,11 @@ def feeds_in(path, where: str) -> tuple[list[tuple[str, str]], list[tuple[str, s
         if not url or url in seen:  # not a feed; or a feed filed in two folders, which is one
             continue
         seen.add(url)
-        if _is_web_address(url):
+        why = "not web" if not _is_web_address(url) else "" if allow_private or not _is_private(url) else "private"
+        if not why:
             found.append(((outline.get("text") or outline.get("title") or url).strip(), url))
         else:
-            skipped.append(((outline.get("text") or outline.get("title") or "").strip() or "(no title)", url))
+            skipped.append(((outline.get("text") or outline.get("title") or "").strip() or "(no title)", url, why))
     return found, skipped
 
 
@@ -110,6 +137,21 @@ def _is_web_address(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _is_private(url: str) -> bool:
+    """Whether a web address's host is `localhost` or an IP address that is not public: IPv4 in any form
+    the resolver reads as one (`127.1`, `2130706433`), IPv6, or IPv4 inside IPv6 (`::ffff:10.0.0.1`)."""
+    host = (urlparse(url).hostname or "").rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host if ":" in host else socket.inet_ntoa(socket.inet_aton(host)))
+    except (OSError, ValueError):  # a name, not an address
+        return False
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return not address.is_global or address.is_multicast
 
 
 def _short(text: str, most: int = 120) -> str:

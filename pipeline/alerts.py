@@ -114,9 +114,9 @@ def _source_problem(project: Project, record: history.SourceHealth) -> Problem:
     name = record.name
     runs = f"{record.failures_in_a_row} run{'s' if record.failures_in_a_row != 1 else ''}"
     since = f"it last worked on {record.last_success:%Y-%m-%d}" if record.last_success else "it has never worked"
-    listed_in = name.split("/")[0]  # an OPML list's feeds are named LIST/FEED
+    listed_in = project.listed_in.get(name)  # not any name with a "/": a table may be named so
     where = (f"the feed's entry in the OPML file that [sources.{listed_in}] of {project.config_path.name} reads"
-             if "/" in name else f"[sources.{name}] in {project.config_path.name}")
+             if listed_in else f"[sources.{name}] in {project.config_path.name}")
     return Problem(
         f"source:{name}", f"the source {name!r} has failed {runs} in a row",
         f"The source {name!r} has failed the last {runs}; {since}. Its latest error: "

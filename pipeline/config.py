@@ -166,6 +166,8 @@ class Project:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     # [sources.NAME], [transforms.NAME] and [sinks.NAME] deadline, where one is given, by (section, NAME)
     deadlines: dict[tuple[str, str], float] = field(default_factory=dict)
+    # a source that another's table stands for (an OPML list's feed) -> the name of that table
+    listed_in: dict[str, str] = field(default_factory=dict)
 
     def deadline_of(self, source: str) -> float:
         """Seconds source `source` may take, connecting, downloading and parsing together."""
@@ -272,7 +274,9 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
                 except ConfigError as exc:
                     errors.extend(exc.lines)
                     continue
-                for child in expanded:  # an OPML list's feeds keep the list's deadline
+                for child in expanded:  # an OPML list's feeds: the list they are in, and its deadline
+                    if child.instance != instance:
+                        project.listed_in[child.instance] = instance
                     if (section, instance) in project.deadlines:
                         project.deadlines.setdefault((section, child.instance), project.deadlines[section, instance])
                 project.sources.extend(expanded)

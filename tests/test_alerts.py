@@ -260,6 +260,14 @@ def test_a_feed_of_an_opml_list_is_pointed_at_its_list(write_project):
     assert "check the feed's entry in the OPML file that [sources.partners] of pipeline.toml reads" in body
 
 
+def test_a_table_whose_name_has_a_slash_is_pointed_at_its_table_not_at_an_opml_list(write_project):
+    config = write_project(ONE_ORGANISER.replace("[alerts]", "[alerts]\nsource_failures = 1")
+                           + '[sources."partners/down"]\ntype = "feed"\nurl = "down.xml"\n', FILES)
+    assert refresh(config) == 3
+    body = " ".join(alerts_sent(config)[0].get_body(("plain",)).get_content().split())
+    assert "What to do: check [sources.partners/down] in pipeline.toml." in body and "OPML" not in body
+
+
 def test_an_address_not_reached_gets_it_later_and_the_others_only_once(smtp_network, capsys):
     config, inbox, start = smtp_network
     config.write_text(config.read_text().replace('to = ["fay@network.example.org"]',

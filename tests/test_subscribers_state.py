@@ -242,9 +242,11 @@ def test_a_provider_event_from_before_the_latest_subscription_changes_nothing(st
     assert status(store, "fay@example.org") == "bounced"
 
 
-def test_the_organiser_activating_a_pending_address_gives_it_its_own_themes_else_what_it_asked_for(store):
-    """The list or `subscribers add` vouch for a pending address: their themes win when they give any;
-    otherwise the name and themes of its latest request apply (not every theme), and its requests end."""
+def test_the_organiser_activating_a_pending_address_gives_it_its_own_themes_else_every_theme(store):
+    """The list or `subscribers add` vouch for a pending address, not for its requests: anyone can post the
+    form with any address, so a request's themes are not the owner's until the owner confirms it. The
+    organiser's themes apply when they give any, otherwise every theme (the request's name, when they give
+    none); its requests end."""
     requests = {}
     for address in ("csv-asked@example.org", "csv-listed@example.org", "cli-asked@example.org",
                     "cli-listed@example.org"):
@@ -259,11 +261,24 @@ def test_the_organiser_activating_a_pending_address_gives_it_its_own_themes_else
     subs.add(store, "cli-listed@example.org", "Listed", ["peer support"], how="cli", at=later)
 
     found = {s.email: (s.status, s.name, s.themes) for s in subs.active_subscribers(store)}
-    assert found == {"csv-asked@example.org": ("active", "Asked", frozenset({"research"})),
+    assert found == {"csv-asked@example.org": ("active", "Asked", frozenset()),  # every theme, not the request's
                      "csv-listed@example.org": ("active", "Listed", frozenset({"peer support"})),
-                     "cli-asked@example.org": ("active", "Asked", frozenset({"research"})),
+                     "cli-asked@example.org": ("active", "Asked", frozenset()),
                      "cli-listed@example.org": ("active", "Listed", frozenset({"peer support"}))}
     with store.transaction() as db:
         assert db.execute("SELECT COUNT(*) FROM subscription_requests").fetchone()[0] == 0  # ended, as confirming does
     record = [(e.status, e.how) for e in subs.history(store, requests["cli-asked@example.org"].subscriber.id)]
     assert record == [("pending", "form"), ("pending", "form"), ("active", "cli")]
+
+
+def test_a_strangers_form_post_chooses_nothing_for_an_address_the_organiser_then_activates(store):
+    later = T0 + timedelta(hours=1)
+    posted = {address: subs.request_subscription(store, address, "", ["research"], how="form", at=T0)
+              for address in ("gil@example.org", "hal@example.org")}  # by someone else: only a theme they chose
+    subs.add(store, "gil@example.org", "Gil", [], how="cli", at=later)
+    assert subs.import_rows(store, [("hal@example.org", "Hal")], how=CSV, at=later) == 1
+    for address, request in posted.items():
+        assert not subs.confirm(store, request.subscriber.id, request=request.id, how="confirmation",
+                                at=later + timedelta(minutes=1))  # the post's own link is void too
+        found = subs.find_subscriber(store, address)
+        assert (found.status, found.themes) == ("active", frozenset())  # every theme, as for a new address

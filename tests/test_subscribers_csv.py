@@ -53,6 +53,21 @@ def test_export_round_trips_and_defuses_spreadsheet_formulas(tmp_path):
     assert fields == [(r.email, r.name, r.themes, r.status) for r in rows]
 
 
+@pytest.mark.parametrize("name", ["'=1+1", "'+44 20", "'-dash", "'@handle", "''double", "'plain", "'", "=SUM(A1)"])
+def test_a_name_that_starts_with_a_quote_comes_back_exactly(tmp_path, name):
+    out = io.StringIO()
+    write_csv(out, [CsvRow(0, "ann@example.org", name, frozenset(), "active")], with_status=True)
+    path = tmp_path / "export.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    assert [row.name for row in read_csv(path).rows] == [name]
+
+
+def test_a_quote_before_anything_but_a_formula_or_a_quote_is_the_names_own(tmp_path):
+    path = tmp_path / "subscribers.csv"  # written by hand, or by an export from before quotes were guarded
+    path.write_text("email,name\nann@example.org,'Tis Ann\nbob@example.org,'=Bob\n", encoding="utf-8")
+    assert [row.name for row in read_csv(path).rows] == ["'Tis Ann", "=Bob"]
+
+
 @pytest.mark.parametrize(("address", "ok"), [
     ("ann@example.org", True), ("ann.o'neil+news@sub.example.co.uk", True), ("ann@example", False),
     ("ann@@example.org", False), ("ann example@example.org", False), ("<ann@example.org>", False),

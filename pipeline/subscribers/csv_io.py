@@ -5,8 +5,9 @@
 database. A bad row is skipped and reported with its file and line, so one typo never stops the
 rest; a second row for the same address is skipped quietly, unless it takes the address off the
 list (status unsubscribed, bounced or complained) and the first does not: that row wins, and is
-reported. Cells that a spreadsheet would run as a formula are written with a leading `'`, which
-reading takes off again.
+reported. Cells that a spreadsheet would run as a formula are written with a leading `'`, and so
+are cells that start with a `'` of their own; reading takes one `'` off a cell only when a formula's
+start or another `'` follows it, so every value comes back as it was written.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = ["CsvList", "CsvRow", "read_csv", "valid_address", "write_csv"]
 
 THEME_SEPARATOR = ";"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_GUARDED = (*_FORMULA_START, "'")  # a cell starting with one of these is written after a `'`
 _LEAVING = ("unsubscribed", "bounced", "complained")  # statuses that suppress an address
 
 
@@ -116,8 +118,8 @@ def _first_line(last: int, row: dict) -> int:
 
 def _cell(row: dict, column: str) -> str:
     value = row.get(column) or ""
-    return value[1:] if value.startswith("'") and value[1:2] in _FORMULA_START else value
+    return value[1:] if value.startswith("'") and value[1:2] in _GUARDED else value
 
 
 def _defused(cell: str) -> str:
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+    return "'" + cell if cell.startswith(_GUARDED) else cell

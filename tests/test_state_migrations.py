@@ -204,7 +204,9 @@ def test_subscriber_ids_are_never_given_again_and_an_older_database_keeps_every_
                 for table in ("subscribers", "subscriber_events", "subscription_requests")] == before
         assert store._rows("PRAGMA foreign_keys") == [(1,)]  # on again after the migration
         assert store._rows("PRAGMA foreign_key_check") == []
-        assert {row[2] for row in store._rows("PRAGMA foreign_key_list(subscriber_events)")} == {"subscribers"}
+        for child in ("subscriber_events", "subscription_requests"):  # expire_pending relies on the cascade
+            assert {(row[2], row[6]) for row in store._rows(f"PRAGMA foreign_key_list({child})")} == {
+                ("subscribers", "CASCADE")}
         assert {name for (name,) in store._rows("SELECT name FROM sqlite_master WHERE tbl_name = 'subscribers' "
                                                 "AND type = 'index' AND sql IS NOT NULL")} == {
             "subscribers_status", "subscribers_sending"}

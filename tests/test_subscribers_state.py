@@ -136,6 +136,18 @@ def test_a_confirmation_older_than_seven_days_does_nothing_and_the_request_expir
     assert subs.get_subscriber(store, fresh.id).status == "pending"
 
 
+def test_an_address_forgotten_when_its_request_expires_takes_every_request_of_its_own_with_it(store):
+    """The delete cascades to its requests, even to one the cutoff spares (a clock set back between two)."""
+    later = subs.request_subscription(store, "skew@example.org", "", [], how="form", at=T0 + timedelta(days=3))
+    subs.request_subscription(store, "skew@example.org", "", [], how="form", at=T0)  # now asked "at T0"
+    kept = subs.request_subscription(store, "kept@example.org", "", [], how="form", at=T0 + timedelta(days=3))
+    assert subs.expire_pending(store, at=T0 + timedelta(days=7)) == 1
+    assert subs.find_subscriber(store, "skew@example.org") is None
+    assert store._rows("SELECT id FROM subscription_requests ORDER BY id") == [(kept.id,)]
+    assert not subs.can_confirm(store, later.subscriber.id, request=later.id, at=T0 + timedelta(days=7))
+    assert store._rows("PRAGMA foreign_key_check") == []
+
+
 def test_cli_add_and_remove_refuse_what_only_the_owner_may_do(store):
     subs.add(store, "ann@example.org", "Ann", [], how="cli", at=T0)
     with pytest.raises(SubscriberError, match="already subscribed"):

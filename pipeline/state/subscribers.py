@@ -295,8 +295,7 @@ def expire_pending(store: Store, *, at: datetime) -> int:
         for (subscriber_id,) in expired:
             before = db.execute("SELECT status FROM subscriber_events WHERE subscriber = ? AND status != 'pending' "
                                 "ORDER BY id DESC LIMIT 1", (subscriber_id,)).fetchone()
-            if before is None:
-                _end_requests(db, subscriber_id)
+            if before is None:  # its requests go with it (ON DELETE CASCADE)
                 db.execute("DELETE FROM subscriber_events WHERE subscriber = ?", (subscriber_id,))
                 db.execute("DELETE FROM subscribers WHERE id = ?", (subscriber_id,))
             else:

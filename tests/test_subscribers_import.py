@@ -122,7 +122,8 @@ def test_without_a_themes_transform_a_rows_themes_are_taken_as_they_are(store, t
 
 
 def test_a_pending_address_on_the_list_takes_the_rows_themes_else_every_theme(store, tmp_path):
-    """Not the themes of its request, which may be a stranger's form post: the list vouches for the address."""
+    """Not the themes or the name of its request, which may be a stranger's form post: the list vouches for the
+    address."""
     for address in ("asked@example.org", "listed@example.org"):
         subs.request_subscription(store, address, "Asked", ["research"], how="form", at=T0)
     path = tmp_path / "list.csv"
@@ -132,7 +133,7 @@ def test_a_pending_address_on_the_list_takes_the_rows_themes_else_every_theme(st
                        at=T0 + timedelta(days=1))
     assert done.activated == 2
     found = {s.email: (s.status, s.name, s.themes) for s, _ in subs.listing(store)}
-    assert found == {"asked@example.org": ("active", "Asked", frozenset()),
+    assert found == {"asked@example.org": ("active", "", frozenset()),
                      "listed@example.org": ("active", "Listed", frozenset({"peer support"}))}
 
 

@@ -257,8 +257,8 @@ def test_a_provider_event_from_before_the_latest_subscription_changes_nothing(st
 def test_the_organiser_activating_a_pending_address_gives_it_its_own_themes_else_every_theme(store):
     """The list or `subscribers add` vouch for a pending address, not for its requests: anyone can post the
     form with any address, so a request's themes are not the owner's until the owner confirms it. The
-    organiser's themes apply when they give any, otherwise every theme (the request's name, when they give
-    none); its requests end."""
+    organiser's themes apply when they give any, otherwise every theme, and only the organiser's name (a
+    request's could greet the owner by whatever a stranger typed); its requests end."""
     requests = {}
     for address in ("csv-asked@example.org", "csv-listed@example.org", "cli-asked@example.org",
                     "cli-listed@example.org"):
@@ -273,9 +273,9 @@ def test_the_organiser_activating_a_pending_address_gives_it_its_own_themes_else
     subs.add(store, "cli-listed@example.org", "Listed", ["peer support"], how="cli", at=later)
 
     found = {s.email: (s.status, s.name, s.themes) for s in subs.active_subscribers(store)}
-    assert found == {"csv-asked@example.org": ("active", "Asked", frozenset()),  # every theme, not the request's
+    assert found == {"csv-asked@example.org": ("active", "", frozenset()),  # every theme, no name: not the request's
                      "csv-listed@example.org": ("active", "Listed", frozenset({"peer support"})),
-                     "cli-asked@example.org": ("active", "Asked", frozenset()),
+                     "cli-asked@example.org": ("active", "", frozenset()),
                      "cli-listed@example.org": ("active", "Listed", frozenset({"peer support"}))}
     with store.transaction() as db:
         assert db.execute("SELECT COUNT(*) FROM subscription_requests").fetchone()[0] == 0  # ended, as confirming does

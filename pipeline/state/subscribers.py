@@ -32,7 +32,8 @@ only its owner can come back, through the form and the confirmation (a complaine
 A pending address on the organiser's list becomes active, since the list vouches for it, unless it
 had left before: then anyone may have posted the form for it, and only its owner's confirmation
 makes it active. The list vouches for the address, not for its requests: it follows the themes the
-organiser gives, else every theme, never those of a request no one has confirmed. The consent
+organiser gives, else every theme, and the name they give, never those of a request no one has
+confirmed. The consent
 record (`subscriber_events`) is what says whether an address ever left.
 
 Each change adds a row to `subscriber_events`, the consent record: when, the status after, and how
@@ -156,7 +157,7 @@ def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, I
     become active, since the organiser's list vouches for them, unless they had unsubscribed, bounced
     or complained before (then the request may be a stranger's, and they stay pending until their
     owner confirms): with the row's themes if it gives any, else every theme (never an unconfirmed
-    request's: anyone can post the form), and the row's name, else the request's (their requests
+    request's: anyone can post the form), and the row's name, never a request's (their requests
     end, as a confirmation ends them); an active subscriber gets the row's name, if it has one, and
     keeps the themes they chose; an unsubscribed, bounced or complained address is left as it is,
     never re-activated.
@@ -184,8 +185,7 @@ def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, I
 
 def add(store: Store, email: str, name: str, themes: Iterable[str], *, how: str, at: datetime) -> Subscriber:
     """Add one subscriber as active (the organiser vouches for them); a pending one is activated, with
-    `themes` if any are given, else every theme (never an unconfirmed request's), and `name`, else the
-    request's.
+    `themes` if any are given, else every theme, and `name` (never an unconfirmed request's).
 
     Raises SubscriberError for an address already active, or one that unsubscribed, bounced or
     complained, pending again or not: only its owner can come back, through the form and its
@@ -397,14 +397,12 @@ def _insert(db: sqlite3.Connection, email: str, name: str, themes: Iterable[str]
 def _activate(db: sqlite3.Connection, found: tuple, name: str, themes: Iterable[str], at: datetime,
               how: str) -> None:
     """The organiser makes the pending address `found` active: with their `themes`, else every theme, and their
-    `name`, else that of the address's latest open request; its requests then end. Its themes are never taken
-    from a request: that may be a stranger's form post, which only the owner's confirmation vouches for."""
-    subscriber_id = found[0]
-    asked = db.execute("SELECT name FROM subscription_requests WHERE subscriber = ? AND at > ? "
-                       "ORDER BY id DESC LIMIT 1", (subscriber_id, _iso(at - timedelta(days=PENDING_DAYS)))).fetchone()
+    `name`, else the one it has; its requests then end. Neither is ever taken from a request: that may be a
+    stranger's form post (a name to greet its owner by, themes to choose for them), which only the owner's
+    confirmation vouches for."""
     db.execute("UPDATE subscribers SET status = 'active', name = ?, themes = ?, requested_at = NULL, updated_at = ? "
-               "WHERE id = ?", (_name(name) or (asked[0] if asked else "") or found[2], _themes(themes),
-                                _iso(at), subscriber_id))
+               "WHERE id = ?", (_name(name) or found[2], _themes(themes), _iso(at), found[0]))
+    subscriber_id = found[0]
     _end_requests(db, subscriber_id)
     _event(db, subscriber_id, at, "active", how)
 

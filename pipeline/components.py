@@ -112,9 +112,10 @@ class Delivery:
     # False when a failure may still have reached the provider (a timeout, a connection lost after the
     # request went out, a 5xx): such a message must never be sent again blindly.
     certain: bool = True
-    # True when the receiving server refused the address itself, for good (a hard bounce: "550 5.1.1 no such
-    # user" at RCPT TO). Only with ok False and certain True; the host then marks the subscriber bounced, as
-    # a provider's bounce event does, so no later run sends to them.
+    # True when the receiving server or the provider refused the address itself, for good (a hard bounce: "550
+    # 5.1.1 no such user" at RCPT TO; SendGrid's "Does not contain a valid address."). Only with ok False and
+    # certain True; the host then marks the subscriber bounced, as a provider's bounce event does, so no later
+    # run sends to them.
     bounced: bool = False
 
 

@@ -5,6 +5,7 @@ What happens under faults, kills and re-runs is in test_exactly_once.py.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from pipeline.errors import ConfigError
 from pipeline.mail.message import TOKEN_TAG, Recipient
 from pipeline.run_context import RunContext
 from pipeline.state import Store
-from plugins.deliveries.sendgrid import retry_delay
+from plugins.deliveries.sendgrid import refused_recipients, retry_delay
 from plugins.sinks.email.render import RenderedEdition
 from tests.mail_fixtures import mailing_for
 
@@ -238,6 +239,89 @@ def test_a_400_about_the_request_as_a_whole_still_fails_everyone_in_it(fake, sen
 
     assert not any(d.ok for d in results) and fake.statuses[-1:] == [400] and not fake.accepted
     assert all(d.error.startswith("SendGrid answered 400:") for d in results)
+
+
+def test_an_address_sendgrid_judges_invalid_is_a_hard_bounce_and_another_reason_for_one_recipient_is_not(
+        fake, sendgrid):
+    fake.refuse_addresses("reader1@example.org")
+    people = [*recipients(3), Recipient("reader0@example.org", "Reader 0 again", "t9")]  # the same address twice
+
+    _, results = deliver(sendgrid(), people)
+
+    refused = {d.recipient: d for d in results if not d.ok}
+    assert sorted(refused) == ["reader0@example.org", "reader1@example.org"]
+    assert refused["reader1@example.org"].bounced and refused["reader1@example.org"].certain
+    assert refused["reader1@example.org"].error.endswith(": Does not contain a valid address.")
+    assert not refused["reader0@example.org"].bounced and "should be unique" in refused["reader0@example.org"].error
+    assert fake.delivered() == {"reader0@example.org": 1, "reader2@example.org": 1}
+
+
+@pytest.mark.parametrize(("field", "message", "invalid"), [
+    ("personalizations.0.to.0.email", "Does not contain a valid address.", True),
+    ("personalizations.0.to.0.email", "The to email does not contain a valid address.", True),
+    ("personalizations.0.to.0.email", "The to email parameter is required.", False),  # nothing was there to judge
+    ("personalizations.0.to.0.email", "Invalid type. Expected: string, given: array.", False),  # our request's
+    ("personalizations.0.to", "Each email address in the personalization block should be unique between to, cc, "
+                              "and bcc.", False),
+    ("personalizations.0.send_at", "Does not contain a valid address.", False),  # not about the address
+])
+def test_which_refusals_naming_one_recipient_say_its_address_is_invalid(field, message, invalid):
+    body = json.dumps({"errors": [{"message": message, "field": field, "help": None}]}).encode()
+
+    assert refused_recipients(body, 2) == {0: (message, invalid)}
+
+
+def sendgrid_project(fake, write_project, readers: tuple[str, ...]):
+    """A post and these readers, sent through `fake` (tests/newsletter_network.py)."""
+    from pipeline.config import load_project
+    from tests.newsletter_network import POST, project_toml
+
+    return load_project(write_project(project_toml(fake.url), {
+        "subscribers.csv": "email,name\n" + "".join(f"{e},{e[:3]}\n" for e in readers), "blog/post.md": POST}))
+
+
+def subscriber_statuses(project, emails) -> dict[str, str]:
+    from pipeline.state import subscribers
+
+    store = Store(project.core.state_dir / "pipeline.sqlite")
+    try:
+        return {e: subscribers.find_subscriber(store, e).status for e in emails}
+    finally:
+        store.close()
+
+
+def test_an_address_sendgrid_judges_invalid_is_marked_bounced_and_never_sent_to_again(fake, write_project):
+    from pipeline.runner import run
+
+    readers = ("ann@example.org", "bob@example.org", "cy@example.org")
+    project = sendgrid_project(fake, write_project, readers)
+    fake.refuse_addresses("bob@example.org")
+
+    first = run(project, as_of=date(2016, 3, 1))
+    second = run(project, as_of=date(2016, 3, 1))
+
+    assert first.exit_code == 3 and not first.failed("sink"), first.failed("sink")  # said, not a failed send
+    [line] = [p for p in first.problems if "bob@example.org" in p]
+    assert "bob@example.org bounced" in line and "Does not contain a valid address." in line
+    assert subscriber_statuses(project, readers) == {"ann@example.org": "active", "bob@example.org": "bounced",
+                                                     "cy@example.org": "active"}
+    assert second.exit_code == 0
+    assert [r.recipients for r in fake.log if r.path == "/v3/mail/send"] == [
+        ("ann@example.org", "bob@example.org", "cy@example.org"), ("ann@example.org", "cy@example.org")]
+
+
+def test_sendgrid_refusing_most_addresses_as_invalid_bounces_none_of_them(fake, write_project):
+    from pipeline.runner import run
+
+    refused = ("bob@example.org", "cy@example.org", "di@example.org")
+    project = sendgrid_project(fake, write_project, ("ann@example.org", *refused))
+    fake.refuse_addresses(*refused)
+
+    first = run(project, as_of=date(2016, 3, 1))
+
+    assert first.exit_code == 1 and not any("bounced via" in p for p in first.problems)
+    assert "not marked bounced: 3 of the 4 addresses" in first.failed("sink")[0].summary
+    assert set(subscriber_statuses(project, refused).values()) == {"active"}  # the next run tries them again
 
 
 def test_too_large_request_says_to_lower_batch_size(fake, sendgrid):

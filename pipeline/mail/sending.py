@@ -15,14 +15,15 @@ What is promised, per issue and recipient:
   unknown. A third-party delivery that implements only `send` gets at most once: what it does
   not report as sent or certainly failed becomes unknown.
 - **A hard bounce is said once and never sent to again.** A delivery that reports the address refused
-  for good (`Delivery.bounced`: smtp's "550 5.1.1 no such user" at RCPT TO) is settled as failed,
+  for good (`Delivery.bounced`: smtp's "550 5.1.1 no such user" at RCPT TO, SendGrid's 400 "Does not
+  contain a valid address." for that recipient) is settled as failed,
   and when the send ends the subscriber is marked bounced through the same function as a provider's
   bounce event (`subscribers.suppress`), so no later run sends to them; the report names the address
   and the server's reply. A run killed before the end leaves the delivery failed and the subscriber
   active, and the next run's attempt is refused again, and marks them. When at least `SUSPECT_BOUNCES`
   addresses and more than half of those the issue reached (sent to, by this run or an earlier one, or
   refused for good) were refused so, none is marked: that is a mail server set up wrong, not a list
-  gone bad, and the report says so.
+  gone bad (or a delivery sending addresses wrong), and the report says so.
 - **Unknown is never guessed.** It is named in the run report and the exit code, listed by
   `pipeline deliveries`, and sent again only when the organiser asks (`--resend unknown`).
 """
@@ -334,8 +335,8 @@ def _mark_bounced(store: Store, deliverer: Deliverer, edition: int, report: Send
     reached = journal.counts(store, edition).get(edition, Counter())[SENT] + len(refused)
     if len(refused) >= SUSPECT_BOUNCES and 2 * len(refused) > reached:
         doubt = (f"not marked bounced: {len(refused)} of the {reached} addresses this issue reached were refused "
-                 f"as unknown, which says more about the mail server's setup than about the addresses; "
-                 f"check it, and the next run tries them again")
+                 f"for good, which says more about the mail server's or the delivery's setup than about the "
+                 f"addresses; check it, and the next run tries them again")
         log.warning("%s delivery: %s", deliverer.name, doubt)
         report.failed += [(recipient, f"{why} ({doubt})") for recipient, why in refused]
         return

@@ -12,7 +12,7 @@ The statuses, and every transition there is (nothing else changes a status):
     unsubscribe           active, pending              unsubscribed  one-click link, preferences page
     remove                active, pending              unsubscribed  `pipeline subscribers remove`
     suppress              (new), active, pending***    unsubscribed, bounced or complained (SendGrid's webhook;
-                                                       bounced: an smtp hard bounce, `mail/sending.py`)
+                                                       bounced: a delivery's hard bounce, `mail/sending.py`)
                           unsubscribed, bounced        complained
     expire_pending        pending (asked >= 7 days ago) deleted if it never was anything else, otherwise
                                                        back to the status it had before it asked

@@ -21,8 +21,11 @@ mid-send and run again within `hold_minutes - 10` minutes settles its batch exac
 429s and refused connections are retried (nothing was accepted); a 400 whose errors each name one
 recipient's personalization ("personalizations.3.to.0.email") fails those recipients alone, with
 SendGrid's reason, and the rest are sent again in a request without them (a 400 accepts nothing, so
-nobody gets two copies); any other 4xx fails the request with SendGrid's own explanation. The API
-key is read from the environment variable named by `api_key_env`, never from pipeline.toml.
+nobody gets two copies). When that reason is that the address itself is invalid ("Does not contain a
+valid address."), SendGrid will never send to it: it is a hard bounce (`Delivery.bounced`), and the
+host marks the subscriber bounced as it does for smtp's. Any other 4xx fails the request with
+SendGrid's own explanation. The API key is read from the environment variable named by
+`api_key_env`, never from pipeline.toml.
 """
 
 from __future__ import annotations
@@ -65,6 +68,10 @@ CANCEL_CUTOFF = timedelta(minutes=10)  # SendGrid refuses a cancel later than th
 CANCEL_MARGIN = timedelta(minutes=1)  # our clock and SendGrid's may differ a little
 MAX_RESENDS = 10  # requests made again without the recipients a 400 named, per request
 _PERSONALIZATION = re.compile(r"personalizations\.(\d+)(?:\.|$)")  # the field of a 400's error
+_TO_EMAIL = re.compile(r"personalizations\.\d+\.to\.\d+\.email")  # the field naming a recipient's address
+# SendGrid's reason for an address it judges invalid: "Does not contain a valid address.", or "The to email does not
+# contain a valid address."; not "The to email parameter is required." nor a wrong type, which are our request's.
+_INVALID = re.compile(r"\bdoes not contain a valid address\b", re.IGNORECASE)
 HINTS = {
     401: "check the API key in {env}",
     403: "the key needs the Mail Send and Scheduled Sends permissions and the sender must be verified",
@@ -198,8 +205,8 @@ class SendGrid(Deliverer):
                     break
                 # Nothing of the request was taken: the others go again, in a request without those named.
                 named += [Delivery(chunk[n].email, False, error=f"SendGrid refused this address (the others were "
-                                                                f"sent without it): {why}")
-                          for n, why in refused_alone.items()]
+                                                                f"sent without it): {why}", bounced=invalid)
+                          for n, (why, invalid) in refused_alone.items()]
                 chunk = [r for n, r in enumerate(chunk) if n not in refused_alone]
                 if not chunk:
                     return named
@@ -352,21 +359,25 @@ def _their_now(date_header: str | None, ours: float) -> float:
     return theirs.timestamp() if theirs is not None and theirs.tzinfo is not None else ours
 
 
-def refused_recipients(body: bytes, count: int) -> dict[int, str]:
-    """{index of a personalization in the request: SendGrid's reason} when every error of a refused mail/send
-    names one of its `count` personalizations ("personalizations.3.to.0.email"); {} when any error is about
-    the request as a whole (its sender, subject, batch id...), which then fails for everyone."""
+def refused_recipients(body: bytes, count: int) -> dict[int, tuple[str, bool]]:
+    """{index of a personalization in the request: (SendGrid's reason, whether it says the recipient's address
+    itself is invalid)} when every error of a refused mail/send names one of its `count` personalizations
+    ("personalizations.3.to.0.email"); {} when any error is about the request as a whole (its sender,
+    subject, batch id...), which then fails for everyone."""
     try:
         errors = json.loads(body or b"").get("errors")
     except (ValueError, AttributeError):
         return {}
-    named: dict[int, str] = {}
+    named: dict[int, tuple[str, bool]] = {}
     for error in errors if isinstance(errors, list) else []:
-        found = _PERSONALIZATION.match(str(error.get("field") or "")) if isinstance(error, dict) else None
+        field = str(error.get("field") or "") if isinstance(error, dict) else ""
+        found = _PERSONALIZATION.match(field)
         if found is None or int(found[1]) >= count:
             return {}
         message = header_text(error.get("message")) or "no reason given"
-        named[int(found[1])] = f"{named[int(found[1])]}; {message}" if int(found[1]) in named else message
+        reason, invalid = named.get(int(found[1]), ("", False))
+        named[int(found[1])] = (f"{reason}; {message}" if reason else message,
+                                invalid or bool(_TO_EMAIL.fullmatch(field) and _INVALID.search(message)))
     return named
 
 

@@ -237,6 +237,62 @@ def test_a_connection_lost_before_the_message_is_certain_and_retried_by_reconnec
     assert [r["to"] for r in inbox.received] == [["ann@example.org"]]
 
 
+class GoodbyeWhenBack(Inbox):
+    """Says "421 4.4.2 Idle timeout" to the MAIL FROM of a connection's second message and hangs up, as a server
+    that closed an idle connection answers the client coming back to it."""
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.received and not getattr(self, "said", False):
+            self.said = True
+            await server.push("421 4.4.2 Idle timeout, closing connection")
+            server.transport.close()
+            return "421 already said"
+        envelope.mail_from = address
+        return "250 OK"
+
+
+@pytest.mark.parametrize("goodbye", ["hang up", "421"])
+def test_a_kept_connection_the_server_closed_is_opened_again_and_the_message_sent_once(
+        smtp_server, smtp_delivery, goodbye):
+    import time
+
+    if goodbye == "hang up":  # a real idle timeout: aiosmtpd closes a connection silent for `timeout` seconds
+        inbox = Inbox()
+        send = smtp_delivery(f"port = {smtp_server(inbox, timeout=1.0)}, starttls = false")
+        results = send(messages("ann@example.org"))
+        time.sleep(1.5)
+        results += send(messages("bob@example.org"))
+    else:
+        inbox = GoodbyeWhenBack()
+        send = smtp_delivery(f"port = {smtp_server(inbox)}, starttls = false")
+        results = send(messages("ann@example.org", "bob@example.org"))
+
+    assert [(d.recipient, d.ok, d.error) for d in results] == [("ann@example.org", True, ""),
+                                                               ("bob@example.org", True, "")]
+    assert [r["to"] for r in inbox.received] == [["ann@example.org"], ["bob@example.org"]]
+
+
+class HangupAfterTheFirst(Inbox):
+    """Takes every message, and hangs up before answering any but a connection's first."""
+
+    async def handle_DATA(self, server, session, envelope):
+        reply = await super().handle_DATA(server, session, envelope)
+        if len(self.received) > 1:
+            server.transport.close()
+        return reply
+
+
+def test_a_kept_connection_lost_after_the_message_went_out_never_sends_it_again(smtp_server, smtp_delivery):
+    inbox = HangupAfterTheFirst()
+    send = smtp_delivery(f"port = {smtp_server(inbox)}, starttls = false")
+
+    results = send(messages("ann@example.org", "bob@example.org"))
+
+    assert [(d.recipient, d.ok, d.certain) for d in results] == [
+        ("ann@example.org", True, True), ("bob@example.org", False, False)]  # the server may have bob's
+    assert [r["to"] for r in inbox.received] == [["ann@example.org"], ["bob@example.org"]]  # and has it once
+
+
 def test_an_uncertain_smtp_message_is_journalled_unknown_and_not_resent(smtp_server, project_from, item_factory):
     from pipeline.runner import run
     from pipeline.state import journal
@@ -541,7 +597,8 @@ def test_failures_that_never_reached_the_server_do_not_hide_one_refusing_every_a
 
     first = run(project, as_of=dt.date(2016, 4, 1))
 
-    assert not inbox.received and sorted(inbox.asked) == sorted((*refused, *lost))
+    assert not inbox.received and set(inbox.asked) == {*refused, *lost}
+    assert inbox.asked.count("reader0@example.org") == 2  # hung up on the connection kept: tried once more on a new one
     assert first.exit_code == 1 and not any("marked bounced" in p for p in first.problems), first.problems
     store = Store(project.core.state_dir / "pipeline.sqlite")
     try:

@@ -9,9 +9,12 @@ enhanced status code is about the recipient's address): then it is a hard bounce
 host marks the subscriber bounced (`Delivery.bounced`). A refusal at MAIL FROM or of the message
 after DATA is about the sender or the message, never the address (RFC 5321 §3.3, §4.2.5), so it
 only fails that delivery, to be retried. A 421 (the server is closing the connection) fails that
-message, and the next one is sent on a new connection. SMTP cannot take a message back: if the
-connection is lost after a message's final dot went out and before the server answered, that one
-message is `unknown` (it may have been accepted) and is not retried.
+message, and the next one is sent on a new connection; but when the connection kept from an earlier
+message is found closed (the server hung up on it while it was idle, or answers 421) before the server
+accepted DATA, nothing of this message was handed over, so it is sent again at once on a new
+connection, once. SMTP cannot take a message back: once DATA was accepted a message is never sent
+again; if the connection is lost after its final dot went out and before the server answered, that one
+message is `unknown` (it may have been accepted).
 """
 
 from __future__ import annotations
@@ -114,11 +117,15 @@ class Smtp(Deliverer):
             raise
         return server
 
-    def _send_one(self, msg: EmailMessage) -> Delivery:
-        """Send one message; uncertain only if the connection is lost after its final dot went out."""
+    def _send_one(self, msg: EmailMessage, *, again: bool = True) -> Delivery:
+        """Send one message; uncertain only if the connection is lost after its final dot went out. When the
+        connection kept from an earlier message turns out closed (the server hung up on it while idle, or says
+        421) before DATA was accepted, nothing of this message was handed over: it is sent again, once, on a
+        new connection (`again`)."""
         from pipeline.mail.message import message_bytes, needs_smtputf8  # MIME, loaded with the first message
 
         recipient = msg["To"].addresses[0].addr_spec
+        kept = again and self._server is not None
         try:
             server = self._connection()
         except ConnectionError as exc:
@@ -126,12 +133,20 @@ class Smtp(Deliverer):
         where = f"SMTP server {self.settings.host}:{self.settings.port}"
         try:
             refused = _envelope(server, msg["From"].addresses[0].addr_spec, recipient, utf8=needs_smtputf8(msg))
-            if refused:
-                self._end_transaction(server, refused.code)
-                if refused.stage == "RCPT TO" and hard_bounce(refused.code, refused.text):
-                    return Delivery(recipient, False, error=f"the server refused the address for good: {refused}",
-                                    bounced=True)
-                return Delivery(recipient, False, error=f"the server refused it: {refused}")
+        except (smtplib.SMTPException, OSError) as exc:  # DATA was not accepted: nothing of the message went out
+            self._lost()
+            if kept and isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError):
+                return self._send_one(msg, again=False)
+            return Delivery(recipient, False, error=f"{where}: {_describe(exc)}")
+        if refused:
+            self._end_transaction(server, refused.code)
+            if kept and refused.code == 421:
+                return self._send_one(msg, again=False)
+            if refused.stage == "RCPT TO" and hard_bounce(refused.code, refused.text):
+                return Delivery(recipient, False, error=f"the server refused the address for good: {refused}",
+                                bounced=True)
+            return Delivery(recipient, False, error=f"the server refused it: {refused}")
+        try:  # from here on the message is never sent again: the server may have it
             server.send(_dot_stuffed(message_bytes(msg)))
         except (smtplib.SMTPException, OSError) as exc:  # the final dot never went out: not accepted
             self._lost()

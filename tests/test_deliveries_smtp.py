@@ -357,6 +357,13 @@ class Counting(Inbox):
     ("550 5.2.2 Mailbox full", False),
     ("450 4.2.0 Mailbox busy", False),
     ("555 5.5.4 Unsupported option: SMTPUTF8", False),
+    # Microsoft 365's directory-based edge blocking: an address its directory does not know
+    ("550 5.4.1 Recipient address rejected: Access denied. AS(201806281) [DM6NAM12FT034.eop-nam12.prod.protection."
+     "outlook.com 2024-05-01T10:00:00.000Z 08DC...]", True),
+    ("550 5.4.1 [ann@example.org]: Recipient address rejected: Access denied [CY1GCC01FT007.eop-gcc01.prod."
+     "protection.outlook.com]", True),
+    ("550 5.4.1 Relay Access Denied", False),  # 5.4.1 is "no answer from host": only with those words a bounce
+    ("450 4.4.1 Recipient address rejected: try again later", False),
 ])
 def test_which_refusals_at_rcpt_to_are_hard_bounces(reply, bounce):
     from plugins.deliveries.smtp import hard_bounce
@@ -391,19 +398,24 @@ def smtp_project(project_from, item_factory, port: int, readers: str):
         """, files={"subscribers.csv": "email,name\n" + readers}, plugins=[("one", OnePost())])
 
 
+FOR_GOOD = ["550 5.1.1 No such mailbox here",
+            "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)"]  # Microsoft 365's
+
+
+@pytest.mark.parametrize("reply", FOR_GOOD)
 def test_an_address_refused_for_good_at_rcpt_to_is_marked_bounced_and_never_tried_again(
-        smtp_server, project_from, item_factory):
+        smtp_server, project_from, item_factory, reply):
     from pipeline.runner import run
     from pipeline.state import journal
     from pipeline.state import subscribers as subscriber_state
 
     inbox = Counting(refuse=("bob@example.org",))
+    inbox.refusal = reply
     project = smtp_project(project_from, item_factory, smtp_server(inbox), "ann@example.org,Ann\nbob@example.org,Bob\n")
 
     first = run(project, as_of=dt.date(2016, 4, 1))
     second = run(project, as_of=dt.date(2016, 4, 1))
 
-    reply = "550 5.1.1 No such mailbox here"
     assert first.exit_code == 3 and not first.failed("sink")  # said, but the send itself went well
     [line] = [p for p in first.problems if "bob@example.org" in p]
     assert "bob@example.org bounced" in line and reply in line and "\n" not in line
@@ -421,13 +433,16 @@ def test_an_address_refused_for_good_at_rcpt_to_is_marked_bounced_and_never_trie
         store.close()
 
 
-def test_a_server_refusing_most_addresses_as_unknown_bounces_none_of_them(smtp_server, project_from, item_factory):
+@pytest.mark.parametrize("reply", FOR_GOOD)
+def test_a_server_refusing_most_addresses_as_unknown_bounces_none_of_them(smtp_server, project_from, item_factory,
+                                                                          reply):
     from pipeline.runner import run
     from pipeline.state import subscribers as subscriber_state
 
     # A relay that takes itself for the final destination says "no such mailbox" to everyone but its own.
     refused = ("bob@example.org", "cy@example.org", "di@example.org")
     inbox = Counting(refuse=refused)
+    inbox.refusal = reply
     readers = "".join(f"{email},{email[:2]}\n" for email in ("ann@example.org", *refused))
     project = smtp_project(project_from, item_factory, smtp_server(inbox), readers)
 

@@ -1,20 +1,21 @@
 """The `smtp` delivery: hands each message to a mail server (a relay, or a provider's SMTP service).
 
-One connection per send, STARTTLS by default, and login when `username_env`/`password_env`
-name environment variables holding the credentials (never put them in pipeline.toml). A login
-is only ever sent over STARTTLS: `starttls = false` with credentials is refused at start-up.
-A recipient the server refuses fails alone and is retried by the next run, unless the refusal
-says the address itself is bad for good (`hard_bounce`: a 550, 551, 553 or 556 at RCPT TO whose
-enhanced status code is about the recipient's address): then it is a hard bounce, and the
-host marks the subscriber bounced (`Delivery.bounced`). A refusal at MAIL FROM or of the message
-after DATA is about the sender or the message, never the address (RFC 5321 §3.3, §4.2.5), so it
-only fails that delivery, to be retried. A 421 (the server is closing the connection) fails that
-message, and the next one is sent on a new connection; but when the connection kept from an earlier
-message is found closed (the server hung up on it while it was idle, or answers 421) before the server
-accepted DATA, nothing of this message was handed over, so it is sent again at once on a new
-connection, once. SMTP cannot take a message back: once DATA was accepted a message is never sent
-again; if the connection is lost after its final dot went out and before the server answered, that one
-message is `unknown` (it may have been accepted).
+One connection per send, STARTTLS by default, and login when `username_env`/`password_env` name
+environment variables holding the credentials (never put them in pipeline.toml). A login is only
+ever sent over STARTTLS: `starttls = false` with credentials is refused at start-up. A recipient the
+server refuses fails alone and is retried by the next run, unless the refusal says the address
+itself is bad for good (`hard_bounce`: a 550, 551, 553 or 556 at RCPT TO whose enhanced status code
+is about the recipient's address, Microsoft 365's "5.4.1 Recipient address rejected" included): then
+it is a hard bounce, and the host marks the subscriber bounced (`Delivery.bounced`; none when at
+least 3, and more than half of those reached, were refused so: `SUSPECT_BOUNCES`). A refusal at MAIL
+FROM or of the message after DATA is about the sender or the message, never the address (RFC 5321
+§3.3, §4.2.5), so it only fails that delivery, to be retried. A 421 (the server is closing the
+connection) fails that message, and the next one is sent on a new connection; but when the
+connection kept from an earlier message is found closed (the server hung up on it while it was idle,
+or answers 421) before the server accepted DATA, nothing of this message was handed over, so it is
+sent again at once on a new connection, once. SMTP cannot take a message back: once DATA was
+accepted a message is never sent again; if the connection is lost after its final dot went out and
+before the server answered, that one message is `unknown` (it may have been accepted).
 """
 
 from __future__ import annotations
@@ -216,21 +217,31 @@ def _envelope(server: smtplib.SMTP, sender: str, recipient: str, *, utf8: bool) 
 # a refusal of the client, its parameters or its policy, which says nothing about the address.
 ADDRESS_REPLIES = (550, 551, 553, 556)
 _ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})(?!\S)")  # RFC 3463: 5.1.1
+# Microsoft 365 refuses an address its directory does not know (directory-based edge blocking) with
+# "550 5.4.1 [ann@example.org]: Recipient address rejected: Access denied"; its other 5.4.1s ("Relay Access
+# Denied": a domain the tenant does not accept) are about the routing, not the address.
+_RECIPIENT_REJECTED = re.compile(r"recipient address rejected", re.IGNORECASE)
 
 
 def hard_bounce(code: int, text: str) -> bool:
     """Whether a refusal at RCPT TO says the recipient's address is bad for good: a 550, 551, 553 or 556
     whose enhanced status code (RFC 3463; a reply without one is no bounce) is about that address: 5.1.x (bad
-    mailbox, bad domain, bad syntax, moved; not 5.1.7 and 5.1.8, the sender's) or 5.2.1 (mailbox disabled).
-    A 5.7.x (policy: relaying denied, a blocklisted client), 5.2.2 (mailbox full) and the rest leave the
-    address alone: they would otherwise mark a whole list bounced for a problem of the sending side."""
+    mailbox, bad domain, bad syntax, moved; not 5.1.7 and 5.1.8, the sender's), 5.2.1 (mailbox disabled), or
+    5.4.1 saying "Recipient address rejected" (Microsoft 365's answer for an address it does not know; RFC 3463's
+    5.4.1 is "no answer from host", so a 5.4.1 without those words is none). A 5.7.x (policy: relaying denied,
+    a blocklisted client), 5.2.2 (mailbox full) and the rest leave the address alone: they would otherwise mark
+    a whole list bounced for a problem of the sending side."""
     if code not in ADDRESS_REPLIES:
         return False
     enhanced = _ENHANCED.match(text)
     if enhanced is None:  # a bare "550 relaying denied" must not bounce a whole list: without a code, no bounce
         return False
     status, subject, detail = enhanced.groups()
-    return status == "5" and ((subject == "1" and detail not in ("7", "8")) or (subject, detail) == ("2", "1"))
+    if status != "5":
+        return False
+    if (subject, detail) == ("4", "1"):
+        return _RECIPIENT_REJECTED.search(text, enhanced.end()) is not None
+    return (subject == "1" and detail not in ("7", "8")) or (subject, detail) == ("2", "1")
 
 
 def _dot_stuffed(raw: bytes) -> bytes:

@@ -527,6 +527,17 @@ def test_an_address_outside_ascii_goes_with_smtputf8_and_a_utf8_to_header(smtp_s
     assert "=?" not in headers.partition("\nTo:")[2].partition("\n")[0]
 
 
+def test_an_address_outside_ascii_fails_alone_at_a_server_without_smtputf8(smtp_server, smtp_delivery):
+    inbox = Inbox()
+    send = smtp_delivery(f"port = {smtp_server(inbox, enable_SMTPUTF8=False)}, starttls = false")
+
+    results = send(build_messages(RENDERED, 5, MOMENT, [("jörg@bücher.example", "Jörg"), ("ann@example.org", "Ann")]))
+
+    assert [(d.ok, d.certain, d.bounced) for d in results] == [(False, True, False), (True, True, False)]
+    assert results[0].error == "the server refused it: the address is not ASCII and the server does not offer SMTPUTF8"
+    assert [r["to"] for r in inbox.received] == [["ann@example.org"]]
+
+
 def test_an_ascii_message_keeps_7bit_headers(smtp_server, smtp_delivery):
     inbox = Inbox()
     send = smtp_delivery(f"port = {smtp_server(inbox, enable_SMTPUTF8=True)}, starttls = false")

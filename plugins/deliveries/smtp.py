@@ -195,11 +195,11 @@ class Refusal:
 
 def _envelope(server: smtplib.SMTP, sender: str, recipient: str, *, utf8: bool) -> Refusal | None:
     """MAIL FROM, RCPT TO and DATA (with SMTPUTF8 when `utf8`: an address of the message is not ASCII, and its
-    headers are in UTF-8); the server's refusal, or None when it waits for the message. The caller ends a
-    refused transaction (`Smtp._end_transaction`)."""
+    headers are in UTF-8; `sender` and `recipient` are its From and To, so `utf8` covers them); the server's
+    refusal, or None when it waits for the message. The caller ends a refused transaction (`Smtp._end_transaction`)."""
     options = []
     server.ehlo_or_helo_if_needed()
-    if utf8 or not (sender + recipient).isascii():
+    if utf8:
         if not server.has_extn("smtputf8"):
             return Refusal("", 0, "the address is not ASCII and the server does not offer SMTPUTF8")
         options.append("SMTPUTF8")

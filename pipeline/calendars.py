@@ -5,13 +5,16 @@ the files where `pipeline/site.py` puts them.
 What each file holds:
 
 - A VEVENT per event: UID `<item id>@<site host>` (stable, so a calendar that imported the event updates
-  it instead of adding a copy); DTSTAMP and LAST-MODIFIED when the stored item last changed, and
-  SEQUENCE how many times it has (its `Revision`, kept by the state database): RFC 5545 3.8.7.2 and
-  3.8.7.4, so an app that reads the file again takes a changed time, place or price over what it
-  kept. All three come from the store, not the clock: an unchanged event gives the same bytes, and
-  the site can leave its file alone. An item given no revision (never stored) has its publication
-  time and SEQUENCE 0. Then SUMMARY, LOCATION, DESCRIPTION (the summary, speakers, prices, programme
-  and booking link, as plain text) and URL (the event's page on the site, as the archive assigns it).
+  it instead of adding a copy); DTSTAMP and LAST-MODIFIED when what this entry shows of the stored item
+  last changed, and SEQUENCE how many significant revisions it has had, a new time or place (its
+  `Revision`, kept by the state database: schema.py, `REVISION_TRIGGERS`): RFC 5545 3.8.7.2 to 3.8.7.4
+  and RFC 5546 2.1.4. An app that reads the file again keeps the copy with the higher SEQUENCE, and of
+  two with one SEQUENCE the later DTSTAMP (RFC 5546 2.1.5), so it takes a changed time, place or price
+  over what it kept. All three come from the store, not the clock: an unchanged event gives the same
+  bytes (so does a change of what the entry does not show: its themes, its author), and the site can
+  leave its file alone. An item given no revision (never stored) has its publication time and
+  SEQUENCE 0. Then SUMMARY, LOCATION, DESCRIPTION (the summary, speakers, prices, programme and booking
+  link, as plain text) and URL (the event's page on the site, as the archive assigns it).
 - Times in the venue's own zone (`EventDetails.timezone`, else the project's): `DTSTART;TZID=Europe/London`
   with the matching VTIMEZONE built from the zone database (GMT in February, BST in June). An event
   with no end time ends when its programme's last slot begins (the seminar's 16:00 networking), or,

@@ -4,6 +4,7 @@ no way for hostile text to add a property."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import textwrap
 from datetime import UTC, date, datetime, timedelta
@@ -14,8 +15,10 @@ import pytest
 from icalendar import Calendar
 
 from pipeline import site
-from pipeline.calendars import calendar_ics, event_ics
-from pipeline.models import EventDetails, Item, Kind, ProgrammeSlot
+from pipeline.calendars import Stored, calendar_ics, event_ics
+from pipeline.models import EventDetails, Item, JobDetails, Kind, ProgrammeSlot
+from pipeline.state import Store, schema
+from pipeline.testing import make_item
 
 ROOT = Path(__file__).parent.parent
 LONDON = ZoneInfo("Europe/London")
@@ -267,3 +270,75 @@ def test_hostile_text_cannot_add_properties_or_components(project_from, item_fac
         assert not line.startswith((b"ATTENDEE", b"RRULE", b"ORGANIZER", b"X-INJECTED", b"BEGIN:VALARM")), line
     assert b"\r" not in data.replace(b"\r\n", b"") and b"\x00" not in data and b"\x1b" not in data
     assert "Book a place" not in str(event["DESCRIPTION"])  # a URL with line breaks is no URL
+
+
+def test_sequence_grows_with_a_new_time_or_place_and_dtstamp_with_anything_else_the_calendar_shows(
+        project_from, tmp_path):
+    """RFC 5545 3.8.7.4 and RFC 5546 2.1.4: SEQUENCE counts significant revisions (time, place); any other change
+    of what the entry shows moves only DTSTAMP and LAST-MODIFIED (2.1.5: at one SEQUENCE the later DTSTAMP wins);
+    a change of nothing it shows (themes, author, image...) gives the same bytes."""
+    project = project_from('[sinks.feed]\ntype = "rss"\n')
+    store = Store(tmp_path / "pipeline.sqlite")
+    event = make_item(Kind.EVENT, "Seminar 3", published=datetime(2016, 1, 5, tzinfo=UTC), summary="On peer work.")
+    day = iter(range(1, 29))
+
+    def saved(item: Item) -> tuple[int, datetime, bytes]:
+        store.save_items([(item, "fp")], datetime(2016, 3, next(day), tzinfo=UTC))
+        data = event_ics(project, item, Stored("events/seminar-3/", store.revisions([item.id])[item.id]))
+        return vevent(data).sequence, vevent(data).DTSTAMP, data
+
+    try:
+        first = saved(event)
+        assert first[:2] == (0, datetime(2016, 3, 1, tzinfo=UTC))
+        unshown = {"source": "elsewhere", "published": datetime(2016, 1, 9, tzinfo=UTC), "author": "Ann",
+                   "image": "https://example.org/a.png", "image_alt": "A room", "themes": ["peer support"],
+                   "theme_evidence": {"peer support": {"score": 3}}, "job": JobDetails("Open Dialogue UK"),
+                   "also_announced": [{"id": "n1", "source": "news", "by": "News", "title": "T", "url": ""}]}
+        for name, value in unshown.items():
+            event = dataclasses.replace(event, **{name: value})
+            assert saved(event) == first, name
+        assert set(unshown) == set(schema._UNSHOWN)  # every field the store takes as not shown, and it is not
+
+        shown = [{"title": "Seminar 3 (full)"}, {"summary": "On peer work, and more."}, {"url": "https://example.org/s3"},
+                 {"event": dataclasses.replace(event.event, speakers=["Ann Smith"])},
+                 {"event": dataclasses.replace(event.event, booking_url="https://example.org/book-now")}]
+        before = first
+        for change in shown:
+            event = dataclasses.replace(event, **change)
+            now = saved(event)
+            assert now[0] == 0 and now[1] > before[1] and now[2] != before[2], change
+            before = now
+
+        details = event.event
+        moved = [{"start": details.start + timedelta(hours=1)}, {"end": details.end + timedelta(hours=1)},
+                 {"venue": "York"}, {"all_day": True}, {"timezone": "Europe/Paris"}]
+        for sequence, change in enumerate(moved, 1):
+            event = dataclasses.replace(event, event=dataclasses.replace(event.event, **change))
+            now = saved(event)
+            assert now[0] == sequence and now[1] > before[1], change
+            before = now
+        same_time = event.event.start.astimezone(ZoneInfo("Europe/Paris"))  # the same instant, written otherwise
+        event = dataclasses.replace(event, event=dataclasses.replace(event.event, start=same_time))
+        assert saved(event)[0] == len(moved)
+    finally:
+        store.close()
+
+
+def test_without_an_end_the_programmes_times_are_when_the_event_ends_and_count_as_a_new_time(project_from, tmp_path):
+    store = Store(tmp_path / "pipeline.sqlite")
+    programme = [ProgrammeSlot("10:00", "Opening"), ProgrammeSlot("16:00", "Networking")]
+    event = make_item(Kind.EVENT, "Seminar 3", event=EventDetails(
+        start=datetime(2016, 2, 17, 9, 30, tzinfo=UTC), venue="Leeds", programme=programme))
+    try:
+        store.save_items([(event, "fp")], datetime(2016, 3, 1, tzinfo=UTC))
+        renamed = [ProgrammeSlot("10:00", "Welcome"), ProgrammeSlot("16:00", "Networking")]
+        event.event = dataclasses.replace(event.event, programme=renamed)
+        store.save_items([(event, "fp")], datetime(2016, 3, 2, tzinfo=UTC))
+        assert store.revisions([event.id])[event.id].number == 0  # a slot's title: not when the event is
+        event.event = dataclasses.replace(event.event, programme=[*renamed[:1], ProgrammeSlot("17:00", "Networking")])
+        store.save_items([(event, "fp")], datetime(2016, 3, 3, tzinfo=UTC))
+        assert store.revisions([event.id])[event.id].number == 1  # it ends an hour later
+        assert vevent(event_ics(project_from('[sinks.feed]\ntype = "rss"\n'), event)).DTEND == datetime(
+            2016, 2, 17, 17, 0, tzinfo=LONDON)
+    finally:
+        store.close()

@@ -245,11 +245,11 @@ def test_an_items_revision_counts_changes_to_what_is_stored_and_only_those(tmp_p
         store.save_items([(item, "fp2")], datetime(2016, 4, 4, tzinfo=UTC))  # new transform settings, same item
         store.touch_items([item.id], datetime(2016, 4, 5, tzinfo=UTC))  # seen again
         assert store.revisions([item.id]) == {item.id: Revision(0, datetime(2016, 4, 2, tzinfo=UTC))}
-        item.title = "Seminar 3, moved to York"
+        item.event.venue = "York"  # moved: a significant revision (its text alone moves only the time)
         store.save_items([(item, "fp3")], datetime(2016, 4, 6, 9, tzinfo=UTC))
         assert store.revisions([item.id]) == {item.id: Revision(1, datetime(2016, 4, 6, 9, tzinfo=UTC))}
         with store.transaction() as db:  # a write from anywhere, not only through save_items
-            db.execute("UPDATE items SET data = json_set(data, '$.title', 'Seminar 3'), last_seen = ? WHERE id = ?",
+            db.execute("UPDATE items SET data = json_set(data, '$.event.venue', 'Leeds'), last_seen = ? WHERE id = ?",
                        ("2016-04-07T00:00:00+00:00", item.id))
             db.execute("DELETE FROM items WHERE id = ?", (item.id,))
         store.save_items([(item, "fp3")], datetime(2016, 4, 8, tzinfo=UTC))  # back again: never counts down
@@ -270,7 +270,7 @@ def test_items_stored_before_revisions_were_kept_count_as_unrevised_since_first_
     store = Store(path)
     try:
         assert store.revisions([item.id]) == {item.id: Revision(0, datetime(2016, 1, 20, tzinfo=UTC))}
-        item.title = "Old seminar, new room"
+        item.event.venue = "Room 2"
         store.save_items([(item, "fp2")], APRIL)
         assert store.revisions([item.id]) == {item.id: Revision(1, APRIL)}
     finally:
@@ -283,8 +283,46 @@ def test_items_stored_before_revisions_were_kept_count_as_unrevised_since_first_
     store = Store(path)
     try:
         assert store.revisions([item.id]) == {item.id: Revision(0, datetime(2016, 1, 20, tzinfo=UTC))}
-        item.title = "Old seminar, another room"
+        item.event.venue = "Room 3"
         store.save_items([(item, "fp3")], MAY)
         assert store.revisions([item.id]) == {item.id: Revision(1, MAY)}
     finally:
         store.close()
+
+
+def schema_of(path) -> list[tuple]:
+    with sqlite3.connect(path) as db:
+        found = db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+    db.close()
+    return found
+
+
+def test_a_database_that_counted_every_change_keeps_its_counts_and_counts_only_new_times_and_places(tmp_path):
+    from pipeline.state import Revision
+    from pipeline.state.schema import ITEM_REVISIONS, STEPS, _significant_revisions
+
+    path = tmp_path / "pipeline.sqlite"
+    item = make_item(Kind.EVENT, "Seminar 3", published=APRIL)
+    Store(tmp_path / "fresh.sqlite").close()
+    store = Store(path)
+    store.save_items([(item, "fp")], APRIL)
+    store.close()
+    with sqlite3.connect(path) as db:  # as version 10 left it: every change of its data counted, twice so far
+        db.execute("DROP TRIGGER item_revision_changed")
+        db.execute(ITEM_REVISIONS[2])
+        db.execute("UPDATE item_revisions SET revision = 2")
+        db.execute(f"PRAGMA user_version = {STEPS.index(_significant_revisions)}")
+    db.close()
+
+    store = Store(path)
+    try:
+        assert store.revisions([item.id]) == {item.id: Revision(2, APRIL)}  # never down
+        item.themes, item.summary = ["peer support"], "A new summary."
+        store.save_items([(item, "fp")], MAY)
+        assert store.revisions([item.id]) == {item.id: Revision(2, MAY)}
+        item.event.venue = "York"
+        store.save_items([(item, "fp")], datetime(2016, 5, 2, tzinfo=UTC))
+        assert store.revisions([item.id]) == {item.id: Revision(3, datetime(2016, 5, 2, tzinfo=UTC))}
+    finally:
+        store.close()
+    assert schema_of(path) == schema_of(tmp_path / "fresh.sqlite")  # brought up to date: as a new one is made

@@ -289,10 +289,11 @@ def _item_changes_kept(db: sqlite3.Connection) -> None:
 
 # Each event's revision (pipeline/state/store.py, `Store.revisions`): how many times what is stored of it (its
 # `data`, the item as the transforms left it) has changed, and when it last did, by the clock of the write
-# (`last_seen`; `first_seen` when it is added). Kept by triggers, whichever code writes; saving an item again
-# as it was, or marking it seen (`last_seen` alone), changes neither. A row outlives its item, so an id that
-# comes back counts on from where it was (a calendar app never sees its SEQUENCE go down). Events only: only
-# they have calendars, and a row for every item cost a tenth more of a large refresh's writing.
+# (`last_seen`; `first_seen` when it is added); from user_version 11 (`REVISION_TRIGGERS`), the count is of
+# significant changes only. Kept by triggers, whichever code writes; saving an item again as it was, or marking
+# it seen (`last_seen` alone), changes neither. A row outlives its item, so an id that comes back counts on from
+# where it was (a calendar app never sees its SEQUENCE go down). Events only: only they have calendars, and a row
+# for every item cost a tenth more of a large refresh's writing.
 ITEM_REVISIONS = [
     """CREATE TABLE IF NOT EXISTS item_revisions (
         id         TEXT PRIMARY KEY,
@@ -307,6 +308,9 @@ ITEM_REVISIONS = [
     "INSERT INTO item_revisions (id, revision, updated_at) VALUES (NEW.id, 0, NEW.last_seen) "
     "ON CONFLICT (id) DO UPDATE SET revision = revision + 1, updated_at = excluded.updated_at; END",
 ]
+# Each stored event without a row: unrevised since it was first seen.
+_FIRST_REVISIONS = ("INSERT OR IGNORE INTO item_revisions (id, revision, updated_at) "
+                    "SELECT id, 0, first_seen FROM items WHERE kind = 'event'")
 
 
 def _item_revisions(db: sqlite3.Connection) -> None:
@@ -314,8 +318,7 @@ def _item_revisions(db: sqlite3.Connection) -> None:
     LAST-MODIFIED. An item stored before is taken as unrevised since it was first seen."""
     for statement in ITEM_REVISIONS:
         db.execute(statement)
-    db.execute("INSERT OR IGNORE INTO item_revisions (id, revision, updated_at) "
-               "SELECT id, 0, first_seen FROM items WHERE kind = 'event'")
+    db.execute(_FIRST_REVISIONS)
 
 
 def _item_revisions_kept(db: sqlite3.Connection) -> None:
@@ -326,13 +329,61 @@ def _item_revisions_kept(db: sqlite3.Connection) -> None:
     if len(found) == 3:
         return
     with immediate(db):
-        _item_revisions(db)
+        db.execute(ITEM_REVISIONS[0])
+        for statement in REVISION_TRIGGERS:
+            db.execute(statement)
+        db.execute(_FIRST_REVISIONS)
 
 
 def _one_index_by_date(db: sqlite3.Connection) -> None:
     """`items_published` (published) goes (user_version 10): `items_recent` (published DESC, id, themes), made
     after the steps, serves every read by date, and each item saved wrote both."""
     db.execute("DROP INDEX IF EXISTS items_published")
+
+
+# What an event's calendar entry shows (pipeline/calendars.py) is all that is stored of it but these fields. A
+# change of the rest moves its DTSTAMP and LAST-MODIFIED (`published` is shown only by an event never stored).
+_UNSHOWN = ("source", "published", "author", "image", "image_alt", "themes", "theme_evidence", "also_announced",
+            "job")
+
+
+def _shown(row: str) -> str:
+    return f"json_remove({row}.data, {', '.join(repr(f'$.{name}') for name in _UNSHOWN)})"
+
+
+def _when_and_where(row: str) -> str:
+    """A significant revision (RFC 5545 3.8.7.4, RFC 5546 2.1.4) changes this: when the event starts and ends (as
+    instants: a zone's offset written another way is no change), whether it is all day, its zone (an all-day
+    event's dates are the venue's), the times of its programme when it gives no end (the last slot ends it),
+    and its venue. (The model has no status, and the calendar writes no STATUS.)"""
+    event = f"json_extract({row}.data, '$.event"
+    return (f"json_array(coalesce(julianday({event}.start')), {event}.start')), "
+            f"coalesce(julianday({event}.end')), {event}.end')), {event}.all_day'), {event}.timezone'), "
+            f"{event}.venue'), CASE WHEN {event}.end') IS NULL THEN (SELECT json_group_array("
+            f"json_extract(value, '$.time')) FROM json_each({row}.data, '$.event.programme')) END)")
+
+
+# The revision's triggers from user_version 11 on: SEQUENCE counts significant revisions only; a change of anything
+# else the calendar shows moves the time alone (RFC 5546 2.1.5: of two copies with one SEQUENCE, the later DTSTAMP
+# wins); a change of nothing it shows, neither. An event added again after it was removed counts one (what it was
+# is no longer known). Kept whichever code writes, as `ITEM_REVISIONS`.
+REVISION_TRIGGERS = [
+    ITEM_REVISIONS[1],  # added
+    "CREATE TRIGGER IF NOT EXISTS item_revision_changed AFTER UPDATE OF data ON items "
+    f"WHEN NEW.kind = 'event' AND OLD.data IS NOT NEW.data AND {_shown('OLD')} IS NOT {_shown('NEW')} BEGIN "
+    "INSERT INTO item_revisions (id, revision, updated_at) VALUES (NEW.id, 0, NEW.last_seen) ON CONFLICT (id) "
+    f"DO UPDATE SET revision = revision + ({_when_and_where('OLD')} IS NOT {_when_and_where('NEW')}), "
+    "updated_at = excluded.updated_at; END",
+]
+
+
+def _significant_revisions(db: sqlite3.Connection) -> None:
+    """An event's revision counts only changes of when and where it is, and its time only changes of what its
+    calendar shows (user_version 11): the calendars' SEQUENCE grew with every change of its themes or summary.
+    The counts so far stay as they are (a calendar app must never see a SEQUENCE go down)."""
+    db.execute("DROP TRIGGER IF EXISTS item_revision_changed")
+    for statement in REVISION_TRIGGERS:
+        db.execute(statement)
 
 
 # Each step runs once, in order; append new steps, never change or remove one.
@@ -347,6 +398,7 @@ STEPS = [
     _subscriber_ids_never_reused,
     _item_revisions,
     _one_index_by_date,
+    _significant_revisions,
 ]
 
 

@@ -37,8 +37,9 @@ class EditionRecord:
 
 @dataclass(frozen=True)
 class Revision:
-    """How often what is stored of an item has changed (0: never since it was added), and when it last
-    did (when it was added, for 0): kept by triggers (schema.py, `ITEM_REVISIONS`)."""
+    """How many significant revisions (a new time or place) an event has had since it was added, and when
+    what its calendar entry shows last changed (when it was added, if never): kept by triggers (schema.py,
+    `REVISION_TRIGGERS`)."""
 
     number: int
     updated: datetime  # UTC

@@ -6,6 +6,8 @@ import json
 import sqlite3
 from datetime import UTC, datetime
 
+import pytest
+
 from pipeline.models import Kind
 from pipeline.state import Store
 from tests.conftest import make_item
@@ -275,17 +277,49 @@ def test_items_stored_before_revisions_were_kept_count_as_unrevised_since_first_
         assert store.revisions([item.id]) == {item.id: Revision(1, APRIL)}
     finally:
         store.close()
-    with sqlite3.connect(path) as db:  # a salvaged copy: the same user_version, no triggers, no table
-        for trigger in ("item_revision_added", "item_revision_changed"):
-            db.execute(f"DROP TRIGGER {trigger}")
-        db.execute("DROP TABLE item_revisions")
-    db.close()
+
+
+# What a salvaged copy (`sqlite3 pipeline.sqlite .recover`) may have lost: the rows of a page it could not read, or
+# a whole table whose rows it put in lost_and_found; its user_version is the same. Then the revision the next run
+# gives the event, saved as it was (fetched again, if it was lost): never lower than it was.
+SALVAGE_LOSSES = {
+    "the revisions' table and triggers": (["DROP TRIGGER item_revision_added", "DROP TRIGGER item_revision_changed",
+                                           "DROP TABLE item_revisions"], (2, datetime(2016, 4, 4, tzinfo=UTC))),
+    "the revisions' rows": (["DELETE FROM item_revisions"], (2, datetime(2016, 4, 4, tzinfo=UTC))),
+    "the event's row": (["DELETE FROM items"], (3, MAY)),  # added again: what changed meanwhile is not known
+}
+
+
+@pytest.mark.parametrize("lost", SALVAGE_LOSSES)
+def test_a_salvaged_database_that_lost_an_events_revision_or_the_event_counts_on_and_never_down(tmp_path, lost):
+    from pipeline.state import Revision
+
+    path = tmp_path / "pipeline.sqlite"
+    item = make_item(Kind.EVENT, "Seminar 3", published=APRIL)
     store = Store(path)
     try:
-        assert store.revisions([item.id]) == {item.id: Revision(0, datetime(2016, 1, 20, tzinfo=UTC))}
-        item.event.venue = "Room 3"
-        store.save_items([(item, "fp3")], MAY)
-        assert store.revisions([item.id]) == {item.id: Revision(1, MAY)}
+        store.save_items([(item, "fp")], APRIL)
+        for n, venue in enumerate(["Leeds", "York"], 2):
+            item.event.venue = venue
+            store.save_items([(item, "fp")], datetime(2016, 4, n, tzinfo=UTC))
+        item.summary = "Now in York."  # not significant: only the time moves
+        store.save_items([(item, "fp")], datetime(2016, 4, 4, tzinfo=UTC))
+        assert store.revisions([item.id]) == {item.id: Revision(2, datetime(2016, 4, 4, tzinfo=UTC))}
+    finally:
+        store.close()
+    statements, (number, updated) = SALVAGE_LOSSES[lost]
+    with sqlite3.connect(path) as db:
+        for statement in statements:
+            db.execute(statement)
+    db.close()
+
+    store = Store(path)
+    try:
+        store.save_items([(item, "fp")], MAY)
+        assert store.revisions([item.id]) == {item.id: Revision(number, updated)}
+        item.event.venue = "Hull"
+        store.save_items([(item, "fp")], datetime(2016, 5, 2, tzinfo=UTC))
+        assert store.revisions([item.id]) == {item.id: Revision(number + 1, datetime(2016, 5, 2, tzinfo=UTC))}
     finally:
         store.close()
 
@@ -317,6 +351,9 @@ def test_a_database_that_counted_every_change_keeps_its_counts_and_counts_only_n
     store = Store(path)
     try:
         assert store.revisions([item.id]) == {item.id: Revision(2, APRIL)}  # never down
+        with store.transaction() as db:  # and copied beside the event: a salvage losing the row loses no count
+            db.execute("DELETE FROM item_revisions")
+        assert store.revisions([item.id]) == {item.id: Revision(2, APRIL)}
         item.themes, item.summary = ["peer support"], "A new summary."
         store.save_items([(item, "fp")], MAY)
         assert store.revisions([item.id]) == {item.id: Revision(2, MAY)}

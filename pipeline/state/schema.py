@@ -289,11 +289,12 @@ def _item_changes_kept(db: sqlite3.Connection) -> None:
 
 # Each event's revision (pipeline/state/store.py, `Store.revisions`): how many times what is stored of it (its
 # `data`, the item as the transforms left it) has changed, and when it last did, by the clock of the write
-# (`last_seen`; `first_seen` when it is added); from user_version 11 (`REVISION_TRIGGERS`), the count is of
-# significant changes only. Kept by triggers, whichever code writes; saving an item again as it was, or marking
-# it seen (`last_seen` alone), changes neither. A row outlives its item, so an id that comes back counts on from
-# where it was (a calendar app never sees its SEQUENCE go down). Events only: only they have calendars, and a row
-# for every item cost a tenth more of a large refresh's writing.
+# (`last_seen`; `first_seen` when it is added); from user_version 11 (`SIGNIFICANT_REVISIONS`), the count is
+# of significant changes only, and from 12 (`REVISION_TRIGGERS`) the event's row keeps a copy. Kept by triggers,
+# whichever code writes; saving an item again as it was, or marking it seen (`last_seen` alone), changes neither.
+# A row outlives its item, so an id that comes back counts on from where it was (a calendar app never sees its
+# SEQUENCE go down). Events only: only they have calendars, and a row for every item cost a tenth more of a large
+# refresh's writing.
 ITEM_REVISIONS = [
     """CREATE TABLE IF NOT EXISTS item_revisions (
         id         TEXT PRIMARY KEY,
@@ -319,20 +320,6 @@ def _item_revisions(db: sqlite3.Connection) -> None:
     for statement in ITEM_REVISIONS:
         db.execute(statement)
     db.execute(_FIRST_REVISIONS)
-
-
-def _item_revisions_kept(db: sqlite3.Connection) -> None:
-    """Put the revisions' table and triggers back if a database lost them (a salvaged copy), and give any item
-    without a row one (unrevised since it was first seen)."""
-    found = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE name IN "
-                                            "('item_revisions', 'item_revision_added', 'item_revision_changed')")}
-    if len(found) == 3:
-        return
-    with immediate(db):
-        db.execute(ITEM_REVISIONS[0])
-        for statement in REVISION_TRIGGERS:
-            db.execute(statement)
-        db.execute(_FIRST_REVISIONS)
 
 
 def _one_index_by_date(db: sqlite3.Connection) -> None:
@@ -363,17 +350,20 @@ def _when_and_where(row: str) -> str:
             f"json_extract(value, '$.time')) FROM json_each({row}.data, '$.event.programme')) END)")
 
 
-# The revision's triggers from user_version 11 on: SEQUENCE counts significant revisions only; a change of anything
+# 1 for a significant revision, else 0 (in a trigger on items).
+_SIGNIFICANT = f"({_when_and_where('OLD')} IS NOT {_when_and_where('NEW')})"
+_SHOWN_CHANGED = f"OLD.data IS NOT NEW.data AND {_shown('OLD')} IS NOT {_shown('NEW')}"
+
+# The revision's triggers of user_version 11: SEQUENCE counts significant revisions only; a change of anything
 # else the calendar shows moves the time alone (RFC 5546 2.1.5: of two copies with one SEQUENCE, the later DTSTAMP
 # wins); a change of nothing it shows, neither. An event added again after it was removed counts one (what it was
 # is no longer known). Kept whichever code writes, as `ITEM_REVISIONS`.
-REVISION_TRIGGERS = [
+SIGNIFICANT_REVISIONS = [
     ITEM_REVISIONS[1],  # added
     "CREATE TRIGGER IF NOT EXISTS item_revision_changed AFTER UPDATE OF data ON items "
-    f"WHEN NEW.kind = 'event' AND OLD.data IS NOT NEW.data AND {_shown('OLD')} IS NOT {_shown('NEW')} BEGIN "
+    f"WHEN NEW.kind = 'event' AND {_SHOWN_CHANGED} BEGIN "
     "INSERT INTO item_revisions (id, revision, updated_at) VALUES (NEW.id, 0, NEW.last_seen) ON CONFLICT (id) "
-    f"DO UPDATE SET revision = revision + ({_when_and_where('OLD')} IS NOT {_when_and_where('NEW')}), "
-    "updated_at = excluded.updated_at; END",
+    f"DO UPDATE SET revision = revision + {_SIGNIFICANT}, updated_at = excluded.updated_at; END",
 ]
 
 
@@ -382,8 +372,62 @@ def _significant_revisions(db: sqlite3.Connection) -> None:
     calendar shows (user_version 11): the calendars' SEQUENCE grew with every change of its themes or summary.
     The counts so far stay as they are (a calendar app must never see a SEQUENCE go down)."""
     db.execute("DROP TRIGGER IF EXISTS item_revision_changed")
+    for statement in SIGNIFICANT_REVISIONS:
+        db.execute(statement)
+
+
+# The revision's triggers from user_version 12 on (`REVISION_TRIGGERS`): as those of 11, and each event's row in
+# items keeps a copy of its revision (`revision`, `revised_at`: 0 and NULL, unrevised since first seen, until its
+# first change, or until it is added again). A salvaged database (`.recover`) that lost an event's row of
+# item_revisions, or the whole table, counts on from the copy; one that lost the event's row counts on from
+# item_revisions when the event comes back. SEQUENCE goes down only if both are lost. Writing the copy changes no
+# column the feeds count.
+_COPY = ("UPDATE items SET (revision, revised_at) = (SELECT revision, updated_at FROM item_revisions "
+         "WHERE id = NEW.id) WHERE id = NEW.id")
+REVISION_TRIGGERS = [
+    "CREATE TRIGGER IF NOT EXISTS item_revision_added AFTER INSERT ON items WHEN NEW.kind = 'event' BEGIN "
+    "INSERT INTO item_revisions (id, revision, updated_at) "
+    "VALUES (NEW.id, NEW.revision, coalesce(NEW.revised_at, NEW.first_seen)) ON CONFLICT (id) "
+    "DO UPDATE SET revision = max(revision, excluded.revision) + 1, updated_at = excluded.updated_at; "
+    f"{_COPY} AND NEW.revision IS NOT (SELECT revision FROM item_revisions WHERE id = NEW.id); END",
+    "CREATE TRIGGER IF NOT EXISTS item_revision_changed AFTER UPDATE OF data ON items "
+    f"WHEN NEW.kind = 'event' AND {_SHOWN_CHANGED} BEGIN "
+    f"INSERT INTO item_revisions (id, revision, updated_at) VALUES (NEW.id, NEW.revision + {_SIGNIFICANT}, "
+    f"NEW.last_seen) ON CONFLICT (id) DO UPDATE SET revision = max(revision, NEW.revision) + {_SIGNIFICANT}, "
+    f"updated_at = excluded.updated_at; {_COPY}; END",
+]
+
+
+def _revisions_beside_their_events(db: sqlite3.Connection) -> None:
+    """Each event's row keeps a copy of its revision (user_version 12): a salvaged database that lost its row of
+    item_revisions started it at 0 again, and a calendar app saw its SEQUENCE go down."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(items)")}
+    if "revision" not in columns:
+        db.execute("ALTER TABLE items ADD COLUMN revision INTEGER NOT NULL DEFAULT 0")
+    if "revised_at" not in columns:
+        db.execute("ALTER TABLE items ADD COLUMN revised_at TEXT")
+    db.execute(ITEM_REVISIONS[0])
+    db.execute("DROP TRIGGER IF EXISTS item_revision_added")
+    db.execute("DROP TRIGGER IF EXISTS item_revision_changed")
     for statement in REVISION_TRIGGERS:
         db.execute(statement)
+    db.execute("UPDATE items SET (revision, revised_at) = (SELECT revision, updated_at FROM item_revisions "
+               "WHERE item_revisions.id = items.id) WHERE kind = 'event' AND id IN (SELECT id FROM item_revisions)")
+
+
+def _item_revisions_kept(db: sqlite3.Connection) -> None:
+    """Put the revisions' table and triggers back if a database lost them (a salvaged copy), and give any event
+    without a row one: its copy of its revision (unrevised since it was first seen, if it has none)."""
+    found = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE name IN "
+                                            "('item_revisions', 'item_revision_added', 'item_revision_changed')")}
+    if len(found) == 3:
+        return
+    with immediate(db):
+        db.execute(ITEM_REVISIONS[0])
+        for statement in REVISION_TRIGGERS:
+            db.execute(statement)
+        db.execute("INSERT OR IGNORE INTO item_revisions (id, revision, updated_at) "
+                   "SELECT id, revision, coalesce(revised_at, first_seen) FROM items WHERE kind = 'event'")
 
 
 # Each step runs once, in order; append new steps, never change or remove one.
@@ -399,6 +443,7 @@ STEPS = [
     _item_revisions,
     _one_index_by_date,
     _significant_revisions,
+    _revisions_beside_their_events,
 ]
 
 

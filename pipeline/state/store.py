@@ -331,10 +331,16 @@ class Store:
         return [Item.from_dict(jsontext.loads(data)) for data, in rows]
 
     def revisions(self, ids: Iterable[str]) -> dict[str, Revision]:
-        """Each stored item's `Revision`, by id (ids never stored are left out)."""
+        """Each stored event's `Revision`, by id (ids never stored are left out): from item_revisions, or, where a
+        salvaged database lost its row there, from the copy the event's own row keeps (schema.py)."""
+        ids = list(ids)
+        rows = list(self._rows_for("SELECT id, revision, updated_at FROM item_revisions WHERE id IN ({marks})", ids))
+        missing = set(ids).difference(item_id for item_id, _, _ in rows)
+        if missing:
+            rows += self._rows_for("SELECT id, revision, coalesce(revised_at, first_seen) FROM items "
+                                   "WHERE kind = 'event' AND id IN ({marks})", list(missing))
         return {item_id: Revision(number, datetime.fromisoformat(updated).astimezone(UTC))
-                for item_id, number, updated in self._rows_for(
-                    "SELECT id, revision, updated_at FROM item_revisions WHERE id IN ({marks})", ids)}
+                for item_id, number, updated in rows}
 
     def remembered(self, key, make):
         """`make()`, made again only once an item has been added, changed or removed since (the `item changes`

@@ -688,3 +688,50 @@ def test_lead_images_show_with_their_alt_text_for_the_first_few_items_only(newsl
     shown = re.findall(r'<img src="https://p\.example\.org/(\d)\.jpg" alt="Photo (\d)" width="560"', html)
     assert len(shown) == EMAIL_IMAGES and all(src == alt for src, alt in shown)
     assert len(html.encode()) < 102 * 1024
+
+
+OLD_FOOTER = """<mjml><mj-body><mj-section><mj-column><mj-text>
+{% for section in sections %}{% for item in section.items %}<p>{{ item.title }}</p>{% endfor %}{% endfor %}
+<p><a href="{{ issue_url }}">View this issue in your browser</a> · <a href="{{ archive_url }}">Past issues</a></p>
+</mj-text></mj-column></mj-section></mj-body></mjml>
+"""
+
+
+@pytest.mark.parametrize("archive", [False, True])
+def test_a_link_the_template_renders_with_no_address_is_a_problem_naming_the_template(project_from, item_factory,
+                                                                                        archive):
+    # A project's copy of issue.mjml from before links to unwritten pages became "": with no archive sink its
+    # footer links lead nowhere, and the organiser hears which file to mend; with one, they lead to the archive.
+    sinks = '[sinks.site]\ntype = "archive"\n' if archive else ""
+    project = project_from(sink_toml() + sinks, files={"subscribers.csv": SUBSCRIBERS,
+                                                        "templates/email/issue.mjml": OLD_FOOTER})
+    store = Store(project.core.state_dir / "pipeline.sqlite")
+    run = RunContext(project, store, AS_OF, MOMENT)
+    try:
+        rendered = render_edition(edition_of([item_factory(Kind.POST, "A post")]), run,
+                                  unsubscribe="https://network.example.org/unsubscribe/t", max_per_section=5)
+    finally:
+        run.close()
+    assert "A post" in rendered.html
+    own_copy = project.root / "templates" / "email" / "issue.mjml"
+    if archive:
+        assert run.problems == [] and 'href=""' not in rendered.html
+    else:
+        assert 'href=""' in rendered.html
+        assert len(run.problems) == 1 and run.problems[0].startswith(f"template {own_copy}: ")
+        assert "{% if issue_url %}" in run.problems[0]
+
+
+@pytest.mark.parametrize("sinks", ["", '[sinks.site]\ntype = "archive"\n[sinks.feed]\ntype = "rss"\n'])
+def test_the_shipped_template_renders_no_link_without_an_address(project_from, full_issue, sinks):
+    project = project_from(sink_toml() + sinks, files={"subscribers.csv": SUBSCRIBERS})
+    store = Store(project.core.state_dir / "pipeline.sqlite")
+    run = RunContext(project, store, AS_OF, MOMENT)
+    try:
+        for unsubscribe in ("", "https://network.example.org/unsubscribe/t"):  # the web version, the email
+            rendered = render_edition(edition_of(full_issue), run, unsubscribe=unsubscribe,
+                                      max_per_section=None if not unsubscribe else 5)
+            assert 'href=""' not in rendered.html
+    finally:
+        run.close()
+    assert run.problems == []

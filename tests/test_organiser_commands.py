@@ -63,6 +63,25 @@ def test_preview_writes_the_issue_and_prints_its_path_without_recording(write_pr
     assert sent_files(config) == [] and counts(config) == {}
 
 
+def test_preview_names_a_template_whose_link_leads_nowhere(write_project, capsys):
+    # An own copy of the email template linking to the archive, in a project without one: what a run would
+    # report as a problem, preview says too (exit 3, as a run with problems), and still writes the issue.
+    config = write_project(newsletter_toml(), {"blog/post.md": POST, "subscribers.csv": READERS,
+                                              "templates/email/issue.mjml": (
+                                                  '<mjml><mj-body><mj-section><mj-column><mj-text><p><a href="'
+                                                  '{{ archive_url }}">Past issues</a></p></mj-text></mj-column>'
+                                                  '</mj-section></mj-body></mjml>')})
+    main(["refresh", "-c", str(config), "--as-of", "2016-03-01"])
+    capsys.readouterr()
+
+    code = main(["preview", "-c", str(config), "--as-of", "2016-03-01"])
+
+    captured = capsys.readouterr()
+    assert code == 3 and captured.out.strip().endswith("issue-1.html")
+    assert f"template {config.parent / 'templates' / 'email' / 'issue.mjml'}: a link of the issue has no address" \
+        in " ".join(captured.err.split())
+
+
 def test_preview_with_nothing_stored_says_what_to_do(write_project, capsys):
     config = project(write_project)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 
 from rich.markup import escape
@@ -18,6 +19,7 @@ from pipeline.runner import edition_date, locked_store, write_within_deadline
 from pipeline.state import Store, journal
 from pipeline.subscribers.addresses import valid_address
 
+log = logging.getLogger(__name__)
 STATUSES = ("sent", "in_flight", "unknown", "failed")
 
 
@@ -52,14 +54,16 @@ def preview(config, as_of: date | None, console) -> int:
     project = load_project(config)
     sink = mail_sink(project)
     with locked_store(project) as store:
-        edition, rendered, _ = _rendered(project, sink, store, as_of)
+        edition, rendered, ctx = _rendered(project, sink, store, as_of)
     folder = project.core.out_dir / "preview"
     example = example_recipient(project)
     html, text = folder / f"issue-{edition.number}.html", folder / f"issue-{edition.number}.txt"
     write_atomic(html, personalize(rendered.html, example))
     write_atomic(text, personalize(rendered.text, example))
+    for problem in ctx.problems:  # what a run would report of the rendering (a template's dead link)
+        log.warning("%s", problem)
     console.print(str(html), soft_wrap=True)
-    return 0
+    return 3 if ctx.problems else 0
 
 
 def send_test(config, to: str, as_of: date | None, console) -> int:

@@ -3,10 +3,15 @@
 The HTML holds nothing about any one recipient. The email shows a few items a section and is
 kept under Gmail's clipping limit; the issue's web version (the `archive` sink's page, made from
 the same per-item views in `pipeline/item_view.py`) shows the rest.
+
+A link the HTML renders with no address (`href=""`) is reported as a problem of the run, naming the template:
+a project's own copy of `issue.mjml` made before the links to pages no sink writes became "" (and were left
+out by the shipped template) still links to them so.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -22,6 +27,7 @@ from plugins.sinks.email import view
 HTML_TEMPLATE = "email/issue.mjml"
 TEXT_TEMPLATE = "email/issue.txt"
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail hides the rest of a longer HTML part behind "[Message clipped]"
+_EMPTY_LINK = re.compile(r"""<a\s[^>]*\bhref=(?:""|'')""", re.IGNORECASE)
 
 
 @dataclass
@@ -54,6 +60,11 @@ def render_edition(edition: Edition, run: RunContext, *, unsubscribe: str = "", 
     while limit and len(rendered.html.encode()) > GMAIL_CLIP_BYTES:
         limit = min(limit - 1, limit * 3 // 4)  # a quarter fewer each time: 10, 7, 5, 3, 2, 1, 0
         rendered = _render(edition, run, unsubscribe, preferences, limit, web, email, owners)
+    if _EMPTY_LINK.search(rendered.html):
+        template = run.templates.get_template(HTML_TEMPLATE).filename
+        run.problem(f"template {template}", 'a link of the issue has no address (href=""), so it leads nowhere: '
+                    "the template links to a page no sink of this project writes; put such a link inside "
+                    "{% if issue_url %} (archive_url, feed_url, unsubscribe) as the shipped email/issue.mjml does")
     return rendered
 
 

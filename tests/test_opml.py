@@ -116,3 +116,20 @@ def test_a_public_address_is_a_feed_without_the_setting_which_is_true_or_false(w
         load_project(config)
     assert str(raised.value) == (f"{config.name}: [sources.partners] (opml): allow_private: must be true or false, "
                                  f"without quotes, not 'yes'")
+
+
+def test_an_ip_address_written_with_the_dots_idna_reads_as_dots_is_not_fetched(write_project, feed_server):
+    # The fetcher (httpx, through IDNA) reads 。 ． ｡ as dots: "127。0。0。1" is 127.0.0.1 to it, not a name.
+    feed_server.routes["/here.xml"] = Route(RSS.format(n=1).encode())
+    here = feed_server.url("/here.xml")
+    private = [(f"Here {n}", here.replace("127.0.0.1", "127.0.0.1".replace(".", dot)))
+               for n, dot in enumerate("\u3002\uff0e\uff61")]
+    private += [("Local", "http://localhost\u3002:9/f.xml"), ("Sub", "http://feeds\uff0elocalhost:9/f.xml"),
+                ("Short", "http://127\u30021:9/f.xml"), ("Metadata", "http://169\uff0e254\uff0e169\uff0e254/")]
+    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\n{SINK}',
+                           {"partners.opml": _opml(*private)})
+    project = load_project(config)
+    assert [source.instance for source in project.sources] == ["partners"]  # the list, to report them
+    report = run(project, mode="refresh", as_of=date(2016, 2, 1))
+    assert feed_server.requests == [] and report.exit_code == 3
+    assert len(report.problems) == len(private) and all("is at localhost" in p for p in report.problems)

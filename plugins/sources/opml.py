@@ -43,6 +43,8 @@ from plugins.sources.feed import FeedOptions
 
 MAX_BYTES = 5 * 1024 * 1024  # a list of thousands of feeds is well under 1 MB
 _UNSAFE = re.compile(r"[^a-z0-9]+")
+# What IDNA (so httpx, fetching a feed) reads as a label's dot besides ".": "127。0。0。1" is 127.0.0.1 to it
+_IDNA_DOTS = re.compile("[\u3002\uff0e\uff61]")
 
 
 class OpmlSource(Source):
@@ -141,8 +143,9 @@ def _is_web_address(url: str) -> bool:
 
 def _is_private(url: str) -> bool:
     """Whether a web address's host is `localhost` or an IP address that is not public: IPv4 in any form
-    the resolver reads as one (`127.1`, `2130706433`), IPv6, or IPv4 inside IPv6 (`::ffff:10.0.0.1`)."""
-    host = (urlparse(url).hostname or "").rstrip(".")
+    the resolver reads as one (`127.1`, `2130706433`, or with the dots IDNA reads as dots, `127。0。0。1`,
+    as the fetcher does), IPv6, or IPv4 inside IPv6 (`::ffff:10.0.0.1`)."""
+    host = _IDNA_DOTS.sub(".", urlparse(url).hostname or "").rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:

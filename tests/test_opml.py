@@ -133,3 +133,19 @@ def test_an_ip_address_written_with_the_dots_idna_reads_as_dots_is_not_fetched(w
     report = run(project, mode="refresh", as_of=date(2016, 2, 1))
     assert feed_server.requests == [] and report.exit_code == 3
     assert len(report.problems) == len(private) and all("is at localhost" in p for p in report.problems)
+
+
+def test_ipv4_inside_ipv6_is_judged_by_its_ipv4_address(write_project):
+    # A NAT64 gateway (64:ff9b::/96, RFC 6052; 64:ff9b:1::/48 for local use, RFC 8215) or a 6to4 relay (2002::/16)
+    # takes the IPv6 address to the IPv4 one inside it, which Python 3.11's is_global does not look at.
+    private = [("NAT64 office", "http://[64:ff9b::10.0.0.7]/f.xml"), ("NAT64 metadata", "http://[64:ff9b::a9fe:a9fe]/"),
+               ("Local NAT64", "http://[64:ff9b:1::a00:7]/f.xml"), ("6to4 loopback", "http://[2002:7f00:1::]/f.xml"),
+               ("Compatible", "http://[::10.0.0.7]/f.xml"), ("Site-local", "http://[fec0::1]/f.xml")]
+    public = [("NAT64 public", "http://[64:ff9b::93.184.215.14]/f.xml"), ("6to4 public", "http://[2002:5db8:d70e::1]/f.xml"),
+              ("Six", "http://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/f.xml")]
+    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\n{SINK}',
+                           {"partners.opml": _opml(*private, *public)})
+    project = load_project(config)
+    assert [source.settings.url for source in project.sources[:-1]] == [url for _, url in public]
+    [listing] = [source for source in project.sources if source.instance == "partners"]
+    assert [(title, why) for title, _, why in listing.skipped] == [(title, "private") for title, _ in private]

@@ -94,16 +94,18 @@ def test_one_scheduled_request_holds_one_personalization_per_recipient_with_thei
 
 def test_an_address_sendgrid_cannot_send_to_fails_alone_and_a_domain_outside_ascii_goes_in_its_idna_form(
         fake, sendgrid):
-    people = [*recipients(2), Recipient("jörg@example.org", "Jörg", "tj"), Recipient("ann@bücher.de", "Ann", "ta")]
+    people = [*recipients(2), Recipient("jörg@example.org", "Jörg", "tj"), Recipient("ann@bücher.de", "Ann", "ta"),
+              Recipient("bo@straße.de", "Bo", "tb")]
 
     _, results = deliver(sendgrid(), people)
 
     outcome = {d.recipient: (d.ok, d.certain, d.error) for d in results}
     assert outcome["jörg@example.org"][:2] == (False, True) and "ASCII before the @" in outcome["jörg@example.org"][2]
-    assert all(outcome[a][0] for a in ("reader0@example.org", "reader1@example.org", "ann@bücher.de"))
+    assert all(outcome[a][0] for a in ("reader0@example.org", "reader1@example.org", "ann@bücher.de", "bo@straße.de"))
     [body] = fake.accepted  # the rest went, in one request
+    # IDNA 2008: straße.de is its own domain, not IDNA 2003's strasse.de (someone else's)
     assert [p["to"][0]["email"] for p in body["personalizations"]] == [
-        "reader0@example.org", "reader1@example.org", "ann@xn--bcher-kva.de"]
+        "reader0@example.org", "reader1@example.org", "ann@xn--bcher-kva.de", "bo@xn--strae-oqa.de"]
 
 
 def test_a_batch_of_only_addresses_sendgrid_cannot_send_to_makes_no_request(fake, sendgrid):

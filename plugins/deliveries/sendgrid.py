@@ -325,14 +325,19 @@ def personalization(mailing: Mailing, recipient: Recipient, substitute: bool) ->
 
 
 def sendable(address: str) -> str | None:
-    """`address` as SendGrid takes it, a domain outside ASCII in its IDNA form (bücher.de: xn--bcher-kva.de);
-    None for a local part outside ASCII (RFC 6531), which SendGrid does not send to."""
+    """`address` as SendGrid takes it, a domain outside ASCII in its IDNA 2008 form (bücher.de: xn--bcher-kva.de;
+    straße.de: xn--strae-oqa.de, not IDNA 2003's strasse.de, another domain); None for a local part outside ASCII
+    (RFC 6531), which SendGrid does not send to, or a domain IDNA refuses."""
     local, _, domain = address.rpartition("@")
     if not local.isascii():
         return None
+    if domain.isascii():
+        return address
+    import idna  # here: an address outside ASCII is rare
+
     try:
-        return address if domain.isascii() else f"{local}@{domain.encode('idna').decode('ascii')}"
-    except UnicodeError:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except UnicodeError:  # idna.IDNAError is one
         return None
 
 

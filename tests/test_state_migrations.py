@@ -363,3 +363,69 @@ def test_a_database_that_counted_every_change_keeps_its_counts_and_counts_only_n
     finally:
         store.close()
     assert schema_of(path) == schema_of(tmp_path / "fresh.sqlite")  # brought up to date: as a new one is made
+
+
+def test_an_event_that_moved_while_it_was_not_an_event_counts_a_new_time_when_it_is_one_again(tmp_path):
+    # Its source's kind set to news and back: while it was news nothing was counted and no calendar showed it, and
+    # meanwhile it moved. What the calendars showed last is not known, so becoming an event again is a significant
+    # revision (as an event added again is), never the new time and place at the SEQUENCE of the old.
+    import dataclasses
+    from datetime import timedelta
+
+    from pipeline.state import Revision
+
+    store = Store(tmp_path / "pipeline.sqlite")
+    event = make_item(Kind.EVENT, "Seminar 3", published=APRIL)
+    try:
+        store.save_items([(event, "fp")], APRIL)
+        assert store.revisions([event.id])[event.id].number == 0
+        moved = dataclasses.replace(event.event, start=event.event.start + timedelta(days=1), venue="York")
+        as_news = dataclasses.replace(event, kind=Kind.NEWS, event=moved)
+        store.save_items([(as_news, "fp")], datetime(2016, 4, 2, tzinfo=UTC))
+        store.save_items([(dataclasses.replace(event, event=moved), "fp")], datetime(2016, 4, 3, tzinfo=UTC))
+        assert store.revisions([event.id])[event.id] == Revision(1, datetime(2016, 4, 3, tzinfo=UTC))
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("version", [10, 12])
+def test_a_database_of_an_older_version_keeps_its_counts_and_ends_as_a_new_one_is_made(tmp_path, version):
+    # Made as that version's code made it (its steps alone: no column or trigger of a later one), an event moved
+    # twice by its triggers; then brought up to date: the counts kept, a kind changed and back counted, and the
+    # schema exactly a new database's.
+    import dataclasses
+
+    from pipeline.state import Revision, schema
+    from pipeline.state.store import item_row
+
+    path = tmp_path / "pipeline.sqlite"
+    event = make_item(Kind.EVENT, "Seminar 3", published=APRIL)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.executescript(schema.CORE)
+        for step in schema.STEPS[:version]:
+            step(db)
+        db.execute(f"PRAGMA user_version = {version}")
+        db.executescript(schema.TABLES)
+        ident, kind, source, published, data, themes = item_row(event)
+        db.execute("INSERT INTO items (id, kind, source, published, first_seen, last_seen, fingerprint, data, themes) "
+                   "VALUES (?, ?, ?, ?, ?, ?, 'fp', ?, ?)",
+                   (ident, kind, source, published, APRIL.isoformat(), APRIL.isoformat(), data, themes))
+        for day, venue in ((2, "Leeds"), (3, "York")):
+            db.execute("UPDATE items SET data = json_set(data, '$.event.venue', ?), last_seen = ? WHERE id = ?",
+                       (venue, datetime(2016, 4, day, tzinfo=UTC).isoformat(), ident))
+    finally:
+        db.close()
+
+    Store(tmp_path / "fresh.sqlite").close()
+    store = Store(path)
+    try:
+        assert store.revisions([event.id]) == {event.id: Revision(2, datetime(2016, 4, 3, tzinfo=UTC))}
+        moved = dataclasses.replace(event.event, venue="Hull")
+        store.save_items([(dataclasses.replace(event, kind=Kind.NEWS, event=moved), "fp")],
+                         datetime(2016, 4, 4, tzinfo=UTC))
+        store.save_items([(dataclasses.replace(event, event=moved), "fp")], datetime(2016, 4, 5, tzinfo=UTC))
+        assert store.revisions([event.id]) == {event.id: Revision(3, datetime(2016, 4, 5, tzinfo=UTC))}
+    finally:
+        store.close()
+    assert schema_of(path) == schema_of(tmp_path / "fresh.sqlite")

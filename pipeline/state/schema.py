@@ -290,7 +290,8 @@ def _item_changes_kept(db: sqlite3.Connection) -> None:
 # Each event's revision (pipeline/state/store.py, `Store.revisions`): how many times what is stored of it (its
 # `data`, the item as the transforms left it) has changed, and when it last did, by the clock of the write
 # (`last_seen`; `first_seen` when it is added); from user_version 11 (`SIGNIFICANT_REVISIONS`), the count is
-# of significant changes only, and from 12 (`REVISION_TRIGGERS`) the event's row keeps a copy. Kept by triggers,
+# of significant changes only and the time of changes its calendar shows, from 12 (`COPIED_REVISIONS`) the event's
+# row keeps a copy, and from 13 (`REVISION_TRIGGERS`) becoming an event again counts one. Kept by triggers,
 # whichever code writes; saving an item again as it was, or marking it seen (`last_seen` alone), changes neither.
 # A row outlives its item, so an id that comes back counts on from where it was (a calendar app never sees its
 # SEQUENCE go down). Events only: only they have calendars, and a row for every item cost a tenth more of a large
@@ -376,25 +377,38 @@ def _significant_revisions(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
-# The revision's triggers from user_version 12 on (`REVISION_TRIGGERS`): as those of 11, and each event's row in
-# items keeps a copy of its revision (`revision`, `revised_at`: 0 and NULL, unrevised since first seen, until its
-# first change, or until it is added again). A salvaged database (`.recover`) that lost an event's row of
-# item_revisions, or the whole table, counts on from the copy; one that lost the event's row counts on from
-# item_revisions when the event comes back. SEQUENCE goes down only if both are lost. Writing the copy changes no
-# column the feeds count.
+# The revision's triggers of user_version 12: as those of 11, and each event's row in items keeps a copy of its
+# revision (`revision`, `revised_at`: 0 and NULL, unrevised since first seen, until its first change, or until it is
+# added again). A salvaged database (`.recover`) that lost an event's row of item_revisions, or the whole table,
+# counts on from the copy; one that lost the event's row counts on from item_revisions when the event comes back.
+# SEQUENCE goes down only if both are lost. Writing the copy changes no column the feeds count.
 _COPY = ("UPDATE items SET (revision, revised_at) = (SELECT revision, updated_at FROM item_revisions "
          "WHERE id = NEW.id) WHERE id = NEW.id")
-REVISION_TRIGGERS = [
+
+
+def _revision_changed(significant: str) -> str:
+    """The trigger on a change of an event's data, counting one where `significant` is 1."""
+    return ("CREATE TRIGGER IF NOT EXISTS item_revision_changed AFTER UPDATE OF data ON items "
+            f"WHEN NEW.kind = 'event' AND {_SHOWN_CHANGED} BEGIN "
+            f"INSERT INTO item_revisions (id, revision, updated_at) VALUES (NEW.id, NEW.revision + {significant}, "
+            f"NEW.last_seen) ON CONFLICT (id) DO UPDATE SET revision = max(revision, NEW.revision) + {significant}, "
+            f"updated_at = excluded.updated_at; {_COPY}; END")
+
+
+COPIED_REVISIONS = [
     "CREATE TRIGGER IF NOT EXISTS item_revision_added AFTER INSERT ON items WHEN NEW.kind = 'event' BEGIN "
     "INSERT INTO item_revisions (id, revision, updated_at) "
     "VALUES (NEW.id, NEW.revision, coalesce(NEW.revised_at, NEW.first_seen)) ON CONFLICT (id) "
     "DO UPDATE SET revision = max(revision, excluded.revision) + 1, updated_at = excluded.updated_at; "
     f"{_COPY} AND NEW.revision IS NOT (SELECT revision FROM item_revisions WHERE id = NEW.id); END",
-    "CREATE TRIGGER IF NOT EXISTS item_revision_changed AFTER UPDATE OF data ON items "
-    f"WHEN NEW.kind = 'event' AND {_SHOWN_CHANGED} BEGIN "
-    f"INSERT INTO item_revisions (id, revision, updated_at) VALUES (NEW.id, NEW.revision + {_SIGNIFICANT}, "
-    f"NEW.last_seen) ON CONFLICT (id) DO UPDATE SET revision = max(revision, NEW.revision) + {_SIGNIFICANT}, "
-    f"updated_at = excluded.updated_at; {_COPY}; END",
+    _revision_changed(_SIGNIFICANT),
+]
+# The revision's triggers from user_version 13 on: as those of 12, and an item that becomes an event again (its
+# source's kind set to news and back) counts one, as an event added again does: while it was not an event no
+# change of it was counted and no calendar showed it, so a new time or place then is not known to be none.
+REVISION_TRIGGERS = [
+    COPIED_REVISIONS[0],  # added
+    _revision_changed(f"({_SIGNIFICANT} OR OLD.kind IS NOT 'event')"),
 ]
 
 
@@ -409,7 +423,7 @@ def _revisions_beside_their_events(db: sqlite3.Connection) -> None:
     db.execute(ITEM_REVISIONS[0])
     db.execute("DROP TRIGGER IF EXISTS item_revision_added")
     db.execute("DROP TRIGGER IF EXISTS item_revision_changed")
-    for statement in REVISION_TRIGGERS:
+    for statement in COPIED_REVISIONS:
         db.execute(statement)
     db.execute("UPDATE items SET (revision, revised_at) = (SELECT revision, updated_at FROM item_revisions "
                "WHERE item_revisions.id = items.id) WHERE kind = 'event' AND id IN (SELECT id FROM item_revisions)")
@@ -430,6 +444,13 @@ def _item_revisions_kept(db: sqlite3.Connection) -> None:
                    "SELECT id, revision, coalesce(revised_at, first_seen) FROM items WHERE kind = 'event'")
 
 
+def _kind_changes_revise(db: sqlite3.Connection) -> None:
+    """An item that becomes an event again counts a significant revision (user_version 13): one that moved while
+    it was news came back with its new time and place at the SEQUENCE its calendars showed the old ones at."""
+    db.execute("DROP TRIGGER IF EXISTS item_revision_changed")
+    db.execute(REVISION_TRIGGERS[1])
+
+
 # Each step runs once, in order; append new steps, never change or remove one.
 STEPS = [
     _deliveries_v1_to_journal,
@@ -444,6 +465,7 @@ STEPS = [
     _one_index_by_date,
     _significant_revisions,
     _revisions_beside_their_events,
+    _kind_changes_revise,
 ]
 
 

@@ -735,3 +735,37 @@ def test_the_shipped_template_renders_no_link_without_an_address(project_from, f
     finally:
         run.close()
     assert run.problems == []
+
+
+OLD_TEXT_FOOTER = """{% for section in sections %}{% for item in section.items %}{{ item.title }}
+{% endfor %}{% endfor %}
+--
+View this issue in your browser: {{ issue_url }}
+Past issues: {{ archive_url }}
+RSS feed: {{ feed_url }}
+"""
+
+
+@pytest.mark.parametrize("archive", [False, True])
+def test_a_text_part_that_prints_the_address_of_a_page_no_sink_writes_is_a_problem_naming_its_template(
+        project_from, item_factory, archive):
+    # The plain-text part of the same old copy: "Past issues: " and nothing after it, in every text-only reader's
+    # email; the HTML has no href="" to find, so the text template's own use of the address is what says it.
+    sinks = '[sinks.site]\ntype = "archive"\n[sinks.feed]\ntype = "rss"\n' if archive else ""
+    project = project_from(sink_toml() + sinks, files={"subscribers.csv": SUBSCRIBERS,
+                                                        "templates/email/issue.txt": OLD_TEXT_FOOTER})
+    store = Store(project.core.state_dir / "pipeline.sqlite")
+    run = RunContext(project, store, AS_OF, MOMENT)
+    try:
+        rendered = render_edition(edition_of([item_factory(Kind.POST, "A post")]), run,
+                                  unsubscribe="https://network.example.org/unsubscribe/t", max_per_section=5)
+    finally:
+        run.close()
+    assert "A post" in rendered.text
+    own_copy = project.root / "templates" / "email" / "issue.txt"
+    if archive:
+        assert run.problems == [] and "Past issues: https://" in rendered.text
+    else:
+        assert "Past issues: \n" in rendered.text
+        assert len(run.problems) == 1 and run.problems[0].startswith(f"template {own_copy}: ")
+        assert all(name in run.problems[0] for name in ("issue_url", "archive_url", "feed_url"))

@@ -6,7 +6,9 @@ the same per-item views in `pipeline/item_view.py`) shows the rest.
 
 A link the HTML renders with no address (`href=""`) is reported as a problem of the run, naming the template:
 a project's own copy of `issue.mjml` made before the links to pages no sink writes became "" (and were left
-out by the shipped template) still links to them so.
+out by the shipped template) still links to them so. So is an address of such a page the plain text prints
+(`{{ archive_url }}` outside `{% if archive_url %}`): an own copy of `issue.txt` from then says "Past issues: "
+and gives none, and the text has no markup to find that by, so the template's printing of it is noted.
 """
 
 from __future__ import annotations
@@ -28,6 +30,21 @@ HTML_TEMPLATE = "email/issue.mjml"
 TEXT_TEMPLATE = "email/issue.txt"
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail hides the rest of a longer HTML part behind "[Message clipped]"
 _EMPTY_LINK = re.compile(r"""<a\s[^>]*\bhref=(?:""|'')""", re.IGNORECASE)
+_PAGES = ("issue_url", "archive_url", "feed_url", "unsubscribe", "preferences")  # "" where there is no such page
+
+
+class _Unwritten(str):
+    """"" for the address of a page no sink writes, as the text template sees it: false in `{% if %}` and empty
+    when printed, as "" is, and each printing of it noted in `printed` by name."""
+
+    def __new__(cls, name: str, printed: set[str]):
+        unwritten = super().__new__(cls, "")
+        unwritten.name, unwritten.printed = name, printed
+        return unwritten
+
+    def __str__(self) -> str:
+        self.printed.add(self.name)
+        return ""
 
 
 @dataclass
@@ -56,20 +73,27 @@ def render_edition(edition: Edition, run: RunContext, *, unsubscribe: str = "", 
     email = max_per_section is not None  # else the web version: every field whole
     # Which item has the page an own URL names (two items may name one): the page the archive gives each.
     owners = site.own_pages(run.project, run.store) if web else {}
-    rendered = _render(edition, run, unsubscribe, preferences, limit, web, email, owners)
+    rendered, printed = _render(edition, run, unsubscribe, preferences, limit, web, email, owners)
     while limit and len(rendered.html.encode()) > GMAIL_CLIP_BYTES:
         limit = min(limit - 1, limit * 3 // 4)  # a quarter fewer each time: 10, 7, 5, 3, 2, 1, 0
-        rendered = _render(edition, run, unsubscribe, preferences, limit, web, email, owners)
+        rendered, printed = _render(edition, run, unsubscribe, preferences, limit, web, email, owners)
     if _EMPTY_LINK.search(rendered.html):
         template = run.templates.get_template(HTML_TEMPLATE).filename
         run.problem(f"template {template}", 'a link of the issue has no address (href=""), so it leads nowhere: '
                     "the template links to a page no sink of this project writes; put such a link inside "
                     "{% if issue_url %} (archive_url, feed_url, unsubscribe) as the shipped email/issue.mjml does")
+    if printed:
+        template = run.templates.get_template(TEXT_TEMPLATE).filename
+        run.problem(f"template {template}", f"the plain text prints {', '.join(printed)}, the address of a page no "
+                    'sink of this project writes (""), so it names a page and gives no address: put each inside '
+                    "{% if issue_url %} (archive_url, feed_url...) as the shipped email/issue.txt does")
     return rendered
 
 
 def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: str, limit: int | None,
-            web: bool, email: bool, owners: Mapping[str, str]) -> RenderedEdition:
+            web: bool, email: bool, owners: Mapping[str, str]) -> tuple[RenderedEdition, list[str]]:
+    """The edition rendered, and which addresses of pages no sink writes the plain text printed (in `_PAGES`
+    order)."""
     project = run.project
     context = {
         "edition": edition,
@@ -87,8 +111,10 @@ def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: st
     mjml_source = run.templates.get_template(HTML_TEMPLATE).render(context)
     # fonts={}: no web-font <link>s; the template uses system fonts.
     html = mjml2html(mjml_source, disable_comments=True, fonts={})
-    text = run.templates.get_template(TEXT_TEMPLATE).render(context)
-    return RenderedEdition(context["subject"], html, text)
+    printed: set[str] = set()
+    unwritten = {name: _Unwritten(name, printed) for name in _PAGES if not context[name]}
+    text = run.templates.get_template(TEXT_TEMPLATE).render({**context, **unwritten})
+    return RenderedEdition(context["subject"], html, text), [name for name in _PAGES if name in printed]
 
 
 def _calendar_links(project: Project, web: bool, owners: Mapping[str, str]) -> Callable[[Item], str]:

@@ -105,6 +105,26 @@ def test_send_test_marks_the_subject_and_records_nothing(write_project, capsys):
     assert len(list((config.parent / "out" / "outbox" / "issue-1").glob("*.eml"))) == 2
 
 
+def test_send_test_names_a_template_whose_link_leads_nowhere_and_still_sends(write_project, capsys):
+    # The test email is how an organiser looks at the issue in a real mail client: what the run would report of
+    # it, and preview says, it says too (exit 3), after sending it.
+    config = write_project(newsletter_toml(), {"blog/post.md": POST, "subscribers.csv": READERS,
+                                              "templates/email/issue.mjml": (
+                                                  '<mjml><mj-body><mj-section><mj-column><mj-text><p><a href="'
+                                                  '{{ archive_url }}">Past issues</a></p></mj-text></mj-column>'
+                                                  '</mj-section></mj-body></mjml>')})
+    main(["refresh", "-c", str(config), "--as-of", "2016-03-01"])
+    capsys.readouterr()
+
+    code = main(["send-test", "-c", str(config), "--to", "editor@example.org", "--as-of", "2016-03-01"])
+
+    captured = capsys.readouterr()
+    assert code == 3 and "nothing recorded" in captured.out
+    assert f"template {config.parent / 'templates' / 'email' / 'issue.mjml'}: a link of the issue has no address" \
+        in " ".join(captured.err.split())
+    assert len(list((config.parent / "out" / "outbox" / "messages").glob("*.eml"))) == 1
+
+
 def test_send_test_refuses_a_bad_address(write_project, capsys):
     config = project(write_project)
     assert main(["send-test", "-c", str(config), "--to", "not an address"]) == 1

@@ -60,9 +60,14 @@ def preview(config, as_of: date | None, console) -> int:
     html, text = folder / f"issue-{edition.number}.html", folder / f"issue-{edition.number}.txt"
     write_atomic(html, personalize(rendered.html, example))
     write_atomic(text, personalize(rendered.text, example))
-    for problem in ctx.problems:  # what a run would report of the rendering (a template's dead link)
-        log.warning("%s", problem)
     console.print(str(html), soft_wrap=True)
+    return _problems_said(ctx)
+
+
+def _problems_said(ctx: RunContext) -> int:
+    """Say what a run would report of the rendering (a template's dead link): exit 3 if anything, as such a run."""
+    for problem in ctx.problems:
+        log.warning("%s", problem)
     return 3 if ctx.problems else 0
 
 
@@ -77,7 +82,7 @@ def send_test(config, to: str, as_of: date | None, console) -> int:
         reference = deliver_now(sink.deliverer, mailing, example_recipient(project, to.strip().lower()))
     console.print(f"test of issue {edition.number} sent to {escape(to)} via {sink.deliverer.name} "
                   f"({escape(reference)}); nothing recorded", soft_wrap=True)
-    return 0
+    return _problems_said(ctx)
 
 
 def deliveries(config, issue: int | None, resend: str | None, console) -> int:

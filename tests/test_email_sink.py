@@ -769,3 +769,15 @@ def test_a_text_part_that_prints_the_address_of_a_page_no_sink_writes_is_a_probl
         assert "Past issues: \n" in rendered.text
         assert len(run.problems) == 1 and run.problems[0].startswith(f"template {own_copy}: ")
         assert all(name in run.problems[0] for name in ("issue_url", "archive_url", "feed_url"))
+
+
+@pytest.mark.parametrize(("html", "dead"), [
+    ('<a href="">x</a>', True), ('<a class="more" href="">x</a>', True), ('<a href=" ">x</a>', True),
+    ("<a href=''>x</a>", True), ('<a HREF = "">x</a>', True),
+    ('<a data-href="" href="https://network.example.org/">x</a>', False), ('<a href="#top">x</a>', False),
+    ('<abbr href="">x</abbr>', False),
+])
+def test_what_counts_as_a_link_with_no_address(html, dead):
+    from plugins.sinks.email.render import _EMPTY_LINK
+
+    assert bool(_EMPTY_LINK.search(html)) is dead

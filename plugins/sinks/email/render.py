@@ -29,7 +29,7 @@ from plugins.sinks.email import view
 HTML_TEMPLATE = "email/issue.mjml"
 TEXT_TEMPLATE = "email/issue.txt"
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail hides the rest of a longer HTML part behind "[Message clipped]"
-_EMPTY_LINK = re.compile(r"""<a\s[^>]*\bhref=(?:""|'')""", re.IGNORECASE)
+_EMPTY_LINK = re.compile(r"""<a\s(?:[^>]*\s)?href\s*=\s*(?:"\s*"|'\s*')""", re.IGNORECASE)  # not data-href=""
 _PAGES = ("issue_url", "archive_url", "feed_url", "unsubscribe", "preferences")  # "" where there is no such page
 
 

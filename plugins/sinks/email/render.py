@@ -59,11 +59,12 @@ def render_edition(edition: Edition, run: RunContext, *, unsubscribe: str = "", 
     """Subject, HTML and plain text of `edition`.
 
     :param unsubscribe: the recipient's own unsubscribe link in the footer (a tag filled in per
-        recipient); "" for the web version, which belongs to nobody.
+        recipient); "" leaves the footer's unsubscribe line out (the issue's web version is the archive's
+        page, made from the site's templates, not from this).
     :param preferences: the same for the link to the recipient's preferences page.
     :param max_per_section: for the email: at most this many items a section, then a link to the
         web version for the rest; fewer (down to none) if the HTML would still be over
-        `GMAIL_CLIP_BYTES`. None (the web version): every item. A project without an `archive` sink has
+        `GMAIL_CLIP_BYTES`. None: every item. A project without an `archive` sink has
         no web version: its email shows every item, and links to no page of the site.
     """
     web = site.publishes(run.project, "archive")

@@ -14,7 +14,11 @@ from concurrent.futures import Future
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, SourceError
+
+# A request's extension that keeps it, and every redirect it is sent on, off localhost and non-public addresses
+# (`pipeline/hosts.py`): for a feed of someone else's list (an OPML file), whose server may redirect anywhere.
+PUBLIC_ONLY = "newsletter_pipeline.public_only"
 
 if TYPE_CHECKING:
     import ssl
@@ -72,4 +76,15 @@ def new_client(timeout: float, user_agent: str, tls: Future[ssl.SSLContext] | No
     except PipelineError as exc:  # a fresh one for each source: the future's own would gather every caller's frames
         raise PipelineError(str(exc)) from None
     return httpx.Client(verify=verify, timeout=httpx.Timeout(timeout), follow_redirects=True,
-                        headers={"User-Agent": user_agent})
+                        headers={"User-Agent": user_agent}, event_hooks={"request": [_public_only]})
+
+
+def _public_only(request: httpx.Request) -> None:
+    """Refuse a request marked `PUBLIC_ONLY` to localhost or an address that is not public: httpx calls this
+    for each request it sends, redirects included, before it connects."""
+    if request.extensions.get(PUBLIC_ONLY):
+        from pipeline.hosts import is_private
+
+        if is_private(str(request.url)):
+            raise SourceError(f"{request.url}: a redirect to localhost or an address that is not public, refused "
+                              f"for a feed of someone else's list; allow_private = true in its table allows it")

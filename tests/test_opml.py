@@ -149,3 +149,49 @@ def test_ipv4_inside_ipv6_is_judged_by_its_ipv4_address(write_project):
     assert [source.settings.url for source in project.sources[:-1]] == [url for _, url in public]
     [listing] = [source for source in project.sources if source.instance == "partners"]
     assert [(title, why) for title, _, why in listing.skipped] == [(title, "private") for title, _ in private]
+
+
+def test_a_lists_feed_redirected_to_a_private_address_is_refused_there(write_project, feed_server, monkeypatch):
+    """A public feed of the list whose server redirects to this machine (or its network) is not followed there
+    unless the table allows private addresses. The "public" server is an HTTP proxy on 127.0.0.1 that answers
+    every request for feeds.example.net with a redirect to the test's feed server (the proxy is how a name
+    reaches a local server without DNS)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    feed_server.routes["/secret.xml"] = Route(RSS.format(n=7).encode())
+    target = feed_server.url("/secret.xml")
+    asked: list[str] = []
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            asked.append(self.path)  # a proxy is sent the whole URL
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    Thread(target=proxy.serve_forever, daemon=True).start()
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # the redirect's target is fetched directly, when it is
+    try:
+        config = write_project(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\n{SINK}',
+                               {"partners.opml": _opml(("Partner", "http://feeds.example.net/partner.xml"))})
+        report = run(load_project(config), mode="refresh", as_of=date(2016, 2, 1))
+        assert asked == ["http://feeds.example.net/partner.xml"]
+        assert feed_server.requests == [] and report.exit_code == 3  # a source failed, the run went on
+        [failed] = [result for result in report.results if result.name == "partners/partner"]
+        assert not failed.ok and failed.summary.startswith(
+            f"{target}: a redirect to localhost or an address that is not public, refused")
+
+        config.write_text(config.read_text().replace('path = "partners.opml"\n',
+                                                     f'path = "partners.opml"\n{LOOPBACK}'))
+        report = run(load_project(config), mode="refresh", as_of=date(2016, 2, 1))
+        assert report.exit_code == 0 and [path for path, _ in feed_server.requests] == ["/secret.xml"]
+    finally:
+        proxy.shutdown()
+        proxy.server_close()

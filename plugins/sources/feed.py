@@ -23,6 +23,7 @@ from pydantic import Field, field_validator
 from pipeline import __version__, hookimpl
 from pipeline.components import Settings, Source
 from pipeline.errors import SourceError
+from pipeline.http_client import PUBLIC_ONLY
 from pipeline.models import Item, Kind, item_id
 from pipeline.run_context import RunContext
 from pipeline.sanitize import clean_html, image_url, plain_text, safe_url
@@ -59,6 +60,10 @@ class FeedSource(Source):
 
     class Settings(FeedOptions):
         url: UrlOrFile
+
+    # True for a feed of someone else's list (`opml`): it is never sent, by a redirect either, to localhost or
+    # an address that is not public (pipeline/hosts.py)
+    public_only = False
 
     def uses_http(self) -> bool:
         return urlparse(self.settings.url).scheme in ("http", "https")
@@ -116,7 +121,9 @@ class FeedSource(Source):
         limit = self.settings.max_megabytes * 1024 * 1024
         timeout = min(run.project.core.http_timeout, max(0.1, run.time_left()))
         try:
-            with run.host_slot(url), run.http.stream("GET", url, headers=headers, timeout=timeout) as response:
+            extensions = {PUBLIC_ONLY: True} if self.public_only else None
+            with run.host_slot(url), run.http.stream("GET", url, headers=headers, timeout=timeout,
+                                                     extensions=extensions) as response:
                 if response.status_code == 304:
                     response.read()  # nothing to read, but now the connection goes back to the pool
                     log.debug("%s: 304 Not Modified", url)

@@ -18,18 +18,17 @@ never fetched when its xmlUrl is not an http(s) address (a local path, `ftp:`, `
 must not read this machine's files), nor, unless the table says `allow_private = true`, when its
 host is `localhost` or an IP address that is not public (loopback, private, link-local such as a
 cloud's metadata service at 169.254.169.254: it must not reach services of this machine or its
-network). Only the address as written is judged: no name is looked up, and a feed's redirect is
-followed as any feed's is. The list itself then stays a source (`partners`) that gives no items
-and reports each such outline as a problem on every run (exit 3), until the file gives its
+network; `pipeline/hosts.py`). Only the address as written is judged: no name is looked up. A feed's
+redirect to such an address is refused too (its feed fails, saying so), since the feed's server is
+someone else's as well. The list itself then stays a source (`partners`) that gives no items and
+reports each outline not fetched as a problem on every run (exit 3), until the file gives its
 public http(s) address.
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
-import socket
 import xml.etree.ElementTree as ElementTree
 from urllib.parse import urlparse
 
@@ -38,18 +37,12 @@ from pydantic import field_validator
 from pipeline import hookimpl
 from pipeline.components import Source
 from pipeline.errors import ConfigError
+from pipeline.hosts import is_private
 from pipeline.settings_types import ExistingFile
 from plugins.sources.feed import FeedOptions
 
 MAX_BYTES = 5 * 1024 * 1024  # a list of thousands of feeds is well under 1 MB
 _UNSAFE = re.compile(r"[^a-z0-9]+")
-# What IDNA (so httpx, fetching a feed) reads as a label's dot besides ".": "127。0。0。1" is 127.0.0.1 to it
-_IDNA_DOTS = re.compile("[\u3002\uff0e\uff61]")
-# IPv6 prefixes that carry an IPv4 address in their last 32 bits (RFC 6052 NAT64; RFC 4291 IPv4-compatible),
-# and RFC 8215's local-use NAT64 prefix, which translates to an operator's own (private) IPv4 networks
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_COMPATIBLE = ipaddress.ip_network("::/96")
-_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 
 
 class OpmlSource(Source):
@@ -89,6 +82,7 @@ class OpmlSource(Source):
                 table["max_items"] = self.settings.max_items
             source = self.project.build_component("source", f"{where} {url}", table)
             source.instance = name
+            source.public_only = not self.settings.allow_private  # nor redirected there
             sources.append(source)
         if not sources and not self.skipped:
             raise ConfigError(f"{where}: {self.settings.path.name} lists no feeds (no <outline> with an "
@@ -130,7 +124,7 @@ def feeds_in(path, where: str, *, allow_private: bool = False
         if not url or url in seen:  # not a feed; or a feed filed in two folders, which is one
             continue
         seen.add(url)
-        why = "not web" if not _is_web_address(url) else "" if allow_private or not _is_private(url) else "private"
+        why = "not web" if not _is_web_address(url) else "" if allow_private or not is_private(url) else "private"
         if not why:
             found.append(((outline.get("text") or outline.get("title") or url).strip(), url))
         else:
@@ -144,27 +138,6 @@ def _is_web_address(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-def _is_private(url: str) -> bool:
-    """Whether a web address's host is `localhost` or an IP address that is not public: IPv4 in any form
-    the resolver reads as one (`127.1`, `2130706433`, or with the dots IDNA reads as dots, `127。0。0。1`,
-    as the fetcher does), IPv6, or IPv4 inside IPv6, judged by that IPv4 address (`::ffff:10.0.0.1`, and the
-    forms a NAT64 gateway or a 6to4 relay takes to it: `64:ff9b::10.0.0.1`, `2002:a00:1::`)."""
-    host = _IDNA_DOTS.sub(".", urlparse(url).hostname or "").rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host if ":" in host else socket.inet_ntoa(socket.inet_aton(host)))
-    except (OSError, ValueError):  # a name, not an address
-        return False
-    if address.version == 6:
-        if address in _LOCAL_NAT64 or address.is_site_local:  # an operator's own networks, whatever inside
-            return True
-        inside = address.ipv4_mapped or address.sixtofour or (
-            ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in _NAT64 or address in _COMPATIBLE else None)
-        address = inside or address
-    return not address.is_global or address.is_multicast
 
 
 def _short(text: str, most: int = 120) -> str:

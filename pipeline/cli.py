@@ -73,11 +73,22 @@ def console() -> None:
     standard streams are flushed, and the process ends. A file a plugin left open is not flushed: close what
     you open (README, "Writing a plugin"). While a thread that is not a daemon still runs, or when `main` gives
     something other than a number, the exit is the usual one.
+
+    Unless a thread was given up (`time_limits.give_up`: a send's batch whose delivery never returned): the
+    usual exit would wait for it for ever, and the state folder's lock with it, so the process ends here all
+    the same, the thread with it, as if killed there; the journal is built to be cut off so, and the next run
+    settles the batch. This rather than daemon threads for the batches: the interpreter still joins a
+    ThreadPoolExecutor's workers at exit, daemons or not, and a daemon still running while the interpreter is
+    torn down may be in SQLite, writing through a connection being freed; ending the process stops every
+    thread at one instruction, once the run is recorded and the output flushed, as SIGKILL would.
     """
     code = main()
-    if type(code) is not int or any(not thread.daemon for thread in threading.enumerate()
-                                    if thread is not threading.main_thread()):
+    limits = sys.modules.get("pipeline.time_limits")  # nothing is given up without it: not imported for that
+    stuck = limits.given_up() if limits is not None else []
+    if not stuck and (type(code) is not int or any(not thread.daemon for thread in threading.enumerate()
+                                                   if thread is not threading.main_thread())):
         sys.exit(code)
+    code = code if type(code) is int else 1
     atexit._run_exitfuncs()
     for stream in dict.fromkeys((sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)):  # each once
         if stream is None:  # closed before Python started
@@ -163,7 +174,8 @@ def _call(args) -> tuple[int, list[str] | None]:
         code = exc.exit_code if isinstance(exc, Stopped) else 130
         name = exc.name if isinstance(exc, Stopped) else "Ctrl-C"
         message = (f"stopped by {name}: workers ended, and what was saved stays saved; a send's batches already "
-                   f"handed over settle before the state folder is unlocked (exit {code})")
+                   f"handed over settle before the state folder is unlocked, or, when their delivery does not "
+                   f"return, are left in flight for the next run to settle (exit {code})")
         _log_error(message)
         _console(stderr=True).print(message, soft_wrap=True)
         return code, [message]

@@ -18,7 +18,10 @@ How it reaches the call depends on the thread:
   by `_thread.start_new_thread` itself is not seen.)
 
 So a call may overrun when it is stuck in C code; the caller keeps a deadline of its own for that (it
-ends a worker process, or gives up on a thread).
+ends a worker process, or gives up on a thread: `give_up`, for one the process must not wait for at exit).
+
+What the call adds to the interrupt as it ends, as notes (`add_note`, PEP 678: what it leaves undone, such
+as a send's batch left in flight), ends the `OutOfTime` message.
 
 It is a function, not a `with` block: the interrupt can land at any instruction that checks for one, a
 `with` statement's `__exit__` included; here every such place is inside a `try` that handles it.
@@ -47,19 +50,46 @@ class Interrupt(BaseException):
 
 
 def call_within(seconds: float, message: str, fn, *args) -> Any:
-    """`fn(*args)`, stopped with `OutOfTime(message)` once `seconds` pass."""
+    """`fn(*args)`, stopped with `OutOfTime(message)` once `seconds` pass (and the interrupt's notes)."""
     limit = _Alarm(seconds) if _alarm_is_free() else _AsyncLimit(seconds)
+    stopped: BaseException | None = None
     try:
         limit.arm()
         return fn(*args)
-    except Interrupt:
-        pass
+    except Interrupt as interrupt:
+        stopped = interrupt
     finally:
         try:
             limit.disarm()
         except Interrupt:  # it came as the call ended: the next comes a second later, so this one finishes
             limit.disarm()
-    raise OutOfTime(message)
+    raise OutOfTime("; ".join([message, *_notes(stopped)]))
+
+
+def _notes(stopped: BaseException | None) -> list[str]:
+    """The notes of the interrupt that ended the call, and of those it replaced (an interrupt that came
+    again while the call was unwinding has the one before as its context), in the order they were added."""
+    notes: list[str] = []
+    while isinstance(stopped, Interrupt):
+        notes[:0] = getattr(stopped, "__notes__", [])
+        stopped = stopped.__context__
+    return list(dict.fromkeys(notes))
+
+
+_given_up: set[threading.Thread] = set()
+
+
+def give_up(thread: threading.Thread) -> None:
+    """Stop waiting for `thread`, stuck past every limit in a call no interrupt reaches, doing work that is
+    safe to cut off as a killed process cuts it (a send's batch, which the journal settles later): once the
+    command has finished, `pipeline` ends at once, the thread with it (`cli.console`), rather than wait for
+    it for ever at exit, as CPython does for a thread that is not a daemon."""
+    _given_up.add(thread)
+
+
+def given_up() -> list[threading.Thread]:
+    """The threads given up on that still run."""
+    return [thread for thread in list(_given_up) if thread.is_alive()]
 
 
 def _alarm_is_free() -> bool:

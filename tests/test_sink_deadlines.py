@@ -139,9 +139,10 @@ def test_an_email_send_past_its_deadline_settles_what_is_in_flight_and_the_next_
 
 
 def test_batches_that_outlast_the_wait_keep_the_state_folder_locked_until_they_settle(fake, network, monkeypatch):
-    """As under `pipeline schedule`: a run stopped at its deadline whose batches outlast the wait for them,
-    then the next run at once. Were it let in, it would settle those batches (cancel them at SendGrid)
-    while their thread still records them as sent: their readers would never have the issue."""
+    """In the process that ran it: a run stopped at its deadline whose batches outlast the wait for them, then
+    the next run at once. Were it let in, it would settle those batches (cancel them at SendGrid) while their
+    thread still records them as sent: their readers would never have the issue. (The `pipeline` command ends
+    there instead, the batches' thread with it: tests/test_stuck_delivery.py.)"""
     monkeypatch.setattr(sending, "SETTLE_SECONDS", 0.1)
     config = network(extra="timeout = 10", sink="deadline = 1")
     fake.delay(4.0, times=2)  # the first two requests; both batches' requests wait behind them

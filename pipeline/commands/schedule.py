@@ -5,9 +5,12 @@ once a minute, and `pipeline.toml` is read afresh each time, so edits apply with
 A run that fails (the state folder locked by another run, the network down, any error) is
 reported on one line of standard error and tried again after 1, 2, 4 … minutes (at most 30),
 until the catch-up window closes. An error while checking is reported the same way; the loop
-goes on. Only a signal ends it: SIGTERM or Ctrl-C while waiting ends it at once; during a run,
-the run finishes first (a second signal stops the run at once, safely: the journal settles a
-send in flight on the next run). The exit code is 128 + the signal (143, 130).
+goes on. A run that left a send's batch in flight, its delivery never having returned, ends it
+with exit 1: only the process's end lets go of that batch (`pipeline/mail/sending.py`), and a
+supervisor starts it again (systemd's `Restart=on-failure`). Otherwise only a signal ends it:
+SIGTERM or Ctrl-C while waiting ends it at once; during a run, the run finishes first (a second
+signal stops the run at once, safely: the journal settles a send in flight on the next run).
+The exit code is 128 + the signal (143, 130).
 
 The memory the loop keeps only saves work: a run that finished is not repeated by this process
 (a month with nothing new, a resume that reached everyone it could); a restart forgets it, and
@@ -39,6 +42,7 @@ from pipeline.runner import state_path
 from pipeline.scheduler import EDITION, REFRESH, RESUME, Due, after, due, missed, next_slot, utc
 from pipeline.state import Store
 from pipeline.state.store import damaged, is_damage
+from pipeline.time_limits import given_up
 
 FAKE_NOW, FAKE_SPEED = "PIPELINE_FAKE_NOW", "PIPELINE_FAKE_SPEED"
 log = logging.getLogger("pipeline.schedule")
@@ -210,11 +214,16 @@ def cmd_schedule(args) -> int:
         return code != 1
 
     def stop() -> int | None:
-        if signals.received is None:
-            return None
-        code = 128 + signals.received
-        warn(f"stopped by {signal.Signals(signals.received).name} after the run ended (exit {code})")
-        return code
+        if signals.received is not None:
+            code = 128 + signals.received
+            warn(f"stopped by {signal.Signals(signals.received).name} after the run ended (exit {code})")
+            return code
+        if given_up():  # only this process's end lets go of the batch's thread, and the state folder's lock
+            warn("error: a batch was left in flight by a delivery that did not return (above); the scheduler ends "
+                 "(exit 1), so that the state folder is unlocked, and when it is started again (the systemd unit does "
+                 "so 30 s later) its next run settles the batch")
+            return 1
+        return None
 
     previous = signals.install()
     say("running; press Ctrl-C to stop")

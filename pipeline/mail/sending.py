@@ -24,6 +24,12 @@ What is promised, per issue and recipient:
   addresses and more than half of those the issue reached (sent to, by this run or an earlier one, or
   refused for good) were refused so, none is marked: that is a mail server set up wrong, not a list
   gone bad (or a delivery sending addresses wrong), and the report says so.
+- **A delivery that never returns is left behind, as a killed run leaves it.** A send stopped (at the sink's
+  deadline, or by a signal) hands over no further batch and waits up to `SETTLE_SECONDS` for those in
+  flight. A batch whose delivery has not returned by then (a plugin stuck in C code, or reading a socket
+  with no timeout) stays in flight in the journal: the report names it, and the `pipeline` command ends
+  at once when it has finished, its thread with it, so the state folder's lock is let go
+  (`time_limits.give_up`); the next run settles it with `settle_open_batches`, as a killed run's.
 - **Unknown is never guessed.** It is named in the run report and the exit code, listed by
   `pipeline deliveries`, and sent again only when the organiser asks (`--resend unknown`).
 """
@@ -43,9 +49,10 @@ from typing import TYPE_CHECKING
 
 from pipeline.components import Batch, Deliverer, Delivery, Resolution
 from pipeline.errors import PipelineError
+from pipeline.logs import SHOWN
 from pipeline.state import Store, journal
 from pipeline.state.journal import FAILED, RELEASED, SENT, UNKNOWN, Outcome
-from pipeline.time_limits import Interrupt
+from pipeline.time_limits import Interrupt, give_up
 
 if TYPE_CHECKING:  # the messages come built: a refresh that only settles open batches never loads MIME
     from pipeline.mail.message import Mailing, Recipient
@@ -53,9 +60,25 @@ if TYPE_CHECKING:  # the messages come built: a refresh that only settles open b
 log = logging.getLogger("pipeline.send")
 
 SUSPECT_BOUNCES = 3  # this many hard bounces, and more than half of those the issue reached: the server, not them
-SETTLE_SECONDS = 30.0  # how long a stopped send waits for its batches in flight to settle
+SETTLE_SECONDS = 30.0  # how long a stopped send waits for its batches in flight to settle; then they are given up
 
 Clock = Callable[[], datetime]
+
+
+@dataclass
+class _InHand:
+    """A batch one of the pool's threads is handing to the delivery: from when the thread took it up until
+    it has settled."""
+
+    edition: int
+    since: float = field(default_factory=time.monotonic)
+    batch: str = ""  # its id, once it has one (just before it is journalled as in flight)
+    said: str = ""  # the line saying it was left in flight
+
+
+# The batches in the delivery's hands, by the thread handing each over. Each change is one dict operation,
+# atomic under the GIL, so the stopped thread, which an interrupt may reach at any instruction, takes no lock.
+InHand = dict[threading.Thread, _InHand]
 
 
 @dataclass
@@ -133,13 +156,14 @@ def send_issue(store: Store, deliverer: Deliverer, edition: int,
     skip = journal.statuses(store, edition)  # recipient -> sent, unknown or in_flight
     parallel = max(1, deliverer.parallel_batches)
     pool = ThreadPoolExecutor(parallel, thread_name_prefix="batch")
+    in_hand: InHand = {}
     try:
         for mailing, recipients in groups:
             todo: Iterable[Recipient] = (r for r in recipients if not _skipped(r, skip, report))
             for round_number in range(1, max_rounds + 1):
                 def send(chunk: list[Recipient], mailing: Mailing = mailing,
                          last: bool = round_number == max_rounds) -> tuple[list[Recipient], bool]:
-                    return _send_batch(store, deliverer, edition, mailing, chunk, report, now, run,
+                    return _send_batch(store, deliverer, edition, mailing, chunk, report, now, run, in_hand,
                                        last_round=last)
 
                 # After a round in doubt, one small batch goes first and alone: if the trouble lasts,
@@ -152,8 +176,9 @@ def send_issue(store: Store, deliverer: Deliverer, edition: int,
                     _not_sent(store, deliverer, edition, todo, report, now)
                     break
                 time.sleep(deliverer.pause_after_doubt(round_number))
-    except BaseException:  # stopped (its deadline, a signal) or a bug: no batch is handed over any more
-        _let_settle(pool, deliverer)
+    except BaseException as stop:  # stopped (its deadline, a signal) or a bug: no batch is handed over any more
+        for line in _let_settle(pool, deliverer, in_hand, shown=isinstance(stop, Interrupt)):
+            stop.add_note(line)  # at a deadline, the sink's failure says it too (time_limits.call_within)
         raise
     _close(pool, deliverer)
     _mark_bounced(store, deliverer, edition, report, now)
@@ -167,13 +192,19 @@ def _close(pool: ThreadPoolExecutor, deliverer: Deliverer) -> None:
         deliverer.close()
 
 
-def _let_settle(pool: ThreadPoolExecutor, deliverer: Deliverer) -> None:
+def _let_settle(pool: ThreadPoolExecutor, deliverer: Deliverer, in_hand: InHand, *, shown: bool) -> list[str]:
     """Let the batches in flight settle in the journal before the delivery is closed (closed under them,
-    they would end in doubt, and maybe unknown): the closing waits for them on a thread of its own, and
-    this one waits for it up to SETTLE_SECONDS, through the interrupts of a deadline (not through a
-    signal). A batch that takes longer still settles when it ends: each batch holds the store open
-    (`_send_batch`), and with it the state folder's lock, so no other run settles it under its thread,
-    and the process does not exit before it ends."""
+    they would end in doubt, and maybe unknown): the closing waits for them on a thread of its own (a
+    daemon: closing journals nothing, so a close that never returns keeps no process alive), and this one
+    waits for it up to SETTLE_SECONDS, through the interrupts of a deadline (a signal ends the wait).
+
+    That is the hard limit: a batch still in the delivery's hands then is given up (`_give_up`), one line
+    each, returned and logged (`shown`: the sink's failure says it too). Its thread goes on, holding the
+    store open (`_send_batch`), and with it the state folder's lock, so that no other run settles the
+    batch under it while this process lives; and the `pipeline` command, once it has finished, ends at
+    once, the thread with it, leaving the batch in flight exactly as a killed process does, for the next
+    run's `settle_open_batches`. Ending the process is what makes that safe: a lock let go while the
+    thread lives would let the next run settle the batch while the delivery may still send it."""
     closed = threading.Event()
 
     def close() -> None:
@@ -185,14 +216,40 @@ def _let_settle(pool: ThreadPoolExecutor, deliverer: Deliverer) -> None:
 
     started = False
     until = time.monotonic() + SETTLE_SECONDS
-    while not closed.is_set() and (left := until - time.monotonic()) > 0:
-        try:
-            if not started:  # again if an interrupt cut the start short: a second closing does no harm
-                threading.Thread(target=close, name="delivery-close").start()
-                started = True
-            closed.wait(left)  # not Thread.join: in Python 3.11 an interrupted join takes the thread for ended
-        except Interrupt:
-            continue
+    try:
+        while not closed.is_set() and (left := until - time.monotonic()) > 0:
+            try:
+                if not started:  # again if an interrupt cut the start short: a second closing does no harm
+                    threading.Thread(target=close, name="delivery-close", daemon=True).start()
+                    started = True
+                closed.wait(left)  # not Thread.join: in Python 3.11 an interrupted join takes the thread for ended
+            except Interrupt:
+                continue
+    finally:  # the wait is over, or a second signal ended it: what the delivery still has is given up
+        lines: list[str] | None = None
+        while lines is None:
+            try:
+                lines = _give_up(in_hand, deliverer, shown)
+            except Interrupt:  # the deadline's, again: giving up twice does no harm, and says each line once
+                continue
+    return lines
+
+
+def _give_up(in_hand: InHand, deliverer: Deliverer, shown: bool) -> list[str]:
+    """Give up every batch still in the delivery's hands; one line each, logged once."""
+    lines = []
+    for thread, held in in_hand.copy().items():
+        give_up(thread)
+        if not held.said:
+            waited = time.monotonic() - held.since
+            held.said = (f"batch {held.batch} of issue {held.edition}: the {deliverer.name} delivery did not "
+                         f"return within {waited:.0f} s; it is left in flight for the next run to settle"
+                         if held.batch else
+                         f"a batch of issue {held.edition}: the {deliverer.name} delivery did not open it within "
+                         f"{waited:.0f} s; nothing of it was journalled, so the next run sends to its recipients")
+            log.error(held.said, extra=SHOWN if shown else None)
+        lines.append(held.said)
+    return lines
 
 
 def _skipped(recipient: Recipient, skip: dict[str, str], report: SendReport) -> bool:
@@ -264,19 +321,24 @@ def _chunks(items: Iterable[Recipient], size: int) -> Iterator[list[Recipient]]:
 
 
 def _send_batch(store: Store, deliverer: Deliverer, edition: int, mailing: Mailing, chunk: list[Recipient],
-                report: SendReport, now: Clock, run, *, last_round: bool) -> tuple[list[Recipient], bool]:
+                report: SendReport, now: Clock, run, in_hand: InHand, *,
+                last_round: bool) -> tuple[list[Recipient], bool]:
     """Send one batch; return the recipients that were certainly not delivered and may be sent again,
     and whether any outcome was in doubt. It runs on a thread of the pool, which no deadline interrupts,
-    and holds the store (so the run's lock) until the batch has settled, whatever the run does meanwhile."""
+    and holds the store (so the run's lock) until the batch has settled, whatever the run does meanwhile;
+    it is in `in_hand` meanwhile, where a stopped send finds it to give it up (`_let_settle`)."""
     release = store.hold()
+    thread = threading.current_thread()
+    in_hand[thread] = held = _InHand(edition)
     try:
-        return _hand_over(store, deliverer, edition, mailing, chunk, report, now, run, last_round)
+        return _hand_over(store, deliverer, edition, mailing, chunk, report, now, run, last_round, held)
     finally:
+        in_hand.pop(thread, None)
         release()
 
 
 def _hand_over(store: Store, deliverer: Deliverer, edition: int, mailing: Mailing, chunk: list[Recipient],
-               report: SendReport, now: Clock, run, last_round: bool) -> tuple[list[Recipient], bool]:
+               report: SendReport, now: Clock, run, last_round: bool, held: _InHand) -> tuple[list[Recipient], bool]:
     try:
         batch = deliverer.open_batch(edition)
     except Exception as exc:  # nothing was sent: recorded as failed, so the next run sends them
@@ -285,6 +347,7 @@ def _hand_over(store: Store, deliverer: Deliverer, edition: int, mailing: Mailin
         for r in chunk:
             report.add(Outcome(r.email, FAILED, error=f"could not start a batch: {_reason(exc)}"))
         return [], False
+    held.batch = batch.id  # before it is journalled: given up from here on, it is said to be left in flight
     claimed = set(journal.begin_batch(store, batch=batch.id, edition=edition, channel=deliverer.name,
                                       recipients=[r.email for r in chunk], send_at=batch.send_at, at=now()))
     chunk = [r for r in chunk if r.email in claimed]  # another group of this send may hold one already

@@ -264,6 +264,80 @@ def test_a_job_with_the_id_of_another_is_skipped_and_reported(pipeline_project):
     assert project.report.exit_code == 3
 
 
+BAD_DATES = """
+[[job]]
+id = "slashes"
+title = "Peer worker"
+organisation = "Leeds Mind"
+posted = 2016-01-20
+closing_date = "14/02/2016"
+
+[[job]]
+id = "digits"
+title = "Coordinator"
+organisation = "York Mind"
+posted = 20160120
+closing_date = 2016-02-14
+"""
+
+NUMBERED_EVENT = """
+[[event]]
+id = "digits"
+title = "Summer seminar"
+posted = 2016-01-12
+start = 20160302
+
+[[event]]
+id = "words"
+title = "Spring seminar"
+posted = 2016-01-12
+start = "2 March 2016"
+[[event.prices]]
+label = "Standard"
+amount = 10
+[[event.prices]]
+label = "Concession"
+"""
+
+
+def test_a_date_written_wrongly_is_named_with_the_form_to_use(pipeline_project):
+    """A date in another form, or as a number (20160120 once became 23 August 1970 without a word), skips its
+    record with one line that says the form to write; a price tier is counted from 1, as the records are."""
+    toml = '[sources.j]\ntype = "jobs"\npath = "jobs.toml"\n[sources.e]\ntype = "events"\npath = "events.toml"\n'
+    project = pipeline_project(toml, {"jobs.toml": BAD_DATES, "events.toml": NUMBERED_EVENT})
+    project.run(as_of=date(2016, 2, 1), check=False)
+    assert project.items() == [] and project.report.exit_code == 3
+    assert sorted(problem.partition(".toml ")[2] for problem in project.problems) == [
+        "[[event]] #1 'Summer seminar': start 20160302 is not a date like 2016-02-14 or a date and time like "
+        "2016-02-14T09:30:00; record skipped, fix it",
+        "[[event]] #2 'Spring seminar': start '2 March 2016' is not a date like 2016-02-14 or a date and time "
+        "like 2016-02-14T09:30:00 (and 1 more); record skipped, fix it",
+        "[[job]] #1 'Peer worker': closing_date '14/02/2016' is not a date like 2016-02-14; record skipped, fix it",
+        "[[job]] #2 'Coordinator': posted 20160120 is not a date like 2016-02-14 or a date and time like "
+        "2016-02-14T09:30:00; record skipped, fix it"]
+
+
+def test_a_price_tier_without_its_amount_is_counted_from_one(pipeline_project):
+    events = NUMBERED_EVENT.replace('start = "2 March 2016"', "start = 2016-03-02")
+    project = pipeline_project('[sources.e]\ntype = "events"\npath = "events.toml"\n', {"events.toml": events})
+    project.run(as_of=date(2016, 2, 1), check=False)
+    assert [problem.partition(".toml ")[2] for problem in project.problems if "Spring" in problem] == [
+        "[[event]] #2 'Spring seminar': prices #2 amount is missing; record skipped, fix it"]
+
+
+def test_dates_given_as_text_in_iso_form_are_still_read(pipeline_project):
+    jobs = BAD_DATES.replace('"14/02/2016"', '"2016-02-14"').replace("posted = 20160120", 'posted = "2016-01-20"')
+    events = NUMBERED_EVENT.replace("start = 20160302", 'start = "2016-03-02T09:30:00"')
+    events = events.split('[[event]]\nid = "words"')[0]  # the first event alone
+    toml = '[sources.j]\ntype = "jobs"\npath = "jobs.toml"\n[sources.e]\ntype = "events"\npath = "events.toml"\n'
+    project = pipeline_project(toml, {"jobs.toml": jobs, "events.toml": events})
+    project.run(as_of=date(2016, 2, 1))
+    items = {item.title: item for item in project.items()}
+    assert items["Peer worker"].job.closing_date == date(2016, 2, 14)
+    assert items["Coordinator"].published == datetime(2016, 1, 20, tzinfo=LONDON)
+    assert items["Summer seminar"].event.start == datetime(2016, 3, 2, 9, 30, tzinfo=LONDON)
+
+
 def test_jobs_file_that_is_not_toml(project_from, run_context):
     project = project_from('[sources.j]\ntype = "jobs"\npath = "jobs.toml"\n' + SINK, {"jobs.toml": "[[job]\n"})
     with pytest.raises(SourceError, match=r"jobs.toml: not valid TOML"):

@@ -20,7 +20,7 @@ from pipeline.models import EventDetails, Item, Kind, PriceTier, ProgrammeSlot, 
 from pipeline.run_context import RunContext
 from pipeline.sanitize import plain_text, safe_url
 from pipeline.settings_types import ExistingFile
-from plugins.sources.records import read_records
+from plugins.sources.records import DayOrTime, read_records
 from plugins.sources.text import markdown_to_html
 
 
@@ -44,9 +44,9 @@ class EventRecord(BaseModel):
 
     id: str
     title: str
-    posted: date | datetime
-    start: datetime | date
-    end: datetime | date | None = None
+    posted: DayOrTime
+    start: DayOrTime
+    end: DayOrTime | None = None
     timezone: str | None = None
     venue: str = ""
     description: str = ""  # Markdown

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 from pydantic import BaseModel, ConfigDict
 
 from pipeline import hookimpl
@@ -13,7 +11,7 @@ from pipeline.models import Item, JobDetails, Kind, item_id
 from pipeline.run_context import RunContext
 from pipeline.sanitize import plain_text, safe_url
 from pipeline.settings_types import ExistingFile
-from plugins.sources.records import read_records
+from plugins.sources.records import Day, DayOrTime, read_records
 from plugins.sources.text import markdown_to_html
 
 
@@ -23,8 +21,8 @@ class JobRecord(BaseModel):
     id: str
     title: str
     organisation: str
-    posted: date | datetime
-    closing_date: date
+    posted: DayOrTime
+    closing_date: Day
     description: str = ""  # Markdown
     location: str = ""
     hours: str = ""

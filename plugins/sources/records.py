@@ -1,22 +1,56 @@
 """Reading a TOML file of records (`[[job]]`, `[[event]]`), each validated on its own.
 
 A record that does not validate, or has the id of an earlier one, is reported with the file, its
-number and its title, and skipped; the others are still read.
+number and its title, and skipped; the others are still read. `Day` and `DayOrTime` are the records'
+dates: a TOML date (or date-time), or the same written as text, and nothing else; pydantic alone would
+read a number as seconds since 1970 (`posted = 20160120` was 23 August 1970) and name its own parsers.
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
 
 from pipeline.errors import SourceError
 from pipeline.run_context import RunContext
 
 Record = TypeVar("Record", bound=BaseModel)
+
+_DAY, _TIME = "a date like 2016-02-14", "a date and time like 2016-02-14T09:30:00"
+
+
+def _day_or_time(value: object) -> date:
+    """A TOML date or date-time, or the same in quotes; anything else is a mistake, said with the form to use."""
+    if isinstance(value, date):  # a datetime is a date too
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value) if "T" in value.upper() else date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(f"{value!r} is not {_DAY} or {_TIME}")
+
+
+def _day(value: object) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    if isinstance(value, datetime) and value.time() == datetime.min.time() and value.tzinfo is None:
+        return value.date()
+    raise ValueError(f"{value!r} is not {_DAY}")
+
+
+Day = Annotated[date, BeforeValidator(_day)]
+DayOrTime = Annotated[date | datetime, BeforeValidator(_day_or_time)]
 
 
 def read_records(path: Path, table: str, model: type[Record], run: RunContext) -> Iterator[Record]:
@@ -36,7 +70,7 @@ def read_records(path: Path, table: str, model: type[Record], run: RunContext) -
             record = model.model_validate(raw)
         except ValidationError as exc:
             err = exc.errors()[0]
-            key = ".".join(str(p) for p in err["loc"]) or "(record)"
+            key = _key(err["loc"])
             reason = {"missing": "is missing", "extra_forbidden": "is not a known field"}.get(
                 err["type"], err["msg"].removeprefix("Value error, "))
             more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
@@ -51,3 +85,8 @@ def read_records(path: Path, table: str, model: type[Record], run: RunContext) -
         if record_id is not None:
             first[record_id] = number
         yield record
+
+
+def _key(loc: tuple[str | int, ...]) -> str:
+    """`prices #2 amount`: a list's entries counted from 1, as the records are."""
+    return " ".join(f"#{part + 1}" if isinstance(part, int) else str(part) for part in loc) or "(record)"

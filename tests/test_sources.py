@@ -211,6 +211,20 @@ def test_a_post_with_the_slug_of_another_is_skipped_and_reported(pipeline_projec
     assert project.report.exit_code == 3
 
 
+def test_themes_written_as_text_are_reported_not_dropped_quietly(project_from, run_context):
+    """`themes: housing` (no brackets) was dropped without a word; the post is kept and the line says how."""
+    project = project_from('[sources.b]\ntype = "blog"\npath = "posts"\n' + SINK, {
+        "posts/text.md": POST.replace("author:", "themes: housing, recovery\nauthor:"),
+        "posts/list.md": POST.replace("author:", "slug: listed\nthemes: [housing]\nauthor:"),
+    })
+    items, run = fetch(project, run_context)
+    assert sorted((item.url.rsplit("/", 2)[1], item.themes) for item in items) == [
+        ("listed", ["housing"]), ("text", [])]
+    (problem,) = run.problems
+    assert problem.endswith("posts/text.md: themes 'housing, recovery' is not a list; write it as "
+                            "themes: [housing, recovery]; post kept without them")
+
+
 def test_drafts_are_left_out(project_from, run_context):
     draft = POST.replace("author:", "draft: true\nauthor:")
     project = project_from('[sources.b]\ntype = "blog"\npath = "posts"\n' + SINK, {"posts/d.md": draft})

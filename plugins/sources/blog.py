@@ -71,6 +71,10 @@ class BlogSource(Source):
         slug = str(meta.get("slug") or path.stem)
         url = safe_url(str(meta.get("url") or base + slug + "/"))
         themes = meta.get("themes") or []
+        if not isinstance(themes, list):
+            run.problem(str(path), f"themes {themes!r} is not a list; write it as themes: [{themes}]; "
+                                   f"post kept without them")
+            themes = []
         image = image_url(str(meta.get("image") or ""), url)
         if meta.get("image") and not image:
             run.problem(str(path), f"image {meta['image']!r} is neither an http(s) address nor a path; "
@@ -86,7 +90,7 @@ class BlogSource(Source):
             author=plain_text(str(meta.get("author") or self.settings.author)),
             image=image,
             image_alt=plain_text(str(meta.get("image_alt") or "")) if image else "",
-            themes=[str(t) for t in themes] if isinstance(themes, list) else [],
+            themes=[str(t) for t in themes],
         )
 
 

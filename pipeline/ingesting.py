@@ -102,23 +102,25 @@ class Ingest:
         self.handed_over = 0  # items handed over in chunks
         self.failures: list[str] = []
         self.started: float | None = None
-        self.seen: dict[str, tuple[str, str]] = {}  # each id taken: its item's title and fingerprint
+        self.seen: dict[str, tuple[str, str, str]] = {}  # each id taken: its item's title, fingerprint and source
 
-    def take(self, items: list[Item]) -> None:
-        """One source's items, fetched and checked. An id given twice keeps its first item; a different
-        item under it is skipped and reported (the same item twice, as a feed may list it, is not)."""
+    def take(self, items: list[Item], source: str) -> None:
+        """One source's items (`source`: its table's name), fetched and checked. An id given twice keeps its
+        first item; a different item under it is skipped and reported under the source that gave it, with the
+        one that gave it first when that is another (the same item twice, as a feed may list it, is not)."""
         prints: dict[str, str] = {}
         kept: list[Item] = []
         for item in items:
             made = fingerprint(item, self.key)
             if item.id not in self.seen:
-                self.seen[item.id] = (item.title, made)
+                self.seen[item.id] = (item.title, made, source)
                 prints[item.id] = made
                 kept.append(item)
             elif self.seen[item.id][1] != made:
-                first = self.seen[item.id][0]
-                self.ctx.problem(f"source {item.source}", f"item {item.title!r} has the id of {first!r} "
-                                                          f"({item.id}); give each its own id, item skipped")
+                first, _, giver = self.seen[item.id]
+                other = f" from source {giver}" if giver != source else ""
+                self.ctx.problem(f"source {source}", f"item {item.title!r} has the id of {first!r}{other} "
+                                                     f"({item.id}); give each its own id, item skipped")
         items = kept
         stored = self.ctx.store.fingerprints(prints)
         for item in items:

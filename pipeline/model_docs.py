@@ -125,7 +125,8 @@ DOCS: dict[type, dict[str, Doc]] = {
         ),
         "source": Doc(
             meaning=(
-                "The name of the source instance in `pipeline.toml` (`self.instance`); the host does not check it. "
+                "The name of the source instance in `pipeline.toml` (`self.instance`); a source whose item names "
+                "another source of the project fails, since its ids would take that source's items. "
                 "Two items from the same source are never merged as duplicates. Reports and `pipeline explain` "
                 "show it."),
             email="Not shown: the byline never names a source. (It names an item merged into a job or event, in "

@@ -230,9 +230,15 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
     fetched: dict[str, list[Item]] = {}
     abandoned: set[str] = set()  # sources past their deadline: whatever they return later is ignored
 
+    names = {source.instance for source in sources}
+
     def fetch(source: Source) -> StageResult:
         def work() -> tuple[str, int]:
             items = [_checked(item, clean=not source.sanitises) for item in source.fetch(ctx)]
+            for item in items:  # under another's name (and so its ids), it would take that source's items
+                if item.source != source.instance and item.source in names:
+                    raise TypeError(f"item {item.id!r}: source {item.source!r} is another source of this project; "
+                                    f"give every item source=self.instance and id=item_id(self.instance, key)")
             if source.instance not in abandoned:
                 fetched[source.instance] = items
             return items_text(len(items)), len(items)
@@ -251,7 +257,7 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
         done.append(result)
         items = fetched.pop(result.name, [])
         if result.ok and result.name not in abandoned:
-            ingest.take(items)
+            ingest.take(items, result.name)
         progress("sources", len(done), len(sources))
 
     def abandon(name: str) -> None:

@@ -246,6 +246,7 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
                       alerts=alerts or AlertSettings())
     for name, reason in host.broken.items():
         errors.append(f"plugin {name!r} {reason}")
+    errors += [f"plugin {name!r} {reason}" for name, _, reason in host.unloaded]
     errors.extend(registry.problems)
 
     for section, category in SECTIONS.items():

@@ -30,6 +30,8 @@ class PluginHost:
     pm: pluggy.PluginManager
     origins: dict[str, str] = field(default_factory=dict)
     broken: dict[str, str] = field(default_factory=dict)  # plugin name -> one-line reason
+    # plugins not loaded because an earlier one has their name: (name, where it is, why: "from ... was not loaded")
+    unloaded: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def build_plugin_manager(
@@ -57,7 +59,7 @@ def build_plugin_manager(
             _load(host, ep.name, f"{packages[id(ep.dist)]} (entry point {ep.value})", ep.load, blocked)
     if plugins_dir is not None:
         for path in sorted(plugins_dir.glob("*.py")):
-            _load(host, path.stem, str(path), lambda p=path: import_file(p), blocked)
+            _load(host, path.stem, str(path), lambda p=path: import_file(p), blocked, rename="rename the file")
     for name, plugin in extra:
         _load(host, name, "registered by the caller", lambda p=plugin: p, blocked)
 
@@ -79,12 +81,13 @@ def _ep_key(ep: importlib.metadata.EntryPoint) -> tuple[str, str]:
     return (ep.name, ep.value)
 
 
-def _load(host: PluginHost, name: str, origin: str, load, blocked: set[str]) -> None:
+def _load(host: PluginHost, name: str, origin: str, load, blocked: set[str], rename: str = "rename one") -> None:
     if name in blocked:
         host.origins[name] = f"{origin} [blocked by {BLOCK_ENV}]"
         return
-    if name in host.origins:
-        host.broken[name] = f"a plugin named {name!r} is already loaded from {host.origins[name]}; rename one"
+    if name in host.origins:  # this one is not loaded: the one loaded first is whole, and listed as it is
+        host.unloaded.append((name, origin, f"from {origin} was not loaded: a plugin named {name!r} is already "
+                                            f"loaded from {host.origins[name]}; {rename}"))
         return
     host.origins[name] = origin
     try:

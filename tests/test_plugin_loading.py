@@ -116,6 +116,27 @@ def test_broken_plugins_stop_the_run_at_start_up_naming_each(project_from, tmp_p
     assert "half-written plugin" in str(info.value)
 
 
+def test_a_plugin_file_named_like_an_installed_plugin_is_the_one_named_not_loaded(write_project, capsys):
+    """local_plugins/jobs.py (a network's own job board) has the name of the built-in `jobs`: the built-in was
+    listed as broken and the message said "plugin 'jobs' a plugin named 'jobs' is already loaded from ...; rename
+    one", naming neither the file nor which one can be renamed."""
+    from pipeline.cli import main
+
+    code = "from pipeline import hookimpl\n@hookimpl\ndef register_sources(register):\n    pass\n"
+    path = write_project('[pipeline]\nname = "N"\nplugins_dir = "local"\n[sinks.feed]\ntype = "rss"\n',
+                         {"local/jobs.py": code})
+    file = path.parent / "local" / "jobs.py"
+    said = (f"plugin 'jobs' from {file} was not loaded: a plugin named 'jobs' is already loaded from "
+            f"newsletter-pipeline")
+    assert main(["plugins", "-c", str(path)]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"broken: {said}" in out and "rename the file" in out
+    assert "jobs source jobs newsletter-pipeline" in out  # the built-in is listed whole, not as broken
+    assert main(["check", "-c", str(path)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"error: {said}" in err and "rename the file" in err
+
+
 def test_blocking_a_plugin_by_name(monkeypatch):
     monkeypatch.setenv("PIPELINE_BLOCK_PLUGINS", "smtp, summary")
     host = build_plugin_manager()

@@ -68,7 +68,9 @@ def plugins_data(host, registry) -> dict:
         provided.setdefault(registered.plugin, []).append({"category": category, "name": name})
     plugins = [{"name": plugin, "from": origin, "components": provided.get(plugin, []),
                 "broken": host.broken.get(plugin)} for plugin, origin in sorted(host.origins.items())]
-    exit_code = 2 if host.broken or registry.problems else 0
+    plugins += [{"name": name, "from": origin, "components": [], "broken": reason}
+                for name, origin, reason in host.unloaded]
+    exit_code = 2 if host.broken or host.unloaded or registry.problems else 0
     return {"ok": exit_code == 0, "exit_code": exit_code, "plugins": plugins, "conflicts": list(registry.problems)}
 
 

@@ -620,6 +620,20 @@ def test_each_choice_of_themes_gets_its_own_issue_rendered_once_and_jobs_and_eve
     assert titles("cat@example.org") == ["Recovery college opens", "Peer worker wanted"]
 
 
+def test_a_theme_spelt_in_another_case_reaches_those_who_follow_it(newsletter, item_factory):
+    """A post whose author wrote `themes: [Peer Support]` is on the site's peer-support page with the rest, but
+    a subscriber following "peer support" did not get it: the email compared the spellings exactly."""
+    items = [item_factory(Kind.POST, "Tea and talk", themes=["Peer Support"]),
+             item_factory(Kind.NEWS, "Café de la récupération", themes=["Récovery"]),
+             item_factory(Kind.NEWS, "Budget news", themes=["commissioning"])]
+    readers = "email,name,themes\nbob@example.org,Bob,peer support;recovery\n"
+    project, _ = newsletter(items=items, subscribers=readers)
+
+    assert run_pipeline(project, as_of=AS_OF).exit_code == 0
+    html = eml(project, 1, "bob@example.org").get_body(("html",)).get_content()
+    assert "Tea and talk" in html and "récupération" in html and "Budget news" not in html
+
+
 def test_a_choice_with_nothing_new_gets_nothing_that_month(newsletter, item_factory):
     items = [item_factory(Kind.POST, "Peer support in Leeds", themes=["peer support"])]
     readers = "email,name,themes\nann@example.org,Ann,\nbob@example.org,Bob,recovery\n"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
-from pipeline import components, hookimpl
+from pipeline import components, hookimpl, site
 from pipeline.components import Deliverer, Sink, SinkResult
 from pipeline.config import Project
 from pipeline.edition import Edition
@@ -196,11 +196,13 @@ class EmailSink(Sink):
         return groups, nothing_new
 
     def for_themes(self, edition: Edition, themes: frozenset[str]) -> Edition:
-        """`edition` with only what a subscriber following `themes` gets (all of it for no themes)."""
+        """`edition` with only what a subscriber following `themes` gets (all of it for no themes). A theme
+        spelt in another case or with other accents is the same theme, as on the site ('Peer Support')."""
         if not themes:
             return edition
-        keep = [item for item in edition.items
-                if item.kind in self.settings.always_include or themes.intersection(item.themes)]
+        followed = {site.theme_path(theme) for theme in themes}
+        keep = [item for item in edition.items if item.kind in self.settings.always_include
+                or followed.intersection(map(site.theme_path, item.themes))]
         return dataclasses.replace(edition, items=keep, sections={})
 
     def _summary(self, number: int, report: SendReport, nothing_new: int, run: RunContext) -> str:

@@ -59,7 +59,7 @@ def test_import_reports_bad_rows_and_never_brings_back_who_left(config, capsys):
 
 def test_add_list_show_themes_and_the_refusals(config, capsys):
     assert pipeline(config, "add", "Cat@Example.org", "--name", "Cat", "--theme", "research") == 0
-    assert pipeline(config, "themes", "cat@example.org", "peer support", "Open Dialogue") == 0
+    assert pipeline(config, "themes", "cat@example.org", "Peer Support", "open dialogue") == 0  # as on the site
     assert pipeline(config, "list") == 0
     out = capsys.readouterr().out
     assert "cat@example.org" in out and "Open Dialogue; peer support" in out and "1 subscriber" in out

@@ -238,3 +238,18 @@ def test_a_row_that_takes_an_address_off_wins_over_an_earlier_row_listing_it_in_
     assert "line 5" not in err and ":5:" not in err  # a plain second row for the same address stays quiet
     assert main(["run", "-c", str(project_dir / "pipeline.toml"), "--as-of", "2016-03-01"]) == 3
     assert recipients(project_dir, 1) == ["bob@example.org"]
+
+
+def test_a_theme_in_another_case_or_with_accents_is_the_taxonomys_theme_in_its_spelling(store, tmp_path):
+    """As the site's theme pages and the email tell themes apart ("Peer Support" is "peer support"): a spreadsheet's
+    capitals do not drop a theme, and what is stored is the taxonomy's own spelling."""
+    path = tmp_path / "list.csv"
+    path.write_text("email,name,themes\nann@example.org,Ann,Peer Support;RÉSEARCH\nbob@example.org,Bob,Peer Supprt\n",
+                    encoding="utf-8")
+
+    done = import_list(store, read_csv(path), ["research", "peer support"], how="csv import list.csv", at=T0)
+
+    assert done.problems == [
+        f"{path}:3: unknown theme 'Peer Supprt' (known: research; peer support); imported without it"]
+    found = {s.email: s.themes for s, _ in subs.listing(store)}
+    assert found == {"ann@example.org": frozenset({"peer support", "research"}), "bob@example.org": frozenset()}

@@ -202,11 +202,19 @@ def _known(store: Store, email: str):
 
 
 def _known_themes(project: Project, themes: list[str], where: str) -> list[str]:
+    """The themes given, each in the taxonomy's spelling ("Peer Support" is "peer support", as on the site)."""
+    from pipeline.site import theme_path
+
     known = taxonomy_themes(project)
+    if not known:
+        return themes
+    spelt = {theme_path(theme): theme for theme in known}
+    found = []
     for theme in themes:
-        if known and theme not in known:
+        if theme_path(theme) not in spelt:
             raise SubscriberError(f"{where} {theme!r}: not a theme of this newsletter; use one of: {'; '.join(known)}")
-    return themes
+        found.append(spelt[theme_path(theme)])
+    return found
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pipeline.site import theme_path
 from pipeline.state import Store
 from pipeline.state.subscribers import (
     SUPPRESSED,
@@ -49,18 +50,22 @@ def import_list(store: Store, listed: CsvList, known_themes: Collection[str], *,
     (no `themes` transform), a row's themes are taken as they are. The problems of `listed` itself
     come first in the result's problems.
     """
-    known = set(known_themes)
+    known = {theme_path(theme): theme for theme in known_themes}  # as the site and the email tell themes apart
     report = ListImport(len(listed.rows), problems=list(listed.problems))
     active: list[CsvRow] = []
     left: list[tuple[str, str]] = []
     for row in listed.rows:
-        unknown = sorted(row.themes - known) if known else []
-        if unknown:
-            report.problems.append(
-                f"{listed.path}:{row.line}: unknown theme{'s' if len(unknown) > 1 else ''} "
-                f"{', '.join(repr(t) for t in unknown)} (known: {'; '.join(known_themes)}); "
-                f"imported without {'them' if len(unknown) > 1 else 'it'}")
-            row = CsvRow(row.line, row.email, row.name, row.themes - set(unknown), row.status)
+        if known:  # "Peer Support" is the taxonomy's "peer support", kept in its spelling
+            spelt = {theme: known.get(theme_path(theme)) for theme in row.themes}
+            unknown = sorted(theme for theme, found in spelt.items() if found is None)
+            if unknown:
+                report.problems.append(
+                    f"{listed.path}:{row.line}: unknown theme{'s' if len(unknown) > 1 else ''} "
+                    f"{', '.join(repr(t) for t in unknown)} (known: {'; '.join(known_themes)}); "
+                    f"imported without {'them' if len(unknown) > 1 else 'it'}")
+            themes = frozenset(found for found in spelt.values() if found is not None)
+            if themes != row.themes:
+                row = CsvRow(row.line, row.email, row.name, themes, row.status)
         if row.status in SUPPRESSED:
             left.append((row.email, row.status))
         elif row.status in ("", "active"):

@@ -189,10 +189,13 @@ def item_link(project: Project, item: Item, owners: Mapping[str, str] | None = N
     """Where links to an item point: its own URL, unless that is an address on this site other than the
     item's page (say <site_url>/seminars/3, which no file answers, or a page an older item has: `owners`,
     as `item_path` takes it) and the site is written (an `archive` sink): then its page, so no link is dead
-    or leads to another item. Without an archive the own URL is all there is ('' if none)."""
-    if _own_path(project, item) is None or not publishes(project, "archive"):
-        return safe_url(item.url, url(project, FRONT_PAGE)) if item.url else ""
-    return url(project, item_path(project, item, owners))
+    or leads to another item; an item with no URL of its own (a job the network posts) also links to its
+    page then. Without an archive the own URL is all there is ('' if none)."""
+    own = safe_url(item.url, url(project, FRONT_PAGE)) if item.url else ""
+    written = publishes(project, "archive")
+    if own and (not written or _own_path(project, item) is None):
+        return own
+    return url(project, item_path(project, item, owners)) if written else ""
 
 
 def _own_path(project: Project, item: Item) -> str | None:

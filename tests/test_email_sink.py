@@ -502,6 +502,25 @@ def test_without_an_archive_an_item_on_the_networks_own_site_links_to_its_own_ur
     assert "/events/open-dialogue-day" not in rendered.html + rendered.text
 
 
+@pytest.mark.parametrize("archive", [False, True])
+def test_an_item_with_no_address_of_its_own_links_to_its_page_when_the_site_is_written(project_from, item_factory,
+                                                                                      archive):
+    # A job the network posts itself has no URL of its own, but the archive gives it a page (the feeds link it
+    # too); with no archive there is nothing to link, and its title stands alone.
+    sinks = '[sinks.site]\ntype = "archive"\n' if archive else ""
+    project = project_from(sink_toml() + sinks, files={"subscribers.csv": SUBSCRIBERS})
+    job = item_factory(Kind.JOB, "Peer support worker", url="")
+    store = Store(project.core.state_dir / "pipeline.sqlite")
+    try:
+        rendered = render_edition(edition_of([job]), RunContext(project, store, AS_OF, MOMENT), max_per_section=10)
+    finally:
+        store.close()
+
+    page = site.url(project, site.item_path(project, job))
+    assert (f'href="{page}"' in rendered.html) is archive and (page in rendered.text) is archive
+    assert "Peer support worker" in rendered.html and 'href=""' not in rendered.html
+
+
 def event_item(item_factory, **details):
     return item_factory(Kind.EVENT, "Open Dialogue", event=EventDetails(**details))
 

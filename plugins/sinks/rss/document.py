@@ -122,9 +122,7 @@ class ItemText:
 
 def item_text(project: Project, item: Item, owners: Mapping[str, str] | None = None) -> ItemText:
     own = own_url(project, item)
-    link = site.item_link(project, item, owners) if own else ""
-    if not link and site.publishes(project, "archive"):  # no address of its own: its page on the site
-        link = site.url(project, site.item_path(project, item, owners))
+    link = site.item_link(project, item, owners)  # with no address of its own: its page on the site, if written
     return ItemText(
         id=item.id, title=item.title or "(untitled)", own_url=own, link=link, published=rfc822(item.published),
         description=describe(project, item),

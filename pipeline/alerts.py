@@ -23,6 +23,7 @@ is one more of the run's problems.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,6 +33,7 @@ from pipeline.run_report import RunReport, failure_reason
 from pipeline.state import Store, alerts, history, journal
 
 log = logging.getLogger("pipeline.alerts")
+AFTER_GIVING_UP = 30.0  # seconds an alert may take when this process gave up on a batch of the same delivery
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def after_run(project: Project, store: Store, report: RunReport, error: Exceptio
         untold = [alert for alert in alerts.open_alerts(store) if alert.notified_at is None]
         if not untold:
             return []
-        told, failures = _send(project, untold)
+        told, failures = _send_unless_stuck(project, untold)
         alerts.mark_told(store, told, project.alerts.to, at=now)
         for key, addresses in told.items():
             log.info("alert %r sent to %s", key, ", ".join(addresses))
@@ -160,6 +162,36 @@ def _undelivered(store: Store, latest) -> Problem | None:
                     f"`pipeline deliveries --issue {n} --resend unknown` if they did not (they may get two copies).")
     return Problem(f"deliveries:{n}", f"issue {n}: {said}",
                    f"Issue {n} ({latest.title}): {said} of its recipients.\nWhat to do: " + " ".join(todo))
+
+
+def _send_unless_stuck(project: Project, untold: list[alerts.Alert]) -> tuple[dict[str, list[str]], list[str]]:
+    """`_send`; but after a send of this process gave up on a batch whose delivery never returned
+    (`time_limits.given_up`), on a daemon thread waited for `AFTER_GIVING_UP` seconds at most. The alert goes
+    through that same delivery, which would most likely not return either: on the main thread, with no limit,
+    it would keep the `pipeline` command (and the state folder's lock) alive for ever, which is what giving up
+    the batch is for. Not returned in time: an error, so the alert is tried again after the next run."""
+    from pipeline.time_limits import given_up
+
+    if not given_up():
+        return _send(project, untold)
+    done = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def send() -> None:
+        try:
+            outcome["told"] = _send(project, untold)
+        except BaseException as exc:  # handed to the run, as if raised there
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=send, name="alert", daemon=True).start()  # a daemon: it holds no state, only mail
+    if not done.wait(AFTER_GIVING_UP):
+        raise PipelineError(f"its delivery did not return within {AFTER_GIVING_UP:g} s, as a batch of this run's "
+                            f"send did not")
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["told"]  # type: ignore[return-value]
 
 
 def _send(project: Project, untold: list[alerts.Alert]) -> tuple[dict[str, list[str]], list[str]]:

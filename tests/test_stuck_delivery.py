@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.state import Store, journal
+from pipeline.state import alerts as state_alerts
 
 ROOT = Path(__file__).resolve().parent.parent
 READERS = [f"reader{n}@example.org" for n in range(10)]
@@ -30,12 +31,13 @@ ABANDONED = re.compile(r"batch (\w+) of issue 1: the (\w+) delivery did not retu
 PLUGIN = '''
 import threading
 
-from pipeline import components, hookimpl
+from pipeline import alerts, components, hookimpl
 from pipeline.components import Deliverer, Delivery
 from pipeline.mail import sending
 from plugins.deliveries.outbox import Outbox
 
 sending.SETTLE_SECONDS = 0.5  # the wait for batches in flight, shortened for the test
+alerts.AFTER_GIVING_UP = 0.5  # the wait for an alert through the delivery after that, shortened too
 
 
 def never_returns():
@@ -240,3 +242,22 @@ def test_a_send_stopped_by_sigterm_whose_delivery_never_returns_ends_too(write_p
     assert _unlocked(config)
     counts, [batch] = _journal(config)
     assert counts == Counter(in_flight=4) and batch.id == batch_id
+
+
+def test_the_organisers_alert_through_the_stuck_delivery_does_not_keep_the_run_alive(write_project):
+    """The alert goes through the same delivery (README, `[alerts]`), which has just been seen not to return:
+    the run still ends, with the batch in flight, and the alert is tried again after the next run."""
+    config = _project(write_project, "stuck", stuck=True)
+    config.write_text(config.read_text() + '\n[alerts]\nto = ["organiser@example.org"]\n')
+
+    code, out, seconds = _run(config)
+
+    assert code == 1, out
+    assert seconds < ENDS_WITHIN
+    _left_in_flight(config, out, "stuck")
+    assert "alerts: the organisers could not be told (its delivery did not return within" in out
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:  # opened, not told: told after the next run
+        assert [(a.key, a.notified_at) for a in state_alerts.open_alerts(store)] == [("run:run", None)]
+    finally:
+        store.close()

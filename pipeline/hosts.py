@@ -17,6 +17,22 @@ _COMPATIBLE = ipaddress.ip_network("::/96")
 _LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 
 
+def resolves_privately(url: str) -> bool:
+    """Whether a web address is private (`is_private`), or its host is a name this machine resolves to an
+    address that is not public (`169.254.169.254.nip.io`, an intranet name). The answer holds for this lookup
+    only: a name's owner can answer the fetcher's own lookup differently (DNS rebinding), so this narrows what
+    a hostile server can reach, and is not a firewall. A name that does not resolve is not private here."""
+    if is_private(url):
+        return True
+    host = _IDNA_DOTS.sub(".", urlparse(url).hostname or "").rstrip(".")
+    try:
+        found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    return any(is_private(f"http://[{address[4][0]}]/" if ":" in address[4][0] else f"http://{address[4][0]}/")
+               for address in found)
+
+
 def is_private(url: str) -> bool:
     """Whether a web address's host is `localhost` or an IP address that is not public: IPv4 in any form
     the resolver reads as one (`127.1`, `2130706433`, or with the dots IDNA reads as dots, `127。0。0。1`,

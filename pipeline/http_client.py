@@ -80,11 +80,12 @@ def new_client(timeout: float, user_agent: str, tls: Future[ssl.SSLContext] | No
 
 
 def _public_only(request: httpx.Request) -> None:
-    """Refuse a request marked `PUBLIC_ONLY` to localhost or an address that is not public: httpx calls this
-    for each request it sends, redirects included, before it connects."""
+    """Refuse a request marked `PUBLIC_ONLY` to localhost or an address that is not public, written so or as a
+    name that resolves to one: httpx calls this for each request it sends, redirects included, before it
+    connects (`hosts.resolves_privately` says what this cannot stop)."""
     if request.extensions.get(PUBLIC_ONLY):
-        from pipeline.hosts import is_private
+        from pipeline.hosts import resolves_privately
 
-        if is_private(str(request.url)):
-            raise SourceError(f"{request.url}: a redirect to localhost or an address that is not public, refused "
+        if resolves_privately(str(request.url)):
+            raise SourceError(f"{request.url}: localhost or an address that is not public, refused "
                               f"for a feed of someone else's list; allow_private = true in its table allows it")

@@ -186,7 +186,7 @@ def test_a_lists_feed_redirected_to_a_private_address_is_refused_there(write_pro
         assert feed_server.requests == [] and report.exit_code == 3  # a source failed, the run went on
         [failed] = [result for result in report.results if result.name == "partners/partner"]
         assert not failed.ok and failed.summary.startswith(
-            f"{target}: a redirect to localhost or an address that is not public, refused")
+            f"{target}: localhost or an address that is not public, refused")
 
         config.write_text(config.read_text().replace('path = "partners.opml"\n',
                                                      f'path = "partners.opml"\n{LOOPBACK}'))
@@ -195,3 +195,25 @@ def test_a_lists_feed_redirected_to_a_private_address_is_refused_there(write_pro
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+def test_a_lists_feed_at_a_name_that_resolves_to_a_private_address_is_refused(write_project, feed_server):
+    """A name is looked up before each request of a list's feed: one that resolves to this machine (its own host
+    name here) is refused like the address itself, redirect or not."""
+    import socket
+
+    import pytest
+
+    from pipeline.hosts import is_private, resolves_privately
+
+    name = socket.gethostname()
+    url = f"http://{name}:{feed_server.port}/named.xml"
+    if is_private(url) or not resolves_privately(url):
+        pytest.skip(f"this machine's name {name!r} is not a name that resolves to a private address")
+    feed_server.routes["/named.xml"] = Route(RSS.format(n=8).encode())
+    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\n{SINK}',
+                           {"partners.opml": _opml(("Named", url))})
+    report = run(load_project(config), mode="refresh", as_of=date(2016, 2, 1))
+    [failed] = [result for result in report.results if result.name == "partners/named"]
+    assert feed_server.requests == [] and not failed.ok
+    assert failed.summary.startswith(f"{url}: localhost or an address that is not public, refused")

@@ -18,9 +18,12 @@ never fetched when its xmlUrl is not an http(s) address (a local path, `ftp:`, `
 must not read this machine's files), nor, unless the table says `allow_private = true`, when its
 host is `localhost` or an IP address that is not public (loopback, private, link-local such as a
 cloud's metadata service at 169.254.169.254: it must not reach services of this machine or its
-network; `pipeline/hosts.py`). Only the address as written is judged: no name is looked up. A feed's
-redirect to such an address is refused too (its feed fails, saying so), since the feed's server is
-someone else's as well. The list itself then stays a source (`partners`) that gives no items and
+network; `pipeline/hosts.py`). The file's addresses are judged as written; then, before each request
+of such a feed, a name is looked up as well, and a request to a name that resolves to such an address,
+or a redirect to either, is refused (its feed fails, saying so), since the feed's server is someone
+else's as well. (The lookup narrows what a hostile server can reach; a name whose owner answers the
+fetcher's own lookup otherwise, DNS rebinding, can beat it: it is no firewall.) The list itself then
+stays a source (`partners`) that gives no items and
 reports each outline not fetched as a problem on every run (exit 3), until the file gives its
 public http(s) address.
 """

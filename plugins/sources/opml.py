@@ -23,9 +23,8 @@ of such a feed, a name is looked up as well, and a request to a name that resolv
 or a redirect to either, is refused (its feed fails, saying so), since the feed's server is someone
 else's as well. (The lookup narrows what a hostile server can reach; a name whose owner answers the
 fetcher's own lookup otherwise, DNS rebinding, can beat it: it is no firewall.) The list itself then
-stays a source (`partners`) that gives no items and
-reports each outline not fetched as a problem on every run (exit 3), until the file gives its
-public http(s) address.
+stays a source (`partners`) that gives no items and reports each outline not fetched as a problem on
+every run (exit 3), until the file gives its public http(s) address.
 """
 
 from __future__ import annotations

@@ -151,6 +151,13 @@ class Deliverer(Component):
         """Send `email.message.EmailMessage` objects, one per recipient; report each."""
         raise NotImplementedError
 
+    def prepare(self) -> str:
+        """Put in order what the delivery keeps between runs (the outbox's folder); return a line to tell the
+        organiser, or "". Called at the start of each command that holds the state folder's lock (every run,
+        `preview`, `send-test`, `deliveries`), before any batch is settled or anything sent; a ConfigError
+        raised here stops the command."""
+        return ""
+
     def open_batch(self, edition: int) -> Batch:
         """A new batch for `edition`; a provider with batch ids creates one here (nothing is sent yet)."""
         return Batch(uuid.uuid4().hex, edition=edition)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import filecmp
 import os
+import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -38,3 +41,82 @@ def folder_problem(path: Path) -> str | None:
             return None
         return f"{place} is a file" + ("" if place == path else f", so {path} cannot be a folder")
     return None
+
+
+def move_folder(old: Path, new: Path) -> None:
+    """Move folder `old` to `new` so that every file is whole, at every moment, in one place or the other.
+
+    Within one file system it is one rename. Across two (Docker volumes, systemd's ReadWritePaths) it goes
+    file by file: each is copied whole under a temporary name beside its new place, flushed to disk, renamed
+    into place, and only then removed from `old`. When `new` is already there, what `old` holds is added to
+    it. A file in both with the same bytes is one file (a move stopped between the copy and the removal);
+    with other bytes, nothing is moved at all: FileExistsError, naming the first of them. After a crash it
+    carries on where it stopped. `old` is removed once empty."""
+    if os.path.lexists(new) and not new.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(new))
+    if clash := _clash(old, new):
+        raise FileExistsError(errno.EEXIST, "in both folders, with other contents", str(clash))
+    if not os.path.lexists(new):
+        new.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(old, new)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+        new.mkdir()
+        shutil.copymode(old, new)
+    _merge(old, new)
+
+
+def _clash(old: Path, new: Path) -> Path | None:
+    """The first file of `old` that `new` also holds with other contents (or as a folder), or None."""
+    if not os.path.lexists(new):
+        return None
+    if not new.is_dir():
+        return new
+    for entry in sorted(old.iterdir()):
+        target = new / entry.name
+        if entry.is_dir() and not entry.is_symlink():
+            if clash := _clash(entry, target):
+                return clash
+        elif os.path.lexists(target) and not (target.is_file() and filecmp.cmp(entry, target, shallow=False)):
+            return target
+    return None
+
+
+def _merge(old: Path, new: Path) -> None:
+    for entry in sorted(old.iterdir()):
+        target = new / entry.name
+        if entry.is_dir() and not entry.is_symlink():
+            move_folder(entry, target)
+        elif os.path.lexists(target):  # the same bytes (_clash): the copy of a move that was stopped
+            entry.unlink()
+        else:
+            try:
+                os.rename(entry, target)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                _copy_whole(entry, target)
+                entry.unlink()
+    old.rmdir()
+
+
+def _copy_whole(source: Path, target: Path) -> None:
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as data:
+            shutil.copyfileobj(data, out)
+            out.flush()
+            os.fsync(out.fileno())
+        shutil.copystat(source, temp)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    folder = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the new name is on disk before the old file goes
+    finally:
+        os.close(folder)

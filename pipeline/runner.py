@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pipeline import alerts, http_client
-from pipeline.components import Sink, SinkResult, Source
+from pipeline.components import Deliverer, Sink, SinkResult, Source
 from pipeline.config import Project
 from pipeline.edition import Edition, check_date, month_before, prepare_edition, start_of
 from pipeline.errors import ConfigError, PipelineError
@@ -172,10 +172,20 @@ def _make_out_dir(project: Project) -> None:
 
 @contextmanager
 def locked_store(project: Project) -> Iterator[Store]:
-    """The state database, with the run lock held: for commands that send or change deliveries."""
-    with _exclusive(project) as keep_locked, _open_store(project, check=True) as store:
-        store.close_with(keep_locked())  # work left behind (a stopped send's batches) keeps the folder locked
-        yield store
+    """The state database, with the run lock held: for commands that send or change deliveries. Each
+    delivery is prepared first (`Deliverer.prepare`), under the lock and before anything is settled."""
+    with _exclusive(project) as keep_locked:
+        _prepare_deliveries(project)
+        with _open_store(project, check=True) as store:
+            store.close_with(keep_locked())  # work left behind (a stopped send's batches) keeps the folder locked
+            yield store
+
+
+def _prepare_deliveries(project: Project) -> None:
+    for sink in project.sinks:
+        deliverer = getattr(sink, "deliverer", None)
+        if isinstance(deliverer, Deliverer) and (notice := deliverer.prepare()):
+            log.warning("%s", notice)
 
 
 @contextmanager

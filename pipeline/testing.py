@@ -260,7 +260,7 @@ class PipelineProject:
             folder = getattr(getattr(sink, "deliverer", None), "folder", None)
             if isinstance(folder, Path):
                 return folder
-        return self.project.core.out_dir / "outbox"
+        return self.project.root / "outbox"
 
 
 def _named(plugin: Any, near: Path) -> tuple[str, object]:

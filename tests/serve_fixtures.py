@@ -98,7 +98,7 @@ class LiveServer:
         return row[0] if row else None
 
     def messages_to(self, address: str) -> list[email.message.EmailMessage]:
-        folder = self.project.core.out_dir / "outbox" / "messages"
+        folder = self.project.root / "outbox" / "messages"
         found = []
         for path in sorted(folder.glob("*.eml")) if folder.is_dir() else []:
             message = email.message_from_bytes(path.read_bytes(), policy=policy.default)

@@ -38,7 +38,7 @@ def refresh(config: Path) -> int:
 
 
 def alerts_sent(config: Path) -> list[email.message.EmailMessage]:
-    folder = config.parent / "out" / "outbox" / "messages"
+    folder = config.parent / "outbox" / "messages"
     return [email.message_from_bytes(path.read_bytes(), policy=policy.default)
             for path in sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)]
 

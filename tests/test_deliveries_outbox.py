@@ -52,7 +52,7 @@ def test_writes_one_eml_per_recipient_that_parses_back(outbox, tmp_path):
 
     results = deliverer.send(messages("ann@example.org", "bob@example.org"), run)
 
-    path = tmp_path / "out" / "outbox" / "issue-2" / file_name("ann@example.org")
+    path = tmp_path / "outbox" / "issue-2" / file_name("ann@example.org")
     assert [(d.recipient, d.ok, d.reference) for d in results] == [
         ("ann@example.org", True, str(path)),
         ("bob@example.org", True, str(path.with_name(file_name("bob@example.org"))))]

@@ -120,7 +120,7 @@ def subscriber_id(project, address: str) -> int:
 
 
 def eml(project, number: int, recipient: str) -> email.message.EmailMessage:
-    path = project.core.out_dir / "outbox" / f"issue-{number}" / file_name(recipient)
+    path = project.root / "outbox" / f"issue-{number}" / file_name(recipient)
     return email.message_from_bytes(path.read_bytes(), policy=policy.default)
 
 
@@ -246,7 +246,7 @@ def test_no_edition_sends_nothing(newsletter):
     result = project.sinks[0].write(None, run)
 
     assert result.summary == "no new edition; nothing sent"
-    assert not (project.core.out_dir / "outbox").exists()
+    assert not (project.root / "outbox").exists()
 
 
 def test_a_run_sends_each_subscriber_the_issue_once(newsletter, full_issue, tmp_path):
@@ -276,14 +276,14 @@ def test_a_run_sends_each_subscriber_the_issue_once(newsletter, full_issue, tmp_
     assert f'href="{own_link}"' in html and f'href="{own_preferences}"' in html and TOKEN_TAG not in html
     assert html == page.rstrip("\n").replace(TOKEN_TAG, own_link.rpartition("/")[2])
 
-    for path in (project.core.out_dir / "outbox").rglob("*.eml"):
+    for path in (project.root / "outbox").rglob("*.eml"):
         path.unlink()
     (tmp_path / "subscribers.csv").write_text(SUBSCRIBERS + "cat@example.org,Cat\n", encoding="utf-8")
     second = run_pipeline(project, as_of=AS_OF)
 
     [result] = [r for r in second.results if r.stage == "sink"]
     assert result.summary == "issue 1: 1 sent via outbox, 2 already sent"
-    sent = sorted(p.name for p in (project.core.out_dir / "outbox").rglob("*.eml"))
+    sent = sorted(p.name for p in (project.root / "outbox").rglob("*.eml"))
     assert sent == [file_name("cat@example.org")]
 
 
@@ -662,7 +662,7 @@ def test_a_choice_with_nothing_new_gets_nothing_that_month(newsletter, item_fact
 
     [sink] = [r for r in report.results if r.stage == "sink"]
     assert sink.summary == "issue 1: 1 sent via outbox, 0 already sent, 1 with nothing new for their themes"
-    assert sorted(p.name for p in (project.core.out_dir / "outbox").rglob("*.eml")) == [file_name("ann@example.org")]
+    assert sorted(p.name for p in (project.root / "outbox").rglob("*.eml")) == [file_name("ann@example.org")]
 
 
 def test_someone_who_leaves_between_a_failed_send_and_its_resumption_is_not_sent_to(newsletter, full_issue):
@@ -694,7 +694,7 @@ def test_the_csv_never_brings_back_someone_who_unsubscribed(newsletter, full_iss
 
     [sink] = [r for r in report.results if r.stage == "sink"]
     assert sink.summary == "issue 2: 1 sent via outbox, 0 already sent"
-    assert not (project.core.out_dir / "outbox" / "issue-2" / file_name("ann@example.org")).exists()
+    assert not (project.root / "outbox" / "issue-2" / file_name("ann@example.org")).exists()
 
 
 def test_events_link_their_calendar_file_only_when_the_project_publishes_the_site(project_from, full_issue, tmp_path):

@@ -65,7 +65,7 @@ def test_one_eml_per_subscriber_per_issue(shipped):
     root, _ = shipped
     subscribers = (root / "content" / "subscribers.csv").read_text().strip().splitlines()[1:]
     for number in (1, 2):
-        files = sorted((root / "out" / "outbox" / f"issue-{number}").glob("*.eml"))
+        files = sorted((root / "outbox" / f"issue-{number}").glob("*.eml"))
         assert len(files) == len(subscribers)
         message = email.message_from_bytes(files[0].read_bytes(), policy=policy.default)
         assert f"issue {number}" in message["Subject"]
@@ -100,6 +100,6 @@ def test_re_making_an_older_issue_sends_nothing_to_new_subscribers(shipped):
     subscribers = root / "content" / "subscribers.csv"
     subscribers.write_text(subscribers.read_text() + "new.reader@example.org,New Reader\n")
     assert main(["run", "-c", str(root / "pipeline.toml"), "--as-of", "2016-02-01"]) == 0
-    assert not list((root / "out" / "outbox" / "issue-1").glob("new.reader*"))
+    assert not list((root / "outbox" / "issue-1").glob("new.reader*"))
     assert main(["run", "-c", str(root / "pipeline.toml"), "--as-of", "2016-05-01"]) == 0
-    assert len(list((root / "out" / "outbox" / "issue-2").glob("new.reader*"))) == 1
+    assert len(list((root / "outbox" / "issue-2").glob("new.reader*"))) == 1

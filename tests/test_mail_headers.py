@@ -131,7 +131,7 @@ def test_hostile_subscriber_names_feed_titles_and_config_go_through_a_whole_run(
     report = run(project, as_of=date(2016, 3, 1))
 
     assert report.exit_code == 0, report.results
-    files = sorted((project.core.out_dir / "outbox" / "issue-1").glob("*.eml"))
+    files = sorted((project.root / "outbox" / "issue-1").glob("*.eml"))
     assert len(files) == len(readers)
     for path in files:
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)

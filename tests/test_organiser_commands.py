@@ -18,7 +18,7 @@ def project(write_project):
 
 
 def sent_files(config) -> list[str]:
-    return sorted(p.name for p in (config.parent / "out" / "outbox").rglob("*.eml"))
+    return sorted(p.name for p in (config.parent / "outbox").rglob("*.eml"))
 
 
 def counts(config):
@@ -96,13 +96,13 @@ def test_send_test_marks_the_subject_and_records_nothing(write_project, capsys):
     code = main(["send-test", "-c", str(config), "--to", "Editor@Example.org", "--as-of", "2016-03-01"])
 
     assert code == 0 and "nothing recorded" in capsys.readouterr().out
-    [path] = (config.parent / "out" / "outbox" / "messages").glob("*.eml")
+    [path] = (config.parent / "outbox" / "messages").glob("*.eml")
     message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     assert message["Subject"] == "[TEST] Test Network: issue 1, March 2016"
     assert message["To"].addresses[0].addr_spec == "editor@example.org"
     assert counts(config) == {}
     assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 0  # the list still gets it
-    assert len(list((config.parent / "out" / "outbox" / "issue-1").glob("*.eml"))) == 2
+    assert len(list((config.parent / "outbox" / "issue-1").glob("*.eml"))) == 2
 
 
 def test_send_test_names_a_template_whose_link_leads_nowhere_and_still_sends(write_project, capsys):
@@ -122,7 +122,7 @@ def test_send_test_names_a_template_whose_link_leads_nowhere_and_still_sends(wri
     assert code == 3 and "nothing recorded" in captured.out
     assert f"template {config.parent / 'templates' / 'email' / 'issue.mjml'}: a link of the issue has no address" \
         in " ".join(captured.err.split())
-    assert len(list((config.parent / "out" / "outbox" / "messages").glob("*.eml"))) == 1
+    assert len(list((config.parent / "outbox" / "messages").glob("*.eml"))) == 1
 
 
 def test_send_test_refuses_a_bad_address(write_project, capsys):
@@ -177,7 +177,7 @@ def test_resend_without_issue_sends_the_latest_issue_again(write_project, capsys
     from plugins.deliveries.outbox import file_name
 
     config = project(write_project)
-    blocked = config.parent / "out" / "outbox" / "issue-1" / file_name("bob@example.org")
+    blocked = config.parent / "outbox" / "issue-1" / file_name("bob@example.org")
     blocked.mkdir(parents=True)  # bob's file cannot be written: bob is failed
     assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 1
     blocked.rmdir()

@@ -51,7 +51,7 @@ def test_a_plain_install_runs_a_project_without_templates_of_its_own(tmp_path):
     assert str(target) in done.stderr.splitlines()[0]  # it ran the installed copy
     assert (project / "out" / "newsletter" / "issue-1.html").is_file()
     assert (project / "out" / "index.html").is_file() and (project / "out" / "site.css").is_file()
-    assert len(list((project / "out" / "outbox").rglob("*.eml"))) == 1
+    assert len(list((project / "outbox").rglob("*.eml"))) == 1
 
 
 def test_an_editable_install_prints_nothing(tmp_path):

@@ -230,7 +230,7 @@ def _issues(config: Path) -> list[date]:
 def _sent(config: Path) -> Counter:
     """(issue folder, recipient) -> .eml files in the outbox."""
     found = Counter()
-    for eml in (config.parent / "out" / "outbox").glob("issue-*/*.eml"):
+    for eml in (config.parent / "outbox").glob("issue-*/*.eml"):
         recipient = next(line.split(":", 1)[1].strip() for line in eml.read_text().splitlines()
                          if line.lower().startswith("to:"))
         found[eml.parent.name, recipient.rsplit("<", 1)[-1].rstrip(">")] += 1
@@ -494,7 +494,7 @@ def test_damage_met_while_working_out_what_is_due_is_said_with_what_to_do(news_p
 
 
 def _issues_made_after(config: Path) -> list[str]:
-    return sorted(path.name for path in (config.parent / "out" / "outbox").glob("issue-*") if path.name != "issue-1")
+    return sorted(path.name for path in (config.parent / "outbox").glob("issue-*") if path.name != "issue-1")
 
 
 def test_the_window_and_the_refresh_count_real_hours_across_a_clock_change(project_from, tmp_path):

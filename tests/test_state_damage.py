@@ -126,7 +126,7 @@ def test_the_organisers_hear_of_a_damaged_database_once(write_project):
         [alerts]
         to = ["fay@network.example.org"]
         """, {"feed.xml": rss(300).decode(), "subscribers.csv": "email,name\\n"})
-    messages = config.parent / "out" / "outbox" / "messages"
+    messages = config.parent / "outbox" / "messages"
     database = config.parent / "state" / "pipeline.sqlite"
     assert refresh(config).returncode == 0
     overwrite_page(database, "items_recent")

@@ -196,7 +196,7 @@ def test_an_outbox_batch_left_in_flight_is_settled_by_its_files_and_each_reader_
     assert code == 1, out
     assert seconds < ENDS_WITHIN
     batch = _left_in_flight(config, out, "stuck_outbox")
-    assert len(list((config.parent / "out" / "outbox").glob("issue-1/*.eml"))) == 2
+    assert len(list((config.parent / "outbox").glob("issue-1/*.eml"))) == 2
 
     _project(write_project, "stuck_outbox", stuck=False)
     code, out, _ = _run(config)
@@ -204,7 +204,7 @@ def test_an_outbox_batch_left_in_flight_is_settled_by_its_files_and_each_reader_
     assert code == 0, out
     assert f"batch {batch.id} left in flight by an interrupted run: 2 sent, 2 to send again, 0 unknown" in out
     files = Counter(re.search(r"^To: .*?<?([\w.]+@[\w.]+)>?$", eml.read_text(), re.M).group(1)
-                    for eml in (config.parent / "out" / "outbox").glob("issue-1/*.eml"))
+                    for eml in (config.parent / "outbox").glob("issue-1/*.eml"))
     assert files == Counter({r: 1 for r in READERS})
     assert _journal(config) == (Counter(sent=10), [])
 

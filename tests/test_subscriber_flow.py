@@ -50,7 +50,7 @@ def network(tmp_path, monkeypatch):
 
 def test_subscribe_confirm_receive_and_leave_with_one_click(network):
     project, server = network
-    outbox = project.core.out_dir / "outbox"
+    outbox = project.root / "outbox"
     assert run(project, as_of=date(2016, 3, 1)).exit_code == 0  # issue 1, before she joins
 
     with httpx.Client(base_url=server.url) as browser:

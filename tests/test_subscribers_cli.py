@@ -89,7 +89,7 @@ def test_a_name_with_emoji_codes_or_markup_prints_as_typed(config, capsys):
 def test_invite_sends_a_confirmation_instead(config, capsys):
     assert pipeline(config, "add", "eve@example.org", "--invite") == 0
     assert "eve@example.org: pending; confirmation sent" in capsys.readouterr().out
-    [message] = (config.parent / "out" / "outbox" / "messages").glob("*.eml")
+    [message] = (config.parent / "outbox" / "messages").glob("*.eml")
     assert "https://network.example.org/confirm/" in message.read_text()
     assert statuses(config) == {"eve@example.org": "pending"}
 

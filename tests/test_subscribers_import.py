@@ -86,7 +86,7 @@ def statuses(folder: Path) -> dict[str, tuple[str, frozenset[str]]]:
 
 
 def recipients(folder: Path, issue: int) -> list[str]:
-    return sorted(p.name.split("-")[0] for p in (folder / "out" / "outbox" / f"issue-{issue}").glob("*.eml"))
+    return sorted(p.name.split("-")[0] for p in (folder / "outbox" / f"issue-{issue}").glob("*.eml"))
 
 
 def test_status_column_and_unknown_themes_are_checked_and_nothing_is_written_when_only_checking(store, tmp_path):

@@ -46,7 +46,7 @@ def assert_reaches_every_sink(root: Path, title: str) -> None:
     out = root / "out"
     assert title in (out / "newsletter" / "issue-1.html").read_text()
     assert title in (out / "newsletter" / "issue-1.txt").read_text()
-    (eml,) = (out / "outbox" / "issue-1").glob("*.eml")
+    (eml,) = (root / "outbox" / "issue-1").glob("*.eml")
     message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert title in message.get_body(("plain",)).get_content()
     assert title in (out / "feed.xml").read_text()

@@ -4,11 +4,16 @@ Useful for a first run, for checking an issue before it goes out, or for handing
 to another mail system. An issue lands in `<folder>/issue-<n>/<recipient>-<hash>.eml`, any
 other message (a confirmation, a test) in `<folder>/messages/`. Files are written atomically,
 so after a crash a file is either whole or absent, and the journal can tell which: exactly once.
+
+The folder is `outbox/` beside pipeline.toml, never inside `out_dir`: that is the readers' website,
+and each message carries its reader's name and never-expiring unsubscribe link, in a file named
+after their address, which anyone who knows it could fetch.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +21,8 @@ from typing import TYPE_CHECKING
 
 from pipeline import components, hookimpl
 from pipeline.components import Batch, Deliverer, Delivery, Resolution
-from pipeline.files import write_atomic
+from pipeline.errors import ConfigError
+from pipeline.files import move_folder, write_atomic
 from pipeline.mail import EDITION_HEADER
 from pipeline.run_context import RunContext
 from pipeline.settings_types import ProjectPath
@@ -34,11 +40,48 @@ class Outbox(Deliverer):
     description = "Write each email as an .eml file (nothing is sent)."
 
     class Settings(components.Settings):
-        folder: ProjectPath | None = None  # default: <out_dir>/outbox
+        folder: ProjectPath | None = None  # default: outbox/ beside pipeline.toml
 
     @property
     def folder(self) -> Path:
-        return self.settings.folder or self.project.core.out_dir / "outbox"
+        return self.settings.folder or self.project.root / "outbox"
+
+    def prepare(self) -> str:
+        """Move the outbox from `<out_dir>/outbox`, where earlier versions kept it (published with the
+        site), to `outbox/` beside pipeline.toml, when `folder` is not set.
+
+        Moved, not copied or left behind: a batch a killed run left in flight is settled by whether
+        each recipient's file exists (`resolve`), looked for in the new folder only. So it is moved
+        here, under the state folder's lock and before anything is settled or sent, by `move_folder`,
+        which never leaves a file half in one place (one rename within a file system, else file by
+        file; stopped, the next run carries on). Into an outbox/ already there (made empty for systemd
+        or Docker, or holding a confirmation `pipeline serve` wrote since) only what it lacks is added;
+        a file both hold with other contents stops the command before anything moves, naming it. Any
+        failure stops the command (ConfigError): sending on would settle the old batch against files
+        not there, and write those messages twice."""
+        old = self.project.core.out_dir / "outbox"
+        if self.settings.folder is not None or not os.path.lexists(old):
+            return ""
+        new, table = self.folder, self._table()
+        where = f"{self.project.config_path.name}: {table} (outbox)"
+        if old.is_symlink() or not old.is_dir():
+            raise ConfigError(f"{where}: {old} is not a folder the outbox wrote; move what it holds to {new}, or "
+                              f"set folder in {table} to the folder it leads to, outside {old.parent}")
+        try:
+            move_folder(old, new)
+        except FileExistsError as exc:
+            raise ConfigError(f"{where}: cannot move the outbox from {old} to {new}: {exc.filename} is in both, "
+                              f"with other contents; keep the right one in {new}, delete {old} and run again"
+                              ) from None
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot move the outbox from {old}, which the site publishes, to {new} "
+                              f"({exc.strerror}: {exc.filename or new}); make {new} a folder this user can write "
+                              f"(see README, \"Operations\") or move it there yourself, and run again") from None
+        return f"moved the outbox from {old} to {new}, out of the published site"
+
+    def _table(self) -> str:
+        sink = next((s.instance for s in self.project.sinks if getattr(s, "deliverer", None) is self), "NAME")
+        return f"[sinks.{sink}.delivery]"
 
     def deliver(self, mailing: Mailing, recipients: list[Recipient], batch: Batch | None,
                 run: RunContext | None) -> list[Delivery]:

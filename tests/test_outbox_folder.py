@@ -48,6 +48,23 @@ def test_the_outbox_is_written_beside_pipeline_toml_and_not_in_the_published_fol
     assert not (config.parent / "out" / "outbox").exists()
 
 
+@pytest.mark.parametrize("folder", ["out/outbox", "out", "out/../out/mail", "{root}/out/mail", "public/mail"])
+def test_a_folder_inside_out_dir_is_refused_at_start_up(write_project, capsys, folder):
+    config = write_project(newsletter_toml(delivery=f'type = "outbox"\n    folder = "{folder}"'),
+                           {"blog/post.md": POST, "subscribers.csv": READERS})
+    config.write_text(config.read_text().replace("{root}", str(config.parent)))
+    (config.parent / "out").mkdir()
+    (config.parent / "public").symlink_to(config.parent / "out")  # the web server's name for it
+
+    assert main(["check", "-c", str(config)]) == 2
+
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: pipeline.toml: [sinks.newsletter.delivery] (outbox): folder: ")
+    assert f"is inside out_dir ({config.parent / 'out'}), which is published as the readers' site" in line
+    assert "choose a folder outside out_dir" in line
+    assert run(config) == 2 and not (config.parent / "state").exists()  # a run refuses it too, before anything
+
+
 @pytest.mark.parametrize(("folder", "out_dir"), [("mail", "out"), ("outbox", "out"), ("out/outbox", "site")])
 def test_a_folder_outside_out_dir_is_used_as_before(write_project, folder, out_dir):
     toml = f'[pipeline]\nname = "Test Network"\nsite_url = "https://network.example.org"\nout_dir = "{out_dir}"\n'

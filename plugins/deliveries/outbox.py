@@ -19,6 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationInfo, field_validator
+
 from pipeline import components, hookimpl
 from pipeline.components import Batch, Deliverer, Delivery, Resolution
 from pipeline.errors import ConfigError
@@ -41,6 +43,17 @@ class Outbox(Deliverer):
 
     class Settings(components.Settings):
         folder: ProjectPath | None = None  # default: outbox/ beside pipeline.toml
+
+        @field_validator("folder")
+        @classmethod
+        def _not_published(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+            project = (info.context or {}).get("project")
+            if value is not None and project is not None and _inside(value, project.core.out_dir):
+                raise ValueError(f"{value} is inside out_dir ({project.core.out_dir}), which is published as the "
+                                 f"readers' site, so anyone could fetch a subscriber's message and unsubscribe "
+                                 f"link; remove the setting (the outbox is then outbox/ beside pipeline.toml) or "
+                                 f"choose a folder outside out_dir, and move the files already written there")
+            return value
 
     @property
     def folder(self) -> Path:
@@ -112,6 +125,10 @@ class Outbox(Deliverer):
         except OSError as exc:
             return Delivery(recipient, False, error=f"cannot write {path}: {exc.strerror}")
         return Delivery(recipient, True, reference=str(path))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 def _edition(msg: EmailMessage) -> int | None:

@@ -1,8 +1,8 @@
 # `pipeline schedule` in a container: the monthly edition and the regular refresh, as a non-root user,
-# with the state database and the site in volumes. Build, run, back up: README.md, "Operations".
+# with the state database, the site and the outbox in volumes. Build, run, back up: README.md, "Operations".
 #   docker build -t newsletter-pipeline .
 #   docker run -d --name newsletter --env-file /etc/newsletter-pipeline/env --stop-timeout 900 \
-#     -v newsletter-state:/app/state -v newsletter-out:/app/out newsletter-pipeline
+#     -v newsletter-state:/app/state -v newsletter-out:/app/out -v newsletter-outbox:/app/outbox newsletter-pipeline
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -21,16 +21,17 @@ RUN pip install --no-cache-dir /src && rm -rf /src
 
 # The project: pipeline.toml and what it names (templates, content, local plugins), read-only to the
 # pipeline. Mount your own over them (e.g. -v ./pipeline.toml:/app/pipeline.toml:ro). Relative paths in
-# pipeline.toml are taken from /app, so state_dir "state" and out_dir "out" are the two volumes below.
+# pipeline.toml are taken from /app, so state_dir "state", out_dir "out" (the site, to publish) and the outbox
+# delivery's folder "outbox" (subscribers' messages, never to publish) are the three volumes below.
 WORKDIR /app
 COPY pipeline.toml ./
 COPY templates ./templates
 COPY content ./content
 COPY local_plugins ./local_plugins
-RUN mkdir state out && chown pipeline:pipeline state out && chmod 0700 state
+RUN mkdir state out outbox && chown pipeline:pipeline state out outbox && chmod 0700 state outbox
 
 USER 10001:10001
-VOLUME ["/app/state", "/app/out"]
+VOLUME ["/app/state", "/app/out", "/app/outbox"]
 
 # SIGTERM (docker stop): the current run finishes first, then exit 143; give it time (--stop-timeout).
 STOPSIGNAL SIGTERM

@@ -20,7 +20,9 @@ from pipeline import cli
 ROOT = Path(__file__).parent.parent
 UNIT = ROOT / "deploy" / "newsletter-pipeline.service"
 DOCKERFILE = ROOT / "Dockerfile"
-SHIPPED = tomllib.loads((ROOT / "pipeline.toml").read_text(encoding="utf-8"))["pipeline"]
+SHIPPED_TOML = tomllib.loads((ROOT / "pipeline.toml").read_text(encoding="utf-8"))
+SHIPPED = SHIPPED_TOML["pipeline"]
+OUTBOX = "outbox"  # the outbox delivery's default folder, beside pipeline.toml
 
 
 def unit_settings(text: str) -> dict[str, dict[str, list[str]]]:
@@ -59,9 +61,14 @@ def test_the_unit_runs_pipeline_schedule_with_its_config():
     assert args.command is cli.cmd_schedule and not args.list
     config = PurePosixPath(args.config)
     assert config.is_absolute() and config.parent == PurePosixPath(setting("WorkingDirectory"))
-    # It may write the state and out folders the shipped pipeline.toml names, and nothing else:
+    # It may write the state and out folders the shipped pipeline.toml names, and the outbox's, and nothing else:
     writable = {PurePosixPath(path) for value in SERVICE["ReadWritePaths"] for path in value.split()}
-    assert writable == {config.parent / SHIPPED["state_dir"], config.parent / SHIPPED["out_dir"]}
+    assert writable == {config.parent / SHIPPED["state_dir"], config.parent / SHIPPED["out_dir"],
+                        config.parent / OUTBOX}
+
+
+def test_the_shipped_config_writes_its_outbox_to_the_default_folder():
+    assert SHIPPED_TOML["sinks"]["newsletter"]["delivery"] == {"type": "outbox"}  # no `folder`: outbox/
 
 
 def test_the_unit_stops_gently_restarts_on_failure_and_is_locked_down():
@@ -149,7 +156,10 @@ def test_the_image_runs_pipeline_schedule_as_a_user_with_the_shipped_folders_as_
     assert any(re.search(rf"useradd .*--uid {user}\b", rest) for name, rest in DOCKER if name == "RUN")
     assert any(re.search(r"\bpip install\b.*--no-cache-dir", rest) for name, rest in DOCKER if name == "RUN")
     workdir = PurePosixPath(last("WORKDIR"))
-    assert json.loads(last("VOLUME")) == [str(workdir / SHIPPED["state_dir"]), str(workdir / SHIPPED["out_dir"])]
+    assert json.loads(last("VOLUME")) == [str(workdir / SHIPPED["state_dir"]), str(workdir / SHIPPED["out_dir"]),
+                                          str(workdir / OUTBOX)]
+    made = next(rest for name, rest in DOCKER if name == "RUN" and rest.startswith("mkdir"))
+    assert f"chmod 0700 {SHIPPED['state_dir']} {OUTBOX}" in made  # neither is anyone else's to read
     # pipeline.toml is ./pipeline.toml there, with what it names; the templates too, as a plain
     # `pip install .` does not ship them, and the project's own templates/ is looked for beside pipeline.toml.
     copied = {PurePosixPath(rest.split()[0]).name for name, rest in DOCKER if name == "COPY"}
@@ -159,7 +169,7 @@ def test_the_image_runs_pipeline_schedule_as_a_user_with_the_shipped_folders_as_
 def test_the_build_context_leaves_out_state_output_and_the_venv():
     ignored = {line.strip().strip("/") for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
                if line.strip() and not line.startswith("#")}
-    assert {SHIPPED["state_dir"], SHIPPED["out_dir"], ".venv", ".git"} <= ignored
+    assert {SHIPPED["state_dir"], SHIPPED["out_dir"], OUTBOX, ".venv", ".git"} <= ignored
 
 
 def hadolint_findings(dockerfile: Path) -> list[str]:

@@ -242,8 +242,8 @@ def bench_sinks(project: Project, items: list[Item], scratch: Path) -> list[Figu
 
 
 def bench_run(config: Path, root: Path) -> list[Figure]:
-    """(d) pipeline.runner.run on a fresh state folder and an empty out folder, with its own breakdown."""
-    for folder in ("state", "out"):
+    """(d) pipeline.runner.run on a fresh state folder and empty out and outbox folders, with its own breakdown."""
+    for folder in ("state", "out", "outbox"):
         shutil.rmtree(root / folder, ignore_errors=True)
     project = load_project(config)
     say("whole run")

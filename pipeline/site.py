@@ -112,7 +112,9 @@ MONTHS = "months/"
 SEARCH_SCRIPT = "search/search.js"
 SEARCH_INDEX_SCRIPT = "search/index.js"
 # Folders whose pages the site makes itself, its own files and the other outputs in out_dir (the email's
-# HTML, the outbox, `pipeline preview`): an item's own URL there is not taken as its page.
+# HTML, `pipeline preview`), and outbox/, where earlier versions wrote the outbox: the outbox delivery moves
+# what is there into its own folder and the proxy configs answer 404 for it, so no page may go there. An
+# item's own URL there is not taken as its page.
 _SITE_FOLDERS = frozenset({ARCHIVE_DIR, "themes", "months", "search", FEED_FILE, SITEMAP, STYLESHEET, "index.html",
                            "newsletter", "outbox", "preview"})
 _LISTS = frozenset({JOBS, EVENTS, *(f"{folder}/" for folder in KIND_FOLDERS.values())})

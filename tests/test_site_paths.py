@@ -56,7 +56,8 @@ def test_an_item_whose_url_is_on_the_site_has_its_page_there(project, own):
     "jobs/", "events/", "blog/", "news/", "jobs/page/2/", "events/page/3/",
     "archive/", "archive/x/", "themes/peer-support/", "months/2016-04/", "search/",  # the site's own pages
     "site.css/", "feed.xml/", "sitemap.xml/", "index.html/",  # the site's own files: a folder would stop them
-    "newsletter/", "outbox/x/", "preview/",  # the email's and the outbox's folders in out/
+    "newsletter/", "preview/",  # the email's and `pipeline preview`'s folders in out/
+    "outbox/x/",  # where earlier versions wrote the outbox: moved out by the next run, answered 404 by the proxy
 ])
 def test_an_own_url_that_is_not_a_plain_folder_or_is_a_list_is_not_taken(project, own):
     item = make_item(Kind.NEWS, "Partner news", url=f"https://network.example.org/{own}")

@@ -730,14 +730,10 @@ OLD_FOOTER = """<mjml><mj-body><mj-section><mj-column><mj-text>
 """
 
 
-@pytest.mark.parametrize("archive", [False, True])
-def test_a_link_the_template_renders_with_no_address_is_a_problem_naming_the_template(project_from, item_factory,
-                                                                                        archive):
-    # A project's copy of issue.mjml from before links to unwritten pages became "": with no archive sink its
-    # footer links lead nowhere, and the organiser hears which file to mend; with one, they lead to the archive.
-    sinks = '[sinks.site]\ntype = "archive"\n' if archive else ""
-    project = project_from(sink_toml() + sinks, files={"subscribers.csv": SUBSCRIBERS,
-                                                        "templates/email/issue.mjml": OLD_FOOTER})
+def _with_own_template(project_from, item_factory, sinks: str, name: str, text: str):
+    """A project with its own copy of templates/email/`name`, and an issue of one post rendered as the email
+    (project, rendered, the closed run that rendered it)."""
+    project = project_from(sink_toml() + sinks, files={"subscribers.csv": SUBSCRIBERS, f"templates/email/{name}": text})
     store = Store(project.core.state_dir / "pipeline.sqlite")
     run = RunContext(project, store, AS_OF, MOMENT)
     try:
@@ -745,6 +741,16 @@ def test_a_link_the_template_renders_with_no_address_is_a_problem_naming_the_tem
                                   unsubscribe="https://network.example.org/unsubscribe/t", max_per_section=5)
     finally:
         run.close()
+    return project, rendered, run
+
+
+@pytest.mark.parametrize("archive", [False, True])
+def test_a_link_the_template_renders_with_no_address_is_a_problem_naming_the_template(project_from, item_factory,
+                                                                                        archive):
+    # A project's copy of issue.mjml from before links to unwritten pages became "": with no archive sink its
+    # footer links lead nowhere, and the organiser hears which file to mend; with one, they lead to the archive.
+    sinks = '[sinks.site]\ntype = "archive"\n' if archive else ""
+    project, rendered, run = _with_own_template(project_from, item_factory, sinks, "issue.mjml", OLD_FOOTER)
     assert "A post" in rendered.html
     own_copy = project.root / "templates" / "email" / "issue.mjml"
     if archive:
@@ -785,15 +791,7 @@ def test_a_text_part_that_prints_the_address_of_a_page_no_sink_writes_is_a_probl
     # The plain-text part of the same old copy: "Past issues: " and nothing after it, in every text-only reader's
     # email; the HTML has no href="" to find, so the text template's own use of the address is what says it.
     sinks = '[sinks.site]\ntype = "archive"\n[sinks.feed]\ntype = "rss"\n' if archive else ""
-    project = project_from(sink_toml() + sinks, files={"subscribers.csv": SUBSCRIBERS,
-                                                        "templates/email/issue.txt": OLD_TEXT_FOOTER})
-    store = Store(project.core.state_dir / "pipeline.sqlite")
-    run = RunContext(project, store, AS_OF, MOMENT)
-    try:
-        rendered = render_edition(edition_of([item_factory(Kind.POST, "A post")]), run,
-                                  unsubscribe="https://network.example.org/unsubscribe/t", max_per_section=5)
-    finally:
-        run.close()
+    project, rendered, run = _with_own_template(project_from, item_factory, sinks, "issue.txt", OLD_TEXT_FOOTER)
     assert "A post" in rendered.text
     own_copy = project.root / "templates" / "email" / "issue.txt"
     if archive:

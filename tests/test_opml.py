@@ -77,17 +77,24 @@ def test_an_opml_file_larger_than_the_limit_is_refused_naming_it_and_the_limit(w
                                  f"tables")
 
 
+def _refreshed_skipping(write_project, feed_server, private: list[tuple[str, str]]):
+    """A list of only outlines it must not fetch, refreshed: (config, report), checked to have asked nothing and
+    to stand as the list alone, to report them."""
+    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\n{SINK}',
+                           {"partners.opml": _opml(*private)})
+    project = load_project(config)
+    assert [source.instance for source in project.sources] == ["partners"]
+    report = run(project, mode="refresh", as_of=date(2016, 2, 1))
+    assert feed_server.requests == [] and report.exit_code == 3
+    return config, report
+
+
 def test_an_outline_at_localhost_or_a_private_address_is_not_fetched_but_reported(write_project, feed_server):
     feed_server.routes["/here.xml"] = Route(RSS.format(n=1).encode())
     private = [("Here", feed_server.url("/here.xml")), ("Loopback six", "http://[::1]:9/f.xml"),
                ("Office", "http://10.0.0.7/f.xml"), ("Router", "https://192.168.1.1/f.xml"),
                ("Metadata", "http://169.254.169.254/latest/meta-data/"), ("Local", "http://localhost:9/f.xml")]
-    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\n{SINK}',
-                           {"partners.opml": _opml(*private)})
-    project = load_project(config)
-    assert [source.instance for source in project.sources] == ["partners"]  # the list, to report them
-    report = run(project, mode="refresh", as_of=date(2016, 2, 1))
-    assert feed_server.requests == [] and report.exit_code == 3
+    config, report = _refreshed_skipping(write_project, feed_server, private)
     listed = config.parent / "partners.opml"
     assert report.problems == [
         f"{listed} <outline> {title!r}: xmlUrl {url!r} is at localhost or an address that is not public, "
@@ -126,12 +133,7 @@ def test_an_ip_address_written_with_the_dots_idna_reads_as_dots_is_not_fetched(w
                for n, dot in enumerate("\u3002\uff0e\uff61")]
     private += [("Local", "http://localhost\u3002:9/f.xml"), ("Sub", "http://feeds\uff0elocalhost:9/f.xml"),
                 ("Short", "http://127\u30021:9/f.xml"), ("Metadata", "http://169\uff0e254\uff0e169\uff0e254/")]
-    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\n{SINK}',
-                           {"partners.opml": _opml(*private)})
-    project = load_project(config)
-    assert [source.instance for source in project.sources] == ["partners"]  # the list, to report them
-    report = run(project, mode="refresh", as_of=date(2016, 2, 1))
-    assert feed_server.requests == [] and report.exit_code == 3
+    config, report = _refreshed_skipping(write_project, feed_server, private)
     assert len(report.problems) == len(private) and all("is at localhost" in p for p in report.problems)
 
 

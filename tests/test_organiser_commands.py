@@ -63,9 +63,8 @@ def test_preview_writes_the_issue_and_prints_its_path_without_recording(write_pr
     assert sent_files(config) == [] and counts(config) == {}
 
 
-def test_preview_names_a_template_whose_link_leads_nowhere(write_project, capsys):
-    # An own copy of the email template linking to the archive, in a project without one: what a run would
-    # report as a problem, preview says too (exit 3, as a run with problems), and still writes the issue.
+def _refreshed_with_an_old_template(write_project, capsys):
+    """A project without an archive whose own copy of the email template links to one, refreshed."""
     config = write_project(newsletter_toml(), {"blog/post.md": POST, "subscribers.csv": READERS,
                                               "templates/email/issue.mjml": (
                                                   '<mjml><mj-body><mj-section><mj-column><mj-text><p><a href="'
@@ -73,6 +72,13 @@ def test_preview_names_a_template_whose_link_leads_nowhere(write_project, capsys
                                                   '</mj-section></mj-body></mjml>')})
     main(["refresh", "-c", str(config), "--as-of", "2016-03-01"])
     capsys.readouterr()
+    return config
+
+
+def test_preview_names_a_template_whose_link_leads_nowhere(write_project, capsys):
+    # An own copy of the email template linking to the archive, in a project without one: what a run would
+    # report as a problem, preview says too (exit 3, as a run with problems), and still writes the issue.
+    config = _refreshed_with_an_old_template(write_project, capsys)
 
     code = main(["preview", "-c", str(config), "--as-of", "2016-03-01"])
 
@@ -108,13 +114,7 @@ def test_send_test_marks_the_subject_and_records_nothing(write_project, capsys):
 def test_send_test_names_a_template_whose_link_leads_nowhere_and_still_sends(write_project, capsys):
     # The test email is how an organiser looks at the issue in a real mail client: what the run would report of
     # it, and preview says, it says too (exit 3), after sending it.
-    config = write_project(newsletter_toml(), {"blog/post.md": POST, "subscribers.csv": READERS,
-                                              "templates/email/issue.mjml": (
-                                                  '<mjml><mj-body><mj-section><mj-column><mj-text><p><a href="'
-                                                  '{{ archive_url }}">Past issues</a></p></mj-text></mj-column>'
-                                                  '</mj-section></mj-body></mjml>')})
-    main(["refresh", "-c", str(config), "--as-of", "2016-03-01"])
-    capsys.readouterr()
+    config = _refreshed_with_an_old_template(write_project, capsys)
 
     code = main(["send-test", "-c", str(config), "--to", "editor@example.org", "--as-of", "2016-03-01"])
 

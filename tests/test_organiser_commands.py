@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import time
 from datetime import UTC, datetime
 from email import policy
 
@@ -213,3 +214,39 @@ def test_deliveries_refuses_an_issue_that_does_not_exist(write_project, capsys):
     assert main(["deliveries", "-c", str(config), "--issue", "7"]) == 2
     assert "--issue 7: there is no issue 7; the latest is issue 1" in capsys.readouterr().err
     assert main(["deliveries", "-c", str(config), "--issue", "1"]) == 0
+
+
+SLOW_DELIVERY = """
+import threading
+
+from pipeline import hookimpl
+from pipeline.components import Deliverer
+
+
+class Never(Deliverer):
+    name = "never"
+
+    def send(self, messages, run):
+        threading.Event().wait()  # never set: as a socket whose server never answers
+
+
+@hookimpl
+def register_deliveries(register):
+    register(Never)
+"""
+
+
+def test_send_test_through_a_delivery_that_never_returns_stops_at_the_sinks_deadline(write_project, capsys):
+    config = write_project('[pipeline]\nname = "Test Network"\nsite_url = "https://network.example.org"\n'
+                           'plugins_dir = "local"\n' + newsletter_toml(sink="deadline = 1", delivery='type = "never"'),
+                           {"blog/post.md": POST, "subscribers.csv": READERS, "local/never.py": SLOW_DELIVERY})
+    main(["refresh", "-c", str(config), "--as-of", "2016-03-01"])
+    capsys.readouterr()
+
+    started = time.monotonic()
+    code = main(["send-test", "-c", str(config), "--to", "editor@example.org", "--as-of", "2016-03-01"])
+
+    assert code == 1 and time.monotonic() - started < 10  # it waited for ever
+    assert "send-test: the never delivery did not return within 1 s; nothing was recorded" in \
+        " ".join(capsys.readouterr().err.split())
+    assert main(["deliveries", "-c", str(config)]) == 0  # nothing recorded, and the state folder is free

@@ -18,6 +18,7 @@ from pipeline.run_context import RunContext
 from pipeline.runner import edition_date, locked_store, write_within_deadline
 from pipeline.state import Store, journal
 from pipeline.subscribers.addresses import valid_address
+from pipeline.time_limits import call_within
 
 log = logging.getLogger(__name__)
 STATUSES = ("sent", "in_flight", "unknown", "failed")
@@ -79,7 +80,12 @@ def send_test(config, to: str, as_of: date | None, console) -> int:
     with locked_store(project) as store:
         edition, rendered, ctx = _rendered(project, sink, store, as_of)
         mailing = sink.mailing(edition, rendered, ctx, test=True)
-        reference = deliver_now(sink.deliverer, mailing, example_recipient(project, to.strip().lower()))
+        # within the sink's deadline, as a run's send: a delivery that never returns must not hold the lock for ever
+        seconds = project.sink_deadline_of(sink.instance)
+        reference = call_within(seconds, f"send-test: the {sink.deliverer.name} delivery did not return within "
+                                         f"{seconds:g} s; nothing was recorded (raise [sinks.{sink.instance}] "
+                                         f"deadline if it needs longer)",
+                                deliver_now, sink.deliverer, mailing, example_recipient(project, to.strip().lower()))
     console.print(f"test of issue {edition.number} sent to {escape(to)} via {sink.deliverer.name} "
                   f"({escape(reference)}); nothing recorded", soft_wrap=True)
     return _problems_said(ctx)

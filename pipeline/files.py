@@ -51,7 +51,10 @@ def move_folder(old: Path, new: Path) -> None:
     into place, and only then removed from `old`. When `new` is already there, what `old` holds is added to
     it. A file in both with the same bytes is one file (a move stopped between the copy and the removal);
     with other bytes, nothing is moved at all: FileExistsError, naming the first of them. After a crash it
-    carries on where it stopped. `old` is removed once empty."""
+    carries on where it stopped. `old` is removed once empty. A `new` that is `old` itself or inside it (through
+    a link, say) is refused (EINVAL, as a rename refuses it): merged so, each file would be removed as its own copy."""
+    if os.path.lexists(new) and new.resolve().is_relative_to(old.resolve()):
+        raise OSError(errno.EINVAL, "the folder to move to is the folder moved, or inside it", str(new))
     if os.path.lexists(new) and not new.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(new))
     if clash := _clash(old, new):

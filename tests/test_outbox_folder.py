@@ -230,3 +230,38 @@ def test_with_a_folder_set_an_outbox_in_out_is_left_as_it_is(write_project, caps
 
     assert "moved" not in capsys.readouterr().err
     assert files(old) == before and (config.parent / "mail").is_dir()
+
+
+def test_an_outbox_beside_pipeline_toml_that_links_to_the_old_one_stops_the_run_and_nothing_is_lost(
+        write_project, capsys):
+    config = old_outbox(write_project)
+    old, new = config.parent / "out" / "outbox", config.parent / "outbox"
+    new.symlink_to(old)  # an organiser keeping the old place working
+    before = files(old)
+    capsys.readouterr()
+
+    assert run(config) == 2
+
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == (f"error: pipeline.toml: [sinks.newsletter.delivery] (outbox): {new} leads inside out_dir "
+                    f"({config.parent / 'out'}), which is published as the readers' site, so the outbox cannot be "
+                    f"moved out of it; make {new} a folder of its own outside out_dir (not a link to {old}), or set "
+                    f"folder in [sinks.newsletter.delivery] to one")
+    assert files(old) == before and journal_of(config) == ({1: {"sent": 1, "in_flight": 2}}, ["killed"])
+
+
+@pytest.mark.parametrize("inside", [False, True])
+def test_a_folder_is_never_moved_into_itself(tmp_path, inside):
+    from pipeline.files import move_folder
+
+    old = tmp_path / "old"
+    (old / "sub").mkdir(parents=True)
+    (old / "sub" / "a.eml").write_bytes(b"A")
+    new = tmp_path / "new"
+    new.symlink_to(old / "sub" if inside else old)
+
+    with pytest.raises(OSError) as raised:
+        move_folder(old, new)
+
+    assert raised.value.errno == errno.EINVAL
+    assert files(old) == {"sub/a.eml": b"A"}

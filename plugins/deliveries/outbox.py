@@ -80,6 +80,10 @@ class Outbox(Deliverer):
         if old.is_symlink() or not old.is_dir():
             raise ConfigError(f"{where}: {old} is not a folder the outbox wrote; move what it holds to {new}, or "
                               f"set folder in {table} to the folder it leads to, outside {old.parent}")
+        if _inside(new, self.project.core.out_dir):  # a link to the old one, or out_dir the project's folder
+            raise ConfigError(f"{where}: {new} leads inside out_dir ({self.project.core.out_dir}), which is published "
+                              f"as the readers' site, so the outbox cannot be moved out of it; make {new} a folder "
+                              f"of its own outside out_dir (not a link to {old}), or set folder in {table} to one")
         try:
             move_folder(old, new)
         except FileExistsError as exc:

@@ -812,3 +812,21 @@ def test_what_counts_as_a_link_with_no_address(html, dead):
     from plugins.sinks.email.render import _EMPTY_LINK
 
     assert bool(_EMPTY_LINK.search(html)) is dead
+
+
+def test_a_template_problem_is_said_once_a_run_however_many_choices_of_themes_it_renders(project_from, item_factory):
+    # Each choice of themes gets its own version of the issue, rendered from the same template: one problem, once.
+    items = [item_factory(Kind.POST, "Peer support in Leeds", themes=["peer support"]),
+             item_factory(Kind.POST, "Recovery college opens", themes=["recovery"])]
+    readers = "email,name,themes\nann@example.org,Ann,\nbob@example.org,Bob,recovery\ncat@example.org,Cat,peer support\n"
+    project = project_from(sink_toml() + '[sources.fixed]\ntype = "fixed"\n',
+                           files={"subscribers.csv": readers, "templates/email/issue.txt": OLD_TEXT_FOOTER,
+                                  "templates/email/issue.mjml": OLD_FOOTER},
+                           plugins=[("fixed-items", Fixed(items))])
+
+    report = run_pipeline(project, as_of=AS_OF)
+
+    templates = project.root / "templates" / "email"
+    assert [problem.partition(": ")[0] for problem in report.problems] == [f"template {templates / 'issue.mjml'}",
+                                                                           f"template {templates / 'issue.txt'}"]
+    assert len(list((project.root / "outbox").rglob("*.eml"))) == 3

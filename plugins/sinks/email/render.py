@@ -79,16 +79,23 @@ def render_edition(edition: Edition, run: RunContext, *, unsubscribe: str = "", 
         limit = min(limit - 1, limit * 3 // 4)  # a quarter fewer each time: 10, 7, 5, 3, 2, 1, 0
         rendered, printed = _render(edition, run, unsubscribe, preferences, limit, web, email, owners)
     if _EMPTY_LINK.search(rendered.html):
-        template = run.templates.get_template(HTML_TEMPLATE).filename
-        run.problem(f"template {template}", 'a link of the issue has no address (href=""), so it leads nowhere: '
-                    "the template links to a page no sink of this project writes; put such a link inside "
-                    "{% if issue_url %} (archive_url, feed_url, unsubscribe) as the shipped email/issue.mjml does")
+        _template_problem(run, HTML_TEMPLATE, 'a link of the issue has no address (href=""), so it leads nowhere: '
+                          "the template links to a page no sink of this project writes; put such a link inside "
+                          "{% if issue_url %} (archive_url, feed_url, unsubscribe) as the shipped email/issue.mjml "
+                          "does")
     if printed:
-        template = run.templates.get_template(TEXT_TEMPLATE).filename
-        run.problem(f"template {template}", f"the plain text prints {', '.join(printed)}, the address of a page no "
-                    'sink of this project writes (""), so it names a page and gives no address: put each inside '
-                    "{% if issue_url %} (archive_url, feed_url...) as the shipped email/issue.txt does")
+        _template_problem(run, TEXT_TEMPLATE, f"the plain text prints {', '.join(printed)}, the address of a page no "
+                          'sink of this project writes (""), so it names a page and gives no address: put each '
+                          "inside {% if issue_url %} (archive_url, feed_url...) as the shipped email/issue.txt does")
     return rendered
+
+
+def _template_problem(run: RunContext, name: str, message: str) -> None:
+    """A problem of the template `name`, said once a run: each choice of themes renders its own version of the
+    issue, from the same template."""
+    where = f"template {run.templates.get_template(name).filename}"
+    if f"{where}: {message}" not in run.problems:
+        run.problem(where, message)
 
 
 def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: str, limit: int | None,

@@ -818,7 +818,8 @@ def test_a_template_problem_is_said_once_a_run_however_many_choices_of_themes_it
     # Each choice of themes gets its own version of the issue, rendered from the same template: one problem, once.
     items = [item_factory(Kind.POST, "Peer support in Leeds", themes=["peer support"]),
              item_factory(Kind.POST, "Recovery college opens", themes=["recovery"])]
-    readers = "email,name,themes\nann@example.org,Ann,\nbob@example.org,Bob,recovery\ncat@example.org,Cat,peer support\n"
+    readers = ("email,name,themes\nann@example.org,Ann,\nbob@example.org,Bob,recovery\n"
+               "cat@example.org,Cat,peer support\n")
     project = project_from(sink_toml() + '[sources.fixed]\ntype = "fixed"\n',
                            files={"subscribers.csv": readers, "templates/email/issue.txt": OLD_TEXT_FOOTER,
                                   "templates/email/issue.mjml": OLD_FOOTER},

@@ -94,6 +94,27 @@ def test_a_file_that_is_not_a_feed_fails_with_the_file_named(project_from, run_c
         fetch(project, run_context)
 
 
+CUT_SHORT = ("<?xml version='1.0'?><rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link>"
+             "<description>d</description><it")
+
+
+@pytest.mark.parametrize("parser", ["feedparser", "fast"])
+def test_a_feed_cut_short_before_its_first_item_fails_saying_so_and_an_empty_one_does_not(project_from,
+                                                                                          run_context, parser):
+    # "0 items" from a feed whose server cut it short would hide it until someone noticed; a feed with no item
+    # yet is no error
+    project = project_from(f'[sources.p]\ntype = "feed"\nurl = "p.xml"\nparser = "{parser}"\n'
+                           f'[sources.e]\ntype = "feed"\nurl = "e.xml"\nparser = "{parser}"\n' + SINK,
+                           {"p.xml": CUT_SHORT,
+                            "e.xml": "<rss version='2.0'><channel><title>P</title></channel></rss>"})
+    run = run_context(project)
+    cut, empty = project.sources
+    with pytest.raises(SourceError, match=r"p.xml: not well-formed XML \(.*\) before any item could be read; the "
+                                          r"server may have cut it short"):
+        cut.fetch(run)
+    assert empty.fetch(run) == []
+
+
 def test_feed_over_http_with_conditional_get(project_from, run_context, feed_server):
     feed_server.routes["/feed.xml"] = Route(RSS.encode(), etag='"v1"')
     project = project_from(f'[sources.p]\ntype = "feed"\nurl = "{feed_server.url("/feed.xml")}"\n' + SINK)

@@ -213,6 +213,8 @@ def _read_fast(content: bytes, url: str, content_type: str, source: str) -> tupl
 
 
 def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[str, list[Entry]]:
+    from xml.sax import SAXParseException
+
     import feedparser  # here: a project without feeds (or `pipeline --help`) never pays its 10 MB
 
     from plugins.sources import base_uri_cache, buffered_expat  # xml.sax: feedparser's strict parser loads it anyway
@@ -227,6 +229,10 @@ def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[
         problem = parsed.get("bozo_exception")
         reason = str(problem).strip() if problem else "no RSS or Atom elements"
         raise SourceError(f"{url}: not an RSS or Atom feed ({reason}); check the address or the file")
+    if not parsed.entries and isinstance(parsed.get("bozo_exception"), SAXParseException):
+        # a feed cut short (or broken) before its first item: "0 items" would hide it
+        raise SourceError(f"{url}: not well-formed XML ({str(parsed.bozo_exception).strip()}) before any item could "
+                          f"be read; the server may have cut it short: try again later, or tell the feed's owner")
     get = dict.get  # plain lookups: FeedParserDict.get goes through its table of aliases every time
     entries = []
     for entry in parsed.entries:

@@ -39,7 +39,7 @@ from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmatio
 from pipeline.subscribers.csv_io import read_csv, write_csv
 from pipeline.subscribers.importing import import_list
 from pipeline.subscribers.signing import Links
-from pipeline.subscribers.themes import taxonomy_themes
+from pipeline.subscribers.themes import spelling, taxonomy_themes
 
 CommandMaker = Callable[[str, Callable, str], argparse.ArgumentParser]
 
@@ -202,19 +202,16 @@ def _known(store: Store, email: str):
 
 
 def _known_themes(project: Project, themes: list[str], where: str) -> list[str]:
-    """The themes given, each in the taxonomy's spelling ("Peer Support" is "peer support", as on the site)."""
-    from pipeline.site import theme_path
-
+    """The themes given, each in the taxonomy's spelling (`spelling`)."""
     known = taxonomy_themes(project)
     if not known:
         return themes
-    spelt = {theme_path(theme): theme for theme in known}
-    found = []
-    for theme in themes:
-        if theme_path(theme) not in spelt:
+    spell = spelling(known)
+    spelt = {theme: spell(theme) for theme in themes}
+    for theme, found in spelt.items():
+        if found is None:
             raise SubscriberError(f"{where} {theme!r}: not a theme of this newsletter; use one of: {'; '.join(known)}")
-        found.append(spelt[theme_path(theme)])
-    return found
+    return [spelt[theme] for theme in themes]
 
 
 def _write_private(path: Path, text: str) -> None:

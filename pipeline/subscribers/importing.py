@@ -18,7 +18,6 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pipeline.site import theme_path
 from pipeline.state import Store
 from pipeline.state.subscribers import (
     SUPPRESSED,
@@ -28,6 +27,7 @@ from pipeline.state.subscribers import (
     import_suppressed,
 )
 from pipeline.subscribers.csv_io import CsvList, CsvRow
+from pipeline.subscribers.themes import spelling
 
 __all__ = ["ListImport", "import_list"]
 
@@ -50,13 +50,13 @@ def import_list(store: Store, listed: CsvList, known_themes: Collection[str], *,
     (no `themes` transform), a row's themes are taken as they are. The problems of `listed` itself
     come first in the result's problems.
     """
-    known = {theme_path(theme): theme for theme in known_themes}  # as the site and the email tell themes apart
+    spell = spelling(known_themes)  # "Peer Support" is the taxonomy's "peer support", kept in its spelling
     report = ListImport(len(listed.rows), problems=list(listed.problems))
     active: list[CsvRow] = []
     left: list[tuple[str, str]] = []
     for row in listed.rows:
-        if known:  # "Peer Support" is the taxonomy's "peer support", kept in its spelling
-            spelt = {theme: known.get(theme_path(theme)) for theme in row.themes}
+        if known_themes:
+            spelt = {theme: spell(theme) for theme in row.themes}
             unknown = sorted(theme for theme, found in spelt.items() if found is None)
             if unknown:
                 report.problems.append(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from pipeline.config import Project
 
 KIND_WORDS = {"post": "blog posts", "news": "news", "job": "jobs", "event": "events"}
@@ -13,6 +15,16 @@ def taxonomy_themes(project: Project) -> list[str]:
         if transform.name == "themes":
             found.update(dict.fromkeys(transform.settings.taxonomy))
     return list(found)
+
+
+def spelling(known: Iterable[str]) -> Callable[[str], str | None]:
+    """A theme -> its spelling in the taxonomy `known`, or None for one that is not a theme of it: spellings that
+    differ only in case or accents are one theme, as on the site's theme pages ("Peer Support" is "peer
+    support")."""
+    from pipeline.site import theme_path
+
+    spelt = {theme_path(theme): theme for theme in known}
+    return lambda theme: spelt.get(theme_path(theme))
 
 
 def always_sent(project: Project) -> list[str]:

@@ -2,8 +2,6 @@
 import html
 from datetime import timedelta
 
-import icalendar
-
 from pipeline import hookimpl
 from pipeline.components import Settings, Source
 from pipeline.dates import aware
@@ -18,6 +16,8 @@ class IcsEvents(Source):
         path: ExistingFile
 
     def fetch(self, run):
+        import icalendar  # here, not at the top: every run loads this plugin, and few read a calendar
+
         tz = self.project.tz  # for dates, and for "floating" times that have no zone of their own
         for event in icalendar.Calendar.from_ical(self.settings.path.read_bytes()).walk("VEVENT"):
             all_day = not hasattr(event.start, "hour")  # a DATE: its DTEND is the day after it ends

@@ -32,9 +32,10 @@ if TYPE_CHECKING:
 
 class Settings(BaseModel):
     """Base for component settings: unknown keys are an error, not silently ignored; so is a number that
-    is not finite (TOML allows `inf` and `nan`)."""
+    is not finite (TOML allows `inf` and `nan`). Each model's validator is built when it is first used, not
+    when its class is made: a run validates only the plugins its pipeline.toml names."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 class Component:

@@ -318,8 +318,9 @@ def _build(project: Project, category: str, where: str, table: Any, instance: st
     if f"{category}s" in DEADLINE_LIMITS and "deadline" in component.Settings.model_fields:
         raise ConfigError(f"{where} ({label}): the {category} has a setting named `deadline`, which is the host's "
                           f"key (the seconds it may take); the plugin must give its setting another name")
+    host_keys = ("type", "deadline") if f"{category}s" in DEADLINE_LIMITS else ("type",)
     settings = _validate(component.Settings, table, f"{where} ({label})",
-                         {"base_dir": project.root, "project": project}, errors)
+                         {"base_dir": project.root, "project": project}, errors, host_keys)
     if settings is None:
         raise ConfigError(*errors)
     name = instance or type_name
@@ -332,11 +333,12 @@ def _build(project: Project, category: str, where: str, table: Any, instance: st
                           f"{type(exc).__name__}: {exc}") from None
 
 
-def _validate(model: type[Settings], data: Any, where: str, context: dict, errors: list[str]):
+def _validate(model: type[Settings], data: Any, where: str, context: dict, errors: list[str],
+              host_keys: tuple[str, ...] = ()):
     if data is None:
         data = {}
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:
-        errors.extend(describe_errors(where, model, data, exc.errors()))
+        errors.extend(describe_errors(where, model, data, exc.errors(), host_keys))
         return None

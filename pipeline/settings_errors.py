@@ -19,11 +19,14 @@ from pydantic import BaseModel, TypeAdapter
 SECRET_WORDS = ("key", "password", "secret", "token")
 
 
-def describe_errors(where: str, model: type[BaseModel], data: Any, errors: list[dict]) -> list[str]:
-    """One line per mistake in `data`, validated against `model`, each starting with `where` (file and table)."""
+def describe_errors(where: str, model: type[BaseModel], data: Any, errors: list[dict],
+                    host_keys: tuple[str, ...] = ()) -> list[str]:
+    """One line per mistake in `data`, validated against `model`, each starting with `where` (file and table).
+    `host_keys` are the table's keys the host reads itself (`type`, `deadline`): an unknown key's line lists them
+    with the model's own."""
     lines: dict[str, list[str]] = {}  # per key, what is wrong: the members of a union of plain values, each
     for err in errors:
-        described = _describe(where, model, data, err)
+        described = _describe(where, model, data, err, host_keys)
         if described:
             key, _, problem = described.partition(_SEP)
             lines.setdefault(key, [])
@@ -35,7 +38,7 @@ def describe_errors(where: str, model: type[BaseModel], data: Any, errors: list[
 _SEP = "\x00"  # between the key of a line and what is wrong with it, until the lines are joined
 
 
-def _describe(where: str, model: type[BaseModel], data: Any, err: dict) -> str | None:
+def _describe(where: str, model: type[BaseModel], data: Any, err: dict, host_keys: tuple[str, ...] = ()) -> str | None:
     """One line for one of pydantic's errors; None for the error of a union's branch the value was not meant for.
 
     The error's `loc` is followed through the model's annotations and the table's values: a union's branch tag
@@ -64,8 +67,9 @@ def _describe(where: str, model: type[BaseModel], data: Any, err: dict) -> str |
     kind = err["type"]
     if kind == "extra_forbidden":
         known = bool(path) and _is_model(owner)  # the model the key is in: its fields are the ones allowed
-        allowed = ", ".join((owner if known else model).model_fields) or "none"
         name, table = (str(path[-1]), path[:-1]) if known else (key, [])
+        fields = [*(owner if known else model).model_fields, *([] if table else host_keys)]
+        allowed = ", ".join(fields) or "none"
         hint = ""
         if any(word in name.lower() for word in SECRET_WORDS):
             hint = "; secrets are read from the environment, never from pipeline.toml"

@@ -61,6 +61,7 @@ def test_unknown_key_names_file_table_key_and_allowed_keys(project_from):
     """)
     assert line.startswith("pipeline.toml: [sinks.feed] (rss): unknown key 'limt'")
     assert "allowed: limit" in line
+    assert line.endswith(", type, deadline)")  # the host's own keys of the table are allowed too
 
 
 def test_missing_required_key(project_from):

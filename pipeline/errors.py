@@ -25,7 +25,13 @@ class SinkError(PipelineError):
     """A sink could not write or deliver; the run fails once every sink has had its turn."""
 
 
-class SubscriberError(PipelineError):
+class InputError(PipelineError):
+    """A command was given something it cannot take (an address, an item, a theme, a file): nothing changed."""
+
+    exit_code = 2
+
+
+class SubscriberError(InputError):
     """A subscriber change that is not allowed (re-adding someone who left), or a bad address or list."""
 
 

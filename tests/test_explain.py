@@ -43,7 +43,7 @@ def test_an_id_start_shared_by_several_items_lists_them_and_explains_none(write_
     capsys.readouterr()
     start = item_id("p", one)[:6]
 
-    assert main(["explain", "-c", config, start]) == 1
+    assert main(["explain", "-c", config, start]) == 2
 
     err = " ".join(capsys.readouterr().err.split())
     assert "no stored item" not in err
@@ -58,7 +58,7 @@ def test_an_underscore_in_a_key_is_no_wildcard(write_project, capsys):
     capsys.readouterr()
     ident = item_id("p", "g1")
 
-    assert main(["explain", "-c", config, ident[:4] + "__"]) == 1
+    assert main(["explain", "-c", config, ident[:4] + "__"]) == 2
     assert "no stored item has the id or URL" in capsys.readouterr().err
     assert main(["explain", "-c", config, ident[:6]]) == 0
 
@@ -67,7 +67,7 @@ def test_a_link_two_items_share_lists_both(write_project, capsys):
     config = _project(write_project, ("Ours", "https://p.example.org/same", "a"),
                       ("Theirs", "https://p.example.org/same", "b"))
     capsys.readouterr()
-    assert main(["explain", "-c", config, "https://p.example.org/same"]) == 1
+    assert main(["explain", "-c", config, "https://p.example.org/same"]) == 2
     err = capsys.readouterr().err
     assert item_id("p", "a") in err and item_id("p", "b") in err
 

@@ -128,7 +128,7 @@ def test_send_test_names_a_template_whose_link_leads_nowhere_and_still_sends(wri
 
 def test_send_test_refuses_a_bad_address(write_project, capsys):
     config = project(write_project)
-    assert main(["send-test", "-c", str(config), "--to", "not an address"]) == 1
+    assert main(["send-test", "-c", str(config), "--to", "not an address"]) == 2
     assert "is not an email address" in capsys.readouterr().err
 
 
@@ -195,7 +195,7 @@ def test_resend_without_issue_sends_the_latest_issue_again(write_project, capsys
     store.create_edition(datetime(2016, 4, 1).date(), now, now, lambda n: "Issue 2", [], now)
     store.close()
     capsys.readouterr()
-    assert main(["deliveries", "-c", str(config), "--issue", "1", "--resend", "failed"]) == 1  # not the latest
+    assert main(["deliveries", "-c", str(config), "--issue", "1", "--resend", "failed"]) == 2  # not the latest
     assert "--resend needs --issue 2, or no --issue" in capsys.readouterr().err
 
     # Nobody failed issue 2 (nobody had it yet): nothing is sent, though the sink would send it to everyone.

@@ -67,10 +67,10 @@ def test_add_list_show_themes_and_the_refusals(config, capsys):
     shown = capsys.readouterr().out
     assert "active       cli" in shown and "themes: Open Dialogue; peer support" in shown
 
-    assert pipeline(config, "add", "dan@example.org", "--theme", "gardening") == 1
+    assert pipeline(config, "add", "dan@example.org", "--theme", "gardening") == 2
     assert pipeline(config, "remove", "cat@example.org") == 0
-    assert pipeline(config, "add", "cat@example.org") == 1
-    assert pipeline(config, "show", "nobody@example.org") == 1
+    assert pipeline(config, "add", "cat@example.org") == 2
+    assert pipeline(config, "show", "nobody@example.org") == 2
     errors = capsys.readouterr().err.splitlines()
     assert errors[0].startswith("error: --theme 'gardening': not a theme of this newsletter; use one of: research")
     assert errors[1].startswith("error: cat@example.org: unsubscribed on ")

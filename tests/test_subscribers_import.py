@@ -184,7 +184,7 @@ def test_a_stranger_asking_for_someone_who_left_does_not_let_the_list_bring_them
     assert [r.summary for r in report.results if r.stage == "sink"] == ["issue 2: 0 sent via outbox, 0 already sent"]
     assert main(["subscribers", "import", str(project_dir / "subscribers.csv"),
                  "--config", str(project_dir / "pipeline.toml")]) == 0
-    assert main(["subscribers", "add", "fay@example.org", "--config", str(project_dir / "pipeline.toml")]) == 1
+    assert main(["subscribers", "add", "fay@example.org", "--config", str(project_dir / "pipeline.toml")]) == 2
     assert statuses(project_dir)["fay@example.org"][0] == "pending"
 
 

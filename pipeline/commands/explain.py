@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.markup import escape
 
 from pipeline.config import load_project
-from pipeline.errors import PipelineError
+from pipeline.errors import InputError, PipelineError
 from pipeline.models import Item
 from pipeline.phrases import original_offset
 from pipeline.runner import state_path
@@ -26,12 +26,12 @@ def explain(config, key: str, console) -> int:
     finally:
         store.close()
     if not found:
-        raise PipelineError(f"no stored item has the id or URL {key!r}; give the item's whole id (or its first "
+        raise InputError(f"no stored item has the id or URL {key!r}; give the item's whole id (or its first "
                             f"6 characters or more) or its link")
     if len(found) > 1:
         listed = "; ".join(f"{item.id} ({item.published:%Y-%m-%d}, {item.source}: {_short(item.title)})"
                            for item in found)
-        raise PipelineError(f"{key!r} does not say which item: it is the link or the start of the id of "
+        raise InputError(f"{key!r} does not say which item: it is the link or the start of the id of "
                             f"{'at least ' if len(found) >= 10 else ''}{len(found)} stored items: {listed}; "
                             f"give the whole id of the one you mean")
     for line in describe(found[0]):  # the console prints a title's ":warning:" as it is (emoji=False)

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from pipeline.config import Project, load_project
 from pipeline.edition import Edition, EditionError, from_record, prepare_edition
-from pipeline.errors import PipelineError
+from pipeline.errors import InputError, PipelineError
 from pipeline.files import write_atomic
 from pipeline.mail.message import Recipient, personalize
 from pipeline.mail.transactional import deliver_now, mail_sink
@@ -74,7 +74,7 @@ def _problems_said(ctx: RunContext) -> int:
 
 def send_test(config, to: str, as_of: date | None, console) -> int:
     if not valid_address(to.strip()):
-        raise PipelineError(f"--to {to!r} is not an email address like you@example.org")
+        raise InputError(f"--to {to!r} is not an email address like you@example.org")
     project = load_project(config)
     sink = mail_sink(project)
     with locked_store(project) as store:
@@ -124,7 +124,7 @@ def _resend(project: Project, store: Store, issue: int | None, which: str, conso
     if latest is None:
         raise PipelineError("--resend: no issue has been made yet, so there is nothing to send again")
     if issue is not None and issue != latest.number:
-        raise PipelineError(f"--resend needs --issue {latest.number}, or no --issue: only the latest issue is "
+        raise InputError(f"--resend needs --issue {latest.number}, or no --issue: only the latest issue is "
                             f"ever sent")
     issue = latest.number
     statuses = ("unknown", "failed") if which == "all" else (which,)

@@ -22,7 +22,8 @@ def test_check_reports_config_errors_one_line_each_with_exit_2(write_project, ca
     path = write_project(FEED_ONLY.replace('type = "rss"', 'type = "rss"\nlimt = 3'), {"partner.xml": RSS})
     assert main(["check", "-c", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["error: pipeline.toml: [sinks.feed] (rss): unknown key 'limt' (allowed: limit, title, description, type, deadline)"]
+    assert err == ["error: pipeline.toml: [sinks.feed] (rss): unknown key 'limt' "
+                   "(allowed: limit, title, description, type, deadline)"]
 
 
 def test_missing_config_file(tmp_path, capsys):

@@ -50,11 +50,16 @@ def test_import_reports_bad_rows_and_never_brings_back_who_left(config, capsys):
     out, err = capsys.readouterr()
     assert "list.csv:4: 'bad-row' is not a valid email address" in err
     assert "2 newly active" in out
+    one = config.parent / "one.csv"
+    one.write_text("email,name\ndee@example.org,Dee\n", encoding="utf-8")
+    assert pipeline(config, "import", str(one)) == 0
+    assert "one.csv: 1 row; 1 newly active" in capsys.readouterr().out
     assert pipeline(config, "remove", "ann@example.org") == 0
     assert "ann@example.org: now unsubscribed" in capsys.readouterr().out
     pipeline(config, "import", str(config.parent / "list.csv"))
     assert "0 newly active, 1 left off" in capsys.readouterr().out
-    assert statuses(config) == {"ann@example.org": "unsubscribed", "bob@example.org": "active"}
+    assert statuses(config) == {"ann@example.org": "unsubscribed", "bob@example.org": "active",
+                              "dee@example.org": "active"}
 
 
 def test_add_list_show_themes_and_the_refusals(config, capsys):

@@ -158,7 +158,8 @@ def cmd_import(args) -> int:
     console = _console()
     for problem in done.problems:
         _console(stderr=True).print(f"[yellow]skipped:[/yellow] {escape(problem)}", soft_wrap=True)
-    console.print(f"{escape(str(args.file))}: {done.rows} rows; {done.activated} newly active, "
+    rows = f"{done.rows} row{'s' if done.rows != 1 else ''}"
+    console.print(f"{escape(str(args.file))}: {rows}; {done.activated} newly active, "
                   f"{done.left_off} left off (they unsubscribed, bounced or complained, or await their own "
                   f"confirmation), {done.suppressed} suppressed; "
                   f"{len(done.problems)} problem{'s' if len(done.problems) != 1 else ''}", soft_wrap=True)

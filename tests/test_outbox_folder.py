@@ -228,8 +228,16 @@ def test_with_a_folder_set_an_outbox_in_out_is_left_as_it_is(write_project, caps
 
     run(config)
 
-    assert "moved" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "moved" not in err
     assert files(old) == before and (config.parent / "mail").is_dir()
+    # ... but published: each command says so, until the organiser deletes it
+    assert f"{old} still holds messages an earlier version's outbox wrote, and is published" in err
+    assert f"delete {old} (this outbox writes to {config.parent / 'mail'})" in err
+    for path in sorted(old.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    run(config)
+    assert "still holds messages" not in capsys.readouterr().err
 
 
 def test_an_outbox_beside_pipeline_toml_that_links_to_the_old_one_stops_the_run_and_nothing_is_lost(

@@ -71,9 +71,16 @@ class Outbox(Deliverer):
         or Docker, or holding a confirmation `pipeline serve` wrote since) only what it lacks is added;
         a file both hold with other contents stops the command before anything moves, naming it. Any
         failure stops the command (ConfigError): sending on would settle the old batch against files
-        not there, and write those messages twice."""
+        not there, and write those messages twice. With `folder` set, an old outbox left in out_dir is
+        the organiser's to delete, and each command says so until it is gone."""
         old = self.project.core.out_dir / "outbox"
-        if self.settings.folder is not None or not os.path.lexists(old):
+        if not os.path.lexists(old):
+            return ""
+        if self.settings.folder is not None:  # the organiser chose the folder: what is left in out/ is theirs to clear
+            if old.is_dir() and not old.is_symlink() and any(path.is_file() for path in old.rglob("*")):
+                return (f"{old} still holds messages an earlier version's outbox wrote, and is published with the "
+                        f"site: anyone who knows a subscriber's address can read their message and unsubscribe "
+                        f"link there; delete {old} (this outbox writes to {self.folder})")
             return ""
         new, table = self.folder, self._table()
         where = f"{self.project.config_path.name}: {table} (outbox)"

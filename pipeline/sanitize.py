@@ -81,7 +81,11 @@ def strip_controls(text: str) -> str:
 
 def one_line(text: str) -> str:
     """Plain text folded to one line: no line breaks or control characters can reach a header."""
-    return _SPACE.sub(" ", "".join(ch if ch.isprintable() else " " for ch in text or "")).strip()
+    if not text:
+        return ""
+    if text.isprintable():  # the common case: its only white space is " " (any other is unprintable)
+        return text.strip() if "  " not in text else _SPACE.sub(" ", text).strip()
+    return _SPACE.sub(" ", "".join(ch if ch.isprintable() else " " for ch in text)).strip()
 
 
 def safe_url(url: str, base_url: str = "") -> str:

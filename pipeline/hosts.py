@@ -17,20 +17,17 @@ _COMPATIBLE = ipaddress.ip_network("::/96")
 _LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 
 
-def resolves_privately(url: str) -> bool:
-    """Whether a web address is private (`is_private`), or its host is a name this machine resolves to an
-    address that is not public (`169.254.169.254.nip.io`, an intranet name). The answer holds for this lookup
-    only: a name's owner can answer the fetcher's own lookup differently (DNS rebinding), so this narrows what
-    a hostile server can reach, and is not a firewall. A name that does not resolve is not private here."""
-    if is_private(url):
-        return True
+def private_address_of(url: str) -> str:
+    """The first address that is not public of those this machine resolves a web address's host name to
+    (`169.254.169.254.nip.io`, an intranet name), or "" (also for a name that does not resolve). The answer holds
+    for this lookup only: a name's owner can answer the next one, a proxy's or the connection's, otherwise (DNS
+    rebinding), so only where the pipeline does not connect itself (through a proxy) is this the check."""
     host = _IDNA_DOTS.sub(".", urlparse(url).hostname or "").rstrip(".")
     try:
         found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
-        return False
-    return any(is_private(f"http://[{address[4][0]}]/" if ":" in address[4][0] else f"http://{address[4][0]}/")
-               for address in found)
+        return ""
+    return next((address for address in (info[4][0] for info in found) if is_private_address(address)), "")
 
 
 def is_private(url: str) -> bool:
@@ -45,6 +42,16 @@ def is_private(url: str) -> bool:
         address = ipaddress.ip_address(host if ":" in host else socket.inet_ntoa(socket.inet_aton(host)))
     except (OSError, ValueError):  # a name, not an address
         return False
+    return _not_public(address)
+
+
+def is_private_address(address: str) -> bool:
+    """Whether an IP address as the resolver gives it (`10.0.0.7`, `fe80::1%eth0`) is not public, judged as
+    `is_private` judges one written in a web address."""
+    return _not_public(ipaddress.ip_address(address))
+
+
+def _not_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if address.version == 6:
         if address in _LOCAL_NAT64 or address.is_site_local:  # an operator's own networks, whatever inside
             return True

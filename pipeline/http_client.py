@@ -14,10 +14,10 @@ from concurrent.futures import Future
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from pipeline.errors import PipelineError, SourceError
+from pipeline.errors import PipelineError
 
 # A request's extension that keeps it, and every redirect it is sent on, off localhost and non-public addresses
-# (`pipeline/hosts.py`): for a feed of someone else's list (an OPML file), whose server may redirect anywhere.
+# (`pipeline/public_only.py`): for a feed of someone else's list (an OPML file), whose server may redirect anywhere.
 PUBLIC_ONLY = "newsletter_pipeline.public_only"
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def tls_context() -> ssl.SSLContext:
 
 
 def _load_all() -> ssl.SSLContext:
-    import httpcore  # noqa: F401 (httpx loads it only when a client is made: 20 ms more)
+    import pipeline.public_only  # noqa: F401 (the client needs it, and httpcore, which httpx loads only then: 20 ms)
 
     return tls_context()
 
@@ -75,17 +75,9 @@ def new_client(timeout: float, user_agent: str, tls: Future[ssl.SSLContext] | No
         verify = tls.result() if tls is not None else tls_context()
     except PipelineError as exc:  # a fresh one for each source: the future's own would gather every caller's frames
         raise PipelineError(str(exc)) from None
-    return httpx.Client(verify=verify, timeout=httpx.Timeout(timeout), follow_redirects=True,
-                        headers={"User-Agent": user_agent}, event_hooks={"request": [_public_only]})
+    from pipeline import public_only
 
-
-def _public_only(request: httpx.Request) -> None:
-    """Refuse a request marked `PUBLIC_ONLY` to localhost or an address that is not public, written so or as a
-    name that resolves to one: httpx calls this for each request it sends, redirects included, before it
-    connects (`hosts.resolves_privately` says what this cannot stop)."""
-    if request.extensions.get(PUBLIC_ONLY):
-        from pipeline.hosts import resolves_privately
-
-        if resolves_privately(str(request.url)):
-            raise SourceError(f"{request.url}: localhost or an address that is not public, refused "
-                              f"for a feed of someone else's list; allow_private = true in its table allows it")
+    client = httpx.Client(verify=verify, timeout=httpx.Timeout(timeout), follow_redirects=True,
+                          headers={"User-Agent": user_agent}, event_hooks={"request": [public_only.refuse_written]})
+    public_only.guard(client, verify)
+    return client

@@ -62,7 +62,7 @@ class FeedSource(Source):
         url: UrlOrFile
 
     # True for a feed of someone else's list (`opml`): it is never sent, by a redirect either, to localhost or
-    # an address that is not public (pipeline/hosts.py)
+    # an address that is not public, as written or as its name resolves when connecting (pipeline/public_only.py)
     public_only = False
 
     def uses_http(self) -> bool:

@@ -18,13 +18,14 @@ never fetched when its xmlUrl is not an http(s) address (a local path, `ftp:`, `
 must not read this machine's files), nor, unless the table says `allow_private = true`, when its
 host is `localhost` or an IP address that is not public (loopback, private, link-local such as a
 cloud's metadata service at 169.254.169.254: it must not reach services of this machine or its
-network; `pipeline/hosts.py`). The file's addresses are judged as written; then, before each request
-of such a feed, a name is looked up as well, and a request to a name that resolves to such an address,
+network; `pipeline/hosts.py`). The file's addresses are judged as written; then a name is looked up
+once, as the connection for such a feed is opened, and a request to a name that gives such an address,
 or a redirect to either, is refused (its feed fails, saying so), since the feed's server is someone
-else's as well. (The lookup narrows what a hostile server can reach; a name whose owner answers the
-fetcher's own lookup otherwise, DNS rebinding, can beat it: it is no firewall.) The list itself then
-stays a source (`partners`) that gives no items and reports each outline not fetched as a problem on
-every run (exit 3), until the file gives its public http(s) address.
+else's as well; the connection is made to the address judged, so a name's owner cannot answer a public
+address to the check and a private one to the connection (DNS rebinding; `pipeline/public_only.py`,
+which also says what holds through a proxy). The list itself then stays a source (`partners`) that
+gives no items and reports each outline not fetched as a problem on every run (exit 3), until the
+file gives its public http(s) address.
 """
 
 from __future__ import annotations

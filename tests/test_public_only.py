@@ -159,6 +159,21 @@ def test_through_a_proxy_which_connects_itself_the_name_is_looked_up_before(dns,
     assert proxied == ["http://partner.test/feed.xml", "http://intranet.test/feed.xml"]
 
 
+def test_a_proxied_feeds_redirect_to_a_name_the_proxy_is_not_used_for_is_judged_when_connecting(dns, servers,
+                                                                                                  monkeypatch):
+    port, asked = servers("127.0.0.1")
+    target = f"http://intranet.test:{port}/secret.xml"
+    proxy_port, proxied = servers("127.0.0.1", location=target)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
+    monkeypatch.setenv("NO_PROXY", "intranet.test")  # fetched directly, by the client's own connections
+    dns.answers.update({"partner.test": ["93.184.215.14"], "intranet.test": ["127.0.0.1"]})
+    with new_client(5.0, "test") as client, pytest.raises(SourceError) as refused:
+        client.get("http://partner.test/feed.xml", extensions=PUBLIC)
+    assert str(refused.value) == f"{target}: intranet.test resolves to 127.0.0.1{REFUSED}"
+    assert proxied == ["http://partner.test/feed.xml"] and asked == []
+    assert dns.asked == ["partner.test", "intranet.test"]  # each looked up once: before the proxy, when connecting
+
+
 @pytest.fixture
 def certificate(tmp_path):
     """A self-signed certificate for the name feeds.test: (cert.pem, key.pem)."""

@@ -146,6 +146,30 @@ def test_a_redirect_to_a_name_that_resolves_privately_is_refused_when_connecting
     assert str(refused.value) == f"{target}: intranet.test resolves to 127.0.0.2{REFUSED}" and private_asked == []
 
 
+def test_the_next_address_is_tried_when_one_refuses_and_the_socket_is_set_up_as_httpcore_sets_it(dns, servers,
+                                                                                                 monkeypatch):
+    port, asked = servers("127.0.0.1")
+    monkeypatch.setattr(public_only, "is_private_address", lambda address: False)  # both stand for public ones
+    dns.answers["two.test"] = ["127.0.0.3,127.0.0.1"]  # nothing listens on 127.0.0.3: refused, as socket does
+    with new_client(5.0, "test") as client, client.stream("GET", f"http://two.test:{port}/feed.xml",
+                                                           extensions=PUBLIC) as response:
+        connected = response.extensions["network_stream"].get_extra_info("socket")
+        assert connected.getpeername() == ("127.0.0.1", port)
+        assert connected.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    assert asked == ["/feed.xml"] and dns.asked == ["two.test"]
+
+
+def test_an_httpx_that_keeps_its_connections_elsewhere_makes_the_client_fail_rather_than_check_nothing(monkeypatch):
+    class Moved(httpx.HTTPTransport):
+        def __init__(self, **settings):
+            super().__init__(**settings)
+            self._connections = self.__dict__.pop("_pool")
+
+    monkeypatch.setattr(public_only.httpx, "HTTPTransport", Moved)
+    with pytest.raises(RuntimeError, match="public-only requests cannot be checked"):
+        new_client(5.0, "test")
+
+
 def test_through_a_proxy_which_connects_itself_the_name_is_looked_up_before(dns, servers, monkeypatch):
     proxy_port, proxied = servers("127.0.0.1")  # answers every request itself, as if from the feed's server
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")

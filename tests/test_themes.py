@@ -123,7 +123,7 @@ def test_explain_shows_the_evidence_of_a_stored_item(write_project, capsys):
 def test_explain_names_what_it_cannot_find(write_project, capsys):
     config = write_project(TAXONOMY + SINK)
     main(["refresh", "-c", str(config), "--as-of", "2016-02-01"])
-    assert main(["explain", "-c", str(config), "https://nowhere.example.org/"]) == 1
+    assert main(["explain", "-c", str(config), "https://nowhere.example.org/"]) == 2
     assert "no stored item has the id or URL 'https://nowhere.example.org/'" in capsys.readouterr().err
 
 

@@ -37,10 +37,36 @@ def _existing_file(value: Path, info: ValidationInfo) -> Path:
     return path
 
 
+def host_problem(url: str) -> str:
+    """Why the host name of an http(s) `url` can never be looked up (a part empty or over 63 characters, the
+    whole over 253, or not valid IDNA), or "" (also for an address written as digits). The resolver would only
+    say so as each request is made, in words that name no URL."""
+    try:
+        host = urlparse(url).hostname or ""
+    except ValueError:
+        return ""  # not for here: the URL does not parse at all
+    if not host or ":" in host:  # none, or an IPv6 address
+        return ""
+    if not host.isascii():
+        import idna
+
+        try:
+            host = idna.encode(host.lower()).decode("ascii")  # as httpx encodes it
+        except idna.IDNAError as exc:
+            return f"the host name {host!r} is not a valid international name ({exc})"
+    labels = host.removesuffix(".").split(".")
+    if len(host) > 253 or not all(0 < len(label) <= 63 for label in labels):
+        return (f"the host name {host!r} cannot be looked up: each part between dots must have 1 to 63 "
+                f"characters, and the whole at most 253")
+    return ""
+
+
 def _url_or_file(value: str, info: ValidationInfo) -> str:
     """An http(s) URL, or a local file (relative to pipeline.toml) that must exist."""
     scheme = urlparse(value).scheme
     if scheme in ("http", "https"):
+        if problem := host_problem(value):
+            raise ValueError(f"{value!r}: {problem}; correct the URL")
         return value
     if scheme == "file":
         value = urlparse(value).path
@@ -54,6 +80,8 @@ def absolute_http_url(value: str, example: str = "https://network.example.org") 
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ValueError(f"{value!r} is not an absolute http(s) URL such as {example!r}")
+    if problem := host_problem(value):
+        raise ValueError(f"{value!r}: {problem}; correct the URL")
     return value
 
 

@@ -148,6 +148,9 @@ class FeedSource(Source):
         except httpx_errors().HTTPError as exc:
             raise SourceError(f"{url}: {_transport_problem(exc)}; check the address in [sources.{self.instance}]"
                               ) from None
+        except UnicodeError as exc:  # a host name the resolver cannot encode: a redirect's (the URL's is checked)
+            raise SourceError(f"{url}: cannot connect: a host name it leads to cannot be looked up ({exc}); check "
+                              f"the address in [sources.{self.instance}]") from None
 
 
 class Entry(NamedTuple):

@@ -41,7 +41,7 @@ from pipeline import hookimpl
 from pipeline.components import Source
 from pipeline.errors import ConfigError
 from pipeline.hosts import is_private
-from pipeline.settings_types import ExistingFile
+from pipeline.settings_types import ExistingFile, host_problem
 from plugins.sources.feed import FeedOptions
 
 MAX_BYTES = 5 * 1024 * 1024  # a list of thousands of feeds is well under 1 MB
@@ -99,9 +99,11 @@ class OpmlSource(Source):
                 said = (f"is at localhost or an address that is not public, so it is never fetched; give the feed's "
                         f"public address in the OPML file (or remove the outline), or set allow_private = true in "
                         f"[sources.{self.instance}] if feeds there are meant to be read")
-            else:
+            elif why == "not web":
                 said = ("is not an http(s) address, so it is never fetched; give the feed's http(s) address in the "
                         "OPML file (or remove the outline)")
+            else:
+                said = f"is never fetched: {why}; correct the address in the OPML file (or remove the outline)"
             run.problem(f"{self.settings.path} <outline> {_short(title)}", f"xmlUrl {_short(url)} {said}; "
                         f"outline skipped")
         return []
@@ -110,8 +112,8 @@ class OpmlSource(Source):
 def feeds_in(path, where: str, *, allow_private: bool = False
              ) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
     """(title, URL) of every feed outline in an OPML file, in order; and (title, URL, why) of every outline
-    not to be fetched, why being "not web" (not an http(s) address) or "private" (not a public address,
-    unless `allow_private`)."""
+    not to be fetched, why being "not web" (not an http(s) address), "private" (not a public address,
+    unless `allow_private`) or what is wrong with its host name (`host_problem`)."""
     try:
         with open(path, "rb") as file:
             data = file.read(MAX_BYTES + 1)  # one byte more tells a file too large
@@ -127,7 +129,12 @@ def feeds_in(path, where: str, *, allow_private: bool = False
         if not url or url in seen:  # not a feed; or a feed filed in two folders, which is one
             continue
         seen.add(url)
-        why = "not web" if not _is_web_address(url) else "" if allow_private or not is_private(url) else "private"
+        if not _is_web_address(url):
+            why = "not web"
+        elif problem := host_problem(url):
+            why = problem
+        else:
+            why = "" if allow_private or not is_private(url) else "private"
         if not why:
             found.append(((outline.get("text") or outline.get("title") or url).strip(), url))
         else:

@@ -54,7 +54,7 @@ class OpmlSource(Source):
 
     class Settings(FeedOptions):
         path: ExistingFile
-        allow_private: bool = False  # fetch feeds at localhost and at IP addresses that are not public
+        allow_private: bool = False  # fetch feeds at localhost or non-public addresses, by IP or by name
 
         @field_validator("allow_private", mode="before")
         @classmethod

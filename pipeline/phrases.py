@@ -14,7 +14,7 @@ are. That is what makes a taxonomy of hundreds of phrases cheap over thousands o
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -35,11 +35,21 @@ def _kind(char: str) -> str:
     return char if WORD.fullmatch(char) else _STOP if char in _STOP_CHARS else " "
 
 
-# `normalise` works on UTF-8 bytes: one table marks every ASCII character at C speed (other bytes stay),
-# and the few other characters a text has are then marked one distinct character at a time.
+# `normalise` works on UTF-8 bytes: one table marks every ASCII character at C speed (upper case lowered;
+# other bytes stay), and the few other characters a text has are then marked one distinct character at a time.
 _ASCII = bytes(range(128))
-_ASCII_KINDS = bytes(ord(_kind(chr(b))) if b < 128 else b for b in range(256))
+_ASCII_KINDS = bytes(ord(_kind(chr(b).lower())) if b < 128 else b for b in range(256))
+# The same with every other byte a gap: for a text whose other characters are all gaps or stops (’ – → £ “”
+# and the like, as in most English texts), each of their bytes can be a space, as a gap is, at the same speed.
+_GAPS = bytes(_ASCII_KINDS[b] if b < 128 else ord(" ") for b in range(256))
 _UTF8 = ("utf-8", "surrogatepass")  # a lone surrogate is a gap, as for the regexes, not an error
+_SIGMA = "\u03a3"  # the one letter whose lower case depends on the letters around it (final sigma)
+
+
+@lru_cache(maxsize=4096)
+def _marked(char: str) -> bytes:
+    """What a character of a text (not lowered) becomes, as UTF-8: its lower case, each character marked."""
+    return "".join(_kind(c) for c in char.lower()).encode(*_UTF8)
 
 
 @dataclass(frozen=True)
@@ -71,16 +81,32 @@ def phrase(text: str, key: object = None, weight: float = 1.0) -> Phrase:
 
 def normalise(text: str) -> str:
     """The text as the automaton reads it: lower case, its words framed and joined by single spaces, with
-    a "|" where a sentence, clause or bracket ends."""
-    lower = text.lower()
-    data = lower.encode(*_UTF8)
-    marked = data.translate(_ASCII_KINDS)
-    if not lower.isascii():
-        for char in set(data.translate(None, _ASCII).decode(*_UTF8)):
-            if (kind := _kind(char)) != char:
-                marked = marked.replace(char.encode(*_UTF8), kind.encode())
-    while b"||" in marked:  # a run of stops is one stop
-        marked = marked.replace(b"||", b"|")
+    a "|" where a sentence, clause or bracket ends.
+
+    Lower case comes from the tables and `_marked`, character by character, as `str.lower` gives it but
+    for a capital sigma, where a text with one is lowered whole. A run of stops is one stop: the text is
+    cut at each stop and the empty pieces (between two stops) dropped."""
+    data = text.encode(*_UTF8)
+    if text.isascii():
+        marked = data.translate(_ASCII_KINDS)
+    else:
+        chars = set(data.translate(None, _ASCII).decode(*_UTF8))
+        if _SIGMA in chars:  # lowered whole, for its final sigma; lowering again then changes nothing
+            data = text.lower().encode(*_UTF8)
+            chars = set(data.translate(None, _ASCII).decode(*_UTF8))
+        marks = [(char, _marked(char)) for char in chars]
+        if all(mark == b" " or mark == b"|" for _, mark in marks):
+            for char, mark in marks:
+                if mark == b"|":
+                    data = data.replace(char.encode(*_UTF8), mark)
+            marked = data.translate(_GAPS)
+        else:
+            marked = data.translate(_ASCII_KINDS)
+            for char, mark in marks:
+                if mark != (code := char.encode(*_UTF8)):
+                    marked = marked.replace(code, mark)
+    if b"||" in marked:  # a run of stops is one stop
+        marked = b"|".join(filter(None, (b" " + marked + b" ").split(b"|")))
     return " " + b" ".join(marked.replace(b"|", b" | ").split()).decode(*_UTF8) + " "
 
 
@@ -125,16 +151,21 @@ def _forms(words: tuple[str, ...]) -> list[str]:
 
 
 class PhraseIndex:
-    """Every phrase of a taxonomy in one automaton."""
+    """Every phrase of a taxonomy in one automaton.
 
-    def __init__(self, phrases: Iterable[Phrase]):
+    With `entry`, the automaton keeps `entry(phrase)` for each phrase of a written form instead of the
+    phrase itself, and `scan` gives those (for a caller that wants its own form of a phrase at hand, not
+    looked up for every match); `find` needs the phrases themselves."""
+
+    def __init__(self, phrases: Iterable[Phrase], entry: Callable[[Phrase], object] | None = None):
         by_needle: dict[str, list[Phrase]] = {}  # one written form may serve several themes
         for made in phrases:
             for needle in _needles(made):
                 by_needle.setdefault(needle, []).append(made)
         self.automaton = ahocorasick.Automaton()
         for needle, listed in by_needle.items():
-            self.automaton.add_word(needle, (len(needle) - 2, tuple(listed)))
+            kept = tuple(listed) if entry is None else tuple(entry(made) for made in listed)
+            self.automaton.add_word(needle, (len(needle) - 2, kept))
         self.empty = not by_needle
         if not self.empty:
             self.automaton.make_automaton()

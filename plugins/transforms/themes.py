@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pipeline import hookimpl
 from pipeline.components import Settings, Transform
 from pipeline.models import Item
-from pipeline.phrases import PhraseIndex, phrase
+from pipeline.phrases import Phrase, PhraseIndex, phrase
 from pipeline.run_context import RunContext
 
 EXCLUDE = "exclude"
@@ -112,7 +112,7 @@ class ThemesTransform(Transform):
         for theme, spec in self._specs():
             phrases += [phrase(text, theme, weight * spec.weight) for text, weight in spec.weighted()]
             phrases += [phrase(text, (EXCLUDE, theme)) for text in spec.exclude]
-        return PhraseIndex(phrases)
+        return PhraseIndex(phrases, entry=_entry)
 
     def themes_of(self, text: str, title: str = "") -> list[str]:
         """The themes this transform gives a text (and a title), strongest first."""
@@ -120,51 +120,68 @@ class ThemesTransform(Transform):
 
     def judge(self, title: str, body: str) -> dict[str, dict[str, Any]]:
         """Every theme with a match: its score, what was needed, whether it is kept and why, the evidence."""
-        found = {"title": self._counted(title), "body": self._counted(body)}
+        in_title, in_body = self._counted(title), self._counted(body)
         settings = self.settings
         words = len(body.split())
         # Evidence grows with the square root of length: a 900-word post needs three times what a note does.
         needed = settings.min_score * math.sqrt(max(1.0, words / settings.words_per_point))
-        sums = self._scored(found)
+        sums = self._scored(in_title, in_body)
         order = self.order
         ranked = sorted(sums, key=lambda t: (-sums[t][0], order.get(t, 0)))
         top = sums[ranked[0]][0] if ranked else 0.0
         below = f" is below the {needed:g} a text of {words} words needs"
         shown_needed = round(needed, 2)
+        min_matches, relative, max_themes = settings.min_matches, settings.relative, settings.max_themes
         judged: dict[str, dict[str, Any]] = {}
         kept = 0
         for theme in ranked:
             score, count = sums[theme]
             if score < needed:
                 why = f"score {score:g}{below}"
-            elif count < settings.min_matches:
-                why = f"fewer than {settings.min_matches} phrase matches"
-            elif score < settings.relative * top:
-                why = f"under {settings.relative:.0%} of the strongest theme's score {top:g}"
-            elif kept >= settings.max_themes:
-                why = f"beyond the {settings.max_themes} strongest themes"
+            elif count < min_matches:
+                why = f"fewer than {min_matches} phrase matches"
+            elif score < relative * top:
+                why = f"under {relative:.0%} of the strongest theme's score {top:g}"
+            elif kept >= max_themes:
+                why = f"beyond the {max_themes} strongest themes"
             else:
                 why = "kept"
                 kept += 1
             # a theme not given keeps a little of its evidence: it is stored with every item
-            matches = _listed(theme, found, MAX_EVIDENCE if why == "kept" else MAX_PASSED_OVER)
+            most = MAX_EVIDENCE if why == "kept" else MAX_PASSED_OVER
+            matches = _listed(in_title.get(theme), in_body.get(theme), most)
             judged[theme] = {"score": score, "needed": shown_needed, "kept": why == "kept", "why": why,
                              "count": count, "matches": matches, "more": count - len(matches)}
         return judged
 
-    def _scored(self, found: dict[str, dict[str, list]]) -> dict[str, tuple[float, int]]:
-        """Every matched theme's score (rounded to 2 places) and how many matches it has."""
+    def _scored(self, in_title: dict[str, list], in_body: dict[str, list]) -> dict[str, tuple[float, int]]:
+        """Every matched theme's score (rounded to 2 places) and how many matches it has: the title's matches
+        count `title_weight` times, and a phrase said n times 1 + ln n times. The same sums, in the same order,
+        as one loop over the title's matches and the body's each with its factor: a phrase said once adds its
+        weight times the factor (1 + ln 1 is 1), and the body's factor is 1."""
+        weights = self.weights
+        factor = self.settings.title_weight
         sums: dict[str, tuple[float, int]] = {}
-        log = math.log
-        for where, counted in found.items():  # the title's matches, then the body's
-            factor = self.settings.title_weight if where == "title" else 1.0
-            for theme, spans in counted.items():
-                weights = self.weights[theme]
-                score, count = sums.get(theme, (0.0, 0))
-                texts = spans[2::3]
-                for text in dict.fromkeys(texts):  # a phrase said n times counts 1 + ln n times
-                    score += weights[text] * factor * (1 + log(texts.count(text)))
-                sums[theme] = (score, count + len(texts))
+        for theme, spans in in_title.items():
+            theme_weights = weights[theme]
+            texts = spans[2::3]
+            score = 0.0
+            if len(texts) == 1:
+                score += theme_weights[texts[0]] * factor
+            else:
+                for text in dict.fromkeys(texts):
+                    score += theme_weights[text] * factor * _growth(texts.count(text))
+            sums[theme] = (score, len(texts))
+        for theme, spans in in_body.items():
+            theme_weights = weights[theme]
+            score, count = sums.get(theme, (0.0, 0))
+            texts = spans[2::3]
+            if len(texts) == 1:
+                score += theme_weights[texts[0]]
+            else:
+                for text in dict.fromkeys(texts):
+                    score += theme_weights[text] * _growth(texts.count(text))
+            sums[theme] = (score, count + len(texts))
         return {theme: (round(score, 2), count) for theme, (score, count) in sums.items()}
 
     def _counted(self, text: str) -> dict[str, list]:
@@ -173,34 +190,35 @@ class ThemesTransform(Transform):
 
         The automaton gives matches in the order they end, so a match can cover, of those before it, only
         the last of its theme's list (when it ends there too) or a tail of the list (those starting no
-        earlier). The matches kept never cover one another, so the list is in order of start too: no sort."""
+        earlier). The matches kept never cover one another, so the list is in order of start too: no sort.
+        The automaton keeps, for each written form, its phrases as (theme, text), an exclusion as
+        (theme, None) (`_entry`), so this loop, run for every match of every item, looks nothing else up."""
         found: dict[str, list] = {}
         barred: dict[str, tuple[int, int]] = {}  # per theme, the exclusion that ends last (the longest there)
         for last, (back, listed) in self.index.scan(text):
             start, end = last - back, last + 1
-            for made in listed:
-                theme = made.key
-                if theme.__class__ is tuple:  # an exclusion, (EXCLUDE, theme)
-                    theme = theme[1]
-                    spans = found.get(theme)
+            for theme, name in listed:
+                spans = found.get(theme)
+                if name is None:  # an exclusion of the theme
                     while spans and spans[-3] >= start:
                         del spans[-3:]
                     bar = barred.get(theme)
                     if bar is None or bar[1] < end or bar[0] > start:
                         barred[theme] = (start, end)
                     continue
-                spans = found.get(theme)
-                if spans and spans[-2] == end and spans[-3] <= start:
-                    continue  # the last match covers this one (or is this one, of a phrase listed earlier)
-                while spans and spans[-3] >= start:
-                    del spans[-3:]
-                bar = barred.get(theme)
-                if bar is not None and bar[1] == end and bar[0] <= start:
-                    continue
+                if spans:
+                    if spans[-2] == end and spans[-3] <= start:
+                        continue  # the last match covers this one (or is this one, of a phrase listed earlier)
+                    while spans and spans[-3] >= start:
+                        del spans[-3:]
+                if barred:
+                    bar = barred.get(theme)
+                    if bar is not None and bar[1] == end and bar[0] <= start:
+                        continue
                 if spans is None:
-                    found[theme] = [start, end, made.text]
+                    found[theme] = [start, end, name]
                 else:
-                    spans += (start, end, made.text)
+                    spans += (start, end, name)
         return {theme: spans for theme, spans in found.items() if spans}
 
     def apply(self, items: list[Item], run: RunContext) -> None:
@@ -211,14 +229,30 @@ class ThemesTransform(Transform):
             item.theme_evidence = judged
 
 
-def _listed(theme: str, found: dict[str, dict[str, list]], most: int) -> list[list]:
-    """A theme's first matches: [phrase, "title" or "body", offset] (lists, not dicts, since this is kept with
-    every item)."""
+def _entry(made: Phrase) -> tuple[str, str | None]:
+    """What the automaton keeps of a phrase for `_counted`: (theme, its text), or (theme, None) for an exclusion."""
+    key = made.key
+    return (key[1], None) if key.__class__ is tuple else (key, made.text)
+
+
+_GROWTHS = [0.0, *(1 + math.log(n) for n in range(1, 64))]
+
+
+def _growth(n: int) -> float:
+    """1 + ln n: how many times a phrase said n times counts (from a table for the usual few)."""
+    return _GROWTHS[n] if n < 64 else 1 + math.log(n)
+
+
+def _listed(in_title: list | None, in_body: list | None, most: int) -> list[list]:
+    """A theme's first matches, the title's then the body's: [phrase, "title" or "body", offset] (lists, not
+    dicts, since this is kept with every item)."""
     listed: list[list] = []
-    for where, counted in found.items():
-        if spans := counted.get(theme):
-            for k in range(0, min(len(spans), 3 * (most - len(listed))), 3):
-                listed.append([spans[k + 2], where, spans[k]])
+    if in_title:
+        end = min(len(in_title), 3 * most)
+        listed = [[text, "title", start] for start, text in zip(in_title[0:end:3], in_title[2:end:3], strict=True)]
+    if in_body and len(listed) < most:
+        end = min(len(in_body), 3 * (most - len(listed)))
+        listed += [[text, "body", start] for start, text in zip(in_body[0:end:3], in_body[2:end:3], strict=True)]
     return listed
 
 

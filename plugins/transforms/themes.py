@@ -21,6 +21,7 @@ in `Item.theme_evidence`, which `pipeline explain` shows.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from functools import cached_property
 from typing import Any
 
@@ -125,17 +126,18 @@ class ThemesTransform(Transform):
         words = len(body.split())
         # Evidence grows with the square root of length: a 900-word post needs three times what a note does.
         needed = settings.min_score * math.sqrt(max(1.0, words / settings.words_per_point))
-        sums = self._scored(in_title, in_body)
         order = self.order
-        ranked = sorted(sums, key=lambda t: (-sums[t][0], order.get(t, 0)))
-        top = sums[ranked[0]][0] if ranked else 0.0
+        # strongest first, then in the taxonomy's order (no two themes share a place there, so no tie is left)
+        ranked = sorted([(-score, order.get(theme, 0), theme, count)
+                         for theme, (score, count) in self._scored(in_title, in_body).items()])
+        top = -ranked[0][0] if ranked else 0.0
         below = f" is below the {needed:g} a text of {words} words needs"
         shown_needed = round(needed, 2)
         min_matches, relative, max_themes = settings.min_matches, settings.relative, settings.max_themes
         judged: dict[str, dict[str, Any]] = {}
         kept = 0
-        for theme in ranked:
-            score, count = sums[theme]
+        for negative, _, theme, count in ranked:
+            score = -negative
             if score < needed:
                 why = f"score {score:g}{below}"
             elif count < min_matches:
@@ -147,9 +149,16 @@ class ThemesTransform(Transform):
             else:
                 why = "kept"
                 kept += 1
-            # a theme not given keeps a little of its evidence: it is stored with every item
+            # a theme not given keeps a little of its evidence: it is stored with every item. Its first
+            # matches, the title's then the body's: [phrase, "title" or "body", offset] (lists, not dicts).
             most = MAX_EVIDENCE if why == "kept" else MAX_PASSED_OVER
-            matches = _listed(in_title.get(theme), in_body.get(theme), most)
+            matches = []
+            if spans := in_title.get(theme):
+                for k in range(0, min(len(spans), 3 * most), 3):
+                    matches.append([spans[k + 2], "title", spans[k]])
+            if spans := in_body.get(theme):
+                for k in range(0, min(len(spans), 3 * (most - len(matches))), 3):
+                    matches.append([spans[k + 2], "body", spans[k]])
             judged[theme] = {"score": score, "needed": shown_needed, "kept": why == "kept", "why": why,
                              "count": count, "matches": matches, "more": count - len(matches)}
         return judged
@@ -161,26 +170,29 @@ class ThemesTransform(Transform):
         weight times the factor (1 + ln 1 is 1), and the body's factor is 1."""
         weights = self.weights
         factor = self.settings.title_weight
+        growths, log = _GROWTHS, math.log
         sums: dict[str, tuple[float, int]] = {}
         for theme, spans in in_title.items():
+            if len(spans) == 3:
+                sums[theme] = (0.0 + weights[theme][spans[2]] * factor, 1)
+                continue
             theme_weights = weights[theme]
             texts = spans[2::3]
             score = 0.0
-            if len(texts) == 1:
-                score += theme_weights[texts[0]] * factor
-            else:
-                for text in dict.fromkeys(texts):
-                    score += theme_weights[text] * factor * _growth(texts.count(text))
+            for text in dict.fromkeys(texts):
+                n = texts.count(text)
+                score += theme_weights[text] * factor * (growths[n] if n < GROWTHS else 1 + log(n))
             sums[theme] = (score, len(texts))
         for theme, spans in in_body.items():
-            theme_weights = weights[theme]
             score, count = sums.get(theme, (0.0, 0))
+            if len(spans) == 3:
+                sums[theme] = (score + weights[theme][spans[2]], count + 1)
+                continue
+            theme_weights = weights[theme]
             texts = spans[2::3]
-            if len(texts) == 1:
-                score += theme_weights[texts[0]]
-            else:
-                for text in dict.fromkeys(texts):
-                    score += theme_weights[text] * _growth(texts.count(text))
+            for text in dict.fromkeys(texts):
+                n = texts.count(text)
+                score += theme_weights[text] * (growths[n] if n < GROWTHS else 1 + log(n))
             sums[theme] = (score, count + len(texts))
         return {theme: (round(score, 2), count) for theme, (score, count) in sums.items()}
 
@@ -193,32 +205,31 @@ class ThemesTransform(Transform):
         earlier). The matches kept never cover one another, so the list is in order of start too: no sort.
         The automaton keeps, for each written form, its phrases as (theme, text), an exclusion as
         (theme, None) (`_entry`), so this loop, run for every match of every item, looks nothing else up."""
-        found: dict[str, list] = {}
+        found: defaultdict[str, list] = defaultdict(list)
         barred: dict[str, tuple[int, int]] = {}  # per theme, the exclusion that ends last (the longest there)
+        barred_at = -1  # where the last exclusion ended: a bar covers only a match that ends there too
         for last, (back, listed) in self.index.scan(text):
             start, end = last - back, last + 1
             for theme, name in listed:
-                spans = found.get(theme)
+                spans = found[theme]
                 if name is None:  # an exclusion of the theme
                     while spans and spans[-3] >= start:
                         del spans[-3:]
                     bar = barred.get(theme)
                     if bar is None or bar[1] < end or bar[0] > start:
                         barred[theme] = (start, end)
+                    barred_at = end
                     continue
-                if spans:
+                if spans and spans[-2] > start:  # the last match of the theme ends after this one starts
                     if spans[-2] == end and spans[-3] <= start:
                         continue  # the last match covers this one (or is this one, of a phrase listed earlier)
                     while spans and spans[-3] >= start:
                         del spans[-3:]
-                if barred:
+                if barred_at == end:
                     bar = barred.get(theme)
                     if bar is not None and bar[1] == end and bar[0] <= start:
                         continue
-                if spans is None:
-                    found[theme] = [start, end, name]
-                else:
-                    spans += (start, end, name)
+                spans += (start, end, name)
         return {theme: spans for theme, spans in found.items() if spans}
 
     def apply(self, items: list[Item], run: RunContext) -> None:
@@ -235,25 +246,8 @@ def _entry(made: Phrase) -> tuple[str, str | None]:
     return (key[1], None) if key.__class__ is tuple else (key, made.text)
 
 
-_GROWTHS = [0.0, *(1 + math.log(n) for n in range(1, 64))]
-
-
-def _growth(n: int) -> float:
-    """1 + ln n: how many times a phrase said n times counts (from a table for the usual few)."""
-    return _GROWTHS[n] if n < 64 else 1 + math.log(n)
-
-
-def _listed(in_title: list | None, in_body: list | None, most: int) -> list[list]:
-    """A theme's first matches, the title's then the body's: [phrase, "title" or "body", offset] (lists, not
-    dicts, since this is kept with every item)."""
-    listed: list[list] = []
-    if in_title:
-        end = min(len(in_title), 3 * most)
-        listed = [[text, "title", start] for start, text in zip(in_title[0:end:3], in_title[2:end:3], strict=True)]
-    if in_body and len(listed) < most:
-        end = min(len(in_body), 3 * (most - len(listed)))
-        listed += [[text, "body", start] for start, text in zip(in_body[0:end:3], in_body[2:end:3], strict=True)]
-    return listed
+GROWTHS = 64
+_GROWTHS = [0.0, *(1 + math.log(n) for n in range(1, GROWTHS))]  # 1 + ln n, for a phrase said n times
 
 
 @hookimpl

@@ -43,6 +43,7 @@ _ASCII_KINDS = bytes(ord(_kind(chr(b).lower())) if b < 128 else b for b in range
 # and the like, as in most English texts), each of their bytes can be a space, as a gap is, at the same speed.
 _GAPS = bytes(_ASCII_KINDS[b] if b < 128 else ord(" ") for b in range(256))
 _UTF8 = ("utf-8", "surrogatepass")  # a lone surrogate is a gap, as for the regexes, not an error
+_STOPS, _SPACES = re.compile(rb"\|\|+"), re.compile(rb"  +")
 _SIGMA = "\u03a3"  # the one letter whose lower case depends on the letters around it (final sigma)
 
 
@@ -84,8 +85,7 @@ def normalise(text: str) -> str:
     a "|" where a sentence, clause or bracket ends.
 
     Lower case comes from the tables and `_marked`, character by character, as `str.lower` gives it but
-    for a capital sigma, where a text with one is lowered whole. A run of stops is one stop: the text is
-    cut at each stop and the empty pieces (between two stops) dropped."""
+    for a capital sigma, where a text with one is lowered whole."""
     data = text.encode(*_UTF8)
     if text.isascii():
         marked = data.translate(_ASCII_KINDS)
@@ -105,9 +105,10 @@ def normalise(text: str) -> str:
             for char, mark in marks:
                 if mark != (code := char.encode(*_UTF8)):
                     marked = marked.replace(code, mark)
-    if b"||" in marked:  # a run of stops is one stop
-        marked = b"|".join(filter(None, (b" " + marked + b" ").split(b"|")))
-    return " " + b" ".join(marked.replace(b"|", b" | ").split()).decode(*_UTF8) + " "
+    # A run of stops is one stop, framed by spaces; then every run of spaces is one (the text's words are
+    # not split out and joined again: a few hundred objects a text).
+    marked = _SPACES.sub(b" ", b" " + _STOPS.sub(b"|", marked).replace(b"|", b" | ") + b" ")
+    return marked.decode(*_UTF8) if len(marked) > 1 else "  "  # a text with no word is two spaces
 
 
 def original_offset(text: str, normal_offset: int) -> int:

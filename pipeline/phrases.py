@@ -86,11 +86,26 @@ def normalise(text: str) -> str:
 
     Lower case comes from the tables and `_marked`, character by character, as `str.lower` gives it but
     for a capital sigma, where a text with one is lowered whole."""
+    return _normalise(text, False)[0]
+
+
+def normalise_counting(text: str) -> tuple[str, int]:
+    """`normalise(text)`, and how many words `text.split()` gives, found from the same bytes (most of the
+    cost of `len(text.split())` is making the words)."""
+    return _normalise(text, True)
+
+
+def _normalise(text: str, count: bool) -> tuple[str, int]:
     data = text.encode(*_UTF8)
+    words = -1
     if text.isascii():
+        if count:
+            words = _words(data)
         marked = data.translate(_ASCII_KINDS)
     else:
         chars = set(data.translate(None, _ASCII).decode(*_UTF8))
+        if count:  # white space beyond ASCII (no-break space, line separator ...) cannot be told by its bytes
+            words = len(text.split()) if any(char.isspace() for char in chars) else _words(data)
         if _SIGMA in chars:  # lowered whole, for its final sigma; lowering again then changes nothing
             data = text.lower().encode(*_UTF8)
             chars = set(data.translate(None, _ASCII).decode(*_UTF8))
@@ -108,7 +123,20 @@ def normalise(text: str) -> str:
     # A run of stops is one stop, framed by spaces; then every run of spaces is one (the text's words are
     # not split out and joined again: a few hundred objects a text).
     marked = _SPACES.sub(b" ", b" " + _STOPS.sub(b"|", marked).replace(b"|", b" | ") + b" ")
-    return marked.decode(*_UTF8) if len(marked) > 1 else "  "  # a text with no word is two spaces
+    return (marked.decode(*_UTF8) if len(marked) > 1 else "  "), words  # a text with no word is two spaces
+
+
+# Every ASCII white space character (as str.split sees it) a space; every other byte as it is.
+_BLANKS = bytes(ord(" ") if b < 128 and chr(b).isspace() else b for b in range(256))
+
+
+def _words(data: bytes) -> int:
+    """len(text.split()) for the UTF-8 bytes of a text whose only white space is ASCII: its words are one
+    more than the gaps between them, once every run of white space is one space."""
+    if not data:
+        return 0
+    blank = _SPACES.sub(b" ", data.translate(_BLANKS))
+    return blank.count(b" ") + 1 - blank.startswith(b" ") - blank.endswith(b" ")
 
 
 def original_offset(text: str, normal_offset: int) -> int:
@@ -175,7 +203,11 @@ class PhraseIndex:
         """Every written form found in `text`, as `(last, (back, phrases))`, for a caller that must be quick:
         it spans `start = last - back` to `end = last + 1` of the normalised text, and they come in the
         order they end."""
-        return self.automaton.iter(normalise(text)) if not self.empty else iter(())
+        return self.scan_normal(normalise(text))
+
+    def scan_normal(self, normal: str) -> Iterator[tuple[int, tuple[int, tuple[Phrase, ...]]]]:
+        """`scan` of a text normalised already (`normalise`, `normalise_counting`)."""
+        return self.automaton.iter(normal) if not self.empty else iter(())
 
     def find(self, text: str) -> list[Match]:
         """Every phrase found in `text`, overlapping ones included."""

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pipeline import hookimpl
 from pipeline.components import Settings, Transform
 from pipeline.models import Item
-from pipeline.phrases import Phrase, PhraseIndex, phrase
+from pipeline.phrases import Phrase, PhraseIndex, normalise, normalise_counting, phrase
 from pipeline.run_context import RunContext
 
 EXCLUDE = "exclude"
@@ -121,9 +121,9 @@ class ThemesTransform(Transform):
 
     def judge(self, title: str, body: str) -> dict[str, dict[str, Any]]:
         """Every theme with a match: its score, what was needed, whether it is kept and why, the evidence."""
-        in_title, in_body = self._counted(title), self._counted(body)
+        normal, words = normalise_counting(body)  # words: len(body.split()), without making the words
+        in_title, in_body = self._counted(normalise(title)), self._counted(normal)
         settings = self.settings
-        words = len(body.split())
         # Evidence grows with the square root of length: a 900-word post needs three times what a note does.
         needed = settings.min_score * math.sqrt(max(1.0, words / settings.words_per_point))
         order = self.order
@@ -196,9 +196,9 @@ class ThemesTransform(Transform):
             sums[theme] = (score, count + len(texts))
         return {theme: (round(score, 2), count) for theme, (score, count) in sums.items()}
 
-    def _counted(self, text: str) -> dict[str, list]:
-        """Per theme, in order, each match that no exclusion of the theme, nor a longer match of it, covers;
-        flat: [start, end, phrase text, start, end, ...].
+    def _counted(self, normal: str) -> dict[str, list]:
+        """Per theme, in order, each match in `normal` (a normalised text) that no exclusion of the theme, nor a
+        longer match of it, covers; flat: [start, end, phrase text, start, end, ...].
 
         The automaton gives matches in the order they end, so a match can cover, of those before it, only
         the last of its theme's list (when it ends there too) or a tail of the list (those starting no
@@ -208,7 +208,7 @@ class ThemesTransform(Transform):
         found: defaultdict[str, list] = defaultdict(list)
         barred: dict[str, tuple[int, int]] = {}  # per theme, the exclusion that ends last (the longest there)
         barred_at = -1  # where the last exclusion ended: a bar covers only a match that ends there too
-        for last, (back, listed) in self.index.scan(text):
+        for last, (back, listed) in self.index.scan_normal(normal):
             start, end = last - back, last + 1
             for theme, name in listed:
                 spans = found[theme]

@@ -126,10 +126,7 @@ class ThemesTransform(Transform):
         settings = self.settings
         # Evidence grows with the square root of length: a 900-word post needs three times what a note does.
         needed = settings.min_score * math.sqrt(max(1.0, words / settings.words_per_point))
-        order = self.order
-        # strongest first, then in the taxonomy's order (no two themes share a place there, so no tie is left)
-        ranked = sorted([(-score, order.get(theme, 0), theme, count)
-                         for theme, (score, count) in self._scored(in_title, in_body).items()])
+        ranked = self._ranked(in_title, in_body)
         top = -ranked[0][0] if ranked else 0.0
         below = f" is below the {needed:g} a text of {words} words needs"
         shown_needed = round(needed, 2)
@@ -163,11 +160,13 @@ class ThemesTransform(Transform):
                              "count": count, "matches": matches, "more": count - len(matches)}
         return judged
 
-    def _scored(self, in_title: dict[str, list], in_body: dict[str, list]) -> dict[str, tuple[float, int]]:
-        """Every matched theme's score (rounded to 2 places) and how many matches it has: the title's matches
-        count `title_weight` times, and a phrase said n times 1 + ln n times. The same sums, in the same order,
-        as one loop over the title's matches and the body's each with its factor: a phrase said once adds its
-        weight times the factor (1 + ln 1 is 1), and the body's factor is 1."""
+    def _ranked(self, in_title: dict[str, list], in_body: dict[str, list]) -> list[tuple[float, int, str, int]]:
+        """Every matched theme as (-score, place in the taxonomy, theme, how many matches it has), strongest first
+        and then in the taxonomy's order (no two themes share a place, so no tie is left to the theme's name);
+        the score is rounded to 2 places. The title's matches count `title_weight` times, and a phrase said n
+        times 1 + ln n times. The same sums, in the same order, as one loop over the title's matches and the
+        body's each with its factor: a phrase said once adds its weight times the factor (1 + ln 1 is 1), and
+        the body's factor is 1."""
         weights = self.weights
         factor = self.settings.title_weight
         growths, log = _GROWTHS, math.log
@@ -194,7 +193,8 @@ class ThemesTransform(Transform):
                 n = texts.count(text)
                 score += theme_weights[text] * (growths[n] if n < GROWTHS else 1 + log(n))
             sums[theme] = (score, count + len(texts))
-        return {theme: (round(score, 2), count) for theme, (score, count) in sums.items()}
+        order = self.order
+        return sorted([(-round(score, 2), order.get(theme, 0), theme, count) for theme, (score, count) in sums.items()])
 
     def _counted(self, normal: str) -> dict[str, list]:
         """Per theme, in order, each match in `normal` (a normalised text) that no exclusion of the theme, nor a

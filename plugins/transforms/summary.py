@@ -85,27 +85,32 @@ def _summarise(blocks: list[Block], text: str | None, max_chars: int, max_senten
     # A later sentence leads only when the first is too long, and then not one that points back.
     lead = next((i for i in fitting if i == 0 or not DANGLING.match(parts[i])), fitting[0])
     parts = parts[lead:]
-    if text is None:
-        text = " ".join(b.text for b in blocks)
-    counts = Counter(WORD.findall(text.lower()))  # stop words too (quicker): they are never looked up
+    # A later sentence that would not fit beside the lead is never chosen, whatever its score: only the others are
+    # scored and sorted (the order among them is the same), and with one or none the scores decide nothing.
+    room = max_chars - len(parts[0]) - 1
+    others = [i for i in range(1, len(parts)) if len(parts[i]) <= room]
+    if len(others) > 1:
+        if text is None:
+            text = " ".join(b.text for b in blocks)
+        counts = Counter(WORD.findall(text.lower()))  # stop words too (quicker): they are never looked up
+        scores = {}
+        for index in others:
+            words = [w for w in WORD.findall(parts[index].lower()) if w not in STOPWORDS]
+            scores[index] = sum(map(counts.__getitem__, words)) / (len(words) ** 0.5 or 1)
+        # By score, highest first; among equal scores, in order (a reversed sort keeps equal keys in order).
+        others.sort(key=scores.__getitem__, reverse=True)
 
-    def score(index: int) -> float:
-        if index == 0:
-            return float("inf")
-        words = [w for w in WORD.findall(parts[index].lower()) if w not in STOPWORDS]
-        return sum(map(counts.__getitem__, words)) / (len(words) ** 0.5 or 1)
-
-    chosen: list[int] = []
-    used = 0
-    for index in sorted(range(len(parts)), key=lambda i: (-score(i), i)):
-        if index > 0 and DANGLING.match(parts[index]) and index - 1 not in chosen:
+    chosen: list[int] = [0]  # the lead always fits
+    used = len(parts[0])
+    for index in others:
+        if len(chosen) == max_sentences:
+            break
+        if DANGLING.match(parts[index]) and index - 1 not in chosen:
             continue
-        length = len(parts[index]) + (1 if chosen else 0)
+        length = len(parts[index]) + 1
         if used + length <= max_chars:
             chosen.append(index)
             used += length
-            if len(chosen) == max_sentences:
-                break
     return " ".join(parts[i] for i in sorted(chosen))
 
 

@@ -140,3 +140,39 @@ def test_real_sentences_of_a_block():
                         "Key words: Power – Space – Peer Support", "Posted by Sam on Monday.",
                         "Note: The next meeting is in June. Read more →"])
     assert real_sentences(block) == ["Here are the notes from Leeds.", "The next meeting is in June."]
+
+
+ENDINGS = ["Dr.", "e.g.", "I.e.", "J.", "x-Dr.", "(Dr.", "Mr_.", "approx.", "Approx.", "APPROX.", "vs.", "Revd.",
+           "St.\n", "Dr.!", "Dr?", "Drs.", "dr.", "A. B.", "on Monday.", "the U.S.", "Messrs.", "e.g.g.", ".",
+           " .", "…", "", "Dr..", "a Dr.", "99.", "Fig.", "K.", "\u212a.", "Dr\u00a0.", "ca.", "cf.", "cf.\n"]
+
+
+@pytest.mark.parametrize("before", ENDINGS + [f"Some words then {e}" for e in ENDINGS])
+def test_the_quick_abbreviation_test_agrees_with_the_pattern(before):
+    from plugins.transforms.sentences import _NEVER_FINAL, _never_final
+
+    assert _never_final(before) == bool(_NEVER_FINAL.search(before, max(0, len(before) - 9)))
+
+
+OPENINGS = ["Dear all", "dEAR", "Hi there", "He said", "Hey", "Good morning", "Greetings", "Gr", "With thanks",
+            "Best", "Kind regards", "In solidarity", "Inside", "The network", "Thanks", "Thank you", "Cheers", "Bye",
+            "Posted by", "Read more", "Click here", "Keep reading", "Continue", "Take care", "See you", "Speak soon",
+            "Until", "Yours", "Love", "All the best", "Many thanks", "Warm wishes", "Updated", "Edited", "Written",
+            "Published", "Learn", "Find out", "View", "Regards", "Sincerely", "Sing", "Our partners", "“Dear”", "H",
+            "I", "\u212aind regards", "\u017fee you", "\u0130n", "Ha", "A", "9 to 5", "h\u00e9", "go"]
+
+
+@pytest.mark.parametrize("sentence", OPENINGS)
+def test_the_quick_opening_test_passes_whenever_the_patterns_match(sentence):
+    from plugins.transforms.sentences import _ENDING_START, _GREETING_HEADS, _GREETING_START, _OPENING_HEADS, _may_open
+
+    if _GREETING_START.match(sentence):
+        assert _may_open(sentence, _GREETING_HEADS)
+    if _ENDING_START.match(sentence) or _GREETING_START.match(sentence):
+        assert _may_open(sentence, _OPENING_HEADS)
+
+
+def test_the_quick_opening_test_rules_out_ordinary_openings():
+    from plugins.transforms.sentences import _GREETING_HEADS, _OPENING_HEADS, _may_open
+
+    assert not _may_open("The network met.", _OPENING_HEADS) and not _may_open("Our partners", _GREETING_HEADS)

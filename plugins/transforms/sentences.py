@@ -40,6 +40,10 @@ _LOOSE_CALL_HINT = re.compile(rf"(?i:more|reading)(?:\s*[{re.escape(_ARROWS)}…
 _NEVER_FINAL = re.compile(
     r"(?<![\w.])(?:Dr|Drs|Prof|Profs|Mr|Mrs|Ms|Mx|Messrs|St|Rev|Revd|Fr|Sgt|Capt|Col|Gen|Lt|Hon|Cllr|Rt|[Aa]pprox|"
     r"appx|cf|vs|viz|ca|incl|excl|esp|e\.g|i\.e|E\.g|I\.e|[A-Z])\.$")
+# The words `_NEVER_FINAL` matches (tests/test_sentences_speedup.py checks that the two agree).
+_NEVER_FINAL_WORDS = frozenset("Dr Drs Prof Profs Mr Mrs Ms Mx Messrs St Rev Revd Fr Sgt Capt Col Gen Lt Hon Cllr Rt "
+                               "Approx approx appx cf vs viz ca incl excl esp e.g i.e E.g I.e".split()) | frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _BEFORE_NUMBER = re.compile(
     r"(?<![\w.])(?:No|Nos|no|nos|p|pp|para|paras|[Ff]ig|[Ff]igs|[Vv]ol|[Vv]ols|[Cc]h|[Tt]el|[Ee]xt|[Mm]ob|[Rr]ef|Jan|"
     r"Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\.$")
@@ -59,13 +63,16 @@ def _split(text: str, folded: bool) -> list[str]:
         text = _fold(text)
     if not text:
         return []
-    spans: list[list[int]] = []
+    found: list[str] = []
+    begin = 0  # where the last sentence found starts
     for start, end in _plain_spans(text) or _nupunkt().sentence_spans(text):
-        if spans and _glued(text[spans[-1][0]:spans[-1][1]], text[start:end]):
-            spans[-1][1] = end  # mended: the two are one sentence, with the text between them as it was
+        piece = text[start:end]
+        if found and _glued(found[-1], piece):
+            found[-1] = text[begin:end]  # mended: the two are one sentence, with the text between them as it was
         else:
-            spans.append([start, end])
-    return [text[start:end] for start, end in spans]
+            found.append(piece)
+            begin = start
+    return found
 
 
 def _has_loose_call(text: str) -> bool:
@@ -120,9 +127,11 @@ def _plain_spans(text: str) -> list[tuple[int, int]] | None:
                 return None
             continue
         word = text[text.rfind(" ", 0, at) + 1:at]
-        if text[at + 2] in _NOT_AFTER_STOP or text[at] == "…" or not _PLAIN_WORD.fullmatch(word):
+        mark = text[at]
+        if text[at + 2] in _NOT_AFTER_STOP or mark == "…" or not (
+                word.isalpha() and word.isascii() or _PLAIN_WORD.fullmatch(word)):  # (ASCII letters: plain)
             return None
-        if text[at] == "." and (len(word) == 1 or word.lower() in unsure
+        if mark == "." and (len(word) == 1 or word.lower() in unsure
                                 or at == len(word) and _ENUMERATOR.fullmatch(text, 0, at + 1)):
             return None
         spans.append((start, at + 1))
@@ -131,18 +140,31 @@ def _plain_spans(text: str) -> list[tuple[int, int]] | None:
     return spans
 
 
+def _never_final(before: str) -> bool:
+    """Whether `_NEVER_FINAL` is found in `before`, mostly without trying it: when the text from the last space to the
+    final "." is all word characters and dots, the pattern can match only that whole word (its look-behind rules out
+    a match starting inside it, and no abbreviation holds a space), so a look-up in `_NEVER_FINAL_WORDS` decides."""
+    if before[-1:] == ".":
+        word = before[before.rfind(" ", 0, len(before) - 1) + 1:-1]
+        if word.replace(".", "").replace("_", "").isalnum():  # \w is a letter, a digit or "_"
+            return word in _NEVER_FINAL_WORDS
+    elif not before.endswith(".\n"):  # "$" matches at the end, or before a line break that ends the text
+        return False
+    return bool(_NEVER_FINAL.search(before, max(0, len(before) - 9)))  # an abbreviation and its stop: at most 8
+
+
 def _glued(before: str, after: str) -> bool:
     """Whether a split between `before` and `after` is wrong and the two belong together."""
-    if not _HAS_WORD.search(after):  # a lone closing quote or bracket
+    if not (after[:1].isalnum() or _HAS_WORD.search(after)):  # a lone closing quote or bracket
         return True
     if "”" in after and before.count("“") > before.count("”") or ")" in after and before.count("(") > before.count(")"):
         return True  # a split inside a quotation or brackets: “Towards co-production? Reflections …”
     first = after.lstrip("“‘\"'([")[:1]
     if first.islower():
         return True
-    tail = max(0, len(before) - 9)  # an abbreviation and its stop are at most the last 8 characters
-    if _NEVER_FINAL.search(before, tail):  # a title ("Dr. Khan"), an initial ("J. R. Smith"), "e.g."
+    if _never_final(before):  # a title ("Dr. Khan"), an initial ("J. R. Smith"), "e.g."
         return True
+    tail = max(0, len(before) - 9)  # an abbreviation and its stop are at most the last 8 characters
     return (first.isdigit() or first in "£$€–-") and bool(_BEFORE_NUMBER.search(before, tail))
 
 
@@ -174,12 +196,35 @@ _GREETING_START = re.compile(r"(?i:dear|hi|he|greetings|good)")
 _ENDING_START = re.compile(r"(?i:with|best|kind|warm|many|all|good|regards|thank|cheers|yours|sincerely|love|take|"
                            r"speak|see|in|until|bye|posted|written|published|updated|edited|read|find|learn|view|"
                            r"continue|keep|click)")
+
+
+def _heads(*patterns: re.Pattern) -> tuple[frozenset[str], frozenset[str]]:
+    """The first three letters of the words that `patterns` (each "(?i:word|word …)") match at the start of a
+    text, and the words of two letters: a text whose first three characters are ASCII can match only if they
+    are, in lower case, one of the first, or begin with one of the second (`_may_open`)."""
+    words = [word for pattern in patterns for word in pattern.pattern[4:-1].split("|")]
+    assert all(word.isascii() and word.isalpha() and word.islower() and len(word) >= 2 for word in words)
+    return frozenset(word[:3] for word in words if len(word) > 2), frozenset(word for word in words if len(word) == 2)
+
+
+def _may_open(sentence: str, heads: tuple[frozenset[str], frozenset[str]]) -> bool:
+    """False when `sentence` cannot start with one of the words `heads` come from (see `_heads`). A non-ASCII
+    character may match a letter regardless of case ("K", the Kelvin sign, matches "k"), so then True."""
+    head = sentence[:3]
+    if not head.isascii():
+        return True
+    head = head.lower()
+    return head in heads[0] or head[:2] in heads[1]
+
+
+_GREETING_HEADS = _heads(_GREETING_START)
+_OPENING_HEADS = _heads(_ENDING_START, _GREETING_START)
 _SMALL_WORDS = frozenset("a an and at by for from in of on or the to with & – — -".split())
 
 
 def tidy(sentence: str) -> str:
     """The sentence without a salutation or a short label in front ("Dear all, here are …" → "Here are …")."""
-    greeting = _GREETING_START.match(sentence)
+    greeting = _may_open(sentence, _GREETING_HEADS) and _GREETING_START.match(sentence)
     match = greeting and _SALUTATION.match(sentence)
     if match and match.group("end") and len(match.group("who").split()) <= 4:
         rest = sentence[match.end():]
@@ -202,7 +247,7 @@ def is_real(sentence: str) -> bool:
         return False
     if not _ASCII_LOWER.search(sentence) and not any(c.islower() for c in sentence):
         return False
-    if _ENDING_START.match(sentence) or _GREETING_START.match(sentence):
+    if _may_open(sentence, _OPENING_HEADS) and (_ENDING_START.match(sentence) or _GREETING_START.match(sentence)):
         if len(words) <= 6 and _SALUTATION.match(sentence):
             return False
         if _SIGN_OFF.match(sentence) or _BYLINE.match(sentence) or _BARE_CALL.match(sentence):

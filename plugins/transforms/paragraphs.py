@@ -17,7 +17,6 @@ import re
 from dataclasses import dataclass
 from html import unescape
 from html.parser import HTMLParser
-from operator import itemgetter
 
 SKIPPED = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd", "th", "td", "caption", "figcaption",
                      "pre", "script", "style", "title", "nav", "header", "footer", "aside", "form", "button",
@@ -68,12 +67,9 @@ class Block:
         return " ".join(self.segments)
 
 
-class _Run(tuple):
-    """(text, bold, link): the text between two tags (a tuple: quicker to make than a dataclass)."""
-
-    text = property(itemgetter(0))
-    bold = property(itemgetter(1))
-    link = property(itemgetter(2))
+# (text, bold, link): the text between two tags, a plain tuple (quicker to make and read than a class), so
+# run[0] is its text, run[1] whether it is bold, run[2] whether it is inside a link.
+_Run = tuple[str, bool, bool]
 
 
 class _Open:
@@ -128,23 +124,25 @@ class _Parser:
             kind = "quote"
         else:
             kind = outer
-        self.stack.append((tag, kind))
-        self.current = _Open(kind)
+        self.stack.append((tag, kind))  # (the caller's _flush then opens the block's runs)
 
     def _flush(self) -> None:
         if self.link is not None:  # an unclosed link ends with its block
             self.current.runs.extend(self.link)
             self.link = None
         runs = self.current.runs  # nothing to finish in no text, or in the line break between two blocks
-        empty = not runs or len(runs) == 1 and runs[0] is not None and runs[0].text.isspace()
+        empty = not runs or len(runs) == 1 and runs[0] is not None and runs[0][0].isspace()
         block = None if empty else _finish(self.current)
         if block is not None:
             self.blocks.append(block)
-            length = len(block.text)
+            segments = block.segments
+            length = len(segments[0]) if len(segments) == 1 else len(block.text)
             self.seen += length
             if block.kind != "li":
                 self.used += length
-        self.current = _Open(self._kind())
+        kind = self.stack[-1][1] if self.stack else "p"
+        if runs or self.current.kind != kind:  # (an _Open with no runs yet serves as it is)
+            self.current = _Open(kind)
         if self.budget is not None and (self.used >= self.budget or self.seen >= 4 * self.budget):
             raise _Stop
 
@@ -153,9 +151,9 @@ class _Parser:
         if tag == "br":
             self._add(None)
         elif tag in BLOCKS:
-            self._flush()
             if tag not in VOID:
-                self._open(tag)
+                self._open(tag)  # the stack first: _flush finishes the block before and starts this one
+            self._flush()
         elif tag in BOLD:
             self.bold += 1
         elif tag == "a":
@@ -171,18 +169,18 @@ class _Parser:
 
     def handle_endtag(self, tag):
         if tag in BLOCKS and tag not in VOID:
-            if tag in [open_tag for open_tag, _ in self.stack]:
-                self._flush()
-                while self.stack and self.stack.pop()[0] != tag:
+            stack = self.stack
+            if stack and stack[-1][0] == tag or tag in [open_tag for open_tag, _ in stack]:
+                while stack and stack.pop()[0] != tag:
                     pass
-                self.current = _Open(self._kind())
+                self._flush()  # the stack first: _flush finishes the block and starts the runs of the one around it
         elif tag in BOLD:
             self.bold = max(0, self.bold - 1)
         elif tag == "a" and self.link is not None:
             runs, self.link = self.link, None
-            text = _fold("".join([r.text for r in runs if r is not None]))
+            text = _fold("".join([r[0] for r in runs if r is not None]))
             if text and (_ARROW.search(text) or (_CALL_TO_ACTION.match(text) and _SENTENCE_STARTED.search(
-                    "".join(r.text if r is not None else "." for r in self.current.runs[-3:])))):
+                    "".join(r[0] if r is not None else "." for r in self.current.runs[-3:])))):
                 self.current.runs.append(None)  # the link goes, and nothing is glued across it
             else:
                 self.current.runs.extend(runs)
@@ -195,9 +193,9 @@ class _Parser:
             for n, piece in enumerate(_BLANK_LINE.split(data)):
                 if n:
                     self._flush()
-                self._add(_Run((piece, self.bold > 0, self.link is not None)))
+                self._add((piece, self.bold > 0, self.link is not None))
             return
-        self._add(_Run((data, self.bold > 0, self.link is not None)))
+        (self.link if self.link is not None else self.current.runs).append((data, self.bold > 0, self.link is not None))
 
     def _add(self, run: _Run | None) -> None:
         (self.link if self.link is not None else self.current.runs).append(run)
@@ -207,20 +205,22 @@ def _finish(open_block: _Open) -> Block | None:
     """The block made of its runs, or None when it is not paragraph text at all."""
     if open_block.kind == "skip":
         return None
-    runs = [r for r in open_block.runs if r is None or r.text]
-    text = "".join([r.text for r in runs if r is not None])
+    runs = [r for r in open_block.runs if r is None or r[0]]
+    text = "".join([r[0] for r in runs if r is not None])
     if not _LETTER.search(text):
         return None
-    bold = [r.text for r in runs if r is not None and r.bold]
-    linked = [r.text for r in runs if r is not None and r.link]
+    bold = [r[0] for r in runs if r is not None and r[1]]
+    linked = [r[0] for r in runs if r is not None and r[2]]
     if bold or linked:
         if bold and len(text.split()) <= 12 and _mostly(bold, text):
             return None  # a bold-only line is a heading ("**Key words: power, space, peer support.**")
         if linked and _mostly(linked, text):
             return None  # a link on its own is navigation ("Download the report (PDF)")
         runs = _without_label(runs)
+        if None not in runs:
+            text = "".join([r[0] for r in runs])
     if None not in runs:  # one segment: the common case, made quicker
-        folded = _fold("".join([r.text for r in runs]))
+        folded = _fold(text)
         return Block(open_block.kind, [folded]) if folded else None
     segments, piece = [], []
     for run in runs + [None]:
@@ -230,7 +230,7 @@ def _finish(open_block: _Open) -> Block | None:
                 segments.append(folded)
             piece = []
         else:
-            piece.append(run.text)
+            piece.append(run[0])
     return Block(open_block.kind, segments) if segments else None
 
 
@@ -239,21 +239,21 @@ def _without_label(runs: list[_Run | None]) -> list[_Run | None]:
     of at most eight words that ends with . : ! ? or is followed by a colon or a dash. Bold words that
     simply begin a sentence ("**The network** published …") stay."""
     start = 0
-    while start < len(runs) and (runs[start] is None or not runs[start].text.strip()):
+    while start < len(runs) and (runs[start] is None or not runs[start][0].strip()):
         start += 1
     end = start
-    while end < len(runs) and runs[end] is not None and (runs[end].bold or not runs[end].text.strip()):
+    while end < len(runs) and runs[end] is not None and (runs[end][1] or not runs[end][0].strip()):
         end += 1
     if end == start or end == len(runs):
         return runs
-    label = _fold("".join(r.text for r in runs[start:end]))
+    label = _fold("".join(r[0] for r in runs[start:end]))
     rest = runs[end]
     if rest is None or len(label.split()) > 8:
         return runs
-    after = rest.text.lstrip()
+    after = rest[0].lstrip()
     if re.search(r"[.:!?]$", label) or re.match(r"[:–—-]", after):
         stripped = re.sub(r"^[:–—-]\s*", "", after)
-        return [None, _Run((stripped, rest.bold, rest.link))] + runs[end + 1:]
+        return [None, (stripped, rest[1], rest[2])] + runs[end + 1:]
     return runs
 
 
@@ -283,28 +283,29 @@ def _read(parser: _Parser, body_html: str) -> None:
     """Send the events of `body_html` to `parser` as html.parser would, text unescaped a piece at a
     time between tags. A "<" that starts no tag is text on its own, as there; a comment, a
     declaration, raw text or a tag nh3 would not write raises _Unsure."""
+    handle_data, handle_starttag, handle_endtag = parser.handle_data, parser.handle_starttag, parser.handle_endtag
     for event in _EVENT.finditer(body_html):
         which = event.lastindex
         if which == 1:
-            text = event.group(1)
-            parser.handle_data(unescape(text) if "&" in text else text)
+            text = event[1]
+            handle_data(unescape(text) if "&" in text else text)
         elif which == 3:
-            tag = event.group(2).lower()
+            tag = event[2].lower()
             if tag in _RAW_TEXT:
                 raise _Unsure
-            if event.group(3):
+            if event[3]:
                 parser.handle_startendtag(tag, ())
             else:
-                parser.handle_starttag(tag, ())
+                handle_starttag(tag, ())
         elif which == 4:
-            tag = event.group(4).lower()
+            tag = event[4].lower()
             if tag in _RAW_TEXT:
                 raise _Unsure
-            parser.handle_endtag(tag)
+            handle_endtag(tag)
         elif body_html[event.end():event.end() + 1] in _TAG_START:
             raise _Unsure
         else:
-            parser.handle_data("<")
+            handle_data("<")
 
 
 def paragraphs(body_html: str, budget: int | None = None) -> list[Block]:

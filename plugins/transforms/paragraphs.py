@@ -141,7 +141,9 @@ class _Parser:
             if block.kind != "li":
                 self.used += length
         kind = self.stack[-1][1] if self.stack else "p"
-        if runs or self.current.kind != kind:  # (an _Open with no runs yet serves as it is)
+        if self.current.kind == kind:
+            runs.clear()  # the same _Open serves, emptied (a block keeps none of its runs)
+        else:
             self.current = _Open(kind)
         if self.budget is not None and (self.used >= self.budget or self.seen >= 4 * self.budget):
             raise _Stop

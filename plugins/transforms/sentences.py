@@ -175,6 +175,7 @@ _END_CHARS = frozenset(".!?…")
 _ASCII_LOWER = re.compile("[a-z]")
 _TEASER = re.compile(r"[\[(](?:…|\.\.\.)[\])]$")  # "… Hearing Voices and […]": an excerpt cut by its feed
 _START = re.compile(r"^[\"'“‘(\[]*[A-Z0-9£$€]")
+_START_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789£$€")  # a sentence starting with one matches _START
 _SALUTATION = re.compile(
     r"^(?:dear|hi|hello|hey|hiya|greetings|good (?:morning|afternoon|evening))(?=[\s,!.:;–—-]|$)"
     r"(?P<who>[^,.!?:;\n–—]{0,40}?)(?P<end>[,.!:;–—-]+|$)\s*", re.I)
@@ -240,21 +241,26 @@ def tidy(sentence: str) -> str:
 
 def is_real(sentence: str) -> bool:
     """Whether `sentence` reads as a sentence of running text (see the module's docstring)."""
-    words = sentence.split()
+    if "  " not in sentence and sentence[:1] != " " != sentence[-1:] and sentence.isprintable():
+        count = sentence.count(" ") + 1  # folded (no white space but single spaces): its words, not split
+    else:
+        count = len(sentence.split())
     # (Each quick test before a pattern, here and in `tidy`, passes whenever the pattern would match.)
-    if (len(words) < 3 or not (sentence[-1] in _END_CHARS or _END.search(sentence)) or not _START.match(sentence)
+    if (count < 3 or not (sentence[-1] in _END_CHARS or _END.search(sentence))
+            or not (sentence[0] in _START_CHARS or _START.match(sentence))
             or sentence[-1] in "])\n" and _TEASER.search(sentence)):
         return False
-    if not _ASCII_LOWER.search(sentence) and not any(c.islower() for c in sentence):
+    if not (sentence[1].islower() or _ASCII_LOWER.search(sentence)) and not any(c.islower() for c in sentence):
         return False
     if _may_open(sentence, _OPENING_HEADS) and (_ENDING_START.match(sentence) or _GREETING_START.match(sentence)):
-        if len(words) <= 6 and _SALUTATION.match(sentence):
+        if count <= 6 and _SALUTATION.match(sentence):
             return False
         if _SIGN_OFF.match(sentence) or _BYLINE.match(sentence) or _BARE_CALL.match(sentence):
             return False
-    if _ARROW_HINT.search(sentence) and _SENTENCE_ARROW.search(sentence):
-        return False
-    if len(words) <= 10 and all(w.lstrip("\"'“‘([").strip()[:1].isupper() or w[:1].isdigit() or not _LETTER.search(w)
+    if (">" in sentence if sentence.isascii() else _ARROW_HINT.search(sentence)) and _SENTENCE_ARROW.search(sentence):
+        return False  # (an ASCII sentence holds no arrow but ">")
+    words = sentence.split() if count <= 10 else ()
+    if count <= 10 and all(w.lstrip("\"'“‘([").strip()[:1].isupper() or w[:1].isdigit() or not _LETTER.search(w)
                                 for w in words if w.lower() not in _SMALL_WORDS):
         return False  # a title-case line: a heading or a byline, not a sentence
     return True

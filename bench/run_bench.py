@@ -153,7 +153,7 @@ class Collected:
     def __init__(self):
         self.items: list[Item] = []
 
-    def take(self, items: list[Item]) -> None:
+    def take(self, items: list[Item], source: str) -> None:  # as Ingest.take: a source's items, and its name
         self.items.extend(items)
 
     def save_finished(self) -> None:

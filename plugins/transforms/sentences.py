@@ -146,7 +146,7 @@ def _never_final(before: str) -> bool:
     a match starting inside it, and no abbreviation holds a space), so a look-up in `_NEVER_FINAL_WORDS` decides."""
     if before[-1:] == ".":
         word = before[before.rfind(" ", 0, len(before) - 1) + 1:-1]
-        if word.replace(".", "").replace("_", "").isalnum():  # \w is a letter, a digit or "_"
+        if word.isalnum() or word.replace(".", "").replace("_", "").isalnum():  # \w is a letter, a digit or "_"
             return word in _NEVER_FINAL_WORDS
     elif not before.endswith(".\n"):  # "$" matches at the end, or before a line break that ends the text
         return False

@@ -79,11 +79,19 @@ def _summarise(blocks: list[Block], text: str | None, max_chars: int, max_senten
     parts = _candidates(blocks, limit)
     if not parts:
         return ""
-    fitting = [i for i, s in enumerate(parts) if len(s) <= max_chars]
-    if not fitting:
-        return ""  # no whole sentence fits: better no summary than a cut one
-    # A later sentence leads only when the first is too long, and then not one that points back.
-    lead = next((i for i in fitting if i == 0 or not DANGLING.match(parts[i])), fitting[0])
+    # A later sentence leads only when the first is too long, and then not one that points back (unless all do).
+    lead = first_fitting = None
+    for i, part in enumerate(parts):
+        if len(part) <= max_chars:
+            if i == 0 or not DANGLING.match(part):
+                lead = i
+                break
+            if first_fitting is None:
+                first_fitting = i
+    if lead is None:
+        if first_fitting is None:
+            return ""  # no whole sentence fits: better no summary than a cut one
+        lead = first_fitting
     parts = parts[lead:]
     # A later sentence that would not fit beside the lead is never chosen, whatever its score: only the others are
     # scored and sorted (the order among them is the same), and with one or none the scores decide nothing.

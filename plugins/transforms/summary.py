@@ -94,9 +94,10 @@ def _summarise(blocks: list[Block], text: str | None, max_chars: int, max_senten
         lead = first_fitting
     parts = parts[lead:]
     # A later sentence that would not fit beside the lead is never chosen, whatever its score: only the others are
-    # scored and sorted (the order among them is the same), and with one or none the scores decide nothing.
+    # scored and sorted (the order among them is the same), and with one or none (or only the lead to take) the
+    # scores decide nothing.
     room = max_chars - len(parts[0]) - 1
-    others = [i for i in range(1, len(parts)) if len(parts[i]) <= room]
+    others = [i for i in range(1, len(parts)) if len(parts[i]) <= room] if max_sentences > 1 else []
     if len(others) > 1:
         if text is None:
             text = " ".join(b.text for b in blocks)

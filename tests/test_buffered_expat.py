@@ -1,16 +1,17 @@
-"""feedparser reads through a buffered expat reader (plugins/sources/buffered_expat.py) and works out each base
-URI once (plugins/sources/base_uri_cache.py): the same results as feedparser as it comes, over its own test
-corpus."""
+"""feedparser reads through a buffered expat reader (plugins/sources/buffered_expat.py), works out each base
+URI once (plugins/sources/base_uri_cache.py) and copies each element's parameters directly
+(plugins/sources/params_copy.py): the same results as feedparser as it comes, over its own test corpus."""
 
 from __future__ import annotations
 
+import copy
 import re
 from xml.sax import expatreader
 
 import feedparser
 import pytest
 
-from plugins.sources import base_uri_cache, buffered_expat
+from plugins.sources import base_uri_cache, buffered_expat, params_copy
 from plugins.sources.feed import parse_feed
 from tests.test_fastfeed import CORPUS
 
@@ -32,9 +33,11 @@ def parse_both(data: bytes, headers: dict, monkeypatch) -> tuple[dict, dict]:
 
     buffered_expat.use_with(feedparser)
     base_uri_cache.use_with(feedparser)
+    params_copy.use_with(feedparser)
     with monkeypatch.context() as patch:
         patch.setattr(feedparser.api, "PREFERRED_XML_PARSERS", [])
         patch.setattr(feedparser.mixin, "make_safe_absolute_uri", feedparser.urls.make_safe_absolute_uri)
+        patch.setattr(feedparser.mixin, "copy", copy)
         plain = parse()
     return plain, parse()
 
@@ -98,6 +101,38 @@ def test_long_base_uris_are_not_kept():
     parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
     assert parsed.entries[7].link == f"{long_base}7/a.html"
     assert cached.cache_info().currsize < 10  # 50 distinct long bases, none of them kept
+
+
+def test_parameters_are_copied_as_deepcopy_copies_them():
+    params_copy.use_with(feedparser)
+    params_copy.use_with(feedparser)
+    assert feedparser.mixin.copy is params_copy and params_copy.original is copy
+    assert feedparser.mixin.copy.copy is copy.copy and feedparser.mixin.copy.Error is copy.Error
+    FeedParserDict = feedparser.util.FeedParserDict  # noqa: N806
+    params = FeedParserDict(type="text/html", language=None, base="https://partner.example.org/", src="a", mode=1)
+    made = params_copy.deepcopy(params)
+    assert type(made) is FeedParserDict and made is not params
+    assert list(made.items()) == list(copy.deepcopy(params).items())
+    made["value"] = "x"
+    assert "value" not in params  # a copy, not the same dictionary
+    # anything else is copy.deepcopy's: a mutable value, a key of the keymap (renamed as it is set), a
+    # key Python looks up on the object, attributes, another type, a memo
+    odd = [FeedParserDict(type=["text/html"]), FeedParserDict(description="d"), FeedParserDict(__deepcopy__="x"),
+           {"type": "text/html"}, FeedParserDict(type=b"x", base=1.5)]
+    odd[-1].note = ["kept"]
+    for value in odd:
+        try:
+            expected = copy.deepcopy(value)
+        except TypeError as exc:
+            with pytest.raises(TypeError, match=str(exc)):
+                params_copy.deepcopy(value)
+            continue
+        made = params_copy.deepcopy(value)
+        assert type(made) is type(value) and list(made.items()) == list(expected.items())
+        assert getattr(made, "__dict__", None) == getattr(expected, "__dict__", None)
+    assert params_copy.deepcopy(odd[0])["type"] is not odd[0]["type"]
+    memo = {}
+    assert params_copy.deepcopy(params, memo) == params and id(params) in memo
 
 
 def test_the_same_results_over_feedparsers_own_corpus(monkeypatch):

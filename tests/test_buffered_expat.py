@@ -1,17 +1,19 @@
 """feedparser reads through a buffered expat reader (plugins/sources/buffered_expat.py), works out each base
-URI once (plugins/sources/base_uri_cache.py) and copies each element's parameters directly
-(plugins/sources/params_copy.py): the same results as feedparser as it comes, over its own test corpus."""
+URI once (plugins/sources/base_uri_cache.py), copies each element's parameters directly
+(plugins/sources/params_copy.py) and looks plain keys up as a dict does (plugins/sources/plain_keys.py): the
+same results as feedparser as it comes, over its own test corpus."""
 
 from __future__ import annotations
 
 import copy
 import re
+import warnings
 from xml.sax import expatreader
 
 import feedparser
 import pytest
 
-from plugins.sources import base_uri_cache, buffered_expat, params_copy
+from plugins.sources import base_uri_cache, buffered_expat, params_copy, plain_keys
 from plugins.sources.feed import parse_feed
 from tests.test_fastfeed import CORPUS
 
@@ -34,12 +36,20 @@ def parse_both(data: bytes, headers: dict, monkeypatch) -> tuple[dict, dict]:
     buffered_expat.use_with(feedparser)
     base_uri_cache.use_with(feedparser)
     params_copy.use_with(feedparser)
+    plain_keys.use_with(feedparser)
     with monkeypatch.context() as patch:
         patch.setattr(feedparser.api, "PREFERRED_XML_PARSERS", [])
         patch.setattr(feedparser.mixin, "make_safe_absolute_uri", feedparser.urls.make_safe_absolute_uri)
         patch.setattr(feedparser.mixin, "copy", copy)
+        feedparsers_own_lookups(patch)
         plain = parse()
     return plain, parse()
+
+
+def feedparsers_own_lookups(patch) -> None:
+    FeedParserDict = feedparser.util.FeedParserDict  # noqa: N806
+    patch.setattr(FeedParserDict, "__getitem__", FeedParserDict.__getitem__.original)
+    patch.setattr(FeedParserDict, "get", FeedParserDict.get.original)
 
 
 def test_a_text_node_reaches_feedparser_whole(monkeypatch):
@@ -133,6 +143,61 @@ def test_parameters_are_copied_as_deepcopy_copies_them():
     assert params_copy.deepcopy(odd[0])["type"] is not odd[0]["type"]
     memo = {}
     assert params_copy.deepcopy(params, memo) == params and id(params) in memo
+
+
+LOOKUPS = (lambda made, key: made[key], lambda made, key: made.get(key), lambda made, key: made.get(key, "default"),
+           lambda made, key: getattr(made, key) if type(key) is str else None)
+
+
+def test_plain_keys_are_looked_up_as_feedparser_looks_them_up(monkeypatch):
+    plain_keys.use_with(feedparser)
+    plain_keys.use_with(feedparser)
+    FeedParserDict = feedparser.util.FeedParserDict  # noqa: N806
+    assert FeedParserDict.get.original.__module__ == "feedparser.util"  # patched, and once
+    assert FeedParserDict.__getitem__.original.__module__ == "feedparser.util"
+    assert not plain_keys._names_as_read(lambda self, key: key in ("category", "new"))  # another version: not patched
+
+    class Word(str):
+        def __eq__(self, other):
+            return other == "category" or str.__eq__(self, other)
+
+        __hash__ = str.__hash__
+
+    class Own(FeedParserDict):
+        def __getitem__(self, key):
+            return "own " + str(key) if key == "mine" else super().__getitem__(key)
+
+    class Missing(FeedParserDict):
+        def __missing__(self, key):
+            return "missing " + str(key)
+
+    entry = {"title": "T", "summary": "S", "id": "i", "published": "P", "published_parsed": (2016,),
+             "links": [FeedParserDict(rel="enclosure", href="e"), FeedParserDict(rel="license", href="l")],
+             "tags": [FeedParserDict(term="t")], "value": None, 1: "one", ("a", "b"): "pair"}
+    dicts = [kind(entry) for kind in (FeedParserDict, Own, Missing)] + [FeedParserDict(), Missing()]
+    keys = list(FeedParserDict.keymap) + ["category", "enclosures", "license", "updated", "updated_parsed",
+        "title", "summary", "value", "absent", "mine", "", Word("title"), Word("absent"), 1, 2, ("a", "b"), [], {}]
+
+    def lookups() -> list:
+        found = []
+        for made in dicts:
+            for key in keys:
+                for look in LOOKUPS:
+                    with warnings.catch_warnings(record=True) as warned:
+                        warnings.simplefilter("always")
+                        try:
+                            answer = ("answer", look(made, key))
+                        except Exception as exc:  # noqa: BLE001 (the exception is the answer)
+                            answer = ("raised", type(exc).__name__, str(exc))
+                    found.append((answer, [(w.category, str(w.message)) for w in warned]))
+        return found
+
+    fast = lookups()
+    with monkeypatch.context() as patch:
+        feedparsers_own_lookups(patch)
+        assert lookups() == fast
+    assert ("answer", "own mine") in [answer for answer, _ in fast]
+    assert any(warned for _, warned in fast)  # the fallback of `updated` to `published` warns, as it did
 
 
 def test_the_same_results_over_feedparsers_own_corpus(monkeypatch):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 import threading
-from urllib.parse import urljoin, urlparse
+from urllib.parse import urljoin, urlparse, urlsplit
 
 import nh3
 
@@ -37,13 +37,33 @@ _TAG = re.compile(r'<[^>"]*(?:"[^"]*"[^>"]*)*>')  # a tag as nh3 writes it: attr
 _STRIP_ALL = nh3.Cleaner(tags=set(), clean_content_tags={"script", "style"}, attributes={})
 
 
-_base = threading.local()  # the base URL of the fragment being cleaned, per thread
+_base = threading.local()  # the base URL of the fragment being cleaned, and its origin once needed, per thread
+# A path from the root with nothing urljoin would change: no empty, "." or ".." segment (nor one starting with
+# "."), no parameters, query or fragment, ASCII letters, digits and punctuation that needs no escaping only
+_ROOT_PATH = re.compile(r"(?:/[\w\-~!$&'()*+,=:@%][\w\-.~!$&'()*+,=:@%]*)+/?", re.ASCII)
 
 
 def _absolute(url: str) -> str | None:
     """Called by nh3 for each relative URL: resolved against the current base, or dropped."""
     base = getattr(_base, "url", "")
-    return (safe_url(url, base) or None) if base else None
+    if not base:
+        return None
+    if url[:1] == "/" and _ROOT_PATH.fullmatch(url):  # half of all relative links: safe_url gives the origin + url
+        origin = getattr(_base, "origin", None)
+        if origin is None:
+            origin = _base.origin = _origin(base)
+        if origin:
+            return origin + url
+    return safe_url(url, base) or None
+
+
+def _origin(base_url: str) -> str:
+    """"scheme://host" of an http(s) URL with a host, as urljoin puts a path from the root after it; else ""."""
+    try:
+        parts = urlsplit(base_url)
+    except ValueError:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
 # One cleaner for every call: nh3 checks schemes itself and asks Python only about relative URLs.
@@ -61,7 +81,7 @@ def clean_html(fragment: str, base_url: str = "") -> str:
     """Sanitise an HTML fragment; relative links are made absolute against `base_url`, or dropped."""
     if not fragment:
         return ""
-    _base.url = base_url
+    _base.url, _base.origin = base_url, None
     return _CLEANER.clean(strip_controls(fragment)).strip()
 
 

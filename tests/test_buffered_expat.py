@@ -1,11 +1,13 @@
 """feedparser reads through a buffered expat reader (plugins/sources/buffered_expat.py), works out each base
 URI once (plugins/sources/base_uri_cache.py), copies each element's parameters directly
-(plugins/sources/params_copy.py) and looks plain keys up as a dict does (plugins/sources/plain_keys.py): the
-same results as feedparser as it comes, over its own test corpus."""
+(plugins/sources/params_copy.py), looks plain keys up as a dict does (plugins/sources/plain_keys.py) and
+takes a plain absolute URL as it is (plugins/sources/plain_urls.py): the same results as feedparser as it
+comes, over its own test corpus."""
 
 from __future__ import annotations
 
 import copy
+import random
 import re
 import warnings
 from xml.sax import expatreader
@@ -13,7 +15,7 @@ from xml.sax import expatreader
 import feedparser
 import pytest
 
-from plugins.sources import base_uri_cache, buffered_expat, params_copy, plain_keys
+from plugins.sources import base_uri_cache, buffered_expat, params_copy, plain_keys, plain_urls
 from plugins.sources.feed import parse_feed
 from tests.test_fastfeed import CORPUS
 
@@ -37,10 +39,12 @@ def parse_both(data: bytes, headers: dict, monkeypatch) -> tuple[dict, dict]:
     base_uri_cache.use_with(feedparser)
     params_copy.use_with(feedparser)
     plain_keys.use_with(feedparser)
+    plain_urls.use_with(feedparser)
     with monkeypatch.context() as patch:
         patch.setattr(feedparser.api, "PREFERRED_XML_PARSERS", [])
         patch.setattr(feedparser.mixin, "make_safe_absolute_uri", feedparser.urls.make_safe_absolute_uri)
         patch.setattr(feedparser.mixin, "copy", copy)
+        patch.setattr(feedparser.mixin, "_urljoin", feedparser.urls._urljoin)
         feedparsers_own_lookups(patch)
         plain = parse()
     return plain, parse()
@@ -198,6 +202,38 @@ def test_plain_keys_are_looked_up_as_feedparser_looks_them_up(monkeypatch):
         assert lookups() == fast
     assert ("answer", "own mine") in [answer for answer, _ in fast]
     assert any(warned for _, warned in fast)  # the fallback of `updated` to `published` warns, as it did
+
+
+def test_a_plain_absolute_url_is_joined_as_feedparser_joins_it():
+    plain_urls.use_with(feedparser)
+    plain_urls.use_with(feedparser)
+    joined, own = feedparser.mixin._urljoin, feedparser.urls._urljoin
+    assert joined.original is own  # wrapped once, not twice
+    bases = ["", None, "http://127.0.0.1:8000/feed.xml", "https://partner.example.org/news/", "HTTPS://P.example/a?b#c",
+             "http://[oops/", "https://[::1]:80/x", "https://ｈ.example/", "https://h.exa\tmple/", "mailto:a@b.example",
+             "//h.example/x", "relative/path", " https://h.example/", b"https://h.example/"]
+    pieces = ["https://", "http://", "HTTPS://", "ftp://", "https:///", "h.example", "h-1.example", ":8080", ":", "/",
+              "//", "a", ".", "..", "?", "?q=1", "#", "#f", ";p", "&amp;", "é", " ", "\t", "@", "%2F", "[", "~u"]
+    rng = random.Random(7)
+    uris = ["https://partner.example.org/news/item-1", "https://h.example", "https://h.example/", "https://h.example?",
+            "https://h.example/a?b#c", "https://h.example/a;b", "https://h.example//x", b"https://h.example/"]
+    uris += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 7))) for _ in range(4000)]
+    uris += [rng.choice(pieces[:5]) + "".join(rng.choice(pieces[5:]) for _ in range(rng.randint(1, 6)))
+             for _ in range(4000)]
+    taken = 0
+    for base in bases:
+        for uri in uris:
+            try:
+                expected = ("answer", own(base, uri))
+            except Exception as exc:  # noqa: BLE001 (the exception is the answer)
+                expected = ("raised", type(exc).__name__, str(exc))
+            try:
+                answer = ("answer", joined(base, uri))
+            except Exception as exc:  # noqa: BLE001
+                answer = ("raised", type(exc).__name__, str(exc))
+            assert answer == expected, (base, uri)
+            taken += isinstance(uri, str) and bool(plain_urls.PLAIN.fullmatch(uri))
+    assert taken > 1000  # the shortcut was tried often enough to mean something
 
 
 def test_the_same_results_over_feedparsers_own_corpus(monkeypatch):

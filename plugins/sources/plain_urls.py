@@ -1,0 +1,51 @@
+"""feedparser's join of a plain absolute URL with the element's base: the URL itself, found without joining.
+
+feedparser resolves each `link`, `id` (of a guid that is a permalink) and other URL element against the
+element's base URI (`mixin.resolve_uri`: `urls._urljoin`). That takes extra slashes out after the scheme
+with a regular expression, whose replacement template Python 3.11 expands in Python at each call, then
+calls `urljoin`, which parses both and puts the URL together again: a sixteenth of the time feedparser
+takes, for URLs that are nearly always absolute already.
+
+For a URL that is absolute and plain (`PLAIN`: http or https in lower case, a host name of ASCII letters,
+digits, dots and hyphens, a port perhaps, then a path, a query and a fragment of ASCII characters that need
+no escaping, each non-empty if its mark is there, no parameters), `_urljoin` gives the URL itself whatever
+the base, as long as the base is empty or parses (when it does not, it gives ""). `use_with(feedparser)`
+gives the element handler (`feedparser.mixin`) a `_urljoin` that answers so and hands anything else to
+feedparser's own (kept as its `original`); the results are the same (tests/test_buffered_expat.py compares
+them over feedparser's own corpus, and this function with feedparser's over generated URLs and bases).
+"""
+
+from __future__ import annotations
+
+import re
+from types import ModuleType
+from urllib.parse import urlsplit
+
+_PART = r"[\w\-.~!$&'()*+,=:@%/]"  # no ";" (parameters), "?" or "#" (each splits the URL), no space or control
+PLAIN = re.compile(rf"https?://[A-Za-z0-9][A-Za-z0-9.\-]*(?::[0-9]+)?(?:/{_PART}*)?(?:\?{_PART}+)?(?:#{_PART}+)?",
+                   re.ASCII)
+
+
+def use_with(feedparser: ModuleType) -> None:
+    """Give feedparser's element handler the shortcut (once; harmless to repeat)."""
+    mixin = feedparser.mixin
+    if getattr(mixin._urljoin, "original", None) is not None:
+        return
+    original = mixin._urljoin
+
+    def _urljoin(base, uri):
+        if type(uri) is str and PLAIN.fullmatch(uri) and (not base or type(base) is str and _parses(base)):
+            return uri
+        return original(base, uri)
+
+    _urljoin.original = original
+    mixin._urljoin = _urljoin
+
+
+def _parses(base: str) -> bool:
+    """Whether urljoin can parse the base (it raises ValueError for some hosts, and then _urljoin gives "")."""
+    try:
+        urlsplit(base, "", True)  # as urljoin parses it (and kept in urlsplit's cache: the base seldom changes)
+    except ValueError:
+        return False
+    return True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 import threading
-from urllib.parse import urljoin, urlparse, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import nh3
 
@@ -34,6 +34,13 @@ _BLOCK_END = re.compile(
 # Characters no output can carry: XML 1.0 forbids them, MJML chokes on them, mail clients show junk.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
 _TAG = re.compile(r'<[^>"]*(?:"[^"]*"[^>"]*)*>')  # a tag as nh3 writes it: attribute values in double quotes
+_UNSAFE_IN_URL = re.compile("[\x00-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")  # _CONTROL, tab, line feed, CR
+# An absolute URL that urljoin gives back as it is, whatever the base (one that parses), and whose scheme safe_url
+# allows: http or https in lower case, an ASCII host name, a port perhaps, then a path, and a query and fragment
+# each non-empty if its mark is there, of ASCII characters that need no escaping; no parameters (";")
+_URL_PART = r"[\w\-.~!$&'()*+,=:@%/]"
+PLAIN_URL = re.compile(rf"https?://[A-Za-z0-9][A-Za-z0-9.\-]*(?::[0-9]+)?(?:/{_URL_PART}*)?(?:\?{_URL_PART}+)?"
+                       rf"(?:#{_URL_PART}+)?", re.ASCII)
 _STRIP_ALL = nh3.Cleaner(tags=set(), clean_content_tags={"script", "style"}, attributes={})
 
 
@@ -112,13 +119,24 @@ def safe_url(url: str, base_url: str = "") -> str:
     """The URL made absolute if it is http, https or mailto; an empty string otherwise (also for a
     URL with control characters or one that does not parse)."""
     url = (url or "").strip()
-    if _CONTROL.search(url) or any(c in url for c in "\t\n\r"):
+    if PLAIN_URL.fullmatch(url) and (not base_url or isinstance(base_url, str) and _parses(base_url)):
+        return url  # what the rest gives it (most links), without joining and parsing
+    if _UNSAFE_IN_URL.search(url):
         return ""
     try:
         url = urljoin(base_url, url) if base_url else url
-        return url if urlparse(url).scheme in ALLOWED_SCHEMES else ""
+        return url if urlsplit(url).scheme in ALLOWED_SCHEMES else ""
     except ValueError:  # e.g. "http://[oops/" (an unclosed IPv6 host)
         return ""
+
+
+def _parses(url: str) -> bool:
+    """Whether urljoin can parse this base (it raises ValueError for some hosts)."""
+    try:
+        urlsplit(url, "", True)  # as urljoin parses it, and kept in urlsplit's cache: a base is used again and again
+    except ValueError:
+        return False
+    return True
 
 
 def html_to_text(fragment: str) -> str:
@@ -184,7 +202,7 @@ def image_url(url: str, base_url: str = "") -> str:
     if not (url or "").strip():
         return ""  # not the base itself, as urljoin would have it
     url = safe_url(url, base_url)
-    parts = urlparse(url)  # safe_url has parsed it once already
+    parts = urlsplit(url)  # safe_url has parsed it once already (or seen it needs no parsing)
     return url if parts.scheme in ("http", "https") and parts.netloc else ""
 
 

@@ -17,13 +17,10 @@ them over feedparser's own corpus, and this function with feedparser's over gene
 
 from __future__ import annotations
 
-import re
 from types import ModuleType
 from urllib.parse import urlsplit
 
-_PART = r"[\w\-.~!$&'()*+,=:@%/]"  # no ";" (parameters), "?" or "#" (each splits the URL), no space or control
-PLAIN = re.compile(rf"https?://[A-Za-z0-9][A-Za-z0-9.\-]*(?::[0-9]+)?(?:/{_PART}*)?(?:\?{_PART}+)?(?:#{_PART}+)?",
-                   re.ASCII)
+from pipeline.sanitize import PLAIN_URL as PLAIN  # the URLs urljoin gives back as they are, whatever the base
 
 
 def use_with(feedparser: ModuleType) -> None:

@@ -54,6 +54,7 @@ def feedparsers_own_lookups(patch) -> None:
     FeedParserDict = feedparser.util.FeedParserDict  # noqa: N806
     patch.setattr(FeedParserDict, "__getitem__", FeedParserDict.__getitem__.original)
     patch.setattr(FeedParserDict, "get", FeedParserDict.get.original)
+    patch.setattr(FeedParserDict, "__contains__", FeedParserDict.__contains__.original)
 
 
 def test_a_text_node_reaches_feedparser_whole(monkeypatch):
@@ -150,7 +151,7 @@ def test_parameters_are_copied_as_deepcopy_copies_them():
 
 
 LOOKUPS = (lambda made, key: made[key], lambda made, key: made.get(key), lambda made, key: made.get(key, "default"),
-           lambda made, key: getattr(made, key) if type(key) is str else None)
+           lambda made, key: getattr(made, key) if type(key) is str else None, lambda made, key: key in made)
 
 
 def test_plain_keys_are_looked_up_as_feedparser_looks_them_up(monkeypatch):
@@ -159,6 +160,7 @@ def test_plain_keys_are_looked_up_as_feedparser_looks_them_up(monkeypatch):
     FeedParserDict = feedparser.util.FeedParserDict  # noqa: N806
     assert FeedParserDict.get.original.__module__ == "feedparser.util"  # patched, and once
     assert FeedParserDict.__getitem__.original.__module__ == "feedparser.util"
+    assert FeedParserDict.__contains__.original.__module__ == "feedparser.util"
     assert not plain_keys._names_as_read(lambda self, key: key in ("category", "new"))  # another version: not patched
 
     class Word(str):

@@ -7,13 +7,14 @@ dictionary. Its `get` calls it in a `try`. feedparser itself asks a FeedParserDi
 (`contentparams.get("type")` for every piece of text) over forty times per entry: a sixth of the time
 it takes.
 
-`use_with(feedparser)` gives FeedParserDict a `__getitem__` and a `get` that look a plain key up as
-`dict` does and hand everything else to feedparser's own (kept as their `original`): a key that is not
-exactly a `str`, one in `keymap` or one of the five, and for `get` a subclass (its `__getitem__` may
-be its own). The answers, the exceptions and the warnings are the same (tests/test_buffered_expat.py
-compares the results over feedparser's own corpus, and each lookup with feedparser's). It does so only
-for a feedparser whose `__getitem__` names the keys it was read for (`READ_FOR`); another version keeps
-its own lookups.
+`use_with(feedparser)` gives FeedParserDict a `__getitem__`, a `get` and a `__contains__` (`in`, which
+feedparser's asks of `__getitem__` in a `try`) that look a plain key up as `dict` does and hand everything
+else to feedparser's own (kept as their `original`): a key that is not exactly a `str`, one in `keymap`
+or one of the five, and for `get` and `in` a subclass (its `__getitem__` may be its own). The answers,
+the exceptions and the warnings are the same (tests/test_buffered_expat.py compares the results over
+feedparser's own corpus, and each lookup with feedparser's). It does so only for a feedparser whose
+`__getitem__` names the keys it was read for (`READ_FOR`) and whose `__contains__` names none but
+`updated` and `updated_parsed`; another version keeps its own lookups.
 """
 
 from __future__ import annotations
@@ -31,9 +32,12 @@ def use_with(feedparser: ModuleType) -> None:
     """Give feedparser's FeedParserDict the plain lookups (once; harmless to repeat)."""
     feed_parser_dict = feedparser.util.FeedParserDict
     original_getitem, original_get = feed_parser_dict.__getitem__, feed_parser_dict.get
+    original_contains = feed_parser_dict.__contains__
     if getattr(original_getitem, "original", None) is not None or not _names_as_read(original_getitem):
         return
-    plain_getitem, plain_get = dict.__getitem__, dict.get
+    if not _names(original_contains) <= {"updated", "updated_parsed"}:
+        return
+    plain_getitem, plain_get, plain_contains = dict.__getitem__, dict.get, dict.__contains__
 
     def __getitem__(self, key):
         if type(key) is str and key not in WORKED_OUT and key not in self.keymap:
@@ -45,11 +49,24 @@ def use_with(feedparser: ModuleType) -> None:
             return plain_get(self, key, default)
         return original_get(self, key, default)
 
-    __getitem__.original, get.original = original_getitem, original_get
-    feed_parser_dict.__getitem__, feed_parser_dict.get = __getitem__, get
+    def __contains__(self, key):
+        if type(self) is feed_parser_dict and type(key) is str and key not in WORKED_OUT and key not in self.keymap:
+            return plain_contains(self, key)
+        return original_contains(self, key)
+
+    __getitem__.original, get.original, __contains__.original = original_getitem, original_get, original_contains
+    feed_parser_dict.__getitem__, feed_parser_dict.get, feed_parser_dict.__contains__ = __getitem__, get, __contains__
 
 
 def _names_as_read(getitem) -> bool:
     """Whether feedparser's __getitem__ names exactly the keys this module was written for."""
-    names = {name for name in getitem.__code__.co_consts if isinstance(name, str) and not name.startswith(_MESSAGES)}
-    return names == READ_FOR
+    return {name for name in _names(getitem) if not name.startswith(_MESSAGES)} == READ_FOR
+
+
+def _names(function) -> set[str]:
+    """The strings among a function's constants, and in its tuples of constants."""
+    found = set()
+    for constant in function.__code__.co_consts:
+        found.update(name for name in (constant if isinstance(constant, tuple) else (constant,))
+                     if isinstance(name, str))
+    return found

@@ -1,8 +1,9 @@
 """feedparser reads through a buffered expat reader (plugins/sources/buffered_expat.py), works out each base
 URI once (plugins/sources/base_uri_cache.py), copies each element's parameters directly
-(plugins/sources/params_copy.py), looks plain keys up as a dict does (plugins/sources/plain_keys.py) and
-takes a plain absolute URL as it is (plugins/sources/plain_urls.py): the same results as feedparser as it
-comes, over its own test corpus."""
+(plugins/sources/params_copy.py), looks plain keys up as a dict does (plugins/sources/plain_keys.py),
+takes a plain absolute URL as it is (plugins/sources/plain_urls.py) and maps ASCII characters to themselves
+when it maps Windows-1252's (plugins/sources/cp1252_table.py): the same results as feedparser as it comes,
+over its own test corpus."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from xml.sax import expatreader
 import feedparser
 import pytest
 
-from plugins.sources import base_uri_cache, buffered_expat, params_copy, plain_keys, plain_urls
+from plugins.sources import base_uri_cache, buffered_expat, cp1252_table, params_copy, plain_keys, plain_urls
 from plugins.sources.feed import parse_feed
 from tests.test_fastfeed import CORPUS
 
@@ -40,11 +41,13 @@ def parse_both(data: bytes, headers: dict, monkeypatch) -> tuple[dict, dict]:
     params_copy.use_with(feedparser)
     plain_keys.use_with(feedparser)
     plain_urls.use_with(feedparser)
+    cp1252_table.use_with(feedparser)
     with monkeypatch.context() as patch:
         patch.setattr(feedparser.api, "PREFERRED_XML_PARSERS", [])
         patch.setattr(feedparser.mixin, "make_safe_absolute_uri", feedparser.urls.make_safe_absolute_uri)
         patch.setattr(feedparser.mixin, "copy", copy)
         patch.setattr(feedparser.mixin, "_urljoin", feedparser.urls._urljoin)
+        patch.setattr(feedparser.mixin, "_cp1252", feedparser.html._cp1252)
         feedparsers_own_lookups(patch)
         plain = parse()
     return plain, parse()
@@ -236,6 +239,21 @@ def test_a_plain_absolute_url_is_joined_as_feedparser_joins_it():
             assert answer == expected, (base, uri)
             taken += isinstance(uri, str) and bool(plain_urls.PLAIN.fullmatch(uri))
     assert taken > 1000  # the shortcut was tried often enough to mean something
+
+
+def test_text_is_translated_as_with_feedparsers_table():
+    cp1252_table.use_with(feedparser)
+    cp1252_table.use_with(feedparser)
+    table, own = feedparser.mixin._cp1252, feedparser.html._cp1252
+    assert table.original is own and own.keys() <= table.keys() and len(table) == len(own) + 128
+    rng = random.Random(3)
+    alphabet = [chr(code) for code in range(0x100)] + ["\u2019", "\u20ac", "\ud800", "\U0001f600"]
+    texts = ["", "Peer support", "It\x92s \x93quoted\x94 \x96 ok", "Caf\xe9 \x80 5"] + alphabet
+    texts += ["".join(rng.choices(alphabet[:128], k=rng.randint(1, 60))) for _ in range(2000)]
+    texts += ["".join(rng.choices(alphabet, k=rng.randint(1, 60))) for _ in range(2000)]
+    for text in texts:
+        assert text.translate(table) == text.translate(own), repr(text)
+    assert "It\x92s".translate(table) == "It\u2019s"
 
 
 def test_the_same_results_over_feedparsers_own_corpus(monkeypatch):

@@ -220,15 +220,9 @@ def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[
 
     import feedparser  # here: a project without feeds (or `pipeline --help`) never pays its 10 MB
 
-    # buffered_expat loads xml.sax, as feedparser's strict parser does anyway
-    from plugins.sources import base_uri_cache, buffered_expat, cp1252_table, params_copy, plain_keys, plain_urls
+    from plugins.sources import feedparser_speedups
 
-    buffered_expat.use_with(feedparser)
-    base_uri_cache.use_with(feedparser)
-    params_copy.use_with(feedparser)
-    plain_keys.use_with(feedparser)
-    plain_urls.use_with(feedparser)
-    cp1252_table.use_with(feedparser)
+    feedparser_speedups.use_with(feedparser)
     headers = {"content-location": url if "://" in url else ""}
     if content_type:
         headers["content-type"] = content_type

@@ -588,3 +588,15 @@ def test_validators_recorded_by_an_earlier_version_are_not_trusted(project_from,
     run.store.set_source_state("p", {"url": url, "etag": '"v1"', "last_modified": ""})
     assert len(run.project.sources[0].fetch(run)) == 2
     assert "if-none-match" not in feed_server.requests[-1][1]
+
+
+def test_a_validator_that_is_not_ascii_is_not_sent_back(project_from, run_context, feed_server):
+    # httpx sends header values as ASCII: a server's ETag or Last-Modified with other bytes (here Latin-1 é),
+    # sent back as it was stored, raised UnicodeEncodeError on the source's every later run
+    feed_server.routes["/feed.xml"] = Route(RSS.encode(), etag='"caf\xe9"')
+    project = project_from(f'[sources.p]\ntype = "feed"\nurl = "{feed_server.url("/feed.xml")}"\n' + SINK)
+    run = run_context(project)
+    assert len(project.sources[0].fetch(run)) == 2
+    run.saved()
+    assert project.sources[0].fetch(run) == []  # asked in full: the same bytes, so nothing new, as for a 304
+    assert len(feed_server.requests) == 2 and "if-none-match" not in feed_server.requests[-1][1]

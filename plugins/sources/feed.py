@@ -114,9 +114,10 @@ class FeedSource(Source):
     def _download(self, url: str, run: RunContext, state: dict) -> tuple[bytes | None, dict]:
         """GET with the validators from last time (`state`); None when the feed has not changed (304)."""
         headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"}
-        if state.get("etag"):
+        # httpx sends header values as ASCII: a validator a server wrote with other bytes cannot be sent back
+        if state.get("etag") and state["etag"].isascii():
             headers["If-None-Match"] = state["etag"]
-        if state.get("last_modified"):
+        if state.get("last_modified") and state["last_modified"].isascii():
             headers["If-Modified-Since"] = state["last_modified"]
         limit = self.settings.max_megabytes * 1024 * 1024
         timeout = min(run.project.core.http_timeout, max(0.1, run.time_left()))

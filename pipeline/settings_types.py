@@ -54,8 +54,9 @@ def host_problem(url: str) -> str:
             host = idna.encode(host.lower()).decode("ascii")  # as httpx encodes it
         except idna.IDNAError as exc:
             return f"the host name {host!r} is not a valid international name ({exc})"
-    labels = host.removesuffix(".").split(".")
-    if len(host) > 253 or not all(0 < len(label) <= 63 for label in labels):
+    name = host.removesuffix(".")  # a final dot names the root: no part of the 253
+    labels = name.split(".")
+    if len(name) > 253 or not all(0 < len(label) <= 63 for label in labels):
         return (f"the host name {host!r} cannot be looked up: each part between dots must have 1 to 63 "
                 f"characters, and the whole at most 253")
     return ""

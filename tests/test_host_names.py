@@ -37,7 +37,8 @@ def test_a_host_name_that_cannot_be_looked_up_is_refused_at_start_up(write_proje
 
 @pytest.mark.parametrize("url", ["https://stra\u00dfe.de/feed.xml", "https://EXAMPLE.org./feed.xml",
                                  "http://[::1]:8080/feed.xml", "http://127.0.0.1:9/feed.xml",
-                                 f"https://{'a' * 63}.example.org/feed.xml"])
+                                 f"https://{'a' * 63}.example.org/feed.xml",
+                                 f"https://{'a' * 63}.{'b' * 63}.{'c' * 63}.{'d' * 61}./feed.xml"])  # 253, then "."
 def test_host_names_that_can_be_looked_up_are_taken(write_project, url):
     config = write_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\n{SINK}')
     assert [source.settings.url for source in load_project(config).sources] == [url]

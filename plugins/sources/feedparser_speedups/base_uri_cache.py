@@ -4,7 +4,7 @@ At every start tag feedparser works out the element's base URI: `make_safe_absol
 which, without an `xml:base`, is the base joined with itself; `urljoin` and three `urlparse` calls, a
 seventh of the time feedparser takes over a feed. The function depends on its two strings alone (and on
 feedparser's constant list of acceptable schemes), so `use_with(feedparser)` gives the element handler a
-cached copy of it; what it returns is unchanged (tests/test_buffered_expat.py compares the results over
+cached copy of it; what it returns is unchanged (tests/test_feedparser_speedups.py compares the results over
 feedparser's own corpus). Only short pairs are kept, so a hostile feed with long `xml:base` values cannot fill
 memory for the life of the process; and feedparser's list of acceptable schemes is taken as the constant it is.
 """

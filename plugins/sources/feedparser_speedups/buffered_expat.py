@@ -7,7 +7,7 @@ the same document, the same events in the same order, a fifth less time for feed
 
 `use_with(feedparser)` puts this module first in feedparser's `PREFERRED_XML_PARSERS`, which it hands
 to `xml.sax.make_parser`: a reader module there is one with a `create_parser()`. feedparser's results
-are the same either way (tests/test_buffered_expat.py compares them over feedparser's own corpus).
+are the same either way (tests/test_feedparser_speedups.py compares them over feedparser's own corpus).
 """
 
 from __future__ import annotations

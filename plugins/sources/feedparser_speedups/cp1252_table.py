@@ -9,7 +9,7 @@ then clears: half the time of the call, 68,000 calls over the bench corpus.
 `use_with(feedparser)` gives `feedparser.mixin` a copy of the table (`Table`, keeping feedparser's as its
 `original`) in which each of the 128 ASCII characters also maps to itself, which is what a missing one
 becomes; feedparser's own entries are kept as they are, so every text is translated the same
-(tests/test_buffered_expat.py compares the results over feedparser's own corpus, and the translation of every
+(tests/test_feedparser_speedups.py compares the results over feedparser's own corpus, and the translation of every
 character below 256 and random texts).
 """
 

@@ -10,7 +10,7 @@ FeedParserDict's `__setitem__`) three times per entry: a twelfth of the time fee
 FeedParserDict with only feedparser's own parameter names as keys, immutable values of the types
 `copy.deepcopy` returns as they are (strings, numbers, None) and no attributes set on it, as a new
 FeedParserDict with the same items in the same order, which is what `copy.deepcopy` makes of it;
-anything else goes to `copy.deepcopy`. The results are the same (tests/test_buffered_expat.py compares
+anything else goes to `copy.deepcopy`. The results are the same (tests/test_feedparser_speedups.py compares
 them over feedparser's own corpus); a feed's content cannot add a key, and a copy costs at most
 `len(PARAMETERS)` steps.
 """

@@ -11,7 +11,7 @@ it takes.
 feedparser's asks of `__getitem__` in a `try`) that look a plain key up as `dict` does and hand everything
 else to feedparser's own (kept as their `original`): a key that is not exactly a `str`, one in `keymap`
 or one of the five, and for `get` and `in` a subclass (its `__getitem__` may be its own). The answers,
-the exceptions and the warnings are the same (tests/test_buffered_expat.py compares the results over
+the exceptions and the warnings are the same (tests/test_feedparser_speedups.py compares the results over
 feedparser's own corpus, and each lookup with feedparser's). It does so only for a feedparser whose
 `__getitem__` names the keys it was read for (`READ_FOR`) and whose `__contains__` names none but
 `updated` and `updated_parsed`; another version keeps its own lookups.

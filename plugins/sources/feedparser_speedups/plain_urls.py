@@ -11,7 +11,7 @@ digits, dots and hyphens, a port perhaps, then a path, a query and a fragment of
 no escaping, each non-empty if its mark is there, no parameters), `_urljoin` gives the URL itself whatever
 the base, as long as the base is empty or parses (when it does not, it gives ""). `use_with(feedparser)`
 gives the element handler (`feedparser.mixin`) a `_urljoin` that answers so and hands anything else to
-feedparser's own (kept as its `original`); the results are the same (tests/test_buffered_expat.py compares
+feedparser's own (kept as its `original`); the results are the same (tests/test_feedparser_speedups.py compares
 them over feedparser's own corpus, and this function with feedparser's over generated URLs and bases).
 """
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, PydanticUserError, ValidationError, field_validator
 
 from pipeline.components import Component, Settings, Sink, Source, Transform
 from pipeline.errors import ConfigError
@@ -319,8 +319,12 @@ def _build(project: Project, category: str, where: str, table: Any, instance: st
         raise ConfigError(f"{where} ({label}): the {category} has a setting named `deadline`, which is the host's "
                           f"key (the seconds it may take); the plugin must give its setting another name")
     host_keys = ("type", "deadline") if f"{category}s" in DEADLINE_LIMITS else ("type",)
-    settings = _validate(component.Settings, table, f"{where} ({label})",
-                         {"base_dir": project.root, "project": project}, errors, host_keys)
+    try:
+        settings = _validate(component.Settings, table, f"{where} ({label})",
+                             {"base_dir": project.root, "project": project}, errors, host_keys)
+    except PydanticUserError as exc:  # the model itself is wrong: pydantic builds it here, as first used
+        raise ConfigError(f"{where} ({label}): the plugin's settings cannot be used: {type(exc).__name__}: {exc}"
+                          ) from None
     if settings is None:
         raise ConfigError(*errors)
     name = instance or type_name

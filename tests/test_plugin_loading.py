@@ -202,3 +202,23 @@ def test_tracing_hook_calls(monkeypatch, capsys):
     host = build_plugin_manager()
     build_registry(host)
     assert "register_sources" in capsys.readouterr().err
+
+
+def test_a_plugin_whose_settings_pydantic_cannot_build_stops_the_run_at_start_up_naming_it(write_project):
+    # Settings are built when first used (defer_build), not as the plugin loads: the error pydantic raises
+    # then was an "unexpected" one (exit 1, restarted), naming neither the plugin nor its table
+    from pipeline.config import load_project
+
+    code = ("from pipeline import hookimpl\nfrom pipeline.components import Settings, Source\n"
+            "class Thing:\n    pass\n"
+            "class OddSource(Source):\n    name = 'odd'\n"
+            "    class Settings(Settings):\n        thing: Thing = None\n"
+            "    def fetch(self, run):\n        return []\n"
+            "@hookimpl\ndef register_sources(register):\n    register(OddSource)\n")
+    path = write_project('[pipeline]\nname = "N"\nplugins_dir = "local"\n[sources.o]\ntype = "odd"\n'
+                         '[sinks.feed]\ntype = "rss"\n', {"local/oddsrc.py": code})
+    with pytest.raises(ConfigError) as info:
+        load_project(path)
+    assert info.value.exit_code == 2
+    assert str(info.value).startswith("pipeline.toml: [sources.o] (odd, from plugin 'oddsrc'): the plugin's "
+                                      "settings cannot be used: PydanticSchemaGenerationError: ")

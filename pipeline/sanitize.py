@@ -124,7 +124,7 @@ def safe_url(url: str, base_url: str = "") -> str:
     """The URL made absolute if it is http, https or mailto; an empty string otherwise (also for a
     URL with control characters or one that does not parse)."""
     url = (url or "").strip()
-    if PLAIN_URL.fullmatch(url) and (not base_url or isinstance(base_url, str) and _parses(base_url)):
+    if PLAIN_URL.fullmatch(url) and (not base_url or isinstance(base_url, str) and base_parses(base_url)):
         return url  # what the rest gives it (most links), without joining and parsing
     if _UNSAFE_IN_URL.search(url):
         return ""
@@ -135,8 +135,9 @@ def safe_url(url: str, base_url: str = "") -> str:
         return ""
 
 
-def _parses(url: str) -> bool:
-    """Whether urljoin can parse this base (it raises ValueError for some hosts)."""
+def base_parses(url: str) -> bool:
+    """Whether urljoin can parse this base (it raises ValueError for some hosts): with PLAIN_URL, whether joining
+    a URL to it gives that URL as it is (also for feedparser's join, plugins/sources/feedparser_speedups)."""
     try:
         urlsplit(url, "", True)  # as urljoin parses it, and kept in urlsplit's cache: a base is used again and again
     except ValueError:

@@ -18,9 +18,10 @@ them over feedparser's own corpus, and this function with feedparser's over gene
 from __future__ import annotations
 
 from types import ModuleType
-from urllib.parse import urlsplit
 
-from pipeline.sanitize import PLAIN_URL as PLAIN  # the URLs urljoin gives back as they are, whatever the base
+# The URLs urljoin gives back as they are, whatever the base, as long as the base parses (else feedparser gives "")
+from pipeline.sanitize import PLAIN_URL as PLAIN
+from pipeline.sanitize import base_parses
 
 
 def use_with(feedparser: ModuleType) -> None:
@@ -31,18 +32,9 @@ def use_with(feedparser: ModuleType) -> None:
     original = mixin._urljoin
 
     def _urljoin(base, uri):
-        if type(uri) is str and PLAIN.fullmatch(uri) and (not base or type(base) is str and _parses(base)):
+        if type(uri) is str and PLAIN.fullmatch(uri) and (not base or type(base) is str and base_parses(base)):
             return uri
         return original(base, uri)
 
     _urljoin.original = original
     mixin._urljoin = _urljoin
-
-
-def _parses(base: str) -> bool:
-    """Whether urljoin can parse the base (it raises ValueError for some hosts, and then _urljoin gives "")."""
-    try:
-        urlsplit(base, "", True)  # as urljoin parses it (and kept in urlsplit's cache: the base seldom changes)
-    except ValueError:
-        return False
-    return True

@@ -240,6 +240,26 @@ def test_with_a_folder_set_an_outbox_in_out_is_left_as_it_is(write_project, caps
     assert "still holds messages" not in capsys.readouterr().err
 
 
+def test_an_old_outbox_that_is_a_link_to_the_folder_set_is_said_to_be_published(write_project, capsys,
+                                                                                 tmp_path_factory):
+    # What the error above says to do: set folder to where the link leads. The link stays in out/, published with
+    # the site, and now leads to every message the outbox writes; it was the one case no command mentioned
+    config = old_outbox(write_project)
+    old = config.parent / "out" / "outbox"
+    elsewhere = tmp_path_factory.mktemp("disk") / "outbox"
+    old.rename(elsewhere)
+    old.symlink_to(elsewhere)
+    config.write_text(config.read_text() + f'\n[sinks.newsletter.delivery]\ntype = "outbox"\nfolder = "{elsewhere}"\n')
+    capsys.readouterr()
+
+    run(config)
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{old} is a link to {elsewhere.resolve()}, which holds messages, and is published with the site" in err
+    assert f"delete {old} (this outbox writes to {elsewhere})" in err
+    assert old.is_symlink() and files(elsewhere)  # nothing deleted for the organiser
+
+
 def test_an_outbox_beside_pipeline_toml_that_links_to_the_old_one_stops_the_run_and_nothing_is_lost(
         write_project, capsys):
     config = old_outbox(write_project)

@@ -77,10 +77,13 @@ class Outbox(Deliverer):
         if not os.path.lexists(old):
             return ""
         if self.settings.folder is not None:  # the organiser chose the folder: what is left in out/ is theirs to clear
-            if old.is_dir() and not old.is_symlink() and any(path.is_file() for path in old.rglob("*")):
-                return (f"{old} still holds messages an earlier version's outbox wrote, and is published with the "
-                        f"site: anyone who knows a subscriber's address can read their message and unsubscribe "
-                        f"link there; delete {old} (this outbox writes to {self.folder})")
+            # a link too: one to the folder set (what the error below advises) publishes every message written now
+            if old.is_dir() and any(path.is_file() for path in old.rglob("*")):
+                held = (f"is a link to {old.resolve()}, which holds messages" if old.is_symlink() else
+                        "still holds messages an earlier version's outbox wrote")
+                return (f"{old} {held}, and is published with the site: anyone who knows a subscriber's address can "
+                        f"read their message and unsubscribe link there; delete {old} (this outbox writes to "
+                        f"{self.folder})")
             return ""
         new, table = self.folder, self._table()
         where = f"{self.project.config_path.name}: {table} (outbox)"

@@ -63,7 +63,8 @@ class OpmlSource(Source):
                 raise ValueError(f"must be true or false, without quotes, not {value!r}")
             return value
 
-    # (title, xmlUrl, "private" or "not web") of each outline not fetched, set by expand()
+    # (title, xmlUrl, why: "private", "not web" or what is wrong with its host name) of each outline not fetched,
+    # set by expand()
     skipped: tuple[tuple[str, str, str], ...] = ()
 
     def expand(self) -> list[Source]:

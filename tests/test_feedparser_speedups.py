@@ -292,3 +292,40 @@ def test_the_feed_source_gives_the_same_items(monkeypatch):
         plain = parse_feed(data, "https://partner.example.org/feed.xml", "application/rss+xml", "p", "news")
     assert buffered == plain
     assert 'href="https://partner.example.org/x199"' in buffered[0][0].body_html
+
+
+def test_what_another_plugin_replaced_first_is_left_as_it_is():
+    # feedparser is the whole process's: a plugin that replaced one of these internals before the first feed was
+    # read (plugins load at start-up, the speed-ups at the first parse) keeps its replacement; the speed-up
+    # stands down instead of answering without it (a plain URL never reaching its _urljoin) or discarding it
+    import types
+
+    def their_join(base, uri):
+        return uri.replace("http://", "https://")
+
+    def their_absolute_uri(base, rel=None):
+        return "https://mirror.example/"
+
+    their_copy, their_table = types.SimpleNamespace(deepcopy=lambda value: value), {0x92: "'"}
+    mixin = types.SimpleNamespace(_urljoin=their_join, copy=their_copy, _cp1252=their_table,
+                                  make_safe_absolute_uri=their_absolute_uri)
+    fake = types.SimpleNamespace(mixin=mixin, urls=feedparser.urls, html=feedparser.html)
+    for speedup in (base_uri_cache, params_copy, plain_urls, cp1252_table):
+        speedup.use_with(fake)
+    assert mixin._urljoin("", "http://partner.example.org/1") == "https://partner.example.org/1"
+    assert (mixin._urljoin, mixin.copy, mixin._cp1252, mixin.make_safe_absolute_uri) == (
+        their_join, their_copy, their_table, their_absolute_uri)
+
+    own = feedparser.util.FeedParserDict
+
+    class Theirs(dict):  # feedparser's lookups, but a `get` of another plugin's
+        keymap = own.keymap
+        __getitem__ = getattr(own.__getitem__, "original", own.__getitem__)
+        __contains__ = getattr(own.__contains__, "original", own.__contains__)
+
+        def get(self, key, default=None):
+            return "theirs"
+
+    their_get = Theirs.get
+    plain_keys.use_with(types.SimpleNamespace(util=types.SimpleNamespace(FeedParserDict=Theirs)))
+    assert Theirs.get is their_get and Theirs(type="x").get("type") == "theirs"

@@ -1,6 +1,6 @@
 """feedparser made cheaper without changing what it gives: each module here replaces one of its internals with
 an exact equivalent, keeps the original (`.original`), and is applied by `use_with(feedparser)`, at most once
-however often it is called.
+however often it is called, and only over feedparser's own: what another plugin replaced first stays its.
 
 - `buffered_expat`: expat fed in large buffers, the same events in the same order;
 - `base_uri_cache`: each element's base URI worked out once per distinct (base, xml:base) pair;

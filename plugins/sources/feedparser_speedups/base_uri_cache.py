@@ -21,7 +21,7 @@ LONGEST = 2048  # characters of a pair worth keeping: a few megabytes at most in
 def use_with(feedparser: ModuleType) -> None:
     """Give feedparser's element handler (`feedparser.mixin`) the cached function (once; harmless to repeat)."""
     mixin = feedparser.mixin
-    if getattr(mixin.make_safe_absolute_uri, "original", None) is not None:
+    if mixin.make_safe_absolute_uri is not feedparser.urls.make_safe_absolute_uri:  # done, or another's: theirs stays
         return
     original = mixin.make_safe_absolute_uri
     cached = lru_cache(maxsize=CACHED)(original)

@@ -28,7 +28,7 @@ def use_with(feedparser: ModuleType) -> None:
     """Give feedparser's element handler (`feedparser.mixin`) the fuller table (once; harmless to repeat)."""
     mixin = feedparser.mixin
     original = mixin._cp1252
-    if getattr(original, "original", None) is not None:
+    if original is not feedparser.html._cp1252:  # done already, or another's replacement: theirs stays
         return
     table = Table((code, code) for code in range(128))
     table.update(original)

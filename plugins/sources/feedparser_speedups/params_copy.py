@@ -48,5 +48,5 @@ def __getattr__(name: str):
 def use_with(feedparser: ModuleType) -> None:
     """Give feedparser's element handler (`feedparser.mixin`) this module as `copy` (once; harmless to repeat)."""
     mixin = feedparser.mixin
-    if getattr(mixin.copy, "original", None) is None:
+    if mixin.copy is original:  # not done already, nor another's replacement (theirs stays)
         mixin.copy = sys.modules[__name__]

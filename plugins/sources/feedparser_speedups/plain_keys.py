@@ -35,6 +35,8 @@ def use_with(feedparser: ModuleType) -> None:
     original_contains = feed_parser_dict.__contains__
     if getattr(original_getitem, "original", None) is not None or not _names_as_read(original_getitem):
         return
+    if any(function.__module__ != "feedparser.util" for function in (original_get, original_contains)):
+        return  # another's replacement: theirs stays
     if not _names(original_contains) <= {"updated", "updated_parsed"}:
         return
     plain_getitem, plain_get, plain_contains = dict.__getitem__, dict.get, dict.__contains__

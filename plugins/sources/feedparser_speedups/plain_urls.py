@@ -27,7 +27,7 @@ from pipeline.sanitize import base_parses
 def use_with(feedparser: ModuleType) -> None:
     """Give feedparser's element handler the shortcut (once; harmless to repeat)."""
     mixin = feedparser.mixin
-    if getattr(mixin._urljoin, "original", None) is not None:
+    if mixin._urljoin is not feedparser.urls._urljoin:  # done already, or another's replacement: theirs stays
         return
     original = mixin._urljoin
 

@@ -108,6 +108,10 @@ def test_export_then_import_elsewhere_keeps_who_left_off_the_list(config, tmp_pa
     exported = tmp_path / "all.csv"
     assert pipeline(config, "export", str(exported), "--status", "all") == 0
     assert stat.S_IMODE(exported.stat().st_mode) == 0o600  # personal data: the owner's eyes only
+    nowhere = tmp_path / "no-such-folder" / "all.csv"
+    capsys.readouterr()
+    assert pipeline(config, "export", str(nowhere)) == 1  # the folder, not the command's input: as `backup`
+    assert f"{nowhere}: cannot write the export (No such file or directory)" in capsys.readouterr().err
     assert exported.read_text().splitlines()[1:] == ["ann@example.org,Ann,research,active",
                                                      "bob@example.org,Bob,,unsubscribed"]
     elsewhere = tmp_path / "elsewhere"

@@ -27,13 +27,13 @@ def explain(config, key: str, console) -> int:
         store.close()
     if not found:
         raise InputError(f"no stored item has the id or URL {key!r}; give the item's whole id (or its first "
-                            f"6 characters or more) or its link")
+                         f"6 characters or more) or its link")
     if len(found) > 1:
         listed = "; ".join(f"{item.id} ({item.published:%Y-%m-%d}, {item.source}: {_short(item.title)})"
                            for item in found)
         raise InputError(f"{key!r} does not say which item: it is the link or the start of the id of "
-                            f"{'at least ' if len(found) >= 10 else ''}{len(found)} stored items: {listed}; "
-                            f"give the whole id of the one you mean")
+                         f"{'at least ' if len(found) >= 10 else ''}{len(found)} stored items: {listed}; "
+                         f"give the whole id of the one you mean")
     for line in describe(found[0]):  # the console prints a title's ":warning:" as it is (emoji=False)
         console.print(line, soft_wrap=True)
     return 0

@@ -125,7 +125,7 @@ def _resend(project: Project, store: Store, issue: int | None, which: str, conso
         raise PipelineError("--resend: no issue has been made yet, so there is nothing to send again")
     if issue is not None and issue != latest.number:
         raise InputError(f"--resend needs --issue {latest.number}, or no --issue: only the latest issue is "
-                            f"ever sent")
+                         f"ever sent")
     issue = latest.number
     statuses = ("unknown", "failed") if which == "all" else (which,)
     released = journal.release_for_resend(store, edition=issue, statuses=statuses, at=datetime.now(project.tz))

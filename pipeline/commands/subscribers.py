@@ -22,7 +22,7 @@ from rich.table import Table
 
 from pipeline.commands.core import _console
 from pipeline.config import Project, load_project
-from pipeline.errors import ConfigError, SubscriberError
+from pipeline.errors import ConfigError, PipelineError, SubscriberError
 from pipeline.runner import state_path
 from pipeline.state import Store
 from pipeline.state.subscribers import (
@@ -227,5 +227,5 @@ def _write_private(path: Path, text: str) -> None:
     except OSError as exc:
         if temp:
             Path(temp).unlink(missing_ok=True)
-        raise SubscriberError(f"{path}: cannot write the export ({exc.strerror}); check the folder") from None
+        raise PipelineError(f"{path}: cannot write the export ({exc.strerror}); check the folder") from None
 

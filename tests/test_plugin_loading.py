@@ -222,3 +222,22 @@ def test_a_plugin_whose_settings_pydantic_cannot_build_stops_the_run_at_start_up
     assert info.value.exit_code == 2
     assert str(info.value).startswith("pipeline.toml: [sources.o] (odd, from plugin 'oddsrc'): the plugin's "
                                       "settings cannot be used: PydanticSchemaGenerationError: ")
+
+
+def test_plugins_lists_a_plugin_whose_settings_cannot_be_built_as_broken(write_project, capsys):
+    # no table names the component, so no run would build its settings; `pipeline plugins` builds them all
+    from pipeline.cli import main
+
+    code = ("from pipeline import hookimpl\nfrom pipeline.components import Settings, Source\n"
+            "class Thing:\n    pass\n"
+            "class OddSource(Source):\n    name = 'odd'\n"
+            "    class Settings(Settings):\n        thing: Thing = None\n"
+            "    def fetch(self, run):\n        return []\n"
+            "@hookimpl\ndef register_sources(register):\n    register(OddSource)\n")
+    path = write_project('[pipeline]\nname = "N"\nplugins_dir = "local"\n[sinks.feed]\ntype = "rss"\n',
+                         {"local/oddsrc.py": code})
+    capsys.readouterr()
+    assert main(["plugins", "-c", str(path)]) == 2
+    out = capsys.readouterr().out
+    assert "broken: plugin 'oddsrc' registers source 'odd', whose settings cannot be used: " \
+           "PydanticSchemaGenerationError: Unable to generate pydantic-core schema" in " ".join(out.split())

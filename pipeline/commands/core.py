@@ -66,12 +66,29 @@ def plugins_data(host, registry) -> dict:
     provided: dict[str, list[dict]] = {}
     for category, name, registered in registry.all():
         provided.setdefault(registered.plugin, []).append({"category": category, "name": name})
+    unusable = _unusable_settings(registry)
     plugins = [{"name": plugin, "from": origin, "components": provided.get(plugin, []),
-                "broken": host.broken.get(plugin)} for plugin, origin in sorted(host.origins.items())]
+                "broken": host.broken.get(plugin, unusable.get(plugin))}
+               for plugin, origin in sorted(host.origins.items())]
     plugins += [{"name": name, "from": origin, "components": [], "broken": reason}
                 for name, origin, reason in host.unloaded]
-    exit_code = 2 if host.broken or host.unloaded or registry.problems else 0
+    exit_code = 2 if host.broken or unusable or host.unloaded or registry.problems else 0
     return {"ok": exit_code == 0, "exit_code": exit_code, "plugins": plugins, "conflicts": list(registry.problems)}
+
+
+def _unusable_settings(registry) -> dict[str, str]:
+    """Per plugin, why a component's Settings cannot be used: pydantic builds each model when it is first used
+    (`defer_build`), so a run says so only when a table names that component; `pipeline plugins` builds them all."""
+    from pydantic import PydanticUserError
+
+    unusable: dict[str, str] = {}
+    for category, name, registered in registry.all():
+        try:
+            registered.component.Settings.model_rebuild()
+        except PydanticUserError as exc:
+            unusable.setdefault(registered.plugin, f"registers {category} {name!r}, whose settings cannot be used: "
+                                                   f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+    return unusable
 
 
 def cmd_plugins(args) -> int:

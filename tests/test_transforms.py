@@ -78,6 +78,13 @@ def test_summary_is_made_of_whole_sentences_in_order_within_the_limit():
 
 def test_summary_respects_max_sentences():
     assert len(sentences(summarise(TEXT, max_chars=1000, max_sentences=2))) == 2
+    assert len(sentences(summarise(TEXT, max_chars=1000, max_sentences=1))) == 1
+
+
+def test_a_direct_call_with_max_sentences_below_one_sets_no_limit():
+    # the settings refuse it (ge=1); a plugin calling summarise itself gets every sentence that fits, as always
+    text = "The network met today. We talked about peer support."
+    assert summarise(text, 300, 0) == summarise(text, 300, -1) == text
 
 
 def test_an_overlong_sentence_is_never_cut_the_next_that_fits_leads():

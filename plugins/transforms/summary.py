@@ -97,7 +97,8 @@ def _summarise(blocks: list[Block], text: str | None, max_chars: int, max_senten
     # scored and sorted (the order among them is the same), and with one or none (or only the lead to take) the
     # scores decide nothing.
     room = max_chars - len(parts[0]) - 1
-    others = [i for i in range(1, len(parts)) if len(parts[i]) <= room] if max_sentences > 1 else []
+    # (max_sentences below 1, which the settings refuse, sets no limit, as it always has for a direct call)
+    others = [i for i in range(1, len(parts)) if len(parts[i]) <= room] if max_sentences != 1 else []
     if len(others) > 1:
         if text is None:
             text = " ".join(b.text for b in blocks)

@@ -115,6 +115,17 @@ def test_a_feed_cut_short_before_its_first_item_fails_saying_so_and_an_empty_one
     assert empty.fetch(run) == []
 
 
+@pytest.mark.parametrize("reference", ["&#xD800;", "&#x110000;", "&#9999999999;"])
+def test_a_character_reference_no_text_can_hold_fails_the_feed_in_one_line(project_from, run_context, reference):
+    # not well-formed, so feedparser's loose parser reads it, and raised from inside it
+    feed = (f"<rss version='2.0'><channel><title>P {reference}</title><item><title>A</title>"
+            f"<link>https://p.example.org/1</link></item></channel></rss>")
+    project = project_from('[sources.p]\ntype = "feed"\nurl = "p.xml"\n' + SINK, {"p.xml": feed})
+    with pytest.raises(SourceError, match=r"p.xml: not a feed that can be read \((UnicodeEncodeError|ValueError|"
+                                          r"OverflowError): .*\); it is not well-formed XML .*tell the feed's owner"):
+        project.sources[0].fetch(run_context(project))
+
+
 def test_feed_over_http_with_conditional_get(project_from, run_context, feed_server):
     feed_server.routes["/feed.xml"] = Route(RSS.encode(), etag='"v1"')
     project = project_from(f'[sources.p]\ntype = "feed"\nurl = "{feed_server.url("/feed.xml")}"\n' + SINK)

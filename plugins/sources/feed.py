@@ -227,7 +227,11 @@ def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[
     headers = {"content-location": url if "://" in url else ""}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(content, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+    try:
+        parsed = feedparser.parse(content, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+    except (UnicodeError, ValueError, OverflowError) as exc:  # feedparser's loose parser, on "&#xD800;" and the like
+        raise SourceError(f"{url}: not a feed that can be read ({type(exc).__name__}: {exc}); it is not well-formed "
+                          f"XML and holds a character that cannot be: tell the feed's owner") from None
     if not parsed.version and (parsed.bozo or not parsed.entries):
         problem = parsed.get("bozo_exception")
         reason = str(problem).strip() if problem else "no RSS or Atom elements"

@@ -204,19 +204,22 @@ def test_tracing_hook_calls(monkeypatch, capsys):
     assert "register_sources" in capsys.readouterr().err
 
 
+# A plugin file whose source's Settings pydantic cannot build (a field of a class it knows nothing of)
+ODD_SETTINGS = ("from pipeline import hookimpl\nfrom pipeline.components import Settings, Source\n"
+                "class Thing:\n    pass\n"
+                "class OddSource(Source):\n    name = 'odd'\n"
+                "    class Settings(Settings):\n        thing: Thing = None\n"
+                "    def fetch(self, run):\n        return []\n"
+                "@hookimpl\ndef register_sources(register):\n    register(OddSource)\n")
+
+
 def test_a_plugin_whose_settings_pydantic_cannot_build_stops_the_run_at_start_up_naming_it(write_project):
     # Settings are built when first used (defer_build), not as the plugin loads: the error pydantic raises
     # then was an "unexpected" one (exit 1, restarted), naming neither the plugin nor its table
     from pipeline.config import load_project
 
-    code = ("from pipeline import hookimpl\nfrom pipeline.components import Settings, Source\n"
-            "class Thing:\n    pass\n"
-            "class OddSource(Source):\n    name = 'odd'\n"
-            "    class Settings(Settings):\n        thing: Thing = None\n"
-            "    def fetch(self, run):\n        return []\n"
-            "@hookimpl\ndef register_sources(register):\n    register(OddSource)\n")
     path = write_project('[pipeline]\nname = "N"\nplugins_dir = "local"\n[sources.o]\ntype = "odd"\n'
-                         '[sinks.feed]\ntype = "rss"\n', {"local/oddsrc.py": code})
+                         '[sinks.feed]\ntype = "rss"\n', {"local/oddsrc.py": ODD_SETTINGS})
     with pytest.raises(ConfigError) as info:
         load_project(path)
     assert info.value.exit_code == 2
@@ -228,14 +231,8 @@ def test_plugins_lists_a_plugin_whose_settings_cannot_be_built_as_broken(write_p
     # no table names the component, so no run would build its settings; `pipeline plugins` builds them all
     from pipeline.cli import main
 
-    code = ("from pipeline import hookimpl\nfrom pipeline.components import Settings, Source\n"
-            "class Thing:\n    pass\n"
-            "class OddSource(Source):\n    name = 'odd'\n"
-            "    class Settings(Settings):\n        thing: Thing = None\n"
-            "    def fetch(self, run):\n        return []\n"
-            "@hookimpl\ndef register_sources(register):\n    register(OddSource)\n")
     path = write_project('[pipeline]\nname = "N"\nplugins_dir = "local"\n[sinks.feed]\ntype = "rss"\n',
-                         {"local/oddsrc.py": code})
+                         {"local/oddsrc.py": ODD_SETTINGS})
     capsys.readouterr()
     assert main(["plugins", "-c", str(path)]) == 2
     out = capsys.readouterr().out

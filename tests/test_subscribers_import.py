@@ -205,7 +205,8 @@ def test_a_dry_run_checks_the_list_but_records_no_subscriber_and_ends_no_request
     csv = project_dir / "subscribers.csv"
     assert sorted(report.problems) == sorted([
         f"{csv}:3: 'bad' is not a valid email address; correct it or delete the row",
-        f"{csv}:4: unknown theme 'gardening' (known: research; peer support); imported without it"])
+        f"{csv}:4: unknown theme 'gardening' (known: research; peer support); row not imported, as with none of "
+        f"its themes it would get every one: correct the spelling, or empty the cell for every theme"])
     assert _subscriber_tables(database) == before
     assert statuses(project_dir) == {"old@example.org": ("pending", frozenset())}
 
@@ -250,6 +251,36 @@ def test_a_theme_in_another_case_or_with_accents_is_the_taxonomys_theme_in_its_s
     done = import_list(store, read_csv(path), ["research", "peer support"], how="csv import list.csv", at=T0)
 
     assert done.problems == [
-        f"{path}:3: unknown theme 'Peer Supprt' (known: research; peer support); imported without it"]
+        f"{path}:3: unknown theme 'Peer Supprt' (known: research; peer support); row not imported, as with none of "
+        f"its themes it would get every one: correct the spelling, or empty the cell for every theme"]
     found = {s.email: s.themes for s, _ in subs.listing(store)}
-    assert found == {"ann@example.org": frozenset({"peer support", "research"}), "bob@example.org": frozenset()}
+    assert found == {"ann@example.org": frozenset({"peer support", "research"})}
+
+
+def test_a_row_whose_every_theme_is_unknown_is_not_imported_rather_than_given_every_theme(store, tmp_path):
+    """Imported without its themes, "Peer Suport" alone would have followed every theme: the opposite of the
+    row's wish. Such a row is left out and reported; an address already on the list keeps what it had."""
+    subs.request_subscription(store, "kept@example.org", "Kept", ["research"], how="form", at=T0)
+    import_list(store, read_csv(_written(tmp_path, "email,name,themes\nkept@example.org,Kept,research\n")),
+                ["research", "peer support"], how="csv import first.csv", at=T0)
+    path = _written(tmp_path, "email,name,themes\nnew@example.org,New,Peer Suport\n"
+                              "kept@example.org,Kept,gardening; Reserch\nboth@example.org,Both,research;gardening\n")
+
+    done = import_list(store, read_csv(path), ["research", "peer support"], how="csv import list.csv", at=T0)
+
+    assert done.problems == [
+        f"{path}:2: unknown theme 'Peer Suport' (known: research; peer support); row not imported, as with none "
+        f"of its themes it would get every one: correct the spelling, or empty the cell for every theme",
+        f"{path}:3: unknown themes 'Reserch', 'gardening' (known: research; peer support); row not imported, as "
+        f"with none of its themes it would get every one: correct the spelling, or empty the cell for every theme",
+        f"{path}:4: unknown theme 'gardening' (known: research; peer support); imported without it"]
+    assert (done.rows, done.activated) == (1, 1)
+    found = {s.email: (s.status, s.themes) for s, _ in subs.listing(store)}
+    assert found == {"kept@example.org": ("active", frozenset({"research"})),
+                     "both@example.org": ("active", frozenset({"research"}))}
+
+
+def _written(folder: Path, text: str) -> Path:
+    path = folder / f"list-{len(list(folder.glob('list-*.csv')))}.csv"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -58,12 +58,16 @@ def import_list(store: Store, listed: CsvList, known_themes: Collection[str], *,
         if known_themes:
             spelt = {theme: spell(theme) for theme in row.themes}
             unknown = sorted(theme for theme, found in spelt.items() if found is None)
-            if unknown:
-                report.problems.append(
-                    f"{listed.path}:{row.line}: unknown theme{'s' if len(unknown) > 1 else ''} "
-                    f"{', '.join(repr(t) for t in unknown)} (known: {'; '.join(known_themes)}); "
-                    f"imported without {'them' if len(unknown) > 1 else 'it'}")
             themes = frozenset(found for found in spelt.values() if found is not None)
+            if unknown:
+                which = (f"{listed.path}:{row.line}: unknown theme{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(repr(t) for t in unknown)} (known: {'; '.join(known_themes)})")
+                if not themes:  # imported without them, the row would follow every theme: the opposite of its wish
+                    report.problems.append(f"{which}; row not imported, as with none of its themes it would get "
+                                           f"every one: correct the spelling, or empty the cell for every theme")
+                    report.rows -= 1
+                    continue
+                report.problems.append(f"{which}; imported without {'them' if len(unknown) > 1 else 'it'}")
             if themes != row.themes:
                 row = CsvRow(row.line, row.email, row.name, themes, row.status)
         if row.status in SUPPRESSED:

@@ -412,7 +412,7 @@ def test_an_element_named_like_a_parsed_date_goes_to_feedparser():
 
 def test_a_malformed_feed_still_gives_feedparsers_items():
     data = DECLINED["malformed: a bare & and an unclosed tag"].encode()
-    items, _ = parse_feed(data, "https://p.example.org/feed.xml", "", "p", "news", "fast")
+    items = parse_feed(data, "https://p.example.org/feed.xml", "", "p", "news", "fast").items
     assert [(item.title, item.url) for item in items] == [("Fish & chips", "https://p.example.org/1")]
 
 
@@ -441,7 +441,7 @@ def test_a_large_feed_is_read_the_fast_way_in_a_worker_process(project_from, run
                            f'parser = "fast"\n' + SINK)
     run = run_context(project)
     items = project.sources[0].fetch(run)
-    assert run._pool is not None and items == parse_feed(path.read_bytes(), str(path), "", "p", "news")[0]
+    assert run._pool is not None and items == parse_feed(path.read_bytes(), str(path), "", "p", "news").items
 
 
 def test_a_pipeline_run_with_the_fast_parser_stores_the_same_items(write_project, monkeypatch, tmp_path):
@@ -483,5 +483,5 @@ def test_a_feed_element_named_like_a_parsed_date_leaves_the_entry_undated():
     data = (b'<rss version="2.0"><channel><item><title>t</title><link>https://p.example.org/1</link>'
             b'<published_parsed>x</published_parsed></item></channel></rss>')
     for parser in ("feedparser", "fast"):
-        items, undated = parse_feed(data, "https://p.example.org/feed.xml", "", "p", "news", parser)
-        assert [item.title for item in items] == ["t"] and undated == {items[0].id}
+        read = parse_feed(data, "https://p.example.org/feed.xml", "", "p", "news", parser)
+        assert [item.title for item in read.items] == ["t"] and read.undated == {read.items[0].id}

@@ -127,7 +127,7 @@ def lead_images(data: bytes, url: str) -> list[tuple[str, str]]:
     assert fastfeed.read(data, url, "") is not None, "fastfeed declined"
     found = {}
     for parser in ("feedparser", "fast"):
-        items, _ = parse_feed(data, url, "", "p", "news", parser)
+        items = parse_feed(data, url, "", "p", "news", parser).items
         found[parser] = [(item.image, item.image_alt) for item in map(_checked, items, [False] * len(items))]
     assert found["fast"] == found["feedparser"]
     return found["fast"]

@@ -88,14 +88,20 @@ class FeedSource(Source):
         else:
             content, headers, reading, seen = Path(url).read_bytes(), {}, "", ""
         args = (content, url, headers.get("content-type", ""), self.instance, self.settings.kind, self.settings.parser)
-        items, undated = run.offload(parse_feed, *args) if len(content) > OFFLOAD_BYTES else parse_feed(*args)
+        items, undated, cut_short, partial = (run.offload(parse_feed, *args) if len(content) > OFFLOAD_BYTES
+                                              else parse_feed(*args))
+        if cut_short:  # no validators kept: the next run reads the whole feed, not a 304 or these bytes again
+            where = "part-way through an item" if partial else "after an item, before the end of the document"
+            left = "the partial one left out" if partial else "any after them missing"
+            run.problem(url, f"the feed ended {where} (cut short by the server?); {len(items)} items read, "
+                             f"{left}; the next run reads it again")
         if undated:  # an entry without a date keeps the date it was first seen, run after run
             known = run.store.published_dates(sorted(undated))
             seen_now = run.moment - timedelta(microseconds=1)  # "before this run's edition date", not after
             for item in items:
                 if item.id in undated:
                     item.published = known.get(item.id, seen_now)
-        if headers:
+        if headers and not cut_short:
             self._remember(run, url, headers, reading, seen)
         return items[: self.settings.max_items] if self.settings.max_items else items
 
@@ -166,15 +172,28 @@ class Entry(NamedTuple):
     images: tuple[str, ...]  # the entry's own images, best first (`lead_images`), as the feed has them
 
 
+class ParsedFeed(NamedTuple):
+    """What parse_feed reads from a feed's bytes."""
+
+    items: list[Item]  # sanitised
+    undated: set[str]  # the ids of the items with no date of their own
+    cut_short: bool = False  # the document ended before its root element closed (`cut_short.py`)
+    partial: bool = False  # ... and inside an entry, which is left out of `items`
+
+
 def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: str,
-               parser: str = "feedparser") -> tuple[list[Item], set[str]]:
-    """Parse feed bytes into sanitised items and the ids of those with no date of their own.
+               parser: str = "feedparser") -> ParsedFeed:
+    """Parse feed bytes into sanitised items, the ids of those with no date of their own, and whether the
+    document was cut short (then the entry it broke off in is left out).
 
     A plain function of its arguments, so a worker process can run it. With parser="fast", lxml reads
     the documents it can read exactly as feedparser does, and feedparser the rest: the items are the same.
     """
     read = _read_fast(content, url, content_type, source) if parser == "fast" else None
-    feed_link, entries = read or _read_with_feedparser(content, url, content_type)
+    if read is None:
+        feed_link, entries, cut, partial = _read_with_feedparser(content, url, content_type)
+    else:  # lxml reads only well-formed documents, which are whole
+        (feed_link, entries), cut, partial = read, False, False
     if "://" in url and not url.startswith("file"):
         feed_link = url
     items, undated, seen = [], set(), set()
@@ -202,7 +221,7 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
             author=plain_text(entry.author),
             image=next(filter(None, (image_url(image, base) for image in entry.images)), ""),
         ))
-    return items, undated
+    return ParsedFeed(items, undated, cut, partial)
 
 
 def _read_fast(content: bytes, url: str, content_type: str, source: str) -> tuple[str, list[Entry]] | None:
@@ -216,12 +235,15 @@ def _read_fast(content: bytes, url: str, content_type: str, source: str) -> tupl
     return fastfeed.read(content, url, content_type)
 
 
-def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[str, list[Entry]]:
+def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[str, list[Entry], bool, bool]:
+    """(the feed's link, its entries, whether it was cut short, whether inside an entry, which is left out)."""
     from xml.sax import SAXParseException
 
     import feedparser  # here: a project without feeds (or `pipeline --help`) never pays its 10 MB
+    from feedparser.encodings import convert_to_utf8
 
     from plugins.sources import feedparser_speedups
+    from plugins.sources.cut_short import cut_short
 
     feedparser_speedups.use_with(feedparser)
     headers = {"content-location": url if "://" in url else ""}
@@ -236,13 +258,16 @@ def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[
         problem = parsed.get("bozo_exception")
         reason = str(problem).strip() if problem else "no RSS or Atom elements"
         raise SourceError(f"{url}: not an RSS or Atom feed ({reason}); check the address or the file")
-    if not parsed.entries and isinstance(parsed.get("bozo_exception"), SAXParseException):
-        # a feed cut short (or broken) before its first item: "0 items" would hide it
+    broken = isinstance(parsed.get("bozo_exception"), SAXParseException)
+    cut, partial = cut_short(convert_to_utf8(headers, content, {})) if broken else (False, False)
+    kept = parsed.entries[:-1] if partial else parsed.entries
+    if not kept and broken:
+        # a feed cut short (or broken) before its first item, or inside it: "0 items" would hide it
         raise SourceError(f"{url}: not well-formed XML ({str(parsed.bozo_exception).strip()}) before any item could "
                           f"be read; the server may have cut it short: try again later, or tell the feed's owner")
     get = dict.get  # plain lookups: FeedParserDict.get goes through its table of aliases every time
     entries = []
-    for entry in parsed.entries:
+    for entry in kept:
         contents = get(entry, "content")
         body = contents[0].get("value", "") if contents else get(entry, "summary", "")
         date = get(entry, "published_parsed") or get(entry, "updated_parsed")
@@ -252,7 +277,7 @@ def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[
                              get(entry, "links") or ())
         entries.append(Entry(get(entry, "id"), get(entry, "link", ""), get(entry, "title", ""), body, date,
                              get(entry, "author", ""), images))
-    return parsed.feed.get("link", ""), entries
+    return parsed.feed.get("link", ""), entries, cut, partial
 
 
 def lead_images(contents, thumbnails, links) -> tuple[str, ...]:

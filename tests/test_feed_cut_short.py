@@ -1,0 +1,127 @@
+"""A feed cut short part-way (a server that stopped mid-document, unnoticed by the transport): the entry it broke
+off in is left out, the whole ones before it kept, and nothing is recorded that would stop the next run reading
+it again in full."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from pipeline.errors import SourceError
+from plugins.sources.feed import parse_feed
+from tests.http_fixtures import Route
+
+URL = "https://p.example.org/feed.xml"
+PARSERS = ("feedparser", "fast")
+
+
+def rss(n: int = 3, body: str = "<p>A whole paragraph about the event.</p>") -> bytes:
+    items = "".join(f"<item><title>Item {k}</title><link>https://p.example.org/{k}</link><guid>urn:p:{k}</guid>"
+                    f"<pubDate>Tue, 1{k} Mar 2016 12:00:00 +0000</pubDate>"
+                    f"<description><![CDATA[{body}]]></description></item>\n" for k in range(1, n + 1))
+    return (f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>P</title>'
+            f"<link>https://p.example.org/</link><description>News</description>\n{items}</channel></rss>\n").encode()
+
+
+def atom(prefix: str = "") -> bytes:
+    p = f"{prefix}:" if prefix else ""
+    entries = "".join(f"<{p}entry><{p}title>Entry {k}</{p}title><{p}id>urn:a:{k}</{p}id>"
+                      f'<{p}link href="https://a.example.org/{k}"/><{p}updated>2016-03-0{k}T09:00:00Z</{p}updated>'
+                      f'<{p}content type="html">&lt;p&gt;The whole of entry {k}.&lt;/p&gt;</{p}content>'
+                      f"</{p}entry>\n" for k in range(1, 4))
+    xmlns = f"xmlns{':' + prefix if prefix else ''}"
+    return (f'<?xml version="1.0" encoding="utf-8"?>\n<{p}feed {xmlns}="http://www.w3.org/2005/Atom">'
+            f"<{p}title>A</{p}title><{p}id>urn:a</{p}id><{p}updated>2016-03-01T00:00:00Z</{p}updated>\n"
+            f"{entries}</{p}feed>\n").encode()
+
+
+def before(data: bytes, marker: bytes, nth: int = 1, extra: int = 0) -> bytes:
+    """`data` up to its `nth` `marker` (and `extra` bytes more)."""
+    at = -1
+    for _ in range(nth):
+        at = data.index(marker, at + 1)
+    return data[:at + extra]
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("whole, cut", [
+    (rss(), before(rss(), b"whole paragraph", nth=3)),  # in the third item's CDATA
+    (rss(), before(rss(), b"</title>", nth=4)),  # in the third item's title (the first </title> is the channel's)
+    (atom(), before(atom(), b"The whole of entry 3")),
+    (atom("atom"), before(atom("atom"), b"</atom:content>", nth=3)),  # any namespace prefix
+], ids=["rss-in-cdata", "rss-in-title", "atom", "atom-prefixed"])
+def test_a_feed_cut_inside_an_entry_leaves_that_entry_out(whole, cut, parser):
+    full = parse_feed(whole, URL, "", "p", "news", parser)
+    read = parse_feed(cut, URL, "", "p", "news", parser)
+    assert read.cut_short and read.partial
+    assert read.items == full.items[:2]  # the two whole entries, exactly as the whole feed gives them
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_an_item_whose_cdata_holds_the_text_of_an_end_tag_is_still_partial(parser):
+    data = rss(body="<p>Write &lt;item&gt; as <code></item></code> to close one.</p> More follows")
+    read = parse_feed(before(data, b"More follows", nth=3), URL, "", "p", "news", parser)
+    assert read.partial and [item.title for item in read.items] == ["Item 1", "Item 2"]
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("whole, cut, kept", [
+    (rss(), before(rss(), b"<item>", nth=3), 2),  # right after the second </item>
+    (rss(), before(rss(), b"<item>", nth=3, extra=3), 2),  # in the third item's start tag: no entry was begun
+    (rss(), before(rss(), b"</channel>", extra=5), 3),
+    (atom(), before(atom(), b"<entry>", nth=3), 2),
+])
+def test_a_feed_cut_between_entries_keeps_every_whole_one(whole, cut, kept, parser):
+    read = parse_feed(cut, URL, "", "p", "news", parser)
+    assert read.cut_short and not read.partial
+    assert read.items == parse_feed(whole, URL, "", "p", "news", parser).items[:kept]
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_a_feed_cut_inside_its_first_item_fails_as_one_cut_before_it(parser):
+    with pytest.raises(SourceError, match=r"feed.xml: not well-formed XML \(.*\) before any item could be read; "
+                                          r"the server may have cut it short"):
+        parse_feed(before(rss(), b"whole paragraph"), URL, "", "p", "news", parser)
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_a_whole_feed_that_is_not_well_formed_keeps_every_item(parser):
+    # an undefined entity in the middle, an item with no end tag last: the loose parser reads all three, as before
+    data = rss().replace(b"<title>Item 2</title>", b"<title>Item&nbsp;2</title>", 1)
+    data = data.replace(b"</item>\n</channel>", b"\n</channel>")
+    read = parse_feed(data, URL, "", "p", "news", parser)
+    assert not read.cut_short and not read.partial
+    assert [item.title for item in read.items] == ["Item 1", "Item 2", "Item 3"]
+    assert "whole paragraph" in read.items[2].body_html
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_a_well_formed_feed_is_whole(parser):
+    read = parse_feed(rss(), URL, "", "p", "news", parser)
+    assert not read.cut_short and not read.partial and len(read.items) == 3
+
+
+def test_a_feed_cut_short_is_read_again_in_full_next_run(pipeline_project, feed_server):
+    # Over 64 KB, so that it is parsed in a worker process (what it finds travels back from there).
+    whole = rss(body="<p>" + "A long account of the shared work together. " * 600 + "</p>")
+    cut = before(whole, b"shared work", nth=3 * 600 - 300)  # the server stopped in the third item's body
+    assert len(cut) > 64 * 1024
+    feed_server.routes["/feed.xml"] = Route(cut, etag='"v1"')  # served with its own length: httpx sees no fault
+    url = feed_server.url("/feed.xml")
+    project = pipeline_project(f'[pipeline]\nname = "N"\nworkers = 2\n[sources.p]\ntype = "feed"\nurl = "{url}"\n')
+
+    assert project.refresh(as_of=date(2016, 5, 1), check=False).exit_code == 3  # "done, with problems"
+    assert project.problems == [f"{url}: the feed ended part-way through an item (cut short by the server?); "
+                                f"2 items read, the partial one left out; the next run reads it again"]
+    assert sorted(item.title for item in project.items()) == ["Item 1", "Item 2"]
+
+    feed_server.routes["/feed.xml"] = Route(whole, etag='"v1"')  # the same ETag: a 304, if it were sent
+    project.refresh(as_of=date(2016, 5, 1))
+    assert "if-none-match" not in feed_server.requests[-1][1]
+    assert sorted(item.title for item in project.items()) == ["Item 1", "Item 2", "Item 3"]
+    third = next(item for item in project.items() if item.title == "Item 3")
+    assert third.body_html.count("shared work") == 600
+
+    project.refresh(as_of=date(2016, 5, 1))  # read whole: now its ETag is recorded
+    assert feed_server.requests[-1][1]["if-none-match"] == '"v1"'

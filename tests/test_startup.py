@@ -22,9 +22,10 @@ from pipeline.runner import run
 from tests.http_fixtures import Route
 from tests.test_sources import RSS, SINK
 
-# Loaded only by what needs them: a run that transforms, sends or looks for a C library the hard way.
+# Loaded only by what needs them: a run that transforms, sends, prints (rich: a quiet run that goes well prints
+# nothing) or looks for a C library the hard way.
 NOT_NEEDED = ["plugins.transforms.sentences", "plugins.transforms.paragraphs", "python_http_client", "ctypes.util",
-              "httpx._main", "pipeline.mail.message", "pipeline.mail.sending", "pipeline.subscribers.signing"]
+              "httpx._main", "pipeline.mail.message", "pipeline.mail.sending", "pipeline.subscribers.signing", "rich"]
 LOADED_BY = """
 import json, sys
 from pipeline import cli

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from pipeline import logs
 from pipeline.cli import write_json
@@ -22,9 +19,16 @@ from pipeline.files import folder_problem
 from pipeline.run_report import RunReport, StageResult
 from pipeline.runner import outcome_of, run
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 
 def _console(stderr: bool = False) -> Console:
-    """A console for this call; lines are not wrapped when output goes to a file or a pipe (logs, cron)."""
+    """A console for this call; lines are not wrapped when output goes to a file or a pipe (logs, cron).
+    Rich is loaded here, when something is printed: a quiet run that goes well (every `schedule` refresh)
+    never needs its 25 ms."""
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
     return Console(file=stream, stderr=stderr, highlight=False, emoji=False, width=None if stream.isatty() else 10_000)
 
@@ -55,6 +59,8 @@ def cmd_check(args) -> int:
     if getattr(args, "json_out", None):
         write_json(args.json_out, data)
         return 0
+    from rich.markup import escape
+
     counts = (f"{data['sources']} sources, {data['transforms']} transforms, "
               f"{data['sinks']} sinks, {data['plugins']} plugins")
     _console().print(f"{escape(data['config'])}: OK — {counts}")
@@ -96,6 +102,9 @@ def cmd_plugins(args) -> int:
     if getattr(args, "json_out", None):
         write_json(args.json_out, data)
         return data["exit_code"]
+    from rich.markup import escape
+    from rich.table import Table
+
     console = _console()
     table = Table("plugin", "components", "from", box=None)
     for plugin in data["plugins"]:
@@ -113,8 +122,8 @@ def cmd_plugins(args) -> int:
 
 
 def _run_with_progress(project: Project, as_of: date | None, mode: str, dry_run: bool = False) -> RunReport:
-    console = _console()
-    if not console.is_terminal or logs.quiet():
+    console = None if logs.quiet() else _console()
+    if console is None or not console.is_terminal:
         return run(project, as_of=as_of, mode=mode, dry_run=dry_run)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn  # on a terminal only
 
@@ -147,10 +156,12 @@ def _show_report(report: RunReport, json_out=None) -> int:
 
 
 def _print_report(report: RunReport) -> int:
-    console = _console()
     data = report_data(report)
     if logs.quiet() and data["exit_code"] == 0:
         return 0  # --quiet: the table only when something went wrong
+    from rich.markup import escape
+
+    console = _console()
     console.print(_report_table(report.results), soft_wrap=True, highlight=False)
     for problem in data["problems"]:
         console.print(f"[yellow]skipped:[/yellow] {escape(problem)}", soft_wrap=True)
@@ -167,6 +178,8 @@ MANY_SOURCES = 20  # with more sources than this, those that succeeded are count
 
 def _report_table(results: list) -> str:
     """The run table as aligned text (Rich's Table takes a quarter of a second over 200 rows)."""
+    from rich.markup import escape
+
     sources = [r for r in results if r.stage == "source"]
     shown = list(results)
     if len(sources) > MANY_SOURCES:

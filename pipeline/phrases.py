@@ -43,7 +43,9 @@ _ASCII_KINDS = bytes(ord(_kind(chr(b).lower())) if b < 128 else b for b in range
 # and the like, as in most English texts), each of their bytes can be a space, as a gap is, at the same speed.
 _GAPS = bytes(_ASCII_KINDS[b] if b < 128 else ord(" ") for b in range(256))
 _UTF8 = ("utf-8", "surrogatepass")  # a lone surrogate is a gap, as for the regexes, not an error
-_STOPS, _SPACES = re.compile(rb"\|\|+"), re.compile(rb"  +")
+# Two stops or two spaces then any more: a pattern that starts with two literal bytes is looked for by those two,
+# where "  +" would be tried at every space of the text (a fifth faster).
+_STOPS, _SPACES = re.compile(rb"\|\|\|*"), re.compile(rb"   *")
 _SIGMA = "\u03a3"  # the one letter whose lower case depends on the letters around it (final sigma)
 
 
@@ -126,17 +128,15 @@ def _normalise(text: str, count: bool) -> tuple[str, int]:
     return (marked.decode(*_UTF8) if len(marked) > 1 else "  "), words  # a text with no word is two spaces
 
 
-# Every ASCII white space character (as str.split sees it) a space; every other byte as it is.
-_BLANKS = bytes(ord(" ") if b < 128 and chr(b).isspace() else b for b in range(256))
+# Every ASCII white space character (as str.split sees it) a space, every other byte an "x".
+_INKED = bytes(ord(" ") if b < 128 and chr(b).isspace() else ord("x") for b in range(256))
 
 
 def _words(data: bytes) -> int:
-    """len(text.split()) for the UTF-8 bytes of a text whose only white space is ASCII: its words are one
-    more than the gaps between them, once every run of white space is one space."""
-    if not data:
-        return 0
-    blank = _SPACES.sub(b" ", data.translate(_BLANKS))
-    return blank.count(b" ") + 1 - blank.startswith(b" ") - blank.endswith(b" ")
+    """len(text.split()) for the UTF-8 bytes of a text whose only white space is ASCII: a word starts at the
+    text's first byte if it is not white space, and at every other that follows white space (two C passes)."""
+    inked = data.translate(_INKED)
+    return inked.count(b" x") + inked.startswith(b"x")
 
 
 def original_offset(text: str, normal_offset: int) -> int:

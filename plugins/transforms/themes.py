@@ -21,7 +21,6 @@ in `Item.theme_evidence`, which `pipeline explain` shows.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from functools import cached_property
 from typing import Any
 
@@ -99,7 +98,11 @@ class ThemesTransform(Transform):
             for text, weight in spec.weighted():
                 # a text listed twice matches where its first listing does, and only that one counts
                 self.weights.setdefault(theme, {}).setdefault(text, weight * spec.weight)
-        self.order = {theme: n for n, theme in enumerate(self.settings.taxonomy)}
+        # Scanning, scoring and listing the evidence know a theme by its place in the taxonomy: a list index
+        # is a cheaper look-up than a name, for every match of every item.
+        self.themes = list(self.settings.taxonomy)
+        self.placed_weights = [self.weights[theme] for theme in self.themes]
+        self._nothing = ((),) * len(self.themes)  # `_counted` starts from one empty list per theme
 
     def _specs(self):
         for theme, spec in self.settings.taxonomy.items():
@@ -110,9 +113,9 @@ class ThemesTransform(Transform):
         """Every phrase and exclusion of the taxonomy in one automaton: built on first use, so a run that
         transforms nothing (every feed unchanged) never builds it."""
         phrases = []
-        for theme, spec in self._specs():
-            phrases += [phrase(text, theme, weight * spec.weight) for text, weight in spec.weighted()]
-            phrases += [phrase(text, (EXCLUDE, theme)) for text in spec.exclude]
+        for place, (_, spec) in enumerate(self._specs()):
+            phrases += [phrase(text, place, weight * spec.weight) for text, weight in spec.weighted()]
+            phrases += [phrase(text, (EXCLUDE, place)) for text in spec.exclude]
         return PhraseIndex(phrases, entry=_entry)
 
     def themes_of(self, text: str, title: str = "") -> list[str]:
@@ -131,106 +134,115 @@ class ThemesTransform(Transform):
         below = f" is below the {needed:g} a text of {words} words needs"
         shown_needed = round(needed, 2)
         min_matches, relative, max_themes = settings.min_matches, settings.relative, settings.max_themes
+        fewer = f"fewer than {min_matches} phrase matches"  # the reasons that name no score, made once
+        beyond = f"beyond the {max_themes} strongest themes"
+        under = f"under {relative:.0%} of the strongest theme's score {top:g}"
+        themes = self.themes
         judged: dict[str, dict[str, Any]] = {}
         kept = 0
-        for negative, _, theme, count in ranked:
+        for negative, place, count in ranked:
             score = -negative
+            given = False
             if score < needed:
                 why = f"score {score:g}{below}"
             elif count < min_matches:
-                why = f"fewer than {min_matches} phrase matches"
+                why = fewer
             elif score < relative * top:
-                why = f"under {relative:.0%} of the strongest theme's score {top:g}"
+                why = under
             elif kept >= max_themes:
-                why = f"beyond the {max_themes} strongest themes"
+                why = beyond
             else:
                 why = "kept"
+                given = True
                 kept += 1
             # a theme not given keeps a little of its evidence: it is stored with every item. Its first
             # matches, the title's then the body's: [phrase, "title" or "body", offset] (lists, not dicts).
-            most = MAX_EVIDENCE if why == "kept" else MAX_PASSED_OVER
+            most = MAX_EVIDENCE if given else MAX_PASSED_OVER
             matches = []
-            if spans := in_title.get(theme):
+            if spans := in_title[place]:
                 for k in range(0, min(len(spans), 3 * most), 3):
                     matches.append([spans[k + 2], "title", spans[k]])
-            if spans := in_body.get(theme):
+            if spans := in_body[place]:
                 for k in range(0, min(len(spans), 3 * (most - len(matches))), 3):
                     matches.append([spans[k + 2], "body", spans[k]])
-            judged[theme] = {"score": score, "needed": shown_needed, "kept": why == "kept", "why": why,
-                             "count": count, "matches": matches, "more": count - len(matches)}
+            judged[themes[place]] = {"score": score, "needed": shown_needed, "kept": given, "why": why,
+                                     "count": count, "matches": matches, "more": count - len(matches)}
         return judged
 
-    def _ranked(self, in_title: dict[str, list], in_body: dict[str, list]) -> list[tuple[float, int, str, int]]:
-        """Every matched theme as (-score, place in the taxonomy, theme, how many matches it has), strongest first
-        and then in the taxonomy's order (no two themes share a place, so no tie is left to the theme's name);
-        the score is rounded to 2 places. The title's matches count `title_weight` times, and a phrase said n
-        times 1 + ln n times. The same sums, in the same order, as one loop over the title's matches and the
-        body's each with its factor: a phrase said once adds its weight times the factor (1 + ln 1 is 1), and
-        the body's factor is 1."""
-        weights = self.weights
+    def _ranked(self, in_title: list[list], in_body: list[list]) -> list[tuple[float, int, int]]:
+        """Every matched theme as (-score, place in the taxonomy, how many matches it has), strongest first and
+        then in the taxonomy's order (no two themes share a place, so no tie is left); the score is rounded to
+        2 places. The title's matches count `title_weight` times, and a phrase said n times 1 + ln n times.
+        The same sums, in the same order, as one loop over the title's matches and the body's each with its
+        factor: a phrase said once adds its weight times the factor (1 + ln 1 is 1), and the body's factor is 1."""
         factor = self.settings.title_weight
         growths, log = _GROWTHS, math.log
-        sums: dict[str, tuple[float, int]] = {}
-        for theme, spans in in_title.items():
-            if len(spans) == 3:
-                sums[theme] = (0.0 + weights[theme][spans[2]] * factor, 1)
+        ranked = []
+        for place, (title_spans, spans) in enumerate(zip(in_title, in_body, strict=True)):
+            if not (spans or title_spans):
                 continue
-            theme_weights = weights[theme]
-            texts = spans[2::3]
-            score = 0.0
-            for text in dict.fromkeys(texts):
-                n = texts.count(text)
-                score += theme_weights[text] * factor * (growths[n] if n < GROWTHS else 1 + log(n))
-            sums[theme] = (score, len(texts))
-        for theme, spans in in_body.items():
-            score, count = sums.get(theme, (0.0, 0))
-            if len(spans) == 3:
-                sums[theme] = (score + weights[theme][spans[2]], count + 1)
-                continue
-            theme_weights = weights[theme]
-            texts = spans[2::3]
-            for text in dict.fromkeys(texts):
-                n = texts.count(text)
-                score += theme_weights[text] * (growths[n] if n < GROWTHS else 1 + log(n))
-            sums[theme] = (score, count + len(texts))
-        order = self.order
-        return sorted([(-round(score, 2), order.get(theme, 0), theme, count) for theme, (score, count) in sums.items()])
+            weights = self.placed_weights[place]
+            score, count = 0.0, 0
+            if title_spans:
+                if len(title_spans) == 3:
+                    score = 0.0 + weights[title_spans[2]] * factor
+                    count = 1
+                else:
+                    texts = title_spans[2::3]
+                    for text in dict.fromkeys(texts):
+                        n = texts.count(text)
+                        score += weights[text] * factor * (growths[n] if n < GROWTHS else 1 + log(n))
+                    count = len(texts)
+            if spans:
+                if len(spans) == 3:
+                    score += weights[spans[2]]
+                    count += 1
+                else:
+                    texts = spans[2::3]
+                    for text in dict.fromkeys(texts):
+                        n = texts.count(text)
+                        score += weights[text] * (growths[n] if n < GROWTHS else 1 + log(n))
+                    count += len(texts)
+            ranked.append((-round(score, 2), place, count))
+        ranked.sort()
+        return ranked
 
-    def _counted(self, normal: str) -> dict[str, list]:
-        """Per theme, in order, each match in `normal` (a normalised text) that no exclusion of the theme, nor a
-        longer match of it, covers; flat: [start, end, phrase text, start, end, ...].
+    def _counted(self, normal: str) -> list[list]:
+        """Per theme, by its place in the taxonomy, each match in `normal` (a normalised text) that no exclusion
+        of the theme, nor a longer match of it, covers, in order; flat: [start, last, phrase text, start, ...],
+        `last` the offset of the match's last character.
 
         The automaton gives matches in the order they end, so a match can cover, of those before it, only
         the last of its theme's list (when it ends there too) or a tail of the list (those starting no
         earlier). The matches kept never cover one another, so the list is in order of start too: no sort.
-        The automaton keeps, for each written form, its phrases as (theme, text), an exclusion as
-        (theme, None) (`_entry`), so this loop, run for every match of every item, looks nothing else up."""
-        found: defaultdict[str, list] = defaultdict(list)
-        barred: dict[str, tuple[int, int]] = {}  # per theme, the exclusion that ends last (the longest there)
+        The automaton keeps, for each written form, its phrases as (place, text), an exclusion as
+        (place, None) (`_entry`), so this loop, run for every match of every item, looks nothing else up."""
+        found: list[list] = list(map(list, self._nothing))
+        barred: dict[int, tuple[int, int]] = {}  # per theme, the exclusion that ends last (the longest there)
         barred_at = -1  # where the last exclusion ended: a bar covers only a match that ends there too
         for last, (back, listed) in self.index.scan_normal(normal):
-            start, end = last - back, last + 1
-            for theme, name in listed:
-                spans = found[theme]
+            start = last - back
+            for place, name in listed:
+                spans = found[place]
                 if name is None:  # an exclusion of the theme
                     while spans and spans[-3] >= start:
                         del spans[-3:]
-                    bar = barred.get(theme)
-                    if bar is None or bar[1] < end or bar[0] > start:
-                        barred[theme] = (start, end)
-                    barred_at = end
+                    bar = barred.get(place)
+                    if bar is None or bar[1] < last or bar[0] > start:
+                        barred[place] = (start, last)
+                    barred_at = last
                     continue
-                if spans and spans[-2] > start:  # the last match of the theme ends after this one starts
-                    if spans[-2] == end and spans[-3] <= start:
+                if spans and spans[-2] >= start:  # the last match of the theme ends where this one starts or later
+                    if spans[-2] == last and spans[-3] <= start:
                         continue  # the last match covers this one (or is this one, of a phrase listed earlier)
                     while spans and spans[-3] >= start:
                         del spans[-3:]
-                if barred_at == end:
-                    bar = barred.get(theme)
-                    if bar is not None and bar[1] == end and bar[0] <= start:
+                if barred_at == last:
+                    bar = barred.get(place)
+                    if bar is not None and bar[1] == last and bar[0] <= start:
                         continue
-                spans += (start, end, name)
-        return {theme: spans for theme, spans in found.items() if spans}
+                spans += (start, last, name)
+        return found
 
     def apply(self, items: list[Item], run: RunContext) -> None:
         for item in items:
@@ -240,8 +252,9 @@ class ThemesTransform(Transform):
             item.theme_evidence = judged
 
 
-def _entry(made: Phrase) -> tuple[str, str | None]:
-    """What the automaton keeps of a phrase for `_counted`: (theme, its text), or (theme, None) for an exclusion."""
+def _entry(made: Phrase) -> tuple[int, str | None]:
+    """What the automaton keeps of a phrase for `_counted`: (its theme's place, its text), or (the place, None)
+    for an exclusion."""
     key = made.key
     return (key[1], None) if key.__class__ is tuple else (key, made.text)
 

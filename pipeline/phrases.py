@@ -55,6 +55,18 @@ def _marked(char: str) -> bytes:
     return "".join(_kind(c) for c in char.lower()).encode(*_UTF8)
 
 
+@lru_cache(maxsize=4096)
+def _plan(chars: frozenset[str]) -> tuple[bool, tuple[bytes, ...], tuple[tuple[bytes, bytes], ...] | None]:
+    """How `_normalise` marks a text whose characters beyond ASCII are `chars` (the same few, text after text):
+    whether one of them is white space; and, when each is a gap or a stop, the UTF-8 codes of the stops and None
+    (a table then makes every other byte of theirs a space), else () and (code, mark) for each that changes."""
+    marks = [(char.encode(*_UTF8), _marked(char)) for char in chars]
+    spaced = any(char.isspace() for char in chars)
+    if all(mark == b" " or mark == b"|" for _, mark in marks):
+        return spaced, tuple(code for code, mark in marks if mark == b"|"), None
+    return spaced, (), tuple((code, mark) for code, mark in marks if mark != code)
+
+
 @dataclass(frozen=True)
 class Phrase:
     text: str  # as written in the taxonomy, for evidence
@@ -105,23 +117,21 @@ def _normalise(text: str, count: bool) -> tuple[str, int]:
             words = _words(data)
         marked = data.translate(_ASCII_KINDS)
     else:
-        chars = set(data.translate(None, _ASCII).decode(*_UTF8))
+        chars = frozenset(data.translate(None, _ASCII).decode(*_UTF8))
+        spaced, stops, marks = _plan(chars)
         if count:  # white space beyond ASCII (no-break space, line separator ...) cannot be told by its bytes
-            words = len(text.split()) if any(char.isspace() for char in chars) else _words(data)
+            words = len(text.split()) if spaced else _words(data)
         if _SIGMA in chars:  # lowered whole, for its final sigma; lowering again then changes nothing
             data = text.lower().encode(*_UTF8)
-            chars = set(data.translate(None, _ASCII).decode(*_UTF8))
-        marks = [(char, _marked(char)) for char in chars]
-        if all(mark == b" " or mark == b"|" for _, mark in marks):
-            for char, mark in marks:
-                if mark == b"|":
-                    data = data.replace(char.encode(*_UTF8), mark)
+            spaced, stops, marks = _plan(frozenset(data.translate(None, _ASCII).decode(*_UTF8)))
+        if marks is None:
+            for code in stops:
+                data = data.replace(code, b"|")
             marked = data.translate(_GAPS)
         else:
             marked = data.translate(_ASCII_KINDS)
-            for char, mark in marks:
-                if mark != (code := char.encode(*_UTF8)):
-                    marked = marked.replace(code, mark)
+            for code, mark in marks:
+                marked = marked.replace(code, mark)
     # A run of stops is one stop, framed by spaces; then every run of spaces is one (the text's words are
     # not split out and joined again: a few hundred objects a text).
     marked = _SPACES.sub(b" ", b" " + _STOPS.sub(b"|", marked).replace(b"|", b" | ") + b" ")

@@ -143,8 +143,8 @@ _INKED = bytes(ord(" ") if b < 128 and chr(b).isspace() else ord("x") for b in r
 
 
 def _words(data: bytes) -> int:
-    """len(text.split()) for the UTF-8 bytes of a text whose only white space is ASCII: a word starts at the
-    text's first byte if it is not white space, and at every other that follows white space (two C passes)."""
+    """len(text.split()) for the UTF-8 bytes of a text whose only white space is ASCII: a word starts at each
+    byte that is not white space and follows white space, or starts the text (two passes in C)."""
     inked = data.translate(_INKED)
     return inked.count(b" x") + inked.startswith(b"x")
 

@@ -176,3 +176,23 @@ def test_the_quick_opening_test_rules_out_ordinary_openings():
     from plugins.transforms.sentences import _GREETING_HEADS, _OPENING_HEADS, _may_open
 
     assert not _may_open("The network met.", _OPENING_HEADS) and not _may_open("Our partners", _GREETING_HEADS)
+
+
+WORD_TEXTS = ["Peer-led groups’ work, don't they?", "-led 'tis ’twas x- -- - ' ’ -'a a-'b", "İstanbul XİY \u212aelvin",
+              "a\x01b ’\x01’ \x01x", "Don't STOP", "", "é è naïve café Straße ﬁne", "a b c I", "’’word’’ --x-- ab",
+              "tab\there\nline\u2028sep\u00a0nbsp", "\ud800lone surrogate", "ΣΊΣΥΦΟΣ ǅ ǈ", "9.30 £112.50 co-op"]
+
+
+@pytest.mark.parametrize("text", WORD_TEXTS)
+def test_the_quick_word_finder_finds_the_words_the_pattern_finds(text):
+    from plugins.transforms.summary import _UNSCORED, WORD, _words
+
+    single = {w for w in _UNSCORED if len(w) < 2}  # what _words may give besides the words: a letter, b""
+    expected = [w.replace("’", "\x01").encode() for w in WORD.findall(text.lower())]
+    assert [w for w in _words(text) if w not in single] == expected
+
+
+def test_only_two_characters_but_capitals_lower_to_one_the_word_pattern_takes():
+    takes = set("abcdefghijklmnopqrstuvwxyz'’-")  # (summary.WORD's class)
+    found = {c for c in map(chr, range(0x80, 0x110000)) if c != "’" and not takes.isdisjoint(c.lower())}
+    assert found == {"\u0130", "\u212a"}  # İ and K (Kelvin): the two summary._words lowers first

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from itertools import filterfalse
 from typing import TYPE_CHECKING
 
 from pydantic import Field
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 # paragraphs.py and sentences.py (about 30 regular expressions) are loaded when first used: a run that
 # transforms nothing (every feed unchanged) never compiles them.
 
-WORD = re.compile(r"[a-z][a-z'’\-]+")
+WORD = re.compile(r"[a-z][a-z'’\-]+")  # the words counted (found by `_words`, which is quicker)
 STOPWORDS = frozenset("""
 a about after all also an and any are as at be been but by can could do does for from had has have
 he her his how i if in into is it its just more most my no not of on one or our out over she so
@@ -48,6 +49,11 @@ which who will with would you your
 """.split())
 DANGLING = re.compile(r"^(they|them|their|it|its|this|these|those|he|she|his|her|such|also|but|and|so|yet|still|"
                       r"otherwise|however|instead|therefore|thus|moreover|furthermore|meanwhile|again)\b", re.I)
+# WORD's words found without the pattern (`_words`): a text in bytes with each character WORD takes kept, a capital
+# made small (A-Z -> a-z), "\x01" standing for "’", and anything else made a space.
+_WORD_BYTES = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or c in b"'-\x01" else 32 for c in range(256))
+# What `_words` gives that WORD never finds (a single letter, an empty run), and the stop words: none is scored.
+_UNSCORED = frozenset(w.encode() for w in STOPWORDS) | frozenset(bytes([c]) for c in range(97, 123)) | {b""}
 READ_CHARS = 4  # × max_chars: how much paragraph text is read and split (at least 1,200 characters)
 
 
@@ -102,10 +108,10 @@ def _summarise(blocks: list[Block], text: str | None, max_chars: int, max_senten
     if len(others) > 1:
         if text is None:
             text = " ".join(b.text for b in blocks)
-        counts = Counter(WORD.findall(text.lower()))  # stop words too (quicker): they are never looked up
+        counts = Counter(_words(text))  # stop words too (quicker): they are never looked up
         scores = {}
         for index in others:
-            words = [w for w in WORD.findall(parts[index].lower()) if w not in STOPWORDS]
+            words = list(filterfalse(_UNSCORED.__contains__, _words(parts[index])))
             scores[index] = sum(map(counts.__getitem__, words)) / (len(words) ** 0.5 or 1)
         # By score, highest first; among equal scores, in order (a reversed sort keeps equal keys in order).
         others.sort(key=scores.__getitem__, reverse=True)
@@ -122,6 +128,22 @@ def _summarise(blocks: list[Block], text: str | None, max_chars: int, max_senten
             chosen.append(index)
             used += length
     return " ".join(parts[i] for i in sorted(chosen))
+
+
+def _words(text: str) -> list[bytes]:
+    r"""WORD's words of `text.lower()` ("’" as "\x01", in bytes), and besides them only single letters and empty
+    runs (`_UNSCORED`): made by a table and a split, about twice as quick as the pattern. Each character WORD takes is
+    kept and any other made a space, so that a run holds at most one word, from its first letter to its end. İ and K
+    (the Kelvin sign) are the only characters but A-Z whose lower case is ASCII; a "\x01" already there is a
+    character WORD does not take."""
+    if "\u0130" in text or "\u212a" in text:
+        text = text.lower()
+    if "\x01" in text:
+        text = text.replace("\x01", " ")
+    runs = text.replace("’", "\x01").encode("ascii", "replace").translate(_WORD_BYTES).split()
+    if runs and min(runs) < b"a":  # a run that starts with ' - or ’: its word (if any) starts after them
+        runs = [run.lstrip(b"'-\x01") for run in runs]
+    return runs
 
 
 def _candidates(blocks: list[Block], limit: int | None) -> list[str]:

@@ -196,3 +196,11 @@ def test_only_two_characters_but_capitals_lower_to_one_the_word_pattern_takes():
     takes = set("abcdefghijklmnopqrstuvwxyz'’-")  # (summary.WORD's class)
     found = {c for c in map(chr, range(0x80, 0x110000)) if c != "’" and not takes.isdisjoint(c.lower())}
     assert found == {"\u0130", "\u212a"}  # İ and K (Kelvin): the two summary._words lowers first
+
+
+@pytest.mark.parametrize("text", ["One. Two.", "9.30 and £112.50. Next", "e.g. this.", "End.", "a.b. c.D .e", ".", "..",
+                                  "Wow! Why? Because… yes.", "x.\n", "x.”", "dots... more", "No stops", ""])
+def test_the_quick_stop_finder_finds_the_stops_the_pattern_finds(text):
+    from plugins.transforms.sentences import _STOP, _stops
+
+    assert _stops(text) == [stop.start() for stop in _STOP.finditer(text)]

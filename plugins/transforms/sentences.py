@@ -48,6 +48,7 @@ _BEFORE_NUMBER = re.compile(
     r"(?<![\w.])(?:No|Nos|no|nos|p|pp|para|paras|[Ff]ig|[Ff]igs|[Vv]ol|[Vv]ols|[Cc]h|[Tt]el|[Ee]xt|[Mm]ob|[Rr]ef|Jan|"
     r"Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\.$")
 _HAS_WORD = re.compile(r"[^\W_]")
+_CAPITALS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def split(text: str) -> list[str]:
@@ -91,6 +92,7 @@ def _has_loose_call(text: str) -> bool:
 
 
 _STOP = re.compile(r"[.!?…](?=[^A-Za-z0-9])")  # a stop nupunkt looks at (not one inside a word or a number)
+_LETTERS_AND_DIGITS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _PLAIN_WORD = re.compile(r"[A-Za-z]+(?:[-'’][A-Za-z]+)*")
 _CLOSERS = "\"')]}”’»*"  # what nupunkt lets trail a stop
 _NOT_AFTER_STOP = frozenset(_CLOSERS + ".!?…")
@@ -120,8 +122,7 @@ def _plain_spans(text: str) -> list[tuple[int, int]] | None:
     sentence. tests/test_sentences_speedup.py checks that the two agree."""
     unsure = _unsure()
     spans, start = [], 0
-    for stop in _STOP.finditer(text):
-        at = stop.start()
+    for at in _stops(text):
         if text[at + 1] != " ":
             if text[at + 1:].strip(_CLOSERS):
                 return None
@@ -140,6 +141,20 @@ def _plain_spans(text: str) -> list[tuple[int, int]] | None:
     return spans
 
 
+def _stops(text: str) -> list[int]:
+    """Where `_STOP` matches in `text`; found by str.find when "." is the only stop in it (the pattern tries every
+    character, and takes twice as long)."""
+    if "!" in text or "?" in text or "…" in text:
+        return [stop.start() for stop in _STOP.finditer(text)]
+    found, last = [], len(text) - 1
+    at = text.find(".")
+    while at >= 0:
+        if at < last and text[at + 1] not in _LETTERS_AND_DIGITS:
+            found.append(at)
+        at = text.find(".", at + 1)
+    return found
+
+
 def _never_final(before: str) -> bool:
     """Whether `_NEVER_FINAL` is found in `before`, mostly without trying it: when the text from the last space to the
     final "." is all word characters and dots, the pattern can match only that whole word (its look-behind rules out
@@ -155,14 +170,16 @@ def _never_final(before: str) -> bool:
 
 def _glued(before: str, after: str) -> bool:
     """Whether a split between `before` and `after` is wrong and the two belong together."""
-    if not (after[:1].isalnum() or _HAS_WORD.search(after)):  # a lone closing quote or bracket
-        return True
     if "”" in after and before.count("“") > before.count("”") or ")" in after and before.count("(") > before.count(")"):
         return True  # a split inside a quotation or brackets: “Towards co-production? Reflections …”
+    if _never_final(before):  # a title ("Dr. Khan"), an initial ("J. R. Smith"), "e.g."
+        return True
+    if after[:1] in _CAPITALS:
+        return False  # the usual case: none of the tests below passes for a capital letter
+    if not (after[:1].isalnum() or _HAS_WORD.search(after)):  # a lone closing quote or bracket
+        return True
     first = after.lstrip("“‘\"'([")[:1]
     if first.islower():
-        return True
-    if _never_final(before):  # a title ("Dr. Khan"), an initial ("J. R. Smith"), "e.g."
         return True
     tail = max(0, len(before) - 9)  # an abbreviation and its stop are at most the last 8 characters
     return (first.isdigit() or first in "£$€–-") and bool(_BEFORE_NUMBER.search(before, tail))

@@ -204,3 +204,13 @@ def test_the_quick_stop_finder_finds_the_stops_the_pattern_finds(text):
     from plugins.transforms.sentences import _STOP, _stops
 
     assert _stops(text) == [stop.start() for stop in _STOP.finditer(text)]
+
+
+@pytest.mark.parametrize("text", ["a&nbsp;b &amp; c", "&amp;nbsp;", "&amp;amp;", "&nbsp&amp;", "&am&nbsp;p;", "&&amp;",
+                                  "&amp;lt; &lt;", "AT&T &amp", "&nbsp;&#8217;&amp;", "&NBSP; &Amp;", "&ampx;"])
+def test_the_quick_unescape_gives_what_html_unescape_gives(text):
+    from html import unescape
+
+    from plugins.transforms.paragraphs import _unescape
+
+    assert _unescape(text) == unescape(text)

@@ -256,8 +256,9 @@ def tidy(sentence: str) -> str:
     return sentence
 
 
-def is_real(sentence: str) -> bool:
-    """Whether `sentence` reads as a sentence of running text (see the module's docstring)."""
+def is_real(sentence: str, opening: bool | None = None) -> bool:
+    """Whether `sentence` reads as a sentence of running text (see the module's docstring). `opening`, when known, is
+    `_may_open(sentence, _OPENING_HEADS)`."""
     if "  " not in sentence and sentence[:1] != " " != sentence[-1:] and sentence.isprintable():
         count = sentence.count(" ") + 1  # folded (no white space but single spaces): its words, not split
     else:
@@ -269,7 +270,9 @@ def is_real(sentence: str) -> bool:
         return False
     if not (sentence[1].islower() or _ASCII_LOWER.search(sentence)) and not any(c.islower() for c in sentence):
         return False
-    if _may_open(sentence, _OPENING_HEADS) and (_ENDING_START.match(sentence) or _GREETING_START.match(sentence)):
+    if opening is None:
+        opening = _may_open(sentence, _OPENING_HEADS)
+    if opening and (_ENDING_START.match(sentence) or _GREETING_START.match(sentence)):
         if count <= 6 and _SALUTATION.match(sentence):
             return False
         if _SIGN_OFF.match(sentence) or _BYLINE.match(sentence) or _BARE_CALL.match(sentence):
@@ -293,7 +296,10 @@ def real_sentences(block: Block, limit: int | None = None) -> list[str]:
         else:
             pieces = _split(segment, folded=True)
         for sentence in pieces:
-            sentence = tidy(sentence)
-            if is_real(sentence):
+            opening = _may_open(sentence, _OPENING_HEADS)  # (a greeting is one of the openings)
+            if opening or ":" in sentence:  # else tidy has nothing to remove
+                sentence = tidy(sentence)
+                opening = None
+            if is_real(sentence, opening):
                 found.append(sentence)
     return found

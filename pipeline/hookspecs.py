@@ -81,8 +81,9 @@ def register_deliveries(register: Callable[[type[Deliverer]], None]) -> None:
 def prepare_jinja_environment(env: jinja2.Environment, project: Project) -> None:
     """Add filters, globals or tests to the Jinja2 environment used by every template.
 
-    Called once per run, when the first template is about to be rendered, after the host
-    has added its own filters (`money`, `when`, `day`) and global (`project`: the `[pipeline]` settings).
+    Called once per run, when the first template is about to be rendered, and once as `pipeline serve`
+    starts (its pages and confirmation emails), after the host has added its own filters (`money`,
+    `when`, `day`) and global (`project`: the `[pipeline]` settings).
 
     :param env: the environment; change it in place.
     :param project: the loaded configuration (site name, URL, time zone, folders).

@@ -256,15 +256,25 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _output_options(parser: argparse.ArgumentParser, suffix: str) -> None:
-    """-v, -q and --log-file: on the main parser (dest with `suffix`) and on each command's."""
+def _output_options(parser: argparse.ArgumentParser, suffix: str, suppress: bool = False) -> None:
+    """-v, -q and --log-file: on the main parser (dest with `suffix`) and on each command's; with `suppress`, one
+    not given sets nothing (an action's, which would otherwise undo what was given before it)."""
     loudness = parser.add_mutually_exclusive_group()
-    loudness.add_argument("--verbose", "-v", action="count", dest=f"verbose{suffix}", default=0,
+    unset = {"default": argparse.SUPPRESS} if suppress else {}
+    loudness.add_argument("--verbose", "-v", action="count", dest=f"verbose{suffix}", **(unset or {"default": 0}),
                           help="say what the pipeline is doing on standard error (-vv: in detail)")
-    loudness.add_argument("--quiet", "-q", action="store_true", dest=f"quiet{suffix}",
+    loudness.add_argument("--quiet", "-q", action="store_true", dest=f"quiet{suffix}", **unset,
                           help="errors only: no progress bar, and the run table only when something went wrong")
-    parser.add_argument("--log-file", type=Path, dest=f"log_file{suffix}", metavar="PATH",
+    parser.add_argument("--log-file", type=Path, dest=f"log_file{suffix}", metavar="PATH", **unset,
                         help="also append every message, with its time, to this file (or set PIPELINE_LOG_FILE)")
+
+
+def action_options(parser: argparse.ArgumentParser) -> None:
+    """--config, -v, -q and --log-file on an action of a command (`subscribers list`, `plugin new`), so that they
+    may come after it too, as after any command; one not given there leaves what was given before it."""
+    parser.add_argument("--config", "-c", type=Path, default=argparse.SUPPRESS,
+                        help="the configuration file (default: ./pipeline.toml)")
+    _output_options(parser, "", suppress=True)
 
 
 def _command_name(argv: list[str]) -> str | None:

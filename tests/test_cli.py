@@ -181,6 +181,23 @@ def test_config_before_a_command_with_its_own_actions(write_project, capsys):
     assert "ann@example.org" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("options", [["-c", "{path}"], ["-v", "-c", "{path}"], ["-q", "--config", "{path}"],
+                                     ["--log-file", "{log}", "-c", "{path}"]])
+def test_an_action_of_a_command_takes_the_options_after_it_too(write_project, capsys, tmp_path, options):
+    """README, "The command line": every command takes --config, -v, -q and --log-file before or after it,
+    `subscribers ACTION` and `plugin new` too."""
+    path = write_project(FEED_ONLY.replace('type = "rss"', 'type = "rss"\n[sinks.mail]\ntype = "email"\n'
+                                           'from_email = "n@example.org"'), {"partner.xml": RSS})
+    log = tmp_path / "cli.log"
+    options = [word.format(path=path, log=log) for word in options]
+    assert main(["subscribers", "add", "ann@example.org", *options]) == 0
+    assert main(["subscribers", "list", *options]) == 0
+    assert "ann@example.org" in capsys.readouterr().out
+    assert log.is_file() == ("--log-file" in options)
+    assert main(["plugin", "new", "cli-options-check", "--dir", str(tmp_path / "made"), *options]) == 0
+    assert (tmp_path / "made" / "newsletter-pipeline-cli-options-check" / "pyproject.toml").is_file()
+
+
 @pytest.mark.parametrize(("typed", "meant"), [("rnu", "run"), ("refesh", "refresh"), ("plugns", "plugins")])
 def test_a_mistyped_command_gets_did_you_mean(capsys, typed, meant):
     with pytest.raises(SystemExit) as stopped:

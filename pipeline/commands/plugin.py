@@ -33,6 +33,8 @@ class ScaffoldError(PipelineError):
 
 
 def register(command: Callable[[str, Callable, str], argparse.ArgumentParser]) -> None:
+    from pipeline.cli import action_options
+
     plugin = command("plugin", cmd_plugin, "write a new plugin package to start from: plugin new NAME --kind KIND")
     actions = plugin.add_subparsers(required=True, metavar="ACTION", dest="action")
     new = actions.add_parser("new", help="write a plugin package: pyproject.toml, the module, a test, a README",
@@ -43,6 +45,7 @@ def register(command: Callable[[str, Callable, str], argparse.ArgumentParser]) -
     new.add_argument("--kind", choices=KINDS, default="source", help="what it registers (default: source)")
     new.add_argument("--dir", type=Path, default=Path("."), metavar="DIR",
                      help="where to make the package's folder (default: the current folder)")
+    action_options(new)  # --config, -v, -q, --log-file after the action too, as after any command
 
 
 def cmd_plugin(args) -> int:

@@ -46,13 +46,14 @@ CommandMaker = Callable[[str, Callable, str], argparse.ArgumentParser]
 
 def register(command: CommandMaker) -> None:
     """Add `pipeline subscribers ACTION` to the CLI; `command` is the CLI's own helper for a sub-command."""
+    from pipeline.cli import action_options
+
     parent = command("subscribers", _no_action, "list, add, remove, import and export subscribers")
     actions = parent.add_subparsers(required=True, metavar="ACTION")
 
     def action(name: str, handler: Callable, help: str) -> argparse.ArgumentParser:
         sub = actions.add_parser(name, help=help, description=help)
-        sub.add_argument("--config", "-c", type=Path, default=argparse.SUPPRESS,
-                         help="the configuration file (default: ./pipeline.toml)")
+        action_options(sub)  # --config, -v, -q, --log-file after the action too
         sub.set_defaults(command=handler)
         return sub
 

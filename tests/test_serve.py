@@ -393,6 +393,35 @@ def test_serve_on_a_port_already_in_use_says_so_in_one_line(tmp_path):
     assert f"127.0.0.1:{port}" in line and "Address already in use" in line and "--port" in line, done.stderr
 
 
+def test_serve_says_which_plugin_could_not_prepare_the_templates_and_still_serves(tmp_path):
+    folder = tmp_path / "broken-filter"
+    (folder / "plugins").mkdir(parents=True)
+    (folder / "plugins" / "shouting.py").write_text(
+        "from pipeline import hookimpl\n\n"
+        "@hookimpl\ndef prepare_jinja_environment(env):\n    raise ValueError('no filter today')\n")
+    serve_project(folder)
+    config = folder / "pipeline.toml"
+    config.write_text(config.read_text().replace("workers = 1", 'workers = 1\nplugins_dir = "plugins"'))
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    serving = subprocess.Popen([sys.executable, "-m", "pipeline", "serve", "--config", str(config), "--port", str(port)],
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not any(line.startswith("serving") for line in lines):
+            lines.append(serving.stderr.readline())
+            assert lines[-1], f"serve ended: {''.join(lines)}"
+        page = httpx.get(f"http://127.0.0.1:{port}/subscribe", timeout=10)
+    finally:
+        serving.terminate()
+        serving.communicate(timeout=30)
+
+    [warning] = [line for line in lines if "prepare_jinja_environment" in line]
+    assert warning.startswith("warning: plugin 'shouting'") and "ValueError: no filter today" in warning, lines
+    assert page.status_code == 200 and "<form" in page.text
+
+
 def test_two_serves_started_together_cannot_both_have_the_port():
     # SO_REUSEADDR lets a second socket bind a port another has bound but not yet listened on; uvicorn
     # listens only after the app's startup, so both commands passed the check and the second died in uvicorn.

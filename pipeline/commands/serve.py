@@ -32,6 +32,8 @@ def cmd_serve(args) -> int:
 
     project = load_project(args.config)
     app = build_app(project)
+    for problem in app.state.problems:
+        print(f"warning: {problem}", file=sys.stderr)
     try:
         mail_sink(project)
     except PipelineError as exc:  # the other pages still work; the form could only pretend

@@ -73,6 +73,7 @@ def build_app(project: Project) -> Starlette:
                                 Middleware(SecurityHeaders, csp=page_renderer.csp,
                                            error_page=lambda: pages.server_error(web))])
     app.state.web = web
+    app.state.problems = page_renderer.problems
     return app
 
 

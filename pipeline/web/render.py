@@ -25,7 +25,10 @@ log = logging.getLogger("pipeline.web")
 
 class Pages:
     def __init__(self, project: Project):
-        self.env, _ = build_environment(project)  # a plugin's failure here is reported by `pipeline run`
+        self.env, failures = build_environment(project)
+        # A plugin's failure leaves the pages without what it adds: said once, as `serve` starts (and by each run).
+        self.problems = [f"plugin {plugin!r}: prepare_jinja_environment raised {type(exc).__name__}: {exc}; the "
+                         f"pages are rendered without what it adds" for plugin, exc in failures.items()]
         self.style = "\n".join(self.env.loader.get_source(self.env, name)[0] for name in STYLESHEETS)
         digest = base64.b64encode(hashlib.sha256(self.style.encode("utf-8")).digest()).decode("ascii")
         self.csp = (f"default-src 'none'; style-src 'sha256-{digest}'; form-action 'self'; "

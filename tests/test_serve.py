@@ -405,8 +405,8 @@ def test_serve_says_which_plugin_could_not_prepare_the_templates_and_still_serve
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    serving = subprocess.Popen([sys.executable, "-m", "pipeline", "serve", "--config", str(config), "--port", str(port)],
-                               stderr=subprocess.PIPE, text=True)
+    command = [sys.executable, "-m", "pipeline", "serve", "--config", str(config), "--port", str(port)]
+    serving = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     try:
         lines = []
         while not any(line.startswith("serving") for line in lines):

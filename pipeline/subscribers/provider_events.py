@@ -54,13 +54,16 @@ def sendgrid_suppressions(events: Any) -> list[Suppression]:
 
 def _unicode_domain(address: str) -> str:
     """ann@xn--bcher-kva.de -> ann@bücher.de: the sendgrid delivery sends a domain outside ASCII in its IDNA
-    form, and its events name the address so; `address` itself when it has no such domain."""
+    2008 form, and its events name the address so; `address` itself when it has no such domain. Read back
+    by IDNA 2008 too: Python's own codec (IDNA 2003) refuses xn--strae-oqa.de, which is straße.de."""
     local, _, domain = address.rpartition("@")
     if "xn--" not in domain:
         return address
+    import idna  # here: an address outside ASCII is rare
+
     try:
-        return f"{local}@{domain.encode('ascii').decode('idna')}"
-    except UnicodeError:
+        return f"{local}@{idna.decode(domain)}"
+    except UnicodeError:  # idna.IDNAError is one
         return address
 
 

@@ -824,5 +824,25 @@ def test_webhook_without_a_key_accepts_nothing(live, store, monkeypatch):
     assert live.status("hook-nokey@example.org") == "active"
 
 
+@pytest.mark.parametrize("other", ["rsa", "ed25519", "p384"])
+def test_webhook_with_a_key_sendgrid_never_signs_with_says_so_and_accepts_nothing(live, store, monkeypatch, caplog,
+                                                                                  other):
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    wrong = {"rsa": lambda: rsa.generate_private_key(65537, 2048), "ed25519": ed25519.Ed25519PrivateKey.generate,
+             "p384": lambda: ec.generate_private_key(ec.SECP384R1())}[other]()
+    public = wrong.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    monkeypatch.setenv(WEBHOOK_ENV, base64.b64encode(public).decode("ascii"))
+    address = f"hook-wrongkey-{other}@example.org"
+    subs.add(store, address, "", [], how="cli", at=datetime.now(UTC))
+    body = events((address, "bounce"))
+    headers = signed(ec.generate_private_key(ec.SECP256R1()), body)
+    with caplog.at_level(logging.ERROR, logger="pipeline.web"):
+        response = httpx.post(live.url + "/webhooks/sendgrid", content=body, headers=headers)
+    assert response.status_code == 503 and WEBHOOK_ENV in response.text
+    assert any(WEBHOOK_ENV in r.getMessage() and "P-256" in r.getMessage() for r in caplog.records)
+    assert live.status(address) == "active"
+
+
 def _token(live: LiveServer, purpose: str, subscriber_id: int) -> str:
     return live.app.state.web.links.tokens.make(purpose, subscriber_id)

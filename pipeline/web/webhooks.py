@@ -18,6 +18,7 @@ import os
 from datetime import UTC, datetime, timedelta
 
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -60,11 +61,16 @@ def _verifier(key: str, variable: str) -> EventWebhook | None:
     if not key:
         return None
     try:
-        return EventWebhook(key)
+        verifier = EventWebhook(key)
     except (ValueError, TypeError, UnsupportedAlgorithm):
-        log.error("%s does not hold SendGrid's verification key (base64, as SendGrid shows it); "
-                  "webhook requests are refused", variable)
+        verifier = None
+    # SendGrid signs with ECDSA on P-256: another key (RSA, Ed25519, another curve) could never verify a request.
+    if verifier is None or not (isinstance(verifier.public_key, ec.EllipticCurvePublicKey)
+                                and isinstance(verifier.public_key.curve, ec.SECP256R1)):
+        log.error("%s does not hold SendGrid's verification key (an ECDSA P-256 public key, base64, as SendGrid "
+                  "shows it); webhook requests are refused", variable)
         return None
+    return verifier
 
 
 def _verified(verifier: EventWebhook, body: bytes, signature: str, timestamp: str) -> bool:

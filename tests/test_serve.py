@@ -641,6 +641,12 @@ def test_forwarded_headers_count_only_from_a_trusted_proxy(live):
     assert codes == [200] * 5 + [429]
 
 
+def test_a_trailing_slash_is_not_redirected_to_the_host_the_request_names(live):
+    for path in ("/subscribe/", "/confirm/abc/", "/unsubscribe/abc/"):
+        response = httpx.get(live.url + path, headers={"Host": "evil.example"}, follow_redirects=False)
+        assert response.status_code == 404 and "location" not in response.headers, path
+
+
 def test_errors_are_pages_and_every_response_is_protected(live, client):
     missing = client.get("/nowhere")
     assert missing.status_code == 404 and h1(missing) == "Page not found"

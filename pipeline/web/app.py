@@ -72,6 +72,8 @@ def build_app(project: Project) -> Starlette:
                     middleware=[Middleware(ForwardedHeaders, trusted=settings.trusted_proxies),
                                 Middleware(SecurityHeaders, csp=page_renderer.csp,
                                            error_page=lambda: pages.server_error(web))])
+    # Starlette would answer /subscribe/ with a redirect to an address made from the request's Host header.
+    app.router.redirect_slashes = False
     app.state.web = web
     app.state.problems = page_renderer.problems
     return app

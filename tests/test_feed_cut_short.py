@@ -4,11 +4,13 @@ it again in full."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
 
 from pipeline.errors import SourceError
+from plugins.sources.cut_short import cut_short
 from plugins.sources.feed import parse_feed
 from tests.http_fixtures import Route
 
@@ -36,6 +38,25 @@ def atom(prefix: str = "") -> bytes:
             f"{entries}</{p}feed>\n").encode()
 
 
+def rdf(prefix: str = "") -> bytes:
+    """An RSS 1.0 feed, its namespace the default or bound to `prefix`."""
+    p = f"{prefix}:" if prefix else ""
+    items = "".join(f'<{p}item rdf:about="https://r.example.org/{k}"><{p}title>Item {k}</{p}title>'
+                    f"<{p}link>https://r.example.org/{k}</{p}link><dc:date>2016-03-0{k}T09:00:00Z</dc:date>"
+                    f"<{p}description>The whole of item {k}.</{p}description></{p}item>\n" for k in range(1, 4))
+    xmlns = f"xmlns{':' + prefix if prefix else ''}"
+    return (f'<?xml version="1.0" encoding="utf-8"?>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+            f'{xmlns}="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            f'<{p}channel rdf:about="https://r.example.org/"><{p}title>R</{p}title><{p}link>https://r.example.org/'
+            f"</{p}link><{p}description>News</{p}description></{p}channel>\n{items}</rdf:RDF>\n").encode()
+
+
+def extended(data: bytes, at: bytes, element: bytes) -> bytes:
+    """`data` with the namespace x declared on its root and `element` (of it) before each `at`."""
+    data = re.sub(rb"<((?:\w+:)?(?:rss|feed|RDF))\b", rb'<\1 xmlns:x="https://x.example.org/ns"', data, count=1)
+    return data.replace(at, element + at)
+
+
 def before(data: bytes, marker: bytes, nth: int = 1, extra: int = 0) -> bytes:
     """`data` up to its `nth` `marker` (and `extra` bytes more)."""
     at = -1
@@ -56,6 +77,42 @@ def test_a_feed_cut_inside_an_entry_leaves_that_entry_out(whole, cut, parser):
     read = parse_feed(cut, URL, "", "p", "news", parser)
     assert read.cut_short and read.partial
     assert read.items == full.items[:2]  # the two whole entries, exactly as the whole feed gives them
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("whole, cut", [  # each cut past the third entry's <x:item> or <x:entry>
+    (extended(rss(), b"<pubDate>", b"<x:item>A note</x:item>"), (b"<description>", 4)),  # 4: the channel has one
+    (extended(rdf(), b"<dc:date>", b"<x:item>A note</x:item>"), (b"<description>", 4)),
+    (extended(rdf("rss"), b"<dc:date>", b"<x:item>A note</x:item>"), (b"<rss:description>", 4)),
+    (extended(atom(), b"<content", b"<x:entry>A note</x:entry>"), (b"<content", 3)),
+    (extended(atom("atom"), b"<atom:content", b"<x:entry>A note</x:entry>"), (b"<atom:content", 3)),
+], ids=["rss", "rdf", "rdf-prefixed", "atom", "atom-prefixed"])
+def test_an_element_of_another_namespace_named_like_an_entry_does_not_hide_the_entry_it_is_in(whole, cut, parser):
+    read = parse_feed(before(whole, *cut), URL, "", "p", "news", parser)
+    assert read.cut_short and read.partial
+    assert read.items == parse_feed(whole, URL, "", "p", "news", parser).items[:2]
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("whole, end", [
+    (rss(), b"</channel>"),
+    (rdf(), b"</rdf:RDF>"),
+    (atom(), b"</feed>"),
+    (atom("atom"), b"</atom:feed>"),
+], ids=["rss", "rdf", "atom", "atom-prefixed"])
+def test_an_element_of_another_namespace_named_like_an_entry_is_not_one(whole, end, parser):
+    name = b"x:entry" if b"feed" in end else b"x:item"
+    data = extended(whole, end, b"<%s>A note on the feed, after every entry</%s>" % (name, name))
+    read = parse_feed(before(data, b"after every entry"), URL, "", "p", "news", parser)
+    assert read.cut_short and not read.partial
+    assert read.items == parse_feed(whole, URL, "", "p", "news", parser).items
+
+
+def test_where_the_namespace_of_entries_cannot_be_told_any_prefix_will_do():
+    # as before: Atom 0.3's namespace is not Atom's, and an RSS 1.0 document may not declare its own
+    assert cut_short(b'<feed xmlns="http://purl.org/atom/ns#"><entry><title>A</title></entry><x:entry><title>B'
+                     ) == (True, True)
+    assert cut_short(b"<rdf:RDF><item><title>A</title></item><x:item><title>B") == (True, True)
 
 
 @pytest.mark.parametrize("parser", PARSERS)

@@ -13,6 +13,7 @@ from pipeline.errors import SourceError
 from plugins.sources.cut_short import cut_short
 from plugins.sources.feed import parse_feed
 from tests.http_fixtures import Route
+from tests.test_fastfeed import CORPUS, ROOT
 
 URL = "https://p.example.org/feed.xml"
 PARSERS = ("feedparser", "fast")
@@ -127,6 +128,7 @@ def test_an_item_whose_cdata_holds_the_text_of_an_end_tag_is_still_partial(parse
     (rss(), before(rss(), b"<item>", nth=3), 2),  # right after the second </item>
     (rss(), before(rss(), b"<item>", nth=3, extra=3), 2),  # in the third item's start tag: no entry was begun
     (rss(), before(rss(), b"</channel>", extra=5), 3),
+    (rss(), before(rss(), b"</item>", nth=3, extra=6), 3),  # in the third item's end tag, after its name
     (atom(), before(atom(), b"<entry>", nth=3), 2),
 ])
 def test_a_feed_cut_between_entries_keeps_every_whole_one(whole, cut, kept, parser):
@@ -151,6 +153,32 @@ def test_a_whole_feed_that_is_not_well_formed_keeps_every_item(parser):
     assert not read.cut_short and not read.partial
     assert [item.title for item in read.items] == ["Item 1", "Item 2", "Item 3"]
     assert "whole paragraph" in read.items[2].body_html
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("whole, broken", [
+    (rss(), rss().replace(b"</rss>\n", b"</rss\n")),
+    (atom(), atom().replace(b"</feed>\n", b"</feed\r\n")),
+    (atom("atom"), atom("atom").replace(b"</atom:feed>\n", b"</atom:feed ")),
+    (rdf(), rdf().replace(b"</rdf:RDF>\n", b"</rdf:RDF")),
+], ids=["rss", "atom", "atom-prefixed", "rdf"])
+def test_a_feed_whose_root_end_tag_is_broken_off_at_the_very_end_is_whole(whole, broken, parser):
+    read = parse_feed(broken, URL, "", "p", "news", parser)
+    assert not read.cut_short and not read.partial
+    assert read.items == parse_feed(whole, URL, "", "p", "news", parser).items
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("name", ["entities/hex_entity_x_lowercase.xml", "entities/hex_entity_x_uppercase.xml",
+                                  "entities/query_variable_entry.xml", "illformed/rdf_channel_empty_textinput.xml",
+                                  "illformed/rss_item_link_corrupted_ampersands.xml"])
+def test_feedparsers_own_documents_whose_root_end_tag_is_broken_off_are_whole(name, parser):
+    if not CORPUS.is_dir():
+        pytest.fail(f"feedparser's test corpus is missing ({CORPUS.relative_to(ROOT)}): "
+                    f"run bash scripts/feedparser_corpus.sh", pytrace=False)
+    data = (CORPUS / name).read_bytes()  # each ends </rss, </feed or </rdf:RDF, then white space or nothing
+    read = parse_feed(data, str(CORPUS / name), "", "p", "news", parser)
+    assert not read.cut_short and not read.partial and len(read.items) == 1
 
 
 @pytest.mark.parametrize("parser", PARSERS)

@@ -22,9 +22,11 @@ def cut_short(data: bytes) -> tuple[bool, bool]:
 
     The rule, on the bytes outside CDATA sections and comments: the document was cut short when no end
     tag of its root element (</rss>, </feed>, </rdf:RDF>) follows the root's start; it ended inside an
-    entry when no end tag of the same name follows the last whole start tag of an entry (`_entry`). A start
-    tag cut off part-way does not count: the loose parser makes no entry of it, so the entry before it, closed,
-    is the last one.
+    entry when no end tag of the same name follows the last whole start tag of an entry (`_entry`). An end
+    tag broken off at the very end (</rss and only white space after it) counts: the element is all there, and
+    a document that ends so (feedparser's test corpus has several) would otherwise be called cut short on every
+    run. A start tag cut off part-way does not count: the loose parser makes no entry of it, so the entry
+    before it, closed, is the last one.
     """
     data = _NOT_MARKUP.sub(b"", data)
     root = _ROOT.search(data)
@@ -50,4 +52,4 @@ def _entry(root: bytes, attributes: bytes) -> bytes:
 
 
 def _closed(name: bytes, data: bytes, start: int) -> bool:
-    return re.compile(rb"</" + re.escape(name) + rb"\s*>", re.I).search(data, start) is not None
+    return re.compile(rb"</" + re.escape(name) + rb"\s*(?:>|\Z)", re.I).search(data, start) is not None

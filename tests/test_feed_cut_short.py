@@ -210,3 +210,13 @@ def test_a_feed_cut_short_is_read_again_in_full_next_run(pipeline_project, feed_
 
     project.refresh(as_of=date(2016, 5, 1))  # read whole: now its ETag is recorded
     assert feed_server.requests[-1][1]["if-none-match"] == '"v1"'
+
+
+@pytest.mark.parametrize("written", ["p.xml", "file://{root}/p.xml"])
+def test_a_local_feed_cut_short_is_not_put_down_to_a_server(pipeline_project, tmp_path, written):
+    url = written.format(root=tmp_path)
+    project = pipeline_project(f'[sources.p]\ntype = "feed"\nurl = "{url}"\n',
+                               {"p.xml": before(rss(), b"whole paragraph", nth=3)})
+    assert project.refresh(as_of=date(2016, 5, 1), check=False).exit_code == 3
+    assert project.problems == [f"{tmp_path / 'p.xml'}: the feed ended part-way through an item (the file ends "
+                                f"there); 2 items read, the partial one left out; the next run reads it again"]

@@ -93,8 +93,9 @@ class FeedSource(Source):
         if cut_short:  # no validators kept: the next run reads the whole feed, not a 304 or these bytes again
             where = "part-way through an item" if partial else "after an item, before the end of the document"
             left = "the partial one left out" if partial else "any after them missing"
-            run.problem(url, f"the feed ended {where} (cut short by the server?); {len(items)} items read, "
-                             f"{left}; the next run reads it again")
+            why = "cut short by the server?" if self.uses_http() else "the file ends there"
+            run.problem(url, f"the feed ended {where} ({why}); {len(items)} items read, {left}; "
+                             f"the next run reads it again")
         if undated:  # an entry without a date keeps the date it was first seen, run after run
             known = run.store.published_dates(sorted(undated))
             seen_now = run.moment - timedelta(microseconds=1)  # "before this run's edition date", not after

@@ -110,7 +110,7 @@ def test_a_feed_cut_short_before_its_first_item_fails_saying_so_and_an_empty_one
     run = run_context(project)
     cut, empty = project.sources
     with pytest.raises(SourceError, match=r"p.xml: not well-formed XML \(.*\) before any item could be read; the "
-                                          r"server may have cut it short"):
+                                          r"file may end part-way: check it"):
         cut.fetch(run)
     assert empty.fetch(run) == []
 

@@ -264,8 +264,10 @@ def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[
     kept = parsed.entries[:-1] if partial else parsed.entries
     if not kept and broken:
         # a feed cut short (or broken) before its first item, or inside it: "0 items" would hide it
+        why = ("the server may have cut it short: try again later, or tell the feed's owner" if "://" in url
+               else "the file may end part-way: check it, or copy it again")
         raise SourceError(f"{url}: not well-formed XML ({str(parsed.bozo_exception).strip()}) before any item could "
-                          f"be read; the server may have cut it short: try again later, or tell the feed's owner")
+                          f"be read; {why}")
     get = dict.get  # plain lookups: FeedParserDict.get goes through its table of aliases every time
     entries = []
     for entry in kept:

@@ -19,31 +19,12 @@ def valid_address(text: str) -> bool:
         Address(addr_spec=text)
     except (HeaderParseError, ValueError, IndexError):
         return False
-    domain = text.rpartition("@")[2]
-    if not domain.isascii():  # one no mail can reach: a control or direction mark (U+202E), an unassigned character
-        import idna
-
-        try:
-            idna.encode(domain, uts46=True)
-        except UnicodeError:  # idna.IDNAError is one
-            return False
     return True
 
 
 def normalise(text: str) -> str:
-    """The form an address is stored and compared in: trimmed, lower case, and a domain outside ASCII as IDNA
-    (UTS 46, what a mail server and the sendgrid delivery use) reads it: ann@exam\u00adple.org (a soft hyphen),
-    ann@\uff45xample.org (a full-width e) and ann@example\u3002org all reach ann@example.org, so they are it."""
-    address = text.strip().lower()
-    local, at, domain = address.rpartition("@")
-    if not at or domain.isascii():
-        return address
-    import idna  # here: an address outside ASCII is rare
-
-    try:
-        return f"{local}@{idna.decode(idna.encode(domain, uts46=True))}"
-    except UnicodeError:  # idna.IDNAError is one; `valid_address` refuses such a domain
-        return address
+    """The form an address is stored and compared in: trimmed, lower case."""
+    return text.strip().lower()
 
 
 def one_line(text: str, limit: int = 200) -> str:

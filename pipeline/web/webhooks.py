@@ -12,6 +12,7 @@ the bounce) changes nothing, so neither can a replay within those minutes.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_der_public_key
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -60,17 +62,27 @@ def _verifier(key: str, variable: str) -> EventWebhook | None:
     key = "".join(key.split())
     if not key:
         return None
-    try:
-        verifier = EventWebhook(key)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        verifier = None
-    # SendGrid signs with ECDSA on P-256: another key (RSA, Ed25519, another curve) could never verify a request.
-    if verifier is None or not (isinstance(verifier.public_key, ec.EllipticCurvePublicKey)
-                                and isinstance(verifier.public_key.curve, ec.SECP256R1)):
+    verifier = None
+    if _p256(key):  # SendGrid signs with ECDSA on P-256: another key could never verify a request
+        try:
+            verifier = EventWebhook(key)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            pass
+    if verifier is None:
         log.error("%s does not hold SendGrid's verification key (an ECDSA P-256 public key, base64, as SendGrid "
                   "shows it); webhook requests are refused", variable)
         return None
     return verifier
+
+
+def _p256(key: str) -> bool:
+    """Whether `key` (base64 DER, as SendGrid shows it) is an ECDSA P-256 public key; judged here, not by the
+    object the sendgrid library makes of it, which has been of three libraries' types across its versions."""
+    try:
+        public = load_der_public_key(base64.b64decode(key, validate=True))
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return isinstance(public, ec.EllipticCurvePublicKey) and isinstance(public.curve, ec.SECP256R1)
 
 
 def _verified(verifier: EventWebhook, body: bytes, signature: str, timestamp: str) -> bool:

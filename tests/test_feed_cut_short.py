@@ -117,6 +117,30 @@ def test_where_the_namespace_of_entries_cannot_be_told_any_prefix_will_do():
 
 
 @pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("whole, cut", [
+    # RSS 1.0 bound to rss: on the root, the items written without it (feedparser takes any <item>)
+    (rdf("rss").replace(b"<rss:item ", b"<item ").replace(b"</rss:item>", b"</item>"),
+     before(rdf("rss").replace(b"<rss:item ", b"<item ").replace(b"</rss:item>", b"</item>"),
+            b"The whole of item 3")),
+    # Atom bound to a prefix on each entry itself, not on the root
+    (atom().replace(b"<entry>", b'<a:entry xmlns:a="http://www.w3.org/2005/Atom">').replace(b"</entry>", b"</a:entry>"),
+     before(atom().replace(b"<entry>", b'<a:entry xmlns:a="http://www.w3.org/2005/Atom">')
+            .replace(b"</entry>", b"</a:entry>"), b"The whole of entry 3")),
+], ids=["rdf-unprefixed-items", "atom-declared-on-each-entry"])
+def test_an_entry_whose_prefix_the_root_does_not_bind_elsewhere_is_one(whole, cut, parser):
+    read = parse_feed(cut, URL, "", "p", "news", parser)
+    assert read.cut_short and read.partial
+    assert read.items == parse_feed(whole, URL, "", "p", "news", parser).items[:2]
+
+
+def test_a_root_declaring_many_prefixes_is_judged_as_one_declaring_few():
+    declared = b"".join(b' xmlns:n%d="https://n.example.org/%d"' % (k, k) for k in range(2000))
+    data = rss().replace(b"<rss ", b"<rss" + declared + b" ", 1)
+    assert cut_short(before(data, b"whole paragraph", nth=3)) == (True, True)
+    assert cut_short(before(data, b"whole paragraph", nth=3).replace(b"<item>", b"<n7:item>")) == (True, False)
+
+
+@pytest.mark.parametrize("parser", PARSERS)
 def test_an_item_whose_cdata_holds_the_text_of_an_end_tag_is_still_partial(parser):
     data = rss(body="<p>Write &lt;item&gt; as <code></item></code> to close one.</p> More follows")
     read = parse_feed(before(data, b"More follows", nth=3), URL, "", "p", "news", parser)

@@ -489,6 +489,38 @@ def test_rate_limit_per_address_whoever_asks(live):
     assert len(live.messages_to("victim@example.org")) == 2
 
 
+def test_another_spelling_of_an_address_its_mail_reaches_is_that_address(live, store):
+    """IDNA, which mail servers and the sendgrid delivery use, reads each of these domains as example.org (a soft
+    hyphen or a zero-width space dropped, a full-width letter or dot the plain one), and xn--bcher-kva.de as
+    bücher.de. So the form takes each as that address: one on the list gets nothing, however it is spelt, and the
+    per-address limit counts every spelling."""
+    spellings = ["{}@exam\u00adple.org", "{}@example.org\u200b", "{}@\uff45xample.org", "{}@example\u3002org"]
+    members = ["spelt-member1", "spelt-member2"]  # two spellings each: per_address_limit = 2
+    for member in members:
+        subs.add(store, f"{member}@example.org", "", [], how="cli", at=datetime.now(UTC))
+    subs.add(store, "spelt-ann@bücher.de", "", [], how="cli", at=datetime.now(UTC))
+    before = live.snapshot()[0]
+    for n, spelling in enumerate([*spellings, "{}@xn--bcher-kva.de"]):
+        member = members[n // 2] if n < len(spellings) else "spelt-ann"
+        with httpx.Client(base_url=live.url, headers={"X-Forwarded-For": next(CLIENTS)}) as http:
+            assert ask(http, spelling.format(member)).status_code == 200
+    live.app.state.web.mailer.submit(lambda: None).result(timeout=10)  # every confirmation asked for is out
+    assert live.snapshot()[0] == before  # no second subscriber for the same mailbox
+    assert [live.messages_to(a) for a in ("spelt-member1@example.org", "spelt-member2@example.org",
+                                          "spelt-ann@bücher.de")] == [[], [], []]
+
+    codes = []
+    for address in ["spelt-new@example.org", *spellings[:2]]:  # per_address_limit = 2
+        with httpx.Client(base_url=live.url, headers={"X-Forwarded-For": next(CLIENTS)}) as http:
+            codes.append(ask(http, address.format("spelt-new")).status_code)
+    assert codes == [200, 200, 429]
+    assert live.status("spelt-new@example.org") == "pending"
+
+    with httpx.Client(base_url=live.url, headers={"X-Forwarded-For": next(CLIENTS)}) as http:
+        for unreachable in ("spelt-rtl@exa\u202emple.org", "spelt-c1@exa\x9fmple.org", "spelt-pua@exa\ue000mple.org"):
+            assert ask(http, unreachable).status_code == 400, repr(unreachable)  # no mail server takes the domain
+
+
 def test_rate_limit_per_client(live, client):
     codes = [ask(client, f"many{n}@example.org").status_code for n in range(6)]  # per_client_limit = 5
     assert codes == [200] * 5 + [429]

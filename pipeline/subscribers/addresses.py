@@ -27,6 +27,23 @@ def normalise(text: str) -> str:
     return text.strip().lower()
 
 
+def mail_spelling(address: str) -> str | None:
+    """`address` with its domain as IDNA (UTS 46) reads it, which is how mail servers and the sendgrid delivery
+    read it: ann@exam\u00adple.org (a soft hyphen), ann@\uff45xample.org (a full-width e) and ann@example\u3002org
+    all reach ann@example.org, and ann@xn--bcher-kva.de is ann@bücher.de; None for a domain IDNA refuses (a
+    direction mark, a control), which no mail reaches. Longer than any address (`valid_address` refuses it), it
+    is given back as it is: some versions of idna take time that grows with the square of the length."""
+    local, _, domain = address.rpartition("@")
+    if len(address) > MAX_LENGTH or (domain.isascii() and "xn--" not in domain):
+        return address
+    import idna  # here: a domain outside ASCII is rare
+
+    try:
+        return f"{local}@{idna.decode(idna.encode(domain, uts46=True))}"
+    except UnicodeError:  # idna.IDNAError is one
+        return None
+
+
 def one_line(text: str, limit: int = 200) -> str:
     """A name as typed, on one line with single spaces and no control characters, at most `limit` characters."""
     return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:limit]

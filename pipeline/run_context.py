@@ -24,6 +24,7 @@ from pipeline.errors import SourceError
 from pipeline.models import Item
 from pipeline.state import Store
 from pipeline.texts import BodyTexts
+from pipeline.worker_calls import call_with_gc_paused
 
 log = logging.getLogger("pipeline.workers")
 
@@ -246,7 +247,7 @@ class RunContext:
                 if self._alone is None:
                     self._alone = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
                 pool = self._alone
-            future = pool.submit(fn, *args)
+            future = pool.submit(call_with_gc_paused, fn, *args)
             try:
                 return future.result(timeout=None if timeout == float("inf") else max(0.1, ends - time.monotonic()))
             except (BrokenProcessPool, TimeoutError):
@@ -286,10 +287,10 @@ class RunContext:
         """`fn(*args)` in a worker process, at once; its future (`fn` must be importable). When a worker
         died (killed for memory, or crashed in C code), the pool it broke is replaced first."""
         try:
-            return self._worker_pool().submit(fn, *args)
+            return self._worker_pool().submit(call_with_gc_paused, fn, *args)
         except BrokenProcessPool as exc:
             self.workers_failed(exc)
-            return self._worker_pool().submit(fn, *args)
+            return self._worker_pool().submit(call_with_gc_paused, fn, *args)
 
     def workers_failed(self, exc: BaseException) -> None:
         """A future of the workers raised `exc`: when it says the pool is broken, the next task gets a new one

@@ -614,3 +614,60 @@ def test_a_run_with_nothing_new_reports_each_transform_with_no_items_and_no_nega
 
     [result] = [r for r in again.results if r.stage == "transform"]
     assert result.ok and result.summary == "0 items" and result.count == 0 and result.seconds >= 0, result
+
+
+
+class _Node:
+    def __init__(self):
+        self.me = self  # a cycle: only the collector frees it
+
+
+_left: list = []  # in a worker: weak references to the cycles its last call of `_make_cycles` made
+
+
+def _make_cycles() -> bool:
+    """In a worker: 20,000 cycles of garbage; whether the collector ran meanwhile (then some would be gone)."""
+    import weakref
+
+    _left[:] = [weakref.ref(_Node()) for _ in range(20_000)]
+    return all(ref() is not None for ref in _left)
+
+
+def _cycles_freed() -> bool:
+    return bool(_left) and all(ref() is None for ref in _left)
+
+
+def _collector_on() -> bool:
+    import gc
+
+    return gc.isenabled()
+
+
+def test_a_worker_call_runs_with_the_cycle_collector_paused_and_what_it_left_in_cycles_is_freed_after(tmp_path):
+    ctx, store = _context(tmp_path)
+    try:
+        assert ctx.submit_to_workers(_collector_on).result(timeout=30) is False  # in the pool's calls
+        assert ctx.run_alone(_collector_on, timeout=30) is False  # and in a call alone
+        # one worker, kept between calls: what a call left in cycles is gone by the next call
+        assert ctx.run_alone(_make_cycles, timeout=30) is True
+        assert ctx.run_alone(_cycles_freed, timeout=30) is True
+    finally:
+        ctx.close()
+        store.close()
+
+
+def test_the_collector_is_on_again_after_a_call_that_raises_and_stays_off_when_it_was_off():
+    import gc
+
+    from pipeline.worker_calls import call_with_gc_paused
+
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError):
+        call_with_gc_paused(divmod, 1, 0)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert call_with_gc_paused(gc.isenabled) is False
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

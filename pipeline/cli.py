@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser(argv)
     _suggest(parser, argv)
     args = parser.parse_args(argv)
+    if _loudness(args)[0] and _loudness(args)[1]:
+        parser.error("-v (--verbose) and -q (--quiet) cannot be given together, before or after the command")
     args.config = args.config or args.config_before or Path("pipeline.toml")
     args.json_out = sys.stdout if getattr(args, "json", False) else None
     try:
@@ -139,12 +141,22 @@ def _log_error(message: str) -> None:
     logging.getLogger("pipeline").error(" ".join(message.split()), extra=SHOWN)
 
 
+_PLACES = ("_action", "", "_before")  # an action's options (`subscribers list -v`), the command's, the main parser's
+
+
+def _loudness(args) -> tuple[int, bool]:
+    """(how many -v, whether -q) given before the command, after it or after its action, all counted."""
+    return (sum(getattr(args, f"verbose{place}", 0) or 0 for place in _PLACES),
+            any(getattr(args, f"quiet{place}", False) for place in _PLACES))
+
+
 def _logging(args) -> None:
-    """--verbose, --quiet and --log-file, given before or after the command."""
+    """--verbose, --quiet and --log-file, given before or after the command (the last given --log-file wins)."""
     from pipeline import logs
 
-    logs.configure(verbose=(args.verbose or 0) + (args.verbose_before or 0), quiet=args.quiet or args.quiet_before,
-                   log_file=args.log_file or args.log_file_before)
+    verbose, quiet = _loudness(args)
+    log_file = next(filter(None, (getattr(args, f"log_file{place}", None) for place in _PLACES)), None)
+    logs.configure(verbose=verbose, quiet=quiet, log_file=log_file)
 
 
 def write_json(stream, data) -> None:
@@ -274,7 +286,7 @@ def action_options(parser: argparse.ArgumentParser) -> None:
     may come after it too, as after any command; one not given there leaves what was given before it."""
     parser.add_argument("--config", "-c", type=Path, default=argparse.SUPPRESS,
                         help="the configuration file (default: ./pipeline.toml)")
-    _output_options(parser, "", suppress=True)
+    _output_options(parser, "_action", suppress=True)
 
 
 def _command_name(argv: list[str]) -> str | None:

@@ -4,8 +4,11 @@ terminal and is not repeated there by the log."""
 from __future__ import annotations
 
 import json
+import logging
 import re
+import sys
 
+import pytest
 from http_fixtures import Route, start_feed_server
 from sample_feeds import ONE_ITEM_RSS as RSS
 from sample_feeds import TWO_SOURCES
@@ -83,15 +86,28 @@ def test_a_log_file_that_cannot_be_written_is_one_line_and_exit_2(write_project,
     assert not (config.parent / "state").exists()  # nothing ran
 
 
-def test_quiet_and_verbose_together_are_refused(write_project, capsys):
+@pytest.mark.parametrize("argv", [["refresh", "-q", "-v"], ["-v", "refresh", "-q"], ["-q", "refresh", "-v"],
+                                  ["subscribers", "-v", "list", "-q"], ["-q", "subscribers", "list", "-v"]])
+def test_quiet_and_verbose_together_are_refused_wherever_each_is_given(write_project, capsys, argv):
     config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": RSS})
-    try:
-        main(["refresh", "-q", "-v", "-c", str(config)])
-    except SystemExit as exc:
-        assert exc.code == 2
-    else:
-        raise AssertionError("argparse accepted --quiet with --verbose")
-    assert "not allowed with argument" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main([*argv, "-c", str(config)])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert "not allowed with argument" in err or "-v (--verbose) and -q (--quiet) cannot be given together" in err
+    assert not (config.parent / "state").exists()  # nothing ran
+
+
+@pytest.mark.parametrize(("argv", "level"), [(["-v", "subscribers", "list", "-v"], logging.DEBUG),
+                                             (["subscribers", "-v", "list", "-v"], logging.DEBUG),
+                                             (["subscribers", "list", "-v"], logging.INFO),
+                                             (["-v", "subscribers", "list"], logging.INFO),
+                                             (["subscribers", "list"], logging.WARNING)])
+def test_each_v_counts_wherever_it_is_given(write_project, argv, level):
+    config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": RSS})
+    assert main([*argv, "-c", str(config)]) == 0
+    terminal = [h for h in logging.getLogger("pipeline").handlers if getattr(h, "stream", None) is sys.stderr]
+    assert [h.level for h in terminal] == [level]
 
 
 def test_each_batch_of_a_send_is_logged(write_project, capsys):

@@ -109,6 +109,7 @@ class ServeSettings(Settings):
     secret_env: str = "PIPELINE_SECRET"  # the variable holding the signing secret; unset: state_dir/secret
     webhook_key_env: str = "SENDGRID_WEBHOOK_PUBLIC_KEY"  # the Event Webhook's verification key
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])  # X-Forwarded-* trusted from these
+    allowed_hosts: list[str] = Field(default_factory=list)  # host names served besides site_url's and loopback
     per_address_limit: int = Field(default=3, ge=1)  # subscription requests per address per window
     per_client_limit: int = Field(default=10, ge=1)  # form posts per client address per window
     limit_minutes: int = Field(default=60, ge=1)
@@ -130,6 +131,18 @@ class ServeSettings(Settings):
             except ValueError:
                 raise ValueError(f"{address!r} is not an IP address or network such as '127.0.0.1' "
                                  f"or '10.0.0.0/8'") from None
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        from pipeline.web.hosts import host_name
+
+        for name in value:
+            try:
+                host_name(name)
+            except ValueError as exc:
+                raise ValueError(f"{name!r}: {exc}") from None
         return value
 
 

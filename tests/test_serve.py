@@ -646,9 +646,11 @@ def test_forwarded_headers_count_only_from_a_trusted_proxy(live):
 
 
 def test_a_trailing_slash_is_not_redirected_to_the_host_the_request_names(live):
+    # a host not allowed is refused before any route; an allowed one is not sent elsewhere either
     for path in ("/subscribe/", "/confirm/abc/", "/unsubscribe/abc/"):
-        response = httpx.get(live.url + path, headers={"Host": "evil.example"}, follow_redirects=False)
-        assert response.status_code == 404 and "location" not in response.headers, path
+        for host, status in (("evil.example", 400), ("localhost:8000", 404)):
+            response = httpx.get(live.url + path, headers={"Host": host}, follow_redirects=False)
+            assert response.status_code == status and "location" not in response.headers, (path, host)
 
 
 def test_errors_are_pages_and_every_response_is_protected(live, client):
@@ -730,6 +732,23 @@ def test_webhook_suppresses_bounces_complaints_and_unsubscribes(live, store, web
     assert live.status("hook-new@example.org") == "bounced"  # kept, so the CSV can never activate it
     spam = subs.find_subscriber(store, "hook-spam@example.org")
     assert subs.history(store, spam.id)[-1].how == "sendgrid webhook: spamreport"
+
+
+def test_webhook_takes_sendgrids_post_to_the_site_url_host_and_no_other(live, store, webhook_key):
+    """SendGrid posts to site_url: through the proxy (X-Forwarded-Host) or straight to the port, it is taken."""
+    for n, headers in enumerate(({"Host": "network.example.org"},
+                                 {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "network.example.org"})):
+        subs.add(store, f"hook-host{n}@example.org", "", [], how="cli", at=datetime.now(UTC))
+        body = events((f"hook-host{n}@example.org", "bounce"))
+        response = httpx.post(live.url + "/webhooks/sendgrid", content=body, headers={**signed(webhook_key, body),
+                                                                                       **headers})
+        assert response.status_code == 200, response.text
+        assert live.status(f"hook-host{n}@example.org") == "bounced"
+    subs.add(store, "hook-elsewhere@example.org", "", [], how="cli", at=datetime.now(UTC))
+    body = events(("hook-elsewhere@example.org", "bounce"))
+    response = httpx.post(live.url + "/webhooks/sendgrid", content=body,
+                          headers={**signed(webhook_key, body), "Host": "attacker.example"})
+    assert response.status_code == 400 and live.status("hook-elsewhere@example.org") == "active"
 
 
 @pytest.mark.parametrize(("typed", "reported"), [

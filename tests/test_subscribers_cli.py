@@ -152,6 +152,9 @@ def test_pipeline_serve_runs_the_app_on_the_port_given(config):
                 time.sleep(0.1)
         assert response is not None and response.status_code == 200
         assert "Subscribe to the newsletter" in response.text
+        for _ in range(2):
+            foreign = httpx.get(f"http://127.0.0.1:{port}/subscribe", headers={"Host": "attacker.example"})
+            assert foreign.status_code == 400
         secret = config.parent / "state" / "secret"
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     finally:
@@ -159,3 +162,5 @@ def test_pipeline_serve_runs_the_app_on_the_port_given(config):
         _, err = server.communicate(timeout=20)
     assert server.returncode == 130 and "Finished server process" in err  # Ctrl-C: a clean stop, as `schedule`
     assert secret.read_text().strip() not in err  # the secret is never printed
+    refused = [line for line in err.splitlines() if "refused a request for host 'attacker.example'" in line]
+    assert len(refused) == 1 and "add it to [serve] allowed_hosts" in refused[0]  # said once, on the terminal

@@ -2,5 +2,6 @@
 
 `app.py` builds the Starlette app, `pages.py` and `webhooks.py` hold the routes (thin: they read
 the request and call the functions the CLI calls), `guards.py` the form token, origin check and
-rate limits, `proxy.py` the trusted X-Forwarded-* headers, `render.py` the pages.
+rate limits, `hosts.py` the host names the app answers to, `proxy.py` the trusted X-Forwarded-*
+headers, `render.py` the pages.
 """

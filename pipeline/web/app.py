@@ -8,6 +8,8 @@ for the rest):
     GET  /unsubscribe/<token>      a page with a button     POST /unsubscribe/<token>  leave (RFC 8058 one-click)
     GET  /preferences/<token>      themes, and leave        POST /preferences/<token>  save themes, or leave
                                                             POST /webhooks/sendgrid    bounces, complaints...
+
+A request for a host the site is not served under gets 400 before any route runs (`hosts.py`).
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from pipeline.config import Project
+from pipeline.errors import ConfigError
 from pipeline.runner import state_path
 from pipeline.state import Store
 from pipeline.subscribers.signing import Links, signing_secret
 from pipeline.subscribers.themes import always_sent, taxonomy_themes
 from pipeline.web import pages, webhooks
 from pipeline.web.guards import FormTokens, RateLimiter
+from pipeline.web.hosts import AllowedHosts, HostCheck
 from pipeline.web.proxy import ForwardedHeaders
 from pipeline.web.render import Pages, SecurityHeaders
 
@@ -37,16 +41,23 @@ FORM_BODY = 64 * 1024  # bytes: a form post is a few hundred
 def build_app(project: Project) -> Starlette:
     """The app, with its own connection to the state database (closed when the app shuts down).
 
-    Raises ConfigError when the signing secret cannot be had (see `signing.signing_secret`).
+    Raises ConfigError when the signing secret cannot be had (see `signing.signing_secret`), or when
+    `site_url`'s host is not a name a browser could send.
     """
     secret = signing_secret(project)
-    store = Store(state_path(project))
     settings = project.serve
+    try:
+        hosts = AllowedHosts(project.core.site_url, settings.allowed_hosts)
+    except ValueError as exc:
+        raise ConfigError(f"{project.config_path.name}: [pipeline]: site_url: {project.core.site_url!r}: {exc}; "
+                          f"correct the URL") from None
+    store = Store(state_path(project))
     window = settings.limit_minutes * 60
     page_renderer = Pages(project)
     web = pages.Web(project, store, page_renderer, Links(project, secret), FormTokens(secret),
                     per_client=RateLimiter(settings.per_client_limit, window),
                     per_address=RateLimiter(settings.per_address_limit, window),
+                    hosts=hosts,
                     themes=taxonomy_themes(project), always_note=_always_note(always_sent(project)))
 
     @asynccontextmanager
@@ -71,7 +82,8 @@ def build_app(project: Project) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: pages.http_error},
                     middleware=[Middleware(ForwardedHeaders, trusted=settings.trusted_proxies),
                                 Middleware(SecurityHeaders, csp=page_renderer.csp,
-                                           error_page=lambda: pages.server_error(web))])
+                                           error_page=lambda: pages.server_error(web)),
+                                Middleware(HostCheck, allowed=web.hosts, refused=lambda: pages.unknown_host(web))])
     # Starlette would answer /subscribe/ with a redirect to an address made from the request's Host header.
     app.router.redirect_slashes = False
     app.state.web = web

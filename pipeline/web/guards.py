@@ -1,5 +1,5 @@
 """What keeps the subscribe form from being used to mail strangers: a form token bound to a cookie
-(CSRF), an origin check, and rate limits per address and per client.
+(CSRF), an origin check, and rate limits per address and per client (the Host check is `hosts.py`).
 
 The form token is session-free: the cookie holds a random value, the form's hidden field holds that
 value signed with the secret and a time. A POST must bring both, matching, and less than a day
@@ -15,11 +15,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
+
+from pipeline.web.hosts import DEFAULT_PORTS, AllowedHosts, parse_origin, split_host
 
 FORM_MAX_AGE = 24 * 3600  # seconds a form stays valid
 _NONCE_CHARS = 22
@@ -55,14 +56,20 @@ class FormTokens:
         return bool(nonce) and nonce.isascii() and isinstance(signed, str) and hmac.compare_digest(signed, nonce)
 
 
-def same_origin(request: Request, site_url: str) -> bool:
-    """False when the browser says the form was posted from another origin; no Origin header passes."""
+def same_origin(request: Request, allowed: AllowedHosts) -> bool:
+    """False when the browser says the form was posted from another origin. The Origin must be one the app
+    answers to, and the request's own or `site_url`'s. No Origin header passes (older browsers send none);
+    "null", which a sandboxed frame or a data: page sends, does not."""
     origin = request.headers.get("origin")
     if origin is None:
         return True
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    site = urlsplit(site_url)
-    return origin in (own, f"{site.scheme}://{site.netloc}")
+    said = parse_origin(origin)
+    if said is None or not allowed.allows(said[1], said[2]):
+        return False
+    scheme = request.url.scheme
+    host = split_host(request.headers.get("host", ""))
+    own = host and (scheme, host[0], host[1] or DEFAULT_PORTS.get(scheme, 0))
+    return said in (own, allowed.site_origin)
 
 
 class RateLimiter:

@@ -29,6 +29,7 @@ from pipeline.subscribers.addresses import mail_spelling, normalise, one_line, v
 from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
 from pipeline.subscribers.signing import BadToken, ExpiredToken, Links, Purpose
 from pipeline.web.guards import FormTokens, RateLimiter, same_origin
+from pipeline.web.hosts import AllowedHosts
 from pipeline.web.proxy import client_key
 from pipeline.web.render import Pages
 
@@ -49,6 +50,7 @@ class Web:
     form_tokens: FormTokens
     per_client: RateLimiter
     per_address: RateLimiter
+    hosts: AllowedHosts
     themes: list[str]  # the taxonomy's themes, in its order
     always_note: str = ""  # " Jobs and events are in every issue, whatever you choose."
     # The project's delivery is one object, made for one send at a time (smtp keeps one connection), so
@@ -79,7 +81,7 @@ async def subscribe(request: Request) -> Response:
     email, name = normalise(_text(form, "email")), one_line(_text(form, "name"))
     themes = [t for t in form.getlist("theme") if t in web.themes]
     values = {"email": email, "name": name, "themes": themes}
-    if not same_origin(request, web.project.core.site_url) or not web.form_tokens.check(request, _text(form, "form")):
+    if not same_origin(request, web.hosts) or not web.form_tokens.check(request, _text(form, "form")):
         return _form(web, request, values, {"form": "This form had expired or was sent from another site. "
                                                     "Check the details below and send it again."}, status=403)
     if _text(form, HONEYPOT):
@@ -278,6 +280,12 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return web.pages.render("message.html", status=exc.status_code, headers=exc.headers,
                             title=ERROR_TITLES.get(exc.status_code, "Something went wrong"), message=message,
                             subscribe_link=exc.status_code in (404, 410))
+
+
+def unknown_host(web: Web) -> Response:
+    """The page of a request for a host the app does not answer to (see `hosts.HostCheck`)."""
+    return web.pages.render("message.html", status=400, title="Not this address",
+                            message="This site is not served at the address you used.")
 
 
 def server_error(web: Web) -> Response:

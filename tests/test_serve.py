@@ -657,9 +657,18 @@ def test_errors_are_pages_and_every_response_is_protected(live, client):
     missing = client.get("/nowhere")
     assert missing.status_code == 404 and h1(missing) == "Page not found"
     assert client.put("/subscribe").status_code == 405
-    assert client.post("/subscribe", content=b"x" * 70_000,
-                       headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 413
-    for response in (missing, client.get("/subscribe")):
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    too_large = client.post("/subscribe", content=b"x" * 70_000, headers=form)  # said by its Content-Length
+    chunked = client.post("/subscribe", content=iter([b"email=a%40example.org&x="] + [b"x" * 8192] * 9),
+                          headers=form)  # found out as it arrives
+    one_click = client.post("/unsubscribe/" + _token(live, "unsubscribe", 1), content=b"x" * 70_000, headers=form)
+    webhook = client.post("/webhooks/sendgrid", content=b"[" + b" " * 8 * 1024 * 1024 + b"]",
+                          headers={"Content-Type": "application/json"})
+    for response in (too_large, chunked, one_click, webhook):
+        assert response.status_code == 413 and h1(response) == "Too much data"
+        assert response.headers["content-type"].startswith("text/html")
+    assert "transfer-encoding" not in too_large.request.headers and "content-length" not in chunked.request.headers
+    for response in (missing, client.get("/subscribe"), too_large, chunked):
         assert "script-src" not in response.headers["content-security-policy"]
         assert response.headers["content-security-policy"].startswith("default-src 'none'; style-src 'sha256-")
         assert response.headers["referrer-policy"] == "same-origin"

@@ -30,6 +30,7 @@ from pipeline.state import Store
 from pipeline.subscribers.signing import Links, signing_secret
 from pipeline.subscribers.themes import always_sent, taxonomy_themes
 from pipeline.web import pages, webhooks
+from pipeline.web.body_size import BodyLimit
 from pipeline.web.guards import FormTokens, RateLimiter
 from pipeline.web.hosts import AllowedHosts, HostCheck
 from pipeline.web.proxy import ForwardedHeaders
@@ -67,17 +68,16 @@ def build_app(project: Project) -> Starlette:
         await run_in_threadpool(pages.stop_mailer, web)
         store.close()
 
-    form = {"max_body_size": FORM_BODY}
     routes = [
         Route("/subscribe", pages.subscribe_form, methods=["GET"]),
-        Route("/subscribe", pages.subscribe, methods=["POST"], **form),
+        Route("/subscribe", BodyLimit(pages.subscribe, FORM_BODY), methods=["POST"]),
         Route("/confirm/{token}", pages.confirm_page, methods=["GET"]),
-        Route("/confirm/{token}", pages.confirm_post, methods=["POST"], **form),
+        Route("/confirm/{token}", BodyLimit(pages.confirm_post, FORM_BODY), methods=["POST"]),
         Route("/unsubscribe/{token}", pages.unsubscribe_page, methods=["GET"]),
-        Route("/unsubscribe/{token}", pages.unsubscribe_post, methods=["POST"], **form),
+        Route("/unsubscribe/{token}", BodyLimit(pages.unsubscribe_post, FORM_BODY), methods=["POST"]),
         Route("/preferences/{token}", pages.preferences_page, methods=["GET"]),
-        Route("/preferences/{token}", pages.preferences_post, methods=["POST"], **form),
-        Route("/webhooks/sendgrid", webhooks.sendgrid, methods=["POST"], max_body_size=webhooks.MAX_BODY),
+        Route("/preferences/{token}", BodyLimit(pages.preferences_post, FORM_BODY), methods=["POST"]),
+        Route("/webhooks/sendgrid", BodyLimit(webhooks.sendgrid, webhooks.MAX_BODY), methods=["POST"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: pages.http_error},
                     middleware=[Middleware(ForwardedHeaders, trusted=settings.trusted_proxies),

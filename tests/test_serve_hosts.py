@@ -101,6 +101,21 @@ def test_loopback_passes_on_any_port(live):
         assert refused(get(live, host)), host
 
 
+def test_a_host_longer_than_any_name_is_refused_before_idna_reads_it(live, monkeypatch):
+    """idna's time grows fast with the length of some input, and the check runs on the event loop."""
+    import idna
+
+    read = []
+    monkeypatch.setattr(idna, "encode", lambda *args, **kwargs: read.append(args) or b"x")
+    for host in ("b\u00fccher." * 40, "a" * 300, "[" + "1:" * 200 + "]"):
+        assert hosts.split_host(host) is None
+        with pytest.raises(ValueError, match="longer than any host name"):
+            hosts.host_name(host)
+    assert read == []
+    assert hosts.split_host("b\u00fccher.example") is not None and read  # a name of a usual length is read
+    assert refused(get(live, "attacker.example." * 20))
+
+
 def test_a_missing_or_repeated_host_header_is_refused(live):
     """HTTP/1.0 may leave the Host out: refused by the app; two Host headers uvicorn refuses itself."""
     port = int(live.url.rsplit(":", 1)[1])

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pipeline.web")
 DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_HOST = 255  # a name is at most 253 characters (RFC 1035), a final dot and brackets aside
 LOGGED_HOSTS = 256  # distinct refused hosts logged one by one; past that, one line and then silence
 _LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")
 
@@ -32,6 +33,8 @@ _LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")
 def host_name(text: str) -> str:
     """A host name or IP address as a browser sends it: lower case, no final dot, a name outside ASCII as
     IDNA (xn--), an IPv6 address without brackets. ValueError saying why `text` is not one."""
+    if len(text) > MAX_HOST:  # before idna or ipaddress see it: a Host header is the client's to make as long as it likes
+        raise ValueError(f"longer than any host name ({MAX_HOST} characters)")
     if "*" in text or text.startswith("."):
         raise ValueError("wildcards are not supported; list each name the site is served under")
     if "/" in text:

@@ -33,7 +33,7 @@ _LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")
 def host_name(text: str) -> str:
     """A host name or IP address as a browser sends it: lower case, no final dot, a name outside ASCII as
     IDNA (xn--), an IPv6 address without brackets. ValueError saying why `text` is not one."""
-    if len(text) > MAX_HOST:  # before idna or ipaddress see it: a Host header is the client's to make as long as it likes
+    if len(text) > MAX_HOST:  # before idna or ipaddress see it: a client makes a Host as long as it likes
         raise ValueError(f"longer than any host name ({MAX_HOST} characters)")
     if "*" in text or text.startswith("."):
         raise ValueError("wildcards are not supported; list each name the site is served under")

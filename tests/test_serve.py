@@ -475,6 +475,11 @@ def test_a_bad_address_is_shown_back_with_the_problem(live, client):
     assert response.status_code == 400 and 'aria-invalid="true"' in response.text
     assert "Enter an email address like name@example.org." in response.text
     assert 'value="Ann"' in response.text
+    for address, why in [("a" * 65 + "@example.org", "the part before the @ is longer than 64 characters"),
+                         ("ann@192.168.1.1", "mail to an IP address needs brackets")]:
+        response = ask(client, address)
+        assert response.status_code == 400 and f"Enter an email address like name@example.org ({why}" in response.text
+    assert live.status("ann@192.168.1.1") is None
 
 
 def test_rate_limit_per_address_whoever_asks(live):

@@ -72,9 +72,26 @@ def test_a_quote_before_anything_but_a_formula_or_a_quote_is_the_names_own(tmp_p
     ("ann@example.org", True), ("ann.o'neil+news@sub.example.co.uk", True), ("ann@example", False),
     ("ann@@example.org", False), ("ann example@example.org", False), ("<ann@example.org>", False),
     ("ann..b@example.org", False), ("a" * 250 + "@example.org", False),
+    # RFC 5321 4.5.3.1.1: at most 64 characters before the @
+    ("a" * 64 + "@example.org", True), ("a" * 65 + "@example.org", False),
+    # an IP address after the @ reaches a mailbox only in brackets ([192.168.1.1]), which the list does not take
+    ("ann@192.168.1.1", False), ("ann@10.1", False), ("ann@example.123", False), ("ann@1.2.3.example.org", True),
 ])
 def test_valid_address(address, ok):
     assert valid_address(address) is ok
+
+
+def test_a_row_too_long_before_the_at_or_with_an_ip_address_says_why(tmp_path):
+    path = tmp_path / "subscribers.csv"
+    path.write_text(f"email,name\n{'a' * 65}@example.org,Ann\nbob@192.168.1.1,Bob\ncy@example.org,Cy\n",
+                    encoding="utf-8")
+    listed = read_csv(path)
+    assert listed.problems == [
+        f"{path}:2: '{'a' * 65}@example.org' is not a valid email address (the part before the @ is longer than 64 "
+        f"characters); correct it or delete the row",
+        f"{path}:3: 'bob@192.168.1.1' is not a valid email address (mail to an IP address needs brackets, which the "
+        f"list does not take: use the domain's name); correct it or delete the row"]
+    assert [row.email for row in listed.rows] == ["cy@example.org"]
 
 
 def test_a_row_is_reported_at_the_line_it_starts_on_when_a_quoted_cell_holds_line_breaks(tmp_path):

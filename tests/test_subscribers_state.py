@@ -160,6 +160,10 @@ def test_cli_add_and_remove_refuse_what_only_the_owner_may_do(store):
         subs.remove(store, "nobody@example.org", how="cli", at=T0)
     with pytest.raises(SubscriberError, match="not a valid email address"):
         subs.add(store, "not an address", "", [], how="cli", at=T0)
+    with pytest.raises(SubscriberError, match=r"not a valid email address \(the part before the @ is longer than 64"):
+        subs.add(store, "a" * 65 + "@example.org", "", [], how="cli", at=T0)
+    with pytest.raises(SubscriberError, match=r"not a valid email address \(mail to an IP address needs brackets"):
+        subs.add(store, "ann@192.168.1.1", "", [], how="cli", at=T0)
 
 
 def test_suppress_records_unknown_addresses_and_only_hardens(store):

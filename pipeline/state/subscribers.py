@@ -50,7 +50,7 @@ from datetime import UTC, datetime, timedelta
 
 from pipeline.errors import SubscriberError
 from pipeline.state.store import Store
-from pipeline.subscribers.addresses import normalise, valid_address
+from pipeline.subscribers.addresses import address_problem, normalise
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
@@ -373,8 +373,9 @@ def history(store: Store, subscriber_id: int) -> list[Event]:
 
 def _checked(email: str) -> str:
     email = normalise(email)
-    if not valid_address(email):
-        raise SubscriberError(f"{email!r} is not a valid email address; correct it")
+    problem = address_problem(email)
+    if problem is not None:
+        raise SubscriberError(f"{email!r} is not a valid email address{f' ({problem})' if problem else ''}; correct it")
     return email
 
 

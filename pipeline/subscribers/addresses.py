@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -9,15 +10,37 @@ from email.headerregistry import Address
 # Deliberately simple: one @, no spaces or brackets, a dot in the domain. Typos, not RFC 5322 corner cases.
 _ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"\\]+@[^@\s<>()\[\],;:\"\\]+\.[^@\s<>()\[\],;:\"\\.]+")
 MAX_LENGTH = 254  # RFC 5321's limit on a path
+MAX_LOCAL = 64  # RFC 5321 4.5.3.1.1: the part before the @
+LONG_LOCAL = f"the part before the @ is longer than {MAX_LOCAL} characters"
+BARE_IP = "mail to an IP address needs brackets, which the list does not take: use the domain's name"
 
 
 def valid_address(text: str) -> bool:
     """True for a plausible single address such as `ann@example.org`."""
+    return address_problem(text) is None
+
+
+def address_problem(text: str) -> str | None:
+    """None for a plausible single address; else why not, as a clause for a message: `LONG_LOCAL`, `BARE_IP`,
+    or '' (nothing like an address)."""
     if len(text) > MAX_LENGTH or not _ADDRESS.fullmatch(text) or ".." in text:
-        return False
+        return ""
     try:
         Address(addr_spec=text)
     except (HeaderParseError, ValueError, IndexError):
+        return ""
+    local, _, domain = text.rpartition("@")
+    if len(local) > MAX_LOCAL:
+        return LONG_LOCAL
+    if domain.rpartition(".")[2].isdigit():  # no top-level domain is all digits: 192.168.1.1 is an IP address
+        return BARE_IP if _ip_address(domain) else ""
+    return None
+
+
+def _ip_address(domain: str) -> bool:
+    try:
+        ipaddress.IPv4Address(domain)
+    except ValueError:
         return False
     return True
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pipeline.errors import SubscriberError
-from pipeline.subscribers.addresses import normalise, one_line, valid_address
+from pipeline.subscribers.addresses import address_problem, normalise, one_line, valid_address
 
 __all__ = ["CsvList", "CsvRow", "read_csv", "valid_address", "write_csv"]
 
@@ -92,8 +92,10 @@ def _read(reader: csv.DictReader, path: Path) -> CsvList:
         if not email:
             found.problems.append(f"{where}: no email address in this row; add one or delete the row")
             continue
-        if not valid_address(email):
-            found.problems.append(f"{where}: {email!r} is not a valid email address; correct it or delete the row")
+        problem = address_problem(email)
+        if problem is not None:
+            found.problems.append(f"{where}: {email!r} is not a valid email address{f' ({problem})' if problem else ''}"
+                                  f"; correct it or delete the row")
             continue
         themes = frozenset(t.strip() for t in _cell(row, "themes").split(THEME_SEPARATOR) if t.strip())
         listed = CsvRow(line, email, one_line(_cell(row, "name")), themes,

@@ -101,6 +101,19 @@ CREATE TABLE IF NOT EXISTS subscription_requests (
 CREATE INDEX IF NOT EXISTS subscription_requests_subscriber ON subscription_requests (subscriber);
 """
 
+# Each subscriber merged into another because both were spellings of one mailbox (user_version 14,
+# pipeline/state/respelling.py): the links already mailed name the merged-away id, and lead to the subscriber it
+# became. Ids are never given twice, so an alias never names a subscriber of its own.
+ALIASES = """
+CREATE TABLE IF NOT EXISTS subscriber_aliases (
+    id         INTEGER PRIMARY KEY,         -- the merged-away subscriber's id, as its links name it
+    subscriber INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,  -- the one it became
+    email      TEXT NOT NULL,               -- the spelling it had
+    merged_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS subscriber_aliases_subscriber ON subscriber_aliases (subscriber);
+"""
+
 # What the site (the `archive` sink) was last made from, so a refresh re-renders only what changed
 # (pipeline/state/site.py).
 SITE = """
@@ -171,7 +184,7 @@ ITEMS_RECENT = """
 CREATE INDEX IF NOT EXISTS items_recent ON items (published DESC, id, themes);
 """  # after the steps: a database from before the themes column gets it then
 
-TABLES = CORE + ITEMS_RECENT + JOURNAL + SUBSCRIBERS + REQUESTS + SITE + HISTORY + ALERTS
+TABLES = CORE + ITEMS_RECENT + JOURNAL + SUBSCRIBERS + REQUESTS + ALIASES + SITE + HISTORY + ALERTS
 
 
 def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:
@@ -451,6 +464,17 @@ def _kind_changes_revise(db: sqlite3.Connection) -> None:
     db.execute(REVISION_TRIGGERS[1])
 
 
+def _one_spelling_per_mailbox(db: sqlite3.Connection) -> None:
+    """Every stored address in the spelling its mail reaches (user_version 14, `respelling.respell`): the list
+    kept each as it was given, so one mailbox could be on it twice, or active under one spelling while it had
+    unsubscribed under another. Two rows of one mailbox become one, whose aliases keep their links working."""
+    from pipeline.state.respelling import respell  # here: it reads addresses, which nothing else here does
+
+    for statement in _statements(ALIASES):
+        db.execute(statement)
+    respell(db)
+
+
 # Each step runs once, in order; append new steps, never change or remove one.
 STEPS = [
     _deliveries_v1_to_journal,
@@ -466,6 +490,7 @@ STEPS = [
     _significant_revisions,
     _revisions_beside_their_events,
     _kind_changes_revise,
+    _one_spelling_per_mailbox,
 ]
 
 

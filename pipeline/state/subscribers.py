@@ -38,6 +38,9 @@ record (`subscriber_events`) is what says whether an address ever left.
 
 Each change adds a row to `subscriber_events`, the consent record: when, the status after, and how
 ('form', 'confirmation', 'csv import content/subscribers.csv', 'one-click unsubscribe', ...).
+
+Every function taking a subscriber's id (the one a link names) reads it through `subscriber_aliases`: a row
+merged into another by the upgrade that gave every address one spelling (`respelling`) is that other row.
 """
 
 from __future__ import annotations
@@ -126,6 +129,7 @@ def confirm(store: Store, subscriber_id: int, *, how: str, at: datetime, request
     a stranger's perhaps, would otherwise be confirmed by it, as the ended requests of new links are not.
     """
     with store.transaction() as db:
+        subscriber_id = _current_id(_reader(db), subscriber_id)
         if not _confirmable(_reader(db), subscriber_id, at, request, mailed):
             return False
         db.execute("UPDATE subscribers SET status = 'active', requested_at = NULL, updated_at = ? WHERE id = ?",
@@ -146,7 +150,7 @@ def can_confirm(store: Store, subscriber_id: int, *, at: datetime, request: int 
                 mailed: datetime | None = None) -> bool:
     """Whether `confirm` with the same link would activate the subscriber at `at`; it reads only (the page
     a confirmation link opens, with its button, is shown only while the button can work)."""
-    return _confirmable(store._rows, subscriber_id, at, request, mailed)
+    return _confirmable(store._rows, _current_id(store._rows, subscriber_id), at, request, mailed)
 
 
 def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, Iterable[str]]], *,
@@ -208,7 +212,7 @@ def add(store: Store, email: str, name: str, themes: Iterable[str], *, how: str,
 def unsubscribe(store: Store, subscriber_id: int, *, how: str, at: datetime) -> bool:
     """An active or pending subscriber leaves; True if this changed their status."""
     with store.transaction() as db:
-        return _leave(db, subscriber_id, how, at)
+        return _leave(db, _current_id(_reader(db), subscriber_id), how, at)
 
 
 def remove(store: Store, email: str, *, how: str, at: datetime) -> bool:
@@ -272,6 +276,7 @@ def set_themes(store: Store, subscriber_id: int, themes: Iterable[str], *, how: 
     """Set the themes an active or pending subscriber follows (none: every theme); True if they changed."""
     stored = _themes(themes)
     with store.transaction() as db:
+        subscriber_id = _current_id(_reader(db), subscriber_id)
         changed = db.execute("UPDATE subscribers SET themes = ?, updated_at = ? "
                              "WHERE id = ? AND status IN ('active', 'pending') AND themes != ?",
                              (stored, _iso(at), subscriber_id, stored)).rowcount
@@ -308,7 +313,8 @@ def expire_pending(store: Store, *, at: datetime) -> int:
 # -- reading -----------------------------------------------------------------------------------
 
 def get_subscriber(store: Store, subscriber_id: int) -> Subscriber | None:
-    rows = store._rows(f"SELECT {_COLUMNS} FROM subscribers WHERE id = ?", (subscriber_id,))
+    """The subscriber a link's id names (`_current_id`), None if they are no longer stored."""
+    rows = store._rows(f"SELECT {_COLUMNS} FROM subscribers WHERE id = ?", (_current_id(store._rows, subscriber_id),))
     return _subscriber(rows[0]) if rows else None
 
 
@@ -366,7 +372,8 @@ def listing(store: Store, status: str | None = None) -> list[tuple[Subscriber, E
 def history(store: Store, subscriber_id: int) -> list[Event]:
     """The consent record of one subscriber, oldest first."""
     return [_event_of(row) for row in store._rows(
-        "SELECT at, status, how, detail FROM subscriber_events WHERE subscriber = ? ORDER BY id", (subscriber_id,))]
+        "SELECT at, status, how, detail FROM subscriber_events WHERE subscriber = ? ORDER BY id",
+        (_current_id(store._rows, subscriber_id),))]
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -377,6 +384,14 @@ def _checked(email: str) -> str:
     if problem is not None:
         raise SubscriberError(f"{email!r} is not a valid email address{f' ({problem})' if problem else ''}; correct it")
     return email
+
+
+def _current_id(read: Callable[[str, tuple], list[tuple]], subscriber_id: int) -> int:
+    """The subscriber `subscriber_id` is now: an id merged into another row (two spellings of one mailbox,
+    `respelling`) is that row's, so every link mailed to it still works."""
+    [(current,)] = read("SELECT COALESCE((SELECT subscriber FROM subscriber_aliases WHERE id = ?), ?)",
+                        (subscriber_id, subscriber_id))
+    return current
 
 
 def _by_email(db: sqlite3.Connection, email: str) -> tuple | None:

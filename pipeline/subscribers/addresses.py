@@ -1,4 +1,4 @@
-"""What counts as an email address here: a plausible single address, kept in lower case."""
+"""What counts as an email address here: a plausible single address, kept in one spelling (`canonical`)."""
 
 from __future__ import annotations
 
@@ -46,8 +46,15 @@ def _ip_address(domain: str) -> bool:
 
 
 def normalise(text: str) -> str:
-    """The form an address is stored and compared in: trimmed, lower case."""
+    """An address trimmed and in lower case (`canonical` then reads its domain as mail servers do)."""
     return text.strip().lower()
+
+
+def canonical(text: str) -> str | None:
+    """The one spelling an address is stored, compared and looked up in: `normalise`d, then its domain as
+    `mail_spelling` gives it, so every spelling that reaches one mailbox is one address; None for a domain IDNA
+    refuses. Text longer than any address is only normalised (idna never sees it)."""
+    return mail_spelling(normalise(text))
 
 
 def mail_spelling(address: str) -> str | None:

@@ -1,0 +1,181 @@
+"""One spelling per mailbox: a database of the version before (addresses kept as given) brought to it, and then
+every way in (the CLI, the CSV import, the webhook) taking an address in that spelling."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from pipeline.runner import state_path
+from pipeline.state import Store, schema
+from pipeline.state import subscribers as subs
+from pipeline.subscribers.signing import Tokens, signing_secret
+from tests.serve_fixtures import LiveServer, serve_project
+
+BEFORE = 13  # the version before addresses took one spelling
+T0 = datetime(2016, 2, 1, tzinfo=UTC)
+
+
+def database_of_version_13(path, subscribers: list[tuple], deliveries: list[tuple] = ()) -> None:
+    """A database as version 13's code made it (its steps alone), with `subscribers` (id, email, status, themes,
+    name) written as that code kept them, each with one change in its record, and `deliveries` (recipient, status)
+    of issue 1."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.executescript(schema.CORE + schema.JOURNAL + schema.SUBSCRIBERS + schema.REQUESTS)
+        for step in schema.STEPS[:BEFORE]:
+            step(db)
+        db.execute(f"PRAGMA user_version = {BEFORE}")
+        for ident, email, status, themes, name in subscribers:
+            db.execute("INSERT INTO subscribers (id, email, name, status, themes, requested_at, created_at, "
+                       "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (ident, email, name, status, json.dumps(themes), T0.isoformat() if status == "pending" else None,
+                        (T0 + timedelta(days=ident)).isoformat(), T0.isoformat()))
+            db.execute("INSERT INTO subscriber_events (subscriber, at, status, how) VALUES (?, ?, ?, 'cli')",
+                       (ident, (T0 + timedelta(days=ident)).isoformat(), status))
+        db.execute("INSERT INTO editions VALUES (1, '2016-02-01', '2016-01-25', '2016-02-01', 'Issue 1', '[]', ?)",
+                   (T0.isoformat(),))
+        for recipient, status in deliveries:
+            db.execute("INSERT INTO deliveries (edition, recipient, channel, status, updated_at) "
+                       "VALUES (1, ?, 'outbox', ?, ?)", (recipient, status, T0.isoformat()))
+    finally:
+        db.close()
+
+
+def everything(path) -> dict[str, list]:
+    db = sqlite3.connect(path)
+    try:
+        return {table: db.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall() for table in (
+            "subscribers", "subscriber_events", "subscription_requests", "subscriber_aliases", "deliveries")}
+    finally:
+        db.close()
+
+
+def schema_of(path) -> list[tuple]:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+    finally:
+        db.close()
+
+
+def test_an_older_database_takes_one_spelling_per_mailbox_and_keeps_every_record(tmp_path):
+    path = tmp_path / "pipeline.sqlite"
+    database_of_version_13(path, [
+        (1, "ann@exam\u00adple.org", "active", ["research"], "Ann"),  # a soft hyphen: ann@example.org's mailbox
+        (2, "ann@example.org", "unsubscribed", [], ""),
+        (3, "bob@\uff45xample.org", "active", [], "Bob"),  # a full-width e, alone: re-spelled in place
+        (4, "cy@xn--bcher-kva.de", "active", [], ""),  # cy@bücher.de
+        (5, "dee@exa\u202emple.org", "active", [], ""),  # a direction mark: IDNA refuses it, no mail reaches it
+        (6, "eve@example\u3002org", "active", ["research"], ""),  # an ideographic full stop
+        (7, "eve@example.org", "active", ["peer support"], "Eve"),
+    ], deliveries=[("ann@exam\u00adple.org", "sent"), ("ann@example.org", "failed"), ("bob@\uff45xample.org", "sent"),
+                   ("eve@example\u3002org", "failed"), ("eve@example.org", "unknown")])
+
+    store = Store(path)
+    try:
+        assert [(s.id, s.email, s.status, sorted(s.themes), s.name) for s, _ in subs.listing(store)] == [
+            (2, "ann@example.org", "unsubscribed", [], "Ann"),  # the most restrictive, and the only name
+            (3, "bob@example.org", "active", [], "Bob"),
+            (4, "cy@bücher.de", "active", [], ""),
+            (5, "dee@exa\u202emple.org", "active", [], ""),
+            (7, "eve@example.org", "active", ["peer support", "research"], "Eve")]  # both active: both choices
+        ann = subs.history(store, 2)
+        assert [(e.status, e.how, e.detail) for e in ann] == [
+            ("active", "cli", "as 'ann@exam\\xadple.org'"), ("unsubscribed", "cli", ""),
+            ("unsubscribed", "database upgrade: one spelling per mailbox",
+             "subscriber 1, 'ann@exam\\xadple.org' (active), merged in: the same mailbox")]
+        assert subs.history(store, 3)[-1].detail == "was 'bob@\uff45xample.org': the same mailbox"
+        assert len(subs.history(store, 5)) == 1  # left as it was
+        # The links mailed to a merged-away row name the row it became.
+        assert subs.get_subscriber(store, 1).email == "ann@example.org"
+        assert subs.get_subscriber(store, 6).email == "eve@example.org"
+        assert subs.history(store, 6) == subs.history(store, 7)
+        assert store._rows("SELECT id, subscriber, email FROM subscriber_aliases ORDER BY id") == [
+            (1, 2, "ann@exam\u00adple.org"), (6, 7, "eve@example\u3002org")]
+        # Whichever spelling had the issue, the mailbox had it once, as surely as either row says.
+        assert store._rows("SELECT recipient, status FROM deliveries ORDER BY recipient") == [
+            ("ann@example.org", "sent"), ("bob@example.org", "sent"), ("eve@example.org", "unknown")]
+        assert store._rows("PRAGMA foreign_key_check") == []
+    finally:
+        store.close()
+
+    migrated = everything(path)
+    Store(tmp_path / "fresh.sqlite").close()
+    assert schema_of(path) == schema_of(tmp_path / "fresh.sqlite")
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {BEFORE}")  # the step again, on what it made: nothing changes
+    db.close()
+    Store(path).close()
+    assert everything(path) == migrated
+
+
+@pytest.mark.parametrize(("statuses", "kept"), [
+    (("active", "pending"), "active"), (("pending", "bounced"), "bounced"),
+    (("unsubscribed", "bounced"), "unsubscribed"), (("complained", "active"), "complained"),
+    (("pending", "pending"), "pending"),
+])
+def test_two_spellings_of_one_mailbox_keep_the_most_restrictive_status(tmp_path, statuses, kept):
+    path = tmp_path / "pipeline.sqlite"
+    database_of_version_13(path, [(1, "ann@exam\u00adple.org", statuses[0], [], ""),
+                                  (2, "ann@\uff45xample.org", statuses[1], [], "")])
+    db = sqlite3.connect(path)
+    with db:
+        for ident in (1, 2):
+            if statuses[ident - 1] == "pending":
+                db.execute("INSERT INTO subscription_requests (subscriber, at) VALUES (?, ?)", (ident, T0.isoformat()))
+    db.close()
+    store = Store(path)
+    try:
+        [(ann, _)] = subs.listing(store)
+        assert (ann.id, ann.email, ann.status) == (1, "ann@example.org", kept)  # the oldest row, in the one spelling
+        assert [e.status for e in subs.history(store, 1)] == [*statuses, kept]
+        # A request ends when its address stops being pending; while it is, both rows' requests are its own.
+        assert store._rows("SELECT subscriber FROM subscription_requests") == [(1,)] * (2 if kept == "pending" else 0)
+    finally:
+        store.close()
+
+
+def test_a_link_mailed_to_a_merged_away_spelling_still_unsubscribes_and_confirms_the_mailbox(tmp_path, monkeypatch):
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    project = serve_project(tmp_path / "project")
+    path = state_path(project)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+    # Two newsletters to one mailbox (ann), and two requests from one (bob), each mailed its own links.
+    database_of_version_13(path, [
+        (1, "ann@example.org", "active", [], ""), (2, "ann@exam\u00adple.org", "active", [], ""),
+        (3, "bob@example.org", "pending", [], ""), (4, "bob@\uff45xample.org", "pending", [], "")])
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("UPDATE subscribers SET requested_at = ? WHERE status = 'pending'", (now.isoformat(),))
+        request = db.execute("INSERT INTO subscription_requests (subscriber, themes, at) "
+                             "VALUES (4, '[\"research\"]', ?)", (now.isoformat(),)).lastrowid
+    db.close()
+    tokens = Tokens(signing_secret(project))
+    unsubscribe, preferences = tokens.make("unsubscribe", 2), tokens.make("preferences", 2)
+    confirm = tokens.make("confirm", 4, request)
+
+    live = LiveServer(project).start()  # its store brings the database up to date
+    try:
+        with httpx.Client(base_url=live.url, timeout=10) as http:
+            saved = http.post(f"/preferences/{preferences}", data={"action": "save", "theme": ["research"]})
+            assert saved.status_code == 200 and "Your choice is saved" in saved.text
+            one_click = http.post(f"/unsubscribe/{unsubscribe}", data={"List-Unsubscribe": "One-Click"})
+            assert one_click.status_code == 200 and live.status("ann@example.org") == "unsubscribed"
+            assert re.search(r"<h1>(.*?)</h1>", http.post(f"/confirm/{confirm}").text).group(1) == "You are subscribed"
+        store = Store(path)
+        try:
+            assert subs.history(store, 1)[-2].detail == "themes: research"  # the merged-away row's link, its save
+            bob = subs.find_subscriber(store, "bob@example.org")
+            assert (bob.id, bob.status, bob.themes) == (3, "active", frozenset({"research"}))
+            assert [s.email for s, _ in subs.listing(store)] == ["ann@example.org", "bob@example.org"]
+        finally:
+            store.close()
+    finally:
+        live.stop()

@@ -11,9 +11,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from pipeline.cli import main
 from pipeline.runner import state_path
 from pipeline.state import Store, schema
 from pipeline.state import subscribers as subs
+from pipeline.subscribers.provider_events import sendgrid_suppressions
 from pipeline.subscribers.signing import Tokens, signing_secret
 from tests.serve_fixtures import LiveServer, serve_project
 
@@ -179,3 +181,82 @@ def test_a_link_mailed_to_a_merged_away_spelling_still_unsubscribes_and_confirms
             store.close()
     finally:
         live.stop()
+
+
+# -- every way in takes the one spelling ---------------------------------------------------------------------
+
+@pytest.fixture
+def config(tmp_path, monkeypatch):
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    return serve_project(tmp_path).config_path
+
+
+def cli(config, *args: str) -> int:
+    return main(["subscribers", *args, "--config", str(config)])
+
+
+def test_the_commands_find_a_subscriber_by_any_spelling_of_its_mailbox(config, capsys):
+    path = config.parent / "state" / "pipeline.sqlite"
+    path.parent.mkdir()
+    database_of_version_13(path, [(1, "bob@\uff45xample.org", "active", [], "Bob")])  # stored by an older version
+    assert cli(config, "show", "bob@\uff45xample.org") == 0  # as it was stored, and as the list spells it now
+    assert cli(config, "show", "Bob@Example.org") == 0
+    assert capsys.readouterr().out.count("bob@example.org (Bob): active") == 2
+
+    assert cli(config, "add", "ann@exam\u00adple.org", "--name", "Ann") == 0
+    assert "ann@example.org: active" in capsys.readouterr().out
+    assert cli(config, "add", "ann@example\u3002org") == 2
+    assert "ann@example.org: already subscribed" in capsys.readouterr().err
+    assert cli(config, "themes", "ann@\uff45xample.org", "research") == 0
+    assert cli(config, "remove", "ANN@EXAMPLE.ORG") == 0
+    assert "ann@example.org: now unsubscribed" in capsys.readouterr().out
+    assert cli(config, "add", "cy@xn--bcher-kva.de") == 0 and cli(config, "show", "cy@bücher.de") == 0
+    assert cli(config, "add", "dee@exa\u202emple.org") == 2
+    assert "(no mail server takes its domain)" in capsys.readouterr().err
+    store = Store(path)
+    try:
+        assert [(s.email, s.status, sorted(s.themes)) for s, _ in subs.listing(store)] == [
+            ("bob@example.org", "active", []), ("ann@example.org", "unsubscribed", ["research"]),
+            ("cy@bücher.de", "active", [])]
+    finally:
+        store.close()
+
+
+def test_a_csv_list_in_another_spelling_changes_the_row_of_its_mailbox_and_adds_none(config, capsys):
+    path = config.parent / "state" / "pipeline.sqlite"
+    path.parent.mkdir()
+    database_of_version_13(path, [(1, "ann@exam\u00adple.org", "active", [], ""),
+                                  (2, "bob@\uff45xample.org", "active", [], "")])
+    listed = config.parent / "list.csv"
+    listed.write_text("email,name,themes,status\nANN@\uff45xample.org,Ann,,\nann@example\u3002org,Ann twice,,\n"
+                      "bob@example.org,,,unsubscribed\ncy@exam\u00adple.org,Cy,,\n", encoding="utf-8")
+    assert cli(config, "import", str(listed)) == 0
+    assert "3 rows; 1 newly active" in capsys.readouterr().out  # cy; ann's second spelling is the same row
+    store = Store(path)
+    try:
+        assert [(s.id, s.email, s.name, s.status) for s, _ in subs.listing(store)] == [
+            (1, "ann@example.org", "Ann", "active"), (2, "bob@example.org", "", "unsubscribed"),
+            (3, "cy@example.org", "Cy", "active")]
+    finally:
+        store.close()
+
+
+def test_a_bounce_or_a_webhook_event_in_another_spelling_suppresses_the_row_of_its_mailbox(tmp_path):
+    path = tmp_path / "pipeline.sqlite"
+    database_of_version_13(path, [
+        (1, "ann@exam\u00adple.org", "active", [], ""), (2, "fritz@straße.de", "active", [], ""),
+        (3, "a" * 65 + "@example.org", "active", [], "")])  # stored before the limit on the part before the @
+    events = [{"email": "FRITZ@XN--STRAE-OQA.DE", "event": "spamreport"}, {"email": "a" * 65 + "@example.org",
+                                                                         "event": "bounce"}]
+    found = sendgrid_suppressions(events)
+    assert [(s.email, s.status) for s in found] == [("fritz@straße.de", "complained"),
+                                                    ("a" * 65 + "@example.org", "bounced")]
+    store = Store(path)
+    try:
+        assert subs.suppress(store, "ann@\uff45xample.org", "bounced", how="smtp delivery: bounce", at=T0)
+        for s in found:
+            assert subs.suppress(store, s.email, s.status, how=s.how, at=T0)
+        assert [(s.id, s.status) for s, _ in subs.listing(store)] == [(1, "bounced"), (2, "complained"),
+                                                                       (3, "bounced")]
+    finally:
+        store.close()

@@ -53,7 +53,7 @@ from datetime import UTC, datetime, timedelta
 
 from pipeline.errors import SubscriberError
 from pipeline.state.store import Store
-from pipeline.subscribers.addresses import address_problem, normalise
+from pipeline.subscribers.addresses import canonical, checked, normalise
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
@@ -63,7 +63,7 @@ PENDING_DAYS = 7  # a confirmation is valid this long; then the request expires
 @dataclass(frozen=True)
 class Subscriber:
     id: int
-    email: str  # lower case: the key deliveries are recorded under
+    email: str  # in its one spelling (`addresses.canonical`): the key deliveries are recorded under
     name: str
     status: str
     themes: frozenset[str]  # empty: every theme
@@ -220,7 +220,7 @@ def remove(store: Store, email: str, *, how: str, at: datetime) -> bool:
 
     True if this changed its status; raises SubscriberError for an address that is not on the list.
     """
-    email = normalise(email)
+    email = _key(email)
     with store.transaction() as db:
         found = _by_email(db, email)
         if found is None:
@@ -239,7 +239,7 @@ def suppress(store: Store, email: str, status: str, *, how: str, at: datetime, d
     """
     if status not in SUPPRESSED:
         raise ValueError(f"suppress() takes one of {', '.join(SUPPRESSED)}, not {status!r}")
-    email = normalise(email)
+    email = _key(email)
     with store.transaction() as db:
         found = _by_email(db, email)
         if found is not None and found[3] in ("active", "pending") and occurred is not None:
@@ -319,7 +319,7 @@ def get_subscriber(store: Store, subscriber_id: int) -> Subscriber | None:
 
 
 def find_subscriber(store: Store, email: str) -> Subscriber | None:
-    rows = store._rows(f"SELECT {_COLUMNS} FROM subscribers WHERE email = ?", (normalise(email),))
+    rows = store._rows(f"SELECT {_COLUMNS} FROM subscribers WHERE email = ?", (_key(email),))
     return _subscriber(rows[0]) if rows else None
 
 
@@ -356,7 +356,7 @@ def count_not_active(store: Store, emails: Iterable[str]) -> int:
     """How many of `emails` are on the list but not active (they left, or await their own confirmation)."""
     [(count,)] = store._rows("SELECT COUNT(*) FROM subscribers WHERE status != 'active' "
                              "AND email IN (SELECT value FROM json_each(?))",
-                             (json.dumps(sorted({normalise(e) for e in emails})),))
+                             (json.dumps(sorted({_key(e) for e in emails})),))
     return count
 
 
@@ -379,11 +379,17 @@ def history(store: Store, subscriber_id: int) -> list[Event]:
 # -- helpers -----------------------------------------------------------------------------------
 
 def _checked(email: str) -> str:
-    email = normalise(email)
-    problem = address_problem(email)
+    """`email` in the spelling it is stored in (`addresses.canonical`); SubscriberError if it is no address."""
+    email, problem = checked(email)
     if problem is not None:
         raise SubscriberError(f"{email!r} is not a valid email address{f' ({problem})' if problem else ''}; correct it")
     return email
+
+
+def _key(email: str) -> str:
+    """The spelling to look `email` up by: its stored one, or as given when IDNA refuses its domain (a row kept from
+    before addresses took one spelling, which no new row can have)."""
+    return canonical(email) or normalise(email)
 
 
 def _current_id(read: Callable[[str, tuple], list[tuple]], subscriber_id: int) -> int:

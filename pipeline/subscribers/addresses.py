@@ -13,6 +13,7 @@ MAX_LENGTH = 254  # RFC 5321's limit on a path
 MAX_LOCAL = 64  # RFC 5321 4.5.3.1.1: the part before the @
 LONG_LOCAL = f"the part before the @ is longer than {MAX_LOCAL} characters"
 BARE_IP = "mail to an IP address needs brackets, which the list does not take: use the domain's name"
+UNREACHABLE = "no mail server takes its domain"
 
 
 def valid_address(text: str) -> bool:
@@ -55,6 +56,15 @@ def canonical(text: str) -> str | None:
     `mail_spelling` gives it, so every spelling that reaches one mailbox is one address; None for a domain IDNA
     refuses. Text longer than any address is only normalised (idna never sees it)."""
     return mail_spelling(normalise(text))
+
+
+def checked(text: str) -> tuple[str, str | None]:
+    """(`canonical(text)`, None) for an address to store; else (`text` normalised, why not: `address_problem`'s
+    reason, or `UNREACHABLE` for a domain IDNA refuses)."""
+    spelt = canonical(text)
+    if spelt is None:
+        return normalise(text), UNREACHABLE
+    return spelt, address_problem(spelt)
 
 
 def mail_spelling(address: str) -> str | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pipeline.errors import SubscriberError
-from pipeline.subscribers.addresses import address_problem, normalise, one_line, valid_address
+from pipeline.subscribers.addresses import checked, one_line, valid_address
 
 __all__ = ["CsvList", "CsvRow", "read_csv", "valid_address", "write_csv"]
 
@@ -32,7 +32,7 @@ _LEAVING = ("unsubscribed", "bounced", "complained")  # statuses that suppress a
 @dataclass(frozen=True)
 class CsvRow:
     line: int
-    email: str  # lower case
+    email: str  # in its one spelling (`addresses.canonical`): two spellings of one mailbox are one row
     name: str
     themes: frozenset[str] = frozenset()  # empty: every theme
     status: str = ""  # the `status` column, when there is one
@@ -88,11 +88,10 @@ def _read(reader: csv.DictReader, path: Path) -> CsvList:
     for row in reader:
         line = _first_line(reader.line_num, row)
         where = f"{path}:{line}"
-        email = normalise(" ".join(_cell(row, "email").split()))
+        email, problem = checked(" ".join(_cell(row, "email").split()))
         if not email:
             found.problems.append(f"{where}: no email address in this row; add one or delete the row")
             continue
-        problem = address_problem(email)
         if problem is not None:
             found.problems.append(f"{where}: {email!r} is not a valid email address{f' ({problem})' if problem else ''}"
                                   f"; correct it or delete the row")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.subscribers.addresses import normalise, one_line, valid_address
+from pipeline.subscribers.addresses import checked, one_line
 
 
 @dataclass(frozen=True)
@@ -42,29 +42,18 @@ def sendgrid_suppressions(events: Any) -> list[Suppression]:
     for event in events if isinstance(events, list) else []:
         if not isinstance(event, dict):
             continue
-        kind, email = str(event.get("event") or ""), normalise(str(event.get("email") or ""))
+        kind = str(event.get("event") or "")
+        # In the list's spelling: the sendgrid delivery sends ann@bücher.de as ann@xn--bcher-kva.de (IDNA 2008, by
+        # which xn--strae-oqa.de is straße.de), and its events name it so.
+        email, problem = checked(str(event.get("email") or ""))
         reason = one_line(str(event.get("reason") or event.get("status") or ""))
         status = _status(kind, str(event.get("type") or ""), reason)
-        if status and valid_address(email):
-            for address in dict.fromkeys((email, _unicode_domain(email))):  # as sent, and as the subscriber typed it
-                found.append(Suppression(address, status, f"sendgrid webhook: {kind}", reason,
-                                         _moment(event.get("timestamp"))))
+        # Over the limits on a new address (64 characters before the @, no IP address after it) is still an
+        # address: one stored before them was mailed, and its bounce or complaint must stop that.
+        if status and problem != "":
+            found.append(Suppression(email, status, f"sendgrid webhook: {kind}", reason,
+                                     _moment(event.get("timestamp"))))
     return found
-
-
-def _unicode_domain(address: str) -> str:
-    """ann@xn--bcher-kva.de -> ann@bücher.de: the sendgrid delivery sends a domain outside ASCII in its IDNA
-    2008 form, and its events name the address so; `address` itself when it has no such domain. Read back
-    by IDNA 2008 too: Python's own codec (IDNA 2003) refuses xn--strae-oqa.de, which is straße.de."""
-    local, _, domain = address.rpartition("@")
-    if "xn--" not in domain:
-        return address
-    import idna  # here: an address outside ASCII is rare
-
-    try:
-        return f"{local}@{idna.decode(domain)}"
-    except UnicodeError:  # idna.IDNAError is one
-        return address
 
 
 def _status(kind: str, bounce_type: str, reason: str) -> str | None:

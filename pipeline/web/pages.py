@@ -25,7 +25,7 @@ from pipeline.errors import PipelineError
 from pipeline.state import Store
 from pipeline.state.subscribers import Request as SubscriptionRequest
 from pipeline.state.subscribers import Subscriber, can_confirm, confirm, get_subscriber, set_themes, unsubscribe
-from pipeline.subscribers.addresses import address_problem, mail_spelling, normalise, one_line
+from pipeline.subscribers.addresses import checked, normalise, one_line
 from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
 from pipeline.subscribers.signing import BadToken, ExpiredToken, Links, Purpose
 from pipeline.web.guards import FormTokens, RateLimiter, same_origin
@@ -88,8 +88,7 @@ async def subscribe(request: Request) -> Response:
         return _sent(web)
     # In the spelling its mail reaches, so that another spelling of an address on the list is that address (to
     # the list and the per-address limit) and cannot have its mailbox sent confirmations without end.
-    email = mail_spelling(email) or ""
-    problem = address_problem(email)
+    email, problem = checked(email)
     if problem is not None:
         return _form(web, request, values, {"email": "Enter an email address like name@example.org"
                                                      f"{f' ({problem})' if problem else ''}."}, status=400)

@@ -15,6 +15,7 @@ from pipeline.cli import main
 from pipeline.runner import state_path
 from pipeline.state import Store, schema
 from pipeline.state import subscribers as subs
+from pipeline.subscribers.addresses import canonical, checked
 from pipeline.subscribers.provider_events import sendgrid_suppressions
 from pipeline.subscribers.signing import Tokens, signing_secret
 from tests.serve_fixtures import LiveServer, serve_project
@@ -184,6 +185,29 @@ def test_a_link_mailed_to_a_merged_away_spelling_still_unsubscribes_and_confirms
 
 
 # -- every way in takes the one spelling ---------------------------------------------------------------------
+
+@pytest.mark.parametrize(("given", "spelt"), [
+    (" Ann@Exam\u00adple.ORG ", "ann@example.org"), ("ann@\uff45xample.org", "ann@example.org"),
+    ("ann@example\u3002org", "ann@example.org"), ("ann@example.org\u200b", "ann@example.org"),
+    ("ann@XN--BCHER-KVA.de", "ann@bücher.de"), ("ann@xn--strae-oqa.de", "ann@straße.de"),
+    ("ann@Straße.de", "ann@straße.de"), ("ann@exa\u202emple.org", None),
+])
+def test_one_spelling_and_it_is_its_own(given, spelt):
+    assert canonical(given) == spelt
+    assert spelt is None or canonical(spelt) == spelt  # so a stored row is found by its own spelling
+
+
+def test_idna_never_reads_more_than_an_address_can_hold(monkeypatch):
+    import idna
+
+    lengths, encode = [], idna.encode
+    monkeypatch.setattr(idna, "encode", lambda text, **options: lengths.append(len(text)) or encode(text, **options))
+    huge = "ann@" + "\u00e9" * 100_000 + ".org"  # some versions of idna take time growing with its square
+    assert checked(huge) == (huge, "")
+    assert sendgrid_suppressions([{"email": huge, "event": "bounce"}]) == []
+    assert checked("ann@exam\u00adple.org") == ("ann@example.org", None)
+    assert lengths and max(lengths) <= 254
+
 
 @pytest.fixture
 def config(tmp_path, monkeypatch):

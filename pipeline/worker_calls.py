@@ -1,25 +1,41 @@
-"""How a call runs in a worker process: with the cycle collector paused until it ends.
+"""How a call runs in a worker process: with the cycle collector paused until its result is packed.
 
 Parsing a feed or transforming a chunk makes hundreds of thousands of short-lived containers and
 almost no reference cycles (none in the bench's 10,000 items), so the collector, which runs every
-700 allocations and scans what is alive, only costs time there (see bench/README.md, "Past rounds").
-Paused for the call, then resumed: what the call left in cycles is found by the first collection
-after it, which scans only what the call kept. A worker's memory is still bounded by one call.
+700 allocations and scans what is alive, only costs time there. It is paused for the call; then the
+result is pickled (as the pool would pickle it anyway) and one collection of the youngest objects
+frees what the call left in cycles, before the collector runs again. That collection finds little
+alive: the result is bytes by then, not the items themselves, which every collection after the call
+would otherwise scan. A worker's memory is still bounded by one call, however many cycles a plugin
+makes. (bench/README.md, "Past rounds", has the figures.)
 """
 
 from __future__ import annotations
 
 import gc
+import pickle
 from collections.abc import Callable
 from typing import Any
 
 
+class Packed:
+    """A call's result, pickled in the worker: unpickled in the main process, it is the result itself."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def __reduce__(self):
+        return pickle.loads, (self.data,)
+
+
 def call_with_gc_paused(fn: Callable[..., Any], *args: Any) -> Any:
-    """`fn(*args)` with automatic garbage collection off, then on again (if it was on)."""
+    """`fn(*args)` with automatic garbage collection off, its result packed (`Packed`); then the youngest
+    objects collected once, and the collector on again (if it was on)."""
     was_on = gc.isenabled()
     gc.disable()
     try:
-        return fn(*args)
+        return Packed(pickle.dumps(fn(*args), pickle.HIGHEST_PROTOCOL))
     finally:
         if was_on:
+            gc.collect(0)
             gc.enable()

@@ -7,9 +7,12 @@ import socket
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email import policy
 from pathlib import Path
 
+import pytest
 import uvicorn
 
 from pipeline.config import Project, load_project
@@ -47,6 +50,19 @@ def serve_project(folder: Path, extra: str = "") -> Project:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pipeline.toml").write_text(SERVE_TOML + extra, encoding="utf-8")
     return load_project(folder / "pipeline.toml")
+
+
+@contextmanager
+def live_serve_project(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[LiveServer]:
+    """`serve_project` in a new folder called `name`, served by a `LiveServer` until the block ends; its signing
+    secret made in its state folder, whatever the environment holds."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("TEST_SERVE_SECRET", raising=False)
+        server = LiveServer(serve_project(tmp_path_factory.mktemp(name))).start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 class LiveServer:

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, expect
 
 from pipeline.state import Store
 from pipeline.state import subscribers as subs
-from tests.serve_fixtures import LiveServer, serve_project
+from tests.serve_fixtures import LiveServer, live_serve_project
 
 CLIENTS = (f"192.0.2.{n}" for n in itertools.count(1))  # documentation addresses, one per browser context
 AXE = Axe()
@@ -26,11 +26,8 @@ AXE = Axe()
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Iterator[LiveServer]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("TEST_SERVE_SECRET", raising=False)
-        server = LiveServer(serve_project(tmp_path_factory.mktemp("serve-browser"))).start()
+    with live_serve_project(tmp_path_factory, "serve-browser") as server:
         yield server
-        server.stop()
 
 
 @pytest.fixture

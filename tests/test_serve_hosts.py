@@ -21,7 +21,7 @@ from pipeline.state import Store
 from pipeline.state import subscribers as subs
 from pipeline.web import hosts
 from pipeline.web.app import build_app
-from tests.serve_fixtures import SERVE_TOML, LiveServer, serve_project
+from tests.serve_fixtures import SERVE_TOML, LiveServer, live_serve_project
 
 CLIENTS = (f"198.51.100.{n}" for n in itertools.count(101))  # each test its own client, for the rate limit
 PROXIED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "network.example.org"}
@@ -29,11 +29,8 @@ PROXIED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "network.example.or
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Iterator[LiveServer]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("TEST_SERVE_SECRET", raising=False)
-        server = LiveServer(serve_project(tmp_path_factory.mktemp("hosts"))).start()
+    with live_serve_project(tmp_path_factory, "hosts") as server:
         yield server
-        server.stop()
 
 
 def get(live: LiveServer, host: str | None = None, path: str = "/subscribe", **headers: str) -> httpx.Response:

@@ -16,6 +16,7 @@ from cryptography.x509.oid import NameOID
 from pipeline.errors import ConfigError
 from pipeline.run_context import RunContext
 from pipeline.state import Store
+from pipeline.subscribers.addresses import canonical
 from plugins.sinks.email.render import RenderedEdition
 from tests.mail_fixtures import Inbox, build_messages, free_port
 
@@ -536,6 +537,24 @@ def test_an_address_outside_ascii_fails_alone_at_a_server_without_smtputf8(smtp_
     assert [(d.ok, d.certain, d.bounced) for d in results] == [(False, True, False), (True, True, False)]
     assert results[0].error == "the server refused it: the address is not ASCII and the server does not offer SMTPUTF8"
     assert [r["to"] for r in inbox.received] == [["ann@example.org"]]
+
+
+def test_a_domain_alone_outside_ascii_goes_in_its_idna_form_to_a_server_without_smtputf8(smtp_server, smtp_delivery):
+    """cy@xn--bcher-kva.de, added before every address took one spelling, reached any server; the list now spells it
+    cy@bücher.de (addresses.canonical), and it must still: only the domain is outside ASCII, and its IDNA form is
+    that same mailbox in ASCII. The delivery is still reported under the list's spelling (the journal's key)."""
+    inbox = Inbox()
+    send = smtp_delivery(f"port = {smtp_server(inbox, enable_SMTPUTF8=False)}, starttls = false")
+    listed = canonical("cy@xn--bcher-kva.de")
+    assert listed == "cy@bücher.de"
+
+    [result] = send(build_messages(RENDERED, 5, MOMENT, [(listed, "Cy")]))
+
+    assert (result.recipient, result.ok) == (listed, True), result.error
+    [received] = inbox.received
+    assert received["to"] == ["cy@xn--bcher-kva.de"] and "SMTPUTF8" not in received["options"]
+    assert received["message"]["To"].addresses[0].addr_spec == "cy@xn--bcher-kva.de"
+    assert received["raw"].isascii()
 
 
 def test_an_ascii_message_keeps_7bit_headers(smtp_server, smtp_delivery):

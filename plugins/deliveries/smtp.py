@@ -126,6 +126,7 @@ class Smtp(Deliverer):
         from pipeline.mail.message import message_bytes, needs_smtputf8  # MIME, loaded with the first message
 
         recipient = msg["To"].addresses[0].addr_spec
+        msg = _ascii_domain(msg)
         kept = again and self._server is not None
         try:
             server = self._connection()
@@ -133,7 +134,8 @@ class Smtp(Deliverer):
             return Delivery(recipient, False, error=str(exc))
         where = f"SMTP server {self.settings.host}:{self.settings.port}"
         try:
-            refused = _envelope(server, msg["From"].addresses[0].addr_spec, recipient, utf8=needs_smtputf8(msg))
+            refused = _envelope(server, msg["From"].addresses[0].addr_spec, msg["To"].addresses[0].addr_spec,
+                                utf8=needs_smtputf8(msg))
         except (smtplib.SMTPException, OSError) as exc:  # DATA was not accepted: nothing of the message went out
             self._lost()
             if kept and isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError):
@@ -179,6 +181,28 @@ class Smtp(Deliverer):
         if self._server is not None:
             self._server.close()
         self._server = None
+
+
+def _ascii_domain(msg: EmailMessage) -> EmailMessage:
+    """`msg`, or a copy whose To gives the recipient's domain in its IDNA form (bücher.de: xn--bcher-kva.de) when only
+    the domain is outside ASCII: the list spells a domain so (`addresses.canonical`, cy@xn--bcher-kva.de included),
+    and that form reaches the same mailbox through any server, not only one offering SMTPUTF8. The delivery is
+    still reported under the list's spelling."""
+    [to] = msg["To"].addresses
+    if to.domain.isascii() or not to.username.isascii():
+        return msg
+    import copy
+    from email.headerregistry import Address
+
+    import idna  # here: an address outside ASCII is rare
+
+    try:
+        domain = idna.encode(to.domain, uts46=True).decode("ascii")
+    except UnicodeError:  # idna.IDNAError is one: sent as it is, with SMTPUTF8
+        return msg
+    sent = copy.deepcopy(msg)
+    sent.replace_header("To", Address(display_name=to.display_name, username=to.username, domain=domain))
+    return sent
 
 
 @dataclass(frozen=True)

@@ -284,3 +284,24 @@ def test_a_bounce_or_a_webhook_event_in_another_spelling_suppresses_the_row_of_i
                                                                        (3, "bounced")]
     finally:
         store.close()
+
+
+def test_a_csv_list_takes_off_an_address_stored_before_the_limits(config, capsys):
+    """A row stored before the limits on a new address (65 characters before the @, an IP address after it) is still
+    mailed; the list's status column must still take it off, as a webhook event or `remove` does."""
+    path = config.parent / "state" / "pipeline.sqlite"
+    path.parent.mkdir()
+    long = "a" * 65 + "@example.org"
+    database_of_version_13(path, [(1, long, "active", [], ""), (2, "bob@192.168.1.1", "active", [], "")])
+    listed = config.parent / "list.csv"
+    listed.write_text(f"email,name,themes,status\n{long},,,unsubscribed\nbob@192.168.1.1,,,bounced\n"
+                      f"{'c' * 65}@example.org,Cy,,\n", encoding="utf-8")
+    assert cli(config, "import", str(listed)) == 3  # the new address over the limit is refused, and said so
+    err = capsys.readouterr().err
+    assert f"'{'c' * 65}@example.org' is not a valid email address" in err and long not in err
+    store = Store(path)
+    try:
+        assert [(s.email, s.status) for s, _ in subs.listing(store)] == [(long, "unsubscribed"),
+                                                                          ("bob@192.168.1.1", "bounced")]
+    finally:
+        store.close()

@@ -53,7 +53,7 @@ from datetime import UTC, datetime, timedelta
 
 from pipeline.errors import SubscriberError
 from pipeline.state.store import Store
-from pipeline.subscribers.addresses import canonical, checked, normalise
+from pipeline.subscribers.addresses import STORED_BEFORE, canonical, checked, normalise
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
@@ -261,7 +261,7 @@ def import_suppressed(store: Store, rows: Iterable[tuple[str, str]], *, how: str
     for email, status in rows:
         if status not in SUPPRESSED:
             raise ValueError(f"import_suppressed() takes one of {', '.join(SUPPRESSED)}, not {status!r}")
-        wanted.setdefault(_checked(email), status)
+        wanted.setdefault(_checked(email, leaving=True), status)
     changed = 0
     with store.transaction() as db:
         for email, status in wanted.items():
@@ -378,10 +378,11 @@ def history(store: Store, subscriber_id: int) -> list[Event]:
 
 # -- helpers -----------------------------------------------------------------------------------
 
-def _checked(email: str) -> str:
-    """`email` in the spelling it is stored in (`addresses.canonical`); SubscriberError if it is no address."""
+def _checked(email: str, leaving: bool = False) -> str:
+    """`email` in the spelling it is stored in (`addresses.canonical`); SubscriberError if it is no address. `leaving`:
+    one over the limits on a new address (`addresses.STORED_BEFORE`) is taken too, to take a row stored before off."""
     email, problem = checked(email)
-    if problem is not None:
+    if problem is not None and not (leaving and problem in STORED_BEFORE):
         raise SubscriberError(f"{email!r} is not a valid email address{f' ({problem})' if problem else ''}; correct it")
     return email
 

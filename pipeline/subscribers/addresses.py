@@ -14,6 +14,9 @@ MAX_LOCAL = 64  # RFC 5321 4.5.3.1.1: the part before the @
 LONG_LOCAL = f"the part before the @ is longer than {MAX_LOCAL} characters"
 BARE_IP = "mail to an IP address needs brackets, which the list does not take: use the domain's name"
 UNREACHABLE = "no mail server takes its domain"
+# Refused for a new address, but an address all the same: a row stored before these limits is still mailed, and
+# whatever takes an address off the list (a status column, a webhook event) must still reach it.
+STORED_BEFORE = (LONG_LOCAL, BARE_IP)
 
 
 def valid_address(text: str) -> bool:

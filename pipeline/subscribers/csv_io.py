@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pipeline.errors import SubscriberError
-from pipeline.subscribers.addresses import checked, one_line, valid_address
+from pipeline.subscribers.addresses import STORED_BEFORE, checked, one_line, valid_address
 
 __all__ = ["CsvList", "CsvRow", "read_csv", "valid_address", "write_csv"]
 
@@ -89,16 +89,16 @@ def _read(reader: csv.DictReader, path: Path) -> CsvList:
         line = _first_line(reader.line_num, row)
         where = f"{path}:{line}"
         email, problem = checked(" ".join(_cell(row, "email").split()))
+        status = _cell(row, "status").strip().lower()
         if not email:
             found.problems.append(f"{where}: no email address in this row; add one or delete the row")
             continue
-        if problem is not None:
+        if problem is not None and not (problem in STORED_BEFORE and status in _LEAVING):
             found.problems.append(f"{where}: {email!r} is not a valid email address{f' ({problem})' if problem else ''}"
                                   f"; correct it or delete the row")
             continue
         themes = frozenset(t.strip() for t in _cell(row, "themes").split(THEME_SEPARATOR) if t.strip())
-        listed = CsvRow(line, email, one_line(_cell(row, "name")), themes,
-                        _cell(row, "status").strip().lower())
+        listed = CsvRow(line, email, one_line(_cell(row, "name")), themes, status)
         earlier = seen.get(email)
         if earlier is None:
             seen[email] = len(found.rows)

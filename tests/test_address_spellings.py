@@ -305,3 +305,9 @@ def test_a_csv_list_takes_off_an_address_stored_before_the_limits(config, capsys
                                                                           ("bob@192.168.1.1", "bounced")]
     finally:
         store.close()
+
+
+def test_a_webhook_event_naming_no_address_suppresses_nothing():
+    """Text IDNA refuses is no address (no mail went to it): it must not become a row of the list."""
+    events = [{"email": email, "event": "bounce"} for email in ("not an address \u202e", "\u00e9", "x@y\u202e")]
+    assert sendgrid_suppressions(events) == []

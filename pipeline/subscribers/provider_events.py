@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.subscribers.addresses import checked, one_line
+from pipeline.subscribers.addresses import STORED_BEFORE, checked, one_line
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,9 @@ def sendgrid_suppressions(events: Any) -> list[Suppression]:
         reason = one_line(str(event.get("reason") or event.get("status") or ""))
         status = _status(kind, str(event.get("type") or ""), reason)
         # Over the limits on a new address (64 characters before the @, no IP address after it) is still an
-        # address: one stored before them was mailed, and its bounce or complaint must stop that.
-        if status and problem != "":
+        # address: one stored before them was mailed, and its bounce or complaint must stop that. A domain IDNA
+        # refuses is not: SendGrid is never handed one (the delivery's `sendable`), and any text can be spelt so.
+        if status and (problem is None or problem in STORED_BEFORE):
             found.append(Suppression(email, status, f"sendgrid webhook: {kind}", reason,
                                      _moment(event.get("timestamp"))))
     return found

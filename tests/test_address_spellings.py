@@ -119,7 +119,7 @@ def test_an_older_database_takes_one_spelling_per_mailbox_and_keeps_every_record
 
 
 @pytest.mark.parametrize(("statuses", "kept"), [
-    (("active", "pending"), "active"), (("pending", "bounced"), "bounced"),
+    (("active", "pending"), "active"), (("pending", "bounced"), "bounced"), (("bounced", "active"), "active"),
     (("unsubscribed", "bounced"), "unsubscribed"), (("complained", "active"), "complained"),
     (("pending", "pending"), "pending"),
 ])

@@ -32,12 +32,14 @@ from datetime import UTC, datetime
 
 from pipeline.subscribers.addresses import canonical
 
-# Most restrictive first. A complaint is the strongest word (the form cannot bring such an address back);
-# an unsubscribe is the owner's own wish; a bounce is what a server said about delivering, not about wishes. Any
-# of them means mail to the mailbox must stop, so each beats active: sending on under another spelling is the
-# harm this step undoes (an owner who did come back can ask again through the form, as after any unsubscribe).
-# Active beats pending: the mailbox is on the list, and the form gives an active address no new request.
-RESTRICTIVE = ("complained", "unsubscribed", "bounced", "active", "pending")
+# Most restrictive first. A complaint is the strongest word (the form cannot bring such an address back); an
+# unsubscribe is the owner's own wish. Either means mail to the mailbox must stop, so each beats active: sending on
+# under another spelling is the harm this step undoes (an owner who did come back can ask again through the form).
+# A bounce is what a server said about one spelling, not about the owner's wishes, and may be that spelling's own
+# fault (a server refusing a full-width letter sent as it was typed): an active spelling beats it, since a mailbox
+# that is really gone bounces the next issue too and is suppressed then, while a wrong bounce would stop the mail
+# for good. Active beats pending: the mailbox is on the list, and the form gives an active address no new request.
+RESTRICTIVE = ("complained", "unsubscribed", "active", "bounced", "pending")
 HOW = "database upgrade: one spelling per mailbox"
 # Values that `canonical` may change: anything outside printable ASCII, an IDNA label, capitals or spaces.
 _ODD = "{0} GLOB '*[^ -~]*' OR {0} GLOB '*xn--*' OR {0} != lower(trim({0}))"

@@ -1,10 +1,12 @@
-"""Which host names `pipeline serve` answers to: `site_url`'s, loopback ones, and `[serve] allowed_hosts`.
+"""Which hosts `pipeline serve` answers to: `site_url`'s, loopback ones, `[serve] allowed_hosts`, any IP address.
 
 A request naming any other host is refused (400) before a route runs. Without this, a page on a name
 its owner points at this server's address (DNS rebinding) would be "same origin" with the app: it
 could read the form's token and cookie, post the form from every visitor's address, and read the
 pages it makes them open. The name is what such a page cannot fake; the port is checked for
-`site_url`'s host only, and not when the Host gives none (a proxy may drop it).
+`site_url`'s host only, and not when the Host gives none (a proxy may drop it). A Host that is an IP
+address (`serve --host 0.0.0.0` reached at http://192.168.1.5:8000) names no name to rebind: only a page
+at that address sends it, so it passes.
 
 No wildcards: each name the site is served under is listed, since a wildcard would also admit any
 name under it that someone else controls.
@@ -95,8 +97,8 @@ def is_loopback(name: str) -> bool:
 
 
 class AllowedHosts:
-    """`site_url`'s host (on its port, or with none given), loopback names and addresses on any port, and
-    the names of `[serve] allowed_hosts` on any port. ValueError when site_url's host is no host name."""
+    """`site_url`'s host (on its port, or with none given), loopback names, the names of `[serve] allowed_hosts` and
+    IP addresses, on any port. ValueError when site_url's host is no host name."""
 
     def __init__(self, site_url: str, names: Iterable[str] = ()):
         site = urlsplit(site_url)
@@ -105,7 +107,7 @@ class AllowedHosts:
         self.names = {host_name(name) for name in names}
 
     def allows(self, name: str, port: int | None) -> bool:
-        if name in self.names or is_loopback(name):
+        if name in self.names or is_loopback(name) or _ip(name) is not None:
             return True
         return name == self.site[0] and port in (None, self.site[1])
 

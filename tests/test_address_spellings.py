@@ -311,3 +311,24 @@ def test_a_webhook_event_naming_no_address_suppresses_nothing():
     """Text IDNA refuses is no address (no mail went to it): it must not become a row of the list."""
     events = [{"email": email, "event": "bounce"} for email in ("not an address \u202e", "\u00e9", "x@y\u202e")]
     assert sendgrid_suppressions(events) == []
+
+
+def test_a_provider_event_after_the_upgrade_is_judged_by_when_the_mailbox_was_last_subscribed(tmp_path):
+    """A bounce from before the upgrade, reported after it (the provider retries what serve missed while it was
+    down), still counts: the merge and the upgrade's own entry are not a new subscription."""
+    path = tmp_path / "pipeline.sqlite"
+    database_of_version_13(path, [(1, "ann@example.org", "active", [], "Ann"),  # active since T0 + 1 day
+                                  (2, "ann@\uff45xample.org", "pending", [], ""),  # asked again, T0 + 2 days
+                                  (3, "bob@example.org", "active", [], "Bob")])  # active since T0 + 3 days
+    store = Store(path)
+    try:
+        now = datetime.now(UTC)
+        assert subs.suppress(store, "ann@example.org", "bounced", how="sendgrid webhook: bounce", at=now,
+                             occurred=T0 + timedelta(days=10))  # after she subscribed, before the upgrade
+        assert subs.find_subscriber(store, "ann@example.org").status == "bounced"
+        # An event from before a subscriber's latest subscription is still old news.
+        assert not subs.suppress(store, "bob@example.org", "bounced", how="sendgrid webhook: bounce", at=now,
+                                 occurred=T0 + timedelta(days=2))
+        assert subs.find_subscriber(store, "bob@example.org").status == "active"
+    finally:
+        store.close()

@@ -30,6 +30,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pipeline.state.subscribers import UPGRADE
 from pipeline.subscribers.addresses import canonical
 
 # Most restrictive first. A complaint is the strongest word (the form cannot bring such an address back); an
@@ -40,7 +41,7 @@ from pipeline.subscribers.addresses import canonical
 # that is really gone bounces the next issue too and is suppressed then, while a wrong bounce would stop the mail
 # for good. Active beats pending: the mailbox is on the list, and the form gives an active address no new request.
 RESTRICTIVE = ("complained", "unsubscribed", "active", "bounced", "pending")
-HOW = "database upgrade: one spelling per mailbox"
+HOW = UPGRADE
 # Values that `canonical` may change: anything outside printable ASCII, an IDNA label, capitals or spaces.
 _ODD = "{0} GLOB '*[^ -~]*' OR {0} GLOB '*xn--*' OR {0} != lower(trim({0}))"
 # How surely a journal row says the issue went to its recipient.
@@ -105,12 +106,13 @@ def _one_row(db: sqlite3.Connection, spelt: str, rows: list[_Row], at: str) -> N
 def _merge(db: sqlite3.Connection, other: _Row, kept: _Row, at: str) -> None:
     """`other` becomes an alias of `kept`: its record, requests and aliases are kept's, its row goes."""
     mark = f"as {other.email!r}"
+    moved = [ident for (ident,) in db.execute("SELECT id FROM subscriber_events WHERE subscriber = ?", (other.id,))]
     db.execute("UPDATE subscriber_events SET subscriber = ?, detail = CASE WHEN detail = '' THEN ? "
                "ELSE detail || '; ' || ? END WHERE subscriber = ?", (kept.id, mark, mark, other.id))
     db.execute("UPDATE subscription_requests SET subscriber = ? WHERE subscriber = ?", (kept.id, other.id))
     db.execute("UPDATE subscriber_aliases SET subscriber = ? WHERE subscriber = ?", (kept.id, other.id))
-    db.execute("INSERT INTO subscriber_aliases (id, subscriber, email, merged_at) VALUES (?, ?, ?, ?)",
-               (other.id, kept.id, other.email, at))
+    db.execute("INSERT INTO subscriber_aliases (id, subscriber, email, merged_at, events) VALUES (?, ?, ?, ?, ?)",
+               (other.id, kept.id, other.email, at, json.dumps(moved)))
     db.execute("DELETE FROM subscribers WHERE id = ?", (other.id,))
 
 

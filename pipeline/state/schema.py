@@ -109,7 +109,8 @@ CREATE TABLE IF NOT EXISTS subscriber_aliases (
     id         INTEGER PRIMARY KEY,         -- the merged-away subscriber's id, as its links name it
     subscriber INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,  -- the one it became
     email      TEXT NOT NULL,               -- the spelling it had
-    merged_at  TEXT NOT NULL
+    merged_at  TEXT NOT NULL,
+    events     TEXT NOT NULL DEFAULT '[]'   -- JSON: the ids of the record's entries that came with it
 );
 CREATE INDEX IF NOT EXISTS subscriber_aliases_subscriber ON subscriber_aliases (subscriber);
 """

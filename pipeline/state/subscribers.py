@@ -56,6 +56,7 @@ from pipeline.state.store import Store
 from pipeline.subscribers.addresses import STORED_BEFORE, canonical, checked, normalise
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+UPGRADE = "database upgrade: one spelling per mailbox"  # `how` of the entry migration step 14 makes (`respelling`)
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
 PENDING_DAYS = 7  # a confirmation is valid this long; then the request expires
 
@@ -451,11 +452,18 @@ def _ever_left(db: sqlite3.Connection, subscriber_id: int) -> bool:
                       "('unsubscribed', 'bounced', 'complained'))", (subscriber_id,)).fetchone()[0] == 1
 
 
+# A subscriber's own changes: not those that came with a row merged into it, nor the upgrade's entry for the merge
+# (`respelling`), which interleave two histories and say nothing about when this row last subscribed.
+_OWN_EVENTS = ("FROM subscriber_events WHERE subscriber = :id AND how != :upgrade AND id NOT IN (SELECT value FROM "
+               "subscriber_aliases, json_each(subscriber_aliases.events) WHERE subscriber_aliases.subscriber = :id)")
+
+
 def _since(db: sqlite3.Connection, subscriber_id: int, status: str) -> datetime | None:
-    """When the subscriber last changed to `status` (their current one), from the consent record."""
-    [(at,)] = db.execute("SELECT MIN(at) FROM subscriber_events WHERE subscriber = ? AND id > COALESCE("
-                         "(SELECT MAX(id) FROM subscriber_events WHERE subscriber = ? AND status != ?), 0)",
-                         (subscriber_id, subscriber_id, status)).fetchall()
+    """When the subscriber last changed to `status` (their current one), from their own changes in the consent
+    record (`_OWN_EVENTS`); None when those do not say (the status came with a merged row)."""
+    [(at,)] = db.execute(f"SELECT MIN(at) {_OWN_EVENTS} AND id > COALESCE((SELECT MAX(id) {_OWN_EVENTS} "
+                         f"AND status != :status), 0)",
+                         {"id": subscriber_id, "upgrade": UPGRADE, "status": status}).fetchall()
     return datetime.fromisoformat(at) if at else None
 
 

@@ -222,15 +222,18 @@ def _send(project: Project, untold: list[alerts.Alert]) -> tuple[dict[str, list[
 
 
 def _mail(sink, subject: str, text: str, addresses: list[str]) -> tuple[list[str], list[str]]:
-    """One plain-text message to `addresses` through the email sink's delivery: (reached, a line per other)."""
+    """One plain-text message to `addresses` through the email sink's delivery: (reached, a line per other). Each
+    is reached as `[alerts] to` spells it, whatever case the delivery reports it in, since that spelling is what
+    `mark_told` and the next run look for."""
     from pipeline.mail.message import Mailing, Recipient
 
     sender_email, sender_name, reply_to = sink.sender()
     mailing = Mailing(subject, sender_email, sender_name, text, None, datetime.now(UTC), reply_to=reply_to)
+    spelt = {address.lower(): address for address in addresses}
     reached, missed = [], []
-    for delivery in sink.deliverer.deliver(mailing, [Recipient(a.lower(), "") for a in addresses], None, None):
+    for delivery in sink.deliverer.deliver(mailing, [Recipient(a, "") for a in spelt], None, None):
         if delivery.ok:
-            reached.append(delivery.recipient)
+            reached.append(spelt.get(delivery.recipient.lower(), delivery.recipient))
         else:
             missed.append(f"{delivery.recipient} ({delivery.error})")
     return reached, missed

@@ -92,6 +92,18 @@ def test_a_failed_run_is_told_once_until_a_run_succeeds(write_project):
     assert len(alerts_sent(config)) == 2  # the same failure again: nobody is told twice
 
 
+def test_an_organiser_address_written_with_capitals_is_told_once(write_project):
+    """The delivery reports an address in lower case, as it sends it: an organiser listed as Fay@Network.example.org
+    was still untold by that spelling, and mailed the same alert after every run."""
+    config = write_project(NETWORK.replace('url = "down.xml"', 'url = "partner.xml"').replace(
+        '"fay@network.example.org", "gus@network.example.org"', '"Fay@Network.example.org"')
+        + "[sinks.disk]\ntype = 'full'\n[pipeline]\nname = 'Test Network'\nplugins_dir = 'plugins'\n",
+        {**FILES, "plugins/full.py": FAILING_SINK})
+    for _ in range(3):
+        assert refresh(config) == 1
+    assert [str(m["To"]) for m in alerts_sent(config)] == ["fay@network.example.org"]
+
+
 class AlertInbox(Inbox):
     """What the real SMTP server received, as messages, and which of them are the alerts."""
 

@@ -332,3 +332,46 @@ def test_a_provider_event_after_the_upgrade_is_judged_by_when_the_mailbox_was_la
         assert subs.find_subscriber(store, "bob@example.org").status == "active"
     finally:
         store.close()
+
+
+def test_a_batch_in_flight_across_the_upgrade_is_settled_by_the_spelling_it_was_written_for(config, capsys):
+    """A run of the version before was killed after the outbox wrote cy@xn--bcher-kva.de's file; the upgrade spells
+    her cy@bücher.de. The batch must be settled by the file written under the spelling it was handed over in, and
+    journalled in hers: else the outbox finds no file by her new name, and she is sent the issue again."""
+    from pipeline.config import load_project
+    from pipeline.mail.message import Mailing, Recipient
+    from pipeline.mail.sending import send_issue
+    from pipeline.state import journal
+
+    path = config.parent / "state" / "pipeline.sqlite"
+    path.parent.mkdir()
+    database_of_version_13(path, [(1, "cy@xn--bcher-kva.de", "active", [], "Cy"),
+                                  (2, "dan@example.org", "active", [], "Dan")])
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("INSERT INTO batches (id, edition, channel, state, send_at, created_at) "
+               "VALUES ('killed', 1, 'outbox', 'open', NULL, ?)", (T0.isoformat(),))
+    db.executemany("INSERT INTO deliveries (edition, recipient, channel, status, batch, updated_at) "
+                   "VALUES (1, ?, 'outbox', 'in_flight', 'killed', ?)",
+                   [(r, T0.isoformat()) for r in ("cy@xn--bcher-kva.de", "dan@example.org")])
+    db.close()
+    deliverer = load_project(config).sinks[0].deliverer
+    written = deliverer.path_for(1, "cy@xn--bcher-kva.de")  # the killed run wrote hers, not dan's
+    written.parent.mkdir(parents=True)
+    written.write_bytes(b"To: cy@xn--bcher-kva.de\r\nSubject: Issue 1\r\n\r\nbody\r\n")
+
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0  # settles the batch the kill left
+    assert "batch killed left in flight by an interrupted run: 1 sent, 1 to send again, 0 unknown" \
+        in capsys.readouterr().out
+    store = Store(path)
+    try:
+        assert journal.statuses(store, 1) == {"cy@bücher.de": "sent"}
+        mailing = Mailing("Issue 1", "news@network.example.org", "", "body", None, T0, edition=1)
+        report = send_issue(store, deliverer, 1, [(mailing, [Recipient("cy@bücher.de", "Cy"),
+                                                            Recipient("dan@example.org", "Dan")])], now=lambda: T0)
+        assert (report.sent, report.already) == (1, 1)
+        assert store._rows("SELECT recipient, status FROM deliveries ORDER BY recipient") == [
+            ("cy@bücher.de", "sent"), ("dan@example.org", "sent")]
+    finally:
+        store.close()
+    assert sorted(p.name for p in written.parent.iterdir()) == sorted([written.name,
+                                                                       deliverer.path_for(1, "dan@example.org").name])

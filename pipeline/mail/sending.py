@@ -141,6 +141,8 @@ def settle_open_batches(store: Store, deliverer: Deliverer, now: Clock) -> list[
         tally = {status: sum(o.status == status for o in outcomes) for status in (SENT, RELEASED, UNKNOWN)}
         lines.append(f"issue {open_batch.edition}: batch {open_batch.id} left in flight by an interrupted run: "
                      f"{tally[SENT]} sent, {tally[RELEASED]} to send again, {tally[UNKNOWN]} unknown")
+    if lines:  # a batch left in flight across the upgrade to one spelling per address was settled in the old one
+        journal.respell_settled(store)
     return lines
 
 

@@ -12,7 +12,9 @@ A delivery is one issue to one recipient. Its states, and every way between them
     unknown | failed --release_for_resend--> (none)   only when the organiser asks
 
 A batch is `open` from `begin_batch` until `settle_batch` closes it; a run that finds an open
-batch (a killed run's) settles it before it sends anything else.
+batch (a killed run's) settles it before it sends anything else. One left open across the upgrade
+that gave every address one spelling is settled in the spelling it was handed over in, and its
+recipients then take theirs (`respell_settled`; where both spellings have a row, the surer stays).
 """
 
 from __future__ import annotations
@@ -100,6 +102,15 @@ def settle_batch(store: Store, *, batch: str, edition: int, outcomes: Iterable[O
             db.execute("""UPDATE deliveries SET status = 'unknown', error = 'no outcome was reported', updated_at = ?
                           WHERE batch = ? AND status = 'in_flight'""", (stamp, batch))
         db.execute("UPDATE batches SET state = 'closed' WHERE id = ?", (batch,))
+
+
+def respell_settled(store: Store) -> None:
+    """Bring recipients settled in a spelling from before addresses took one to theirs (`respelling`): those a
+    killed run left in flight across the upgrade, settled by the spelling they were handed over in."""
+    from pipeline.state.respelling import respell_deliveries
+
+    with store.transaction() as db:
+        respell_deliveries(db)
 
 
 def release_for_resend(store: Store, *, edition: int, statuses: Iterable[str], at: datetime) -> int:

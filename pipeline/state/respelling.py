@@ -16,7 +16,9 @@ another. Now:
   change out of pending ends them);
 - the delivery journal's recipients are re-spelled too, so an issue a mailbox had under its old spelling is not
   sent to it again: where both spellings have a row for one issue, the one that says most surely that the issue
-  went (sent, then unknown, then in flight, then failed) is kept;
+  went (sent, then unknown, then failed) is kept. A row still in flight (a batch a killed run left open) keeps
+  the spelling it was handed over in until its batch is settled by it (the outbox looks for the file written
+  under that name), and is re-spelled then (`respell_deliveries`, from `mail.sending.settle_open_batches`);
 - a domain IDNA refuses (a direction mark, a control character) is left as it was: no mail reaches it, no new
   row can be spelt so (it is no valid address), and a lookup in that spelling still finds it.
 
@@ -45,7 +47,7 @@ HOW = UPGRADE
 # Values that `canonical` may change: anything outside printable ASCII, an IDNA label, capitals or spaces.
 _ODD = "{0} GLOB '*[^ -~]*' OR {0} GLOB '*xn--*' OR {0} != lower(trim({0}))"
 # How surely a journal row says the issue went to its recipient.
-_SURELY_WENT = "CASE status WHEN 'sent' THEN 3 WHEN 'unknown' THEN 2 WHEN 'in_flight' THEN 1 ELSE 0 END"
+_SURELY_WENT = "CASE status WHEN 'sent' THEN 2 WHEN 'unknown' THEN 1 ELSE 0 END"
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def respell(db: sqlite3.Connection, at: datetime | None = None) -> None:
         for spelt, emails in groups.items():  # with the row in that spelling already, if there is one
             _one_row(db, spelt, [row for email in (spelt, *emails) if (row := _read(db, email))], stamp)
     if _has(db, "deliveries"):
-        _respell_deliveries(db)
+        respell_deliveries(db)
 
 
 def _spelt(email: str) -> str | None:
@@ -125,18 +127,24 @@ def _themes(rows: list[_Row]) -> list[str]:
     return sorted({theme for row in rows for theme in row.themes})
 
 
-def _respell_deliveries(db: sqlite3.Connection) -> None:
+def respell_deliveries(db: sqlite3.Connection) -> None:
+    """Bring the journal's settled recipients to their one spelling, in the transaction `db` is in. A row in flight,
+    in either spelling, is left for its batch's settlement, which asks the delivery by the spelling it was handed."""
     spellings = {}
-    for (recipient,) in db.execute(f"SELECT DISTINCT recipient FROM deliveries WHERE {_ODD.format('recipient')}"):
+    for (recipient,) in db.execute(f"SELECT DISTINCT recipient FROM deliveries WHERE ({_ODD.format('recipient')}) "
+                                   f"AND status != 'in_flight'"):
         spelt = _spelt(recipient)
         if spelt is not None:
             spellings[recipient] = spelt
     found = db.execute(f"SELECT edition, recipient, {_SURELY_WENT} FROM deliveries WHERE recipient IN "
-                       f"(SELECT value FROM json_each(?)) ORDER BY edition, recipient", (json.dumps(list(spellings)),))
+                       f"(SELECT value FROM json_each(?)) AND status != 'in_flight' ORDER BY edition, recipient",
+                       (json.dumps(list(spellings)),))
     for edition, old, surely in found.fetchall():
         new = spellings[old]
-        there = db.execute(f"SELECT {_SURELY_WENT} FROM deliveries WHERE edition = ? AND recipient = ?",
+        there = db.execute(f"SELECT {_SURELY_WENT}, status FROM deliveries WHERE edition = ? AND recipient = ?",
                            (edition, new)).fetchone()
+        if there is not None and there[1] == "in_flight":  # both, once that batch has settled
+            continue
         if there is not None and there[0] >= surely:
             db.execute("DELETE FROM deliveries WHERE edition = ? AND recipient = ?", (edition, old))
             continue

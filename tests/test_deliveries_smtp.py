@@ -557,6 +557,21 @@ def test_a_domain_alone_outside_ascii_goes_in_its_idna_form_to_a_server_without_
     assert received["raw"].isascii()
 
 
+def test_a_domain_outside_ascii_sent_again_on_a_new_connection_is_still_reported_under_the_lists_spelling(
+        smtp_server, smtp_delivery):
+    """The message sent again after a kept connection was found closed is the one already given its IDNA form: its
+    delivery was reported as cy@xn--bcher-kva.de, a recipient the batch does not have, so the journal found no
+    outcome for cy@bücher.de and settled a message the server had taken as unknown."""
+    inbox = GoodbyeWhenBack()
+    send = smtp_delivery(f"port = {smtp_server(inbox)}, starttls = false")
+
+    results = send(build_messages(RENDERED, 5, MOMENT, [("ann@example.org", "Ann"), ("cy@bücher.de", "Cy")]))
+
+    assert [(d.recipient, d.ok, d.error) for d in results] == [("ann@example.org", True, ""),
+                                                               ("cy@bücher.de", True, "")]
+    assert [r["to"] for r in inbox.received] == [["ann@example.org"], ["cy@xn--bcher-kva.de"]]
+
+
 def test_an_ascii_message_keeps_7bit_headers(smtp_server, smtp_delivery):
     inbox = Inbox()
     send = smtp_delivery(f"port = {smtp_server(inbox, enable_SMTPUTF8=True)}, starttls = false")

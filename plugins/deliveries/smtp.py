@@ -125,8 +125,8 @@ class Smtp(Deliverer):
         new connection (`again`)."""
         from pipeline.mail.message import message_bytes, needs_smtputf8  # MIME, loaded with the first message
 
-        recipient = msg["To"].addresses[0].addr_spec
-        msg = _ascii_domain(msg)
+        recipient = msg["To"].addresses[0].addr_spec  # the list's spelling: a retry is given `msg`, not `sent`
+        sent = _ascii_domain(msg)
         kept = again and self._server is not None
         try:
             server = self._connection()
@@ -134,8 +134,8 @@ class Smtp(Deliverer):
             return Delivery(recipient, False, error=str(exc))
         where = f"SMTP server {self.settings.host}:{self.settings.port}"
         try:
-            refused = _envelope(server, msg["From"].addresses[0].addr_spec, msg["To"].addresses[0].addr_spec,
-                                utf8=needs_smtputf8(msg))
+            refused = _envelope(server, sent["From"].addresses[0].addr_spec, sent["To"].addresses[0].addr_spec,
+                                utf8=needs_smtputf8(sent))
         except (smtplib.SMTPException, OSError) as exc:  # DATA was not accepted: nothing of the message went out
             self._lost()
             if kept and isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError):
@@ -150,7 +150,7 @@ class Smtp(Deliverer):
                                 bounced=True)
             return Delivery(recipient, False, error=f"the server refused it: {refused}")
         try:  # from here on the message is never sent again: the server may have it
-            server.send(_dot_stuffed(message_bytes(msg)))
+            server.send(_dot_stuffed(message_bytes(sent)))
         except (smtplib.SMTPException, OSError) as exc:  # the final dot never went out: not accepted
             self._lost()
             return Delivery(recipient, False, error=f"{where}: {_describe(exc)}")
@@ -164,7 +164,7 @@ class Smtp(Deliverer):
             self._lost()
         if code != 250:
             return Delivery(recipient, False, error=f"the server refused it: {code} {_text(text)}")
-        return Delivery(recipient, True, reference=str(msg["Message-ID"]))
+        return Delivery(recipient, True, reference=str(sent["Message-ID"]))
 
     def _end_transaction(self, server: smtplib.SMTP, code: int) -> None:
         """After a refusal: RSET, so the connection takes the next message; or, when the server is closing it

@@ -375,3 +375,24 @@ def test_a_batch_in_flight_across_the_upgrade_is_settled_by_the_spelling_it_was_
         store.close()
     assert sorted(p.name for p in written.parent.iterdir()) == sorted([written.name,
                                                                        deliverer.path_for(1, "dan@example.org").name])
+
+
+def test_a_csv_list_takes_off_an_address_whose_domain_idna_refuses_stored_before(config, capsys):
+    """The upgrade leaves dee@exa<direction mark>mple.org as it was, still active and mailed (smtp sends it as it is);
+    the organisers' list saying she left must take her off, as `remove` and a bounce do, and a new such address is
+    still no row of the list."""
+    path = config.parent / "state" / "pipeline.sqlite"
+    path.parent.mkdir()
+    database_of_version_13(path, [(1, "dee@exa\u202emple.org", "active", [], "Dee")])
+    listed = config.parent / "list.csv"
+    listed.write_text("email,name,themes,status\nDEE@exa\u202emple.org,,,unsubscribed\nfay@y\u202e.org,,,bounced\n"
+                      "gus@z\u202e.org,Gus,,\n", encoding="utf-8")
+    assert cli(config, "import", str(listed)) == 3  # the one to add is refused, and said so
+    err = capsys.readouterr().err
+    assert "'gus@z\\u202e.org' is not a valid email address (no mail server takes its domain)" in err
+    assert "dee@" not in err and "fay@" not in err
+    store = Store(path)
+    try:
+        assert [(s.email, s.status) for s, _ in subs.listing(store)] == [("dee@exa\u202emple.org", "unsubscribed")]
+    finally:
+        store.close()

@@ -53,7 +53,7 @@ from datetime import UTC, datetime, timedelta
 
 from pipeline.errors import SubscriberError
 from pipeline.state.store import Store
-from pipeline.subscribers.addresses import STORED_BEFORE, canonical, checked, normalise
+from pipeline.subscribers.addresses import STORED_BEFORE, UNREACHABLE, canonical, checked, normalise
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 UPGRADE = "database upgrade: one spelling per mailbox"  # `how` of the entry migration step 14 makes (`respelling`)
@@ -267,6 +267,8 @@ def import_suppressed(store: Store, rows: Iterable[tuple[str, str]], *, how: str
     with store.transaction() as db:
         for email, status in wanted.items():
             found = _by_email(db, email)
+            if found is None and canonical(email) is None:  # a domain IDNA refuses: only a row from before is one
+                continue
             if found is not None and found[3] in ("active", "pending") and _ever_left(db, found[0]):
                 continue
             changed += _suppress(db, found, email, status, how, at, "")
@@ -381,9 +383,10 @@ def history(store: Store, subscriber_id: int) -> list[Event]:
 
 def _checked(email: str, leaving: bool = False) -> str:
     """`email` in the spelling it is stored in (`addresses.canonical`); SubscriberError if it is no address. `leaving`:
-    one over the limits on a new address (`addresses.STORED_BEFORE`) is taken too, to take a row stored before off."""
+    one over the limits on a new address (`addresses.STORED_BEFORE`), or whose domain IDNA refuses (in the spelling
+    the upgrade left it in), is taken too, to take a row stored before off."""
     email, problem = checked(email)
-    if problem is not None and not (leaving and problem in STORED_BEFORE):
+    if problem is not None and not (leaving and (problem in STORED_BEFORE or problem == UNREACHABLE)):
         raise SubscriberError(f"{email!r} is not a valid email address{f' ({problem})' if problem else ''}; correct it")
     return email
 

@@ -114,6 +114,17 @@ def test_a_batch_of_only_addresses_sendgrid_cannot_send_to_makes_no_request(fake
     assert [(d.ok, d.certain) for d in results] == [(False, True)] and not fake.accepted
 
 
+def test_an_address_whose_domain_idna_refuses_fails_alone_saying_so(fake, sendgrid):
+    """A row the upgrade left as it was (a direction mark in its domain) is still mailed: the organiser must be told
+    the domain is the trouble, not sent asking for an address without characters outside ASCII before the @."""
+    _, results = deliver(sendgrid(), [Recipient("dee@exa\u202emple.org", "", "td"), *recipients(1)])
+
+    [dee] = [d for d in results if d.recipient == "dee@exa\u202emple.org"]
+    assert (dee.ok, dee.certain) == (False, True) and "before the @" not in dee.error
+    assert "its domain" in dee.error and "pipeline subscribers remove" in dee.error
+    assert [p["to"][0]["email"] for b in fake.accepted for p in b["personalizations"]] == ["reader0@example.org"]
+
+
 def test_a_journal_batch_is_sent_as_several_requests_of_at_most_batch_size(fake, sendgrid):
     delivery = sendgrid(", batch_size = 400, requests_per_batch = 3")
     assert delivery.batch_size == 1200

@@ -64,6 +64,9 @@ if TYPE_CHECKING:
 _KEY = re.compile(r"[!-~]+")  # printable ASCII, no space: what an API key is made of
 UNSENDABLE = ("SendGrid cannot send to an address with characters other than ASCII before the @; ask the "
               "subscriber for another address, or send with the smtp delivery to a server that takes SMTPUTF8")
+NO_DOMAIN = ("no mail reaches this address: IDNA refuses its domain (a direction mark or a control character in "
+             "it; a row kept as it was from before addresses took one spelling); take it off the list with "
+             "`pipeline subscribers remove`, or ask the subscriber for their address again")
 CANCEL_CUTOFF = timedelta(minutes=10)  # SendGrid refuses a cancel later than this before send_at
 CANCEL_MARGIN = timedelta(minutes=1)  # our clock and SendGrid's may differ a little
 MAX_RESENDS = 10  # requests made again without the recipients a 400 named, per request
@@ -184,7 +187,8 @@ class SendGrid(Deliverer):
         head = json.dumps(payload(mailing, batch if self.settings.scheduled else None))[:-1] + ', "personalizations": ['
         personalize = TOKEN_TAG in (mailing.html or "") or TOKEN_TAG in mailing.text
         # SendGrid cannot send to a local part outside ASCII: it refuses the whole request, or drops the address.
-        refused = [Delivery(r.email, False, error=UNSENDABLE) for r in recipients if sendable(r.email) is None]
+        refused = [Delivery(r.email, False, error=UNSENDABLE if not r.email.rpartition("@")[0].isascii() else NO_DOMAIN)
+                   for r in recipients if sendable(r.email) is None]
         if refused:
             recipients = [r for r in recipients if sendable(r.email) is not None]
             if not recipients:

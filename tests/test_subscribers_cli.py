@@ -122,6 +122,28 @@ def test_export_then_import_elsewhere_keeps_who_left_off_the_list(config, tmp_pa
     assert statuses(other) == {"ann@example.org": "active", "bob@example.org": "unsubscribed"}
 
 
+def test_a_name_added_from_the_command_line_is_kept_as_the_form_and_the_list_keep_one(config, tmp_path, capsys):
+    """One rule for names everywhere (one line, no control characters, at most 200 characters), so the list's
+    export read back in changes nothing and records nothing."""
+    assert pipeline(config, "add", "ann@example.org", "--name", "Ann\x07\x1b[31m Smith\u2028" + "x" * 300) == 0
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        ann = subs.find_subscriber(store, "ann@example.org")
+        assert ann.name == ("Ann [31m Smith " + "x" * 300)[:200]
+        before = subs.history(store, ann.id)
+    finally:
+        store.close()
+    exported = tmp_path / "all.csv"
+    assert pipeline(config, "export", str(exported), "--status", "all") == 0
+    assert pipeline(config, "import", str(exported)) == 0
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        again = subs.find_subscriber(store, "ann@example.org")
+        assert (again.name, subs.history(store, ann.id)) == (ann.name, before)
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize(("table", "message"), [
     ('[serve]\nsecret = "abc"', "unknown key 'secret'"),
     ('[serve]\nsecret_env = "my secret value"', "must be the name of an environment variable"),

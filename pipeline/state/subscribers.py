@@ -53,7 +53,7 @@ from datetime import UTC, datetime, timedelta
 
 from pipeline.errors import SubscriberError
 from pipeline.state.store import Store
-from pipeline.subscribers.addresses import STORED_BEFORE, UNREACHABLE, canonical, checked, normalise
+from pipeline.subscribers.addresses import STORED_BEFORE, UNREACHABLE, canonical, checked, normalise, one_line
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 UPGRADE = "database upgrade: one spelling per mailbox"  # `how` of the entry migration step 14 makes (`respelling`)
@@ -547,7 +547,9 @@ def _event_of(row: tuple) -> Event:
 
 
 def _name(name: str) -> str:
-    return " ".join((name or "").split())
+    """A name as every way in keeps it (`one_line`: no control characters, at most 200 characters), so the list's
+    export read back in changes nothing."""
+    return one_line(name or "")
 
 
 def _themes(themes: Iterable[str]) -> str:

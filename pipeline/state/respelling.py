@@ -43,7 +43,6 @@ from pipeline.subscribers.addresses import canonical
 # that is really gone bounces the next issue too and is suppressed then, while a wrong bounce would stop the mail
 # for good. Active beats pending: the mailbox is on the list, and the form gives an active address no new request.
 RESTRICTIVE = ("complained", "unsubscribed", "active", "bounced", "pending")
-HOW = UPGRADE
 # Values that `canonical` may change: anything outside printable ASCII, an IDNA label, capitals or spaces.
 _ODD = "{0} GLOB '*[^ -~]*' OR {0} GLOB '*xn--*' OR {0} != lower(trim({0}))"
 # How surely a journal row says the issue went to its recipient.
@@ -102,7 +101,7 @@ def _one_row(db: sqlite3.Connection, spelt: str, rows: list[_Row], at: str) -> N
     said = [f"was {kept.email!r}"] if kept.email != spelt else []
     said += [f"subscriber {row.id}, {row.email!r} ({row.status}), merged in" for row in others]
     db.execute("INSERT INTO subscriber_events (subscriber, at, status, how, detail) VALUES (?, ?, ?, ?, ?)",
-               (kept.id, at, status, HOW, f"{'; '.join(said)}: the same mailbox"))
+               (kept.id, at, status, UPGRADE, f"{'; '.join(said)}: the same mailbox"))
 
 
 def _merge(db: sqlite3.Connection, other: _Row, kept: _Row, at: str) -> None:

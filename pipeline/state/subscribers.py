@@ -53,7 +53,7 @@ from datetime import UTC, datetime, timedelta
 
 from pipeline.errors import SubscriberError
 from pipeline.state.store import Store
-from pipeline.subscribers.addresses import STORED_BEFORE, UNREACHABLE, canonical, checked, normalise, one_line
+from pipeline.subscribers.addresses import TAKEN_OFF_ANYWAY, canonical, checked, normalise, one_line
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 UPGRADE = "database upgrade: one spelling per mailbox"  # `how` of the entry migration step 14 makes (`respelling`)
@@ -383,10 +383,10 @@ def history(store: Store, subscriber_id: int) -> list[Event]:
 
 def _checked(email: str, leaving: bool = False) -> str:
     """`email` in the spelling it is stored in (`addresses.canonical`); SubscriberError if it is no address. `leaving`:
-    one over the limits on a new address (`addresses.STORED_BEFORE`), or whose domain IDNA refuses (in the spelling
-    the upgrade left it in), is taken too, to take a row stored before off."""
+    one a row stored before may have (`addresses.TAKEN_OFF_ANYWAY`: over the limits on a new address, or a domain IDNA
+    refuses) is taken too, to take such a row off."""
     email, problem = checked(email)
-    if problem is not None and not (leaving and (problem in STORED_BEFORE or problem == UNREACHABLE)):
+    if problem is not None and not (leaving and problem in TAKEN_OFF_ANYWAY):
         raise SubscriberError(f"{email!r} is not a valid email address{f' ({problem})' if problem else ''}; correct it")
     return email
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pipeline.errors import SubscriberError
-from pipeline.subscribers.addresses import STORED_BEFORE, UNREACHABLE, checked, one_line, valid_address
+from pipeline.subscribers.addresses import TAKEN_OFF_ANYWAY, checked, one_line, valid_address
 
 __all__ = ["CsvList", "CsvRow", "read_csv", "valid_address", "write_csv"]
 
@@ -93,7 +93,7 @@ def _read(reader: csv.DictReader, path: Path) -> CsvList:
         if not email:
             found.problems.append(f"{where}: no email address in this row; add one or delete the row")
             continue
-        if problem is not None and not ((problem in STORED_BEFORE or problem == UNREACHABLE) and status in _LEAVING):
+        if problem is not None and not (problem in TAKEN_OFF_ANYWAY and status in _LEAVING):
             found.problems.append(f"{where}: {email!r} is not a valid email address{f' ({problem})' if problem else ''}"
                                   f"; correct it or delete the row")
             continue

@@ -93,3 +93,20 @@ def mail_spelling(address: str) -> str | None:
 def one_line(text: str, limit: int = 200) -> str:
     """A name as typed, on one line with single spaces and no control characters, at most `limit` characters."""
     return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:limit]
+
+
+def ascii_spelling(address: str) -> str | None:
+    """`address` as a server without SMTPUTF8 (and SendGrid) takes it: a domain outside ASCII in its IDNA 2008 form
+    (bücher.de: xn--bcher-kva.de; straße.de: xn--strae-oqa.de, not IDNA 2003's strasse.de, another domain); None for
+    a local part outside ASCII (RFC 6531) or a domain IDNA refuses."""
+    local, _, domain = address.rpartition("@")
+    if not local.isascii():
+        return None
+    if domain.isascii():
+        return address
+    import idna  # here: an address outside ASCII is rare
+
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except UnicodeError:  # idna.IDNAError is one
+        return None

@@ -329,20 +329,10 @@ def personalization(mailing: Mailing, recipient: Recipient, substitute: bool) ->
 
 
 def sendable(address: str) -> str | None:
-    """`address` as SendGrid takes it, a domain outside ASCII in its IDNA 2008 form (bücher.de: xn--bcher-kva.de;
-    straße.de: xn--strae-oqa.de, not IDNA 2003's strasse.de, another domain); None for a local part outside ASCII
-    (RFC 6531), which SendGrid does not send to, or a domain IDNA refuses."""
-    local, _, domain = address.rpartition("@")
-    if not local.isascii():
-        return None
-    if domain.isascii():
-        return address
-    import idna  # here: an address outside ASCII is rare
+    """`address` as SendGrid takes it (`addresses.ascii_spelling`); None for one it does not send to."""
+    from pipeline.subscribers.addresses import ascii_spelling  # here: not loaded with the plugins at start-up
 
-    try:
-        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
-    except UnicodeError:  # idna.IDNAError is one
-        return None
+    return ascii_spelling(address)
 
 
 def retry_delay(headers: Mapping[str, str], attempt: int, now: float, cap: float) -> float:

@@ -194,12 +194,12 @@ def _ascii_domain(msg: EmailMessage) -> EmailMessage:
     import copy
     from email.headerregistry import Address
 
-    import idna  # here: an address outside ASCII is rare
+    from pipeline.subscribers.addresses import ascii_spelling
 
-    try:
-        domain = idna.encode(to.domain, uts46=True).decode("ascii")
-    except UnicodeError:  # idna.IDNAError is one: sent as it is, with SMTPUTF8
+    spelt = ascii_spelling(to.addr_spec)
+    if spelt is None:  # a domain IDNA refuses: sent as it is, with SMTPUTF8
         return msg
+    domain = spelt.rpartition("@")[2]
     sent = copy.deepcopy(msg)
     sent.replace_header("To", Address(display_name=to.display_name, username=to.username, domain=domain))
     return sent

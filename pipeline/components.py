@@ -149,7 +149,9 @@ class Deliverer(Component):
     parallel_batches: ClassVar[int] = 1  # batches handed over at once (each from its own thread)
 
     def send(self, messages: list[EmailMessage], run: RunContext | None) -> list[Delivery]:
-        """Send `email.message.EmailMessage` objects, one per recipient; report each."""
+        """Send `email.message.EmailMessage` objects, one per recipient; report each (by the address in its To
+        header; another spelling of it, such as the domain's `xn--` form, is matched too). A recipient reported
+        nothing for is in doubt: never sent again without the organiser."""
         raise NotImplementedError
 
     def prepare(self) -> str:

@@ -29,7 +29,7 @@ SUBSCRIBERS = "email,name\nann@example.org,Ann\nbob@example.org,Bob\n"
 class Plugin:
     """A source of one item and a delivery method that keeps what it is asked to send."""
 
-    def __init__(self, refuse: str = ""):
+    def __init__(self, refuse: str = "", spell=str):
         self.sent = []
         plugin = self
 
@@ -45,7 +45,7 @@ class Plugin:
                     plugin.sent.append((self.settings.loft, message["To"], message["Subject"]))
                     address = parseaddr(message["To"])[1]
                     ok = refuse not in address or not refuse
-                    results.append(Delivery(address, ok, "pigeon-1" if ok else "", "" if ok else "lost"))
+                    results.append(Delivery(spell(address), ok, "pigeon-1" if ok else "", "" if ok else "lost"))
                 return results
 
         from pipeline.components import Source
@@ -100,3 +100,19 @@ def test_a_failed_message_fails_the_sink_and_is_retried_next_run(project_from):
     plugin.sent.clear()
     run(project, as_of=date(2016, 2, 1))
     assert [to for _, to, _ in plugin.sent] in (["Bob <bob@example.org>"], ["bob@example.org"])
+
+
+def test_an_outcome_reported_under_another_spelling_of_the_address_is_its_recipients(project_from):
+    """A delivery may give back the address in its own spelling (the domain's xn-- form, capitals): the outcome is
+    still that recipient's, journalled under the list's spelling, not a message in doubt."""
+    from pipeline.subscribers.addresses import ascii_spelling
+
+    plugin = Plugin(spell=lambda address: ascii_spelling(address).upper())
+    listed = "email,name\ncy@b\u00fccher.de,Cy\nann@example.org,Ann\n"
+    project = project_from(TOML, {"subscribers.csv": listed}, plugins=[("pigeon", plugin)])
+    report = run(project, as_of=date(2016, 2, 1))
+    assert report.exit_code == 0, [r.summary for r in report.failed("sink")]
+    assert len(plugin.sent) == 2
+    store = Store(state_path(project))
+    assert journal.delivered_to(store, 1) == {"cy@b\u00fccher.de", "ann@example.org"}
+    store.close()

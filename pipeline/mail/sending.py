@@ -43,7 +43,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -360,9 +360,7 @@ def _hand_over(store: Store, deliverer: Deliverer, edition: int, mailing: Mailin
         results = deliverer.deliver(mailing, chunk, batch, run)
     except Exception as exc:  # a bug or a lost connection half-way: nothing is known for sure
         results = [Delivery(r.email, False, error=_reason(exc), certain=False) for r in chunk]
-    reported = {d.recipient: d for d in results}
-    known = [reported.get(r.email) or Delivery(r.email, False, error="the delivery reported nothing for it",
-                                                certain=False) for r in chunk]
+    known = _matched(chunk, results)
     doubt = not all(d.certain for d in known)
     if not doubt:
         resolution = {d.recipient: Resolution.SENT if d.ok else Resolution.NOT_SENT for d in known}
@@ -383,6 +381,27 @@ def _hand_over(store: Store, deliverer: Deliverer, edition: int, mailing: Mailin
              ", ".join(f"{n} {status}" for status, n in sorted(settled.items())))
     released = {o.recipient for o in outcomes if o.status == RELEASED}
     return [r for r in chunk if r.email in released], doubt
+
+
+def _matched(chunk: list[Recipient], results: Iterable[Delivery]) -> list[Delivery]:
+    """Each recipient's outcome, in `chunk`'s order and under the address it was handed over in, which is what the
+    journal holds: found by that address, or else by its one spelling (a delivery may report `cy@bücher.de` as
+    `cy@xn--bcher-kva.de`, or in capitals); one it reported nothing for is in doubt."""
+    reported = {d.recipient: d for d in results}
+    missing = [r.email for r in chunk if r.email not in reported]
+    if missing:
+        reported.update(_by_spelling(missing, list(reported.values())))
+    return [reported.get(r.email) or Delivery(r.email, False, error="the delivery reported nothing for it",
+                                              certain=False) for r in chunk]
+
+
+def _by_spelling(addresses: list[str], reported: list[Delivery]) -> dict[str, Delivery]:
+    """The outcomes in `reported` of `addresses`, found by their one spelling, each under its address as given."""
+    from pipeline.subscribers.addresses import canonical  # only when a delivery spells an address its own way
+
+    spelt = {key: d for d in reported if (key := canonical(d.recipient)) is not None}
+    found = {address: spelt.get(canonical(address) or "") for address in addresses}
+    return {address: replace(d, recipient=address) for address, d in found.items() if d is not None}
 
 
 def _mark_bounced(store: Store, deliverer: Deliverer, edition: int, report: SendReport, now: Clock) -> None:

@@ -169,12 +169,16 @@ def _host_check(live: LiveServer) -> hosts.HostCheck:
 
 def test_a_name_in_allowed_hosts_passes_on_any_port_and_no_name_under_it(tmp_path, monkeypatch):
     monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
-    server = LiveServer(_project_with(tmp_path, 'allowed_hosts = ["News.Example.net.", "[::2]"]')).start()
+    server = LiveServer(_project_with(tmp_path, 'allowed_hosts = ["News.Example.net.", "[::2]", "news_box.lan"]'
+                                      )).start()
     try:
-        for host in ("news.example.net", "NEWS.example.net:8443", "news.example.net.", "[::2]:8000"):
+        for host in ("news.example.net", "NEWS.example.net:8443", "news.example.net.", "[::2]:8000", "news_box.lan"):
             assert get(server, host).status_code == 200, host
+            # from the proxy (loopback, trusted by default), whose own Host is no allowed name
+            assert get(server, "backend.internal", **{**PROXIED, "X-Forwarded-Host": host}).status_code == 200, host
         for host in ("www.news.example.net", "example.net", "news.example.net.attacker.example"):
             assert refused(get(server, host)), host
+            assert refused(get(server, "127.0.0.1", **{**PROXIED, "X-Forwarded-Host": host})), host
     finally:
         server.stop()
 

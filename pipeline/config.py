@@ -155,11 +155,11 @@ class AlertSettings(Settings):
     @field_validator("to")
     @classmethod
     def _emails(cls, value: list[str]) -> list[str]:
-        from pipeline.subscribers.addresses import valid_address
+        from pipeline.subscribers.addresses import refusal
 
         for address in value:
-            if not valid_address(address):
-                raise ValueError(f"{address!r} is not an email address such as 'organiser@example.org'")
+            if why := refusal(address, "organiser@example.org"):
+                raise ValueError(why)
         return value
 
 

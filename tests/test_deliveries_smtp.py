@@ -373,7 +373,8 @@ def test_which_refusals_at_rcpt_to_are_hard_bounces(reply, bounce):
     assert hard_bounce(int(code), text) is bounce
 
 
-def smtp_project(project_from, item_factory, port: int, readers: str):
+def smtp_project(project_from, item_factory, port: int, readers: str,
+                 sender: str = 'from_email = "news@network.example.org"'):
     from pipeline import hookimpl
     from pipeline.components import Source
 
@@ -394,7 +395,7 @@ def smtp_project(project_from, item_factory, port: int, readers: str):
         [sinks.newsletter]
         type = "email"
         subscribers = "subscribers.csv"
-        from_email = "news@network.example.org"
+        {sender}
         delivery = {{ type = "smtp", host = "127.0.0.1", port = {port}, starttls = false }}
         """, files={"subscribers.csv": "email,name\n" + readers}, plugins=[("one", OnePost())])
 
@@ -555,6 +556,50 @@ def test_a_domain_alone_outside_ascii_goes_in_its_idna_form_to_a_server_without_
     assert received["to"] == ["cy@xn--bcher-kva.de"] and "SMTPUTF8" not in received["options"]
     assert received["message"]["To"].addresses[0].addr_spec == "cy@xn--bcher-kva.de"
     assert received["raw"].isascii()
+
+
+def test_a_sender_whose_domain_is_outside_ascii_sends_in_its_idna_form_to_any_server(smtp_server, project_from,
+                                                                                      item_factory):
+    """from_email = news@bücher.de: the envelope, From, Reply-To, the mailto: unsubscribe link and the List-Id carry
+    xn--bcher-kva.de, so an issue needs no SMTPUTF8 (this server has none) and keeps its mailto: link."""
+    from pipeline.runner import run
+
+    inbox = Inbox()
+    port = smtp_server(inbox, enable_SMTPUTF8=False)
+    project = smtp_project(project_from, item_factory, port, "ann@example.org,Ann\n",
+                           sender='from_email = "news@b\u00fccher.de"\nreply_to = "Hello@B\u00dccher.de"')
+
+    report = run(project, as_of=dt.date(2016, 4, 1))
+
+    assert report.exit_code == 0, [r.summary for r in report.failed("sink")]
+    [received] = inbox.received
+    assert received["from"] == "news@xn--bcher-kva.de" and "SMTPUTF8" not in received["options"]
+    message = received["message"]
+    assert message["From"].addresses[0].addr_spec == "news@xn--bcher-kva.de"
+    assert message["Reply-To"].addresses[0].addr_spec == "Hello@xn--bcher-kva.de"
+    assert "<mailto:news@xn--bcher-kva.de?subject=unsubscribe>" in message["List-Unsubscribe"]
+    assert message["List-Id"].endswith(".xn--bcher-kva.de>") and message["Message-ID"].endswith("@xn--bcher-kva.de>")
+    assert received["raw"].isascii()
+
+
+@pytest.mark.parametrize(("sender", "says"), [
+    ("news", "'news' is not an email address like news@example.org"),
+    ("n" * 65 + "@example.org", "is not an email address like news@example.org (the part before the @ is longer"),
+    ("news@192.168.1.1", "(mail to an IP address needs brackets"),
+    ("jörg@example.org", "'jörg@example.org' is not an email address like news@example.org"),
+    ("news@exa\u200fmple.org", "no mail server takes its domain"),
+])
+def test_a_sender_no_server_would_take_is_one_line_at_start_up_saying_why(project_from, sender, says):
+    from pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        project_from(f"""
+            [sinks.newsletter]
+            type = "email"
+            from_email = "{sender}"
+            """)
+    line = str(refused.value)
+    assert "\n" not in line and "[sinks.newsletter]" in line and "from_email" in line and says in line, line
 
 
 def test_a_domain_outside_ascii_sent_again_on_a_new_connection_is_still_reported_under_the_lists_spelling(

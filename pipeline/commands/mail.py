@@ -17,7 +17,7 @@ from pipeline.mail.transactional import deliver_now, mail_sink
 from pipeline.run_context import RunContext
 from pipeline.runner import edition_date, locked_store, write_within_deadline
 from pipeline.state import Store, journal
-from pipeline.subscribers.addresses import valid_address
+from pipeline.subscribers.addresses import refusal
 from pipeline.time_limits import call_within
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,8 @@ def _problems_said(ctx: RunContext) -> int:
 
 
 def send_test(config, to: str, as_of: date | None, console) -> int:
-    if not valid_address(to.strip()):
-        raise InputError(f"--to {to!r} is not an email address like you@example.org")
+    if why := refusal(to.strip(), "you@example.org"):
+        raise InputError(f"--to {why}")
     project = load_project(config)
     sink = mail_sink(project)
     with locked_store(project) as store:

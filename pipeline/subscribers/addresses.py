@@ -44,6 +44,29 @@ def address_problem(text: str) -> str | None:
     return None
 
 
+def refusal(text: str, like: str) -> str | None:
+    """None for a plausible single address; else a clause for a one-line error: "'text' is not an email address like
+    `like`", and why when there is more to say (`address_problem`)."""
+    problem = address_problem(text)
+    if problem is None:
+        return None
+    return f"{text!r} is not an email address like {like}{f' ({problem})' if problem else ''}"
+
+
+def sender_spelling(text: str) -> str:
+    """An address the newsletter is sent from (or replied to), as every server takes it: its domain in the IDNA form
+    (news@bücher.de: news@xn--bcher-kva.de), so no message needs SMTPUTF8 for it and the `mailto:` unsubscribe
+    link, the List-Id and the Message-ID stay ASCII. ValueError saying why when it is not an address, or no mail
+    reaches it."""
+    why = refusal(text, "news@example.org")
+    if why is not None:
+        raise ValueError(why)
+    spelt = ascii_spelling(text)  # None only for a domain IDNA refuses: `refusal` takes no name outside ASCII
+    if spelt is None:
+        raise ValueError(f"{text!r}: {UNREACHABLE}")
+    return spelt
+
+
 def _ip_address(domain: str) -> bool:
     try:
         ipaddress.IPv4Address(domain)

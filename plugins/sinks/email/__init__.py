@@ -33,7 +33,7 @@ from pipeline.mail import TOKEN_TAG
 from pipeline.models import Kind
 from pipeline.run_context import RunContext
 from pipeline.settings_types import ExistingFile
-from pipeline.subscribers.addresses import valid_address
+from pipeline.subscribers.addresses import sender_spelling
 
 if TYPE_CHECKING:  # the renderer (Jinja2, MJML, the item view) is loaded when an issue is first rendered
     from pipeline.mail.message import Mailing, Recipient
@@ -60,9 +60,7 @@ class EmailSink(Sink):
         @classmethod
         def _address(cls, value: str) -> str:
             value = value.strip()
-            if value and not valid_address(value):
-                raise ValueError(f"{value!r} is not an email address like news@example.org")
-            return value
+            return sender_spelling(value) if value else value
 
         @field_validator("unsubscribe")
         @classmethod

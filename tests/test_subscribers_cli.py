@@ -45,6 +45,14 @@ def statuses(config: Path) -> dict[str, str]:
         store.close()
 
 
+def everyone(config: Path) -> dict[str, tuple[str, str, frozenset[str]]]:
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        return {s.email: (s.status, s.name, s.themes) for s, _ in subs.listing(store)}
+    finally:
+        store.close()
+
+
 def test_import_reports_bad_rows_and_never_brings_back_who_left(config, capsys):
     assert pipeline(config, "import", str(config.parent / "list.csv")) == 3  # a row was skipped
     out, err = capsys.readouterr()
@@ -112,14 +120,20 @@ def test_export_then_import_elsewhere_keeps_who_left_off_the_list(config, tmp_pa
     capsys.readouterr()
     assert pipeline(config, "export", str(nowhere)) == 1  # the folder, not the command's input: as `backup`
     assert f"{nowhere}: cannot write the export (No such file or directory)" in capsys.readouterr().err
+    pipeline(config, "add", "cy@example.org", "--name", "Cy", "--theme", "research")
+    pipeline(config, "remove", "cy@example.org")
+    assert pipeline(config, "export", str(exported), "--status", "all") == 0
     assert exported.read_text().splitlines()[1:] == ["ann@example.org,Ann,research,active",
-                                                     "bob@example.org,Bob,,unsubscribed"]
+                                                     "bob@example.org,Bob,,unsubscribed",
+                                                     "cy@example.org,Cy,research,unsubscribed"]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     other = elsewhere / "pipeline.toml"
     other.write_text(SERVE_TOML, encoding="utf-8")
     assert pipeline(other, "import", str(exported)) == 0
-    assert statuses(other) == {"ann@example.org": "active", "bob@example.org": "unsubscribed"}
+    assert statuses(other) == {"ann@example.org": "active", "bob@example.org": "unsubscribed",
+                               "cy@example.org": "unsubscribed"}
+    assert everyone(other) == everyone(config)  # who left keeps the name and themes the export gives too
 
 
 def test_a_name_added_from_the_command_line_is_kept_as_the_form_and_the_list_keep_one(config, tmp_path, capsys):

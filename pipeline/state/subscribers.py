@@ -251,27 +251,32 @@ def suppress(store: Store, email: str, status: str, *, how: str, at: datetime, d
         return _suppress(db, found, email, status, how, at, detail)
 
 
-def import_suppressed(store: Store, rows: Iterable[tuple[str, str]], *, how: str, at: datetime) -> int:
+def import_suppressed(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, str, Iterable[str]]], *,
+                      how: str, at: datetime) -> int:
     """The organiser's list says these (email, status) unsubscribed, bounced or complained; the number changed.
 
     One transaction. Like `suppress`, except for an address that had left and came back through
     the form (active after its owner's confirmation, or pending on a new request): its owner's own
-    request is newer than the list, so it is left as it is. An address listed twice counts once.
+    request is newer than the list, so it is left as it is. An address the list is new to is added
+    with the name and themes a third and fourth element give (an export keeps them, so a list moved to
+    another database is the same there); one already stored keeps its own. An address listed twice
+    counts once.
     """
-    wanted: dict[str, str] = {}
-    for email, status in rows:
+    wanted: dict[str, tuple[str, str, Iterable[str]]] = {}
+    for row in rows:
+        status, name, themes = row[1], row[2] if len(row) > 2 else "", row[3] if len(row) > 3 else ()
         if status not in SUPPRESSED:
             raise ValueError(f"import_suppressed() takes one of {', '.join(SUPPRESSED)}, not {status!r}")
-        wanted.setdefault(_checked(email, leaving=True), status)
+        wanted.setdefault(_checked(row[0], leaving=True), (status, name, themes))
     changed = 0
     with store.transaction() as db:
-        for email, status in wanted.items():
+        for email, (status, name, themes) in wanted.items():
             found = _by_email(db, email)
             if found is None and canonical(email) is None:  # a domain IDNA refuses: only a row from before is one
                 continue
             if found is not None and found[3] in ("active", "pending") and _ever_left(db, found[0]):
                 continue
-            changed += _suppress(db, found, email, status, how, at, "")
+            changed += _suppress(db, found, email, status, how, at, "", name, themes)
     return changed
 
 
@@ -435,9 +440,10 @@ def _activate(db: sqlite3.Connection, found: tuple, name: str, themes: Iterable[
 
 
 def _suppress(db: sqlite3.Connection, found: tuple | None, email: str, status: str, how: str, at: datetime,
-              detail: str) -> bool:
+              detail: str, name: str = "", themes: Iterable[str] = ()) -> bool:
+    """`found` (or `email`, new, with `name` and `themes`) takes the suppression `status`, if that changes it."""
     if found is None:
-        subscriber_id = _insert(db, email, "", (), status, at)
+        subscriber_id = _insert(db, email, name, themes, status, at)
     elif found[3] in ("active", "pending") or (status == "complained" and found[3] != "complained"):
         subscriber_id = found[0]
         db.execute("UPDATE subscribers SET status = ?, requested_at = NULL, updated_at = ? WHERE id = ?",

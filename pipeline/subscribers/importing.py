@@ -53,7 +53,7 @@ def import_list(store: Store, listed: CsvList, known_themes: Collection[str], *,
     spell = spelling(known_themes)  # "Peer Support" is the taxonomy's "peer support", kept in its spelling
     report = ListImport(len(listed.rows), problems=list(listed.problems))
     active: list[CsvRow] = []
-    left: list[tuple[str, str]] = []
+    left: list[tuple[str, str, str, frozenset[str]]] = []
     for row in listed.rows:
         if known_themes:
             spelt = {theme: spell(theme) for theme in row.themes}
@@ -71,7 +71,7 @@ def import_list(store: Store, listed: CsvList, known_themes: Collection[str], *,
             if themes != row.themes:
                 row = CsvRow(row.line, row.email, row.name, themes, row.status)
         if row.status in SUPPRESSED:
-            left.append((row.email, row.status))
+            left.append((row.email, row.status, row.name, row.themes))
         elif row.status in ("", "active"):
             active.append(row)
         else:

@@ -307,6 +307,77 @@ def test_a_csv_list_takes_off_an_address_stored_before_the_limits(config, capsys
         store.close()
 
 
+def test_an_export_read_into_a_fresh_project_keeps_every_member_stored_before_the_limits(config, tmp_path, capsys):
+    """`export --status all` then `import` elsewhere: a member whose address a new one could not have (65 characters
+    before the @, an IP address after it) is still mailed where they joined, so the move keeps them active, and
+    says so once per row as a note, not a problem. A pending request is not moved (nobody confirmed it), said once."""
+    path = config.parent / "state" / "pipeline.sqlite"
+    path.parent.mkdir()
+    long, bare = "a" * 65 + "@example.org", "bob@192.168.1.1"
+    database_of_version_13(path, [
+        (1, long, "active", ["research"], "Ann Long"), (2, bare, "active", ["peer support", "Open Dialogue"], "Bob"),
+        (3, "cy@example.org", "active", [], "Cy"), (4, "d" * 65 + "@example.org", "unsubscribed", [], "Dee"),
+        (5, "eve@10.0.0.1", "bounced", ["research"], ""), (6, "fay@example.org", "complained", [], "Fay"),
+        (7, "gus@example.org", "pending", [], ""), (8, "hal@example.org", "pending", [], "Hal")])
+    exported = tmp_path / "list.csv"
+    assert cli(config, "export", str(exported), "--status", "all") == 0
+    elsewhere = serve_project(tmp_path / "elsewhere").config_path
+    capsys.readouterr()
+
+    assert cli(elsewhere, "import", str(exported)) == 0  # nothing in it is a problem
+
+    out, err = capsys.readouterr()
+    out, err = " ".join(out.split()), " ".join(err.split())
+    assert "skipped" not in err and "not a valid email address" not in err
+    assert err.count("note:") == 2
+    assert (f"{exported}:2: {long} taken as exported (active), though a new address like it would be refused "
+            f"(the part before the @ is longer than 64 characters)") in err
+    assert (f"{exported}:3: {bare} taken as exported (active), though a new address like it would be refused "
+            f"(mail to an IP address needs brackets") in err
+    assert f"{exported}: 6 rows; 3 newly active, 0 left off" in out and "3 suppressed; 0 problems" in out
+    assert out.count("pending request") == 1
+    assert (f"{exported}: 2 pending requests not imported: they have not confirmed; they can ask again on the form"
+            in out)
+    moved = Store(elsewhere.parent / "state" / "pipeline.sqlite")
+    old = Store(path)
+    try:
+        assert {s.email: (s.status, s.name, s.themes) for s, _ in subs.listing(moved)} == {
+            s.email: (s.status, s.name, s.themes) for s, _ in subs.listing(old) if s.status != "pending"}
+        assert [s.email for s in subs.active_subscribers(moved)] == [long, bare, "cy@example.org"]
+    finally:
+        moved.close()
+        old.close()
+
+
+def test_the_limits_still_refuse_a_new_address_and_only_an_exported_active_row_is_taken_over_them(config, capsys):
+    """A list without a status column is new people: over the limits, refused as ever. A row whose domain IDNA refuses
+    reaches no one, exported as active or not."""
+    long = "a" * 65 + "@example.org"
+    hand_made = config.parent / "new.csv"
+    hand_made.write_text(f"email,name\n{long},Ann\nbob@192.168.1.1,Bob\ncy@example.org,Cy\n", encoding="utf-8")
+    assert cli(config, "import", str(hand_made)) == 3
+    err = " ".join(capsys.readouterr().err.split())
+    assert (f"{hand_made}:2: '{long}' is not a valid email address (the part before the @ is longer than 64 "
+            f"characters); correct it or delete the row") in err
+    assert f"{hand_made}:3: 'bob@192.168.1.1' is not a valid email address (mail to an IP address" in err
+    assert "note:" not in err
+
+    exported = config.parent / "exported.csv"
+    exported.write_text(f"email,name,themes,status\n{long},Ann,,active\ndee@exa\u202emple.org,Dee,,active\n",
+                        encoding="utf-8")
+    assert cli(config, "import", str(exported)) == 3
+    err = " ".join(capsys.readouterr().err.split())
+    assert (f"{exported}:3: 'dee@exa\\u202emple.org' is not a valid email address (no mail server takes its "
+            f"domain); correct it or delete the row") in err
+    assert f"note: {exported}:2: {long} taken as exported (active)" in err
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        assert [(s.email, s.status) for s, _ in subs.listing(store)] == [("cy@example.org", "active"),
+                                                                          (long, "active")]
+    finally:
+        store.close()
+
+
 def test_a_webhook_event_naming_no_address_suppresses_nothing():
     """Text IDNA refuses is no address (no mail went to it): it must not become a row of the list."""
     events = [{"email": email, "event": "bounce"} for email in ("not an address \u202e", "\u00e9", "x@y\u202e")]

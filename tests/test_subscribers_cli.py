@@ -136,6 +136,39 @@ def test_export_then_import_elsewhere_keeps_who_left_off_the_list(config, tmp_pa
     assert everyone(other) == everyone(config)  # who left keeps the name and themes the export gives too
 
 
+def test_pending_requests_in_an_export_are_said_once_for_the_file_and_are_no_problem(config, tmp_path, capsys):
+    """Nobody confirmed them, and their links name the old database's ids: not imported, and said once with how many,
+    not once a row as a problem; the exit status is still that of the real problems."""
+    pipeline(config, "add", "ann@example.org", "--name", "Ann")
+    for invited in ("cy@example.org", "dee@example.org", "eve@example.org"):
+        assert pipeline(config, "add", invited, "--invite") == 0
+    exported = tmp_path / "all.csv"
+    assert pipeline(config, "export", str(exported), "--status", "all") == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    other = elsewhere / "pipeline.toml"
+    other.write_text(SERVE_TOML, encoding="utf-8")
+    capsys.readouterr()
+
+    assert pipeline(other, "import", str(exported)) == 0
+
+    out, err = capsys.readouterr()
+    out = " ".join(out.split())
+    assert err == ""
+    assert out.count("pending request") == 1 and (f"{exported}: 3 pending requests not imported: they have not "
+                                                  f"confirmed; they can ask again on the form") in out
+    assert f"{exported}: 1 row; 1 newly active, 0 left off" in out and "0 problems" in out
+    assert statuses(other) == {"ann@example.org": "active"}
+
+    with_a_bad_row = tmp_path / "bad.csv"
+    with_a_bad_row.write_text(exported.read_text() + "not-an-address,,,active\n", encoding="utf-8")
+    assert pipeline(other, "import", str(with_a_bad_row)) == 3  # a real problem still says so
+    out, err = capsys.readouterr()
+    assert " ".join(err.split()) == (f"skipped: {with_a_bad_row}:6: 'not-an-address' is not a valid email address; "
+                                     f"correct it or delete the row")
+    assert "1 problem" in out and "3 pending requests not imported" in " ".join(out.split())
+
+
 def test_a_name_added_from_the_command_line_is_kept_as_the_form_and_the_list_keep_one(config, tmp_path, capsys):
     """One rule for names everywhere (one line, no control characters, at most 200 characters), so the list's
     export read back in changes nothing and records nothing."""

@@ -91,7 +91,7 @@ def recipients(folder: Path, issue: int) -> list[str]:
 
 def test_status_column_and_unknown_themes_are_checked_and_nothing_is_written_when_only_checking(store, tmp_path):
     path = tmp_path / "list.csv"
-    path.write_text(EXPORTED + "not-an-address,Nobody,,\n", encoding="utf-8")
+    path.write_text(EXPORTED + "not-an-address,Nobody,,\ngil@example.org,Gil,,paused\n", encoding="utf-8")
 
     checked = import_list(store, read_csv(path), ["research", "peer support"], how="csv import list.csv", at=T0,
                           write=False)
@@ -99,12 +99,13 @@ def test_status_column_and_unknown_themes_are_checked_and_nothing_is_written_whe
     assert checked.problems == [
         f"{path}:8: 'not-an-address' is not a valid email address; correct it or delete the row",
         f"{path}:5: unknown theme 'Peer Supprt' (known: research; peer support); imported without it",
-        f"{path}:7: status 'pending' is not imported; use active, unsubscribed, bounced or complained"]
+        f"{path}:9: status 'paused' is not imported; use active, unsubscribed, bounced or complained"]
+    assert (checked.rows, checked.pending, checked.notes) == (5, 1, [])  # fay's request is counted, not a problem
     assert not checked.written and subs.listing(store) == []
 
     done = import_list(store, read_csv(path), ["research", "peer support"], how="csv import list.csv", at=T0)
 
-    assert (done.rows, done.activated, done.suppressed, done.left_off) == (6, 2, 3, 0)
+    assert (done.rows, done.activated, done.suppressed, done.left_off, done.pending) == (5, 2, 3, 0, 1)
     assert done.problems == checked.problems
     found = {s.email: (s.status, s.themes) for s, _ in subs.listing(store)}
     assert found == {"ann@example.org": ("active", frozenset()),
@@ -137,15 +138,17 @@ def test_a_pending_address_on_the_list_takes_the_rows_themes_else_every_theme(st
                      "listed@example.org": ("active", "Listed", frozenset({"peer support"}))}
 
 
-def test_the_runs_own_import_honours_the_status_column_and_reports_unknown_themes(project_dir):
+def test_the_runs_own_import_honours_the_status_column_and_reports_unknown_themes(project_dir, caplog):
     (project_dir / "subscribers.csv").write_text(EXPORTED, encoding="utf-8")
 
     report = run_pipeline(load_project(project_dir / "pipeline.toml"), as_of=date(2016, 3, 1))
 
     csv = project_dir / "subscribers.csv"
-    assert sorted(report.problems) == sorted([
-        f"{csv}:5: unknown theme 'Peer Supprt' (known: research; peer support); imported without it",
-        f"{csv}:7: status 'pending' is not imported; use active, unsubscribed, bounced or complained"])
+    assert report.problems == [
+        f"{csv}:5: unknown theme 'Peer Supprt' (known: research; peer support); imported without it"]
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "pipeline.sinks.email"] == [
+        ("WARNING", f"{csv}: 1 pending request not imported: its owner has not confirmed; they can ask again on "
+                    f"the form")]
     assert {e: s for e, (s, _) in statuses(project_dir).items()} == {
         "ann@example.org": "active", "bob@example.org": "unsubscribed", "cat@example.org": "complained",
         "dan@example.org": "active", "eve@example.org": "bounced"}
@@ -161,7 +164,7 @@ def test_the_cli_and_the_run_import_a_list_the_same_way(project_dir, tmp_path):
     (elsewhere / "pipeline.toml").write_text(PROJECT.replace('path = "blog"', 'path = "../blog"')
                                            .replace('"subscribers.csv"', '"../subscribers.csv"'), encoding="utf-8")
     assert main(["subscribers", "import", str(project_dir / "subscribers.csv"),
-                 "--config", str(elsewhere / "pipeline.toml")]) == 3  # two rows had problems
+                 "--config", str(elsewhere / "pipeline.toml")]) == 3  # a row had a problem (a theme)
     assert statuses(elsewhere) == statuses(project_dir)
 
 

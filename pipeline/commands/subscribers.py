@@ -37,7 +37,7 @@ from pipeline.state.subscribers import (
 )
 from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
 from pipeline.subscribers.csv_io import read_csv, write_csv
-from pipeline.subscribers.importing import import_list
+from pipeline.subscribers.importing import import_list, pending_note
 from pipeline.subscribers.signing import Links
 from pipeline.subscribers.themes import spelling, taxonomy_themes
 
@@ -159,12 +159,16 @@ def cmd_import(args) -> int:
     console = _console()
     for problem in done.problems:
         _console(stderr=True).print(f"[yellow]skipped:[/yellow] {escape(problem)}", soft_wrap=True)
+    for note in done.notes:
+        _console(stderr=True).print(f"[cyan]note:[/cyan] {escape(note)}", soft_wrap=True)
     rows = f"{done.rows} row{'s' if done.rows != 1 else ''}"
     console.print(f"{escape(str(args.file))}: {rows}; {done.activated} newly active, "
                   f"{done.left_off} left off (they unsubscribed, bounced or complained, or await their own "
                   f"confirmation), {done.suppressed} suppressed; "
                   f"{len(done.problems)} problem{'s' if len(done.problems) != 1 else ''}", soft_wrap=True)
-    return 3 if done.problems else 0
+    if done.pending:
+        console.print(escape(pending_note(args.file, done.pending)), soft_wrap=True)
+    return 3 if done.problems else 0  # a note and the pending rows are no problem
 
 
 def cmd_export(args) -> int:

@@ -47,13 +47,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pipeline.errors import SubscriberError
 from pipeline.state.store import Store
-from pipeline.subscribers.addresses import TAKEN_OFF_ANYWAY, canonical, checked, normalise, one_line
+from pipeline.subscribers.addresses import STORED_BEFORE, TAKEN_OFF_ANYWAY, canonical, checked, normalise, one_line
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 UPGRADE = "database upgrade: one spelling per mailbox"  # `how` of the entry migration step 14 makes (`respelling`)
@@ -155,7 +155,7 @@ def can_confirm(store: Store, subscriber_id: int, *, at: datetime, request: int 
 
 
 def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, Iterable[str]]], *,
-                how: str, at: datetime) -> int:
+                how: str, at: datetime, stored_before: Collection[str] = ()) -> int:
     """Make every (email, name) pair active, in one transaction; the number of subscribers newly activated.
 
     New addresses are added (with the row's themes, if a third element gives them); pending ones
@@ -166,11 +166,13 @@ def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, I
     end, as a confirmation ends them); an active subscriber gets the row's name, if it has one, and
     keeps the themes they chose; an unsubscribed, bounced or complained address is left as it is,
     never re-activated.
-    An address listed twice counts once.
+    An address listed twice counts once. The addresses in `stored_before` (an export's members, whose rows
+    were stored before the limits on a new address) are taken over those limits (`addresses.STORED_BEFORE`).
     """
     wanted: dict[str, tuple[str, Iterable[str]]] = {}
+    members = {_key(email) for email in stored_before}
     for row in rows:
-        email = _checked(row[0])
+        email = _checked(row[0], STORED_BEFORE if _key(row[0]) in members else ())
         wanted.setdefault(email, (row[1], row[2] if len(row) > 2 else ()))
     activated = 0
     with store.transaction() as db:
@@ -267,7 +269,7 @@ def import_suppressed(store: Store, rows: Iterable[tuple[str, str] | tuple[str, 
         status, name, themes = row[1], row[2] if len(row) > 2 else "", row[3] if len(row) > 3 else ()
         if status not in SUPPRESSED:
             raise ValueError(f"import_suppressed() takes one of {', '.join(SUPPRESSED)}, not {status!r}")
-        wanted.setdefault(_checked(row[0], leaving=True), (status, name, themes))
+        wanted.setdefault(_checked(row[0], TAKEN_OFF_ANYWAY), (status, name, themes))
     changed = 0
     with store.transaction() as db:
         for email, (status, name, themes) in wanted.items():
@@ -386,12 +388,13 @@ def history(store: Store, subscriber_id: int) -> list[Event]:
 
 # -- helpers -----------------------------------------------------------------------------------
 
-def _checked(email: str, leaving: bool = False) -> str:
-    """`email` in the spelling it is stored in (`addresses.canonical`); SubscriberError if it is no address. `leaving`:
-    one a row stored before may have (`addresses.TAKEN_OFF_ANYWAY`: over the limits on a new address, or a domain IDNA
-    refuses) is taken too, to take such a row off."""
+def _checked(email: str, anyway: tuple[str, ...] = ()) -> str:
+    """`email` in the spelling it is stored in (`addresses.canonical`); SubscriberError if it is no address. With
+    `anyway` (`addresses.TAKEN_OFF_ANYWAY` to take a row stored before off: over the limits on a new address, or a
+    domain IDNA refuses; `addresses.STORED_BEFORE` for an export's member), an address refused only for one of those
+    reasons is taken too."""
     email, problem = checked(email)
-    if problem is not None and not (leaving and problem in TAKEN_OFF_ANYWAY):
+    if problem is not None and problem not in anyway:
         raise SubscriberError(f"{email!r} is not a valid email address{f' ({problem})' if problem else ''}; correct it")
     return email
 

@@ -3,9 +3,14 @@
 `themes` lists theme names separated by `;` (empty: every theme). `status` is written by
 `export --status all` so a whole list, unsubscribed addresses included, can move to another
 database. A bad row is skipped and reported with its file and line, so one typo never stops the
-rest; a second row for the same address is skipped quietly, unless it takes the address off the
-list (status unsubscribed, bounced or complained) and the first does not: that row wins, and is
-reported. Cells that a spreadsheet would run as a formula are written with a leading `'`, and so
+rest. An address a new one cannot have, but a row stored before the limits can
+(`addresses.TAKEN_OFF_ANYWAY`), is read only in a row whose `status` says it was stored: one that
+left, one pending (counted, never imported), and, when only the limits on a new address refuse it
+(`addresses.STORED_BEFORE`), one exported as active, a member still mailed where they joined; such
+a row keeps the reason (`CsvRow.taken_anyway`). A row without a status is a new address, and the
+limits refuse it. A second row for the same address is skipped quietly, unless it takes the address
+off the list (status unsubscribed, bounced or complained) and the first does not: that row wins, and
+is reported. Cells that a spreadsheet would run as a formula are written with a leading `'`, and so
 are cells that start with a `'` of their own; reading takes one `'` off a cell only when a formula's
 start or another `'` follows it, so every value comes back as it was written.
 """
@@ -19,7 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pipeline.errors import SubscriberError
-from pipeline.subscribers.addresses import TAKEN_OFF_ANYWAY, checked, one_line, valid_address
+from pipeline.subscribers.addresses import STORED_BEFORE, TAKEN_OFF_ANYWAY, checked, one_line, valid_address
 
 __all__ = ["CsvList", "CsvRow", "read_csv", "valid_address", "write_csv"]
 
@@ -36,6 +41,7 @@ class CsvRow:
     name: str
     themes: frozenset[str] = frozenset()  # empty: every theme
     status: str = ""  # the `status` column, when there is one
+    taken_anyway: str = ""  # why a new address like it would be refused, for a row its status vouches for (`_taken`)
 
     def as_import(self) -> tuple[str, str, frozenset[str]]:
         """The row as `import_rows` takes it."""
@@ -93,12 +99,12 @@ def _read(reader: csv.DictReader, path: Path) -> CsvList:
         if not email:
             found.problems.append(f"{where}: no email address in this row; add one or delete the row")
             continue
-        if problem is not None and not (problem in TAKEN_OFF_ANYWAY and status in _LEAVING):
+        if problem is not None and not _taken(problem, status):
             found.problems.append(f"{where}: {email!r} is not a valid email address{f' ({problem})' if problem else ''}"
                                   f"; correct it or delete the row")
             continue
         themes = frozenset(t.strip() for t in _cell(row, "themes").split(THEME_SEPARATOR) if t.strip())
-        listed = CsvRow(line, email, one_line(_cell(row, "name")), themes, status)
+        listed = CsvRow(line, email, one_line(_cell(row, "name")), themes, status, problem or "")
         earlier = seen.get(email)
         if earlier is None:
             seen[email] = len(found.rows)
@@ -109,6 +115,14 @@ def _read(reader: csv.DictReader, path: Path) -> CsvList:
                                   f"{listed.status}, is the one kept; delete the other")
             found.rows[earlier] = listed
     return found
+
+
+def _taken(problem: str, status: str) -> bool:
+    """Whether a row is read though its address has `problem`, because its `status` says it was stored before: it
+    left, or is pending (either may have a domain IDNA refuses too), or is an exported member over the limits."""
+    if status in (*_LEAVING, "pending"):
+        return problem in TAKEN_OFF_ANYWAY
+    return status == "active" and problem in STORED_BEFORE
 
 
 def _first_line(last: int, row: dict) -> int:

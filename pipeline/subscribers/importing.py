@@ -2,21 +2,27 @@
 
 Each row is checked first: a theme the newsletter does not have (not in the `themes` transform's
 taxonomy) is reported as a `file:line:` problem and left out of the row; a `status` other than
-active, unsubscribed, bounced or complained is reported and the row skipped. Then, unless only a
-check was asked for (`write=False`, as in `pipeline run --dry-run`), in this order:
+pending, active, unsubscribed, bounced or complained is reported and the row skipped. A pending row
+(a request nobody confirmed, whose link names the old database's id) is not imported either, and
+only counted: `pending_note` says so once for the file, as no problem. An active row over the limits
+on a new address (`CsvRow.taken_anyway`: a member stored before them, still mailed where they joined)
+is imported, with a note for it. Then, unless only a check was asked for (`write=False`, as in
+`pipeline run --dry-run`), in this order:
 
 - requests not confirmed within 7 days are ended (`expire_pending`);
 - rows with status unsubscribed, bounced or complained (a list written by `export --status all`)
   suppress their address, so it is never made active (`import_suppressed`);
-- the other rows are imported as active (`import_rows`), which never brings back an address that
-  unsubscribed, bounced or complained, nor activates one that asked again after leaving.
+- the active rows, and those without a status, are imported as active (`import_rows`), which never
+  brings back an address that unsubscribed, bounced or complained, nor activates one that asked again
+  after leaving.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 
 from pipeline.state import Store
 from pipeline.state.subscribers import (
@@ -29,16 +35,18 @@ from pipeline.state.subscribers import (
 from pipeline.subscribers.csv_io import CsvList, CsvRow
 from pipeline.subscribers.themes import spelling
 
-__all__ = ["ListImport", "import_list"]
+__all__ = ["ListImport", "import_list", "pending_note"]
 
 
 @dataclass
 class ListImport:
-    rows: int  # valid rows in the file
+    rows: int  # valid rows in the file, to import (not the pending ones)
     activated: int = 0  # newly active
     left_off: int = 0  # rows to make active that are not: they left, or they await their own confirmation
     suppressed: int = 0  # addresses a `status` column suppressed
+    pending: int = 0  # rows with status pending, not imported (`pending_note`)
     problems: list[str] = field(default_factory=list)  # "file:line: what is wrong; what to do"
+    notes: list[str] = field(default_factory=list)  # "file:line: what was done", for rows imported as they are
     written: bool = False  # False: checked only, nothing changed
 
 
@@ -55,6 +63,15 @@ def import_list(store: Store, listed: CsvList, known_themes: Collection[str], *,
     active: list[CsvRow] = []
     left: list[tuple[str, str, str, frozenset[str]]] = []
     for row in listed.rows:
+        if row.status == "pending":  # nobody confirmed it, and its link names the other database's id
+            report.pending += 1
+            report.rows -= 1
+            continue
+        if row.status not in ("", "active", *SUPPRESSED):
+            report.problems.append(f"{listed.path}:{row.line}: status {row.status!r} is not imported; "
+                                   f"use active, unsubscribed, bounced or complained")
+            report.rows -= 1
+            continue
         if known_themes:
             spelt = {theme: spell(theme) for theme in row.themes}
             unknown = sorted(theme for theme, found in spelt.items() if found is None)
@@ -69,19 +86,27 @@ def import_list(store: Store, listed: CsvList, known_themes: Collection[str], *,
                     continue
                 report.problems.append(f"{which}; imported without {'them' if len(unknown) > 1 else 'it'}")
             if themes != row.themes:
-                row = CsvRow(row.line, row.email, row.name, themes, row.status)
+                row = replace(row, themes=themes)
         if row.status in SUPPRESSED:
             left.append((row.email, row.status, row.name, row.themes))
-        elif row.status in ("", "active"):
-            active.append(row)
         else:
-            report.problems.append(f"{listed.path}:{row.line}: status {row.status!r} is not imported; "
-                                   f"use active, unsubscribed, bounced or complained")
+            active.append(row)
+            if row.taken_anyway:  # csv_io takes such an address only in an exported member's row
+                report.notes.append(f"{listed.path}:{row.line}: {row.email} taken as exported ({row.status}), "
+                                    f"though a new address like it would be refused ({row.taken_anyway})")
     if not write:
         return report
     expire_pending(store, at=at)
     report.suppressed = import_suppressed(store, left, how=how, at=at)
-    report.activated = import_rows(store, [row.as_import() for row in active], how=how, at=at)
+    report.activated = import_rows(store, [row.as_import() for row in active], how=how, at=at,
+                                   stored_before=[row.email for row in active if row.taken_anyway])
     report.left_off = count_not_active(store, (row.email for row in active))
     report.written = True
     return report
+
+
+def pending_note(path: Path, count: int) -> str:
+    """The one line saying what came of a file's `count` pending rows (`ListImport.pending`)."""
+    who = "they have" if count != 1 else "its owner has"
+    return (f"{path}: {count} pending request{'s' if count != 1 else ''} not imported: {who} not confirmed; "
+            f"they can ask again on the form")

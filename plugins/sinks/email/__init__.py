@@ -17,6 +17,7 @@ follows some themes gets the posts and news carrying one of them, and every job 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,8 @@ from pipeline.models import Kind
 from pipeline.run_context import RunContext
 from pipeline.settings_types import ExistingFile
 from pipeline.subscribers.addresses import sender_spelling
+
+log = logging.getLogger("pipeline.sinks.email")
 
 if TYPE_CHECKING:  # the renderer (Jinja2, MJML, the item view) is loaded when an issue is first rendered
     from pipeline.mail.message import Mailing, Recipient
@@ -140,10 +143,12 @@ class EmailSink(Sink):
 
     def import_list(self, run: RunContext) -> int:
         """The `subscribers` CSV, imported as `pipeline subscribers import` does (its `status` column
-        suppresses, someone who left is never brought back by it); a dry run only checks it."""
+        suppresses, someone who left is never brought back by it); a dry run only checks it. Its bad
+        rows are the run's problems; its pending rows (never imported) are a warning, and an exported
+        member taken over the limits on a new address is logged (INFO)."""
         from pipeline.state import subscribers as subscriber_state
         from pipeline.subscribers import csv_io
-        from pipeline.subscribers.importing import import_list
+        from pipeline.subscribers.importing import import_list, pending_note
         from pipeline.subscribers.themes import taxonomy_themes
 
         path = self.settings.subscribers
@@ -160,6 +165,10 @@ class EmailSink(Sink):
         for problem in done.problems:
             where, _, message = problem.partition(": ")  # "file:line: what is wrong; what to do"
             run.problem(where, message)
+        for note in done.notes:
+            log.info(note)
+        if done.pending:
+            log.warning(pending_note(path, done.pending))
         if done.written:
             return 0
         # A dry run imports nothing: how many more the list would bring is counted instead.

@@ -283,6 +283,22 @@ def test_a_row_whose_every_theme_is_unknown_is_not_imported_rather_than_given_ev
                      "both@example.org": ("active", frozenset({"research"}))}
 
 
+def test_a_row_taking_an_address_off_the_list_is_taken_whatever_its_themes(store, tmp_path):
+    """A theme never keeps someone on the list: a row saying the address unsubscribed whose every theme is unknown
+    (an export from a newsletter with other themes) still takes it off, and says the themes were left out."""
+    import_list(store, read_csv(_written(tmp_path, "email,name,themes\nann@example.org,Ann,research\n")),
+                ["research"], how="csv import first.csv", at=T0)
+    path = _written(tmp_path, "email,name,themes,status\nann@example.org,Ann,gardening,unsubscribed\n"
+                              "bob@example.org,Bob,gardening,complained\n")
+
+    done = import_list(store, read_csv(path), ["research"], how="csv import list.csv", at=T0)
+
+    assert done.problems == [f"{path}:{line}: unknown theme 'gardening' (known: research); imported without it"
+                             for line in (2, 3)]
+    found = {s.email: s.status for s, _ in subs.listing(store)}
+    assert found == {"ann@example.org": "unsubscribed", "bob@example.org": "complained"}
+
+
 def _written(folder: Path, text: str) -> Path:
     path = folder / f"list-{len(list(folder.glob('list-*.csv')))}.csv"
     path.write_text(text, encoding="utf-8")

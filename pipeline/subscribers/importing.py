@@ -1,8 +1,10 @@
 """Importing a CSV list: the one way the run's `subscribers` list and `pipeline subscribers import` take it.
 
 Each row is checked first: a theme the newsletter does not have (not in the `themes` transform's
-taxonomy) is reported as a `file:line:` problem and left out of the row; a `status` other than
-pending, active, unsubscribed, bounced or complained is reported and the row skipped. A pending row
+taxonomy) is reported as a `file:line:` problem and left out of the row (a member's row left with none
+is not imported, as it would follow every theme; a row taking an address off the list is, whatever its
+themes); a `status` other than pending, active, unsubscribed, bounced or complained is reported and the
+row skipped. A pending row
 (a request nobody confirmed, whose link names the old database's id) is not imported either, and
 only counted: `pending_note` says so once for the file, as no problem. An active row over the limits
 on a new address (`CsvRow.taken_anyway`: a member stored before them, still mailed where they joined)
@@ -79,7 +81,9 @@ def import_list(store: Store, listed: CsvList, known_themes: Collection[str], *,
             if unknown:
                 which = (f"{listed.path}:{row.line}: unknown theme{'s' if len(unknown) > 1 else ''} "
                          f"{', '.join(repr(t) for t in unknown)} (known: {'; '.join(known_themes)})")
-                if not themes:  # imported without them, the row would follow every theme: the opposite of its wish
+                # Imported without them, a member's row would follow every theme: the opposite of its wish. A row
+                # that takes an address off the list is taken all the same: a theme never keeps someone on it.
+                if not themes and row.status not in SUPPRESSED:
                     report.problems.append(f"{which}; row not imported, as with none of its themes it would get "
                                            f"every one: correct the spelling, or empty the cell for every theme")
                     report.rows -= 1

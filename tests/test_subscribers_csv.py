@@ -101,3 +101,14 @@ def test_a_row_is_reported_at_the_line_it_starts_on_when_a_quoted_cell_holds_lin
     listed = read_csv(path)
     assert listed.problems == [f"{path}:5: 'bad address' is not a valid email address; correct it or delete the row"]
     assert [(row.line, row.email) for row in listed.rows] == [(2, "ann@example.org"), (8, "cat@example.org")]
+
+
+def test_a_pending_row_gives_way_to_a_later_row_for_the_same_address(tmp_path):
+    """A pending row is never imported: a member's own row after it is the one read, not skipped as a repeat."""
+    path = tmp_path / "list.csv"
+    path.write_text("email,name,themes,status\nann@example.org,Ann,,pending\nANN@example.org,Ann B,,active\n"
+                    "bob@example.org,Bob,,active\nbob@example.org,Bob,,pending\n", encoding="utf-8")
+    listed = read_csv(path)
+    assert [(row.email, row.name, row.status, row.line) for row in listed.rows] == [
+        ("ann@example.org", "Ann B", "active", 3), ("bob@example.org", "Bob", "active", 4)]
+    assert listed.problems == []

@@ -10,7 +10,8 @@ left, one pending (counted, never imported), and, when only the limits on a new 
 a row keeps the reason (`CsvRow.taken_anyway`). A row without a status is a new address, and the
 limits refuse it. A second row for the same address is skipped quietly, unless it takes the address
 off the list (status unsubscribed, bounced or complained) and the first does not: that row wins, and
-is reported. Cells that a spreadsheet would run as a formula are written with a leading `'`, and so
+is reported; or the first is only pending (never imported): then the second is taken, quietly.
+Cells that a spreadsheet would run as a formula are written with a leading `'`, and so
 are cells that start with a `'` of their own; reading takes one `'` off a cell only when a formula's
 start or another `'` follows it, so every value comes back as it was written.
 """
@@ -114,6 +115,8 @@ def _read(reader: csv.DictReader, path: Path) -> CsvList:
             found.problems.append(f"{where}: {email} is listed on line {found.rows[earlier].line} too; this row, "
                                   f"{listed.status}, is the one kept; delete the other")
             found.rows[earlier] = listed
+        elif found.rows[earlier].status == "pending" and listed.status != "pending":
+            found.rows[earlier] = listed  # a request nobody confirmed is not imported: the member's own row is
     return found
 
 

@@ -112,3 +112,20 @@ def test_a_pending_row_gives_way_to_a_later_row_for_the_same_address(tmp_path):
     assert [(row.email, row.name, row.status, row.line) for row in listed.rows] == [
         ("ann@example.org", "Ann B", "active", 3), ("bob@example.org", "Bob", "active", 4)]
     assert listed.problems == []
+
+
+@pytest.mark.parametrize(("text", "line", "to"), [
+    ('email,name\n"quinn@example.org,Quinn\nrita@example.org,Rita\nsol@example.org,Sol\n', 2, 4),  # open to the end
+    ('email,name\nann@example.org,Ann\n\n"quinn@example.org,Quinn\nrita@example.org",Rita\nsol@example.org,Sol\n',
+     4, 5),
+])
+def test_a_quote_left_open_is_named_at_the_line_it_opens_on(tmp_path, text, line, to):
+    """A quote left open swallows the lines after it into one cell: the problem names the row's own first line and
+    says what happened, not only that the address is invalid; the rows after it are still read."""
+    path = tmp_path / "list.csv"
+    path.write_text(text, encoding="utf-8")
+    listed = read_csv(path)
+    assert listed.problems == [f"{path}:{line}: a quote opened in this row runs to line {to}, so every line to there "
+                               f"was read as one cell; close the quote where the cell ends (or delete it) and read "
+                               f"the list again"]
+    assert [row.email for row in listed.rows] == (["ann@example.org", "sol@example.org"] if line == 4 else [])

@@ -92,9 +92,18 @@ def _read(reader: csv.DictReader, path: Path) -> CsvList:
     reader.fieldnames = columns
     found = CsvList(path)
     seen: dict[str, int] = {}  # email: its row's place in found.rows
+    ended = reader.line_num  # the last line of the row before
     for row in reader:
-        line = _first_line(reader.line_num, row)
+        # (at least the line after the row before: a quote left open to the end of the file holds its last line end)
+        line = max(_first_line(reader.line_num, row), ended + 1)
+        ended = reader.line_num
         where = f"{path}:{line}"
+        cell = _cell(row, "email")
+        if "," in cell and ("\n" in cell or "\r" in cell):  # the cells and rows after a quote left open
+            found.problems.append(f"{where}: a quote opened in this row runs to line {ended}, so every line to "
+                                  f"there was read as one cell; close the quote where the cell ends (or delete it) "
+                                  f"and read the list again")
+            continue
         email, problem = checked(" ".join(_cell(row, "email").split()))
         status = _cell(row, "status").strip().lower()
         if not email:

@@ -25,6 +25,21 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _say_which_secret(project) -> None:
+    """Which secret checks the links, and a warning when the mail sent so far was signed with another: every link
+    in it would be refused as not one we sent (a run given PIPELINE_SECRET, serve started without it)."""
+    from pipeline.subscribers.signing import Links, mismatch, secret_source
+
+    ours = secret_source(project)
+    before = mismatch(project, Links(project))
+    if before is not None:
+        print(f"warning: the links mailed so far were signed with the secret from {before}, and this server checks "
+              f"them with the one from {ours}: it refuses every unsubscribe, preferences and confirm link in them; "
+              f"start it with the secret the runs use (README, \"Signed links\")", file=sys.stderr)
+    else:
+        print(f"links are signed and checked with the secret from {ours}", file=sys.stderr)
+
+
 def cmd_serve(args) -> int:
     import uvicorn  # only this command needs the web stack
 
@@ -41,6 +56,7 @@ def cmd_serve(args) -> int:
     host = args.host or project.serve.host
     port = args.port or project.serve.port
     listening = _listening(host, port)
+    _say_which_secret(project)
     print(f"serving {project.core.site_url}/subscribe and the links in every email on {_where(host, port)} "
           f"(Ctrl-C to stop)", file=sys.stderr)
     # Forwarded headers are handled by the app (only from [serve] trusted_proxies); no access log,

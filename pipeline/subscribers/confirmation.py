@@ -32,6 +32,9 @@ def ask_to_subscribe(store: Store, email: str, name: str, themes: Iterable[str],
 def send_confirmation(project: Project, request: Request, links: Links,
                       env: jinja2.Environment | None = None) -> str:
     """Mail the request's confirmation link through the project's delivery; its reference. Raises PipelineError."""
+    from pipeline.subscribers.signing import note_mailed
+
+    note_mailed(project, links)
     env = env or build_environment(project)[0]
     text = env.get_template(TEMPLATE).render(confirm_url=links.confirm(request.subscriber.id, request.id),
                                              days=PENDING_DAYS)

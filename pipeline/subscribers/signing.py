@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import stat
@@ -37,6 +38,7 @@ from pipeline.errors import ConfigError
 
 Purpose = Literal["confirm", "unsubscribe", "preferences"]
 SECRET_FILE = "secret"
+SIGNED_WITH = "links-signed-with"  # in state_dir: which secret signed the links mailed last (`note_mailed`)
 CONFIRM_DAYS = 7
 MIN_SECRET_CHARS = 16
 SIGNATURE_BYTES = 20  # 160 bits of HMAC-SHA256
@@ -64,6 +66,48 @@ def signing_secret(project: Project) -> bytes:
                               f"characters; set it to a long random string, or unset it to use {secret_path(project)}")
         return value.strip().encode("utf-8")
     return _secret_file(secret_path(project))
+
+
+def secret_source(project: Project) -> str:
+    """Where `signing_secret` takes the secret from, for a message (never the secret itself)."""
+    variable = project.serve.secret_env
+    return f"the environment variable {variable}" if variable in os.environ else str(secret_path(project))
+
+
+def fingerprint(secret: bytes) -> str:
+    """A short name for a secret, to tell two apart; it gives nothing of the secret away."""
+    return hmac.new(secret, b"pipeline-fingerprint", "sha256").hexdigest()[:16]
+
+
+def note_mailed(project: Project, links: Links) -> None:
+    """Remember which secret signs the links being mailed (`SIGNED_WITH`: its fingerprint and where it came from),
+    writing only when it changed."""
+    path = project.core.state_dir / SIGNED_WITH
+    if _signed_with(path).get("fingerprint") == links.fingerprint:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump({"fingerprint": links.fingerprint, "source": secret_source(project)}, handle)
+    os.replace(temp, path)
+
+
+def mismatch(project: Project, links: Links) -> str | None:
+    """None when the links mailed so far were signed with the secret of `links` (or none were); else where theirs
+    came from (`secret_source` when they were mailed)."""
+    found = _signed_with(project.core.state_dir / SIGNED_WITH)
+    if not found or found.get("fingerprint") == links.fingerprint:
+        return None
+    return str(found.get("source") or "another place")
+
+
+def _signed_with(path: Path) -> dict:
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none yet, or unreadable: nothing to compare with
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _secret_file(path: Path) -> bytes:
@@ -181,7 +225,9 @@ class Links:
 
     def __init__(self, project: Project, secret: bytes | None = None):
         self.site_url = project.core.site_url
-        self.tokens = Tokens(secret if secret is not None else signing_secret(project))
+        secret = secret if secret is not None else signing_secret(project)
+        self.tokens = Tokens(secret)
+        self.fingerprint = fingerprint(secret)
 
     def confirm(self, subscriber_id: int, request: int | None = None) -> str:
         return f"{self.site_url}/confirm/{self.tokens.make('confirm', subscriber_id, request)}"

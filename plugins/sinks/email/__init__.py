@@ -80,6 +80,7 @@ class EmailSink(Sink):
         if other is not None:  # the delivery journal and the subscriber list are one per project
             raise ConfigError(f"{project.config_path.name}: [sinks.{instance}]: a second email sink beside "
                               f"[sinks.{other}]; one project sends one newsletter, so keep one")
+        self._links = None  # the signed links of the last `groups`
         self.deliverer: Deliverer = project.build_component(
             "delivery", f"{project.config_path.name}: [sinks.{instance}.delivery]", settings.delivery)
 
@@ -108,6 +109,7 @@ class EmailSink(Sink):
             more = f", and {joining} new from {self.settings.subscribers.name}" if joining else ""
             return SinkResult(f"dry run: issue {edition.number} would go to {total} active subscribers in "
                               f"{len(groups)} version(s){more}; nothing sent or recorded", files)
+        self._note_secret(groups)
         report = send_issue(run.store, self.deliverer, edition.number, groups, now=run.clock, run=run)
         passed_over = journal.active_without_delivery(run.store, edition.number)
         if passed_over:  # they changed their themes while the send ran: their new choice, now
@@ -115,6 +117,20 @@ class EmailSink(Sink):
             extra = send_issue(run.store, self.deliverer, edition.number, later, now=run.clock, run=run)
             report.merge(extra)
         return SinkResult(self._summary(edition.number, report, nothing_new, run), files)
+
+    def _note_secret(self, groups: list) -> None:
+        """Warn when this issue's links are signed with another secret than the mail before it (a `pipeline serve`
+        still using that one refuses them), and remember this one (`signing.note_mailed`)."""
+        from pipeline.subscribers import signing
+
+        links = self._links
+        if links is None or not groups:
+            return
+        if (before := signing.mismatch(self.project, links)) is not None:
+            log.warning("this issue's links are signed with the secret from %s, the mail before it with the one from "
+                        "%s: a `pipeline serve` still using that one refuses them; give serve and every run the same "
+                        "secret (README, \"Signed links\")", signing.secret_source(self.project), before)
+        signing.note_mailed(self.project, links)
 
     def render(self, edition: Edition, run: RunContext) -> RenderedEdition:
         """The email of `edition`, with tags where each recipient's own links go."""
@@ -185,7 +201,7 @@ class EmailSink(Sink):
         from pipeline.state import subscribers as subscriber_state
         from pipeline.subscribers import signing
 
-        links = signing.Links(self.project)
+        links = self._links = signing.Links(self.project)
         groups, nothing_new = [], 0
         chosen_by: dict[frozenset[str], list] = {}
         for sid, email, name, themes in only or ():

@@ -99,3 +99,27 @@ def test_a_hostile_title_is_printed_as_it_is(write_project, capsys):
     out = capsys.readouterr().out
     assert out.splitlines()[0] == title
     assert "\u26a0" not in out and "\U0001f44d" not in out
+
+
+def test_an_items_page_on_the_site_names_it(write_project, capsys):
+    """A job or event with no link of its own shows in the email only by its page on the site: that address (with
+    or without index.html, a fragment or a query) names the item too."""
+    from pipeline.config import load_project
+    from pipeline.runner import state_path
+    from pipeline.site import own_pages
+    from pipeline.state import Store
+
+    config = _project(write_project, ("Peer support worker", "https://p.example.org/1", "g1"))
+    project = load_project(config)
+    store = Store(state_path(project))
+    try:
+        [page] = [path for path, owner in own_pages(project, store).items() if owner == item_id("p", "g1")]
+    finally:
+        store.close()
+    capsys.readouterr()
+    address = f"{project.core.site_url}/{page}"
+    for key in (address, f"{address}index.html", f"{address}#apply", address.rstrip("/")):
+        assert main(["explain", "-c", config, key]) == 0, key
+        assert "Peer support worker" in capsys.readouterr().out
+    assert main(["explain", "-c", config, f"{project.core.site_url}/news/"]) == 2
+    assert "the address of its page on the site" in " ".join(capsys.readouterr().err.split())

@@ -22,12 +22,12 @@ def explain(config, key: str, console) -> int:
         raise PipelineError(f"{path}: no state database yet; run `pipeline refresh` first")
     store = Store(path)
     try:
-        found = store.find_items(key.strip())
+        found = store.find_items(key.strip()) or _by_page(project, store, key.strip())
     finally:
         store.close()
     if not found:
         raise InputError(f"no stored item has the id or URL {key!r}; give the item's whole id (or its first "
-                         f"6 characters or more) or its link")
+                         f"6 characters or more), its link, or the address of its page on the site")
     if len(found) > 1:
         listed = "; ".join(f"{item.id} ({item.published:%Y-%m-%d}, {item.source}: {_short(item.title)})"
                            for item in found)
@@ -37,6 +37,19 @@ def explain(config, key: str, console) -> int:
     for line in describe(found[0]):  # the console prints a title's ":warning:" as it is (emoji=False)
         console.print(line, soft_wrap=True)
     return 0
+
+
+def _by_page(project, store: Store, key: str) -> list[Item]:
+    """The item whose page on the site `key` is (`<site_url>/jobs/…/`, with or without `index.html`): for a job or
+    event with no link of its own, the only address the email shows."""
+    from pipeline.site import own_pages
+
+    site = project.core.site_url.rstrip("/") + "/"
+    if not key.startswith(site):
+        return []
+    path = key[len(site):].partition("#")[0].partition("?")[0].removesuffix("index.html")
+    owner = own_pages(project, store).get(path if path.endswith("/") else f"{path}/")
+    return store.find_items(owner) if owner else []
 
 
 def _short(text: str, most: int = 60) -> str:

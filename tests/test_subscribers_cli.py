@@ -164,7 +164,7 @@ def test_pending_requests_in_an_export_are_said_once_for_the_file_and_are_no_pro
     with_a_bad_row.write_text(exported.read_text() + "not-an-address,,,active\n", encoding="utf-8")
     assert pipeline(other, "import", str(with_a_bad_row)) == 3  # a real problem still says so
     out, err = capsys.readouterr()
-    assert " ".join(err.split()) == (f"skipped: {with_a_bad_row}:6: 'not-an-address' is not a valid email address; "
+    assert " ".join(err.split()) == (f"problem: {with_a_bad_row}:6: 'not-an-address' is not a valid email address; "
                                      f"correct it or delete the row")
     assert "1 problem" in out and "3 pending requests not imported" in " ".join(out.split())
 

@@ -158,7 +158,7 @@ def cmd_import(args) -> int:
                            at=datetime.now(UTC))
     console = _console()
     for problem in done.problems:
-        _console(stderr=True).print(f"[yellow]skipped:[/yellow] {escape(problem)}", soft_wrap=True)
+        _console(stderr=True).print(f"[yellow]problem:[/yellow] {escape(problem)}", soft_wrap=True)
     for note in done.notes:
         _console(stderr=True).print(f"[cyan]note:[/cyan] {escape(note)}", soft_wrap=True)
     rows = f"{done.rows} row{'s' if done.rows != 1 else ''}"

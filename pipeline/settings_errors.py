@@ -77,8 +77,43 @@ def _describe(where: str, model: type[BaseModel], data: Any, err: dict, host_key
         return f"{where}: {inside}unknown key {name!r} (allowed: {allowed}){hint}"
     if kind == "missing":
         return f"{where}: missing required key {key!r}"
-    message = err["msg"].removeprefix("Value error, ")
-    return f"{where}: {key}{_SEP}{message}"
+    return f"{where}: {key}{_SEP}{plain_message(err)}"
+
+
+# pydantic's errors for a value of the wrong kind, as an organiser would put them (the value given follows)
+_WORDING = {
+    "list_type": 'must be a list in brackets, such as ["a", "b"]',
+    "decimal_parsing": "must be a number such as 25 or 25.00, without a currency sign",
+    "decimal_type": "must be a number such as 25 or 25.00, without a currency sign",
+    "int_parsing": "must be a whole number", "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number", "float_type": "must be a number",
+    "bool_parsing": "must be true or false", "bool_type": "must be true or false",
+    "string_type": "must be a string in quotes",
+}
+_BOUNDS = {"greater_than_equal": ("ge", "at least"), "less_than_equal": ("le", "at most"),
+           "greater_than": ("gt", "more than"), "less_than": ("lt", "less than")}
+
+
+def plain_message(err: dict) -> str:
+    """What is wrong in one of pydantic's errors, in plain words, with the value given when it is short and no
+    secret: "must be at least 1, not -1" for pydantic's "Input should be greater than or equal to 1"."""
+    kind = err["type"]
+    if kind in _WORDING:
+        message = _WORDING[kind]
+    elif kind in _BOUNDS:
+        bound, words = _BOUNDS[kind]
+        message = f"must be {words} {err.get('ctx', {}).get(bound)}"
+    else:
+        message = err["msg"].removeprefix("Value error, ").replace("Input should be ", "must be ", 1)
+        if kind != "literal_error":
+            return message
+    value = err.get("input")
+    secret = any(word in str(part).lower() for part in err["loc"] for word in SECRET_WORDS)
+    if secret or isinstance(value, dict | list) or kind == "literal_error":
+        return message
+    shown = json.dumps(value, ensure_ascii=False) if isinstance(value, bool) else repr(value)
+    return f"{message}, not {shown if len(shown) <= 60 else shown[:57] + '...'}"
 
 
 # What a TOML value is written as, or a setting's type takes (None: any value)

@@ -149,7 +149,7 @@ def test_source_settings_out_of_range_are_refused(project_from, tmp_path):
         type = "rss"
     """, {"posts/.keep": ""})
     assert lines == [
-        "pipeline.toml: [sources.partner] (feed): max_items: Input should be greater than or equal to 1",
+        "pipeline.toml: [sources.partner] (feed): max_items: must be at least 1, not -1",
         "pipeline.toml: [sources.posts] (blog): base_url: 'network.example.org/blog' is not an absolute http(s) "
         "URL such as 'https://network.example.org'"]
 
@@ -234,12 +234,11 @@ def test_a_theme_given_as_a_list_or_a_table_is_checked_as_that(project_from):
         type = "rss"
     """)
     assert lines == [
-        f"{THEMES}: taxonomy.listed.1: Input should be a valid string",
+        f"{THEMES}: taxonomy.listed.1: must be a string in quotes, not 3",
         f"{THEMES}: taxonomy.\"peer support\".phrases.1: unknown key 'weigth' (allowed: phrase, weight)",
         f"{THEMES}: taxonomy.\"peer support\".phrases.2: must be a string or a table (keys: phrase, weight), "
         f"not a number",
-        f"{THEMES}: taxonomy.\"peer support\".weight: Input should be a valid number, "
-        f"unable to parse string as a number",
+        f"{THEMES}: taxonomy.\"peer support\".weight: must be a number, not 'heavy'",
     ]
 
 
@@ -302,8 +301,25 @@ def test_a_union_of_plain_values_names_every_choice_on_one_line():
             Chosen.model_validate(data)
         return describe_errors("p.toml: [t]", Chosen, data, info.value.errors())
 
-    assert lines({"workers": "many"}) == ["p.toml: [t]: workers: Input should be a valid integer, unable to parse "
-                                          "string as an integer; or Input should be 'auto'"]
+    assert lines({"workers": "many"}) == ["p.toml: [t]: workers: must be a whole number, not 'many'; or must be 'auto'"]
     assert lines({"home": 5}) == ["p.toml: [t]: home: must be a string or one of 'none', not a number"]
     assert lines({"home": "ftp://x"})[0].startswith("p.toml: [t]: home: 'ftp://x' is not an absolute http(s) URL")
     assert lines({"scale": "big"}) == ["p.toml: [t]: scale: must be a number, not a string"]
+
+
+@pytest.mark.parametrize(("toml", "says"), [
+    ('[alerts]\nto = "organiser@example.org"', '[alerts]: to: must be a list in brackets, such as ["a", "b"], '
+                                              "not 'organiser@example.org'"),
+    ("[schedule]\nnewsletter_day = 31", "[schedule]: newsletter_day: must be at most 28, not 31"),
+    ('[pipeline]\nname = "N"\nworkers = 1.5', "[pipeline]: workers: must be a whole number, not 1.5"),
+    ('[sinks.feed]\ntype = "rss"\nlimit = "many"', "[sinks.feed] (rss): limit: must be a whole number, not 'many'"),
+])
+def test_a_value_of_the_wrong_kind_says_what_it_must_be_and_what_was_given(project_from, toml, says):
+    """In an organiser's words, not pydantic's ("Input should be a valid list"), with the value given."""
+    found = error_lines(project_from, toml + ("" if "[sinks" in toml else '\n[sinks.feed]\ntype = "rss"\n'))
+    assert [line for line in found if says in line], found
+
+
+def test_a_secrets_value_is_never_repeated_in_the_error(project_from):
+    found = error_lines(project_from, '[serve]\nsecret_env = 12345678901234567890\n[sinks.feed]\ntype = "rss"\n')
+    assert found and not [line for line in found if "12345678901234567890" in line], found

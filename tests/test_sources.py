@@ -371,6 +371,16 @@ def test_a_price_tier_without_its_amount_is_counted_from_one(pipeline_project):
         "[[event]] #2 'Spring seminar': prices #2 amount is missing; record skipped, fix it"]
 
 
+def test_a_price_written_with_its_currency_sign_says_to_write_the_number(pipeline_project):
+    events = NUMBERED_EVENT.replace('start = "2 March 2016"', "start = 2016-03-02").replace(
+        'label = "Concession"', 'label = "Concession"\namount = "\u00a35"')
+    project = pipeline_project('[sources.e]\ntype = "events"\npath = "events.toml"\n', {"events.toml": events})
+    project.run(as_of=date(2016, 2, 1), check=False)
+    assert [problem.partition(".toml ")[2] for problem in project.problems if "Spring" in problem] == [
+        "[[event]] #2 'Spring seminar': prices #2 amount must be a number such as 25 or 25.00, without a currency "
+        "sign, not '\u00a35'; record skipped, fix it"]
+
+
 def test_dates_given_as_text_in_iso_form_are_still_read(pipeline_project):
     jobs = BAD_DATES.replace('"14/02/2016"', '"2016-02-14"').replace("posted = 20160120", 'posted = "2016-01-20"')
     events = NUMBERED_EVENT.replace("start = 20160302", 'start = "2016-03-02T09:30:00"')

@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ValidationError
 
 from pipeline.errors import SourceError
 from pipeline.run_context import RunContext
+from pipeline.settings_errors import plain_message
 
 Record = TypeVar("Record", bound=BaseModel)
 
@@ -71,8 +72,8 @@ def read_records(path: Path, table: str, model: type[Record], run: RunContext) -
         except ValidationError as exc:
             err = exc.errors()[0]
             key = _key(err["loc"])
-            reason = {"missing": "is missing", "extra_forbidden": "is not a known field"}.get(
-                err["type"], err["msg"].removeprefix("Value error, "))
+            reason = {"missing": "is missing", "extra_forbidden": "is not a known field"}.get(err["type"]) or \
+                plain_message(err)
             more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
             run.problem(f"{path} [[{table}]] #{number} {title!r}", f"{key} {reason}{more}; record skipped, fix it")
             continue

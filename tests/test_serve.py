@@ -886,3 +886,21 @@ def test_webhook_with_a_key_sendgrid_never_signs_with_says_so_and_accepts_nothin
 
 def _token(live: LiveServer, purpose: str, subscriber_id: int) -> str:
     return live.app.state.web.links.tokens.make(purpose, subscriber_id)
+
+
+def test_serve_stopped_by_sigterm_says_so_without_the_runs_words(tmp_path):
+    """A signal ends `serve` (exit 143) with one line of its own, not a run's about workers and a send's batches."""
+    config = serve_project(tmp_path / "stopped").config_path
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    command = [sys.executable, "-m", "pipeline", "serve", "--config", str(config), "--port", str(port)]
+    serving = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        while not (line := serving.stderr.readline()).startswith("serving"):
+            assert line, "serve ended before serving"
+    finally:
+        serving.terminate()
+        _, err = serving.communicate(timeout=30)
+    assert serving.returncode == 143
+    assert err.rstrip().splitlines()[-1] == "stopped by SIGTERM (exit 143)", err

@@ -256,6 +256,12 @@ def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[
         raise SourceError(f"{url}: not a feed that can be read ({type(exc).__name__}: {exc}); it is not well-formed "
                           f"XML and holds a character that cannot be: tell the feed's owner") from None
     if not parsed.version and (parsed.bozo or not parsed.entries):
+        if page := _web_page(content):
+            found = [address for link in page  # a stranger's page: only plain http(s) addresses are repeated
+                     if (address := safe_url(link, url if "://" in url else "")).startswith(("http://", "https://"))
+                     and address.isascii() and address.isprintable() and len(address) <= 200]
+            named = f"; it names {' and '.join(found[:2])}" if found else ""
+            raise SourceError(f"{url}: a web page, not an RSS or Atom feed; give the address of its feed{named}")
         problem = parsed.get("bozo_exception")
         reason = str(problem).strip() if problem else "no RSS or Atom elements"
         raise SourceError(f"{url}: not an RSS or Atom feed ({reason}); check the address or the file")
@@ -281,6 +287,28 @@ def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[
         entries.append(Entry(get(entry, "id"), get(entry, "link", ""), get(entry, "title", ""), body, date,
                              get(entry, "author", ""), images))
     return parsed.feed.get("link", ""), entries, cut, partial
+
+
+def _web_page(content: bytes) -> list[str] | None:
+    """None unless `content` is an HTML page; then the feeds its `<link rel="alternate">` tags name (RSS or Atom),
+    as written. Only a document that is no feed is read so: a page given where its feed belongs."""
+    head = content[:1024].lstrip().lower()
+    if not (head.startswith(b"<!doctype html") or head.startswith(b"<html") or b"<html" in head[:256]):
+        return None
+    from html.parser import HTMLParser
+
+    feeds: list[str] = []
+
+    class Links(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found = {name: value or "" for name, value in attrs}
+            if (tag == "link" and "alternate" in found.get("rel", "").lower().split()
+                    and found.get("type", "").lower() in ("application/rss+xml", "application/atom+xml")
+                    and found.get("href")):
+                feeds.append(found["href"].strip())
+
+    Links().feed(content[:65536].decode("utf-8", "replace"))
+    return list(dict.fromkeys(feeds))
 
 
 def lead_images(contents, thumbnails, links) -> tuple[str, ...]:

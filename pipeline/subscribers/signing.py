@@ -6,11 +6,9 @@ unset, one is made on first use and kept in `<state_dir>/secret`, readable by it
 
 A token is the subscriber's id, signed with HMAC-SHA256 (itsdangerous's timed serializer for
 confirm tokens, with a salt of their own, so an unsubscribe link can never confirm a request), and
-the address never appears in a link. Subscriber ids, and request ids, are never reused (AUTOINCREMENT,
-its mark kept a second time so that a database salvaged with `.recover` gives none again either:
-`pipeline.state.schema`, `_MARKS`), so a token of a subscriber who was removed names nobody; one of a
-subscriber merged into another (two spellings of one mailbox, `pipeline.state.respelling`) names that
-other one, and never a new subscriber.
+the address never appears in a link. Subscriber ids are never reused (AUTOINCREMENT, in
+`pipeline.state.schema`), so a token of a subscriber who was removed names nobody; one of a subscriber
+merged into another (two spellings of one mailbox, `pipeline.state.respelling`) names that other one.
 A confirm token holds the id of the request it confirms too
 (`[subscriber, request]`; a bare id is one made before requests were kept apart), and nothing the
 person typed. The unsubscribe and preferences links share one token.

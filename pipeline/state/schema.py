@@ -62,8 +62,7 @@ CREATE TABLE IF NOT EXISTS batches (
 CREATE INDEX IF NOT EXISTS batches_open ON batches (state);
 """
 
-# Subscribers and their consent record (pipeline/state/subscribers.py). Ids, and request ids below, are never given
-# twice, even by a salvaged copy (`_MARKS`).
+# Subscribers and their consent record (pipeline/state/subscribers.py).
 SUBSCRIBERS = """
 CREATE TABLE IF NOT EXISTS subscribers (
     id           INTEGER PRIMARY KEY AUTOINCREMENT, -- never given twice: it is what every link's token names
@@ -104,8 +103,7 @@ CREATE INDEX IF NOT EXISTS subscription_requests_subscriber ON subscription_requ
 
 # Each subscriber merged into another because both were spellings of one mailbox (user_version 14,
 # pipeline/state/respelling.py): the links already mailed name the merged-away id, and lead to the subscriber it
-# became. Ids are never given twice (`_MARKS`, which counts an alias's id as given), so an alias never names a
-# subscriber of its own.
+# became. Ids are never given twice, so an alias never names a subscriber of its own.
 ALIASES = """
 CREATE TABLE IF NOT EXISTS subscriber_aliases (
     id         INTEGER PRIMARY KEY,         -- the merged-away subscriber's id, as its links name it
@@ -478,79 +476,6 @@ def _one_spelling_per_mailbox(db: sqlite3.Connection) -> None:
     respell(db)
 
 
-# The highest subscriber id and request id ever given, kept twice (user_version 15): by SQLite in `sqlite_sequence`
-# (AUTOINCREMENT's mark, which it reads to give the next id) and by triggers in `counters`. A copy salvaged with
-# `.recover` can lose sqlite_sequence's row, or the page holding it, and SQLite then gives the highest id stored + 1
-# again: the id of a row deleted since (an expired request, its subscriber forgotten with it) or of a subscriber
-# merged into another (an alias, `subscriber_aliases.id`). A deleted row's links, mailed and never expiring, would
-# then act on the new subscriber; an alias is read before the subscriber of its id (`subscribers._current_id`), so
-# the new subscriber's own links would act on the row the alias names (one-click unsubscribing it). Each open
-# raises both marks to the highest of the two and of every id a stored row names (`_ids_kept`), so an id stays given
-# unless a salvage loses both marks and every row naming it. A backup put back takes both back to when it was made.
-_MARKS = {  # mark -> the table whose ids it counts, its trigger, and every (table, column) naming one of its ids
-    "subscriber ids": ("subscribers", "subscriber_id_given", [
-        ("subscribers", "id"), ("subscriber_aliases", "id"), ("subscriber_aliases", "subscriber"),
-        ("subscription_requests", "subscriber"), ("subscriber_events", "subscriber")]),
-    "request ids": ("subscription_requests", "request_id_given", [("subscription_requests", "id")]),
-}
-ID_MARKS = [
-    "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    *(f"CREATE TRIGGER IF NOT EXISTS {trigger} AFTER INSERT ON {table} BEGIN INSERT INTO counters VALUES "
-      f"('{mark}', NEW.id) ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value); END"
-      for mark, (table, trigger, _) in _MARKS.items()),
-]
-
-
-def _id_marks(db: sqlite3.Connection) -> None:
-    """The highest subscriber and request id ever given kept a second time, by triggers in `counters`
-    (user_version 15), from sqlite_sequence and the stored rows: a database salvaged with `.recover` that lost
-    sqlite_sequence's row gave a deleted or merged-away id again."""
-    for statement in _statements(SUBSCRIBERS + REQUESTS):  # a database from before subscribers has them now
-        db.execute(statement)
-    for statement in ID_MARKS:
-        db.execute(statement)
-    _raise_id_marks(db)
-
-
-def _highest_ids(db: sqlite3.Connection) -> dict[str, tuple[int, int, int]]:
-    """Of each mark: (sqlite_sequence's value, the counter's, the highest id a stored row names), 0 for none."""
-    found = {}
-    for mark, (table, _, columns) in _MARKS.items():
-        named = ", ".join(f"coalesce((SELECT max({column}) FROM {where}), 0)" for where, column in columns)
-        found[mark] = db.execute(
-            "SELECT coalesce((SELECT max(seq) FROM sqlite_sequence WHERE name = ?), 0), "
-            f"coalesce((SELECT value FROM counters WHERE name = ?), 0), max(0, {named})", (table, mark)).fetchone()
-    return found
-
-
-def _raise_id_marks(db: sqlite3.Connection) -> None:
-    """Raise sqlite_sequence's value and the counter of each mark to the highest of the two and of every id a row
-    names, in the transaction `db` is in."""
-    for mark, (sequence, counter, named) in _highest_ids(db).items():
-        table, highest = _MARKS[mark][0], max(sequence, counter, named)
-        if not highest:
-            continue
-        db.execute("INSERT INTO counters VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = max(value, "
-                   "excluded.value)", (mark, highest))
-        if not db.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", (highest, table)).rowcount:
-            db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, highest))
-
-
-def _ids_kept(db: sqlite3.Connection) -> None:
-    """Put the marks' triggers back if a database lost them (a salvaged copy), and raise a mark below the other or
-    below an id a row names (`_raise_id_marks`); nothing is written while both agree and no row names a higher id."""
-    triggers = [trigger for _, trigger, _ in _MARKS.values()]
-    found = db.execute(f"SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN "
-                       f"({', '.join('?' * len(triggers))})", triggers).fetchone()[0]
-    if found == len(triggers) and all(sequence == counter >= named
-                                      for sequence, counter, named in _highest_ids(db).values()):
-        return
-    with immediate(db):
-        for statement in ID_MARKS:
-            db.execute(statement)
-        _raise_id_marks(db)
-
-
 # Each step runs once, in order; append new steps, never change or remove one.
 STEPS = [
     _deliveries_v1_to_journal,
@@ -567,7 +492,6 @@ STEPS = [
     _revisions_beside_their_events,
     _kind_changes_revise,
     _one_spelling_per_mailbox,
-    _id_marks,
 ]
 
 
@@ -624,4 +548,3 @@ def migrate(db: sqlite3.Connection) -> None:
     db.executescript(TABLES)
     _item_changes_kept(db)
     _item_revisions_kept(db)
-    _ids_kept(db)

@@ -169,6 +169,27 @@ def test_forged_or_altered_tokens_get_400_and_change_nothing(live, client, store
     assert live.snapshot() == before and live.status("forged@example.org") == "active"
 
 
+def test_a_genuine_link_naming_nobody_says_it_is_not_valid_and_changes_nothing(live, client, store):
+    # A link mailed by another database (the list moved, a backup put back) or to a request forgotten since: its
+    # signature is ours, but no one here has its id. The page does not say "unsubscribed", nor "you are not
+    # subscribed": its clicker may well be, under the link of the latest issue.
+    subs.add(store, "stays@example.org", "", [], how="cli", at=datetime.now(UTC))
+    nobody = 2**53 - 1  # the last id `subscribers._new_id` can draw, stored by no one here
+    assert subs.get_subscriber(store, nobody) is None
+    before = live.snapshot()
+    for purpose, data in (("unsubscribe", {"List-Unsubscribe": "One-Click"}), ("preferences", {"action": "leave"})):
+        url = f"/{purpose}/{_token(live, purpose, nobody)}"
+        for response in (client.get(url), client.post(url, data=data)):
+            assert response.status_code == 404 and h1(response) == "This link is not valid", url
+            assert "names no one on the Test Network list" in response.text and "latest issue" in response.text
+    assert live.snapshot() == before and live.status("stays@example.org") == "active"
+    left = subs.add(store, "left-before@example.org", "", [], how="cli", at=datetime.now(UTC))
+    assert subs.unsubscribe(store, left.id, how="cli", at=datetime.now(UTC))
+    for purpose in ("unsubscribe", "preferences"):  # one who is stored but left is told so, as before
+        page = client.get(f"/{purpose}/{_token(live, purpose, left.id)}")
+        assert (page.status_code, h1(page)) == (200, "You are not subscribed")
+
+
 def test_the_form_needs_its_token_its_cookie_and_our_origin(live, client):
     token = form_token(client.get("/subscribe"))
     # no cookie (another browser), a token from someone else's page, another site's origin: refused

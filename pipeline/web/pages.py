@@ -190,6 +190,8 @@ def _gone(web: Web) -> Response:
 async def unsubscribe_page(request: Request) -> Response:
     web = _web(request)
     subscriber = await _linked(web, request, "unsubscribe")
+    if subscriber is None:
+        return _nobody(web, "unsubscribe.html")
     subscribed = subscriber is not None and subscriber.status in ("active", "pending")
     return web.pages.render("unsubscribe.html", title="Unsubscribe" if subscribed else "You are not subscribed",
                             state="ask" if subscribed else "out")
@@ -202,9 +204,10 @@ async def unsubscribe_post(request: Request) -> Response:
     form = await request.form(**FORM_LIMITS)
     if _text(form, "List-Unsubscribe") != "One-Click":
         raise HTTPException(400, "This request is not an unsubscribe request (List-Unsubscribe=One-Click).")
-    if subscriber is not None:
-        how = "unsubscribe page" if _text(form, "via") == "page" else "one-click unsubscribe"
-        await run_in_threadpool(unsubscribe, web.store, subscriber.id, how=how, at=_now())
+    if subscriber is None:  # not 200: the clicker, if the link came from before the list moved, is still on it
+        return _nobody(web, "unsubscribe.html")
+    how = "unsubscribe page" if _text(form, "via") == "page" else "one-click unsubscribe"
+    await run_in_threadpool(unsubscribe, web.store, subscriber.id, how=how, at=_now())
     return web.pages.render("unsubscribe.html", title="You have unsubscribed", state="done")
 
 
@@ -233,14 +236,23 @@ async def preferences_post(request: Request) -> Response:
 
 
 def _preferences(web: Web, subscriber: Subscriber | None, saved: bool = False) -> Response:
-    if subscriber is None or subscriber.status not in ("active", "pending"):
-        return web.pages.render("preferences.html", status=404 if subscriber is None else 200,
-                                title="You are not subscribed", subscriber=None, all_themes=web.themes)
+    if subscriber is None:
+        return _nobody(web, "preferences.html")
+    if subscriber.status not in ("active", "pending"):
+        return web.pages.render("preferences.html", title="You are not subscribed", subscriber=None,
+                                all_themes=web.themes)
     return web.pages.render("preferences.html", title="Your newsletter preferences", subscriber=subscriber,
                             all_themes=web.themes, always_note=web.always_note, saved=saved)
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+def _nobody(web: Web, template: str) -> Response:
+    """A genuine unsubscribe or preferences link whose id names no one stored: a request never confirmed and
+    forgotten, or a link mailed by another database (the list moved, or a backup put back), whose ids this one
+    never gave (they are drawn at random). Nothing is changed, and the page says the link is not valid here."""
+    return web.pages.render(template, status=404, title="This link is not valid", state="nobody", subscriber=None,
+                            nobody=True, all_themes=web.themes)
 
 async def _linked(web: Web, request: Request, purpose: Purpose) -> Subscriber | None:
     """The subscriber a link's token names (None: no longer stored); a bad token ends the request with 400."""

@@ -319,7 +319,7 @@ def test_an_address_sendgrid_judges_invalid_is_marked_bounced_and_never_sent_to_
     assert subscriber_statuses(project, readers) == {"ann@example.org": "active", "bob@example.org": "bounced",
                                                      "cy@example.org": "active"}
     assert second.exit_code == 0
-    assert [r.recipients for r in fake.log if r.path == "/v3/mail/send"] == [
+    assert [tuple(sorted(r.recipients)) for r in fake.log if r.path == "/v3/mail/send"] == [  # sent by id: at random
         ("ann@example.org", "bob@example.org", "cy@example.org"), ("ann@example.org", "cy@example.org")]
 
 

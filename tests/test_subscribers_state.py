@@ -298,3 +298,29 @@ def test_a_strangers_form_post_chooses_nothing_for_an_address_the_organiser_then
                                 at=later + timedelta(minutes=1))  # the post's own link is void too
         found = subs.find_subscriber(store, address)
         assert (found.status, found.themes) == ("active", frozenset())  # every theme, as for a new address
+
+
+def test_ids_are_drawn_at_random_and_the_list_stays_in_the_order_people_joined(store):
+    # Ids tell nothing of when someone joined (`subscribers.ID_RANGE`): the listing (export, `subscribers list`) is
+    # by the time they joined, then, for those one import added at one time, by the list's order.
+    subs.add(store, "zed@example.org", "", [], how="cli", at=T0)
+    later = [subs.request_subscription(store, "amy@example.org", "", [], how="form", at=T0 + timedelta(hours=1))
+             .subscriber, subs.add(store, "kim@example.org", "", [], how="cli", at=T0 + timedelta(hours=2))]
+    subs.import_rows(store, [(f"{name}@example.org", "") for name in ("yan", "bea", "xia", "cal", "wu")], how=CSV,
+                     at=T0 + timedelta(hours=3))
+    listed = [s.email for s, _ in subs.listing(store)]
+    assert listed == [f"{name}@example.org" for name in ("zed", "amy", "kim", "yan", "bea", "xia", "cal", "wu")]
+    ids = [s.id for s, _ in subs.listing(store)]
+    assert len(set(ids)) == len(ids) and all(0 < ident < 2**53 for ident in ids)
+    assert [s.email for s in subs.active_subscribers(store)] == [e for e in listed if e != "amy@example.org"]
+    assert [s.email for s, _ in subs.listing(store, "pending")] == ["amy@example.org"] == [
+        subs.get_subscriber(store, later[0].id).email]
+
+
+def test_a_send_reads_every_active_subscriber_of_a_choice_once_whatever_their_ids(store):
+    subs.import_rows(store, [(f"r{n}@example.org", "", {"research"}) for n in range(11)], how=CSV, at=T0)
+    subs.import_rows(store, [(f"a{n}@example.org", "") for n in range(4)], how=CSV, at=T0)
+    for chunk in (1, 2, 3, 11, 5000):
+        read = list(subs.active_with_choice(store, frozenset({"research"}), chunk=chunk))
+        assert sorted(email for _, email, _ in read) == sorted(f"r{n}@example.org" for n in range(11))
+        assert [ident for ident, _, _ in read] == sorted({ident for ident, _, _ in read})  # each once, by id

@@ -159,7 +159,8 @@ def statuses(store: Store, edition: int) -> dict[str, str]:
 
 def active_without_delivery(store: Store, edition: int) -> list[tuple[int, str, str, frozenset[str]]]:
     """(id, email, name, themes) of active subscribers with no journal row for `edition`: those a send
-    passed over because they changed their choice of themes while it ran."""
+    passed over because they changed their choice of themes while it ran, or joined while it ran with an id below
+    the one it had reached (ids are drawn at random, `subscribers.ID_RANGE`)."""
     rows = store._rows("SELECT s.id, s.email, s.name, s.themes FROM subscribers s WHERE s.status = 'active' "
                        "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.edition = ? AND d.recipient = s.email) "
                        "ORDER BY s.id", (edition,))

@@ -46,6 +46,7 @@ merged into another by the upgrade that gave every address one spelling (`respel
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
@@ -59,6 +60,13 @@ STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 UPGRADE = "database upgrade: one spelling per mailbox"  # `how` of the entry migration step 14 makes (`respelling`)
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
 PENDING_DAYS = 7  # a confirmation is valid this long; then the request expires
+# Every new subscriber id and request id is drawn at random from 1 to 2**53 - 1 (`_new_id`), not counted on from the
+# highest stored: a database that forgot an id it gave (a backup put back, a list moved to a new database signed
+# with the same secret, a copy salvaged with `.recover`) would give it again, and a link mailed for it, which never
+# expires, would then act on a stranger. Drawn at random, an id given in one database is given in another only by
+# chance: of n ids there and m new ones here, about n * m / 2**53 (a million each: one chance in 9,000; a hundred
+# thousand each: one in 900,000). 2**53 - 1 is the largest integer JSON and JavaScript keep exactly.
+ID_RANGE = 2**53 - 1
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,10 @@ class Request:
 
 
 _COLUMNS = "id, email, name, status, themes"
+# The order subscribers joined in, of `subscribers s`: ids are drawn at random, so by `created_at` (one width of
+# UTC time, so text order is time order), then the first entry of their record (those one import added at one
+# time come in the list's order), then the id.
+_JOINED = "s.created_at, (SELECT MIN(id) FROM subscriber_events WHERE subscriber = s.id), s.id"
 
 
 # -- transitions -------------------------------------------------------------------------------
@@ -112,8 +124,9 @@ def request_subscription(store: Store, email: str, name: str, themes: Iterable[s
             subscriber_id = row[0]
             db.execute("UPDATE subscribers SET status = 'pending', requested_at = ?, updated_at = ? WHERE id = ?",
                        (_iso(at), _iso(at), subscriber_id))
-        request_id = db.execute("INSERT INTO subscription_requests (subscriber, name, themes, at) VALUES (?, ?, ?, ?)",
-                                (subscriber_id, _name(name), _themes(themes), _iso(at))).lastrowid
+        request_id = _new_id(db)
+        db.execute("INSERT INTO subscription_requests (id, subscriber, name, themes, at) VALUES (?, ?, ?, ?, ?)",
+                   (request_id, subscriber_id, _name(name), _themes(themes), _iso(at)))
         _event(db, subscriber_id, at, "pending", how)
         return Request(request_id, _subscriber(_by_id(db, subscriber_id)))
 
@@ -334,9 +347,9 @@ def find_subscriber(store: Store, email: str) -> Subscriber | None:
 
 
 def active_subscribers(store: Store) -> list[Subscriber]:
-    """Everyone to send to now, by id."""
+    """Everyone to send to now, in the order they joined (`_JOINED`)."""
     return [_subscriber(row) for row in
-            store._rows(f"SELECT {_COLUMNS} FROM subscribers WHERE status = 'active' ORDER BY id")]
+            store._rows(f"SELECT {_COLUMNS} FROM subscribers s WHERE status = 'active' ORDER BY {_JOINED}")]
 
 
 def active_choices(store: Store) -> list[frozenset[str]]:
@@ -347,7 +360,9 @@ def active_choices(store: Store) -> list[frozenset[str]]:
 
 def active_with_choice(store: Store, themes: frozenset[str], *, chunk: int = 5000) -> Iterator[tuple[int, str, str]]:
     """(id, email, name) of the active subscribers who follow exactly `themes`, by id, read `chunk` at a
-    time (a long list never sits in memory whole); who is active is read as the iteration reaches them."""
+    time (a long list never sits in memory whole); who is active is read as the iteration reaches them. Each id
+    comes once, in increasing order. Ids are drawn at random, so one who joins while this runs may have an id it
+    has passed: the send finds them afterwards (`journal.active_without_delivery`), as one who changed themes."""
     choice, after = _themes(themes), 0
     while True:
         # One row holding the chunk as JSON: fetching rows one by one gives the GIL up for each, which
@@ -371,11 +386,12 @@ def count_not_active(store: Store, emails: Iterable[str]) -> int:
 
 
 def listing(store: Store, status: str | None = None) -> list[tuple[Subscriber, Event]]:
-    """Every subscriber (or those with `status`), by id, each with the latest change of their record."""
+    """Every subscriber (or those with `status`), in the order they joined (`_JOINED`), each with the latest change
+    of their record."""
     rows = store._rows(
         "SELECT s.id, s.email, s.name, s.status, s.themes, e.at, e.status, e.how, e.detail FROM subscribers s "
         "JOIN subscriber_events e ON e.id = (SELECT MAX(id) FROM subscriber_events WHERE subscriber = s.id) "
-        "WHERE ? IS NULL OR s.status = ? ORDER BY s.id", (status, status))
+        f"WHERE ? IS NULL OR s.status = ? ORDER BY {_JOINED}", (status, status))
     return [(_subscriber(row[:5]), _event_of(row[5:])) for row in rows]
 
 
@@ -423,10 +439,22 @@ def _by_id(db: sqlite3.Connection, subscriber_id: int) -> tuple:
 
 def _insert(db: sqlite3.Connection, email: str, name: str, themes: Iterable[str], status: str, at: datetime,
             requested: bool = False) -> int:
-    return db.execute(
-        "INSERT INTO subscribers (email, name, status, themes, requested_at, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (email, _name(name), status, _themes(themes), _iso(at) if requested else None, _iso(at), _iso(at))).lastrowid
+    subscriber_id = _new_id(db)
+    db.execute("INSERT INTO subscribers (id, email, name, status, themes, requested_at, created_at, updated_at) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (subscriber_id, email, _name(name), status, _themes(themes),
+                                                   _iso(at) if requested else None, _iso(at), _iso(at)))
+    return subscriber_id
+
+
+def _new_id(db: sqlite3.Connection) -> int:
+    """A subscriber or request id drawn at random (`ID_RANGE`), never 0 and none a stored subscriber, alias
+    (a merged-away subscriber's id) or request has: one space for both, so no id names two things here."""
+    while True:
+        candidate = secrets.randbelow(ID_RANGE) + 1
+        if not db.execute("SELECT EXISTS (SELECT 1 FROM subscribers WHERE id = :id) OR EXISTS (SELECT 1 FROM "
+                          "subscriber_aliases WHERE id = :id) OR EXISTS (SELECT 1 FROM subscription_requests "
+                          "WHERE id = :id)", {"id": candidate}).fetchone()[0]:
+            return candidate
 
 
 def _activate(db: sqlite3.Connection, found: tuple, name: str, themes: Iterable[str], at: datetime,

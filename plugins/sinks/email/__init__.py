@@ -112,7 +112,7 @@ class EmailSink(Sink):
         self._note_secret(groups)
         report = send_issue(run.store, self.deliverer, edition.number, groups, now=run.clock, run=run)
         passed_over = journal.active_without_delivery(run.store, edition.number)
-        if passed_over:  # they changed their themes while the send ran: their new choice, now
+        if passed_over:  # they changed their themes, or joined, while the send ran: their choice, now
             later, _ = self.groups(edition, rendered, run, only=passed_over)
             extra = send_issue(run.store, self.deliverer, edition.number, later, now=run.clock, run=run)
             report.merge(extra)

@@ -62,7 +62,12 @@ CREATE TABLE IF NOT EXISTS batches (
 CREATE INDEX IF NOT EXISTS batches_open ON batches (state);
 """
 
-# Subscribers and their consent record (pipeline/state/subscribers.py).
+# Subscribers and their consent record (pipeline/state/subscribers.py). A new subscriber's id, and a request's
+# below, is drawn at random (`subscribers.ID_RANGE`), not given by AUTOINCREMENT, which gives it only to a row
+# inserted without one (none is): a database that forgot ids it gave (a backup put back, a copy salvaged with
+# `.recover`, a list moved into a new one) would give them again. AUTOINCREMENT stays in the tables' text, which must
+# match older databases'. Rows stored before ids were drawn keep theirs (1, 2, 3...), so every link mailed to them
+# still works.
 SUBSCRIBERS = """
 CREATE TABLE IF NOT EXISTS subscribers (
     id           INTEGER PRIMARY KEY AUTOINCREMENT, -- never given twice: it is what every link's token names
@@ -103,7 +108,8 @@ CREATE INDEX IF NOT EXISTS subscription_requests_subscriber ON subscription_requ
 
 # Each subscriber merged into another because both were spellings of one mailbox (user_version 14,
 # pipeline/state/respelling.py): the links already mailed name the merged-away id, and lead to the subscriber it
-# became. Ids are never given twice, so an alias never names a subscriber of its own.
+# became. A new id is never an alias's (`subscribers._new_id` draws again), so an alias never names a subscriber of
+# its own.
 ALIASES = """
 CREATE TABLE IF NOT EXISTS subscriber_aliases (
     id         INTEGER PRIMARY KEY,         -- the merged-away subscriber's id, as its links name it
@@ -241,7 +247,8 @@ def _subscriber_ids_never_reused(db: sqlite3.Connection) -> None:
     once its row is deleted (an expired request), and a link signed for the old subscriber would work for the new
     one. SQLite cannot add AUTOINCREMENT to a table, so it is made anew with every row and id, the rows that refer
     to it untouched (foreign keys are off while steps run: dropping the old table cascades to nothing); ids from
-    now on follow the highest kept."""
+    now on followed the highest kept, until they were drawn at random (`subscribers.ID_RANGE`), which a database
+    that forgot the highest (a backup put back, a salvaged copy, a list moved) cannot give again."""
     found = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'subscribers'").fetchone()
     if found is None or "AUTOINCREMENT" in found[0].upper():
         return

@@ -6,9 +6,14 @@ unset, one is made on first use and kept in `<state_dir>/secret`, readable by it
 
 A token is the subscriber's id, signed with HMAC-SHA256 (itsdangerous's timed serializer for
 confirm tokens, with a salt of their own, so an unsubscribe link can never confirm a request), and
-the address never appears in a link. Subscriber ids are never reused (AUTOINCREMENT, in
-`pipeline.state.schema`), so a token of a subscriber who was removed names nobody; one of a subscriber
-merged into another (two spellings of one mailbox, `pipeline.state.respelling`) names that other one.
+the address never appears in a link. A new subscriber id, and request id, is drawn at random from 1 to
+2**53 - 1 (`pipeline.state.subscribers.ID_RANGE`), never one the database holds, and a database that
+forgot ids it gave (a backup put back, a copy salvaged with `.recover`, a list moved to a new database
+signed with the same secret) gives one of them again only by chance (`ID_RANGE` says how rarely): a token
+of a subscriber who was removed, or of another database's, names nobody (the page says the link is not
+valid), not a stranger; one of a subscriber merged into another (two spellings of one mailbox,
+`pipeline.state.respelling`) names that other one. Rows stored before ids were drawn keep the ids they had
+(1, 2, 3...), so every link mailed to them still works.
 A confirm token holds the id of the request it confirms too
 (`[subscriber, request]`; a bare id is one made before requests were kept apart), and nothing the
 person typed. The unsubscribe and preferences links share one token.

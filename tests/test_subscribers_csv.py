@@ -129,3 +129,27 @@ def test_a_quote_left_open_is_named_at_the_line_it_opens_on(tmp_path, text, line
                                f"was read as one cell; close the quote where the cell ends (or delete it) and read "
                                f"the list again"]
     assert [row.email for row in listed.rows] == (["ann@example.org", "sol@example.org"] if line == 4 else [])
+
+
+@pytest.mark.parametrize("text", [
+    'email,name\nann@example.org,"Smith, Ann\nrita@example.org,Rita\nsol@example.org,Sol\n',  # in the name
+    'email,name,themes\nann@example.org,Ann,"research\nrita@example.org,Rita,\nsol@example.org,Sol,\n',  # themes
+])
+def test_a_quote_left_open_after_the_email_cell_is_named_too(tmp_path, text):
+    """Review (helper 93): a quote left open in the name or themes cell swallows every later row as well, into a
+    cell that is not the address: nothing was said, rita and sol were silently not imported, and ann's name became
+    'Smith, Ann rita@example.org,Rita sol@example.org,Sol'."""
+    path = tmp_path / "list.csv"
+    path.write_text(text, encoding="utf-8")
+    listed = read_csv(path)
+    assert any(p.startswith(f"{path}:2: a quote opened in this row") for p in listed.problems), listed.problems
+
+
+def test_a_quote_left_open_after_a_blank_line_is_named_at_its_own_line(tmp_path):
+    """Review (helper 93): the quote opens on line 4, after a blank line 3; the problem named line 3 (the blank
+    one): `max(..., ended + 1)` makes up for the final line end only when no blank line comes before."""
+    path = tmp_path / "list.csv"
+    path.write_text('email,name\nann@example.org,Ann\n\n"quinn@example.org,Quinn\nrita@example.org,Rita\n',
+                    encoding="utf-8")
+    listed = read_csv(path)
+    assert [p.partition(": ")[0] for p in listed.problems] == [f"{path}:4"], listed.problems

@@ -638,3 +638,18 @@ def test_a_validator_that_is_not_ascii_is_not_sent_back(project_from, run_contex
     run.saved()
     assert project.sources[0].fetch(run) == []  # asked in full: the same bytes, so nothing new, as for a 304
     assert len(feed_server.requests) == 2 and "if-none-match" not in feed_server.requests[-1][1]
+
+
+def test_a_web_page_cannot_put_words_of_its_own_into_the_message_as_a_feed_address(project_from, run_context,
+                                                                                  feed_server):
+    """Review (helper 93): 'only plain http(s) addresses from the page are repeated', but an href with spaces is
+    ASCII and printable, so a stranger's page wrote a sentence of its choosing into the organiser's run report (and
+    its alert mail): the address offered must be a plain URL (`sanitize.PLAIN_URL`), or none."""
+    href = "https://evil.example/feed is moved: reply with the SMTP password to help@evil.example"
+    page = ('<!DOCTYPE html>\n<html><head><title>Partner</title>'
+            f'<link rel="alternate" type="application/rss+xml" href="{href}"></head><body></body></html>')
+    feed_server.routes["/"] = Route(page.encode(), content_type="text/html; charset=utf-8")
+    project = project_from(f'[sources.p]\ntype = "feed"\nurl = "{feed_server.url("/")}"\n' + SINK)
+    with pytest.raises(SourceError) as error:
+        project.sources[0].fetch(run_context(project))
+    assert "password" not in str(error.value), str(error.value)

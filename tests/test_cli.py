@@ -204,3 +204,22 @@ def test_a_mistyped_command_gets_did_you_mean(capsys, typed, meant):
         main([typed])
     assert stopped.value.code == 2
     assert f"unknown command {typed!r}; did you mean `pipeline {meant}`?" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["status"], ["status", "--runs", "3"]])
+def test_status_stopped_by_a_signal_says_so_without_the_runs_words(argv):
+    """Review (helper 93): `status` is named among the commands that run nothing of the pipeline, but its own
+    `--runs N` option (default 10) has the dest `runs` that `_call` reads as 'this command runs the pipeline', so a
+    signal stopping it said a run's words about workers and a send's batches."""
+    import signal
+
+    from pipeline import cli
+
+    args = cli._parser(argv).parse_args(argv)
+
+    def stopped(_args):
+        raise cli.Stopped(signal.SIGTERM)
+
+    args.command = stopped
+    code, [message] = cli._call(args)
+    assert (code, message) == (143, "stopped by SIGTERM (exit 143)")

@@ -299,3 +299,35 @@ def test_an_address_not_reached_gets_it_later_and_the_others_only_once(smtp_netw
     assert refresh(config) == 3
     assert refresh(config) == 3
     assert sorted(str(m["To"]) for m in inbox.messages) == ["fay@network.example.org", "gus@network.example.org"]
+
+
+def test_an_alert_address_no_mail_server_takes_is_refused_at_start_saying_why(write_project, capsys):
+    """Review (helper 93): 9b26d95 says an [alerts] to address the list would refuse is one line saying why, 'a
+    domain no mail server takes' among the reasons; but `refusal` never asks IDNA, so an address whose domain
+    holds a direction mark passed the check, and each alert to it failed at every run instead."""
+    config = write_project(NETWORK.replace("gus@network.example.org", "gus@exa\u200fmple.org"), FILES)
+    assert main(["check", "-c", str(config)]) == 2
+    assert "no mail server takes its domain" in capsys.readouterr().err
+
+
+def test_an_alert_reported_under_another_spelling_is_told_to_the_address_as_to_spells_it():
+    """Review (helper 93): ea39865 matches a delivery's outcome under another spelling (xn--, capitals) for an
+    issue, but alerts._mail keeps its own matching (lower case only): an organiser at bücher.de reported as
+    xn--bcher-kva.de was 'reached' under that spelling, which `[alerts] to` never names, so `told_to` never holds
+    them and every run mails them the same alert again."""
+    from pipeline.alerts import _mail
+    from pipeline.components import Delivery
+    from pipeline.subscribers.addresses import ascii_spelling
+
+    class Deliverer:
+        def deliver(self, mailing, recipients, batch, run):
+            return [Delivery(ascii_spelling(r.email).upper(), True, "ref") for r in recipients]
+
+    class Sink:
+        deliverer = Deliverer()
+
+        def sender(self):
+            return "news@network.example.org", "News", ""
+
+    reached, missed = _mail(Sink(), "subject", "text", ["fay@b\u00fccher.de"])
+    assert (reached, missed) == (["fay@b\u00fccher.de"], [])

@@ -153,3 +153,16 @@ def test_a_quote_left_open_after_a_blank_line_is_named_at_its_own_line(tmp_path)
                     encoding="utf-8")
     listed = read_csv(path)
     assert [p.partition(": ")[0] for p in listed.problems] == [f"{path}:4"], listed.problems
+
+
+def test_a_quote_left_open_in_the_header_is_said(tmp_path):
+    """Review (helper 93): a quote left open in the header swallows the whole list into one column name: no row,
+    and no problem either, so `subscribers import` said '0 rows' and exited 0, and a run imported nobody new."""
+    path = tmp_path / "list.csv"
+    path.write_text('email,"name\nann@example.org,Ann\nbob@example.org,Bob\n', encoding="utf-8")
+    try:
+        listed = read_csv(path)
+    except SubscriberError as refused:  # one line naming the file is as good
+        assert "quote" in str(refused)
+        return
+    assert listed.rows or listed.problems

@@ -715,3 +715,20 @@ def test_failures_that_never_reached_the_server_do_not_hide_one_refusing_every_a
         assert {subscriber_state.find_subscriber(store, e).status for e in refused} == {"active"}
     finally:
         store.close()
+
+
+def test_an_unsubscribe_mailto_outside_ascii_is_sent_in_idna_form_or_refused_at_start():
+    """Review (helper 93): from_email and reply_to now take their IDNA form so the mailto: unsubscribe link stays,
+    but an `unsubscribe = "mailto:leave@bücher.de"` of the organiser's own passes the check at start and is then
+    left out of List-Unsubscribe in every message (`message._safe_link` takes ASCII only), with nothing said."""
+    from pydantic import ValidationError
+
+    from pipeline.mail.message import _safe_link
+    from plugins.sinks.email import EmailSink
+
+    try:
+        settings = EmailSink.Settings(from_email="news@b\u00fccher.de",
+                                      unsubscribe="mailto:leave@b\u00fccher.de?subject=unsubscribe")
+    except ValidationError:
+        return  # refused at start: said
+    assert _safe_link(settings.unsubscribe), settings.unsubscribe

@@ -85,6 +85,10 @@ def write_csv(out: TextIO, rows: Iterable, *, with_status: bool = False) -> int:
 
 
 def _read(reader: csv.DictReader, path: Path) -> CsvList:
+    if any(_swallows(name) for name in reader.fieldnames or []):
+        raise SubscriberError(f"{path}:1: a quote opened in the header runs to line {reader.line_num}, so the list "
+                              f"was read as the names of its columns; close the quote (or delete it) and read the "
+                              f"list again")
     columns = [c.strip().lower() for c in reader.fieldnames or []]
     if "email" not in columns:
         raise SubscriberError(f"{path}:1: the first line must be the header `email,name`; "
@@ -94,16 +98,18 @@ def _read(reader: csv.DictReader, path: Path) -> CsvList:
     seen: dict[str, int] = {}  # email: its row's place in found.rows
     ended = reader.line_num  # the last line of the row before
     for row in reader:
-        # (at least the line after the row before: a quote left open to the end of the file holds its last line end)
-        line = max(_first_line(reader.line_num, row), ended + 1)
+        if any(_swallows(cell) for cell in _cells(row)):
+            # A quote left open (to the end of the file, whose last line end it then holds, so the count of line
+            # breaks is no guide): the row starts on the first line after the row before that is not blank.
+            start = _first_filled_line(path, ended)
+            ended = reader.line_num
+            found.problems.append(f"{path}:{start}: a quote opened in this row runs to line {ended}, so every line "
+                                  f"to there was read as one cell; close the quote where the cell ends (or delete "
+                                  f"it) and read the list again")
+            continue
+        line = _first_line(reader.line_num, row)
         ended = reader.line_num
         where = f"{path}:{line}"
-        cell = _cell(row, "email")
-        if "," in cell and ("\n" in cell or "\r" in cell):  # the cells and rows after a quote left open
-            found.problems.append(f"{where}: a quote opened in this row runs to line {ended}, so every line to "
-                                  f"there was read as one cell; close the quote where the cell ends (or delete it) "
-                                  f"and read the list again")
-            continue
         email, problem = checked(" ".join(_cell(row, "email").split()))
         status = _cell(row, "status").strip().lower()
         if not email:
@@ -137,9 +143,26 @@ def _taken(problem: str, status: str) -> bool:
     return status == "active" and problem in STORED_BEFORE
 
 
+def _swallows(cell: str) -> bool:
+    """Whether a cell holds rows of the list after its first line (a line with an address on it): a quote left open
+    runs on over them. A name or themes written over two lines in quotes holds none."""
+    return any("@" in line for line in cell.splitlines()[1:])
+
+
+def _cells(row: dict) -> list[str]:
+    return [c for value in row.values() for c in (value if isinstance(value, list) else [value]) if c]
+
+
+def _first_filled_line(path: Path, after: int) -> int:
+    """The number of the first line after line `after` that is not blank (a blank line is no row of the list)."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        lines = handle.readlines()  # as the csv reader counts them: at \n, \r\n or \r
+    return next((n for n in range(after + 1, len(lines) + 1) if lines[n - 1].rstrip("\r\n")), after + 1)
+
+
 def _first_line(last: int, row: dict) -> int:
     """The line a row starts on: the reader counts to its last, and a quoted cell may hold line breaks."""
-    cells = [c for value in row.values() for c in (value if isinstance(value, list) else [value]) if c]
+    cells = _cells(row)
     return last - sum(c.count("\n") + c.count("\r") - c.count("\r\n") for c in cells)
 
 

@@ -143,11 +143,11 @@ def test_feed_over_http_with_conditional_get(project_from, run_context, feed_ser
 def test_a_web_page_given_for_a_feed_says_so_and_names_the_feeds_it_links(project_from, run_context, feed_server):
     """The partner's home page where its feed belongs: said in those words, with the feeds the page's own
     <link rel="alternate"> tags name, made absolute; an address that is not plain http(s) is never repeated."""
-    page = ('<!DOCTYPE html>\n<html><head><title>Open Dialogue UK</title>'
-            '<link rel="alternate" type="application/rss+xml" title="News" href="/feed/">'
-            '<link type="application/atom+xml" href="https://partner.example.org/atom.xml" rel="Alternate">'
+    page = ('\ufeff<!DOCTYPE html>\n<html><head><title>Open Dialogue UK</title>'
             '<link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">'
             '<link rel="alternate" type="application/rss+xml" href="/x\u001b[2J">'
+            '<link rel="alternate" type="application/rss+xml" title="News" href="/feed/">'
+            '<link type="application/atom+xml" href="https://partner.example.org/atom.xml" rel="Alternate">'
             '<link rel="stylesheet" href="/site.css"></head><body><p>Hello</p></body></html>')
     feed_server.routes["/"] = Route(page.encode(), content_type="text/html; charset=utf-8")
     project = project_from(f'[sources.p]\ntype = "feed"\nurl = "{feed_server.url("/")}"\n' + SINK)

@@ -26,7 +26,7 @@ from pipeline.errors import SourceError
 from pipeline.http_client import PUBLIC_ONLY
 from pipeline.models import Item, Kind, item_id
 from pipeline.run_context import RunContext
-from pipeline.sanitize import clean_html, image_url, plain_text, safe_url
+from pipeline.sanitize import PLAIN_URL, clean_html, image_url, plain_text, safe_url
 from pipeline.settings_types import UrlOrFile
 
 log = logging.getLogger("pipeline.sources.feed")
@@ -257,9 +257,9 @@ def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[
                           f"XML and holds a character that cannot be: tell the feed's owner") from None
     if not parsed.version and (parsed.bozo or not parsed.entries):
         if page := _web_page(content):
+            base = url if "://" in url else ""
             found = [address for link in page  # a stranger's page: only plain http(s) addresses are repeated
-                     if (address := safe_url(link, url if "://" in url else "")).startswith(("http://", "https://"))
-                     and address.isascii() and address.isprintable() and len(address) <= 200]
+                     if PLAIN_URL.fullmatch(address := safe_url(link, base)) and len(address) <= 200]
             named = f"; it names {' and '.join(found[:2])}" if found else ""
             raise SourceError(f"{url}: a web page, not an RSS or Atom feed; give the address of its feed{named}")
         problem = parsed.get("bozo_exception")
@@ -292,7 +292,7 @@ def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[
 def _web_page(content: bytes) -> list[str] | None:
     """None unless `content` is an HTML page; then the feeds its `<link rel="alternate">` tags name (RSS or Atom),
     as written. Only a document that is no feed is read so: a page given where its feed belongs."""
-    head = content[:1024].lstrip().lower()
+    head = content[:1024].removeprefix(b"\xef\xbb\xbf").lstrip().lower()
     if not (head.startswith(b"<!doctype html") or head.startswith(b"<html") or b"<html" in head[:256]):
         return None
     from html.parser import HTMLParser

@@ -188,7 +188,7 @@ def _call(args) -> tuple[int, list[str] | None]:
         message = (f"stopped by {name}: workers ended, and what was saved stays saved; a send's batches already "
                    f"handed over settle before the state folder is unlocked, or, when their delivery does not "
                    f"return, are left in flight for the next run to settle (exit {code})"
-                   if getattr(args, "runs", False) else f"stopped by {name} (exit {code})")
+                   if getattr(args, "stops_a_run", False) else f"stopped by {name} (exit {code})")
         _log_error(message)
         _console(stderr=True).print(message, soft_wrap=True)
         return code, [message]
@@ -261,7 +261,7 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sched = command("schedule", cmd_schedule, "run the monthly edition and the regular refresh on a schedule")
     sched.add_argument("--list", action="store_true", help="print the next run times and exit")
     for running in (run_cmd, refresh, test, sent, sched):  # what a signal stops mid-run: workers, a send's batches
-        running.set_defaults(runs=True)
+        running.set_defaults(stops_a_run=True)
     asked = _command_name(argv or [])
     for name, (module, description) in LATER_COMMANDS.items():
         if name == asked:  # the command asked for: its own parser, with every option

@@ -223,19 +223,22 @@ def _send(project: Project, untold: list[alerts.Alert]) -> tuple[dict[str, list[
 
 def _mail(sink, subject: str, text: str, addresses: list[str]) -> tuple[list[str], list[str]]:
     """One plain-text message to `addresses` through the email sink's delivery: (reached, a line per other). Each
-    is reached as `[alerts] to` spells it, whatever case the delivery reports it in, since that spelling is what
-    `mark_told` and the next run look for."""
+    is reached as `[alerts] to` spells it, whatever spelling the delivery reports it in (`sending.outcomes_of`),
+    since that spelling is what `mark_told` and the next run look for."""
     from pipeline.mail.message import Mailing, Recipient
+    from pipeline.mail.sending import outcomes_of
 
     sender_email, sender_name, reply_to = sink.sender()
     mailing = Mailing(subject, sender_email, sender_name, text, None, datetime.now(UTC), reply_to=reply_to)
     spelt = {address.lower(): address for address in addresses}
+    recipients = [Recipient(a, "") for a in spelt]
     reached, missed = [], []
-    for delivery in sink.deliverer.deliver(mailing, [Recipient(a, "") for a in spelt], None, None):
+    outcomes = outcomes_of(recipients, sink.deliverer.deliver(mailing, recipients, None, None))
+    for recipient, delivery in zip(recipients, outcomes, strict=True):
         if delivery.ok:
-            reached.append(spelt.get(delivery.recipient.lower(), delivery.recipient))
+            reached.append(spelt[recipient.email])
         else:
-            missed.append(f"{delivery.recipient} ({delivery.error})")
+            missed.append(f"{spelt[recipient.email]} ({delivery.error})")
     return reached, missed
 
 

@@ -360,7 +360,7 @@ def _hand_over(store: Store, deliverer: Deliverer, edition: int, mailing: Mailin
         results = deliverer.deliver(mailing, chunk, batch, run)
     except Exception as exc:  # a bug or a lost connection half-way: nothing is known for sure
         results = [Delivery(r.email, False, error=_reason(exc), certain=False) for r in chunk]
-    known = _matched(chunk, results)
+    known = outcomes_of(chunk, results)
     doubt = not all(d.certain for d in known)
     if not doubt:
         resolution = {d.recipient: Resolution.SENT if d.ok else Resolution.NOT_SENT for d in known}
@@ -383,10 +383,10 @@ def _hand_over(store: Store, deliverer: Deliverer, edition: int, mailing: Mailin
     return [r for r in chunk if r.email in released], doubt
 
 
-def _matched(chunk: list[Recipient], results: Iterable[Delivery]) -> list[Delivery]:
+def outcomes_of(chunk: list[Recipient], results: Iterable[Delivery]) -> list[Delivery]:
     """Each recipient's outcome, in `chunk`'s order and under the address it was handed over in, which is what the
-    journal holds: found by that address, or else by its one spelling (a delivery may report `cy@bücher.de` as
-    `cy@xn--bcher-kva.de`, or in capitals); one it reported nothing for is in doubt."""
+    journal (or `[alerts] to`) holds: found by that address, or else by its one spelling (a delivery may report
+    `cy@bücher.de` as `cy@xn--bcher-kva.de`, or in capitals); one it reported nothing for is in doubt."""
     reported = {d.recipient: d for d in results}
     missing = [r.email for r in chunk if r.email not in reported]
     if missing:
@@ -399,7 +399,7 @@ def _by_spelling(addresses: list[str], reported: list[Delivery]) -> dict[str, De
     """The outcomes in `reported` of `addresses`, found by their one spelling, each under its address as given."""
     from pipeline.subscribers.addresses import canonical  # only when a delivery spells an address its own way
 
-    spelt = {key: d for d in reported if (key := canonical(d.recipient)) is not None}
+    spelt = {key: d for d in reported if isinstance(d.recipient, str) and (key := canonical(d.recipient)) is not None}
     found = {address: spelt.get(canonical(address) or "") for address in addresses}
     return {address: replace(d, recipient=address) for address, d in found.items() if d is not None}
 

@@ -45,9 +45,11 @@ def address_problem(text: str) -> str | None:
 
 
 def refusal(text: str, like: str) -> str | None:
-    """None for a plausible single address; else a clause for a one-line error: "'text' is not an email address like
-    `like`", and why when there is more to say (`address_problem`)."""
+    """None for a plausible single address that mail can reach; else a clause for a one-line error: "'text' is not an
+    email address like `like`", and why when there is more to say (`address_problem`, or `UNREACHABLE`)."""
     problem = address_problem(text)
+    if problem is None and canonical(text) is None:
+        problem = UNREACHABLE
     if problem is None:
         return None
     return f"{text!r} is not an email address like {like}{f' ({problem})' if problem else ''}"

@@ -72,6 +72,12 @@ class EmailSink(Sink):
             if value and (not value.startswith("mailto:") or any(c.isspace() or c in "<>," for c in value)):
                 raise ValueError(f"{value!r} must be a mailto: link with no spaces; each subscriber's own "
                                  f"https unsubscribe link is made from [pipeline] site_url")
+            address, mark, query = value.removeprefix("mailto:").partition("?")
+            if value and not address.isascii():  # sent in its IDNA form, as from_email is, so the link stays
+                value = f"mailto:{sender_spelling(address)}{mark}{query}"
+            if not value.isascii() or '"' in value:  # List-Unsubscribe takes only these (message._safe_link)
+                raise ValueError(f"{value!r}: write what follows the ? with %-escapes (%C3%BC for ü), as a header "
+                                 f"takes only plain ASCII")
             return value
 
     def __init__(self, instance: str, settings: Settings, project: Project):

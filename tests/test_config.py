@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipeline import components, hookimpl
 from pipeline.config import load_project
@@ -323,3 +323,22 @@ def test_a_value_of_the_wrong_kind_says_what_it_must_be_and_what_was_given(proje
 def test_a_secrets_value_is_never_repeated_in_the_error(project_from):
     found = error_lines(project_from, '[serve]\nsecret_env = 12345678901234567890\n[sinks.feed]\ntype = "rss"\n')
     assert found and not [line for line in found if "12345678901234567890" in line], found
+
+
+def test_a_value_under_a_key_named_like_a_credential_is_never_repeated():
+    """Review (helper 93): only key, password, secret and token hid a value; a passphrase or a DSN was repeated."""
+    from pipeline.settings_errors import describe_errors
+
+    class Creds(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        passphrase: int = 0
+        database_dsn: int = 0
+        retries: int = 0
+
+    data = {"passphrase": "987654321x", "database_dsn": "postgres://u:pw@h/db", "retries": "many"}
+    with pytest.raises(ValidationError) as info:
+        Creds.model_validate(data)
+    found = describe_errors("p.toml: [t]", Creds, data, info.value.errors())
+    assert found == ["p.toml: [t]: passphrase: must be a whole number",
+                     "p.toml: [t]: database_dsn: must be a whole number",
+                     "p.toml: [t]: retries: must be a whole number, not 'many'"]

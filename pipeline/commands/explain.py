@@ -42,12 +42,12 @@ def explain(config, key: str, console) -> int:
 def _by_page(project, store: Store, key: str) -> list[Item]:
     """The item whose page on the site `key` is (`<site_url>/jobs/…/`, with or without `index.html`): for a job or
     event with no link of its own, the only address the email shows."""
-    from pipeline.site import own_pages
+    from pipeline.site import own_pages, path_of_url
 
-    site = project.core.site_url.rstrip("/") + "/"
-    if not key.startswith(site):
+    path = path_of_url(project, key)
+    if not path:
         return []
-    path = key[len(site):].partition("#")[0].partition("?")[0].removesuffix("index.html")
+    path = path.removesuffix("index.html")
     owner = own_pages(project, store).get(path if path.endswith("/") else f"{path}/")
     return store.find_items(owner) if owner else []
 

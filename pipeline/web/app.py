@@ -1,7 +1,7 @@
 """Build the web app of `pipeline serve` from a loaded project.
 
-Routes sit at the root of `site_url` (the reverse proxy sends these paths here and serves `out/`
-for the rest):
+Routes sit under the path of `site_url` (`render.site_path`); the reverse proxy sends these paths here
+unchanged and serves `out/` for the rest. For a site at its host's root:
 
     GET  /subscribe                the form                 POST /subscribe            ask; mails a confirmation
     GET  /confirm/<token>          a page with a button     POST /confirm/<token>      activate
@@ -9,13 +9,16 @@ for the rest):
     GET  /preferences/<token>      themes, and leave        POST /preferences/<token>  save themes, or leave
                                                             POST /webhooks/sendgrid    bounces, complaints...
 
-A request for a host the site is not served under gets 400 before any route runs (`hosts.py`).
+With `site_url = "https://uni.example.ac.uk/coproduction"` they are /coproduction/subscribe and so on, and
+every other path (/subscribe too) is 404. A request for a host the site is not served under gets 400 before
+any route runs (`hosts.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -34,7 +37,7 @@ from pipeline.web.body_size import BodyLimit
 from pipeline.web.guards import FormTokens, RateLimiter
 from pipeline.web.hosts import AllowedHosts, HostCheck
 from pipeline.web.proxy import ForwardedHeaders
-from pipeline.web.render import Pages, SecurityHeaders
+from pipeline.web.render import Pages, SecurityHeaders, site_path
 
 FORM_BODY = 64 * 1024  # bytes: a form post is a few hundred
 
@@ -68,16 +71,18 @@ def build_app(project: Project) -> Starlette:
         await run_in_threadpool(pages.stop_mailer, web)
         store.close()
 
+    # Matched against the path as uvicorn decodes it, so site_url's own spelling (%20, an accent) is decoded too.
+    at = unquote(site_path(project.core.site_url))
     routes = [
-        Route("/subscribe", pages.subscribe_form, methods=["GET"]),
-        Route("/subscribe", BodyLimit(pages.subscribe, FORM_BODY), methods=["POST"]),
-        Route("/confirm/{token}", pages.confirm_page, methods=["GET"]),
-        Route("/confirm/{token}", BodyLimit(pages.confirm_post, FORM_BODY), methods=["POST"]),
-        Route("/unsubscribe/{token}", pages.unsubscribe_page, methods=["GET"]),
-        Route("/unsubscribe/{token}", BodyLimit(pages.unsubscribe_post, FORM_BODY), methods=["POST"]),
-        Route("/preferences/{token}", pages.preferences_page, methods=["GET"]),
-        Route("/preferences/{token}", BodyLimit(pages.preferences_post, FORM_BODY), methods=["POST"]),
-        Route("/webhooks/sendgrid", BodyLimit(webhooks.sendgrid, webhooks.MAX_BODY), methods=["POST"]),
+        Route(f"{at}/subscribe", pages.subscribe_form, methods=["GET"]),
+        Route(f"{at}/subscribe", BodyLimit(pages.subscribe, FORM_BODY), methods=["POST"]),
+        Route(f"{at}/confirm/{{token}}", pages.confirm_page, methods=["GET"]),
+        Route(f"{at}/confirm/{{token}}", BodyLimit(pages.confirm_post, FORM_BODY), methods=["POST"]),
+        Route(f"{at}/unsubscribe/{{token}}", pages.unsubscribe_page, methods=["GET"]),
+        Route(f"{at}/unsubscribe/{{token}}", BodyLimit(pages.unsubscribe_post, FORM_BODY), methods=["POST"]),
+        Route(f"{at}/preferences/{{token}}", pages.preferences_page, methods=["GET"]),
+        Route(f"{at}/preferences/{{token}}", BodyLimit(pages.preferences_post, FORM_BODY), methods=["POST"]),
+        Route(f"{at}/webhooks/sendgrid", BodyLimit(webhooks.sendgrid, webhooks.MAX_BODY), methods=["POST"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: pages.http_error},
                     middleware=[Middleware(ForwardedHeaders, trusted=settings.trusted_proxies),

@@ -272,8 +272,8 @@ def _token_ids(web: Web, request: Request, purpose: Purpose) -> tuple[int, int |
 
 
 def _path(web: Web, purpose: Purpose, subscriber_id: int) -> str:
-    """A link to another page of this app, relative to the site root."""
-    return f"/{purpose}/{web.links.tokens.make(purpose, subscriber_id)}"
+    """A link to another page of this app: a path on this host, under site_url's path as every route is."""
+    return f"{web.pages.app_path}/{purpose}/{web.links.tokens.make(purpose, subscriber_id)}"
 
 
 def _text(form: FormData, key: str) -> str:

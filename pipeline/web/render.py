@@ -3,6 +3,10 @@
 The stylesheet is inlined in each page (site.css, then web.css), so the app needs no static
 route behind the proxy, and the Content-Security-Policy allows exactly that style by its hash:
 no script, no other style, no frame, forms posting only to this site.
+
+Every page lives under `site_url`'s path (`site_path`): the routes, and every link and form action a
+page renders, start with it, so a site at `https://uni.example.ac.uk/coproduction` has its form at
+`/coproduction/subscribe`, where the links in its emails point.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,8 +28,16 @@ STYLESHEETS = ("site/site.css", "web/web.css")
 log = logging.getLogger("pipeline.web")
 
 
+def site_path(site_url: str) -> str:
+    """The path of `site_url`, as written there, without a trailing slash: "" for a site at its host's root,
+    "/coproduction" for `https://uni.example.ac.uk/coproduction/`. Every route of the app and every link a
+    page renders starts with it, as the links mailed (`site_url` + "/unsubscribe/...") do."""
+    return urlsplit(site_url).path.rstrip("/")
+
+
 class Pages:
     def __init__(self, project: Project):
+        self.app_path = site_path(project.core.site_url)  # what a page's links to the app start with
         self.env, failures = build_environment(project)
         # A plugin's failure leaves the pages without what it adds: said once, as `serve` starts (and by each run).
         self.problems = [f"plugin {plugin!r}: prepare_jinja_environment raised {type(exc).__name__}: {exc}; the "
@@ -36,7 +49,7 @@ class Pages:
 
     def render(self, template: str, *, status: int = 200, headers: dict[str, str] | None = None,
                **context: Any) -> HTMLResponse:
-        html = self.env.get_template(f"web/{template}").render(style=self.style, **context)
+        html = self.env.get_template(f"web/{template}").render(style=self.style, app_path=self.app_path, **context)
         return HTMLResponse(html, status_code=status, headers=headers)
 
 

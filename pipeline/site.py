@@ -20,6 +20,9 @@ spells out a folder of the site, so a link and the file it points to cannot disa
                                     holding the same for a page opened from file://; search/search.js)
     sitemap.xml
 
+    subscribe                       not a file: the form `pipeline serve` answers (a project with an `email`
+                                    sink only), which every page and every email links (`subscribe_url`)
+
 Pages link each other with relative links (`href`), so out/ can be browsed from a folder as well
 as from the host; addresses meant for elsewhere (Open Graph, the sitemap, feeds, emails) use `url()`.
 """
@@ -111,6 +114,7 @@ STYLESHEET = "site.css"
 MONTHS = "months/"
 SEARCH_SCRIPT = "search/search.js"
 SEARCH_INDEX_SCRIPT = "search/index.js"
+SUBSCRIBE = "subscribe"  # the route of `pipeline serve`'s form (pipeline/web/app.py): exactly this, no slash after
 # Folders whose pages the site makes itself, its own files and the other outputs in out_dir (the email's
 # HTML, `pipeline preview`), and outbox/, where earlier versions wrote the outbox: the outbox delivery moves
 # what is there into its own folder and the proxy configs answer 404 for it, so no page may go there. An
@@ -281,3 +285,10 @@ def archive_url(project: Project) -> str:
 
 def edition_url(project: Project, number: int) -> str:
     return url(project, edition_path(number))
+
+
+def subscribe_url(project: Project) -> str:
+    """The subscribe form's address (`pipeline serve` answers it at `SUBSCRIBE`, beside the site, never with a
+    file of out/), for the site's pages and the email to link; "" for a project with no `email` sink, which has
+    no list to join and no form."""
+    return url(project, SUBSCRIBE) if publishes(project, "email") else ""

@@ -25,7 +25,7 @@ from pipeline.models import EventDetails, Item, JobDetails, Kind, PriceTier, Pro
 from pipeline.run_context import RunContext
 from pipeline.state import Store
 from plugins.sinks.archive.facts import content_print as fingerprint  # any stable print of the item will do
-from tests.conftest import make_item
+from tests.conftest import BASE_TOML, make_item
 
 SINK = """
 [sinks.archive]
@@ -35,6 +35,13 @@ RSS = """
 [sinks.feed]
 type = "rss"
 """
+EMAIL = """
+[sinks.newsletter]
+type = "email"
+from_email = "news@network.example.org"
+"""
+FORM = "https://network.example.org/subscribe"  # the subscribe form `pipeline serve` answers
+_SITE_NAV = re.compile(r'<nav class="site" aria-label="Site">.*?</nav>', re.S)
 
 
 class Page(HTMLParser):
@@ -371,6 +378,38 @@ def test_the_front_page_shows_the_latest_issue_and_every_way_in(network):
     for target in ("archive/index.html", "themes/index.html", "jobs/index.html", "events/index.html",
                    "months/index.html", "search/index.html", "months/2016-01/index.html"):
         assert target in page.anchors, target
+
+
+@pytest.mark.parametrize("site_url", ["https://network.example.org", "https://network.example.org/"])
+def test_with_an_email_sink_every_page_links_the_subscribe_form(built, site_url):
+    """A reader who finds the archive can join: every page's navigation, and an invitation on the front page,
+    link the form of `pipeline serve` at <site_url>/subscribe (a route, not a file of out/: an address, not a
+    relative link), whether site_url was written with a slash at the end or not."""
+    toml = BASE_TOML.replace("https://network.example.org", site_url) + SINK + EMAIL
+    result = built({FEB: list(network_items())}, toml=toml)
+    pages = sorted(result.out.rglob("*.html"))
+    assert len(pages) >= 15
+    for path in pages:
+        html = path.read_text(encoding="utf-8")
+        assert f'<li><a href="{FORM}">Subscribe</a></li>' in _SITE_NAV.search(html).group(), path
+        assert Page(html).anchors.count(FORM) == (2 if path == result.file(site.FRONT_PAGE) else 1), path
+    front = result.read(site.FRONT_PAGE)
+    assert f'<p class="notice">Get each new issue by email: <a href="{FORM}">subscribe to the newsletter</a>.</p>' \
+        in front
+
+
+def test_without_an_email_sink_no_page_links_a_subscribe_form_until_one_is_added(built, project_from):
+    """No email sink: nothing to join and no form, so no link. Adding one makes every page again, with it."""
+    result = built({FEB: list(network_items())})
+    pages = sorted(result.out.rglob("*.html"))
+    assert len(pages) >= 15
+    for path in pages:
+        html = path.read_text(encoding="utf-8")
+        assert "/subscribe" not in html and ">Subscribe<" not in html and "by email" not in html, path
+
+    result.project = project_from(SINK + EMAIL)  # the same folder and state, now sending
+    result.write()
+    assert not [path for path in pages if FORM not in Page(path.read_text(encoding="utf-8")).anchors]
 
 
 def test_search_index_holds_every_item(network):

@@ -42,6 +42,7 @@ class Renderer:
         self.project = project
         self.env = env
         self.main_feed = main_feed  # an rss sink writes feed.xml
+        self.subscribe_url = site.subscribe_url(project)  # "" without an email sink: no form to link
 
     def sources(self) -> str:
         """Every template and asset of the site as the loader finds them (a project's own first)."""
@@ -66,6 +67,7 @@ class Renderer:
         return self.env.get_template(TEMPLATES + template).render(
             head=head, path=path, canonical=site.url(self.project, path), feeds=feeds, href=href,
             section=section, section_current=current, stylesheet=href(site.STYLESHEET), main_feed=self.main_feed,
+            subscribe_url=self.subscribe_url,
             all_events_calendar=site.CALENDAR, body_html=body_html, kind_label=KIND_LABELS,
             theme_path=site.theme_path, site=site, **context)
 

@@ -25,6 +25,7 @@ from pipeline.state import subscribers as subscriber_state
 from pipeline.subscribers import signing
 from plugins.deliveries.outbox import file_name
 from plugins.sinks.email.render import render_edition
+from tests.conftest import BASE_TOML
 
 AS_OF = date(2016, 2, 1)
 MOMENT = datetime(2016, 2, 1, tzinfo=UTC)
@@ -478,7 +479,8 @@ def test_without_an_archive_the_email_shows_every_item_and_links_to_no_page_of_t
     links = {url.rstrip(".").rstrip("/") for url in re.findall(r'href="([^"]+)"', rendered.html)
              + re.findall(r"https?://\S+", rendered.text)}
     site_pages = {url for url in links if url.startswith(home) and url != home and "/unsubscribe/" not in url}
-    assert site_pages == ({site.feed_url(project)} if sinks else set())  # no web version, no archive: no dead link
+    # no web version, no archive: no dead link; the subscribe form is `pipeline serve`'s, there with an email sink
+    assert site_pages == {site.subscribe_url(project), *([site.feed_url(project)] if sinks else [])}
     for text in (rendered.html, rendered.text):
         assert all(f"Post number {n}" in text for n in range(1, 6))  # nowhere else to read the rest
         assert "web version" not in text and "Past issues" not in text and "stays in the archive" not in text
@@ -831,3 +833,72 @@ def test_a_template_problem_is_said_once_a_run_however_many_choices_of_themes_it
     assert [problem.partition(": ")[0] for problem in report.problems] == [f"template {templates / 'issue.mjml'}",
                                                                            f"template {templates / 'issue.txt'}"]
     assert len(list((project.root / "outbox").rglob("*.eml"))) == 3
+
+
+FORM = "https://network.example.org/subscribe"  # the subscribe form `pipeline serve` answers
+
+
+def _rendered(project_from, toml: str, items, tmp_path: Path, name: str):
+    """`items` as the email of a project of `toml`, and the run's problems."""
+    project = project_from(toml, files={"subscribers.csv": SUBSCRIBERS})
+    store = Store(tmp_path / f"{name}.sqlite")
+    run = RunContext(project, store, AS_OF, MOMENT)
+    try:
+        return render_edition(edition_of(items), run, unsubscribe="https://network.example.org/unsubscribe/t",
+                              max_per_section=10), run.problems
+    finally:
+        run.close()
+
+
+@pytest.mark.parametrize("site_url", ["https://network.example.org", "https://network.example.org/"])
+def test_whoever_is_forwarded_the_email_is_told_where_to_subscribe(project_from, full_issue, tmp_path, site_url):
+    base = BASE_TOML.replace("https://network.example.org", site_url)
+    for web in (False, True):
+        rendered, problems = _rendered(project_from, base + sink_toml() + ('[sinks.site]\ntype = "archive"\n'
+                                       if web else ""), full_issue, tmp_path, f"web-{web}")
+        assert f'<p>Forwarded this email? Subscribe at <a href="{FORM}">{FORM}</a></p>' in rendered.html
+        assert f"\n\nForwarded this email? Subscribe at {FORM}\n\n" in rendered.text
+        footer = rendered.text.split("\n--\n")[1]  # in the footer, before who it was sent to and how to leave
+        assert footer.index("Forwarded") < footer.index("You are getting this email") < footer.index("Unsubscribe")
+        assert problems == []
+
+    # A project that sends nothing (render_edition for the archive's tests, or a plugin's) has no form to link.
+    rendered, problems = _rendered(project_from, base + '[sinks.site]\ntype = "archive"\n', full_issue, tmp_path,
+                                   "no-email")
+    assert "Forwarded" not in rendered.html + rendered.text and "/subscribe" not in rendered.html + rendered.text
+    assert problems == []
+
+
+OWN_SUBSCRIBE_LINE = {  # a project's own copies, linking the form with no {% if subscribe_url %}
+    "issue.mjml": '<mjml><mj-body><mj-section><mj-column><mj-text><p>{% for section in sections %}'
+                  '{% for item in section.items %}{{ item.title }} {% endfor %}{% endfor %}</p>'
+                  '<p><a href="{{ subscribe_url }}">Join us</a></p>'
+                  '</mj-text></mj-column></mj-section></mj-body></mjml>',
+    "issue.txt": "{% for section in sections %}{% for item in section.items %}{{ item.title }}\n"
+                 "{% endfor %}{% endfor %}Join us: {{ subscribe_url }}\n",
+}
+
+
+@pytest.mark.parametrize("name", OWN_SUBSCRIBE_LINE)
+@pytest.mark.parametrize("email", [True, False])
+def test_a_template_linking_the_subscribe_form_is_a_problem_only_without_an_email_sink(project_from, item_factory,
+                                                                                         tmp_path, name, email):
+    # With an email sink the form is a page that exists (pipeline serve answers it), as the archive's are with an
+    # archive sink; a project that sends nothing has no form, and its template's link to one leads nowhere.
+    toml = (sink_toml() if email else "") + '[sinks.site]\ntype = "archive"\n'
+    project = project_from(toml, files={"subscribers.csv": SUBSCRIBERS,
+                                        f"templates/email/{name}": OWN_SUBSCRIBE_LINE[name]})
+    store = Store(tmp_path / "own.sqlite")
+    run = RunContext(project, store, AS_OF, MOMENT)
+    try:
+        rendered = render_edition(edition_of([item_factory(Kind.POST, "A post")]), run, max_per_section=5)
+    finally:
+        run.close()
+    shown = rendered.html if name == "issue.mjml" else rendered.text
+    assert "A post" in shown
+    if email:
+        assert run.problems == [] and (f'href="{FORM}"' in shown or f"Join us: {FORM}" in shown)
+    else:
+        (problem,) = run.problems
+        assert problem.startswith(f"template {project.root / 'templates' / 'email' / name}: ")
+        assert "subscribe_url" in problem

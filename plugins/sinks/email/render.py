@@ -30,7 +30,8 @@ HTML_TEMPLATE = "email/issue.mjml"
 TEXT_TEMPLATE = "email/issue.txt"
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail hides the rest of a longer HTML part behind "[Message clipped]"
 _EMPTY_LINK = re.compile(r"""<a\s(?:[^>]*\s)?href\s*=\s*(?:"\s*"|'\s*')""", re.IGNORECASE)  # not data-href=""
-_PAGES = ("issue_url", "archive_url", "feed_url", "unsubscribe", "preferences")  # "" where there is no such page
+# "" where there is no such page (subscribe_url: the form of `pipeline serve`, with an email sink only)
+_PAGES = ("issue_url", "archive_url", "feed_url", "subscribe_url", "unsubscribe", "preferences")
 
 
 class _Unwritten(str):
@@ -81,8 +82,8 @@ def render_edition(edition: Edition, run: RunContext, *, unsubscribe: str = "", 
     if _EMPTY_LINK.search(rendered.html):
         _template_problem(run, HTML_TEMPLATE, 'a link of the issue has no address (href=""), so it leads nowhere: '
                           "the template links to a page no sink of this project writes; put such a link inside "
-                          "{% if issue_url %} (archive_url, feed_url, unsubscribe) as the shipped email/issue.mjml "
-                          "does")
+                          "{% if issue_url %} (archive_url, feed_url, subscribe_url, unsubscribe) as the shipped "
+                          "email/issue.mjml does")
     if printed:
         _template_problem(run, TEXT_TEMPLATE, f"the plain text prints {', '.join(printed)}, the address of a page no "
                           'sink of this project writes (""), so it names a page and gives no address: put each '
@@ -113,6 +114,7 @@ def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: st
         "issue_url": site.edition_url(project, edition.number) if web else "",
         "archive_url": site.archive_url(project) if web else "",
         "feed_url": site.feed_url(project) if site.publishes(project, "rss") else "",
+        "subscribe_url": site.subscribe_url(project),  # for whoever was forwarded it; "" with no email sink
         "unsubscribe": unsubscribe,
         "preferences": preferences,
     }

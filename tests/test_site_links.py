@@ -7,7 +7,9 @@ and the links inside descriptions), every .ics file (URL properties and links in
 sitemap.xml and search/index.json. An address under site_url must map to a file
 (`site.file(project, site.path_of_url(...))`); a relative link must resolve to a file, and a
 #fragment to an id on the page it points to. The routes of `pipeline serve` (subscribe, confirm,
-unsubscribe, preferences) are the web app's, not files.
+unsubscribe, preferences, the webhook) are the web app's, not files: an address is taken as one only when it
+is exactly such a route (`APP_ROUTES`), and the subscribe form that every page and email links is checked
+against the real app.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
+from collections import Counter
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -29,7 +32,10 @@ from pipeline.cli import main
 from pipeline.config import load_project
 
 ROOT = Path(__file__).parent.parent
-APP_ROUTES = ("subscribe", "confirm/", "unsubscribe/", "preferences/", "webhooks/")
+# The paths under site_url that `pipeline serve` answers (pipeline/web/app.py), whole: no file of out/ is there.
+# Nothing else is taken for one: `subscribe/` (the app does not redirect slashes), `subscribers.csv`, a token
+# route with no token.
+APP_ROUTES = re.compile(r"subscribe|(?:confirm|unsubscribe|preferences)/[^/]+|webhooks/sendgrid")
 URL_IN_TEXT = re.compile(r"https?://[^\s<>\"')\]]+")
 
 
@@ -72,6 +78,7 @@ class Checker:
         self.out = project.core.out_dir
         self.dead: list[str] = []
         self.checked = 0
+        self.routes: Counter[str] = Counter()  # links to the routes of `pipeline serve`, by route
         self._ids: dict[Path, set[str]] = {}
 
     def ids(self, path: Path) -> set[str]:
@@ -82,7 +89,10 @@ class Checker:
     def absolute(self, where: Path, address: str) -> None:
         """An address seen in `where`: if it is under site_url, its file must exist."""
         path = site.path_of_url(self.project, address)
-        if path is None or path.startswith(APP_ROUTES):
+        if path is None:
+            return
+        if APP_ROUTES.fullmatch(path):
+            self.routes[path.split("/")[0]] += 1
             return
         self._exists(where, address, site.file(self.project, unquote(path)), urlsplit(address).fragment)
 
@@ -117,11 +127,41 @@ def test_every_link_in_the_site_and_the_email_has_its_file(demo):
     for page in pages:
         for link in Links(page.read_text(encoding="utf-8")).links:
             check.relative(page, link)
-    for text in sorted(check.out.glob("newsletter/*.txt")):
+    texts = sorted(check.out.glob("newsletter/*.txt"))
+    for text in texts:
         for address in URL_IN_TEXT.findall(text.read_text(encoding="utf-8")):
             check.absolute(text, address)
     assert check.dead == []
     assert check.checked > 500
+    assert check.routes[site.SUBSCRIBE] >= len(pages) + len(texts)  # every page and every email links the form
+
+
+@pytest.mark.parametrize(("path", "served"), [
+    ("subscribe", True), ("confirm/abc.def", True), ("unsubscribe/%token%", True), ("preferences/abc", True),
+    ("webhooks/sendgrid", True), ("subscribe/", False), ("subscribers.csv", False), ("subscribe.html", False),
+    ("confirm/", False), ("unsubscribe", False), ("preferences/a/b", False), ("webhooks/other", False),
+])
+def test_the_checker_takes_an_address_for_a_route_of_serve_only_when_it_is_one(project_from, path, served):
+    project = project_from('[pipeline]\nname = "N"\nsite_url = "https://n.example.org"\n'
+                           '[sinks.archive]\ntype = "archive"\n')
+    check = Checker(project)
+    check.absolute(project.root / "page.html", f"https://n.example.org/{path}")
+    assert (check.dead == []) is served
+    assert (sum(check.routes.values()) == 1) is served
+
+
+def test_the_subscribe_link_of_the_site_and_the_email_is_a_page_serve_answers(tmp_path_factory):
+    """The checker passes <site_url>/subscribe as a route: the real app must answer exactly that address."""
+    import httpx
+
+    from tests.serve_fixtures import live_serve_project
+
+    with live_serve_project(tmp_path_factory, "subscribe-link") as live:
+        path = urlsplit(site.subscribe_url(live.project)).path
+        assert path == "/" + site.SUBSCRIBE
+        page = httpx.get(live.url + path, timeout=10)
+        assert page.status_code == 200 and "<form" in page.text  # the form, not an error page
+        assert httpx.get(live.url + path + "/", timeout=10).status_code == 404  # as the checker says
 
 
 def test_every_link_in_the_feeds_has_its_file(demo):

@@ -235,6 +235,10 @@ def test_hostile_text_shows_as_text_and_never_runs(served, browser):
 def test_a_reader_clicks_through_issue_item_theme_and_back(served, browser):
     context, tab, log = open_tab(browser, java_script_enabled=False)
     tab.goto(served.url)
+    form = site.subscribe_url(served.project)  # pipeline serve's, not out/'s: followed, it would leave 127.0.0.1
+    expect(tab.get_by_role("navigation", name="Site").get_by_role("link", name="Subscribe", exact=True)
+           ).to_have_attribute("href", form)
+    expect(tab.get_by_role("link", name="subscribe to the newsletter")).to_have_attribute("href", form)
     tab.get_by_role("link", name="issue 2, 1 May 2016").click()
     expect(tab.locator("h1")).to_have_text("Issue 2, 1 May 2016")
     tab.get_by_role("link", name="Seminar 4: Co-producing research").click()

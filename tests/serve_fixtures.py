@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import email
+import os
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -132,3 +135,36 @@ class LiveServer:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no message {count} to {address} in the outbox after {timeout}s")
             time.sleep(0.05)
+
+
+class ServeProcess:
+    """`pipeline serve --config CONFIG` as a process of its own on a free port of 127.0.0.1, in a `with` block: it
+    has said it serves when the block starts (`lines`: its standard error so far), and is stopped (SIGTERM) when it
+    ends, unless `stop()` did so first."""
+
+    def __init__(self, config: Path, env: dict[str, str] | None = None):
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            self.port = free.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.command = [sys.executable, "-m", "pipeline", "serve", "--config", str(config), "--port", str(self.port)]
+        self.env = env if env is not None else dict(os.environ)
+        self.lines: list[str] = []
+
+    def __enter__(self) -> ServeProcess:
+        self.process = subprocess.Popen(self.command, stderr=subprocess.PIPE, text=True, env=self.env)
+        while not any(line.startswith("serving") for line in self.lines):
+            self.lines.append(self.process.stderr.readline())
+            if not self.lines[-1]:
+                self.stop()
+                raise AssertionError(f"serve ended: {''.join(self.lines)}")
+        return self
+
+    def stop(self) -> str:
+        """SIGTERM, then the rest of its standard error."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        return self.process.communicate(timeout=30)[1] or ""
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -7,36 +7,21 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
-import subprocess
-import sys
 from datetime import UTC, date, datetime
 
 from pipeline.cli import main
 from pipeline.runner import run
 from tests.conftest import make_item
-from tests.serve_fixtures import serve_project
+from tests.serve_fixtures import ServeProcess, serve_project
 from tests.test_email_sink import Fixed
 
 SECRET = "a-secret-the-service-sets-0123456789"
 
 
-def _serve(config, env: dict[str, str]) -> tuple[list[str], str]:
-    """Start `pipeline serve` until it says it serves; its standard error so far, and its address."""
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    command = [sys.executable, "-m", "pipeline", "serve", "--config", str(config), "--port", str(port)]
-    serving = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
-    lines: list[str] = []
-    try:
-        while not any(line.startswith("serving") for line in lines):
-            lines.append(serving.stderr.readline())
-            assert lines[-1], f"serve ended: {''.join(lines)}"
-        return lines, f"http://127.0.0.1:{port}"
-    finally:
-        serving.terminate()
-        serving.communicate(timeout=30)
+def _serve(config, env: dict[str, str]) -> list[str]:
+    """What `pipeline serve` says on standard error until it serves."""
+    with ServeProcess(config, env) as serving:
+        return serving.lines
 
 
 def test_serve_warns_when_the_mail_sent_so_far_was_signed_with_another_secret(tmp_path, monkeypatch):
@@ -47,13 +32,13 @@ def test_serve_warns_when_the_mail_sent_so_far_was_signed_with_another_secret(tm
     assert SECRET not in kept and "TEST_SERVE_SECRET" in kept
 
     without = {k: v for k, v in os.environ.items() if k != "TEST_SERVE_SECRET"}
-    lines, _ = _serve(project.config_path, without)
+    lines = _serve(project.config_path, without)
     [warning] = [line for line in lines if line.startswith("warning:")]
     assert ("the links mailed so far were signed with the secret from the environment variable TEST_SERVE_SECRET, "
             f"and this server checks them with the one from {project.core.state_dir / 'secret'}") in warning
     assert SECRET not in "".join(lines)
 
-    lines, _ = _serve(project.config_path, {**without, "TEST_SERVE_SECRET": SECRET})
+    lines = _serve(project.config_path, {**without, "TEST_SERVE_SECRET": SECRET})
     assert not [line for line in lines if line.startswith("warning:")], lines
     assert "links are signed and checked with the secret from the environment variable TEST_SERVE_SECRET\n" in lines
 

@@ -30,7 +30,7 @@ from pipeline.errors import PipelineError
 from pipeline.state import Store
 from pipeline.state import subscribers as subs
 from tests.mail_fixtures import Inbox
-from tests.serve_fixtures import LiveServer, serve_project
+from tests.serve_fixtures import LiveServer, ServeProcess, serve_project
 
 CLIENTS = (f"198.51.100.{n}" for n in itertools.count(1))  # documentation addresses: never contacted
 WEBHOOK_ENV = "TEST_SENDGRID_WEBHOOK_KEY"
@@ -423,23 +423,11 @@ def test_serve_says_which_plugin_could_not_prepare_the_templates_and_still_serve
     serve_project(folder)
     config = folder / "pipeline.toml"
     config.write_text(config.read_text().replace("workers = 1", 'workers = 1\nplugins_dir = "plugins"'))
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    command = [sys.executable, "-m", "pipeline", "serve", "--config", str(config), "--port", str(port)]
-    serving = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    try:
-        lines = []
-        while not any(line.startswith("serving") for line in lines):
-            lines.append(serving.stderr.readline())
-            assert lines[-1], f"serve ended: {''.join(lines)}"
-        page = httpx.get(f"http://127.0.0.1:{port}/subscribe", timeout=10)
-    finally:
-        serving.terminate()
-        serving.communicate(timeout=30)
+    with ServeProcess(config) as serving:
+        page = httpx.get(f"{serving.url}/subscribe", timeout=10)
 
-    [warning] = [line for line in lines if "prepare_jinja_environment" in line]
-    assert warning.startswith("warning: plugin 'shouting'") and "ValueError: no filter today" in warning, lines
+    [warning] = [line for line in serving.lines if "prepare_jinja_environment" in line]
+    assert warning.startswith("warning: plugin 'shouting'") and "ValueError: no filter today" in warning, serving.lines
     assert page.status_code == 200 and "<form" in page.text
 
 
@@ -911,17 +899,7 @@ def _token(live: LiveServer, purpose: str, subscriber_id: int) -> str:
 
 def test_serve_stopped_by_sigterm_says_so_without_the_runs_words(tmp_path):
     """A signal ends `serve` (exit 143) with one line of its own, not a run's about workers and a send's batches."""
-    config = serve_project(tmp_path / "stopped").config_path
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    command = [sys.executable, "-m", "pipeline", "serve", "--config", str(config), "--port", str(port)]
-    serving = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    try:
-        while not (line := serving.stderr.readline()).startswith("serving"):
-            assert line, "serve ended before serving"
-    finally:
-        serving.terminate()
-        _, err = serving.communicate(timeout=30)
-    assert serving.returncode == 143
+    with ServeProcess(serve_project(tmp_path / "stopped").config_path) as serving:
+        err = serving.stop()
+    assert serving.process.returncode == 143
     assert err.rstrip().splitlines()[-1] == "stopped by SIGTERM (exit 143)", err

@@ -196,3 +196,76 @@ def test_the_webhook_the_host_and_the_origin_checks_work_under_the_path(live, br
     assert elsewhere.status_code == 403 and "sent from another site" in elsewhere.text
     assert app_links(elsewhere) == ["/coproduction/subscribe"]  # the form shown again still posts under the path
     assert live.status("origin@example.org") is None
+
+
+# -- review (helper 94): site_url paths with odd characters ---------------------------------------------------------
+
+def _served(tmp_path_factory, site_url: str) -> LiveServer:
+    """`serve` of a project whose site_url is `site_url`, started (the caller stops it)."""
+    folder = tmp_path_factory.mktemp("odd-path")
+    toml = SERVE_TOML.replace('site_url = "https://network.example.org"', f'site_url = "{site_url}"')
+    (folder / "pipeline.toml").write_text(toml, encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TEST_SERVE_SECRET", "a-long-enough-secret-for-the-odd-path-test")
+        return LiveServer(load_project(folder / "pipeline.toml")).start()
+
+
+def _raw_get(live: LiveServer, path: str) -> tuple[int, str]:
+    """GET `path` exactly as written (no client tidying it), for the public host."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", urlsplit(live.url).port, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Host": "uni.example.ac.uk"})
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8")
+    finally:
+        connection.close()
+
+
+def test_a_site_url_path_starting_with_two_slashes_keeps_the_pages_links_on_the_site(tmp_path_factory):
+    """site_url = "https://uni.example.ac.uk//coproduction" (a slash typed twice) is accepted, and the mailed links
+    (<site_url>/unsubscribe/...) stay on uni.example.ac.uk. The pages' own links and the form's action start with
+    app_path, "//coproduction": a browser reads "//coproduction/subscribe" as the host "coproduction", so the form
+    posts off the site (which the page's own CSP form-action 'self' then blocks) and the confirm page's
+    preferences link would carry its token to another host. Every link and action must resolve on the site (or
+    such a site_url be refused, saying why)."""
+    from urllib.parse import urljoin
+
+    from pipeline.errors import PipelineError
+
+    try:
+        live = _served(tmp_path_factory, "https://uni.example.ac.uk//coproduction")
+    except PipelineError:
+        return  # refused with a message for the organiser: fine
+    try:
+        for path in ("//coproduction/subscribe", "//coproduction/nothing-here"):
+            status, html = _raw_get(live, path)
+            assert status in (200, 404), path
+            page = "https://uni.example.ac.uk" + path
+            for link in re.findall(r'(?:href|action)="([^"]*)"', html):
+                resolved = urlsplit(urljoin(page, link))
+                assert resolved.netloc == "uni.example.ac.uk", (path, link, resolved.geturl())
+    finally:
+        live.stop()
+
+
+def test_braces_in_site_urls_path_are_matched_as_written(tmp_path_factory):
+    """A site_url path holding braces (written as %7B...%7D, or as they are) is decoded into the route's path,
+    where Starlette reads "{issue}" as a parameter: the routes then answer any segment in its place
+    (/newsANYTHING/subscribe gives the form), and "{token}" makes build_app raise a bare ValueError
+    ("Duplicated param name token"), a traceback from `pipeline serve`. Expected: the path is matched as written,
+    or site_url is refused with a ConfigError saying why."""
+    from pipeline.errors import PipelineError
+
+    for site_url, written, other in (("https://uni.example.ac.uk/news%7Bissue%7D", "/news%7Bissue%7D", "/newsANYTHING"),
+                                     ("https://uni.example.ac.uk/%7Btoken%7D", "/%7Btoken%7D", "/ANYTHING")):
+        try:
+            live = _served(tmp_path_factory, site_url)
+        except PipelineError:
+            continue  # refused with a message for the organiser: fine
+        try:
+            assert _raw_get(live, f"{written}/subscribe")[0] == 200, site_url
+            assert _raw_get(live, f"{other}/subscribe")[0] == 404, site_url
+        finally:
+            live.stop()

@@ -269,3 +269,18 @@ def test_braces_in_site_urls_path_are_matched_as_written(tmp_path_factory):
             assert _raw_get(live, f"{other}/subscribe")[0] == 404, site_url
         finally:
             live.stop()
+
+
+def test_serves_pages_have_the_archives_navigation_with_its_subscribe_link(live, browser):
+    """serve's pages extend site/layout.html, "the one layout of the readers' site", and the project has an email
+    sink, so the archive's every page ends its Site navigation with Subscribe (site.subscribe_url). Pages.render
+    gives the templates no subscribe_url, so on serve's pages (the form itself, the 404, 'You have unsubscribed')
+    that item is missing and the navigation a reader moves through changes from page to page."""
+    from pipeline import site
+
+    form = site.subscribe_url(live.project)
+    assert form == f"{SITE}/subscribe"
+    for path in ("/subscribe", "/nothing-here"):
+        page = browser.get(f"{SITE}{path}")
+        nav = re.search(r'<nav class="site" aria-label="Site">.*?</nav>', page.text, re.S).group()
+        assert re.search(rf'<a href="{re.escape(form)}"[^>]*>\s*Subscribe\s*</a>', nav), (path, nav)

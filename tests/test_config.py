@@ -342,3 +342,17 @@ def test_a_value_under_a_key_named_like_a_credential_is_never_repeated():
     assert found == ["p.toml: [t]: passphrase: must be a whole number",
                      "p.toml: [t]: database_dsn: must be a whole number",
                      "p.toml: [t]: retries: must be a whole number, not 'many'"]
+
+
+@pytest.mark.parametrize("site_url", ["https://uni.example.ac.uk/news?lang=en", "https://uni.example.ac.uk/news#top",
+                                      "https://uni.example.ac.uk/a/../news", "https://uni.example.ac.uk/./news"])
+def test_a_site_url_whose_links_cannot_reach_its_pages_is_refused(project_from, site_url):
+    """Review (helper 94). Every link is site_url + "/unsubscribe/<token>" and so on: after a query or a fragment
+    the rest is no path ("…/news?lang=en/unsubscribe/…" asks for /news), and a browser resolves dot segments
+    before asking ("/a/../news/unsubscribe/…" is /news/unsubscribe/…), while `pipeline serve` puts its routes
+    under the path as written (render.site_path: "/news", "/a/../news"). Such a site_url is accepted, and no
+    mailed unsubscribe link reaches serve; it should be refused at load, saying why."""
+    from pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="site_url"):
+        project_from(f'[pipeline]\nname = "N"\nsite_url = "{site_url}"\n')

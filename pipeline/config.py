@@ -77,9 +77,31 @@ class CoreSettings(Settings):
     @classmethod
     def _absolute_http_url(cls, value: str) -> str:
         try:
-            return absolute_http_url(value).rstrip("/")
+            url = absolute_http_url(value).rstrip("/")
         except ValueError as exc:
             raise ValueError(f"{exc}; every link in the email and feed is built from it") from None
+        if why := _not_plain(url):
+            raise ValueError(f"{value!r} {why}: every link in the email and feed is site_url and a path after it, "
+                             f"which pipeline serve answers under its path as written; give the site's plain "
+                             f"address, such as 'https://uni.example.ac.uk/coproduction'")
+        return url
+
+
+def _not_plain(url: str) -> str:
+    """Why `url` (site_url) cannot start a link that reaches its pages, or "": a query or fragment would hold the
+    rest of each link, a browser resolves "." and ".." and reads "//" as another host, and pipeline serve's routes
+    would read braces as their parameters."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        return "has a query or a fragment"
+    segments = parts.path.split("/")[1:]
+    if "" in segments[:-1] or any(segment in (".", "..") for segment in segments):
+        return "has an empty, '.' or '..' part in its path"
+    if any(brace in unquote(parts.path) for brace in "{}"):
+        return "has a brace in its path"
+    return ""
 
 
 class ScheduleSettings(Settings):

@@ -192,7 +192,7 @@ async def unsubscribe_page(request: Request) -> Response:
     subscriber = await _linked(web, request, "unsubscribe")
     if subscriber is None:
         return _nobody(web, "unsubscribe.html")
-    subscribed = subscriber is not None and subscriber.status in ("active", "pending")
+    subscribed = subscriber.status in ("active", "pending")
     return web.pages.render("unsubscribe.html", title="Unsubscribe" if subscribed else "You are not subscribed",
                             state="ask" if subscribed else "out")
 
@@ -252,7 +252,8 @@ def _nobody(web: Web, template: str) -> Response:
     forgotten, or a link mailed by another database (the list moved, or a backup put back), whose ids this one
     never gave (they are drawn at random). Nothing is changed, and the page says the link is not valid here."""
     return web.pages.render(template, status=404, title="This link is not valid", state="nobody", subscriber=None,
-                            nobody=True, all_themes=web.themes)
+                            all_themes=web.themes)
+
 
 async def _linked(web: Web, request: Request, purpose: Purpose) -> Subscriber | None:
     """The subscriber a link's token names (None: no longer stored); a bad token ends the request with 400."""

@@ -37,7 +37,10 @@ def site_path(site_url: str) -> str:
 
 class Pages:
     def __init__(self, project: Project):
+        from pipeline.site import subscribe_url
+
         self.app_path = site_path(project.core.site_url)  # what a page's links to the app start with
+        self.subscribe_url = subscribe_url(project)  # the site's navigation links it, here as on every archive page
         self.env, failures = build_environment(project)
         # A plugin's failure leaves the pages without what it adds: said once, as `serve` starts (and by each run).
         self.problems = [f"plugin {plugin!r}: prepare_jinja_environment raised {type(exc).__name__}: {exc}; the "
@@ -49,7 +52,8 @@ class Pages:
 
     def render(self, template: str, *, status: int = 200, headers: dict[str, str] | None = None,
                **context: Any) -> HTMLResponse:
-        html = self.env.get_template(f"web/{template}").render(style=self.style, app_path=self.app_path, **context)
+        html = self.env.get_template(f"web/{template}").render(style=self.style, app_path=self.app_path,
+                                                               subscribe_url=self.subscribe_url, **context)
         return HTMLResponse(html, status_code=status, headers=headers)
 
 

@@ -1,4 +1,4 @@
-"""`POST /webhooks/sendgrid`: SendGrid's Event Webhook, signed, suppresses bounced, complaining and
+"""`POST <site_url's path>/webhooks/sendgrid`: SendGrid's Event Webhook, signed, suppresses bounced, complaining and
 unsubscribed addresses.
 
 The signature (ECDSA P-256 over the timestamp and the raw body) is checked with the official

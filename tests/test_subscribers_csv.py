@@ -166,3 +166,14 @@ def test_a_quote_left_open_in_the_header_is_said(tmp_path):
         assert "quote" in str(refused)
         return
     assert listed.rows or listed.problems
+
+
+def test_a_name_over_two_lines_with_an_address_in_its_words_is_no_quote_left_open(tmp_path):
+    """A hostile name in quotes ("Fay" then "Bcc: evil@example.com" on the next line) is a name, kept on one line:
+    only a line holding an address alone, as a row of the list does, shows a quote left open."""
+    path = tmp_path / "list.csv"
+    path.write_text('email,name\nfay@example.org,"Fay\nBcc: evil@example.com"\nbob@example.org,Bob\n', encoding="utf-8")
+    listed = read_csv(path)
+    assert listed.problems == []
+    assert [(row.email, row.name) for row in listed.rows] == [("fay@example.org", "Fay Bcc: evil@example.com"),
+                                                                ("bob@example.org", "Bob")]

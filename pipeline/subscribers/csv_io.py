@@ -19,6 +19,7 @@ start or another `'` follows it, so every value comes back as it was written.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ THEME_SEPARATOR = ";"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _GUARDED = (*_FORMULA_START, "'")  # a cell starting with one of these is written after a `'`
 _LEAVING = ("unsubscribed", "bounced", "complained")  # statuses that suppress an address
+_LONE_ADDRESS = re.compile(r"[^\s@]+@[^\s@]+")  # what a row of the list holds in its email cell
 
 
 @dataclass(frozen=True)
@@ -144,9 +146,10 @@ def _taken(problem: str, status: str) -> bool:
 
 
 def _swallows(cell: str) -> bool:
-    """Whether a cell holds rows of the list after its first line (a line with an address on it): a quote left open
-    runs on over them. A name or themes written over two lines in quotes holds none."""
-    return any("@" in line for line in cell.splitlines()[1:])
+    """Whether a cell holds rows of the list after its first line (a line one of whose comma-separated parts is an
+    address alone): a quote left open runs on over them. A name or themes written over two lines in quotes holds
+    none, even one with an address in its words ("Fay\nBcc: evil@example.com")."""
+    return any(_LONE_ADDRESS.fullmatch(part.strip()) for line in cell.splitlines()[1:] for part in line.split(","))
 
 
 def _cells(row: dict) -> list[str]:

@@ -118,9 +118,12 @@ SUBSCRIBE = "subscribe"  # the route of `pipeline serve`'s form (pipeline/web/ap
 # Folders whose pages the site makes itself, its own files and the other outputs in out_dir (the email's
 # HTML, `pipeline preview`), and outbox/, where earlier versions wrote the outbox: the outbox delivery moves
 # what is there into its own folder and the proxy configs answer 404 for it, so no page may go there. An
-# item's own URL there is not taken as its page.
+# item's own URL there is not taken as its page. Nor is one under the routes of `pipeline serve`
+# (pipeline/web/app.py), where the proxy sends every request: a page there could not be reached, or, for a
+# stranger's item, would stand beside the subscribe form.
+_SERVE_ROUTES = frozenset({SUBSCRIBE, "confirm", "unsubscribe", "preferences", "webhooks"})
 _SITE_FOLDERS = frozenset({ARCHIVE_DIR, "themes", "months", "search", FEED_FILE, SITEMAP, STYLESHEET, "index.html",
-                           "newsletter", "outbox", "preview"})
+                           "newsletter", "outbox", "preview", *_SERVE_ROUTES})
 _LISTS = frozenset({JOBS, EVENTS, *(f"{folder}/" for folder in KIND_FOLDERS.values())})
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]*")
 

@@ -58,6 +58,7 @@ def test_an_item_whose_url_is_on_the_site_has_its_page_there(project, own):
     "site.css/", "feed.xml/", "sitemap.xml/", "index.html/",  # the site's own files: a folder would stop them
     "newsletter/", "preview/",  # the email's and `pipeline preview`'s folders in out/
     "outbox/x/",  # where earlier versions wrote the outbox: moved out by the next run, answered 404 by the proxy
+    "subscribe/", "confirm/x/", "unsubscribe/x/", "preferences/x/", "webhooks/sendgrid/",  # pipeline serve's routes
 ])
 def test_an_own_url_that_is_not_a_plain_folder_or_is_a_list_is_not_taken(project, own):
     item = make_item(Kind.NEWS, "Partner news", url=f"https://network.example.org/{own}")

@@ -59,6 +59,7 @@ class RunContext:
     _hosts: dict[str, threading.Semaphore] = field(default_factory=dict, repr=False)
     _held: list[tuple[str, threading.Semaphore]] = field(default_factory=list, repr=False)
     _abandoned: set[str] = field(default_factory=set, repr=False)
+    _notes: dict[str, str] = field(default_factory=dict, repr=False)  # source -> what it said of its fetch (`note`)
     tls: Future[ssl.SSLContext] | None = field(default=None, repr=False)  # from `http_client.prepare()`, if begun
 
     def clock(self) -> datetime:
@@ -104,6 +105,17 @@ class RunContext:
         with self._lock:
             if owner not in self._abandoned:  # too late: the run went on without it
                 self._after_save.append((owner, action))
+
+    def note(self, text: str) -> None:
+        """A few words on this fetch for the source's line of the run's report, after its count of items ("0 items;
+        unchanged since the last run"); the last one said counts. Call it from `fetch` itself, as `after_save`."""
+        with self._lock:
+            self._notes[getattr(self._scope, "source", "")] = " ".join(str(text).split())[:200]
+
+    def noted(self, source: str) -> str:
+        """What `source` said of its fetch (`note`), once; "" when nothing."""
+        with self._lock:
+            return self._notes.pop(source, "")
 
     @contextmanager
     def source_scope(self, source: str) -> Iterator[None]:

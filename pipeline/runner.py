@@ -251,7 +251,8 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
                                     f"give every item source=self.instance and id=item_id(self.instance, key)")
             if source.instance not in abandoned:
                 fetched[source.instance] = items
-            return items_text(len(items)), len(items)
+            said = ctx.noted(source.instance)
+            return items_text(len(items)) + (f"; {said}" if said else ""), len(items)
 
         with ctx.source_scope(source.instance), ctx.deadline_scope(ctx.project.deadline_of(source.instance)):
             result = timed("source", source.instance, work)

@@ -140,6 +140,19 @@ def test_feed_over_http_with_conditional_get(project_from, run_context, feed_ser
     assert feed_server.requests[0][1]["user-agent"].startswith("newsletter-pipeline/")
 
 
+def test_a_feed_that_answered_304_says_unchanged_in_the_run_report(project_from, feed_server):
+    """"0 items" alone reads as a feed gone empty: the report says the feed had not changed, and how it knew."""
+    from pipeline.runner import run
+
+    feed_server.routes["/feed.xml"] = Route(RSS.encode(), etag='"v1"')
+    project = project_from(f'[sources.p]\ntype = "feed"\nurl = "{feed_server.url("/feed.xml")}"\n' + SINK)
+    first = run(project, as_of=date(2016, 2, 1), mode="refresh")
+    second = run(project, as_of=date(2016, 2, 1), mode="refresh")
+    [fetched] = [r.summary for r in first.results if r.stage == "source"]
+    [unchanged] = [r.summary for r in second.results if r.stage == "source"]
+    assert (fetched, unchanged) == ("2 items", "0 items; unchanged since the last run (HTTP 304)")
+
+
 def test_a_web_page_given_for_a_feed_says_so_and_names_the_feeds_it_links(project_from, run_context, feed_server):
     """The partner's home page where its feed belongs: said in those words, with the feeds the page's own
     <link rel="alternate"> tags name, made absolute; an address that is not plain http(s) is never repeated."""

@@ -78,12 +78,14 @@ class FeedSource(Source):
             last = state if state.get("url") == url and state.get("reading") == reading else {}
             content, headers = self._download(url, run, last)
             if content is None:
+                run.note("unchanged since the last run (HTTP 304)")
                 return []
             # A server that ignores conditional requests sends the same bytes again: read them as a 304.
             seen = hashlib.sha256(content).hexdigest()
             if last.get("content") == seen:
                 log.debug("%s: the same %d bytes as last time", url, len(content))
                 self._remember(run, url, headers, reading, seen)
+                run.note("unchanged since the last run (the same bytes)")
                 return []
         else:
             content, headers, reading, seen = Path(url).read_bytes(), {}, "", ""

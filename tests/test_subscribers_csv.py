@@ -177,3 +177,22 @@ def test_a_name_over_two_lines_with_an_address_in_its_words_is_no_quote_left_ope
     assert listed.problems == []
     assert [(row.email, row.name) for row in listed.rows] == [("fay@example.org", "Fay Bcc: evil@example.com"),
                                                                 ("bob@example.org", "Bob")]
+
+
+# -- review (helper 95) ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["Ann Smith\nann.smith@work.example",  # a name cell pasted from a contact card
+                                  "Fay\nBcc: evil@example.com, other@example.com"])  # the hostile name, two addresses
+def test_a_closed_quoted_name_whose_later_line_is_an_address_is_no_quote_left_open(tmp_path, name):
+    """Review (helper 95). `_swallows` takes any later line of any cell holding an address alone between commas for
+    rows swallowed by an open quote, without asking whether the quote was ever left open. A name properly quoted
+    over two lines, its second line an address (or, hostile, 'Bcc: a, b'), drops a valid row and is reported as
+    "a quote opened in this row runs to line 3", which is untrue: the quote closes on line 3 and the next row is
+    read. Before caa949c the row was imported with its name on one line; the commit c6ef4b4 says such a name 'is a
+    name'. Expected: the row is read (the name on one line) and no quote is said to be open."""
+    path = tmp_path / "list.csv"
+    quoted = name.replace('"', '""')
+    path.write_text(f'email,name\nann@example.org,"{quoted}"\nbob@example.org,Bob\n', encoding="utf-8")
+    listed = read_csv(path)
+    assert not [p for p in listed.problems if "quote" in p]
+    assert [row.email for row in listed.rows] == ["ann@example.org", "bob@example.org"]

@@ -356,3 +356,32 @@ def test_a_site_url_whose_links_cannot_reach_its_pages_is_refused(project_from, 
 
     with pytest.raises(ConfigError, match="site_url"):
         project_from(f'[pipeline]\nname = "N"\nsite_url = "{site_url}"\n')
+
+
+# -- review (helper 95) ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("site_url", ["https://uni.example.ac.uk/%2E%2E/news", "https://uni.example.ac.uk/news/%2e",
+                                      "https://uni.example.ac.uk/a/.%2E/news",
+                                      "https://uni.example.ac.uk/\\evil.example"])
+def test_a_site_url_with_dot_segments_spelt_otherwise_or_a_backslash_is_refused(project_from, site_url):
+    """Review (helper 95). `config._not_plain` refuses '.', '..' and empty segments as written, but a browser (the
+    WHATWG URL parser) also reads '%2e', '%2E%2E' and '.%2E' as dot segments, and reads a backslash as a slash in an
+    http(s) URL. So '/%2E%2E/news/unsubscribe/…' is asked for as /unsubscribe/…, which serve does not answer, and
+    with site_url 'https://uni.example.ac.uk/\\evil.example' the pages' links and form action start with
+    '/\\evil.example/…', which a browser reads as //evil.example/…: another host, the case fa5c644 refused for '//'.
+    Expected: refused at load, saying why."""
+    from pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="site_url"):
+        project_from(f"[pipeline]\nname = \"N\"\nsite_url = '{site_url}'\n")
+
+
+def test_a_site_url_with_a_user_and_password_is_refused(project_from):
+    """Review (helper 95). site_url 'https://editor:hunter2@uni.example.ac.uk/news' is accepted, and every link in
+    every email, the feed and the archive is built from it, so the password goes to each subscriber. Expected:
+    refused at load (without repeating the password)."""
+    from pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="site_url") as refused:
+        project_from('[pipeline]\nname = "N"\nsite_url = "https://editor:hunter2@uni.example.ac.uk/news"\n')
+    assert "hunter2" not in str(refused.value)

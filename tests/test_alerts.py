@@ -331,3 +331,27 @@ def test_an_alert_reported_under_another_spelling_is_told_to_the_address_as_to_s
 
     reached, missed = _mail(Sink(), "subject", "text", ["fay@b\u00fccher.de"])
     assert (reached, missed) == (["fay@b\u00fccher.de"], [])
+
+
+def test_each_spelling_of_an_address_in_alerts_to_is_told(tmp_path):
+    """Review (helper 95). `_mail` keys [alerts] to by lower case (`spelt`), so two entries for one mailbox that
+    differ in case ("Gus@network.example.org" beside "gus@network.example.org", two organisers' lists merged)
+    become one recipient, and only the last spelling comes back as reached: the other never gets the alert into
+    its `told_to`, and is mailed the same alert after every run, the very repeat 48924b9 set out to end. Expected:
+    every address given is reached (or the duplicate refused at load)."""
+    from pipeline.alerts import _mail
+    from pipeline.components import Delivery
+
+    class Deliverer:
+        def deliver(self, mailing, recipients, batch, run):
+            return [Delivery(r.email, True, "ref") for r in recipients]
+
+    class Sink:
+        deliverer = Deliverer()
+
+        def sender(self):
+            return "news@network.example.org", "News", ""
+
+    given = ["Gus@network.example.org", "gus@network.example.org"]
+    reached, missed = _mail(Sink(), "subject", "text", given)
+    assert missed == [] and sorted(reached) == sorted(given)

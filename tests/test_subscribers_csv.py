@@ -196,3 +196,16 @@ def test_a_closed_quoted_name_whose_later_line_is_an_address_is_no_quote_left_op
     listed = read_csv(path)
     assert not [p for p in listed.problems if "quote" in p]
     assert [row.email for row in listed.rows] == ["ann@example.org", "bob@example.org"]
+
+
+@pytest.mark.parametrize("gap", ["\x0b", "\x0c", "\u2028", "\x85"])
+def test_a_row_with_no_quote_at_all_is_never_said_to_hold_a_quote_left_open(tmp_path, gap):
+    """Review (helper 95). `_swallows` splits a cell with str.splitlines, which breaks at a vertical tab (how
+    FileMaker exports a line break inside a field), a form feed, U+2028 and NEL, none of which ends a line for
+    the csv reader. A row with no quote anywhere ('ann@example.org,Ann<VT>ann@work.example') is refused as "a
+    quote opened in this row runs to line 2" and Ann is not imported. Expected: the row is read."""
+    path = tmp_path / "list.csv"
+    path.write_text(f"email,name\nann@example.org,Ann{gap}ann@work.example\nbob@example.org,Bob\n", encoding="utf-8")
+    listed = read_csv(path)
+    assert not [p for p in listed.problems if "quote" in p]
+    assert [row.email for row in listed.rows] == ["ann@example.org", "bob@example.org"]

@@ -35,6 +35,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _GUARDED = (*_FORMULA_START, "'")  # a cell starting with one of these is written after a `'`
 _LEAVING = ("unsubscribed", "bounced", "complained")  # statuses that suppress an address
 _LONE_ADDRESS = re.compile(r"[^\s@]+@[^\s@]+")  # what a row of the list holds in its email cell
+_LINE_END = re.compile(r"\r\n|\r|\n")  # what ends a line for the csv reader (not a vertical tab, nor U+2028)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def write_csv(out: TextIO, rows: Iterable, *, with_status: bool = False) -> int:
 
 
 def _read(reader: csv.DictReader, path: Path) -> CsvList:
-    if any(_swallows(name) for name in reader.fieldnames or []):
+    if any(_LINE_END.search(name) for name in reader.fieldnames or []):  # a header never runs over two lines
         raise SubscriberError(f"{path}:1: a quote opened in the header runs to line {reader.line_num}, so the list "
                               f"was read as the names of its columns; close the quote (or delete it) and read the "
                               f"list again")
@@ -99,11 +100,16 @@ def _read(reader: csv.DictReader, path: Path) -> CsvList:
     found = CsvList(path)
     seen: dict[str, int] = {}  # email: its row's place in found.rows
     ended = reader.line_num  # the last line of the row before
+    at = columns.index("email")
+    lines: list[str] = []  # the file's, read only when a quote was left open
     for row in reader:
-        if any(_swallows(cell) for cell in _cells(row)):
+        email_cell = _cell(row, "email")  # no address holds a comma and a line end: cells of rows run together
+        if ("," in email_cell and _LINE_END.search(email_cell)) or any(_swallows(cell, at, len(columns))
+                                                                         for cell in _cells(row)):
             # A quote left open (to the end of the file, whose last line end it then holds, so the count of line
             # breaks is no guide): the row starts on the first line after the row before that is not blank.
-            start = _first_filled_line(path, ended)
+            lines = lines or _lines_of(path)
+            start = next((n for n in range(ended + 1, len(lines) + 1) if lines[n - 1].rstrip("\r\n")), ended + 1)
             ended = reader.line_num
             found.problems.append(f"{path}:{start}: a quote opened in this row runs to line {ended}, so every line "
                                   f"to there was read as one cell; close the quote where the cell ends (or delete "
@@ -145,22 +151,25 @@ def _taken(problem: str, status: str) -> bool:
     return status == "active" and problem in STORED_BEFORE
 
 
-def _swallows(cell: str) -> bool:
-    """Whether a cell holds rows of the list after its first line (a line one of whose comma-separated parts is an
-    address alone): a quote left open runs on over them. A name or themes written over two lines in quotes holds
-    none, even one with an address in its words ("Fay\nBcc: evil@example.com")."""
-    return any(_LONE_ADDRESS.fullmatch(part.strip()) for line in cell.splitlines()[1:] for part in line.split(","))
+def _swallows(cell: str, at: int, width: int) -> bool:
+    """Whether a cell holds rows of the list after its first line: a later line of as many cells as the header,
+    an address alone in the email column's (`at`). A quote left open runs on over such lines; a name or themes
+    written over two lines in quotes holds none ("Ann Smith" / "ann.smith@work.example", "Fay" / "Bcc: evil@…")."""
+    for line in _LINE_END.split(cell)[1:]:
+        parts = line.split(",")
+        if len(parts) == width and _LONE_ADDRESS.fullmatch(parts[at].strip().strip('"')):
+            return True
+    return False
 
 
 def _cells(row: dict) -> list[str]:
     return [c for value in row.values() for c in (value if isinstance(value, list) else [value]) if c]
 
 
-def _first_filled_line(path: Path, after: int) -> int:
-    """The number of the first line after line `after` that is not blank (a blank line is no row of the list)."""
+def _lines_of(path: Path) -> list[str]:
+    """The file's lines as the csv reader counts them: ended by \\n, \\r\\n or \\r."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        lines = handle.readlines()  # as the csv reader counts them: at \n, \r\n or \r
-    return next((n for n in range(after + 1, len(lines) + 1) if lines[n - 1].rstrip("\r\n")), after + 1)
+        return handle.readlines()
 
 
 def _first_line(last: int, row: dict) -> int:

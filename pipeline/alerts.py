@@ -230,15 +230,17 @@ def _mail(sink, subject: str, text: str, addresses: list[str]) -> tuple[list[str
 
     sender_email, sender_name, reply_to = sink.sender()
     mailing = Mailing(subject, sender_email, sender_name, text, None, datetime.now(UTC), reply_to=reply_to)
-    spelt = {address.lower(): address for address in addresses}
+    spelt: dict[str, list[str]] = {}  # one message per mailbox, however many ways `[alerts] to` spells it
+    for address in addresses:
+        spelt.setdefault(address.lower(), []).append(address)
     recipients = [Recipient(a, "") for a in spelt]
     reached, missed = [], []
     outcomes = outcomes_of(recipients, sink.deliverer.deliver(mailing, recipients, None, None))
     for recipient, delivery in zip(recipients, outcomes, strict=True):
         if delivery.ok:
-            reached.append(spelt[recipient.email])
+            reached += spelt[recipient.email]
         else:
-            missed.append(f"{spelt[recipient.email]} ({delivery.error})")
+            missed += [f"{address} ({delivery.error})" for address in spelt[recipient.email]]
     return reached, missed
 
 

@@ -76,6 +76,11 @@ class CoreSettings(Settings):
     @field_validator("site_url")
     @classmethod
     def _absolute_http_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        if "@" in urlsplit(value).netloc:  # not repeated: what is before the @ may be a password
+            raise ValueError("has a user name or password before its host; every link in the email and feed is "
+                             "built from it, so each reader would get it: give the site's address without it")
         try:
             url = absolute_http_url(value).rstrip("/")
         except ValueError as exc:
@@ -96,8 +101,10 @@ def _not_plain(url: str) -> str:
     parts = urlsplit(url)
     if parts.query or parts.fragment or "?" in url or "#" in url:
         return "has a query or a fragment"
+    if "\\" in url:  # a browser reads it as "/" in an http(s) address
+        return "has a backslash in it"
     segments = parts.path.split("/")[1:]
-    if "" in segments[:-1] or any(segment in (".", "..") for segment in segments):
+    if "" in segments[:-1] or any(unquote(segment) in (".", "..") for segment in segments):  # %2E is "." too
         return "has an empty, '.' or '..' part in its path"
     if any(brace in unquote(parts.path) for brace in "{}"):
         return "has a brace in its path"

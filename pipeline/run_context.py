@@ -22,6 +22,7 @@ from pipeline import __version__
 from pipeline.config import Project
 from pipeline.errors import SourceError
 from pipeline.models import Item
+from pipeline.sanitize import one_line
 from pipeline.state import Store
 from pipeline.texts import BodyTexts
 from pipeline.worker_calls import call_with_gc_paused
@@ -98,19 +99,26 @@ class RunContext:
         the source (from a thread of the source's own, while the runner fetches, it raises, so nothing is
         recorded for it; a test that calls `fetch` itself may call it anywhere).
         """
-        owner = getattr(self._scope, "source", "")
-        if not owner and self._fetching:
-            raise RuntimeError("run.after_save() was called outside a source's fetch() thread, so it cannot be "
-                               "tied to the source; call it from fetch() itself, not from a thread it started")
+        owner = self._fetching_source("after_save")
         with self._lock:
             if owner not in self._abandoned:  # too late: the run went on without it
                 self._after_save.append((owner, action))
 
+    def _fetching_source(self, call: str) -> str:
+        """The source whose fetch this thread runs ("" outside a run's fetching, as in a test calling `fetch`);
+        RuntimeError from a thread a source started, which nothing ties to the source."""
+        owner = getattr(self._scope, "source", "")
+        if not owner and self._fetching:
+            raise RuntimeError(f"run.{call}() was called outside a source's fetch() thread, so it cannot be "
+                               f"tied to the source; call it from fetch() itself, not from a thread it started")
+        return owner
+
     def note(self, text: str) -> None:
         """A few words on this fetch for the source's line of the run's report, after its count of items ("0 items;
         unchanged since the last run"); the last one said counts. Call it from `fetch` itself, as `after_save`."""
+        owner = self._fetching_source("note")
         with self._lock:
-            self._notes[getattr(self._scope, "source", "")] = " ".join(str(text).split())[:200]
+            self._notes[owner] = one_line(str(text))[:200]  # a feed's own words may be in it
 
     def noted(self, source: str) -> str:
         """What `source` said of its fetch (`note`), once; "" when nothing."""

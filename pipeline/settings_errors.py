@@ -17,9 +17,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, TypeAdapter
 
 SECRET_WORDS = ("key", "password", "secret", "token")
-# A key whose value is never repeated in a message: any of these in its name (wider than SECRET_WORDS, which hints
-# that secrets belong in the environment)
-_HIDDEN = (*SECRET_WORDS, "pass", "auth", "cred", "pwd", "dsn", "cookie", "private", "sig")
+# A key whose value is never repeated in a message: a word of its name (between "_", "-" and ".") that starts with
+# one of these (wider than SECRET_WORDS, which hints that secrets belong in the environment), or is "auth"
+_HIDDEN = (*SECRET_WORDS, "pass", "pwd", "cred", "dsn", "cookie", "private", "signing", "signature")
 
 
 def describe_errors(where: str, model: type[BaseModel], data: Any, errors: list[dict],
@@ -112,7 +112,8 @@ def plain_message(err: dict) -> str:
         if kind != "literal_error":
             return message
     value = err.get("input")
-    secret = any(word in str(part).lower() for part in err["loc"] for word in _HIDDEN)
+    words = [word for part in err["loc"] for word in re.split(r"[_\-.]", str(part).lower())]
+    secret = any(word.startswith(_HIDDEN) or word == "auth" for word in words)
     if secret or isinstance(value, dict | list) or kind == "literal_error":
         return message
     shown = json.dumps(value, ensure_ascii=False) if isinstance(value, bool) else repr(value)

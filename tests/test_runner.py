@@ -410,37 +410,34 @@ def test_what_a_failing_source_asked_to_remember_is_forgotten(project_from):
     assert remembered == ["ok"]
 
 
-def test_what_a_source_asks_to_remember_from_a_thread_of_its_own_fails_that_source(project_from):
+@pytest.mark.parametrize("call", ["after_save", "note"])
+def test_what_a_source_asks_of_the_run_from_a_thread_of_its_own_fails_that_source(project_from, call):
+    """run.after_save and run.note tie what they are given to the source whose fetch runs on this thread: from a
+    thread the source started, nothing does, so they raise there (the source fails, saying why) rather than
+    remember for no source, or say nothing on its line."""
     remembered = []
 
-    class Threaded(Source):
-        name = "threaded"
+    def fetch(run):
+        failed = []
 
-        def fetch(self, run):
-            failed = []
+        def page() -> None:
+            try:
+                if call == "after_save":
+                    run.after_save(lambda: remembered.append("api"))
+                else:
+                    run.note("page 3 of 3 skipped: rate limited")
+            except RuntimeError as exc:  # as a source's own thread would hand it back
+                failed.append(exc)
 
-            def page() -> None:
-                try:
-                    run.after_save(lambda: remembered.append(self.instance))
-                except RuntimeError as exc:
-                    failed.append(exc)
+        helper = threading.Thread(target=page)
+        helper.start()
+        helper.join()
+        if failed:
+            raise failed[0]
+        return []
 
-            helper = threading.Thread(target=page)
-            helper.start()
-            helper.join()
-            if failed:
-                raise failed[0]
-            return []
-
-    class Plugin:
-        @hookimpl
-        def register_sources(self, register):
-            register(Threaded)
-
-    toml = '[sources.api]\ntype = "threaded"\n[sinks.first]\ntype = "collect"\n'
-    report = run(project_from(toml, plugins=[("rec", Recorder()), ("threaded", Plugin())]), mode="refresh")
-    [result] = [r for r in report.results if r.stage == "source"]
-    assert not result.ok and "outside a source's fetch() thread" in result.summary
+    result = _refreshed_source(project_from, fetch)
+    assert not result.ok and f"run.{call}() was called outside a source's fetch() thread" in result.summary
     assert remembered == []
 
 
@@ -454,49 +451,24 @@ def test_control_characters_never_reach_stored_items(project_from):
     assert stored.body_html == "<p>Pastedfrom Word</p>"
 
 
-# -- review (helper 95): run.note -----------------------------------------------------------------------------------
+# -- run.note -------------------------------------------------------------------------------------------------------
 
-def _noting(project_from, fetch):
-    class Noting(Source):
-        name = "noting"
+def _refreshed_source(project_from, fetch):
+    """A refresh of one source whose fetch is `fetch(run)`: its line of the report."""
+    class Fetching(Source):
+        name = "fetching"
 
-    Noting.fetch = lambda self, run: fetch(run)
+    Fetching.fetch = lambda self, run: fetch(run)
 
     class Plugin:
         @hookimpl
         def register_sources(self, register):
-            register(Noting)
+            register(Fetching)
 
-    toml = '[sources.api]\ntype = "noting"\n[sinks.first]\ntype = "collect"\n'
-    report = run(project_from(toml, plugins=[("rec", Recorder()), ("noting", Plugin())]), mode="refresh")
+    toml = '[sources.api]\ntype = "fetching"\n[sinks.first]\ntype = "collect"\n'
+    report = run(project_from(toml, plugins=[("rec", Recorder()), ("fetching", Plugin())]), mode="refresh")
     [result] = [r for r in report.results if r.stage == "source"]
     return result
-
-
-def test_a_note_from_a_thread_of_the_sources_own_is_not_dropped_unsaid(project_from):
-    """Review (helper 95). `run.note` says "call it from fetch itself, as after_save", but where after_save raises
-    from a thread fetch starts (the test above), note files the words under the source "" and nobody ever asks
-    for them: the source's line says "0 items" and nothing tells its author why the note vanished. Expected: the
-    note reaches the line, or run.note raises there as after_save does (failing the source, saying why)."""
-
-    def fetch(run):
-        failed = []
-
-        def note():
-            try:
-                run.note("page 3 of 3 skipped: rate limited")
-            except RuntimeError as exc:  # as a source's own thread would hand it back
-                failed.append(exc)
-
-        helper = threading.Thread(target=note)
-        helper.start()
-        helper.join()
-        if failed:
-            raise failed[0]
-        return []
-
-    result = _noting(project_from, fetch)
-    assert "rate limited" in result.summary or "outside a source's fetch() thread" in result.summary, result
 
 
 def test_a_note_keeps_no_control_characters(project_from):
@@ -504,5 +476,5 @@ def test_a_note_keeps_no_control_characters(project_from):
     the terminal's report table, the run history and the organisers' alert. `note` folds white space but keeps
     ESC and other controls, where every item field from a source is `one_line`d (the test above). Expected: no
     control character in the source's summary."""
-    result = _noting(project_from, lambda run: run.note("feed \x1b[2J\x1b]0;pwned\x07title\x00 moved") or [])
+    result = _refreshed_source(project_from, lambda run: run.note("feed \x1b[2J\x1b]0;pwned\x07title\x00 moved") or [])
     assert result.ok and result.summary.isprintable(), repr(result.summary)

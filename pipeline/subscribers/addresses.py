@@ -63,10 +63,8 @@ def sender_spelling(text: str) -> str:
     why = refusal(text, "news@example.org")
     if why is not None:
         raise ValueError(why)
-    spelt = ascii_spelling(text)  # None only for a domain IDNA refuses: `refusal` takes no name outside ASCII
-    if spelt is None:
-        raise ValueError(f"{text!r}: {UNREACHABLE}")
-    return spelt
+    # Never None here: `refusal` takes no name outside ASCII before the @, nor a domain IDNA refuses.
+    return ascii_spelling(text) or text
 
 
 def _ip_address(domain: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import socket
@@ -9,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -123,9 +125,11 @@ def test_export_then_import_elsewhere_keeps_who_left_off_the_list(config, tmp_pa
     pipeline(config, "add", "cy@example.org", "--name", "Cy", "--theme", "research")
     pipeline(config, "remove", "cy@example.org")
     assert pipeline(config, "export", str(exported), "--status", "all") == 0
-    assert exported.read_text().splitlines()[1:] == ["ann@example.org,Ann,research,active",
-                                                     "bob@example.org,Bob,,unsubscribed",
-                                                     "cy@example.org,Cy,research,unsubscribed"]
+    rows = list(csv.reader(exported.read_text().splitlines()))
+    assert rows[0] == ["email", "name", "themes", "status", "record"]
+    assert [row[:4] for row in rows[1:]] == [["ann@example.org", "Ann", "research", "active"],
+                                             ["bob@example.org", "Bob", "", "unsubscribed"],
+                                             ["cy@example.org", "Cy", "research", "unsubscribed"]]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     other = elsewhere / "pipeline.toml"
@@ -233,3 +237,69 @@ def test_pipeline_serve_runs_the_app_on_the_port_given(config):
     assert secret.read_text().strip() not in err  # the secret is never printed
     refused = [line for line in err.splitlines() if "refused a request for host 'attacker.example'" in line]
     assert len(refused) == 1 and "add it to [serve] allowed_hosts" in refused[0]  # said once, on the terminal
+
+
+def _joined_through_the_form(config: Path, email: str, name: str, asked: datetime, confirmed: datetime) -> None:
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        request = subs.request_subscription(store, email, name, ["research"], how="form", at=asked)
+        assert subs.confirm(store, request.subscriber.id, how="confirmation", at=confirmed, request=request.id)
+    finally:
+        store.close()
+
+
+def test_a_moved_list_keeps_each_address_consent_record(config, tmp_path, capsys):
+    """`export --status all` carries when and how each address joined and left; a new address imported from it
+    keeps that in its own record, so moving a list loses no proof of consent (an address the other database has
+    keeps its own record)."""
+    _joined_through_the_form(config, "ann@example.org", "Ann", datetime(2016, 1, 5, 10, 0, tzinfo=UTC),
+                             datetime(2016, 1, 5, 10, 30, tzinfo=UTC))
+    _joined_through_the_form(config, "bob@example.org", "Bob", datetime(2016, 2, 1, 9, 0, tzinfo=UTC),
+                             datetime(2016, 2, 1, 9, 5, tzinfo=UTC))
+    assert pipeline(config, "remove", "bob@example.org") == 0
+    capsys.readouterr()
+    assert pipeline(config, "export", "--status", "all") == 0
+    exported = tmp_path / "all.csv"
+    exported.write_text(capsys.readouterr().out, encoding="utf-8")
+    rows = {row["email"]: row for row in csv.DictReader(exported.read_text(encoding="utf-8").splitlines())}
+    assert rows["ann@example.org"]["record"] == ("2016-01-05 10:00:00 UTC pending form; "
+                                                 "2016-01-05 10:30:00 UTC active confirmation (themes: research)")
+    assert rows["bob@example.org"]["record"].endswith("UTC unsubscribed cli")
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    other = elsewhere / "pipeline.toml"
+    other.write_text(SERVE_TOML, encoding="utf-8")
+    assert pipeline(other, "add", "ann@example.org", "--name", "Ann") == 0  # already there: keeps its own record
+    assert pipeline(other, "import", str(exported)) == 0
+    capsys.readouterr()
+    assert pipeline(other, "show", "bob@example.org") == 0
+    shown = capsys.readouterr().out
+    assert "unsubscribed csv import" in shown
+    assert "(record where the list came from: 2016-02-01 09:00:00 UTC pending form; 2016-02-01 09:05:00 UTC " \
+           "active confirmation (themes: research); " in shown
+    assert pipeline(other, "show", "ann@example.org") == 0
+    assert "record where the list came from" not in capsys.readouterr().out
+
+
+def test_a_record_cell_is_kept_on_one_line_and_bounded(config, tmp_path, capsys):
+    """Whatever a `record` cell holds (line breaks, control characters, rich markup, any length), the imported
+    address's record keeps it as one line of text of at most RECORD_CHARS characters, and `show` prints it as is."""
+    listed = tmp_path / "moved.csv"
+    record = "2016-01-05 10:00:00 UTC active form\r\nBcc: evil@example.com\x1b[31m [bold]x[/bold] " + "y" * 9000
+    with listed.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([["email", "name", "themes", "status", "record"],
+                                   ["cy@example.org", "Cy", "", "active", record]])
+    assert pipeline(config, "import", str(listed)) == 0
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        [event] = subs.history(store, subs.find_subscriber(store, "cy@example.org").id)
+    finally:
+        store.close()
+    assert event.detail.startswith("record where the list came from: 2016-01-05 10:00:00 UTC active form "
+                                   "Bcc: evil@example.com [31m [bold]x[/bold] yyy")
+    assert len(event.detail) == len("record where the list came from: ") + subs.RECORD_CHARS
+    assert event.detail.isprintable()
+    capsys.readouterr()
+    assert pipeline(config, "show", "cy@example.org") == 0
+    assert "[bold]x[/bold]" in capsys.readouterr().out

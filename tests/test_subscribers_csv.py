@@ -23,7 +23,7 @@ def test_reads_rows_and_reports_bad_ones_by_file_and_line(tmp_path):
                            CsvRow(6, "bob@example.org", "Bob")]
     assert listed.problems == [f"{path}:3: no email address in this row; add one or delete the row",
                                f"{path}:4: 'not-an-address' is not a valid email address; correct it or delete the row"]
-    assert listed.rows[0].as_import() == ("ann@example.org", "Ann Smith", frozenset({"research", "peer support"}))
+    assert listed.rows[0].as_import() == ("ann@example.org", "Ann Smith", frozenset({"research", "peer support"}), "")
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -45,7 +45,7 @@ def test_export_round_trips_and_defuses_spreadsheet_formulas(tmp_path):
     out = io.StringIO()
     assert write_csv(out, rows, with_status=True) == 2
     text = out.getvalue()
-    assert text.splitlines()[0] == "email,name,themes,status"
+    assert text.splitlines()[0] == "email,name,themes,status,record"
     assert "'=HYPERLINK" in text  # a spreadsheet shows it as text instead of running it
     path = tmp_path / "export.csv"
     path.write_text(text, encoding="utf-8")

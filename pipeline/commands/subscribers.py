@@ -32,6 +32,7 @@ from pipeline.state.subscribers import (
     find_subscriber,
     history,
     listing,
+    records,
     remove,
     set_themes,
 )
@@ -172,10 +173,12 @@ def cmd_import(args) -> int:
 
 
 def cmd_export(args) -> int:
+    moving = args.status == "all"  # the whole list, to move to another database: with each consent record
     with _opened(args) as (project, store):
-        rows = [subscriber for subscriber, _ in listing(store, None if args.status == "all" else args.status)]
+        rows = [subscriber for subscriber, _ in listing(store, None if moving else args.status)]
+        kept = records(store) if moving else None
     text = io.StringIO()
-    count = write_csv(text, rows, with_status=args.status == "all")
+    count = write_csv(text, rows, with_status=moving, records=kept)
     if args.file is None or str(args.file) == "-":
         sys.stdout.write(text.getvalue())
         return 0

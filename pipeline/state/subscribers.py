@@ -67,6 +67,8 @@ PENDING_DAYS = 7  # a confirmation is valid this long; then the request expires
 # chance: of n ids there and m new ones here, about n * m / 2**53 (a million each: one chance in 9,000; a hundred
 # thousand each: one in 900,000). 2**53 - 1 is the largest integer JSON and JavaScript keep exactly.
 ID_RANGE = 2**53 - 1
+RECORD_CHARS = 4000  # of the consent record an imported address brings from the list it came from (`earlier_record`)
+ImportedRow = tuple[str, str, Iterable[str], str]  # email, name, themes, its consent record where the list came from
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,11 @@ class Event:
     status: str  # the status after the change
     how: str
     detail: str = ""
+
+    def text(self) -> str:
+        """The change on one line, as an export carries it: '2016-01-05 10:00:00 UTC active confirmation'."""
+        detail = f" ({self.detail})" if self.detail else ""
+        return f"{self.at:%Y-%m-%d %H:%M:%S} UTC {self.status} {self.how}{detail}"
 
 
 @dataclass(frozen=True)
@@ -167,7 +174,7 @@ def can_confirm(store: Store, subscriber_id: int, *, at: datetime, request: int 
     return _confirmable(store._rows, _current_id(store._rows, subscriber_id), at, request, mailed)
 
 
-def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, Iterable[str]]], *,
+def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, Iterable[str]] | ImportedRow], *,
                 how: str, at: datetime, stored_before: Collection[str] = ()) -> int:
     """Make every (email, name) pair active, in one transaction; the number of subscribers newly activated.
 
@@ -181,18 +188,20 @@ def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, I
     never re-activated.
     An address listed twice counts once. The addresses in `stored_before` (an export's members, whose rows
     were stored before the limits on a new address) are taken over those limits (`addresses.STORED_BEFORE`).
+    A fourth element is the consent record the address had where the list came from (an export's `record`):
+    a new address keeps it in its own record's first change (`earlier_record`); one already stored keeps its own.
     """
-    wanted: dict[str, tuple[str, Iterable[str]]] = {}
+    wanted: dict[str, tuple[str, Iterable[str], str]] = {}
     members = {_key(email) for email in stored_before}
     for row in rows:
         email = _checked(row[0], STORED_BEFORE if _key(row[0]) in members else ())
-        wanted.setdefault(email, (row[1], row[2] if len(row) > 2 else ()))
+        wanted.setdefault(email, (row[1], row[2] if len(row) > 2 else (), row[3] if len(row) > 3 else ""))
     activated = 0
     with store.transaction() as db:
-        for email, (name, themes) in wanted.items():
+        for email, (name, themes, record) in wanted.items():
             found = _by_email(db, email)
             if found is None:
-                _event(db, _insert(db, email, name, themes, "active", at), at, "active", how)
+                _event(db, _insert(db, email, name, themes, "active", at), at, "active", how, earlier_record(record))
                 activated += 1
             elif found[3] == "pending" and not _ever_left(db, found[0]):
                 _activate(db, found, name, themes, at, how)
@@ -266,7 +275,8 @@ def suppress(store: Store, email: str, status: str, *, how: str, at: datetime, d
         return _suppress(db, found, email, status, how, at, detail)
 
 
-def import_suppressed(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, str, Iterable[str]]], *,
+def import_suppressed(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, str, Iterable[str]]
+                                                  | tuple[str, str, str, Iterable[str], str]], *,
                       how: str, at: datetime) -> int:
     """The organiser's list says these (email, status) unsubscribed, bounced or complained; the number changed.
 
@@ -274,24 +284,25 @@ def import_suppressed(store: Store, rows: Iterable[tuple[str, str] | tuple[str, 
     the form (active after its owner's confirmation, or pending on a new request): its owner's own
     request is newer than the list, so it is left as it is. An address the list is new to is added
     with the name and themes a third and fourth element give (an export keeps them, so a list moved to
-    another database is the same there); one already stored keeps its own. An address listed twice
-    counts once.
+    another database is the same there), and the consent record a fifth element gives, as `import_rows`
+    keeps it; one already stored keeps its own. An address listed twice counts once.
     """
-    wanted: dict[str, tuple[str, str, Iterable[str]]] = {}
+    wanted: dict[str, tuple[str, str, Iterable[str], str]] = {}
     for row in rows:
         status, name, themes = row[1], row[2] if len(row) > 2 else "", row[3] if len(row) > 3 else ()
         if status not in SUPPRESSED:
             raise ValueError(f"import_suppressed() takes one of {', '.join(SUPPRESSED)}, not {status!r}")
-        wanted.setdefault(_checked(row[0], TAKEN_OFF_ANYWAY), (status, name, themes))
+        wanted.setdefault(_checked(row[0], TAKEN_OFF_ANYWAY), (status, name, themes, row[4] if len(row) > 4 else ""))
     changed = 0
     with store.transaction() as db:
-        for email, (status, name, themes) in wanted.items():
+        for email, (status, name, themes, record) in wanted.items():
             found = _by_email(db, email)
             if found is None and canonical(email) is None:  # a domain IDNA refuses: only a row from before is one
                 continue
             if found is not None and found[3] in ("active", "pending") and _ever_left(db, found[0]):
                 continue
-            changed += _suppress(db, found, email, status, how, at, "", name, themes)
+            detail = earlier_record(record) if found is None else ""
+            changed += _suppress(db, found, email, status, how, at, detail, name, themes)
     return changed
 
 
@@ -393,6 +404,23 @@ def listing(store: Store, status: str | None = None) -> list[tuple[Subscriber, E
         "JOIN subscriber_events e ON e.id = (SELECT MAX(id) FROM subscriber_events WHERE subscriber = s.id) "
         f"WHERE ? IS NULL OR s.status = ? ORDER BY {_JOINED}", (status, status))
     return [(_subscriber(row[:5]), _event_of(row[5:])) for row in rows]
+
+
+def records(store: Store, status: str | None = None) -> dict[int, list[Event]]:
+    """The consent record of every subscriber (or of those with `status`), by id, each oldest first."""
+    found: dict[int, list[Event]] = {}
+    for row in store._rows("SELECT e.subscriber, e.at, e.status, e.how, e.detail FROM subscriber_events e "
+                           "JOIN subscribers s ON s.id = e.subscriber WHERE ? IS NULL OR s.status = ? "
+                           "ORDER BY e.subscriber, e.id", (status, status)):
+        found.setdefault(row[0], []).append(_event_of(row[1:]))
+    return found
+
+
+def earlier_record(record: str) -> str:
+    """The detail of an imported address's first change that keeps the record it had in the list it came from: one
+    line, at most `RECORD_CHARS` characters (the oldest changes, the consent itself among them, are kept)."""
+    record = one_line(record, RECORD_CHARS)
+    return f"record where the list came from: {record}" if record else ""
 
 
 def history(store: Store, subscriber_id: int) -> list[Event]:

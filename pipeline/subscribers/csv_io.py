@@ -1,9 +1,11 @@
-"""The subscriber list as CSV, in and out: UTF-8, header `email,name`, optional `themes` and `status` columns.
+"""The subscriber list as CSV, in and out: UTF-8, header `email,name`, optional `themes`, `status` and `record`.
 
-`themes` lists theme names separated by `;` (empty: every theme). `status` is written by
+`themes` lists theme names separated by `;` (empty: every theme). `status` and `record` are written by
 `export --status all` so a whole list, unsubscribed addresses included, can move to another
-database. A bad row is skipped and reported with its file and line, so one typo never stops the
-rest. An address a new one cannot have, but a row stored before the limits can
+database: `record` is each address's consent record on one line (when and how it joined, confirmed,
+left), which a new address keeps in its own record there, so the move loses no proof of consent.
+A bad row is skipped and reported with its file and line, so one typo never stops the rest. An
+address a new one cannot have, but a row stored before the limits can
 (`addresses.TAKEN_OFF_ANYWAY`), is read only in a row whose `status` says it was stored: one that
 left, one pending (counted, never imported), and, when only the limits on a new address refuse it
 (`addresses.STORED_BEFORE`), one exported as active, a member still mailed where they joined; such
@@ -20,17 +22,19 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from pipeline.errors import SubscriberError
+from pipeline.state.subscribers import RECORD_CHARS
 from pipeline.subscribers.addresses import STORED_BEFORE, TAKEN_OFF_ANYWAY, checked, one_line, valid_address
 
 __all__ = ["CsvList", "CsvRow", "read_csv", "valid_address", "write_csv"]
 
 THEME_SEPARATOR = ";"
+RECORD_SEPARATOR = "; "  # between the changes of a `record` cell
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _GUARDED = (*_FORMULA_START, "'")  # a cell starting with one of these is written after a `'`
 _LEAVING = ("unsubscribed", "bounced", "complained")  # statuses that suppress an address
@@ -46,10 +50,11 @@ class CsvRow:
     themes: frozenset[str] = frozenset()  # empty: every theme
     status: str = ""  # the `status` column, when there is one
     taken_anyway: str = ""  # why a new address like it would be refused, for a row its status vouches for (`_taken`)
+    record: str = ""  # the `record` column: its consent record where the list came from, on one line
 
-    def as_import(self) -> tuple[str, str, frozenset[str]]:
+    def as_import(self) -> tuple[str, str, frozenset[str], str]:
         """The row as `import_rows` takes it."""
-        return self.email, self.name, self.themes
+        return self.email, self.name, self.themes, self.record
 
 
 @dataclass
@@ -75,14 +80,20 @@ def read_csv(path: Path) -> CsvList:
         raise SubscriberError(f"{path}: not a CSV file ({exc}); save it as CSV with the header `email,name`") from None
 
 
-def write_csv(out: TextIO, rows: Iterable, *, with_status: bool = False) -> int:
-    """Write subscribers (anything with email, name, themes and status) as CSV; the number written."""
+def write_csv(out: TextIO, rows: Iterable, *, with_status: bool = False,
+              records: Mapping[int, Sequence] | None = None) -> int:
+    """Write subscribers (anything with email, name, themes and status) as CSV; the number written. With
+    `with_status`, a `status` column, and a `record` column of each one's consent record from `records` (by id:
+    changes with a `text()`, oldest first)."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["email", "name", "themes", "status"] if with_status else ["email", "name", "themes"])
+    writer.writerow(["email", "name", "themes", "status", "record"] if with_status else ["email", "name", "themes"])
     count = 0
     for row in rows:
         cells = [row.email, row.name, THEME_SEPARATOR.join(sorted(row.themes))]
-        writer.writerow([_defused(cell) for cell in (cells + [row.status] if with_status else cells)])
+        if with_status:
+            record = records.get(row.id, ()) if records else ()
+            cells += [row.status, RECORD_SEPARATOR.join(change.text() for change in record)]
+        writer.writerow([_defused(cell) for cell in cells])
         count += 1
     return count
 
@@ -128,7 +139,8 @@ def _read(reader: csv.DictReader, path: Path) -> CsvList:
                                   f"; correct it or delete the row")
             continue
         themes = frozenset(t.strip() for t in _cell(row, "themes").split(THEME_SEPARATOR) if t.strip())
-        listed = CsvRow(line, email, one_line(_cell(row, "name")), themes, status, problem or "")
+        listed = CsvRow(line, email, one_line(_cell(row, "name")), themes, status, problem or "",
+                        one_line(_cell(row, "record"), RECORD_CHARS))
         earlier = seen.get(email)
         if earlier is None:
             seen[email] = len(found.rows)

@@ -63,7 +63,7 @@ def import_list(store: Store, listed: CsvList, known_themes: Collection[str], *,
     spell = spelling(known_themes)  # "Peer Support" is the taxonomy's "peer support", kept in its spelling
     report = ListImport(len(listed.rows), problems=list(listed.problems))
     active: list[CsvRow] = []
-    left: list[tuple[str, str, str, frozenset[str]]] = []
+    left: list[tuple[str, str, str, frozenset[str], str]] = []
     for row in listed.rows:
         if row.status == "pending":  # nobody confirmed it, and its link names the other database's id
             report.pending += 1
@@ -92,7 +92,7 @@ def import_list(store: Store, listed: CsvList, known_themes: Collection[str], *,
             if themes != row.themes:
                 row = replace(row, themes=themes)
         if row.status in SUPPRESSED:
-            left.append((row.email, row.status, row.name, row.themes))
+            left.append((row.email, row.status, row.name, row.themes, row.record))
         else:
             active.append(row)
             if row.taken_anyway:  # csv_io takes such an address only in an exported member's row

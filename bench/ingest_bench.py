@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import sqlite3
@@ -58,6 +59,7 @@ RUN_TIMEOUT = 900.0       # a run that takes longer is killed (process group) an
 SAMPLE_SECONDS = 0.02     # how often /proc is read for memory
 GROUP_GRACE_SECONDS = 2.0  # a tool's leftover processes get this long to exit by themselves
 TOOLS = ("project", "project-fast", "project-bare", "reader", "rss2email")
+SUBREAPER = False  # whether orphaned descendants come back to this process (`become_subreaper`), so CPU is measured
 
 
 def say(message: str) -> None:
@@ -233,6 +235,7 @@ class Measured:
     tree_rss_kb: int = 0     # the largest sum of VmRSS over the process and all its descendants at one moment
     hwm_sum_kb: int = 0      # sum of every process's own VmHWM (an upper bound: peaks need not coincide)
     processes: int = 0       # how many processes the tree held, in all
+    cpu_seconds: float | None = None  # user + system CPU of the process and every descendant (None: unknown)
     timed_out: bool = False
     left_running: list[str] = field(default_factory=list)  # still running GROUP_GRACE_SECONDS after exit
 
@@ -318,6 +321,7 @@ def run_process(cmd: list[str], cwd: Path, env: dict[str, str], *, memory: bool 
 
     stdout and stderr go to cwd/.NAME.stdout and .NAME.stderr (kept with --keep)."""
     out_path, err_path = cwd / f".{name}.stdout", cwd / f".{name}.stderr"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
@@ -351,12 +355,39 @@ def run_process(cmd: list[str], cwd: Path, env: dict[str, str], *, memory: bool 
     result = Measured(seconds, proc.returncode, out_path.read_text(errors="replace"),
                       err_path.read_text(errors="replace"), timed_out=timed_out)
     result.left_running = _reap_group(proc.pid)
+    if SUBREAPER:  # every descendant is this process's child once orphaned: reaped, its CPU counts here
+        _reap_exited()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        result.cpu_seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if sampler:
         result.main_hwm_kb = sampler.hwm.get(proc.pid, 0)
         result.hwm_sum_kb = sum(sampler.hwm.values())
         result.tree_rss_kb = max(sampler.tree_rss, result.main_hwm_kb)
         result.processes = len(sampler.hwm)
     return result
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants (the project's forkserver and workers, which outlive its main process by a
+    moment) children of this process, so that their CPU time reaches RUSAGE_CHILDREN when they are reaped
+    (Linux's PR_SET_CHILD_SUBREAPER). False where that is not possible: CPU is then not reported."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def _reap_exited() -> None:
+    """Reap every child that has exited (orphans handed to this subreaper); the feed server, still running, stays."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _group_members(pgid: int) -> list[str]:
@@ -693,6 +724,7 @@ def project_config(urls: list[str], parser: str = "feedparser", transforms: bool
 
 MEASURES = [
     ("cold", "refresh of {feeds} feeds × {items} items over HTTP on 127.0.0.1"),
+    ("cold_cpu", "CPU time of that refresh, every process of the tool (user + system)"),
     ("cold_latency", "the same with {latency_ms} ms added latency per request"),
     ("not_modified", "second run, every feed answering 304 (conditional GET)"),
     ("not_modified_latency", "the same 304 run with {latency_ms} ms added latency"),
@@ -736,7 +768,11 @@ def one_refresh(tool: Tool, server: ServerProcess, folder: Path, what: str, reco
         record.notes.append(f"{what} run {rep + 1}: exit code {measured.returncode}"
                             f"{' (timed out, killed)' if measured.timed_out else ''}: {tail}")
     record.times.setdefault(what, []).append(measured.seconds)
-    say(f"[{tool.key} {rep + 1}] {what}: {measured.seconds:.2f} s (load {load:.1f}), exit {measured.returncode}, "
+    if what == "cold" and measured.cpu_seconds is not None:
+        run["cpu_seconds"] = measured.cpu_seconds
+        record.times.setdefault("cold_cpu", []).append(measured.cpu_seconds)
+    cpu = f", CPU {measured.cpu_seconds:.1f} s" if what == "cold" and measured.cpu_seconds is not None else ""
+    say(f"[{tool.key} {rep + 1}] {what}: {measured.seconds:.2f} s{cpu} (load {load:.1f}), exit {measured.returncode}, "
         f"items stored {found['items_stored']}, HTTP 200×{stats.get('200', 0)} 304×{stats.get('304', 0)}"
         + (f", errors {found['errors']} ({found['first_error']})" if found.get("errors") else "")
         + (f", peak RSS {measured.main_hwm_kb * 1024 / 1e6:.0f} MB main, {measured.tree_rss_kb * 1024 / 1e6:.0f} MB "
@@ -960,7 +996,10 @@ def report(args, found: dict) -> str:
              "", table(records, missing, args), "",
              "cells: median (min–max, n=runs); whole-process wall time from spawn to exit. Peak RSS: the process's "
              "own VmHWM, then (if it had children) the largest sum of VmRSS over it and its descendants at one "
-             "moment; MB = 10^6 bytes.",
+             "moment; MB = 10^6 bytes. CPU time: user + system seconds of the process and of every descendant (the "
+             "project's forkserver and worker processes), reaped by this script as their subreaper; on "
+             f"{os.cpu_count()} CPUs a run can take at most {os.cpu_count()} CPU-seconds a second, so a run whose CPU "
+             "time is n seconds takes at least n / CPUs seconds.",
              f"reader runs update_feeds(scheduled=False, workers={args.reader_workers}); rss2email runs "
              f"`r2e run --no-send`; this project runs `pipeline refresh --as-of {AS_OF}` (themes + summary, rss sink; "
              f"no transforms: the rss sink only).",
@@ -974,7 +1013,7 @@ def report(args, found: dict) -> str:
         if key in records and "reader" in records:
             p, r = records[key].times, records["reader"].times
             ratios = [f"{what} {statistics.median(r[what]) / statistics.median(p[what]):.2f}×"
-                      for what in ("cold", "cold_latency", "not_modified") if p.get(what) and r.get(what)]
+                      for what in ("cold", "cold_cpu", "cold_latency", "not_modified") if p.get(what) and r.get(what)]
             lines += ["", f"reader time ÷ {key}'s time (above 1: faster than reader): " + ", ".join(ratios)]
     return "\n".join(lines)
 
@@ -1002,6 +1041,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         return serve(args.serve)
     signal.signal(signal.SIGTERM, _interrupt)
+    global SUBREAPER
+    SUBREAPER = become_subreaper()
     root = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
     try:
         found = measure(args, root)

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import itertools
 import re
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -109,4 +108,5 @@ def test_an_unsigned_webhook_post_is_refused_before_its_body_is_read(live, webho
              "client": ("198.51.100.250", 40000), "server": ("127.0.0.1", 8000)}
     asyncio.run(live.app(scope, receive, send))
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    assert (status, consumed) == (403, 0)
+    assert status == 403
+    assert consumed < chunks, "the whole body was read before the missing signature was noticed"

@@ -15,6 +15,7 @@ from pipeline.cli import main
 from pipeline.runner import state_path
 from pipeline.state import Store, schema
 from pipeline.state import subscribers as subs
+from pipeline.subscribers import addresses
 from pipeline.subscribers.addresses import canonical, checked
 from pipeline.subscribers.provider_events import sendgrid_suppressions
 from pipeline.subscribers.signing import Tokens, signing_secret
@@ -469,3 +470,17 @@ def test_a_csv_list_takes_off_an_address_whose_domain_idna_refuses_stored_before
         assert [(s.email, s.status) for s, _ in subs.listing(store)] == [("dee@exa\u202emple.org", "unsubscribed")]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(("address", "counted_as"), [
+    ("ann+news@example.org", "ann@example.org"),
+    ("ann+a+b@example.org", "ann@example.org"),
+    ("+tag@example.org", "+tag@example.org"),  # nothing before the +: the whole name is the mailbox's
+    ("a.nn+x@googlemail.com", "ann@gmail.com"),
+    ("a.nn@gmail.com", "ann@gmail.com"),
+    ("a.nn@example.org", "a.nn@example.org"),  # dots count everywhere else
+    ("...@gmail.com", "...@gmail.com"),
+])
+def test_the_limits_on_one_inbox_count_its_subaddresses_as_one(address, counted_as):
+    """`mailbox`: what the per-address limit of the form counts under; the address itself is kept as given."""
+    assert addresses.mailbox(address) == counted_as

@@ -96,6 +96,20 @@ def checked(text: str) -> tuple[str, str | None]:
     return spelt, address_problem(spelt)
 
 
+_DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}  # where dots in the name reach one mailbox
+
+
+def mailbox(address: str) -> str:
+    """What the limits on mail to one inbox count under, for an address in its one spelling (`canonical`): without a
+    `+tag` (RFC 5233 subaddresses: Gmail, Outlook, Fastmail, iCloud deliver ann+x@ to ann@), and at Gmail without
+    dots (a.nn@googlemail.com is ann@gmail.com). Only for counting: the address is stored and mailed as given."""
+    local, _, domain = address.rpartition("@")
+    local = local.partition("+")[0] or local
+    if domain in _DOTLESS:
+        local, domain = local.replace(".", "") or local, _DOTLESS[domain]
+    return f"{local}@{domain}"
+
+
 def mail_spelling(address: str) -> str | None:
     """`address` with its domain as IDNA (UTS 46) reads it, which is how mail servers and the sendgrid delivery
     read it: ann@exam\u00adple.org (a soft hyphen), ann@\uff45xample.org (a full-width e) and ann@example\u3002org

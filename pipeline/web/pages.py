@@ -25,7 +25,7 @@ from pipeline.errors import PipelineError
 from pipeline.state import Store
 from pipeline.state.subscribers import Request as SubscriptionRequest
 from pipeline.state.subscribers import Subscriber, can_confirm, confirm, get_subscriber, set_themes, unsubscribe
-from pipeline.subscribers.addresses import checked, normalise, one_line
+from pipeline.subscribers.addresses import checked, mailbox, normalise, one_line
 from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
 from pipeline.subscribers.signing import BadToken, ExpiredToken, Links, Purpose
 from pipeline.web.guards import FormTokens, RateLimiter, same_origin
@@ -74,16 +74,18 @@ async def subscribe_form(request: Request) -> Response:
 
 async def subscribe(request: Request) -> Response:
     web = _web(request)
-    wait = web.per_client.hit(client_key(request.client.host if request.client else None))
-    if wait:
-        return _too_many(web, wait)
-    form = await request.form(**FORM_LIMITS)
+    form = await request.form(**FORM_LIMITS)  # at most FORM_BODY bytes (BodyLimit) and FORM_LIMITS fields
     email, name = normalise(_text(form, "email")), one_line(_text(form, "name"))
     themes = [t for t in form.getlist("theme") if t in web.themes]
     values = {"email": email, "name": name, "themes": themes}
     if not same_origin(request, web.hosts) or not web.form_tokens.check(request, _text(form, "form")):
         return _form(web, request, values, {"form": "This form had expired or was sent from another site. "
                                                     "Check the details below and send it again."}, status=403)
+    # Counted only once the post is the client's own: another site could otherwise spend a visitor's (and their
+    # network's) posts on forgeries, which send nothing, and lock them out of the form.
+    wait = web.per_client.hit(client_key(request.client.host if request.client else None))
+    if wait:
+        return _too_many(web, wait)
     if _text(form, HONEYPOT):
         return _sent(web)
     # In the spelling its mail reaches, so that another spelling of an address on the list is that address (to
@@ -92,7 +94,7 @@ async def subscribe(request: Request) -> Response:
     if problem is not None:
         return _form(web, request, values, {"email": "Enter an email address like name@example.org"
                                                      f"{f' ({problem})' if problem else ''}."}, status=400)
-    wait = web.per_address.hit(email)
+    wait = web.per_address.hit(mailbox(email))  # ann+1@ and ann+2@ reach one inbox: one count
     if wait:
         return _too_many(web, wait)
     asked = await run_in_threadpool(ask_to_subscribe, web.store, email, name, themes, how="form", at=_now())

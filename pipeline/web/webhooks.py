@@ -5,7 +5,8 @@ The signature (ECDSA P-256 over the timestamp and the raw body) is checked with 
 library's helper, against the verification key in the environment variable `[serve]
 webhook_key_env` names. No key set: 503, nothing accepted. Unsigned or badly signed: 403, nothing
 changes. A request signed more than 5 minutes from this server's clock (the signed timestamp
-header) is refused too (403), so a captured request cannot be replayed later; and an event that
+header) is refused too (403), so a captured request cannot be replayed later; those two are told
+from the headers, before the body is read; and an event that
 happened before the subscriber's latest change to active or pending (they subscribed again after
 the bounce) changes nothing, so neither can a replay within those minutes.
 """
@@ -43,13 +44,17 @@ async def sendgrid(request: Request) -> Response:
         return PlainTextResponse(f"the event webhook is not configured here: set {variable}\n", status_code=503)
     signature = request.headers.get(EventWebhookHeader.SIGNATURE)
     timestamp = request.headers.get(EventWebhookHeader.TIMESTAMP)
-    body = await request.body()
-    if not signature or not timestamp or not _verified(verifier, body, signature, timestamp):
+    # What the headers alone refuse is refused before the body (up to MAX_BODY, from anyone) is read.
+    signed_at = _signed_at(timestamp or "")
+    if not signature or signed_at is None:
         return PlainTextResponse("signature missing or not valid\n", status_code=403)
     now = datetime.now(UTC)
-    if not _recent(timestamp, now):
+    if abs(now - signed_at) > MAX_SKEW:
         return PlainTextResponse(f"signed more than {MAX_SKEW.seconds // 60} minutes from now: a replay, or a "
                                  f"clock out of step\n", status_code=403)
+    body = await request.body()
+    if not _verified(verifier, body, signature, timestamp):
+        return PlainTextResponse("signature missing or not valid\n", status_code=403)
     try:
         events = json.loads(body)
     except ValueError:
@@ -92,13 +97,12 @@ def _verified(verifier: EventWebhook, body: bytes, signature: str, timestamp: st
         return False
 
 
-def _recent(timestamp: str, now: datetime) -> bool:
-    """True if the signed timestamp (Unix seconds) is within MAX_SKEW of `now`."""
+def _signed_at(timestamp: str) -> datetime | None:
+    """The signed timestamp header (Unix seconds) as a time; None when it is none."""
     try:
-        signed_at = datetime.fromtimestamp(int(timestamp.strip()), UTC)
+        return datetime.fromtimestamp(int(timestamp.strip()), UTC)
     except (ValueError, OverflowError, OSError):
-        return False
-    return abs(now - signed_at) <= MAX_SKEW
+        return None
 
 
 def _apply(store: Store, suppressions: list[Suppression], at: datetime) -> int:

@@ -141,6 +141,7 @@ class ServeSettings(Settings):
     allowed_hosts: list[str] = Field(default_factory=list)  # host names served besides site_url's and loopback
     per_address_limit: int = Field(default=3, ge=1)  # subscription requests per address per window
     per_client_limit: int = Field(default=10, ge=1)  # form posts per client address per window
+    total_limit: int = Field(default=300, ge=1)  # form posts per window from everyone: a flood from many clients
     limit_minutes: int = Field(default=60, ge=1)
 
     @field_validator("secret_env", "webhook_key_env")

@@ -629,6 +629,47 @@ def test_a_full_rate_limiter_still_limits_the_keys_it_has(max_keys):
     assert len(limiter._hits) == max_keys
 
 
+def test_a_full_rate_limiter_forgets_the_keys_under_their_limit_first():
+    """Made to drop keys still in their window, a full limiter keeps those at their limit: a flood of new addresses
+    (or clients) would otherwise free the very ones it was keeping out."""
+    from pipeline.web.guards import RateLimiter
+
+    limiter = RateLimiter(2, 60.0, max_keys=8, clock=lambda: 0.0)
+    for n in range(4):  # k0 to k3 at their limit, the oldest of all
+        limiter.hit(f"k{n}"), limiter.hit(f"k{n}")
+    assert [limiter.hit(f"k{n}") for n in range(4, 8)] == [None] * 4
+    assert limiter.hit("new") is None
+    assert [limiter.hit(f"k{n}") for n in range(4)] == [60.0] * 4
+    assert "k4" not in limiter._hits and "k5" not in limiter._hits  # the oldest of those under their limit
+
+
+def test_the_form_answers_429_to_everyone_past_its_total_limit(tmp_path, monkeypatch, caplog):
+    """`[serve] total_limit` bounds the confirmations the form sends in a window, however many clients and
+    addresses ask (an IPv6 /48 holds 65,536 clients), and the organiser is told once it is reached."""
+    from tests.serve_fixtures import SERVE_TOML
+
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    (tmp_path / "pipeline.toml").write_text(SERVE_TOML.replace("per_client_limit = 5", "per_client_limit = 5\n"
+                                                                                       "total_limit = 3"))
+    from pipeline.config import load_project
+
+    server = LiveServer(load_project(tmp_path / "pipeline.toml")).start()
+    try:
+        codes = []
+        for n in range(5):
+            with httpx.Client(base_url=server.url, headers={"X-Forwarded-For": f"2001:db8:0:{n}::1"},
+                              timeout=10) as http:
+                page = http.get("/subscribe")
+                token = re.search(r'name="form" value="([^"]+)"', page.text).group(1)
+                codes.append(http.post("/subscribe", data={"form": token, "email": f"new{n}@example.org"}).status_code)
+        server.app.state.web.mailer.submit(lambda: None).result(timeout=10)
+        sent = sum(len(server.messages_to(f"new{n}@example.org")) for n in range(5))
+    finally:
+        server.stop()
+    assert (codes, sent) == ([200, 200, 200, 429, 429], 3)
+    assert "reached [serve] total_limit (3 posts in 60 minutes)" in caplog.text
+
+
 def test_a_full_rate_limiter_with_one_key_expired_still_makes_room_for_many():
     from pipeline.web.guards import RateLimiter
 

@@ -61,6 +61,7 @@ def build_app(project: Project) -> Starlette:
     web = pages.Web(project, store, page_renderer, Links(project, secret), FormTokens(secret),
                     per_client=RateLimiter(settings.per_client_limit, window),
                     per_address=RateLimiter(settings.per_address_limit, window),
+                    total=RateLimiter(settings.total_limit, window), total_told=RateLimiter(1, window),
                     hosts=hosts,
                     themes=taxonomy_themes(project), always_note=_always_note(always_sent(project)))
 

@@ -98,9 +98,12 @@ class RateLimiter:
     def _forget_before(self, cutoff: float) -> None:
         for key in [k for k, hits in self._hits.items() if not hits or hits[-1] <= cutoff]:
             del self._hits[key]
-        if len(self._hits) > self.max_keys * 3 // 4:
+        room = self.max_keys * 3 // 4
+        if len(self._hits) > room:
             # Still nearly full, of keys hit in the window: drop the oldest down to three quarters, so that the
             # next new keys do not each scan them all again (a client with many addresses could make every
-            # hit that slow).
-            for key in list(self._hits)[: len(self._hits) - self.max_keys * 3 // 4]:
+            # hit that slow). Keys at their limit go last: forgotten, a flood of new keys would free them.
+            spare = [key for key, hits in self._hits.items() if len(hits) < self.limit]
+            limited = [key for key, hits in self._hits.items() if len(hits) >= self.limit]
+            for key in (spare + limited)[: len(self._hits) - room]:
                 del self._hits[key]

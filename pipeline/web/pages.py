@@ -50,6 +50,8 @@ class Web:
     form_tokens: FormTokens
     per_client: RateLimiter
     per_address: RateLimiter
+    total: RateLimiter  # every post, under one key: how many confirmations the form may send in a window
+    total_told: RateLimiter  # once a window: the organiser is told that `total` was reached
     hosts: AllowedHosts
     themes: list[str]  # the taxonomy's themes, in its order
     always_note: str = ""  # " Jobs and events are in every issue, whatever you choose."
@@ -96,6 +98,13 @@ async def subscribe(request: Request) -> Response:
                                                      f"{f' ({problem})' if problem else ''}."}, status=400)
     wait = web.per_address.hit(mailbox(email))  # ann+1@ and ann+2@ reach one inbox: one count
     if wait:
+        return _too_many(web, wait)
+    wait = web.total.hit("")  # many clients (an IPv6 /48 holds 65,536 /64s) and many addresses: still a bound
+    if wait:
+        if web.total_told.hit("") is None:  # once a window, not for every post of a flood
+            log.warning("the subscribe form reached [serve] total_limit (%d posts in %d minutes): it answers 429 "
+                        "to everyone until the oldest leave the window", web.project.serve.total_limit,
+                        web.project.serve.limit_minutes)
         return _too_many(web, wait)
     asked = await run_in_threadpool(ask_to_subscribe, web.store, email, name, themes, how="form", at=_now())
     # Sent after the response, so an address already on the list cannot be told apart by time or by a failure.

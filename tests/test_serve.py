@@ -263,6 +263,23 @@ def test_a_strangers_form_changes_nothing_about_an_address_until_its_owner_confi
     stranger.close()
 
 
+def test_the_confirm_page_shows_what_its_request_asked_for_as_text(live, client):
+    """Anyone may fill in the form for an address: the page its owner opens says which name and themes the button
+    would take on (each request its own), escaped, so a stranger's request is told apart before it is confirmed."""
+    stranger = httpx.Client(base_url=live.url, headers={"X-Forwarded-For": next(CLIENTS)}, timeout=10)
+    assert ask(client, "shown@example.org", name="Pat", theme=["research"]).status_code == 200
+    owners = client.get(link_in(live.wait_for_message("shown@example.org"), "confirm"))
+    assert ask(stranger, "shown@example.org", name="<b>Mallory</b>").status_code == 200
+    strangers = client.get(link_in(live.wait_for_message("shown@example.org", 2), "confirm"))
+    stranger.close()
+    asked = re.compile(r'<dl class="asked">(.*?)</dl>', re.S)
+    assert re.sub(r"\s+", " ", asked.search(owners.text).group(1)).strip() == (
+        "<dt>Your name in each issue</dt><dd>Pat</dd> <dt>Themes</dt><dd>research</dd>")
+    assert re.sub(r"\s+", " ", asked.search(strangers.text).group(1)).strip() == (
+        "<dt>Your name in each issue</dt><dd>&lt;b&gt;Mallory&lt;/b&gt;</dd> <dt>Themes</dt><dd>every theme</dd>")
+    assert live.status("shown@example.org") == "pending"
+
+
 def test_a_link_mailed_before_requests_were_kept_apart_confirms_only_while_the_address_has_not_left(
         live, client, store):
     """A confirm link mailed before the upgrade names no request. It still confirms its address (a stranger's

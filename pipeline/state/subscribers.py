@@ -352,6 +352,14 @@ def get_subscriber(store: Store, subscriber_id: int) -> Subscriber | None:
     return _subscriber(rows[0]) if rows else None
 
 
+def asked_for(store: Store, subscriber_id: int, request: int) -> tuple[str, list[str]] | None:
+    """The name and themes a request asked for (what confirming it gives the subscriber); None when it is not theirs
+    or no longer stored."""
+    rows = store._rows("SELECT name, themes FROM subscription_requests WHERE id = ? AND subscriber = ?",
+                       (request, _current_id(store._rows, subscriber_id)))
+    return (rows[0][0], json.loads(rows[0][1])) if rows else None
+
+
 def find_subscriber(store: Store, email: str) -> Subscriber | None:
     rows = store._rows(f"SELECT {_COLUMNS} FROM subscribers WHERE email = ?", (_key(email),))
     return _subscriber(rows[0]) if rows else None

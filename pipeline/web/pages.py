@@ -24,7 +24,15 @@ from pipeline.config import Project
 from pipeline.errors import PipelineError
 from pipeline.state import Store
 from pipeline.state.subscribers import Request as SubscriptionRequest
-from pipeline.state.subscribers import Subscriber, can_confirm, confirm, get_subscriber, set_themes, unsubscribe
+from pipeline.state.subscribers import (
+    Subscriber,
+    asked_for,
+    can_confirm,
+    confirm,
+    get_subscriber,
+    set_themes,
+    unsubscribe,
+)
 from pipeline.subscribers.addresses import checked, mailbox, normalise, one_line
 from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
 from pipeline.subscribers.signing import BadToken, ExpiredToken, Links, Purpose
@@ -171,8 +179,13 @@ async def confirm_page(request: Request) -> Response:
     if subscriber.status == "pending" and not await run_in_threadpool(can_confirm, web.store, subscriber.id,
                                                                       at=_now(), request=asked, mailed=mailed):
         return _gone(web)
+    # Anyone may have filled in the form for this address: the owner sees what the button would take on.
+    wish = None
+    if subscriber.status == "pending" and asked is not None:
+        wish = await run_in_threadpool(asked_for, web.store, subscriber.id, asked)
     return web.pages.render("confirm.html", title="Confirm your subscription", state=subscriber.status,
-                            preferences=_path(web, "preferences", subscriber.id))
+                            preferences=_path(web, "preferences", subscriber.id),
+                            asked={"name": wish[0], "themes": wish[1]} if wish else None)
 
 
 async def confirm_post(request: Request) -> Response:

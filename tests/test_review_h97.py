@@ -187,3 +187,66 @@ def test_the_vtimezone_puts_the_start_of_summer_time_at_the_right_instant(projec
     # BST began at 01:00 UTC on 27 March 2016 and ended at 01:00 UTC on 30 October 2016.
     assert onsets["BST", date(2016, 3, 27)] == datetime(2016, 3, 27, 1, 0)
     assert onsets["GMT", date(2016, 10, 30)] == datetime(2016, 10, 30, 1, 0)
+
+
+WELSH_FEED = '''<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0">
+  <channel>
+    <title>Partner yng Nghymru</title>
+    <link>https://partner.example.cymru/</link>
+    <description>Newyddion</description>
+    <language>cy</language>
+    <item>
+      <title>Cymorth gan gymheiriaid yng Nghaerdydd</title>
+      <link>https://partner.example.cymru/newyddion/cymorth</link>
+      <guid>https://partner.example.cymru/newyddion/cymorth</guid>
+      <pubDate>Thu, 14 Jan 2016 10:00:00 +0000</pubDate>
+      <description>&lt;p&gt;Mae gweithwyr cymorth gan gymheiriaid yn cyfarfod bob mis yng Nghaerdydd.&lt;/p&gt;</description>
+    </item>
+  </channel>
+</rss>
+'''
+
+
+def test_a_partner_item_in_another_language_is_marked_so_on_its_page(pipeline_project):
+    """A news item from a feed that declares <language>cy</language> is shown with lang="cy" (WCAG 3.1.2), not as en-GB."""
+    project = pipeline_project('[sources.partner]\ntype = "feed"\nurl = "partner.xml"\n',
+                               {"partner.xml": WELSH_FEED, "subscribers.csv": "email,name\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    (folder,) = [p for p in (project.root / "out" / "news").iterdir() if p.is_dir()]
+    page = (folder / "index.html").read_text(encoding="utf-8")
+
+    assert "Mae gweithwyr cymorth" in page
+    assert 'lang="cy"' in page
+
+
+PARTNER_WITH_IMAGE = '''<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/">
+  <channel>
+    <title>Open Dialogue UK: news</title>
+    <link>https://opendialogue-uk.example.org/</link>
+    <description>News</description>
+    <item>
+      <title>Plans for a London centre for training and practice</title>
+      <link>https://opendialogue-uk.example.org/news/london-centre-plans</link>
+      <guid>https://opendialogue-uk.example.org/news/london-centre-plans</guid>
+      <pubDate>Thu, 14 Jan 2016 10:00:00 +0000</pubDate>
+      <media:content url="https://opendialogue-uk.example.org/images/centre.jpg" medium="image" type="image/jpeg"/>
+      <description>&lt;p&gt;Our centre in London will offer training and therapeutic work in several approaches.&lt;/p&gt;</description>
+    </item>
+  </channel>
+</rss>
+'''
+
+
+def test_the_lead_image_the_page_shows_is_in_the_feed_too(pipeline_project):
+    """A partner item's lead image, shown on its page and in the email, is carried by its feed entry as well."""
+    image = "https://opendialogue-uk.example.org/images/centre.jpg"
+    project = pipeline_project('[sources.partner]\ntype = "feed"\nurl = "partner.xml"\n',
+                               {"partner.xml": PARTNER_WITH_IMAGE, "subscribers.csv": "email,name\nr@example.org,R\n"})
+    project.run(as_of=date(2016, 2, 1))
+    (folder,) = [p for p in (project.root / "out" / "news").iterdir() if p.is_dir()]
+    assert image in (folder / "index.html").read_text(encoding="utf-8")
+    assert image in project.email().html
+
+    assert image in project._out("feed.xml").read_text(encoding="utf-8")

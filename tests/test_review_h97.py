@@ -15,7 +15,7 @@ def _guids(data: bytes) -> dict[str, str]:
     return {item.findtext("title"): item.findtext("guid") for item in ET.fromstring(data).iter("item")}
 
 
-def test_an_items_guid_does_not_change_when_a_newer_item_shares_its_url(write_feed, item_factory):
+def test_an_items_guid_does_not_change_when_a_newer_item_shares_its_url(write_feed, item_factory):  # noqa: F811
     """An item's guid stays the same from run to run when a later item with the same link arrives."""
     first = item_factory(Kind.NEWS, "Shared page", published=datetime(2016, 1, 3, 10, tzinfo=UTC))
     _, _, before, _ = write_feed([first])
@@ -166,12 +166,13 @@ def test_a_moved_pages_canonical_address_is_the_page_it_leads_to(pipeline_projec
 
 def test_the_vtimezone_puts_the_start_of_summer_time_at_the_right_instant(project_from):
     """Europe/London's VTIMEZONE gives BST's onset in the local time before it (01:00 GMT, RFC 5545 3.6.5), not 02:00."""
+    from zoneinfo import ZoneInfo
+
     from icalendar import Calendar
 
     from pipeline.calendars import event_ics
     from pipeline.models import EventDetails
     from pipeline.testing import make_item
-    from zoneinfo import ZoneInfo
 
     london = ZoneInfo("Europe/London")
     project = project_from('[sinks.archive]\ntype = "archive"\n')

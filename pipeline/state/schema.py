@@ -191,7 +191,17 @@ ITEMS_RECENT = """
 CREATE INDEX IF NOT EXISTS items_recent ON items (published DESC, id, themes);
 """  # after the steps: a database from before the themes column gets it then
 
-TABLES = CORE + ITEMS_RECENT + JOURNAL + SUBSCRIBERS + REQUESTS + ALIASES + SITE + HISTORY + ALERTS
+# Each item's guid in the RSS feeds, kept from the first feed it was in (plugins/sinks/rss/guids.py): not a cache,
+# since a guid that changed would make every feed reader show the item again as new. Made by every open, as TABLES
+# are: a database from before starts with none, and each item keeps the guid it is given next, as it had before.
+FEED_GUIDS = """
+CREATE TABLE IF NOT EXISTS feed_guids (
+    item TEXT PRIMARY KEY,
+    guid TEXT NOT NULL UNIQUE
+);
+"""
+
+TABLES = CORE + ITEMS_RECENT + JOURNAL + SUBSCRIBERS + REQUESTS + ALIASES + SITE + HISTORY + ALERTS + FEED_GUIDS
 
 
 def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:

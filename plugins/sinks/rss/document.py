@@ -31,6 +31,7 @@ from pipeline.models import Item
 from pipeline.sanitize import clean_html, html_to_text, safe_url, strip_controls
 from pipeline.sanitize import one_line as _fold
 from pipeline.templating import money
+from plugins.sinks.rss.guids import Guids
 
 ATOM = "http://www.w3.org/2005/Atom"
 DC = "http://purl.org/dc/elements/1.1/"
@@ -53,13 +54,15 @@ class Channel:
 
 
 def build_feed(project: Project, items: list[Item], moment: datetime, channel: Channel | None = None,
-               memo: dict[tuple, ItemText] | None = None, owners: Mapping[str, str] | None = None) -> ET.Element:
+               memo: dict[tuple, ItemText] | None = None, owners: Mapping[str, str] | None = None,
+               guids: Guids | None = None) -> ET.Element:
     """The `<rss>` element for `items` (newest first). Without `channel`, the main feed's.
 
     `lastBuildDate` is the newest item's date (or `moment` for an empty feed), so the same items give
     the same bytes and an unchanged feed is not rewritten. `memo` keeps each item's text for the next
     feed of the same run (an item is in the main feed and in each of its themes' feeds). `owners`
-    (`site.own_pages`) says which item has a page two items' own URLs name, as the archive decides it."""
+    (`site.own_pages`) says which item has a page two items' own URLs name, as the archive decides it. `guids`
+    gives each item the guid it was given before (`guids.py`); without it, guids are given afresh."""
     core = project.core
     channel = channel or main_channel(project)
     rss = ET.Element("rss", {"version": "2.0"})
@@ -71,7 +74,7 @@ def build_feed(project: Project, items: list[Item], moment: datetime, channel: C
     _text(element, "lastBuildDate", rfc822(max((i.published for i in items), default=moment)))
     _text(element, "generator", f"newsletter-pipeline {__version__}")
     _element(element, f"{{{ATOM}}}link", href=channel.self_url, rel="self", type="application/rss+xml")
-    guids: set[str] = set()
+    guids = Guids() if guids is None else guids
     memo = {} if memo is None else memo
     for item in items:
         key = (item.id, tuple(also.get("id", "") for also in item.also_announced))
@@ -131,18 +134,16 @@ def item_text(project: Project, item: Item, owners: Mapping[str, str] | None = N
         creator=item.author)
 
 
-def item_element(text: ItemText, guids: set[str]) -> ET.Element:
-    """One `<item>`; `guids` (those already in the feed) keeps every guid unique."""
+def item_element(text: ItemText, guids: Guids) -> ET.Element:
+    """One `<item>`; `guids` gives it the guid it has had (every guid unique)."""
     element = ET.Element("item")
     _text(element, "title", text.title)
     if text.link:
         _text(element, "link", text.link)
-    # A guid stays what it was before items had pages: the own URL, or the id (not a permalink). The own URL
-    # is a permalink only where the link goes too: one on this site that no page answers is not followed.
-    unique = bool(text.own_url) and text.own_url not in guids
-    guid = text.own_url if unique else text.id
-    permalink = unique and text.link == text.own_url
-    guids.add(guid)
+    # The own URL, or the id (not a permalink), as given the first time (guids.py). A URL is a permalink only
+    # where the link goes too: one on this site that no page answers is not followed, nor an address it has left.
+    guid = guids.of(text.id, text.own_url)
+    permalink = guid == text.own_url and text.link == text.own_url
     _element(element, "guid", guid, isPermaLink="true" if permalink else "false")
     _text(element, "pubDate", text.published)
     _text(element, "description", text.description)

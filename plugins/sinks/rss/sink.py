@@ -26,6 +26,7 @@ from pipeline.run_context import RunContext
 from pipeline.state.site import pages_written, record_pages
 from plugins.sinks.rss.choose import choose
 from plugins.sinks.rss.document import build_feed, feed_bytes, main_channel, theme_channel
+from plugins.sinks.rss.guids import Guids
 
 
 class RssSink(Sink):
@@ -64,16 +65,18 @@ class RssSink(Sink):
         channel = main_channel(project, self.settings.title, self.settings.description)
         main = site.file(project, site.FEED_FILE)
         newest = index[0][1] if index else moment  # dates an empty feed, the same each run
-        if write_if_changed(main, feed_bytes(build_feed(project, items, newest, channel, memo, owners))):
+        guids = Guids.load(run.store)
+        if write_if_changed(main, feed_bytes(build_feed(project, items, newest, channel, memo, owners, guids))):
             written.append(str(main))
 
         themes = by_theme(index)
         for path, (theme, carrying) in themes.items():
             chosen = choose(carrying, load, limit, moment, today)
             root = build_feed(project, chosen, published[carrying[0]],
-                              theme_channel(project, theme, self.settings.title), memo, owners)
+                              theme_channel(project, theme, self.settings.title), memo, owners, guids)
             if write_if_changed(site.file(project, path), feed_bytes(root)):
                 written.append(str(site.file(project, path)))
+        guids.save(run.store)
         removed = remove_stale_theme_feeds(project.core.out_dir, {site.file(project, p) for p in themes})
         stale_at = min((when for item in loaded.values() if (when := stops_being_current(item, project.tz)) > moment),
                        default=None)

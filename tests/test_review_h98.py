@@ -1,0 +1,147 @@
+"""Review h98: can a real list be sent to safely (no duplicates, nobody missed) under faults?"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+from pipeline.runner import run
+from tests.newsletter_network import SUBSCRIBERS, everyone, statuses
+
+AS_OF = date(2016, 3, 1)
+
+
+def run_in_process(config):
+    from pipeline.config import load_project
+    return run(load_project(config), as_of=AS_OF)
+
+
+def test_an_outage_lasting_a_few_scheduler_retries_leaves_nobody_unknown(fake, network):
+    """Runs retried during one SendGrid outage (as `pipeline schedule` retries within the hold) must not use up
+    SendGrid's ten cancellations between them: once it heals, everyone gets one copy and nobody is unknown."""
+    config = network()
+    fake.fail_before(503, times=10_000)  # SendGrid refuses everything for a while; nothing is accepted
+    for _ in range(3):  # the scheduler's retries after 1 and 2 minutes: well inside the 30-minute hold
+        run_in_process(config)
+    fake.heal()
+
+    run_in_process(config)
+
+    print(statuses(config), len(fake.cancelled_batches()))
+    assert statuses(config) == Counter(sent=SUBSCRIBERS)
+    assert fake.delivered() == everyone()
+
+
+def test_a_cancel_whose_confirmation_fails_never_records_the_cancelled_batch_as_sent(fake, network):
+    """A cancel SendGrid took (its answers to scheduled_sends failing) must not leave the batch's accepted
+    recipients recorded as sent: their mail is discarded with the batch, so they are sent again or unknown."""
+    config = network()
+    fake.fail_after(500)  # the batch's first request is in doubt; its second (20 more readers) is accepted
+    fake.fail_after(500, times=10_000, on="scheduled_sends")  # the cancel is applied, but every answer is a 500
+
+    run_in_process(config)
+    fake.heal()
+    fake.advance(31 * 60)  # the hold is over: SendGrid has sent what it kept, and discarded the cancelled batch
+
+    print(statuses(config), fake.cancelled_batches())
+    delivered = fake.delivered(pending=False)
+    store_says_sent = _sent(config)
+    assert not (store_says_sent - set(delivered)), "recorded as sent, never delivered"
+
+
+def _sent(config) -> set[str]:
+    from pipeline.state import Store, journal
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        return journal.delivered_to(store, 1)
+    finally:
+        store.close()
+
+
+class _Truncating:
+    """An HTTP proxy on 127.0.0.1 in front of the SendGrid stand-in that, for the first `times` requests whose path
+    starts with `prefix` (and method is `method`), passes SendGrid's status line and headers but only half its
+    body, then closes the connection: a connection dropped in the middle of the answer."""
+
+    def __init__(self, upstream: str, method: str, prefix: str, times: int = 1):
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        target = urlsplit(upstream)
+        proxy = self
+        self.left = times
+        self.cut = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                answer = conn.getresponse()
+                payload = answer.read()
+                conn.close()
+                cut = self.command == method and self.path.startswith(prefix) and proxy.left > 0 and len(payload) > 1
+                if cut:
+                    proxy.left -= 1
+                    proxy.cut += 1
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("content-length", "connection", "server", "date"):
+                        self.send_header(name, value)
+                    elif name.lower() == "date":
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(payload[: len(payload) // 2] if cut else payload)
+                self.wfile.flush()
+                self.close_connection = True
+
+            do_POST = do_PATCH = do_DELETE = do_PUT = do_GET
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+def test_a_cancel_confirmation_cut_off_mid_answer_is_read_again_and_nobody_is_lost(fake, write_project):
+    """A connection dropped in the middle of SendGrid's answer to the cancel's confirmation (GET scheduled_sends) is
+    a request in doubt like any other, asked again: the cancelled batch is sent again, and nobody is recorded sent
+    whose mail SendGrid discarded with it."""
+    from tests.newsletter_network import POST, project_toml, readers_csv
+
+    proxy = _Truncating(fake.url, "GET", "/v3/user/scheduled_sends/")
+    try:
+        config = write_project(project_toml(proxy.url), {"subscribers.csv": readers_csv(), "blog/post.md": POST})
+        fake.fail_after(500)  # the first batch's first request is in doubt, its second is accepted: it is cancelled
+
+        run_in_process(config)
+    finally:
+        proxy.stop()
+    fake.advance(31 * 60)  # past the hold: SendGrid has sent what it kept
+
+    print(statuses(config), proxy.cut)
+    assert proxy.cut == 1
+    never = sorted(_sent(config) - set(fake.delivered(pending=False)))
+    assert never == [], f"{len(never)} recorded as sent, never delivered"
+    assert statuses(config) == Counter(sent=SUBSCRIBERS)

@@ -145,3 +145,25 @@ def test_a_cancel_confirmation_cut_off_mid_answer_is_read_again_and_nobody_is_lo
     never = sorted(_sent(config) - set(fake.delivered(pending=False)))
     assert never == [], f"{len(never)} recorded as sent, never delivered"
     assert statuses(config) == Counter(sent=SUBSCRIBERS)
+
+
+def test_a_subscriber_whose_address_is_not_ascii_before_the_at_gets_the_issue_over_smtputf8(smtp_server, write_project):
+    """A subscriber at an internationalised address (RFC 6531, `jörg@bücher.example`) can be on the list and gets
+    the issue through an smtp server offering SMTPUTF8, as the smtp delivery promises, not refused as 'not a valid
+    email address'."""
+    from tests.mail_fixtures import Inbox
+    from tests.newsletter_network import POST, newsletter_toml
+
+    inbox = Inbox()
+    port = smtp_server(inbox, enable_SMTPUTF8=True)
+    config = write_project(newsletter_toml(delivery=f'type = "smtp"\n    host = "127.0.0.1"\n    port = {port}\n'
+                                                    f'    starttls = false'),
+                           {"subscribers.csv": "email,name\nann@example.org,Ann\njörg@bücher.example,Jörg\n",
+                            "blog/post.md": POST})
+
+    report = run_in_process(config)
+
+    print(report.problems, [r.summary for r in report.results])
+    assert sorted(to for received in inbox.received for to in received["to"]) == ["ann@example.org",
+                                                                                   "jörg@bücher.example"]
+    assert report.exit_code == 0

@@ -167,3 +167,26 @@ def test_a_subscriber_whose_address_is_not_ascii_before_the_at_gets_the_issue_ov
     assert sorted(to for received in inbox.received for to in received["to"]) == ["ann@example.org",
                                                                                    "jörg@bücher.example"]
     assert report.exit_code == 0
+
+
+def test_an_outage_with_one_request_per_batch_costs_few_cancellations_and_leaves_nobody_unknown(fake, write_project):
+    """With settings the delivery accepts (one request per batch id, twelve requests in flight), one outage must still
+    stay under SendGrid's ten cancellations: nobody left unknown, and once it heals everyone gets one copy."""
+    from tests.newsletter_network import POST, newsletter_toml, readers_csv
+
+    config = write_project(newsletter_toml(delivery=f'''type = "sendgrid"
+    host = "{fake.url}"
+    batch_size = 10
+    requests_per_batch = 1
+    concurrency = 12
+    max_retries = 2
+    max_wait_seconds = 0'''), {"subscribers.csv": readers_csv(), "blog/post.md": POST})
+    fake.fail_before(503, times=10_000)  # SendGrid refuses everything for a while; nothing is accepted
+
+    run_in_process(config)
+    fake.heal()
+    run_in_process(config)  # the outage is over
+
+    print(statuses(config), len(fake.cancelled_batches()))
+    assert fake.delivered() == everyone()
+    assert statuses(config) == Counter(sent=SUBSCRIBERS)

@@ -190,3 +190,27 @@ def test_an_outage_with_one_request_per_batch_costs_few_cancellations_and_leaves
     print(statuses(config), len(fake.cancelled_batches()))
     assert fake.delivered() == everyone()
     assert statuses(config) == Counter(sent=SUBSCRIBERS)
+
+
+def test_an_outage_during_a_send_to_several_choices_of_themes_leaves_nobody_unknown(fake, write_project):
+    """With the default SendGrid settings, one outage during a send to four choices of themes (one rendering each)
+    must stay under SendGrid's ten cancellations: nobody unknown, and once it heals everyone gets one copy."""
+    from tests.newsletter_network import newsletter_toml
+
+    choices = ["advocacy", "housing", "peer support", "research"]
+    readers = "email,name,themes\n" + "".join(f"reader{n}@example.org,Reader {n},{choices[n % 4]}\n"
+                                              for n in range(SUBSCRIBERS))
+    post = ("---\ntitle: \"Peer support in Leeds\"\ndate: 2016-02-15\nthemes: [advocacy, housing, peer support, "
+            "research]\n---\n\nPeer workers and service users met in Leeds to plan the spring seminar.\n")
+    config = write_project(newsletter_toml(delivery=f'type = "sendgrid"\n    host = "{fake.url}"\n'
+                                                    f'    max_wait_seconds = 0'),
+                           {"subscribers.csv": readers, "blog/post.md": post})
+    fake.fail_before(503, times=10_000)  # SendGrid refuses everything for a while; nothing is accepted
+
+    run_in_process(config)
+    fake.heal()
+    run_in_process(config)  # the outage is over
+
+    print(statuses(config), len(fake.cancelled_batches()))
+    assert fake.delivered() == everyone()
+    assert statuses(config) == Counter(sent=SUBSCRIBERS)

@@ -27,9 +27,8 @@ def test_an_outage_lasting_a_few_scheduler_retries_leaves_nobody_unknown(fake, n
 
     run_in_process(config)
 
-    print(statuses(config), len(fake.cancelled_batches()))
-    assert statuses(config) == Counter(sent=SUBSCRIBERS)
-    assert fake.delivered() == everyone()
+    assert _missed(fake) == [], "never delivered"
+    assert statuses(config) == Counter(sent=SUBSCRIBERS)  # and nobody left unknown for the organiser to decide
 
 
 def test_a_cancel_whose_confirmation_fails_never_records_the_cancelled_batch_as_sent(fake, network):
@@ -43,10 +42,15 @@ def test_a_cancel_whose_confirmation_fails_never_records_the_cancelled_batch_as_
     fake.heal()
     fake.advance(31 * 60)  # the hold is over: SendGrid has sent what it kept, and discarded the cancelled batch
 
-    print(statuses(config), fake.cancelled_batches())
-    delivered = fake.delivered(pending=False)
-    store_says_sent = _sent(config)
-    assert not (store_says_sent - set(delivered)), "recorded as sent, never delivered"
+    never = sorted(_sent(config) - set(fake.delivered(pending=False)))
+    assert never == [], f"{len(never)} recorded as sent, never delivered"
+
+
+def _missed(fake) -> list[str]:
+    """The readers with no copy coming, then those with more than one (none of either is the promise)."""
+    got = fake.delivered()
+    assert all(got[r] <= 1 for r in everyone()), "someone got two copies"
+    return sorted(r for r in everyone() if not got[r])
 
 
 def _sent(config) -> set[str]:
@@ -93,12 +97,10 @@ class _Truncating:
                 if cut:
                     proxy.left -= 1
                     proxy.cut += 1
-                self.send_response(answer.status)
+                self.send_response_only(answer.status)
                 for name, value in answer.getheaders():
-                    if name.lower() not in ("content-length", "connection", "server", "date"):
-                        self.send_header(name, value)
-                    elif name.lower() == "date":
-                        self.send_header(name, value)
+                    if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(name, value)  # SendGrid's Date and Server too
                 self.send_header("Content-Length", str(len(payload)))
                 self.send_header("Connection", "close")
                 self.end_headers()
@@ -140,7 +142,6 @@ def test_a_cancel_confirmation_cut_off_mid_answer_is_read_again_and_nobody_is_lo
         proxy.stop()
     fake.advance(31 * 60)  # past the hold: SendGrid has sent what it kept
 
-    print(statuses(config), proxy.cut)
     assert proxy.cut == 1
     never = sorted(_sent(config) - set(fake.delivered(pending=False)))
     assert never == [], f"{len(never)} recorded as sent, never delivered"
@@ -163,7 +164,6 @@ def test_a_subscriber_whose_address_is_not_ascii_before_the_at_gets_the_issue_ov
 
     report = run_in_process(config)
 
-    print(report.problems, [r.summary for r in report.results])
     assert sorted(to for received in inbox.received for to in received["to"]) == ["ann@example.org",
                                                                                    "jörg@bücher.example"]
     assert report.exit_code == 0
@@ -187,8 +187,7 @@ def test_an_outage_with_one_request_per_batch_costs_few_cancellations_and_leaves
     fake.heal()
     run_in_process(config)  # the outage is over
 
-    print(statuses(config), len(fake.cancelled_batches()))
-    assert fake.delivered() == everyone()
+    assert _missed(fake) == [], "never delivered"
     assert statuses(config) == Counter(sent=SUBSCRIBERS)
 
 
@@ -211,6 +210,5 @@ def test_an_outage_during_a_send_to_several_choices_of_themes_leaves_nobody_unkn
     fake.heal()
     run_in_process(config)  # the outage is over
 
-    print(statuses(config), len(fake.cancelled_batches()))
-    assert fake.delivered() == everyone()
+    assert _missed(fake) == [], "never delivered"
     assert statuses(config) == Counter(sent=SUBSCRIBERS)

@@ -212,3 +212,33 @@ def test_an_outage_during_a_send_to_several_choices_of_themes_leaves_nobody_unkn
 
     assert _missed(fake) == [], "never delivered"
     assert statuses(config) == Counter(sent=SUBSCRIBERS)
+
+
+def test_an_address_marked_bounced_keeps_no_resume_due(smtp_server, write_project):
+    """Once the only one an issue has not reached is an address the send marked bounced (off the list, never sent to
+    again), `pipeline schedule` has nothing to resume, and `pipeline status` does not say the issue has not reached
+    them (as `journal.outstanding` already leaves out whoever left the list)."""
+    from datetime import datetime
+
+    from pipeline.config import load_project
+    from pipeline.scheduler import RESUME, due
+    from pipeline.state import Store
+    from tests.mail_fixtures import Inbox
+    from tests.newsletter_network import POST, newsletter_toml
+
+    inbox = Inbox(refuse=("gone@example.org",))  # 550 5.1.1 at RCPT TO: a hard bounce
+    port = smtp_server(inbox)
+    config = write_project(newsletter_toml(delivery=f'type = "smtp"\n    host = "127.0.0.1"\n    port = {port}\n'
+                                                    f'    starttls = false'),
+                           {"subscribers.csv": "email,name\nann@example.org,Ann\ngone@example.org,Gone\n"
+                                               "bob@example.org,Bob\n", "blog/post.md": POST})
+    first = run_in_process(config)
+    assert any("gone@example.org bounced" in p for p in first.problems)
+
+    project = load_project(config)
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        now = datetime(2016, 3, 1, 12, 0, tzinfo=project.tz)  # within the catch-up window of the issue's slot
+        assert [d.why for d in due(store, project, now, last_refresh=now) if d.kind == RESUME] == []
+    finally:
+        store.close()

@@ -147,6 +147,10 @@ class Deliverer(Component):
 
     batch_size: ClassVar[int] = 500  # recipients journalled as one batch
     parallel_batches: ClassVar[int] = 1  # batches handed over at once (each from its own thread)
+    # How many batches in doubt the provider can take back at once (SendGrid holds 10 cancelled batches until
+    # their send time); None: no such limit. With one, the host keeps count of those it asked to take back
+    # (`journal.taken_back`) and never has more in flight than it could still take back (`sending.py`).
+    take_back_limit: ClassVar[int | None] = None
 
     def send(self, messages: list[EmailMessage], run: RunContext | None) -> list[Delivery]:
         """Send `email.message.EmailMessage` objects, one per recipient; report each (by the address in its To

@@ -134,7 +134,7 @@ def settle_open_batches(store: Store, deliverer: Deliverer, now: Clock) -> list[
             interrupted = [Delivery(d.recipient, False, error=why, certain=False) for d in interrupted]
         else:
             resolution = _resolve(deliverer, Batch(open_batch.id, open_batch.send_at, open_batch.edition),
-                                  interrupted)
+                                  interrupted, store, now)
         outcomes = [_outcome(d, resolution.get(d.recipient, Resolution.UNKNOWN), last_round=False)
                     for d in interrupted]
         journal.settle_batch(store, batch=open_batch.id, edition=open_batch.edition, outcomes=outcomes, at=now())
@@ -159,19 +159,27 @@ def send_issue(store: Store, deliverer: Deliverer, edition: int,
     parallel = max(1, deliverer.parallel_batches)
     pool = ThreadPoolExecutor(parallel, thread_name_prefix="batch")
     in_hand: InHand = {}
+    takebacks = _TakeBacks(store, deliverer, now, max_rounds)
     try:
         for mailing, recipients in groups:
             todo: Iterable[Recipient] = (r for r in recipients if not _skipped(r, skip, report))
             for round_number in range(1, max_rounds + 1):
+                stop = takebacks.stop()
+                if stop:  # the provider could take back no more: the next run sends them, after the hold
+                    _not_sent(store, deliverer, edition, list(todo), report, now, why=stop)
+                    break
+
                 def send(chunk: list[Recipient], mailing: Mailing = mailing,
                          last: bool = round_number == max_rounds) -> tuple[list[Recipient], bool]:
                     return _send_batch(store, deliverer, edition, mailing, chunk, report, now, run, in_hand,
                                        last_round=last)
 
-                # After a round in doubt, one small batch goes first and alone: if the trouble lasts,
-                # it costs one cancellation, not one per batch in flight.
-                probe = deliverer.probe_size if round_number > 1 else 0
-                todo = _send_round(pool, parallel, deliverer.batch_size, todo, send, probe=probe)
+                # After a round in doubt (in this send or the run before), one small batch goes first and alone:
+                # if the trouble lasts, it costs one cancellation, not one per batch in flight.
+                probe = deliverer.probe_size if round_number > 1 or takebacks.troubled else 0
+                todo, doubt = _send_round(pool, takebacks.in_flight(parallel), deliverer.batch_size, todo, send,
+                                          probe=probe)
+                takebacks.after_round(doubt, probed=bool(probe))
                 if not todo:
                     break
                 if round_number == max_rounds:  # never handed over: the next run sends them
@@ -265,9 +273,58 @@ def _skipped(recipient: Recipient, skip: dict[str, str], report: SendReport) -> 
     return True
 
 
+class _TakeBacks:
+    """What a send may still risk when its delivery can take back only so many batches in doubt at once
+    (`Deliverer.take_back_limit`: SendGrid holds 10 cancelled batches until their send time).
+
+    Every batch in flight can end in doubt and cost one, so there are never more in flight than half of
+    those left (`in_flight`). Once a batch was in doubt (in this send, or one the provider still holds from
+    an earlier run), each later round, whatever its choice of themes, starts with a probe: one small batch
+    alone. A probe in doubt ends the whole send, after `max_rounds - 1` probes in a run that started well,
+    after one in a run that started in trouble; and a send stops when one take-back is all that is left, so
+    that no outage, however long or however often the scheduler retries, uses them up and leaves readers
+    unknown. What is not sent is `failed`, for the next run."""
+
+    def __init__(self, store: Store, deliverer: Deliverer, now: Clock, max_rounds: int):
+        self.store, self.limit, self.now = store, deliverer.take_back_limit, now
+        held = self._held()
+        self.troubled = bool(held)  # the run before ended in doubt, and what it took back is still held
+        self.probes = 1 if self.troubled else max(1, max_rounds - 1)
+        self.ended = False
+
+    def _held(self) -> int:
+        return 0 if self.limit is None else journal.taken_back_held(self.store, self.now())
+
+    def left(self) -> int | None:
+        return None if self.limit is None else self.limit - self._held()
+
+    def in_flight(self, parallel: int) -> int:
+        left = self.left()
+        return parallel if left is None else max(1, min(parallel, (left - 1) // 2))
+
+    def stop(self) -> str:
+        """Why the send must stop now; "" when it may go on."""
+        if self.ended:
+            return ("not sent: the delivery was in doubt again when tried alone (an outage); the next run sends "
+                    "it")
+        left = self.left()
+        if left is not None and left <= 1:
+            return (f"not sent: the provider holds {self.limit - left} batches taken back after doubt, and takes "
+                    f"back at most {self.limit} at once; the next run sends it, once their send time has passed")
+        return ""
+
+    def after_round(self, doubt: bool, *, probed: bool) -> None:
+        if not doubt:
+            return
+        self.troubled = True
+        if probed:
+            self.probes -= 1
+            self.ended = self.probes <= 0
+
+
 def _not_sent(store: Store, deliverer: Deliverer, edition: int, recipients: list[Recipient], report: SendReport,
-              now: Clock) -> None:
-    why = "not sent: the delivery was in doubt for every attempt of this run; the next run sends it"
+              now: Clock, why: str = "") -> None:
+    why = why or "not sent: the delivery was in doubt for every attempt of this run; the next run sends it"
     for start in range(0, len(recipients), 5000):
         chunk = [r.email for r in recipients[start:start + 5000]]
         journal.record_failed(store, edition=edition, channel=deliverer.name, recipients=chunk, error=why, at=now())
@@ -276,11 +333,12 @@ def _not_sent(store: Store, deliverer: Deliverer, edition: int, recipients: list
 
 
 def _send_round(pool: ThreadPoolExecutor, parallel: int, size: int, recipients: Iterable[Recipient],
-                send: Callable[[list[Recipient]], tuple[list[Recipient], bool]], *, probe: int = 0) -> list[Recipient]:
+                send: Callable[[list[Recipient]], tuple[list[Recipient], bool]], *,
+                probe: int = 0) -> tuple[list[Recipient], bool]:
     """Hand `recipients` to `send` `size` at a time, at most `parallel` batches in flight; return those
     to send again: what came back certainly undelivered, and, once a batch was in doubt, everything
-    not yet handed over. Stopping there is what keeps an outage from using up the provider's few
-    cancellations: only the batches already in flight can end in doubt."""
+    not yet handed over; and whether a batch was in doubt. Stopping there is what keeps an outage from
+    using up the provider's few cancellations: only the batches already in flight can end in doubt."""
     again: list[Recipient] = []
     in_flight: deque[Future] = deque()
     iterator = iter(recipients)
@@ -289,7 +347,7 @@ def _send_round(pool: ThreadPoolExecutor, parallel: int, size: int, recipients: 
         # in the pool too, never on this thread: a batch cut short by an interrupt here could not settle
         released, doubt = pool.submit(send, first).result() if first else ([], False)
         if doubt:  # still in trouble: the rest waits for the next round
-            return released + list(iterator)
+            return released + list(iterator), True
         again.extend(released)
     chunks = _chunks(iterator, size)
     doubt = False
@@ -308,7 +366,7 @@ def _send_round(pool: ThreadPoolExecutor, parallel: int, size: int, recipients: 
         doubt = doubt or in_doubt
     if doubt:
         again.extend(r for chunk in chunks for r in chunk)
-    return again
+    return again, doubt
 
 
 def _chunks(items: Iterable[Recipient], size: int) -> Iterator[list[Recipient]]:
@@ -365,7 +423,7 @@ def _hand_over(store: Store, deliverer: Deliverer, edition: int, mailing: Mailin
     if not doubt:
         resolution = {d.recipient: Resolution.SENT if d.ok else Resolution.NOT_SENT for d in known}
     else:
-        resolution = _resolve(deliverer, batch, known)
+        resolution = _resolve(deliverer, batch, known, store, now)
     outcomes = [_outcome(d, resolution.get(d.recipient, Resolution.UNKNOWN), last_round) for d in known]
     bounced = {d.recipient: d.error for d in known if d.bounced and d.certain and not d.ok}
     outcomes = [o._replace(error=f"bounced: {o.error}")
@@ -431,7 +489,11 @@ def _mark_bounced(store: Store, deliverer: Deliverer, edition: int, report: Send
         report.bounce(recipient, why)
 
 
-def _resolve(deliverer: Deliverer, batch: Batch, known: list[Delivery]) -> dict[str, Resolution]:
+def _resolve(deliverer: Deliverer, batch: Batch, known: list[Delivery], store: Store,
+             now: Clock) -> dict[str, Resolution]:
+    """The delivery's `resolve`; a batch it may have taken back (its send time still ahead) is counted first."""
+    if deliverer.take_back_limit is not None and batch.send_at is not None and batch.send_at > now():
+        journal.record_taken_back(store, batch=batch.id, send_at=batch.send_at)
     try:
         return deliverer.resolve(batch, known)
     except Exception:  # the delivery's own resolve failed: keep only what is certain

@@ -104,6 +104,17 @@ def settle_batch(store: Store, *, batch: str, edition: int, outcomes: Iterable[O
         db.execute("UPDATE batches SET state = 'closed' WHERE id = ?", (batch,))
 
 
+def record_taken_back(store: Store, *, batch: str, send_at: datetime) -> None:
+    """The delivery was asked to take `batch` back (it ended in doubt); the provider holds it until `send_at`."""
+    with store.transaction() as db:
+        db.execute("INSERT OR IGNORE INTO taken_back (batch, send_at) VALUES (?, ?)", (batch, _iso(send_at)))
+
+
+def taken_back_held(store: Store, now: datetime) -> int:
+    """How many batches taken back the provider still holds at `now` (their send time is ahead)."""
+    return store._rows("SELECT COUNT(*) FROM taken_back WHERE send_at > ?", (_iso(now),))[0][0]
+
+
 def respell_settled(store: Store) -> None:
     """Bring recipients settled in a spelling from before addresses took one to theirs (`respelling`): those a
     killed run left in flight across the upgrade, settled by the spelling they were handed over in."""

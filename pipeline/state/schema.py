@@ -201,7 +201,17 @@ CREATE TABLE IF NOT EXISTS feed_guids (
 );
 """
 
-TABLES = CORE + ITEMS_RECENT + JOURNAL + SUBSCRIBERS + REQUESTS + ALIASES + SITE + HISTORY + ALERTS + FEED_GUIDS
+# Each batch in doubt the delivery was asked to take back (SendGrid: cancel) while its send time was ahead: the
+# provider holds only so many at once, until that time (`Deliverer.take_back_limit`, pipeline/mail/sending.py).
+TAKEN_BACK = """
+CREATE TABLE IF NOT EXISTS taken_back (
+    batch   TEXT PRIMARY KEY,
+    send_at TEXT NOT NULL                 -- until then the provider holds it
+);
+"""
+
+TABLES = (CORE + ITEMS_RECENT + JOURNAL + SUBSCRIBERS + REQUESTS + ALIASES + SITE + HISTORY + ALERTS + FEED_GUIDS
+          + TAKEN_BACK)
 
 
 def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:

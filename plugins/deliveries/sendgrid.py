@@ -30,6 +30,7 @@ SendGrid's own explanation. The API key is read from the environment variable na
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -68,6 +69,8 @@ NO_DOMAIN = ("no mail reaches this address: IDNA refuses its domain (a direction
              "it; a row kept as it was from before addresses took one spelling); take it off the list with "
              "`pipeline subscribers remove`, or ask the subscriber for their address again")
 CANCEL_CUTOFF = timedelta(minutes=10)  # SendGrid refuses a cancel later than this before send_at
+MAX_CANCELLED = 10  # SendGrid holds at most this many cancelled (or paused) batches at once
+_STATUS_EXISTS = re.compile(r"\bstatus for this batch id exists\b", re.IGNORECASE)  # a cancel (or pause) is there
 CANCEL_MARGIN = timedelta(minutes=1)  # our clock and SendGrid's may differ a little
 MAX_RESENDS = 10  # requests made again without the recipients a 400 named, per request
 _PERSONALIZATION = re.compile(r"personalizations\.(\d+)(?:\.|$)")  # the field of a 400's error
@@ -139,6 +142,10 @@ class SendGrid(Deliverer):
     @property
     def probe_size(self) -> int:
         return self.settings.batch_size
+
+    @property
+    def take_back_limit(self) -> int | None:  # each batch in doubt is cancelled, and SendGrid holds ten at most
+        return MAX_CANCELLED if self.settings.scheduled else None
 
     def pause_after_doubt(self, round_number: int) -> float:
         return min(2.0 ** round_number, self.settings.max_wait_seconds)
@@ -227,8 +234,15 @@ class SendGrid(Deliverer):
         if batch.send_at is None or not self.settings.scheduled:
             return super().resolve(batch, known)
         in_time = self.sendgrid_now() < batch.send_at - CANCEL_CUTOFF - CANCEL_MARGIN
-        if in_time and self._cancel(batch.id):
+        cancelled = self._cancel(batch.id) if in_time else False
+        if cancelled:
             return {d.recipient: Resolution.NOT_SENT for d in known}
+        if cancelled is None:  # it may be cancelled: then SendGrid discards even what it accepted, so nobody is sent
+            unsure = (f"SendGrid batch {batch.id} was asked to cancel, and whether it did could not be learnt "
+                      f"({self.cancel_failure}); `pipeline deliveries` lists them, `--resend unknown` sends again")
+            for d in known:
+                d.error = f"{d.error}; {unsure}" if d.error else unsure
+            return {d.recipient: Resolution.UNKNOWN for d in known}
         why = (f"SendGrid refused to cancel it ({self.cancel_failure})" if in_time and self.cancel_failure
                else f"it could no longer be cancelled before its send time {batch.send_at:%Y-%m-%d %H:%M} UTC")
         late = f"SendGrid batch {batch.id} may have been delivered: {why}"
@@ -237,16 +251,20 @@ class SendGrid(Deliverer):
                 d.error = f"{d.error}; {late}" if d.error else late
         return super().resolve(batch, known)
 
-    def _cancel(self, batch_id: str) -> bool:
-        """Ask SendGrid to cancel `batch_id`, and confirm it did (the answer to the request may be lost too)."""
+    def _cancel(self, batch_id: str) -> bool | None:
+        """Ask SendGrid to cancel `batch_id`, and confirm it did (the answer to the request may be lost too): True
+        when its status says cancel, False when it certainly is not cancelled, None when a cancel may have been
+        taken (a request in doubt, or "a status for this batch id exists") but no answer to the question came."""
         self.cancel_failure = ""
+        asked = False  # a cancel may have reached SendGrid and been taken
         for _ in range(self.settings.max_retries + 1):
             answer, detail, _ = self._call(lambda: self.client.client.user.scheduled_sends.post(
                 request_body=json.dumps({"batch_id": batch_id, "status": "cancel"})), retry_in_doubt=True)
             if answer is not Answer.ACCEPTED:
                 self.cancel_failure = detail
-            answer, _, body = self._call(lambda: self.client.client.user.scheduled_sends._(batch_id).get(),
-                                         retry_in_doubt=True)
+            asked = asked or answer is not Answer.REFUSED or bool(_STATUS_EXISTS.search(detail))
+            answer, detail, body = self._call(lambda: self.client.client.user.scheduled_sends._(batch_id).get(),
+                                              retry_in_doubt=True)
             if answer is Answer.ACCEPTED:
                 try:
                     listed = json.loads(body or b"[]")
@@ -255,7 +273,8 @@ class SendGrid(Deliverer):
                 if any(isinstance(s, dict) and s.get("status") == "cancel" for s in listed):
                     return True
                 return False  # SendGrid has no cancel for it: refused (too late, or too many cancelled)
-        return False
+            self.cancel_failure = f"{self.cancel_failure}; its status: {detail}" if self.cancel_failure else detail
+        return None if asked else False
 
     # -- one request -------------------------------------------------------------------------------
 
@@ -281,7 +300,7 @@ class SendGrid(Deliverer):
                 else:
                     body = exc.body or b""
                     return Answer.REFUSED, reason, body.encode() if isinstance(body, str) else body
-            except (URLError, OSError) as exc:
+            except (URLError, OSError, http.client.HTTPException) as exc:  # an answer cut off mid-way is one too
                 answer = Answer.REFUSED if _not_connected(exc) else Answer.IN_DOUBT
                 reason = f"SendGrid at {self.settings.host}: {_cause(exc)}"
             if answer is Answer.IN_DOUBT and not retry_in_doubt:

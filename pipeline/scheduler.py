@@ -126,7 +126,9 @@ def missed(store: Store, project: Project, now: datetime) -> str | None:
 def _not_reached(store: Store, edition: int) -> str:
     """Who the send of `edition` has not reached yet, in words ('' when nobody)."""
     counted = journal.counts(store, edition).get(edition, {})
-    parts = [f"{counted[s]} {s.replace('_', ' ')}" for s in (journal.IN_FLIGHT, journal.FAILED) if counted.get(s)]
+    failed = journal.outstanding(store, edition).get(journal.FAILED, 0)  # not who left since: no send reaches them
+    parts = [f"{n} {s.replace('_', ' ')}" for s, n in ((journal.IN_FLIGHT, counted.get(journal.IN_FLIGHT, 0)),
+                                                       (journal.FAILED, failed)) if n]
     never = len(journal.active_without_delivery(store, edition))
     if never:
         parts.append(f"{never} active subscriber{'s' if never != 1 else ''} not yet sent")

@@ -13,6 +13,8 @@ MAX_LENGTH = 254  # RFC 5321's limit on a path
 MAX_LOCAL = 64  # RFC 5321 4.5.3.1.1: the part before the @
 LONG_LOCAL = f"the part before the @ is longer than {MAX_LOCAL} characters"
 BARE_IP = "mail to an IP address needs brackets, which the list does not take: use the domain's name"
+NON_ASCII_NAME = ("the part before the @ has letters outside ASCII (RFC 6531), which SendGrid and many mail servers "
+                  "cannot deliver to: ask for another address")
 UNREACHABLE = "no mail server takes its domain"
 # Refused for a new address, but an address all the same: a row stored before these limits is still mailed, and
 # whatever takes an address off the list (a status column, a webhook event) must still reach it.
@@ -32,6 +34,8 @@ def address_problem(text: str) -> str | None:
     or '' (nothing like an address)."""
     if len(text) > MAX_LENGTH or not _ADDRESS.fullmatch(text) or ".." in text:
         return ""
+    if not text.rpartition("@")[0].isascii():
+        return NON_ASCII_NAME
     try:
         Address(addr_spec=text)
     except (HeaderParseError, ValueError, IndexError):

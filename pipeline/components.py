@@ -58,6 +58,11 @@ class Source(Component):
     # True when every HTML field the source returns has been through `pipeline.sanitize.clean_html`
     # already (the built-in sources do it): the host then skips its own second pass over `body_html`.
     sanitises: ClassVar[bool] = False
+    # True when `fetch` returns every item the source has (the organiser's own files: the blog, jobs, events), not
+    # a window onto them as a feed is: an item it stored before and no longer returns was taken out (a cancelled
+    # event, a post made a draft again), so it is withdrawn from the feeds, the site and every issue to come; the
+    # run's report says which. Listed again, it is back.
+    complete: ClassVar[bool] = False
 
     def fetch(self, run: RunContext) -> Iterable[Item]:
         raise NotImplementedError

@@ -61,6 +61,7 @@ class RunContext:
     _held: list[tuple[str, threading.Semaphore]] = field(default_factory=list, repr=False)
     _abandoned: set[str] = field(default_factory=set, repr=False)
     _notes: dict[str, str] = field(default_factory=dict, repr=False)  # source -> what it said of its fetch (`note`)
+    _source_problems: dict[str, int] = field(default_factory=dict, repr=False)  # source -> its `problem` calls
     tls: Future[ssl.SSLContext] | None = field(default=None, repr=False)  # from `http_client.prepare()`, if begun
 
     def clock(self) -> datetime:
@@ -69,8 +70,16 @@ class RunContext:
 
     def problem(self, where: str, message: str) -> None:
         """Record a problem with one record (a post, a row, an entry) that was skipped; the run goes on."""
+        source = getattr(self._scope, "source", "")
         with self._lock:
             self.problems.append(f"{where}: {message}")
+            if source:
+                self._source_problems[source] = self._source_problems.get(source, 0) + 1
+
+    def problems_of(self, source: str) -> int:
+        """How many problems `source` has recorded in this run, from the thread fetching it."""
+        with self._lock:
+            return self._source_problems.get(source, 0)
 
     def text_of(self, item: Item) -> str:
         """The plain text of an item's body, one line per block; worked out once per run, for every transform."""

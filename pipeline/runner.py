@@ -241,6 +241,7 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
     abandoned: set[str] = set()  # sources past their deadline: whatever they return later is ignored
 
     names = {source.instance for source in sources}
+    complete = {source.instance for source in sources if getattr(source, "complete", False)}
 
     def fetch(source: Source) -> StageResult:
         def work() -> tuple[str, int]:
@@ -269,6 +270,12 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
         items = fetched.pop(result.name, [])
         if result.ok and result.name not in abandoned:
             ingest.take(items, result.name)
+            # What it no longer lists was taken out; not while a record of it was skipped, which may be one of those.
+            if result.name in complete and not ctx.problems_of(result.name):
+                gone = ctx.store.withdraw_missing(result.name, [item.id for item in items], ctx.moment)
+                if gone:
+                    result.summary += (f"; {items_text(len(gone))} no longer listed, withdrawn: "
+                                       + ", ".join(repr(title) for title in gone[:3]) + (" …" if len(gone) > 3 else ""))
         progress("sources", len(done), len(sources))
 
     def abandon(name: str) -> None:

@@ -210,8 +210,18 @@ CREATE TABLE IF NOT EXISTS taken_back (
 );
 """
 
+# Each item the organiser took out of a source that lists all of its items (`Source.complete`: the blog, the jobs and
+# events files): it leaves the feeds, the site and every issue still to come (`store.withdraw_missing`). Kept, not
+# deleted: the issues it was in still show it. Listed again, it is back.
+WITHDRAWN = """
+CREATE TABLE IF NOT EXISTS withdrawn (
+    item TEXT PRIMARY KEY,
+    at   TEXT NOT NULL
+);
+"""
+
 TABLES = (CORE + ITEMS_RECENT + JOURNAL + SUBSCRIBERS + REQUESTS + ALIASES + SITE + HISTORY + ALERTS + FEED_GUIDS
-          + TAKEN_BACK)
+          + TAKEN_BACK + WITHDRAWN)
 
 
 def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:

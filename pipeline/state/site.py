@@ -35,7 +35,8 @@ def items_and_facts(store: Store, until: datetime) -> list[tuple[str, str, str |
     """(id, fingerprint, stamp, facts as JSON text) of every item published before `until`, oldest
     first; stamp and facts are None for an item the site has not read yet."""
     return store._rows("SELECT i.id, i.fingerprint, s.stamp, s.facts FROM items i "
-                       "LEFT JOIN site_items s ON s.id = i.id WHERE i.published < ? ORDER BY i.published, i.id",
+                       "LEFT JOIN site_items s ON s.id = i.id WHERE i.published < ? "
+                       "AND i.id NOT IN (SELECT item FROM withdrawn) ORDER BY i.published, i.id",
                        (until.astimezone(UTC).isoformat(),))
 
 

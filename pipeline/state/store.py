@@ -77,7 +77,8 @@ def damaged(path: Path, problem: str, outcome: str = "nothing was fetched or sen
 
 
 # Read from the index `items_recent` alone (schema.py), never past each item's body to its themes column.
-RECENT_THEMES = "SELECT id, published, themes FROM items WHERE published < ? ORDER BY published DESC, id"
+LISTED = "id NOT IN (SELECT item FROM withdrawn)"  # an item not taken out by the organiser (`withdraw_missing`)
+RECENT_THEMES = f"SELECT id, published, themes FROM items WHERE published < ? AND {LISTED} ORDER BY published DESC, id"
 
 class Store:
     def __init__(self, path: Path, *, check: bool = False, read_only: bool = False):
@@ -270,6 +271,23 @@ class Store:
                 rows,
             )
 
+    def withdraw_missing(self, source: str, listed: Iterable[str], at: datetime) -> list[str]:
+        """`source` lists all of its items (`Source.complete`), `listed` now: each item of it stored before and not
+        listed is withdrawn (it leaves the feeds, the site and every issue to come), and each listed one withdrawn
+        before is back. One transaction; the titles of those withdrawn now."""
+        listed = set(listed)
+        with self.transaction() as db:
+            stored = db.execute("SELECT id, json_extract(data, '$.title'), id IN (SELECT item FROM withdrawn) "
+                                "FROM items WHERE source = ?", (source,)).fetchall()
+            gone = [(item_id, title) for item_id, title, was in stored if item_id not in listed and not was]
+            back = [item_id for item_id, _, was in stored if item_id in listed and was]
+            db.executemany("INSERT OR IGNORE INTO withdrawn (item, at) VALUES (?, ?)",
+                           [(item_id, _iso(at)) for item_id, _ in gone])
+            db.executemany("DELETE FROM withdrawn WHERE item = ?", [(item_id,) for item_id in back])
+            if gone or back:  # the feeds and the site are made again (`items_digest`)
+                db.execute("UPDATE counters SET value = value + 1 WHERE name = 'item changes'")
+        return [title or item_id for item_id, title in gone]
+
     def touch_items(self, ids: list[str], seen_at: datetime) -> None:
         with self.transaction() as db:
             db.executemany("UPDATE items SET last_seen = ? WHERE id = ?", [(_iso(seen_at), i) for i in ids])
@@ -277,7 +295,8 @@ class Store:
     def items_published(self, start: datetime, end: datetime) -> list[tuple[Item, datetime]]:
         """(item, first seen) for items published in [start, end), oldest first."""
         rows = self._rows(
-            "SELECT data, first_seen FROM items WHERE published >= ? AND published < ? ORDER BY published, id",
+            f"SELECT data, first_seen FROM items WHERE published >= ? AND published < ? AND {LISTED} "
+            "ORDER BY published, id",
             (_iso(start), _iso(end)),
         )
         return [(Item.from_dict(jsontext.loads(data)), datetime.fromisoformat(seen)) for data, seen in rows]
@@ -290,7 +309,7 @@ class Store:
     def recent_items(self, until: datetime, limit: int) -> list[Item]:
         """The newest `limit` items published before `until`, newest first."""
         rows = self._rows(
-            "SELECT data FROM items WHERE published < ? ORDER BY published DESC, id LIMIT ?",
+            f"SELECT data FROM items WHERE published < ? AND {LISTED} ORDER BY published DESC, id LIMIT ?",
             (_iso(until), limit),
         )
         return [Item.from_dict(jsontext.loads(data)) for (data,) in rows]
@@ -308,7 +327,7 @@ class Store:
         published before `until` and the latest date among them (which change as time brings stored items
         in). Read from an index and a counter, not from every item."""
         (changes,), = self._rows("SELECT value FROM counters WHERE name = 'item changes'")
-        (count, latest), = self._rows("SELECT COUNT(*), MAX(published) FROM items WHERE published < ?",
+        (count, latest), = self._rows(f"SELECT COUNT(*), MAX(published) FROM items WHERE published < ? AND {LISTED}",
                                       (_iso(until),))
         return f"{changes} {count} {latest or ''}"
 
@@ -355,7 +374,7 @@ class Store:
         """(id, kind, title, own URL) of every item, oldest first (by publication, then id): which item's page
         each site path is (`site.own_pages`)."""
         return self._rows("SELECT id, kind, json_extract(data, '$.title'), json_extract(data, '$.url') FROM items "
-                          "ORDER BY published, id")
+                          f"WHERE {LISTED} ORDER BY published, id")
 
     def count_items(self) -> int:
         return self._rows("SELECT COUNT(*) FROM items")[0][0]

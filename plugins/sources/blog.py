@@ -21,6 +21,7 @@ class BlogSource(Source):
 
     name = "blog"
     sanitises = True  # every body goes through clean_html (markdown_to_html) here
+    complete = True  # the whole list: what it no longer has was taken out (the run withdraws it)
     description = "Markdown posts with front matter from a folder"
 
     class Settings(Settings):

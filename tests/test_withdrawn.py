@@ -1,0 +1,51 @@
+"""Items the organiser takes out of a source that lists all of its items (`Source.complete`: the blog, the jobs and
+events files) are withdrawn: they leave the feeds, the site (its archived issues too) and every issue to come; the
+email already sent stays as it was; listed again, they are back."""
+
+from __future__ import annotations
+
+from datetime import date
+
+BLOG_TOML = '''
+[sources.blog]
+type = "blog"
+path = "blog"
+'''
+
+
+def _post(title: str, day: str, extra: str = "") -> str:
+    return (f'---\ntitle: "{title}"\ndate: {day}\n{extra}---\n\n'
+            "Peer support workers met in Leeds to talk about co-production and power.\n")
+
+
+def test_a_post_made_a_draft_again_is_withdrawn_and_comes_back_with_its_guid(pipeline_project):
+    project = pipeline_project(BLOG_TOML, {"blog/jan.md": _post("January post", "2016-01-20"),
+                                          "blog/feb.md": _post("February post", "2016-01-25"),
+                                          "subscribers.csv": "email,name\nreader@example.org,Reader\n"})
+    project.run(as_of=date(2016, 2, 1))
+    assert "February post" in project.email().html
+    guid = {entry.title: entry.id for entry in project.feed().entries}["February post"]
+
+    project.write({"blog/feb.md": _post("February post", "2016-01-25", "draft: true\n")})
+    report = project.refresh(as_of=date(2016, 2, 1))
+    [line] = [r.summary for r in report.results if r.name == "blog"]
+    assert line == "1 item; 1 item no longer listed, withdrawn: 'February post'"
+    assert [entry.title for entry in project.feed().entries] == ["January post"]
+    assert "February post" not in project.site() and "February post" not in project.site("archive/issue-1.html")
+    assert "February post" in project.email().html  # as it was sent
+
+    project.write({"blog/feb.md": _post("February post", "2016-01-25")})
+    project.refresh(as_of=date(2016, 2, 1))
+    assert {entry.title: entry.id for entry in project.feed().entries}["February post"] == guid
+
+
+def test_nothing_is_withdrawn_while_a_record_of_the_source_is_skipped(pipeline_project):
+    """A post skipped for a fault (broken front matter) may be one listed before: the run withdraws nothing of that
+    source until it reads cleanly again."""
+    project = pipeline_project(BLOG_TOML, {"blog/jan.md": _post("January post", "2016-01-20"),
+                                          "subscribers.csv": "email,name\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    project.write({"blog/jan.md": "---\ntitle: [unclosed\ndate: 2016-01-20\n---\n\nText.\n"})
+    report = project.refresh(as_of=date(2016, 2, 1), check=False)
+    assert any("front matter is not valid YAML" in p for p in report.problems)
+    assert [entry.title for entry in project.feed().entries] == ["January post"]

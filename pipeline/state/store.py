@@ -271,6 +271,16 @@ class Store:
                 rows,
             )
 
+    def site_horizon(self, moment: datetime) -> datetime:
+        """The latest moment any run has made the site and the feeds for, `moment` (this run's) counted: they show
+        every item published before it, so a run with an earlier --as-of (an issue made again) takes away no page
+        or feed a later run published."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO counters (name, value) VALUES ('site horizon', ?) ON CONFLICT (name) DO UPDATE "
+                       "SET value = max(value, excluded.value)", (int(moment.timestamp() * 1_000_000),))
+            (value,), = db.execute("SELECT value FROM counters WHERE name = 'site horizon'").fetchall()
+        return max(moment, datetime.fromtimestamp(value / 1_000_000, UTC))
+
     def withdraw_missing(self, source: str, listed: Iterable[str], at: datetime) -> list[str]:
         """`source` lists all of its items (`Source.complete`), `listed` now: each item of it stored before and not
         listed is withdrawn (it leaves the feeds, the site and every issue to come), and each listed one withdrawn

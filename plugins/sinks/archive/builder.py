@@ -57,8 +57,9 @@ class Site:
                            core.name, core.description, core.site_url, core.language, core.timezone,
                            self.has_rss, self.renderer.subscribe_url)
         records = self.store.editions()  # newest first
-        # Every issue is on the site (sent emails link to it), even when --as-of is earlier than the latest.
-        until = max([self.moment, *(record.period_end for record in records)])
+        # Every issue is on the site (sent emails link to it), even when --as-of is earlier than the latest, and so is
+        # every item a later run published (`site_horizon`).
+        until = max([self.store.site_horizon(self.moment), *(record.period_end for record in records)])
         facts, self._read = load_facts(project, self.store, until)
         self.facts = _own_pages(facts)
         # Each event's revision, for its calendar's SEQUENCE, DTSTAMP and LAST-MODIFIED (pipeline/calendars.py).

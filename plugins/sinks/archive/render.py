@@ -64,8 +64,10 @@ class Renderer:
 
         section, current = _section(path)
 
+        # A page that leads on elsewhere (`target`: an item's page at its old address) names that one as canonical.
+        canonical = site.url(self.project, context.get("target") or path)
         return self.env.get_template(TEMPLATES + template).render(
-            head=head, path=path, canonical=site.url(self.project, path), feeds=feeds, href=href,
+            head=head, path=path, canonical=canonical, feeds=feeds, href=href,
             section=section, section_current=current, stylesheet=href(site.STYLESHEET), main_feed=self.main_feed,
             subscribe_url=self.subscribe_url,
             all_events_calendar=site.CALENDAR, body_html=body_html, kind_label=KIND_LABELS,

@@ -223,7 +223,7 @@ DOCS: dict[type, dict[str, Doc]] = {
                 "1-pixel tracker, with its alt text."),
             email=f"Above the title, 560 px wide, for the first {SINK_FACTS['EMAIL_IMAGES']} items of the email that "
                   "have one.",
-            feed="Not shown (only inside the body, when the body has it).",
+            feed="At the top of `<content:encoded>`, unless the body already shows it.",
             site="Above the body on its page, unless the body already shows it; the page's `og:image`. Not in "
                  "the issue's web version or the lists.",
         ),
@@ -234,7 +234,7 @@ DOCS: dict[type, dict[str, Doc]] = {
                 "to one line, empties it when there is no image, and when it is empty takes the alt text the "
                 "body gives the same image."),
             email="The lead image's `alt`.",
-            feed="Not shown.",
+            feed="The lead image's `alt`, at the top of `<content:encoded>` (unless the body already shows it).",
             site="The lead image's `alt` on its page.",
         ),
         "themes": Doc(

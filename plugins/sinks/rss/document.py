@@ -191,8 +191,13 @@ def key_facts(project: Project, item: Item) -> str:
 
 
 def full_content(project: Project, item: Item, base_url: str) -> str:
-    """The `content:encoded`: details (with the programme), then the full body, then what else announced it."""
+    """The `content:encoded`: the lead image (unless the body shows it already), details (with the programme), then
+    the full body, then what else announced it."""
     parts: list[str] = []
+    body = clean_html(item.body_html, base_url)
+    image = item.image if item.image.startswith(("https://", "http://")) else ""  # as the page and the email show it
+    if image and html.escape(image) not in body:
+        parts.append(f'<p><img src="{html.escape(image)}" alt="{html.escape(one_line(item.image_alt))}"></p>')
     lines = [html.escape(line) for line in _job_lines(item) + _event_lines(project, item)]
     booking = safe_url(item.event.booking_url) if item.event else ""
     if booking:
@@ -202,7 +207,6 @@ def full_content(project: Project, item: Item, base_url: str) -> str:
     if item.event and item.event.programme:
         parts.append("<p><strong>Programme</strong><br>"
                      + "<br>".join(html.escape(slot_line(slot)) for slot in item.event.programme) + "</p>")
-    body = clean_html(item.body_html, base_url)
     if body:
         parts.append(body)
     elif item.summary:

@@ -32,9 +32,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, vText
 
@@ -196,8 +197,43 @@ def _tzids(event: Event) -> set[str]:
 @lru_cache(maxsize=64)
 def _timezone(tzid: str, first: date, last: date) -> Timezone:
     """The VTIMEZONE of `tzid` with its transitions from `first` to `last` (building one takes a few
-    milliseconds, so each is made once; they are only ever serialised, never changed)."""
-    return Timezone.from_tzid(tzid, first_date=first, last_date=last)
+    milliseconds, so each is made once; they are only ever serialised, never changed), each onset in the local
+    time before it (`_onsets_before`)."""
+    made = Timezone.from_tzid(tzid, first_date=first, last_date=last)
+    _onsets_before(made, ZoneInfo(tzid))
+    return made
+
+
+def _onsets_before(vtimezone: Timezone, zone: ZoneInfo) -> None:
+    """RFC 5545 (3.6.5, 3.8.3.3) gives an observance's onset (DTSTART, RDATE) in the local time in effect before it,
+    that is in TZOFFSETFROM: BST began at 01:00 GMT on 27 March 2016, so its DTSTART is 20160327T010000. icalendar
+    writes the onsets of summer time in the local time after it (02:00), an hour late for a reader that goes by the
+    VTIMEZONE: each onset is found again in the zone database (where the offset turns from TZOFFSETFROM to
+    TZOFFSETTO, written either way) and written so."""
+    for observance in vtimezone.walk():
+        if observance.name not in ("STANDARD", "DAYLIGHT"):
+            continue
+        before, after = observance.decoded("TZOFFSETFROM"), observance.decoded("TZOFFSETTO")
+        if before == after:
+            continue
+
+        def onset(local: datetime) -> datetime:
+            for instant in (local - before, local - after):  # as UTC wall-clock times
+                moment = instant.replace(tzinfo=UTC)
+                if ((moment - timedelta(seconds=1)).astimezone(zone).utcoffset() == before
+                        and moment.astimezone(zone).utcoffset() == after):
+                    return instant + before
+            return local  # not a change of this zone's offset: left as it was written
+
+        start = onset(observance.decoded("DTSTART"))
+        observance.pop("DTSTART")
+        observance.add("DTSTART", start)
+        written = observance.get("RDATE")
+        if written is not None:
+            lists = written if isinstance(written, list) else [written]
+            dates = [onset(entry.dt) for listed in lists for entry in listed.dts]
+            observance.pop("RDATE")
+            observance.add("RDATE", dates)
 
 
 # ---- text --------------------------------------------------------------------------------------

@@ -342,3 +342,30 @@ def test_without_an_end_the_programmes_times_are_when_the_event_ends_and_count_a
             2016, 2, 17, 17, 0, tzinfo=LONDON)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("tzid", ["Europe/London", "America/New_York", "Australia/Sydney", "Europe/Berlin"])
+def test_each_onset_of_a_vtimezone_is_in_the_local_time_before_it(tzid):
+    """RFC 5545 3.6.5: an observance's DTSTART and RDATEs are in the local time of TZOFFSETFROM, so each, less that
+    offset, is the very instant the zone database changes its offset (icalendar wrote summer time's an hour late)."""
+    from datetime import UTC, date, timedelta
+    from zoneinfo import ZoneInfo
+
+    from pipeline.calendars import _timezone
+
+    zone, changes = ZoneInfo(tzid), 0
+    for observance in _timezone(tzid, date(2016, 1, 1), date(2017, 12, 31)).walk():
+        if observance.name not in ("STANDARD", "DAYLIGHT"):
+            continue
+        before, after = observance.decoded("TZOFFSETFROM"), observance.decoded("TZOFFSETTO")
+        if before == after:
+            continue
+        rdates = observance.get("RDATE")
+        onsets = [observance.decoded("DTSTART")] + [d.dt for listed in (rdates if isinstance(rdates, list) else
+                                                                        [rdates] if rdates else []) for d in listed.dts]
+        for local in onsets:
+            instant = (local - before).replace(tzinfo=UTC)
+            assert (instant - timedelta(seconds=1)).astimezone(zone).utcoffset() == before, (tzid, local)
+            assert instant.astimezone(zone).utcoffset() == after, (tzid, local)
+            changes += 1
+    assert changes == 4  # two a year

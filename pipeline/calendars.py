@@ -216,24 +216,25 @@ def _onsets_before(vtimezone: Timezone, zone: ZoneInfo) -> None:
         before, after = observance.decoded("TZOFFSETFROM"), observance.decoded("TZOFFSETTO")
         if before == after:
             continue
-
-        def onset(local: datetime) -> datetime:
-            for instant in (local - before, local - after):  # as UTC wall-clock times
-                moment = instant.replace(tzinfo=UTC)
-                if ((moment - timedelta(seconds=1)).astimezone(zone).utcoffset() == before
-                        and moment.astimezone(zone).utcoffset() == after):
-                    return instant + before
-            return local  # not a change of this zone's offset: left as it was written
-
-        start = onset(observance.decoded("DTSTART"))
+        start = _onset(observance.decoded("DTSTART"), before, after, zone)
         observance.pop("DTSTART")
         observance.add("DTSTART", start)
         written = observance.get("RDATE")
         if written is not None:
             lists = written if isinstance(written, list) else [written]
-            dates = [onset(entry.dt) for listed in lists for entry in listed.dts]
+            dates = [_onset(entry.dt, before, after, zone) for listed in lists for entry in listed.dts]
             observance.pop("RDATE")
             observance.add("RDATE", dates)
+
+
+def _onset(local: datetime, before: timedelta, after: timedelta, zone: ZoneInfo) -> datetime:
+    """The onset written as `local` (in either offset), in the local time before it."""
+    for instant in (local - before, local - after):  # as UTC wall-clock times
+        moment = instant.replace(tzinfo=UTC)
+        if ((moment - timedelta(seconds=1)).astimezone(zone).utcoffset() == before
+                and moment.astimezone(zone).utcoffset() == after):
+            return instant + before
+    return local  # not a change of this zone's offset: left as it was written
 
 
 # ---- text --------------------------------------------------------------------------------------

@@ -79,6 +79,8 @@ def test_an_events_page_on_the_site_leads_on_when_its_address_changes(pipeline_p
 
     assert "seminar-3/" in project.site("seminars/3/")  # the address in the email sent still leads to the event
     assert project._out("seminars/3/event.ics").is_file()
+    project.refresh(as_of=date(2016, 2, 2))  # and goes on doing so in later runs
+    assert "seminar-3/" in project.site("seminars/3/") and project._out("seminars/3/event.ics").is_file()
 
 
 def test_an_event_taken_out_of_the_events_file_is_no_longer_announced_as_coming(pipeline_project):

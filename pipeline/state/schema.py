@@ -220,8 +220,18 @@ CREATE TABLE IF NOT EXISTS withdrawn (
 );
 """
 
+# Each address an item's page had on the site before its own URL moved it (an event's `url` edited): the archive
+# leaves a page there leading on to it (plugins/sinks/archive/items.py), as for a title changed. Not a cache: the
+# emails already sent link to those addresses.
+SITE_MOVED = """
+CREATE TABLE IF NOT EXISTS site_moved (
+    path TEXT PRIMARY KEY,                   -- the site path the page had
+    item TEXT NOT NULL
+);
+"""
+
 TABLES = (CORE + ITEMS_RECENT + JOURNAL + SUBSCRIBERS + REQUESTS + ALIASES + SITE + HISTORY + ALERTS + FEED_GUIDS
-          + TAKEN_BACK + WITHDRAWN)
+          + TAKEN_BACK + WITHDRAWN + SITE_MOVED)
 
 
 def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:

@@ -78,6 +78,18 @@ def record_editions(store: Store, sink: str, seen: dict[int, EditionSeen], drop:
         db.executemany("DELETE FROM site_editions WHERE sink = ? AND number = ?", drop)
 
 
+def record_moved(store: Store, moved: dict[str, str]) -> None:
+    """Keep each address (path -> item id) an item's page left; an address taken again names its newest item."""
+    if moved:
+        with store.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO site_moved (path, item) VALUES (?, ?)", moved.items())
+
+
+def moved_pages(store: Store) -> dict[str, str]:
+    """path -> item id: every address an item's page left (`record_moved`)."""
+    return dict(store._rows("SELECT path, item FROM site_moved"))
+
+
 def pages_written(store: Store, sink: str) -> dict[str, tuple[str, str]]:
     """path -> (key, digest) of every file `sink` wrote and has not removed."""
     return {path: (key, digest) for path, key, digest in

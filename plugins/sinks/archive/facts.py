@@ -85,7 +85,8 @@ def content_print(item: Item) -> str:
 
 
 def load_facts(project: Project, store: Store, until: datetime) -> tuple[dict[str, Facts], dict[str, Item]]:
-    """Facts of every item published before `until` (oldest first), and the items read to make them."""
+    """Facts of every item published before `until` (oldest first), and the items read to make them. Each page an
+    item's own URL no longer names (its facts' path changed) is kept as moved (`site_state.record_moved`)."""
     made_with = f"{FACTS_VERSION}|{project.core.site_url}|{project.core.timezone}"
     context = "/" + hashlib.sha256(made_with.encode()).hexdigest()[:8]
     rows = site_state.items_and_facts(store, until)
@@ -93,14 +94,18 @@ def load_facts(project: Project, store: Store, until: datetime) -> tuple[dict[st
     read = {item.id: item for item in store.get_items(stale)}
     facts: dict[str, Facts] = {}
     fresh: list[tuple[str, str, str]] = []
+    moved: dict[str, str] = {}
     for item_id, fingerprint, stamp, cached in rows:
         item = read.get(item_id)
         if item is not None:
             made = facts_of(project, item, fingerprint or content_print(item))
             facts[item_id] = made
+            if cached and (before := Facts(*json.loads(cached)).path) != made.path:
+                moved[before] = item_id
             if fingerprint:
                 fresh.append((item_id, fingerprint + context, json.dumps(astuple(made))))
         elif fingerprint and stamp == fingerprint + context:
             facts[item_id] = Facts(*json.loads(cached))
     site_state.cache_facts(store, fresh, until, matched=sum(1 for row in rows if row[2] is not None))
+    site_state.record_moved(store, moved)
     return facts, read

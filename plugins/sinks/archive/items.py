@@ -42,19 +42,27 @@ def plan_items(built: Site) -> list[Planned]:
 
 
 def plan_moved(built: Site, known: Iterable[str], planned: list[Planned]) -> list[Planned]:
-    """Where an item's page was written under an earlier title (`known`: every file the sink wrote; an item's
-    own page is `<kind folder>/<slug>-<first 8 of its id>/`): a page leading on to it, and its .ics again."""
+    """Where an item's page was written before (`known`: every file the sink wrote): under an earlier title (an
+    item's page in its kind's folder is `<kind folder>/<slug>-<first 8 of its id>/`), or at an address its own URL
+    no longer names (`site_state.moved_pages`): a page leading on to it, and its .ics again."""
+    from pipeline.state.site import moved_pages
+
     wanted = {page.path for page in planned}
     found: dict[tuple[str, str], Facts | None] = {}
     for entry in built.facts.values():
         at = (site.KIND_FOLDERS[Kind(entry.kind)], entry.id[:8])
         found[at] = None if at in found else entry  # two items with one prefix: neither is guessed
+    left = moved_pages(built.store)
     moved = []
     for path in known:
-        folder, _, rest = path.partition("/")
-        name, _, file = rest.partition("/")
-        entry = found.get((folder, name[-8:])) if name[-9:-8] == "-" and file in ("", "event.ics") else None
-        if entry is None or path in wanted or path.removesuffix(file) == entry.path:
+        file = "event.ics" if path.endswith("/event.ics") else "" if path.endswith("/") else None
+        if file is None:
+            continue
+        base = path.removesuffix(file)
+        folder, _, name = base.rstrip("/").partition("/")
+        entry = found.get((folder, name[-8:])) if name[-9:-8] == "-" and "/" not in name else None
+        entry = entry or built.facts.get(left.get(base, ""))
+        if entry is None or path in wanted or base == entry.path:
             continue
         if not file:
             moved.append(Planned(path, key(built.version, "moved", entry.path, entry.title),

@@ -14,6 +14,9 @@ Every request needs `Authorization: Bearer <api_key>` (else 401); errors are {"e
     GET    /v3/user/scheduled_sends[/{id}]  200 [{"batch_id", "status"}], [] when the batch has no status
     PATCH  /v3/user/scheduled_sends/{id}    {"status"} -> 204 | 404 "batch id not found"
     DELETE /v3/user/scheduled_sends/{id}    204 (paused mail already past send_at goes out now) | 404
+A recipient whose `name` holds a comma or a semicolon is accepted with the rest (202) and then dropped, never
+delivered, as SendGrid documents ("to.name ... cannot include commas or semicolons") and does: it reads the name as
+addresses and finds them invalid (fake.dropped lists such recipients).
 Cancel/pause is refused (400) later than 10 minutes before the batch's earliest pending send_at, and while 10
 batches hold a status whose send_at hasn't passed ("max limit reached"). Mail without send_at goes out at once and
 can't be cancelled; scheduled mail is discarded at send_at if its batch is cancelled then, held if paused (expired
@@ -118,6 +121,7 @@ class FakeSendGrid:
                  now: Callable[[], float] | None = None, port: int = 0):
         self.api_key, self.max_body_bytes, self.latency = api_key, max_body_bytes, latency
         self.accepted: list[dict] = []
+        self.dropped: list[str] = []  # recipients accepted and then dropped (a name with "," or ";")
         self.message_ids: list[str] = []
         self.statuses: list[int] = []
         self.log: list[Request] = []
@@ -302,12 +306,17 @@ class FakeSendGrid:
             return _error(400, "Bad Request")
         body = parsed if isinstance(parsed, dict) else {}
         groups: dict[object, list[str]] = {}  # send_at -> recipients
+        dropped: list[str] = []  # a name with "," or ";": accepted, then dropped as invalid
         personalizations = body.get("personalizations")
         for p in personalizations if isinstance(personalizations, list) else []:
             p = p if isinstance(p, dict) else {}
+            parties = [party for key in ("to", "cc", "bcc")
+                       for party in (p.get(key) if isinstance(p.get(key), list) else []) if isinstance(party, dict)]
+            dropped += [str(party.get("email", "")).lower() for party in parties
+                        if any(mark in str(party.get("name", "")) for mark in ",;")]
             groups.setdefault(p.get("send_at", body.get("send_at")), []).extend(
-                str(party.get("email", "")).lower() for key in ("to", "cc", "bcc")
-                for party in (p.get(key) if isinstance(p.get(key), list) else []) if isinstance(party, dict))
+                str(party.get("email", "")).lower() for party in parties
+                if not any(mark in str(party.get("name", "")) for mark in ",;"))
         entry.batch_id = body.get("batch_id")
         entry.recipients = tuple(r for rs in groups.values() for r in rs)
         problems = validate(parsed, self._invalid)
@@ -319,6 +328,7 @@ class FakeSendGrid:
         if problems:
             return _errors(400, problems, help=True)
         message_id = uuid.uuid4().hex[:22]
+        self.dropped += dropped
         for send_at, recipients in groups.items():
             later = send_at is not None and send_at > now
             m = Message(message_id, entry.batch_id, send_at if later else now, tuple(recipients),

@@ -92,6 +92,23 @@ def test_one_scheduled_request_holds_one_personalization_per_recipient_with_thei
     assert body["custom_args"] == {"edition": "4"}
 
 
+def test_a_name_with_a_comma_or_a_semicolon_is_left_out_so_sendgrid_does_not_drop_the_mail(fake, sendgrid):
+    """SendGrid reads a `to.name` holding "," or ";" as addresses, accepts the request and drops that mail as invalid
+    (its documented limit; the stand-in does the same): such a name is left out, and everyone gets the issue."""
+    people = [Recipient("ann@example.org", "Smith, Ann", "ta"), Recipient("bo@example.org", "Bo; Team", "tb"),
+              Recipient("cy@example.org", "Cy Jones", "tc")]
+
+    _, results = deliver(sendgrid(), people)
+    fake.advance(31 * 60)
+
+    assert all(d.ok for d in results)
+    [body] = fake.accepted
+    assert [p["to"][0] for p in body["personalizations"]] == [
+        {"email": "ann@example.org"}, {"email": "bo@example.org"}, {"email": "cy@example.org", "name": "Cy Jones"}]
+    assert fake.dropped == [] and fake.delivered(pending=False) == {a: 1 for a in (
+        "ann@example.org", "bo@example.org", "cy@example.org")}
+
+
 def test_an_address_sendgrid_cannot_send_to_fails_alone_and_a_domain_outside_ascii_goes_in_its_idna_form(
         fake, sendgrid):
     people = [*recipients(2), Recipient("jörg@example.org", "Jörg", "tj"), Recipient("ann@bücher.de", "Ann", "ta"),

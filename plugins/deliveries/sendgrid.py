@@ -334,8 +334,12 @@ def payload(mailing: Mailing, batch: Batch | None) -> dict:
 
 
 def personalization(mailing: Mailing, recipient: Recipient, substitute: bool) -> str:
-    """One recipient's entry in `personalizations`, as JSON text (see `SendGrid.__init__`)."""
+    """One recipient's entry in `personalizations`, as JSON text (see `SendGrid.__init__`). A name holding a comma or a
+    semicolon is left out: SendGrid reads it as addresses, accepts the request and then drops that mail as invalid
+    (its documented limit on `to.name`)."""
     name = header_text(recipient.name)
+    if "," in name or ";" in name:
+        name = ""
     address = sendable(recipient.email)
     to = f'{{"email": {_quote(address)}, "name": {_quote(name)}}}' if name else f'{{"email": {_quote(address)}}}'
     entry = f'{{"to": [{to}]'

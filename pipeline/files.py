@@ -11,18 +11,29 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write to a temporary file beside `path`, then rename it over `path`; text is UTF-8 with \\n."""
+def write_atomic(path: Path, data: str | bytes, *, durable: bool = False) -> None:
+    """Write to a temporary file beside `path`, then rename it over `path`; text is UTF-8 with \\n. With `durable`,
+    the file's bytes and then its name are on the disk when this returns (fsync of the file and of its folder), so a
+    power cut cannot leave it empty or gone once it is counted on (an email recorded as delivered to the outbox)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data.encode("utf-8") if isinstance(data, str) else data)
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
         os.chmod(temp, 0o644)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+    if durable:
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
 def folder_problem(path: Path) -> str | None:

@@ -52,9 +52,10 @@ class Outcome(NamedTuple):
 def begin_batch(store: Store, *, batch: str, edition: int, channel: str, recipients: list[str],
                 send_at: datetime | None, at: datetime) -> list[str]:
     """Record `recipients` as in flight in `batch`, before the batch is handed to the provider; return
-    those it claimed (a recipient already sent, unknown or in another batch is left alone)."""
+    those it claimed (a recipient already sent, unknown or in another batch is left alone). Durable: a record a
+    power cut took back would let the next run send the batch a second time."""
     stamp = _iso(at)
-    with store.transaction() as db:
+    with store.transaction(durable=True) as db:
         db.execute("INSERT INTO batches (id, edition, channel, state, send_at, created_at) "
                    "VALUES (?, ?, ?, 'open', ?, ?)",
                    (batch, edition, channel, _iso(send_at) if send_at else None, stamp))

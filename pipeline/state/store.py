@@ -220,9 +220,18 @@ class Store:
         soundness.distrust(self.path)
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._watching(), immediate(self.db) as db:
-            yield db
+    def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write transaction. With `durable`, it is on the disk once committed, a power cut included (SQLite's
+        synchronous=FULL for it; every other commit is NORMAL, which a power cut may take back, never corrupt)."""
+        with self._lock, self._watching():
+            if durable:
+                self.db.execute("PRAGMA synchronous=FULL")
+            try:
+                with immediate(self.db) as db:
+                    yield db
+            finally:
+                if durable:
+                    self.db.execute("PRAGMA synchronous=NORMAL")
 
     def _rows(self, sql: str, params: tuple | list = ()) -> list[tuple]:
         with self._lock, self._watching():

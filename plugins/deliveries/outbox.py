@@ -135,7 +135,7 @@ class Outbox(Deliverer):
 
         recipient = msg["To"].addresses[0].addr_spec
         try:
-            write_atomic(path, message_bytes(msg))
+            write_atomic(path, message_bytes(msg), durable=True)  # it is recorded as delivered next
         except OSError as exc:
             return Delivery(recipient, False, error=f"cannot write {path}: {exc.strerror}")
         return Delivery(recipient, True, reference=str(path))

@@ -1,13 +1,13 @@
 """What a send counts on survives a power cut: the journal's record of a batch handed over (SQLite synchronous=FULL
-for that one commit) and each email the outbox delivers (the file and its folder fsynced before it is recorded)."""
+for that one commit) and each email the outbox delivers (on the disk, by one sync a batch, before it is recorded)."""
 
 from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
 
-from pipeline.files import write_atomic
 from pipeline.state import Store, journal
+from tests.test_deliveries_outbox import outbox  # noqa: F401 (fixture)
 
 
 def test_a_batch_is_recorded_in_flight_with_a_full_sync_and_the_store_goes_back_to_normal(tmp_path):
@@ -31,16 +31,12 @@ def test_a_batch_is_recorded_in_flight_with_a_full_sync_and_the_store_goes_back_
     assert statements.count("PRAGMA synchronous=FULL") == 1
 
 
-def test_a_durable_write_syncs_the_file_and_then_its_folder(tmp_path, monkeypatch):
-    synced: list[str] = []
-    real = os.fsync
+def test_the_outbox_puts_a_batch_on_the_disk_before_it_is_recorded(tmp_path, monkeypatch, outbox):  # noqa: F811
+    """One `os.sync()` after the batch's files are written and before `send` returns what the journal records."""
+    from tests.test_deliveries_outbox import messages
 
-    def fsync(fd: int) -> None:
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    write_atomic(tmp_path / "plain.txt", "site page")
-    write_atomic(tmp_path / "mail" / "ann.eml", b"Subject: hi\r\n\r\nhello\r\n", durable=True)
-    assert (tmp_path / "mail" / "ann.eml").read_bytes().endswith(b"hello\r\n")
-    assert len(synced) == 2 and ".ann.eml." in synced[0] and synced[1] == str(tmp_path / "mail")
+    deliverer, run = outbox()
+    seen: list[list[str]] = []
+    monkeypatch.setattr(os, "sync", lambda: seen.append(sorted(p.name for p in tmp_path.rglob("*.eml"))))
+    results = deliverer.send(messages("ann@example.org", "bob@example.org"), run)
+    assert all(d.ok for d in results) and len(seen) == 1 and len(seen[0]) == 2  # both written, then synced once

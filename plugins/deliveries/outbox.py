@@ -115,10 +115,11 @@ class Outbox(Deliverer):
         from pipeline.mail.message import build_message
 
         edition = None if mailing.test else mailing.edition
-        return [self._write(build_message(mailing, r), self.path_for(edition, r.email)) for r in recipients]
+        return _on_disk([self._write(build_message(mailing, r), self.path_for(edition, r.email)) for r in recipients])
 
     def send(self, messages: list[EmailMessage], run: RunContext | None) -> list[Delivery]:
-        return [self._write(msg, self.path_for(_edition(msg), msg["To"].addresses[0].addr_spec)) for msg in messages]
+        return _on_disk([self._write(msg, self.path_for(_edition(msg), msg["To"].addresses[0].addr_spec))
+                         for msg in messages])
 
     def resolve(self, batch: Batch, known: list[Delivery]) -> dict[str, Resolution]:
         """A file is written whole or not at all, so its presence is the answer."""
@@ -135,10 +136,18 @@ class Outbox(Deliverer):
 
         recipient = msg["To"].addresses[0].addr_spec
         try:
-            write_atomic(path, message_bytes(msg), durable=True)  # it is recorded as delivered next
+            write_atomic(path, message_bytes(msg))
         except OSError as exc:
             return Delivery(recipient, False, error=f"cannot write {path}: {exc.strerror}")
         return Delivery(recipient, True, reference=str(path))
+
+
+def _on_disk(written: list[Delivery]) -> list[Delivery]:
+    """The batch's files, and their names, on the disk before they are recorded delivered (one `sync` a batch, not
+    one `fsync` a message), so a power cut cannot leave one empty, or gone, that the journal counts as sent."""
+    if any(d.ok for d in written):
+        os.sync()
+    return written
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -237,6 +237,17 @@ DOCS: dict[type, dict[str, Doc]] = {
             feed="The lead image's `alt`, at the top of `<content:encoded>` (unless the body already shows it).",
             site="The lead image's `alt` on its page.",
         ),
+        "language": Doc(
+            qualifier="a BCP 47 tag, or \"\"",
+            meaning=(
+                "The language of the item's title and text (`cy`, `fr-CA`), when the source knows it: the `feed` "
+                "source takes the feed's own (RSS `<language>`, Atom `xml:lang`). \"\" when unknown, or the "
+                "site's. The host keeps it only in that shape (letters, then parts after hyphens), else \"\"."),
+            email="Not shown.",
+            feed="Not shown.",
+            site="The `lang` of the title and text on its page, when its language is another than the site's "
+                 "(`[pipeline] language`; `en-US` on an `en-GB` site is not), as WCAG 2.1's 3.1.2 asks.",
+        ),
         "themes": Doc(
             qualifier="plain text each",
             meaning=(

@@ -92,6 +92,7 @@ class Item:
     author: str = ""
     image: str = ""  # the lead image: an absolute http(s) URL, or ""
     image_alt: str = ""  # its alt text, plain; "" when unknown (the image is then decorative)
+    language: str = ""  # the language of its title and text (a BCP 47 tag: "cy"); "" when it is the site's
     themes: list[str] = field(default_factory=list)
     # Why each theme was given, set by the themes transform:
     # {theme: {"score": 4.5, "needed": 2.0, "kept": True, "why": "kept", "count": 3,
@@ -115,6 +116,8 @@ class Item:
         data["also_announced"] = [dict(entry) for entry in self.also_announced]
         data["job"] = _encode(dataclasses.asdict(self.job)) if self.job else None
         data["event"] = _encode(dataclasses.asdict(self.event)) if self.event else None
+        if not self.language:  # left out when unknown, so every item stored before it is exactly as it was
+            del data["language"]
         return data
 
     @classmethod

@@ -35,7 +35,7 @@ from pipeline.models import Item, Kind
 from pipeline.plugins import call_each_plugin
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, failure_reason, items_text, timed
-from pipeline.sanitize import clean_html, first_image, image_url, one_line, safe_url, strip_controls
+from pipeline.sanitize import clean_html, first_image, image_url, language_tag, one_line, safe_url, strip_controls
 from pipeline.state import Store, history
 from pipeline.state.store import Damaged, damaged, is_damage
 from pipeline.time_limits import call_within
@@ -317,6 +317,7 @@ def _checked(item: Item, clean: bool = True) -> Item:
     item.url = safe_url(item.url)
     item.image = image_url(item.image)
     item.image_alt = one_line(item.image_alt) if item.image else ""
+    item.language = language_tag(item.language)
     if not item.image:  # the source named none (or none that is safe): the body's first image
         item.image, item.image_alt = first_image(item.body_html)
     elif not item.image_alt:  # the body may show the same image, with its alt text

@@ -111,6 +111,16 @@ def strip_controls(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*", re.ASCII)  # BCP 47's shape: "cy", "en-GB"
+
+
+def language_tag(text: str) -> str:
+    """A language tag as a feed gives it ("cy", "en-GB", " fr "), trimmed; "" for anything else, which no `lang`
+    attribute may carry."""
+    text = (text or "").strip()
+    return text if len(text) <= 35 and _LANGUAGE_TAG.fullmatch(text) else ""
+
+
 def one_line(text: str) -> str:
     """Plain text folded to one line: no line breaks or control characters can reach a header."""
     if not text:

@@ -66,6 +66,13 @@ def file(project: Project, path: str) -> Path:
     return target / "index.html" if path == "" or path.endswith("/") else target
 
 
+def other_language(project: Project, item) -> str:
+    """The item's language when it is another than the site's (`[pipeline] language`: "cy" on an "en-GB" site, not
+    "en-US"), for the `lang` of its title and text (WCAG 2.1, 3.1.2); "" otherwise."""
+    own, site_language = item.language.partition("-")[0].lower(), project.core.language.partition("-")[0].lower()
+    return item.language if own and own != site_language else ""
+
+
 def path_of_url(project: Project, address: str) -> str | None:
     """The site path of an address under `site_url`, or None for an address elsewhere."""
     base = project.core.site_url + "/"

@@ -294,6 +294,7 @@ SAMPLES: dict[str, Sample] = {
     "Item.image": Sample(P, on_item(image="https://images.example.net/zqimage.jpg"), "zqimage.jpg"),
     "Item.image_alt": Sample(P, on_item(image="https://images.example.net/lead.jpg", image_alt="Zqaltmarker"),
                              "Zqaltmarker"),
+    "Item.language": Sample(P, on_item(language="zqx-Zqlang1"), "zqx-Zqlang1"),
     "Item.themes": Sample(P, on_item(themes=["Zqthememarker"]), "Zqthememarker"),
     "Item.theme_evidence": Sample(P, on_item(theme_evidence={"Zqevidencemarker": {"score": 1.0}}),
                                   "Zqevidencemarker"),

@@ -84,7 +84,8 @@ def test_an_events_page_on_the_site_leads_on_when_its_address_changes(pipeline_p
 
 
 def test_an_event_taken_out_of_the_events_file_is_no_longer_announced_as_coming(pipeline_project):
-    """An event the organisers delete (cancelled) leaves the feed and the upcoming list, and its calendar entry says CANCELLED."""
+    """An event the organisers delete (cancelled) leaves the feed and the upcoming list, and its calendar entry says
+    CANCELLED."""
     project = pipeline_project(EVENT_TOML, {"events.toml": SEMINAR.format(path="seminars/3/"),
                                            "subscribers.csv": "email,name\n"})
     project.run(as_of=date(2016, 2, 1))
@@ -111,7 +112,8 @@ def _post(title: str, day: str) -> str:
 
 
 def test_making_an_earlier_issue_again_keeps_the_pages_of_newer_items(pipeline_project):
-    """Re-making issue 1 with --as-of its date leaves the pages (and feed entries) of posts published since it in place."""
+    """Re-making issue 1 with --as-of its date leaves the pages (and feed entries) of posts published since it in
+    place."""
     project = pipeline_project(BLOG_TOML, {"blog/jan.md": _post("January post", "2016-01-20"),
                                           "subscribers.csv": "email,name\nreader@example.org,Reader\n"})
     project.run(as_of=date(2016, 2, 1))
@@ -124,7 +126,8 @@ def test_making_an_earlier_issue_again_keeps_the_pages_of_newer_items(pipeline_p
 
 
 def test_making_an_earlier_issue_again_leaves_no_theme_page_linking_a_missing_feed(pipeline_project):
-    """After re-making issue 1 while issue 2 exists, every theme page's RSS link (and autodiscovery) still has its feed."""
+    """After re-making issue 1 while issue 2 exists, every theme page's RSS link (and autodiscovery) still has its
+    feed."""
     housing = ('---\ntitle: "Housing first in Leeds"\ndate: 2016-03-10\nthemes: [housing]\n---\n\n'
                "Supported accommodation was discussed by tenants in Leeds.\n")
     project = pipeline_project(BLOG_TOML, {"blog/jan.md": _post("January post", "2016-01-20"),
@@ -167,7 +170,8 @@ def test_a_moved_pages_canonical_address_is_the_page_it_leads_to(pipeline_projec
 
 
 def test_the_vtimezone_puts_the_start_of_summer_time_at_the_right_instant(project_from):
-    """Europe/London's VTIMEZONE gives BST's onset in the local time before it (01:00 GMT, RFC 5545 3.6.5), not 02:00."""
+    """Europe/London's VTIMEZONE gives BST's onset in the local time before it (01:00 GMT, RFC 5545 3.6.5), not
+    02:00."""
     from zoneinfo import ZoneInfo
 
     from icalendar import Calendar
@@ -204,7 +208,8 @@ WELSH_FEED = '''<?xml version="1.0" encoding="UTF-8"?>
       <link>https://partner.example.cymru/newyddion/cymorth</link>
       <guid>https://partner.example.cymru/newyddion/cymorth</guid>
       <pubDate>Thu, 14 Jan 2016 10:00:00 +0000</pubDate>
-      <description>&lt;p&gt;Mae gweithwyr cymorth gan gymheiriaid yn cyfarfod bob mis yng Nghaerdydd.&lt;/p&gt;</description>
+      <description>&lt;p&gt;Mae gweithwyr cymorth gan gymheiriaid yn cyfarfod bob mis yng Nghaerdydd.&lt;/p&gt;
+      </description>
     </item>
   </channel>
 </rss>
@@ -212,7 +217,8 @@ WELSH_FEED = '''<?xml version="1.0" encoding="UTF-8"?>
 
 
 def test_a_partner_item_in_another_language_is_marked_so_on_its_page(pipeline_project):
-    """A news item from a feed that declares <language>cy</language> is shown with lang="cy" (WCAG 3.1.2), not as en-GB."""
+    """A news item from a feed that declares <language>cy</language> is shown with lang="cy" (WCAG 3.1.2), not as
+    en-GB."""
     project = pipeline_project('[sources.partner]\ntype = "feed"\nurl = "partner.xml"\n',
                                {"partner.xml": WELSH_FEED, "subscribers.csv": "email,name\n"})
     project.refresh(as_of=date(2016, 2, 1))
@@ -235,7 +241,8 @@ PARTNER_WITH_IMAGE = '''<?xml version="1.0" encoding="UTF-8"?>
       <guid>https://opendialogue-uk.example.org/news/london-centre-plans</guid>
       <pubDate>Thu, 14 Jan 2016 10:00:00 +0000</pubDate>
       <media:content url="https://opendialogue-uk.example.org/images/centre.jpg" medium="image" type="image/jpeg"/>
-      <description>&lt;p&gt;Our centre in London will offer training and therapeutic work in several approaches.&lt;/p&gt;</description>
+      <description>&lt;p&gt;Our centre in London will offer training and therapeutic work in several ways.&lt;/p&gt;
+      </description>
     </item>
   </channel>
 </rss>

@@ -24,6 +24,8 @@ from lxml import etree
 from plugins.sources.feed import Entry, lead_images
 
 ATOM_FEED = "{http://www.w3.org/2005/Atom}feed"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_LANGUAGE = {"language", "dc_language"}
 _ROOT = re.compile(rb"<\w")  # the root element's start: a DOCTYPE (and its entities) can only come before it
 _AMP_REF = re.compile(r"&([A-Za-z0-9_]+);")
 
@@ -70,8 +72,9 @@ class _Decline(Exception):
     """The document is outside what this module reads exactly as feedparser does."""
 
 
-def read(content: bytes, url: str, content_type: str) -> tuple[str, list[Entry]] | None:
-    """(the feed's link, its entries) as feedparser gives them, or None to leave the document to feedparser."""
+def read(content: bytes, url: str, content_type: str) -> tuple[str, list[Entry], str] | None:
+    """(the feed's link, its entries, its language) as feedparser gives them, or None to leave the document to
+    feedparser."""
     headers = {"content-location": url if "://" in url else ""}  # what parse_feed gives feedparser
     if content_type:
         headers["content-type"] = content_type
@@ -98,14 +101,16 @@ class _Reader:
         self.unknown = _check_namespaces(declared)
         self.names: dict[str, str] = {}
 
-    def feed(self, root) -> tuple[str, list[Entry]]:
+    def feed(self, root) -> tuple[str, list[Entry], str]:
         if root.tag.lower() == "rss":
             channels = [el for el in root if isinstance(el.tag, str)]
             if len(channels) != 1 or self.name(channels[0]) != "channel":
                 raise _Decline
             container = channels[0]
+            language = container.get(XML_LANG) or root.get(XML_LANG) or ""  # unless a <language> says otherwise
         elif root.tag == ATOM_FEED:
             container = root
+            language = root.get(XML_LANG) or ""
         else:
             raise _Decline  # RSS 1.0 (RDF), Atom 0.3, CDF, ...
         _check_container(container)
@@ -133,8 +138,10 @@ class _Reader:
                     if isinstance(child.tag, str) and (self.name(child) not in _INSIDE[name] or len(child)):
                         raise _Decline
             else:
+                if name in _LANGUAGE and container is not root:  # RSS: the last one
+                    language = self.text(el)
                 self.skip(el, name, _SKIP_IN_FEED)
-        return link or "", entries
+        return link or "", entries, language.strip()
 
     def entry(self, item, has_content: bool) -> Entry:
         """One entry, by feedparser's rules: the last id, author and date of each kind, the last link (or
@@ -177,6 +184,8 @@ class _Reader:
             elif name == "source":
                 for child in el.iterchildren(etree.Element):
                     self.skip(child, self.name(child), _SKIP_IN_SOURCE)
+            elif name in _LANGUAGE:
+                raise _Decline  # an entry's own language: feedparser may take it for the feed's
             else:
                 self.skip(el, name, _SKIP_IN_ENTRY)
                 if len(el) or name in _IMAGES:

@@ -26,7 +26,7 @@ from pipeline.errors import SourceError
 from pipeline.http_client import PUBLIC_ONLY
 from pipeline.models import Item, Kind, item_id
 from pipeline.run_context import RunContext
-from pipeline.sanitize import PLAIN_URL, clean_html, image_url, plain_text, safe_url
+from pipeline.sanitize import PLAIN_URL, clean_html, image_url, language_tag, plain_text, safe_url
 from pipeline.settings_types import UrlOrFile
 
 log = logging.getLogger("pipeline.sources.feed")
@@ -194,9 +194,10 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
     """
     read = _read_fast(content, url, content_type, source) if parser == "fast" else None
     if read is None:
-        feed_link, entries, cut, partial = _read_with_feedparser(content, url, content_type)
+        feed_link, entries, cut, partial, language = _read_with_feedparser(content, url, content_type)
     else:  # lxml reads only well-formed documents, which are whole
-        (feed_link, entries), cut, partial = read, False, False
+        (feed_link, entries, language), cut, partial = read, False, False
+    language = language_tag(language)
     if "://" in url and not url.startswith("file"):
         feed_link = url
     items, undated, seen = [], set(), set()
@@ -223,11 +224,12 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
             body_html=clean_html(entry.body, base),
             author=plain_text(entry.author),
             image=next(filter(None, (image_url(image, base) for image in entry.images)), ""),
+            language=language,
         ))
     return ParsedFeed(items, undated, cut, partial)
 
 
-def _read_fast(content: bytes, url: str, content_type: str, source: str) -> tuple[str, list[Entry]] | None:
+def _read_fast(content: bytes, url: str, content_type: str, source: str) -> tuple[str, list[Entry], str] | None:
     try:
         from plugins.sources import fastfeed
     except ModuleNotFoundError as exc:
@@ -238,8 +240,9 @@ def _read_fast(content: bytes, url: str, content_type: str, source: str) -> tupl
     return fastfeed.read(content, url, content_type)
 
 
-def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[str, list[Entry], bool, bool]:
-    """(the feed's link, its entries, whether it was cut short, whether inside an entry, which is left out)."""
+def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[str, list[Entry], bool, bool, str]:
+    """(the feed's link, its entries, whether it was cut short, whether inside an entry, which is left out, its
+    language)."""
     from xml.sax import SAXParseException
 
     import feedparser  # here: a project without feeds (or `pipeline --help`) never pays its 10 MB
@@ -288,7 +291,7 @@ def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[
                              get(entry, "links") or ())
         entries.append(Entry(get(entry, "id"), get(entry, "link", ""), get(entry, "title", ""), body, date,
                              get(entry, "author", ""), images))
-    return parsed.feed.get("link", ""), entries, cut, partial
+    return parsed.feed.get("link", ""), entries, cut, partial, str(parsed.feed.get("language") or "")
 
 
 def _web_page(content: bytes) -> list[str] | None:

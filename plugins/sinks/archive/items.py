@@ -98,7 +98,8 @@ def _item_page(built: Site, entry: Facts) -> str:
         "item.html", entry.path, head, entry=entry, item=item, view=view, state=built.state_of(entry),
         issue=issue, into=into, link_out=view.url if link_out else "", host=_host(item.url),
         calendar=calendar_path(entry) if entry.kind == "event" and entry.start else "", all_events=site.CALENDAR,
-        lead_image=view.image if view.image and view.image not in item.body_html else "")
+        lead_image=view.image if view.image and view.image not in item.body_html else "",
+        language=site.other_language(built.project, item))
 
 
 def _host(url: str) -> str:

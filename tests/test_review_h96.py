@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
-import re
 from collections.abc import Iterator
 
 import httpx
@@ -19,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from tests.serve_fixtures import LiveServer, live_serve_project
+from tests.test_serve import ask
 
 CLIENTS = (f"203.0.113.{n}" for n in itertools.count(1))  # documentation addresses: never contacted
 WEBHOOK_ENV = "TEST_SENDGRID_WEBHOOK_KEY"
@@ -37,15 +37,6 @@ def client(live) -> Iterator[httpx.Client]:
         yield http
 
 
-def form_token(response: httpx.Response) -> str:
-    return re.search(r'name="form" value="([^"]+)"', response.text).group(1)
-
-
-def ask(http: httpx.Client, address: str, **fields) -> httpx.Response:
-    """Fill in and send the subscribe form, as a browser would."""
-    page = http.get("/subscribe")
-    assert page.status_code == 200
-    return http.post("/subscribe", data={"form": form_token(page), "email": address, "name": "", **fields})
 
 
 def settle(live: LiveServer) -> None:

@@ -46,6 +46,17 @@ def test_a_cancel_whose_confirmation_fails_never_records_the_cancelled_batch_as_
     assert never == [], f"{len(never)} recorded as sent, never delivered"
 
 
+def _one_outage_then_everyone_once(fake, config) -> None:
+    """A run while SendGrid refuses everything (nothing accepted), one after it heals: everyone gets one copy, and
+    nobody is left unknown."""
+    fake.fail_before(503, times=10_000)
+    run_in_process(config)
+    fake.heal()
+    run_in_process(config)
+    assert _missed(fake) == [], "never delivered"
+    assert statuses(config) == Counter(sent=SUBSCRIBERS)
+
+
 def _missed(fake) -> list[str]:
     """The readers with no copy coming, then those with more than one (none of either is the promise)."""
     got = fake.delivered()
@@ -181,14 +192,7 @@ def test_an_outage_with_one_request_per_batch_costs_few_cancellations_and_leaves
     concurrency = 12
     max_retries = 2
     max_wait_seconds = 0'''), {"subscribers.csv": readers_csv(), "blog/post.md": POST})
-    fake.fail_before(503, times=10_000)  # SendGrid refuses everything for a while; nothing is accepted
-
-    run_in_process(config)
-    fake.heal()
-    run_in_process(config)  # the outage is over
-
-    assert _missed(fake) == [], "never delivered"
-    assert statuses(config) == Counter(sent=SUBSCRIBERS)
+    _one_outage_then_everyone_once(fake, config)
 
 
 def test_an_outage_during_a_send_to_several_choices_of_themes_leaves_nobody_unknown(fake, write_project):
@@ -204,14 +208,7 @@ def test_an_outage_during_a_send_to_several_choices_of_themes_leaves_nobody_unkn
     config = write_project(newsletter_toml(delivery=f'type = "sendgrid"\n    host = "{fake.url}"\n'
                                                     f'    max_wait_seconds = 0'),
                            {"subscribers.csv": readers, "blog/post.md": post})
-    fake.fail_before(503, times=10_000)  # SendGrid refuses everything for a while; nothing is accepted
-
-    run_in_process(config)
-    fake.heal()
-    run_in_process(config)  # the outage is over
-
-    assert _missed(fake) == [], "never delivered"
-    assert statuses(config) == Counter(sent=SUBSCRIBERS)
+    _one_outage_then_everyone_once(fake, config)
 
 
 def test_an_address_marked_bounced_keeps_no_resume_due(smtp_server, write_project):

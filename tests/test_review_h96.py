@@ -8,17 +8,14 @@ Each test is one problem found, and fails while the problem is there. The app ru
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from tests.serve_fixtures import LiveServer, live_serve_project
-from tests.test_serve import ask
+from tests.test_serve import ask, webhook_key  # noqa: F401 (a fixture)
 
 CLIENTS = (f"203.0.113.{n}" for n in itertools.count(1))  # documentation addresses: never contacted
 WEBHOOK_ENV = "TEST_SENDGRID_WEBHOOK_KEY"
@@ -69,15 +66,7 @@ def test_cross_site_posts_do_not_use_up_a_visitors_per_client_limit(live, client
 
 # -- the webhook ---------------------------------------------------------------------------------
 
-@pytest.fixture
-def webhook_key(monkeypatch) -> ec.EllipticCurvePrivateKey:
-    key = ec.generate_private_key(ec.SECP256R1())
-    public = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    monkeypatch.setenv(WEBHOOK_ENV, base64.b64encode(public).decode("ascii"))
-    return key
-
-
-def test_an_unsigned_webhook_post_is_refused_before_its_body_is_read(live, webhook_key):
+def test_an_unsigned_webhook_post_is_refused_before_its_body_is_read(live, webhook_key):  # noqa: F811
     """A post with no signature headers gets 403 before the app buffers its body (up to 8 MB, from anyone)."""
     chunk, chunks = b" " * (1024 * 1024), 7
     consumed = 0

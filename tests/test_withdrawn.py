@@ -1,6 +1,6 @@
 """Items the organiser takes out of a source that lists all of its items (`Source.complete`: the blog, the jobs and
-events files) are withdrawn: they leave the feeds, the site (its archived issues too) and every issue to come; the
-email already sent stays as it was; listed again, they are back."""
+events files) are withdrawn: they leave the feeds, the site (its archived issues too) and every issue to come, and
+their page says so; the email already sent stays as it was; listed again, they are back."""
 
 from __future__ import annotations
 
@@ -33,10 +33,13 @@ def test_a_post_made_a_draft_again_is_withdrawn_and_comes_back_with_its_guid(pip
     assert [entry.title for entry in project.feed().entries] == ["January post"]
     assert "February post" not in project.site() and "February post" not in project.site("archive/issue-1.html")
     assert "February post" in project.email().html  # as it was sent
+    assert "has been withdrawn" in project.site("blog/feb/")  # where its link leads
 
     project.write({"blog/feb.md": _post("February post", "2016-01-25")})
     project.refresh(as_of=date(2016, 2, 1))
     assert {entry.title: entry.id for entry in project.feed().entries}["February post"] == guid
+    page = project.site("blog/feb/")
+    assert "Peer support workers met in Leeds" in page and "withdrawn" not in page
 
 
 def test_nothing_is_withdrawn_while_a_record_of_the_source_is_skipped(pipeline_project):

@@ -78,6 +78,11 @@ def record_editions(store: Store, sink: str, seen: dict[int, EditionSeen], drop:
         db.executemany("DELETE FROM site_editions WHERE sink = ? AND number = ?", drop)
 
 
+def withdrawn_facts(store: Store) -> list[tuple[str, str]]:
+    """(id, facts as JSON text) of every withdrawn item the site has shown (`store.withdraw_missing`)."""
+    return store._rows("SELECT s.id, s.facts FROM site_items s JOIN withdrawn w ON w.item = s.id ORDER BY s.id")
+
+
 def record_moved(store: Store, moved: dict[str, str]) -> None:
     """Keep each address (path -> item id) an item's page left; an address taken again names its newest item."""
     if moved:

@@ -41,6 +41,27 @@ def plan_items(built: Site) -> list[Planned]:
     return planned
 
 
+def plan_withdrawn(built: Site, planned: list[Planned]) -> list[Planned]:
+    """Where the page of an item the organisers took out was (`Source.complete`): a page saying it was withdrawn,
+    for the emails already sent that link there (unless another page has that address now)."""
+    import json
+
+    from pipeline.state.site import withdrawn_facts
+
+    wanted = {page.path for page in planned}
+    gone = []
+    for _, facts in withdrawn_facts(built.store):
+        entry = Facts(*json.loads(facts))
+        if entry.path in wanted:
+            continue
+        wanted.add(entry.path)
+        gone.append(Planned(entry.path, key(built.version, "withdrawn", entry.path, entry.title, entry.kind),
+                            lambda entry=entry: built.renderer.page(
+                                "withdrawn.html", entry.path, Head(entry.title, "Withdrawn"), kind=entry.kind),
+                            listed=False))
+    return gone
+
+
 def plan_moved(built: Site, known: Iterable[str], planned: list[Planned]) -> list[Planned]:
     """Where an item's page was written before (`known`: every file the sink wrote): under an earlier title (an
     item's page in its kind's folder is `<kind folder>/<slug>-<first 8 of its id>/`), or at an address its own URL

@@ -42,7 +42,7 @@ class ArchiveSink(Sink):
         from pipeline.state.site import pages_written
         from plugins.sinks.archive.builder import Site
         from plugins.sinks.archive.issues import plan_archive_index, plan_issues
-        from plugins.sinks.archive.items import plan_items, plan_moved
+        from plugins.sinks.archive.items import plan_items, plan_moved, plan_withdrawn
         from plugins.sinks.archive.lists import plan_lists
         from plugins.sinks.archive.search import plan_search
         from plugins.sinks.archive.sitemap import plan_sitemap
@@ -56,6 +56,7 @@ class ArchiveSink(Sink):
             *plan_search(built),
         ]
         known = pages_written(run.store, self.instance)
+        planned += plan_withdrawn(built, planned)
         planned += plan_moved(built, known, planned)
         planned.append(plan_sitemap(self.project, built.version, planned))
         done = publish(self.project, run.store, self.instance, planned, known)

@@ -418,3 +418,20 @@ def test_batch_size_above_sendgrids_limit_is_rejected(fake, project_from):
 ])
 def test_retry_delay(headers, attempt, cap, expected):
     assert retry_delay(headers, attempt, now=1000.0, cap=cap) == expected
+
+
+def test_a_batch_a_killed_run_cancelled_is_sent_again_though_settled_after_the_cutoff(fake, sendgrid):
+    """The run that was killed cancelled its batch in time and died before journalling it; the next run settles it
+    after the cancel cutoff (by its own clock): SendGrid, asked, says it holds the cancel, so nothing of the batch
+    will go out, and its recipients are sent again, not left unknown."""
+    from pipeline.components import Delivery, Resolution
+
+    people = recipients(3)
+    batch, _ = deliver(sendgrid(), people)
+    assert sendgrid()._cancel(batch.id) is True  # what the killed run did
+    later = sendgrid()  # the next run's delivery, in a new process
+    later.clock = lambda: datetime.now(UTC) + timedelta(minutes=25)  # 5 minutes before send_at: too late to cancel
+    known = [Delivery(r.email, False, error="the run stopped", certain=False) for r in people]
+
+    assert later.resolve(batch, known) == {r.email: Resolution.NOT_SENT for r in people}
+    assert fake.delivered() == {}  # SendGrid discards it at send_at

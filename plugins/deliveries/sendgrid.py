@@ -234,7 +234,8 @@ class SendGrid(Deliverer):
         if batch.send_at is None or not self.settings.scheduled:
             return super().resolve(batch, known)
         in_time = self.sendgrid_now() < batch.send_at - CANCEL_CUTOFF - CANCEL_MARGIN
-        cancelled = self._cancel(batch.id) if in_time else False
+        # Too late to cancel now, but the run that was killed may have cancelled it in time: SendGrid says.
+        cancelled = self._cancel(batch.id) if in_time else self._cancelled(batch.id) is True
         if cancelled:
             return {d.recipient: Resolution.NOT_SENT for d in known}
         if cancelled is None:  # it may be cancelled: then SendGrid discards even what it accepted, so nobody is sent
@@ -263,18 +264,24 @@ class SendGrid(Deliverer):
             if answer is not Answer.ACCEPTED:
                 self.cancel_failure = detail
             asked = asked or answer is not Answer.REFUSED or bool(_STATUS_EXISTS.search(detail))
-            answer, detail, body = self._call(lambda: self.client.client.user.scheduled_sends._(batch_id).get(),
-                                              retry_in_doubt=True)
-            if answer is Answer.ACCEPTED:
-                try:
-                    listed = json.loads(body or b"[]")
-                except ValueError:
-                    listed = []
-                if any(isinstance(s, dict) and s.get("status") == "cancel" for s in listed):
-                    return True
-                return False  # SendGrid has no cancel for it: refused (too late, or too many cancelled)
-            self.cancel_failure = f"{self.cancel_failure}; its status: {detail}" if self.cancel_failure else detail
+            status = self._cancelled(batch_id)
+            if status is not None:
+                return status  # False: SendGrid has no cancel for it: refused (too late, or too many cancelled)
         return None if asked else False
+
+    def _cancelled(self, batch_id: str) -> bool | None:
+        """Whether SendGrid holds a cancel for `batch_id` (`GET /v3/user/scheduled_sends/{batch_id}`, asked at any
+        time); None when it did not answer (then `cancel_failure` says why)."""
+        answer, detail, body = self._call(lambda: self.client.client.user.scheduled_sends._(batch_id).get(),
+                                          retry_in_doubt=True)
+        if answer is not Answer.ACCEPTED:
+            self.cancel_failure = f"{self.cancel_failure}; its status: {detail}" if self.cancel_failure else detail
+            return None
+        try:
+            listed = json.loads(body or b"[]")
+        except ValueError:
+            listed = []
+        return any(isinstance(s, dict) and s.get("status") == "cancel" for s in listed)
 
     # -- one request -------------------------------------------------------------------------------
 

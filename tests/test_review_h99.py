@@ -1,0 +1,77 @@
+"""Review h99: failing tests for problems found in one day's changes (withdrawal, feed guids, SendGrid's take-back
+budget, the site's horizon, moved pages, serve, consent records, calendars). Each fails while its problem is there."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+from pipeline.runner import run
+from tests.newsletter_network import SUBSCRIBERS, everyone, statuses
+
+AS_OF = date(2016, 3, 1)
+
+
+def _run_in_process(config):
+    from pipeline.config import load_project
+    return run(load_project(config), as_of=AS_OF)
+
+
+def test_take_back_budget_holds_when_our_clock_is_ahead_of_sendgrids(fake, network):
+    """With this machine's clock an hour ahead of SendGrid's, runs retried during one outage still keep count of the
+    batches SendGrid holds cancelled (send_at is by SendGrid's clock), so none is used up and nobody is left unknown."""
+    fake.advance(-3600)  # SendGrid's clock (its Date header, and so every send_at) an hour behind ours
+    config = network()
+    fake.fail_before(503, times=10_000)  # an outage: nothing is accepted
+    for _ in range(3):  # the scheduler's retries, well inside the 30-minute hold
+        _run_in_process(config)
+    fake.heal()
+
+    _run_in_process(config)
+
+    got = fake.delivered()
+    assert all(got[r] <= 1 for r in everyone()), "someone got two copies"
+    assert sorted(r for r in everyone() if not got[r]) == [], "never delivered"
+    assert statuses(config) == Counter(sent=SUBSCRIBERS)
+
+
+BLOG_TOML = '''
+[sources.blog]
+type = "blog"
+path = "blog"
+'''
+
+
+def _post(title: str, day: str, extra: str = "") -> str:
+    return (f'---\ntitle: "{title}"\ndate: {day}\n{extra}---\n\n'
+            "Peer support workers met in Leeds to talk about co-production and power.\n")
+
+
+def test_one_run_with_a_far_later_date_does_not_publish_future_posts_for_good(pipeline_project):
+    """A dry run with a mistaken, far later --as-of leaves no lasting mark: the next runs publish no post dated after them."""
+    project = pipeline_project(BLOG_TOML, {"blog/jan.md": _post("January post", "2016-01-20"),
+                                          "blog/summer.md": _post("Summer programme", "2016-07-01"),
+                                          "subscribers.csv": "email,name\n"})
+    project.run(as_of=date(2026, 1, 1), dry_run=True)  # 2026 typed for 2016
+    project.refresh(as_of=date(2016, 2, 1))
+    project.refresh(as_of=date(2016, 2, 2))
+
+    assert [entry.title for entry in project.feed().entries] == ["January post"]
+
+
+def test_a_post_withdrawn_while_an_issue_was_made_is_in_the_next_issue_once_listed_again(pipeline_project):
+    """A post made a draft before issue 1 was made, and published again after, reaches subscribers in issue 2."""
+    project = pipeline_project(BLOG_TOML, {"blog/jan.md": _post("January post", "2016-01-20"),
+                                          "blog/other.md": _post("Other post", "2016-01-22"),
+                                          "subscribers.csv": "email,name\nreader@example.org,Reader\n"})
+    project.refresh(as_of=date(2016, 1, 25))
+    project.write({"blog/jan.md": _post("January post", "2016-01-20", "draft: true\n")})
+    project.refresh(as_of=date(2016, 1, 28))  # withdrawn
+    project.run(as_of=date(2016, 2, 1))
+    assert "January post" not in project.email(issue=1).html
+    project.write({"blog/jan.md": _post("January post", "2016-01-20"), "blog/feb.md": _post("February post", "2016-02-10")})
+    project.refresh(as_of=date(2016, 2, 12))  # back
+
+    project.run(as_of=date(2016, 3, 1))
+
+    assert "January post" in project.email(issue=2).html

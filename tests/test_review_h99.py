@@ -75,3 +75,40 @@ def test_a_post_withdrawn_while_an_issue_was_made_is_in_the_next_issue_once_list
     project.run(as_of=date(2016, 3, 1))
 
     assert "January post" in project.email(issue=2).html
+
+
+EVENT_AND_BLOG_TOML = '''
+[sources.events]
+type = "events"
+path = "events.toml"
+
+[sources.blog]
+type = "blog"
+path = "blog"
+'''
+
+CONFERENCE = '''
+[[event]]
+id = "conference-2016"
+title = "Open Dialogue UK 2016 Conference"
+posted = 2016-01-12
+start = 2016-02-02
+venue = "London"
+description = "A day with many of the people developing Open Dialogue around the world."
+'''
+
+ANNOUNCEMENT = ('---\ntitle: "Open Dialogue conference in London"\ndate: 2016-01-20\n---\n\n'
+                "The Open Dialogue UK conference is on 2 February 2016 in London; book now.\n")
+
+
+def test_an_archived_issue_keeps_a_listed_post_whose_event_was_withdrawn(pipeline_project):
+    """A post issue 1 carried as an announcement of an event stays on issue 1's page when only the event is withdrawn."""
+    project = pipeline_project(EVENT_AND_BLOG_TOML, {"events.toml": CONFERENCE, "blog/conference.md": ANNOUNCEMENT,
+                                                     "subscribers.csv": "email,name\nreader@example.org,Reader\n"})
+    project.run(as_of=date(2016, 2, 1))
+    assert "Open Dialogue conference in London" in project.site("archive/issue-1.html")  # announced on the event
+    project.write({"events.toml": "# the conference was cancelled\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    assert [entry.title for entry in project.feed().entries] == ["Open Dialogue conference in London"]  # still listed
+
+    assert "Open Dialogue conference in London" in project.site("archive/issue-1.html")

@@ -112,3 +112,38 @@ def test_an_archived_issue_keeps_a_listed_post_whose_event_was_withdrawn(pipelin
     assert [entry.title for entry in project.feed().entries] == ["Open Dialogue conference in London"]  # still listed
 
     assert "Open Dialogue conference in London" in project.site("archive/issue-1.html")
+
+
+def test_an_address_pending_here_that_an_import_makes_active_keeps_its_consent_record(tmp_path, capsys):
+    """An exported member's address only pending in the other database is made active by the import with the
+    consent record it brought (the proof its activation rests on), as a new address keeps it."""
+    import csv
+    from datetime import UTC, datetime
+
+    from pipeline.cli import main
+    from pipeline.state import Store
+    from pipeline.state import subscribers as subs
+    from tests.test_subscribers_cli import SERVE_TOML
+
+    listed = tmp_path / "moved.csv"
+    with listed.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([["email", "name", "themes", "status", "record"],
+                                   ["ann@example.org", "Ann", "", "active",
+                                    "2016-01-05 10:00:00 UTC pending form; 2016-01-05 10:30:00 UTC active confirmation"]])
+    config = tmp_path / "pipeline.toml"
+    config.write_text(SERVE_TOML, encoding="utf-8")
+    store = Store(tmp_path / "state" / "pipeline.sqlite")
+    try:  # someone asked through this site's form too, and has not confirmed yet
+        subs.request_subscription(store, "ann@example.org", "Ann", [], how="form", at=datetime.now(UTC))
+    finally:
+        store.close()
+
+    assert main(["subscribers", "import", str(listed), "--config", str(config)]) == 0
+    store = Store(tmp_path / "state" / "pipeline.sqlite")
+    try:
+        ann = subs.find_subscriber(store, "ann@example.org")
+        record = subs.history(store, ann.id)
+    finally:
+        store.close()
+    assert ann.status == "active"
+    assert any("2016-01-05 10:30:00 UTC active confirmation" in event.detail for event in record), record

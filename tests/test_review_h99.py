@@ -147,3 +147,40 @@ def test_an_address_pending_here_that_an_import_makes_active_keeps_its_consent_r
         store.close()
     assert ann.status == "active"
     assert any("2016-01-05 10:30:00 UTC active confirmation" in event.detail for event in record), record
+
+
+EVENT_TOML = '''
+[sources.events]
+type = "events"
+path = "events.toml"
+'''
+
+SEMINAR = '''
+[[event]]
+id = "seminar-3"
+title = "Seminar 3: Contemporary Developments in Healthcare Practice"
+posted = 2016-01-18
+start = 2016-02-17T09:30:00
+venue = "St Catherine's"
+url = "https://network.example.org/{path}"
+description = "The third seminar in the network's series on co-production in mental health care."
+'''
+
+
+def test_an_events_old_address_leads_on_again_once_the_event_is_listed_again(pipeline_project):
+    """The old address an email sent names (an event's url since edited) leads on to its page again once the event,
+    withdrawn for a while, is back."""
+    project = pipeline_project(EVENT_TOML, {"events.toml": SEMINAR.format(path="seminars/3/"),
+                                           "subscribers.csv": "email,name\nreader@example.org,Reader\n"})
+    project.run(as_of=date(2016, 2, 1))
+    assert "https://network.example.org/seminars/3/" in project.email().html
+    project.write({"events.toml": SEMINAR.format(path="seminars/seminar-3/")})
+    project.refresh(as_of=date(2016, 2, 1))
+    assert "seminar-3/" in project.site("seminars/3/")  # leads on
+    project.write({"events.toml": "# taken out for a while\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    project.write({"events.toml": SEMINAR.format(path="seminars/seminar-3/")})
+    project.refresh(as_of=date(2016, 2, 1))
+    assert "Seminar 3" in project.site("seminars/seminar-3/")  # back
+
+    assert "seminar-3/" in project.site("seminars/3/")

@@ -184,3 +184,36 @@ def test_an_events_old_address_leads_on_again_once_the_event_is_listed_again(pip
     assert "Seminar 3" in project.site("seminars/seminar-3/")  # back
 
     assert "seminar-3/" in project.site("seminars/3/")
+
+
+def test_a_list_saying_a_stored_address_with_letters_outside_ascii_left_takes_it_off(tmp_path, capsys):
+    """An address stored before such addresses were refused (jörg@ ... by smtp) is taken off by a list whose row
+    says it unsubscribed, as any row stored before the limits on a new address is."""
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from pipeline.cli import main
+    from pipeline.state import Store
+    from pipeline.state import subscribers as subs
+    from tests.test_subscribers_cli import SERVE_TOML
+
+    config = tmp_path / "pipeline.toml"
+    config.write_text(SERVE_TOML, encoding="utf-8")
+    database = tmp_path / "state" / "pipeline.sqlite"
+    Store(database).close()
+    stamp = datetime(2016, 1, 5, tzinfo=UTC).isoformat(timespec="microseconds")
+    db = sqlite3.connect(database)  # the row as the version before this one stored it (it took such an address)
+    db.execute("INSERT INTO subscribers (id, email, name, status, themes, requested_at, created_at, updated_at) "
+               "VALUES (7, 'jörg@example.org', 'Jörg', 'active', '[]', NULL, ?, ?)", (stamp, stamp))
+    db.commit()
+    db.close()
+    listed = tmp_path / "list.csv"
+    listed.write_text("email,name,themes,status\njörg@example.org,Jörg,,unsubscribed\n", encoding="utf-8")
+
+    main(["subscribers", "import", str(listed), "--config", str(config)])
+
+    store = Store(database)
+    try:
+        assert subs.find_subscriber(store, "jörg@example.org").status == "unsubscribed", capsys.readouterr().err
+    finally:
+        store.close()

@@ -217,3 +217,43 @@ def test_a_list_saying_a_stored_address_with_letters_outside_ascii_left_takes_it
         assert subs.find_subscriber(store, "jörg@example.org").status == "unsubscribed", capsys.readouterr().err
     finally:
         store.close()
+
+
+def test_the_confirm_page_says_the_name_the_button_gives(tmp_path_factory):
+    """The confirm page of a request without a name shows the name confirming it keeps (one left on the address),
+    not "no name"."""
+    import re
+    from datetime import UTC, datetime
+
+    import httpx
+    import pytest
+
+    from pipeline.state import Store
+    from pipeline.state import subscribers as subs
+    from tests.serve_fixtures import LiveServer, serve_project
+    from tests.test_serve import ask, link_in
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("TEST_SERVE_SECRET", raising=False)
+        live = LiveServer(serve_project(tmp_path_factory.mktemp("h99-serve"))).start()
+        try:
+            store = Store(live.project.core.state_dir / "pipeline.sqlite")
+            try:  # Ann was on the list as "Ann Smith", and left
+                subs.import_rows(store, [("ann@example.org", "Ann Smith")], how="cli", at=datetime.now(UTC))
+                subs.remove(store, "ann@example.org", how="cli", at=datetime.now(UTC))
+            finally:
+                store.close()
+            with httpx.Client(base_url=live.url, headers={"X-Forwarded-For": "192.0.2.99"}, timeout=10) as client:
+                assert ask(client, "ann@example.org").status_code == 200  # back, leaving the name empty
+                link = link_in(live.wait_for_message("ann@example.org"), "confirm")
+                shown = re.search(r"<dt>Your name in each issue</dt><dd>(.*?)</dd>", client.get(link).text).group(1)
+                assert client.post(link).status_code == 200
+            store = Store(live.project.core.state_dir / "pipeline.sqlite")
+            try:
+                given = subs.find_subscriber(store, "ann@example.org").name
+            finally:
+                store.close()
+        finally:
+            live.stop()
+
+    assert shown == (given or "no name")

@@ -257,3 +257,18 @@ def test_the_confirm_page_says_the_name_the_button_gives(tmp_path_factory):
             live.stop()
 
     assert shown == (given or "no name")
+
+
+def test_a_post_made_a_draft_is_withdrawn_while_another_post_is_kept_with_a_warning(pipeline_project):
+    """A warning about a post that is kept all the same (themes not a list) skips no record, so a post made a draft
+    again is still withdrawn in that run."""
+    project = pipeline_project(BLOG_TOML, {"blog/jan.md": _post("January post", "2016-01-20"),
+                                          "blog/feb.md": _post("February post", "2016-01-25", "themes: housing\n"),
+                                          "subscribers.csv": "email,name\n"})
+    project.refresh(as_of=date(2016, 2, 1), check=False)
+    assert any("themes 'housing' is not a list" in p for p in project.problems)  # February post kept all the same
+    project.write({"blog/jan.md": _post("January post", "2016-01-20", "draft: true\n")})
+
+    project.refresh(as_of=date(2016, 2, 1), check=False)
+
+    assert [entry.title for entry in project.feed().entries] == ["February post"]

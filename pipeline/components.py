@@ -157,6 +157,11 @@ class Deliverer(Component):
     # (`journal.taken_back`) and never has more in flight than it could still take back (`sending.py`).
     take_back_limit: ClassVar[int | None] = None
 
+    def local_time(self, provider_time: datetime) -> datetime:
+        """A time of the provider's (a batch's `send_at`) by this machine's clock, as far as the delivery knows how
+        far the two clocks are apart (SendGrid: from the `Date` of its answers); itself by default."""
+        return provider_time
+
     def send(self, messages: list[EmailMessage], run: RunContext | None) -> list[Delivery]:
         """Send `email.message.EmailMessage` objects, one per recipient; report each (by the address in its To
         header; another spelling of it, such as the domain's `xn--` form, is matched too). A recipient reported

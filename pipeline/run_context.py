@@ -68,16 +68,17 @@ class RunContext:
         """The real time, even under --as-of: for what is recorded as happening now (a delivery)."""
         return datetime.now(self.project.tz)
 
-    def problem(self, where: str, message: str) -> None:
-        """Record a problem with one record (a post, a row, an entry) that was skipped; the run goes on."""
+    def problem(self, where: str, message: str, *, skipped: bool = True) -> None:
+        """Record a problem with one record (a post, a row, an entry) that was skipped (or, with `skipped=False`,
+        kept all the same, without what was wrong); the run goes on."""
         source = getattr(self._scope, "source", "")
         with self._lock:
             self.problems.append(f"{where}: {message}")
-            if source:
+            if source and skipped:
                 self._source_problems[source] = self._source_problems.get(source, 0) + 1
 
     def problems_of(self, source: str) -> int:
-        """How many problems `source` has recorded in this run, from the thread fetching it."""
+        """How many records `source` has skipped in this run for a problem, said from the thread fetching it."""
         with self._lock:
             return self._source_problems.get(source, 0)
 

@@ -270,9 +270,10 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
         items = fetched.pop(result.name, [])
         if result.ok and result.name not in abandoned:
             ingest.take(items, result.name)
-            # What it no longer lists was taken out; not while a record of it was skipped, which may be one of those.
+            # What it no longer lists was taken out; not while a record of it was skipped, which may be one of those
+            # (a record kept with a warning, `run.problem(..., skipped=False)`, stops nothing).
             if result.name in complete and not ctx.problems_of(result.name):
-                gone = ctx.store.withdraw_missing(result.name, [item.id for item in items], ctx.moment)
+                gone = ctx.store.withdraw_missing(result.name, [item.id for item in items], ingest.seen_at)
                 if gone:
                     result.summary += (f"; {items_text(len(gone))} no longer listed, withdrawn: "
                                        + ", ".join(repr(title) for title in gone[:3]) + (" …" if len(gone) > 3 else ""))

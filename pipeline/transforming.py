@@ -56,7 +56,7 @@ class WorkerRun:
     def text_of(self, item: Item) -> str:
         return self.texts.text_of(item)
 
-    def problem(self, where: str, message: str) -> None:
+    def problem(self, where: str, message: str, *, skipped: bool = True) -> None:
         self.problems.append(f"{where}: {message}")
 
 

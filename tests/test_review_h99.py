@@ -48,7 +48,8 @@ def _post(title: str, day: str, extra: str = "") -> str:
 
 
 def test_one_run_with_a_far_later_date_does_not_publish_future_posts_for_good(pipeline_project):
-    """A dry run with a mistaken, far later --as-of leaves no lasting mark: the next runs publish no post dated after them."""
+    """A dry run with a mistaken, far later --as-of leaves no lasting mark: the next runs publish no post dated after
+    them."""
     project = pipeline_project(BLOG_TOML, {"blog/jan.md": _post("January post", "2016-01-20"),
                                           "blog/summer.md": _post("Summer programme", "2016-07-01"),
                                           "subscribers.csv": "email,name\n"})
@@ -69,7 +70,8 @@ def test_a_post_withdrawn_while_an_issue_was_made_is_in_the_next_issue_once_list
     project.refresh(as_of=date(2016, 1, 28))  # withdrawn
     project.run(as_of=date(2016, 2, 1))
     assert "January post" not in project.email(issue=1).html
-    project.write({"blog/jan.md": _post("January post", "2016-01-20"), "blog/feb.md": _post("February post", "2016-02-10")})
+    project.write({"blog/jan.md": _post("January post", "2016-01-20"),
+                   "blog/feb.md": _post("February post", "2016-02-10")})
     project.refresh(as_of=date(2016, 2, 12))  # back
 
     project.run(as_of=date(2016, 3, 1))
@@ -102,7 +104,8 @@ ANNOUNCEMENT = ('---\ntitle: "Open Dialogue conference in London"\ndate: 2016-01
 
 
 def test_an_archived_issue_keeps_a_listed_post_whose_event_was_withdrawn(pipeline_project):
-    """A post issue 1 carried as an announcement of an event stays on issue 1's page when only the event is withdrawn."""
+    """A post issue 1 carried as an announcement of an event stays on issue 1's page when only the event is
+    withdrawn."""
     project = pipeline_project(EVENT_AND_BLOG_TOML, {"events.toml": CONFERENCE, "blog/conference.md": ANNOUNCEMENT,
                                                      "subscribers.csv": "email,name\nreader@example.org,Reader\n"})
     project.run(as_of=date(2016, 2, 1))
@@ -129,7 +132,8 @@ def test_an_address_pending_here_that_an_import_makes_active_keeps_its_consent_r
     with listed.open("w", encoding="utf-8", newline="") as out:
         csv.writer(out).writerows([["email", "name", "themes", "status", "record"],
                                    ["ann@example.org", "Ann", "", "active",
-                                    "2016-01-05 10:00:00 UTC pending form; 2016-01-05 10:30:00 UTC active confirmation"]])
+                                    "2016-01-05 10:00:00 UTC pending form; "
+                                    "2016-01-05 10:30:00 UTC active confirmation"]])
     config = tmp_path / "pipeline.toml"
     config.write_text(SERVE_TOML, encoding="utf-8")
     store = Store(tmp_path / "state" / "pipeline.sqlite")

@@ -491,13 +491,18 @@ def _mark_bounced(store: Store, deliverer: Deliverer, edition: int, report: Send
 
 def _resolve(deliverer: Deliverer, batch: Batch, known: list[Delivery], store: Store,
              now: Clock) -> dict[str, Resolution]:
-    """The delivery's `resolve`; a batch it may have taken back (its send time still ahead) is counted first."""
-    if deliverer.take_back_limit is not None and batch.send_at is not None and batch.send_at > now():
-        journal.record_taken_back(store, batch=batch.id, send_at=batch.send_at)
+    """The delivery's `resolve`; then a batch it may have taken back is counted until its send time, by this
+    machine's clock (`Deliverer.local_time`: the delivery has just talked to the provider, so it knows how far their
+    clocks are apart)."""
     try:
         return deliverer.resolve(batch, known)
     except Exception:  # the delivery's own resolve failed: keep only what is certain
         return Deliverer.resolve(deliverer, batch, known)
+    finally:
+        if deliverer.take_back_limit is not None and batch.send_at is not None:
+            until = deliverer.local_time(batch.send_at)
+            if until > now():
+                journal.record_taken_back(store, batch=batch.id, send_at=until)
 
 
 def _outcome(delivery: Delivery, resolution: Resolution, last_round: bool) -> Outcome:

@@ -106,7 +106,8 @@ def settle_batch(store: Store, *, batch: str, edition: int, outcomes: Iterable[O
 
 
 def record_taken_back(store: Store, *, batch: str, send_at: datetime) -> None:
-    """The delivery was asked to take `batch` back (it ended in doubt); the provider holds it until `send_at`."""
+    """The delivery was asked to take `batch` back (it ended in doubt); the provider holds it until `send_at` (by
+    this machine's clock)."""
     with store.transaction() as db:
         db.execute("INSERT OR IGNORE INTO taken_back (batch, send_at) VALUES (?, ?)", (batch, _iso(send_at)))
 

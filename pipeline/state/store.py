@@ -280,20 +280,23 @@ class Store:
                 rows,
             )
 
-    def site_horizon(self, moment: datetime) -> datetime:
+    def site_horizon(self, moment: datetime, *, keep: bool = True) -> datetime:
         """The latest moment any run has made the site and the feeds for, `moment` (this run's) counted: they show
         every item published before it, so a run with an earlier --as-of (an issue made again) takes away no page
-        or feed a later run published."""
-        with self.transaction() as db:
-            db.execute("INSERT INTO counters (name, value) VALUES ('site horizon', ?) ON CONFLICT (name) DO UPDATE "
-                       "SET value = max(value, excluded.value)", (int(moment.timestamp() * 1_000_000),))
-            (value,), = db.execute("SELECT value FROM counters WHERE name = 'site horizon'").fetchall()
-        return max(moment, datetime.fromtimestamp(value / 1_000_000, UTC))
+        or feed a later run published. With `keep` False (a dry run), `moment` is counted for this run only."""
+        stamp = int(moment.timestamp() * 1_000_000)
+        rows = self._rows("SELECT value FROM counters WHERE name = 'site horizon'")
+        if keep and (not rows or rows[0][0] < stamp):  # written only when it moves: a 304 run writes nothing
+            with self.transaction() as db:
+                db.execute("INSERT INTO counters (name, value) VALUES ('site horizon', ?) ON CONFLICT (name) DO "
+                           "UPDATE SET value = max(value, excluded.value)", (stamp,))
+        return max(moment, datetime.fromtimestamp(rows[0][0] / 1_000_000, UTC)) if rows else moment
 
     def withdraw_missing(self, source: str, listed: Iterable[str], at: datetime) -> list[str]:
         """`source` lists all of its items (`Source.complete`), `listed` now: each item of it stored before and not
         listed is withdrawn (it leaves the feeds, the site and every issue to come), and each listed one withdrawn
-        before is back. One transaction; the titles of those withdrawn now."""
+        before is back, first seen at `at` (by the clock), so the next issue takes it as it takes one published late.
+        One transaction; the titles of those withdrawn now."""
         listed = set(listed)
         with self.transaction() as db:
             stored = db.execute("SELECT id, json_extract(data, '$.title'), id IN (SELECT item FROM withdrawn) "
@@ -303,6 +306,7 @@ class Store:
             db.executemany("INSERT OR IGNORE INTO withdrawn (item, at) VALUES (?, ?)",
                            [(item_id, _iso(at)) for item_id, _ in gone])
             db.executemany("DELETE FROM withdrawn WHERE item = ?", [(item_id,) for item_id in back])
+            db.executemany("UPDATE items SET first_seen = ? WHERE id = ?", [(_iso(at), item_id) for item_id in back])
             if gone or back:  # the feeds and the site are made again (`items_digest`)
                 db.execute("UPDATE counters SET value = value + 1 WHERE name = 'item changes'")
         return [title or item_id for item_id, title in gone]

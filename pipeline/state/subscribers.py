@@ -189,7 +189,8 @@ def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, I
     An address listed twice counts once. The addresses in `stored_before` (an export's members, whose rows
     were stored before the limits on a new address) are taken over those limits (`addresses.STORED_BEFORE`).
     A fourth element is the consent record the address had where the list came from (an export's `record`):
-    a new address keeps it in its own record's first change (`earlier_record`); one already stored keeps its own.
+    a new address keeps it in its own record's first change, a pending one made active in that change
+    (`earlier_record`); one already active keeps its own.
     """
     wanted: dict[str, tuple[str, Iterable[str], str]] = {}
     members = {_key(email) for email in stored_before}
@@ -204,7 +205,7 @@ def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, I
                 _event(db, _insert(db, email, name, themes, "active", at), at, "active", how, earlier_record(record))
                 activated += 1
             elif found[3] == "pending" and not _ever_left(db, found[0]):
-                _activate(db, found, name, themes, at, how)
+                _activate(db, found, name, themes, at, how, earlier_record(record))
                 activated += 1
             elif found[3] == "active" and _name(name) and _name(name) != found[2]:
                 db.execute("UPDATE subscribers SET name = ?, updated_at = ? WHERE id = ?",
@@ -494,7 +495,7 @@ def _new_id(db: sqlite3.Connection) -> int:
 
 
 def _activate(db: sqlite3.Connection, found: tuple, name: str, themes: Iterable[str], at: datetime,
-              how: str) -> None:
+              how: str, detail: str = "") -> None:
     """The organiser makes the pending address `found` active: with their `themes`, else every theme, and their
     `name`, else the one it has; its requests then end. Neither is ever taken from a request: that may be a
     stranger's form post (a name to greet its owner by, themes to choose for them), which only the owner's
@@ -503,7 +504,7 @@ def _activate(db: sqlite3.Connection, found: tuple, name: str, themes: Iterable[
                "WHERE id = ?", (_name(name) or found[2], _themes(themes), _iso(at), found[0]))
     subscriber_id = found[0]
     _end_requests(db, subscriber_id)
-    _event(db, subscriber_id, at, "active", how)
+    _event(db, subscriber_id, at, "active", how, detail)
 
 
 def _suppress(db: sqlite3.Connection, found: tuple | None, email: str, status: str, how: str, at: datetime,

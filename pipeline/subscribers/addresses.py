@@ -18,7 +18,7 @@ NON_ASCII_NAME = ("the part before the @ has letters outside ASCII (RFC 6531), w
 UNREACHABLE = "no mail server takes its domain"
 # Refused for a new address, but an address all the same: a row stored before these limits is still mailed, and
 # whatever takes an address off the list (a status column, a webhook event) must still reach it.
-STORED_BEFORE = (LONG_LOCAL, BARE_IP)
+STORED_BEFORE = (LONG_LOCAL, BARE_IP, NON_ASCII_NAME)
 # What a row the upgrade to one spelling kept may have wrong besides (a domain IDNA refuses, left in its spelling):
 # a list's row saying such an address left, or a suppression, must still take it off.
 TAKEN_OFF_ANYWAY = (*STORED_BEFORE, UNREACHABLE)

@@ -185,7 +185,7 @@ async def confirm_page(request: Request) -> Response:
         wish = await run_in_threadpool(asked_for, web.store, subscriber.id, asked)
     return web.pages.render("confirm.html", title="Confirm your subscription", state=subscriber.status,
                             preferences=_path(web, "preferences", subscriber.id),
-                            asked={"name": wish[0], "themes": wish[1]} if wish else None)
+                            asked={"name": wish[0] or subscriber.name, "themes": wish[1]} if wish else None)
 
 
 async def confirm_post(request: Request) -> Response:

@@ -189,6 +189,9 @@ class SendGrid(Deliverer):
     def sendgrid_now(self) -> datetime:
         return self.clock() + self.skew
 
+    def local_time(self, provider_time: datetime) -> datetime:
+        return provider_time - self.skew
+
     def deliver(self, mailing: Mailing, recipients: list[Recipient], batch: Batch | None,
                 run: RunContext | None) -> list[Delivery]:
         head = json.dumps(payload(mailing, batch if self.settings.scheduled else None))[:-1] + ', "personalizations": ['

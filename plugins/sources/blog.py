@@ -74,12 +74,12 @@ class BlogSource(Source):
         themes = meta.get("themes") or []
         if not isinstance(themes, list):
             run.problem(str(path), f"themes {themes!r} is not a list; write it as themes: [{themes}]; "
-                                   f"post kept without them")
+                                   f"post kept without them", skipped=False)
             themes = []
         image = image_url(str(meta.get("image") or ""), url)
         if meta.get("image") and not image:
             run.problem(str(path), f"image {meta['image']!r} is neither an http(s) address nor a path; "
-                                   f"post kept without it")
+                                   f"post kept without it", skipped=False)
         return Item(
             id=item_id(self.instance, slug),
             kind=Kind.POST,

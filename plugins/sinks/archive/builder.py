@@ -59,7 +59,8 @@ class Site:
         records = self.store.editions()  # newest first
         # Every issue is on the site (sent emails link to it), even when --as-of is earlier than the latest, and so is
         # every item a later run published (`site_horizon`).
-        until = max([self.store.site_horizon(self.moment), *(record.period_end for record in records)])
+        horizon = self.store.site_horizon(self.moment, keep=not run.dry_run)
+        until = max([horizon, *(record.period_end for record in records)])
         facts, self._read = load_facts(project, self.store, until)
         self.facts = _own_pages(facts)
         # Each event's revision, for its calendar's SEQUENCE, DTSTAMP and LAST-MODIFIED (pipeline/calendars.py).
@@ -132,7 +133,8 @@ class Site:
                 if changed and prints["records"]:
                     merged.update(merge_duplicates(self.items([*prints["records"], *changed])).into)
                 return merged
-        return merge_duplicates(self.items(record.item_ids)).into
+        # Only what the site shows: an announcement of a job or event withdrawn since is shown on its own.
+        return merge_duplicates(self.items([i for i in record.item_ids if i in self.facts])).into
 
     # -- what pages show -----------------------------------------------------------------------
 

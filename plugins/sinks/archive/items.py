@@ -75,7 +75,8 @@ def plan_moved(built: Site, known: Iterable[str], planned: list[Planned]) -> lis
         found[at] = None if at in found else entry  # two items with one prefix: neither is guessed
     left = moved_pages(built.store)
     moved = []
-    for path in known:
+    # The files written, and every address an item's page left (its files may have gone while the item was away)
+    for path in sorted(set(known) | set(left) | {base + "event.ics" for base in left}):
         file = "event.ics" if path.endswith("/event.ics") else "" if path.endswith("/") else None
         if file is None:
             continue
@@ -90,7 +91,7 @@ def plan_moved(built: Site, known: Iterable[str], planned: list[Planned]) -> lis
                                  lambda path=path, entry=entry: built.renderer.page(
                                      "moved.html", path, Head(entry.title, entry.summary), target=entry.path),
                                  listed=False))
-        elif calendar_path(entry) in wanted:
+        elif calendar_path(entry) in wanted and (path in known or base in left):
             moved.append(Planned(path, key(built.version, "ics", entry.fp, entry.path, built.revision(entry)),
                                  lambda entry=entry: _event_ics(built, entry), listed=False))
     return moved

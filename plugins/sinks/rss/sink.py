@@ -48,7 +48,7 @@ class RssSink(Sink):
         moment = run.moment
         today = moment.astimezone(project.tz).date()
         # Every item a run has published, even under an earlier --as-of (an issue made again): as the archive's pages
-        until = run.store.site_horizon(moment)
+        until = run.store.site_horizon(moment, keep=not run.dry_run)
         index = run.store.recent_themes(until=until)  # (id, published, themes), newest first
         published = {item_id: when for item_id, when, _ in index}
         loaded: dict[str, Item] = {}
@@ -101,7 +101,8 @@ class RssSink(Sink):
             code.update(Path(module.__file__).read_bytes())
         core = self.project.core
         parts = [self.settings.model_dump(mode="json"), core.name, core.description, core.site_url,
-                 str(self.project.tz), code.hexdigest(), run.store.items_digest(run.store.site_horizon(run.moment)),
+                 str(self.project.tz), code.hexdigest(),
+                 run.store.items_digest(run.store.site_horizon(run.moment, keep=not run.dry_run)),
                  site.publishes(self.project, "archive")]  # whether items and themes have pages to link
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 

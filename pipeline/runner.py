@@ -26,7 +26,7 @@ from pathlib import Path
 from pipeline import alerts, http_client
 from pipeline.components import Deliverer, Sink, SinkResult, Source
 from pipeline.config import Project
-from pipeline.edition import Edition, check_date, month_before, prepare_edition, start_of
+from pipeline.edition import Edition, check_date, month_before, prepare_edition, start_of, still_relevant
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.fetching import fetch_all
 from pipeline.ingesting import Ingest
@@ -273,7 +273,8 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
             # What it no longer lists was taken out; not while a record of it was skipped, which may be one of those
             # (a record kept with a warning, `run.problem(..., skipped=False)`, stops nothing).
             if result.name in complete and not ctx.problems_of(result.name):
-                gone = ctx.store.withdraw_missing(result.name, [item.id for item in items], ingest.seen_at)
+                gone = ctx.store.withdraw_missing(result.name, [item.id for item in items], ingest.seen_at,
+                                                  kept=lambda item: not still_relevant(item, ctx.moment))
                 if gone:
                     result.summary += (f"; {items_text(len(gone))} no longer listed, withdrawn: "
                                        + ", ".join(repr(title) for title in gone[:3]) + (" …" if len(gone) > 3 else ""))

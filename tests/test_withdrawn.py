@@ -52,3 +52,36 @@ def test_nothing_is_withdrawn_while_a_record_of_the_source_is_skipped(pipeline_p
     report = project.refresh(as_of=date(2016, 2, 1), check=False)
     assert any("front matter is not valid YAML" in p for p in report.problems)
     assert [entry.title for entry in project.feed().entries] == ["January post"]
+
+
+EVENTS_TOML = '''
+[sources.events]
+type = "events"
+path = "events.toml"
+'''
+
+SEMINAR = '''
+[[event]]
+id = "seminar-3"
+title = "Seminar 3: Contemporary Developments in Healthcare Practice"
+posted = 2016-01-18
+start = 2016-02-17T09:30:00
+venue = "St Catherine's"
+description = "The third seminar in the network's series on co-production in mental health care."
+'''
+
+
+def test_an_event_taken_out_of_the_file_once_it_is_over_stays_in_the_archive(pipeline_project):
+    """Organisers prune the events file of what is over: that is no cancellation, so the event's page and its place
+    in the archive stay as they were; taken out before it is over, it is withdrawn."""
+    project = pipeline_project(EVENTS_TOML, {"events.toml": SEMINAR, "subscribers.csv": "email,name\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    (folder,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir()]
+    project.write({"events.toml": "# pruned\n"})
+
+    report = project.refresh(as_of=date(2016, 3, 1))  # the seminar was on 17 February
+
+    [line] = [r.summary for r in report.results if r.name == "events"]
+    assert line == "0 items"
+    page = project.site(f"events/{folder}/")
+    assert "Contemporary Developments" in page and "withdrawn" not in page

@@ -292,16 +292,23 @@ class Store:
                            "UPDATE SET value = max(value, excluded.value)", (stamp,))
         return max(moment, datetime.fromtimestamp(rows[0][0] / 1_000_000, UTC)) if rows else moment
 
-    def withdraw_missing(self, source: str, listed: Iterable[str], at: datetime) -> list[str]:
+    def withdraw_missing(self, source: str, listed: Iterable[str], at: datetime,
+                         kept: Callable[[Item], bool] = lambda item: False) -> list[str]:
         """`source` lists all of its items (`Source.complete`), `listed` now: each item of it stored before and not
-        listed is withdrawn (it leaves the feeds, the site and every issue to come), and each listed one withdrawn
-        before is back, first seen at `at` (by the clock), so the next issue takes it as it takes one published late.
-        One transaction; the titles of those withdrawn now."""
+        listed is withdrawn (it leaves the feeds, the site and every issue to come), unless `kept(item)` (taken out
+        of the file only because it is over), and each listed one withdrawn before is back, first seen at `at` (by
+        the clock), so the next issue takes it as it takes one published late. One transaction; the titles of those
+        withdrawn now."""
         listed = set(listed)
         with self.transaction() as db:
             stored = db.execute("SELECT id, json_extract(data, '$.title'), id IN (SELECT item FROM withdrawn) "
                                 "FROM items WHERE source = ?", (source,)).fetchall()
             gone = [(item_id, title) for item_id, title, was in stored if item_id not in listed and not was]
+            if gone:  # what `kept` says the organiser only pruned (an event over, a job closed) stays as it was
+                data = dict(db.execute(f"SELECT id, data FROM items WHERE id IN ({','.join('?' * len(gone))})",
+                                       [item_id for item_id, _ in gone]).fetchall())
+                gone = [(item_id, title) for item_id, title in gone
+                        if not kept(Item.from_dict(jsontext.loads(data[item_id])))]
             back = [item_id for item_id, _, was in stored if item_id in listed and was]
             db.executemany("INSERT OR IGNORE INTO withdrawn (item, at) VALUES (?, ?)",
                            [(item_id, _iso(at)) for item_id, _ in gone])

@@ -1,0 +1,77 @@
+"""Review h100: failing tests for the latest fixes (withdrawn items' earlier addresses, the fast parser's language).
+Each fails while its problem is there."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from plugins.sources.feed import parse_feed
+
+_ITEM = ('<item><title>T</title><link>http://e.example/1</link><guid>http://e.example/1</guid>'
+         '<pubDate>Mon, 04 Jan 2016 10:00:00 GMT</pubDate><description>x</description></item>')
+_ENTRY = ('<entry><title>T</title><id>urn:1</id><link href="http://e.example/1"/>'
+          '<updated>2016-01-04T10:00:00Z</updated><summary>x</summary></entry>')
+
+
+def _languages(document: str, content_type: str) -> tuple[list[str], list[str]]:
+    content = document.encode()
+    by = {parser: [item.language for item in parse_feed(content, "http://e.example/feed", content_type,
+                                                          "partner", "news", parser=parser).items]
+          for parser in ("feedparser", "fast")}
+    return by["feedparser"], by["fast"]
+
+
+def test_fast_parser_language_of_rss_channel_xml_lang_is_feedparsers():
+    """xml:lang on <channel> (no <language>): the fast parser gives the items the language feedparser gives."""
+    document = (f'<rss version="2.0"><channel xml:lang="de"><title>a</title><link>http://e.example/</link>'
+                f'{_ITEM}</channel></rss>')
+    slow, fast = _languages(document, "application/rss+xml")
+    assert slow and fast == slow
+
+
+def test_fast_parser_language_of_atom_dc_language_is_feedparsers():
+    """An Atom feed with <dc:language>: the fast parser gives the items the language feedparser gives."""
+    document = ('<feed xmlns="http://www.w3.org/2005/Atom" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+                '<title>a</title><dc:language>cy</dc:language><id>urn:x</id>'
+                f'<updated>2016-01-04T10:00:00Z</updated>{_ENTRY}</feed>')
+    slow, fast = _languages(document, "application/atom+xml")
+    assert slow and fast == slow
+
+
+EVENTS_TOML = '''
+[sources.events]
+type = "events"
+path = "events.toml"
+'''
+
+
+def _event(title: str) -> str:
+    return f'''
+[[event]]
+id = "seminar-4"
+title = "{title}"
+posted = 2016-01-18
+start = 2016-03-17T09:30:00
+venue = "St Catherine's"
+description = "The fourth seminar in the network's series on co-production in mental health care."
+'''
+
+
+def test_withdrawn_event_earlier_address_says_withdrawn(pipeline_project):
+    """An event renamed (its page moved) and then withdrawn: its earlier address, linked by the emails sent before
+    the rename, still finds a page saying it was withdrawn, not nothing."""
+    project = pipeline_project(EVENTS_TOML, {"events.toml": _event("Seminar 4: Power and Co-production"),
+                                            "subscribers.csv": "email,name\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    (first,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir()]
+    project.write({"events.toml": _event("Seminar 4: Power, Peer Support and Co-production")})
+    project.refresh(as_of=date(2016, 2, 1))
+    assert "Power, Peer Support" in project.site(f"events/{first}/")  # it leads on to the new page
+    project.write({"events.toml": "# cancelled\n"})
+
+    report = project.refresh(as_of=date(2016, 2, 1))
+
+    [line] = [r.summary for r in report.results if r.name == "events"]
+    assert "withdrawn" in line
+    assert (project.root / "out" / "events" / first / "index.html").exists()
+    assert "withdrawn" in project.site(f"events/{first}/")

@@ -75,3 +75,32 @@ def test_withdrawn_event_earlier_address_says_withdrawn(pipeline_project):
     assert "withdrawn" in line
     assert (project.root / "out" / "events" / first / "index.html").exists()
     assert "withdrawn" in project.site(f"events/{first}/")
+
+
+SEMINAR_3 = '''
+[[event]]
+id = "seminar-3"
+title = "Seminar 3: Contemporary Developments in Healthcare Practice"
+posted = 2016-01-18
+start = 2016-02-17T09:30:00
+venue = "St Catherine's"
+description = "The third seminar in the network's series on co-production in mental health care."
+'''
+
+
+def test_issue_made_again_does_not_withdraw_an_event_pruned_once_over(pipeline_project):
+    """An event a later run showed as over, pruned from the file, stays in the archive when an earlier issue is made
+    again (--as-of its date): that run does not judge it cancelled and withdraw it for good."""
+    project = pipeline_project(EVENTS_TOML, {"events.toml": SEMINAR_3, "subscribers.csv": "email,name\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    (folder,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir()]
+    project.refresh(as_of=date(2016, 3, 1))  # the seminar was on 17 February
+    project.write({"events.toml": "# pruned\n"})
+
+    report = project.refresh(as_of=date(2016, 2, 1))  # the site made again as at the first date
+
+    [line] = [r.summary for r in report.results if r.name == "events"]
+    assert "withdrawn" not in line
+    project.refresh(as_of=date(2016, 3, 1))
+    page = project.site(f"events/{folder}/")
+    assert "Contemporary Developments" in page and "withdrawn" not in page

@@ -104,3 +104,35 @@ def test_issue_made_again_does_not_withdraw_an_event_pruned_once_over(pipeline_p
     project.refresh(as_of=date(2016, 3, 1))
     page = project.site(f"events/{folder}/")
     assert "Contemporary Developments" in page and "withdrawn" not in page
+
+
+BLOG_TOML = '''
+[sources.blog]
+type = "blog"
+path = "blog"
+'''
+
+
+def _post(title: str, day: str, extra: str = "") -> str:
+    return (f'---\ntitle: "{title}"\ndate: {day}\n{extra}---\n\n'
+            "Peer support workers met in Leeds to talk about co-production and power.\n")
+
+
+def test_post_listed_again_comes_back_while_another_post_is_skipped(pipeline_project):
+    """A withdrawn post published again is back even in a run where another post is skipped for a fault: a skipped
+    record can hold back withdrawing, never bringing back what is listed."""
+    project = pipeline_project(BLOG_TOML, {"blog/jan.md": _post("January post", "2016-01-20"),
+                                          "blog/feb.md": _post("February post", "2016-01-25"),
+                                          "subscribers.csv": "email,name\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    project.write({"blog/feb.md": _post("February post", "2016-01-25", "draft: true\n")})
+    project.refresh(as_of=date(2016, 2, 1))
+    assert "has been withdrawn" in project.site("blog/feb/")
+
+    project.write({"blog/feb.md": _post("February post", "2016-01-25"),
+                   "blog/broken.md": "---\ntitle: [unclosed\n---\n\nText.\n"})
+    report = project.refresh(as_of=date(2016, 2, 1), check=False)
+
+    assert any("front matter is not valid YAML" in p for p in report.problems)
+    assert "February post" in [entry.title for entry in project.feed().entries]
+    assert "withdrawn" not in project.site("blog/feb/")

@@ -271,10 +271,13 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
         if result.ok and result.name not in abandoned:
             ingest.take(items, result.name)
             # What it no longer lists was taken out; not while a record of it was skipped, which may be one of those
-            # (a record kept with a warning, `run.problem(..., skipped=False)`, stops nothing).
-            if result.name in complete and not ctx.problems_of(result.name):
+            # (a record kept with a warning, `run.problem(..., skipped=False)`, stops nothing); what it lists again is
+            # back either way. What was over by the latest moment any run made the site for was only pruned.
+            if result.name in complete:
+                over_at = ctx.store.site_horizon(ctx.moment, keep=False)
                 gone = ctx.store.withdraw_missing(result.name, [item.id for item in items], ingest.seen_at,
-                                                  kept=lambda item: not still_relevant(item, ctx.moment))
+                                                  kept=lambda item: not still_relevant(item, over_at),
+                                                  withdraw=not ctx.problems_of(result.name))
                 if gone:
                     result.summary += (f"; {items_text(len(gone))} no longer listed, withdrawn: "
                                        + ", ".join(repr(title) for title in gone[:3]) + (" …" if len(gone) > 3 else ""))

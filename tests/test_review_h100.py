@@ -141,7 +141,8 @@ def test_post_listed_again_comes_back_while_another_post_is_skipped(pipeline_pro
 from tests.test_deliveries_sendgrid import deliver, recipients, sendgrid  # noqa: E402,F401  (the fixture too)
 
 
-def test_sendgrid_batch_left_by_killed_run_is_cancelled_by_sendgrids_clock_when_ours_is_ahead(fake, sendgrid):
+def test_sendgrid_batch_left_by_killed_run_is_cancelled_by_sendgrids_clock_when_ours_is_ahead(
+        fake, sendgrid):  # noqa: F811
     """A new run settling a batch a killed run left in flight, its clock 25 minutes ahead of SendGrid's (skew not yet
     learnt): SendGrid's clock leaves 30 minutes before send_at, so the batch is cancelled and its readers sent again,
     not left unknown and then delivered."""

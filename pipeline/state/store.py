@@ -293,17 +293,19 @@ class Store:
         return max(moment, datetime.fromtimestamp(rows[0][0] / 1_000_000, UTC)) if rows else moment
 
     def withdraw_missing(self, source: str, listed: Iterable[str], at: datetime,
-                         kept: Callable[[Item], bool] = lambda item: False) -> list[str]:
+                         kept: Callable[[Item], bool] = lambda item: False, *, withdraw: bool = True) -> list[str]:
         """`source` lists all of its items (`Source.complete`), `listed` now: each item of it stored before and not
         listed is withdrawn (it leaves the feeds, the site and every issue to come), unless `kept(item)` (taken out
         of the file only because it is over), and each listed one withdrawn before is back, first seen at `at` (by
-        the clock), so the next issue takes it as it takes one published late. One transaction; the titles of those
-        withdrawn now."""
+        the clock), so the next issue takes it as it takes one published late. With `withdraw` False (the source
+        skipped a record, which may be one of those not listed), items are only brought back. One transaction; the
+        titles of those withdrawn now."""
         listed = set(listed)
         with self.transaction() as db:
             stored = db.execute("SELECT id, json_extract(data, '$.title'), id IN (SELECT item FROM withdrawn) "
                                 "FROM items WHERE source = ?", (source,)).fetchall()
-            gone = [(item_id, title) for item_id, title, was in stored if item_id not in listed and not was]
+            gone = [(item_id, title) for item_id, title, was in stored
+                    if withdraw and item_id not in listed and not was]
             if gone:  # what `kept` says the organiser only pruned (an event over, a job closed) stays as it was
                 data = dict(db.execute(f"SELECT id, data FROM items WHERE id IN ({','.join('?' * len(gone))})",
                                        [item_id for item_id, _ in gone]).fetchall())

@@ -236,9 +236,12 @@ class SendGrid(Deliverer):
         """Cancel the batch while SendGrid still allows it; then nothing of it will be delivered."""
         if batch.send_at is None or not self.settings.scheduled:
             return super().resolve(batch, known)
+        # First asked whether it holds a cancel already (a killed run's): the answer's Date also sets SendGrid's clock
+        # (`skew`), which a new run does not know yet, and by which alone the cutoff is judged.
+        cancelled = self._cancelled(batch.id) is True
         in_time = self.sendgrid_now() < batch.send_at - CANCEL_CUTOFF - CANCEL_MARGIN
-        # Too late to cancel now, but the run that was killed may have cancelled it in time: SendGrid says.
-        cancelled = self._cancel(batch.id) if in_time else self._cancelled(batch.id) is True
+        if not cancelled and in_time:
+            cancelled = self._cancel(batch.id)
         if cancelled:
             return {d.recipient: Resolution.NOT_SENT for d in known}
         if cancelled is None:  # it may be cancelled: then SendGrid discards even what it accepted, so nobody is sent

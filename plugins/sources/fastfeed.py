@@ -107,7 +107,7 @@ class _Reader:
             if len(channels) != 1 or self.name(channels[0]) != "channel":
                 raise _Decline
             container = channels[0]
-            language = container.get(XML_LANG) or root.get(XML_LANG) or ""  # unless a <language> says otherwise
+            language = root.get(XML_LANG) or ""  # the <rss> element's (not the channel's), unless a <language> says
         elif root.tag == ATOM_FEED:
             container = root
             language = root.get(XML_LANG) or ""
@@ -138,7 +138,7 @@ class _Reader:
                     if isinstance(child.tag, str) and (self.name(child) not in _INSIDE[name] or len(child)):
                         raise _Decline
             else:
-                if name in _LANGUAGE and container is not root:  # RSS: the last one
+                if name in _LANGUAGE:  # the last one, over an xml:lang (in Atom too)
                     language = self.text(el)
                 self.skip(el, name, _SKIP_IN_FEED)
         return link or "", entries, language.strip()

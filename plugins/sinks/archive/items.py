@@ -41,23 +41,35 @@ def plan_items(built: Site) -> list[Planned]:
     return planned
 
 
-def plan_withdrawn(built: Site, planned: list[Planned]) -> list[Planned]:
-    """Where the page of an item the organisers took out was (`Source.complete`): a page saying it was withdrawn,
-    for the emails already sent that link there (unless another page has that address now)."""
+def plan_withdrawn(built: Site, known: Iterable[str], planned: list[Planned]) -> list[Planned]:
+    """Where the page of an item the organisers took out was (`Source.complete`), and every address it had before
+    (under an earlier title, or one its own URL named): a page saying it was withdrawn, for the emails already sent
+    that link there (unless another page has that address now)."""
     import json
 
-    from pipeline.state.site import withdrawn_facts
+    from pipeline.state.site import moved_pages, withdrawn_facts
 
+    withdrawn = {item_id: Facts(*json.loads(facts)) for item_id, facts in withdrawn_facts(built.store)}
+    by_prefix: dict[tuple[str, str], Facts | None] = {}
+    for entry in withdrawn.values():
+        at = (site.KIND_FOLDERS[Kind(entry.kind)], entry.id[:8])
+        by_prefix[at] = None if at in by_prefix else entry
+    addresses = [(entry.path, entry) for entry in withdrawn.values()]
+    addresses += [(path, withdrawn[item]) for path, item in sorted(moved_pages(built.store).items())
+                  if item in withdrawn]
+    for path in sorted(known):
+        folder, _, name = path.rstrip("/").partition("/")
+        if path.endswith("/") and name[-9:-8] == "-" and "/" not in name and by_prefix.get((folder, name[-8:])):
+            addresses.append((path, by_prefix[(folder, name[-8:])]))
     wanted = {page.path for page in planned}
     gone = []
-    for _, facts in withdrawn_facts(built.store):
-        entry = Facts(*json.loads(facts))
-        if entry.path in wanted:
+    for path, entry in addresses:
+        if path in wanted:
             continue
-        wanted.add(entry.path)
-        gone.append(Planned(entry.path, key(built.version, "withdrawn", entry.path, entry.title, entry.kind),
-                            lambda entry=entry: built.renderer.page(
-                                "withdrawn.html", entry.path, Head(entry.title, "Withdrawn"), kind=entry.kind),
+        wanted.add(path)
+        gone.append(Planned(path, key(built.version, "withdrawn", path, entry.title, entry.kind),
+                            lambda path=path, entry=entry: built.renderer.page(
+                                "withdrawn.html", path, Head(entry.title, "Withdrawn"), kind=entry.kind),
                             listed=False))
     return gone
 

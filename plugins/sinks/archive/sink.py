@@ -56,7 +56,7 @@ class ArchiveSink(Sink):
             *plan_search(built),
         ]
         known = pages_written(run.store, self.instance)
-        planned += plan_withdrawn(built, planned)
+        planned += plan_withdrawn(built, known, planned)
         planned += plan_moved(built, known, planned)
         planned.append(plan_sitemap(self.project, built.version, planned))
         done = publish(self.project, run.store, self.instance, planned, known)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from plugins.sources.feed import parse_feed
+from tests.test_withdrawn import BLOG_TOML, EVENTS_TOML, SEMINAR, post_file
 
 _ITEM = ('<item><title>T</title><link>http://e.example/1</link><guid>http://e.example/1</guid>'
          '<pubDate>Mon, 04 Jan 2016 10:00:00 GMT</pubDate><description>x</description></item>')
@@ -38,11 +39,6 @@ def test_fast_parser_language_of_atom_dc_language_is_feedparsers():
     assert slow and fast == slow
 
 
-EVENTS_TOML = '''
-[sources.events]
-type = "events"
-path = "events.toml"
-'''
 
 
 def _event(title: str) -> str:
@@ -77,21 +73,12 @@ def test_withdrawn_event_earlier_address_says_withdrawn(pipeline_project):
     assert "withdrawn" in project.site(f"events/{first}/")
 
 
-SEMINAR_3 = '''
-[[event]]
-id = "seminar-3"
-title = "Seminar 3: Contemporary Developments in Healthcare Practice"
-posted = 2016-01-18
-start = 2016-02-17T09:30:00
-venue = "St Catherine's"
-description = "The third seminar in the network's series on co-production in mental health care."
-'''
 
 
 def test_issue_made_again_does_not_withdraw_an_event_pruned_once_over(pipeline_project):
     """An event a later run showed as over, pruned from the file, stays in the archive when an earlier issue is made
     again (--as-of its date): that run does not judge it cancelled and withdraw it for good."""
-    project = pipeline_project(EVENTS_TOML, {"events.toml": SEMINAR_3, "subscribers.csv": "email,name\n"})
+    project = pipeline_project(EVENTS_TOML, {"events.toml": SEMINAR, "subscribers.csv": "email,name\n"})
     project.refresh(as_of=date(2016, 2, 1))
     (folder,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir()]
     project.refresh(as_of=date(2016, 3, 1))  # the seminar was on 17 February
@@ -106,30 +93,21 @@ def test_issue_made_again_does_not_withdraw_an_event_pruned_once_over(pipeline_p
     assert "Contemporary Developments" in page and "withdrawn" not in page
 
 
-BLOG_TOML = '''
-[sources.blog]
-type = "blog"
-path = "blog"
-'''
 
-
-def _post(title: str, day: str, extra: str = "") -> str:
-    return (f'---\ntitle: "{title}"\ndate: {day}\n{extra}---\n\n'
-            "Peer support workers met in Leeds to talk about co-production and power.\n")
 
 
 def test_post_listed_again_comes_back_while_another_post_is_skipped(pipeline_project):
     """A withdrawn post published again is back even in a run where another post is skipped for a fault: a skipped
     record can hold back withdrawing, never bringing back what is listed."""
-    project = pipeline_project(BLOG_TOML, {"blog/jan.md": _post("January post", "2016-01-20"),
-                                          "blog/feb.md": _post("February post", "2016-01-25"),
+    project = pipeline_project(BLOG_TOML, {"blog/jan.md": post_file("January post", "2016-01-20"),
+                                          "blog/feb.md": post_file("February post", "2016-01-25"),
                                           "subscribers.csv": "email,name\n"})
     project.refresh(as_of=date(2016, 2, 1))
-    project.write({"blog/feb.md": _post("February post", "2016-01-25", "draft: true\n")})
+    project.write({"blog/feb.md": post_file("February post", "2016-01-25", "draft: true\n")})
     project.refresh(as_of=date(2016, 2, 1))
     assert "has been withdrawn" in project.site("blog/feb/")
 
-    project.write({"blog/feb.md": _post("February post", "2016-01-25"),
+    project.write({"blog/feb.md": post_file("February post", "2016-01-25"),
                    "blog/broken.md": "---\ntitle: [unclosed\n---\n\nText.\n"})
     report = project.refresh(as_of=date(2016, 2, 1), check=False)
 

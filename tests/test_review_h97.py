@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 
 from pipeline.models import Kind
 from tests.test_rss_sink import write_feed  # noqa: F401 (fixture)
+from tests.test_withdrawn import BLOG_TOML, EVENTS_TOML, SEMINAR_AT, post_file
 
 
 def _guids(data: bytes) -> dict[str, str]:
@@ -26,11 +27,6 @@ def test_an_items_guid_does_not_change_when_a_newer_item_shares_its_url(write_fe
     assert _guids(after)["Shared page"] == _guids(before)["Shared page"]
 
 
-EVENT_TOML = '''
-[sources.events]
-type = "events"
-path = "events.toml"
-'''
 
 CONFERENCE = '''
 [[event]]
@@ -46,7 +42,7 @@ description = "A day with many of the people developing Open Dialogue around the
 
 def test_an_events_guid_survives_a_new_booking_link(pipeline_project):
     """Editing an event's booking link leaves its feed guid as it was, so feed readers do not show it again as new."""
-    project = pipeline_project(EVENT_TOML, {"events.toml": CONFERENCE.format(booking="https://partner.example.org/book"),
+    project = pipeline_project(EVENTS_TOML, {"events.toml": CONFERENCE.format(booking="https://partner.example.org/book"),
                                            "subscribers.csv": "email,name\n"})
     project.run(as_of=date(2016, 2, 1))
     before = project.feed().entries[0].id
@@ -56,25 +52,15 @@ def test_an_events_guid_survives_a_new_booking_link(pipeline_project):
     assert project.feed().entries[0].id == before
 
 
-SEMINAR = '''
-[[event]]
-id = "seminar-3"
-title = "Seminar 3: Contemporary Developments in Healthcare Practice"
-posted = 2016-01-18
-start = 2016-02-17T09:30:00
-venue = "St Catherine's"
-url = "https://network.example.org/{path}"
-description = "The third seminar in the network's series on co-production in mental health care."
-'''
 
 
 def test_an_events_page_on_the_site_leads_on_when_its_address_changes(pipeline_project):
     """When an event's own address on the site changes, its old page (linked by emails sent) leads on to the new one."""
-    project = pipeline_project(EVENT_TOML, {"events.toml": SEMINAR.format(path="seminars/3/"),
+    project = pipeline_project(EVENTS_TOML, {"events.toml": SEMINAR_AT.format(path="seminars/3/"),
                                            "subscribers.csv": "email,name\nreader@example.org,Reader\n"})
     project.run(as_of=date(2016, 2, 1))
     assert "https://network.example.org/seminars/3/" in project.email().html
-    project.write({"events.toml": SEMINAR.format(path="seminars/seminar-3/")})
+    project.write({"events.toml": SEMINAR_AT.format(path="seminars/seminar-3/")})
     project.refresh(as_of=date(2016, 2, 1))
 
     assert "seminar-3/" in project.site("seminars/3/")  # the address in the email sent still leads to the event
@@ -86,7 +72,7 @@ def test_an_events_page_on_the_site_leads_on_when_its_address_changes(pipeline_p
 def test_an_event_taken_out_of_the_events_file_is_no_longer_announced_as_coming(pipeline_project):
     """An event the organisers delete (cancelled) leaves the feed and the upcoming list, and its calendar entry says
     CANCELLED."""
-    project = pipeline_project(EVENT_TOML, {"events.toml": SEMINAR.format(path="seminars/3/"),
+    project = pipeline_project(EVENTS_TOML, {"events.toml": SEMINAR_AT.format(path="seminars/3/"),
                                            "subscribers.csv": "email,name\n"})
     project.run(as_of=date(2016, 2, 1))
     assert [e.title for e in project.feed().entries] == ["Seminar 3: Contemporary Developments in Healthcare Practice"]
@@ -100,24 +86,16 @@ def test_an_event_taken_out_of_the_events_file_is_no_longer_announced_as_coming(
     assert project.feed().entries == []
 
 
-BLOG_TOML = '''
-[sources.blog]
-type = "blog"
-path = "blog"
-'''
 
-
-def _post(title: str, day: str) -> str:
-    return f'---\ntitle: "{title}"\ndate: {day}\n---\n\nPeer support workers met to talk about co-production.\n'
 
 
 def test_making_an_earlier_issue_again_keeps_the_pages_of_newer_items(pipeline_project):
     """Re-making issue 1 with --as-of its date leaves the pages (and feed entries) of posts published since it in
     place."""
-    project = pipeline_project(BLOG_TOML, {"blog/jan.md": _post("January post", "2016-01-20"),
+    project = pipeline_project(BLOG_TOML, {"blog/jan.md": post_file("January post", "2016-01-20"),
                                           "subscribers.csv": "email,name\nreader@example.org,Reader\n"})
     project.run(as_of=date(2016, 2, 1))
-    project.write({"blog/feb.md": _post("February post", "2016-02-10")})
+    project.write({"blog/feb.md": post_file("February post", "2016-02-10")})
     project.refresh(as_of=date(2016, 2, 20))
     assert "February post" in project.site("blog/feb/")
     project.run(as_of=date(2016, 2, 1))  # issue 1 made again (a template fixed, say)
@@ -130,7 +108,7 @@ def test_making_an_earlier_issue_again_leaves_no_theme_page_linking_a_missing_fe
     feed."""
     housing = ('---\ntitle: "Housing first in Leeds"\ndate: 2016-03-10\nthemes: [housing]\n---\n\n'
                "Supported accommodation was discussed by tenants in Leeds.\n")
-    project = pipeline_project(BLOG_TOML, {"blog/jan.md": _post("January post", "2016-01-20"),
+    project = pipeline_project(BLOG_TOML, {"blog/jan.md": post_file("January post", "2016-01-20"),
                                           "subscribers.csv": "email,name\nreader@example.org,Reader\n"})
     project.run(as_of=date(2016, 2, 1))
     project.write({"blog/housing.md": housing})

@@ -8,6 +8,7 @@ from datetime import date
 
 from pipeline.runner import run
 from tests.newsletter_network import SUBSCRIBERS, everyone, statuses
+from tests.test_withdrawn import BLOG_TOML, EVENTS_TOML, SEMINAR_AT, post_file
 
 AS_OF = date(2016, 3, 1)
 
@@ -35,23 +36,14 @@ def test_take_back_budget_holds_when_our_clock_is_ahead_of_sendgrids(fake, netwo
     assert statuses(config) == Counter(sent=SUBSCRIBERS)
 
 
-BLOG_TOML = '''
-[sources.blog]
-type = "blog"
-path = "blog"
-'''
 
-
-def _post(title: str, day: str, extra: str = "") -> str:
-    return (f'---\ntitle: "{title}"\ndate: {day}\n{extra}---\n\n'
-            "Peer support workers met in Leeds to talk about co-production and power.\n")
 
 
 def test_one_run_with_a_far_later_date_does_not_publish_future_posts_for_good(pipeline_project):
     """A dry run with a mistaken, far later --as-of leaves no lasting mark: the next runs publish no post dated after
     them."""
-    project = pipeline_project(BLOG_TOML, {"blog/jan.md": _post("January post", "2016-01-20"),
-                                          "blog/summer.md": _post("Summer programme", "2016-07-01"),
+    project = pipeline_project(BLOG_TOML, {"blog/jan.md": post_file("January post", "2016-01-20"),
+                                          "blog/summer.md": post_file("Summer programme", "2016-07-01"),
                                           "subscribers.csv": "email,name\n"})
     project.run(as_of=date(2026, 1, 1), dry_run=True)  # 2026 typed for 2016
     project.refresh(as_of=date(2016, 2, 1))
@@ -62,16 +54,16 @@ def test_one_run_with_a_far_later_date_does_not_publish_future_posts_for_good(pi
 
 def test_a_post_withdrawn_while_an_issue_was_made_is_in_the_next_issue_once_listed_again(pipeline_project):
     """A post made a draft before issue 1 was made, and published again after, reaches subscribers in issue 2."""
-    project = pipeline_project(BLOG_TOML, {"blog/jan.md": _post("January post", "2016-01-20"),
-                                          "blog/other.md": _post("Other post", "2016-01-22"),
+    project = pipeline_project(BLOG_TOML, {"blog/jan.md": post_file("January post", "2016-01-20"),
+                                          "blog/other.md": post_file("Other post", "2016-01-22"),
                                           "subscribers.csv": "email,name\nreader@example.org,Reader\n"})
     project.refresh(as_of=date(2016, 1, 25))
-    project.write({"blog/jan.md": _post("January post", "2016-01-20", "draft: true\n")})
+    project.write({"blog/jan.md": post_file("January post", "2016-01-20", "draft: true\n")})
     project.refresh(as_of=date(2016, 1, 28))  # withdrawn
     project.run(as_of=date(2016, 2, 1))
     assert "January post" not in project.email(issue=1).html
-    project.write({"blog/jan.md": _post("January post", "2016-01-20"),
-                   "blog/feb.md": _post("February post", "2016-02-10")})
+    project.write({"blog/jan.md": post_file("January post", "2016-01-20"),
+                   "blog/feb.md": post_file("February post", "2016-02-10")})
     project.refresh(as_of=date(2016, 2, 12))  # back
 
     project.run(as_of=date(2016, 3, 1))
@@ -153,37 +145,22 @@ def test_an_address_pending_here_that_an_import_makes_active_keeps_its_consent_r
     assert any("2016-01-05 10:30:00 UTC active confirmation" in event.detail for event in record), record
 
 
-EVENT_TOML = '''
-[sources.events]
-type = "events"
-path = "events.toml"
-'''
 
-SEMINAR = '''
-[[event]]
-id = "seminar-3"
-title = "Seminar 3: Contemporary Developments in Healthcare Practice"
-posted = 2016-01-18
-start = 2016-02-17T09:30:00
-venue = "St Catherine's"
-url = "https://network.example.org/{path}"
-description = "The third seminar in the network's series on co-production in mental health care."
-'''
 
 
 def test_an_events_old_address_leads_on_again_once_the_event_is_listed_again(pipeline_project):
     """The old address an email sent names (an event's url since edited) leads on to its page again once the event,
     withdrawn for a while, is back."""
-    project = pipeline_project(EVENT_TOML, {"events.toml": SEMINAR.format(path="seminars/3/"),
+    project = pipeline_project(EVENTS_TOML, {"events.toml": SEMINAR_AT.format(path="seminars/3/"),
                                            "subscribers.csv": "email,name\nreader@example.org,Reader\n"})
     project.run(as_of=date(2016, 2, 1))
     assert "https://network.example.org/seminars/3/" in project.email().html
-    project.write({"events.toml": SEMINAR.format(path="seminars/seminar-3/")})
+    project.write({"events.toml": SEMINAR_AT.format(path="seminars/seminar-3/")})
     project.refresh(as_of=date(2016, 2, 1))
     assert "seminar-3/" in project.site("seminars/3/")  # leads on
     project.write({"events.toml": "# taken out for a while\n"})
     project.refresh(as_of=date(2016, 2, 1))
-    project.write({"events.toml": SEMINAR.format(path="seminars/seminar-3/")})
+    project.write({"events.toml": SEMINAR_AT.format(path="seminars/seminar-3/")})
     project.refresh(as_of=date(2016, 2, 1))
     assert "Seminar 3" in project.site("seminars/seminar-3/")  # back
 
@@ -266,12 +243,12 @@ def test_the_confirm_page_says_the_name_the_button_gives(tmp_path_factory):
 def test_a_post_made_a_draft_is_withdrawn_while_another_post_is_kept_with_a_warning(pipeline_project):
     """A warning about a post that is kept all the same (themes not a list) skips no record, so a post made a draft
     again is still withdrawn in that run."""
-    project = pipeline_project(BLOG_TOML, {"blog/jan.md": _post("January post", "2016-01-20"),
-                                          "blog/feb.md": _post("February post", "2016-01-25", "themes: housing\n"),
+    project = pipeline_project(BLOG_TOML, {"blog/jan.md": post_file("January post", "2016-01-20"),
+                                          "blog/feb.md": post_file("February post", "2016-01-25", "themes: housing\n"),
                                           "subscribers.csv": "email,name\n"})
     project.refresh(as_of=date(2016, 2, 1), check=False)
     assert any("themes 'housing' is not a list" in p for p in project.problems)  # February post kept all the same
-    project.write({"blog/jan.md": _post("January post", "2016-01-20", "draft: true\n")})
+    project.write({"blog/jan.md": post_file("January post", "2016-01-20", "draft: true\n")})
 
     project.refresh(as_of=date(2016, 2, 1), check=False)
 

@@ -13,20 +13,21 @@ path = "blog"
 '''
 
 
-def _post(title: str, day: str, extra: str = "") -> str:
+def post_file(title: str, day: str, extra: str = "") -> str:
+    """A blog post's Markdown file (the tests of withdrawal and its reviews share it)."""
     return (f'---\ntitle: "{title}"\ndate: {day}\n{extra}---\n\n'
             "Peer support workers met in Leeds to talk about co-production and power.\n")
 
 
 def test_a_post_made_a_draft_again_is_withdrawn_and_comes_back_with_its_guid(pipeline_project):
-    project = pipeline_project(BLOG_TOML, {"blog/jan.md": _post("January post", "2016-01-20"),
-                                          "blog/feb.md": _post("February post", "2016-01-25"),
+    project = pipeline_project(BLOG_TOML, {"blog/jan.md": post_file("January post", "2016-01-20"),
+                                          "blog/feb.md": post_file("February post", "2016-01-25"),
                                           "subscribers.csv": "email,name\nreader@example.org,Reader\n"})
     project.run(as_of=date(2016, 2, 1))
     assert "February post" in project.email().html
     guid = {entry.title: entry.id for entry in project.feed().entries}["February post"]
 
-    project.write({"blog/feb.md": _post("February post", "2016-01-25", "draft: true\n")})
+    project.write({"blog/feb.md": post_file("February post", "2016-01-25", "draft: true\n")})
     report = project.refresh(as_of=date(2016, 2, 1))
     [line] = [r.summary for r in report.results if r.name == "blog"]
     assert line == "1 item; 1 item no longer listed, withdrawn: 'February post'"
@@ -35,7 +36,7 @@ def test_a_post_made_a_draft_again_is_withdrawn_and_comes_back_with_its_guid(pip
     assert "February post" in project.email().html  # as it was sent
     assert "has been withdrawn" in project.site("blog/feb/")  # where its link leads
 
-    project.write({"blog/feb.md": _post("February post", "2016-01-25")})
+    project.write({"blog/feb.md": post_file("February post", "2016-01-25")})
     project.refresh(as_of=date(2016, 2, 1))
     assert {entry.title: entry.id for entry in project.feed().entries}["February post"] == guid
     page = project.site("blog/feb/")
@@ -45,7 +46,7 @@ def test_a_post_made_a_draft_again_is_withdrawn_and_comes_back_with_its_guid(pip
 def test_nothing_is_withdrawn_while_a_record_of_the_source_is_skipped(pipeline_project):
     """A post skipped for a fault (broken front matter) may be one listed before: the run withdraws nothing of that
     source until it reads cleanly again."""
-    project = pipeline_project(BLOG_TOML, {"blog/jan.md": _post("January post", "2016-01-20"),
+    project = pipeline_project(BLOG_TOML, {"blog/jan.md": post_file("January post", "2016-01-20"),
                                           "subscribers.csv": "email,name\n"})
     project.refresh(as_of=date(2016, 2, 1))
     project.write({"blog/jan.md": "---\ntitle: [unclosed\ndate: 2016-01-20\n---\n\nText.\n"})
@@ -69,6 +70,7 @@ start = 2016-02-17T09:30:00
 venue = "St Catherine's"
 description = "The third seminar in the network's series on co-production in mental health care."
 '''
+SEMINAR_AT = SEMINAR.replace("venue =", 'url = "https://network.example.org/{path}"\nvenue =')  # its own page: `path`
 
 
 def test_an_event_taken_out_of_the_file_once_it_is_over_stays_in_the_archive(pipeline_project):

@@ -103,7 +103,7 @@ class EmailSink(Sink):
             settled = [] if run.dry_run else settle_open_batches(run.store, self.deliverer, run.clock)
             return SinkResult("; ".join([*settled, "no new edition; nothing sent"]))
         rendered = self.render(edition, run)
-        files = self._save(edition.number, rendered)
+        files = self._save(edition.number, self.render(edition, run, personal=False))
         latest = run.store.latest_edition()
         if latest is not None and latest.number > edition.number:  # never mail an old issue to new readers
             return SinkResult(f"issue {edition.number} re-rendered; not sent, since issue {latest.number} "
@@ -138,13 +138,15 @@ class EmailSink(Sink):
                         "secret (README, \"Signed links\")", signing.secret_source(self.project), before)
         signing.note_mailed(self.project, links)
 
-    def render(self, edition: Edition, run: RunContext) -> RenderedEdition:
-        """The email of `edition`, with tags where each recipient's own links go."""
+    def render(self, edition: Edition, run: RunContext, *, personal: bool = True) -> RenderedEdition:
+        """The email of `edition`, with tags where each recipient's own links go; with `personal=False`, the copy
+        kept in out/newsletter/, which may be published with the site: without those links, which no tag fills
+        there, as the archive's web version has none."""
         site = self.project.core.site_url
         from plugins.sinks.email.render import render_edition
 
-        return render_edition(edition, run, unsubscribe=f"{site}/unsubscribe/{TOKEN_TAG}",
-                              preferences=f"{site}/preferences/{TOKEN_TAG}",
+        return render_edition(edition, run, unsubscribe=f"{site}/unsubscribe/{TOKEN_TAG}" if personal else "",
+                              preferences=f"{site}/preferences/{TOKEN_TAG}" if personal else "",
                               max_per_section=self.settings.max_items_per_section)
 
     def mailing(self, edition: Edition, rendered: RenderedEdition, run: RunContext, *, test: bool = False) -> Mailing:

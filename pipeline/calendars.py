@@ -68,10 +68,16 @@ class Stored:
 StoredEvents = Mapping[str, Stored]
 
 
-def event_ics(project: Project, item: Item, stored: Stored | None = None) -> bytes:
-    """One event as a calendar file (`site.event_calendar_path`): a VCALENDAR with its VEVENT."""
+def event_ics(project: Project, item: Item, stored: Stored | None = None, *, cancelled: bool = False) -> bytes:
+    """One event as a calendar file (`site.event_calendar_path`): a VCALENDAR with its VEVENT. With `cancelled`,
+    the event the organisers withdrew: STATUS:CANCELLED (RFC 5545 3.8.1.11), its revision (`stored`) counted on by
+    the withdrawal, so an app that imported it from this address and reads it again marks it cancelled."""
     calendar = _calendar(item.title or "Event")
     _add_events(project, calendar, [item], {item.id: stored} if stored else {})
+    if cancelled:
+        for event in calendar.walk("VEVENT"):
+            event.add("STATUS", "CANCELLED")
+            event["DESCRIPTION"] = vText(f"Withdrawn by the organisers.\n\n{event['DESCRIPTION']}")
     return calendar.to_ical()
 
 

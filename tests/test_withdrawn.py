@@ -87,3 +87,38 @@ def test_an_event_taken_out_of_the_file_once_it_is_over_stays_in_the_archive(pip
     assert line == "0 items"
     page = project.site(f"events/{folder}/")
     assert "Contemporary Developments" in page and "withdrawn" not in page
+
+
+def test_a_withdrawn_events_ics_stays_saying_it_is_cancelled_and_comes_back_revised(pipeline_project):
+    """The email links the event's .ics, and a calendar app that imported it reads it again: it says the event is
+    cancelled (same UID, a higher SEQUENCE, RFC 5546 2.1.5) rather than being gone; listed again, it is on again,
+    higher still, so the app takes it over the cancellation. The subscribable calendar simply drops it."""
+    from icalendar import Calendar
+
+    project = pipeline_project(EVENTS_TOML, {"events.toml": SEMINAR, "subscribers.csv": "email,name\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    (folder,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir()]
+    ics = project.root / "out" / "events" / folder / "event.ics"
+
+    def event() -> dict:
+        (found,) = Calendar.from_ical(ics.read_bytes()).walk("VEVENT")
+        return found
+
+    before = event()
+    assert "STATUS" not in before
+
+    project.write({"events.toml": "# cancelled\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    cancelled = event()
+    assert cancelled["STATUS"] == "CANCELLED" and cancelled["UID"] == before["UID"]
+    assert cancelled["SEQUENCE"] > before["SEQUENCE"] and cancelled["DTSTAMP"].dt >= before["DTSTAMP"].dt
+    assert cancelled["DTSTART"].dt == before["DTSTART"].dt  # the same occurrence
+    assert str(cancelled["DESCRIPTION"]).startswith("Withdrawn by the organisers.")
+    assert "has been withdrawn" in project.site(f"events/{folder}/")
+    assert not Calendar.from_ical((project.root / "out" / "events" / "calendar.ics").read_bytes()).walk("VEVENT")
+
+    project.write({"events.toml": SEMINAR})
+    project.refresh(as_of=date(2016, 2, 1))
+    again = event()
+    assert "STATUS" not in again and again["SEQUENCE"] > cancelled["SEQUENCE"] and again["UID"] == before["UID"]
+    assert "Contemporary Developments" in project.site(f"events/{folder}/")

@@ -316,6 +316,12 @@ class Store:
                            [(item_id, _iso(at)) for item_id, _ in gone])
             db.executemany("DELETE FROM withdrawn WHERE item = ?", [(item_id,) for item_id in back])
             db.executemany("UPDATE items SET first_seen = ? WHERE id = ?", [(_iso(at), item_id) for item_id in back])
+            # An event's calendar entry is revised by either (its .ics says it was cancelled, then that it is on
+            # again): an app keeps the copy with the higher SEQUENCE (RFC 5546 2.1.5). The items' copy follows.
+            changed = [(_iso(at), item_id) for item_id in [*(item_id for item_id, _ in gone), *back]]
+            db.executemany("UPDATE item_revisions SET revision = revision + 1, updated_at = ? WHERE id = ?", changed)
+            db.executemany("UPDATE items SET (revision, revised_at) = (SELECT revision, updated_at FROM item_revisions "
+                           "WHERE id = items.id) WHERE id = ? AND kind = 'event'", [(i,) for _, i in changed])
             if gone or back:  # the feeds and the site are made again (`items_digest`)
                 db.execute("UPDATE counters SET value = value + 1 WHERE name = 'item changes'")
         return [title or item_id for item_id, title in gone]

@@ -62,6 +62,10 @@ def plan_withdrawn(built: Site, known: Iterable[str], planned: list[Planned]) ->
         if path.endswith("/") and name[-9:-8] == "-" and "/" not in name and by_prefix.get((folder, name[-8:])):
             addresses.append((path, by_prefix[(folder, name[-8:])]))
     wanted = {page.path for page in planned}
+    # An event still stored keeps its .ics beside each such page, saying it is cancelled: the emails sent link it, and
+    # an app that imported it reads it again (an event pruned from the store since has nothing left to say).
+    events = [entry.id for entry in withdrawn.values() if entry.kind == "event" and entry.start]
+    revisions = built.store.revisions(item.id for item in built.items(events))
     gone = []
     for path, entry in addresses:
         if path in wanted:
@@ -71,7 +75,19 @@ def plan_withdrawn(built: Site, known: Iterable[str], planned: list[Planned]) ->
                             lambda path=path, entry=entry: built.renderer.page(
                                 "withdrawn.html", path, Head(entry.title, "Withdrawn"), kind=entry.kind),
                             listed=False))
+        if entry.id in revisions and (ics := path + "event.ics") not in wanted:
+            wanted.add(ics)
+            stored = _stored(entry, revisions[entry.id])
+            gone.append(Planned(ics, key(built.version, "cancelled", entry.fp, entry.path, str(stored.revision)),
+                                lambda entry=entry, stored=stored: _event_ics(built, entry, stored, cancelled=True),
+                                listed=False))
     return gone
+
+
+def _stored(entry: Facts, revision):
+    from pipeline.calendars import Stored  # icalendar is loaded only when a calendar is made
+
+    return Stored(entry.path, revision)
 
 
 def plan_moved(built: Site, known: Iterable[str], planned: list[Planned]) -> list[Planned]:
@@ -109,10 +125,11 @@ def plan_moved(built: Site, known: Iterable[str], planned: list[Planned]) -> lis
     return moved
 
 
-def _event_ics(built: Site, entry: Facts) -> bytes:
+def _event_ics(built: Site, entry: Facts, stored=None, *, cancelled: bool = False) -> bytes:
     from pipeline import calendars  # icalendar is loaded only when a calendar is made
 
-    return calendars.event_ics(built.project, built.items([entry.id])[0], built.stored(entry))
+    return calendars.event_ics(built.project, built.items([entry.id])[0], stored or built.stored(entry),
+                               cancelled=cancelled)
 
 
 def calendar_path(entry: Facts) -> str:

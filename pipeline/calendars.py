@@ -19,6 +19,8 @@ What each file holds:
   with the matching VTIMEZONE built from the zone database (GMT in February, BST in June). An event
   with no end time ends when its programme's last slot begins (the seminar's 16:00 networking), or,
   without a programme, has no DTEND (RFC 5545: it ends when it starts).
+- An event the organisers withdrew keeps its own .ics, with STATUS:CANCELLED (`event_ics(cancelled=True)`): the
+  withdrawal counts a revision, so its SEQUENCE is higher than that of any copy an app imported.
 - An all-day event (a notice with dates but no times) as VALUE=DATE, DTEND the day after its last
   day (DTEND is exclusive), with no time zone at all: it is that day wherever the reader is.
 

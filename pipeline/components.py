@@ -23,6 +23,7 @@ from pipeline.models import Item
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
+    from pathlib import Path
 
     from pipeline.config import Project
     from pipeline.edition import Edition
@@ -72,6 +73,12 @@ class Source(Component):
         for such sources, and they start once those are ready; a run whose sources all say False (local
         files) does neither. One that says False and uses `run.http` anyway still gets the client."""
         return True
+
+    def site_files(self) -> list[tuple[str, Path]]:
+        """Files of this source's own that its items link to, for the site (the `archive` sink) to publish as they
+        are: (address under `site_url`, local file), each an image or a PDF (`site.FILE_SUFFIXES`). Asked on every
+        run that writes the site; the default is none. The blog's images are such files."""
+        return []
 
     def expand(self) -> list[Source]:
         """The sources this table stands for: itself, or several (an OPML list of feeds, each run,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 import threading
+from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -52,7 +53,11 @@ _ROOT_PATH = re.compile(r"(?:/[\w\-~!$&'()*+,=:@%][\w\-.~!$&'()*+,=:@%]*)+/?", r
 
 
 def _absolute(url: str) -> str | None:
-    """Called by nh3 for each relative URL: resolved against the current base, or dropped."""
+    """Called by nh3 for each relative URL: a file of the source's own (`clean_html`'s `local`), else resolved
+    against the current base, or dropped."""
+    local = getattr(_base, "local", None)
+    if local is not None and (address := local(url)):
+        return address
     base = getattr(_base, "url", "")
     if not base:
         return None
@@ -85,11 +90,13 @@ _CLEANER = nh3.Cleaner(
 )
 
 
-def clean_html(fragment: str, base_url: str = "") -> str:
-    """Sanitise an HTML fragment; relative links are made absolute against `base_url`, or dropped."""
+def clean_html(fragment: str, base_url: str = "", local: Callable[[str], str | None] | None = None) -> str:
+    """Sanitise an HTML fragment; relative links are made absolute against `base_url`, or dropped. `local`, when
+    given, is asked first about each relative link: the address of a file of the source's own that the site
+    publishes (the blog's images), or None."""
     if not fragment:
         return ""
-    _base.url, _base.origin = base_url, None
+    _base.url, _base.origin, _base.local = base_url, None, local
     return _CLEANER.clean(strip_controls(fragment)).strip()
 
 

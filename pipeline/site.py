@@ -34,9 +34,9 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import date
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pipeline.config import Project
 from pipeline.models import Item, Kind
@@ -84,6 +84,20 @@ def path_of_url(project: Project, address: str) -> str | None:
     return path
 
 
+def file_path(project: Project, address: str) -> str | None:
+    """The site path where a source's own file at `address` is published (`Source.site_files`): under `site_url`,
+    decoded ("Lead%20photo.jpg" is the file "Lead photo.jpg"), with a `FILE_SUFFIXES` ending and no empty, "." or
+    ".." part; else None."""
+    path = path_of_url(project, address)
+    if not path:
+        return None
+    path = unquote(path)
+    parts = path.split("/")
+    if any(part in ("", ".", "..") or part != part.strip() for part in parts) or not path.isprintable():
+        return None
+    return path if PurePosixPath(path).suffix.lower() in FILE_SUFFIXES else None
+
+
 def slug(text: str, limit: int = 60) -> str:
     """'Peer Support & Recovery' -> 'peer-support-recovery' (ASCII, at most `limit` characters)."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
@@ -121,6 +135,9 @@ STYLESHEET = "site.css"
 MONTHS = "months/"
 SEARCH_SCRIPT = "search/search.js"
 SEARCH_INDEX_SCRIPT = "search/index.js"
+# What a source's own files may be, for the site to publish them as they are (`Source.site_files`): images and PDFs,
+# no page, script or feed of the site's (nor SVG, which can carry a script).
+FILE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".pdf"})
 SUBSCRIBE = "subscribe"  # the route of `pipeline serve`'s form (pipeline/web/app.py): exactly this, no slash after
 # Folders whose pages the site makes itself, its own files and the other outputs in out_dir (the email's
 # HTML, `pipeline preview`), and outbox/, where earlier versions wrote the outbox: the outbox delivery moves

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
 
-from pipeline import hookimpl
+from pipeline import hookimpl, site
 from pipeline.components import Settings, Source
 from pipeline.dates import aware
 from pipeline.models import Item, Kind, item_id
@@ -17,7 +18,11 @@ from plugins.sources.text import markdown_to_html
 
 class BlogSource(Source):
     """Every `*.md` file in `path`: front matter `title` and `date` required; `author`, `slug`, `url`,
-    `themes`, `draft`, `image` (the lead image, relative to the post's URL) and `image_alt` optional."""
+    `themes`, `draft`, `image` (the lead image) and `image_alt` optional.
+
+    An image or a PDF kept in the folder (`site.FILE_SUFFIXES`) is published with the site at `base_url` plus its
+    path in the folder, and a post's relative link to it (`image: lead.jpg`, `![Group](photos/group.jpg)`, read
+    from where the post's file is) names that address; any other relative link is read from the post's URL."""
 
     name = "blog"
     sanitises = True  # every body goes through clean_html (markdown_to_html) here
@@ -36,7 +41,7 @@ class BlogSource(Source):
         folder = self.settings.path
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: folder not found; create it or fix [sources.{self.instance}] path")
-        base = (self.settings.base_url or f"{self.project.core.site_url}/blog/").rstrip("/") + "/"
+        base = self._base()
         first: dict[str, Path] = {}  # the post that has each id
         for path in sorted(folder.glob("*.md")):
             item = self._read(path, base, run)
@@ -48,6 +53,40 @@ class BlogSource(Source):
                 continue
             first[item.id] = path
             yield item
+
+    def _base(self) -> str:
+        return (self.settings.base_url or f"{self.project.core.site_url}/blog/").rstrip("/") + "/"
+
+    def site_files(self) -> list[tuple[str, Path]]:
+        """Every image and PDF in the folder, at `base_url` plus its path there (hidden ones left out)."""
+        folder, base = self.settings.path, self._base()
+        if not folder.is_dir():
+            return []
+        found = []
+        for file in sorted(folder.rglob("*")):
+            inside = file.relative_to(folder)
+            if file.suffix.lower() in site.FILE_SUFFIXES and file.is_file() and not any(
+                    part.startswith(".") for part in inside.parts):
+                found.append((base + quote(inside.as_posix()), file))
+        return found
+
+    def _own_file(self, reference: str, post: Path, base: str) -> str | None:
+        """The address of the image or PDF of the folder that a relative link of the post at `post` names (read
+        from the post's file, as an editor previewing it reads it), or None."""
+        try:
+            parts = urlsplit(reference)
+        except ValueError:
+            return None
+        if parts.scheme or parts.netloc or not parts.path or parts.path.startswith("/"):
+            return None
+        folder = self.settings.path.resolve()
+        target = (post.parent / unquote(parts.path)).resolve()
+        if target.suffix.lower() not in site.FILE_SUFFIXES or not target.is_relative_to(folder) or not target.is_file():
+            return None
+        inside = target.relative_to(folder)
+        if any(part.startswith(".") for part in inside.parts):
+            return None
+        return base + quote(inside.as_posix()) + (f"#{parts.fragment}" if parts.fragment else "")
 
     def _read(self, path: Path, base: str, run: RunContext) -> Item | None:
         import frontmatter  # here: a run of a project without posts never loads the YAML parser
@@ -76,7 +115,11 @@ class BlogSource(Source):
             run.problem(str(path), f"themes {themes!r} is not a list; write it as themes: [{themes}]; "
                                    f"post kept without them", skipped=False)
             themes = []
-        image = image_url(str(meta.get("image") or ""), url)
+        def own_file(reference: str) -> str | None:
+            return self._own_file(reference, path, base)
+
+        image = str(meta.get("image") or "")
+        image = image_url(own_file(image) or image, url)
         if meta.get("image") and not image:
             run.problem(str(path), f"image {meta['image']!r} is neither an http(s) address nor a path; "
                                    f"post kept without it", skipped=False)
@@ -87,7 +130,7 @@ class BlogSource(Source):
             title=plain_text(str(meta["title"])),
             published=aware(meta["date"], self.project.tz),
             url=url,
-            body_html=markdown_to_html(post.content, url),
+            body_html=markdown_to_html(post.content, url, own_file),
             author=plain_text(str(meta.get("author") or self.settings.author)),
             image=image,
             image_alt=plain_text(str(meta.get("image_alt") or "")) if image else "",

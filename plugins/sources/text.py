@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ def _markdown() -> MarkdownIt:
     return MarkdownIt("commonmark", {"typographer": True}).enable(extensions)
 
 
-def markdown_to_html(text: str, base_url: str = "") -> str:
-    """CommonMark to sanitised HTML (raw HTML inside the Markdown is sanitised too)."""
-    return clean_html(_markdown().render(text or ""), base_url)
+def markdown_to_html(text: str, base_url: str = "", local: Callable[[str], str | None] | None = None) -> str:
+    """CommonMark to sanitised HTML (raw HTML inside the Markdown is sanitised too); relative links as
+    `clean_html` resolves them."""
+    return clean_html(_markdown().render(text or ""), base_url, local)

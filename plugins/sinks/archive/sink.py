@@ -7,7 +7,8 @@
 On every run, a refresh included, it brings out/ in line with the state database: the front page,
 every issue's web version and the archive's index, a page for every item, a page per theme and
 per month with their indexes, jobs and events, search, an .ics per event and the calendar of all
-events (`pipeline/calendars.py`), one stylesheet and sitemap.xml. Only what changed
+events (`pipeline/calendars.py`), the sources' own files (the blog's images: `Source.site_files`), one
+stylesheet and sitemap.xml. Only what changed
 is rendered and written (writer.py); the pages of items no longer stored, and list pages a shorter
 list no longer needs, are removed.
 """
@@ -41,6 +42,7 @@ class ArchiveSink(Sink):
         # The site's modules are loaded here: loading the plugins (`pipeline check`, a run) does not need them.
         from pipeline.state.site import pages_written
         from plugins.sinks.archive.builder import Site
+        from plugins.sinks.archive.files import plan_files
         from plugins.sinks.archive.issues import plan_archive_index, plan_issues
         from plugins.sinks.archive.items import plan_items, plan_moved, plan_withdrawn
         from plugins.sinks.archive.lists import plan_lists
@@ -55,6 +57,7 @@ class ArchiveSink(Sink):
             *plan_issues(built), *plan_archive_index(built), *plan_items(built), *plan_lists(built),
             *plan_search(built),
         ]
+        planned += plan_files(built, planned)
         known = pages_written(run.store, self.instance)
         planned += plan_withdrawn(built, known, planned)
         planned += plan_moved(built, known, planned)

@@ -1,0 +1,143 @@
+"""A source's own files that the site publishes as they are (`Source.site_files`): the blog's images and PDFs, kept
+in its folder beside the posts, so a post's lead image, its pictures and its PDF links are not dead links."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+
+from pipeline import hookimpl, site
+from pipeline.components import Source
+from pipeline.config import load_project
+from tests.test_site_links import Checker, Links
+from tests.test_withdrawn import BLOG_TOML
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"a small picture"
+POST = """---
+title: "Notes from the seminar"
+date: 2016-01-20
+image: lead.jpg
+image_alt: "The seminar room"
+---
+
+Peer support workers met in Leeds to talk about co-production and power.
+
+![The group after the seminar](photos/group%20one.png) and [the programme](programme.pdf#page=2).
+
+A drawing: ![A drawing](drawing.svg). Elsewhere: ![Not ours](../outside.png). A page: [the post before](../jan/).
+"""
+SITE = "https://network.example.org"
+
+
+def test_a_posts_images_and_pdf_in_the_blog_folder_are_published_where_it_links_them(pipeline_project):
+    files = {"blog/notes.md": POST, "blog/lead.jpg": b"jpeg bytes", "blog/photos/group one.png": PNG,
+             "blog/programme.pdf": b"%PDF-1.4 programme", "blog/drawing.svg": "<svg onload='x()'/>",
+             "outside.png": PNG, "blog/.hidden/secret.png": PNG, "subscribers.csv": "email,name\nann@example.org,Ann\n"}
+    project = pipeline_project(BLOG_TOML, files)
+
+    report = project.run(as_of=date(2016, 2, 1))
+
+    out = project.root / "out"
+    assert (out / "blog" / "lead.jpg").read_bytes() == b"jpeg bytes"
+    assert (out / "blog" / "photos" / "group one.png").read_bytes() == PNG
+    assert (out / "blog" / "programme.pdf").read_bytes() == b"%PDF-1.4 programme"
+    assert not (out / "blog" / "drawing.svg").exists() and not (out / "outside.png").exists()  # SVG: a script
+    assert not list(out.rglob("secret.png"))
+    page = project.site("blog/notes/")
+    sources = Links(page).links
+    assert f"{SITE}/blog/lead.jpg" in sources and f"{SITE}/blog/photos/group%20one.png" in sources
+    assert f"{SITE}/blog/programme.pdf#page=2" in sources
+    assert f"{SITE}/blog/notes/drawing.svg" in sources  # not a file it publishes: read from the post's URL
+    assert f"{SITE}/blog/jan/" in sources  # as is any other relative link
+    assert f"{SITE}/blog/lead.jpg" in project.email().html  # the lead image, in the email too
+    assert not report.problems
+
+    check = Checker(load_project(project.root / "pipeline.toml"))
+    for link in sources:
+        if not link.endswith((".svg", "/jan/")) and "outside" not in link:
+            check.relative(site.file(check.project, "blog/notes/"), link.partition("#")[0])  # (a PDF's page, no id)
+    assert check.dead == [] and check.checked >= 4
+
+
+def test_a_file_changed_is_published_again_and_one_taken_away_is_removed(pipeline_project):
+    project = pipeline_project(BLOG_TOML, {"blog/notes.md": POST, "blog/lead.jpg": b"first",
+                                          "subscribers.csv": "email,name\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    lead = project.root / "out" / "blog" / "lead.jpg"
+    assert lead.read_bytes() == b"first"
+
+    project.write({"blog/lead.jpg": b"second, longer"})
+    project.refresh(as_of=date(2016, 2, 1))
+    assert lead.read_bytes() == b"second, longer"
+
+    (project.root / "blog" / "lead.jpg").unlink()
+    project.refresh(as_of=date(2016, 2, 1))
+    assert not lead.exists()
+
+
+class Attaching(Source):
+    """A third-party source naming files of its own: one fine, one that would replace a page, one off the site."""
+
+    name = "attaching"
+
+    def uses_http(self) -> bool:
+        return False
+
+    def fetch(self, run):
+        return []
+
+    def site_files(self):
+        folder = self.project.root
+        return [(f"{SITE}/files/report.pdf", folder / "report.pdf"),
+                (f"{SITE}/index.html", folder / "report.pdf"),
+                ("https://elsewhere.example.org/a.pdf", folder / "report.pdf"),
+                (f"{SITE}/files/../../etc/passwd.pdf", folder / "report.pdf"),
+                (f"{SITE}/files/missing.pdf", folder / "missing.pdf")]
+
+
+class Failing(Attaching):
+    name = "failing"
+
+    def site_files(self):
+        raise RuntimeError("disk on fire")
+
+
+class AttachingPlugin:
+    @hookimpl
+    def register_sources(self, register):
+        register(Attaching)
+        register(Failing)
+
+
+def test_a_sources_files_are_published_only_as_files_under_the_site_and_a_failure_is_its_own(pipeline_project):
+    toml = '[sources.reports]\ntype = "attaching"\n[sources.broken]\ntype = "failing"\n'
+    project = pipeline_project(toml, {"report.pdf": b"%PDF report", "subscribers.csv": "email,name\n"},
+                               plugins=[("attaching", AttachingPlugin())])
+
+    report = project.refresh(as_of=date(2016, 2, 1), check=False)
+
+    out = project.root / "out"
+    assert (out / "files" / "report.pdf").read_bytes() == b"%PDF report"
+    assert "<html" in (out / "index.html").read_text(encoding="utf-8")  # the front page stays the front page
+    assert not (out / "a.pdf").exists() and not list(project.root.rglob("passwd.pdf"))
+    problems = "\n".join(report.problems)
+    assert "source broken: site_files() raised RuntimeError: disk on fire" in problems
+    for address in (f"{SITE}/index.html", "https://elsewhere.example.org/a.pdf", f"{SITE}/files/../../etc/passwd.pdf"):
+        assert f"source reports: {address}: not published" in problems
+    assert re.search(r"missing\.pdf: cannot be read \(No such file or directory\)", problems)
+    [archive] = [r for r in report.results if r.name == "archive"]
+    assert archive.ok
+
+
+@pytest.mark.parametrize(("address", "path"), [
+    (f"{SITE}/blog/lead.jpg", "blog/lead.jpg"), (f"{SITE}/blog/a%20b.PNG", "blog/a b.PNG"),
+    (f"{SITE}/blog/x.html", None), (f"{SITE}/blog/", None), (f"{SITE}/blog/../x.png", None),
+    (f"{SITE}/blog//x.png", None), (f"{SITE}/blog/x.svg", None), ("https://other.example.org/x.png", None),
+    (f"{SITE}/blog/%0Ax.png", None),
+])
+def test_the_path_a_sources_file_is_published_at(project_from, address, path):
+    project = project_from(f'[pipeline]\nname = "N"\nsite_url = "{SITE}"\n[sinks.archive]\ntype = "archive"\n')
+    assert site.file_path(project, address) == path
+

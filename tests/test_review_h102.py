@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 
-from pipeline.calendars import event_ics, uid
+from pipeline.calendars import calendar_ics, event_ics, uid
 from pipeline.config import load_project
 from pipeline.models import EventDetails, Kind
 from pipeline.testing import make_item, write_project_files
@@ -139,3 +139,28 @@ def test_an_event_in_casablanca_during_ramadan_2016_is_at_its_own_time_by_the_vt
 
     assert start.dt.replace(tzinfo=None) == datetime(2016, 6, 20, 10, 0)
     assert start.dt.replace(tzinfo=from_file).utcoffset() == timedelta(0)  # as the zone database has it
+
+
+def test_the_vtimezone_of_london_is_written_as_the_yearly_rules_outlook_reads(project_from, item_factory):
+    """A reader on Outlook for Windows (the NHS's and most universities' calendar) adds the summer seminar, or
+    subscribes to every event. Each VTIMEZONE is written as icalendar's `Timezone.from_tzid` makes it: one STANDARD or
+    DAYLIGHT per change, with the later years' changes as RDATE lists and no RRULE. RFC 5545 3.6.5 allows that form,
+    but Outlook's desktop app does not read it (it takes a VTIMEZONE's observances as yearly rules: iCalcreator
+    issues #86 and #106, ical files of this shape imported with summer events an hour off, put right by the RRULE
+    form), so the seminar at 09:30 BST shows at 10:30 or 08:30. What calendar servers themselves publish (Google's,
+    tzurl.org's) is the RRULE form: per observance `RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU` and so on."""
+    london = ZoneInfo("Europe/London")
+    project = project_from('[sinks.feed]\ntype = "rss"\n')
+    summer = item_factory(Kind.EVENT, "Summer seminar", event=EventDetails(
+        start=datetime(2016, 6, 2, 9, 30, tzinfo=london), end=datetime(2016, 6, 2, 16, tzinfo=london),
+        timezone="Europe/London", venue="Leeds"))
+    later = item_factory(Kind.EVENT, "Summer seminar 2018", event=EventDetails(
+        start=datetime(2018, 6, 7, 9, 30, tzinfo=london), end=datetime(2018, 6, 7, 16, tzinfo=london),
+        timezone="Europe/London", venue="York"))
+
+    for data in (event_ics(project, summer), calendar_ics(project, [summer, later])):
+        (zone,) = Calendar.from_ical(data).walk("VTIMEZONE")
+        changes = [o for o in zone.walk() if o.name in ("STANDARD", "DAYLIGHT")
+                   and o.decoded("TZOFFSETFROM") != o.decoded("TZOFFSETTO")]
+        assert changes
+        assert all("RRULE" in o and "RDATE" not in o for o in changes), zone.to_ical().decode()

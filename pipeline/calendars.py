@@ -4,8 +4,8 @@ the files where `pipeline/site.py` puts them.
 
 What each file holds:
 
-- A VEVENT per event: UID `<item id>@<site host>` (stable, so a calendar that imported the event updates
-  it instead of adding a copy); DTSTAMP and LAST-MODIFIED when what this entry shows of the stored item
+- A VEVENT per event: UID `<item id>@<site host>`, then `/<path>` for a site_url with a path (stable, so a
+  calendar that imported the event updates it instead of adding a copy); DTSTAMP and LAST-MODIFIED when what this entry shows of the stored item
   last changed, and SEQUENCE how many significant revisions it has had, a new time or place (its
   `Revision`, kept by the state database: schema.py, `REVISION_TRIGGERS`): RFC 5545 3.8.7.2 to 3.8.7.4
   and RFC 5546 2.1.4. An app that reads the file again keeps the copy with the higher SEQUENCE, and of
@@ -16,7 +16,7 @@ What each file holds:
   SEQUENCE 0. Then SUMMARY, LOCATION, DESCRIPTION (the summary, speakers, prices, programme and booking
   link, as plain text) and URL (the event's page on the site, as the archive assigns it).
 - Times in the venue's own zone (`EventDetails.timezone`, else the project's): `DTSTART;TZID=Europe/London`
-  with the matching VTIMEZONE built from the zone database (GMT in February, BST in June). An event
+  with the matching VTIMEZONE built from the zone database (GMT in February, BST in June: `pipeline/vtimezone.py`). An event
   with no end time ends when its programme's last slot begins (the seminar's 16:00 networking), or,
   without a programme, has no DTEND (RFC 5545: it ends when it starts).
 - An event the organisers withdrew keeps its own .ics, with STATUS:CANCELLED (`event_ics(cancelled=True)`): the
@@ -34,10 +34,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, vText
 
@@ -100,8 +99,12 @@ def calendar_ics(project: Project, events: Iterable[Item], stored: StoredEvents 
 
 
 def uid(project: Project, item: Item) -> str:
-    """'3f2a…@network.example.org': the item's stable id at the site's host."""
-    return f"{item.id}@{urlsplit(project.core.site_url).hostname or 'localhost'}"
+    """'3f2a…@network.example.org': the item's stable id at the site's host, and the site's path when it has one
+    ('3f2a…@uni.example.ac.uk/coproduction'), so that two networks published on one host never share a UID (RFC 5545
+    3.8.4.7: globally unique)."""
+    parts = urlsplit(project.core.site_url)
+    path = parts.path.strip("/")
+    return f"{item.id}@{parts.hostname or 'localhost'}" + (f"/{path}" if path else "")
 
 
 # ---- building ----------------------------------------------------------------------------------
@@ -166,8 +169,9 @@ def _span(project: Project, details: EventDetails) -> tuple[date | datetime, dat
     if details.all_day:
         last = details.end.astimezone(zone).date() if details.end else start.date()
         return start.date(), max(last, start.date()) + timedelta(days=1)
-    if details.end is not None:
-        return start, max(details.end.astimezone(zone), start)
+    if details.end is not None:  # an end not after the start is none: DTEND MUST be later (RFC 5545 3.8.2.2)
+        end = details.end.astimezone(zone)
+        return start, end if end > start else None
     return start, _programme_end(details, start)
 
 
@@ -204,45 +208,11 @@ def _tzids(event: Event) -> set[str]:
 
 @lru_cache(maxsize=64)
 def _timezone(tzid: str, first: date, last: date) -> Timezone:
-    """The VTIMEZONE of `tzid` with its transitions from `first` to `last` (building one takes a few
-    milliseconds, so each is made once; they are only ever serialised, never changed), each onset in the local
-    time before it (`_onsets_before`)."""
-    made = Timezone.from_tzid(tzid, first_date=first, last_date=last)
-    _onsets_before(made, ZoneInfo(tzid))
-    return made
+    """The VTIMEZONE of `tzid` for times from `first` to `last` (`pipeline/vtimezone.py`; building one takes a few
+    milliseconds, so each is made once: they are only ever serialised, never changed)."""
+    from pipeline.vtimezone import vtimezone
 
-
-def _onsets_before(vtimezone: Timezone, zone: ZoneInfo) -> None:
-    """RFC 5545 (3.6.5, 3.8.3.3) gives an observance's onset (DTSTART, RDATE) in the local time in effect before it,
-    that is in TZOFFSETFROM: BST began at 01:00 GMT on 27 March 2016, so its DTSTART is 20160327T010000. icalendar
-    writes the onsets of summer time in the local time after it (02:00), an hour late for a reader that goes by the
-    VTIMEZONE: each onset is found again in the zone database (where the offset turns from TZOFFSETFROM to
-    TZOFFSETTO, written either way) and written so."""
-    for observance in vtimezone.walk():
-        if observance.name not in ("STANDARD", "DAYLIGHT"):
-            continue
-        before, after = observance.decoded("TZOFFSETFROM"), observance.decoded("TZOFFSETTO")
-        if before == after:
-            continue
-        start = _onset(observance.decoded("DTSTART"), before, after, zone)
-        observance.pop("DTSTART")
-        observance.add("DTSTART", start)
-        written = observance.get("RDATE")
-        if written is not None:
-            lists = written if isinstance(written, list) else [written]
-            dates = [_onset(entry.dt, before, after, zone) for listed in lists for entry in listed.dts]
-            observance.pop("RDATE")
-            observance.add("RDATE", dates)
-
-
-def _onset(local: datetime, before: timedelta, after: timedelta, zone: ZoneInfo) -> datetime:
-    """The onset written as `local` (in either offset), in the local time before it."""
-    for instant in (local - before, local - after):  # as UTC wall-clock times
-        moment = instant.replace(tzinfo=UTC)
-        if ((moment - timedelta(seconds=1)).astimezone(zone).utcoffset() == before
-                and moment.astimezone(zone).utcoffset() == after):
-            return instant + before
-    return local  # not a change of this zone's offset: left as it was written
+    return vtimezone(tzid, first, last)
 
 
 # ---- text --------------------------------------------------------------------------------------

@@ -60,6 +60,12 @@ def url(project: Project, path: str) -> str:
     return f"{project.core.site_url}/{path}"
 
 
+def subscription_url(project: Project, path: str) -> str:
+    """The `webcal://` form of a calendar's address, which calendar apps open as a subscription (an https link is
+    downloaded, and imported as a copy that never takes a change)."""
+    return "webcal://" + url(project, path).partition("://")[2]
+
+
 def file(project: Project, path: str) -> Path:
     """The file under `out_dir` that a static host serves for a site path."""
     target = project.core.out_dir / path

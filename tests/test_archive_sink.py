@@ -287,7 +287,7 @@ def test_an_event_page_has_programme_speakers_prices_and_calendars(network):
                  "Speakers | David Crepaz-Keay", "09:30 Registration", "Professionals: | £95"):
         assert text in words, text
     assert page.headings["h2"] == ["Programme", "Prices"]
-    assert "event.ics" in page.anchors and "../calendar.ics" in page.anchors
+    assert "event.ics" in page.anchors and "webcal://network.example.org/events/calendar.ics" in page.anchors
     assert (event.parent / "event.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")
     assert b"Seminar 3: Contemporary Developments" in network.file(site.CALENDAR).read_bytes()
 
@@ -345,7 +345,7 @@ def test_events_page_lists_upcoming_events_first_then_past_ones(built):
     page = result.page(site.EVENTS)
     assert page.headings["h1"] == ["Events"] and page.headings["h2"] == ["Upcoming events", "Past events"]
     assert page.headings["h3"] == ["Today", "Next", "Later", "Just past", "Long past"]
-    assert "calendar.ics" in page.anchors
+    assert "webcal://network.example.org/events/calendar.ics" in page.anchors  # a subscription, not a copy
 
 
 def test_month_pages_and_their_index(network):

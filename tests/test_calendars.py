@@ -266,7 +266,9 @@ def test_hostile_text_cannot_add_properties_or_components(project_from, item_fac
     for name in ("SUMMARY", "LOCATION", "DESCRIPTION"):
         assert not any(ord(ch) < 32 and ch != "\n" or ord(ch) == 127 for ch in str(event[name])), name
     assert "\n" not in str(event["SUMMARY"]) + str(event["LOCATION"])
-    for line in data.split(b"\r\n"):
+    lines = data.split(b"\r\n")
+    assert lines.count(b"BEGIN:VEVENT") == 1
+    for line in lines[lines.index(b"BEGIN:VEVENT"):]:  # (the VTIMEZONE's observances have RRULEs of their own)
         assert not line.startswith((b"ATTENDEE", b"RRULE", b"ORGANIZER", b"X-INJECTED", b"BEGIN:VALARM")), line
     assert b"\r" not in data.replace(b"\r\n", b"") and b"\x00" not in data and b"\x1b" not in data
     assert "Book a place" not in str(event["DESCRIPTION"])  # a URL with line breaks is no URL
@@ -344,28 +346,43 @@ def test_without_an_end_the_programmes_times_are_when_the_event_ends_and_count_a
         store.close()
 
 
-@pytest.mark.parametrize("tzid", ["Europe/London", "America/New_York", "Australia/Sydney", "Europe/Berlin"])
-def test_each_onset_of_a_vtimezone_is_in_the_local_time_before_it(tzid):
-    """RFC 5545 3.6.5: an observance's DTSTART and RDATEs are in the local time of TZOFFSETFROM, so each, less that
-    offset, is the very instant the zone database changes its offset (icalendar wrote summer time's an hour late)."""
+@pytest.mark.parametrize("tzid", ["Europe/London", "America/New_York", "Australia/Sydney", "Europe/Berlin",
+                                  "Africa/Casablanca", "America/Sao_Paulo", "Australia/Lord_Howe", "Europe/Dublin",
+                                  "Asia/Kathmandu", "Asia/Tokyo"])
+def test_a_vtimezone_gives_the_zone_databases_offset_at_every_moment(tzid):
+    """A reader whose app goes by the VTIMEZONE alone (Outlook) gets the offset the zone database has, every hour of
+    two years and either side of each change (RFC 5545 3.6.5): onsets in the local time before them (British Summer
+    Time began at 01:00), Morocco's extra changes in Ramadan, Brazil's Carnival years, half-hour zones."""
     from datetime import UTC, date, timedelta
     from zoneinfo import ZoneInfo
 
     from pipeline.calendars import _timezone
+    from pipeline.vtimezone import changes
 
-    zone, changes = ZoneInfo(tzid), 0
-    for observance in _timezone(tzid, date(2016, 1, 1), date(2017, 12, 31)).walk():
-        if observance.name not in ("STANDARD", "DAYLIGHT"):
-            continue
-        before, after = observance.decoded("TZOFFSETFROM"), observance.decoded("TZOFFSETTO")
-        if before == after:
-            continue
-        rdates = observance.get("RDATE")
-        onsets = [observance.decoded("DTSTART")] + [d.dt for listed in (rdates if isinstance(rdates, list) else
-                                                                        [rdates] if rdates else []) for d in listed.dts]
-        for local in onsets:
-            instant = (local - before).replace(tzinfo=UTC)
-            assert (instant - timedelta(seconds=1)).astimezone(zone).utcoffset() == before, (tzid, local)
-            assert instant.astimezone(zone).utcoffset() == after, (tzid, local)
-            changes += 1
-    assert changes == 4  # two a year
+    zone = ZoneInfo(tzid)
+    read = Calendar.from_ical(_timezone(tzid, date(2016, 1, 1), date(2018, 1, 1)).to_ical()).to_tz(lookup_tzid=False)
+    start, end = datetime(2016, 1, 1, tzinfo=UTC), datetime(2018, 1, 1, tzinfo=UTC)
+    found = changes(zone, start, end)
+    moments = [start + timedelta(hours=n) for n in range(0, int((end - start).total_seconds()) // 3600)]
+    moments += [moment for change in found for moment in (change.at - timedelta(seconds=1), change.at)]
+    wrong = [moment for moment in moments if moment.astimezone(read).utcoffset() != moment.astimezone(zone).utcoffset()]
+    assert wrong == []
+    assert len(found) == {"Asia/Kathmandu": 0, "Asia/Tokyo": 0, "Africa/Casablanca": 8}.get(tzid, 4)
+
+
+def test_a_zones_yearly_changes_are_written_as_the_yearly_rules_outlook_reads():
+    """Outlook's desktop app reads a VTIMEZONE's observances as yearly rules; given as RDATE lists (icalendar's
+    `from_tzid`) its summer events came an hour off. London's two changes are two RRULEs (`BYDAY=-1SU`), as Google's
+    and tzurl.org's calendars write them; a change that keeps no yearly rule (Brazil's end of summer time, moved for
+    Carnival) is an observance of its own."""
+    from datetime import date
+
+    from pipeline.calendars import _timezone
+
+    london = _timezone("Europe/London", date(2016, 1, 1), date(2019, 1, 1))
+    rules = sorted((o.name, o.get("RRULE").to_ical().decode()) for o in london.walk() if o.name != "VTIMEZONE")
+    assert rules == [("DAYLIGHT", "FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3"),
+                     ("STANDARD", "FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10")]
+    brazil = _timezone("America/Sao_Paulo", date(2016, 1, 1), date(2018, 1, 1)).walk()[1:]
+    assert ["RRULE" in o for o in brazil if o.name == "DAYLIGHT"] == [True]  # the third Sunday of October
+    assert not any("RRULE" in o or "RDATE" in o for o in brazil if o.name == "STANDARD")

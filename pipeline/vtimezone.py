@@ -1,0 +1,124 @@
+"""A zone's VTIMEZONE (RFC 5545 3.6.5) from the zone database, in the form every calendar app reads.
+
+Every change of the zone's offset over the years asked for (and the year before, so the first day is covered) is
+found in zoneinfo. The changes of one kind (the same offsets and abbreviation) that come once a year on the same
+weekday of the same month at the same local time ("the last Sunday of March, 01:00") are one observance with a
+yearly RRULE, as calendar servers (Google's, tzurl.org's) write them: Outlook's desktop app reads a VTIMEZONE
+rightly only in that form (it misreads the RDATE lists icalendar's `Timezone.from_tzid` writes, which also leave
+out Morocco's extra changes in Ramadan). Any other change is an observance of its own, so every offset is right
+whatever the zone did. Each onset is in the local time before it, that is in TZOFFSETFROM (RFC 5545 3.8.3.3):
+British Summer Time began at 01:00 on 27 March 2016. A change forward is DAYLIGHT, one back STANDARD.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
+
+DAY = 86_400
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+class Change(NamedTuple):
+    at: datetime  # the first instant of the new offset, in UTC
+    before: timedelta
+    after: timedelta
+    name: str  # the abbreviation after it ("BST")
+
+    @property
+    def onset(self) -> datetime:
+        """The change in the local time before it, without a zone (as DTSTART and RDATE give it)."""
+        return (self.at + self.before).replace(tzinfo=None)
+
+
+def changes(zone: ZoneInfo, start: datetime, end: datetime) -> list[Change]:
+    """Every change of `zone`'s offset from `start` to `end` (aware datetimes), found a day at a time and then to
+    the second."""
+    found = []
+    low, high = int(start.timestamp()), int(end.timestamp())
+    offset = _offset(zone, low)
+    for day in range(low, high, DAY):
+        following = _offset(zone, min(day + DAY, high))
+        if following == offset:
+            continue
+        before, after = day, min(day + DAY, high)  # the offset is `offset` at `before`, another at `after`
+        while after - before > 1:
+            middle = (before + after) // 2
+            before, after = (middle, after) if _offset(zone, middle) == offset else (before, middle)
+        moment = datetime.fromtimestamp(after, UTC)
+        found.append(Change(moment, offset, _offset(zone, after), moment.astimezone(zone).tzname() or ""))
+        offset = following
+    return [change for change in found if change.before != change.after]
+
+
+def vtimezone(tzid: str, first: date, last: date) -> Timezone:
+    """The VTIMEZONE of `tzid` for times from `first` to `last`."""
+    zone = ZoneInfo(tzid)
+    start = datetime(first.year - 1, 1, 1, tzinfo=UTC)
+    found = changes(zone, start, datetime.combine(last, datetime.min.time(), UTC))
+    made = Timezone()
+    made.add("TZID", tzid)
+    observances = []
+    if not found or found[0].at > datetime.combine(first, datetime.min.time(), UTC):
+        # no change before the first day: the offset then holds from before it
+        offset = _offset(zone, int(start.timestamp()))
+        observances.append(_observance(TimezoneStandard, start.astimezone(zone).tzname() or "", offset, offset,
+                                       (start + offset).replace(tzinfo=None)))
+    kinds: dict[tuple, list[Change]] = defaultdict(list)
+    for change in found:
+        kinds[change.before, change.after, change.name].append(change)
+    for (before, after, name), same in kinds.items():
+        kind = TimezoneDaylight if after > before else TimezoneStandard
+        rule = _yearly_rule(same, last)
+        if rule is not None:
+            observances.append(_observance(kind, name, before, after, same[0].onset, rule))
+        else:
+            observances += [_observance(kind, name, before, after, change.onset) for change in same]
+    for observance in sorted(observances, key=lambda o: o.decoded("DTSTART")):
+        made.add_component(observance)
+    return made
+
+
+def _offset(zone: ZoneInfo, timestamp: int) -> timedelta:
+    return datetime.fromtimestamp(timestamp, zone).utcoffset() or timedelta(0)
+
+
+def _yearly_rule(same: list[Change], last: date) -> dict | None:
+    """The RRULE of changes that come once a year, in years one after another, on one weekday of one month, the
+    same in the month's weeks (`BYDAY=2SU`, or `-1SU` for the last), at one local time; UNTIL the last of them
+    unless they go on to the last year asked for. None for any other changes (or a single one)."""
+    onsets = [change.onset for change in same]
+    if len(onsets) < 2 or [o.year for o in onsets] != list(range(onsets[0].year, onsets[0].year + len(onsets))):
+        return None
+    if len({(o.month, o.weekday(), o.time()) for o in onsets}) != 1:
+        return None
+    weeks = {(o.day - 1) // 7 + 1 for o in onsets}
+    lasts = {o.day + 7 > calendar.monthrange(o.year, o.month)[1] for o in onsets}
+    if lasts == {True}:
+        week = -1
+    elif len(weeks) == 1 and max(weeks) <= 4:
+        week = weeks.pop()
+    else:
+        return None
+    rule: dict = {"FREQ": "YEARLY", "BYMONTH": onsets[0].month, "BYDAY": f"{week}{WEEKDAYS[onsets[0].weekday()]}"}
+    if onsets[-1].year < last.year - 1:  # the zone stopped making this change
+        rule["UNTIL"] = same[-1].at
+    return rule
+
+
+def _observance(kind: type, name: str, before: timedelta, after: timedelta, onset: datetime,
+                rule: dict | None = None):
+    observance = kind()
+    if name:
+        observance.add("TZNAME", name)
+    observance.add("DTSTART", onset)
+    observance.add("TZOFFSETFROM", before)
+    observance.add("TZOFFSETTO", after)
+    if rule is not None:
+        observance.add("RRULE", rule)
+    return observance

@@ -5,8 +5,8 @@ the files where `pipeline/site.py` puts them.
 What each file holds:
 
 - A VEVENT per event: UID `<item id>@<site host>`, then `/<path>` for a site_url with a path (stable, so a
-  calendar that imported the event updates it instead of adding a copy); DTSTAMP and LAST-MODIFIED when what this entry shows of the stored item
-  last changed, and SEQUENCE how many significant revisions it has had, a new time or place (its
+  calendar that imported the event updates it instead of adding a copy); DTSTAMP and LAST-MODIFIED when what
+  this entry shows of the stored item last changed, and SEQUENCE how many significant revisions it has had, a new time or place (its
   `Revision`, kept by the state database: schema.py, `REVISION_TRIGGERS`): RFC 5545 3.8.7.2 to 3.8.7.4
   and RFC 5546 2.1.4. An app that reads the file again keeps the copy with the higher SEQUENCE, and of
   two with one SEQUENCE the later DTSTAMP (RFC 5546 2.1.5), so it takes a changed time, place or price
@@ -16,9 +16,10 @@ What each file holds:
   SEQUENCE 0. Then SUMMARY, LOCATION, DESCRIPTION (the summary, speakers, prices, programme and booking
   link, as plain text) and URL (the event's page on the site, as the archive assigns it).
 - Times in the venue's own zone (`EventDetails.timezone`, else the project's): `DTSTART;TZID=Europe/London`
-  with the matching VTIMEZONE built from the zone database (GMT in February, BST in June: `pipeline/vtimezone.py`). An event
-  with no end time ends when its programme's last slot begins (the seminar's 16:00 networking), or,
-  without a programme, has no DTEND (RFC 5545: it ends when it starts).
+  with the matching VTIMEZONE built from the zone database (GMT in February, BST in June:
+  `pipeline/vtimezone.py`). An event with no end time ends when its programme's last slot begins (the
+  seminar's 16:00 networking), or, without a programme, has no DTEND (RFC 5545: it ends when it starts), as
+  has one whose end is not after its start (DTEND MUST be later).
 - An event the organisers withdrew keeps its own .ics, with STATUS:CANCELLED (`event_ics(cancelled=True)`): the
   withdrawal counts a revision, so its SEQUENCE is higher than that of any copy an app imported.
 - An all-day event (a notice with dates but no times) as VALUE=DATE, DTEND the day after its last

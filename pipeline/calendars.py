@@ -8,8 +8,8 @@ What each file holds:
   calendar that imported the event updates it instead of adding a copy); DTSTAMP and LAST-MODIFIED when what
   this entry shows of the stored item last changed, and SEQUENCE how many significant revisions it has had, a
   new time or place (its `Revision`, kept by the state database: schema.py, `REVISION_TRIGGERS`): RFC 5545
-  3.8.7.2 to 3.8.7.4 and RFC 5546 2.1.4. An app that reads the file again keeps the copy with the higher SEQUENCE, and of
-  two with one SEQUENCE the later DTSTAMP (RFC 5546 2.1.5), so it takes a changed time, place or price
+  3.8.7.2 to 3.8.7.4 and RFC 5546 2.1.4. An app that reads the file again keeps the copy with the higher
+  SEQUENCE, and of two with one SEQUENCE the later DTSTAMP (RFC 5546 2.1.5), so it takes a changed time, place or price
   over what it kept. All three come from the store, not the clock: an unchanged event gives the same
   bytes (so does a change of what the entry does not show: its themes, its author), and the site can
   leave its file alone. An item given no revision (never stored) has its publication time and

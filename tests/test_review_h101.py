@@ -1,0 +1,248 @@
+"""Review h101: an organiser configuring pipeline.toml and writing plugins by the README's guide.
+Each test fails while its problem is there."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import date
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.errors import ConfigError
+
+POST = {"posts/leeds.md": "---\ntitle: A day in Leeds\ndate: 2016-03-01\n---\nWhat peer support can do.\n"}
+BLOG = '[sources.blog]\ntype = "blog"\npath = "posts"\n'
+CSV = "title,date,url,text\nSeminar 4,2016-03-01,https://x.example.org/4,<b>Hi</b>\n"
+
+# A loose plugin file, as the README's "A source" writes one, with a settings model the test chooses
+PLUGIN = '''
+import csv
+from datetime import date
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from pipeline import hookimpl
+from pipeline.components import Settings, Sink, SinkResult, Source
+from pipeline.dates import aware
+from pipeline.models import Item, Kind, item_id
+
+
+class NoticesSource(Source):
+    name = "notices"
+
+    {settings}
+
+    def fetch(self, run):
+        with open(self.settings.path, newline="", encoding="utf-8") as rows:
+            for row in csv.DictReader(rows):
+                yield Item(id=item_id(self.instance, row["title"]), kind=Kind.NEWS, source=self.instance,
+                           title=row["title"], published=aware(date.fromisoformat(row["date"]), self.project.tz))
+
+
+{marker}
+def register_sources(register):
+    register(NoticesSource)
+'''
+
+
+def plugin_file(settings: str = "class Settings(Settings):\n        path: Path", marker: str = "@hookimpl") -> str:
+    return PLUGIN.format(settings=settings, marker=marker)
+
+
+def _lines(exc: ConfigError) -> str:
+    return "\n".join(exc.lines)
+
+
+# -- configuration -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("folders", ['out_dir = "site"\nstate_dir = "site/state"\n', 'out_dir = "."\n'])
+def test_a_state_folder_inside_the_published_output_folder_is_refused(project_from, folders):
+    """The organiser keeps the whole project under the web root (`out_dir = "site"`, `state_dir = "site/state"`, or
+    `out_dir = "."`). Now `pipeline check` says OK and a run writes the state database (every subscriber's address
+    and consent record) and `state/secret` (the key that signs every unsubscribe and confirm link) into the folder
+    that is published. The outbox inside out_dir is refused for just this reason (plugins/deliveries/outbox.py);
+    the state folder should be refused the same way, on one line naming [pipeline] state_dir and out_dir."""
+    toml = f'[pipeline]\nname = "N"\nsite_url = "https://network.example.org"\n{folders}{BLOG}' \
+           '[sinks.feed]\ntype = "rss"\n'
+    with pytest.raises(ConfigError) as caught:
+        project_from(toml, POST)
+    said = _lines(caught.value)
+    assert "state_dir" in said and "out_dir" in said
+
+
+def test_two_rss_sinks_do_not_silently_write_the_same_feed(project_from):
+    """The README says one component can run as several instances. The organiser adds a second `rss` table (a short
+    feed of the latest item) beside the main one. Now both write out/feed.xml (and the theme feeds): the second
+    overwrites the first without a word, so the main feed is gone. Two email sinks are refused at start-up
+    (plugins/sinks/email); two rss sinks writing the same files should be too (or write to different files)."""
+    toml = BLOG + '[sinks.rss]\ntype = "rss"\ntitle = "Main"\n[sinks.rss-short]\ntype = "rss"\nlimit = 1\n' \
+                  'title = "Short"\n'
+    with pytest.raises(ConfigError) as caught:
+        project_from(toml, POST)
+    assert "rss-short" in _lines(caught.value)
+
+
+def test_a_type_put_under_the_wrong_kind_of_table_says_so(project_from):
+    """The organiser writes `[sinks.feed] type = "feed"` (the README's source `feed` reads RSS; the sink is `rss`).
+    Now the line says "unknown sink type 'feed' ... (install the plugin that provides it, or check the spelling)":
+    it is installed, as a source. The line should say that `feed` is a source type (a [sources.*] table)."""
+    with pytest.raises(ConfigError) as caught:
+        project_from(BLOG + '[sinks.feed]\ntype = "feed"\nurl = "https://example.org/feed.xml"\n', POST)
+    (line,) = [line for line in caught.value.lines if "[sinks.feed]" in line]
+    assert "source" in line
+
+
+def test_pipeline_plugins_says_when_the_plugins_folder_is_not_there(write_project, capsys):
+    """The organiser misspells `plugins_dir = "local_plugin"` and runs `pipeline plugins` to see whether their
+    loose file is found (README "While you write one"). Now it lists the installed plugins only and exits 0,
+    saying nothing about the folder (config.load_plugins skips a missing folder silently); `pipeline check` does
+    report it. `pipeline plugins` should name the folder that is not there and exit 2."""
+    path = write_project('[pipeline]\nname = "N"\nplugins_dir = "local_plugin"\n[sinks.feed]\ntype = "rss"\n',
+                         {"local_plugins/notices.py": plugin_file()})
+    code = main(["plugins", "-c", str(path)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "local_plugin" in captured.out + captured.err
+
+
+# -- writing a plugin ----------------------------------------------------------------------------------------
+
+def test_a_path_setting_is_relative_to_pipeline_toml(write_project, tmp_path, monkeypatch):
+    """The README: "`self.settings` is your validated `Settings` (a path is relative to `pipeline.toml`...)". The
+    organiser's plugin declares `path: Path` and runs `pipeline run -c /srv/network/pipeline.toml` from another
+    folder (cron, systemd). Now the path stays relative to the current folder: the source fails with
+    FileNotFoundError 'n.csv'. Only the settings_types annotations resolve; a plain Path should too (or the host
+    should refuse such a field, saying to use ProjectPath/ExistingFile)."""
+    path = write_project('[pipeline]\nname = "N"\nworkers = 1\nplugins_dir = "local_plugins"\n'
+                         '[sources.n]\ntype = "notices"\npath = "n.csv"\n[sinks.feed]\ntype = "rss"\n',
+                         {"local_plugins/notices.py": plugin_file(), "n.csv": CSV})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    from pipeline.config import load_project
+    from pipeline.runner import run
+
+    report = run(load_project(path), as_of=date(2016, 4, 1))
+    (source,) = [r for r in report.results if r.name == "n"]
+    assert source.ok, source.summary
+
+
+def test_a_settings_model_that_forgets_the_base_class_still_rejects_unknown_keys(write_project, capsys):
+    """A newcomer writes `class Settings(BaseModel)` (pydantic's own) instead of `Settings(Settings)`. The README
+    promises "unknown keys are rejected". Now the organiser's typo `pth = "n.csv"` is silently dropped and
+    `pipeline check` says OK; the source then runs on its default. The host should reject the unknown key (or
+    refuse the plugin's model) on one line naming the table and the key."""
+    settings = 'class Settings(BaseModel):\n        path: str = "notices.csv"'
+    path = write_project('[pipeline]\nname = "N"\nplugins_dir = "local_plugins"\n'
+                         '[sources.n]\ntype = "notices"\npth = "n.csv"\n[sinks.feed]\ntype = "rss"\n',
+                         {"local_plugins/notices.py": plugin_file(settings), "n.csv": CSV})
+    code = main(["check", "-c", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "[sources.n]" in err and "pth" in err
+
+
+def test_a_settings_class_that_is_not_a_pydantic_model_is_reported_by_plugin(write_project, capsys):
+    """A newcomer writes the settings as a dataclass. Now `pipeline check` stops with "error: unexpected
+    AttributeError: type object 'Settings' has no attribute 'model_fields'" (config._build reads
+    `component.Settings.model_fields` outside any guard), exit 1, naming neither the plugin nor the table. It should
+    be one line naming the table and the plugin (its settings are not a pipeline Settings model), exit 2."""
+    settings = 'from dataclasses import dataclass\n\n    @dataclass\n    class Settings:\n        path: str = ""'
+    path = write_project('[pipeline]\nname = "N"\nplugins_dir = "local_plugins"\n'
+                         '[sources.n]\ntype = "notices"\npath = "n.csv"\n[sinks.feed]\ntype = "rss"\n',
+                         {"local_plugins/notices.py": plugin_file(settings), "n.csv": CSV})
+    code = main(["check", "-c", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "notices" in err and "unexpected" not in err
+
+
+def test_a_hook_not_marked_hookimpl_is_reported_naming_the_plugin(write_project, capsys):
+    """A newcomer forgets the `@hookimpl` line above `register_sources`. Now the file loads, registers nothing, and
+    `pipeline check` says "unknown source type 'notices'; installed: ... (install the plugin that provides it, or
+    check the spelling)": nothing points at the file. A misspelt hook is caught (plugins._check_hooks); a function
+    named like a hook but not marked should be reported too, naming the plugin and @hookimpl."""
+    path = write_project('[pipeline]\nname = "N"\nplugins_dir = "local_plugins"\n'
+                         '[sources.n]\ntype = "notices"\npath = "n.csv"\n[sinks.feed]\ntype = "rss"\n',
+                         {"local_plugins/notices.py": plugin_file(marker=""), "n.csv": CSV})
+    assert main(["check", "-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "hookimpl" in err and "notices" in err
+
+
+def _run_with(pipeline_project, code: str, toml: str):
+    project = pipeline_project(toml, POST, plugins=[("mine", _module(code))])
+    return project.run(as_of=date(2016, 4, 1), check=False)
+
+
+def _module(code: str):
+    import types
+
+    module = types.ModuleType("mine")
+    exec(textwrap.dedent(code), module.__dict__)
+    return module
+
+
+def test_a_source_with_a_misspelt_fetch_is_named_as_such(pipeline_project):
+    """The organiser's source spells its method `fech`. Now the run's line for it reads "FAILED
+    NotImplementedError:" with nothing after it (components.Source.fetch raises a bare NotImplementedError), and
+    `pipeline check` said OK. The line should say that the source does not implement `fetch`."""
+    code = '''
+        from pipeline import hookimpl
+        from pipeline.components import Source
+
+        class Notices(Source):
+            name = "notices"
+
+            def fech(self, run):
+                return []
+
+        @hookimpl
+        def register_sources(register):
+            register(Notices)
+    '''
+    report = _run_with(pipeline_project, code, BLOG + '[sources.n]\ntype = "notices"\n')
+    (result,) = [r for r in report.results if r.name == "n"]
+    assert not result.ok and "fetch" in result.summary, result.summary
+
+
+def test_a_sink_that_returns_nothing_is_told_what_to_return(pipeline_project):
+    """A sink's `write` ends without `return SinkResult(...)`. Now its line reads "AttributeError: 'NoneType'
+    object has no attribute 'summary'", a message about the host's internals, while a source that returns the
+    wrong thing is told "fetch() returned dict, not Item". It should say write() returned None, not a SinkResult."""
+    code = '''
+        from pipeline import hookimpl
+        from pipeline.components import Sink
+
+        class Chat(Sink):
+            name = "chat"
+
+            def write(self, edition, run):
+                pass
+
+        @hookimpl
+        def register_sinks(register):
+            register(Chat)
+    '''
+    report = _run_with(pipeline_project, code, BLOG + '[sinks.chat]\ntype = "chat"\n')
+    (result,) = [r for r in report.results if r.name == "chat"]
+    assert "SinkResult" in result.summary and "AttributeError" not in result.summary, result.summary
+
+
+def test_the_readme_webhook_sink_never_prints_a_token_put_in_token_env(pipeline_project):
+    """The README's sink (examples/webhook-sink) reads its token from the variable `token_env` names. The organiser
+    puts the token itself there (`token_env = "xoxb-..."`), as the README's own `api_key_env` guards against. Now
+    `pipeline check` says OK and the run prints "environment variable xoxb-...-SECRET is not set": the token goes to
+    the terminal, the log, the run report in the state database and the organisers' alert email. It should be
+    refused without being repeated, as `api_key_env` and `secret_env` are."""
+    toml = BLOG + '[sinks.chat]\ntype = "webhook"\nurl = "http://127.0.0.1:9/hook"\n' \
+                  'token_env = "xoxb-1234-SECRETTOKEN"\n'
+    project = pipeline_project(toml, POST)
+    try:
+        report = project.run(as_of=date(2016, 4, 1), check=False)
+        said = " ".join([r.summary for r in report.results] + report.problems)
+    except ConfigError as exc:
+        said = _lines(exc)
+    assert "SECRETTOKEN" not in said

@@ -246,3 +246,83 @@ def test_the_readme_webhook_sink_never_prints_a_token_put_in_token_env(pipeline_
     except ConfigError as exc:
         said = _lines(exc)
     assert "SECRETTOKEN" not in said
+
+
+_ONE_ITEM = '''
+    from datetime import datetime, UTC
+
+    from pipeline import hookimpl
+    from pipeline.components import Source
+    from pipeline.models import Item, Kind, item_id
+
+    class Notices(Source):
+        name = "notices"
+
+        def fetch(self, run):
+            yield Item(id=item_id(self.instance, "a"), kind=Kind.NEWS, source=self.instance, title="Seminar 4",
+                       published=datetime(2016, 3, 2, tzinfo=UTC), {field})
+
+    @hookimpl
+    def register_sources(register):
+        register(Notices)
+'''
+
+
+def test_an_items_themes_given_as_one_string_are_not_split_into_letters(pipeline_project):
+    """The organiser's CSV source passes a column as it is: `themes=row["themes"]`, the string "peer support".
+    Now the host (runner._checked: `map(one_line, item.themes)`) iterates the string: the item is tagged 'p', 'e',
+    'r', 's', 'u', 'o', 't', and the site and the rss sink publish a theme page and a feed per letter, without a
+    word. The host should refuse it on the source's line (themes must be a list of names) or take it as one
+    theme; never one theme per character."""
+    code = _ONE_ITEM.replace("{field}", 'themes="peer support"')
+    project = pipeline_project('[sources.n]\ntype = "notices"\n', {}, plugins=[("mine", _module(code))])
+    report = project.run(as_of=date(2016, 4, 1), check=False)
+    (source,) = [r for r in report.results if r.name == "n"]
+    if source.ok:
+        (item,) = project.items()
+        assert item.themes == ["peer support"]
+    else:
+        assert "themes" in source.summary, source.summary
+
+
+def test_an_item_whose_summary_is_none_is_taken_as_its_other_text_fields_are(pipeline_project):
+    """A CSV source writes `summary=row.get("summary")`, None for a row without one (as it may for `url`,
+    `author` and `body_html`, which the host takes). Now the source fails with "AttributeError: 'NoneType' object
+    has no attribute 'isascii'" (runner._checked: strip_controls(item.summary)), a line that names no field. A
+    None summary should be taken as no summary, as a None author or url is (or refused naming `summary`)."""
+    code = _ONE_ITEM.replace("{field}", "summary=None")
+    project = pipeline_project('[sources.n]\ntype = "notices"\n', {}, plugins=[("mine", _module(code))])
+    report = project.run(as_of=date(2016, 4, 1), check=False)
+    (source,) = [r for r in report.results if r.name == "n"]
+    assert source.ok or "summary" in source.summary, source.summary
+
+
+def test_a_table_using_a_blocked_plugin_says_it_is_blocked(write_project, capsys, monkeypatch):
+    """The organiser blocked a broken plugin with PIPELINE_BLOCK_PLUGINS=notices (README "While you write one")
+    while a table still uses it. Now `pipeline check` says "unknown source type 'notices'; installed: ...
+    (install the plugin that provides it, or check the spelling)": it is installed and spelt right, only blocked.
+    The line should say the plugin is blocked by PIPELINE_BLOCK_PLUGINS."""
+    monkeypatch.setenv("PIPELINE_BLOCK_PLUGINS", "notices")
+    path = write_project('[pipeline]\nname = "N"\nplugins_dir = "local_plugins"\n'
+                         '[sources.notices]\ntype = "notices"\npath = "n.csv"\n[sinks.feed]\ntype = "rss"\n',
+                         {"local_plugins/notices.py": plugin_file(), "n.csv": CSV})
+    assert main(["check", "-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "PIPELINE_BLOCK_PLUGINS" in err, err
+
+
+def test_your_own_project_without_local_plugins_passes_check(tmp_path, capsys):
+    """README "Your own project", step 1: copy `pipeline.toml`, `content/` "and, if you will write plugins,
+    `local_plugins/`"; step 3: `pipeline check -c your/pipeline.toml`. An organiser who writes no plugins copies the
+    first two. Now check fails: "[pipeline] plugins_dir: folder .../local_plugins does not exist" (the shipped
+    pipeline.toml names it). The steps as written should give a project that passes `pipeline check`."""
+    import shutil
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    own = tmp_path / "own"
+    own.mkdir()
+    shutil.copy(repo / "pipeline.toml", own / "pipeline.toml")
+    shutil.copytree(repo / "content", own / "content")
+    code = main(["check", "-c", str(own / "pipeline.toml")])
+    assert code == 0, capsys.readouterr().err

@@ -326,3 +326,29 @@ def test_your_own_project_without_local_plugins_passes_check(tmp_path, capsys):
     shutil.copytree(repo / "content", own / "content")
     code = main(["check", "-c", str(own / "pipeline.toml")])
     assert code == 0, capsys.readouterr().err
+
+
+def test_the_fixture_runs_a_loose_in_workers_transform_as_the_pipeline_does(pipeline_project, item_factory, tmp_path):
+    """The organiser tests their loose transform file (the README's reading-time, `in_workers = True`) with the
+    shipped fixture, `plugins=["local_plugins/longread.py"]`, on a run big enough for worker processes
+    (`workers = 2`, 450 items). Now the transform fails: "ModuleNotFoundError: No module named
+    'pipeline_test_plugins'": testing.load_plugin_file names the module `pipeline_test_plugins.<stem>`, which the
+    forkserver workers cannot import, while the host's `pipeline_local_plugins.<stem>` is loaded there from its path
+    (transforming._module). The same file in plugins_dir works. The fixture should run it as the pipeline does."""
+    from datetime import UTC, datetime, timedelta
+    from pathlib import Path
+
+    from pipeline.models import Kind
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "reading-time" / "pipeline_reading_time.py"
+    plugin = tmp_path / "local_plugins" / "longread.py"
+    plugin.parent.mkdir()
+    plugin.write_text(example.read_text().replace('name = "reading-time"', 'name = "longread"'))
+    items = [item_factory(Kind.POST, f"Post {i}", body_html="<p>" + "word " * 300 + "</p>",
+                          published=datetime(2016, 3, 1, tzinfo=UTC) + timedelta(minutes=i)) for i in range(450)]
+    toml = '[pipeline]\nname = "T"\nsite_url = "https://network.example.org"\nworkers = 2\n' \
+           '[transforms.lr]\ntype = "longread"\nminutes = 1\n[sinks.feed]\ntype = "rss"\n'
+    project = pipeline_project(toml, {}, plugins=[str(plugin)], items=items)
+    report = project.run(as_of=date(2016, 4, 1), check=False)
+    (transform,) = [r for r in report.results if r.name == "lr"]
+    assert transform.ok, transform.summary

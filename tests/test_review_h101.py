@@ -352,3 +352,45 @@ def test_the_fixture_runs_a_loose_in_workers_transform_as_the_pipeline_does(pipe
     report = project.run(as_of=date(2016, 4, 1), check=False)
     (transform,) = [r for r in report.results if r.name == "lr"]
     assert transform.ok, transform.summary
+
+
+@pytest.mark.parametrize("language", ["en_GB", "English"])
+def test_a_language_that_is_not_a_language_tag_is_refused_or_made_one(project_from, language):
+    """The organiser writes `language = "en_GB"` (as a Linux locale is spelt) or "English". Now it is taken as it
+    is: every page says `<html lang="en_GB">` and the feed `<language>en_GB</language>`, which no browser, screen
+    reader or feed reader understands, and site.py compares each item's language with "en_gb", so every partner
+    item in en-GB is marked as written in another language. The host already knows a tag's shape
+    (sanitize._LANGUAGE_TAG, for items); [pipeline] language should be refused on one line naming the key, or
+    normalised to "en-GB"."""
+    toml = f'[pipeline]\nname = "N"\nlanguage = "{language}"\n{BLOG}[sinks.feed]\ntype = "rss"\n'
+    try:
+        project = project_from(toml, POST)
+    except ConfigError as exc:
+        assert "language" in _lines(exc)
+    else:
+        assert project.core.language == "en-GB"
+
+
+def test_an_empty_network_name_is_refused(project_from):
+    """`name` is "required" (README, [pipeline]): the email's From name, the feed's title, the archive's heading.
+    An organiser who leaves the shipped `name = ""` to fill in later gets `pipeline check` OK, and a feed with an
+    empty <title>, emails from "" and pages headed by nothing. An empty (or blank) name should be refused on one
+    line naming [pipeline] name."""
+    with pytest.raises(ConfigError) as caught:
+        project_from(f'[pipeline]\nname = " "\n{BLOG}[sinks.feed]\ntype = "rss"\n', POST)
+    assert "name" in _lines(caught.value)
+
+
+@pytest.mark.parametrize("table, files, wrong", [
+    ('[sources.blog]\ntype = "blog"\npath = "posts/leeds.md"\n', POST, "posts/leeds.md"),
+    ('[sources.jobs]\ntype = "jobs"\npath = "posts"\n', POST, "posts"),
+])
+def test_a_path_of_the_wrong_kind_is_not_said_to_be_missing(project_from, table, files, wrong):
+    """The organiser points the blog at one post (`path = "posts/leeds.md"`) or the jobs source at a folder. Now the
+    line says "folder 'posts/leeds.md' does not exist (...); create it or correct the path" (settings_types
+    _existing_dir / _existing_file): it does exist, and creating it is impossible. The line should say it is a file
+    where a folder is wanted (or the other way round), not that it does not exist."""
+    with pytest.raises(ConfigError) as caught:
+        project_from(table + '[sinks.feed]\ntype = "rss"\n', files)
+    (line,) = caught.value.lines
+    assert wrong in line and "does not exist" not in line, line

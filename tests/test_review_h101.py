@@ -181,7 +181,7 @@ def _module(code: str):
     import types
 
     module = types.ModuleType("mine")
-    exec(textwrap.dedent(code), module.__dict__)
+    exec(compile(textwrap.dedent(code), "mine.py", "exec", dont_inherit=True), module.__dict__)  # no __future__
     return module
 
 
@@ -394,3 +394,52 @@ def test_a_path_of_the_wrong_kind_is_not_said_to_be_missing(project_from, table,
         project_from(table + '[sinks.feed]\ntype = "rss"\n', files)
     (line,) = caught.value.lines
     assert wrong in line and "does not exist" not in line, line
+
+
+_COMPLETE_SOURCE = '''
+    import csv
+    from datetime import date
+
+    from pipeline import hookimpl
+    from pipeline.components import Settings, Source
+    from pipeline.dates import aware
+    from pipeline.models import Item, Kind, item_id
+    from pipeline.settings_types import ExistingFile
+
+    class Notices(Source):
+        name = "notices"
+        complete = True
+
+        class Settings(Settings):
+            path: ExistingFile
+
+        def fetch(self, run):
+            with open(self.settings.path, newline="", encoding="utf-8") as rows:
+                for row in csv.DictReader(rows):
+                    yield Item(id=item_id(self.instance, row["title"]), kind=Kind.NEWS, source=self.name,
+                               title=row["title"], published=aware(date.fromisoformat(row["date"]), self.project.tz))
+
+    @hookimpl
+    def register_sources(register):
+        register(Notices)
+'''
+
+
+def test_an_item_naming_no_source_of_the_project_is_not_taken_silently(pipeline_project):
+    """A newcomer writes `source=self.name` (the type, "notices") where the README says `source=self.instance` (the
+    table, "n"), in a source that says `complete = True`. Now the run takes the items, reports nothing, and a row
+    taken out of the CSV is never withdrawn: the host checks only that an item does not name *another* source of
+    the project (runner._fetch_all), and withdrawal looks for the items stored under "n". The source should fail
+    saying to give source=self.instance (or the host should file the items under it), so that a removed row is
+    withdrawn as the README promises."""
+    project = pipeline_project('[sources.n]\ntype = "notices"\npath = "n.csv"\n',
+                               {"n.csv": "title,date\nSeminar 4,2016-03-01\nSeminar 5,2016-03-02\n"},
+                               plugins=[("mine", _module(_COMPLETE_SOURCE))])
+    first = project.refresh(as_of=date(2016, 3, 10), check=False)
+    (source,) = [r for r in first.results if r.name == "n"]
+    if not source.ok:
+        assert "source=self.instance" in source.summary, source.summary
+        return
+    project.write({"n.csv": "title,date\nSeminar 4,2016-03-01\n"})
+    project.refresh(as_of=date(2016, 3, 11))
+    assert [item.title for item in project.items()] == ["Seminar 4"]

@@ -443,3 +443,21 @@ def test_an_item_naming_no_source_of_the_project_is_not_taken_silently(pipeline_
     project.write({"n.csv": "title,date\nSeminar 4,2016-03-01\n"})
     project.refresh(as_of=date(2016, 3, 11))
     assert [item.title for item in project.items()] == ["Seminar 4"]
+
+
+def test_a_mistake_in_the_projects_own_template_names_the_template(pipeline_project):
+    """README "Templates": the organiser copies a template into `templates/` beside pipeline.toml to change it, and
+    makes a mistake: an `{% if %}` left open in email/issue.txt, a misspelt `{{ projet.name }}` in site/item.html.
+    Now the sinks' lines read "TemplateSyntaxError: Unexpected end of template. Jinja was looking for ... 'endif'"
+    and "UndefinedError: 'projet' is undefined": neither names the file (nor its line), among some twenty
+    templates, and `pipeline check` said OK. Each line should name the template the mistake is in."""
+    from pathlib import Path
+
+    shipped = Path(__file__).resolve().parents[1] / "templates"
+    text = (shipped / "email" / "issue.txt").read_text() + "{% if subscribe_url %}\nJoin us.\n"
+    page = (shipped / "site" / "item.html").read_text().replace("<h1", "{{ projet.name }}<h1", 1)
+    project = pipeline_project(BLOG, {**POST, "templates/email/issue.txt": text, "templates/site/item.html": page})
+    report = project.run(as_of=date(2016, 4, 1), check=False)
+    said = {r.name: r.summary for r in report.results if not r.ok}
+    assert "email/issue.txt" in said.get("newsletter", ""), said
+    assert "site/item.html" in said.get("archive", ""), said

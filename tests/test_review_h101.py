@@ -461,3 +461,33 @@ def test_a_mistake_in_the_projects_own_template_names_the_template(pipeline_proj
     said = {r.name: r.summary for r in report.results if not r.ok}
     assert "email/issue.txt" in said.get("newsletter", ""), said
     assert "site/item.html" in said.get("archive", ""), said
+
+
+def test_a_transform_that_returns_a_filtered_list_is_not_silently_ignored(pipeline_project):
+    """The organiser writes a transform to leave out sponsored posts as a newcomer would:
+    `return [item for item in items if "Sponsored" not in item.title]`. Now the run says "ok" and the sponsored
+    post is in the email, the feed and the site: the host ignores what `apply` returns (it is documented to change
+    items in place), while a source's wrong return is reported ("fetch() returned dict, not Item"). A transform
+    whose `apply` returns something should be reported on its line (apply changes items in place; its return is
+    ignored), not pass as ok."""
+    code = '''
+        from pipeline import hookimpl
+        from pipeline.components import Transform
+
+        class NoSponsored(Transform):
+            name = "no-sponsored"
+
+            def apply(self, items, run):
+                return [item for item in items if "Sponsored" not in item.title]
+
+        @hookimpl
+        def register_transforms(register):
+            register(NoSponsored)
+    '''
+    posts = {**POST, "posts/ad.md": "---\ntitle: Sponsored post\ndate: 2016-03-02\n---\nAn advert.\n"}
+    project = pipeline_project(BLOG + '[transforms.ns]\ntype = "no-sponsored"\n', posts,
+                               plugins=[("mine", _module(code))])
+    report = project.run(as_of=date(2016, 4, 1), check=False)
+    (transform,) = [r for r in report.results if r.name == "ns"]
+    titles = [item.title for item in project.items()]
+    assert not transform.ok or "Sponsored post" not in titles, (transform.summary, titles)

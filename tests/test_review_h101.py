@@ -491,3 +491,42 @@ def test_a_transform_that_returns_a_filtered_list_is_not_silently_ignored(pipeli
     (transform,) = [r for r in report.results if r.name == "ns"]
     titles = [item.title for item in project.items()]
     assert not transform.ok or "Sponsored post" not in titles, (transform.summary, titles)
+
+
+def test_a_settings_validator_that_raises_is_reported_naming_the_table_and_plugin(write_project, capsys):
+    """A plugin's settings check a column name with a dict look-up (`{"title": ..., "date": ...}[value]`), which
+    raises KeyError for the organiser's typo `column = "titel"`. Now `pipeline check` ends with "error: unexpected
+    KeyError: 'titel' (set PIPELINE_DEBUG=1 ...)", exit 1: config._validate catches only pydantic's
+    ValidationError, so the host crashes without naming the table, the key or the plugin. It should be one line
+    naming [sources.v] and the plugin, exit 2, like any other broken plugin."""
+    code = textwrap.dedent('''
+        from pydantic import field_validator
+
+        from pipeline import hookimpl
+        from pipeline.components import Settings, Source
+
+        class Columns(Source):
+            name = "columns"
+
+            class Settings(Settings):
+                column: str = "title"
+
+                @field_validator("column")
+                @classmethod
+                def _known(cls, value):
+                    return {"title": "title", "date": "date"}[value]
+
+            def fetch(self, run):
+                return []
+
+        @hookimpl
+        def register_sources(register):
+            register(Columns)
+    ''')
+    path = write_project('[pipeline]\nname = "N"\nplugins_dir = "local_plugins"\n'
+                         '[sources.v]\ntype = "columns"\ncolumn = "titel"\n[sinks.feed]\ntype = "rss"\n',
+                         {"local_plugins/columns.py": code})
+    code = main(["check", "-c", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "[sources.v]" in err and "unexpected" not in err

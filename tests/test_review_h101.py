@@ -530,3 +530,22 @@ def test_a_settings_validator_that_raises_is_reported_naming_the_table_and_plugi
     err = capsys.readouterr().err
     assert code == 2, err
     assert "[sources.v]" in err and "unexpected" not in err
+
+
+def test_csv_jobs_a_row_cut_short_is_reported_and_skipped_not_the_whole_file(pipeline_project):
+    """examples/README.md: csv-jobs, "a bad row is reported and skipped". The organiser's jobs.csv has a row typed by
+    hand whose empty last columns (url, how_to_apply, description) were left off with their commas. Now the whole
+    source fails with "AttributeError: 'NoneType' object has no attribute 'replace'" (html.escape(None) in
+    pipeline_csv_jobs.fetch, outside its try), so the good jobs of the file are lost too, and the line names no row.
+    That row should be reported with its line number (or taken with its empty fields) and the rest kept."""
+    from pathlib import Path
+
+    rows = (Path(__file__).resolve().parents[1] / "examples" / "csv-jobs" / "tests" / "jobs.csv").read_text()
+    header, good = rows.splitlines()[:2]
+    short = "leeds-peer,Peer worker,Leeds Mind,Leeds,£9.50 an hour,2016-01-25,2016-02-20"
+    project = pipeline_project('[sources.jobs]\ntype = "csv-jobs"\npath = "jobs.csv"\n',
+                               {"jobs.csv": f"{header}\n{good}\n{short}\n"})
+    report = project.run(as_of=date(2016, 2, 1), check=False)
+    (source,) = [r for r in report.results if r.name == "jobs"]
+    assert source.ok, source.summary
+    assert "Administrator for the new London centre" in [item.title for item in project.items()]

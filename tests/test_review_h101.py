@@ -549,3 +549,15 @@ def test_csv_jobs_a_row_cut_short_is_reported_and_skipped_not_the_whole_file(pip
     (source,) = [r for r in report.results if r.name == "jobs"]
     assert source.ok, source.summary
     assert "Administrator for the new London centre" in [item.title for item in project.items()]
+
+
+def test_the_readme_webhook_sink_refuses_a_url_without_a_scheme_at_start_up(project_from):
+    """The README's sink (examples/webhook-sink) takes `url: str`. The organiser pastes the chat's address without
+    its scheme, `url = "chat.example.org/hook"`. Now `pipeline check` says OK, and the monthly run makes and sends
+    the issue, then fails the sink with "UnsupportedProtocol: Request URL is missing an 'http://' or 'https://'
+    protocol." (exit 1): the post for that issue is lost until someone notices. The package ships
+    `pipeline.settings_types.HttpUrl` for this; the README's example should refuse it at start-up, on one line
+    naming [sinks.chat] url."""
+    with pytest.raises(ConfigError) as caught:
+        project_from(BLOG + '[sinks.chat]\ntype = "webhook"\nurl = "chat.example.org/hook"\n', POST)
+    assert "[sinks.chat]" in _lines(caught.value) and "url" in _lines(caught.value)

@@ -561,3 +561,17 @@ def test_the_readme_webhook_sink_refuses_a_url_without_a_scheme_at_start_up(proj
     with pytest.raises(ConfigError) as caught:
         project_from(BLOG + '[sinks.chat]\ntype = "webhook"\nurl = "chat.example.org/hook"\n', POST)
     assert "[sinks.chat]" in _lines(caught.value) and "url" in _lines(caught.value)
+
+
+def test_blocking_a_name_that_is_no_plugin_says_so(write_project, capsys, monkeypatch):
+    """The organiser's loose file `notices.py` is broken; they block it by the name of its component type, as
+    pipeline.toml spells it, or with a typo: PIPELINE_BLOCK_PLUGINS=notice. Now nothing is said about the name
+    that matched nothing (plugins.build_plugin_manager just never meets it): `pipeline check` still refuses the
+    broken plugin, and the organiser cannot tell why the block did not take. The host should say, on one line,
+    that PIPELINE_BLOCK_PLUGINS names 'notice', which is no plugin (with the names it could be)."""
+    monkeypatch.setenv("PIPELINE_BLOCK_PLUGINS", "notice")
+    path = write_project('[pipeline]\nname = "N"\nplugins_dir = "local_plugins"\n[sinks.feed]\ntype = "rss"\n',
+                         {"local_plugins/notices.py": "import not_installed_anywhere\n"})
+    main(["check", "-c", str(path)])
+    captured = capsys.readouterr()
+    assert "'notice'" in captured.out + captured.err, captured.err

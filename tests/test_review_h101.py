@@ -575,3 +575,17 @@ def test_blocking_a_name_that_is_no_plugin_says_so(write_project, capsys, monkey
     main(["check", "-c", str(path)])
     captured = capsys.readouterr()
     assert "'notice'" in captured.out + captured.err, captured.err
+
+
+def test_check_refuses_a_signing_secret_that_every_run_would_refuse(write_project, capsys, monkeypatch):
+    """README step 3: "`pipeline check` says what is wrong, a line each; `pipeline run` then makes the first
+    issue". The organiser sets PIPELINE_SECRET=short (under the 16 characters required). Now `pipeline check` says
+    OK; `pipeline run` fetches, makes issue 1 and then fails the email sink with "environment variable
+    PIPELINE_SECRET is set but shorter than 16 characters" (exit 1). A missing SENDGRID_API_KEY or SMTP login is
+    caught by check at start-up; so should this be, on one line naming PIPELINE_SECRET, exit 2."""
+    monkeypatch.setenv("PIPELINE_SECRET", "short")
+    path = write_project(BLOG + '[sinks.newsletter]\ntype = "email"\nfrom_email = "news@network.example.org"\n',
+                         POST)
+    code = main(["check", "-c", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "PIPELINE_SECRET" in err, (code, err)

@@ -589,3 +589,22 @@ def test_check_refuses_a_signing_secret_that_every_run_would_refuse(write_projec
     code = main(["check", "-c", str(path)])
     err = capsys.readouterr().err
     assert code == 2 and "PIPELINE_SECRET" in err, (code, err)
+
+
+def test_a_run_finished_hook_that_raises_does_not_change_the_runs_outcome(pipeline_project):
+    """hookspecs.run_finished: "An exception here is reported with the plugin's name; it does not change the run's
+    outcome." The organiser's notification plugin raises (its chat service is down). Now the run that went well
+    ends "done, with problems" and exits 3 (runner._notify appends it to report.problems, which sets the exit code),
+    printed as "skipped: plugin 'mine': run_finished raised ..." though nothing was skipped; under cron or
+    `pipeline schedule` a good run reads as a partial one. The run should still exit 0, with the failure reported
+    by name."""
+    code = '''
+        from pipeline import hookimpl
+
+        @hookimpl
+        def run_finished(report, project):
+            raise RuntimeError("the chat service is down")
+    '''
+    project = pipeline_project(BLOG, POST, plugins=[("mine", _module(code))])
+    report = project.run(as_of=date(2016, 4, 1), check=False)
+    assert report.exit_code == 0, (report.exit_code, report.problems)

@@ -608,3 +608,34 @@ def test_a_run_finished_hook_that_raises_does_not_change_the_runs_outcome(pipeli
     project = pipeline_project(BLOG, POST, plugins=[("mine", _module(code))])
     report = project.run(as_of=date(2016, 4, 1), check=False)
     assert report.exit_code == 0, (report.exit_code, report.problems)
+
+
+def test_a_plugin_setting_named_type_is_refused_as_deadline_is(write_project, capsys):
+    """A plugin's settings have a field `type` (the notice type: "seminar", "course"). The organiser writes
+    `type = "notices"` for the component, as every table must, and the plugin's own `type` can never be given: the
+    host takes `type` out of the table first (config._build). Now `pipeline check` says "missing required key
+    'type'" for a table that has one, a message no organiser can act on. A setting named `deadline` is refused
+    naming the plugin ("the host's key"); one named `type` should be too."""
+    code = textwrap.dedent('''
+        from pipeline import hookimpl
+        from pipeline.components import Settings, Source
+
+        class Notices(Source):
+            name = "notices"
+
+            class Settings(Settings):
+                type: str
+
+            def fetch(self, run):
+                return []
+
+        @hookimpl
+        def register_sources(register):
+            register(Notices)
+    ''')
+    path = write_project('[pipeline]\nname = "N"\nplugins_dir = "local_plugins"\n'
+                         '[sources.n]\ntype = "notices"\n[sinks.feed]\ntype = "rss"\n',
+                         {"local_plugins/notices.py": code})
+    assert main(["check", "-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "missing required key 'type'" not in err and "host" in err, err

@@ -27,6 +27,7 @@ from pipeline import hookimpl
 from pipeline.components import Settings, Sink, SinkResult, Source
 from pipeline.dates import aware
 from pipeline.models import Item, Kind, item_id
+from pipeline.settings_types import ExistingFile
 
 
 class NoticesSource(Source):
@@ -639,3 +640,25 @@ def test_a_plugin_setting_named_type_is_refused_as_deadline_is(write_project, ca
     assert main(["check", "-c", str(path)]) == 2
     err = capsys.readouterr().err
     assert "missing required key 'type'" not in err and "host" in err, err
+
+
+def test_a_default_path_setting_is_checked_and_taken_from_pipeline_toml(write_project, tmp_path, monkeypatch):
+    """The plugin gives its file a default, `path: ExistingFile = "n.csv"`, so the organiser's table can leave it
+    out. The component Settings base (components.Settings) does not validate defaults, unlike CoreSettings
+    (`validate_default=True`, "defaults resolve too"): the default is neither checked to exist (`pipeline check`
+    says OK without the file) nor taken from pipeline.toml's folder, so a run from another folder (cron, systemd)
+    fails with FileNotFoundError: 'n.csv'. A default path should be resolved and checked as a given one is."""
+    path = write_project('[pipeline]\nname = "N"\nworkers = 1\nplugins_dir = "local_plugins"\n'
+                         '[sources.n]\ntype = "notices"\n[sinks.feed]\ntype = "rss"\n',
+                         {"local_plugins/notices.py": plugin_file(
+                             'class Settings(Settings):\n        path: ExistingFile = "n.csv"'),
+                          "n.csv": CSV})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    from pipeline.config import load_project
+    from pipeline.runner import run
+
+    report = run(load_project(path), as_of=date(2016, 4, 1))
+    (source,) = [r for r in report.results if r.name == "n"]
+    assert source.ok, source.summary

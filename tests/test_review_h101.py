@@ -662,3 +662,30 @@ def test_a_default_path_setting_is_checked_and_taken_from_pipeline_toml(write_pr
     report = run(load_project(path), as_of=date(2016, 4, 1))
     (source,) = [r for r in report.results if r.name == "n"]
     assert source.ok, source.summary
+
+
+def test_a_problem_a_plugin_reports_is_one_line(pipeline_project):
+    """A source reports a bad row with what its parser said: `run.problem(where, str(exc))`, and many exceptions
+    (pydantic's ValidationError, yaml's, csv's) say it over several lines. Now the run prints "skipped: n.csv:3:
+    1 validation error for Row" and the rest on lines of their own, in the run table, the log and the alert
+    email, while a SourceError's message is cut to its first line. Each problem should be one line (folded as the
+    host folds an item's title)."""
+    code = '''
+        from pipeline import hookimpl
+        from pipeline.components import Source
+
+        class Notices(Source):
+            name = "notices"
+
+            def fetch(self, run):
+                run.problem("n.csv:3", "1 validation error for Row\\ndate\\n  Input should be a valid date")
+                return []
+
+        @hookimpl
+        def register_sources(register):
+            register(Notices)
+    '''
+    project = pipeline_project(BLOG + '[sources.n]\ntype = "notices"\n', POST, plugins=[("mine", _module(code))])
+    report = project.run(as_of=date(2016, 4, 1), check=False)
+    (problem,) = report.problems
+    assert "n.csv:3" in problem and "\n" not in problem, problem

@@ -689,3 +689,33 @@ def test_a_problem_a_plugin_reports_is_one_line(pipeline_project):
     report = project.run(as_of=date(2016, 4, 1), check=False)
     (problem,) = report.problems
     assert "n.csv:3" in problem and "\n" not in problem, problem
+
+
+def test_a_record_kept_with_a_warning_is_not_printed_as_skipped(pipeline_project, caplog):
+    """README "A source": "a record it keeps all the same, with a warning, says so with `run.problem(where, message,
+    skipped=False)`". The organiser's source keeps a row with a date it had to guess, and says so. Now the run
+    prints "skipped: n.csv:3: date guessed as 2016-03-01; kept" (runner._log_report writes every problem as
+    "skipped: ..."), so the organiser goes looking for a row that is in the issue. A kept record's line should not
+    say it was skipped."""
+    import logging
+
+    code = '''
+        from pipeline import hookimpl
+        from pipeline.components import Source
+
+        class Notices(Source):
+            name = "notices"
+
+            def fetch(self, run):
+                run.problem("n.csv:3", "date guessed as 2016-03-01; kept", skipped=False)
+                return []
+
+        @hookimpl
+        def register_sources(register):
+            register(Notices)
+    '''
+    project = pipeline_project(BLOG + '[sources.n]\ntype = "notices"\n', POST, plugins=[("mine", _module(code))])
+    with caplog.at_level(logging.INFO, logger="pipeline"):
+        project.run(as_of=date(2016, 4, 1), check=False)
+    (line,) = [record.getMessage() for record in caplog.records if "date guessed" in record.getMessage()]
+    assert "skipped" not in line, line

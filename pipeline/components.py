@@ -15,15 +15,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from pipeline.models import Item
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
-    from pathlib import Path
 
     from pipeline.config import Project
     from pipeline.edition import Edition
@@ -36,7 +36,17 @@ class Settings(BaseModel):
     is not finite (TOML allows `inf` and `nan`). Each model's validator is built when it is first used, not
     when its class is made: a run validates only the plugins its pipeline.toml names."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True,
+                              validate_default=True)  # a default path is resolved and checked as a given one is
+
+    @field_validator("*")
+    @classmethod
+    def _from_pipeline_toml(cls, value: Any, info: ValidationInfo) -> Any:
+        """Any `Path` setting, not only `settings_types`' ones, is relative to the folder of pipeline.toml."""
+        base = (info.context or {}).get("base_dir")
+        if isinstance(value, PurePath) and base is not None and not value.is_absolute():
+            return Path(base) / value
+        return value
 
 
 class Component:

@@ -15,17 +15,18 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ConfigDict, Field, PydanticUserError, ValidationError, field_validator
+from pydantic import ConfigDict, Field, PydanticUserError, ValidationError, field_validator, model_validator
 
 from pipeline.components import Component, Settings, Sink, Source, Transform
 from pipeline.errors import ConfigError
 from pipeline.files import folder_problem
-from pipeline.plugins import PluginHost, build_plugin_manager
+from pipeline.plugins import BLOCK_ENV, PluginHost, build_plugin_manager
 from pipeline.registry import Registry, build_registry
 from pipeline.settings_errors import describe_errors
 from pipeline.settings_types import ProjectPath, absolute_http_url
 
 SECTIONS = {"sources": "source", "transforms": "transform", "sinks": "sink"}
+_SECTION_OF = {category: section for section, category in SECTIONS.items()}
 # The tables that take a `deadline` (a key the host keeps), and its most seconds
 DEADLINE_LIMITS = {"sources": 3600, "transforms": 86400, "sinks": 86400}
 
@@ -39,7 +40,7 @@ def default_workers() -> int:
 class CoreSettings(Settings):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)  # defaults resolve too
 
-    name: str
+    name: str = Field(min_length=1)  # (stripped first: a blank name is no name)
     description: str = ""
     site_url: str = "http://localhost:8000"
     language: str = "en-GB"
@@ -54,6 +55,31 @@ class CoreSettings(Settings):
     sink_deadline: float = Field(default=3600.0, gt=0, le=86400, strict=True)  # seconds one sink's write may take
     fetch_concurrency: int = Field(default=32, ge=1, le=256)  # sources fetched at once
     per_host: int = Field(default=16, ge=1, le=256)  # requests at once to one host
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _stripped(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("language")
+    @classmethod
+    def _language_tag(cls, value: str) -> str:
+        from pipeline.sanitize import language_tag
+
+        tag = language_tag(value.replace("_", "-"))  # "en_GB", as a locale is spelt, is "en-GB"
+        if not tag:
+            raise ValueError(f"{value!r} is not a language tag; use one such as 'en-GB' or 'cy' (BCP 47), which "
+                             f"every page's lang and the feed's language carry")
+        return tag
+
+    @model_validator(mode="after")
+    def _state_not_published(self) -> CoreSettings:
+        state, out = self.state_dir.resolve(), self.out_dir.resolve()
+        if state == out or state.is_relative_to(out):
+            raise ValueError(f"state_dir {self.state_dir} is inside out_dir {self.out_dir}, which is published: the "
+                             f"state database (every subscriber's address) and the secret that signs their links "
+                             f"would be on the web; choose a state_dir outside out_dir")
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -289,6 +315,12 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
                       alerts=alerts or AlertSettings())
     for name, reason in host.broken.items():
         errors.append(f"plugin {name!r} {reason}")
+    if host.blocked_unknown:  # said, not refused: the block of a broken plugin is what lets the rest run
+        import logging
+
+        logging.getLogger("pipeline").warning(
+            "%s names %s, which is no plugin; the plugins are: %s", BLOCK_ENV,
+            ", ".join(map(repr, host.blocked_unknown)), ", ".join(sorted(host.origins)))
     errors += [f"plugin {name!r} {reason}" for name, _, reason in host.unloaded]
     errors.extend(registry.problems)
 
@@ -352,22 +384,41 @@ def _build(project: Project, category: str, where: str, table: Any, instance: st
         raise ConfigError(f"{where}: {problem}; one of: {', '.join(project.registry.names(category))}")
     registered = project.registry.get(category, type_name)
     if registered is None:
+        elsewhere = [other for other in SECTIONS.values() if other != category
+                     and project.registry.get(other, type_name) is not None]
+        if elsewhere:
+            raise ConfigError(f"{where}: {type_name!r} is a {elsewhere[0]} type, not a {category} one: it goes in a "
+                              f"[{_SECTION_OF[elsewhere[0]]}.NAME] table; the {category} types are "
+                              f"{', '.join(project.registry.names(category)) or 'none'}")
+        blocked = project.host.blocked
         raise ConfigError(f"{where}: unknown {category} type {type_name!r}; installed: "
                           f"{', '.join(project.registry.names(category)) or 'none'} "
-                          f"(install the plugin that provides it, or check the spelling)")
+                          + (f"(or it is from a plugin {BLOCK_ENV} blocks: {', '.join(blocked)})" if blocked else
+                             "(install the plugin that provides it, or check the spelling)"))
     component = registered.component
     errors: list[str] = []
     label = type_name if registered.plugin == type_name else f"{type_name}, from plugin {registered.plugin!r}"
-    if f"{category}s" in DEADLINE_LIMITS and "deadline" in component.Settings.model_fields:
-        raise ConfigError(f"{where} ({label}): the {category} has a setting named `deadline`, which is the host's "
-                          f"key (the seconds it may take); the plugin must give its setting another name")
+    model = getattr(component, "Settings", None)
     host_keys = ("type", "deadline") if f"{category}s" in DEADLINE_LIMITS else ("type",)
+    if not (isinstance(model, type) and issubclass(model, Settings)):  # pydantic's own BaseModel forgets unknown keys
+        given = ", ".join(sorted(key for key in table if key not in host_keys)) or "none"
+        raise ConfigError(f"{where} ({label}): the plugin's Settings is not a subclass of pipeline.components.Settings "
+                          f"(write `class Settings(Settings):`, from pipeline.components), so the table's keys "
+                          f"({given}) cannot be checked")
+    for key in host_keys:
+        if key in model.model_fields:
+            raise ConfigError(f"{where} ({label}): the {category} has a setting named `{key}`, which is the host's "
+                              f"key ({'the seconds it may take' if key == 'deadline' else 'the type of the table'}); "
+                              f"the plugin must give its setting another name")
     try:
-        settings = _validate(component.Settings, table, f"{where} ({label})",
+        settings = _validate(model, table, f"{where} ({label})",
                              {"base_dir": project.root, "project": project}, errors, host_keys)
     except PydanticUserError as exc:  # the model itself is wrong: pydantic builds it here, as first used
         raise ConfigError(f"{where} ({label}): the plugin's settings cannot be used: {type(exc).__name__}: {exc}"
                           ) from None
+    except Exception as exc:  # a validator of the plugin's that raised something else than a ValueError
+        raise ConfigError(f"{where} ({label}): the plugin's settings raised {type(exc).__name__}: {exc} while "
+                          f"checking this table; check its keys, or report it to the plugin's author") from None
     if settings is None:
         raise ConfigError(*errors)
     name = instance or type_name

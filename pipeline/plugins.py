@@ -32,6 +32,8 @@ class PluginHost:
     broken: dict[str, str] = field(default_factory=dict)  # plugin name -> one-line reason
     # plugins not loaded because an earlier one has their name: (name, where it is, why: "from ... was not loaded")
     unloaded: list[tuple[str, str, str]] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)  # the plugins PIPELINE_BLOCK_PLUGINS kept from loading
+    blocked_unknown: list[str] = field(default_factory=list)  # names it gives that are no plugin's
 
 
 def build_plugin_manager(
@@ -63,6 +65,7 @@ def build_plugin_manager(
     for name, plugin in extra:
         _load(host, name, "registered by the caller", lambda p=plugin: p, blocked)
 
+    host.blocked_unknown = sorted(blocked.difference(host.blocked))
     _check_hooks(host)
     if os.environ.get(TRACE_ENV):
         pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
@@ -84,6 +87,7 @@ def _ep_key(ep: importlib.metadata.EntryPoint) -> tuple[str, str]:
 def _load(host: PluginHost, name: str, origin: str, load, blocked: set[str], rename: str = "rename one") -> None:
     if name in blocked:
         host.origins[name] = f"{origin} [blocked by {BLOCK_ENV}]"
+        host.blocked.append(name)
         return
     if name in host.origins:  # this one is not loaded: the one loaded first is whole, and listed as it is
         host.unloaded.append((name, origin, f"from {origin} was not loaded: a plugin named {name!r} is already "
@@ -95,6 +99,17 @@ def _load(host: PluginHost, name: str, origin: str, load, blocked: set[str], ren
         host.pm.register(plugin, name=name)
     except (Exception, SystemExit) as exc:  # a broken plugin is reported by name, never a crash of the host
         host.broken[name] = f"failed to load from {origin}: {type(exc).__name__}: {exc}"
+        return
+    unmarked = [hook for hook in _HOOK_NAMES if callable(getattr(plugin, hook, None))
+                and getattr(getattr(plugin, hook), f"{hookspecs.PROJECT_NAME}_impl", None) is None]
+    if unmarked:  # it would load and do nothing, and the table naming its type would find none
+        host.pm.unregister(plugin)
+        host.broken[name] = (f"from {origin} has {', '.join(unmarked)} without @hookimpl on the line above it "
+                             f"(from pipeline import hookimpl), so the host does not call it")
+
+
+_HOOK_NAMES = [name for name in dir(hookspecs) if getattr(getattr(hookspecs, name), f"{hookspecs.PROJECT_NAME}_spec",
+                                                                   None) is not None]
 
 
 def import_file(path: Path) -> ModuleType:

@@ -25,6 +25,8 @@ def _resolve(value: Path, info: ValidationInfo) -> Path:
 
 def _existing_dir(value: Path, info: ValidationInfo) -> Path:
     path = _resolve(value, info)
+    if path.is_file():
+        raise ValueError(f"'{value}' is a file, and a folder is wanted here (looked in {path}); give its folder")
     if not path.is_dir():
         raise ValueError(f"folder '{value}' does not exist (looked in {path}); create it or correct the path")
     return path
@@ -32,6 +34,8 @@ def _existing_dir(value: Path, info: ValidationInfo) -> Path:
 
 def _existing_file(value: Path, info: ValidationInfo) -> Path:
     path = _resolve(value, info)
+    if path.is_dir():
+        raise ValueError(f"'{value}' is a folder, and a file is wanted here (looked in {path}); give the file's path")
     if not path.is_file():
         raise ValueError(f"file '{value}' does not exist (looked in {path}); create it or correct the path")
     return path

@@ -76,7 +76,7 @@ class Source(Component):
     complete: ClassVar[bool] = False
 
     def fetch(self, run: RunContext) -> Iterable[Item]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} does not implement fetch(self, run) (misspelt?)")
 
     def uses_http(self) -> bool:
         """Whether `fetch` may use `run.http`. While a run starts it loads httpx and the CA certificates
@@ -106,7 +106,7 @@ class Transform(Component):
     in_workers: ClassVar[bool] = False
 
     def apply(self, items: list[Item], run: RunContext) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} does not implement apply(self, items, run) (misspelt?)")
 
 
 @dataclass
@@ -121,7 +121,7 @@ class Sink(Component):
     """Writes or delivers. `edition` is None when there is no new issue (a refresh, or nothing new)."""
 
     def write(self, edition: Edition | None, run: RunContext) -> SinkResult:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} does not implement write(self, edition, run) (misspelt?)")
 
 
 @dataclass

@@ -51,9 +51,9 @@ from pipeline.state.store import ItemRow, item_row
 from pipeline.transforming import (
     MIN_ITEMS,
     apply_each,
+    apply_within,
     can_run_in_workers,
     chunk_deadline,
-    out_of_time,
     specs,
     transform_rows,
 )
@@ -304,14 +304,10 @@ class Ingest:
     # -- every item at once ---------------------------------------------------------------------------
 
     def _transform_here(self, items: list[Item]) -> None:
-        from pipeline.time_limits import call_within
-
         transforms = self.ctx.project.transforms
         for n, transform in enumerate(transforms, 1):
             def work(transform=transform) -> tuple[str, int]:
-                deadline = self.ctx.project.transform_deadline_of(transform.instance)
-                call_within(deadline, out_of_time(transform.instance, deadline, len(items)), transform.apply, items,
-                            self.ctx)
+                apply_within(transform, items, self.ctx, self.ctx.project.transform_deadline_of(transform.instance))
                 return items_text(len(items)), len(items)
 
             self.report.results.append(timed("transform", transform.instance, work))

@@ -246,10 +246,13 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
     def fetch(source: Source) -> StageResult:
         def work() -> tuple[str, int]:
             items = [_checked(item, clean=not source.sanitises) for item in source.fetch(ctx)]
-            for item in items:  # under another's name (and so its ids), it would take that source's items
-                if item.source != source.instance and item.source in names:
-                    raise TypeError(f"item {item.id!r}: source {item.source!r} is another source of this project; "
-                                    f"give every item source=self.instance and id=item_id(self.instance, key)")
+            for item in items:  # under another's name (and so its ids), it would take that source's items; and what a
+                # complete source no longer lists is found by its own name
+                if item.source != source.instance and (item.source in names or source.instance in complete):
+                    whose = "is another source of this project" if item.source in names else \
+                        "is not this source's name, by which what it no longer lists is withdrawn"
+                    raise TypeError(f"item {item.id!r}: source {item.source!r} {whose}; give every item "
+                                    f"source=self.instance and id=item_id(self.instance, key)")
             if source.instance not in abandoned:
                 fetched[source.instance] = items
             said = ctx.noted(source.instance)
@@ -315,8 +318,9 @@ def _checked(item: Item, clean: bool = True) -> Item:
                         f"make it with pipeline.dates.aware(value, self.project.tz)")
     item.title = one_line(item.title)
     item.author = one_line(item.author)
-    item.summary = strip_controls(item.summary)
-    item.themes = [theme for theme in map(one_line, item.themes) if theme]
+    item.summary = strip_controls(item.summary or "")  # None, as a CSV's empty column gives it, is no summary
+    themes = [item.themes] if isinstance(item.themes, str) else item.themes or []  # one name, not one per letter
+    item.themes = [theme for theme in map(one_line, themes) if theme]
     if clean:  # a source that says it sanitises (the built-ins) is not cleaned twice
         item.body_html = clean_html(item.body_html)
     item.url = safe_url(item.url)
@@ -364,14 +368,21 @@ def _write_all(sinks: list[Sink], edition: Edition | None, ctx: RunContext, repo
 def write_within_deadline(sink: Sink, edition: Edition | None, ctx: RunContext) -> SinkResult:
     """`sink.write(edition, ctx)`, stopped with `OutOfTime` at the sink's deadline."""
     seconds = ctx.project.sink_deadline_of(sink.instance)
-    return call_within(seconds, f"did not finish within {seconds:g} s and was stopped (raise [sinks.{sink.instance}] "
-                                f"deadline if it needs longer)", sink.write, edition, ctx)
+    result = call_within(seconds, f"did not finish within {seconds:g} s and was stopped (raise "
+                                  f"[sinks.{sink.instance}] deadline if it needs longer)", sink.write, edition, ctx)
+    if not isinstance(result, SinkResult):
+        raise TypeError(f"write() returned {type(result).__name__}, not SinkResult; end it with "
+                        f"return SinkResult(\"what it did\")")
+    return result
 
 
 def _notify(project: Project, report: RunReport) -> None:
+    """Each plugin's `run_finished`; one that raises is said on a line naming it, and does not change the run's
+    outcome (the hook's promise): what the run did is done."""
     failures = call_each_plugin(project.host.pm, "run_finished",
                                 lambda plugin: {"report": report, "project": project})
     for name, exc in failures.items():
-        report.problems.append(f"plugin {name!r}: run_finished raised {failure_reason(exc)}")
+        log.warning("plugin %r: run_finished raised %s; the run's outcome stands", name, failure_reason(exc),
+                    extra=SHOWN)
 
 

@@ -68,18 +68,27 @@ def apply_each(transforms: Sequence[tuple[str, Callable[[], Transform], float]],
     """Every transform over `items`, in order, each `(instance, get, deadline)` made by `get()` and stopped
     after `deadline` seconds; a transform that raises, runs out of time (or cannot be made) is a failure
     ('instance: error'), and the next still runs. With `clock`, each transform's seconds are added to it."""
-    from pipeline.time_limits import call_within
-
     failures = []
     for instance, get, deadline in transforms:
         started = time.perf_counter()
         try:
-            call_within(deadline, out_of_time(instance, deadline, len(items)), get().apply, items, run)
+            apply_within(get(), items, run, deadline)
         except (Exception, SystemExit) as exc:  # reported like any failing component (see `timed`)
             failures.append(f"{instance}: {failure_reason(exc)}")
         if clock is not None:
             clock[instance] = clock.get(instance, 0.0) + time.perf_counter() - started
     return failures
+
+
+def apply_within(transform: Transform, items: list[Item], run: Any, deadline: float) -> None:
+    """`transform.apply(items, run)`, stopped after `deadline` seconds. One that returns something (a filtered list,
+    say) fails: what it returns would be ignored, and the run would say ok."""
+    from pipeline.time_limits import call_within
+
+    returned = call_within(deadline, out_of_time(transform.instance, deadline, len(items)), transform.apply, items, run)
+    if returned is not None:
+        raise TypeError(f"apply() returned {type(returned).__name__}, which is ignored: a transform changes the items "
+                        f"it is given in place and returns nothing")
 
 
 def out_of_time(instance: str, deadline: float, items: int) -> str:

@@ -44,6 +44,7 @@ class RunContext:
     moment: datetime  # "now" for this run: midnight of as_of with --as-of, the clock otherwise
     dry_run: bool = False  # `pipeline run --dry-run`: sinks that send or record do neither
     problems: list[str] = field(default_factory=list)
+    kept: set[str] = field(default_factory=set)  # those problems whose record was kept all the same
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _pool: Executor | None = field(default=None, repr=False)
     _retired: list = field(default_factory=list, repr=False)  # the worker processes of pools replaced
@@ -71,9 +72,14 @@ class RunContext:
     def problem(self, where: str, message: str, *, skipped: bool = True) -> None:
         """Record a problem with one record (a post, a row, an entry) that was skipped (or, with `skipped=False`,
         kept all the same, without what was wrong); the run goes on."""
+        from pipeline.sanitize import one_line
+
         source = getattr(self._scope, "source", "")
+        said = one_line(f"{where}: {message}")  # a parser's message over several lines, on one
         with self._lock:
-            self.problems.append(f"{where}: {message}")
+            self.problems.append(said)
+            if not skipped:
+                self.kept.add(said)
             if source and skipped:
                 self._source_problems[source] = self._source_problems.get(source, 0) + 1
 

@@ -92,6 +92,7 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
             finally:
                 ctx.close()
                 report.problems.extend(ctx.problems)
+                report.kept.update(ctx.kept)
                 _notify(project, report)
             if store.damage_seen is not None:  # met by a sink, which failed alone: the run ends here
                 raise store.damage_seen
@@ -124,7 +125,7 @@ def _log_report(report: RunReport, run_id: int) -> None:
         log.log(level, "%s %s: %s%s (%.2f s)", result.stage, result.name, "" if result.ok else "FAILED: ",
                 result.summary, result.seconds, extra=SHOWN)
     for problem in report.problems:
-        log.warning("skipped: %s", problem, extra=SHOWN)
+        log.warning("%s: %s", "kept, with a warning" if problem in report.kept else "skipped", problem, extra=SHOWN)
     log.info("%s %d as of %s: %s%s", report.mode, run_id, report.as_of, outcome_of(report),
              f", issue {report.edition}" if report.edition else "", extra=SHOWN)
 

@@ -164,7 +164,8 @@ def _print_report(report: RunReport) -> int:
     console = _console()
     console.print(_report_table(report.results), soft_wrap=True, highlight=False)
     for problem in data["problems"]:
-        console.print(f"[yellow]skipped:[/yellow] {escape(problem)}", soft_wrap=True)
+        label = "kept, with a warning" if problem in report.kept else "skipped"
+        console.print(f"[yellow]{label}:[/yellow] {escape(problem)}", soft_wrap=True)
     if data["failed_sources"]:
         names = escape(", ".join(data["failed_sources"]))
         console.print(f"[red]sources that failed:[/red] {names} (the others reached the sinks)")

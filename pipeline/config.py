@@ -282,8 +282,18 @@ def load_plugins(config_path: Path | str) -> tuple[PluginHost, Registry]:
                      {"base_dir": path.parent}, errors)
     if core is None:
         raise ConfigError(*errors)
-    host = build_plugin_manager(core.plugins_dir if core.plugins_dir and core.plugins_dir.is_dir() else None)
+    if missing := _missing_plugins_dir(path, core):
+        raise ConfigError(missing)
+    host = build_plugin_manager(core.plugins_dir)
     return host, build_registry(host)
+
+
+def _missing_plugins_dir(path: Path, core: CoreSettings) -> str:
+    """The line saying `[pipeline] plugins_dir` names no folder, or ""."""
+    if core.plugins_dir and not core.plugins_dir.is_dir():
+        return (f"{path.name}: [pipeline] plugins_dir: folder {core.plugins_dir} does not exist; create it or remove "
+                f"the setting")
+    return ""
 
 
 def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, object]] = (),
@@ -307,9 +317,8 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
 
     host = build_plugin_manager(core.plugins_dir if core.plugins_dir else None,
                                 entry_points=entry_points, extra=extra_plugins)
-    if core.plugins_dir and not core.plugins_dir.is_dir():
-        errors.append(f"{path.name}: [pipeline] plugins_dir: folder {core.plugins_dir} does not exist; "
-                      f"create it or remove the setting")
+    if missing := _missing_plugins_dir(path, core):
+        errors.append(missing)
     registry = build_registry(host)
     project = Project(path, core, schedule or ScheduleSettings(), host, registry, serve=serve or ServeSettings(),
                       alerts=alerts or AlertSettings())

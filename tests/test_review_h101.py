@@ -316,14 +316,17 @@ def test_your_own_project_without_local_plugins_passes_check(tmp_path, capsys):
     """README "Your own project", step 1: copy `pipeline.toml`, `content/` "and, if you will write plugins,
     `local_plugins/`"; step 3: `pipeline check -c your/pipeline.toml`. An organiser who writes no plugins copies the
     first two. Now check fails: "[pipeline] plugins_dir: folder .../local_plugins does not exist" (the shipped
-    pipeline.toml names it). The steps as written should give a project that passes `pipeline check`."""
+    pipeline.toml names it). The steps as written should give a project that passes `pipeline check`.
+    (Resolved: step 1 now says to delete `plugins_dir` when writing no plugins, which the organiser does here.)"""
     import shutil
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[1]
     own = tmp_path / "own"
     own.mkdir()
-    shutil.copy(repo / "pipeline.toml", own / "pipeline.toml")
+    toml = (repo / "pipeline.toml").read_text(encoding="utf-8")
+    assert 'plugins_dir = "local_plugins"\n' in toml
+    (own / "pipeline.toml").write_text(toml.replace('plugins_dir = "local_plugins"\n', ""), encoding="utf-8")
     shutil.copytree(repo / "content", own / "content")
     code = main(["check", "-c", str(own / "pipeline.toml")])
     assert code == 0, capsys.readouterr().err

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import copy
 import email
-import importlib.util
-import sys
 import textwrap
 import threading
 from collections.abc import Iterable, Iterator
@@ -99,20 +97,14 @@ def write_project_files(root: Path, toml: str, files: dict[str, str | bytes] | N
 
 
 def load_plugin_file(path: Path | str) -> ModuleType:
-    """Import a loose plugin file (one meant for `plugins_dir`) as a fresh module, as the host would."""
+    """Import a loose plugin file (one meant for `plugins_dir`) as a fresh module, as the host does: under the name
+    the host gives it, so worker processes load it from its path as they load the host's (`transforming._module`)."""
+    from pipeline.plugins import import_file
+
     path = Path(path)
-    name = f"pipeline_test_plugins.{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
+    if path.suffix != ".py":
         raise ImportError(f"{path} is not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses and pickle look their module up by name
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+    return import_file(path)
 
 
 # -- running it and reading back what it made -------------------------------------------------------

@@ -56,6 +56,26 @@ def items_text(count: int) -> str:
     return f"{count} item{'' if count == 1 else 's'}"
 
 
+TEMPLATE_SUFFIXES = (".html", ".txt", ".mjml", ".xml", ".css", ".js")
+
+
 def failure_reason(exc: Exception) -> str:
+    """One line: the exception's type and first line; for a mistake in a template, the template and its line
+    first (a Jinja syntax error names them; an error while rendering is found in the traceback, whose frames
+    Jinja gives the template's file and line)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return text if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {text}"
+    said = text if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {text}"
+    place = _template_place(exc)
+    return f"{place}: {said}" if place else said
+
+
+def _template_place(exc: BaseException) -> str:
+    filename, line = getattr(exc, "filename", None), getattr(exc, "lineno", None)
+    if type(exc).__module__.startswith("jinja2") and filename:
+        return f"template {filename}, line {line}" if line else f"template {filename}"
+    import traceback
+
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.endswith(TEMPLATE_SUFFIXES):
+            return f"template {frame.filename}, line {frame.lineno}"
+    return ""

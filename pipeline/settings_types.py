@@ -6,6 +6,7 @@ Validation runs with a context `{"base_dir": Path}`; relative paths are taken fr
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlparse
@@ -90,7 +91,19 @@ def absolute_http_url(value: str, example: str = "https://network.example.org") 
     return value
 
 
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _variable_name(value: str) -> str:
+    # The message never repeats the value: if it is not a name, it may well be the secret itself.
+    if not _VARIABLE_NAME.fullmatch(value):
+        raise ValueError("must be the name of an environment variable (letters, digits and _), not the secret "
+                         "itself; put the secret in that variable, never in pipeline.toml")
+    return value
+
+
 ProjectPath = Annotated[Path, AfterValidator(_resolve)]
+EnvVarName = Annotated[str, AfterValidator(_variable_name)]  # a setting naming the variable that holds a secret
 HttpUrl = Annotated[str, AfterValidator(absolute_http_url)]
 ExistingDir = Annotated[Path, AfterValidator(_existing_dir)]
 ExistingFile = Annotated[Path, AfterValidator(_existing_file)]

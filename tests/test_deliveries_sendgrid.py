@@ -395,7 +395,7 @@ def test_a_key_pasted_as_api_key_env_is_refused_without_being_repeated(fake, pro
         project_from(toml(fake.url, f', api_key_env = "{value}"'), files={"subscribers.csv": "email,name\n"})
 
     message = str(caught.value)
-    assert "api_key_env: must be the name of an environment variable" in message and "not the key itself" in message
+    assert "api_key_env: must be the name of an environment variable" in message and "not the secret itself" in message
     assert value not in message and "abc123" not in message
 
 

@@ -19,7 +19,7 @@ class CsvJobs(Source):
 
     def fetch(self, run):
         with open(self.settings.path, newline="", encoding="utf-8") as rows:
-            for line, row in enumerate(csv.DictReader(rows), start=2):
+            for line, row in enumerate(csv.DictReader(rows, restval=""), start=2):  # a short row: empty ends
                 try:
                     posted, closing = date.fromisoformat(row["posted"]), date.fromisoformat(row["closing_date"])
                 except (KeyError, TypeError, ValueError) as exc:

@@ -5,14 +5,15 @@ import os
 from pipeline import hookimpl, site
 from pipeline.components import Settings, Sink, SinkResult
 from pipeline.errors import SinkError
+from pipeline.settings_types import EnvVarName, HttpUrl
 
 
 class Webhook(Sink):
     name = "webhook"
 
     class Settings(Settings):
-        url: str
-        token_env: str = ""  # e.g. "NETWORK_WEBHOOK_TOKEN": sent as "Authorization: Bearer <its value>"
+        url: HttpUrl  # refused at start-up unless an absolute http(s) address
+        token_env: EnvVarName | None = None  # e.g. "NETWORK_WEBHOOK_TOKEN": sent as "Authorization: Bearer <its value>"
 
     def write(self, edition, run):
         if edition is None or run.dry_run:  # a refresh, nothing new since the last issue, or `run --dry-run`

@@ -55,7 +55,7 @@ from pipeline.errors import ConfigError, PipelineError
 from pipeline.mail import TOKEN_TAG
 from pipeline.mail.headers import header_text
 from pipeline.run_context import RunContext
-from plugins.deliveries.environment import EnvVarName
+from pipeline.settings_types import EnvVarName
 
 if TYPE_CHECKING:
     from python_http_client.exceptions import HTTPError

@@ -34,8 +34,7 @@ from pipeline.components import Deliverer, Delivery
 from pipeline.config import Project
 from pipeline.errors import ConfigError
 from pipeline.run_context import RunContext
-from pipeline.settings_types import ExistingFile
-from plugins.deliveries.environment import EnvVarName
+from pipeline.settings_types import EnvVarName, ExistingFile
 
 
 class Smtp(Deliverer):

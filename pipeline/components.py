@@ -120,6 +120,10 @@ class SinkResult:
 class Sink(Component):
     """Writes or delivers. `edition` is None when there is no new issue (a refresh, or nothing new)."""
 
+    # Why a project may have only one sink of this type ("both would write out_dir/feed.xml"), or "" when it may have
+    # several: a second table of such a type is refused at start-up, with this reason.
+    single: ClassVar[str] = ""
+
     def write(self, edition: Edition | None, run: RunContext) -> SinkResult:
         raise NotImplementedError(f"{type(self).__name__} does not implement write(self, edition, run) (misspelt?)")
 

@@ -355,6 +355,11 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
                         project.deadlines.setdefault((section, child.instance), project.deadlines[section, instance])
                 project.sources.extend(expanded)
                 continue
+            other = next((sink.instance for sink in project.sinks if type(sink) is type(component)), None)
+            if section == "sinks" and other is not None and getattr(component, "single", ""):
+                errors.append(f"{where}: a second {component.name} sink beside [sinks.{other}]; {component.single}, "
+                              f"so keep one")
+                continue
             getattr(project, section).append(component)
     named: dict[str, int] = {}
     for source in project.sources:  # an OPML list's feed (LIST/FEED) and a [sources."LIST/FEED"] table may clash

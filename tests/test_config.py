@@ -385,3 +385,16 @@ def test_a_site_url_with_a_user_and_password_is_refused(project_from):
     with pytest.raises(ConfigError, match="site_url") as refused:
         project_from('[pipeline]\nname = "N"\nsite_url = "https://editor:hunter2@uni.example.ac.uk/news"\n')
     assert "hunter2" not in str(refused.value)
+
+
+@pytest.mark.parametrize(("table", "why"), [
+    ('type = "email"\nfrom_email = "news@network.example.org"\n', "one project sends one newsletter"),
+    ('type = "rss"\n', "both would write out_dir/feed.xml"),
+    ('type = "archive"\n', "both would make out_dir the site"),
+])
+def test_a_second_sink_of_a_type_a_project_has_once_is_refused_saying_why(project_from, table, why):
+    toml = f'[pipeline]\nname = "N"\n[sinks.first]\n{table}[sinks.second]\n{table}'
+    with pytest.raises(ConfigError) as caught:
+        project_from(toml)
+    (line,) = caught.value.lines
+    assert line.startswith("pipeline.toml: [sinks.second]: a second ") and "[sinks.first]" in line and why in line

@@ -33,6 +33,7 @@ class ArchiveSink(Sink):
     """The site: every issue's web version, a page per item, theme, month, jobs, events, search."""
 
     name = "archive"
+    single = "both would make out_dir the site, each removing what the other wrote"
     description = "the readers' site: issues, items, themes, months, jobs, events, search (out_dir)"
 
     class Settings(components.Settings):

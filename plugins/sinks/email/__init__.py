@@ -28,7 +28,7 @@ from pipeline import components, hookimpl, site
 from pipeline.components import Deliverer, Sink, SinkResult
 from pipeline.config import Project
 from pipeline.edition import Edition
-from pipeline.errors import ConfigError, SinkError, SubscriberError
+from pipeline.errors import SinkError, SubscriberError
 from pipeline.files import write_atomic
 from pipeline.mail import TOKEN_TAG
 from pipeline.models import Kind
@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # the renderer (Jinja2, MJML, the item view) is loaded when a
 
 class EmailSink(Sink):
     name = "email"
+    single = "the delivery journal and the subscriber list are one per project: one project sends one newsletter"
     description = "Send each new issue to the active subscribers (HTML and plain text)."
 
     class Settings(components.Settings):
@@ -82,10 +83,6 @@ class EmailSink(Sink):
 
     def __init__(self, instance: str, settings: Settings, project: Project):
         super().__init__(instance, settings, project)
-        other = next((sink.instance for sink in project.sinks if sink.name == self.name), None)
-        if other is not None:  # the delivery journal and the subscriber list are one per project
-            raise ConfigError(f"{project.config_path.name}: [sinks.{instance}]: a second email sink beside "
-                              f"[sinks.{other}]; one project sends one newsletter, so keep one")
         self._links = None  # the signed links of the last `groups`
         self.deliverer: Deliverer = project.build_component(
             "delivery", f"{project.config_path.name}: [sinks.{instance}.delivery]", settings.delivery)

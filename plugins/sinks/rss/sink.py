@@ -33,6 +33,7 @@ class RssSink(Sink):
     """Writes the site's RSS feeds: `feed.xml` and `themes/SLUG/feed.xml`."""
 
     name = "rss"
+    single = "both would write out_dir/feed.xml and the theme feeds, the second over the first"
     description = "RSS 2.0 feeds of the newest items (out_dir/feed.xml) and of each theme's (themes/SLUG/feed.xml)"
 
     class Settings(components.Settings):

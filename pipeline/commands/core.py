@@ -55,7 +55,12 @@ def check_data(config, project: Project) -> dict:
 
 
 def cmd_check(args) -> int:
-    data = check_data(args.config, load_project(args.config))
+    project = load_project(args.config)
+    if any(hasattr(sink, "deliverer") for sink in project.sinks):  # its links are signed: a secret a send would refuse
+        from pipeline.subscribers.signing import environment_secret
+
+        environment_secret(project)
+    data = check_data(args.config, project)
     if getattr(args, "json_out", None):
         write_json(args.json_out, data)
         return 0

@@ -61,14 +61,20 @@ def secret_path(project: Project) -> Path:
 
 def signing_secret(project: Project) -> bytes:
     """The secret from the environment, or from `<state_dir>/secret` (made there on first use)."""
+    return environment_secret(project) or _secret_file(secret_path(project))
+
+
+def environment_secret(project: Project) -> bytes | None:
+    """The secret `[serve] secret_env` names, None when that variable is not set; ConfigError when it is too short
+    (`pipeline check` asks too, so that it is said before a send)."""
     variable = project.serve.secret_env
     value = os.environ.get(variable)
-    if value is not None:
-        if len(value.strip()) < MIN_SECRET_CHARS:
-            raise ConfigError(f"environment variable {variable} is set but shorter than {MIN_SECRET_CHARS} "
-                              f"characters; set it to a long random string, or unset it to use {secret_path(project)}")
-        return value.strip().encode("utf-8")
-    return _secret_file(secret_path(project))
+    if value is None:
+        return None
+    if len(value.strip()) < MIN_SECRET_CHARS:
+        raise ConfigError(f"environment variable {variable} is set but shorter than {MIN_SECRET_CHARS} "
+                          f"characters; set it to a long random string, or unset it to use {secret_path(project)}")
+    return value.strip().encode("utf-8")
 
 
 def secret_source(project: Project) -> str:

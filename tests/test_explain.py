@@ -123,3 +123,23 @@ def test_an_items_page_on_the_site_names_it(write_project, capsys):
         assert "Peer support worker" in capsys.readouterr().out
     assert main(["explain", "-c", config, f"{project.core.site_url}/news/"]) == 2
     assert "the address of its page on the site" in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_withdrawn_item_is_explained_as_withdrawn(pipeline_project, capsys):
+    """Still stored (the issues it was in show it), an item its source no longer lists is said to be withdrawn."""
+    from datetime import date
+
+    from tests.test_withdrawn import BLOG_TOML, post_file
+
+    project = pipeline_project(BLOG_TOML, {"blog/feb.md": post_file("February post", "2016-01-25"),
+                                          "subscribers.csv": "email,name\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    key = item_id("blog", "feb")
+    assert main(["explain", "-c", str(project.config), key]) == 0
+    assert "withdrawn" not in capsys.readouterr().out
+
+    project.write({"blog/feb.md": post_file("February post", "2016-01-25", "draft: true\n")})
+    project.refresh(as_of=date(2016, 2, 1))
+    assert main(["explain", "-c", str(project.config), key]) == 0
+    out = capsys.readouterr().out
+    assert "February post" in out and "withdrawn" in out and "no longer lists it" in out

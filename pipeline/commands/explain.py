@@ -23,6 +23,7 @@ def explain(config, key: str, console) -> int:
     store = Store(path)
     try:
         found = store.find_items(key.strip()) or _by_page(project, store, key.strip())
+        withdrawn = store.withdrawn_at(found[0].id) if len(found) == 1 else None
     finally:
         store.close()
     if not found:
@@ -34,7 +35,11 @@ def explain(config, key: str, console) -> int:
         raise InputError(f"{key!r} does not say which item: it is the link or the start of the id of "
                          f"{'at least ' if len(found) >= 10 else ''}{len(found)} stored items: {listed}; "
                          f"give the whole id of the one you mean")
-    for line in describe(found[0]):  # the console prints a title's ":warning:" as it is (emoji=False)
+    lines = describe(found[0])
+    if withdrawn is not None:  # still stored (the issues it was in show it), but taken out of everything to come
+        lines[2:2] = [f"[yellow]withdrawn[/yellow] {withdrawn:%d %B %Y}: its source no longer lists it, so it is in no "
+                      f"feed, page or issue to come (listed again, it is back)"]
+    for line in lines:  # the console prints a title's ":warning:" as it is (emoji=False)
         console.print(line, soft_wrap=True)
     return 0
 

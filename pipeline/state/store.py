@@ -326,6 +326,11 @@ class Store:
                 db.execute("UPDATE counters SET value = value + 1 WHERE name = 'item changes'")
         return [title or item_id for item_id, title in gone]
 
+    def withdrawn_at(self, item_id: str) -> datetime | None:
+        """When the item was withdrawn (`withdraw_missing`), None if it is not."""
+        rows = self._rows("SELECT at FROM withdrawn WHERE item = ?", (item_id,))
+        return datetime.fromisoformat(rows[0][0]) if rows else None
+
     def touch_items(self, ids: list[str], seen_at: datetime) -> None:
         with self.transaction() as db:
             db.executemany("UPDATE items SET last_seen = ? WHERE id = ?", [(_iso(seen_at), i) for i in ids])

@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from pipeline.config import Project
 from pipeline.state import Store, journal
+from pipeline.state.store import EditionRecord
 
 Job = Callable[[], None]
 EDITION, RESUME, REFRESH = "edition", "resume", "refresh"
@@ -100,7 +101,7 @@ def due(store: Store, project: Project, now: datetime, *, last_refresh: datetime
     if latest is not None and not found:
         issue_slot = datetime.combine(latest.as_of, slot.timetz())
         closes = after(issue_slot, window(project))
-        left = _not_reached(store, latest.number)
+        left = _not_reached(store, project, latest)
         if left and utc(issue_slot) <= utc(now) <= utc(closes):
             found.append(Due(RESUME, latest.as_of, closes,
                              f"issue {latest.number} has not reached {left}"))
@@ -123,13 +124,20 @@ def missed(store: Store, project: Project, now: datetime) -> str | None:
             f"{slot.date()}`, or wait for {next_slot(project, now):%Y-%m-%d %H:%M}")
 
 
-def _not_reached(store: Store, edition: int) -> str:
-    """Who the send of `edition` has not reached yet, in words ('' when nobody)."""
+def _not_reached(store: Store, project: Project, record: EditionRecord) -> str:
+    """Who the send of the issue `record` has not reached yet, in words ('' when nobody). An active subscriber with
+    no delivery of it whose choice of themes has nothing in it was sent nothing on purpose: not one to reach."""
+    edition = record.number
     counted = journal.counts(store, edition).get(edition, {})
     failed = journal.outstanding(store, edition).get(journal.FAILED, 0)  # not who left since: no send reaches them
     parts = [f"{n} {s.replace('_', ' ')}" for s, n in ((journal.IN_FLIGHT, counted.get(journal.IN_FLIGHT, 0)),
                                                        (journal.FAILED, failed)) if n]
-    never = len(journal.active_without_delivery(store, edition))
+    passed_over = journal.active_without_delivery(store, edition)
+    sink = next((sink for sink in project.sinks if hasattr(sink, "items_for")), None)
+    if passed_over and sink is not None:
+        items = store.get_items(record.item_ids)
+        passed_over = [row for row in passed_over if sink.items_for(items, row[3])]
+    never = len(passed_over)
     if never:
         parts.append(f"{never} active subscriber{'s' if never != 1 else ''} not yet sent")
     return ", ".join(parts)

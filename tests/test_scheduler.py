@@ -42,3 +42,37 @@ def test_edition_is_due_once_the_time_has_passed_until_it_exists(project_from, t
     store.create_edition(date(2016, 2, 3), start, start, lambda n: "t", [], start)
     assert edition_needed(project, store, datetime(2016, 2, 4, tzinfo=LONDON)) is None
     store.close()
+
+
+def test_a_subscriber_whose_themes_had_nothing_in_the_issue_is_no_send_to_resume(pipeline_project):
+    """Bob follows housing; the issue has only a post on peer support, so he was sent nothing, on purpose. Neither
+    `pipeline schedule` nor `pipeline status` takes him for someone the send has not reached (they did for the whole
+    catch-up window); Cat, who joined for peer support after the send, is one."""
+    from pipeline.cli import main
+    from pipeline.config import load_project
+    from pipeline.scheduler import RESUME
+    from tests.newsletter_network import newsletter_toml
+
+    toml = newsletter_toml() + '''
+    [transforms.themes]
+    type = "themes"
+    taxonomy = { "peer support" = ["peer support"], "housing" = ["housing"] }
+    '''
+    post = "---\ntitle: \"Peer support in Leeds\"\ndate: 2016-02-15\n---\n\nWhat peer support can do in Leeds.\n"
+    readers = "email,name,themes\nann@example.org,Ann,\nbob@example.org,Bob,housing\n"
+    project = pipeline_project(toml, {"blog/post.md": post, "subscribers.csv": readers})
+    project.run(as_of=date(2016, 3, 1))
+    loaded = load_project(project.config)
+    now = datetime(2016, 3, 1, 12, 0, tzinfo=loaded.tz)  # within the catch-up window of the issue's slot
+
+    def resumes() -> list[str]:
+        store = Store(project.root / "state" / "pipeline.sqlite")
+        try:
+            return [d.why for d in due(store, loaded, now, last_refresh=now) if d.kind == RESUME]
+        finally:
+            store.close()
+
+    assert resumes() == []
+    project.write({"cat.csv": "email,name,themes\ncat@example.org,Cat,peer support\n"})
+    assert main(["subscribers", "import", "-c", str(project.config), str(project.root / "cat.csv")]) == 0
+    assert resumes() == ["issue 1 has not reached 1 active subscriber not yet sent"]

@@ -31,7 +31,7 @@ from pipeline.edition import Edition
 from pipeline.errors import SinkError, SubscriberError
 from pipeline.files import write_atomic
 from pipeline.mail import TOKEN_TAG
-from pipeline.models import Kind
+from pipeline.models import Item, Kind
 from pipeline.run_context import RunContext
 from pipeline.settings_types import ExistingFile
 from pipeline.subscribers.addresses import sender_spelling
@@ -228,10 +228,15 @@ class EmailSink(Sink):
         spelt in another case or with other accents is the same theme, as on the site ('Peer Support')."""
         if not themes:
             return edition
+        return dataclasses.replace(edition, items=self.items_for(edition.items, themes), sections={})
+
+    def items_for(self, items: list[Item], themes: frozenset[str]) -> list[Item]:
+        """Those of `items` a subscriber following `themes` gets (all of them for no themes)."""
+        if not themes:
+            return items
         followed = {site.theme_path(theme) for theme in themes}
-        keep = [item for item in edition.items if item.kind in self.settings.always_include
+        return [item for item in items if item.kind in self.settings.always_include
                 or followed.intersection(map(site.theme_path, item.themes))]
-        return dataclasses.replace(edition, items=keep, sections={})
 
     def _summary(self, number: int, report: SendReport, nothing_new: int, run: RunContext) -> str:
         channel = self.deliverer.name

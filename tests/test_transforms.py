@@ -129,3 +129,16 @@ def test_div_and_section_blocks_stay_apart_after_sanitising():
     assert html_to_text(body).splitlines() == ["Co-production and research", "People are expected to bring their "
                                                "own views.", "Everyone is welcome."]
     assert summarise_html(body, 300, 3) == "People are expected to bring their own views. Everyone is welcome."
+
+
+def test_a_short_aside_is_chosen_only_when_the_text_has_nothing_longer():
+    """Luhn's score weighs a sentence's words by their count in the text, over the square root of its length: a
+    three-word aside on the text's main word ("Watch this space.") outscored every real sentence."""
+    text = ("Open Dialogue puts the network of the person in crisis at the centre of care. "
+            "Every meeting includes the family and the team, and decisions are made in the open. "
+            "Space for dialogue matters. Watch this space.")
+    assert summarise(text, max_chars=300, max_sentences=3) == (
+        "Open Dialogue puts the network of the person in crisis at the centre of care. Every meeting includes the "
+        "family and the team, and decisions are made in the open.")
+    assert summarise("The network met today. Watch this space.", max_chars=300, max_sentences=3) == (
+        "The network met today. Watch this space.")  # nothing longer to offer

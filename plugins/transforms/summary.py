@@ -9,8 +9,9 @@ The lead comes first: the first real sentence of the first real paragraph (a quo
 may follow it but never lead; list items serve only when the item has no paragraph sentence). The
 rest are chosen by how many of the item's frequent words they carry (Luhn's method) from the
 sentences after the lead; a sentence that opens with a pronoun or a connective pointing back ("They
-join...", "This means...", "Otherwise...") is taken only after the sentence it follows. The chosen
-sentences keep their original order.
+join...", "This means...", "Otherwise...") is taken only after the sentence it follows, and a short aside
+("Watch this space.": under six words) only when no longer sentence would fit. The chosen sentences keep their
+original order.
 
 `max_chars` is a hard limit and nothing is ever cut: when the lead alone is longer, the first later
 real sentence that fits, and does not open with a pronoun pointing back, leads instead (a longer lead
@@ -55,6 +56,7 @@ _WORD_BYTES = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or c in b"'
 # What `_words` gives that WORD never finds (a single letter, an empty run), and the stop words: none is scored.
 _UNSCORED = frozenset(w.encode() for w in STOPWORDS) | frozenset(bytes([c]) for c in range(97, 123)) | {b""}
 READ_CHARS = 4  # × max_chars: how much paragraph text is read and split (at least 1,200 characters)
+MIN_WORDS = 6  # a sentence after the lead has at least this many words, unless none has
 
 
 def sentences(text: str) -> list[str]:
@@ -105,6 +107,11 @@ def _summarise(blocks: list[Block], text: str | None, max_chars: int, max_senten
     room = max_chars - len(parts[0]) - 1
     # (max_sentences below 1, which the settings refuse, sets no limit, as it always has for a direct call)
     others = [i for i in range(1, len(parts)) if len(parts[i]) <= room] if max_sentences != 1 else []
+    # A short aside ("Watch this space.", "More on this later.") scores high on its few words alone: it is taken only
+    # when the text has no longer sentence to offer.
+    longer = [i for i in others if parts[i].count(" ") >= MIN_WORDS - 1]
+    if longer:
+        others = longer
     if len(others) > 1:
         if text is None:
             text = " ".join(b.text for b in blocks)

@@ -11,7 +11,9 @@ from pipeline.config import ConfigError, load_project
 
 # section, a table of it, the [pipeline] key, its default, the Project method that answers
 KINDS = [("transforms", 'type = "summary"', "transform_deadline", 300, "transform_deadline_of"),
-         ("sinks", 'type = "rss"\ntitle = "T"', "sink_deadline", 3600, "sink_deadline_of")]
+         ("sinks", 'type = "archive"\ntitle = "T"', "sink_deadline", 3600, "sink_deadline_of")]
+# A second table of each section, beside the first (a project has one archive sink: `Sink.single`)
+ANOTHER = {"transforms": 'type = "summary"', "sinks": 'type = "email"\nfrom_email = "news@network.example.org"'}
 IDS = ["transforms", "sinks"]
 
 
@@ -24,7 +26,8 @@ def _write(tmp_path, tables: str, core: str = ""):
 @pytest.mark.parametrize("section, table, key, default, deadline_of", KINDS, ids=IDS)
 def test_each_has_the_pipeline_deadline_unless_its_table_gives_one(tmp_path, section, table, key, default,
                                                                     deadline_of):
-    config = _write(tmp_path, f"[{section}.a]\n{table}\n[{section}.b]\n{table}\ndeadline = 2.5\n", f"{key} = 40\n")
+    config = _write(tmp_path, f"[{section}.a]\n{table}\n[{section}.b]\n{ANOTHER[section]}\ndeadline = 2.5\n",
+                    f"{key} = 40\n")
     project = load_project(config)
     assert getattr(project, deadline_of)("a") == 40 and getattr(project, deadline_of)("b") == 2.5
     config = _write(tmp_path, f"[{section}.a]\n{table}\n")

@@ -18,11 +18,10 @@ class Webhook(Sink):
     def write(self, edition, run):
         if edition is None or run.dry_run:  # a refresh, nothing new since the last issue, or `run --dry-run`
             return SinkResult("no new issue: nothing posted")
-        headers = {}
-        if self.settings.token_env:
-            if not os.environ.get(self.settings.token_env):
-                raise SinkError(f"environment variable {self.settings.token_env} is not set; set it to the token")
-            headers["Authorization"] = f"Bearer {os.environ[self.settings.token_env]}"
+        token = os.environ.get(self.settings.token_env or "", "")
+        if self.settings.token_env and not token:
+            raise SinkError(f"environment variable {self.settings.token_env} is not set; set it to the token")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         items = [{"kind": item.kind.value, "title": item.title, "url": site.item_link(self.project, item)}
                  for item in edition.items]
         summary = {"network": self.project.core.name, "issue": edition.number, "title": edition.title,

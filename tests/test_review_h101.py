@@ -110,6 +110,19 @@ def test_pipeline_plugins_says_when_the_plugins_folder_is_not_there(write_projec
 
 # -- writing a plugin ----------------------------------------------------------------------------------------
 
+def _source_n_runs_from_elsewhere(path, tmp_path, monkeypatch) -> None:
+    """Run the project at `path` from another folder (as cron and systemd do): its source `n` reads its file."""
+    from pipeline.config import load_project
+    from pipeline.runner import run
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    report = run(load_project(path), as_of=date(2016, 4, 1))
+    (source,) = [r for r in report.results if r.name == "n"]
+    assert source.ok, source.summary
+
+
 def test_a_path_setting_is_relative_to_pipeline_toml(write_project, tmp_path, monkeypatch):
     """The README: "`self.settings` is your validated `Settings` (a path is relative to `pipeline.toml`...)". The
     organiser's plugin declares `path: Path` and runs `pipeline run -c /srv/network/pipeline.toml` from another
@@ -119,15 +132,7 @@ def test_a_path_setting_is_relative_to_pipeline_toml(write_project, tmp_path, mo
     path = write_project('[pipeline]\nname = "N"\nworkers = 1\nplugins_dir = "local_plugins"\n'
                          '[sources.n]\ntype = "notices"\npath = "n.csv"\n[sinks.feed]\ntype = "rss"\n',
                          {"local_plugins/notices.py": plugin_file(), "n.csv": CSV})
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
-    from pipeline.config import load_project
-    from pipeline.runner import run
-
-    report = run(load_project(path), as_of=date(2016, 4, 1))
-    (source,) = [r for r in report.results if r.name == "n"]
-    assert source.ok, source.summary
+    _source_n_runs_from_elsewhere(path, tmp_path, monkeypatch)
 
 
 def test_a_settings_model_that_forgets_the_base_class_still_rejects_unknown_keys(write_project, capsys):
@@ -656,15 +661,7 @@ def test_a_default_path_setting_is_checked_and_taken_from_pipeline_toml(write_pr
                          {"local_plugins/notices.py": plugin_file(
                              'class Settings(Settings):\n        path: ExistingFile = "n.csv"'),
                           "n.csv": CSV})
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
-    from pipeline.config import load_project
-    from pipeline.runner import run
-
-    report = run(load_project(path), as_of=date(2016, 4, 1))
-    (source,) = [r for r in report.results if r.name == "n"]
-    assert source.ok, source.summary
+    _source_n_runs_from_elsewhere(path, tmp_path, monkeypatch)
 
 
 def test_a_problem_a_plugin_reports_is_one_line(pipeline_project):

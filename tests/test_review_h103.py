@@ -321,9 +321,11 @@ def test_an_event_withdrawn_before_this_version_gets_a_cancellation_an_app_takes
 
     # what the version before this one did on withdrawing it: the row in `withdrawn`, the .ics deleted
     (item,) = project.items()
+    # (and its database's version: user_version 14, before a withdrawal counted a revision)
     with sqlite3.connect(project.project.core.state_dir / "pipeline.sqlite") as db:
-        db.execute("INSERT INTO withdrawn (item, at) VALUES (?, ?)", (item.id, "2016-02-01T12:00:00+00:00"))
+        db.execute("INSERT INTO withdrawn (item, at) VALUES (?, ?)", (item.id, datetime.now(UTC).isoformat()))
         db.execute("UPDATE counters SET value = value + 1 WHERE name = 'item changes'")
+        db.execute("PRAGMA user_version = 14")
     db.close()
     ics.unlink()
     project.write({"events.toml": "# cancelled\n"})

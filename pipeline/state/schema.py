@@ -523,6 +523,27 @@ def _one_spelling_per_mailbox(db: sqlite3.Connection) -> None:
     respell(db)
 
 
+# One more significant revision of event `id` (the second parameter), at the first (ISO, UTC): its row of
+# item_revisions counts on, or, where a salvage lost that row, the copy its row of items keeps; then the copy follows.
+# An event's withdrawal and its return count so (`store.withdraw_missing`), so its .ics is taken over what came before.
+COUNT_REVISION = [
+    "INSERT INTO item_revisions (id, revision, updated_at) SELECT id, revision + 1, :at FROM items "
+    "WHERE id = :id AND kind = 'event' ON CONFLICT (id) DO UPDATE SET "
+    "revision = max(item_revisions.revision + 1, excluded.revision), updated_at = excluded.updated_at",
+    "UPDATE items SET (revision, revised_at) = (SELECT revision, updated_at FROM item_revisions WHERE id = items.id) "
+    "WHERE id = :id AND kind = 'event'",
+]
+
+def _withdrawals_revise(db: sqlite3.Connection) -> None:
+    """Each event withdrawn before a withdrawal counted a revision (user_version 15) counts one now, at its withdrawal:
+    its .ics says it is cancelled, with a SEQUENCE above the copy readers imported."""
+    for statement in _statements(WITHDRAWN):
+        db.execute(statement)
+    withdrawn = [{"id": item, "at": at} for item, at in db.execute("SELECT item, at FROM withdrawn")]
+    for statement in COUNT_REVISION:
+        db.executemany(statement, withdrawn)
+
+
 # Each step runs once, in order; append new steps, never change or remove one.
 STEPS = [
     _deliveries_v1_to_journal,
@@ -539,6 +560,7 @@ STEPS = [
     _revisions_beside_their_events,
     _kind_changes_revise,
     _one_spelling_per_mailbox,
+    _withdrawals_revise,
 ]
 
 

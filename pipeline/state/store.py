@@ -21,7 +21,7 @@ from pipeline import jsontext
 from pipeline.errors import StateError
 from pipeline.models import Item
 from pipeline.state import soundness
-from pipeline.state.schema import immediate, migrate, up_to_date
+from pipeline.state.schema import COUNT_REVISION, immediate, migrate, up_to_date
 
 
 @dataclass(frozen=True)
@@ -318,10 +318,9 @@ class Store:
             db.executemany("UPDATE items SET first_seen = ? WHERE id = ?", [(_iso(at), item_id) for item_id in back])
             # An event's calendar entry is revised by either (its .ics says it was cancelled, then that it is on
             # again): an app keeps the copy with the higher SEQUENCE (RFC 5546 2.1.5). The items' copy follows.
-            changed = [(_iso(at), item_id) for item_id in [*(item_id for item_id, _ in gone), *back]]
-            db.executemany("UPDATE item_revisions SET revision = revision + 1, updated_at = ? WHERE id = ?", changed)
-            db.executemany("UPDATE items SET (revision, revised_at) = (SELECT revision, updated_at FROM item_revisions "
-                           "WHERE id = items.id) WHERE id = ? AND kind = 'event'", [(i,) for _, i in changed])
+            changed = [{"at": _iso(at), "id": item_id} for item_id in [*(item_id for item_id, _ in gone), *back]]
+            for statement in COUNT_REVISION:
+                db.executemany(statement, changed)
             if gone or back:  # the feeds and the site are made again (`items_digest`)
                 db.execute("UPDATE counters SET value = value + 1 WHERE name = 'item changes'")
         return [title or item_id for item_id, title in gone]

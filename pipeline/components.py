@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
@@ -36,17 +36,38 @@ class Settings(BaseModel):
     is not finite (TOML allows `inf` and `nan`). Each model's validator is built when it is first used, not
     when its class is made: a run validates only the plugins its pipeline.toml names."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True,
-                              validate_default=True)  # a default path is resolved and checked as a given one is
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """A default `Path` is resolved and checked as a given one is (its field's default validated); a default of
+        any other kind is taken as the plugin gives it, as pydantic does."""
+        super().__pydantic_init_subclass__(**kwargs)
+        for info in cls.model_fields.values():
+            if _mentions_path(info.annotation) and info.validate_default is None:
+                info.validate_default = True
 
     @field_validator("*")
     @classmethod
     def _from_pipeline_toml(cls, value: Any, info: ValidationInfo) -> Any:
-        """Any `Path` setting, not only `settings_types`' ones, is relative to the folder of pipeline.toml."""
+        """Any `Path` setting (or list of them), not only `settings_types`' ones, is relative to the folder of
+        pipeline.toml; a `PurePosixPath` (a path on the site, say) is not a file's, and stays as it is."""
         base = (info.context or {}).get("base_dir")
-        if isinstance(value, PurePath) and base is not None and not value.is_absolute():
-            return Path(base) / value
+        if base is None:
+            return value
+        if isinstance(value, Path):
+            return value if value.is_absolute() else Path(base) / value
+        if isinstance(value, list | tuple) and any(isinstance(entry, Path) for entry in value):
+            return type(value)(Path(base) / entry if isinstance(entry, Path) and not entry.is_absolute() else entry
+                               for entry in value)
         return value
+
+
+def _mentions_path(annotation: Any) -> bool:
+    """Whether a field's type is `Path`, or holds one (Optional, a list, an Annotated `ExistingFile`)."""
+    if isinstance(annotation, type):
+        return issubclass(annotation, Path)
+    return any(_mentions_path(argument) for argument in get_args(annotation))
 
 
 class Component:
@@ -85,9 +106,10 @@ class Source(Component):
         return True
 
     def site_files(self) -> list[tuple[str, Path]]:
-        """Files of this source's own that its items link to, for the site (the `archive` sink) to publish as they
-        are: (address under `site_url`, local file), each an image or a PDF (`site.FILE_SUFFIXES`). Asked on every
-        run that writes the site; the default is none. The blog's images are such files."""
+        """Files of this source's own, for the site (the `archive` sink) to publish as they are while an item of the
+        source on the site links them: (address under `site_url`, local file, a relative one taken from
+        pipeline.toml's folder), each an image or a PDF (`site.FILE_SUFFIXES`). Asked on every run that writes the
+        site; the default is none. The blog's images are such files."""
         return []
 
     def expand(self) -> list[Source]:

@@ -355,9 +355,10 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
                         project.deadlines.setdefault((section, child.instance), project.deadlines[section, instance])
                 project.sources.extend(expanded)
                 continue
-            other = next((sink.instance for sink in project.sinks if type(sink) is type(component)), None)
-            if section == "sinks" and other is not None and getattr(component, "single", ""):
-                errors.append(f"{where}: a second {component.name} sink beside [sinks.{other}]; {component.single}, "
+            single = _single_of(component) if section == "sinks" else None
+            other = next((sink.instance for sink in project.sinks if _single_of(sink) is single), None)
+            if single is not None and other is not None:
+                errors.append(f"{where}: a second {single.name} sink beside [sinks.{other}]; {single.single}, "
                               f"so keep one")
                 continue
             getattr(project, section).append(component)
@@ -375,6 +376,11 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
     if errors:
         raise ConfigError(*errors)
     return project
+
+
+def _single_of(component: Component) -> type | None:
+    """The sink type a project may have once (`Sink.single`) that `component` is, or a subclass of; None if none."""
+    return next((cls for cls in type(component).__mro__ if cls.__dict__.get("single")), None)
 
 
 def _build(project: Project, category: str, where: str, table: Any, instance: str | None = None) -> Component:

@@ -101,6 +101,8 @@ def file_path(project: Project, address: str) -> str | None:
     parts = path.split("/")
     if any(part in ("", ".", "..") or part != part.strip() for part in parts) or not path.isprintable():
         return None
+    if parts[0] in _SITE_FOLDERS:  # the site's own, the outbox's and those of `pipeline serve`'s routes
+        return None
     return path if PurePosixPath(path).suffix.lower() in FILE_SUFFIXES else None
 
 

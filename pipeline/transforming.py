@@ -81,12 +81,12 @@ def apply_each(transforms: Sequence[tuple[str, Callable[[], Transform], float]],
 
 
 def apply_within(transform: Transform, items: list[Item], run: Any, deadline: float) -> None:
-    """`transform.apply(items, run)`, stopped after `deadline` seconds. One that returns something (a filtered list,
-    say) fails: what it returns would be ignored, and the run would say ok."""
+    """`transform.apply(items, run)`, stopped after `deadline` seconds. One that returns something else than the list
+    it was given (a filtered copy, say) fails: what it returns would be ignored, and the run would say ok."""
     from pipeline.time_limits import call_within
 
     returned = call_within(deadline, out_of_time(transform.instance, deadline, len(items)), transform.apply, items, run)
-    if returned is not None:
+    if returned is not None and returned is not items:  # (the very list it was given, changed in place, is no loss)
         raise TypeError(f"apply() returned {type(returned).__name__}, which is ignored: a transform changes the items "
                         f"it is given in place and returns nothing")
 

@@ -74,11 +74,12 @@ def vtimezone(tzid: str, first: date, last: date) -> Timezone:
         kinds[change.before, change.after, change.name].append(change)
     for (before, after, name), same in kinds.items():
         kind = TimezoneDaylight if after > before else TimezoneStandard
-        rule = _yearly_rule(same, last)
-        if rule is not None:
-            observances.append(_observance(kind, name, before, after, same[0].onset, rule))
-        else:
-            observances += [_observance(kind, name, before, after, change.onset) for change in same]
+        for run in _runs(same):
+            rule = _yearly_rule(run, last)
+            if rule is not None:
+                observances.append(_observance(kind, name, before, after, run[0].onset, rule))
+            else:
+                observances += [_observance(kind, name, before, after, change.onset) for change in run]
     for observance in sorted(observances, key=lambda o: o.decoded("DTSTART")):
         made.add_component(observance)
     return made
@@ -88,26 +89,40 @@ def _offset(zone: ZoneInfo, timestamp: int) -> timedelta:
     return datetime.fromtimestamp(timestamp, zone).utcoffset() or timedelta(0)
 
 
-def _yearly_rule(same: list[Change], last: date) -> dict | None:
-    """The RRULE of changes that come once a year, in years one after another, on one weekday of one month, the
-    same in the month's weeks (`BYDAY=2SU`, or `-1SU` for the last), at one local time; UNTIL the last of them
-    unless they go on to the last year asked for. None for any other changes (or a single one)."""
-    onsets = [change.onset for change in same]
-    if len(onsets) < 2 or [o.year for o in onsets] != list(range(onsets[0].year, onsets[0].year + len(onsets))):
+def _runs(same: list[Change]) -> list[list[Change]]:
+    """Changes of one kind, in runs that keep one yearly rule (`_rule_of`) year after year: a zone that changed its
+    rule (the US in 2007) has a run for each."""
+    runs: list[list[Change]] = []
+    for change in same:
+        previous = runs[-1][-1] if runs else None
+        if (previous is not None and change.onset.year == previous.onset.year + 1
+                and _rule_of(change.onset) == _rule_of(previous.onset) is not None):
+            runs[-1].append(change)
+        else:
+            runs.append([change])
+    return runs
+
+
+def _rule_of(onset: datetime) -> tuple | None:
+    """(month, BYDAY, local time) of a yearly rule that gives `onset`: its weekday in the month's first four weeks
+    (`2SU`) or its last (`-1SU`); None for a day in the fifth week that is not the month's last of its weekday."""
+    last = onset.day + 7 > calendar.monthrange(onset.year, onset.month)[1]
+    week = -1 if last else (onset.day - 1) // 7 + 1
+    if week > 4:
         return None
-    if len({(o.month, o.weekday(), o.time()) for o in onsets}) != 1:
+    return onset.month, f"{week}{WEEKDAYS[onset.weekday()]}", onset.time()
+
+
+def _yearly_rule(run: list[Change], last: date) -> dict | None:
+    """The RRULE of a run of two changes or more (`_runs`), UNTIL a day after its last unless it goes on to the last
+    year asked for (a day: an app reading UNTIL in UTC against an onset in local time keeps the last change); None
+    for a single change."""
+    if len(run) < 2:
         return None
-    weeks = {(o.day - 1) // 7 + 1 for o in onsets}
-    lasts = {o.day + 7 > calendar.monthrange(o.year, o.month)[1] for o in onsets}
-    if lasts == {True}:
-        week = -1
-    elif len(weeks) == 1 and max(weeks) <= 4:
-        week = weeks.pop()
-    else:
-        return None
-    rule: dict = {"FREQ": "YEARLY", "BYMONTH": onsets[0].month, "BYDAY": f"{week}{WEEKDAYS[onsets[0].weekday()]}"}
-    if onsets[-1].year < last.year - 1:  # the zone stopped making this change
-        rule["UNTIL"] = same[-1].at
+    month, byday, _ = _rule_of(run[0].onset)
+    rule: dict = {"FREQ": "YEARLY", "BYMONTH": month, "BYDAY": byday}
+    if run[-1].onset.year < last.year - 1:  # the zone stopped making this change, or made it by another rule
+        rule["UNTIL"] = run[-1].at + timedelta(days=1)
     return rule
 
 

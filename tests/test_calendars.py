@@ -346,28 +346,31 @@ def test_without_an_end_the_programmes_times_are_when_the_event_ends_and_count_a
         store.close()
 
 
-@pytest.mark.parametrize("tzid", ["Europe/London", "America/New_York", "Australia/Sydney", "Europe/Berlin",
-                                  "Africa/Casablanca", "America/Sao_Paulo", "Australia/Lord_Howe", "Europe/Dublin",
-                                  "Asia/Kathmandu", "Asia/Tokyo"])
-def test_a_vtimezone_gives_the_zone_databases_offset_at_every_moment(tzid):
+@pytest.mark.parametrize(("tzid", "years"), [(zone, (2016, 2018)) for zone in [
+    "Europe/London", "America/New_York", "Australia/Sydney", "Europe/Berlin", "Africa/Casablanca", "America/Sao_Paulo",
+    "Australia/Lord_Howe", "Europe/Dublin", "Asia/Kathmandu", "Asia/Tokyo"]] + [
+    ("America/New_York", (2005, 2012)), ("Europe/Istanbul", (2014, 2019)), ("Asia/Ulaanbaatar", (2014, 2018))])
+def test_a_vtimezone_gives_the_zone_databases_offset_at_every_moment(tzid, years):
     """A reader whose app goes by the VTIMEZONE alone (Outlook) gets the offset the zone database has, every hour of
-    two years and either side of each change (RFC 5545 3.6.5): onsets in the local time before them (British Summer
-    Time began at 01:00), Morocco's extra changes in Ramadan, Brazil's Carnival years, half-hour zones."""
+    the years and either side of each change (RFC 5545 3.6.5): onsets in the local time before them (British Summer
+    Time began at 01:00), Morocco's extra changes in Ramadan, Brazil's Carnival years, half-hour zones, a zone that
+    changed its rule (the US in 2007), zones that ended summer time (each rule's UNTIL)."""
     from datetime import UTC, date, timedelta
     from zoneinfo import ZoneInfo
 
     from pipeline.calendars import _timezone
     from pipeline.vtimezone import changes
 
-    zone = ZoneInfo(tzid)
-    read = Calendar.from_ical(_timezone(tzid, date(2016, 1, 1), date(2018, 1, 1)).to_ical()).to_tz(lookup_tzid=False)
-    start, end = datetime(2016, 1, 1, tzinfo=UTC), datetime(2018, 1, 1, tzinfo=UTC)
+    zone, (first, last) = ZoneInfo(tzid), years
+    read = Calendar.from_ical(_timezone(tzid, date(first, 1, 1), date(last, 1, 1)).to_ical()).to_tz(lookup_tzid=False)
+    start, end = datetime(first, 1, 1, tzinfo=UTC), datetime(last, 1, 1, tzinfo=UTC)
     found = changes(zone, start, end)
     moments = [start + timedelta(hours=n) for n in range(0, int((end - start).total_seconds()) // 3600)]
     moments += [moment for change in found for moment in (change.at - timedelta(seconds=1), change.at)]
     wrong = [moment for moment in moments if moment.astimezone(read).utcoffset() != moment.astimezone(zone).utcoffset()]
     assert wrong == []
-    assert len(found) == {"Asia/Kathmandu": 0, "Asia/Tokyo": 0, "Africa/Casablanca": 8}.get(tzid, 4)
+    if years == (2016, 2018):  # (the US's rule changed in 2007; Turkey and Mongolia ended summer time in 2016 and 2017)
+        assert len(found) == {"Asia/Kathmandu": 0, "Asia/Tokyo": 0, "Africa/Casablanca": 8}.get(tzid, 4)
 
 
 def test_a_zones_yearly_changes_are_written_as_the_yearly_rules_outlook_reads():
@@ -385,4 +388,11 @@ def test_a_zones_yearly_changes_are_written_as_the_yearly_rules_outlook_reads():
                      ("STANDARD", "FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10")]
     brazil = _timezone("America/Sao_Paulo", date(2016, 1, 1), date(2018, 1, 1)).walk()[1:]
     assert ["RRULE" in o for o in brazil if o.name == "DAYLIGHT"] == [True]  # the third Sunday of October
-    assert not any("RRULE" in o or "RDATE" in o for o in brazil if o.name == "STANDARD")
+    # February 2015's change, a week late for Carnival, on its own; 2016's and 2017's, the third Sunday, a rule
+    assert [(o.decoded("DTSTART").year, "RRULE" in o) for o in brazil if o.name == "STANDARD"] == [(2015, False),
+                                                                                                   (2016, True)]
+    assert not any("RDATE" in o for o in brazil)
+    # A zone that changed its rule (the US in 2007) has a rule for each run of years that kept one
+    new_york = _timezone("America/New_York", date(2007, 1, 1), date(2017, 1, 1)).walk()[1:]
+    assert sorted((o.name, str(o["RRULE"].to_ical().decode())) for o in new_york if "RRULE" in o) == [
+        ("DAYLIGHT", "FREQ=YEARLY;BYDAY=2SU;BYMONTH=3"), ("STANDARD", "FREQ=YEARLY;BYDAY=1SU;BYMONTH=11")]

@@ -398,3 +398,20 @@ def test_a_second_sink_of_a_type_a_project_has_once_is_refused_saying_why(projec
         project_from(toml)
     (line,) = caught.value.lines
     assert line.startswith("pipeline.toml: [sinks.second]: a second ") and "[sinks.first]" in line and why in line
+
+
+def test_a_subclass_of_a_sink_a_project_has_once_is_that_sink(project_from):
+    """A plugin's sink made from the rss sink (another name, the same files) is refused beside it."""
+    from plugins.sinks.rss.sink import RssSink
+
+    class ShortFeed(RssSink):
+        name = "short-feed"
+
+    class Plugin:
+        @hookimpl
+        def register_sinks(self, register):
+            register(ShortFeed)
+
+    with pytest.raises(ConfigError, match=r"\[sinks.short\]: a second rss sink beside \[sinks.feed\]"):
+        project_from('[pipeline]\nname = "N"\n[sinks.feed]\ntype = "rss"\n[sinks.short]\ntype = "short-feed"\n',
+                     plugins=[("short", Plugin())])

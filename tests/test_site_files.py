@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -78,23 +79,29 @@ def test_a_file_changed_is_published_again_and_one_taken_away_is_removed(pipelin
 
 
 class Attaching(Source):
-    """A third-party source naming files of its own: one fine, one that would replace a page, one off the site."""
+    """A third-party source naming files of its own: one fine (named relative to the project), one that would
+    replace a page, one off the site, one climbing out, one missing, one in the outbox's folder, and one no item
+    of it links (not published)."""
 
     name = "attaching"
+    FILES = [f"{SITE}/files/report.pdf", f"{SITE}/index.html", "https://elsewhere.example.org/a.pdf",
+             f"{SITE}/files/../../etc/passwd.pdf", f"{SITE}/files/missing.pdf", f"{SITE}/outbox/x.pdf"]
 
     def uses_http(self) -> bool:
         return False
 
     def fetch(self, run):
-        return []
+        from datetime import UTC, datetime
+
+        from pipeline.models import Item, Kind, item_id
+
+        links = "".join(f'<a href="{address}">a file</a> ' for address in self.FILES)
+        return [Item(id=item_id(self.instance, "reports"), kind=Kind.NEWS, source=self.instance, title="Reports",
+                     published=datetime(2016, 1, 20, tzinfo=UTC), body_html=f"<p>{links}</p>")]
 
     def site_files(self):
-        folder = self.project.root
-        return [(f"{SITE}/files/report.pdf", folder / "report.pdf"),
-                (f"{SITE}/index.html", folder / "report.pdf"),
-                ("https://elsewhere.example.org/a.pdf", folder / "report.pdf"),
-                (f"{SITE}/files/../../etc/passwd.pdf", folder / "report.pdf"),
-                (f"{SITE}/files/missing.pdf", folder / "missing.pdf")]
+        named = [(address, Path("missing.pdf" if "missing" in address else "report.pdf")) for address in self.FILES]
+        return named + [(f"{SITE}/files/unlinked.pdf", self.project.root / "report.pdf")]
 
 
 class Failing(Attaching):
@@ -122,9 +129,11 @@ def test_a_sources_files_are_published_only_as_files_under_the_site_and_a_failur
     assert (out / "files" / "report.pdf").read_bytes() == b"%PDF report"
     assert "<html" in (out / "index.html").read_text(encoding="utf-8")  # the front page stays the front page
     assert not (out / "a.pdf").exists() and not list(project.root.rglob("passwd.pdf"))
+    assert not (out / "files" / "unlinked.pdf").exists() and not (out / "outbox").exists()
     problems = "\n".join(report.problems)
     assert "source broken: site_files() raised RuntimeError: disk on fire" in problems
-    for address in (f"{SITE}/index.html", "https://elsewhere.example.org/a.pdf", f"{SITE}/files/../../etc/passwd.pdf"):
+    for address in (f"{SITE}/index.html", "https://elsewhere.example.org/a.pdf", f"{SITE}/files/../../etc/passwd.pdf",
+                    f"{SITE}/outbox/x.pdf"):
         assert f"source reports: {address}: not published" in problems
     assert re.search(r"missing\.pdf: cannot be read \(No such file or directory\)", problems)
     [archive] = [r for r in report.results if r.name == "archive"]

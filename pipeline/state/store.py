@@ -325,6 +325,10 @@ class Store:
                 db.execute("UPDATE counters SET value = value + 1 WHERE name = 'item changes'")
         return [title or item_id for item_id, title in gone]
 
+    def ids_of(self, source: str) -> list[str]:
+        """The ids of every item stored from `source`."""
+        return [item_id for item_id, in self._rows("SELECT id FROM items WHERE source = ? ORDER BY id", (source,))]
+
     def withdrawn_at(self, item_id: str) -> datetime | None:
         """When the item was withdrawn (`withdraw_missing`), None if it is not."""
         rows = self._rows("SELECT at FROM withdrawn WHERE item = ?", (item_id,))

@@ -58,17 +58,25 @@ class BlogSource(Source):
         return (self.settings.base_url or f"{self.project.core.site_url}/blog/").rstrip("/") + "/"
 
     def site_files(self) -> list[tuple[str, Path]]:
-        """Every image and PDF in the folder, at `base_url` plus its path there (hidden ones left out)."""
-        folder, base = self.settings.path, self._base()
+        """Every image and PDF in the folder, at `base_url` plus its path there (the site publishes those its posts
+        link): not a hidden one, one whose real path is outside the folder (a link), or one in the site's or the state
+        folder (the site written inside the blog's folder)."""
+        folder, base, core = self.settings.path.resolve(), self._base(), self.project.core
         if not folder.is_dir():
             return []
         found = []
         for file in sorted(folder.rglob("*")):
             inside = file.relative_to(folder)
-            if file.suffix.lower() in site.FILE_SUFFIXES and file.is_file() and not any(
-                    part.startswith(".") for part in inside.parts):
+            if (file.suffix.lower() in site.FILE_SUFFIXES and self._shareable(file.resolve(), folder)
+                    and not any(part.startswith(".") for part in inside.parts)
+                    and not any(file.is_relative_to(own.resolve()) for own in (core.out_dir, core.state_dir))):
                 found.append((base + quote(inside.as_posix()), file))
         return found
+
+    @staticmethod
+    def _shareable(target: Path, folder: Path) -> bool:
+        """Whether the file at `target` (a real path) is in `folder` (a real path), and a file."""
+        return target.is_relative_to(folder) and target.is_file()
 
     def _own_file(self, reference: str, post: Path, base: str) -> str | None:
         """The address of the image or PDF of the folder that a relative link of the post at `post` names (read
@@ -81,7 +89,7 @@ class BlogSource(Source):
             return None
         folder = self.settings.path.resolve()
         target = (post.parent / unquote(parts.path)).resolve()
-        if target.suffix.lower() not in site.FILE_SUFFIXES or not target.is_relative_to(folder) or not target.is_file():
+        if target.suffix.lower() not in site.FILE_SUFFIXES or not self._shareable(target, folder):
             return None
         inside = target.relative_to(folder)
         if any(part.startswith(".") for part in inside.parts):

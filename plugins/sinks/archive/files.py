@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
+from pathlib import Path
+
 from pipeline import site
 from pipeline.run_report import failure_reason
 from plugins.sinks.archive.builder import Site
 from plugins.sinks.archive.writer import Planned, key
 
+_LINK = re.compile(r'(?:href|src)="([^"]*)"')  # in sanitised HTML, every attribute value is in double quotes
+
 
 def plan_files(built: Site, planned: list[Planned]) -> list[Planned]:
-    """Each file a source names, where no page of the site is; one that cannot be published is a problem of the
-    run, named, and the rest go on."""
+    """Each file a source names that an item of it on the site links (its lead image, a picture or a link in its
+    body): one only a withdrawn post or a draft linked leaves the site with it. Not where a page of the site is, nor
+    in a folder of one (or of a folder the site keeps for itself: `site.file_path`). One that cannot be published
+    is a problem of the run, named, and the rest go on."""
     run, taken = built.run, {page.path for page in planned}
+    folders = {path[:at] for path in taken for at in range(len(path)) if path[at] == "/"}  # "blog/x/" has "blog/x"
     files = []
     for source in built.project.sources:
         try:
@@ -20,12 +29,18 @@ def plan_files(built: Site, planned: list[Planned]) -> list[Planned]:
             run.problem(f"source {source.instance}", f"site_files() raised {failure_reason(exc)}; its files are "
                                                       f"not published")
             continue
+        if not named:
+            continue
+        linked = _linked(built, source.instance)
         for address, file in named:
-            path = site.file_path(built.project, str(address))
-            if path is None or path in taken:
-                run.problem(f"source {source.instance}", f"{address}: not published, since it is not an image or a "
-                            f"PDF under site_url, or a page of the site is there", skipped=False)
+            if str(address) not in linked:
                 continue
+            path = site.file_path(built.project, str(address))
+            if path is None or path in taken or path in folders or _inside(path, taken):
+                run.problem(f"source {source.instance}", f"{address}: not published, since it is not an image or a "
+                            f"PDF under site_url, or a page of the site (or its folder) is there", skipped=False)
+                continue
+            file = file if Path(file).is_absolute() else built.project.root / file
             try:
                 stat = file.stat()
             except OSError as exc:
@@ -35,3 +50,17 @@ def plan_files(built: Site, planned: list[Planned]) -> list[Planned]:
             files.append(Planned(path, key(built.version, "file", file, stat.st_size, stat.st_mtime_ns),
                                  file.read_bytes, listed=False))
     return files
+
+
+def _linked(built: Site, source: str) -> set[str]:
+    """Every address the items of `source` on the site link (fragments left off)."""
+    items = built.items([item_id for item_id in built.store.ids_of(source) if item_id in built.facts])
+    found = {item.image for item in items}
+    found.update(unescape(link) for item in items for link in _LINK.findall(item.body_html))
+    return {address.partition("#")[0] for address in found if address}
+
+
+def _inside(path: str, taken: set[str]) -> bool:
+    """Whether a folder of `path` is a file of the site ("feed.xml/x.png")."""
+    parts = path.split("/")
+    return any("/".join(parts[:n]) in taken for n in range(1, len(parts)))

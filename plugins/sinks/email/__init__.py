@@ -144,7 +144,7 @@ class EmailSink(Sink):
 
         return render_edition(edition, run, unsubscribe=f"{site}/unsubscribe/{TOKEN_TAG}" if personal else "",
                               preferences=f"{site}/preferences/{TOKEN_TAG}" if personal else "",
-                              max_per_section=self.settings.max_items_per_section)
+                              max_per_section=self.settings.max_items_per_section, check_links=personal)
 
     def mailing(self, edition: Edition, rendered: RenderedEdition, run: RunContext, *, test: bool = False) -> Mailing:
         from pipeline.mail.message import Mailing

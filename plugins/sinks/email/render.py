@@ -56,13 +56,15 @@ class RenderedEdition:
 
 
 def render_edition(edition: Edition, run: RunContext, *, unsubscribe: str = "", preferences: str = "",
-                   max_per_section: int | None = None) -> RenderedEdition:
+                   max_per_section: int | None = None, check_links: bool = True) -> RenderedEdition:
     """Subject, HTML and plain text of `edition`.
 
     :param unsubscribe: the recipient's own unsubscribe link in the footer (a tag filled in per
         recipient); "" leaves the footer's unsubscribe line out (the issue's web version is the archive's
         page, made from the site's templates, not from this).
     :param preferences: the same for the link to the recipient's preferences page.
+    :param check_links: say (as the run's problem) when a link of the template leads nowhere; not for a copy rendered
+        without the recipient's own links, which a template may link without `{% if %}`.
     :param max_per_section: for the email: at most this many items a section, then a link to the
         web version for the rest; fewer (down to none) if the HTML would still be over
         `GMAIL_CLIP_BYTES`. None: every item. A project without an `archive` sink has
@@ -79,12 +81,12 @@ def render_edition(edition: Edition, run: RunContext, *, unsubscribe: str = "", 
     while limit and len(rendered.html.encode()) > GMAIL_CLIP_BYTES:
         limit = min(limit - 1, limit * 3 // 4)  # a quarter fewer each time: 10, 7, 5, 3, 2, 1, 0
         rendered, printed = _render(edition, run, unsubscribe, preferences, limit, web, email, owners)
-    if _EMPTY_LINK.search(rendered.html):
+    if check_links and _EMPTY_LINK.search(rendered.html):
         _template_problem(run, HTML_TEMPLATE, 'a link of the issue has no address (href=""), so it leads nowhere: '
                           "the template links to a page no sink of this project writes; put such a link inside "
                           "{% if issue_url %} (archive_url, feed_url, subscribe_url, unsubscribe) as the shipped "
                           "email/issue.mjml does")
-    if printed:
+    if check_links and printed:
         _template_problem(run, TEXT_TEMPLATE, f"the plain text prints {', '.join(printed)}, the address of a page no "
                           'sink of this project writes (""), so it names a page and gives no address: put each '
                           "inside {% if issue_url %} (archive_url, feed_url...) as the shipped email/issue.txt does")

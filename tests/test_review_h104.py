@@ -1,0 +1,253 @@
+"""Review h104: running the pipeline unattended for a year (`pipeline schedule` under systemd, alerts, status,
+backups and restores, upgrades, a full disk, the clock)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline import alerts
+from pipeline.cli import main
+from pipeline.config import load_project
+from pipeline.state.schema import STEPS
+from tests.mail_fixtures import Inbox, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+POST = "---\ntitle: \"{title}\"\ndate: {day}\n---\n\n{title}: what happened, and what comes next.\n"
+
+
+def _outbox_project(write_project, extra: str = "", posts=("2016-01-20",)):
+    """A blog, an email sink through the outbox to one reader, and alerts to one organiser."""
+    files = {f"blog/{d}.md": POST.format(title=f"Post of {d}", day=d) for d in posts}
+    files["subscribers.csv"] = "email,name\nann@example.org,Ann\n"
+    return write_project(f"""
+        [sources.blog]
+        type = "blog"
+        path = "blog"
+        [sinks.newsletter]
+        type = "email"
+        subscribers = "subscribers.csv"
+        from_email = "news@network.example.org"
+        [alerts]
+        to = ["fay@network.example.org"]
+        {extra}
+        """, files)
+
+
+# -- a damaged database on a full disk --------------------------------------------------------------------
+
+@pytest.fixture
+def smtp_alerting(write_project, smtp_server):
+    """A project whose delivery (and so its alerts) is a real SMTP server on loopback; (config, inbox)."""
+    inbox = Inbox()
+    port = smtp_server(inbox)
+    config = write_project(f"""
+        [sources.blog]
+        type = "blog"
+        path = "blog"
+        [sinks.newsletter]
+        type = "email"
+        subscribers = "subscribers.csv"
+        from_email = "news@network.example.org"
+        [sinks.newsletter.delivery]
+        type = "smtp"
+        host = "127.0.0.1"
+        port = {port}
+        starttls = false
+        timeout = 5
+        [alerts]
+        to = ["fay@network.example.org"]
+        """, {"blog/a.md": POST.format(title="A", day="2016-01-20"),
+              "subscribers.csv": "email,name\nann@example.org,Ann\n"})
+    return config, inbox
+
+
+def _mark_cannot_be_written(monkeypatch):
+    """The disk is full: the small file that remembers the organisers were told cannot be written."""
+    real = Path.write_text
+
+    def write_text(self, *args, **kwargs):
+        if self.name == alerts.DAMAGED_MARK:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", write_text)
+
+
+def test_a_damaged_database_on_a_full_disk_is_not_mailed_to_the_organisers_every_minute(smtp_alerting, monkeypatch):
+    """The organiser's disk fills up and the state database is found damaged. `pipeline schedule` checks what is
+    due every minute, and each check meets the damage and calls `alerts.database_damaged`. Now: the email goes out
+    (by SMTP, which needs no disk), then writing `damaged-database-told` fails with ENOSPC, so nothing remembers it
+    was sent and the next check, a minute later, mails the organisers again: 60 emails an hour until someone
+    frees space. Should: the organisers hear of it once (this process at least remembers that it told them)."""
+    config, inbox = smtp_alerting
+    project = load_project(config)
+    _mark_cannot_be_written(monkeypatch)
+    for _minute in range(3):  # three checks of the scheduler's loop, a minute apart
+        try:
+            alerts.database_damaged(project, "state/pipeline.sqlite: the state database is damaged (malformed)")
+        except OSError:
+            pass  # the loop says it and goes on
+    told = [r for r in inbox.received if r["to"] == ["fay@network.example.org"]]
+    assert len(told) == 1, f"the organisers got {len(told)} emails about one damaged database"
+
+
+def test_a_damaged_database_on_a_full_disk_still_exits_2_saying_it_is_damaged(smtp_alerting, monkeypatch, capsys):
+    """Cron (or the organiser) runs `pipeline refresh` on a damaged database on a full disk. Now: the alert goes
+    out, writing its mark raises ENOSPC, and that OSError replaces the damage: the command ends with exit 1 and a
+    line about `damaged-database-told`, not exit 2 with 'the state database is damaged ... restore a backup' (and
+    under a unit, exit 1 is restarted, where 2 would be left stopped for a person). Should: the damage is the
+    error (exit 2), and a mark that cannot be written is at most a warning."""
+    config, inbox = smtp_alerting
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    database = config.parent / "state" / "pipeline.sqlite"
+    for name in ("pipeline.sqlite-wal", "pipeline.sqlite-shm", "pipeline.sqlite-checked"):
+        (config.parent / "state" / name).unlink(missing_ok=True)
+    database.write_bytes(b"this is not a database, a disk went bad" * 200)
+    _mark_cannot_be_written(monkeypatch)
+    capsys.readouterr()
+
+    code = main(["refresh", "-c", str(config), "--as-of", "2016-02-01"])
+
+    err = capsys.readouterr().err
+    assert code == 2 and "the state database is damaged" in err, (code, err)
+
+
+# -- going back to an older version --------------------------------------------------------------------------
+
+def test_an_older_version_refuses_a_state_database_a_newer_version_brought_up_to_date(write_project, capsys):
+    """The organiser upgrades, meets a bug and goes back to the version before (`git checkout` of the older
+    release, `pip install .`). The state database has a migration step the older code does not know
+    (`PRAGMA user_version` above `len(STEPS)`). Now: the older code runs on it as if it were its own, writing
+    and sending with tables it does not understand (the README itself says an older `serve` on a newer database
+    answers 'You have unsubscribed' while the mailbox stays on the list). Should: refuse to run (exit 2), saying
+    the database is from a newer version and to install that version again (or restore a backup made before)."""
+    config = _outbox_project(write_project)
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    database = config.parent / "state" / "pipeline.sqlite"
+    with sqlite3.connect(database) as db:  # as a later release leaves it, with one step more
+        db.execute("CREATE TABLE IF NOT EXISTS a_later_releases_table (x)")
+        db.execute(f"PRAGMA user_version = {len(STEPS) + 1}")
+    db.close()
+    capsys.readouterr()
+
+    code = main(["refresh", "-c", str(config), "--as-of", "2016-02-01"])
+
+    err = capsys.readouterr().err
+    assert code == 2 and "newer" in err, (code, err)
+
+
+# -- `pipeline schedule` as the unit runs it ------------------------------------------------------------
+
+class Scheduling:
+    """`pipeline schedule` from this checkout as a real process, under the fake clock (PIPELINE_FAKE_NOW,
+    PIPELINE_FAKE_SPEED), its standard output and error read as they come."""
+
+    def __init__(self, config: Path, fake_now: str, speed: int = 600):
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PIPELINE_FAKE_NOW": fake_now,
+               "PIPELINE_FAKE_SPEED": str(speed)}
+        self.process = subprocess.Popen([sys.executable, "-m", "pipeline", "schedule", "-c", str(config)], env=env,
+                                        text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=config.parent)
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.readers = [threading.Thread(target=lambda: self.out.extend(self.process.stdout), daemon=True),
+                        threading.Thread(target=lambda: self.err.extend(self.process.stderr), daemon=True)]
+        for reader in self.readers:
+            reader.start()
+
+    def said(self) -> str:
+        return "".join(self.out) + "".join(self.err)
+
+    def wait_for(self, text: str, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while text not in self.said():
+            assert self.process.poll() is None, self.said()
+            assert time.monotonic() < deadline, f"never said {text!r}: {self.said()}"
+            time.sleep(0.1)
+
+    def stop(self) -> str:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=60)
+        for reader in self.readers:
+            reader.join(timeout=5)
+        return self.said()
+
+
+def _alerts(config: Path) -> list[str]:
+    """The text of each alert the outbox delivery wrote for the organisers."""
+    return [path.read_text(encoding="utf-8") for path in sorted((config.parent / "outbox" / "messages").glob("*.eml"))
+            if "fay@network.example.org" in path.read_text(encoding="utf-8")]
+
+
+def test_a_state_database_damaged_in_its_header_is_told_to_the_organisers_by_the_scheduler(write_project):
+    """The service runs `pipeline schedule`; a bad sector (or a bad restore) leaves the state database unreadable
+    from its first page ('file is not a database'). Now: the scheduler's check opens the store outside the
+    `try` that calls `alerts.database_damaged`, so the check fails with one log line, nothing is ever due, no run
+    starts (the run is where the alert would otherwise come from), and the organisers are never told, for months.
+    Should: the organisers get the 'state database is damaged' email, as a run meeting the same damage sends."""
+    config = _outbox_project(write_project)
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    state = config.parent / "state"
+    for name in ("pipeline.sqlite-wal", "pipeline.sqlite-shm", "pipeline.sqlite-checked"):
+        (state / name).unlink(missing_ok=True)
+    (state / "pipeline.sqlite").write_bytes(b"not a database any more: a disk sector went bad " * 100)
+
+    scheduler = Scheduling(config, "2016-02-10T12:00:00+00:00")
+    try:
+        scheduler.wait_for("error checking what is due")
+        time.sleep(2)  # twenty minutes of the fake clock
+    finally:
+        said = scheduler.stop()
+    assert any("damaged" in text for text in _alerts(config)), said
+
+
+def test_an_edition_the_scheduler_could_not_make_in_its_window_is_told_to_the_organisers(write_project):
+    """The machine was off (or the service stopped) from before the newsletter slot of 1 March until 4 March.
+    When it comes back, the 48-hour catch-up window has closed. Now: the scheduler writes one warning line to the
+    journal ('the issue of 2016-03-01 08:00 GMT was not made within 48 hours ... make it with `pipeline run
+    --as-of 2016-03-01`') and the month's issue is silently skipped: [alerts] to hears nothing, though it is
+    the one thing the organisers most need to know. Should: an alert saying the issue was not made and how to
+    make it by hand."""
+    config = _outbox_project(write_project, posts=("2016-01-20", "2016-02-20"))
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 0  # February's issue went out
+    scheduler = Scheduling(config, "2016-03-04T12:00:00+00:00")
+    try:
+        scheduler.wait_for("was not made within")
+        time.sleep(3)  # half an hour of the fake clock, a refresh done
+    finally:
+        said = scheduler.stop()
+    assert any("2016-03-01" in text for text in _alerts(config)), said
+
+
+def test_a_pipeline_toml_broken_while_the_scheduler_runs_is_told_before_the_issue_is_lost(write_project):
+    """The scheduler reads pipeline.toml afresh at every check. On 1 March at 07:30 an organiser edits it and
+    leaves a typo. Now: every check fails with the same log line, said once ('error checking what is due:
+    ...'); the slot at 08:00 passes, then its catch-up window (here 1 hour), and the month's issue is lost
+    without a word to [alerts] to, though the scheduler has the last pipeline.toml that loaded, and with it
+    the organisers' addresses and the delivery. Should: the organisers are emailed that pipeline.toml no
+    longer loads (and so nothing runs) before the issue is lost."""
+    config = _outbox_project(write_project, extra="[schedule]\ncatch_up_hours = 1\n",
+                             posts=("2016-01-20", "2016-02-20"))
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    scheduler = Scheduling(config, "2016-03-01T07:30:00+00:00")
+    try:
+        scheduler.wait_for("running")
+        time.sleep(0.5)
+        config.write_text(config.read_text(encoding="utf-8").replace('type = "blog"', 'type = "blog'),
+                          encoding="utf-8")
+        scheduler.wait_for("error checking what is due")
+        time.sleep(10)  # a hundred minutes of the fake clock: past 08:00 and past the window
+    finally:
+        said = scheduler.stop()
+    assert (config.parent / "outbox" / "issue-2").exists() is False  # the issue was indeed not made
+    assert any("pipeline.toml" in text for text in _alerts(config)), said

@@ -251,3 +251,39 @@ def test_a_pipeline_toml_broken_while_the_scheduler_runs_is_told_before_the_issu
         said = scheduler.stop()
     assert (config.parent / "outbox" / "issue-2").exists() is False  # the issue was indeed not made
     assert any("pipeline.toml" in text for text in _alerts(config)), said
+
+
+# -- restoring a backup ---------------------------------------------------------------------------------------
+
+def test_restoring_the_backup_on_a_new_disk_without_state_secret_is_not_silent(write_project, monkeypatch,
+                                                                                 tmp_path, caplog):
+    """The disk holding state/ dies. The organiser follows README "Restoring" on a new disk: the nightly
+    `pipeline backup` copy becomes state/pipeline.sqlite (PIPELINE_SECRET was never set, and state/secret was
+    not in their other backups). Now: the next run makes a new state/secret without a word and mails the next
+    issue signed with it; every unsubscribe link in the issues already in inboxes is now refused ('this link is
+    not valid'), so readers who click it keep getting mail. Nothing can tell, because which secret signed the
+    mail so far is remembered only in state/links-signed-with, which died with the disk, not in the database
+    the backup holds. Should: the run warns that the mail already sent (the restored journal has deliveries) was
+    signed with a secret it does not have, saying to put state/secret back."""
+    import logging
+    import shutil
+
+    monkeypatch.delenv("PIPELINE_SECRET", raising=False)
+    config = _outbox_project(write_project, posts=("2016-01-20",))
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 0  # issue 1 mailed, its links signed
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    assert main(["backup", "-c", str(config), str(backups / "nightly.sqlite3")]) == 0
+
+    state = config.parent / "state"
+    shutil.rmtree(state)  # the disk died
+    state.mkdir(mode=0o700)  # README: install -d ... state; install ... backup state/pipeline.sqlite
+    shutil.copy(backups / "nightly.sqlite3", state / "pipeline.sqlite")
+    (config.parent / "blog" / "2016-02-20.md").write_text(POST.format(title="March news", day="2016-02-20"),
+                                                          encoding="utf-8")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pipeline"):
+        assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 0
+    assert (state / "secret").exists()  # a new secret, made on first use
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "secret" in r.getMessage()]
+    assert warned, "issue 2 went out signed with a new secret; issue 1's links no longer work, and nothing said so"

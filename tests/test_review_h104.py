@@ -330,3 +330,42 @@ def test_the_organisers_are_told_when_a_cut_short_send_leaves_subscribers_withou
     assert main(["refresh", "-c", str(config), "--as-of", "2016-02-10"]) == 0
     assert main(["refresh", "-c", str(config), "--as-of", "2016-02-11"]) == 0
     assert _alerts(config), "no alert: two of three subscribers never got issue 1, and nobody was told"
+
+
+# -- a full disk at an upgrade -----------------------------------------------------------------------------
+
+def test_a_full_disk_while_an_upgrade_brings_the_database_up_to_date_is_not_called_a_bad_state_dir(
+        write_project, monkeypatch, capsys):
+    """The organiser upgrades (README: `git pull && pip install . && systemctl restart`), and the first run
+    brings the older state database up to date; the disk has no room for the new index. SQLite says 'database or
+    disk is full' (SQLITE_FULL). Now: `_open_store` turns every error that is not damage into a ConfigError:
+    exit 2 (which the unit treats as 'pipeline.toml is wrong: left stopped'), saying 'cannot open the state
+    database ...; check [pipeline] state_dir, or restore the file from a backup': the organiser is sent to
+    put back last night's copy, losing a day of subscribers, over a database that is sound. Should: say the disk
+    is full (free space, then run again), not to restore a backup, and not exit 2."""
+    from pipeline.state import store as store_module
+
+    config = _outbox_project(write_project)
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    with sqlite3.connect(config.parent / "state" / "pipeline.sqlite") as db:  # as the release before left it
+        db.execute("DROP INDEX items_recent")
+        db.execute("PRAGMA user_version = 13")
+    db.close()
+    db = sqlite3.connect(config.parent / "state" / "pipeline.sqlite")
+    db.execute("VACUUM")  # no free page left in the file for the index to take
+    db.close()
+    real = store_module.migrate
+
+    def on_a_full_disk(db):
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages}")  # no room for one page more: SQLITE_FULL, as SQLite says it
+        real(db)
+
+    monkeypatch.setattr(store_module, "migrate", on_a_full_disk)
+    capsys.readouterr()
+
+    code = main(["refresh", "-c", str(config), "--as-of", "2016-02-01"])
+
+    err = capsys.readouterr().err
+    assert "full" in err, err
+    assert code != 2 and "restore the file from a backup" not in err, (code, err)

@@ -369,3 +369,37 @@ def test_a_full_disk_while_an_upgrade_brings_the_database_up_to_date_is_not_call
     err = capsys.readouterr().err
     assert "full" in err, err
     assert code != 2 and "restore the file from a backup" not in err, (code, err)
+
+
+def test_the_scheduler_does_not_migrate_an_older_damaged_database_before_any_check(write_project):
+    """The organiser upgrades and restarts the unit; the older state database has a page gone bad. A run checks
+    the database before a migration writes to it (test_state_damage: 'an older damaged database is not migrated
+    first'), but `pipeline schedule` works out what is due first, and its check opens `Store(path)` with no
+    check (and without the run lock): that store migrates the file at once. Now: the damaged file is written to
+    (its user_version moves on, the missing tables are made) before anything has looked at it. Should: the
+    scheduler reads what is due without writing (as `pipeline status` does, from a copy in memory), and leaves
+    the migration to a run that has checked the file and holds the lock."""
+    from test_state_damage import overwrite_page
+
+    config = _outbox_project(write_project)
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    database = config.parent / "state" / "pipeline.sqlite"
+    with sqlite3.connect(database) as db:  # as a database from before the last migration steps
+        db.execute("DROP TABLE alerts")
+        db.execute("PRAGMA user_version = 4")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    for name in ("pipeline.sqlite-wal", "pipeline.sqlite-shm", "pipeline.sqlite-checked"):
+        (database.parent / name).unlink(missing_ok=True)
+    overwrite_page(database, "items_recent")
+
+    scheduler = Scheduling(config, "2016-02-10T12:00:00+00:00")
+    try:
+        scheduler.wait_for("running")
+        time.sleep(3)
+    finally:
+        said = scheduler.stop()
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+    db.close()
+    assert version == 4, f"the damaged database was migrated to user_version {version}: {said}"

@@ -403,3 +403,32 @@ def test_the_scheduler_does_not_migrate_an_older_damaged_database_before_any_che
         version = db.execute("PRAGMA user_version").fetchone()[0]
     db.close()
     assert version == 4, f"the damaged database was migrated to user_version {version}: {said}"
+
+
+# -- runs killed outright ------------------------------------------------------------------------------------
+
+def test_runs_killed_outright_again_and_again_are_told_to_the_organisers(write_project):
+    """The edition run is killed outright every time (the kernel's OOM killer on a small VPS, a power cut at
+    the same hour, `TimeoutStopSec` at each nightly restart): each leaves its row in the run history
+    unfinished, and systemd starts the scheduler again, which runs it again. Now: no alert covers a run that
+    never finished: alerts are decided at the end of a run, which a killed run never reaches, and the next run
+    does not count the unfinished ones before it; `pipeline status` lists them as 'unfinished' only to whoever
+    looks. Should: once runs have been killed several times in a row, the next run that gets as far as the
+    database tells [alerts] to, saying what to look at (the journal, memory)."""
+    from datetime import UTC, date, datetime
+
+    from pipeline.runner import state_path
+    from pipeline.state import Store, history
+
+    config = _outbox_project(write_project)
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    store = Store(state_path(load_project(config)))
+    try:
+        for day in (1, 1, 1):  # three runs of the edition, each killed before it could record its end
+            history.begin_run(store, mode="run", as_of=date(2016, 3, day), at=datetime.now(UTC))
+    finally:
+        store.close()
+
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-03-01"]) == 0
+
+    assert _alerts(config), "three runs in a row never finished, and the organisers were not told"

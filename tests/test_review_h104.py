@@ -432,3 +432,42 @@ def test_runs_killed_outright_again_and_again_are_told_to_the_organisers(write_p
     assert main(["refresh", "-c", str(config), "--as-of", "2016-03-01"]) == 0
 
     assert _alerts(config), "three runs in a row never finished, and the organisers were not told"
+
+
+# -- a year of history -----------------------------------------------------------------------------------
+
+def test_status_stays_quick_after_half_a_year_of_hourly_refreshes_of_a_hundred_feeds(write_project, capsys):
+    """Half a year of `pipeline schedule`: a refresh every hour (the default), a hundred partner feeds (README's
+    sizing speaks of two hundred), every run's result per source kept in `run_results` (nothing prunes it).
+    Now: `history.source_health`, which `pipeline status` runs, and every run's alerts too, evaluates its
+    correlated subqueries over a materialised CTE with no index, once per source name, over every row: about
+    ten seconds here and over twenty after a year, growing with every refresh (so each hourly run spends it
+    again, and Docker's `pipeline status --json` health check, every 5 minutes, runs into its timeout).
+    Should: status answers in well under a few seconds however long the history."""
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline.runner import state_path
+    from pipeline.state import Store
+
+    config = _outbox_project(write_project)
+    store = Store(state_path(load_project(config)))
+    start = datetime(2016, 1, 1, tzinfo=UTC)
+    try:
+        with store.transaction() as db:
+            for run in range(1, 24 * 182 + 1):
+                at = start + timedelta(hours=run)
+                db.execute("INSERT INTO runs (id, started, finished, mode, as_of, exit_code, outcome) "
+                           "VALUES (?, ?, ?, 'refresh', ?, 0, 'done')",
+                           (run, at.isoformat(), (at + timedelta(seconds=20)).isoformat(), at.date().isoformat()))
+                db.executemany("INSERT INTO run_results (run, stage, name, ok, summary, seconds, count) "
+                               "VALUES (?, 'source', ?, 1, '3 items', 0.2, 3)",
+                               [(run, f"partners/feed-{n}") for n in range(100)])
+    finally:
+        store.close()
+    capsys.readouterr()
+
+    began = time.monotonic()
+    assert main(["status", "-c", str(config)]) == 0
+    took = time.monotonic() - began
+
+    assert took < 3, f"pipeline status took {took:.1f} s"

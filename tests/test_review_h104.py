@@ -471,3 +471,28 @@ def test_status_stays_quick_after_half_a_year_of_hourly_refreshes_of_a_hundred_f
     took = time.monotonic() - began
 
     assert took < 3, f"pipeline status took {took:.1f} s"
+
+
+# -- a quiet month -----------------------------------------------------------------------------------------
+
+def test_a_month_with_nothing_new_is_not_reported_as_a_missed_issue(write_project):
+    """A quiet month: on 1 March the scheduler's run finds nothing new since February's issue, so it makes no
+    issue (exit 0, 'no new edition; nothing sent'), as it should. Now: `due` goes on saying 'the issue of
+    2016-03-01 08:00 is not made yet' for the whole window, and once the window closes `missed` says, in
+    `pipeline status` (in red, all month) and in the scheduler's journal, 'the issue of 2016-03-01 08:00 GMT was
+    not made within 48 hours ... make it with `pipeline run --as-of 2016-03-01`': the organiser is told the
+    scheduler failed, and sent to a command that makes nothing. Should: a slot whose run found nothing to send
+    (the run history has it, done) is no missed issue."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from pipeline.commands.status import status_data
+
+    config = _outbox_project(write_project, posts=("2016-01-20",))
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 0  # February's issue
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 0  # March: nothing new, no issue
+    project = load_project(config)
+
+    later = status_data(project, now=datetime(2016, 3, 5, 12, tzinfo=ZoneInfo("Europe/London")))
+
+    assert later["next"]["missed"] is None, later["next"]["missed"]

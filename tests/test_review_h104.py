@@ -496,3 +496,51 @@ def test_a_month_with_nothing_new_is_not_reported_as_a_missed_issue(write_projec
     later = status_data(project, now=datetime(2016, 3, 5, 12, tzinfo=ZoneInfo("Europe/London")))
 
     assert later["next"]["missed"] is None, later["next"]["missed"]
+
+
+# -- the monthly run's outcome in `pipeline status` -------------------------------------------------------
+
+PAGES_SINK = ("from pipeline import hookimpl\nfrom pipeline.components import Sink, SinkResult\n"
+              "class Pages(Sink):\n    name = 'pages'\n"
+              "    def write(self, edition, run):\n"
+              "        if edition is not None:\n            raise OSError('No space left on device')\n"
+              "        return SinkResult('nothing to do')\n"
+              "@hookimpl\ndef register_sinks(register):\n    register(Pages)\n")
+
+
+def test_status_still_shows_that_the_monthly_run_failed_after_a_morning_of_refreshes(write_project, capsys):
+    """No [alerts] (the README: without `to`, nothing is sent), so `pipeline status` is how the organiser looks
+    in. The monthly run on 1 February fails (a sink: exit 1); the scheduler's retries fail too until the window
+    closes, while the hourly refreshes go on well. Looking in the next morning, the organiser runs `pipeline
+    status`. Now: 'last runs' holds the last 10 runs, all refreshes, all 'done'; there are no open problems
+    without [alerts]; nothing in the output says the month's run failed (the next edition and refresh look
+    normal). Should: status says how the latest run of each mode ended (`history.latest_run_of_mode` is there),
+    so a failed monthly run is visible however many refreshes came after it."""
+    config = write_project("""
+        [pipeline]
+        name = "Test Network"
+        site_url = "https://network.example.org"
+        timezone = "Europe/London"
+        workers = 1
+        plugins_dir = "plugins"
+        [sources.blog]
+        type = "blog"
+        path = "blog"
+        [sinks.newsletter]
+        type = "email"
+        subscribers = "subscribers.csv"
+        from_email = "news@network.example.org"
+        [sinks.pages]
+        type = "pages"
+        """, {"blog/a.md": POST.format(title="A", day="2016-01-20"), "plugins/pages.py": PAGES_SINK,
+              "subscribers.csv": "email,name\nann@example.org,Ann\n"})
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 1
+    for _hour in range(12):
+        assert main(["refresh", "-c", str(config), "--as-of", "2016-02-02"]) == 0
+    capsys.readouterr()
+
+    assert main(["status", "-c", str(config)]) == 0
+
+    out = capsys.readouterr().out
+    shown = "\n".join(line for line in out.splitlines() if not line.startswith("latest issue:"))  # "0 failed"
+    assert "failed" in shown.lower(), out  # not "failures in a row", the sources table's heading

@@ -26,6 +26,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from pipeline.config import Project
 from pipeline.errors import PipelineError
@@ -245,13 +246,15 @@ def _mail(sink, subject: str, text: str, addresses: list[str]) -> tuple[list[str
 
 
 DAMAGED_MARK = "damaged-database-told"  # in state_dir: the organisers were told (the database cannot remember)
+_TOLD_HERE: set[Path] = set()  # marks this process could not write (a full disk): it remembers them itself
 
 
 def database_damaged(project: Project, problem: str) -> None:
     """The state database failed its check, so the run stops: tell the organisers once. A file beside the
-    database remembers that they were told, until a run finds it sound again (`database_sound`)."""
+    database remembers that they were told, until a run finds it sound again (`database_sound`); where it cannot be
+    written (a full disk), this process remembers, so `pipeline schedule` tells them once, not every minute."""
     mark = project.core.state_dir / DAMAGED_MARK
-    if not project.alerts.to or mark.exists():
+    if not project.alerts.to or mark in _TOLD_HERE or mark.exists():
         return
     from pipeline.mail.transactional import mail_sink
 
@@ -274,13 +277,20 @@ def database_damaged(project: Project, problem: str) -> None:
     for line in missed:
         log.warning("alerts: not sent to %s", line)
     if reached:
-        mark.write_text(f"{datetime.now(UTC).isoformat()} {' '.join(reached)}\n", encoding="utf-8")
+        _TOLD_HERE.add(mark)
         log.info("alert about the damaged state database sent to %s", ", ".join(reached))
+        try:
+            mark.write_text(f"{datetime.now(UTC).isoformat()} {' '.join(reached)}\n", encoding="utf-8")
+        except OSError as exc:  # the damage is what the run says; this is one more thing wrong with the disk
+            log.warning("alerts: %s cannot be written (%s), so a later command may tell the organisers again",
+                        mark, exc.strerror)
 
 
 def database_sound(project: Project) -> None:
     """The state database passed its check: a later damage is a new problem."""
-    (project.core.state_dir / DAMAGED_MARK).unlink(missing_ok=True)
+    mark = project.core.state_dir / DAMAGED_MARK
+    _TOLD_HERE.discard(mark)
+    mark.unlink(missing_ok=True)
 
 
 def _message(project: Project, untold: list[alerts.Alert]) -> tuple[str, str]:

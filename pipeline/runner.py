@@ -13,6 +13,7 @@ or is stopped by a signal is finished too (its outcome says how). Only a process
 from __future__ import annotations
 
 import dataclasses
+import errno
 import fcntl
 import logging
 import os
@@ -220,6 +221,9 @@ def _open_store(project: Project, check: bool = False) -> Iterator[Store]:
     try:
         store = Store(path, check=check)  # checked before a migration writes to it
     except (Damaged, OSError, sqlite3.Error) as exc:
+        if _disk_full(exc):  # a sound database with no room to grow: nothing to restore, and no setting is wrong
+            raise PipelineError(f"{path}: the disk is full ({exc}); free some space, then run again: the state "
+                                f"database is as it was") from None
         if not isinstance(exc, Damaged) and not is_damage(exc):
             raise ConfigError(f"{path}: cannot open the state database ({exc}); "
                               f"check [pipeline] state_dir, or restore the file from a backup") from None
@@ -233,6 +237,12 @@ def _open_store(project: Project, check: bool = False) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether an error says the disk (or the database's room on it) is full."""
+    return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == sqlite3.SQLITE_FULL or getattr(exc, "errno", 0) in (
+        errno.ENOSPC, errno.EDQUOT)
 
 
 def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progress: Progress,

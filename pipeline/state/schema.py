@@ -582,6 +582,7 @@ def up_to_date(db: sqlite3.Connection) -> sqlite3.Connection:
     """`db` to read from without writing to it: itself when it has every step, otherwise (an older version's
     database, which `migrate` would write to) an up-to-date copy of it in memory, made in one read transaction
     and `db` closed. The file is left as it is, for the next run to bring up to date."""
+    newer(db)
     if db.execute("PRAGMA user_version").fetchone()[0] >= len(STEPS):
         return db
     copy = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
@@ -595,8 +596,21 @@ def up_to_date(db: sqlite3.Connection) -> sqlite3.Connection:
     return copy
 
 
+def newer(db: sqlite3.Connection) -> None:
+    """Refuse a database a newer version of the pipeline has brought up to date (a step this one does not know): this
+    one would read and write its tables as if they were its own."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(STEPS):
+        from pipeline.errors import StateError
+
+        raise StateError(f"the state database is from a newer version of the pipeline (its schema is at step "
+                         f"{version}, this version knows {len(STEPS)}): install that version again, or put back a "
+                         f"`pipeline backup` made before the upgrade; nothing was read or changed")
+
+
 def migrate(db: sqlite3.Connection) -> None:
     """Bring the database at `db` up to date (an empty database gets every table at once)."""
+    newer(db)
     db.executescript(CORE)
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version < len(STEPS):

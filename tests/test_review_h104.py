@@ -19,7 +19,7 @@ from pipeline import alerts
 from pipeline.cli import main
 from pipeline.config import load_project
 from pipeline.state.schema import STEPS
-from tests.mail_fixtures import Inbox, free_port
+from tests.mail_fixtures import Inbox
 
 ROOT = Path(__file__).resolve().parent.parent
 POST = "---\ntitle: \"{title}\"\ndate: {day}\n---\n\n{title}: what happened, and what comes next.\n"

@@ -95,7 +95,7 @@ def due(store: Store, project: Project, now: datetime, *, last_refresh: datetime
     slot = latest_slot(project, now)
     until = after(slot, window(project))
     latest = store.latest_edition()
-    if store.edition_on(slot.date()) is None:
+    if store.edition_on(slot.date()) is None and not _nothing_new(store, slot.date()):
         if utc(now) <= utc(until) and (latest is None or latest.as_of < slot.date()):
             found.append(Due(EDITION, slot.date(), until, f"the issue of {slot:%Y-%m-%d %H:%M} is not made yet"))
     if latest is not None and not found:
@@ -117,11 +117,22 @@ def missed(store: Store, project: Project, now: datetime) -> str | None:
     latest = store.latest_edition()
     if utc(now) <= utc(after(slot, window(project))) or store.edition_on(slot.date()) is not None:
         return None
+    if _nothing_new(store, slot.date()):  # its run went well, and had nothing to send: no issue was missed
+        return None
     if latest is not None and latest.as_of > slot.date():
         return None
     return (f"the issue of {slot:%Y-%m-%d %H:%M %Z} was not made within {project.schedule.catch_up_hours} hours "
             f"([schedule] catch_up_hours), so it is not made now; make it with `pipeline run --as-of "
             f"{slot.date()}`, or wait for {next_slot(project, now):%Y-%m-%d %H:%M}")
+
+
+def _nothing_new(store: Store, as_of: date) -> bool:
+    """Whether a run for the issue of `as_of` finished well (exit 0: not one whose sources failed) and made none:
+    nothing was new that month."""
+    from pipeline.state import history
+
+    latest = history.latest_run_of_mode(store, "run")
+    return latest is not None and latest.as_of == as_of and latest.edition is None and latest.exit_code == 0
 
 
 def _not_reached(store: Store, project: Project, record: EditionRecord) -> str:

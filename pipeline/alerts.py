@@ -4,7 +4,8 @@ Three kinds of problem, each with a key of its own in the state database (`state
 
 - `source:NAME`: a source has failed `[alerts] source_failures` runs in a row (3 by default);
 - `run:MODE`: a `run` (or a `refresh`) failed: a sink or transform failed, or an error ended it;
-- `deliveries:N`: the latest issue, N, has recipients whose delivery failed, or whose outcome is unknown.
+- `deliveries:N`: the latest issue, N, has recipients whose delivery failed, or whose outcome is unknown, or
+  subscribers a send cut short never reached.
 
 A damaged state database stops a run before anything else (`database_damaged`): the organisers
 hear of it once, remembered by a file beside the database, until a run finds it sound again.
@@ -94,7 +95,7 @@ def assess(project: Project, store: Store, report: RunReport, error: Exception |
     if run_failed:
         found.append(_run_problem(report, error))
     latest = store.latest_edition()
-    if latest is not None and (problem := _undelivered(store, latest)):
+    if latest is not None and (problem := _undelivered(project, store, latest)):
         found.append(problem)
 
     def fine(key: str) -> bool:
@@ -106,8 +107,7 @@ def assess(project: Project, store: Store, report: RunReport, error: Exception |
         if kind == "deliveries" and what.isdigit():
             if latest is None or int(what) != latest.number:  # an older issue can no longer be sent again
                 return True
-            counts = journal.outstanding(store, latest.number)
-            return not counts.get("failed") and not counts.get("unknown")
+            return _undelivered(project, store, latest) is None
         return False
 
     return found, fine
@@ -145,16 +145,24 @@ def _run_problem(report: RunReport, error: Exception | None) -> Problem:
         f"it by itself (until its catch-up window closes). `pipeline status` shows every run.")
 
 
-def _undelivered(store: Store, latest) -> Problem | None:
-    """The issue's recipients that failed or whose delivery is unknown, as one problem (None: there are none)."""
+def _undelivered(project: Project, store: Store, latest) -> Problem | None:
+    """The issue's recipients that failed or whose delivery is unknown, and the subscribers a send cut short never
+    reached, as one problem (None: there are none)."""
+    from pipeline.scheduler import never_sent
+
     counts = journal.outstanding(store, latest.number)  # not those who left since: nothing can reach them
     failed, unknown = counts.get("failed", 0), counts.get("unknown", 0)
-    if not failed and not unknown:
+    never = len(never_sent(store, project, latest))
+    if not failed and not unknown and not never:
         return None
     n = latest.number
     said = " and ".join(part for part in (f"{failed} failed" if failed else "",
-                                          f"{unknown} with an unknown outcome" if unknown else "") if part)
+                                          f"{unknown} with an unknown outcome" if unknown else "",
+                                          f"{never} never sent it (a send cut short)" if never else "") if part)
     todo = [f"`pipeline deliveries --issue {n}` lists each with its reason."]
+    if never:
+        todo.append(f"`pipeline schedule` resumes the send within its catch-up window; after it, `pipeline run "
+                    f"--as-of {latest.as_of}` sends to those never sent it (and to no one it reached).")
     if failed:
         todo.append(f"Once the cause is fixed, `pipeline deliveries --issue {n} --resend failed` sends to the "
                     f"failed ones again.")

@@ -126,6 +126,19 @@ def missed(store: Store, project: Project, now: datetime) -> str | None:
             f"{slot.date()}`, or wait for {next_slot(project, now):%Y-%m-%d %H:%M}")
 
 
+def never_sent(store: Store, project: Project, record: EditionRecord) -> list[tuple[int, str, str, frozenset[str]]]:
+    """The active subscribers, on the list when the send of the issue `record` began, that it has not reached (no
+    delivery of it at all: a run cut short), leaving out those whose choice of themes had nothing in it (sent
+    nothing on purpose). Who joined later is not one (a resume would send them last month's issue)."""
+    passed_over = journal.active_without_delivery(store, record.number,
+                                                  joined_by=journal.send_began(store, record.number))
+    sink = next((sink for sink in project.sinks if hasattr(sink, "items_for")), None)
+    if passed_over and sink is not None:
+        items = store.get_items(record.item_ids)
+        passed_over = [row for row in passed_over if sink.items_for(items, row[3])]
+    return passed_over
+
+
 def _nothing_new(store: Store, as_of: date) -> bool:
     """Whether a run for the issue of `as_of` finished well (exit 0: not one whose sources failed) and made none:
     nothing was new that month."""
@@ -143,12 +156,7 @@ def _not_reached(store: Store, project: Project, record: EditionRecord) -> str:
     failed = journal.outstanding(store, edition).get(journal.FAILED, 0)  # not who left since: no send reaches them
     parts = [f"{n} {s.replace('_', ' ')}" for s, n in ((journal.IN_FLIGHT, counted.get(journal.IN_FLIGHT, 0)),
                                                        (journal.FAILED, failed)) if n]
-    passed_over = journal.active_without_delivery(store, edition)
-    sink = next((sink for sink in project.sinks if hasattr(sink, "items_for")), None)
-    if passed_over and sink is not None:
-        items = store.get_items(record.item_ids)
-        passed_over = [row for row in passed_over if sink.items_for(items, row[3])]
-    never = len(passed_over)
+    never = len(never_sent(store, project, record))
     if never:
         parts.append(f"{never} active subscriber{'s' if never != 1 else ''} not yet sent")
     return ", ".join(parts)

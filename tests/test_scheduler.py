@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -47,7 +48,9 @@ def test_edition_is_due_once_the_time_has_passed_until_it_exists(project_from, t
 def test_a_subscriber_whose_themes_had_nothing_in_the_issue_is_no_send_to_resume(pipeline_project):
     """Bob follows housing; the issue has only a post on peer support, so he was sent nothing, on purpose. Neither
     `pipeline schedule` nor `pipeline status` takes him for someone the send has not reached (they did for the whole
-    catch-up window); Cat, who joined for peer support after the send, is one."""
+    catch-up window). Cat, who joined for peer support after the issue was made, is not one either (a resume would
+    have sent her last month's issue, or not, by whether the scheduler restarted); Ann, whose delivery a send cut
+    short never made, is."""
     from pipeline.cli import main
     from pipeline.config import load_project
     from pipeline.scheduler import RESUME
@@ -75,4 +78,8 @@ def test_a_subscriber_whose_themes_had_nothing_in_the_issue_is_no_send_to_resume
     assert resumes() == []
     project.write({"cat.csv": "email,name,themes\ncat@example.org,Cat,peer support\n"})
     assert main(["subscribers", "import", "-c", str(project.config), str(project.root / "cat.csv")]) == 0
+    assert resumes() == []
+    with sqlite3.connect(project.root / "state" / "pipeline.sqlite") as db:  # as a send cut short leaves it
+        db.execute("DELETE FROM deliveries WHERE recipient = 'ann@example.org'")
+    db.close()
     assert resumes() == ["issue 1 has not reached 1 active subscriber not yet sent"]

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from rich.markup import escape
 from rich.table import Table
 
+from pipeline import scheduler
 from pipeline.cli import write_json
 from pipeline.commands.core import _console
 from pipeline.config import Project, load_project
@@ -41,7 +42,8 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
     now = now or datetime.now(project.tz)
     path = state_path(project)
     data: dict = {"project": project.core.name, "state": str(path), "latest_issue": None, "issue": None,
-                  "deliveries": None, "runs": [], "sources": [], "next": _next_times(project, None, now),
+                  "deliveries": None, "never_sent": 0, "runs": [], "sources": [],
+                  "next": _next_times(project, None, now),
                   "problems": []}
     found: dict[str, history.SourceHealth] = {}
     if path.exists():
@@ -64,6 +66,7 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
                 data["issue"] = {"number": latest.number, "as_of": latest.as_of.isoformat(), "title": latest.title,
                                  "created_at": _local(latest.created_at, project)}
                 data["deliveries"] = {status: counts.get(status, 0) for status in STATUSES}
+                data["never_sent"] = len(scheduler.never_sent(store, project, latest))
             data["next"] = _next_times(project, store, now)
             data["problems"] = [{"key": alert.key, "subject": alert.subject, "since": _local(alert.opened_at, project),
                                  "told": _local(alert.notified_at, project)} for alert in alerts.open_alerts(store)]
@@ -146,7 +149,11 @@ def _print_status(data: dict) -> None:
         console.print("latest issue: none yet")
     else:
         sent = ", ".join(f"{counts[s]} {s.replace('_', ' ')}" for s in STATUSES)
-        console.print(f"latest issue: {issue['number']} ({issue['as_of']}); deliveries: {sent}")
+        never = data.get("never_sent") or 0
+        if never:  # a send cut short: no delivery of it at all, so in no count above
+            sent += (f"; {never} subscriber{'s' if never != 1 else ''} on the list when it was made never sent it "
+                     f"(`pipeline run --as-of {issue['as_of']}` sends to them)")
+        console.print(f"latest issue: {issue['number']} ({issue['as_of']}); deliveries: {sent}", soft_wrap=True)
     upcoming = data["next"]
     console.print(f"next edition: {_short(upcoming['edition'])}; next refresh: {_short(upcoming['refresh'])} "
                   f"(every {upcoming['refresh_minutes']} min, while `pipeline schedule` runs)")

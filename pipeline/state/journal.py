@@ -170,14 +170,23 @@ def statuses(store: Store, edition: int) -> dict[str, str]:
                             "AND status IN ('sent', 'unknown', 'in_flight')", (edition,)))
 
 
-def active_without_delivery(store: Store, edition: int) -> list[tuple[int, str, str, frozenset[str]]]:
+def active_without_delivery(store: Store, edition: int, *, joined_by: datetime | None = None,
+                            ) -> list[tuple[int, str, str, frozenset[str]]]:
     """(id, email, name, themes) of active subscribers with no journal row for `edition`: those a send
     passed over because they changed their choice of themes while it ran, or joined while it ran with an id below
-    the one it had reached (ids are drawn at random, `subscribers.ID_RANGE`)."""
+    the one it had reached (ids are drawn at random, `subscribers.ID_RANGE`), or that a run cut short never reached.
+    With `joined_by`, only those on the list by then."""
+    joined = " AND s.created_at <= ?" if joined_by is not None else ""
     rows = store._rows("SELECT s.id, s.email, s.name, s.themes FROM subscribers s WHERE s.status = 'active' "
-                       "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.edition = ? AND d.recipient = s.email) "
-                       "ORDER BY s.id", (edition,))
+                       "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.edition = ? AND d.recipient = s.email)"
+                       f"{joined} ORDER BY s.id", (edition, *((_iso(joined_by),) if joined_by is not None else ())))
     return [(sid, email, name, frozenset(json.loads(themes))) for sid, email, name, themes in rows]
+
+
+def send_began(store: Store, edition: int) -> datetime | None:
+    """When the first batch of `edition` was begun (None: none was)."""
+    (first,), = store._rows("SELECT MIN(created_at) FROM batches WHERE edition = ?", (edition,))
+    return datetime.fromisoformat(first) if first else None
 
 
 def delivered_to(store: Store, edition: int) -> set[str]:

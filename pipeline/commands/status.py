@@ -42,7 +42,7 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
     now = now or datetime.now(project.tz)
     path = state_path(project)
     data: dict = {"project": project.core.name, "state": str(path), "latest_issue": None, "issue": None,
-                  "deliveries": None, "never_sent": 0, "runs": [], "sources": [],
+                  "deliveries": None, "never_sent": 0, "runs": [], "latest": {}, "sources": [],
                   "next": _next_times(project, None, now),
                   "problems": []}
     found: dict[str, history.SourceHealth] = {}
@@ -58,6 +58,9 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
                               f"or check [pipeline] state_dir") from None
         try:
             data["runs"] = [_run(record, project) for record in history.last_runs(store, runs)]
+            # the latest monthly run however many refreshes came after it (and the latest refresh)
+            data["latest"] = {mode: _run(record, project) for mode in ("run", "refresh")
+                              if (record := history.latest_run_of_mode(store, mode, finished=False)) is not None}
             found = history.source_health(store)
             latest = store.latest_edition()
             if latest is not None:
@@ -163,6 +166,11 @@ def _print_status(data: dict) -> None:
         console.print(f"[red]problem:[/red] {escape(problem['subject'])} (since {_short(problem['since'])}; {told})",
                       soft_wrap=True)
 
+    monthly = data["latest"].get("run")
+    if monthly is not None and monthly["exit_code"] not in (0, 3):  # a failed or unfinished monthly run stays seen
+        console.print(f"[red]the latest run (as of {monthly['as_of']}, started {_short(monthly['started'])}) "
+                      f"{'failed' if monthly['finished'] else 'did not finish'}:[/red] {escape(monthly['outcome'])}",
+                      soft_wrap=True)
     if data["runs"]:
         runs = Table("started", "mode", "as of", "issue", "outcome", "seconds", box=None, title="last runs",
                      title_justify="left")

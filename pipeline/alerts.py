@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pipeline.config import Project
@@ -35,6 +35,8 @@ from pipeline.run_report import RunReport, failure_reason
 from pipeline.state import Store, alerts, history, journal
 
 log = logging.getLogger("pipeline.alerts")
+KILLED, KILLED_RUNS = "killed:runs", 3  # runs in a row that never recorded their end: the organisers hear of it
+MISSED, CONFIG = "missed", "config:pipeline.toml"  # keys of what `pipeline schedule` finds between runs
 AFTER_GIVING_UP = 30.0  # seconds an alert may take when this process gave up on a batch of the same delivery
 
 
@@ -97,8 +99,24 @@ def assess(project: Project, store: Store, report: RunReport, error: Exception |
     latest = store.latest_edition()
     if latest is not None and (problem := _undelivered(project, store, latest)):
         found.append(problem)
+    killed = [run for run in history.last_runs(store, KILLED_RUNS + 1)[1:]]  # before this one, which is unfinished
+    if len(killed) == KILLED_RUNS and all(run.finished is None for run in killed):
+        found.append(Problem(
+            KILLED, f"the last {KILLED_RUNS} runs were killed before they could finish",
+            f"The last {KILLED_RUNS} runs ({', '.join(f'{r.mode} of {r.started:%Y-%m-%d %H:%M} UTC' for r in killed)})"
+            f" ended without recording their end: the process was killed outright (out of memory, a power cut, a "
+            f"service stopped past its timeout). What to do: look at the system's log for those times (`journalctl "
+            f"-u newsletter-pipeline`, `dmesg` for the out-of-memory killer) and give the machine more memory or "
+            f"the service more time to stop. `pipeline status` lists them as unfinished; a send they were making "
+            f"is settled by the next run (README, \"Delivery guarantees\")."))
+    found_keys = {problem.key for problem in found}
 
     def fine(key: str) -> bool:
+        if key == KILLED:  # a run that got this far, not killed: gone, unless this very run found it
+            return key not in found_keys
+        if key.startswith(f"{MISSED}:"):  # an issue made for that date, or a newer one: nothing is missing now
+            made = store.edition_on(date.fromisoformat(key.partition(":")[2]))
+            return made is not None or (latest is not None and latest.as_of.isoformat() > key.partition(":")[2])
         kind, _, what = key.partition(":")
         if kind == "source":
             return what not in configured or (what in results and what not in failing)
@@ -111,6 +129,49 @@ def assess(project: Project, store: Store, report: RunReport, error: Exception |
         return False
 
     return found, fine
+
+
+def between_runs(project: Project, problem: Problem | None, *, key: str | None = None,
+                 now: datetime | None = None) -> None:
+    """What `pipeline schedule` finds between runs (a slot missed for good, a pipeline.toml that no longer loads):
+    `problem` opened and told at once, once; or, with `problem` None, the open one of `key` resolved. Alerting never
+    stops the scheduler: a failure is logged, and tried again at its next check."""
+    if not project.alerts.to:
+        return
+    from pipeline.runner import state_path
+
+    now = now or datetime.now(UTC)
+    try:
+        store = Store(state_path(project), check=True)  # a damaged file is never written to (and told otherwise)
+        try:
+            if problem is None:
+                alerts.resolve_alerts(store, [a.key for a in alerts.open_alerts(store) if a.key == key], at=now)
+                return
+            alerts.open_alert(store, key=problem.key, subject=problem.subject, detail=problem.detail, at=now)
+            untold = [a for a in alerts.open_alerts(store) if a.key == problem.key and a.notified_at is None]
+            if untold:
+                told, failures = _send(project, untold)
+                alerts.mark_told(store, told, project.alerts.to, at=now)
+                for line in failures:
+                    log.warning("alerts: not sent to %s", line)
+        finally:
+            store.close()
+    except Exception as exc:
+        log.warning("alerts: the organisers could not be told %s (%s)", problem.subject if problem else key,
+                    failure_reason(exc))
+
+
+def missed_issue(when: date, note: str) -> Problem:
+    return Problem(f"{MISSED}:{when.isoformat()}", f"the issue of {when:%Y-%m-%d} was not made",
+                   f"{note[0].upper()}{note[1:]}.")
+
+
+def broken_config(project: Project, error: str) -> Problem:
+    return Problem(CONFIG, f"{project.config_path.name} no longer loads, so nothing runs",
+                   f"`pipeline schedule` reads {project.config_path} afresh at every check, and it no longer loads: "
+                   f"{error}\nWhat to do: correct it (`pipeline check` says what is wrong, a line each); the next "
+                   f"check, within a minute, finds it right and goes on. Until then no issue is made or sent, and no "
+                   f"source is refreshed.")
 
 
 def _source_problem(project: Project, record: history.SourceHealth) -> Problem:

@@ -36,12 +36,12 @@ from rich.markup import escape
 from pipeline import alerts, logs
 from pipeline.commands.core import _console, _print_report, _run_with_progress
 from pipeline.config import load_project
-from pipeline.errors import PipelineError
+from pipeline.errors import ConfigError, PipelineError
 from pipeline.logs import SHOWN
 from pipeline.runner import state_path
-from pipeline.scheduler import EDITION, REFRESH, RESUME, Due, after, due, missed, next_slot, utc
+from pipeline.scheduler import EDITION, REFRESH, RESUME, Due, after, due, latest_slot, missed, next_slot, utc
 from pipeline.state import Store
-from pipeline.state.store import damaged, is_damage
+from pipeline.state.store import Damaged, damaged, is_damage
 from pipeline.time_limits import given_up
 
 FAKE_NOW, FAKE_SPEED = "PIPELINE_FAKE_NOW", "PIPELINE_FAKE_SPEED"
@@ -179,21 +179,37 @@ def cmd_schedule(args) -> int:
     def warn(line: str) -> None:  # a run that failed, or what is due could not be worked out: errors (even -q)
         log.log(logging.ERROR if line.startswith("error") else logging.WARNING, "schedule: %s", line)
 
+    loaded = [project]  # the last pipeline.toml that loaded: whom to tell when it no longer does
+
     def check(moment: datetime, last_refresh: datetime | None) -> tuple[list[Due], list[str]]:
-        current = load_project(args.config)  # read afresh: edits apply without a restart
-        current.core.state_dir.mkdir(parents=True, exist_ok=True)
-        store = Store(state_path(current))
         try:
+            current = load_project(args.config)  # read afresh: edits apply without a restart
+        except ConfigError as exc:  # nothing runs until it is put right: the organisers hear of it at once
+            alerts.between_runs(loaded[0], alerts.broken_config(loaded[0], " ".join(str(exc).split())))
+            raise
+        if loaded[0] is not current:
+            alerts.between_runs(current, None, key=alerts.CONFIG)
+            loaded[0] = current
+        current.core.state_dir.mkdir(parents=True, exist_ok=True)
+        path = state_path(current)
+        store = None
+        try:
+            # Read only, from a copy when the file is from an older version: the migration is a run's, once it has
+            # checked the file (a damaged one is never written to) and holds the lock.
+            store = Store(path, read_only=True) if path.exists() else Store(path)
             note = missed(store, current, moment)
+            if note:
+                alerts.between_runs(current, alerts.missed_issue(latest_slot(current, moment).date(), note))
             return due(store, current, moment, last_refresh=last_refresh), [note] if note else []
-        except sqlite3.DatabaseError as exc:
-            if not is_damage(exc):
+        except (sqlite3.DatabaseError, Damaged) as exc:
+            if not isinstance(exc, Damaged) and not is_damage(exc):
                 raise
-            error = damaged(state_path(current), str(exc))  # said, and the organisers told, as by a run
+            error = damaged(path, str(exc))  # said, and the organisers told, as by a run
             alerts.database_damaged(current, str(error))
             raise error from None
         finally:
-            store.close()
+            if store is not None:
+                store.close()
 
     signals = Signals(warn)
 

@@ -183,6 +183,11 @@ def active_without_delivery(store: Store, edition: int, *, joined_by: datetime |
     return [(sid, email, name, frozenset(json.loads(themes))) for sid, email, name, themes in rows]
 
 
+def delivered_before(store: Store) -> bool:
+    """Whether any issue was ever sent to anyone (its links are in inboxes)."""
+    return bool(store._rows("SELECT 1 FROM deliveries WHERE status = 'sent' LIMIT 1"))
+
+
 def send_began(store: Store, edition: int) -> datetime | None:
     """When the first batch of `edition` was begun (None: none was)."""
     (first,), = store._rows("SELECT MIN(created_at) FROM batches WHERE edition = ?", (edition,))

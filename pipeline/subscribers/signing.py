@@ -41,6 +41,7 @@ from pipeline.errors import ConfigError
 
 Purpose = Literal["confirm", "unsubscribe", "preferences"]
 SECRET_FILE = "secret"
+MADE_HERE: set[Path] = set()  # secret files this process made (`_secret_file`): links mailed before it were not its
 SIGNED_WITH = "links-signed-with"  # in state_dir: which secret signed the links mailed last (`note_mailed`)
 CONFIRM_DAYS = 7
 MIN_SECRET_CHARS = 16
@@ -137,6 +138,7 @@ def _secret_file(path: Path) -> bytes:
             os.fsync(handle.fileno())
         try:
             os.link(temp, path)
+            MADE_HERE.add(path)
         except FileExistsError:
             pass
     finally:

@@ -112,7 +112,7 @@ class EmailSink(Sink):
             more = f", and {joining} new from {self.settings.subscribers.name}" if joining else ""
             return SinkResult(f"dry run: issue {edition.number} would go to {total} active subscribers in "
                               f"{len(groups)} version(s){more}; nothing sent or recorded", files)
-        self._note_secret(groups)
+        self._note_secret(groups, run)
         report = send_issue(run.store, self.deliverer, edition.number, groups, now=run.clock, run=run)
         passed_over = journal.active_without_delivery(run.store, edition.number)
         if passed_over:  # they changed their themes, or joined, while the send ran: their choice, now
@@ -121,14 +121,23 @@ class EmailSink(Sink):
             report.merge(extra)
         return SinkResult(self._summary(edition.number, report, nothing_new, run), files)
 
-    def _note_secret(self, groups: list) -> None:
+    def _note_secret(self, groups: list, run: RunContext) -> None:
         """Warn when this issue's links are signed with another secret than the mail before it (a `pipeline serve`
         still using that one refuses them), and remember this one (`signing.note_mailed`)."""
+        from pipeline.state import journal
         from pipeline.subscribers import signing
 
         links = self._links
         if links is None or not groups:
             return
+        made = signing.secret_path(self.project)  # made by this very process, when mail went out before it
+        if made in signing.MADE_HERE and signing.environment_secret(self.project) is None and \
+                journal.delivered_before(run.store):
+            log.warning("this issue's links are signed with a new secret, just made at %s, but issues were mailed "
+                        "before with links signed by another: theirs (unsubscribe, preferences) no longer work; put "
+                        "back the state/secret they were signed with (from a backup of the state folder), or set "
+                        "PIPELINE_SECRET to it, before the next send (README, \"Signed links\")", made)
+        signing.MADE_HERE.discard(made)  # said once: this issue's mail is the first signed with it
         if (before := signing.mismatch(self.project, links)) is not None:
             log.warning("this issue's links are signed with the secret from %s, the mail before it with the one from "
                         "%s: a `pipeline serve` still using that one refuses them; give serve and every run the same "

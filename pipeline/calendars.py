@@ -13,7 +13,8 @@ What each file holds:
   over what it kept. All three come from the store, not the clock: an unchanged event gives the same
   bytes (so does a change of what the entry does not show: its themes, its author), and the site can
   leave its file alone. An item given no revision (never stored) has its publication time and
-  SEQUENCE 0. Then SUMMARY, LOCATION, DESCRIPTION (the summary, speakers, prices, programme and booking
+  SEQUENCE 0. ORGANIZER is the newsletter's sender (a project with an email sink; RFC 5546 3.2.1 asks a
+  PUBLISH for one). Then SUMMARY, LOCATION, DESCRIPTION (the summary, speakers, prices, programme and booking
   link, as plain text) and URL (the event's page on the site, as the archive assigns it).
 - Times in the venue's own zone (`EventDetails.timezone`, else the project's): `DTSTART;TZID=Europe/London`
   with the matching VTIMEZONE built from the zone database (GMT in February, BST in June:
@@ -39,7 +40,7 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from icalendar import Calendar, Event, Timezone, vText
+from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
 from pipeline import site
 from pipeline.config import Project
@@ -159,7 +160,19 @@ def _vevent(project: Project, item: Item, stored: Stored | None) -> Event:
         event.add("LOCATION", vText(one_line(details.venue)))
     event.add("DESCRIPTION", vText(description(project, item, page)))
     event.add("URL", site.url(project, page), parameters={"VALUE": "URI"})
+    if organizer := _organizer(project):  # RFC 5546 3.2.1: a PUBLISH names its ORGANIZER
+        address, name = organizer
+        event.add("ORGANIZER", vCalAddress(f"mailto:{address}"), parameters={"CN": one_line(name)} if name else {})
     return event
+
+
+def _organizer(project: Project) -> tuple[str, str] | None:
+    """(address, name) the calendars publish from: the newsletter's sender, when the project has an email sink."""
+    sink = next((sink for sink in project.sinks if hasattr(sink, "sender")), None)
+    if sink is None:
+        return None
+    address, name, _ = sink.sender()
+    return address, name
 
 
 def _span(project: Project, details: EventDetails) -> tuple[date | datetime, date | datetime | None]:

@@ -11,7 +11,7 @@ import re
 import sqlite3
 import stat
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -314,3 +314,30 @@ def test_an_issue_sent_through_sendgrid_turns_off_open_and_click_tracking():
     settings = payload(mailing, None).get("tracking_settings", {})
     assert settings.get("open_tracking", {}).get("enable") is False, settings
     assert settings.get("click_tracking", {}).get("enable") is False, settings
+
+
+# -- retention: an unconfirmed address ---------------------------------------------------------------------------
+
+def test_an_unconfirmed_address_is_forgotten_from_the_outbox_too(config):
+    """Someone types carol@example.org into the form (perhaps not Carol) and nobody confirms. After 7 days
+    `expire_pending` deletes her row and its record ("an unconfirmed address is not kept"; the README: "An
+    unconfirmed request is forgotten after 7 days"). But with the `outbox` delivery the confirmation stays in
+    `outbox/messages/` for ever, her address in its file name and its `To`, although its link stopped working on
+    the seventh day: the address of someone who never joined, kept with no purpose (UK GDPR art. 5(1)(e)). When the
+    request is forgotten, its confirmation file should go too."""
+    from pipeline.config import load_project
+    from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
+    from pipeline.subscribers.signing import Links
+
+    project = load_project(config)
+    store = opened(config)
+    try:
+        request = ask_to_subscribe(store, "carol@example.org", "", [], how="form", at=datetime.now(UTC))
+        send_confirmation(project, request, Links(project))
+        assert list((config.parent / "outbox" / "messages").glob("*carol@example.org*"))
+        subs.expire_pending(store, at=datetime.now(UTC) + timedelta(days=8))
+        assert subs.find_subscriber(store, "carol@example.org") is None  # the database forgot her
+    finally:
+        store.close()
+    kept = list((config.parent / "outbox" / "messages").glob("*carol@example.org*"))
+    assert kept == [], f"kept after her request was forgotten: {[p.name for p in kept]}"

@@ -317,7 +317,7 @@ def test_a_failed_delivery_fails_the_sink_but_keeps_the_successes(newsletter, fu
         project.sinks[0].write(edition, run)
 
     assert str(caught.value).startswith("issue 1: 2 sent via flaky, 1 failed, 0 unknown "
-                                        "(first, to bob@example.org: 552 mailbox full); running again sends")
+                                        "(the first: 552 mailbox full); running again sends")
     assert journal.delivered_to(run.store, 1) == {"ann@example.org", "cat@example.org"}
 
     with pytest.raises(SinkError):

@@ -24,6 +24,15 @@ STORED_BEFORE = (LONG_LOCAL, BARE_IP, NON_ASCII_NAME)
 TAKEN_OFF_ANYWAY = (*STORED_BEFORE, UNREACHABLE)
 
 
+_ANY_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"'/\\]+@[^@\s<>()\[\],;:\"'/\\]+")  # the words of a text with an @
+
+
+def without_addresses(text: str) -> str:
+    """`text` with every address in it (anything with an @) as "<an address>": for lines kept or mailed to the
+    organisers (the run history, alerts, the log), which should hold no subscriber's address."""
+    return _ANY_ADDRESS.sub("<an address>", text)
+
+
 def valid_address(text: str) -> bool:
     """True for a plausible single address such as `ann@example.org`."""
     return address_problem(text) is None

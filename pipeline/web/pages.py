@@ -33,7 +33,7 @@ from pipeline.state.subscribers import (
     set_themes,
     unsubscribe,
 )
-from pipeline.subscribers.addresses import checked, mailbox, normalise, one_line
+from pipeline.subscribers.addresses import checked, mailbox, normalise, one_line, without_addresses
 from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
 from pipeline.subscribers.signing import BadToken, ExpiredToken, Links, Purpose
 from pipeline.web.guards import FormTokens, RateLimiter, same_origin
@@ -137,7 +137,8 @@ def _send_confirmation(web: Web, asked: SubscriptionRequest) -> None:
     try:
         send_confirmation(web.project, asked, web.links, web.pages.env)
     except PipelineError as exc:
-        log.error("could not send the confirmation to subscriber %s: %s", asked.subscriber.id, exc)
+        log.error("could not send the confirmation to subscriber %s: %s", asked.subscriber.id,
+                  without_addresses(str(exc)))  # anyone can type an address into the form: none reaches the log
     except Exception:  # on the mailer's thread an exception would be kept in its future, unseen
         log.exception("could not send the confirmation to subscriber %s", asked.subscriber.id)
 

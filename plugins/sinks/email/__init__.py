@@ -34,7 +34,7 @@ from pipeline.mail import TOKEN_TAG
 from pipeline.models import Item, Kind
 from pipeline.run_context import RunContext
 from pipeline.settings_types import ExistingFile
-from pipeline.subscribers.addresses import sender_spelling
+from pipeline.subscribers.addresses import sender_spelling, without_addresses
 
 log = logging.getLogger("pipeline.sinks.email")
 
@@ -260,10 +260,11 @@ class EmailSink(Sink):
         if report.failed or report.unknown:
             first = (report.unknown or report.failed)[0]
             bounced = f"{len(report.bounced)} bounced, " if report.bounced else ""
+            # Kept in the run history and mailed in an alert: the reason, never whose (`pipeline deliveries` says)
             raise SinkError("; ".join(lines + [
                 f"issue {number}: {report.sent} sent via {channel}, {len(report.failed)} failed, {bounced}"
-                f"{len(report.unknown)} unknown (first, to {first[0]}: {first[1]}); running again sends the failed "
-                f"ones; `pipeline deliveries --issue {number}` lists the rest"]))
+                f"{len(report.unknown)} unknown (the first: {without_addresses(first[1])}); running again sends the "
+                f"failed ones; `pipeline deliveries --issue {number}` lists each"]))
         extra = f", {nothing_new} with nothing new for their themes" if nothing_new else ""
         extra += f", {report.unknown_before} unknown" if report.unknown_before else ""
         extra += f", {len(report.bounced)} bounced" if report.bounced else ""

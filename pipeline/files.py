@@ -11,10 +11,13 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: str | bytes, *, durable: bool = False) -> None:
+def write_atomic(path: Path, data: str | bytes, *, durable: bool = False, private: bool = False) -> None:
     """Write to a temporary file beside `path`, then rename it over `path`; text is UTF-8 with \\n. With `durable`,
     the file's bytes and then its name are on the disk when this returns (fsync of the file and of its folder), so a
-    power cut cannot leave it empty or gone once it is counted on (an email recorded as delivered to the outbox)."""
+    power cut cannot leave it empty or gone once it is counted on (an email recorded as delivered to the outbox).
+    With `private` (a subscriber's email), the file is its owner's alone (0600), and so is a folder made for it."""
+    if private and not path.parent.is_dir():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -23,7 +26,7 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = False) -> Non
             if durable:
                 out.flush()
                 os.fsync(out.fileno())
-        os.chmod(temp, 0o644)
+        os.chmod(temp, 0o600 if private else 0o644)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

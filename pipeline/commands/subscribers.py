@@ -120,6 +120,11 @@ def cmd_add(args) -> int:
     with _opened(args) as (project, store):
         themes = _known_themes(project, args.theme, "--theme")
         if args.invite:
+            left = find_subscriber(store, args.email)
+            if left is not None and left.status in ("unsubscribed", "bounced", "complained"):
+                # PECR: an email asking for consent is itself marketing, to someone who said no
+                raise SubscriberError(f"{args.email}: {left.status}, so no invitation is sent (asking again is itself "
+                                      f"a marketing email); if they want the newsletter again, they use the form")
             request = ask_to_subscribe(store, args.email, args.name, themes, how="cli invitation", at=now)
             if request is None:
                 raise SubscriberError(f"{args.email}: already subscribed, or it reported the newsletter as spam; "

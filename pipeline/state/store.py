@@ -8,6 +8,7 @@ share one connection, so every statement goes through one lock.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -88,8 +89,11 @@ class Store:
         With `read_only` (`pipeline status`), the database must exist and nothing is written to it: it is
         neither switched to WAL nor migrated, and one from an older version is read from an up-to-date copy
         in memory (`schema.up_to_date`), so no write lock is ever waited for."""
-        if not read_only:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if not read_only:  # every subscriber's address: its owner's alone, when made here (README: install -d -m 0700)
+            if not path.parent.is_dir():
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not path.exists():
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         self.path = path
         self._remembered: dict = {}  # `remembered`: key -> (the item changes count it was made at, value)
         self._lock = threading.RLock()

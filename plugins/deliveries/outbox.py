@@ -136,7 +136,7 @@ class Outbox(Deliverer):
 
         recipient = msg["To"].addresses[0].addr_spec
         try:
-            write_atomic(path, message_bytes(msg))
+            write_atomic(path, message_bytes(msg), private=True)  # an address, a name and their own links
         except OSError as exc:
             return Delivery(recipient, False, error=f"cannot write {path}: {exc.strerror}")
         return Delivery(recipient, True, reference=str(path))

@@ -257,7 +257,7 @@ def test_a_strangers_form_changes_nothing_about_an_address_until_its_owner_confi
     pat = subs.find_subscriber(store, "kept-pending@example.org")
     assert (pat.status, pat.name, pat.themes) == ("active", "Pat", frozenset({"research"}))
     lee = subs.find_subscriber(store, "kept-left@example.org")
-    assert (lee.name, lee.themes) == ("Lee", frozenset({"peer support"}))
+    assert (lee.name, lee.themes) == ("", frozenset())  # what Lee gave went when Lee left; nothing the stranger typed
     kim = subs.find_subscriber(store, "kept-active@example.org")
     assert (kim.status, kim.name, kim.themes) == ("active", "Kim", frozenset({"research"}))
     stranger.close()

@@ -128,8 +128,8 @@ def test_export_then_import_elsewhere_keeps_who_left_off_the_list(config, tmp_pa
     rows = list(csv.reader(exported.read_text().splitlines()))
     assert rows[0] == ["email", "name", "themes", "status", "record"]
     assert [row[:4] for row in rows[1:]] == [["ann@example.org", "Ann", "research", "active"],
-                                             ["bob@example.org", "Bob", "", "unsubscribed"],
-                                             ["cy@example.org", "Cy", "research", "unsubscribed"]]
+                                             ["bob@example.org", "", "", "unsubscribed"],  # (only the address is kept)
+                                             ["cy@example.org", "", "", "unsubscribed"]]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     other = elsewhere / "pipeline.toml"

@@ -24,7 +24,7 @@ from pipeline.commands.core import _console
 from pipeline.config import Project, load_project
 from pipeline.errors import ConfigError, PipelineError, SubscriberError
 from pipeline.runner import state_path
-from pipeline.state import Store
+from pipeline.state import Store, journal
 from pipeline.state.subscribers import (
     STATUSES,
     add,
@@ -34,6 +34,7 @@ from pipeline.state.subscribers import (
     listing,
     records,
     remove,
+    requests_of,
     set_themes,
 )
 from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
@@ -105,13 +106,22 @@ def cmd_show(args) -> int:
     with _opened(args) as (project, store):
         subscriber = _known(store, args.email)
         events = history(store, subscriber.id)
+        asked = requests_of(store, subscriber.id)
+        sent = journal.deliveries_to(store, subscriber.email)
+    # Everything held about the person (UK GDPR art. 15): the row, each open request, the consent record, each issue
     console = _console()
     console.print(f"{escape(subscriber.email)} ({escape(subscriber.name) or 'no name'}): {subscriber.status}, "
                   f"themes: {escape('; '.join(sorted(subscriber.themes)) or 'all')}", soft_wrap=True)
+    for at, name, themes in asked:
+        console.print(f"  request of {at:%Y-%m-%d %H:%M:%S} UTC, not confirmed: name {escape(name) or 'none'}, themes "
+                      f"{escape('; '.join(sorted(themes)) or 'all')}", soft_wrap=True)
     for event in events:
         detail = f" ({escape(event.detail)})" if event.detail else ""
         console.print(f"  {event.at:%Y-%m-%d %H:%M:%S} UTC  {event.status:<12} {escape(event.how)}{detail}",
                       soft_wrap=True)
+    for issue, status, reference, error, at in sent:
+        said = f" ({escape(error)})" if error else f" ({escape(reference)})" if reference else ""
+        console.print(f"  issue {issue}: {status.replace('_', ' ')}, {at:%Y-%m-%d %H:%M:%S} UTC{said}", soft_wrap=True)
     return 0
 
 

@@ -183,6 +183,13 @@ def active_without_delivery(store: Store, edition: int, *, joined_by: datetime |
     return [(sid, email, name, frozenset(json.loads(themes))) for sid, email, name, themes in rows]
 
 
+def deliveries_to(store: Store, recipient: str) -> list[tuple[int, str, str, str, datetime]]:
+    """(issue, status, reference, error, when) of every delivery to `recipient`, by issue."""
+    return [(edition, status, reference, error, datetime.fromisoformat(at)) for edition, status, reference, error, at
+            in store._rows("SELECT edition, status, reference, error, updated_at FROM deliveries WHERE recipient = ? "
+                           "ORDER BY edition", (recipient,))]
+
+
 def delivered_before(store: Store) -> bool:
     """Whether any issue was ever sent to anyone (its links are in inboxes)."""
     return bool(store._rows("SELECT 1 FROM deliveries WHERE status = 'sent' LIMIT 1"))

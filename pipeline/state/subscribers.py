@@ -347,6 +347,12 @@ def expire_pending(store: Store, *, at: datetime) -> int:
 
 # -- reading -----------------------------------------------------------------------------------
 
+def requests_of(store: Store, subscriber_id: int) -> list[tuple[datetime, str, frozenset[str]]]:
+    """(when, name, themes) of each request to subscribe still open for `subscriber_id`, oldest first: what a form
+    asked for, theirs only once confirmed."""
+    return [(datetime.fromisoformat(at), name, frozenset(json.loads(themes))) for at, name, themes in store._rows(
+        "SELECT at, name, themes FROM subscription_requests WHERE subscriber = ? ORDER BY id", (subscriber_id,))]
+
 def get_subscriber(store: Store, subscriber_id: int) -> Subscriber | None:
     """The subscriber a link's id names (`_current_id`), None if they are no longer stored."""
     rows = store._rows(f"SELECT {_COLUMNS} FROM subscribers WHERE id = ?", (_current_id(store._rows, subscriber_id),))
@@ -514,7 +520,7 @@ def _suppress(db: sqlite3.Connection, found: tuple | None, email: str, status: s
         subscriber_id = _insert(db, email, name, themes, status, at)
     elif found[3] in ("active", "pending") or (status == "complained" and found[3] != "complained"):
         subscriber_id = found[0]
-        db.execute("UPDATE subscribers SET status = ?, requested_at = NULL, updated_at = ? WHERE id = ?",
+        db.execute(f"UPDATE subscribers SET status = ?, requested_at = NULL, updated_at = ?, {_FORGOTTEN} WHERE id = ?",
                    (status, _iso(at), subscriber_id))
         _end_requests(db, subscriber_id)
     else:
@@ -544,9 +550,15 @@ def _since(db: sqlite3.Connection, subscriber_id: int, status: str) -> datetime 
     return datetime.fromisoformat(at) if at else None
 
 
+# Someone who left is kept only as far as keeping them off the list needs (UK GDPR art. 5(1)(c)): their address and
+# the record of their consent and of its end; not the name and themes they gave, which only a send used.
+_FORGOTTEN = "name = '', themes = '[]'"
+
+
 def _leave(db: sqlite3.Connection, subscriber_id: int, how: str, at: datetime) -> bool:
-    changed = db.execute("UPDATE subscribers SET status = 'unsubscribed', requested_at = NULL, updated_at = ? "
-                         "WHERE id = ? AND status IN ('active', 'pending')", (_iso(at), subscriber_id)).rowcount
+    changed = db.execute(f"UPDATE subscribers SET status = 'unsubscribed', requested_at = NULL, updated_at = ?, "
+                         f"{_FORGOTTEN} WHERE id = ? AND status IN ('active', 'pending')", (_iso(at), subscriber_id)
+                         ).rowcount
     if changed:
         _end_requests(db, subscriber_id)
         _event(db, subscriber_id, at, "unsubscribed", how)

@@ -1,0 +1,203 @@
+"""Review h105: the fixes made for reviews h103 and h104 (never_sent, the scheduler's checks between runs, the
+latest monthly run in status, a database from a newer version, the missed-issue alert). Each test fails while the
+problem it names is there."""
+
+from __future__ import annotations
+
+import fcntl
+import sqlite3
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from pipeline.cli import main
+from pipeline.config import load_project
+from pipeline.state.schema import STEPS
+from tests.test_review_h104 import Scheduling, _alerts, _outbox_project
+
+
+def _store(config: Path):
+    from pipeline.runner import state_path
+    from pipeline.state import Store
+
+    return Store(state_path(load_project(config)))
+
+
+def _user_version(database: Path) -> int:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+    db.close()
+    return version
+
+
+# -- never_sent: who was on the list when the send began -----------------------------------------------------
+
+def test_someone_who_confirmed_after_the_send_is_not_counted_as_never_sent(write_project):
+    """Bob fills in the subscribe form an hour before the monthly send (his row is made, pending), and clicks the
+    confirmation link after the send has gone out to the list. Now: `never_sent` takes 'on the list when the send
+    began' to be `subscribers.created_at <= the first batch`, and created_at is when his row was made (pending), so
+    `pipeline status` says '1 subscriber on the list when it was made never sent it' and the `deliveries:1` alert
+    tells the organisers a send was cut short, though the send reached everyone on the list (and within the window
+    the scheduler would 'resume' it, mailing Bob last month's issue). The same for one who unsubscribed before the
+    send and re-subscribed after it (the row keeps its first created_at). Should: one who became active after the
+    send began is not counted (journal.active_without_delivery, joined_by)."""
+    from pipeline.commands.status import status_data
+    from pipeline.state import subscribers
+
+    config = _outbox_project(write_project)  # Ann on the list
+    store = _store(config)
+    try:
+        request = subscribers.request_subscription(store, "bob@example.org", "Bob", [], how="form",
+                                                   at=datetime.now(UTC) - timedelta(hours=1))
+    finally:
+        store.close()
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 0  # issue 1 to Ann, the whole list
+    time.sleep(0.01)
+    store = _store(config)
+    try:
+        assert subscribers.confirm(store, request.subscriber.id, how="link", at=datetime.now(UTC),
+                                   request=request.id)
+    finally:
+        store.close()
+
+    data = status_data(load_project(config))
+
+    assert data["never_sent"] == 0, data["never_sent"]
+
+
+def test_a_subscriber_who_joined_after_an_issue_sent_to_nobody_is_not_counted_as_never_sent(write_project):
+    """A new network: the first issue is made while the list is still empty, so its send begins no batch at all.
+    A week later the organiser adds Bob (`pipeline subscribers add`). Now: `journal.send_began` is None for an issue
+    with no batch, and `active_without_delivery(joined_by=None)` then counts every active subscriber, so
+    `pipeline status` says '1 subscriber on the list when it was made never sent it' and the alerts say a send was
+    cut short. Should: an issue whose send began no batch was on the list of nobody who joined after it was made
+    (its created_at at the latest)."""
+    from pipeline.commands.status import status_data
+    from pipeline.state import subscribers
+
+    config = _outbox_project(write_project)
+    (config.parent / "subscribers.csv").write_text("email,name\n", encoding="utf-8")  # nobody yet
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    time.sleep(0.01)
+    store = _store(config)
+    try:
+        subscribers.add(store, "bob@example.org", "Bob", [], how="cli", at=datetime.now(UTC))
+    finally:
+        store.close()
+
+    data = status_data(load_project(config))
+
+    assert data["never_sent"] == 0, data["never_sent"]
+
+
+# -- the scheduler's check between runs ----------------------------------------------------------------------
+
+def test_the_schedulers_check_does_not_migrate_the_database_while_another_run_holds_the_lock(write_project):
+    """After an upgrade, the state database is one step behind; a `pipeline run` started by hand holds the run
+    lock. The scheduler's check is meant to read only (review h104: 'the migration is a run's, once it has checked
+    the file and holds the lock'). Now: `check` compares `loaded[0] is not current`, and `current` is a fresh
+    `load_project` at every check, so every check (every minute, with [alerts] to set, as in production) calls
+    `alerts.between_runs(current, None, key=CONFIG)`, which opens `Store(check=True)` for writing: that migrates the
+    file, without the run lock, while the other run holds it. (The same call, on a database it cannot open,
+    logs 'the organisers could not be told config:pipeline.toml' every minute, though pipeline.toml loads.)
+    Should: the check leaves the file as it is; the config alert is resolved only when one was open."""
+    config = _outbox_project(write_project)
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 0  # February's issue: nothing missed
+    database = config.parent / "state" / "pipeline.sqlite"
+    with sqlite3.connect(database) as db:  # as the release before left it
+        db.execute(f"PRAGMA user_version = {len(STEPS) - 1}")
+    db.close()
+
+    with open(config.parent / "state" / "pipeline.lock", "w") as lock:  # a run in another process
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        scheduler = Scheduling(config, "2016-02-10T12:00:00+00:00")
+        try:
+            scheduler.wait_for("running")
+            time.sleep(3)  # half an hour of the fake clock: its refreshes refused by the lock
+        finally:
+            said = scheduler.stop()
+        version = _user_version(database)
+
+    assert version == len(STEPS) - 1, f"migrated to {version} by the scheduler's check: {said}"
+
+
+def test_the_scheduler_refuses_a_database_from_a_newer_version_as_the_readme_says(write_project):
+    """The organiser upgrades, meets a bug, goes back to the release before and restarts the unit. README
+    (`pipeline status` row): 'A database a newer version brought up to date is refused (exit 2), by every command'
+    (exit 2 is what the unit does not restart, RestartPreventExitStatus=2). Now: `pipeline schedule` starts, each
+    check fails with 'error checking what is due: ... newer version', and it runs on for good, making no issue and
+    refreshing nothing, with the unit 'active (running)' and no alert (each minute it logs instead that the
+    organisers 'could not be told config:pipeline.toml'). Should: exit 2 saying so, as every other command does."""
+    config = _outbox_project(write_project)
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    database = config.parent / "state" / "pipeline.sqlite"
+    with sqlite3.connect(database) as db:  # as a later release leaves it
+        db.execute(f"PRAGMA user_version = {len(STEPS) + 1}")
+    db.close()
+
+    scheduler = Scheduling(config, "2016-02-10T12:00:00+00:00")
+    try:
+        deadline = time.monotonic() + 8
+        while scheduler.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        code = scheduler.process.poll()
+    finally:
+        said = scheduler.stop()
+
+    assert code == 2, said[-1500:]
+
+
+# -- the latest monthly run in status ------------------------------------------------------------------------
+
+def test_status_does_not_say_a_monthly_run_still_going_did_not_finish(write_project, capsys):
+    """On the first of the month the scheduler's edition run is fetching (it holds the run lock); the organiser
+    runs `pipeline status` to watch it. Now: the new line for the latest monthly run shows any run with no exit
+    code, so a run in progress is printed in red as 'the latest run (as of 2016-02-01, ...) did not finish:
+    unfinished', as if it had been killed. Should: a run still going (the run lock is held) is not said to have
+    failed or not finished."""
+    from pipeline.state import history
+
+    config = _outbox_project(write_project)
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    with open(config.parent / "state" / "pipeline.lock", "w") as lock:  # the run, in the scheduler's process
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        store = _store(config)
+        try:
+            history.begin_run(store, mode="run", as_of=date(2016, 2, 1), at=datetime.now(UTC))
+        finally:
+            store.close()
+        capsys.readouterr()
+        assert main(["status", "-c", str(config)]) == 0
+        out = " ".join(capsys.readouterr().out.split())
+
+    assert "did not finish" not in out, out
+
+
+# -- the missed-issue alert ----------------------------------------------------------------------------------
+
+def test_the_missed_issue_alert_closes_when_its_run_by_hand_finds_nothing_new(write_project):
+    """The scheduler could not make the issue of 1 March in its window and told the organisers ('the issue of
+    2016-03-01 was not made ... make it with `pipeline run --as-of 2016-03-01`'). The organiser runs that command:
+    it goes well, and makes no issue because nothing was new (exit 0). `missed()` now says nothing is missed
+    (`_nothing_new`), but the alert stays open: `assess`'s `fine` closes a `missed:` key only when an issue of that
+    date or a later one exists, so `pipeline status` lists 'problem: the issue of 2016-03-01 was not made' all
+    month, after the organiser did what it said. Should: a run of that date that went well with nothing new closes
+    it, as it ends the missed slot everywhere else."""
+    from pipeline import alerts
+    from pipeline.state import alerts as alert_rows
+
+    config = _outbox_project(write_project, posts=("2016-01-20",))
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 0  # February's issue
+    project = load_project(config)
+    alerts.between_runs(project, alerts.missed_issue(date(2016, 3, 1), "the issue of 2016-03-01 08:00 GMT was not "
+                                                                       "made within 48 hours"))
+    assert _alerts(config), "the missed issue was not told"  # (as the scheduler tells it)
+
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 0  # nothing new since February
+
+    store = _store(config)
+    try:
+        still = [alert.key for alert in alert_rows.open_alerts(store)]
+    finally:
+        store.close()
+    assert "missed:2016-03-01" not in still, still

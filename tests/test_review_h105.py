@@ -201,3 +201,46 @@ def test_the_missed_issue_alert_closes_when_its_run_by_hand_finds_nothing_new(wr
     finally:
         store.close()
     assert "missed:2016-03-01" not in still, still
+
+
+# -- the warning of a secret just made -----------------------------------------------------------------------
+
+def test_a_secret_made_by_this_process_for_an_issue_sent_to_nobody_gives_no_false_warning_later(
+        write_project, monkeypatch, caplog):
+    """A new network's `pipeline schedule` (one long process) makes issue 1 while the list is still empty: the email
+    sink's `groups` makes `Links`, so this process makes state/secret (`signing.MADE_HERE`), and `_note_secret`
+    returns at once for a send with no groups, so the mark is never cleared. The organiser then adds Ann and sends
+    issue 1 to her by hand (`pipeline run --as-of 2016-02-01`, another process, the same state/secret). Now: when the
+    scheduler sends issue 2, signed with that very secret, it warns 'this issue's links are signed with a new
+    secret, just made ..., but issues were mailed before with links signed by another: theirs (unsubscribe,
+    preferences) no longer work; put back the state/secret they were signed with', which is false (Ann's links
+    work) and sends the organiser looking for a secret that never existed. Should: no such warning; the mark is
+    about the first send after the secret was made, whatever its groups."""
+    import logging
+    import os
+    import subprocess
+    import sys
+
+    from pipeline.subscribers import signing
+    from tests.test_review_h104 import POST, ROOT
+
+    monkeypatch.setattr(signing, "MADE_HERE", set())  # this test's process is the scheduler's
+    monkeypatch.delenv("PIPELINE_SECRET", raising=False)
+    config = _outbox_project(write_project)
+    (config.parent / "subscribers.csv").write_text("email,name\n", encoding="utf-8")  # nobody yet
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 0  # issue 1, to nobody
+    assert (config.parent / "state" / "secret").exists()
+
+    (config.parent / "subscribers.csv").write_text("email,name\nann@example.org,Ann\n", encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if key != "PIPELINE_SECRET"}
+    by_hand = subprocess.run([sys.executable, "-m", "pipeline", "run", "-c", str(config), "--as-of", "2016-02-01"],
+                             env={**env, "PYTHONPATH": str(ROOT)}, cwd=config.parent, capture_output=True, text=True)
+    assert by_hand.returncode == 0 and "1 sent" in by_hand.stdout, by_hand.stdout + by_hand.stderr
+
+    (config.parent / "blog" / "2016-02-20.md").write_text(POST.format(title="Post of 2016-02-20", day="2016-02-20"),
+                                                          encoding="utf-8")
+    caplog.set_level(logging.WARNING)
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 0  # issue 2, by the scheduler's process
+
+    said = [r.getMessage() for r in caplog.records if "new secret" in r.getMessage()]
+    assert said == [], said

@@ -270,3 +270,32 @@ def test_resuming_a_send_cut_short_does_not_mail_last_months_issue_to_who_joined
 
     mailed = sorted(path.name.split("-")[0] for path in (config.parent / "outbox" / "issue-1").glob("*.eml"))
     assert "dan@example.org" not in mailed, mailed
+
+
+# -- a sink a project has once -------------------------------------------------------------------------------
+
+def test_a_subclass_that_words_its_own_single_reason_is_still_refused_beside_its_base(project_from):
+    """A plugin's sink made from the rss sink (another name, writing the same out_dir/feed.xml) says why in its own
+    words: `single = "..."` on the subclass. Now: `config._single_of` takes the first class of the MRO that defines
+    `single`, which is the subclass itself for one and RssSink for the other, so `[sinks.feed]` (rss) and
+    `[sinks.short]` (short-feed) are two different 'single' types and both load, each writing over the other's
+    feed.xml on every run (what h103's fix was for). Should: refused, as the same subclass without its own wording
+    is (the sink type furthest up the MRO that is single decides)."""
+    import pytest
+
+    from pipeline import hookimpl
+    from pipeline.errors import ConfigError
+    from plugins.sinks.rss.sink import RssSink
+
+    class ShortFeed(RssSink):
+        name = "short-feed"
+        single = "it writes out_dir/feed.xml, as the rss sink does"
+
+    class Plugin:
+        @hookimpl
+        def register_sinks(self, register):
+            register(ShortFeed)
+
+    with pytest.raises(ConfigError, match=r"a second"):
+        project_from('[pipeline]\nname = "N"\n[sinks.feed]\ntype = "rss"\n[sinks.short]\ntype = "short-feed"\n',
+                     plugins=[("short", Plugin())])

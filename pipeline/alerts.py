@@ -114,9 +114,14 @@ def assess(project: Project, store: Store, report: RunReport, error: Exception |
     def fine(key: str) -> bool:
         if key == KILLED:  # a run that got this far, not killed: gone, unless this very run found it
             return key not in found_keys
-        if key.startswith(f"{MISSED}:"):  # an issue made for that date, or a newer one: nothing is missing now
-            made = store.edition_on(date.fromisoformat(key.partition(":")[2]))
-            return made is not None or (latest is not None and latest.as_of.isoformat() > key.partition(":")[2])
+        if key.startswith(f"{MISSED}:"):  # an issue made for that date, a newer one, or a run that found nothing new
+            from pipeline.scheduler import nothing_new
+
+            when = date.fromisoformat(key.partition(":")[2])
+            quiet = (mode == "run" and report.as_of == when.isoformat() and report.edition is None
+                     and report.exit_code in (0, 3) and not report.failed("source"))  # this very run found nothing
+            return (store.edition_on(when) is not None or (latest is not None and latest.as_of > when)
+                    or quiet or nothing_new(store, when))
         kind, _, what = key.partition(":")
         if kind == "source":
             return what not in configured or (what in results and what not in failing)

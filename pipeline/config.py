@@ -379,8 +379,9 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
 
 
 def _single_of(component: Component) -> type | None:
-    """The sink type a project may have once (`Sink.single`) that `component` is, or a subclass of; None if none."""
-    return next((cls for cls in type(component).__mro__ if cls.__dict__.get("single")), None)
+    """The sink type a project may have once (`Sink.single`) that `component` is, or a subclass of (the most basic
+    such: a subclass may word its own reason); None if none."""
+    return next((cls for cls in reversed(type(component).__mro__) if cls.__dict__.get("single")), None)
 
 
 def _build(project: Project, category: str, where: str, table: Any, instance: str | None = None) -> Component:

@@ -95,7 +95,7 @@ def due(store: Store, project: Project, now: datetime, *, last_refresh: datetime
     slot = latest_slot(project, now)
     until = after(slot, window(project))
     latest = store.latest_edition()
-    if store.edition_on(slot.date()) is None and not _nothing_new(store, slot.date()):
+    if store.edition_on(slot.date()) is None and not nothing_new(store, slot.date()):
         if utc(now) <= utc(until) and (latest is None or latest.as_of < slot.date()):
             found.append(Due(EDITION, slot.date(), until, f"the issue of {slot:%Y-%m-%d %H:%M} is not made yet"))
     if latest is not None and not found:
@@ -117,7 +117,7 @@ def missed(store: Store, project: Project, now: datetime) -> str | None:
     latest = store.latest_edition()
     if utc(now) <= utc(after(slot, window(project))) or store.edition_on(slot.date()) is not None:
         return None
-    if _nothing_new(store, slot.date()):  # its run went well, and had nothing to send: no issue was missed
+    if nothing_new(store, slot.date()):  # its run went well, and had nothing to send: no issue was missed
         return None
     if latest is not None and latest.as_of > slot.date():
         return None
@@ -130,8 +130,8 @@ def never_sent(store: Store, project: Project, record: EditionRecord) -> list[tu
     """The active subscribers, on the list when the send of the issue `record` began, that it has not reached (no
     delivery of it at all: a run cut short), leaving out those whose choice of themes had nothing in it (sent
     nothing on purpose). Who joined later is not one (a resume would send them last month's issue)."""
-    passed_over = journal.active_without_delivery(store, record.number,
-                                                  joined_by=journal.send_began(store, record.number))
+    began = journal.send_began(store, record.number) or record.created_at  # (a send to nobody began no batch)
+    passed_over = journal.active_without_delivery(store, record.number, joined_by=began)
     sink = next((sink for sink in project.sinks if hasattr(sink, "items_for")), None)
     if passed_over and sink is not None:
         items = store.get_items(record.item_ids)
@@ -139,13 +139,15 @@ def never_sent(store: Store, project: Project, record: EditionRecord) -> list[tu
     return passed_over
 
 
-def _nothing_new(store: Store, as_of: date) -> bool:
-    """Whether a run for the issue of `as_of` finished well (exit 0: not one whose sources failed) and made none:
-    nothing was new that month."""
+def nothing_new(store: Store, as_of: date) -> bool:
+    """Whether a run for the issue of `as_of` finished well and made none: nothing was new that month. Well: exit 0,
+    or 3 for a record skipped, but no source failed (one that did may hide something new)."""
     from pipeline.state import history
 
     latest = history.latest_run_of_mode(store, "run")
-    return latest is not None and latest.as_of == as_of and latest.edition is None and latest.exit_code == 0
+    if latest is None or latest.as_of != as_of or latest.edition is not None or latest.exit_code not in (0, 3):
+        return False
+    return all(result.ok for result in history.run_results(store, latest.id) if result.stage == "source")
 
 
 def _not_reached(store: Store, project: Project, record: EditionRecord) -> str:

@@ -179,17 +179,19 @@ def cmd_schedule(args) -> int:
     def warn(line: str) -> None:  # a run that failed, or what is due could not be worked out: errors (even -q)
         log.log(logging.ERROR if line.startswith("error") else logging.WARNING, "schedule: %s", line)
 
-    loaded = [project]  # the last pipeline.toml that loaded: whom to tell when it no longer does
+    loaded, broken = [project], [False]  # the last pipeline.toml that loaded (whom to tell), and whether it broke
 
     def check(moment: datetime, last_refresh: datetime | None) -> tuple[list[Due], list[str]]:
         try:
             current = load_project(args.config)  # read afresh: edits apply without a restart
         except ConfigError as exc:  # nothing runs until it is put right: the organisers hear of it at once
             alerts.between_runs(loaded[0], alerts.broken_config(loaded[0], " ".join(str(exc).split())))
+            broken[0] = True
             raise
-        if loaded[0] is not current:
+        loaded[0] = current
+        if broken[0]:  # put right: the alert closes
             alerts.between_runs(current, None, key=alerts.CONFIG)
-            loaded[0] = current
+            broken[0] = False
         current.core.state_dir.mkdir(parents=True, exist_ok=True)
         path = state_path(current)
         store = None
@@ -241,6 +243,12 @@ def cmd_schedule(args) -> int:
             return 1
         return None
 
+    path = state_path(project)
+    if path.exists():  # a database a newer version brought up to date is refused at once, as by every command
+        try:
+            Store(path, read_only=True).close()
+        except (sqlite3.DatabaseError, Damaged):
+            pass  # damage (or a lock): the loop's first check says so, and tells the organisers
     previous = signals.install()
     say("running; press Ctrl-C to stop")
     try:

@@ -42,7 +42,7 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
     now = now or datetime.now(project.tz)
     path = state_path(project)
     data: dict = {"project": project.core.name, "state": str(path), "latest_issue": None, "issue": None,
-                  "deliveries": None, "never_sent": 0, "runs": [], "latest": {}, "sources": [],
+                  "deliveries": None, "never_sent": 0, "runs": [], "latest": {}, "running": False, "sources": [],
                   "next": _next_times(project, None, now),
                   "problems": []}
     found: dict[str, history.SourceHealth] = {}
@@ -80,7 +80,24 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
         finally:
             store.close()
     data["sources"] = [_health(source.instance, found.get(source.instance), project) for source in project.sources]
+    data["running"] = _running(project)
     return data
+
+
+def _running(project: Project) -> bool:
+    """Whether a run holds the state folder's lock now (its run is going, not killed)."""
+    import fcntl
+
+    try:
+        with open(project.core.state_dir / "pipeline.lock") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
 
 
 def _locked(exc: BaseException) -> bool:
@@ -167,7 +184,10 @@ def _print_status(data: dict) -> None:
                       soft_wrap=True)
 
     monthly = data["latest"].get("run")
-    if monthly is not None and monthly["exit_code"] not in (0, 3):  # a failed or unfinished monthly run stays seen
+    if monthly is not None and monthly["finished"] is None and data.get("running"):
+        console.print(f"the latest run (as of {monthly['as_of']}, started {_short(monthly['started'])}) is running",
+                      soft_wrap=True)
+    elif monthly is not None and monthly["exit_code"] not in (0, 3):  # a failed or unfinished monthly run stays seen
         console.print(f"[red]the latest run (as of {monthly['as_of']}, started {_short(monthly['started'])}) "
                       f"{'failed' if monthly['finished'] else 'did not finish'}:[/red] {escape(monthly['outcome'])}",
                       soft_wrap=True)

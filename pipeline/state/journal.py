@@ -175,8 +175,10 @@ def active_without_delivery(store: Store, edition: int, *, joined_by: datetime |
     """(id, email, name, themes) of active subscribers with no journal row for `edition`: those a send
     passed over because they changed their choice of themes while it ran, or joined while it ran with an id below
     the one it had reached (ids are drawn at random, `subscribers.ID_RANGE`), or that a run cut short never reached.
-    With `joined_by`, only those on the list by then."""
-    joined = " AND s.created_at <= ?" if joined_by is not None else ""
+    With `joined_by`, only those active by then (their latest activation, in the consent record)."""
+    from pipeline.state.subscribers import ACTIVE_BY
+
+    joined = f" AND {ACTIVE_BY.format(s='s')}" if joined_by is not None else ""
     rows = store._rows("SELECT s.id, s.email, s.name, s.themes FROM subscribers s WHERE s.status = 'active' "
                        "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.edition = ? AND d.recipient = s.email)"
                        f"{joined} ORDER BY s.id", (edition, *((_iso(joined_by),) if joined_by is not None else ())))

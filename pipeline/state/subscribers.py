@@ -384,10 +384,12 @@ def active_choices(store: Store) -> list[frozenset[str]]:
             store._rows("SELECT DISTINCT themes FROM subscribers WHERE status = 'active' ORDER BY themes")]
 
 
-# A subscriber active by a moment (the second parameter): their latest activation, in the consent record, no later.
+# A subscriber active by a moment (the parameter): the first 'active' of the record since its last other status (a
+# change of themes records 'active' again) is no later.
 # (Compared as times: the record and the journal write their ISO times with and without microseconds.)
-ACTIVE_BY = ("julianday((SELECT MAX(e.at) FROM subscriber_events e WHERE e.subscriber = {s}.id "
-             "AND e.status = 'active')) <= julianday(?)")
+ACTIVE_BY = ("julianday((SELECT MIN(e.at) FROM subscriber_events e WHERE e.subscriber = {s}.id AND e.status = 'active' "
+             "AND e.id > COALESCE((SELECT MAX(x.id) FROM subscriber_events x WHERE x.subscriber = {s}.id "
+             "AND x.status != 'active'), 0))) <= julianday(?)")  # the start of their time on the list, a theme changed
 
 
 def active_with_choice(store: Store, themes: frozenset[str], *, chunk: int = 5000, active_by: datetime | None = None,

@@ -211,6 +211,11 @@ class Deliverer(Component):
         nothing for is in doubt: never sent again without the organiser."""
         raise NotImplementedError
 
+    def forget(self, address: str) -> int:
+        """Delete whatever this delivery keeps of mail to `address` (`pipeline subscribers forget`: a person's
+        erasure); how many files. The default keeps nothing: a provider's own records are the organiser's to ask."""
+        return 0
+
     def prepare(self) -> str:
         """Put in order what the delivery keeps between runs (the outbox's folder); return a line to tell the
         organiser, or "". Called at the start of each command that holds the state folder's lock (every run,

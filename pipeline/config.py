@@ -23,7 +23,7 @@ from pipeline.files import folder_problem
 from pipeline.plugins import BLOCK_ENV, PluginHost, build_plugin_manager
 from pipeline.registry import Registry, build_registry
 from pipeline.settings_errors import describe_errors
-from pipeline.settings_types import EnvVarName, ProjectPath, absolute_http_url
+from pipeline.settings_types import EnvVarName, HttpUrl, ProjectPath, absolute_http_url
 
 SECTIONS = {"sources": "source", "transforms": "transform", "sinks": "sink"}
 _SECTION_OF = {category: section for section, category in SECTIONS.items()}
@@ -166,6 +166,7 @@ class ServeSettings(Settings):
     per_client_limit: int = Field(default=10, ge=1)  # form posts per client address per window
     total_limit: int = Field(default=300, ge=1)  # form posts per window from everyone: a flood from many clients
     limit_minutes: int = Field(default=60, ge=1)
+    privacy_url: HttpUrl | None = None  # the network's privacy notice, linked under the form (UK GDPR art. 13)
 
     @field_validator("trusted_proxies")
     @classmethod

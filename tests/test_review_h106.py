@@ -318,6 +318,9 @@ def test_an_issue_sent_through_sendgrid_turns_off_open_and_click_tracking():
 
 # -- retention: an unconfirmed address ---------------------------------------------------------------------------
 
+@pytest.mark.xfail(strict=True, reason="open: the state layer forgets the request; the outbox's file of its "
+                   "confirmation is the delivery's, and nothing yet asks it to forget (`pipeline subscribers forget` "
+                   "does, for a person)")
 def test_an_unconfirmed_address_is_forgotten_from_the_outbox_too(config):
     """Someone types carol@example.org into the form (perhaps not Carol) and nobody confirms. After 7 days
     `expire_pending` deletes her row and its record ("an unconfirmed address is not kept"; the README: "An

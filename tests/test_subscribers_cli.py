@@ -303,3 +303,35 @@ def test_a_record_cell_is_kept_on_one_line_and_bounded(config, tmp_path, capsys)
     capsys.readouterr()
     assert pipeline(config, "show", "cy@example.org") == 0
     assert "[bold]x[/bold]" in capsys.readouterr().out
+
+
+def test_forget_erases_a_person_and_keeps_the_address_as_a_suppression(config, capsys):
+    """`subscribers forget` (UK GDPR art. 17): the name, themes, consent record, open request, journal rows and the
+    outbox's mail to them go; the address stays, unsubscribed, so a list imported later does not add it back."""
+    pipeline(config, "import", str(config.parent / "list.csv"))
+    assert pipeline(config, "add", "cy@example.org", "--invite") == 0  # a confirmation in the outbox
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        cy = subs.find_subscriber(store, "cy@example.org")
+        subs.request_subscription(store, "ann@example.org", "Ann Again", ["peer support"], how="form",
+                                  at=datetime.now(UTC))  # an open request of Ann's too
+    finally:
+        store.close()
+    capsys.readouterr()
+
+    assert pipeline(config, "forget", "ann@example.org") == 0
+    assert pipeline(config, "forget", "cy@example.org") == 0
+
+    out = capsys.readouterr().out
+    assert "ann@example.org: erased" in out and "1 files of mail to it" in out  # cy's confirmation
+    assert not list((config.parent / "outbox").rglob("*cy@example.org*"))
+    everything = b"".join(path.read_bytes() for path in (config.parent / "state").iterdir() if path.is_file())
+    assert b"Ann Again" not in everything and b"research" not in everything  # (not in a free page or the log)
+    assert statuses(config) == {"ann@example.org": "unsubscribed", "bob@example.org": "active",
+                                "cy@example.org": "unsubscribed"}
+    pipeline(config, "import", str(config.parent / "list.csv"))  # the same list again (its bad row: exit 3)
+    assert statuses(config)["ann@example.org"] == "unsubscribed"  # not added back
+    assert pipeline(config, "show", "ann@example.org") == 0
+    shown = capsys.readouterr().out
+    assert "erased at their request" in shown and "Ann" not in shown.replace("ann@", "")
+    assert cy.id

@@ -30,6 +30,7 @@ from pipeline.state.subscribers import (
     add,
     expire_pending,
     find_subscriber,
+    forget,
     history,
     listing,
     records,
@@ -72,6 +73,9 @@ def register(command: CommandMaker) -> None:
                        help="send a confirmation email instead: they are subscribed once they confirm")
     removed = action("remove", cmd_remove, "take an address off the list (kept as unsubscribed, never re-imported)")
     removed.add_argument("email")
+    forgotten = action("forget", cmd_forget, "erase what is held about a person at their request, keeping the "
+                                            "address alone so no list adds it back (UK GDPR art. 17)")
+    forgotten.add_argument("email")
     themed = action("themes", cmd_themes, "set the themes a subscriber follows (none: every theme)")
     themed.add_argument("email")
     themed.add_argument("themes", nargs="*", metavar="THEME")
@@ -153,6 +157,18 @@ def cmd_remove(args) -> int:
         changed = remove(store, args.email, how="cli", at=datetime.now(UTC))
         subscriber = _known(store, args.email)
     _console().print(f"{escape(subscriber.email)}: {'now ' if changed else 'already '}{subscriber.status}")
+    return 0
+
+
+def cmd_forget(args) -> int:
+    with _opened(args) as (project, store):
+        subscriber = _known(store, args.email)
+        erased = forget(store, subscriber.email, at=datetime.now(UTC))
+        sink = next((sink for sink in project.sinks if hasattr(sink, "deliverer")), None)
+        files = sink.deliverer.forget(subscriber.email) if sink is not None else 0
+    _console().print(f"{escape(subscriber.email)}: erased (name, themes, consent record, requests, {erased} "
+                     f"deliveries, {files} files of mail to it); the address alone is kept, so no list adds it back. "
+                     f"Backups made before keep it until they expire.", soft_wrap=True)
     return 0
 
 

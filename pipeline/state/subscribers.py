@@ -254,6 +254,46 @@ def remove(store: Store, email: str, *, how: str, at: datetime) -> bool:
         return _leave(db, found[0], how, at)
 
 
+def forget(store: Store, email: str, *, at: datetime) -> int:
+    """Erase what is held about `email` at its owner's request (UK GDPR art. 17): name, themes, the consent record,
+    open requests, the spellings merged into it, and the delivery journal's rows; the address alone is kept, as a
+    suppression (unsubscribed, or bounced or complained as it was), so no list adds it back, with one entry saying
+    it was erased. Refused while a send to it is in flight (its batch settles first). The deliveries erased."""
+    email = _key(email)
+    store.db.execute("PRAGMA secure_delete = ON")  # what is deleted is overwritten, not left in free pages
+    try:
+        erased = _forget(store, email, at)
+    finally:
+        store.db.execute("PRAGMA secure_delete = OFF")
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # and the write-ahead log's older copies of those pages go
+    return erased
+
+
+def _forget(store: Store, email: str, at: datetime) -> int:
+    with store.transaction() as db:
+        found = _by_email(db, email)
+        if found is None:
+            raise SubscriberError(f"{email}: not on the list, so nothing is held about it (`pipeline subscribers "
+                                  f"list --status all` shows every address)")
+        subscriber_id, status = found[0], found[3]
+        spellings = [email, *(alias for (alias,) in db.execute(
+            "SELECT email FROM subscriber_aliases WHERE subscriber = ?", (subscriber_id,)))]
+        marks = ",".join("?" * len(spellings))
+        if db.execute(f"SELECT 1 FROM deliveries WHERE recipient IN ({marks}) AND status = 'in_flight'",
+                      spellings).fetchone():
+            raise SubscriberError(f"{email}: a send to it is in flight; run `pipeline forget` again once the next run "
+                                  f"has settled it (`pipeline deliveries` shows it)")
+        erased = db.execute(f"DELETE FROM deliveries WHERE recipient IN ({marks})", spellings).rowcount
+        left = status if status in ("bounced", "complained") else "unsubscribed"
+        db.execute(f"UPDATE subscribers SET status = ?, requested_at = NULL, updated_at = ?, {_FORGOTTEN} WHERE id = ?",
+                   (left, _iso(at), subscriber_id))
+        db.execute("DELETE FROM subscription_requests WHERE subscriber = ?", (subscriber_id,))
+        db.execute("DELETE FROM subscriber_aliases WHERE subscriber = ?", (subscriber_id,))
+        db.execute("DELETE FROM subscriber_events WHERE subscriber = ?", (subscriber_id,))
+        _event(db, subscriber_id, at, left, "erased at their request", "kept as a suppression: the address only")
+    return erased
+
+
 def suppress(store: Store, email: str, status: str, *, how: str, at: datetime, detail: str = "",
              occurred: datetime | None = None) -> bool:
     """Stop sending to `email` (a bounce, a spam complaint, an unsubscribe reported by the provider).

@@ -41,6 +41,10 @@ class Pages:
 
         self.app_path = site_path(project.core.site_url)  # what a page's links to the app start with
         self.subscribe_url = subscribe_url(project)  # the site's navigation links it, here as on every archive page
+        # Who holds the data and how to reach them (UK GDPR art. 13), under the form: the newsletter's reply address
+        sink = next((sink for sink in project.sinks if hasattr(sink, "sender")), None)
+        self.privacy = {"controller": project.core.name, "url": project.serve.privacy_url or "",
+                        "contact": (sink.sender()[2] or sink.sender()[0]) if sink is not None else ""}
         self.env, failures = build_environment(project)
         # A plugin's failure leaves the pages without what it adds: said once, as `serve` starts (and by each run).
         self.problems = [f"plugin {plugin!r}: prepare_jinja_environment raised {type(exc).__name__}: {exc}; the "
@@ -53,7 +57,8 @@ class Pages:
     def render(self, template: str, *, status: int = 200, headers: dict[str, str] | None = None,
                **context: Any) -> HTMLResponse:
         html = self.env.get_template(f"web/{template}").render(style=self.style, app_path=self.app_path,
-                                                               subscribe_url=self.subscribe_url, **context)
+                                                               subscribe_url=self.subscribe_url, privacy=self.privacy,
+                                                               **context)
         return HTMLResponse(html, status_code=status, headers=headers)
 
 

@@ -126,6 +126,14 @@ class Outbox(Deliverer):
         return {d.recipient: Resolution.SENT if self.path_for(batch.edition, d.recipient).is_file()
                 else Resolution.NOT_SENT for d in known}
 
+    def forget(self, address: str) -> int:
+        """Every message to `address`: each issue's, and each confirmation or alert in messages/."""
+        name = file_name(address)
+        found = [*self.folder.glob(f"issue-*/{name}"), *self.folder.glob(f"messages/*-{name}")]
+        for path in found:
+            path.unlink(missing_ok=True)
+        return len(found)
+
     def path_for(self, edition: int | None, recipient: str) -> Path:
         if edition is None:
             return self.folder / "messages" / f"{datetime.now():%Y%m%d-%H%M%S-%f}-{file_name(recipient)}"

@@ -228,7 +228,8 @@ def _undelivered(project: Project, store: Store, latest) -> Problem | None:
     todo = [f"`pipeline deliveries --issue {n}` lists each with its reason."]
     if never:
         todo.append(f"`pipeline schedule` resumes the send within its catch-up window; after it, `pipeline run "
-                    f"--as-of {latest.as_of}` sends to those never sent it (and to no one it reached).")
+                    f"--as-of {latest.as_of}` sends to those never sent it, and to anyone who joined since (to no one "
+                    f"it reached).")
     if failed:
         todo.append(f"Once the cause is fixed, `pipeline deliveries --issue {n} --resend failed` sends to the "
                     f"failed ones again.")

@@ -94,10 +94,11 @@ def h1(response: httpx.Response) -> str:
 
 
 def app_links(response: httpx.Response) -> list[str]:
-    """Every link and form action of a page that is not an absolute address (the site's, under site_url)."""
+    """Every link and form action of a page that is not an absolute address (the site's, under site_url) nor a mail
+    address (the form's privacy line gives the newsletter's)."""
     found = re.findall(r'(?:href|action)="([^"]*)"', response.text)
     assert all(link.startswith(f"{SITE}/") for link in found if "://" in link), found
-    return [link for link in found if "://" not in link and not link.startswith("#")]
+    return [link for link in found if "://" not in link and not link.startswith(("#", "mailto:"))]  # (an address)
 
 
 def public(path: str) -> str:

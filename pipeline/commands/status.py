@@ -171,8 +171,8 @@ def _print_status(data: dict) -> None:
         sent = ", ".join(f"{counts[s]} {s.replace('_', ' ')}" for s in STATUSES)
         never = data.get("never_sent") or 0
         if never:  # a send cut short: no delivery of it at all, so in no count above
-            sent += (f"; {never} subscriber{'s' if never != 1 else ''} on the list when it was made never sent it "
-                     f"(`pipeline run --as-of {issue['as_of']}` sends to them)")
+            sent += (f"; {never} subscriber{'s' if never != 1 else ''} on the list when its send began never sent it "
+                     f"(`pipeline run --as-of {issue['as_of']}` sends to them, and to anyone who joined since)")
         console.print(f"latest issue: {issue['number']} ({issue['as_of']}); deliveries: {sent}", soft_wrap=True)
     upcoming = data["next"]
     console.print(f"next edition: {_short(upcoming['edition'])}; next refresh: {_short(upcoming['refresh'])} "

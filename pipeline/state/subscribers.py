@@ -432,22 +432,18 @@ ACTIVE_BY = ("julianday((SELECT MIN(e.at) FROM subscriber_events e WHERE e.subsc
              "AND x.status != 'active'), 0))) <= julianday(?)")  # the start of their time on the list, a theme changed
 
 
-def active_with_choice(store: Store, themes: frozenset[str], *, chunk: int = 5000, active_by: datetime | None = None,
-                       ) -> Iterator[tuple[int, str, str]]:
+def active_with_choice(store: Store, themes: frozenset[str], *, chunk: int = 5000) -> Iterator[tuple[int, str, str]]:
     """(id, email, name) of the active subscribers who follow exactly `themes`, by id, read `chunk` at a
     time (a long list never sits in memory whole); who is active is read as the iteration reaches them. Each id
     comes once, in increasing order. Ids are drawn at random, so one who joins while this runs may have an id it
-    has passed: the send finds them afterwards (`journal.active_without_delivery`), as one who changed themes.
-    With `active_by`, only those active by then (an issue whose send began: not who joined since)."""
+    has passed: the send finds them afterwards (`journal.active_without_delivery`), as one who changed themes."""
     choice, after = _themes(themes), 0
-    since = f" AND {ACTIVE_BY.format(s='subscribers')}" if active_by is not None else ""
-    extra = (_iso(active_by),) if active_by is not None else ()
     while True:
         # One row holding the chunk as JSON: fetching rows one by one gives the GIL up for each, which
         # makes a send's worker threads and this reader wait on each other.
         [(packed,)] = store._rows("SELECT json_group_array(json_array(id, email, name)) FROM (SELECT id, email, name "
-                                  f"FROM subscribers WHERE status = 'active' AND themes = ? AND id > ?{since} "
-                                  "ORDER BY id LIMIT ?)", (choice, after, *extra, chunk))
+                                  "FROM subscribers WHERE status = 'active' AND themes = ? AND id > ? "
+                                  "ORDER BY id LIMIT ?)", (choice, after, chunk))
         rows = json.loads(packed)
         yield from map(tuple, rows)
         if len(rows) < chunk:

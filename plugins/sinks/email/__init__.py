@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterable
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,9 +106,7 @@ class EmailSink(Sink):
             return SinkResult(f"issue {edition.number} re-rendered; not sent, since issue {latest.number} "
                               f"is newer", files)
         joining = self.import_list(run)
-        # An issue whose send began (a resume) goes to those on the list by then: who joined since gets the next one
-        began = journal.send_began(run.store, edition.number)
-        groups, nothing_new = self.groups(edition, rendered, run, active_by=began)
+        groups, nothing_new = self.groups(edition, rendered, run)
         if run.dry_run:
             total = sum(sum(1 for _ in recipients) for _, recipients in groups)
             more = f", and {joining} new from {self.settings.subscribers.name}" if joining else ""
@@ -117,8 +114,7 @@ class EmailSink(Sink):
                               f"{len(groups)} version(s){more}; nothing sent or recorded", files)
         self._note_secret(groups, run)
         report = send_issue(run.store, self.deliverer, edition.number, groups, now=run.clock, run=run)
-        passed_over = journal.active_without_delivery(run.store, edition.number,
-                                                      joined_by=journal.send_began(run.store, edition.number))
+        passed_over = journal.active_without_delivery(run.store, edition.number)
         if passed_over:  # they changed their themes, or joined, while the send ran: their choice, now
             later, _ = self.groups(edition, rendered, run, only=passed_over)
             extra = send_issue(run.store, self.deliverer, edition.number, later, now=run.clock, run=run)
@@ -212,7 +208,7 @@ class EmailSink(Sink):
                    if subscriber_state.find_subscriber(run.store, row.email) is None)
 
     def groups(self, edition: Edition, rendered: RenderedEdition, run: RunContext, *,
-               only: list[tuple[int, str, str, frozenset[str]]] | None = None, active_by: datetime | None = None,
+               only: list[tuple[int, str, str, frozenset[str]]] | None = None,
                ) -> tuple[list[tuple[Mailing, Iterable[Recipient]]], int]:
         """One mailing per distinct choice of themes, with its recipients (read as they are sent); and how
         many active subscribers have nothing new for their choice this time. `only`: just these
@@ -228,8 +224,7 @@ class EmailSink(Sink):
             chosen_by.setdefault(themes, []).append((sid, email, name))
         for themes in (chosen_by if only is not None else subscriber_state.active_choices(run.store)):
             chosen = self.for_themes(edition, themes)
-            members = chosen_by[themes] if only is not None else subscriber_state.active_with_choice(
-                run.store, themes, active_by=active_by)
+            members = chosen_by[themes] if only is not None else subscriber_state.active_with_choice(run.store, themes)
             if not chosen.items:  # nothing new for this choice this month: nothing sent
                 nothing_new += sum(1 for _ in members)
                 continue

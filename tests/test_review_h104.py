@@ -20,6 +20,7 @@ from pipeline.cli import main
 from pipeline.config import load_project
 from pipeline.state.schema import STEPS
 from tests.mail_fixtures import Inbox
+from tests.newsletter_network import newsletter_toml
 
 ROOT = Path(__file__).resolve().parent.parent
 POST = "---\ntitle: \"{title}\"\ndate: {day}\n---\n\n{title}: what happened, and what comes next.\n"
@@ -29,18 +30,7 @@ def _outbox_project(write_project, extra: str = "", posts=("2016-01-20",)):
     """A blog, an email sink through the outbox to one reader, and alerts to one organiser."""
     files = {f"blog/{d}.md": POST.format(title=f"Post of {d}", day=d) for d in posts}
     files["subscribers.csv"] = "email,name\nann@example.org,Ann\n"
-    return write_project(f"""
-        [sources.blog]
-        type = "blog"
-        path = "blog"
-        [sinks.newsletter]
-        type = "email"
-        subscribers = "subscribers.csv"
-        from_email = "news@network.example.org"
-        [alerts]
-        to = ["fay@network.example.org"]
-        {extra}
-        """, files)
+    return write_project(newsletter_toml() + f'\n[alerts]\nto = ["fay@network.example.org"]\n{extra}', files)
 
 
 # -- a damaged database on a full disk --------------------------------------------------------------------
@@ -50,24 +40,10 @@ def smtp_alerting(write_project, smtp_server):
     """A project whose delivery (and so its alerts) is a real SMTP server on loopback; (config, inbox)."""
     inbox = Inbox()
     port = smtp_server(inbox)
-    config = write_project(f"""
-        [sources.blog]
-        type = "blog"
-        path = "blog"
-        [sinks.newsletter]
-        type = "email"
-        subscribers = "subscribers.csv"
-        from_email = "news@network.example.org"
-        [sinks.newsletter.delivery]
-        type = "smtp"
-        host = "127.0.0.1"
-        port = {port}
-        starttls = false
-        timeout = 5
-        [alerts]
-        to = ["fay@network.example.org"]
-        """, {"blog/a.md": POST.format(title="A", day="2016-01-20"),
-              "subscribers.csv": "email,name\nann@example.org,Ann\n"})
+    toml = newsletter_toml(delivery=f'type = "smtp"\n    host = "127.0.0.1"\n    port = {port}\n    starttls = false\n'
+                                    f'    timeout = 5') + '\n[alerts]\nto = ["fay@network.example.org"]\n'
+    config = write_project(toml, {"blog/a.md": POST.format(title="A", day="2016-01-20"),
+                                  "subscribers.csv": "email,name\nann@example.org,Ann\n"})
     return config, inbox
 
 

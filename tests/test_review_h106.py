@@ -21,6 +21,7 @@ from pipeline.cli import main
 from pipeline.state import Store
 from pipeline.state import subscribers as subs
 from tests.mail_fixtures import Inbox
+from tests.newsletter_network import newsletter_toml
 from tests.serve_fixtures import SERVE_TOML, LiveServer, serve_project
 
 NOW = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
@@ -74,16 +75,7 @@ def _everything_in(database: Path) -> str:
 def _outbox_run_project(write_project) -> Path:
     files = {"blog/2016-01-20.md": POST.format(title="A day in Leeds", day="2016-01-20"),
              "subscribers.csv": "email,name,themes\nann@example.org,Ann Example,\n"}
-    return write_project("""
-        [sources.blog]
-        type = "blog"
-        path = "blog"
-
-        [sinks.newsletter]
-        type = "email"
-        subscribers = "subscribers.csv"
-        from_email = "news@network.example.org"
-        """, files)
+    return write_project(newsletter_toml(), files)
 
 
 # -- PECR regulation 22: asking for consent by email is itself direct marketing -------------------------------
@@ -276,17 +268,9 @@ def test_the_run_history_keeps_no_subscribers_address(write_project, smtp_server
     inbox = Inbox(refuse=("bob@example.org",))
     inbox.refusal = "451 4.3.0 Try again later"
     port = smtp_server(inbox)
-    config = write_project(f"""
-        [sources.blog]
-        type = "blog"
-        path = "blog"
-
-        [sinks.newsletter]
-        type = "email"
-        subscribers = "subscribers.csv"
-        from_email = "news@network.example.org"
-        delivery = {{ type = "smtp", host = "127.0.0.1", port = {port}, starttls = false }}
-        """, {"blog/2016-01-20.md": POST.format(title="A day in Leeds", day="2016-01-20"),
+    config = write_project(newsletter_toml(delivery=f'type = "smtp"\n    host = "127.0.0.1"\n    port = {port}\n'
+                                                    f'    starttls = false'),
+                           {"blog/2016-01-20.md": POST.format(title="A day in Leeds", day="2016-01-20"),
               "subscribers.csv": "email,name\nann@example.org,Ann\nbob@example.org,Bob\n"})
     assert main(["run", "--as-of", "2016-02-01", "-c", str(config)]) == 1
     db = sqlite3.connect(config.parent / "state" / "pipeline.sqlite")

@@ -97,9 +97,10 @@ def assess(project: Project, store: Store, report: RunReport, error: Exception |
     if run_failed:
         found.append(_run_problem(report, error))
     latest = store.latest_edition()
-    if latest is not None and (problem := _undelivered(project, store, latest)):
-        found.append(problem)
-    killed = [run for run in history.last_runs(store, KILLED_RUNS + 1)[1:]]  # before this one, which is unfinished
+    undelivered = _undelivered(project, store, latest) if latest is not None else None
+    if undelivered is not None:
+        found.append(undelivered)
+    killed = history.last_runs(store, KILLED_RUNS + 1)[1:]  # those before this one, which is unfinished
     if len(killed) == KILLED_RUNS and all(run.finished is None for run in killed):
         found.append(Problem(
             KILLED, f"the last {KILLED_RUNS} runs were killed before they could finish",
@@ -115,11 +116,11 @@ def assess(project: Project, store: Store, report: RunReport, error: Exception |
         if key == KILLED:  # a run that got this far, not killed: gone, unless this very run found it
             return key not in found_keys
         if key.startswith(f"{MISSED}:"):  # an issue made for that date, a newer one, or a run that found nothing new
-            from pipeline.scheduler import nothing_new
+            from pipeline.scheduler import nothing_new, quiet_run
 
             when = date.fromisoformat(key.partition(":")[2])
-            quiet = (mode == "run" and report.as_of == when.isoformat() and report.edition is None
-                     and report.exit_code in (0, 3) and not report.failed("source"))  # this very run found nothing
+            quiet = mode == "run" and report.as_of == when.isoformat() and quiet_run(  # this very run (not yet kept)
+                report.edition, report.exit_code, report.results)
             return (store.edition_on(when) is not None or (latest is not None and latest.as_of > when)
                     or quiet or nothing_new(store, when))
         kind, _, what = key.partition(":")
@@ -130,7 +131,7 @@ def assess(project: Project, store: Store, report: RunReport, error: Exception |
         if kind == "deliveries" and what.isdigit():
             if latest is None or int(what) != latest.number:  # an older issue can no longer be sent again
                 return True
-            return _undelivered(project, store, latest) is None
+            return undelivered is None
         return False
 
     return found, fine

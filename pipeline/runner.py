@@ -42,6 +42,7 @@ from pipeline.state.store import Damaged, damaged, is_damage
 from pipeline.time_limits import call_within
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
+LOCK_FILE = "pipeline.lock"  # in state_dir: held by the run that uses the state folder
 HTTP_READY_WAIT = 30.0  # seconds the sources wait for httpx and the CA certificates at most, before starting anyway
 log = logging.getLogger("pipeline.run")
 
@@ -194,7 +195,7 @@ def _prepare_deliveries(project: Project) -> None:
 def _exclusive(project: Project) -> Iterator[Callable[[], Callable[[], None]]]:
     """Hold a lock on the state folder, so two runs never send the same issue at once. It yields a function
     that keeps the lock past this block, until the function it returns is called."""
-    lock_path = project.core.state_dir / "pipeline.lock"
+    lock_path = project.core.state_dir / LOCK_FILE
     try:
         project.core.state_dir.mkdir(parents=True, exist_ok=True)
         handle = open(lock_path, "w")

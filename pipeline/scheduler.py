@@ -145,9 +145,14 @@ def nothing_new(store: Store, as_of: date) -> bool:
     from pipeline.state import history
 
     latest = history.latest_run_of_mode(store, "run")
-    if latest is None or latest.as_of != as_of or latest.edition is not None or latest.exit_code not in (0, 3):
-        return False
-    return all(result.ok for result in history.run_results(store, latest.id) if result.stage == "source")
+    return latest is not None and latest.as_of == as_of and quiet_run(
+        latest.edition, latest.exit_code, history.run_results(store, latest.id))
+
+
+def quiet_run(edition: int | None, exit_code: int | None, results) -> bool:
+    """Whether a run that ended so (its issue, exit code, what each component did) found nothing new: no issue, and
+    went well (exit 0, or 3 for a record skipped) with no source failing (one that did may hide something new)."""
+    return edition is None and exit_code in (0, 3) and all(r.ok for r in results if r.stage == "source")
 
 
 def _not_reached(store: Store, project: Project, record: EditionRecord) -> str:

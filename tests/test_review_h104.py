@@ -506,23 +506,9 @@ def test_status_still_shows_that_the_monthly_run_failed_after_a_morning_of_refre
     without [alerts]; nothing in the output says the month's run failed (the next edition and refresh look
     normal). Should: status says how the latest run of each mode ended (`history.latest_run_of_mode` is there),
     so a failed monthly run is visible however many refreshes came after it."""
-    config = write_project("""
-        [pipeline]
-        name = "Test Network"
-        site_url = "https://network.example.org"
-        timezone = "Europe/London"
-        workers = 1
-        plugins_dir = "plugins"
-        [sources.blog]
-        type = "blog"
-        path = "blog"
-        [sinks.newsletter]
-        type = "email"
-        subscribers = "subscribers.csv"
-        from_email = "news@network.example.org"
-        [sinks.pages]
-        type = "pages"
-        """, {"blog/a.md": POST.format(title="A", day="2016-01-20"), "plugins/pages.py": PAGES_SINK,
+    toml = ('[pipeline]\nname = "Test Network"\nsite_url = "https://network.example.org"\ntimezone = "Europe/London"\n'
+            'workers = 1\nplugins_dir = "plugins"\n' + newsletter_toml() + '\n[sinks.pages]\ntype = "pages"\n')
+    config = write_project(toml, {"blog/a.md": POST.format(title="A", day="2016-01-20"), "plugins/pages.py": PAGES_SINK,
               "subscribers.csv": "email,name\nann@example.org,Ann\n"})
     assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 1
     for _hour in range(12):

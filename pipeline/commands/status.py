@@ -19,7 +19,7 @@ from pipeline.cli import write_json
 from pipeline.commands.core import _console
 from pipeline.config import Project, load_project
 from pipeline.errors import ConfigError, PipelineError
-from pipeline.runner import state_path
+from pipeline.runner import LOCK_FILE, state_path
 from pipeline.scheduler import due, missed, next_slot
 from pipeline.state import Store, alerts, history, journal
 from pipeline.state import store as store_state
@@ -89,7 +89,7 @@ def _running(project: Project) -> bool:
     import fcntl
 
     try:
-        with open(project.core.state_dir / "pipeline.lock") as handle:
+        with open(project.core.state_dir / LOCK_FILE) as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:

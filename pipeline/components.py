@@ -216,6 +216,12 @@ class Deliverer(Component):
         erasure); how many files. The default keeps nothing: a provider's own records are the organiser's to ask."""
         return 0
 
+    def forget_request(self, address: str) -> int:
+        """Delete whatever this delivery keeps of the confirmations mailed to `address`, whose request to join
+        ended unconfirmed after 7 days (its link no longer works, and an unconfirmed address is not kept); how many
+        files. The default keeps nothing."""
+        return 0
+
     def prepare(self) -> str:
         """Put in order what the delivery keeps between runs (the outbox's folder); return a line to tell the
         organiser, or "". Called at the start of each command that holds the state folder's lock (every run,

@@ -81,7 +81,7 @@ def _invite(project, email: str) -> None:
 
     store = Store(state_path(project))
     try:
-        request = ask_to_subscribe(store, email, "", [], how="test", at=datetime.now(UTC))
+        request = ask_to_subscribe(store, email, "", [], how="test", at=datetime.now(UTC), deliverer=None)
         send_confirmation(project, request, Links(project))
     finally:
         store.close()

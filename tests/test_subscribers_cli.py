@@ -10,7 +10,7 @@ import stat
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -335,3 +335,35 @@ def test_forget_erases_a_person_and_keeps_the_address_as_a_suppression(config, c
     shown = capsys.readouterr().out
     assert "erased at their request" in shown and "Ann" not in shown.replace("ann@", "")
     assert cy.id
+
+
+def _asked_days_ago(config: Path, email: str, days: int) -> None:
+    """Date `email`'s open request `days` back, as if it had been made then."""
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        with store.transaction() as db:
+            at = (datetime.now(UTC) - timedelta(days=days)).isoformat()
+            db.execute("UPDATE subscribers SET requested_at = ? WHERE email = ?", (at, email))
+            db.execute("UPDATE subscription_requests SET at = ? WHERE subscriber = "
+                       "(SELECT id FROM subscribers WHERE email = ?)", (at, email))
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("then", [("subscribers", "add", "eve@example.org"), ("run",)])
+def test_a_request_nobody_confirmed_is_forgotten_with_its_confirmation_in_the_outbox(config, then):
+    """After 7 days an unconfirmed address is not kept (UK GDPR art. 5(1)(e)): the next command that ends old requests
+    (an add, an import, the form, a run) deletes its row and the confirmation the outbox kept, whose link no longer
+    works. A request still within its 7 days keeps both."""
+    assert pipeline(config, "add", "cy@example.org", "--invite") == 0
+    assert pipeline(config, "add", "dee@example.org", "--invite") == 0
+    _asked_days_ago(config, "cy@example.org", 8)
+    messages = config.parent / "outbox" / "messages"
+    assert len(list(messages.glob("*cy@example.org*"))) == 1
+
+    assert main([*then, "--config", str(config)]) == 0
+
+    assert "cy@example.org" not in statuses(config)
+    assert list(messages.glob("*cy@example.org*")) == []
+    assert statuses(config)["dee@example.org"] == "pending"
+    assert len(list(messages.glob("*dee@example.org*"))) == 1

@@ -129,7 +129,7 @@ def test_a_confirmation_older_than_seven_days_does_nothing_and_the_request_expir
     fresh = subs.request_subscription(store, "fresh@example.org", "", [],
                                       how="form", at=T0 + timedelta(days=6)).subscriber
 
-    assert subs.expire_pending(store, at=T0 + timedelta(days=7)) == 2
+    assert sorted(subs.expire_pending(store, at=T0 + timedelta(days=7))) == ["late@example.org", "old@example.org"]
     assert subs.get_subscriber(store, new.id) is None and subs.history(store, new.id) == []
     assert status(store, "old@example.org") == "unsubscribed"
     assert subs.history(store, old.id)[-1].how == "request expired"
@@ -141,7 +141,7 @@ def test_an_address_forgotten_when_its_request_expires_takes_every_request_of_it
     later = subs.request_subscription(store, "skew@example.org", "", [], how="form", at=T0 + timedelta(days=3))
     subs.request_subscription(store, "skew@example.org", "", [], how="form", at=T0)  # now asked "at T0"
     kept = subs.request_subscription(store, "kept@example.org", "", [], how="form", at=T0 + timedelta(days=3))
-    assert subs.expire_pending(store, at=T0 + timedelta(days=7)) == 1
+    assert len(subs.expire_pending(store, at=T0 + timedelta(days=7))) == 1
     assert subs.find_subscriber(store, "skew@example.org") is None
     assert store._rows("SELECT id FROM subscription_requests ORDER BY id") == [(kept.id,)]
     assert not subs.can_confirm(store, later.subscriber.id, request=later.id, at=T0 + timedelta(days=7))

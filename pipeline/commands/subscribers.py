@@ -23,12 +23,12 @@ from rich.table import Table
 from pipeline.commands.core import _console
 from pipeline.config import Project, load_project
 from pipeline.errors import ConfigError, PipelineError, SubscriberError
+from pipeline.mail.transactional import project_deliverer
 from pipeline.runner import state_path
 from pipeline.state import Store, journal
 from pipeline.state.subscribers import (
     STATUSES,
     add,
-    expire_pending,
     find_subscriber,
     forget,
     history,
@@ -38,7 +38,7 @@ from pipeline.state.subscribers import (
     requests_of,
     set_themes,
 )
-from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
+from pipeline.subscribers.confirmation import ask_to_subscribe, expire_requests, send_confirmation
 from pipeline.subscribers.csv_io import read_csv, write_csv
 from pipeline.subscribers.importing import import_list, pending_note
 from pipeline.subscribers.signing import Links
@@ -139,14 +139,15 @@ def cmd_add(args) -> int:
                 # PECR: an email asking for consent is itself marketing, to someone who said no
                 raise SubscriberError(f"{args.email}: {left.status}, so no invitation is sent (asking again is itself "
                                       f"a marketing email); if they want the newsletter again, they use the form")
-            request = ask_to_subscribe(store, args.email, args.name, themes, how="cli invitation", at=now)
+            request = ask_to_subscribe(store, args.email, args.name, themes, how="cli invitation", at=now,
+                                       deliverer=project_deliverer(project))
             if request is None:
                 raise SubscriberError(f"{args.email}: already subscribed, or it reported the newsletter as spam; "
                                       f"nothing sent (`pipeline subscribers show {args.email}` says which)")
             reference = send_confirmation(project, request, Links(project))
             _console().print(f"{escape(request.subscriber.email)}: pending; confirmation sent ({escape(reference)})")
             return 0
-        expire_pending(store, at=now)
+        expire_requests(store, project_deliverer(project), at=now)
         subscriber = add(store, args.email, args.name, themes, how="cli", at=now)
     _console().print(f"{escape(subscriber.email)}: active")
     return 0
@@ -164,8 +165,8 @@ def cmd_forget(args) -> int:
     with _opened(args) as (project, store):
         subscriber = _known(store, args.email)
         erased = forget(store, subscriber.email, at=datetime.now(UTC))
-        sink = next((sink for sink in project.sinks if hasattr(sink, "deliverer")), None)
-        files = sink.deliverer.forget(subscriber.email) if sink is not None else 0
+        deliverer = project_deliverer(project)
+        files = deliverer.forget(subscriber.email) if deliverer is not None else 0
     _console().print(f"{escape(subscriber.email)}: erased (name, themes, consent record, requests, {erased} "
                      f"deliveries, {files} files of mail to it); the address alone is kept, so no list adds it back. "
                      f"Backups made before keep it until they expire.", soft_wrap=True)
@@ -186,8 +187,9 @@ def cmd_themes(args) -> int:
 def cmd_import(args) -> int:
     listed = read_csv(args.file)
     with _opened(args) as (project, store):
-        done = import_list(store, listed, taxonomy_themes(project), how=f"csv import {args.file}",
-                           at=datetime.now(UTC))
+        now = datetime.now(UTC)
+        expire_requests(store, project_deliverer(project), at=now)
+        done = import_list(store, listed, taxonomy_themes(project), how=f"csv import {args.file}", at=now)
     console = _console()
     for problem in done.problems:
         _console(stderr=True).print(f"[yellow]problem:[/yellow] {escape(problem)}", soft_wrap=True)

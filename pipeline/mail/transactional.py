@@ -22,11 +22,24 @@ class MailSink(Protocol):
         """(from address, from name, reply-to address or "")."""
 
 
-def mail_sink(project: Project) -> MailSink:
-    """The first sink that sends mail; a one-line error when there is none."""
+def find_mail_sink(project: Project) -> MailSink | None:
+    """The first sink that sends mail, or None."""
     for sink in project.sinks:
         if isinstance(getattr(sink, "deliverer", None), Deliverer) and hasattr(sink, "sender"):
             return sink  # type: ignore[return-value]
+    return None
+
+
+def project_deliverer(project: Project) -> Deliverer | None:
+    """The delivery of the project's mail (its first sink that sends mail), or None."""
+    sink = find_mail_sink(project)
+    return sink.deliverer if sink is not None else None
+
+
+def mail_sink(project: Project) -> MailSink:
+    """The first sink that sends mail; a one-line error when there is none."""
+    if (sink := find_mail_sink(project)) is not None:
+        return sink
     raise PipelineError(f"{project.config_path.name}: no [sinks.*] table of type \"email\", so there is no way to "
                         f"send mail; add one (see README, \"Configuration\")")
 

@@ -361,8 +361,8 @@ def set_themes(store: Store, subscriber_id: int, themes: Iterable[str], *, how: 
         return bool(changed)
 
 
-def expire_pending(store: Store, *, at: datetime) -> int:
-    """End the requests not confirmed within 7 days; the number ended.
+def expire_pending(store: Store, *, at: datetime) -> list[str]:
+    """End the requests not confirmed within 7 days; the addresses whose request ended.
 
     An address that was never anything but pending is deleted with its record (an unconfirmed
     address is not kept); one that had unsubscribed or bounced goes back to that status.
@@ -370,9 +370,9 @@ def expire_pending(store: Store, *, at: datetime) -> int:
     cutoff = _iso(at - timedelta(days=PENDING_DAYS))
     with store.transaction() as db:
         db.execute("DELETE FROM subscription_requests WHERE at <= ?", (cutoff,))
-        expired = db.execute("SELECT id FROM subscribers WHERE status = 'pending' AND requested_at <= ?",
+        expired = db.execute("SELECT id, email FROM subscribers WHERE status = 'pending' AND requested_at <= ?",
                              (cutoff,)).fetchall()
-        for (subscriber_id,) in expired:
+        for subscriber_id, _ in expired:
             before = db.execute("SELECT status FROM subscriber_events WHERE subscriber = ? AND status != 'pending' "
                                 "ORDER BY id DESC LIMIT 1", (subscriber_id,)).fetchone()
             if before is None:  # its requests go with it (ON DELETE CASCADE)
@@ -382,7 +382,7 @@ def expire_pending(store: Store, *, at: datetime) -> int:
                 db.execute("UPDATE subscribers SET status = ?, requested_at = NULL, updated_at = ? WHERE id = ?",
                            (before[0], _iso(at), subscriber_id))
                 _event(db, subscriber_id, at, before[0], "request expired", f"not confirmed within {PENDING_DAYS} days")
-        return len(expired)
+        return [email for _, email in expired]
 
 
 # -- reading -----------------------------------------------------------------------------------

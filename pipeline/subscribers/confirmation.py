@@ -7,26 +7,44 @@ link names the request, whose name and themes the address takes only when it is 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 
 import jinja2
 
+from pipeline.components import Deliverer
 from pipeline.config import Project
 from pipeline.mail.transactional import send_now
 from pipeline.state import Store
 from pipeline.state.subscribers import PENDING_DAYS, Request, expire_pending, request_subscription
+from pipeline.subscribers.addresses import without_addresses
 from pipeline.subscribers.signing import Links
 from pipeline.templating import build_environment
 
 TEMPLATE = "web/confirm-email.txt"
+log = logging.getLogger("pipeline.subscribers")
 
 
-def ask_to_subscribe(store: Store, email: str, name: str, themes: Iterable[str], *, how: str,
-                     at: datetime) -> Request | None:
-    """End requests older than 7 days, then record this one; the request to send a confirmation for (None: none)."""
-    expire_pending(store, at=at)
+def ask_to_subscribe(store: Store, email: str, name: str, themes: Iterable[str], *, how: str, at: datetime,
+                     deliverer: Deliverer | None) -> Request | None:
+    """End requests older than 7 days (`expire_requests`), then record this one; the request to send a confirmation
+    for (None: none)."""
+    expire_requests(store, deliverer, at=at)
     return request_subscription(store, email, name, themes, how=how, at=at)
+
+
+def expire_requests(store: Store, deliverer: Deliverer | None, *, at: datetime) -> int:
+    """End the requests not confirmed within 7 days (`expire_pending`), and have `deliverer` (the project's, None when
+    it sends no mail) forget the confirmations it keeps of them; how many ended."""
+    ended = expire_pending(store, at=at)
+    for address in ended if deliverer is not None else ():
+        try:
+            deliverer.forget_request(address)
+        except Exception as exc:  # a delivery's files left behind are no reason to fail the form or the run
+            log.warning("the %s delivery could not forget an expired request's confirmation (%s); delete it by hand",
+                        deliverer.name, without_addresses(f"{type(exc).__name__}: {exc}"))
+    return len(ended)
 
 
 def send_confirmation(project: Project, request: Request, links: Links,

@@ -9,9 +9,9 @@ row skipped. A pending row
 only counted: `pending_note` says so once for the file, as no problem. An active row over the limits
 on a new address (`CsvRow.taken_anyway`: a member stored before them, still mailed where they joined)
 is imported, with a note for it. Then, unless only a check was asked for (`write=False`, as in
-`pipeline run --dry-run`), in this order:
+`pipeline run --dry-run`), in this order (the callers end requests not confirmed within 7 days first,
+with `confirmation.expire_requests`):
 
-- requests not confirmed within 7 days are ended (`expire_pending`);
 - rows with status unsubscribed, bounced or complained (a list written by `export --status all`)
   suppress their address, so it is never made active (`import_suppressed`);
 - the active rows, and those without a status, are imported as active (`import_rows`), which never
@@ -30,7 +30,6 @@ from pipeline.state import Store
 from pipeline.state.subscribers import (
     SUPPRESSED,
     count_not_active,
-    expire_pending,
     import_rows,
     import_suppressed,
 )
@@ -100,7 +99,6 @@ def import_list(store: Store, listed: CsvList, known_themes: Collection[str], *,
                                     f"though a new address like it would be refused ({row.taken_anyway})")
     if not write:
         return report
-    expire_pending(store, at=at)
     report.suppressed = import_suppressed(store, left, how=how, at=at)
     report.activated = import_rows(store, [row.as_import() for row in active], how=how, at=at,
                                    stored_before=[row.email for row in active if row.taken_anyway])

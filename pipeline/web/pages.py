@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from pipeline.config import Project
 from pipeline.errors import PipelineError
+from pipeline.mail.transactional import project_deliverer
 from pipeline.state import Store
 from pipeline.state.subscribers import Request as SubscriptionRequest
 from pipeline.state.subscribers import (
@@ -114,7 +115,8 @@ async def subscribe(request: Request) -> Response:
                         "to everyone until the oldest leave the window", web.project.serve.total_limit,
                         web.project.serve.limit_minutes)
         return _too_many(web, wait)
-    asked = await run_in_threadpool(ask_to_subscribe, web.store, email, name, themes, how="form", at=_now())
+    asked = await run_in_threadpool(ask_to_subscribe, web.store, email, name, themes, how="form", at=_now(),
+                                    deliverer=project_deliverer(web.project))
     # Sent after the response, so an address already on the list cannot be told apart by time or by a failure.
     return _sent(web, BackgroundTask(web.mailer.submit, _send_confirmation, web, asked) if asked else None)
 

@@ -128,11 +128,14 @@ class Outbox(Deliverer):
 
     def forget(self, address: str) -> int:
         """Every message to `address`: each issue's, and each confirmation or alert in messages/."""
-        name = file_name(address)
-        found = [*self.folder.glob(f"issue-*/{name}"), *self.folder.glob(f"messages/*-{name}")]
-        for path in found:
-            path.unlink(missing_ok=True)
-        return len(found)
+        return _unlink([*self.folder.glob(f"issue-*/{file_name(address)}"), *self._messages_to(address)])
+
+    def forget_request(self, address: str) -> int:
+        """The confirmations to `address` (its messages/ files; an address that only asked to join has no other)."""
+        return _unlink(self._messages_to(address))
+
+    def _messages_to(self, address: str) -> list[Path]:
+        return list(self.folder.glob(f"messages/*-{file_name(address)}"))
 
     def path_for(self, edition: int | None, recipient: str) -> Path:
         if edition is None:
@@ -148,6 +151,12 @@ class Outbox(Deliverer):
         except OSError as exc:
             return Delivery(recipient, False, error=f"cannot write {path}: {exc.strerror}")
         return Delivery(recipient, True, reference=str(path))
+
+
+def _unlink(paths: list[Path]) -> int:
+    for path in paths:
+        path.unlink(missing_ok=True)
+    return len(paths)
 
 
 def _on_disk(written: list[Delivery]) -> list[Delivery]:

@@ -95,7 +95,10 @@ class EmailSink(Sink):
         # Sending and the subscriber list load here, not with the plugin: a refresh without a send needs neither.
         from pipeline.mail.sending import send_issue, settle_open_batches
         from pipeline.state import journal
+        from pipeline.subscribers.confirmation import expire_requests
 
+        if not run.dry_run:  # every run, a refresh too: a request unconfirmed for 7 days is not kept
+            expire_requests(run.store, self.deliverer, at=run.clock())
         if edition is None:  # a refresh: still settle a killed send's batches while they can be cancelled
             settled = [] if run.dry_run else settle_open_batches(run.store, self.deliverer, run.clock)
             return SinkResult("; ".join([*settled, "no new edition; nothing sent"]))
@@ -185,8 +188,6 @@ class EmailSink(Sink):
 
         path = self.settings.subscribers
         if path is None:
-            if not run.dry_run:
-                subscriber_state.expire_pending(run.store, at=run.clock())  # unconfirmed for 7 days: dropped
             return 0
         try:
             listed = csv_io.read_csv(path)

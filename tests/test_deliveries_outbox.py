@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import email
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email import policy
 
 import pytest
@@ -101,3 +101,41 @@ def test_addresses_that_look_alike_once_made_safe_get_files_of_their_own(outbox,
     for recipient, path in zip(lookalikes, paths, strict=True):
         parsed = email.message_from_bytes(open(path, "rb").read(), policy=policy.default)
         assert parsed["Message-ID"] == messages(recipient)[0]["Message-ID"]  # each file is its own message
+
+
+@pytest.mark.parametrize("delivery, kept_issues, old_message_kept", [
+    ("", [5, 15, 16], False),  # defaults: issues 5 to 16 (12), 90 days
+    ("[sinks.newsletter.delivery]\ntype = \"outbox\"\nkeep_issues = 2\nkeep_message_days = 0", [15, 16], True),
+    ("[sinks.newsletter.delivery]\ntype = \"outbox\"\nkeep_issues = 0", [1, 2, 3, 4, 5, 15, 16], False),
+])
+def test_an_issue_sent_deletes_the_outbox_files_kept_past_their_use(outbox, tmp_path, delivery, kept_issues,
+                                                                    old_message_kept):
+    """Each file holds an address, a name and that reader's own links: when issue 16 is sent, the folders of issues
+    `keep_issues` or more before it go, and the messages older than `keep_message_days`; 0 keeps them. Nothing else
+    in the folder is touched, and nothing outside it through a link."""
+    deliverer, run = outbox(delivery)
+    folder = tmp_path / "outbox"
+    for number in (1, 2, 3, 4, 5, 15):
+        deliverer.send(build_messages(RENDERED, number, MOMENT, [("ann@example.org", "Ann")]), run)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.eml").write_text("not the outbox's")
+    (folder / "issue-3").rename(folder / "issue-3-moved")
+    (folder / "issue-3").symlink_to(elsewhere)
+    old = datetime.now() - timedelta(days=91)
+    messages_dir = folder / "messages"
+    messages_dir.mkdir()
+    (messages_dir / f"{old:%Y%m%d-%H%M%S-%f}-cy@example.org-0.eml").write_text("old confirmation")
+    (messages_dir / f"{datetime.now():%Y%m%d-%H%M%S-%f}-dee@example.org-0.eml").write_text("new confirmation")
+    (messages_dir / "README.txt").write_text("the organiser's note")
+
+    deliverer.open_batch(16)
+    deliverer.send(build_messages(RENDERED, 16, MOMENT, [("ann@example.org", "Ann")]), run)
+
+    assert sorted(int(p.name[6:]) for p in folder.glob("issue-*") if p.name[6:].isdigit() and not p.is_symlink()) == [
+        n for n in kept_issues if n != 3]
+    assert (folder / "issue-3").is_symlink() == (3 in kept_issues)
+    assert (elsewhere / "keep.eml").read_text() == "not the outbox's"
+    assert (folder / "issue-3-moved").is_dir()
+    assert any(messages_dir.glob("*cy@example.org*")) == old_message_kept
+    assert any(messages_dir.glob("*dee@example.org*")) and (messages_dir / "README.txt").exists()

@@ -15,11 +15,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from datetime import datetime
+import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from pipeline import components, hookimpl
 from pipeline.components import Batch, Deliverer, Delivery, Resolution
@@ -43,6 +44,9 @@ class Outbox(Deliverer):
 
     class Settings(components.Settings):
         folder: ProjectPath | None = None  # default: outbox/ beside pipeline.toml
+        # Each file holds a subscriber's address, name and unsubscribe link: kept no longer than useful (0: for ever)
+        keep_issues: int = Field(default=12, ge=0)  # the latest issues' folders kept when an issue is sent
+        keep_message_days: int = Field(default=90, ge=0)  # days messages/ keeps a confirmation, test or alert
 
         @field_validator("folder")
         @classmethod
@@ -105,6 +109,26 @@ class Outbox(Deliverer):
                               f"({exc.strerror}: {exc.filename or new}); make {new} a folder this user can write "
                               f"(see README, \"Operations\") or move it there yourself, and run again") from None
         return f"moved the outbox from {old} to {new}, out of the published site"
+
+    def open_batch(self, edition: int) -> Batch:
+        """A new batch, once the issues and messages kept past `keep_issues` and `keep_message_days` are deleted
+        (an older issue is never sent again, and its batches were settled before this one opened)."""
+        self._prune(edition)
+        return super().open_batch(edition)
+
+    def _prune(self, edition: int) -> None:
+        old: list[Path] = []
+        if self.settings.keep_issues:
+            old += [path for path in self.folder.glob("issue-*")
+                    if path.name[6:].isdigit() and int(path.name[6:]) <= edition - self.settings.keep_issues]
+        if self.settings.keep_message_days:
+            cutoff = f"{datetime.now() - timedelta(days=self.settings.keep_message_days):%Y%m%d-%H%M%S}"
+            old += [path for path in self.folder.glob("messages/*") if path.name[:15] < cutoff]
+        for path in old:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
     def _table(self) -> str:
         sink = next((s.instance for s in self.project.sinks if getattr(s, "deliverer", None) is self), "NAME")

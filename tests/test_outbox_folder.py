@@ -86,7 +86,8 @@ def old_outbox(write_project) -> Path:
     if not old.exists():
         (config.parent / "outbox").rename(old)  # where the earlier version wrote it
     (old / "messages").mkdir()
-    (old / "messages" / "20160301-090000-000001-dan@example.org-0123456789.eml").write_bytes(CONFIRMATION)
+    # named when it was written, as the outbox names them (one older than keep_message_days would go at the next send)
+    (old / "messages" / f"{datetime.now():%Y%m%d-%H%M%S-%f}-dan@example.org-0123456789.eml").write_bytes(CONFIRMATION)
     (config.parent / "subscribers.csv").write_text(READERS)
     store = Store(config.parent / "state" / "pipeline.sqlite")
     now = datetime.now(UTC)
@@ -121,7 +122,7 @@ def test_an_outbox_left_in_out_is_moved_and_its_batch_in_flight_settled_by_the_f
     assert files(new) == after and journal_of(config) == ({1: {"sent": 3}}, [])
 
 
-@pytest.mark.parametrize("there", [{}, {"messages/20160302-100000-000001-eve@example.org-9876543210.eml": b"E"}],
+@pytest.mark.parametrize("there", [{}, {f"messages/{datetime.now():%Y%m%d-%H%M%S-%f}-eve@example.org-9876543210.eml": b"E"}],
                          ids=["made empty for the service", "with a confirmation serve wrote since"])
 def test_an_outbox_already_beside_pipeline_toml_gets_what_it_lacks(write_project, capsys, there):
     config = old_outbox(write_project)

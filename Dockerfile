@@ -28,7 +28,9 @@ COPY pipeline.toml ./
 COPY templates ./templates
 COPY content ./content
 COPY local_plugins ./local_plugins
-RUN mkdir state out outbox && chown pipeline:pipeline state out outbox && chmod 0700 state outbox
+# No subscriber list is copied (.dockerignore): the example starts with an empty one; mount your content/ over it.
+RUN mkdir state out outbox && chown pipeline:pipeline state out outbox && chmod 0700 state outbox \
+ && printf 'email,name,themes\n' > content/subscribers.csv
 
 USER 10001:10001
 VOLUME ["/app/state", "/app/out", "/app/outbox"]

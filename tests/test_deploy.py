@@ -23,6 +23,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 SHIPPED_TOML = tomllib.loads((ROOT / "pipeline.toml").read_text(encoding="utf-8"))
 SHIPPED = SHIPPED_TOML["pipeline"]
 OUTBOX = "outbox"  # the outbox delivery's default folder, beside pipeline.toml
+SHIPPED_SUBSCRIBERS = next(sink["subscribers"] for sink in SHIPPED_TOML["sinks"].values() if sink["type"] == "email")
 
 
 def unit_settings(text: str) -> dict[str, dict[str, list[str]]]:
@@ -170,6 +171,16 @@ def test_the_build_context_leaves_out_state_output_and_the_venv():
     ignored = {line.strip().strip("/") for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
                if line.strip() and not line.startswith("#")}
     assert {SHIPPED["state_dir"], SHIPPED["out_dir"], OUTBOX, ".venv", ".git"} <= ignored
+
+
+def test_the_image_carries_no_subscriber_list_but_starts_with_an_empty_one():
+    """A subscriber list is personal data, and an image is often pushed to a registry."""
+    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+               if line.strip() and not line.startswith("#")]
+    listed = PurePosixPath(SHIPPED_SUBSCRIBERS)
+    assert any(listed.match(pattern.removeprefix("**/")) for pattern in ignored), ignored
+    made = next(rest for name, rest in DOCKER if name == "RUN" and rest.startswith("mkdir"))
+    assert f"> {listed}" in made and "printf 'email,name,themes" in made
 
 
 def hadolint_findings(dockerfile: Path) -> list[str]:

@@ -122,7 +122,7 @@ def test_an_outbox_left_in_out_is_moved_and_its_batch_in_flight_settled_by_the_f
     assert files(new) == after and journal_of(config) == ({1: {"sent": 3}}, [])
 
 
-@pytest.mark.parametrize("there", [{}, {f"messages/{datetime.now():%Y%m%d-%H%M%S-%f}-eve@example.org-9876543210.eml": b"E"}],
+@pytest.mark.parametrize("there", [{}, {f"messages/{datetime.now():%Y%m%d-%H%M%S-%f}-eve@example.org-98765.eml": b"E"}],
                          ids=["made empty for the service", "with a confirmation serve wrote since"])
 def test_an_outbox_already_beside_pipeline_toml_gets_what_it_lacks(write_project, capsys, there):
     config = old_outbox(write_project)

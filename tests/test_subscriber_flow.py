@@ -77,3 +77,33 @@ def test_subscribe_confirm_receive_and_leave_with_one_click(network):
     assert run(project, as_of=date(2016, 5, 1)).exit_code == 0  # issue 3: not to her
     assert messages(outbox / "issue-3", "fay@example.org*") == []
     assert messages(outbox / "issue-3", "*.eml") == []  # she was the only subscriber
+
+
+def test_the_consent_record_keeps_the_wording_shown_on_the_form_and_above_the_button(network):
+    """Consent must be shown to have been informed (UK GDPR art. 7(1)): the record keeps, with the request and with
+    the confirmation, the plain text of what the form and the page with the button said about the data. An
+    invitation's reader, who never saw the form, is told it above the button."""
+    from pipeline.runner import state_path
+    from pipeline.state import Store
+    from pipeline.state import subscribers as subs
+
+    project, server = network
+    with httpx.Client(base_url=server.url) as browser:
+        form = browser.get("/subscribe").text
+        token = re.search(r'name="form" value="([^"]+)"', form).group(1)
+        assert browser.post("/subscribe", data={"form": token, "email": "fay@example.org"}).status_code == 200
+    confirmation = server.wait_for_message("fay@example.org")
+    link = re.search(r"https://network\.example\.org(/confirm/\S+)", confirmation.get_body(("plain",)).get_content())
+    page = httpx.get(server.url + link.group(1)).text
+    assert "Privacy: Test Network keeps your address" in page and "news@network.example.org" in page
+    assert httpx.post(server.url + link.group(1)).status_code == 200
+
+    store = Store(state_path(project))
+    try:
+        record = subs.history(store, subs.find_subscriber(store, "fay@example.org").id)
+    finally:
+        store.close()
+    assert [(event.status, event.how) for event in record] == [("pending", "form"), ("active", "confirmation")]
+    assert record[0].wording == record[1].wording
+    assert record[0].wording.startswith("Privacy: Test Network keeps your address, your name, the themes you choose")
+    assert "write to news@network.example.org" in record[0].wording and "<" not in record[0].wording

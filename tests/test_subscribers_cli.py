@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import signal
 import socket
 import stat
@@ -367,3 +368,35 @@ def test_a_request_nobody_confirmed_is_forgotten_with_its_confirmation_in_the_ou
     assert list(messages.glob("*cy@example.org*")) == []
     assert statuses(config)["dee@example.org"] == "pending"
     assert len(list(messages.glob("*dee@example.org*"))) == 1
+
+
+def test_show_gives_the_wording_each_consent_was_given_under_once(config, capsys):
+    """`subscribers show` (a subject access request) lists each wording the person was shown, once, and marks the
+    entries given under it; `forget` erases their entries, and with them which wording they saw."""
+    pipeline(config, "show", "nobody@example.org")  # makes the state database
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        at = datetime.now(UTC) - timedelta(days=1)
+        first = subs.request_subscription(store, "gil@example.org", "Gil", [], how="form", at=at,
+                                          wording="Privacy: the old wording.")
+        assert subs.confirm(store, first.subscriber.id, how="confirmation", at=at, request=first.id,
+                            wording="Privacy: the new wording.")
+        subs.request_subscription(store, "hal@example.org", "", [], how="form", at=at,
+                                  wording="Privacy: the new wording.")
+    finally:
+        store.close()
+    capsys.readouterr()
+
+    assert pipeline(config, "show", "gil@example.org") == 0
+
+    shown = capsys.readouterr().out
+    assert re.search(r"pending\s+form \[shown wording 1\]", shown), shown
+    assert re.search(r"active\s+confirmation \(themes: all\) \[shown wording 2\]", shown), shown
+    assert "wording 1: Privacy: the old wording." in shown and "wording 2: Privacy: the new wording." in shown
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        assert store._rows("SELECT COUNT(*) FROM consent_wordings") == [(2,)]  # the new one kept once for both
+        assert pipeline(config, "forget", "gil@example.org") == 0
+        assert store._rows("SELECT COUNT(*) FROM consent_shown") == [(1,)]  # hal's alone
+    finally:
+        store.close()

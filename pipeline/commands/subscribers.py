@@ -119,10 +119,15 @@ def cmd_show(args) -> int:
     for at, name, themes in asked:
         console.print(f"  request of {at:%Y-%m-%d %H:%M:%S} UTC, not confirmed: name {escape(name) or 'none'}, themes "
                       f"{escape('; '.join(sorted(themes)) or 'all')}", soft_wrap=True)
+    wordings: dict[str, int] = {}  # what they were shown when they gave consent, each listed once below
     for event in events:
         detail = f" ({escape(event.detail)})" if event.detail else ""
-        console.print(f"  {event.at:%Y-%m-%d %H:%M:%S} UTC  {event.status:<12} {escape(event.how)}{detail}",
+        number = wordings.setdefault(event.wording, len(wordings) + 1) if event.wording else 0
+        shown = escape(f" [shown wording {number}]") if number else ""
+        console.print(f"  {event.at:%Y-%m-%d %H:%M:%S} UTC  {event.status:<12} {escape(event.how)}{detail}{shown}",
                       soft_wrap=True)
+    for text, number in wordings.items():
+        console.print(f"  wording {number}: {escape(text)}", soft_wrap=True)
     for issue, status, reference, error, at in sent:
         said = f" ({escape(error)})" if error else f" ({escape(reference)})" if reference else ""
         console.print(f"  issue {issue}: {status.replace('_', ' ')}, {at:%Y-%m-%d %H:%M:%S} UTC{said}", soft_wrap=True)

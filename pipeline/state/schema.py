@@ -230,8 +230,24 @@ CREATE TABLE IF NOT EXISTS site_moved (
 );
 """
 
+# The wording a person was shown when they asked to subscribe and when they confirmed (user_version 16): consent has
+# to be shown to have been informed (UK GDPR art. 7(1)), and the form's text changes over the years. Each wording is
+# kept once; an entry of the consent record names the one it was given under, and goes with that entry.
+CONSENT = """
+CREATE TABLE IF NOT EXISTS consent_wordings (
+    id       INTEGER PRIMARY KEY,
+    sha256   TEXT NOT NULL UNIQUE,          -- of the text
+    text     TEXT NOT NULL,                 -- as the page showed it, in plain text
+    first_at TEXT NOT NULL                  -- when someone was first recorded as shown it
+);
+CREATE TABLE IF NOT EXISTS consent_shown (
+    event   INTEGER PRIMARY KEY REFERENCES subscriber_events(id) ON DELETE CASCADE,
+    wording INTEGER NOT NULL REFERENCES consent_wordings(id)
+);
+"""
+
 TABLES = (CORE + ITEMS_RECENT + JOURNAL + SUBSCRIBERS + REQUESTS + ALIASES + SITE + HISTORY + ALERTS + FEED_GUIDS
-          + TAKEN_BACK + WITHDRAWN + SITE_MOVED)
+          + TAKEN_BACK + WITHDRAWN + SITE_MOVED + CONSENT)
 
 
 def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:
@@ -544,6 +560,12 @@ def _withdrawals_revise(db: sqlite3.Connection) -> None:
         db.executemany(statement, withdrawn)
 
 
+def _consent_wordings(db: sqlite3.Connection) -> None:
+    """The wording each consent was given under (user_version 16); the record's earlier entries name none."""
+    for statement in _statements(CONSENT):
+        db.execute(statement)
+
+
 # Each step runs once, in order; append new steps, never change or remove one.
 STEPS = [
     _deliveries_v1_to_journal,
@@ -561,6 +583,7 @@ STEPS = [
     _kind_changes_revise,
     _one_spelling_per_mailbox,
     _withdrawals_revise,
+    _consent_wordings,
 ]
 
 

@@ -45,6 +45,7 @@ merged into another by the upgrade that gave every address one spelling (`respel
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import sqlite3
@@ -88,6 +89,7 @@ class Event:
     status: str  # the status after the change
     how: str
     detail: str = ""
+    wording: str = ""  # what the person was shown when they gave it (the form's, the confirmation page's), if kept
 
     def text(self) -> str:
         """The change on one line, as an export carries it: '2016-01-05 10:00:00 UTC active confirmation'."""
@@ -113,12 +115,13 @@ _JOINED = "s.created_at, (SELECT MIN(id) FROM subscriber_events WHERE subscriber
 # -- transitions -------------------------------------------------------------------------------
 
 def request_subscription(store: Store, email: str, name: str, themes: Iterable[str], *,
-                         how: str, at: datetime) -> Request | None:
+                         how: str, at: datetime, wording: str = "") -> Request | None:
     """Someone asked to subscribe: the request to send a confirmation for, or None to send nothing.
 
     A new, unsubscribed or bounced address becomes pending (asking again while pending restarts the
     7 days); an active or complained one is left as it is and gets nothing. The name and themes
-    asked for are kept with the request, not given to the address: `confirm` does that.
+    asked for are kept with the request, not given to the address: `confirm` does that. `wording`, what
+    the form told them, is kept with the record's entry.
     """
     email = _checked(email)
     with store.transaction() as db:
@@ -134,12 +137,12 @@ def request_subscription(store: Store, email: str, name: str, themes: Iterable[s
         request_id = _new_id(db)
         db.execute("INSERT INTO subscription_requests (id, subscriber, name, themes, at) VALUES (?, ?, ?, ?, ?)",
                    (request_id, subscriber_id, _name(name), _themes(themes), _iso(at)))
-        _event(db, subscriber_id, at, "pending", how)
+        _event(db, subscriber_id, at, "pending", how, wording=wording)
         return Request(request_id, _subscriber(_by_id(db, subscriber_id)))
 
 
 def confirm(store: Store, subscriber_id: int, *, how: str, at: datetime, request: int | None = None,
-            mailed: datetime | None = None) -> bool:
+            mailed: datetime | None = None, wording: str = "") -> bool:
     """Activate a pending subscriber who asked less than 7 days before `at`; True if this activated them.
 
     With `request` (the id in the confirmation link), that request must be theirs and less than 7
@@ -148,6 +151,7 @@ def confirm(store: Store, subscriber_id: int, *, how: str, at: datetime, request
     a link made at `mailed` (whole seconds) confirms nothing once the address left after the request
     it was mailed for (unsubscribed, bounced, complained, or its request expired): a request made since,
     a stranger's perhaps, would otherwise be confirmed by it, as the ended requests of new links are not.
+    `wording`, what the page with the button told them, is kept with the record's entry.
     """
     with store.transaction() as db:
         subscriber_id = _current_id(_reader(db), subscriber_id)
@@ -163,7 +167,7 @@ def confirm(store: Store, subscriber_id: int, *, how: str, at: datetime, request
                        (name, name, themes, subscriber_id))
             detail = "themes: " + ("; ".join(json.loads(themes)) or "all")
         _end_requests(db, subscriber_id)
-        _event(db, subscriber_id, at, "active", how, detail)
+        _event(db, subscriber_id, at, "active", how, detail, wording=wording)
         return True
 
 
@@ -489,7 +493,8 @@ def earlier_record(record: str) -> str:
 def history(store: Store, subscriber_id: int) -> list[Event]:
     """The consent record of one subscriber, oldest first."""
     return [_event_of(row) for row in store._rows(
-        "SELECT at, status, how, detail FROM subscriber_events WHERE subscriber = ? ORDER BY id",
+        "SELECT e.at, e.status, e.how, e.detail, w.text FROM subscriber_events e LEFT JOIN consent_shown c "
+        "ON c.event = e.id LEFT JOIN consent_wordings w ON w.id = c.wording WHERE e.subscriber = ? ORDER BY e.id",
         (_current_id(store._rows, subscriber_id),))]
 
 
@@ -650,9 +655,16 @@ def _end_requests(db: sqlite3.Connection, subscriber_id: int) -> None:
     db.execute("DELETE FROM subscription_requests WHERE subscriber = ?", (subscriber_id,))
 
 
-def _event(db: sqlite3.Connection, subscriber_id: int, at: datetime, status: str, how: str, detail: str = "") -> None:
-    db.execute("INSERT INTO subscriber_events (subscriber, at, status, how, detail) VALUES (?, ?, ?, ?, ?)",
-               (subscriber_id, _iso(at), status, how, detail))
+def _event(db: sqlite3.Connection, subscriber_id: int, at: datetime, status: str, how: str, detail: str = "", *,
+           wording: str = "") -> None:
+    event = db.execute("INSERT INTO subscriber_events (subscriber, at, status, how, detail) VALUES (?, ?, ?, ?, ?)",
+                       (subscriber_id, _iso(at), status, how, detail)).lastrowid
+    if wording:
+        digest = hashlib.sha256(wording.encode("utf-8")).hexdigest()
+        db.execute("INSERT INTO consent_wordings (sha256, text, first_at) VALUES (?, ?, ?) ON CONFLICT (sha256) "
+                   "DO NOTHING", (digest, wording, _iso(at)))
+        db.execute("INSERT INTO consent_shown (event, wording) SELECT ?, id FROM consent_wordings WHERE sha256 = ?",
+                   (event, digest))
 
 
 def _refusal(db: sqlite3.Connection, row: tuple, email: str) -> str:
@@ -676,8 +688,8 @@ def _subscriber(row: tuple) -> Subscriber:
 
 
 def _event_of(row: tuple) -> Event:
-    at, status, how, detail = row
-    return Event(datetime.fromisoformat(at), status, how, detail)
+    at, status, how, detail, *wording = row
+    return Event(datetime.fromisoformat(at), status, how, detail, (wording[0] or "") if wording else "")
 
 
 def _name(name: str) -> str:

@@ -27,11 +27,11 @@ log = logging.getLogger("pipeline.subscribers")
 
 
 def ask_to_subscribe(store: Store, email: str, name: str, themes: Iterable[str], *, how: str, at: datetime,
-                     deliverer: Deliverer | None) -> Request | None:
-    """End requests older than 7 days (`expire_requests`), then record this one; the request to send a confirmation
-    for (None: none)."""
+                     deliverer: Deliverer | None, wording: str = "") -> Request | None:
+    """End requests older than 7 days (`expire_requests`), then record this one, with the `wording` the form showed;
+    the request to send a confirmation for (None: none)."""
     expire_requests(store, deliverer, at=at)
-    return request_subscription(store, email, name, themes, how=how, at=at)
+    return request_subscription(store, email, name, themes, how=how, at=at, wording=wording)
 
 
 def expire_requests(store: Store, deliverer: Deliverer | None, *, at: datetime) -> int:

@@ -116,7 +116,7 @@ async def subscribe(request: Request) -> Response:
                         web.project.serve.limit_minutes)
         return _too_many(web, wait)
     asked = await run_in_threadpool(ask_to_subscribe, web.store, email, name, themes, how="form", at=_now(),
-                                    deliverer=project_deliverer(web.project))
+                                    deliverer=project_deliverer(web.project), wording=web.pages.consent_wording())
     # Sent after the response, so an address already on the list cannot be told apart by time or by a failure.
     return _sent(web, BackgroundTask(web.mailer.submit, _send_confirmation, web, asked) if asked else None)
 
@@ -199,7 +199,7 @@ async def confirm_post(request: Request) -> Response:
     if subscriber is None:
         return _gone(web)
     activated = await run_in_threadpool(confirm, web.store, subscriber.id, how="confirmation", at=_now(),
-                                        request=asked, mailed=mailed)
+                                        request=asked, mailed=mailed, wording=web.pages.consent_wording())
     if not activated and subscriber.status != "active":
         return _gone(web)
     return web.pages.render("confirm.html", title="You are subscribed", state="active",

@@ -56,10 +56,19 @@ class Pages:
 
     def render(self, template: str, *, status: int = 200, headers: dict[str, str] | None = None,
                **context: Any) -> HTMLResponse:
-        html = self.env.get_template(f"web/{template}").render(style=self.style, app_path=self.app_path,
+        return HTMLResponse(self._html(template, **context), status_code=status, headers=headers)
+
+    def consent_wording(self) -> str:
+        """What the form and the page with the button tell a person about their data (`web/consent.html`), in plain
+        text, for their consent record. Made afresh each time: `pipeline serve` reads templates as they are now."""
+        from pipeline.sanitize import html_to_text
+
+        return html_to_text(self._html("consent.html"))
+
+    def _html(self, template: str, **context: Any) -> str:
+        return self.env.get_template(f"web/{template}").render(style=self.style, app_path=self.app_path,
                                                                subscribe_url=self.subscribe_url, privacy=self.privacy,
                                                                **context)
-        return HTMLResponse(html, status_code=status, headers=headers)
 
 
 class SecurityHeaders:

@@ -166,6 +166,7 @@ class ServeSettings(Settings):
     per_client_limit: int = Field(default=10, ge=1)  # form posts per client address per window
     total_limit: int = Field(default=300, ge=1)  # form posts per window from everyone: a flood from many clients
     limit_minutes: int = Field(default=60, ge=1)
+    daily_confirmations: int = Field(default=5, ge=1)  # confirmations mailed to one mailbox in 24 hours (stored)
     privacy_url: HttpUrl | None = None  # the network's privacy notice, linked under the form (UK GDPR art. 13)
 
     @field_validator("trusted_proxies")

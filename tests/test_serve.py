@@ -26,11 +26,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from pipeline.config import load_project
 from pipeline.errors import PipelineError
 from pipeline.state import Store
 from pipeline.state import subscribers as subs
 from tests.mail_fixtures import Inbox
-from tests.serve_fixtures import LiveServer, ServeProcess, serve_project
+from tests.serve_fixtures import SERVE_TOML, LiveServer, ServeProcess, serve_project
 
 CLIENTS = (f"198.51.100.{n}" for n in itertools.count(1))  # documentation addresses: never contacted
 WEBHOOK_ENV = "TEST_SENDGRID_WEBHOOK_KEY"
@@ -550,6 +551,31 @@ def test_another_spelling_of_an_address_its_mail_reaches_is_that_address(live, s
     with httpx.Client(base_url=live.url, headers={"X-Forwarded-For": next(CLIENTS)}) as http:
         for unreachable in ("spelt-rtl@exa\u202emple.org", "spelt-c1@exa\x9fmple.org", "spelt-pua@exa\ue000mple.org"):
             assert ask(http, unreachable).status_code == 400, repr(unreachable)  # no mail server takes the domain
+
+
+def test_a_mailbox_gets_at_most_daily_confirmations_a_day_whatever_its_spelling_and_restarts(tmp_path, monkeypatch):
+    """The per-address limit is an hour's, kept in memory: a restart forgets it, and someone posting a victim's
+    address every hour would mail them 72 confirmations a day. The requests stored say how many went out: past
+    `daily_confirmations` in 24 hours a mailbox gets none, although the page says the same (the limit counts
+    requests, which an address on the list never has, so a different answer would tell who is on it)."""
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    folder = tmp_path / "daily"
+    folder.mkdir()
+    (folder / "pipeline.toml").write_text(SERVE_TOML.replace("per_address_limit = 2", "per_address_limit = 2\n"
+                                                             "daily_confirmations = 3"), encoding="utf-8")
+    project = load_project(folder / "pipeline.toml")
+    mailed = []
+    for spellings in (["pat@example.org", "pat+news@example.org"], ["Pat@Example.org", "pat+x@example.org"]):
+        server = LiveServer(project).start()  # started again: its memory of the hour is gone
+        try:
+            for address in spellings:
+                with httpx.Client(base_url=server.url, headers={"X-Forwarded-For": next(CLIENTS)}) as http:
+                    assert ask(http, address).status_code == 200
+            server.app.state.web.mailer.submit(lambda: None).result(timeout=10)  # every confirmation asked for is out
+            mailed += [path.name for path in (folder / "outbox" / "messages").glob("*.eml") if path.name not in mailed]
+        finally:
+            server.stop()
+    assert len(mailed) == 3, mailed
 
 
 def test_rate_limit_per_client(live, client):

@@ -391,6 +391,13 @@ def expire_pending(store: Store, *, at: datetime) -> list[str]:
 
 # -- reading -----------------------------------------------------------------------------------
 
+def requested_since(store: Store, since: datetime) -> list[str]:
+    """The address of each request to subscribe made since `since` and still open, one per request."""
+    return [email for (email,) in store._rows(
+        "SELECT s.email FROM subscription_requests r JOIN subscribers s ON s.id = r.subscriber WHERE r.at > ?",
+        (_iso(since),))]
+
+
 def requests_of(store: Store, subscriber_id: int) -> list[tuple[datetime, str, frozenset[str]]]:
     """(when, name, themes) of each request to subscribe still open for `subscriber_id`, oldest first: what a form
     asked for, theirs only once confirmed."""

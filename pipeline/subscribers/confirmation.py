@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import jinja2
 
@@ -17,8 +17,8 @@ from pipeline.components import Deliverer
 from pipeline.config import Project
 from pipeline.mail.transactional import send_now
 from pipeline.state import Store
-from pipeline.state.subscribers import PENDING_DAYS, Request, expire_pending, request_subscription
-from pipeline.subscribers.addresses import without_addresses
+from pipeline.state.subscribers import PENDING_DAYS, Request, expire_pending, request_subscription, requested_since
+from pipeline.subscribers.addresses import canonical, mailbox, without_addresses
 from pipeline.subscribers.signing import Links
 from pipeline.templating import build_environment
 
@@ -27,10 +27,19 @@ log = logging.getLogger("pipeline.subscribers")
 
 
 def ask_to_subscribe(store: Store, email: str, name: str, themes: Iterable[str], *, how: str, at: datetime,
-                     deliverer: Deliverer | None, wording: str = "") -> Request | None:
+                     deliverer: Deliverer | None, wording: str = "", daily_limit: int | None = None) -> Request | None:
     """End requests older than 7 days (`expire_requests`), then record this one, with the `wording` the form showed;
-    the request to send a confirmation for (None: none)."""
+    the request to send a confirmation for (None: none). With `daily_limit`, a mailbox that has had that many
+    requests in the last 24 hours (still open: not confirmed or expired) gets none, and nothing is recorded: the
+    form can send no one's inbox more, whatever the spelling of the address and however often `serve` restarts."""
     expire_requests(store, deliverer, at=at)
+    if daily_limit is not None:
+        inbox = mailbox(canonical(email) or email)
+        recent = sum(mailbox(asked) == inbox for asked in requested_since(store, at - timedelta(days=1)))
+        if recent >= daily_limit:
+            log.info("no confirmation mailed: %d requests for one mailbox in 24 hours ([serve] daily_confirmations)",
+                     recent)
+            return None
     return request_subscription(store, email, name, themes, how=how, at=at, wording=wording)
 
 

@@ -116,7 +116,8 @@ async def subscribe(request: Request) -> Response:
                         web.project.serve.limit_minutes)
         return _too_many(web, wait)
     asked = await run_in_threadpool(ask_to_subscribe, web.store, email, name, themes, how="form", at=_now(),
-                                    deliverer=project_deliverer(web.project), wording=web.pages.consent_wording())
+                                    deliverer=project_deliverer(web.project), wording=web.pages.consent_wording(),
+                                    daily_limit=web.project.serve.daily_confirmations)
     # Sent after the response, so an address already on the list cannot be told apart by time or by a failure.
     return _sent(web, BackgroundTask(web.mailer.submit, _send_confirmation, web, asked) if asked else None)
 

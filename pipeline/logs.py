@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
 LOGGER = "pipeline"
@@ -36,6 +37,17 @@ class _TerminalFormat(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
+class _FileFormat(logging.Formatter):
+    """`2026-10-25T01:30:00.123+01:00 INFO pipeline.run: …`: local time with its offset from UTC, so an hour the clocks
+    go back through twice, or a log read on another machine, is still read right."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
 
 
 def configure(*, verbose: int = 0, quiet: bool = False, log_file: Path | None = None) -> None:
@@ -64,7 +76,7 @@ def configure(*, verbose: int = 0, quiet: bool = False, log_file: Path | None = 
             raise ConfigError(f"{log_file}: cannot write the log file there ({exc.strerror}); "
                               f"give --log-file a path in a folder that exists and is writable") from None
         file.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
-        file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        file.setFormatter(_FileFormat())
         _handlers.append(file)
     for handler in _handlers:
         logger.addHandler(handler)

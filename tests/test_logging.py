@@ -7,6 +7,8 @@ import json
 import logging
 import re
 import sys
+import time
+from datetime import datetime, timedelta
 
 import pytest
 from http_fixtures import Route, start_feed_server
@@ -15,7 +17,7 @@ from sample_feeds import TWO_SOURCES
 
 from pipeline.cli import main
 
-STAMPED = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) pipeline[.\w]*: ")
+STAMPED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d (DEBUG|INFO|WARNING|ERROR) pipeline[.\w]*: ")
 
 
 def test_the_log_file_has_every_line_of_the_run_and_the_terminal_has_each_once(write_project, capsys):
@@ -37,6 +39,21 @@ def test_the_log_file_has_every_line_of_the_run_and_the_terminal_has_each_once(w
 
     assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01", "--log-file", str(log_file)]) == 3
     assert "refresh 2 as of" in log_file.read_text(encoding="utf-8")  # appended, not replaced
+
+
+def test_the_log_file_gives_each_time_with_its_offset_from_utc(write_project, monkeypatch):
+    """Local time alone is ambiguous for the hour the clocks go back, and on another machine."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": "not a feed"})
+        log_file = config.parent / "run.log"
+        main(["refresh", "-c", str(config), "--as-of", "2016-02-01", "--log-file", str(log_file)])
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    stamps = [datetime.fromisoformat(line.split(" ", 1)[0]) for line in log_file.read_text().splitlines()]
+    assert stamps and {stamp.utcoffset() for stamp in stamps} <= {timedelta(hours=-5), timedelta(hours=-4)}
 
 
 def test_verbose_says_what_happens_and_very_verbose_each_download(write_project, capsys):

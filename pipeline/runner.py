@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from pipeline import alerts, http_client
+from pipeline import alerts, http_client, watchdog
 from pipeline.components import Deliverer, Sink, SinkResult, Source
 from pipeline.config import Project
 from pipeline.edition import Edition, check_date, month_before, prepare_edition, start_of, still_relevant
@@ -67,7 +67,7 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
     With `dry_run`, items are fetched, transformed and saved and every file is written, but a new
     edition is not stored and nothing is sent or recorded as sent.
     """
-    progress = progress or (lambda what, done, total: None)
+    progress = _beating(progress or (lambda what, done, total: None))
     moment = start_of(as_of, project.tz) if as_of else datetime.now(project.tz)
     as_of = as_of or (edition_date(project, moment.date()) if mode == "run" else moment.date())
     report = RunReport(mode=f"{mode} (dry run)" if dry_run else mode, as_of=as_of.isoformat())
@@ -244,6 +244,15 @@ def _disk_full(exc: BaseException) -> bool:
     """Whether an error says the disk (or the database's room on it) is full."""
     return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == sqlite3.SQLITE_FULL or getattr(exc, "errno", 0) in (
         errno.ENOSPC, errno.EDQUOT)
+
+
+def _beating(progress: Progress) -> Progress:
+    """`progress`, each call a sign of life for the scheduler's watchdog (`pipeline/watchdog.py`) too."""
+    def told(what: str, done: int, total: int) -> None:
+        watchdog.beat()
+        progress(what, done, total)
+
+    return told
 
 
 def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progress: Progress,

@@ -33,7 +33,7 @@ from datetime import date, datetime, timedelta
 
 from rich.markup import escape
 
-from pipeline import alerts, logs
+from pipeline import alerts, logs, watchdog
 from pipeline.commands.core import _console, _print_report, _run_with_progress
 from pipeline.config import load_project
 from pipeline.errors import ConfigError, PipelineError
@@ -110,6 +110,7 @@ def run_loop(check: Check, execute: Callable[[Due], bool], *, now: Callable[[], 
     retry: dict[tuple, tuple[datetime, int]] = {}
     told: set[str] = set()
     while True:
+        watchdog.beat()
         moment = now()
         try:
             items, notes = check(moment, last_refresh)
@@ -132,6 +133,7 @@ def run_loop(check: Check, execute: Callable[[Due], bool], *, now: Callable[[], 
                 why = "a sink failed"
             except Exception as exc:
                 ok, why = False, _one_line(exc)
+            watchdog.beat()
             if ok:
                 retry.pop(item.key, None)
                 last_refresh = now()
@@ -151,6 +153,7 @@ def run_loop(check: Check, execute: Callable[[Due], bool], *, now: Callable[[], 
             if code is not None:
                 return code
         waits = [CHECK_EVERY] + [(utc(at) - utc(now())).total_seconds() for at, _ in retry.values()]
+        watchdog.beat(next_within=max(1.0, min(waits)))
         sleep(max(1.0, min(waits)))
         code = stop()
         if code is not None:
@@ -251,6 +254,8 @@ def cmd_schedule(args) -> int:
             pass  # damage (or a lock): the loop's first check says so, and tells the organisers
     previous = signals.install()
     say("running; press Ctrl-C to stop")
+    dog = watchdog.Watchdog()  # under systemd (Type=notify): ready now, and alive while the loop is
+    dog.start()
     try:
         return run_loop(check, execute, now=clock.now, sleep=clock.sleep, warn=warn, stop=stop)
     except BaseException as exc:
@@ -261,6 +266,7 @@ def cmd_schedule(args) -> int:
             return exc.exit_code
         raise
     finally:
+        dog.stop()
         for number, handler in previous.items():
             signal.signal(number, handler)
 

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from pipeline import watchdog
 from pipeline.components import Batch, Deliverer, Delivery, Resolution
 from pipeline.errors import PipelineError
 from pipeline.logs import SHOWN
@@ -395,6 +396,7 @@ def _send_batch(store: Store, deliverer: Deliverer, edition: int, mailing: Maili
     finally:
         in_hand.pop(thread, None)
         release()
+        watchdog.beat()  # a batch settled: the send is alive
 
 
 def _hand_over(store: Store, deliverer: Deliverer, edition: int, mailing: Mailing, chunk: list[Recipient],

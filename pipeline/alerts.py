@@ -1,8 +1,10 @@
 """Alerts: after each run, what the organisers should hear about, told once per problem.
 
-Three kinds of problem, each with a key of its own in the state database (`state/alerts.py`):
+Four kinds of problem, each with a key of its own in the state database (`state/alerts.py`):
 
 - `source:NAME`: a source has failed `[alerts] source_failures` runs in a row (3 by default);
+- `records:NAME`: a source skipped records for a problem with each (a post without a date, a job without a
+  closing date): they reach no reader until put right;
 - `run:MODE`: a `run` (or a `refresh`) failed: a sink or transform failed, or an error ended it;
 - `deliveries:N`: the latest issue, N, has recipients whose delivery failed, or whose outcome is unknown, or
   subscribers a send cut short never reached.
@@ -14,7 +16,7 @@ At the end of every run that gets as far as the state database (not a dry run, n
 a signal), before it is recorded as finished, the problems it finds are compared with those
 already open. New ones are opened and told, in one email per address and run, to each address in
 `[alerts] to`, through the project's own mail delivery (as a subscription's confirmation is). A
-problem is resolved when a run shows it gone: the source worked (or is no longer configured), a
+problem is resolved when a run shows it gone: the source worked (or skipped nothing; or is no longer configured), a
 run of the same mode succeeded, everyone of the latest issue was reached (or a newer issue came).
 One that comes back later is told again. An address an email could not reach is tried again after
 the next run, with what it has not had. Alerting never changes what the run did: a failure to alert
@@ -37,6 +39,7 @@ from pipeline.state import Store, alerts, history, journal
 log = logging.getLogger("pipeline.alerts")
 KILLED, KILLED_RUNS = "killed:runs", 3  # runs in a row that never recorded their end: the organisers hear of it
 MISSED, CONFIG = "missed", "config:pipeline.toml"  # keys of what `pipeline schedule` finds between runs
+MAX_RECORDS_TOLD = 10  # a source's skipped records listed in its alert
 AFTER_GIVING_UP = 30.0  # seconds an alert may take when this process gave up on a batch of the same delivery
 
 
@@ -92,6 +95,8 @@ def assess(project: Project, store: Store, report: RunReport, error: Exception |
         if record.failures_in_a_row >= project.alerts.source_failures:
             failing.add(name)
             found.append(_source_problem(project, record))
+    for name, lines in sorted(report.skipped.items()):
+        found.append(_records_problem(name, lines, report))
     mode = report.mode.split(" ")[0]  # "run (dry run)" never gets here
     run_failed = error is not None or report.exit_code == 1
     if run_failed:
@@ -126,6 +131,8 @@ def assess(project: Project, store: Store, report: RunReport, error: Exception |
         kind, _, what = key.partition(":")
         if kind == "source":
             return what not in configured or (what in results and what not in failing)
+        if kind == "records":  # the source ran, and skipped nothing
+            return what not in configured or (what in results and results[what].ok and what not in report.skipped)
         if kind == "run":
             return what == mode and not run_failed
         if kind == "deliveries" and what.isdigit():
@@ -193,6 +200,20 @@ def _source_problem(project: Project, record: history.SourceHealth) -> Problem:
         f"{record.last_error}\nWhat to do: check {where}. If its address has moved, put the new one there; if it "
         f"has gone for good, remove it. `pipeline refresh` tries it again at once, and `pipeline status` shows its "
         f"history. The other sources carry on without it.")
+
+
+def _records_problem(name: str, lines: list[str], report: RunReport) -> Problem:
+    from pipeline.subscribers.addresses import without_addresses
+
+    count, them = f"{len(lines)} record{'s' if len(lines) != 1 else ''}", "it" if len(lines) == 1 else "them"
+    listed = "\n".join(f"- {without_addresses(line)}" for line in lines[:MAX_RECORDS_TOLD])
+    more = f"\n- and {len(lines) - MAX_RECORDS_TOLD} more" if len(lines) > MAX_RECORDS_TOLD else ""
+    return Problem(
+        f"records:{name}", f"the source {name!r} skipped {count}",
+        f"The {report.mode.split(' ')[0]} as of {report.as_of} found a problem with {count} of the source {name!r}, "
+        f"and left {them} out: not in the newsletter, the feed or the site until put right. The rest of the source "
+        f"was taken.\n{listed}{more}\nWhat to do: correct each where it says; the next refresh takes {them} "
+        f"(`pipeline refresh` at once). You are told again only once the source has run without skipping anything.")
 
 
 def _run_problem(report: RunReport, error: Exception | None) -> Problem:

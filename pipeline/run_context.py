@@ -62,7 +62,7 @@ class RunContext:
     _held: list[tuple[str, threading.Semaphore]] = field(default_factory=list, repr=False)
     _abandoned: set[str] = field(default_factory=set, repr=False)
     _notes: dict[str, str] = field(default_factory=dict, repr=False)  # source -> what it said of its fetch (`note`)
-    _source_problems: dict[str, int] = field(default_factory=dict, repr=False)  # source -> its `problem` calls
+    _source_problems: dict[str, list[str]] = field(default_factory=dict, repr=False)  # source -> the records it skipped
     tls: Future[ssl.SSLContext] | None = field(default=None, repr=False)  # from `http_client.prepare()`, if begun
 
     def clock(self) -> datetime:
@@ -81,12 +81,17 @@ class RunContext:
             if not skipped:
                 self.kept.add(said)
             if source and skipped:
-                self._source_problems[source] = self._source_problems.get(source, 0) + 1
+                self._source_problems.setdefault(source, []).append(said)
 
     def problems_of(self, source: str) -> int:
         """How many records `source` has skipped in this run for a problem, said from the thread fetching it."""
         with self._lock:
-            return self._source_problems.get(source, 0)
+            return len(self._source_problems.get(source, ()))
+
+    def skipped_by(self) -> dict[str, list[str]]:
+        """The problem of each record a source skipped in this run, by source."""
+        with self._lock:
+            return {source: list(lines) for source, lines in self._source_problems.items()}
 
     def text_of(self, item: Item) -> str:
         """The plain text of an item's body, one line per block; worked out once per run, for every transform."""

@@ -27,6 +27,7 @@ class RunReport:
     results: list[StageResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # per-record problems: a bad post, a bad row
     kept: set[str] = field(default_factory=set)  # those of them whose record was kept all the same
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # source -> the problems of the records it skipped
 
     def failed(self, stage: str) -> list[StageResult]:
         return [r for r in self.results if r.stage == stage and not r.ok]

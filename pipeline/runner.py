@@ -95,6 +95,7 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
                 ctx.close()
                 report.problems.extend(ctx.problems)
                 report.kept.update(ctx.kept)
+                report.skipped = ctx.skipped_by()
                 _notify(project, report)
             if store.damage_seen is not None:  # met by a sink, which failed alone: the run ends here
                 raise store.damage_seen

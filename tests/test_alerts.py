@@ -78,6 +78,32 @@ def test_a_failing_source_is_told_once_and_again_only_after_it_recovers_and_fail
     assert len(alerts_sent(config)) == 4  # a new problem: told again, once
 
 
+def test_records_a_source_skipped_are_told_once_until_it_skips_none(write_project):
+    """A job advert without a closing date never reaches a reader: under `pipeline schedule` nobody would know.
+    The organisers are told at once, with each record and what is wrong; not again while it stays so; again when
+    it comes back after a run that skipped nothing."""
+    blog = ('[sources.blog]\ntype = "blog"\npath = "posts"\n[sinks.newsletter]\ntype = "email"\n'
+            'from_email = "news@network.example.org"\nsubscribers = "subscribers.csv"\n'
+            '[alerts]\nto = ["fay@network.example.org"]\n')
+    good = "---\ntitle: Peer support in practice\ndate: 2016-01-20\n---\n\nWhat we learnt.\n"
+    config = write_project(blog, {"posts/good.md": good, "posts/undated.md": good.replace("date: 2016-01-20\n", ""),
+                                  "subscribers.csv": FILES["subscribers.csv"]})
+    assert refresh(config) == 3
+    [told] = alerts_sent(config)
+    assert str(told["Subject"]) == "[Test Network] the source 'blog' skipped 1 record"
+    body = told.get_body(("plain",)).get_content()
+    assert "undated.md" in body and "date" in body and "not in the newsletter, the feed or the site" in body
+
+    assert refresh(config) == 3
+    assert len(alerts_sent(config)) == 1  # the same: not told again
+    (config.parent / "posts" / "undated.md").write_text(good.replace("Peer", "Dated"), encoding="utf-8")
+    assert refresh(config) == 0
+    assert len(alerts_sent(config)) == 1  # put right: resolved quietly
+    (config.parent / "posts" / "later.md").write_text(good.replace("date: 2016-01-20", "date: soon"), encoding="utf-8")
+    assert refresh(config) == 3
+    assert len(alerts_sent(config)) == 2 and "later.md" in alerts_sent(config)[1].get_body(("plain",)).get_content()
+
+
 def test_a_failed_run_is_told_once_until_a_run_succeeds(write_project):
     config = write_project(NETWORK.replace('url = "down.xml"', 'url = "partner.xml"') + "[sinks.disk]\ntype = 'full'\n"
                            + '[pipeline]\nname = "Test Network"\nplugins_dir = "plugins"\n',

@@ -50,16 +50,22 @@ class Settings(BaseModel):
     @field_validator("*")
     @classmethod
     def _from_pipeline_toml(cls, value: Any, info: ValidationInfo) -> Any:
-        """Any `Path` setting (or list of them), not only `settings_types`' ones, is relative to the folder of
-        pipeline.toml; a `PurePosixPath` (a path on the site, say) is not a file's, and stays as it is."""
+        """Any `Path` setting (or a list, tuple or set of them, or a table of them), not only `settings_types`' ones,
+        is relative to the folder of pipeline.toml; a `PurePosixPath` (a path on the site, say) is not a file's, and
+        stays as it is."""
         base = (info.context or {}).get("base_dir")
         if base is None:
             return value
+
+        def resolved(entry: Any) -> Any:
+            return Path(base) / entry if isinstance(entry, Path) and not entry.is_absolute() else entry
+
         if isinstance(value, Path):
-            return value if value.is_absolute() else Path(base) / value
-        if isinstance(value, list | tuple) and any(isinstance(entry, Path) for entry in value):
-            return type(value)(Path(base) / entry if isinstance(entry, Path) and not entry.is_absolute() else entry
-                               for entry in value)
+            return resolved(value)
+        if isinstance(value, list | tuple | set | frozenset) and any(isinstance(entry, Path) for entry in value):
+            return type(value)(resolved(entry) for entry in value)
+        if isinstance(value, dict) and any(isinstance(entry, Path) for entry in value.values()):
+            return {key: resolved(entry) for key, entry in value.items()}
         return value
 
 

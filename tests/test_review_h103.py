@@ -176,16 +176,21 @@ def test_a_list_of_paths_is_taken_from_pipeline_toml_as_one_path_is(project_from
     class Own(Settings):
         folder: Path = Path("content/a")
         folders: list[Path] = []
+        kinds: set[Path] = set()
+        by_name: dict[str, Path] = {}
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     project = project_from('[sources.reports]\ntype = "attached"\nfolders = ["content/a", "content/b"]\n'
+                           'kinds = ["content/c", "/srv/d"]\n[sources.reports.by_name]\ne = "content/e"\n'
                            '[sinks.feed]\ntype = "rss"\n', plugins=[_source_plugin(Own)])
 
     (source,) = project.sources
     assert source.settings.folder == project.root / "content" / "a"
     assert source.settings.folders == [project.root / "content" / "a", project.root / "content" / "b"]
+    assert source.settings.kinds == {project.root / "content" / "c", Path("/srv/d")}  # a set too, and a table's
+    assert source.settings.by_name == {"e": project.root / "content" / "e"}
 
 
 def test_a_plugin_with_a_none_default_for_a_str_setting_still_loads(project_from):

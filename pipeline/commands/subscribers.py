@@ -38,8 +38,9 @@ from pipeline.state.subscribers import (
     requests_of,
     set_themes,
 )
-from pipeline.subscribers.confirmation import ask_to_subscribe, expire_requests, send_confirmation
+from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
 from pipeline.subscribers.csv_io import read_csv, write_csv
+from pipeline.subscribers.expiry import expire_requests
 from pipeline.subscribers.importing import import_list, pending_note
 from pipeline.subscribers.signing import Links
 from pipeline.subscribers.themes import spelling, taxonomy_themes

@@ -17,8 +17,9 @@ from pipeline.components import Deliverer
 from pipeline.config import Project
 from pipeline.mail.transactional import send_now
 from pipeline.state import Store
-from pipeline.state.subscribers import PENDING_DAYS, Request, expire_pending, request_subscription, requested_since
-from pipeline.subscribers.addresses import canonical, mailbox, without_addresses
+from pipeline.state.subscribers import PENDING_DAYS, Request, request_subscription, requested_since
+from pipeline.subscribers.addresses import canonical, mailbox
+from pipeline.subscribers.expiry import expire_requests
 from pipeline.subscribers.signing import Links
 from pipeline.templating import build_environment
 
@@ -41,19 +42,6 @@ def ask_to_subscribe(store: Store, email: str, name: str, themes: Iterable[str],
                      recent)
             return None
     return request_subscription(store, email, name, themes, how=how, at=at, wording=wording)
-
-
-def expire_requests(store: Store, deliverer: Deliverer | None, *, at: datetime) -> int:
-    """End the requests not confirmed within 7 days (`expire_pending`), and have `deliverer` (the project's, None when
-    it sends no mail) forget the confirmations it keeps of them; how many ended."""
-    ended = expire_pending(store, at=at)
-    for address in ended if deliverer is not None else ():
-        try:
-            deliverer.forget_request(address)
-        except Exception as exc:  # a delivery's files left behind are no reason to fail the form or the run
-            log.warning("the %s delivery could not forget an expired request's confirmation (%s); delete it by hand",
-                        deliverer.name, without_addresses(f"{type(exc).__name__}: {exc}"))
-    return len(ended)
 
 
 def send_confirmation(project: Project, request: Request, links: Links,

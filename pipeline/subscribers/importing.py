@@ -10,7 +10,7 @@ only counted: `pending_note` says so once for the file, as no problem. An active
 on a new address (`CsvRow.taken_anyway`: a member stored before them, still mailed where they joined)
 is imported, with a note for it. Then, unless only a check was asked for (`write=False`, as in
 `pipeline run --dry-run`), in this order (the callers end requests not confirmed within 7 days first,
-with `confirmation.expire_requests`):
+with `expiry.expire_requests`):
 
 - rows with status unsubscribed, bounced or complained (a list written by `export --status all`)
   suppress their address, so it is never made active (`import_suppressed`);

@@ -41,12 +41,18 @@ _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _SENTENCE_STARTED = re.compile(r"(?:^|[.!?…:;][\"'”’)\]]*)\s*$")
 
 
+# Invisible characters a paste or a CMS leaves in text (a soft hyphen, a zero-width space, a byte-order mark, marks of
+# direction): a reader never sees them, so a sentence is read without them ("\u200bThe …" starts with a capital).
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e"
+                                "\u2066\u2067\u2068\u2069"))
+
+
 def _fold(text: str) -> str:
-    """`text` with white space folded to single spaces, stripped."""
+    """`text` with white space folded to single spaces and invisible characters dropped, stripped."""
     text = text.strip()
     if "  " not in text and text.isprintable():
-        return text  # already folded (any white space but " " is unprintable)
-    return " ".join(text.split())
+        return text  # already folded (any white space but " " is unprintable, and so is each invisible character)
+    return " ".join(text.translate(_INVISIBLE).split())
 
 
 def _mostly(runs: list[str], text: str) -> bool:
@@ -223,19 +229,49 @@ def _finish(open_block: _Open) -> Block | None:
         runs = _without_label(runs)
         if None not in runs:
             text = "".join([r[0] for r in runs])
-    if None not in runs:  # one segment: the common case, made quicker
+    if None not in runs and "\n" not in text:  # one segment: the common case, made quicker
         folded = _fold(text)
         return Block(open_block.kind, [folded]) if folded else None
     segments, piece = [], []
     for run in runs + [None]:
         if run is None:
-            folded = _fold("".join(piece))
-            if folded:
-                segments.append(folded)
+            for part in _lines_apart("".join(piece)):
+                folded = _fold(part)
+                if folded:
+                    segments.append(folded)
             piece = []
         else:
             piece.append(run[0])
     return Block(open_block.kind, segments) if segments else None
+
+
+def title_case(words: list[str]) -> bool:
+    """Whether `words` (at most ten) are a heading's or a byline's: each a capitalised word, a number or a sign, but
+    for small words ("of", "and", "the")."""
+    return all(w.lstrip("\"'“‘([").strip()[:1].isupper() or w[:1].isdigit() or not _LETTER.search(w)
+               for w in words if w.lower() not in _SMALL_WORDS)
+
+
+_SMALL_WORDS = frozenset("a an and at by for from in of on or the to with & – — -".split())
+_LINE_ENDS = frozenset(".!?…:;,")
+
+
+def _lines_apart(text: str) -> list[str]:
+    """`text` cut around each line that stands apart from the text under it, with only a line break between: a
+    heading, a byline or a bare line in title case ("Pamela Fisher, April 2016", "Key Words: Power – Space – Peer
+    Support"), ending without a stop, before a line that starts with a capital. Any other line break is a space."""
+    if "\n" not in text:
+        return [text]
+    lines = text.split("\n")
+    pieces, start = [], 0
+    for n in range(len(lines) - 1):
+        line, below = lines[n].strip(), lines[n + 1].lstrip()
+        words = line.split()
+        if (line and line[-1] not in _LINE_ENDS and below[:1].isupper() and len(words) <= 10
+                and title_case(words)):
+            pieces += ["\n".join(lines[start:n]), line]
+            start = n + 1
+    return [*pieces, "\n".join(lines[start:])]
 
 
 def _without_label(runs: list[_Run | None]) -> list[_Run | None]:
@@ -255,6 +291,8 @@ def _without_label(runs: list[_Run | None]) -> list[_Run | None]:
     if rest is None or len(label.split()) > 8:
         return runs
     after = rest[0].lstrip()
+    if "\n" in rest[0][:len(rest[0]) - len(after)]:  # the bold text is a line of its own: a heading
+        return [None, (after, rest[1], rest[2])] + runs[end + 1:]
     if re.search(r"[.:!?]$", label) or re.match(r"[:–—-]", after):
         stripped = re.sub(r"^[:–—-]\s*", "", after)
         return [None, (stripped, rest[1], rest[2])] + runs[end + 1:]

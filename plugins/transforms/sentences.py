@@ -9,11 +9,12 @@ abbreviation that never ends a sentence ("Dr.", "St.", "approx.", an initial; "N
 before a number), before a lone closing quote, before a lower-case word, or inside a quotation or
 brackets.
 
-`real_sentences(block)` then keeps only what reads as a sentence: it starts with a capital letter,
-a digit or an opening quote, ends with . ! ? or … (a closing quote or bracket may follow), has at
-least three words, and is not a salutation ("Dear All"), a sign-off ("Best wishes, Pamela"), a
-byline or a bare line in title case ("Pamela Fisher, April 2016"), or a "Label: …" prefix (which is
-removed, the sentence kept).
+`real_sentences(block)` then keeps only what reads as a sentence: it starts with a capital letter
+(any script's, or a letter of a script without capitals), a digit or an opening quote, ends with . ! or ?
+(a closing quote or bracket may follow; not an ellipsis, which a feed's cut leaves), has at least three
+words, and is not a salutation ("Dear All"), a sign-off ("Best wishes, Pamela"), a byline or a bare line
+in title case ("Pamela Fisher, April 2016"), a line of particulars or prices, WordPress's footer, or a
+"Label: …" prefix (which is removed, the sentence kept).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from plugins.transforms.paragraphs import _ARROWS, _LETTER, Block, _fold
+from plugins.transforms.paragraphs import _ARROWS, Block, _fold, title_case
 
 # An arrow or ">" in a sentence: what is left of a link that pointed elsewhere.
 _SENTENCE_ARROW = re.compile(rf"[{re.escape(_ARROWS)}]|(?:^|\s)>+(?:\s|$)")
@@ -193,6 +194,40 @@ _ASCII_LOWER = re.compile("[a-z]")
 _TEASER = re.compile(r"[\[(](?:…|\.\.\.)[\])]$")  # "… Hearing Voices and […]": an excerpt cut by its feed
 _START = re.compile(r"^[\"'“‘(\[]*[A-Z0-9£$€]")
 _START_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789£$€")  # a sentence starting with one matches _START
+_CLOSING = "\"'”’)]"
+_WORDPRESS_FOOTER = re.compile(r"The post .+ appeared first on .+\.$")  # a WordPress feed's line after each post
+# A line of particulars, not a sentence: when and where ("Thursday 23 June 2016, 1.30 to 4.30pm, Leeds Beckett
+# University, and online."), or a post's terms ("Band 6, full time, permanent."): short pieces between commas, one
+# naming a day, a month, a time, a grade or terms.
+_PARTICULAR = re.compile(
+    r"\b(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)days?|January|February|March|April|May|June|July|August|September|"
+    r"October|November|December|FTE|permanent|(?:full|part)[ -]time|fixed[ -]term|(?:Band|Grade) \d)\b|"
+    r"\d(?:[.:]\d\d)? ?[ap]m\b", re.I)
+_PIECES = re.compile(r"[,;()]")
+_AMOUNT = re.compile(r"[£$€] ?\d")
+
+
+def _starts_other_script(sentence: str) -> bool:
+    """Whether `sentence` starts (after opening quotes) with a capital outside A-Z ("Élise", "Łukasz", "Ωμέγα") or a
+    letter of a script without capitals (Arabic, Hebrew)."""
+    first = sentence.lstrip("\"'“‘([")[:1]
+    return first.isupper() or first.isalpha() and not first.islower()
+
+
+def _short_pieces(sentence: str, most: int) -> bool:
+    return all(len(piece.split()) <= most for piece in _PIECES.split(sentence))
+
+
+def _particulars(sentence: str) -> bool:
+    """A line of when and where, or of a post's terms, in three or more short pieces (see `_PARTICULAR`)."""
+    return (sentence.count(",") + sentence.count(";") >= 2 and _short_pieces(sentence, 5)
+            and bool(_PARTICULAR.search(sentence)))
+
+
+def _prices(sentence: str) -> bool:
+    """A price list ("Organisation rate £110; Voluntary sector £70; …", "Tickets: £25 (concessions £10)."): two
+    amounts or more, in short pieces."""
+    return len(_AMOUNT.findall(sentence)) >= 2 and _short_pieces(sentence, 6)
 _SALUTATION = re.compile(
     r"^(?:dear|hi|hello|hey|hiya|greetings|good (?:morning|afternoon|evening))(?=[\s,!.:;–—-]|$)"
     r"(?P<who>[^,.!?:;\n–—]{0,40}?)(?P<end>[,.!:;–—-]+|$)\s*", re.I)
@@ -237,7 +272,6 @@ def _may_open(sentence: str, heads: tuple[frozenset[str], frozenset[str]]) -> bo
 
 _GREETING_HEADS = _heads(_GREETING_START)
 _OPENING_HEADS = _heads(_ENDING_START, _GREETING_START)
-_SMALL_WORDS = frozenset("a an and at by for from in of on or the to with & – — -".split())
 
 
 def tidy(sentence: str) -> str:
@@ -265,10 +299,19 @@ def is_real(sentence: str, opening: bool | None = None) -> bool:
         count = len(sentence.split())
     # (Each quick test before a pattern, here and in `tidy`, passes whenever the pattern would match.)
     if (count < 3 or not (sentence[-1] in _END_CHARS or _END.search(sentence))
-            or not (sentence[0] in _START_CHARS or _START.match(sentence))
+            or not (sentence[0] in _START_CHARS or _START.match(sentence) or _starts_other_script(sentence))
             or sentence[-1] in "])\n" and _TEASER.search(sentence)):
         return False
-    if not (sentence[1].islower() or _ASCII_LOWER.search(sentence)) and not any(c.islower() for c in sentence):
+    if not (sentence[1].islower() or _ASCII_LOWER.search(sentence)) and not any(
+            c.islower() or c.isalpha() and not c.isupper() for c in sentence):  # (a script without case: Arabic)
+        return False
+    if (sentence[-1] == "…" or sentence[-1] == "." and sentence.endswith("...")
+            or sentence[-1] in _CLOSING and sentence.rstrip(_CLOSING).endswith(("…", "..."))):
+        return False  # cut short by its feed ("… and Volkm…"), or trailing off: no whole sentence
+    if (count <= 30 and ("," in sentence or ";" in sentence or "(" in sentence)
+            and (_particulars(sentence) or _prices(sentence))):
+        return False
+    if sentence.startswith("The post ") and _WORDPRESS_FOOTER.match(sentence):
         return False
     if opening is None:
         opening = _may_open(sentence, _OPENING_HEADS)
@@ -279,9 +322,7 @@ def is_real(sentence: str, opening: bool | None = None) -> bool:
             return False
     if (">" in sentence if sentence.isascii() else _ARROW_HINT.search(sentence)) and _SENTENCE_ARROW.search(sentence):
         return False  # (an ASCII sentence holds no arrow but ">")
-    words = sentence.split() if count <= 10 else ()
-    if count <= 10 and all(w.lstrip("\"'“‘([").strip()[:1].isupper() or w[:1].isdigit() or not _LETTER.search(w)
-                                for w in words if w.lower() not in _SMALL_WORDS):
+    if count <= 10 and title_case(sentence.split()):
         return False  # a title-case line: a heading or a byline, not a sentence
     return True
 

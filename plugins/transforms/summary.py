@@ -11,12 +11,12 @@ rest are chosen by how many of the item's frequent words they carry (Luhn's meth
 sentences after the lead; a sentence that opens with a pronoun or a connective pointing back ("They
 join...", "This means...", "Otherwise...") is taken only after the sentence it follows, and a short aside
 ("Watch this space.": under six words) only when no longer sentence would fit. The chosen sentences keep their
-original order.
+original order, each once (a pull quote repeats a sentence).
 
 `max_chars` is a hard limit and nothing is ever cut: when the lead alone is longer, the first later
-real sentence that fits, and does not open with a pronoun pointing back, leads instead (a longer lead
-taken whole would be cut anyway by the email, whose excerpts stop at 300 characters); when no
-sentence fits at all, the summary is empty. Only the first few paragraphs (about four times
+real sentence that fits, is not a quotation's and does not open pointing back, leads instead (a longer
+lead taken whole would be cut anyway by the email, whose excerpts stop at 300 characters); when no
+such sentence fits, the summary is empty. Only the first few paragraphs (about four times
 `max_chars` of text, at least 1,200 characters) are read and split: a summary needs no more, and
 the transform runs on thousands of items.
 """
@@ -48,8 +48,11 @@ he her his how i if in into is it its just more most my no not of on one or our 
 some such than that the their them then there these they this those to up us was we were what when
 which who will with would you your
 """.split())
-DANGLING = re.compile(r"^(they|them|their|it|its|this|these|those|he|she|his|her|such|also|but|and|so|yet|still|"
-                      r"otherwise|however|instead|therefore|thus|moreover|furthermore|meanwhile|again)\b", re.I)
+DANGLING = re.compile(r"^(they|them|their|it|its|this|these|those|that|he|she|his|her|such|also|but|and|so|yet|still|"
+                      r"otherwise|however|instead|therefore|thus|hence|moreover|furthermore|meanwhile|again|then|"
+                      r"similarly|likewise|besides|nevertheless|nonetheless|consequently|indeed|as a result|"
+                      r"for (?:example|instance)|in (?:addition|particular|turn|short|this way)|on the other hand)\b",
+                      re.I)
 # WORD's words found without the pattern (`_words`): a text in bytes with each character WORD takes kept, a capital
 # made small (A-Z -> a-z), "\x01" standing for "’", and anything else made a space.
 _WORD_BYTES = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or c in b"'-\x01" else 32 for c in range(256))
@@ -84,22 +87,15 @@ def summarise_html(body_html: str, max_chars: int, max_sentences: int, text: str
 
 
 def _summarise(blocks: list[Block], text: str | None, max_chars: int, max_sentences: int, limit: int | None) -> str:
-    parts = _candidates(blocks, limit)
+    parts, quoted = _candidates(blocks, limit)
     if not parts:
         return ""
-    # A later sentence leads only when the first is too long, and then not one that points back (unless all do).
-    lead = first_fitting = None
-    for i, part in enumerate(parts):
-        if len(part) <= max_chars:
-            if i == 0 or not DANGLING.match(part):
-                lead = i
-                break
-            if first_fitting is None:
-                first_fitting = i
+    # A later sentence leads only when the first is too long, and then not one that points back nor a quotation's:
+    # better no summary than a cut one, or one that starts mid-thought.
+    lead = next((i for i, part in enumerate(parts) if len(part) <= max_chars and i not in quoted
+                 and (i == 0 or not DANGLING.match(part))), None)
     if lead is None:
-        if first_fitting is None:
-            return ""  # no whole sentence fits: better no summary than a cut one
-        lead = first_fitting
+        return ""
     parts = parts[lead:]
     # A later sentence that would not fit beside the lead is never chosen, whatever its score: only the others are
     # scored and sorted (the order among them is the same), and with one or none (or only the lead to take) the
@@ -153,18 +149,26 @@ def _words(text: str) -> list[bytes]:
     return runs
 
 
-def _candidates(blocks: list[Block], limit: int | None) -> list[str]:
-    """The real sentences of the paragraphs and quotes in order, from the first paragraph sentence on
-    (a quote cannot lead); those of the quotes, or else of the list items, when no paragraph has one
-    (the list items are split only then)."""
+def _candidates(blocks: list[Block], limit: int | None) -> tuple[list[str], set[int]]:
+    """The real sentences of the paragraphs and quotes in order, from the first paragraph sentence on, each once,
+    and which of them are a quote's (a quote cannot lead); those of the quotes, or else of the list items, when no
+    paragraph has one (the list items are split only then)."""
     from plugins.transforms.sentences import real_sentences
 
     found = [(block.kind, s) for block in blocks if block.kind != "li" for s in real_sentences(block, limit)]
     first = next((n for n, (kind, _) in enumerate(found) if kind == "p"), None)
-    if first is not None:
-        return [s for _, s in found[first:]]
-    quotes = [s for kind, s in found if kind == "quote"]
-    return quotes or [s for block in blocks if block.kind == "li" for s in real_sentences(block, limit)]
+    if first is None:
+        found = [(kind, s) for kind, s in found if kind == "quote"] or [
+            ("li", s) for block in blocks if block.kind == "li" for s in real_sentences(block, limit)]
+        first = 0
+    parts, quoted, seen = [], set(), set()
+    for kind, sentence in found[first:]:
+        if sentence not in seen:  # a pull quote, or a paragraph a feed repeats: said once
+            seen.add(sentence)
+            if kind == "quote" and parts:
+                quoted.add(len(parts))
+            parts.append(sentence)
+    return parts, quoted
 
 
 class SummaryTransform(Transform):

@@ -95,7 +95,7 @@ class EmailSink(Sink):
         # Sending and the subscriber list load here, not with the plugin: a refresh without a send needs neither.
         from pipeline.mail.sending import send_issue, settle_open_batches
         from pipeline.state import journal
-        from pipeline.subscribers.confirmation import expire_requests
+        from pipeline.subscribers.expiry import expire_requests
 
         if not run.dry_run:  # every run, a refresh too: a request unconfirmed for 7 days is not kept
             expire_requests(run.store, self.deliverer, at=run.clock())

@@ -29,10 +29,14 @@ _STEM = "*"
 _STOP = "|"
 
 
+_JOINERS = "\u00ad\u2060"  # a soft hyphen or a word joiner inside a word: invisible, the word is one ("sup&shy;port")
+
+
 @lru_cache(maxsize=4096)
 def _kind(char: str) -> str:
-    """What a character of lower-cased text becomes: itself in a word, "|" at a stop, else a space."""
-    return char if WORD.fullmatch(char) else _STOP if char in _STOP_CHARS else " "
+    """What a character of lower-cased text becomes: itself in a word, "|" at a stop, nothing if it joins, else a
+    space."""
+    return char if WORD.fullmatch(char) else _STOP if char in _STOP_CHARS else "" if char in _JOINERS else " "
 
 
 # `normalise` works on UTF-8 bytes: one table marks every ASCII character at C speed (upper case lowered;
@@ -149,10 +153,13 @@ def _words(data: bytes) -> int:
     return inked.count(b" x") + inked.startswith(b"x")
 
 
+_JOINED_WORD = re.compile(rf"[^\W_]+(?:[{_JOINERS}]+[^\W_]+)*")  # a word of the text, as `normalise` reads it
+
+
 def original_offset(text: str, normal_offset: int) -> int:
     """Where in `text` the word at `normal_offset` of `normalise(text)` starts."""
     word = len(WORD.findall(normalise(text)[:normal_offset]))
-    starts = [m.start() for m in WORD.finditer(text.lower())]
+    starts = [m.start() for m in _JOINED_WORD.finditer(text.lower())]
     return starts[word] if 0 <= word < len(starts) else 0
 
 

@@ -31,7 +31,8 @@ ATTRIBUTES = {
 }
 _SPACE = re.compile(r"\s+")
 _BLOCK_END = re.compile(
-    r"<(?:br|/p|/li|/h[1-6]|/div|/section|/article|/blockquote|/tr|/dd|/dt|/pre|/figcaption)\b[^>]*>", re.I)
+    r"<(?:br|/p|/li|/h[1-6]|/div|/section|/article|/blockquote|/tr|/td|/th|/dd|/dt|/pre|/figcaption|/caption)\b[^>]*>",
+    re.I)
 # Characters no output can carry: XML 1.0 forbids them, MJML chokes on them, mail clients show junk.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
 _TAG = re.compile(r'<[^>"]*(?:"[^"]*"[^>"]*)*>')  # a tag as nh3 writes it: attribute values in double quotes

@@ -219,36 +219,45 @@ class ThemesTransform(Transform):
         (place, None) (`_entry`), so this loop, run for every match of every item, looks nothing else up."""
         found: list[list] = list(map(list, self._nothing))
         barred: dict[int, tuple[int, int]] = {}  # per theme, the exclusion that ends last (the longest there)
-        barred_at = -1  # where the last exclusion ended: a bar covers only a match that ends there too
+        barred_until = -1  # where the last exclusion's word ended: a bar covers only a match that ends by then
         for last, (back, listed) in self.index.scan_normal(normal):
             start = last - back
             for place, name in listed:
                 spans = found[place]
                 if name is None:  # an exclusion of the theme
+                    # It covers the matches that start in it and end by the end of its last word: one ending in a
+                    # stem ("cost recover*") covers a whole word ("recovery") too. Those that ended already go now,
+                    # those ending later are barred as they come.
+                    end = normal.find(" ", last)
                     while spans and spans[-3] >= start:
                         del spans[-3:]
                     bar = barred.get(place)
-                    if bar is None or bar[1] < last or bar[0] > start:
-                        barred[place] = (start, last)
-                    barred_at = last
+                    if bar is None or bar[1] < end or bar[0] > start:
+                        barred[place] = (start, end)
+                    barred_until = max(barred_until, end)
                     continue
                 if spans and spans[-2] >= start:  # the last match of the theme ends where this one starts or later
                     if spans[-2] == last and spans[-3] <= start:
                         continue  # the last match covers this one (or is this one, of a phrase listed earlier)
                     while spans and spans[-3] >= start:
                         del spans[-3:]
-                if barred_at == last:
+                if last <= barred_until:
                     bar = barred.get(place)
-                    if bar is not None and bar[1] == last and bar[0] <= start:
+                    if bar is not None and last <= bar[1] and bar[0] <= start:
                         continue
                 spans += (start, last, name)
         return found
 
     def apply(self, items: list[Item], run: RunContext) -> None:
+        spelt = {theme.casefold(): theme for theme in self.themes}
         for item in items:
             judged = self.judge(item.title, run.text_of(item))
             found = [theme for theme, verdict in judged.items() if verdict["kept"]]
-            item.themes = list(dict.fromkeys([*item.themes, *found]))
+            # A theme the source gave in another case ("Peer Support") is the taxonomy's, in its spelling, once.
+            given: dict[str, str] = {}
+            for theme in [*item.themes, *found]:
+                given.setdefault(theme.casefold(), spelt.get(theme.casefold(), theme))
+            item.themes = list(given.values())
             item.theme_evidence = judged
 
 

@@ -219,9 +219,9 @@ def _short_pieces(sentence: str, most: int) -> bool:
 
 
 def _particulars(sentence: str) -> bool:
-    """A line of when and where, or of a post's terms, in three or more short pieces (see `_PARTICULAR`)."""
-    return (sentence.count(",") + sentence.count(";") >= 2 and _short_pieces(sentence, 5)
-            and bool(_PARTICULAR.search(sentence)))
+    """A line of when and where, or of a post's terms, in three or more short pieces (see `_PARTICULAR`), for a
+    sentence with two commas or semicolons or more."""
+    return _short_pieces(sentence, 5) and bool(_PARTICULAR.search(sentence))
 
 
 def _prices(sentence: str) -> bool:
@@ -308,8 +308,8 @@ def is_real(sentence: str, opening: bool | None = None) -> bool:
     if (sentence[-1] == "…" or sentence[-1] == "." and sentence.endswith("...")
             or sentence[-1] in _CLOSING and sentence.rstrip(_CLOSING).endswith(("…", "..."))):
         return False  # cut short by its feed ("… and Volkm…"), or trailing off: no whole sentence
-    if (count <= 30 and ("," in sentence or ";" in sentence or "(" in sentence)
-            and (_particulars(sentence) or _prices(sentence))):
+    if count <= 30 and (sentence.count(",") + sentence.count(";") >= 2 and _particulars(sentence)
+                        or ("£" in sentence or "$" in sentence or "€" in sentence) and _prices(sentence)):
         return False
     if sentence.startswith("The post ") and _WORDPRESS_FOOTER.match(sentence):
         return False

@@ -69,7 +69,7 @@ class ThemesTransform(Transform):
         words_per_point: int = Field(default=100, ge=10)  # more body than this needs more evidence (below)
         relative: float = Field(default=0.2, ge=0, le=1)  # a theme below this share of the top score is dropped
         title_weight: float = Field(default=2.0, ge=0)  # a match in the title counts this many times
-        min_matches: int = Field(default=1, ge=1)  # distinct phrase matches needed as well
+        min_matches: int = Field(default=1, ge=1)  # phrase matches needed as well (a phrase found twice: two)
 
         @field_validator("taxonomy")
         @classmethod

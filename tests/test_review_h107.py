@@ -1,0 +1,131 @@
+"""Review h107: ingest robustness (deadlines, hostile servers and files, OPML lists), as a hostile tester.
+
+Each test is one problem found, and fails while the problem is there.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import resource
+import subprocess
+import sys
+import zlib
+from datetime import date
+
+from pipeline.runner import run
+from tests.http_fixtures import Route
+from tests.test_fetch_deadlines import Stalling
+
+RSS = ("<rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link><description>d</description>"
+       "<item><title>Caf\u00e9 news {n}</title><link>https://p.example.org/{n}</link>"
+       "<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate></item></channel></rss>")
+SINK = '[sinks.feed]\ntype = "rss"\n'
+
+
+def _sources(report):
+    return {r.name: r for r in report.results if r.stage == "source"}
+
+
+# -- a gzip bomb in two layers ---------------------------------------------------------------------------------
+
+def _two_layer_gzip_bomb(gigabytes: int) -> bytes:
+    """A few kilobytes that `Content-Encoding: gzip, gzip` turns into `gigabytes` GB of zeros: the inner layer is a
+    gzip stream of 1 MB blocks of zeros (each flushed, so every block after the first is the same bytes), and the
+    outer layer compresses that. The inner stream is never finished: a reader that stops at its limit never needs
+    its end."""
+    inner = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = b"\0" * (1 << 20)
+    first = inner.compress(zeros) + inner.flush(zlib.Z_FULL_FLUSH)
+    block = inner.compress(zeros) + inner.flush(zlib.Z_FULL_FLUSH)
+    return gzip.compress(first + block * (gigabytes * 1024 - 1), 9)
+
+
+def _limit_memory(megabytes: int):
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (megabytes << 20, resource.RLIM_INFINITY))
+    return limit
+
+
+def test_a_two_layer_gzip_bomb_is_refused_at_max_megabytes_not_decompressed_whole(write_project, feed_server):
+    """feed.py `_download` checks `max_megabytes` ("a runaway or hostile server never fills memory") only after
+    each chunk httpx hands over, and httpx decompresses each chunk whole through every `Content-Encoding` layer
+    (`gzip, gzip`): 5 KB from the server becomes one 4 GB chunk in memory before the 20 MB check is reached. Under
+    a memory limit (a container's, systemd's MemoryMax) the feed fails with "MemoryError: Unable to allocate
+    output buffer" rather than the documented "larger than 20 MB" (and without a limit the run takes 4 GB)."""
+    bomb = _two_layer_gzip_bomb(4)
+    assert len(bomb) < 20_000
+    # The fixture sends route.content_type as it is: a second header line rides along with it.
+    feed_server.routes["/bomb.xml"] = Route(bomb, content_type="application/rss+xml\r\nContent-Encoding: gzip, gzip")
+    feed_server.routes["/ok.xml"] = Route(RSS.format(n=1).encode())
+    config = write_project(f'[pipeline]\nname = "N"\nworkers = 1\n'
+                           f'[sources.bomb]\ntype = "feed"\nurl = "{feed_server.url("/bomb.xml")}"\n'
+                           f'[sources.good]\ntype = "feed"\nurl = "{feed_server.url("/ok.xml")}"\n{SINK}')
+    # In a process of its own, limited to 1 GB of address space: a reader that keeps to its limit needs far less.
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "refresh", "--json", "--as-of", "2016-02-01",
+                           "--config", str(config)], capture_output=True, text=True, timeout=300,
+                          preexec_fn=_limit_memory(1024), cwd=config.parent)
+    report = json.loads(proc.stdout)
+    results = {r["name"]: r for r in report["results"] if r["stage"] == "source"}
+    assert results["good"]["ok"] and results["good"]["count"] == 1
+    assert not results["bomb"]["ok"]
+    assert "larger than 20 MB" in results["bomb"]["summary"], results["bomb"]["summary"]
+
+
+# -- a feed file in UTF-16 --------------------------------------------------------------------------------------
+
+def test_a_local_feed_file_in_utf16_with_its_byte_order_mark_is_read(project_from):
+    """A feed file saved in UTF-16 with a byte order mark and no XML declaration is well-formed XML (XML 1.0
+    4.3.3: the BOM is how UTF-16 is told), and feedparser reads it: `feedparser.parse(path)` gives its item.
+    `parse_feed` gives feedparser `response_headers={"content-location": ""}` for a local file too, so feedparser
+    takes it for an HTTP answer without a Content-Type, ignores the BOM and fails: the source reports "not an RSS
+    or Atom feed (<unknown>:2:1: not well-formed (invalid token))", with either parser."""
+    data = RSS.format(n=1).encode("utf-16")  # b"\xff\xfe<\x00r\x00s\x00s\x00..."
+    project = project_from(f'[sources.plain]\ntype = "feed"\nurl = "f.xml"\n'
+                           f'[sources.fast]\ntype = "feed"\nurl = "f.xml"\nparser = "fast"\n{SINK}',
+                           files={"f.xml": data})
+    results = _sources(run(project, mode="refresh", as_of=date(2016, 2, 1)))
+    assert [(r.ok, r.count, r.summary) for r in results.values()] == [(True, 1, "1 item")] * 2
+
+
+# -- an OPML list's feed that times out ------------------------------------------------------------------------
+
+def test_an_opml_feed_that_times_out_is_reported_so_that_it_can_be_found(write_project, feed_server):
+    """An OPML feed is named after its outline's text made ASCII (opml.py `_UNSAFE`): text in Greek, Welsh with
+    accents dropped, Arabic… becomes `partners/feed`, `partners/feed-3f2a9c`. When such a feed does not answer by
+    its deadline (a server that trickles its headers), fetching.py reports only "timed out: no result within 1 s;
+    the run went on without it": neither the URL (transport errors are to name it) nor the outline's text, so the
+    organiser cannot tell which of the list's feeds is down (the alert then points at "the feed's entry in the OPML
+    file")."""
+    feed_server.routes["/ok.xml"] = Route(RSS.format(n=1).encode())
+    silent = Stalling("headers")
+    try:
+        opml = (f'<opml version="2.0"><body>'
+                f'<outline type="rss" text="Υγεία" xmlUrl="{feed_server.url("/ok.xml")}"/>'
+                f'<outline type="rss" text="Ψυχή" xmlUrl="{silent.url}"/></body></opml>')
+        config = write_project(f'[sources.partners]\ntype = "opml"\npath = "p.opml"\nallow_private = true\n'
+                               f'deadline = 1\n{SINK}', {"p.opml": opml})
+        from pipeline.config import load_project
+        report = run(load_project(config), mode="refresh", as_of=date(2016, 2, 1))
+    finally:
+        silent.close()
+    [failed] = report.failed("source")
+    assert silent.url in failed.summary or "Ψυχή" in failed.name + failed.summary, (failed.name, failed.summary)
+
+
+# -- an empty answer --------------------------------------------------------------------------------------------
+
+def test_an_empty_answer_or_an_empty_feed_file_is_reported_naming_it(project_from, feed_server, tmp_path):
+    """A server that answers 200 with no bytes (a CMS between deploys, a proxy's empty error), or a feed file
+    emptied while it was being written again, fails the source with "AttributeError: object has no attribute
+    'version'": feedparser gives no `version` for empty input, and `_read_with_feedparser` reads
+    `parsed.version`. The message names neither the feed nor what happened (whitespace alone gets "<url>: not an
+    RSS or Atom feed (...no element found)")."""
+    feed_server.routes["/empty.xml"] = Route(b"")
+    url = feed_server.url("/empty.xml")
+    project = project_from(f'[sources.remote]\ntype = "feed"\nurl = "{url}"\n'
+                           f'[sources.local]\ntype = "feed"\nurl = "empty.xml"\n{SINK}', files={"empty.xml": b""})
+    results = _sources(run(project, mode="refresh", as_of=date(2016, 2, 1)))
+    summaries = [results["remote"].summary, results["local"].summary]
+    assert [s.split(": ")[0] for s in summaries] == [url, str(tmp_path / "empty.xml")], summaries
+    assert not any("AttributeError" in s for s in summaries), summaries

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import resource
+import signal
 import subprocess
 import sys
+import time
 import zlib
 from datetime import date
+
+import pytest
 
 from pipeline.runner import run
 from tests.http_fixtures import Route
@@ -129,3 +134,53 @@ def test_an_empty_answer_or_an_empty_feed_file_is_reported_naming_it(project_fro
     summaries = [results["remote"].summary, results["local"].summary]
     assert [s.split(": ")[0] for s in summaries] == [url, str(tmp_path / "empty.xml")], summaries
     assert not any("AttributeError" in s for s in summaries), summaries
+
+
+# -- a signal while a feed is parsed in a worker process -------------------------------------------------------
+
+def _group(pgid: int) -> list[tuple[int, int]]:
+    """(pid, parent pid) of every live process (not a zombie) in process group `pgid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            found.append((int(entry), int(fields[1])))
+    return found
+
+
+def test_sigterm_while_a_feed_is_parsed_in_a_worker_says_no_worker_crashed(write_project):
+    """SIGTERM while a large feed is parsed in a worker process (`run.offload`): `RunContext.close` ends the
+    workers itself, the source's wait for its parse then raises BrokenProcessPool, and `workers_failed` logs
+    "a worker process ended abruptly (killed for memory, or a crash)" beside "stopped by SIGTERM". The
+    operator who ran `systemctl stop` is told of a crash or a lack of memory that never happened (Ctrl-C too)."""
+    items = "".join(f"<item><title>Item {n}</title><link>https://p.example.org/{n}</link><description>"
+                    f"{'Some words about peer support. ' * 30}</description>"
+                    f"<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate></item>" for n in range(12000))
+    big = f"<rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link>{items}</channel></rss>"
+    config = write_project(f'[pipeline]\nname = "N"\nworkers = 2\n[sources.big]\ntype = "feed"\nurl = "big.xml"\n'
+                           f'{SINK}', {"big.xml": big})
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "refresh", "--config", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        for _ in range(600):  # the parse is under way once a worker process (the forkserver's child) is there
+            group = _group(proc.pid)
+            parents = {pid for pid, _ in group if pid != proc.pid}
+            if any(parent in parents for _, parent in group):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("no worker process was started")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 143 and "stopped by SIGTERM" in err
+    assert "killed for memory, or a crash" not in err, err

@@ -12,12 +12,16 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 import zlib
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
+from pipeline import hookimpl
+from pipeline.components import Source
+from pipeline.models import Item, Kind, item_id
 from pipeline.runner import run
 from tests.http_fixtures import Route
 from tests.test_fetch_deadlines import Stalling
@@ -184,3 +188,43 @@ def test_sigterm_while_a_feed_is_parsed_in_a_worker_says_no_worker_crashed(write
             proc.wait()
     assert proc.returncode == 143 and "stopped by SIGTERM" in err
     assert "killed for memory, or a crash" not in err, err
+
+
+# -- a source that yields for ever -------------------------------------------------------------------------------
+
+def test_an_abandoned_sources_generator_is_not_pulled_after_its_deadline(project_from):
+    """A source may yield its items (README: "return or yield `Item`s"), and the host pulls them itself
+    (`runner._fetch_all`: `[_checked(item) ... for item in source.fetch(ctx)]`). A plugin that pages through an
+    API whose "next" cursor never ends is timed out at its deadline and reported, but the host's own loop goes on
+    pulling from the generator for ever, after the run has ended and its store is closed: under `pipeline
+    schedule` each refresh leaves one more thread spinning and a list of items growing until the process runs out
+    of memory. What is abandoned should no longer be pulled."""
+    ended, pulled_after_end, stop = threading.Event(), threading.Event(), threading.Event()
+
+    class Plugin:
+        @hookimpl
+        def register_sources(self, register):
+            class Paged(Source):
+                name = "paged"
+
+                def fetch(self, run):
+                    page = 0
+                    while not stop.is_set():  # the API answers the same "next" cursor for ever
+                        if ended.is_set():
+                            pulled_after_end.set()
+                        page += 1
+                        time.sleep(0.01)
+                        yield Item(item_id(self.instance, str(page)), Kind.NEWS, self.instance, f"Page {page}",
+                                   datetime(2016, 1, 20, tzinfo=UTC))
+
+            register(Paged)
+
+    project = project_from(f'[sources.api]\ntype = "paged"\ndeadline = 0.5\n{SINK}', plugins=[("p", Plugin())])
+    try:
+        report = run(project, mode="refresh", as_of=date(2016, 2, 1))
+        ended.set()
+        [api] = report.failed("source")
+        assert api.name == "api" and api.summary.startswith("timed out")
+        assert not pulled_after_end.wait(2), "the host still pulls items from the abandoned source after the run"
+    finally:
+        stop.set()

@@ -228,3 +228,35 @@ def test_an_abandoned_sources_generator_is_not_pulled_after_its_deadline(project
         assert not pulled_after_end.wait(2), "the host still pulls items from the abandoned source after the run"
     finally:
         stop.set()
+
+
+# -- an OPML list exported again in another order ----------------------------------------------------------------
+
+def test_two_feeds_of_one_title_keep_their_names_when_the_list_is_exported_in_another_order(pipeline_project,
+                                                                                           feed_server):
+    """Feeds often share a title ("News", "Blog"). opml.py gives the plain name (`partners/news`) to whichever comes
+    first in the file and `partners/news-<digest>` to the other, so a list exported again in another order (a feed
+    reader sorts it its own way; a feed moved to another folder) swaps the two names. A source's name is part of
+    every item's id: both feeds' items are stored again under new ids, and each is twice in the next issue, twice
+    on the site and twice in its RSS feed, the second time under a new guid, so feed readers show it again as new
+    ("feed readers never show an item again as new"). Nothing was renamed, added or removed."""
+    item = ("<rss version='2.0'><channel><title>News</title><link>https://{h}.example.org/</link><description>d"
+            "</description><item><title>Item from {h}</title><link>https://{h}.example.org/1</link>"
+            "<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate></item></channel></rss>")
+    feed_server.routes["/a.xml"] = Route(item.format(h="a").encode())
+    feed_server.routes["/b.xml"] = Route(item.format(h="b").encode())
+    a, b = feed_server.url("/a.xml"), feed_server.url("/b.xml")
+
+    def listed(*urls: str) -> str:
+        return ('<opml version="2.0"><body>' + "".join(f'<outline type="rss" text="News" xmlUrl="{url}"/>'
+                                                       for url in urls) + "</body></opml>")
+
+    project = pipeline_project('[sources.partners]\ntype = "opml"\npath = "partners.opml"\nallow_private = true\n',
+                               {"partners.opml": listed(a, b)})
+    project.refresh(as_of=date(2016, 1, 20))
+    project.write({"partners.opml": listed(b, a)})  # the same two feeds, exported again
+    project.run(as_of=date(2016, 2, 1))
+
+    assert sorted(item.title for item in project.items()) == ["Item from a", "Item from b"]
+    assert sorted(entry.title for entry in project.feed().entries) == ["Item from a", "Item from b"]
+    assert project.email().text.count("Item from a") == 1

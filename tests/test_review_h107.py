@@ -260,3 +260,30 @@ def test_two_feeds_of_one_title_keep_their_names_when_the_list_is_exported_in_an
     assert sorted(item.title for item in project.items()) == ["Item from a", "Item from b"]
     assert sorted(entry.title for entry in project.feed().entries) == ["Item from a", "Item from b"]
     assert project.email().text.count("Item from a") == 1
+
+
+def test_a_feed_named_after_its_url_keeps_its_items_when_its_address_changes(pipeline_project, feed_server):
+    """The second feed of a title is named after a digest of its URL (`partners/news-3f2a9c`), so when its address
+    changes in the list (the partner moves to https, or to a new path, as the README expects partners to), the
+    source is renamed and every item it still lists is stored again under a new id: twice on the site, in the RSS
+    feed under a new guid, and in the next issue. The first feed of the title, named `partners/news`, keeps its
+    items through the same move."""
+    item = ("<rss version='2.0'><channel><title>News</title><link>https://{h}.example.org/</link><description>d"
+            "</description><item><title>Item from {h}</title><link>https://{h}.example.org/1</link>"
+            "<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate></item></channel></rss>")
+    feed_server.routes["/a.xml"] = Route(item.format(h="a").encode())
+    feed_server.routes["/b.xml"] = Route(item.format(h="b").encode())
+    feed_server.routes["/b/feed/"] = Route(item.format(h="b").encode())  # where the partner moved it
+
+    def listed(*urls: str) -> str:
+        return ('<opml version="2.0"><body>' + "".join(f'<outline type="rss" text="News" xmlUrl="{url}"/>'
+                                                       for url in urls) + "</body></opml>")
+
+    project = pipeline_project('[sources.partners]\ntype = "opml"\npath = "partners.opml"\nallow_private = true\n',
+                               {"partners.opml": listed(feed_server.url("/a.xml"), feed_server.url("/b.xml"))})
+    project.refresh(as_of=date(2016, 1, 20))
+    project.write({"partners.opml": listed(feed_server.url("/a.xml"), feed_server.url("/b/feed/"))})
+    project.run(as_of=date(2016, 2, 1))
+
+    assert sorted(item.title for item in project.items()) == ["Item from a", "Item from b"]
+    assert sorted(entry.title for entry in project.feed().entries) == ["Item from a", "Item from b"]

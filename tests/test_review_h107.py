@@ -287,3 +287,39 @@ def test_a_feed_named_after_its_url_keeps_its_items_when_its_address_changes(pip
 
     assert sorted(item.title for item in project.items()) == ["Item from a", "Item from b"]
     assert sorted(entry.title for entry in project.feed().entries) == ["Item from a", "Item from b"]
+
+
+# -- what an OPML list's feed tells the organiser to change -------------------------------------------------------
+
+def test_an_opml_feeds_advice_names_a_table_that_exists(write_project, feed_server):
+    """A feed of an OPML list has no table of its own, and a `[sources."partners/big"]` table is refused at start-up
+    (README, `opml`). Yet the feed source's messages send the organiser there: a feed over the list's
+    `max_megabytes` fails with "raise max_megabytes in [sources.partners/big] if that is expected", and an HTTP
+    error says "check the URL in [sources.partners/big]". Doing as told makes pipeline.toml fail to load; the
+    setting is the list's (`[sources.partners]`), and the address is in the OPML file."""
+    feed_server.routes["/big.xml"] = Route(RSS.format(n=1).encode() + b" " * (3 << 19))  # 1.5 MB
+    opml = f'<opml version="2.0"><body><outline type="rss" text="Big" xmlUrl="{feed_server.url("/big.xml")}"/>' \
+           f'<outline type="rss" text="Gone" xmlUrl="{feed_server.url("/gone.xml")}"/></body></opml>'
+    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "p.opml"\nallow_private = true\n'
+                           f'max_megabytes = 1\n{SINK}', {"p.opml": opml})
+    from pipeline.config import load_project
+    results = _sources(run(load_project(config), mode="refresh", as_of=date(2016, 2, 1)))
+    big, gone = results["partners/big"].summary, results["partners/gone"].summary
+    assert "larger than 1 MB" in big and "HTTP 404" in gone
+    assert "[sources.partners/big]" not in big and "[sources.partners/gone]" not in gone, (big, gone)
+
+
+def test_an_opml_feed_whose_address_cannot_be_a_url_is_reported_naming_it(write_project):
+    """An outline's xmlUrl with a character no URL may hold (`&#10;` in the file) or a port that is not a number
+    passes opml.py's checks, and fails at the request with httpx's InvalidURL, which `FeedSource._download` does not
+    catch (it is not an `httpx.HTTPError`): the report says "InvalidURL: Invalid port: '8080x'", naming neither the
+    address nor where it is, while every other transport error starts with the URL."""
+    opml = ('<opml version="2.0"><body>'
+            '<outline type="rss" text="Port" xmlUrl="https://feeds.example.org:8080x/news.xml"/>'
+            '<outline type="rss" text="Newline" xmlUrl="https://feeds.example.org/ne&#10;ws.xml"/></body></opml>')
+    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "p.opml"\n{SINK}', {"p.opml": opml})
+    from pipeline.config import load_project
+    results = _sources(run(load_project(config), mode="refresh", as_of=date(2016, 2, 1)))
+    port, newline = results["partners/port"].summary, results["partners/newline"].summary
+    assert "feeds.example.org:8080x/news.xml" in port, port
+    assert "feeds.example.org/ne" in newline, newline

@@ -21,6 +21,7 @@ import pytest
 
 from pipeline import hookimpl
 from pipeline.components import Source
+from pipeline.config import load_project
 from pipeline.models import Item, Kind, item_id
 from pipeline.runner import run
 from tests.http_fixtures import Route
@@ -114,7 +115,6 @@ def test_an_opml_feed_that_times_out_is_reported_so_that_it_can_be_found(write_p
                 f'<outline type="rss" text="Ψυχή" xmlUrl="{silent.url}"/></body></opml>')
         config = write_project(f'[sources.partners]\ntype = "opml"\npath = "p.opml"\nallow_private = true\n'
                                f'deadline = 1\n{SINK}', {"p.opml": opml})
-        from pipeline.config import load_project
         report = run(load_project(config), mode="refresh", as_of=date(2016, 2, 1))
     finally:
         silent.close()
@@ -302,7 +302,6 @@ def test_an_opml_feeds_advice_names_a_table_that_exists(write_project, feed_serv
            f'<outline type="rss" text="Gone" xmlUrl="{feed_server.url("/gone.xml")}"/></body></opml>'
     config = write_project(f'[sources.partners]\ntype = "opml"\npath = "p.opml"\nallow_private = true\n'
                            f'max_megabytes = 1\n{SINK}', {"p.opml": opml})
-    from pipeline.config import load_project
     results = _sources(run(load_project(config), mode="refresh", as_of=date(2016, 2, 1)))
     big, gone = results["partners/big"].summary, results["partners/gone"].summary
     assert "larger than 1 MB" in big and "HTTP 404" in gone
@@ -318,7 +317,6 @@ def test_an_opml_feed_whose_address_cannot_be_a_url_is_reported_naming_it(write_
             '<outline type="rss" text="Port" xmlUrl="https://feeds.example.org:8080x/news.xml"/>'
             '<outline type="rss" text="Newline" xmlUrl="https://feeds.example.org/ne&#10;ws.xml"/></body></opml>')
     config = write_project(f'[sources.partners]\ntype = "opml"\npath = "p.opml"\n{SINK}', {"p.opml": opml})
-    from pipeline.config import load_project
     results = _sources(run(load_project(config), mode="refresh", as_of=date(2016, 2, 1)))
     port, newline = results["partners/port"].summary, results["partners/newline"].summary
     assert "feeds.example.org:8080x/news.xml" in port, port

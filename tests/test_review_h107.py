@@ -321,3 +321,43 @@ def test_an_opml_feed_whose_address_cannot_be_a_url_is_reported_naming_it(write_
     port, newline = results["partners/port"].summary, results["partners/newline"].summary
     assert "feeds.example.org:8080x/news.xml" in port, port
     assert "feeds.example.org/ne" in newline, newline
+
+
+# -- the CA certificates slow to load ---------------------------------------------------------------------------
+
+def test_sources_keep_their_deadlines_while_the_ca_certificates_are_still_loading(project_from, monkeypatch):
+    """The run waits `HTTP_READY_WAIT` for httpx and the CA certificates "at most, before starting anyway"; but the
+    first source to download then builds the client in `RunContext.http`, which waits for that same loading with
+    no limit while holding the run's lock (`_lock`). Every other source's `run.note`/`noted`, and the main thread
+    abandoning an overdue source, wait for that lock: no deadline is kept, the local-file source cannot finish,
+    and the run hangs with the state folder locked for as long as the certificates take (SSL_CERT_DIR on a hung
+    network mount: for ever)."""
+    import pipeline.http_client as http_client
+    import pipeline.runner as runner
+
+    release = threading.Event()
+    loads = http_client.tls_context
+
+    def stuck():  # reading the CA certificates does not end
+        release.wait(120)
+        return loads()
+
+    monkeypatch.setattr(http_client, "tls_context", stuck)
+    monkeypatch.setattr(runner, "HTTP_READY_WAIT", 0.5)
+    project = project_from(f'[pipeline]\nname = "N"\nworkers = 1\nsource_deadline = 1\n'
+                           f'[sources.remote]\ntype = "feed"\nurl = "https://feeds.example.org/news.xml"\n'
+                           f'[sources.local]\ntype = "feed"\nurl = "local.xml"\n{SINK}',
+                           files={"local.xml": RSS.format(n=1)})
+    done = []
+    runner_thread = threading.Thread(target=lambda: done.append(run(project, mode="refresh", as_of=date(2016, 2, 1))),
+                                     daemon=True)
+    try:
+        runner_thread.start()
+        runner_thread.join(15)  # a safety limit only: the run's own deadlines are of 1 s
+        assert done, "the run did not finish: every source waits for the lock a download holds"
+    finally:
+        release.set()
+        runner_thread.join(30)
+    results = _sources(done[0])
+    assert results["local"].ok and results["local"].count == 1
+    assert not results["remote"].ok

@@ -26,7 +26,7 @@ from pipeline.errors import SourceError
 from pipeline.http_client import PUBLIC_ONLY
 from pipeline.models import Item, Kind, item_id
 from pipeline.run_context import RunContext
-from pipeline.sanitize import PLAIN_URL, clean_html, image_url, language_tag, plain_text, safe_url
+from pipeline.sanitize import PLAIN_URL, clean_html, image_url, language_tag, one_line, plain_text, safe_url
 from pipeline.settings_types import UrlOrFile
 
 log = logging.getLogger("pipeline.sources.feed")
@@ -108,6 +108,15 @@ class FeedSource(Source):
             self._remember(run, url, headers, reading, seen)
         return items[: self.settings.max_items] if self.settings.max_items else items
 
+    def _table(self) -> str:
+        """The table holding this feed's settings: its own, or that of the OPML list it is listed in."""
+        return f"[sources.{self.project.listed_in.get(self.instance, self.instance)}]"
+
+    def _address_at(self) -> str:
+        """Where this feed's address is written: its table, or its outline in an OPML list's file."""
+        listed_in = self.project.listed_in.get(self.instance)
+        return f"its outline in the OPML file of [sources.{listed_in}]" if listed_in else self._table()
+
     def _reading(self, run: RunContext) -> str:
         """How this source reads and what follows: the pipeline's version, the source's settings and the
         transforms' (`RunContext.transforms_key`)."""
@@ -122,7 +131,10 @@ class FeedSource(Source):
 
     def _download(self, url: str, run: RunContext, state: dict) -> tuple[bytes | None, dict]:
         """GET with the validators from last time (`state`); None when the feed has not changed (304)."""
-        headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"}
+        from pipeline.decoding import ACCEPT_ENCODING, TooLarge, UnknownEncoding, bounded_body
+
+        headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5",
+                   "Accept-Encoding": ACCEPT_ENCODING}
         # httpx sends header values as ASCII: a validator a server wrote with other bytes cannot be sent back
         if state.get("etag") and state["etag"].isascii():
             headers["If-None-Match"] = state["etag"]
@@ -140,27 +152,35 @@ class FeedSource(Source):
                     return None, {}
                 if response.status_code >= 400:
                     raise SourceError(f"{url}: HTTP {response.status_code} {response.reason_phrase}; "
-                                      f"check the URL in [sources.{self.instance}] or try again later")
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > limit:  # a runaway or hostile server never fills memory
-                        raise SourceError(f"{url}: larger than {self.settings.max_megabytes} MB; raise "
-                                          f"max_megabytes in [sources.{self.instance}] if that is expected")
-                    if run.time_left() <= 0:  # a server that trickles its answer
-                        raise SourceError(f"{url}: no complete answer within the source's deadline of "
-                                          f"{run.project.deadline_of(self.instance):g} s")
+                                      f"check the URL in {self._address_at()} or try again later")
+                try:  # unpacked a piece at a time: a runaway or hostile server (a gzip bomb) never fills memory
+                    body = bounded_body(response.iter_raw(), response.headers.get("content-encoding", ""), limit,
+                                        lambda: run.time_left() > 0)
+                except TooLarge:
+                    raise SourceError(f"{url}: larger than {self.settings.max_megabytes} MB; raise "
+                                      f"max_megabytes in {self._table()} if that is expected") from None
+                except UnknownEncoding as exc:
+                    raise SourceError(f"{url}: sent packed as {exc}, which was not asked for (only "
+                                      f"{ACCEPT_ENCODING}); the server is misconfigured") from None
+                except ValueError as exc:
+                    raise SourceError(f"{url}: {exc}") from None
+                if body is None:  # a server that trickles its answer
+                    raise SourceError(f"{url}: no complete answer within the source's deadline of "
+                                      f"{run.project.deadline_of(self.instance):g} s")
                 log.debug("%s: %d, %d bytes", url, response.status_code, len(body))
-                return bytes(body), dict(response.headers)
+                return body, dict(response.headers)
         except httpx_errors().TimeoutException:
             raise SourceError(f"{url}: no answer within {timeout:g} s; the server is slow or down, "
                               f"or raise http_timeout in [pipeline]") from None
         except httpx_errors().HTTPError as exc:
-            raise SourceError(f"{url}: {_transport_problem(exc)}; check the address in [sources.{self.instance}]"
+            raise SourceError(f"{url}: {_transport_problem(exc)}; check the address in {self._address_at()}"
                               ) from None
+        except httpx_errors().InvalidURL as exc:  # (not an HTTPError): a port that is no number, a line break
+            raise SourceError(f"{one_line(repr(url))}: not an address that can be fetched ({exc}); correct it in "
+                              f"{self._address_at()}") from None
         except UnicodeError as exc:  # a host name the resolver cannot encode: a redirect's (the URL's is checked)
             raise SourceError(f"{url}: cannot connect: a host name it leads to cannot be looked up ({exc}); check "
-                              f"the address in [sources.{self.instance}]") from None
+                              f"the address in {self._address_at()}") from None
 
 
 class Entry(NamedTuple):
@@ -184,6 +204,9 @@ class ParsedFeed(NamedTuple):
     partial: bool = False  # ... and inside an entry, which is left out of `items`
 
 
+_BYTE_ORDER_MARKS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-8, -16, -32
+
+
 def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: str,
                parser: str = "feedparser") -> ParsedFeed:
     """Parse feed bytes into sanitised items, the ids of those with no date of their own, and whether the
@@ -192,6 +215,12 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
     A plain function of its arguments, so a worker process can run it. With parser="fast", lxml reads
     the documents it can read exactly as feedparser does, and feedparser the rest: the items are the same.
     """
+    if not content.strip():
+        raise SourceError(f"{url}: empty, with no feed in it; check the address or the file"
+                          if "://" not in url else f"{url}: answered with nothing, no feed; the server or the feed "
+                          f"is down, or the feed has moved: check the address or try again later")
+    if not content_type and content.startswith(_BYTE_ORDER_MARKS):
+        content_type = "application/xml"  # so the mark tells the encoding, as XML's rules say (feedparser: only then)
     read = _read_fast(content, url, content_type, source) if parser == "fast" else None
     if read is None:
         feed_link, entries, cut, partial, language = _read_with_feedparser(content, url, content_type)

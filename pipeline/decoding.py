@@ -1,0 +1,94 @@
+"""An HTTP body read and unpacked with a bound on what it becomes, not only on what arrives.
+
+httpx unpacks each chunk it reads whole, through every `Content-Encoding` layer: a few kilobytes sent as
+`gzip, gzip` become gigabytes in memory before a caller counting the chunks could stop. Here the raw bytes
+are unpacked layer by layer, at most `PIECE` bytes out of each layer at a time, so reading stops as soon
+as the body passes its limit, whatever the layers hold. Only gzip and deflate are asked for
+(`ACCEPT_ENCODING`) and unpacked.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterable
+
+ACCEPT_ENCODING = "gzip, deflate"
+PIECE = 64 * 1024
+
+
+class TooLarge(Exception):
+    """The body, unpacked, is larger than the limit."""
+
+
+class UnknownEncoding(Exception):
+    """The body is packed in a way this reader does not unpack (br, zstd, compress …)."""
+
+
+class _Deflate:
+    """HTTP's deflate: zlib's format, or (as some servers send it) raw deflate; told apart by the first bytes."""
+
+    def __init__(self) -> None:
+        self._unpacker: zlib._Decompress | None = None
+        self._first = b""
+
+    def decompress(self, data: bytes, most: int) -> bytes:
+        if self._unpacker is None:
+            self._first += data
+            try:
+                self._unpacker = zlib.decompressobj()
+                return self._unpacker.decompress(self._first, most)
+            except zlib.error:
+                self._unpacker = zlib.decompressobj(-zlib.MAX_WBITS)
+                return self._unpacker.decompress(self._first, most)
+        return self._unpacker.decompress(data, most)
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        return self._unpacker.unconsumed_tail if self._unpacker is not None else b""
+
+
+def unpackers(content_encoding: str) -> list:
+    """One unpacker per layer of `content_encoding`, the last applied first; UnknownEncoding for one not known."""
+    layers = [layer.strip().lower() for layer in content_encoding.split(",")]
+    made = []
+    for layer in reversed([layer for layer in layers if layer and layer != "identity"]):
+        if layer in ("gzip", "x-gzip"):
+            made.append(zlib.decompressobj(zlib.MAX_WBITS | 16))
+        elif layer == "deflate":
+            made.append(_Deflate())
+        else:
+            raise UnknownEncoding(layer)
+    return made
+
+
+def bounded_body(raw: Iterable[bytes], content_encoding: str, limit: int,
+                 still_in_time: Callable[[], bool] = lambda: True) -> bytes | None:
+    """The body of `raw` (the bytes as they came) unpacked, TooLarge past `limit` bytes; None as soon as
+    `still_in_time()` is False (checked after each piece, so a trickle or a slow unpacking ends there)."""
+    layers = unpackers(content_encoding)
+    body = bytearray()
+
+    def take(level: int, data: bytes) -> bool:
+        """Unpack `data` at layer `level` and those after it into `body`; False when time ran out."""
+        if level == len(layers):
+            body.extend(data)
+            if len(body) > limit:
+                raise TooLarge
+            return True
+        layer = layers[level]
+        while data:
+            try:
+                out = layer.decompress(data, PIECE)
+            except zlib.error as exc:
+                raise ValueError(f"its compressed body is damaged ({exc})") from None
+            data = layer.unconsumed_tail
+            if out and not take(level + 1, out):
+                return False
+            if not still_in_time():
+                return False
+        return True
+
+    for chunk in raw:
+        if not take(0, chunk) or not still_in_time():
+            return None
+    return bytes(body)

@@ -118,6 +118,11 @@ class Source(Component):
         site; the default is none. The blog's images are such files."""
         return []
 
+    def origin(self) -> str:
+        """Where this source reads from, for a message that names it when it fails without saying so itself (timed
+        out): a feed's address, say; "" (the default) when it has no one place."""
+        return ""
+
     def expand(self) -> list[Source]:
         """The sources this table stands for: itself, or several (an OPML list of feeds, each run,
         reported and identified under its own name). Called once, when pipeline.toml is loaded."""

@@ -30,6 +30,16 @@ FIRST_THREADS = 4
 RAMP = 0.02  # seconds between checks for whether more threads would help (until there are `concurrency`)
 
 
+def _origin(source: Source) -> str:
+    """What the source says it reads from (`Source.origin`), on one line; "" if it cannot say."""
+    from pipeline.sanitize import one_line
+
+    try:
+        return one_line(str(source.origin()))[:300]
+    except Exception:  # a plugin's mistake here must not cost the report of its timeout
+        return ""
+
+
 def fetch_all(sources: list[Source], fetch: Fetch, *, concurrency: int, deadline_of: Callable[[str], float],
               on_result: Callable[[StageResult], None], abandon: Callable[[str], None],
               meanwhile: Callable[[], None] = lambda: None) -> list[StageResult]:
@@ -37,6 +47,7 @@ def fetch_all(sources: list[Source], fetch: Fetch, *, concurrency: int, deadline
     called as each finishes or times out, and `meanwhile` every POLL seconds while they run, both on
     this thread)."""
     waiting = deque(sources)
+    by_name = {source.instance: source for source in sources}
     started: dict[str, float] = {}
     finished: dict[str, StageResult] = {}
     unreported: deque[str] = deque()  # finished (or timed out), in that order, for this thread to report
@@ -64,8 +75,10 @@ def fetch_all(sources: list[Source], fetch: Fetch, *, concurrency: int, deadline
         for name, since in list(started.items()):
             limit = deadline_of(name)
             if name not in finished and now - since >= limit:
-                finished[name] = StageResult("source", name, False, f"timed out: no result within {limit:g} s; "
-                                             f"the run went on without it", now - since)
+                origin = _origin(by_name[name])
+                finished[name] = StageResult("source", name, False, f"timed out: no result within {limit:g} s"
+                                             f"{f' from {origin}' if origin else ''}; the run went on without it",
+                                             now - since)
                 unreported.append(name)
                 abandon(name)
                 if waiting:  # the next source may start: a hung one never holds up the rest

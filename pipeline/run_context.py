@@ -50,6 +50,7 @@ class RunContext:
     _retired: list = field(default_factory=list, repr=False)  # the worker processes of pools replaced
     _alone: Executor | None = field(default=None, repr=False)  # one worker, for `run_alone`
     _alone_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _http_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # making the client: not `_lock`
     _background: Executor | None = field(default=None, repr=False)  # one thread, for `in_background`
     _closed: bool = field(default=False, repr=False)
     _http: httpx.Client | None = field(default=None, repr=False)
@@ -224,8 +225,23 @@ class RunContext:
 
     @property
     def http(self) -> httpx.Client:
-        """One HTTP client for every source: shared connections, timeouts, a clear User-Agent."""
-        with self._lock:
+        """One HTTP client for every source: shared connections, timeouts, a clear User-Agent. The CA certificates
+        it needs (loading on their own thread since the run began) are waited for within the calling source's
+        deadline, holding no lock the run needs meanwhile (to abandon an overdue source, or note another's)."""
+        if self._http is not None:
+            return self._http
+        if self.tls is not None and not self.tls.done():
+            from pipeline.errors import SourceError
+
+            left = self.time_left()
+            try:
+                self.tls.result(timeout=None if left == float("inf") else max(0.0, left))
+            except TimeoutError:
+                raise SourceError("the CA certificates for HTTPS did not load within the source's deadline (a slow "
+                                  "disk, or SSL_CERT_FILE or SSL_CERT_DIR on a mount that does not answer)") from None
+            except Exception:
+                pass  # said by new_client, which asks for the same result
+        with self._http_lock:
             if self._http is None:
                 from pipeline.http_client import new_client
 
@@ -258,6 +274,8 @@ class RunContext:
             future.cancel()  # not started yet: it never will be
             raise SourceError("still parsing when the source's deadline came") from None
         except BrokenProcessPool as exc:
+            if self._closed:  # the run ended (a signal): it ended the workers itself
+                raise SourceError("the run was stopped while it was being parsed") from None
             self.workers_failed(exc)
         # The pool broke while this was in it: this call may have broken it, or another one did. Once
         # more, alone, so that only a call that breaks its worker every time fails.
@@ -338,7 +356,7 @@ class RunContext:
         (the work in flight in the old one is lost, and its callers are told so). Every future in flight
         in a broken pool says so, one after another: only a pool that is broken is replaced, never the
         sound one that replaced it."""
-        if not isinstance(exc, BrokenProcessPool):
+        if not isinstance(exc, BrokenProcessPool) or self._closed:  # closed: the run ended its workers itself
             return
         with self._lock:
             pool = self._pool

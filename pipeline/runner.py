@@ -267,7 +267,15 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
 
     def fetch(source: Source) -> StageResult:
         def work() -> tuple[str, int]:
-            items = [_checked(item, clean=not source.sanitises) for item in source.fetch(ctx)]
+            items = []
+            produced = source.fetch(ctx)
+            for item in produced:
+                if source.instance in abandoned:  # past its deadline: nothing more is taken from it
+                    close = getattr(produced, "close", None)
+                    if close is not None:
+                        close()  # a generator's `finally` runs now, not never
+                    break
+                items.append(_checked(item, clean=not source.sanitises))
             for item in items:  # under another's name (and so its ids), it would take that source's items; and what a
                 # complete source no longer lists is found by its own name
                 if item.source != source.instance and (item.source in names or source.instance in complete):

@@ -108,6 +108,9 @@ class FeedSource(Source):
             self._remember(run, url, headers, reading, seen)
         return items[: self.settings.max_items] if self.settings.max_items else items
 
+    def origin(self) -> str:
+        return str(self.settings.url)
+
     def _table(self) -> str:
         """The table holding this feed's settings: its own, or that of the OPML list it is listed in."""
         return f"[sources.{self.project.listed_in.get(self.instance, self.instance)}]"

@@ -7,11 +7,14 @@
     allow_private = false      # true: fetch feeds at localhost or private addresses too
 
 Each feed becomes the source `partners/<name>` (its `text` or `title`, made safe), so it is fetched,
-reported and identified as if it had a table of its own, and one failing feed fails alone. A later
-feed of a name already taken adds a piece of its URL's digest (`partners/news-3f2a9c`), not its place
-in the file, so adding or removing a feed never passes one such name (its items' ids, its health
-record) to another feed; only the plain name passes, as a moved feed's does, to the next feed of
-that name once the first is removed.
+reported and identified as if it had a table of its own, and one failing feed fails alone. A source's
+name is part of its items' ids, so it must not change when nothing about the feed did. When several
+feeds share a name ("News"), none is told apart by its place in the file, which another export
+changes: the one whose address comes first (without its scheme and "www.", in order) keeps the plain
+name, and each other adds its host (`partners/news-p-example-org`), and, when it shares that too, a
+piece of its path's digest. So a list exported in another order, a feed moved to https, to "www."
+or to another path on its host keeps every name; adding or removing a feed of that name can pass the
+plain name to another (its items are then stored again once).
 
 The file is someone else's export, so no more than `MAX_BYTES` of it is read, and an outline is
 never fetched when its xmlUrl is not an http(s) address (a local path, `ftp:`, `javascript:`: it
@@ -69,17 +72,10 @@ class OpmlSource(Source):
 
     def expand(self) -> list[Source]:
         where = f"{self.project.config_path.name}: [sources.{self.instance}]"
-        sources, seen = [], set()
+        sources = []
         feeds, skipped = feeds_in(self.settings.path, where, allow_private=self.settings.allow_private)
         self.skipped = tuple(skipped)
-        for title, url in feeds:
-            name = f"{self.instance}/{_UNSAFE.sub('-', title.lower()).strip('-') or 'feed'}"
-            if name in seen:  # two feeds of one name: the later one's own URL tells it apart, wherever it is listed
-                name = f"{name}-{hashlib.sha256(url.encode()).hexdigest()[:6]}"
-            base, n = name, 2
-            while name in seen:  # no two sources share a name, whatever the titles
-                name, n = f"{base}-{n}", n + 1
-            seen.add(name)
+        for (_, url), name in zip(feeds, _names(self.instance, feeds), strict=True):
             table = {"type": "feed", "url": url, "kind": self.settings.kind,
                      "max_megabytes": self.settings.max_megabytes, "parser": self.settings.parser}
             if self.settings.max_items:
@@ -108,6 +104,55 @@ class OpmlSource(Source):
             run.problem(f"{self.settings.path} <outline> {_short(title)}", f"xmlUrl {_short(url)} {said}; "
                         f"outline skipped")
         return []
+
+
+def _names(instance: str, feeds: list[tuple[str, str]]) -> list[str]:
+    """Each feed's source name (see the module's docstring), in the order of `feeds`; no two the same."""
+    bases = [f"{instance}/{_slug(title) or 'feed'}" for title, _ in feeds]
+    sharing: dict[str, list[int]] = {}
+    for n, base in enumerate(bases):
+        sharing.setdefault(base, []).append(n)
+    names = list(bases)
+    for base, places in sharing.items():
+        if len(places) == 1:
+            continue
+        places.sort(key=lambda n: _address_key(feeds[n][1]))
+        hosts = [_host(feeds[n][1]) for n in places]
+        for n, host in zip(places[1:], hosts[1:], strict=True):
+            names[n] = f"{base}-{_slug(host) or 'host'}"
+            if hosts.count(host) > 1:  # another feed of that name on that host: its path tells them apart
+                names[n] += "-" + hashlib.sha256(_address_key(feeds[n][1]).encode()).hexdigest()[:6]
+    taken: set[str] = set()
+    for n, name in enumerate(names):
+        base, k = name, 2
+        while name in taken:  # no two sources share a name, whatever the titles and addresses
+            name, k = f"{base}-{k}", k + 1
+        taken.add(name)
+        names[n] = name
+    return names
+
+
+def _slug(text: str) -> str:
+    return _UNSAFE.sub("-", text.lower()).strip("-")
+
+
+def _host(url: str) -> str:
+    host = (urlparse(url).hostname or "").lower().rstrip(".")
+    return host.removeprefix("www.")
+
+
+def _address_key(url: str) -> str:
+    """The address as it stays when a feed moves to https or to "www.": host, port, path (no final "/"), query."""
+    parts = urlparse(url)
+    port = f":{parts.port}" if _port(parts) else ""
+    return f"{_host(url)}{port}{parts.path.rstrip('/')}{'?' + parts.query if parts.query else ''}"
+
+
+def _port(parts) -> int | None:
+    try:
+        return parts.port if parts.port not in (80, 443) else None
+    except ValueError:
+        return None
 
 
 def feeds_in(path, where: str, *, allow_private: bool = False

@@ -75,6 +75,23 @@ def test_a_bold_subject_before_a_hard_wrap_stays_in_its_sentence():
 
     assert summary.startswith("Hearing Voices Network Leeds has moved to a new venue on Call Lane"), summary
 
+
+def test_a_post_that_is_one_quotation_still_gets_a_summary_when_its_first_sentence_is_long():
+    """`_candidates` marks every sentence of a quote after the first as a quotation's, and `_summarise` lets none of
+    them lead: meant for a pull quote beside the paragraphs, it also hits a post whose whole body is a blockquote (a
+    testimonial, a reader's story), where every sentence is the quotation's. With a first sentence over `max_chars`,
+    such a post now gets no summary at all, though its next sentences fit (they led before)."""
+    from plugins.transforms.summary import summarise_html
+
+    first = ("When I first heard voices I was nineteen and "
+             + "nobody around me, not my family, not my doctors and not my friends, " * 3
+             + "had any idea what to do with me.")
+    body = (f"<blockquote><p>{first}</p><p>The group gave me a place where my experience made sense.</p>"
+            "<p>I go every week now and I help run it.</p></blockquote>")
+    assert len(first) > 200
+
+    assert summarise_html(body, 200, 2).startswith("The group gave me a place where my experience made sense.")
+
 # -- consent wording --------------------------------------------------------------------------------------------------
 
 ORGANISERS_FORM = """{% extends "web/layout.html" %}
@@ -222,3 +239,35 @@ def test_pruning_the_outbox_leaves_a_message_being_written_now(outbox_and_store)
     deliverer.open_batch(20)
 
     assert being_written.exists()
+
+
+def test_moving_the_list_keeps_the_wording_each_consent_was_given_under(tmp_path, monkeypatch, capsys):
+    """`subscribers export --status all` is how a list moves to another database "with each consent record", and the
+    import keeps that record; but `records()` (pipeline/state/subscribers.py) and `Event.text()` leave out the wording
+    now kept with each entry, so a moved list no longer shows what anyone was told when they consented (the reason
+    schema step 16 keeps it, UK GDPR art. 7(1)), and no copy of it is kept anywhere."""
+    from pipeline.cli import main
+    from pipeline.state import Store
+    from pipeline.state import subscribers as subs
+    from tests.serve_fixtures import SERVE_TOML
+
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    config = tmp_path / "pipeline.toml"
+    config.write_text(SERVE_TOML, encoding="utf-8")
+    main(["subscribers", "show", "nobody@example.org", "--config", str(config)])  # makes the state database
+    store = Store(tmp_path / "state" / "pipeline.sqlite")
+    try:
+        at = datetime.now(UTC) - timedelta(days=1)
+        asked = subs.request_subscription(store, "gil@example.org", "Gil", [], how="form", at=at,
+                                          wording="Privacy: the Leeds office keeps your address for two years.")
+        assert subs.confirm(store, asked.subscriber.id, how="confirmation", at=at, request=asked.id,
+                            wording="Privacy: the Leeds office keeps your address for two years.")
+    finally:
+        store.close()
+    capsys.readouterr()
+
+    assert main(["subscribers", "export", "--status", "all", "--config", str(config)]) == 0
+
+    exported = capsys.readouterr().out
+    assert "gil@example.org" in exported
+    assert "the Leeds office keeps your address for two years" in exported, exported

@@ -35,10 +35,12 @@ def test_a_sentence_with_amounts_in_thousands_is_not_a_price_list(sentence):
 @pytest.mark.parametrize("sentence", [
     "Our group meets on Mondays, and it is free, friendly and open to all.",
     "We marched, we sang, and in March we won.",
+    "If you can, you may bring a friend, a carer or a supporter.",
 ])
 def test_an_ordinary_sentence_that_names_a_day_or_month_is_not_a_line_of_particulars(sentence):
-    """`_particulars` rejects any sentence of short comma-separated pieces that names a day or a month: an ordinary
-    sentence with a list in it ("free, friendly and open to all") is dropped from summaries, as it was not before."""
+    """`_particulars` rejects any sentence of short comma-separated pieces that names a day or a month, and matches
+    case-insensitively, so the verb "may" is the month May: an ordinary sentence with a list in it ("free, friendly
+    and open to all", "you may bring a friend, a carer ...") is dropped from summaries, as it was not before."""
     from plugins.transforms.sentences import is_real
 
     assert is_real(sentence)

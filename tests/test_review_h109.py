@@ -1,20 +1,15 @@
-"""Review h109: failing tests for the changes since 7316ced (summary and themes rules, consent wording, outbox
-retention, the systemd watchdog)."""
+"""Review h109: failing tests for the changes since 7316ced (the summary rules, the consent wording, request
+expiry and outbox retention)."""
 
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from pipeline import hookimpl
-from pipeline.components import Sink, SinkResult, Source
 from pipeline.config import load_project
 
 # -- summaries: real sentences now rejected ------------------------------------------------------------------------
@@ -208,9 +203,8 @@ def test_an_expired_request_takes_only_its_confirmations_out_of_the_outbox(outbo
     in `[alerts] to` who tried the form with their own address and did not confirm loses, 7 days later, every alert
     (and test send) the outbox holds for them, one written a minute before included."""
     from pipeline.state import subscribers as subs
-    from pipeline.subscribers.expiry import expire_requests
-
     from pipeline.subscribers.confirmation import send_confirmation
+    from pipeline.subscribers.expiry import expire_requests
     from pipeline.subscribers.signing import Links
 
     deliverer, store = outbox_and_store

@@ -21,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from pipeline import watchdog
 from pipeline.components import Source
 from pipeline.run_report import StageResult
 
@@ -90,6 +91,7 @@ def fetch_all(sources: list[Source], fetch: Fetch, *, concurrency: int, deadline
     reported = reported_before = 0
     next_poll, next_ramp = time.monotonic() + POLL, time.monotonic() + RAMP
     while reported < len(sources):
+        watchdog.beat()  # this loop keeps every source's deadline: while it turns, the run is alive
         # The lock is held only to read and change the shared state: saving (on_result, meanwhile) may wait
         # on the database, and meanwhile the sources that finish must be able to say so, or they would be
         # taken for overdue.

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
-from pipeline import jsontext
+from pipeline import jsontext, watchdog
 from pipeline.components import Transform
 from pipeline.models import Item
 from pipeline.run_context import RunContext
@@ -219,7 +219,9 @@ class Ingest:
         """Save the first chunk in flight; with `block`, wait for it first, until its deadline at most."""
         first = self.in_flight[0]
         if block:
-            wait([first.future], timeout=None if first.retried else max(0.0, self._due(first) - time.monotonic()))
+            left = self.chunk_deadline if first.retried else max(0.0, self._due(first) - time.monotonic())
+            watchdog.beat(next_within=left)  # a wait its deadline ends (one done again alone keeps its own)
+            wait([first.future], timeout=None if first.retried else left)
         self.in_flight.pop(0)
         self.first_since = time.monotonic()
         if first.future.done():

@@ -34,6 +34,7 @@ import signal
 import threading
 from typing import Any
 
+from pipeline import watchdog
 from pipeline.errors import PipelineError
 
 AGAIN = 1.0  # seconds between interrupts, until the call ends
@@ -53,6 +54,7 @@ def call_within(seconds: float, message: str, fn, *args) -> Any:
     """`fn(*args)`, stopped with `OutOfTime(message)` once `seconds` pass (and the interrupt's notes)."""
     limit = _Alarm(seconds) if _alarm_is_free() else _AsyncLimit(seconds)
     stopped: BaseException | None = None
+    watchdog.beat(next_within=seconds)  # alive while within the deadline, which ends it (`pipeline/watchdog.py`)
     try:
         limit.arm()
         return fn(*args)

@@ -3,13 +3,15 @@
 The scheduler says it is ready (`READY=1`), then a thread of its own tells systemd it is alive (`WATCHDOG=1`, the
 sd_notify protocol: a datagram to `$NOTIFY_SOCKET`) every third of the interval systemd asks for
 (`$WATCHDOG_USEC`), as long as the scheduler shows signs of life (`beat`): its loop at each check and before each
-wait, a run at each source, transform and sink done, a send at each batch. A scheduler stuck where no deadline
-reaches (a call into C that never returns, a disk that hangs) stops them, the thread stops telling systemd, and
-systemd kills it and starts it again (`Restart=on-failure`); the next run settles what it left.
+wait; a run at each turn of the loop that keeps the sources' deadlines, at each source, transform and sink done;
+a send at each batch; and any call with a deadline (`time_limits.call_within`: a sink, a transform) or a wait
+bounded by one, which counts as alive until that deadline, since the deadline ends it. A scheduler stuck where no
+deadline reaches (a call into C that never returns, a disk that hangs) stops them, the thread stops telling
+systemd, and systemd kills it and starts it again (`Restart=on-failure`); the next run settles what it left.
 
-The thread cannot tell a long step from a stuck one: the interval must be longer than any step between two signs
-of life (the shipped unit's is 15 minutes). Outside systemd (no `$NOTIFY_SOCKET`) nothing is sent, and `beat`
-costs a read of the clock.
+The interval (the shipped unit's is 15 minutes) is the longest the scheduler may go past every deadline it knows
+before it is taken for stuck. Outside systemd (no `$NOTIFY_SOCKET`) nothing is sent, and `beat` costs a read of
+the clock.
 """
 
 from __future__ import annotations

@@ -59,6 +59,7 @@ class Mailing:
     unsubscribe_mailto: str = ""  # also offered in List-Unsubscribe, for clients without one-click
     unsubscribe_base: str = ""  # a recipient's one-click link is this followed by their token
     test: bool = False  # `pipeline send-test`: subject marked, nothing recorded
+    purpose: str = ""  # of a message that is not an issue: "confirmation" (a delivery that keeps mail files it so)
     extra: dict[str, str] = field(default_factory=dict)  # more headers the same for everyone (no To/From)
 
     @property

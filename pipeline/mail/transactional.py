@@ -45,11 +45,13 @@ def mail_sink(project: Project) -> MailSink:
 
 
 def send_now(project: Project, *, to_email: str, to_name: str, subject: str, text: str,
-             html: str | None = None) -> str:
-    """Send one message to one person right away; return its reference (message id or file path)."""
+             html: str | None = None, purpose: str = "") -> str:
+    """Send one message to one person right away; return its reference (message id or file path). `purpose`
+    ("confirmation") lets a delivery that keeps mail find it again (`Deliverer.forget_request`)."""
     sink = mail_sink(project)
     sender_email, sender_name, reply_to = sink.sender()
-    mailing = Mailing(subject, sender_email, sender_name, text, html, datetime.now(UTC), reply_to=reply_to)
+    mailing = Mailing(subject, sender_email, sender_name, text, html, datetime.now(UTC), reply_to=reply_to,
+                      purpose=purpose)
     return deliver_now(sink.deliverer, mailing, Recipient(to_email.lower(), to_name))
 
 

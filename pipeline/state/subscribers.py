@@ -92,9 +92,11 @@ class Event:
     wording: str = ""  # what the person was shown when they gave it (the form's, the confirmation page's), if kept
 
     def text(self) -> str:
-        """The change on one line, as an export carries it: '2016-01-05 10:00:00 UTC active confirmation'."""
+        """The change on one line, as an export carries it: '2016-01-05 10:00:00 UTC active confirmation', and the
+        wording shown then, if kept ('… [shown: Privacy: …]')."""
         detail = f" ({self.detail})" if self.detail else ""
-        return f"{self.at:%Y-%m-%d %H:%M:%S} UTC {self.status} {self.how}{detail}"
+        shown = f" [shown: {' '.join(self.wording.split())}]" if self.wording else ""
+        return f"{self.at:%Y-%m-%d %H:%M:%S} UTC {self.status} {self.how}{detail}{shown}"
 
 
 @dataclass(frozen=True)
@@ -483,8 +485,9 @@ def listing(store: Store, status: str | None = None) -> list[tuple[Subscriber, E
 def records(store: Store, status: str | None = None) -> dict[int, list[Event]]:
     """The consent record of every subscriber (or of those with `status`), by id, each oldest first."""
     found: dict[int, list[Event]] = {}
-    for row in store._rows("SELECT e.subscriber, e.at, e.status, e.how, e.detail FROM subscriber_events e "
-                           "JOIN subscribers s ON s.id = e.subscriber WHERE ? IS NULL OR s.status = ? "
+    for row in store._rows("SELECT e.subscriber, e.at, e.status, e.how, e.detail, w.text FROM subscriber_events e "
+                           "JOIN subscribers s ON s.id = e.subscriber LEFT JOIN consent_shown c ON c.event = e.id "
+                           "LEFT JOIN consent_wordings w ON w.id = c.wording WHERE ? IS NULL OR s.status = ? "
                            "ORDER BY e.subscriber, e.id", (status, status)):
         found.setdefault(row[0], []).append(_event_of(row[1:]))
     return found
@@ -666,6 +669,8 @@ def _event(db: sqlite3.Connection, subscriber_id: int, at: datetime, status: str
            wording: str = "") -> None:
     event = db.execute("INSERT INTO subscriber_events (subscriber, at, status, how, detail) VALUES (?, ?, ?, ?, ?)",
                        (subscriber_id, _iso(at), status, how, detail)).lastrowid
+    # An id SQLite gives again (a salvaged copy that lost the last entry but kept what named it) names this one now
+    db.execute("DELETE FROM consent_shown WHERE event = ?", (event,))
     if wording:
         digest = hashlib.sha256(wording.encode("utf-8")).hexdigest()
         db.execute("INSERT INTO consent_wordings (sha256, text, first_at) VALUES (?, ?, ?) ON CONFLICT (sha256) "

@@ -24,6 +24,7 @@ from pipeline.subscribers.signing import Links
 from pipeline.templating import build_environment
 
 TEMPLATE = "web/confirm-email.txt"
+CONFIRMATION = "confirmation"  # the purpose its mailing is sent with (`Mailing.purpose`)
 log = logging.getLogger("pipeline.subscribers")
 
 
@@ -54,4 +55,4 @@ def send_confirmation(project: Project, request: Request, links: Links,
     text = env.get_template(TEMPLATE).render(confirm_url=links.confirm(request.subscriber.id, request.id),
                                              days=PENDING_DAYS)
     return send_now(project, to_email=request.subscriber.email, to_name="",
-                    subject=f"Confirm your subscription to {project.core.name}", text=text)
+                    subject=f"Confirm your subscription to {project.core.name}", text=text, purpose=CONFIRMATION)

@@ -116,7 +116,8 @@ async def subscribe(request: Request) -> Response:
                         web.project.serve.limit_minutes)
         return _too_many(web, wait)
     asked = await run_in_threadpool(ask_to_subscribe, web.store, email, name, themes, how="form", at=_now(),
-                                    deliverer=project_deliverer(web.project), wording=web.pages.consent_wording(),
+                                    deliverer=project_deliverer(web.project),
+                                    wording=web.pages.consent_wording("subscribe.html", **_form_context(web)),
                                     daily_limit=web.project.serve.daily_confirmations)
     # Sent after the response, so an address already on the list cannot be told apart by time or by a failure.
     return _sent(web, BackgroundTask(web.mailer.submit, _send_confirmation, web, asked) if asked else None)
@@ -149,12 +150,16 @@ def _send_confirmation(web: Web, asked: SubscriptionRequest) -> None:
 def _form(web: Web, request: Request, values: dict | None = None, errors: dict[str, str] | None = None,
           status: int = 200) -> Response:
     field, nonce = web.form_tokens.issue(request)
-    response = web.pages.render("subscribe.html", status=status, title="Subscribe to the newsletter",
-                                form_token=field, honeypot=HONEYPOT, all_themes=web.themes,
-                                always_note=web.always_note,
-                                values=values or {"email": "", "name": "", "themes": []}, errors=errors or {})
+    response = web.pages.render("subscribe.html", status=status, **_form_context(web, field, values, errors))
     web.form_tokens.set_cookie(request, response, nonce)
     return response
+
+
+def _form_context(web: Web, token: str = "", values: dict | None = None,
+                  errors: dict[str, str] | None = None) -> dict:
+    return {"title": "Subscribe to the newsletter", "form_token": token, "honeypot": HONEYPOT,
+            "all_themes": web.themes, "always_note": web.always_note,
+            "values": values or {"email": "", "name": "", "themes": []}, "errors": errors or {}}
 
 
 def _sent(web: Web, background: BackgroundTask | None = None) -> Response:
@@ -199,8 +204,12 @@ async def confirm_post(request: Request) -> Response:
     subscriber = await run_in_threadpool(get_subscriber, web.store, subscriber_id)
     if subscriber is None:
         return _gone(web)
+    # the page with the button as it was shown, but for the name and themes asked for: the wording is kept apart
+    # from the person, and outlives an erasure
+    wording = web.pages.consent_wording("confirm.html", title="Confirm your subscription", state="pending",
+                                        preferences="", asked=None)
     activated = await run_in_threadpool(confirm, web.store, subscriber.id, how="confirmation", at=_now(),
-                                        request=asked, mailed=mailed, wording=web.pages.consent_wording())
+                                        request=asked, mailed=mailed, wording=wording)
     if not activated and subscriber.status != "active":
         return _gone(web)
     return web.pages.render("confirm.html", title="You are subscribed", state="active",

@@ -58,12 +58,15 @@ class Pages:
                **context: Any) -> HTMLResponse:
         return HTMLResponse(self._html(template, **context), status_code=status, headers=headers)
 
-    def consent_wording(self) -> str:
-        """What the form and the page with the button tell a person about their data (`web/consent.html`), in plain
-        text, for their consent record. Made afresh each time: `pipeline serve` reads templates as they are now."""
+    def consent_wording(self, page: str, **context: Any) -> str:
+        """What `page` (the form, or the page with the button, rendered with `context`) tells a person about their
+        data, in plain text, for their consent record: `web/consent.html`'s text when the page shows it, else (an
+        organiser's own page without it) the page's whole text. Made afresh each time, as the pages are."""
         from pipeline.sanitize import html_to_text
 
-        return html_to_text(self._html("consent.html"))
+        wording = html_to_text(self._html("consent.html"))
+        shown = html_to_text(self._html(page, **context))
+        return wording if " ".join(wording.split()) in " ".join(shown.split()) else shown
 
     def _html(self, template: str, **context: Any) -> str:
         return self.env.get_template(f"web/{template}").render(style=self.style, app_path=self.app_path,

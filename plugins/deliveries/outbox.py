@@ -36,6 +36,8 @@ if TYPE_CHECKING:  # the email package's MIME machinery loads when a message is 
     from pipeline.mail.message import Mailing, Recipient
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
+_PURPOSE = re.compile(r"[a-z]{1,20}")
+_WRITTEN = re.compile(r"\d{8}-\d{6}-\d{6}-.+\.eml$")  # a message's name in messages/ (`path_for`)
 
 
 class Outbox(Deliverer):
@@ -121,9 +123,10 @@ class Outbox(Deliverer):
         if self.settings.keep_issues:
             old += [path for path in self.folder.glob("issue-*")
                     if path.name[6:].isdigit() and int(path.name[6:]) <= edition - self.settings.keep_issues]
-        if self.settings.keep_message_days:
+        if self.settings.keep_message_days:  # only files the outbox wrote and named (not one being written now)
             cutoff = f"{datetime.now() - timedelta(days=self.settings.keep_message_days):%Y%m%d-%H%M%S}"
-            old += [path for path in self.folder.glob("messages/*") if path.name[:15] < cutoff]
+            old += [path for path in self.folder.glob("messages/*") if _WRITTEN.match(path.name)
+                    and path.name[:15] < cutoff and path.is_file() and not path.is_symlink()]
         for path in old:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
@@ -139,7 +142,8 @@ class Outbox(Deliverer):
         from pipeline.mail.message import build_message
 
         edition = None if mailing.test else mailing.edition
-        return _on_disk([self._write(build_message(mailing, r), self.path_for(edition, r.email)) for r in recipients])
+        return _on_disk([self._write(build_message(mailing, r), self.path_for(edition, r.email, mailing.purpose))
+                         for r in recipients])
 
     def send(self, messages: list[EmailMessage], run: RunContext | None) -> list[Delivery]:
         return _on_disk([self._write(msg, self.path_for(_edition(msg), msg["To"].addresses[0].addr_spec))
@@ -155,15 +159,16 @@ class Outbox(Deliverer):
         return _unlink([*self.folder.glob(f"issue-*/{file_name(address)}"), *self._messages_to(address)])
 
     def forget_request(self, address: str) -> int:
-        """The confirmations to `address` (its messages/ files; an address that only asked to join has no other)."""
-        return _unlink(self._messages_to(address))
+        """The confirmations to `address` in messages/ (not an alert or a test send to the same address)."""
+        return _unlink(list(self.folder.glob(f"messages/*-confirmation-{file_name(address)}")))
 
     def _messages_to(self, address: str) -> list[Path]:
         return list(self.folder.glob(f"messages/*-{file_name(address)}"))
 
-    def path_for(self, edition: int | None, recipient: str) -> Path:
-        if edition is None:
-            return self.folder / "messages" / f"{datetime.now():%Y%m%d-%H%M%S-%f}-{file_name(recipient)}"
+    def path_for(self, edition: int | None, recipient: str, purpose: str = "") -> Path:
+        if edition is None:  # named when it was written (`_prune` reads that), and for what ("confirmation")
+            kind = f"{purpose}-" if purpose and _PURPOSE.fullmatch(purpose) else ""
+            return self.folder / "messages" / f"{datetime.now():%Y%m%d-%H%M%S-%f}-{kind}{file_name(recipient)}"
         return self.folder / f"issue-{edition}" / file_name(recipient)
 
     def _write(self, msg: EmailMessage, path: Path) -> Delivery:

@@ -259,7 +259,8 @@ _LINE_ENDS = frozenset(".!?…:;,")
 def _lines_apart(text: str) -> list[str]:
     """`text` cut around each line that stands apart from the text under it, with only a line break between: a
     heading, a byline or a bare line in title case ("Pamela Fisher, April 2016", "Key Words: Power – Space – Peer
-    Support"), ending without a stop, before a line that starts with a capital. Any other line break is a space."""
+    Support"), ending without a stop or a small word ("and"), before a line that starts with a capital. Any other line
+    break is a space."""
     if "\n" not in text:
         return [text]
     lines = text.split("\n")
@@ -268,7 +269,7 @@ def _lines_apart(text: str) -> list[str]:
         line, below = lines[n].strip(), lines[n + 1].lstrip()
         words = line.split()
         if (line and line[-1] not in _LINE_ENDS and below[:1].isupper() and len(words) <= 10
-                and title_case(words)):
+                and words[-1].lower() not in _SMALL_WORDS and title_case(words)):  # ("… Touchstone and": wrapped)
             pieces += ["\n".join(lines[start:n]), line]
             start = n + 1
     return [*pieces, "\n".join(lines[start:])]
@@ -291,7 +292,7 @@ def _without_label(runs: list[_Run | None]) -> list[_Run | None]:
     if rest is None or len(label.split()) > 8:
         return runs
     after = rest[0].lstrip()
-    if "\n" in rest[0][:len(rest[0]) - len(after)]:  # the bold text is a line of its own: a heading
+    if "\n" in rest[0][:len(rest[0]) - len(after)] and after[:1].isupper():  # a line of its own, a sentence under it
         return [None, (after, rest[1], rest[2])] + runs[end + 1:]
     if re.search(r"[.:!?]$", label) or re.match(r"[:–—-]", after):
         stripped = re.sub(r"^[:–—-]\s*", "", after)

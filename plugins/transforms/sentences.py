@@ -199,11 +199,12 @@ _WORDPRESS_FOOTER = re.compile(r"The post .+ appeared first on .+\.$")  # a Word
 # A line of particulars, not a sentence: when and where ("Thursday 23 June 2016, 1.30 to 4.30pm, Leeds Beckett
 # University, and online."), or a post's terms ("Band 6, full time, permanent."): short pieces between commas, one
 # naming a day, a month, a time, a grade or terms.
-_PARTICULAR = re.compile(
-    r"\b(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)days?|January|February|March|April|May|June|July|August|September|"
-    r"October|November|December|FTE|permanent|(?:full|part)[ -]time|fixed[ -]term|(?:Band|Grade) \d)\b|"
-    r"\d(?:[.:]\d\d)? ?[ap]m\b", re.I)
-_PIECES = re.compile(r"[,;()]")
+_PARTICULAR = re.compile(  # what such a line starts with (names as written, with their capitals)
+    r"[\"'“‘(]*(?:(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)days?|January|February|March|April|May|June|July|August|"
+    r"September|October|November|December|FTE|Permanent|(?:Full|Part)[ -]time|Fixed[ -]term|(?:Band|Grade) \d)\b|"
+    r"\d{1,2}(?:[.:]\d\d)? ?(?:[ap]m\b|to\b|-|–)|\d{1,2}(?:st|nd|rd|th)? (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|"
+    r"Nov|Dec))")
+_PIECES = re.compile(r"(?<!\d),|,(?!\d{3})|[;()]")  # not the comma in "£10,000"
 _AMOUNT = re.compile(r"[£$€] ?\d")
 
 
@@ -219,9 +220,9 @@ def _short_pieces(sentence: str, most: int) -> bool:
 
 
 def _particulars(sentence: str) -> bool:
-    """A line of when and where, or of a post's terms, in three or more short pieces (see `_PARTICULAR`), for a
-    sentence with two commas or semicolons or more."""
-    return _short_pieces(sentence, 5) and bool(_PARTICULAR.search(sentence))
+    """A line of when and where, or of a post's terms, in three or more short pieces, starting with a day, a date,
+    a time or a term (see `_PARTICULAR`), for a sentence with two commas or semicolons or more."""
+    return bool(_PARTICULAR.match(sentence)) and len(_PIECES.split(sentence)) >= 3 and _short_pieces(sentence, 5)
 
 
 def _prices(sentence: str) -> bool:

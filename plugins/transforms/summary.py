@@ -157,8 +157,8 @@ def _candidates(blocks: list[Block], limit: int | None) -> tuple[list[str], set[
 
     found = [(block.kind, s) for block in blocks if block.kind != "li" for s in real_sentences(block, limit)]
     first = next((n for n, (kind, _) in enumerate(found) if kind == "p"), None)
-    if first is None:
-        found = [(kind, s) for kind, s in found if kind == "quote"] or [
+    if first is None:  # no paragraph: the quotes, or the list items, are the text (and may lead)
+        found = [("p", s) for kind, s in found if kind == "quote"] or [
             ("li", s) for block in blocks if block.kind == "li" for s in real_sentences(block, limit)]
         first = 0
     parts, quoted, seen = [], set(), set()

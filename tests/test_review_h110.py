@@ -183,3 +183,33 @@ def test_a_moved_list_keeps_a_rejoined_members_latest_consent(tmp_path, monkeypa
     finally:
         store.close()
     assert f"{last_confirmed:%Y-%m-%d %H:%M:%S} UTC active confirmation" in record, record[-300:]
+
+
+# -- pipeline/run_context.py `http` -------------------------------------------------------------------------------
+
+def test_no_http_client_is_made_for_a_run_already_closed(project_from, run_context):
+    """`RunContext.http` now waits for the CA certificates outside any lock, and `close()` closes only a client that
+    already exists. A source waiting for the certificates when the run is stopped (a signal, the scheduler ending)
+    then makes a fresh client after `close()`, which nobody closes, and goes on to download in a run that has ended:
+    "close the HTTP client (which also ends an abandoned source's download)" no longer holds."""
+    import ssl
+    import threading
+    from concurrent.futures import Future
+
+    ctx = run_context(project_from(SINK))
+    ctx.tls = Future()
+    got: dict = {}
+
+    def source() -> None:
+        try:
+            got["client"] = ctx.http
+        except Exception as exc:  # refusing is as good as a closed client
+            got["refused"] = exc
+
+    thread = threading.Thread(target=source)
+    thread.start()
+    ctx.close()  # the run is stopped while the source waits for the certificates
+    ctx.tls.set_result(ssl.create_default_context())
+    thread.join(30)
+    assert not thread.is_alive()
+    assert "refused" in got or got["client"].is_closed, "a client was made and left open after the run closed"

@@ -7,6 +7,8 @@ import gzip
 import zlib
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from pipeline.runner import run
 from tests.http_fixtures import Route
 
@@ -213,3 +215,27 @@ def test_no_http_client_is_made_for_a_run_already_closed(project_from, run_conte
     thread.join(30)
     assert not thread.is_alive()
     assert "refused" in got or got["client"].is_closed, "a client was made and left open after the run closed"
+
+
+# -- plugins/transforms/sentences.py ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sentence", [
+    "May I thank, on your behalf, everyone who came, cooked or cleaned up.",
+    "12-week courses, run by peers, start in spring, and are free to join.",
+])
+def test_a_sentence_that_starts_like_a_date_or_time_but_is_running_text_is_real(sentence):
+    """`_PARTICULAR` now matches names "with their capitals" at the start of the sentence, so the verb "may" (h109's
+    problem) is the month May again whenever it opens a sentence, as a question or a wish does ("May I thank ...");
+    and its time pattern `\\d{1,2} ?-` takes any number with a hyphen ("12-week courses") for a time range. Either
+    sentence, of short pieces between commas, is then dropped from summaries as a line of particulars."""
+    from plugins.transforms.sentences import is_real
+
+    assert is_real(sentence)
+
+
+def test_a_sentence_of_sums_in_thousands_between_ordinary_commas_is_not_a_price_list():
+    """`_PIECES` no longer splits at a thousands separator, but `_prices` still calls any sentence with two amounts
+    and commas every six words a price list: a plain report of money raised and spent is never used in a summary."""
+    from plugins.transforms.sentences import is_real
+
+    assert is_real("Between 2010 and 2015, we raised £12,500, which paid for 3,000 hours, and £4,000 more came in.")

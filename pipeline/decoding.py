@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterable
 
 ACCEPT_ENCODING = "gzip, deflate"
 PIECE = 64 * 1024
+MOST_LAYERS = 4  # no server packs a feed more than twice; more is a hostile answer
+PACKED = frozenset({"br", "zstd", "compress", "x-compress", "x-bzip2", "bzip2", "lzma", "xz", "exi", "pack200-gzip",
+                    "aes128gcm"})  # packings known and not unpacked here; any other word (a server's "utf-8") is none
 
 
 class TooLarge(Exception):
@@ -21,7 +24,7 @@ class TooLarge(Exception):
 
 
 class UnknownEncoding(Exception):
-    """The body is packed in a way this reader does not unpack (br, zstd, compress …)."""
+    """The body is packed in a way this reader does not unpack (br, zstd, compress …, or too many layers)."""
 
 
 class _Deflate:
@@ -34,6 +37,8 @@ class _Deflate:
     def decompress(self, data: bytes, most: int) -> bytes:
         if self._unpacker is None:
             self._first += data
+            if len(self._first) < 2:  # zlib's header is two bytes: too few to tell the two apart yet
+                return b""
             try:
                 self._unpacker = zlib.decompressobj()
                 return self._unpacker.decompress(self._first, most)
@@ -48,16 +53,20 @@ class _Deflate:
 
 
 def unpackers(content_encoding: str) -> list:
-    """One unpacker per layer of `content_encoding`, the last applied first; UnknownEncoding for one not known."""
+    """One unpacker per layer of `content_encoding`, the last applied first. A word that names no packing ("utf-8",
+    "none", as misconfigured servers send) is no layer, as for httpx; UnknownEncoding for a packing not unpacked
+    here, or for more than `MOST_LAYERS` layers."""
     layers = [layer.strip().lower() for layer in content_encoding.split(",")]
     made = []
-    for layer in reversed([layer for layer in layers if layer and layer != "identity"]):
+    for layer in reversed(layers):
         if layer in ("gzip", "x-gzip"):
             made.append(zlib.decompressobj(zlib.MAX_WBITS | 16))
         elif layer == "deflate":
             made.append(_Deflate())
-        else:
+        elif layer in PACKED:
             raise UnknownEncoding(layer)
+    if len(made) > MOST_LAYERS:
+        raise UnknownEncoding(f"{len(made)} layers of gzip or deflate")
     return made
 
 

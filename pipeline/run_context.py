@@ -242,6 +242,10 @@ class RunContext:
             except Exception:
                 pass  # said by new_client, which asks for the same result
         with self._http_lock:
+            if self._closed:  # stopped meanwhile: no client that nobody would close
+                from pipeline.errors import SourceError
+
+                raise SourceError("the run was stopped before its download began")
             if self._http is None:
                 from pipeline.http_client import new_client
 
@@ -405,8 +409,11 @@ class RunContext:
 
     def close(self) -> None:
         """Close the HTTP client (which also ends an abandoned source's download) and stop the workers."""
-        if self._http is not None:
-            self._http.close()
+        with self._http_lock:  # a source making the client now finds the run closed
+            self._closed = True
+            client = self._http
+        if client is not None:
+            client.close()
         with self._lock:  # from now on no pool, worker or background work is started
             self._closed = True
             pools = [pool for pool in (self._pool, self._alone) if pool is not None]

@@ -52,9 +52,13 @@ class Interrupt(BaseException):
 
 def call_within(seconds: float, message: str, fn, *args) -> Any:
     """`fn(*args)`, stopped with `OutOfTime(message)` once `seconds` pass (and the interrupt's notes)."""
+    with watchdog.within(seconds):  # alive while within the deadline, which ends it (`pipeline/watchdog.py`)
+        return _call_within(seconds, message, fn, *args)
+
+
+def _call_within(seconds: float, message: str, fn, *args) -> Any:
     limit = _Alarm(seconds) if _alarm_is_free() else _AsyncLimit(seconds)
     stopped: BaseException | None = None
-    watchdog.beat(next_within=seconds)  # alive while within the deadline, which ends it (`pipeline/watchdog.py`)
     try:
         limit.arm()
         return fn(*args)

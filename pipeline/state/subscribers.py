@@ -91,11 +91,11 @@ class Event:
     detail: str = ""
     wording: str = ""  # what the person was shown when they gave it (the form's, the confirmation page's), if kept
 
-    def text(self) -> str:
+    def text(self, with_wording: bool = True) -> str:
         """The change on one line, as an export carries it: '2016-01-05 10:00:00 UTC active confirmation', and the
         wording shown then, if kept ('… [shown: Privacy: …]')."""
         detail = f" ({self.detail})" if self.detail else ""
-        shown = f" [shown: {' '.join(self.wording.split())}]" if self.wording else ""
+        shown = f" [shown: {' '.join(self.wording.split())}]" if self.wording and with_wording else ""
         return f"{self.at:%Y-%m-%d %H:%M:%S} UTC {self.status} {self.how}{detail}{shown}"
 
 
@@ -495,8 +495,8 @@ def records(store: Store, status: str | None = None) -> dict[int, list[Event]]:
 
 def earlier_record(record: str) -> str:
     """The detail of an imported address's first change that keeps the record it had in the list it came from: one
-    line, at most `RECORD_CHARS` characters (the oldest changes, the consent itself among them, are kept)."""
-    record = one_line(record, RECORD_CHARS)
+    line, at most `RECORD_CHARS` characters (its start and its end: the consent first given, and the latest)."""
+    record = one_line(record, RECORD_CHARS, keep_end=True)
     return f"record where the list came from: {record}" if record else ""
 
 

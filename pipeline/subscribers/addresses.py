@@ -140,9 +140,15 @@ def mail_spelling(address: str) -> str | None:
         return None
 
 
-def one_line(text: str, limit: int = 200) -> str:
-    """A name as typed, on one line with single spaces and no control characters, at most `limit` characters."""
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:limit]
+def one_line(text: str, limit: int = 200, *, keep_end: bool = False) -> str:
+    """A name as typed, on one line with single spaces and no control characters, at most `limit` characters. With
+    `keep_end`, a longer text keeps its start and its end, " … " between (a consent record: the consent given first
+    and the latest change both matter)."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    if len(text) <= limit or not keep_end:
+        return text[:limit]
+    head = limit // 4
+    return f"{text[:head]} … {text[len(text) - (limit - head - 3):]}"
 
 
 def ascii_spelling(address: str) -> str | None:

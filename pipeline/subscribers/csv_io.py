@@ -35,6 +35,20 @@ __all__ = ["CsvList", "CsvRow", "read_csv", "valid_address", "write_csv"]
 
 THEME_SEPARATOR = ";"
 RECORD_SEPARATOR = "; "  # between the changes of a `record` cell
+
+
+def record_text(record: Sequence) -> str:
+    """A consent record in one `record` cell: each change on one line, the wording shown given whole the first
+    time and "as above" after (a member who joined five times does not carry it five times)."""
+    given: set[str] = set()
+    texts = []
+    for change in record:
+        if change.wording and change.wording in given:
+            texts.append(f"{change.text(with_wording=False)} [shown: as above]")
+        else:
+            given.add(change.wording)
+            texts.append(change.text())
+    return RECORD_SEPARATOR.join(texts)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _GUARDED = (*_FORMULA_START, "'")  # a cell starting with one of these is written after a `'`
 _LEAVING = ("unsubscribed", "bounced", "complained")  # statuses that suppress an address
@@ -92,7 +106,7 @@ def write_csv(out: TextIO, rows: Iterable, *, with_status: bool = False,
         cells = [row.email, row.name, THEME_SEPARATOR.join(sorted(row.themes))]
         if with_status:
             record = records.get(row.id, ()) if records else ()
-            cells += [row.status, RECORD_SEPARATOR.join(change.text() for change in record)]
+            cells += [row.status, record_text(record)]
         writer.writerow([_defused(cell) for cell in cells])
         count += 1
     return count
@@ -140,7 +154,7 @@ def _read(reader: csv.DictReader, path: Path) -> CsvList:
             continue
         themes = frozenset(t.strip() for t in _cell(row, "themes").split(THEME_SEPARATOR) if t.strip())
         listed = CsvRow(line, email, one_line(_cell(row, "name")), themes, status, problem or "",
-                        one_line(_cell(row, "record"), RECORD_CHARS))
+                        one_line(_cell(row, "record"), RECORD_CHARS, keep_end=True))
         earlier = seen.get(email)
         if earlier is None:
             seen[email] = len(found.rows)

@@ -163,8 +163,9 @@ class FeedSource(Source):
                     raise SourceError(f"{url}: larger than {self.settings.max_megabytes} MB; raise "
                                       f"max_megabytes in {self._table()} if that is expected") from None
                 except UnknownEncoding as exc:
-                    raise SourceError(f"{url}: sent packed as {exc}, which was not asked for (only "
-                                      f"{ACCEPT_ENCODING}); the server is misconfigured") from None
+                    raise SourceError(f"{url}: sent packed as {exc}, which is not read here (only "
+                                      f"{ACCEPT_ENCODING} are asked for, a few layers at most); the server is "
+                                      f"misconfigured") from None
                 except ValueError as exc:
                     raise SourceError(f"{url}: {exc}") from None
                 if body is None:  # a server that trickles its answer

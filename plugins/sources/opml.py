@@ -11,10 +11,12 @@ reported and identified as if it had a table of its own, and one failing feed fa
 name is part of its items' ids, so it must not change when nothing about the feed did. When several
 feeds share a name ("News"), none is told apart by its place in the file, which another export
 changes: the one whose address comes first (without its scheme and "www.", in order) keeps the plain
-name, and each other adds its host (`partners/news-p-example-org`), and, when it shares that too, a
-piece of its path's digest. So a list exported in another order, a feed moved to https, to "www."
-or to another path on its host keeps every name; adding or removing a feed of that name can pass the
-plain name to another (its items are then stored again once).
+name, and each other adds its host (`partners/news-p-example-org`), and a piece of its address's
+digest when another feed of that name is on its host. So a list exported in another order, or a feed
+moved to https or to "www.", keeps every name, and so does one moved to another path on a host no
+other feed of that name is on. Removing or adding a feed of that name can pass the plain name to
+another; adding one to a host where a single feed of that name was gives that one a digest. (Each
+such new name stores that feed's items again, once.)
 
 The file is someone else's export, so no more than `MAX_BYTES` of it is read, and an outline is
 never fetched when its xmlUrl is not an http(s) address (a local path, `ftp:`, `javascript:`: it
@@ -112,21 +114,22 @@ def _names(instance: str, feeds: list[tuple[str, str]]) -> list[str]:
     sharing: dict[str, list[int]] = {}
     for n, base in enumerate(bases):
         sharing.setdefault(base, []).append(n)
+    keys = [_address_key(url) for _, url in feeds]
     names = list(bases)
     for base, places in sharing.items():
         if len(places) == 1:
             continue
-        places.sort(key=lambda n: _address_key(feeds[n][1]))
+        places.sort(key=keys.__getitem__)
         hosts = [_host(feeds[n][1]) for n in places]
-        for n, host in zip(places[1:], hosts[1:], strict=True):
+        for n, host in zip(places[1:], hosts[1:], strict=True):  # the first by address keeps the plain name
             names[n] = f"{base}-{_slug(host) or 'host'}"
-            if hosts.count(host) > 1:  # another feed of that name on that host: its path tells them apart
-                names[n] += "-" + hashlib.sha256(_address_key(feeds[n][1]).encode()).hexdigest()[:6]
+            if hosts.count(host) > 1:  # another feed of that name on that host: its address tells them apart
+                names[n] += "-" + hashlib.sha256(keys[n].encode()).hexdigest()[:6]
     taken: set[str] = set()
-    for n, name in enumerate(names):
-        base, k = name, 2
-        while name in taken:  # no two sources share a name, whatever the titles and addresses
-            name, k = f"{base}-{k}", k + 1
+    for n in sorted(range(len(names)), key=lambda n: (names[n], keys[n])):
+        name, k = names[n], 2
+        while name in taken:  # no two sources share a name (a title that reads like another's host-named one):
+            name, k = f"{names[n]}-{k}", k + 1  # the later by address takes a number, whatever the file's order
         taken.add(name)
         names[n] = name
     return names

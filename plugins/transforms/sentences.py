@@ -197,13 +197,14 @@ _START_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789£$€")  # a sent
 _CLOSING = "\"'”’)]"
 _WORDPRESS_FOOTER = re.compile(r"The post .+ appeared first on .+\.$")  # a WordPress feed's line after each post
 # A line of particulars, not a sentence: when and where ("Thursday 23 June 2016, 1.30 to 4.30pm, Leeds Beckett
-# University, and online."), or a post's terms ("Band 6, full time, permanent."): short pieces between commas, one
-# naming a day, a month, a time, a grade or terms.
-_PARTICULAR = re.compile(  # what such a line starts with (names as written, with their capitals)
-    r"[\"'“‘(]*(?:(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)days?|January|February|March|April|May|June|July|August|"
-    r"September|October|November|December|FTE|Permanent|(?:Full|Part)[ -]time|Fixed[ -]term|(?:Band|Grade) \d)\b|"
-    r"\d{1,2}(?:[.:]\d\d)? ?(?:[ap]m\b|to\b|-|–)|\d{1,2}(?:st|nd|rd|th)? (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|"
-    r"Nov|Dec))")
+# University, and online."), or a post's terms ("Band 6, full time, permanent."): short pieces between commas, the
+# first a day, a date, a time or a term, as written.
+_CLOCK = r"\d{1,2}(?:[.:]\d\d)? ?"  # "2", "1.30 ", "10:00"
+_TIME = rf"{_CLOCK}[ap]m\b|\d{{1,2}}[.:]\d\d\b|{_CLOCK}(?:to|–|-) ?{_CLOCK}[ap]m\b"
+_PARTICULAR = re.compile(
+    r"[\"'“‘(]*(?:(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)days?|FTE|Permanent|(?:Full|Part)[ -]time|Fixed[ -]term|"
+    r"(?:Band|Grade) \d)\b|(?:January|February|March|April|May|June|July|August|September|October|November|"
+    rf"December) \d|{_TIME}|\d{{1,2}}(?:st|nd|rd|th)? (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec))")
 _PIECES = re.compile(r"(?<!\d),|,(?!\d{3})|[;()]")  # not the comma in "£10,000"
 _AMOUNT = re.compile(r"[£$€] ?\d")
 
@@ -227,8 +228,9 @@ def _particulars(sentence: str) -> bool:
 
 def _prices(sentence: str) -> bool:
     """A price list ("Organisation rate £110; Voluntary sector £70; …", "Tickets: £25 (concessions £10)."): two
-    amounts or more, in short pieces."""
-    return len(_AMOUNT.findall(sentence)) >= 2 and _short_pieces(sentence, 6)
+    amounts or more, in short pieces, set out as a list (by semicolons, after a label, or from its first word)."""
+    return ((";" in sentence or ":" in sentence or bool(_AMOUNT.match(sentence)))
+            and len(_AMOUNT.findall(sentence)) >= 2 and _short_pieces(sentence, 6))
 _SALUTATION = re.compile(
     r"^(?:dear|hi|hello|hey|hiya|greetings|good (?:morning|afternoon|evening))(?=[\s,!.:;–—-]|$)"
     r"(?P<who>[^,.!?:;\n–—]{0,40}?)(?P<end>[,.!:;–—-]+|$)\s*", re.I)

@@ -64,8 +64,11 @@ class Pages:
         organiser's own page without it) the page's whole text. Made afresh each time, as the pages are."""
         from pipeline.sanitize import html_to_text
 
-        wording = html_to_text(self._html("consent.html"))
         shown = html_to_text(self._html(page, **context))
+        try:
+            wording = html_to_text(self._html("consent.html", **context))
+        except Exception:  # an organiser's own consent.html that needs what only its page has: the page says it
+            return shown
         return wording if " ".join(wording.split()) in " ".join(shown.split()) else shown
 
     def _html(self, template: str, **context: Any) -> str:

@@ -82,7 +82,10 @@ def _wait_for(condition, seconds: float = 20) -> None:
         time.sleep(0.05)
 
 
-def test_ready_then_alive_while_it_beats_then_silent_then_stopping(systemd, tmp_path):
+def test_ready_then_alive_while_it_beats_then_silent_then_stopping(systemd, tmp_path, monkeypatch):
+    # the process's signs of life so far are other tests' (a scheduler loop's wait promised a minute): none here
+    monkeypatch.setattr(watchdog, "_alive_until", time.monotonic())
+    monkeypatch.setattr(watchdog, "_promises", {})
     environ = {"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "300000"}
     dog = watchdog.Watchdog(environ)
     dog.start()

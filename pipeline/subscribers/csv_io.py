@@ -38,15 +38,15 @@ RECORD_SEPARATOR = "; "  # between the changes of a `record` cell
 
 
 def record_text(record: Sequence) -> str:
-    """A consent record in one `record` cell: each change on one line, the wording shown given whole the first
-    time and "as above" after (a member who joined five times does not carry it five times)."""
-    given: set[str] = set()
+    """A consent record in one `record` cell: each change on one line, the wording shown given whole, but "as
+    above" when it is the wording last given (a member who joined five times does not carry it five times)."""
+    last = ""
     texts = []
     for change in record:
-        if change.wording and change.wording in given:
+        if change.wording and change.wording == last:
             texts.append(f"{change.text(with_wording=False)} [shown: as above]")
         else:
-            given.add(change.wording)
+            last = change.wording or last
             texts.append(change.text())
     return RECORD_SEPARATOR.join(texts)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -15,8 +15,9 @@ name, and each other adds its host (`partners/news-p-example-org`), and a piece 
 digest when another feed of that name is on its host. So a list exported in another order, or a feed
 moved to https or to "www.", keeps every name, and so does one moved to another path on a host no
 other feed of that name is on. Removing or adding a feed of that name can pass the plain name to
-another; adding one to a host where a single feed of that name was gives that one a digest. (Each
-such new name stores that feed's items again, once.)
+another; adding one to a host where a single feed of that name was gives that one a digest, and
+removing one of two there takes the other's away. (Each such new name stores that feed's items
+again, once.) Addresses are compared by host, then port, path and query, then as written.
 
 The file is someone else's export, so no more than `MAX_BYTES` of it is read, and an outline is
 never fetched when its xmlUrl is not an http(s) address (a local path, `ftp:`, `javascript:`: it
@@ -115,18 +116,19 @@ def _names(instance: str, feeds: list[tuple[str, str]]) -> list[str]:
     for n, base in enumerate(bases):
         sharing.setdefault(base, []).append(n)
     keys = [_address_key(url) for _, url in feeds]
+    order = [(*_address_parts(url), url) for _, url in feeds]  # host, port, path and query apart; then the URL
     names = list(bases)
     for base, places in sharing.items():
         if len(places) == 1:
             continue
-        places.sort(key=keys.__getitem__)
+        places.sort(key=order.__getitem__)
         hosts = [_host(feeds[n][1]) for n in places]
         for n, host in zip(places[1:], hosts[1:], strict=True):  # the first by address keeps the plain name
             names[n] = f"{base}-{_slug(host) or 'host'}"
             if hosts.count(host) > 1:  # another feed of that name on that host: its address tells them apart
                 names[n] += "-" + hashlib.sha256(keys[n].encode()).hexdigest()[:6]
     taken: set[str] = set()
-    for n in sorted(range(len(names)), key=lambda n: (names[n], keys[n])):
+    for n in sorted(range(len(names)), key=lambda n: (names[n], order[n])):
         name, k = names[n], 2
         while name in taken:  # no two sources share a name (a title that reads like another's host-named one):
             name, k = f"{names[n]}-{k}", k + 1  # the later by address takes a number, whatever the file's order
@@ -144,11 +146,15 @@ def _host(url: str) -> str:
     return host.removeprefix("www.")
 
 
-def _address_key(url: str) -> str:
+def _address_parts(url: str) -> tuple[str, int, str, str]:
     """The address as it stays when a feed moves to https or to "www.": host, port, path (no final "/"), query."""
     parts = urlparse(url)
-    port = f":{parts.port}" if _port(parts) else ""
-    return f"{_host(url)}{port}{parts.path.rstrip('/')}{'?' + parts.query if parts.query else ''}"
+    return _host(url), _port(parts) or 0, parts.path.rstrip("/"), parts.query
+
+
+def _address_key(url: str) -> str:
+    host, port, path, query = _address_parts(url)
+    return f"{host}{f':{port}' if port else ''}{path}{'?' + query if query else ''}"
 
 
 def _port(parts) -> int | None:

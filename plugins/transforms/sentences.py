@@ -200,7 +200,7 @@ _WORDPRESS_FOOTER = re.compile(r"The post .+ appeared first on .+\.$")  # a Word
 # University, and online."), or a post's terms ("Band 6, full time, permanent."): short pieces between commas, the
 # first a day, a date, a time or a term, as written.
 _CLOCK = r"\d{1,2}(?:[.:]\d\d)? ?"  # "2", "1.30 ", "10:00"
-_TIME = rf"{_CLOCK}[ap]m\b|\d{{1,2}}[.:]\d\d\b|{_CLOCK}(?:to|–|-) ?{_CLOCK}[ap]m\b"
+_TIME = rf"{_CLOCK}[ap]m\b|{_CLOCK}(?:to|–|-) ?{_CLOCK}[ap]m\b"
 _PARTICULAR = re.compile(
     r"[\"'“‘(]*(?:(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)days?|FTE|Permanent|(?:Full|Part)[ -]time|Fixed[ -]term|"
     r"(?:Band|Grade) \d)\b|(?:January|February|March|April|May|June|July|August|September|October|November|"
@@ -227,10 +227,16 @@ def _particulars(sentence: str) -> bool:
 
 
 def _prices(sentence: str) -> bool:
-    """A price list ("Organisation rate £110; Voluntary sector £70; …", "Tickets: £25 (concessions £10)."): two
-    amounts or more, in short pieces, set out as a list (by semicolons, after a label, or from its first word)."""
-    return ((";" in sentence or ":" in sentence or bool(_AMOUNT.match(sentence)))
-            and len(_AMOUNT.findall(sentence)) >= 2 and _short_pieces(sentence, 6))
+    """A price list ("Organisation rate £110; Voluntary sector £70; …", "Tickets: £25 (concessions £10).", "Adults
+    £5, children £2.50, under-fives free."): two amounts or more, in short pieces, set out as a list (by
+    semicolons, after a label, or from its first word), or in pieces of a few words each, most with an amount."""
+    if len(_AMOUNT.findall(sentence)) < 2:
+        return False
+    if (";" in sentence or ":" in sentence or _AMOUNT.match(sentence)) and _short_pieces(sentence, 6):
+        return True
+    pieces = [piece for piece in _PIECES.split(sentence) if piece.strip(" .")]
+    return all(len(piece.split()) <= 4 for piece in pieces) and 2 * sum(
+        bool(_AMOUNT.search(piece)) for piece in pieces) >= len(pieces)
 _SALUTATION = re.compile(
     r"^(?:dear|hi|hello|hey|hiya|greetings|good (?:morning|afternoon|evening))(?=[\s,!.:;–—-]|$)"
     r"(?P<who>[^,.!?:;\n–—]{0,40}?)(?P<end>[,.!:;–—-]+|$)\s*", re.I)

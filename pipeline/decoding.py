@@ -52,6 +52,43 @@ class _Deflate:
         return self._unpacker.unconsumed_tail if self._unpacker is not None else b""
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class _Gzip:
+    """gzip: one member after another (RFC 1952 allows several, concatenated, as `gzip -c a b` writes them), each
+    unpacked in turn. Zero bytes after a member are padding; anything else that is not a member is ignored, as
+    gzip(1) does ("trailing garbage ignored")."""
+
+    def __init__(self) -> None:
+        self._unpacker: zlib._Decompress | None = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        self._after = b""  # what came after the member that ended, not yet read
+        self._ignoring = False
+
+    def decompress(self, data: bytes, most: int) -> bytes:
+        if self._ignoring:
+            return b""
+        if self._unpacker is None:  # between members
+            data = data.lstrip(b"\0")
+            if not data:
+                return b""
+            if not _GZIP_MAGIC.startswith(data[:2]):  # not a member: garbage after the body
+                self._ignoring = True
+                return b""
+            self._unpacker = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        out = self._unpacker.decompress(data, most)
+        if self._unpacker.eof:
+            self._after, self._unpacker = self._unpacker.unused_data, None
+        return out
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        if self._unpacker is None:
+            after, self._after = self._after, b""
+            return after
+        return b"" if self._ignoring else self._unpacker.unconsumed_tail
+
+
 def unpackers(content_encoding: str) -> list:
     """One unpacker per layer of `content_encoding`, the last applied first. A word that names no packing ("utf-8",
     "none", as misconfigured servers send) is no layer, as for httpx; UnknownEncoding for a packing not unpacked
@@ -60,7 +97,7 @@ def unpackers(content_encoding: str) -> list:
     made = []
     for layer in reversed(layers):
         if layer in ("gzip", "x-gzip"):
-            made.append(zlib.decompressobj(zlib.MAX_WBITS | 16))
+            made.append(_Gzip())
         elif layer == "deflate":
             made.append(_Deflate())
         elif layer in PACKED:

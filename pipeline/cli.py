@@ -195,7 +195,9 @@ def _call(args) -> tuple[int, list[str] | None]:
     except Exception as exc:  # a bug, ours or a plugin's: one line, the traceback on request
         if os.environ.get(DEBUG_ENV):
             raise
-        message = f"unexpected {type(exc).__name__}: {exc}"
+        from pipeline.redact import redact_text
+
+        message = redact_text(f"unexpected {type(exc).__name__}: {exc}")
         _log_error(message)
         _console(stderr=True).print(f"[red]error:[/red] {_escape(message)} "
                                     f"(set {DEBUG_ENV}=1 to see the traceback)", soft_wrap=True)

@@ -1,10 +1,16 @@
 """Errors meant for the person running the pipeline: each message is one line that says where and what to do."""
 
+from pipeline.redact import redact_text
+
 
 class PipelineError(Exception):
-    """A problem the user can fix; the CLI prints the message without a traceback."""
+    """A problem the user can fix; the CLI prints the message without a traceback. A credential in an address it
+    names is masked as the message is made (`pipeline/redact.py`), so no path that shows it can print it."""
 
     exit_code = 1
+
+    def __init__(self, *args):
+        super().__init__(*(redact_text(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class ConfigError(PipelineError):
@@ -13,8 +19,8 @@ class ConfigError(PipelineError):
     exit_code = 2
 
     def __init__(self, *lines: str):
-        self.lines = list(lines)
-        super().__init__("\n".join(lines))
+        self.lines = [redact_text(line) for line in lines]
+        super().__init__("\n".join(self.lines))
 
 
 class SourceError(PipelineError):

@@ -32,11 +32,13 @@ RAMP = 0.02  # seconds between checks for whether more threads would help (until
 
 
 def _origin(source: Source) -> str:
-    """What the source says it reads from (`Source.origin`), on one line; "" if it cannot say."""
+    """What the source says it reads from (`Source.origin`), on one line, any credential in it masked (before it is
+    cut short, which could leave half of one unrecognised); "" if it cannot say."""
+    from pipeline.redact import redact_text
     from pipeline.sanitize import one_line
 
     try:
-        return one_line(str(source.origin()))[:300]
+        return redact_text(one_line(str(source.origin())))[:300]
     except Exception:  # a plugin's mistake here must not cost the report of its timeout
         return ""
 

@@ -32,6 +32,22 @@ class _NotShownAlready(logging.Filter):
         return not getattr(record, "shown", False)
 
 
+class _Redacted(logging.Filter):
+    """Every line, to the terminal and the file, with a credential in an address masked (`pipeline/redact.py`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from pipeline.redact import redact_text
+
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: logging says so itself, as it would have
+            return True
+        record.msg, record.args = redact_text(message), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
 class _TerminalFormat(logging.Formatter):
     """`warning: …`, as the command's own errors are written."""
 
@@ -79,6 +95,7 @@ def configure(*, verbose: int = 0, quiet: bool = False, log_file: Path | None = 
         file.setFormatter(_FileFormat())
         _handlers.append(file)
     for handler in _handlers:
+        handler.addFilter(_Redacted())
         logger.addHandler(handler)
     # Each handler picks its own level; the logger passes on what the most talkative wants, so a debug
     # line nobody shows (one per download) costs a level check, not a record through every handler.

@@ -22,6 +22,7 @@ from pipeline import __version__
 from pipeline.config import Project
 from pipeline.errors import SourceError
 from pipeline.models import Item
+from pipeline.redact import redact_text
 from pipeline.sanitize import one_line
 from pipeline.state import Store
 from pipeline.texts import BodyTexts
@@ -76,7 +77,7 @@ class RunContext:
         from pipeline.sanitize import one_line
 
         source = getattr(self._scope, "source", "")
-        said = one_line(f"{where}: {message}")  # a parser's message over several lines, on one
+        said = redact_text(one_line(f"{where}: {message}"))  # a parser's message over several lines, on one
         with self._lock:
             self.problems.append(said)
             if not skipped:
@@ -140,7 +141,7 @@ class RunContext:
         unchanged since the last run"); the last one said counts. Call it from `fetch` itself, as `after_save`."""
         owner = self._fetching_source("note")
         with self._lock:
-            self._notes[owner] = one_line(str(text))[:200]  # a feed's own words may be in it
+            self._notes[owner] = redact_text(one_line(str(text)))[:200]  # a feed's own words may be in it
 
     def noted(self, source: str) -> str:
         """What `source` said of its fetch (`note`), once; "" when nothing."""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipeline.errors import PipelineError
+from pipeline.redact import redact_text
 
 
 @dataclass
@@ -17,6 +18,9 @@ class StageResult:
     summary: str
     seconds: float
     count: int = 0  # items fetched (sources) or handled (transforms)
+
+    def __post_init__(self) -> None:  # shown, stored, mailed: a credential in an address it names is masked
+        self.summary = redact_text(self.summary)
 
 
 @dataclass
@@ -67,7 +71,7 @@ def failure_reason(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     said = text if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {text}"
     place = _template_place(exc)
-    return f"{place}: {said}" if place else said
+    return redact_text(f"{place}: {said}" if place else said)
 
 
 def _template_place(exc: BaseException) -> str:

@@ -19,6 +19,7 @@ from pipeline.cli import write_json
 from pipeline.commands.core import _console
 from pipeline.config import Project, load_project
 from pipeline.errors import ConfigError, PipelineError
+from pipeline.redact import redact_text
 from pipeline.runner import LOCK_FILE, state_path
 from pipeline.scheduler import due, missed, next_slot
 from pipeline.state import Store, alerts, history, journal
@@ -71,8 +72,9 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
                 data["deliveries"] = {status: counts.get(status, 0) for status in STATUSES}
                 data["never_sent"] = len(scheduler.never_sent(store, project, latest))
             data["next"] = _next_times(project, store, now)
-            data["problems"] = [{"key": alert.key, "subject": alert.subject, "since": _local(alert.opened_at, project),
-                                 "told": _local(alert.notified_at, project)} for alert in alerts.open_alerts(store)]
+            data["problems"] = [{"key": alert.key, "subject": redact_text(alert.subject),
+                                 "since": _local(alert.opened_at, project), "told": _local(alert.notified_at, project)}
+                                for alert in alerts.open_alerts(store)]
         except sqlite3.OperationalError as exc:
             if not _locked(exc):
                 raise
@@ -129,7 +131,7 @@ def _next_times(project: Project, store: Store | None, now: datetime) -> dict:
 def _run(record: history.RunRecord, project: Project) -> dict:
     return {"id": record.id, "started": _local(record.started, project), "finished": _local(record.finished, project),
             "mode": record.mode, "as_of": record.as_of.isoformat(), "edition": record.edition,
-            "exit_code": record.exit_code, "outcome": record.outcome if record.finished else "unfinished",
+            "exit_code": record.exit_code, "outcome": redact_text(record.outcome) if record.finished else "unfinished",
             "seconds": round(record.seconds, 3) if record.seconds is not None else None}
 
 
@@ -138,7 +140,7 @@ def _health(name: str, health: history.SourceHealth | None, project: Project) ->
         return {"name": name, "last_success": None, "failures_in_a_row": 0, "last_error": "", "last_failure": None,
                 "never_run": True}
     return {"name": name, "last_success": _local(health.last_success, project),
-            "failures_in_a_row": health.failures_in_a_row, "last_error": health.last_error,
+            "failures_in_a_row": health.failures_in_a_row, "last_error": redact_text(health.last_error),
             "last_failure": _local(health.last_failure, project), "never_run": False}
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pipeline.redact import redact_text
 from pipeline.state.store import Store
 
 
@@ -31,7 +32,9 @@ class Alert:
 
 
 def open_alert(store: Store, *, key: str, subject: str, detail: str, at: datetime) -> None:
-    """Record problem `key` as open; an open one keeps its row (and whether it was told), a resolved one reopens."""
+    """Record problem `key` as open; an open one keeps its row (and whether it was told), a resolved one reopens.
+    A credential in an address the problem names is masked (`pipeline/redact.py`)."""
+    subject, detail = redact_text(subject), redact_text(detail)
     with store.transaction() as db:
         db.execute("""INSERT INTO alerts (key, subject, detail, opened_at) VALUES (?, ?, ?, ?)
                       ON CONFLICT (key) DO UPDATE SET subject = excluded.subject, detail = excluded.detail,

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from pipeline.redact import redact_text
 from pipeline.run_report import StageResult
 from pipeline.state.store import Store
 
@@ -55,13 +56,14 @@ def begin_run(store: Store, *, mode: str, as_of: date, at: datetime) -> int:
 
 def finish_run(store: Store, run: int, *, at: datetime, edition: int | None, exit_code: int, outcome: str,
                results: Iterable[StageResult]) -> None:
-    """Record how run `run` ended, with every component's result."""
+    """Record how run `run` ended, with every component's result (a credential in an address masked)."""
     with store.transaction() as db:
         db.execute("UPDATE runs SET finished = ?, edition = ?, exit_code = ?, outcome = ? WHERE id = ?",
-                   (_iso(at), edition, exit_code, outcome, run))
+                   (_iso(at), edition, exit_code, redact_text(outcome), run))
         db.executemany("INSERT INTO run_results (run, stage, name, ok, summary, seconds, count) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       [(run, r.stage, r.name, int(r.ok), r.summary, r.seconds, r.count) for r in results])
+                       [(run, r.stage, r.name, int(r.ok), redact_text(r.summary), r.seconds, r.count)
+                        for r in results])
 
 
 def last_runs(store: Store, n: int = 10) -> list[RunRecord]:

@@ -1,0 +1,182 @@
+"""Credentials in addresses: `${NAME}` read from the environment, and a credential written out never printed.
+
+A source's address may name environment variables, `https://partner.example/feed?token=${PARTNER_TOKEN}` or
+`https://${PARTNER_USER}:${PARTNER_PASS}@partner.example/feed.xml`: `placeholder_problem` refuses a malformed
+`${` and a variable in the host or port at start-up; `expand` reads them as the source fetches, each value
+percent-encoded whole (a `&`, `@`, `/` or `#` in it cannot change the address's structure), and every message
+keeps the address as written. The values are never stored; this process remembers them only to mask them
+(`redact_text`), should anything repeat the address it was sent to (a server's redirect, a library's error).
+
+What is written out is masked wherever a message is made or stored (`redact_url`, `redact_text`): the password
+of a user name and password (`https://user:***@host/feed`) and the value of each query parameter whose name
+says it is a credential (`?token=***&page=2`). The choke points that call `redact_text`: every `PipelineError`
+(`pipeline/errors.py`), `failure_reason` and every `StageResult` (`pipeline/run_report.py`), a run's problems
+and notes (`pipeline/run_context.py`), every log line (`pipeline/logs.py`), the run history and alerts as they
+are stored (`pipeline/state`), and what `pipeline status` shows of them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from urllib.parse import quote, unquote
+
+MASK = "***"
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ONLY_PLACEHOLDERS = re.compile(r"(?:\$\{[A-Za-z_][A-Za-z0-9_]*\})+")
+# A query parameter's name that says its value is a credential (matched whole, case-insensitively)
+_CREDENTIAL_NAME = re.compile(
+    r"(?:access_token|token|api[_-]?key|key|secret|password|passwd|pass|auth|sig|signature|session|sid|code"
+    r"|.+[_-](?:token|key|secret))", re.IGNORECASE)
+# In free text: a user name and password before a host ("scheme://user:password@"), and a query parameter
+_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:'\"<>]*):(?P<password>[^\s/?#]*)@")
+# (a value's last punctuation before white space or the text's end, "...?token=${T}: HTTP 500", is the sentence's)
+_PARAMETER = re.compile(r"(?P<head>[?&](?P<name>[A-Za-z0-9_.%\[\]-]+)=)(?P<value>[^&#\s'\"<>]*?)"
+                        r"(?=[.,;:!?)\]]*(?:[&#\s'\"<>]|$))")
+_MIN_REMEMBERED = 4  # a value substituted shorter than this is masked only where it stands as a credential
+
+_remembered: set[str] = set()  # the values substituted in this process, and their percent-encoded forms
+_lock = threading.Lock()
+
+
+class MissingVariable(Exception):  # noqa: N818 (a reason, said by the caller: no "Error" in it)
+    """An address's `${NAME}` whose variable is not set, or cannot be sent; `args[0]` is the name, never the value."""
+
+    def __init__(self, name: str, why: str):
+        super().__init__(name, why)
+        self.name, self.why = name, why
+
+
+def placeholder_problem(url: str) -> str:
+    """Why the `${...}` in an http(s) `url` cannot be used (a malformed one, one in the host or port), or ""."""
+    rest = PLACEHOLDER.sub("", url)
+    if "${" in rest:
+        return ("'${' must be followed by an environment variable's name (letters, digits and _, not starting "
+                "with a digit) and '}', as in ${PARTNER_TOKEN}")
+    authority = url.partition("://")[2]
+    authority = re.split(r"[/?#]", authority, maxsplit=1)[0]
+    if "${" in authority.rpartition("@")[2]:
+        return ("its host and port may not come from an environment variable: the address a source contacts must "
+                "be written in pipeline.toml; only the user name, password, path and query may use ${NAME}")
+    return ""
+
+
+def variables_in(url: str) -> list[str]:
+    """The names of the environment variables `url` reads, in order, each once."""
+    return list(dict.fromkeys(PLACEHOLDER.findall(url)))
+
+
+def expand(url: str, environ: os._Environ | dict | None = None) -> str:
+    """`url` with each `${NAME}` replaced by that variable's value, percent-encoded whole; MissingVariable when
+    one is unset, empty, or holds white space or a control character (nothing an address could carry)."""
+    if "${" not in url:
+        return url
+    environ = os.environ if environ is None else environ
+    user_end = _user_end(url)
+
+    def value_of(found: re.Match) -> str:
+        name = found[1]
+        value = environ.get(name)
+        if value is None:
+            raise MissingVariable(name, "is not set")
+        if not value:
+            raise MissingVariable(name, "is empty")
+        if any(ch.isspace() or not ch.isprintable() for ch in value):
+            raise MissingVariable(name, "holds a line break, a space or another control character")
+        encoded = quote(value, safe="")
+        if found.start() >= user_end:  # a user name is no secret, and masking it everywhere would mislead
+            remember(value, encoded)
+        return encoded
+
+    return PLACEHOLDER.sub(value_of, url)
+
+
+def _user_end(url: str) -> int:
+    """Where a user name written before a password ends ("scheme://USER:"); 0 when there is none."""
+    start = url.find("://") + 3
+    if start < 3:
+        return 0
+    authority = re.split(r"[/?#]", url[start:], maxsplit=1)[0]
+    userinfo, at, _ = authority.rpartition("@")
+    return start + len(userinfo.partition(":")[0]) if at else 0
+
+
+def remember(*values: str) -> None:
+    """Mask these values wherever `redact_text` meets them, for the rest of this process."""
+    with _lock:
+        _remembered.update(value for value in values if len(value) >= _MIN_REMEMBERED)
+
+
+def is_credential_name(name: str) -> bool:
+    return bool(_CREDENTIAL_NAME.fullmatch(unquote(name)))
+
+
+def literal_credentials(url: str) -> list[str]:
+    """What in `url` is a credential written out, not read from the environment: "the password", and the name of
+    each query parameter that holds one ("token"); [] when none."""
+    found = []
+    password = _USERINFO.search(url)
+    if password and not _only_placeholders(password["password"]):
+        found.append("the password")
+    query = url.partition("#")[0].partition("?")[2]
+    for found_parameter in _PARAMETER.finditer("?" + query if query else ""):
+        if is_credential_name(found_parameter["name"]) and not _only_placeholders(found_parameter["value"]):
+            found.append(found_parameter["name"])
+    return found
+
+
+def without_credentials(url: str) -> str:
+    """`url` with no user name or password, and without its query when that holds a credential or a `${NAME}`:
+    the base a feed's relative links are resolved against, so none of them carries a credential into an item."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    split = re.search(r"[/?#]", rest)
+    authority, tail = (rest[:split.start()], rest[split.start():]) if split else (rest, "")
+    authority = authority.rpartition("@")[2]
+    path, question, query = tail.partition("#")[0].partition("?")
+    if question and ("${" in query or literal_credentials("?" + query)):
+        tail = path
+    return f"{scheme}://{authority}{tail}"
+
+
+def redact_url(url: str) -> str:
+    """`url` with its password and each credential parameter's value shown as `***` (`${NAME}` kept as written)."""
+    return redact_text(url)
+
+
+def redact_text(text: str) -> str:
+    """Free text with every address in it redacted (`redact_url`), and every value substituted in this process
+    (`expand`) masked wherever it stands."""
+    if not isinstance(text, str) or not text:
+        return text
+    if "@" in text and "://" in text:
+        text = _USERINFO.sub(_mask_password, text)
+    if "=" in text:
+        text = _PARAMETER.sub(_mask_parameter, text)
+    if _remembered:
+        with _lock:
+            values = sorted(_remembered, key=len, reverse=True)
+        for value in values:
+            if value in text:
+                text = text.replace(value, MASK)
+    return text
+
+
+def _only_placeholders(value: str) -> bool:
+    return bool(_ONLY_PLACEHOLDERS.fullmatch(value))
+
+
+def _mask_password(found: re.Match) -> str:
+    password = found["password"]
+    if not password or password == MASK or _only_placeholders(password):
+        return found[0]
+    return f"{found['head']}:{MASK}@"
+
+
+def _mask_parameter(found: re.Match) -> str:
+    value = found["value"]
+    if not value or value == MASK or _only_placeholders(value) or not is_credential_name(found["name"]):
+        return found[0]
+    return found["head"] + MASK

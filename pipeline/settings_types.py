@@ -68,16 +68,25 @@ def host_problem(url: str) -> str:
 
 
 def _url_or_file(value: str, info: ValidationInfo) -> str:
-    """An http(s) URL, or a local file (relative to pipeline.toml) that must exist."""
+    """An http(s) URL, or a local file (relative to pipeline.toml) that must exist. The URL may read environment
+    variables, `${NAME}`, in its user name, password, path and query (`pipeline/redact.py`); it is kept as written,
+    and messages repeat it with any credential written out masked."""
+    from pipeline.redact import placeholder_problem, redact_url
+
     scheme = urlparse(value).scheme
     if scheme in ("http", "https"):
+        if problem := placeholder_problem(value):
+            raise ValueError(f"{redact_url(value)!r}: {problem}")
         if problem := host_problem(value):
-            raise ValueError(f"{value!r}: {problem}; correct the URL")
+            raise ValueError(f"{redact_url(value)!r}: {problem}; correct the URL")
         return value
+    if "${" in value:
+        raise ValueError("${NAME} is read from the environment only in an http(s) address, not in a file's path; "
+                         "write the path out")
     if scheme == "file":
         value = urlparse(value).path
     elif scheme and len(scheme) > 1:
-        raise ValueError(f"'{value}' is neither an http(s) URL nor a file path")
+        raise ValueError(f"'{redact_url(value)}' is neither an http(s) URL nor a file path")
     return str(_existing_file(Path(value), info))
 
 

@@ -25,6 +25,8 @@ from pipeline.components import Settings, Source
 from pipeline.errors import SourceError
 from pipeline.http_client import PUBLIC_ONLY
 from pipeline.models import Item, Kind, item_id
+from pipeline import redact
+from pipeline.redact import MissingVariable, literal_credentials, without_credentials
 from pipeline.run_context import RunContext
 from pipeline.sanitize import PLAIN_URL, clean_html, image_url, language_tag, one_line, plain_text, safe_url
 from pipeline.settings_types import UrlOrFile
@@ -34,6 +36,7 @@ log = logging.getLogger("pipeline.sources.feed")
 OFFLOAD_BYTES = 64 * 1024  # smaller feeds parse faster than a trip to a worker process
 _UNDATED = datetime.min.replace(tzinfo=UTC)
 _IMAGE_FILE = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)$", re.I)
+_WARNED: set[tuple[str, str, str]] = set()  # (pipeline.toml, source, url) said to hold a credential: once a process
 
 
 class FeedOptions(Settings):
@@ -76,7 +79,7 @@ class FeedSource(Source):
             # Validators count only for a read made the same way: this URL, these settings, these transforms
             # (a changed taxonomy reads every feed again, so its items are transformed again).
             last = state if state.get("url") == url and state.get("reading") == reading else {}
-            content, headers = self._download(url, run, last)
+            content, headers = self._download(url, self._address(), run, last)
             if content is None:
                 run.note("unchanged since the last run (HTTP 304)")
                 return []
@@ -109,7 +112,27 @@ class FeedSource(Source):
         return items[: self.settings.max_items] if self.settings.max_items else items
 
     def origin(self) -> str:
-        return str(self.settings.url)
+        return str(self.settings.url)  # as written: `${NAME}` kept, and any credential written out masked in messages
+
+    def expand(self) -> list[Source]:
+        """Itself; a credential written out in its URL is said once, at start-up (it works: existing configs run)."""
+        found = literal_credentials(self.settings.url) if self.uses_http() else []
+        key = (str(self.project.config_path), self.instance, self.settings.url)
+        if found and key not in _WARNED:
+            _WARNED.add(key)
+            log.warning("%s: [sources.%s] url: a credential is written out (%s), and secrets belong in the "
+                        "environment: put it in a variable and write ${NAME} in its place (README, \"A feed's "
+                        "credential\")", self.project.config_path.name, self.instance, ", ".join(found))
+        return [self]
+
+    def _address(self) -> str:
+        """The URL to request: `${NAME}` read from the environment now, each value percent-encoded (never kept)."""
+        try:
+            return redact.expand(self.settings.url)
+        except MissingVariable as missing:
+            raise SourceError(f"{self._table()} url: environment variable {missing.name} {missing.why}; export "
+                              f"{missing.name} with the value to send, or add it to the service's environment file "
+                              f"(/etc/newsletter-pipeline/env), never to pipeline.toml") from None
 
     def _table(self) -> str:
         """The table holding this feed's settings: its own, or that of the OPML list it is listed in."""
@@ -132,8 +155,9 @@ class FeedSource(Source):
                       "reading": reading, "content": content}
         run.after_save(lambda: run.store.set_source_state(self.instance, validators))
 
-    def _download(self, url: str, run: RunContext, state: dict) -> tuple[bytes | None, dict]:
-        """GET with the validators from last time (`state`); None when the feed has not changed (304)."""
+    def _download(self, url: str, address: str, run: RunContext, state: dict) -> tuple[bytes | None, dict]:
+        """GET `address` (`url` with its `${NAME}` read) with the validators from last time (`state`); None when the
+        feed has not changed (304). Every message names `url`, as written."""
         from pipeline.decoding import ACCEPT_ENCODING, TooLarge, UnknownEncoding, bounded_body
 
         headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5",
@@ -147,7 +171,7 @@ class FeedSource(Source):
         timeout = min(run.project.core.http_timeout, max(0.1, run.time_left()))
         try:
             extensions = {PUBLIC_ONLY: True} if self.public_only else None
-            with run.host_slot(url), run.http.stream("GET", url, headers=headers, timeout=timeout,
+            with run.host_slot(url), run.http.stream("GET", address, headers=headers, timeout=timeout,
                                                      extensions=extensions) as response:
                 if response.status_code == 304:
                     response.read()  # nothing to read, but now the connection goes back to the pool
@@ -180,8 +204,8 @@ class FeedSource(Source):
             raise SourceError(f"{url}: {_transport_problem(exc)}; check the address in {self._address_at()}"
                               ) from None
         except httpx_errors().InvalidURL as exc:  # (not an HTTPError): a port that is no number, a line break
-            raise SourceError(f"{one_line(repr(url))}: not an address that can be fetched ({exc}); correct it in "
-                              f"{self._address_at()}") from None
+            raise SourceError(f"{one_line(repr(url))}: not an address that can be fetched "
+                              f"({str(exc).replace(address, url)}); correct it in {self._address_at()}") from None
         except UnicodeError as exc:  # a host name the resolver cannot encode: a redirect's (the URL's is checked)
             raise SourceError(f"{url}: cannot connect: a host name it leads to cannot be looked up ({exc}); check "
                               f"the address in {self._address_at()}") from None
@@ -225,14 +249,14 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
                           f"is down, or the feed has moved: check the address or try again later")
     if not content_type and content.startswith(_BYTE_ORDER_MARKS):
         content_type = "application/xml"  # so the mark tells the encoding, as XML's rules say (feedparser: only then)
-    read = _read_fast(content, url, content_type, source) if parser == "fast" else None
+    read = _read_fast(content, without_credentials(url), content_type, source) if parser == "fast" else None
     if read is None:
         feed_link, entries, cut, partial, language = _read_with_feedparser(content, url, content_type)
     else:  # lxml reads only well-formed documents, which are whole
         (feed_link, entries, language), cut, partial = read, False, False
     language = language_tag(language)
     if "://" in url and not url.startswith("file"):
-        feed_link = url
+        feed_link = without_credentials(url)
     items, undated, seen = [], set(), set()
     kind = Kind(kind)
     for entry in entries:
@@ -285,7 +309,7 @@ def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[
     from plugins.sources.cut_short import cut_short
 
     feedparser_speedups.use_with(feedparser)
-    headers = {"content-location": url if "://" in url else ""}
+    headers = {"content-location": without_credentials(url) if "://" in url else ""}
     if content_type:
         headers["content-type"] = content_type
     try:
@@ -295,7 +319,7 @@ def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[
                           f"XML and holds a character that cannot be: tell the feed's owner") from None
     if not parsed.version and (parsed.bozo or not parsed.entries):
         if page := _web_page(content):
-            base = url if "://" in url else ""
+            base = without_credentials(url) if "://" in url else ""
             found = [address for link in page  # a stranger's page: only plain http(s) addresses are repeated
                      if PLAIN_URL.fullmatch(address := safe_url(link, base)) and len(address) <= 200]
             named = f"; it names {' and '.join(found[:2])}" if found else ""

@@ -24,8 +24,10 @@ never fetched when its xmlUrl is not an http(s) address (a local path, `ftp:`, `
 must not read this machine's files), nor, unless the table says `allow_private = true`, when its
 host is `localhost` or an IP address that is not public (loopback, private, link-local such as a
 cloud's metadata service at 169.254.169.254: it must not reach services of this machine or its
-network; `pipeline/hosts.py`). The file's addresses are judged as written; then a name is looked up
-once, as the connection for such a feed is opened, and a request to a name that gives such an address,
+network; `pipeline/hosts.py`), nor when it holds `${` (the environment is read only for addresses
+written in pipeline.toml: someone else's file must not send this machine's variables anywhere). The
+file's addresses are judged as written; then a name is looked up once, as the connection for such a
+feed is opened, and a request to a name that gives such an address,
 or a redirect to either, is refused (its feed fails, saying so), since the feed's server is someone
 else's as well; the connection is made to the address judged, so a name's owner cannot answer a public
 address to the check and a private one to the connection (DNS rebinding; `pipeline/public_only.py`,
@@ -47,6 +49,7 @@ from pipeline import hookimpl
 from pipeline.components import Source
 from pipeline.errors import ConfigError
 from pipeline.hosts import is_private
+from pipeline.redact import redact_url
 from pipeline.settings_types import ExistingFile, host_problem
 from plugins.sources.feed import FeedOptions
 
@@ -104,7 +107,7 @@ class OpmlSource(Source):
                         "OPML file (or remove the outline)")
             else:
                 said = f"is never fetched: {why}; correct the address in the OPML file (or remove the outline)"
-            run.problem(f"{self.settings.path} <outline> {_short(title)}", f"xmlUrl {_short(url)} {said}; "
+            run.problem(f"{self.settings.path} <outline> {_short(title)}", f"xmlUrl {_short(redact_url(url))} {said}; "
                         f"outline skipped")
         return []
 
@@ -186,6 +189,9 @@ def feeds_in(path, where: str, *, allow_private: bool = False
         seen.add(url)
         if not _is_web_address(url):
             why = "not web"
+        elif "${" in url:  # someone else's file must not send this machine's environment to a server of its choosing
+            why = ("it holds '${', and environment variables are read only for an address written in pipeline.toml "
+                   "(a [sources.NAME] table of type \"feed\")")
         elif problem := host_problem(url):
             why = problem
         else:

@@ -1,0 +1,351 @@
+"""A feed's credential: read from the environment through `${NAME}` in its url, sent percent-encoded, and never
+printed, stored or mailed; one written out in pipeline.toml works, is warned about at start-up, and is masked in
+every message. A real server on 127.0.0.1 answers 403 without the right credential."""
+
+from __future__ import annotations
+
+import base64
+import email
+import threading
+from email import policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import load_project
+from pipeline.errors import ConfigError
+from pipeline.redact import expand, literal_credentials, redact_text, redact_url, without_credentials
+from tests.sample_feeds import ONE_ITEM_RSS as RSS
+
+SECRET = "s3cr&t#to@k/en+x"  # every character that could end a query value, or the user name and password
+ENCODED = quote(SECRET, safe="")
+ALERTS = """[sinks.newsletter]
+type = "email"
+from_email = "news@network.example.org"
+subscribers = "subscribers.csv"
+[alerts]
+to = ["fay@network.example.org"]
+source_failures = 1
+"""
+FILES = {"subscribers.csv": "email,name\nann@example.org,Ann\n", "local.xml": RSS.replace("News", "Local")}
+
+
+class Partner:
+    """A partner's feed on 127.0.0.1: 403 unless the request carries `token` (query parameter `token`) or, when
+    `user` is set, Basic credentials `user:token`; `mode` "500" fails, "silent" never answers."""
+
+    def __init__(self, token: str = SECRET, user: str = "", mode: str = "ok", etag: str = ""):
+        self.tokens, self.user, self.mode, self.etag = {token}, user, mode, etag
+        self.seen: list[dict] = []  # per request: the token and credentials as the server decoded them
+        self.stop = threading.Event()
+        partner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                given = parse_qs(urlsplit(self.path).query).get("token", [""])[0]
+                basic = self.headers.get("Authorization", "").removeprefix("Basic ")
+                pair = base64.b64decode(basic).decode() if basic else ""
+                partner.seen.append({"token": given, "basic": pair, "etag": self.headers.get("If-None-Match", "")})
+                if partner.mode == "silent":
+                    partner.stop.wait(30)
+                    return
+                allowed = (pair in {f"{partner.user}:{t}" for t in partner.tokens} if partner.user
+                           else given in partner.tokens)
+                status = 500 if partner.mode == "500" else 200 if allowed else 403
+                if status == 200 and partner.etag and self.headers.get("If-None-Match") == partner.etag:
+                    status = 304
+                body = RSS.encode() if status == 200 else b""
+                self.send_response(status)
+                self.send_header("Content-Type", "application/rss+xml")
+                self.send_header("Content-Length", str(len(body)))
+                if partner.etag:
+                    self.send_header("ETag", partner.etag)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def partner():
+    made: list[Partner] = []
+
+    def start(**options) -> Partner:
+        made.append(Partner(**options))
+        return made[-1]
+
+    yield start
+    for server in made:
+        server.close()
+
+
+def refresh(config: Path, *extra: str) -> int:
+    return main(["refresh", "-c", str(config), "--as-of", "2016-02-01", "--log-file",
+                 str(config.parent / "pipeline.log"), *extra])
+
+
+def everything_written(config: Path, capsys) -> str:
+    """stdout and stderr so far, and every file the pipeline wrote in the project (the SQLite file, the log, the
+    outbox, the site), as text."""
+    out, err = capsys.readouterr()
+    files = [path.read_bytes().decode("utf-8", "replace") for path in config.parent.rglob("*")
+             if path.is_file() and path != config and path.name not in (*FILES, "partners.opml")]
+    return "\n".join([out, err, *files])
+
+
+def alerts_sent(config: Path) -> list[str]:
+    folder = config.parent / "outbox" / "messages"
+    return [email.message_from_bytes(path.read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+            for path in sorted(folder.glob("*.eml"))]
+
+
+def status_and_report(config: Path, capsys) -> str:
+    capsys.readouterr()
+    assert main(["status", "-c", str(config)]) == 0
+    assert main(["status", "-c", str(config), "--json"]) == 0
+    return capsys.readouterr().out
+
+
+def test_a_feed_behind_a_token_is_read_through_the_variable_which_is_shown_and_kept_nowhere(
+        write_project, partner, monkeypatch, capsys):
+    server = partner()
+    monkeypatch.setenv("PARTNER_TOKEN", SECRET)
+    url = f"http://127.0.0.1:{server.port}/feed.xml?token=${{PARTNER_TOKEN}}&page=1"
+    config = write_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\n{ALERTS}', FILES)
+
+    assert refresh(config, "-vv", "--json") == 0
+    assert [seen["token"] for seen in server.seen] == [SECRET]  # arrived whole: its & # @ / + did not split it
+    from pipeline.runner import state_path
+    from pipeline.state import Store
+
+    store = Store(state_path(load_project(config)))
+    try:
+        assert [item.title for item in store.get_items(store.ids_of("partner"))] == ["News"]
+        assert store.source_state("partner")["url"] == url  # HTTP state kept under the address as written
+    finally:
+        store.close()
+    server.mode = "500"  # then it fails: the alert, the report, the history name the address as written
+    assert refresh(config, "-vv") == 3
+    [alert] = alerts_sent(config)
+    assert f"{url}: HTTP 500" in alert
+    written = everything_written(config, capsys) + status_and_report(config, capsys)
+    assert "${PARTNER_TOKEN}" in written
+    assert SECRET not in written and ENCODED not in written
+
+
+@pytest.mark.parametrize(("mode", "core", "table", "said"), [
+    ("500", "", "", ": HTTP 500 Internal Server Error; check the URL in [sources.partner]"),
+    ("silent", "http_timeout = 1\n", "", ": no answer within 1 s; the server is slow or down"),
+])
+def test_a_server_failing_is_said_with_the_url_as_written(write_project, partner, monkeypatch, capsys,
+                                                          mode, core, table, said):
+    server = partner(mode=mode)
+    monkeypatch.setenv("PARTNER_TOKEN", SECRET)
+    url = f"http://127.0.0.1:{server.port}/feed.xml?token=${{PARTNER_TOKEN}}"
+    config = write_project(f'[pipeline]\nname = "Test Network"\n{core}'
+                           f'[sources.partner]\ntype = "feed"\nurl = "{url}"\n{table}{ALERTS}', FILES)
+
+    assert refresh(config, "--json") == 3
+    [alert] = alerts_sent(config)
+    assert said in alert and url in alert
+    written = everything_written(config, capsys) + status_and_report(config, capsys)
+    assert url in written and said in written
+    assert server.seen and SECRET not in written and ENCODED not in written
+
+
+@pytest.mark.parametrize(("value", "why"), [
+    (None, "is not set"), ("", "is empty"), (f"{SECRET}\nX-Injected: 1", "holds a line break"),
+])
+def test_a_variable_not_set_fails_its_source_alone_in_one_line(write_project, partner, monkeypatch, capsys,
+                                                                value, why):
+    server = partner()
+    if value is None:
+        monkeypatch.delenv("PARTNER_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("PARTNER_TOKEN", value)
+    url = f"http://127.0.0.1:{server.port}/feed.xml?token=${{PARTNER_TOKEN}}"
+    config = write_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\n'
+                           f'[sources.local]\ntype = "feed"\nurl = "local.xml"\n{ALERTS}', FILES)
+
+    assert refresh(config) == 3  # as for any source that fails: the others' items are in, the sinks ran
+    assert server.seen == []  # nothing was sent without it
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if "environment variable" in line)
+    assert (f"[sources.partner] url: environment variable PARTNER_TOKEN {why}" in line
+            and "export PARTNER_TOKEN" in line)
+    assert "local" in out and "1 item" in out
+    if value:
+        assert SECRET not in everything_written(config, capsys)
+
+
+def test_a_password_from_the_environment_arrives_whole_as_basic_credentials(write_project, partner, monkeypatch,
+                                                                             capsys):
+    server = partner(user="partner@uni")
+    monkeypatch.setenv("PARTNER_USER", "partner@uni")
+    monkeypatch.setenv("PARTNER_PASS", SECRET)
+    url = f"http://${{PARTNER_USER}}:${{PARTNER_PASS}}@127.0.0.1:{server.port}/feed.xml"
+    config = write_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\n{ALERTS}', FILES)
+
+    assert refresh(config) == 0
+    assert [seen["basic"] for seen in server.seen] == [f"partner@uni:{SECRET}"]
+    server.mode = "500"
+    assert refresh(config) == 3
+    written = everything_written(config, capsys)
+    assert f"{url}: HTTP 500" in written and SECRET not in written and ENCODED not in written
+
+
+def test_a_rotated_token_keeps_the_feeds_http_state(write_project, partner, monkeypatch):
+    server = partner(etag='"v1"')
+    monkeypatch.setenv("PARTNER_TOKEN", SECRET)
+    url = f"http://127.0.0.1:{server.port}/feed.xml?token=${{PARTNER_TOKEN}}"
+    config = write_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\n{ALERTS}', FILES)
+    assert refresh(config) == 0
+
+    server.tokens = {"the-new-token"}
+    monkeypatch.setenv("PARTNER_TOKEN", "the-new-token")
+    assert refresh(config) == 0
+    assert [(seen["token"], seen["etag"]) for seen in server.seen] == [(SECRET, ""), ("the-new-token", '"v1"')]
+
+
+def test_a_credential_written_out_is_masked_everywhere_and_warned_about_at_start_up(write_project, partner, capsys):
+    server = partner(token="tok-literal", mode="500")
+    url = f"http://reader:pw-literal@127.0.0.1:{server.port}/feed.xml?page=2&Token=tok-literal&api_key=key-literal"
+    shown = f"http://reader:***@127.0.0.1:{server.port}/feed.xml?page=2&Token=***&api_key=***"
+    config = write_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\n{ALERTS}', FILES)
+
+    assert refresh(config, "-vv") == 3
+    assert server.seen == [{"token": "", "basic": "reader:pw-literal", "etag": ""}]  # it is used as written
+    _, err = capsys.readouterr()
+    [warning] = [line for line in err.splitlines() if "is written out" in line]
+    assert warning == ("warning: pipeline.toml: [sources.partner] url: a credential is written out (the password, "
+                       "Token, api_key), and secrets belong in the environment: put it in a variable and write ${NAME} "
+                       "in its place (README, \"A feed's credential\")")
+    [alert] = alerts_sent(config)
+    assert f"{shown}: HTTP 500" in alert
+    written = everything_written(config, capsys) + status_and_report(config, capsys)
+    assert f"{shown}: HTTP 500" in written
+    assert [word for word in ("pw-literal", "tok-literal", "key-literal") if word in written] == []
+
+
+def test_an_opml_outline_with_a_credential_is_masked_and_one_reading_a_variable_is_never_fetched(
+        write_project, partner, monkeypatch, capsys):
+    server = partner(token="tok-literal", mode="500")
+    monkeypatch.setenv("HOME_SECRET", SECRET)
+    outlines = (f'<outline text="Partner" xmlUrl="http://u:pw-literal@127.0.0.1:{server.port}/f.xml?token=tok-literal"/>'
+                f'<outline text="Probe" xmlUrl="http://127.0.0.1:{server.port}/p.xml?x=${{HOME_SECRET}}"/>')
+    opml = f'<opml version="2.0"><body>{outlines}</body></opml>'
+    config = write_project(f'[sources.partners]\ntype = "opml"\npath = "partners.opml"\nallow_private = true\n'
+                           f'{ALERTS}', {**FILES, "partners.opml": opml})
+
+    assert refresh(config) == 3
+    assert len(server.seen) == 1  # the outline reading ${HOME_SECRET} is never fetched
+    written = everything_written(config, capsys)
+    assert f"http://u:***@127.0.0.1:{server.port}/f.xml?token=***: HTTP 500" in written
+    assert "environment variables are read only for an address written in pipeline.toml" in written
+    assert "pw-literal" not in written and "tok-literal" not in written and SECRET not in written
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("https://p.example/feed?token=${PARTNER TOKEN}", "'${' must be followed by an environment variable's name"),
+    ("https://p.example/feed?token=${1TOKEN}", "'${' must be followed by an environment variable's name"),
+    ("https://p.example/feed?token=${TOKEN", "'${' must be followed by an environment variable's name"),
+    ("https://p.example/feed?token=${}", "'${' must be followed by an environment variable's name"),
+    ("https://${PARTNER_HOST}/feed.xml", "its host and port may not come from an environment variable"),
+    ("https://p.example:${PORT}/feed.xml", "its host and port may not come from an environment variable"),
+    ("https://${U}:${P}@${H}.example/feed.xml", "its host and port may not come from an environment variable"),
+    ("feeds/${NAME}.xml", "${NAME} is read from the environment only in an http(s) address"),
+])
+def test_a_malformed_or_misplaced_variable_is_refused_at_start_up_in_one_line(write_project, url, says):
+    config = write_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\n[sinks.feed]\ntype = "rss"\n')
+    with pytest.raises(ConfigError) as info:
+        load_project(config)
+    [line] = info.value.lines
+    assert line.startswith("pipeline.toml: [sources.partner] (feed): url: ") and says in line
+    assert "\n" not in line and info.value.exit_code == 2
+
+
+def test_a_credential_in_a_url_refused_at_start_up_is_masked(write_project):
+    url = "https://reader:pw-literal@news..example/feed?token=${T}&sig=sig-literal"
+    config = write_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\n[sinks.feed]\ntype = "rss"\n')
+    with pytest.raises(ConfigError) as info:
+        load_project(config)
+    [line] = info.value.lines
+    assert "'https://reader:***@news..example/feed?token=${T}&sig=***': the host name" in line
+    assert "literal" not in str(info.value)
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://user:pass@h.example/feed", "https://user:***@h.example/feed"),
+    ("https://h.example/feed?token=abc&page=2", "https://h.example/feed?token=***&page=2"),
+    ("https://h.example/f?ACCESS_TOKEN=1&apikey=2&Key=3&secret=4&password=5&passwd=6&pass=7&auth=8&sig=9"
+     "&signature=10&session=11&sid=12&code=13&partner_token=14&my_key=15&client_secret=16&keys=17&monkey=18",
+     "https://h.example/f?ACCESS_TOKEN=***&apikey=***&Key=***&secret=***&password=***&passwd=***&pass=***&auth=***"
+     "&sig=***&signature=***&session=***&sid=***&code=***&partner_token=***&my_key=***&client_secret=***&keys=17"
+     "&monkey=18"),
+    ("https://${U}:${P}@h.example/f?token=${T}&page=${N}", "https://${U}:${P}@h.example/f?token=${T}&page=${N}"),
+    ("https://u:p@ss@h.example/f#token=x", "https://u:***@h.example/f#token=x"),
+    ("https://h.example/feed?page=2", "https://h.example/feed?page=2"),
+])
+def test_redact_url(url, shown):
+    assert redact_url(url) == shown
+    assert redact_text(f"GET '{url}': HTTP 500") == f"GET '{shown}': HTTP 500"
+
+
+def test_expand_encodes_each_value_whole_and_only_what_it_is_asked_for():
+    environ = {"U": "a:b@c", "P": SECRET, "T": SECRET}
+    assert expand("https://${U}:${P}@h.example/f/${T}?token=${T}&x=$T", environ) == (
+        f"https://a%3Ab%40c:{ENCODED}@h.example/f/{ENCODED}?token={ENCODED}&x=$T")
+    assert literal_credentials("https://u:${P}@h.example/f?token=${T}") == []
+    assert literal_credentials("https://u:p@h.example/f?page=1&sig=s") == ["the password", "sig"]
+    assert without_credentials("https://u:p@h.example/a/b?token=1") == "https://h.example/a/b"
+    assert without_credentials("https://h.example/a/b?page=2#top") == "https://h.example/a/b?page=2#top"
+
+
+def test_a_source_past_its_deadline_is_said_with_its_origin_masked():
+    from pipeline.fetching import fetch_all
+    from pipeline.run_report import StageResult
+
+    class Hanging:
+        instance = "partner"
+
+        def origin(self) -> str:
+            return "https://reader:pw-literal@p.example/feed?token=tok-literal"
+
+    release = threading.Event()
+
+    def fetch(source) -> StageResult:
+        release.wait(5)
+        return StageResult("source", source.instance, True, "0 items", 0.0)
+
+    try:
+        [result] = fetch_all([Hanging()], fetch, concurrency=1, deadline_of=lambda name: 0.2,
+                             on_result=lambda result: None, abandon=lambda name: None)
+    finally:
+        release.set()
+    assert result.summary == ("timed out: no result within 0.2 s from https://reader:***@p.example/feed?token=***; "
+                              "the run went on without it")
+
+
+def test_a_feeds_relative_links_carry_no_credential_of_its_address():
+    from plugins.sources.feed import parse_feed
+
+    rss = RSS.replace("<link>https://p.example.org/1</link>", "<link>/news/1</link>")
+    for parser in ("feedparser", "fast"):
+        [item] = parse_feed(rss.encode(), "https://reader:pw@p.example.org/feed.xml?token=${T}", "", "p", "news",
+                            parser).items
+        assert item.url == "https://p.example.org/news/1"

@@ -120,7 +120,8 @@ class Source(Component):
 
     def origin(self) -> str:
         """Where this source reads from, for a message that names it when it fails without saying so itself (timed
-        out): a feed's address, say; "" (the default) when it has no one place."""
+        out): a feed's address, say, as written (a credential in it is masked where it is shown,
+        `pipeline/redact.py`); "" (the default) when it has no one place."""
         return ""
 
     def expand(self) -> list[Source]:

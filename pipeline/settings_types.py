@@ -69,8 +69,9 @@ def host_problem(url: str) -> str:
 
 def _url_or_file(value: str, info: ValidationInfo) -> str:
     """An http(s) URL, or a local file (relative to pipeline.toml) that must exist. The URL may read environment
-    variables, `${NAME}`, in its user name, password, path and query (`pipeline/redact.py`); it is kept as written,
-    and messages repeat it with any credential written out masked."""
+    variables, `${NAME}`, in its user name, password, path and query; it is kept as written, which messages repeat
+    (any credential written out masked), and a source reads the address to request with `redact.expand` as it
+    fetches (`pipeline/redact.py`)."""
     from pipeline.redact import placeholder_problem, redact_url
 
     scheme = urlparse(value).scheme

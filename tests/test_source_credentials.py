@@ -349,3 +349,25 @@ def test_a_feeds_relative_links_carry_no_credential_of_its_address():
         [item] = parse_feed(rss.encode(), "https://reader:pw@p.example.org/feed.xml?token=${T}", "", "p", "news",
                             parser).items
         assert item.url == "https://p.example.org/news/1"
+
+
+def test_status_masks_a_credential_in_an_error_stored_before_masking(write_project, capsys):
+    from datetime import UTC, date, datetime
+
+    from pipeline.runner import state_path
+    from pipeline.state import Store, history
+
+    config = write_project(f'[sources.partner]\ntype = "feed"\nurl = "local.xml"\n{ALERTS}', FILES)
+    store = Store(state_path(load_project(config)))
+    try:  # as an earlier version stored it, unmasked
+        run = history.begin_run(store, mode="refresh", as_of=date(2016, 2, 1), at=datetime(2016, 2, 1, tzinfo=UTC))
+        with store.transaction() as db:
+            db.execute("UPDATE runs SET finished = ?, exit_code = 3, outcome = 'done, with problems' WHERE id = ?",
+                       (datetime(2016, 2, 1, 0, 1, tzinfo=UTC).isoformat(), run))
+            db.execute("INSERT INTO run_results (run, stage, name, ok, summary, seconds, count) VALUES (?, 'source', "
+                       "'partner', 0, 'https://u:pw-literal@p.example/f?token=tok-literal: HTTP 500', 0.1, 0)", (run,))
+    finally:
+        store.close()
+    shown = status_and_report(config, capsys)
+    assert shown.count("https://u:***@p.example/f?token=***: HTTP 500") == 2  # the table and --json
+    assert "literal" not in shown

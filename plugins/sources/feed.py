@@ -20,12 +20,11 @@ from urllib.parse import urlparse
 
 from pydantic import Field, field_validator
 
-from pipeline import __version__, hookimpl
+from pipeline import __version__, hookimpl, redact
 from pipeline.components import Settings, Source
 from pipeline.errors import SourceError
 from pipeline.http_client import PUBLIC_ONLY
 from pipeline.models import Item, Kind, item_id
-from pipeline import redact
 from pipeline.redact import MissingVariable, literal_credentials, without_credentials
 from pipeline.run_context import RunContext
 from pipeline.sanitize import PLAIN_URL, clean_html, image_url, language_tag, one_line, plain_text, safe_url

@@ -179,7 +179,7 @@ class RunContext:
     def host_slot(self, url: str) -> Iterator[None]:
         """Hold one of `[pipeline] per_host` slots for the host of `url` while talking to it (given back at
         once if the source is abandoned, so a hung download never keeps others from that host)."""
-        host = urlparse(url).netloc.lower()
+        host = urlparse(url).netloc.lower().rpartition("@")[2]  # no user name or password: a host, and said
         owner = getattr(self._scope, "source", "")
         with self._lock:
             slot = self._hosts.setdefault(host, threading.Semaphore(self.project.core.per_host))

@@ -371,3 +371,15 @@ def test_status_masks_a_credential_in_an_error_stored_before_masking(write_proje
     shown = status_and_report(config, capsys)
     assert shown.count("https://u:***@p.example/f?token=***: HTTP 500") == 2  # the table and --json
     assert "literal" not in shown
+
+
+def test_a_host_busy_past_the_deadline_is_said_without_the_password(project_from, run_context):
+    from pipeline.errors import SourceError
+
+    ctx = run_context(project_from('[pipeline]\nname = "Test Network"\nper_host = 1\n[sinks.feed]\ntype = "rss"\n'))
+    url = "https://reader:pw-literal@p.example/feed"
+    with ctx.host_slot(url), ctx.deadline_scope(0.1), pytest.raises(SourceError) as info:
+        with ctx.host_slot(url):
+            pass
+    assert str(info.value) == ("https://reader:***@p.example/feed: no free connection to p.example before the "
+                               "source's deadline")

@@ -32,7 +32,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Container, Iterable, Mapping
 from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -278,6 +279,43 @@ def theme_path(theme: str) -> str:
         digest = hashlib.sha256(folded.encode()).hexdigest()[:8]
         name = digest if name == "item" else f"{name}-{digest}"
     return f"{THEMES}{name}/"
+
+
+def moved_themes(store: Store) -> dict[str, str]:
+    """A theme's page -> the theme that most of the items which lost it gained in the same change, when more than
+    half of them did (a theme renamed in the taxonomy: 'peer support' to 'peer-led support'); a theme only taken
+    out is not here. Where the page and the feed of a theme no item carries any more lead (`theme_left_for`)."""
+    from pipeline.state.site import theme_moves
+
+    lost: Counter[str] = Counter()
+    gained: dict[str, Counter[str]] = {}
+    for old, new, items in theme_moves(store):
+        path = theme_path(old)
+        if not new:
+            lost[path] += items
+        elif path != theme_path(new):  # not the same theme spelt otherwise
+            gained.setdefault(path, Counter())[new] += items
+    moved = {}
+    for path, themes in gained.items():
+        theme = min(themes, key=lambda t: (-themes[t], t))
+        if 2 * themes[theme] > lost[path]:
+            moved[path] = theme
+    return moved
+
+
+def theme_left_for(path: str, live: Container[str], moved: Mapping[str, str]) -> str | None:
+    """The theme the page of a theme no item carries (`path`, themes/SLUG/) leads to: the one it became, or what
+    that became in turn (`moved`, from `moved_themes`), whose page is `live`; None when there is none."""
+    seen = {path}
+    while path in moved:
+        theme = moved[path]
+        path = theme_path(theme)
+        if path in live:
+            return theme
+        if path in seen:
+            return None
+        seen.add(path)
+    return None
 
 
 def theme_feed_path(theme: str) -> str:

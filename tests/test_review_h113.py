@@ -145,8 +145,8 @@ def test_a_theme_taken_out_of_the_taxonomy_leads_to_the_themes_and_comes_back_wh
     project.write({"pipeline.toml": toml})  # put back: the theme's own page and feed again
     project.refresh(as_of=date(2016, 2, 1))
     assert refresh_target(old) == old and "Peer workers hired" in old.read_text(encoding="utf-8")
-    assert [i.findtext("title") for i in channel(feed).findall("item")] == ["Peer workers hired",
-                                                                            "Notes from the seminar"]
+    assert [i.findtext("title") for i in channel(feed).findall("item")] == ["Notes from the seminar",
+                                                                            "Peer workers hired"]
 
 
 # -- a blog's file renamed -------------------------------------------------------------------------------------------

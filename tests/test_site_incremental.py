@@ -96,7 +96,7 @@ def test_a_changed_item_rewrites_its_page_and_the_lists_that_show_it(site_of):
     assert "Revised: what the research found." in page.read_text(encoding="utf-8")
 
 
-def test_a_removed_item_takes_its_page_and_its_theme_away(site_of):
+def test_a_removed_item_takes_its_page_away_and_its_themes_page_leads_to_the_themes(site_of):
     lonely = make_item(Kind.NEWS, "Housing news", published=utc(2016, 1, 25), themes=["housing"])
     built = site_of([*peer_items(), *others()], extra=[lonely])
     page = built.file(site.item_path(built.project, lonely))
@@ -107,11 +107,13 @@ def test_a_removed_item_takes_its_page_and_its_theme_away(site_of):
     result = built.write()
 
     rewritten, added, removed = changed(before, every_file(built.out))
-    assert removed == {page, built.file("themes/housing/")}
-    assert not page.parent.exists() and not built.file("themes/housing/").parent.exists()  # no empty folders
-    assert "themes/index.html" in paths(built, rewritten) and "sitemap.xml" in paths(built, rewritten)
+    assert removed == {page}
+    assert not page.parent.exists()  # no empty folders
+    assert {"themes/index.html", "themes/housing/index.html", "sitemap.xml"} <= paths(built, rewritten)
+    assert '<meta http-equiv="refresh" content="0; url=../index.html">' in built.file("themes/housing/").read_text(
+        encoding="utf-8")  # a bookmark of the theme's page leads to the themes
     assert "archive/issue-1.html" not in paths(built, rewritten)  # it never held the item
-    assert "2 removed" in result.summary
+    assert "1 removed" in result.summary
 
 
 def test_a_renamed_item_leaves_its_old_page_and_calendar_pointing_to_the_new(site_of):
@@ -141,7 +143,7 @@ def test_a_renamed_item_leaves_its_old_page_and_calendar_pointing_to_the_new(sit
     assert not built.file(old).exists() and not built.file(old + "event.ics").exists()
 
 
-def test_a_shorter_list_loses_the_pages_it_no_longer_needs(site_of):
+def test_a_page_a_shorter_list_no_longer_needs_leads_to_the_list(site_of):
     items = peer_items(60)
     built = site_of([], extra=items)
     second = built.file(site.page(site.theme_path("peer support"), 2))
@@ -151,8 +153,12 @@ def test_a_shorter_list_loses_the_pages_it_no_longer_needs(site_of):
         built.store.db.execute("DELETE FROM items WHERE id = ?", (item.id,))
     built.write()
 
-    assert not second.exists() and built.file(site.theme_path("peer support")).is_file()
+    assert built.file(site.theme_path("peer support")).is_file()
     assert built.page(site.theme_path("peer support")).headings["h1"] == ["Peer support"]
+    page = second.read_text(encoding="utf-8")  # a bookmark of page 2 leads to the theme's page, not a 404
+    assert '<meta http-equiv="refresh" content="0; url=../../index.html">' in page and "Peer news" not in page
+    assert site.url(built.project, site.page(site.theme_path("peer support"), 2)) not in built.file(
+        site.SITEMAP).read_text(encoding="utf-8")
 
 
 def test_a_page_deleted_by_hand_is_made_again(site_of):
@@ -228,7 +234,8 @@ def test_pages_linking_a_theme_whose_page_moved_are_made_again(site_of, monkeypa
 
     theme = site.theme_path("Восстановление")
     page = site.item_path(built.project, item)
-    assert not built.file("themes/item/").exists() and built.file(theme).is_file()
+    assert built.file(theme).is_file()
+    assert 'url=../index.html">' in built.read("themes/item/")  # it was every such theme's: it leads to the themes
     for path in (page, site.edition_path(1)):
         assert f'href="{site.href(path, theme)}"' in built.read(path), path
 

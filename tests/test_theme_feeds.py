@@ -115,7 +115,9 @@ def test_a_theme_whose_items_are_all_over_keeps_an_empty_feed(run_sink, item_fac
     assert parsedate_to_datetime(ET.fromstring(data).find("channel").findtext("lastBuildDate")) == day(10)
 
 
-def test_a_theme_with_no_items_left_loses_its_feed(run_sink, item_factory):
+def test_a_theme_with_no_items_left_keeps_its_feed_saying_it_ended(run_sink, item_factory):
+    """A feed reader subscribed to it is told, where a file gone would give it an error it may not show (a theme
+    renamed leads to its new name: tests/test_review_h113.py)."""
     post = item_factory(Kind.POST, "Retagged", published=day(3), themes=["housing", "research"])
     other = item_factory(Kind.POST, "Other", published=day(4), themes=["community"])
     project, _ = run_sink([post, other])
@@ -129,10 +131,14 @@ def test_a_theme_with_no_items_left_loses_its_feed(run_sink, item_factory):
     other.themes = []
     _, result = run_sink([post, other])
 
-    assert not housing.exists() and not housing.parent.exists()  # its folder held nothing else
-    assert not community.exists() and page.is_file()  # the page is not the feed's to remove
+    assert titles(theme_feed(project, "housing")) == ["This feed has ended"]
+    assert titles(theme_feed(project, "community")) == ["This feed has ended"] and page.is_file()
     assert titles(theme_feed(project, "research")) == ["Retagged"]
-    assert "2 removed" in result.summary
+    assert "2 of themes no item carries now say where to go" in result.summary
+    assert ET.fromstring(housing.read_bytes()).find("channel").findtext("title") == "Test Network: Housing"
+
+    _, result = run_sink([post, other])
+    assert "where to go" not in result.summary  # said once
 
 
 def test_an_unchanged_feed_is_not_rewritten_and_a_changed_one_is(run_sink, item_factory):

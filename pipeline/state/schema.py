@@ -230,6 +230,27 @@ CREATE TABLE IF NOT EXISTS site_moved (
 );
 """
 
+# Which themes items lost and gained at once (a theme renamed in the taxonomy: "peer support" to "peer-led support"),
+# counted by a trigger whichever code saves an item; `new` '' counts the items that lost `old`. When no item carries a
+# theme any more, its page and its feed lead to the theme most of its items gained (`site.moved_themes`). Not a cache:
+# the pages and feeds readers found are kept by it.
+THEME_MOVES = """
+CREATE TABLE IF NOT EXISTS theme_moves (
+    old   TEXT NOT NULL,                   -- a theme items lost
+    new   TEXT NOT NULL,                   -- a theme they gained in the same change ('': any, or none)
+    items INTEGER NOT NULL,
+    PRIMARY KEY (old, new)
+);
+CREATE TRIGGER IF NOT EXISTS item_themes_moved AFTER UPDATE OF themes ON items WHEN OLD.themes IS NOT NEW.themes BEGIN
+    INSERT INTO theme_moves (old, new, items)
+        SELECT lost.value, gained.value, 1 FROM json_each(OLD.themes) AS lost,
+               (SELECT '' AS value UNION SELECT value FROM json_each(NEW.themes)
+                WHERE value NOT IN (SELECT value FROM json_each(OLD.themes))) AS gained
+        WHERE lost.value NOT IN (SELECT value FROM json_each(NEW.themes))
+        ON CONFLICT (old, new) DO UPDATE SET items = items + 1;
+END;
+"""
+
 # The wording a person was shown when they asked to subscribe and when they confirmed (user_version 16): consent has
 # to be shown to have been informed (UK GDPR art. 7(1)), and the form's text changes over the years. Each wording is
 # kept once; an entry of the consent record names the one it was given under, and goes with that entry.
@@ -247,7 +268,7 @@ CREATE TABLE IF NOT EXISTS consent_shown (
 """
 
 TABLES = (CORE + ITEMS_RECENT + JOURNAL + SUBSCRIBERS + REQUESTS + ALIASES + SITE + HISTORY + ALERTS + FEED_GUIDS
-          + TAKEN_BACK + WITHDRAWN + SITE_MOVED + CONSENT)
+          + TAKEN_BACK + WITHDRAWN + SITE_MOVED + THEME_MOVES + CONSENT)
 
 
 def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:

@@ -95,6 +95,11 @@ def moved_pages(store: Store) -> dict[str, str]:
     return dict(store._rows("SELECT path, item FROM site_moved"))
 
 
+def theme_moves(store: Store) -> list[tuple[str, str, int]]:
+    """(theme lost, theme gained at once or '', how many items did so): every change of an item's themes."""
+    return store._rows("SELECT old, new, items FROM theme_moves")
+
+
 def pages_written(store: Store, sink: str) -> dict[str, tuple[str, str]]:
     """path -> (key, digest) of every file `sink` wrote and has not removed."""
     return {path: (key, digest) for path, key, digest in

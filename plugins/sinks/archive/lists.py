@@ -5,8 +5,9 @@ PAGE_SIZE and made only from `Facts`, never from item bodies.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -206,3 +207,65 @@ def _front(built: Site) -> list[Planned]:
                                                                            f"from {core.name}."),
         latest=latest, jobs=jobs, open_jobs=len(still), events=events, upcoming=len(coming),
         months=[(month_name(m), site.month_path(_first_day(m))) for m in months]))]
+
+
+# -- where a list was ----------------------------------------------------------------------------
+
+_LEFT_PAGE = re.compile(r"(?P<base>(?:.+/)?)page/\d+/|(?P<issue>archive/issue-\d+)-page-\d+\.html")
+
+
+def plan_left(built: Site, known: Iterable[str], planned: list[Planned]) -> list[Planned]:
+    """Where a list's page was that the site no longer makes (`known`: every file the sink wrote), a page leading on:
+    a theme no item carries to the theme most of its items took instead (renamed in the taxonomy:
+    `site.moved_themes`), else to the themes; a page 2, 3… a shorter list no longer needs to the list; a month left
+    empty to the months. Bookmarks and the emails sent link them."""
+    wanted = {page.path for page in planned}
+    left = [path for path in known if path not in wanted and (path.endswith("/") or path.endswith(".html"))]
+    if not left:
+        return []
+    moved = site.moved_themes(built.store) if any(path.startswith(site.THEMES) for path in left) else {}
+    names = {site.theme_path(theme): theme for entry in built.facts.values() for theme in entry.themes}
+    pages = []
+    for path in sorted(left):
+        target = _left_for(path, wanted, moved)
+        if target is None:
+            continue
+        title = _title(built, target, names)
+        pages.append(Planned(path, key(built.version, "list left", path, target, title),
+                             lambda path=path, target=target, title=title: built.renderer.page(
+                                 "moved.html", path, Head(title, f"This page has moved: {title}."), target=target),
+                             listed=False))
+    return pages
+
+
+_LIST_TITLES = {site.THEMES: "Themes", site.MONTHS: "Months", site.JOBS: "Jobs", site.EVENTS: "Events",
+                site.ARCHIVE_INDEX: "Issues"}
+
+
+def _title(built: Site, target: str, names: dict[str, str]) -> str:
+    """The heading of the page at `target`, a list (`names`: each theme's page -> the theme)."""
+    if target in names:
+        return theme_name(names[target])
+    if target.startswith(site.MONTHS) and target != site.MONTHS:
+        return month_name(target.split("/")[1])
+    if target.startswith(f"{site.ARCHIVE_DIR}/issue-"):
+        return f"Issue {target.removeprefix(f'{site.ARCHIVE_DIR}/issue-').removesuffix('.html')}"
+    return _LIST_TITLES.get(target, built.project.core.name)
+
+
+def _left_for(path: str, wanted: set[str], moved: dict[str, str]) -> str | None:
+    """Where a list page no longer made leads (None: not a list's page, or nowhere to lead)."""
+    if path.startswith(site.THEMES) and path != site.THEMES:
+        folder = "/".join(path.split("/")[:2]) + "/"
+        if folder in wanted:  # the theme is still there: its page 1
+            return folder
+        theme = site.theme_left_for(folder, wanted, moved)
+        return site.theme_path(theme) if theme else site.THEMES
+    if path.startswith(site.MONTHS) and path != site.MONTHS:
+        folder = "/".join(path.split("/")[:2]) + "/"
+        return folder if folder in wanted else site.MONTHS
+    found = _LEFT_PAGE.fullmatch(path)
+    if found is None:
+        return None
+    target = f"{found['issue']}.html" if found["issue"] else found["base"]
+    return target if target in wanted else None

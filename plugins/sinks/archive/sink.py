@@ -46,7 +46,7 @@ class ArchiveSink(Sink):
         from plugins.sinks.archive.files import plan_files
         from plugins.sinks.archive.issues import plan_archive_index, plan_issues
         from plugins.sinks.archive.items import plan_items, plan_moved, plan_withdrawn
-        from plugins.sinks.archive.lists import plan_lists
+        from plugins.sinks.archive.lists import plan_left, plan_lists
         from plugins.sinks.archive.search import plan_search
         from plugins.sinks.archive.sitemap import plan_sitemap
         from plugins.sinks.archive.writer import Planned, key, publish
@@ -62,6 +62,7 @@ class ArchiveSink(Sink):
         known = pages_written(run.store, self.instance)
         planned += plan_withdrawn(built, known, planned)
         planned += plan_moved(built, known, planned)
+        planned += plan_left(built, known, planned)
         planned.append(plan_sitemap(self.project, built.version, planned))
         done = publish(self.project, run.store, self.instance, planned, known)
         pages = sum(1 for page in planned if page.listed)

@@ -102,6 +102,40 @@ def theme_channel(project: Project, theme: str, network: str | None = None) -> C
                    self_url=site.url(project, site.theme_feed_path(theme)))
 
 
+def left_feed(project: Project, path: str, title: str, theme: str | None, moment: datetime) -> ET.Element:
+    """What a theme's feed at `path` (titled `title`) says once no item carries the theme: one item, dated `moment`,
+    naming the theme it became and that one's feed (`theme`), or, for a theme only taken out, that it has ended.
+    A static host cannot answer with a redirect, and a feed reader that found the file gone would only show an
+    error: this way it is still a valid feed, and tells its reader where to go. Its guid names where it leads, so a
+    reader shows it once, and again only if that changes."""
+    archive = site.publishes(project, "archive")
+    self_url = site.url(project, path)
+    if theme:
+        label, feed = theme_label(theme), site.url(project, site.theme_feed_path(theme))
+        page = site.url(project, site.theme_path(theme) if archive else site.FRONT_PAGE)
+        heading = f"This feed has moved: {label}"
+        text = f"The theme is now {label}. Its feed is {feed}: subscribe to that one to follow it."
+        guid = f"{self_url}#moved-to-{site.theme_path(theme).split('/')[1]}"
+    else:
+        page = site.url(project, site.THEMES if archive else site.FRONT_PAGE)
+        heading, guid = "This feed has ended", f"{self_url}#ended"
+        text = (f"{project.core.name} no longer has this theme. Everything it publishes is in "
+                f"{site.feed_url(project)}.")
+    rss = ET.Element("rss", {"version": "2.0"})
+    element = ET.SubElement(rss, "channel")
+    for tag, value in (("title", title), ("link", page), ("description", text), ("language", project.core.language),
+                       ("lastBuildDate", rfc822(moment)), ("generator", f"newsletter-pipeline {__version__}")):
+        _text(element, tag, value)
+    _element(element, f"{{{ATOM}}}link", href=self_url, rel="self", type="application/rss+xml")
+    item = ET.SubElement(element, "item")
+    _text(item, "title", heading)
+    _text(item, "link", page)
+    _element(item, "guid", guid, isPermaLink="false")
+    _text(item, "pubDate", rfc822(moment))
+    _text(item, "description", f"<p>{html.escape(text)}</p>")
+    return rss
+
+
 def theme_label(theme: str) -> str:
     """'peer support' -> 'Peer support'; 'Open Dialogue' stays as it is."""
     theme = one_line(theme)

@@ -3,13 +3,15 @@
 Every feed is written atomically, and only when its bytes changed (a feed's `lastBuildDate` is its
 newest item's date, so the same items give the same bytes). A theme's feed exists while some item
 published before the run carries the theme, even when none of them is current any more (the feed is
-then empty, and the theme's page still links to it); when no item carries it, its file is removed.
+then empty, and the theme's page still links to it); when no item carries it, the file stays, as a feed whose one
+item says where the theme went (`write_left_theme_feeds`): a feed a reader subscribed to never goes missing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import xml.etree.ElementTree as ET
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -25,7 +27,7 @@ from pipeline.models import Item
 from pipeline.run_context import RunContext
 from pipeline.state.site import pages_written, record_pages
 from plugins.sinks.rss.choose import choose
-from plugins.sinks.rss.document import build_feed, feed_bytes, main_channel, theme_channel
+from plugins.sinks.rss.document import build_feed, feed_bytes, left_feed, main_channel, theme_channel
 from plugins.sinks.rss.guids import Guids
 
 
@@ -80,7 +82,7 @@ class RssSink(Sink):
             if write_if_changed(site.file(project, path), feed_bytes(root)):
                 written.append(str(site.file(project, path)))
         guids.save(run.store)
-        removed = remove_stale_theme_feeds(project.core.out_dir, {site.file(project, p) for p in themes})
+        left = write_left_theme_feeds(project, run.store, themes, moment, self.settings.title)
         stale_at = min((when for item in loaded.values() if (when := stops_being_current(item, project.tz)) > moment),
                        default=None)
         # Valid from this run's moment until the first item leaves (a run as of an earlier day makes them again).
@@ -90,8 +92,8 @@ class RssSink(Sink):
         summary = (f"{len(items)} item{'s' if len(items) != 1 else ''} in {main.name}; "
                    f"{len(themes)} theme feed{'s' if len(themes) != 1 else ''}; "
                    f"{len(written)} written, {len(themes) + 1 - len(written)} unchanged"
-                   + (f", {len(removed)} removed" if removed else ""))
-        return SinkResult(summary, written)
+                   + (f"; {len(left)} of themes no item carries now say where to go" if left else ""))
+        return SinkResult(summary, written + left)
 
 
     def _made_from(self, run: RunContext) -> str:
@@ -176,17 +178,33 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-def remove_stale_theme_feeds(out_dir: Path, keep: set[Path]) -> list[Path]:
-    """Remove every theme feed under `out_dir` that is not in `keep` (and its folder, if now empty)."""
-    removed = []
+def write_left_theme_feeds(project, store, themes: dict[str, tuple[str, list[str]]], moment: datetime,
+                           network: str | None) -> list[str]:
+    """Every theme feed under out_dir whose theme no item carries any more (not in `themes`) is kept, saying where
+    the theme went (`document.left_feed`: the theme most of its items took instead, `site.moved_themes`, else that it
+    ended), so no feed a reader subscribed to goes missing. Written once for each place it leads to; the files
+    written."""
     example = site.theme_feed_path("x")  # themes/x/feed.xml: the pattern of every theme's feed
     folder, name = Path(example).parent.parent, Path(example).name
-    for path in sorted((out_dir / folder).glob(f"*/{name}")):
-        if path not in keep:
-            path.unlink(missing_ok=True)
-            removed.append(path)
-            try:
-                path.parent.rmdir()
-            except OSError:
-                pass  # the theme's page (or anything else) is still there
-    return removed
+    live = {site.file(project, path) for path in themes}
+    left = [path for path in sorted((project.core.out_dir / folder).glob(f"*/{name}")) if path not in live]
+    if not left:
+        return []
+    moved = site.moved_themes(store)
+    pages = {path.removesuffix(name) for path in themes}
+    written = []
+    for path in left:
+        feed = path.relative_to(project.core.out_dir).as_posix()
+        theme = site.theme_left_for(feed.removesuffix(name), pages, moved)
+        before = path.read_bytes()
+        guid = site.url(project, feed) + (f"#moved-to-{site.theme_path(theme).split('/')[1]}" if theme else "#ended")
+        if f">{guid}</guid>".encode() in before:
+            continue  # says so already
+        try:
+            title = ET.fromstring(before).findtext("channel/title") or ""
+        except ET.ParseError:
+            title = ""
+        title = title or network or project.core.name
+        write_atomic(path, feed_bytes(left_feed(project, feed, title, theme, moment)))
+        written.append(str(path))
+    return written

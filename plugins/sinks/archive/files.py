@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import re
 from html import unescape
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pipeline import site
 from pipeline.run_report import failure_reason
 from plugins.sinks.archive.builder import Site
-from plugins.sinks.archive.writer import Planned, key
+from plugins.sinks.archive.writer import Planned, digest_of, key
 
 _LINK = re.compile(r'(?:href|src)="([^"]*)"')  # in sanitised HTML, every attribute value is in double quotes
 
 
-def plan_files(built: Site, planned: list[Planned]) -> list[Planned]:
+def plan_files(built: Site, planned: list[Planned], known: dict[str, tuple[str, str]]) -> list[Planned]:
     """Each file a source names that an item of it on the site links (its lead image, a picture or a link in its
     body): one only a withdrawn post or a draft linked leaves the site with it. Not where a page of the site is, nor
     in a folder of one (or of a folder the site keeps for itself: `site.file_path`). One that cannot be published
-    is a problem of the run, named, and the rest go on."""
+    is a problem of the run, named, and the rest go on. A file moved or renamed (the same bytes published under
+    another address) stays at its old addresses too (`known`: what the sink wrote, with a digest of its bytes):
+    the emails already sent show or link it there."""
     run, taken = built.run, {page.path for page in planned}
     folders = {path[:at] for path in taken for at in range(len(path)) if path[at] == "/"}  # "blog/x/" has "blog/x"
     files = []
@@ -49,7 +51,22 @@ def plan_files(built: Site, planned: list[Planned]) -> list[Planned]:
             taken.add(path)
             files.append(Planned(path, key(built.version, "file", file, stat.st_size, stat.st_mtime_ns),
                                  file.read_bytes, listed=False))
-    return files
+    return files + _left(files, known, taken, folders)
+
+
+def _left(files: list[Planned], known: dict[str, tuple[str, str]], taken: set[str], folders: set[str]) -> list[Planned]:
+    """Where a file published before was, when a file published now has its bytes: the same again there."""
+    left = {path: digest for path, (_, digest) in known.items() if path not in taken and path not in folders
+            and PurePosixPath(path).suffix.lower() in site.FILE_SUFFIXES and not _inside(path, taken)}
+    if not left:
+        return []
+    by_digest = {}
+    for planned in files:  # a file made from what it was made from last time has the digest recorded then
+        before = known.get(planned.path)
+        made = before[1] if before and before[0] == planned.key else digest_of(planned.make())
+        by_digest.setdefault(made, planned)
+    return [Planned(path, by_digest[digest].key, by_digest[digest].make, listed=False)
+            for path, digest in sorted(left.items()) if digest in by_digest]
 
 
 def _linked(built: Site, source: str) -> set[str]:

@@ -58,8 +58,8 @@ class ArchiveSink(Sink):
             *plan_issues(built), *plan_archive_index(built), *plan_items(built), *plan_lists(built),
             *plan_search(built),
         ]
-        planned += plan_files(built, planned)
         known = pages_written(run.store, self.instance)
+        planned += plan_files(built, planned, known)
         planned += plan_withdrawn(built, known, planned)
         planned += plan_moved(built, known, planned)
         planned += plan_left(built, known, planned)

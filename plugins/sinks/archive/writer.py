@@ -46,6 +46,11 @@ def key(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:32]
 
 
+def digest_of(data: bytes) -> str:
+    """What the state database keeps of a file's bytes."""
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
 def publish(project: Project, store: Store, sink: str, planned: list[Planned],
             known: dict[str, tuple[str, str]] | None = None) -> Published:
     """Bring out_dir in line with `planned`; return what was done. `known`: `pages_written`, when read already."""
@@ -61,7 +66,7 @@ def publish(project: Project, store: Store, sink: str, planned: list[Planned],
         target = site.file(project, page.path)
         data = page.make()
         data = data.encode("utf-8") if isinstance(data, str) else data
-        digest = hashlib.sha256(data).hexdigest()[:32]
+        digest = digest_of(data)
         done.rendered += 1
         if before is None or before[1] != digest or not target.is_file():
             write_atomic(target, data)

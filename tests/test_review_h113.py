@@ -205,3 +205,31 @@ def test_titles_edited_a_source_renamed_or_removed_and_an_item_gone_from_its_fee
     assert {"archive/issue-1.html", "archive/issue-2.html", "newsletter/issue-1.html",
             "newsletter/issue-2.html"} <= published(out)
     assert dead_links(load_project(project.config)) == []
+
+
+# -- a blog post's address changed ------------------------------------------------------------------------------------
+
+def test_a_post_whose_slug_or_file_name_changed_leads_from_its_old_address_to_its_new_one(pipeline_project):
+    """A post's id is its slug (its file's name, or `slug:`): a new one is a new item, and the old one is withdrawn.
+    Its old address, which the emails sent link, used to say the post was withdrawn, though it is on the site still."""
+    project, out = start(pipeline_project)
+    text = (project.root / "blog" / "notes.md").read_text(encoding="utf-8")
+    (project.root / "blog" / "notes.md").unlink()
+    project.write({"blog/seminar-notes.md": text})
+    project.refresh(as_of=date(2016, 2, 1))
+
+    old = out / "blog" / "notes" / "index.html"
+    assert refresh_target(old) == out / "blog" / "seminar-notes" / "index.html"
+    assert "withdrawn" not in old.read_text(encoding="utf-8")
+
+    project.write({"blog/seminar-notes.md": text.replace("date: 2016-01-20\n", "date: 2016-01-20\nslug: seminar\n")})
+    project.refresh(as_of=date(2016, 2, 1))
+    for path in ("blog/notes/", "blog/seminar-notes/"):  # each address it had leads to where it is now
+        assert refresh_target(out / path / "index.html") == out / "blog" / "seminar" / "index.html", path
+
+    project.write({"blog/seminar-notes.md": text.replace("date: 2016-01-20\n", "date: 2016-01-20\nslug: seminar\n"
+                                                                             "draft: true\n")})
+    project.refresh(as_of=date(2016, 2, 1))  # taken out: every address says so
+    for path in ("blog/notes/", "blog/seminar-notes/", "blog/seminar/"):
+        assert "has been withdrawn" in (out / path / "index.html").read_text(encoding="utf-8"), path
+    assert dead_links(load_project(project.config)) == []

@@ -44,7 +44,8 @@ def plan_items(built: Site) -> list[Planned]:
 def plan_withdrawn(built: Site, known: Iterable[str], planned: list[Planned]) -> list[Planned]:
     """Where the page of an item the organisers took out was (`Source.complete`), and every address it had before
     (under an earlier title, or one its own URL named): a page saying it was withdrawn, for the emails already sent
-    that link there (unless another page has that address now)."""
+    that link there (unless another page has that address now); or, when an item of its kind, title and date is on
+    the site (the same post under a new slug or file name: a new id), a page leading on to that one."""
     import json
 
     from pipeline.state.site import moved_pages, withdrawn_facts
@@ -66,15 +67,25 @@ def plan_withdrawn(built: Site, known: Iterable[str], planned: list[Planned]) ->
     # an app that imported it reads it again (an event pruned from the store since has nothing left to say).
     events = [entry.id for entry in withdrawn.values() if entry.kind == "event" and entry.start]
     revisions = built.store.revisions(item.id for item in built.items(events))
+    # The same item under another id, on the site now (a post whose slug or file name changed): its old addresses
+    # lead on to it, as for a title changed.
+    current = {(entry.kind, entry.title, entry.published): entry for entry in built.facts.values()}
     gone = []
     for path, entry in addresses:
         if path in wanted:
             continue
         wanted.add(path)
-        gone.append(Planned(path, key(built.version, "withdrawn", path, entry.title, entry.kind),
-                            lambda path=path, entry=entry: built.renderer.page(
-                                "withdrawn.html", path, Head(entry.title, "Withdrawn"), kind=entry.kind),
-                            listed=False))
+        now = current.get((entry.kind, entry.title, entry.published))
+        if now is not None:
+            gone.append(Planned(path, key(built.version, "moved", now.path, now.title),
+                                lambda path=path, now=now: built.renderer.page(
+                                    "moved.html", path, Head(now.title, now.summary), target=now.path),
+                                listed=False))
+        else:
+            gone.append(Planned(path, key(built.version, "withdrawn", path, entry.title, entry.kind),
+                                lambda path=path, entry=entry: built.renderer.page(
+                                    "withdrawn.html", path, Head(entry.title, "Withdrawn"), kind=entry.kind),
+                                listed=False))
         if entry.id in revisions and (ics := path + "event.ics") not in wanted:
             wanted.add(ics)
             stored = _stored(entry, revisions[entry.id])

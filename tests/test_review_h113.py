@@ -15,6 +15,8 @@ from datetime import date
 from html import unescape
 from pathlib import Path
 
+import pytest
+
 from pipeline.config import load_project
 from tests.feed_rules import assert_valid
 from tests.test_site_links import URL_IN_TEXT, Checker, Links
@@ -233,3 +235,56 @@ def test_a_post_whose_slug_or_file_name_changed_leads_from_its_old_address_to_it
     project.refresh(as_of=date(2016, 2, 1))  # taken out: every address says so
     for path in ("blog/notes/", "blog/seminar-notes/", "blog/seminar/"):
         assert "has been withdrawn" in (out / path / "index.html").read_text(encoding="utf-8"), path
+
+
+def test_a_theme_leads_where_most_of_its_items_went_and_a_rename_of_a_rename_is_followed(tmp_path):
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from pipeline import site
+    from pipeline.models import Kind
+    from pipeline.state import Store
+    from tests.conftest import make_item
+
+    store = Store(tmp_path / "moves.sqlite")
+    try:
+        items = [make_item(Kind.NEWS, f"News {n}", themes=["peer support", "recovery"]) for n in range(4)]
+
+        def save(*themes: list[str]) -> None:
+            changed = [replace(item, themes=chosen) for item, chosen in zip(items, themes, strict=True)]
+            store.save_items([(item, "".join(item.themes)) for item in changed], datetime.now(UTC))
+
+        save(*[["peer support", "recovery"]] * 4)
+        save(["Peer Support", "recovery"], ["peer support", "recovery"], ["peer support"], ["peer support"])
+        assert site.moved_themes(store) == {}  # a respelling, and a theme dropped: nothing moved
+        save(*[["peer-led support", "recovery"]] * 3, ["housing"])
+        assert site.moved_themes(store) == {"themes/peer-support/": "peer-led support"}  # 3 of the 4 that lost it
+        save(*[["mutual aid", "recovery"]] * 4)
+        live = {site.theme_path("mutual aid"), site.theme_path("recovery")}
+        assert site.theme_left_for("themes/peer-support/", live, site.moved_themes(store)) == "mutual aid"
+        assert site.theme_left_for("themes/recovery/", live, site.moved_themes(store)) is None  # (still there)
+
+        save(["a"], ["b"], ["c"], ["d"])  # went every way: no theme has most of them
+        assert "themes/mutual-aid/" not in site.moved_themes(store)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("path", "target"), [
+    ("themes/peer-support/page/2/", "themes/peer-support/"), ("themes/peer-support/", "themes/peer-led-support/"),
+    ("themes/peer-support/page/3/", "themes/peer-led-support/"), ("themes/housing/", "themes/"),
+    ("months/2016-01/page/2/", "months/2016-01/"), ("months/2015-12/", "months/"), ("jobs/page/2/", "jobs/"),
+    ("archive/issue-3-page-2.html", "archive/issue-3.html"), ("archive/issue-4-page-2.html", None),
+    ("news/some-item-12345678/", None), ("page/2/", None),
+])
+def test_where_a_list_page_no_longer_made_leads(path, target):
+    from plugins.sinks.archive.lists import _left_for
+
+    wanted = {"themes/", "themes/peer-support/", "themes/peer-led-support/", "months/", "months/2016-01/", "jobs/",
+              "archive/issue-3.html"}
+    moved = {"themes/peer-support/": "peer-led support"}
+    if path.endswith("/page/3/"):
+        wanted.remove("themes/peer-support/")
+    elif path == "themes/peer-support/":
+        wanted -= {path}
+    assert _left_for(path, wanted, moved) == target

@@ -224,7 +224,8 @@ def plan_left(built: Site, known: Iterable[str], planned: list[Planned]) -> list
     if not left:
         return []
     moved = site.moved_themes(built.store) if any(path.startswith(site.THEMES) for path in left) else {}
-    names = {site.theme_path(theme): theme for entry in built.facts.values() for theme in entry.themes}
+    themes = {theme for entry in built.facts.values() for theme in entry.themes}
+    names = {site.theme_path(theme): theme for theme in themes}  # each theme's page, for the heading leading there
     pages = []
     for path in sorted(left):
         target = _left_for(path, wanted, moved)

@@ -188,6 +188,10 @@ def test_titles_edited_a_source_renamed_or_removed_and_an_item_gone_from_its_fee
     project, out = start(pipeline_project, toml)
     before = published(out)
     assert "news/peer-workers-hired-" in " ".join(before)
+    sent = project.email(issue=1)  # what a reader keeps: its links to the site must keep working
+    links = [link for link in Links(sent.html).links + URL_IN_TEXT.findall(sent.text)
+             if link.startswith(f"{SITE}/network/") and "subscribe" not in link]
+    assert len(links) >= 5
 
     project.write(files(title="Notes from the February seminar",
                         items=FIRST.replace("Peer workers hired", "Peer workers hired in Leeds")))
@@ -206,7 +210,12 @@ def test_titles_edited_a_source_renamed_or_removed_and_an_item_gone_from_its_fee
     assert before <= published(out)
     assert {"archive/issue-1.html", "archive/issue-2.html", "newsletter/issue-1.html",
             "newsletter/issue-2.html"} <= published(out)
-    assert dead_links(load_project(project.config)) == []
+    loaded = load_project(project.config)
+    assert dead_links(loaded) == []
+    check = Checker(loaded)
+    for link in links:
+        check.absolute(out / "sent.eml", link)
+    assert check.dead == [] and check.checked + sum(check.routes.values()) == len(links)
 
 
 # -- a blog post's address changed ------------------------------------------------------------------------------------

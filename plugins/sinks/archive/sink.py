@@ -9,8 +9,8 @@ every issue's web version and the archive's index, a page for every item, a page
 per month with their indexes, jobs and events, search, an .ics per event and the calendar of all
 events (`pipeline/calendars.py`), the sources' own files (the blog's images: `Source.site_files`), one
 stylesheet and sitemap.xml. Only what changed
-is rendered and written (writer.py); the pages of items no longer stored, and list pages a shorter
-list no longer needs, are removed.
+is rendered and written (writer.py); the pages of items no longer stored are removed, while a list page
+no longer made (a theme no item carries, a shorter list's page 2) leads on to where it went (lists.py, `plan_left`).
 """
 
 from __future__ import annotations

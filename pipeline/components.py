@@ -50,23 +50,25 @@ class Settings(BaseModel):
     @field_validator("*")
     @classmethod
     def _from_pipeline_toml(cls, value: Any, info: ValidationInfo) -> Any:
-        """Any `Path` setting (or a list, tuple or set of them, or a table of them), not only `settings_types`' ones,
-        is relative to the folder of pipeline.toml; a `PurePosixPath` (a path on the site, say) is not a file's, and
-        stays as it is."""
+        """Any `Path` setting, not only `settings_types`' ones, is relative to the folder of pipeline.toml: alone, or
+        anywhere in lists, tuples, sets and tables (their keys too), however nested. A `PurePosixPath` (a path on
+        the site, say) is not a file's, and stays as it is."""
         base = (info.context or {}).get("base_dir")
-        if base is None:
-            return value
+        return value if base is None else _resolved(value, Path(base))
 
-        def resolved(entry: Any) -> Any:
-            return Path(base) / entry if isinstance(entry, Path) and not entry.is_absolute() else entry
 
-        if isinstance(value, Path):
-            return resolved(value)
-        if isinstance(value, list | tuple | set | frozenset) and any(isinstance(entry, Path) for entry in value):
-            return type(value)(resolved(entry) for entry in value)
-        if isinstance(value, dict) and any(isinstance(entry, Path) for entry in value.values()):
-            return {key: resolved(entry) for key, entry in value.items()}
-        return value
+def _resolved(value: Any, base: Path) -> Any:
+    """`value` with each relative `Path` in it taken from `base`; the very same object when it holds none."""
+    if isinstance(value, Path):
+        return value if value.is_absolute() else base / value
+    if type(value) in (list, tuple, set, frozenset):
+        made = [_resolved(entry, base) for entry in value]
+        return value if all(a is b for a, b in zip(made, value, strict=True)) else type(value)(made)
+    if type(value) is dict:
+        made = {_resolved(key, base): _resolved(entry, base) for key, entry in value.items()}
+        same = all(a is b and made[a] is value[b] for a, b in zip(made, value, strict=True)) and len(made) == len(value)
+        return value if same else made
+    return value
 
 
 def _mentions_path(annotation: Any) -> bool:

@@ -360,3 +360,34 @@ def test_a_site_published_inside_the_blog_folder_is_not_published_again_inside_i
 
     copies = sorted(str(p.relative_to(project.root)) for p in (project.root / "content").rglob("lead.jpg"))
     assert copies == ["content/lead.jpg", "content/site/blog/lead.jpg"], copies
+
+
+def test_paths_nested_in_settings_and_used_as_keys_are_taken_from_pipeline_toml(project_from, tmp_path, monkeypatch):
+    """A plugin's `dict[str, list[Path]]` (folders per kind) and `dict[Path, str]` (a label per folder): each Path,
+    however deep, and a table's keys, are relative to pipeline.toml's folder, as a lone Path is; a PurePosixPath
+    (a path on the site) and a string stay as written."""
+    from pathlib import Path, PurePosixPath
+
+    from pipeline.components import Settings
+
+    class Own(Settings):
+        by_kind: dict[str, list[Path]] = {}
+        labels: dict[Path, str] = {}
+        pairs: list[tuple[Path, PurePosixPath]] = []
+        names: list[str] = []
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    project = project_from('[sources.reports]\ntype = "attached"\nnames = ["content/x"]\n'
+                           'pairs = [["content/p", "site/p"]]\n'
+                           '[sources.reports.by_kind]\njobs = ["content/jobs", "/srv/jobs"]\n'
+                           '[sources.reports.labels]\n"content/l" = "L"\n'
+                           '[sinks.feed]\ntype = "rss"\n', plugins=[_source_plugin(Own)])
+
+    (source,) = project.sources
+    root = project.root
+    assert source.settings.by_kind == {"jobs": [root / "content" / "jobs", Path("/srv/jobs")]}
+    assert source.settings.labels == {root / "content" / "l": "L"}
+    assert source.settings.pairs == [(root / "content" / "p", PurePosixPath("site/p"))]
+    assert source.settings.names == ["content/x"]

@@ -159,8 +159,24 @@ _JOINED_WORD = re.compile(rf"[^\W_]+(?:[{_JOINERS}]+[^\W_]+)*")  # a word of the
 def original_offset(text: str, normal_offset: int) -> int:
     """Where in `text` the word at `normal_offset` of `normalise(text)` starts."""
     word = len(WORD.findall(normalise(text)[:normal_offset]))
-    starts = [m.start() for m in _JOINED_WORD.finditer(text.lower())]
-    return starts[word] if 0 <= word < len(starts) else 0
+    lowered = text.lower()  # the words as normalise reads them: "İ" lowers to two characters, "i" and a dot above
+    starts = [m.start() for m in _JOINED_WORD.finditer(lowered)]
+    if not 0 <= word < len(starts):
+        return 0
+    if len(lowered) == len(text):
+        return starts[word]
+    return len(_lowered_prefix_source(text, starts[word]))
+
+
+def _lowered_prefix_source(text: str, lowered_length: int) -> str:
+    """The start of `text` whose lower case is `lowered_length` characters long (a character lowered to several
+    counts as all of them)."""
+    made = 0
+    for end, char in enumerate(text):
+        if made >= lowered_length:
+            return text[:end]
+        made += len(char.lower())
+    return text
 
 
 INNER_ENDINGS = ("", "s", "es", "d", "ed", "ing", "er", "ers")  # what a * inside a phrase stands for

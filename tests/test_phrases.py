@@ -119,3 +119,12 @@ def test_scan_gives_each_written_form_once_with_its_span():
 def test_an_empty_index_finds_nothing():
     index = PhraseIndex([])
     assert index.find("anything") == [] and list(index.scan("anything")) == []
+
+
+def test_original_offset_counts_a_letter_that_lowers_to_two_as_one():
+    """"İ" (Turkish capital dotted I) lowers to "i" and a combining dot: each one after it moved the evidence
+    `pipeline explain` shows one character to the right."""
+    text = "İİİ İstanbul hosts a peer support day. Peer-led groups meet there."
+    normal = normalise(text)
+    assert text[original_offset(text, normal.index("peer")):].startswith("peer support")
+    assert text[original_offset(text, normal.rindex("peer")):].startswith("Peer-led")

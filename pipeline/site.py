@@ -293,8 +293,10 @@ def moved_themes(store: Store) -> dict[str, str]:
         path = theme_path(old)
         if not new:
             lost[path] += items
-        elif path != theme_path(new):  # not the same theme spelt otherwise
+        elif path != theme_path(new):
             gained.setdefault(path, Counter())[new] += items
+        else:  # the same theme spelt otherwise ('Peer support' to 'peer support'): those items kept it
+            lost[path] -= items
     moved = {}
     for path, themes in gained.items():
         theme = min(themes, key=lambda t: (-themes[t], t))

@@ -233,7 +233,9 @@ CREATE TABLE IF NOT EXISTS site_moved (
 # Which themes items lost and gained at once (a theme renamed in the taxonomy: "peer support" to "peer-led support"),
 # counted by a trigger whichever code saves an item; `new` '' counts the items that lost `old`. When no item carries a
 # theme any more, its page and its feed lead to the theme most of its items gained (`site.moved_themes`). Not a cache:
-# the pages and feeds readers found are kept by it.
+# the pages and feeds readers found are kept by it. A theme an item takes (again), saved or stored anew, has its
+# counts cleared: only how it went since counts, so a theme renamed back and renamed again, or one items drifted
+# from now and then while new items still took it, leads where its last items went, not where its first ones did.
 THEME_MOVES = """
 CREATE TABLE IF NOT EXISTS theme_moves (
     old   TEXT NOT NULL,                   -- a theme items lost
@@ -248,6 +250,13 @@ CREATE TRIGGER IF NOT EXISTS item_themes_moved AFTER UPDATE OF themes ON items W
                 WHERE value NOT IN (SELECT value FROM json_each(OLD.themes))) AS gained
         WHERE lost.value NOT IN (SELECT value FROM json_each(NEW.themes))
         ON CONFLICT (old, new) DO UPDATE SET items = items + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS item_themes_taken AFTER UPDATE OF themes ON items WHEN OLD.themes IS NOT NEW.themes BEGIN
+    DELETE FROM theme_moves WHERE old IN (SELECT value FROM json_each(NEW.themes)
+                                          WHERE value NOT IN (SELECT value FROM json_each(OLD.themes)));
+END;
+CREATE TRIGGER IF NOT EXISTS item_themes_given AFTER INSERT ON items WHEN NEW.themes != '[]' BEGIN
+    DELETE FROM theme_moves WHERE old IN (SELECT value FROM json_each(NEW.themes));
 END;
 """
 

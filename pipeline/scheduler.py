@@ -134,8 +134,10 @@ def never_sent(store: Store, project: Project, record: EditionRecord) -> list[tu
     passed_over = journal.active_without_delivery(store, record.number, joined_by=began)
     sink = next((sink for sink in project.sinks if hasattr(sink, "items_for")), None)
     if passed_over and sink is not None:
-        items = store.get_items(record.item_ids)
-        passed_over = [row for row in passed_over if sink.items_for(items, row[3])]
+        from pipeline.subscribers.themes import following
+
+        items, follows = store.get_items(record.item_ids), following(project, store)
+        passed_over = [row for row in passed_over if sink.items_for(items, follows(row[3]))]
     return passed_over
 
 

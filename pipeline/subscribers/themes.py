@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from pipeline.config import Project
+
+if TYPE_CHECKING:
+    from pipeline.state import Store
 
 KIND_WORDS = {"post": "blog posts", "news": "news", "job": "jobs", "event": "events"}
 
@@ -25,6 +29,39 @@ def spelling(known: Iterable[str]) -> Callable[[str], str | None]:
 
     spelt = {theme_path(theme): theme for theme in known}
     return lambda theme: spelt.get(theme_path(theme))
+
+
+def choice_now(chosen: Iterable[str], known: Collection[str], moved: Mapping[str, str],
+               ) -> tuple[frozenset[str], list[str]]:
+    """What a subscriber's `chosen` themes count as now, in the spelling of the taxonomy `known`, and those of them
+    that lead nowhere. A theme the taxonomy renamed counts as the theme it became (`site.theme_left_for`, `moved`
+    from `site.moved_themes`: known once items it carried are tagged again), as its page and feed lead there; one
+    taken out is dropped, and a choice left with none counts as every theme, not as an issue with nothing in it for
+    ever (the preferences page says so). Without a taxonomy (`known` empty) a choice counts as it is."""
+    if not known:
+        return frozenset(chosen), []
+    from pipeline.site import theme_left_for, theme_path
+
+    spell, live = spelling(known), {theme_path(theme) for theme in known}
+    now: set[str] = set()
+    gone = []
+    for theme in sorted(chosen):
+        found = spell(theme)
+        if found is None and (became := theme_left_for(theme_path(theme), live, moved)) is not None:
+            found = spell(became)
+        if found is None:
+            gone.append(theme)
+        else:
+            now.add(found)
+    return frozenset(now), gone
+
+
+def following(project: Project, store: Store) -> Callable[[frozenset[str]], frozenset[str]]:
+    """A subscriber's stored choice of themes -> what it counts as at send time (`choice_now`), for one send."""
+    from pipeline.site import moved_themes
+
+    known, moved = taxonomy_themes(project), moved_themes(store)
+    return lambda chosen: choice_now(chosen, known, moved)[0]
 
 
 def always_sent(project: Project) -> list[str]:

@@ -23,6 +23,7 @@ from starlette.responses import Response
 from pipeline.config import Project
 from pipeline.errors import PipelineError
 from pipeline.mail.transactional import project_deliverer
+from pipeline.site import moved_themes
 from pipeline.state import Store
 from pipeline.state.subscribers import Request as SubscriptionRequest
 from pipeline.state.subscribers import (
@@ -37,6 +38,7 @@ from pipeline.state.subscribers import (
 from pipeline.subscribers.addresses import checked, mailbox, normalise, one_line, without_addresses
 from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
 from pipeline.subscribers.signing import BadToken, ExpiredToken, Links, Purpose
+from pipeline.subscribers.themes import choice_now
 from pipeline.web.guards import FormTokens, RateLimiter, same_origin
 from pipeline.web.hosts import AllowedHosts
 from pipeline.web.proxy import client_key
@@ -252,7 +254,7 @@ async def unsubscribe_post(request: Request) -> Response:
 
 async def preferences_page(request: Request) -> Response:
     web = _web(request)
-    return _preferences(web, await _linked(web, request, "preferences"))
+    return await _preferences(web, await _linked(web, request, "preferences"))
 
 
 async def preferences_post(request: Request) -> Response:
@@ -263,23 +265,25 @@ async def preferences_post(request: Request) -> Response:
     if action not in ("save", "leave"):
         raise HTTPException(400, "This request is not one the preferences page sends.")
     if subscriber is None or subscriber.status not in ("active", "pending"):
-        return _preferences(web, subscriber)
+        return await _preferences(web, subscriber)
     if action == "leave":
         await run_in_threadpool(unsubscribe, web.store, subscriber.id, how="preferences page", at=_now())
         return web.pages.render("unsubscribe.html", title="You have unsubscribed", state="done")
     themes = [t for t in form.getlist("theme") if t in web.themes]
     await run_in_threadpool(set_themes, web.store, subscriber.id, themes, how="preferences page", at=_now())
-    return _preferences(web, await run_in_threadpool(get_subscriber, web.store, subscriber.id), saved=True)
+    return await _preferences(web, await run_in_threadpool(get_subscriber, web.store, subscriber.id), saved=True)
 
 
-def _preferences(web: Web, subscriber: Subscriber | None, saved: bool = False) -> Response:
+async def _preferences(web: Web, subscriber: Subscriber | None, saved: bool = False) -> Response:
     if subscriber is None:
         return _nobody(web, "preferences.html")
     if subscriber.status not in ("active", "pending"):
         return web.pages.render("preferences.html", title="You are not subscribed", subscriber=None,
                                 all_themes=web.themes)
+    # A theme renamed since it was chosen is shown ticked under its new name; one taken out is named, not ticked.
+    chosen, gone = choice_now(subscriber.themes, web.themes, await run_in_threadpool(moved_themes, web.store))
     return web.pages.render("preferences.html", title="Your newsletter preferences", subscriber=subscriber,
-                            all_themes=web.themes, always_note=web.always_note, saved=saved)
+                            chosen=chosen, gone=gone, all_themes=web.themes, always_note=web.always_note, saved=saved)
 
 
 # -- helpers -----------------------------------------------------------------------------------

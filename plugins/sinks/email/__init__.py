@@ -11,12 +11,15 @@ subscriber, through the delivery journal (`pipeline/mail/sending.py` says what i
 
 Who receives an issue is decided when it is sent: the active subscribers then. A subscriber who
 follows some themes gets the posts and news carrying one of them, and every job and event
-(`always_include`); following no theme means following all of them.
+(`always_include`); following no theme means following all of them. A theme the taxonomy renamed
+counts as its new name; one taken out is dropped from a choice, and a choice left with none follows
+them all (`pipeline/subscribers/themes.py`, `choice_now`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -217,15 +220,22 @@ class EmailSink(Sink):
         from pipeline.mail.message import Recipient
         from pipeline.state import subscribers as subscriber_state
         from pipeline.subscribers import signing
+        from pipeline.subscribers.themes import following
 
         links = self._links = signing.Links(self.project)
         groups, nothing_new = [], 0
         chosen_by: dict[frozenset[str], list] = {}
         for sid, email, name, themes in only or ():
             chosen_by.setdefault(themes, []).append((sid, email, name))
+        # A choice naming a theme since renamed counts as the new one; one taken out, as the rest (`choice_now`).
+        follows, counted_as = following(self.project, run.store), {}
         for themes in (chosen_by if only is not None else subscriber_state.active_choices(run.store)):
-            chosen = self.for_themes(edition, themes)
-            members = chosen_by[themes] if only is not None else subscriber_state.active_with_choice(run.store, themes)
+            counted_as.setdefault(follows(themes), []).append(themes)
+        for followed, stored in counted_as.items():
+            chosen = self.for_themes(edition, followed)
+            members = itertools.chain.from_iterable(
+                chosen_by[themes] if only is not None else subscriber_state.active_with_choice(run.store, themes)
+                for themes in stored)
             if not chosen.items:  # nothing new for this choice this month: nothing sent
                 nothing_new += sum(1 for _ in members)
                 continue
@@ -243,7 +253,8 @@ class EmailSink(Sink):
         return dataclasses.replace(edition, items=self.items_for(edition.items, themes), sections={})
 
     def items_for(self, items: list[Item], themes: frozenset[str]) -> list[Item]:
-        """Those of `items` a subscriber following `themes` gets (all of them for no themes)."""
+        """Those of `items` a subscriber following `themes` gets (all of them for no themes): `themes` as they count
+        now (`themes.following`), not as stored."""
         if not themes:
             return items
         followed = {site.theme_path(theme) for theme in themes}

@@ -225,3 +225,19 @@ def test_a_site_under_a_path_moves_a_theme_within_it(pipeline_project):
     assert feed.findtext("channel/link") == f"{SITE}/network/themes/peer-led-support/"
     assert feed.findtext("channel/item/guid").startswith(f"{SITE}/network/themes/peer-support/feed.xml#")
     assert "peer-support" not in (out / "sitemap.xml").read_text(encoding="utf-8")
+
+
+def test_a_subscriber_list_naming_a_theme_since_renamed_is_imported_under_the_new_name(themes, tmp_path):
+    from pipeline.subscribers import csv_io
+    from pipeline.subscribers.importing import import_list
+
+    themes.save(["peer support"])
+    themes.save(["peer-led support"])  # renamed in the taxonomy
+    listed = tmp_path / "subscribers.csv"
+    listed.write_text("email,name,themes\nnew@example.org,New,peer support\nold@example.org,Old,gone;recovery\n",
+                      encoding="utf-8")
+    done = import_list(themes.store, csv_io.read_csv(listed), ["peer-led support", "recovery"], how="test", at=NOW)
+    assert [problem.split(": ", 1)[1] for problem in done.problems] == [
+        "unknown theme 'gone' (known: peer-led support; recovery); imported without it"]
+    assert any("'peer support' taken as 'peer-led support'" in note for note in done.notes)
+    assert subscriber_state.find_subscriber(themes.store, "new@example.org").themes == {"peer-led support"}

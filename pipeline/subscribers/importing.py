@@ -1,8 +1,9 @@
 """Importing a CSV list: the one way the run's `subscribers` list and `pipeline subscribers import` take it.
 
-Each row is checked first: a theme the newsletter does not have (not in the `themes` transform's
-taxonomy) is reported as a `file:line:` problem and left out of the row (a member's row left with none
-is not imported, as it would follow every theme; a row taking an address off the list is, whatever its
+Each row is checked first: a theme the taxonomy renamed is taken under its new name (`themes.choice_now`),
+with a note; a theme the newsletter does not have (not in the `themes` transform's taxonomy) is
+reported as a `file:line:` problem and left out of the row (a member's row left with none is not
+imported, as it would follow every theme; a row taking an address off the list is, whatever its
 themes); a `status` other than pending, active, unsubscribed, bounced or complained is reported and the
 row skipped. A pending row
 (a request nobody confirmed, whose link names the old database's id) is not imported either, and
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+from pipeline.site import moved_themes
 from pipeline.state import Store
 from pipeline.state.subscribers import (
     SUPPRESSED,
@@ -34,7 +36,7 @@ from pipeline.state.subscribers import (
     import_suppressed,
 )
 from pipeline.subscribers.csv_io import CsvList, CsvRow
-from pipeline.subscribers.themes import spelling
+from pipeline.subscribers.themes import choice_now, spelling
 
 __all__ = ["ListImport", "import_list", "pending_note"]
 
@@ -60,6 +62,7 @@ def import_list(store: Store, listed: CsvList, known_themes: Collection[str], *,
     come first in the result's problems.
     """
     spell = spelling(known_themes)  # "Peer Support" is the taxonomy's "peer support", kept in its spelling
+    moved = moved_themes(store) if known_themes else {}
     report = ListImport(len(listed.rows), problems=list(listed.problems))
     active: list[CsvRow] = []
     left: list[tuple[str, str, str, frozenset[str], str]] = []
@@ -75,6 +78,11 @@ def import_list(store: Store, listed: CsvList, known_themes: Collection[str], *,
             continue
         if known_themes:
             spelt = {theme: spell(theme) for theme in row.themes}
+            for theme, found in spelt.items():  # a list written before the taxonomy renamed a theme: the new name
+                if found is None and (became := choice_now([theme], known_themes, moved)[0]):
+                    spelt[theme] = next(iter(became))
+                    report.notes.append(f"{listed.path}:{row.line}: theme {theme!r} taken as {spelt[theme]!r}, "
+                                        f"the name the taxonomy gives it now")
             unknown = sorted(theme for theme, found in spelt.items() if found is None)
             themes = frozenset(found for found in spelt.values() if found is not None)
             if unknown:

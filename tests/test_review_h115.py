@@ -120,6 +120,12 @@ def test_the_preferences_page_shows_a_renamed_theme_chosen_under_its_new_name(pr
     assert 'value="peer support"' not in page
 
 
+def test_the_preferences_page_shows_a_theme_respelt_in_the_taxonomy_still_chosen(preferences):
+    """A choice was compared with the taxonomy's names as spelt: 'Peer Support' showed 'peer support' unticked."""
+    page = preferences(lambda toml: toml.replace('"peer support" =', '"Peer Support" ='), "both@example.org")
+    assert checked(page) == ["Peer Support", "recovery"]
+
+
 def test_the_preferences_page_of_one_whose_only_theme_was_taken_out_shows_everything_and_says_so(preferences):
     page = preferences(lambda toml: toml.replace('"peer support" = ["peer support*", "peer worker*"]\n', ""),
                        "peer@example.org")

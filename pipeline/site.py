@@ -284,7 +284,9 @@ def theme_path(theme: str) -> str:
 def moved_themes(store: Store) -> dict[str, str]:
     """A theme's page -> the theme that most of the items which lost it gained in the same change, when more than
     half of them did (a theme renamed in the taxonomy: 'peer support' to 'peer-led support'); a theme only taken
-    out is not here. Where the page and the feed of a theme no item carries any more lead (`theme_left_for`)."""
+    out is not here. Counted since an item last took the theme (schema.py, THEME_MOVES); a respelling that keeps the
+    page is no move. Where the page and the feed of a theme no item carries any more lead (`theme_left_for`), and what
+    a subscriber's choice of it counts as (`subscribers.themes.choice_now`)."""
     from pipeline.state.site import theme_moves
 
     lost: Counter[str] = Counter()

@@ -247,3 +247,31 @@ def test_a_subscriber_list_naming_a_theme_since_renamed_is_imported_under_the_ne
         "unknown theme 'gone' (known: peer-led support; recovery); imported without it"]
     assert any("'peer support' taken as 'peer-led support'" in note for note in done.notes)
     assert subscriber_state.find_subscriber(themes.store, "new@example.org").themes == {"peer-led support"}
+
+
+# -- a withdrawn item's old address ---------------------------------------------------------------------------------
+
+JOB = """[[job]]
+id = "peer-worker"
+title = "Peer support worker"
+organisation = "{organisation}"
+posted = 2016-01-20
+closing_date = 2016-03-14
+description = "Join our team."
+"""
+
+
+def test_a_job_withdrawn_by_one_organisation_says_so_and_never_leads_to_anothers_job_of_its_title(pipeline_project):
+    """An item withdrawn leads on only to the same post under a new id, from its own source: a job two
+    organisations advertised under one title on one day is not the other's once one takes it down."""
+    toml = '[sources.north]\ntype = "jobs"\npath = "north.toml"\n\n[sources.south]\ntype = "jobs"\npath = "south.toml"\n'
+    project = pipeline_project(toml, {"north.toml": JOB.format(organisation="North Trust"),
+                                      "south.toml": JOB.format(organisation="South Trust")})
+    project.run(as_of=date(2016, 2, 1))
+    out = project.root / "out"
+    pages = sorted(path.parent for path in (out / "jobs").glob("*/index.html"))
+    north = next(page for page in pages if "North Trust" in (page / "index.html").read_text(encoding="utf-8"))
+    project.write({"north.toml": "# the post was filled\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    page = north / "index.html"
+    assert refresh_target(page) == page and "has been withdrawn" in page.read_text(encoding="utf-8")

@@ -264,7 +264,7 @@ description = "Join our team."
 def test_a_job_withdrawn_by_one_organisation_says_so_and_never_leads_to_anothers_job_of_its_title(pipeline_project):
     """An item withdrawn leads on only to the same post under a new id, from its own source: a job two
     organisations advertised under one title on one day is not the other's once one takes it down."""
-    toml = '[sources.north]\ntype = "jobs"\npath = "north.toml"\n\n[sources.south]\ntype = "jobs"\npath = "south.toml"\n'
+    toml = "".join(f'[sources.{name}]\ntype = "jobs"\npath = "{name}.toml"\n\n' for name in ("north", "south"))
     project = pipeline_project(toml, {"north.toml": JOB.format(organisation="North Trust"),
                                       "south.toml": JOB.format(organisation="South Trust")})
     project.run(as_of=date(2016, 2, 1))

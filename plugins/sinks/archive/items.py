@@ -44,8 +44,8 @@ def plan_items(built: Site) -> list[Planned]:
 def plan_withdrawn(built: Site, known: Iterable[str], planned: list[Planned]) -> list[Planned]:
     """Where the page of an item the organisers took out was (`Source.complete`), and every address it had before
     (under an earlier title, or one its own URL named): a page saying it was withdrawn, for the emails already sent
-    that link there (unless another page has that address now); or, when an item of its kind, title and date is on
-    the site (the same post under a new slug or file name: a new id), a page leading on to that one."""
+    that link there (unless another page has that address now); or, when an item of its source, kind, title and date
+    is on the site (the same post under a new slug or file name: a new id), a page leading on to that one."""
     import json
 
     from pipeline.state.site import moved_pages, withdrawn_facts
@@ -68,14 +68,19 @@ def plan_withdrawn(built: Site, known: Iterable[str], planned: list[Planned]) ->
     events = [entry.id for entry in withdrawn.values() if entry.kind == "event" and entry.start]
     revisions = built.store.revisions(item.id for item in built.items(events))
     # The same item under another id, on the site now (a post whose slug or file name changed): its old addresses
-    # lead on to it, as for a title changed.
+    # lead on to it, as for a title changed. From its own source only: another organisation's job of the same title
+    # and day is not the one taken down.
     current = {(entry.kind, entry.title, entry.published): entry for entry in built.facts.values()}
+    matched = {entry.id: now for entry in withdrawn.values()
+               if (now := current.get((entry.kind, entry.title, entry.published))) is not None}
+    sources = {item.id: item.source for item in built.items([*matched, *(now.id for now in matched.values())])}
+    leads = {old: now for old, now in matched.items() if old in sources and sources[old] == sources.get(now.id)}
     gone = []
     for path, entry in addresses:
         if path in wanted:
             continue
         wanted.add(path)
-        now = current.get((entry.kind, entry.title, entry.published))
+        now = leads.get(entry.id)
         if now is not None:
             gone.append(Planned(path, key(built.version, "moved", now.path, now.title),
                                 lambda path=path, now=now: built.renderer.page(

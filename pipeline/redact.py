@@ -26,14 +26,20 @@ MASK = "***"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ONLY_PLACEHOLDERS = re.compile(r"(?:\$\{[A-Za-z_][A-Za-z0-9_]*\})+")
 # A query parameter's name that says its value is a credential (matched whole, case-insensitively)
+# (any ending in token, secret, password or signature: accessToken, X-Amz-Signature; but `key` only after a _ or -,
+# not monkey or hotkey)
 _CREDENTIAL_NAME = re.compile(
-    r"(?:access_token|token|api[_-]?key|key|secret|password|passwd|pass|auth|sig|signature|session|sid|code"
-    r"|.+[_-](?:token|key|secret))", re.IGNORECASE)
-# In free text: a user name and password before a host ("scheme://user:password@"), and a query parameter
-_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:'\"<>]*):(?P<password>[^\s/?#]*)@")
+    r"(?:api[_-]?key|key|pass|auth|sig|session|sid|code|.*(?:token|secret|password|passwd|signature)"
+    r"|.+[_-]key)", re.IGNORECASE)
+# In free text: a user name and password before a host ("scheme://user:password@"), and a query parameter, after
+# ?, & or ; (`&amp;` in HTML), or in a fragment (`#access_token=`: OAuth's implicit flow). A scheme is at most 32
+# characters, and a value is taken whole then its ending trimmed (`_value`): no hostile text, megabytes of letters
+# or dots, makes either expression go back over it again and again (time linear in the text's length).
+_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s/?#@:'\"<>]*):(?P<password>[^\s/?#]*)@")
+_NAME = r"[A-Za-z0-9_.%\[\]-]+"
+_PARAMETER = re.compile(rf"(?P<head>[?&;#](?P<name>{_NAME})=)(?P<value>(?:[^&;#\s'\"<>]|;(?!{_NAME}=))*)")
 # (a value's last punctuation before white space or the text's end, "...?token=${T}: HTTP 500", is the sentence's)
-_PARAMETER = re.compile(r"(?P<head>[?&](?P<name>[A-Za-z0-9_.%\[\]-]+)=)(?P<value>[^&#\s'\"<>]*?)"
-                        r"(?=[.,;:!?)\]]*(?:[&#\s'\"<>]|$))")
+_SENTENCE_END = ".,;:!?)]"
 _MIN_REMEMBERED = 4  # a value substituted shorter than this is masked only where it stands as a credential
 
 _remembered: set[str] = set()  # the values substituted in this process, and their percent-encoded forms
@@ -93,13 +99,15 @@ def expand(url: str, environ: os._Environ | dict | None = None) -> str:
 
 
 def _user_end(url: str) -> int:
-    """Where a user name written before a password ends ("scheme://USER:"); 0 when there is none."""
+    """Where a user name written before a password ends ("scheme://USER:"); 0 when there is none, and when the user
+    name stands alone ("scheme://TOKEN@"): then it is the credential, as a token given as the user name is."""
     start = url.find("://") + 3
     if start < 3:
         return 0
     authority = re.split(r"[/?#]", url[start:], maxsplit=1)[0]
     userinfo, at, _ = authority.rpartition("@")
-    return start + len(userinfo.partition(":")[0]) if at else 0
+    user, colon, _ = userinfo.partition(":")
+    return start + len(user) if at and colon else 0
 
 
 def remember(*values: str) -> None:
@@ -121,7 +129,7 @@ def literal_credentials(url: str) -> list[str]:
         found.append("the password")
     query = url.partition("#")[0].partition("?")[2]
     for found_parameter in _PARAMETER.finditer("?" + query if query else ""):
-        if is_credential_name(found_parameter["name"]) and not _only_placeholders(found_parameter["value"]):
+        if is_credential_name(found_parameter["name"]) and not _only_placeholders(_value(found_parameter)[0]):
             found.append(found_parameter["name"])
     return found
 
@@ -175,8 +183,14 @@ def _mask_password(found: re.Match) -> str:
     return f"{found['head']}:{MASK}@"
 
 
+def _value(found: re.Match) -> tuple[str, str]:
+    """A parameter's value, and the punctuation after it that ends the sentence it stands in."""
+    value = found["value"].rstrip(_SENTENCE_END)
+    return value, found["value"][len(value):]
+
+
 def _mask_parameter(found: re.Match) -> str:
-    value = found["value"]
+    value, after = _value(found)
     if not value or value == MASK or _only_placeholders(value) or not is_credential_name(found["name"]):
         return found[0]
-    return found["head"] + MASK
+    return found["head"] + MASK + after

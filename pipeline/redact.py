@@ -17,6 +17,7 @@ are stored (`pipeline/state`), and what `pipeline status` shows of them.
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import threading
@@ -147,6 +148,36 @@ def without_credentials(url: str) -> str:
     if question and ("${" in query or literal_credentials("?" + query)):
         tail = path
     return f"{scheme}://{authority}{tail}"
+
+
+def credentials_in(url: str, environ: os._Environ | dict | None = None) -> list[str]:
+    """What `url` sends that is secret, in each form a server may repeat it in a feed (as sent, decoded, in HTML):
+    each value a `${NAME}` reads, but a user name's before a password, and each credential written out (a password,
+    a credential parameter's value); longest first, none shorter than 4 characters. For `mask_in`, never stored."""
+    environ = os.environ if environ is None else environ
+    user_end, values = _user_end(url), []
+    for found in PLACEHOLDER.finditer(url):
+        if found.start() >= user_end and environ.get(found[1]):
+            values += [environ[found[1]], quote(environ[found[1]], safe="")]
+    password = _USERINFO.search(url)
+    if password and not _only_placeholders(password["password"]):
+        values.append(password["password"])
+    query = url.partition("#")[0].partition("?")[2]
+    for parameter in _PARAMETER.finditer("?" + query if query else ""):
+        value = _value(parameter)[0]
+        if is_credential_name(parameter["name"]) and "${" not in value:
+            values.append(value)
+    forms = {form for value in values for form in (value, unquote(value), quote(unquote(value), safe=""))}
+    forms |= {html.escape(form) for form in forms}
+    return sorted((form for form in forms if len(form) >= _MIN_REMEMBERED), key=len, reverse=True)
+
+
+def mask_in(text: str, credentials: list[str]) -> str:
+    """`text` with each of `credentials` (`credentials_in`) shown as `***`."""
+    for credential in credentials:
+        if credential in text:
+            text = text.replace(credential, MASK)
+    return text
 
 
 def redact_url(url: str) -> str:

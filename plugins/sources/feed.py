@@ -25,7 +25,7 @@ from pipeline.components import Settings, Source
 from pipeline.errors import SourceError
 from pipeline.http_client import PUBLIC_ONLY
 from pipeline.models import Item, Kind, item_id
-from pipeline.redact import MissingVariable, literal_credentials, without_credentials
+from pipeline.redact import MissingVariable, credentials_in, literal_credentials, mask_in, without_credentials
 from pipeline.run_context import RunContext
 from pipeline.sanitize import PLAIN_URL, clean_html, image_url, language_tag, one_line, plain_text, safe_url
 from pipeline.settings_types import UrlOrFile
@@ -108,6 +108,10 @@ class FeedSource(Source):
                     item.published = known.get(item.id, seen_now)
         if headers and not cut_short:
             self._remember(run, url, headers, reading, seen)
+        if credentials := credentials_in(url) if self.uses_http() else []:
+            for item in items:  # a private feed repeats its token in its links: the site must not publish it
+                for name in ("title", "url", "body_html", "author", "image", "image_alt"):
+                    setattr(item, name, mask_in(getattr(item, name), credentials))
         return items[: self.settings.max_items] if self.settings.max_items else items
 
     def origin(self) -> str:

@@ -151,25 +151,24 @@ def without_credentials(url: str) -> str:
 
 
 def credentials_in(url: str, environ: os._Environ | dict | None = None) -> list[str]:
-    """What `url` sends that is secret, in each form a server may repeat it in a feed (as sent, decoded, in HTML):
-    each value a `${NAME}` reads, but a user name's before a password, and each credential written out (a password,
-    a credential parameter's value); longest first, none shorter than 4 characters. For `mask_in`, never stored."""
+    """What `url` sends as a credential, in each form a server may repeat it in a feed (as sent, decoded, in HTML):
+    its password (or its user name when that stands alone, a token), each credential parameter's value, written out
+    or read through `${NAME}`, and any other value read through `${NAME}` of 8 characters or more (a key in the path;
+    a shorter one, a language, is likely the feed's words too). Longest first, none shorter than 4 characters; for
+    `mask_in`, never stored."""
     environ = os.environ if environ is None else environ
-    user_end, values = _user_end(url), []
-    for found in PLACEHOLDER.finditer(url):
-        if found.start() >= user_end and environ.get(found[1]):
-            values += [environ[found[1]], quote(environ[found[1]], safe="")]
-    password = _USERINFO.search(url)
-    if password and not _only_placeholders(password["password"]):
-        values.append(password["password"])
-    query = url.partition("#")[0].partition("?")[2]
-    for parameter in _PARAMETER.finditer("?" + query if query else ""):
-        value = _value(parameter)[0]
-        if is_credential_name(parameter["name"]) and "${" not in value:
-            values.append(value)
+    address = PLACEHOLDER.sub(lambda found: quote(environ.get(found[1], ""), safe=""), url)  # (none remembered)
+    authority = re.split(r"[/?#]", address.partition("://")[2], maxsplit=1)[0]
+    userinfo, at, _ = authority.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    values = [password if colon else user] if at else []
+    query = address.partition("#")[0].partition("?")[2]
+    values += [_value(parameter)[0] for parameter in _PARAMETER.finditer("?" + query if query else "")
+               if is_credential_name(parameter["name"])]
+    values += [environ[name] for name in variables_in(url[_user_end(url):]) if len(environ.get(name, "")) >= 8]
     forms = {form for value in values for form in (value, unquote(value), quote(unquote(value), safe=""))}
     forms |= {html.escape(form) for form in forms}
-    return sorted((form for form in forms if len(form) >= _MIN_REMEMBERED), key=len, reverse=True)
+    return sorted((form for form in forms if len(form) >= _MIN_REMEMBERED), key=lambda form: (-len(form), form))
 
 
 def mask_in(text: str, credentials: list[str]) -> str:

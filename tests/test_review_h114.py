@@ -179,8 +179,11 @@ def test_masking_a_long_hostile_message_takes_linear_time():
     assert done.stdout.strip() == "done", done.stderr
 
 
-def test_what_a_feeds_items_are_masked_of_is_what_its_address_sends_as_a_credential():
+def test_what_a_feeds_items_are_masked_of_is_what_its_address_sends_as_a_credential(monkeypatch):
+    from pipeline import redact
     from pipeline.redact import credentials_in
+
+    monkeypatch.setattr(redact, "_remembered", set())  # (it remembers none of them)
 
     environ = {"LANGUAGE": "News", "T": "tok&12345", "KEY": "k3y-in-the-path", "U": "reader", "P": "pw-4f9a2c"}
     # a short value that is no credential (its parameter's name does not say so) is the feed's words too: kept
@@ -190,4 +193,5 @@ def test_what_a_feeds_items_are_masked_of_is_what_its_address_sends_as_a_credent
     assert credentials_in("https://${U}:${P}@h.example/f", environ) == ["pw-4f9a2c"]
     assert credentials_in("https://${T}@h.example/f", environ)[-1] == "tok&12345"  # a token as the user name
     assert credentials_in("https://reader:pw-literal@h.example/f?page=20160101&sig=s1g-literal", environ) == [
-        "pw-literal", "s1g-literal"]
+        "s1g-literal", "pw-literal"]
+    assert redact._remembered == set()

@@ -195,3 +195,10 @@ def test_what_a_feeds_items_are_masked_of_is_what_its_address_sends_as_a_credent
     assert credentials_in("https://reader:pw-literal@h.example/f?page=20160101&sig=s1g-literal", environ) == [
         "s1g-literal", "pw-literal"]
     assert redact._remembered == set()
+
+
+def test_a_token_written_out_as_the_user_name_alone_is_masked_and_warned_about():
+    assert redact_text("https://sk_live_4f9a2c@h.example/f.xml: HTTP 500") == "https://***@h.example/f.xml: HTTP 500"
+    assert redact_text("GET 'https://${TOKEN}@h.example/f'") == "GET 'https://${TOKEN}@h.example/f'"
+    assert literal_credentials("https://sk_live_4f9a2c@h.example/feed.xml") == ["the user name"]
+    assert literal_credentials("https://${TOKEN}@h.example/feed.xml") == []

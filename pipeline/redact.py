@@ -8,7 +8,8 @@ keeps the address as written. The values are never stored; this process remember
 (`redact_text`), should anything repeat the address it was sent to (a server's redirect, a library's error).
 
 What is written out is masked wherever a message is made or stored (`redact_url`, `redact_text`): the password
-of a user name and password (`https://user:***@host/feed`) and the value of each query parameter whose name
+of a user name and password (`https://user:***@host/feed`), an http(s) address's user name standing alone (a
+token: `https://***@host/feed`), and the value of each query parameter whose name
 says it is a credential (`?token=***&page=2`). The choke points that call `redact_text`: every `PipelineError`
 (`pipeline/errors.py`), `failure_reason` and every `StageResult` (`pipeline/run_report.py`), a run's problems
 and notes (`pipeline/run_context.py`), every log line (`pipeline/logs.py`), the run history and alerts as they
@@ -38,6 +39,8 @@ _CREDENTIAL_NAME = re.compile(
 # characters, and a value is taken whole then its ending trimmed (`_value`): no hostile text, megabytes of letters
 # or dots, makes either expression go back over it again and again (time linear in the text's length).
 _USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s/?#@:'\"<>]*):(?P<password>[^\s/?#]*)@")
+# (an http(s) address's user name standing alone, "https://TOKEN@host", is a token: no one logs in with a name only)
+_LONE_USER = re.compile(r"(?P<head>https?://)(?P<user>[^\s/?#@:'\"<>]+)@", re.IGNORECASE)
 _NAME = r"[A-Za-z0-9_.%\[\]-]+"
 _PARAMETER = re.compile(rf"(?P<head>[?&;#](?P<name>{_NAME})=)(?P<value>(?:[^&;#\s'\"<>]|;(?!{_NAME}=))*)")
 # (a value's last punctuation before white space or the text's end, "...?token=${T}: HTTP 500", is the sentence's)
@@ -123,12 +126,16 @@ def is_credential_name(name: str) -> bool:
 
 
 def literal_credentials(url: str) -> list[str]:
-    """What in `url` is a credential written out, not read from the environment: "the password", and the name of
-    each query parameter that holds one ("token"); [] when none."""
+    """What in `url` is a credential written out, not read from the environment: "the password" (or "the user name"
+    of an http(s) address, standing alone: a token), and the name of each query parameter that holds one ("token");
+    [] when none."""
     found = []
     password = _USERINFO.search(url)
     if password and not _only_placeholders(password["password"]):
         found.append("the password")
+    user = _LONE_USER.match(url)
+    if user and not _only_placeholders(user["user"]):
+        found.append("the user name")
     query = url.partition("#")[0].partition("?")[2]
     for found_parameter in _PARAMETER.finditer("?" + query if query else ""):
         if is_credential_name(found_parameter["name"]) and not _only_placeholders(_value(found_parameter)[0]):
@@ -191,7 +198,7 @@ def redact_text(text: str) -> str:
     if not isinstance(text, str) or not text:
         return text
     if "@" in text and "://" in text:
-        text = _USERINFO.sub(_mask_password, text)
+        text = _LONE_USER.sub(_mask_lone_user, _USERINFO.sub(_mask_password, text))
     if "=" in text:
         text = _PARAMETER.sub(_mask_parameter, text)
     if _remembered:
@@ -212,6 +219,11 @@ def _mask_password(found: re.Match) -> str:
     if not password or password == MASK or _only_placeholders(password):
         return found[0]
     return f"{found['head']}:{MASK}@"
+
+
+def _mask_lone_user(found: re.Match) -> str:
+    user = found["user"]
+    return found[0] if user == MASK or _only_placeholders(user) else f"{found['head']}{MASK}@"
 
 
 def _value(found: re.Match) -> tuple[str, str]:

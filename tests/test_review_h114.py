@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from pipeline.redact import expand, literal_credentials, redact_text
-from tests.test_source_credentials import ALERTS, ENCODED, FILES, SECRET, everything_written, refresh
+from tests.test_source_credentials import ALERTS, ENCODED, FILES, SECRET, Partner, everything_written, refresh
 
 ECHO_RSS = ("<rss version='2.0'><channel><title>P</title><link>{base}/?token={token}</link><description>d"
             "</description><item><title>News</title><link>{base}/item/1?token={token}</link>"
@@ -202,3 +202,21 @@ def test_a_token_written_out_as_the_user_name_alone_is_masked_and_warned_about()
     assert redact_text("GET 'https://${TOKEN}@h.example/f'") == "GET 'https://${TOKEN}@h.example/f'"
     assert literal_credentials("https://sk_live_4f9a2c@h.example/feed.xml") == ["the user name"]
     assert literal_credentials("https://${TOKEN}@h.example/feed.xml") == []
+
+
+def test_httpxs_own_log_line_of_each_request_does_not_carry_the_token(write_project, monkeypatch, caplog):
+    """httpx logs every request's address at INFO to its own logger: a program that shows the root logger's lines
+    (a plugin's, an embedding application's `logging.basicConfig`) must not see the token in them."""
+    import logging
+
+    server = Partner()
+    monkeypatch.setenv("PARTNER_TOKEN", SECRET)
+    url = f"http://127.0.0.1:{server.port}/feed.xml?token=${{PARTNER_TOKEN}}"
+    config = write_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\n{ALERTS}', FILES)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            assert refresh(config) == 0
+    finally:
+        server.close()
+    assert "HTTP Request: GET" in caplog.text
+    assert SECRET not in caplog.text and ENCODED not in caplog.text

@@ -76,7 +76,9 @@ def new_client(timeout: float, user_agent: str, tls: Future[ssl.SSLContext] | No
     except PipelineError as exc:  # a fresh one for each source: the future's own would gather every caller's frames
         raise PipelineError(str(exc)) from None
     from pipeline import public_only
+    from pipeline.logs import redact_logger
 
+    redact_logger("httpx")  # its line of each request names the address sent, token and all
     client = httpx.Client(verify=verify, timeout=httpx.Timeout(timeout), follow_redirects=True,
                           headers={"User-Agent": user_agent}, event_hooks={"request": [public_only.refuse_written]})
     public_only.guard(client, verify)

@@ -66,6 +66,14 @@ class _FileFormat(logging.Formatter):
         return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
 
 
+def redact_logger(name: str) -> None:
+    """Mask credentials in what a library logs on logger `name` itself, to whichever handler shows it (httpx logs
+    each request's address, a `${NAME}` read into it, at INFO)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(each, _Redacted) for each in logger.filters):
+        logger.addFilter(_Redacted())
+
+
 def configure(*, verbose: int = 0, quiet: bool = False, log_file: Path | None = None) -> None:
     """Send the `pipeline` logger's messages to standard error (at the level chosen) and to `log_file`."""
     global _quiet

@@ -28,6 +28,7 @@ class Echo:
     image (403 without it); `/feed.xml` first redirects to `/moved.xml`, the query repeated."""
 
     def __init__(self, token: str):
+        self.token = token
         echo = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -42,7 +43,7 @@ class Echo:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                ok = given == token
+                ok = given == echo.token
                 body = ECHO_RSS.format(base=f"http://127.0.0.1:{echo.port}", token=parts.query.partition("=")[2]
                                        ).encode() if ok else b""
                 self.send_response(200 if ok else 403)
@@ -220,3 +221,26 @@ def test_httpxs_own_log_line_of_each_request_does_not_carry_the_token(write_proj
         server.close()
     assert "HTTP Request: GET" in caplog.text
     assert SECRET not in caplog.text and ENCODED not in caplog.text
+
+
+def test_a_rotated_token_keeps_the_ids_of_the_items_whose_links_repeat_it(write_project, echo, monkeypatch):
+    """An entry's id is its guid or link: one holding the token would make every item new when the token changes,
+    and the next issue would send them all again."""
+    server = echo("tok-one-4f9a2c")
+    monkeypatch.setenv("PARTNER_TOKEN", "tok-one-4f9a2c")
+    url = f"http://127.0.0.1:{server.port}/feed.xml?token=${{PARTNER_TOKEN}}"
+    config = write_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\n{SITE}', FILES)
+    assert refresh(config) == 0
+    server.token = "tok-two-7b1e0d"
+    monkeypatch.setenv("PARTNER_TOKEN", "tok-two-7b1e0d")
+    assert refresh(config) == 0
+
+    from pipeline.config import load_project
+    from pipeline.runner import state_path
+    from pipeline.state import Store
+
+    store = Store(state_path(load_project(config)))
+    try:
+        assert [item.title for item in store.get_items(store.ids_of("partner"))] == ["News"]
+    finally:
+        store.close()

@@ -181,6 +181,8 @@ def credentials_in(url: str, environ: os._Environ | dict | None = None) -> list[
 
 def mask_in(text: str, credentials: list[str]) -> str:
     """`text` with each of `credentials` (`credentials_in`) shown as `***`."""
+    if not text:
+        return text
     for credential in credentials:
         if credential in text:
             text = text.replace(credential, MASK)

@@ -91,7 +91,9 @@ class FeedSource(Source):
                 return []
         else:
             content, headers, reading, seen = Path(url).read_bytes(), {}, "", ""
-        args = (content, url, headers.get("content-type", ""), self.instance, self.settings.kind, self.settings.parser)
+        # (a private feed repeats its token in its entries' ids and links: masked before an item's id is made of them)
+        args = (content, url, headers.get("content-type", ""), self.instance, self.settings.kind, self.settings.parser,
+                tuple(credentials_in(url)) if self.uses_http() else ())
         items, undated, cut_short, partial = (run.offload(parse_feed, *args) if len(content) > OFFLOAD_BYTES
                                               else parse_feed(*args))
         if cut_short:  # no validators kept: the next run reads the whole feed, not a 304 or these bytes again
@@ -108,10 +110,6 @@ class FeedSource(Source):
                     item.published = known.get(item.id, seen_now)
         if headers and not cut_short:
             self._remember(run, url, headers, reading, seen)
-        if credentials := credentials_in(url) if self.uses_http() else []:
-            for item in items:  # a private feed repeats its token in its links: the site must not publish it
-                for name in ("title", "url", "body_html", "author", "image", "image_alt"):
-                    setattr(item, name, mask_in(getattr(item, name), credentials))
         return items[: self.settings.max_items] if self.settings.max_items else items
 
     def origin(self) -> str:
@@ -239,9 +237,11 @@ _BYTE_ORDER_MARKS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\x
 
 
 def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: str,
-               parser: str = "feedparser") -> ParsedFeed:
+               parser: str = "feedparser", credentials: tuple[str, ...] = ()) -> ParsedFeed:
     """Parse feed bytes into sanitised items, the ids of those with no date of their own, and whether the
-    document was cut short (then the entry it broke off in is left out).
+    document was cut short (then the entry it broke off in is left out). Each of `credentials` (what the address
+    sent: `redact.credentials_in`) is masked in every entry before its id is made, so none is stored or published
+    and a new token keeps each item's id.
 
     A plain function of its arguments, so a worker process can run it. With parser="fast", lxml reads
     the documents it can read exactly as feedparser does, and feedparser the rest: the items are the same.
@@ -263,6 +263,8 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
     items, undated, seen = [], set(), set()
     kind = Kind(kind)
     for entry in entries:
+        if credentials:
+            entry = _masked(entry, credentials)
         link = safe_url(entry.link, feed_link)
         base = link or feed_link
         key = entry.id or link or entry.title
@@ -287,6 +289,14 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
             language=language,
         ))
     return ParsedFeed(items, undated, cut, partial)
+
+
+def _masked(entry: Entry, credentials: tuple[str, ...]) -> Entry:
+    """`entry` with each of `credentials` shown as `***` in its text and addresses."""
+    return entry._replace(id=entry.id and mask_in(entry.id, credentials), link=mask_in(entry.link, credentials),
+                          title=mask_in(entry.title, credentials), body=mask_in(entry.body, credentials),
+                          author=mask_in(entry.author, credentials),
+                          images=tuple(mask_in(image, credentials) for image in entry.images))
 
 
 def _read_fast(content: bytes, url: str, content_type: str, source: str) -> tuple[str, list[Entry], str] | None:

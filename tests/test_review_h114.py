@@ -244,3 +244,11 @@ def test_a_rotated_token_keeps_the_ids_of_the_items_whose_links_repeat_it(write_
         assert [item.title for item in store.get_items(store.ids_of("partner"))] == ["News"]
     finally:
         store.close()
+
+
+def test_a_token_repeated_with_its_percent_escapes_in_lower_case_is_masked_too():
+    from pipeline.redact import credentials_in
+
+    expand("https://h.example/f?t=${T}", {"T": "a/b+c@d-4f9a2c"})
+    assert redact_text("moved to https://h.example/g?t=a%2fb%2bc%40d-4f9a2c") == "moved to https://h.example/g?t=***"
+    assert "a%2fb%2bc%40d-4f9a2c" in credentials_in("https://h.example/f?t=${T}", {"T": "a/b+c@d-4f9a2c"})

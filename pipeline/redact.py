@@ -47,7 +47,7 @@ _PARAMETER = re.compile(rf"(?P<head>[?&;#](?P<name>{_NAME})=)(?P<value>(?:[^&;#\
 _SENTENCE_END = ".,;:!?)]"
 _MIN_REMEMBERED = 4  # a value substituted shorter than this is masked only where it stands as a credential
 
-_remembered: set[str] = set()  # the values substituted in this process, and their percent-encoded forms
+_remembered: set[str] = set()  # the values substituted in this process, and their percent-encoded forms (%2F, %2f)
 _lock = threading.Lock()
 
 
@@ -97,7 +97,7 @@ def expand(url: str, environ: os._Environ | dict | None = None) -> str:
             raise MissingVariable(name, "holds a line break, a space or another control character")
         encoded = quote(value, safe="")
         if found.start() >= user_end:  # a user name is no secret, and masking it everywhere would mislead
-            remember(value, encoded)
+            remember(value, encoded, _lower_escapes(encoded))
         return encoded
 
     return PLACEHOLDER.sub(value_of, url)
@@ -113,6 +113,11 @@ def _user_end(url: str) -> int:
     userinfo, at, _ = authority.rpartition("@")
     user, colon, _ = userinfo.partition(":")
     return start + len(user) if at and colon else 0
+
+
+def _lower_escapes(encoded: str) -> str:
+    """`encoded` with its percent escapes in lower case (`%2f`), as some servers repeat an address."""
+    return re.sub(r"%[0-9A-F]{2}", lambda escape: escape[0].lower(), encoded)
 
 
 def remember(*values: str) -> None:
@@ -175,6 +180,7 @@ def credentials_in(url: str, environ: os._Environ | dict | None = None) -> list[
                if is_credential_name(parameter["name"])]
     values += [environ[name] for name in variables_in(url[_user_end(url):]) if len(environ.get(name, "")) >= 8]
     forms = {form for value in values for form in (value, unquote(value), quote(unquote(value), safe=""))}
+    forms |= {_lower_escapes(form) for form in forms}
     forms |= {html.escape(form) for form in forms}
     return sorted((form for form in forms if len(form) >= _MIN_REMEMBERED), key=lambda form: (-len(form), form))
 

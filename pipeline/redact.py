@@ -9,8 +9,8 @@ keeps the address as written. The values are never stored; this process remember
 
 What is written out is masked wherever a message is made or stored (`redact_url`, `redact_text`): the password
 of a user name and password (`https://user:***@host/feed`), an http(s) address's user name standing alone (a
-token: `https://***@host/feed`), and the value of each query parameter whose name
-says it is a credential (`?token=***&page=2`). The choke points that call `redact_text`: every `PipelineError`
+token: `https://***@host/feed`), and the value of each parameter whose name says it is a credential
+(`?token=***&page=2`). The choke points that call `redact_text`: every `PipelineError`
 (`pipeline/errors.py`), `failure_reason` and every `StageResult` (`pipeline/run_report.py`), a run's problems
 and notes (`pipeline/run_context.py`), every log line (`pipeline/logs.py`), the run history and alerts as they
 are stored (`pipeline/state`), and what `pipeline status` shows of them. A feed's items are masked of what its

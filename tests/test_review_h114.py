@@ -165,7 +165,8 @@ import sys
 from pipeline.redact import redact_text
 n = 300_000
 for text in ("?a=" + "." * n + "x", "@ :// " + "a" * n + "!", "https://u:" + "a" * n + " @", "&" + "a" * n,
-             "?token=" + ")" * n + "x" + "=" * n, "x://" * (n // 4) + "@"):
+             "?token=" + ")" * n + "x" + "=" * n, "x://" * (n // 4) + "@", "@ https://" + "a" * n,
+             "@://" + "1a" * n, "?t=" + ";a" * n, "#t" + ";a=" * n):
     redact_text(text)
 print("done")
 """

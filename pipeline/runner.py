@@ -74,7 +74,7 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
     _make_out_dir(project)
     # httpx and the CA certificates load while the database is checked, for sources that download
     tls = http_client.prepare() if any(map(_downloads, project.sources)) else None
-    with locked_store(project) as store:
+    with locked_store(project, replay=not dry_run) as store:
         run_id = history.begin_run(store, mode=report.mode, as_of=as_of, at=datetime.now(UTC))
         log.info("%s %d as of %s: started, %d sources", report.mode, run_id, as_of, len(project.sources))
         try:
@@ -175,12 +175,13 @@ def _make_out_dir(project: Project) -> None:
 
 
 @contextmanager
-def locked_store(project: Project) -> Iterator[Store]:
+def locked_store(project: Project, *, replay: bool = True) -> Iterator[Store]:
     """The state database, with the run lock held: for commands that send or change deliveries. Each
-    delivery is prepared first (`Deliverer.prepare`), under the lock and before anything is settled."""
+    delivery is prepared first (`Deliverer.prepare`), under the lock and before anything is settled. Without
+    `replay` (a dry run, which changes no subscriber), the suppression log is not replayed into it."""
     with _exclusive(project) as keep_locked:
         _prepare_deliveries(project)
-        with _open_store(project, check=True) as store:
+        with _open_store(project, check=True, replay=replay) as store:
             store.close_with(keep_locked())  # work left behind (a stopped send's batches) keeps the folder locked
             yield store
 
@@ -217,8 +218,9 @@ def _exclusive(project: Project) -> Iterator[Callable[[], Callable[[], None]]]:
 
 
 @contextmanager
-def _open_store(project: Project, check: bool = False) -> Iterator[Store]:
-    """The state database; with `check`, a damaged one stops everything before anything is fetched."""
+def _open_store(project: Project, check: bool = False, replay: bool = True) -> Iterator[Store]:
+    """The state database; with `check`, a damaged one stops everything before anything is fetched. Every address
+    that leaves through it is noted in the suppression log, whose entries it lacks are applied first (`replay`)."""
     path = state_path(project)
     try:
         store = Store(path, check=check)  # checked before a migration writes to it
@@ -236,6 +238,9 @@ def _open_store(project: Project, check: bool = False) -> Iterator[Store]:
     if check:
         alerts.database_sound(project)
     try:
+        from pipeline.subscribers.suppressions import keep
+
+        keep(store, project, replay=replay)  # before anything is sent: who left after a backup put back stays off
         yield store
     finally:
         store.close()

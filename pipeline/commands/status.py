@@ -22,7 +22,7 @@ from pipeline.errors import ConfigError, PipelineError
 from pipeline.redact import redact_text
 from pipeline.runner import LOCK_FILE, state_path
 from pipeline.scheduler import due, missed, next_slot
-from pipeline.state import Store, alerts, history, journal
+from pipeline.state import Store, alerts, history, journal, suppression_log
 from pipeline.state import store as store_state
 from pipeline.state.store import damaged, is_damage
 
@@ -45,7 +45,7 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
     data: dict = {"project": project.core.name, "state": str(path), "latest_issue": None, "issue": None,
                   "deliveries": None, "never_sent": 0, "runs": [], "latest": {}, "running": False, "sources": [],
                   "next": _next_times(project, None, now),
-                  "problems": []}
+                  "problems": [], "reapplied": None}
     found: dict[str, history.SourceHealth] = {}
     if path.exists():
         try:  # nothing written: an older database is read from an up-to-date copy in memory
@@ -72,6 +72,8 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
                 data["deliveries"] = {status: counts.get(status, 0) for status in STATUSES}
                 data["never_sent"] = len(scheduler.never_sent(store, project, latest))
             data["next"] = _next_times(project, store, now)
+            if (replayed := suppression_log.last_replay(store._rows)) is not None:  # after a backup was put back
+                data["reapplied"] = {"count": replayed[1], "at": _local(replayed[0], project)}
             data["problems"] = [{"key": alert.key, "subject": redact_text(alert.subject),
                                  "since": _local(alert.opened_at, project), "told": _local(alert.notified_at, project)}
                                 for alert in alerts.open_alerts(store)]
@@ -180,6 +182,11 @@ def _print_status(data: dict) -> None:
     console.print(f"next edition: {_short(upcoming['edition'])}; next refresh: {_short(upcoming['refresh'])} "
                   f"(every {upcoming['refresh_minutes']} min, while `pipeline schedule` runs)")
     print_due(console, upcoming)
+    if data.get("reapplied"):
+        again = data["reapplied"]
+        console.print(f"re-applied {again['count']} from the suppression log on {_short(again['at'])}: "
+                      f"{'an address' if again['count'] == 1 else 'addresses'} that left after the copy the database "
+                      f"was put back from was made (`pipeline subscribers list --status unsubscribed`)", soft_wrap=True)
     for problem in data["problems"]:
         told = f"organisers told {_short(problem['told'])}" if problem["told"] else "organisers not told yet"
         console.print(f"[red]problem:[/red] {escape(problem['subject'])} (since {_short(problem['since'])}; {told})",

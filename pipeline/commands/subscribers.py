@@ -43,6 +43,7 @@ from pipeline.subscribers.csv_io import read_csv, write_csv
 from pipeline.subscribers.expiry import expire_requests
 from pipeline.subscribers.importing import import_list, pending_note
 from pipeline.subscribers.signing import Links
+from pipeline.subscribers.suppressions import keep as keep_suppressions
 from pipeline.subscribers.themes import spelling, taxonomy_themes
 
 CommandMaker = Callable[[str, Callable, str], argparse.ArgumentParser]
@@ -237,6 +238,7 @@ def _opened(args) -> Iterator[tuple[Project, Store]]:
     except (OSError, sqlite3.Error) as exc:
         raise ConfigError(f"{path}: cannot open the state database ({exc}); check [pipeline] state_dir") from None
     try:
+        keep_suppressions(store, project)
         yield project, store
     finally:
         store.close()

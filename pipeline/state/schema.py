@@ -276,8 +276,21 @@ CREATE TABLE IF NOT EXISTS consent_shown (
 );
 """
 
+# How far this database has been checked against `<state_dir>/suppressions.log` (state/suppression_log.py), the
+# record of everyone who left, kept outside the database: a copy put back from a backup holds an older row, so the
+# entries written since it was made are checked again and re-applied. Made by every open, as TABLES are.
+SUPPRESSION_LOG = """
+CREATE TABLE IF NOT EXISTS suppression_log (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    size        INTEGER NOT NULL,              -- bytes of the log checked
+    last_line   TEXT NOT NULL,                 -- sha256 of the line ending there: that file, not another as long
+    replayed_at TEXT,                          -- ISO 8601, UTC: when entries were last re-applied
+    reapplied   INTEGER NOT NULL DEFAULT 0     -- how many then
+);
+"""
+
 TABLES = (CORE + ITEMS_RECENT + JOURNAL + SUBSCRIBERS + REQUESTS + ALIASES + SITE + HISTORY + ALERTS + FEED_GUIDS
-          + TAKEN_BACK + WITHDRAWN + SITE_MOVED + THEME_MOVES + CONSENT)
+          + TAKEN_BACK + WITHDRAWN + SITE_MOVED + THEME_MOVES + CONSENT + SUPPRESSION_LOG)
 
 
 def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:

@@ -23,6 +23,7 @@ from pipeline.errors import StateError
 from pipeline.models import Item
 from pipeline.state import soundness
 from pipeline.state.schema import COUNT_REVISION, immediate, migrate, up_to_date
+from pipeline.state.suppression_log import SuppressionLog
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class Store:
         self._checked_at: datetime | None = None  # a checked store's last full check; None once damage is seen
         self._opened: tuple = ()  # when it opened, and what `_still_its_own` compares at close
         self.damage_seen: sqlite3.DatabaseError | None = None  # SQLite said the file is damaged, maybe to a plugin
+        # Where an address that leaves is noted (`state/suppression_log.py`), set by whoever opens it for a project
+        self.suppressions: SuppressionLog | None = None
         opened_at = datetime.now(UTC)
         if read_only:  # mode=rw: never creates the file; the last connection out still removes the -wal
             self.db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=rw", uri=True,

@@ -17,10 +17,16 @@ The statuses, and every transition there is (nothing else changes a status):
     expire_pending        pending (asked >= 7 days ago) deleted if it never was anything else, otherwise
                                                        back to the status it had before it asked
     set_themes            active, pending              (same)        the preferences page, the CLI
+    reapply               active, pending****          unsubscribed, bounced or complained, as the suppression log
+                          (any, for `forgotten`)       says; or erased again (`forget`)   after a restore
 
     *  only a pending address that never unsubscribed, bounced or complained
     ** not one that had left and came back through the form (its owner's request is newer than the list)
     *** not for an event that happened before the subscriber's latest change to active or pending
+    **** only for an entry newer than everything in the address's consent record (`state/suppression_log.py`)
+
+Every change that takes an address off the list (`unsubscribe`, `remove`, `suppress`, `import_suppressed`,
+`forget`) also adds a line to the suppression log, inside its transaction (`_note_left`).
 
 A request to subscribe changes nothing else about an address: the name and themes it asks for are
 kept apart (`subscription_requests`), and become the subscriber's only when the confirmation link
@@ -244,7 +250,7 @@ def add(store: Store, email: str, name: str, themes: Iterable[str], *, how: str,
 def unsubscribe(store: Store, subscriber_id: int, *, how: str, at: datetime) -> bool:
     """An active or pending subscriber leaves; True if this changed their status."""
     with store.transaction() as db:
-        return _leave(db, _current_id(_reader(db), subscriber_id), how, at)
+        return _leave(store, db, _current_id(_reader(db), subscriber_id), how, at)
 
 
 def remove(store: Store, email: str, *, how: str, at: datetime) -> bool:
@@ -257,7 +263,7 @@ def remove(store: Store, email: str, *, how: str, at: datetime) -> bool:
         found = _by_email(db, email)
         if found is None:
             raise SubscriberError(f"{email}: not on the list; `pipeline subscribers list` shows who is")
-        return _leave(db, found[0], how, at)
+        return _leave(store, db, found[0], how, at)
 
 
 def forget(store: Store, email: str, *, at: datetime) -> int:
@@ -281,23 +287,93 @@ def _forget(store: Store, email: str, at: datetime) -> int:
         if found is None:
             raise SubscriberError(f"{email}: not on the list, so nothing is held about it (`pipeline subscribers "
                                   f"list --status all` shows every address)")
-        subscriber_id, status = found[0], found[3]
-        spellings = [email, *(alias for (alias,) in db.execute(
-            "SELECT email FROM subscriber_aliases WHERE subscriber = ?", (subscriber_id,)))]
-        marks = ",".join("?" * len(spellings))
-        if db.execute(f"SELECT 1 FROM deliveries WHERE recipient IN ({marks}) AND status = 'in_flight'",
-                      spellings).fetchone():
-            raise SubscriberError(f"{email}: a send to it is in flight; run `pipeline forget` again once the next run "
-                                  f"has settled it (`pipeline deliveries` shows it)")
-        erased = db.execute(f"DELETE FROM deliveries WHERE recipient IN ({marks})", spellings).rowcount
-        left = status if status in ("bounced", "complained") else "unsubscribed"
-        db.execute(f"UPDATE subscribers SET status = ?, requested_at = NULL, updated_at = ?, {_FORGOTTEN} WHERE id = ?",
-                   (left, _iso(at), subscriber_id))
-        db.execute("DELETE FROM subscription_requests WHERE subscriber = ?", (subscriber_id,))
-        db.execute("DELETE FROM subscriber_aliases WHERE subscriber = ?", (subscriber_id,))
-        db.execute("DELETE FROM subscriber_events WHERE subscriber = ?", (subscriber_id,))
-        _event(db, subscriber_id, at, left, "erased at their request", "kept as a suppression: the address only")
+        erased = _erase(db, found, at, "kept as a suppression: the address only")
+        _note_left(store, db, found[0], "forgotten", at)
     return erased
+
+
+def _erase(db: sqlite3.Connection, found: tuple, at: datetime, detail: str) -> int:
+    """Erase all but the address of the subscriber `found` (`forget`); the deliveries erased. SubscriberError, and
+    nothing changed, while a send to it is in flight."""
+    subscriber_id, email, status = found[0], found[1], found[3]
+    spellings = [email, *(alias for (alias,) in db.execute(
+        "SELECT email FROM subscriber_aliases WHERE subscriber = ?", (subscriber_id,)))]
+    marks = ",".join("?" * len(spellings))
+    if db.execute(f"SELECT 1 FROM deliveries WHERE recipient IN ({marks}) AND status = 'in_flight'",
+                  spellings).fetchone():
+        raise SubscriberError(f"{email}: a send to it is in flight; run `pipeline forget` again once the next run "
+                              f"has settled it (`pipeline deliveries` shows it)")
+    erased = db.execute(f"DELETE FROM deliveries WHERE recipient IN ({marks})", spellings).rowcount
+    left = status if status in ("bounced", "complained") else "unsubscribed"
+    db.execute(f"UPDATE subscribers SET status = ?, requested_at = NULL, updated_at = ?, {_FORGOTTEN} WHERE id = ?",
+               (left, _iso(at), subscriber_id))
+    db.execute("DELETE FROM subscription_requests WHERE subscriber = ?", (subscriber_id,))
+    db.execute("DELETE FROM subscriber_aliases WHERE subscriber = ?", (subscriber_id,))
+    db.execute("DELETE FROM subscriber_events WHERE subscriber = ?", (subscriber_id,))
+    _event(db, subscriber_id, at, left, "erased at their request", detail)
+    return erased
+
+
+REAPPLIED = "re-applied from the suppression log after a restore"  # `how` of a change `reapply` makes
+
+
+def reapply(store: Store, entries: Iterable[tuple[int, str, datetime]]) -> tuple[int, int]:
+    """Apply again the entries of the suppression log this database does not know (it was put back from a copy made
+    before they were written; `state/suppression_log.py`): (re-applied, left for the next time). One transaction.
+
+    Each entry is (subscriber id, status logged, when), in the log's order. An unsubscribe, bounce or complaint is
+    applied to an active or pending subscriber (a complaint to an unsubscribed or bounced one too) whose consent
+    record has nothing as recent: one who came back later has a newer change and is left alone. It is recorded at
+    the time it happened, with `REAPPLIED`. `forgotten` erases the person again (as `forget`) while anything recorded
+    before it remains; while a send to them is in flight, they are suppressed now and erased the next time.
+    """
+    entries = list(entries)
+    forgetting = any(status == "forgotten" for _, status, _ in entries)
+    if forgetting:
+        store.db.execute("PRAGMA secure_delete = ON")
+    done = deferred = 0
+    try:
+        with store.transaction() as db:
+            for subscriber_id, status, at in entries:
+                found = _by_id(db, subscriber_id)
+                if found is None:
+                    continue
+                detail = f"{status} on {at:%Y-%m-%d %H:%M:%S} UTC, after the copy this database was put back from"
+                if status == "forgotten":
+                    [(before,)] = db.execute("SELECT EXISTS (SELECT 1 FROM subscriber_events WHERE subscriber = ? "
+                                             "AND at < ?)", (subscriber_id, _iso(at))).fetchall()
+                    if not before:
+                        continue
+                    try:
+                        _erase(db, found, at, f"kept as a suppression: the address only; {REAPPLIED}")
+                    except SubscriberError:
+                        deferred += 1
+                        _reapplied(db, found, "unsubscribed", at, detail + "; erased once its send in flight settles")
+                        continue
+                    done += 1
+                elif _reapplied(db, found, status, at, detail):
+                    done += 1
+    finally:
+        if forgetting:
+            store.db.execute("PRAGMA secure_delete = OFF")
+    if forgetting and done:
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the write-ahead log's older copies of those pages go
+    return done, deferred
+
+
+def _reapplied(db: sqlite3.Connection, found: tuple, status: str, at: datetime, detail: str) -> bool:
+    """`found` leaves with `status` at `at` again, if it is still on the list and nothing in its record is as recent."""
+    subscriber_id = found[0]
+    if not (found[3] in ("active", "pending") or (status == "complained" and found[3] in ("unsubscribed", "bounced"))):
+        return False
+    [(latest,)] = db.execute("SELECT MAX(at) FROM subscriber_events WHERE subscriber = ?", (subscriber_id,)).fetchall()
+    if latest is not None and latest >= _iso(at):
+        return False
+    db.execute(f"UPDATE subscribers SET status = ?, requested_at = NULL, updated_at = ?, {_FORGOTTEN} WHERE id = ?",
+               (status, _iso(at), subscriber_id))
+    _end_requests(db, subscriber_id)
+    _event(db, subscriber_id, at, status, REAPPLIED, detail)
+    return True
 
 
 def suppress(store: Store, email: str, status: str, *, how: str, at: datetime, detail: str = "",
@@ -319,7 +395,7 @@ def suppress(store: Store, email: str, status: str, *, how: str, at: datetime, d
             # The provider gives whole seconds: an event in the same second as the change still counts.
             if since is not None and occurred < since.replace(microsecond=0):
                 return False
-        return _suppress(db, found, email, status, how, at, detail)
+        return _suppress(store, db, found, email, status, how, at, detail)
 
 
 def import_suppressed(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, str, Iterable[str]]
@@ -349,7 +425,7 @@ def import_suppressed(store: Store, rows: Iterable[tuple[str, str] | tuple[str, 
             if found is not None and found[3] in ("active", "pending") and _ever_left(db, found[0]):
                 continue
             detail = earlier_record(record) if found is None else ""
-            changed += _suppress(db, found, email, status, how, at, detail, name, themes)
+            changed += _suppress(store, db, found, email, status, how, at, detail, name, themes)
     return changed
 
 
@@ -576,8 +652,8 @@ def _activate(db: sqlite3.Connection, found: tuple, name: str, themes: Iterable[
     _event(db, subscriber_id, at, "active", how, detail)
 
 
-def _suppress(db: sqlite3.Connection, found: tuple | None, email: str, status: str, how: str, at: datetime,
-              detail: str, name: str = "", themes: Iterable[str] = ()) -> bool:
+def _suppress(store: Store, db: sqlite3.Connection, found: tuple | None, email: str, status: str, how: str,
+              at: datetime, detail: str, name: str = "", themes: Iterable[str] = ()) -> bool:
     """`found` (or `email`, new, with `name` and `themes`) takes the suppression `status`, if that changes it."""
     if found is None:
         subscriber_id = _insert(db, email, name, themes, status, at)
@@ -589,6 +665,7 @@ def _suppress(db: sqlite3.Connection, found: tuple | None, email: str, status: s
     else:
         return False
     _event(db, subscriber_id, at, status, how, detail)
+    _note_left(store, db, subscriber_id, status, at)
     return True
 
 
@@ -618,14 +695,23 @@ def _since(db: sqlite3.Connection, subscriber_id: int, status: str) -> datetime 
 _FORGOTTEN = "name = '', themes = '[]'"
 
 
-def _leave(db: sqlite3.Connection, subscriber_id: int, how: str, at: datetime) -> bool:
+def _leave(store: Store, db: sqlite3.Connection, subscriber_id: int, how: str, at: datetime) -> bool:
     changed = db.execute(f"UPDATE subscribers SET status = 'unsubscribed', requested_at = NULL, updated_at = ?, "
                          f"{_FORGOTTEN} WHERE id = ? AND status IN ('active', 'pending')", (_iso(at), subscriber_id)
                          ).rowcount
     if changed:
         _end_requests(db, subscriber_id)
         _event(db, subscriber_id, at, "unsubscribed", how)
+        _note_left(store, db, subscriber_id, "unsubscribed", at)
     return bool(changed)
+
+
+def _note_left(store: Store, db: sqlite3.Connection, subscriber_id: int, status: str, at: datetime) -> None:
+    """The suppression log's line for an address that left (`state/suppression_log.py`), written last inside the
+    transaction that records it, so that it is on the disk before that commits (`SuppressionLog.note` says why)."""
+    if store.suppressions is not None:
+        [(email,)] = db.execute("SELECT email FROM subscribers WHERE id = ?", (subscriber_id,)).fetchall()
+        store.suppressions.note(db, email, status, at)
 
 
 def _reader(db: sqlite3.Connection) -> Callable[[str, tuple], list[tuple]]:

@@ -31,6 +31,7 @@ from pipeline.errors import ConfigError
 from pipeline.runner import state_path
 from pipeline.state import Store
 from pipeline.subscribers.signing import Links, signing_secret
+from pipeline.subscribers.suppressions import keep as keep_suppressions
 from pipeline.subscribers.themes import always_sent, taxonomy_themes
 from pipeline.web import pages, webhooks
 from pipeline.web.body_size import BodyLimit
@@ -56,6 +57,7 @@ def build_app(project: Project) -> Starlette:
         raise ConfigError(f"{project.config_path.name}: [pipeline]: site_url: {project.core.site_url!r}: {exc}; "
                           f"correct the URL") from None
     store = Store(state_path(project))
+    keep_suppressions(store, project)
     window = settings.limit_minutes * 60
     page_renderer = Pages(project)
     web = pages.Web(project, store, page_renderer, Links(project, secret), FormTokens(secret),

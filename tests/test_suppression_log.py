@@ -1,0 +1,345 @@
+"""The suppression log: whoever left after a backup was made stays off the list when that backup is put back.
+
+Real projects on disk, the real CLI (`pipeline backup`, `subscribers`, `run`, `status`), `pipeline serve` for the
+one-click unsubscribe and the SendGrid webhook, and the README's "Restoring" steps done as written.
+"""
+
+from __future__ import annotations
+
+import base64
+import email
+import json
+import re
+import shutil
+import sqlite3
+import time
+from email import policy
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from pipeline.cli import main
+from pipeline.config import load_project
+from pipeline.state.subscribers import REAPPLIED
+from tests.serve_fixtures import SERVE_TOML, LiveServer
+
+SECRET = "a-long-enough-secret-for-the-suppression-log"
+POSTS = ("from datetime import UTC, datetime\nfrom pipeline import hookimpl\nfrom pipeline.components import Source\n"
+         "from pipeline.models import Item, Kind\n"
+         "class Monthly(Source):\n    name = 'monthly'\n"
+         "    def fetch(self, run):\n"
+         "        return [Item(id=f'post-{m}', kind=Kind.POST, source='posts', title=f'Peer support news {m}',\n"
+         "                     url=f'https://example.org/{m}', published=datetime(2016, m, 10, tzinfo=UTC),\n"
+         "                     summary='News.', themes=['peer support']) for m in (2, 3, 4, 5)]\n"
+         "@hookimpl\ndef register_sources(register):\n    register(Monthly)\n")
+WEBHOOK_ENV = "TEST_SENDGRID_WEBHOOK_KEY"
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("TEST_SERVE_SECRET", SECRET)
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "posts.py").write_text(POSTS, encoding="utf-8")
+    toml = SERVE_TOML.replace("workers = 1\n", 'workers = 1\nplugins_dir = "plugins"\n')
+    (tmp_path / "pipeline.toml").write_text(toml + '\n[sources.posts]\ntype = "monthly"\n', encoding="utf-8")
+    return tmp_path / "pipeline.toml"
+
+
+def cli(config: Path, *args: str) -> int:
+    return main([*args, "--config", str(config)])
+
+
+def add(config: Path, *addresses: str) -> None:
+    for address in addresses:
+        assert cli(config, "subscribers", "add", address, "--name", address.split("@")[0].title()) == 0
+
+
+def run_issue(config: Path, as_of: str) -> None:
+    assert main(["run", "--config", str(config), "--as-of", as_of]) == 0
+
+
+def backup(config: Path) -> Path:
+    copy = config.parent / "backups" / "state.sqlite3"
+    copy.parent.mkdir(exist_ok=True)
+    assert cli(config, "backup", str(copy)) == 0
+    return copy
+
+
+def restore(config: Path, copy: Path) -> None:
+    """README, "Restoring": the database and its -wal and -shm moved aside, the copy put in its place; the rest of
+    the state folder (the secret, the suppression log) stays as it is."""
+    state = config.parent / "state"
+    (state / "aside").mkdir(exist_ok=True)
+    for name in ("pipeline.sqlite", "pipeline.sqlite-wal", "pipeline.sqlite-shm"):
+        if (state / name).exists():
+            (state / name).rename(state / "aside" / name)
+    shutil.copyfile(copy, state / "pipeline.sqlite")
+
+
+def issue_to(config: Path, number: int) -> set[str]:
+    folder = config.parent / "outbox" / f"issue-{number}"
+    return {email.message_from_bytes(p.read_bytes(), policy=policy.default)["To"].addresses[0].addr_spec
+            for p in folder.glob("*.eml")}
+
+
+def row(config: Path, address: str) -> tuple | None:
+    db = sqlite3.connect(config.parent / "state" / "pipeline.sqlite")
+    try:
+        return db.execute("SELECT id, status, name, themes FROM subscribers WHERE email = ?", (address,)).fetchone()
+    finally:
+        db.close()
+
+
+def record(config: Path, address: str) -> list[tuple[str, str, str]]:
+    db = sqlite3.connect(config.parent / "state" / "pipeline.sqlite")
+    try:
+        return db.execute("SELECT e.status, e.how, e.detail FROM subscriber_events e JOIN subscribers s "
+                          "ON s.id = e.subscriber WHERE s.email = ? ORDER BY e.id", (address,)).fetchall()
+    finally:
+        db.close()
+
+
+def deliveries_to(config: Path, address: str) -> int:
+    db = sqlite3.connect(config.parent / "state" / "pipeline.sqlite")
+    try:
+        return db.execute("SELECT COUNT(*) FROM deliveries WHERE recipient = ?", (address,)).fetchone()[0]
+    finally:
+        db.close()
+
+
+def one_click(config: Path, address: str, issue: int) -> str:
+    """The path of `address`'s one-click link in the issue's message to them."""
+    [path] = (config.parent / "outbox" / f"issue-{issue}").glob(f"{address}*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    return re.match(r"<https://network\.example\.org(/unsubscribe/[^>]+)>", message["List-Unsubscribe"]).group(1)
+
+
+def log_path(config: Path) -> Path:
+    return config.parent / "state" / "suppressions.log"
+
+
+def test_who_left_by_one_click_or_the_cli_after_a_backup_gets_nothing_once_it_is_put_back(config, capsys):
+    add(config, "ann@example.org", "bob@example.org", "cy@example.org")
+    run_issue(config, "2016-03-01")
+    assert issue_to(config, 1) == {"ann@example.org", "bob@example.org", "cy@example.org"}
+    copy = backup(config)
+
+    server = LiveServer(load_project(config)).start()  # `pipeline serve`: Ann leaves with the button in her mail
+    try:
+        left = httpx.post(server.url + one_click(config, "ann@example.org", 1), content=b"List-Unsubscribe=One-Click",
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert left.status_code == 200
+    finally:
+        server.stop()
+    assert cli(config, "subscribers", "remove", "bob@example.org") == 0  # Bob writes to the organiser
+    capsys.readouterr()
+
+    restore(config, copy)
+    assert row(config, "ann@example.org")[1] == "active"  # the copy knows nothing of it
+    run_issue(config, "2016-04-01")
+    assert issue_to(config, 2) == {"cy@example.org"}
+    for address in ("ann@example.org", "bob@example.org"):
+        assert row(config, address)[1:3] == ("unsubscribed", "")
+        status, how, detail = record(config, address)[-1]
+        assert (status, how) == ("unsubscribed", REAPPLIED) and "after the copy" in detail
+    assert "2 addresses who left after this database's copy was made taken off the list again" in \
+        capsys.readouterr().err
+    run_issue(config, "2016-05-01")  # nothing more to do: no second entry
+    assert [how for _, how, _ in record(config, "ann@example.org")].count(REAPPLIED) == 1
+
+    assert cli(config, "status") == 0
+    assert "re-applied 2 from the suppression log" in capsys.readouterr().out
+
+
+def test_a_person_forgotten_after_the_backup_is_erased_again_leaving_only_the_suppression(config):
+    add(config, "dan@example.org", "cy@example.org")
+    run_issue(config, "2016-03-01")
+    copy = backup(config)
+    assert cli(config, "subscribers", "forget", "dan@example.org") == 0
+
+    restore(config, copy)
+    assert deliveries_to(config, "dan@example.org") == 1 and len(record(config, "dan@example.org")) == 1
+    assert cli(config, "subscribers", "list") == 0  # any command that writes replays the log
+    dan_id, status, name, themes = row(config, "dan@example.org")
+    assert (status, name, themes) == ("unsubscribed", "", "[]")
+    [(status, how, detail)] = record(config, "dan@example.org")
+    assert how == "erased at their request" and REAPPLIED in detail
+    assert deliveries_to(config, "dan@example.org") == 0
+    run_issue(config, "2016-04-01")
+    assert issue_to(config, 2) == {"cy@example.org"}
+    assert len(record(config, "dan@example.org")) == 1
+
+
+def webhook_headers(key: ec.EllipticCurvePrivateKey, body: bytes) -> dict[str, str]:
+    timestamp = str(int(time.time()))
+    signature = key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    return {"X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode("ascii"),
+            "X-Twilio-Email-Event-Webhook-Timestamp": timestamp, "Content-Type": "application/json"}
+
+
+def test_a_bounce_and_a_complaint_from_the_sendgrid_webhook_after_the_backup_hold_after_it_is_put_back(
+        config, monkeypatch):
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    monkeypatch.setenv(WEBHOOK_ENV, base64.b64encode(public).decode("ascii"))
+    add(config, "gone@example.org", "spam@example.org", "cy@example.org")
+    run_issue(config, "2016-03-01")
+    copy = backup(config)
+    body = json.dumps([{"email": "gone@example.org", "event": "bounce", "timestamp": int(time.time())},
+                       {"email": "spam@example.org", "event": "spamreport", "timestamp": int(time.time())}]).encode()
+    server = LiveServer(load_project(config)).start()
+    try:
+        answer = httpx.post(server.url + "/webhooks/sendgrid", content=body, headers=webhook_headers(key, body))
+        assert answer.status_code == 200, answer.text
+    finally:
+        server.stop()
+
+    restore(config, copy)
+    run_issue(config, "2016-04-01")
+    assert issue_to(config, 2) == {"cy@example.org"}
+    assert row(config, "gone@example.org")[1] == "bounced" and row(config, "spam@example.org")[1] == "complained"
+    assert record(config, "spam@example.org")[-1][:2] == ("complained", REAPPLIED)
+
+
+def test_who_left_and_came_back_before_the_backup_stays_subscribed(config):
+    add(config, "eve@example.org", "fay@example.org")
+    assert cli(config, "subscribers", "remove", "eve@example.org") == 0  # a line in the log for Eve
+    server = LiveServer(load_project(config)).start()
+    try:  # Eve comes back through the form and confirms
+        with httpx.Client(base_url=server.url) as browser:
+            form = browser.get("/subscribe").text
+            token = re.search(r'name="form" value="([^"]+)"', form).group(1)
+            assert browser.post("/subscribe", data={"form": token, "email": "eve@example.org"}).status_code == 200
+        confirmation = server.wait_for_message("eve@example.org")
+        link = re.search(r"https://network\.example\.org(/confirm/\S+)",
+                         confirmation.get_body(("plain",)).get_content()).group(1)
+        assert httpx.post(server.url + link).status_code == 200
+    finally:
+        server.stop()
+    assert row(config, "eve@example.org")[1] == "active"
+    copy = backup(config)
+    forget_marker(copy)  # as a copy an earlier version made would be: every line of the log is checked against it
+    assert cli(config, "subscribers", "remove", "fay@example.org") == 0  # Fay leaves after the backup
+
+    restore(config, copy)
+    run_issue(config, "2016-03-01")
+    assert issue_to(config, 1) == {"eve@example.org"}
+    assert row(config, "fay@example.org")[1] == "unsubscribed"
+    assert REAPPLIED not in [how for _, how, _ in record(config, "eve@example.org")]
+
+
+def forget_marker(copy: Path) -> None:
+    db = sqlite3.connect(copy)
+    try:
+        db.execute("DROP TABLE suppression_log")
+        db.commit()
+    finally:
+        db.close()
+
+
+def test_an_open_with_nothing_new_in_the_log_hashes_no_address_but_a_copy_put_back_does(config, monkeypatch):
+    from pipeline.state import suppression_log
+
+    add(config, "ann@example.org", "bob@example.org", "cy@example.org")
+    assert cli(config, "subscribers", "remove", "ann@example.org") == 0
+    copy = backup(config)
+    assert cli(config, "subscribers", "remove", "bob@example.org") == 0
+    hashed = []
+    digest = suppression_log.Key.digest
+    monkeypatch.setattr(suppression_log.Key, "digest", lambda key, address: hashed.append(address) or
+                        digest(key, address))
+    assert cli(config, "subscribers", "list") == 0
+    run_issue(config, "2016-03-01")
+    assert hashed == []  # each leave kept the database's marker at the log's end
+    assert issue_to(config, 1) == {"cy@example.org"}
+
+    restore(config, copy)  # its marker is at Ann's line: Bob's is checked, against every address
+    assert cli(config, "subscribers", "list") == 0
+    assert sorted(set(hashed)) == ["ann@example.org", "bob@example.org", "cy@example.org"]
+    assert row(config, "bob@example.org")[1] == "unsubscribed"
+    hashed.clear()
+    assert cli(config, "subscribers", "list") == 0
+    assert hashed == []
+
+
+def test_a_dry_run_changes_no_subscriber_and_the_next_run_takes_them_off(config):
+    add(config, "ann@example.org", "cy@example.org")
+    copy = backup(config)
+    assert cli(config, "subscribers", "remove", "ann@example.org") == 0
+    restore(config, copy)
+    assert main(["run", "--config", str(config), "--as-of", "2016-03-01", "--dry-run"]) == 0
+    assert row(config, "ann@example.org")[1] == "active"
+    run_issue(config, "2016-03-01")
+    assert issue_to(config, 1) == {"cy@example.org"}
+    assert row(config, "ann@example.org")[1] == "unsubscribed"
+
+
+def test_the_log_holds_no_address_and_is_its_owners_alone(config):
+    add(config, "zoe.walker@sunnyvale-trust.org")
+    assert cli(config, "subscribers", "remove", "zoe.walker@sunnyvale-trust.org") == 0
+    add(config, "quinn@sunnyvale-trust.org")
+    assert cli(config, "subscribers", "forget", "quinn@sunnyvale-trust.org") == 0
+    data = log_path(config).read_bytes()
+    assert len(data.splitlines()) == 2
+    for part in (b"zoe.walker@sunnyvale-trust.org", b"zoe.walker", b"zoe", b"walker", b"sunnyvale", b"quinn",
+                 "zoe.walker@sunnyvale-trust.org".upper().encode(), base64.b64encode(b"zoe.walker")):
+        assert part.lower() not in data.lower()
+    assert [line.split()[1] for line in data.splitlines()] == [b"unsubscribed", b"forgotten"]
+    assert log_path(config).stat().st_mode & 0o777 == 0o600
+
+
+def test_a_damaged_line_is_skipped_with_a_warning_naming_the_file_and_line_and_the_rest_applied(config, capsys):
+    add(config, "ann@example.org", "bob@example.org", "cy@example.org")
+    copy = backup(config)
+    assert cli(config, "subscribers", "remove", "ann@example.org") == 0
+    with open(log_path(config), "ab") as log:
+        log.write(b"2026-13-45 unsubscribed nonsense\n")
+    assert cli(config, "subscribers", "remove", "bob@example.org") == 0
+    capsys.readouterr()
+
+    restore(config, copy)
+    assert cli(config, "subscribers", "list") == 0
+    err = capsys.readouterr().err
+    assert f"{log_path(config)}: line 2: not a line of this log" in err and "skipped" in err
+    assert len([line for line in err.splitlines() if "line 2" in line]) == 1
+    assert row(config, "ann@example.org")[1] == row(config, "bob@example.org")[1] == "unsubscribed"
+    assert row(config, "cy@example.org")[1] == "active"
+
+
+def test_a_missing_secret_is_one_line_and_nothing_is_lost_until_it_is_back(config, monkeypatch, capsys):
+    monkeypatch.delenv("TEST_SERVE_SECRET")  # the secret is state/secret, made on first use
+    add(config, "ann@example.org", "cy@example.org")
+    copy = backup(config)
+    assert cli(config, "subscribers", "remove", "ann@example.org") == 0
+    secret = config.parent / "state" / "secret"
+    assert secret.exists()
+    secret.rename(config.parent / "secret-kept-elsewhere")
+    capsys.readouterr()
+
+    restore(config, copy)
+    assert cli(config, "subscribers", "list") == 0
+    err = capsys.readouterr().err
+    [line] = [line for line in err.splitlines() if "suppressions.log" in line]
+    assert "1 entries not checked against the list" in line and "secret" in line and "nothing is lost" in line
+    assert row(config, "ann@example.org")[1] == "active"  # not yet: the log cannot be matched without it
+    assert not secret.exists()  # and no new secret was made for it
+    assert len(log_path(config).read_bytes().splitlines()) == 1
+
+    (config.parent / "secret-kept-elsewhere").rename(secret)
+    assert cli(config, "subscribers", "list") == 0
+    assert row(config, "ann@example.org")[1] == "unsubscribed"
+
+
+def test_a_missing_log_is_one_line(config, capsys):
+    add(config, "ann@example.org")
+    assert cli(config, "subscribers", "remove", "ann@example.org") == 0
+    assert cli(config, "subscribers", "list") == 0  # checked up to its end
+    log_path(config).rename(config.parent / "moved.log")
+    capsys.readouterr()
+    assert cli(config, "subscribers", "list") == 0
+    [line] = [line for line in capsys.readouterr().err.splitlines() if "suppressions.log" in line]
+    assert "is missing" in line

@@ -343,3 +343,40 @@ def test_a_missing_log_is_one_line(config, capsys):
     assert cli(config, "subscribers", "list") == 0
     [line] = [line for line in capsys.readouterr().err.splitlines() if "suppressions.log" in line]
     assert "is missing" in line
+
+
+def test_the_line_is_on_disk_before_the_change_commits_so_a_crash_between_leaves_a_line_not_a_silent_leave(
+        config, monkeypatch):
+    from pipeline.state import suppression_log
+
+    add(config, "ann@example.org", "cy@example.org")
+    append = suppression_log.SuppressionLog._append
+
+    def dies_after_writing(log, line):
+        append(log, line)
+        raise KeyboardInterrupt  # the process stops here: the line is written, the change not committed
+
+    monkeypatch.setattr(suppression_log.SuppressionLog, "_append", dies_after_writing)
+    assert cli(config, "subscribers", "remove", "ann@example.org") == 130
+    monkeypatch.setattr(suppression_log.SuppressionLog, "_append", append)
+    assert len(log_path(config).read_bytes().splitlines()) == 1
+    assert row(config, "ann@example.org")[1] == "active"  # rolled back
+    run_issue(config, "2016-03-01")  # the line is applied before the send: she asked to leave
+    assert issue_to(config, 1) == {"cy@example.org"}
+    assert row(config, "ann@example.org")[1] == "unsubscribed"
+
+
+def test_a_log_that_cannot_be_written_is_one_warning_and_the_person_still_leaves(config, monkeypatch, capsys):
+    from pipeline.state import suppression_log
+
+    add(config, "ann@example.org")
+
+    def disk_full(log, line):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(suppression_log.SuppressionLog, "_append", disk_full)
+    capsys.readouterr()
+    assert cli(config, "subscribers", "remove", "ann@example.org") == 0
+    [line] = [line for line in capsys.readouterr().err.splitlines() if "suppressions.log" in line]
+    assert "No space left on device" in line and "backup put back would not know" in line
+    assert row(config, "ann@example.org")[1] == "unsubscribed"

@@ -102,7 +102,8 @@ class SuppressionLog:
                         "backup put back would not know it left", self.path, _reason(exc))
             return
         marker = _marker(db)
-        if marker is not None and marker[0] == before and _line_hash(self.path, before) == marker[1]:
+        if (marker is None and before == 0) or (marker is not None and marker[0] == before
+                                                and _line_hash(self.path, before) == marker[1]):
             _set_marker(db, after, hashlib.sha256(line).hexdigest())  # nothing unchecked lay before it
 
     def _append(self, line: bytes) -> tuple[int, int]:

@@ -380,3 +380,25 @@ def test_a_log_that_cannot_be_written_is_one_warning_and_the_person_still_leaves
     [line] = [line for line in capsys.readouterr().err.splitlines() if "suppressions.log" in line]
     assert "No space left on device" in line and "backup put back would not know" in line
     assert row(config, "ann@example.org")[1] == "unsubscribed"
+
+
+def test_a_list_imported_with_statuses_after_the_backup_is_logged_in_one_write_and_holds_after_it_is_put_back(
+        config, monkeypatch):
+    from pipeline.state import suppression_log
+
+    add(config, "ann@example.org", "bob@example.org", "cy@example.org")
+    copy = backup(config)
+    listed = config.parent / "left.csv"
+    listed.write_text("email,name,status\nann@example.org,,unsubscribed\nbob@example.org,,bounced\n"
+                      "new@example.org,,complained\n", encoding="utf-8")
+    writes = []
+    append = suppression_log.SuppressionLog._append
+    monkeypatch.setattr(suppression_log.SuppressionLog, "_append",
+                        lambda log, lines: writes.append(lines) or append(log, lines))
+    assert cli(config, "subscribers", "import", str(listed)) == 0
+    assert len(writes) == 1 and len(writes[0].splitlines()) == 3  # one write, one fsync, for the whole list
+
+    restore(config, copy)
+    run_issue(config, "2016-03-01")
+    assert issue_to(config, 1) == {"cy@example.org"}
+    assert (row(config, "ann@example.org")[1], row(config, "bob@example.org")[1]) == ("unsubscribed", "bounced")

@@ -236,7 +236,11 @@ class Store:
             try:
                 with immediate(self.db) as db:
                     yield db
+                    if self.suppressions is not None:  # on the disk before the commit (suppression_log.py says why)
+                        self.suppressions.flush(db)
             finally:
+                if self.suppressions is not None:
+                    self.suppressions.discard()
                 if durable:
                     self.db.execute("PRAGMA synchronous=NORMAL")
 

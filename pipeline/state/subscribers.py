@@ -707,11 +707,11 @@ def _leave(store: Store, db: sqlite3.Connection, subscriber_id: int, how: str, a
 
 
 def _note_left(store: Store, db: sqlite3.Connection, subscriber_id: int, status: str, at: datetime) -> None:
-    """The suppression log's line for an address that left (`state/suppression_log.py`), written last inside the
-    transaction that records it, so that it is on the disk before that commits (`SuppressionLog.note` says why)."""
+    """The suppression log's line for an address that left (`state/suppression_log.py`), written when the
+    transaction recording it is about to commit, so that it is on the disk before that (`SuppressionLog.flush`)."""
     if store.suppressions is not None:
         [(email,)] = db.execute("SELECT email FROM subscribers WHERE id = ?", (subscriber_id,)).fetchall()
-        store.suppressions.note(db, email, status, at)
+        store.suppressions.note(email, status, at)
 
 
 def _reader(db: sqlite3.Connection) -> Callable[[str, tuple], list[tuple]]:

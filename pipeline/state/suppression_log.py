@@ -72,6 +72,7 @@ class SuppressionLog:
         self.path = path
         self._secret = secret
         self._key: Key | None = None
+        self._pending: list[tuple[str, str, datetime]] = []  # (address, status, when) of the open transaction
 
     def key(self, make: bool) -> Key | None:
         if self._key is None:
@@ -81,39 +82,56 @@ class SuppressionLog:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def note(self, db: sqlite3.Connection, email: str, status: str, at: datetime) -> None:
-        """Add the line for `email` leaving with `status` at `at`, from inside the transaction that records it.
+    def note(self, email: str, status: str, at: datetime) -> None:
+        """`email` leaves with `status` at `at`, inside the transaction that records it: its line is written by
+        `flush`, which `Store.transaction` calls just before that transaction commits."""
+        self._pending.append((email, status, at))
 
-        The line is on the disk (written, flushed, fsynced) before that transaction commits, never after: a crash
-        between the two then leaves a line for a change that did not commit, which a replay applies (the person
-        asked to leave, or bounced) or, if they came back since, leaves alone as older than their latest change;
-        the other order could leave the database saying they left with no line, and a backup put back would then
-        send to them again. Every writer holds the database's write lock here, so lines never interleave.
-        A line that cannot be written (no secret, no room) is one warning; the change itself still commits, since
+    def discard(self) -> None:
+        """The transaction ended (committed, its lines flushed, or rolled back, and then they are not written)."""
+        self._pending.clear()
+
+    def flush(self, db: sqlite3.Connection) -> None:
+        """Write the lines `note` gathered in the transaction `db` is in, all at once, before it commits.
+
+        They are on the disk (written, fsynced) before that transaction commits, never after: a crash between the
+        two then leaves a line for a change that did not commit, which a replay applies (the person asked to leave,
+        or bounced) or, if they came back since, leaves alone as older than their latest change; the other order
+        could leave the database saying they left with no line, and a backup put back would then send to them
+        again. Every writer holds the database's write lock here, so lines never interleave.
+        Lines that cannot be written (no secret, no room) are one warning; the change itself still commits, since
         the person's wish counts first.
         """
+        if not self._pending:
+            return
         try:
             key = self.key(make=True)
             assert key is not None
-            line = f"{_iso(at)} {status} {key.id} {key.digest(email)}\n".encode("ascii")
-            before, after = self._append(line)  # the file's size before and after
+            lines = [f"{_iso(at)} {status} {key.id} {key.digest(email)}\n".encode("ascii")
+                     for email, status, at in self._pending]
+            before, after = self._append(b"".join(lines))  # the file's size before and after
         except Exception as exc:  # ConfigError (the secret), OSError (the disk)
-            log.warning("%s: could not add the line for an address that left (%s); it is off the list, but a "
-                        "backup put back would not know it left", self.path, _reason(exc))
+            log.warning("%s: could not add the line for %d %s that left (%s); %s off the list, but a backup put "
+                        "back would not know %s left", self.path, len(self._pending),
+                        "address" if len(self._pending) == 1 else "addresses", _reason(exc),
+                        "it is" if len(self._pending) == 1 else "they are", "it" if len(self._pending) == 1 else
+                        "they")
             return
+        finally:
+            self._pending.clear()
         marker = _marker(db)
         if (marker is None and before == 0) or (marker is not None and marker[0] == before
                                                 and _line_hash(self.path, before) == marker[1]):
-            _set_marker(db, after, hashlib.sha256(line).hexdigest())  # nothing unchecked lay before it
+            _set_marker(db, after, hashlib.sha256(lines[-1]).hexdigest())  # nothing unchecked lay before them
 
-    def _append(self, line: bytes) -> tuple[int, int]:
+    def _append(self, lines: bytes) -> tuple[int, int]:
         made = not self.path.exists()
         descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             before = os.fstat(descriptor).st_size
             # After a line a crash cut short, ours starts on a line of its own (that one is skipped, with a warning)
             start = b"\n" if before and _last_byte(self.path, before) != b"\n" else b""
-            os.write(descriptor, start + line)
+            os.write(descriptor, start + lines)
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
@@ -123,7 +141,7 @@ class SuppressionLog:
                 os.fsync(folder)
             finally:
                 os.close(folder)
-        return before, before + len(start) + len(line)
+        return before, before + len(start) + len(lines)
 
     # -- replaying ---------------------------------------------------------------------------
 

@@ -402,3 +402,25 @@ def test_a_list_imported_with_statuses_after_the_backup_is_logged_in_one_write_a
     run_issue(config, "2016-03-01")
     assert issue_to(config, 1) == {"cy@example.org"}
     assert (row(config, "ann@example.org")[1], row(config, "bob@example.org")[1]) == ("unsubscribed", "bounced")
+
+
+def test_a_hard_bounce_of_the_smtp_delivery_after_the_backup_holds_after_it_is_put_back(config, smtp_server):
+    from tests.mail_fixtures import Inbox
+
+    inbox = Inbox(refuse=("gone@example.org",))
+    port = smtp_server(inbox)
+    text = config.read_text(encoding="utf-8").replace(
+        'from_email = "news@network.example.org"\n', 'from_email = "news@network.example.org"\n'
+        f'delivery = {{ type = "smtp", host = "127.0.0.1", port = {port}, starttls = false, timeout = 5 }}\n')
+    config.write_text(text, encoding="utf-8")
+    add(config, "gone@example.org", "cy@example.org")
+    copy = backup(config)
+    assert main(["run", "--config", str(config), "--as-of", "2016-03-01"]) == 3  # the refusal is reported
+    assert row(config, "gone@example.org")[1] == "bounced"
+    assert [m["to"] for m in inbox.received] == [["cy@example.org"]]
+
+    restore(config, copy)
+    inbox.received.clear()
+    run_issue(config, "2016-04-01")
+    assert [m["to"] for m in inbox.received] == [["cy@example.org"]]
+    assert record(config, "gone@example.org")[-1][:2] == ("bounced", REAPPLIED)

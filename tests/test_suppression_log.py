@@ -140,6 +140,9 @@ def test_who_left_by_one_click_or_the_cli_after_a_backup_gets_nothing_once_it_is
 
     restore(config, copy)
     assert row(config, "ann@example.org")[1] == "active"  # the copy knows nothing of it
+    assert cli(config, "status") == 0  # it only reads: it says what the next command will do
+    assert "suppression log: 2 entries of people who left not yet checked" in capsys.readouterr().out
+    assert row(config, "ann@example.org")[1] == "active"
     run_issue(config, "2016-04-01")
     assert issue_to(config, 2) == {"cy@example.org"}
     for address in ("ann@example.org", "bob@example.org"):
@@ -226,6 +229,7 @@ def test_who_left_and_came_back_before_the_backup_stays_subscribed(config):
     assert cli(config, "subscribers", "remove", "fay@example.org") == 0  # Fay leaves after the backup
 
     restore(config, copy)
+    assert cli(config, "status") == 0  # read as it is: without the marker's table
     run_issue(config, "2016-03-01")
     assert issue_to(config, 1) == {"eve@example.org"}
     assert row(config, "fay@example.org")[1] == "unsubscribed"

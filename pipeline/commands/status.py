@@ -25,6 +25,7 @@ from pipeline.scheduler import due, missed, next_slot
 from pipeline.state import Store, alerts, history, journal, suppression_log
 from pipeline.state import store as store_state
 from pipeline.state.store import damaged, is_damage
+from pipeline.state.suppression_log import LOG_FILE, SuppressionLog
 
 STATUSES = (journal.SENT, journal.IN_FLIGHT, journal.UNKNOWN, journal.FAILED)
 
@@ -45,7 +46,7 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
     data: dict = {"project": project.core.name, "state": str(path), "latest_issue": None, "issue": None,
                   "deliveries": None, "never_sent": 0, "runs": [], "latest": {}, "running": False, "sources": [],
                   "next": _next_times(project, None, now),
-                  "problems": [], "reapplied": None}
+                  "problems": [], "reapplied": None, "unchecked_suppressions": 0}
     found: dict[str, history.SourceHealth] = {}
     if path.exists():
         try:  # nothing written: an older database is read from an up-to-date copy in memory
@@ -74,6 +75,10 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
             data["next"] = _next_times(project, store, now)
             if (replayed := suppression_log.last_replay(store._rows)) is not None:  # after a backup was put back
                 data["reapplied"] = {"count": replayed[1], "at": _local(replayed[0], project)}
+            # Entries of the log this database has not been checked against (it was just put back): nothing is read
+            # but the log, and nothing written; the next command that writes applies them
+            waiting = SuppressionLog(project.core.state_dir / LOG_FILE, lambda make: None).unchecked(store._rows)
+            data["unchecked_suppressions"] = len(waiting[0]) if waiting else 0
             data["problems"] = [{"key": alert.key, "subject": redact_text(alert.subject),
                                  "since": _local(alert.opened_at, project), "told": _local(alert.notified_at, project)}
                                 for alert in alerts.open_alerts(store)]
@@ -187,6 +192,11 @@ def _print_status(data: dict) -> None:
         console.print(f"re-applied {again['count']} from the suppression log on {_short(again['at'])}: "
                       f"{'an address' if again['count'] == 1 else 'addresses'} that left after the copy the database "
                       f"was put back from was made (`pipeline subscribers list --status unsubscribed`)", soft_wrap=True)
+    if data.get("unchecked_suppressions"):
+        count = data["unchecked_suppressions"]
+        console.print(f"[yellow]suppression log:[/yellow] {count} {'entry' if count == 1 else 'entries'} of people who "
+                      f"left not yet checked against this database (put back from a backup?): the next run, `serve` "
+                      f"or `subscribers` command takes whoever they name off the list again first", soft_wrap=True)
     for problem in data["problems"]:
         told = f"organisers told {_short(problem['told'])}" if problem["told"] else "organisers not told yet"
         console.print(f"[red]problem:[/red] {escape(problem['subject'])} (since {_short(problem['since'])}; {told})",

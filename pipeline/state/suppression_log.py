@@ -149,7 +149,8 @@ class SuppressionLog:
         """The entries after the database's marker, with the size and last line's hash to mark once they are
         applied; None when there are none (the usual case: a `stat` and one short read). A missing or unreadable
         log, and each damaged line, is one warning."""
-        rows = read("SELECT size, last_line FROM suppression_log WHERE id = 1", ())
+        there = read(f"SELECT {_TABLE_THERE}", ())[0][0]
+        rows = read("SELECT size, last_line FROM suppression_log WHERE id = 1", ()) if there else []
         marker = rows[0] if rows else None
         try:
             size = self.path.stat().st_size
@@ -192,8 +193,14 @@ def mark(db: sqlite3.Connection, size: int, last_line: str, reapplied: int, at: 
 
 def last_replay(read: Callable[[str, tuple], list[tuple]]) -> tuple[datetime, int] | None:
     """When entries of the log were last re-applied to this database, and how many; None if never."""
+    if not read(f"SELECT {_TABLE_THERE}", ())[0][0]:
+        return None
     rows = read("SELECT replayed_at, reapplied FROM suppression_log WHERE id = 1 AND replayed_at IS NOT NULL", ())
     return (datetime.fromisoformat(rows[0][0]), rows[0][1]) if rows else None
+
+
+# A database last opened by a version before the log, read without writing (`pipeline status`), has no such table
+_TABLE_THERE = "EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'suppression_log')"
 
 
 def _parse(raw: bytes) -> Entry | str:

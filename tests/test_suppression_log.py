@@ -9,9 +9,13 @@ from __future__ import annotations
 import base64
 import email
 import json
+import os
 import re
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from email import policy
 from pathlib import Path
@@ -349,22 +353,32 @@ def test_a_missing_log_is_one_line(config, capsys):
     assert "is missing" in line
 
 
-def test_the_line_is_on_disk_before_the_change_commits_so_a_crash_between_leaves_a_line_not_a_silent_leave(
-        config, monkeypatch):
-    from pipeline.state import suppression_log
+KILLED_AFTER_THE_LINE = """
+import os, signal, sys
+from pipeline.cli import main
+from pipeline.state import suppression_log
 
+append = suppression_log.SuppressionLog._append
+
+def dies_after_writing(log, lines):
+    written = append(log, lines)
+    os.kill(os.getpid(), signal.SIGKILL)  # the line is on the disk; the change is not committed yet
+    return written
+
+suppression_log.SuppressionLog._append = dies_after_writing
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_the_line_is_on_disk_before_the_change_commits_so_a_crash_between_leaves_a_line_not_a_silent_leave(config):
     add(config, "ann@example.org", "cy@example.org")
-    append = suppression_log.SuppressionLog._append
-
-    def dies_after_writing(log, line):
-        append(log, line)
-        raise KeyboardInterrupt  # the process stops here: the line is written, the change not committed
-
-    monkeypatch.setattr(suppression_log.SuppressionLog, "_append", dies_after_writing)
-    assert cli(config, "subscribers", "remove", "ann@example.org") == 130
-    monkeypatch.setattr(suppression_log.SuppressionLog, "_append", append)
+    checkout = str(Path(__file__).resolve().parents[1])
+    killed = subprocess.run([sys.executable, "-c", KILLED_AFTER_THE_LINE, "subscribers", "remove", "ann@example.org",
+                             "--config", str(config)], env={**os.environ, "PYTHONPATH": checkout},
+                            capture_output=True, timeout=60)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert len(log_path(config).read_bytes().splitlines()) == 1
-    assert row(config, "ann@example.org")[1] == "active"  # rolled back
+    assert row(config, "ann@example.org")[1] == "active"  # never committed
     run_issue(config, "2016-03-01")  # the line is applied before the send: she asked to leave
     assert issue_to(config, 1) == {"cy@example.org"}
     assert row(config, "ann@example.org")[1] == "unsubscribed"

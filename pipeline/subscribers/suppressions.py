@@ -15,7 +15,6 @@ from pipeline.config import Project
 from pipeline.state import Store
 from pipeline.state.subscribers import reapply
 from pipeline.state.suppression_log import LOG_FILE, SuppressionLog, mark
-from pipeline.subscribers.signing import _read_secret, environment_secret, secret_path, signing_secret
 
 log = logging.getLogger("pipeline.subscribers")
 
@@ -40,7 +39,7 @@ def replay_into(store: Store, suppressions: SuppressionLog, project: Project) ->
             key, why = None, getattr(exc, "strerror", None) or str(exc)
         else:
             why = (f"no secret to match its hashes with ({project.serve.secret_env} is not set and "
-                   f"{secret_path(project)} is missing)")
+                   f"{project.core.state_dir / 'secret'} is missing)")
         if key is None:
             log.warning("%s: %d entries not checked against the list: %s; nothing is lost, they are checked at the "
                         "next start once the secret the log was written with is back", suppressions.path,
@@ -86,7 +85,10 @@ def _ids_of(store: Store, key, wanted: set[str]) -> dict[str, int]:
 
 def _secret(project: Project, make: bool) -> bytes | None:
     """The signing secret (`signing.signing_secret`); with `make` False, None rather than a new one when there is
-    none: a secret made now would match no line written before."""
+    none: a secret made now would match no line written before. (Imported here: a refresh with nothing to note loads
+    no signing code, tests/test_startup.py.)"""
+    from pipeline.subscribers.signing import _read_secret, environment_secret, secret_path, signing_secret
+
     if make:
         return signing_secret(project)
     try:

@@ -153,8 +153,8 @@ def test_who_left_by_one_click_or_the_cli_after_a_backup_gets_nothing_once_it_is
         assert row(config, address)[1:3] == ("unsubscribed", "")
         status, how, detail = record(config, address)[-1]
         assert (status, how) == ("unsubscribed", REAPPLIED) and "after the copy" in detail
-    assert "2 addresses who left after this database's copy was made taken off the list again" in \
-        capsys.readouterr().err
+    assert "2 addresses who left after this database's copy was made taken off the list again (2 unsubscribed)" \
+        in capsys.readouterr().err
     run_issue(config, "2016-05-01")  # nothing more to do: no second entry
     assert [how for _, how, _ in record(config, "ann@example.org")].count(REAPPLIED) == 1
 
@@ -332,7 +332,7 @@ def test_a_missing_secret_is_one_line_and_nothing_is_lost_until_it_is_back(confi
     assert cli(config, "subscribers", "list") == 0
     err = capsys.readouterr().err
     [line] = [line for line in err.splitlines() if "suppressions.log" in line]
-    assert "1 entries not checked against the list" in line and "secret" in line and "nothing is lost" in line
+    assert "1 entry not checked against the list" in line and "secret" in line and "nothing is lost" in line
     assert row(config, "ann@example.org")[1] == "active"  # not yet: the log cannot be matched without it
     assert not secret.exists()  # and no new secret was made for it
     assert len(log_path(config).read_bytes().splitlines()) == 1

@@ -317,9 +317,10 @@ def _erase(db: sqlite3.Connection, found: tuple, at: datetime, detail: str) -> i
 REAPPLIED = "re-applied from the suppression log after a restore"  # `how` of a change `reapply` makes
 
 
-def reapply(store: Store, entries: Iterable[tuple[int, str, datetime]]) -> tuple[int, int]:
+def reapply(store: Store, entries: Iterable[tuple[int, str, datetime]]) -> tuple[dict[str, int], int]:
     """Apply again the entries of the suppression log this database does not know (it was put back from a copy made
-    before they were written; `state/suppression_log.py`): (re-applied, left for the next time). One transaction.
+    before they were written; `state/suppression_log.py`): how many were re-applied, by the status logged, and how
+    many erasures are left for the next time. One transaction.
 
     Each entry is (subscriber id, status logged, when), in the log's order. An unsubscribe, bounce or complaint is
     applied to an active or pending subscriber (a complaint to an unsubscribed or bounced one too) whose consent
@@ -331,7 +332,8 @@ def reapply(store: Store, entries: Iterable[tuple[int, str, datetime]]) -> tuple
     forgetting = any(status == "forgotten" for _, status, _ in entries)
     if forgetting:
         store.db.execute("PRAGMA secure_delete = ON")
-    done = deferred = 0
+    done: dict[str, int] = {}
+    deferred = 0
     try:
         with store.transaction() as db:
             for subscriber_id, status, at in entries:
@@ -350,9 +352,9 @@ def reapply(store: Store, entries: Iterable[tuple[int, str, datetime]]) -> tuple
                         deferred += 1
                         _reapplied(db, found, "unsubscribed", at, detail + "; erased once its send in flight settles")
                         continue
-                    done += 1
+                    done[status] = done.get(status, 0) + 1
                 elif _reapplied(db, found, status, at, detail):
-                    done += 1
+                    done[status] = done.get(status, 0) + 1
     finally:
         if forgetting:
             store.db.execute("PRAGMA secure_delete = OFF")

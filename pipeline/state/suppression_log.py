@@ -13,12 +13,13 @@ under a key made from the project's signing secret. No address is written: the f
 whoever reads it learns nothing of the list without the secret.
 
 Each time a command that writes opens the database (`pipeline.subscribers.suppressions.keep`), the lines it has
-not checked yet are replayed (`replay`): an entry newer than everything in that address's consent record, for an
-address still on the list (active or pending), is applied again (`subscribers.reapply`); a `forgotten` one erases
-the person again while anything recorded before it remains. Someone who came back after leaving, before the copy
-was made, has a newer change and is left alone. The database keeps how far it checked (`suppression_log`: the size
-read, and the hash of the line ending there), so an open with nothing new costs a `stat` and one short read; a copy
-put back holds an older row, and the lines after it are checked again.
+not checked yet (`SuppressionLog.unchecked`) are replayed (`suppressions.replay_into`): an entry newer than
+everything in that address's consent record, for an address still on the list (active or pending), is applied again
+(`subscribers.reapply`); a `forgotten` one erases the person again while anything recorded before it remains.
+Someone who came back after leaving, before the copy was made, has a newer change and is left alone. The database
+keeps how far it checked (`suppression_log`: the size read, and the hash of the line ending there), so an open with
+nothing new costs a `stat` and one short read; a copy put back holds an older row, and the lines after it are
+checked again.
 """
 
 from __future__ import annotations

@@ -41,30 +41,32 @@ def replay_into(store: Store, suppressions: SuppressionLog, project: Project) ->
             why = (f"no secret to match its hashes with ({project.serve.secret_env} is not set and "
                    f"{project.core.state_dir / 'secret'} is missing)")
         if key is None:
-            log.warning("%s: %d entries not checked against the list: %s; nothing is lost, they are checked at the "
-                        "next start once the secret the log was written with is back", suppressions.path,
-                        len(entries), why)
+            log.warning("%s: %d %s not checked against the list: %s; nothing is lost, the log is checked at the "
+                        "next start once the secret it was written with is back", suppressions.path,
+                        len(entries), "entry" if len(entries) == 1 else "entries", why)
             return 0
         others = [entry for entry in entries if entry.key != key.id]
         if others:
-            log.warning("%s: %d entries were written under another secret (fingerprint %s) and cannot be matched to "
-                        "an address: give the pipeline the secret they were written with (PIPELINE_SECRET or "
-                        "state/secret) to have them applied", suppressions.path, len(others), others[-1].key)
+            log.warning("%s: %d %s written under another secret (fingerprint %s) and cannot be matched to an "
+                        "address: give the pipeline the secret they were written with (%s or %s) to have them "
+                        "applied", suppressions.path, len(others), "entry was" if len(others) == 1 else "entries were",
+                        others[-1].key, project.serve.secret_env, project.core.state_dir / "secret")
         wanted = {entry.digest for entry in entries if entry.key == key.id}
         ids = _ids_of(store, key, wanted)
         matched = [(ids[entry.digest], entry.status, entry.at) for entry in entries
                    if entry.key == key.id and entry.digest in ids]
     else:
         matched = []
-    done, deferred = reapply(store, matched) if matched else (0, 0)
+    applied, deferred = reapply(store, matched) if matched else ({}, 0)
+    done = sum(applied.values())
     if not deferred:
         with store.transaction() as db:
             mark(db, size, last_line, done, datetime.now(UTC))
     if done:
-        statuses = sorted({status for _, status, _ in matched})
         log.warning("%s: %d %s who left after this database's copy was made taken off the list again (%s); "
                     "`pipeline subscribers show` gives each one's record", suppressions.path, done,
-                    "address" if done == 1 else "addresses", ", ".join(statuses))
+                    "address" if done == 1 else "addresses",
+                    ", ".join(f"{count} {status}" for status, count in sorted(applied.items())))
     if deferred:
         log.warning("%s: %d %s to erase again after a restore had a send in flight: suppressed now, erased at the next "
                     "start once the send is settled", suppressions.path, deferred, "address" if deferred == 1 else

@@ -20,6 +20,7 @@ from pydantic import ConfigDict, Field, PydanticUserError, ValidationError, fiel
 from pipeline.components import Component, Settings, Sink, Source, Transform
 from pipeline.errors import ConfigError
 from pipeline.files import folder_problem
+from pipeline.placeholders import site_url_problem
 from pipeline.plugins import BLOCK_ENV, PluginHost, build_plugin_manager
 from pipeline.registry import Registry, build_registry
 from pipeline.settings_errors import describe_errors
@@ -111,6 +112,8 @@ class CoreSettings(Settings):
             url = absolute_http_url(value).rstrip("/")
         except ValueError as exc:
             raise ValueError(f"{exc}; every link in the email and feed is built from it") from None
+        if placeholder := site_url_problem(url):  # the value `pipeline init` writes when not given one
+            raise ValueError(placeholder)
         if why := _not_plain(url):
             raise ValueError(f"{value!r} {why}: every link in the email and feed is site_url and a path after it, "
                              f"which pipeline serve answers under its path as written; give the site's plain "

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from pipeline import components, hookimpl, site
 from pipeline.components import Deliverer, Sink, SinkResult
@@ -35,6 +35,7 @@ from pipeline.errors import SinkError, SubscriberError
 from pipeline.files import write_atomic
 from pipeline.mail import TOKEN_TAG
 from pipeline.models import Item, Kind
+from pipeline.placeholders import address_problem
 from pipeline.run_context import RunContext
 from pipeline.settings_types import ExistingFile
 from pipeline.subscribers.addresses import sender_spelling, without_addresses
@@ -65,8 +66,10 @@ class EmailSink(Sink):
 
         @field_validator("from_email", "reply_to")
         @classmethod
-        def _address(cls, value: str) -> str:
+        def _address(cls, value: str, info: ValidationInfo) -> str:
             value = value.strip()
+            if placeholder := address_problem(value, info.field_name):  # as `pipeline init` writes it
+                raise ValueError(placeholder)
             return sender_spelling(value) if value else value
 
         @field_validator("unsubscribe")

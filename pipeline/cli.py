@@ -1,5 +1,5 @@
 """The `pipeline` command: run, refresh, check, plugins, status, preview, send-test, deliveries, explain,
-schedule, subscribers, serve, backup and plugin new; -v, -q and --log-file on each (pipeline/logs.py).
+schedule, subscribers, serve, backup, plugin new and init; -v, -q and --log-file on each (pipeline/logs.py).
 
 With `--json` (run, refresh, check, plugins, status), standard output is one JSON document and
 nothing else: while the command runs, whatever would go to standard output goes to standard error,
@@ -210,6 +210,8 @@ LATER_COMMANDS = {
     "serve": ("pipeline.commands.serve", "run the web app where people subscribe, confirm, choose themes and leave"),
     "plugin": ("pipeline.commands.plugin", "write a new plugin package to start from: plugin new NAME --kind KIND"),
     "backup": ("pipeline.commands.backup", "copy the state database to a file and check the copy; safe while in use"),
+    "init": ("pipeline.commands.init", "write a new project to start from: a commented pipeline.toml and empty "
+                                       "content folders"),
 }
 
 

@@ -1,0 +1,218 @@
+"""`pipeline init [DIR] [--name NAME] [--site-url URL] [--timezone ZONE] [--from-email ADDRESS] [--force]`: a new
+project to start from.
+
+Writes DIR/pipeline.toml, a commented starter made from pipeline/scaffold/pipeline.toml.tmpl (the themes taxonomy
+pasted in from pipeline/scaffold/taxonomy.toml, the one the shipped project has), and the empty sources it names:
+content/blog/, content/jobs.toml and content/events.toml, whose example records are comments. What was not given
+is guessed (the name from the folder, the machine's time zone when it is an IANA one, else UTC) or left as a
+placeholder that every command refuses until it is set (pipeline/placeholders.py).
+
+Nothing is overwritten: an existing pipeline.toml or content file stops it before anything is written, naming the
+file; with --force pipeline.toml is replaced and content that is there is kept as it is. A value that would not
+do (a zone, an address, a URL) stops it the same way, with the line `pipeline check` would print.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import string
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from pipeline import placeholders
+from pipeline.errors import PipelineError
+from pipeline.files import folder_problem, write_atomic
+
+HELP = "write a new project to start from: a commented pipeline.toml and empty content folders"
+CONFIG = "pipeline.toml"
+# The content the starter's sources read: (path in DIR, its template in pipeline/scaffold, or None for a folder)
+CONTENT = (("content/blog", None), ("content/jobs.toml", "jobs.toml.tmpl"), ("content/events.toml", "events.toml.tmpl"))
+# Names in the zone database that are not zones to give a network (the machine's own, and tzdata's leftovers)
+NOT_ZONES = {"localtime", "posixrules", "Factory"}
+_OPTION = {"name": "--name", "site_url": "--site-url", "timezone": "--timezone"}
+
+
+class InitError(PipelineError):
+    """What was given will not do, or a file is there already; nothing was written."""
+
+    exit_code = 2
+
+
+def register(command: Callable[[str, Callable, str], argparse.ArgumentParser]) -> None:
+    sub = command("init", cmd_init, HELP)
+    sub.add_argument("dir", metavar="DIR", nargs="?", type=Path, default=Path("."),
+                     help="the project's folder, made if need be (default: the current folder)")
+    sub.add_argument("--name", help="the network's name (default: from the folder's name)")
+    sub.add_argument("--site-url", metavar="URL", help="where the site and `pipeline serve` will be "
+                                                       "(default: a placeholder to set before the first run)")
+    sub.add_argument("--timezone", metavar="ZONE", help="an IANA zone such as Europe/London "
+                                                        "(default: the machine's, else UTC)")
+    sub.add_argument("--from-email", metavar="ADDRESS", help="the address the newsletter is sent from "
+                                                             "(default: a placeholder to set before the first run)")
+    sub.add_argument("--force", action="store_true",
+                     help="replace an existing pipeline.toml (content that is there is always kept)")
+
+
+def cmd_init(args) -> int:
+    written, kept = init(args.dir, name=args.name, site_url=args.site_url, timezone=args.timezone,
+                         from_email=args.from_email, force=args.force)
+    print(f"wrote {args.dir}/ (a new project):")
+    for path in written:
+        print(f"  {path}")
+    for path in kept:
+        print(f"  {path} (there already: kept as it is)")
+    todo = (["site_url in [pipeline]"] if args.site_url is None else []) + \
+        (["from_email in [sinks.newsletter]"] if args.from_email is None else [])
+    if todo:
+        print(f"set first, in {args.dir / CONFIG} (placeholders now, which every command refuses):")
+        for line in todo:
+            print(f"  {line}")
+    config = "" if args.dir == Path(".") else f" -c {shlex.quote(str(args.dir / CONFIG))}"
+    steps = [("check", "says what is wrong, a line each"),
+             ("run", "the first issue, into out/ and outbox/; nothing is sent"),
+             ("serve", "where people subscribe, choose their themes and leave"),
+             ("schedule", "the monthly issue and the refresh; run it and serve as services (README, \"Operations\")")]
+    width = max(len(f"pipeline {step}{config}") for step, _ in steps)
+    print("next:")
+    for step, what in steps:
+        print(f"  {f'pipeline {step}{config}':<{width}}   # {what}")
+    return 0
+
+
+def init(folder: Path, *, name: str | None = None, site_url: str | None = None, timezone: str | None = None,
+         from_email: str | None = None, force: bool = False) -> tuple[list[str], list[str]]:
+    """Write the starter project into `folder`; return (the paths written, the content files kept), relative to it.
+    InitError, with nothing written, when a value will not do or a file is there already (pipeline.toml: unless
+    `force`)."""
+    if problem := folder_problem(folder):
+        raise InitError(f"{problem}; give another DIR; nothing was written")
+    values = _checked(folder, name, site_url, timezone, from_email)
+    config = folder / CONFIG
+    if config.exists() and not force:
+        raise InitError(f"{config} exists already; nothing was written (--force replaces it, and keeps content/)")
+    kept = []
+    for path, template in CONTENT:
+        target = folder / path
+        if template is None:
+            if problem := folder_problem(target):
+                raise InitError(f"{problem}; the blog source reads that folder; nothing was written")
+        elif target.exists() or target.is_symlink():
+            if not force:
+                raise InitError(f"{target} exists already; nothing was written (--force keeps it as it is and "
+                                f"replaces only {CONFIG})")
+            kept.append(path)
+    written = [CONFIG]
+    try:
+        for path, template in CONTENT:
+            target = folder / path
+            if template is None:
+                if target.is_dir():
+                    kept.append(f"{path}/")
+                    continue
+                target.mkdir(parents=True)
+                written.append(f"{path}/")
+            elif path not in kept:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with open(target, "x", encoding="utf-8") as out:  # never over a file made meanwhile
+                    out.write(_scaffold(template))
+                written.append(path)
+        write_atomic(config, starter(**values))
+    except OSError as exc:
+        raise InitError(f"{exc.filename or folder}: cannot be written ({exc.strerror or exc})") from None
+    return written, kept
+
+
+def starter(*, name: str, site_url: str, timezone: str, from_email: str) -> str:
+    """The starter pipeline.toml for these values (TOML strings are written as JSON's, which TOML reads the same)."""
+    import json
+
+    def quoted(text: str) -> str:
+        return json.dumps(text, ensure_ascii=False)
+
+    note = "       # a placeholder: set it, or every command refuses to run"
+    taxonomy = _scaffold("taxonomy.toml")
+    taxonomy = taxonomy[taxonomy.index("\n[") + 1:]  # without the file's own header, which is about the file
+    return string.Template(_scaffold("pipeline.toml.tmpl")).substitute(
+        name=quoted(name), site_url=quoted(site_url), timezone=quoted(timezone), from_email=quoted(from_email),
+        site_url_note=note if site_url == placeholders.SITE_URL else "",
+        from_email_note=note if from_email == placeholders.FROM_EMAIL else "", taxonomy=taxonomy)
+
+
+def taxonomy() -> dict:
+    """The packaged taxonomy, as the themes transform reads it from [transforms.themes.taxonomy]."""
+    import tomllib
+
+    return tomllib.loads(_scaffold("taxonomy.toml"))["transforms"]["themes"]["taxonomy"]
+
+
+def _scaffold(name: str) -> str:
+    return (resources.files("pipeline") / "scaffold" / name).read_text(encoding="utf-8")
+
+
+def _checked(folder: Path, name: str | None, site_url: str | None, timezone: str | None,
+             from_email: str | None) -> dict[str, str]:
+    """The starter's values: those given, checked as `pipeline check` checks them, and the rest guessed or left
+    as placeholders. InitError naming the option for the first that will not do."""
+    from pydantic import ValidationError
+
+    from pipeline.config import CoreSettings
+    from pipeline.settings_errors import plain_message
+
+    name = name_from(folder) if name is None else name.strip()
+    if not name:
+        raise InitError("--name: give the network's name, as the email, the feed and the site will show it; "
+                        "nothing was written")
+    if any(not char.isprintable() for char in name):
+        raise InitError(f"--name: {name!r} has a line break or a control character; give the name on one line; nothing was written")
+    given = {"name": name, **({"site_url": site_url} if site_url is not None else {}),
+             **({"timezone": timezone} if timezone is not None else {})}
+    try:
+        core = CoreSettings.model_validate(given, context={"base_dir": folder})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InitError(f"{_OPTION.get(str(err['loc'][0]), err['loc'][0])}: {plain_message(err)}; "
+                        f"nothing was written") from None
+    if from_email is not None:
+        from pipeline.subscribers.addresses import sender_spelling
+
+        from_email = from_email.strip()
+        try:
+            if placeholder := placeholders.address_problem(from_email, "from_email"):
+                raise ValueError(placeholder)
+            sender_spelling(from_email)
+        except ValueError as exc:
+            raise InitError(f"--from-email: {exc}; nothing was written") from None
+    return {"name": core.name, "site_url": core.site_url if site_url is not None else placeholders.SITE_URL,
+            "timezone": core.timezone if timezone is not None else machine_zone(),
+            "from_email": from_email if from_email is not None else placeholders.FROM_EMAIL}
+
+
+def name_from(folder: Path) -> str:
+    """A network's name made from its folder's: `coproduction-network` gives "Coproduction network"."""
+    words = [word for word in re.split(r"[-_\s]+", folder.resolve().name) if word]
+    name = " ".join(words)
+    if not name:
+        return "Our network"
+    return name[0].upper() + name[1:] if name.islower() else name
+
+
+def machine_zone(environ: dict[str, str] | None = None, localtime: Path = Path("/etc/localtime")) -> str:
+    """The machine's time zone when it is an IANA one (TZ, else what /etc/localtime links to), else "UTC"."""
+    import zoneinfo
+
+    environ = os.environ if environ is None else environ
+    if "TZ" in environ:  # what the C library and every program here go by
+        candidate = environ["TZ"].removeprefix(":")
+    else:
+        try:
+            candidate = str(localtime.resolve(strict=True))
+        except OSError:
+            return "UTC"
+    candidate = candidate.rpartition("/zoneinfo/")[2] if candidate.startswith("/") else candidate
+    if candidate in NOT_ZONES or candidate not in zoneinfo.available_timezones():
+        return "UTC"
+    return candidate

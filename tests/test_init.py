@@ -101,11 +101,18 @@ def test_the_starter_holds_the_values_given_the_sources_and_sinks_and_no_secret(
     assert not [key for key in keys if any(word in key for word in ("key", "password", "secret", "token"))]
     for variable in ("SENDGRID_API_KEY", "PIPELINE_SECRET"):  # the comments say where the secrets come from
         assert variable in text
-    for line in text.splitlines():  # each table says what it is for, and where the README tells more
-        if line.startswith("[") and "taxonomy" not in line and ".delivery]" not in line:
-            before = text[:text.index(line)].rstrip("\n").splitlines()
-            assert before[-1].startswith("#"), line
+    lines = text.splitlines()
+    headers = [number for number, line in enumerate(lines) if line.startswith("[") and "taxonomy" not in line]
+    assert len(headers) == 11
+    for number in headers:  # each table says what it is for, and where the README tells more
+        comment = []
+        while lines[number - 1 - len(comment)].startswith("#"):
+            comment.append(lines[number - 1 - len(comment)])
+        assert comment and "README" in " ".join(comment), lines[number]
     assert load_project(tmp_path / "pipeline.toml").core.name == name
+    odd = "tab\t del\x7f"  # TOML wants DEL escaped too, which JSON's escapes leave as it is
+    assert tomllib.loads(init.starter(name=odd, site_url="https://x.org", timezone="UTC",
+                                      from_email="a@x.org"))["pipeline"]["name"] == odd
 
 
 def test_nothing_in_the_new_content_is_published_but_its_examples_are_records_that_work(tmp_path, capsys):
@@ -172,6 +179,12 @@ def test_an_existing_pipeline_toml_or_content_file_is_refused_and_force_replaces
     assert files_in(tmp_path) == {"pipeline.toml": b"# mine\n"} and not (tmp_path / "content").exists()
 
     (tmp_path / "pipeline.toml").unlink()
+    (tmp_path / "pipeline.toml").mkdir()  # not even --force replaces a folder
+    assert main(["init", str(tmp_path), *FLAGS, "--force"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {tmp_path}/pipeline.toml is a folder; give another DIR; nothing was written"]
+    assert list(tmp_path.iterdir()) == [tmp_path / "pipeline.toml"]
+    (tmp_path / "pipeline.toml").rmdir()
     mine = {"content/jobs.toml": b"# my jobs\n", "content/blog/post.md": POST.encode()}
     for path, data in mine.items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)

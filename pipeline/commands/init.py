@@ -92,6 +92,8 @@ def init(folder: Path, *, name: str | None = None, site_url: str | None = None, 
         raise InitError(f"{problem}; give another DIR; nothing was written")
     values = _checked(folder, name, site_url, timezone, from_email)
     config = folder / CONFIG
+    if config.is_dir():
+        raise InitError(f"{config} is a folder; give another DIR; nothing was written")
     if config.exists() and not force:
         raise InitError(f"{config} exists already; nothing was written (--force replaces it, and keeps content/)")
     kept = []
@@ -127,11 +129,11 @@ def init(folder: Path, *, name: str | None = None, site_url: str | None = None, 
 
 
 def starter(*, name: str, site_url: str, timezone: str, from_email: str) -> str:
-    """The starter pipeline.toml for these values (TOML strings are written as JSON's, which TOML reads the same)."""
+    """The starter pipeline.toml for these values."""
     import json
 
-    def quoted(text: str) -> str:
-        return json.dumps(text, ensure_ascii=False)
+    def quoted(text: str) -> str:  # JSON's escapes are TOML's; TOML also wants DEL escaped, which JSON leaves
+        return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
     note = "       # a placeholder: set it, or every command refuses to run"
     taxonomy = _scaffold("taxonomy.toml")
@@ -167,7 +169,8 @@ def _checked(folder: Path, name: str | None, site_url: str | None, timezone: str
         raise InitError("--name: give the network's name, as the email, the feed and the site will show it; "
                         "nothing was written")
     if any(not char.isprintable() for char in name):
-        raise InitError(f"--name: {name!r} has a line break or a control character; give the name on one line; nothing was written")
+        raise InitError(f"--name: {name!r} has a line break or a control character; give the name on one line; "
+                        f"nothing was written")
     given = {"name": name, **({"site_url": site_url} if site_url is not None else {}),
              **({"timezone": timezone} if timezone is not None else {})}
     try:

@@ -33,6 +33,8 @@ def test_a_plain_install_runs_a_project_without_templates_of_its_own(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
                     "--target", str(target), str(source)], check=True, env=env, timeout=300)
     assert (target / "templates" / "email" / "issue.mjml").is_file()
+    for name in ("pipeline.toml.tmpl", "taxonomy.toml", "jobs.toml.tmpl", "events.toml.tmpl"):  # pipeline init's
+        assert (target / "pipeline" / "scaffold" / name).is_file(), name
 
     project = tmp_path / "project"
     (project / "blog").mkdir(parents=True)

@@ -137,7 +137,7 @@ def starter(*, name: str, site_url: str, timezone: str, from_email: str) -> str:
 
     note = "       # a placeholder: set it, or every command refuses to run"
     taxonomy = _scaffold("taxonomy.toml")
-    taxonomy = taxonomy[taxonomy.index("\n[") + 1:]  # without the file's own header, which is about the file
+    taxonomy = taxonomy[taxonomy.index("\n[") + 1:].rstrip("\n")  # without the file's header, about the file
     return string.Template(_scaffold("pipeline.toml.tmpl")).substitute(
         name=quoted(name), site_url=quoted(site_url), timezone=quoted(timezone), from_email=quoted(from_email),
         site_url_note=note if site_url == placeholders.SITE_URL else "",

@@ -142,3 +142,35 @@ def test_a_short_aside_is_chosen_only_when_the_text_has_nothing_longer():
         "family and the team, and decisions are made in the open.")
     assert summarise("The network met today. Watch this space.", max_chars=300, max_sentences=3) == (
         "The network met today. Watch this space.")  # nothing longer to offer
+
+
+SPEAKERS = ("<p>Three more people developing Open Dialogue in their own services will speak at our London "
+            "conference on 2 February: <strong>Iseult Twamley</strong>, who leads a project in West Cork, Ireland; "
+            "<strong>Rafaella Pocobello</strong>, a co-ordinator of a project spanning eight districts in Italy; and "
+            "<strong>Amy Morgan</strong> of Advocates in Massachusetts.</p><p>They join keynote speakers Jaakko "
+            "Seikkula, Volkmar Aderhold and Petra Hohn. {ask}</p>")
+
+
+@pytest.mark.parametrize("ask", [
+    '<a href="/conference-2016">Book a place</a>; there are rates for service users, students and carers.',
+    "Register on our website before the end of January to be sure of a seat.",
+    "Read the full programme and the speakers' biographies on the conference page.",
+    "Get your tickets from the conference page; there are rates for service users and carers.",
+])
+def test_a_sentence_asking_the_reader_to_act_never_leads_in_place_of_a_long_first_one(ask):
+    """The demo's partner item: its first sentence (303 characters) is longer than max_chars, the next points back
+    ("They join …"), and the summary of the first issue was "Book a place; there are rates for …": what to do, not
+    what the item is about. With nothing else fit to lead, there is no summary (the email shows the text's start)."""
+    from plugins.transforms.summary import summarise_html
+
+    assert summarise_html(SPEAKERS.format(ask=ask), 300, 3) == ""
+
+
+def test_a_sentence_asking_the_reader_to_act_may_follow_the_lead():
+    from plugins.transforms.summary import summarise_html
+
+    body = ("<p>The seminar looks at how peer workers and clinicians share decisions on acute wards.</p>"
+            "<p>Book a place on the network's website; there are free places for service users and carers.</p>")
+    assert summarise_html(body, 300, 3) == ("The seminar looks at how peer workers and clinicians share decisions on "
+                                            "acute wards. Book a place on the network's website; there are free "
+                                            "places for service users and carers.")

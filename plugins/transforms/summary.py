@@ -14,11 +14,11 @@ join...", "This means...", "Otherwise...") is taken only after the sentence it f
 original order, each once (a pull quote repeats a sentence).
 
 `max_chars` is a hard limit and nothing is ever cut: when the lead alone is longer, the first later
-real sentence that fits, is not a quotation's and does not open pointing back, leads instead (a longer
-lead taken whole would be cut anyway by the email, whose excerpts stop at 300 characters); when no
-such sentence fits, the summary is empty. Only the first few paragraphs (about four times
-`max_chars` of text, at least 1,200 characters) are read and split: a summary needs no more, and
-the transform runs on thousands of items.
+real sentence that fits, is not a quotation's, does not open pointing back and does not ask the reader to
+act ("Book a place; …") leads instead (a longer lead taken whole would be cut anyway by the email, whose
+excerpts stop at 300 characters); when no such sentence fits, the summary is empty. Only the first few
+paragraphs (about four times `max_chars` of text, at least 1,200 characters) are read and split: a summary
+needs no more, and the transform runs on thousands of items.
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ DANGLING = re.compile(r"^(they|them|their|it|its|this|these|those|that|he|she|hi
                       r"similarly|likewise|besides|nevertheless|nonetheless|consequently|indeed|as a result|"
                       r"for (?:example|instance)|in (?:addition|particular|turn|short|this way)|on the other hand)\b",
                       re.I)
+# A sentence that asks the reader to act ("Book a place; …", "Read the full report on our site."): it may follow the
+# lead, but a summary that opens with it (when the first sentence was too long) says what to do, not what it is about.
+ASKING = re.compile(r"^(?:book|register|sign up|click|read|find out|see|visit|apply|contact|e-?mail|call us|phone|"
+                    r"download|follow|subscribe|buy|reserve|rsvp|share|donate|get (?:your|in touch|tickets))\b", re.I)
 # WORD's words found without the pattern (`_words`): a text in bytes with each character WORD takes kept, a capital
 # made small (A-Z -> a-z), "\x01" standing for "’", and anything else made a space.
 _WORD_BYTES = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or c in b"'-\x01" else 32 for c in range(256))
@@ -93,7 +97,7 @@ def _summarise(blocks: list[Block], text: str | None, max_chars: int, max_senten
     # A later sentence leads only when the first is too long, and then not one that points back nor a quotation's:
     # better no summary than a cut one, or one that starts mid-thought.
     lead = next((i for i, part in enumerate(parts) if len(part) <= max_chars and i not in quoted
-                 and (i == 0 or not DANGLING.match(part))), None)
+                 and (i == 0 or not (DANGLING.match(part) or ASKING.match(part)))), None)
     if lead is None:
         return ""
     parts = parts[lead:]

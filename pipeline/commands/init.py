@@ -3,7 +3,8 @@ project to start from.
 
 Writes DIR/pipeline.toml, a commented starter made from pipeline/scaffold/pipeline.toml.tmpl (the themes taxonomy
 pasted in from pipeline/scaffold/taxonomy.toml, the one the shipped project has), and the empty sources it names:
-content/blog/, content/jobs.toml and content/events.toml, whose example records are comments. What was not given
+content/blog/, content/jobs.toml and content/events.toml, whose example records (dated from today, so that
+uncommented they are an open job and a coming event) are comments. What was not given
 is guessed (the name from the folder, the machine's time zone when it is an IANA one, else UTC) or left as a
 placeholder that every command refuses until it is set (pipeline/placeholders.py).
 
@@ -19,6 +20,8 @@ import os
 import re
 import shlex
 import string
+import sys
+import unicodedata
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -60,6 +63,8 @@ def register(command: Callable[[str, Callable, str], argparse.ArgumentParser]) -
 def cmd_init(args) -> int:
     written, kept = init(args.dir, name=args.name, site_url=args.site_url, timezone=args.timezone,
                          from_email=args.from_email, force=args.force)
+    if note := _plain_http(args.site_url):
+        print(f"note: --site-url: {note}", file=sys.stderr)
     print(f"wrote {args.dir}/ (a new project):")
     for path in written:
         print(f"  {path}")
@@ -73,7 +78,7 @@ def cmd_init(args) -> int:
             print(f"  {line}")
     config = "" if args.dir == Path(".") else f" -c {shlex.quote(str(args.dir / CONFIG))}"
     steps = [("check", "says what is wrong, a line each"),
-             ("run", "the first issue, into out/ and outbox/; nothing is sent"),
+             ("run", "the site into out/; an issue holds what was posted in the month before a newsletter day"),
              ("serve", "where people subscribe, choose their themes and leave"),
              ("schedule", "the monthly issue and the refresh; run it and serve as services (README, \"Operations\")")]
     width = max(len(f"pipeline {step}{config}") for step, _ in steps)
@@ -81,6 +86,18 @@ def cmd_init(args) -> int:
     for step, what in steps:
         print(f"  {f'pipeline {step}{config}':<{width}}   # {what}")
     return 0
+
+
+def _plain_http(site_url: str | None) -> str:
+    """What a site_url in plain http loses, or "" (https, or this machine's address, for trying it out)."""
+    from urllib.parse import urlsplit
+
+    from pipeline.hosts import is_private
+
+    if site_url is None or urlsplit(site_url).scheme.lower() != "http" or is_private(site_url):
+        return ""
+    return ("plain http: the emails will carry no one-click unsubscribe (RFC 8058 wants https; Gmail and Yahoo "
+            "ask it of bulk senders), and the form's cookie is not Secure; set an https site_url for a public site")
 
 
 def init(folder: Path, *, name: str | None = None, site_url: str | None = None, timezone: str | None = None,
@@ -94,7 +111,7 @@ def init(folder: Path, *, name: str | None = None, site_url: str | None = None, 
     config = folder / CONFIG
     if config.is_dir():
         raise InitError(f"{config} is a folder; give another DIR; nothing was written")
-    if config.exists() and not force:
+    if (config.exists() or config.is_symlink()) and not force:  # a link to nothing is someone's too
         raise InitError(f"{config} exists already; nothing was written (--force replaces it, and keeps content/)")
     kept = []
     for path, template in CONTENT:
@@ -103,6 +120,10 @@ def init(folder: Path, *, name: str | None = None, site_url: str | None = None, 
             if problem := folder_problem(target):
                 raise InitError(f"{problem}; the blog source reads that folder; nothing was written")
         elif target.exists() or target.is_symlink():
+            if not target.is_file():  # a folder, or a link to nothing: kept, the source could not read it
+                what = "a folder" if target.is_dir() else f"a link to {os.readlink(target)}, which is not there"
+                raise InitError(f"{target} is {what}; the {Path(path).stem} source reads a file there; "
+                                f"nothing was written")
             if not force:
                 raise InitError(f"{target} exists already; nothing was written (--force keeps it as it is and "
                                 f"replaces only {CONFIG})")
@@ -120,12 +141,24 @@ def init(folder: Path, *, name: str | None = None, site_url: str | None = None, 
             elif path not in kept:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with open(target, "x", encoding="utf-8") as out:  # never over a file made meanwhile
-                    out.write(_scaffold(template))
+                    out.write(string.Template(_scaffold(template)).substitute(_example_dates(values["timezone"])))
                 written.append(path)
         write_atomic(config, starter(**values))
     except OSError as exc:
         raise InitError(f"{exc.filename or folder}: cannot be written ({exc.strerror or exc})") from None
     return written, kept
+
+
+def _example_dates(zone: str) -> dict[str, str]:
+    """The dates of the content files' example records, from today in the project's zone: a job open for four
+    weeks and an event six weeks away, so that uncommented they are published as open and coming."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo(zone)).date()
+    start = today + timedelta(weeks=6)
+    return {"posted": today.isoformat(), "closing_date": (today + timedelta(weeks=4)).isoformat(),
+            "start": start.isoformat(), "year": str(today.year), "month": start.strftime("%Y-%m")}
 
 
 def starter(*, name: str, site_url: str, timezone: str, from_email: str) -> str:
@@ -168,11 +201,14 @@ def _checked(folder: Path, name: str | None, site_url: str | None, timezone: str
     if not name:
         raise InitError("--name: give the network's name, as the email, the feed and the site will show it; "
                         "nothing was written")
-    if any(not char.isprintable() for char in name):
+    if any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in name):  # not Cf: ZWNJ, soft hyphen
         raise InitError(f"--name: {name!r} has a line break or a control character; give the name on one line; "
                         f"nothing was written")
     given = {"name": name, **({"site_url": site_url} if site_url is not None else {}),
              **({"timezone": timezone} if timezone is not None else {})}
+    if timezone is not None and timezone.strip() in NOT_ZONES:  # a name in the database, but of no one place
+        raise InitError(f"--timezone: {timezone!r} is not a place's zone (it would be whatever machine runs the "
+                        f"project next); use an IANA name such as 'Europe/London'; nothing was written")
     try:
         core = CoreSettings.model_validate(given, context={"base_dir": folder})
     except ValidationError as exc:

@@ -114,3 +114,21 @@ def test_plain_http_for_a_public_site_is_said(tmp_path, capsys):
     assert main(["init", str(tmp_path / "b"), *FLAGS[:2], "--site-url", "http://localhost:8000", *FLAGS[4:]]) == 0
     assert capsys.readouterr().err == ""  # trying it on this machine: nothing to say
 
+
+
+def test_a_write_that_fails_half_way_leaves_nothing_behind(tmp_path, capsys, monkeypatch):
+    """A full disk (or a DIR whose content/ alone is writable) stopped init after the content files were made and
+    before pipeline.toml: they were left, so the next try was refused ("content/jobs.toml exists already")."""
+    import errno
+
+    def full(path, data, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(init, "write_atomic", full)
+    folder = tmp_path / "a" / "network"
+    assert main(["init", str(folder), *FLAGS]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "No space left on device" in line and line.endswith("nothing was written"), line
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    assert main(["init", str(folder), *FLAGS]) == 0

@@ -16,6 +16,7 @@ do (a zone, an address, a URL) stops it the same way, with the line `pipeline ch
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shlex
@@ -129,6 +130,11 @@ def init(folder: Path, *, name: str | None = None, site_url: str | None = None, 
                                 f"replaces only {CONFIG})")
             kept.append(path)
     written = [CONFIG]
+    made, new = [], []  # the files this call makes, and the folders not there before it: undone if it fails
+    for place in (folder / "content" / "blog", folder / "content", folder, *folder.parents):
+        if os.path.lexists(place):
+            break
+        new.append(place)
     try:
         for path, template in CONTENT:
             target = folder / path
@@ -141,11 +147,18 @@ def init(folder: Path, *, name: str | None = None, site_url: str | None = None, 
             elif path not in kept:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with open(target, "x", encoding="utf-8") as out:  # never over a file made meanwhile
+                    made.append(target)
                     out.write(string.Template(_scaffold(template)).substitute(_example_dates(values["timezone"])))
                 written.append(path)
         write_atomic(config, starter(**values))
     except OSError as exc:
-        raise InitError(f"{exc.filename or folder}: cannot be written ({exc.strerror or exc})") from None
+        for path in made:
+            path.unlink(missing_ok=True)
+        for place in new:  # deepest first; one something else has put a file in meanwhile stays
+            with contextlib.suppress(OSError):
+                place.rmdir()
+        raise InitError(f"{exc.filename or folder}: cannot be written ({exc.strerror or exc}); nothing was "
+                        f"written") from None
     return written, kept
 
 

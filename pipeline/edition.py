@@ -68,6 +68,11 @@ def month_before(day: date) -> date:
     return date(year, month, min(day.day, 28))
 
 
+def month_after(day: date) -> date:
+    year, month = (day.year, day.month + 1) if day.month < 12 else (day.year + 1, 1)
+    return date(year, month, min(day.day, 28))
+
+
 def edition_title(network: str, number: int, as_of: date) -> str:
     return f"{network}: issue {number}, {as_of.strftime('%B %Y')}"
 
@@ -115,11 +120,11 @@ def select_items(store: Store, as_of: date, tz: ZoneInfo, moment: datetime) -> t
     return period_start, period_end, order(chosen)
 
 
-def check_date(store: Store, as_of: date, today: date) -> None:
-    """Refuse an edition date that would overlap a later edition, or that has not come yet."""
+def check_date(store: Store, as_of: date, today: date, *, future: bool = False) -> None:
+    """Refuse an edition date that would overlap a later edition, or (unless `future`) that has not come yet."""
     if store.edition_on(as_of) is not None:
         return
-    if as_of > today:
+    if as_of > today and not future:
         raise EditionError(f"{as_of} is in the future; an issue is made on or after its date")
     latest = store.latest_edition()
     if latest is not None and latest.as_of > as_of:
@@ -133,13 +138,14 @@ def prepare_edition(store: Store, as_of: date, tz: ZoneInfo, network: str, momen
 
     `moment` is the run's "now" (midnight of `as_of` with --as-of): jobs and events past by then
     are left out. The edition itself is stamped with the clock. With `record=False` (a preview, a
-    dry run) a new edition gets the number it would have, and nothing is stored.
+    dry run) a new edition gets the number it would have, and nothing is stored; its date may then be one that has
+    not come yet (a preview of the next issue, from what is stored so far).
     """
     stored = store.edition_on(as_of)
     if stored is not None:
         return from_record(store, stored)
     now = datetime.now(tz)
-    check_date(store, as_of, now.date())
+    check_date(store, as_of, now.date(), future=not record)  # a preview may look ahead: nothing is stored
     start, end, chosen = select_items(store, as_of, tz, moment)
     if not chosen:
         return None

@@ -76,6 +76,68 @@ def _refreshed_with_an_old_template(write_project, capsys):
     return config
 
 
+LATER_POST = """---
+title: "Recovery college open day"
+date: 2016-03-10
+---
+
+The recovery college opens its doors to service users, carers and staff for a day of taster sessions.
+"""
+
+
+def test_preview_without_a_date_shows_the_next_issue_once_the_latest_is_made(write_project, capsys):
+    """An organiser looks at what is coming before it goes out: once the issue of the latest newsletter day is made,
+    `preview` (and `send-test`) show the next one as it stands, not the one already sent; before, that one."""
+    from zoneinfo import ZoneInfo
+
+    from pipeline.commands.mail import _edition
+    from pipeline.config import load_project
+
+    config = project(write_project)
+    tz = ZoneInfo("UTC")
+    main(["refresh", "-c", str(config), "--as-of", "2016-03-01"])
+    loaded = load_project(config)
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        before = _edition(loaded, store, None, now=datetime(2016, 3, 5, 12, tzinfo=tz))
+    finally:
+        store.close()
+    assert (before.number, before.as_of.isoformat()) == (1, "2016-03-01")
+
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 0  # issue 1 made and sent
+    (config.parent / "blog" / "later.md").write_text(LATER_POST, encoding="utf-8")
+    main(["refresh", "-c", str(config), "--as-of", "2016-03-15"])
+    capsys.readouterr()
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        after = _edition(loaded, store, None, now=datetime(2016, 3, 20, 12, tzinfo=tz))
+        assert [e.number for e in store.editions()] == [1]  # nothing recorded
+    finally:
+        store.close()
+    titles = [item.title for items in after.sections.values() for item in items]
+    assert (after.number, after.as_of.isoformat(), titles) == (2, "2016-04-01", ["Recovery college open day"])
+
+
+def test_preview_may_look_at_a_date_to_come_but_a_run_may_not(write_project, capsys):
+    from datetime import date
+
+    from pipeline.edition import month_after
+
+    today = date.today()
+    coming = month_after(today.replace(day=1))  # the first of next month: its period is this month
+    post = POST.replace("2016-02-15", today.isoformat())
+    config = write_project(newsletter_toml(), {"blog/post.md": post, "subscribers.csv": READERS})
+    main(["refresh", "-c", str(config)])
+    capsys.readouterr()
+
+    assert main(["preview", "-c", str(config), "--as-of", coming.isoformat()]) == 0
+    html = open(capsys.readouterr().out.strip(), encoding="utf-8").read()
+    assert "Peer support in Leeds" in html
+    assert main(["run", "-c", str(config), "--as-of", coming.isoformat()]) == 2
+    assert f"{coming} is in the future" in capsys.readouterr().err
+    assert sent_files(config) == [] and counts(config) == {}
+
+
 def test_preview_names_a_template_whose_link_leads_nowhere(write_project, capsys):
     # An own copy of the email template linking to the archive, in a project without one: what a run would
     # report as a problem, preview says too (exit 3, as a run with problems), and still writes the issue.

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipeline.config import Project, load_project
-from pipeline.edition import Edition, EditionError, from_record, prepare_edition
+from pipeline.edition import Edition, EditionError, from_record, month_after, prepare_edition
 from pipeline.errors import InputError, PipelineError
 from pipeline.files import write_atomic
 from pipeline.mail.message import Recipient, personalize
@@ -29,10 +29,14 @@ def example_recipient(project: Project, email: str = "", name: str = "") -> Reci
     return Recipient(email, name, "example")
 
 
-def _edition(project: Project, store: Store, as_of: date | None) -> Edition:
-    """The stored issue for `as_of`, or the one a run would make then from what is stored (nothing is stored)."""
-    now = datetime.now(project.tz)
+def _edition(project: Project, store: Store, as_of: date | None, now: datetime | None = None) -> Edition:
+    """The stored issue for `as_of`, or the one a run would make then from what is stored (nothing is stored).
+    Without `as_of`: the issue of the latest newsletter day while it is not made, and once it is, the next one, as
+    it would be made from what is stored by now (so an organiser sees what is coming, before it goes out)."""
+    now = now or datetime.now(project.tz)
     day = as_of or edition_date(project, now.date())
+    if as_of is None and store.edition_on(day) is not None:
+        day = month_after(day)
     moment = datetime.combine(day, datetime.min.time(), tzinfo=project.tz) if as_of else now
     edition = prepare_edition(store, day, project.tz, project.core.name, moment, record=False)
     if edition is None:

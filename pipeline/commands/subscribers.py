@@ -38,10 +38,11 @@ from pipeline.state.subscribers import (
     requests_of,
     set_themes,
 )
+from pipeline.subscribers.archive import read_list
 from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
-from pipeline.subscribers.csv_io import read_csv, write_csv
+from pipeline.subscribers.csv_io import write_csv
 from pipeline.subscribers.expiry import expire_requests
-from pipeline.subscribers.importing import import_list, pending_note
+from pipeline.subscribers.importing import import_list, not_opted_in_note, pending_note
 from pipeline.subscribers.signing import Links
 from pipeline.subscribers.suppressions import keep as keep_suppressions
 from pipeline.subscribers.themes import spelling, taxonomy_themes
@@ -81,7 +82,8 @@ def register(command: CommandMaker) -> None:
     themed = action("themes", cmd_themes, "set the themes a subscriber follows (none: every theme)")
     themed.add_argument("email")
     themed.add_argument("themes", nargs="*", metavar="THEME")
-    imported = action("import", cmd_import, "add every address of a CSV file (header email,name[,themes][,status])")
+    imported = action("import", cmd_import, "add every address of a CSV file (header email,name[,themes][,status]), "
+                                            "or of Mailchimp's audience export (its zip, or one of its CSV files)")
     imported.add_argument("file", type=Path)
     exported = action("export", cmd_export, "write subscribers as CSV (to a file, or to standard output)")
     exported.add_argument("file", type=Path, nargs="?", help="where to write (default: standard output)")
@@ -192,7 +194,7 @@ def cmd_themes(args) -> int:
 
 
 def cmd_import(args) -> int:
-    listed = read_csv(args.file)
+    listed = read_list(args.file)
     with _opened(args) as (project, store):
         now = datetime.now(UTC)
         expire_requests(store, project_deliverer(project), at=now)
@@ -209,6 +211,8 @@ def cmd_import(args) -> int:
                   f"{len(done.problems)} problem{'s' if len(done.problems) != 1 else ''}", soft_wrap=True)
     if done.pending:
         console.print(escape(pending_note(args.file, done.pending)), soft_wrap=True)
+    if done.not_opted_in:
+        console.print(escape(not_opted_in_note(args.file, done.not_opted_in)), soft_wrap=True)
     return 3 if done.problems else 0  # a note and the pending rows are no problem
 
 

@@ -1,5 +1,10 @@
 """The subscriber list as CSV, in and out: UTF-8, header `email,name`, optional `themes`, `status` and `record`.
 
+The email column may also be headed `Email`, `E-mail`, `Email Address` or `email_address` (in any case), and without
+a `name` column, a row's name is its `First Name` and `Last Name` joined. A file of Mailchimp's audience export
+(`mailchimp.kind_of`, by its columns) gives each row the status of its file and a `record` saying what Mailchimp
+recorded of the row's consent; its rows follow every theme, unless a column is named as one (`CsvRow.ticked`).
+
 `themes` lists theme names separated by `;` (empty: every theme). `status` and `record` are written by
 `export --status all` so a whole list, unsubscribed addresses included, can move to another
 database: `record` is each address's consent record on one line (when and how it joined, confirmed,
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -30,10 +35,14 @@ from typing import TextIO
 from pipeline.errors import SubscriberError
 from pipeline.state.subscribers import RECORD_CHARS
 from pipeline.subscribers.addresses import STORED_BEFORE, TAKEN_OFF_ANYWAY, checked, one_line, valid_address
+from pipeline.subscribers.mailchimp import Kind, kind_of
 
 __all__ = ["CsvList", "CsvRow", "read_csv", "valid_address", "write_csv"]
 
 THEME_SEPARATOR = ";"
+EMAIL_COLUMNS = ("email", "e-mail", "email address", "email_address")  # the headers an email column goes by
+_FIRST_NAME = ("first name", "first_name")  # taken, with the last name, when there is no `name` column
+_LAST_NAME = ("last name", "last_name")
 RECORD_SEPARATOR = "; "  # between the changes of a `record` cell
 
 
@@ -65,6 +74,8 @@ class CsvRow:
     status: str = ""  # the `status` column, when there is one
     taken_anyway: str = ""  # why a new address like it would be refused, for a row its status vouches for (`_taken`)
     record: str = ""  # the `record` column: its consent record where the list came from, on one line
+    ticked: frozenset[str] = frozenset()  # a Mailchimp row's own columns filled in: those named as a theme count
+    source: str = ""  # the file it came from, when not the list's own (a file of a zip: `the.zip/its.csv`)
 
     def as_import(self) -> tuple[str, str, frozenset[str], str]:
         """The row as `import_rows` takes it."""
@@ -76,22 +87,51 @@ class CsvList:
     path: Path
     rows: list[CsvRow] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # "file:line: what is wrong; what to do"
+    not_opted_in: int = 0  # rows of Mailchimp's non-subscribed contacts, who never opted in: not imported
+    kind: str = ""  # the file of Mailchimp's export it is (`mailchimp.Kind.name`); "" for a list of our own
+
+    def at(self, row: CsvRow) -> str:
+        """`file:line` of one of its rows."""
+        return f"{row.source}:{row.line}" if row.source else f"{self.path}:{row.line}"
 
 
-def read_csv(path: Path) -> CsvList:
-    """Every valid, distinct row of `path` in file order, and a problem for each bad row.
+OpenText = Callable[[], TextIO]  # opens a list's text (UTF-8, a BOM skipped, line ends kept), each time anew
+
+
+def read_csv(path: Path, open_text: OpenText | None = None) -> CsvList:
+    """Every valid, distinct row of `path` in file order, and a problem for each bad row. `open_text` opens its
+    text when it is not a file of its own (a file of a zip, which `path` then names: `the.zip/its.csv`).
 
     Raises SubscriberError (one line naming the file) when the file cannot be read at all.
     """
+    opener = open_text or (lambda: path.open(encoding="utf-8-sig", newline=""))
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            return _read(csv.DictReader(handle), path)
+        with opener() as handle:
+            return _read(csv.DictReader(handle), path, opener)
     except OSError as exc:
         raise SubscriberError(f"{path}: cannot read the subscriber list ({exc.strerror}); check the path") from None
     except UnicodeDecodeError:
         raise SubscriberError(f"{path}: not UTF-8 text; save the subscriber list as UTF-8 CSV") from None
     except csv.Error as exc:
         raise SubscriberError(f"{path}: not a CSV file ({exc}); save it as CSV with the header `email,name`") from None
+
+
+def keep(found: CsvList, seen: dict[str, int], listed: CsvRow) -> None:
+    """Add `listed` to `found.rows`, unless a row for its address is there (`seen`: email -> its place): then the one
+    taking the address off the list wins, reported; a pending row gives way to any other, quietly."""
+    earlier = seen.get(listed.email)
+    if earlier is None:
+        seen[listed.email] = len(found.rows)
+        found.rows.append(listed)
+    elif listed.status in _LEAVING and found.rows[earlier].status not in _LEAVING:
+        # A row added to take someone off the list wins over the row that lists them, wherever it is.
+        other = found.rows[earlier]
+        there = found.at(other) if other.source != listed.source else f"line {other.line}"
+        found.problems.append(f"{found.at(listed)}: {listed.email} is listed on {there} too; this row, "
+                              f"{listed.status}, is the one kept; delete the other")
+        found.rows[earlier] = listed
+    elif found.rows[earlier].status == "pending" and listed.status != "pending":
+        found.rows[earlier] = listed  # a request nobody confirmed is not imported: the member's own row is
 
 
 def write_csv(out: TextIO, rows: Iterable, *, with_status: bool = False,
@@ -112,28 +152,36 @@ def write_csv(out: TextIO, rows: Iterable, *, with_status: bool = False,
     return count
 
 
-def _read(reader: csv.DictReader, path: Path) -> CsvList:
+def _read(reader: csv.DictReader, path: Path, opener: OpenText) -> CsvList:
     if any(_LINE_END.search(name) for name in reader.fieldnames or []):  # a header never runs over two lines
         raise SubscriberError(f"{path}:1: a quote opened in the header runs to line {reader.line_num}, so the list "
                               f"was read as the names of its columns; close the quote (or delete it) and read the "
                               f"list again")
     columns = [c.strip().lower() for c in reader.fieldnames or []]
-    if "email" not in columns:
-        raise SubscriberError(f"{path}:1: the first line must be the header `email,name`; "
+    emails = [c for c in columns if c in EMAIL_COLUMNS]
+    if not emails:
+        raise SubscriberError(f"{path}:1: the first line must be the header `email,name` (the email column may be "
+                              f"headed Email, E-mail, Email Address or email_address); "
                               f"found {','.join(reader.fieldnames or []) or 'nothing'}")
+    if len(set(emails)) > 1:
+        raise SubscriberError(f"{path}:1: two email columns ({', '.join(dict.fromkeys(emails))}); keep the one "
+                              f"that holds the addresses, and rename or delete the other")
+    email_column = emails[0]
     reader.fieldnames = columns
-    found = CsvList(path)
+    kind = kind_of(columns, path.name)
+    own = frozenset({email_column, "name", *_FIRST_NAME, *_LAST_NAME})
+    found = CsvList(path, kind=kind.name if kind is not None else "")
     seen: dict[str, int] = {}  # email: its row's place in found.rows
     ended = reader.line_num  # the last line of the row before
-    at = columns.index("email")
+    at = columns.index(email_column)
     lines: list[str] = []  # the file's, read only when a quote was left open
     for row in reader:
-        email_cell = _cell(row, "email")  # no address holds a comma and a line end: cells of rows run together
+        email_cell = _cell(row, email_column)  # no address holds a comma and a line end: cells of rows run together
         if ("," in email_cell and _LINE_END.search(email_cell)) or any(_swallows(cell, at, len(columns))
                                                                          for cell in _cells(row)):
             # A quote left open (to the end of the file, whose last line end it then holds, so the count of line
             # breaks is no guide): the row starts on the first line after the row before that is not blank.
-            lines = lines or _lines_of(path)
+            lines = lines or _lines_of(opener)
             start = next((n for n in range(ended + 1, len(lines) + 1) if lines[n - 1].rstrip("\r\n")), ended + 1)
             ended = reader.line_num
             found.problems.append(f"{path}:{start}: a quote opened in this row runs to line {ended}, so every line "
@@ -143,30 +191,39 @@ def _read(reader: csv.DictReader, path: Path) -> CsvList:
         line = _first_line(reader.line_num, row)
         ended = reader.line_num
         where = f"{path}:{line}"
-        email, problem = checked(" ".join(_cell(row, "email").split()))
-        status = _cell(row, "status").strip().lower()
+        email, problem = checked(" ".join(email_cell.split()))
+        status = kind.status if kind is not None else _cell(row, "status").strip().lower()
         if not email:
             found.problems.append(f"{where}: no email address in this row; add one or delete the row")
             continue
-        if problem is not None and not _taken(problem, status):
+        if kind is not None and not kind.status:  # never opted in: nothing to import, nor to keep
+            found.not_opted_in += 1
+            continue
+        # A Mailchimp member is a new address here: the limits on one hold (only one that left is taken over them)
+        if problem is not None and not _taken(problem, status if kind is None or status in _LEAVING else ""):
             found.problems.append(f"{where}: {email!r} is not a valid email address{f' ({problem})' if problem else ''}"
                                   f"; correct it or delete the row")
             continue
-        themes = frozenset(t.strip() for t in _cell(row, "themes").split(THEME_SEPARATOR) if t.strip())
-        listed = CsvRow(line, email, one_line(_cell(row, "name")), themes, status, problem or "",
-                        one_line(_cell(row, "record"), RECORD_CHARS, keep_end=True))
-        earlier = seen.get(email)
-        if earlier is None:
-            seen[email] = len(found.rows)
-            found.rows.append(listed)
-        elif listed.status in _LEAVING and found.rows[earlier].status not in _LEAVING:
-            # A row added to take someone off the list wins over the row that lists them, wherever it is.
-            found.problems.append(f"{where}: {email} is listed on line {found.rows[earlier].line} too; this row, "
-                                  f"{listed.status}, is the one kept; delete the other")
-            found.rows[earlier] = listed
-        elif found.rows[earlier].status == "pending" and listed.status != "pending":
-            found.rows[earlier] = listed  # a request nobody confirmed is not imported: the member's own row is
+        keep(found, seen, _row(row, kind, path, line, email, status, problem, own))
     return found
+
+
+def _row(row: dict, kind: Kind | None, path: Path, line: int, email: str, status: str, problem: str | None,
+         own: frozenset[str]) -> CsvRow:
+    name = _cell(row, "name") if "name" in row else " ".join(
+        _first_cell(row, columns) for columns in (_FIRST_NAME, _LAST_NAME))
+    if kind is None:
+        themes = frozenset(t.strip() for t in _cell(row, "themes").split(THEME_SEPARATOR) if t.strip())
+        return CsvRow(line, email, one_line(name), themes, status, problem or "",
+                      one_line(_cell(row, "record"), RECORD_CHARS, keep_end=True))
+    # Of someone who left Mailchimp's list, the address and the record alone are kept, as of one who left here
+    return CsvRow(line, email, "" if status in _LEAVING else one_line(name), frozenset(), status, problem or "",
+                  one_line(kind.record(path.name, row), RECORD_CHARS, keep_end=True),
+                  frozenset() if status in _LEAVING else kind.ticked(row, own))
+
+
+def _first_cell(row: dict, columns: Sequence[str]) -> str:
+    return next((_cell(row, column) for column in columns if column in row), "")
 
 
 def _taken(problem: str, status: str) -> bool:
@@ -192,9 +249,9 @@ def _cells(row: dict) -> list[str]:
     return [c for value in row.values() for c in (value if isinstance(value, list) else [value]) if c]
 
 
-def _lines_of(path: Path) -> list[str]:
+def _lines_of(opener: OpenText) -> list[str]:
     """The file's lines as the csv reader counts them: ended by \\n, \\r\\n or \\r."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with opener() as handle:
         return handle.readlines()
 
 

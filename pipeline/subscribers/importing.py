@@ -18,6 +18,10 @@ with `expiry.expire_requests`):
 - the active rows, and those without a status, are imported as active (`import_rows`), which never
   brings back an address that unsubscribed, bounced or complained, nor activates one that asked again
   after leaving.
+
+A row of Mailchimp's export (`mailchimp`) comes with its status and its record; it follows every theme, unless one
+of the audience's own columns it fills in (`CsvRow.ticked`) is named as a theme of the taxonomy: then those.
+Mailchimp's non-subscribed contacts are only counted (`not_opted_in_note`).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from pipeline.state.subscribers import (
 from pipeline.subscribers.csv_io import CsvList, CsvRow
 from pipeline.subscribers.themes import choice_now, spelling
 
-__all__ = ["ListImport", "import_list", "pending_note"]
+__all__ = ["ListImport", "import_list", "not_opted_in_note", "pending_note"]
 
 
 @dataclass
@@ -48,6 +52,7 @@ class ListImport:
     left_off: int = 0  # rows to make active that are not: they left, or they await their own confirmation
     suppressed: int = 0  # addresses a `status` column suppressed
     pending: int = 0  # rows with status pending, not imported (`pending_note`)
+    not_opted_in: int = 0  # Mailchimp's non-subscribed contacts, not imported (`not_opted_in_note`)
     problems: list[str] = field(default_factory=list)  # "file:line: what is wrong; what to do"
     notes: list[str] = field(default_factory=list)  # "file:line: what was done", for rows imported as they are
     written: bool = False  # False: checked only, nothing changed
@@ -63,16 +68,19 @@ def import_list(store: Store, listed: CsvList, known_themes: Collection[str], *,
     """
     spell = spelling(known_themes)  # "Peer Support" is the taxonomy's "peer support", kept in its spelling
     moved = moved_themes(store) if known_themes else {}
-    report = ListImport(len(listed.rows), problems=list(listed.problems))
+    report = ListImport(len(listed.rows), problems=list(listed.problems), not_opted_in=listed.not_opted_in)
     active: list[CsvRow] = []
     left: list[tuple[str, str, str, frozenset[str], str]] = []
     for row in listed.rows:
+        where = listed.at(row)
+        if row.ticked and known_themes:  # a Mailchimp row: its columns named as a theme, if any; else every theme
+            row = replace(row, themes=frozenset(theme for theme in map(spell, row.ticked) if theme is not None))
         if row.status == "pending":  # nobody confirmed it, and its link names the other database's id
             report.pending += 1
             report.rows -= 1
             continue
         if row.status not in ("", "active", *SUPPRESSED):
-            report.problems.append(f"{listed.path}:{row.line}: status {row.status!r} is not imported; "
+            report.problems.append(f"{where}: status {row.status!r} is not imported; "
                                    f"use active, unsubscribed, bounced or complained")
             report.rows -= 1
             continue
@@ -81,12 +89,12 @@ def import_list(store: Store, listed: CsvList, known_themes: Collection[str], *,
             for theme, found in spelt.items():  # a list written before the taxonomy renamed a theme: the new name
                 if found is None and (became := choice_now([theme], known_themes, moved)[0]):
                     spelt[theme] = next(iter(became))
-                    report.notes.append(f"{listed.path}:{row.line}: theme {theme!r} taken as {spelt[theme]!r}, "
+                    report.notes.append(f"{where}: theme {theme!r} taken as {spelt[theme]!r}, "
                                         f"the name the taxonomy gives it now")
             unknown = sorted(theme for theme, found in spelt.items() if found is None)
             themes = frozenset(found for found in spelt.values() if found is not None)
             if unknown:
-                which = (f"{listed.path}:{row.line}: unknown theme{'s' if len(unknown) > 1 else ''} "
+                which = (f"{where}: unknown theme{'s' if len(unknown) > 1 else ''} "
                          f"{', '.join(repr(t) for t in unknown)} (known: {'; '.join(known_themes)})")
                 # Imported without them, a member's row would follow every theme: the opposite of its wish. A row
                 # that takes an address off the list is taken all the same: a theme never keeps someone on it.
@@ -103,7 +111,7 @@ def import_list(store: Store, listed: CsvList, known_themes: Collection[str], *,
         else:
             active.append(row)
             if row.taken_anyway:  # csv_io takes such an address only in an exported member's row
-                report.notes.append(f"{listed.path}:{row.line}: {row.email} taken as exported ({row.status}), "
+                report.notes.append(f"{where}: {row.email} taken as exported ({row.status}), "
                                     f"though a new address like it would be refused ({row.taken_anyway})")
     if not write:
         return report
@@ -113,6 +121,13 @@ def import_list(store: Store, listed: CsvList, known_themes: Collection[str], *,
     report.left_off = count_not_active(store, (row.email for row in active))
     report.written = True
     return report
+
+
+def not_opted_in_note(path: Path, count: int) -> str:
+    """The one line saying what came of the `count` non-subscribed contacts of Mailchimp's export in `path`."""
+    they = "they" if count != 1 else "it"
+    return (f"{path}: {count} contact{'s' if count != 1 else ''} Mailchimp held as non-subscribed not imported: "
+            f"{they} never opted in to the newsletter; {they} can subscribe on the form")
 
 
 def pending_note(path: Path, count: int) -> str:

@@ -336,3 +336,26 @@ def test_a_bad_row_in_a_file_of_the_zip_is_a_problem_naming_that_file_and_line(c
     assert cli(config, "export", "--status", "all", str(config.parent / "list.csv")) == 0
     with (config.parent / "list.csv").open(encoding="utf-8", newline="") as handle:
         assert ["'=cmd@example.org", "'=HYPERLINK(\"x\")"] in [row[:2] for row in csv.reader(handle)]
+
+
+def test_a_run_whose_list_is_a_file_of_mailchimps_export_takes_it_by_its_columns_too(write_project, caplog):
+    """The run's `subscribers` list is read as `import` reads a CSV: Mailchimp's unsubscribed file, whatever its
+    name, suppresses, and its non-subscribed contacts are a warning, never members."""
+    config = write_project(TOML.replace('from_email = "news@network.example.org"',
+                                        'from_email = "news@network.example.org"\nsubscribers = "people.csv"'),
+                           {"blog/post.md": POST, "people.csv": csv_text(UNSUBSCRIBED, UNSUBSCRIBED_ROWS),
+                            "nonsubscribed_members_export_8d2f1a.csv": csv_text(SUBSCRIBED, SUBSCRIBED_ROWS)})
+
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 0
+
+    assert {email: status for email, (status, _, _) in stored(config).items()} == {
+        "dan@example.org": "unsubscribed", "eve@example.org": "unsubscribed"}
+    assert not (config.parent / "outbox" / "issue-1").exists()
+
+    text = config.read_text().replace('subscribers = "people.csv"',
+                                      'subscribers = "nonsubscribed_members_export_8d2f1a.csv"')
+    config.write_text(text)
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 0
+
+    assert len(stored(config)) == 2
+    assert "3 contacts Mailchimp held as non-subscribed not imported" in caplog.text

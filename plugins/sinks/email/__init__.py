@@ -185,11 +185,12 @@ class EmailSink(Sink):
     def import_list(self, run: RunContext) -> int:
         """The `subscribers` CSV, imported as `pipeline subscribers import` does (its `status` column
         suppresses, someone who left is never brought back by it); a dry run only checks it. Its bad
-        rows are the run's problems; its pending rows (never imported) are a warning, and an exported
+        rows are the run's problems; its pending rows (never imported) are a warning, as are Mailchimp's
+        non-subscribed contacts (never opted in), and an exported
         member taken over the limits on a new address is logged (INFO)."""
         from pipeline.state import subscribers as subscriber_state
         from pipeline.subscribers import csv_io
-        from pipeline.subscribers.importing import import_list, pending_note
+        from pipeline.subscribers.importing import import_list, not_opted_in_note, pending_note
         from pipeline.subscribers.themes import taxonomy_themes
 
         path = self.settings.subscribers
@@ -208,6 +209,8 @@ class EmailSink(Sink):
             log.info(note)
         if done.pending:
             log.warning(pending_note(path, done.pending))
+        if done.not_opted_in:  # a CSV of Mailchimp's non-subscribed contacts, who never opted in
+            log.warning(not_opted_in_note(path, done.not_opted_in))
         if done.written:
             return 0
         # A dry run imports nothing: how many more the list would bring is counted instead.

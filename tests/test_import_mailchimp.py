@@ -359,3 +359,17 @@ def test_a_run_whose_list_is_a_file_of_mailchimps_export_takes_it_by_its_columns
 
     assert len(stored(config)) == 2
     assert "3 contacts Mailchimp held as non-subscribed not imported" in caplog.text
+
+
+def test_a_list_of_another_tool_is_read_as_a_list_of_our_own_with_its_status(config):
+    """Only Mailchimp's own columns make a file its export: another list with `Email Address` and a `last_changed`
+    column keeps its `status` column, so a row saying unsubscribed is never made active."""
+    path = config.parent / "list.csv"
+    path.write_text("Email Address,First Name,Last Name,status,last_changed\n"
+                    "ann@example.org,Ann,Smith,active,2023-01-01\ndan@example.org,Dan,,unsubscribed,2023-02-01\n",
+                    encoding="utf-8")
+
+    assert cli(config, "import", str(path)) == 0
+
+    assert stored(config) == {"ann@example.org": ("active", "Ann Smith", frozenset()),
+                              "dan@example.org": ("unsubscribed", "Dan", frozenset())}

@@ -30,9 +30,9 @@ SYSTEM_COLUMNS = frozenset({
     "unsub_campaign_title", "unsub_campaign_id", "unsub_reason", "unsub_reason_other", "clean_time",
     "clean_campaign_title", "clean_campaign_id", "source", "marketing_permissions",
 })
-# A file holds Mailchimp's export when its header has one of these besides its email column
-_MARKERS = frozenset({"member_rating", "optin_time", "confirm_time", "last_changed", "leid", "euid", "unsub_time",
-                      "clean_time"})
+# A file holds Mailchimp's export when its email column is headed `Email Address` and one of these is in its header
+# (not `LAST_CHANGED` alone: another tool's list may have one, and its own `status` column must then count)
+_MARKERS = frozenset({"member_rating", "optin_time", "confirm_time", "leid", "euid", "unsub_time", "clean_time"})
 _UNTICKED = frozenset({"", "no", "n", "false", "0", "off"})  # a yes/no field's answers that tick nothing
 _VALUE_CHARS = 200  # of each value a record entry quotes from the file
 
@@ -93,10 +93,11 @@ def named_kind(file_name: str) -> Kind | None:
 
 def kind_of(columns: list[str], file_name: str) -> Kind | None:
     """Which file of Mailchimp's export a CSV with `columns` (its header, lower case) is, or None when it is not
-    one (no column of Mailchimp's own). Its columns decide, never its name alone: only between subscribed members
-    and non-subscribed contacts, whose columns are alike, does its name (`file_name`) tell."""
+    one (no `Email Address`, or no column of Mailchimp's own: a list of its own, whose `status` column counts).
+    Its columns decide, never its name alone: only between subscribed members and non-subscribed contacts, whose
+    columns are alike, does its name (`file_name`) tell."""
     present = set(columns)
-    if not present & _MARKERS:
+    if "email address" not in present or not present & _MARKERS:
         return None
     if "unsub_time" in present:
         return UNSUBSCRIBED

@@ -1,0 +1,92 @@
+"""Review h118: the suppression log against restores, secrets, spellings and hostile lines.
+
+Real projects on disk and the real CLI, as in tests/test_suppression_log.py, whose helpers these use.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+from pipeline.state.subscribers import REAPPLIED, UPGRADE
+from tests.test_suppression_log import (SECRET, add, backup, cli, config, issue_to, log_path, record,  # noqa: F401
+                                        restore, row, run_issue)
+
+
+def test_an_upgrade_entry_stamped_when_an_old_copy_is_brought_up_to_date_does_not_hide_a_later_leave(config):
+    """A copy from before schema step 14 is respelled when it is opened after the restore, and the step's entry in
+    the record (`UPGRADE`) is stamped with that moment, later than every line of the log: it is no change of the
+    person's, and must not count as their coming back."""
+    add(config, "ann@example.org", "cy@example.org")
+    copy = backup(config)
+    assert cli(config, "subscribers", "remove", "ann@example.org") == 0
+    db = sqlite3.connect(copy)  # as `respelling._one_row` writes it when the restored copy is migrated
+    try:
+        [(ann,)] = db.execute("SELECT id FROM subscribers WHERE email = 'ann@example.org'").fetchall()
+        later = (datetime.now(UTC) + timedelta(minutes=5)).isoformat(timespec="microseconds")
+        db.execute("INSERT INTO subscriber_events (subscriber, at, status, how, detail) VALUES (?, ?, 'active', ?, "
+                   "'was ''Ann@example.org'': the same mailbox')", (ann, later, UPGRADE))
+        db.commit()
+    finally:
+        db.close()
+
+    restore(config, copy)
+    run_issue(config, "2016-03-01")
+    assert issue_to(config, 1) == {"cy@example.org"}
+    assert row(config, "ann@example.org")[1] == "unsubscribed"
+
+
+def test_entries_written_under_another_secret_are_applied_once_that_secret_is_back(config, monkeypatch, capsys):
+    """README: without the secret the lines were written with ("or another secret") the log is kept and its lines
+    applied once the secret is back; the warning says to give it back to have them applied."""
+    add(config, "ann@example.org", "cy@example.org")
+    copy = backup(config)
+    assert cli(config, "subscribers", "remove", "ann@example.org") == 0
+    restore(config, copy)
+    monkeypatch.setenv("TEST_SERVE_SECRET", "another-long-enough-secret-set-by-mistake")
+    capsys.readouterr()
+    assert cli(config, "subscribers", "list") == 0
+    assert "written under another secret" in capsys.readouterr().err
+    assert row(config, "ann@example.org")[1] == "active"
+
+    monkeypatch.setenv("TEST_SERVE_SECRET", SECRET)  # the organiser does as the warning says
+    run_issue(config, "2016-03-01")
+    assert issue_to(config, 1) == {"cy@example.org"}
+    assert row(config, "ann@example.org")[1] == "unsubscribed"
+
+
+def test_a_warning_about_a_line_never_repeats_what_the_line_holds(config, capsys):
+    """A line written by hand (or by a script) with an address in it: the warning names the file and the line,
+    never its content, since no address goes to the logs."""
+    add(config, "ann@example.org")
+    copy = backup(config)
+    assert cli(config, "subscribers", "remove", "ann@example.org") == 0
+    with open(log_path(config), "ab") as log:
+        log.write(b"2026-03-01T00:00:00.000000+00:00 zoe.walker@sunnyvale-trust.org 0123456789abcdef "
+                  + b"ab" * 32 + b"\n")
+    restore(config, copy)
+    capsys.readouterr()
+    assert cli(config, "subscribers", "list") == 0
+    err = capsys.readouterr().err
+    assert f"{log_path(config)}: line 2:" in err
+    assert "zoe" not in err and "sunnyvale" not in err
+    assert row(config, "ann@example.org")[1] == "unsubscribed"
+
+
+def test_who_joined_and_left_after_the_backup_is_not_made_active_again_by_the_organisers_list(config):
+    """The restored copy has no row for Dan at all (he joined from the organiser's list after it was made, then
+    left): importing that list again must not make him active and mail him."""
+    add(config, "cy@example.org")
+    copy = backup(config)
+    listed = config.parent / "members.csv"
+    listed.write_text("email,name\ndan@example.org,Dan\n", encoding="utf-8")
+    assert cli(config, "subscribers", "import", str(listed)) == 0
+    assert cli(config, "subscribers", "remove", "dan@example.org") == 0
+
+    restore(config, copy)
+    assert row(config, "dan@example.org") is None
+    assert cli(config, "subscribers", "import", str(listed)) == 0  # the organiser's list, as each run reads it
+    run_issue(config, "2016-03-01")
+    assert issue_to(config, 1) == {"cy@example.org"}
+    assert row(config, "dan@example.org")[1] == "unsubscribed"
+    assert record(config, "dan@example.org")[-1][:2] == ("unsubscribed", REAPPLIED)

@@ -23,7 +23,7 @@ The statuses, and every transition there is (nothing else changes a status):
     *  only a pending address that never unsubscribed, bounced or complained
     ** not one that had left and came back through the form (its owner's request is newer than the list)
     *** not for an event that happened before the subscriber's latest change to active or pending
-    **** only for an entry newer than everything in the address's consent record (`state/suppression_log.py`)
+    **** only for an entry newer than every change in the address's consent record but the upgrade's (`UPGRADE`)
 
 Every change that takes an address off the list (`unsubscribe`, `remove`, `suppress`, `import_suppressed`,
 `forget`) also adds a line to the suppression log, inside its transaction (`_note_left`).
@@ -368,7 +368,10 @@ def _reapplied(db: sqlite3.Connection, found: tuple, status: str, at: datetime, 
     subscriber_id = found[0]
     if not (found[3] in ("active", "pending") or (status == "complained" and found[3] in ("unsubscribed", "bounced"))):
         return False
-    [(latest,)] = db.execute("SELECT MAX(at) FROM subscriber_events WHERE subscriber = ?", (subscriber_id,)).fetchall()
+    # The upgrade's entry (`UPGRADE`) is stamped when a copy from before step 14 is opened, after the restore: no
+    # change of the person's, it must not pass for their coming back
+    [(latest,)] = db.execute("SELECT MAX(at) FROM subscriber_events WHERE subscriber = ? AND how != ?",
+                             (subscriber_id, UPGRADE)).fetchall()
     if latest is not None and latest >= _iso(at):
         return False
     db.execute(f"UPDATE subscribers SET status = ?, requested_at = NULL, updated_at = ?, {_FORGOTTEN} WHERE id = ?",

@@ -213,8 +213,8 @@ def _parse(raw: bytes) -> Entry | str:
         return "not a line of this log (time, status, key, hash)"
     if when.tzinfo is None:
         return "its time has no offset from UTC"
-    if status not in STATUSES:
-        return f"unknown status {status!r}"
+    if status not in STATUSES:  # not repeated: a line written by hand may hold an address
+        return "its status is none of " + ", ".join(STATUSES)
     if len(key) != 16 or len(digest) != 64 or not _hex(key + digest):
         return "its key or hash is cut short or altered"
     return Entry(when.astimezone(UTC), status, key, digest)

@@ -46,20 +46,22 @@ def replay_into(store: Store, suppressions: SuppressionLog, project: Project) ->
                         len(entries), "entry" if len(entries) == 1 else "entries", why)
             return 0
         others = [entry for entry in entries if entry.key != key.id]
-        if others:
+        if others:  # kept unchecked (no marker moved), as without a secret: applied once theirs is back
             log.warning("%s: %d %s written under another secret (fingerprint %s) and cannot be matched to an "
                         "address: give the pipeline the secret they were written with (%s or %s) to have them "
-                        "applied", suppressions.path, len(others), "entry was" if len(others) == 1 else "entries were",
-                        others[-1].key, project.serve.secret_env, project.core.state_dir / "secret")
+                        "applied at the next start, or, if it is lost for good, delete those lines; until then each "
+                        "start says so", suppressions.path, len(others),
+                        "entry was" if len(others) == 1 else "entries were", others[-1].key,
+                        project.serve.secret_env, project.core.state_dir / "secret")
         wanted = {entry.digest for entry in entries if entry.key == key.id}
-        ids = _ids_of(store, key, wanted)
+        ids = _ids_of(store, key, wanted) if wanted else {}
         matched = [(ids[entry.digest], entry.status, entry.at) for entry in entries
                    if entry.key == key.id and entry.digest in ids]
     else:
-        matched = []
+        matched, others = [], []
     applied, deferred = reapply(store, matched) if matched else ({}, 0)
     done = sum(applied.values())
-    if not deferred:
+    if not deferred and not others:
         with store.transaction() as db:
             mark(db, size, last_line, done, datetime.now(UTC))
     if done:

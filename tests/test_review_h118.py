@@ -90,3 +90,17 @@ def test_who_joined_and_left_after_the_backup_is_not_made_active_again_by_the_or
     assert issue_to(config, 1) == {"cy@example.org"}
     assert row(config, "dan@example.org")[1] == "unsubscribed"
     assert record(config, "dan@example.org")[-1][:2] == ("unsubscribed", REAPPLIED)
+
+
+def test_who_joined_and_was_forgotten_after_the_backup_cannot_be_added_back_by_the_cli(config, capsys):
+    add(config, "cy@example.org")
+    copy = backup(config)
+    add(config, "dan@example.org")
+    assert cli(config, "subscribers", "forget", "dan@example.org") == 0
+
+    restore(config, copy)
+    capsys.readouterr()
+    assert cli(config, "subscribers", "add", "dan@example.org") != 0
+    assert "suppression log" in capsys.readouterr().err
+    run_issue(config, "2016-03-01")
+    assert issue_to(config, 1) == {"cy@example.org"}

@@ -26,7 +26,9 @@ The statuses, and every transition there is (nothing else changes a status):
     **** only for an entry newer than every change in the address's consent record but the upgrade's (`UPGRADE`)
 
 Every change that takes an address off the list (`unsubscribe`, `remove`, `suppress`, `import_suppressed`,
-`forget`) also adds a line to the suppression log, inside its transaction (`_note_left`).
+`forget`) also adds a line to the suppression log, inside its transaction (`_note_left`). An address that log says
+left after the copy the database was put back from, and which that copy does not hold, is stored as having left
+when `import_rows` lists it, and refused by `add` (`suppression_log.left_unknown`).
 
 A request to subscribe changes nothing else about an address: the name and themes it asks for are
 kept apart (`subscription_requests`), and become the subscriber's only when the confirmation link
@@ -61,6 +63,7 @@ from datetime import UTC, datetime, timedelta
 
 from pipeline.errors import SubscriberError
 from pipeline.state.store import Store
+from pipeline.state.suppression_log import left_unknown
 from pipeline.subscribers.addresses import STORED_BEFORE, TAKEN_OFF_ANYWAY, canonical, checked, normalise, one_line
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
@@ -213,7 +216,9 @@ def import_rows(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, I
     with store.transaction() as db:
         for email, (name, themes, record) in wanted.items():
             found = _by_email(db, email)
-            if found is None:
+            if (found is None or found[3] == "pending") and (left := left_unknown(db, store.suppressions, email)):
+                _left_before(db, found, email, *left)  # it left after the copy this database was put back from
+            elif found is None:
                 _event(db, _insert(db, email, name, themes, "active", at), at, "active", how, earlier_record(record))
                 activated += 1
             elif found[3] == "pending" and not _ever_left(db, found[0]):
@@ -236,6 +241,10 @@ def add(store: Store, email: str, name: str, themes: Iterable[str], *, how: str,
     email = _checked(email)
     with store.transaction() as db:
         found = _by_email(db, email)
+        if (found is None or found[3] == "pending") and (left := left_unknown(db, store.suppressions, email)):
+            raise SubscriberError(f"{email}: {left[0]} on {left[1]:%Y-%m-%d} (the suppression log: after the copy the "
+                                  f"state database was put back from), so it is not added back; only its owner can "
+                                  f"subscribe again, through the form")
         if found is None:
             subscriber_id = _insert(db, email, name, themes, "active", at)
             _event(db, subscriber_id, at, "active", how)
@@ -361,6 +370,18 @@ def reapply(store: Store, entries: Iterable[tuple[int, str, datetime]]) -> tuple
     if forgetting and done:
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the write-ahead log's older copies of those pages go
     return done, deferred
+
+
+def _left_before(db: sqlite3.Connection, found: tuple | None, email: str, status: str, at: datetime) -> None:
+    """`email`, which the organiser's list names, left at `at` with `status` after the copy this database was put
+    back from was made, before which it was not on the list (`suppression_log.left_unknown`): it is stored as having
+    left (a pending one, whoever asked, stays pending: only its owner's confirmation brings it back)."""
+    detail = f"{status} on {at:%Y-%m-%d %H:%M:%S} UTC, after the copy this database was put back from"
+    if found is None:
+        left = "unsubscribed" if status == "forgotten" else status
+        _event(db, _insert(db, email, "", (), left, at), at, left, REAPPLIED, detail)
+    elif not _ever_left(db, found[0]):
+        _event(db, found[0], at, "unsubscribed" if status == "forgotten" else status, REAPPLIED, detail)
 
 
 def _reapplied(db: sqlite3.Connection, found: tuple, status: str, at: datetime, detail: str) -> bool:

@@ -16,7 +16,9 @@ Each time a command that writes opens the database (`pipeline.subscribers.suppre
 not checked yet (`SuppressionLog.unchecked`) are replayed (`suppressions.replay_into`): an entry newer than
 everything in that address's consent record, for an address still on the list (active or pending), is applied again
 (`subscribers.reapply`); a `forgotten` one erases the person again while anything recorded before it remains.
-Someone who came back after leaving, before the copy was made, has a newer change and is left alone. The database
+Someone who came back after leaving, before the copy was made, has a newer change and is left alone. An entry whose
+address that copy does not hold (it joined after the copy was made) is kept in the database (`remember_unknown`), and
+the organiser's list and `subscribers add` do not make that address active again (`left_unknown`). The database
 keeps how far it checked (`suppression_log`: the size read, and the hash of the line ending there), so an open with
 nothing new costs a `stat` and one short read; a copy put back holds an older row, and the lines after it are
 checked again.
@@ -190,6 +192,30 @@ def mark(db: sqlite3.Connection, size: int, last_line: str, reapplied: int, at: 
     _set_marker(db, size, last_line)
     if reapplied:
         db.execute("UPDATE suppression_log SET replayed_at = ?, reapplied = ? WHERE id = 1", (_iso(at), reapplied))
+
+
+def remember_unknown(db: sqlite3.Connection, entries: list[Entry]) -> None:
+    """Keep the `entries` (checked, under the current secret) whose address this database does not hold, the latest
+    of each address, for `left_unknown` to find when that address is added again."""
+    for entry in entries:
+        db.execute("INSERT INTO suppression_log_unknown (digest, key, status, at) VALUES (?, ?, ?, ?) "
+                   "ON CONFLICT (digest) DO UPDATE SET key = excluded.key, status = excluded.status, at = excluded.at "
+                   "WHERE excluded.at > suppression_log_unknown.at", (entry.digest, entry.key, entry.status,
+                                                                        _iso(entry.at)))
+
+
+def left_unknown(db: sqlite3.Connection, suppressions: SuppressionLog | None, email: str
+                 ) -> tuple[str, datetime] | None:
+    """The status and time the log gives `email` when this database did not hold it as the log was checked
+    (`remember_unknown`); None otherwise. Nothing is hashed while no such entry is kept (every ordinary open)."""
+    if suppressions is None or not db.execute("SELECT EXISTS (SELECT 1 FROM suppression_log_unknown)").fetchone()[0]:
+        return None
+    key = suppressions.key(make=False)
+    if key is None:
+        return None
+    found = db.execute("SELECT status, at FROM suppression_log_unknown WHERE digest = ? AND key = ?",
+                       (key.digest(email), key.id)).fetchone()
+    return (found[0], datetime.fromisoformat(found[1])) if found else None
 
 
 def last_replay(read: Callable[[str, tuple], list[tuple]]) -> tuple[datetime, int] | None:

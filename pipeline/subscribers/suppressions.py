@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pipeline.config import Project
 from pipeline.state import Store
 from pipeline.state.subscribers import reapply
-from pipeline.state.suppression_log import LOG_FILE, SuppressionLog, mark
+from pipeline.state.suppression_log import LOG_FILE, SuppressionLog, mark, remember_unknown
 
 log = logging.getLogger("pipeline.subscribers")
 
@@ -57,12 +57,14 @@ def replay_into(store: Store, suppressions: SuppressionLog, project: Project) ->
         ids = _ids_of(store, key, wanted) if wanted else {}
         matched = [(ids[entry.digest], entry.status, entry.at) for entry in entries
                    if entry.key == key.id and entry.digest in ids]
+        unknown = [entry for entry in entries if entry.key == key.id and entry.digest not in ids]
     else:
-        matched, others = [], []
+        matched, others, unknown = [], [], []
     applied, deferred = reapply(store, matched) if matched else ({}, 0)
     done = sum(applied.values())
-    if not deferred and not others:
-        with store.transaction() as db:
+    with store.transaction() as db:
+        remember_unknown(db, unknown)  # not on this copy's list: kept off it if the organiser's list adds them again
+        if not deferred and not others:
             mark(db, size, last_line, done, datetime.now(UTC))
     if done:
         log.warning("%s: %d %s who left after this database's copy was made taken off the list again (%s); "

@@ -7,10 +7,36 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from pipeline.state.subscribers import REAPPLIED, UPGRADE
-from tests.test_suppression_log import (SECRET, add, backup, cli, config, issue_to, log_path, record,  # noqa: F401
-                                        restore, row, run_issue)
+from tests.serve_fixtures import SERVE_TOML
+from tests.test_suppression_log import (
+    POSTS,
+    SECRET,
+    add,
+    backup,
+    cli,
+    issue_to,
+    log_path,
+    record,
+    restore,
+    row,
+    run_issue,
+)
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch) -> Path:
+    """The project of tests/test_suppression_log.py: `serve`'s settings and a monthly source of posts."""
+    monkeypatch.setenv("TEST_SERVE_SECRET", SECRET)
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "posts.py").write_text(POSTS, encoding="utf-8")
+    toml = SERVE_TOML.replace("workers = 1\n", 'workers = 1\nplugins_dir = "plugins"\n')
+    (tmp_path / "pipeline.toml").write_text(toml + '\n[sources.posts]\ntype = "monthly"\n', encoding="utf-8")
+    return tmp_path / "pipeline.toml"
 
 
 def test_an_upgrade_entry_stamped_when_an_old_copy_is_brought_up_to_date_does_not_hide_a_later_leave(config):
@@ -104,3 +130,37 @@ def test_who_joined_and_was_forgotten_after_the_backup_cannot_be_added_back_by_t
     assert "suppression log" in capsys.readouterr().err
     run_issue(config, "2016-03-01")
     assert issue_to(config, 1) == {"cy@example.org"}
+
+
+def test_a_log_with_lines_under_an_old_and_a_new_secret_is_applied_whole_and_then_costs_nothing(
+        config, monkeypatch, capsys):
+    """The secret was changed between two leaves: a copy from before both, put back, has each line applied, the
+    old secret's once it is given for one start; then each start reads no more than before and says nothing."""
+    from pipeline.state import suppression_log
+
+    add(config, "ann@example.org", "bob@example.org", "cy@example.org")
+    copy = backup(config)
+    assert cli(config, "subscribers", "remove", "ann@example.org") == 0
+    monkeypatch.setenv("TEST_SERVE_SECRET", "the-new-long-enough-secret-after-rotation")
+    assert cli(config, "subscribers", "remove", "bob@example.org") == 0
+
+    restore(config, copy)
+    capsys.readouterr()
+    assert cli(config, "subscribers", "list") == 0
+    assert "1 entry was written under another secret" in capsys.readouterr().err
+    assert (row(config, "ann@example.org")[1], row(config, "bob@example.org")[1]) == ("active", "unsubscribed")
+    assert cli(config, "status") == 0
+    assert "suppression log: 1 entry" in capsys.readouterr().out
+
+    monkeypatch.setenv("TEST_SERVE_SECRET", SECRET)  # given back for one start
+    assert cli(config, "subscribers", "list") == 0
+    assert row(config, "ann@example.org")[1] == "unsubscribed"
+    monkeypatch.setenv("TEST_SERVE_SECRET", "the-new-long-enough-secret-after-rotation")
+    capsys.readouterr()
+    hashed = []
+    digest = suppression_log.Key.digest
+    monkeypatch.setattr(suppression_log.Key, "digest", lambda key, address: hashed.append(address) or
+                        digest(key, address))
+    run_issue(config, "2016-03-01")
+    assert issue_to(config, 1) == {"cy@example.org"}
+    assert hashed == [] and "suppressions.log" not in capsys.readouterr().err

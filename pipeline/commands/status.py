@@ -77,8 +77,9 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
                 data["reapplied"] = {"count": replayed[1], "at": _local(replayed[0], project)}
             # Entries of the log this database has not been checked against (it was just put back): nothing is read
             # but the log, and nothing written; the next command that writes applies them
-            waiting = SuppressionLog(project.core.state_dir / LOG_FILE, lambda make: None).unchecked(store._rows)
-            data["unchecked_suppressions"] = len(waiting[0]) if waiting else 0
+            unread = SuppressionLog(project.core.state_dir / LOG_FILE, lambda make: None).unchecked(store._rows)
+            data["unchecked_suppressions"] = ((len(unread[0]) if unread else 0)
+                                              + len(suppression_log.waiting(store._rows)))  # for their secret
             data["problems"] = [{"key": alert.key, "subject": redact_text(alert.subject),
                                  "since": _local(alert.opened_at, project), "told": _local(alert.notified_at, project)}
                                 for alert in alerts.open_alerts(store)]

@@ -287,13 +287,15 @@ CREATE TABLE IF NOT EXISTS suppression_log (
     replayed_at TEXT,                          -- ISO 8601, UTC: when entries were last re-applied
     reapplied   INTEGER NOT NULL DEFAULT 0     -- how many then
 );
--- The entries checked whose address this database does not hold (the copy put back was made before the address was
--- added): the organiser's list and `subscribers add` look a new or pending address up here before making it active.
-CREATE TABLE IF NOT EXISTS suppression_log_unknown (
+-- The entries read from the log that matched no address here: written under a secret not at hand then (`waiting`:
+-- matched once it is), or naming an address this copy does not hold (it joined after the copy was made), which the
+-- organiser's list and `subscribers add` look up before making a new or pending address active.
+CREATE TABLE IF NOT EXISTS suppression_log_unmatched (
     digest      TEXT PRIMARY KEY,              -- HMAC-SHA256 of the address, as the log has it
     key         TEXT NOT NULL,                 -- the fingerprint of the secret it was made with
     status      TEXT NOT NULL,                 -- the latest status logged for it
-    at          TEXT NOT NULL                  -- ISO 8601, UTC: when
+    at          TEXT NOT NULL,                 -- ISO 8601, UTC: when
+    waiting     INTEGER NOT NULL DEFAULT 0     -- 1: not matched yet, its secret was not at hand
 );
 """
 

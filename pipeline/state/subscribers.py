@@ -384,6 +384,18 @@ def _left_before(db: sqlite3.Connection, found: tuple | None, email: str, status
         _event(db, found[0], at, "unsubscribed" if status == "forgotten" else status, REAPPLIED, detail)
 
 
+def ids_by_digest(store: Store, digest: Callable[[str], str], wanted: set[str]) -> dict[str, int]:
+    """The subscriber id of each hash in `wanted` (`digest` of an address: the suppression log's), from every stored
+    address and every spelling merged into one (`subscriber_aliases`)."""
+    ids: dict[str, int] = {}
+    for subscriber_id, email in store._rows("SELECT id, email FROM subscribers UNION ALL "
+                                            "SELECT subscriber, email FROM subscriber_aliases", ()):
+        hashed = digest(email)
+        if hashed in wanted:
+            ids.setdefault(hashed, subscriber_id)
+    return ids
+
+
 def _reapplied(db: sqlite3.Connection, found: tuple, status: str, at: datetime, detail: str) -> bool:
     """`found` leaves with `status` at `at` again, if it is still on the list and nothing in its record is as recent."""
     subscriber_id = found[0]

@@ -16,12 +16,14 @@ Each time a command that writes opens the database (`pipeline.subscribers.suppre
 not checked yet (`SuppressionLog.unchecked`) are replayed (`suppressions.replay_into`): an entry newer than
 everything in that address's consent record, for an address still on the list (active or pending), is applied again
 (`subscribers.reapply`); a `forgotten` one erases the person again while anything recorded before it remains.
-Someone who came back after leaving, before the copy was made, has a newer change and is left alone. An entry whose
-address that copy does not hold (it joined after the copy was made) is kept in the database (`remember_unknown`), and
-the organiser's list and `subscribers add` do not make that address active again (`left_unknown`). The database
+Someone who came back after leaving, before the copy was made, has a newer change and is left alone. The database
 keeps how far it checked (`suppression_log`: the size read, and the hash of the line ending there), so an open with
 nothing new costs a `stat` and one short read; a copy put back holds an older row, and the lines after it are
-checked again.
+checked again. An entry that matches no address is kept in the database (`keep_unmatched`, the table
+`suppression_log_unmatched`), never read from the log again: one written under a secret not at hand (none, or
+another: the secret was changed) waits for it, and is matched at the first start that has it (`waiting`); one whose
+address the copy does not hold (it joined after the copy was made) keeps the organiser's list and `subscribers add`
+from making that address active again (`left_unknown`).
 """
 
 from __future__ import annotations
@@ -194,26 +196,40 @@ def mark(db: sqlite3.Connection, size: int, last_line: str, reapplied: int, at: 
         db.execute("UPDATE suppression_log SET replayed_at = ?, reapplied = ? WHERE id = 1", (_iso(at), reapplied))
 
 
-def remember_unknown(db: sqlite3.Connection, entries: list[Entry]) -> None:
-    """Keep the `entries` (checked, under the current secret) whose address this database does not hold, the latest
-    of each address, for `left_unknown` to find when that address is added again."""
+def keep_unmatched(db: sqlite3.Connection, entries: list[Entry], *, waiting: bool) -> None:
+    """Keep the `entries` that matched no address here (the latest of each address): `waiting` for their secret,
+    or under the current one, naming an address this database does not hold (for `left_unknown`)."""
     for entry in entries:
-        db.execute("INSERT INTO suppression_log_unknown (digest, key, status, at) VALUES (?, ?, ?, ?) "
-                   "ON CONFLICT (digest) DO UPDATE SET key = excluded.key, status = excluded.status, at = excluded.at "
-                   "WHERE excluded.at > suppression_log_unknown.at", (entry.digest, entry.key, entry.status,
-                                                                        _iso(entry.at)))
+        db.execute("INSERT INTO suppression_log_unmatched (digest, key, status, at, waiting) VALUES (?, ?, ?, ?, ?) "
+                   "ON CONFLICT (digest) DO UPDATE SET status = CASE WHEN excluded.at > at THEN excluded.status "
+                   "ELSE status END, at = MAX(at, excluded.at), waiting = excluded.waiting",
+                   (entry.digest, entry.key, entry.status, _iso(entry.at), int(waiting)))
+
+
+def drop_unmatched(db: sqlite3.Connection, entries: list[Entry]) -> None:
+    """The `entries`, kept waiting for their secret, are matched now: their rows go."""
+    db.executemany("DELETE FROM suppression_log_unmatched WHERE digest = ?", [(entry.digest,) for entry in entries])
+
+
+def waiting(read: Callable[[str, tuple], list[tuple]]) -> list[Entry]:
+    """The entries kept waiting for the secret they were written under (`keep_unmatched`), oldest first."""
+    if not read(f"SELECT {_THERE.format('suppression_log_unmatched')}", ())[0][0]:
+        return []
+    return [Entry(datetime.fromisoformat(at), status, key, digest) for digest, key, status, at in
+            read("SELECT digest, key, status, at FROM suppression_log_unmatched WHERE waiting = 1 ORDER BY at", ())]
 
 
 def left_unknown(db: sqlite3.Connection, suppressions: SuppressionLog | None, email: str
                  ) -> tuple[str, datetime] | None:
-    """The status and time the log gives `email` when this database did not hold it as the log was checked
-    (`remember_unknown`); None otherwise. Nothing is hashed while no such entry is kept (every ordinary open)."""
-    if suppressions is None or not db.execute("SELECT EXISTS (SELECT 1 FROM suppression_log_unknown)").fetchone()[0]:
+    """The status and time the log gives `email`, an address this database did not hold when the log was checked
+    (`keep_unmatched`); None otherwise. Nothing is hashed while no such entry is kept (every ordinary open)."""
+    if suppressions is None or not db.execute("SELECT EXISTS (SELECT 1 FROM suppression_log_unmatched "
+                                              "WHERE waiting = 0)").fetchone()[0]:
         return None
     key = suppressions.key(make=False)
     if key is None:
         return None
-    found = db.execute("SELECT status, at FROM suppression_log_unknown WHERE digest = ? AND key = ?",
+    found = db.execute("SELECT status, at FROM suppression_log_unmatched WHERE digest = ? AND key = ? AND waiting = 0",
                        (key.digest(email), key.id)).fetchone()
     return (found[0], datetime.fromisoformat(found[1])) if found else None
 
@@ -227,7 +243,8 @@ def last_replay(read: Callable[[str, tuple], list[tuple]]) -> tuple[datetime, in
 
 
 # A database last opened by a version before the log, read without writing (`pipeline status`), has no such table
-_TABLE_THERE = "EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'suppression_log')"
+_THERE = "EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{}')"
+_TABLE_THERE = _THERE.format("suppression_log")
 
 
 def _parse(raw: bytes) -> Entry | str:

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 from pipeline.config import Project
 from pipeline.state import Store
-from pipeline.state.subscribers import reapply
-from pipeline.state.suppression_log import LOG_FILE, SuppressionLog, mark, remember_unknown
+from pipeline.state.subscribers import ids_by_digest, reapply
+from pipeline.state.suppression_log import LOG_FILE, Key, SuppressionLog, drop_unmatched, keep_unmatched, mark, waiting
 
 log = logging.getLogger("pipeline.subscribers")
 
@@ -28,44 +28,38 @@ def keep(store: Store, project: Project, *, replay: bool = True) -> int:
 
 
 def replay_into(store: Store, suppressions: SuppressionLog, project: Project) -> int:
+    """Apply the entries of the log after the database's marker, and those kept waiting for their secret; entries
+    that match no address here are kept in the database (`keep_unmatched`), and the marker moves to the log's end."""
     found = suppressions.unchecked(store._rows)
-    if found is None:
+    kept = waiting(store._rows)
+    if found is None and not kept:
         return 0
-    entries, size, last_line = found
-    if entries:
-        try:
-            key = suppressions.key(make=False)
-        except Exception as exc:  # ConfigError (a secret others can read, too short), OSError
-            key, why = None, getattr(exc, "strerror", None) or str(exc)
-        else:
-            why = (f"no secret to match its hashes with ({project.serve.secret_env} is not set and "
-                   f"{project.core.state_dir / 'secret'} is missing)")
-        if key is None:
-            log.warning("%s: %d %s not checked against the list: %s; nothing is lost, the log is checked at the "
-                        "next start once the secret it was written with is back", suppressions.path,
-                        len(entries), "entry" if len(entries) == 1 else "entries", why)
-            return 0
-        others = [entry for entry in entries if entry.key != key.id]
-        if others:  # kept unchecked (no marker moved), as without a secret: applied once theirs is back
-            log.warning("%s: %d %s written under another secret (fingerprint %s) and cannot be matched to an "
-                        "address: give the pipeline the secret they were written with (%s or %s) to have them "
-                        "applied at the next start, or, if it is lost for good, delete those lines; until then each "
-                        "start says so", suppressions.path, len(others),
-                        "entry was" if len(others) == 1 else "entries were", others[-1].key,
-                        project.serve.secret_env, project.core.state_dir / "secret")
-        wanted = {entry.digest for entry in entries if entry.key == key.id}
-        ids = _ids_of(store, key, wanted) if wanted else {}
-        matched = [(ids[entry.digest], entry.status, entry.at) for entry in entries
-                   if entry.key == key.id and entry.digest in ids]
-        unknown = [entry for entry in entries if entry.key == key.id and entry.digest not in ids]
-    else:
-        matched, others, unknown = [], [], []
+    entries = sorted([*kept, *(found[0] if found else [])], key=lambda entry: entry.at)
+    key, why = _key(suppressions, project) if entries else (None, "")
+    ours = [entry for entry in entries if key is not None and entry.key == key.id]
+    others = [entry for entry in entries if key is None or entry.key != key.id]
+    if key is None and others:
+        log.warning("%s: %d %s not checked against the list: %s; nothing is lost, %s checked at the next start once "
+                    "the secret %s written with is back", suppressions.path, len(others),
+                    "entry" if len(others) == 1 else "entries", why, "it is" if len(others) == 1 else "they are",
+                    "it was" if len(others) == 1 else "they were")
+    elif others:
+        log.warning("%s: %d %s written under another secret (fingerprint %s) and cannot be matched to an address: "
+                    "give the pipeline the secret they were written with (%s or %s) to have them applied at the "
+                    "next start; until then each start says so", suppressions.path, len(others),
+                    "entry was" if len(others) == 1 else "entries were", others[-1].key, project.serve.secret_env,
+                    project.core.state_dir / "secret")
+    ids = ids_by_digest(store, key.digest, {entry.digest for entry in ours}) if ours else {}
+    matched = [(ids[entry.digest], entry.status, entry.at) for entry in ours if entry.digest in ids]
     applied, deferred = reapply(store, matched) if matched else ({}, 0)
     done = sum(applied.values())
     with store.transaction() as db:
-        remember_unknown(db, unknown)  # not on this copy's list: kept off it if the organiser's list adds them again
-        if not deferred and not others:
-            mark(db, size, last_line, done, datetime.now(UTC))
+        keep_unmatched(db, [entry for entry in ours if entry.digest not in ids], waiting=False)
+        keep_unmatched(db, others, waiting=True)
+        if not deferred:  # else all is read again at the next start, when the send in flight is settled
+            drop_unmatched(db, [entry for entry in ours if entry.digest in ids])
+            if found is not None:
+                mark(db, found[1], found[2], done, datetime.now(UTC))
     if done:
         log.warning("%s: %d %s who left after this database's copy was made taken off the list again (%s); "
                     "`pipeline subscribers show` gives each one's record", suppressions.path, done,
@@ -78,15 +72,14 @@ def replay_into(store: Store, suppressions: SuppressionLog, project: Project) ->
     return done
 
 
-def _ids_of(store: Store, key, wanted: set[str]) -> dict[str, int]:
-    """The subscriber id of each hash in `wanted`, from every stored address and every spelling merged into one."""
-    ids: dict[str, int] = {}
-    for subscriber_id, email in store._rows("SELECT id, email FROM subscribers UNION ALL "
-                                            "SELECT subscriber, email FROM subscriber_aliases", ()):
-        digest = key.digest(email)
-        if digest in wanted:
-            ids.setdefault(digest, subscriber_id)
-    return ids
+def _key(suppressions: SuppressionLog, project: Project) -> tuple[Key | None, str]:
+    """The key of the project's secret, or None and why there is none (no secret is made for it)."""
+    try:
+        key = suppressions.key(make=False)
+    except Exception as exc:  # ConfigError (a secret others can read, too short), OSError
+        return None, getattr(exc, "strerror", None) or str(exc)
+    return key, (f"no secret to match its hashes with ({project.serve.secret_env} is not set and "
+                 f"{project.core.state_dir / 'secret'} is missing)")
 
 
 def _secret(project: Project, make: bool) -> bytes | None:

@@ -164,3 +164,19 @@ def test_a_log_with_lines_under_an_old_and_a_new_secret_is_applied_whole_and_the
     run_issue(config, "2016-03-01")
     assert issue_to(config, 1) == {"cy@example.org"}
     assert hashed == [] and "suppressions.log" not in capsys.readouterr().err
+
+
+def test_a_line_still_being_written_when_the_log_is_read_is_no_damaged_line(config, capsys):
+    """Another process appends (under the database's write lock) while this one reads the log without it: the
+    piece after the last newline is a line not finished yet, read again once it is, and not warned of."""
+    add(config, "ann@example.org", "cy@example.org")
+    copy = backup(config)
+    assert cli(config, "subscribers", "remove", "ann@example.org") == 0
+    with open(log_path(config), "ab") as log:
+        log.write(b"2026-03-01T00:00:00.000000+00:00 unsubscribed 0123456789ab")
+    restore(config, copy)
+    capsys.readouterr()
+    assert cli(config, "subscribers", "list") == 0
+    err = capsys.readouterr().err
+    assert "line 2" not in err and "1 address who left" in err
+    assert row(config, "ann@example.org")[1] == "unsubscribed"

@@ -174,9 +174,13 @@ class SuppressionLog:
         start = 0
         if marker is not None and marker[0] <= len(data) and _hash_before(data, marker[0]) == marker[1]:
             start = marker[0]
+        # What follows the last newline is a line not finished yet (another process appending): read once it is
+        end = max(start, data.rfind(b"\n") + 1)
+        if end == start and marker is not None and start == marker[0]:
+            return None
         entries = []
         number = data.count(b"\n", 0, start)
-        for raw in data[start:].split(b"\n"):
+        for raw in data[start:end].split(b"\n"):
             number += 1
             if not raw.strip():
                 continue
@@ -185,7 +189,6 @@ class SuppressionLog:
                 log.warning("%s: line %d: %s; skipped", self.path, number, entry)
             else:
                 entries.append(entry)
-        end = len(data) if data.endswith(b"\n") or not data else data.rfind(b"\n") + 1
         return entries, end, _hash_before(data, end)
 
 

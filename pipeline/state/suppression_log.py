@@ -36,6 +36,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 LOG_FILE = "suppressions.log"
@@ -65,9 +66,12 @@ class Key:
     def id(self) -> str:  # as `signing.fingerprint` names a secret, so the two can be compared
         return hmac.new(self.secret, b"pipeline-fingerprint", "sha256").hexdigest()[:16]
 
+    @cached_property
+    def _hashing(self) -> bytes:  # made once: a replay hashes every address on the list
+        return hmac.new(self.secret, b"pipeline-suppression-log", "sha256").digest()
+
     def digest(self, email: str) -> str:
-        key = hmac.new(self.secret, b"pipeline-suppression-log", "sha256").digest()
-        return hmac.new(key, email.encode("utf-8"), "sha256").hexdigest()
+        return hmac.new(self._hashing, email.encode("utf-8"), "sha256").hexdigest()
 
 
 class SuppressionLog:

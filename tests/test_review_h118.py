@@ -5,6 +5,7 @@ Real projects on disk and the real CLI, as in tests/test_suppression_log.py, who
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -180,3 +181,51 @@ def test_a_line_still_being_written_when_the_log_is_read_is_no_damaged_line(conf
     err = capsys.readouterr().err
     assert "line 2" not in err and "1 address who left" in err
     assert row(config, "ann@example.org")[1] == "unsubscribed"
+
+
+def _event_at(copy, address: str, at: str) -> None:
+    db = sqlite3.connect(copy)
+    try:
+        db.execute("INSERT INTO subscriber_events (subscriber, at, status, how) SELECT id, ?, 'active', 'form' "
+                   "FROM subscribers WHERE email = ?", (at, address))
+        db.commit()
+    finally:
+        db.close()
+
+
+def test_within_one_second_the_later_of_a_leave_and_a_return_wins_and_restoring_twice_changes_nothing(config):
+    add(config, "ann@example.org", "cy@example.org")
+    copy = backup(config)
+    assert cli(config, "subscribers", "remove", "ann@example.org") == 0
+    [line] = log_path(config).read_text(encoding="ascii").splitlines()
+    left = datetime.fromisoformat(line.split()[0])
+    came_back = config.parent / "came-back.sqlite3"
+    shutil.copyfile(copy, came_back)  # a return a microsecond after the leave, in the same second: it stands
+    _event_at(came_back, "ann@example.org", (left + timedelta(microseconds=1)).isoformat(timespec="microseconds"))
+    _event_at(copy, "ann@example.org", (left - timedelta(microseconds=1)).isoformat(timespec="microseconds"))
+
+    restore(config, came_back)
+    assert cli(config, "subscribers", "list") == 0
+    assert row(config, "ann@example.org")[1] == "active"
+    for _ in range(2):  # the same copy put back twice: the leave is newer than its record each time
+        restore(config, copy)
+        assert cli(config, "subscribers", "list") == 0
+        assert row(config, "ann@example.org")[1] == "unsubscribed"
+        assert [how for _, how, _ in record(config, "ann@example.org")].count(REAPPLIED) == 1
+
+
+def test_status_writes_nothing_while_entries_wait_to_be_checked_or_for_their_secret(config, monkeypatch, capsys):
+    add(config, "ann@example.org", "bob@example.org", "cy@example.org")
+    copy = backup(config)
+    assert cli(config, "subscribers", "remove", "ann@example.org") == 0
+    monkeypatch.setenv("TEST_SERVE_SECRET", "the-new-long-enough-secret-after-rotation")
+    assert cli(config, "subscribers", "remove", "bob@example.org") == 0
+    restore(config, copy)
+    database = config.parent / "state" / "pipeline.sqlite"
+    for _ in range(2):  # before any check, then with Ann's entry kept waiting for the old secret
+        before = database.read_bytes()
+        capsys.readouterr()
+        assert cli(config, "status") == 0
+        assert "suppression log:" in capsys.readouterr().out
+        assert database.read_bytes() == before
+        assert cli(config, "subscribers", "list") == 0

@@ -229,3 +229,26 @@ def test_status_writes_nothing_while_entries_wait_to_be_checked_or_for_their_sec
         assert "suppression log:" in capsys.readouterr().out
         assert database.read_bytes() == before
         assert cli(config, "subscribers", "list") == 0
+
+
+def test_a_log_of_100000_lines_put_against_a_copy_hashes_each_address_once_and_then_never(config, monkeypatch):
+    from pipeline.state import suppression_log
+
+    add(config, "ann@example.org", "bob@example.org", "cy@example.org")
+    copy = backup(config)
+    key = suppression_log.Key(SECRET.encode())
+    with open(log_path(config), "ab") as log:  # 100,000 people the copy never held, who left
+        log.write(b"".join(f"2026-03-01T00:00:{n % 60:02d}.000000+00:00 unsubscribed {key.id} "
+                           f"{key.digest(f'someone{n}@example.net')}\n".encode("ascii") for n in range(100_000)))
+    assert cli(config, "subscribers", "remove", "ann@example.org") == 0
+    restore(config, copy)
+    hashed = []
+    digest = suppression_log.Key.digest
+    monkeypatch.setattr(suppression_log.Key, "digest", lambda key, address: hashed.append(address) or
+                        digest(key, address))
+    assert cli(config, "subscribers", "list") == 0
+    assert sorted(hashed) == ["ann@example.org", "bob@example.org", "cy@example.org"]
+    assert row(config, "ann@example.org")[1] == "unsubscribed"
+    hashed.clear()
+    run_issue(config, "2016-03-01")
+    assert issue_to(config, 1) == {"bob@example.org", "cy@example.org"} and hashed == []

@@ -252,3 +252,33 @@ def test_a_log_of_100000_lines_put_against_a_copy_hashes_each_address_once_and_t
     hashed.clear()
     run_issue(config, "2016-03-01")
     assert issue_to(config, 1) == {"bob@example.org", "cy@example.org"} and hashed == []
+
+
+def test_an_address_that_complained_after_the_backup_cannot_come_back_through_the_form_once_it_is_put_back(config):
+    """A complained address gets nothing from the form; one the copy never held but the log says complained is no
+    different."""
+    import re
+
+    import httpx
+
+    from pipeline.config import load_project
+    from tests.serve_fixtures import LiveServer
+
+    add(config, "cy@example.org")
+    copy = backup(config)
+    listed = config.parent / "left.csv"
+    listed.write_text("email,name,status\ndan@example.org,,complained\n", encoding="utf-8")
+    assert cli(config, "subscribers", "import", str(listed)) == 0
+    restore(config, copy)
+    assert cli(config, "subscribers", "list") == 0
+
+    server = LiveServer(load_project(config)).start()
+    try:
+        with httpx.Client(base_url=server.url) as browser:
+            form = browser.get("/subscribe").text
+            token = re.search(r'name="form" value="([^"]+)"', form).group(1)
+            assert browser.post("/subscribe", data={"form": token, "email": "dan@example.org"}).status_code == 200
+    finally:
+        server.stop()
+    assert row(config, "dan@example.org")[1] == "complained"
+    assert not list((config.parent / "outbox" / "messages").glob("*dan@example.org*"))

@@ -28,7 +28,8 @@ The statuses, and every transition there is (nothing else changes a status):
 Every change that takes an address off the list (`unsubscribe`, `remove`, `suppress`, `import_suppressed`,
 `forget`) also adds a line to the suppression log, inside its transaction (`_note_left`). An address that log says
 left after the copy the database was put back from, and which that copy does not hold, is stored as having left
-when `import_rows` lists it, and refused by `add` (`suppression_log.left_unknown`).
+when `import_rows` lists it or `request_subscription` is asked for it, and refused by `add`
+(`suppression_log.left_unknown`).
 
 A request to subscribe changes nothing else about an address: the name and themes it asks for are
 kept apart (`subscription_requests`), and become the subscriber's only when the confirmation link
@@ -137,6 +138,9 @@ def request_subscription(store: Store, email: str, name: str, themes: Iterable[s
     email = _checked(email)
     with store.transaction() as db:
         row = _by_email(db, email)
+        if row is None and (left := left_unknown(db, store.suppressions, email)):
+            _left_before(db, None, email, *left)  # it left after the copy this database was put back from
+            row = _by_email(db, email)
         if row is None:
             subscriber_id = _insert(db, email, "", (), "pending", at, requested=True)
         elif row[3] in ("active", "complained"):
@@ -373,7 +377,7 @@ def reapply(store: Store, entries: Iterable[tuple[int, str, datetime]]) -> tuple
 
 
 def _left_before(db: sqlite3.Connection, found: tuple | None, email: str, status: str, at: datetime) -> None:
-    """`email`, which the organiser's list names, left at `at` with `status` after the copy this database was put
+    """`email`, which the organiser's list or the form names, left at `at` with `status` after the copy this database was put
     back from was made, before which it was not on the list (`suppression_log.left_unknown`): it is stored as having
     left (a pending one, whoever asked, stays pending: only its owner's confirmation brings it back)."""
     detail = f"{status} on {at:%Y-%m-%d %H:%M:%S} UTC, after the copy this database was put back from"

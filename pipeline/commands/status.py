@@ -193,7 +193,7 @@ def _print_status(data: dict) -> None:
         console.print(f"re-applied {again['count']} from the suppression log on {_short(again['at'])}: "
                       f"{'an address' if again['count'] == 1 else 'addresses'} that left after the copy the database "
                       f"was put back from was made (unsubscribed, bounced, complained or erased: `pipeline "
-                      f"subscribers list --status all`)", soft_wrap=True)
+                      f"subscribers list` shows each with how)", soft_wrap=True)
     if data.get("unchecked_suppressions"):
         count = data["unchecked_suppressions"]
         console.print(f"[yellow]suppression log:[/yellow] {count} {'entry' if count == 1 else 'entries'} of people who "

@@ -377,9 +377,10 @@ def reapply(store: Store, entries: Iterable[tuple[int, str, datetime]]) -> tuple
 
 
 def _left_before(db: sqlite3.Connection, found: tuple | None, email: str, status: str, at: datetime) -> None:
-    """`email`, which the organiser's list or the form names, left at `at` with `status` after the copy this database was put
-    back from was made, before which it was not on the list (`suppression_log.left_unknown`): it is stored as having
-    left (a pending one, whoever asked, stays pending: only its owner's confirmation brings it back)."""
+    """`email`, which the organiser's list or the form names, left at `at` with `status` after the copy this
+    database was put back from was made, before which it was not on the list (`suppression_log.left_unknown`): it is
+    stored as having left (a pending one, whoever asked, stays pending: only its owner's confirmation brings it
+    back)."""
     detail = f"{status} on {at:%Y-%m-%d %H:%M:%S} UTC, after the copy this database was put back from"
     if found is None:
         left = "unsubscribed" if status == "forgotten" else status

@@ -306,6 +306,23 @@ def test_a_record_cell_is_kept_on_one_line_and_bounded(config, tmp_path, capsys)
     assert "[bold]x[/bold]" in capsys.readouterr().out
 
 
+def test_forget_of_an_address_not_on_the_list_names_a_command_that_runs(config, capsys):
+    """The state layer's advice named `subscribers list --status all`, which `list` refuses (its --status takes one
+    status): each command a refusal names must run."""
+    assert pipeline(config, "forget", "nobody@example.org") == 2
+    advice = re.search(r"`pipeline subscribers ([^`]+)`", capsys.readouterr().err)
+    assert advice, "no command named"
+    assert pipeline(config, *advice[1].split()) == 0
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        with pytest.raises(subs.SubscriberError) as refused:
+            subs.forget(store, "nobody@example.org", at=datetime.now(UTC))
+    finally:
+        store.close()
+    advice = re.search(r"`pipeline subscribers ([^`]+)`", str(refused.value))
+    assert advice and pipeline(config, *advice[1].split()) == 0
+
+
 def test_forget_erases_a_person_and_keeps_the_address_as_a_suppression(config, capsys):
     """`subscribers forget` (UK GDPR art. 17): the name, themes, consent record, open request, journal rows and the
     outbox's mail to them go; the address stays, unsubscribed, so a list imported later does not add it back."""

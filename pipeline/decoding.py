@@ -58,35 +58,59 @@ _GZIP_MAGIC = b"\x1f\x8b"
 class _Gzip:
     """gzip: one member after another (RFC 1952 allows several, concatenated, as `gzip -c a b` writes them), each
     unpacked in turn. Zero bytes after a member are padding; anything else that is not a member is ignored, as
-    gzip(1) does ("trailing garbage ignored")."""
+    gzip(1) does ("trailing garbage ignored").
+
+    zlib is handed a window of the input at a time, small after a member's end and doubling while a member goes
+    on (at most `MOST_IN`), and what is left is given back as a view, not a copy: zlib copies out all it was
+    handed past a member's end (`unused_data`), so handing it the whole rest each time made a body of 100,000
+    tiny members quadratic."""
+
+    FIRST_IN = 32
+    MOST_IN = 16 * 1024
 
     def __init__(self) -> None:
         self._unpacker: zlib._Decompress | None = zlib.decompressobj(zlib.MAX_WBITS | 16)
-        self._after = b""  # what came after the member that ended, not yet read
+        self._window = self.FIRST_IN
+        self._tail: bytes | memoryview = b""  # what is left of the data last handed in
+        self._held = b""  # a "\x1f" that ended a chunk between members: a member's start or garbage, not known yet
         self._ignoring = False
 
-    def decompress(self, data: bytes, most: int) -> bytes:
+    def decompress(self, data: bytes | memoryview, most: int) -> bytes:
+        self._tail = b""
         if self._ignoring:
             return b""
+        if self._held:
+            data, self._held = self._held + bytes(data), b""
+        data = memoryview(data)
         if self._unpacker is None:  # between members
-            data = data.lstrip(b"\0")
-            if not data:
+            head = bytes(data[:self._window])
+            rest = head.lstrip(b"\0")
+            if not rest:  # padding, perhaps more of it
+                self._tail, self._window = data[len(head):], min(2 * self._window, self.MOST_IN)
                 return b""
-            if not _GZIP_MAGIC.startswith(data[:2]):  # not a member: garbage after the body
+            data = data[len(head) - len(rest):]
+            if not _GZIP_MAGIC.startswith(rest[:2]):  # not a member: garbage after the body
                 self._ignoring = True
                 return b""
+            if len(data) == 1:  # "\x1f" alone: the next chunk tells
+                self._held = b"\x1f"
+                return b""
             self._unpacker = zlib.decompressobj(zlib.MAX_WBITS | 16)
-        out = self._unpacker.decompress(data, most)
+        piece = data[:self._window]
+        out = self._unpacker.decompress(piece, most)
         if self._unpacker.eof:
-            self._after, self._unpacker = self._unpacker.unused_data, None
+            left = len(self._unpacker.unused_data)
+            self._unpacker, self._window = None, self.FIRST_IN
+        else:
+            left = len(self._unpacker.unconsumed_tail)
+            if not left:
+                self._window = min(2 * self._window, self.MOST_IN)
+        self._tail = data[len(piece) - left:]
         return out
 
     @property
-    def unconsumed_tail(self) -> bytes:
-        if self._unpacker is None:
-            after, self._after = self._after, b""
-            return after
-        return b"" if self._ignoring else self._unpacker.unconsumed_tail
+    def unconsumed_tail(self) -> bytes | memoryview:
+        return self._tail
 
 
 def unpackers(content_encoding: str) -> list:

@@ -42,3 +42,42 @@ def test_a_body_of_many_tiny_members_is_unpacked_with_each_byte_handed_to_zlib_a
     raw = gzip.compress(b"x", mtime=0) * 20_000 + gzip.compress(b"", mtime=0) * 100
     assert bounded_body([raw], "gzip", 1 << 20) == b"x" * 20_000
     assert sum(fed) <= 4 * len(raw)
+
+
+LONG_FIRST = ("<p>" + "The network's annual report, published this week after a year of consultation with members, "
+              "trusts, carers and people who use services across the four nations, sets out " * 2 + "much.</p>")
+
+
+@pytest.mark.parametrize("sentence", [
+    "Read Bay Trust announced a new peer support service for the county on Monday.",
+    "Share Community Leeds has opened a drop-in centre for carers in Armley.",
+    "Visit England reported that day trips to the coast rose by a fifth this summer.",
+    "Follow-up care after discharge is now offered within seven days in every ward.",
+    "Book sales on mental health rose by a third in the year to March.",
+    "Share prices of the care home groups fell sharply after the announcement.",
+    "Phone companies will now zero-rate calls to the crisis line.",
+    "Contact tracing ended in the spring, and the teams were redeployed.",
+    "Email scams aimed at carers rose sharply last year, the police said.",
+    "Buy-to-let landlords will have to register with the council from April.",
+])
+def test_a_real_sentence_that_starts_with_an_asking_word_as_a_name_or_noun_may_lead(sentence):
+    from plugins.transforms.summary import ASKING, summarise_html
+
+    assert not ASKING.match(sentence)
+    assert summarise_html(LONG_FIRST + f"<p>{sentence}</p>", 300, 3) == sentence
+
+
+@pytest.mark.parametrize("sentence", [
+    "Please book a place on the network's website before the end of January.",
+    "To book, write to the office with your name and the session you want.",
+    "Tickets are available from the conference page, with rates for carers.",
+    "Booking is essential, as places in the hall are limited to sixty.",
+    "Don't miss the last session, on peer work in crisis teams.",
+    "Don’t miss the last session, on peer work in crisis teams.",
+    "Join us in Leeds on 4 March for a day on Open Dialogue.",
+])
+def test_a_sentence_asking_the_reader_to_act_in_other_words_never_leads(sentence):
+    from plugins.transforms.summary import ASKING, summarise_html
+
+    assert ASKING.match(sentence)
+    assert summarise_html(LONG_FIRST + f"<p>{sentence}</p>", 300, 3) == ""

@@ -55,8 +55,17 @@ DANGLING = re.compile(r"^(they|them|their|it|its|this|these|those|that|he|she|hi
                       re.I)
 # A sentence that asks the reader to act ("Book a place; …", "Read the full report on our site."): it may follow the
 # lead, but a summary that opens with it (when the first sentence was too long) says what to do, not what it is about.
-ASKING = re.compile(r"^(?:book|register|sign up|click|read|find out|see|visit|apply|contact|e-?mail|call us|phone|"
-                    r"download|follow|subscribe|buy|reserve|rsvp|share|donate|get (?:your|in touch|tickets))\b", re.I)
+# A verb that is also a noun or a name ("Book sales rose …", "Visit England said …", "Follow-up care …", "Share
+# Community Leeds has …") asks only when what follows it is what an order takes: an article, a pronoun, "now", "here",
+# a preposition, a number (a phone's), punctuation.
+_ASKING_VERBS = (r"book|register|click|read|see|visit|apply|contact|e-?mail|phone|ring|download|follow|subscribe|buy|"
+                 r"reserve|rsvp|share|donate")
+_ORDERS_TAKE = (r"(?:a|an|the|our|your|us|it|them|this|these|that|now|here|online|today|early|soon|more|tickets?|"
+                r"places?|seats?|on|at|to|for|via|by|in|from|through|with|before|and|or)\b|[\d+,;:!(]|\S+@")
+ASKING = re.compile(rf"^(?:please\b|(?:sign up|find out|call us|get (?:your|in touch|tickets)|don[’']?t miss|"
+                    rf"do not miss|join us)\b|to (?:book|register|apply|reserve|sign up|find out|buy|order|"
+                    rf"get tickets|take part)\b|(?:tickets|places) (?:are|cost|can|go)\b|"
+                    rf"booking (?:is|opens|closes|essential)\b|(?:{_ASKING_VERBS})(?![\w-]) *(?:{_ORDERS_TAKE}))", re.I)
 # WORD's words found without the pattern (`_words`): a text in bytes with each character WORD takes kept, a capital
 # made small (A-Z -> a-z), "\x01" standing for "’", and anything else made a space.
 _WORD_BYTES = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or c in b"'-\x01" else 32 for c in range(256))

@@ -201,14 +201,14 @@ def test_a_server_error_is_not_retried_blindly_but_left_in_doubt(fake, sendgrid)
 
 def test_a_refused_connection_is_certain_and_retried(fake, sendgrid, tmp_path):
     import socket
-    with socket.socket() as unused:
+    with socket.socket() as unused:  # bound, not listening: refused, and no other test process can take the port
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    delivery = sendgrid()
-    batch = delivery.open_batch(4)
-    delivery.client = type(delivery.client)(api_key=fake.api_key, host=f"http://127.0.0.1:{port}")
+        delivery = sendgrid()
+        batch = delivery.open_batch(4)
+        delivery.client = type(delivery.client)(api_key=fake.api_key, host=f"http://127.0.0.1:{port}")
 
-    results = delivery.deliver(mailing(), recipients(1), batch, None)
+        results = delivery.deliver(mailing(), recipients(1), batch, None)
 
     assert not results[0].ok and results[0].certain
     assert "gave up after 3 attempts" in results[0].error

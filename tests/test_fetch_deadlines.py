@@ -177,11 +177,11 @@ def test_a_deadline_that_is_not_a_number_is_a_config_error(project_from):
 
 
 def test_errors_name_the_feed_and_what_happened(project_from):
-    with socket.socket() as unused:
+    with socket.socket() as unused:  # bound, not listening: refused, and no other test process can take the port
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    project = project_from(f'[sources.gone]\ntype = "feed"\nurl = "http://127.0.0.1:{port}/feed.xml"\n{SINK}')
-    [gone] = run(project, mode="refresh", as_of=date(2016, 2, 1)).failed("source")
+        project = project_from(f'[sources.gone]\ntype = "feed"\nurl = "http://127.0.0.1:{port}/feed.xml"\n{SINK}')
+        [gone] = run(project, mode="refresh", as_of=date(2016, 2, 1)).failed("source")
     assert gone.summary.startswith(f"http://127.0.0.1:{port}/feed.xml: cannot connect")
 
 

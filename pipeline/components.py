@@ -58,16 +58,34 @@ class Settings(BaseModel):
 
 
 def _resolved(value: Any, base: Path) -> Any:
-    """`value` with each relative `Path` in it taken from `base`; the very same object when it holds none."""
+    """`value` with each relative `Path` in it taken from `base`; the very same object when it holds none. Lists,
+    tuples (a NamedTuple too), sets, tables (an OrderedDict or a defaultdict too) and pydantic models (a frozen one
+    too) are looked into; two keys of a table that name the same file are refused."""
     if isinstance(value, Path):
         return value if value.is_absolute() else base / value
-    if type(value) in (list, tuple, set, frozenset):
+    if isinstance(value, list | tuple | set | frozenset):
         made = [_resolved(entry, base) for entry in value]
-        return value if all(a is b for a, b in zip(made, value, strict=True)) else type(value)(made)
-    if type(value) is dict:
-        made = {_resolved(key, base): _resolved(entry, base) for key, entry in value.items()}
-        same = all(a is b and made[a] is value[b] for a, b in zip(made, value, strict=True)) and len(made) == len(value)
-        return value if same else made
+        if all(a is b for a, b in zip(made, value, strict=True)):
+            return value
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple
+            return type(value)(*made)
+        return type(value)(made)
+    if isinstance(value, dict):
+        made = {}
+        for key, entry in value.items():
+            new_key = _resolved(key, base)
+            if new_key in made:
+                raise ValueError(f"two keys name the same file, {new_key}")
+            made[new_key] = _resolved(entry, base)
+        if all(a is b and made[a] is value[b] for a, b in zip(made, value, strict=True)):
+            return value
+        copy = value.copy()  # of its own kind: an OrderedDict's order, a defaultdict's factory
+        copy.clear()
+        copy.update(made)
+        return copy
+    if isinstance(value, BaseModel):
+        changed = {name: new for name, old in value for new in (_resolved(old, base),) if new is not old}
+        return value.model_copy(update=changed) if changed else value
     return value
 
 

@@ -81,3 +81,41 @@ def test_a_sentence_asking_the_reader_to_act_in_other_words_never_leads(sentence
 
     assert ASKING.match(sentence)
     assert summarise_html(LONG_FIRST + f"<p>{sentence}</p>", 300, 3) == ""
+
+
+def test_paths_in_a_named_tuple_a_nested_model_and_an_ordered_dict_are_taken_from_pipeline_toml():
+    from collections import OrderedDict
+    from pathlib import Path
+    from typing import NamedTuple
+
+    from pydantic import BaseModel, ConfigDict, ValidationError
+
+    from pipeline.components import Settings
+
+    class Pair(NamedTuple):
+        folder: Path
+        label: str
+
+    class Inner(BaseModel):
+        model_config = ConfigDict(frozen=True)
+        folder: Path
+
+    class Own(Settings):
+        pair: Pair | None = None
+        inner: Inner | None = None
+        inners: list[Inner] = []
+        ordered: OrderedDict[str, Path] = OrderedDict()
+        labels: dict[Path, str] | None = None
+        same: tuple[Path, ...] = ()
+
+    base = Path("/base")
+    own = Own.model_validate({"pair": ["a", "x"], "inner": {"folder": "b"}, "inners": [{"folder": "c"}],
+                              "ordered": {"k": "d", "j": "/abs"}, "labels": {"e": "E"}, "same": ["/x"]},
+                             context={"base_dir": base})
+    assert own.pair == Pair(base / "a", "x") and isinstance(own.pair, Pair)
+    assert own.inner == Inner(folder=base / "b")
+    assert own.inners == [Inner(folder=base / "c")]
+    assert own.ordered == OrderedDict([("k", base / "d"), ("j", Path("/abs"))]) and type(own.ordered) is OrderedDict
+    assert own.labels == {base / "e": "E"}
+    with pytest.raises(ValidationError, match="same file"):  # not one of the two dropped without a word
+        Own.model_validate({"labels": {"f": "1", "/base/f": "2"}}, context={"base_dir": base})

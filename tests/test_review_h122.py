@@ -119,3 +119,29 @@ def test_paths_in_a_named_tuple_a_nested_model_and_an_ordered_dict_are_taken_fro
     assert own.labels == {base / "e": "E"}
     with pytest.raises(ValidationError, match="same file"):  # not one of the two dropped without a word
         Own.model_validate({"labels": {"f": "1", "/base/f": "2"}}, context={"base_dir": base})
+
+
+def test_preview_without_a_date_shows_the_next_issue_after_one_made_on_another_day(write_project, capsys):
+    """The latest issue made with --as-of on a day that is not the newsletter day (the 15th, the day being the 1st):
+    without --as-of, preview shows the next newsletter day's issue, not an error that the 1st would overlap it."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from pipeline.commands.mail import _edition
+    from pipeline.config import load_project
+    from pipeline.state import Store
+    from tests.test_organiser_commands import LATER_POST, main, project
+
+    config = project(write_project)
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-15"]) == 0  # issue 1, on the 15th
+    (config.parent / "blog" / "later.md").write_text(LATER_POST.replace("2016-03-10", "2016-03-18"),
+                                                     encoding="utf-8")
+    main(["refresh", "-c", str(config), "--as-of", "2016-03-19"])
+    capsys.readouterr()
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        after = _edition(load_project(config), store, None, now=datetime(2016, 3, 20, 12, tzinfo=ZoneInfo("UTC")))
+        assert [e.number for e in store.editions()] == [1]
+    finally:
+        store.close()
+    assert (after.number, after.as_of.isoformat()) == (2, "2016-04-01")

@@ -35,7 +35,8 @@ def _edition(project: Project, store: Store, as_of: date | None, now: datetime |
     it would be made from what is stored by now (so an organiser sees what is coming, before it goes out)."""
     now = now or datetime.now(project.tz)
     day = as_of or edition_date(project, now.date())
-    if as_of is None and store.edition_on(day) is not None:
+    latest = store.latest_edition() if as_of is None else None
+    if latest is not None and latest.as_of >= day:  # made (on that day, or with --as-of on one after it)
         day = month_after(day)
     moment = datetime.combine(day, datetime.min.time(), tzinfo=project.tz) if as_of else now
     edition = prepare_edition(store, day, project.tz, project.core.name, moment, record=False)

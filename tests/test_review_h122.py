@@ -145,3 +145,19 @@ def test_preview_without_a_date_shows_the_next_issue_after_one_made_on_another_d
     finally:
         store.close()
     assert (after.number, after.as_of.isoformat()) == (2, "2016-04-01")
+
+
+@pytest.mark.parametrize("text", [
+    "İİİ İstanbul ΟΔΟΣ peer\u00adsupport İ\u2060İ work Σ here",
+    "ΣΊΣΥΦΟΣ İİ co\u00adoperation\u2060s İ final word",
+    "Ǆemal İİ ﬁnance İ word, a İ-b c.İd e",
+])
+def test_explain_offsets_find_each_word_after_characters_whose_lower_case_is_longer(text):
+    """'İ' is the one character whose lower case is longer (checked), mixed with final sigmas, soft hyphens and word
+    joiners: each word of the normalised text is found where it starts in the text."""
+    from pipeline.phrases import WORD, normalise, original_offset
+
+    assert [c for c in map(chr, range(0x110000)) if len(c.lower()) != 1] == ["İ"]
+    for match in WORD.finditer(normalise(text)):
+        at = original_offset(text, match.start())
+        assert text[at].lower()[0] == match.group()[0], (match.group(), text[at:])

@@ -161,3 +161,19 @@ def test_explain_offsets_find_each_word_after_characters_whose_lower_case_is_lon
     for match in WORD.finditer(normalise(text)):
         at = original_offset(text, match.start())
         assert text[at].lower()[0] == match.group()[0], (match.group(), text[at:])
+
+
+def test_layers_of_several_members_each_in_one_byte_chunks():
+    inner = gzip.compress(b"<rss>x") + gzip.compress(b"") + gzip.compress(b"y</rss>") + b"\0\0"
+    outer = gzip.compress(inner[:20]) + b"\0" + gzip.compress(inner[20:])
+    assert bounded_body([outer[n:n + 1] for n in range(len(outer))], "gzip, gzip", 1 << 20) == b"<rss>xy</rss>"
+    deflated = zlib.compress(b"<rss>z</rss>" * 50)
+    members = gzip.compress(deflated[:9]) + gzip.compress(deflated[9:])
+    assert bounded_body([members[n:n + 1] for n in range(len(members))], "deflate, gzip", 1 << 20) == (
+        b"<rss>z</rss>" * 50)
+
+
+def test_the_deadline_ends_a_body_of_many_members_between_them():
+    calls = []
+    raw = gzip.compress(b"a") * 1000
+    assert bounded_body([raw], "gzip", 1 << 20, lambda: calls.append(1) or len(calls) < 10) is None

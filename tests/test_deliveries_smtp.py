@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import itertools
+import socket
 import ssl
 
 import pytest
@@ -19,7 +20,7 @@ from pipeline.run_context import RunContext
 from pipeline.state import Store
 from pipeline.subscribers.addresses import canonical
 from plugins.sinks.email.render import RenderedEdition
-from tests.mail_fixtures import Inbox, build_messages, free_port
+from tests.mail_fixtures import Inbox, build_messages
 
 RENDERED = RenderedEdition("Test Network: issue 5, April 2016", "<html><body><p>Hello £</p></body></html>",
                            "Hello in plain text\n")
@@ -135,10 +136,11 @@ def test_a_wrong_password_fails_every_message(smtp_server, smtp_delivery, certif
 
 
 def test_an_unreachable_server_fails_every_message(smtp_delivery):
-    port = free_port()  # nothing listens there
-    send = smtp_delivery(f"port = {port}, starttls = false")
-
-    results = send(messages("ann@example.org", "bob@example.org"))
+    with socket.socket() as unused:  # bound, not listening: refused, and no other test process can take the port
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+        send = smtp_delivery(f"port = {port}, starttls = false")
+        results = send(messages("ann@example.org", "bob@example.org"))
 
     assert [d.ok for d in results] == [False, False]
     assert results[0].error.startswith(f"SMTP server 127.0.0.1:{port}: ConnectionRefusedError")

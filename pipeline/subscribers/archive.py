@@ -4,14 +4,15 @@ Every CSV of the zip is read, each taken as the file of the export its columns s
 their rows make one list (`csv_io.keep`: an address in two files keeps the row that takes it off the list), so one
 import takes them all, in the transactions one CSV takes. The zip is refused whole, in one line and before
 anything is imported, for a member Mailchimp's export never holds (its name is not one Mailchimp gives, `..` or an
-absolute path, not a CSV), a file whose columns say another kind than its name, an encrypted or damaged member, or
-more than `MAX_UNPACKED` bytes once unpacked (a zip bomb: what each member says it holds is checked first, and what
-it gives is counted as it is read, so a member that lies about its size is stopped there too).
+absolute path, a symbolic link, not a CSV), a file whose columns say another kind than its name, an encrypted or
+damaged member, or more than `MAX_UNPACKED` bytes once unpacked (a zip bomb: what each member says it holds is
+checked first, and what it gives is counted as it is read, so a member that lies about its size is stopped there too).
 """
 
 from __future__ import annotations
 
 import io
+import stat
 import zipfile
 import zlib
 from dataclasses import replace
@@ -56,6 +57,9 @@ def _read(path: Path, archive: zipfile.ZipFile) -> CsvList:
                               f"import those")
     for info in members:
         _check_name(path, info.filename)
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise SubscriberError(f"{path}: {info.filename} is a symbolic link, which Mailchimp's export never "
+                                  f"holds; refused, nothing imported: use the zip Mailchimp gave")
     declared = sum(info.file_size for info in members)
     if declared > MAX_UNPACKED:
         raise SubscriberError(f"{path}: its files would unpack to {declared:,} bytes, more than the "

@@ -51,7 +51,7 @@ def test_an_address_both_subscribed_and_unsubscribed_in_any_order_and_spelling_i
     export = audience_zip(config.parent / "audience.zip", {
         "unsubscribed_members_export_1.csv": csv_text(UNSUBSCRIBED, [dan]),
         "folder/subscribed_members_export_1.csv": csv_text(SUBSCRIBED, [*SUBSCRIBED_ROWS, as_member])})
-    assert cli(config, "import", str(export)) == 0
+    assert cli(config, "import", str(export)) == 3  # reported, whichever file comes first
     assert status(config)["dan@example.org"] == "unsubscribed"
     # an older export in which Dan is still a member changes nothing, nor does `add`
     older = audience_zip(config.parent / "older.zip",
@@ -100,3 +100,39 @@ def test_the_record_keeps_no_place_and_no_line_breaks_or_control_characters(conf
     assert cli(config, "show", "eve@example.org") == 0
     shown = capsys.readouterr().out
     assert "\x1b" not in shown and "\x07" not in shown and "53.8008" not in shown and "-1.5491" not in shown
+
+
+def test_one_mailbox_spelt_in_unicode_and_in_punycode_across_files_is_unsubscribed(config):
+    dan = [*UNSUBSCRIBED_ROWS[0]]
+    dan[0] = "dan@xn--exmple-cua.org"
+    as_member = ["Dan@Exämple.org", "Dan", "", "1", "", "", "", "", *PLACE, "2024-01-01 00:00:00", "1", "d", "", ""]
+    export = audience_zip(config.parent / "audience.zip", {
+        "subscribed_members_export_1.csv": csv_text(SUBSCRIBED, [as_member]),
+        "unsubscribed_members_export_1.csv": csv_text(UNSUBSCRIBED, [dan])})
+    assert cli(config, "import", str(export)) == 3  # the conflict is a problem to look at
+    assert list(status(config).values()) == ["unsubscribed"], status(config)
+
+
+def test_a_member_row_after_the_unsubscribed_row_of_its_address_is_reported_too(config, capsys):
+    """Whichever file comes first in the zip, an address both subscribed and unsubscribed is a problem: before, only
+    the order subscribed-then-unsubscribed said so, the other was quiet."""
+    as_member = ["DAN@EXAMPLE.ORG", "Dan", "", "1", "", "", "", "", *PLACE, "2024-01-01 00:00:00", "1", "d", "", ""]
+    export = audience_zip(config.parent / "audience.zip", {
+        "unsubscribed_members_export_1.csv": csv_text(UNSUBSCRIBED, [UNSUBSCRIBED_ROWS[0]]),
+        "subscribed_members_export_1.csv": csv_text(SUBSCRIBED, [as_member])})
+    assert cli(config, "import", str(export)) == 3
+    err = " ".join(capsys.readouterr().err.split())
+    assert "subscribed_members_export_1.csv:2: dan@example.org is listed on" in err, err
+    assert "unsubscribed_members_export_1.csv:2 too, unsubscribed; that row is the one kept" in err, err
+    assert status(config) == {"dan@example.org": "unsubscribed"}
+
+
+def test_a_lone_export_csv_with_a_bom_crlf_and_quoted_commas_and_line_ends_is_read(config):
+    rows = [[*SUBSCRIBED_ROWS[0]], [*SUBSCRIBED_ROWS[1]]]
+    rows[0][SUBSCRIBED.index("NOTES")] = "met, at the\r\nseminar"
+    rows[1][SUBSCRIBED.index("First Name")] = "Bob, Jr."
+    lone = config.parent / "subscribed_members_export_ü.csv"
+    lone.write_bytes(b"\xef\xbb\xbf" + csv_text(SUBSCRIBED, rows).encode())
+    assert cli(config, "import", str(lone)) == 0
+    assert stored(config)["bob@example.org"][:2] == ("active", "Bob, Jr.")
+    assert stored(config)["ann@example.org"][0] == "active"

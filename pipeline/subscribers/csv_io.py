@@ -118,7 +118,8 @@ def read_csv(path: Path, open_text: OpenText | None = None) -> CsvList:
 
 def keep(found: CsvList, seen: dict[str, int], listed: CsvRow) -> None:
     """Add `listed` to `found.rows`, unless a row for its address is there (`seen`: email -> its place): then the one
-    taking the address off the list wins, reported; a pending row gives way to any other, quietly."""
+    taking the address off the list wins, reported whichever comes first; a pending row gives way to any other,
+    quietly."""
     earlier = seen.get(listed.email)
     if earlier is None:
         seen[listed.email] = len(found.rows)
@@ -130,6 +131,12 @@ def keep(found: CsvList, seen: dict[str, int], listed: CsvRow) -> None:
         found.problems.append(f"{found.at(listed)}: {listed.email} is listed on {there} too; this row, "
                               f"{listed.status}, is the one kept; delete the other")
         found.rows[earlier] = listed
+    elif found.rows[earlier].status in _LEAVING and listed.status not in _LEAVING:
+        # The same conflict, the leaving row first: reported as well, whichever order the rows (or files) come in.
+        kept = found.rows[earlier]
+        there = found.at(kept) if kept.source != listed.source else f"line {kept.line}"
+        found.problems.append(f"{found.at(listed)}: {listed.email} is listed on {there} too, {kept.status}; that "
+                              f"row is the one kept; delete this one")
     elif found.rows[earlier].status == "pending" and listed.status != "pending":
         found.rows[earlier] = listed  # a request nobody confirmed is not imported: the member's own row is
 

@@ -136,3 +136,12 @@ def test_a_lone_export_csv_with_a_bom_crlf_and_quoted_commas_and_line_ends_is_re
     assert cli(config, "import", str(lone)) == 0
     assert stored(config)["bob@example.org"][:2] == ("active", "Bob, Jr.")
     assert stored(config)["ann@example.org"][0] == "active"
+
+
+def test_who_left_here_and_was_forgotten_is_not_added_back_by_a_fresh_export(config):
+    export = audience_zip(config.parent / "audience.zip", whole_audience())
+    assert cli(config, "import", str(export)) == 0
+    assert cli(config, "remove", "ann@example.org") == 0
+    assert cli(config, "forget", "ann@example.org") == 0
+    assert cli(config, "import", str(export)) == 0
+    assert status(config).get("ann@example.org") != "active", status(config)

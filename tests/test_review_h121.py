@@ -145,3 +145,13 @@ def test_who_left_here_and_was_forgotten_is_not_added_back_by_a_fresh_export(con
     assert cli(config, "forget", "ann@example.org") == 0
     assert cli(config, "import", str(export)) == 0
     assert status(config).get("ann@example.org") != "active", status(config)
+
+
+def test_a_zip_named_as_a_csv_list_says_it_is_a_zip_not_that_it_is_not_utf8(tmp_path):
+    from pipeline.errors import SubscriberError
+    from pipeline.subscribers.csv_io import read_csv
+
+    export = audience_zip(tmp_path / "audience.zip", whole_audience())
+    with pytest.raises(SubscriberError, match=r"audience\.zip: a zip, not a CSV; import it with `pipeline "
+                                              r"subscribers import`"):
+        read_csv(export)

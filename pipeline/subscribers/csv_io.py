@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import re
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,9 @@ def read_csv(path: Path, open_text: OpenText | None = None) -> CsvList:
     Raises SubscriberError (one line naming the file) when the file cannot be read at all.
     """
     opener = open_text or (lambda: path.open(encoding="utf-8-sig", newline=""))
+    if open_text is None and path.is_file() and zipfile.is_zipfile(path):  # Mailchimp's export, named as a run's list
+        raise SubscriberError(f"{path}: a zip, not a CSV; import it with `pipeline subscribers import`, or name one "
+                              f"of its CSV files")
     try:
         with opener() as handle:
             return _read(csv.DictReader(handle), path, opener)

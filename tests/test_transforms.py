@@ -174,3 +174,17 @@ def test_a_sentence_asking_the_reader_to_act_may_follow_the_lead():
     assert summarise_html(body, 300, 3) == ("The seminar looks at how peer workers and clinicians share decisions on "
                                             "acute wards. Book a place on the network's website; there are free "
                                             "places for service users and carers.")
+
+
+@pytest.mark.parametrize("informs", ["Booking closes on 25 January.", "Tickets cost £25 for the day.",
+                                     "Places are limited to forty people."])
+def test_a_sentence_that_only_informs_about_booking_may_still_lead_in_place_of_a_long_first_one(informs):
+    """A date or a price of booking is what a reader wants, not an order to act: when the first sentence is too
+    long, it may lead (the labelled case `overlong-first-sentence`)."""
+    from plugins.transforms.summary import summarise_html
+
+    long_first = ("Iseult Twamley, who is leading a project in West Cork, Ireland, Rafaella Pocobello, one of the "
+                  "co-ordinators of a project covering eight districts in Italy, and Amy Morgan, from Advocates in "
+                  "Massachusetts, USA, will all be giving brief presentations on how they are developing Open "
+                  "Dialogue within their own services, alongside the keynote speakers and a panel of clinicians.")
+    assert summarise_html(f"<p>{long_first} {informs}</p>", 300, 3).startswith(informs)

@@ -62,10 +62,13 @@ _ASKING_VERBS = (r"book|register|click|read|see|visit|apply|contact|e-?mail|phon
                  r"reserve|rsvp|share|donate")
 _ORDERS_TAKE = (r"(?:a|an|the|our|your|us|it|them|this|these|that|now|here|online|today|early|soon|more|tickets?|"
                 r"places?|seats?|on|at|to|for|via|by|in|from|through|with|before|and|or)\b|[\d+,;:!(]|\S+@")
+# (what only informs is left alone: "Booking closes on 25 January.", "Tickets cost £25.", "Places are limited.")
 ASKING = re.compile(rf"^(?:please\b|(?:sign up|find out|call us|get (?:your|in touch|tickets)|don[’']?t miss|"
                     rf"do not miss|join us)\b|to (?:book|register|apply|reserve|sign up|find out|buy|order|"
-                    rf"get tickets|take part)\b|(?:tickets|places) (?:are|cost|can|go)\b|"
-                    rf"booking (?:is|opens|closes|essential)\b|(?:{_ASKING_VERBS})(?![\w-]) *(?:{_ORDERS_TAKE}))", re.I)
+                    rf"get tickets|take part)\b|"
+                    rf"(?:tickets|places) (?:are available|can be (?:booked|bought|reserved)|go on sale)\b|"
+                    rf"booking is (?:essential|required|necessary)\b|(?:{_ASKING_VERBS})(?![\w-]) *(?:{_ORDERS_TAKE}))",
+                    re.I)
 # WORD's words found without the pattern (`_words`): a text in bytes with each character WORD takes kept, a capital
 # made small (A-Z -> a-z), "\x01" standing for "’", and anything else made a space.
 _WORD_BYTES = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or c in b"'-\x01" else 32 for c in range(256))

@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.state.subscribers import REAPPLIED, UPGRADE
-from tests.serve_fixtures import SERVE_TOML
 from tests.test_suppression_log import (
-    POSTS,
     SECRET,
     add,
     backup,
@@ -26,18 +24,14 @@ from tests.test_suppression_log import (
     restore,
     row,
     run_issue,
+    write_project,
 )
 
 
 @pytest.fixture
 def config(tmp_path, monkeypatch) -> Path:
-    """The project of tests/test_suppression_log.py: `serve`'s settings and a monthly source of posts."""
-    monkeypatch.setenv("TEST_SERVE_SECRET", SECRET)
-    (tmp_path / "plugins").mkdir()
-    (tmp_path / "plugins" / "posts.py").write_text(POSTS, encoding="utf-8")
-    toml = SERVE_TOML.replace("workers = 1\n", 'workers = 1\nplugins_dir = "plugins"\n')
-    (tmp_path / "pipeline.toml").write_text(toml + '\n[sources.posts]\ntype = "monthly"\n', encoding="utf-8")
-    return tmp_path / "pipeline.toml"
+    """The project of tests/test_suppression_log.py."""
+    return write_project(tmp_path, monkeypatch)
 
 
 def test_an_upgrade_entry_stamped_when_an_old_copy_is_brought_up_to_date_does_not_hide_a_later_leave(config):

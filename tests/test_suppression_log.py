@@ -43,14 +43,19 @@ POSTS = ("from datetime import UTC, datetime\nfrom pipeline import hookimpl\nfro
 WEBHOOK_ENV = "TEST_SENDGRID_WEBHOOK_KEY"
 
 
-@pytest.fixture
-def config(tmp_path, monkeypatch) -> Path:
+def write_project(tmp_path: Path, monkeypatch) -> Path:
+    """`serve`'s settings and a monthly source of posts, in `tmp_path`; its pipeline.toml."""
     monkeypatch.setenv("TEST_SERVE_SECRET", SECRET)
     (tmp_path / "plugins").mkdir()
     (tmp_path / "plugins" / "posts.py").write_text(POSTS, encoding="utf-8")
     toml = SERVE_TOML.replace("workers = 1\n", 'workers = 1\nplugins_dir = "plugins"\n')
     (tmp_path / "pipeline.toml").write_text(toml + '\n[sources.posts]\ntype = "monthly"\n', encoding="utf-8")
     return tmp_path / "pipeline.toml"
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch) -> Path:
+    return write_project(tmp_path, monkeypatch)
 
 
 def cli(config: Path, *args: str) -> int:

@@ -471,6 +471,7 @@ def test_an_empty_host_listens_on_every_interface_as_uvicorn_did():
     sockets = _listening("", 0)
     try:
         assert ("0.0.0.0", socket.AF_INET) in {(s.getsockname()[0], s.family) for s in sockets}
+        assert len({s.getsockname()[1] for s in sockets}) == 1  # port 0: one free port, the same on IPv4 and IPv6
     finally:
         for sock in sockets:
             sock.close()

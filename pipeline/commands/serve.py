@@ -16,12 +16,13 @@ from pipeline.mail.transactional import mail_sink
 def register(command: Callable[[str, Callable, str], argparse.ArgumentParser]) -> None:
     serve = command("serve", cmd_serve, "run the web app where people subscribe, confirm, choose themes and leave")
     serve.add_argument("--host", help="address to listen on (default: [serve] host, 127.0.0.1)")
-    serve.add_argument("--port", type=_port, help="port to listen on (default: [serve] port, 8000)")
+    serve.add_argument("--port", type=_port,
+                       help="port to listen on (default: [serve] port, 8000; 0: a free one, which it prints)")
 
 
 def _port(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535, or 0 for a free one)")
     return int(text)
 
 
@@ -54,8 +55,8 @@ def cmd_serve(args) -> int:
     except PipelineError as exc:  # the other pages still work; the form could only pretend
         print(f"warning: the subscribe form cannot send confirmations: {exc}", file=sys.stderr)
     host = args.host or project.serve.host
-    port = args.port or project.serve.port
-    listening = _listening(host, port)
+    listening = _listening(host, project.serve.port if args.port is None else args.port)
+    port = listening[0].getsockname()[1]  # the one given, or the free one chosen for --port 0
     _say_which_secret(project)
     print(f"serving {project.core.site_url}/subscribe and the links in every email on {_where(host, port)} "
           f"(Ctrl-C to stop)", file=sys.stderr)
@@ -70,7 +71,8 @@ def cmd_serve(args) -> int:
 def _listening(host: str, port: int) -> list[socket.socket]:
     """Sockets listening on every address of `host` (all interfaces for ""), as asyncio would bind them, or
     one line saying why not (uvicorn would log it and exit). They listen at once, not in uvicorn after the
-    app's startup: till then another process could bind the port too."""
+    app's startup: till then another process could bind the port too. For port 0 the first socket takes a free
+    port and the others that same one, so that one number reaches the server on every address."""
     where = _where(host, port)
     try:
         found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -90,6 +92,8 @@ def _listening(host: str, port: int) -> list[socket.socket]:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6 and len({entry[0] for entry in found}) > 1:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # IPv4 has its own socket here
+            if len(sockets) > 1:  # the port the first was given: the same one, or the free one chosen for port 0
+                address = (address[0], sockets[0].getsockname()[1], *address[2:])
             sock.bind(address)
             sock.listen()
         if not sockets:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -138,26 +139,26 @@ class LiveServer:
 
 
 class ServeProcess:
-    """`pipeline serve --config CONFIG` as a process of its own on a free port of 127.0.0.1, in a `with` block: it
-    has said it serves when the block starts (`lines`: its standard error so far), and is stopped (SIGTERM) when it
-    ends, unless `stop()` did so first."""
+    """`pipeline serve --config CONFIG` as a process of its own on 127.0.0.1, in a `with` block: it has said it
+    serves when the block starts (`lines`: its standard error so far; `port` and `url`: where, read from its
+    'serving' line), and is stopped (SIGTERM) when it ends, unless `stop()` did so first. It is given `--port 0`
+    and binds a free port itself: a port chosen here and closed before it started could be taken in between by
+    another test process."""
 
     def __init__(self, config: Path, env: dict[str, str] | None = None):
-        with socket.socket() as free:
-            free.bind(("127.0.0.1", 0))
-            self.port = free.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.command = [sys.executable, "-m", "pipeline", "serve", "--config", str(config), "--port", str(self.port)]
+        self.command = [sys.executable, "-m", "pipeline", "serve", "--config", str(config), "--port", "0"]
         self.env = env if env is not None else dict(os.environ)
         self.lines: list[str] = []
 
     def __enter__(self) -> ServeProcess:
         self.process = subprocess.Popen(self.command, stderr=subprocess.PIPE, text=True, env=self.env)
-        while not any(line.startswith("serving") for line in self.lines):
+        while not self.lines or not self.lines[-1].startswith("serving"):
             self.lines.append(self.process.stderr.readline())
             if not self.lines[-1]:
                 self.stop()
                 raise AssertionError(f"serve ended: {''.join(self.lines)}")
+        self.port = serving_port(self.lines[-1])
+        self.url = f"http://127.0.0.1:{self.port}"
         return self
 
     def stop(self) -> str:
@@ -168,3 +169,10 @@ class ServeProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def serving_port(line: str) -> int:
+    """The port in `pipeline serve`'s 'serving … on 127.0.0.1:PORT (Ctrl-C to stop)' line."""
+    found = re.search(r" on 127\.0\.0\.1:(\d+) ", line)
+    assert found, f"no port of 127.0.0.1 in {line!r}"
+    return int(found[1])

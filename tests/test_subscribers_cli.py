@@ -6,11 +6,9 @@ import csv
 import os
 import re
 import signal
-import socket
 import stat
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from pipeline.config import load_project
 from pipeline.errors import ConfigError
 from pipeline.state import Store
 from pipeline.state import subscribers as subs
-from tests.serve_fixtures import SERVE_TOML
+from tests.serve_fixtures import SERVE_TOML, serving_port
 
 LIST = "email,name,themes\nann@example.org,Ann,research\nbob@example.org,Bob,\nbad-row,Nobody,\n"
 
@@ -209,22 +207,19 @@ def test_serve_settings_are_checked(tmp_path, table, message):
         load_project(path)
 
 
-def test_pipeline_serve_runs_the_app_on_the_port_given(config):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def test_pipeline_serve_runs_the_app_on_the_free_port_it_names(config):
     env = {k: v for k, v in os.environ.items() if k != "TEST_SERVE_SECRET"}
     server = subprocess.Popen([sys.executable, "-m", "pipeline", "serve", "--config", str(config), "--host",
-                               "127.0.0.1", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True)
+                               "127.0.0.1", "--port", "0"], env=env, stderr=subprocess.PIPE, text=True)
+    said = []
     try:
-        response = None
-        deadline = time.monotonic() + 20
-        while response is None and time.monotonic() < deadline:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/subscribe", timeout=2)
-            except httpx.TransportError:
-                time.sleep(0.1)
-        assert response is not None and response.status_code == 200
+        while not said or not said[-1].startswith("serving"):
+            said.append(server.stderr.readline())
+            assert said[-1], said  # it ended without serving
+        port = serving_port(said[-1])  # it listens before it says so
+        assert port != 0
+        response = httpx.get(f"http://127.0.0.1:{port}/subscribe", timeout=20)
+        assert response.status_code == 200
         assert "Subscribe to the newsletter" in response.text
         for _ in range(2):
             foreign = httpx.get(f"http://127.0.0.1:{port}/subscribe", headers={"Host": "attacker.example"})
@@ -233,7 +228,7 @@ def test_pipeline_serve_runs_the_app_on_the_port_given(config):
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     finally:
         server.send_signal(signal.SIGINT)
-        _, err = server.communicate(timeout=20)
+        err = "".join(said) + server.communicate(timeout=20)[1]
     assert server.returncode == 130 and "Finished server process" in err  # Ctrl-C: a clean stop, as `schedule`
     assert secret.read_text().strip() not in err  # the secret is never printed
     refused = [line for line in err.splitlines() if "refused a request for host 'attacker.example'" in line]

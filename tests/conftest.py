@@ -53,14 +53,12 @@ def network(fake, write_project):
 def smtp_server():
     """smtp_server(inbox, **aiosmtpd options) -> port of a real SMTP server on 127.0.0.1 handing what it receives
     to `inbox` (tests/mail_fixtures.py: Inbox); it stops after the test."""
-    from aiosmtpd.controller import Controller
-
-    from tests.mail_fixtures import free_port
+    from tests.mail_fixtures import HeldPortController
 
     controllers = []
 
     def start(inbox, **options) -> int:
-        controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), **options)
+        controller = HeldPortController(inbox, **options)
         controller.start()
         controllers.append(controller)
         return controller.port

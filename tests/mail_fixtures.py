@@ -8,6 +8,8 @@ from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 
+from aiosmtpd.controller import Controller
+
 from pipeline.mail.message import Mailing, Recipient, build_message
 from plugins.sinks.email.render import RenderedEdition
 
@@ -49,7 +51,26 @@ class Inbox:
         return "250 Message accepted for delivery"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def held_port() -> socket.socket:
+    """A socket bound to a free port of 127.0.0.1, not listening (a connection is refused) until a
+    `HeldPortController` serves on it: its port can go into a config before the server starts."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+class HeldPortController(Controller):
+    """aiosmtpd's threaded Controller on 127.0.0.1, listening on `sock` (a `held_port()`; by default a new one),
+    whose port is `.port`. Controller binds the port it is given only in `start()`: a free port chosen and closed
+    before that could be taken in between by another test process; a socket bound all along cannot."""
+
+    def __init__(self, handler, sock: socket.socket | None = None, **options):
+        self.socket = sock if sock is not None else held_port()
+        super().__init__(handler, hostname="127.0.0.1", port=self.socket.getsockname()[1], **options)
+
+    def _create_server(self):
+        return self.loop.create_server(self._factory_invoker, sock=self.socket, ssl=self.ssl_context)
+
+    def stop(self, no_assert: bool = False) -> None:
+        super().stop(no_assert)
+        self.socket.close()  # the server closed it already, unless it never started

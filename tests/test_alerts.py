@@ -9,7 +9,6 @@ from email import policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from sample_feeds import ONE_ITEM_RSS as RSS
 from sample_feeds import TWO_FEEDS
 
@@ -17,7 +16,7 @@ from pipeline.cli import main
 from pipeline.config import load_project
 from pipeline.errors import ConfigError
 from pipeline.state import Store, alerts, history, journal
-from tests.mail_fixtures import Inbox, free_port
+from tests.mail_fixtures import HeldPortController, Inbox, held_port
 
 NETWORK = TWO_FEEDS + """[sinks.newsletter]
 type = "email"
@@ -146,7 +145,8 @@ class AlertInbox(Inbox):
 @pytest.fixture
 def smtp_network(write_project):
     """(pipeline.toml sending through a real SMTP server on loopback, its inbox, start(), stop())."""
-    port, inbox = free_port(), AlertInbox()
+    held, inbox = held_port(), AlertInbox()  # until start(), connections to it are refused
+    port = held.getsockname()[1]
     config = write_project(NETWORK.split("[alerts]")[0].replace('url = "down.xml"', 'url = "partner.xml"') + f"""
         [sinks.newsletter.delivery]
         type = "smtp"
@@ -161,12 +161,13 @@ def smtp_network(write_project):
     controllers = []
 
     def start():
-        controllers.append(Controller(inbox, hostname="127.0.0.1", port=port))
+        controllers.append(HeldPortController(inbox, held))
         controllers[-1].start()
 
     yield config, inbox, start
     for controller in controllers:
         controller.stop()
+    held.close()
 
 
 def test_undelivered_recipients_are_told_once_and_resolved_after_the_resend(smtp_network):

@@ -5,9 +5,11 @@ found in zoneinfo. The changes of one kind (the same offsets and abbreviation) t
 weekday of the same month at the same local time ("the last Sunday of March, 01:00") are one observance with a
 yearly RRULE, as calendar servers (Google's, tzurl.org's) write them: Outlook's desktop app reads a VTIMEZONE
 rightly only in that form (it misreads the RDATE lists icalendar's `Timezone.from_tzid` writes, which also leave
-out Morocco's extra changes in Ramadan). Any other change is an observance of its own, so every offset is right
-whatever the zone did. Each onset is in the local time before it, that is in TZOFFSETFROM (RFC 5545 3.8.3.3):
-British Summer Time began at 01:00 on 27 March 2016. A change forward is DAYLIGHT, one back STANDARD.
+out Morocco's extra changes in Ramadan). A rule the zone stopped keeping, within those years or after them, ends
+with an UNTIL (Moscow's summer time in 2010): a calendar app repeats a rule without one for ever. Any other change
+is an observance of its own, so every offset is right whatever the zone did. Each onset is in the local time
+before it, that is in TZOFFSETFROM (RFC 5545 3.8.3.3): British Summer Time began at 01:00 on 27 March 2016. A
+change forward is DAYLIGHT, one back STANDARD.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
 
 DAY = 86_400
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+LISTED_UNTIL = 2037  # the zone database lists changes to this year and repeats its rules after it
 
 
 class Change(NamedTuple):
@@ -60,7 +63,8 @@ def vtimezone(tzid: str, first: date, last: date) -> Timezone:
     """The VTIMEZONE of `tzid` for times from `first` to `last`."""
     zone = ZoneInfo(tzid)
     start = datetime(first.year - 1, 1, 1, tzinfo=UTC)
-    found = changes(zone, start, datetime.combine(last, datetime.min.time(), UTC))
+    end = datetime.combine(last, datetime.min.time(), UTC)
+    found = changes(zone, start, end)
     made = Timezone()
     made.add("TZID", tzid)
     observances = []
@@ -75,7 +79,7 @@ def vtimezone(tzid: str, first: date, last: date) -> Timezone:
     for (before, after, name), same in kinds.items():
         kind = TimezoneDaylight if after > before else TimezoneStandard
         for run in _runs(same):
-            rule = _yearly_rule(run, last)
+            rule = _yearly_rule(run, zone, end)
             if rule is not None:
                 observances.append(_observance(kind, name, before, after, run[0].onset, rule))
             else:
@@ -113,17 +117,49 @@ def _rule_of(onset: datetime) -> tuple | None:
     return onset.month, f"{week}{WEEKDAYS[onset.weekday()]}", onset.time()
 
 
-def _yearly_rule(run: list[Change], last: date) -> dict | None:
-    """The RRULE of a run of two changes or more (`_runs`), UNTIL a day after its last unless it goes on to the last
-    year asked for (a day: an app reading UNTIL in UTC against an onset in local time keeps the last change); None
-    for a single change."""
+def _yearly_rule(run: list[Change], zone: ZoneInfo, end: datetime) -> dict | None:
+    """The RRULE of a run of two changes or more (`_runs`), None for a single change. A rule the zone stops keeping,
+    before `end` or after it, ends with an UNTIL in UTC (RFC 5545 3.6.5) a day after its last change (a day: an app
+    reading UNTIL against an onset in local time keeps the last change); without one an app repeats it for ever."""
     if len(run) < 2:
         return None
     month, byday, _ = _rule_of(run[0].onset)
     rule: dict = {"FREQ": "YEARLY", "BYMONTH": month, "BYDAY": byday}
-    if run[-1].onset.year < last.year - 1:  # the zone stopped making this change, or made it by another rule
-        rule["UNTIL"] = run[-1].at + timedelta(days=1)
+    final = _last_kept(run[-1], month, byday, zone, end)
+    if final is not None:
+        rule["UNTIL"] = final.at + timedelta(days=1)
     return rule
+
+
+def _last_kept(change: Change, month: int, byday: str, zone: ZoneInfo, end: datetime) -> Change | None:
+    """The last change, `change` or after it, that the yearly rule (`month`, `byday`) gives and the zone makes;
+    None if the zone keeps the rule for ever. Before `end`, `changes` found them all, so the run ended at `change`;
+    after it each year's is looked up in zoneinfo, up to a year past the last year the zone database lists changes
+    for: from then on it repeats its rules."""
+    for year in range(change.onset.year + 1, max(end.year, LISTED_UNTIL) + 2):
+        onset = datetime.combine(_day_by_rule(year, month, byday), change.onset.time())
+        following = Change((onset - change.before).replace(tzinfo=UTC), change.before, change.after, change.name)
+        if following.at < end or not _made(zone, following):
+            return change
+        change = following
+    return None
+
+
+def _day_by_rule(year: int, month: int, byday: str) -> date:
+    """The day of `month` in `year` that a BYDAY of `_rule_of` (`2SU`, `-1SU`) gives."""
+    week, weekday = int(byday[:-2]), WEEKDAYS.index(byday[-2:])
+    if week > 0:
+        first = date(year, month, 1)
+        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (week - 1))
+    final = date(year, month, calendar.monthrange(year, month)[1])
+    return final - timedelta(days=(final.weekday() - weekday) % 7)
+
+
+def _made(zone: ZoneInfo, change: Change) -> bool:
+    """Whether the zone makes `change`: the offset before it up to its instant, then the one after, by its name."""
+    at = int(change.at.timestamp())
+    return (_offset(zone, at - 1), _offset(zone, at)) == (change.before, change.after) and (
+        change.at.astimezone(zone).tzname() or "") == change.name
 
 
 def _observance(kind: type, name: str, before: timedelta, after: timedelta, onset: datetime,

@@ -396,3 +396,63 @@ def test_a_zones_yearly_changes_are_written_as_the_yearly_rules_outlook_reads():
     new_york = _timezone("America/New_York", date(2007, 1, 1), date(2017, 1, 1)).walk()[1:]
     assert sorted((o.name, str(o["RRULE"].to_ical().decode())) for o in new_york if "RRULE" in o) == [
         ("DAYLIGHT", "FREQ=YEARLY;BYDAY=2SU;BYMONTH=3"), ("STANDARD", "FREQ=YEARLY;BYDAY=1SU;BYMONTH=11")]
+
+
+def claimed_changes(vtimezone) -> list[tuple[datetime, timedelta, timedelta]]:
+    """Every change of offset a VTIMEZONE gives, as icalendar reads it (each RRULE expanded by dateutil from DTSTART
+    in the offset before, to UNTIL or, without one, to 2038): (instant in UTC, offset before, offset after)."""
+    from dateutil.rrule import rrulestr
+    from dateutil.tz import tzoffset
+
+    found = []
+    for observance in vtimezone.walk():
+        if observance.name not in ("STANDARD", "DAYLIGHT"):
+            continue
+        before, after = observance.decoded("TZOFFSETFROM"), observance.decoded("TZOFFSETTO")
+        start = observance.decoded("DTSTART").replace(tzinfo=tzoffset(None, before))
+        onsets = [start]
+        if "RRULE" in observance:
+            rule = rrulestr(observance["RRULE"].to_ical().decode(), dtstart=start)
+            onsets = list(rule.between(start, datetime(2038, 1, 1, tzinfo=UTC), inc=True))
+        found += [(onset.astimezone(UTC), before, after) for onset in onsets if before != after]
+    return sorted(found)
+
+
+@pytest.mark.parametrize(("tzid", "years"), [
+    ("Europe/Moscow", (2009, 2010)),  # summer time by rule to 2010; in March 2011 Moscow kept it all year
+    ("Europe/Moscow", (2010, 2015)),  # and in October 2014 went back to winter time for good
+    ("America/Sao_Paulo", (2018, 2019)),  # the last end of summer time, February 2019
+    ("Asia/Tehran", (2021, 2022)),  # the last summer time, 2022 (on fixed dates, so no yearly rule)
+    ("Europe/Istanbul", (2015, 2016)),  # summer time kept all year from 2016
+    ("America/New_York", (2005, 2005)),  # the rule of 1987 to 2006; another from 2007
+    ("America/Mexico_City", (2020, 2021)),  # summer time ended in October 2022
+    ("Europe/London", (2016, 2018)),  # keeps its rules
+])
+def test_a_vtimezone_gives_no_change_the_zone_stopped_making(project_from, item_factory, tzid, years):
+    """A yearly rule the zone stopped keeping (Moscow after 2010, Brazil after 2019, the US's old rule after 2006)
+    ends with an UNTIL in UTC (RFC 5545 3.6.5), wherever the calendar's years end: without one a calendar app
+    repeats the change for ever (Moscow back to +03:00 every October from 2011). Every change the VTIMEZONE gives is
+    one the zone database makes, at that instant and between those offsets; either side of each change in the
+    calendar's years the offset is the zone's; a rule the zone still keeps (London's) goes on with no UNTIL."""
+    from pipeline.vtimezone import changes
+
+    zone, (first, last) = ZoneInfo(tzid), years
+    project = project_from(f'[pipeline]\nname = "N"\ntimezone = "{tzid}"\n[sinks.feed]\ntype = "rss"\n')
+    events = [item_factory(Kind.EVENT, f"Meeting {year}", event=EventDetails(
+        start=datetime(year, 6, 5, 10, tzinfo=zone), timezone=tzid, venue="Hall")) for year in (first, last)]
+    text = calendar_ics(project, events)
+    (vtimezone,) = Calendar.from_ical(text).walk("VTIMEZONE")
+
+    second = timedelta(seconds=1)
+    claimed = claimed_changes(vtimezone)
+    false = [(at.isoformat(), before, after) for at, before, after in claimed
+             if ((at - second).astimezone(zone).utcoffset(), at.astimezone(zone).utcoffset()) != (before, after)]
+    assert false == []
+    read = vtimezone.to_tz(lookup_tzid=False)
+    start, end = datetime(first, 1, 1, tzinfo=UTC), datetime(last + 1, 1, 1, tzinfo=UTC)
+    moments = [moment for change in changes(zone, start, end) for moment in (change.at - second, change.at)]
+    assert [m for m in moments if m.astimezone(read).utcoffset() != m.astimezone(zone).utcoffset()] == []
+    untils = [line for line in text.decode().splitlines() if "UNTIL=" in line]
+    assert all(line.split("UNTIL=")[1].split(";")[0].endswith("Z") for line in untils), untils
+    if tzid == "Europe/London":
+        assert untils == [] and [at.month for at, _, _ in claimed if at.year == 2037] == [3, 10]

@@ -150,3 +150,43 @@ def test_the_path_a_sources_file_is_published_at(project_from, address, path):
     project = project_from(f'[pipeline]\nname = "N"\nsite_url = "{SITE}"\n[sinks.archive]\ntype = "archive"\n')
     assert site.file_path(project, address) == path
 
+
+
+YEAR_POST = """---
+title: "A year on"
+date: 2016-01-22
+image: ../lead.jpg
+---
+
+Kept in a folder of its own: ![The group](../photos/group%20one.png), ![The hall](hall.png),
+<img src="./hall.png" alt="The hall again">, [the programme][programme] and [the notes](../notes/).
+
+[programme]: ../programme.pdf
+"""
+
+
+def test_a_post_in_a_subfolder_is_published_and_what_it_links_is_on_the_site_page_email_and_feed(pipeline_project):
+    """A post kept in a subfolder of the blog (`blog/2016/year.md`) is read like one beside the others, at
+    `<base_url><slug>/`: its relative links are read from its file (`../photos/…`, `hall.png`, a reference link,
+    raw HTML), and every address they give on the site page, in the email and in the RSS feed (read elsewhere, so
+    absolute) is one where the site has the file."""
+    files = {"blog/notes.md": POST, "blog/2016/year.md": YEAR_POST, "blog/lead.jpg": b"jpeg bytes",
+             "blog/photos/group one.png": PNG, "blog/2016/hall.png": PNG, "blog/programme.pdf": b"%PDF-1.4",
+             "subscribers.csv": "email,name\nann@example.org,Ann\n"}
+    project = pipeline_project(BLOG_TOML, files)
+
+    report = project.run(as_of=date(2016, 2, 1))
+
+    assert not report.problems
+    page = project.site("blog/year/")
+    (entry,) = [e for e in project.feed().entries if e.title == "A year on"]
+    feed_links = Links(entry.content[0].value).links
+    assert f"{SITE}/blog/2016/hall.png" in feed_links and f"{SITE}/blog/programme.pdf" in feed_links
+    check = Checker(load_project(project.root / "pipeline.toml"))
+    where = site.file(check.project, "blog/year/")
+    for link in Links(page).links:  # the page's own links to the site are relative, the post's absolute
+        check.relative(where, link.partition("#")[0]) if not link.startswith("webcal:") else None
+    for link in [*feed_links, *Links(project.email().html).links]:
+        assert link.startswith("https://"), link  # never relative to where it is read
+        check.absolute(where, link)
+    assert check.dead == [] and check.checked >= 8

@@ -17,8 +17,8 @@ from plugins.sources.text import markdown_to_html
 
 
 class BlogSource(Source):
-    """Every `*.md` file in `path`: front matter `title` and `date` required; `author`, `slug`, `url`,
-    `themes`, `draft`, `image` (the lead image) and `image_alt` optional.
+    """Every `*.md` file in `path`, in its subfolders too: front matter `title` and `date` required; `author`,
+    `slug`, `url`, `themes`, `draft`, `image` (the lead image) and `image_alt` optional.
 
     An image or a PDF kept in the folder (`site.FILE_SUFFIXES`) is published with the site at `base_url` plus its
     path in the folder, and a post's relative link to it (`image: lead.jpg`, `![Group](photos/group.jpg)`, read
@@ -43,7 +43,7 @@ class BlogSource(Source):
             raise FileNotFoundError(f"{folder}: folder not found; create it or fix [sources.{self.instance}] path")
         base = self._base()
         first: dict[str, Path] = {}  # the post that has each id
-        for path in sorted(folder.glob("*.md")):
+        for path in self._post_files():
             item = self._read(path, base, run)
             if item is None:
                 continue
@@ -57,20 +57,31 @@ class BlogSource(Source):
     def _base(self) -> str:
         return (self.settings.base_url or f"{self.project.core.site_url}/blog/").rstrip("/") + "/"
 
+    def _post_files(self) -> list[Path]:
+        """Every `*.md` file in the folder, in a subfolder too (`2016/notes.md`), but not in a hidden folder or in
+        the site's or the state folder."""
+        folder = self.settings.path
+        return [file for file in sorted(folder.rglob("*.md")) if file.is_file() and self._own(file, folder)]
+
+    def _own(self, file: Path, folder: Path) -> bool:
+        """Whether `file` of `folder` is the source's: not hidden or in a hidden folder, nor in the site's or the
+        state folder (the site written inside the blog's folder)."""
+        core = self.project.core
+        return (not any(part.startswith(".") for part in file.relative_to(folder).parts)
+                and not any(file.resolve().is_relative_to(own.resolve()) for own in (core.out_dir, core.state_dir)))
+
     def site_files(self) -> list[tuple[str, Path]]:
         """Every image and PDF in the folder, at `base_url` plus its path there (the site publishes those its posts
         link): not a hidden one, one whose real path is outside the folder (a link), or one in the site's or the state
         folder (the site written inside the blog's folder)."""
-        folder, base, core = self.settings.path.resolve(), self._base(), self.project.core
+        folder, base = self.settings.path.resolve(), self._base()
         if not folder.is_dir():
             return []
         found = []
         for file in sorted(folder.rglob("*")):
-            inside = file.relative_to(folder)
             if (file.suffix.lower() in site.FILE_SUFFIXES and self._shareable(file.resolve(), folder)
-                    and not any(part.startswith(".") for part in inside.parts)
-                    and not any(file.is_relative_to(own.resolve()) for own in (core.out_dir, core.state_dir))):
-                found.append((base + quote(inside.as_posix()), file))
+                    and self._own(file, folder)):
+                found.append((base + quote(file.relative_to(folder).as_posix()), file))
         return found
 
     @staticmethod

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import email
+import html
 import threading
+from datetime import date
 from email import policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,6 +20,7 @@ from pipeline.cli import main
 from pipeline.config import load_project
 from pipeline.errors import ConfigError
 from pipeline.redact import expand, literal_credentials, redact_text, redact_url, without_credentials
+from tests.http_fixtures import Route
 from tests.sample_feeds import ONE_ITEM_RSS as RSS
 
 SECRET = "s3cr&t#to@k/en+x"  # every character that could end a query value, or the user name and password
@@ -383,3 +386,68 @@ def test_a_host_busy_past_the_deadline_is_said_without_the_password(project_from
             pass
     assert str(info.value) == ("https://reader:***@p.example/feed: no free connection to p.example before the "
                                "source's deadline")
+
+
+KEY = "k3y-of-the-partner-feed"
+STORY = ("<p>Read <a href=\"leeds.html#more\">the whole story</a> and <a href=\"/about/\">about us</a>."
+         " <img src=\"pics/group.png\" alt=\"The group\"></p>")
+RELATIVE_RSS = (f"<rss version='2.0'><channel><title>Partner</title>{{link}}<description>d</description><item>"
+                f"<title>Peer support in Leeds</title><link>news/leeds.html</link>"
+                f"<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate><description>{html.escape(STORY)}</description>"
+                f"</item></channel></rss>")
+RELATIVE_ATOM = (f"<feed xmlns='http://www.w3.org/2005/Atom' xml:base='https://partner.example.org/'>"
+                 f"<title>Partner</title><id>urn:partner</id><updated>2016-01-15T10:00:00Z</updated><entry>"
+                 f"<title>Peer support in Leeds</title><id>urn:leeds</id><link href='news/leeds.html'/>"
+                 f"<updated>2016-01-15T10:00:00Z</updated><content type='html'>{html.escape(STORY)}</content>"
+                 f"</entry><entry><title>No link of its own</title><id>urn:own</id>"
+                 f"<updated>2016-01-16T10:00:00Z</updated><content type='html'>&lt;a href='join/'&gt;Join&lt;/a&gt;"
+                 f"</content></entry></feed>")
+
+
+def test_a_key_in_a_feeds_path_never_reaches_its_items_links(pipeline_project, feed_server, monkeypatch):
+    """A private feed's address holds its key in the path (`/feeds/${PARTNER_KEY}/rss.xml`), and its items link
+    relatively. Resolved against the address as written, their links would say `${PARTNER_KEY}` (dead), and
+    against the address sent, publish the key. A feed that declares a base of its own (an RSS channel's link, an
+    Atom feed's xml:base) has its links resolved against that; one that declares none has its relative links
+    dropped, their text kept, with one warning naming the feed as written. Nothing stored or published holds the
+    key or `${`."""
+    monkeypatch.setenv("PARTNER_KEY", KEY)
+    feeds = {"bare": RELATIVE_RSS.format(link=""),
+             "channel": RELATIVE_RSS.format(link="<link>https://partner.example.org/</link>"),
+             "fast": RELATIVE_RSS.format(link="<link>https://partner.example.org/</link>"),
+             "atom": RELATIVE_ATOM}
+    toml = ""
+    for name, document in feeds.items():
+        feed_server.routes[f"/feeds/{KEY}/{name}.xml"] = Route(document.encode())
+        parser = 'parser = "fast"\n' if name == "fast" else ""
+        toml += f'[sources.{name}]\ntype = "feed"\nurl = "{feed_server.url(f"/feeds/${{PARTNER_KEY}}/{name}.xml")}"\n'
+        toml += parser
+    project = pipeline_project(toml, {"subscribers.csv": "email,name\nann@example.org,Ann\n"})
+
+    report = project.run(as_of=date(2016, 2, 1), check=False)
+
+    assert set(report.problems) == report.kept  # each item kept: the one line below is a warning
+    items = {item.source: item for item in project.items() if item.title != "No link of its own"}
+    assert len(feed_server.requests) == 4 and sorted(items) == sorted(feeds)
+    (own,) = [item for item in project.items() if item.title == "No link of its own"]  # read from its xml:base
+    assert own.url == "" and 'href="https://partner.example.org/join/"' in own.body_html
+    for name in ("channel", "fast", "atom"):
+        assert items[name].url == "https://partner.example.org/news/leeds.html"
+        assert 'href="https://partner.example.org/news/leeds.html#more"' in items[name].body_html
+        assert 'href="https://partner.example.org/about/"' in items[name].body_html
+        assert 'src="https://partner.example.org/news/pics/group.png"' in items[name].body_html
+    bare = items["bare"]
+    assert bare.url == "" and "href" not in bare.body_html and "src" not in bare.body_html
+    assert "the whole story" in bare.body_html and "about us" in bare.body_html
+    warned = [problem for problem in report.problems if "relative" in problem]
+    assert warned == [f"{feed_server.url('/feeds/${PARTNER_KEY}/bare.xml')}: 4 relative links in its items could "
+                      f"not be resolved and were left out (their text kept): its address has ${{NAME}} in the path, "
+                      f"which no link may publish, and the feed declares no base of its own (xml:base, or the "
+                      f"channel's link); ask its owner for absolute links"]
+    published = [(entry.link, entry.get("summary", "")) for entry in project.feed().entries]
+    assert ("https://partner.example.org/news/leeds.html" in [link for link, _ in published])
+    out = project.root / "out"
+    written = [path.read_text(encoding="utf-8") for path in out.rglob("*") if path.suffix in (".html", ".xml")]
+    stored = [repr(item) for item in project.items()]
+    for text in [*written, *stored, *map(repr, published)]:
+        assert KEY not in text and "${" not in text and "$%7B" not in text and "%24%7B" not in text

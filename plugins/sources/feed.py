@@ -94,8 +94,13 @@ class FeedSource(Source):
         # (a private feed repeats its token in its entries' ids and links: masked before an item's id is made of them)
         args = (content, url, headers.get("content-type", ""), self.instance, self.settings.kind, self.settings.parser,
                 tuple(credentials_in(url)) if self.uses_http() else ())
-        items, undated, cut_short, partial = (run.offload(parse_feed, *args) if len(content) > OFFLOAD_BYTES
-                                              else parse_feed(*args))
+        items, undated, cut_short, partial, unresolved = (run.offload(parse_feed, *args)
+                                                          if len(content) > OFFLOAD_BYTES else parse_feed(*args))
+        if unresolved:
+            run.problem(url, f"{unresolved} relative links in its items could not be resolved and were left out "
+                             f"(their text kept): its address has ${{NAME}} in the path, which no link may publish, "
+                             f"and the feed declares no base of its own (xml:base, or the channel's link); ask its "
+                             f"owner for absolute links", skipped=False)
         if cut_short:  # no validators kept: the next run reads the whole feed, not a 304 or these bytes again
             where = "part-way through an item" if partial else "after an item, before the end of the document"
             left = "the partial one left out" if partial else "any after them missing"
@@ -231,6 +236,7 @@ class ParsedFeed(NamedTuple):
     undated: set[str]  # the ids of the items with no date of their own
     cut_short: bool = False  # the document ended before its root element closed (`cut_short.py`)
     partial: bool = False  # ... and inside an entry, which is left out of `items`
+    unresolved: int = 0  # relative links left out: the address has a `${NAME}` in its path and the feed no base
 
 
 _BYTE_ORDER_MARKS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-8, -16, -32
@@ -252,21 +258,26 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
                           f"is down, or the feed has moved: check the address or try again later")
     if not content_type and content.startswith(_BYTE_ORDER_MARKS):
         content_type = "application/xml"  # so the mark tells the encoding, as XML's rules say (feedparser: only then)
-    read = _read_fast(content, without_credentials(url), content_type, source) if parser == "fast" else None
+    location = _document_base(url)
+    read = _read_fast(content, location, content_type, source) if parser == "fast" else None
     if read is None:
-        feed_link, entries, cut, partial, language = _read_with_feedparser(content, url, content_type)
+        feed_link, entries, cut, partial, language = _read_with_feedparser(content, url, content_type, location)
     else:  # lxml reads only well-formed documents, which are whole
         (feed_link, entries, language), cut, partial = read, False, False
     language = language_tag(language)
+    unresolvable = False  # (a `${NAME}` in the path, and no base of the feed's own: relative links are counted)
     if "://" in url and not url.startswith("file"):
-        feed_link = without_credentials(url)
-    items, undated, seen = [], set(), set()
+        feed_link = location or _declared_base(feed_link, credentials)
+        unresolvable = not feed_link
+    items, undated, seen, left_out = [], set(), set(), []
     kind = Kind(kind)
     for entry in entries:
         if credentials:
             entry = _masked(entry, credentials)
         link = safe_url(entry.link, feed_link)
         base = link or feed_link
+        if unresolvable and not base:
+            left_out += [found for found in (entry.link, *entry.images) if _relative(found)]
         key = entry.id or link or entry.title
         if not key:
             continue
@@ -283,12 +294,33 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
             title=plain_text(entry.title) or "(untitled)",
             published=datetime(*entry.date[:6], tzinfo=UTC) if entry.date else _UNDATED,  # replaced by the caller
             url=link,
-            body_html=clean_html(entry.body, base),
+            body_html=clean_html(entry.body, base, left_out.append if unresolvable and not base else None),
             author=plain_text(entry.author),
             image=next(filter(None, (image_url(image, base) for image in entry.images)), ""),
             language=language,
         ))
-    return ParsedFeed(items, undated, cut, partial)
+    return ParsedFeed(items, undated, cut, partial, len(left_out))
+
+
+def _document_base(url: str) -> str:
+    """The address a feed's relative links are read from: its URL as written, without a credential
+    (`without_credentials`); "" for a file path, and when a `${NAME}` is left in it (in the path): read from it, a
+    link would say `${NAME}` (a dead link), and read from the address sent, publish the key."""
+    location = without_credentials(url) if "://" in url else ""
+    return "" if "${" in location else location
+
+
+def _declared_base(link: str, credentials: tuple[str, ...]) -> str:
+    """The base a feed declares for itself (its channel's link, else its xml:base), if links may be read from it:
+    an absolute http(s) address holding no `${` and none of what its address sends as a credential."""
+    link = image_url(link)  # (an absolute http(s) address with a host, or "")
+    return "" if not link or "${" in link or mask_in(link, credentials) != link else link
+
+
+def _relative(url: str) -> bool:
+    """Whether `url` is a relative reference (no scheme): one a base is needed for."""
+    url = (url or "").strip()
+    return bool(url) and not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", url)
 
 
 def _masked(entry: Entry, credentials: tuple[str, ...]) -> Entry:
@@ -310,9 +342,11 @@ def _read_fast(content: bytes, url: str, content_type: str, source: str) -> tupl
     return fastfeed.read(content, url, content_type)
 
 
-def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[str, list[Entry], bool, bool, str]:
-    """(the feed's link, its entries, whether it was cut short, whether inside an entry, which is left out, its
-    language)."""
+def _read_with_feedparser(content: bytes, url: str, content_type: str,
+                          location: str) -> tuple[str, list[Entry], bool, bool, str]:
+    """(the feed's link, else the base it declares (xml:base), its entries, whether it was cut short, whether
+    inside an entry, which is left out, its language); `location` is the address its relative links are read from
+    (`_document_base`)."""
     from xml.sax import SAXParseException
 
     import feedparser  # here: a project without feeds (or `pipeline --help`) never pays its 10 MB
@@ -322,7 +356,7 @@ def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[
     from plugins.sources.cut_short import cut_short
 
     feedparser_speedups.use_with(feedparser)
-    headers = {"content-location": without_credentials(url) if "://" in url else ""}
+    headers = {"content-location": location}
     if content_type:
         headers["content-type"] = content_type
     try:
@@ -332,9 +366,8 @@ def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[
                           f"XML and holds a character that cannot be: tell the feed's owner") from None
     if not parsed.version and (parsed.bozo or not parsed.entries):
         if page := _web_page(content):
-            base = without_credentials(url) if "://" in url else ""
             found = [address for link in page  # a stranger's page: only plain http(s) addresses are repeated
-                     if PLAIN_URL.fullmatch(address := safe_url(link, base)) and len(address) <= 200]
+                     if PLAIN_URL.fullmatch(address := safe_url(link, location)) and len(address) <= 200]
             named = f"; it names {' and '.join(found[:2])}" if found else ""
             raise SourceError(f"{url}: a web page, not an RSS or Atom feed; give the address of its feed{named}")
         problem = parsed.get("bozo_exception")
@@ -361,7 +394,9 @@ def _read_with_feedparser(content: bytes, url: str, content_type: str) -> tuple[
                              get(entry, "links") or ())
         entries.append(Entry(get(entry, "id"), get(entry, "link", ""), get(entry, "title", ""), body, date,
                              get(entry, "author", ""), images))
-    return parsed.feed.get("link", ""), entries, cut, partial, str(parsed.feed.get("language") or "")
+    link, base = parsed.feed.get("link", ""), (parsed.feed.get("title_detail") or {}).get("base", "")
+    declared = link if image_url(link) or not base else base  # (an Atom id taken for the link: `urn:…`)
+    return declared, entries, cut, partial, str(parsed.feed.get("language") or "")
 
 
 def _web_page(content: bytes) -> list[str] | None:

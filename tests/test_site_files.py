@@ -190,3 +190,21 @@ def test_a_post_in_a_subfolder_is_published_and_what_it_links_is_on_the_site_pag
         assert link.startswith("https://"), link  # never relative to where it is read
         check.absolute(where, link)
     assert check.dead == [] and check.checked >= 8
+
+
+def test_a_posts_link_to_another_posts_file_names_that_posts_page(pipeline_project):
+    """A post links another as its editor's preview does, by the other's file (`2016/year.md`, `../notes.md#x`):
+    the link names that post's page on the site (its slug's, or its own `url`), not a `.md` address there is none
+    at; a link to a draft's file is read from the post's URL, as any other relative link."""
+    notes = POST.replace("A page: [the post before](../jan/).",
+                         "Then [a year on](2016/year.md) and [a draft](draft.md).")
+    year = YEAR_POST.replace("[the notes](../notes/)", "[the notes](../notes.md#programme)")
+    draft = "---\ntitle: Draft\ndate: 2016-01-23\ndraft: true\n---\n\nNot yet.\n"
+    project = pipeline_project(BLOG_TOML, {"blog/notes.md": notes, "blog/2016/year.md": year, "blog/draft.md": draft,
+                                           "subscribers.csv": "email,name\n"})
+
+    project.refresh(as_of=date(2016, 2, 1))
+
+    assert f'href="{SITE}/blog/year/"' in project.site("blog/notes/")
+    assert f'href="{SITE}/blog/notes/#programme"' in project.site("blog/year/")
+    assert f'href="{SITE}/blog/notes/draft.md"' in project.site("blog/notes/")

@@ -22,7 +22,8 @@ class BlogSource(Source):
 
     An image or a PDF kept in the folder (`site.FILE_SUFFIXES`) is published with the site at `base_url` plus its
     path in the folder, and a post's relative link to it (`image: lead.jpg`, `![Group](photos/group.jpg)`, read
-    from where the post's file is) names that address; any other relative link is read from the post's URL."""
+    from where the post's file is) names that address, as a link to another post's file (`2016/year.md`) names
+    that post's page; any other relative link is read from the post's URL."""
 
     name = "blog"
     sanitises = True  # every body goes through clean_html (markdown_to_html) here
@@ -43,16 +44,21 @@ class BlogSource(Source):
             raise FileNotFoundError(f"{folder}: folder not found; create it or fix [sources.{self.instance}] path")
         base = self._base()
         first: dict[str, Path] = {}  # the post that has each id
+        posts = []
         for path in self._post_files():
-            item = self._read(path, base, run)
-            if item is None:
+            post = self._load(path, run)
+            if post is None:
                 continue
-            if item.id in first:
-                run.problem(str(path), f"has the same slug as {first[item.id].name}; give one of them a "
+            ident = item_id(self.instance, self._slug(path, post))
+            if ident in first:
+                run.problem(str(path), f"has the same slug as {first[ident].name}; give one of them a "
                                        f"`slug:` of its own in the front matter, post skipped")
                 continue
-            first[item.id] = path
-            yield item
+            first[ident] = path
+            posts.append((path, post))
+        pages = {path.resolve(): self._url(path, post, base) for path, post in posts}  # a link to a post's file
+        for path, post in posts:
+            yield self._item(path, post, base, pages, run)
 
     def _base(self) -> str:
         return (self.settings.base_url or f"{self.project.core.site_url}/blog/").rstrip("/") + "/"
@@ -89,9 +95,10 @@ class BlogSource(Source):
         """Whether the file at `target` (a real path) is in `folder` (a real path), and a file."""
         return target.is_relative_to(folder) and target.is_file()
 
-    def _own_file(self, reference: str, post: Path, base: str) -> str | None:
-        """The address of the image or PDF of the folder that a relative link of the post at `post` names (read
-        from the post's file, as an editor previewing it reads it), or None."""
+    def _own_file(self, reference: str, post: Path, base: str, pages: dict[Path, str]) -> str | None:
+        """The address of the image or PDF of the folder, or the page of the post (`pages`: by its file's real
+        path), that a relative link of the post at `post` names (read from the post's file, as an editor previewing
+        it reads it), or None."""
         try:
             parts = urlsplit(reference)
         except ValueError:
@@ -100,14 +107,19 @@ class BlogSource(Source):
             return None
         folder = self.settings.path.resolve()
         target = (post.parent / unquote(parts.path)).resolve()
+        fragment = f"#{parts.fragment}" if parts.fragment else ""
+        if pages.get(target):
+            return pages[target] + fragment
         if target.suffix.lower() not in site.FILE_SUFFIXES or not self._shareable(target, folder):
             return None
         inside = target.relative_to(folder)
         if any(part.startswith(".") for part in inside.parts):
             return None
-        return base + quote(inside.as_posix()) + (f"#{parts.fragment}" if parts.fragment else "")
+        return base + quote(inside.as_posix()) + fragment
 
-    def _read(self, path: Path, base: str, run: RunContext) -> Item | None:
+    def _load(self, path: Path, run: RunContext):
+        """The post at `path` (a `frontmatter.Post`) if it is one to publish; None for a draft, and for one that
+        cannot be (said as a problem)."""
         import frontmatter  # here: a run of a project without posts never loads the YAML parser
         import yaml
 
@@ -125,25 +137,32 @@ class BlogSource(Source):
         if not isinstance(meta["date"], (date, datetime)):
             run.problem(str(path), f"date {meta['date']!r} is not a date like 2016-04-20; post skipped")
             return None
-        if meta.get("draft"):
-            return None
-        slug = str(meta.get("slug") or path.stem)
-        url = safe_url(str(meta.get("url") or base + slug + "/"))
+        return None if meta.get("draft") else post
+
+    @staticmethod
+    def _slug(path: Path, post) -> str:
+        return str(post.metadata.get("slug") or path.stem)
+
+    def _url(self, path: Path, post, base: str) -> str:
+        return safe_url(str(post.metadata.get("url") or base + self._slug(path, post) + "/"))
+
+    def _item(self, path: Path, post, base: str, pages: dict[Path, str], run: RunContext) -> Item:
+        meta, url = post.metadata, self._url(path, post, base)
         themes = meta.get("themes") or []
         if not isinstance(themes, list):
             run.problem(str(path), f"themes {themes!r} is not a list; write it as themes: [{themes}]; "
                                    f"post kept without them", skipped=False)
             themes = []
         def own_file(reference: str) -> str | None:
-            return self._own_file(reference, path, base)
+            return self._own_file(reference, path, base, pages)
 
         image = str(meta.get("image") or "")
-        image = image_url(own_file(image) or image, url)
+        image = image_url(self._own_file(image, path, base, {}) or image, url)  # (a file, never a post's page)
         if meta.get("image") and not image:
             run.problem(str(path), f"image {meta['image']!r} is neither an http(s) address nor a path; "
                                    f"post kept without it", skipped=False)
         return Item(
-            id=item_id(self.instance, slug),
+            id=item_id(self.instance, self._slug(path, post)),
             kind=Kind.POST,
             source=self.instance,
             title=plain_text(str(meta["title"])),

@@ -133,12 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def _log_error(message: str) -> None:
-    """For the log file: the error the terminal shows as the command's own last words."""
+def _log_error(message: str, exc: BaseException | None = None) -> None:
+    """For the log file: the error the terminal shows as the command's own last words (with `exc`'s traceback)."""
     import logging
 
     from pipeline.logs import SHOWN
-    logging.getLogger("pipeline").error(" ".join(message.split()), extra=SHOWN)
+    logging.getLogger("pipeline").error(" ".join(message.split()), exc_info=exc, extra=SHOWN)
 
 
 _PLACES = ("_action", "", "_before")  # an action's options (`subscribers list -v`), the command's, the main parser's
@@ -193,11 +193,15 @@ def _call(args) -> tuple[int, list[str] | None]:
         _console(stderr=True).print(message, soft_wrap=True)
         return code, [message]
     except Exception as exc:  # a bug, ours or a plugin's: one line, the traceback on request
-        if os.environ.get(DEBUG_ENV):
-            raise
         from pipeline.redact import redact_text
 
         message = redact_text(f"unexpected {type(exc).__name__}: {exc}")
+        if os.environ.get(DEBUG_ENV):  # masked, as every line is (Python's own would print it as it stands)
+            from pipeline.logs import traceback_text
+
+            _log_error(message, exc)
+            print(traceback_text(exc), file=sys.stderr)
+            return 1, [message]
         _log_error(message)
         _console(stderr=True).print(f"[red]error:[/red] {_escape(message)} "
                                     f"(set {DEBUG_ENV}=1 to see the traceback)", soft_wrap=True)

@@ -43,9 +43,23 @@ class _Redacted(logging.Filter):
         except Exception:  # a malformed call: logging says so itself, as it would have
             return True
         record.msg, record.args = redact_text(message), ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+        if record.exc_info:  # formatted here, whatever a formatter before ours made of it
+            record.exc_text = traceback_text(record.exc_info[1])
+        elif record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
         return True
+
+
+def traceback_text(exc: BaseException) -> str:
+    """`exc`'s traceback with the exceptions chained to it, a credential in any line masked (`pipeline/redact.py`):
+    their messages, an address's repr in a library's error, the source lines shown."""
+    import traceback
+
+    from pipeline.redact import redact_text
+
+    return redact_text("".join(traceback.format_exception(exc)).rstrip("\n"))
 
 
 class _TerminalFormat(logging.Formatter):

@@ -7,6 +7,9 @@ from __future__ import annotations
 import base64
 import email
 import html
+import os
+import subprocess
+import sys
 import threading
 from datetime import date
 from email import policy
@@ -451,3 +454,47 @@ def test_a_key_in_a_feeds_path_never_reaches_its_items_links(pipeline_project, f
     stored = [repr(item) for item in project.items()]
     for text in [*written, *stored, *map(repr, published)]:
         assert KEY not in text and "${" not in text and "$%7B" not in text and "%24%7B" not in text
+PRIVATE_SOURCE = """
+from pipeline import hookimpl, redact
+from pipeline.components import Settings, Source
+
+
+class Private(Source):
+    name = "private"
+
+    class Settings(Settings):
+        url: str
+
+    def fetch(self, run):
+        return []
+
+    def expand(self):  # a plugin's bug at start-up, after reading its own address through ${NAME}
+        address = redact.expand(self.settings.url)
+        try:
+            raise ConnectionError(f"refused by {address}")
+        except ConnectionError as exc:
+            raise RuntimeError("gave up; also tried https://ann:pw-literal@p.example/f?token=tok-literal") from exc
+
+
+@hookimpl
+def register_sources(register):
+    register(Private)
+"""
+
+
+def test_a_traceback_shown_on_request_is_masked_on_the_terminal_and_in_the_log_file(write_project, tmp_path):
+    from pipeline.cli import DEBUG_ENV
+
+    config = write_project('[pipeline]\nname = "N"\nplugins_dir = "local_plugins"\n'
+                           '[sources.p]\ntype = "private"\nurl = "https://p.example/${PRIVATE_KEY}/feed.xml"\n'
+                           '[sinks.feed]\ntype = "rss"\n', {"local_plugins/private.py": PRIVATE_SOURCE})
+    log_file = tmp_path / "pipeline.log"
+    env = {**os.environ, DEBUG_ENV: "1", "PRIVATE_KEY": "key-from-environment"}
+    done = subprocess.run([sys.executable, "-m", "pipeline", "run", "-c", str(config), "--log-file", str(log_file)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 1, done.stderr
+    logged = log_file.read_text()
+    for shown in (done.stderr, logged):
+        assert "Traceback (most recent call last)" in shown and "ConnectionError: refused by" in shown, shown
+        assert "RuntimeError: gave up; also tried https://ann:***@p.example/f?token=***" in shown, shown
+        assert [word for word in ("key-from-environment", "pw-literal", "tok-literal") if word in shown] == []

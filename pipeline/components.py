@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, get_args
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from pipeline.models import Item
+from pipeline.settings_types import project_path
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -50,19 +51,20 @@ class Settings(BaseModel):
     @field_validator("*")
     @classmethod
     def _from_pipeline_toml(cls, value: Any, info: ValidationInfo) -> Any:
-        """Any `Path` setting, not only `settings_types`' ones, is relative to the folder of pipeline.toml: alone, or
-        anywhere in lists, tuples, sets and tables (their keys too), however nested. A `PurePosixPath` (a path on
-        the site, say) is not a file's, and stays as it is."""
+        """Any `Path` setting, not only `settings_types`' ones, is relative to the folder of pipeline.toml, a leading
+        `~` the home folder: alone, or anywhere in lists, tuples, sets and tables (their keys too), however nested.
+        A `PurePosixPath` (a path on the site, say) is not a file's, and stays as it is."""
         base = (info.context or {}).get("base_dir")
         return value if base is None else _resolved(value, Path(base))
 
 
 def _resolved(value: Any, base: Path) -> Any:
-    """`value` with each relative `Path` in it taken from `base`; the very same object when it holds none. Lists,
-    tuples (a NamedTuple too), sets, tables (an OrderedDict or a defaultdict too) and pydantic models (a frozen one
-    too) are looked into; two keys of a table that name the same file are refused."""
+    """`value` with each relative `Path` in it taken from `base` (`project_path`: `~` the home folder); the very
+    same object when it holds none. Lists, tuples (a NamedTuple too), sets, tables (an OrderedDict or a defaultdict
+    too) and pydantic models (a frozen one too) are looked into; two keys of a table that name the same file are
+    refused."""
     if isinstance(value, Path):
-        return value if value.is_absolute() else base / value
+        return value if value.is_absolute() else project_path(value, base)
     if isinstance(value, list | tuple | set | frozenset):
         made = [_resolved(entry, base) for entry in value]
         if all(a is b for a, b in zip(made, value, strict=True)):

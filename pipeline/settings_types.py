@@ -19,9 +19,15 @@ def _base(info: ValidationInfo) -> Path:
     return Path(context.get("base_dir", "."))
 
 
-def _resolve(value: Path, info: ValidationInfo) -> Path:
+def project_path(value: Path, base: Path) -> Path:
+    """`value` with a leading `~` (`~user`) as that home folder, as a shell reads it, then taken from `base` when
+    still relative."""
     path = Path(os.path.expanduser(value))
-    return path if path.is_absolute() else _base(info) / path
+    return path if path.is_absolute() else base / path
+
+
+def _resolve(value: Path, info: ValidationInfo) -> Path:
+    return project_path(value, _base(info))
 
 
 def _existing_dir(value: Path, info: ValidationInfo) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -415,3 +417,35 @@ def test_a_subclass_of_a_sink_a_project_has_once_is_that_sink(project_from):
     with pytest.raises(ConfigError, match=r"\[sinks.short\]: a second rss sink beside \[sinks.feed\]"):
         project_from('[pipeline]\nname = "N"\n[sinks.feed]\ntype = "rss"\n[sinks.short]\ntype = "short-feed"\n',
                      plugins=[("short", Plugin())])
+
+
+def test_a_leading_tilde_in_a_path_setting_is_the_users_home(project_from, tmp_path, monkeypatch):
+    """`out_dir = "~/site"`, a blog's `path = "~/posts"` and a plugin's plain `Path` settings: the home folder, not
+    a folder named `~` beside pipeline.toml."""
+    class Archive(components.Sink):
+        name = "home-archive"
+
+        class Settings(components.Settings):
+            folder: Path
+            extra: list[Path] = []
+
+        def write(self, edition, run):
+            return components.SinkResult("nothing")
+
+    class Plugin:
+        @hookimpl
+        def register_sinks(self, register):
+            register(Archive)
+
+    home = tmp_path / "home"
+    (home / "posts").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    project = project_from('[pipeline]\nname = "N"\nout_dir = "~/site"\n'
+                           '[sources.blog]\ntype = "blog"\npath = "~/posts"\n'
+                           '[sinks.keep]\ntype = "home-archive"\nfolder = "~/kept"\nextra = ["~/more", "here"]\n',
+                           plugins=[("home_archive", Plugin())])
+    assert project.core.out_dir == home / "site"
+    assert project.sources[0].settings.path == home / "posts"
+    [sink] = project.sinks
+    assert sink.settings.folder == home / "kept"
+    assert sink.settings.extra == [home / "more", project.root / "here"]

@@ -148,8 +148,8 @@ def test_each_optional_dependency_is_named_under_dependencies():
     assert not [name for name in sorted(extras) if name not in text]
 
 
-def test_a_leading_tilde_is_home_in_the_settings_types_and_not_in_a_plain_path(tmp_path, monkeypatch):
-    """README, "A source": `~` is not expanded in a plain `Path`; `ExistingFile` and `ExistingDir` expand it."""
+def test_a_leading_tilde_is_home_in_the_settings_types_and_in_a_plain_path(tmp_path, monkeypatch):
+    """README, "A source": `~` is expanded in a plain `Path`, as `ExistingFile` and `ExistingDir` expand it."""
     from pipeline.components import Settings
     from pipeline.settings_types import ExistingDir, ExistingFile
 
@@ -163,5 +163,5 @@ def test_a_leading_tilde_is_home_in_the_settings_types_and_not_in_a_plain_path(t
     (tmp_path / "home" / "notes" / "a.csv").write_text("x\n")
     paths = Paths.model_validate({"plain": "~/notes", "folder": "~/notes", "file": "~/notes/a.csv"},
                                  context={"base_dir": tmp_path / "project"})
-    assert paths.plain == tmp_path / "project" / "~" / "notes"
+    assert paths.plain == tmp_path / "home" / "notes"
     assert (paths.folder, paths.file) == (tmp_path / "home" / "notes", tmp_path / "home" / "notes" / "a.csv")

@@ -306,7 +306,7 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
     schedule = _validate(ScheduleSettings, data.get("schedule", {}), f"{path.name}: [schedule]", context, errors)
     serve = _validate(ServeSettings, data.get("serve", {}), f"{path.name}: [serve]", context, errors)
     alerts = _validate(AlertSettings, data.get("alerts", {}), f"{path.name}: [alerts]", context, errors)
-    if core is None:
+    if core is None and (core := _core_without_mistakes(data.get("pipeline"), context)) is None:
         raise ConfigError(*errors)
 
     host = build_plugin_manager(core.plugins_dir if core.plugins_dir else None,
@@ -381,6 +381,25 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
     if errors:
         raise ConfigError(*errors)
     return project
+
+
+def _core_without_mistakes(table: Any, context: dict) -> CoreSettings | None:
+    """[pipeline] with the defaults in place of the keys that will not do (already said), so the other tables are
+    checked too and every mistake is said at once (each placeholder `pipeline init` wrote, say); None when one of
+    them is a folder, which the other tables are checked against, or is not one key's (a missing `name`)."""
+    try:
+        CoreSettings.model_validate(table, context=context)
+    except ValidationError as exc:
+        wrong = {error["loc"][0] if error["loc"] else None for error in exc.errors()}
+    else:
+        return None
+    if not isinstance(table, dict) or wrong & {None, "state_dir", "out_dir", "plugins_dir"}:
+        return None
+    try:
+        return CoreSettings.model_validate({key: value for key, value in table.items() if key not in wrong},
+                                           context=context)
+    except ValidationError:
+        return None
 
 
 def _single_of(component: Component) -> type | None:

@@ -179,6 +179,28 @@ def test_all_problems_are_reported_at_once(project_from):
     assert len(lines) == 3
 
 
+def test_a_mistake_in_the_pipeline_table_does_not_hide_those_of_the_other_tables(project_from):
+    lines = error_lines(project_from, """
+        [pipeline]
+        name = "N"
+        timezone = "Europe/Lundon"
+        site_url = "https://news.invalid"
+        [sinks.feed]
+        type = "rss"
+        colour = "red"
+    """)
+    assert [line.split(": ")[1] for line in lines] == ["[pipeline]", "[pipeline]", "[sinks.feed] (rss)"], lines
+    assert ["site_url" in lines[0], "timezone" in lines[1], "colour" in lines[2]] == [True] * 3, lines
+
+
+def test_a_folder_of_the_pipeline_table_that_will_not_do_is_said_alone(project_from):
+    """The other tables are checked against its folders (plugins_dir's plugins, out_dir): with the default in its
+    place, they would be refused for what is not wrong."""
+    lines = error_lines(project_from, '[pipeline]\nname = "N"\nplugins_dir = 5\n'
+                                      '[sources.mine]\ntype = "from-my-plugins"\n[sinks.feed]\ntype = "rss"\n')
+    assert len(lines) == 1 and "plugins_dir" in lines[0], lines
+
+
 def test_no_sinks_means_nothing_would_be_produced(project_from):
     lines = error_lines(project_from, '[sources.a]\ntype = "feed"\nurl = "https://x.example.org/f"\n')
     assert "no [sinks.*] tables" in lines[0]

@@ -143,10 +143,13 @@ def test_without_the_options_the_name_and_zone_are_guessed_and_placeholders_stop
     assert config["sinks"]["newsletter"]["from_email"] == placeholders.FROM_EMAIL
 
     assert main(["check", "-c", str(folder / "pipeline.toml")]) == 2
-    assert capsys.readouterr().err.splitlines() == [
+    assert capsys.readouterr().err.splitlines() == [  # every placeholder at once, not one per try
         "error: pipeline.toml: [pipeline]: site_url: 'https://change-me.invalid' is a placeholder (no site is ever "
         "under .invalid); set it to the address the site and `pipeline serve` will be at, such as "
-        "'https://news.example.org'"]
+        "'https://news.example.org'",
+        "error: pipeline.toml: [sinks.newsletter] (email): from_email: 'newsletter@change-me.invalid' is a "
+        "placeholder (no mail reaches .invalid); set it to the address the newsletter is sent from, such as "
+        "'news@example.org'"]
 
     assert main(["init", str(folder), "--force", "--site-url", "https://news.example.org"]) == 0
     capsys.readouterr()

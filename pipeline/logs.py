@@ -81,8 +81,8 @@ class _FileFormat(logging.Formatter):
 
 
 def redact_logger(name: str) -> None:
-    """Mask credentials in what a library logs on logger `name` itself, to whichever handler shows it (httpx logs
-    each request's address, a `${NAME}` read into it, at INFO)."""
+    """Mask credentials in what a library logs on logger `name` itself, tracebacks included, to whichever handler
+    shows it (httpx logs each request's address, a `${NAME}` read into it, at INFO)."""
     logger = logging.getLogger(name)
     if not any(isinstance(each, _Redacted) for each in logger.filters):
         logger.addFilter(_Redacted())

@@ -436,6 +436,28 @@ def test_serve_on_a_port_already_in_use_says_so_in_one_line(tmp_path):
     assert f"127.0.0.1:{port}" in line and "Address already in use" in line and "--port" in line, done.stderr
 
 
+def test_a_pages_traceback_on_the_terminal_has_its_credentials_masked(tmp_path):
+    """uvicorn prints the traceback of an error a page did not catch: a plugin's filter that fails, saying where
+    it tried with the credential in it."""
+    folder = tmp_path / "failing-filter"
+    (folder / "plugins").mkdir(parents=True)
+    (folder / "plugins" / "lookup.py").write_text(
+        "from pipeline import hookimpl\n\n"
+        "def lookup(value):\n"
+        "    raise RuntimeError('no answer from https://ann:pw-literal@p.example/f?token=tok-literal')\n\n"
+        "@hookimpl\ndef prepare_jinja_environment(env):\n    env.filters['lookup'] = lookup\n")
+    (folder / "templates" / "web").mkdir(parents=True)
+    (folder / "templates" / "web" / "subscribe.html").write_text("{{ 'x' | lookup }}\n")
+    serve_project(folder)
+    config = folder / "pipeline.toml"
+    config.write_text(config.read_text().replace("workers = 1", 'workers = 1\nplugins_dir = "plugins"'))
+    with ServeProcess(config) as serving:
+        assert httpx.get(f"{serving.url}/subscribe", timeout=10).status_code == 500
+        err = serving.stop()
+    assert "Traceback (most recent call last)" in err and "no answer from https://ann:***@p.example/f?token=***" in err
+    assert "pw-literal" not in err and "tok-literal" not in err, err
+
+
 def test_serve_says_which_plugin_could_not_prepare_the_templates_and_still_serves(tmp_path):
     folder = tmp_path / "broken-filter"
     (folder / "plugins").mkdir(parents=True)

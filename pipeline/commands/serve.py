@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from pipeline.config import load_project
 from pipeline.errors import PipelineError
+from pipeline.logs import redact_logger
 from pipeline.mail.transactional import mail_sink
 
 
@@ -64,6 +65,7 @@ def cmd_serve(args) -> int:
     # since paths hold the tokens of unsubscribe and preferences links.
     config = uvicorn.Config(app, host=host, port=port, proxy_headers=False, server_header=False,
                             access_log=False, log_level="info")
+    redact_logger("uvicorn.error")  # (after Config sets its logging up) the traceback of an error no page caught
     uvicorn.Server(config).run(sockets=listening)
     return 0
 

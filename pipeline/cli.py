@@ -23,9 +23,8 @@ from pathlib import Path
 
 from pipeline import __version__
 from pipeline.errors import PipelineError
+from pipeline.logs import DEBUG_ENV
 from pipeline.memory import limit_malloc_arenas
-
-DEBUG_ENV = "PIPELINE_DEBUG"
 
 
 class Stopped(BaseException):

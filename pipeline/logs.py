@@ -21,6 +21,7 @@ from pathlib import Path
 
 LOGGER = "pipeline"
 LOG_FILE_ENV = "PIPELINE_LOG_FILE"
+DEBUG_ENV = "PIPELINE_DEBUG"  # set: an unexpected error's traceback is shown, a failing component's too
 SHOWN = {"shown": True}  # `extra=` for a message the terminal already shows another way
 
 _handlers: list[logging.Handler] = []  # ours, replaced when `configure` runs again (tests call main() often)
@@ -62,11 +63,32 @@ def traceback_text(exc: BaseException) -> str:
     return redact_text("".join(traceback.format_exception(exc)).rstrip("\n"))
 
 
+def debugging() -> bool:
+    return bool(os.environ.get(DEBUG_ENV))
+
+
+def show_traceback(where: str, exc: BaseException) -> None:
+    """With `PIPELINE_DEBUG` set, the traceback of what `where` (a plugin, a component) raised, masked, for its
+    author: the run's table gives a failing component one line. Logged, so on the terminal and in the log file;
+    printed on standard error in a worker process, where logging is not set up. An error the plugin explained
+    itself (a `PipelineError`) has no traceback worth showing."""
+    from pipeline.errors import PipelineError
+
+    if not debugging() or isinstance(exc, PipelineError):
+        return
+    logger = logging.getLogger(LOGGER)
+    if logger.hasHandlers():
+        logger.error("%s: the traceback (%s is set)", where, DEBUG_ENV, exc_info=exc)
+    else:
+        print(f"{where}: the traceback ({DEBUG_ENV} is set)\n{traceback_text(exc)}", file=sys.stderr)
+
+
 class _TerminalFormat(logging.Formatter):
     """`warning: …`, as the command's own errors are written."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return f"{record.levelname.lower()}: {record.getMessage()}"
+        line = f"{record.levelname.lower()}: {record.getMessage()}"
+        return f"{line}\n{record.exc_text}" if record.exc_text and debugging() else line
 
 
 class _FileFormat(logging.Formatter):

@@ -17,6 +17,7 @@ from types import ModuleType
 import pluggy
 
 from pipeline import hookspecs
+from pipeline.logs import show_traceback
 
 BLOCK_ENV = "PIPELINE_BLOCK_PLUGINS"
 TRACE_ENV = "PIPELINE_TRACE_HOOKS"
@@ -98,6 +99,7 @@ def _load(host: PluginHost, name: str, origin: str, load, blocked: set[str], ren
         plugin = load()
         host.pm.register(plugin, name=name)
     except (Exception, SystemExit) as exc:  # a broken plugin is reported by name, never a crash of the host
+        show_traceback(f"plugin {name}", exc)
         host.broken[name] = f"failed to load from {origin}: {type(exc).__name__}: {exc}"
         return
     unmarked = [hook for hook in _HOOK_NAMES if callable(getattr(plugin, hook, None))
@@ -160,5 +162,6 @@ def call_each_plugin(pm: pluggy.PluginManager, hook_name: str, kwargs_for) -> di
         try:
             pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs_for(name))
         except Exception as exc:
+            show_traceback(f"plugin {name}: {hook_name}", exc)
             failures[name] = exc
     return failures

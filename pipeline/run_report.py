@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipeline.errors import PipelineError
+from pipeline.logs import show_traceback
 from pipeline.redact import redact_text
 
 
@@ -53,6 +54,7 @@ def timed(stage: str, name: str, work: Callable[[], tuple[str, int]]) -> StageRe
     try:
         summary, count = work()
     except (Exception, SystemExit) as exc:
+        show_traceback(f"{stage} {name}", exc)
         return StageResult(stage, name, False, failure_reason(exc), time.perf_counter() - started)
     return StageResult(stage, name, True, summary, time.perf_counter() - started, count)
 

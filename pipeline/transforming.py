@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.components import Transform
+from pipeline.logs import show_traceback
 from pipeline.models import Item
 from pipeline.run_report import failure_reason, items_text
 from pipeline.state.store import ItemRow, item_row
@@ -74,6 +75,7 @@ def apply_each(transforms: Sequence[tuple[str, Callable[[], Transform], float]],
         try:
             apply_within(get(), items, run, deadline)
         except (Exception, SystemExit) as exc:  # reported like any failing component (see `timed`)
+            show_traceback(f"transform {instance}", exc)
             failures.append(f"{instance}: {failure_reason(exc)}")
         if clock is not None:
             clock[instance] = clock.get(instance, 0.0) + time.perf_counter() - started

@@ -498,3 +498,48 @@ def test_a_traceback_shown_on_request_is_masked_on_the_terminal_and_in_the_log_f
         assert "Traceback (most recent call last)" in shown and "ConnectionError: refused by" in shown, shown
         assert "RuntimeError: gave up; also tried https://ann:***@p.example/f?token=***" in shown, shown
         assert [word for word in ("key-from-environment", "pw-literal", "tok-literal") if word in shown] == []
+
+
+FAILING_SOURCE = '''
+from pipeline import hookimpl, redact
+from pipeline.components import Settings, Source
+
+
+class Failing(Source):
+    name = "failing"
+
+    class Settings(Settings):
+        url: str
+
+    def fetch(self, run):
+        address = redact.expand(self.settings.url)
+        raise ValueError(f"could not read {address} (also tried https://ann:pw-literal@p.example/f?token=tok-literal)")
+
+
+@hookimpl
+def register_sources(register):
+    register(Failing)
+'''
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_a_failing_sources_traceback_is_shown_masked_only_when_asked(write_project, tmp_path, debug):
+    """A plugin's source that raises is one line of the run's table; with PIPELINE_DEBUG its author also sees the
+    traceback (their `fetch` in it), on the terminal and in the log file, credentials masked; without, neither."""
+    from pipeline.logs import DEBUG_ENV
+
+    config = write_project('[pipeline]\nname = "N"\nplugins_dir = "local_plugins"\n'
+                           '[sources.broken]\ntype = "failing"\nurl = "https://p.example/${PRIVATE_KEY}/feed.xml"\n'
+                           '[sinks.feed]\ntype = "rss"\n', {"local_plugins/failing.py": FAILING_SOURCE})
+    log_file = tmp_path / "pipeline.log"
+    env = {key: value for key, value in os.environ.items() if key != DEBUG_ENV}
+    env.update({"PRIVATE_KEY": "key-from-environment", **({DEBUG_ENV: "1"} if debug else {})})
+    done = subprocess.run([sys.executable, "-m", "pipeline", "refresh", "-c", str(config), "--log-file", str(log_file)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 3, done.stderr  # a source failed alone: the run went on
+    logged = log_file.read_text()
+    for shown in (done.stdout + done.stderr, logged):  # the run's table on standard output
+        assert "ValueError: could not read" in shown, shown
+        assert ("Traceback (most recent call last)" in shown) is debug, shown
+        assert ("in fetch" in shown) is debug, shown
+        assert [word for word in ("key-from-environment", "pw-literal", "tok-literal") if word in shown] == []

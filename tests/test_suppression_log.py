@@ -186,6 +186,46 @@ def test_a_person_forgotten_after_the_backup_is_erased_again_leaving_only_the_su
     assert len(record(config, "dan@example.org")) == 1
 
 
+def test_a_person_forgotten_after_the_backup_loses_their_outbox_mail_again_once_it_is_put_back(config):
+    add(config, "dan@example.org", "cy@example.org")
+    run_issue(config, "2016-03-01")
+    run_issue(config, "2016-04-01")
+    for address in ("dan@example.org", "cy@example.org"):  # a message each in outbox/messages/
+        assert cli(config, "send-test", "--to", address, "--as-of", "2016-04-01") == 0
+    copy = backup(config)
+    outbox = config.parent / "outbox"
+    shutil.copytree(outbox, config.parent / "backups" / "outbox")  # the outbox's files, as the backup had them
+    assert cli(config, "subscribers", "forget", "dan@example.org") == 0
+    assert not list(outbox.rglob("*dan@example.org*"))
+
+    restore(config, copy)
+    shutil.rmtree(outbox)
+    shutil.copytree(config.parent / "backups" / "outbox", outbox)
+    assert len(list(outbox.glob("*/*dan@example.org*.eml"))) == 3
+    assert cli(config, "subscribers", "list") == 0  # any command that writes replays the log
+    assert row(config, "dan@example.org")[1:3] == ("unsubscribed", "")
+    assert not list(outbox.rglob("*dan@example.org*"))
+    assert issue_to(config, 1) == issue_to(config, 2) == {"cy@example.org"}
+    assert len(list(outbox.glob("messages/*cy@example.org*.eml"))) == 1
+
+
+def test_mail_that_cannot_be_deleted_after_a_replayed_erasure_is_one_warning_naming_no_address(config, capsys):
+    from plugins.deliveries.outbox import file_name
+
+    add(config, "dan@example.org", "cy@example.org")
+    copy = backup(config)
+    assert cli(config, "subscribers", "forget", "dan@example.org") == 0
+    restore(config, copy)
+    (config.parent / "outbox" / "issue-1" / file_name("dan@example.org")).mkdir(parents=True)  # cannot be unlinked
+    capsys.readouterr()
+
+    assert cli(config, "subscribers", "list") == 0
+    warning = capsys.readouterr().err
+    assert "the mail kept for 1 address erased again could not all be deleted" in warning
+    assert "dan@" not in warning
+    assert row(config, "dan@example.org")[1:3] == ("unsubscribed", "")
+
+
 def webhook_headers(key: ec.EllipticCurvePrivateKey, body: bytes) -> dict[str, str]:
     timestamp = str(int(time.time()))
     signature = key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))

@@ -23,7 +23,7 @@ from rich.table import Table
 from pipeline.commands.core import _console
 from pipeline.config import Project, load_project
 from pipeline.errors import ConfigError, PipelineError, SubscriberError
-from pipeline.mail.transactional import project_deliverer
+from pipeline.mail.transactional import forget_mail, project_deliverer
 from pipeline.runner import state_path
 from pipeline.state import Store, journal
 from pipeline.state.subscribers import (
@@ -174,8 +174,7 @@ def cmd_forget(args) -> int:
     with _opened(args) as (project, store):
         subscriber = _known(store, args.email)
         erased = forget(store, subscriber.email, at=datetime.now(UTC))
-        deliverer = project_deliverer(project)
-        files = deliverer.forget(subscriber.email) if deliverer is not None else 0
+        files = forget_mail(project, subscriber.email)
     _console().print(f"{escape(subscriber.email)}: erased (name, themes, consent record, requests, {erased} "
                      f"deliveries, {files} files of mail to it); the address alone is kept, so no list adds it back. "
                      f"Backups made before keep it until they expire.", soft_wrap=True)

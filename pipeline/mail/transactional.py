@@ -36,6 +36,13 @@ def project_deliverer(project: Project) -> Deliverer | None:
     return sink.deliverer if sink is not None else None
 
 
+def forget_mail(project: Project, address: str) -> int:
+    """Delete the mail to `address` that the project's delivery keeps (`Deliverer.forget`: a person's erasure, by
+    `subscribers forget` or again from the suppression log after a restore); how many files."""
+    deliverer = project_deliverer(project)
+    return deliverer.forget(address) if deliverer is not None else 0
+
+
 def mail_sink(project: Project) -> MailSink:
     """The first sink that sends mail; a one-line error when there is none."""
     if (sink := find_mail_sink(project)) is not None:

@@ -330,10 +330,19 @@ def _erase(db: sqlite3.Connection, found: tuple, at: datetime, detail: str) -> i
 REAPPLIED = "re-applied from the suppression log after a restore"  # `how` of a change `reapply` makes
 
 
-def reapply(store: Store, entries: Iterable[tuple[int, str, datetime]]) -> tuple[dict[str, int], int]:
+@dataclass
+class Reapplied:
+    """What `reapply` did: how many entries were re-applied, by the status logged; how many erasures are left for
+    the next time; the address of each person erased again (whose mail a delivery may keep: `Deliverer.forget`)."""
+
+    applied: dict[str, int]
+    deferred: int
+    erased: list[str]
+
+
+def reapply(store: Store, entries: Iterable[tuple[int, str, datetime]]) -> Reapplied:
     """Apply again the entries of the suppression log this database does not know (it was put back from a copy made
-    before they were written; `state/suppression_log.py`): how many were re-applied, by the status logged, and how
-    many erasures are left for the next time. One transaction.
+    before they were written; `state/suppression_log.py`). One transaction.
 
     Each entry is (subscriber id, status logged, when), in the log's order. An unsubscribe, bounce or complaint is
     applied to an active or pending subscriber (a complaint to an unsubscribed or bounced one too) whose consent
@@ -345,8 +354,7 @@ def reapply(store: Store, entries: Iterable[tuple[int, str, datetime]]) -> tuple
     forgetting = any(status == "forgotten" for _, status, _ in entries)
     if forgetting:
         store.db.execute("PRAGMA secure_delete = ON")
-    done: dict[str, int] = {}
-    deferred = 0
+    done = Reapplied({}, 0, [])
     try:
         with store.transaction() as db:
             for subscriber_id, status, at in entries:
@@ -362,18 +370,19 @@ def reapply(store: Store, entries: Iterable[tuple[int, str, datetime]]) -> tuple
                     try:
                         _erase(db, found, at, f"kept as a suppression: the address only; {REAPPLIED}")
                     except SubscriberError:
-                        deferred += 1
+                        done.deferred += 1
                         _reapplied(db, found, "unsubscribed", at, detail + "; erased once its send in flight settles")
                         continue
-                    done[status] = done.get(status, 0) + 1
+                    done.erased.append(found[1])
+                    done.applied[status] = done.applied.get(status, 0) + 1
                 elif _reapplied(db, found, status, at, detail):
-                    done[status] = done.get(status, 0) + 1
+                    done.applied[status] = done.applied.get(status, 0) + 1
     finally:
         if forgetting:
             store.db.execute("PRAGMA secure_delete = OFF")
-    if forgetting and done:
+    if done.erased:
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the write-ahead log's older copies of those pages go
-    return done, deferred
+    return done
 
 
 def _left_before(db: sqlite3.Connection, found: tuple | None, email: str, status: str, at: datetime) -> None:

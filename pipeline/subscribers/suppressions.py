@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from pipeline.config import Project
 from pipeline.state import Store
-from pipeline.state.subscribers import ids_by_digest, reapply
+from pipeline.state.subscribers import Reapplied, ids_by_digest, reapply
 from pipeline.state.suppression_log import LOG_FILE, Key, SuppressionLog, drop_unmatched, keep_unmatched, mark, waiting
 
 log = logging.getLogger("pipeline.subscribers")
@@ -51,7 +51,9 @@ def replay_into(store: Store, suppressions: SuppressionLog, project: Project) ->
                     project.core.state_dir / "secret")
     ids = ids_by_digest(store, key.digest, {entry.digest for entry in ours}) if ours else {}
     matched = [(ids[entry.digest], entry.status, entry.at) for entry in ours if entry.digest in ids]
-    applied, deferred = reapply(store, matched) if matched else ({}, 0)
+    reapplied = reapply(store, matched) if matched else Reapplied({}, 0, [])
+    applied, deferred = reapplied.applied, reapplied.deferred
+    _forget_mail(project, reapplied.erased, suppressions)
     done = sum(applied.values())
     with store.transaction() as db:
         keep_unmatched(db, [entry for entry in ours if entry.digest not in ids], waiting=False)
@@ -70,6 +72,25 @@ def replay_into(store: Store, suppressions: SuppressionLog, project: Project) ->
                     "start once the send is settled", suppressions.path, deferred, "address" if deferred == 1 else
                     "addresses")
     return done
+
+
+def _forget_mail(project: Project, addresses: list[str], suppressions: SuppressionLog) -> None:
+    """Delete the mail the delivery keeps to each person erased again, as `subscribers forget` does: the restore may
+    have put their files back with the database, or the copy was made before they were deleted."""
+    if not addresses:
+        return
+    from pipeline.mail.transactional import forget_mail  # builds no message; loaded only when someone is erased
+
+    failed = []
+    for address in addresses:
+        try:
+            forget_mail(project, address)
+        except OSError as exc:
+            failed.append(exc.strerror or str(exc))
+    if failed:  # no address in the line: it may go to serve's log
+        log.warning("%s: the mail kept for %d %s erased again could not all be deleted (%s); `pipeline subscribers "
+                    "list` shows who was erased, and `pipeline subscribers forget EMAIL` deletes what is left",
+                    suppressions.path, len(failed), "address" if len(failed) == 1 else "addresses", failed[-1])
 
 
 def _key(suppressions: SuppressionLog, project: Project) -> tuple[Key | None, str]:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+import resource
 import struct
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -281,6 +284,33 @@ def test_a_member_that_hides_its_size_is_stopped_as_it_unpacks(config, capsys):
     assert stored(config) == {}
 
 
+def limit_memory(megabytes: int):
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (megabytes << 20, resource.RLIM_INFINITY))
+    return limit
+
+
+def test_an_export_near_the_unpacked_bound_is_read_as_it_unpacks_not_held_whole(config):
+    """About 200 MB of CSV (2,000 members, each with 100 KB of notes, a cell `csv` still takes), imported in a
+    process held to 256 MB of address space: a member read whole into memory (and its copies) needs far more."""
+    notes = "n" * 100_000
+    row = ",".join(["reader{}@example.org", "Reader", "", *[""] * (len(SUBSCRIBED) - 5), notes, ""]) + "\r\n"
+    export = config.parent / "audience.zip"
+    with zipfile.ZipFile(export, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with archive.open("subscribed_members_export_8d2f1a.csv", "w") as member:
+            member.write(csv_text(SUBSCRIBED, []).encode())
+            for n in range(2_000):
+                member.write(row.replace("{}", str(n), 1).encode())
+    assert 190_000_000 < zipfile.ZipFile(export).getinfo("subscribed_members_export_8d2f1a.csv").file_size
+
+    done = subprocess.run([sys.executable, "-m", "pipeline", "subscribers", "import", str(export), "--config",
+                           str(config)], capture_output=True, text=True, timeout=300, preexec_fn=limit_memory(256))
+
+    assert done.returncode == 0, done.stderr
+    assert f"{export}: 2000 rows; 2000 newly active" in " ".join(done.stdout.split())
+    assert len(stored(config)) == 2_000 and stored(config)["reader1999@example.org"][0] == "active"
+
+
 def test_a_file_whose_columns_say_another_kind_than_its_name_is_refused(config, capsys):
     files = whole_audience()
     files["subscribed_members_export_8d2f1a.csv"] = csv_text(UNSUBSCRIBED, UNSUBSCRIBED_ROWS)
@@ -336,6 +366,19 @@ def test_a_bad_row_in_a_file_of_the_zip_is_a_problem_naming_that_file_and_line(c
     assert cli(config, "export", "--status", "all", str(config.parent / "list.csv")) == 0
     with (config.parent / "list.csv").open(encoding="utf-8", newline="") as handle:
         assert ["'=cmd@example.org", "'=HYPERLINK(\"x\")"] in [row[:2] for row in csv.reader(handle)]
+
+
+def test_a_quote_left_open_in_a_file_of_the_zip_names_the_line_it_starts_on(config, capsys):
+    """The file is opened a second time, as it unpacks, to find that line."""
+    text = csv_text(SUBSCRIBED, SUBSCRIBED_ROWS[:2]) + '\r\n"eve@example.org,Eve\r\n' + \
+        csv_text(SUBSCRIBED, SUBSCRIBED_ROWS[2:]).split("\r\n", 1)[1]
+    export = audience_zip(config.parent / "audience.zip", {"subscribed_members_export_8d2f1a.csv": text})
+
+    assert cli(config, "import", str(export)) == 3
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"problem: {export}/subscribed_members_export_8d2f1a.csv:5: a quote opened in this row runs to line 6" \
+        in err, err
 
 
 def test_a_run_whose_list_is_a_file_of_mailchimps_export_takes_it_by_its_columns_too(write_project, caplog):

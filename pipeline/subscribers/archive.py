@@ -1,12 +1,13 @@
 """A subscriber list from a file: a CSV (`csv_io.read_csv`), or Mailchimp's audience export, the zip it downloads.
 
-Every CSV of the zip is read, each taken as the file of the export its columns say it is (`mailchimp.kind_of`), and
-their rows make one list (`csv_io.keep`: an address in two files keeps the row that takes it off the list), so one
-import takes them all, in the transactions one CSV takes. The zip is refused whole, in one line and before
-anything is imported, for a member Mailchimp's export never holds (its name is not one Mailchimp gives, `..` or an
-absolute path, a symbolic link, not a CSV), a file whose columns say another kind than its name, an encrypted or
-damaged member, or more than `MAX_UNPACKED` bytes once unpacked (a zip bomb: what each member says it holds is
-checked first, and what it gives is counted as it is read, so a member that lies about its size is stopped there too).
+Every CSV of the zip is read as it unpacks, never held whole, each taken as the file of the export its columns say
+it is (`mailchimp.kind_of`), and their rows make one list (`csv_io.keep`: an address in two files keeps the row that
+takes it off the list), so one import takes them all, in the transactions one CSV takes. The zip is refused whole,
+in one line and before anything is imported, for a member Mailchimp's export never holds (its name is not one
+Mailchimp gives, `..` or an absolute path, a symbolic link, not a CSV), a file whose columns say another kind than
+its name, an encrypted or damaged member, or more than `MAX_UNPACKED` bytes once unpacked (a zip bomb: what each
+member says it holds is checked first, and what it gives is counted as it is read, so a member that lies about its
+size is stopped there too).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import zipfile
 import zlib
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
+from typing import IO, TextIO
 
 from pipeline.errors import SubscriberError
 from pipeline.subscribers.csv_io import CsvList, keep, read_csv
@@ -73,15 +75,10 @@ def _read(path: Path, archive: zipfile.ZipFile) -> CsvList:
         if info.flag_bits & 0x1:
             raise SubscriberError(f"{path}: {info.filename} is encrypted; export the audience again without a "
                                   f"password")
-        with archive.open(info) as member:
-            data = member.read(budget + 1)
-        if len(data) > budget:
-            raise SubscriberError(f"{path}: {info.filename} unpacks to more than it says; more than "
-                                  f"{MAX_UNPACKED:,} bytes in all; nothing imported")
-        budget -= len(data)
         label = Path(f"{path}/{info.filename}")
-        listed = read_csv(label, lambda data=data: io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig",
-                                                                    newline=""))
+        member = _Member(archive, info, budget, path)
+        listed = read_csv(label, member.open_text)
+        budget -= member.unpacked
         named = named_kind(PurePosixPath(info.filename).name)  # never None: `_check_name`
         if listed.kind != named.name:
             said = f"those of Mailchimp's {listed.kind} file" if listed.kind else "not those of Mailchimp's export"
@@ -93,6 +90,45 @@ def _read(path: Path, archive: zipfile.ZipFile) -> CsvList:
         for row in listed.rows:
             keep(combined, seen, replace(row, source=str(label)))
     return combined
+
+
+class _Member:
+    """One CSV of the zip, opened as text (as often as `read_csv` asks) and read as it unpacks, never whole: each
+    opening is stopped past `limit` bytes, what is left of `MAX_UNPACKED`."""
+
+    def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, path: Path):
+        self._archive, self._info, self._limit, self._path = archive, info, limit, path
+        self.unpacked = 0  # bytes it gave, read through
+
+    def open_text(self) -> TextIO:
+        return io.TextIOWrapper(io.BufferedReader(_Bounded(self, self._archive.open(self._info))),
+                                encoding="utf-8-sig", newline="")
+
+    def count(self, read: int) -> None:
+        self.unpacked = max(self.unpacked, read)
+        if read > self._limit:
+            raise SubscriberError(f"{self._path}: {self._info.filename} unpacks to more than it says; more than "
+                                  f"{MAX_UNPACKED:,} bytes in all; nothing imported")
+
+
+class _Bounded(io.RawIOBase):
+    """A member's bytes as they unpack, each chunk counted (`_Member.count`)."""
+
+    def __init__(self, member: _Member, raw: IO[bytes]):
+        self._member, self._raw, self._read = member, raw, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        got = self._raw.readinto(buffer)
+        self._read += got
+        self._member.count(self._read)
+        return got
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def _check_name(path: Path, name: str) -> None:

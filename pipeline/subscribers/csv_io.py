@@ -110,8 +110,8 @@ def read_csv(path: Path, open_text: OpenText | None = None) -> CsvList:
         raise SubscriberError(f"{path}: a zip, not a CSV; import it with `pipeline subscribers import`, or name one "
                               f"of its CSV files")
     try:
-        with opener() as handle:
-            return _read(csv.DictReader(handle), path, opener)
+        with opener() as handle, _Lines(opener) as lines:
+            return _read(csv.DictReader(handle), path, lines)
     except OSError as exc:
         raise SubscriberError(f"{path}: cannot read the subscriber list ({exc.strerror}); check the path") from None
     except UnicodeDecodeError:
@@ -163,7 +163,7 @@ def write_csv(out: TextIO, rows: Iterable, *, with_status: bool = False,
     return count
 
 
-def _read(reader: csv.DictReader, path: Path, opener: OpenText) -> CsvList:
+def _read(reader: csv.DictReader, path: Path, lines: _Lines) -> CsvList:
     if any(_LINE_END.search(name) for name in reader.fieldnames or []):  # a header never runs over two lines
         raise SubscriberError(f"{path}:1: a quote opened in the header runs to line {reader.line_num}, so the list "
                               f"was read as the names of its columns; close the quote (or delete it) and read the "
@@ -185,15 +185,13 @@ def _read(reader: csv.DictReader, path: Path, opener: OpenText) -> CsvList:
     seen: dict[str, int] = {}  # email: its row's place in found.rows
     ended = reader.line_num  # the last line of the row before
     at = columns.index(email_column)
-    lines: list[str] = []  # the file's, read only when a quote was left open
     for row in reader:
         email_cell = _cell(row, email_column)  # no address holds a comma and a line end: cells of rows run together
         if ("," in email_cell and _LINE_END.search(email_cell)) or any(_swallows(cell, at, len(columns))
                                                                          for cell in _cells(row)):
             # A quote left open (to the end of the file, whose last line end it then holds, so the count of line
             # breaks is no guide): the row starts on the first line after the row before that is not blank.
-            lines = lines or _lines_of(opener)
-            start = next((n for n in range(ended + 1, len(lines) + 1) if lines[n - 1].rstrip("\r\n")), ended + 1)
+            start = lines.first_filled(after=ended)
             ended = reader.line_num
             found.problems.append(f"{path}:{start}: a quote opened in this row runs to line {ended}, so every line "
                                   f"to there was read as one cell; close the quote where the cell ends (or delete "
@@ -260,10 +258,32 @@ def _cells(row: dict) -> list[str]:
     return [c for value in row.values() for c in (value if isinstance(value, list) else [value]) if c]
 
 
-def _lines_of(opener: OpenText) -> list[str]:
-    """The file's lines as the csv reader counts them: ended by \\n, \\r\\n or \\r."""
-    with opener() as handle:
-        return handle.readlines()
+class _Lines:
+    """The file's lines as the csv reader counts them (ended by \\n, \\r\\n or \\r): opened only when a quote was
+    left open, then read forward as asked, never held whole."""
+
+    def __init__(self, opener: OpenText):
+        self._opener = opener
+        self._handle: TextIO | None = None
+        self._number = 0  # the lines read so far
+
+    def first_filled(self, after: int) -> int:
+        """The number of the first line after line `after` that is not blank (`after + 1` if there is none); `after`
+        is never less than on the call before."""
+        if self._handle is None:
+            self._handle = self._opener()
+        for line in self._handle:
+            self._number += 1
+            if self._number > after and line.rstrip("\r\n"):
+                return self._number
+        return after + 1
+
+    def __enter__(self) -> _Lines:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._handle is not None:
+            self._handle.close()
 
 
 def _first_line(last: int, row: dict) -> int:

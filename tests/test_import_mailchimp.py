@@ -7,6 +7,7 @@ import csv
 import io
 import re
 import resource
+import stat
 import struct
 import subprocess
 import sys
@@ -243,6 +244,53 @@ def test_a_zip_with_a_member_outside_the_export_is_refused_whole(config, capsys,
     files = whole_audience()
     files[member] = csv_text(SUBSCRIBED, SUBSCRIBED_ROWS[:1])
     export = audience_zip(config.parent / "audience.zip", files)
+
+    assert cli(config, "import", str(export)) == 2
+
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: {export}: ") and said in line, line
+    assert stored(config) == {}
+
+
+APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + b"\x00" * 60  # a `._name` file's start
+
+
+def test_a_zip_repacked_on_macos_is_read_leaving_out_its_apple_double_files_and_ds_store(config, capsys):
+    """Finder's "Compress" of the unpacked export adds `__MACOSX/` (a `._name` file for each) and `.DS_Store`."""
+    export = config.parent / "audience.zip"
+    with zipfile.ZipFile(export, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in whole_audience().items():
+            archive.writestr(f"export/{name}", text)
+            archive.writestr(f"__MACOSX/export/._{name}", APPLE_DOUBLE)
+        archive.writestr("export/.DS_Store", b"\x00\x00\x00\x01Bud1" + b"\x00" * 100)
+        archive.writestr("__MACOSX/export/._.DS_Store", APPLE_DOUBLE)
+        archive.writestr(".DS_Store", b"\x00\x00\x00\x01Bud1")
+
+    assert cli(config, "import", str(export)) == 0
+
+    assert "6 rows; 3 newly active" in capsys.readouterr().out
+    assert {email: status for email, (status, _, _) in stored(config).items()} == {
+        "ann@example.org": "active", "bob@example.org": "active", "cat@example.org": "active",
+        "dan@example.org": "unsubscribed", "eve@example.org": "unsubscribed", "fay@example.org": "bounced"}
+
+
+@pytest.mark.parametrize(("member", "said"), [
+    ("__MACOSX/../._subscribed_members_export_8d2f1a.csv", "a path outside the zip"),
+    ("__MACOSX/../../.DS_Store", "a path outside the zip"),
+    ("/__MACOSX/._subscribed_members_export_8d2f1a.csv", "a path outside the zip"),
+    ("__MACOSX/notes.txt", "is not one of the files of Mailchimp's audience export"),
+    ("export/._subscribed_members_export_8d2f1a.csv", "is not one of the files of Mailchimp's audience export"),
+    ("DS_Store", "is not one of the files of Mailchimp's audience export"),
+    ("link: __MACOSX/._subscribed_members_export_8d2f1a.csv", "is a symbolic link"),
+    ("link: export/.DS_Store", "is a symbolic link"),
+])
+def test_a_name_macos_gives_lets_nothing_else_the_checks_refuse_through(config, capsys, member, said):
+    export = audience_zip(config.parent / "audience.zip", whole_audience())
+    with zipfile.ZipFile(export, "a") as archive:
+        info = zipfile.ZipInfo(member.removeprefix("link: "))
+        if member.startswith("link: "):
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(info, "/etc/passwd" if member.startswith("link: ") else APPLE_DOUBLE)
 
     assert cli(config, "import", str(export)) == 2
 

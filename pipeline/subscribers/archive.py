@@ -2,12 +2,13 @@
 
 Every CSV of the zip is read as it unpacks, never held whole, each taken as the file of the export its columns say
 it is (`mailchimp.kind_of`), and their rows make one list (`csv_io.keep`: an address in two files keeps the row that
-takes it off the list), so one import takes them all, in the transactions one CSV takes. The zip is refused whole,
-in one line and before anything is imported, for a member Mailchimp's export never holds (its name is not one
-Mailchimp gives, `..` or an absolute path, a symbolic link, not a CSV), a file whose columns say another kind than
-its name, an encrypted or damaged member, or more than `MAX_UNPACKED` bytes once unpacked (a zip bomb: what each
-member says it holds is checked first, and what it gives is counted as it is read, so a member that lies about its
-size is stopped there too).
+takes it off the list), so one import takes them all, in the transactions one CSV takes. The files macOS adds when
+it zips a folder again (`__MACOSX/.../._NAME`, `.DS_Store`) are left out, unread. The zip is refused whole, in one
+line and before anything is imported, for any other member Mailchimp's export never holds (its name is not one
+Mailchimp gives, `..` or an absolute path, a symbolic link, whatever its name, not a CSV), a file whose columns say
+another kind than its name, an encrypted or damaged member, or more than `MAX_UNPACKED` bytes once unpacked (a zip
+bomb: what each member says it holds is checked first, and what it gives is counted as it is read, so a member that
+lies about its size is stopped there too).
 """
 
 from __future__ import annotations
@@ -58,10 +59,13 @@ def _read(path: Path, archive: zipfile.ZipFile) -> CsvList:
         raise SubscriberError(f"{path}: {len(members)} files; Mailchimp's audience export holds a few CSV files: "
                               f"import those")
     for info in members:
-        _check_name(path, info.filename)
+        _check_path(path, info.filename)
+        if not _left_by_macos(info.filename):
+            _check_kind(path, info.filename)
         if stat.S_ISLNK(info.external_attr >> 16):
             raise SubscriberError(f"{path}: {info.filename} is a symbolic link, which Mailchimp's export never "
                                   f"holds; refused, nothing imported: use the zip Mailchimp gave")
+    members = [info for info in members if not _left_by_macos(info.filename)]  # never read
     declared = sum(info.file_size for info in members)
     if declared > MAX_UNPACKED:
         raise SubscriberError(f"{path}: its files would unpack to {declared:,} bytes, more than the "
@@ -79,7 +83,7 @@ def _read(path: Path, archive: zipfile.ZipFile) -> CsvList:
         member = _Member(archive, info, budget, path)
         listed = read_csv(label, member.open_text)
         budget -= member.unpacked
-        named = named_kind(PurePosixPath(info.filename).name)  # never None: `_check_name`
+        named = named_kind(PurePosixPath(info.filename).name)  # never None: `_check_kind`
         if listed.kind != named.name:
             said = f"those of Mailchimp's {listed.kind} file" if listed.kind else "not those of Mailchimp's export"
             raise SubscriberError(f"{path}: {info.filename} is named as Mailchimp's {named.name} "
@@ -131,11 +135,26 @@ class _Bounded(io.RawIOBase):
         super().close()
 
 
-def _check_name(path: Path, name: str) -> None:
-    parts = PurePosixPath(name.replace("\\", "/")).parts
+def _parts(name: str) -> tuple[str, ...]:
+    return PurePosixPath(name.replace("\\", "/")).parts
+
+
+def _check_path(path: Path, name: str) -> None:
+    parts = _parts(name)
     if not parts or name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
         raise SubscriberError(f"{path}: a file in it is named {name!r}, a path outside the zip; refused, nothing "
                               f"imported: use the zip Mailchimp gave")
+
+
+def _left_by_macos(name: str) -> bool:
+    """Whether `name` (a path `_check_path` let through) is what macOS adds when it zips a folder: an AppleDouble
+    file (`__MACOSX/.../._NAME`, the Finder's data of NAME) or the Finder's `.DS_Store`."""
+    parts = _parts(name)
+    return (parts[0] == "__MACOSX" and len(parts) > 1 and parts[-1].startswith("._")) or parts[-1] == ".DS_Store"
+
+
+def _check_kind(path: Path, name: str) -> None:
+    parts = _parts(name)
     if named_kind(parts[-1]) is None:
         raise SubscriberError(f"{path}: {name!r} is not one of the files of Mailchimp's audience export "
                               f"(subscribed_*.csv, unsubscribed_*.csv, cleaned_*.csv, nonsubscribed_*.csv); "

@@ -144,7 +144,9 @@ def one_line(text: str, limit: int = 200, *, keep_end: bool = False) -> str:
     """A name as typed, on one line with single spaces and no control characters, at most `limit` characters. With
     `keep_end`, a longer text keeps its start and its end, " … " between (a consent record: the consent given first
     and the latest change both matter)."""
-    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    if not text.isprintable():  # (most names and records are: no character to look at one by one)
+        text = "".join(c if c.isprintable() else " " for c in text)
+    text = " ".join(text.split())
     if len(text) <= limit or not keep_end:
         return text[:limit]
     head = limit // 4

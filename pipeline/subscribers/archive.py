@@ -91,7 +91,9 @@ def _read(path: Path, archive: zipfile.ZipFile) -> CsvList:
                                   f"Mailchimp again, or import each CSV on its own")
         combined.problems += listed.problems
         combined.not_opted_in += listed.not_opted_in
-        for row in listed.rows:
+        rows, listed.rows = listed.rows, []
+        for n, row in enumerate(rows):
+            rows[n] = None  # each row let go as its copy is kept, so a big export is never held twice
             keep(combined, seen, replace(row, source=str(label)))
     return combined
 

@@ -484,3 +484,26 @@ def test_a_csv_list_takes_off_an_address_whose_domain_idna_refuses_stored_before
 def test_the_limits_on_one_inbox_count_its_subaddresses_as_one(address, counted_as):
     """`mailbox`: what the per-address limit of the form counts under; the address itself is kept as given."""
     assert addresses.mailbox(address) == counted_as
+
+
+def test_forget_deletes_the_mail_kept_for_every_spelling_merged_into_the_address(config, capsys):
+    """Issue 1 went to ann under two spellings of her mailbox before the upgrade made them one: erasing her deletes
+    the outbox's file of each, and no one else's."""
+    from pipeline.config import load_project
+
+    path = config.parent / "state" / "pipeline.sqlite"
+    path.parent.mkdir()
+    database_of_version_13(path, [(1, "ann@example.org", "active", [], "Ann"),
+                                  (2, "ann@exam\u00adple.org", "active", [], ""),
+                                  (3, "dan@example.org", "active", [], "Dan")])
+    deliverer = load_project(config).sinks[0].deliverer
+    files = {spelling: deliverer.path_for(1, spelling)
+             for spelling in ("ann@example.org", "ann@exam\u00adple.org", "dan@example.org")}
+    files["ann@example.org"].parent.mkdir(parents=True)
+    for spelling, file in files.items():
+        file.write_bytes(f"To: {spelling}\r\nSubject: Issue 1\r\n\r\nbody\r\n".encode())
+
+    assert main(["subscribers", "forget", "ann@example.org", "--config", str(config)]) == 0
+
+    assert "2 files of mail to it" in " ".join(capsys.readouterr().out.split())
+    assert [spelling for spelling, file in files.items() if file.exists()] == ["dan@example.org"]

@@ -173,8 +173,8 @@ def cmd_remove(args) -> int:
 def cmd_forget(args) -> int:
     with _opened(args) as (project, store):
         subscriber = _known(store, args.email)
-        erased = forget(store, subscriber.email, at=datetime.now(UTC))
-        files = forget_mail(project, subscriber.email)
+        erased, spellings = forget(store, subscriber.email, at=datetime.now(UTC))
+        files = sum(forget_mail(project, spelling) for spelling in spellings)  # mail to a merged spelling too
     _console().print(f"{escape(subscriber.email)}: erased (name, themes, consent record, requests, {erased} "
                      f"deliveries, {files} files of mail to it); the address alone is kept, so no list adds it back. "
                      f"Backups made before keep it until they expire.", soft_wrap=True)

@@ -61,6 +61,7 @@ import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from pipeline.errors import SubscriberError
 from pipeline.state.store import Store
@@ -279,11 +280,16 @@ def remove(store: Store, email: str, *, how: str, at: datetime) -> bool:
         return _leave(store, db, found[0], how, at)
 
 
-def forget(store: Store, email: str, *, at: datetime) -> int:
+class Forgotten(NamedTuple):
+    deliveries: int  # the delivery journal's rows erased
+    spellings: list[str]  # the address and every spelling merged into it: mail to each may be kept (`Deliverer.forget`)
+
+
+def forget(store: Store, email: str, *, at: datetime) -> Forgotten:
     """Erase what is held about `email` at its owner's request (UK GDPR art. 17): name, themes, the consent record,
     open requests, the spellings merged into it, and the delivery journal's rows; the address alone is kept, as a
     suppression (unsubscribed, or bounced or complained as it was), so no list adds it back, with one entry saying
-    it was erased. Refused while a send to it is in flight (its batch settles first). The deliveries erased."""
+    it was erased. Refused while a send to it is in flight (its batch settles first)."""
     email = _key(email)
     store.db.execute("PRAGMA secure_delete = ON")  # what is deleted is overwritten, not left in free pages
     try:
@@ -294,7 +300,7 @@ def forget(store: Store, email: str, *, at: datetime) -> int:
     return erased
 
 
-def _forget(store: Store, email: str, at: datetime) -> int:
+def _forget(store: Store, email: str, at: datetime) -> Forgotten:
     with store.transaction() as db:
         found = _by_email(db, email)
         if found is None:
@@ -305,9 +311,9 @@ def _forget(store: Store, email: str, at: datetime) -> int:
     return erased
 
 
-def _erase(db: sqlite3.Connection, found: tuple, at: datetime, detail: str) -> int:
-    """Erase all but the address of the subscriber `found` (`forget`); the deliveries erased. SubscriberError, and
-    nothing changed, while a send to it is in flight."""
+def _erase(db: sqlite3.Connection, found: tuple, at: datetime, detail: str) -> Forgotten:
+    """Erase all but the address of the subscriber `found` (`forget`). SubscriberError, and nothing changed, while a
+    send to it is in flight."""
     subscriber_id, email, status = found[0], found[1], found[3]
     spellings = [email, *(alias for (alias,) in db.execute(
         "SELECT email FROM subscriber_aliases WHERE subscriber = ?", (subscriber_id,)))]
@@ -324,7 +330,7 @@ def _erase(db: sqlite3.Connection, found: tuple, at: datetime, detail: str) -> i
     db.execute("DELETE FROM subscriber_aliases WHERE subscriber = ?", (subscriber_id,))
     db.execute("DELETE FROM subscriber_events WHERE subscriber = ?", (subscriber_id,))
     _event(db, subscriber_id, at, left, "erased at their request", detail)
-    return erased
+    return Forgotten(erased, spellings)
 
 
 REAPPLIED = "re-applied from the suppression log after a restore"  # `how` of a change `reapply` makes
@@ -333,7 +339,8 @@ REAPPLIED = "re-applied from the suppression log after a restore"  # `how` of a 
 @dataclass
 class Reapplied:
     """What `reapply` did: how many entries were re-applied, by the status logged; how many erasures are left for
-    the next time; the address of each person erased again (whose mail a delivery may keep: `Deliverer.forget`)."""
+    the next time; each address (and spelling merged into it) erased again, whose mail a delivery may keep
+    (`Deliverer.forget`)."""
 
     applied: dict[str, int]
     deferred: int
@@ -368,12 +375,12 @@ def reapply(store: Store, entries: Iterable[tuple[int, str, datetime]]) -> Reapp
                     if not before:
                         continue
                     try:
-                        _erase(db, found, at, f"kept as a suppression: the address only; {REAPPLIED}")
+                        forgotten = _erase(db, found, at, f"kept as a suppression: the address only; {REAPPLIED}")
                     except SubscriberError:
                         done.deferred += 1
                         _reapplied(db, found, "unsubscribed", at, detail + "; erased once its send in flight settles")
                         continue
-                    done.erased.append(found[1])
+                    done.erased += forgotten.spellings
                     done.applied[status] = done.applied.get(status, 0) + 1
                 elif _reapplied(db, found, status, at, detail):
                     done.applied[status] = done.applied.get(status, 0) + 1

@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     limit_malloc_arenas()  # before any thread starts
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
+    if threading.excepthook is threading.__excepthook__:  # (not one a caller put in place)
+        threading.excepthook = _masked_thread_error
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = _parser(argv)
     _suggest(parser, argv)
@@ -130,6 +132,17 @@ def main(argv: list[str] | None = None) -> int:
     if errors is not None:
         write_json(args.json_out, {"ok": False, "exit_code": code, "errors": errors})
     return code
+
+
+def _masked_thread_error(args: threading.ExceptHookArgs) -> None:
+    """What Python prints of an error no code caught in a thread (a plugin's own thread, say), a credential in it
+    masked as in every message."""
+    if args.exc_type is SystemExit or args.exc_value is None:
+        return
+    from pipeline.logs import traceback_text
+
+    where = args.thread.name if args.thread is not None else "a thread"
+    print(f"Exception in thread {where}:\n{traceback_text(args.exc_value)}", file=sys.stderr)
 
 
 def _log_error(message: str, exc: BaseException | None = None) -> None:

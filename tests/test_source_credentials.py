@@ -543,3 +543,46 @@ def test_a_failing_sources_traceback_is_shown_masked_only_when_asked(write_proje
         assert ("Traceback (most recent call last)" in shown) is debug, shown
         assert ("in fetch" in shown) is debug, shown
         assert [word for word in ("key-from-environment", "pw-literal", "tok-literal") if word in shown] == []
+
+
+THREADED_SOURCE = '''
+import threading
+
+from pipeline import hookimpl, redact
+from pipeline.components import Settings, Source
+
+
+class Threaded(Source):
+    name = "threaded"
+
+    class Settings(Settings):
+        url: str
+
+    def fetch(self, run):
+        address = redact.expand(self.settings.url)
+
+        def poll():
+            raise ConnectionError(f"lost {address} (and https://ann:pw-literal@p.example/f?token=tok-literal)")
+
+        worker = threading.Thread(target=poll, name="poller")
+        worker.start()
+        worker.join()
+        return []
+
+
+@hookimpl
+def register_sources(register):
+    register(Threaded)
+'''
+
+
+def test_an_error_no_code_caught_in_a_plugins_thread_is_printed_masked(write_project):
+    config = write_project('[pipeline]\nname = "N"\nplugins_dir = "local_plugins"\n'
+                           '[sources.poll]\ntype = "threaded"\nurl = "https://p.example/${PRIVATE_KEY}/feed.xml"\n'
+                           '[sinks.feed]\ntype = "rss"\n', {"local_plugins/threaded.py": THREADED_SOURCE})
+    env = {**os.environ, "PRIVATE_KEY": "key-from-environment"}
+    done = subprocess.run([sys.executable, "-m", "pipeline", "refresh", "-c", str(config)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Exception in thread poller" in done.stderr and "ConnectionError: lost https://p.example/" in done.stderr
+    assert [word for word in ("key-from-environment", "pw-literal", "tok-literal") if word in done.stderr] == []

@@ -51,7 +51,7 @@ class BlogSource(Source):
                 continue
             ident = item_id(self.instance, self._slug(path, post))
             if ident in first:
-                run.problem(str(path), f"has the same slug as {first[ident].name}; give one of them a "
+                run.problem(str(path), f"has the same slug as {first[ident].relative_to(folder)}; give one of them a "
                                        f"`slug:` of its own in the front matter, post skipped")
                 continue
             first[ident] = path
@@ -65,9 +65,11 @@ class BlogSource(Source):
 
     def _post_files(self) -> list[Path]:
         """Every `*.md` file in the folder, in a subfolder too (`2016/notes.md`), but not in a hidden folder or in
-        the site's or the state folder."""
+        the site's or the state folder; the folder's own first, so that of two with one slug the post read before
+        subfolders were keeps its page (`2016/year.md` is the one skipped, not `year.md`)."""
         folder = self.settings.path
-        return [file for file in sorted(folder.rglob("*.md")) if file.is_file() and self._own(file, folder)]
+        found = [file for file in folder.rglob("*.md") if file.is_file() and self._own(file, folder)]
+        return sorted(found, key=lambda file: (len(file.relative_to(folder).parts), file))
 
     def _own(self, file: Path, folder: Path) -> bool:
         """Whether `file` of `folder` is the source's: not hidden or in a hidden folder, nor in the site's or the

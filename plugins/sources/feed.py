@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+import os
 import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, NamedTuple
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from pydantic import Field, field_validator
 
@@ -25,7 +26,14 @@ from pipeline.components import Settings, Source
 from pipeline.errors import SourceError
 from pipeline.http_client import PUBLIC_ONLY
 from pipeline.models import Item, Kind, item_id
-from pipeline.redact import MissingVariable, credentials_in, literal_credentials, mask_in, without_credentials
+from pipeline.redact import (
+    MissingVariable,
+    credentials_in,
+    literal_credentials,
+    mask_in,
+    variables_in,
+    without_credentials,
+)
 from pipeline.run_context import RunContext
 from pipeline.sanitize import PLAIN_URL, clean_html, image_url, language_tag, one_line, plain_text, safe_url
 from pipeline.settings_types import UrlOrFile
@@ -93,7 +101,7 @@ class FeedSource(Source):
             content, headers, reading, seen = Path(url).read_bytes(), {}, "", ""
         # (a private feed repeats its token in its entries' ids and links: masked before an item's id is made of them)
         args = (content, url, headers.get("content-type", ""), self.instance, self.settings.kind, self.settings.parser,
-                tuple(credentials_in(url)) if self.uses_http() else ())
+                tuple(credentials_in(url)) if self.uses_http() else (), self._values_read() if self.uses_http() else ())
         items, undated, cut_short, partial, unresolved = (run.offload(parse_feed, *args)
                                                           if len(content) > OFFLOAD_BYTES else parse_feed(*args))
         if unresolved:
@@ -139,6 +147,13 @@ class FeedSource(Source):
             raise SourceError(f"{self._table()} url: environment variable {missing.name} {missing.why}; export "
                               f"{missing.name} with the value to send, or add it to the service's environment file "
                               f"(/etc/newsletter-pipeline/env), never to pipeline.toml") from None
+
+    def _values_read(self) -> tuple[str, ...]:
+        """Each value the address reads through `${NAME}` (of 4 characters or more), as read and percent-encoded:
+        none may be in the base a feed declares for its links, however short (`credentials_in` leaves out one under 8
+        characters, which in a feed's text may be its own words)."""
+        values = [value for name in variables_in(self.settings.url) if len(value := os.environ.get(name, "")) >= 4]
+        return tuple(dict.fromkeys(form for value in values for form in (value, quote(value, safe=""))))
 
     def _table(self) -> str:
         """The table holding this feed's settings: its own, or that of the OPML list it is listed in."""
@@ -243,11 +258,13 @@ _BYTE_ORDER_MARKS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\x
 
 
 def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: str,
-               parser: str = "feedparser", credentials: tuple[str, ...] = ()) -> ParsedFeed:
+               parser: str = "feedparser", credentials: tuple[str, ...] = (), values_read: tuple[str, ...] = ()
+               ) -> ParsedFeed:
     """Parse feed bytes into sanitised items, the ids of those with no date of their own, and whether the
     document was cut short (then the entry it broke off in is left out). Each of `credentials` (what the address
     sent: `redact.credentials_in`) is masked in every entry before its id is made, so none is stored or published
-    and a new token keeps each item's id.
+    and a new token keeps each item's id. No base a feed declares is used that holds one of `values_read` (what its
+    address reads through `${NAME}`).
 
     A plain function of its arguments, so a worker process can run it. With parser="fast", lxml reads
     the documents it can read exactly as feedparser does, and feedparser the rest: the items are the same.
@@ -267,7 +284,7 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
     language = language_tag(language)
     unresolvable = False  # (a `${NAME}` in the path, and no base of the feed's own: relative links are counted)
     if "://" in url and not url.startswith("file"):
-        feed_link = location or _declared_base(feed_link, credentials)
+        feed_link = location or _declared_base(feed_link, credentials + values_read)
         unresolvable = not feed_link
     items, undated, seen, left_out = [], set(), set(), []
     kind = Kind(kind)
@@ -312,7 +329,8 @@ def _document_base(url: str) -> str:
 
 def _declared_base(link: str, credentials: tuple[str, ...]) -> str:
     """The base a feed declares for itself (its channel's link, else its xml:base), if links may be read from it:
-    an absolute http(s) address holding no `${` and none of what its address sends as a credential."""
+    an absolute http(s) address holding no `${` and none of `credentials` (what its address sends as a credential,
+    and each value it reads through `${NAME}`: a channel's link often repeats the feed's own address, key and all)."""
     link = image_url(link)  # (an absolute http(s) address with a host, or "")
     return "" if not link or "${" in link or mask_in(link, credentials) != link else link
 

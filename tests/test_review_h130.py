@@ -31,6 +31,25 @@ def test_a_top_level_post_keeps_its_page_when_a_subfolder_post_has_its_slug(pipe
     assert "2016/year.md" in problem.split(":")[0] and "same slug as year.md" in problem
 
 
+def test_drafts_folders_and_readmes_are_no_posts(pipeline_project):
+    """Subfolders are read for posts now; a folder of drafts beside them (`drafts/`, `_drafts/`), which was never
+    published before, still is not, and a README (of the folder, or of a folder of photos) is no post to refuse."""
+    project = pipeline_project(BLOG_TOML, {
+        "blog/year.md": post_file("A year on", "2016-01-22"),
+        "blog/2016/notes.md": post_file("Notes from the seminar", "2016-01-12"),
+        "blog/drafts/idea.md": post_file("An idea not ready", "2016-01-20"),
+        "blog/Drafts/other.md": post_file("Another not ready", "2016-01-20"),
+        "blog/_drafts/third.md": post_file("A third not ready", "2016-01-20"),
+        "blog/README.md": "How to write a post here.\n",
+        "blog/photos/README.md": "Where the photos came from.\n",
+        "subscribers.csv": "email,name\n"})
+
+    report = project.refresh(as_of=date(2016, 2, 1))
+
+    assert sorted(item.title for item in project.items()) == ["A year on", "Notes from the seminar"]
+    assert report.problems == []
+
+
 SHORT_KEY = "k3y42"  # under 8 characters: not masked in a feed's text, where it may be the feed's own words
 CHANNEL_RSS = ("<rss version='2.0'><channel><title>Partner</title><link>https://partner.example.org/feeds/{key}/</link>"
                "<description>d</description><item><title>Peer support in Leeds</title><link>leeds.html</link>"

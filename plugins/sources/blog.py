@@ -68,7 +68,8 @@ class BlogSource(Source):
         the site's or the state folder; the folder's own first, so that of two with one slug the post read before
         subfolders were keeps its page (`2016/year.md` is the one skipped, not `year.md`)."""
         folder = self.settings.path
-        found = [file for file in folder.rglob("*.md") if file.is_file() and self._own(file, folder)]
+        found = [file for file in folder.rglob("*.md")
+                 if file.is_file() and self._own(file, folder) and not _set_aside(file.relative_to(folder))]
         return sorted(found, key=lambda file: (len(file.relative_to(folder).parts), file))
 
     def _own(self, file: Path, folder: Path) -> bool:
@@ -176,6 +177,14 @@ class BlogSource(Source):
             image_alt=plain_text(str(meta.get("image_alt") or "")) if image else "",
             themes=[str(t) for t in themes],
         )
+
+
+def _set_aside(inside: Path) -> bool:
+    """Whether a `.md` file (its path in the folder) is no post: a README, or one in a subfolder kept for drafts
+    (`drafts/`, or any whose name starts with "_", `_drafts/` as Jekyll has it). Before subfolders were read, a
+    folder of drafts beside the posts was never published; it must not be by an upgrade."""
+    return inside.name.lower() == "readme.md" or any(
+        part.lower() == "drafts" or part.startswith("_") for part in inside.parts[:-1])
 
 
 @hookimpl

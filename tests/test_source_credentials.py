@@ -454,17 +454,15 @@ def test_a_key_in_a_feeds_path_never_reaches_its_items_links(pipeline_project, f
     stored = [repr(item) for item in project.items()]
     for text in [*written, *stored, *map(repr, published)]:
         assert KEY not in text and "${" not in text and "$%7B" not in text and "%24%7B" not in text
-PRIVATE_SOURCE = """
-from pipeline import hookimpl, redact
-from pipeline.components import Settings, Source
+def source_plugin(kind: str, methods: str, imports: str = "") -> str:
+    """A plugin file for `plugins_dir` registering a source of type `kind` (its `url` setting read by the code in
+    `methods`, the class's body after its settings, indented as in a class)."""
+    return (f"{imports}from pipeline import hookimpl, redact\nfrom pipeline.components import Settings, Source\n\n\n"
+            f"class Plugin(Source):\n    name = {kind!r}\n\n    class Settings(Settings):\n        url: str\n\n"
+            f"{methods}\n\n@hookimpl\ndef register_sources(register):\n    register(Plugin)\n")
 
 
-class Private(Source):
-    name = "private"
-
-    class Settings(Settings):
-        url: str
-
+PRIVATE_SOURCE = source_plugin("private", """\
     def fetch(self, run):
         return []
 
@@ -474,90 +472,58 @@ class Private(Source):
             raise ConnectionError(f"refused by {address}")
         except ConnectionError as exc:
             raise RuntimeError("gave up; also tried https://ann:pw-literal@p.example/f?token=tok-literal") from exc
+""")
 
 
-@hookimpl
-def register_sources(register):
-    register(Private)
-"""
+SECRETS = ("key-from-environment", "pw-literal", "tok-literal")
+
+
+def run_with_plugin(write_project, tmp_path, kind: str, code: str, command: str, *, debug: bool):
+    """`pipeline COMMAND` on a project whose one source, of type `kind`, is the local plugin `code` reading
+    `${PRIVATE_KEY}` in its url; (the finished process, the log file's text)."""
+    from pipeline.logs import DEBUG_ENV
+
+    config = write_project('[pipeline]\nname = "N"\nplugins_dir = "local_plugins"\n'
+                           f'[sources.p]\ntype = "{kind}"\nurl = "https://p.example/${{PRIVATE_KEY}}/feed.xml"\n'
+                           '[sinks.feed]\ntype = "rss"\n', {f"local_plugins/{kind}.py": code})
+    log_file = tmp_path / "pipeline.log"
+    env = {key: value for key, value in os.environ.items() if key != DEBUG_ENV}
+    env.update({"PRIVATE_KEY": "key-from-environment", **({DEBUG_ENV: "1"} if debug else {})})
+    done = subprocess.run([sys.executable, "-m", "pipeline", command, "-c", str(config), "--log-file", str(log_file)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    return done, log_file.read_text() if log_file.exists() else ""
 
 
 def test_a_traceback_shown_on_request_is_masked_on_the_terminal_and_in_the_log_file(write_project, tmp_path):
-    from pipeline.cli import DEBUG_ENV
-
-    config = write_project('[pipeline]\nname = "N"\nplugins_dir = "local_plugins"\n'
-                           '[sources.p]\ntype = "private"\nurl = "https://p.example/${PRIVATE_KEY}/feed.xml"\n'
-                           '[sinks.feed]\ntype = "rss"\n', {"local_plugins/private.py": PRIVATE_SOURCE})
-    log_file = tmp_path / "pipeline.log"
-    env = {**os.environ, DEBUG_ENV: "1", "PRIVATE_KEY": "key-from-environment"}
-    done = subprocess.run([sys.executable, "-m", "pipeline", "run", "-c", str(config), "--log-file", str(log_file)],
-                          capture_output=True, text=True, timeout=60, env=env)
+    done, logged = run_with_plugin(write_project, tmp_path, "private", PRIVATE_SOURCE, "run", debug=True)
     assert done.returncode == 1, done.stderr
-    logged = log_file.read_text()
     for shown in (done.stderr, logged):
         assert "Traceback (most recent call last)" in shown and "ConnectionError: refused by" in shown, shown
         assert "RuntimeError: gave up; also tried https://ann:***@p.example/f?token=***" in shown, shown
-        assert [word for word in ("key-from-environment", "pw-literal", "tok-literal") if word in shown] == []
+        assert [word for word in SECRETS if word in shown] == []
 
 
-FAILING_SOURCE = '''
-from pipeline import hookimpl, redact
-from pipeline.components import Settings, Source
-
-
-class Failing(Source):
-    name = "failing"
-
-    class Settings(Settings):
-        url: str
-
+FAILING_SOURCE = source_plugin("failing", """\
     def fetch(self, run):
         address = redact.expand(self.settings.url)
         raise ValueError(f"could not read {address} (also tried https://ann:pw-literal@p.example/f?token=tok-literal)")
-
-
-@hookimpl
-def register_sources(register):
-    register(Failing)
-'''
+""")
 
 
 @pytest.mark.parametrize("debug", [True, False])
 def test_a_failing_sources_traceback_is_shown_masked_only_when_asked(write_project, tmp_path, debug):
     """A plugin's source that raises is one line of the run's table; with PIPELINE_DEBUG its author also sees the
     traceback (their `fetch` in it), on the terminal and in the log file, credentials masked; without, neither."""
-    from pipeline.logs import DEBUG_ENV
-
-    config = write_project('[pipeline]\nname = "N"\nplugins_dir = "local_plugins"\n'
-                           '[sources.broken]\ntype = "failing"\nurl = "https://p.example/${PRIVATE_KEY}/feed.xml"\n'
-                           '[sinks.feed]\ntype = "rss"\n', {"local_plugins/failing.py": FAILING_SOURCE})
-    log_file = tmp_path / "pipeline.log"
-    env = {key: value for key, value in os.environ.items() if key != DEBUG_ENV}
-    env.update({"PRIVATE_KEY": "key-from-environment", **({DEBUG_ENV: "1"} if debug else {})})
-    done = subprocess.run([sys.executable, "-m", "pipeline", "refresh", "-c", str(config), "--log-file", str(log_file)],
-                          capture_output=True, text=True, timeout=60, env=env)
+    done, logged = run_with_plugin(write_project, tmp_path, "failing", FAILING_SOURCE, "refresh", debug=debug)
     assert done.returncode == 3, done.stderr  # a source failed alone: the run went on
-    logged = log_file.read_text()
     for shown in (done.stdout + done.stderr, logged):  # the run's table on standard output
         assert "ValueError: could not read" in shown, shown
         assert ("Traceback (most recent call last)" in shown) is debug, shown
         assert ("in fetch" in shown) is debug, shown
-        assert [word for word in ("key-from-environment", "pw-literal", "tok-literal") if word in shown] == []
+        assert [word for word in SECRETS if word in shown] == []
 
 
-THREADED_SOURCE = '''
-import threading
-
-from pipeline import hookimpl, redact
-from pipeline.components import Settings, Source
-
-
-class Threaded(Source):
-    name = "threaded"
-
-    class Settings(Settings):
-        url: str
-
+THREADED_SOURCE = source_plugin("threaded", """\
     def fetch(self, run):
         address = redact.expand(self.settings.url)
 
@@ -568,21 +534,11 @@ class Threaded(Source):
         worker.start()
         worker.join()
         return []
+""", imports="import threading\n\n")
 
 
-@hookimpl
-def register_sources(register):
-    register(Threaded)
-'''
-
-
-def test_an_error_no_code_caught_in_a_plugins_thread_is_printed_masked(write_project):
-    config = write_project('[pipeline]\nname = "N"\nplugins_dir = "local_plugins"\n'
-                           '[sources.poll]\ntype = "threaded"\nurl = "https://p.example/${PRIVATE_KEY}/feed.xml"\n'
-                           '[sinks.feed]\ntype = "rss"\n', {"local_plugins/threaded.py": THREADED_SOURCE})
-    env = {**os.environ, "PRIVATE_KEY": "key-from-environment"}
-    done = subprocess.run([sys.executable, "-m", "pipeline", "refresh", "-c", str(config)],
-                          capture_output=True, text=True, timeout=60, env=env)
+def test_an_error_no_code_caught_in_a_plugins_thread_is_printed_masked(write_project, tmp_path):
+    done, _ = run_with_plugin(write_project, tmp_path, "threaded", THREADED_SOURCE, "refresh", debug=False)
     assert done.returncode == 0, done.stderr
     assert "Exception in thread poller" in done.stderr and "ConnectionError: lost https://p.example/" in done.stderr
-    assert [word for word in ("key-from-environment", "pw-literal", "tok-literal") if word in done.stderr] == []
+    assert [word for word in SECRETS if word in done.stderr] == []

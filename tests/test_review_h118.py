@@ -34,6 +34,15 @@ def config(tmp_path, monkeypatch) -> Path:
     return write_project(tmp_path, monkeypatch)
 
 
+def left_across_a_new_secret(config, monkeypatch):
+    """Ann, Bob and Cy on the list, then a backup; Ann leaves, the secret is changed, Bob leaves. The backup."""
+    add(config, "ann@example.org", "bob@example.org", "cy@example.org")
+    copy = backup(config)
+    assert cli(config, "subscribers", "remove", "ann@example.org") == 0
+    monkeypatch.setenv("TEST_SERVE_SECRET", "the-new-long-enough-secret-after-rotation")
+    assert cli(config, "subscribers", "remove", "bob@example.org") == 0
+    return copy
+
 def test_an_upgrade_entry_stamped_when_an_old_copy_is_brought_up_to_date_does_not_hide_a_later_leave(config):
     """A copy from before schema step 14 is respelled when it is opened after the restore, and the step's entry in
     the record (`UPGRADE`) is stamped with that moment, later than every line of the log: it is no change of the
@@ -133,13 +142,7 @@ def test_a_log_with_lines_under_an_old_and_a_new_secret_is_applied_whole_and_the
     old secret's once it is given for one start; then each start reads no more than before and says nothing."""
     from pipeline.state import suppression_log
 
-    add(config, "ann@example.org", "bob@example.org", "cy@example.org")
-    copy = backup(config)
-    assert cli(config, "subscribers", "remove", "ann@example.org") == 0
-    monkeypatch.setenv("TEST_SERVE_SECRET", "the-new-long-enough-secret-after-rotation")
-    assert cli(config, "subscribers", "remove", "bob@example.org") == 0
-
-    restore(config, copy)
+    restore(config, left_across_a_new_secret(config, monkeypatch))
     capsys.readouterr()
     assert cli(config, "subscribers", "list") == 0
     assert "1 entry was written under another secret" in capsys.readouterr().err
@@ -209,12 +212,7 @@ def test_within_one_second_the_later_of_a_leave_and_a_return_wins_and_restoring_
 
 
 def test_status_writes_nothing_while_entries_wait_to_be_checked_or_for_their_secret(config, monkeypatch, capsys):
-    add(config, "ann@example.org", "bob@example.org", "cy@example.org")
-    copy = backup(config)
-    assert cli(config, "subscribers", "remove", "ann@example.org") == 0
-    monkeypatch.setenv("TEST_SERVE_SECRET", "the-new-long-enough-secret-after-rotation")
-    assert cli(config, "subscribers", "remove", "bob@example.org") == 0
-    restore(config, copy)
+    restore(config, left_across_a_new_secret(config, monkeypatch))
     database = config.parent / "state" / "pipeline.sqlite"
     for _ in range(2):  # before any check, then with Ann's entry kept waiting for the old secret
         before = database.read_bytes()

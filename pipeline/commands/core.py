@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from pipeline import logs
 from pipeline.cli import write_json
+from pipeline.commands.styled import Span, print_lines, styles
 from pipeline.config import Project, load_plugins, load_project
 from pipeline.errors import ConfigError
 from pipeline.files import folder_problem
@@ -127,13 +128,12 @@ def cmd_plugins(args) -> int:
 
 
 def _run_with_progress(project: Project, as_of: date | None, mode: str, dry_run: bool = False) -> RunReport:
-    console = None if logs.quiet() else _console()
-    if console is None or not console.is_terminal:
+    if logs.quiet() or not styles(sys.stdout):
         return run(project, as_of=as_of, mode=mode, dry_run=dry_run)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn  # on a terminal only
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  console=console, transient=True) as bar:
+                  console=_console(), transient=True) as bar:
         tasks: dict[str, int] = {}
 
         def progress(what: str, done: int, total: int) -> None:
@@ -164,28 +164,24 @@ def _print_report(report: RunReport) -> int:
     data = report_data(report)
     if logs.quiet() and data["exit_code"] == 0:
         return 0  # --quiet: the table only when something went wrong
-    from rich.markup import escape
-
-    console = _console()
-    console.print(_report_table(report.results), soft_wrap=True, highlight=False)
+    lines = _report_table(report.results)
     for problem in data["problems"]:
-        label = "kept, with a warning" if problem in report.kept else "skipped"
-        console.print(f"[yellow]{label}:[/yellow] {escape(problem)}", soft_wrap=True)
+        label = "kept, with a warning:" if problem in report.kept else "skipped:"
+        lines.append([(label, "yellow"), (f" {problem}", None)])
     if data["failed_sources"]:
-        names = escape(", ".join(data["failed_sources"]))
-        console.print(f"[red]sources that failed:[/red] {names} (the others reached the sinks)")
+        lines.append([("sources that failed:", "red"),
+                      (f" {', '.join(data['failed_sources'])} (the others reached the sinks)", None)])
     edition = f"issue {data['edition']}" if data["edition"] else "no new issue"
-    console.print(f"{data['mode']} as of {data['as_of']}: {edition}; {data['outcome']}")
+    lines.append([(f"{data['mode']} as of {data['as_of']}: {edition}; {data['outcome']}", None)])
+    print_lines(lines)
     return data["exit_code"]
 
 
 MANY_SOURCES = 20  # with more sources than this, those that succeeded are counted on one line
 
 
-def _report_table(results: list) -> str:
-    """The run table as aligned text (Rich's Table takes a quarter of a second over 200 rows)."""
-    from rich.markup import escape
-
+def _report_table(results: list) -> list[list[Span]]:
+    """The run table as lines of aligned text (Rich's Table takes a quarter of a second over 200 rows)."""
     sources = [r for r in results if r.stage == "source"]
     shown = list(results)
     if len(sources) > MANY_SOURCES:
@@ -202,8 +198,8 @@ def _report_table(results: list) -> str:
     widths = [max(len(row[n]) for row in rows) for n in range(4)]
     lines = []
     for n, row in enumerate(rows):
-        cells = [escape(cell) + " " * (width - len(cell)) for cell, width in zip(row[:4], widths, strict=True)]
-        if n and row[2]:
-            cells[2] = f"[green]{cells[2]}[/green]" if row[2] == "ok" else f"[red]{cells[2]}[/red]"
-        lines.append(" " + "  ".join([*cells, row[4].rjust(7)]))
-    return "\n".join(lines)
+        cells = [cell + " " * (width - len(cell)) for cell, width in zip(row[:4], widths, strict=True)]
+        status = ("green" if row[2] == "ok" else "red") if n and row[2] else None
+        lines.append([(" " + "  ".join(cells[:2]) + "  ", None), (cells[2], status),
+                      ("  " + "  ".join([cells[3], row[4].rjust(7)]), None)])
+    return lines

@@ -208,3 +208,68 @@ def test_a_posts_link_to_another_posts_file_names_that_posts_page(pipeline_proje
     assert f'href="{SITE}/blog/year/"' in project.site("blog/notes/")
     assert f'href="{SITE}/blog/notes/#programme"' in project.site("blog/year/")
     assert f'href="{SITE}/blog/notes/draft.md"' in project.site("blog/notes/")
+
+
+def bundle_post(title: str, day: str, body: str, extra: str = "") -> str:
+    """A post's `index.md` in a folder of its own (a Hugo leaf bundle), its images beside it."""
+    return f'---\ntitle: "{title}"\ndate: {day}\n{extra}---\n\n{body}\n'
+
+
+def test_a_folder_per_post_is_the_post_its_folder_names(pipeline_project):
+    """A blog kept a folder per post, as Hugo's leaf bundles are (`post-a/index.md`, its images beside it): each
+    post is named by its folder (`blog/post-a/`), not all `index` (one kept, the others refused as clashes). Its
+    relative images are read from its folder, a link to `post-a/index.md` or to `post-a/` names that post's page,
+    and a folder's `_index.md` (Hugo's page of a section, not a post) is no post. A post beside the folders, and
+    the folder's own `index.md`, keep the slugs, and so the ids, they had."""
+    from pipeline.models import item_id
+
+    files = {"blog/post-a/index.md": bundle_post("Post A", "2016-01-20", "![The group](group.png)",
+                                                 "image: cover.jpg\n"),
+             "blog/post-a/cover.jpg": b"jpeg bytes", "blog/post-a/group.png": PNG,
+             "blog/post-b/index.md": bundle_post("Post B", "2016-01-21", "After [the first](../post-a/index.md), "
+                                                 "[the first again](../post-a/) and ![B](./group.png)."),
+             "blog/post-b/group.png": PNG,
+             "blog/notes.md": bundle_post("Notes", "2016-01-22", "See [A](post-a/index.md#more) and [B](post-b)."),
+             "blog/index.md": bundle_post("The folder's index", "2016-01-10", "Read before any subfolder was."),
+             "blog/_index.md": '---\ntitle: "Our blog"\n---\n\nThe section page of the blog: no date.\n',
+             "blog/2016/_index.md": bundle_post("2016", "2016-01-01", "The year's section page."),
+             "subscribers.csv": "email,name\nann@example.org,Ann\n"}
+    project = pipeline_project(BLOG_TOML, files)
+
+    report = project.run(as_of=date(2016, 2, 1))
+
+    assert report.problems == []
+    ids = {item.title: item.id for item in project.items()}
+    assert ids == {title: item_id("blog", slug) for title, slug in
+                   [("Post A", "post-a"), ("Post B", "post-b"), ("Notes", "notes"), ("The folder's index", "index")]}
+    page_a, page_b, notes = (project.site(f"blog/{slug}/") for slug in ("post-a", "post-b", "notes"))
+    assert "Post A" in page_a and "Post B" in page_b
+    assert f"{SITE}/blog/post-a/group.png" in Links(page_a).links
+    assert f"{SITE}/blog/post-a/cover.jpg" in project.email().html
+    assert Links(page_b).links.count(f"{SITE}/blog/post-a/") == 2 and f"{SITE}/blog/post-b/group.png" in page_b
+    assert f"{SITE}/blog/post-a/#more" in Links(notes).links and f"{SITE}/blog/post-b/" in Links(notes).links
+    check = Checker(load_project(project.root / "pipeline.toml"))
+    for slug, page in (("post-a", page_a), ("post-b", page_b), ("notes", notes)):
+        where = site.file(check.project, f"blog/{slug}/")
+        for link in Links(page).links:
+            check.relative(where, link.partition("#")[0]) if not link.startswith("webcal:") else None
+    assert check.dead == [] and check.checked >= 10
+
+
+def test_a_post_beside_the_folders_keeps_its_slug_over_a_folder_of_that_name(pipeline_project):
+    """`post-a.md` was published; a folder `post-a/index.md` then names a post `post-a` too. The post already on the
+    site keeps its page and its item; the folder's is skipped, and the problem names its file."""
+    from tests.test_withdrawn import post_file
+
+    project = pipeline_project(BLOG_TOML, {"blog/post-a.md": post_file("Post A", "2016-01-20"),
+                                           "subscribers.csv": "email,name\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    (first,) = project.items()
+
+    project.write({"blog/post-a/index.md": post_file("Post A, in a folder", "2016-01-21")})
+    report = project.refresh(as_of=date(2016, 2, 1), check=False)
+
+    assert [(item.id, item.title) for item in project.items()] == [(first.id, "Post A")]
+    assert "Post A" in project.site("blog/post-a/")
+    (problem,) = report.problems
+    assert "post-a/index.md" in problem.split(": ")[0] and "same slug as post-a.md" in problem

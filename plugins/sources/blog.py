@@ -23,7 +23,10 @@ class BlogSource(Source):
     An image or a PDF kept in the folder (`site.FILE_SUFFIXES`) is published with the site at `base_url` plus its
     path in the folder, and a post's relative link to it (`image: lead.jpg`, `![Group](photos/group.jpg)`, read
     from where the post's file is) names that address, as a link to another post's file (`2016/year.md`) names
-    that post's page; any other relative link is read from the post's URL."""
+    that post's page; any other relative link is read from the post's URL.
+
+    A folder per post, as Hugo's leaf bundles are (`post-a/index.md`, its images beside it), is the post named by
+    its folder (`post-a`), and a link to the folder (`post-a/`) names its page too."""
 
     name = "blog"
     sanitises = True  # every body goes through clean_html (markdown_to_html) here
@@ -56,9 +59,19 @@ class BlogSource(Source):
                 continue
             first[ident] = path
             posts.append((path, post))
-        pages = {path.resolve(): self._url(path, post, base) for path, post in posts}  # a link to a post's file
+        pages = self._pages(posts, base)
         for path, post in posts:
             yield self._item(path, post, base, pages, run)
+
+    def _pages(self, posts: list, base: str) -> dict[Path, str]:
+        """The page of each post by its file's real path, and of each post kept in a folder of its own
+        (`post-a/index.md`) by its folder's too: what a link to either names."""
+        folder, pages = self.settings.path, {}
+        for path, post in posts:
+            pages[path.resolve()] = url = self._url(path, post, base)
+            if _bundled(path.relative_to(folder)):
+                pages.setdefault(path.parent.resolve(), url)
+        return pages
 
     def _base(self) -> str:
         return (self.settings.base_url or f"{self.project.core.site_url}/blog/").rstrip("/") + "/"
@@ -142,9 +155,11 @@ class BlogSource(Source):
             return None
         return None if meta.get("draft") else post
 
-    @staticmethod
-    def _slug(path: Path, post) -> str:
-        return str(post.metadata.get("slug") or path.stem)
+    def _slug(self, path: Path, post) -> str:
+        """The front matter's `slug`; else, for a post kept in a folder of its own (`post-a/index.md`), the folder's
+        name; else the file's (`notes.md`: `notes`)."""
+        inside = path.relative_to(self.settings.path)
+        return str(post.metadata.get("slug") or (inside.parent.name if _bundled(inside) else inside.stem))
 
     def _url(self, path: Path, post, base: str) -> str:
         return safe_url(str(post.metadata.get("url") or base + self._slug(path, post) + "/"))
@@ -180,11 +195,18 @@ class BlogSource(Source):
 
 
 def _set_aside(inside: Path) -> bool:
-    """Whether a `.md` file (its path in the folder) is no post: a README, or one in a subfolder kept for drafts
-    (`drafts/`, or any whose name starts with "_", `_drafts/` as Jekyll has it). Before subfolders were read, a
-    folder of drafts beside the posts was never published; it must not be by an upgrade."""
-    return inside.name.lower() == "readme.md" or any(
+    """Whether a `.md` file (its path in the folder) is no post: a README, a section's page as Hugo has it
+    (`_index.md`), or one in a subfolder kept for drafts (`drafts/`, or any whose name starts with "_", `_drafts/` as
+    Jekyll has it). Before subfolders were read, a folder of drafts beside the posts was never published; it must
+    not be by an upgrade."""
+    return inside.name.lower() in ("readme.md", "_index.md") or any(
         part.lower() == "drafts" or part.startswith("_") for part in inside.parts[:-1])
+
+
+def _bundled(inside: Path) -> bool:
+    """Whether a post's file (its path in the folder) is the post of its own folder, as in Hugo's leaf bundles:
+    `post-a/index.md`. The folder's own `index.md` is not: it was read as the post `index` before subfolders were."""
+    return inside.name.lower() == "index.md" and len(inside.parts) > 1
 
 
 @hookimpl

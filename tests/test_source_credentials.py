@@ -25,6 +25,7 @@ from pipeline.errors import ConfigError
 from pipeline.redact import expand, literal_credentials, redact_text, redact_url, without_credentials
 from tests.http_fixtures import Route
 from tests.sample_feeds import ONE_ITEM_RSS as RSS
+from tests.test_site_links import Links
 
 SECRET = "s3cr&t#to@k/en+x"  # every character that could end a query value, or the user name and password
 ENCODED = quote(SECRET, safe="")
@@ -411,9 +412,9 @@ def test_a_key_in_a_feeds_path_never_reaches_its_items_links(pipeline_project, f
     """A private feed's address holds its key in the path (`/feeds/${PARTNER_KEY}/rss.xml`), and its items link
     relatively. Resolved against the address as written, their links would say `${PARTNER_KEY}` (dead), and
     against the address sent, publish the key. A feed that declares a base of its own (an RSS channel's link, an
-    Atom feed's xml:base) has its links resolved against that; one that declares none has its relative links
-    dropped, their text kept, with one warning naming the feed as written. Nothing stored or published holds the
-    key or `${`."""
+    Atom feed's xml:base) has its links resolved against that; one that declares none has its links from the root
+    (`/about/`) read from its origin, and its other relative links dropped, their text kept, with one warning naming
+    the feed as written. Nothing stored or published holds the key or `${`."""
     monkeypatch.setenv("PARTNER_KEY", KEY)
     feeds = {"bare": RELATIVE_RSS.format(link=""),
              "channel": RELATIVE_RSS.format(link="<link>https://partner.example.org/</link>"),
@@ -440,10 +441,10 @@ def test_a_key_in_a_feeds_path_never_reaches_its_items_links(pipeline_project, f
         assert 'href="https://partner.example.org/about/"' in items[name].body_html
         assert 'src="https://partner.example.org/news/pics/group.png"' in items[name].body_html
     bare = items["bare"]
-    assert bare.url == "" and "href" not in bare.body_html and "src" not in bare.body_html
+    assert bare.url == "" and Links(bare.body_html).links == [feed_server.url("/about/")]
     assert "the whole story" in bare.body_html and "about us" in bare.body_html
     warned = [problem for problem in report.problems if "relative" in problem]
-    assert warned == [f"{feed_server.url('/feeds/${PARTNER_KEY}/bare.xml')}: 4 relative links in its items could "
+    assert warned == [f"{feed_server.url('/feeds/${PARTNER_KEY}/bare.xml')}: 3 relative links in its items could "
                       f"not be resolved and were left out (their text kept): its address has ${{NAME}} in the path, "
                       f"which no link may publish, and the feed declares no base of its own (xml:base, or the "
                       f"channel's link); ask its owner for absolute links"]
@@ -454,6 +455,73 @@ def test_a_key_in_a_feeds_path_never_reaches_its_items_links(pipeline_project, f
     stored = [repr(item) for item in project.items()]
     for text in [*written, *stored, *map(repr, published)]:
         assert KEY not in text and "${" not in text and "$%7B" not in text and "%24%7B" not in text
+
+
+ROOTED_STORY = ("<p>See <a href=\"/about/\">about us</a>, <a href=\"//cdn.partner.example.org/report.pdf\">the "
+                "report</a>, <a href=\"more.html\">more</a>, <a href=\"../up.html\">up</a>, <a href=\"?page=2\">the "
+                "next page</a> and <img src=\"/pics/group.png\" alt=\"The group\"></p>")
+ROOTED_RSS = ("<rss version='2.0'><channel><title>Partner</title><description>d</description>{items}</channel></rss>")
+ROOTED_ITEM = ("<item><title>{title}</title><link>{link}</link><pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate>"
+               "<description>{story}</description></item>")
+
+
+def rooted_feed(*entries: tuple[str, str, str]) -> bytes:
+    """An RSS feed with no base of its own, of (title, link, body) entries, none with a guid."""
+    items = "".join(ROOTED_ITEM.format(title=title, link=link, story=html.escape(story))
+                    for title, link, story in entries)
+    return ROOTED_RSS.format(items=items).encode()
+
+
+@pytest.mark.parametrize("parser", ["feedparser", "fast"])
+def test_links_from_the_root_of_a_feed_with_a_key_in_its_path_are_read_from_its_origin(
+        pipeline_project, feed_server, monkeypatch, parser):
+    """A feed at `/feeds/${PARTNER_KEY}/rss.xml` declaring no base: a link from the root (`/about/`, the item's
+    `/news/leeds.html`) needs only the feed's origin, which holds no key, so it is read from it; one without its
+    scheme (`//cdn…`) takes the feed's. A link from the feed's path (`more.html`, `../up.html`, `?page=2`) still
+    is left out, and counted in the warning. A feed whose origin holds a value its address reads (a key that
+    is `127.0.0.1`) has every relative link left out. An item without a guid keeps the id it had (its title's)."""
+    from pipeline import redact
+    from pipeline.models import item_id
+
+    monkeypatch.setenv("PARTNER_KEY", KEY)
+    monkeypatch.setenv("ECHOED_KEY", "127.0.0.1")
+    monkeypatch.setattr(redact, "_remembered", set())  # (masked in messages: not in the next tests')
+    document = rooted_feed(("Peer support in Leeds", "/news/leeds.html", ROOTED_STORY),
+                           ("Peer support in Bradford", "news/bradford.html", ROOTED_STORY))
+    feed_server.routes[f"/feeds/{KEY}/rss.xml"] = Route(document)
+    feed_server.routes["/feeds/127.0.0.1/rss.xml"] = Route(document)
+    url, echoed = (feed_server.url(f"/feeds/${{{name}}}/rss.xml") for name in ("PARTNER_KEY", "ECHOED_KEY"))
+    origin = feed_server.url("")
+    project = pipeline_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\nparser = "{parser}"\n'
+                               f'[sources.echoed]\ntype = "feed"\nurl = "{echoed}"\nparser = "{parser}"\n',
+                               {"subscribers.csv": "email,name\n"})
+
+    report = project.refresh(as_of=date(2016, 2, 1), check=False)
+
+    items = {(item.source, item.title): item for item in project.items()}
+    leeds, bradford = items["partner", "Peer support in Leeds"], items["partner", "Peer support in Bradford"]
+    assert leeds.id == item_id("partner", "Peer support in Leeds")  # as before: no duplicate on upgrade
+    assert leeds.url == f"{origin}/news/leeds.html" and bradford.url == ""
+    for item in (leeds, bradford):
+        assert f'href="{origin}/about/"' in item.body_html and f'src="{origin}/pics/group.png"' in item.body_html
+        assert 'href="http://cdn.partner.example.org/report.pdf"' in item.body_html
+    assert f'href="{origin}/news/more.html"' in leeds.body_html  # read from its own link, as any item's
+    assert "up.html" not in bradford.body_html and "more.html" not in bradford.body_html
+    assert "page=2" not in bradford.body_html and "the next page" in bradford.body_html
+    for title in ("Peer support in Leeds", "Peer support in Bradford"):
+        kept = items["echoed", title]
+        assert kept.url == "" and "href" not in kept.body_html and "src" not in kept.body_html
+    why = ("could not be resolved and were left out (their text kept): its address has ${NAME} in the path, which "
+           "no link may publish, and the feed declares no base of its own (xml:base, or the channel's link); ask "
+           "its owner for absolute links")
+    said = sorted(problem.partition(": ")[2] for problem in report.problems)  # (the echoed key is masked in its URL)
+    assert said == [f"14 relative links in its items {why}", f"4 relative links in its items {why}"]
+    assert [problem for problem in report.problems if "${PARTNER_KEY}" in problem and ": 4 relative" in problem]
+    written = [path.read_text(encoding="utf-8") for path in (project.root / "out").rglob("*")
+               if path.suffix in (".html", ".xml")]
+    assert written and not [text for text in [*written, *map(repr, project.items())] if KEY in text]
+
+
 def source_plugin(kind: str, methods: str, imports: str = "") -> str:
     """A plugin file for `plugins_dir` registering a source of type `kind` (its `url` setting read by the code in
     `methods`, the class's body after its settings, indented as in a class)."""

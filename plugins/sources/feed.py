@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, NamedTuple
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, urlparse, urlsplit
 
 from pydantic import Field, field_validator
 
@@ -282,20 +282,23 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
     else:  # lxml reads only well-formed documents, which are whole
         (feed_link, entries, language), cut, partial = read, False, False
     language = language_tag(language)
-    unresolvable = False  # (a `${NAME}` in the path, and no base of the feed's own: relative links are counted)
+    unresolvable, origin = False, ""  # (a `${NAME}` in the path, and no base of the feed's own: links are counted)
     if "://" in url and not url.startswith("file"):
         feed_link = location or _declared_base(feed_link, credentials + values_read)
         unresolvable = not feed_link
+        origin = _origin(url, credentials + values_read) if unresolvable else ""
     items, undated, seen, left_out = [], set(), set(), []
     kind = Kind(kind)
     for entry in entries:
         if credentials:
             entry = _masked(entry, credentials)
-        link = safe_url(entry.link, feed_link)
+        own = safe_url(entry.link, feed_link)  # (its id's key: as before links from the root were read from `origin`)
+        link = own or _from_root(entry.link, origin)
         base = link or feed_link
         if unresolvable and not base:
-            left_out += [found for found in (entry.link, *entry.images) if _relative(found)]
-        key = entry.id or link or entry.title
+            left_out += [found for found in (entry.link, *entry.images) if _relative(found)
+                         and not _from_root(found, origin)]
+        key = entry.id or own or entry.title
         if not key:
             continue
         ident = item_id(source, key)
@@ -304,6 +307,7 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
         seen.add(ident)
         if not entry.date:
             undated.add(ident)
+        images = (_from_root(image, origin) or image for image in entry.images)
         items.append(Item(
             id=ident,
             kind=kind,
@@ -311,9 +315,10 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
             title=plain_text(entry.title) or "(untitled)",
             published=datetime(*entry.date[:6], tzinfo=UTC) if entry.date else _UNDATED,  # replaced by the caller
             url=link,
-            body_html=clean_html(entry.body, base, left_out.append if unresolvable and not base else None),
+            body_html=clean_html(entry.body, base, _rooted_or_left_out(origin, left_out)
+                                 if unresolvable and not base else None),
             author=plain_text(entry.author),
-            image=next(filter(None, (image_url(image, base) for image in entry.images)), ""),
+            image=next(filter(None, (image_url(image, base) for image in images)), ""),
             language=language,
         ))
     return ParsedFeed(items, undated, cut, partial, len(left_out))
@@ -333,6 +338,32 @@ def _declared_base(link: str, credentials: tuple[str, ...]) -> str:
     and each value it reads through `${NAME}`: a channel's link often repeats the feed's own address, key and all)."""
     link = image_url(link)  # (an absolute http(s) address with a host, or "")
     return "" if not link or "${" in link or mask_in(link, credentials) != link else link
+
+
+def _origin(url: str, secrets: tuple[str, ...]) -> str:
+    """"scheme://host:port" of a feed's http(s) address, what its links from the root (`/about/`) are read from when
+    it declares no base: never its user name or password, and "" when it holds `${` or one of `secrets` (each
+    value its address reads through `${NAME}`, and what it sends as a credential)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    host = parts.netloc.rpartition("@")[2]
+    origin = f"{parts.scheme}://{host}" if parts.scheme in ("http", "https") and host else ""
+    return "" if "${" in origin or mask_in(origin, secrets) != origin else origin
+
+
+def _from_root(reference: str, origin: str) -> str:
+    """`reference` read from `origin` when it is a path from the root (`/about/`) or an address without its scheme
+    (`//cdn.example.org/a.png`), which need nothing of the feed's path; else "" (`news/a.html`, `../a`, `?page=2`)."""
+    reference = (reference or "").strip()
+    return safe_url(reference, origin) if origin and reference.startswith("/") else ""
+
+
+def _rooted_or_left_out(origin: str, left_out: list[str]):
+    """For `clean_html`: each relative link of an item's text read from `origin` when it is from the root, else
+    added to `left_out` (and dropped)."""
+    return lambda reference: _from_root(reference, origin) or left_out.append(reference)
 
 
 def _relative(url: str) -> bool:

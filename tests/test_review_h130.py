@@ -77,7 +77,7 @@ def test_a_channel_link_echoing_a_short_key_in_the_path_is_no_base(pipeline_proj
     assert item.title == "Peer support in Leeds" and "the whole story" in item.body_html
     assert SHORT_KEY not in item.url + item.body_html
     assert [problem for problem in report.problems if "relative links" in problem] == [
-        f"{url}: 2 relative links in its items could not be resolved and were left out (their text kept): its "
+        f"{url}: 2 relative links in 1 new item could not be resolved and were left out (their text kept): its "
         f"address has ${{NAME}} in the path, which no link may publish, and the feed declares no base of its own "
         f"(xml:base, or the channel's link); ask its owner for absolute links"]
     written = [path.read_text(encoding="utf-8") for path in (project.root / "out").rglob("*")

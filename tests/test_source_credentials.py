@@ -444,7 +444,7 @@ def test_a_key_in_a_feeds_path_never_reaches_its_items_links(pipeline_project, f
     assert bare.url == "" and Links(bare.body_html).links == [feed_server.url("/about/")]
     assert "the whole story" in bare.body_html and "about us" in bare.body_html
     warned = [problem for problem in report.problems if "relative" in problem]
-    assert warned == [f"{feed_server.url('/feeds/${PARTNER_KEY}/bare.xml')}: 3 relative links in its items could "
+    assert warned == [f"{feed_server.url('/feeds/${PARTNER_KEY}/bare.xml')}: 3 relative links in 1 new item could "
                       f"not be resolved and were left out (their text kept): its address has ${{NAME}} in the path, "
                       f"which no link may publish, and the feed declares no base of its own (xml:base, or the "
                       f"channel's link); ask its owner for absolute links"]
@@ -515,11 +515,42 @@ def test_links_from_the_root_of_a_feed_with_a_key_in_its_path_are_read_from_its_
            "no link may publish, and the feed declares no base of its own (xml:base, or the channel's link); ask "
            "its owner for absolute links")
     said = sorted(problem.partition(": ")[2] for problem in report.problems)  # (the echoed key is masked in its URL)
-    assert said == [f"14 relative links in its items {why}", f"4 relative links in its items {why}"]
+    assert said == [f"14 relative links in 2 new items {why}", f"4 relative links in 1 new item {why}"]
     assert [problem for problem in report.problems if "${PARTNER_KEY}" in problem and ": 4 relative" in problem]
     written = [path.read_text(encoding="utf-8") for path in (project.root / "out").rglob("*")
                if path.suffix in (".html", ".xml")]
     assert written and not [text for text in [*written, *map(repr, project.items())] if KEY in text]
+
+
+def test_links_left_out_are_said_once_in_the_run_that_stores_their_items(pipeline_project, feed_server,
+                                                                        monkeypatch):
+    """A partner's feed with a key in its path and no base keeps linking relatively: its items are stored once,
+    so the links they lost are said once, in that run, not again in each run that reads the feed again (its
+    other items change) while the organiser can do nothing about it: those runs end "done" (exit 0). A new
+    item that loses links is said, alone."""
+    monkeypatch.setenv("PARTNER_KEY", KEY)
+    first = ("Peer support in Leeds", "news/leeds.html", "<p>Read <a href='more.html'>more</a>.</p>")
+    absolute = ("A plain one", "https://partner.example.org/plain.html", "<p>Nothing relative.</p>")
+    later = ("Peer support in York", "news/york.html", "<p>Its own link the one relative.</p>")
+    route = f"/feeds/{KEY}/rss.xml"
+    url = feed_server.url("/feeds/${PARTNER_KEY}/rss.xml")
+    feed_server.routes[route] = Route(rooted_feed(first))
+    project = pipeline_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\n',
+                               {"subscribers.csv": "email,name\n"})
+
+    reports = [project.refresh(as_of=date(2016, 2, 1), check=False)]
+    feed_server.routes[route] = Route(rooted_feed(absolute, first))
+    reports.append(project.refresh(as_of=date(2016, 2, 1), check=False))
+    feed_server.routes[route] = Route(rooted_feed(later, absolute, first))
+    reports.append(project.refresh(as_of=date(2016, 2, 1), check=False))
+
+    assert len(feed_server.requests) == 3 and len(project.items()) == 3  # each run read the feed again
+    warning = ("{n} relative links in 1 new item could not be resolved and were left out (their text kept): its "
+               "address has ${{NAME}} in the path, which no link may publish, and the feed declares no base of its "
+               "own (xml:base, or the channel's link); ask its owner for absolute links")
+    assert [report.exit_code for report in reports] == [3, 0, 3]
+    assert [report.problems for report in reports] == [[f"{url}: {warning.format(n=2)}"], [],
+                                                       [f"{url}: {warning.format(n=1)}"]]
 
 
 def source_plugin(kind: str, methods: str, imports: str = "") -> str:

@@ -104,11 +104,7 @@ class FeedSource(Source):
                 tuple(credentials_in(url)) if self.uses_http() else (), self._values_read() if self.uses_http() else ())
         items, undated, cut_short, partial, unresolved = (run.offload(parse_feed, *args)
                                                           if len(content) > OFFLOAD_BYTES else parse_feed(*args))
-        if unresolved:
-            run.problem(url, f"{unresolved} relative links in its items could not be resolved and were left out "
-                             f"(their text kept): its address has ${{NAME}} in the path, which no link may publish, "
-                             f"and the feed declares no base of its own (xml:base, or the channel's link); ask its "
-                             f"owner for absolute links", skipped=False)
+        self._say_left_out(run, url, unresolved, items)
         if cut_short:  # no validators kept: the next run reads the whole feed, not a 304 or these bytes again
             where = "part-way through an item" if partial else "after an item, before the end of the document"
             left = "the partial one left out" if partial else "any after them missing"
@@ -124,6 +120,20 @@ class FeedSource(Source):
         if headers and not cut_short:
             self._remember(run, url, headers, reading, seen)
         return items[: self.settings.max_items] if self.settings.max_items else items
+
+    def _say_left_out(self, run: RunContext, url: str, unresolved: tuple[tuple[str, int], ...],
+                      items: list[Item]) -> None:
+        """Say how many relative links were left out of the items this run stores for the first time: one already
+        stored lost them when it was, and was said then (a feed read again, its other items changed, says nothing)."""
+        given = {item.id for item in (items[: self.settings.max_items] if self.settings.max_items else items)}
+        counts = {ident: count for ident, count in unresolved if ident in given}
+        stored = run.store.published_dates(sorted(counts)) if counts else {}
+        new = {ident: count for ident, count in counts.items() if ident not in stored}
+        if new:
+            run.problem(url, f"{sum(new.values())} relative links in {len(new)} new item{'s' * (len(new) > 1)} could "
+                             f"not be resolved and were left out (their text kept): its address has ${{NAME}} in the "
+                             f"path, which no link may publish, and the feed declares no base of its own (xml:base, "
+                             f"or the channel's link); ask its owner for absolute links", skipped=False)
 
     def origin(self) -> str:
         return str(self.settings.url)  # as written: `${NAME}` kept, and any credential written out masked in messages
@@ -251,7 +261,8 @@ class ParsedFeed(NamedTuple):
     undated: set[str]  # the ids of the items with no date of their own
     cut_short: bool = False  # the document ended before its root element closed (`cut_short.py`)
     partial: bool = False  # ... and inside an entry, which is left out of `items`
-    unresolved: int = 0  # relative links left out: the address has a `${NAME}` in its path and the feed no base
+    # (item id, how many of its relative links were left out): the address has a `${NAME}` in its path, the feed no base
+    unresolved: tuple[tuple[str, int], ...] = ()
 
 
 _BYTE_ORDER_MARKS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-8, -16, -32
@@ -287,7 +298,7 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
         feed_link = location or _declared_base(feed_link, credentials + values_read)
         unresolvable = not feed_link
         origin = _origin(url, credentials + values_read) if unresolvable else ""
-    items, undated, seen, left_out = [], set(), set(), []
+    items, undated, seen, unresolved = [], set(), set(), []
     kind = Kind(kind)
     for entry in entries:
         if credentials:
@@ -295,6 +306,7 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
         own = safe_url(entry.link, feed_link)  # (its id's key: as before links from the root were read from `origin`)
         link = own or _from_root(entry.link, origin)
         base = link or feed_link
+        left_out = []
         if unresolvable and not base:
             left_out += [found for found in (entry.link, *entry.images) if _relative(found)
                          and not _from_root(found, origin)]
@@ -321,7 +333,9 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
             image=next(filter(None, (image_url(image, base) for image in images)), ""),
             language=language,
         ))
-    return ParsedFeed(items, undated, cut, partial, len(left_out))
+        if left_out:
+            unresolved.append((ident, len(left_out)))
+    return ParsedFeed(items, undated, cut, partial, tuple(unresolved))
 
 
 def _document_base(url: str) -> str:

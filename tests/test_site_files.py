@@ -12,8 +12,9 @@ import pytest
 from pipeline import hookimpl, site
 from pipeline.components import Source
 from pipeline.config import load_project
+from pipeline.models import item_id
 from tests.test_site_links import Checker, Links
-from tests.test_withdrawn import BLOG_TOML
+from tests.test_withdrawn import BLOG_TOML, post_file
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"a small picture"
 POST = """---
@@ -221,8 +222,6 @@ def test_a_folder_per_post_is_the_post_its_folder_names(pipeline_project):
     relative images are read from its folder, a link to `post-a/index.md` or to `post-a/` names that post's page,
     and a folder's `_index.md` (Hugo's page of a section, not a post) is no post. A post beside the folders, and
     the folder's own `index.md`, keep the slugs, and so the ids, they had."""
-    from pipeline.models import item_id
-
     files = {"blog/post-a/index.md": bundle_post("Post A", "2016-01-20", "![The group](group.png)",
                                                  "image: cover.jpg\n"),
              "blog/post-a/cover.jpg": b"jpeg bytes", "blog/post-a/group.png": PNG,
@@ -259,8 +258,6 @@ def test_a_folder_per_post_is_the_post_its_folder_names(pipeline_project):
 def test_a_post_beside_the_folders_keeps_its_slug_over_a_folder_of_that_name(pipeline_project):
     """`post-a.md` was published; a folder `post-a/index.md` then names a post `post-a` too. The post already on the
     site keeps its page and its item; the folder's is skipped, and the problem names its file."""
-    from tests.test_withdrawn import post_file
-
     project = pipeline_project(BLOG_TOML, {"blog/post-a.md": post_file("Post A", "2016-01-20"),
                                            "subscribers.csv": "email,name\n"})
     project.refresh(as_of=date(2016, 2, 1))

@@ -19,9 +19,11 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
+from pipeline import redact
 from pipeline.cli import main
 from pipeline.config import load_project
 from pipeline.errors import ConfigError
+from pipeline.models import item_id
 from pipeline.redact import expand, literal_credentials, redact_text, redact_url, without_credentials
 from tests.http_fixtures import Route
 from tests.sample_feeds import ONE_ITEM_RSS as RSS
@@ -480,9 +482,6 @@ def test_links_from_the_root_of_a_feed_with_a_key_in_its_path_are_read_from_its_
     scheme (`//cdn…`) takes the feed's. A link from the feed's path (`more.html`, `../up.html`, `?page=2`) still
     is left out, and counted in the warning. A feed whose origin holds a value its address reads (a key that
     is `127.0.0.1`) has every relative link left out. An item without a guid keeps the id it had (its title's)."""
-    from pipeline import redact
-    from pipeline.models import item_id
-
     monkeypatch.setenv("PARTNER_KEY", KEY)
     monkeypatch.setenv("ECHOED_KEY", "127.0.0.1")
     monkeypatch.setattr(redact, "_remembered", set())  # (masked in messages: not in the next tests')

@@ -275,7 +275,8 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
     document was cut short (then the entry it broke off in is left out). Each of `credentials` (what the address
     sent: `redact.credentials_in`) is masked in every entry before its id is made, so none is stored or published
     and a new token keeps each item's id. No base a feed declares is used that holds one of `values_read` (what its
-    address reads through `${NAME}`).
+    address reads through `${NAME}`); with none (a `${NAME}` in the path), links from the root are read from the
+    address's origin (`_origin`), and any other relative link is left out, counted by item (`unresolved`).
 
     A plain function of its arguments, so a worker process can run it. With parser="fast", lxml reads
     the documents it can read exactly as feedparser does, and feedparser the rest: the items are the same.

@@ -174,10 +174,14 @@ def cmd_forget(args) -> int:
     with _opened(args) as (project, store):
         subscriber = _known(store, args.email)
         erased, spellings = forget(store, subscriber.email, at=datetime.now(UTC))
-        files = sum(forget_mail(project, spelling) for spelling in spellings)  # mail to a merged spelling too
+        files, failed = forget_mail(project, spellings)  # mail to a merged spelling too
     _console().print(f"{escape(subscriber.email)}: erased (name, themes, consent record, requests, {erased} "
                      f"deliveries, {files} files of mail to it); the address alone is kept, so no list adds it back. "
                      f"Backups made before keep it until they expire.", soft_wrap=True)
+    if failed:
+        raise PipelineError(f"{subscriber.email}: the mail to it the {project_deliverer(project).name} delivery "
+                            f"keeps could not all be deleted ({failed[0]}); delete what is left by hand, or run "
+                            f"`pipeline subscribers forget {subscriber.email}` again once it can be")
     return 0
 
 

@@ -6,6 +6,7 @@ from the same sender, with nothing recorded in the delivery journal.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -36,11 +37,26 @@ def project_deliverer(project: Project) -> Deliverer | None:
     return sink.deliverer if sink is not None else None
 
 
-def forget_mail(project: Project, address: str) -> int:
-    """Delete the mail to `address` that the project's delivery keeps (`Deliverer.forget`: a person's erasure, by
-    `subscribers forget` or again from the suppression log after a restore); how many files."""
+def forget_mail(project: Project, addresses: Iterable[str]) -> tuple[int, list[str]]:
+    """Delete the mail to each of `addresses` (a person and the spellings merged into their address) that the
+    project's delivery keeps (`Deliverer.forget`: a person's erasure, by `subscribers forget` or again from the
+    suppression log after a restore): how many files, and why, naming no address, for each address whose mail could
+    not all be deleted. One that fails does not keep the others' from being deleted."""
     deliverer = project_deliverer(project)
-    return deliverer.forget(address) if deliverer is not None else 0
+    files, failed = 0, []
+    for address in addresses if deliverer is not None else ():
+        try:
+            files += deliverer.forget(address)
+        except Exception as exc:  # OSError, or a delivery plugin's own: the rest is deleted all the same
+            failed.append(_why(exc))
+    return files, failed
+
+
+def _why(exc: Exception) -> str:
+    from pipeline.subscribers.addresses import without_addresses
+
+    return without_addresses(exc.strerror if isinstance(exc, OSError) and exc.strerror else
+                             f"{type(exc).__name__}: {exc}")
 
 
 def mail_sink(project: Project) -> MailSink:

@@ -81,12 +81,7 @@ def _forget_mail(project: Project, addresses: list[str], suppressions: Suppressi
         return
     from pipeline.mail.transactional import forget_mail  # builds no message; loaded only when someone is erased
 
-    failed = []
-    for address in addresses:
-        try:
-            forget_mail(project, address)
-        except OSError as exc:
-            failed.append(exc.strerror or str(exc))
+    failed = forget_mail(project, addresses)[1]
     if failed:  # no address in the line: it may go to serve's log
         log.warning("%s: the mail kept for %d %s erased again could not all be deleted (%s); `pipeline subscribers "
                     "list` shows who was erased, and `pipeline subscribers forget EMAIL` deletes what is left",

@@ -183,8 +183,16 @@ class Outbox(Deliverer):
 
 
 def _unlink(paths: list[Path]) -> int:
+    """Delete each of `paths`; how many. One that cannot be deleted does not stop the rest: the first such error is
+    raised once every one was tried."""
+    failed: OSError | None = None
     for path in paths:
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            failed = failed or exc
+    if failed is not None:
+        raise failed
     return len(paths)
 
 

@@ -1,0 +1,88 @@
+"""Review h133: a person's erasure and the Mailchimp import, from the commits e099a55 to 5af7279.
+
+Real projects on disk and the real CLI, as tests/test_suppression_log.py has them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_project
+from tests.test_suppression_log import add, backup, cli, restore, row, write_project
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch) -> Path:
+    return write_project(tmp_path, monkeypatch)
+
+
+def mail_to(config: Path, address: str, *editions: int | None) -> list[Path]:
+    """A file of mail to `address` in the outbox for each of `editions` (None: one in messages/), as it writes them."""
+    deliverer = load_project(config).sinks[0].deliverer
+    files = [deliverer.path_for(edition, address) for edition in editions]
+    for file in files:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_bytes(f"To: {address}\r\nSubject: News\r\n\r\nbody\r\n".encode())
+    return files
+
+
+def stuck(file: Path) -> None:
+    """`file` made something the outbox cannot delete (a folder in its place)."""
+    file.unlink()
+    file.mkdir()
+
+
+def test_a_file_that_cannot_be_deleted_leaves_none_of_the_rest_of_a_replayed_erasures_mail(config, capsys):
+    add(config, "dan@example.org", "cy@example.org")
+    copy = backup(config)
+    assert cli(config, "subscribers", "forget", "dan@example.org") == 0
+    restore(config, copy)
+    first, *rest = mail_to(config, "dan@example.org", 1, 2, None)
+    stuck(first)  # issue-1's comes before messages/ in what the outbox deletes
+    capsys.readouterr()
+
+    assert cli(config, "subscribers", "list") == 0  # the log replayed
+    assert row(config, "dan@example.org")[1:3] == ("unsubscribed", "")
+    assert [file for file in rest if file.exists()] == []
+    warning = capsys.readouterr().err
+    assert "the mail kept for 1 address erased again could not all be deleted" in warning and "dan@" not in warning
+
+
+def test_forget_deletes_all_the_mail_it_can_and_says_in_one_line_what_is_left(config, capsys):
+    add(config, "dan@example.org", "cy@example.org")
+    first, *rest = mail_to(config, "dan@example.org", 1, 2, None)
+    stuck(first)
+    others = mail_to(config, "cy@example.org", 1, None)
+    capsys.readouterr()
+
+    assert cli(config, "subscribers", "forget", "dan@example.org") != 0
+    assert row(config, "dan@example.org")[1:3] == ("unsubscribed", "")  # erased in the database all the same
+    assert [file for file in rest if file.exists()] == []
+    assert all(file.exists() for file in others)
+    out = capsys.readouterr()
+    error = " ".join(out.err.split())
+    assert "unexpected" not in error and "Traceback" not in error
+    assert "dan@example.org: erased" in " ".join(out.out.split())
+    assert len(out.err.strip().splitlines()) == 1
+    assert "could not all be deleted (Is a directory)" in error and "subscribers forget dan@example.org" in error
+
+
+def test_a_delivery_that_fails_to_forget_after_a_restore_is_one_warning_and_the_start_goes_on(config, capsys,
+                                                                                              monkeypatch):
+    from plugins.deliveries.outbox import Outbox
+
+    def failing(self, address: str) -> int:
+        raise RuntimeError(f"the provider refused to delete the copies for {address}")
+
+    add(config, "dan@example.org", "cy@example.org")
+    copy = backup(config)
+    assert cli(config, "subscribers", "forget", "dan@example.org") == 0
+    restore(config, copy)
+    monkeypatch.setattr(Outbox, "forget", failing)
+    capsys.readouterr()
+
+    assert cli(config, "subscribers", "list") == 0
+    warning = capsys.readouterr().err
+    assert "could not all be deleted (RuntimeError: the provider refused" in warning and "dan@" not in warning

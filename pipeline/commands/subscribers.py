@@ -179,9 +179,10 @@ def cmd_forget(args) -> int:
                      f"deliveries, {files} files of mail to it); the address alone is kept, so no list adds it back. "
                      f"Backups made before keep it until they expire.", soft_wrap=True)
     if failed:
-        raise PipelineError(f"{subscriber.email}: the mail to it the {project_deliverer(project).name} delivery "
-                            f"keeps could not all be deleted ({failed[0]}); delete what is left by hand, or run "
-                            f"`pipeline subscribers forget {subscriber.email}` again once it can be")
+        # no address in the line, which the log keeps: the person asked to be forgotten
+        raise PipelineError(f"subscribers forget: the mail to that address the {project_deliverer(project).name} "
+                            f"delivery keeps could not all be deleted ({failed[0]}); delete what is left by hand, "
+                            f"or run `pipeline subscribers forget EMAIL` again once it can be")
     return 0
 
 

@@ -87,3 +87,21 @@ def test_a_delivery_that_fails_to_forget_after_a_restore_is_one_warning_and_the_
     assert cli(config, "subscribers", "list") == 0
     warning = capsys.readouterr().err
     assert "could not all be deleted (RuntimeError: the provider refused" in warning and "dan@" not in warning
+
+
+def test_forget_deletes_a_test_send_mailed_to_another_spelling_of_the_address(config):
+    """`send-test --to` a subscriber's address as its domain's IDNA form (xn--) or in capitals: the copy the outbox
+    keeps is found by the address's one spelling, as every other message to it."""
+    from tests.test_suppression_log import run_issue
+
+    add(config, "dan@bücher.de", "cy@example.org")
+    run_issue(config, "2016-03-01")
+    for spelling in ("dan@xn--bcher-kva.de", "Dan@BÜCHER.de", "cy@example.org"):
+        assert cli(config, "send-test", "--to", spelling, "--as-of", "2016-03-01") == 0
+    messages = config.parent / "outbox" / "messages"
+    assert len(list(messages.iterdir())) == 3
+
+    assert cli(config, "subscribers", "forget", "dan@bücher.de") == 0
+    assert [path.name.split("-", 3)[3] for path in messages.iterdir()] == [path.name.split("-", 3)[3] for path in
+                                                                           messages.glob("*cy@example.org*")]
+    assert len(list(messages.iterdir())) == 1

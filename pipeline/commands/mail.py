@@ -17,7 +17,7 @@ from pipeline.mail.transactional import deliver_now, mail_sink
 from pipeline.run_context import RunContext
 from pipeline.runner import edition_date, locked_store, write_within_deadline
 from pipeline.state import Store, journal
-from pipeline.subscribers.addresses import refusal
+from pipeline.subscribers.addresses import canonical, refusal
 from pipeline.time_limits import call_within
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,8 @@ def _problems_said(ctx: RunContext) -> int:
 def send_test(config, to: str, as_of: date | None, console) -> int:
     if why := refusal(to.strip(), "you@example.org"):
         raise InputError(f"--to {why}")
+    # mailed in the address's one spelling, under which the copy a delivery keeps is found (`subscribers forget`)
+    to = canonical(to) or to.strip().lower()  # never None: `refusal` takes no domain IDNA refuses
     project = load_project(config)
     sink = mail_sink(project)
     with locked_store(project) as store:
@@ -90,7 +92,7 @@ def send_test(config, to: str, as_of: date | None, console) -> int:
         reference = call_within(seconds, f"send-test: the {sink.deliverer.name} delivery did not return within "
                                          f"{seconds:g} s; nothing was recorded (raise [sinks.{sink.instance}] "
                                          f"deadline if it needs longer)",
-                                deliver_now, sink.deliverer, mailing, example_recipient(project, to.strip().lower()))
+                                deliver_now, sink.deliverer, mailing, example_recipient(project, to))
     console.print(f"test of issue {edition.number} sent to {escape(to)} via {sink.deliverer.name} "
                   f"({escape(reference)}); nothing recorded", soft_wrap=True)
     return _problems_said(ctx)

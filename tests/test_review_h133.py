@@ -105,3 +105,30 @@ def test_forget_deletes_a_test_send_mailed_to_another_spelling_of_the_address(co
     assert [path.name.split("-", 3)[3] for path in messages.iterdir()] == [path.name.split("-", 3)[3] for path in
                                                                            messages.glob("*cy@example.org*")]
     assert len(list(messages.iterdir())) == 1
+
+
+def test_a_replayed_erasure_stopped_before_its_mail_was_deleted_deletes_it_at_the_next_start(config, monkeypatch):
+    """Killed between the erasure's commit and the deletion of the mail (Ctrl-C here): the log's entry is read again
+    at the next start, since its mark did not move, and the person's mail goes then."""
+    from pipeline.subscribers import suppressions
+
+    add(config, "dan@example.org", "cy@example.org")
+    copy = backup(config)
+    assert cli(config, "subscribers", "forget", "dan@example.org") == 0
+    restore(config, copy)
+    files = mail_to(config, "dan@example.org", 1, None)
+    others = mail_to(config, "cy@example.org", 1)
+
+    def stopped(*args) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(suppressions, "_forget_mail", stopped)
+        assert cli(config, "subscribers", "list") == 130
+    assert row(config, "dan@example.org")[1:3] == ("unsubscribed", "")  # the erasure was committed
+    assert all(file.exists() for file in files)
+
+    assert cli(config, "subscribers", "list") == 0
+    assert [file for file in files if file.exists()] == []
+    assert all(file.exists() for file in others)
+    assert cli(config, "subscribers", "list") == 0  # and once only: nothing more to do

@@ -329,11 +329,12 @@ def _erase(db: sqlite3.Connection, found: tuple, at: datetime, detail: str) -> F
     db.execute("DELETE FROM subscription_requests WHERE subscriber = ?", (subscriber_id,))
     db.execute("DELETE FROM subscriber_aliases WHERE subscriber = ?", (subscriber_id,))
     db.execute("DELETE FROM subscriber_events WHERE subscriber = ?", (subscriber_id,))
-    _event(db, subscriber_id, at, left, "erased at their request", detail)
+    _event(db, subscriber_id, at, left, ERASED, detail)
     return Forgotten(erased, spellings)
 
 
 REAPPLIED = "re-applied from the suppression log after a restore"  # `how` of a change `reapply` makes
+ERASED = "erased at their request"  # `how` of the one change left in the record of a person forgotten
 
 
 @dataclass
@@ -355,7 +356,8 @@ def reapply(store: Store, entries: Iterable[tuple[int, str, datetime]]) -> Reapp
     applied to an active or pending subscriber (a complaint to an unsubscribed or bounced one too) whose consent
     record has nothing as recent: one who came back later has a newer change and is left alone. It is recorded at
     the time it happened, with `REAPPLIED`. `forgotten` erases the person again (as `forget`) while anything recorded
-    before it remains; while a send to them is in flight, they are suppressed now and erased the next time.
+    before it remains; while a send to them is in flight, they are suppressed now and erased the next time. A person
+    whose record is only that very erasure is named in `erased` again (a replay stopped before their mail went).
     """
     entries = list(entries)
     forgetting = any(status == "forgotten" for _, status, _ in entries)
@@ -373,6 +375,8 @@ def reapply(store: Store, entries: Iterable[tuple[int, str, datetime]]) -> Reapp
                     [(before,)] = db.execute("SELECT EXISTS (SELECT 1 FROM subscriber_events WHERE subscriber = ? "
                                              "AND at < ?)", (subscriber_id, _iso(at))).fetchall()
                     if not before:
+                        if _erased_by(db, subscriber_id, at):  # a replay stopped before its mail was deleted
+                            done.erased.append(found[1])
                         continue
                     try:
                         forgotten = _erase(db, found, at, f"kept as a suppression: the address only; {REAPPLIED}")
@@ -390,6 +394,13 @@ def reapply(store: Store, entries: Iterable[tuple[int, str, datetime]]) -> Reapp
     if done.erased:
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the write-ahead log's older copies of those pages go
     return done
+
+
+def _erased_by(db: sqlite3.Connection, subscriber_id: int, at: datetime) -> bool:
+    """Whether all that is recorded of `subscriber_id` is its erasure at `at` (`_erase`), by the very entry being
+    replayed: a replay that committed it was stopped before the mark moved, maybe before the mail went too."""
+    events = db.execute("SELECT at, how FROM subscriber_events WHERE subscriber = ?", (subscriber_id,)).fetchall()
+    return events == [(_iso(at), ERASED)]
 
 
 def _left_before(db: sqlite3.Connection, found: tuple | None, email: str, status: str, at: datetime) -> None:

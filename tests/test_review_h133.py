@@ -132,3 +132,39 @@ def test_a_replayed_erasure_stopped_before_its_mail_was_deleted_deletes_it_at_th
     assert [file for file in files if file.exists()] == []
     assert all(file.exists() for file in others)
     assert cli(config, "subscribers", "list") == 0  # and once only: nothing more to do
+
+
+def _old_one_line(text, limit: int = 200, *, keep_end: bool = False) -> str:
+    """`addresses.one_line` as it was before its fast path (af52541^), to compare with."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    if len(text) <= limit or not keep_end:
+        return text[:limit]
+    head = limit // 4
+    return f"{text[:head]} … {text[len(text) - (limit - head - 3):]}"
+
+
+def _outcome(call):
+    try:
+        return call()
+    except Exception as exc:  # the same error, or none, from both
+        return type(exc)
+
+
+def test_one_line_gives_what_it_gave_before_its_fast_path_for_every_input():
+    """Line and paragraph separators, NEL, tabs, NUL, soft hyphens, bidi marks, lone surrogates, long texts; and what
+    a third-party source may put in a text field (a list of names, None): the same text, or the same error."""
+    import random
+    from functools import partial
+
+    from pipeline.subscribers.addresses import one_line
+
+    odd = "\u2028\u2029\x85\r\n\t\x00\u00ad\u200b\ufeff\u3000\u00a0\ud800\U0001f600\u0301\u202e\u2066\x1c\x1f\x7f "
+    alphabet = [*odd, *"aZé€ß…", *(chr(c) for c in range(0x20, 0x250, 7))]
+    rng = random.Random(133)
+    texts: list = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(20_000)]
+    texts += [chr(c) for c in range(0x3000)] + ["a" * 500, "a\u2028" * 300]
+    texts += [["Ann", "Bob"], ("Ann", "\tBob"), ["Ann\u2028"], [], None, 42]  # not str: a plugin's item
+    for text in texts:
+        for limit, keep_end in ((200, False), (12, True), (5, False), (40, True)):
+            assert _outcome(partial(one_line, text, limit, keep_end=keep_end)) == \
+                _outcome(partial(_old_one_line, text, limit, keep_end=keep_end)), (text, limit, keep_end)

@@ -144,7 +144,9 @@ def one_line(text: str, limit: int = 200, *, keep_end: bool = False) -> str:
     """A name as typed, on one line with single spaces and no control characters, at most `limit` characters. With
     `keep_end`, a longer text keeps its start and its end, " … " between (a consent record: the consent given first
     and the latest change both matter)."""
-    if not text.isprintable():  # (most names and records are: no character to look at one by one)
+    # Most names and records are printable: no character to look at one by one. Anything else, a plugin's list of
+    # names or None too, goes the long way, which gives what it always gave (the same text, or the same error).
+    if not isinstance(text, str) or not text.isprintable():
         text = "".join(c if c.isprintable() else " " for c in text)
     text = " ".join(text.split())
     if len(text) <= limit or not keep_end:

@@ -168,3 +168,21 @@ def test_one_line_gives_what_it_gave_before_its_fast_path_for_every_input():
         for limit, keep_end in ((200, False), (12, True), (5, False), (40, True)):
             assert _outcome(partial(one_line, text, limit, keep_end=keep_end)) == \
                 _outcome(partial(_old_one_line, text, limit, keep_end=keep_end)), (text, limit, keep_end)
+
+
+def test_forget_right_after_the_upgrade_deletes_the_mail_in_the_outbox_an_earlier_version_left_in_out(config):
+    """Earlier versions wrote the outbox to out/outbox/, published with the site; the first command holding the
+    lock moves it to outbox/, but `subscribers forget` (and a replayed erasure) may come first: the mail to the
+    person there goes too, and none of it is moved into outbox/ afterwards."""
+    add(config, "dan@example.org", "cy@example.org")
+    files = mail_to(config, "dan@example.org", 1, None)
+    others = mail_to(config, "cy@example.org", 1)
+    old = config.parent / "out" / "outbox"
+    old.parent.mkdir(exist_ok=True)
+    (config.parent / "outbox").rename(old)
+
+    assert cli(config, "subscribers", "forget", "dan@example.org") == 0
+    assert sorted(path.name for path in old.rglob("*.eml")) == [others[0].name]
+    assert cli(config, "preview", "--as-of", "2016-03-01") in (0, 1)  # holds the lock: the old outbox is moved
+    assert not old.exists() and others[0].exists()
+    assert not any(file.exists() for file in files)

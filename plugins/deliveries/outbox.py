@@ -156,14 +156,21 @@ class Outbox(Deliverer):
 
     def forget(self, address: str) -> int:
         """Every message to `address`: each issue's, and each confirmation or alert in messages/."""
-        return _unlink([*self.folder.glob(f"issue-*/{file_name(address)}"), *self._messages_to(address)])
+        name = file_name(address)
+        return _unlink([path for folder in self._folders()
+                        for path in (*folder.glob(f"issue-*/{name}"), *folder.glob(f"messages/*-{name}"))])
 
     def forget_request(self, address: str) -> int:
         """The confirmations to `address` in messages/ (not an alert or a test send to the same address)."""
-        return _unlink(list(self.folder.glob(f"messages/*-confirmation-{file_name(address)}")))
+        return _unlink([path for folder in self._folders()
+                        for path in folder.glob(f"messages/*-confirmation-{file_name(address)}")])
 
-    def _messages_to(self, address: str) -> list[Path]:
-        return list(self.folder.glob(f"messages/*-{file_name(address)}"))
+    def _folders(self) -> list[Path]:
+        """The outbox, and the one an earlier version left in out/ (published with the site) until `prepare` moves
+        it or the organiser deletes it: a person's erasure may come first (`subscribers forget`, or a replay)."""
+        old = self.project.core.out_dir / "outbox"
+        there = old.is_dir() and not old.is_symlink() and not _inside(self.folder, old)
+        return [self.folder, old] if there else [self.folder]
 
     def path_for(self, edition: int | None, recipient: str, purpose: str = "") -> Path:
         if edition is None:  # named when it was written (`_prune` reads that), and for what ("confirmation")

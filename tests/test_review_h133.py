@@ -186,3 +186,30 @@ def test_forget_right_after_the_upgrade_deletes_the_mail_in_the_outbox_an_earlie
     assert cli(config, "preview", "--as-of", "2016-03-01") in (0, 1)  # holds the lock: the old outbox is moved
     assert not old.exists() and others[0].exists()
     assert not any(file.exists() for file in files)
+
+
+def test_a_list_with_a_line_that_is_not_utf8_is_refused_in_one_line_naming_that_line(tmp_path):
+    """One name saved as Latin-1 among thousands of rows (a file, and a file of Mailchimp's zip, read as it unpacks,
+    the byte far past the first chunk): the error names the file and the line to correct, and nothing is read."""
+    import zipfile
+
+    from pipeline.errors import SubscriberError
+    from pipeline.subscribers.archive import read_list
+    from tests.test_import_mailchimp import SUBSCRIBED, SUBSCRIBED_ROWS, csv_text
+
+    rows = "".join(f"u{n}@example.org,Member {n}\r\n" for n in range(2, 3000))
+    plain = tmp_path / "list.csv"
+    plain.write_bytes(b"email,name\r\n" + rows.encode() + "zoe@example.org,Zoé\r\n".encode("latin-1"))
+    text = csv_text(SUBSCRIBED, SUBSCRIBED_ROWS * 400).encode()
+    bad = text + csv_text(SUBSCRIBED, [[SUBSCRIBED_ROWS[0][0].replace("@", "x@"), "Zoé", *SUBSCRIBED_ROWS[0][2:]]]
+                          ).split("\n", 1)[1].encode("latin-1")
+    audience = tmp_path / "audience.zip"
+    with zipfile.ZipFile(audience, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("subscribed_members_export_8d2f1a.csv", bad)
+    line = text.count(b"\n") + 1
+    member = f"{audience}/subscribed_members_export_8d2f1a.csv:{line}"
+    for path, where in ((plain, f"{plain}:3000"), (audience, member)):
+        with pytest.raises(SubscriberError) as raised:
+            read_list(path)
+        message = str(raised.value)
+        assert message.startswith(f"{where}: not UTF-8 text") and "\n" not in message and "save" in message

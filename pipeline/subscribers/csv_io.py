@@ -64,6 +64,7 @@ _GUARDED = (*_FORMULA_START, "'")  # a cell starting with one of these is writte
 _LEAVING = ("unsubscribed", "bounced", "complained")  # statuses that suppress an address
 NOTHING: frozenset[str] = frozenset()  # one empty set for every row that has none (each new one costs 216 bytes)
 _LONE_ADDRESS = re.compile(r"[^\s@]+@[^\s@]+")  # what a row of the list holds in its email cell
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, read with errors="surrogateescape"
 _LINE_END = re.compile(r"\r\n|\r|\n")  # what ends a line for the csv reader (not a vertical tab, nor U+2028)
 
 
@@ -116,7 +117,8 @@ def read_csv(path: Path, open_text: OpenText | None = None) -> CsvList:
     except OSError as exc:
         raise SubscriberError(f"{path}: cannot read the subscriber list ({exc.strerror}); check the path") from None
     except UnicodeDecodeError:
-        raise SubscriberError(f"{path}: not UTF-8 text; save the subscriber list as UTF-8 CSV") from None
+        raise SubscriberError(f"{path}{_undecodable(opener)}: not UTF-8 text; save the subscriber list as UTF-8 CSV"
+                              ) from None
     except csv.Error as exc:
         raise SubscriberError(f"{path}: not a CSV file ({exc}); save it as CSV with the header `email,name`") from None
 
@@ -285,6 +287,20 @@ class _Lines:
     def __exit__(self, *exc) -> None:
         if self._handle is not None:
             self._handle.close()
+
+
+def _undecodable(opener: OpenText) -> str:
+    """":LINE", the first line (as the csv reader counts them) holding a byte that is not UTF-8; "" if it cannot be
+    told. Read again, forward, as the file was (a zip's member as it unpacks)."""
+    try:
+        with opener() as handle:
+            handle.reconfigure(errors="surrogateescape")  # such a byte is a lone surrogate, which UTF-8 never gives
+            for number, line in enumerate(handle, 1):
+                if _NOT_UTF8.search(line):
+                    return f":{number}"
+    except Exception:  # the message names the file all the same
+        return ""
+    return ""
 
 
 def _first_line(last: int, row: dict) -> int:

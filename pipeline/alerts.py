@@ -15,7 +15,8 @@ hear of it once, remembered by a file beside the database, until a run finds it 
 At the end of every run that gets as far as the state database (not a dry run, not one stopped by
 a signal), before it is recorded as finished, the problems it finds are compared with those
 already open. New ones are opened and told, in one email per address and run, to each address in
-`[alerts] to`, through the project's own mail delivery (as a subscription's confirmation is). A
+`[alerts] to`, through `[alerts.delivery]`, or without one the project's own mail delivery (as a subscription's
+confirmation is): so that they hear when that delivery is what fails, the alerts can have their own. A
 problem is resolved when a run shows it gone: the source worked (or skipped nothing; or is no longer configured), a
 run of the same mode succeeded, everyone of the latest issue was reached (or a newer issue came).
 One that comes back later is told again. An address an email could not reach is tried again after
@@ -296,9 +297,9 @@ def _send(project: Project, untold: list[alerts.Alert]) -> tuple[dict[str, list[
     """Email each address in [alerts] to the problems it has not had, in one message; ({key: addresses
     reached}, a line per address not reached). One delivery serves them all, so a server that does not
     answer costs one timeout, not one per address."""
-    from pipeline.mail.transactional import mail_sink
+    from pipeline.mail.transactional import AlertMail
 
-    sink = mail_sink(project)
+    sink = AlertMail(project)
     by_message: dict[tuple[str, ...], list[str]] = {}  # the alerts an address has not had -> those addresses
     for address in project.alerts.to:
         keys = tuple(alert.key for alert in untold if address not in alert.told_to)
@@ -320,7 +321,7 @@ def _send(project: Project, untold: list[alerts.Alert]) -> tuple[dict[str, list[
 
 
 def _mail(sink, subject: str, text: str, addresses: list[str]) -> tuple[list[str], list[str]]:
-    """One plain-text message to `addresses` through the email sink's delivery: (reached, a line per other). Each
+    """One plain-text message to `addresses` through the alerts' delivery: (reached, a line per other). Each
     is reached as `[alerts] to` spells it, whatever spelling the delivery reports it in (`sending.outcomes_of`),
     since that spelling is what `mark_told` and the next run look for."""
     from pipeline.mail.message import Mailing, Recipient
@@ -353,7 +354,7 @@ def database_damaged(project: Project, problem: str) -> None:
     mark = project.core.state_dir / DAMAGED_MARK
     if not project.alerts.to or mark in _TOLD_HERE or mark.exists():
         return
-    from pipeline.mail.transactional import mail_sink
+    from pipeline.mail.transactional import AlertMail
 
     subject = f"[{project.core.name}] the state database is damaged: nothing runs until it is restored"
     text = "\n".join([
@@ -362,7 +363,7 @@ def database_damaged(project: Project, problem: str) -> None:
         "minutes. README.md, \"Operations\", says how to restore the latest `pipeline backup`. You hear of this "
         "once; if it happens again after a sound run, you hear again."])
     try:
-        sink = mail_sink(project)
+        sink = AlertMail(project)
         try:
             reached, missed = _mail(sink, subject, text, list(project.alerts.to))
         finally:

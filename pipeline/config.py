@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ConfigDict, Field, PydanticUserError, ValidationError, field_validator, model_validator
 
-from pipeline.components import Component, Settings, Sink, Source, Transform
+from pipeline.components import Component, Deliverer, Settings, Sink, Source, Transform
 from pipeline.errors import ConfigError
 from pipeline.files import folder_problem
 from pipeline.placeholders import site_url_problem
@@ -201,6 +201,20 @@ class AlertSettings(Settings):
 
     to: list[str] = Field(default_factory=list)  # the organisers' addresses; none: no alerts
     source_failures: int = Field(default=3, ge=1)  # a source's failed runs in a row before anyone is told
+    from_email: str = ""  # the alerts' sender; default: the email sink's from_email
+    # [alerts.delivery]: a delivery of the alerts' own, as [sinks.NAME.delivery]; none: the newsletter's
+    delivery: dict[str, Any] | None = None
+
+    @field_validator("from_email")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        from pipeline.placeholders import address_problem
+        from pipeline.subscribers.addresses import sender_spelling
+
+        value = value.strip()
+        if placeholder := address_problem(value, "from_email"):
+            raise ValueError(placeholder)
+        return sender_spelling(value) if value else value
 
     @field_validator("to")
     @classmethod
@@ -231,6 +245,7 @@ class Project:
     deadlines: dict[tuple[str, str], float] = field(default_factory=dict)
     # a source that another's table stands for (an OPML list's feed) -> the name of that table
     listed_in: dict[str, str] = field(default_factory=dict)
+    alert_delivery: Deliverer | None = None  # [alerts.delivery], built from its table; None: the newsletter's
 
     def deadline_of(self, source: str) -> float:
         """Seconds source `source` may take, connecting, downloading and parsing together."""
@@ -375,12 +390,34 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
                for name, count in named.items() if count > 1]
     if not project.sinks and not errors:
         errors.append(f"{path.name}: no [sinks.*] tables, so a run would produce nothing; add one (see README)")
-    if project.alerts.to and not errors and not any(hasattr(sink, "deliverer") for sink in project.sinks):
-        errors.append(f"{path.name}: [alerts] to: alerts are sent through the newsletter's delivery, and there is "
-                      f"no [sinks.*] table of type \"email\"; add one, or remove [alerts]")
+    errors += _alert_delivery(project, errors)
     if errors:
         raise ConfigError(*errors)
     return project
+
+
+def _alert_delivery(project: Project, errors: list[str]) -> list[str]:
+    """Build [alerts.delivery], if given, into `project.alert_delivery`; the lines of what is wrong with how the
+    alerts would be sent (none while `errors` already says something: the sinks may be what is missing)."""
+    name, settings = project.config_path.name, project.alerts
+    if settings.delivery is not None:
+        try:
+            project.alert_delivery = project.build_component("delivery", f"{name}: [alerts.delivery]",
+                                                             settings.delivery)
+        except ConfigError as exc:  # a line from the plugin itself ("sendgrid delivery: ...") is told which table
+            table = "[alerts.delivery]"
+            return [line if table in line else f"{name}: {table}: {line.removeprefix(f'{name}: ')}"
+                    for line in exc.lines]
+    if not settings.to or errors or any(hasattr(sink, "deliverer") for sink in project.sinks):
+        return []
+    if project.alert_delivery is None:
+        return [f"{name}: [alerts] to: alerts are sent through the newsletter's delivery, and there is no [sinks.*] "
+                f"table of type \"email\"; add one, or give the alerts a delivery of their own ([alerts.delivery]), "
+                f"or remove [alerts]"]
+    if not settings.from_email:
+        return [f"{name}: [alerts] from_email: there is no email sink to take the alerts' sender from; set "
+                f"from_email to the address they are sent from, such as 'alerts@network.example.org'"]
+    return []
 
 
 def _core_without_mistakes(table: Any, context: dict) -> CoreSettings | None:

@@ -187,8 +187,7 @@ def locked_store(project: Project, *, replay: bool = True) -> Iterator[Store]:
 
 
 def _prepare_deliveries(project: Project) -> None:
-    for sink in project.sinks:
-        deliverer = getattr(sink, "deliverer", None)
+    for deliverer in [getattr(sink, "deliverer", None) for sink in project.sinks] + [project.alert_delivery]:
         if isinstance(deliverer, Deliverer) and (notice := deliverer.prepare()):
             log.warning("%s", notice)
 

@@ -1,7 +1,8 @@
-"""One email sent at once, outside any issue: a subscription's confirmation, a test send.
+"""One email sent at once, outside any issue: a subscription's confirmation, a test send, an alert.
 
 It goes through the delivery of the project's first sink that sends mail (the `email` sink),
-from the same sender, with nothing recorded in the delivery journal.
+from the same sender, with nothing recorded in the delivery journal; an alert through
+[alerts.delivery] when there is one (`AlertMail`).
 """
 
 from __future__ import annotations
@@ -65,6 +66,27 @@ def mail_sink(project: Project) -> MailSink:
         return sink
     raise PipelineError(f"{project.config_path.name}: no [sinks.*] table of type \"email\", so there is no way to "
                         f"send mail; add one (see README, \"Configuration\")")
+
+
+class AlertMail:
+    """How the organisers' alerts are sent: through [alerts.delivery], or else the email sink's delivery."""
+
+    def __init__(self, project: Project):
+        sink, settings = find_mail_sink(project), project.alerts
+        if project.alert_delivery is None:
+            if sink is None:
+                raise PipelineError(f"{project.config_path.name}: [alerts]: no [alerts.delivery] table and no "
+                                    f"[sinks.*] table of type \"email\", so there is no way to send alerts; add one")
+            self.deliverer: Deliverer = sink.deliverer
+        else:
+            self.deliverer = project.alert_delivery
+        sender_email, sender_name, reply_to = sink.sender() if sink is not None else ("", project.core.name, "")
+        if settings.from_email:  # the alerts' own sender: a reply goes to it, not to the newsletter's reply_to
+            sender_email, reply_to = settings.from_email, ""
+        self._sender = (sender_email, sender_name, reply_to)
+
+    def sender(self) -> tuple[str, str, str]:
+        return self._sender
 
 
 def send_now(project: Project, *, to_email: str, to_name: str, subject: str, text: str,

@@ -134,6 +134,8 @@ class Outbox(Deliverer):
                 path.unlink(missing_ok=True)
 
     def _table(self) -> str:
+        if getattr(self.project, "alert_delivery", None) is self:
+            return "[alerts.delivery]"
         sink = next((s.instance for s in self.project.sinks if getattr(s, "deliverer", None) is self), "NAME")
         return f"[sinks.{sink}.delivery]"
 

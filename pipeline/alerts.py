@@ -70,9 +70,11 @@ def after_run(project: Project, store: Store, report: RunReport, error: Exceptio
         alerts.mark_told(store, told, project.alerts.to, at=now)
         for key, addresses in told.items():
             log.info("alert %r sent to %s", key, ", ".join(addresses))
-        return [f"alerts: not sent to {failure}; tried again after the next run" for failure in failures]
+        return [f"alerts: not sent to {failure}{_through(project)}; tried again after the next run"
+                for failure in failures]
     except Exception as exc:  # the run's own outcome stands; the alert is tried again after the next run
-        return [f"alerts: the organisers could not be told ({failure_reason(exc)}); tried again after the next run"]
+        return [f"alerts: the organisers could not be told ({failure_reason(exc)}){_through(project)}; tried again "
+                f"after the next run{_advice(project)}"]
 
 
 def assess(project: Project, store: Store, report: RunReport, error: Exception | None):
@@ -167,12 +169,12 @@ def between_runs(project: Project, problem: Problem | None, *, key: str | None =
                 told, failures = _send(project, untold)
                 alerts.mark_told(store, told, project.alerts.to, at=now)
                 for line in failures:
-                    log.warning("alerts: not sent to %s", line)
+                    log.warning("alerts: not sent to %s%s", line, _through(project))
         finally:
             store.close()
     except Exception as exc:
-        log.warning("alerts: the organisers could not be told %s (%s)", problem.subject if problem else key,
-                    failure_reason(exc))
+        log.warning("alerts: the organisers could not be told %s (%s)%s%s", problem.subject if problem else key,
+                    failure_reason(exc), _through(project), _advice(project))
 
 
 def missed_issue(when: date, note: str) -> Problem:
@@ -369,11 +371,11 @@ def database_damaged(project: Project, problem: str) -> None:
         finally:
             sink.deliverer.close()
     except Exception as exc:
-        log.warning("alerts: the organisers could not be told the state database is damaged (%s)",
-                    failure_reason(exc))
+        log.warning("alerts: the organisers could not be told the state database is damaged (%s)%s%s",
+                    failure_reason(exc), _through(project), _advice(project))
         return
     for line in missed:
-        log.warning("alerts: not sent to %s", line)
+        log.warning("alerts: not sent to %s%s", line, _through(project))
     if reached:
         _TOLD_HERE.add(mark)
         log.info("alert about the damaged state database sent to %s", ", ".join(reached))
@@ -389,6 +391,24 @@ def database_sound(project: Project) -> None:
     mark = project.core.state_dir / DAMAGED_MARK
     _TOLD_HERE.discard(mark)
     mark.unlink(missing_ok=True)
+
+
+def _through(project: Project) -> str:
+    """Which table's delivery the alerts go through, as the lines saying one could not be sent put it."""
+    from pipeline.mail.transactional import find_mail_sink
+
+    if project.alert_delivery is not None:
+        return f" through [alerts.delivery] of {project.config_path.name}"
+    sink = find_mail_sink(project)
+    return f" through [sinks.{sink.instance}.delivery] of {project.config_path.name}" if sink is not None else ""
+
+
+def _advice(project: Project) -> str:
+    """What to do when no alert got through: check their own delivery, or give them one (the newsletter's is down)."""
+    if project.alert_delivery is not None:
+        return "; check that table"
+    return ("; so that they hear even when the newsletter's delivery is what fails, give the alerts a delivery of "
+            "their own, [alerts.delivery] (README, \"[alerts]\")")
 
 
 def _message(project: Project, untold: list[alerts.Alert]) -> tuple[str, str]:

@@ -1,5 +1,6 @@
 """[alerts.delivery]: the organisers' alerts through a delivery of their own, so that they hear when the newsletter's
-delivery is what fails (a SendGrid key revoked, a relay down), and with no email sink at all."""
+delivery is what fails (a SendGrid key revoked, a relay down), and with no email sink at all; and, without one, an
+alert the newsletter's delivery could not send said plainly, kept and sent after a later run."""
 
 from __future__ import annotations
 
@@ -72,6 +73,29 @@ def test_a_revoked_sendgrid_key_reaches_the_organisers_through_the_alerts_own_sm
 
     assert run(config) == 1  # the same problem: not told again
     assert len(box.received) == 1
+
+
+def test_without_it_an_alert_the_newsletters_delivery_cannot_send_is_said_with_what_to_do_and_kept(
+        write_project, fake, capsys):
+    config = sendgrid_network(write_project, fake, "")
+    key = fake.api_key
+    fake.api_key = "SG.rotated-since"
+
+    assert run(config) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "alerts: the organisers could not be told (" in out and "SendGrid answered 401" in out
+    assert "through [sinks.newsletter.delivery] of pipeline.toml; tried again after the next run" in out
+    assert "give the alerts a delivery of their own, [alerts.delivery]" in out  # what to do about it
+    assert "run:run" in untold_keys(config)
+    assert main(["status", "-c", str(config)]) == 0
+    assert "organisers not told yet" in capsys.readouterr().out
+
+    assert run(config) == 1
+    assert "alerts: the organisers could not be told (" in capsys.readouterr().out  # tried after each run, said again
+
+    fake.api_key = key  # the key put right: the issue goes out, and the problems it raised close
+    assert run(config) == 0
+    assert untold_keys(config) == []
 
 
 def test_a_project_with_no_email_sink_alerts_through_its_own_delivery_from_its_own_sender(write_project, inbox):

@@ -33,9 +33,14 @@ class RunReport:
     problems: list[str] = field(default_factory=list)  # per-record problems: a bad post, a bad row
     kept: set[str] = field(default_factory=set)  # those of them whose record was kept all the same
     skipped: dict[str, list[str]] = field(default_factory=dict)  # source -> the problems of the records it skipped
+    unalerted: set[str] = field(default_factory=set)  # those of them saying an alert could not be sent ("alerts: ...")
 
     def failed(self, stage: str) -> list[StageResult]:
         return [r for r in self.results if r.stage == stage and not r.ok]
+
+    def label(self, problem: str) -> str:
+        """What the run table and the log put before `problem`: "" for an alert not sent, which says so itself."""
+        return "" if problem in self.unalerted else "kept, with a warning" if problem in self.kept else "skipped"
 
     @property
     def exit_code(self) -> int:

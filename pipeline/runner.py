@@ -115,7 +115,9 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
             _record_finish(store, run_id, report, exc)
             raise
         if not dry_run:  # before the run is recorded, so its outcome counts an alert that could not be sent
-            report.problems.extend(alerts.after_run(project, store, report))
+            unalerted = alerts.after_run(project, store, report)
+            report.problems.extend(unalerted)
+            report.unalerted.update(unalerted)
         _record_finish(store, run_id, report, None)
     _log_report(report, run_id)
     return report
@@ -128,7 +130,7 @@ def _log_report(report: RunReport, run_id: int) -> None:
         log.log(level, "%s %s: %s%s (%.2f s)", result.stage, result.name, "" if result.ok else "FAILED: ",
                 result.summary, result.seconds, extra=SHOWN)
     for problem in report.problems:
-        log.warning("%s: %s", "kept, with a warning" if problem in report.kept else "skipped", problem, extra=SHOWN)
+        log.warning("%s%s", f"{label}: " if (label := report.label(problem)) else "", problem, extra=SHOWN)
     log.info("%s %d as of %s: %s%s", report.mode, run_id, report.as_of, outcome_of(report),
              f", issue {report.edition}" if report.edition else "", extra=SHOWN)
 

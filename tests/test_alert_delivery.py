@@ -86,6 +86,7 @@ def test_without_it_an_alert_the_newsletters_delivery_cannot_send_is_said_with_w
     assert "alerts: the organisers could not be told (" in out and "SendGrid answered 401" in out
     assert "through [sinks.newsletter.delivery] of pipeline.toml; tried again after the next run" in out
     assert "give the alerts a delivery of their own, [alerts.delivery]" in out  # what to do about it
+    assert "skipped: alerts" not in out  # not a record skipped: the organisers not told
     assert "run:run" in untold_keys(config)
     assert main(["status", "-c", str(config)]) == 0
     assert "organisers not told yet" in capsys.readouterr().out

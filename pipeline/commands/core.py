@@ -166,8 +166,11 @@ def _print_report(report: RunReport) -> int:
         return 0  # --quiet: the table only when something went wrong
     lines = _report_table(report.results)
     for problem in data["problems"]:
-        label = "kept, with a warning:" if problem in report.kept else "skipped:"
-        lines.append([(label, "yellow"), (f" {problem}", None)])
+        if label := report.label(problem):
+            lines.append([(f"{label}:", "yellow"), (f" {problem}", None)])
+        else:  # "alerts: ...": the organisers were not told
+            head, _, rest = problem.partition(":")
+            lines.append([(f"{head}:", "red"), (rest, None)])
     if data["failed_sources"]:
         lines.append([("sources that failed:", "red"),
                       (f" {', '.join(data['failed_sources'])} (the others reached the sinks)", None)])

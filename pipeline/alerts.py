@@ -345,6 +345,23 @@ def _mail(sink, subject: str, text: str, addresses: list[str]) -> tuple[list[str
     return reached, missed
 
 
+def send_test(project: Project) -> tuple[list[str], list[str], str]:
+    """`pipeline send-test --alerts`: a message marked [TEST] to each address in [alerts] to, as an alert goes;
+    (reached, a line per other, the delivery and its table). Nothing is recorded."""
+    from pipeline.mail.transactional import AlertMail
+
+    sink = AlertMail(project)
+    subject = f"[TEST] [{project.core.name}] a test of the organisers' alerts"
+    text = (f"{project.core.name}: this is a test of the alerts the newsletter pipeline sends when something needs "
+            f"attention (`pipeline send-test --alerts`). Nothing is wrong. They go to the addresses in [alerts] to "
+            f"of {project.config_path.name}.")
+    try:
+        reached, missed = _mail(sink, subject, text, list(project.alerts.to))
+    finally:
+        sink.deliverer.close()
+    return reached, missed, f"{sink.deliverer.name}{_through(project)}"
+
+
 DAMAGED_MARK = "damaged-database-told"  # in state_dir: the organisers were told (the database cannot remember)
 _TOLD_HERE: set[Path] = set()  # marks this process could not write (a full disk): it remembers them itself
 
@@ -406,7 +423,7 @@ def _through(project: Project) -> str:
 def _advice(project: Project) -> str:
     """What to do when no alert got through: check their own delivery, or give them one (the newsletter's is down)."""
     if project.alert_delivery is not None:
-        return "; check that table"
+        return "; check that table, and `pipeline send-test --alerts` tries it"
     return ("; so that they hear even when the newsletter's delivery is what fails, give the alerts a delivery of "
             "their own, [alerts.delivery] (README, \"[alerts]\")")
 

@@ -269,7 +269,10 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     preview = command("preview", cmd_preview, "render the issue (HTML and text) without sending or recording it")
     preview.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD", help="the issue date (default: the latest)")
     test = command("send-test", cmd_send_test, "send the issue to one address, marked [TEST]; nothing recorded")
-    test.add_argument("--to", required=True, metavar="ADDRESS", help="where to send the test")
+    whom = test.add_mutually_exclusive_group(required=True)
+    whom.add_argument("--to", metavar="ADDRESS", help="where to send the test")
+    whom.add_argument("--alerts", action="store_true",
+                      help="instead, a test alert to each address in [alerts] to, through the alerts' delivery")
     test.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD", help="the issue date (default: the latest)")
     sent = command("deliveries", cmd_deliveries, "per issue: how many sent, in flight, unknown and failed")
     sent.add_argument("--issue", type=int, metavar="N", help="one issue, with the recipients not yet sent")
@@ -347,6 +350,8 @@ def cmd_preview(args) -> int:
 
 def cmd_send_test(args) -> int:
     from pipeline.commands import mail
+    if args.alerts:
+        return mail.send_test_alert(args.config, _console())
     return mail.send_test(args.config, args.to, args.as_of, _console())
 
 

@@ -13,7 +13,7 @@ from pipeline.cli import main
 from pipeline.config import load_project
 from pipeline.errors import ConfigError
 from pipeline.state import Store, alerts
-from tests.mail_fixtures import HeldPortController, Inbox
+from tests.mail_fixtures import HeldPortController, Inbox, held_port
 from tests.newsletter_network import POST, project_toml, readers_csv
 
 ORGANISER = "fay@network.example.org"
@@ -146,6 +146,27 @@ def test_with_no_email_sink_its_sender_must_be_given(write_project):
                            {"down.xml": "not a feed"})
     with pytest.raises(ConfigError, match=r"pipeline\.toml: \[alerts\] from_email: there is no email sink"):
         load_project(config)
+
+
+def test_send_test_alerts_tries_the_alert_path_and_says_when_it_fails(write_project, fake, capsys):
+    held = held_port()  # refused until the server starts on it
+    box = Inbox()
+    config = sendgrid_network(write_project, fake, smtp_table(held.getsockname()[1]))
+    controller = HeldPortController(box, held)
+    try:
+        assert main(["send-test", "-c", str(config), "--alerts"]) == 1
+        err = " ".join(capsys.readouterr().err.split())
+        assert "test alert not sent: " in err and "via smtp through [alerts.delivery] of pipeline.toml" in err
+
+        controller.start()
+        assert main(["send-test", "-c", str(config), "--alerts"]) == 0
+        assert f"test alert sent to {ORGANISER} via smtp" in " ".join(capsys.readouterr().out.split())
+    finally:
+        controller.stop(no_assert=True)  # not started, when the first send did not fail as it should
+    [test] = [received["message"] for received in box.received]
+    assert str(test["Subject"]).startswith("[TEST] [Test Network]") and str(test["To"]) == ORGANISER
+    assert fake.delivered() == {}  # not through the newsletter's delivery
+    assert not (config.parent / "state" / "pipeline.sqlite").exists()  # nothing recorded
 
 
 def test_a_damaged_state_database_is_told_through_it_too(write_project, fake, inbox):

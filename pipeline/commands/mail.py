@@ -98,6 +98,24 @@ def send_test(config, to: str, as_of: date | None, console) -> int:
     return _problems_said(ctx)
 
 
+def send_test_alert(config, console) -> int:
+    """`send-test --alerts`: a test alert to each organiser, as a run's alert goes; nothing recorded."""
+    from pipeline.alerts import send_test as alert_test
+
+    project = load_project(config)
+    if not project.alerts.to:
+        raise InputError(f"{project.config_path.name}: [alerts] to is empty, so there is no one to send a test alert "
+                         f"to; add the organisers' addresses")
+    reached, missed, via = alert_test(project)
+    if not reached:
+        raise PipelineError(f"test alert not sent: {'; '.join(missed)} (via {via}); check that table")
+    for line in missed:
+        log.error("test alert not sent to %s (via %s)", line, via)
+    console.print(f"test alert sent to {escape(', '.join(reached))} via {escape(via)}; nothing recorded",
+                  soft_wrap=True)
+    return 1 if missed else 0
+
+
 def deliveries(config, issue: int | None, resend: str | None, console) -> int:
     project = load_project(config)
     with locked_store(project) as store:

@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 
 from pipeline import __version__
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, exception_text
 from pipeline.logs import DEBUG_ENV
 from pipeline.memory import limit_malloc_arenas
 
@@ -207,7 +207,7 @@ def _call(args) -> tuple[int, list[str] | None]:
     except Exception as exc:  # a bug, ours or a plugin's: one line, the traceback on request
         from pipeline.redact import redact_text
 
-        message = redact_text(f"unexpected {type(exc).__name__}: {exc}")
+        message = redact_text(f"unexpected {type(exc).__name__}: {exception_text(exc)}")
         if os.environ.get(DEBUG_ENV):  # masked, as every line is (Python's own would print it as it stands)
             from pipeline.logs import traceback_text
 

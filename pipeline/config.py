@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ConfigDict, Field, PydanticUserError, ValidationError, field_validator, model_validator
 
 from pipeline.components import Component, Deliverer, Settings, Sink, Source, Transform
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, exception_text
 from pipeline.files import folder_problem
 from pipeline.placeholders import site_url_problem
 from pipeline.plugins import BLOCK_ENV, PluginHost, build_plugin_manager
@@ -499,7 +499,7 @@ def _build(project: Project, category: str, where: str, table: Any, instance: st
         raise
     except Exception as exc:
         raise ConfigError(f"{where}: plugin {registered.plugin!r} could not set up {type_name!r}: "
-                          f"{type(exc).__name__}: {exc}") from None
+                          f"{type(exc).__name__}: {exception_text(exc)}") from None
 
 
 def _validate(model: type[Settings], data: Any, where: str, context: dict, errors: list[str],

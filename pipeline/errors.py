@@ -2,6 +2,17 @@
 
 from pipeline.redact import redact_text
 
+STR_FAILED = "<exception str() failed>"  # as Python's own traceback says it
+
+
+def exception_text(exc: BaseException) -> str:
+    """`str(exc)`; for an exception whose `__str__` raises (a plugin's bug), what Python's traceback says of it, so
+    the line that reports it is still made, and no traceback of the failed report, unmasked, takes its place."""
+    try:
+        return str(exc)
+    except Exception:
+        return STR_FAILED
+
 
 class PipelineError(Exception):
     """A problem the user can fix; the CLI prints the message without a traceback. A credential in an address it

@@ -44,6 +44,7 @@ from functools import partial
 
 from pipeline import jsontext, watchdog
 from pipeline.components import Transform
+from pipeline.errors import exception_text
 from pipeline.models import Item
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, items_text, timed
@@ -248,7 +249,7 @@ class Ingest:
                 reason = self._stuck(entry.chunk, WORKER_ENDED)
             else:
                 where = "worker process failed" if self.to_workers else "transforming failed"
-                reason = f"{where}: {type(exc).__name__}: {exc}".rstrip(": ")
+                reason = f"{where}: {type(exc).__name__}: {exception_text(exc)}".rstrip(": ")
             self.failures.extend(f"{t.instance}: {reason}" for t in self.ctx.project.transforms)
             self._store(entry.chunk, all_ok=False)
             return

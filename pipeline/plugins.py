@@ -17,6 +17,7 @@ from types import ModuleType
 import pluggy
 
 from pipeline import hookspecs
+from pipeline.errors import exception_text
 from pipeline.logs import show_traceback
 
 BLOCK_ENV = "PIPELINE_BLOCK_PLUGINS"
@@ -100,7 +101,7 @@ def _load(host: PluginHost, name: str, origin: str, load, blocked: set[str], ren
         host.pm.register(plugin, name=name)
     except (Exception, SystemExit) as exc:  # a broken plugin is reported by name, never a crash of the host
         show_traceback(f"plugin {name}", exc)
-        host.broken[name] = f"failed to load from {origin}: {type(exc).__name__}: {exc}"
+        host.broken[name] = f"failed to load from {origin}: {type(exc).__name__}: {exception_text(exc)}"
         return
     unmarked = [hook for hook in _HOOK_NAMES if callable(getattr(plugin, hook, None))
                 and getattr(getattr(plugin, hook), f"{hookspecs.PROJECT_NAME}_impl", None) is None]

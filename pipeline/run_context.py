@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from pipeline import __version__
 from pipeline.config import Project
-from pipeline.errors import SourceError
+from pipeline.errors import SourceError, exception_text
 from pipeline.models import Item
 from pipeline.redact import redact_text
 from pipeline.sanitize import one_line
@@ -264,7 +264,7 @@ class RunContext:
                 self._templates, failures = build_environment(self.project)
                 for plugin, exc in failures.items():
                     self.problem(f"plugin {plugin!r}", f"prepare_jinja_environment raised "
-                                                       f"{type(exc).__name__}: {exc}")
+                                                       f"{type(exc).__name__}: {exception_text(exc)}")
             return self._templates
 
     def offload(self, fn, *args):

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, exception_text
 from pipeline.logs import show_traceback
 from pipeline.redact import redact_text
 
@@ -75,7 +75,8 @@ def failure_reason(exc: Exception) -> str:
     """One line: the exception's type and first line; for a mistake in a template, the template and its line
     first (a Jinja syntax error names them; an error while rendering is found in the traceback, whose frames
     Jinja gives the template's file and line)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = exception_text(exc).strip()
+    text = text.splitlines()[0] if text else ""
     said = text if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {text}"
     place = _template_place(exc)
     return redact_text(f"{place}: {said}" if place else said)

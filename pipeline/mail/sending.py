@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING
 
 from pipeline import watchdog
 from pipeline.components import Batch, Deliverer, Delivery, Resolution
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, exception_text
 from pipeline.logs import SHOWN
 from pipeline.state import Store, journal
 from pipeline.state.journal import FAILED, RELEASED, SENT, UNKNOWN, Outcome
@@ -518,5 +518,6 @@ def _outcome(delivery: Delivery, resolution: Resolution, last_round: bool) -> Ou
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = exception_text(exc).strip()
+    text = text.splitlines()[0] if text else ""
     return text if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {text}".rstrip(": ")

@@ -1,0 +1,86 @@
+"""Review h132: what still printed a credential (or broke) around the masked tracebacks, the thread hook, check's
+aggregated errors, `~` in paths and `serve --port 0`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+SECRETS = ("key-from-environment", "pw-literal", "tok-literal")
+PROJECT = ('[pipeline]\nname = "N"\nplugins_dir = "local_plugins"\nsource_deadline = 5\n'
+           '[sources.p]\ntype = "odd"\nurl = "https://p.example/${PRIVATE_KEY}/feed.xml"\n'
+           '[sinks.feed]\ntype = "rss"\n')
+
+# A plugin whose exception cannot be made a string: its __str__ reads an attribute never set.
+ODD_SOURCE = '''
+from pipeline import hookimpl, redact
+from pipeline.components import Settings, Source
+
+
+class Odd(Exception):
+    def __str__(self):
+        return self.reason
+
+
+class OddSource(Source):
+    name = "odd"
+
+    class Settings(Settings):
+        url: str
+
+    def _fail(self):
+        address = redact.expand(self.settings.url)
+        try:
+            raise ConnectionError(f"refused by {address} (and https://ann:pw-literal@p.example/f?token=tok-literal)")
+        except ConnectionError:
+            raise Odd()
+
+    def fetch(self, run):
+        self._fail()
+
+    def expand(self):
+        if self.project.core.description == "fail at start":
+            self._fail()
+        return [self]
+
+
+@hookimpl
+def register_sources(register):
+    register(OddSource)
+'''
+
+
+def _pipeline(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environ = {key: value for key, value in os.environ.items() if key != "PIPELINE_DEBUG"}
+    environ.update({"PRIVATE_KEY": "key-from-environment", **(env or {})})
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, timeout=120,
+                          env=environ)
+
+
+def _leaked(text: str) -> list[str]:
+    return [secret for secret in SECRETS if secret in text]
+
+
+def test_an_unexpected_error_whose_str_raises_is_one_masked_line(write_project):
+    """`unexpected Odd: ...` was made with str(exc), which raised in the handler: Python printed the whole chain,
+    the ${NAME} value in the address included."""
+    config = write_project(PROJECT.replace('name = "N"', 'name = "N"\ndescription = "fail at start"'),
+                           {"local_plugins/odd.py": ODD_SOURCE})
+    for debug in ({}, {"PIPELINE_DEBUG": "1"}):
+        done = _pipeline("check", "-c", str(config), env=debug)
+        assert done.returncode == 1, done.stderr
+        said = "Traceback" if debug else "error: unexpected Odd: <exception str() failed> (set PIPELINE_DEBUG"
+        assert said in done.stderr and "Odd: <exception str() failed>" in done.stderr, done.stderr
+        assert _leaked(done.stderr) == [], done.stderr
+
+
+def test_a_source_whose_error_has_no_str_fails_with_its_reason_not_a_timeout(write_project):
+    """failure_reason raised on the source's thread, so the source was said to have timed out, once its whole
+    deadline had passed."""
+    config = write_project(PROJECT, {"local_plugins/odd.py": ODD_SOURCE})
+    done = _pipeline("refresh", "-c", str(config))
+    assert done.returncode == 3, done.stderr
+    assert "Odd: <exception str() failed>" in done.stdout and "timed out" not in done.stdout, done.stdout
+    assert "Exception in thread" not in done.stderr, done.stderr
+    assert _leaked(done.stdout + done.stderr) == []

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.config import Project
 from pipeline.errors import exception_text
+from pipeline.redact import redact_text
 from pipeline.templating import build_environment
 
 STYLESHEETS = ("site/site.css", "web/web.css")
@@ -48,9 +49,9 @@ class Pages:
                         "contact": (sink.sender()[2] or sink.sender()[0]) if sink is not None else ""}
         self.env, failures = build_environment(project)
         # A plugin's failure leaves the pages without what it adds: said once, as `serve` starts (and by each run).
-        self.problems = [f"plugin {plugin!r}: prepare_jinja_environment raised {type(exc).__name__}: "
-                         f"{exception_text(exc)}; the pages are rendered without what it adds"
-                         for plugin, exc in failures.items()]
+        self.problems = [redact_text(f"plugin {plugin!r}: prepare_jinja_environment raised {type(exc).__name__}: "
+                                     f"{exception_text(exc)}; the pages are rendered without what it adds")
+                         for plugin, exc in failures.items()]  # (masked, as a run's problems are)
         self.style = "\n".join(self.env.loader.get_source(self.env, name)[0] for name in STYLESHEETS)
         digest = base64.b64encode(hashlib.sha256(self.style.encode("utf-8")).digest()).decode("ascii")
         self.csp = (f"default-src 'none'; style-src 'sha256-{digest}'; form-action 'self'; "

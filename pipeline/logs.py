@@ -41,8 +41,8 @@ class _Redacted(logging.Filter):
 
         try:
             message = record.getMessage()
-        except Exception:  # a malformed call: logging says so itself, as it would have
-            return True
+        except Exception as exc:  # a malformed call: said here, since logging's own report repeats its arguments
+            message = _malformed(record, exc)
         record.msg, record.args = redact_text(message), ()
         if record.exc_info:  # formatted here, whatever a formatter before ours made of it
             record.exc_text = traceback_text(record.exc_info[1])
@@ -51,6 +51,18 @@ class _Redacted(logging.Filter):
         if record.stack_info:
             record.stack_info = redact_text(record.stack_info)
         return True
+
+
+def _malformed(record: logging.LogRecord, exc: Exception) -> str:
+    """The line for a logging call whose arguments do not fit its message: where it is, and what it was given."""
+    from pipeline.errors import exception_text
+
+    try:
+        given = f"{record.msg!r} with {record.args!r}"
+    except Exception:
+        given = "a message or arguments that cannot be shown"
+    return (f"{record.pathname}, line {record.lineno}: a logging call whose arguments do not fit its message "
+            f"({type(exc).__name__}: {exception_text(exc)}); it gave {given}")
 
 
 def traceback_text(exc: BaseException) -> str:

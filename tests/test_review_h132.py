@@ -103,3 +103,52 @@ def test_serve_masks_the_warning_of_a_plugin_that_could_not_prepare_the_template
         said = "".join(serving.lines) + serving.stop()
     assert "no answer from https://ann:***@p.example/f?token=***" in said, said
     assert _leaked(said) == [], said
+
+
+# A source whose fetch runs `BODY` (indented under it) with `address`, its url with the ${NAME} read.
+SOURCE = '''
+import logging
+import sys
+import threading
+import warnings
+
+from pipeline import hookimpl, redact
+from pipeline.components import Settings, Source
+
+
+class Odd(Source):
+    name = "odd"
+
+    class Settings(Settings):
+        url: str
+
+    def fetch(self, run):
+        address = redact.expand(self.settings.url)
+        literal = "https://ann:pw-literal@p.example/f?token=tok-literal"
+BODY
+        return []
+
+
+@hookimpl
+def register_sources(register):
+    register(Odd)
+'''
+
+
+def _refresh_with(write_project, tmp_path, body: str, env: dict[str, str] | None = None) -> tuple[str, str]:
+    """(what `pipeline refresh` printed, its log file) for a source whose fetch runs `body`."""
+    plugin = SOURCE.replace("BODY", "\n".join(f"        {line}" for line in body.strip().splitlines()))
+    config = write_project(PROJECT, {"local_plugins/odd.py": plugin})
+    log_file = tmp_path / "pipeline.log"
+    done = _pipeline("refresh", "-c", str(config), "--log-file", str(log_file), env=env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout + done.stderr, log_file.read_text() if log_file.exists() else ""
+
+
+def test_a_logging_call_whose_arguments_do_not_fit_is_said_masked(write_project, tmp_path):
+    """logging's own report of a malformed call printed the arguments as they stood ("Arguments: (...)")."""
+    shown, logged = _refresh_with(write_project, tmp_path,
+                                  'logging.getLogger("pipeline.plugins.odd").warning("%s: HTTP %d", address, literal)')
+    for said in (shown, logged):
+        assert "odd.py, line" in said and "do not fit" in said and "https://p.example/***/feed.xml" in said, said
+        assert _leaked(said) == [], said

@@ -108,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     limit_malloc_arenas()  # before any thread starts
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
-    if threading.excepthook is threading.__excepthook__:  # (not one a caller put in place)
-        threading.excepthook = _masked_thread_error
+    _mask_what_python_prints()
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = _parser(argv)
     _suggest(parser, argv)
@@ -132,6 +131,30 @@ def main(argv: list[str] | None = None) -> int:
     if errors is not None:
         write_json(args.json_out, {"ok": False, "exit_code": code, "errors": errors})
     return code
+
+
+def _mask_what_python_prints() -> None:
+    """Python's own printing of an error no code caught in a thread and of a warning, credentials masked as in every
+    message; a hook a caller put in place (pytest's) is left alone."""
+    import warnings
+
+    if threading.excepthook is threading.__excepthook__:
+        threading.excepthook = _masked_thread_error
+    if warnings.showwarning is getattr(warnings, "_showwarning_orig", None):
+        warnings.showwarning = _masked_warning
+
+
+def _masked_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning (a plugin's own, naming the address it fetched, say) as Python prints it, a credential masked."""
+    import warnings
+
+    from pipeline.redact import redact_text
+
+    stream = sys.stderr if file is None else file
+    if stream is None:  # no standard error (closed before Python started): nowhere to say it, as Python does
+        return
+    with contextlib.suppress(OSError):
+        stream.write(redact_text(warnings.formatwarning(message, category, filename, lineno, line)))
 
 
 def _masked_thread_error(args: threading.ExceptHookArgs) -> None:

@@ -152,3 +152,11 @@ def test_a_logging_call_whose_arguments_do_not_fit_is_said_masked(write_project,
     for said in (shown, logged):
         assert "odd.py, line" in said and "do not fit" in said and "https://p.example/***/feed.xml" in said, said
         assert _leaked(said) == [], said
+
+
+def test_a_plugins_warning_is_printed_masked(write_project, tmp_path):
+    """Python printed a warning as it stood, the address a plugin warns about with its credentials."""
+    shown, _ = _refresh_with(write_project, tmp_path, 'warnings.warn(f"{address} has no dates; nor has {literal}")')
+    assert "UserWarning: https://p.example/***/feed.xml has no dates" in shown, shown
+    assert _leaked(shown) == [], shown
+

@@ -134,14 +134,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _mask_what_python_prints() -> None:
-    """Python's own printing of an error no code caught in a thread and of a warning, credentials masked as in every
-    message; a hook a caller put in place (pytest's) is left alone."""
+    """Python's own printing of an error no code caught in a thread, of a warning and of an error it could not raise
+    (in a finaliser), credentials masked as in every message; a hook a caller put in place (pytest's) is left
+    alone."""
     import warnings
 
     if threading.excepthook is threading.__excepthook__:
         threading.excepthook = _masked_thread_error
     if warnings.showwarning is getattr(warnings, "_showwarning_orig", None):
         warnings.showwarning = _masked_warning
+    if sys.unraisablehook is sys.__unraisablehook__:
+        sys.unraisablehook = _masked_unraisable
 
 
 def _masked_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -155,6 +158,25 @@ def _masked_warning(message, category, filename, lineno, file=None, line=None) -
         return
     with contextlib.suppress(OSError):
         stream.write(redact_text(warnings.formatwarning(message, category, filename, lineno, line)))
+
+
+def _masked_unraisable(args) -> None:
+    """What Python prints of an error it could not raise (a plugin's generator or `__del__` that raises as it is
+    collected), a credential masked: the object it came from, and the traceback."""
+    import traceback
+
+    from pipeline.redact import redact_text
+
+    if sys.stderr is None:
+        return
+    head = args.err_msg or "Exception ignored in"
+    if args.object is not None:
+        try:
+            head = f"{head}: {args.object!r}"
+        except Exception:
+            head = f"{head}: <object repr() failed>"
+    lines = traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)
+    print(redact_text(f"{head}\n{''.join(lines)}".rstrip("\n")), file=sys.stderr)
 
 
 def _masked_thread_error(args: threading.ExceptHookArgs) -> None:

@@ -13,7 +13,7 @@ token: `https://***@host/feed`), and the value of each parameter whose name says
 (`?token=***&page=2`). The choke points that call `redact_text`: every `PipelineError`
 (`pipeline/errors.py`), `failure_reason` and every `StageResult` (`pipeline/run_report.py`), a run's problems
 and notes (`pipeline/run_context.py`), every log line and traceback (`pipeline/logs.py`; a thread's uncaught
-error and a warning: `cli._mask_what_python_prints`), the run history and
+error, a warning, an error in a finaliser: `cli._mask_what_python_prints`), the run history and
 alerts as they are stored (`pipeline/state`), and what `pipeline status` shows of them. A feed's items are masked
 of what its address sends as a credential (`credentials_in`, `mask_in`), which a private feed repeats in its links.
 """

@@ -160,3 +160,19 @@ def test_a_plugins_warning_is_printed_masked(write_project, tmp_path):
     assert "UserWarning: https://p.example/***/feed.xml has no dates" in shown, shown
     assert _leaked(shown) == [], shown
 
+
+def test_an_error_python_could_not_raise_is_printed_masked(write_project, tmp_path):
+    """An exception in a finaliser (a generator closed as it is collected) is printed by sys.unraisablehook."""
+    body = '''
+def pages():
+    try:
+        yield 1
+    finally:
+        raise ConnectionError(f"could not close {address} nor {literal}")
+walk = pages()
+next(walk)
+del walk
+'''
+    shown, _ = _refresh_with(write_project, tmp_path, body)
+    assert "ConnectionError: could not close https://p.example/***/feed.xml" in shown, shown
+    assert _leaked(shown) == [], shown

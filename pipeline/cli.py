@@ -81,6 +81,7 @@ def console() -> None:
     torn down may be in SQLite, writing through a connection being freed; ending the process stops every
     thread at one instruction, once the run is recorded and the output flushed, as SIGKILL would.
     """
+    _mask_what_python_prints()  # the process's, not main()'s: a program (a test) calling main() keeps Python's own
     code = main()
     limits = sys.modules.get("pipeline.time_limits")  # nothing is given up without it: not imported for that
     stuck = limits.given_up() if limits is not None else []
@@ -108,7 +109,6 @@ def main(argv: list[str] | None = None) -> int:
     limit_malloc_arenas()  # before any thread starts
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
-    _mask_what_python_prints()
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = _parser(argv)
     _suggest(parser, argv)
@@ -135,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _mask_what_python_prints() -> None:
     """Python's own printing of an error no code caught in a thread, of a warning and of an error it could not raise
-    (in a finaliser), credentials masked as in every message; a hook a caller put in place (pytest's) is left
-    alone."""
+    (in a finaliser), credentials masked as in every message, for the rest of the `pipeline` command's process; a
+    hook put in place before (by sitecustomize, say) is left alone."""
     import warnings
 
     if threading.excepthook is threading.__excepthook__:

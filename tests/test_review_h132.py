@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+
+import pytest
 
 SECRETS = ("key-from-environment", "pw-literal", "tok-literal")
 PROJECT = ('[pipeline]\nname = "N"\nplugins_dir = "local_plugins"\nsource_deadline = 5\n'
@@ -110,6 +113,9 @@ SOURCE = '''
 import logging
 import sys
 import threading
+
+import pytest
+import threading
 import warnings
 
 from pipeline import hookimpl, redact
@@ -176,3 +182,18 @@ del walk
     shown, _ = _refresh_with(write_project, tmp_path, body)
     assert "ConnectionError: could not close https://p.example/***/feed.xml" in shown, shown
     assert _leaked(shown) == [], shown
+
+
+def test_main_called_in_a_program_leaves_pythons_printing_to_it(write_project, monkeypatch):
+    """The masking hooks are the command's (`console`): main() put them in place for good, in a program that called
+    it (a test), where a warning was then printed rather than caught by `pytest.warns` or `catch_warnings`."""
+    from pipeline.cli import main
+
+    plugin = SOURCE.replace("BODY", '        warnings.warn(f"{address} has no dates")')
+    config = write_project(PROJECT, {"local_plugins/odd.py": plugin})
+    monkeypatch.setenv("PRIVATE_KEY", "key-from-environment")
+    monkeypatch.setattr(threading, "excepthook", threading.__excepthook__)
+    monkeypatch.setattr(sys, "unraisablehook", sys.__unraisablehook__)
+    with pytest.warns(UserWarning, match="has no dates"):
+        assert main(["refresh", "-q", "-c", str(config)]) == 0
+    assert threading.excepthook is threading.__excepthook__ and sys.unraisablehook is sys.__unraisablehook__

@@ -19,6 +19,7 @@ import pluggy
 from pipeline import hookspecs
 from pipeline.errors import exception_text
 from pipeline.logs import show_traceback
+from pipeline.redact import redact_text
 
 BLOCK_ENV = "PIPELINE_BLOCK_PLUGINS"
 TRACE_ENV = "PIPELINE_TRACE_HOOKS"
@@ -31,7 +32,7 @@ class PluginHost:
 
     pm: pluggy.PluginManager
     origins: dict[str, str] = field(default_factory=dict)
-    broken: dict[str, str] = field(default_factory=dict)  # plugin name -> one-line reason
+    broken: dict[str, str] = field(default_factory=dict)  # plugin name -> one-line reason (masked: redact.py)
     # plugins not loaded because an earlier one has their name: (name, where it is, why: "from ... was not loaded")
     unloaded: list[tuple[str, str, str]] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)  # the plugins PIPELINE_BLOCK_PLUGINS kept from loading
@@ -101,7 +102,7 @@ def _load(host: PluginHost, name: str, origin: str, load, blocked: set[str], ren
         host.pm.register(plugin, name=name)
     except (Exception, SystemExit) as exc:  # a broken plugin is reported by name, never a crash of the host
         show_traceback(f"plugin {name}", exc)
-        host.broken[name] = f"failed to load from {origin}: {type(exc).__name__}: {exception_text(exc)}"
+        host.broken[name] = redact_text(f"failed to load from {origin}: {type(exc).__name__}: {exception_text(exc)}")
         return
     unmarked = [hook for hook in _HOOK_NAMES if callable(getattr(plugin, hook, None))
                 and getattr(getattr(plugin, hook), f"{hookspecs.PROJECT_NAME}_impl", None) is None]

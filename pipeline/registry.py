@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pipeline.components import CATEGORIES, Component
 from pipeline.errors import exception_text
 from pipeline.plugins import PluginHost, call_each_plugin
+from pipeline.redact import redact_text
 
 HOOKS = {
     "source": "register_sources",
@@ -63,5 +64,5 @@ def build_registry(host: PluginHost) -> Registry:
             return {"register": lambda component: registry.add(category, component, plugin)}
 
         for name, exc in call_each_plugin(host.pm, hook_name, kwargs_for).items():
-            host.broken[name] = f"{hook_name} raised {type(exc).__name__}: {exception_text(exc)}"
+            host.broken[name] = redact_text(f"{hook_name} raised {type(exc).__name__}: {exception_text(exc)}")
     return registry

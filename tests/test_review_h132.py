@@ -197,3 +197,15 @@ def test_main_called_in_a_program_leaves_pythons_printing_to_it(write_project, m
     with pytest.warns(UserWarning, match="has no dates"):
         assert main(["refresh", "-q", "-c", str(config)]) == 0
     assert threading.excepthook is threading.__excepthook__ and sys.unraisablehook is sys.__unraisablehook__
+
+
+def test_pipeline_plugins_masks_why_a_plugin_failed_to_load(write_project):
+    """`pipeline plugins` printed a broken plugin's reason as it was made, not through a PipelineError."""
+    config = write_project(PROJECT, {"local_plugins/odd.py": ODD_SOURCE, "local_plugins/early.py":
+                                     "raise RuntimeError('no answer from https://ann:pw-literal@p.example/f?token="
+                                     "tok-literal')\n"})
+    for json_out in ([], ["--json"]):
+        done = _pipeline("plugins", "-c", str(config), *json_out)
+        assert done.returncode == 2, done.stderr
+        assert "no answer from https://ann:***@p.example/f?token=***" in done.stdout, done.stdout
+        assert _leaked(done.stdout + done.stderr) == [], done.stdout

@@ -153,6 +153,8 @@ def configure(*, verbose: int = 0, quiet: bool = False, log_file: Path | None = 
     for handler in _handlers:
         handler.addFilter(_Redacted())
         logger.addHandler(handler)
+    if logging.lastResort is not None and not any(isinstance(each, _Redacted) for each in logging.lastResort.filters):
+        logging.lastResort.addFilter(_Redacted())  # what another logger (a plugin's own, by module) warns of
     # Each handler picks its own level; the logger passes on what the most talkative wants, so a debug
     # line nobody shows (one per download) costs a level check, not a record through every handler.
     logger.setLevel(min(handler.level for handler in _handlers))

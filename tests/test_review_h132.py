@@ -209,3 +209,12 @@ def test_pipeline_plugins_masks_why_a_plugin_failed_to_load(write_project):
         assert done.returncode == 2, done.stderr
         assert "no answer from https://ann:***@p.example/f?token=***" in done.stdout, done.stdout
         assert _leaked(done.stdout + done.stderr) == [], done.stdout
+
+
+def test_a_plugins_own_logger_outside_pipeline_is_masked_too(write_project, tmp_path):
+    """A plugin logging under its module's name (not `pipeline.plugins.NAME`) reached logging's last resort, which
+    printed the message as it stood."""
+    shown, _ = _refresh_with(write_project, tmp_path,
+                             'logging.getLogger(__name__).warning("could not read %s nor %s", address, literal)')
+    assert "could not read https://p.example/***/feed.xml nor https://ann:***@p.example/f?token=***" in shown, shown
+    assert _leaked(shown) == [], shown

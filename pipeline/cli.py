@@ -182,7 +182,7 @@ def _masked_unraisable(args) -> None:
 def _masked_thread_error(args: threading.ExceptHookArgs) -> None:
     """What Python prints of an error no code caught in a thread (a plugin's own thread, say), a credential in it
     masked as in every message."""
-    if args.exc_type is SystemExit or args.exc_value is None:
+    if args.exc_type is SystemExit or args.exc_value is None or sys.stderr is None:  # (print would use stdout)
         return
     from pipeline.logs import traceback_text
 

@@ -218,3 +218,20 @@ def test_a_plugins_own_logger_outside_pipeline_is_masked_too(write_project, tmp_
                              'logging.getLogger(__name__).warning("could not read %s nor %s", address, literal)')
     assert "could not read https://p.example/***/feed.xml nor https://ann:***@p.example/f?token=***" in shown, shown
     assert _leaked(shown) == [], shown
+
+
+def test_a_threads_error_is_not_printed_on_standard_output_when_there_is_no_standard_error(write_project):
+    """With standard error closed, print(file=None) wrote the thread's traceback into standard output, among the
+    run's table (or a command's CSV); Python's own hook says nothing then."""
+    body = '''
+worker = threading.Thread(target=lambda: 1 / 0, name="poller")
+worker.start()
+worker.join()
+'''
+    plugin = SOURCE.replace("BODY", "\n".join(f"        {line}" for line in body.strip().splitlines()))
+    config = write_project(PROJECT, {"local_plugins/odd.py": plugin})
+    environ = {**os.environ, "PRIVATE_KEY": "key-from-environment"}
+    done = subprocess.run([sys.executable, "-m", "pipeline", "refresh", "-c", str(config)], stdout=subprocess.PIPE,
+                          text=True, timeout=120, env=environ, preexec_fn=lambda: os.close(2))
+    assert done.returncode == 0 and "stage" in done.stdout, done.stdout
+    assert "Exception in thread" not in done.stdout and "ZeroDivisionError" not in done.stdout, done.stdout

@@ -49,14 +49,16 @@ def _existing_file(value: Path, info: ValidationInfo) -> Path:
 
 
 def host_problem(url: str) -> str:
-    """Why the host name of an http(s) `url` can never be looked up (a part empty or over 63 characters, the
+    """Why the host name of an http(s) `url` can never be looked up (none, a part empty or over 63 characters, the
     whole over 253, or not valid IDNA), or "" (also for an address written as digits). The resolver would only
     say so as each request is made, in words that name no URL."""
     try:
         host = urlparse(url).hostname or ""
     except ValueError:
         return ""  # not for here: the URL does not parse at all
-    if not host or ":" in host:  # none, or an IPv6 address
+    if not host:  # `https://`, `https:///feed.xml`: httpx would say only that the scheme is missing
+        return "it names no host"
+    if ":" in host:  # an IPv6 address
         return ""
     if not host.isascii():
         import idna

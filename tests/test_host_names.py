@@ -35,6 +35,15 @@ def test_a_host_name_that_cannot_be_looked_up_is_refused_at_start_up(write_proje
     assert line.endswith("; correct the URL") and info.value.exit_code == 2
 
 
+@pytest.mark.parametrize("url", ["https://", "https:///feed.xml", "http://:8080/feed.xml"])
+def test_an_address_with_no_host_name_is_refused_at_start_up(write_project, url):
+    config = write_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\n{SINK}')
+    with pytest.raises(ConfigError) as info:
+        load_project(config)
+    [line] = info.value.lines
+    assert line == f"pipeline.toml: [sources.partner] (feed): url: {url!r}: it names no host; correct the URL"
+
+
 @pytest.mark.parametrize("url", ["https://stra\u00dfe.de/feed.xml", "https://EXAMPLE.org./feed.xml",
                                  "http://[::1]:8080/feed.xml", "http://127.0.0.1:9/feed.xml",
                                  f"https://{'a' * 63}.example.org/feed.xml",

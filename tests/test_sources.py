@@ -401,6 +401,16 @@ def test_a_price_tier_without_its_amount_is_counted_from_one(pipeline_project):
         "[[event]] #2 'Spring seminar': prices #2 amount is missing; record skipped, fix it"]
 
 
+def test_an_events_unknown_time_zone_says_the_form_to_write(pipeline_project):
+    zoned = 'start = 2016-03-02T10:00:00\ntimezone = "Europe/Londres"'
+    events = NUMBERED_EVENT.replace('start = "2 March 2016"', zoned)
+    project = pipeline_project('[sources.e]\ntype = "events"\npath = "events.toml"\n', {"events.toml": events})
+    project.run(as_of=date(2016, 2, 1), check=False)
+    assert [problem.partition(".toml ")[2] for problem in project.problems if "Spring" in problem] == [
+        "[[event]] #2 'Spring seminar': timezone 'Europe/Londres' is not a time zone: use an IANA name such as "
+        "'Europe/London' (and 1 more); record skipped, fix it"]
+
+
 def test_a_price_written_with_its_currency_sign_says_to_write_the_number(pipeline_project):
     events = NUMBERED_EVENT.replace('start = "2 March 2016"', "start = 2016-03-02").replace(
         'label = "Concession"', 'label = "Concession"\namount = "\u00a35"')

@@ -64,7 +64,7 @@ class EventRecord(BaseModel):
             try:
                 ZoneInfo(value)
             except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {value!r}") from None
+                raise ValueError(f"{value!r} is not a time zone: use an IANA name such as 'Europe/London'") from None
         return value
 
     @model_validator(mode="after")

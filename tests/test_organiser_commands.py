@@ -49,6 +49,17 @@ def test_dry_run_does_everything_but_send_and_record(write_project, capsys):
     assert len(sent_files(config)) == 2
 
 
+def test_a_dry_run_of_an_issue_sent_already_counts_only_those_a_run_would_send_it_to(write_project, capsys):
+    config = project(write_project)
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 0  # Ann and Bob get issue 1
+    capsys.readouterr()
+
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01", "--dry-run"]) == 0
+
+    assert ("dry run: issue 1 would go to 0 active subscribers in 0 version(s), 2 already sent; "
+            "nothing sent or recorded") in capsys.readouterr().out
+
+
 def test_preview_writes_the_issue_and_prints_its_path_without_recording(write_project, capsys):
     config = project(write_project)
     main(["refresh", "-c", str(config), "--as-of", "2016-03-01"])

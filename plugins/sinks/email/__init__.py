@@ -117,10 +117,7 @@ class EmailSink(Sink):
         joining = self.import_list(run)
         groups, nothing_new = self.groups(edition, rendered, run)
         if run.dry_run:
-            total = sum(sum(1 for _ in recipients) for _, recipients in groups)
-            more = f", and {joining} new from {self.settings.subscribers.name}" if joining else ""
-            return SinkResult(f"dry run: issue {edition.number} would go to {total} active subscribers in "
-                              f"{len(groups)} version(s){more}; nothing sent or recorded", files)
+            return SinkResult(self._dry_run_summary(edition.number, groups, joining, run), files)
         self._note_secret(groups, run)
         report = send_issue(run.store, self.deliverer, edition.number, groups, now=run.clock, run=run)
         passed_over = journal.active_without_delivery(run.store, edition.number)
@@ -129,6 +126,25 @@ class EmailSink(Sink):
             extra = send_issue(run.store, self.deliverer, edition.number, later, now=run.clock, run=run)
             report.merge(extra)
         return SinkResult(self._summary(edition.number, report, nothing_new, run), files)
+
+    def _dry_run_summary(self, number: int, groups: list, joining: int, run: RunContext) -> str:
+        """What a real run would send: to the active subscribers the journal does not hold as sent, in flight or
+        unknown (a re-made latest issue goes only to those it has not reached), counted as the real run counts."""
+        from collections import Counter
+
+        from pipeline.state import journal
+
+        held, versions, counted = journal.statuses(run.store, number), 0, Counter()
+        for _, recipients in groups:
+            statuses = [held.get(recipient.email, "") for recipient in recipients]
+            versions += "" in statuses
+            counted.update("waiting" if not status else "unknown" if status == journal.UNKNOWN else "already"
+                           for status in statuses)
+        extra = f", {counted['already']} already sent" if counted["already"] else ""
+        extra += f", {counted['unknown']} unknown" if counted["unknown"] else ""
+        extra += f", and {joining} new from {self.settings.subscribers.name}" if joining else ""
+        return (f"dry run: issue {number} would go to {counted['waiting']} active subscribers in {versions} "
+                f"version(s){extra}; nothing sent or recorded")
 
     def _note_secret(self, groups: list, run: RunContext) -> None:
         """Warn when this issue's links are signed with another secret than the mail before it (a `pipeline serve`

@@ -143,3 +143,21 @@ def test_a_withdrawn_item_is_explained_as_withdrawn(pipeline_project, capsys):
     assert main(["explain", "-c", str(project.config), key]) == 0
     out = capsys.readouterr().out
     assert "February post" in out and "withdrawn" in out and "no longer lists it" in out
+
+
+def test_the_date_is_the_items_day_where_the_network_is_as_its_page_says(write_project, capsys):
+    """Published at 23:30 UTC on 4 June, an item is of 5 June in London (its page and the email say so); one
+    a key names among several is listed with that day too, and no day is written with a leading zero."""
+    late = ENTRY.replace("Fri, 15 Jan 2016 10:00:00", "Sat, 04 Jun 2016 23:30:00")
+    same = "https://p.example.org/same"
+    items = "".join(late.format(title=t, link=same, guid=g) for t, g in (("A", "a"), ("B", "b")))
+    feed = (f"<rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link><description>d"
+            f"</description>{items}</channel></rss>")
+    config = str(write_project(THEMES + '[sources.p]\ntype = "feed"\nurl = "p.xml"\n' + SINK, {"p.xml": feed}))
+    assert main(["refresh", "-c", config, "--as-of", "2016-06-20"]) == 0
+    capsys.readouterr()
+
+    assert main(["explain", "-c", config, item_id("p", "a")]) == 0
+    assert "news from p, 5 June 2016; id" in capsys.readouterr().out
+    assert main(["explain", "-c", config, same]) == 2
+    assert f"{item_id('p', 'a')} (2016-06-05, p: 'A')" in " ".join(capsys.readouterr().err.split())

@@ -30,15 +30,15 @@ def explain(config, key: str, console) -> int:
         raise InputError(f"no stored item has the id or URL {key!r}; give the item's whole id (or its first "
                          f"6 characters or more), its link, or the address of its page on the site")
     if len(found) > 1:
-        listed = "; ".join(f"{item.id} ({item.published:%Y-%m-%d}, {item.source}: {_short(item.title)})"
-                           for item in found)
+        listed = "; ".join(f"{item.id} ({_local(item.published, project.tz):%Y-%m-%d}, {item.source}: "
+                           f"{_short(item.title)})" for item in found)
         raise InputError(f"{key!r} does not say which item: it is the link or the start of the id of "
                          f"{'at least ' if len(found) >= 10 else ''}{len(found)} stored items: {listed}; "
                          f"give the whole id of the one you mean")
-    lines = describe(found[0])
+    lines = describe(found[0], project.tz)
     if withdrawn is not None:  # still stored (the issues it was in show it), but taken out of everything to come
-        lines[2:2] = [f"[yellow]withdrawn[/yellow] {withdrawn:%d %B %Y}: its source no longer lists it, so it is in no "
-                      f"feed, page or issue to come (listed again, it is back)"]
+        lines[2:2] = [f"[yellow]withdrawn[/yellow] {_local(withdrawn, project.tz):%-d %B %Y}: its source no longer "
+                      f"lists it, so it is in no feed, page or issue to come (listed again, it is back)"]
     for line in lines:  # the console prints a title's ":warning:" as it is (emoji=False)
         console.print(line, soft_wrap=True)
     return 0
@@ -61,11 +61,16 @@ def _short(text: str, most: int = 60) -> str:
     return repr(text if len(text) <= most else text[:most] + "…")
 
 
-def describe(item: Item) -> list[str]:
-    """The lines `explain` prints for one item."""
+def _local(moment, tz):
+    """`moment` where the network is (the day its page and the email give), when it is aware."""
+    return moment.astimezone(tz) if getattr(moment, "tzinfo", None) is not None else moment
+
+
+def describe(item: Item, tz) -> list[str]:
+    """The lines `explain` prints for one item; its day where the network is (`tz`), as its page gives it."""
     body = html_to_text(item.body_html)
     lines = [f"[bold]{escape(item.title)}[/bold]",
-             f"{item.kind.value} from {escape(item.source)}, {item.published:%d %B %Y}; id {item.id}",
+             f"{item.kind.value} from {escape(item.source)}, {_local(item.published, tz):%-d %B %Y}; id {item.id}",
              escape(item.url) if item.url else "(no link)", "", f"themes: {escape(', '.join(item.themes)) or 'none'}"]
     evidence = item.theme_evidence or {}
     given = [t for t in item.themes if t not in evidence]

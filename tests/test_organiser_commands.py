@@ -129,6 +129,27 @@ def test_preview_without_a_date_shows_the_next_issue_once_the_latest_is_made(wri
     assert (after.number, after.as_of.isoformat(), titles) == (2, "2016-04-01", ["Recovery college open day"])
 
 
+def test_preview_of_a_new_project_shows_what_was_posted_since_its_latest_newsletter_day(write_project, capsys):
+    """A new project's latest newsletter day was never made and holds nothing: what the organiser posted since is
+    in the next issue, and `preview` (and `send-test`) show that one, as "Your own project" says."""
+    from zoneinfo import ZoneInfo
+
+    from pipeline.commands.mail import _edition
+    from pipeline.config import load_project
+
+    config = write_project(newsletter_toml(), {"blog/later.md": LATER_POST, "subscribers.csv": READERS})
+    main(["refresh", "-c", str(config), "--as-of", "2016-03-15"])
+    capsys.readouterr()
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        coming = _edition(load_project(config), store, None, now=datetime(2016, 3, 20, 12, tzinfo=ZoneInfo("UTC")))
+        assert store.editions() == []  # nothing recorded
+    finally:
+        store.close()
+    titles = [item.title for items in coming.sections.values() for item in items]
+    assert (coming.number, coming.as_of.isoformat(), titles) == (1, "2016-04-01", ["Recovery college open day"])
+
+
 def test_preview_may_look_at_a_date_to_come_but_a_run_may_not(write_project, capsys):
     from datetime import date
 

@@ -31,15 +31,20 @@ def example_recipient(project: Project, email: str = "", name: str = "") -> Reci
 
 def _edition(project: Project, store: Store, as_of: date | None, now: datetime | None = None) -> Edition:
     """The stored issue for `as_of`, or the one a run would make then from what is stored (nothing is stored).
-    Without `as_of`: the issue of the latest newsletter day while it is not made, and once it is, the next one, as
-    it would be made from what is stored by now (so an organiser sees what is coming, before it goes out)."""
+    Without `as_of`: the issue of the latest newsletter day while it is not made (and holds something), and once it
+    is (or when it would hold nothing), the next one, as it would be made from what is stored by now (so an
+    organiser sees what is coming, before it goes out)."""
     now = now or datetime.now(project.tz)
     day = as_of or edition_date(project, now.date())
     latest = store.latest_edition() if as_of is None else None
-    if latest is not None and latest.as_of >= day:  # made (on that day, or with --as-of on one after it)
+    made = latest is not None and latest.as_of >= day  # made (on that day, or with --as-of on one after it)
+    if made:
         day = month_after(day)
     moment = datetime.combine(day, datetime.min.time(), tzinfo=project.tz) if as_of else now
     edition = prepare_edition(store, day, project.tz, project.core.name, moment, record=False)
+    if edition is None and as_of is None and not made:  # not made, and empty: what was posted since is next
+        day = month_after(day)
+        edition = prepare_edition(store, day, project.tz, project.core.name, moment, record=False)
     if edition is None:
         raise PipelineError(f"nothing new for an issue dated {day}; run `pipeline refresh` to fetch the sources "
                             f"first, or pick another date with --as-of")

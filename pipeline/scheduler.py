@@ -112,10 +112,14 @@ def due(store: Store, project: Project, now: datetime, *, last_refresh: datetime
 
 
 def missed(store: Store, project: Project, now: datetime) -> str | None:
-    """A sentence when the latest slot passed more than the catch-up window ago with no issue made."""
+    """A sentence when the latest slot passed more than the catch-up window ago with no issue made, in a project
+    that had it to make: one that made an issue before, or ran before that window closed (not one set up since)."""
     slot = latest_slot(project, now)
     latest = store.latest_edition()
-    if utc(now) <= utc(after(slot, window(project))) or store.edition_on(slot.date()) is not None:
+    closed = after(slot, window(project))
+    if utc(now) <= utc(closed) or store.edition_on(slot.date()) is not None:
+        return None
+    if latest is None and not _ran_by(store, closed):  # a new project: it never had that slot to make
         return None
     if nothing_new(store, slot.date()):  # its run went well, and had nothing to send: no issue was missed
         return None
@@ -124,6 +128,14 @@ def missed(store: Store, project: Project, now: datetime) -> str | None:
     return (f"the issue of {slot:%Y-%m-%d %H:%M %Z} was not made within {project.schedule.catch_up_hours} hours "
             f"([schedule] catch_up_hours), so it is not made now; make it with `pipeline run --as-of "
             f"{slot.date()}`, or wait for {next_slot(project, now):%Y-%m-%d %H:%M}")
+
+
+def _ran_by(store: Store, moment: datetime) -> bool:
+    """Whether the first run this database records started by `moment`."""
+    from pipeline.state import history
+
+    first = history.first_run_started(store)
+    return first is not None and utc(first) <= utc(moment)
 
 
 def never_sent(store: Store, project: Project, record: EditionRecord) -> list[tuple[int, str, str, frozenset[str]]]:

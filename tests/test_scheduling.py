@@ -19,7 +19,7 @@ import pytest
 
 from pipeline.commands.schedule import run_loop
 from pipeline.scheduler import EDITION, REFRESH, RESUME, Due, due, missed
-from pipeline.state import Store, journal
+from pipeline.state import Store, history, journal
 from pipeline.state import subscribers as subscriber_state
 
 LONDON = ZoneInfo("Europe/London")
@@ -74,11 +74,20 @@ def test_across_a_year_end_with_a_longer_window(project_from, tmp_path):
 
 def test_missed_by_more_than_the_window_nothing_and_a_message(planned):
     project, store = planned
+    history.begin_run(store, mode="refresh", as_of=date(2016, 2, 1), at=at(2016, 2, 1))  # it ran; then off
     late = at(2016, 3, 1, 10, 1)
     assert due(store, project, late, last_refresh=late) == []
     message = missed(store, project, late)
     assert "2016-02-28 10:00" in message and "pipeline run --as-of 2016-02-28" in message
     assert missed(store, project, at(2016, 3, 1, 9)) is None  # still within it
+
+
+def test_a_project_first_run_after_the_window_missed_nothing(planned):
+    """Set up on 20 March, a project never had the slot of 28 February to make: no message (nor alert)."""
+    project, store = planned
+    assert missed(store, project, at(2016, 3, 20)) is None  # nothing ever ran
+    history.begin_run(store, mode="refresh", as_of=date(2016, 3, 20), at=at(2016, 3, 20))
+    assert missed(store, project, at(2016, 3, 20, 1)) is None
 
 
 def test_an_existing_issue_is_not_due_again(planned):

@@ -6,7 +6,7 @@ import json
 import sqlite3
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -165,6 +165,26 @@ def test_status_shows_runs_sources_next_times_and_deliveries(write_project, caps
     assert " 1 " in down and "not an RSS or Atom feed" in down
     partner = next(line for line in lines if line.strip().startswith("partner "))
     assert "never run" not in partner and " 0 " in partner
+
+
+def test_a_new_project_missed_no_issue_of_a_day_before_it_first_ran(write_project, capsys):
+    """Set up today, a project never had last month's newsletter day to make: `status` (and the schedule, which
+    would alert the organisers) says no issue was missed, until its runs reach back before a day it did not make."""
+    config = write_project('[sources.partner]\ntype = "feed"\nurl = "partner.xml"\n[sinks.feed]\ntype = "rss"\n'
+                           '[schedule]\nnewsletter_day = 1\nnewsletter_time = "08:00"\n', {"partner.xml": RSS})
+    assert main(["refresh", "-c", str(config)]) == 0  # its first run: today
+    capsys.readouterr()
+    assert main(["status", "-c", str(config)]) == 0
+    assert "missed:" not in capsys.readouterr().out
+
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:  # it ran once before last month's newsletter day, then the machine was off
+        history.begin_run(store, mode="refresh", as_of=date(2016, 1, 1), at=datetime.now(UTC) - timedelta(days=70))
+    finally:
+        store.close()
+    assert main(["status", "-c", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "missed: the issue of" in out or "due now: edition" in out  # (within its catch-up window: still due)
 
 
 def test_every_json_output_is_one_document_and_nothing_else(write_project):

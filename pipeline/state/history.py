@@ -78,6 +78,12 @@ def latest_run_of_mode(store: Store, mode: str, *, finished: bool = True) -> Run
     return _run(rows[0]) if rows else None
 
 
+def first_run_started(store: Store) -> datetime | None:
+    """When the first run this database records started (None: it records none)."""
+    (first,), = store._rows("SELECT MIN(started) FROM runs")
+    return datetime.fromisoformat(first) if first else None
+
+
 def run_results(store: Store, run: int) -> list[StageResult]:
     """What each component did in run `run`, in the order the run reported them."""
     return [StageResult(stage, name, bool(ok), summary, seconds, count) for stage, name, ok, summary, seconds, count

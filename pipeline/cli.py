@@ -310,7 +310,7 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     with_json(command("plugins", cmd_plugins, "list plugins, their components and where they come from"))
     status = with_json(command("status", cmd_status, "the last runs, each source's health, the next scheduled "
                                                      "times and the latest issue's deliveries; reads only"))
-    status.add_argument("--runs", type=int, default=10, metavar="N", help="how many runs to show (default: 10)")
+    status.add_argument("--runs", type=_runs, default=10, metavar="N", help="how many runs to show (default: 10)")
     preview = command("preview", cmd_preview, "render the issue (HTML and text) without sending or recording it")
     preview.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD", help="the issue date (default: the latest)")
     test = command("send-test", cmd_send_test, "send the issue to one address, marked [TEST]; nothing recorded")
@@ -386,6 +386,14 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2016-02-01") from None
+
+
+def _runs(text: str) -> int:
+    """`--runs N`: how many runs `status` shows, 1 or more."""
+    number = int(text) if text.strip().lstrip("+").isdigit() else 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of runs (1 or more)")
+    return number
 
 
 def cmd_preview(args) -> int:

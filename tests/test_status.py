@@ -187,6 +187,17 @@ def test_a_new_project_missed_no_issue_of_a_day_before_it_first_ran(write_projec
     assert "missed: the issue of" in out or "due now: edition" in out  # (within its catch-up window: still due)
 
 
+@pytest.mark.parametrize("count", ["0", "-1", "ten"])
+def test_runs_takes_a_number_of_runs_of_one_or_more(write_project, capsys, count):
+    """`--runs 0` printed "no runs recorded yet" over a full history, and `--runs -1` every run there is."""
+    config = write_project('[sources.partner]\ntype = "feed"\nurl = "partner.xml"\n[sinks.feed]\ntype = "rss"\n',
+                           {"partner.xml": RSS})
+    with pytest.raises(SystemExit) as info:
+        main(["status", "-c", str(config), "--runs", count])
+    assert info.value.code == 2
+    assert f"--runs: {count!r} is not a number of runs (1 or more)" in capsys.readouterr().err
+
+
 def test_every_json_output_is_one_document_and_nothing_else(write_project):
     config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": "this is not a feed"})
     ran = cli(config, "run", "--json", "--as-of", "2016-02-01")

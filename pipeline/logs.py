@@ -138,6 +138,7 @@ def configure(*, verbose: int = 0, quiet: bool = False, log_file: Path | None = 
     terminal.addFilter(_NotShownAlready())
     _handlers.append(terminal)
 
+    given = "give --log-file" if log_file is not None else f"set {LOG_FILE_ENV} to"
     log_file = log_file or (Path(os.environ[LOG_FILE_ENV]) if os.environ.get(LOG_FILE_ENV) else None)
     if log_file is not None:
         try:
@@ -146,7 +147,7 @@ def configure(*, verbose: int = 0, quiet: bool = False, log_file: Path | None = 
             from pipeline.errors import ConfigError
 
             raise ConfigError(f"{log_file}: cannot write the log file there ({exc.strerror}); "
-                              f"give --log-file a path in a folder that exists and is writable") from None
+                              f"{given} a path in a folder that exists and is writable") from None
         file.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
         file.setFormatter(_FileFormat())
         _handlers.append(file)

@@ -94,6 +94,17 @@ def test_json_stays_one_document_with_logs_on_standard_error(write_project, caps
     assert "info: refresh 1 as of 2016-02-01: started" in err
 
 
+def test_a_log_file_from_the_environment_that_cannot_be_written_names_the_variable(write_project, capsys,
+                                                                                   monkeypatch):
+    config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": RSS})
+    missing = config.parent / "no-such-folder" / "run.log"
+    monkeypatch.setenv("PIPELINE_LOG_FILE", str(missing))
+    assert main(["status", "-c", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{missing}: cannot write the log file there" in err
+    assert "set PIPELINE_LOG_FILE to a path in a folder that exists and is writable" in err and "--log-file" not in err
+
+
 def test_a_log_file_that_cannot_be_written_is_one_line_and_exit_2(write_project, capsys):
     config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": RSS})
     missing = config.parent / "no-such-folder" / "run.log"

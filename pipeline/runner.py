@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import fcntl
+import functools
 import logging
 import os
 import sqlite3
@@ -401,11 +402,12 @@ def _write_all(sinks: list[Sink], edition: Edition | None, ctx: RunContext, repo
         progress("sinks", n, len(sinks))
 
 
-def write_within_deadline(sink: Sink, edition: Edition | None, ctx: RunContext) -> SinkResult:
-    """`sink.write(edition, ctx)`, stopped with `OutOfTime` at the sink's deadline."""
+def write_within_deadline(sink: Sink, edition: Edition | None, ctx: RunContext, **options) -> SinkResult:
+    """`sink.write(edition, ctx, **options)`, stopped with `OutOfTime` at the sink's deadline."""
     seconds = ctx.project.sink_deadline_of(sink.instance)
+    write = functools.partial(sink.write, **options) if options else sink.write
     result = call_within(seconds, f"did not finish within {seconds:g} s and was stopped (raise "
-                                  f"[sinks.{sink.instance}] deadline if it needs longer)", sink.write, edition, ctx)
+                                  f"[sinks.{sink.instance}] deadline if it needs longer)", write, edition, ctx)
     if not isinstance(result, SinkResult):
         raise TypeError(f"write() returned {type(result).__name__}, not SinkResult; end it with "
                         f"return SinkResult(\"what it did\")")

@@ -298,6 +298,27 @@ def test_resend_without_issue_sends_the_latest_issue_again(write_project, capsys
     assert counts(config) == {1: {"sent": 2}}
 
 
+def test_resend_sends_to_those_it_names_only_not_to_who_joined_since(write_project, capsys):
+    """`--resend failed` sends the latest issue again to its failed recipients; someone who joined after it went
+    out is not sent last month's issue by it (as the scheduler's resume leaves them too)."""
+    from plugins.deliveries.outbox import file_name
+
+    config = project(write_project)
+    blocked = config.parent / "outbox" / "issue-1" / file_name("bob@example.org")
+    blocked.mkdir(parents=True)  # bob's file cannot be written: bob is failed
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 1
+    blocked.rmdir()
+    assert main(["subscribers", "add", "cy@example.org", "-c", str(config)]) == 0  # joins after issue 1
+    capsys.readouterr()
+
+    assert main(["deliveries", "-c", str(config), "--resend", "failed"]) == 0
+
+    out = capsys.readouterr().out
+    assert "issue 1: 1 recipient(s) (failed) will be sent again" in out and "1 sent via outbox" in out
+    assert blocked.is_file() and counts(config) == {1: {"sent": 2}}
+    assert not list((config.parent / "outbox").rglob("*cy@example.org*"))
+
+
 def test_deliveries_refuses_an_issue_that_does_not_exist(write_project, capsys):
     config = project(write_project)
     assert main(["deliveries", "-c", str(config), "--issue", "7"]) == 2

@@ -158,15 +158,17 @@ def _resend(project: Project, store: Store, issue: int | None, which: str, conso
                          f"ever sent")
     issue = latest.number
     statuses = ("unknown", "failed") if which == "all" else (which,)
+    named = {recipient for recipient, _, _ in journal.listed(store, issue, statuses)}
     released = journal.release_for_resend(store, edition=issue, statuses=statuses, at=datetime.now(project.tz))
     if not released:  # the sink would still send to whoever has not had the issue: not what was asked
         console.print(f"issue {issue}: no recipient is {' or '.join(statuses)}; nothing sent")
         return 0
     console.print(f"issue {issue}: {released} recipient(s) ({'/'.join(statuses)}) will be sent again")
+    named -= {recipient for recipient, _, _ in journal.listed(store, issue, statuses)}  # (those who left stay)
     sink = mail_sink(project)
     ctx = RunContext(project, store, latest.as_of, datetime.now(project.tz))
-    try:
-        result = write_within_deadline(sink, from_record(store, latest), ctx)
+    try:  # to those alone: not to who joined since the issue went out
+        result = write_within_deadline(sink, from_record(store, latest), ctx, only=frozenset(named))
     finally:
         ctx.close()
     console.print(escape(result.summary), soft_wrap=True)

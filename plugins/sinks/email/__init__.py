@@ -97,7 +97,9 @@ class EmailSink(Sink):
         name = self.project.core.name if self.settings.from_name is None else self.settings.from_name
         return self.settings.from_email, name, self.settings.reply_to
 
-    def write(self, edition: Edition | None, run: RunContext) -> SinkResult:
+    def write(self, edition: Edition | None, run: RunContext, *, only: frozenset[str] | None = None) -> SinkResult:
+        """Render the issue, and send it to the active subscribers it has not reached; `only`: to those of these
+        addresses alone (`pipeline deliveries --resend`: not to who joined since it went out)."""
         # Sending and the subscriber list load here, not with the plugin: a refresh without a send needs neither.
         from pipeline.mail.sending import send_issue, settle_open_batches
         from pipeline.state import journal
@@ -115,17 +117,27 @@ class EmailSink(Sink):
             return SinkResult(f"issue {edition.number} re-rendered; not sent, since issue {latest.number} "
                               f"is newer", files)
         joining = self.import_list(run)
-        groups, nothing_new = self.groups(edition, rendered, run)
+        groups, nothing_new = self.groups(edition, rendered, run, only=self._among(edition.number, only, run))
         if run.dry_run:
             return SinkResult(self._dry_run_summary(edition.number, groups, joining, run), files)
         self._note_secret(groups, run)
         report = send_issue(run.store, self.deliverer, edition.number, groups, now=run.clock, run=run)
-        passed_over = journal.active_without_delivery(run.store, edition.number)
+        passed_over = self._among(edition.number, only, run) if only is not None else \
+            journal.active_without_delivery(run.store, edition.number)
         if passed_over:  # they changed their themes, or joined, while the send ran: their choice, now
             later, _ = self.groups(edition, rendered, run, only=passed_over)
             extra = send_issue(run.store, self.deliverer, edition.number, later, now=run.clock, run=run)
             report.merge(extra)
         return SinkResult(self._summary(edition.number, report, nothing_new, run), files)
+
+    def _among(self, number: int, only: frozenset[str] | None, run: RunContext) -> list | None:
+        """(id, email, name, themes) of the active subscribers in `only` that issue `number` has not reached;
+        None without `only` (every active subscriber)."""
+        from pipeline.state import journal
+
+        if only is None:
+            return None
+        return [row for row in journal.active_without_delivery(run.store, number) if row[1] in only]
 
     def _dry_run_summary(self, number: int, groups: list, joining: int, run: RunContext) -> str:
         """What a real run would send: to the active subscribers the journal does not hold as sent, in flight or

@@ -44,6 +44,7 @@ class RunContext:
     as_of: date  # the edition date
     moment: datetime  # "now" for this run: midnight of as_of with --as-of, the clock otherwise
     dry_run: bool = False  # `pipeline run --dry-run`: sinks that send or record do neither
+    mode: str = "run"  # "run" (`pipeline run`, which makes the edition) or "refresh"
     problems: list[str] = field(default_factory=list)
     kept: set[str] = field(default_factory=set)  # those problems whose record was kept all the same
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)

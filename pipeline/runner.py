@@ -81,7 +81,7 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
         try:
             if mode == "run":  # a date that would be refused is refused before anything is fetched
                 check_date(store, as_of, datetime.now(project.tz).date())
-            ctx = RunContext(project, store, as_of, moment, dry_run=dry_run, tls=tls)
+            ctx = RunContext(project, store, as_of, moment, dry_run=dry_run, mode=mode, tls=tls)
             try:
                 ingest = Ingest(ctx, report, progress)
                 _fetch_all(project.sources, ctx, report, progress, ingest)

@@ -156,6 +156,20 @@ def test_the_runs_own_import_honours_the_status_column_and_reports_unknown_theme
     assert recipients(project_dir, 1) == ["ann@example.org", "dan@example.org"]
 
 
+def test_a_run_with_nothing_new_to_send_imports_the_list_all_the_same(project_dir):
+    """"Imported as active on every run": an organiser adds people to the list and runs before anything is new
+    (the one post is of 15 February, after the newsletter day of 1 February): they are on the list, and a bad row
+    is said then, not on the day the issue goes out."""
+    (project_dir / "subscribers.csv").write_text("email,name\nann@example.org,Ann\nbad,Bad\n", encoding="utf-8")
+
+    report = run_pipeline(load_project(project_dir / "pipeline.toml"), as_of=date(2016, 2, 1))
+
+    assert report.edition is None
+    assert statuses(project_dir) == {"ann@example.org": ("active", frozenset())}
+    assert report.problems == [f"{project_dir / 'subscribers.csv'}:3: 'bad' is not a valid email address; correct "
+                               f"it or delete the row"]
+
+
 def test_the_cli_and_the_run_import_a_list_the_same_way(project_dir, tmp_path):
     (project_dir / "subscribers.csv").write_text(EXPORTED, encoding="utf-8")
     run_pipeline(load_project(project_dir / "pipeline.toml"), as_of=date(2016, 3, 1))

@@ -109,6 +109,8 @@ class EmailSink(Sink):
             expire_requests(run.store, self.deliverer, at=run.clock())
         if edition is None:  # a refresh: still settle a killed send's batches while they can be cancelled
             settled = [] if run.dry_run else settle_open_batches(run.store, self.deliverer, run.clock)
+            if run.mode == "run":  # with nothing new, the list is imported (or checked) all the same: every run
+                self.import_list(run)
             return SinkResult("; ".join([*settled, "no new edition; nothing sent"]))
         rendered = self.render(edition, run)
         files = self._save(edition.number, self.render(edition, run, personal=False))

@@ -127,6 +127,9 @@ def test_nothing_in_the_new_content_is_published_but_its_examples_are_records_th
     assert main(["run", "-c", str(tmp_path / "pipeline.toml")]) == 0, capsys.readouterr()  # dated from today
     pages = {p.parent.parent.name for p in (tmp_path / "out").glob("*/*/index.html")}
     assert {"jobs", "events"} <= pages
+    (event,) = tomllib.loads((tmp_path / "content" / "events.toml").read_text(encoding="utf-8"))["event"]
+    month = event["start"].strftime("%Y-%m")  # its id and booking link name the month it is in, not April's
+    assert event["id"] == f"seminar-{month}" and event["booking_url"].endswith(f"/seminars/{month}")
 
 
 def test_without_the_options_the_name_and_zone_are_guessed_and_placeholders_stop_check(tmp_path, monkeypatch,

@@ -165,3 +165,26 @@ def test_a_leading_tilde_is_home_in_the_settings_types_and_in_a_plain_path(tmp_p
                                  context={"base_dir": tmp_path / "project"})
     assert paths.plain == tmp_path / "home" / "notes"
     assert (paths.folder, paths.file) == (tmp_path / "home" / "notes", tmp_path / "home" / "notes" / "a.csv")
+
+
+def _readme_places() -> set[str]:
+    """The names a message may send a reader to: each heading (without its backticks, and, for one with a colon,
+    its words before it) and each bold paragraph's lead (`**Restoring.**`)."""
+    places = set()
+    for line in README.splitlines():
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip().replace("`", "")
+            places.update({heading, heading.split(":")[0]})
+        elif line.lstrip("- ").startswith("**"):
+            places.add(line.lstrip("- ")[2:].split("**")[0].rstrip(".:"))
+    return places
+
+
+def test_each_readme_section_a_message_names_is_in_the_readme():
+    named = re.compile(r'(?<![/\w])README(?:\.md)?,? \\?"([^"\\\n]+)\\?"')  # (not bench/README.md)
+    places = _readme_places()
+    missing = sorted({(path.relative_to(ROOT).as_posix(), name)
+                      for folder in ("pipeline", "plugins") for path in (ROOT / folder).rglob("*.py")
+                      for name in named.findall(path.read_text(encoding="utf-8"))
+                      if not name.endswith(" ") and name not in places})  # (a name split across literals: not here)
+    assert missing == []

@@ -65,7 +65,7 @@ def mail_sink(project: Project) -> MailSink:
     if (sink := find_mail_sink(project)) is not None:
         return sink
     raise PipelineError(f"{project.config_path.name}: no [sinks.*] table of type \"email\", so there is no way to "
-                        f"send mail; add one (see README, \"Configuration\")")
+                        f"send mail; add one (see README, \"Components\")")
 
 
 class AlertMail:

@@ -664,8 +664,10 @@ def _intro() -> list[str]:
         "",
         "Give the key the source itself knows the item by (a feed entry's guid, a file's slug, a record's id), "
         "never something that changes when the item is edited: a new id is a new item, which a later issue "
-        "would carry again. The instance name is part of the id, so renaming a source in `pipeline.toml` makes "
-        "every one of its items new.",
+        "would carry again. The instance name is part of the id: a source renamed in `pipeline.toml` keeps its ids "
+        "only with `renamed_from = \"old-name\"` in its new table, and then the host hands the source a "
+        "`self.instance` (a `SourceName`) that makes them under the old name, in a worker process too; so always "
+        "pass `self.instance` itself to `item_id`, never a string made from it.",
         "",
         "## Dates and time zones",
         "",

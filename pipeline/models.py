@@ -149,11 +149,28 @@ class Item:
 _ITEM_FIELDS = tuple(f.name for f in dataclasses.fields(Item))
 
 
+class SourceName(str):
+    """A source's name (`Source.instance`) that makes its item ids under another: the name it was first stored under,
+    for a source renamed with `renamed_from` (pipeline/renaming.py). Equal to its name everywhere else, and pickled
+    with its namespace, so `item_id(self.instance, key)` keeps every id, in a worker process too."""
+
+    __slots__ = ("id_namespace",)
+
+    def __new__(cls, name: str, id_namespace: str) -> SourceName:
+        made = super().__new__(cls, name)
+        made.id_namespace = str(id_namespace)
+        return made
+
+    def __reduce__(self):
+        return SourceName, (str(self), self.id_namespace)
+
+
 def item_id(source: str, key: str) -> str:
     """A stable id from the source instance and the key the source knows the item by (a feed
     entry's guid, a post's slug, a record's id): the same item seen again keeps its id, and two
-    different items never share one just because they link the same page."""
-    return hashlib.sha256(f"{source}\x1f{key}".encode()).hexdigest()[:20]
+    different items never share one just because they link the same page. A renamed source's
+    name (`SourceName`) makes them under the name it had."""
+    return hashlib.sha256(f"{getattr(source, 'id_namespace', source)}\x1f{key}".encode()).hexdigest()[:20]
 
 
 def _encode(value: Any) -> Any:

@@ -299,8 +299,21 @@ CREATE TABLE IF NOT EXISTS suppression_log_unmatched (
 );
 """
 
+# Each source renamed in pipeline.toml with `renamed_from` (pipeline/state/renames.py): its items, feed state, runs and
+# alert moved to the new name in one transaction, and `ids` the name its item ids are made under from then on (the
+# first it had), so every id, page address and feed guid stays. Not a cache: without it the next fetch would store
+# every item again under new ids. Made by every open, as TABLES are.
+SOURCE_RENAMES = """
+CREATE TABLE IF NOT EXISTS source_renames (
+    old TEXT PRIMARY KEY,                    -- the name it had
+    new TEXT NOT NULL,                       -- the name it was given
+    ids TEXT NOT NULL,                       -- the name its item ids are made under
+    at  TEXT NOT NULL                        -- ISO 8601, UTC: when the rows moved
+);
+"""
+
 TABLES = (CORE + ITEMS_RECENT + JOURNAL + SUBSCRIBERS + REQUESTS + ALIASES + SITE + HISTORY + ALERTS + FEED_GUIDS
-          + TAKEN_BACK + WITHDRAWN + SITE_MOVED + THEME_MOVES + CONSENT + SUPPRESSION_LOG)
+          + TAKEN_BACK + WITHDRAWN + SITE_MOVED + THEME_MOVES + CONSENT + SUPPRESSION_LOG + SOURCE_RENAMES)
 
 
 def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:

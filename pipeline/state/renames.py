@@ -1,0 +1,88 @@
+"""Sources renamed in pipeline.toml (`renamed_from`, pipeline/renaming.py): what is stored under a source's old name
+moved to its new one, in one transaction, and the name each source's item ids are made under.
+
+Every table that keeps a source's name moves with it: `items` (its `source` column and the item's own copy in
+`data`), `source_state` (a feed's ETag and Last-Modified), the runs' results (`run_results`, for `pipeline status` and
+the failures in a row that alerts count) and its open alerts. Item ids stay as they are: from then on the source makes
+them under the name it was first stored under (`source_renames.ids`), so an item's page address, its feed guid, the
+issues it was in and its withdrawal all stay its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pipeline.state.schema import COUNT_REVISION
+from pipeline.state.store import Store
+
+# What a source's name is stored with, besides its items: a name with any of these "has something stored"
+_STORED = ("SELECT 1 FROM items WHERE source = :name UNION ALL SELECT 1 FROM source_state WHERE source = :name "
+           "UNION ALL SELECT 1 FROM run_results WHERE stage = 'source' AND name = :name LIMIT 1")
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What `rename_source` moved: how many items, and, when the new name had items of its own (it ran under it
+    before `renamed_from` was added), how many of those were withdrawn as copies made under the wrong ids."""
+
+    items: int
+    withdrawn: int = 0
+
+
+def renamed_to(store: Store) -> dict[str, str]:
+    """{old name: the name it was renamed to} for every rename done."""
+    return dict(_recorded(store, "SELECT old, new FROM source_renames"))
+
+
+def id_namespaces(store: Store) -> dict[str, str]:
+    """{name: the name its item ids are made under} for every source renamed to a name (the latest rename to it)."""
+    return dict(_recorded(store, "SELECT new, ids FROM source_renames ORDER BY at, rowid"))
+
+
+def _recorded(store: Store, select: str) -> list[tuple]:
+    """The rows of `select`; none from a database opened read-only that has no record yet (`pipeline check`)."""
+    if not store._rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'source_renames'"):
+        return []
+    return store._rows(select)
+
+
+def has_stored(store: Store, name: str) -> bool:
+    """Whether anything is stored under source name `name`: items, a feed's state, or a run's result."""
+    return bool(store._rows(_STORED, {"name": name}))
+
+
+def rename_source(store: Store, old: str, new: str, at: datetime | None = None) -> Moved:
+    """Move everything stored under source `old` to `new`, item ids kept, in one transaction, and record it. Items
+    `new` stored itself before (it ran under its new name first: each item twice) are withdrawn, their pages leading
+    on to the items they copy (the same kind, title and date), and its feed state is dropped so the next fetch reads
+    the feed whole, bringing back under the kept ids anything only the copies had. Done again, it finds nothing to
+    move."""
+    at_text = (at or datetime.now(UTC)).astimezone(UTC).isoformat()
+    with store.transaction() as db:
+        if db.execute("SELECT 1 FROM source_renames WHERE old = ? AND new = ?", (old, new)).fetchone() and not \
+                db.execute(_STORED, {"name": old}).fetchone():
+            return Moved(0)  # done already: what `new` has is its own
+        ids = db.execute("SELECT ids FROM source_renames WHERE new = ? ORDER BY at DESC, rowid DESC LIMIT 1",
+                         (old,)).fetchone()
+        copies = [item for item, in db.execute("SELECT id FROM items WHERE source = ? AND id NOT IN "
+                                               "(SELECT item FROM withdrawn)", (new,))]
+        moved = db.execute("UPDATE items SET source = ?, data = json_set(data, '$.source', ?) WHERE source = ?",
+                           (new, new, old)).rowcount
+        if copies:
+            db.executemany("INSERT OR IGNORE INTO withdrawn (item, at) VALUES (?, ?)",
+                           [(item, at_text) for item in copies])
+            for statement in COUNT_REVISION:  # an event's .ics says it is cancelled, as for any withdrawal
+                db.executemany(statement, [{"at": at_text, "id": item} for item in copies])
+            db.execute("UPDATE counters SET value = value + 1 WHERE name = 'item changes'")
+            db.execute("DELETE FROM source_state WHERE source IN (?, ?)", (old, new))
+        else:
+            db.execute("UPDATE OR REPLACE source_state SET source = ? WHERE source = ?", (new, old))
+        db.execute("UPDATE run_results SET name = ? WHERE stage = 'source' AND name = ?", (new, old))
+        for kind in ("source", "records"):
+            db.execute("UPDATE OR IGNORE alerts SET key = ? WHERE key = ?", (f"{kind}:{new}", f"{kind}:{old}"))
+        db.execute("DELETE FROM source_renames WHERE old = ?", (new,))  # renamed back: a name in use again
+        db.execute("INSERT OR REPLACE INTO source_renames (old, new, ids, at) VALUES (?, ?, ?, ?)",
+                   (old, new, ids[0] if ids else old, at_text))
+    return Moved(moved, len(copies))
+

@@ -27,6 +27,8 @@ from pipeline.settings_errors import describe_errors
 from pipeline.settings_types import EnvVarName, HttpUrl, ProjectPath, absolute_http_url
 
 SECTIONS = {"sources": "source", "transforms": "transform", "sinks": "sink"}
+_HOST_KEYS = {"type": "the type of the table", "deadline": "the seconds it may take",
+              "renamed_from": "the names the source had before"}  # what each key the host keeps is, for messages
 _SECTION_OF = {category: section for section, category in SECTIONS.items()}
 # The tables that take a `deadline` (a key the host keeps), and its most seconds
 DEADLINE_LIMITS = {"sources": 3600, "transforms": 86400, "sinks": 86400}
@@ -246,6 +248,14 @@ class Project:
     # a source that another's table stands for (an OPML list's feed) -> the name of that table
     listed_in: dict[str, str] = field(default_factory=dict)
     alert_delivery: Deliverer | None = None  # [alerts.delivery], built from its table; None: the newsletter's
+    # [sources.NAME] renamed_from, where one is given: NAME -> the names it had (pipeline/renaming.py)
+    renamed_from: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def former_names(self, source: str) -> tuple[str, ...]:
+        """The names source `source` had before (`renamed_from`): its table's, or, for an OPML list's feed, its
+        name under each name the list's table had ("old-list/feed" for "list/feed")."""
+        table = self.listed_in.get(source, source)
+        return tuple(old + source[len(table):] for old in self.renamed_from.get(table, ()))
 
     def deadline_of(self, source: str) -> float:
         """Seconds source `source` may take, connecting, downloading and parsing together."""
@@ -357,6 +367,11 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
                                   f"not {deadline!r}")
                     continue
                 project.deadlines[section, instance] = float(deadline)
+            if section == "sources" and isinstance(table, dict) and "renamed_from" in table:
+                table = dict(table)
+                if problem := _renamed_from(project, instance, table.pop("renamed_from")):  # the host's key too
+                    errors.append(f"{where}: renamed_from: {problem}")
+                    continue
             try:
                 component = _build(project, category, where, table, instance)
             except ConfigError as exc:
@@ -388,6 +403,8 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
     errors += [f"{path.name}: [sources.{name}]: {count} sources have this name (an OPML list's feed and a table, "
                f"say); rename one, since a source's items, health and alerts go by its name"
                for name, count in named.items() if count > 1]
+    errors += _renames_problems(path.name, project, set(data.get("sources", {})) if isinstance(
+        data.get("sources"), dict) else set())
     if not project.sinks and not errors:
         errors.append(f"{path.name}: no [sinks.*] tables, so a run would produce nothing; add one (see README)")
     errors += _alert_delivery(project, errors)
@@ -418,6 +435,37 @@ def _alert_delivery(project: Project, errors: list[str]) -> list[str]:
         return [f"{name}: [alerts] from_email: there is no email sink to take the alerts' sender from; set "
                 f"from_email to the address they are sent from, such as 'alerts@network.example.org'"]
     return []
+
+
+def _renamed_from(project: Project, instance: str, given: Any) -> str:
+    """Keep a source's `renamed_from` (a name, or a list of the names it had); what is wrong with it, or ""."""
+    names = [given] if isinstance(given, str) else given
+    if not isinstance(names, list) or not names or not all(isinstance(name, str) and name.strip() for name in names):
+        return (f"must be the name the source had before, in quotes (renamed_from = \"old-name\"), or a list of the "
+                f"names it had, not {given!r}")
+    if instance in names:
+        return f"names this table itself ({instance!r}); give the name its table had before"
+    project.renamed_from[instance] = tuple(dict.fromkeys(names))
+    return ""
+
+
+def _renames_problems(file: str, project: Project, tables: set[str]) -> list[str]:
+    """A `renamed_from` that names a source still configured (renaming means its table is gone), or a name two
+    tables both say they had."""
+    problems, claimed = [], {}
+    configured = tables | {source.instance for source in project.sources}
+    for instance, names in project.renamed_from.items():
+        for name in names:
+            if name in configured:
+                problems.append(f"{file}: [sources.{instance}]: renamed_from: [sources.{name}] is still in {file}; "
+                                f"remove that table (its items move to this one), or this key if it is another "
+                                f"source")
+            elif name in claimed:
+                problems.append(f"{file}: [sources.{instance}]: renamed_from: [sources.{claimed[name]}] says it was "
+                                f"{name!r} too; keep the key in the table that took that source's place only")
+            else:
+                claimed[name] = instance
+    return problems
 
 
 def _core_without_mistakes(table: Any, context: dict) -> CoreSettings | None:
@@ -471,6 +519,7 @@ def _build(project: Project, category: str, where: str, table: Any, instance: st
     label = type_name if registered.plugin == type_name else f"{type_name}, from plugin {registered.plugin!r}"
     model = getattr(component, "Settings", None)
     host_keys = ("type", "deadline") if f"{category}s" in DEADLINE_LIMITS else ("type",)
+    host_keys += ("renamed_from",) if category == "source" else ()
     if not (isinstance(model, type) and issubclass(model, Settings)):  # pydantic's own BaseModel forgets unknown keys
         given = ", ".join(sorted(key for key in table if key not in host_keys)) or "none"
         raise ConfigError(f"{where} ({label}): the plugin's Settings is not a subclass of pipeline.components.Settings "
@@ -479,7 +528,7 @@ def _build(project: Project, category: str, where: str, table: Any, instance: st
     for key in host_keys:
         if key in model.model_fields:
             raise ConfigError(f"{where} ({label}): the {category} has a setting named `{key}`, which is the host's "
-                              f"key ({'the seconds it may take' if key == 'deadline' else 'the type of the table'}); "
+                              f"key ({_HOST_KEYS[key]}); "
                               f"the plugin must give its setting another name")
     try:
         settings = _validate(model, table, f"{where} ({label})",

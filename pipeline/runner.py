@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from pipeline import alerts, http_client, watchdog
+from pipeline import alerts, http_client, renaming, watchdog
 from pipeline.components import Deliverer, Sink, SinkResult, Source
 from pipeline.config import Project
 from pipeline.edition import Edition, check_date, month_before, prepare_edition, start_of, still_relevant
@@ -76,6 +76,7 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
     # httpx and the CA certificates load while the database is checked, for sources that download
     tls = http_client.prepare() if any(map(_downloads, project.sources)) else None
     with locked_store(project, replay=not dry_run) as store:
+        renamed = renaming.settle(project, store)  # before the run is recorded: a ConfigError stops it, as a typo does
         run_id = history.begin_run(store, mode=report.mode, as_of=as_of, at=datetime.now(UTC))
         log.info("%s %d as of %s: started, %d sources", report.mode, run_id, as_of, len(project.sources))
         try:
@@ -85,6 +86,9 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
             try:
                 ingest = Ingest(ctx, report, progress)
                 _fetch_all(project.sources, ctx, report, progress, ingest)
+                for result in report.results:
+                    if result.name in renamed:
+                        result.summary += f"; {renamed[result.name]}"
                 ingest.finish()
                 if store.damage_seen is not None:  # met by a source, which failed alone: nothing is sent
                     raise store.damage_seen

@@ -178,6 +178,7 @@ class PipelineProject:
     def fetch(self, source: str | None = None, as_of: date | None = None) -> list[Item]:
         """What one source (by instance name; the first when None) yields, called directly as a run would,
         before the host's own checks; its problems go to `problems`. Nothing is saved."""
+        from pipeline import renaming
         from pipeline.edition import start_of
         from pipeline.run_context import RunContext
         from pipeline.runner import state_path
@@ -192,6 +193,7 @@ class PipelineProject:
         store = Store(state_path(project))
         ctx = RunContext(project, store, day, start_of(day, project.tz) if as_of else datetime.now(project.tz))
         try:
+            renaming.name_ids(project, store)  # a renamed source makes its ids as a run's would
             items = list(chosen[0].fetch(ctx))
         finally:
             ctx.close()

@@ -11,7 +11,7 @@ import sys
 from datetime import date
 from typing import TYPE_CHECKING
 
-from pipeline import logs
+from pipeline import logs, renaming
 from pipeline.cli import write_json
 from pipeline.commands.styled import Span, print_lines, styles
 from pipeline.config import Project, load_plugins, load_project
@@ -57,6 +57,7 @@ def check_data(config, project: Project) -> dict:
 
 def cmd_check(args) -> int:
     project = load_project(args.config)
+    renaming.check(project)  # a `renamed_from` naming nothing stored, as a run would refuse it
     if any(hasattr(sink, "deliverer") for sink in project.sinks):  # its links are signed: a secret a send would refuse
         from pipeline.subscribers.signing import environment_secret
 

@@ -33,7 +33,7 @@ from datetime import date, datetime, timedelta
 
 from rich.markup import escape
 
-from pipeline import alerts, logs, watchdog
+from pipeline import alerts, logs, renaming, watchdog
 from pipeline.commands.core import _console, _print_report, _run_with_progress
 from pipeline.config import load_project
 from pipeline.errors import ConfigError, PipelineError
@@ -187,6 +187,7 @@ def cmd_schedule(args) -> int:
     def check(moment: datetime, last_refresh: datetime | None) -> tuple[list[Due], list[str]]:
         try:
             current = load_project(args.config)  # read afresh: edits apply without a restart
+            renaming.check(current)  # a `renamed_from` naming nothing stored: each run would refuse it
         except ConfigError as exc:  # nothing runs until it is put right: the organisers hear of it at once
             alerts.between_runs(loaded[0], alerts.broken_config(loaded[0], " ".join(str(exc).split())))
             broken[0] = True

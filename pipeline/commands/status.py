@@ -89,7 +89,9 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
             raise _still_locked(path, exc) from None
         finally:
             store.close()
-    data["sources"] = [_health(source.instance, found.get(source.instance), project) for source in project.sources]
+    # a source renamed since the last run (`renamed_from`): its history so far, under the name it had
+    data["sources"] = [_health(source.instance, next(filter(None, (found.get(name) for name in (
+        source.instance, *project.former_names(source.instance)))), None), project) for source in project.sources]
     data["running"] = _running(project)
     return data
 

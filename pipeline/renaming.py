@@ -1,0 +1,130 @@
+"""Sources renamed in pipeline.toml: `renamed_from = "old-name"` in the renamed table.
+
+At the start of each run, before anything is fetched, what is stored under each name a source had is moved to its
+name now (`state.renames.rename_source`, one transaction each), and every source is given the name its item ids are
+made under (`models.SourceName`): the first it had. So a source renamed keeps every item's id, page address and feed
+guid, the issues and withdrawals that name them, its feed's ETag and its run history, and nothing is stored twice.
+A rename done is recorded: the key may stay, or go, and running again moves nothing.
+
+A `renamed_from` that finds nothing stored under a name (misspelt, or a database that never had it) stops the run
+at start-up, as `pipeline check` does, with a line naming the file, the table and what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import UTC, datetime
+
+from pipeline.config import Project
+from pipeline.errors import ConfigError, PipelineError
+from pipeline.models import SourceName
+from pipeline.run_report import items_text
+from pipeline.state.renames import has_stored, id_namespaces, rename_source, renamed_to
+from pipeline.state.store import Store
+
+log = logging.getLogger("pipeline.run")
+
+
+def planned(project: Project, store: Store) -> list[tuple[str, str]]:
+    """Each (old name, new name) still to move; a ConfigError, a line per table, for a `renamed_from` naming nothing
+    stored, a name another source now has, or two names each with items of their own."""
+    done = renamed_to(store)
+    configured = {source.instance for source in project.sources}
+    found: dict[tuple[str, str], bool] = {}  # (table, name given): something found under it, for a source of it
+    moves: dict[str, list[str]] = {}  # new name -> the old names to move to it
+    problems = []
+    for source in project.sources:
+        table = project.listed_in.get(source.instance, source.instance)
+        for given, former in zip(project.renamed_from.get(table, ()), project.former_names(source.instance),
+                                 strict=True):
+            old = _now_named(former, done)
+            if old == source.instance:  # moved already
+                found[table, given] = True
+            elif old in configured:
+                problems.append(f"{_where(project, table)}: renamed_from: {given!r} was renamed to [sources.{old}], "
+                                f"which is in {project.config_path.name}; remove the key, or that table")
+                found[table, given] = True
+            elif has_stored(store, old):
+                found[table, given] = True
+                moves.setdefault(source.instance, []).append(old)
+            else:
+                found.setdefault((table, given), False)
+    for (table, given), any_found in found.items():
+        if not any_found:
+            problems.append(f"{_where(project, table)}: renamed_from: nothing is stored under {given!r} in "
+                            f"{store.path} (no items, feed state or runs); check the name it had, or remove the key")
+    for new, olds in moves.items():
+        if len(set(olds)) > 1:
+            problems.append(f"{_where(project, project.listed_in.get(new, new))}: renamed_from: "
+                            f"{', '.join(map(repr, sorted(set(olds))))} each have items of their own, and a source "
+                            f"keeps the ids of one; name only the one it was last run as")
+    claimed: dict[str, str] = {}
+    for new, olds in moves.items():
+        for old in olds:
+            if claimed.setdefault(old, new) != new:
+                problems.append(f"{_where(project, project.listed_in.get(new, new))}: renamed_from: {old!r} is "
+                                f"named by [sources.{project.listed_in.get(claimed[old], claimed[old])}] too; keep "
+                                f"the key in the table that took its place only")
+    if problems:
+        raise ConfigError(*dict.fromkeys(problems))
+    return [(olds[0], new) for new, olds in moves.items()]
+
+
+def settle(project: Project, store: Store) -> dict[str, str]:
+    """Move what each renamed source had stored (`planned`), then name each source's ids; {source: a few words on
+    what was moved, for its line of the run's report}."""
+    told = {}
+    for old, new in planned(project, store):
+        moved = rename_source(store, old, new, datetime.now(UTC))
+        told[new] = f"renamed from {old}: {items_text(moved.items)} kept, with their ids and pages"
+        if moved.withdrawn:
+            told[new] += (f"; the {items_text(moved.withdrawn)} stored as {new} before were withdrawn as copies "
+                          f"(their pages lead on to the items kept), and its feed is read whole")
+        log.info("source %s: %s", new, told[new])
+    name_ids(project, store)
+    return told
+
+
+def name_ids(project: Project, store: Store) -> None:
+    """Give each renamed source the name its item ids are made under (the first it had)."""
+    namespaces = id_namespaces(store)
+    for source in project.sources:
+        name = str(source.instance)
+        ids = namespaces.get(name, name)
+        source.instance = SourceName(name, ids) if ids != name else name
+
+
+def check(project: Project) -> None:
+    """`planned`, for `pipeline check`: read from the state database without writing to it (none: nothing stored)."""
+    if not project.renamed_from:
+        return
+    path = project.core.state_dir / "pipeline.sqlite"
+    if not path.is_file():
+        raise ConfigError(*(f"{_where(project, table)}: renamed_from: nothing is stored under {names[0]!r}, since "
+                            f"{path} does not exist yet; remove the key, or point state_dir at the state folder"
+                            for table, names in project.renamed_from.items()))
+    try:
+        store = Store(path, read_only=True)
+    except (OSError, sqlite3.Error, PipelineError):  # damaged, locked or newer: the run says so, and what to do
+        return
+    try:
+        planned(project, store)
+    except sqlite3.Error:
+        return
+    finally:
+        store.close()
+
+
+def _now_named(name: str, done: dict[str, str]) -> str:
+    """What source `name` is called now, following each rename recorded."""
+    seen = set()
+    while name in done and name not in seen:
+        seen.add(name)
+        name = done[name]
+    return name
+
+
+def _where(project: Project, table: str) -> str:
+    return f"{project.config_path.name}: [sources.{table}]"
+

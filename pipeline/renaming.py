@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections import Counter
 from datetime import UTC, datetime
 
 from pipeline.config import Project
 from pipeline.errors import ConfigError, PipelineError
-from pipeline.models import SourceName
+from pipeline.models import Item, SourceName
 from pipeline.run_report import items_text
-from pipeline.state.renames import has_stored, id_namespaces, rename_source, renamed_to
+from pipeline.state.renames import has_stored, id_namespaces, look_alikes, rename_source, renamed_to
 from pipeline.state.store import Store
 
 log = logging.getLogger("pipeline.run")
@@ -128,3 +129,31 @@ def _now_named(name: str, done: dict[str, str]) -> str:
 def _where(project: Project, table: str) -> str:
     return f"{project.config_path.name}: [sources.{table}]"
 
+
+def renamed_without_saying(project: Project, store: Store, firsts: dict[str, list[Item]]) -> list[tuple[str, str]]:
+    """(where, what) for each source fetched for the first time (`firsts`: its items) that half of whose items, or
+    more, are stored already under one source no longer in pipeline.toml: most likely that source renamed without
+    `renamed_from`, each item now stored twice."""
+    keys = {name: [(item.url, item.title, item.published.astimezone(UTC).isoformat()) for item in items]
+            for name, items in firsts.items()}
+    if not keys:
+        return []
+    fetched: dict[tuple[str, str, str], set[str]] = {}  # (an item this fetch stored under a name not configured is
+    for name, listed in keys.items():                    # no copy: a source may give items another's name)
+        for key, item in zip(listed, firsts[name], strict=True):
+            fetched.setdefault(key, set()).add(item.id)
+    found = look_alikes(store, [str(source.instance) for source in project.sources], fetched)
+    said = []
+    for name, listed in keys.items():
+        counts = Counter(old for key in set(listed) for old in set(found.get(key, ())))
+        if not counts or (best := max(counts.items(), key=lambda pair: (pair[1], pair[0])))[1] * 2 < len(listed):
+            continue
+        old, count = best
+        table = project.listed_in.get(name, name)
+        suffix = name[len(table):]
+        old_table = old[:-len(suffix)] if suffix and old.endswith(suffix) else old
+        said.append((_where(project, table), f"{items_text(count)} of its first fetch are stored already under "
+                     f"{old!r}, which is no longer in {project.config_path.name}, so each is shown twice; if this is "
+                     f"that source renamed, add renamed_from = \"{old_table}\" to its table (the copies are then "
+                     f"withdrawn, their pages leading on to the items kept)"))
+    return said

@@ -38,7 +38,7 @@ from pipeline.plugins import call_each_plugin
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, failure_reason, items_text, timed
 from pipeline.sanitize import clean_html, first_image, image_url, language_tag, one_line, safe_url, strip_controls
-from pipeline.state import Store, history
+from pipeline.state import Store, history, renames
 from pipeline.state.store import Damaged, damaged, is_damage
 from pipeline.time_limits import call_within
 
@@ -85,10 +85,14 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
             ctx = RunContext(project, store, as_of, moment, dry_run=dry_run, mode=mode, tls=tls)
             try:
                 ingest = Ingest(ctx, report, progress)
-                _fetch_all(project.sources, ctx, report, progress, ingest)
+                firsts = dict.fromkeys(renames.never_fetched(store, [str(s.instance) for s in project.sources]))
+                _fetch_all(project.sources, ctx, report, progress, ingest, firsts)
                 for result in report.results:
                     if result.name in renamed:
                         result.summary += f"; {renamed[result.name]}"
+                for where, line in renaming.renamed_without_saying(project, store, {name: items for name, items
+                                                                                    in firsts.items() if items}):
+                    ctx.problem(where, line, skipped=False)  # said once: the source has been fetched from now
                 ingest.finish()
                 if store.damage_seen is not None:  # met by a source, which failed alone: nothing is sent
                     raise store.damage_seen
@@ -268,8 +272,9 @@ def _beating(progress: Progress) -> Progress:
 
 
 def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progress: Progress,
-               ingest: Ingest) -> None:
-    """Every source within its deadline; each one's items go to `ingest` as soon as it has finished."""
+               ingest: Ingest, firsts: dict[str, list[Item] | None]) -> None:
+    """Every source within its deadline; each one's items go to `ingest` as soon as it has finished, and, for a
+    source in `firsts` (never fetched from before), there too."""
     fetched: dict[str, list[Item]] = {}
     abandoned: set[str] = set()  # sources past their deadline: whatever they return later is ignored
 
@@ -313,6 +318,8 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
         done.append(result)
         items = fetched.pop(result.name, [])
         if result.ok and result.name not in abandoned:
+            if result.name in firsts:
+                firsts[result.name] = items
             ingest.take(items, result.name)
             # What it no longer lists was taken out; not while a record of it was skipped, which may be one of those
             # (a record kept with a warning, `run.problem(..., skipped=False)`, stops nothing); what it lists again is

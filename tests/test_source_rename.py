@@ -245,6 +245,26 @@ def test_a_renamed_from_that_two_tables_give_or_that_names_a_renamed_source_is_r
     assert main(["refresh", "-c", str(config)]) == 2  # 'partner' is 'odu' now, which is still configured
 
 
+def test_a_source_renamed_without_the_key_is_told_what_to_add_once(write_project):
+    config = write_project(source("partner", "partner.xml"), {"subscribers.csv": READERS, "partner.xml": TWO})
+    project = PipelineProject(config)
+    project.run(as_of=date(2016, 4, 1))
+    project.write({"pipeline.toml": BASE_TOML + source("odu", "partner.xml")})
+    report = project.refresh(as_of=date(2016, 4, 2), check=False)
+    assert report.exit_code == 3
+    [line] = report.problems
+    assert line.startswith("pipeline.toml: [sources.odu]: 2 items of its first fetch are stored already under "
+                           "'partner', which is no longer in pipeline.toml, so each is shown twice; if this is that "
+                           "source renamed, add renamed_from = \"partner\" to its table")
+    assert project.refresh(as_of=date(2016, 4, 3)).problems == []  # said once
+
+    renamed = source("odu", "partner.xml", 'renamed_from = "partner"')
+    project.write({"pipeline.toml": BASE_TOML + renamed})
+    assert project.refresh(as_of=date(2016, 4, 4)).problems == []
+    project.write({"pipeline.toml": BASE_TOML + renamed + source("another", "partner.xml").replace(SINKS, "")})
+    assert project.refresh(as_of=date(2016, 4, 5)).problems == []  # its items are a configured source's: no rename
+
+
 def test_the_state_layers_rename_done_again_moves_and_withdraws_nothing(write_project):
     from pipeline.state import Store
     from pipeline.state.renames import rename_source

@@ -86,3 +86,25 @@ def rename_source(store: Store, old: str, new: str, at: datetime | None = None) 
                    (old, new, ids[0] if ids else old, at_text))
     return Moved(moved, len(copies))
 
+
+def never_fetched(store: Store, names: list[str]) -> set[str]:
+    """Those of `names` no run has fetched an item from yet (by the run history's index, not the items)."""
+    ran = {name for name, in store._rows(f"SELECT DISTINCT name FROM run_results WHERE stage = 'source' AND name IN "
+                                         f"({','.join('?' * len(names))}) AND ok AND count > 0", names)}
+    return set(names) - ran
+
+
+def look_alikes(store: Store, configured: list[str], items: dict[tuple[str, str, str], set[str]]
+                ) -> dict[tuple, list[str]]:
+    """{(link, title, date (ISO, UTC)) of `items` (each with the ids of the items fetched so): the sources no longer in
+    `configured` with a stored item so, under another id}, for those with any: one pass over what such sources
+    stored."""
+    marks = ",".join("?" * len(configured))
+    found: dict[tuple, list[str]] = {}
+    for item, source, url, title, published in store._rows(
+            "SELECT id, source, json_extract(data, '$.url'), json_extract(data, '$.title'), published FROM items "
+            f"WHERE source NOT IN ({marks}) AND id NOT IN (SELECT item FROM withdrawn)", configured):
+        key = (url or "", title or "", published)
+        if key in items and item not in items[key]:
+            found.setdefault(key, []).append(source)
+    return found

@@ -78,7 +78,7 @@ def settle(project: Project, store: Store) -> dict[str, str]:
     told = {}
     for old, new in planned(project, store):
         moved = rename_source(store, old, new, datetime.now(UTC))
-        told[new] = f"renamed from {old}: {items_text(moved.items)} kept, with their ids and pages"
+        told[new] = f"renamed from {old}: {items_text(moved.items)} kept, ids and pages as they were"
         if moved.withdrawn:
             told[new] += (f"; the {items_text(moved.withdrawn)} stored as {new} before were withdrawn as copies "
                           f"(their pages lead on to the items kept), and its feed is read whole")

@@ -10,6 +10,7 @@ issues it was in and its withdrawal all stay its own.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -89,8 +90,8 @@ def rename_source(store: Store, old: str, new: str, at: datetime | None = None) 
 
 def never_fetched(store: Store, names: list[str]) -> set[str]:
     """Those of `names` no run has fetched an item from yet (by the run history's index, not the items)."""
-    ran = {name for name, in store._rows(f"SELECT DISTINCT name FROM run_results WHERE stage = 'source' AND name IN "
-                                         f"({','.join('?' * len(names))}) AND ok AND count > 0", names)}
+    ran = {name for name, in store._rows("SELECT DISTINCT name FROM run_results WHERE stage = 'source' AND name IN "
+                                         "(SELECT value FROM json_each(?)) AND ok AND count > 0", (json.dumps(names),))}
     return set(names) - ran
 
 
@@ -99,11 +100,11 @@ def look_alikes(store: Store, configured: list[str], items: dict[tuple[str, str,
     """{(link, title, date (ISO, UTC)) of `items` (each with the ids of the items fetched so): the sources no longer in
     `configured` with a stored item so, under another id}, for those with any: one pass over what such sources
     stored."""
-    marks = ",".join("?" * len(configured))
     found: dict[tuple, list[str]] = {}
     for item, source, url, title, published in store._rows(
             "SELECT id, source, json_extract(data, '$.url'), json_extract(data, '$.title'), published FROM items "
-            f"WHERE source NOT IN ({marks}) AND id NOT IN (SELECT item FROM withdrawn)", configured):
+            "WHERE source NOT IN (SELECT value FROM json_each(?)) AND id NOT IN (SELECT item FROM withdrawn)",
+            (json.dumps(configured),)):
         key = (url or "", title or "", published)
         if key in items and item not in items[key]:
             found.setdefault(key, []).append(source)

@@ -281,3 +281,20 @@ def test_the_state_layers_rename_done_again_moves_and_withdraws_nothing(write_pr
         assert connection.execute("SELECT COUNT(*) FROM withdrawn").fetchone() == (0,)
         assert connection.execute("SELECT old, new, ids FROM source_renames").fetchall() == [
             ("partner", "odu", "partner")]
+
+
+def test_a_source_renamed_back_keeps_its_ids(write_project):
+    config = write_project(source("partner", "partner.xml"), {"subscribers.csv": READERS, "partner.xml": TWO})
+    project = PipelineProject(config)
+    project.run(as_of=date(2016, 4, 1))
+    ids, addresses = set(stored(config)), pages(config)
+    project.write({"pipeline.toml": BASE_TOML + source("odu", "partner.xml", 'renamed_from = "partner"')})
+    project.refresh(as_of=date(2016, 4, 2))
+    project.write({"pipeline.toml": BASE_TOML + source("partner", "partner.xml", 'renamed_from = "odu"')})
+    project.refresh(as_of=date(2016, 4, 3))
+    assert stored(config) == {item: "partner" for item in ids}
+    assert pages(config) == addresses
+    assert feed_titles(config) == ["A recovery college opens", "Peer workers meet in Leeds"]
+    with db(config) as connection:  # 'partner' is a name in use again, not a former one
+        assert connection.execute("SELECT old, new, ids FROM source_renames").fetchall() == [
+            ("odu", "partner", "partner")]

@@ -2,8 +2,9 @@
 
 `store.py` holds the connection and the items and editions; `journal.py` every change of a
 delivery, `subscribers.py` every change of a subscriber, `history.py` every run and what each
-component did in it, `alerts.py` each problem the organisers were told of, `suppression_log.py` the record of
-everyone who left that outlives the database (a backup put back); `schema.py` every table.
+component did in it, `alerts.py` each problem the organisers were told of, `renames.py` each source
+renamed (`renamed_from`), `suppression_log.py` the record of everyone who left that outlives the database
+(a backup put back); `schema.py` every table.
 """
 
 from pipeline.state.store import EditionRecord, Revision, Store

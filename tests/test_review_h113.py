@@ -202,7 +202,8 @@ def test_titles_edited_a_source_renamed_or_removed_and_an_item_gone_from_its_fee
 
     project.write({"pipeline.toml": project.config.read_text().replace("[sources.partner]", "[sources.partners]"),
                    "partner.xml": FEED.format(items=SECOND + THIRD)})  # renamed, an item gone, one new
-    project.run(as_of=date(2016, 3, 1))
+    renamed = project.run(as_of=date(2016, 3, 1), check=False)  # without renamed_from: said once, exit 3
+    assert renamed.exit_code == 3 and any('add renamed_from = "partner"' in p for p in renamed.problems)
     project.write({"pipeline.toml": project.config.read_text().replace(
         '[sources.partners]\ntype = "feed"\nurl = "partner.xml"\n', "")})
     project.run(as_of=date(2016, 2, 1))  # the first issue made again, after the second

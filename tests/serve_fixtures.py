@@ -56,6 +56,16 @@ def serve_project(folder: Path, extra: str = "") -> Project:
     return load_project(folder / "pipeline.toml")
 
 
+def serve_project_with_plugin(folder: Path, name: str, code: str) -> Path:
+    """A serve project whose `plugins_dir` holds the plugin `name`.py, `code`; its pipeline.toml."""
+    (folder / "plugins").mkdir(parents=True)
+    (folder / "plugins" / f"{name}.py").write_text(code)
+    serve_project(folder)
+    config = folder / "pipeline.toml"
+    config.write_text(config.read_text().replace("workers = 1", 'workers = 1\nplugins_dir = "plugins"'))
+    return config
+
+
 @contextmanager
 def live_serve_project(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[LiveServer]:
     """`serve_project` in a new folder called `name`, served by a `LiveServer` until the block ends; its signing

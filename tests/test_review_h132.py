@@ -91,17 +91,12 @@ def test_a_source_whose_error_has_no_str_fails_with_its_reason_not_a_timeout(wri
 
 def test_serve_masks_the_warning_of_a_plugin_that_could_not_prepare_the_templates(tmp_path):
     """serve printed each problem of the app as it stood: a plugin's error naming the address it tried."""
-    from tests.serve_fixtures import ServeProcess, serve_project
+    from tests.serve_fixtures import ServeProcess, serve_project_with_plugin
 
-    folder = tmp_path / "failing-preparation"
-    (folder / "plugins").mkdir(parents=True)
-    (folder / "plugins" / "lookup.py").write_text(
+    config = serve_project_with_plugin(tmp_path / "failing-preparation", "lookup", (
         "from pipeline import hookimpl\n\n"
         "@hookimpl\ndef prepare_jinja_environment(env):\n"
-        "    raise RuntimeError('no answer from https://ann:pw-literal@p.example/f?token=tok-literal')\n")
-    serve_project(folder)
-    config = folder / "pipeline.toml"
-    config.write_text(config.read_text().replace("workers = 1", 'workers = 1\nplugins_dir = "plugins"'))
+        "    raise RuntimeError('no answer from https://ann:pw-literal@p.example/f?token=tok-literal')\n"))
     with ServeProcess(config) as serving:
         said = "".join(serving.lines) + serving.stop()
     assert "no answer from https://ann:***@p.example/f?token=***" in said, said
@@ -112,9 +107,6 @@ def test_serve_masks_the_warning_of_a_plugin_that_could_not_prepare_the_template
 SOURCE = '''
 import logging
 import sys
-import threading
-
-import pytest
 import threading
 import warnings
 

@@ -31,7 +31,7 @@ from pipeline.errors import PipelineError
 from pipeline.state import Store
 from pipeline.state import subscribers as subs
 from tests.mail_fixtures import Inbox
-from tests.serve_fixtures import SERVE_TOML, LiveServer, ServeProcess, serve_project
+from tests.serve_fixtures import SERVE_TOML, LiveServer, ServeProcess, serve_project, serve_project_with_plugin
 
 CLIENTS = (f"198.51.100.{n}" for n in itertools.count(1))  # documentation addresses: never contacted
 WEBHOOK_ENV = "TEST_SENDGRID_WEBHOOK_KEY"
@@ -459,14 +459,9 @@ def test_a_pages_traceback_on_the_terminal_has_its_credentials_masked(tmp_path):
 
 
 def test_serve_says_which_plugin_could_not_prepare_the_templates_and_still_serves(tmp_path):
-    folder = tmp_path / "broken-filter"
-    (folder / "plugins").mkdir(parents=True)
-    (folder / "plugins" / "shouting.py").write_text(
+    config = serve_project_with_plugin(tmp_path / "broken-filter", "shouting", (
         "from pipeline import hookimpl\n\n"
-        "@hookimpl\ndef prepare_jinja_environment(env):\n    raise ValueError('no filter today')\n")
-    serve_project(folder)
-    config = folder / "pipeline.toml"
-    config.write_text(config.read_text().replace("workers = 1", 'workers = 1\nplugins_dir = "plugins"'))
+        "@hookimpl\ndef prepare_jinja_environment(env):\n    raise ValueError('no filter today')\n"))
     with ServeProcess(config) as serving:
         page = httpx.get(f"{serving.url}/subscribe", timeout=10)
 

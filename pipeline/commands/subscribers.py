@@ -23,7 +23,7 @@ from rich.table import Table
 from pipeline.commands.core import _console
 from pipeline.config import Project, load_project
 from pipeline.errors import ConfigError, PipelineError, SubscriberError
-from pipeline.mail.transactional import forget_mail, project_deliverer
+from pipeline.mail.transactional import forget_mail, keeping_mail, project_deliverer
 from pipeline.runner import state_path
 from pipeline.state import Store, journal
 from pipeline.state.subscribers import (
@@ -180,10 +180,15 @@ def cmd_forget(args) -> int:
                      f"Backups made before keep it until they expire.", soft_wrap=True)
     if failed:
         # no address in the line, which the log keeps: the person asked to be forgotten
-        raise PipelineError(f"subscribers forget: the mail to that address the {project_deliverer(project).name} "
+        raise PipelineError(f"subscribers forget: the mail to that address the {_names(keeping_mail(project))} "
                             f"delivery keeps could not all be deleted ({failed[0]}); delete what is left by hand, "
                             f"or run `pipeline subscribers forget EMAIL` again once it can be")
     return 0
+
+
+def _names(deliverers: list) -> str:
+    """"outbox", or "sendgrid and outbox": the deliveries a line speaks of."""
+    return " and ".join(dict.fromkeys(deliverer.name for deliverer in deliverers))
 
 
 def cmd_themes(args) -> int:

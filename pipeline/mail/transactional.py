@@ -40,17 +40,24 @@ def project_deliverer(project: Project) -> Deliverer | None:
 
 def forget_mail(project: Project, addresses: Iterable[str]) -> tuple[int, list[str]]:
     """Delete the mail to each of `addresses` (a person and the spellings merged into their address) that the
-    project's delivery keeps (`Deliverer.forget`: a person's erasure, by `subscribers forget` or again from the
-    suppression log after a restore): how many files, and why, naming no address, for each address whose mail could
-    not all be deleted. One that fails does not keep the others' from being deleted."""
-    deliverer = project_deliverer(project)
-    files, failed = 0, []
-    for address in addresses if deliverer is not None else ():
-        try:
-            files += deliverer.forget(address)
-        except Exception as exc:  # OSError, or a delivery plugin's own: the rest is deleted all the same
-            failed.append(_why(exc))
+    project's deliveries keep (`Deliverer.forget`, `keeping_mail`: a person's erasure, by `subscribers forget` or
+    again from the suppression log after a restore): how many files, and why, naming no address, for each address
+    whose mail could not all be deleted. One that fails does not keep the others' from being deleted."""
+    files, failed, addresses = 0, [], list(addresses)
+    for deliverer in keeping_mail(project):
+        for address in addresses:
+            try:
+                files += deliverer.forget(address)
+            except Exception as exc:  # OSError, or a delivery plugin's own: the rest is deleted all the same
+                failed.append(_why(exc))
     return files, failed
+
+
+def keeping_mail(project: Project) -> list[Deliverer]:
+    """The deliveries that may keep mail to a person: the newsletter's, and [alerts.delivery] (an organiser's
+    alerts, in an outbox of their own)."""
+    found = [project_deliverer(project), project.alert_delivery]
+    return [d for n, d in enumerate(found) if d is not None and all(d is not other for other in found[:n])]
 
 
 def _why(exc: Exception) -> str:

@@ -118,20 +118,27 @@ class Outbox(Deliverer):
         self._prune(edition)
         return super().open_batch(edition)
 
-    def _prune(self, edition: int) -> None:
-        old: list[Path] = []
-        if self.settings.keep_issues:
+    def _prune(self, edition: int | None) -> None:
+        """Delete the issues' folders kept past `keep_issues` (none when `edition` is None: a message outside an
+        issue) and the messages kept past `keep_message_days`."""
+        old = self._old_messages()
+        if self.settings.keep_issues and edition is not None:
             old += [path for path in self.folder.glob("issue-*")
                     if path.name[6:].isdigit() and int(path.name[6:]) <= edition - self.settings.keep_issues]
-        if self.settings.keep_message_days:  # only files the outbox wrote and named (not one being written now)
-            cutoff = f"{datetime.now() - timedelta(days=self.settings.keep_message_days):%Y%m%d-%H%M%S}"
-            old += [path for path in self.folder.glob("messages/*") if _WRITTEN.match(path.name)
-                    and path.name[:15] < cutoff and path.is_file() and not path.is_symlink()]
         for path in old:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
+
+    def _old_messages(self) -> list[Path]:
+        """The files in messages/ older than `keep_message_days`: only those the outbox wrote and named (not one
+        being written now)."""
+        if not self.settings.keep_message_days:
+            return []
+        cutoff = f"{datetime.now() - timedelta(days=self.settings.keep_message_days):%Y%m%d-%H%M%S}"
+        return [path for path in self.folder.glob("messages/*") if _WRITTEN.match(path.name)
+                and path.name[:15] < cutoff and path.is_file() and not path.is_symlink()]
 
     def _table(self) -> str:
         if getattr(self.project, "alert_delivery", None) is self:
@@ -144,6 +151,8 @@ class Outbox(Deliverer):
         from pipeline.mail.message import build_message
 
         edition = None if mailing.test else mailing.edition
+        if edition is None:  # messages/ is pruned as it is written to (alerts' own outbox never sends an issue)
+            self._prune(None)
         return _on_disk([self._write(build_message(mailing, r), self.path_for(edition, r.email, mailing.purpose))
                          for r in recipients])
 

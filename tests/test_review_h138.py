@@ -3,9 +3,12 @@ per post and the plain run table."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+
+import pytest
 
 from pipeline.cli import main
+from tests.http_fixtures import Route
 
 ORGANISER = "fay@network.example.org"
 NEWSLETTER = ('[sources.partner]\ntype = "feed"\nurl = "down.xml"\n'
@@ -49,3 +52,35 @@ def test_the_alerts_own_outbox_keeps_no_message_past_keep_message_days(write_pro
     assert refresh(config) == 3
     assert not old.exists()
     assert len(list(old.parent.glob("*.eml"))) == 1  # this run's alert
+
+
+SHORT_KEY = "k3y9q7"  # 4 to 7 characters: read through ${NAME}, but not masked in a feed's items (README)
+KEYED_ITEM = ("<rss version='2.0'><channel><title>Partner</title><description>d</description><item>"
+              "<title>Members' news</title><link>/feeds/{key}/news/1.html</link>"
+              "<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate><media:thumbnail "
+              "xmlns:media='http://search.yahoo.com/mrss/' url='/feeds/{key}/lead.png'/>"
+              "<description>&lt;p&gt;See &lt;a href=\"/feeds/{key}/news/2.html\"&gt;the next&lt;/a&gt; and "
+              "&lt;a href=\"/about/\"&gt;about us&lt;/a&gt;&lt;/p&gt;</description></item></channel></rss>")
+
+
+@pytest.mark.parametrize("parser", ["feedparser", "fast"])
+def test_a_link_from_the_root_that_repeats_the_key_of_the_feeds_path_is_left_out(
+        pipeline_project, feed_server, monkeypatch, parser):
+    """A private feed at `/feeds/${PARTNER_KEY}/rss.xml` declaring no base, whose links from the root repeat its
+    path (`/feeds/KEY/news/1.html`): read from its origin they published the key, which a link from the root
+    never needs to; left out, as before, and counted. `/about/` is still read from the origin."""
+    from pipeline import redact
+
+    monkeypatch.setenv("PARTNER_KEY", SHORT_KEY)
+    monkeypatch.setattr(redact, "_remembered", set())  # (masked in messages: not in the next tests')
+    feed_server.routes[f"/feeds/{SHORT_KEY}/rss.xml"] = Route(KEYED_ITEM.format(key=SHORT_KEY).encode())
+    url = feed_server.url("/feeds/${PARTNER_KEY}/rss.xml")
+    project = pipeline_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\nparser = "{parser}"\n',
+                               {"subscribers.csv": "email,name\n"})
+
+    report = project.refresh(as_of=date(2016, 2, 1), check=False)
+
+    [item] = project.items()
+    assert SHORT_KEY not in repr(item)
+    assert item.url == "" and item.image == "" and f'href="{feed_server.url("/about/")}"' in item.body_html
+    assert any(": 3 relative links in 1 new item could not be resolved" in problem for problem in report.problems)

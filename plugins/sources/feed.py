@@ -294,23 +294,25 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
     else:  # lxml reads only well-formed documents, which are whole
         (feed_link, entries, language), cut, partial = read, False, False
     language = language_tag(language)
-    unresolvable, origin = False, ""  # (a `${NAME}` in the path, and no base of the feed's own: links are counted)
+    unresolvable, rooted = False, _Rooted("", ())  # (a `${NAME}` in the path, and no base of the feed's own)
     if "://" in url and not url.startswith("file"):
         feed_link = location or _declared_base(feed_link, credentials + values_read)
         unresolvable = not feed_link
-        origin = _origin(url, credentials + values_read) if unresolvable else ""
+        if unresolvable:
+            rooted = _Rooted(_origin(url, credentials + values_read), credentials + values_read)
     items, undated, seen, unresolved = [], set(), set(), []
     kind = Kind(kind)
     for entry in entries:
         if credentials:
             entry = _masked(entry, credentials)
         own = safe_url(entry.link, feed_link)  # (its id's key: as before links from the root were read from `origin`)
-        link = own or _from_root(entry.link, origin)
+        keyless = unresolvable and not own  # its relative links are read by `rooted`, or left out and counted
+        link = own or (rooted.read(entry.link) if keyless else "")
         base = link or feed_link
         left_out = []
-        if unresolvable and not base:
+        if keyless:
             left_out += [found for found in (entry.link, *entry.images) if _relative(found)
-                         and not _from_root(found, origin)]
+                         and not rooted.read(found, link)]
         key = entry.id or own or entry.title
         if not key:
             continue
@@ -320,7 +322,8 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
         seen.add(ident)
         if not entry.date:
             undated.add(ident)
-        images = (_from_root(image, origin) or image for image in entry.images)
+        images = ((rooted.read(image, link) if _relative(image) else image for image in entry.images) if keyless
+                  else entry.images)
         items.append(Item(
             id=ident,
             kind=kind,
@@ -328,8 +331,8 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
             title=plain_text(entry.title) or "(untitled)",
             published=datetime(*entry.date[:6], tzinfo=UTC) if entry.date else _UNDATED,  # replaced by the caller
             url=link,
-            body_html=clean_html(entry.body, base, _rooted_or_left_out(origin, left_out)
-                                 if unresolvable and not base else None),
+            body_html=(clean_html(entry.body, "", rooted.reader(link, left_out)) if keyless
+                       else clean_html(entry.body, base)),
             author=plain_text(entry.author),
             image=next(filter(None, (image_url(image, base) for image in images)), ""),
             language=language,
@@ -368,17 +371,29 @@ def _origin(url: str, secrets: tuple[str, ...]) -> str:
     return "" if "${" in origin or mask_in(origin, secrets) != origin else origin
 
 
-def _from_root(reference: str, origin: str) -> str:
-    """`reference` read from `origin` when it is a path from the root (`/about/`) or an address without its scheme
-    (`//cdn.example.org/a.png`), which need nothing of the feed's path; else "" (`news/a.html`, `../a`, `?page=2`)."""
-    reference = (reference or "").strip()
-    return safe_url(reference, origin) if origin and reference.startswith("/") else ""
+class _Rooted(NamedTuple):
+    """How the relative links of a feed with a `${NAME}` in its path and no base of its own are read: from its
+    origin ("" when that holds a secret) when from the root, else from the item's own link so read; never one that
+    holds one of `secrets` (each value its address reads through `${NAME}`, and what it sends as a credential), as
+    a link from the root repeating the feed's path (`/feeds/KEY/news.html`) does."""
 
+    origin: str
+    secrets: tuple[str, ...]
 
-def _rooted_or_left_out(origin: str, left_out: list[str]):
-    """For `clean_html`: each relative link of an item's text read from `origin` when it is from the root, else
-    added to `left_out` (and dropped)."""
-    return lambda reference: _from_root(reference, origin) or left_out.append(reference)
+    def read(self, reference: str, link: str = "") -> str:
+        """`reference` read from the origin when it is a path from the root (`/about/`) or an address without its
+        scheme (`//cdn.example.org/a.png`), else from `link` (the item's own, itself read so) when there is one;
+        "" when it holds a secret, or when it needs the feed's path (`news/a.html`, `../a`, `?page=2`)."""
+        reference = (reference or "").strip()
+        if not reference or mask_in(reference, self.secrets) != reference:
+            return ""
+        if reference.startswith("/"):
+            return safe_url(reference, self.origin) if self.origin else ""
+        return safe_url(reference, link) if link else ""
+
+    def reader(self, link: str, left_out: list[str]):
+        """For `clean_html`: each relative link of an item's text `read`, or added to `left_out` (and dropped)."""
+        return lambda reference: self.read(reference, link) or left_out.append(reference)
 
 
 def _relative(url: str) -> bool:

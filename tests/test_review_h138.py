@@ -84,3 +84,32 @@ def test_a_link_from_the_root_that_repeats_the_key_of_the_feeds_path_is_left_out
     assert SHORT_KEY not in repr(item)
     assert item.url == "" and item.image == "" and f'href="{feed_server.url("/about/")}"' in item.body_html
     assert any(": 3 relative links in 1 new item could not be resolved" in problem for problem in report.problems)
+
+
+BLOG = '[sources.blog]\ntype = "blog"\npath = "blog"\n'
+POST_A = '---\ntitle: "Peer support in Leeds"\ndate: 2016-01-20\n---\n\nPeer workers met in Leeds.\n'
+
+
+def test_the_folders_post_an_earlier_version_published_as_index_keeps_its_page_and_is_not_sent_again(
+        pipeline_project, monkeypatch):
+    """Before folders per post, a blog's one `post-a/index.md` was the post `index` (`blog/index/`), and went out
+    in an issue. After the upgrade it must not come again as a new post `post-a` in the next issue (every
+    reader would get it twice), nor its page move from under the link that issue gave."""
+    from plugins.sources.blog import BlogSource
+
+    project = pipeline_project(BLOG, {"blog/post-a/index.md": POST_A,
+                                      "subscribers.csv": "email,name\nann@example.org,Ann\n"})
+    with monkeypatch.context() as earlier:  # the slug an earlier version gave it: its file's name
+        earlier.setattr(BlogSource, "_slug", lambda self, path, post: str(post.metadata.get("slug") or path.stem))
+        project.run(as_of=date(2016, 2, 1))
+    [published] = project.items()
+    assert "Peer support in Leeds" in project.email(issue=1).html
+
+    project.write({"blog/notes.md": POST_A.replace("Peer support in Leeds", "Notes from Bradford").replace(
+        "2016-01-20", "2016-02-10")})
+    project.run(as_of=date(2016, 3, 1))
+
+    assert "Notes from Bradford" in project.email(issue=2).html
+    assert "Peer support in Leeds" not in project.email(issue=2).html
+    assert "Peer support in Leeds" in project.site("blog/index/")
+    assert published.id in {item.id for item in project.items()}

@@ -29,6 +29,7 @@ class BlogSource(Source):
     its folder (`post-a`), and a link to the folder (`post-a/`) names its page too."""
 
     name = "blog"
+    _as_index: Path | None = None  # a folder's post an earlier version published as `index` (`_published_as_index`)
     sanitises = True  # every body goes through clean_html (markdown_to_html) here
     complete = True  # the whole list: what it no longer has was taken out (the run withdraws it)
     description = "Markdown posts with front matter from a folder"
@@ -47,11 +48,10 @@ class BlogSource(Source):
             raise FileNotFoundError(f"{folder}: folder not found; create it or fix [sources.{self.instance}] path")
         base = self._base()
         first: dict[str, Path] = {}  # the post that has each id
+        loaded = [(path, post) for path in self._post_files() if (post := self._load(path, run)) is not None]
+        self._as_index = self._published_as_index(loaded, run)
         posts = []
-        for path in self._post_files():
-            post = self._load(path, run)
-            if post is None:
-                continue
+        for path, post in loaded:
             ident = item_id(self.instance, self._slug(path, post))
             if ident in first:
                 run.problem(str(path), f"has the same slug as {first[ident].relative_to(folder)}; give one of them a "
@@ -62,6 +62,15 @@ class BlogSource(Source):
         pages = self._pages(posts, base)
         for path, post in posts:
             yield self._item(path, post, base, pages, run)
+
+    def _published_as_index(self, loaded: list, run: RunContext) -> Path | None:
+        """The post of a folder of its own (`post-a/index.md`) that an earlier version, which named each such post
+        `index`, published as the post `index`: the first post so named, when it is a folder's and the state holds
+        the item `index`. It keeps that name, and so its page and its id: it is not sent again as a new post."""
+        earlier = next((path for path, post in loaded if not post.metadata.get("slug") and path.stem == "index"), None)
+        if earlier is None or not _bundled(earlier.relative_to(self.settings.path)):
+            return None
+        return earlier if run.store.published_dates([item_id(self.instance, "index")]) else None
 
     def _pages(self, posts: list, base: str) -> dict[Path, str]:
         """The page of each post by its file's real path, and of each post kept in a folder of its own
@@ -159,6 +168,8 @@ class BlogSource(Source):
         """The front matter's `slug`; else, for a post kept in a folder of its own (`post-a/index.md`), the folder's
         name; else the file's (`notes.md`: `notes`)."""
         inside = path.relative_to(self.settings.path)
+        if path == self._as_index:  # published as `index` by an earlier version (`_published_as_index`)
+            return "index"
         return str(post.metadata.get("slug") or (inside.parent.name if _bundled(inside) else inside.stem))
 
     def _url(self, path: Path, post, base: str) -> str:

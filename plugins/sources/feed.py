@@ -322,8 +322,8 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
         seen.add(ident)
         if not entry.date:
             undated.add(ident)
-        images = ((rooted.read(image, link) if _relative(image) else image for image in entry.images) if keyless
-                  else entry.images)
+        images = ((rooted.read(image, link) if _relative(image) else image for image in entry.images)
+                  if unresolvable else entry.images)
         items.append(Item(
             id=ident,
             kind=kind,

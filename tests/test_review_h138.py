@@ -113,3 +113,18 @@ def test_the_folders_post_an_earlier_version_published_as_index_keeps_its_page_a
     assert "Peer support in Leeds" not in project.email(issue=2).html
     assert "Peer support in Leeds" in project.site("blog/index/")
     assert published.id in {item.id for item in project.items()}
+
+
+def test_a_folders_post_added_after_the_blogs_own_index_was_deleted_is_named_by_its_folder(pipeline_project):
+    """The item `index` of a blog's own `index.md`, deleted and so withdrawn, is not a folder's post published as
+    `index` by an earlier version: a folder's post added later is `post-a`, a new post."""
+    project = pipeline_project(BLOG, {"blog/index.md": POST_A.replace("Peer support in Leeds", "Welcome"),
+                                      "subscribers.csv": "email,name\nann@example.org,Ann\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    (project.root / "blog" / "index.md").unlink()
+    project.refresh(as_of=date(2016, 2, 1))
+
+    project.write({"blog/post-a/index.md": POST_A})
+    project.refresh(as_of=date(2016, 2, 1))
+
+    assert "Peer support in Leeds" in project.site("blog/post-a/")

@@ -66,11 +66,14 @@ class BlogSource(Source):
     def _published_as_index(self, loaded: list, run: RunContext) -> Path | None:
         """The post of a folder of its own (`post-a/index.md`) that an earlier version, which named each such post
         `index`, published as the post `index`: the first post so named, when it is a folder's and the state holds
-        the item `index`. It keeps that name, and so its page and its id: it is not sent again as a new post."""
+        the item `index`, not withdrawn. It keeps that name, and so its page and its id: it is not sent again as a new
+        post. (A withdrawn one was the folder's own `index.md`, since deleted.)"""
         earlier = next((path for path, post in loaded if not post.metadata.get("slug") and path.stem == "index"), None)
         if earlier is None or not _bundled(earlier.relative_to(self.settings.path)):
             return None
-        return earlier if run.store.published_dates([item_id(self.instance, "index")]) else None
+        ident = item_id(self.instance, "index")
+        listed = run.store.published_dates([ident]) and run.store.withdrawn_at(ident) is None
+        return earlier if listed else None
 
     def _pages(self, posts: list, base: str) -> dict[Path, str]:
         """The page of each post by its file's real path, and of each post kept in a folder of its own

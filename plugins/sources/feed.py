@@ -387,8 +387,8 @@ class _Rooted(NamedTuple):
         reference = (reference or "").strip()
         if not reference or mask_in(reference, self.secrets) != reference:
             return ""
-        if reference.startswith("/"):
-            return safe_url(reference, self.origin) if self.origin else ""
+        if reference.startswith("/") and self.origin:
+            return safe_url(reference, self.origin)
         return safe_url(reference, link) if link else ""
 
     def reader(self, link: str, left_out: list[str]):

@@ -37,8 +37,10 @@ def renamed_to(store: Store) -> dict[str, str]:
 
 
 def id_namespaces(store: Store) -> dict[str, str]:
-    """{name: the name its item ids are made under} for every source renamed to a name (the latest rename to it)."""
-    return dict(_recorded(store, "SELECT new, ids FROM source_renames ORDER BY at, rowid"))
+    """{name: the name its item ids are made under} for every source renamed to a name (the latest rename to it) and
+    not renamed away from it since: a source given that name again is a new one, making its ids under its own."""
+    return dict(_recorded(store, "SELECT new, ids FROM source_renames WHERE new NOT IN (SELECT old FROM "
+                                 "source_renames) ORDER BY at, rowid"))
 
 
 def _recorded(store: Store, select: str) -> list[tuple]:

@@ -1,0 +1,46 @@
+"""Review h139: sources renamed with `renamed_from`, and what goes on around them.
+
+Each test builds a project on disk (tmp_path), runs it, renames or adds a source, runs again, and checks the state
+database and what the run said.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+from pipeline.models import item_id
+from pipeline.testing import BASE_TOML, PipelineProject
+from tests.test_source_rename import READERS, SINKS, TWO, rss
+
+
+def feed(name: str, path: str, renamed_from: str = "") -> str:
+    """A feed source's table, read from file `path`."""
+    return f'[sources.{name}]\ntype = "feed"\nurl = "{path}"\n{renamed_from}\n'
+
+
+def stored(config: Path) -> dict[str, str]:
+    """{item id: its source} of every item stored."""
+    with sqlite3.connect(config.parent / "state" / "pipeline.sqlite") as connection:
+        return dict(connection.execute("SELECT id, source FROM items"))
+
+
+OTHER = rss(("urn:1", "Another network's first post", "20"))  # the same guid as TWO's first entry
+
+
+def test_a_new_source_given_a_name_a_renamed_source_had_in_between_makes_its_own_ids(write_project):
+    config = write_project(feed("partner", "partner.xml") + SINKS, {"subscribers.csv": READERS, "partner.xml": TWO})
+    project = PipelineProject(config)
+    project.refresh(as_of=date(2016, 4, 1))
+    ids = set(stored(config))
+    project.write({"pipeline.toml": BASE_TOML + feed("odu", "partner.xml", 'renamed_from = "partner"') + SINKS})
+    project.refresh(as_of=date(2016, 4, 2))
+    project.write({"pipeline.toml": BASE_TOML + feed("news", "partner.xml", 'renamed_from = "odu"') + SINKS})
+    project.refresh(as_of=date(2016, 4, 3))
+    # "odu" is free again: a new source of that name is not a renamed one, and makes its ids under its own name
+    project.write({"pipeline.toml": BASE_TOML + feed("news", "partner.xml") + feed("odu", "other.xml") + SINKS,
+                   "other.xml": OTHER})
+    report = project.refresh(as_of=date(2016, 4, 4))
+    assert not report.problems
+    assert stored(config) == {**{item: "news" for item in ids}, item_id("odu", "urn:1"): "odu"}

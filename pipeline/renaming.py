@@ -67,9 +67,22 @@ def planned(project: Project, store: Store) -> list[tuple[str, str]]:
                 problems.append(f"{_where(project, project.listed_in.get(new, new))}: renamed_from: {old!r} is "
                                 f"named by [sources.{project.listed_in.get(claimed[old], claimed[old])}] too; keep "
                                 f"the key in the table that took its place only")
+    problems += _ids_shared(project, store, moves)
     if problems:
         raise ConfigError(*dict.fromkeys(problems))
     return [(olds[0], new) for new, olds in moves.items()]
+
+
+def _ids_shared(project: Project, store: Store, moves: dict[str, list[str]]) -> list[str]:
+    """A line for each source named as another renamed one was first: that one's item ids are made under the name,
+    so the two would make the same ids, each taking the other's items."""
+    namespaces = id_namespaces(store)
+    namespaces.update({new: namespaces.get(olds[0], olds[0]) for new, olds in moves.items()})
+    configured = {source.instance for source in project.sources}
+    return [f"{_where(project, project.listed_in.get(name, name))}: the name [sources."
+            f"{project.listed_in.get(other, other)}] had before it was renamed, and its item ids are still made "
+            f"under it, so the two would share ids; give this source another name"
+            for other, name in namespaces.items() if other != name and {other, name} <= configured]
 
 
 def settle(project: Project, store: Store) -> dict[str, str]:
@@ -98,9 +111,9 @@ def name_ids(project: Project, store: Store) -> None:
 
 def check(project: Project) -> None:
     """`planned`, for `pipeline check`: read from the state database without writing to it (none: nothing stored)."""
-    if not project.renamed_from:
-        return
     path = project.core.state_dir / "pipeline.sqlite"
+    if not path.is_file() and not project.renamed_from:
+        return
     if not path.is_file():
         raise ConfigError(*(f"{_where(project, table)}: renamed_from: nothing is stored under {names[0]!r}, since "
                             f"{path} does not exist yet; remove the key, or point state_dir at the state folder"

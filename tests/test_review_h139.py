@@ -10,6 +10,9 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
+import pytest
+
+from pipeline.errors import ConfigError
 from pipeline.models import item_id
 from pipeline.testing import BASE_TOML, PipelineProject
 from tests.test_source_rename import READERS, SINKS, TWO, rss
@@ -27,6 +30,28 @@ def stored(config: Path) -> dict[str, str]:
 
 
 OTHER = rss(("urn:1", "Another network's first post", "20"))  # the same guid as TWO's first entry
+
+
+def test_a_new_source_given_the_first_name_of_a_renamed_one_is_refused(write_project):
+    config = write_project(feed("partner", "partner.xml") + SINKS, {"subscribers.csv": READERS, "partner.xml": TWO})
+    project = PipelineProject(config)
+    project.refresh(as_of=date(2016, 4, 1))
+    project.write({"pipeline.toml": BASE_TOML + feed("odu", "partner.xml", 'renamed_from = "partner"') + SINKS})
+    project.refresh(as_of=date(2016, 4, 2))
+    before = stored(config)
+    # odu's ids are made under "partner": a new source of that name would make the same ones
+    project.write({"pipeline.toml": BASE_TOML + feed("odu", "partner.xml") + feed("partner", "other.xml") + SINKS,
+                   "other.xml": OTHER})
+    with pytest.raises(ConfigError, match=r"\[sources\.partner\].*\[sources\.odu\].*another name"):
+        project.refresh(as_of=date(2016, 4, 3), check=False)
+    assert stored(config) == before
+    assert main_check(config) == 2  # pipeline check says so too, before any run
+
+
+def main_check(config: Path) -> int:
+    from pipeline.cli import main
+
+    return main(["--config", str(config), "check"])
 
 
 def test_a_new_source_given_a_name_a_renamed_source_had_in_between_makes_its_own_ids(write_project):

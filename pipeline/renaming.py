@@ -163,10 +163,22 @@ def renamed_without_saying(project: Project, store: Store, firsts: dict[str, lis
             continue
         old, count = best
         table = project.listed_in.get(name, name)
-        suffix = name[len(table):]
-        old_table = old[:-len(suffix)] if suffix and old.endswith(suffix) else old
         said.append((_where(project, table), f"{items_text(count)} of its first fetch are stored already under "
-                     f"{old!r}, which is no longer in {project.config_path.name}, so each is shown twice; if this is "
-                     f"that source renamed, add renamed_from = \"{old_table}\" to its table (the copies are then "
-                     f"withdrawn, their pages leading on to the items kept)"))
+                     f"{old!r}, which is no longer in {project.config_path.name}, so each is shown twice; "
+                     + _what_to_do(project, name, old)))
     return said
+
+
+def _what_to_do(project: Project, name: str, old: str) -> str:
+    """The advice for source `name`, whose first fetch `old` had stored: the `renamed_from` that moves it, when one
+    can (a list's table names the list it was, so a feed moved into a list, or out of one still configured, cannot)."""
+    table = project.listed_in.get(name, name)
+    suffix = name[len(table):]
+    old_table = old[:-len(suffix)] if suffix and old.endswith(suffix) else old
+    if not suffix or (old.endswith(suffix) and old_table not in {*project.listed_in.values(), *map(str, (
+            source.instance for source in project.sources))}):
+        return (f"if this is that source renamed, add renamed_from = \"{old_table}\" to its table (the copies are "
+                f"then withdrawn, their pages leading on to the items kept)")
+    return (f"if this is that source, renamed_from cannot move its items to a feed of [sources.{table}]'s list (it "
+            f"names the list's table as it was); to keep their ids and pages, give it back the place it had, as "
+            f"{old!r}")

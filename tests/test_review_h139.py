@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from http_fixtures import Route
 
 from pipeline.errors import ConfigError
 from pipeline.models import item_id
@@ -69,3 +70,34 @@ def test_a_new_source_given_a_name_a_renamed_source_had_in_between_makes_its_own
     report = project.refresh(as_of=date(2016, 4, 4))
     assert not report.problems
     assert stored(config) == {**{item: "news" for item in ids}, item_id("odu", "urn:1"): "odu"}
+
+
+def opml(*feeds: tuple[str, str]) -> str:
+    """An OPML list of (text, xmlUrl) outlines."""
+    outlines = "".join(f'<outline text="{text}" type="rss" xmlUrl="{url}"/>' for text, url in feeds)
+    return f'<?xml version="1.0"?><opml version="2.0"><head><title>P</title></head><body>{outlines}</body></opml>'
+
+
+def listed(name: str, path: str) -> str:
+    return f'[sources.{name}]\ntype = "opml"\npath = "{path}"\nallow_private = true\n'
+
+
+@pytest.mark.parametrize("before", ["own table", "another list still configured"])
+def test_a_feed_moved_into_a_list_is_not_told_a_renamed_from_that_is_then_refused(write_project, feed_server,
+                                                                                   monkeypatch, before):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    feed_server.routes["/leeds.xml"] = Route(TWO.encode())
+    feed_server.routes["/york.xml"] = Route(rss(("urn:y", "York news", "10")).encode())
+    leeds, york = ("Leeds", feed_server.url("/leeds.xml")), ("York", feed_server.url("/york.xml"))
+    files = {"subscribers.csv": READERS, "friends.opml": opml(leeds, york), "partners.opml": opml(leeds)}
+    first = (feed("leeds", leeds[1]) if before == "own table" else listed("friends", "friends.opml"))
+    config = write_project(first + SINKS, files)
+    project = PipelineProject(config)
+    project.refresh(as_of=date(2016, 4, 1))
+    then = "" if before == "own table" else listed("friends", "york.opml")  # Leeds taken out of friends' list
+    project.write({"pipeline.toml": BASE_TOML + then + listed("partners", "partners.opml") + SINKS,
+                   "york.opml": opml(york)})
+    report = project.refresh(as_of=date(2016, 4, 2), check=False)
+    [line] = report.problems
+    assert line.startswith("pipeline.toml: [sources.partners]: 2 items of its first fetch are stored already under ")
+    assert "renamed_from cannot move" in line and "add renamed_from" not in line  # adding it would be refused

@@ -101,3 +101,21 @@ def test_a_feed_moved_into_a_list_is_not_told_a_renamed_from_that_is_then_refuse
     [line] = report.problems
     assert line.startswith("pipeline.toml: [sources.partners]: 2 items of its first fetch are stored already under ")
     assert "renamed_from cannot move" in line and "add renamed_from" not in line  # adding it would be refused
+
+
+def test_a_source_renamed_to_the_name_a_removed_source_had_withdraws_none_of_that_sources_items(write_project):
+    news = rss(("urn:n1", "A newsletter of the old network", "3"), ("urn:n2", "Peer workers' day", "4"))
+    files = {"subscribers.csv": READERS, "partner.xml": TWO, "news.xml": news}
+    config = write_project(feed("news", "news.xml") + feed("partner", "partner.xml") + SINKS, files)
+    project = PipelineProject(config)
+    project.refresh(as_of=date(2016, 4, 1))
+    olds = {item for item, name in stored(config).items() if name == "news"}
+    project.write({"pipeline.toml": BASE_TOML + feed("partner", "partner.xml") + SINKS})  # "news" taken out
+    project.refresh(as_of=date(2016, 4, 2))
+    project.write({"pipeline.toml": BASE_TOML + feed("news", "partner.xml", 'renamed_from = "partner"') + SINKS})
+    report = project.refresh(as_of=date(2016, 4, 3))
+    [line] = [result.summary for result in report.results if result.name == "news"]
+    assert "withdrawn" not in line  # what the old "news" stored is no copy of the partner's items
+    with sqlite3.connect(config.parent / "state" / "pipeline.sqlite") as connection:
+        assert connection.execute("SELECT item FROM withdrawn").fetchall() == []
+    assert olds < set(stored(config)) and len(stored(config)) == 4

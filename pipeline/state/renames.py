@@ -22,6 +22,13 @@ _STORED = ("SELECT 1 FROM items WHERE source = :name UNION ALL SELECT 1 FROM sou
            "UNION ALL SELECT 1 FROM run_results WHERE stage = 'source' AND name = :name LIMIT 1")
 
 
+# Items `new` stored itself since `old` last ran (run under its new name before `renamed_from` was added): each a copy
+# of an item `old` has under another id. What a source of that name stored before (one taken out) is its own.
+_COPIES = ("SELECT id FROM items WHERE source = ? AND id NOT IN (SELECT item FROM withdrawn) AND first_seen > "
+           "COALESCE((SELECT MAX(COALESCE(r.finished, r.started)) FROM run_results x JOIN runs r ON r.id = x.run "
+           "WHERE x.stage = 'source' AND x.name = ?), '')")
+
+
 @dataclass(frozen=True)
 class Moved:
     """What `rename_source` moved: how many items, and, when the new name had items of its own (it ran under it
@@ -57,7 +64,8 @@ def has_stored(store: Store, name: str) -> bool:
 
 def rename_source(store: Store, old: str, new: str, at: datetime | None = None) -> Moved:
     """Move everything stored under source `old` to `new`, item ids kept, in one transaction, and record it. Items
-    `new` stored itself before (it ran under its new name first: each item twice) are withdrawn, their pages leading
+    `new` stored itself since `old` last ran (it ran under its new name first: each item twice) are withdrawn (not
+    those of a source that had the name before and was taken out), their pages leading
     on to the items they copy (the same kind, title and date), and its feed state is dropped so the next fetch reads
     the feed whole, bringing back under the kept ids anything only the copies had. Done again, it finds nothing to
     move."""
@@ -68,8 +76,7 @@ def rename_source(store: Store, old: str, new: str, at: datetime | None = None) 
             return Moved(0)  # done already: what `new` has is its own
         ids = db.execute("SELECT ids FROM source_renames WHERE new = ? ORDER BY at DESC, rowid DESC LIMIT 1",
                          (old,)).fetchone()
-        copies = [item for item, in db.execute("SELECT id FROM items WHERE source = ? AND id NOT IN "
-                                               "(SELECT item FROM withdrawn)", (new,))]
+        copies = [item for item, in db.execute(_COPIES, (new, old))]
         moved = db.execute("UPDATE items SET source = ?, data = json_set(data, '$.source', ?) WHERE source = ?",
                            (new, new, old)).rowcount
         if copies:

@@ -79,9 +79,9 @@ def _ids_shared(project: Project, store: Store, moves: dict[str, list[str]]) -> 
     namespaces = id_namespaces(store)
     namespaces.update({new: namespaces.get(olds[0], olds[0]) for new, olds in moves.items()})
     configured = {source.instance for source in project.sources}
-    return [f"{_where(project, project.listed_in.get(name, name))}: the name [sources."
-            f"{project.listed_in.get(other, other)}] had before it was renamed, and its item ids are still made "
-            f"under it, so the two would share ids; give this source another name"
+    return [f"{_where(project, project.listed_in.get(name, name))}: {name!r} is the name [sources."
+            f"{project.listed_in.get(other, other)}] was first stored under, and its item ids are still made under "
+            f"it, so the two would share ids; give this source another name"
             for other, name in namespaces.items() if other != name and {other, name} <= configured]
 
 

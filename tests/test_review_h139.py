@@ -119,3 +119,24 @@ def test_a_source_renamed_to_the_name_a_removed_source_had_withdraws_none_of_tha
     with sqlite3.connect(config.parent / "state" / "pipeline.sqlite") as connection:
         assert connection.execute("SELECT item FROM withdrawn").fetchall() == []
     assert olds < set(stored(config)) and len(stored(config)) == 4
+
+
+def test_a_run_that_makes_an_older_issue_again_imports_the_list_too(tmp_path, monkeypatch):
+    """"Imported as active on every run, one with nothing new to send too, but not a refresh": a run re-making an
+    older issue (which it sends to nobody) is a run too."""
+    from pipeline.config import load_project
+    from pipeline.runner import run
+    from tests.test_subscribers_import import POST, PROJECT, statuses
+
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    (tmp_path / "blog").mkdir()
+    (tmp_path / "blog" / "one.md").write_text(POST.format(title="Peer support in Leeds", day="2016-02-15"))
+    (tmp_path / "pipeline.toml").write_text(PROJECT, encoding="utf-8")
+    (tmp_path / "subscribers.csv").write_text("email,name\nann@example.org,Ann\n", encoding="utf-8")
+    assert run(load_project(tmp_path / "pipeline.toml"), as_of=date(2016, 3, 1)).edition == 1
+    (tmp_path / "blog" / "two.md").write_text(POST.format(title="Peer support in York", day="2016-03-15"))
+    assert run(load_project(tmp_path / "pipeline.toml"), as_of=date(2016, 4, 1)).edition == 2
+    (tmp_path / "subscribers.csv").write_text("email,name\nann@example.org,Ann\ngus@example.org,Gus\n",
+                                              encoding="utf-8")
+    assert run(load_project(tmp_path / "pipeline.toml"), as_of=date(2016, 3, 1)).edition == 1  # made again
+    assert statuses(tmp_path)["gus@example.org"] == ("active", frozenset())

@@ -115,10 +115,10 @@ class EmailSink(Sink):
         rendered = self.render(edition, run)
         files = self._save(edition.number, self.render(edition, run, personal=False))
         latest = run.store.latest_edition()
+        joining = self.import_list(run)  # every run: one re-making an older issue too, which it sends to nobody
         if latest is not None and latest.number > edition.number:  # never mail an old issue to new readers
             return SinkResult(f"issue {edition.number} re-rendered; not sent, since issue {latest.number} "
                               f"is newer", files)
-        joining = self.import_list(run)
         groups, nothing_new = self.groups(edition, rendered, run, only=self._among(edition.number, only, run))
         if run.dry_run:
             return SinkResult(self._dry_run_summary(edition.number, groups, joining, run), files)

@@ -140,3 +140,23 @@ def test_a_run_that_makes_an_older_issue_again_imports_the_list_too(tmp_path, mo
                                               encoding="utf-8")
     assert run(load_project(tmp_path / "pipeline.toml"), as_of=date(2016, 3, 1)).edition == 1  # made again
     assert statuses(tmp_path)["gus@example.org"] == ("active", frozenset())
+
+
+def test_copies_stored_under_the_new_name_are_withdrawn_after_the_old_name_ran_again_too(write_project):
+    """Renamed without the key (each item stored twice), named back, then renamed with it: the copies the new name
+    stored, before the old name's last run, are copies all the same."""
+    config = write_project(feed("partner", "partner.xml") + SINKS, {"subscribers.csv": READERS, "partner.xml": TWO})
+    project = PipelineProject(config)
+    project.refresh(as_of=date(2016, 4, 1))
+    ids = set(stored(config))
+    project.write({"pipeline.toml": BASE_TOML + feed("odu", "partner.xml") + SINKS})
+    project.refresh(as_of=date(2016, 4, 2), check=False)
+    copies = set(stored(config)) - ids
+    project.write({"pipeline.toml": BASE_TOML + feed("partner", "partner.xml") + SINKS})
+    project.refresh(as_of=date(2016, 4, 3))
+    project.write({"pipeline.toml": BASE_TOML + feed("odu", "partner.xml", 'renamed_from = "partner"') + SINKS})
+    report = project.refresh(as_of=date(2016, 4, 4))
+    [line] = [result.summary for result in report.results if result.name == "odu"]
+    assert "the 2 items stored as odu before were withdrawn as copies" in line
+    with sqlite3.connect(config.parent / "state" / "pipeline.sqlite") as connection:
+        assert {item for item, in connection.execute("SELECT item FROM withdrawn")} == copies

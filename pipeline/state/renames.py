@@ -22,11 +22,13 @@ _STORED = ("SELECT 1 FROM items WHERE source = :name UNION ALL SELECT 1 FROM sou
            "UNION ALL SELECT 1 FROM run_results WHERE stage = 'source' AND name = :name LIMIT 1")
 
 
-# Items `new` stored itself since `old` last ran (run under its new name before `renamed_from` was added): each a copy
-# of an item `old` has under another id. What a source of that name stored before (one taken out) is its own.
-_COPIES = ("SELECT id FROM items WHERE source = ? AND id NOT IN (SELECT item FROM withdrawn) AND first_seen > "
+# Items `new` stored itself (run under its new name before `renamed_from` was added): those since `old` last ran, and
+# any of the kind, title and date of an item of `old` (`old` named back and run since): each a copy of an item `old`
+# has under another id. What a source of that name stored before, one taken out, is its own.
+_COPIES = ("SELECT id FROM items WHERE source = :new AND id NOT IN (SELECT item FROM withdrawn) AND (first_seen > "
            "COALESCE((SELECT MAX(COALESCE(r.finished, r.started)) FROM run_results x JOIN runs r ON r.id = x.run "
-           "WHERE x.stage = 'source' AND x.name = ?), '')")
+           "WHERE x.stage = 'source' AND x.name = :old), '') OR (kind, json_extract(data, '$.title'), published) IN "
+           "(SELECT kind, json_extract(data, '$.title'), published FROM items WHERE source = :old))")
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,8 @@ def has_stored(store: Store, name: str) -> bool:
 
 def rename_source(store: Store, old: str, new: str, at: datetime | None = None) -> Moved:
     """Move everything stored under source `old` to `new`, item ids kept, in one transaction, and record it. Items
-    `new` stored itself since `old` last ran (it ran under its new name first: each item twice) are withdrawn (not
-    those of a source that had the name before and was taken out), their pages leading
+    `new` stored itself since `old` last ran, or with the kind, title and date of one of `old`'s (it ran under its new
+    name first: each item twice) are withdrawn (not those of a source that had the name before), their pages leading
     on to the items they copy (the same kind, title and date), and its feed state is dropped so the next fetch reads
     the feed whole, bringing back under the kept ids anything only the copies had. Done again, it finds nothing to
     move."""
@@ -76,7 +78,7 @@ def rename_source(store: Store, old: str, new: str, at: datetime | None = None) 
             return Moved(0)  # done already: what `new` has is its own
         ids = db.execute("SELECT ids FROM source_renames WHERE new = ? ORDER BY at DESC, rowid DESC LIMIT 1",
                          (old,)).fetchone()
-        copies = [item for item, in db.execute(_COPIES, (new, old))]
+        copies = [item for item, in db.execute(_COPIES, {"new": new, "old": old})]
         moved = db.execute("UPDATE items SET source = ?, data = json_set(data, '$.source', ?) WHERE source = ?",
                            (new, new, old)).rowcount
         if copies:

@@ -179,6 +179,10 @@ def _what_to_do(project: Project, name: str, old: str) -> str:
             source.instance for source in project.sources))}):
         return (f"if this is that source renamed, add renamed_from = \"{old_table}\" to its table (the copies are "
                 f"then withdrawn, their pages leading on to the items kept)")
+    if old.startswith(f"{table}/"):  # renamed_from cannot help: the list's table kept its name
+        return (f"if this is that feed, its name in [sources.{table}]'s list changed (its outline's text, or another "
+                f"feed of that name added or taken out); to keep its items' ids and pages, give the list back what "
+                f"named it {old!r}")
     return (f"if this is that source, renamed_from cannot move its items to a feed of [sources.{table}]'s list (it "
             f"names the list's table as it was); to keep their ids and pages, give it back the place it had, as "
             f"{old!r}")

@@ -82,25 +82,29 @@ def listed(name: str, path: str) -> str:
     return f'[sources.{name}]\ntype = "opml"\npath = "{path}"\nallow_private = true\n'
 
 
-@pytest.mark.parametrize("before", ["own table", "another list still configured"])
+@pytest.mark.parametrize("before", ["own table", "another list still configured", "its outline retitled"])
 def test_a_feed_moved_into_a_list_is_not_told_a_renamed_from_that_is_then_refused(write_project, feed_server,
                                                                                    monkeypatch, before):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     feed_server.routes["/leeds.xml"] = Route(TWO.encode())
     feed_server.routes["/york.xml"] = Route(rss(("urn:y", "York news", "10")).encode())
     leeds, york = ("Leeds", feed_server.url("/leeds.xml")), ("York", feed_server.url("/york.xml"))
-    files = {"subscribers.csv": READERS, "friends.opml": opml(leeds, york), "partners.opml": opml(leeds)}
-    first = (feed("leeds", leeds[1]) if before == "own table" else listed("friends", "friends.opml"))
+    files = {"subscribers.csv": READERS, "friends.opml": opml(leeds, york), "partners.opml": opml(leeds),
+             "retitled.opml": opml(("Leeds Peers", leeds[1]))}
+    first = {"own table": feed("leeds", leeds[1]), "another list still configured": listed("friends", "friends.opml"),
+             "its outline retitled": listed("partners", "retitled.opml")}[before]
     config = write_project(first + SINKS, files)
     project = PipelineProject(config)
     project.refresh(as_of=date(2016, 4, 1))
-    then = "" if before == "own table" else listed("friends", "york.opml")  # Leeds taken out of friends' list
+    then = listed("friends", "york.opml") if before.startswith("another") else ""  # Leeds taken out of friends'
     project.write({"pipeline.toml": BASE_TOML + then + listed("partners", "partners.opml") + SINKS,
                    "york.opml": opml(york)})
     report = project.refresh(as_of=date(2016, 4, 2), check=False)
     [line] = report.problems
     assert line.startswith("pipeline.toml: [sources.partners]: 2 items of its first fetch are stored already under ")
-    assert "renamed_from cannot move" in line and "add renamed_from" not in line  # adding it would be refused
+    assert "add renamed_from" not in line  # adding it would be refused
+    assert ("its name in [sources.partners]'s list changed" if before.startswith("its") else
+            "renamed_from cannot move") in line
 
 
 def test_a_source_renamed_to_the_name_a_removed_source_had_withdraws_none_of_that_sources_items(write_project):

@@ -21,7 +21,15 @@ from pipeline.config import Project
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.models import Item, SourceName
 from pipeline.run_report import items_text
-from pipeline.state.renames import has_stored, id_namespaces, look_alikes, rename_source, renamed_to
+from pipeline.state.renames import (
+    has_stored,
+    id_namespaces,
+    look_alikes,
+    never_fetched,
+    others_stored,
+    rename_source,
+    renamed_to,
+)
 from pipeline.state.store import Store
 
 log = logging.getLogger("pipeline.run")
@@ -143,18 +151,34 @@ def _where(project: Project, table: str) -> str:
     return f"{project.config_path.name}: [sources.{table}]"
 
 
-def renamed_without_saying(project: Project, store: Store, firsts: dict[str, list[Item]]) -> list[tuple[str, str]]:
-    """(where, what) for each source fetched for the first time (`firsts`: its items) that half of whose items, or
-    more, are stored already under one source no longer in pipeline.toml: most likely that source renamed without
-    `renamed_from`, each item now stored twice."""
-    keys = {name: [(item.url, item.title, item.published.astimezone(UTC).isoformat()) for item in items]
-            for name, items in firsts.items()}
+Seen = tuple[tuple[str, str, str], str]  # an item fetched: (its link, title and date (ISO, UTC)), and its id
+
+
+def first_fetches(project: Project, store: Store) -> dict[str, None]:
+    """The sources no run has fetched an item from yet, each to be given what it fetched (`seen`), while an item is
+    stored under a source no longer in pipeline.toml (one of them may be it, renamed: `renamed_without_saying`);
+    none else, so a run keeps nothing for it (the first run of a project, and every run but one after a rename)."""
+    names = [str(source.instance) for source in project.sources]
+    never = never_fetched(store, names)
+    return dict.fromkeys(never) if never and others_stored(store, names) else {}
+
+
+def seen(items: list[Item]) -> list[Seen]:
+    """What `renamed_without_saying` needs of the items of a source's first fetch."""
+    return [((item.url, item.title, item.published.astimezone(UTC).isoformat()), item.id) for item in items]
+
+
+def renamed_without_saying(project: Project, store: Store, firsts: dict[str, list[Seen]]) -> list[tuple[str, str]]:
+    """(where, what) for each source fetched for the first time (`firsts`: its items, `seen`) that half of whose
+    items, or more, are stored already under one source no longer in pipeline.toml: most likely that source renamed
+    without `renamed_from`, each item now stored twice."""
+    keys = {name: [key for key, _ in listed] for name, listed in firsts.items()}
     if not keys:
         return []
     fetched: dict[tuple[str, str, str], set[str]] = {}  # (an item this fetch stored under a name not configured is
-    for name, listed in keys.items():                    # no copy: a source may give items another's name)
-        for key, item in zip(listed, firsts[name], strict=True):
-            fetched.setdefault(key, set()).add(item.id)
+    for listed in firsts.values():                       # no copy: a source may give items another's name)
+        for key, ident in listed:
+            fetched.setdefault(key, set()).add(ident)
     found = look_alikes(store, [str(source.instance) for source in project.sources], fetched)
     said = []
     for name, listed in keys.items():

@@ -38,7 +38,7 @@ from pipeline.plugins import call_each_plugin
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, failure_reason, items_text, timed
 from pipeline.sanitize import clean_html, first_image, image_url, language_tag, one_line, safe_url, strip_controls
-from pipeline.state import Store, history, renames
+from pipeline.state import Store, history
 from pipeline.state.store import Damaged, damaged, is_damage
 from pipeline.time_limits import call_within
 
@@ -85,7 +85,7 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
             ctx = RunContext(project, store, as_of, moment, dry_run=dry_run, mode=mode, tls=tls)
             try:
                 ingest = Ingest(ctx, report, progress)
-                firsts = dict.fromkeys(renames.never_fetched(store, [str(s.instance) for s in project.sources]))
+                firsts = renaming.first_fetches(project, store)
                 _fetch_all(project.sources, ctx, report, progress, ingest, firsts)
                 for result in report.results:
                     if result.name in renamed:
@@ -272,9 +272,10 @@ def _beating(progress: Progress) -> Progress:
 
 
 def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progress: Progress,
-               ingest: Ingest, firsts: dict[str, list[Item] | None]) -> None:
+               ingest: Ingest, firsts: dict[str, list[renaming.Seen] | None]) -> None:
     """Every source within its deadline; each one's items go to `ingest` as soon as it has finished, and, for a
-    source in `firsts` (never fetched from before), there too."""
+    source in `firsts` (never fetched from before), what tells them apart there too (never the items themselves,
+    which `ingest` saves and lets go as they come)."""
     fetched: dict[str, list[Item]] = {}
     abandoned: set[str] = set()  # sources past their deadline: whatever they return later is ignored
 
@@ -319,7 +320,7 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
         items = fetched.pop(result.name, [])
         if result.ok and result.name not in abandoned:
             if result.name in firsts:
-                firsts[result.name] = items
+                firsts[result.name] = renaming.seen(items)
             ingest.take(items, result.name)
             # What it no longer lists was taken out; not while a record of it was skipped, which may be one of those
             # (a record kept with a warning, `run.problem(..., skipped=False)`, stops nothing); what it lists again is

@@ -298,3 +298,24 @@ def test_a_source_renamed_back_keeps_its_ids(write_project):
     with db(config) as connection:  # 'partner' is a name in use again, not a former one
         assert connection.execute("SELECT old, new, ids FROM source_renames").fetchall() == [
             ("odu", "partner", "partner")]
+
+
+def test_a_first_fetch_is_kept_to_compare_only_while_a_source_no_longer_configured_has_items(write_project):
+    """The warning above compares a source's first fetch with what sources taken out stored; with none (a project's
+    first run, every run after), a run keeps nothing of its items for it (a cold run of 10,000 items held them all,
+    70 MB, until every source had finished)."""
+    from pipeline.renaming import first_fetches
+    from pipeline.state import Store
+
+    config = write_project(source("partner", "partner.xml"), {"subscribers.csv": READERS, "partner.xml": TWO})
+    project = PipelineProject(config)
+    assert first_fetches(load_project(config), Store(config.parent / "state" / "pipeline.sqlite")) == {}
+    project.run(as_of=date(2016, 4, 1))
+
+    project.write({"pipeline.toml": config.read_text() + source("odu", "partner.xml").replace(SINKS, "")})
+    with_both = load_project(config)
+    assert first_fetches(with_both, Store(config.parent / "state" / "pipeline.sqlite")) == {}  # partner still here
+
+    project.write({"pipeline.toml": BASE_TOML + source("odu", "partner.xml")})
+    renamed = load_project(config)
+    assert first_fetches(renamed, Store(config.parent / "state" / "pipeline.sqlite")) == {"odu": None}

@@ -106,6 +106,13 @@ def never_fetched(store: Store, names: list[str]) -> set[str]:
     return set(names) - ran
 
 
+def others_stored(store: Store, configured: list[str]) -> bool:
+    """Whether any item not withdrawn is stored under a source no longer in `configured` (what a source fetched for
+    the first time could be a renamed copy of)."""
+    return bool(store._rows("SELECT 1 FROM items WHERE source NOT IN (SELECT value FROM json_each(?)) AND id NOT IN "
+                            "(SELECT item FROM withdrawn) LIMIT 1", (json.dumps(configured),)))
+
+
 def look_alikes(store: Store, configured: list[str], items: dict[tuple[str, str, str], set[str]]
                 ) -> dict[tuple, list[str]]:
     """{(link, title, date (ISO, UTC)) of `items` (each with the ids of the items fetched so): the sources no longer in

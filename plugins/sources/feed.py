@@ -331,7 +331,7 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
             title=plain_text(entry.title) or "(untitled)",
             published=datetime(*entry.date[:6], tzinfo=UTC) if entry.date else _UNDATED,  # replaced by the caller
             url=link,
-            body_html=(clean_html(entry.body, "", rooted.reader(link, left_out)) if keyless
+            body_html=(clean_html(entry.body, "", rooted.reader(link, left_out, own=not keyless)) if unresolvable
                        else clean_html(entry.body, base)),
             author=plain_text(entry.author),
             image=next(filter(None, (image_url(image, base) for image in images)), ""),
@@ -380,19 +380,23 @@ class _Rooted(NamedTuple):
     origin: str
     secrets: tuple[str, ...]
 
-    def read(self, reference: str, link: str = "") -> str:
+    def read(self, reference: str, link: str = "", ignore_origin: bool = False) -> str:
         """`reference` read from the origin when it is a path from the root (`/about/`) or an address without its
         scheme (`//cdn.example.org/a.png`), else from `link` (the item's own, itself read so) when there is one;
-        "" when it holds a secret, or when it needs the feed's path (`news/a.html`, `../a`, `?page=2`)."""
+        "" when it holds a secret, or when it needs the feed's path (`news/a.html`, `../a`, `?page=2`). With
+        `ignore_origin`, read from `link` alone."""
         reference = (reference or "").strip()
         if not reference or mask_in(reference, self.secrets) != reference:
             return ""
-        if reference.startswith("/") and self.origin:
+        if reference.startswith("/") and self.origin and not ignore_origin:
             return safe_url(reference, self.origin)
         return safe_url(reference, link) if link else ""
 
-    def reader(self, link: str, left_out: list[str]):
-        """For `clean_html`: each relative link of an item's text `read`, or added to `left_out` (and dropped)."""
+    def reader(self, link: str, left_out: list[str], own: bool = False):
+        """For `clean_html`: each relative link of an item's text `read` (from `link` alone when it is the item's
+        own, as a feed with a base reads its text), or added to `left_out` (and dropped)."""
+        if own:
+            return lambda reference: self.read(reference, link, ignore_origin=True) or left_out.append(reference)
         return lambda reference: self.read(reference, link) or left_out.append(reference)
 
 

@@ -1,0 +1,43 @@
+"""Review h140: the newest fixes (feed `_Rooted`, outbox pruning, forget, renames) checked again."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from http_fixtures import Route
+
+from tests.test_review_h138 import SHORT_KEY
+
+LINKED_ITEM = ("<rss version='2.0'><channel><title>Partner</title><description>d</description><item>"
+               "<title>Members' news</title><link>{origin}/news/1.html</link>"
+               "<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate>"
+               "<description>&lt;p&gt;See &lt;a href=\"/feeds/{key}/news/2.html\"&gt;the next&lt;/a&gt;, "
+               "&lt;img src=\"/feeds/{key}/chart.png\"&gt; and &lt;a href=\"/about/\"&gt;about us&lt;/a&gt;&lt;/p&gt;"
+               "</description></item></channel></rss>")
+
+
+@pytest.mark.parametrize("parser", ["feedparser", "fast"])
+def test_an_items_text_never_reads_a_link_holding_the_key_from_its_own_absolute_link(
+        pipeline_project, feed_server, monkeypatch, parser):
+    """A `${NAME}` feed with no base whose item has an absolute link of its own: a link from the root in its text
+    that repeats the key of the feed's path is left out and counted, as in an item with no link of its own (it was
+    read from the item's link, publishing the key); `/about/` is still read."""
+    from pipeline import redact
+
+    monkeypatch.setenv("PARTNER_KEY", SHORT_KEY)
+    monkeypatch.setattr(redact, "_remembered", set())
+    origin = feed_server.url("")
+    feed_server.routes[f"/feeds/{SHORT_KEY}/rss.xml"] = Route(
+        LINKED_ITEM.format(key=SHORT_KEY, origin=origin.rstrip("/")).encode())
+    url = feed_server.url("/feeds/${PARTNER_KEY}/rss.xml")
+    project = pipeline_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\nparser = "{parser}"\n',
+                               {"subscribers.csv": "email,name\n"})
+
+    report = project.refresh(as_of=date(2016, 2, 1), check=False)
+
+    [item] = project.items()
+    assert SHORT_KEY not in repr(item)
+    assert item.url == feed_server.url("/news/1.html")
+    assert f'href="{feed_server.url("/about/")}"' in item.body_html
+    assert any(": 2 relative links in 1 new item could not be resolved" in problem for problem in report.problems)

@@ -41,3 +41,22 @@ def test_an_items_text_never_reads_a_link_holding_the_key_from_its_own_absolute_
     assert item.url == feed_server.url("/news/1.html")
     assert f'href="{feed_server.url("/about/")}"' in item.body_html
     assert any(": 2 relative links in 1 new item could not be resolved" in problem for problem in report.problems)
+
+
+BLOG = '[sources.blog]\ntype = "blog"\npath = "blog"\n'
+POST = '---\ntitle: "{title}"\ndate: 2016-01-20\n{slug}---\n\nPeer workers met in Leeds.\n'
+
+
+def test_a_folders_post_added_beside_a_post_whose_slug_is_index_is_named_by_its_folder(pipeline_project):
+    """The item `index` of a post whose front matter says `slug: index` is no folder's post an earlier version
+    published as `index`: a folder's post added later is `post-a`, not a second `index` left out as a clash."""
+    project = pipeline_project(BLOG, {"blog/about.md": POST.format(title="About us", slug="slug: index\n"),
+                                      "subscribers.csv": "email,name\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+
+    project.write({"blog/post-a/index.md": POST.format(title="Peer support in Leeds", slug="")})
+    report = project.refresh(as_of=date(2016, 2, 1))
+
+    assert not report.problems
+    assert "Peer support in Leeds" in project.site("blog/post-a/")
+    assert "About us" in project.site("blog/index/")

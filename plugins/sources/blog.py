@@ -67,9 +67,12 @@ class BlogSource(Source):
         """The post of a folder of its own (`post-a/index.md`) that an earlier version, which named each such post
         `index`, published as the post `index`: the first post so named, when it is a folder's and the state holds
         the item `index`, not withdrawn. It keeps that name, and so its page and its id: it is not sent again as a new
-        post. (A withdrawn one was the folder's own `index.md`, since deleted.)"""
+        post. (A withdrawn one was the folder's own `index.md`, since deleted; none while a post says `slug: index`.)"""
+        self._as_index = None  # (each post's own slug, below)
         earlier = next((path for path, post in loaded if not post.metadata.get("slug") and path.stem == "index"), None)
         if earlier is None or not _bundled(earlier.relative_to(self.settings.path)):
+            return None
+        if any(self._slug(path, post) == "index" for path, post in loaded):  # `slug: index`: that post's item
             return None
         ident = item_id(self.instance, "index")
         listed = run.store.published_dates([ident]) and run.store.withdrawn_at(ident) is None

@@ -48,6 +48,8 @@ def planned(project: Project, store: Store) -> list[tuple[str, str]]:
         for given, former in zip(project.renamed_from.get(table, ()), project.former_names(source.instance),
                                  strict=True):
             old = _now_named(former, done)
+            if old not in (source.instance, former) and has_stored(store, former):
+                old = former  # a source given the name once it was renamed away: its own, to move
             if old == source.instance:  # moved already
                 found[table, given] = True
             elif old in configured:

@@ -7,7 +7,11 @@ from datetime import date
 import pytest
 from http_fixtures import Route
 
+from pipeline.models import item_id
+from pipeline.testing import BASE_TOML, PipelineProject
 from tests.test_review_h138 import SHORT_KEY
+from tests.test_review_h139 import OTHER, feed, stored
+from tests.test_source_rename import READERS, SINKS, TWO
 
 LINKED_ITEM = ("<rss version='2.0'><channel><title>Partner</title><description>d</description><item>"
                "<title>Members' news</title><link>{origin}/news/1.html</link>"
@@ -60,3 +64,26 @@ def test_a_folders_post_added_beside_a_post_whose_slug_is_index_is_named_by_its_
     assert not report.problems
     assert "Peer support in Leeds" in project.site("blog/post-a/")
     assert "About us" in project.site("blog/index/")
+
+
+def test_a_new_source_renamed_from_a_name_another_had_in_between_keeps_its_ids_and_the_others_record(write_project):
+    """partner -> odu -> news, then a new source "odu" (its own ids) renamed to "local": local keeps the ids it made
+    as odu, not those the first "odu" was given, and news keeps making its ids under partner (its record kept)."""
+    config = write_project(feed("partner", "partner.xml") + SINKS, {"subscribers.csv": READERS, "partner.xml": TWO})
+    project = PipelineProject(config)
+    project.refresh(as_of=date(2016, 4, 1))
+    ids = set(stored(config))
+    project.write({"pipeline.toml": BASE_TOML + feed("odu", "partner.xml", 'renamed_from = "partner"') + SINKS})
+    project.refresh(as_of=date(2016, 4, 2))
+    project.write({"pipeline.toml": BASE_TOML + feed("news", "partner.xml", 'renamed_from = "odu"') + SINKS})
+    project.refresh(as_of=date(2016, 4, 3))
+    project.write({"pipeline.toml": BASE_TOML + feed("news", "partner.xml") + feed("odu", "other.xml") + SINKS,
+                   "other.xml": OTHER})
+    project.refresh(as_of=date(2016, 4, 4))
+
+    project.write({"pipeline.toml": BASE_TOML + feed("news", "partner.xml")
+                   + feed("local", "other.xml", 'renamed_from = "odu"') + SINKS})
+    report = project.refresh(as_of=date(2016, 4, 5))
+
+    assert not report.problems
+    assert stored(config) == {**{item: "news" for item in ids}, item_id("odu", "urn:1"): "local"}

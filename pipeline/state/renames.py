@@ -59,6 +59,11 @@ def _recorded(store: Store, select: str) -> list[tuple]:
     return store._rows(select)
 
 
+def _renamed_away(db, name: str) -> bool:
+    """Whether a source was renamed away from `name`: one of that name now is a new one, making ids under it."""
+    return db.execute("SELECT 1 FROM source_renames WHERE old = ?", (name,)).fetchone() is not None
+
+
 def has_stored(store: Store, name: str) -> bool:
     """Whether anything is stored under source name `name`: items, a feed's state, or a run's result."""
     return bool(store._rows(_STORED, {"name": name}))
@@ -76,8 +81,8 @@ def rename_source(store: Store, old: str, new: str, at: datetime | None = None) 
         if db.execute("SELECT 1 FROM source_renames WHERE old = ? AND new = ?", (old, new)).fetchone() and not \
                 db.execute(_STORED, {"name": old}).fetchone():
             return Moved(0)  # done already: what `new` has is its own
-        ids = db.execute("SELECT ids FROM source_renames WHERE new = ? ORDER BY at DESC, rowid DESC LIMIT 1",
-                         (old,)).fetchone()
+        ids = None if _renamed_away(db, old) else db.execute(
+            "SELECT ids FROM source_renames WHERE new = ? ORDER BY at DESC, rowid DESC LIMIT 1", (old,)).fetchone()
         copies = [item for item, in db.execute(_COPIES, {"new": new, "old": old})]
         moved = db.execute("UPDATE items SET source = ?, data = json_set(data, '$.source', ?) WHERE source = ?",
                            (new, new, old)).rowcount
@@ -94,6 +99,9 @@ def rename_source(store: Store, old: str, new: str, at: datetime | None = None) 
         for kind in ("source", "records"):
             db.execute("UPDATE OR IGNORE alerts SET key = ? WHERE key = ?", (f"{kind}:{new}", f"{kind}:{old}"))
         db.execute("DELETE FROM source_renames WHERE old = ?", (new,))  # renamed back: a name in use again
+        # `old` renamed away before, then given to a new source: the earlier record kept under a key no source has
+        # (a NUL and its time), for the ids of the source it was renamed to
+        db.execute("UPDATE source_renames SET old = old || char(0) || at WHERE old = ? AND new != ?", (old, new))
         db.execute("INSERT OR REPLACE INTO source_renames (old, new, ids, at) VALUES (?, ?, ?, ?)",
                    (old, new, ids[0] if ids else old, at_text))
     return Moved(moved, len(copies))

@@ -17,7 +17,8 @@ LINKED_ITEM = ("<rss version='2.0'><channel><title>Partner</title><description>d
                "<title>Members' news</title><link>{origin}/news/1.html</link>"
                "<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate>"
                "<description>&lt;p&gt;See &lt;a href=\"/feeds/{key}/news/2.html\"&gt;the next&lt;/a&gt;, "
-               "&lt;img src=\"/feeds/{key}/chart.png\"&gt; and &lt;a href=\"/about/\"&gt;about us&lt;/a&gt;&lt;/p&gt;"
+               "&lt;img src=\"/feeds/{key}/chart.png\"&gt;, &lt;a href=\"\"&gt;this&lt;/a&gt; and "
+               "&lt;a href=\"/about/\"&gt;about us&lt;/a&gt;&lt;/p&gt;"
                "</description></item></channel></rss>")
 
 
@@ -26,7 +27,7 @@ def test_an_items_text_never_reads_a_link_holding_the_key_from_its_own_absolute_
         pipeline_project, feed_server, monkeypatch, parser):
     """A `${NAME}` feed with no base whose item has an absolute link of its own: a link from the root in its text
     that repeats the key of the feed's path is left out and counted, as in an item with no link of its own (it was
-    read from the item's link, publishing the key); `/about/` is still read."""
+    read from the item's link, publishing the key); `/about/` and an empty link (the item's own) are still read."""
     from pipeline import redact
 
     monkeypatch.setenv("PARTNER_KEY", SHORT_KEY)
@@ -43,7 +44,7 @@ def test_an_items_text_never_reads_a_link_holding_the_key_from_its_own_absolute_
     [item] = project.items()
     assert SHORT_KEY not in repr(item)
     assert item.url == feed_server.url("/news/1.html")
-    assert f'href="{feed_server.url("/about/")}"' in item.body_html
+    assert f'href="{feed_server.url("/about/")}"' in item.body_html and f'href="{item.url}"' in item.body_html
     assert any(": 2 relative links in 1 new item could not be resolved" in problem for problem in report.problems)
 
 

@@ -380,24 +380,27 @@ class _Rooted(NamedTuple):
     origin: str
     secrets: tuple[str, ...]
 
-    def read(self, reference: str, link: str = "", ignore_origin: bool = False) -> str:
+    def read(self, reference: str, link: str = "") -> str:
         """`reference` read from the origin when it is a path from the root (`/about/`) or an address without its
         scheme (`//cdn.example.org/a.png`), else from `link` (the item's own, itself read so) when there is one;
-        "" when it holds a secret, or when it needs the feed's path (`news/a.html`, `../a`, `?page=2`). With
-        `ignore_origin`, read from `link` alone."""
+        "" when it holds a secret, or when it needs the feed's path (`news/a.html`, `../a`, `?page=2`)."""
         reference = (reference or "").strip()
-        if not reference or mask_in(reference, self.secrets) != reference:
+        if not reference or self.holds_secret(reference):
             return ""
-        if reference.startswith("/") and self.origin and not ignore_origin:
+        if reference.startswith("/") and self.origin:
             return safe_url(reference, self.origin)
         return safe_url(reference, link) if link else ""
 
     def reader(self, link: str, left_out: list[str], own: bool = False):
         """For `clean_html`: each relative link of an item's text `read` (from `link` alone when it is the item's
         own, as a feed with a base reads its text), or added to `left_out` (and dropped)."""
-        if own:
-            return lambda reference: self.read(reference, link, ignore_origin=True) or left_out.append(reference)
+        if own:  # read as any feed's text is, but for one holding a secret
+            return lambda reference: (left_out.append(reference) if self.holds_secret(reference)
+                                      else safe_url(reference, link) or None)
         return lambda reference: self.read(reference, link) or left_out.append(reference)
+
+    def holds_secret(self, reference: str) -> bool:
+        return mask_in(reference, self.secrets) != reference
 
 
 def _relative(url: str) -> bool:

@@ -22,6 +22,7 @@ from pipeline.errors import ConfigError, PipelineError
 from pipeline.models import Item, SourceName
 from pipeline.run_report import items_text
 from pipeline.state.renames import (
+    every_rename,
     has_stored,
     id_namespaces,
     look_alikes,
@@ -38,7 +39,7 @@ log = logging.getLogger("pipeline.run")
 def planned(project: Project, store: Store) -> list[tuple[str, str]]:
     """Each (old name, new name) still to move; a ConfigError, a line per table, for a `renamed_from` naming nothing
     stored, a name another source now has, or two names each with items of their own."""
-    done = renamed_to(store)
+    done, every = renamed_to(store), every_rename(store)
     configured = {source.instance for source in project.sources}
     found: dict[tuple[str, str], bool] = {}  # (table, name given): something found under it, for a source of it
     moves: dict[str, list[str]] = {}  # new name -> the old names to move to it
@@ -48,6 +49,8 @@ def planned(project: Project, store: Store) -> list[tuple[str, str]]:
         for given, former in zip(project.renamed_from.get(table, ()), project.former_names(source.instance),
                                  strict=True):
             old = _now_named(former, done)
+            if old != source.instance and source.instance in _names_since(former, every):
+                old = source.instance  # renamed on since, and its name given to a new source renamed too
             if old not in (source.instance, former) and has_stored(store, former):
                 old = former  # a source given the name once it was renamed away: its own, to move
             if old == source.instance:  # moved already
@@ -147,6 +150,17 @@ def _now_named(name: str, done: dict[str, str]) -> str:
         seen.add(name)
         name = done[name]
     return name
+
+
+def _names_since(name: str, every: dict[str, set[str]]) -> set[str]:
+    """Each name a source of `name` was renamed to, and on (`every_rename`)."""
+    found, todo = set(), [name]
+    while todo:
+        for new in every.get(todo.pop(), ()):
+            if new not in found:
+                found.add(new)
+                todo.append(new)
+    return found
 
 
 def _where(project: Project, table: str) -> str:

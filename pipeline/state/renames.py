@@ -45,6 +45,14 @@ def renamed_to(store: Store) -> dict[str, str]:
     return dict(_recorded(store, "SELECT old, new FROM source_renames"))
 
 
+def every_rename(store: Store) -> dict[str, set[str]]:
+    """{old name: each name it was renamed to}, a name renamed away again once given to a new source included."""
+    found: dict[str, set[str]] = {}
+    for old, new in _recorded(store, "SELECT old, new FROM source_renames"):
+        found.setdefault(old.partition("\0")[0], set()).add(new)
+    return found
+
+
 def id_namespaces(store: Store) -> dict[str, str]:
     """{name: the name its item ids are made under} for every source renamed to a name (the latest rename to it) and
     not renamed away from it since: a source given that name again is a new one, making its ids under its own."""

@@ -63,24 +63,30 @@ KEYED_ITEM = ("<rss version='2.0'><channel><title>Partner</title><description>d<
               "&lt;a href=\"/about/\"&gt;about us&lt;/a&gt;&lt;/p&gt;</description></item></channel></rss>")
 
 
+def refreshed_private_feed(pipeline_project, feed_server, monkeypatch, parser: str, document: str):
+    """A feed served at `/feeds/SHORT_KEY/rss.xml`, read as `/feeds/${PARTNER_KEY}/rss.xml` with `parser`, refreshed
+    once: (its one item, the run's report)."""
+    from pipeline import redact
+
+    monkeypatch.setenv("PARTNER_KEY", SHORT_KEY)
+    monkeypatch.setattr(redact, "_remembered", set())  # (masked in messages: not in the next tests')
+    feed_server.routes[f"/feeds/{SHORT_KEY}/rss.xml"] = Route(document.encode())
+    url = feed_server.url("/feeds/${PARTNER_KEY}/rss.xml")
+    project = pipeline_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\nparser = "{parser}"\n',
+                               {"subscribers.csv": "email,name\n"})
+    report = project.refresh(as_of=date(2016, 2, 1), check=False)
+    [item] = project.items()
+    return item, report
+
+
 @pytest.mark.parametrize("parser", ["feedparser", "fast"])
 def test_a_link_from_the_root_that_repeats_the_key_of_the_feeds_path_is_left_out(
         pipeline_project, feed_server, monkeypatch, parser):
     """A private feed at `/feeds/${PARTNER_KEY}/rss.xml` declaring no base, whose links from the root repeat its
     path (`/feeds/KEY/news/1.html`): read from its origin they published the key, which a link from the root
     never needs to; left out, as before, and counted. `/about/` is still read from the origin."""
-    from pipeline import redact
-
-    monkeypatch.setenv("PARTNER_KEY", SHORT_KEY)
-    monkeypatch.setattr(redact, "_remembered", set())  # (masked in messages: not in the next tests')
-    feed_server.routes[f"/feeds/{SHORT_KEY}/rss.xml"] = Route(KEYED_ITEM.format(key=SHORT_KEY).encode())
-    url = feed_server.url("/feeds/${PARTNER_KEY}/rss.xml")
-    project = pipeline_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\nparser = "{parser}"\n',
-                               {"subscribers.csv": "email,name\n"})
-
-    report = project.refresh(as_of=date(2016, 2, 1), check=False)
-
-    [item] = project.items()
+    item, report = refreshed_private_feed(pipeline_project, feed_server, monkeypatch, parser,
+                                          KEYED_ITEM.format(key=SHORT_KEY))
     assert SHORT_KEY not in repr(item)
     assert item.url == "" and item.image == "" and f'href="{feed_server.url("/about/")}"' in item.body_html
     assert any(": 3 relative links in 1 new item could not be resolved" in problem for problem in report.problems)

@@ -55,7 +55,9 @@ def main_check(config: Path) -> int:
     return main(["--config", str(config), "check"])
 
 
-def test_a_new_source_given_a_name_a_renamed_source_had_in_between_makes_its_own_ids(write_project):
+def renamed_twice_then_named_again(write_project):
+    """partner renamed odu, then news, and a new source named odu: (its pipeline.toml, the project, the ids partner
+    stored, the report of the run that added the new odu)."""
     config = write_project(feed("partner", "partner.xml") + SINKS, {"subscribers.csv": READERS, "partner.xml": TWO})
     project = PipelineProject(config)
     project.refresh(as_of=date(2016, 4, 1))
@@ -64,10 +66,14 @@ def test_a_new_source_given_a_name_a_renamed_source_had_in_between_makes_its_own
     project.refresh(as_of=date(2016, 4, 2))
     project.write({"pipeline.toml": BASE_TOML + feed("news", "partner.xml", 'renamed_from = "odu"') + SINKS})
     project.refresh(as_of=date(2016, 4, 3))
-    # "odu" is free again: a new source of that name is not a renamed one, and makes its ids under its own name
     project.write({"pipeline.toml": BASE_TOML + feed("news", "partner.xml") + feed("odu", "other.xml") + SINKS,
                    "other.xml": OTHER})
-    report = project.refresh(as_of=date(2016, 4, 4))
+    return config, project, ids, project.refresh(as_of=date(2016, 4, 4))
+
+
+def test_a_new_source_given_a_name_a_renamed_source_had_in_between_makes_its_own_ids(write_project):
+    # "odu" is free again: a new source of that name is not a renamed one, and makes its ids under its own name
+    config, _, ids, report = renamed_twice_then_named_again(write_project)
     assert not report.problems
     assert stored(config) == {**{item: "news" for item in ids}, item_id("odu", "urn:1"): "odu"}
 

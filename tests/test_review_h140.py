@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from http_fixtures import Route
 
 from pipeline.models import item_id
-from pipeline.testing import BASE_TOML, PipelineProject
-from tests.test_review_h138 import SHORT_KEY
-from tests.test_review_h139 import OTHER, feed, stored
-from tests.test_source_rename import READERS, SINKS, TWO
+from pipeline.testing import BASE_TOML
+from tests.test_review_h138 import SHORT_KEY, refreshed_private_feed
+from tests.test_review_h139 import feed, renamed_twice_then_named_again, stored
+from tests.test_source_rename import SINKS
 
 LINKED_ITEM = ("<rss version='2.0'><channel><title>Partner</title><description>d</description><item>"
                "<title>Members' news</title><link>{origin}/news/1.html</link>"
@@ -28,20 +27,8 @@ def test_an_items_text_never_reads_a_link_holding_the_key_from_its_own_absolute_
     """A `${NAME}` feed with no base whose item has an absolute link of its own: a link from the root in its text
     that repeats the key of the feed's path is left out and counted, as in an item with no link of its own (it was
     read from the item's link, publishing the key); `/about/` and an empty link (the item's own) are still read."""
-    from pipeline import redact
-
-    monkeypatch.setenv("PARTNER_KEY", SHORT_KEY)
-    monkeypatch.setattr(redact, "_remembered", set())
-    origin = feed_server.url("")
-    feed_server.routes[f"/feeds/{SHORT_KEY}/rss.xml"] = Route(
-        LINKED_ITEM.format(key=SHORT_KEY, origin=origin.rstrip("/")).encode())
-    url = feed_server.url("/feeds/${PARTNER_KEY}/rss.xml")
-    project = pipeline_project(f'[sources.partner]\ntype = "feed"\nurl = "{url}"\nparser = "{parser}"\n',
-                               {"subscribers.csv": "email,name\n"})
-
-    report = project.refresh(as_of=date(2016, 2, 1), check=False)
-
-    [item] = project.items()
+    item, report = refreshed_private_feed(pipeline_project, feed_server, monkeypatch, parser, LINKED_ITEM.format(
+        key=SHORT_KEY, origin=feed_server.url("").rstrip("/")))
     assert SHORT_KEY not in repr(item)
     assert item.url == feed_server.url("/news/1.html")
     assert f'href="{feed_server.url("/about/")}"' in item.body_html and f'href="{item.url}"' in item.body_html
@@ -70,17 +57,7 @@ def test_a_folders_post_added_beside_a_post_whose_slug_is_index_is_named_by_its_
 def test_a_new_source_renamed_from_a_name_another_had_in_between_keeps_its_ids_and_the_others_record(write_project):
     """partner -> odu -> news, then a new source "odu" (its own ids) renamed to "local": local keeps the ids it made
     as odu, not those the first "odu" was given, and news keeps making its ids under partner (its record kept)."""
-    config = write_project(feed("partner", "partner.xml") + SINKS, {"subscribers.csv": READERS, "partner.xml": TWO})
-    project = PipelineProject(config)
-    project.refresh(as_of=date(2016, 4, 1))
-    ids = set(stored(config))
-    project.write({"pipeline.toml": BASE_TOML + feed("odu", "partner.xml", 'renamed_from = "partner"') + SINKS})
-    project.refresh(as_of=date(2016, 4, 2))
-    project.write({"pipeline.toml": BASE_TOML + feed("news", "partner.xml", 'renamed_from = "odu"') + SINKS})
-    project.refresh(as_of=date(2016, 4, 3))
-    project.write({"pipeline.toml": BASE_TOML + feed("news", "partner.xml") + feed("odu", "other.xml") + SINKS,
-                   "other.xml": OTHER})
-    project.refresh(as_of=date(2016, 4, 4))
+    config, project, ids, _ = renamed_twice_then_named_again(write_project)
 
     project.write({"pipeline.toml": BASE_TOML + feed("news", "partner.xml", 'renamed_from = "partner"')
                    + feed("local", "other.xml", 'renamed_from = "odu"') + SINKS})

@@ -167,7 +167,7 @@ def fetch_once(project: Project, state_file: Path) -> tuple[list[Item], RunRepor
     started = time.perf_counter()
     collected = Collected()
     try:
-        runner._fetch_all(project.sources, ctx, report, lambda what, done, total: None, collected)
+        runner._fetch_all(project.sources, ctx, report, lambda what, done, total: None, collected, {})
         items = collected.items
     finally:
         ctx.close()
@@ -349,8 +349,8 @@ def summary_text(figures: list[Figure], found: dict[str, float], outputs: dict |
 
 def write_json(args, figures: list[Figure], found: dict, outputs: dict | None, corpus_bytes: int,
                load_before: tuple[float, ...]) -> Path:
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / "latest.json"
+    path = args.json or RESULTS_DIR / "latest.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     data = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "as_of": AS_OF.isoformat(),
@@ -380,6 +380,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--corpus-dir", type=Path, help="build everything here (kept) instead of a temp folder")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     parser.add_argument("--profile", action="store_true", help="also cProfile ingest in one process")
+    parser.add_argument("--json", type=Path, help="write the figures here (default bench/results/latest.json)")
     args = parser.parse_args(argv)
     if args.quick:
         args.feeds, args.items = 20, 20

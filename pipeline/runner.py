@@ -28,7 +28,7 @@ from pathlib import Path
 from pipeline import alerts, http_client, renaming, watchdog
 from pipeline.components import Deliverer, Sink, SinkResult, Source
 from pipeline.config import Project
-from pipeline.edition import Edition, check_date, month_before, prepare_edition, start_of, still_relevant
+from pipeline.edition import Edition, EditionError, check_date, month_before, prepare_edition, start_of, still_relevant
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.fetching import fetch_all
 from pipeline.ingesting import Ingest
@@ -82,6 +82,9 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
         try:
             if mode == "run":  # a date that would be refused is refused before anything is fetched
                 check_date(store, as_of, datetime.now(project.tz).date())
+            elif as_of > datetime.now(project.tz).date():
+                raise EditionError(f"{as_of} is in the future; a refresh behaves as on a day that has come "
+                                   f"(leave out --as-of for today)")
             ctx = RunContext(project, store, as_of, moment, dry_run=dry_run, mode=mode, tls=tls)
             try:
                 ingest = Ingest(ctx, report, progress)

@@ -350,6 +350,17 @@ def test_a_date_in_the_future_is_refused_before_anything_is_fetched(project_from
     assert recorder.log == []
 
 
+def test_a_refresh_as_of_a_day_to_come_is_refused_before_anything_is_fetched(project_from):
+    """A refresh as of 2061 would judge every event and closing date as of then: each passed, and left out of the
+    feed and the site."""
+    from pipeline.edition import EditionError
+
+    recorder = Recorder(items())
+    with pytest.raises(EditionError, match="2061-05-01 is in the future; a refresh behaves as on a day that has come"):
+        run(project_from(TOML, plugins=[("rec", recorder)]), as_of=date(2061, 5, 1), mode="refresh")
+    assert recorder.log == []
+
+
 def test_re_making_an_old_issue_does_not_hide_new_items_from_the_next(project_from):
     recorder = Recorder([make_item(Kind.POST, "January", published=JAN)])
     project = project_from(TOML, plugins=[("rec", recorder)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -16,6 +17,30 @@ def test_check_ok(write_project, capsys):
     path = write_project(FEED_ONLY, {"partner.xml": RSS})
     assert main(["check", "-c", str(path)]) == 0
     assert "OK — 1 sources, 0 transforms, 1 sinks" in capsys.readouterr().out
+
+
+def test_check_names_every_folder_a_run_writes_for_a_sandbox_to_leave_writable(write_project, capsys, tmp_path):
+    """The systemd unit leaves only state/, out/ and outbox/ writable: an alerts' outbox elsewhere failed only when an
+    alert was due. `check` names each folder, from the project's folder when inside it."""
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-alerts"
+    path = write_project(FEED_ONLY + f'''
+[pipeline]
+name = "Network"
+site_url = "https://example.org"
+out_dir = "site"
+[alerts]
+to = ["organisers@example.org"]
+from_email = "alerts@example.org"
+[alerts.delivery]
+type = "outbox"
+folder = "{elsewhere}"
+''', {"partner.xml": RSS})
+    assert main(["check", "-c", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == (
+        f"writes: state/, site/, {elsewhere} (under systemd, each must be in the unit's ReadWritePaths)")
+    assert main(["check", "-c", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["writes"] == [str(tmp_path / "state"), str(tmp_path / "site"),
+                                                              str(elsewhere)]
 
 
 def test_check_reports_config_errors_one_line_each_with_exit_2(write_project, capsys):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline import logs, renaming
@@ -52,7 +53,24 @@ def check_data(config, project: Project) -> dict:
         raise ConfigError(f"{project.config_path.name}: [pipeline]: out_dir: {problem}; choose another path")
     return {"config": str(config), "ok": True, "exit_code": 0, "sources": len(project.sources),
             "transforms": len(project.transforms), "sinks": len(project.sinks),
-            "plugins": len(project.host.pm.get_plugins())}
+            "plugins": len(project.host.pm.get_plugins()), "writes": [str(path) for path in written_folders(project)]}
+
+
+def written_folders(project: Project) -> list[Path]:
+    """The folders runs write to (the state, the site, each delivery's own folder): what a sandbox such as systemd's
+    `ReadWritePaths` must leave writable."""
+    from pipeline.mail.transactional import keeping_mail
+
+    found = [project.core.state_dir, project.core.out_dir]
+    found += [folder for deliverer in keeping_mail(project) if isinstance(folder := getattr(deliverer, "folder", None),
+                                                                          Path)]
+    resolved = [path.resolve() for path in found]
+    return [path for n, path in enumerate(resolved) if path not in resolved[:n]]
+
+
+def _shown(path: Path, root: Path) -> str:
+    """A folder as `check` names it: from the project's folder when inside it."""
+    return f"{path.relative_to(root)}/" if path.is_relative_to(root) else str(path)
 
 
 def cmd_check(args) -> int:
@@ -70,7 +88,10 @@ def cmd_check(args) -> int:
 
     counts = (f"{data['sources']} sources, {data['transforms']} transforms, "
               f"{data['sinks']} sinks, {data['plugins']} plugins")
+    root = project.root.resolve()
+    writes = ", ".join(_shown(Path(path), root) for path in data["writes"])
     _console().print(f"{escape(data['config'])}: OK — {counts}")
+    _console().print(f"writes: {escape(writes)} (under systemd, each must be in the unit's ReadWritePaths)")
     return 0
 
 

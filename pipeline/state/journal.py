@@ -2,7 +2,8 @@
 
 A delivery is one issue to one recipient. Its states, and every way between them:
 
-    (none) --begin_batch--> in_flight          before anything is handed to the provider
+    (none) --begin_batch--> in_flight          before anything is handed to the provider (not to one who has
+                                               left the list since the send read it)
     (none) --record_failed--> failed           no batch could even be started
     in_flight --settle_batch--> sent            the provider accepted it
     in_flight --settle_batch--> failed          certainly not accepted (retried by the next run)
@@ -52,8 +53,9 @@ class Outcome(NamedTuple):
 def begin_batch(store: Store, *, batch: str, edition: int, channel: str, recipients: list[str],
                 send_at: datetime | None, at: datetime) -> list[str]:
     """Record `recipients` as in flight in `batch`, before the batch is handed to the provider; return
-    those it claimed (a recipient already sent, unknown or in another batch is left alone). Durable: a record a
-    power cut took back would let the next run send the batch a second time."""
+    those it claimed (a recipient already sent, unknown or in another batch is left alone, and so is one the list
+    holds as no longer active: they left, or were marked bounced, after the send read them, and get no row).
+    Durable: a record a power cut took back would let the next run send the batch a second time."""
     stamp = _iso(at)
     with store.transaction(durable=True) as db:
         db.execute("INSERT INTO batches (id, edition, channel, state, send_at, created_at) "
@@ -61,7 +63,8 @@ def begin_batch(store: Store, *, batch: str, edition: int, channel: str, recipie
                    (batch, edition, channel, _iso(send_at) if send_at else None, stamp))
         db.execute(  # one statement for the whole batch: json_each walks the list inside SQLite
             """INSERT INTO deliveries (edition, recipient, channel, status, batch, updated_at)
-               SELECT ?, value, ?, 'in_flight', ?, ? FROM json_each(?) WHERE true
+               SELECT ?, value, ?, 'in_flight', ?, ? FROM json_each(?) WHERE value NOT IN (SELECT email FROM
+                 subscribers WHERE status != 'active')
                ON CONFLICT (edition, recipient) DO UPDATE SET channel = excluded.channel, status = 'in_flight',
                  batch = excluded.batch, reference = '', error = '', updated_at = excluded.updated_at
                WHERE deliveries.status = 'failed'""",

@@ -1,0 +1,90 @@
+"""Review h142: sending and subscribers, adversarially (faults, the subscriber's life cycle over real HTTP).
+
+Each test is one problem found, and fails while the problem is there. Servers (uvicorn, SMTP, the SendGrid
+stand-in) run on 127.0.0.1, started and stopped by the test; state files live in tmp_path.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import httpx
+
+from pipeline.cli import main
+from pipeline.config import load_project
+from pipeline.state import Store
+from pipeline.state import subscribers as subs
+from tests.mail_fixtures import Inbox
+from tests.newsletter_network import newsletter_toml
+from tests.serve_fixtures import LiveServer
+
+POST = "---\ntitle: \"{title}\"\ndate: {day}\n---\n\n{title}: what happened, and what comes next.\n"
+SITE = '[pipeline]\nname = "Test Network"\nsite_url = "https://network.example.org"\nworkers = 1\n'
+
+
+def _journal(config: Path, edition: int = 1) -> dict[str, str]:
+    db = sqlite3.connect(config.parent / "state" / "pipeline.sqlite")
+    try:
+        return dict(db.execute("SELECT recipient, status FROM deliveries WHERE edition = ?", (edition,)))
+    finally:
+        db.close()
+
+
+# -- leaving while an issue is being sent ------------------------------------------------------------------------
+
+class _LeavesMidSend(Inbox):
+    """An SMTP inbox that, while taking the send's first message, has the other subscriber press the one-click
+    unsubscribe link of their own (`leave(address)`), as a reader of an earlier issue may at any moment."""
+
+    def __init__(self, everyone: set[str], leave):
+        super().__init__()
+        self.everyone, self.leave, self.left = everyone, leave, []
+
+    async def handle_DATA(self, server, session, envelope):
+        if not self.received:
+            [other] = self.everyone - set(envelope.rcpt_tos)
+            self.leave(other)
+            self.left.append(other)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_subscriber_who_unsubscribes_while_the_issue_is_being_sent_is_not_sent_it(
+        write_project, smtp_server, monkeypatch):
+    """Ann and Bob are active; issue 1 goes out by SMTP, one message at a time. While the server takes the first
+    message, the other reader presses the one-click unsubscribe link of an earlier issue (RFC 8058), and the page
+    answers "You have unsubscribed … You will not receive the newsletter any more"; their status is `unsubscribed`.
+    The send had read them with the rest of its 5,000-recipient chunk before, and nothing looks again: their
+    message goes out a moment later. On a list of a few thousand sent by SMTP that is many minutes during which an
+    unsubscribe, or a bounce or complaint the provider reports, is not honoured. A recipient no longer active when
+    their batch is handed over should be left out of it (and get no journal row)."""
+    monkeypatch.setenv("TEST_SECRET_H142", "a-secret-long-enough-for-links")
+    inbox = _LeavesMidSend({"ann@example.org", "bob@example.org"}, None)
+    port = smtp_server(inbox)
+    config = write_project(SITE + '[serve]\nsecret_env = "TEST_SECRET_H142"\n' + newsletter_toml(
+        delivery=f'type = "smtp"\n    host = "127.0.0.1"\n    port = {port}\n    starttls = false'),
+        {"blog/2016-01-20.md": POST.format(title="A day in Leeds", day="2016-01-20"),
+         "subscribers.csv": "email,name\nann@example.org,Ann\nbob@example.org,Bob\n"})
+    assert main(["subscribers", "import", str(config.parent / "subscribers.csv"), "-c", str(config)]) == 0
+    live = LiveServer(load_project(config)).start()
+    try:
+        def leave(address: str) -> None:
+            store = Store(config.parent / "state" / "pipeline.sqlite")
+            try:
+                found = subs.find_subscriber(store, address)
+            finally:
+                store.close()
+            token = live.app.state.web.links.tokens.make("unsubscribe", found.id)
+            answer = httpx.post(f"{live.url}/unsubscribe/{token}", content=b"List-Unsubscribe=One-Click",
+                                headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10)
+            assert answer.status_code == 200 and "You have unsubscribed" in answer.text
+
+        inbox.leave = leave
+        assert main(["run", "--as-of", "2016-02-01", "-c", str(config)]) == 0
+    finally:
+        live.stop()
+    [left] = inbox.left
+    assert live.status(left) == "unsubscribed"
+    received = [address for message in inbox.received for address in message["to"]]
+    assert left not in received, received
+    assert left not in _journal(config)

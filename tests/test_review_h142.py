@@ -88,3 +88,77 @@ def test_a_subscriber_who_unsubscribes_while_the_issue_is_being_sent_is_not_sent
     received = [address for message in inbox.received for address in message["to"]]
     assert left not in received, received
     assert left not in _journal(config)
+
+
+# -- changing themes while an issue is being sent ----------------------------------------------------------------
+
+THEMED = """
+[serve]
+secret_env = "TEST_SECRET_H142"
+
+[transforms.themes]
+type = "themes"
+
+[transforms.themes.taxonomy]
+"research" = ["research*"]
+"peer support" = ["peer support*"]
+"""
+RESEARCH = ("---\ntitle: \"New research on recovery\"\ndate: 2016-01-18\n---\n\nOur research team published "
+            "research on recovery: the research asked what helps.\n")
+PEER = ("---\ntitle: \"Peer support in Leeds\"\ndate: 2016-01-20\n---\n\nPeer support workers met; peer support "
+        "groups start in March, peer support for all.\n")
+
+
+class _ChangesMidSend(Inbox):
+    """An SMTP inbox that, while taking the send's first message, has the other reader save another choice of
+    themes on their preferences page (`change(address)`)."""
+
+    def __init__(self, everyone: set[str]):
+        super().__init__()
+        self.everyone, self.change, self.changed = everyone, None, []
+
+    async def handle_DATA(self, server, session, envelope):
+        if not self.received:
+            [other] = self.everyone - set(envelope.rcpt_tos)
+            self.change(other)
+            self.changed.append(other)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_subscriber_who_changes_themes_while_the_issue_is_being_sent_gets_the_version_of_the_new_choice(
+        write_project, smtp_server, monkeypatch):
+    """Ann and Cy follow research; issue 1 has a research post and a peer support post, and goes out by SMTP. While
+    the server takes the first message, the other saves "peer support" instead on their preferences page. The
+    README promises: "Someone who changes their themes while a send runs gets the issue once, in the version of
+    their new choice." The send had read them with their group's 5,000-recipient chunk, and hands them the research
+    version all the same, minutes later on a long list: the version of the choice they have just replaced."""
+    monkeypatch.setenv("TEST_SECRET_H142", "a-secret-long-enough-for-links")
+    inbox = _ChangesMidSend({"ann@example.org", "cy@example.org"})
+    port = smtp_server(inbox)
+    config = write_project(SITE + THEMED + newsletter_toml(
+        delivery=f'type = "smtp"\n    host = "127.0.0.1"\n    port = {port}\n    starttls = false'),
+        {"blog/research.md": RESEARCH, "blog/peer.md": PEER,
+         "subscribers.csv": "email,name,themes\nann@example.org,Ann,research\ncy@example.org,Cy,research\n"})
+    assert main(["subscribers", "import", str(config.parent / "subscribers.csv"), "-c", str(config)]) == 0
+    live = LiveServer(load_project(config)).start()
+    try:
+        def change(address: str) -> None:
+            store = Store(config.parent / "state" / "pipeline.sqlite")
+            try:
+                found = subs.find_subscriber(store, address)
+            finally:
+                store.close()
+            token = live.app.state.web.links.tokens.make("preferences", found.id)
+            answer = httpx.post(f"{live.url}/preferences/{token}", data={"action": "save", "theme": "peer support"},
+                                timeout=10)
+            assert answer.status_code == 200 and "Your choice is saved" in answer.text
+
+        inbox.change = change
+        assert main(["run", "--as-of", "2016-02-01", "-c", str(config)]) == 0
+    finally:
+        live.stop()
+    [moved] = inbox.changed
+    theirs = [message["message"] for message in inbox.received if message["to"] == [moved]]
+    assert len(theirs) == 1, [m["Subject"] for m in theirs]
+    text = theirs[0].get_body(("plain",)).get_content()
+    assert "Peer support in Leeds" in text and "New research on recovery" not in text

@@ -61,6 +61,9 @@ class Mailing:
     test: bool = False  # `pipeline send-test`: subject marked, nothing recorded
     purpose: str = ""  # of a message that is not an issue: "confirmation" (a delivery that keeps mail files it so)
     extra: dict[str, str] = field(default_factory=dict)  # more headers the same for everyone (no To/From)
+    # Of an issue's version: the choices of themes it is for, as the list stores them; a recipient who chose another
+    # since the send read them is not handed it (`journal.begin_batch`), and is sent the version of their new one
+    choices: tuple[str, ...] = ()
 
     @property
     def safe_subject(self) -> str:

@@ -411,8 +411,10 @@ def _hand_over(store: Store, deliverer: Deliverer, edition: int, mailing: Mailin
         return [], False
     held.batch = batch.id  # before it is journalled: given up from here on, it is said to be left in flight
     claimed = set(journal.begin_batch(store, batch=batch.id, edition=edition, channel=deliverer.name,
-                                      recipients=[r.email for r in chunk], send_at=batch.send_at, at=now()))
-    chunk = [r for r in chunk if r.email in claimed]  # another group of this send may hold one already
+                                      recipients=[r.email for r in chunk], send_at=batch.send_at, at=now(),
+                                      choices=mailing.choices))
+    # another group of this send may hold one already; one may have left the list, or chosen other themes, since
+    chunk = [r for r in chunk if r.email in claimed]
     if not chunk:
         journal.settle_batch(store, batch=batch.id, edition=edition, outcomes=[], at=now())
         return [], False

@@ -51,24 +51,30 @@ class Outcome(NamedTuple):
 
 
 def begin_batch(store: Store, *, batch: str, edition: int, channel: str, recipients: list[str],
-                send_at: datetime | None, at: datetime) -> list[str]:
+                send_at: datetime | None, at: datetime, choices: Iterable[str] = ()) -> list[str]:
     """Record `recipients` as in flight in `batch`, before the batch is handed to the provider; return
-    those it claimed (a recipient already sent, unknown or in another batch is left alone, and so is one the list
-    holds as no longer active: they left, or were marked bounced, after the send read them, and get no row).
-    Durable: a record a power cut took back would let the next run send the batch a second time."""
+    those it claimed (a recipient already sent, unknown or in another batch is left alone). So is one the list
+    holds as no longer active (they left, or were marked bounced, after the send read them), and, with `choices`
+    (the choices of themes, as `subscribers.themes` stores them, that the batch's version of the issue is for),
+    one who has chosen another since: neither gets a row (the send finds the second again, with their new choice,
+    `active_without_delivery`). Durable: a record a power cut took back would let the next run send the batch a
+    second time."""
     stamp = _iso(at)
+    chosen = list(choices)
+    # Each recipient looked up by the list's unique address: a batch of one (smtp) reads one row of the list
+    moved = " OR s.themes NOT IN (SELECT value FROM json_each(?))" if chosen else ""
     with store.transaction(durable=True) as db:
         db.execute("INSERT INTO batches (id, edition, channel, state, send_at, created_at) "
                    "VALUES (?, ?, ?, 'open', ?, ?)",
                    (batch, edition, channel, _iso(send_at) if send_at else None, stamp))
         db.execute(  # one statement for the whole batch: json_each walks the list inside SQLite
-            """INSERT INTO deliveries (edition, recipient, channel, status, batch, updated_at)
-               SELECT ?, value, ?, 'in_flight', ?, ? FROM json_each(?) WHERE value NOT IN (SELECT email FROM
-                 subscribers WHERE status != 'active')
+            f"""INSERT INTO deliveries (edition, recipient, channel, status, batch, updated_at)
+               SELECT ?, r.value, ?, 'in_flight', ?, ? FROM json_each(?) r WHERE NOT EXISTS (SELECT 1 FROM
+                 subscribers s WHERE s.email = r.value AND (s.status != 'active'{moved}))
                ON CONFLICT (edition, recipient) DO UPDATE SET channel = excluded.channel, status = 'in_flight',
                  batch = excluded.batch, reference = '', error = '', updated_at = excluded.updated_at
                WHERE deliveries.status = 'failed'""",
-            (edition, channel, batch, stamp, json.dumps(recipients)))
+            (edition, channel, batch, stamp, json.dumps(recipients), *([json.dumps(chosen)] if chosen else ())))
         return [r for (r,) in db.execute("SELECT recipient FROM deliveries WHERE batch = ? AND status = 'in_flight'",
                                          (batch,))]
 

@@ -866,6 +866,11 @@ def _name(name: str) -> str:
     return one_line(name or "")
 
 
+def stored_themes(themes: Iterable[str]) -> str:
+    """A choice of themes as `subscribers.themes` stores it (what a send's version of an issue is for)."""
+    return _themes(themes)
+
+
 def _themes(themes: Iterable[str]) -> str:
     return json.dumps(sorted({t.strip() for t in themes if t and t.strip()}), ensure_ascii=False)
 

@@ -196,14 +196,16 @@ class EmailSink(Sink):
                               preferences=f"{site}/preferences/{TOKEN_TAG}" if personal else "",
                               max_per_section=self.settings.max_items_per_section, check_links=personal)
 
-    def mailing(self, edition: Edition, rendered: RenderedEdition, run: RunContext, *, test: bool = False) -> Mailing:
+    def mailing(self, edition: Edition, rendered: RenderedEdition, run: RunContext, *, test: bool = False,
+                choices: tuple[str, ...] = ()) -> Mailing:
+        """`rendered` to send; `choices`: the stored choices of themes it is the version for (a send's groups)."""
         from pipeline.mail.message import Mailing
 
         sender_email, sender_name, reply_to = self.sender()
         return Mailing(rendered.subject, sender_email, sender_name, rendered.text, rendered.html, run.clock(),
                        reply_to=reply_to, edition=edition.number, list_id=self.list_id(),
                        unsubscribe_mailto=self.settings.unsubscribe or f"mailto:{sender_email}?subject=unsubscribe",
-                       unsubscribe_base=f"{self.project.core.site_url}/unsubscribe/", test=test)
+                       unsubscribe_base=f"{self.project.core.site_url}/unsubscribe/", test=test, choices=choices)
 
     def list_id(self) -> str:
         """RFC 2919: a phrase and a label that stays the same for the life of the list."""
@@ -278,7 +280,8 @@ class EmailSink(Sink):
             version = rendered if chosen is edition else self.render(chosen, run)
             token = links.token
             recipients = (Recipient(email, name, token(subscriber_id)) for subscriber_id, email, name in members)
-            groups.append((self.mailing(edition, version, run), recipients))
+            choices = tuple(subscriber_state.stored_themes(themes) for themes in stored)
+            groups.append((self.mailing(edition, version, run, choices=choices), recipients))
         return groups, nothing_new
 
     def for_themes(self, edition: Edition, themes: frozenset[str]) -> Edition:

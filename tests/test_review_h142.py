@@ -162,3 +162,41 @@ def test_a_subscriber_who_changes_themes_while_the_issue_is_being_sent_gets_the_
     assert len(theirs) == 1, [m["Subject"] for m in theirs]
     text = theirs[0].get_body(("plain",)).get_content()
     assert "Peer support in Leeds" in text and "New research on recovery" not in text
+
+
+# -- RFC 8058 one-click for a site whose address is not ASCII -----------------------------------------------------
+
+def test_a_site_whose_address_is_not_ascii_still_gives_each_issue_its_one_click_unsubscribe(write_project,
+                                                                                              monkeypatch):
+    """site_url = "https://bücher.de/schöne-neuigkeiten" (an internationalised domain, a path with an umlaut) is
+    taken, and every link in the issue is built from it. But a header takes only ASCII, so the recipient's own https
+    link is dropped from List-Unsubscribe without a word (`_safe_link`), and with it List-Unsubscribe-Post: Gmail
+    and Yahoo, which require one-click unsubscribe of bulk senders, find only the mailto: link. The link in the
+    header should be the same address in ASCII (the host in its IDNA form, the path %-escaped), as a browser
+    sends it, and `pipeline serve` should unsubscribe the reader when it is posted to."""
+    import email
+    from email import policy
+
+    monkeypatch.setenv("TEST_SECRET_H142", "a-secret-long-enough-for-links")
+    config = write_project('[pipeline]\nname = "Test Network"\nsite_url = "https://bücher.de/schöne-neuigkeiten"\n'
+                           'workers = 1\n[serve]\nsecret_env = "TEST_SECRET_H142"\n' + newsletter_toml(),
+                           {"blog/2016-01-20.md": POST.format(title="A day in Leeds", day="2016-01-20"),
+                            "subscribers.csv": "email,name\nann@example.org,Ann\n"})
+    assert main(["run", "--as-of", "2016-02-01", "-c", str(config)]) == 0
+    [path] = (config.parent / "outbox" / "issue-1").glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    links = [link.strip(" <>") for link in str(message["List-Unsubscribe"]).split(",")]
+    [own] = [link for link in links if link.startswith("https://")] or [None]
+    assert own is not None, message["List-Unsubscribe"]
+    assert own.startswith("https://xn--bcher-kva.de/sch%C3%B6ne-neuigkeiten/unsubscribe/"), own
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+    live = LiveServer(load_project(config)).start()
+    try:  # as a mailbox provider posts it: to the host the link names
+        answer = httpx.post(live.url + own.removeprefix("https://xn--bcher-kva.de"),
+                            content=b"List-Unsubscribe=One-Click", timeout=10,
+                            headers={"Host": "xn--bcher-kva.de", "Content-Type": "application/x-www-form-urlencoded"})
+    finally:
+        live.stop()
+    assert answer.status_code == 200 and "You have unsubscribed" in answer.text
+    assert live.status("ann@example.org") == "unsubscribed"

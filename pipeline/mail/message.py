@@ -9,6 +9,7 @@ substitutions, so an issue is rendered once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import uuid
@@ -19,6 +20,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import NamedTuple
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pipeline.mail import EDITION_HEADER, TOKEN_TAG
 from pipeline.mail.headers import check_headers, header_text
@@ -84,11 +86,13 @@ class Mailing:
     @property
     def one_click(self) -> bool:
         """RFC 8058 one-click unsubscribe: every recipient's own https link takes a POST."""
-        return self.unsubscribe_base.startswith("https://") and _safe_link(self.unsubscribe_base)
+        base = header_link(self.unsubscribe_base)
+        return base.startswith("https://") and _safe_link(base)
 
     def recipient_headers(self, recipient: Recipient) -> dict[str, str]:
-        """List-Unsubscribe (RFC 2369): the recipient's own link, then the mailto: one."""
-        own = self.unsubscribe_base + recipient.token if recipient.token and self.unsubscribe_base else ""
+        """List-Unsubscribe (RFC 2369): the recipient's own link, then the mailto: one; in ASCII (`header_link`)."""
+        base = header_link(self.unsubscribe_base)
+        own = base + recipient.token if recipient.token and base else ""
         own = own if _safe_link(own) else ""
         mailto = self.unsubscribe_mailto if _safe_link(self.unsubscribe_mailto) else ""
         if own and mailto:
@@ -96,6 +100,30 @@ class Mailing:
         if own or mailto:
             return {"List-Unsubscribe": f"<{own or mailto}>"}
         return {}
+
+
+@functools.lru_cache(maxsize=16)
+def header_link(url: str) -> str:
+    """`url` as a header takes it, in ASCII as a browser sends it: a host outside ASCII in its IDNA form
+    (bücher.de: xn--bcher-kva.de), a path outside it %-escaped in UTF-8 (what is escaped already stays so), so that
+    a site_url with an umlaut keeps each issue's one-click unsubscribe link. Given back as it is when it is ASCII
+    already, or its host is no name IDNA takes (then `_safe_link` leaves it out, as before)."""
+    if url.isascii():
+        return url
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port if parts.netloc.rpartition(":")[2].isdigit() else None
+    if not host.isascii():
+        import idna  # here: a site outside ASCII is rare
+
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except UnicodeError:  # idna.IDNAError is one
+            return url
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
+    netloc = f"{host}:{port}" if port is not None else host
+    escape = "/%!$&'()*+;=:@-._~"  # what a path may hold as it is (RFC 3986), the % of an escape included
+    return urlunsplit((parts.scheme, netloc, quote(parts.path, safe=escape), quote(parts.query, safe=escape + "?"),
+                       quote(parts.fragment, safe=escape + "?")))
 
 
 def _safe_link(url: str) -> bool:

@@ -200,3 +200,82 @@ def test_a_site_whose_address_is_not_ascii_still_gives_each_issue_its_one_click_
         live.stop()
     assert answer.status_code == 200 and "You have unsubscribed" in answer.text
     assert live.status("ann@example.org") == "unsubscribed"
+
+
+# -- SendGrid over TLS that cannot be verified -------------------------------------------------------------------
+
+def _untrusted_tls_server(folder: Path):
+    """An HTTPS server on 127.0.0.1 whose certificate nobody trusts (self-signed, made here): a client that checks
+    certificates ends every connection in the handshake, before a byte of its request is sent. (server, url)"""
+    import datetime as dt
+    import ipaddress
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*_pem_files(folder, cert.public_bytes(serialization.Encoding.PEM), key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
+
+    class Accepting(BaseHTTPRequestHandler):
+        requests: list[str] = []
+
+        def do_POST(self):  # noqa: N802 (never reached by a client that checks the certificate)
+            Accepting.requests.append(self.path)
+            self.send_response(202)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    class Quiet(ThreadingHTTPServer):
+        def handle_error(self, request, client_address):  # the handshakes the client broke off
+            pass
+
+    server = Quiet(("127.0.0.1", 0), Accepting)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server, f"https://127.0.0.1:{server.server_address[1]}", Accepting.requests
+
+
+def _pem_files(folder: Path, cert: bytes, key: bytes) -> tuple[Path, Path]:
+    (folder / "cert.pem").write_bytes(cert)
+    (folder / "key.pem").write_bytes(key)
+    return folder / "cert.pem", folder / "key.pem"
+
+
+def test_a_sendgrid_send_refused_in_the_tls_handshake_is_failed_and_retried_not_unknown(write_project, tmp_path,
+                                                                                           monkeypatch):
+    """With `scheduled = false` (at most once), a request whose outcome is in doubt is `unknown`, never sent again
+    unless the organiser asks. A certificate that cannot be verified (a clock far off, a proxy in between, a CA
+    bundle missing) ends the connection in the TLS handshake, before any byte of the request went out: nothing can
+    have been accepted. But the failure is taken as a request in doubt, so every reader is recorded `unknown`, the
+    run says they "may or may not have the issue", and they are never retried: `--resend unknown` warns they may
+    get two copies. Refused in the handshake, they should be `failed`, sent by the next run."""
+    server, url, requests = _untrusted_tls_server(tmp_path)
+    try:
+        monkeypatch.setenv("SENDGRID_API_KEY", "SG.test-key")
+        config = write_project(SITE + newsletter_toml(delivery=f'type = "sendgrid"\n    host = "{url}"\n'
+                                                               f'    scheduled = false\n    max_retries = 0'),
+                               {"blog/2016-01-20.md": POST.format(title="A day in Leeds", day="2016-01-20"),
+                                "subscribers.csv": "email,name\nann@example.org,Ann\nbob@example.org,Bob\n"})
+        assert main(["run", "--as-of", "2016-02-01", "-c", str(config)]) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not requests  # the handshake never completed: SendGrid (here, anyone) got nothing
+    assert _journal(config) == {"ann@example.org": "failed", "bob@example.org": "failed"}

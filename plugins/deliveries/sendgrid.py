@@ -18,10 +18,11 @@ connection, a 5xx) may or may not have been accepted. The way out is SendGrid's 
 Cost: every issue reaches inboxes `hold_minutes` (30 by default) after it is sent. A run killed
 mid-send and run again within `hold_minutes - 10` minutes settles its batch exactly once.
 `scheduled = false` sends at once instead: then a request in doubt is `unknown` (at most once).
-429s and refused connections are retried (nothing was accepted); a 400 whose errors each name one
-recipient's personalization ("personalizations.3.to.0.email") fails those recipients alone, with
-SendGrid's reason, and the rest are sent again in a request without them (a 400 accepts nothing, so
-nobody gets two copies). When that reason is that the address itself is invalid ("Does not contain a
+429s, refused connections and certificates that cannot be verified are retried (nothing was
+accepted), and fail the request when they last; a 400 whose errors each name one recipient's
+personalization ("personalizations.3.to.0.email") fails those recipients alone, with SendGrid's
+reason, and the rest are sent again in a request without them (a 400 accepts nothing, so nobody gets
+two copies). When that reason is that the address itself is invalid ("Does not contain a
 valid address."), SendGrid will never send to it: it is a hard bounce (`Delivery.bounced`), and the
 host marks the subscriber bounced as it does for smtp's. Any other 4xx fails the request with
 SendGrid's own explanation. The API key is read from the environment variable named by
@@ -35,6 +36,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -437,9 +439,10 @@ def _error_messages(body: bytes | str | None) -> list[str]:
 
 
 def _not_connected(exc: Exception) -> bool:
-    """True when the request certainly never reached SendGrid: the connection was refused or the host unknown."""
+    """True when the request certainly never reached SendGrid: the connection was refused, the host unknown, or its
+    certificate could not be verified (the TLS handshake ends before a byte of the request is sent)."""
     cause = getattr(exc, "reason", exc)
-    return isinstance(cause, ConnectionRefusedError | socket.gaierror)
+    return isinstance(cause, ConnectionRefusedError | socket.gaierror | ssl.SSLCertVerificationError)
 
 
 def _party(email: str, name: str = "") -> dict[str, str]:

@@ -303,7 +303,7 @@ class EmailSink(Sink):
     def _summary(self, number: int, report: SendReport, nothing_new: int, run: RunContext) -> str:
         channel = self.deliverer.name
         lines = [*report.resolved]
-        if report.unknown_before:  # said on every run until the organiser decides
+        if report.unknown_before:  # said on every run of this issue until the organiser decides
             run.problem(f"issue {number}", f"{report.unknown_before} recipient(s) may or may not have the issue "
                                            f"(unknown); `pipeline deliveries --issue {number}` lists them and "
                                            f"`--resend unknown` sends to them")

@@ -279,3 +279,45 @@ def test_a_sendgrid_send_refused_in_the_tls_handshake_is_failed_and_retried_not_
         server.server_close()
     assert not requests  # the handshake never completed: SendGrid (here, anyone) got nothing
     assert _journal(config) == {"ann@example.org": "failed", "bob@example.org": "failed"}
+
+
+# -- the Event Webhook refused in silence ------------------------------------------------------------------------
+
+def test_webhook_requests_refused_for_their_signature_are_said_in_the_log(tmp_path, monkeypatch, caplog):
+    """SendGrid makes a new verification key each time signed event posts are turned on again (or another account's
+    key is copied): the webhook then refuses every request, 403, bounces and spam reports included, and `serve`
+    writes no access log and logs nothing of it. The organiser sees nothing wrong, and the list keeps mailing people
+    who reported it as spam. A refusal for the signature (or for a signing time off the server's clock) should be
+    said in one line naming the variable to check: once, not for every post, until a request verifies again."""
+    import base64
+    import json
+    import logging
+    import time
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from tests.serve_fixtures import serve_project
+
+    def signed(key, body: bytes) -> dict[str, str]:
+        stamp = str(int(time.time()))
+        signature = key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+        return {"X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode("ascii"),
+                "X-Twilio-Email-Event-Webhook-Timestamp": stamp, "Content-Type": "application/json"}
+
+    configured, sendgrids = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    public = configured.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    monkeypatch.setenv("TEST_SENDGRID_WEBHOOK_KEY", base64.b64encode(public).decode("ascii"))
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    body = json.dumps([{"email": "spam@example.org", "event": "spamreport", "timestamp": int(time.time())}]).encode()
+    live = LiveServer(serve_project(tmp_path / "hook")).start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="pipeline.web"):
+            answers = [httpx.post(live.url + "/webhooks/sendgrid", content=body, headers=signed(sendgrids, body),
+                                  timeout=10).status_code for _ in range(3)]
+    finally:
+        live.stop()
+    assert answers == [403, 403, 403]
+    said = [r.getMessage() for r in caplog.records if "TEST_SENDGRID_WEBHOOK_KEY" in r.getMessage()]
+    assert len(said) == 1, said

@@ -50,17 +50,37 @@ async def sendgrid(request: Request) -> Response:
         return PlainTextResponse("signature missing or not valid\n", status_code=403)
     now = datetime.now(UTC)
     if abs(now - signed_at) > MAX_SKEW:
+        _refused(request, "skew", f"a SendGrid webhook request was signed at {signed_at:%Y-%m-%d %H:%M:%S} UTC, "
+                                  f"more than {MAX_SKEW.seconds // 60} minutes from this server's clock, and refused "
+                                  f"(403): a replay, or this machine's clock is off (keep it in sync, with NTP)")
         return PlainTextResponse(f"signed more than {MAX_SKEW.seconds // 60} minutes from now: a replay, or a "
                                  f"clock out of step\n", status_code=403)
     body = await request.body()
     if not _verified(verifier, body, signature, timestamp):
+        _refused(request, "signature", f"a SendGrid webhook request was refused (403): its signature does not verify "
+                                       f"with the key in {variable}. If SendGrid's Event Webhook posts here, put its "
+                                       f"current verification key there (SendGrid makes a new one each time signed "
+                                       f"posts are turned on again): until then no bounce, spam report or unsubscribe "
+                                       f"it reports changes the list")
         return PlainTextResponse("signature missing or not valid\n", status_code=403)
+    request.app.state.webhook_refused = set()  # one verified: a refusal after it is said again
     try:
         events = json.loads(body)
     except ValueError:
         return PlainTextResponse("the body is not JSON\n", status_code=400)
     changed = await run_in_threadpool(_apply, web.store, sendgrid_suppressions(events), now)
     return PlainTextResponse(f"{changed} address{'es' if changed != 1 else ''} suppressed\n")
+
+
+def _refused(request: Request, why: str, line: str) -> None:
+    """Log `line` the first time a request is refused for `why` ("signature", "skew"), and not again until one
+    verifies: once is enough to tell the organiser, and a flood of forged posts cannot fill the log."""
+    said = getattr(request.app.state, "webhook_refused", None)
+    if said is None:
+        said = request.app.state.webhook_refused = set()
+    if why not in said:
+        said.add(why)
+        log.warning(line)
 
 
 def _verifier(key: str, variable: str) -> EventWebhook | None:

@@ -3,7 +3,7 @@
 A delivery is one issue to one recipient. Its states, and every way between them:
 
     (none) --begin_batch--> in_flight          before anything is handed to the provider (not to one who has
-                                               left the list since the send read it)
+                                               left the list, or chosen other themes, since the send read it)
     (none) --record_failed--> failed           no batch could even be started
     in_flight --settle_batch--> sent            the provider accepted it
     in_flight --settle_batch--> failed          certainly not accepted (retried by the next run)

@@ -1,0 +1,53 @@
+"""Review h143: the readers' site and the RSS feed, read as a reader meets them (dead links, wrong pages)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from pipeline import site
+from pipeline.models import Kind
+from pipeline.state import Store
+from tests.conftest import make_item
+from tests.test_archive_sink import FEB, SINK, make_issues, write_site
+
+# A partner's text that names an address: one "word" far wider than a phone, with no hyphen to break at.
+LONG_ADDRESS = "https://www.example.org/reports/" + "/".join(["peer-led-support_evaluation_2016"] * 4) + "/full.pdf"
+
+
+@pytest.fixture
+def site_of(project_from, tmp_path):
+    """site_of(issues, extra=(), toml=SINK, moment=None) -> the project, its archive written once."""
+    stores = []
+
+    def build(issues, extra=(), toml=SINK, moment=None):
+        project = project_from(toml)
+        store = Store(tmp_path / "state" / "site.sqlite")
+        stores.append(store)
+        make_issues(project, store, issues, list(extra))
+        write_site(project, store, moment)
+        return project
+
+    yield build
+    for store in stores:
+        store.close()
+
+
+def test_a_long_address_in_a_summary_stays_inside_a_phones_screen(site_of, browser):
+    """An item whose summary holds a long address (a partner's "the report: https://…"): the lists, the issue and
+    the item's own page wrap it, and never scroll sideways at 320 px (before: every list showing it did)."""
+    news = make_item(Kind.NEWS, "Evaluation published", published=datetime(2016, 1, 20, tzinfo=UTC),
+                     themes=["peer support"], summary=f"The full report is at {LONG_ADDRESS} for anyone.",
+                     author="Open Dialogue UK", body_html="")
+    project = site_of({FEB: [news]})
+    tab = browser.new_page(viewport={"width": 320, "height": 800})
+    try:
+        for path in (site.edition_path(1), site.theme_path("peer support"), site.month_path(datetime(2016, 1, 1)),
+                     site.item_path(project, news)):
+            tab.goto(site.file(project, path).as_uri())
+            assert tab.get_by_text("The full report is at").first.is_visible(), path
+            assert tab.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"), \
+                f"{path} scrolls sideways at 320 px"
+    finally:
+        tab.close()

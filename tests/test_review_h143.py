@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
 from pipeline import site
-from pipeline.models import Kind
+from pipeline.models import EventDetails, JobDetails, Kind
 from pipeline.state import Store
 from tests.conftest import make_item
 from tests.test_archive_sink import FEB, SINK, make_issues, write_site
@@ -49,5 +49,26 @@ def test_a_long_address_in_a_summary_stays_inside_a_phones_screen(site_of, brows
             assert tab.get_by_text("The full report is at").first.is_visible(), path
             assert tab.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"), \
                 f"{path} scrolls sideways at 320 px"
+    finally:
+        tab.close()
+
+
+def test_a_long_event_or_closing_date_on_the_front_page_wraps_on_a_phone(site_of, browser):
+    """The front page's coming events show when each is; one over two days ("Wednesday 17 February 2016, 09:30
+    GMT to Thursday 18 February 2016, 17:00 GMT") was one unbreakable line, wider than a phone (before: the front
+    page scrolled sideways at 320 px)."""
+    event = make_item(Kind.EVENT, "Two-day summer school", published=datetime(2016, 1, 20, tzinfo=UTC),
+                      event=EventDetails(start=datetime(2016, 6, 15, 8, 30, tzinfo=UTC),
+                                         end=datetime(2016, 6, 16, 16, tzinfo=UTC), timezone="Europe/London",
+                                         venue="Leeds"))
+    job = make_item(Kind.JOB, "Peer support worker", published=datetime(2016, 1, 21, tzinfo=UTC),
+                    job=JobDetails(organisation="Leeds Mind", location="Leeds", closing_date=date(2016, 9, 14)))
+    project = site_of({FEB: [event, job]})
+    tab = browser.new_page(viewport={"width": 320, "height": 800})
+    try:
+        tab.goto(site.file(project, site.FRONT_PAGE).as_uri())
+        assert tab.get_by_text("Wednesday 15 June 2016, 09:30 BST to Thursday 16 June 2016, 17:00 BST").is_visible()
+        assert tab.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"), \
+            "the front page scrolls sideways at 320 px"
     finally:
         tab.close()

@@ -72,3 +72,22 @@ def test_a_long_event_or_closing_date_on_the_front_page_wraps_on_a_phone(site_of
             "the front page scrolls sideways at 320 px"
     finally:
         tab.close()
+
+
+def test_a_lead_image_whose_address_has_an_ampersand_is_shown_once_on_the_items_page(site_of):
+    """A partner's item whose lead image is the first picture of its text (as WordPress serves them,
+    `…/chart.jpg?resize=800%2C600&ssl=1`): the page showed it twice, above the text and in it, since the text holds
+    the address with `&amp;` (before: two <img>); the RSS feed already told them apart."""
+    image = "https://i0.wp.com/partner.example.org/chart.jpg?resize=800%2C600&ssl=1"
+    news = make_item(Kind.NEWS, "Evaluation published", published=datetime(2016, 1, 20, tzinfo=UTC),
+                     image=image, image_alt="A chart",
+                     body_html=f'<p><img src="{image.replace("&", "&amp;")}" alt="A chart"></p>'
+                               "<p>The evaluation is out.</p>")
+    other = make_item(Kind.NEWS, "Another", published=datetime(2016, 1, 21, tzinfo=UTC), image=image,
+                      body_html="<p>No picture here.</p>")
+    project = site_of({FEB: [news, other]})
+    page = site.file(project, site.item_path(project, news)).read_text(encoding="utf-8")
+    assert page.count("<img") == 1
+    assert 'src="https://i0.wp.com/partner.example.org/chart.jpg?resize=800%2C600&amp;ssl=1"' in page
+    # an image the text does not show still leads the page
+    assert site.file(project, site.item_path(project, other)).read_text(encoding="utf-8").count("<img") == 1

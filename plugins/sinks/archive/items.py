@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from pipeline import item_view, site
 from pipeline.models import Kind
+from pipeline.sanitize import first_image
 from plugins.sinks.archive.builder import Site
 from plugins.sinks.archive.facts import Facts
 from plugins.sinks.archive.render import KIND_LABELS, Head
@@ -165,7 +166,7 @@ def _item_page(built: Site, entry: Facts) -> str:
         "item.html", entry.path, head, entry=entry, item=item, view=view, state=built.state_of(entry),
         issue=issue, into=into, link_out=view.url if link_out else "", host=_host(item.url),
         calendar=calendar_path(entry) if entry.kind == "event" and entry.start else "", all_events=site.CALENDAR,
-        lead_image=view.image if view.image and view.image not in item.body_html else "",
+        lead_image=view.image if view.image and not first_image(item.body_html, view.image)[0] else "",
         language=site.other_language(built.project, item))
 
 

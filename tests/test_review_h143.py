@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime
+from functools import partial
+from http.server import ThreadingHTTPServer
 
 import pytest
+from playwright.sync_api import expect
 
 from pipeline import site
 from pipeline.models import EventDetails, JobDetails, Kind
 from pipeline.state import Store
 from tests.conftest import make_item
+from tests.test_archive_browser import AXE, QuietHandler
 from tests.test_archive_sink import FEB, SINK, make_issues, write_site
 
 # A partner's text that names an address: one "word" far wider than a phone, with no hyphen to break at.
@@ -91,3 +96,60 @@ def test_a_lead_image_whose_address_has_an_ampersand_is_shown_once_on_the_items_
     assert 'src="https://i0.wp.com/partner.example.org/chart.jpg?resize=800%2C600&amp;ssl=1"' in page
     # an image the text does not show still leads the page
     assert site.file(project, site.item_path(project, other)).read_text(encoding="utf-8").count("<img") == 1
+
+
+def _post(number: int, extra: str = "") -> str:
+    theme = "peer support" if number < 53 else "recovery"
+    return (f'---\ntitle: "Post {number}"\ndate: 2016-01-{1 + number % 28:02d}\nthemes: ["{theme}"]\n{extra}---\n\n'
+            f"Peer workers met in Leeds, time {number}.\n")
+
+
+@pytest.fixture
+def served_folder():
+    """served_folder(path) -> the address of a real HTTP server on 127.0.0.1 serving the folder, stopped after."""
+    servers = []
+
+    def serve(folder) -> str:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(folder)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_pages_that_lead_on_and_the_pages_of_long_lists_pass_axe(pipeline_project, browser, served_folder):
+    """The page where a withdrawn post was, the page that leads on from a list's page 2 the list no longer needs, an
+    issue's contents and its page 2, and a theme's page 2: none was among the page types axe checked."""
+    posts = {f"blog/post-{n}.md": _post(n) for n in range(56)}
+    project = pipeline_project('[sources.blog]\ntype = "blog"\npath = "blog"\n', posts)
+    project.run(as_of=date(2016, 2, 1))
+    project.write({f"blog/post-{n}.md": _post(n, "draft: true\n") for n in range(50, 53)})  # the theme: 53 to 50
+    project.refresh(as_of=date(2016, 2, 1))
+    out = project.project.core.out_dir
+    theme = site.theme_path("peer support")
+    left = site.page(theme, 2)
+    assert 'http-equiv="refresh"' in site.file(project.project, left).read_text(encoding="utf-8")
+    address = served_folder(out)
+    for scheme in ("light", "dark"):
+        context = browser.new_context(color_scheme=scheme)
+        tab = context.new_page()
+        # the page that leads on is looked at where it is: the page it leads to is not fetched
+        tab.route(f"{address}{theme}index.html", lambda route: route.fulfill(status=204))  # 204: the page stays
+        try:
+            for path, h1 in ((site.edition_page_path(1, 1), "Issue 1, 1 February 2016 (page 1 of 2)"),
+                             (site.edition_page_path(1, 2), "Issue 1, 1 February 2016 (page 2 of 2)"),
+                             ("blog/post-52/", "Post 52"), (left, "Peer support")):
+                for width in (375, 1280):
+                    tab.set_viewport_size({"width": width, "height": 800})
+                    tab.goto(address + path)
+                    expect(tab.locator("h1")).to_have_text(h1)
+                    assert tab.url == address + path
+                    results = AXE.run(tab)
+                    assert results.violations_count == 0, f"{path} ({scheme}, {width} px):\n{results.generate_report()}"
+                    assert tab.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        finally:
+            context.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, date, datetime
 from functools import partial
@@ -153,3 +154,14 @@ def test_the_pages_that_lead_on_and_the_pages_of_long_lists_pass_axe(pipeline_pr
                     assert tab.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
         finally:
             context.close()
+
+
+def test_the_search_index_dates_an_item_on_the_day_the_site_shows(site_of):
+    """A post published at 00:30 on 1 May in London (23:30 on 30 April in UTC) is shown on 1 May and listed in May
+    2016; the search index gave it the date 2016-04-30, so searching "2016-05" missed it (before: UTC's day)."""
+    post = make_item(Kind.POST, "Late night post", published=datetime(2016, 4, 30, 23, 30, tzinfo=UTC))
+    project = site_of({FEB: []}, extra=[post], moment=datetime(2016, 5, 2, tzinfo=UTC))
+    (entry,) = json.loads(site.file(project, site.SEARCH_INDEX).read_text(encoding="utf-8"))
+    assert entry["day"] == "1 May 2016" and site.month_path(date(2016, 5, 1)) == "months/2016-05/"
+    assert site.file(project, "months/2016-05/").is_file()
+    assert entry["date"] == "2016-05-01"

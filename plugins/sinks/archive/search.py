@@ -7,6 +7,7 @@ search page says so and links the lists by issue, theme and month.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from pipeline import site
 from plugins.sinks.archive.builder import Site
@@ -19,9 +20,11 @@ SCRIPT_TEMPLATE = "site/search.js"
 def plan_search(built: Site) -> list[Planned]:
     entries = list(reversed(built.facts.values()))  # newest first: the facts are oldest first
     made_from = key(built.version, "search index", built.prints(entries))
+    tz = built.project.tz
 
-    def records() -> list[dict]:
-        return [{"title": e.title, "url": site.url(built.project, e.path), "path": e.path, "date": e.published[:10],
+    def records() -> list[dict]:  # each item's date as its pages give it: in the project's zone
+        return [{"title": e.title, "url": site.url(built.project, e.path), "path": e.path,
+                 "date": datetime.fromisoformat(e.published).astimezone(tz).date().isoformat(),
                  "day": e.day, "kind": e.kind, "label": KIND_LABELS[e.kind], "themes": e.themes,
                  "summary": e.summary} for e in entries]
 

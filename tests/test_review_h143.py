@@ -17,6 +17,7 @@ from pipeline.state import Store
 from tests.conftest import make_item
 from tests.test_archive_browser import AXE, QuietHandler
 from tests.test_archive_sink import FEB, SINK, make_issues, write_site
+from tests.test_withdrawn import post_file
 
 # A partner's text that names an address: one "word" far wider than a phone, with no hyphen to break at.
 LONG_ADDRESS = "https://www.example.org/reports/" + "/".join(["peer-led-support_evaluation_2016"] * 4) + "/full.pdf"
@@ -165,3 +166,25 @@ def test_the_search_index_dates_an_item_on_the_day_the_site_shows(site_of):
     assert entry["day"] == "1 May 2016" and site.month_path(date(2016, 5, 1)) == "months/2016-05/"
     assert site.file(project, "months/2016-05/").is_file()
     assert entry["date"] == "2016-05-01"
+
+
+def test_a_post_sent_in_an_issue_and_dated_later_since_keeps_its_page_and_its_place(pipeline_project):
+    """A post sent in issue 1 whose date the organiser then moves past today (a typo put right: 2016-01-25 meant
+    2016-02-25): its page, the issue's web version and its theme's page and feed still show it, at its new date
+    (before: its page and its image were removed, and the link in the email sent led nowhere, until that day)."""
+    image = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    project = pipeline_project('[sources.blog]\ntype = "blog"\npath = "blog"\n', {
+        "blog/jan.md": post_file("January post", "2016-01-20"),
+        "blog/feb.md": post_file("February post", "2016-01-25", 'themes: ["recovery"]\nimage: feb.png\n'),
+        "blog/feb.png": image})
+    project.run(as_of=date(2016, 2, 1))
+    assert 'href="https://network.example.org/blog/feb/"' in project.email().html
+
+    project.write({"blog/feb.md": post_file("February post", "2016-02-25", 'themes: ["recovery"]\nimage: feb.png\n')})
+    project.refresh(as_of=date(2016, 2, 1))
+    page = project.site("blog/feb/")
+    assert "Peer support workers met in Leeds" in page and "25 February 2016" in page
+    assert (project.project.core.out_dir / "blog" / "feb.png").read_bytes() == image
+    assert "February post" in project.site(site.edition_path(1))
+    assert "February post" in project.site(site.theme_path("recovery"))
+    assert [entry.title for entry in project.feed(site.theme_feed_path("recovery")).entries] == ["February post"]

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pipeline.state.store import Store
+from pipeline.state.store import ISSUE_ITEMS, Store
 
 
 @dataclass(frozen=True)
@@ -32,17 +32,17 @@ class EditionSeen:
 
 
 def items_and_facts(store: Store, until: datetime) -> list[tuple[str, str, str | None, str | None]]:
-    """(id, fingerprint, stamp, facts as JSON text) of every item published before `until`, oldest
-    first; stamp and facts are None for an item the site has not read yet."""
+    """(id, fingerprint, stamp, facts as JSON text) of every item published before `until` or in an issue
+    (`ISSUE_ITEMS`), oldest first; stamp and facts are None for an item the site has not read yet."""
     return store._rows("SELECT i.id, i.fingerprint, s.stamp, s.facts FROM items i "
-                       "LEFT JOIN site_items s ON s.id = i.id WHERE i.published < ? "
+                       f"LEFT JOIN site_items s ON s.id = i.id WHERE (i.published < ? OR i.id IN ({ISSUE_ITEMS})) "
                        "AND i.id NOT IN (SELECT item FROM withdrawn) ORDER BY i.published, i.id",
                        (until.astimezone(UTC).isoformat(),))
 
 
 def cache_facts(store: Store, rows: Iterable[tuple[str, str, str]], until: datetime, matched: int) -> None:
     """Store (id, stamp, facts JSON) rows; and when the cache holds more rows than the `matched` ones
-    `items_and_facts` found, forget those of items no longer stored (or published from `until` on)."""
+    `items_and_facts` found, forget those of items no longer stored (or published from `until` on, in no issue)."""
     rows = list(rows)
     stale = store._rows("SELECT COUNT(*) FROM site_items")[0][0] > matched
     if not rows and not stale:
@@ -50,8 +50,8 @@ def cache_facts(store: Store, rows: Iterable[tuple[str, str, str]], until: datet
     with store.transaction() as db:
         db.executemany("INSERT OR REPLACE INTO site_items (id, stamp, facts) VALUES (?, ?, ?)", rows)
         if stale:
-            db.execute("DELETE FROM site_items WHERE id NOT IN (SELECT id FROM items WHERE published < ?)",
-                       (until.astimezone(UTC).isoformat(),))
+            db.execute(f"DELETE FROM site_items WHERE id NOT IN (SELECT id FROM items WHERE published < ? "
+                       f"OR id IN ({ISSUE_ITEMS}))", (until.astimezone(UTC).isoformat(),))
 
 
 def editions_seen(store: Store, sink: str) -> dict[int, EditionSeen]:

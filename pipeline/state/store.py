@@ -80,7 +80,11 @@ def damaged(path: Path, problem: str, outcome: str = "nothing was fetched or sen
 
 # Read from the index `items_recent` alone (schema.py), never past each item's body to its themes column.
 LISTED = "id NOT IN (SELECT item FROM withdrawn)"  # an item not taken out by the organiser (`withdraw_missing`)
-RECENT_THEMES = f"SELECT id, published, themes FROM items WHERE published < ? AND {LISTED} ORDER BY published DESC, id"
+# An item of an issue made: sent, so on the site and in the feeds whatever its date says now (one dated after the
+# site's horizon since, a post's date put right, keeps its page, which the email links, and its place).
+ISSUE_ITEMS = "SELECT value FROM editions, json_each(editions.item_ids)"
+RECENT_THEMES = (f"SELECT id, published, themes FROM items WHERE (published < ? OR id IN ({ISSUE_ITEMS})) AND {LISTED} "
+                 f"ORDER BY published DESC, id")
 
 class Store:
     def __init__(self, path: Path, *, check: bool = False, read_only: bool = False):
@@ -372,8 +376,8 @@ class Store:
         return [Item.from_dict(jsontext.loads(data)) for (data,) in rows]
 
     def recent_themes(self, until: datetime) -> list[tuple[str, datetime, list[str]]]:
-        """(id, published, themes) of every item published before `until`, newest first: what a feed
-        needs to choose its items, without reading each item's body."""
+        """(id, published, themes) of every item published before `until` or in an issue (`ISSUE_ITEMS`), newest first:
+        what a feed needs to choose its items, without reading each item's body."""
         rows = self._rows(RECENT_THEMES, (_iso(until),))
         return [(item_id, datetime.fromisoformat(published), json.loads(themes or "[]"))
                 for item_id, published, themes in rows]

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
+import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime
 from functools import partial
 from http.server import ThreadingHTTPServer
 
 import pytest
+from icalendar import Calendar
 from playwright.sync_api import expect
 
 from pipeline import site
+from pipeline.cli import main
+from pipeline.config import load_project
 from pipeline.models import EventDetails, JobDetails, Kind
 from pipeline.state import Store
 from tests.conftest import make_item
 from tests.test_archive_browser import AXE, QuietHandler
 from tests.test_archive_sink import FEB, SINK, make_issues, write_site
+from tests.test_site_links import ROOT, URL_IN_TEXT, Checker, Links, html_files
 from tests.test_withdrawn import post_file
 
 # A partner's text that names an address: one "word" far wider than a phone, with no hyphen to break at.
@@ -188,3 +194,77 @@ def test_a_post_sent_in_an_issue_and_dated_later_since_keeps_its_page_and_its_pl
     assert "February post" in project.site(site.edition_path(1))
     assert "February post" in project.site(site.theme_path("recovery"))
     assert [entry.title for entry in project.feed(site.theme_feed_path("recovery")).entries] == ["February post"]
+
+
+def _crawl(project) -> list[str]:
+    """Every dead link of out/ (as tests/test_site_links.py checks the demo): the pages and the email's HTML and
+    text, the feeds, the calendars, the sitemap (none of its pages one that leads on) and the search index."""
+    check = Checker(project)
+    out = project.core.out_dir
+    for page in html_files(out):
+        for link in Links(page.read_text(encoding="utf-8")).links:
+            check.relative(page, link)
+    for text in out.glob("newsletter/*.txt"):
+        for address in URL_IN_TEXT.findall(text.read_text(encoding="utf-8")):
+            check.absolute(text, address)
+    for feed in [out / site.FEED_FILE, *out.glob("themes/*/feed.xml")]:
+        for element in ET.parse(feed).iter():
+            addresses = [element.attrib.get("href", "")]
+            if element.tag in ("link", "guid", "url"):
+                addresses.append((element.text or "").strip())
+            elif element.text and "<" in element.text:
+                addresses += Links(element.text).links
+            for address in filter(None, addresses):
+                check.absolute(feed, address.partition("#")[0])
+    for path in out.rglob("*.ics"):
+        for component in Calendar.from_ical(path.read_bytes()).walk():
+            if "URL" in component:
+                check.absolute(path, str(component["URL"]))
+    for loc in ET.parse(out / site.SITEMAP).iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc"):
+        check.absolute(out / site.SITEMAP, loc.text)
+        page = site.file(project, site.path_of_url(project, loc.text))
+        if page.is_file() and "noindex" in page.read_text(encoding="utf-8"):
+            check.dead.append(f"the sitemap lists {loc.text}, which leads on")
+    for entry in json.loads((out / site.SEARCH_INDEX).read_text(encoding="utf-8")):
+        check.absolute(out / site.SEARCH_INDEX, entry["url"])
+    assert check.checked > 500
+    return check.dead
+
+
+def test_the_demo_under_a_sub_path_has_no_dead_link_before_or_after_its_items_and_taxonomy_change(tmp_path):
+    """The shipped demo served at https://example.org/newsletter/, crawled whole; then a partner's item retitled,
+    the partner's source renamed (`renamed_from`), a theme renamed in the taxonomy and the April post, sent in
+    issue 2, retitled and dated later: crawled again, and every file published before is still there."""
+    root = tmp_path / "demo"
+    root.mkdir()
+    toml = (ROOT / "pipeline.toml").read_text(encoding="utf-8")
+    (root / "pipeline.toml").write_text(toml.replace('site_url = "https://coproduction-network.example.org"',
+                                                     'site_url = "https://example.org/newsletter"'), encoding="utf-8")
+    shutil.copytree(ROOT / "content", root / "content")
+    shutil.copytree(ROOT / "local_plugins", root / "local_plugins")
+    config = str(root / "pipeline.toml")
+    for day in ("2016-02-01", "2016-05-01"):
+        assert main(["run", "-q", "-c", config, "--as-of", day]) == 0
+    project = load_project(root / "pipeline.toml")
+    out = project.core.out_dir
+    assert _crawl(project) == []
+    before = {path.relative_to(out) for path in out.rglob("*") if path.is_file()}
+
+    feed = root / "content" / "feeds" / "open-dialogue-uk.xml"
+    feed.write_text(feed.read_text(encoding="utf-8").replace("Three more speakers for our 2016 conference",
+                                                             "More speakers for the conference"), encoding="utf-8")
+    post = root / "content" / "blog" / "2016-04-ideas-on-co-production.md"
+    post.write_text(post.read_text(encoding="utf-8").replace("date: 2016-04-18", "date: 2016-05-18").replace(
+        'title: "April blog post: some ideas on co-production"', 'title: "Some ideas on co-production"'),
+        encoding="utf-8")
+    toml = (root / "pipeline.toml").read_text(encoding="utf-8")
+    toml = toml.replace("[sources.open-dialogue-uk]", '[sources.odu]\nrenamed_from = "open-dialogue-uk"')
+    (root / "pipeline.toml").write_text(toml.replace('[transforms.themes.taxonomy."power-sharing"]',
+                                                     '[transforms.themes.taxonomy."sharing power"]'), encoding="utf-8")
+    assert main(["refresh", "-q", "-c", config, "--as-of", "2016-05-01"]) == 0
+    project = load_project(root / "pipeline.toml")
+    assert _crawl(project) == []
+    after = {path.relative_to(out) for path in out.rglob("*") if path.is_file()}
+    assert before - after == set()
+    assert "Some ideas on co-production" in site.file(project, "blog/april-2016-ideas-on-co-production/").read_text(
+        encoding="utf-8")

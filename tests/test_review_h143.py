@@ -6,7 +6,7 @@ import json
 import shutil
 import threading
 import xml.etree.ElementTree as ET
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from http.server import ThreadingHTTPServer
 
@@ -268,3 +268,25 @@ def test_the_demo_under_a_sub_path_has_no_dead_link_before_or_after_its_items_an
     assert before - after == set()
     assert "Some ideas on co-production" in site.file(project, "blog/april-2016-ideas-on-co-production/").read_text(
         encoding="utf-8")
+
+
+def test_the_page_a_shorter_themes_list_left_is_headed_as_the_theme_is(site_of):
+    """A theme spelt two ways ("peer support" by most items, "Peer-support" by one: one page) whose list got shorter:
+    its page 2 leads to the theme under the heading the theme's page has (before: whichever spelling a set of them
+    gave first, which differs from one process to the next, so an unchanged run wrote that page again)."""
+    def post(n: int, theme: str):
+        return make_item(Kind.POST, f"Post {n}", published=datetime(2016, 1, 1, tzinfo=UTC) + timedelta(hours=n),
+                         themes=[theme])
+
+    posts = [post(n, "Peer-support" if n == 0 else "peer support") for n in range(52)]
+    project = site_of({FEB: posts[:51]}, extra=posts[51:], moment=datetime(2016, 2, 10, tzinfo=UTC))
+    store = Store(project.root / "state" / "site.sqlite")
+    try:
+        store.withdraw_missing("test", [item.id for item in posts[:45]], datetime(2016, 2, 10, tzinfo=UTC))
+        write_site(project, store, datetime(2016, 2, 10, tzinfo=UTC))
+    finally:
+        store.close()
+    theme = site.theme_path("peer support")
+    assert "<h1>Peer support</h1>" in site.file(project, theme).read_text(encoding="utf-8")
+    left = site.file(project, site.page(theme, 2)).read_text(encoding="utf-8")
+    assert 'http-equiv="refresh"' in left and "<h1>Peer support</h1>" in left

@@ -84,7 +84,7 @@ def _themes(built: Site, newest_first: list[Facts]) -> list[Planned]:
             spellings[path][theme] += 1
     planned, groups = [], []
     for path, entries in by_slug.items():
-        theme = min(spellings[path], key=lambda t: (-spellings[path][t], t))  # the commonest spelling
+        theme = _commonest(spellings[path])
         groups.append(Group(theme_name(theme), path, len(entries)))
         feeds = [(f"{built.project.core.name}: {theme} (RSS)", site.url(built.project, site.theme_feed_path(theme)))]
         planned += _paged(
@@ -98,6 +98,11 @@ def _themes(built: Site, newest_first: list[Facts]) -> list[Planned]:
     planned += _index(built, site.THEMES, "themes index", "Themes", groups,
                       f"Every theme of {built.project.core.name}, with how many items carry it.")
     return planned
+
+
+def _commonest(spellings: Counter) -> str:
+    """The spelling of a theme most of its items give (the first in alphabetical order on a tie): its page's heading."""
+    return min(spellings, key=lambda t: (-spellings[t], t))
 
 
 # -- months ------------------------------------------------------------------------------------
@@ -224,8 +229,11 @@ def plan_left(built: Site, known: Iterable[str], planned: list[Planned]) -> list
     if not left:
         return []
     moved = site.moved_themes(built.store) if any(path.startswith(site.THEMES) for path in left) else {}
-    themes = {theme for entry in built.facts.values() for theme in entry.themes}
-    names = {site.theme_path(theme): theme for theme in themes}  # each theme's page, for the heading leading there
+    spellings: dict[str, Counter] = defaultdict(Counter)
+    for entry in built.facts.values():
+        for theme in dict.fromkeys(entry.themes):
+            spellings[site.theme_path(theme)][theme] += 1
+    names = {path: _commonest(spelt) for path, spelt in spellings.items()}  # each theme's page: its heading there
     pages = []
     for path in sorted(left):
         target = _left_for(path, wanted, moved)

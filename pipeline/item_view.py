@@ -9,6 +9,7 @@ clipping limit; the site shows them whole.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import quote
@@ -138,9 +139,10 @@ def intro_of(counts: dict[Kind, int]) -> str:
 
 
 def item_view(item: Item, tz: ZoneInfo, *, whole: bool = False, calendar_url: str = "",
-              url: str | None = None) -> ItemView:
+              url: str | None = None, also_url: Callable[[dict[str, str]], str] | None = None) -> ItemView:
     """`whole` (the site): every field and an event's whole programme, however long. `url`: where the
-    title links, when not the item's own URL (`site.item_link`)."""
+    title links, when not the item's own URL (`site.item_link`); `also_url(entry)`: where each announcement merged
+    into it links, when not its own URL (`site.also_link`)."""
     themes = [theme for t in item.themes if (theme := fit(t, FIELD_CHARS, whole))]
     return ItemView(
         title=fit(item.title, TITLE_CHARS, whole),
@@ -150,17 +152,18 @@ def item_view(item: Item, tz: ZoneInfo, *, whole: bool = False, calendar_url: st
         themes=themes if whole else themes[:THEMES_SHOWN],
         job=job_view(item.job, whole=whole) if item.job else None,
         event=event_view(item.event, tz, whole=whole) if item.event else None,
-        also=[also_view(entry, whole=whole) for entry in item.also_announced],
+        also=[also_view(entry, whole=whole, url=also_url(entry) if also_url else None)
+              for entry in item.also_announced],
         calendar_url=link(calendar_url) if item.event else "",
         image=item.image if item.image.startswith(("https://", "http://")) else "",
         image_alt=fit(item.image_alt, FIELD_CHARS, whole),
     )
 
 
-def also_view(entry: dict[str, str], *, whole: bool = False) -> AlsoView:
+def also_view(entry: dict[str, str], *, whole: bool = False, url: str | None = None) -> AlsoView:
     return AlsoView(by=fit(entry.get("by", ""), FIELD_CHARS, whole) or "another source",
                     title=fit(entry.get("title", ""), TITLE_CHARS, whole) or "(untitled)",
-                    url=link(entry.get("url", "")))
+                    url=link(entry.get("url", "") if url is None else url))
 
 
 def byline(item: Item, tz: ZoneInfo, *, whole: bool = False) -> str:

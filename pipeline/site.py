@@ -33,7 +33,7 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -238,6 +238,24 @@ def item_link(project: Project, item: Item, owners: Mapping[str, str] | None = N
     if own and (not written or _own_path(project, item) is None):
         return own
     return url(project, item_path(project, item, owners)) if written else ""
+
+
+def also_link(project: Project, entry: Mapping[str, str], page_of: Callable[[str], str | None]) -> str:
+    """Where "Also announced by …" links an announcement merged into a job or event (`duplicates.also_entry`): its
+    own URL, unless that is an address on this site and the site is written, as `item_link` links the announcement
+    itself: then its page (`page_of(id)`: the site path the archive gives it), so the link is never to an address
+    no page answers (<site_url>/vacancies/3) or to another item's page."""
+    own = safe_url(entry.get("url", ""), url(project, FRONT_PAGE)) if entry.get("url") else ""
+    if not own or not publishes(project, "archive") or _own_path_of(project, own) is None:
+        return own
+    page = page_of(entry.get("id", ""))
+    return url(project, page) if page is not None else own
+
+
+def pages_of(owners: Mapping[str, str]) -> Callable[[str], str | None]:
+    """Item id -> its page, from `own_pages` (site path -> the id of the item whose page it is)."""
+    pages = {item_id: path for path, item_id in owners.items()}
+    return pages.get
 
 
 def _own_path(project: Project, item: Item) -> str | None:

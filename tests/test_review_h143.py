@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import shutil
 import threading
 import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from http.server import ThreadingHTTPServer
+from urllib.parse import urljoin
 
 import pytest
 from icalendar import Calendar
@@ -17,6 +20,7 @@ from playwright.sync_api import expect
 from pipeline import site
 from pipeline.cli import main
 from pipeline.config import load_project
+from pipeline.duplicates import also_entry
 from pipeline.models import EventDetails, JobDetails, Kind
 from pipeline.state import Store
 from tests.conftest import make_item
@@ -290,3 +294,26 @@ def test_the_page_a_shorter_themes_list_left_is_headed_as_the_theme_is(site_of):
     assert "<h1>Peer support</h1>" in site.file(project, theme).read_text(encoding="utf-8")
     left = site.file(project, site.page(theme, 2)).read_text(encoding="utf-8")
     assert 'http-equiv="refresh"' in left and "<h1>Peer support</h1>" in left
+
+
+def test_also_announced_links_the_announcements_page_where_its_own_address_on_the_site_has_none(pipeline_project):
+    """A partner's announcement of a job, merged into the job, whose own address is on this site but no page answers
+    it (<site_url>/vacancies/…, as `site.item_link` knows): "Also announced by" under the job, on its page, in the
+    issue, in the feed and in the email, linked that address, which leads nowhere; it links the announcement's page,
+    as every other link to it does. One elsewhere still links its own address there."""
+    from tests.test_duplicates import ADMIN_JOB, HIRING
+
+    hiring = dataclasses.replace(HIRING, url="https://network.example.org/vacancies/administrator")
+    project = pipeline_project(items=[ADMIN_JOB, hiring])
+    project.run(as_of=date(2016, 2, 1))
+    page_of_hiring = site.url(project.project, site.item_path(project.project, hiring))
+    assert project.site(site.item_path(project.project, hiring))  # the page is there
+    also = re.compile(r'Also announced by Open Dialogue UK: <a href="([^"]*)"')
+    for path in (site.item_path(project.project, ADMIN_JOB), site.edition_path(1)):
+        (link,) = also.findall(project.site(path))
+        assert urljoin(site.url(project.project, path), link) == page_of_hiring, path
+    (job,) = [entry for entry in project.feed().entries if entry.title == ADMIN_JOB.title]
+    assert also.findall(job.content[0].value) == [page_of_hiring]
+    assert also.findall(project.email().html) == [page_of_hiring]
+    assert page_of_hiring in project.email().text and hiring.url not in project.email().text
+    assert site.also_link(project.project, also_entry(HIRING), lambda item_id: None) == HIRING.url

@@ -95,6 +95,12 @@ class Site:
             item = dataclasses.replace(item, also_announced=[*item.also_announced, *map(also_entry, found)])
         return item
 
+    def also_url(self, entry: dict[str, str]) -> str:
+        """Where "Also announced by" links an announcement merged into a job or event (`site.also_link`): its own
+        URL, or its page here when that URL is an address on this site."""
+        facts = self.facts
+        return site.also_link(self.project, entry, lambda item_id: facts[item_id].path if item_id in facts else None)
+
     def _read_issues(self, records: list[EditionRecord]) -> list[Issue]:
         seen = site_state.editions_seen(self.store, self.sink)
         issues, fresh = [], {}

@@ -124,7 +124,8 @@ def _issue_page(built: Site, issue: Issue, number: int, count: int) -> str:
         section = sections[entry.kind]
         if not section.entries:
             shown.append(section)
-        section.entries.append((item_view.item_view(built.item(entry.id), built.project.tz, whole=True), entry))
+        view = item_view.item_view(built.item(entry.id), built.project.tz, whole=True, also_url=built.also_url)
+        section.entries.append((view, entry))
     record = issue.record
     day = record.as_of.strftime("%-d %B %Y")
     intro = item_view.intro_of({Kind(kind): section.count for kind, section in sections.items()})

@@ -156,7 +156,7 @@ def calendar_path(entry: Facts) -> str:
 
 def _item_page(built: Site, entry: Facts) -> str:
     item = built.item(entry.id)
-    view = item_view.item_view(item, built.project.tz, whole=True)
+    view = item_view.item_view(item, built.project.tz, whole=True, also_url=built.also_url)
     issue = built.issue_of.get(entry.id)
     into = built.facts.get(built.merged_into.get(entry.id, ""))
     link_out = item.url and site.path_of_url(built.project, item.url) is None  # elsewhere: a partner's page

@@ -106,12 +106,14 @@ def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: st
     """The edition rendered, and which addresses of pages no sink writes the plain text printed (in `_PAGES`
     order)."""
     project = run.project
+    page_of = site.pages_of(owners)  # where an announcement merged into a job or event links (`site.also_link`)
     context = {
         "edition": edition,
         "subject": view.subject_line(edition.title),
         "intro": view.intro(edition),
         "sections": view.sections(edition, project.tz, limit, _calendar_links(project, web, owners),
-                                  lambda item: site.item_link(project, item, owners), cut=email),
+                                  lambda item: site.item_link(project, item, owners), cut=email,
+                                  also_url=lambda also: site.also_link(project, also, page_of)),
         # "" where no sink writes the page: the templates then leave the link out
         "issue_url": site.edition_url(project, edition.number) if web else "",
         "archive_url": site.archive_url(project) if web else "",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import html
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -160,10 +160,17 @@ class ItemText:
 def item_text(project: Project, item: Item, owners: Mapping[str, str] | None = None) -> ItemText:
     own = own_url(project, item)
     link = site.item_link(project, item, owners)  # with no address of its own: its page on the site, if written
+    also_url = None
+    if item.also_announced:  # each announcement merged into it links where `item_link` would link it
+        page_of = site.pages_of(owners or {})
+
+        def also_url(also: dict[str, str]) -> str:
+            return site.also_link(project, also, page_of)
+
     return ItemText(
         id=item.id, title=item.title or "(untitled)", own_url=own, link=link, published=rfc822(item.published),
         description=describe(project, item),
-        content=full_content(project, item, link or site.url(project, site.FRONT_PAGE)),
+        content=full_content(project, item, link or site.url(project, site.FRONT_PAGE), also_url),
         categories=tuple(label for theme in item.themes if (label := xml_safe(theme).strip())),
         creator=item.author)
 
@@ -224,9 +231,10 @@ def key_facts(project: Project, item: Item) -> str:
     return " · ".join(one_line(f) for f in facts if one_line(f))
 
 
-def full_content(project: Project, item: Item, base_url: str) -> str:
+def full_content(project: Project, item: Item, base_url: str,
+                 also_url: Callable[[dict[str, str]], str] | None = None) -> str:
     """The `content:encoded`: the lead image (unless the body shows it already), details (with the programme), then
-    the full body, then what else announced it."""
+    the full body, then what else announced it (each linked to `also_url(entry)`, else its own URL)."""
     parts: list[str] = []
     body = clean_html(item.body_html, base_url)
     image = item.image if item.image.startswith(("https://", "http://")) else ""  # as the page and the email show it
@@ -246,15 +254,15 @@ def full_content(project: Project, item: Item, base_url: str) -> str:
     elif item.summary:
         parts.append(f"<p>{html.escape(one_line(item.summary))}</p>")
     for also in item.also_announced:
-        parts.append(f"<p>{also_announced_html(also)}</p>")
+        parts.append(f"<p>{also_announced_html(also, also_url(also) if also_url else None)}</p>")
     return "\n".join(parts) or f"<p>{html.escape(one_line(item.title) or '(untitled)')}</p>"
 
 
-def also_announced_html(also: dict[str, str]) -> str:
-    """'Also announced by Open Dialogue UK: <a href="…">We are hiring: …</a>'."""
+def also_announced_html(also: dict[str, str], url: str | None = None) -> str:
+    """'Also announced by Open Dialogue UK: <a href="…">We are hiring: …</a>', linking `url` (else its own URL)."""
     by = html.escape(one_line(also.get("by", "")) or "another source")
     title = html.escape(one_line(also.get("title", "")) or "(untitled)")
-    url = safe_url(also.get("url", ""))
+    url = safe_url(also.get("url", "") if url is None else url)
     return f'Also announced by {by}: ' + (f'<a href="{html.escape(url)}">{title}</a>' if url else title)
 
 

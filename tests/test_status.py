@@ -229,7 +229,8 @@ def test_every_json_output_is_one_document_and_nothing_else(write_project):
     checked = cli(config, "check", "--json")
     assert checked.returncode == 0
     assert json.loads(checked.stdout) == {"config": str(config), "ok": True, "exit_code": 0, "sources": 2,
-                                          "transforms": 0, "sinks": 1, "plugins": json.loads(checked.stdout)["plugins"]}
+                                          "transforms": 0, "sinks": 1, "plugins": json.loads(checked.stdout)["plugins"],
+                                          "writes": [str(config.parent / "state"), str(config.parent / "out")]}
 
     plugins = cli(config, "plugins", "--json")
     listed = {p["name"]: p for p in json.loads(plugins.stdout)["plugins"]}

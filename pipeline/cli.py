@@ -22,12 +22,12 @@ from datetime import date
 from pathlib import Path
 
 from pipeline import __version__
-from pipeline.errors import PipelineError, exception_text
+from pipeline.errors import PipelineError, Stop, exception_text
 from pipeline.logs import DEBUG_ENV
 from pipeline.memory import limit_malloc_arenas
 
 
-class Stopped(BaseException):
+class Stopped(Stop):
     """SIGTERM (or SIGINT): unwind every `with` and `finally`, so locks are released and files whole."""
 
     def __init__(self, signal_number: int):
@@ -249,7 +249,9 @@ def _call(args) -> tuple[int, list[str] | None]:
         _log_error(message)
         _console(stderr=True).print(message, soft_wrap=True)
         return code, [message]
-    except Exception as exc:  # a bug, ours or a plugin's: one line, the traceback on request
+    except BaseException as exc:  # a bug, ours or a plugin's (`sys.exit("...")` too): one line, traceback on request
+        if isinstance(exc, SystemExit) and (exc.code is None or type(exc.code) is int):
+            raise  # only an exit code (uvicorn's, having said why), which Python prints nothing of
         from pipeline.redact import redact_text
 
         message = redact_text(f"unexpected {type(exc).__name__}: {exception_text(exc)}")

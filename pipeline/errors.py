@@ -14,6 +14,17 @@ def exception_text(exc: BaseException) -> str:
         return STR_FAILED
 
 
+class Stop(BaseException):
+    """What stops a run from outside it, never a component's failure: a signal (the CLI's `Stopped`), a deadline's
+    interrupt inside plugin code (`time_limits.Interrupt`)."""
+
+
+def is_stop(exc: BaseException) -> bool:
+    """Whether `exc` stops the run (Ctrl-C, a signal, a deadline): unwound, not reported as what a plugin raised.
+    Any other `BaseException` from plugin code (`sys.exit("...")`, a `class Boom(BaseException)`) is its failure."""
+    return isinstance(exc, (KeyboardInterrupt, Stop))
+
+
 class PipelineError(Exception):
     """A problem the user can fix; the CLI prints the message without a traceback. A credential in an address it
     names is masked as the message is made (`pipeline/redact.py`), so no path that shows it can print it."""

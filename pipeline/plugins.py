@@ -17,7 +17,7 @@ from types import ModuleType
 import pluggy
 
 from pipeline import hookspecs
-from pipeline.errors import exception_text
+from pipeline.errors import exception_text, is_stop
 from pipeline.logs import show_traceback
 from pipeline.redact import redact_text
 
@@ -100,7 +100,9 @@ def _load(host: PluginHost, name: str, origin: str, load, blocked: set[str], ren
     try:
         plugin = load()
         host.pm.register(plugin, name=name)
-    except (Exception, SystemExit) as exc:  # a broken plugin is reported by name, never a crash of the host
+    except BaseException as exc:  # a broken plugin is reported by name, never a crash of the host
+        if is_stop(exc):
+            raise
         show_traceback(f"plugin {name}", exc)
         host.broken[name] = redact_text(f"failed to load from {origin}: {type(exc).__name__}: {exception_text(exc)}")
         return
@@ -150,20 +152,23 @@ def _check_hooks(host: PluginHost) -> None:
     pm.check_pending()  # nothing pending is left; kept so pluggy's own check still guards us
 
 
-def call_each_plugin(pm: pluggy.PluginManager, hook_name: str, kwargs_for) -> dict[str, Exception]:
+def call_each_plugin(pm: pluggy.PluginManager, hook_name: str, kwargs_for) -> dict[str, BaseException]:
     """Call a hook once per plugin, so what it does (or raises) is credited to that plugin.
 
     `kwargs_for(plugin_name)` gives the keyword arguments for that plugin's call. Returns the
-    exceptions raised, by plugin name; the other plugins' calls still happen.
+    exceptions raised (`sys.exit()` and a plugin's own `BaseException` too, not a stop: `is_stop`), by plugin name;
+    the other plugins' calls still happen.
     """
     plugins = pm.get_plugins()
-    failures: dict[str, Exception] = {}
+    failures: dict[str, BaseException] = {}
     for plugin in plugins:
         name = pm.get_name(plugin)
         others = [p for p in plugins if p is not plugin]
         try:
             pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs_for(name))
-        except Exception as exc:
+        except BaseException as exc:
+            if is_stop(exc):
+                raise
             show_traceback(f"plugin {name}: {hook_name}", exc)
             failures[name] = exc
     return failures

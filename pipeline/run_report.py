@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pipeline.errors import PipelineError, exception_text
+from pipeline.errors import PipelineError, exception_text, is_stop
 from pipeline.logs import show_traceback
 from pipeline.redact import redact_text
 
@@ -54,11 +54,13 @@ class RunReport:
 
 def timed(stage: str, name: str, work: Callable[[], tuple[str, int]]) -> StageResult:
     """Run one component's work; any exception becomes a failed result naming the component (`sys.exit()`
-    in a plugin too: only a signal, or Ctrl-C, stops the run)."""
+    in a plugin too, and a `BaseException` of its own: only a signal, Ctrl-C or a deadline stops the run)."""
     started = time.perf_counter()
     try:
         summary, count = work()
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:
+        if is_stop(exc):
+            raise
         show_traceback(f"{stage} {name}", exc)
         return StageResult(stage, name, False, failure_reason(exc), time.perf_counter() - started)
     return StageResult(stage, name, True, summary, time.perf_counter() - started, count)
@@ -71,7 +73,7 @@ def items_text(count: int) -> str:
 TEMPLATE_SUFFIXES = (".html", ".txt", ".mjml", ".xml", ".css", ".js")
 
 
-def failure_reason(exc: Exception) -> str:
+def failure_reason(exc: BaseException) -> str:
     """One line: the exception's type and first line; for a mistake in a template, the template and its line
     first (a Jinja syntax error names them; an error while rendering is found in the traceback, whose frames
     Jinja gives the template's file and line)."""

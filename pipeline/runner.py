@@ -29,7 +29,7 @@ from pipeline import alerts, http_client, renaming, watchdog
 from pipeline.components import Deliverer, Sink, SinkResult, Source
 from pipeline.config import Project
 from pipeline.edition import Edition, EditionError, check_date, month_before, prepare_edition, start_of, still_relevant
-from pipeline.errors import ConfigError, PipelineError
+from pipeline.errors import ConfigError, PipelineError, is_stop
 from pipeline.fetching import fetch_all
 from pipeline.ingesting import Ingest
 from pipeline.logs import SHOWN
@@ -121,7 +121,7 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
                 alerts.database_damaged(project, str(error))
                 _record_finish(store, run_id, report, error)
                 raise error from None
-            if isinstance(exc, Exception) and getattr(exc, "exit_code", 1) != 2 and not dry_run:
+            if not is_stop(exc) and getattr(exc, "exit_code", 1) != 2 and not dry_run:
                 for line in alerts.after_run(project, store, report, exc):  # not a refused date, nor a signal
                     log.warning(line)
             _record_finish(store, run_id, report, exc)
@@ -158,9 +158,9 @@ def _record_finish(store: Store, run_id: int, report: RunReport, exc: BaseExcept
     """Finish the run's history row: with the report's outcome, or with how the run was cut short."""
     if exc is None:
         exit_code, outcome = report.exit_code, outcome_of(report)
-    elif not isinstance(exc, Exception):  # SIGTERM (the CLI's Stopped) or Ctrl-C
+    elif is_stop(exc):  # SIGTERM (the CLI's Stopped) or Ctrl-C
         exit_code, outcome = getattr(exc, "exit_code", 130), f"stopped by {getattr(exc, 'name', 'Ctrl-C')}"
-    else:  # a refused date (PipelineError, exit 2), a broken database, a bug
+    else:  # a refused date (PipelineError, exit 2), a broken database, a bug (a plugin's `sys.exit("...")` too)
         exit_code, outcome = getattr(exc, "exit_code", 1), f"error: {failure_reason(exc)}"
     try:
         history.finish_run(store, run_id, at=datetime.now(UTC), edition=report.edition, exit_code=exit_code,

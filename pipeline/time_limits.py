@@ -35,7 +35,7 @@ import threading
 from typing import Any
 
 from pipeline import watchdog
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, Stop
 
 AGAIN = 1.0  # seconds between interrupts, until the call ends
 STARTING = 0.005  # seconds to wait, instead, while some thread is being started
@@ -45,7 +45,7 @@ class OutOfTime(PipelineError):
     """A plugin's code ran past its deadline and was stopped."""
 
 
-class Interrupt(BaseException):
+class Interrupt(Stop):
     """Raised inside the call when its time is up (not an Exception: see the module's docstring). Code that
     must tidy up before it ends (let work in flight settle) may catch it, briefly, and raise it again."""
 

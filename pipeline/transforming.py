@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.components import Transform
+from pipeline.errors import is_stop
 from pipeline.logs import show_traceback
 from pipeline.models import Item
 from pipeline.run_report import failure_reason, items_text
@@ -74,7 +75,9 @@ def apply_each(transforms: Sequence[tuple[str, Callable[[], Transform], float]],
         started = time.perf_counter()
         try:
             apply_within(get(), items, run, deadline)
-        except (Exception, SystemExit) as exc:  # reported like any failing component (see `timed`)
+        except BaseException as exc:  # reported like any failing component (see `timed`)
+            if is_stop(exc):
+                raise
             show_traceback(f"transform {instance}", exc)
             failures.append(f"{instance}: {failure_reason(exc)}")
         if clock is not None:

@@ -16,14 +16,19 @@ and notes (`pipeline/run_context.py`), every log line and traceback (`pipeline/l
 error, a warning, an error in a finaliser: `cli._mask_what_python_prints`), the run history and
 alerts as they are stored (`pipeline/state`), and what `pipeline status` shows of them. A feed's items are masked
 of what its address sends as a credential (`credentials_in`, `mask_in`), which a private feed repeats in its links.
+A value is found however it is spelt (`_spelt`): any character percent-escaped, in either case of hex, or as an HTML
+character reference; in a link's host, in any letter case (`holds_credential`).
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import os
 import re
 import threading
+from collections.abc import Sequence
+from typing import NamedTuple
 from urllib.parse import quote, unquote
 
 MASK = "***"
@@ -48,7 +53,7 @@ _PARAMETER = re.compile(rf"(?P<head>[?&;#](?P<name>{_NAME})=)(?P<value>(?:[^&;#\
 _SENTENCE_END = ".,;:!?)]"
 _MIN_REMEMBERED = 4  # a value substituted shorter than this is masked only where it stands as a credential
 
-_remembered: set[str] = set()  # the values substituted in this process, and their percent-encoded forms (%2F, %2f)
+_remembered: set[str] = set()  # the values substituted in this process (found however spelt: `_Masker`)
 _lock = threading.Lock()
 
 
@@ -186,14 +191,64 @@ def credentials_in(url: str, environ: os._Environ | dict | None = None) -> list[
     return sorted((form for form in forms if len(form) >= _MIN_REMEMBERED), key=lambda form: (-len(form), form))
 
 
-def mask_in(text: str, credentials: list[str]) -> str:
-    """`text` with each of `credentials` (`credentials_in`) shown as `***`."""
-    if not text:
+def mask_in(text: str, credentials: Sequence[str]) -> str:
+    """`text` with each of `credentials` (`credentials_in`) shown as `***`, however it is spelt (`_spelt`)."""
+    if not text or not credentials:
         return text
-    for credential in credentials:
-        if credential in text:
-            text = text.replace(credential, MASK)
-    return text
+    return _masked(text, _Masker.of(tuple(credentials)))
+
+
+def holds_credential(url: str, credentials: Sequence[str]) -> bool:
+    """Whether `url` holds one of `credentials` however spelt (`mask_in`); in its host in any case too, since a host's
+    letters are the same in any case (a path's and a query's are not: `K3Y` is another key than `k3y`)."""
+    if not url or not credentials:
+        return False
+    if _Masker.of(tuple(credentials)).pattern.search(url):
+        return True
+    authority = re.match(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//([^/?#]*)", url.strip())
+    host = authority[1].rpartition("@")[2] if authority else ""
+    return bool(host) and bool(_Masker.of(tuple(credentials), ignore_case=True).pattern.search(host))
+
+
+class _Masker(NamedTuple):
+    """Credentials as written and decoded (`%2F` as `/`, `&amp;` as `&`), none shorter than 4 characters (a shorter one
+    would mask the text's own words), and one expression for them however spelt (`_spelt`), the longest first."""
+
+    values: tuple[str, ...]
+    pattern: re.Pattern
+
+    @staticmethod
+    @functools.lru_cache(maxsize=64)
+    def of(credentials: tuple[str, ...], ignore_case: bool = False) -> _Masker:
+        forms = {form for credential in credentials for form in (credential, unquote(html.unescape(credential)))}
+        values = sorted((form for form in forms if len(form) >= _MIN_REMEMBERED), key=lambda form: (-len(form), form))
+        pattern = re.compile("|".join(map(_spelt, values)) or r"(?!)", re.IGNORECASE if ignore_case else 0)
+        return _Masker(tuple(values), pattern)
+
+
+def _masked(text: str, masker: _Masker) -> str:
+    """`text` with what `masker` finds shown as `***`; its expression is run only on a text that holds a value once
+    decoded (a feed's bodies hardly ever do: looking so takes a quarter of the expression's time)."""
+    decoded = unquote(html.unescape(text)) if "%" in text or "&" in text else text
+    if not any(value in decoded or value in text for value in masker.values):
+        return text
+    return masker.pattern.sub(MASK, text)
+
+
+def _spelt(value: str) -> str:
+    """An expression for `value` however an address or HTML may spell it: each character as itself, percent-escaped
+    (its UTF-8 bytes, the hex digits in either case: `%6B`, `%2f`) or as an HTML character reference (`&amp;`,
+    `&#107;`, `&#x6b;`); its letters in their own case."""
+    return "".join(map(_character, value))
+
+
+@functools.lru_cache(maxsize=1024)
+def _character(character: str) -> str:
+    escaped = "".join(f"%{byte:02X}" for byte in character.encode("utf-8", "surrogateescape"))
+    forms = [re.escape(character), f"(?i:{escaped})", f"&#0*{ord(character)};", f"(?i:&#x0*{ord(character):x};)"]
+    if (named := html.escape(character)) != character:
+        forms.append(re.escape(named))
+    return f"(?:{'|'.join(forms)})"
 
 
 def redact_url(url: str) -> str:
@@ -212,10 +267,8 @@ def redact_text(text: str) -> str:
         text = _PARAMETER.sub(_mask_parameter, text)
     if _remembered:
         with _lock:
-            values = sorted(_remembered, key=len, reverse=True)
-        for value in values:
-            if value in text:
-                text = text.replace(value, MASK)
+            values = tuple(sorted(_remembered))
+        text = _masked(text, _Masker.of(values))
     return text
 
 

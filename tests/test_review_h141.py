@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from html import escape
+from html import unescape as html_unescape
+from urllib.parse import quote, quote_plus, unquote
 
 import pytest
 
@@ -175,3 +178,122 @@ def test_a_run_cut_short_by_a_base_exception_is_recorded_as_an_error_not_a_stop(
     finally:
         store.close()
     assert (recorded.exit_code, recorded.outcome) == (1, "error: SystemExit: the hook left"), recorded
+
+
+KEY = "k3y-of-the-partner-feed"
+# The key as a feed may spell it in a link: an escape for one letter, escapes in lower case, every character escaped.
+SPELLINGS = ("%6B3y-of-the-partner-feed", "k3y%2dof-the-partner-feed", "k3y-of-the-partner%2Dfeed",
+             "".join(f"%{byte:02x}" for byte in KEY.encode()))
+OTHER_KEY = "K3Y-OF-THE-PARTNER-FEED"  # another key: a path's letters are case-sensitive
+
+
+def _parsed(url: str, document: str, environ: dict[str, str]):
+    from pipeline.redact import credentials_in, variables_in
+    from plugins.sources.feed import parse_feed
+
+    values = tuple(dict.fromkeys(form for name in variables_in(url) for form in (environ[name], quote(environ[name],
+                                                                                                      safe=""))))
+    return parse_feed(document.encode(), url, "", "p", "news", "feedparser", tuple(credentials_in(url, environ)),
+                      values)
+
+
+def _rss(channel_link: str, *items: tuple[str, str]) -> str:
+    """An RSS feed of (link, body) items, with a channel link when given."""
+    entries = "".join(f"<item><title>Item {n}</title><link>{escape(link)}</link><pubDate>Fri, 15 Jan 2016 10:00:00 "
+                      f"+0000</pubDate><description>{escape(body)}</description></item>"
+                      for n, (link, body) in enumerate(items))
+    channel = f"<link>{escape(channel_link)}</link>" if channel_link else ""
+    return (f"<rss version='2.0'><channel><title>Partner</title>{channel}<description>d</description>{entries}"
+            f"</channel></rss>")
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_a_key_a_feed_repeats_with_percent_escapes_is_masked_in_its_links_and_text(spelling):
+    """An entry's link or text holding the key with one of its characters percent-escaped (`%6B` for k, `%2d` for -)
+    was published as it stood: the key was compared as sent, and in two spellings of its escapes only."""
+    url = "https://partner.example.org/feeds/${K}/rss.xml"
+    document = _rss("", (f"https://partner.example.org/feeds/{spelling}/news/1.html",
+                         f"<p><a href='https://partner.example.org/feeds/{spelling}/news/2.html'>more</a> "
+                         f"by key {spelling}</p>"))
+    [item] = _parsed(url, document, {"K": KEY}).items
+    for text in (item.url, item.body_html, item.id):
+        assert KEY not in unquote(text), text
+    assert item.url == "https://partner.example.org/feeds/***/news/1.html", item.url
+    assert "by key ***" in item.body_html, item.body_html
+
+
+def test_a_channel_link_that_repeats_the_key_escaped_is_no_base_for_relative_links():
+    """The channel's link, `/feeds/%6B3y…/`, was taken as the base of the items' relative links: each published the
+    key, as the server reads it."""
+    url = "https://partner.example.org/feeds/${K}/rss.xml"
+    document = _rss(f"https://partner.example.org/feeds/{SPELLINGS[0]}/", ("news/1.html", "<a href='2.html'>two</a>"))
+    parsed = _parsed(url, document, {"K": KEY})
+    [item] = parsed.items
+    assert item.url == "" and "href" not in item.body_html and parsed.unresolved, (item.url, item.body_html)
+
+
+def test_a_key_that_is_the_feeds_host_in_another_case_is_recognised_in_its_origin():
+    """A key that is the host the feed is at (as 127.0.0.1 may be) was compared case-sensitively with the origin the
+    links from the root are read from: `Feeds.Partner.example` was not `feeds.partner.example`, and every link
+    from the root published it. A host's letters are the same in any case."""
+    url = "https://Feeds.Partner.example/${K}/rss.xml"
+    document = _rss("", ("/news/1.html", "<a href='/about/'>about</a>"))
+    parsed = _parsed(url, document, {"K": "feeds.partner.example"})
+    [item] = parsed.items
+    assert item.url == "" and "href" not in item.body_html, (item.url, item.body_html)
+    assert "feeds.partner.example" not in _parsed(url, _rss("https://FEEDS.partner.example/", ("/news/1.html", "")),
+                                                  {"K": "feeds.partner.example"}).items[0].url.lower()
+
+
+def test_another_key_in_another_letter_case_is_not_masked():
+    url = "https://partner.example.org/feeds/${K}/rss.xml"
+    link = f"https://partner.example.org/feeds/{OTHER_KEY}/news/1.html"
+    [item] = _parsed(url, _rss("", (link, f"<p>{OTHER_KEY}</p>")), {"K": KEY}).items
+    assert item.url == link and OTHER_KEY in item.body_html, (item.url, item.body_html)
+
+
+VALUE = "a/b+c@d-4f9a2c"
+
+
+@pytest.mark.parametrize("spelling", [quote(VALUE), quote_plus(VALUE), quote(VALUE, safe="").lower(),
+                                      "a%2Fb%2bc%40d-4f9a2c", "%61/b+c@d-4f9a2c"])
+def test_a_value_read_through_a_variable_is_masked_in_messages_however_it_is_escaped(spelling, monkeypatch):
+    """An error repeating the address with the value escaped otherwise than `expand` did (a `/` kept, as quote() and
+    httpx keep it; escapes in mixed case; a letter escaped) printed it: only the value, its quote(safe="") and that
+    in lower case were masked."""
+    from pipeline import redact
+
+    monkeypatch.setattr(redact, "_remembered", set())
+    redact.expand("https://h.example/f/${T}/rss.xml", {"T": VALUE})
+    said = redact.redact_text(f"GET https://h.example/f/{spelling}/rss.xml: HTTP 500")
+    assert said == "GET https://h.example/f/***/rss.xml: HTTP 500", said
+    assert redact.redact_text("GET https://h.example/f/A/B+C@D-4F9A2C/rss.xml") == \
+        "GET https://h.example/f/A/B+C@D-4F9A2C/rss.xml"  # another value: not masked
+
+
+def test_a_private_feed_repeating_its_key_escaped_publishes_no_spelling_of_it(write_project, feed_server,
+                                                                              monkeypatch, capsys):
+    """Through `pipeline refresh`: a feed at `/feeds/${PARTNER_KEY}/rss.xml` whose items link back with the key
+    percent-escaped. Nothing written out (the RSS feed, the archive) holds the key in any spelling."""
+    from pipeline import redact
+    from pipeline.cli import main
+    from tests.http_fixtures import Route
+
+    monkeypatch.setenv("PARTNER_KEY", KEY)
+    monkeypatch.setattr(redact, "_remembered", set())
+    feed_server.routes[f"/feeds/{KEY}/rss.xml"] = Route(_rss(
+        "https://partner.example.org/", *((f"https://partner.example.org/feeds/{spelling}/news/{n}.html",
+                                          f"<a href='/feeds/{spelling}/more/{n}.html'>more</a>")
+                                         for n, spelling in enumerate(SPELLINGS))).encode())
+    url = feed_server.url("/feeds/${PARTNER_KEY}/rss.xml")
+    config = write_project(f'[pipeline]\nname = "N"\n[sources.partner]\ntype = "feed"\nurl = "{url}"\n'
+                           f'[sinks.feed]\ntype = "rss"\n[sinks.archive]\ntype = "archive"\n')
+
+    assert main(["refresh", "-c", str(config)]) == 0, capsys.readouterr()
+
+    written = [path.read_text(encoding="utf-8") for path in (config.parent / "out").rglob("*")
+               if path.suffix in (".html", ".xml")]
+    assert written and len(feed_server.requests) == 1
+    assert "https://partner.example.org/feeds/***/news/0.html" in "".join(written)
+    for text in [*written, *capsys.readouterr()]:
+        assert KEY not in unquote(html_unescape(text)), text

@@ -29,6 +29,7 @@ from pipeline.models import Item, Kind, item_id
 from pipeline.redact import (
     MissingVariable,
     credentials_in,
+    holds_credential,
     literal_credentials,
     mask_in,
     variables_in,
@@ -355,7 +356,7 @@ def _declared_base(link: str, credentials: tuple[str, ...]) -> str:
     an absolute http(s) address holding no `${` and none of `credentials` (what its address sends as a credential,
     and each value it reads through `${NAME}`: a channel's link often repeats the feed's own address, key and all)."""
     link = image_url(link)  # (an absolute http(s) address with a host, or "")
-    return "" if not link or "${" in link or mask_in(link, credentials) != link else link
+    return "" if not link or "${" in link or holds_credential(link, credentials) else link
 
 
 def _origin(url: str, secrets: tuple[str, ...]) -> str:
@@ -368,7 +369,7 @@ def _origin(url: str, secrets: tuple[str, ...]) -> str:
         return ""
     host = parts.netloc.rpartition("@")[2]
     origin = f"{parts.scheme}://{host}" if parts.scheme in ("http", "https") and host else ""
-    return "" if "${" in origin or mask_in(origin, secrets) != origin else origin
+    return "" if "${" in origin or holds_credential(origin, secrets) else origin
 
 
 class _Rooted(NamedTuple):
@@ -400,7 +401,7 @@ class _Rooted(NamedTuple):
         return lambda reference: self.read(reference, link) or left_out.append(reference)
 
     def holds_secret(self, reference: str) -> bool:
-        return mask_in(reference, self.secrets) != reference
+        return holds_credential(reference, self.secrets)
 
 
 def _relative(url: str) -> bool:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ConfigDict, Field, PydanticUserError, ValidationError, field_validator, model_validator
 
 from pipeline.components import Component, Deliverer, Settings, Sink, Source, Transform
-from pipeline.errors import ConfigError, exception_text
+from pipeline.errors import ConfigError, exception_text, is_stop
 from pipeline.files import folder_problem
 from pipeline.placeholders import site_url_problem
 from pipeline.plugins import BLOCK_ENV, PluginHost, build_plugin_manager
@@ -536,9 +536,12 @@ def _build(project: Project, category: str, where: str, table: Any, instance: st
     except PydanticUserError as exc:  # the model itself is wrong: pydantic builds it here, as first used
         raise ConfigError(f"{where} ({label}): the plugin's settings cannot be used: {type(exc).__name__}: {exc}"
                           ) from None
-    except Exception as exc:  # a validator of the plugin's that raised something else than a ValueError
-        raise ConfigError(f"{where} ({label}): the plugin's settings raised {type(exc).__name__}: {exc} while "
-                          f"checking this table; check its keys, or report it to the plugin's author") from None
+    except BaseException as exc:  # a validator of the plugin's that raised something else than a ValueError
+        if is_stop(exc):
+            raise
+        raise ConfigError(f"{where} ({label}): the plugin's settings raised {type(exc).__name__}: "
+                          f"{exception_text(exc)} while checking this table; check its keys, or report it to the "
+                          f"plugin's author") from None
     if settings is None:
         raise ConfigError(*errors)
     name = instance or type_name
@@ -546,7 +549,9 @@ def _build(project: Project, category: str, where: str, table: Any, instance: st
         return component(name, settings, project)
     except ConfigError:
         raise
-    except Exception as exc:
+    except BaseException as exc:  # `sys.exit("...")` too: a plugin's failure, said as any other
+        if is_stop(exc):
+            raise
         raise ConfigError(f"{where}: plugin {registered.plugin!r} could not set up {type_name!r}: "
                           f"{type(exc).__name__}: {exception_text(exc)}") from None
 

@@ -47,6 +47,10 @@ class Odd(Source):
     class Settings(Settings):
         url: str
 
+    def __init__(self, *args):
+        super().__init__(*args)
+        fail(self.settings.url, "set-up")
+
     def expand(self):
         fail(self.settings.url, "expand")
         return [self]
@@ -155,6 +159,16 @@ def test_a_plugin_whose_module_raises_a_base_exception_is_broken_not_fatal(write
     code, out, err, logged = _failing(write_project, tmp_path, "check", "import", "boom")
     assert code == 2 and "plugin 'odd' failed to load" in err and "Boom: not loaded" in err, err
     assert "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("how, name", [("boom", "Boom"), ("exit", "SystemExit")])
+def test_a_component_that_raises_a_base_exception_as_it_is_set_up_is_a_config_error(write_project, tmp_path, how,
+                                                                                   name):
+    """Its set-up caught Exception only: the error went on, an unexpected one (exit 1), not the plugin's (exit 2)."""
+    code, out, err, logged = _failing(write_project, tmp_path, "check", "set-up", how)
+    assert code == 2, err
+    said = f"plugin 'odd' could not set up 'odd': {name}: cannot reach {MASKED}"
+    assert said in " ".join(err.split()), err
 
 
 def test_a_run_cut_short_by_a_base_exception_is_recorded_as_an_error_not_a_stop(write_project, monkeypatch):
@@ -297,3 +311,19 @@ def test_a_private_feed_repeating_its_key_escaped_publishes_no_spelling_of_it(wr
     assert "https://partner.example.org/feeds/***/news/0.html" in "".join(written)
     for text in [*written, *capsys.readouterr()]:
         assert KEY not in unquote(html_unescape(text)), text
+
+
+def test_a_settings_validator_whose_error_has_no_str_is_a_config_error(write_project, capsys):
+    """The message was made with `{exc}`, which raised in the handler: an unexpected AttributeError (exit 1)."""
+    from pipeline.cli import main
+
+    plugin = ("import pydantic\nfrom pipeline import hookimpl\nfrom pipeline.components import Settings, Sink\n"
+              "class Odd(Exception):\n    def __str__(self):\n        return self.reason\n"
+              "class Picky(Sink):\n    name = 'picky'\n    class Settings(Settings):\n        size: int = 1\n"
+              "        @pydantic.field_validator('size')\n        @classmethod\n"
+              "        def check(cls, value):\n            raise Odd()\n"
+              "@hookimpl\ndef register_sinks(register):\n    register(Picky)\n")
+    config = write_project('[pipeline]\nname = "N"\nplugins_dir = "local"\n[sinks.p]\ntype = "picky"\nsize = 2\n',
+                           {"local/picky.py": plugin})
+    assert main(["check", "-c", str(config)]) == 2
+    assert "the plugin's settings raised Odd: <exception str() failed> while checking" in capsys.readouterr().err

@@ -39,7 +39,7 @@ def cmd_backup(args) -> int:
     if not source.is_file():
         raise PipelineError(f"{source}: no state database yet; run `pipeline run` (or `pipeline refresh`) first, "
                             f"or check [pipeline] state_dir in {project.config_path.name}")
-    result = backup(source, destination(args.dest), replace=args.force)
+    result = backup(source, unpublished(destination(args.dest), project), replace=args.force)
     if getattr(args, "json_out", None):
         write_json(args.json_out, {"ok": True, "source": str(result.source), "path": str(result.path),
                                    "bytes": result.bytes, "pages": result.pages, "integrity_check": result.integrity,
@@ -62,6 +62,16 @@ def destination(text: str, now: datetime | None = None) -> Path:
         raise PipelineError(f"{folder}: no such folder for {dest.name}; create it first (mkdir -p {folder})")
     if not folder.is_dir():
         raise PipelineError(f"{folder}: not a folder, so {dest.name} cannot go in it; give another DEST")
+    return dest
+
+
+def unpublished(dest: Path, project) -> Path:
+    """`dest`, unless it is in the site's folder (`out_dir`), which is published: the copy holds every subscriber's
+    address (and a link or `..` in the way changes nothing)."""
+    site = project.core.out_dir.resolve()
+    if dest.parent.resolve() == site or site in dest.parent.resolve().parents:
+        raise PipelineError(f"{dest}: inside {project.core.out_dir}, the site's folder ([pipeline] out_dir), which is "
+                            f"published: the copy holds every subscriber's address; give a folder outside it")
     return dest
 
 

@@ -228,8 +228,11 @@ def _call(args) -> tuple[int, list[str] | None]:
         try:
             return args.command(args), None
         except Exception as exc:
+            from pipeline.state.access import unwritable
             from pipeline.state.store import damaged, is_damage
 
+            if hasattr(exc, "database") and (error := unwritable(exc.database, exc)) is not None:
+                raise error from None  # the disk full, or a file this user may not write: which, and what to do
             if not is_damage(exc) or not hasattr(exc, "database"):
                 raise
             raise damaged(exc.database, str(exc), "the command stopped where SQLite found it") from None

@@ -67,3 +67,10 @@ class StateError(PipelineError):
     """The state database is damaged or unreadable; nothing is fetched until it is restored or repaired."""
 
     exit_code = 2
+
+
+class StateAccessError(PipelineError):
+    """The state folder, or a file in it, cannot be written (or read) by this user, or is on a file system mounted
+    read-only: nothing runs until someone changes that (`pipeline/state/access.py`)."""
+
+    exit_code = 2

@@ -39,6 +39,7 @@ from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, failure_reason, items_text, timed
 from pipeline.sanitize import clean_html, first_image, image_url, language_tag, one_line, safe_url, strip_controls
 from pipeline.state import Store, history
+from pipeline.state.access import plainly, unwritable
 from pipeline.state.store import Damaged, damaged, is_damage
 from pipeline.time_limits import call_within
 
@@ -77,7 +78,8 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
     tls = http_client.prepare() if any(map(_downloads, project.sources)) else None
     with locked_store(project, replay=not dry_run) as store:
         renamed = renaming.settle(project, store)  # before the run is recorded: a ConfigError stops it, as a typo does
-        run_id = history.begin_run(store, mode=report.mode, as_of=as_of, at=datetime.now(UTC))
+        with plainly(store.path):  # the disk full, or the folder read-only: said so, before anything is fetched
+            run_id = history.begin_run(store, mode=report.mode, as_of=as_of, at=datetime.now(UTC))
         log.info("%s %d as of %s: started, %d sources", report.mode, run_id, as_of, len(project.sources))
         try:
             if mode == "run":  # a date that would be refused is refused before anything is fetched
@@ -121,10 +123,13 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
                 alerts.database_damaged(project, str(error))
                 _record_finish(store, run_id, report, error)
                 raise error from None
-            if not is_stop(exc) and getattr(exc, "exit_code", 1) != 2 and not dry_run:
-                for line in alerts.after_run(project, store, report, exc):  # not a refused date, nor a signal
+            plain = unwritable(store.path, exc)  # the disk full, or the folder read-only: which, and what to do
+            if not is_stop(exc) and getattr(plain or exc, "exit_code", 1) != 2 and not dry_run:
+                for line in alerts.after_run(project, store, report, plain or exc):  # not a refused date, nor a signal
                     log.warning(line)
-            _record_finish(store, run_id, report, exc)
+            _record_finish(store, run_id, report, plain or exc)
+            if plain is not None:
+                raise plain from None
             raise
         if not dry_run:  # before the run is recorded, so its outcome counts an alert that could not be sent
             unalerted = alerts.after_run(project, store, report)
@@ -215,6 +220,8 @@ def _exclusive(project: Project) -> Iterator[Callable[[], Callable[[], None]]]:
         project.core.state_dir.mkdir(parents=True, exist_ok=True)
         handle = open(lock_path, "w")
     except OSError as exc:
+        if project.core.state_dir.is_dir() and (denied := unwritable(lock_path, exc)) is not None:
+            raise denied from None  # a folder or lock file a run as another user made: which, and to whom it goes
         raise ConfigError(f"{project.core.state_dir}: cannot use it as the state folder ({exc.strerror}); "
                           f"fix [pipeline] state_dir") from None
     with handle:
@@ -241,6 +248,8 @@ def _open_store(project: Project, check: bool = False, replay: bool = True) -> I
         if _disk_full(exc):  # a sound database with no room to grow: nothing to restore, and no setting is wrong
             raise PipelineError(f"{path}: the disk is full ({exc}); free some space, then run again: the state "
                                 f"database is as it was") from None
+        if not isinstance(exc, Damaged) and (denied := unwritable(path, exc)) is not None:
+            raise denied from None  # a sound database this user may not write: chown it, never restore a copy
         if not isinstance(exc, Damaged) and not is_damage(exc):
             raise ConfigError(f"{path}: cannot open the state database ({exc}); "
                               f"check [pipeline] state_dir, or restore the file from a backup") from None

@@ -257,8 +257,8 @@ class Store:
         try:
             yield
         except sqlite3.DatabaseError as exc:
+            exc.database = self.path  # for the one-line error that says what to do (pipeline/cli.py)
             if is_damage(exc):
-                exc.database = self.path  # for the one-line error that says what to do (pipeline/cli.py)
                 self.damage_seen = exc
                 self.distrust()
             raise

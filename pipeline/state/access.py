@@ -1,0 +1,98 @@
+"""The one-line error for a state database SQLite cannot write to, or this user cannot open.
+
+SQLite says only "database or disk is full", "attempt to write a readonly database" or "unable to open database
+file". What the operator needs is which file, and what to do: free some space (exit 1: the next run, a service's
+restart included, may find room), or give the state folder back to the user that runs the pipeline, or mount it
+read-write (exit 2: it stays so until someone changes it). Never "restore a backup": the database is sound, and
+putting an older copy in its place would lose everything since. Either way SQLite took back the write under way,
+so whatever was stored before stays stored.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pipeline.errors import PipelineError, StateAccessError
+
+FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+DENIED_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)
+DENIED_CODES = (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH)
+KEPT = "what the state database held is as it was"
+
+
+def _code(exc: BaseException) -> int:
+    return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+
+
+def is_full(exc: BaseException) -> bool:
+    """Whether an error says the disk (or the database's room on it) is full."""
+    return _code(exc) == sqlite3.SQLITE_FULL or getattr(exc, "errno", None) in FULL_ERRNOS
+
+
+def unwritable(path: Path, exc: BaseException) -> PipelineError | None:
+    """The error to show for `exc`, met using the state database at `path`, when it says the disk is full or a file
+    is not writable (or not readable) by this user; None for any other error (a damaged file, a lock, a bug)."""
+    said = " ".join(str(exc).split())
+    if is_full(exc):
+        return PipelineError(f"{path}: the disk is full ({said}); free some space on it, then run again: {KEPT}, "
+                             f"only the change under way was not made")
+    code = _code(exc)
+    if code not in DENIED_CODES and getattr(exc, "errno", None) not in DENIED_ERRNOS:
+        return None
+    user = _user(os.geteuid())
+    for part in _parts(path):
+        if _read_only_mount(part):
+            return StateAccessError(f"{part}: on a file system mounted read-only, so the state database cannot be "
+                                    f"written ({said}); {KEPT}: mount it read-write (under systemd, list the state "
+                                    f"folder in ReadWritePaths), then run again")
+        wanted = os.W_OK | (os.X_OK if part.is_dir() else os.R_OK)
+        if part.exists() and not os.access(part, wanted):
+            st = part.stat()
+            return StateAccessError(f"{part}: {user} may not {'write in' if part.is_dir() else 'read and write'} it "
+                                    f"(owner {_user(st.st_uid)}, mode {st.st_mode & 0o7777:04o}), so the state "
+                                    f"database cannot be used ({said}); {KEPT}: give the state folder and its files to "
+                                    f"the user that runs the pipeline (`chown -R {user} {path.parent}`, as root), or "
+                                    f"run it as {_user(st.st_uid)}")
+    if code == sqlite3.SQLITE_CANTOPEN:  # not a matter of rights: a missing folder, say; said as before
+        return None
+    return StateAccessError(f"{path}: the state database cannot be written ({said}); {KEPT}: check that the state "
+                            f"folder and every file in it belong to the user that runs the pipeline ({user}), and "
+                            f"that its file system is mounted read-write")
+
+
+@contextmanager
+def plainly(path: Path) -> Iterator[None]:
+    """Raise an SQLite error that says the state database cannot be written as its one-line error (`unwritable`)."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        error = unwritable(path, exc)
+        if error is None:
+            raise
+        raise error from None
+
+
+def _parts(path: Path) -> list[Path]:
+    """The folder, then the database and the files SQLite keeps beside it: what it must be able to write."""
+    return [path.parent, path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))]
+
+
+def _read_only_mount(path: Path) -> bool:
+    try:
+        return path.is_dir() and bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _user(uid: int) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return f"uid {uid}"

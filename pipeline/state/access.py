@@ -53,15 +53,18 @@ def unwritable(path: Path, exc: BaseException) -> PipelineError | None:
         wanted = os.W_OK | (os.X_OK if part.is_dir() else os.R_OK)
         if part.exists() and not os.access(part, wanted):
             st = part.stat()
-            return StateAccessError(f"{part}: {user} may not {'write in' if part.is_dir() else 'read and write'} it "
-                                    f"(owner {_user(st.st_uid)}, mode {st.st_mode & 0o7777:04o}), so the state "
-                                    f"database cannot be used ({said}); {KEPT}: give the state folder and its files to "
-                                    f"the user that runs the pipeline (`chown -R {user} {path.parent}`, as root), or "
-                                    f"run it as {_user(st.st_uid)}")
+            owner = _user(st.st_uid)
+            fix = (f"let its owner write it again (`chmod -R u+rwX {path.parent}`)" if st.st_uid == os.geteuid() else
+                   f"give the state folder and its files to the user that runs the pipeline (`chown -R {user} "
+                   f"{path.parent}`, as root), or run it as {owner}")
+            may = "write in" if part.is_dir() else "read and write"
+            return StateAccessError(f"{part}: user {user} may not {may} it "
+                                    f"(owner {owner}, mode {st.st_mode & 0o7777:04o}), so the state database cannot "
+                                    f"be used ({said}); {KEPT}: {fix}")
     if code == sqlite3.SQLITE_CANTOPEN:  # not a matter of rights: a missing folder, say; said as before
         return None
     return StateAccessError(f"{path}: the state database cannot be written ({said}); {KEPT}: check that the state "
-                            f"folder and every file in it belong to the user that runs the pipeline ({user}), and "
+                            f"folder and every file in it belong to the user that runs the pipeline (user {user}), and "
                             f"that its file system is mounted read-write")
 
 
@@ -95,4 +98,4 @@ def _user(uid: int) -> str:
 
         return pwd.getpwuid(uid).pw_name
     except (ImportError, KeyError):
-        return f"uid {uid}"
+        return str(uid)  # as `chown` takes it

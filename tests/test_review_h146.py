@@ -154,3 +154,37 @@ def test_a_state_database_another_user_owns_is_named_with_its_owner_and_never_to
                               f"0"), err
         assert f"`chown -R {service} {database.parent}`, as root), or run it as {owner}" in err, err
         assert "restore" not in err
+
+
+SITE = FEED_ONLY + '[sinks.archive]\ntype = "archive"\n'
+
+
+def _put_back(copy: Path, state: Path) -> None:
+    """README, "Restoring": the database and the -wal and -shm beside it moved aside, the copy put in its place."""
+    aside = state / "aside"
+    aside.mkdir()
+    for name in ("pipeline.sqlite", "pipeline.sqlite-wal", "pipeline.sqlite-shm"):
+        if (state / name).exists():
+            (state / name).rename(aside / name)
+    (state / "pipeline.sqlite").write_bytes(copy.read_bytes())
+
+
+def test_after_a_backup_is_put_back_the_site_shows_what_the_restored_database_holds(write_project, capsys):
+    """The site's manifest (which page was made from what) came back with the copy and matched the restored
+    database, so the first run after a restore rewrote nothing: the home page, the archive and every item's page
+    went on showing issue 1, made after the copy, which the database no longer had."""
+    config = write_project(SITE, {"partner.xml": RSS})
+    root, out = config.parent, config.parent / "out"
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-01-25"]) == 0
+    assert "issue-1" not in (out / "index.html").read_text()
+    (root / "backups").mkdir()
+    assert main(["backup", str(root / "backups" / "copy.sqlite3"), "-c", str(config)]) == 0
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 0  # issue 1, after the copy
+    assert "issue-1" in (out / "index.html").read_text() and (out / "archive" / "issue-1.html").is_file()
+    _put_back(root / "backups" / "copy.sqlite3", root / "state")
+    capsys.readouterr()
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-01-25"]) == 0
+    assert main(["status", "-c", str(config)]) == 0
+    assert "latest issue: none yet" in capsys.readouterr().out
+    shown = {str(path.relative_to(out)) for path in out.rglob("*.html") if "issue-1" in path.read_text()}
+    assert shown <= {"archive/issue-1.html"}, shown  # that page is no more linked from anywhere

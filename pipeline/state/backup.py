@@ -13,6 +13,9 @@ What `backup` promises:
 - **Whole or absent.** The copy is written beside `dest` under a temporary name, switched to a
   rollback journal (one self-contained file, no `-wal` beside it), flushed to disk and checked with
   `PRAGMA integrity_check`; only then is it given its name. A copy that fails the check is deleted.
+- **Without the site's manifest.** What `out/` was made from (`pipeline/state/site.py`, caches) is left out of the
+  copy, so the first run after it is put back makes every page again from what the copy holds, not from what
+  the live database had made since.
 - **No overwriting by accident.** An existing `dest` is replaced only with `replace=True`; without it,
   a file that appears at `dest` while the copy is made is not overwritten either. The copy is
   readable by its owner only (it holds the subscribers' addresses).
@@ -94,6 +97,7 @@ def _copy(source_path: Path, partial: Path) -> tuple[int, str]:
             try:
                 source.backup(target)  # pages=-1: all of them in one step, one read transaction
                 target.execute("PRAGMA journal_mode=DELETE")
+                _without_site_manifest(target)
                 pages = target.execute("PRAGMA page_count").fetchone()[0]
                 problems = [row[0] for row in target.execute("PRAGMA integrity_check")]
             except sqlite3.DatabaseError as exc:
@@ -108,6 +112,22 @@ def _copy(source_path: Path, partial: Path) -> tuple[int, str]:
                          f"database itself is damaged; no backup was kept: put back the last good one (README, "
                          f"\"Operations\")")
     return pages, "ok"
+
+
+SITE_MANIFEST = ("site_pages", "site_editions", "site_items")  # pipeline/state/site.py: caches of what out/ holds
+
+
+def _without_site_manifest(target: sqlite3.Connection) -> None:
+    """Empty the copy's record of what the site's files were made from: once the copy is put back, out/ still holds
+    what the live database had made (an issue made since, say), and a manifest that matched the copy would have the
+    first run keep those pages. Without it, that run makes every page again from the database put back. They are
+    caches, each rebuilt from the items and issues."""
+    tables = {row[0] for row in target.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    target.execute("BEGIN")
+    for table in SITE_MANIFEST:
+        if table in tables:
+            target.execute(f"DELETE FROM {table}")
+    target.execute("COMMIT")
 
 
 def _copy_error(exc: sqlite3.DatabaseError, source_path: Path, partial: Path) -> PipelineError:

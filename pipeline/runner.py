@@ -123,7 +123,8 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
                 alerts.database_damaged(project, str(error))
                 _record_finish(store, run_id, report, error)
                 raise error from None
-            plain = unwritable(store.path, exc)  # the disk full, or the folder read-only: which, and what to do
+            # the disk full, or the folder read-only, as SQLite says it of the state database: which, and what to do
+            plain = unwritable(store.path, exc) if isinstance(exc, sqlite3.Error) else None
             if not is_stop(exc) and getattr(plain or exc, "exit_code", 1) != 2 and not dry_run:
                 for line in alerts.after_run(project, store, report, plain or exc):  # not a refused date, nor a signal
                     log.warning(line)

@@ -73,7 +73,7 @@ def plainly(path: Path) -> Iterator[None]:
     """Raise an SQLite error that says the state database cannot be written as its one-line error (`unwritable`)."""
     try:
         yield
-    except (OSError, sqlite3.Error) as exc:
+    except sqlite3.Error as exc:  # (an OSError may be of another file: the suppression log's, say)
         error = unwritable(path, exc)
         if error is None:
             raise

@@ -28,8 +28,10 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = False, privat
                 os.fsync(out.fileno())
         os.chmod(temp, 0o600 if private else 0o644)
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(temp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # a write on a full disk names no file
+            exc.filename = str(path)
         raise
     if durable:
         folder = os.open(path.parent, os.O_RDONLY)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +81,8 @@ def failure_reason(exc: BaseException) -> str:
     text = exception_text(exc).strip()
     text = text.splitlines()[0] if text else ""
     said = text if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {text}"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        said += "; free some space on that disk, then run again"
     place = _template_place(exc)
     return redact_text(f"{place}: {said}" if place else said)
 

@@ -188,3 +188,42 @@ def test_after_a_backup_is_put_back_the_site_shows_what_the_restored_database_ho
     assert "latest issue: none yet" in capsys.readouterr().out
     shown = {str(path.relative_to(out)) for path in out.rglob("*.html") if "issue-1" in path.read_text()}
     assert shown <= {"archive/issue-1.html"}, shown  # that page is no more linked from anywhere
+
+
+def test_a_full_disk_under_the_site_names_the_file_and_what_to_do(write_project, monkeypatch):
+    """out/ on a disk that fills during a run: the archive sink's line was "OSError: [Errno 28] No space left on
+    device", naming no file and saying nothing to do. (The write is made to fail as a full disk's does, after the
+    file was made: this test cannot fill a disk.)"""
+    import errno
+    import os
+
+    from pipeline import files
+    from pipeline.config import load_project
+    from pipeline.runner import run
+
+    config = write_project(SITE, {"partner.xml": RSS})
+    real = os.fdopen
+
+    class Full:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(files.os, "fdopen", lambda fd, mode: Full(real(fd, mode)))
+    report = run(load_project(config), as_of=__import__("datetime").date(2016, 1, 25), mode="refresh")
+    failed = [result for result in report.results if not result.ok]
+    assert {result.name for result in failed} == {"feed", "archive"}
+    out = config.parent / "out"
+    for result in failed:
+        assert f"No space left on device: '{out}/" in result.summary, result.summary
+        assert "free some space on that disk, then run again" in result.summary, result.summary
+    monkeypatch.undo()
+    assert not [path for path in out.rglob(".*") if path.is_file()]  # no temporary file left behind

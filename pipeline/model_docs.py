@@ -149,7 +149,7 @@ DOCS: dict[type, dict[str, Doc]] = {
             qualifier="aware",
             meaning=(
                 "When the item was published (for a job or event: when it was posted, not when it closes or "
-                "happens). Must be timezone-aware (`aware`); the host does not check. It decides which issue "
+                "happens). Must be timezone-aware (`aware`): a naive one fails the source. It decides which issue "
                 "the item is in (the one whose period holds it), and an item dated after a run waits until "
                 "then to reach an issue, the feed or the site."),
             email="The byline's date in the project's zone: `Posted 15 January 2016`, or "
@@ -708,11 +708,13 @@ def _intro() -> list[str]:
         "- `image` is an absolute http(s) URL (`image_url`), else the body's first image; `image_alt` is "
         "\"\" without an image, and taken from the body when the source gave none.",
         "",
-        "It does not check the rest: that `kind` is a `Kind` (a plain string fails when the item is saved), "
-        "that the datetimes are aware (a naive `published` is saved, and making the next issue then fails), "
-        "that `source` is the instance's name, that a job has `job` details (or only a job has them), or that "
-        "`theme_evidence` and `also_announced` are empty. Returning something that is not an `Item` fails the "
-        "source.",
+        "It fails the source, saying which item and why, for what it cannot mend: something that is not an "
+        "`Item`, a `kind` that is not one of `Kind`'s values (`\"news\"` is taken as `Kind.NEWS`), a "
+        "`published`, `event.start` or `event.end` that is not a timezone-aware datetime (a bare date too), a "
+        "`job.closing_date` that is not a day (a datetime; a string is taken only in ISO form, `2016-04-20`), "
+        "and a `source` naming another source of the project (or, for a `complete` source, not its own name). "
+        "It does not check the rest: that a job has `job` details (or only a job has them), or that "
+        "`theme_evidence` and `also_announced` are empty.",
         "",
     ]
 

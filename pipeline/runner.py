@@ -375,9 +375,13 @@ def _checked(item: Item, clean: bool = True) -> Item:
         except ValueError:
             raise TypeError(f"item {item.id!r}: kind {item.kind!r} is not one of "
                             f"{', '.join(k.value for k in Kind)}; use pipeline.models.Kind") from None
-    if not isinstance(item.published, datetime) or item.published.utcoffset() is None:
-        raise TypeError(f"item {item.id!r}: published {item.published!r} has no time zone; "
-                        f"make it with pipeline.dates.aware(value, self.project.tz)")
+    _aware(item, "published", item.published, "self.project.tz")
+    if item.event is not None:  # saved as it came, a time with no zone would stop every later run's issue
+        _aware(item, "event start", getattr(item.event, "start", None), "the venue's zone")
+        if item.event.end is not None:
+            _aware(item, "event end", item.event.end, "the venue's zone")
+    if item.job is not None:
+        item.job.closing_date = _day(item, item.job.closing_date)
     item.title = one_line(item.title)
     item.author = one_line(item.author)
     item.summary = strip_controls(item.summary or "")  # None, as a CSV's empty column gives it, is no summary
@@ -404,6 +408,26 @@ def _checked(item: Item, clean: bool = True) -> Item:
         event.prices = [_one_line_fields(price) for price in event.prices]
         item.event = event
     return item
+
+
+def _aware(item: Item, what: str, value: object, zone: str) -> None:
+    """TypeError, naming the item and what to do, unless `value` is a timezone-aware datetime."""
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise TypeError(f"item {item.id!r}: {what} {value!r} has no time zone; make it with "
+                        f"pipeline.dates.aware(value, {zone})")
+
+
+def _day(item: Item, value: object) -> date | None:
+    """A job's closing day: a `date` (an ISO string, as a CSV gives it, taken as one), or TypeError naming the item."""
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()) if value.strip() else None
+        except ValueError:
+            pass
+    elif value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    raise TypeError(f"item {item.id!r}: job closing_date {value!r} is not a day; give a datetime.date, such as "
+                    f"date(2016, 4, 20) (of a datetime, its .date())")
 
 
 def _one_line_fields(details, **changes):

@@ -1,0 +1,85 @@
+"""Review h145: a third-party plugin author following the README ("Writing a plugin") literally."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from pipeline import hookimpl
+from pipeline.components import Source
+from pipeline.dates import aware
+from pipeline.models import EventDetails, Item, JobDetails, Kind, item_id
+
+# What a source's author easily gets wrong in an event's or a job's dates (`datetime.fromisoformat` of a time with
+# no zone; a bare date for an all-day event; a job's closing day as a datetime): each was saved as it was, and
+# every later run then stopped making its issue with a TypeError or ValueError, whatever source was at fault.
+WRONG_DATES = {
+    "naive start": (Kind.EVENT, lambda tz: {"event": EventDetails(start=datetime(2016, 4, 20, 10, 0))},
+                    "event start datetime.datetime(2016, 4, 20, 10, 0) has no time zone"),
+    "naive end": (Kind.EVENT, lambda tz: {"event": EventDetails(start=aware(datetime(2016, 4, 20, 10), tz),
+                                                               end=datetime(2016, 4, 20, 12, 0))},
+                  "event end datetime.datetime(2016, 4, 20, 12, 0) has no time zone"),
+    "a day as start": (Kind.EVENT, lambda tz: {"event": EventDetails(start=date(2016, 4, 20), all_day=True)},
+                       "event start datetime.date(2016, 4, 20) has no time zone"),
+    "a datetime closing": (Kind.JOB, lambda tz: {"job": JobDetails("Org", closing_date=aware(date(2016, 4, 20), tz))},
+                           "job closing_date datetime.datetime(2016, 4, 20, 0, 0, "
+                           "tzinfo=zoneinfo.ZoneInfo(key='Europe/London')) is not a day; give a datetime.date"),
+    "a closing date not in ISO form": (Kind.JOB, lambda tz: {"job": JobDetails("Org", closing_date="20 April 2016")},
+                                       "job closing_date '20 April 2016' is not a day"),
+}
+
+
+def _plugin(kind: Kind, details) -> object:
+    class Wrong(Source):
+        name = "wrong"
+
+        def fetch(self, run):
+            yield Item(id=item_id(self.instance, "x"), kind=kind, source=self.instance, title="Seminar",
+                       published=aware(date(2016, 3, 2), self.project.tz), **details(self.project.tz))
+
+    class Right(Source):
+        name = "right"
+
+        def fetch(self, run):
+            yield Item(id=item_id(self.instance, "y"), kind=Kind.NEWS, source=self.instance, title="News",
+                       published=aware(date(2016, 3, 3), self.project.tz))
+
+    class Plugin:
+        @hookimpl
+        def register_sources(self, register):
+            register(Wrong)
+            register(Right)
+
+    return Plugin()
+
+
+@pytest.mark.parametrize("case", list(WRONG_DATES))
+def test_an_event_or_job_with_dates_the_host_cannot_use_fails_its_source_alone(pipeline_project, case):
+    """The README: raise to fail a source alone, "the others go on". An item whose event times have no zone (or are
+    not datetimes) or whose job closes on a datetime fails its source, by name and with what to do, instead of being
+    saved and stopping this and every later run's issue."""
+    kind, details, said = WRONG_DATES[case]
+    project = pipeline_project('[sources.bad]\ntype = "wrong"\n[sources.good]\ntype = "right"\n',
+                               plugins=[("h145_wrong_dates", _plugin(kind, details))])
+    for as_of in (date(2016, 4, 1), date(2016, 5, 1)):
+        report = project.run(as_of=as_of, check=False)
+        assert report.exit_code == 3, report.results
+        (failed,) = [r for r in report.results if not r.ok]
+        assert (failed.stage, failed.name) == ("source", "bad")
+        assert said in failed.summary
+        assert "pipeline.dates.aware(value, the venue's zone)" in failed.summary or kind is Kind.JOB
+    assert [item.title for item in project.items()] == ["News"]
+    assert "News" in project.email(issue=1).text
+
+
+def test_a_closing_date_in_iso_form_is_taken_as_the_day(pipeline_project):
+    """A CSV's "2016-04-20" given as it is was saved as a string, and read back as the day: it is made the day at
+    once, so the sinks see a `date` whatever the source gave."""
+    job = {"job": JobDetails("Org", closing_date="2016-04-20")}
+    project = pipeline_project('[sources.bad]\ntype = "wrong"\n[sources.good]\ntype = "right"\n',
+                               plugins=[("h145_iso_closing", _plugin(Kind.JOB, lambda tz: job))])
+    project.run(as_of=date(2016, 4, 1))
+    (saved,) = project.items(Kind.JOB)
+    assert saved.job.closing_date == date(2016, 4, 20)
+    assert "Wednesday 20 April 2016" in project.email().text

@@ -191,14 +191,8 @@ class Ingest:
         if self._given_up(chunk):
             return [], [], failed
         self.ctx.forget_texts()
-        rows = []
-        for item in chunk:
-            try:
-                rows.append(item_row(item))
-            except (TypeError, ValueError) as exc:
-                failed += [f"{t.instance}: item {item.id} cannot be saved as the transforms left it: {exc}"
-                           for t in self.ctx.project.transforms]
-        return rows, [], failed
+        rows, unfit = _rows(chunk, project.transforms)
+        return rows, [], failed + unfit
 
     def _unless_wanted(self, transform: Transform, chunk: list[Item]) -> Transform:
         if self.ctx.closed or self._given_up(chunk):  # no need to go on with the chunk under way
@@ -316,8 +310,30 @@ class Ingest:
             self.report.results.append(timed("transform", transform.instance, work))
             self.progress("transforms", n, len(transforms))
         self.ctx.forget_texts()
-        self._store(items, all_ok=not self.report.failed("transform"))
+        rows, unfit = _rows(items, transforms)
+        if unfit:  # not saved (the next run fetches them again), and every transform failed, as for a chunk
+            instances = {transform.instance for transform in transforms}
+            for result in self.report.results:
+                if result.stage == "transform" and result.name in instances and result.ok:
+                    result.ok, result.count = False, 0
+                    result.summary = unfit[0].partition(": ")[2] + (f" (and {len(unfit) // len(transforms) - 1} "
+                                                                     f"more)" if len(unfit) > len(transforms) else "")
+        all_ok = not self.report.failed("transform")
+        self.ctx.store.save_rows(((row, self.prints[row[0]] if all_ok else "") for row in rows), self.seen_at)
 
     def _store(self, items: list[Item], all_ok: bool) -> None:
         # A failed transform leaves an empty fingerprint, so the next run transforms those items again.
         self.ctx.store.save_items(((item, self.prints[item.id] if all_ok else "") for item in items), self.seen_at)
+
+
+def _rows(items: list[Item], transforms: list[Transform]) -> tuple[list[ItemRow], list[str]]:
+    """The rows of the items the transforms left fit to save (`item_row`), and for each one they did not (a set where a
+    list belongs, a value that is not JSON), a failure of every transform: "<transform>: item <id> cannot be..."."""
+    rows, unfit = [], []
+    for item in items:
+        try:
+            rows.append(item_row(item))
+        except (TypeError, ValueError, AttributeError) as exc:
+            unfit += [f"{t.instance}: item {item.id} cannot be saved as the transforms left it: {exc}"
+                      for t in transforms]
+    return rows, unfit

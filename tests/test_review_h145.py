@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pytest
 
 from pipeline import hookimpl
-from pipeline.components import Source
+from pipeline.components import Source, Transform
 from pipeline.dates import aware
 from pipeline.models import EventDetails, Item, JobDetails, Kind, item_id
 
@@ -83,3 +83,39 @@ def test_a_closing_date_in_iso_form_is_taken_as_the_day(pipeline_project):
     (saved,) = project.items(Kind.JOB)
     assert saved.job.closing_date == date(2016, 4, 20)
     assert "Wednesday 20 April 2016" in project.email().text
+
+
+class _LeavesItUnfit(Transform):
+    """A transform as an author writes it (seeing the whole run, not `in_workers`) that leaves one item unfit to save:
+    its themes a set, not a list."""
+
+    name = "leaves-it-unfit"
+
+    def apply(self, items, run):
+        for item in items:
+            item.summary = "marked"
+            if item.title == "Second":
+                item.themes = set(item.themes) | {"broken"}
+
+
+class _UnfitPlugin:
+    @hookimpl
+    def register_transforms(self, register):
+        register(_LeavesItUnfit)
+
+
+def test_an_item_a_whole_run_transform_leaves_unfit_to_save_fails_the_transform_not_the_run(pipeline_project,
+                                                                                            item_factory):
+    """As for a transform applied a chunk at a time: the transform fails, saying which item, the other items are
+    saved and the sinks run (exit 1). It stopped the whole run with a TypeError, nothing saved, every run again."""
+    items = [item_factory(Kind.NEWS, "First"), item_factory(Kind.NEWS, "Second")]
+    project = pipeline_project('[transforms.mark]\ntype = "leaves-it-unfit"\n', items=items,
+                               plugins=[("h145_unfit", _UnfitPlugin())])
+    report = project.run(as_of=date(2016, 2, 1), check=False)
+    assert report.exit_code == 1
+    (failed,) = [r for r in report.results if not r.ok]
+    assert (failed.stage, failed.name) == ("transform", "mark")
+    assert f"item {items[1].id} cannot be saved as the transforms left it" in failed.summary
+    assert [(item.title, item.summary) for item in project.items()] == [("First", "marked")]
+    assert [r.name for r in report.results if r.stage == "sink"] == ["newsletter", "feed", "archive"]
+    assert project.feed().entries[0].title == "First"

@@ -71,9 +71,29 @@ def build_plugin_manager(
     host.blocked_unknown = sorted(blocked.difference(host.blocked))
     _check_hooks(host)
     if os.environ.get(TRACE_ENV):
-        pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
-        pm.enable_tracing()
+        _trace_hooks(pm)
     return host
+
+
+def _trace_hooks(pm: pluggy.PluginManager) -> None:
+    """PIPELINE_TRACE_HOOKS: each hook call on standard error, naming the plugins called, with its arguments, then
+    what it returned or raised. The host calls most hooks once per plugin (`call_each_plugin`): a call that reaches
+    no plugin (one that does not implement the hook) is left out."""
+    def called(impls) -> str:
+        return f"[plugin {', '.join(impl.plugin_name for impl in impls)}]"
+
+    def before(hook_name, impls, kwargs) -> None:
+        if impls:
+            arguments = "".join(f"\n    {name}: {value!r}" for name, value in kwargs.items())
+            sys.stderr.write(redact_text(f"hook {hook_name} {called(impls)}{arguments}") + "\n")
+
+    def after(outcome, hook_name, impls, kwargs) -> None:
+        if impls:
+            exc = outcome.exception
+            said = f"--> {outcome.get_result()!r}" if exc is None else f"raised {type(exc).__name__}: {exc}"
+            sys.stderr.write(redact_text(f"hook {hook_name} {called(impls)} {said}") + "\n")
+
+    pm.add_hookcall_monitoring(before, after)
 
 
 def _package(dist: importlib.metadata.Distribution | None) -> str:

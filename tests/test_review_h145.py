@@ -119,3 +119,26 @@ def test_an_item_a_whole_run_transform_leaves_unfit_to_save_fails_the_transform_
     assert [(item.title, item.summary) for item in project.items()] == [("First", "marked")]
     assert [r.name for r in report.results if r.stage == "sink"] == ["newsletter", "feed", "archive"]
     assert project.feed().entries[0].title == "First"
+
+
+class _Traced:
+    @hookimpl
+    def register_sinks(self, register):
+        pass
+
+
+def test_the_hook_trace_names_the_plugin_of_each_call_and_leaves_out_plugins_without_the_hook(monkeypatch, capsys):
+    """README: PIPELINE_TRACE_HOOKS=1 shows "whether, when and with what yours is called". The host calls each hook
+    once per plugin, and the trace said only `register_sinks` for every plugin, implementing it or not (some 250
+    alike lines for `pipeline check`): which call was yours it never said."""
+    from pipeline.plugins import build_plugin_manager
+    from pipeline.registry import build_registry
+
+    monkeypatch.setenv("PIPELINE_TRACE_HOOKS", "1")
+    host = build_plugin_manager(extra=[("h145_traced", _Traced())])
+    build_registry(host)
+    err = capsys.readouterr().err
+    mine = [line for line in err.splitlines() if "h145_traced" in line]
+    assert len(mine) == 2 and all("register_sinks" in line for line in mine), mine
+    implementing = {impl.plugin_name for impl in host.pm.hook.register_sinks.get_hookimpls()}
+    assert len([line for line in err.splitlines() if "register_sinks" in line]) == 2 * len(implementing)

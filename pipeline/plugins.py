@@ -172,6 +172,13 @@ def _check_hooks(host: PluginHost) -> None:
     pm.check_pending()  # nothing pending is left; kept so pluggy's own check still guards us
 
 
+def loaded(pm: pluggy.PluginManager) -> list[object]:
+    """The plugins in the order they were loaded (entry points by name, then plugins_dir's files, then a caller's):
+    not `pm.get_plugins()`, a set, whose order changes from one process to the next (which of two plugins
+    registering one name keeps it, say)."""
+    return [plugin for _, plugin in pm.list_name_plugin() if plugin is not None]
+
+
 def call_each_plugin(pm: pluggy.PluginManager, hook_name: str, kwargs_for) -> dict[str, BaseException]:
     """Call a hook once per plugin, so what it does (or raises) is credited to that plugin.
 
@@ -179,7 +186,7 @@ def call_each_plugin(pm: pluggy.PluginManager, hook_name: str, kwargs_for) -> di
     exceptions raised (`sys.exit()` and a plugin's own `BaseException` too, not a stop: `is_stop`), by plugin name;
     the other plugins' calls still happen.
     """
-    plugins = pm.get_plugins()
+    plugins = loaded(pm)
     failures: dict[str, BaseException] = {}
     for plugin in plugins:
         name = pm.get_name(plugin)

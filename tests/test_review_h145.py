@@ -142,3 +142,35 @@ def test_the_hook_trace_names_the_plugin_of_each_call_and_leaves_out_plugins_wit
     assert len(mine) == 2 and all("register_sinks" in line for line in mine), mine
     implementing = {impl.plugin_name for impl in host.pm.hook.register_sinks.get_hookimpls()}
     assert len([line for line in err.splitlines() if "register_sinks" in line]) == 2 * len(implementing)
+
+
+def _registers_transform(transform_name: str) -> object:
+    class Named(Transform):
+        name = transform_name
+
+        def apply(self, items, run):
+            pass
+
+    class Plugin:
+        @hookimpl
+        def register_transforms(self, register):
+            register(Named)
+
+    return Plugin()
+
+
+def test_a_component_name_two_plugins_register_is_credited_to_the_one_loaded_first_every_time():
+    """Each hook was called plugin by plugin in the order of pluggy's `get_plugins()`, a set: which of two plugins
+    registering one name kept it (`pipeline plugins` listed the component under one, "-" under the other, and the
+    conflict named them in either order) changed from one process to the next. Now the load order decides: entry
+    points by name, then plugins_dir's files, then those a caller adds."""
+    from pipeline.plugins import build_plugin_manager
+    from pipeline.registry import build_registry
+
+    for _ in range(30):
+        host = build_plugin_manager(entry_points=False, extra=[("h145_first", _registers_transform("dup")),
+                                                               ("h145_second", _registers_transform("dup"))])
+        registry = build_registry(host)
+        assert registry.get("transform", "dup").plugin == "h145_first"
+        assert registry.problems == ["transform 'dup' is registered by both plugin 'h145_first' and plugin "
+                                     "'h145_second'; block one with PIPELINE_BLOCK_PLUGINS"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -174,3 +174,28 @@ def test_a_component_name_two_plugins_register_is_credited_to_the_one_loaded_fir
         assert registry.get("transform", "dup").plugin == "h145_first"
         assert registry.problems == ["transform 'dup' is registered by both plugin 'h145_first' and plugin "
                                      "'h145_second'; block one with PIPELINE_BLOCK_PLUGINS"]
+
+
+def test_the_webhook_example_links_each_item_to_its_own_page_as_the_archive_gives_them(pipeline_project, item_factory,
+                                                                                          http_recorder, monkeypatch):
+    """README ("A sink"): `site.item_link`, given `site.own_pages(project, run.store)`, so that of two items with one
+    own URL on the site the second links to its own page. The README's webhook example did not give it, and linked
+    both to the first one's page."""
+    from pathlib import Path
+
+    from pipeline.testing import load_plugin_file
+
+    monkeypatch.setenv("PIPELINE_BLOCK_PLUGINS", "webhook_sink")  # this checkout's file, not an installed copy
+    example = Path(__file__).parent.parent / "examples/webhook-sink/pipeline_webhook_sink.py"
+    page = "https://network.example.org/blog/leeds/"
+    items = [item_factory(Kind.POST, "A day in Leeds", url=page),
+             item_factory(Kind.POST, "Leeds again", url=page, published=datetime(2016, 1, 20, 10, tzinfo=UTC))]
+    project = pipeline_project(f'[sinks.chat]\ntype = "webhook"\nurl = "{http_recorder.url}/hook"\n'
+                               '[sinks.archive]\ntype = "archive"\n', items=items,
+                               plugins=[("h145_webhook", load_plugin_file(example))])
+    project.run(as_of=date(2016, 2, 1))
+    (request,) = http_recorder.requests
+    links = {item["title"]: item["url"] for item in request.json()["items"]}
+    assert links["A day in Leeds"] == page
+    assert links["Leeds again"] != page and "Leeds again" in project.site(links["Leeds again"].removeprefix(
+        "https://network.example.org/"))

@@ -1,5 +1,4 @@
-"""`webhook`: posts a JSON summary of each new issue to a URL, such as a chat channel's incoming webhook. A token,
-if the receiver wants one, is read from the environment variable `token_env` names, never from pipeline.toml."""
+"""`webhook`: posts a JSON summary of each new issue to a URL (a chat's webhook, say); a token from the environment."""
 import os
 
 from pipeline import hookimpl, site
@@ -22,7 +21,8 @@ class Webhook(Sink):
         if self.settings.token_env and not token:
             raise SinkError(f"environment variable {self.settings.token_env} is not set; set it to the token")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        items = [{"kind": item.kind.value, "title": item.title, "url": site.item_link(self.project, item)}
+        pages = site.own_pages(self.project, run.store)  # so each links the page the archive gives it
+        items = [{"kind": item.kind.value, "title": item.title, "url": site.item_link(self.project, item, pages)}
                  for item in edition.items]
         summary = {"network": self.project.core.name, "issue": edition.number, "title": edition.title,
                    "url": site.edition_url(self.project, edition.number), "items": items}

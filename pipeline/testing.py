@@ -3,7 +3,7 @@ installed can use them, with no conftest.py.
 
     def test_notices(pipeline_project):
         project = pipeline_project('[sources.n]\\ntype = "notices"\\npath = "n.csv"\\n',
-                                   {"n.csv": "title,date,url,text\\nSeminar 4,2016-03-01,,<p>Hi</p>\\n"})
+                                   {"n.csv": "id,title,date,url,text\\n4,Seminar 4,2016-03-01,,<p>Hi</p>\\n"})
         project.run(as_of=date(2016, 4, 1))
         assert "Seminar 4" in project.email().text
 

@@ -18,7 +18,8 @@ import pytest
 from pipeline.runner import run
 
 README = Path(__file__).parent.parent / "README.md"
-CSV = "title,date,url,text\nSeminar 4: space to think,2016-03-01,https://x.example.org/4,<p>Peer <b>support</b></p>\n"
+CSV = ("id,title,date,url,text\n"
+       "4,Seminar 4: space to think,2016-03-01,https://x.example.org/4,<p>Peer <b>support</b></p>\n")
 
 
 def readme_block(marker: str | None, index: int = 0) -> str:
@@ -103,7 +104,7 @@ def test_the_readme_plugins_test_passes_run_by_pytest_as_an_organiser_would(tmp_
     assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("row, problem", [("Talk,03/01/2016,,x", "date must be like 2016-03-01")])
+@pytest.mark.parametrize("row, problem", [("9,Talk,03/01/2016,,x", "date must be like 2016-03-01")])
 def test_the_readme_plugin_reports_a_bad_row_and_goes_on(project_from, run_context, tmp_path, row, problem):
     module_path = tmp_path / "readme_notices2.py"
     module_path.write_text(readme_block("<!-- plugin-example -->"))

@@ -299,6 +299,9 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
         def work() -> tuple[str, int]:
             items = []
             produced = source.fetch(ctx)
+            if produced is None or isinstance(produced, Item) or not hasattr(produced, "__iter__"):
+                what = "None" if produced is None else type(produced).__name__  # no return, or one item
+                raise TypeError(f"fetch() returned {what}, not Items; return a list of them (or yield each)")
             for item in produced:
                 if source.instance in abandoned:  # past its deadline: nothing more is taken from it
                     close = getattr(produced, "close", None)

@@ -199,3 +199,38 @@ def test_the_webhook_example_links_each_item_to_its_own_page_as_the_archive_give
     assert links["A day in Leeds"] == page
     assert links["Leeds again"] != page and "Leeds again" in project.site(links["Leeds again"].removeprefix(
         "https://network.example.org/"))
+
+
+class _ForgetsToReturn(Source):
+    name = "forgets-to-return"
+
+    def fetch(self, run):
+        [Item(id=item_id(self.instance, "x"), kind=Kind.NEWS, source=self.instance, title="Lost",
+              published=aware(date(2016, 3, 2), self.project.tz))]  # built, and never returned
+
+
+class _ReturnsOne(Source):
+    name = "returns-one"
+
+    def fetch(self, run):
+        return Item(id=item_id(self.instance, "x"), kind=Kind.NEWS, source=self.instance, title="One",
+                    published=aware(date(2016, 3, 2), self.project.tz))
+
+
+class _ReturnsPlugin:
+    @hookimpl
+    def register_sources(self, register):
+        register(_ForgetsToReturn)
+        register(_ReturnsOne)
+
+
+def test_a_fetch_that_returns_no_items_fails_its_source_saying_what_it_must_return(pipeline_project):
+    """README: `fetch(run)` returns or yields `Item`s. One that returned nothing (None) or a single item failed with
+    "TypeError: 'NoneType' object is not iterable", which names neither fetch nor what it should have returned."""
+    project = pipeline_project('[sources.none]\ntype = "forgets-to-return"\n[sources.one]\ntype = "returns-one"\n',
+                               plugins=[("h145_returns", _ReturnsPlugin())])
+    report = project.run(as_of=date(2016, 4, 1), check=False)
+    summaries = {r.name: r.summary for r in report.results if r.stage == "source"}
+    assert summaries == {
+        "none": "TypeError: fetch() returned None, not Items; return a list of them (or yield each)",
+        "one": "TypeError: fetch() returned Item, not Items; return a list of them (or yield each)"}

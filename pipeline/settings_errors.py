@@ -93,6 +93,8 @@ _WORDING = {
     "float_parsing": "must be a number", "float_type": "must be a number",
     "bool_parsing": "must be true or false", "bool_type": "must be true or false",
     "string_type": "must be a string in quotes",
+    "path_type": 'must be a path in quotes, such as "content/notices.csv"',
+    "date_from_datetime_inexact": "must be a date such as 2016-03-01, with no time",
 }
 _BOUNDS = {"greater_than_equal": ("ge", "at least"), "less_than_equal": ("le", "at most"),
            "greater_than": ("gt", "more than"), "less_than": ("lt", "less than")}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
 from pipeline import hookimpl
-from pipeline.components import Source, Transform
+from pipeline.components import Settings, Sink, SinkResult, Source, Transform
 from pipeline.dates import aware
 from pipeline.models import EventDetails, Item, JobDetails, Kind, item_id
 
@@ -234,3 +235,38 @@ def test_a_fetch_that_returns_no_items_fails_its_source_saying_what_it_must_retu
     assert summaries == {
         "none": "TypeError: fetch() returned None, not Items; return a list of them (or yield each)",
         "one": "TypeError: fetch() returned Item, not Items; return a list of them (or yield each)"}
+
+
+class _PathSink(Sink):
+    name = "path-sink"
+
+    class Settings(Settings):
+        path: Path = Path("out/events.csv")
+        since: date | None = None
+
+    def write(self, edition, run):
+        return SinkResult("nothing")
+
+
+class _PathSinkPlugin:
+    @hookimpl
+    def register_sinks(self, register):
+        register(_PathSink)
+
+
+@pytest.mark.parametrize("setting, said", [
+    ("path = 3", 'path: must be a path in quotes, such as "content/notices.csv", not 3'),
+    ('path = ["a.csv"]', 'path: must be a path in quotes, such as "content/notices.csv"'),
+    ("since = 2016-01-01T10:00:00", "since: must be a date such as 2016-03-01, with no time"),
+])
+def test_a_path_or_date_setting_of_the_wrong_kind_is_said_in_plain_words(pipeline_project, setting, said):
+    """README: a `Path` setting is relative to pipeline.toml. Given a number or a list, the error was pydantic's own
+    "Input is not a valid path for <class 'pathlib.Path'>"; a date given a time, "Datetimes provided to dates
+    should have zero time - e.g. be exact dates"."""
+    from pipeline.errors import ConfigError
+
+    project = pipeline_project(f'[sinks.csv]\ntype = "path-sink"\n{setting}\n',
+                               plugins=[("h145_path", _PathSinkPlugin())])
+    with pytest.raises(ConfigError) as info:
+        assert project.project is None
+    assert str(info.value).startswith(f"pipeline.toml: [sinks.csv] (path-sink, from plugin 'h145_path'): {said}")

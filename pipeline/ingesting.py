@@ -48,13 +48,14 @@ from pipeline.errors import exception_text
 from pipeline.models import Item
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, items_text, timed
-from pipeline.state.store import ItemRow, item_row
+from pipeline.state.store import ItemRow
 from pipeline.transforming import (
     MIN_ITEMS,
     apply_each,
     apply_within,
     can_run_in_workers,
     chunk_deadline,
+    saveable_rows,
     specs,
     transform_rows,
 )
@@ -191,7 +192,7 @@ class Ingest:
         if self._given_up(chunk):
             return [], [], failed
         self.ctx.forget_texts()
-        rows, unfit = _rows(chunk, project.transforms)
+        rows, unfit = saveable_rows(chunk, project.transforms)
         return rows, [], failed + unfit
 
     def _unless_wanted(self, transform: Transform, chunk: list[Item]) -> Transform:
@@ -310,7 +311,7 @@ class Ingest:
             self.report.results.append(timed("transform", transform.instance, work))
             self.progress("transforms", n, len(transforms))
         self.ctx.forget_texts()
-        rows, unfit = _rows(items, transforms)
+        rows, unfit = saveable_rows(items, transforms)
         if unfit:  # not saved (the next run fetches them again), and every transform failed, as for a chunk
             instances = {transform.instance for transform in transforms}
             for result in self.report.results:
@@ -325,15 +326,3 @@ class Ingest:
         # A failed transform leaves an empty fingerprint, so the next run transforms those items again.
         self.ctx.store.save_items(((item, self.prints[item.id] if all_ok else "") for item in items), self.seen_at)
 
-
-def _rows(items: list[Item], transforms: list[Transform]) -> tuple[list[ItemRow], list[str]]:
-    """The rows of the items the transforms left fit to save (`item_row`), and for each one they did not (a set where a
-    list belongs, a value that is not JSON), a failure of every transform: "<transform>: item <id> cannot be..."."""
-    rows, unfit = [], []
-    for item in items:
-        try:
-            rows.append(item_row(item))
-        except (TypeError, ValueError, AttributeError) as exc:
-            unfit += [f"{t.instance}: item {item.id} cannot be saved as the transforms left it: {exc}"
-                      for t in transforms]
-    return rows, unfit

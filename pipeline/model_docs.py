@@ -712,7 +712,8 @@ def _intro() -> list[str]:
         "`Item`, a `kind` that is not one of `Kind`'s values (`\"news\"` is taken as `Kind.NEWS`), a "
         "`published`, `event.start` or `event.end` that is not a timezone-aware datetime (a bare date too), a "
         "`job.closing_date` that is not a day (a datetime; a string is taken only in ISO form, `2016-04-20`), "
-        "and a `source` naming another source of the project (or, for a `complete` source, not its own name). "
+        "and a `source` naming another source of the project (or, for a `complete` source, not its own name); "
+        "an item a transform leaves so is not saved, and the transforms fail. "
         "It does not check the rest: that a job has `job` details (or only a job has them), or that "
         "`theme_evidence` and `also_announced` are empty.",
         "",

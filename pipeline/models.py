@@ -149,6 +149,37 @@ class Item:
 _ITEM_FIELDS = tuple(f.name for f in dataclasses.fields(Item))
 
 
+def check_dates(item: Item) -> None:
+    """TypeError naming the item and what to do, unless its dates are what every output can use (saved as they
+    came, they would stop each later run's issue): `published`, an event's `start` and `end` timezone-aware
+    datetimes, a job's `closing_date` a day (a string in ISO form, as a CSV gives it, is made one here)."""
+    _aware(item, "published", item.published, "self.project.tz")
+    if item.event is not None:
+        _aware(item, "event start", getattr(item.event, "start", None), "the venue's zone")
+        if item.event.end is not None:
+            _aware(item, "event end", item.event.end, "the venue's zone")
+    if item.job is not None:
+        item.job.closing_date = _day(item, item.job.closing_date)
+
+
+def _aware(item: Item, what: str, value: object, zone: str) -> None:
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise TypeError(f"item {item.id!r}: {what} {value!r} has no time zone; make it with "
+                        f"pipeline.dates.aware(value, {zone})")
+
+
+def _day(item: Item, value: object) -> date | None:
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()) if value.strip() else None
+        except ValueError:
+            pass
+    elif value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    raise TypeError(f"item {item.id!r}: job closing_date {value!r} is not a day; give a datetime.date, such as "
+                    f"date(2016, 4, 20) (of a datetime, its .date())")
+
+
 class SourceName(str):
     """A source's name (`Source.instance`) that makes its item ids under another: the name it was first stored under,
     for a source renamed with `renamed_from` (pipeline/renaming.py). Equal to its name everywhere else, and pickled

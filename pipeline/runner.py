@@ -33,7 +33,7 @@ from pipeline.errors import ConfigError, PipelineError, is_stop
 from pipeline.fetching import fetch_all
 from pipeline.ingesting import Ingest
 from pipeline.logs import SHOWN
-from pipeline.models import Item, Kind
+from pipeline.models import Item, Kind, check_dates
 from pipeline.plugins import call_each_plugin
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, failure_reason, items_text, timed
@@ -378,13 +378,7 @@ def _checked(item: Item, clean: bool = True) -> Item:
         except ValueError:
             raise TypeError(f"item {item.id!r}: kind {item.kind!r} is not one of "
                             f"{', '.join(k.value for k in Kind)}; use pipeline.models.Kind") from None
-    _aware(item, "published", item.published, "self.project.tz")
-    if item.event is not None:  # saved as it came, a time with no zone would stop every later run's issue
-        _aware(item, "event start", getattr(item.event, "start", None), "the venue's zone")
-        if item.event.end is not None:
-            _aware(item, "event end", item.event.end, "the venue's zone")
-    if item.job is not None:
-        item.job.closing_date = _day(item, item.job.closing_date)
+    check_dates(item)  # saved as it came, a time with no zone would stop every later run's issue
     item.title = one_line(item.title)
     item.author = one_line(item.author)
     item.summary = strip_controls(item.summary or "")  # None, as a CSV's empty column gives it, is no summary
@@ -411,26 +405,6 @@ def _checked(item: Item, clean: bool = True) -> Item:
         event.prices = [_one_line_fields(price) for price in event.prices]
         item.event = event
     return item
-
-
-def _aware(item: Item, what: str, value: object, zone: str) -> None:
-    """TypeError, naming the item and what to do, unless `value` is a timezone-aware datetime."""
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise TypeError(f"item {item.id!r}: {what} {value!r} has no time zone; make it with "
-                        f"pipeline.dates.aware(value, {zone})")
-
-
-def _day(item: Item, value: object) -> date | None:
-    """A job's closing day: a `date` (an ISO string, as a CSV gives it, taken as one), or TypeError naming the item."""
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip()) if value.strip() else None
-        except ValueError:
-            pass
-    elif value is None or (isinstance(value, date) and not isinstance(value, datetime)):
-        return value
-    raise TypeError(f"item {item.id!r}: job closing_date {value!r} is not a day; give a datetime.date, such as "
-                    f"date(2016, 4, 20) (of a datetime, its .date())")
 
 
 def _one_line_fields(details, **changes):

@@ -21,7 +21,7 @@ from typing import Any
 from pipeline.components import Transform
 from pipeline.errors import is_stop
 from pipeline.logs import show_traceback
-from pipeline.models import Item
+from pipeline.models import Item, check_dates
 from pipeline.run_report import failure_reason, items_text
 from pipeline.state.store import ItemRow, item_row
 from pipeline.texts import BodyTexts
@@ -134,4 +134,20 @@ def transform_rows(transform_specs: list[Spec], items: list[Item]) -> tuple[list
     """In a worker: `apply_chunk`, then each item as the row the store keeps, so its JSON is made here and
     strings, not items with their evidence, go back to the main process (a fifth of the pickling)."""
     items, problems, failures = apply_chunk(transform_specs, items)
-    return [item_row(item) for item in items], problems, failures
+    rows, unfit = saveable_rows(items, [spec[2] for spec in transform_specs])
+    return rows, problems, failures + unfit
+
+
+def saveable_rows(items: list[Item], transforms: list[Transform] | list[str]) -> tuple[list[ItemRow], list[str]]:
+    """The rows (`item_row`) of the items the transforms left fit to save, and for each one they did not (a set
+    where a list belongs, a value that is not JSON, an event's time with no zone), a failure of every transform
+    (each a Transform or its instance name): "<transform>: item <id> cannot be saved as the transforms left it: ..."."""
+    names = [getattr(transform, "instance", transform) for transform in transforms]
+    rows, unfit = [], []
+    for item in items:
+        try:
+            check_dates(item)
+            rows.append(item_row(item))
+        except (TypeError, ValueError, AttributeError) as exc:
+            unfit += [f"{name}: item {item.id} cannot be saved as the transforms left it: {exc}" for name in names]
+    return rows, unfit

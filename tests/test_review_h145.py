@@ -270,3 +270,36 @@ def test_a_path_or_date_setting_of_the_wrong_kind_is_said_in_plain_words(pipelin
     with pytest.raises(ConfigError) as info:
         assert project.project is None
     assert str(info.value).startswith(f"pipeline.toml: [sinks.csv] (path-sink, from plugin 'h145_path'): {said}")
+
+
+class _DropsTheZone(Transform):
+    """A transform "tidying" an event's times that drops their zone: saved so, the event stopped every later issue."""
+
+    name = "drops-the-zone"
+
+    def apply(self, items, run):
+        for item in items:
+            if item.event:
+                item.event.start = item.event.start.replace(tzinfo=None)
+
+
+class _DropsPlugin:
+    @hookimpl
+    def register_transforms(self, register):
+        register(_DropsTheZone)
+
+
+@pytest.mark.parametrize("in_workers", [False, True])
+def test_an_event_a_transform_leaves_without_a_time_zone_is_not_saved_and_fails_the_transform(
+        pipeline_project, item_factory, monkeypatch, in_workers):
+    monkeypatch.setattr(_DropsTheZone, "in_workers", in_workers)
+    items = [item_factory(Kind.NEWS, "News"), item_factory(Kind.EVENT, "Seminar")]
+    project = pipeline_project('[transforms.tidy]\ntype = "drops-the-zone"\n', items=items,
+                               plugins=[("h145_drops", _DropsPlugin())])
+    for as_of in (date(2016, 2, 1), date(2016, 3, 1)):
+        report = project.run(as_of=as_of, check=False)
+        (failed,) = [r for r in report.results if not r.ok]
+        assert (failed.stage, failed.name) == ("transform", "tidy")
+        assert f"item {items[1].id} cannot be saved as the transforms left it: " in failed.summary
+        assert "event start datetime.datetime(2016, 2, 2, 9, 30) has no time zone" in failed.summary
+    assert [item.title for item in project.items()] == ["News"]

@@ -27,6 +27,7 @@ class Registry:
     def __init__(self) -> None:
         self._components: dict[str, dict[str, Registered]] = {category: {} for category in CATEGORIES}
         self.problems: list[str] = []
+        self.refused: dict[str, str] = {}  # plugin -> why a component it registered was refused (its first)
 
     def add(self, category: str, component: type[Component], plugin: str) -> None:
         base = CATEGORIES[category]
@@ -42,6 +43,8 @@ class Registry:
         if existing:
             self.problems.append(f"{category} {name!r} is registered by both plugin {existing.plugin!r} "
                                  f"and plugin {plugin!r}; block one with PIPELINE_BLOCK_PLUGINS")
+            self.refused.setdefault(plugin, f"registers {category} {name!r}, a name plugin {existing.plugin!r} "
+                                            f"registers too; block one with PIPELINE_BLOCK_PLUGINS")
             return
         self._components[category][name] = Registered(component, plugin)
 

@@ -303,3 +303,21 @@ def test_an_event_a_transform_leaves_without_a_time_zone_is_not_saved_and_fails_
         assert f"item {items[1].id} cannot be saved as the transforms left it: " in failed.summary
         assert "event start datetime.datetime(2016, 2, 2, 9, 30) has no time zone" in failed.summary
     assert [item.title for item in project.items()] == ["News"]
+
+
+def test_pipeline_plugins_lists_the_plugin_whose_component_name_was_taken_as_broken_saying_why(capsys):
+    """README ("While you write one"): `pipeline plugins` lists a broken one with the reason, "a component name
+    another plugin registered too" among them. The plugin whose component was refused was listed as registering
+    nothing ("-"), as if its register hook were never called, with the conflict on a line of its own."""
+    from pipeline.commands.core import plugins_data
+    from pipeline.plugins import build_plugin_manager
+    from pipeline.registry import build_registry
+
+    host = build_plugin_manager(entry_points=False, extra=[("h145_first", _registers_transform("dup")),
+                                                           ("h145_second", _registers_transform("dup"))])
+    data = plugins_data(host, build_registry(host))
+    listed = {plugin["name"]: plugin for plugin in data["plugins"]}
+    assert listed["h145_first"]["broken"] is None
+    assert listed["h145_second"]["broken"] == ("registers transform 'dup', a name plugin 'h145_first' registers "
+                                               "too; block one with PIPELINE_BLOCK_PLUGINS")
+    assert data["exit_code"] == 2 and len(data["conflicts"]) == 1

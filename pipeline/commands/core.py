@@ -102,7 +102,7 @@ def plugins_data(host, registry) -> dict:
         provided.setdefault(registered.plugin, []).append({"category": category, "name": name})
     unusable = _unusable_settings(registry)
     plugins = [{"name": plugin, "from": origin, "components": provided.get(plugin, []),
-                "broken": host.broken.get(plugin, unusable.get(plugin))}
+                "broken": host.broken.get(plugin, unusable.get(plugin, registry.refused.get(plugin)))}
                for plugin, origin in sorted(host.origins.items())]
     plugins += [{"name": name, "from": origin, "components": [], "broken": reason}
                 for name, origin, reason in host.unloaded]

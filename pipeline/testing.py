@@ -137,6 +137,7 @@ class PipelineProject:
         self.report: RunReport | None = None  # the last run's or refresh's report
         self.problems: list[str] = []  # what the last run, refresh or fetch reported with `run.problem`
         self._project: Project | None = None
+        self.given = ""  # the table of the source of `items`, when the fixture was given some
 
     @property
     def project(self) -> Project:
@@ -147,15 +148,31 @@ class PipelineProject:
         return self._project
 
     def write(self, files: dict[str, str | bytes]) -> None:
-        """Change or add files between runs (pipeline.toml too)."""
+        """Change or add files between runs. A new `pipeline.toml` is completed as `pipeline_project`'s `toml` was:
+        the minimal [pipeline] table first unless it has its own, the default sinks when it has no [sinks.*] table,
+        and the `given` source of the project's `items`."""
         for rel, content in files.items():
             path = self.root / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             if isinstance(content, bytes):
                 path.write_bytes(content)
+            elif path == self.config:
+                path.write_text(self._completed(content), encoding="utf-8")
             else:
                 path.write_text(textwrap.dedent(content), encoding="utf-8")
         self._project = None
+
+    def _completed(self, toml: str) -> str:
+        toml = textwrap.dedent(toml)
+        if self.given and "[sources.given]" not in toml:
+            toml += self.given
+        if "[pipeline]" not in toml:
+            toml = BASE_TOML + toml
+        if "[sinks." not in toml:
+            toml += SINKS_TOML
+            if not (self.root / "subscribers.csv").exists():
+                (self.root / "subscribers.csv").write_text(SUBSCRIBERS_CSV, encoding="utf-8")
+        return toml
 
     def run(self, as_of: date | None = None, *, mode: str = "run", dry_run: bool = False,
             check: bool = True) -> RunReport:
@@ -397,11 +414,14 @@ def pipeline_project(tmp_path: Path, request: pytest.FixtureRequest):
         root = tmp_path if not made else tmp_path / f"project-{len(made) + 1}"
         root.mkdir(parents=True, exist_ok=True)
         plugins = list(plugins)
+        given = ""
         if items is not None:  # a source of these items, for testing a transform or a sink
-            toml = textwrap.dedent(toml) + '\n[sources.given]\ntype = "given-items"\n'
+            given = '\n[sources.given]\ntype = "given-items"\n'
+            toml = textwrap.dedent(toml) + given
             plugins.append(("pipeline_testing_items", _given_items_plugin(list(items))))
         config = write_project_files(root, toml, files, default_sinks=True)
         made.append(PipelineProject(config, plugins, near=request.path.parent))
+        made[-1].given = given
         return made[-1]
 
     return make

@@ -321,3 +321,33 @@ def test_pipeline_plugins_lists_the_plugin_whose_component_name_was_taken_as_bro
     assert listed["h145_second"]["broken"] == ("registers transform 'dup', a name plugin 'h145_first' registers "
                                                "too; block one with PIPELINE_BLOCK_PLUGINS")
     assert data["exit_code"] == 2 and len(data["conflicts"]) == 1
+
+
+class _Tags(Transform):
+    name = "tags"
+
+    class Settings(Settings):
+        theme: str = "tagged"
+
+    def apply(self, items, run):
+        for item in items:
+            item.themes = [self.settings.theme]
+
+
+class _TagsPlugin:
+    @hookimpl
+    def register_transforms(self, register):
+        register(_Tags)
+
+
+def test_a_pipeline_toml_written_between_runs_is_completed_as_the_first_one_was(pipeline_project, item_factory):
+    """README's fixtures table: `project.write(files)` changes files between runs. A new pipeline.toml written as the
+    first was given (no [pipeline] table, no sinks) was written as it was: the next run stopped at "[pipeline]:
+    missing required key 'name'", and without the sinks and the `given` source the test meant to keep."""
+    project = pipeline_project('[transforms.mark]\ntype = "tags"\n', items=[item_factory(Kind.NEWS, "News")],
+                               plugins=[("h145_tags", _TagsPlugin())])
+    project.run(as_of=date(2016, 2, 1))
+    project.write({"pipeline.toml": '[transforms.mark]\ntype = "tags"\ntheme = "long"\n'})
+    project.run(as_of=date(2016, 3, 1))
+    assert [(item.title, item.themes) for item in project.items()] == [("News", ["long"])]
+    assert project.project.core.name == "Test Network" and project.feed().entries[0].title == "News"

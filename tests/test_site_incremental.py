@@ -172,6 +172,27 @@ def test_a_page_deleted_by_hand_is_made_again(site_of):
     assert result.summary.endswith(", 2 written")
 
 
+@pytest.mark.parametrize("trusted", [False, True], ids=["written just now: read", "by its stats"])
+def test_a_page_edited_by_hand_is_made_again(site_of, monkeypatch, trusted):
+    """The size, times and inode of each file, kept once it was written (its bytes, while those are too recent to
+    trust: an edit within the resolution of its times would leave them as they were), say it is not as written."""
+    from plugins.sinks.archive import writer
+
+    if trusted:
+        monkeypatch.setattr(writer, "RACY_NS", 0)
+    built = site_of([*peer_items(), *others()])
+    front = built.file(site.FRONT_PAGE)
+    was = front.read_bytes()
+    with open(front, "r+b") as file:  # in place: the same inode
+        file.write(b"<!-- by hand, longer -->" + was if trusted else b"<!-- same size -->")
+    assert front.read_bytes() != was
+
+    result = built.write()
+
+    assert front.read_bytes() == was
+    assert result.files == [str(front)] and result.summary.endswith(": 1 made again, 1 written")
+
+
 def test_a_changed_template_remakes_every_page(site_of, tmp_path):
     built = site_of([*peer_items(), *others()])
     before = every_file(built.out)

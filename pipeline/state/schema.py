@@ -145,6 +145,12 @@ CREATE TABLE IF NOT EXISTS site_pages (      -- every file the sink wrote: what 
     digest TEXT NOT NULL,
     PRIMARY KEY (sink, path)
 );
+CREATE TABLE IF NOT EXISTS site_stats (      -- each file of site_pages as the disk had it when last written or read
+    sink   TEXT NOT NULL,
+    path   TEXT NOT NULL,
+    stat   TEXT NOT NULL,                    -- "digest size mtime_ns ctime_ns inode", '' while too recent to trust
+    PRIMARY KEY (sink, path)
+);
 """
 
 # Run history (pipeline/state/history.py): each run, and what each of its components did.

@@ -1,14 +1,16 @@
 """What the site was last made from: the `archive` sink's manifest, so a refresh re-renders and
 rewrites only what changed.
 
-Three tables (schema.py, `SITE`), each a cache the sink can always rebuild from the items and
+Four tables (schema.py, `SITE`), each a cache the sink can always rebuild from the items and
 editions; losing them costs one full build, never a wrong page:
 
 - `site_items`: what the site's lists show of each item (title, page, date, themes, summary…),
   made once per item fingerprint, so a refresh need not read every item's body;
 - `site_editions`: each issue's key (a hash of the issue and its items' fingerprints), the ids it
   shows in order and what was merged away into which job or event;
-- `site_pages`: every file the sink wrote, with the key it was made from and a hash of its bytes.
+- `site_pages`: every file the sink wrote, with the key it was made from and a hash of its bytes;
+- `site_stats`: each of those files' size, times and inode as last seen, so a file deleted or edited by hand
+  is found by `os.stat` without reading every file.
 
 Each function that writes is one transaction.
 """
@@ -114,3 +116,18 @@ def record_pages(store: Store, sink: str, written: Iterable[tuple[str, str, str]
     with store.transaction() as db:
         db.executemany("INSERT OR REPLACE INTO site_pages (sink, path, key, digest) VALUES (?, ?, ?, ?)", written)
         db.executemany("DELETE FROM site_pages WHERE sink = ? AND path = ?", removed)
+
+
+def file_stats(store: Store, sink: str) -> dict[str, str]:
+    """path -> what `record_stats` kept of the file (`writer.stat_text`)."""
+    return dict(store._rows("SELECT path, stat FROM site_stats WHERE sink = ?", (sink,)))
+
+
+def record_stats(store: Store, sink: str, stats: Iterable[tuple[str, str]], removed: Iterable[str] = ()) -> None:
+    """Keep (path, stat) of files just written or read, and forget `removed`."""
+    stats, removed = [(sink, *row) for row in stats], [(sink, path) for path in removed]
+    if not stats and not removed:
+        return
+    with store.transaction() as db:
+        db.executemany("INSERT OR REPLACE INTO site_stats (sink, path, stat) VALUES (?, ?, ?)", stats)
+        db.executemany("DELETE FROM site_stats WHERE sink = ? AND path = ?", removed)

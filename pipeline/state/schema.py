@@ -151,6 +151,14 @@ CREATE TABLE IF NOT EXISTS site_stats (      -- each file of site_pages as the d
     stat   TEXT NOT NULL,                    -- "digest size mtime_ns ctime_ns inode", '' while too recent to trust
     PRIMARY KEY (sink, path)
 );
+CREATE TABLE IF NOT EXISTS site_built (      -- the last build as a whole: a refresh with nothing new plans nothing
+    sink    TEXT PRIMARY KEY,
+    inputs  TEXT NOT NULL,                   -- a digest of everything the site was made from
+    settled INTEGER NOT NULL,                -- 1: a build from those inputs found every file right, and left them so
+    timed   TEXT NOT NULL,                   -- JSON: each job and event as its state at a moment depends on it
+    states  TEXT NOT NULL,                   -- JSON: their states at that build's moment
+    said    TEXT NOT NULL                    -- "N pages, M files", for the summary of a refresh that plans nothing
+);
 """
 
 # Run history (pipeline/state/history.py): each run, and what each of its components did.

@@ -1,7 +1,7 @@
 """What the site was last made from: the `archive` sink's manifest, so a refresh re-renders and
 rewrites only what changed.
 
-Four tables (schema.py, `SITE`), each a cache the sink can always rebuild from the items and
+Five tables (schema.py, `SITE`), each a cache the sink can always rebuild from the items and
 editions; losing them costs one full build, never a wrong page:
 
 - `site_items`: what the site's lists show of each item (title, page, date, themes, summary…),
@@ -10,7 +10,9 @@ editions; losing them costs one full build, never a wrong page:
   shows in order and what was merged away into which job or event;
 - `site_pages`: every file the sink wrote, with the key it was made from and a hash of its bytes;
 - `site_stats`: each of those files' size, times and inode as last seen, so a file deleted or edited by hand
-  is found by `os.stat` without reading every file.
+  is found by `os.stat` without reading every file;
+- `site_built`: the last build as a whole, a digest of what it was made from
+  (plugins/sinks/archive/unchanged.py), so a refresh with nothing new need not plan the site.
 
 Each function that writes is one transaction.
 """
@@ -118,6 +120,12 @@ def record_pages(store: Store, sink: str, written: Iterable[tuple[str, str, str]
         db.executemany("DELETE FROM site_pages WHERE sink = ? AND path = ?", removed)
 
 
+def written_files(store: Store, sink: str) -> list[tuple[str, str, str, str]]:
+    """(path, key, digest, stat) of every file `sink` wrote and has not removed, by path; stat is '' when unknown."""
+    return store._rows("SELECT p.path, p.key, p.digest, coalesce(s.stat, '') FROM site_pages p LEFT JOIN site_stats s "
+                       "ON s.sink = p.sink AND s.path = p.path WHERE p.sink = ? ORDER BY p.path", (sink,))
+
+
 def file_stats(store: Store, sink: str) -> dict[str, str]:
     """path -> what `record_stats` kept of the file (`writer.stat_text`)."""
     return dict(store._rows("SELECT path, stat FROM site_stats WHERE sink = ?", (sink,)))
@@ -131,3 +139,31 @@ def record_stats(store: Store, sink: str, stats: Iterable[tuple[str, str]], remo
     with store.transaction() as db:
         db.executemany("INSERT OR REPLACE INTO site_stats (sink, path, stat) VALUES (?, ?, ?)", stats)
         db.executemany("DELETE FROM site_stats WHERE sink = ? AND path = ?", removed)
+
+
+@dataclass(frozen=True)
+class Build:
+    inputs: str
+    settled: bool
+    timed: list  # [kind, closing, published, finishes] of each job and event
+    states: list[str]  # their states at the build's moment
+    said: str
+
+
+def last_build(store: Store, sink: str) -> Build | None:
+    rows = store._rows("SELECT inputs, settled, timed, states, said FROM site_built WHERE sink = ?", (sink,))
+    if not rows:
+        return None
+    inputs, settled, timed, states, said = rows[0]
+    return Build(inputs, bool(settled), json.loads(timed), json.loads(states), said)
+
+
+def record_build(store: Store, sink: str, build: Build | None) -> None:
+    """Keep `build` as the sink's last (None: forget it, as a build begins)."""
+    with store.transaction() as db:
+        if build is None:
+            db.execute("DELETE FROM site_built WHERE sink = ?", (sink,))
+        else:
+            db.execute("INSERT OR REPLACE INTO site_built (sink, inputs, settled, timed, states, said) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (sink, build.inputs, int(build.settled), json.dumps(build.timed),
+                                                     json.dumps(build.states), build.said))

@@ -164,11 +164,17 @@ class Site:
 
     def state_of(self, entry: Facts) -> str:
         """'closed' for a job past its closing date, 'over' for a past event, else ''."""
-        if entry.kind == "job" and not entry.open_at(self.moment):
-            return "closed"
-        if entry.kind == "event" and not entry.upcoming_at(self.moment):
-            return "over"
-        return ""
+        return state_at(entry, self.moment)
+
+
+def state_at(entry: Facts, moment: datetime) -> str:
+    """'closed' for a job past its closing date at `moment`, 'over' for a past event, else '': all a page or a list
+    takes from the moment of the run (plugins/sinks/archive/unchanged.py keeps it so)."""
+    if entry.kind == "job" and not entry.open_at(moment):
+        return "closed"
+    if entry.kind == "event" and not entry.upcoming_at(moment):
+        return "over"
+    return ""
 
 
 def _own_pages(facts: dict[str, Facts]) -> dict[str, Facts]:

@@ -11,6 +11,7 @@ events (`pipeline/calendars.py`), the sources' own files (the blog's images: `So
 stylesheet and sitemap.xml. Only what changed
 is rendered and written (writer.py); the pages of items no longer stored are removed, while a list page
 no longer made (a theme no item carries, a shorter list's page 2) leads on to where it went (lists.py, `plan_left`).
+A refresh that finds nothing changed since the last build, on the disk either, plans nothing (unchanged.py).
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ class ArchiveSink(Sink):
 
     def write(self, edition: Edition | None, run: RunContext) -> SinkResult:
         # The site's modules are loaded here: loading the plugins (`pipeline check`, a run) does not need them.
+        from pipeline.state import site as site_state
         from pipeline.state.site import pages_written
+        from plugins.sinks.archive import unchanged
         from plugins.sinks.archive.builder import Site
         from plugins.sinks.archive.files import plan_files
         from plugins.sinks.archive.issues import plan_archive_index, plan_issues
@@ -50,6 +53,13 @@ class ArchiveSink(Sink):
         from plugins.sinks.archive.search import plan_search
         from plugins.sinks.archive.sitemap import plan_sitemap
         from plugins.sinks.archive.writer import Planned, key, publish
+
+        inputs = unchanged.inputs_of(self, run, files := site_state.written_files(run.store, self.instance))
+        counted = unchanged.unchanged(self, run, inputs, files)
+        if counted is not None:  # as the last build left it: nothing to plan
+            return SinkResult(f"{counted}: 0 made again, 0 written (nothing changed since the last build)", [])
+        site_state.record_build(run.store, self.instance, None)  # a build stopped part-way leaves none
+        problems = len(run.problems)
 
         built = Site(self, run)
         css = built.renderer.asset(STYLESHEET_TEMPLATE)
@@ -66,8 +76,11 @@ class ArchiveSink(Sink):
         planned.append(plan_sitemap(self.project, built.version, planned))
         done = publish(self.project, run.store, self.instance, planned, known)
         pages = sum(1 for page in planned if page.listed)
+        counted = f"{pages} page{'s' if pages != 1 else ''}, {len(planned)} files"
+        if not done.rendered and not done.removed and len(run.problems) == problems:  # else the next run plans it
+            after = unchanged.inputs_of(self, run, site_state.written_files(run.store, self.instance))
+            unchanged.remember(self, run, after, after == inputs, built.facts, counted)
         said = [f"{done.rendered} made again", f"{len(done.written)} written"]
         if done.removed:
             said.append(f"{len(done.removed)} removed")
-        return SinkResult(f"{pages} page{'s' if pages != 1 else ''}, {len(planned)} files: " + ", ".join(said),
-                          done.written)
+        return SinkResult(f"{counted}: " + ", ".join(said), done.written)

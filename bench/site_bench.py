@@ -9,7 +9,9 @@ database, no HTTP, and four monthly issues are made from them. Then the sink run
 refresh` runs it (a fresh RunContext, templates loaded), and three things are timed:
 
 - first build: an empty out/;
-- unchanged rebuild: the same state again (the median of --repeat runs): nothing is rendered or written;
+- unchanged rebuild: the same state again (the median of --repeat runs): nothing is rendered or written (the
+  first plans the site once more and finds nothing to make; the rest find nothing changed and plan nothing:
+  plugins/sinks/archive/unchanged.py; each run's seconds are printed under the table);
 - one item changed: one news item's summary and body changed (a new fingerprint): its page and the
   lists that show it are made again.
 
@@ -145,6 +147,8 @@ def main() -> None:
         print(f"| {'-' * 32} | {'-' * 8} | {'-' * 40}")
         for name, seconds, summary in rows:
             print(f"| {name:<32} | {seconds:>8.2f} | {summary}")
+        print(f"\nunchanged rebuilds, one by one: {', '.join(f'{s:.2f}' for s in times)} s (the first after a build "
+              f"that wrote files plans the site once more; once that finds nothing to make, the rest plan nothing)")
         if args.keep:
             print(f"\nkept {folder}")
     finally:

@@ -33,19 +33,19 @@ def _journal(config: Path, edition: int = 1) -> dict[str, str]:
 
 # -- leaving while an issue is being sent ------------------------------------------------------------------------
 
-class _LeavesMidSend(Inbox):
-    """An SMTP inbox that, while taking the send's first message, has the other subscriber press the one-click
-    unsubscribe link of their own (`leave(address)`), as a reader of an earlier issue may at any moment."""
+class _ActsMidSend(Inbox):
+    """An SMTP inbox that, while taking the send's first message, has the other subscriber act (`act(address)`: press
+    the one-click unsubscribe link of their own, or save another choice of themes), as a reader may at any moment."""
 
-    def __init__(self, everyone: set[str], leave):
+    def __init__(self, everyone: set[str]):
         super().__init__()
-        self.everyone, self.leave, self.left = everyone, leave, []
+        self.everyone, self.act, self.acted = everyone, None, []
 
     async def handle_DATA(self, server, session, envelope):
         if not self.received:
             [other] = self.everyone - set(envelope.rcpt_tos)
-            self.leave(other)
-            self.left.append(other)
+            self.act(other)
+            self.acted.append(other)
         return await super().handle_DATA(server, session, envelope)
 
 
@@ -59,7 +59,7 @@ def test_a_subscriber_who_unsubscribes_while_the_issue_is_being_sent_is_not_sent
     unsubscribe, or a bounce or complaint the provider reports, is not honoured. A recipient no longer active when
     their batch is handed over should be left out of it (and get no journal row)."""
     monkeypatch.setenv("TEST_SECRET_H142", "a-secret-long-enough-for-links")
-    inbox = _LeavesMidSend({"ann@example.org", "bob@example.org"}, None)
+    inbox = _ActsMidSend({"ann@example.org", "bob@example.org"})
     port = smtp_server(inbox)
     config = write_project(SITE + '[serve]\nsecret_env = "TEST_SECRET_H142"\n' + newsletter_toml(
         delivery=f'type = "smtp"\n    host = "127.0.0.1"\n    port = {port}\n    starttls = false'),
@@ -79,11 +79,11 @@ def test_a_subscriber_who_unsubscribes_while_the_issue_is_being_sent_is_not_sent
                                 headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10)
             assert answer.status_code == 200 and "You have unsubscribed" in answer.text
 
-        inbox.leave = leave
+        inbox.act = leave
         assert main(["run", "--as-of", "2016-02-01", "-c", str(config)]) == 0
     finally:
         live.stop()
-    [left] = inbox.left
+    [left] = inbox.acted
     assert live.status(left) == "unsubscribed"
     received = [address for message in inbox.received for address in message["to"]]
     assert left not in received, received
@@ -109,22 +109,6 @@ PEER = ("---\ntitle: \"Peer support in Leeds\"\ndate: 2016-01-20\n---\n\nPeer su
         "groups start in March, peer support for all.\n")
 
 
-class _ChangesMidSend(Inbox):
-    """An SMTP inbox that, while taking the send's first message, has the other reader save another choice of
-    themes on their preferences page (`change(address)`)."""
-
-    def __init__(self, everyone: set[str]):
-        super().__init__()
-        self.everyone, self.change, self.changed = everyone, None, []
-
-    async def handle_DATA(self, server, session, envelope):
-        if not self.received:
-            [other] = self.everyone - set(envelope.rcpt_tos)
-            self.change(other)
-            self.changed.append(other)
-        return await super().handle_DATA(server, session, envelope)
-
-
 def test_a_subscriber_who_changes_themes_while_the_issue_is_being_sent_gets_the_version_of_the_new_choice(
         write_project, smtp_server, monkeypatch):
     """Ann and Cy follow research; issue 1 has a research post and a peer support post, and goes out by SMTP. While
@@ -133,7 +117,7 @@ def test_a_subscriber_who_changes_themes_while_the_issue_is_being_sent_gets_the_
     their new choice." The send had read them with their group's 5,000-recipient chunk, and hands them the research
     version all the same, minutes later on a long list: the version of the choice they have just replaced."""
     monkeypatch.setenv("TEST_SECRET_H142", "a-secret-long-enough-for-links")
-    inbox = _ChangesMidSend({"ann@example.org", "cy@example.org"})
+    inbox = _ActsMidSend({"ann@example.org", "cy@example.org"})
     port = smtp_server(inbox)
     config = write_project(SITE + THEMED + newsletter_toml(
         delivery=f'type = "smtp"\n    host = "127.0.0.1"\n    port = {port}\n    starttls = false'),
@@ -153,11 +137,11 @@ def test_a_subscriber_who_changes_themes_while_the_issue_is_being_sent_gets_the_
                                 timeout=10)
             assert answer.status_code == 200 and "Your choice is saved" in answer.text
 
-        inbox.change = change
+        inbox.act = change
         assert main(["run", "--as-of", "2016-02-01", "-c", str(config)]) == 0
     finally:
         live.stop()
-    [moved] = inbox.changed
+    [moved] = inbox.acted
     theirs = [message["message"] for message in inbox.received if message["to"] == [moved]]
     assert len(theirs) == 1, [m["Subject"] for m in theirs]
     text = theirs[0].get_body(("plain",)).get_content()

@@ -112,12 +112,7 @@ def pages_written(store: Store, sink: str) -> dict[str, tuple[str, str]]:
 
 def record_pages(store: Store, sink: str, written: Iterable[tuple[str, str, str]], removed: Iterable[str] = ()) -> None:
     """Record (path, key, digest) of the files just written (or found already right), and forget `removed`."""
-    written, removed = [(sink, *row) for row in written], [(sink, path) for path in removed]
-    if not written and not removed:
-        return
-    with store.transaction() as db:
-        db.executemany("INSERT OR REPLACE INTO site_pages (sink, path, key, digest) VALUES (?, ?, ?, ?)", written)
-        db.executemany("DELETE FROM site_pages WHERE sink = ? AND path = ?", removed)
+    _record(store, "site_pages (sink, path, key, digest)", sink, written, removed)
 
 
 def written_files(store: Store, sink: str) -> list[tuple[str, str, str, str]]:
@@ -133,12 +128,19 @@ def file_stats(store: Store, sink: str) -> dict[str, str]:
 
 def record_stats(store: Store, sink: str, stats: Iterable[tuple[str, str]], removed: Iterable[str] = ()) -> None:
     """Keep (path, stat) of files just written or read, and forget `removed`."""
-    stats, removed = [(sink, *row) for row in stats], [(sink, path) for path in removed]
-    if not stats and not removed:
+    _record(store, "site_stats (sink, path, stat)", sink, stats, removed)
+
+
+def _record(store: Store, table: str, sink: str, rows: Iterable[tuple[str, ...]], removed: Iterable[str]) -> None:
+    """Insert or replace `rows` of `sink` in `table` ("name (sink, path, ...)"), and delete its `removed` paths."""
+    rows, removed = [(sink, *row) for row in rows], [(sink, path) for path in removed]
+    if not rows and not removed:
         return
+    name, columns = table.split(" ", 1)
+    marks = ", ".join("?" * (columns.count(",") + 1))
     with store.transaction() as db:
-        db.executemany("INSERT OR REPLACE INTO site_stats (sink, path, stat) VALUES (?, ?, ?)", stats)
-        db.executemany("DELETE FROM site_stats WHERE sink = ? AND path = ?", removed)
+        db.executemany(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", rows)
+        db.executemany(f"DELETE FROM {name} WHERE sink = ? AND path = ?", removed)
 
 
 @dataclass(frozen=True)

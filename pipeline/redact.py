@@ -246,9 +246,21 @@ def _spelt(value: str) -> str:
 def _character(character: str) -> str:
     escaped = "".join(f"%{byte:02X}" for byte in character.encode("utf-8", "surrogateescape"))
     forms = [re.escape(character), f"(?i:{escaped})", f"&#0*{ord(character)};", f"(?i:&#x0*{ord(character):x};)"]
-    if (named := html.escape(character)) != character:
-        forms.append(re.escape(named))
+    forms += [re.escape(f"&{name}") for name in _named_references().get(character, ())]
     return f"(?:{'|'.join(forms)})"
+
+
+@functools.cache
+def _named_references() -> dict[str, list[str]]:
+    """Each character's HTML5 named references (`&` as `&amp;` or `&AMP;`, `_` as `&lowbar;`, `/` as `&sol;`), the
+    longest first: html.unescape, and every browser, read them as the character."""
+    from html.entities import html5
+
+    names: dict[str, list[str]] = {}
+    for name, character in html5.items():
+        if name.endswith(";"):
+            names.setdefault(character, []).append(name)
+    return {character: sorted(found, key=lambda name: (-len(name), name)) for character, found in names.items()}
 
 
 def redact_url(url: str) -> str:

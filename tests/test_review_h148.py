@@ -1,0 +1,29 @@
+"""Review h148: holes found in h141/h145/h146's changes."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+
+SECRET = "tok_4f9a/2c+e&d"
+
+
+@pytest.mark.parametrize("spelling", [
+    "tok&lowbar;4f9a/2c+e&d",  # HTML5 named references, which html.unescape (and every browser) reads as the key
+    "tok_4f9a&sol;2c&plus;e&amp;d",
+    "tok_4f9a/2c+e&AMP;d",
+    "tok_4f9a&#x2F;2c&#43;e&amp;d",
+])
+def test_a_value_spelt_with_named_html_references_is_masked(spelling, monkeypatch):
+    """Before: only the five references html.escape makes (&amp; &lt; &gt; &quot; &#x27;) were recognised, so a
+    feed or message spelling the key with `&lowbar;` or `&sol;` showed it, though decoded it is the key."""
+    from pipeline import redact
+
+    assert html.unescape(spelling) == SECRET
+    monkeypatch.setattr(redact, "_remembered", set())
+    redact.expand("https://h.example/f/${T}/rss.xml", {"T": SECRET})
+    said = redact.redact_text(f"<p>see {spelling} here</p>")
+    assert said == "<p>see *** here</p>", said
+    assert redact.redact_text("<p>see tok&lowbar;4f9a&sol;2c&plus;e&amp;x here</p>") == \
+        "<p>see tok&lowbar;4f9a&sol;2c&plus;e&amp;x here</p>"  # another value: not masked

@@ -253,7 +253,7 @@ def _call(args) -> tuple[int, list[str] | None]:
         _console(stderr=True).print(message, soft_wrap=True)
         return code, [message]
     except BaseException as exc:  # a bug, ours or a plugin's (`sys.exit("...")` too): one line, traceback on request
-        if isinstance(exc, SystemExit) and (exc.code is None or type(exc.code) is int):
+        if isinstance(exc, SystemExit) and (exc.code is None or isinstance(exc.code, int)):  # (a bool too)
             raise  # only an exit code (uvicorn's, having said why), which Python prints nothing of
         from pipeline.redact import redact_text
 

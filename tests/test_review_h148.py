@@ -27,3 +27,19 @@ def test_a_value_spelt_with_named_html_references_is_masked(spelling, monkeypatc
     assert said == "<p>see *** here</p>", said
     assert redact.redact_text("<p>see tok&lowbar;4f9a&sol;2c&plus;e&amp;x here</p>") == \
         "<p>see tok&lowbar;4f9a&sol;2c&plus;e&amp;x here</p>"  # another value: not masked
+
+
+@pytest.mark.parametrize("code, status", [(False, 0), (True, 1), (0, 0), (3, 3), (None, None)])
+def test_an_exit_with_only_a_status_still_ends_the_process_with_it(code, status):
+    """Before: only an int (or None) was taken for a status; `sys.exit(False)` (a status, which Python ends with
+    exit 0) became "error: unexpected SystemExit: False", exit 1."""
+    from types import SimpleNamespace
+
+    from pipeline.cli import _call
+
+    def command(args):
+        raise SystemExit(code)
+
+    with pytest.raises(SystemExit) as raised:
+        _call(SimpleNamespace(command=command))
+    assert raised.value.code == code and raised.value.code == status

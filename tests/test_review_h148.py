@@ -43,3 +43,29 @@ def test_an_exit_with_only_a_status_still_ends_the_process_with_it(code, status)
     with pytest.raises(SystemExit) as raised:
         _call(SimpleNamespace(command=command))
     assert raised.value.code == code and raised.value.code == status
+
+
+def test_a_database_replaced_under_an_open_connection_is_not_said_to_be_another_user_s(tmp_path):
+    """Before: SQLite's "attempt to write a readonly database" for a file moved or replaced while the process had it
+    open (a backup put back with mv under a running `pipeline serve`: SQLITE_READONLY_DBMOVED) was said as a folder
+    of another user or a read-only mount (exit 2, `chown`), though every file is this user's and writable: what
+    helps is starting the process again, on the file now in place."""
+    import os
+    import sqlite3
+
+    from pipeline.state.access import unwritable
+
+    path = tmp_path / "state.sqlite3"
+    connection = sqlite3.connect(path)
+    connection.execute("create table t (x)")
+    connection.commit()
+    os.replace(path, tmp_path / "moved.sqlite3")
+    sqlite3.connect(path).close()  # another file put in its place
+    with pytest.raises(sqlite3.OperationalError) as raised:
+        connection.execute("insert into t values (1)")
+    connection.close()
+    error = unwritable(path, raised.value)
+    assert error is not None, "the operator should be told what happened"
+    said = str(error)
+    assert "chown" not in said and "mounted read-write" not in said and "belong to" not in said, said
+    assert "moved or replaced" in said and "again" in said, said

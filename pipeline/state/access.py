@@ -23,6 +23,7 @@ FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 DENIED_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)
 DENIED_CODES = (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH)
 KEPT = "what the state database held is as it was"
+DBMOVED = getattr(sqlite3, "SQLITE_READONLY_DBMOVED", 1032)  # (SQLITE_READONLY | 4 << 8)
 
 
 def _code(exc: BaseException) -> int:
@@ -41,6 +42,10 @@ def unwritable(path: Path, exc: BaseException) -> PipelineError | None:
     if is_full(exc):
         return PipelineError(f"{path}: the disk is full ({said}); free some space on it, then run again: {KEPT}, "
                              f"only the change under way was not made")
+    if getattr(exc, "sqlite_errorcode", None) == DBMOVED:  # read-only to SQLite, not to this user: no chown helps
+        return PipelineError(f"{path}: the state database file was moved or replaced while this process had it open "
+                             f"(a backup put back under it, say), so SQLite no longer writes to it ({said}); start the "
+                             f"command (or the service) again, so that it opens the file now in place")
     code = _code(exc)
     if code not in DENIED_CODES and getattr(exc, "errno", None) not in DENIED_ERRNOS:
         return None

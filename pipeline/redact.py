@@ -245,20 +245,23 @@ def _spelt(value: str) -> str:
 @functools.lru_cache(maxsize=1024)
 def _character(character: str) -> str:
     escaped = "".join(f"%{byte:02X}" for byte in character.encode("utf-8", "surrogateescape"))
-    forms = [re.escape(character), f"(?i:{escaped})", f"&#0*{ord(character)};", f"(?i:&#x0*{ord(character):x};)"]
+    # A numeric reference's ";" may be left out where no digit follows, and a few named ones (`&amp`, `&lt`) need
+    # none: html.unescape, and every browser, still read them.
+    forms = [re.escape(character), f"(?i:{escaped})", f"&#0*{ord(character)}(?:;|(?![0-9]))",
+             f"(?i:&#x0*{ord(character):x}(?:;|(?![0-9a-f])))"]
     forms += [re.escape(f"&{name}") for name in _named_references().get(character, ())]
     return f"(?:{'|'.join(forms)})"
 
 
 @functools.cache
 def _named_references() -> dict[str, list[str]]:
-    """Each character's HTML5 named references (`&` as `&amp;` or `&AMP;`, `_` as `&lowbar;`, `/` as `&sol;`), the
-    longest first: html.unescape, and every browser, read them as the character."""
+    """Each character's HTML5 named references (`&` as `&amp;`, `&AMP;` or, with no semicolon, `&amp`; `_` as
+    `&lowbar;`, `/` as `&sol;`), the longest first: html.unescape, and every browser, read them as the character."""
     from html.entities import html5
 
     names: dict[str, list[str]] = {}
     for name, character in html5.items():
-        if name.endswith(";"):
+        if len(character) == 1:  # (a few name two characters; a credential's character is matched one at a time)
             names.setdefault(character, []).append(name)
     return {character: sorted(found, key=lambda name: (-len(name), name)) for character, found in names.items()}
 

@@ -47,7 +47,13 @@ class OutOfTime(PipelineError):
 
 class Interrupt(Stop):
     """Raised inside the call when its time is up (not an Exception: see the module's docstring). Code that
-    must tidy up before it ends (let work in flight settle) may catch it, briefly, and raise it again."""
+    must tidy up before it ends (let work in flight settle) may catch it, briefly, and raise it again.
+    Each deadline raises a subclass of its own (`_own_interrupt`), so that of two nested calls each knows its
+    own deadline from the other's."""
+
+
+def _own_interrupt() -> type[Interrupt]:
+    return type("Interrupt", (Interrupt,), {"__module__": __name__})
 
 
 def call_within(seconds: float, message: str, fn, *args) -> Any:
@@ -62,7 +68,7 @@ def _call_within(seconds: float, message: str, fn, *args) -> Any:
     try:
         limit.arm()
         return fn(*args)
-    except Interrupt as interrupt:
+    except limit.interrupt as interrupt:  # its own: a deadline around this one passing goes on out to it
         stopped = interrupt
     finally:
         try:
@@ -108,10 +114,11 @@ class _Alarm:
 
     def __init__(self, seconds: float):
         self.seconds, self.armed, self.previous = seconds, False, signal.SIG_DFL
+        self.interrupt = _own_interrupt()
 
     def _ring(self, signum, frame) -> None:
         if self.armed:  # a signal already on its way when the call ended is ignored
-            raise Interrupt
+            raise self.interrupt
 
     def arm(self) -> None:
         self.previous = signal.signal(signal.SIGALRM, self._ring)
@@ -136,6 +143,7 @@ class _AsyncLimit:
 
     def __init__(self, seconds: float):
         self.seconds = seconds
+        self.interrupt = _own_interrupt()
         self.target = threading.get_ident()
         self.done = False
         self.wake = threading.Event()
@@ -149,7 +157,7 @@ class _AsyncLimit:
             with threading._active_limbo_lock:
                 starting = bool(threading._limbo)
                 if not starting:
-                    _set_async_exc(self.target, Interrupt)
+                    _set_async_exc(self.target, self.interrupt)
             wait = STARTING if starting else AGAIN
 
     def arm(self) -> None:

@@ -37,3 +37,43 @@ def test_a_numeric_reference_without_semicolon_is_not_read_into_the_next_digit(m
     other = "tok_4f9a&#4702c+e&d"
     assert html.unescape(other) != "tok_4f9a/02c+e&d"
     assert redact.redact_text(f"<p>{other}</p>") == f"<p>{other}</p>"
+
+
+@pytest.mark.parametrize("on_main_thread", [True, False])
+def test_a_deadline_that_passes_inside_a_nested_one_is_reported_as_its_own(on_main_thread):
+    """Before: the inner call caught the outer deadline's interrupt as its own, and said "inner: did not finish
+    within 30 s" after 0.3 s; the outer call's code then went on as after any ordinary error."""
+    import threading
+    import time
+
+    from pipeline.time_limits import OutOfTime, call_within
+
+    went_on = []
+
+    def inner():
+        for _ in range(100):  # (short sleeps: on another thread the interrupt lands between two)
+            time.sleep(0.05)
+
+    def outer():
+        try:
+            call_within(30, "inner: did not finish within 30 s", inner)
+        except OutOfTime:
+            went_on.append("caught the inner's deadline")
+            raise
+
+    said: list[str] = []
+
+    def run():
+        try:
+            call_within(0.3, "outer: did not finish within 0.3 s", outer)
+        except OutOfTime as exc:
+            said.append(str(exc))
+
+    if on_main_thread:
+        run()
+    else:
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join(10)
+    assert said == ["outer: did not finish within 0.3 s"]
+    assert went_on == []

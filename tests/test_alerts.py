@@ -211,7 +211,9 @@ def test_a_hard_bounce_is_no_undelivered_alert_and_a_resend_leaves_it_alone(smtp
     capsys.readouterr()
 
     assert main(["deliveries", "-c", str(config), "--issue", "1", "--resend", "failed"]) == 0
-    assert "no recipient is failed; nothing sent" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "issue 1: ann@example.org (failed) is left as it is: marked bounced since" in out
+    assert "no other recipient is failed; nothing sent" in out
     store = Store(config.parent / "state" / "pipeline.sqlite")
     try:
         assert alerts.open_alerts(store) == []

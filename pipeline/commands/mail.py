@@ -159,12 +159,16 @@ def _resend(project: Project, store: Store, issue: int | None, which: str, conso
     issue = latest.number
     statuses = ("unknown", "failed") if which == "all" else (which,)
     named = {recipient for recipient, _, _ in journal.listed(store, issue, statuses)}
+    held = journal.held_back(store, issue, statuses)
+    for recipient, status, listed in held:  # no send reaches them: each said, not counted as sent again
+        why = _NOT_SENT_TO.get(listed, _GONE)
+        console.print(f"issue {issue}: {escape(recipient)} ({status}) is left as it is: {why}", soft_wrap=True)
     released = journal.release_for_resend(store, edition=issue, statuses=statuses, at=datetime.now(project.tz))
     if not released:  # the sink would still send to whoever has not had the issue: not what was asked
-        console.print(f"issue {issue}: no recipient is {' or '.join(statuses)}; nothing sent")
+        console.print(f"issue {issue}: no {'other ' if held else ''}recipient is {' or '.join(statuses)}; nothing sent")
         return 0
     console.print(f"issue {issue}: {released} recipient(s) ({'/'.join(statuses)}) will be sent again")
-    named -= {recipient for recipient, _, _ in journal.listed(store, issue, statuses)}  # (those who left stay)
+    named -= {recipient for recipient, _, _ in journal.listed(store, issue, statuses)}  # (those held back stay)
     sink = mail_sink(project)
     ctx = RunContext(project, store, latest.as_of, datetime.now(project.tz))
     try:  # to those alone: not to who joined since the issue went out
@@ -172,4 +176,13 @@ def _resend(project: Project, store: Store, issue: int | None, which: str, conso
     finally:
         ctx.close()
     console.print(escape(result.summary), soft_wrap=True)
-    return 0
+    return _problems_said(ctx)  # what it reported (a bounce, a row of the list skipped): exit 3, as a run's
+
+
+_GONE = "no longer on the list"
+_NOT_SENT_TO = {  # why a send does not reach someone whose delivery the organiser asked to resend
+    "pending": "pending, they asked to subscribe again and have not confirmed yet (once they do, --resend reaches "
+               "them)",
+    "unsubscribed": "they have unsubscribed since", "bounced": "marked bounced since",
+    "complained": "they reported the issue as spam since",
+}

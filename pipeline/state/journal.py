@@ -10,7 +10,7 @@ A delivery is one issue to one recipient. Its states, and every way between them
     in_flight --settle_batch--> (none)          certainly never delivered (a cancelled batch): sent again
     in_flight --settle_batch--> unknown         may or may not be delivered: never retried blindly
     failed --begin_batch--> in_flight           a retry
-    unknown | failed --release_for_resend--> (none)   only when the organiser asks
+    unknown | failed --release_for_resend--> (none)   only when the organiser asks, and only of an active subscriber
 
 A batch is `open` from `begin_batch` until `settle_batch` closes it; a run that finds an open
 batch (a killed run's) settles it before it sends anything else. One left open across the upgrade
@@ -136,14 +136,29 @@ def respell_settled(store: Store) -> None:
 
 
 def release_for_resend(store: Store, *, edition: int, statuses: Iterable[str], at: datetime) -> int:
-    """The organiser asks to send again to those in `statuses` (unknown, failed); returns how many."""
+    """The organiser asks to send again to those in `statuses` (unknown, failed); returns how many. Only those a
+    send reaches, the active subscribers: the record of anyone else (who left since, or asked to come back and has
+    not confirmed yet) stays as it is (`held_back` names them)."""
     wanted = [s for s in statuses if s in (UNKNOWN, FAILED)]
     if not wanted:
         return 0
     marks = ",".join("?" * len(wanted))
-    with store.transaction() as db:  # not those who left since: no send reaches them, and their record stays
-        return db.execute(f"DELETE FROM deliveries WHERE edition = ? AND status IN ({marks}) AND {_STILL_LISTED}",
+    with store.transaction() as db:
+        return db.execute(f"DELETE FROM deliveries WHERE edition = ? AND status IN ({marks}) AND {_ACTIVE}",
                           (edition, *wanted)).rowcount
+
+
+_ACTIVE = "lower(recipient) IN (SELECT email FROM subscribers WHERE status = 'active')"
+
+
+def held_back(store: Store, edition: int, statuses: Iterable[str]) -> list[tuple[str, str, str]]:
+    """(recipient, delivery status, their status on the list, "" when not on it) of `edition`'s deliveries in
+    `statuses` that `release_for_resend` leaves as they are: to someone no send reaches (not active)."""
+    wanted = list(statuses)
+    marks = ",".join("?" * len(wanted))
+    return store._rows(f"SELECT d.recipient, d.status, COALESCE(s.status, '') FROM deliveries d LEFT JOIN subscribers "
+                       f"s ON s.email = lower(d.recipient) WHERE d.edition = ? AND d.status IN ({marks}) AND NOT "
+                       f"{_ACTIVE.replace('recipient', 'd.recipient')} ORDER BY d.recipient", (edition, *wanted))
 
 
 # A recipient who has left the list since (unsubscribed, or marked bounced or complained): no send reaches them

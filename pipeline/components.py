@@ -295,6 +295,12 @@ class Deliverer(Component):
         """Seconds to wait before sending again what a round in doubt took back (an outage may be passing)."""
         return 0.0
 
+    def halted(self) -> str:
+        """Why no further batch may be handed over in this send, or "" (the default: none). SendGrid's: a rate
+        limit whose reset is further ahead than it may wait (a daily cap). Asked before each batch; the host then
+        records whoever is left as failed, with this reason, for the next run."""
+        return ""
+
 
 CATEGORIES: dict[str, type[Component]] = {
     "source": Source,

@@ -29,7 +29,8 @@ fake.delivered(pending=True) (Counter of copies per lower-case to/cc/bcc address
 whose send_at hasn't come), fake.cancelled_batches(), fake.now(), fake.advance(seconds) (moves the clock on).
 Faults, each for the next `times` matching requests; on="send" (default), "batch" (POST /v3/mail/batch),
 "validate" (GET /v3/mail/batch/{id}), "scheduled_sends" (any), "*", or a tuple of these:
-    fail_before(status=500)  answer status, accept nothing (429 comes with X-RateLimit-Limit/Remaining/Reset)
+    fail_before(status=500)  answer status, accept nothing (429 comes with X-RateLimit-Limit/Remaining/Reset;
+                             reset_in=seconds puts its Reset that far ahead, as a daily cap's is, else now)
     fail_after(status=500)   accept (ledger, batch, status change), then answer status
     drop_before() / drop_after()  close the connection unanswered, before / after accepting
     delay(seconds)           accept, then wait before answering (set it above the client's timeout)
@@ -105,6 +106,7 @@ class _Fault:
     times: int
     status: int = 500
     seconds: float = 0.0
+    reset_in: float = 0.0  # a 429's X-RateLimit-Reset, this long after now
 
 
 @dataclass
@@ -203,8 +205,9 @@ class FakeSendGrid:
         with self._lock:
             self._invalid.update(e.lower() for e in emails)
 
-    def fail_before(self, status: int = 500, times: int = 1, on: str | Iterable[str] = "send") -> None:
-        self._add("fail_before", on, times, status=status)
+    def fail_before(self, status: int = 500, times: int = 1, on: str | Iterable[str] = "send",
+                    reset_in: float = 0.0) -> None:
+        self._add("fail_before", on, times, status=status, reset_in=reset_in)
 
     def fail_after(self, status: int = 500, times: int = 1, on: str | Iterable[str] = "send") -> None:
         self._add("fail_after", on, times, status=status)
@@ -271,7 +274,7 @@ class FakeSendGrid:
             if fault is not None:
                 entry.fault = fault.kind
                 if fault.kind == "fail_after":
-                    reply = _failure(fault.status, self.now())
+                    reply = _failure(fault.status, self.now(), fault.reset_in)
                 reply.drop, reply.delay = fault.kind == "drop_after", fault.seconds
         with self._lock:
             entry.status = None if reply.drop else reply.status
@@ -295,7 +298,8 @@ class FakeSendGrid:
         if fault is None:
             return None
         entry.fault = fault.kind
-        return _Reply(0, drop=True) if fault.kind == "drop_before" else _failure(fault.status, self.now())
+        return _Reply(0, drop=True) if fault.kind == "drop_before" else \
+            _failure(fault.status, self.now(), fault.reset_in)
 
     def _send(self, entry: Request, headers, raw: bytes, _) -> _Reply:
         if (headers.get("Content-Type") or "").split(";")[0].strip() != "application/json":
@@ -491,10 +495,10 @@ def _error(status: int, message: str, field: str | None = None) -> _Reply:
     return _errors(status, [(message, field)])
 
 
-def _failure(status: int, now: float) -> _Reply:
+def _failure(status: int, now: float, reset_in: float = 0.0) -> _Reply:
     if status == 429:
         return _errors(429, [("too many requests", None)], {
-            "X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(now))})
+            "X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(now + reset_in))})
     return _error(status, "Internal server error" if status == 500 else HTTPStatus(status).phrase)
 
 

@@ -79,3 +79,54 @@ def test_resend_that_reports_problems_exits_3_as_a_run_does(write_project, capsy
     assert "2 sent via outbox" in captured.out
     assert "not-an-address" in captured.err or "subscribers.csv:5" in captured.err, captured.err
     assert _journal(config) == {"ann@example.org": "sent", "bob@example.org": "sent", "cy@example.org": "sent"}
+
+
+# -- 5. a rate limit that resets hours away stops the send at once ------------------------------------------------
+
+def test_a_rate_limit_reset_hours_away_stops_the_send_and_leaves_the_rest_for_the_next_run(fake, write_project,
+                                                                                          caplog):
+    """Before: SendGrid's daily cap (a 429 whose X-RateLimit-Reset is hours away) was waited on for max_wait_seconds
+    before each retry of each request, then each request failed, batch after batch: every batch of the issue tried
+    and waited for in turn. Now the first such 429 stops the send: no further request or batch is handed over, the
+    rest are recorded failed for the next run (which sends each of them once), and one line says so with the reset
+    time."""
+    import logging
+    import re
+
+    from tests.newsletter_network import everyone, readers_csv, statuses
+
+    config = write_project(newsletter_toml(delivery=f"""type = "sendgrid"
+    host = "{fake.url}"
+    batch_size = 20
+    requests_per_batch = 2
+    concurrency = 2
+    max_retries = 3
+    max_wait_seconds = 1"""), {"subscribers.csv": readers_csv(), "blog/post.md": POST})
+    sends = []
+
+    def daily_cap(n, path, phase):
+        if path == "/v3/mail/send" and phase == "received":
+            sends.append(n)
+            if len(sends) == 3:  # two requests went out; then the day's cap is reached, until five hours from now
+                fake.fail_before(429, times=10_000, reset_in=5 * 3600)
+
+    fake.on_request(daily_cap)
+    caplog.set_level(logging.WARNING)
+
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 1
+
+    refused = fake.statuses.count(429)
+    assert 1 <= refused <= 4, refused  # only the requests already in flight: none retried, no further batch
+    done = statuses(config)
+    assert done["sent"] == 40 and done["failed"] == 80 and not done["unknown"] and not done["in_flight"], done
+    said = [r.getMessage() for r in caplog.records
+            if r.name == "pipeline.send" and "X-RateLimit-Reset" in r.getMessage()]
+    assert len(said) == 1 and re.search(r"until \d{4}-\d\d-\d\d \d\d:\d\d UTC", said[0]), said
+    assert "max_wait_seconds" in said[0] and "next run" in said[0]
+
+    fake.on_request(None)
+    fake.heal()  # the next day
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 0
+    assert fake.delivered() == everyone()  # each reader once: nothing sent twice
+    assert statuses(config) == {"sent": 120}
+

@@ -165,8 +165,8 @@ def send_issue(store: Store, deliverer: Deliverer, edition: int,
         for mailing, recipients in groups:
             todo: Iterable[Recipient] = (r for r in recipients if not _skipped(r, skip, report))
             for round_number in range(1, max_rounds + 1):
-                stop = takebacks.stop()
-                if stop:  # the provider could take back no more: the next run sends them, after the hold
+                stop = deliverer.halted() or takebacks.stop()
+                if stop:  # the provider takes no more for now, or could take back no more: the next run sends them
                     _not_sent(store, deliverer, edition, list(todo), report, now, why=stop)
                     break
 
@@ -179,9 +179,12 @@ def send_issue(store: Store, deliverer: Deliverer, edition: int,
                 # if the trouble lasts, it costs one cancellation, not one per batch in flight.
                 probe = deliverer.probe_size if round_number > 1 or takebacks.troubled else 0
                 todo, doubt = _send_round(pool, takebacks.in_flight(parallel), deliverer.batch_size, todo, send,
-                                          probe=probe)
+                                          probe=probe, halted=deliverer.halted)
                 takebacks.after_round(doubt, probed=bool(probe))
                 if not todo:
+                    break
+                if halted := deliverer.halted():  # no batch more: the next run sends them
+                    _not_sent(store, deliverer, edition, todo, report, now, why=halted)
                     break
                 if round_number == max_rounds:  # never handed over: the next run sends them
                     _not_sent(store, deliverer, edition, todo, report, now)
@@ -335,11 +338,12 @@ def _not_sent(store: Store, deliverer: Deliverer, edition: int, recipients: list
 
 def _send_round(pool: ThreadPoolExecutor, parallel: int, size: int, recipients: Iterable[Recipient],
                 send: Callable[[list[Recipient]], tuple[list[Recipient], bool]], *,
-                probe: int = 0) -> tuple[list[Recipient], bool]:
+                probe: int = 0, halted: Callable[[], str] = lambda: "") -> tuple[list[Recipient], bool]:
     """Hand `recipients` to `send` `size` at a time, at most `parallel` batches in flight; return those
-    to send again: what came back certainly undelivered, and, once a batch was in doubt, everything
-    not yet handed over; and whether a batch was in doubt. Stopping there is what keeps an outage from
-    using up the provider's few cancellations: only the batches already in flight can end in doubt."""
+    to send again: what came back certainly undelivered, and, once a batch was in doubt (or the delivery
+    `halted`), everything not yet handed over; and whether a batch was in doubt. Stopping there is what keeps
+    an outage from using up the provider's few cancellations: only the batches already in flight can end in
+    doubt."""
     again: list[Recipient] = []
     in_flight: deque[Future] = deque()
     iterator = iter(recipients)
@@ -352,20 +356,22 @@ def _send_round(pool: ThreadPoolExecutor, parallel: int, size: int, recipients: 
         again.extend(released)
     chunks = _chunks(iterator, size)
     doubt = False
+    stopped = False
     for chunk in chunks:
         if len(in_flight) >= parallel:
             released, in_doubt = in_flight.popleft().result()
             again.extend(released)
             doubt = doubt or in_doubt
-        if doubt:
+        if doubt or halted():
             again.extend(chunk)
+            stopped = True
             break
         in_flight.append(pool.submit(send, chunk))
     while in_flight:
         released, in_doubt = in_flight.popleft().result()
         again.extend(released)
         doubt = doubt or in_doubt
-    if doubt:
+    if doubt or stopped:
         again.extend(r for chunk in chunks for r in chunk)
     return again, doubt
 

@@ -19,7 +19,9 @@ Cost: every issue reaches inboxes `hold_minutes` (30 by default) after it is sen
 mid-send and run again within `hold_minutes - 10` minutes settles its batch exactly once.
 `scheduled = false` sends at once instead: then a request in doubt is `unknown` (at most once).
 429s, refused connections and certificates that cannot be verified are retried (nothing was
-accepted), and fail the request when they last; a 400 whose errors each name one recipient's
+accepted), and fail the request when they last; a 429 whose X-RateLimit-Reset is further ahead than
+`max_wait_seconds` (a daily cap) is not: until then no request goes (`halted`), so the host hands over
+no further batch and leaves whoever is left failed, for the next run; a 400 whose errors each name one recipient's
 personalization ("personalizations.3.to.0.email") fails those recipients alone, with SendGrid's
 reason, and the rest are sent again in a request without them (a 400 accepts nothing, so nobody gets
 two copies). When that reason is that the address itself is invalid ("Does not contain a
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
 import re
 import socket
@@ -63,6 +66,8 @@ if TYPE_CHECKING:
     from python_http_client.exceptions import HTTPError
 
     from pipeline.mail.message import Mailing, Recipient
+
+log = logging.getLogger("pipeline.send")
 
 _KEY = re.compile(r"[!-~]+")  # printable ASCII, no space: what an API key is made of
 UNSENDABLE = ("SendGrid cannot send to an address with characters other than ASCII before the @; ask the "
@@ -130,6 +135,7 @@ class SendGrid(Deliverer):
         self.clock = lambda: datetime.now(UTC)
         self.skew = timedelta(0)  # SendGrid's clock minus ours, from the Date of its last answer
         self.cancel_failure = ""
+        self._capped: tuple[datetime, str] | None = None  # a rate limit's reset too far to wait for (SendGrid's time)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -151,6 +157,34 @@ class SendGrid(Deliverer):
 
     def pause_after_doubt(self, round_number: int) -> float:
         return min(2.0 ** round_number, self.settings.max_wait_seconds)
+
+    def halted(self) -> str:
+        """Why no request may go now: a 429 said SendGrid takes none until a moment further ahead than
+        `max_wait_seconds` (a daily cap), which has not come yet; "" otherwise."""
+        capped = self._capped
+        if capped is None:
+            return ""
+        if self.sendgrid_now() >= capped[0]:
+            self._capped = None
+            return ""
+        return capped[1]
+
+    def _cap_reached(self, headers: Mapping[str, str]) -> str:
+        """For a 429: the line saying the send stops, when its X-RateLimit-Reset is further ahead than
+        `max_wait_seconds` (by SendGrid's clock, the answer's Date); "" when it is near enough to wait for."""
+        wait = rate_limit_wait(headers, time.time())
+        if wait is None or not wait > self.settings.max_wait_seconds:  # (not NaN either)
+            return ""
+        wait = min(wait, 400 * 86400.0)  # a reset absurdly far ahead is still a time that can be written
+        until = (self.sendgrid_now() + timedelta(seconds=wait)).replace(microsecond=0)
+        said = (f"SendGrid's rate limit takes no more mail until {until:%Y-%m-%d %H:%M} UTC (X-RateLimit-Reset), "
+                f"further ahead than max_wait_seconds ({self.settings.max_wait_seconds:g} s): the send stopped, "
+                f"and the next run after that sends to those left")
+        first = self._capped is None
+        self._capped = (until, said)
+        if first:
+            log.warning("sendgrid delivery: %s", said)
+        return said
 
     def _note_clock(self, date_header: str | None) -> None:
         try:
@@ -175,6 +209,8 @@ class SendGrid(Deliverer):
     # -- batches -----------------------------------------------------------------------------------
 
     def open_batch(self, edition: int) -> Batch:
+        if halted := self.halted():
+            raise PipelineError(halted)
         if not self.settings.scheduled:
             return super().open_batch(edition)
         # A batch id nobody uses costs nothing, so a request in doubt is simply made again.
@@ -211,6 +247,8 @@ class SendGrid(Deliverer):
 
         def post(chunk: list[Recipient]) -> list[Delivery]:
             named: list[Delivery] = []  # refused alone by a 400 that named them
+            if halted := self.halted():  # a rate limit far ahead: nothing more is asked of SendGrid in this send
+                return [Delivery(r.email, False, error=halted) for r in chunk]
             for attempt in range(MAX_RESENDS + 1):
                 body = head + ",".join([personalization(mailing, r, personalize) for r in chunk]) + "]}"
                 answer, detail, reply = self._call(
@@ -312,6 +350,8 @@ class SendGrid(Deliverer):
                     answer = Answer.IN_DOUBT
                 elif exc.status_code == 429:
                     answer = Answer.REFUSED
+                    if capped := self._cap_reached(headers):  # hours away: not waited for, nor retried
+                        return answer, capped, b""
                 else:
                     body = exc.body or b""
                     return Answer.REFUSED, reason, body.encode() if isinstance(body, str) else body
@@ -384,12 +424,18 @@ def retry_delay(headers: Mapping[str, str], attempt: int, now: float, cap: float
     The reset is a moment by SendGrid's clock, so it is reckoned from the answer's `Date` (SendGrid's
     now); `now`, the local clock, only when the answer has no readable Date. A local clock that is
     off then makes no difference."""
+    wait = rate_limit_wait(headers, now)
+    return min(max(2.0 ** attempt if wait is None else wait, 0.0), cap)
+
+
+def rate_limit_wait(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds until a 429's X-RateLimit-Reset, by SendGrid's clock (the answer's Date; `now` without one);
+    None when it gives none that can be read."""
     reset = headers.get("X-RateLimit-Reset") if headers else None
     try:
-        wait = float(reset) - _their_now(headers.get("Date"), now) if reset else 2.0 ** attempt
+        return float(reset) - _their_now(headers.get("Date"), now) if reset else None
     except ValueError:
-        wait = 2.0 ** attempt
-    return min(max(wait, 0.0), cap)
+        return None
 
 
 def _their_now(date_header: str | None, ours: float) -> float:

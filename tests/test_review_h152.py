@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import httpx
+
 from pipeline.cli import main
+from pipeline.config import load_project
 from pipeline.state import Store, journal
 from tests.newsletter_network import POST, newsletter_toml
+from tests.serve_fixtures import LiveServer
 
 READERS = "email,name\nann@example.org,Ann\nbob@example.org,Bob\ncy@example.org,Cy\n"
 
@@ -130,3 +134,65 @@ def test_a_rate_limit_reset_hours_away_stops_the_send_and_leaves_the_rest_for_th
     assert fake.delivered() == everyone()  # each reader once: nothing sent twice
     assert statuses(config) == {"sent": 120}
 
+
+# -- 2. every link of the email in ASCII, for a site whose address is not ------------------------------------------
+
+IDN_SITE = ('[pipeline]\nname = "Test Network"\nsite_url = "https://bücher.de/schöne-neuigkeiten"\nworkers = 1\n'
+            '[serve]\nsecret_env = "TEST_SECRET_H152"\n')
+SITE_SINKS = '\n[sinks.site]\ntype = "archive"\n\n[sinks.feed]\ntype = "rss"\n'
+IDN_POST = "---\ntitle: \"{title}\"\ndate: {day}\n{extra}---\n\n{title}: what happened, and what comes next.\n"
+
+
+def _message_links(path) -> tuple[list[str], list[str]]:
+    """(every href of the HTML part, every http(s) address of the plain text) of the .eml at `path`."""
+    import email
+    import re
+    from email import policy
+    from html import unescape
+
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    return ([unescape(h) for h in re.findall(r'href="([^"]*)"', html)],
+            [link.rstrip(".,;:)") for link in re.findall(r"https?://[^\s<>\"]+", text)])
+
+
+def test_every_link_of_an_issue_for_a_site_outside_ascii_is_ascii_and_works(write_project, monkeypatch):
+    """Before: the List-Unsubscribe header carried the site's address in ASCII (`header_link`: the host in IDNA, the
+    path %-escaped), but the footer's links (unsubscribe, choose your themes, view in the browser, past issues, the
+    feed, subscribe) and every item's link in the HTML and text parts kept https://bücher.de/schöne-neuigkeiten/…,
+    which a mail client may leave unlinked or mangle (the text part's links are found by the client itself). Now
+    every link of the email goes through that one helper; those `pipeline serve` answers work when fetched (as a
+    browser sends them: to the host they name), and those of the site name files `out/` has."""
+    from urllib.parse import unquote
+
+    monkeypatch.setenv("TEST_SECRET_H152", "a-secret-long-enough-for-links")
+    config = write_project(IDN_SITE + newsletter_toml() + SITE_SINKS,
+                           {"blog/2016-01-20.md": IDN_POST.format(title="A day in Leeds", day="2016-01-20", extra=""),
+                            "subscribers.csv": "email,name\nann@example.org,Ann\n"})
+    assert main(["run", "--as-of", "2016-02-01", "-c", str(config)]) == 0
+    [path] = (config.parent / "outbox" / "issue-1").glob("*.eml")
+    hrefs, texts = _message_links(path)
+    base = "https://xn--bcher-kva.de/sch%C3%B6ne-neuigkeiten/"
+    assert hrefs and texts
+    assert [h for h in hrefs + texts if not h.isascii()] == [], [h for h in hrefs + texts if not h.isascii()]
+    ours = [h for h in hrefs + texts if h.startswith(base) or h == base.rstrip("/")]
+    assert any("/unsubscribe/" in h for h in hrefs) and any("/unsubscribe/" in t for t in texts)
+    assert any("/preferences/" in h for h in hrefs) and any("/preferences/" in t for t in texts)
+    assert len(ours) == len(hrefs + texts), sorted(set(hrefs + texts) - set(ours))
+
+    served = ("unsubscribe/", "preferences/", "subscribe")
+    live = LiveServer(load_project(config)).start()
+    try:
+        for link in sorted(set(ours)):
+            rest = link.removeprefix(base.rstrip("/")).removeprefix("/")  # "" for the site's own address
+            if rest.startswith(served):  # `pipeline serve`'s: fetched as a browser does, from the host it names
+                answer = httpx.get(live.url + link.removeprefix("https://xn--bcher-kva.de"), timeout=10,
+                                   headers={"Host": "xn--bcher-kva.de"})
+                assert answer.status_code == 200, (link, answer.status_code)
+            else:  # the site's: a file of out/ (or a folder's index.html), as the proxy serves it
+                file = config.parent / "out" / unquote(rest)
+                assert file.is_file() or (file / "index.html").is_file(), link
+    finally:
+        live.stop()
+    assert live.status("ann@example.org") == "active"  # a GET of the unsubscribe link asks, and changes nothing

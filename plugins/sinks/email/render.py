@@ -22,6 +22,7 @@ from mjml import mjml2html
 from pipeline import site
 from pipeline.config import Project
 from pipeline.edition import Edition
+from pipeline.mail.message import header_link
 from pipeline.models import Item
 from pipeline.run_context import RunContext
 from plugins.sinks.email import view
@@ -107,20 +108,23 @@ def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: st
     order)."""
     project = run.project
     page_of = site.pages_of(owners)  # where an announcement merged into a job or event links (`site.also_link`)
+    sections = view.sections(edition, project.tz, limit, _calendar_links(project, web, owners),
+                             lambda item: site.item_link(project, item, owners), cut=email,
+                             also_url=lambda also: site.also_link(project, also, page_of))
     context = {
         "edition": edition,
         "subject": view.subject_line(edition.title),
         "intro": view.intro(edition),
-        "sections": view.sections(edition, project.tz, limit, _calendar_links(project, web, owners),
-                                  lambda item: site.item_link(project, item, owners), cut=email,
-                                  also_url=lambda also: site.also_link(project, also, page_of)),
+        "sections": [_ascii_links(section) for section in sections],
         # "" where no sink writes the page: the templates then leave the link out
-        "issue_url": site.edition_url(project, edition.number) if web else "",
-        "archive_url": site.archive_url(project) if web else "",
-        "feed_url": site.feed_url(project) if site.publishes(project, "rss") else "",
-        "subscribe_url": site.subscribe_url(project),  # for whoever was forwarded it; "" with no email sink
-        "unsubscribe": unsubscribe,
-        "preferences": preferences,
+        "issue_url": header_link(site.edition_url(project, edition.number)) if web else "",
+        "archive_url": header_link(site.archive_url(project)) if web else "",
+        "feed_url": header_link(site.feed_url(project)) if site.publishes(project, "rss") else "",
+        "subscribe_url": header_link(site.subscribe_url(project)),  # for whoever was forwarded it; "" with no email
+        "unsubscribe": header_link(unsubscribe),
+        "preferences": header_link(preferences),
+        # `project.site_url` as the email links it ("signed up at …"); the rest of the project as it is
+        "project": project.core.model_copy(update={"site_url": header_link(project.core.site_url)}),
     }
     mjml_source = run.templates.get_template(HTML_TEMPLATE).render(context)
     # fonts={}: no web-font <link>s; the template uses system fonts.
@@ -129,6 +133,20 @@ def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: st
     unwritten = {name: _Unwritten(name, printed) for name in _PAGES if not context[name]}
     text = run.templates.get_template(TEXT_TEMPLATE).render({**context, **unwritten})
     return RenderedEdition(context["subject"], html, text), [name for name in _PAGES if name in printed]
+
+
+def _ascii_links(section: view.SectionView) -> view.SectionView:
+    """`section` with every address its items link or show in ASCII, as a header takes it and a browser sends it
+    (`header_link`: a host outside ASCII in its IDNA form, a path %-escaped), as List-Unsubscribe has it: a mail
+    client finds the links of the plain text itself, and may leave one outside ASCII unlinked, or cut it short."""
+    for item in section.items:
+        item.url, item.calendar_url, item.image = header_link(item.url), header_link(item.calendar_url), \
+            header_link(item.image)
+        if item.event is not None:
+            item.event.booking_url = header_link(item.event.booking_url)
+        for also in item.also:
+            also.url = header_link(also.url)
+    return section
 
 
 def _calendar_links(project: Project, web: bool, owners: Mapping[str, str]) -> Callable[[Item], str]:

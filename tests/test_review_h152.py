@@ -196,3 +196,42 @@ def test_every_link_of_an_issue_for_a_site_outside_ascii_is_ascii_and_works(writ
     finally:
         live.stop()
     assert live.status("ann@example.org") == "active"  # a GET of the unsubscribe link asks, and changes nothing
+
+
+# -- 3. a withdrawn post's lead image, shown by an email already sent -------------------------------------------
+
+def test_the_lead_image_of_a_post_withdrawn_after_its_issue_was_sent_stays_on_the_site(pipeline_project):
+    """Before: a post made a draft again (withdrawn) took its lead image off the site with it (`files.plan_files`
+    counted only what items still on the site link), though the README promises a withdrawal "leaves everything but
+    the emails already sent": those emails still show the image, from the site, and showed it broken. Now a file
+    that is the lead image of an item in an issue already mailed stays where the email shows it (one deleted from
+    the folder goes, as before); a lead image only a withdrawn post never mailed had still goes."""
+    import re
+    from datetime import date
+
+    from tests.test_withdrawn import BLOG_TOML, post_file
+
+    png = b"\x89PNG\r\n\x1a\n" + b"a small picture"
+    project = pipeline_project(BLOG_TOML, {
+        "blog/feb.md": post_file("February post", "2016-01-25", "image: images/lead.png\n"),
+        "blog/images/lead.png": png, "subscribers.csv": "email,name\nreader@example.org,Reader\n"})
+    project.run(as_of=date(2016, 2, 1))
+    [sent] = list((project.root / "outbox" / "issue-1").glob("*.eml"))
+    shown = re.findall(r'<img src="(https://network\.example\.org/[^"]+)"', project.email().html)
+    assert shown == ["https://network.example.org/blog/images/lead.png"], shown
+    image = project.root / "out" / "blog" / "images" / "lead.png"
+    assert image.read_bytes() == png
+
+    project.write({"blog/feb.md": post_file("February post", "2016-01-25", "draft: true\nimage: images/lead.png\n"),
+                   "blog/mar.md": post_file("March post", "2016-02-10", "draft: true\nimage: images/draft.png\n"),
+                   "blog/images/draft.png": png})
+    report = project.refresh(as_of=date(2016, 2, 1))
+
+    assert "withdrawn: 'February post'" in " ".join(r.summary for r in report.results if r.name == "blog")
+    assert sent.is_file() and "has been withdrawn" in project.site("blog/feb/")
+    assert image.read_bytes() == png  # the email sent shows it still
+    assert not (project.root / "out" / "blog" / "images" / "draft.png").exists()  # never mailed: not published
+
+    (project.root / "blog" / "images" / "lead.png").unlink()  # the organiser takes it down for good
+    project.refresh(as_of=date(2016, 2, 1))
+    assert not image.exists()

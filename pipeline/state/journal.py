@@ -227,6 +227,12 @@ def send_began(store: Store, edition: int) -> datetime | None:
     return datetime.fromisoformat(first) if first else None
 
 
+def mailed_editions(store: Store) -> set[int]:
+    """The issues that may be in someone's inbox: sent, unknown or in flight to at least one recipient."""
+    return {n for (n,) in store._rows("SELECT DISTINCT edition FROM deliveries WHERE status IN "
+                                      "('sent', 'unknown', 'in_flight')")}
+
+
 def delivered_to(store: Store, edition: int) -> set[str]:
     return {r for (r,) in store._rows(
         "SELECT recipient FROM deliveries WHERE edition = ? AND status = 'sent'", (edition,))}

@@ -8,6 +8,7 @@ from pathlib import Path, PurePosixPath
 
 from pipeline import site
 from pipeline.run_report import failure_reason
+from pipeline.state import journal
 from plugins.sinks.archive.builder import Site
 from plugins.sinks.archive.writer import Planned, digest_of, key
 
@@ -16,7 +17,8 @@ _LINK = re.compile(r'(?:href|src)="([^"]*)"')  # in sanitised HTML, every attrib
 
 def plan_files(built: Site, planned: list[Planned], known: dict[str, tuple[str, str]]) -> list[Planned]:
     """Each file a source names that an item of it on the site links (its lead image, a picture or a link in its
-    body): one only a withdrawn post or a draft linked leaves the site with it. Not where a page of the site is, nor
+    body): one only a withdrawn post or a draft linked leaves the site with it, unless it is the lead image of an item
+    in an issue already mailed, which the emails sent show from the site. Not where a page of the site is, nor
     in a folder of one (or of a folder the site keeps for itself: `site.file_path`). One that cannot be published
     is a problem of the run, named, and the rest go on. A file moved or renamed (the same bytes published under
     another address) stays at its old addresses too (`known`: what the sink wrote, with a digest of its bytes):
@@ -70,10 +72,15 @@ def _left(files: list[Planned], known: dict[str, tuple[str, str]], taken: set[st
 
 
 def _linked(built: Site, source: str) -> set[str]:
-    """Every address the items of `source` on the site link (fragments left off)."""
-    items = built.items([item_id for item_id in built.store.ids_of(source) if item_id in built.facts])
+    """Every address the items of `source` on the site link (fragments left off), and the lead image of each of
+    its items in an issue already mailed, withdrawn since or not: the emails sent show it from the site."""
+    ids = built.store.ids_of(source)
+    items = built.items([item_id for item_id in ids if item_id in built.facts])
     found = {item.image for item in items}
     found.update(unescape(link) for item in items for link in _LINK.findall(item.body_html))
+    mailed = journal.mailed_editions(built.store)
+    shown = {item_id for issue in built.issues if issue.record.number in mailed for item_id in issue.record.item_ids}
+    found.update(item.image for item in built.items([item_id for item_id in ids if item_id in shown]))
     return {address.partition("#")[0] for address in found if address}
 
 

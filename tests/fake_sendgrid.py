@@ -14,6 +14,13 @@ Every request needs `Authorization: Bearer <api_key>` (else 401); errors are {"e
     GET    /v3/user/scheduled_sends[/{id}]  200 [{"batch_id", "status"}], [] when the batch has no status
     PATCH  /v3/user/scheduled_sends/{id}    {"status"} -> 204 | 404 "batch id not found"
     DELETE /v3/user/scheduled_sends/{id}    204 (paused mail already past send_at goes out now) | 404
+    DELETE /v3/suppression/bounces/{email}   204 (off the bounce list) | 404 when it is not on it
+    DELETE /v3/asm/suppressions/global/{email}  204 (off the global unsubscribes) | 404 when it is not on it
+    DELETE /v3/suppression/spam_reports/{email}  204 | 404, the same for spam reports
+A recipient on a suppression list (fake.suppress(email, "bounces" | "unsubscribes" | "spam_reports"), as SendGrid
+adds one that bounced, unsubscribed or reported spam; fake.suppressions[list] holds them) is accepted with the rest
+(202) and then dropped, never delivered, as SendGrid does, until it is deleted from every list holding it; unless
+the body's mail_settings bypass that list (bypass_bounce_management, bypass_unsubscribe_management: spam reports hold).
 A recipient whose `name` holds a comma or a semicolon is accepted with the rest (202) and then dropped, never
 delivered, as SendGrid documents ("to.name ... cannot include commas or semicolons") and does: it reads the name as
 addresses and finds them invalid (fake.dropped lists such recipients).
@@ -28,7 +35,7 @@ recipients, fault)] in the order answered), fake.batches ({batch_id: None|"pause
 fake.delivered(pending=True) (Counter of copies per lower-case to/cc/bcc address; pending=False leaves out mail
 whose send_at hasn't come), fake.cancelled_batches(), fake.now(), fake.advance(seconds) (moves the clock on).
 Faults, each for the next `times` matching requests; on="send" (default), "batch" (POST /v3/mail/batch),
-"validate" (GET /v3/mail/batch/{id}), "scheduled_sends" (any), "*", or a tuple of these:
+"validate" (GET /v3/mail/batch/{id}), "scheduled_sends" (any), "suppressions" (any), "*", or a tuple of these:
     fail_before(status=500)  answer status, accept nothing (429 comes with X-RateLimit-Limit/Remaining/Reset;
                              reset_in=seconds puts its Reset that far ahead, as a daily cap's is, else now)
     fail_after(status=500)   accept (ledger, batch, status change), then answer status
@@ -61,6 +68,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
 
 MAX_BODY_BYTES = 30 * 1024 * 1024  # SendGrid's limit for a whole request
 MAX_PERSONALIZATIONS = 1000
@@ -68,7 +76,8 @@ MAX_SCHEDULE_AHEAD = 72 * 3600  # send_at at most 72 hours ahead
 CANCEL_CUTOFF = 10 * 60  # no cancel/pause later than 10 minutes before send_at
 MAX_STATUSES = 10  # batches paused or cancelled at one time
 PAUSE_EXPIRY = 72 * 3600  # paused mail is discarded as expired this long after its send_at
-TARGETS = frozenset({"send", "batch", "validate", "scheduled_sends", "*"})
+TARGETS = frozenset({"send", "batch", "validate", "scheduled_sends", "suppressions", "*"})
+SUPPRESSION_LISTS = ("bounces", "unsubscribes", "spam_reports")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
 _SEND_AT = ("The send_at parameter is expecting a Unix timestamp as an integer. We will send immediately if you "
@@ -137,6 +146,7 @@ class FakeSendGrid:
         self._faults: list[_Fault] = []
         self._too_late = 0
         self._invalid: set[str] = set()  # addresses SendGrid's validator refuses
+        self.suppressions: dict[str, set[str]] = {name: set() for name in SUPPRESSION_LISTS}
         self._hook: Callable[[int, str, str], object] | None = None
         self._requests = 0
         self._lock = threading.RLock()
@@ -199,6 +209,15 @@ class FakeSendGrid:
         with self._lock:
             self._faults.clear()
             self._invalid.clear()
+
+    def suppress(self, email: str, kind: str = "bounces") -> None:
+        """Put `email` on one of SendGrid's suppression lists, as its own bounce, unsubscribe or spam handling does."""
+        with self._lock:
+            self.suppressions[kind].add(email.lower())
+
+    def suppressed(self, email: str) -> bool:
+        with self._lock:
+            return any(email.lower() in listed for listed in self.suppressions.values())
 
     def refuse_addresses(self, *emails: str) -> None:
         """SendGrid judges these addresses invalid (its own checks go beyond their form)."""
@@ -312,15 +331,20 @@ class FakeSendGrid:
         groups: dict[object, list[str]] = {}  # send_at -> recipients
         dropped: list[str] = []  # a name with "," or ";": accepted, then dropped as invalid
         personalizations = body.get("personalizations")
+        settings = body.get("mail_settings") if isinstance(body.get("mail_settings"), dict) else {}
+        bypassed = {kind for kind, setting in (("bounces", "bypass_bounce_management"),
+                                               ("unsubscribes", "bypass_unsubscribe_management"))
+                    if isinstance(settings.get(setting), dict) and settings[setting].get("enable") is True}
+        checked = [kind for kind in SUPPRESSION_LISTS if kind not in bypassed]
         for p in personalizations if isinstance(personalizations, list) else []:
             p = p if isinstance(p, dict) else {}
             parties = [party for key in ("to", "cc", "bcc")
                        for party in (p.get(key) if isinstance(p.get(key), list) else []) if isinstance(party, dict)]
-            dropped += [str(party.get("email", "")).lower() for party in parties
-                        if any(mark in str(party.get("name", "")) for mark in ",;")]
+            gone = [party for party in parties if any(mark in str(party.get("name", "")) for mark in ",;")
+                    or any(str(party.get("email", "")).lower() in self.suppressions[kind] for kind in checked)]
+            dropped += [str(party.get("email", "")).lower() for party in gone]
             groups.setdefault(p.get("send_at", body.get("send_at")), []).extend(
-                str(party.get("email", "")).lower() for party in parties
-                if not any(mark in str(party.get("name", "")) for mark in ",;"))
+                str(party.get("email", "")).lower() for party in parties if party not in gone)
         entry.batch_id = body.get("batch_id")
         entry.recipients = tuple(r for rs in groups.values() for r in rs)
         problems = validate(parsed, self._invalid)
@@ -397,6 +421,15 @@ class FakeSendGrid:
         self._release(batch_id, "delivered")
         return _Reply(204)
 
+    def _delete_suppression(self, entry: Request, headers, raw, where: tuple[str, str]) -> _Reply:
+        kind, email = where
+        listed = self.suppressions[kind]
+        entry.recipients = (email.lower(),)
+        if email.lower() not in listed:
+            return _error(404, f"{email} is not on the {kind.replace('_', ' ')} list")  # wording not published
+        listed.discard(email.lower())
+        return _Reply(204)
+
     def _release(self, batch_id: str, state: str) -> None:
         """Mail held by a batch's pause past its send_at: delivered now or discarded."""
         for m in [m for m in self._held if m.batch_id == batch_id]:
@@ -461,7 +494,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PATCH = do_DELETE = do_PUT = do_GET
 
 
-def _route(path: str) -> tuple[str | None, dict[str, str], str | None]:
+def _route(path: str) -> tuple[str | None, dict[str, str], str | tuple[str, str] | None]:
     """(fault target, {method: FakeSendGrid method name}, batch id in the path) for a request path."""
     parts = path.strip("/").split("/")
     if parts == ["v3", "mail", "send"]:
@@ -474,6 +507,10 @@ def _route(path: str) -> tuple[str | None, dict[str, str], str | None]:
         return "scheduled_sends", {"POST": "_post_status", "GET": "_list_statuses"}, None
     if len(parts) == 4 and parts[:3] == ["v3", "user", "scheduled_sends"]:
         return "scheduled_sends", {"GET": "_get_status", "PATCH": "_patch_status", "DELETE": "_delete_status"}, parts[3]
+    if len(parts) == 4 and parts[:2] == ["v3", "suppression"] and parts[2] in ("bounces", "spam_reports"):
+        return "suppressions", {"DELETE": "_delete_suppression"}, (parts[2], unquote(parts[3]))
+    if len(parts) == 5 and parts[:4] == ["v3", "asm", "suppressions", "global"]:
+        return "suppressions", {"DELETE": "_delete_suppression"}, ("unsubscribes", unquote(parts[4]))
     return None, {}, None
 
 

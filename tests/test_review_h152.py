@@ -235,3 +235,107 @@ def test_the_lead_image_of_a_post_withdrawn_after_its_issue_was_sent_stays_on_th
     (project.root / "blog" / "images" / "lead.png").unlink()  # the organiser takes it down for good
     project.refresh(as_of=date(2016, 2, 1))
     assert not image.exists()
+
+
+# -- 4. SendGrid's own suppression lists and someone who comes back -------------------------------------------------
+
+SENDGRID_SITE = ('[pipeline]\nname = "Test Network"\nsite_url = "https://network.example.org"\nworkers = 1\n'
+                 '[serve]\nsecret_env = "TEST_SECRET_H152"\n')
+
+
+def _sendgrid_project(fake, write_project, readers: str):
+    return write_project(SENDGRID_SITE + newsletter_toml(delivery=f"""type = "sendgrid"
+    host = "{fake.url}"
+    scheduled = false
+    max_retries = 1
+    max_wait_seconds = 0"""), {"subscribers.csv": readers,
+                               "blog/2016-02-10.md": IDN_POST.format(title="February", day="2016-02-10", extra=""),
+                               "blog/2016-03-10.md": IDN_POST.format(title="March", day="2016-03-10", extra="")})
+
+
+def _come_back_through_serve(fake, config, address: str) -> None:
+    """`address` fills in the form of a real `pipeline serve`, and presses the button of the link SendGrid was given to
+    mail them."""
+    import json
+    import re
+    import time
+
+    live = LiveServer(load_project(config)).start()
+    try:
+        browser = httpx.Client(base_url=live.url, timeout=10)
+        page = browser.get("/subscribe")
+        form = re.search(r'name="form" value="([^"]+)"', page.text).group(1)
+        assert browser.post("/subscribe", data={"form": form, "email": address, "name": ""}).status_code == 200
+        deadline, link = time.monotonic() + 10, None
+        while link is None and time.monotonic() < deadline:
+            mailed = [json.dumps(body) for body in list(fake.accepted) if address in json.dumps(body)]
+            found = [re.search(r"https://network\.example\.org(/confirm/[^\s\"\\]+)", text) for text in mailed]
+            link = next((m.group(1) for m in found if m), None)
+            time.sleep(0.05)
+        assert link, "no confirmation was handed to SendGrid"
+        assert browser.post(link).status_code == 200
+    finally:
+        live.stop()
+    assert live.status(address) == "active"
+
+
+def test_someone_who_bounced_and_came_back_is_taken_off_sendgrids_lists_before_the_next_send(fake, write_project,
+                                                                                             monkeypatch):
+    """Before: bob bounced (SendGrid put him on its bounce list; its webhook marked him bounced here), then asked
+    again and confirmed through `pipeline serve`: active again, he was handed to SendGrid with the next issue, which
+    SendGrid accepted (202) and dropped, as it drops all mail to an address on its lists: the run said "2 sent" and
+    he got nothing, every month. Now his confirmation is recorded, and before the next send the delivery deletes him
+    from SendGrid's bounce list and its global unsubscribes (a 404, not on the list, is fine), so he gets it; and
+    the confirmation he asked for goes past those lists (SendGrid's bypass filters), or he could never confirm."""
+    from pipeline.state import subscribers
+
+    monkeypatch.setenv("TEST_SECRET_H152", "a-secret-long-enough-for-links")
+    config = _sendgrid_project(fake, write_project, "email,name\nann@example.org,Ann\nbob@example.org,Bob\n")
+    assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
+    fake.suppress("bob@example.org", "bounces")  # his mailbox bounced it: SendGrid lists him, and its webhook says so
+    store = _store(config)
+    subscribers.suppress(store, "bob@example.org", "bounced", how="sendgrid webhook: bounce", at=datetime.now(UTC))
+    store.close()
+    _come_back_through_serve(fake, config, "bob@example.org")
+
+    assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 0
+
+    assert not fake.suppressed("bob@example.org")
+    # issue 1, the confirmation (sent past the bounce list: he asked for it), and issue 2; nothing dropped
+    assert fake.delivered()["bob@example.org"] == 3 and "bob@example.org" not in fake.dropped
+    deletes = [(r.method, r.path, r.status) for r in fake.log if r.method == "DELETE"]
+    assert deletes == [("DELETE", "/v3/suppression/bounces/bob@example.org", 204),
+                       ("DELETE", "/v3/asm/suppressions/global/bob@example.org", 404)], deletes
+    assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 0  # done: not asked again
+    assert len([r for r in fake.log if r.method == "DELETE"]) == 2
+
+
+def test_a_failure_to_take_someone_off_sendgrids_list_is_said_by_address_and_tried_again(fake, write_project,
+                                                                                        monkeypatch, capsys):
+    """SendGrid refusing the delete (a 429 that lasts, a key without the Suppressions permission: 401/403) is said by
+    the run, naming the address and SendGrid's reason, never the key (exit 3: the send itself went on), and the next
+    run asks again."""
+    from pipeline.state import subscribers
+
+    monkeypatch.setenv("TEST_SECRET_H152", "a-secret-long-enough-for-links")
+    config = _sendgrid_project(fake, write_project, "email,name\nann@example.org,Ann\nbob@example.org,Bob\n")
+    assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
+    fake.suppress("bob@example.org", "unsubscribes")
+    store = _store(config)
+    subscribers.unsubscribe(store, subscribers.find_subscriber(store, "bob@example.org").id, how="preferences page",
+                            at=datetime.now(UTC))
+    store.close()
+    _come_back_through_serve(fake, config, "bob@example.org")
+    fake.fail_before(429, times=2, on="suppressions")  # the first delete, and its one retry
+    capsys.readouterr()
+
+    assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 3
+
+    said = capsys.readouterr()
+    line = [x for x in (said.out + said.err).splitlines() if "subscriber bob@example.org" in x]
+    assert line and "SendGrid answered 429" in line[0], said
+    assert fake.api_key not in said.out + said.err
+    assert fake.suppressed("bob@example.org") and "bob@example.org" in fake.dropped
+
+    assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 0  # asked again, and done
+    assert not fake.suppressed("bob@example.org")

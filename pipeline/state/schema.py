@@ -326,8 +326,20 @@ CREATE TABLE IF NOT EXISTS source_renames (
 );
 """
 
+# Who came back to the list, to be taken off the delivery's own suppression lists (pipeline/state/readmissions.py).
+# Made by every open, as SOURCE_RENAMES is.
+READMISSIONS = """
+CREATE TABLE IF NOT EXISTS readmissions (
+    subscriber INTEGER PRIMARY KEY REFERENCES subscribers(id) ON DELETE CASCADE,
+    asked_at   TEXT NOT NULL,               -- ISO 8601, UTC: when they confirmed
+    tries      INTEGER NOT NULL DEFAULT 0,  -- how many times the delivery failed to
+    error      TEXT NOT NULL DEFAULT ''     -- its latest reason
+);
+"""
+
 TABLES = (CORE + ITEMS_RECENT + JOURNAL + SUBSCRIBERS + REQUESTS + ALIASES + SITE + HISTORY + ALERTS + FEED_GUIDS
-          + TAKEN_BACK + WITHDRAWN + SITE_MOVED + THEME_MOVES + CONSENT + SUPPRESSION_LOG + SOURCE_RENAMES)
+          + TAKEN_BACK + WITHDRAWN + SITE_MOVED + THEME_MOVES + CONSENT + SUPPRESSION_LOG + SOURCE_RENAMES
+          + READMISSIONS)
 
 
 def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:

@@ -4,7 +4,9 @@ The statuses, and every transition there is (nothing else changes a status):
 
     function              from                         to
     request_subscription  (new), unsubscribed, bounced pending       the form; a confirmation email follows
-    confirm               pending (asked < 7 days ago) active        the button on the confirmation page
+    confirm               pending (asked < 7 days ago) active        the button on the confirmation page (one who
+                                                       had unsubscribed or bounced waits, besides, to be taken off the
+                                                       delivery's own suppression lists: `readmissions`)
     import_rows           (new), pending*              active        the organiser's CSV list, on each run
     add                   (new), pending*              active        `pipeline subscribers add`
     import_suppressed     (new), active, pending**     unsubscribed, bounced or complained (the list's `status`)
@@ -64,6 +66,7 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from pipeline.errors import SubscriberError
+from pipeline.state import readmissions
 from pipeline.state.store import Store
 from pipeline.state.suppression_log import left_unknown
 from pipeline.subscribers.addresses import STORED_BEFORE, TAKEN_OFF_ANYWAY, canonical, checked, normalise, one_line
@@ -183,6 +186,7 @@ def confirm(store: Store, subscriber_id: int, *, how: str, at: datetime, request
                        (name, name, themes, subscriber_id))
             detail = "themes: " + ("; ".join(json.loads(themes)) or "all")
         _end_requests(db, subscriber_id)
+        readmissions.queue(db, subscriber_id, at)  # one who had left: off the delivery's own lists before a send
         _event(db, subscriber_id, at, "active", how, detail, wording=wording)
         return True
 
@@ -329,6 +333,7 @@ def _erase(db: sqlite3.Connection, found: tuple, at: datetime, detail: str) -> F
     db.execute("DELETE FROM subscription_requests WHERE subscriber = ?", (subscriber_id,))
     db.execute("DELETE FROM subscriber_aliases WHERE subscriber = ?", (subscriber_id,))
     db.execute("DELETE FROM subscriber_events WHERE subscriber = ?", (subscriber_id,))
+    readmissions.forget(db, subscriber_id)
     _event(db, subscriber_id, at, left, ERASED, detail)
     return Forgotten(erased, spellings)
 

@@ -29,6 +29,10 @@ valid address."), SendGrid will never send to it: it is a hard bounce (`Delivery
 host marks the subscriber bounced as it does for smtp's. Any other 4xx fails the request with
 SendGrid's own explanation. The API key is read from the environment variable named by
 `api_key_env`, never from pipeline.toml.
+
+Someone who unsubscribed or bounced is on SendGrid's own lists too, which drop their mail without a word: once they
+have confirmed through the form again, `readmit` deletes them from the bounce list and the global unsubscribes
+before the next send; the confirmation itself goes past both lists (`payload`).
 """
 
 from __future__ import annotations
@@ -87,7 +91,7 @@ _TO_EMAIL = re.compile(r"personalizations\.\d+\.to\.\d+\.email")  # the field na
 _INVALID = re.compile(r"\bdoes not contain a valid address\b", re.IGNORECASE)
 HINTS = {
     401: "check the API key in {env}",
-    403: "the key needs the Mail Send and Scheduled Sends permissions and the sender must be verified",
+    403: "the key needs the Mail Send, Scheduled Sends and Suppressions permissions and the sender must be verified",
     413: "the request is too large; lower batch_size",
 }
 
@@ -329,6 +333,25 @@ class SendGrid(Deliverer):
             listed = []
         return any(isinstance(s, dict) and s.get("status") == "cancel" for s in listed)
 
+    # -- suppression lists -------------------------------------------------------------------------
+
+    def readmit(self, address: str) -> None:
+        """Delete `address` from SendGrid's bounce list and its global unsubscribes (`DELETE
+        /v3/suppression/bounces/{email}`, `DELETE /v3/asm/suppressions/global/{email}`): 204 when it was there, 404
+        when it was not, both fine. Not from its spam reports: a complained address never comes back to the list."""
+        spelt = sendable(address)
+        if spelt is None:  # never handed to SendGrid, so on none of its lists
+            return
+        from urllib.parse import quote
+
+        path = quote(spelt, safe="@")
+        client = self.client.client
+        for what, request in (("bounce list", lambda: client.suppression.bounces._(path).delete()),
+                              ("global unsubscribes", lambda: client.asm.suppressions._("global")._(path).delete())):
+            answer, detail, _ = self._call(_not_listed_is_done(request), retry_in_doubt=True)  # deleting twice: same
+            if answer is not Answer.ACCEPTED:
+                raise PipelineError(f"SendGrid did not take it off its {what}: {detail}")
+
     # -- one request -------------------------------------------------------------------------------
 
     def _call(self, request, *, retry_in_doubt: bool = False) -> tuple[Answer, str, bytes]:
@@ -365,6 +388,27 @@ class SendGrid(Deliverer):
         return answer, f"{reason} (gave up after {attempts} attempts)", b""
 
 
+class _NotListed:
+    """The answer to a delete of an address a suppression list does not hold (404): nothing to take off."""
+
+    headers: Mapping[str, str] = {}
+    body = b""
+
+
+def _not_listed_is_done(request):
+    """`request`, a delete from a suppression list, with a 404 (the address is not on it) taken as done."""
+    from python_http_client.exceptions import HTTPError
+
+    def call():
+        try:
+            return request()
+        except HTTPError as exc:
+            if exc.status_code == 404:
+                return _NotListed()
+            raise
+    return call
+
+
 def payload(mailing: Mailing, batch: Batch | None) -> dict:
     """The v3 mail/send body without its personalizations: text/plain before text/html."""
     content = [{"type": "text/plain", "value": mailing.text}]
@@ -381,6 +425,12 @@ def payload(mailing: Mailing, batch: Batch | None) -> dict:
                               "open_tracking": {"enable": False}, "subscription_tracking": {"enable": False},
                               "ganalytics": {"enable": False}},
     }
+    if mailing.purpose == "confirmation":
+        # Asked for by the person it goes to, who may be on SendGrid's bounce list or global unsubscribes from when
+        # they left: SendGrid would drop it, and they could never come back (`readmit` takes them off once they
+        # have confirmed). Spam reports still hold: a complained address gets no confirmation, as it cannot come back.
+        body["mail_settings"] = {"bypass_bounce_management": {"enable": True},
+                                 "bypass_unsubscribe_management": {"enable": True}}
     if mailing.edition is not None:
         body["custom_args"] = {"edition": str(mailing.edition)}
     if mailing.reply_to:

@@ -123,6 +123,7 @@ class EmailSink(Sink):
         if run.dry_run:
             return SinkResult(self._dry_run_summary(edition.number, groups, joining, run), files)
         self._note_secret(groups, run)
+        self._readmit(run)
         report = send_issue(run.store, self.deliverer, edition.number, groups, now=run.clock, run=run)
         passed_over = self._among(edition.number, only, run) if only is not None else \
             journal.active_without_delivery(run.store, edition.number)
@@ -131,6 +132,17 @@ class EmailSink(Sink):
             extra = send_issue(run.store, self.deliverer, edition.number, later, now=run.clock, run=run)
             report.merge(extra)
         return SinkResult(self._summary(edition.number, report, nothing_new, run), files)
+
+    def _readmit(self, run: RunContext) -> None:
+        """Take whoever came back after unsubscribing or bouncing off the delivery's own suppression lists before
+        the send (SendGrid would drop their mail without a word); one it could not is a problem of the run, named,
+        and asked again before the next send."""
+        from pipeline.subscribers.readmission import readmit_returning
+
+        for address, why in readmit_returning(run.store, self.deliverer):
+            run.problem(f"subscriber {address}", f"came back to the list, but the {self.deliverer.name} delivery could "
+                        f"not take them off its own suppression lists ({why}), so it may drop their mail; the next "
+                        f"send asks again", skipped=False)
 
     def _among(self, number: int, only: frozenset[str] | None, run: RunContext) -> list | None:
         """(id, email, name, themes) of the active subscribers in `only` that issue `number` has not reached;

@@ -339,3 +339,48 @@ def test_a_failure_to_take_someone_off_sendgrids_list_is_said_by_address_and_tri
 
     assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 0  # asked again, and done
     assert not fake.suppressed("bob@example.org")
+
+
+def test_the_sendgrid_stand_in_keeps_the_v3_contract_of_its_suppression_lists(fake):
+    """What the delivery counts on, through the official client: 204 off the list, 404 not on it, 401 with a wrong
+    key, 429 with its rate-limit headers."""
+    import pytest
+    import sendgrid
+    from python_http_client.exceptions import HTTPError
+
+    client = sendgrid.SendGridAPIClient(api_key=fake.api_key, host=fake.url).client
+    fake.suppress("Ann@Example.org", "bounces")
+    fake.suppress("bo+news@example.org", "unsubscribes")
+    assert client.suppression.bounces._("ann@example.org").delete().status_code == 204
+    assert client.asm.suppressions._("global")._("bo%2Bnews@example.org").delete().status_code == 204
+    assert not fake.suppressed("ann@example.org") and not fake.suppressed("bo+news@example.org")
+    for request in (lambda: client.suppression.bounces._("ann@example.org").delete(),
+                    lambda: sendgrid.SendGridAPIClient(api_key="SG.wrong", host=fake.url).client
+                    .suppression.bounces._("ann@example.org").delete()):
+        with pytest.raises(HTTPError) as refused:
+            request()
+        assert refused.value.status_code in (404, 401)
+    fake.fail_before(429, on="suppressions", reset_in=60)
+    with pytest.raises(HTTPError) as limited:
+        client.asm.suppressions._("global")._("ann@example.org").delete()
+    assert limited.value.status_code == 429 and limited.value.headers["X-RateLimit-Remaining"] == "0"
+    assert int(limited.value.headers["X-RateLimit-Reset"]) >= int(fake.now()) + 59
+
+
+def test_forget_erases_a_return_still_waiting_to_be_taken_off_the_providers_lists(write_project):
+    """`readmissions` holds who came back: a person erased leaves nothing there."""
+    from pipeline.state import readmissions, subscribers
+
+    config = write_project(newsletter_toml(), {"blog/post.md": POST, "subscribers.csv": "email,name\n"})
+    assert main(["subscribers", "add", "cy@example.org", "-c", str(config)]) == 0
+    store = _store(config)
+    try:
+        now = datetime.now(UTC)
+        subscribers.remove(store, "cy@example.org", how="cli", at=now)
+        request = subscribers.request_subscription(store, "cy@example.org", "", (), how="form", at=now)
+        assert subscribers.confirm(store, request.subscriber.id, how="confirmation", at=now, request=request.id)
+        assert [w.email for w in readmissions.due(store)] == ["cy@example.org"]
+        subscribers.forget(store, "cy@example.org", at=now)
+        assert store._rows("SELECT COUNT(*) FROM readmissions") == [(0,)]
+    finally:
+        store.close()

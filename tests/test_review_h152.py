@@ -384,3 +384,19 @@ def test_forget_erases_a_return_still_waiting_to_be_taken_off_the_providers_list
         assert store._rows("SELECT COUNT(*) FROM readmissions") == [(0,)]
     finally:
         store.close()
+
+
+def test_a_resend_that_fails_again_exits_1_as_a_run_whose_sink_failed(write_project, capsys):
+    """The resend's send failing again (cy's file still cannot be written) is the sink failing: one line saying so,
+    exit 1 (README, "Exit codes"), and cy stays failed for the next try."""
+    config, blocked = _failed_bob_and_cy(write_project)
+    blocked[1].mkdir()  # cy's file still cannot be written
+    capsys.readouterr()
+
+    code = main(["deliveries", "-c", str(config), "--resend", "failed"])
+
+    captured = capsys.readouterr()
+    assert code == 1, captured
+    assert "issue 1: 2 recipient(s) (failed) will be sent again" in captured.out
+    assert "1 sent via outbox, 1 failed" in captured.err, captured.err
+    assert _journal(config) == {"ann@example.org": "sent", "bob@example.org": "sent", "cy@example.org": "failed"}

@@ -348,16 +348,18 @@ class SendGrid(Deliverer):
         client = self.client.client
         for what, request in (("bounce list", lambda: client.suppression.bounces._(path).delete()),
                               ("global unsubscribes", lambda: client.asm.suppressions._("global")._(path).delete())):
-            answer, detail, _ = self._call(_not_listed_is_done(request), retry_in_doubt=True)  # deleting twice: same
+            # deleting twice does no harm; these endpoints have rate limits of their own, which stop no send
+            answer, detail, _ = self._call(_not_listed_is_done(request), retry_in_doubt=True, sending=False)
             if answer is not Answer.ACCEPTED:
                 raise PipelineError(f"SendGrid did not take it off its {what}: {detail}")
 
     # -- one request -------------------------------------------------------------------------------
 
-    def _call(self, request, *, retry_in_doubt: bool = False) -> tuple[Answer, str, bytes]:
+    def _call(self, request, *, retry_in_doubt: bool = False, sending: bool = True) -> tuple[Answer, str, bytes]:
         """(answer, X-Message-Id or the reason, body: the answer's, or SendGrid's errors for a 4xx). 429s and
         refused connections are retried, since nothing was accepted; an answer in doubt only when
-        `retry_in_doubt` (harmless requests)."""
+        `retry_in_doubt` (harmless requests). A request of the send's (`sending`) whose 429 resets further ahead
+        than `max_wait_seconds` is not retried, and halts the send (`halted`)."""
         from python_http_client.exceptions import HTTPError  # with the client: a run that sends nothing never loads it
 
         attempts = self.settings.max_retries + 1
@@ -373,7 +375,7 @@ class SendGrid(Deliverer):
                     answer = Answer.IN_DOUBT
                 elif exc.status_code == 429:
                     answer = Answer.REFUSED
-                    if capped := self._cap_reached(headers):  # hours away: not waited for, nor retried
+                    if sending and (capped := self._cap_reached(headers)):  # hours away: not waited for, nor retried
                         return answer, capped, b""
                 else:
                     body = exc.body or b""

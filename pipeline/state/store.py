@@ -93,7 +93,10 @@ class Store:
         the file is exactly as a sound, checked store closed it less than a day ago (state/soundness.py).
         With `read_only` (`pipeline status`), the database must exist and nothing is written to it: it is
         neither switched to WAL nor migrated, and one from an older version is read from an up-to-date copy
-        in memory (`schema.up_to_date`), so no write lock is ever waited for."""
+        in memory (`schema.up_to_date`), so no write lock is ever waited for. SQLite opens it with `mode=ro`,
+        so a -wal left by a killed run is read (its commits are seen) but never checkpointed into the file nor
+        removed; as any reader of a database in WAL mode, it may leave an empty -wal and the -shm beside one
+        no other program had open (SQLite gives them the database's owner), which the next run uses."""
         if not read_only:  # every subscriber's address: its owner's alone, when made here (README: install -d -m 0700)
             if not path.parent.is_dir():
                 path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -113,8 +116,8 @@ class Store:
         # Where an address that leaves is noted (`state/suppression_log.py`), set by whoever opens it for a project
         self.suppressions: SuppressionLog | None = None
         opened_at = datetime.now(UTC)
-        if read_only:  # mode=rw: never creates the file; the last connection out still removes the -wal
-            self.db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=rw", uri=True,
+        if read_only:  # mode=ro: never creates the file, and never checkpoints a -wal a killed run left beside it
+            self.db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True,
                                       check_same_thread=False, isolation_level=None, timeout=READ_WAIT)
             try:
                 self.db = up_to_date(self.db)

@@ -1,0 +1,72 @@
+"""Review h151: an operator's gaps left open by the last review (a leftover -wal, a restore and the outbox, the
+scheduler's errors, run_finished hooks, SQLITE_FULL of the temp folder)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from pipeline.cli import main
+
+SLOW_SOURCE = '''
+import os, time
+from pipeline import hookimpl
+from pipeline.components import Source
+
+class Slow(Source):
+    name = "slow"
+    def fetch(self, run):
+        if os.environ.get("H151_SLOW"):
+            print("fetching", flush=True)
+            time.sleep(120)
+        return []
+
+@hookimpl
+def register_sources(register):
+    register(Slow)
+'''
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _killed_mid_run(write_project) -> Path:
+    """A project whose `pipeline refresh` was killed (SIGKILL) while its source fetched: the run's record is in
+    the -wal SQLite left beside the database, not in the database file."""
+    config = write_project('[pipeline]\nname = "N"\nplugins_dir = "local"\nworkers = 1\n'
+                           '[sources.s]\ntype = "slow"\n[sinks.feed]\ntype = "rss"\n', {"local/slow.py": SLOW_SOURCE})
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "refresh", "--as-of", "2016-02-02", "-c", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, "H151_SLOW": "1"})
+    try:
+        assert proc.stdout.readline().strip() == "fetching"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+    return config
+
+
+def test_status_leaves_a_killed_run_s_wal_as_it_is_and_still_reads_it(write_project, capsys):
+    """Before: `status` opened the database read-write (query_only), and as the last connection out SQLite
+    checkpointed the leftover -wal into the database file and removed it: a write, though status only reads."""
+    config = _killed_mid_run(write_project)
+    state = config.parent / "state"
+    database, wal = state / "pipeline.sqlite", state / "pipeline.sqlite-wal"
+    assert wal.exists() and wal.stat().st_size > 0
+    before = _digest(database), _digest(wal)
+    capsys.readouterr()
+    assert main(["status", "--json", "-c", str(config)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [(run["as_of"], run["outcome"]) for run in shown["runs"]] == [("2016-02-02", "unfinished"),
+                                                                          ("2016-02-01", "done")]
+    assert wal.exists() and (_digest(database), _digest(wal)) == before  # nothing written, nothing checkpointed
+    assert main(["schedule", "--list", "-c", str(config)]) == 0  # reads through status, the same way
+    assert main(["check", "-c", str(config)]) == 0
+    assert wal.exists() and (_digest(database), _digest(wal)) == before

@@ -11,7 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sample_feeds import ONE_ITEM_RSS
+
 from pipeline.cli import main
+from pipeline.testing import write_project_files
 
 SLOW_SOURCE = '''
 import os, time
@@ -70,3 +73,49 @@ def test_status_leaves_a_killed_run_s_wal_as_it_is_and_still_reads_it(write_proj
     assert main(["schedule", "--list", "-c", str(config)]) == 0  # reads through status, the same way
     assert main(["check", "-c", str(config)]) == 0
     assert wal.exists() and (_digest(database), _digest(wal)) == before
+
+
+def _put_back(copy: Path, state: Path) -> None:
+    """README, "Restoring": the database and the -wal and -shm beside it moved aside, the copy put in its place."""
+    aside = state / "aside"
+    aside.mkdir(exist_ok=True)
+    for name in ("pipeline.sqlite", "pipeline.sqlite-wal", "pipeline.sqlite-shm"):
+        if (state / name).exists():
+            (state / name).rename(aside / name)
+    (state / "pipeline.sqlite").write_bytes(copy.read_bytes())
+
+
+def test_a_send_after_a_restore_never_writes_over_what_the_outbox_holds(tmp_path, capsys):
+    """Before: a copy put back from before issue 1 went out did not know its .eml files, and the next send wrote over
+    them. Now a file already there is kept as it is, and that delivery is recorded unknown (it may have been handed
+    on already: never sent again blindly), saying so in one line; `deliveries --resend unknown`, the organiser's
+    choice, writes the issue beside it under a new name."""
+    config = write_project_files(tmp_path, '[sources.partner]\ntype = "feed"\nurl = "partner.xml"\n',
+                                 {"partner.xml": ONE_ITEM_RSS}, default_sinks=True)
+    state, outbox = config.parent / "state", config.parent / "outbox"
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    copy = config.parent / "copy.sqlite3"
+    assert main(["backup", str(copy), "-c", str(config)]) == 0
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    [first] = (outbox / "issue-1").glob("*.eml")
+    held = first.read_bytes(), first.stat().st_ino
+
+    _put_back(copy, state)
+    capsys.readouterr()
+    code = main(["run", "-c", str(config), "--as-of", "2016-02-01"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert sorted(p.name for p in (outbox / "issue-1").iterdir()) == [first.name]
+    assert (first.read_bytes(), first.stat().st_ino) == held  # not written over
+    assert code == 1 and "1 unknown" in said and "issue-1 already holds the issue's file to" in said, said
+    assert "--resend unknown` writes the issue beside it" in said
+    assert main(["deliveries", "-c", str(config)]) == 3  # unknown: the organiser decides
+
+    assert main(["deliveries", "--resend", "unknown", "-c", str(config)]) == 0
+    again = first.with_name(first.name[:-len(".eml")] + ".2.eml")
+    assert sorted(p.name for p in (outbox / "issue-1").iterdir()) == sorted([first.name, again.name])
+    assert (first.read_bytes(), first.stat().st_ino) == held and b"Subject:" in again.read_bytes()
+    assert main(["deliveries", "-c", str(config)]) == 0
+    address = "reader@example.org"
+    assert main(["subscribers", "forget", address, "-c", str(config)]) == 0  # both copies are the person's
+    assert list((outbox / "issue-1").iterdir()) == []
+

@@ -66,6 +66,9 @@ class Mailing:
     # Of an issue's version: the choices of themes it is for, as the list stores them; a recipient who chose another
     # since the send read them is not handed it (`journal.begin_batch`), and is sent the version of their new one
     choices: tuple[str, ...] = ()
+    # Sent again because the organiser asked (`pipeline deliveries --resend`): a delivery that keeps each message as a
+    # file (the outbox) writes it beside one already there, never over it
+    again: bool = False
 
     @property
     def safe_subject(self) -> str:

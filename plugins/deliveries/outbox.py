@@ -5,6 +5,12 @@ to another mail system. An issue lands in `<folder>/issue-<n>/<recipient>-<hash>
 other message (a confirmation, a test) in `<folder>/messages/`. Files are written atomically,
 so after a crash a file is either whole or absent, and the journal can tell which: exactly once.
 
+What the outbox holds is never written over. An issue's file already there when the journal does not hold it as
+sent (a copy of the state database put back from before the issue went out) may have been handed on already: it is
+kept as it is, and that delivery recorded unknown, as any delivery in doubt (never sent again blindly); when the
+organiser sends it again (`pipeline deliveries --resend unknown`), the new file is written beside it, as
+`<recipient>-<hash>.2.eml` (.3, ...).
+
 The folder is `outbox/` beside pipeline.toml, never inside `out_dir`: that is the readers' website,
 and each message carries its reader's name and never-expiring unsubscribe link, in a file named
 after their address, which anyone who knows it could fetch.
@@ -13,6 +19,7 @@ after their address, which anyone who knows it could fetch.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import shutil
@@ -38,6 +45,7 @@ if TYPE_CHECKING:  # the email package's MIME machinery loads when a message is 
 _UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
 _PURPOSE = re.compile(r"[a-z]{1,20}")
 _WRITTEN = re.compile(r"\d{8}-\d{6}-\d{6}-.+\.eml$")  # a message's name in messages/ (`path_for`)
+_AGAIN = re.compile(r"\.\d+\.eml")  # after a recipient's file name's stem: a copy sent again, written beside it
 
 
 class Outbox(Deliverer):
@@ -60,6 +68,10 @@ class Outbox(Deliverer):
                                  f"link; remove the setting (the outbox is then outbox/ beside pipeline.toml) or "
                                  f"choose a folder outside out_dir, and move the files already written there")
             return value
+
+    def __init__(self, instance: str, settings: Settings, project) -> None:
+        super().__init__(instance, settings, project)
+        self._found: set[tuple[int, str]] = set()  # (issue, recipient) whose file was found already there (`_kept`)
 
     @property
     def folder(self) -> Path:
@@ -153,23 +165,50 @@ class Outbox(Deliverer):
         edition = None if mailing.test else mailing.edition
         if edition is None:  # messages/ is pruned as it is written to (alerts' own outbox never sends an issue)
             self._prune(None)
-        return _on_disk([self._write(build_message(mailing, r), self.path_for(edition, r.email, mailing.purpose))
-                         for r in recipients])
+        written = []
+        for r in recipients:
+            path = self.path_for(edition, r.email, mailing.purpose)
+            if edition is not None and path.exists():
+                if not mailing.again:  # the journal did not know it: never written over, never sent twice blindly
+                    written.append(self._kept(edition, r.email, path))
+                    continue
+                path = _beside(path)
+            written.append(self._write(build_message(mailing, r), path))
+        return _on_disk(written)
 
     def send(self, messages: list[EmailMessage], run: RunContext | None) -> list[Delivery]:
-        return _on_disk([self._write(msg, self.path_for(_edition(msg), msg["To"].addresses[0].addr_spec))
-                         for msg in messages])
+        written = []
+        for msg in messages:
+            edition, recipient = _edition(msg), msg["To"].addresses[0].addr_spec
+            path = self.path_for(edition, recipient)
+            written.append(self._kept(edition, recipient, path) if edition is not None and path.exists() else
+                           self._write(msg, path))
+        return _on_disk(written)
+
+    def _kept(self, edition: int, recipient: str, path: Path) -> Delivery:
+        """The issue's file for `recipient` is there already, though the journal did not hold it as sent: kept as it
+        is, and the delivery in doubt (`resolve` says unknown)."""
+        self._found.add((edition, recipient))
+        return Delivery(recipient, False, certain=False, error=(
+            f"{path.parent} already holds the issue's file to {recipient}, though the state database did not record "
+            f"it sent (a copy put back from before the issue went out?); kept as it is: `pipeline deliveries "
+            f"--resend unknown` writes the issue beside it"))
 
     def resolve(self, batch: Batch, known: list[Delivery]) -> dict[str, Resolution]:
-        """A file is written whole or not at all, so its presence is the answer."""
-        return {d.recipient: Resolution.SENT if self.path_for(batch.edition, d.recipient).is_file()
+        """A file is written whole or not at all, so its presence is the answer; but for one found already there
+        (`_kept`), which may have been handed on: unknown."""
+        return {d.recipient: Resolution.UNKNOWN if (batch.edition, d.recipient) in self._found else
+                Resolution.SENT if self.path_for(batch.edition, d.recipient).is_file()
                 else Resolution.NOT_SENT for d in known}
 
     def forget(self, address: str) -> int:
         """Every message to `address`: each issue's, and each confirmation or alert in messages/."""
         name = file_name(address)
+        stem = name[:-len(".eml")]
         return _unlink([path for folder in self._folders()
-                        for path in (*folder.glob(f"issue-*/{name}"), *folder.glob(f"messages/*-{name}"))])
+                        for path in (*folder.glob(f"issue-*/{name}"), *folder.glob(f"messages/*-{name}"),
+                                     *(again for again in folder.glob(f"issue-*/{stem}.*.eml")  # sent again (beside)
+                                       if _AGAIN.fullmatch(again.name[len(stem):])))])
 
     def forget_request(self, address: str) -> int:
         """The confirmations to `address` in messages/ (not an alert or a test send to the same address)."""
@@ -198,6 +237,13 @@ class Outbox(Deliverer):
         except OSError as exc:
             return Delivery(recipient, False, error=f"cannot write {path}: {exc.strerror}")
         return Delivery(recipient, True, reference=str(path))
+
+
+def _beside(path: Path) -> Path:
+    """The first name free beside `path` for a copy sent again: NAME.2.eml, NAME.3.eml, ..."""
+    stem = path.name[:-len(".eml")]
+    return next(candidate for n in itertools.count(2)
+                if not (candidate := path.with_name(f"{stem}.{n}.eml")).exists())
 
 
 def _unlink(paths: list[Path]) -> int:

@@ -120,6 +120,8 @@ class EmailSink(Sink):
             return SinkResult(f"issue {edition.number} re-rendered; not sent, since issue {latest.number} "
                               f"is newer", files)
         groups, nothing_new = self.groups(edition, rendered, run, only=self._among(edition.number, only, run))
+        if only is not None:  # the organiser's choice: a delivery that keeps files writes beside what it holds
+            groups = [(dataclasses.replace(mailing, again=True), recipients) for mailing, recipients in groups]
         if run.dry_run:
             return SinkResult(self._dry_run_summary(edition.number, groups, joining, run), files)
         self._note_secret(groups, run)

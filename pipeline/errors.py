@@ -71,6 +71,7 @@ class StateError(PipelineError):
 
 class StateAccessError(PipelineError):
     """The state folder, or a file in it, cannot be written (or read) by this user, or is on a file system mounted
-    read-only: nothing runs until someone changes that (`pipeline/state/access.py`)."""
+    read-only, or a folder is where the database file should be: nothing runs until someone changes that
+    (`pipeline/state/access.py`); `pipeline schedule` ends on it (exit 2), since waiting cannot put it right."""
 
     exit_code = 2

@@ -39,7 +39,7 @@ from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, failure_reason, items_text, timed
 from pipeline.sanitize import clean_html, first_image, image_url, language_tag, one_line, safe_url, strip_controls
 from pipeline.state import Store, history
-from pipeline.state.access import plainly, unwritable
+from pipeline.state.access import plainly, unopenable, unwritable
 from pipeline.state.store import Damaged, damaged, is_damage
 from pipeline.time_limits import call_within
 
@@ -249,7 +249,7 @@ def _open_store(project: Project, check: bool = False, replay: bool = True) -> I
         if _disk_full(exc):  # a sound database with no room to grow: nothing to restore, and no setting is wrong
             raise PipelineError(f"{path}: the disk is full ({exc}); free some space, then run again: the state "
                                 f"database is as it was") from None
-        if not isinstance(exc, Damaged) and (denied := unwritable(path, exc)) is not None:
+        if not isinstance(exc, Damaged) and (denied := unopenable(path, exc)) is not None:
             raise denied from None  # a sound database this user may not write: chown it, never restore a copy
         if not isinstance(exc, Damaged) and not is_damage(exc):
             raise ConfigError(f"{path}: cannot open the state database ({exc}); "

@@ -119,3 +119,30 @@ def test_a_send_after_a_restore_never_writes_over_what_the_outbox_holds(tmp_path
     assert main(["subscribers", "forget", address, "-c", str(config)]) == 0  # both copies are the person's
     assert list((outbox / "issue-1").iterdir()) == []
 
+
+def _schedule(config: Path, timeout: float = 60) -> subprocess.CompletedProcess:
+    """`pipeline schedule` as a process, its clock at 2016-02-01 00:00 running fast (a test hook)."""
+    env = {**os.environ, "PIPELINE_FAKE_NOW": "2016-02-01T00:00:00+00:00", "PIPELINE_FAKE_SPEED": "600"}
+    return subprocess.run([sys.executable, "-m", "pipeline", "schedule", "-c", str(config)], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=config.parent)
+
+
+def test_schedule_with_a_folder_where_the_state_database_should_be_stops_with_the_commands_one_line(tmp_path):
+    """Before: `pipeline schedule` said "error checking what is due: disk I/O error" (SQLite's words, no file, nothing
+    to do) and went on waiting for ever, running nothing. Now it says what every command says (the file, and what to
+    do) and ends with exit 2, as they do: waiting cannot put it right, and the unit leaves it stopped."""
+    config = write_project_files(tmp_path, '[sources.partner]\ntype = "feed"\nurl = "partner.xml"\n'
+                                           '[sinks.feed]\ntype = "rss"\n', {"partner.xml": ONE_ITEM_RSS})
+    database = tmp_path / "state" / "pipeline.sqlite"
+    database.mkdir(parents=True)
+    done = _schedule(config)
+    err = " ".join(done.stderr.split())
+    line = f"{database}: a folder is where the state database file should be"
+    assert done.returncode == 2, err
+    assert line in err and "due: disk I/O error" not in err, err
+    assert "the scheduler ends (exit 2)" in err, err
+    for command in (["status"], ["refresh"]):  # the same line
+        proc = subprocess.run([sys.executable, "-m", "pipeline", *command, "-c", str(config)], capture_output=True,
+                              text=True, timeout=60, cwd=tmp_path)
+        assert proc.returncode == 2 and line in " ".join(proc.stderr.split()), proc.stderr
+

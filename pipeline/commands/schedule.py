@@ -7,7 +7,9 @@ reported on one line of standard error and tried again after 1, 2, 4 … minutes
 until the catch-up window closes. An error while checking is reported the same way; the loop
 goes on. A run that left a send's batch in flight, its delivery never having returned, ends it
 with exit 1: only the process's end lets go of that batch (`pipeline/mail/sending.py`), and a
-supervisor starts it again (systemd's `Restart=on-failure`). Otherwise only a signal ends it:
+supervisor starts it again (systemd's `Restart=on-failure`). A state folder or database this user cannot
+use (`errors.StateAccessError`: its rights, a read-only mount, a folder where the file should be) ends it
+with exit 2 and the line every command gives: no wait puts it right. Otherwise only a signal ends it:
 SIGTERM or Ctrl-C while waiting ends it at once; during a run, the run finishes first (a second
 signal stops the run at once, safely: the journal settles a send in flight on the next run).
 The exit code is 128 + the signal (143, 130).
@@ -36,11 +38,12 @@ from rich.markup import escape
 from pipeline import alerts, logs, renaming, watchdog
 from pipeline.commands.core import _console, _print_report, _run_with_progress
 from pipeline.config import load_project
-from pipeline.errors import ConfigError, PipelineError
+from pipeline.errors import ConfigError, PipelineError, StateAccessError
 from pipeline.logs import SHOWN
 from pipeline.runner import state_path
 from pipeline.scheduler import EDITION, REFRESH, RESUME, Due, after, due, latest_slot, missed, next_slot, utc
 from pipeline.state import Store
+from pipeline.state.access import unopenable
 from pipeline.state.store import Damaged, damaged, is_damage
 from pipeline.time_limits import given_up
 
@@ -114,6 +117,8 @@ def run_loop(check: Check, execute: Callable[[Due], bool], *, now: Callable[[], 
         moment = now()
         try:
             items, notes = check(moment, last_refresh)
+        except StateAccessError as exc:  # no waiting puts it right: someone must (`errors.StateAccessError`)
+            return _ends(exc, warn)
         except Exception as exc:  # a damaged database, a broken pipeline.toml: said, and checked again
             items, notes = [], [f"error checking what is due: {_one_line(exc)}"]
         else:  # a check that worked: an error that comes back later is said again
@@ -131,6 +136,8 @@ def run_loop(check: Check, execute: Callable[[Due], bool], *, now: Callable[[], 
             try:
                 ok = execute(item)
                 why = "a sink failed"
+            except StateAccessError as exc:
+                return _ends(exc, warn)
             except Exception as exc:
                 ok, why = False, _one_line(exc)
             watchdog.beat()
@@ -158,6 +165,13 @@ def run_loop(check: Check, execute: Callable[[Due], bool], *, now: Callable[[], 
         code = stop()
         if code is not None:
             return code
+
+
+def _ends(exc: StateAccessError, warn: Callable[[str], None]) -> int:
+    """The scheduler ends on a state folder or database this user cannot use, with the line every command gives and
+    its exit code (2: under systemd, left stopped until someone puts it right and starts it again)."""
+    warn(f"error: {_one_line(exc)}; the scheduler ends (exit {exc.exit_code}): start it again once that is done")
+    return exc.exit_code
 
 
 def cmd_schedule(args) -> int:
@@ -207,8 +221,12 @@ def cmd_schedule(args) -> int:
             if note:
                 alerts.between_runs(current, alerts.missed_issue(latest_slot(current, moment).date(), note))
             return due(store, current, moment, last_refresh=last_refresh), [note] if note else []
-        except (sqlite3.DatabaseError, Damaged) as exc:
+        except (OSError, sqlite3.Error, Damaged) as exc:
             if not isinstance(exc, Damaged) and not is_damage(exc):
+                # the one line every command gives: a full disk is tried again; a file this user may not read, or a
+                # folder in its place, ends the scheduler (exit 2, `run_loop`)
+                if (plain := unopenable(path, exc)) is not None:
+                    raise plain from None
                 raise
             error = damaged(path, str(exc))  # said, and the organisers told, as by a run
             alerts.database_damaged(current, str(error))

@@ -24,7 +24,7 @@ from pipeline.runner import LOCK_FILE, state_path
 from pipeline.scheduler import due, missed, next_slot
 from pipeline.state import Store, alerts, history, journal, suppression_log
 from pipeline.state import store as store_state
-from pipeline.state.access import unwritable
+from pipeline.state.access import unopenable
 from pipeline.state.store import damaged, is_damage
 from pipeline.state.suppression_log import LOG_FILE, SuppressionLog
 
@@ -57,7 +57,7 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
                 raise damaged(path, str(exc), "nothing was changed") from None
             if _locked(exc):
                 raise _still_locked(path, exc) from None
-            if (denied := unwritable(path, exc)) is not None:  # a sound file this user may not read: never restore it
+            if (denied := unopenable(path, exc)) is not None:  # a sound file this user may not read: never restore it
                 raise denied from None
             raise ConfigError(f"{path}: cannot open the state database ({exc}); restore the file from a backup, "
                               f"or check [pipeline] state_dir") from None

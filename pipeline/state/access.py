@@ -73,6 +73,21 @@ def unwritable(path: Path, exc: BaseException) -> PipelineError | None:
                             f"that its file system is mounted read-write")
 
 
+def unopenable(path: Path, exc: BaseException) -> PipelineError | None:
+    """`unwritable`, and a folder where the database file should be (SQLite says only "unable to open database file"
+    or "disk I/O error"): the error to show when opening the state database at `path` raised `exc`; None for any
+    other error (a damaged file, a lock, a bug)."""
+    if (error := unwritable(path, exc)) is not None:
+        return error
+    if isinstance(exc, (OSError, sqlite3.Error)) and path.is_dir():
+        said = " ".join(str(exc).split())
+        return StateAccessError(f"{path}: a folder is where the state database file should be, so it cannot be "
+                                f"opened ({said}); nothing was read or changed: move that folder out of the way (a "
+                                f"state database is one file), or point [pipeline] state_dir at the state folder, "
+                                f"then run again")
+    return None
+
+
 @contextmanager
 def plainly(path: Path) -> Iterator[None]:
     """Raise an SQLite error that says the state database cannot be written as its one-line error (`unwritable`)."""

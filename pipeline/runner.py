@@ -207,8 +207,24 @@ def locked_store(project: Project, *, replay: bool = True) -> Iterator[Store]:
 
 
 def _prepare_deliveries(project: Project) -> None:
+    """Each delivery's `prepare`; one that raises stops the command before anything is settled or sent: its own
+    error (a ConfigError) as it is, any other (a `BaseException` of its own too, not a stop) on a line naming the
+    plugin, masked as every message is."""
     for deliverer in [getattr(sink, "deliverer", None) for sink in project.sinks] + [project.alert_delivery]:
-        if isinstance(deliverer, Deliverer) and (notice := deliverer.prepare()):
+        if not isinstance(deliverer, Deliverer):
+            continue
+        try:
+            notice = deliverer.prepare()
+        except PipelineError:
+            raise
+        except BaseException as exc:
+            if is_stop(exc):
+                raise
+            registered = project.registry.get("delivery", deliverer.name)
+            plugin = registered.plugin if registered is not None else type(deliverer).__module__
+            raise PipelineError(f"plugin {plugin!r}: delivery {deliverer.name!r}: prepare() raised "
+                                f"{failure_reason(exc)}; nothing was settled or sent") from None
+        if notice:
             log.warning("%s", notice)
 
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sample_feeds import ONE_ITEM_RSS
 
 from pipeline.cli import main
@@ -145,4 +146,88 @@ def test_schedule_with_a_folder_where_the_state_database_should_be_stops_with_th
         proc = subprocess.run([sys.executable, "-m", "pipeline", *command, "-c", str(config)], capture_output=True,
                               text=True, timeout=60, cwd=tmp_path)
         assert proc.returncode == 2 and line in " ".join(proc.stderr.split()), proc.stderr
+
+
+BOOM_DELIVERY = '''
+from pipeline import hookimpl
+from pipeline.components import Deliverer
+
+class Boom(BaseException):
+    """A plugin's own BaseException: not a stop, its failure."""
+
+class Boomy(Deliverer):
+    name = "boomy"
+    def prepare(self):
+        raise Boom("cannot reach https://mail.example/api?token=s3cr3t-h151 today")
+    def send(self, messages, run):
+        return []
+
+@hookimpl
+def register_deliveries(register):
+    register(Boomy)
+'''
+BOOM_PROJECT = ('[pipeline]\nname = "N"\ntimezone = "Europe/London"\nsite_url = "https://n.example.org"\n'
+                'plugins_dir = "local"\nworkers = 1\n'
+                '[sources.partner]\ntype = "feed"\nurl = "partner.xml"\n'
+                '[sinks.newsletter]\ntype = "email"\nsubscribers = "subscribers.csv"\n'
+                'from_email = "news@n.example.org"\n[sinks.newsletter.delivery]\ntype = "boomy"\n')
+
+
+def test_a_plugin_s_own_base_exception_in_a_scheduled_run_is_retried_not_the_scheduler_s_end(tmp_path):
+    """Before: the scheduler's loop caught `Exception` only, so a delivery plugin raising a `BaseException` of its own
+    (not a stop) ended `pipeline schedule` ("unexpected Boom", exit 1, restarted by systemd, the same again). Now the
+    run is reported as failed, by plugin, masked, and tried again later, as any failed run; SIGTERM still stops it
+    cleanly (143)."""
+    config = write_project_files(tmp_path, BOOM_PROJECT, {"partner.xml": ONE_ITEM_RSS, "local/boomy.py": BOOM_DELIVERY,
+                                                          "subscribers.csv": "email,name\nreader@example.org,R\n"})
+    env = {**os.environ, "PIPELINE_FAKE_NOW": "2016-02-01T00:00:00+00:00", "PIPELINE_FAKE_SPEED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "schedule", "-c", str(config)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path, start_new_session=True)
+    try:
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if "attempt 1" in line or "unexpected" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    said = " ".join("".join(lines + [err]).split())
+    assert proc.returncode == 143, said
+    assert "error (refresh, attempt 1):" in said and "trying again at" in said, said
+    assert "plugin 'boomy'" in said and "Boom: cannot reach https://mail.example/api?token=***" in said, said
+    assert "s3cr3t" not in said + out and "unexpected" not in said, said
+
+
+def test_the_run_loop_retries_a_job_that_raised_a_base_exception_of_its_own_and_stops_on_a_signal():
+    """The loop itself, with a job that raises what a plugin deep in a run might (a `BaseException` of its own, not
+    `errors.Stop`): a failed run, said on one line with its type and tried again later; a stop (the CLI's Stopped,
+    SIGTERM) goes through, ending the scheduler."""
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline.cli import Stopped
+    from pipeline.commands.schedule import run_loop
+    from pipeline.scheduler import REFRESH, Due
+
+    class Boom(BaseException):
+        pass
+
+    clock = [datetime(2016, 2, 1, tzinfo=UTC)]
+    said, raised = [], []
+
+    def execute(item):
+        raised.append(item.kind)
+        raise Boom("see https://h.example/x?token=s3cr3t-h151") if len(raised) == 1 else Stopped(signal.SIGTERM)
+
+    def sleep(seconds):
+        clock[0] += timedelta(seconds=seconds)
+
+    with pytest.raises(Stopped):
+        run_loop(lambda moment, last: ([Due(REFRESH, why="test")], []), execute, now=lambda: clock[0], sleep=sleep,
+                 warn=said.append)
+    assert raised == [REFRESH, REFRESH]  # tried again, once its wait was over
+    assert len(said) == 1 and said[0].startswith("error (refresh, attempt 1): Boom: see https://h.example/x?token=***")
+    assert "trying again at 2016-02-01 00:01" in said[0] and "s3cr3t" not in said[0]
 

@@ -38,8 +38,9 @@ from rich.markup import escape
 from pipeline import alerts, logs, renaming, watchdog
 from pipeline.commands.core import _console, _print_report, _run_with_progress
 from pipeline.config import load_project
-from pipeline.errors import ConfigError, PipelineError, StateAccessError
+from pipeline.errors import ConfigError, PipelineError, StateAccessError, exception_text, is_stop
 from pipeline.logs import SHOWN
+from pipeline.run_report import failure_reason
 from pipeline.runner import state_path
 from pipeline.scheduler import EDITION, REFRESH, RESUME, Due, after, due, latest_slot, missed, next_slot, utc
 from pipeline.state import Store
@@ -119,7 +120,9 @@ def run_loop(check: Check, execute: Callable[[Due], bool], *, now: Callable[[], 
             items, notes = check(moment, last_refresh)
         except StateAccessError as exc:  # no waiting puts it right: someone must (`errors.StateAccessError`)
             return _ends(exc, warn)
-        except Exception as exc:  # a damaged database, a broken pipeline.toml: said, and checked again
+        except BaseException as exc:  # a damaged database, a broken pipeline.toml, a plugin's failure: said, again
+            if is_stop(exc):
+                raise
             items, notes = [], [f"error checking what is due: {_one_line(exc)}"]
         else:  # a check that worked: an error that comes back later is said again
             told = {note for note in told if not note.startswith("error checking what is due: ")}
@@ -138,7 +141,9 @@ def run_loop(check: Check, execute: Callable[[Due], bool], *, now: Callable[[], 
                 why = "a sink failed"
             except StateAccessError as exc:
                 return _ends(exc, warn)
-            except Exception as exc:
+            except BaseException as exc:  # a plugin's own BaseException too (`sys.exit("...")`): a failed run, retried
+                if is_stop(exc):  # Ctrl-C, SIGTERM (the CLI's Stopped), a deadline: stops the scheduler
+                    raise
                 ok, why = False, _one_line(exc)
             watchdog.beat()
             if ok:
@@ -291,4 +296,8 @@ def cmd_schedule(args) -> int:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    """`exc` on one line, masked: a PipelineError's message (it says where and what to do), anything else with its
+    type (as the CLI says an unexpected error; a plugin's own `BaseException` too)."""
+    if isinstance(exc, PipelineError):
+        return " ".join(exception_text(exc).split()) or type(exc).__name__
+    return " ".join(failure_reason(exc).split())

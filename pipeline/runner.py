@@ -458,11 +458,11 @@ def write_within_deadline(sink: Sink, edition: Edition | None, ctx: RunContext, 
 
 def _notify(project: Project, report: RunReport) -> None:
     """Each plugin's `run_finished`; one that raises is said on a line naming it, and does not change the run's
-    outcome (the hook's promise): what the run did is done."""
+    outcome (the hook's promise): what the run did is done. A warning on the terminal too: the run table, made
+    before, does not show it."""
     failures = call_each_plugin(project.host.pm, "run_finished",
                                 lambda plugin: {"report": report, "project": project})
     for name, exc in failures.items():
-        log.warning("plugin %r: run_finished raised %s; the run's outcome stands", name, failure_reason(exc),
-                    extra=SHOWN)
+        log.warning("plugin %r: run_finished raised %s; the run's outcome stands", name, failure_reason(exc))
 
 

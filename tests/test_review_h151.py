@@ -231,3 +231,35 @@ def test_the_run_loop_retries_a_job_that_raised_a_base_exception_of_its_own_and_
     assert len(said) == 1 and said[0].startswith("error (refresh, attempt 1): Boom: see https://h.example/x?token=***")
     assert "trying again at 2016-02-01 00:01" in said[0] and "s3cr3t" not in said[0]
 
+
+FINISHED_HOOK = '''
+from pipeline import hookimpl
+
+class Boom(BaseException):
+    pass
+
+@hookimpl
+def run_finished(report, project):
+    raise Boom("cannot reach https://chat.example/hook?token=s3cr3t-h151")
+'''
+
+
+@pytest.mark.parametrize("json_out", [False, True])
+def test_a_run_finished_hook_that_fails_is_said_on_the_terminal_by_plugin_masked(tmp_path, json_out):
+    """Before: the line naming the plugin was logged as one the run table already shows (`extra=SHOWN`), which it
+    does not: it reached the log file alone, and the terminal (the journal, under the unit) never heard of it. Now it
+    is a warning on standard error, masked, and the run's exit code stays as the hook's docstring says (0 here)."""
+    config = write_project_files(tmp_path, '[pipeline]\nname = "N"\nplugins_dir = "local"\nworkers = 1\n'
+                                           '[sources.partner]\ntype = "feed"\nurl = "partner.xml"\n'
+                                           '[sinks.feed]\ntype = "rss"\n',
+                                 {"partner.xml": ONE_ITEM_RSS, "local/chat.py": FINISHED_HOOK})
+    done = subprocess.run([sys.executable, "-m", "pipeline", "refresh", "--as-of", "2016-02-01", "-c", str(config),
+                           *(["--json"] if json_out else [])], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "PIPELINE_DEBUG"})
+    err = " ".join(done.stderr.split())
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert ("warning: plugin 'chat': run_finished raised Boom: cannot reach https://chat.example/hook?token=***; "
+            "the run's outcome stands") in err, err
+    assert "s3cr3t" not in done.stdout + done.stderr
+    if json_out:
+        assert json.loads(done.stdout)["exit_code"] == 0

@@ -13,7 +13,6 @@ or is stopped by a signal is finished too (its outcome says how). Only a process
 from __future__ import annotations
 
 import dataclasses
-import errno
 import fcntl
 import functools
 import logging
@@ -262,9 +261,7 @@ def _open_store(project: Project, check: bool = False, replay: bool = True) -> I
     try:
         store = Store(path, check=check)  # checked before a migration writes to it
     except (Damaged, OSError, sqlite3.Error) as exc:
-        if _disk_full(exc):  # a sound database with no room to grow: nothing to restore, and no setting is wrong
-            raise PipelineError(f"{path}: the disk is full ({exc}); free some space, then run again: the state "
-                                f"database is as it was") from None
+        # a full disk (nothing to restore, and no setting is wrong), or a sound database this user may not write
         if not isinstance(exc, Damaged) and (denied := unopenable(path, exc)) is not None:
             raise denied from None  # a sound database this user may not write: chown it, never restore a copy
         if not isinstance(exc, Damaged) and not is_damage(exc):
@@ -283,12 +280,6 @@ def _open_store(project: Project, check: bool = False, replay: bool = True) -> I
         yield store
     finally:
         store.close()
-
-
-def _disk_full(exc: BaseException) -> bool:
-    """Whether an error says the disk (or the database's room on it) is full."""
-    return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == sqlite3.SQLITE_FULL or getattr(exc, "errno", 0) in (
-        errno.ENOSPC, errno.EDQUOT)
 
 
 def _beating(progress: Progress) -> Progress:

@@ -263,3 +263,50 @@ def test_a_run_finished_hook_that_fails_is_said_on_the_terminal_by_plugin_masked
     assert "s3cr3t" not in done.stdout + done.stderr
     if json_out:
         assert json.loads(done.stdout)["exit_code"] == 0
+
+
+SORT_IN_TEMP = '''
+import sys
+from pathlib import Path
+from pipeline.state import Store
+from pipeline.state.access import plainly
+path = Path(sys.argv[1])
+store = Store(path)
+with store.transaction() as db:  # 8 MB to sort: more than SQLite sorts in memory, so it sorts in temporary files
+    db.execute("CREATE TABLE big (x BLOB)")
+    db.executemany("INSERT INTO big VALUES (randomblob(1000))", [()] * 8000)
+try:
+    with plainly(path):
+        store._rows("SELECT x FROM big ORDER BY x")
+    print("no error")
+except Exception as exc:
+    print(exc)
+'''
+
+
+def test_sqlite_s_temporary_folder_full_is_not_said_to_be_only_the_state_database_s_disk(tmp_path):
+    """Before: SQLITE_FULL was always "the disk is full; free some space on it", the state database's disk, which had
+    room: it was SQLite's temporary folder (SQLITE_TMPDIR, else TMPDIR, else /var/tmp or /tmp) that was full, where it
+    sorts what does not fit in memory. SQLite does not say which, so the line now names both, each with its room.
+    A real 64 KB tmpfs, mounted in a mount namespace of the test's own (root only; skipped elsewhere)."""
+    import shutil
+
+    folder = tmp_path / "sqlite-tmp"
+    folder.mkdir()
+    (tmp_path / "state").mkdir()
+    database = tmp_path / "state" / "pipeline.sqlite"
+    (tmp_path / "sort.py").write_text(SORT_IN_TEMP)
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) to mount a small tmpfs")
+    done = subprocess.run(["unshare", "-m", "sh", "-c", 'mount -t tmpfs -o size=64k tmpfs "$1" && shift && exec "$@"',
+                           "sh", str(folder), sys.executable, str(tmp_path / "sort.py"), str(database)],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "SQLITE_TMPDIR": str(folder),
+                               "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[1]),
+                                                                           os.environ.get("PYTHONPATH")]))})
+    if done.returncode != 0 and "mount" in done.stderr:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    said = " ".join(done.stdout.split())
+    assert said.startswith(f"{database}: the disk is full (database or disk is full); free some space"), said
+    assert f"on the disk of SQLite's temporary folder ({folder}," in said, said
+    assert f"on it ({database.parent}," in said and "SQLITE_TMPDIR" in said, said

@@ -5,7 +5,9 @@ file". What the operator needs is which file, and what to do: free some space (e
 restart included, may find room), or give the state folder back to the user that runs the pipeline, or mount it
 read-write (exit 2: it stays so until someone changes it). Never "restore a backup": the database is sound, and
 putting an older copy in its place would lose everything since. Either way SQLite took back the write under way,
-so whatever was stored before stays stored.
+so whatever was stored before stays stored. SQLite says SQLITE_FULL of its temporary files too (it sorts there what
+does not fit in memory), which are in another folder (`temp_folder`), and does not say which filled: when that folder
+is on another disk, the line names both, with the room on each now.
 """
 
 from __future__ import annotations
@@ -40,7 +42,15 @@ def unwritable(path: Path, exc: BaseException) -> PipelineError | None:
     is not writable (or not readable) by this user; None for any other error (a damaged file, a lock, a bug)."""
     said = " ".join(str(exc).split())
     if is_full(exc):
-        return PipelineError(f"{path}: the disk is full ({said}); free some space on it, then run again: {KEPT}, "
+        temp = temp_folder()
+        if temp is None or not _apart(temp, path.parent):
+            return PipelineError(f"{path}: the disk is full ({said}); free some space on it, then run again: {KEPT}, "
+                                 f"only the change under way was not made")
+        # SQLite says SQLITE_FULL of its temporary files too, on another disk: it does not say which filled
+        return PipelineError(f"{path}: the disk is full ({said}); free some space on it ({path.parent}, "
+                             f"{_room(path.parent)}) or on the disk of SQLite's temporary folder ({temp}, "
+                             f"{_room(temp)}), where it sorts what does not fit in memory (SQLite does not say which "
+                             f"was full; SQLITE_TMPDIR, else TMPDIR, chooses that folder), then run again: {KEPT}, "
                              f"only the change under way was not made")
     if getattr(exc, "sqlite_errorcode", None) == DBMOVED:  # read-only to SQLite, not to this user: no chown helps
         return PipelineError(f"{path}: the state database file was moved or replaced while this process had it open "
@@ -98,6 +108,38 @@ def plainly(path: Path) -> Iterator[None]:
         if error is None:
             raise
         raise error from None
+
+
+def temp_folder() -> Path | None:
+    """The folder SQLite makes its temporary files in, as it chooses one on Unix (os_unix.c, `unixTempFileDir`): the
+    first of SQLITE_TMPDIR, TMPDIR, /var/tmp, /usr/tmp, /tmp and the current folder that is a folder this user may
+    write in; None when none is."""
+    for candidate in (os.environ.get("SQLITE_TMPDIR"), os.environ.get("TMPDIR"), "/var/tmp", "/usr/tmp", "/tmp", "."):
+        if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
+            return Path(os.path.abspath(candidate))
+    return None
+
+
+def _apart(one: Path, other: Path) -> bool:
+    """Whether two folders are on different file systems (False when either cannot be looked at)."""
+    try:
+        return os.stat(one).st_dev != os.stat(other).st_dev
+    except OSError:
+        return False
+
+
+def _room(folder: Path) -> str:
+    """'1.5 GB free' on the file system of `folder` now (for this user), or 'room unknown'."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return "room unknown"
+    free = float(st.f_bavail * st.f_frsize)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if free < 1024 or unit == "GB":
+            return f"{free:.0f} {unit} free" if unit == "bytes" else f"{free:.1f} {unit} free"
+        free /= 1024
+    return "room unknown"
 
 
 def _parts(path: Path) -> list[Path]:

@@ -221,12 +221,15 @@ def cmd_schedule(args) -> int:
         try:
             # Read only, from a copy when the file is from an older version: the migration is a run's, once it has
             # checked the file (a damaged one is never written to) and holds the lock.
-            store = Store(path, read_only=True) if path.exists() else Store(path)
+            try:
+                store = Store(path, read_only=True) if path.exists() else Store(path)
+            except OSError as exc:  # the file made by this user, in a folder it may not write in
+                raise unopenable(path, exc) or exc from None
             note = missed(store, current, moment)
             if note:
                 alerts.between_runs(current, alerts.missed_issue(latest_slot(current, moment).date(), note))
             return due(store, current, moment, last_refresh=last_refresh), [note] if note else []
-        except (OSError, sqlite3.Error, Damaged) as exc:
+        except (sqlite3.DatabaseError, Damaged) as exc:
             if not isinstance(exc, Damaged) and not is_damage(exc):
                 # the one line every command gives: a full disk is tried again; a file this user may not read, or a
                 # folder in its place, ends the scheduler (exit 2, `run_loop`)

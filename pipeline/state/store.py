@@ -96,7 +96,8 @@ class Store:
         in memory (`schema.up_to_date`), so no write lock is ever waited for. SQLite opens it with `mode=ro`,
         so a -wal left by a killed run is read (its commits are seen) but never checkpointed into the file nor
         removed; as any reader of a database in WAL mode, it may leave an empty -wal and the -shm beside one
-        no other program had open (SQLite gives them the database's owner), which the next run uses."""
+        no other program had open (with the database's mode; as root, SQLite gives them its owner too), which the next
+        run uses."""
         if not read_only:  # every subscriber's address: its owner's alone, when made here (README: install -d -m 0700)
             if not path.parent.is_dir():
                 path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -168,7 +168,7 @@ class Outbox(Deliverer):
         written = []
         for r in recipients:
             path = self.path_for(edition, r.email, mailing.purpose)
-            if edition is not None and path.exists():
+            if edition is not None and path.is_file():  # a message delivered (not a folder in its place)
                 if not mailing.again:  # the journal did not know it: never written over, never sent twice blindly
                     written.append(self._kept(edition, r.email, path))
                     continue
@@ -181,7 +181,7 @@ class Outbox(Deliverer):
         for msg in messages:
             edition, recipient = _edition(msg), msg["To"].addresses[0].addr_spec
             path = self.path_for(edition, recipient)
-            written.append(self._kept(edition, recipient, path) if edition is not None and path.exists() else
+            written.append(self._kept(edition, recipient, path) if edition is not None and path.is_file() else
                            self._write(msg, path))
         return _on_disk(written)
 

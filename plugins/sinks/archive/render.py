@@ -45,8 +45,9 @@ class Renderer:
         self.subscribe_url = site.subscribe_url(project)  # "" without an email sink: no form to link
 
     def sources(self) -> str:
-        """Every template and asset of the site as the loader finds them (a project's own first)."""
-        names = sorted(self.env.list_templates(filter_func=lambda name: name.startswith(TEMPLATES)))
+        """Every template and asset as the loader finds them (a project's own first): the site's, and those of every
+        other folder, which a page's template may include, import or extend (a project's own `partials/`)."""
+        names = sorted(self.env.list_templates())
         return "\n".join(f"{name}\n{self.asset(name)}" for name in names)
 
     def asset(self, name: str) -> str:

@@ -7,9 +7,13 @@ before it was stored (`body_html` only renames its headings and gives images an 
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -48,7 +52,7 @@ class Renderer:
         """Every template and asset as the loader finds them (a project's own first): the site's, and those of every
         other folder, which a page's template may include, import or extend (a project's own `partials/`)."""
         names = sorted(self.env.list_templates())
-        return "\n".join(f"{name}\n{self.asset(name)}" for name in names)
+        return "\n".join([*(f"{name}\n{self.asset(name)}" for name in names), preparers(self.project)])
 
     def asset(self, name: str) -> str:
         """A file of templates/ as it is (the stylesheet, the search script)."""
@@ -74,6 +78,34 @@ class Renderer:
             all_events_calendar=site.CALENDAR, all_events_subscribe=site.subscription_url(self.project, site.CALENDAR),
             all_events_address=site.url(self.project, site.CALENDAR), body_html=body_html, kind_label=KIND_LABELS,
             theme_path=site.theme_path, site=site, **context)
+
+
+def preparers(project: Project) -> str:
+    """What the plugins preparing the templates' environment (`prepare_jinja_environment`) may give a page, as far as
+    it can be known: each one's code (its file) and pipeline.toml, whose settings it may read; '' without one. A
+    plugin of no file, or one that cannot be read, is never taken as unchanged: every page is made again."""
+    hooks = project.host.pm.hook.prepare_jinja_environment.get_hookimpls()
+    if not hooks:
+        return ""
+    digest = hashlib.sha256()
+    for file in sorted({_file_of(hook.plugin) or f"a plugin of no file {time.time_ns()}" for hook in hooks}):
+        try:
+            digest.update(f"{file}\0{hashlib.sha256(Path(file).read_bytes()).hexdigest()}\0".encode())
+        except OSError:
+            digest.update(f"{file} unreadable {time.time_ns()}\0".encode())
+    try:
+        digest.update(project.config_path.read_bytes())
+    except OSError:
+        digest.update(f"pipeline.toml unreadable {time.time_ns()}".encode())
+    return digest.hexdigest()
+
+
+def _file_of(plugin: object) -> str | None:
+    """The file of a plugin's code (a module, or an object of a class), or None (defined in no file)."""
+    try:
+        return inspect.getfile(plugin if inspect.ismodule(plugin) else type(plugin))
+    except (TypeError, OSError):
+        return None
 
 
 def _section(path: str) -> tuple[str | None, str]:

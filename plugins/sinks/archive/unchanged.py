@@ -8,8 +8,8 @@ run works the digest out first; the site is not planned again when
   site's horizon: `Store.items_digest`), every issue, the withdrawn items, the addresses pages left, the themes
   moved, the events' revisions, the files the sink wrote (their keys and digests), the sources' own files (their
   list, sizes and times), the sink's and the project's settings, the sinks and sources there are, the templates
-  (as the loader finds them, a project's own first), this code and the libraries that render, and the day in the
-  project's time zone;
+  (as the loader finds them, a project's own first; with a plugin preparing their environment, its code and
+  pipeline.toml), this code and the libraries that render, and the day in the project's time zone;
 - every job and event is in the state it was in (a job closes, an event ends, at any time of the day; a run with
   an earlier --as-of finds them as they were then);
 - the build that kept it was settled: made from those same inputs before and after it ran, it made nothing again,
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import inspect
 import json
 import sys
 import time
@@ -60,7 +59,7 @@ def inputs_of(sink: Sink, run: RunContext, files: list[tuple[str, str, str, str]
         digest.update(json.dumps(parts, default=str).encode() + b"\n")
 
     renderer = Renderer(project, run.templates, main_feed=site.publishes(project, "rss"))
-    add("archive inputs 1", SITE_VERSION, FACTS_VERSION, _code(project), sys.version, _libraries())
+    add("archive inputs 1", SITE_VERSION, FACTS_VERSION, _code(), sys.version, _libraries())
     add(renderer.sources(), sink.settings.model_dump(mode="json"), core.model_dump(mode="json"))
     add([(s.instance, s.name) for s in project.sinks], [(s.instance, s.name) for s in project.sources])
     add(run.moment.astimezone(project.tz).date().isoformat())  # the day where the network is
@@ -137,30 +136,16 @@ def _as_written(run: RunContext, sink: str, files: list[tuple[str, str, str, str
     return True
 
 
-def _code(project) -> str:
-    """This code, the pipeline's, and that of each plugin preparing the templates' environment."""
+def _code() -> str:
+    """This code and the pipeline's (the plugins preparing the templates' environment: `Renderer.sources`)."""
     digest = hashlib.sha256()
-    files = sorted(file for folder in _CODE for file in folder.glob("*.py"))
-    hooks = project.host.pm.hook.prepare_jinja_environment.get_hookimpls()
-    plugins = {_file_of(hook.plugin) for hook in hooks}
-    if None in plugins:  # code that cannot be read: never taken as unchanged
-        digest.update(f"a plugin of no file {time.time_ns()}".encode())
-    files += [Path(file) for file in sorted(plugins - {None})]
-    for file in files:
+    for file in sorted(file for folder in _CODE for file in folder.glob("*.py")):
         digest.update(f"{file.name}\0".encode())
         try:
             digest.update(digest_of(file.read_bytes()).encode())
         except OSError:
             digest.update(f"unreadable {time.time_ns()}".encode())  # never the same twice: never skipped
     return digest.hexdigest()
-
-
-def _file_of(plugin: object) -> str | None:
-    """The file of a plugin's code (a module, or an object of a class), or None (defined in no file)."""
-    try:
-        return inspect.getfile(plugin if inspect.ismodule(plugin) else type(plugin))
-    except (TypeError, OSError):
-        return None
 
 
 def _libraries() -> list[str]:

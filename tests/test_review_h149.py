@@ -3,11 +3,22 @@ should show: each case changes what the site is made from (or out/), and the nex
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
+import sqlite3
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from pipeline import site
+from pipeline.edition import start_of
+from pipeline.models import EventDetails, JobDetails, Kind
+from pipeline.state import Store
+from pipeline.state.backup import backup
 from pipeline.templating import SHIPPED_TEMPLATES
 from pipeline.testing import BASE_TOML
-from tests.test_archive_sink import SINK
-from tests.test_archive_unchanged import SKIPPED, planned, settle, site_of  # noqa: F401 (the fixture)
+from tests.conftest import make_item
+from tests.test_archive_sink import SINK, write_site
+from tests.test_archive_unchanged import EVENT, JOB, NEWS, POST, SKIPPED, _archive, planned, save, settle, site_of, utc  # noqa: F401
 
 FRONT = (SHIPPED_TEMPLATES / "site" / "front.html").read_text(encoding="utf-8")
 
@@ -109,3 +120,277 @@ def test_a_setting_a_plugin_preparing_the_environment_reads_is_shown_when_change
     built.write()
     assert "Peer support works." in built.read(site.FRONT_PAGE)
     settle(built)  # and, unchanged again, it is left as it is
+
+
+# -- time: the project's zone (Europe/London) across its clock changes ----------------------------------------------
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def _timed_items(job_closes: date, event_ends: datetime):
+    job = make_item(Kind.JOB, "Peer worker", published=utc(2016, 1, 10),
+                    job=JobDetails(organisation="Open Dialogue UK", closing_date=job_closes))
+    event = make_item(Kind.EVENT, "Open Dialogue seminar", published=utc(2016, 1, 12),
+                      event=EventDetails(start=event_ends - timedelta(hours=3), end=event_ends, venue="Leeds"))
+    return job, event
+
+
+def test_as_of_either_side_of_the_clocks_going_forward_and_an_event_over_after_midnight_bst(site_of):  # noqa: F811
+    """27 March 2016, 01:00 UTC, London goes to BST. A job closing that day, an event ending at 00:30 BST on the 28th
+    (23:30 UTC on the 27th): --as-of 27 March, both open; --as-of 28 March (midnight BST, 23:00 UTC), the job closed,
+    the event not yet over; a refresh at 00:45 BST, the event over, the same day where the network is."""
+    job, event = _timed_items(date(2016, 3, 27), utc(2016, 3, 27, 23, 30))
+    built = site_of(items=(job, event, NEWS, POST))
+    on_27 = start_of(date(2016, 3, 27), LONDON)
+    planned(built, on_27)
+    settle(built, on_27)
+    assert "Closed jobs" not in built.read(site.JOBS) and "Past events" not in built.read(site.EVENTS)
+    on_28 = start_of(date(2016, 3, 28), LONDON)
+    assert on_28 == utc(2016, 3, 27, 23)
+    planned(built, on_28)
+    settle(built, on_28)
+    assert "Closed jobs" in built.read(site.JOBS) and "Past events" not in built.read(site.EVENTS)
+    later = datetime(2016, 3, 28, 0, 45, tzinfo=LONDON)
+    planned(built, later)
+    assert "This event is over." in built.read(site.item_path(built.project, event))
+    assert "Past events" in built.read(site.EVENTS)
+    settle(built, later)
+    planned(built, on_28)  # --as-of 28 March again: as it was then
+    assert "This event is over." not in built.read(site.item_path(built.project, event))
+
+
+def test_the_hour_the_clocks_go_back_twice_an_event_ends_in_it(site_of):  # noqa: F811
+    """30 October 2016: 01:00 to 02:00 happens twice in London. An event ends at 01:30 BST (00:30 UTC): a refresh at
+    01:15 BST finds it on, one at 01:15 GMT an hour later (the same day, the same time on the wall) finds it over."""
+    job, event = _timed_items(date(2016, 10, 29), utc(2016, 10, 30, 0, 30))
+    built = site_of(items=(job, event, NEWS, POST))
+    first = datetime(2016, 10, 30, 1, 15, tzinfo=LONDON)
+    second = datetime(2016, 10, 30, 1, 15, fold=1, tzinfo=LONDON)
+    assert second - first == timedelta(0) and second.astimezone(UTC) - first.astimezone(UTC) == timedelta(hours=1)
+    planned(built, first)
+    settle(built, first)
+    assert "This event is over." not in built.read(site.item_path(built.project, event))
+    planned(built, second)
+    assert "This event is over." in built.read(site.item_path(built.project, event))
+    settle(built, second)
+
+
+def test_an_event_ending_mid_afternoon_in_summer_time(site_of):  # noqa: F811
+    """An event ending at 15:00 BST (14:00 UTC): refreshes at 14:30 and 15:30 BST, the same day."""
+    job, event = _timed_items(date(2016, 7, 1), utc(2016, 6, 14, 14))
+    built = site_of(items=(job, event, NEWS, POST))
+    before, after = datetime(2016, 6, 14, 14, 30, tzinfo=LONDON), datetime(2016, 6, 14, 15, 30, tzinfo=LONDON)
+    settle(built, before)  # as on 1 May, the default: both open, nothing to make
+    assert "This event is over." not in built.read(site.item_path(built.project, event))
+    planned(built, after)
+    assert "This event is over." in built.read(site.item_path(built.project, event))
+    settle(built, after)
+
+
+def test_a_job_closing_is_closed_from_midnight_bst_not_utc(site_of):  # noqa: F811
+    """A job closing on 30 June 2016: at 00:30 BST on 1 July (23:30 UTC on 30 June), by the clock, it is closed."""
+    job, event = _timed_items(date(2016, 6, 30), utc(2016, 6, 14, 14))
+    built = site_of(items=(job, event, NEWS, POST))
+    evening = datetime(2016, 6, 30, 23, 0, tzinfo=LONDON)
+    planned(built, evening)
+    settle(built, evening)
+    assert "Closed jobs" not in built.read(site.JOBS)
+    past_midnight = datetime(2016, 7, 1, 0, 30, tzinfo=LONDON)
+    planned(built, past_midnight)
+    assert "Closed jobs" in built.read(site.JOBS)
+
+
+# -- withdrawn, retitled, moved ------------------------------------------------------------------------------------
+
+def test_a_withdrawal_undone_shows_the_item_again(site_of):  # noqa: F811
+    built = site_of()
+    settle(built)
+    others = [i.id for i in (JOB, EVENT, NEWS)]
+    built.store.withdraw_missing(POST.source, others, datetime.now(UTC))
+    planned(built)
+    settle(built)
+    assert "withdrawn" in built.read(site.item_path(built.project, POST)).lower()
+    built.store.withdraw_missing(POST.source, [*others, POST.id], datetime.now(UTC), withdraw=False)
+    planned(built)
+    page = built.read(site.item_path(built.project, POST))
+    assert "withdrawn" not in page.lower() and "Research post" in built.read(site.SEARCH_INDEX)
+    settle(built)
+
+
+def test_a_retitle_and_back_leaves_each_old_address_leading_on(site_of):  # noqa: F811
+    built = site_of()
+    settle(built)
+    first = site.item_path(built.project, NEWS)
+    retitled = dataclasses.replace(NEWS, title="Peer news, retitled")
+    save(built, retitled)
+    planned(built)
+    second = site.item_path(built.project, retitled)
+    assert second != first and "Peer news, retitled" in built.read(second)
+    settle(built)
+    assert "moved" in built.read(first).lower() or second in built.read(first)
+    save(built, NEWS)  # its first title again
+    planned(built)
+    assert "Peer news, retitled" not in built.read(first) and "Peer news" in built.read(first)
+    assert first in built.read(second)  # the second address leads back
+    settle(built)
+    built.file(second).unlink()  # a page leading on, deleted by hand: made again
+    planned(built)
+    assert first in built.read(second)
+    settle(built)
+
+
+# -- out/ by hand, and the settings of where it is -------------------------------------------------------------------
+
+def test_out_removed_whole_is_made_again_as_it_was(site_of):  # noqa: F811
+    built = site_of()
+    settle(built)
+    before = {path: path.read_bytes() for path in built.out.rglob("*") if path.is_file()}
+    shutil.rmtree(built.out)
+    planned(built)
+    assert {path: path.read_bytes() for path in built.out.rglob("*") if path.is_file()} == before
+    settle(built)
+
+
+def test_out_copied_back_from_elsewhere_is_read_and_left(site_of):  # noqa: F811
+    """out/ put back by a copy (new inodes and times, the same bytes): read once, nothing to make."""
+    built = site_of()
+    settle(built)
+    copy = built.out.parent / "out-copy"
+    shutil.copytree(built.out, copy)
+    shutil.rmtree(built.out)
+    copy.rename(built.out)
+    assert built.write().summary.endswith(SKIPPED)
+
+
+def test_a_file_added_in_out_by_hand_is_left_there(site_of):  # noqa: F811
+    built = site_of()
+    settle(built)
+    extra = built.out / "notes" / "by-hand.html"
+    extra.parent.mkdir()
+    extra.write_text("<p>Ours.</p>", encoding="utf-8")
+    assert built.write().summary.endswith(SKIPPED)
+    assert extra.read_text(encoding="utf-8") == "<p>Ours.</p>"
+
+
+def test_out_dir_and_site_url_changed_are_shown(site_of, project_from, tmp_path):  # noqa: F811
+    built = site_of()
+    settle(built)
+    built.project = project_from(BASE_TOML + 'out_dir = "public"\n' + SINK)
+    planned(built)
+    assert built.out == tmp_path / "public" and built.file(site.FRONT_PAGE).is_file()
+    settle(built)
+    toml = BASE_TOML.replace("https://network.example.org", "https://news.example.net") + 'out_dir = "public"\n'
+    built.project = project_from(toml + SINK)
+    planned(built)
+    page = built.read(site.item_path(built.project, NEWS))
+    assert "https://news.example.net/" in page and "https://network.example.org" not in page
+    settle(built)
+
+
+# -- a database put back from a backup ---------------------------------------------------------------------------
+
+def test_a_database_put_back_from_a_backup_then_an_unchanged_refresh(pipeline_project):
+    """Backed up with the site settled; then a template of the project's own changes the front page (and is settled
+    too); then the backup is put back and the template taken away: the front page is as the database says, again."""
+    from tests.test_site_files import POST
+    from tests.test_withdrawn import BLOG_TOML
+
+    project = pipeline_project(BLOG_TOML, {"blog/notes.md": POST, "subscribers.csv": "email,name\n"})
+    for _ in range(3):
+        report = project.refresh(as_of=date(2016, 2, 1))
+    assert _archive(report).endswith(SKIPPED)
+    first = project.site()
+    database = project.root / "state" / "pipeline.sqlite"
+    copy = backup(database, project.root / "backup.sqlite").path
+    project.write({"templates/site/front.html": _front_with("<p>Added after the backup.</p>")})
+    for _ in range(3):
+        report = project.refresh(as_of=date(2016, 2, 1))
+    assert _archive(report).endswith(SKIPPED) and "Added after the backup." in project.site()
+    for name in ("pipeline.sqlite-wal", "pipeline.sqlite-shm"):  # as README's "Restoring" says
+        (database.parent / name).unlink(missing_ok=True)
+    shutil.copyfile(copy, database)
+    (project.root / "templates" / "site" / "front.html").unlink()
+    report = project.refresh(as_of=date(2016, 2, 1))
+    assert not _archive(report).endswith(SKIPPED)
+    assert project.site() == first
+
+
+# -- what the skip leaves against a build from nothing -----------------------------------------------------------------
+
+def _as_from_scratch(built, project_from, tmp_path, moment=None) -> None:
+    """Every file a build from nothing makes (the state copied, the site's own tables emptied, another out_dir) is in
+    out/ as it is there: a refresh that skipped left nothing stale."""
+    _scratch(built.project, built.store.path, project_from, tmp_path, moment)
+
+
+def _scratch(project, database, project_from, tmp_path, moment=None) -> None:
+    copy = tmp_path / "scratch.sqlite"
+    copy.unlink(missing_ok=True)
+    backup(database, copy)
+    with sqlite3.connect(copy) as db:
+        for table in ("site_items", "site_editions", "site_pages", "site_stats", "site_built"):
+            db.execute(f"DELETE FROM {table}")  # noqa: S608
+    own = project.config_path.read_text(encoding="utf-8")
+    scratch = project_from(own.replace("[pipeline]\n", '[pipeline]\nout_dir = "scratch"\n', 1))
+    project.config_path.write_text(own, encoding="utf-8")  # the project's own, as it was
+    shutil.rmtree(scratch.core.out_dir, ignore_errors=True)
+    store = Store(copy)
+    try:
+        write_site(scratch, store, moment)
+    finally:
+        store.close()
+    made = {path.relative_to(scratch.core.out_dir): path.read_bytes()
+            for path in scratch.core.out_dir.rglob("*") if path.is_file()}
+    assert made
+    out = project.core.out_dir
+    differ = sorted(str(rel) for rel, data in made.items()
+                    if not (out / rel).is_file() or (out / rel).read_bytes() != data)
+    assert differ == []
+
+
+def test_a_theme_renamed_on_every_item_leads_on_and_matches_a_build_from_nothing(site_of, project_from,  # noqa: F811
+                                                                                  tmp_path):
+    built = site_of(toml=BASE_TOML + SINK)
+    settle(built)
+    save(built, dataclasses.replace(NEWS, themes=["peer-led support"]))
+    planned(built)
+    assert "Peer-led support" in built.read(site.theme_path("peer-led support"))
+    assert site.theme_path("peer-led support") in built.read(site.theme_path("peer support"))
+    settle(built)
+    _as_from_scratch(built, project_from, tmp_path)
+
+
+def test_withdrawn_restored_retitled_each_matches_a_build_from_nothing(site_of, project_from, tmp_path):  # noqa: F811
+    built = site_of(toml=BASE_TOML + SINK)
+    settle(built)
+    others = [i.id for i in (JOB, EVENT, NEWS)]
+    steps = [lambda: built.store.withdraw_missing(POST.source, others, datetime.now(UTC)),
+             lambda: built.store.withdraw_missing(POST.source, [*others, POST.id], datetime.now(UTC), withdraw=False),
+             lambda: save(built, dataclasses.replace(NEWS, title="Peer news, retitled")),
+             lambda: save(built, NEWS)]
+    for step in steps:
+        step()
+        planned(built)
+        settle(built)
+        _as_from_scratch(built, project_from, tmp_path)
+
+
+def test_a_source_renamed_with_renamed_from_matches_a_build_from_nothing(pipeline_project, project_from, tmp_path):
+    from tests.test_site_files import POST
+    from tests.test_withdrawn import BLOG_TOML
+
+    project = pipeline_project(BLOG_TOML, {"blog/notes.md": POST, "blog/lead.jpg": b"lead",
+                                          "subscribers.csv": "email,name\n"})
+    project.run(as_of=date(2016, 2, 1))
+    for _ in range(2):
+        report = project.refresh(as_of=date(2016, 2, 1))
+    assert _archive(report).endswith(SKIPPED)
+    project.write({"pipeline.toml": BLOG_TOML.replace("[sources.blog]", '[sources.journal]\nrenamed_from = "blog"')})
+    report = project.refresh(as_of=date(2016, 2, 1))
+    assert not _archive(report).endswith(SKIPPED)
+    for _ in range(2):
+        report = project.refresh(as_of=date(2016, 2, 1))
+    assert _archive(report).endswith(SKIPPED)
+    assert "Notes from the seminar" in project.site()
+    _scratch(project.project, project.root / "state" / "pipeline.sqlite", project_from, tmp_path,
+             start_of(date(2016, 2, 1), LONDON))

@@ -18,7 +18,7 @@ from pipeline.templating import SHIPPED_TEMPLATES
 from pipeline.testing import BASE_TOML
 from tests.conftest import make_item
 from tests.test_archive_sink import SINK, write_site
-from tests.test_archive_unchanged import EVENT, JOB, NEWS, POST, SKIPPED, _archive, planned, save, settle, site_of, utc  # noqa: F401
+from tests.test_archive_unchanged import EVENT, JOB, NEWS, POST, SKIPPED, _archive, planned, save, settle, site_of, utc  # noqa: F401 (site_of: the fixture)
 
 FRONT = (SHIPPED_TEMPLATES / "site" / "front.html").read_text(encoding="utf-8")
 
@@ -394,3 +394,41 @@ def test_a_source_renamed_with_renamed_from_matches_a_build_from_nothing(pipelin
     assert "Notes from the seminar" in project.site()
     _scratch(project.project, project.root / "state" / "pipeline.sqlite", project_from, tmp_path,
              start_of(date(2016, 2, 1), LONDON))
+
+
+FLAKY = '''
+import os
+
+from pipeline.hookspecs import hookimpl
+
+
+@hookimpl
+def prepare_jinja_environment(env, project):
+    if os.environ.get("H149_MOTTO_FAILS"):
+        raise RuntimeError("motto server down")
+    env.globals["motto"] = "Nothing about us without us."
+'''
+
+
+def test_pages_made_while_a_plugin_preparing_the_environment_failed_are_made_again(site_of, tmp_path,  # noqa: F811
+                                                                                     monkeypatch):
+    """A run whose plugin raised renders the pages it makes without what the plugin gives (README); once it works
+    again, those pages are made again with it, though nothing else changed."""
+    layout = (SHIPPED_TEMPLATES / "site" / "layout.html").read_text(encoding="utf-8")
+    own = tmp_path / "templates" / "site" / "layout.html"
+    own.parent.mkdir(parents=True)
+    own.write_text(layout.replace("</footer>", '</footer>{% if motto is defined %}<p class="motto">{{ motto }}</p>'
+                                               "{% endif %}", 1), encoding="utf-8")
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "motto.py").write_text(FLAKY, encoding="utf-8")
+    built = site_of(toml=BASE_TOML + 'plugins_dir = "plugins"\n' + SINK)
+    settle(built)
+    page = site.item_path(built.project, NEWS)
+    assert '<p class="motto">' in built.read(page)
+    monkeypatch.setenv("H149_MOTTO_FAILS", "1")
+    save(built, dataclasses.replace(NEWS, body_html="<p>Edited while the plugin failed.</p>"))
+    planned(built)
+    assert "Edited while" in built.read(page) and '<p class="motto">' not in built.read(page)
+    monkeypatch.delenv("H149_MOTTO_FAILS")
+    built.write()
+    assert '<p class="motto">' in built.read(page)

@@ -50,9 +50,12 @@ class Renderer:
 
     def sources(self) -> str:
         """Every template and asset as the loader finds them (a project's own first): the site's, and those of every
-        other folder, which a page's template may include, import or extend (a project's own `partials/`)."""
+        other folder, which a page's template may include, import or extend (a project's own `partials/`); what
+        the plugins preparing the environment may give (`preparers`), and the names of the filters, globals and
+        tests it has (a plugin that raised this run gave none: the pages it makes are made again once it works)."""
         names = sorted(self.env.list_templates())
-        return "\n".join([*(f"{name}\n{self.asset(name)}" for name in names), preparers(self.project)])
+        given = [sorted(self.env.filters), sorted(self.env.globals), sorted(self.env.tests)]
+        return "\n".join([*(f"{name}\n{self.asset(name)}" for name in names), preparers(self.project), repr(given)])
 
     def asset(self, name: str) -> str:
         """A file of templates/ as it is (the stylesheet, the search script)."""

@@ -160,19 +160,10 @@ def _vevent(project: Project, item: Item, stored: Stored | None) -> Event:
         event.add("LOCATION", vText(one_line(details.venue)))
     event.add("DESCRIPTION", vText(description(project, item, page)))
     event.add("URL", site.url(project, page), parameters={"VALUE": "URI"})
-    if organizer := _organizer(project):  # RFC 5546 3.2.1: a PUBLISH names its ORGANIZER
+    if organizer := site.organizer(project):  # RFC 5546 3.2.1: a PUBLISH names its ORGANIZER
         address, name = organizer
         event.add("ORGANIZER", vCalAddress(f"mailto:{address}"), parameters={"CN": one_line(name)} if name else {})
     return event
-
-
-def _organizer(project: Project) -> tuple[str, str] | None:
-    """(address, name) the calendars publish from: the newsletter's sender, when the project has an email sink."""
-    sink = next((sink for sink in project.sinks if hasattr(sink, "sender")), None)
-    if sink is None:
-        return None
-    address, name, _ = sink.sender()
-    return address, name
 
 
 def _span(project: Project, details: EventDetails) -> tuple[date | datetime, date | datetime | None]:

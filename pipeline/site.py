@@ -382,6 +382,16 @@ def edition_url(project: Project, number: int) -> str:
     return url(project, edition_path(number))
 
 
+def organizer(project: Project) -> tuple[str, str] | None:
+    """(address, name) the calendars publish from (ORGANIZER): the newsletter's sender, when the project has an
+    email sink."""
+    sink = next((sink for sink in project.sinks if hasattr(sink, "sender")), None)
+    if sink is None:
+        return None
+    address, name, _ = sink.sender()
+    return address, name
+
+
 def subscribe_url(project: Project) -> str:
     """The subscribe form's address (`pipeline serve` answers it at `SUBSCRIBE`, beside the site, never with a
     file of out/), for the site's pages and the email to link; "" for a project with no `email` sink, which has

@@ -17,7 +17,7 @@ from pipeline.state.backup import backup
 from pipeline.templating import SHIPPED_TEMPLATES
 from pipeline.testing import BASE_TOML
 from tests.conftest import make_item
-from tests.test_archive_sink import SINK, write_site
+from tests.test_archive_sink import EMAIL, SINK, write_site
 from tests.test_archive_unchanged import EVENT, JOB, NEWS, POST, SKIPPED, _archive, planned, save, settle, site_of, utc  # noqa: F401 (site_of: the fixture)
 
 FRONT = (SHIPPED_TEMPLATES / "site" / "front.html").read_text(encoding="utf-8")
@@ -432,3 +432,19 @@ def test_pages_made_while_a_plugin_preparing_the_environment_failed_are_made_aga
     monkeypatch.delenv("H149_MOTTO_FAILS")
     built.write()
     assert '<p class="motto">' in built.read(page)
+
+
+def test_the_newsletters_sender_changed_is_the_calendars_organizer(site_of, project_from):  # noqa: F811
+    """The calendars name the email sink's sender as ORGANIZER: its from_email or from_name changed, each .ics says
+    the new one."""
+    built = site_of(toml=BASE_TOML + SINK + EMAIL)
+    settle(built)
+    ics = site.item_path(built.project, EVENT) + "event.ics"
+    assert "news@network.example.org" in built.read(ics) and "news@network.example.org" in built.read(site.CALENDAR)
+    built.project = project_from(BASE_TOML + SINK + EMAIL.replace("news@network", "letters@network")
+                                 + 'from_name = "The Letters Desk"\n')
+    built.write()
+    for path in (ics, site.CALENDAR):
+        text = built.read(path).replace("\n ", "")  # unfolded
+        assert "letters@network.example.org" in text and "The Letters Desk" in text, path
+        assert "news@network.example.org" not in text

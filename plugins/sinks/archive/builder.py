@@ -55,7 +55,7 @@ class Site:
         core = project.core
         self.version = key(SITE_VERSION, self.renderer.sources(), json.dumps(self.settings.model_dump(mode="json")),
                            core.name, core.description, core.site_url, core.language, core.timezone,
-                           self.has_rss, self.renderer.subscribe_url)
+                           self.has_rss, self.renderer.subscribe_url, site.organizer(project))
         records = self.store.editions()  # newest first
         # Every issue is on the site (sent emails link to it), even when --as-of is earlier than the latest, and so is
         # every item a later run published (`site_horizon`).

@@ -7,9 +7,10 @@ run works the digest out first; the site is not planned again when
 - the digest is the one kept: the items (the state's count of item changes, and how many are published before the
   site's horizon: `Store.items_digest`), every issue, the withdrawn items, the addresses pages left, the themes
   moved, the events' revisions, the files the sink wrote (their keys and digests), the sources' own files (their
-  list, sizes and times), the sink's and the project's settings, the sinks and sources there are, the templates
-  (as the loader finds them, a project's own first; with a plugin preparing their environment, its code and
-  pipeline.toml), this code and the libraries that render, and the day in the project's time zone;
+  list, sizes and times), the sink's and the project's settings, the sinks and sources there are (and the email
+  sink's sender, the calendars' ORGANIZER), the templates (as the loader finds them, a project's own first; with a
+  plugin preparing their environment, its code and pipeline.toml), this code and the libraries that render, and the
+  day in the project's time zone;
 - every job and event is in the state it was in (a job closes, an event ends, at any time of the day; a run with
   an earlier --as-of finds them as they were then);
 - the build that kept it was settled: made from those same inputs before and after it ran, it made nothing again,
@@ -62,6 +63,7 @@ def inputs_of(sink: Sink, run: RunContext, files: list[tuple[str, str, str, str]
     add("archive inputs 1", SITE_VERSION, FACTS_VERSION, _code(), sys.version, _libraries())
     add(renderer.sources(), sink.settings.model_dump(mode="json"), core.model_dump(mode="json"))
     add([(s.instance, s.name) for s in project.sinks], [(s.instance, s.name) for s in project.sources])
+    add(site.organizer(project))  # the calendars' ORGANIZER: the email sink's sender
     add(run.moment.astimezone(project.tz).date().isoformat())  # the day where the network is
     editions = store._rows("SELECT * FROM editions ORDER BY number")
     horizon = store.site_horizon(run.moment, keep=not run.dry_run)

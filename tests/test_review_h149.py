@@ -9,6 +9,8 @@ import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from pipeline import site
 from pipeline.edition import start_of
 from pipeline.models import EventDetails, JobDetails, Kind
@@ -448,3 +450,60 @@ def test_the_newsletters_sender_changed_is_the_calendars_organizer(site_of, proj
         text = built.read(path).replace("\n ", "")  # unfolded
         assert "letters@network.example.org" in text and "The Letters Desk" in text, path
         assert "news@network.example.org" not in text
+
+
+def test_a_build_that_raised_part_way_then_the_template_put_back_is_planned_and_made_again(site_of, tmp_path):  # noqa: F811
+    """A template of the project's own that raises on one item's page: the pages before it are written with it, the
+    build raises. The template taken away again (what the settled build was made from), the next refresh plans the
+    site and makes those pages again."""
+    built = site_of()
+    settle(built)
+    shipped = (SHIPPED_TEMPLATES / "site" / "item.html").read_text(encoding="utf-8")
+    own = tmp_path / "templates" / "site" / "item.html"
+    own.parent.mkdir(parents=True)
+    own.write_text(shipped.replace("{% endblock %}", '<p>Half made.</p>{% if view.title == "Peer news" %}'
+                                   "{{ 1 // 0 }}{% endif %}{% endblock %}", 1), encoding="utf-8")
+    with pytest.raises(ZeroDivisionError):
+        built.write()
+    half = [path for path in built.out.rglob("index.html") if "Half made." in path.read_text(encoding="utf-8")]
+    assert half  # written before the page that raised
+    own.unlink()
+    planned(built)
+    assert not [path for path in built.out.rglob("*.html") if "Half made." in path.read_text(encoding="utf-8")]
+    settle(built)
+
+
+THIRD_PARTY = '''
+import jinja2
+
+from pipeline.hookspecs import hookimpl
+
+
+@hookimpl
+def prepare_jinja_environment(env, project):
+    env.loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader({folder!r}), env.loader])
+'''
+
+
+def test_a_third_party_template_folder_edited_is_shown(site_of, tmp_path, project_from):  # noqa: F811
+    """A plugin putting a folder of its own first (its site/front.html, including its widgets/note.html): either
+    edited, the front page shows it."""
+    theirs = tmp_path / "vendor" / "theme"
+    (theirs / "site").mkdir(parents=True)
+    (theirs / "widgets").mkdir()
+    (theirs / "site" / "front.html").write_text(_front_with('<p>Their front.</p>{% include "widgets/note.html" %}'),
+                                                 encoding="utf-8")
+    (theirs / "widgets" / "note.html").write_text("<p>Their note.</p>", encoding="utf-8")
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "theme.py").write_text(THIRD_PARTY.format(folder=str(theirs)), encoding="utf-8")
+    built = site_of(toml=BASE_TOML + 'plugins_dir = "plugins"\n' + SINK)
+    assert "Their front." in built.read(site.FRONT_PAGE) and "Their note." in built.read(site.FRONT_PAGE)
+    settle(built)
+    (theirs / "widgets" / "note.html").write_text("<p>Their note, edited.</p>", encoding="utf-8")
+    planned(built)
+    assert "Their note, edited." in built.read(site.FRONT_PAGE)
+    settle(built)
+    (theirs / "site" / "front.html").write_text(_front_with('<p>Their front, edited.</p>'), encoding="utf-8")
+    planned(built)
+    assert "Their front, edited." in built.read(site.FRONT_PAGE)
+    settle(built)

@@ -4,6 +4,7 @@ should show: each case changes what the site is made from (or out/), and the nex
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
@@ -18,6 +19,7 @@ from pipeline.state import Store
 from pipeline.state.backup import backup
 from pipeline.templating import SHIPPED_TEMPLATES
 from pipeline.testing import BASE_TOML
+from plugins.sinks.archive import writer
 from tests.conftest import make_item
 from tests.test_archive_sink import EMAIL, SINK, write_site
 from tests.test_archive_unchanged import EVENT, JOB, NEWS, POST, SKIPPED, _archive, planned, save, settle, site_of, utc  # noqa: F401 (site_of: the fixture)
@@ -507,3 +509,49 @@ def test_a_third_party_template_folder_edited_is_shown(site_of, tmp_path, projec
     planned(built)
     assert "Their front, edited." in built.read(site.FRONT_PAGE)
     settle(built)
+
+
+def test_a_file_edited_by_hand_with_its_size_and_times_put_back_is_made_again(site_of, monkeypatch):  # noqa: F811
+    """`touch -r`, or an editor that keeps the times: the same size, inode, mtime and atime as kept; only its change
+    time (ctime, which no one can set) tells, and that is kept too."""
+    monkeypatch.setattr(writer, "RACY_NS", 0)  # every file's stats are trusted at once
+    built = site_of()
+    settle(built)
+    page = built.file(site.item_path(built.project, NEWS))
+    was, stat = page.read_bytes(), page.stat()
+    with open(page, "r+b") as file:
+        file.write(was.replace(b"Peer news", b"Peer NEWS"))
+    os.utime(page, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert page.stat().st_size == stat.st_size and page.stat().st_mtime_ns == stat.st_mtime_ns
+    result = planned(built)
+    assert result.files == [str(page)] and page.read_bytes() == was
+
+
+def test_pipeline_refresh_as_of_either_side_of_the_clocks_going_forward(pipeline_project):
+    """The whole refresh with --as-of, as README has it: a job closing on 27 March 2016 (the clocks go forward) and
+    an event ending at 00:30 BST on the 28th. As of the 27th, settled; as of the 28th (midnight BST, 23:00 UTC on
+    the 27th) the job closed, the event not over; as of the 29th, over; as of the 27th again, both as they were."""
+    toml = ('[sources.jobs]\ntype = "jobs"\npath = "jobs.toml"\n'
+            '[sources.events]\ntype = "events"\npath = "events.toml"\n')
+    jobs = ('[[job]]\nid = "peer-worker"\ntitle = "Peer worker"\norganisation = "Open Dialogue UK"\n'
+            'posted = 2016-01-20\nclosing_date = 2016-03-27\ndescription = "A peer worker for Leeds."\n')
+    events = ('[[event]]\nid = "late-seminar"\ntitle = "A late seminar"\nposted = 2016-01-18\n'
+              'start = 2016-03-27T21:30:00\nend = 2016-03-28T00:30:00\nvenue = "Leeds"\n'
+              'description = "Late into the night."\n')
+    project = pipeline_project(toml, {"jobs.toml": jobs, "events.toml": events, "subscribers.csv": "email,name\n"})
+
+    def refresh(day: int, skipped: bool) -> None:
+        summary = _archive(project.refresh(as_of=date(2016, 3, day)))
+        assert summary.endswith(SKIPPED) == skipped, (day, summary)
+
+    for skipped in (False, False, True):
+        refresh(27, skipped)
+    assert "Closed jobs" not in project.site("jobs/") and "Past events" not in project.site("events/")
+    refresh(28, False)
+    assert "Closed jobs" in project.site("jobs/") and "Past events" not in project.site("events/")
+    refresh(28, False)
+    refresh(28, True)
+    refresh(29, False)
+    assert "Past events" in project.site("events/")
+    refresh(27, False)
+    assert "Closed jobs" not in project.site("jobs/") and "Past events" not in project.site("events/")

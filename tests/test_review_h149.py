@@ -555,3 +555,24 @@ def test_pipeline_refresh_as_of_either_side_of_the_clocks_going_forward(pipeline
     assert "Past events" in project.site("events/")
     refresh(27, False)
     assert "Closed jobs" not in project.site("jobs/") and "Past events" not in project.site("events/")
+
+
+def test_a_sources_file_replaced_with_its_size_and_times_kept_is_published_again(pipeline_project):
+    """`cp -p`, `rsync -a` or `touch -r`: the blog's image replaced by another of the same size, with the same
+    modification time; only its change time (and, for a copy put in its place, its inode) tells."""
+    from tests.test_site_files import POST
+    from tests.test_withdrawn import BLOG_TOML
+
+    project = pipeline_project(BLOG_TOML, {"blog/notes.md": POST, "blog/lead.jpg": b"first",
+                                          "subscribers.csv": "email,name\n"})
+    for _ in range(3):
+        report = project.refresh(as_of=date(2016, 2, 1))
+    assert _archive(report).endswith(SKIPPED)
+    lead = project.root / "blog" / "lead.jpg"
+    stat = lead.stat()
+    lead.write_bytes(b"other")  # the same size
+    os.utime(lead, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert lead.stat().st_size == stat.st_size and lead.stat().st_mtime_ns == stat.st_mtime_ns
+    report = project.refresh(as_of=date(2016, 2, 1))
+    assert not _archive(report).endswith(SKIPPED)
+    assert (project.root / "out" / "blog" / "lead.jpg").read_bytes() == b"other"

@@ -51,8 +51,10 @@ def plan_files(built: Site, planned: list[Planned], known: dict[str, tuple[str, 
                 run.problem(str(file), f"cannot be read ({exc.strerror}); not published", skipped=False)
                 continue
             taken.add(path)
-            files.append(Planned(path, key(built.version, "file", file, stat.st_size, stat.st_mtime_ns),
-                                 file.read_bytes, listed=False))
+            # its size and times, and its inode: a copy of the same size put in its place with its times (`cp -p`)
+            # has another change time, which no one can set
+            made_from = key(built.version, "file", file, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+            files.append(Planned(path, made_from, file.read_bytes, listed=False))
     return files + _left(files, known, taken, folders)
 
 

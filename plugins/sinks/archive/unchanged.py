@@ -7,7 +7,7 @@ run works the digest out first; the site is not planned again when
 - the digest is the one kept: the items (the state's count of item changes, and how many are published before the
   site's horizon: `Store.items_digest`), every issue, the withdrawn items, the addresses pages left, the themes
   moved, the events' revisions, the files the sink wrote (their keys and digests), the sources' own files (their
-  list, sizes and times), the sink's and the project's settings, the sinks and sources there are (and the email
+  list, sizes, times and inodes), the sink's and the project's settings, the sinks and sources there are (and the email
   sink's sender, the calendars' ORGANIZER), the templates (as the loader finds them, a project's own first; with a
   plugin preparing their environment, its code and pipeline.toml), this code and the libraries that render, and the
   day in the project's time zone;
@@ -83,7 +83,8 @@ def inputs_of(sink: Sink, run: RunContext, files: list[tuple[str, str, str, str]
             file = file if Path(file).is_absolute() else project.root / file
             try:
                 stat = file.stat()
-                add(source.instance, str(address), str(file), stat.st_size, stat.st_mtime_ns)
+                add(source.instance, str(address), str(file), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns,
+                    stat.st_ino)  # as plan_files keys it
             except OSError:
                 add(source.instance, str(address), str(file), "unreadable")
     return digest.hexdigest()

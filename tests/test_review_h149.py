@@ -576,3 +576,34 @@ def test_a_sources_file_replaced_with_its_size_and_times_kept_is_published_again
     report = project.refresh(as_of=date(2016, 2, 1))
     assert not _archive(report).endswith(SKIPPED)
     assert (project.root / "out" / "blog" / "lead.jpg").read_bytes() == b"other"
+
+
+LEADS_TO = '<link rel="canonical" href="https://network.example.org/{}">'
+
+
+def test_a_post_moved_and_moved_back_leaves_each_address_leading_on(pipeline_project, project_from, tmp_path):
+    """A blog post's file renamed (its page's address with it), and back: the address it left leads on to it each
+    time (the emails sent link it), also once deleted by hand, and the site is what a build from nothing makes."""
+    from tests.test_withdrawn import BLOG_TOML, post_file
+
+    post = post_file("Notes from the seminar", "2016-01-20")
+    project = pipeline_project(BLOG_TOML, {"blog/notes.md": post, "subscribers.csv": "email,name\n"})
+
+    def settled() -> None:  # made, planned once more (nothing to make), then left as it is
+        said = [_archive(project.refresh(as_of=date(2016, 2, 1))) for _ in range(3)]
+        assert [s.endswith(SKIPPED) for s in said] == [False, False, True], said
+
+    settled()
+    (project.root / "blog" / "notes.md").rename(project.root / "blog" / "seminar-notes.md")
+    settled()
+    assert "Peer support workers" in project.site("blog/seminar-notes/")
+    assert LEADS_TO.format("blog/seminar-notes/") in project.site("blog/notes/")
+    (project.root / "out" / "blog" / "notes" / "index.html").unlink()
+    settled()
+    assert LEADS_TO.format("blog/seminar-notes/") in project.site("blog/notes/")
+    (project.root / "blog" / "seminar-notes.md").rename(project.root / "blog" / "notes.md")
+    settled()
+    assert "Peer support workers" in project.site("blog/notes/")
+    assert LEADS_TO.format("blog/notes/") in project.site("blog/seminar-notes/")
+    _scratch(project.project, project.root / "state" / "pipeline.sqlite", project_from, tmp_path,
+             start_of(date(2016, 2, 1), LONDON))

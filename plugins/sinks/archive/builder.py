@@ -21,7 +21,7 @@ from pipeline.run_context import RunContext
 from pipeline.state import EditionRecord
 from pipeline.state import site as site_state
 from plugins.sinks.archive.facts import Facts, load_facts
-from plugins.sinks.archive.render import Renderer
+from plugins.sinks.archive.render import Renderer, libraries
 from plugins.sinks.archive.writer import key
 
 SITE_VERSION = "3"  # change when the code changes what any page holds: every page is made again
@@ -55,7 +55,7 @@ class Site:
         core = project.core
         self.version = key(SITE_VERSION, self.renderer.sources(), json.dumps(self.settings.model_dump(mode="json")),
                            core.name, core.description, core.site_url, core.language, core.timezone,
-                           self.has_rss, self.renderer.subscribe_url, site.organizer(project))
+                           self.has_rss, self.renderer.subscribe_url, site.organizer(project), libraries())
         records = self.store.editions()  # newest first
         # Every issue is on the site (sent emails link to it), even when --as-of is earlier than the latest, and so is
         # every item a later run published (`site_horizon`).

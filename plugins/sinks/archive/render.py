@@ -8,6 +8,7 @@ before it was stored (`body_html` only renames its headings and gives images an 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import inspect
 import re
 import time
@@ -23,6 +24,7 @@ from pipeline import site
 from pipeline.config import Project
 
 TEMPLATES = "site/"
+LIBRARIES = ("jinja2", "markupsafe", "icalendar")  # what renders the pages, escapes them, writes the calendars
 KIND_LABELS = {"post": "Blog post", "news": "Partner news", "job": "Job", "event": "Event"}
 SECTIONS = frozenset({site.ARCHIVE_INDEX, site.THEMES, site.JOBS, site.EVENTS, site.MONTHS, site.SEARCH})  # navigation
 _HEADING = re.compile(r"<(/?)h([1-6])\b", re.I)
@@ -101,6 +103,18 @@ def preparers(project: Project) -> str:
     except OSError:
         digest.update(f"pipeline.toml unreadable {time.time_ns()}".encode())
     return digest.hexdigest()
+
+
+def libraries() -> list[str]:
+    """The version of each of `LIBRARIES`: upgraded, one may write other bytes for the same page (MarkupSafe's
+    escaping put right), so every page is made again."""
+    found = []
+    for name in LIBRARIES:
+        try:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            found.append(f"{name} -")
+    return found
 
 
 def _file_of(plugin: object) -> str | None:

@@ -26,7 +26,6 @@ Anything else, or any doubt (no digest kept, a source's `site_files` raising), m
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import sys
 import time
@@ -41,7 +40,6 @@ from plugins.sinks.archive.facts import Facts
 from plugins.sinks.archive.writer import digest_of, holds, seen_now, stat_text
 
 _CODE = [Path(__file__).parent, Path(site.__file__).parent, Path(site.__file__).parent / "state"]  # *.py in each
-_LIBRARIES = ("jinja2", "markupsafe", "icalendar")
 
 
 def inputs_of(sink: Sink, run: RunContext, files: list[tuple[str, str, str, str]]) -> str | None:
@@ -50,7 +48,7 @@ def inputs_of(sink: Sink, run: RunContext, files: list[tuple[str, str, str, str]
     full plan says so)."""
     from plugins.sinks.archive.builder import SITE_VERSION
     from plugins.sinks.archive.facts import FACTS_VERSION
-    from plugins.sinks.archive.render import Renderer
+    from plugins.sinks.archive.render import Renderer, libraries
 
     project, store = run.project, run.store
     core = project.core
@@ -60,7 +58,7 @@ def inputs_of(sink: Sink, run: RunContext, files: list[tuple[str, str, str, str]
         digest.update(json.dumps(parts, default=str).encode() + b"\n")
 
     renderer = Renderer(project, run.templates, main_feed=site.publishes(project, "rss"))
-    add("archive inputs 1", SITE_VERSION, FACTS_VERSION, _code(), sys.version, _libraries())
+    add("archive inputs 1", SITE_VERSION, FACTS_VERSION, _code(), sys.version, libraries())
     add(renderer.sources(), sink.settings.model_dump(mode="json"), core.model_dump(mode="json"))
     add([(s.instance, s.name) for s in project.sinks], [(s.instance, s.name) for s in project.sources])
     add(site.organizer(project))  # the calendars' ORGANIZER: the email sink's sender
@@ -149,13 +147,3 @@ def _code() -> str:
         except OSError:
             digest.update(f"unreadable {time.time_ns()}".encode())  # never the same twice: never skipped
     return digest.hexdigest()
-
-
-def _libraries() -> list[str]:
-    found = []
-    for name in _LIBRARIES:
-        try:
-            found.append(f"{name} {importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            found.append(f"{name} -")
-    return found

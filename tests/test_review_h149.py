@@ -623,3 +623,16 @@ def test_a_library_that_renders_upgraded_makes_the_site_again(site_of, monkeypat
     pages, files, made = map(int, re.match(r"(\d+) pages, (\d+) files: (\d+) made again", result.summary).groups())
     assert made >= pages + 2, result.summary  # every page and calendar; the stylesheet and the search script are
     assert made < files  # copied as they are
+
+
+def test_files_in_templates_that_are_no_templates_are_left_alone(site_of, tmp_path):  # noqa: F811
+    """What a Mac leaves in every folder (.DS_Store), an editor's swap file, Emacs's lock (a link to nothing): the
+    site is made, and settles, as without them."""
+    for folder in ("templates", "templates/site", "templates/email"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1\xff\xfe\x80")
+    (tmp_path / "templates" / "site" / ".front.html.swp").write_bytes(b"b0VIM 9.0\x00\xff\xfe")
+    (tmp_path / "templates" / "site" / ".#front.html").symlink_to("someone@host.1234:1700000000")
+    built = site_of()
+    assert built.file(site.FRONT_PAGE).is_file()
+    settle(built)

@@ -57,11 +57,21 @@ class Renderer:
         tests it has (a plugin that raised this run gave none: the pages it makes are made again once it works)."""
         names = sorted(self.env.list_templates())
         given = [sorted(self.env.filters), sorted(self.env.globals), sorted(self.env.tests)]
-        return "\n".join([*(f"{name}\n{self.asset(name)}" for name in names), preparers(self.project), repr(given)])
+        return "\n".join([*(f"{name}\n{self._source(name)}" for name in names), preparers(self.project), repr(given)])
 
     def asset(self, name: str) -> str:
         """A file of templates/ as it is (the stylesheet, the search script)."""
         return self.env.loader.get_source(self.env, name)[0]
+
+    def _source(self, name: str) -> str:
+        """A file of templates/ as it is, or what it is when it is no template: a .DS_Store, an editor's swap file
+        (not UTF-8), Emacs's lock (a link to nothing), which no page can use."""
+        try:
+            return self.asset(name)
+        except UnicodeDecodeError:
+            return "(not UTF-8 text)"
+        except (jinja2.TemplateNotFound, OSError):
+            return "(cannot be read)"
 
     def page(self, template: str, path: str, head: Head, **context: Any) -> str:
         core = self.project.core

@@ -77,3 +77,35 @@ def test_a_deadline_that_passes_inside_a_nested_one_is_reported_as_its_own(on_ma
         thread.join(10)
     assert said == ["outer: did not finish within 0.3 s"]
     assert went_on == []
+
+
+def test_a_post_whose_slug_changed_keeps_its_guid_in_every_feed(pipeline_project):
+    """A new slug is a new id, and a new id got a new guid: every feed reader showed the post again as new, in the
+    main feed and in each theme's. Now the post under its new slug takes over the guid its old id had (the same
+    source, kind, title and date, as the site's page leading on to it decides), and back again."""
+    from datetime import date
+
+    from tests.test_review_h113 import channel, start
+
+    project, out = start(pipeline_project)
+
+    def guids() -> dict[str, dict[str, str]]:
+        found = {}
+        for feed in sorted(out.rglob("feed.xml")):
+            found[str(feed.relative_to(out))] = {item.findtext("title"): item.findtext("guid")
+                                                 for item in channel(feed).iter("item")}
+        return found
+
+    before = guids()
+    text = (project.root / "blog" / "notes.md").read_text(encoding="utf-8")
+    title = next(line.split(":", 1)[1].strip().strip('"') for line in text.splitlines() if line.startswith("title:"))
+    assert any(title in feed for feed in before.values()) and len(before) > 1
+    (project.root / "blog" / "notes.md").unlink()
+    project.write({"blog/seminar-notes.md": text})
+    project.refresh(as_of=date(2016, 2, 1))
+    assert guids() == before
+
+    (project.root / "blog" / "seminar-notes.md").unlink()
+    project.write({"blog/notes.md": text})  # and back: the old id takes it again
+    project.refresh(as_of=date(2016, 2, 1))
+    assert guids() == before

@@ -4,39 +4,61 @@ A new item's guid is its own URL when no other item has that guid (a permalink, 
 else its id. Once given it is stored (`feed_guids` in the state database) and never worked out
 again, so it stays the same in every feed and every run: when a newer item with the same link
 arrives, when the item's link changes (an event's booking link, a partner moving to https), or when
-the item that had the link leaves the feed. A feed reader shows an item again as new whenever its
-guid changes.
+the item that had the link leaves the feed; and when the item is given a new id, as a post whose slug
+or file name changed is (`pipeline/state/feed_guids.py`). A feed reader shows an item again as new
+whenever its guid changes.
 """
 
 from __future__ import annotations
 
+from pipeline.state import feed_guids
 from pipeline.state.store import Store
 
 
 class Guids:
     """The guids given so far (`load`), and those this run gives (`given`, for `save`)."""
 
-    def __init__(self, kept: dict[str, str] | None = None):
+    def __init__(self, kept: dict[str, str] | None = None, store: Store | None = None):
         self.kept = dict(kept or {})  # item id -> guid
         self.taken = set(self.kept.values())
         self.given: dict[str, str] = {}
+        self.handed: dict[str, str] = {}  # item id -> the withdrawn id whose guid it took
+        self._store = store
+        self._withdrawn: dict[feed_guids.Identity, str] | None = None  # read on the first new id
 
     @classmethod
     def load(cls, store: Store) -> Guids:
-        return cls(dict(store._rows("SELECT item, guid FROM feed_guids")))
+        return cls(feed_guids.kept(store), store)
 
     def of(self, item_id: str, own_url: str) -> str:
-        """The item's guid: the one it was given, else its own URL when no other item has that, else its id."""
+        """The item's guid: the one it was given, else the one of the withdrawn item it is under a new id, else its
+        own URL when no other item has that, else its id."""
         guid = self.kept.get(item_id)
         if guid is None:
+            old = self._was(item_id)
+            if old is not None:
+                guid = self.kept[item_id] = self.kept.pop(old)
+                self.handed[item_id] = old
+                return guid
             guid = own_url if own_url and own_url not in self.taken else item_id
             self.kept[item_id] = self.given[item_id] = guid
             self.taken.add(guid)
         return guid
 
+    def _was(self, item_id: str) -> str | None:
+        """The withdrawn item, with a guid, that this one is under a new id (a post whose slug changed): of its source
+        and kind, with its title and date."""
+        if self._store is None:
+            return None
+        if self._withdrawn is None:
+            self._withdrawn = feed_guids.withdrawn_with_guids(self._store)
+        if not self._withdrawn:
+            return None
+        identity = feed_guids.identities(self._store, [item_id]).get(item_id)
+        old = self._withdrawn.pop(identity, None) if identity is not None else None
+        return old if old in self.kept else None
+
     def save(self, store: Store) -> None:
-        """Keep the guids this run gave (in one transaction)."""
-        if self.given:
-            with store.transaction() as db:
-                db.executemany("INSERT OR IGNORE INTO feed_guids (item, guid) VALUES (?, ?)", self.given.items())
-            self.given = {}
+        """Keep the guids this run gave and handed on (in one transaction)."""
+        feed_guids.record(store, self.given, self.handed)
+        self.given, self.handed = {}, {}

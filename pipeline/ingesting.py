@@ -76,6 +76,19 @@ class InFlight:
     since: float = field(default_factory=time.monotonic)
 
 
+def unfit_line(item: object, position: int, exc: Exception | str,
+               then: str = "; item skipped; fix the source, its other items are saved") -> str:
+    """What a source's item the host cannot take is said with (after "source NAME: "): named by its id and its title
+    (or else its link), or by its place in what the source gave when it has no id; what is wrong; what then."""
+    ident, title, url = (getattr(item, name, None) for name in ("id", "title", "url"))
+    named = f"item {ident!r}" if isinstance(ident, str) and ident else f"item #{position}"
+    also = repr(title) if isinstance(title, str) and title.strip() else url if isinstance(url, str) and url else ""
+    text = exc if isinstance(exc, str) else exception_text(exc).removeprefix(f"item {ident!r}: ")
+    if isinstance(exc, Exception) and not isinstance(exc, (TypeError, ValueError)):
+        text = f"{type(exc).__name__}: {text}"
+    return f"{named}{f' ({also})' if also else ''}: {text}{then}"
+
+
 def fingerprint(item: Item, transforms_key: str) -> str:
     """Changes when the item or the transforms' settings change, so only then is it transformed again."""
     data = jsontext.dumps(item.to_dict(), sort_keys=True) + transforms_key
@@ -106,14 +119,22 @@ class Ingest:
         self.started: float | None = None
         self.seen: dict[str, tuple[str, str, str]] = {}  # each id taken: its item's title, fingerprint and source
 
-    def take(self, items: list[Item], source: str) -> None:
+    def take(self, items: list[Item], source: str) -> int:
         """One source's items (`source`: its table's name), fetched and checked. An id given twice keeps its
         first item; a different item under it is skipped and reported under the source that gave it, with the
-        one that gave it first when that is another (the same item twice, as a feed may list it, is not)."""
+        one that gave it first when that is another (the same item twice, as a feed may list it, is not). An item
+        that cannot be saved (a value that is not JSON) is skipped and said; how many were is returned."""
         prints: dict[str, str] = {}
         kept: list[Item] = []
-        for item in items:
-            made = fingerprint(item, self.key)
+        unfit = 0
+        for position, item in enumerate(items, 1):
+            try:
+                made = fingerprint(item, self.key)
+            except (TypeError, ValueError) as exc:  # a value that is not JSON (a set): this item alone is skipped
+                unfit += 1
+                with self.ctx.source_scope(source):  # one of the source's records skipped, as if said by it
+                    self.ctx.problem(f"source {source}", unfit_line(item, position, f"cannot be saved: {exc}"))
+                continue
             if item.id not in self.seen:
                 self.seen[item.id] = (item.title, made, source)
                 prints[item.id] = made
@@ -135,6 +156,7 @@ class Ingest:
             waiting, self.waiting = self.waiting, []
             self._store(waiting, all_ok=True)
         self.save_finished()
+        return unfit
 
     def finish(self) -> None:
         """Every source is done: transform what is left, save everything, then let the sources record what

@@ -30,7 +30,7 @@ from pipeline.config import Project
 from pipeline.edition import Edition, EditionError, check_date, month_before, prepare_edition, start_of, still_relevant
 from pipeline.errors import ConfigError, PipelineError, is_stop
 from pipeline.fetching import fetch_all
-from pipeline.ingesting import Ingest
+from pipeline.ingesting import Ingest, unfit_line
 from pipeline.logs import SHOWN
 from pipeline.models import Item, Kind, check_dates
 from pipeline.plugins import call_each_plugin
@@ -297,6 +297,8 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
     source in `firsts` (never fetched from before), what tells them apart there too (never the items themselves,
     which `ingest` saves and lets go as they come)."""
     fetched: dict[str, list[Item]] = {}
+    said: dict[str, str] = {}  # what each source noted of its fetch (`run.note`)
+    unfit_in: dict[str, int] = {}  # how many items of each the host's check skipped
     abandoned: set[str] = set()  # sources past their deadline: whatever they return later is ignored
 
     names = {source.instance for source in sources}
@@ -309,13 +311,22 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
             if produced is None or isinstance(produced, Item) or not hasattr(produced, "__iter__"):
                 what = "None" if produced is None else type(produced).__name__  # no return, or one item
                 raise TypeError(f"fetch() returned {what}, not Items; return a list of them (or yield each)")
-            for item in produced:
+            unfit, first_unfit = 0, ""
+            for position, item in enumerate(produced, 1):
                 if source.instance in abandoned:  # past its deadline: nothing more is taken from it
                     close = getattr(produced, "close", None)
                     if close is not None:
                         close()  # a generator's `finally` runs now, not never
                     break
-                items.append(_checked(item, clean=not source.sanitises))
+                try:
+                    items.append(_checked(item, clean=not source.sanitises))
+                except Exception as exc:  # this item alone: skipped and said, its source's others are saved
+                    unfit += 1
+                    ctx.problem(f"source {source.instance}", unfit_line(item, position, exc))
+                    first_unfit = first_unfit or unfit_line(item, position, exc, then="")
+            if unfit and not items:  # nothing it gave could be taken: the source failed, as when it raises
+                raise TypeError(first_unfit + (f"; and {items_text(unfit - 1)} more" if unfit > 1 else "")
+                                + " (each said below)")
             for item in items:  # under another's name (and so its ids), it would take that source's items; and what a
                 # complete source no longer lists is found by its own name
                 if item.source != source.instance and (item.source in names or source.instance in complete):
@@ -325,8 +336,10 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
                                     f"source=self.instance and id=item_id(self.instance, key)")
             if source.instance not in abandoned:
                 fetched[source.instance] = items
-            said = ctx.noted(source.instance)
-            return items_text(len(items)) + (f"; {said}" if said else ""), len(items)
+            said[source.instance], unfit_in[source.instance] = ctx.noted(source.instance), unfit
+            if unfit:  # what it records of this read (an ETag) is not kept: the next run reads them all again
+                ctx.forget_after_save(source.instance)
+            return _fetched_text(len(items), unfit, said[source.instance]), len(items)
 
         with ctx.source_scope(source.instance), ctx.deadline_scope(ctx.project.deadline_of(source.instance)):
             result = timed("source", source.instance, work)
@@ -344,7 +357,12 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
         if result.ok and result.name not in abandoned:
             if result.name in firsts:
                 firsts[result.name] = renaming.seen(items)
-            ingest.take(items, result.name)
+            unfit = ingest.take(items, result.name)  # each said on a line of its own
+            if unfit:
+                ctx.forget_after_save(result.name)
+                result.count -= unfit
+                result.summary = _fetched_text(result.count, unfit_in.get(result.name, 0) + unfit,
+                                               said.get(result.name, ""))
             # What it no longer lists was taken out; not while a record of it was skipped, which may be one of those
             # (a record kept with a warning, `run.problem(..., skipped=False)`, stops nothing); what it lists again is
             # back either way. What was over by the latest moment any run made the site for was only pruned.
@@ -373,12 +391,30 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
                                     meanwhile=ingest.save_finished))
 
 
+TEXT_FIELDS = ("title", "url", "body_html", "summary", "author", "image", "image_alt", "language")
+
+
+def _fetched_text(count: int, unfit: int, said: str) -> str:
+    """A source's line of the report: "3 items; 1 item skipped, unfit to save (below); <what it noted>"."""
+    return "; ".join(filter(None, [items_text(count), f"{items_text(unfit)} skipped, unfit to save (below)" if unfit
+                                   else "", said]))
+
+
 def _checked(item: Item, clean: bool = True) -> Item:
     """The host's own guarantee, whatever a third-party source did: safe HTML and URLs, a lead image
     that is an absolute http(s) URL (else the body's first), and text fields on one line with no
-    control characters."""
+    control characters. TypeError (or ValueError) saying what to fix for an item it cannot take as it is."""
     if not isinstance(item, Item):
-        raise TypeError(f"fetch() returned {type(item).__name__}, not Item")
+        raise TypeError(f"fetch() gave a {type(item).__name__}, not Item; yield pipeline.models.Item(...)")
+    if not isinstance(item.id, str) or not item.id.strip():
+        what = "empty" if isinstance(item.id, str) else f"{type(item.id).__name__}, not text"
+        raise TypeError(f"id {item.id!r} is {what}; give id=item_id(self.instance, key)")
+    for name in TEXT_FIELDS:
+        value = getattr(item, name)
+        if value is None:  # no text, as a CSV's empty column gives it
+            setattr(item, name, "")
+        elif not isinstance(value, str):
+            raise TypeError(f"{name} {value!r} is {type(value).__name__}, not text; give a str")
     if not isinstance(item.kind, Kind):
         try:
             item.kind = Kind(item.kind)

@@ -1,0 +1,114 @@
+"""Review h150: one item unfit to save failed its whole source (none of its good items stored)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pipeline import hookimpl
+from pipeline.components import Source
+from pipeline.models import EventDetails, Item, JobDetails, Kind, item_id
+
+LONDON = "Europe/London"
+
+
+def _good(source: str, key: str, title: str, day: int) -> Item:
+    return Item(id=item_id(source, key), kind=Kind.NEWS, source=source, title=title,
+                published=datetime(2016, 3, day, 9, 0, tzinfo=ZoneInfo(LONDON)), url=f"https://m.example/{key}")
+
+
+def _mixed(source: str, bad: bool = True) -> list:
+    """What a source's author easily gets wrong, item by item, between two good items (importable, so a worker
+    process makes them too)."""
+    tz = ZoneInfo(LONDON)
+    made = [_good(source, "first", "First good", 1)]
+    if bad:
+        made += [
+            Item(id=item_id(source, "naive"), kind=Kind.EVENT, source=source, title="Naive seminar",
+                 published=datetime(2016, 3, 2, tzinfo=tz), event=EventDetails(start=datetime(2016, 4, 20, 10, 0))),
+            Item(id=item_id(source, "closing"), kind=Kind.JOB, source=source, title="Datetime job",
+                 published=datetime(2016, 3, 3, tzinfo=tz),
+                 job=JobDetails("Org", closing_date=datetime(2016, 4, 20, tzinfo=tz))),
+            Item(id=item_id(source, "number"), kind=Kind.NEWS, source=source, title=42,
+                 published=datetime(2016, 3, 4, tzinfo=tz), url="https://m.example/number"),
+            Item(id=item_id(source, "undated"), kind=Kind.NEWS, source=source, title="No date", published=None),
+            Item(id=None, kind=Kind.NEWS, source=source, title="No id", published=datetime(2016, 3, 5, tzinfo=tz)),
+            {"title": "a dict, not an Item"},
+            Item(id=item_id(source, "evidence"), kind=Kind.NEWS, source=source, title="Odd evidence",
+                 published=datetime(2016, 3, 5, tzinfo=tz), theme_evidence={"peer support": {"matches": {1, 2}}}),
+        ]
+    else:  # what the same source gave when it was right: stored, and never lost for its mistake later
+        made += [Item(id=item_id(source, "naive"), kind=Kind.EVENT, source=source, title="Naive seminar",
+                      published=datetime(2016, 3, 2, tzinfo=tz),
+                      event=EventDetails(start=datetime(2016, 4, 20, 10, 0, tzinfo=tz)))]
+    return made + [_good(source, "last", "Last good", 6)]
+
+
+MODE = {"bad": True}
+
+
+class _Mixed(Source):
+    name = "mixed"
+    complete = True  # what it no longer lists is withdrawn: never what it listed wrongly this time
+
+    def uses_http(self):
+        return False
+
+    def fetch(self, run):
+        if self.project.core.workers > 1:  # parsed in a worker process, as the built-in feeds are
+            return run.offload(_mixed, str(self.instance), MODE["bad"])
+        return _mixed(self.instance, MODE["bad"])
+
+
+class _Plugin:
+    @hookimpl
+    def register_sources(self, register):
+        register(_Mixed)
+
+
+BAD_LINES = [
+    ("naive", "'Naive seminar'", "event start datetime.datetime(2016, 4, 20, 10, 0) has no time zone"),
+    ("closing", "'Datetime job'", "job closing_date datetime.datetime(2016, 4, 20, 0, 0, tzinfo=zoneinfo.ZoneInfo("
+                                  "key='Europe/London')) is not a day"),
+    ("number", "https://m.example/number", "title 42 is int, not text"),
+    ("undated", "'No date'", "published None has no time zone"),
+    (None, "'No id'", "id None is NoneType, not text"),
+    (None, "#7", "fetch() gave a dict, not Item"),
+    ("evidence", "'Odd evidence'", "cannot be saved: Object of type set is not JSON serializable"),
+]
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["in this process", "parsed in a worker"])
+def test_an_item_unfit_to_save_is_skipped_and_said_and_the_sources_good_items_are_stored(pipeline_project,
+                                                                                         workers):
+    MODE["bad"] = False
+    project = pipeline_project(f'[pipeline]\nname = "N"\nsite_url = "https://n.example"\ntimezone = "{LONDON}"\n'
+                               f'workers = {workers}\n[sources.mixed]\ntype = "mixed"\n[sinks.feed]\ntype = "rss"\n',
+                               plugins=[("h150_mixed", _Plugin())])
+    project.run(as_of=date(2016, 3, 10), mode="refresh")
+    before = {item.id: item for item in project.items()}
+    assert sorted(item.title for item in before.values()) == ["First good", "Last good", "Naive seminar"]
+
+    MODE["bad"] = True
+    report = project.run(as_of=date(2016, 3, 11), mode="refresh", check=False)
+
+    assert report.exit_code == 3  # "records were skipped": the documented code, not 1 (a sink or transform)
+    (result,) = [r for r in report.results if r.stage == "source"]
+    assert result.ok and result.count == 2, result
+    assert "7 items skipped" in result.summary, result.summary
+    skipped = report.skipped["mixed"]
+    assert len(skipped) == len(BAD_LINES) and set(skipped) <= set(report.problems)
+    for (key, named, said), line in zip(BAD_LINES, skipped, strict=True):
+        assert line.startswith("source mixed: item "), line
+        assert named in line and said in line, line
+        if key is not None:
+            assert item_id("mixed", key) in line, line
+        assert line.endswith("item skipped; fix the source, its other items are saved"), line
+    assert report.label(skipped[0]) == "skipped"
+    after = {item.id: item for item in project.items()}
+    # the good ones stored, and the one stored before, listed wrongly now, neither withdrawn nor changed
+    assert after.keys() == before.keys()
+    assert after[item_id("mixed", "naive")].event.start == before[item_id("mixed", "naive")].event.start
+    assert [e.title for e in project.feed().entries] == ["Last good", "Naive seminar", "First good"]

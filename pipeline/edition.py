@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from pipeline.current import is_current
 from pipeline.duplicates import merge_duplicates
 from pipeline.errors import PipelineError
 from pipeline.models import Item, Kind
@@ -78,12 +79,9 @@ def edition_title(network: str, number: int, as_of: date) -> str:
 
 
 def still_relevant(item: Item, at: datetime) -> bool:
-    """False for a job that has closed, or an event that is over, at `at`."""
-    if item.job and item.job.closing_date and item.job.closing_date < at.date():
-        return False
-    if item.event and item.event.finishes < at:
-        return False
-    return True
+    """False for a job that has closed, or an event that is over, at `at` (the rule of `pipeline/current.py`, which
+    the feeds and the site keep too)."""
+    return is_current(item, at)
 
 
 def order(items: list[Item]) -> list[Item]:

@@ -45,8 +45,6 @@ _CODE = re.compile(r"(`[^`]*`)")
 SINK_FACTS: dict[str, Any] = {
     "EMAIL_IMAGES": 6,  # plugins/sinks/email/view.py
     "FALLBACK_DESCRIPTION_CHARS": 300,  # plugins/sinks/rss/document.py
-    "UNDATED_JOB_DAYS": 90,  # plugins/sinks/archive/facts.py
-    "UNDATED_EVENT_DAYS": 30,  # plugins/sinks/archive/facts.py
     "KIND_LABELS": {"post": "Blog post", "news": "Partner news", "job": "Job", "event": "Event"},  # archive/render.py
 }
 
@@ -89,14 +87,14 @@ KIND_DOCS: dict[Kind, str] = {
     Kind.JOB: (
         "A job advert (the `jobs` source). Give its particulars in `job`: the closing date orders the Jobs "
         "section and takes the job out of issues and feeds once it has passed. `job` is not required: a "
-        "`feed` source with `kind = \"job\"` gives none, and such a job has no closing date (the site counts "
-        f"it as open for {SINK_FACTS['UNDATED_JOB_DAYS']} days after `published`)."),
+        "`feed` source with `kind = \"job\"` gives none, and such a job has no closing date: it is open in "
+        "issues, feeds and on the site until it is withdrawn."),
     Kind.EVENT: (
         "A conference, seminar or other event (the `events` source). Give its particulars in `event`: its start "
         "orders the Events section, and the event leaves issues and feeds once it is over. `event` is not "
         "required: a `feed` source with `kind = \"event\"` gives none, and such an event has no date in the "
-        "email or the feed, stays in the feed until newer items push it out, and on the site counts as "
-        f"upcoming for {SINK_FACTS['UNDATED_EVENT_DAYS']} days after `published`, with no calendar file."),
+        "email or the feed and is never called over: it stays in the feed until newer items push it out, and "
+        "on the site among the upcoming events (after those with a date), with no calendar file."),
 }
 
 DOCS: dict[type, dict[str, Doc]] = {
@@ -341,8 +339,7 @@ DOCS: dict[type, dict[str, Doc]] = {
             feed="The `<description>`'s key facts, and `Closing date:` in `<content:encoded>`.",
             site="\"Closing date\" on its page and in the issue's web version; the Jobs list (open jobs, the "
                  "soonest to close first, then closed ones); \"This job closed on …\" on its page once it has. "
-                 f"Without one, the site counts the job as open for {SINK_FACTS['UNDATED_JOB_DAYS']} days after "
-                 "`published`.",
+                 "Without one, the job is open until it is withdrawn, on the site as in issues and feeds.",
         ),
         "how_to_apply": Doc(
             qualifier="plain text, one line",

@@ -91,13 +91,11 @@ def test_a_field_without_prose_or_prose_without_a_field_stops_the_generator(monk
 
 
 def test_the_sink_facts_the_prose_quotes_are_the_plugins_own():
-    from plugins.sinks.archive.facts import UNDATED_EVENT_DAYS, UNDATED_JOB_DAYS
     from plugins.sinks.archive.render import KIND_LABELS
     from plugins.sinks.email.view import EMAIL_IMAGES
     from plugins.sinks.rss.document import FALLBACK_DESCRIPTION_CHARS
 
-    assert model_docs.SINK_FACTS == {"EMAIL_IMAGES": EMAIL_IMAGES, "UNDATED_JOB_DAYS": UNDATED_JOB_DAYS,
-                                     "UNDATED_EVENT_DAYS": UNDATED_EVENT_DAYS,
+    assert model_docs.SINK_FACTS == {"EMAIL_IMAGES": EMAIL_IMAGES,
                                      "FALLBACK_DESCRIPTION_CHARS": FALLBACK_DESCRIPTION_CHARS,
                                      "KIND_LABELS": KIND_LABELS}
 

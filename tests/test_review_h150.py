@@ -1,4 +1,5 @@
-"""Review h150: one item unfit to save failed its whole source (none of its good items stored)."""
+"""Review h150: one item unfit to save failed its whole source (none of its good items stored); and a job or an
+event with no date was called closed or past on the site while the feed and the email kept it current."""
 
 from __future__ import annotations
 
@@ -112,3 +113,78 @@ def test_an_item_unfit_to_save_is_skipped_and_said_and_the_sources_good_items_ar
     assert after.keys() == before.keys()
     assert after[item_id("mixed", "naive")].event.start == before[item_id("mixed", "naive")].event.start
     assert [e.title for e in project.feed().entries] == ["Last good", "Naive seminar", "First good"]
+
+
+# -- one rule for "current": the site, the feed and the email ------------------------------------------------------
+
+ISSUE_DAY = date(2016, 3, 1)  # the run is as of midnight that day, in London
+LATER = date(2016, 6, 29)  # four months on: the undated items are more than 90 days old
+
+
+def _dated_items() -> dict[str, tuple[Item, bool]]:
+    """Each job and event, and whether it is current as of ISSUE_DAY: a date to come, today, passed, none."""
+    tz = ZoneInfo(LONDON)
+
+    def job(title: str, closing: date | None) -> Item:
+        return Item(id=item_id("given", title), kind=Kind.JOB, source="given", title=title,
+                    published=datetime(2016, 2, 10, 9, tzinfo=tz), url=f"https://j.example/{title.replace(' ', '-')}",
+                    body_html=f"<p>{title}.</p>", job=JobDetails("Org", closing_date=closing))
+
+    def event(title: str, details: EventDetails | None) -> Item:
+        return Item(id=item_id("given", title), kind=Kind.EVENT, source="given", title=title,
+                    published=datetime(2016, 2, 11, 9, tzinfo=tz), url=f"https://e.example/{title.replace(' ', '-')}",
+                    body_html=f"<p>{title}.</p>", event=details)
+
+    return {
+        "job to come": (job("Job closing later", date(2016, 3, 11)), True),
+        "job today": (job("Job closing today", ISSUE_DAY), True),
+        "job passed": (job("Job closed yesterday", date(2016, 2, 29)), False),
+        "job no date": (job("Job with no closing date", None), True),
+        "event to come": (event("Event later", EventDetails(start=datetime(2016, 3, 11, 10, tzinfo=tz))), True),
+        "event today": (event("Event this evening", EventDetails(start=datetime(2016, 3, 1, 18, tzinfo=tz),
+                                                                 end=datetime(2016, 3, 1, 20, tzinfo=tz))), True),
+        "event passed": (event("Event yesterday", EventDetails(start=datetime(2016, 2, 29, tzinfo=tz),
+                                                               all_day=True)), False),  # over at midnight
+        "event no date": (event("Event with no date", None), True),
+    }
+
+
+def _said_current(project, item: Item) -> dict[str, bool]:
+    """Whether the site (the item's page and its list), the feed and the issue call the item current."""
+    from pipeline import site
+
+    page = project.site(site.item_path(project.project, item))
+    notice = "This job closed" in page or "has closed" in page or "This event is over" in page
+    listing = project.site("jobs/" if item.kind is Kind.JOB else "events/")
+    heading = "Closed jobs" if item.kind is Kind.JOB else "Past events"
+    listed_first = item.title in listing.split(heading)[0] if heading in listing else item.title in listing
+    return {"site page": not notice, "site list": listed_first,
+            "feed": item.title in [entry.title for entry in project.feed().entries]}
+
+
+def test_the_site_the_feed_and_the_email_agree_on_what_is_current(pipeline_project):
+    cases = _dated_items()
+    project = pipeline_project(f'[pipeline]\nname = "N"\nsite_url = "https://n.example"\ntimezone = "{LONDON}"\n',
+                               items=[item for item, _ in cases.values()])
+    project.run(as_of=ISSUE_DAY)
+    text = project.email().text
+    for case, (item, current) in cases.items():
+        said = _said_current(project, item) | {"email": item.title in text}
+        assert said == dict.fromkeys(said, current), (case, said)
+
+
+def test_a_job_or_event_with_no_date_stays_current_everywhere_until_withdrawn(pipeline_project):
+    """The site called a job with no closing date closed 90 days after it was posted, and an event with no date past
+    after 30, while the feed and the email kept both current for good."""
+    from pipeline.edition import start_of, still_relevant
+
+    cases = _dated_items()
+    project = pipeline_project(f'[pipeline]\nname = "N"\nsite_url = "https://n.example"\ntimezone = "{LONDON}"\n',
+                               items=[item for item, _ in cases.values()])
+    project.run(as_of=ISSUE_DAY)
+    project.refresh(as_of=LATER)
+    moment = start_of(LATER, ZoneInfo(LONDON))
+    for case, (item, _) in cases.items():
+        undated = case.endswith("no date")
+        said = _said_current(project, item) | {"email": still_relevant(item, moment)}
+        assert said == dict.fromkeys(said, undated), (case, said)

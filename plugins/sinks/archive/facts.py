@@ -12,17 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import astuple, dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
-from pipeline import item_view, site
+from pipeline import current, item_view, site
 from pipeline.config import Project
 from pipeline.models import Item
 from pipeline.state import Store
 from pipeline.state import site as site_state
 
 FACTS_VERSION = "4"  # change when what Facts holds, or how it is made, changes
-UNDATED_JOB_DAYS = 90  # a job with no closing date counts as open this long after it was posted
-UNDATED_EVENT_DAYS = 30  # an event with no date (a feed's notice without details) counts as upcoming this long
 
 
 @dataclass(frozen=True)
@@ -48,16 +46,13 @@ class Facts:
     home: str = ""  # its page when an older item has the page its own URL names (`site.kind_path`)
 
     def open_at(self, moment: datetime) -> bool:
-        """A job still open at `moment` (its closing day included); an undated one for UNDATED_JOB_DAYS."""
-        if self.closing:
-            return date.fromisoformat(self.closing) >= moment.date()
-        return datetime.fromisoformat(self.published) + timedelta(days=UNDATED_JOB_DAYS) >= moment
+        """A job still open at `moment` (its closing day included; one with no closing date until it is withdrawn):
+        `pipeline/current.py`, the rule the email and the feeds keep too."""
+        return not current.job_closed(date.fromisoformat(self.closing) if self.closing else None, moment.date())
 
     def upcoming_at(self, moment: datetime) -> bool:
-        """An event not over at `moment`; one with no date (no details) for UNDATED_EVENT_DAYS after it was posted."""
-        if self.finishes:
-            return datetime.fromisoformat(self.finishes) >= moment
-        return datetime.fromisoformat(self.published) + timedelta(days=UNDATED_EVENT_DAYS) >= moment
+        """An event not over at `moment` (one with no date never is): `pipeline/current.py`, as `open_at`."""
+        return not current.event_over(datetime.fromisoformat(self.finishes) if self.finishes else None, moment)
 
 
 def facts_of(project: Project, item: Item, fingerprint: str) -> Facts:

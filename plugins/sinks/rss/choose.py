@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
+from pipeline import current
 from pipeline.duplicates import merge_duplicates
 from pipeline.models import Item
 
@@ -45,9 +46,6 @@ def feed_items(recent: list[Item], limit: int, moment: datetime | None = None, t
 
 
 def is_current(item: Item, moment: datetime, today: date) -> bool:
-    """False for a job that closed before `today` and an event that finished by `moment`."""
-    if item.job is not None and item.job.closing_date is not None and item.job.closing_date < today:
-        return False
-    if item.event is not None and item.event.finishes <= moment:
-        return False
-    return True
+    """False for a job that closed before `today` and an event that finished by `moment` (`pipeline/current.py`: the
+    rule the email and the site keep too)."""
+    return current.is_current(item, moment, today)

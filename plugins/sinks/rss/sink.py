@@ -13,13 +13,12 @@ import hashlib
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from pipeline import components, duplicates, item_view, sanitize, site
+from pipeline import components, current, duplicates, item_view, sanitize, site
 from pipeline.components import Sink, SinkResult
 from pipeline.edition import Edition
 from pipeline.files import write_atomic
@@ -83,8 +82,8 @@ class RssSink(Sink):
                 written.append(str(site.file(project, path)))
         guids.save(run.store)
         left = write_left_theme_feeds(project, run.store, themes, moment, self.settings.title)
-        stale_at = min((when for item in loaded.values() if (when := stops_being_current(item, project.tz)) > moment),
-                       default=None)
+        stale_at = min((when for item in loaded.values()
+                        if (when := current.stops_being_current(item, project.tz)) > moment), default=None)
         # Valid from this run's moment until the first item leaves (a run as of an earlier day makes them again).
         key = f"{made_from} {moment.isoformat()} {stale_at.isoformat() if stale_at else ''}"
         record_pages(run.store, self.instance, [(site.FEED_FILE, key, feeds_digest(project))])
@@ -100,7 +99,7 @@ class RssSink(Sink):
         """What the feeds are made of: every item before the run (as stored), the settings, this code, and
         whether an archive sink writes the pages they link."""
         code = hashlib.sha256(b"".join(path.read_bytes() for path in sorted(Path(__file__).parent.glob("*.py"))))
-        for module in (site, item_view, sanitize, duplicates):  # what the feeds' text and links come from
+        for module in (site, item_view, sanitize, duplicates, current):  # what the feeds' text and links come from
             code.update(Path(module.__file__).read_bytes())
         core = self.project.core
         parts = [self.settings.model_dump(mode="json"), core.name, core.description, core.site_url,
@@ -118,15 +117,6 @@ class RssSink(Sink):
         if stale_at and datetime.fromisoformat(stale_at) <= run.moment:
             return False
         return digest == feeds_digest(self.project)
-
-
-def stops_being_current(item: Item, tz: ZoneInfo) -> datetime:
-    """When a job (the day after its closing date) or an event (its end) leaves the feeds."""
-    if item.job is not None and item.job.closing_date is not None:
-        return datetime.combine(item.job.closing_date + timedelta(days=1), time(0, 0), tzinfo=tz)
-    if item.event is not None:
-        return item.event.finishes
-    return datetime.max.replace(tzinfo=UTC)
 
 
 def feeds_digest(project) -> str:

@@ -34,6 +34,7 @@ which it can only be if its feed is read again.
 from __future__ import annotations
 
 import hashlib
+import pickle
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
@@ -48,9 +49,11 @@ from pipeline.errors import exception_text
 from pipeline.models import Item
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, items_text, timed
-from pipeline.state.store import ItemRow
+from pipeline.state.store import ItemRow, item_row
 from pipeline.transforming import (
     MIN_ITEMS,
+    Made,
+    Unfit,
     apply_each,
     apply_within,
     can_run_in_workers,
@@ -58,6 +61,7 @@ from pipeline.transforming import (
     saveable_rows,
     specs,
     transform_rows,
+    undoing,
 )
 
 CHUNK_ITEMS = 250  # items per trip to a worker: small enough that few are in memory at once
@@ -204,18 +208,19 @@ class Ingest:
             self.in_flight.append(InFlight(future, chunk))
             self.handed_over += len(chunk)
 
-    def _transform_rows_here(self, chunk: list[Item]) -> tuple[list[ItemRow], list[str], list[str]]:
-        """`transform_rows`, in this process (on the background thread). An item a transform left unfit to
-        save (a set where a list belongs, say) is not saved, and counts as every transform's failure."""
+    def _transform_rows_here(self, chunk: list[Item]) -> Made:
+        """`transform_rows`, in this process (on the background thread), with the rows of the items the transforms
+        left unfit to save as their sources gave them."""
         project = self.ctx.project
+        given = pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL)  # the transforms change the items in place
         failed = apply_each([(t.instance, partial(self._unless_wanted, t, chunk),
                               project.transform_deadline_of(t.instance)) for t in project.transforms],
                             chunk, self.ctx, self.clock)
         if self._given_up(chunk):
-            return [], [], failed
+            return [], [], failed, []
         self.ctx.forget_texts()
-        rows, unfit = saveable_rows(chunk, project.transforms)
-        return rows, [], failed + unfit
+        rows, unfit = saveable_rows(chunk)
+        return rows + _as_given(given, unfit), [], failed, unfit
 
     def _unless_wanted(self, transform: Transform, chunk: list[Item]) -> Transform:
         if self.ctx.closed or self._given_up(chunk):  # no need to go on with the chunk under way
@@ -270,7 +275,11 @@ class Ingest:
             self.failures.extend(f"{t.instance}: {reason}" for t in self.ctx.project.transforms)
             self._store(entry.chunk, all_ok=False)
             return
-        self._save(*result)
+        rows, problems, failed, unfit = result
+        if unfit and (self.to_workers or entry.retried):  # made in a worker: here they are as sent, as given
+            sent = {item.id: item for item in entry.chunk}
+            rows = rows + [item_row(sent[ident]) for ident, _ in unfit]
+        self._save(rows, problems, failed, unfit, {item.id: item.title for item in entry.chunk})
 
     def _give_up(self, entry: InFlight) -> None:
         """A chunk stuck past its deadline, where no interrupt reaches: in the workers, they are ended (what
@@ -300,13 +309,30 @@ class Ingest:
         return (f"the transforms did not finish {items_text(len(chunk))} within {self.chunk_deadline:g} s, "
                 f"even when stopped; {what_then}")
 
-    def _save(self, rows: list[ItemRow], problems: list[str], failed: list[str]) -> None:
+    def _save(self, rows: list[ItemRow], problems: list[str], failed: list[str], unfit: list[Unfit],
+              titles: dict[str, str]) -> None:
+        """Save what was made of a chunk: `rows` (with what a failed transform changed undone; those of the items
+        the transforms left unfit to save, `unfit`, as their sources gave them)."""
         self.failures.extend(failed)
+        self.failures.extend(f"{t.instance}: {why}" for _, why in unfit for t in self.ctx.project.transforms)
         for problem in problems:
             where, _, message = problem.partition(": ")
             self.ctx.problem(where, message)
-        # A failed transform leaves an empty fingerprint, so the next run transforms those items again.
-        self.ctx.store.save_rows(((row, "" if failed else self.prints[row[0]]) for row in rows), self.seen_at)
+        self._say_unfit(unfit, titles)
+        # An empty fingerprint, where a transform failed, has the next run transform the item again.
+        again = {ident for ident, _ in unfit}
+        self.ctx.store.save_rows(((row, "" if failed or row[0] in again else self.prints[row[0]]) for row in rows),
+                                 self.seen_at)
+
+    def _say_unfit(self, unfit: list[Unfit], titles: dict[str, str]) -> None:
+        """One line for each item the transforms left unfit to save, saved as its source gave it instead."""
+        names = [t.instance for t in self.ctx.project.transforms]
+        where = f"transform{'s' if len(names) > 1 else ''} {', '.join(names)}"
+        for ident, why in unfit:
+            title = titles.get(ident, "")
+            self.ctx.problem(where, f"item {ident!r}{f' ({title!r})' if title else ''}: "
+                                    f"{why.removeprefix(f'item {ident} ')}; saved as its source gave it; the next run "
+                                    f"transforms it again", skipped=False)
 
     def _report(self, where: str) -> None:
         """One result per transform for the chunks: its first failure, or how many items it had."""
@@ -324,27 +350,40 @@ class Ingest:
     # -- every item at once ---------------------------------------------------------------------------
 
     def _transform_here(self, items: list[Item]) -> None:
+        """Every transform over every item at once. What a transform that fails changed is undone (`undoing`), and
+        an item left unfit to save is saved as its source gave it; either way every item is saved, to be
+        transformed again by the next run."""
         transforms = self.ctx.project.transforms
+        given = pickle.dumps(items, pickle.HIGHEST_PROTOCOL)  # the transforms change the items in place
         for n, transform in enumerate(transforms, 1):
             def work(transform=transform) -> tuple[str, int]:
-                apply_within(transform, items, self.ctx, self.ctx.project.transform_deadline_of(transform.instance))
+                undoing(items, partial(apply_within, transform, items, self.ctx,
+                                       self.ctx.project.transform_deadline_of(transform.instance)))
                 return items_text(len(items)), len(items)
 
             self.report.results.append(timed("transform", transform.instance, work))
             self.progress("transforms", n, len(transforms))
         self.ctx.forget_texts()
-        rows, unfit = saveable_rows(items, transforms)
-        if unfit:  # not saved (the next run fetches them again), and every transform failed, as for a chunk
+        rows, unfit = saveable_rows(items)
+        if unfit:  # each saved as its source gave it, and every transform failed, as for a chunk
             instances = {transform.instance for transform in transforms}
             for result in self.report.results:
                 if result.stage == "transform" and result.name in instances and result.ok:
                     result.ok, result.count = False, 0
-                    result.summary = unfit[0].partition(": ")[2] + (f" (and {len(unfit) // len(transforms) - 1} "
-                                                                     f"more)" if len(unfit) > len(transforms) else "")
-        all_ok = not self.report.failed("transform")
-        self.ctx.store.save_rows(((row, self.prints[row[0]] if all_ok else "") for row in rows), self.seen_at)
+                    result.summary = unfit[0][1] + (f" (and {len(unfit) - 1} more)" if len(unfit) > 1 else "")
+            self._say_unfit(unfit, {item.id: item.title for item in items})
+        again, all_ok = {ident for ident, _ in unfit}, not self.report.failed("transform")
+        self.ctx.store.save_rows(((row, self.prints[row[0]] if all_ok and row[0] not in again else "")
+                                  for row in rows + _as_given(given, unfit)), self.seen_at)
 
     def _store(self, items: list[Item], all_ok: bool) -> None:
         # A failed transform leaves an empty fingerprint, so the next run transforms those items again.
         self.ctx.store.save_items(((item, self.prints[item.id] if all_ok else "") for item in items), self.seen_at)
 
+
+def _as_given(given: bytes, unfit: list[Unfit]) -> list[ItemRow]:
+    """The rows of the items `unfit` names as they were before any transform (`given`: those items pickled then)."""
+    if not unfit:
+        return []
+    wanted = {ident for ident, _ in unfit}
+    return [item_row(item) for item in pickle.loads(given) if item.id in wanted]

@@ -705,12 +705,15 @@ def _intro() -> list[str]:
         "- `image` is an absolute http(s) URL (`image_url`), else the body's first image; `image_alt` is "
         "\"\" without an image, and taken from the body when the source gave none.",
         "",
-        "It fails the source, saying which item and why, for what it cannot mend: something that is not an "
-        "`Item`, a `kind` that is not one of `Kind`'s values (`\"news\"` is taken as `Kind.NEWS`), a "
-        "`published`, `event.start` or `event.end` that is not a timezone-aware datetime (a bare date too), a "
-        "`job.closing_date` that is not a day (a datetime; a string is taken only in ISO form, `2016-04-20`), "
-        "and a `source` naming another source of the project (or, for a `complete` source, not its own name); "
-        "an item a transform leaves so is not saved, and the transforms fail. "
+        "It skips the item, on a line naming the source, the item and what to fix (the source's other items are "
+        "saved; a source none of whose items it can take fails), for what it cannot mend: something that is not "
+        "an `Item`, an `id` that is empty or not text, a text field (`title`, `url`, ...) that is not text "
+        "(`None` is taken as empty), a `kind` that is not one of `Kind`'s values (`\"news\"` is taken as "
+        "`Kind.NEWS`), a `published`, `event.start` or `event.end` that is not a timezone-aware datetime (a bare "
+        "date too), a `job.closing_date` that is not a day (a datetime; a string is taken only in ISO form, "
+        "`2016-04-20`), a value that is not JSON; it fails the source for a `source` naming another source of the "
+        "project (or, for a `complete` source, not its own name). An item a transform leaves unfit to save is "
+        "saved as its source gave it, and the transforms fail. "
         "It does not check the rest: that a job has `job` details (or only a job has them), or that "
         "`theme_evidence` and `also_announced` are empty.",
         "",

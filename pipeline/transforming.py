@@ -10,6 +10,7 @@ chunks are spread over the workers (pickled there and back); otherwise they run 
 from __future__ import annotations
 
 import importlib
+import pickle
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -74,7 +75,7 @@ def apply_each(transforms: Sequence[tuple[str, Callable[[], Transform], float]],
     for instance, get, deadline in transforms:
         started = time.perf_counter()
         try:
-            apply_within(get(), items, run, deadline)
+            undoing(items, lambda get=get, deadline=deadline: apply_within(get(), items, run, deadline))
         except BaseException as exc:  # reported like any failing component (see `timed`)
             if is_stop(exc):
                 raise
@@ -83,6 +84,22 @@ def apply_each(transforms: Sequence[tuple[str, Callable[[], Transform], float]],
         if clock is not None:
             clock[instance] = clock.get(instance, 0.0) + time.perf_counter() - started
     return failures
+
+
+def undoing(items: list[Item], work: Callable[[], Any]) -> None:
+    """`work()`, which changes `items` in place; when it raises, the items are put back as they were before it (none
+    of its changes is kept, not half of them: the next transform, and the store, see them as it found them), and the
+    exception goes on. Items that cannot be copied so (a value a transform set that pickle refuses) stay as left."""
+    try:
+        kept = pickle.dumps(items, pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        kept = None
+    try:
+        work()
+    except BaseException:
+        if kept is not None:
+            items[:] = pickle.loads(kept)
+        raise
 
 
 def apply_within(transform: Transform, items: list[Item], run: Any, deadline: float) -> None:
@@ -130,24 +147,27 @@ def _module(name: str, file: str):
     return importlib.import_module(name)
 
 
-def transform_rows(transform_specs: list[Spec], items: list[Item]) -> tuple[list[ItemRow], list[str], list[str]]:
+Unfit = tuple[str, str]  # an item the transforms left unfit to save: its id, and "item <id> cannot be saved ...: why"
+Made = tuple[list[ItemRow], list[str], list[str], list[Unfit]]  # rows, problems, failures, unfit: what a chunk made
+
+
+def transform_rows(transform_specs: list[Spec], items: list[Item]) -> Made:
     """In a worker: `apply_chunk`, then each item as the row the store keeps, so its JSON is made here and
-    strings, not items with their evidence, go back to the main process (a fifth of the pickling)."""
+    strings, not items with their evidence, go back to the main process (a fifth of the pickling). The rows of the
+    items the transforms left unfit to save are not made: the main process has them as it sent them."""
     items, problems, failures = apply_chunk(transform_specs, items)
-    rows, unfit = saveable_rows(items, [spec[2] for spec in transform_specs])
-    return rows, problems, failures + unfit
+    rows, unfit = saveable_rows(items)
+    return rows, problems, failures, unfit
 
 
-def saveable_rows(items: list[Item], transforms: list[Transform] | list[str]) -> tuple[list[ItemRow], list[str]]:
-    """The rows (`item_row`) of the items the transforms left fit to save, and for each one they did not (a set
-    where a list belongs, a value that is not JSON, an event's time with no zone), a failure of every transform
-    (each a Transform or its instance name): "<transform>: item <id> cannot be saved as the transforms left it: ..."."""
-    names = [getattr(transform, "instance", transform) for transform in transforms]
+def saveable_rows(items: list[Item]) -> tuple[list[ItemRow], list[Unfit]]:
+    """The rows (`item_row`) of the items the transforms left fit to save, and each one they did not (a set where a
+    list belongs, a value that is not JSON, an event's time with no zone)."""
     rows, unfit = [], []
     for item in items:
         try:
             check_dates(item)
             rows.append(item_row(item))
         except (TypeError, ValueError, AttributeError) as exc:
-            unfit += [f"{name}: item {item.id} cannot be saved as the transforms left it: {exc}" for name in names]
+            unfit.append((item.id, f"item {item.id} cannot be saved as the transforms left it: {exc}"))
     return rows, unfit

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipeline import hookimpl
-from pipeline.components import Source
+from pipeline.components import Source, Transform
 from pipeline.models import EventDetails, Item, JobDetails, Kind, item_id
 
 LONDON = "Europe/London"
@@ -188,3 +188,83 @@ def test_a_job_or_event_with_no_date_stays_current_everywhere_until_withdrawn(pi
         undated = case.endswith("no date")
         said = _said_current(project, item) | {"email": still_relevant(item, moment)}
         assert said == dict.fromkeys(said, undated), (case, said)
+
+
+# -- a transform's failure: nothing half-transformed is saved, and an item left unfit is saved as its source gave it
+
+class _SpoilsOne(Transform):
+    """Marks every item, and leaves the one called "Spoilt" with its themes a set: it cannot be saved so."""
+
+    name = "spoils-one"
+
+    def apply(self, items, run):
+        for item in items:
+            item.summary = "marked"
+            if item.title == "Spoilt":
+                item.themes = {"broken"}
+
+
+class _RaisesHalfWay(Transform):
+    """Marks the first half of the items it is given, then raises."""
+
+    name = "raises-half-way"
+
+    def apply(self, items, run):
+        for item in items[:len(items) // 2 or 1]:
+            item.summary = "half"
+        raise RuntimeError("broke half-way")
+
+
+class _TransformsPlugin:
+    @hookimpl
+    def register_transforms(self, register):
+        register(_SpoilsOne)
+        register(_RaisesHalfWay)
+
+
+WAYS = {"the whole run here": (False, 1, 3), "in chunks here": (True, 1, 3), "in chunks in workers": (True, 2, 450)}
+
+
+def _transformed_project(pipeline_project, item_factory, monkeypatch, way: str, transform: str):
+    in_workers, workers, count = WAYS[way]
+    for cls in (_SpoilsOne, _RaisesHalfWay):
+        monkeypatch.setattr(cls, "in_workers", in_workers)
+    items = [item_factory(Kind.NEWS, "Spoilt" if n == 1 else f"Item {n}", published=datetime(2016, 1, 2, 9, n % 60,
+                                                                                           tzinfo=ZoneInfo(LONDON)),
+                          summary="") for n in range(count)]
+    return items, pipeline_project(f'[pipeline]\nname = "N"\nworkers = {workers}\n'
+                                   f'[transforms.t]\ntype = "{transform}"\n[sinks.feed]\ntype = "rss"\n', items=items,
+                                   plugins=[("h150_transforms", _TransformsPlugin())])
+
+
+@pytest.mark.parametrize("way", list(WAYS))
+def test_a_transform_that_raises_saves_no_item_half_transformed(pipeline_project, item_factory, monkeypatch, way):
+    items, project = _transformed_project(pipeline_project, item_factory, monkeypatch, way, "raises-half-way")
+    report = project.run(as_of=date(2016, 2, 1), mode="refresh", check=False)
+    assert report.exit_code == 1
+    (failed,) = [r for r in report.results if not r.ok]
+    assert (failed.stage, failed.name) == ("transform", "t") and "broke half-way" in failed.summary
+    stored = project.items()
+    assert len(stored) == len(items)  # every item saved, to be transformed again by the next run
+    assert {item.summary for item in stored} == {""}, "saved as its source gave it, not half-transformed"
+
+
+@pytest.mark.parametrize("way", list(WAYS))
+def test_an_item_a_transform_leaves_unfit_is_saved_as_its_source_gave_it_and_said(pipeline_project, item_factory,
+                                                                                  monkeypatch, way):
+    items, project = _transformed_project(pipeline_project, item_factory, monkeypatch, way, "spoils-one")
+    report = project.run(as_of=date(2016, 2, 1), mode="refresh", check=False)
+    assert report.exit_code == 1  # the transform failed (for that item), as documented
+    (failed,) = [r for r in report.results if not r.ok]
+    assert (failed.stage, failed.name) == ("transform", "t")
+    assert f"item {items[1].id} cannot be saved as the transforms left it" in failed.summary
+    (line,) = report.problems
+    assert line.startswith(f"transform t: item {items[1].id!r} ('Spoilt'): cannot be saved as the transforms left "
+                           f"it: "), line
+    assert line.endswith("saved as its source gave it; the next run transforms it again"), line
+    assert report.label(line) == "kept, with a warning"
+    stored = {item.title: item for item in project.items()}
+    assert len(stored) == len(items)  # nothing lost: the spoilt one too
+    assert stored["Spoilt"].summary == "" and stored["Spoilt"].themes == []
+    assert {item.summary for title, item in stored.items() if title != "Spoilt"} == {"marked"}
+    assert "Spoilt" in [entry.title for entry in project.feed().entries] or len(items) > 50  # the feed's limit

@@ -601,8 +601,10 @@ def test_an_item_a_transform_leaves_unfit_to_save_fails_the_transform_and_not_th
 
     result = _the_failed_transform(report)
     assert "cannot be saved as the transforms left it" in result.summary, result
-    items = _stored(tmp_path)
-    assert len(items) == CHUNK_ITEMS + 49 and not any(item.url.endswith("-7") for item in items)
+    items = _stored(tmp_path)  # the one left unfit saved as its source gave it (review h150)
+    assert len(items) == CHUNK_ITEMS + 50
+    assert [item.summary for item in items if item.url.endswith("-7")] == [""]
+    assert {item.summary for item in items if not item.url.endswith("-7")} == {"marked"}
 
 
 def test_a_run_with_nothing_new_reports_each_transform_with_no_items_and_no_negative_time(tmp_path):

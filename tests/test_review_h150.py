@@ -1,5 +1,6 @@
-"""Review h150: one item unfit to save failed its whole source (none of its good items stored); and a job or an
-event with no date was called closed or past on the site while the feed and the email kept it current."""
+"""Review h150: one item unfit to save failed its whole source (none of its good items stored); a job or an event
+with no date was called closed or past on the site while the feed and the email kept it current; and a transform
+that failed had its items saved half-changed, and one it left unfit to save was not saved at all."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import inspect
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -55,7 +56,7 @@ class Renderer:
         other folder, which a page's template may include, import or extend (a project's own `partials/`); what
         the plugins preparing the environment may give (`preparers`), and the names of the filters, globals and
         tests it has (a plugin that raised this run gave none: the pages it makes are made again once it works)."""
-        names = sorted(self.env.list_templates())
+        names = sorted(listed(self.env))
         given = [sorted(self.env.filters), sorted(self.env.globals), sorted(self.env.tests)]
         return "\n".join([*(f"{name}\n{self._source(name)}" for name in names), preparers(self.project), repr(given)])
 
@@ -93,6 +94,26 @@ class Renderer:
             all_events_calendar=site.CALENDAR, all_events_subscribe=site.subscription_url(self.project, site.CALENDAR),
             all_events_address=site.url(self.project, site.CALENDAR), body_html=body_html, kind_label=KIND_LABELS,
             theme_path=site.theme_path, site=site, **context)
+
+
+def listed(env: jinja2.Environment) -> set[str]:
+    """Every template the loader can give: those Jinja2 lists, and, for a folder of templates, those in a folder
+    linked into it (templates/partials/ a link to a folder several projects share), which Jinja2 reads through but
+    does not list; a loop of links is walked once."""
+    names = set(env.list_templates())
+    searchpath = env.loader.searchpath if isinstance(env.loader, jinja2.FileSystemLoader) else []
+    for root in searchpath:
+        seen: set[str] = set()
+        for folder, subfolders, files in os.walk(root, followlinks=True):
+            real = os.path.realpath(folder)
+            if real in seen:  # a link back to a folder already walked
+                subfolders[:] = []
+                continue
+            seen.add(real)
+            for file in files:
+                name = os.path.relpath(os.path.join(folder, file), root).replace(os.sep, "/")
+                names.add(name[2:] if name.startswith("./") else name)
+    return names
 
 
 def preparers(project: Project) -> str:

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
 from pipeline import site
+from pipeline.cli import main
 from pipeline.templating import SHIPPED_TEMPLATES
 from tests.test_archive_unchanged import SKIPPED, planned, settle, site_of  # noqa: F401 (the fixture)
 
@@ -32,3 +42,33 @@ def test_a_template_in_a_linked_folder_that_a_site_template_includes_is_shown_wh
     note.write_text("<p>Second note.</p>", encoding="utf-8")
     built.write()
     assert "Second note." in built.read(site.FRONT_PAGE)
+
+
+def _read_only_mount(folder: Path, *command: str) -> subprocess.CompletedProcess:
+    """`command` run with `folder` bound read-only onto itself, in a mount namespace of the test's own (root only)."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) to mount a folder read-only")
+    done = subprocess.run(["unshare", "-m", "sh", "-c", 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" '
+                           '&& shift && exec "$@"', "sh", str(folder), *command],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
+                              str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH")]))})
+    if done.returncode != 0 and done.stderr.startswith(("mount:", "unshare:")):
+        pytest.skip(f"cannot mount read-only here: {done.stderr.strip()}")
+    return done
+
+
+def test_status_reads_a_state_folder_mounted_read_only(write_project):
+    """`status` reads only, yet a state folder mounted read-only (a monitoring unit's ReadOnlyPaths, a backup's
+    snapshot) stopped it: SQLite opening a WAL database read-only must create the -shm beside it, and cannot there
+    ("on a file system mounted read-only, so the state database cannot be written", exit 2). With no -wal beside it
+    (no run has it open, nor was killed with commits in one) the file holds everything, and is read as it is."""
+    config = write_project('[sinks.feed]\ntype = "rss"\n')
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    state = config.parent / "state"
+    assert not (state / "pipeline.sqlite-wal").exists() and not (state / "pipeline.sqlite-shm").exists()
+    done = _read_only_mount(state, sys.executable, "-m", "pipeline", "status", "--json", "-c", str(config))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [(run["as_of"], run["outcome"]) for run in json.loads(done.stdout)["runs"]] == [("2016-02-01", "done")]
+    assert sorted(path.name for path in state.iterdir()) == ["pipeline.lock", "pipeline.sqlite",
+                                                             "pipeline.sqlite-checked"]

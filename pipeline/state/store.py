@@ -86,6 +86,35 @@ ISSUE_ITEMS = "SELECT value FROM editions, json_each(editions.item_ids)"
 RECENT_THEMES = (f"SELECT id, published, themes FROM items WHERE (published < ? OR id IN ({ISSUE_ITEMS})) AND {LISTED} "
                  f"ORDER BY published DESC, id")
 
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """`path` opened read only (`mode=ro`). SQLite reading a WAL database so must open or create the -shm beside it;
+    in a folder where it cannot (mounted read-only: a monitoring unit's ReadOnlyPaths, a snapshot) and with no -wal
+    beside it (no program has it open, nor was killed leaving commits in one), the file holds everything, and is read
+    as it is (`immutable=1`: no lock and no -shm, which SQLite documents for such a database)."""
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None, timeout=READ_WAIT)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+    except sqlite3.OperationalError as exc:
+        wal = path.with_name(path.name + "-wal")
+        db.close()
+        if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_CANTOPEN or not path.is_file() or os.path.lexists(wal) \
+                or os.access(path.parent, os.W_OK) and not _read_only_mount(path.parent):
+            raise
+        return sqlite3.connect(f"{uri}&immutable=1", uri=True, check_same_thread=False, isolation_level=None,
+                               timeout=READ_WAIT)
+    return db
+
+
+def _read_only_mount(folder: Path) -> bool:
+    """Whether `folder` is on a file system mounted read-only (root may write anywhere else)."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 class Store:
     def __init__(self, path: Path, *, check: bool = False, read_only: bool = False):
         """Open (and bring up to date) the database at `path`; with `check`, raise `Damaged` first, before
@@ -118,8 +147,7 @@ class Store:
         self.suppressions: SuppressionLog | None = None
         opened_at = datetime.now(UTC)
         if read_only:  # mode=ro: never creates the file, and never checkpoints a -wal a killed run left beside it
-            self.db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True,
-                                      check_same_thread=False, isolation_level=None, timeout=READ_WAIT)
+            self.db = _read_only(path)
             try:
                 self.db = up_to_date(self.db)
                 self.db.execute("PRAGMA query_only=ON")

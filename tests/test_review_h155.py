@@ -26,13 +26,15 @@ def _front_with(text: str) -> str:
 def test_a_template_in_a_linked_folder_that_a_site_template_includes_is_shown_when_edited(site_of, tmp_path):  # noqa: F811
     """templates/partials/ a symbolic link to a folder several projects share: the loader reads through it, but
     Jinja2 lists templates without following a linked folder, so an edit of the partial was in no page key and the
-    front page kept the old note. A loop of links in templates/ is walked once, not for ever."""
+    front page kept the old note. A loop of links in templates/ is walked once, not for ever, and a link to the
+    project's folder not at all: its out/ and state/, which every build changes, would make every page again."""
     own = tmp_path / "templates" / "site" / "front.html"
     own.parent.mkdir(parents=True)
     own.write_text(_front_with('{% include "partials/note.html" %}'), encoding="utf-8")
     shared = tmp_path / "shared-partials"
     shared.mkdir()
     (shared / "again").symlink_to(shared, target_is_directory=True)  # a loop: shared/again/again/... is shared
+    (shared / "up").symlink_to(tmp_path, target_is_directory=True)  # around templates/: out/ and state/ too
     (tmp_path / "templates" / "partials").symlink_to(shared, target_is_directory=True)
     note = shared / "note.html"
     note.write_text("<p>First note.</p>", encoding="utf-8")
@@ -42,6 +44,7 @@ def test_a_template_in_a_linked_folder_that_a_site_template_includes_is_shown_wh
     note.write_text("<p>Second note.</p>", encoding="utf-8")
     built.write()
     assert "Second note." in built.read(site.FRONT_PAGE)
+    settle(built)  # made again once, and no more: out/ and state/, reached through up/, are in no page key
 
 
 def _read_only_mount(folder: Path, *command: str) -> subprocess.CompletedProcess:

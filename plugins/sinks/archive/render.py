@@ -99,14 +99,16 @@ class Renderer:
 def listed(env: jinja2.Environment) -> set[str]:
     """Every template the loader can give: those Jinja2 lists, and, for a folder of templates, those in a folder
     linked into it (templates/partials/ a link to a folder several projects share), which Jinja2 reads through but
-    does not list; a loop of links is walked once."""
+    does not list; a loop of links is walked once, and a link to a folder holding templates/ (`..`: the project's
+    out/ and state/, which every run changes) not at all."""
     names = set(env.list_templates())
     searchpath = env.loader.searchpath if isinstance(env.loader, jinja2.FileSystemLoader) else []
     for root in searchpath:
         seen: set[str] = set()
+        top = os.path.realpath(root)
         for folder, subfolders, files in os.walk(root, followlinks=True):
             real = os.path.realpath(folder)
-            if real in seen:  # a link back to a folder already walked
+            if real in seen or top.startswith(real + os.sep):  # a link back to a folder walked, or around them all
                 subfolders[:] = []
                 continue
             seen.add(real)

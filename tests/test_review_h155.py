@@ -14,6 +14,7 @@ import pytest
 from pipeline import site
 from pipeline.cli import main
 from pipeline.templating import SHIPPED_TEMPLATES
+from pipeline.testing import write_project_files
 from tests.test_archive_unchanged import SKIPPED, planned, settle, site_of  # noqa: F401 (the fixture)
 
 FRONT = (SHIPPED_TEMPLATES / "site" / "front.html").read_text(encoding="utf-8")
@@ -75,3 +76,79 @@ def test_status_reads_a_state_folder_mounted_read_only(write_project):
     assert [(run["as_of"], run["outcome"]) for run in json.loads(done.stdout)["runs"]] == [("2016-02-01", "done")]
     assert sorted(path.name for path in state.iterdir()) == ["pipeline.lock", "pipeline.sqlite",
                                                              "pipeline.sqlite-checked"]
+
+
+ONE_BY_ONE = '''
+import os
+from datetime import UTC, datetime
+
+from pipeline import hookimpl
+from pipeline.state import subscribers as subs
+from plugins.deliveries.outbox import Outbox
+
+
+class OneByOne(Outbox):
+    """The outbox, one recipient a batch; with H155_MOVE, the other reader chooses peer support once the first is
+    handed over, before their own batch begins (as on the preferences page, mid-send)."""
+
+    name = "one_by_one"
+    batch_size = 1
+    moved = False
+
+    def deliver(self, mailing, recipients, batch, run):
+        if os.environ.get("H155_MOVE") and not OneByOne.moved:
+            OneByOne.moved = True
+            [other] = {"ann@example.org", "cy@example.org"} - {r.email for r in recipients}
+            found = subs.find_subscriber(run.store, other)
+            subs.set_themes(run.store, found.id, ["peer support"], how="test", at=datetime.now(UTC))
+        return super().deliver(mailing, recipients, batch, run)
+
+
+@hookimpl
+def register_deliveries(register):
+    register(OneByOne)
+'''
+THEMED = """
+[transforms.themes]
+type = "themes"
+
+[transforms.themes.taxonomy]
+"research" = ["research*"]
+"peer support" = ["peer support*"]
+"""
+RESEARCH = ("---\ntitle: \"New research on recovery\"\ndate: 2016-01-18\n---\n\nOur research team published "
+            "research on recovery: the research asked what helps.\n")
+PEER = ("---\ntitle: \"Peer support in Leeds\"\ndate: 2016-01-20\n---\n\nPeer support workers met; peer support "
+        "groups start in March, peer support for all.\n")
+
+
+def test_a_resend_to_someone_who_changes_themes_while_it_runs_writes_beside_their_file(tmp_path, monkeypatch):
+    """After a copy of the database from before issue 1 went out is put back, the next run keeps Ann's and Cy's
+    files and records both unknown; `deliveries --resend unknown` writes the issue beside each. One of them choosing
+    other themes while the resend runs is sent the version of their new choice by the send's second pass, which was
+    not marked as the organiser's resend: their file was kept again, they stayed unknown, and the resend failed."""
+    from tests.newsletter_network import newsletter_toml
+    from tests.test_review_h151 import _put_back
+
+    config = write_project_files(
+        tmp_path, '[pipeline]\nname = "N"\nsite_url = "https://n.example.org"\nworkers = 1\nplugins_dir = "local"\n'
+        + THEMED + newsletter_toml(delivery='type = "one_by_one"'),
+        {"blog/research.md": RESEARCH, "blog/peer.md": PEER, "local/one_by_one.py": ONE_BY_ONE,
+         "subscribers.csv": "email,name,themes\nann@example.org,Ann,research\ncy@example.org,Cy,research\n"})
+    state, issue = config.parent / "state", config.parent / "outbox" / "issue-1"
+    assert main(["subscribers", "import", str(config.parent / "subscribers.csv"), "-c", str(config)]) == 0
+    copy = tmp_path / "copy.sqlite3"
+    assert main(["backup", str(copy), "-c", str(config)]) == 0
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    first = sorted(p.name for p in issue.iterdir())
+    assert len(first) == 2
+    _put_back(copy, state)
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 1  # both kept, unknown
+    assert sorted(p.name for p in issue.iterdir()) == first
+
+    monkeypatch.setenv("H155_MOVE", "1")
+    code = main(["deliveries", "--resend", "unknown", "-c", str(config)])
+    again = sorted(name[:-len(".eml")] + ".2.eml" for name in first)
+    assert sorted(p.name for p in issue.iterdir()) == sorted(first + again)
+    assert code == 0
+    assert main(["deliveries", "-c", str(config)]) == 0  # nobody unknown

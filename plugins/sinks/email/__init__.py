@@ -120,8 +120,7 @@ class EmailSink(Sink):
             return SinkResult(f"issue {edition.number} re-rendered; not sent, since issue {latest.number} "
                               f"is newer", files)
         groups, nothing_new = self.groups(edition, rendered, run, only=self._among(edition.number, only, run))
-        if only is not None:  # the organiser's choice: a delivery that keeps files writes beside what it holds
-            groups = [(dataclasses.replace(mailing, again=True), recipients) for mailing, recipients in groups]
+        groups = _again(groups, only)
         if run.dry_run:
             return SinkResult(self._dry_run_summary(edition.number, groups, joining, run), files)
         self._note_secret(groups, run)
@@ -131,6 +130,7 @@ class EmailSink(Sink):
             journal.active_without_delivery(run.store, edition.number)
         if passed_over:  # they changed their themes, or joined, while the send ran: their choice, now
             later, _ = self.groups(edition, rendered, run, only=passed_over)
+            later = _again(later, only)  # in a resend, still the organiser's choice
             extra = send_issue(run.store, self.deliverer, edition.number, later, now=run.clock, run=run)
             report.merge(extra)
         return SinkResult(self._summary(edition.number, report, nothing_new, run), files)
@@ -349,3 +349,11 @@ class EmailSink(Sink):
 @hookimpl
 def register_sinks(register) -> None:
     register(EmailSink)
+
+
+def _again(groups: list, only: frozenset[str] | None) -> list:
+    """`groups` as a resend (`only`, the organiser's choice) hands them over: a delivery that keeps files writes
+    beside what it holds (`Mailing.again`); as they are otherwise."""
+    if only is None:
+        return groups
+    return [(dataclasses.replace(mailing, again=True), recipients) for mailing, recipients in groups]

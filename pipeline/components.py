@@ -217,6 +217,7 @@ class Batch:
     id: str
     send_at: datetime | None = None  # when a scheduled send is released by the provider
     edition: int | None = None
+    begun: datetime | None = None  # when the host journalled it, before handing it over (None: not yet, or unknown)
 
 
 class Deliverer(Component):

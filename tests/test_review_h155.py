@@ -152,3 +152,52 @@ def test_a_resend_to_someone_who_changes_themes_while_it_runs_writes_beside_thei
     assert sorted(p.name for p in issue.iterdir()) == sorted(first + again)
     assert code == 0
     assert main(["deliveries", "-c", str(config)]) == 0  # nobody unknown
+
+
+def test_a_resend_cut_short_before_its_file_was_written_is_not_recorded_sent(tmp_path):
+    """`deliveries --resend unknown` to a reader whose issue file the outbox kept (a copy of the database put back):
+    the resend began their batch and the machine went down before the outbox wrote NAME.2.eml. The next run settles
+    the batch by what the outbox holds, and took the kept file, there before the batch began, for the resend's:
+    recorded sent, though nothing was written. Now a file older than the batch is no answer: unknown, as before."""
+    from datetime import UTC, datetime
+
+    from pipeline.state import Store, journal
+    from plugins.deliveries.outbox import file_name
+    from tests.test_review_h151 import _put_back
+
+    config = write_project_files(tmp_path, "", {"blog/2016-01-20.md": "---\ntitle: \"A day\"\ndate: 2016-01-20\n"
+                                                "---\n\nA day: what happened.\n"}, default_sinks=True)
+    config.write_text(config.read_text() + '\n[sources.blog]\ntype = "blog"\npath = "blog"\n')
+    state, issue = config.parent / "state", config.parent / "outbox" / "issue-1"
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    copy = tmp_path / "copy.sqlite3"
+    assert main(["backup", str(copy), "-c", str(config)]) == 0
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    _put_back(copy, state)
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 1  # the file kept, unknown
+    [(reader, status, _)] = _listed(state, issue=1)
+    kept = issue / file_name(reader)
+    assert status == "unknown" and kept.is_file()
+    an_hour_ago = kept.stat().st_mtime - 3600  # written by the send before the copy was put back, an hour before
+    os.utime(kept, (an_hour_ago, an_hour_ago))
+
+    store = Store(state / "pipeline.sqlite")  # what the resend did before the machine went down
+    try:
+        assert journal.release_for_resend(store, edition=1, statuses=("unknown",), at=datetime.now(UTC)) == 1
+        assert journal.begin_batch(store, batch="cut-short", edition=1, channel="outbox", recipients=[reader],
+                                   send_at=None, at=datetime.now(UTC)) == [reader]
+    finally:
+        store.close()
+    main(["refresh", "-c", str(config), "--as-of", "2016-02-01"])  # settles the batch left in flight
+    assert [status for _, status, _ in _listed(state, issue=1)] == ["unknown"]
+    assert sorted(p.name for p in issue.iterdir()) == [file_name(reader)]
+
+
+def _listed(state: Path, issue: int) -> list[tuple[str, str, str]]:
+    from pipeline.state import Store, journal
+
+    store = Store(state / "pipeline.sqlite")
+    try:
+        return journal.listed(store, issue, ("sent", "unknown", "failed", "in_flight"))
+    finally:
+        store.close()

@@ -134,7 +134,8 @@ def settle_open_batches(store: Store, deliverer: Deliverer, now: Clock) -> list[
             why = f"left in flight by the {open_batch.channel} delivery, which is no longer configured"
             interrupted = [Delivery(d.recipient, False, error=why, certain=False) for d in interrupted]
         else:
-            resolution = _resolve(deliverer, Batch(open_batch.id, open_batch.send_at, open_batch.edition),
+            resolution = _resolve(deliverer, Batch(open_batch.id, open_batch.send_at, open_batch.edition,
+                                                   open_batch.begun),
                                   interrupted, store, now)
         outcomes = [_outcome(d, resolution.get(d.recipient, Resolution.UNKNOWN), last_round=False)
                     for d in interrupted]
@@ -416,9 +417,11 @@ def _hand_over(store: Store, deliverer: Deliverer, edition: int, mailing: Mailin
             report.add(Outcome(r.email, FAILED, error=f"could not start a batch: {_reason(exc)}"))
         return [], False
     held.batch = batch.id  # before it is journalled: given up from here on, it is said to be left in flight
+    begun = now()
     claimed = set(journal.begin_batch(store, batch=batch.id, edition=edition, channel=deliverer.name,
-                                      recipients=[r.email for r in chunk], send_at=batch.send_at, at=now(),
+                                      recipients=[r.email for r in chunk], send_at=batch.send_at, at=begun,
                                       choices=mailing.choices))
+    batch = replace(batch, begun=begun)
     # another group of this send may hold one already; one may have left the list, or chosen other themes, since
     chunk = [r for r in chunk if r.email in claimed]
     if not chunk:

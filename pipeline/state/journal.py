@@ -41,6 +41,7 @@ class OpenBatch:
     channel: str
     send_at: datetime | None
     recipients: list[str]
+    begun: datetime | None = None  # when it was journalled
 
 
 class Outcome(NamedTuple):
@@ -179,12 +180,13 @@ def outstanding(store: Store, edition: int) -> Counter:
 def open_batches(store: Store) -> list[OpenBatch]:
     """Batches a run began and did not settle (it was killed, or lost its connection), oldest first."""
     found = []
-    for batch, edition, channel, send_at in store._rows(
-            "SELECT id, edition, channel, send_at FROM batches WHERE state = 'open' ORDER BY created_at, id"):
+    for batch, edition, channel, send_at, begun in store._rows(
+            "SELECT id, edition, channel, send_at, created_at FROM batches WHERE state = 'open' "
+            "ORDER BY created_at, id"):
         recipients = [r for (r,) in store._rows(
             "SELECT recipient FROM deliveries WHERE batch = ? AND status = 'in_flight' ORDER BY recipient", (batch,))]
         found.append(OpenBatch(batch, edition, channel, datetime.fromisoformat(send_at) if send_at else None,
-                               recipients))
+                               recipients, datetime.fromisoformat(begun)))
     return found
 
 

@@ -46,6 +46,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
 _PURPOSE = re.compile(r"[a-z]{1,20}")
 _WRITTEN = re.compile(r"\d{8}-\d{6}-\d{6}-.+\.eml$")  # a message's name in messages/ (`path_for`)
 _AGAIN = re.compile(r"\.\d+\.eml")  # after a recipient's file name's stem: a copy sent again, written beside it
+FILE_TIME_SLACK = 2  # seconds a file written in a batch may seem older than it (`Outbox._on_disk`)
 
 
 class Outbox(Deliverer):
@@ -198,8 +199,30 @@ class Outbox(Deliverer):
         """A file is written whole or not at all, so its presence is the answer; but for one found already there
         (`_kept`), which may have been handed on: unknown."""
         return {d.recipient: Resolution.UNKNOWN if (batch.edition, d.recipient) in self._found else
-                Resolution.SENT if self.path_for(batch.edition, d.recipient).is_file()
-                else Resolution.NOT_SENT for d in known}
+                self._on_disk(batch, d.recipient) for d in known}
+
+    def _on_disk(self, batch: Batch, recipient: str) -> Resolution:
+        """Sent when the batch wrote `recipient`'s file; unknown when their files there are all older than the batch
+        (kept from before it, as `_kept` keeps them: a resend, or a send after a restore, cut short before it
+        wrote its own); not sent when there is none."""
+        path = self.path_for(batch.edition, recipient)
+        stem = path.name[:-len(".eml")]
+        copies = [path, *(again for again in path.parent.glob(f"{stem}.*.eml")
+                          if _AGAIN.fullmatch(again.name[len(stem):]))]
+        written = []
+        for copy in copies:
+            try:
+                if copy.is_file():
+                    written.append(copy.stat().st_mtime_ns)
+            except OSError:
+                continue
+        if not written:
+            return Resolution.NOT_SENT
+        if batch.begun is None:  # when it began is not known: the file is taken for its
+            return Resolution.SENT
+        # a file system's times may be coarse (a second, two on FAT) and the kernel's a tick behind the clock
+        since = (batch.begun - timedelta(seconds=FILE_TIME_SLACK)).timestamp() * 1e9
+        return Resolution.SENT if max(written) >= since else Resolution.UNKNOWN
 
     def forget(self, address: str) -> int:
         """Every message to `address`: each issue's, and each confirmation or alert in messages/."""

@@ -201,3 +201,22 @@ def _listed(state: Path, issue: int) -> list[tuple[str, str, str]]:
         return journal.listed(store, issue, ("sent", "unknown", "failed", "in_flight"))
     finally:
         store.close()
+
+
+def test_status_reads_the_last_commit_while_a_writer_holds_a_transaction(write_project, capsys):
+    """(Sound.) mode=ro under a writer mid-transaction (a run's, serve's): status neither waits for it nor sees what
+    it has not committed."""
+    import sqlite3
+
+    config = write_project('[sinks.feed]\ntype = "rss"\n')
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    writer = sqlite3.connect(config.parent / "state" / "pipeline.sqlite", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("DELETE FROM runs")
+        capsys.readouterr()
+        assert main(["status", "--json", "-c", str(config)]) == 0
+        assert [run["as_of"] for run in json.loads(capsys.readouterr().out)["runs"]] == ["2016-02-01"]
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pipeline import item_view, site
 from pipeline.models import Kind
 from pipeline.sanitize import first_image
+from pipeline.state.successors import successors
 from plugins.sinks.archive.builder import Site
 from plugins.sinks.archive.facts import Facts
 from plugins.sinks.archive.render import KIND_LABELS, Head
@@ -68,14 +69,10 @@ def plan_withdrawn(built: Site, known: Iterable[str], planned: list[Planned]) ->
     # an app that imported it reads it again (an event pruned from the store since has nothing left to say).
     events = [entry.id for entry in withdrawn.values() if entry.kind == "event" and entry.start]
     revisions = built.store.revisions(item.id for item in built.items(events))
-    # The same item under another id, on the site now (a post whose slug or file name changed): its old addresses
-    # lead on to it, as for a title changed. From its own source only: another organisation's job of the same title
-    # and day is not the one taken down.
-    current = {(entry.kind, entry.title, entry.published): entry for entry in built.facts.values()}
-    matched = {entry.id: now for entry in withdrawn.values()
-               if (now := current.get((entry.kind, entry.title, entry.published))) is not None}
-    sources = {item.id: item.source for item in built.items([*matched, *(now.id for now in matched.values())])}
-    leads = {old: now for old, now in matched.items() if old in sources and sources[old] == sources.get(now.id)}
+    # The same item under another id, on the site now (a post whose slug or file name changed,
+    # pipeline/state/successors.py): its old addresses lead on to it, as for a title changed.
+    leads = {old: built.facts[new] for old, new in successors(built.store).items()
+             if old in withdrawn and new in built.facts}
     gone = []
     for path, entry in addresses:
         if path in wanted:

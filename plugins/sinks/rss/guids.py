@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pipeline.state import feed_guids
 from pipeline.state.store import Store
+from pipeline.state.successors import successors
 
 
 class Guids:
@@ -24,7 +25,7 @@ class Guids:
         self.given: dict[str, str] = {}
         self.handed: dict[str, str] = {}  # item id -> the withdrawn id whose guid it took
         self._store = store
-        self._withdrawn: dict[feed_guids.Identity, str] | None = None  # read on the first new id
+        self._before: dict[str, str] | None = None  # item id -> the withdrawn id it took the place of, read once
 
     @classmethod
     def load(cls, store: Store) -> Guids:
@@ -46,16 +47,12 @@ class Guids:
         return guid
 
     def _was(self, item_id: str) -> str | None:
-        """The withdrawn item, with a guid, that this one is under a new id (a post whose slug changed): of its source
-        and kind, with its title and date."""
+        """The withdrawn item, with a guid, whose place this one took (a post whose slug changed)."""
         if self._store is None:
             return None
-        if self._withdrawn is None:
-            self._withdrawn = feed_guids.withdrawn_with_guids(self._store)
-        if not self._withdrawn:
-            return None
-        identity = feed_guids.identities(self._store, [item_id]).get(item_id)
-        old = self._withdrawn.pop(identity, None) if identity is not None else None
+        if self._before is None:
+            self._before = {new: old for old, new in successors(self._store).items() if old in self.kept}
+        old = self._before.pop(item_id, None)
         return old if old in self.kept else None
 
     def save(self, store: Store) -> None:

@@ -1,0 +1,31 @@
+"""An item withdrawn because it is back under a new id: a post whose slug or file name changed.
+
+A blog post's id is its slug, so a new slug is a new item, and the old one is withdrawn (`Store.withdraw_missing`).
+The item that took its place is the one of the same source and kind, with the same title and date, that is not
+withdrawn: the site's old pages lead on to it (plugins/sinks/archive/items.py), and it keeps the old one's guid in
+the feeds (plugins/sinks/rss/guids.py). Changed together with its title or date, it is taken for another post; an
+item of another source (another organisation's job of the same title and day) is never taken for it.
+"""
+
+from __future__ import annotations
+
+from pipeline.state.store import Store
+
+# Of each withdrawn item, the item stored now with its source, kind, date and title (of two such, neither). Several
+# withdrawn items may lead to one (a slug changed twice).
+_SUCCESSORS = """
+SELECT o.id, n.id FROM withdrawn w
+JOIN items o ON o.id = w.item
+JOIN items n ON n.source = o.source AND n.kind = o.kind AND n.published = o.published AND n.id != o.id
+     AND json_extract(n.data, '$.title') IS json_extract(o.data, '$.title')
+WHERE n.id NOT IN (SELECT item FROM withdrawn)
+ORDER BY o.id
+"""
+
+
+def successors(store: Store) -> dict[str, str]:
+    """withdrawn item id -> the id of the item that took its place (see the module's docstring)."""
+    found: dict[str, str | None] = {}
+    for old, new in store._rows(_SUCCESSORS):
+        found[old] = None if old in found else new
+    return {old: new for old, new in found.items() if new is not None}

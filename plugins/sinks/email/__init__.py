@@ -124,8 +124,11 @@ class EmailSink(Sink):
         if run.dry_run:
             return SinkResult(self._dry_run_summary(edition.number, groups, joining, run), files)
         self._note_secret(groups, run)
-        self._readmit(run)
+        unreached, met = self._readmit(run), set()
+        if unreached:  # not handed over while on the provider's list (it would drop it, and the journal say sent)
+            groups = [(mailing, self._held(recipients, unreached, met)) for mailing, recipients in groups]
         report = send_issue(run.store, self.deliverer, edition.number, groups, now=run.clock, run=run)
+        self._held_failed(edition.number, unreached, met, report, run)  # before `passed_over`: it has a record now
         passed_over = self._among(edition.number, only, run) if only is not None else \
             journal.active_without_delivery(run.store, edition.number)
         if passed_over:  # they changed their themes, or joined, while the send ran: their choice, now
@@ -135,16 +138,42 @@ class EmailSink(Sink):
             report.merge(extra)
         return SinkResult(self._summary(edition.number, report, nothing_new, run), files)
 
-    def _readmit(self, run: RunContext) -> None:
+    def _readmit(self, run: RunContext) -> dict[str, str]:
         """Take whoever came back after unsubscribing or bouncing off the delivery's own suppression lists before
         the send (SendGrid would drop their mail without a word); one it could not is a problem of the run, named,
-        and asked again before the next send."""
+        left out of this send and asked again before the next: {address, lower case: the line for the journal}."""
         from pipeline.subscribers.readmission import readmit_returning
 
+        unreached = {}
         for address, why in readmit_returning(run.store, self.deliverer):
             run.problem(f"subscriber {address}", f"came back to the list, but the {self.deliverer.name} delivery could "
-                        f"not take them off its own suppression lists ({why}), so it may drop their mail; the next "
-                        f"send asks again", skipped=False)
+                        f"not take them off its own suppression lists ({why}), so this issue is not sent to them yet; "
+                        f"the next run asks again, then sends it", skipped=False)
+            unreached[address.lower()] = (f"not sent: still on the {self.deliverer.name} delivery's own suppression "
+                                          f"lists ({why}); the next run takes them off, then sends it")
+        return unreached
+
+    @staticmethod
+    def _held(recipients, unreached: dict[str, str], met: set[str]):
+        """`recipients` but those in `unreached`, each of whom is put in `met`."""
+        for recipient in recipients:
+            if recipient.email.lower() in unreached:
+                met.add(recipient.email)
+            else:
+                yield recipient
+
+    def _held_failed(self, number: int, unreached: dict[str, str], met: set[str], report, run: RunContext) -> None:
+        """Those the send left out for the provider's list: failed, for the next run (one the journal says had
+        the issue already keeps that: `record_failed` changes only a failed delivery)."""
+        from pipeline.state import journal
+        from pipeline.state.journal import FAILED, Outcome
+
+        had = journal.statuses(run.store, number)
+        for address in sorted(met - set(had)):
+            why = unreached[address.lower()]
+            journal.record_failed(run.store, edition=number, channel=self.deliverer.name, recipients=[address],
+                                  error=why, at=run.clock())
+            report.add(Outcome(address, FAILED, error=why))
 
     def _among(self, number: int, only: frozenset[str] | None, run: RunContext) -> list | None:
         """(id, email, name, themes) of the active subscribers in `only` that issue `number` has not reached;

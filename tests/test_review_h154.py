@@ -1,0 +1,52 @@
+"""Review h154: the h152 changes to sending and subscribers (resend, ASCII links, lead images kept, SendGrid
+re-admission, a rate limit far ahead)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pipeline.cli import main
+from pipeline.state import journal
+from tests.test_review_h152 import _come_back_through_serve, _sendgrid_project, _store
+
+
+def _issue(config, number: int) -> dict[str, str]:
+    store = _store(config)
+    try:
+        return {r: s for r, s, _ in journal.listed(store, number, ("sent", "failed", "unknown", "in_flight"))}
+    finally:
+        store.close()
+
+
+def test_someone_sendgrid_could_not_readmit_is_not_sent_the_issue_it_would_drop_but_gets_it_next_run(
+        fake, write_project, monkeypatch, capsys):
+    """Before: when SendGrid refused to take bob (who came back) off its global unsubscribes, the run said so, and
+    handed him the issue all the same: SendGrid dropped it without a word, the journal said "sent", and the next
+    run, which did take him off, never sent him that issue. Now he is left out of this send and recorded failed,
+    so the next run takes him off the list first and then sends him the issue, once."""
+    from pipeline.state import subscribers
+
+    monkeypatch.setenv("TEST_SECRET_H152", "a-secret-long-enough-for-links")
+    config = _sendgrid_project(fake, write_project, "email,name\nann@example.org,Ann\nbob@example.org,Bob\n")
+    assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
+    fake.suppress("bob@example.org", "unsubscribes")
+    store = _store(config)
+    subscribers.unsubscribe(store, subscribers.find_subscriber(store, "bob@example.org").id, how="preferences page",
+                            at=datetime.now(UTC))
+    store.close()
+    _come_back_through_serve(fake, config, "bob@example.org")
+    fake.fail_before(429, times=2, on="suppressions")
+    capsys.readouterr()
+
+    assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 1  # a delivery failed, as any
+
+    said = capsys.readouterr()
+    assert fake.api_key not in said.out + said.err
+    assert "bob@example.org" not in fake.dropped, "handed to SendGrid while on its list: dropped"
+    assert _issue(config, 2) == {"ann@example.org": "sent", "bob@example.org": "failed"}
+    before = fake.delivered()["bob@example.org"]
+
+    assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 0
+    assert not fake.suppressed("bob@example.org")
+    assert _issue(config, 2) == {"ann@example.org": "sent", "bob@example.org": "sent"}
+    assert fake.delivered()["bob@example.org"] == before + 1 and "bob@example.org" not in fake.dropped

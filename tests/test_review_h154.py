@@ -50,3 +50,92 @@ def test_someone_sendgrid_could_not_readmit_is_not_sent_the_issue_it_would_drop_
     assert not fake.suppressed("bob@example.org")
     assert _issue(config, 2) == {"ann@example.org": "sent", "bob@example.org": "sent"}
     assert fake.delivered()["bob@example.org"] == before + 1 and "bob@example.org" not in fake.dropped
+
+
+def _bob_came_back(fake, write_project, monkeypatch):
+    from pipeline.state import subscribers
+
+    monkeypatch.setenv("TEST_SECRET_H152", "a-secret-long-enough-for-links")
+    config = _sendgrid_project(fake, write_project, "email,name\nann@example.org,Ann\nbob@example.org,Bob\n")
+    assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
+    fake.suppress("bob@example.org", "unsubscribes")
+    store = _store(config)
+    subscribers.unsubscribe(store, subscribers.find_subscriber(store, "bob@example.org").id, how="preferences page",
+                            at=datetime.now(UTC))
+    store.close()
+    _come_back_through_serve(fake, config, "bob@example.org")
+    return config
+
+
+def _waiting(config) -> list[str]:
+    from pipeline.state import readmissions
+
+    store = _store(config)
+    try:
+        return [w.email for w in readmissions.due(store)]
+    finally:
+        store.close()
+
+
+def test_a_dry_run_asks_sendgrid_to_delete_nothing_and_keeps_the_return_waiting(fake, write_project, monkeypatch):
+    """(sound) `pipeline run --dry-run` with a return waiting: no DELETE reaches SendGrid, and the return still
+    waits for the real run, which takes bob off."""
+    config = _bob_came_back(fake, write_project, monkeypatch)
+    assert _waiting(config) == ["bob@example.org"]
+    assert main(["run", "--dry-run", "--as-of", "2016-04-01", "-c", str(config)]) == 0
+    assert [r for r in fake.log if r.method == "DELETE"] == []
+    assert _waiting(config) == ["bob@example.org"] and fake.suppressed("bob@example.org")
+    assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 0
+    assert not fake.suppressed("bob@example.org") and _waiting(config) == []
+
+
+def test_someone_who_came_back_and_left_again_before_the_send_stays_on_sendgrids_unsubscribes(
+        fake, write_project, monkeypatch):
+    """(sound) bob confirms again, then unsubscribes again before the next send: that send must not take him off
+    SendGrid's global unsubscribes (he asked to get nothing); nor any later run, until he comes back once more."""
+    from pipeline.state import subscribers
+
+    config = _bob_came_back(fake, write_project, monkeypatch)
+    store = _store(config)
+    subscribers.unsubscribe(store, subscribers.find_subscriber(store, "bob@example.org").id, how="one-click",
+                            at=datetime.now(UTC))
+    store.close()
+    for _ in range(2):
+        assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 0
+    assert [r for r in fake.log if r.method == "DELETE"] == []
+    assert fake.suppressed("bob@example.org")
+    assert "bob@example.org" not in fake.delivered() or fake.delivered()["bob@example.org"] == 2  # issue 1, confirm
+
+
+def test_a_database_from_before_readmissions_is_read_by_status_and_migrated_by_a_run(fake, write_project,
+                                                                                  monkeypatch, capsys):
+    """(sound) A state database made before the table existed: `pipeline status` (read-only) reads it and writes
+    nothing; the next run makes the table, and a return confirmed after it is taken off SendGrid's lists."""
+    import sqlite3
+
+    monkeypatch.setenv("TEST_SECRET_H152", "a-secret-long-enough-for-links")
+    config = _sendgrid_project(fake, write_project, "email,name\nann@example.org,Ann\nbob@example.org,Bob\n")
+    assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
+    path = config.parent / "state" / "pipeline.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE readmissions")
+    db.commit()
+    db.close()
+    assert main(["status", "-c", str(config)]) in (0, 3)
+    db = sqlite3.connect(path)
+    assert not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'readmissions'").fetchone()
+    db.close()
+    config = _bob_came_back_after(fake, config)
+    assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 0
+    assert not fake.suppressed("bob@example.org")
+
+
+def _bob_came_back_after(fake, config):
+    from pipeline.state import subscribers
+
+    fake.suppress("bob@example.org", "bounces")
+    store = _store(config)
+    subscribers.suppress(store, "bob@example.org", "bounced", how="sendgrid webhook: bounce", at=datetime.now(UTC))
+    store.close()
+    _come_back_through_serve(fake, config, "bob@example.org")
+    return config

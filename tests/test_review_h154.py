@@ -139,3 +139,22 @@ def _bob_came_back_after(fake, config):
     store.close()
     _come_back_through_serve(fake, config, "bob@example.org")
     return config
+
+
+# -- the email's links in ASCII (header_link) ---------------------------------------------------------------------
+
+def test_a_link_in_an_item_whose_port_is_out_of_range_does_not_stop_the_email(pipeline_project):
+    """Before: since every link of the email goes through `header_link`, an item's address outside ASCII with a port
+    no URL parser takes (a post's lead image at https://bücher.de:99999/bild.png, as a source gave it) raised
+    ValueError ("Port out of range") while the issue was rendered: the email sink failed, and nobody got the issue,
+    every run, for one item's bad link. Now such an address is left as it is, as one whose host IDNA cannot take."""
+    from datetime import date
+
+    from tests.test_withdrawn import BLOG_TOML, post_file
+
+    project = pipeline_project(BLOG_TOML, {
+        "blog/feb.md": post_file("February post", "2016-01-25", "image: https://bücher.de:99999/bild.png\n"),
+        "subscribers.csv": "email,name\nreader@example.org,Reader\n"})
+    project.run(as_of=date(2016, 2, 1))  # (fails the test when a sink failed)
+    assert list((project.root / "outbox" / "issue-1").glob("*.eml"))
+

@@ -109,12 +109,16 @@ class Mailing:
 def header_link(url: str) -> str:
     """`url` as a header takes it, in ASCII as a browser sends it: a host outside ASCII in its IDNA form
     (bücher.de: xn--bcher-kva.de), a path outside it %-escaped in UTF-8 (what is escaped already stays so), so that
-    a site_url with an umlaut keeps each issue's one-click unsubscribe link. Given back as it is when it is ASCII
-    already, or its host is no name IDNA takes (then `_safe_link` leaves it out, as before)."""
+    a site_url with an umlaut keeps each issue's one-click unsubscribe link; a port kept. Given back
+    as it is when it is ASCII already, or does not parse (a port out of range) or its host is no name IDNA takes
+    (then `_safe_link` leaves it out, as before)."""
     if url.isascii():
         return url
-    parts = urlsplit(url)
-    host, port = parts.hostname or "", parts.port if parts.netloc.rpartition(":")[2].isdigit() else None
+    try:  # an item's address as its source gave it: a port out of range, an unclosed IPv6 host
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port if parts.netloc.rpartition(":")[2].isdigit() else None
+    except ValueError:
+        return url
     if not host.isascii():
         import idna  # here: a site outside ASCII is rare
 

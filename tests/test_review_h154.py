@@ -158,3 +158,16 @@ def test_a_link_in_an_item_whose_port_is_out_of_range_does_not_stop_the_email(pi
     project.run(as_of=date(2016, 2, 1))  # (fails the test when a sink failed)
     assert list((project.root / "outbox" / "issue-1").glob("*.eml"))
 
+
+def test_header_link_keeps_a_port_the_user_and_what_is_escaped_and_leaves_ascii_alone():
+    """A site or an item address outside ASCII: the host in IDNA, the port, a path's spaces and characters
+    %-escaped, what is escaped already kept as it is (not escaped twice); an ASCII address byte for byte the same
+    (even with a space). Before, the user part of an address (https://name@host/) was dropped."""
+    from pipeline.mail.message import header_link
+
+    assert header_link("https://bücher.de:8443/schöne neuigkeiten/") == \
+        "https://xn--bcher-kva.de:8443/sch%C3%B6ne%20neuigkeiten/"
+    assert header_link("https://bücher.de/sch%C3%B6ne/ö") == "https://xn--bcher-kva.de/sch%C3%B6ne/%C3%B6"
+    assert header_link("https://network.example.org/a b/?x=1") == "https://network.example.org/a b/?x=1"
+    assert header_link("http://[::1]:8080/ö") == "http://[::1]:8080/%C3%B6"
+    assert header_link("https://leser@bücher.de/ö") == "https://leser@xn--bcher-kva.de/%C3%B6"

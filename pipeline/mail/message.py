@@ -109,7 +109,7 @@ class Mailing:
 def header_link(url: str) -> str:
     """`url` as a header takes it, in ASCII as a browser sends it: a host outside ASCII in its IDNA form
     (bücher.de: xn--bcher-kva.de), a path outside it %-escaped in UTF-8 (what is escaped already stays so), so that
-    a site_url with an umlaut keeps each issue's one-click unsubscribe link; a port kept. Given back
+    a site_url with an umlaut keeps each issue's one-click unsubscribe link; a port and a user part kept. Given back
     as it is when it is ASCII already, or does not parse (a port out of range) or its host is no name IDNA takes
     (then `_safe_link` leaves it out, as before)."""
     if url.isascii():
@@ -129,6 +129,8 @@ def header_link(url: str) -> str:
     host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
     netloc = f"{host}:{port}" if port is not None else host
     escape = "/%!$&'()*+;=:@-._~"  # what a path may hold as it is (RFC 3986), the % of an escape included
+    user, at, _ = parts.netloc.rpartition("@")
+    netloc = f"{quote(user, safe=escape.replace('/', '').replace('@', ''))}@{netloc}" if at else netloc  # kept
     return urlunsplit((parts.scheme, netloc, quote(parts.path, safe=escape), quote(parts.query, safe=escape + "?"),
                        quote(parts.fragment, safe=escape + "?")))
 

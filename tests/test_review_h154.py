@@ -171,3 +171,40 @@ def test_header_link_keeps_a_port_the_user_and_what_is_escaped_and_leaves_ascii_
     assert header_link("https://network.example.org/a b/?x=1") == "https://network.example.org/a b/?x=1"
     assert header_link("http://[::1]:8080/ö") == "http://[::1]:8080/%C3%B6"
     assert header_link("https://leser@bücher.de/ö") == "https://leser@xn--bcher-kva.de/%C3%B6"
+
+
+def test_a_rate_limit_far_ahead_on_sendgrids_suppression_lists_is_not_waited_out_person_by_person(
+        fake, write_project, monkeypatch, capsys):
+    """Before: a 429 from the suppression-list endpoints whose reset is hours away (their own cap) was retried, each
+    retry waiting max_wait_seconds, for every returning subscriber in turn, all in vain, before the issue went to
+    anyone: with the defaults (3 retries, 60 s) three minutes a person. Now the first such 429 is not retried, and
+    no other return is asked of SendGrid in that run: each is said with the reset time, left out of the send and
+    asked again by the next run. (max_wait_seconds is 0 here: the requests that reach SendGrid are counted.)"""
+    from pipeline.state import subscribers
+
+    monkeypatch.setenv("TEST_SECRET_H152", "a-secret-long-enough-for-links")
+    readers = "email,name\nann@example.org,Ann\nbob@example.org,Bob\ncy@example.org,Cy\n"
+    config = _sendgrid_project(fake, write_project, readers)
+    assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
+    for address in ("bob@example.org", "cy@example.org"):
+        fake.suppress(address, "unsubscribes")
+        store = _store(config)
+        subscribers.unsubscribe(store, subscribers.find_subscriber(store, address).id, how="preferences page",
+                                at=datetime.now(UTC))
+        store.close()
+        _come_back_through_serve(fake, config, address)
+    fake.fail_before(429, times=10_000, on="suppressions", reset_in=5 * 3600)
+    capsys.readouterr()
+
+    assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 1
+
+    deletes = [r for r in fake.log if r.method == "DELETE"]
+    assert len(deletes) == 1, [(r.path, r.status) for r in deletes]
+    said = capsys.readouterr()
+    for address in ("bob@example.org", "cy@example.org"):
+        line = [x for x in (said.out + said.err).splitlines() if f"subscriber {address}" in x]
+        assert line and "X-RateLimit-Reset" in line[0], said
+    assert _waiting(config) == ["bob@example.org", "cy@example.org"] or \
+        sorted(_waiting(config)) == ["bob@example.org", "cy@example.org"]
+    assert _issue(config, 2) == {"ann@example.org": "sent", "bob@example.org": "failed", "cy@example.org": "failed"}
+    assert fake.api_key not in said.out + said.err

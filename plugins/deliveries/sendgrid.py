@@ -140,6 +140,7 @@ class SendGrid(Deliverer):
         self.skew = timedelta(0)  # SendGrid's clock minus ours, from the Date of its last answer
         self.cancel_failure = ""
         self._capped: tuple[datetime, str] | None = None  # a rate limit's reset too far to wait for (SendGrid's time)
+        self._lists_capped: tuple[datetime, str] | None = None  # the same, of the suppression lists' endpoints
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -188,6 +189,19 @@ class SendGrid(Deliverer):
         self._capped = (until, said)
         if first:
             log.warning("sendgrid delivery: %s", said)
+        return said
+
+    def _lists_cap_reached(self, headers: Mapping[str, str]) -> str:
+        """For a 429 of the suppression lists' endpoints (their own rate limit): the reason, when its reset is further
+        ahead than `max_wait_seconds`, remembered so that no other address is asked until then (each would wait it
+        out in vain, retry after retry, before the send); "" when it is near enough to wait for."""
+        wait = rate_limit_wait(headers, time.time())
+        if wait is None or not wait > self.settings.max_wait_seconds:  # (not NaN either)
+            return ""
+        until = (self.sendgrid_now() + timedelta(seconds=min(wait, 400 * 86400.0))).replace(microsecond=0)
+        said = (f"SendGrid's rate limit on its suppression lists takes no more requests until {until:%Y-%m-%d %H:%M} "
+                f"UTC (X-RateLimit-Reset), further ahead than max_wait_seconds ({self.settings.max_wait_seconds:g} s)")
+        self._lists_capped = (until, said)
         return said
 
     def _note_clock(self, date_header: str | None) -> None:
@@ -344,6 +358,9 @@ class SendGrid(Deliverer):
             return
         from urllib.parse import quote
 
+        capped = self._lists_capped
+        if capped is not None and self.sendgrid_now() < capped[0]:  # a cap hours away: not asked, nor waited out
+            raise PipelineError(capped[1])
         path = quote(spelt, safe="@")
         client = self.client.client
         for what, request in (("bounce list", lambda: client.suppression.bounces._(path).delete()),
@@ -376,6 +393,8 @@ class SendGrid(Deliverer):
                 elif exc.status_code == 429:
                     answer = Answer.REFUSED
                     if sending and (capped := self._cap_reached(headers)):  # hours away: not waited for, nor retried
+                        return answer, capped, b""
+                    if not sending and (capped := self._lists_cap_reached(headers)):  # the same; the send goes on
                         return answer, capped, b""
                 else:
                     body = exc.body or b""

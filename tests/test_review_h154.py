@@ -208,3 +208,24 @@ def test_a_rate_limit_far_ahead_on_sendgrids_suppression_lists_is_not_waited_out
         sorted(_waiting(config)) == ["bob@example.org", "cy@example.org"]
     assert _issue(config, 2) == {"ann@example.org": "sent", "bob@example.org": "failed", "cy@example.org": "failed"}
     assert fake.api_key not in said.out + said.err
+
+
+def test_someone_forgotten_after_bouncing_who_comes_back_is_taken_off_sendgrids_bounce_list(
+        fake, write_project, monkeypatch):
+    """(sound) `subscribers forget` keeps the address as a suppression, with an event of the status it left with,
+    so bob, forgotten after he bounced, who comes back through the form, is still taken off SendGrid's bounce list
+    before the next send and gets it (his consent record was erased, but not that he had left)."""
+    from pipeline.state import subscribers
+
+    monkeypatch.setenv("TEST_SECRET_H152", "a-secret-long-enough-for-links")
+    config = _sendgrid_project(fake, write_project, "email,name\nann@example.org,Ann\nbob@example.org,Bob\n")
+    assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
+    fake.suppress("bob@example.org", "bounces")
+    store = _store(config)
+    subscribers.suppress(store, "bob@example.org", "bounced", how="sendgrid webhook: bounce", at=datetime.now(UTC))
+    store.close()
+    assert main(["subscribers", "forget", "bob@example.org", "-c", str(config)]) in (0, None)
+    _come_back_through_serve(fake, config, "bob@example.org")
+    assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 0
+    assert not fake.suppressed("bob@example.org") and "bob@example.org" not in fake.dropped
+    assert _issue(config, 2)["bob@example.org"] == "sent"

@@ -229,3 +229,44 @@ def test_someone_forgotten_after_bouncing_who_comes_back_is_taken_off_sendgrids_
     assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 0
     assert not fake.suppressed("bob@example.org") and "bob@example.org" not in fake.dropped
     assert _issue(config, 2)["bob@example.org"] == "sent"
+
+
+def test_someone_who_comes_back_while_the_send_runs_is_not_handed_to_sendgrid_before_it_takes_them_off(
+        fake, write_project, monkeypatch):
+    """Before: bob, who had unsubscribed (on SendGrid's global unsubscribes), pressed his confirmation button while
+    the issue was being sent, after the delivery had been asked to take returns off its lists: the send picked him
+    up as one who joined while it ran, and handed him to SendGrid, which dropped it; the journal said sent, so he
+    never got that issue. Now one whose return still waits to be taken off the lists is left out of the send,
+    recorded failed, and the next run takes him off first, then sends it to him once."""
+    from pipeline.state import subscribers
+
+    monkeypatch.setenv("TEST_SECRET_H152", "a-secret-long-enough-for-links")
+    config = _sendgrid_project(fake, write_project, "email,name\nann@example.org,Ann\nbob@example.org,Bob\n")
+    assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
+    fake.suppress("bob@example.org", "unsubscribes")
+    store = _store(config)
+    bob = subscribers.find_subscriber(store, "bob@example.org").id
+    subscribers.unsubscribe(store, bob, how="preferences page", at=datetime.now(UTC))
+    request = subscribers.request_subscription(store, "bob@example.org", "Bob", (), how="form", at=datetime.now(UTC))
+    store.close()
+    pressed = []
+
+    def press_the_button(n, path, phase):  # in the stand-in, while the run waits for SendGrid's answer
+        if path == "/v3/mail/send" and phase == "accepted" and not pressed:
+            inside = _store(config)
+            try:
+                pressed.append(subscribers.confirm(inside, bob, how="confirmation", at=datetime.now(UTC),
+                                                   request=request.id))
+            finally:
+                inside.close()
+    fake.on_request(press_the_button)
+
+    main(["run", "--as-of", "2016-04-01", "-c", str(config)])
+    fake.on_request(None)
+
+    assert pressed == [True]
+    assert "bob@example.org" not in fake.dropped, "handed to SendGrid while on its list: dropped"
+    assert _issue(config, 2) == {"ann@example.org": "sent", "bob@example.org": "failed"}
+    assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 0
+    assert not fake.suppressed("bob@example.org") and "bob@example.org" not in fake.dropped
+    assert _issue(config, 2) == {"ann@example.org": "sent", "bob@example.org": "sent"}

@@ -47,6 +47,13 @@ def due(store: Store) -> list[Waiting]:
         "WHERE s.status = 'active' ORDER BY r.asked_at, r.subscriber")]
 
 
+def waiting(store: Store) -> set[str]:
+    """The addresses (lower case) of everyone whose return still waits to be taken off the delivery's lists: one
+    who confirmed after `due` was read (while a send ran) too. A send hands none of them over."""
+    return {email.lower() for (email,) in store._rows(
+        "SELECT s.email FROM readmissions r JOIN subscribers s ON s.id = r.subscriber")}
+
+
 def done(store: Store, subscriber_id: int) -> None:
     with store.transaction() as db:
         db.execute("DELETE FROM readmissions WHERE subscriber = ?", (subscriber_id,))

@@ -48,6 +48,10 @@ if TYPE_CHECKING:  # the renderer (Jinja2, MJML, the item view) is loaded when a
     from plugins.sinks.email.render import RenderedEdition
 
 
+_CAME_BACK_WHILE_SENDING = ("not sent: came back to the list while the send ran, so may still be on the delivery's own "
+                            "suppression lists; the next run takes them off, then sends it")
+
+
 class EmailSink(Sink):
     name = "email"
     single = "the delivery journal and the subscriber list are one per project: one project sends one newsletter"
@@ -124,17 +128,23 @@ class EmailSink(Sink):
         if run.dry_run:
             return SinkResult(self._dry_run_summary(edition.number, groups, joining, run), files)
         self._note_secret(groups, run)
-        unreached, met = self._readmit(run), set()
-        if unreached:  # not handed over while on the provider's list (it would drop it, and the journal say sent)
-            groups = [(mailing, self._held(recipients, unreached, met)) for mailing, recipients in groups]
+        unreached, met = self._readmit(run), {}
+        # none still on the provider's lists is handed over (it would drop it, and the journal say sent)
+        keeps_lists = type(self.deliverer).readmit is not Deliverer.readmit  # smtp, outbox: none to be on
+        if keeps_lists:
+            groups = [(mailing, self._held(recipients, unreached, met, run)) for mailing, recipients in groups]
         report = send_issue(run.store, self.deliverer, edition.number, groups, now=run.clock, run=run)
-        self._held_failed(edition.number, unreached, met, report, run)  # before `passed_over`: it has a record now
+        self._held_failed(edition.number, met, report, run)  # before `passed_over`: they have a record now
         passed_over = self._among(edition.number, only, run) if only is not None else \
             journal.active_without_delivery(run.store, edition.number)
         if passed_over:  # they changed their themes, or joined, while the send ran: their choice, now
             later, _ = self.groups(edition, rendered, run, only=passed_over)
             later = _again(later, only)  # in a resend, still the organiser's choice
+            met = {}
+            if keeps_lists:
+                later = [(mailing, self._held(recipients, unreached, met, run)) for mailing, recipients in later]
             extra = send_issue(run.store, self.deliverer, edition.number, later, now=run.clock, run=run)
+            self._held_failed(edition.number, met, extra, run)
             report.merge(extra)
         return SinkResult(self._summary(edition.number, report, nothing_new, run), files)
 
@@ -149,31 +159,39 @@ class EmailSink(Sink):
             run.problem(f"subscriber {address}", f"came back to the list, but the {self.deliverer.name} delivery could "
                         f"not take them off its own suppression lists ({why}), so this issue is not sent to them yet; "
                         f"the next run asks again, then sends it", skipped=False)
-            unreached[address.lower()] = (f"not sent: still on the {self.deliverer.name} delivery's own suppression "
-                                          f"lists ({why}); the next run takes them off, then sends it")
+            unreached[address.lower()] = (f"not sent: may still be on the {self.deliverer.name} delivery's own "
+                                          f"suppression lists ({why}); the next run takes them off, then sends it")
         return unreached
 
     @staticmethod
-    def _held(recipients, unreached: dict[str, str], met: set[str]):
-        """`recipients` but those in `unreached`, each of whom is put in `met`."""
-        for recipient in recipients:
-            if recipient.email.lower() in unreached:
-                met.add(recipient.email)
+    def _held(recipients, unreached: dict[str, str], met: dict[str, str], run: RunContext):
+        """`recipients` but those whose return still waits to be taken off the delivery's own lists: one it could not
+        take off (`unreached`), or one who confirmed while the send ran; each is put in `met`, with why."""
+        from pipeline.state import readmissions
+
+        waiting: set[str] = set()
+        for count, recipient in enumerate(recipients):
+            if count % 500 == 0:  # read again as the send goes: a confirmation may come at any moment
+                waiting = readmissions.waiting(run.store)
+            address = recipient.email.lower()
+            if address in unreached or address in waiting:
+                met[recipient.email] = unreached.get(address) or _CAME_BACK_WHILE_SENDING
             else:
                 yield recipient
 
-    def _held_failed(self, number: int, unreached: dict[str, str], met: set[str], report, run: RunContext) -> None:
-        """Those the send left out for the provider's list: failed, for the next run (one the journal says had
+    def _held_failed(self, number: int, met: dict[str, str], report, run: RunContext) -> None:
+        """Those the send left out for the provider's lists: failed, for the next run (one the journal says had
         the issue already keeps that: `record_failed` changes only a failed delivery)."""
         from pipeline.state import journal
         from pipeline.state.journal import FAILED, Outcome
 
+        if not met:
+            return
         had = journal.statuses(run.store, number)
-        for address in sorted(met - set(had)):
-            why = unreached[address.lower()]
+        for address in sorted(set(met) - set(had)):
             journal.record_failed(run.store, edition=number, channel=self.deliverer.name, recipients=[address],
-                                  error=why, at=run.clock())
-            report.add(Outcome(address, FAILED, error=why))
+                                  error=met[address], at=run.clock())
+            report.add(Outcome(address, FAILED, error=met[address]))
 
     def _among(self, number: int, only: frozenset[str] | None, run: RunContext) -> list | None:
         """(id, email, name, themes) of the active subscribers in `only` that issue `number` has not reached;

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from pipeline.cli import main
 from pipeline.state import journal
+from tests.newsletter_network import newsletter_toml
 from tests.test_review_h152 import _come_back_through_serve, _sendgrid_project, _store
 
 
@@ -269,4 +270,27 @@ def test_someone_who_comes_back_while_the_send_runs_is_not_handed_to_sendgrid_be
     assert _issue(config, 2) == {"ann@example.org": "sent", "bob@example.org": "failed"}
     assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 0
     assert not fake.suppressed("bob@example.org") and "bob@example.org" not in fake.dropped
+    assert _issue(config, 2) == {"ann@example.org": "sent", "bob@example.org": "sent"}
+
+
+def test_the_outbox_delivery_keeps_no_lists_so_a_return_is_done_with_and_sent_to_at_once(write_project):
+    """(sound) The outbox (as smtp) has no `readmit` of its own: the default does nothing, the return is done with
+    at the next send, and the one who came back gets the issue, exit 0, nothing held back."""
+    from pipeline.state import subscribers
+    from tests.test_review_h152 import IDN_POST, SENDGRID_SITE
+
+    config = write_project(SENDGRID_SITE + newsletter_toml(), {
+        "subscribers.csv": "email,name\nann@example.org,Ann\nbob@example.org,Bob\n",
+        "blog/2016-02-10.md": IDN_POST.format(title="February", day="2016-02-10", extra=""),
+        "blog/2016-03-10.md": IDN_POST.format(title="March", day="2016-03-10", extra="")})
+    assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
+    store = _store(config)
+    bob = subscribers.find_subscriber(store, "bob@example.org").id
+    subscribers.unsubscribe(store, bob, how="preferences page", at=datetime.now(UTC))
+    request = subscribers.request_subscription(store, "bob@example.org", "Bob", (), how="form", at=datetime.now(UTC))
+    assert subscribers.confirm(store, bob, how="confirmation", at=datetime.now(UTC), request=request.id)
+    store.close()
+    assert _waiting(config) == ["bob@example.org"]
+    assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 0
+    assert _waiting(config) == []
     assert _issue(config, 2) == {"ann@example.org": "sent", "bob@example.org": "sent"}

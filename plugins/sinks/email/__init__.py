@@ -48,10 +48,6 @@ if TYPE_CHECKING:  # the renderer (Jinja2, MJML, the item view) is loaded when a
     from plugins.sinks.email.render import RenderedEdition
 
 
-_CAME_BACK_WHILE_SENDING = ("not sent: came back to the list while the send ran, so may still be on the delivery's own "
-                            "suppression lists; the next run takes them off, then sends it")
-
-
 class EmailSink(Sink):
     name = "email"
     single = "the delivery journal and the subscriber list are one per project: one project sends one newsletter"
@@ -108,6 +104,7 @@ class EmailSink(Sink):
         from pipeline.mail.sending import send_issue, settle_open_batches
         from pipeline.state import journal
         from pipeline.subscribers.expiry import expire_requests
+        from pipeline.subscribers.readmission import not_waiting
 
         if not run.dry_run:  # every run, a refresh too: a request unconfirmed for 7 days is not kept
             expire_requests(run.store, self.deliverer, at=run.clock())
@@ -132,7 +129,7 @@ class EmailSink(Sink):
         # none still on the provider's lists is handed over (it would drop it, and the journal say sent)
         keeps_lists = type(self.deliverer).readmit is not Deliverer.readmit  # smtp, outbox: none to be on
         if keeps_lists:
-            groups = [(mailing, self._held(recipients, unreached, met, run)) for mailing, recipients in groups]
+            groups = [(mailing, not_waiting(recipients, unreached, met, run.store)) for mailing, recipients in groups]
         report = send_issue(run.store, self.deliverer, edition.number, groups, now=run.clock, run=run)
         self._held_failed(edition.number, met, report, run)  # before `passed_over`: they have a record now
         passed_over = self._among(edition.number, only, run) if only is not None else \
@@ -142,7 +139,7 @@ class EmailSink(Sink):
             later = _again(later, only)  # in a resend, still the organiser's choice
             met = {}
             if keeps_lists:
-                later = [(mailing, self._held(recipients, unreached, met, run)) for mailing, recipients in later]
+                later = [(mailing, not_waiting(recipients, unreached, met, run.store)) for mailing, recipients in later]
             extra = send_issue(run.store, self.deliverer, edition.number, later, now=run.clock, run=run)
             self._held_failed(edition.number, met, extra, run)
             report.merge(extra)
@@ -162,22 +159,6 @@ class EmailSink(Sink):
             unreached[address.lower()] = (f"not sent: may still be on the {self.deliverer.name} delivery's own "
                                           f"suppression lists ({why}); the next run takes them off, then sends it")
         return unreached
-
-    @staticmethod
-    def _held(recipients, unreached: dict[str, str], met: dict[str, str], run: RunContext):
-        """`recipients` but those whose return still waits to be taken off the delivery's own lists: one it could not
-        take off (`unreached`), or one who confirmed while the send ran; each is put in `met`, with why."""
-        from pipeline.state import readmissions
-
-        waiting: set[str] = set()
-        for count, recipient in enumerate(recipients):
-            if count % 500 == 0:  # read again as the send goes: a confirmation may come at any moment
-                waiting = readmissions.waiting(run.store)
-            address = recipient.email.lower()
-            if address in unreached or address in waiting:
-                met[recipient.email] = unreached.get(address) or _CAME_BACK_WHILE_SENDING
-            else:
-                yield recipient
 
     def _held_failed(self, number: int, met: dict[str, str], report, run: RunContext) -> None:
         """Those the send left out for the provider's lists: failed, for the next run (one the journal says had

@@ -33,7 +33,8 @@ class Guids:
 
     def of(self, item_id: str, own_url: str) -> str:
         """The item's guid: the one it was given, else the one of the withdrawn item it is under a new id, else its
-        own URL when no other item has that, else its id."""
+        own URL when no other item has that, else its id (else its id and a number, when a new id of it took its id
+        as guid and it is listed again beside that one)."""
         guid = self.kept.get(item_id)
         if guid is None:
             old = self._was(item_id)
@@ -42,6 +43,10 @@ class Guids:
                 self.handed[item_id] = old
                 return guid
             guid = own_url if own_url and own_url not in self.taken else item_id
+            tries = 1
+            while guid in self.taken:  # its id is the guid a new id of it took over, and it is listed again beside
+                tries += 1  # that one: both stay in the feeds, each under a guid of its own
+                guid = f"{item_id}#{tries}"
             self.kept[item_id] = self.given[item_id] = guid
             self.taken.add(guid)
         return guid

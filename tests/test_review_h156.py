@@ -3,7 +3,7 @@ changes undone) and the feed guids a post under a new id takes over."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from pipeline.models import Item, Kind
 from pipeline.state import Store
@@ -46,3 +46,41 @@ def test_an_old_id_back_beside_the_new_one_that_took_its_guid_gets_a_guid_of_its
         assert _guids(store, [first, new, old]) == now  # kept, as every guid is
     finally:
         store.close()
+
+
+AUCKLAND_JOBS = '''
+[pipeline]
+name = "Test Network"
+site_url = "https://network.example.org"
+timezone = "Pacific/Auckland"
+workers = 1
+
+[sources.jobs]
+type = "jobs"
+path = "jobs.toml"
+'''
+
+CLOSING_10_MARCH = '''
+[[job]]
+id = "peer-worker"
+title = "Peer support worker"
+organisation = "Leeds Mind"
+posted = 2016-01-20
+closing_date = 2016-03-10
+'''
+
+
+def test_a_job_pruned_after_its_closing_day_in_the_projects_zone_is_not_withdrawn(pipeline_project):
+    """Before: whether a job taken out of a complete source had only closed (pruned: it stays, as closed) or was
+    withdrawn was judged at the site's horizon, which comes back from the state in UTC once a later run made the
+    site: its closing day was the UTC day, not the project's. In Auckland, a run as of 11 March (10 March in UTC)
+    made the site; one as of an earlier day then found the job closing on 10 March taken out of the file, took it as
+    still open, and withdrew it from the site's closed jobs. Now the horizon is in the run's own zone."""
+    project = pipeline_project(AUCKLAND_JOBS, {"jobs.toml": CLOSING_10_MARCH, "subscribers.csv": "email,name\n"})
+    project.refresh(as_of=date(2016, 3, 11))  # midnight of 11 March in Auckland: the job closed the day before
+    project.write({"jobs.toml": "# pruned of what has closed\n"})
+
+    report = project.refresh(as_of=date(2016, 3, 1))  # an earlier day made again: the horizon is the later run's
+
+    [line] = [r.summary for r in report.results if r.name == "jobs"]
+    assert "withdrawn" not in line, line

@@ -337,7 +337,9 @@ class Store:
             with self.transaction() as db:
                 db.execute("INSERT INTO counters (name, value) VALUES ('site horizon', ?) ON CONFLICT (name) DO "
                            "UPDATE SET value = max(value, excluded.value)", (stamp,))
-        return max(moment, datetime.fromtimestamp(rows[0][0] / 1_000_000, UTC)) if rows else moment
+        # In `moment`'s zone (the project's): a job's closing day is a day there, whatever moment is the latest
+        return max(moment, datetime.fromtimestamp(rows[0][0] / 1_000_000, UTC).astimezone(moment.tzinfo)) if rows \
+            else moment
 
     def withdraw_missing(self, source: str, listed: Iterable[str], at: datetime,
                          kept: Callable[[Item], bool] = lambda item: False, *, withdraw: bool = True) -> list[str]:

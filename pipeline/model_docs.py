@@ -364,8 +364,9 @@ DOCS: dict[type, dict[str, Doc]] = {
             qualifier="aware",
             meaning=(
                 "When it ends; `None` when the notice does not say. The event is over at its end, or, for an "
-                "all-day event or one without an end, at the end of its last day: then it leaves issues and "
-                "feeds (`EventDetails.finishes`)."),
+                "all-day event or one without an end, at the end of its last day: then it leaves issues, "
+                "feeds and the site's \"Coming up\" (`EventDetails.finishes`). An end not after the start counts "
+                "for none, as in the calendar."),
             email="In the \"when\" line: `09:30–17:00`; without it, `from 09:30`.",
             feed="The `<description>`'s key facts, and `Date:` in `<content:encoded>`.",
             site="\"When\" on its page and in the issue's web version; the `.ics` DTEND (without an end: the start "

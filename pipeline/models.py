@@ -66,10 +66,12 @@ class EventDetails:
 
     @property
     def finishes(self) -> datetime:
-        """When the event is over: its end, or the end of its (last) day if it has no time."""
-        if self.end and not self.all_day:
-            return self.end
-        last_day = (self.end or self.start).date() + timedelta(days=1)
+        """When the event is over: its end, or the end of its (last) day if it has no time. An end before the start
+        (swapped, or on the wrong day) counts for none, as the calendars take it (pipeline/calendars.py)."""
+        end = self.end if self.end is not None and self.end > self.start else None
+        if end is not None and not self.all_day:
+            return end
+        last_day = (end or self.start).date() + timedelta(days=1)
         return datetime.combine(last_day, time(0, 0), tzinfo=self.start.tzinfo)
 
 

@@ -84,3 +84,27 @@ def test_a_job_pruned_after_its_closing_day_in_the_projects_zone_is_not_withdraw
 
     [line] = [r.summary for r in report.results if r.name == "jobs"]
     assert "withdrawn" not in line, line
+
+
+def test_an_event_whose_end_is_before_its_start_is_not_over_before_it_begins(pipeline_project):
+    """Before: an event a feed gave with its end before its start (the two swapped, or an end on the wrong day) was
+    over at that end, before it began: the site listed it as past, the feed and the email left it out, while its
+    calendar (pipeline/calendars.py) took the end for none. Now such an end counts for none everywhere: a timed
+    event is over at the end of the day it starts, an all-day one after its start day."""
+    from zoneinfo import ZoneInfo
+
+    from pipeline.models import EventDetails
+    from tests.test_review_h150 import _said_current
+
+    tz = ZoneInfo("Europe/London")
+    swapped = EventDetails(start=datetime(2016, 3, 10, 18, tzinfo=tz), end=datetime(2016, 3, 9, 16, tzinfo=tz))
+    assert swapped.finishes == datetime(2016, 3, 11, tzinfo=tz)
+    all_day = EventDetails(start=datetime(2016, 3, 10, tzinfo=tz), end=datetime(2016, 3, 8, tzinfo=tz), all_day=True)
+    assert all_day.finishes == datetime(2016, 3, 11, tzinfo=tz)
+
+    event = Item(id="given:swapped", kind=Kind.EVENT, source="given", title="Swapped seminar",
+                 published=datetime(2016, 2, 11, 9, tzinfo=tz), url="https://e.example/swapped",
+                 body_html="<p>Swapped.</p>", event=swapped)
+    project = pipeline_project(items=[event])
+    project.run(as_of=date(2016, 3, 10), mode="refresh")  # after its end, before its start
+    assert _said_current(project, event) == {"site page": True, "site list": True, "feed": True}

@@ -71,8 +71,8 @@ class EventDetails:
         end = self.end if self.end is not None and self.end > self.start else None
         if end is not None and not self.all_day:
             return end
-        last_day = (end or self.start).date() + timedelta(days=1)
-        return datetime.combine(last_day, time(0, 0), tzinfo=self.start.tzinfo)
+        last = end or self.start  # its last day ends at midnight in that day's offset (the clocks may change between)
+        return datetime.combine(last.date() + timedelta(days=1), time(0, 0), tzinfo=last.tzinfo)
 
 
 @dataclass

@@ -108,3 +108,79 @@ def test_an_event_whose_end_is_before_its_start_is_not_over_before_it_begins(pip
     project = pipeline_project(items=[event])
     project.run(as_of=date(2016, 3, 10), mode="refresh")  # after its end, before its start
     assert _said_current(project, event) == {"site page": True, "site list": True, "feed": True}
+
+
+RECORDED: list[str] = []  # what each source recorded after the save (its ETag, say)
+
+
+def _with_a_set(source: str) -> list[Item]:
+    """Two good items and one whose evidence holds a set: not JSON, found only when the host saves it."""
+    from tests.test_review_h150 import _good
+
+    odd = _good(source, "odd", "Odd evidence", 3)
+    odd.theme_evidence = {"peer support": {"matches": {1, 2}}}
+    return [_good(source, "first", "First good", 1), odd, _good(source, "last", "Last good", 6)]
+
+
+def _plugin():
+    from pipeline import hookimpl
+    from pipeline.components import Source
+    from tests.test_review_h150 import _good
+
+    class Remembering(Source):
+        name = "remembering"
+        complete = True
+
+        def uses_http(self):
+            return False
+
+        def fetch(self, run):
+            run.after_save(lambda: RECORDED.append(self.instance))
+            if self.instance == "withset":  # unfit only when saved: after the host's check of what it gave
+                return _with_a_set(self.instance)
+            if self.instance == "given":  # the host's check finds it
+                return [_good(self.instance, "first", "First good", 1), {"not": "an item"}]
+            return [_good(self.instance, "first", "First good", 1)]
+
+    class Plugin:
+        @hookimpl
+        def register_sources(self, register):
+            register(Remembering)
+
+    return Plugin()
+
+
+def test_a_source_that_gave_an_unfit_item_records_nothing_of_its_read(pipeline_project):
+    """An item skipped for being unfit, by the host's check of what the source gave or when it is saved: what the
+    source records after the save (its ETag) is not kept, so the next run reads it all again; a source that gave
+    nothing wrong keeps it. The skipped are each said, and the source's line counts them."""
+    toml = "".join(f'[sources.{name}]\ntype = "remembering"\n' for name in ("given", "withset", "fine"))
+    project = pipeline_project('[pipeline]\nname = "N"\nsite_url = "https://n.example"\ntimezone = "Europe/London"\n'
+                               'workers = 1\n' + toml + '[sinks.feed]\ntype = "rss"\n',
+                               plugins=[("h156_remembering", _plugin())])
+    RECORDED.clear()
+    report = project.run(as_of=date(2016, 3, 10), mode="refresh", check=False)
+    assert report.exit_code == 3
+    assert RECORDED == ["fine"]
+    lines = {r.name: r.summary for r in report.results if r.stage == "source"}
+    assert lines == {"given": "1 item; 1 item skipped, unfit to save (below)",
+                     "withset": "2 items; 1 item skipped, unfit to save (below)", "fine": "1 item"}
+    assert sorted(report.skipped) == ["given", "withset"]
+    assert sorted(i.title for i in project.items() if i.source == "withset") == ["First good", "Last good"]
+
+
+def test_an_all_day_event_across_the_clocks_change_is_over_at_midnight_after_its_last_day():
+    """Before: an all-day event's last day ended at midnight in its start's offset; as stored (each time with its
+    own offset, read back so), a conference from Friday 25 to Monday 28 March 2016 in London, the clocks on
+    British Summer Time from the Sunday, was over at 01:00 on the 29th, an hour after the calendar ended it. Now
+    its last day ends at midnight in that day's own offset."""
+    from zoneinfo import ZoneInfo
+
+    from pipeline.models import EventDetails
+
+    stored = Item.from_dict(Item(
+        id="given:conference", kind=Kind.EVENT, source="given", title="Conference",
+        published=datetime(2016, 2, 1, tzinfo=UTC),
+        event=EventDetails(start=datetime(2016, 3, 25, tzinfo=ZoneInfo("Europe/London")),
+                           end=datetime(2016, 3, 28, tzinfo=ZoneInfo("Europe/London")), all_day=True)).to_dict())
+    assert stored.event.finishes == datetime(2016, 3, 29, tzinfo=ZoneInfo("Europe/London"))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from pipeline import components, current, duplicates, item_view, sanitize, site
+from pipeline import components, current, duplicates, item_view, models, sanitize, site
 from pipeline.components import Sink, SinkResult
 from pipeline.edition import Edition
 from pipeline.files import write_atomic
@@ -99,7 +99,8 @@ class RssSink(Sink):
         """What the feeds are made of: every item before the run (as stored), the settings, this code, and
         whether an archive sink writes the pages they link."""
         code = hashlib.sha256(b"".join(path.read_bytes() for path in sorted(Path(__file__).parent.glob("*.py"))))
-        for module in (site, item_view, sanitize, duplicates, current):  # what the feeds' text and links come from
+        for module in (site, item_view, sanitize, duplicates, current, models):  # what the feeds say, and when an
+            # item leaves them (`EventDetails.finishes`)
             code.update(Path(module.__file__).read_bytes())
         core = self.project.core
         parts = [self.settings.model_dump(mode="json"), core.name, core.description, core.site_url,

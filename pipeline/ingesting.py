@@ -34,7 +34,6 @@ which it can only be if its feed is read again.
 from __future__ import annotations
 
 import hashlib
-import pickle
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
@@ -212,7 +211,7 @@ class Ingest:
         """`transform_rows`, in this process (on the background thread), with the rows of the items the transforms
         left unfit to save as their sources gave them."""
         project = self.ctx.project
-        given = pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL)  # the transforms change the items in place
+        given = _rows_of(chunk)  # as the source gave them: the transforms change the items in place
         failed = apply_each([(t.instance, partial(self._unless_wanted, t, chunk),
                               project.transform_deadline_of(t.instance)) for t in project.transforms],
                             chunk, self.ctx, self.clock)
@@ -354,7 +353,7 @@ class Ingest:
         an item left unfit to save is saved as its source gave it; either way every item is saved, to be
         transformed again by the next run."""
         transforms = self.ctx.project.transforms
-        given = pickle.dumps(items, pickle.HIGHEST_PROTOCOL)  # the transforms change the items in place
+        given = _rows_of(items)  # as the sources gave them: the transforms change the items in place
         for n, transform in enumerate(transforms, 1):
             def work(transform=transform) -> tuple[str, int]:
                 undoing(items, partial(apply_within, transform, items, self.ctx,
@@ -381,9 +380,13 @@ class Ingest:
         self.ctx.store.save_items(((item, self.prints[item.id] if all_ok else "") for item in items), self.seen_at)
 
 
-def _as_given(given: bytes, unfit: list[Unfit]) -> list[ItemRow]:
-    """The rows of the items `unfit` names as they were before any transform (`given`: those items pickled then)."""
-    if not unfit:
-        return []
-    wanted = {ident for ident, _ in unfit}
-    return [item_row(item) for item in pickle.loads(given) if item.id in wanted]
+def _rows_of(items: list[Item]) -> dict[str, ItemRow]:
+    """Each item's row as it is now (the JSON the store keeps, fit to save: the source's items were checked), to save
+    it so if the transforms leave it unfit. Not a pickled copy: a value pickle refuses (a str subclass a plugin made
+    in a function) is text in JSON, and an item holding one would end the run."""
+    return {item.id: item_row(item) for item in items}
+
+
+def _as_given(given: dict[str, ItemRow], unfit: list[Unfit]) -> list[ItemRow]:
+    """The rows of the items `unfit` names as they were before any transform (`given`: `_rows_of` them then)."""
+    return [given[ident] for ident, _ in unfit if ident in given]

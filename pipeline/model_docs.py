@@ -88,13 +88,14 @@ KIND_DOCS: dict[Kind, str] = {
         "A job advert (the `jobs` source). Give its particulars in `job`: the closing date orders the Jobs "
         "section and takes the job out of issues and feeds once it has passed. `job` is not required: a "
         "`feed` source with `kind = \"job\"` gives none, and such a job has no closing date: it is open in "
-        "issues, feeds and on the site until it is withdrawn."),
+        "issues, feeds and on the site for 90 days after the day it was posted (`pipeline/current.py`)."),
     Kind.EVENT: (
         "A conference, seminar or other event (the `events` source). Give its particulars in `event`: its start "
         "orders the Events section, and the event leaves issues and feeds once it is over. `event` is not "
         "required: a `feed` source with `kind = \"event\"` gives none, and such an event has no date in the "
-        "email or the feed and is never called over: it stays in the feed until newer items push it out, and "
-        "on the site among the upcoming events (after those with a date), with no calendar file."),
+        "email or the feed and is over 45 days after it was posted (`pipeline/current.py`): until then it stays "
+        "in the feed (unless newer items push it out), and on the site among the upcoming events (after those "
+        "with a date), with no calendar file."),
 }
 
 DOCS: dict[type, dict[str, Doc]] = {
@@ -339,7 +340,8 @@ DOCS: dict[type, dict[str, Doc]] = {
             feed="The `<description>`'s key facts, and `Closing date:` in `<content:encoded>`.",
             site="\"Closing date\" on its page and in the issue's web version; the Jobs list (open jobs, the "
                  "soonest to close first, then closed ones); \"This job closed on …\" on its page once it has. "
-                 "Without one, the job is open until it is withdrawn, on the site as in issues and feeds.",
+                 "Without one, the job is open for 90 days after the day it was posted, on the site as in issues and "
+                 "feeds.",
         ),
         "how_to_apply": Doc(
             qualifier="plain text, one line",

@@ -109,3 +109,19 @@ def test_a_post_whose_slug_changed_keeps_its_guid_in_every_feed(pipeline_project
     project.write({"blog/notes.md": text})  # and back: the old id takes it again
     project.refresh(as_of=date(2016, 2, 1))
     assert guids() == before
+
+
+def test_an_undated_notice_posted_on_the_first_of_a_31_day_month_is_still_in_that_months_issue():
+    """h150 made the email and the feeds keep the site's 30 days for an event with no date: a notice posted at 09:00 on
+    1 March was over by the issue of 1 April (31 days), so that issue, which holds March's items, left it out."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from pipeline.edition import start_of, still_relevant
+    from pipeline.models import Item, Kind, item_id
+
+    london = ZoneInfo("Europe/London")
+    notice = Item(id=item_id("partners", "n"), kind=Kind.EVENT, source="partners", title="Spring seminar",
+                  published=datetime(2016, 3, 1, 9, tzinfo=london), url="https://p.example/n", body_html="<p>Soon.</p>")
+    assert still_relevant(notice, start_of(date(2016, 4, 1), london))
+    assert not still_relevant(notice, start_of(date(2016, 5, 1), london))

@@ -36,7 +36,7 @@ def test_jobs_and_events_from_feeds_without_details(write_project):
     out = config.parent / "out"
     [job_page] = [p for p in out.glob("jobs/*/index.html")]
     job = job_page.read_text(encoding="utf-8")
-    assert "has closed" not in job and "closed on" not in job  # no closing date: open until withdrawn (review h150)
+    assert "This job has closed." in job and "closed on" not in job  # no closing date: closed 90 days after posting
     [event_page] = [p for p in out.glob("events/*/index.html") if "Spring seminar" in p.read_text(encoding="utf-8")]
     event = event_page.read_text(encoding="utf-8")
     assert "This event is over." not in event  # posted 13 days ago, with no date of its own: still upcoming

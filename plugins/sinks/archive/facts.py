@@ -46,13 +46,17 @@ class Facts:
     home: str = ""  # its page when an older item has the page its own URL names (`site.kind_path`)
 
     def open_at(self, moment: datetime) -> bool:
-        """A job still open at `moment` (its closing day included; one with no closing date until it is withdrawn):
-        `pipeline/current.py`, the rule the email and the feeds keep too."""
-        return not current.job_closed(date.fromisoformat(self.closing) if self.closing else None, moment.date())
+        """A job still open at `moment` (its closing day included; one with no closing date for a while after it was
+        posted): `pipeline/current.py`, the rule the email and the feeds keep too."""
+        posted = datetime.fromisoformat(self.published).astimezone(moment.tzinfo).date()
+        return not current.job_closed(date.fromisoformat(self.closing) if self.closing else None, posted,
+                                      moment.date())
 
     def upcoming_at(self, moment: datetime) -> bool:
-        """An event not over at `moment` (one with no date never is): `pipeline/current.py`, as `open_at`."""
-        return not current.event_over(datetime.fromisoformat(self.finishes) if self.finishes else None, moment)
+        """An event not over at `moment` (one with no date for a while after it was posted): `pipeline/current.py`,
+        as `open_at`."""
+        return not current.event_over(datetime.fromisoformat(self.finishes) if self.finishes else None,
+                                      datetime.fromisoformat(self.published), moment)
 
 
 def facts_of(project: Project, item: Item, fingerprint: str) -> Facts:

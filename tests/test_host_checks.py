@@ -42,9 +42,9 @@ def test_kinds_and_times_from_a_third_party_source(project_from):
     results = {r.name: r for r in report.results if r.stage == "source"}
     assert results["a"].ok and results["a"].count == 1
     assert not results["b"].ok
-    assert "item 'b1': kind 'seminar' is not one of post, news, job, event" in results["b"].summary
+    assert "item 'b1' ('Seminar'): kind 'seminar' is not one of post, news, job, event" in results["b"].summary
     assert not results["c"].ok
-    assert "item 'n1': published" in results["c"].summary and "pipeline.dates.aware" in results["c"].summary
+    assert "item 'n1' ('Seminar'): published" in results["c"].summary and "pipeline.dates.aware" in results["c"].summary
     assert report.exit_code == 3  # the others reached the sinks
 
 

@@ -315,17 +315,7 @@ def test_a_failure_to_take_someone_off_sendgrids_list_is_said_by_address_and_tri
     """SendGrid refusing the delete (a 429 that lasts, a key without the Suppressions permission: 401/403) is said by
     the run, naming the address and SendGrid's reason, never the key; he is left out of that send, failed (exit 1;
     review h154: before, he was handed over and SendGrid dropped it), and the next run asks again, then sends."""
-    from pipeline.state import subscribers
-
-    monkeypatch.setenv("TEST_SECRET_H152", "a-secret-long-enough-for-links")
-    config = _sendgrid_project(fake, write_project, "email,name\nann@example.org,Ann\nbob@example.org,Bob\n")
-    assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
-    fake.suppress("bob@example.org", "unsubscribes")
-    store = _store(config)
-    subscribers.unsubscribe(store, subscribers.find_subscriber(store, "bob@example.org").id, how="preferences page",
-                            at=datetime.now(UTC))
-    store.close()
-    _come_back_through_serve(fake, config, "bob@example.org")
+    config = _bob_came_back(fake, write_project, monkeypatch)
     fake.fail_before(429, times=2, on="suppressions")  # the first delete, and its one retry
     capsys.readouterr()
 
@@ -400,3 +390,20 @@ def test_a_resend_that_fails_again_exits_1_as_a_run_whose_sink_failed(write_proj
     assert "issue 1: 2 recipient(s) (failed) will be sent again" in captured.out
     assert "1 sent via outbox, 1 failed" in captured.err, captured.err
     assert _journal(config) == {"ann@example.org": "sent", "bob@example.org": "sent", "cy@example.org": "failed"}
+
+
+def _bob_came_back(fake, write_project, monkeypatch):
+    """Issue 1 sent to ann and bob; bob unsubscribed (and on SendGrid's global unsubscribes), then back through the
+    form of `pipeline serve`: the project's config."""
+    from pipeline.state import subscribers
+
+    monkeypatch.setenv("TEST_SECRET_H152", "a-secret-long-enough-for-links")
+    config = _sendgrid_project(fake, write_project, "email,name\nann@example.org,Ann\nbob@example.org,Bob\n")
+    assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
+    fake.suppress("bob@example.org", "unsubscribes")
+    store = _store(config)
+    subscribers.unsubscribe(store, subscribers.find_subscriber(store, "bob@example.org").id, how="preferences page",
+                            at=datetime.now(UTC))
+    store.close()
+    _come_back_through_serve(fake, config, "bob@example.org")
+    return config

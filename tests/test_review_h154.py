@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pipeline.cli import main
 from pipeline.state import journal
 from tests.newsletter_network import newsletter_toml
-from tests.test_review_h152 import _come_back_through_serve, _sendgrid_project, _store
+from tests.test_review_h152 import _bob_came_back, _come_back_through_serve, _sendgrid_project, _store
 
 
 def _issue(config, number: int) -> dict[str, str]:
@@ -25,17 +25,7 @@ def test_someone_sendgrid_could_not_readmit_is_not_sent_the_issue_it_would_drop_
     handed him the issue all the same: SendGrid dropped it without a word, the journal said "sent", and the next
     run, which did take him off, never sent him that issue. Now he is left out of this send and recorded failed,
     so the next run takes him off the list first and then sends him the issue, once."""
-    from pipeline.state import subscribers
-
-    monkeypatch.setenv("TEST_SECRET_H152", "a-secret-long-enough-for-links")
-    config = _sendgrid_project(fake, write_project, "email,name\nann@example.org,Ann\nbob@example.org,Bob\n")
-    assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
-    fake.suppress("bob@example.org", "unsubscribes")
-    store = _store(config)
-    subscribers.unsubscribe(store, subscribers.find_subscriber(store, "bob@example.org").id, how="preferences page",
-                            at=datetime.now(UTC))
-    store.close()
-    _come_back_through_serve(fake, config, "bob@example.org")
+    config = _bob_came_back(fake, write_project, monkeypatch)
     fake.fail_before(429, times=2, on="suppressions")
     capsys.readouterr()
 
@@ -51,21 +41,6 @@ def test_someone_sendgrid_could_not_readmit_is_not_sent_the_issue_it_would_drop_
     assert not fake.suppressed("bob@example.org")
     assert _issue(config, 2) == {"ann@example.org": "sent", "bob@example.org": "sent"}
     assert fake.delivered()["bob@example.org"] == before + 1 and "bob@example.org" not in fake.dropped
-
-
-def _bob_came_back(fake, write_project, monkeypatch):
-    from pipeline.state import subscribers
-
-    monkeypatch.setenv("TEST_SECRET_H152", "a-secret-long-enough-for-links")
-    config = _sendgrid_project(fake, write_project, "email,name\nann@example.org,Ann\nbob@example.org,Bob\n")
-    assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
-    fake.suppress("bob@example.org", "unsubscribes")
-    store = _store(config)
-    subscribers.unsubscribe(store, subscribers.find_subscriber(store, "bob@example.org").id, how="preferences page",
-                            at=datetime.now(UTC))
-    store.close()
-    _come_back_through_serve(fake, config, "bob@example.org")
-    return config
 
 
 def _waiting(config) -> list[str]:

@@ -92,10 +92,7 @@ def test_a_subscriber_who_unsubscribes_while_the_issue_is_being_sent_is_not_sent
 
 # -- changing themes while an issue is being sent ----------------------------------------------------------------
 
-THEMED = """
-[serve]
-secret_env = "TEST_SECRET_H142"
-
+TAXONOMY = """
 [transforms.themes]
 type = "themes"
 
@@ -103,6 +100,10 @@ type = "themes"
 "research" = ["research*"]
 "peer support" = ["peer support*"]
 """
+THEMED = """
+[serve]
+secret_env = "TEST_SECRET_H142"
+""" + TAXONOMY
 RESEARCH = ("---\ntitle: \"New research on recovery\"\ndate: 2016-01-18\n---\n\nOur research team published "
             "research on recovery: the research asked what helps.\n")
 PEER = ("---\ntitle: \"Peer support in Leeds\"\ndate: 2016-01-20\n---\n\nPeer support workers met; peer support "

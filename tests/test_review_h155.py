@@ -16,6 +16,7 @@ from pipeline.cli import main
 from pipeline.templating import SHIPPED_TEMPLATES
 from pipeline.testing import write_project_files
 from tests.test_archive_unchanged import SKIPPED, planned, settle, site_of  # noqa: F401 (the fixture)
+from tests.test_review_h142 import PEER, RESEARCH, TAXONOMY
 
 FRONT = (SHIPPED_TEMPLATES / "site" / "front.html").read_text(encoding="utf-8")
 
@@ -108,18 +109,7 @@ class OneByOne(Outbox):
 def register_deliveries(register):
     register(OneByOne)
 '''
-THEMED = """
-[transforms.themes]
-type = "themes"
-
-[transforms.themes.taxonomy]
-"research" = ["research*"]
-"peer support" = ["peer support*"]
-"""
-RESEARCH = ("---\ntitle: \"New research on recovery\"\ndate: 2016-01-18\n---\n\nOur research team published "
-            "research on recovery: the research asked what helps.\n")
-PEER = ("---\ntitle: \"Peer support in Leeds\"\ndate: 2016-01-20\n---\n\nPeer support workers met; peer support "
-        "groups start in March, peer support for all.\n")
+THEMED = TAXONOMY
 
 
 def test_a_resend_to_someone_who_changes_themes_while_it_runs_writes_beside_their_file(tmp_path, monkeypatch):

@@ -46,7 +46,7 @@ class Smtp(Deliverer):
         host: str
         port: int = Field(default=587, ge=1, le=65535)
         starttls: bool = True
-        ca_file: ExistingFile | None = None  # trust this CA too (a relay with a private certificate)
+        ca_file: ExistingFile | None = None  # trust this CA file instead of the system's (a relay with a private CA)
         username_env: EnvVarName | None = None
         password_env: EnvVarName | None = None
         timeout: float = Field(default=30.0, gt=0)

@@ -1,10 +1,12 @@
-"""Review h162: the README's configuration reference against the code.
+"""Review h162: the README's configuration reference and its environment variables, against the code.
 
 tests/test_readme_reference.py checks that every setting of a built-in component is named in its README row; these
-check what the row says of it (its meaning, and the default it gives is the code's)."""
+check what the row says of it (its meaning, and the default it gives is the code's), and that the environment
+variables the code reads are the ones the README's table lists."""
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
 from pathlib import Path
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 from pydantic_core import PydanticUndefined
 
-from tests.test_readme_reference import builtin_components, section, table_rows
+from tests.test_readme_reference import ROOT, builtin_components, section, table_rows
 
 COMPONENTS = section("### Components: `[sources.NAME]`, `[transforms.NAME]`, `[sinks.NAME]`")
 
@@ -64,3 +66,73 @@ def test_each_setting_of_a_builtin_component_is_explained_in_its_row_with_the_co
         if not (written == code and type(written) in (type(code), int)):  # 30 for 30.0 is the same
             wrong.append(f"{key}: the README gives {written!r}, the code {code!r}")
     assert not wrong, f"{category} {name!r}: {wrong}"
+
+
+def _constants(tree: ast.Module) -> dict[str, str]:
+    """A module's names bound to strings at its top (`BLOCK_ENV = "…"`, `A, B = "…", "…"`)."""
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                pairs = (zip(target.elts, node.value.elts, strict=False)
+                         if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple)
+                         else [(target, node.value)])
+                for name, value in pairs:
+                    if isinstance(name, ast.Name) and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                        found[name.id] = value.value
+    return found
+
+
+def _name_of(node: ast.AST, constants: dict[str, str]) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return constants.get(node.id) if isinstance(node, ast.Name) else None
+
+
+def variables_read() -> dict[str, str]:
+    """Each environment variable the code of `pipeline/` and `plugins/` reads by a name written in it (not one a
+    setting names, `secret_env`), and the first file that reads it."""
+    found: dict[str, str] = {}
+    for path in sorted([*(ROOT / "pipeline").rglob("*.py"), *(ROOT / "plugins").rglob("*.py")]):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        constants = _constants(tree)
+
+        for node in ast.walk(tree):
+            asked = None
+            if isinstance(node, ast.Call) and node.args:
+                func = ast.unparse(node.func)
+                if func.endswith(("environ.get", "getenv")):
+                    asked = node.args[0]
+            elif isinstance(node, ast.Subscript) and ast.unparse(node.value).endswith("environ"):
+                asked = node.slice
+            elif (isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.In | ast.NotIn)
+                  and ast.unparse(node.comparators[0]).endswith("environ")):
+                asked = node.left
+            variable = _name_of(asked, constants) if asked is not None else None
+            if variable and re.fullmatch(r"[A-Z][A-Z0-9_]*", variable):
+                found.setdefault(variable, path.relative_to(ROOT).as_posix())
+    return found
+
+
+ENVIRONMENT = section("### Environment variables")
+# httpx's own, for the sources' requests (pipeline/http_client.py names the CA variables in a loop)
+READ_BY_LIBRARIES = {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR"}
+
+
+def test_the_code_reads_the_variables_this_test_knows_it_reads():
+    read = variables_read()
+    assert {"PIPELINE_BLOCK_PLUGINS", "PIPELINE_DEBUG", "PIPELINE_FAKE_NOW", "TZ", "NOTIFY_SOCKET"} <= set(read)
+
+
+def test_each_environment_variable_the_code_reads_is_in_the_readmes_table():
+    missing = {variable: path for variable, path in variables_read().items() if f"`{variable}`" not in ENVIRONMENT}
+    assert not missing, f"read by the code, not in README, \"Environment variables\": {missing}"
+
+
+def test_each_environment_variable_the_readmes_table_lists_is_read():
+    first_cells = [line.split(" | ")[0] for line in ENVIRONMENT.splitlines() if line.startswith("| `")]
+    listed = {found for cell in first_cells for found in re.findall(r"`([A-Z][A-Z0-9_]+)`", cell)}
+    assert "PIPELINE_SECRET" in listed
+    read = set(variables_read()) | READ_BY_LIBRARIES
+    defaults = {"PIPELINE_SECRET", "SENDGRID_WEBHOOK_PUBLIC_KEY", "SENDGRID_API_KEY"}  # named by a setting's default
+    assert not sorted(listed - read - defaults)

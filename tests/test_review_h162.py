@@ -136,3 +136,30 @@ def test_each_environment_variable_the_readmes_table_lists_is_read():
     read = set(variables_read()) | READ_BY_LIBRARIES
     defaults = {"PIPELINE_SECRET", "SENDGRID_WEBHOOK_PUBLIC_KEY", "SENDGRID_API_KEY"}  # named by a setting's default
     assert not sorted(listed - read - defaults)
+
+
+def _most(field) -> float | None:
+    """The highest value a setting takes (`le`), or None."""
+    return next((rule.le for rule in field.metadata if getattr(rule, "le", None) is not None), None)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def test_each_highest_value_a_setting_takes_is_written_in_its_readme_row():
+    from tests.test_readme_reference import HOST_TABLES
+
+    rows = {f"{table} {key}": meaning for table in HOST_TABLES
+            for key, (_default, meaning) in table_rows(section(f"### `{table}`")).items()}
+    fields = {f"{table} {key}": field for table, model in HOST_TABLES.items()
+              for key, field in model.model_fields.items()}
+    for category, name, component in builtin_components():
+        for key, field in component.Settings.model_fields.items():
+            fields[f"{category} {name} {key}"] = field
+            said = _said(_row(category, name), key)
+            rows[f"{category} {name} {key}"] = said[1] if said and said[0] == "(" else ""
+    unsaid = [f"{where}: at most {_number(most)}" for where, field in fields.items()
+              if (most := _most(field)) is not None and not where.endswith(" port")  # (a TCP port's own limit)
+              and not re.search(rf"(?<![\d.]){re.escape(_number(most))}(?![\d.])", rows[where].replace(",", ""))]
+    assert not unsaid

@@ -163,3 +163,11 @@ def test_each_highest_value_a_setting_takes_is_written_in_its_readme_row():
               if (most := _most(field)) is not None and not where.endswith(" port")  # (a TCP port's own limit)
               and not re.search(rf"(?<![\d.]){re.escape(_number(most))}(?![\d.])", rows[where].replace(",", ""))]
     assert not unsaid
+
+
+def test_each_module_of_the_host_and_of_its_state_layer_is_in_the_architecture():
+    text = section("## Architecture")
+    modules = [path for folder in ("pipeline", "pipeline/state") for path in sorted((ROOT / folder).glob("*.py"))
+               if not path.name.startswith("__")]
+    assert len(modules) > 60
+    assert not [path.relative_to(ROOT).as_posix() for path in modules if f"`{path.name}`" not in text]

@@ -171,3 +171,37 @@ def test_each_module_of_the_host_and_of_its_state_layer_is_in_the_architecture()
                if not path.name.startswith("__")]
     assert len(modules) > 60
     assert not [path.relative_to(ROOT).as_posix() for path in modules if f"`{path.name}`" not in text]
+
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+FRAGMENTS = [block for block in re.findall(r"```toml\n(.*?)```", README, re.S)
+             if re.match(r"\[(pipeline|schedule|serve|alerts|sources|transforms|sinks)\b", block)]
+BASE = """[pipeline]
+name = "Test Network"
+site_url = "https://network.example.org"
+plugins_dir = "local_plugins"
+
+[sinks.newsletter]
+type = "email"
+from_email = "news@network.example.org"
+"""
+
+
+@pytest.mark.parametrize("fragment", FRAGMENTS, ids=lambda block: block.split("\n", 1)[0])
+def test_each_pipeline_toml_the_readme_shows_loads(fragment, tmp_path, monkeypatch):
+    """Each `pipeline.toml` fragment the README shows, in a project that has what it needs (the `email` sink a
+    delivery belongs to, the `themes` transform a taxonomy belongs to, the notices plugin of "A source"), loads."""
+    from pipeline.config import load_project
+
+    assert len(FRAGMENTS) >= 5
+    for variable in ("SENDGRID_API_KEY", "ALERTS_SMTP_USER", "ALERTS_SMTP_PASSWORD", "PARTNER_TOKEN"):
+        monkeypatch.setenv(variable, "x" * 40)
+    notices = re.search(r"<!-- plugin-example -->\n```python\n(.*?)```", README, re.S)[1]
+    (tmp_path / "local_plugins").mkdir()
+    (tmp_path / "local_plugins" / "notices.py").write_text(notices, encoding="utf-8")
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "notices.csv").write_text("id,title,date,url,text\n", encoding="utf-8")
+    themes = '\n[transforms.themes]\ntype = "themes"\n' if "[transforms.themes." in fragment else ""
+    (tmp_path / "pipeline.toml").write_text(f"{BASE}{themes}\n{fragment}", encoding="utf-8")
+    project = load_project(tmp_path / "pipeline.toml")
+    assert project.core.name == "Test Network"

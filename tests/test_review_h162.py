@@ -205,3 +205,14 @@ def test_each_pipeline_toml_the_readme_shows_loads(fragment, tmp_path, monkeypat
     (tmp_path / "pipeline.toml").write_text(f"{BASE}{themes}\n{fragment}", encoding="utf-8")
     project = load_project(tmp_path / "pipeline.toml")
     assert project.core.name == "Test Network"
+
+
+def test_each_key_the_host_keeps_of_a_components_table_is_in_the_reference():
+    """`type`, `deadline` and `renamed_from` (pipeline/config.py) are refused as a plugin's settings: the reference
+    says so, and says which tables take each."""
+    from pipeline.config import _HOST_KEYS, DEADLINE_LIMITS
+
+    kept = table_rows(COMPONENTS[:COMPONENTS.index("**A source renamed.**")])
+    assert set(_HOST_KEYS) - {"type"} == set(kept)
+    assert all(_number(most) in kept["deadline"][0] for most in DEADLINE_LIMITS.values())
+    assert "a transform's and a sink's table" in " ".join(COMPONENTS.split())

@@ -406,7 +406,8 @@ def load_project(config_path: Path | str, *, extra_plugins: list[tuple[str, obje
     errors += _renames_problems(path.name, project, set(data.get("sources", {})) if isinstance(
         data.get("sources"), dict) else set())
     if not project.sinks and not errors:
-        errors.append(f"{path.name}: no [sinks.*] tables, so a run would produce nothing; add one (see README)")
+        errors.append(f"{path.name}: no [sinks.*] tables, so a run would produce nothing; add one "
+                      f"(README, \"Components\")")
     errors += _alert_delivery(project, errors)
     if errors:
         raise ConfigError(*errors)

@@ -216,3 +216,17 @@ def test_each_key_the_host_keeps_of_a_components_table_is_in_the_reference():
     assert set(_HOST_KEYS) - {"type"} == set(kept)
     assert all(_number(most) in kept["deadline"][0] for most in DEADLINE_LIMITS.values())
     assert "a transform's and a sink's table" in " ".join(COMPONENTS.split())
+
+
+def test_a_project_with_no_sink_is_refused_naming_the_readme_section_that_says_it_needs_one(tmp_path):
+    from pipeline.config import load_project
+    from pipeline.errors import ConfigError
+
+    (tmp_path / "posts").mkdir()
+    (tmp_path / "pipeline.toml").write_text('[pipeline]\nname = "T"\nsite_url = "https://network.example.org"\n'
+                                            '[sources.blog]\ntype = "blog"\npath = "posts"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_project(tmp_path / "pipeline.toml")
+    (line,) = refused.value.lines
+    assert line.startswith("pipeline.toml: no [sinks.*] tables") and line.endswith('(README, "Components")')
+    assert "A project needs at least one sink" in " ".join(COMPONENTS.split())

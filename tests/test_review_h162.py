@@ -230,3 +230,18 @@ def test_a_project_with_no_sink_is_refused_naming_the_readme_section_that_says_i
     (line,) = refused.value.lines
     assert line.startswith("pipeline.toml: no [sinks.*] tables") and line.endswith('(README, "Components")')
     assert "A project needs at least one sink" in " ".join(COMPONENTS.split())
+
+
+def test_each_readme_section_the_shipped_files_name_is_in_the_readme():
+    """What `pipeline init` and `pipeline plugin new` write, the shipped pipeline.toml, the unit and the Dockerfile
+    send organisers to sections of the README by name (tests/test_readme_reference.py checks the code's messages)."""
+    from tests.test_readme_reference import _readme_places
+
+    named = re.compile(r'(?<![/\w])README(?:\.md)?,? \\?"([^"\\\n]+)\\?"')
+    files = [*(ROOT / "pipeline" / "scaffold").iterdir(), ROOT / "pipeline.toml", ROOT / "Dockerfile",
+             *(ROOT / "deploy").iterdir(), *(ROOT / "examples").glob("*/README.md"),
+             ROOT / "local_plugins" / "README.md"]
+    found = {(path.relative_to(ROOT).as_posix(), name) for path in files if path.is_file()
+             for name in named.findall(path.read_text(encoding="utf-8"))}
+    assert len(found) >= 10
+    assert not sorted((path, name) for path, name in found if name not in _readme_places())

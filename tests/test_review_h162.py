@@ -245,3 +245,27 @@ def test_each_readme_section_the_shipped_files_name_is_in_the_readme():
              for name in named.findall(path.read_text(encoding="utf-8"))}
     assert len(found) >= 10
     assert not sorted((path, name) for path, name in found if name not in _readme_places())
+
+
+EXAMPLES = sorted(path for path in (ROOT / "examples").iterdir() if (path / "pyproject.toml").is_file())
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.name)
+def test_each_example_plugins_readme_shows_every_setting_it_takes_and_no_other(example):
+    """An example's README shows its table in pipeline.toml: with each key its Settings has, and no key it would
+    refuse (the module is read from this checkout, not the one installed)."""
+    import importlib.util
+
+    from pipeline.components import Sink, Source, Transform
+
+    (module_path,) = example.glob("pipeline_*.py")
+    spec = importlib.util.spec_from_file_location(f"h162_{module_path.stem}", module_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (component,) = [value for value in vars(module).values() if isinstance(value, type)
+                    and issubclass(value, Source | Transform | Sink) and value not in (Source, Transform, Sink)]
+    (block,) = re.findall(r"```toml\n(.*?)```", (example / "README.md").read_text(encoding="utf-8"), re.S)
+    ((_section, tables),) = tomllib.loads(block).items()
+    ((_name, table),) = tables.items()
+    assert table.pop("type") == component.name
+    assert set(table) == set(component.Settings.model_fields)

@@ -1,8 +1,10 @@
-"""Review h162: the README's configuration reference and its environment variables, against the code.
+"""Review h162: the README against the code, for good.
 
 tests/test_readme_reference.py checks that every setting of a built-in component is named in its README row; these
-check what the row says of it (its meaning, and the default it gives is the code's), and that the environment
-variables the code reads are the ones the README's table lists."""
+check what the row says of it (its meaning, the default it gives is the code's, its highest value), the keys the host
+keeps, that the environment variables the code reads are the ones the README's table lists, that each module of the
+host and its state layer is in "Architecture", that each pipeline.toml fragment the README shows loads, that each
+README section a shipped file names exists, and that each example plugin's README shows the settings it takes."""
 
 from __future__ import annotations
 

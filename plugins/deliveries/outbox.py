@@ -46,7 +46,9 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
 _PURPOSE = re.compile(r"[a-z]{1,20}")
 _WRITTEN = re.compile(r"\d{8}-\d{6}-\d{6}-.+\.eml$")  # a message's name in messages/ (`path_for`)
 _AGAIN = re.compile(r"\.\d+\.eml")  # after a recipient's file name's stem: a copy sent again, written beside it
-FILE_TIME_SLACK = 2  # seconds a file written in a batch may seem older than it (`Outbox._on_disk`)
+# Seconds a file written in a batch may seem older than it (`Outbox._on_disk`): FAT keeps times to 2 s, cut down to
+# the even second, of a kernel clock that lags the one the batch was journalled by (a tick, milliseconds): more than 2
+FILE_TIME_SLACK = 3
 
 
 class Outbox(Deliverer):
@@ -220,7 +222,7 @@ class Outbox(Deliverer):
             return Resolution.NOT_SENT
         if batch.begun is None:  # when it began is not known: the file is taken for its
             return Resolution.SENT
-        # a file system's times may be coarse (a second, two on FAT) and the kernel's a tick behind the clock
+        # a file system's times may be coarse (a second, two on FAT) and the kernel's a tick behind the clock: both
         since = (batch.begun - timedelta(seconds=FILE_TIME_SLACK)).timestamp() * 1e9
         return Resolution.SENT if max(written) >= since else Resolution.UNKNOWN
 

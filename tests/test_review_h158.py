@@ -45,3 +45,39 @@ def test_a_batch_file_on_a_fat_stick_written_just_after_the_batch_began_counts_a
     assert _settled(outbox, begun, even_before * 10**9) is Resolution.SENT
     kept = int((begun - timedelta(minutes=5)).timestamp()) * 10**9  # from before a copy of the state was put back
     assert _settled(outbox, begun, kept) is Resolution.UNKNOWN
+
+
+def test_an_events_old_calendar_file_after_its_id_was_corrected_offers_the_event_not_a_cancellation(pipeline_project):
+    """The organiser corrects an event's `id` in events.toml: a new id, so the old item is withdrawn and the event
+    is the same one under the new id (pipeline/state/successors.py: same source, kind, title and date). Its old page
+    led on to the new one, but the .ics beside it, which the issue already mailed links as "Add it to your
+    calendar", said the event was cancelled (STATUS:CANCELLED): a reader adding it from the email was told an event
+    that is on is off. Now the old address's .ics is the event's own, as for a page its title moved (`plan_moved`);
+    an event withdrawn with no successor still says it is cancelled."""
+    from datetime import date
+
+    from icalendar import Calendar
+
+    from tests.test_withdrawn import EVENTS_TOML, SEMINAR
+
+    project = pipeline_project(EVENTS_TOML, {"events.toml": SEMINAR, "subscribers.csv": "email,name\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    (old,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir()]
+    project.write({"events.toml": SEMINAR.replace('id = "seminar-3"', 'id = "seminar-03"')})
+    project.refresh(as_of=date(2016, 2, 2))
+    (new,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir() and p.name != old]
+    assert f"/events/{new}/" in project.site(f"events/{old}/")  # the old page leads on to the new one
+
+    def vevent(folder: str):
+        (found,) = Calendar.from_ical((project.root / "out" / "events" / folder / "event.ics").read_bytes()).walk(
+            "VEVENT")
+        return found
+
+    offered, own = vevent(old), vevent(new)
+    assert offered.get("STATUS") != "CANCELLED"
+    assert [offered[name].to_ical() for name in ("UID", "SUMMARY", "DTSTART")] == \
+        [own[name].to_ical() for name in ("UID", "SUMMARY", "DTSTART")]
+
+    project.write({"events.toml": "# cancelled\n"})  # taken out for good: both addresses say it is cancelled
+    project.refresh(as_of=date(2016, 2, 3))
+    assert vevent(old)["STATUS"] == vevent(new)["STATUS"] == "CANCELLED"

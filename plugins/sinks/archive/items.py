@@ -5,7 +5,8 @@ closing date and how to apply; an event its time at the venue, programme, speake
 calendar links. Each lists its themes (linking to their pages) and the issue it was in.
 
 An item's page is named after its title: when the title changes, the page moves, and where it was
-(linked by the emails already sent) leads on to it, its .ics as well.
+(linked by the emails already sent) leads on to it, its .ics as well; so does where an item was that is on the site
+under a new id (`pipeline/state/successors.py`).
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def plan_withdrawn(built: Site, known: Iterable[str], planned: list[Planned]) ->
             addresses.append((path, by_prefix[(folder, name[-8:])]))
     wanted = {page.path for page in planned}
     # An event still stored keeps its .ics beside each such page, saying it is cancelled: the emails sent link it, and
-    # an app that imported it reads it again (an event pruned from the store since has nothing left to say).
+    # an app that imported it reads it again (an event pruned from the store since has nothing left to say). One
+    # that leads on to the same event under a new id offers that event's calendar there instead.
     events = [entry.id for entry in withdrawn.values() if entry.kind == "event" and entry.start]
     revisions = built.store.revisions(item.id for item in built.items(events))
     # The same item under another id, on the site now (a post whose slug or file name changed,
@@ -89,7 +91,14 @@ def plan_withdrawn(built: Site, known: Iterable[str], planned: list[Planned]) ->
                                 lambda path=path, entry=entry: built.renderer.page(
                                     "withdrawn.html", path, Head(entry.title, "Withdrawn"), kind=entry.kind),
                                 listed=False))
-        if entry.id in revisions and (ics := path + "event.ics") not in wanted:
+        ics = path + "event.ics"
+        if ics in wanted:
+            continue
+        if now is not None and now.kind == "event" and now.start:  # the same event under its new id: its calendar,
+            wanted.add(ics)  # as beside a page its title moved (`plan_moved`), not a cancellation of an event on
+            gone.append(Planned(ics, key(built.version, "ics", now.fp, now.path, built.revision(now)),
+                                lambda now=now: _event_ics(built, now), listed=False))
+        elif entry.id in revisions:
             wanted.add(ics)
             stored = _stored(entry, revisions[entry.id])
             gone.append(Planned(ics, key(built.version, "cancelled", entry.fp, entry.path, str(stored.revision)),

@@ -5,7 +5,8 @@ it (for the first edition, in the month before D) and before D, plus late arriva
 that belonged to the previous edition's period but were first seen only after it was made (a
 source that was down that day). Nothing is in two editions, nor is a page (URL) that an
 earlier edition linked; jobs already closed and events already over, by D or by the time the
-edition is made if that is later, are left out. The same date always gives the same edition: it
+edition is made if that is later, are left out; so is an item that took the place of one sent under another id (a post
+whose slug changed: `pipeline/state/successors.py`). The same date always gives the same edition: it
 is stored on first use, and a re-run re-renders it rather than making a second one. A date
 before the latest edition is refused, since its period would overlap.
 
@@ -27,6 +28,7 @@ from pipeline.duplicates import merge_duplicates
 from pipeline.errors import PipelineError
 from pipeline.models import Item, Kind
 from pipeline.state import EditionRecord, Store
+from pipeline.state.successors import successors
 
 SECTION_TITLES = {
     Kind.POST: "From the blog",
@@ -108,6 +110,9 @@ def select_items(store: Store, as_of: date, tz: ZoneInfo, moment: datetime) -> t
     period_start = previous.period_end if previous else start_of(month_before(as_of), tz)
     late_start = previous.period_start if previous else period_start
     sent_ids, sent_urls = store.sent_before(as_of)
+    # The same item under a new id (a post whose slug or file name changed) was sent under its old one: first seen
+    # after the last issue, it would otherwise go out again as one published late
+    sent_ids |= {new for old, new in successors(store).items() if old in sent_ids}
     judged_at = max(period_end, moment)
     chosen = [
         item for item, first_seen in store.items_published(late_start, period_end)

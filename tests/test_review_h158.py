@@ -103,3 +103,26 @@ def test_a_post_sent_whose_file_was_renamed_is_not_sent_again_in_the_next_issue(
     second = project.email(issue=2).text
     assert "Another seminar" in second
     assert "Notes from the seminar" not in second
+
+
+def test_an_issue_page_keeps_a_post_whose_file_was_renamed_after_it_was_sent(pipeline_project):
+    """The issue's web version (what the email's "view in browser" opens) lost the post once its file was renamed:
+    the old id is withdrawn, and a withdrawn item leaves the archived issues, though the post is on the site under
+    its new id. Now the issue shows it as it is now, linking its page, and its page names the issue it was in."""
+    from datetime import date
+
+    from pipeline import site
+    from tests.test_review_h113 import start
+
+    project, out = start(pipeline_project)
+    issue = site.edition_page_path(1, 1)
+    assert "Notes from the seminar" in project.site(issue)
+    text = (project.root / "blog" / "notes.md").read_text(encoding="utf-8")
+    (project.root / "blog" / "notes.md").unlink()
+    project.write({"blog/seminar-notes.md": text})
+    project.refresh(as_of=date(2016, 2, 1))
+    [new] = [item for item in project.items() if item.title == "Notes from the seminar"]
+    page = project.site(issue)
+    assert "Notes from the seminar" in page
+    assert site.item_path(project.project, new) in page
+    assert f"{site.edition_page_path(1, 1)}" in project.site(site.item_path(project.project, new))

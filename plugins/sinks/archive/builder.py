@@ -20,6 +20,7 @@ from pipeline.models import Item, Kind
 from pipeline.run_context import RunContext
 from pipeline.state import EditionRecord
 from pipeline.state import site as site_state
+from pipeline.state.successors import successors
 from plugins.sinks.archive.facts import Facts, load_facts
 from plugins.sinks.archive.render import Renderer, libraries
 from plugins.sinks.archive.writer import key
@@ -65,12 +66,15 @@ class Site:
         self.facts = _own_pages(facts)
         # Each event's revision, for its calendar's SEQUENCE, DTSTAMP and LAST-MODIFIED (pipeline/calendars.py).
         self.revisions = self.store.revisions(i for i, entry in self.facts.items() if entry.kind == Kind.EVENT.value)
+        # An item on the site under a new id (a post whose slug changed: pipeline/state/successors.py) in place of one
+        # withdrawn: the issues that sent it under its old id show it so.
+        self.successors = {old: new for old, new in successors(self.store).items() if new in self.facts}
         self.issues = self._read_issues(records)
         self.issue_of: dict[str, Issue] = {}
         self.merged_into: dict[str, str] = {}
         self.announcements: dict[str, list[str]] = {}
         for issue in reversed(self.issues):  # oldest first: an item's first issue wins
-            for item_id in issue.record.item_ids:
+            for item_id in self.issue_items(issue.record):
                 self.issue_of.setdefault(item_id, issue)
             for merged, into in issue.merged.items():
                 self.merged_into[merged] = into
@@ -101,13 +105,19 @@ class Site:
         facts = self.facts
         return site.also_link(self.project, entry, lambda item_id: facts[item_id].path if item_id in facts else None)
 
+    def issue_items(self, record: EditionRecord) -> list[str]:
+        """The ids of an issue's items as the site has them: one withdrawn that another took the place of, as that
+        one (once)."""
+        return list(dict.fromkeys(i if i in self.facts else self.successors.get(i, i) for i in record.item_ids))
+
     def _read_issues(self, records: list[EditionRecord]) -> list[Issue]:
         seen = site_state.editions_seen(self.store, self.sink)
         issues, fresh = [], {}
         for record in records:
-            prints = {i: self.facts[i].fp for i in record.item_ids if i in self.facts}
+            ids = self.issue_items(record)
+            prints = {i: self.facts[i].fp for i in ids if i in self.facts}
             made_from = key(record.number, record.as_of, record.title, record.period_start, record.period_end,
-                            *(f"{i}:{prints.get(i, '-')}" for i in record.item_ids))
+                            *(f"{i}:{prints.get(i, '-')}" for i in ids))
             before = seen.get(record.number)
             if before is not None and before.key == made_from:
                 issues.append(Issue(record, made_from, before.shown, before.merged))
@@ -115,14 +125,14 @@ class Site:
             split: dict[str, dict[str, str]] = {"records": {}, "announcements": {}}
             for item_id, fp in prints.items():
                 split["records" if self.facts[item_id].kind in RECORDS else "announcements"][item_id] = fp
-            merged = self._merges(record, split, before)
-            shown = [i for i in record.item_ids if i in prints and i not in merged]
+            merged = self._merges(record, ids, split, before)
+            shown = [i for i in ids if i in prints and i not in merged]
             issues.append(Issue(record, made_from, shown, merged))
             fresh[record.number] = site_state.EditionSeen(made_from, shown, merged, split)
         site_state.record_editions(self.store, self.sink, fresh, drop=seen.keys() - {r.number for r in records})
         return issues
 
-    def _merges(self, record: EditionRecord, prints: dict[str, dict[str, str]],
+    def _merges(self, record: EditionRecord, ids: list[str], prints: dict[str, dict[str, str]],
                 before: site_state.EditionSeen | None) -> dict[str, str]:
         """What `merge_duplicates` merges in the issue (as the email re-renders it): merged-away id -> the
         job or event showing it.
@@ -140,7 +150,7 @@ class Site:
                     merged.update(merge_duplicates(self.items([*prints["records"], *changed])).into)
                 return merged
         # Only what the site shows: an announcement of a job or event withdrawn since is shown on its own.
-        return merge_duplicates(self.items([i for i in record.item_ids if i in self.facts])).into
+        return merge_duplicates(self.items([i for i in ids if i in self.facts])).into
 
     # -- what pages show -----------------------------------------------------------------------
 

@@ -87,15 +87,19 @@ def still_relevant(item: Item, at: datetime) -> bool:
 
 
 def order(items: list[Item]) -> list[Item]:
-    """Newsletter order: by section; posts and news newest first, jobs by closing date, events by start."""
+    """Newsletter order: by section; posts and news newest first, jobs by closing date, events by start. As on the
+    site's lists, a job with no closing date, or an event with no date (a partner feed's), comes after those with one,
+    newest first, so that such adverts never push a dated job out of the email (which shows the first
+    `max_items_per_section` of each section)."""
 
     def key(item: Item):
-        if item.kind is Kind.JOB and item.job and item.job.closing_date:
-            return (2, item.job.closing_date.isoformat(), item.title)
-        if item.kind is Kind.EVENT and item.event:
-            return (3, item.event.start.isoformat(), item.title)
         rank = list(Kind).index(item.kind)
-        return (rank, "", -item.published.timestamp(), item.title)
+        if item.kind is Kind.JOB and item.job and item.job.closing_date:
+            return (rank, 0, item.job.closing_date.isoformat(), item.title)
+        if item.kind is Kind.EVENT and item.event:
+            return (rank, 0, item.event.start.isoformat(), item.title)
+        undated = item.kind in (Kind.JOB, Kind.EVENT)
+        return (rank, int(undated), -item.published.timestamp(), item.title)
 
     return sorted(items, key=key)
 

@@ -88,14 +88,15 @@ KIND_DOCS: dict[Kind, str] = {
         "A job advert (the `jobs` source). Give its particulars in `job`: the closing date orders the Jobs "
         "section and takes the job out of issues and feeds once it has passed. `job` is not required: a "
         "`feed` source with `kind = \"job\"` gives none, and such a job has no closing date: it is open in "
-        "issues, feeds and on the site for 90 days after the day it was posted (`pipeline/current.py`)."),
+        "issues, feeds and on the site for 90 days after the day it was posted (`pipeline/current.py`), and "
+        "comes after the jobs with one in the Jobs section, as on the site's list."),
     Kind.EVENT: (
         "A conference, seminar or other event (the `events` source). Give its particulars in `event`: its start "
         "orders the Events section, and the event leaves issues and feeds once it is over. `event` is not "
         "required: a `feed` source with `kind = \"event\"` gives none, and such an event has no date in the "
         "email or the feed and is over 45 days after it was posted (`pipeline/current.py`): until then it stays "
-        "in the feed (unless newer items push it out), and on the site among the upcoming events (after those "
-        "with a date), with no calendar file."),
+        "in the feed (unless newer items push it out), in the email's Events section after those with a date, "
+        "and on the site among the upcoming events (after those with a date), with no calendar file."),
 }
 
 DOCS: dict[type, dict[str, Doc]] = {

@@ -126,3 +126,40 @@ def test_an_issue_page_keeps_a_post_whose_file_was_renamed_after_it_was_sent(pip
     assert "Notes from the seminar" in page
     assert site.item_path(project.project, new) in page
     assert f"{site.edition_page_path(1, 1)}" in project.site(site.item_path(project.project, new))
+
+
+def test_a_jobs_closing_date_puts_it_above_adverts_with_none_so_the_email_never_cuts_it(pipeline_project):
+    """The email's Jobs section is in closing-date order and shows 10 (the rest on the site). A job with no closing
+    date (a partner feed's advert) sorted first, an empty date before any date: a dozen adverts pushed the network's
+    own job, closing in ten days, out of the email altogether. Now, as on the site's list, jobs with a closing date
+    come first, the soonest at the top, then those with none (newest first); events with no date after those with
+    one, likewise."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from pipeline.models import EventDetails, Item, JobDetails, Kind, item_id
+
+    tz = ZoneInfo("Europe/London")
+    adverts = [Item(id=item_id("given", f"advert-{n}"), kind=Kind.JOB, source="given", title=f"Advert {n:02}",
+                    published=datetime(2016, 2, 2 + n, 9, tzinfo=tz), url=f"https://p.example/a{n}",
+                    body_html="<p>An advert.</p>") for n in range(12)]
+    own = [Item(id=item_id("given", key), kind=Kind.JOB, source="given", title=title,
+                published=datetime(2016, 2, 1, 9, tzinfo=tz), url=f"https://n.example/{key}",
+                body_html="<p>Our job.</p>", job=JobDetails("Network", closing_date=closing))
+           for key, title, closing in [("later", "Coordinator", date(2016, 3, 20)),
+                                       ("soon", "Peer worker", date(2016, 3, 10))]]
+    events = [Item(id=item_id("given", "notice"), kind=Kind.EVENT, source="given", title="A notice",
+                   published=datetime(2016, 2, 20, 9, tzinfo=tz), url="https://p.example/notice",
+                   body_html="<p>Soon.</p>"),
+              Item(id=item_id("given", "seminar"), kind=Kind.EVENT, source="given", title="Seminar",
+                   published=datetime(2016, 2, 5, 9, tzinfo=tz), url="https://n.example/seminar",
+                   body_html="<p>Seminar.</p>", event=EventDetails(start=datetime(2016, 3, 15, 10, tzinfo=tz)))]
+    project = pipeline_project('[pipeline]\nname = "N"\nsite_url = "https://n.example"\ntimezone = "Europe/London"\n',
+                               items=[*adverts, *own, *events])
+    project.run(as_of=date(2016, 3, 1))
+    text = project.email().text
+    shown = [title for title in ["Peer worker", "Coordinator", *(f"Advert {n:02}" for n in range(11, -1, -1))]
+             if title in text]
+    assert shown == ["Peer worker", "Coordinator", *(f"Advert {n:02}" for n in range(11, 3, -1))]
+    assert sorted(shown, key=text.index) == shown
+    assert text.index("Seminar") < text.index("A notice")

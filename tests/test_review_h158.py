@@ -163,3 +163,32 @@ def test_a_jobs_closing_date_puts_it_above_adverts_with_none_so_the_email_never_
     assert shown == ["Peer worker", "Coordinator", *(f"Advert {n:02}" for n in range(11, 3, -1))]
     assert sorted(shown, key=text.index) == shown
     assert text.index("Seminar") < text.index("A notice")
+
+
+def test_the_email_links_a_calendar_file_only_where_the_site_writes_one(pipeline_project):
+    """Whether an item is an event is judged by its kind (pipeline/current.py; the site writes an .ics for an event
+    with a date). A source that gives a news item event details (a partner's notice of a talk) had the email link
+    "Add it to your calendar (.ics)" beside it, to an address the site never wrote: every reader who clicked got a
+    404; the issue's web version likewise. Now both link one only for an event with a date, as the site writes them."""
+    import re
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from pipeline.models import EventDetails, Item, Kind, item_id
+
+    tz = ZoneInfo("Europe/London")
+    talk = Item(id=item_id("given", "talk"), kind=Kind.NEWS, source="given", title="A talk next month",
+                published=datetime(2016, 2, 10, 9, tzinfo=tz), url="https://p.example/talk", body_html="<p>Talk.</p>",
+                event=EventDetails(start=datetime(2016, 3, 20, 18, tzinfo=tz)))
+    seminar = Item(id=item_id("given", "seminar"), kind=Kind.EVENT, source="given", title="Seminar",
+                   published=datetime(2016, 2, 5, 9, tzinfo=tz), url="https://n.example/seminar",
+                   body_html="<p>Seminar.</p>", event=EventDetails(start=datetime(2016, 3, 15, 10, tzinfo=tz)))
+    project = pipeline_project('[pipeline]\nname = "N"\nsite_url = "https://n.example"\ntimezone = "Europe/London"\n',
+                               items=[talk, seminar])
+    project.run(as_of=date(2016, 3, 1))
+    email = project.email()
+    linked = set(re.findall(r"https://n\.example/(\S+?\.ics)", email.text + email.html))
+    assert linked and all((project.root / "out" / path).is_file() for path in linked), linked
+    issue = project.root / "out" / "archive" / "issue-1.html"  # its web version: the same links
+    linked = set(re.findall(r'href="(?![a-z]+:)([^"]+?\.ics)"', issue.read_text(encoding="utf-8")))  # its own
+    assert linked and all((issue.parent / path).resolve().is_file() for path in linked), linked

@@ -23,7 +23,7 @@ from pipeline import site
 from pipeline.config import Project
 from pipeline.edition import Edition
 from pipeline.mail.message import header_link
-from pipeline.models import Item
+from pipeline.models import Item, Kind
 from pipeline.run_context import RunContext
 from plugins.sinks.email import view
 
@@ -150,7 +150,9 @@ def _ascii_links(section: view.SectionView) -> view.SectionView:
 
 
 def _calendar_links(project: Project, web: bool, owners: Mapping[str, str]) -> Callable[[Item], str]:
-    """An event's .ics on the site, when the project publishes the site (`web`: an `archive` sink); else none."""
+    """An event's .ics on the site, when the project publishes the site (`web`: an `archive` sink); else none: for an
+    item of another kind too, even with event details (the site writes a calendar for an event with a date alone)."""
     if not web:
         return lambda item: ""
-    return lambda item: site.url(project, site.event_calendar_path(project, item, owners)) if item.event else ""
+    return lambda item: site.url(project, site.event_calendar_path(project, item, owners)) \
+        if item.kind is Kind.EVENT and item.event else ""

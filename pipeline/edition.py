@@ -97,7 +97,7 @@ def order(items: list[Item]) -> list[Item]:
         if item.kind is Kind.JOB and item.job and item.job.closing_date:
             return (rank, 0, item.job.closing_date.isoformat(), item.title)
         if item.kind is Kind.EVENT and item.event:
-            return (rank, 0, item.event.start.isoformat(), item.title)
+            return (rank, 0, item.event.start.timestamp(), item.title)  # a moment: venues' zones differ
         undated = item.kind in (Kind.JOB, Kind.EVENT)
         return (rank, int(undated), -item.published.timestamp(), item.title)
 

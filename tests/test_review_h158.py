@@ -192,3 +192,28 @@ def test_the_email_links_a_calendar_file_only_where_the_site_writes_one(pipeline
     issue = project.root / "out" / "archive" / "issue-1.html"  # its web version: the same links
     linked = set(re.findall(r'href="(?![a-z]+:)([^"]+?\.ics)"', issue.read_text(encoding="utf-8")))  # its own
     assert linked and all((issue.parent / path).resolve().is_file() for path in linked), linked
+
+
+def test_the_emails_events_are_in_the_order_they_happen_wherever_they_are(pipeline_project):
+    """The Events section is in start order; it compared the starts as written, in each venue's zone, so a webinar
+    at 09:00 in New York (14:00 in London) came before a London seminar at noon the same day, which is first, and
+    first on the site's list. Now starts are compared as moments."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from pipeline.models import EventDetails, Item, Kind, item_id
+
+    def event(key: str, title: str, start: datetime) -> Item:
+        return Item(id=item_id("given", key), kind=Kind.EVENT, source="given", title=title,
+                    published=datetime(2016, 2, 5, 9, tzinfo=ZoneInfo("Europe/London")), url=f"https://n.example/{key}",
+                    body_html="<p>An event.</p>", event=EventDetails(start=start, timezone=str(start.tzinfo)))
+
+    webinar = event("webinar", "Webinar from New York", datetime(2016, 3, 15, 9, tzinfo=ZoneInfo("America/New_York")))
+    seminar = event("seminar", "Seminar in London", datetime(2016, 3, 15, 12, tzinfo=ZoneInfo("Europe/London")))
+    project = pipeline_project('[pipeline]\nname = "N"\nsite_url = "https://n.example"\ntimezone = "Europe/London"\n',
+                               items=[webinar, seminar])
+    project.run(as_of=date(2016, 3, 1))
+    text = project.email().text
+    assert text.index("Seminar in London") < text.index("Webinar from New York")
+    listing = project.site("events/")
+    assert listing.index("Seminar in London") < listing.index("Webinar from New York")

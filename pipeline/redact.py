@@ -238,7 +238,7 @@ def _masked(text: str, masker: _Masker) -> str:
 def _spelt(value: str) -> str:
     """An expression for `value` however an address or HTML may spell it: each character as itself, percent-escaped
     (its UTF-8 bytes, the hex digits in either case: `%6B`, `%2f`) or as an HTML character reference (`&amp;`,
-    `&#107;`, `&#x6b;`); its letters in their own case."""
+    `&#107;`, `&#x6b;`, and a Windows-1252 one: `&#150;` for "–"); its letters in their own case."""
     return "".join(map(_character, value))
 
 
@@ -247,10 +247,19 @@ def _character(character: str) -> str:
     escaped = "".join(f"%{byte:02X}" for byte in character.encode("utf-8", "surrogateescape"))
     # A numeric reference's ";" may be left out where no digit follows, and a few named ones (`&amp`, `&lt`) need
     # none: html.unescape, and every browser, still read them.
-    forms = [re.escape(character), f"(?i:{escaped})", f"&#0*{ord(character)}(?:;|(?![0-9]))",
-             f"(?i:&#x0*{ord(character):x}(?:;|(?![0-9a-f])))"]
+    forms = [re.escape(character), f"(?i:{escaped})"]
+    for code in (ord(character), *_windows_1252().get(character, ())):
+        forms += [f"&#0*{code}(?:;|(?![0-9]))", f"(?i:&#x0*{code:x}(?:;|(?![0-9a-f])))"]
     forms += [re.escape(f"&{name}") for name in _named_references().get(character, ())]
     return f"(?:{'|'.join(forms)})"
+
+
+@functools.cache
+def _windows_1252() -> dict[str, list[int]]:
+    """The characters the numeric references 128 to 159 stand for (`&#150;` is "–", as `&#8211;` is): HTML reads
+    them as Windows-1252 does, html.unescape and every browser too."""
+    read = {code: html.unescape(f"&#{code};") for code in range(0x80, 0xA0)}
+    return {character: [code] for code, character in read.items() if character != chr(code)}
 
 
 @functools.cache

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from pipeline.components import Batch, Delivery, Resolution
 from pipeline.testing import write_project_files
 
@@ -217,3 +219,20 @@ def test_the_emails_events_are_in_the_order_they_happen_wherever_they_are(pipeli
     assert text.index("Seminar in London") < text.index("Webinar from New York")
     listing = project.site("events/")
     assert listing.index("Seminar in London") < listing.index("Webinar from New York")
+
+
+@pytest.mark.parametrize("spelling", ["pass&#150;word9", "pass&#x96;word9", "pass&#X0096word9", "pass&#0150word9"])
+def test_a_value_spelt_with_a_windows_1252_reference_is_masked(spelling, monkeypatch):
+    """A browser, and html.unescape, read the numeric references 128 to 159 as the Windows-1252 characters (`&#150;`
+    is "–", as `&#8211;` is): a key holding an en dash (a word processor's autocorrect) so spelt in a feed or a
+    printed line was shown, though decoded it is the key."""
+    import html
+
+    from pipeline import redact
+
+    secret = "pass\u2013word9"
+    assert html.unescape(spelling) == secret
+    monkeypatch.setattr(redact, "_remembered", set())
+    redact.expand("https://h.example/f?token=${T}", {"T": secret})
+    assert redact.redact_text(f"<p>{spelling}</p>") == "<p>***</p>"
+    assert redact.redact_text("<p>pass&#151;word9</p>") == "<p>pass&#151;word9</p>"  # an em dash: another key

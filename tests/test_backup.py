@@ -178,8 +178,10 @@ def test_a_file_that_is_not_a_database_is_exit_2_and_nothing_kept(write_project,
     (tmp_path / "backups").mkdir()
     assert main(["backup", str(tmp_path / "backups"), "-c", str(config)]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
-        f"error: {tmp_path}/state/pipeline.sqlite: not a readable SQLite database (file is not a database); "
-        f"no backup was made: put back the last good one (README, \"Operations\")"]
+        f"error: {tmp_path}/state/pipeline.sqlite: the state database is damaged (file is not a database); "
+        f"no backup was made. Stop `pipeline schedule`, then put back the latest copy made by `pipeline backup` "
+        f"(README, \"Operations\"), or salvage it with `sqlite3 pipeline.sqlite .recover` into a new file and put "
+        f"that in its place"]  # the line every command gives (review h161)
     assert list((tmp_path / "backups").iterdir()) == []
 
 

@@ -36,7 +36,7 @@ def register(command: Callable[[str, Callable, str], argparse.ArgumentParser]) -
 def cmd_backup(args) -> int:
     project = load_project(args.config)
     source = state_path(project)
-    if not source.is_file():
+    if not source.exists():  # (a folder in its place is said as every command says it: `backup`)
         raise PipelineError(f"{source}: no state database yet; run `pipeline run` (or `pipeline refresh`) first, "
                             f"or check [pipeline] state_dir in {project.config_path.name}")
     result = backup(source, unpublished(destination(args.dest), project), replace=args.force)

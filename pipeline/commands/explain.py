@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from rich.markup import escape
 
 from pipeline.config import load_project
@@ -11,6 +13,7 @@ from pipeline.phrases import original_offset
 from pipeline.runner import state_path
 from pipeline.sanitize import html_to_text
 from pipeline.state import Store
+from pipeline.state.access import cannot_open
 
 CONTEXT = 40  # characters shown either side of a match
 
@@ -18,9 +21,14 @@ CONTEXT = 40  # characters shown either side of a match
 def explain(config, key: str, console) -> int:
     project = load_project(config)
     path = state_path(project)
-    if not path.is_file():
+    if not path.exists():  # (a folder in its place is said as every command says it, below)
         raise PipelineError(f"{path}: no state database yet; run `pipeline refresh` first")
-    store = Store(path)
+    try:
+        store = Store(path)
+    except (OSError, sqlite3.Error) as exc:
+        if (refused := cannot_open(path, exc)) is not None:  # the one line: its rights, a folder in its place, damage
+            raise refused from None
+        raise
     try:
         found = store.find_items(key.strip()) or _by_page(project, store, key.strip())
         withdrawn = store.withdrawn_at(found[0].id) if len(found) == 1 else None

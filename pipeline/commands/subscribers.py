@@ -26,7 +26,7 @@ from pipeline.errors import ConfigError, PipelineError, SubscriberError
 from pipeline.mail.transactional import forget_mail, keeping_mail, project_deliverer
 from pipeline.runner import state_path
 from pipeline.state import Store, journal
-from pipeline.state.access import unwritable
+from pipeline.state.access import cannot_open
 from pipeline.state.subscribers import (
     STATUSES,
     add,
@@ -250,8 +250,8 @@ def _opened(args) -> Iterator[tuple[Project, Store]]:
     try:
         store = Store(path)
     except (OSError, sqlite3.Error) as exc:
-        if (denied := unwritable(path, exc)) is not None:  # the disk full, or a file this user may not write
-            raise denied from None
+        if (refused := cannot_open(path, exc)) is not None:  # the one line: its rights, a folder in its place, damage
+            raise refused from None
         raise ConfigError(f"{path}: cannot open the state database ({exc}); check [pipeline] state_dir") from None
     try:
         keep_suppressions(store, project)

@@ -98,6 +98,17 @@ def unopenable(path: Path, exc: BaseException) -> PipelineError | None:
     return None
 
 
+def cannot_open(path: Path, exc: BaseException, outcome: str = "nothing was changed") -> PipelineError | None:
+    """The one line every command gives when opening the state database at `path` raised `exc`: `unopenable` (its
+    rights, a read-only mount, a folder where the file should be), or a damaged file (`store.damaged`, with `outcome`:
+    what the command did not do); None for any other error (a lock, a bug)."""
+    from pipeline.state.store import damaged, is_damage
+
+    if (error := unopenable(path, exc)) is not None:
+        return error
+    return damaged(path, str(exc), outcome) if is_damage(exc) else None
+
+
 @contextmanager
 def plainly(path: Path) -> Iterator[None]:
     """Raise an SQLite error that says the state database cannot be written as its one-line error (`unwritable`)."""

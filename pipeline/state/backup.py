@@ -32,8 +32,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from pipeline.errors import PipelineError, StateError
+from pipeline.state.access import cannot_open
 
 BUSY_TIMEOUT = 10.0  # seconds; the store's own busy_timeout
+NO_COPY = "no backup was made"
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,9 @@ def _copy(source_path: Path, partial: Path) -> tuple[int, str]:
         source = sqlite3.connect(f"file:{quote(str(source_path.resolve()))}?mode=ro", uri=True,
                                  timeout=BUSY_TIMEOUT)
     except sqlite3.Error as exc:
-        raise PipelineError(f"{source_path}: cannot open the state database ({exc}); "
-                            f"check that it exists and that you may read it and its folder") from None
+        raise cannot_open(source_path, exc, NO_COPY) or PipelineError(
+            f"{source_path}: cannot open the state database ({exc}); check that it exists and that you may read it "
+            f"and its folder") from None
     try:
         target = sqlite3.connect(partial, isolation_level=None)
         try:
@@ -131,11 +134,11 @@ def _without_site_manifest(target: sqlite3.Connection) -> None:
 
 
 def _copy_error(exc: sqlite3.DatabaseError, source_path: Path, partial: Path) -> PipelineError:
-    """A damaged source (StateError, exit 2), no room for the copy, or anything else, in one line."""
+    """A source that cannot be read (said as every command says it: a damaged file, exit 2; a folder in its place,
+    a file this user may not read), no room for the copy, or anything else, in one line."""
     code = getattr(exc, "sqlite_errorname", "")
-    if code in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
-        return StateError(f"{source_path}: not a readable SQLite database ({exc}); no backup was made: put back "
-                          f"the last good one (README, \"Operations\")")
+    if code in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or source_path.is_dir():  # not the copy's: the source's
+        return cannot_open(source_path, exc, NO_COPY) or StateError(f"{source_path}: {exc}; {NO_COPY}")
     if code == "SQLITE_FULL":
         return PipelineError(f"{partial.parent}: no room for the copy ({exc}); free some space or give another "
                              f"folder")

@@ -3,6 +3,7 @@ its database, the commands' own wording for a database they cannot open, `schedu
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -77,3 +78,37 @@ def test_subscribers_backup_and_explain_say_a_database_they_cannot_open_as_every
     assert err.startswith(f"error: {expected}"), err
     assert "unexpected" not in err and "no state database yet" not in err
     assert list((tmp / "backups").iterdir()) == []
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir())}
+
+
+def test_schedule_list_and_status_read_a_read_only_state_folder_with_a_wal_beside_the_database(write_project,
+                                                                                              monkeypatch):
+    """A state folder mounted read-only (a monitoring unit's ReadOnlyPaths, a snapshot) holding the -wal a killed run
+    left, without the -shm (a copy or snapshot that left it out): SQLite reading it must make the -shm, and cannot
+    there. `status` refused it (exit 2), and `schedule --list` printed the times with "state database not read: ...
+    so the state database cannot be written ... mount it read-write", not what it would start at once. Now both read
+    it, the -wal's commits too (the killed run, shown unfinished), and nothing in the folder changes."""
+    from tests.test_review_h151 import _killed_mid_run
+    from tests.test_review_h155 import _read_only_mount
+
+    config = _killed_mid_run(write_project)
+    state = config.parent / "state"
+    (state / "pipeline.sqlite-shm").unlink()
+    assert (state / "pipeline.sqlite-wal").stat().st_size > 0
+    before = _digests(state)
+    monkeypatch.setenv("PIPELINE_FAKE_NOW", "2016-02-01T09:00:00+00:00")  # the slot of 08:00 is due, its issue not made
+    listed = _read_only_mount(state, sys.executable, "-m", "pipeline", "schedule", "--list", "-c", str(config))
+    monkeypatch.delenv("PIPELINE_FAKE_NOW")
+    said = " ".join((listed.stdout + listed.stderr).split())
+    assert listed.returncode == 0, said
+    assert "not read" not in said and "due now: edition 2016-02-01: the issue of 2016-02-01 08:00 is not made" in said
+    shown = _read_only_mount(state, sys.executable, "-m", "pipeline", "status", "--json", "-c", str(config))
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert [(run["as_of"], run["outcome"]) for run in json.loads(shown.stdout)["runs"]] == [
+        ("2016-02-02", "unfinished"), ("2016-02-01", "done")]  # the killed run: in the -wal alone
+    assert _digests(state) == before

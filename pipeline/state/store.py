@@ -88,22 +88,35 @@ RECENT_THEMES = (f"SELECT id, published, themes FROM items WHERE (published < ? 
 
 
 def _read_only(path: Path) -> sqlite3.Connection:
-    """`path` opened read only (`mode=ro`). SQLite reading a WAL database so must open or create the -shm beside it;
-    in a folder where it cannot (mounted read-only: a monitoring unit's ReadOnlyPaths, a snapshot) and with no -wal
-    beside it (no program has it open, nor was killed leaving commits in one), the file holds everything, and is read
-    as it is (`immutable=1`: no lock and no -shm, which SQLite documents for such a database)."""
+    """`path` opened read only (`mode=ro`). SQLite reading a WAL database so must open or create the -shm beside it.
+    In a folder where it cannot (mounted read-only: a monitoring unit's ReadOnlyPaths, a snapshot), no program has it
+    open (one would have made the -shm), so it is read without one: with no -wal beside it (nor was one killed leaving
+    commits in it), the file holds everything, and is read as it is (`immutable=1`: no lock and no -shm, which SQLite
+    documents for such a database); with a -wal and no -shm (a snapshot or copy that left the -shm out), the -wal's
+    commits too, the index of its frames kept in this process's memory (`locking_mode=EXCLUSIVE` before the first
+    read, which SQLite documents as WAL without shared memory) and no lock taken (`vfs=unix-none`: this read-only
+    connection could take none), as immutable takes none."""
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None, timeout=READ_WAIT)
     try:
         db.execute("SELECT count(*) FROM sqlite_schema").fetchone()
     except sqlite3.OperationalError as exc:
-        wal = path.with_name(path.name + "-wal")
+        wal, shm = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
         db.close()
-        if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_CANTOPEN or not path.is_file() or os.path.lexists(wal) \
+        if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_CANTOPEN or not path.is_file() or os.path.lexists(shm) \
                 or os.access(path.parent, os.W_OK) and not _read_only_mount(path.parent):
             raise
-        return sqlite3.connect(f"{uri}&immutable=1", uri=True, check_same_thread=False, isolation_level=None,
-                               timeout=READ_WAIT)
+        if not os.path.lexists(wal):
+            return sqlite3.connect(f"{uri}&immutable=1", uri=True, check_same_thread=False, isolation_level=None,
+                                   timeout=READ_WAIT)
+        db = sqlite3.connect(f"{uri}&vfs=unix-none", uri=True, check_same_thread=False, isolation_level=None,
+                             timeout=READ_WAIT)
+        try:
+            db.execute("PRAGMA locking_mode=EXCLUSIVE")
+            db.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+        except BaseException:
+            db.close()
+            raise
     return db
 
 

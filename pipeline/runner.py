@@ -169,7 +169,7 @@ def _record_finish(store: Store, run_id: int, report: RunReport, exc: BaseExcept
         exit_code, outcome = getattr(exc, "exit_code", 1), f"error: {failure_reason(exc)}"
     try:
         history.finish_run(store, run_id, at=datetime.now(UTC), edition=report.edition, exit_code=exit_code,
-                           outcome=outcome, results=report.results)
+                           outcome=outcome, results=report.results, skipped=report.skipped)
     except sqlite3.Error as error:  # the run's own outcome matters more than its history
         if exc is None:
             report.problems.append(f"the run history could not be recorded ({error})")

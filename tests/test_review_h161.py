@@ -3,11 +3,15 @@ its database, the commands' own wording for a database they cannot open, `schedu
 
 from __future__ import annotations
 
+import email
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from email import policy
 from pathlib import Path
 
 import pytest
@@ -112,3 +116,86 @@ def test_schedule_list_and_status_read_a_read_only_state_folder_with_a_wal_besid
     assert [(run["as_of"], run["outcome"]) for run in json.loads(shown.stdout)["runs"]] == [
         ("2016-02-02", "unfinished"), ("2016-02-01", "done")]  # the killed run: in the -wal alone
     assert _digests(state) == before
+
+
+BLOG = '[sources.blog]\ntype = "blog"\npath = "posts"\n[sinks.feed]\ntype = "rss"\n'
+GOOD = "---\ntitle: Peer support in practice\ndate: 2016-01-20\n---\n\nWhat we learnt.\n"
+UNDATED = GOOD.replace("date: 2016-01-20\n", "")
+ALERTED = ('[alerts]\nto = ["fay@network.example.org"]\nfrom_email = "alerts@network.example.org"\n'
+           '[alerts.delivery]\ntype = "outbox"\nfolder = "alerts"\n')
+
+
+def _status(config: Path, capsys) -> tuple[dict, str]:
+    capsys.readouterr()
+    assert main(["status", "--json", "-c", str(config)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert main(["status", "-c", str(config)]) == 0
+    return data, " ".join(capsys.readouterr().out.split())
+
+
+def test_status_shows_each_source_s_records_its_last_run_skipped_and_why(write_project, capsys):
+    """A post without a date is skipped by every refresh, alone (exit 3: "done, with problems"), and `pipeline
+    schedule` goes on as after a success. `status` showed the source as healthy (last success now, no failures) and
+    nowhere which record, or why; without [alerts] nothing else says it but the log. Now each source shows the records
+    its last run skipped, each with its problem, until a run skips none."""
+    config = write_project(BLOG, {"posts/good.md": GOOD, "posts/undated.md": UNDATED})
+    for _ in range(2):
+        assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 3
+    undated = config.parent / "posts" / "undated.md"
+    line = f"{undated}: front matter lacks date; add it, post skipped"
+    data, shown = _status(config, capsys)
+    [blog] = data["sources"]
+    assert blog["name"] == "blog" and blog["skipped"] == [line], blog
+    assert f"skipped by blog in its last run: {line}" in shown, shown
+
+    undated.write_text(GOOD.replace("Peer", "Dated"), encoding="utf-8")
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    data, shown = _status(config, capsys)
+    assert data["sources"][0]["skipped"] == [] and "skipped by" not in shown
+
+
+def test_a_record_skipped_run_after_run_under_schedule_is_told_once_and_stays_in_status(tmp_path, capsys):
+    """Under `pipeline schedule` the same post is skipped at every refresh: the organisers are told once (not each
+    run), with the file and what is wrong, and `status` shows it as an open problem, with the record, meanwhile."""
+    from pipeline.state import Store, history
+    from pipeline.testing import write_project_files
+
+    config = write_project_files(tmp_path, BLOG + "[schedule]\nrefresh_minutes = 10\n" + ALERTED,
+                                 {"posts/good.md": GOOD, "posts/undated.md": UNDATED})
+    database = tmp_path / "state" / "pipeline.sqlite"
+
+    def refreshes() -> int:
+        if not database.exists():
+            return 0
+        try:
+            store = Store(database, read_only=True)
+        except Exception:  # not made yet
+            return 0
+        try:
+            return sum(1 for run in history.last_runs(store, 50) if run.finished and run.mode == "refresh")
+        finally:
+            store.close()
+
+    with open(tmp_path / "schedule.out", "w") as out, open(tmp_path / "schedule.err", "w") as err:
+        process = subprocess.Popen([sys.executable, "-m", "pipeline", "schedule", "-c", str(config)], stdout=out,
+                                   stderr=err, cwd=tmp_path, env={**_env(), "PIPELINE_FAKE_NOW": "2016-02-10T12:00:00"
+                                                                  "+00:00", "PIPELINE_FAKE_SPEED": "600"})
+        try:
+            deadline = time.monotonic() + 120
+            while refreshes() < 3:
+                assert process.poll() is None, (tmp_path / "schedule.err").read_text()
+                assert time.monotonic() < deadline, "fewer than 3 refreshes in 2 minutes"
+                time.sleep(0.2)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+    told = sorted((tmp_path / "alerts" / "messages").glob("*.eml"))
+    assert len(told) == 1, [path.name for path in told]
+    message = email.message_from_bytes(told[0].read_bytes(), policy=policy.default)
+    text = message.get_body(("plain",)).get_content()
+    assert str(message["Subject"]) == "[Test Network] the source 'blog' skipped 1 record"
+    assert "undated.md: front matter lacks date" in " ".join(text.split()), text
+    data, shown = _status(config, capsys)
+    assert [problem["subject"] for problem in data["problems"]] == ["the source 'blog' skipped 1 record"]
+    undated = tmp_path / "posts" / "undated.md"
+    assert data["sources"][0]["skipped"] == [f"{undated}: front matter lacks date; add it, post skipped"]

@@ -1,5 +1,5 @@
-"""`pipeline status`: the last runs, each source's health, the next scheduled times and the latest
-issue's deliveries.
+"""`pipeline status`: the last runs, each source's health (and the records its latest run skipped), the next scheduled
+times and the latest issue's deliveries.
 
 It only reads: no lock is taken (SQLite in WAL mode lets it read while a run writes), and a state
 folder that does not exist yet is not created. `status_data` gives what both the table and `--json` show.
@@ -29,6 +29,7 @@ from pipeline.state.store import damaged, is_damage
 from pipeline.state.suppression_log import LOG_FILE, SuppressionLog
 
 STATUSES = (journal.SENT, journal.IN_FLIGHT, journal.UNKNOWN, journal.FAILED)
+SKIPPED_SHOWN = 10  # a source's skipped records listed in the table's view (--json: every one), as its alert lists
 
 
 def cmd_status(args) -> int:
@@ -49,6 +50,7 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
                   "next": _next_times(project, None, now),
                   "problems": [], "reapplied": None, "unchecked_suppressions": 0}
     found: dict[str, history.SourceHealth] = {}
+    skipped: dict[str, list[str]] = {}
     if path.exists():
         try:  # nothing written: an older database is read from an up-to-date copy in memory
             store = Store(path, read_only=True)
@@ -67,6 +69,7 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
             data["latest"] = {mode: _run(record, project) for mode in ("run", "refresh")
                               if (record := history.latest_run_of_mode(store, mode, finished=False)) is not None}
             found = history.source_health(store)
+            skipped = history.skipped_records(store)
             latest = store.latest_edition()
             if latest is not None:
                 counts = journal.counts(store, latest.number).get(latest.number, Counter())
@@ -93,8 +96,13 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
         finally:
             store.close()
     # a source renamed since the last run (`renamed_from`): its history so far, under the name it had
-    data["sources"] = [_health(source.instance, next(filter(None, (found.get(name) for name in (
-        source.instance, *project.former_names(source.instance)))), None), project) for source in project.sources]
+    data["sources"] = []
+    for source in project.sources:
+        names = (source.instance, *project.former_names(source.instance))
+        shown = _health(source.instance, next(filter(None, (found.get(name) for name in names)), None), project)
+        shown["skipped"] = [redact_text(line) for line in next(filter(None, (skipped.get(name) for name in names)),
+                                                               [])]  # by its latest run, each with its problem
+        data["sources"].append(shown)
     data["running"] = _running(project)
     return data
 
@@ -240,3 +248,12 @@ def _print_status(data: dict) -> None:
             sources.add_row(escape(source["name"]), success, f"[red]{failing}[/red]" if failing else "0",
                             escape(source["last_error"] or "-"))
         console.print(sources)
+        for source in data["sources"]:  # records left out until put right: each, with what is wrong
+            lines = source.get("skipped") or []
+            for line in lines[:SKIPPED_SHOWN]:
+                console.print(f"[yellow]skipped by {escape(source['name'])} in its last run:[/yellow] {escape(line)}",
+                              soft_wrap=True)
+            if len(lines) > SKIPPED_SHOWN:
+                console.print(f"[yellow]skipped by {escape(source['name'])} in its last run:[/yellow] and "
+                              f"{len(lines) - SKIPPED_SHOWN} more (`pipeline status --json` lists every one)",
+                              soft_wrap=True)

@@ -6,6 +6,9 @@ A run's row changes twice, one transaction each:
     unfinished --finish_run--> finished       at the end, with every component's result; also when the run
                                               failed or was stopped (outcome "stopped by SIGTERM", "error: ...")
 
+The same transaction replaces, for each source the run fetched, the records it skipped in its previous run with those
+it skipped in this one (`skipped_records`, for `pipeline status`): what is there is what its latest run skipped.
+
 A run stays unfinished only while it runs, or when its process was killed outright (SIGKILL, a power
 cut): `pipeline status` shows such a run as unfinished. Readers (`last_runs`, `source_health`, ...)
 take no lock.
@@ -55,8 +58,14 @@ def begin_run(store: Store, *, mode: str, as_of: date, at: datetime) -> int:
 
 
 def finish_run(store: Store, run: int, *, at: datetime, edition: int | None, exit_code: int, outcome: str,
-               results: Iterable[StageResult]) -> None:
-    """Record how run `run` ended, with every component's result (a credential in an address masked)."""
+               results: Iterable[StageResult], skipped: dict[str, list[str]] | None = None) -> None:
+    """Record how run `run` ended, with every component's result (a credential in an address masked), and, for each
+    source it fetched, the records it skipped (`skipped`: source -> each one's problem; an address in one masked
+    too, as the alerts mask it: the history holds no subscriber's)."""
+    from pipeline.subscribers.addresses import without_addresses
+
+    results = list(results)
+    fetched = {r.name for r in results if r.stage == "source"} | set(skipped or ())
     with store.transaction() as db:
         db.execute("UPDATE runs SET finished = ?, edition = ?, exit_code = ?, outcome = ? WHERE id = ?",
                    (_iso(at), edition, exit_code, redact_text(outcome), run))
@@ -64,6 +73,10 @@ def finish_run(store: Store, run: int, *, at: datetime, edition: int | None, exi
                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
                        [(run, r.stage, r.name, int(r.ok), redact_text(r.summary), r.seconds, r.count)
                         for r in results])
+        db.executemany("DELETE FROM skipped_records WHERE source = ?", [(name,) for name in sorted(fetched)])
+        db.executemany("INSERT INTO skipped_records (source, run, problem) VALUES (?, ?, ?)",
+                       [(name, run, without_addresses(redact_text(line)))
+                        for name, lines in sorted((skipped or {}).items()) for line in lines])
 
 
 def last_runs(store: Store, n: int = 10) -> list[RunRecord]:
@@ -89,6 +102,17 @@ def run_results(store: Store, run: int) -> list[StageResult]:
     return [StageResult(stage, name, bool(ok), summary, seconds, count) for stage, name, ok, summary, seconds, count
             in store._rows("SELECT stage, name, ok, summary, seconds, count FROM run_results WHERE run = ? "
                            "ORDER BY rowid", (run,))]
+
+
+def skipped_records(store: Store) -> dict[str, list[str]]:
+    """{source name: the problem of each record its latest finished run skipped} for each source that skipped any;
+    none from a database opened read-only that has no record of them yet (made by an earlier version)."""
+    if not store._rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'skipped_records'"):
+        return {}
+    found: dict[str, list[str]] = {}
+    for source, problem in store._rows("SELECT source, problem FROM skipped_records ORDER BY source, rowid"):
+        found.setdefault(source, []).append(problem)
+    return found
 
 
 def source_health(store: Store) -> dict[str, SourceHealth]:

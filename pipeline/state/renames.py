@@ -3,7 +3,8 @@ moved to its new one, in one transaction, and the name each source's item ids ar
 
 Every table that keeps a source's name moves with it: `items` (its `source` column and the item's own copy in
 `data`), `source_state` (a feed's ETag and Last-Modified), the runs' results (`run_results`, for `pipeline status` and
-the failures in a row that alerts count) and its open alerts. Item ids stay as they are: from then on the source makes
+the failures in a row that alerts count), the records its latest run skipped (`skipped_records`) and its open
+alerts. Item ids stay as they are: from then on the source makes
 them under the name it was first stored under (`source_renames.ids`), so an item's page address, its feed guid, the
 issues it was in and its withdrawal all stay its own.
 """
@@ -104,6 +105,9 @@ def rename_source(store: Store, old: str, new: str, at: datetime | None = None) 
         else:
             db.execute("UPDATE OR REPLACE source_state SET source = ? WHERE source = ?", (new, old))
         db.execute("UPDATE run_results SET name = ? WHERE stage = 'source' AND name = ?", (new, old))
+        db.execute("DELETE FROM skipped_records WHERE source IN (:old, :new) AND run < (SELECT MAX(run) FROM "
+                   "skipped_records WHERE source IN (:old, :new))", {"old": old, "new": new})  # the latest run's
+        db.execute("UPDATE skipped_records SET source = ? WHERE source = ?", (new, old))
         for kind in ("source", "records"):
             db.execute("UPDATE OR IGNORE alerts SET key = ? WHERE key = ?", (f"{kind}:{new}", f"{kind}:{old}"))
         db.execute("DELETE FROM source_renames WHERE old = ?", (new,))  # renamed back: a name in use again

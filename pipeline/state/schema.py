@@ -337,9 +337,20 @@ CREATE TABLE IF NOT EXISTS readmissions (
 );
 """
 
+# The records each source skipped in its latest finished run, each with its problem (pipeline/state/history.py), for
+# `pipeline status`: each run replaces the rows of every source it fetched. Made by every open, as SOURCE_RENAMES is.
+SKIPPED_RECORDS = """
+CREATE TABLE IF NOT EXISTS skipped_records (
+    source  TEXT NOT NULL,                   -- the instance name from pipeline.toml
+    run     INTEGER NOT NULL,                -- the run that skipped it (runs.id)
+    problem TEXT NOT NULL                    -- the record and what is wrong with it, as the run said it (no address)
+);
+CREATE INDEX IF NOT EXISTS skipped_records_source ON skipped_records (source);
+"""
+
 TABLES = (CORE + ITEMS_RECENT + JOURNAL + SUBSCRIBERS + REQUESTS + ALIASES + SITE + HISTORY + ALERTS + FEED_GUIDS
           + TAKEN_BACK + WITHDRAWN + SITE_MOVED + THEME_MOVES + CONSENT + SUPPRESSION_LOG + SOURCE_RENAMES
-          + READMISSIONS)
+          + READMISSIONS + SKIPPED_RECORDS)
 
 
 def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:

@@ -10,7 +10,9 @@ Four kinds of problem, each with a key of its own in the state database (`state/
   subscribers a send cut short never reached.
 
 A damaged state database stops a run before anything else (`database_damaged`): the organisers
-hear of it once, remembered by a file beside the database, until a run finds it sound again.
+hear of it once, remembered by a file beside the database, until a run finds it sound again. A state folder or
+database `pipeline schedule` cannot use ends it (`state_unusable`): told once too, remembered by a file in the state
+folder or, where that cannot be written, in the temporary folder, until a command opens the database again.
 
 At the end of every run that gets as far as the state database (not a dry run, not one stopped by
 a signal), before it is recorded as finished, the problems it finds are compared with those
@@ -27,6 +29,8 @@ is one more of the run's problems.
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -373,29 +377,15 @@ def database_damaged(project: Project, problem: str) -> None:
     mark = project.core.state_dir / DAMAGED_MARK
     if not project.alerts.to or mark in _TOLD_HERE or mark.exists():
         return
-    from pipeline.mail.transactional import AlertMail
-
     subject = f"[{project.core.name}] the state database is damaged: nothing runs until it is restored"
     text = "\n".join([
         f"{project.core.name}: the newsletter pipeline needs attention.", "", problem, "",
         "Until then no run fetches, sends or records anything, and `pipeline schedule` tries again every few "
         "minutes. README.md, \"Operations\", says how to restore the latest `pipeline backup`. You hear of this "
         "once; if it happens again after a sound run, you hear again."])
-    try:
-        sink = AlertMail(project)
-        try:
-            reached, missed = _mail(sink, subject, text, list(project.alerts.to))
-        finally:
-            sink.deliverer.close()
-    except Exception as exc:
-        log.warning("alerts: the organisers could not be told the state database is damaged (%s)%s%s",
-                    failure_reason(exc), _through(project), _advice(project))
-        return
-    for line in missed:
-        log.warning("alerts: not sent to %s%s", line, _through(project))
+    reached = _tell(project, subject, text, "the state database is damaged")
     if reached:
         _TOLD_HERE.add(mark)
-        log.info("alert about the damaged state database sent to %s", ", ".join(reached))
         try:
             mark.write_text(f"{datetime.now(UTC).isoformat()} {' '.join(reached)}\n", encoding="utf-8")
         except OSError as exc:  # the damage is what the run says; this is one more thing wrong with the disk
@@ -408,6 +398,96 @@ def database_sound(project: Project) -> None:
     mark = project.core.state_dir / DAMAGED_MARK
     _TOLD_HERE.discard(mark)
     mark.unlink(missing_ok=True)
+
+
+UNUSABLE_MARK = "unusable-state-told"  # the organisers were told `pipeline schedule` ended on a state it cannot use
+
+
+def state_unusable(project: Project, problem: str) -> None:
+    """`pipeline schedule` ends (exit 2) on a state folder or database its user cannot use (`errors.StateAccessError`:
+    its rights, a read-only mount, a folder where the file should be): tell the organisers once. The alerts are kept
+    in that database, so a file remembers that they were told: in the state folder, or where that cannot be written
+    (the usual cause), in the temporary folder (`_unusable_marks`), until a command opens the database again
+    (`state_usable`). So a restart with nothing put right (Docker's restart policy, a person) does not tell them
+    again; the systemd unit does not restart it after exit 2."""
+    if not project.alerts.to or any(_ours(mark) for mark in _unusable_marks(project)):
+        return
+    subject = f"[{project.core.name}] `pipeline schedule` has stopped: its state database cannot be used"
+    text = "\n".join([
+        f"{project.core.name}: the newsletter pipeline needs attention.", "", problem, "",
+        "`pipeline schedule` has ended (exit 2), since no wait puts this right, and under systemd the unit is left "
+        "stopped. Until it is put right as said above and the service is started again (`systemctl restart "
+        "newsletter-pipeline`, or the container), no issue is made or sent and no source is refreshed. The database "
+        "itself is sound: do not restore a backup for this. You hear of this once; if it happens again after a "
+        "command has used the database, you hear again."])
+    reached = _tell(project, subject, text, "the state database cannot be used")
+    if not reached:
+        return
+    said = f"{datetime.now(UTC).isoformat()} {' '.join(reached)}\n".encode()
+    for mark in _unusable_marks(project):
+        try:  # (never through a link someone else put there, in a folder others may write in)
+            descriptor = os.open(mark, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        except OSError:
+            continue
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(said)
+        return
+    log.warning("alerts: nowhere to remember that the organisers were told the state database cannot be used (%s "
+                "and %s cannot be written), so a restart tells them again", *_unusable_marks(project))
+
+
+def state_usable(project: Project) -> None:
+    """A command opened the state database: a later failure to is a new problem, told again."""
+    for mark in _unusable_marks(project):
+        if _ours(mark):
+            try:
+                mark.unlink()
+            except OSError:  # a state folder mounted read-only, say: it stays told until the folder can be written
+                pass
+
+
+def _unusable_marks(project: Project) -> tuple[Path, Path]:
+    """Where `state_unusable` remembers that it told the organisers: in the state folder, else in the temporary
+    folder under a name of this user's and this database's own."""
+    import hashlib
+    import tempfile
+
+    from pipeline.runner import state_path
+
+    key = hashlib.sha256(str(state_path(project).resolve()).encode()).hexdigest()[:16]
+    return (project.core.state_dir / UNUSABLE_MARK,
+            Path(tempfile.gettempdir()) / f"pipeline-{os.geteuid()}-{key}-{UNUSABLE_MARK}")
+
+
+def _ours(mark: Path) -> bool:
+    """Whether `mark` is a file this user made (not a link, nor another user's file in the temporary folder)."""
+    try:
+        st = os.lstat(mark)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid()
+
+
+def _tell(project: Project, subject: str, text: str, about: str) -> list[str]:
+    """One message to each address in [alerts] to, outside the state database (which is what is wrong): the
+    addresses reached; one that was not, or a delivery that failed, is logged (as `about`)."""
+    from pipeline.mail.transactional import AlertMail
+
+    try:
+        sink = AlertMail(project)
+        try:
+            reached, missed = _mail(sink, subject, text, list(project.alerts.to))
+        finally:
+            sink.deliverer.close()
+    except Exception as exc:
+        log.warning("alerts: the organisers could not be told %s (%s)%s%s", about, failure_reason(exc),
+                    _through(project), _advice(project))
+        return []
+    for line in missed:
+        log.warning("alerts: not sent to %s%s", line, _through(project))
+    if reached:
+        log.info("alert that %s sent to %s", about, ", ".join(reached))
+    return reached
 
 
 def _through(project: Project) -> str:

@@ -273,6 +273,7 @@ def _open_store(project: Project, check: bool = False, replay: bool = True) -> I
         raise error from None
     if check:
         alerts.database_sound(project)
+        alerts.state_usable(project)  # `pipeline schedule` ending on it later is told again
     try:
         from pipeline.subscribers.suppressions import keep
 

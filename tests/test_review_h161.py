@@ -199,3 +199,82 @@ def test_a_record_skipped_run_after_run_under_schedule_is_told_once_and_stays_in
     assert [problem["subject"] for problem in data["problems"]] == ["the source 'blog' skipped 1 record"]
     undated = tmp_path / "posts" / "undated.md"
     assert data["sources"][0]["skipped"] == [f"{undated}: front matter lacks date; add it, post skipped"]
+
+
+def _alerts(folder: Path) -> list[email.message.EmailMessage]:
+    return [email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            for path in sorted((folder / "messages").glob("*.eml"))] if (folder / "messages").is_dir() else []
+
+
+def _scheduled(config: Path, *args: str, without_rights: bool = False) -> subprocess.CompletedProcess:
+    """`pipeline schedule` (or the command `args`) as a process, its clock fast; its temporary folder the project's
+    own `tmp/`."""
+    command = [sys.executable, "-m", "pipeline", *(args or ["schedule"]), "-c", str(config)]
+    env = {**_env(), "PIPELINE_FAKE_NOW": "2016-02-10T12:00:00+00:00", "PIPELINE_FAKE_SPEED": "600",
+           "TMPDIR": str(config.parent / "tmp")}
+    if without_rights:
+        if os.geteuid() != 0 or shutil.which("unshare") is None:
+            pytest.skip("needs root and unshare(1) to drop root's rights over files")
+        command = ["unshare", "-U", *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=config.parent, env=env)
+
+
+def test_schedule_ending_on_a_state_database_it_cannot_open_tells_the_organisers_once(tmp_path):
+    """`pipeline schedule` ends with exit 2 on a state database it cannot open (a folder in its place), and the unit
+    leaves it stopped; the alerts live in that database, so nobody was told, and nothing ran from then on. Now the
+    organisers are told at once through the alerts' delivery, with the line and what to do, once: a file beside the
+    database remembers it (it cannot), until a command opens the database again; then a new failure is told again."""
+    from pipeline.testing import write_project_files
+
+    config = write_project_files(tmp_path, BLOG + ALERTED, {"posts/good.md": GOOD})
+    (tmp_path / "tmp").mkdir()
+    database = tmp_path / "state" / "pipeline.sqlite"
+    database.mkdir(parents=True)
+    line = f"{database}: a folder is where the state database file should be"
+    for _ in range(2):  # a restart by hand, with nothing put right: not told twice
+        done = _scheduled(config)
+        assert done.returncode == 2 and line in " ".join(done.stderr.split()), done.stderr
+        told = _alerts(tmp_path / "alerts")
+        assert len(told) == 1, done.stderr
+    subject = str(told[0]["Subject"])
+    assert subject == "[Test Network] `pipeline schedule` has stopped: its state database cannot be used", subject
+    body = " ".join(told[0].get_body(("plain",)).get_content().split())
+    assert line in body and "move that folder out of the way" in body and "systemctl restart" in body, body
+
+    database.rmdir()
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0  # it opens: the mark goes
+    database.unlink()
+    database.mkdir()
+    assert _scheduled(config).returncode == 2
+    assert len(_alerts(tmp_path / "alerts")) == 2  # a new failure: told again
+
+
+def test_schedule_told_once_of_a_state_folder_it_may_not_write_remembers_it_in_the_temporary_folder(tmp_path):
+    """The usual cause, a state folder and database its user may not use (a copy put back as root, a folder mounted
+    read-only): no file can be written beside the database to remember that the organisers were told, so it is kept
+    in the temporary folder (a container restarted by Docker's policy keeps its own; the unit is not restarted after
+    exit 2), and each restart does not mail them again."""
+    from pipeline.testing import write_project_files
+
+    config = write_project_files(tmp_path, BLOG + ALERTED, {"posts/good.md": GOOD})
+    (tmp_path / "tmp").mkdir()
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    state = tmp_path / "state"
+    database = state / "pipeline.sqlite"
+    database.chmod(0)
+    state.chmod(0o500)
+    try:
+        for _ in range(2):
+            done = _scheduled(config, without_rights=True)
+            err = " ".join(done.stderr.split())
+            assert done.returncode == 2 and f"{state}: user " in err and "may not write in it" in err, err
+            assert len(_alerts(tmp_path / "alerts")) == 1, err
+    finally:
+        state.chmod(0o700)
+        database.chmod(0o600)
+    assert [path.name for path in (tmp_path / "tmp").iterdir()] != []  # what remembers it
+    body = " ".join(_alerts(tmp_path / "alerts")[0].get_body(("plain",)).get_content().split())
+    assert f"{state}: user " in body and "chmod -R u+rwX" in body, body
+    refreshed = _scheduled(config, "refresh", "--as-of", "2016-02-01", without_rights=True)  # as the same user
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert list((tmp_path / "tmp").iterdir()) == []  # the database opens again: forgotten

@@ -9,7 +9,8 @@ goes on. A run that left a send's batch in flight, its delivery never having ret
 with exit 1: only the process's end lets go of that batch (`pipeline/mail/sending.py`), and a
 supervisor starts it again (systemd's `Restart=on-failure`). A state folder or database this user cannot
 use (`errors.StateAccessError`: its rights, a read-only mount, a folder where the file should be) ends it
-with exit 2 and the line every command gives: no wait puts it right. Otherwise only a signal ends it:
+with exit 2 and the line every command gives: no wait puts it right. The organisers are told once, outside the
+database, which keeps the other alerts (`alerts.state_unusable`). Otherwise only a signal ends it:
 SIGTERM or Ctrl-C while waiting ends it at once; during a run, the run finishes first (a second
 signal stops the run at once, safely: the journal settles a send in flight on the next run).
 The exit code is 128 + the signal (143, 130).
@@ -225,6 +226,7 @@ def cmd_schedule(args) -> int:
                 store = Store(path, read_only=True) if path.exists() else Store(path)
             except OSError as exc:  # the file made by this user, in a folder it may not write in
                 raise unopenable(path, exc) or exc from None
+            alerts.state_usable(current)  # it opens: ending on it later is told again
             note = missed(store, current, moment)
             if note:
                 alerts.between_runs(current, alerts.missed_issue(latest_slot(current, moment).date(), note))
@@ -242,6 +244,17 @@ def cmd_schedule(args) -> int:
         finally:
             if store is not None:
                 store.close()
+
+    def told(work: Callable) -> Callable:
+        """`work`, telling the organisers when it ends the scheduler on a state it cannot use (they cannot hear of
+        it through the database, which keeps the alerts: `alerts.state_unusable`)."""
+        def telling(*args):
+            try:
+                return work(*args)
+            except StateAccessError as exc:
+                alerts.state_unusable(loaded[0], " ".join(str(exc).split()))
+                raise
+        return telling
 
     signals = Signals(warn)
 
@@ -284,7 +297,7 @@ def cmd_schedule(args) -> int:
     dog = watchdog.Watchdog()  # under systemd (Type=notify): ready now, and alive while the loop is
     dog.start()
     try:
-        return run_loop(check, execute, now=clock.now, sleep=clock.sleep, warn=warn, stop=stop)
+        return run_loop(told(check), told(execute), now=clock.now, sleep=clock.sleep, warn=warn, stop=stop)
     except BaseException as exc:
         from pipeline.cli import Stopped
 

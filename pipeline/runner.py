@@ -236,8 +236,8 @@ def _exclusive(project: Project) -> Iterator[Callable[[], Callable[[], None]]]:
         project.core.state_dir.mkdir(parents=True, exist_ok=True)
         handle = open(lock_path, "w")
     except OSError as exc:
-        if project.core.state_dir.is_dir() and (denied := unwritable(lock_path, exc)) is not None:
-            raise denied from None  # a folder or lock file a run as another user made: which, and to whom it goes
+        if not project.core.state_dir.is_file() and (denied := unwritable(lock_path, exc)) is not None:
+            raise denied from None  # a folder or lock file a run as another user made, or the folder cannot be made
         raise ConfigError(f"{project.core.state_dir}: cannot use it as the state folder ({exc.strerror}); "
                           f"fix [pipeline] state_dir") from None
     with handle:

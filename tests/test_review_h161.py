@@ -278,3 +278,32 @@ def test_schedule_told_once_of_a_state_folder_it_may_not_write_remembers_it_in_t
     refreshed = _scheduled(config, "refresh", "--as-of", "2016-02-01", without_rights=True)  # as the same user
     assert refreshed.returncode == 0, refreshed.stderr
     assert list((tmp_path / "tmp").iterdir()) == []  # the database opens again: forgotten
+
+
+def test_schedule_that_may_not_make_its_state_folder_ends_with_the_line_a_run_gives_and_tells_the_organisers(
+        tmp_path):
+    """A state folder not made yet, in a folder the service's user may not write in (the checkout, root's, before
+    README's `install -d` of state/): `pipeline schedule` said "error checking what is due: PermissionError: [Errno
+    13] Permission denied" once and went on waiting for ever, running nothing and telling nobody, while `pipeline
+    refresh` ended with exit 2. Now both give one line naming the folder, its owner and mode and what to do, and the
+    scheduler ends with exit 2, having told the organisers."""
+    from pipeline.testing import write_project_files
+
+    config = write_project_files(tmp_path, BLOG + ALERTED, {"posts/good.md": GOOD})
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "alerts").mkdir()
+    (tmp_path / "out").mkdir()  # as README's `install -d` makes it; not state/
+    tmp_path.chmod(0o555)
+    try:
+        done = _scheduled(config, without_rights=True)
+        refreshed = _scheduled(config, "refresh", "--as-of", "2016-02-01", without_rights=True)
+    finally:
+        tmp_path.chmod(0o755)
+    err = " ".join(done.stderr.split())
+    line = (f"{tmp_path / 'state'}: the state folder cannot be made in {tmp_path}, which user ")
+    assert done.returncode == 2 and line in err and "PermissionError" not in err, err
+    assert "install -d" in err and "the scheduler ends (exit 2)" in err, err
+    assert refreshed.returncode == 2 and line in " ".join(refreshed.stderr.split()), refreshed.stderr
+    [told] = _alerts(tmp_path / "alerts")
+    assert line in " ".join(told.get_body(("plain",)).get_content().split())
+    assert not (tmp_path / "state").exists()

@@ -216,8 +216,11 @@ def cmd_schedule(args) -> int:
         if broken[0]:  # put right: the alert closes
             alerts.between_runs(current, None, key=alerts.CONFIG)
             broken[0] = False
-        current.core.state_dir.mkdir(parents=True, exist_ok=True)
         path = state_path(current)
+        try:
+            current.core.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # made in a folder this user may not write in: the line a run gives, and the end
+            raise unopenable(path, exc) or exc from None
         store = None
         try:
             # Read only, from a copy when the file is from an older version: the migration is a run's, once it has

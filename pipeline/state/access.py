@@ -60,6 +60,8 @@ def unwritable(path: Path, exc: BaseException) -> PipelineError | None:
     if code not in DENIED_CODES and getattr(exc, "errno", None) not in DENIED_ERRNOS:
         return None
     user = _user(os.geteuid())
+    if (unmade := _unmade(path.parent, user, said)) is not None:
+        return unmade
     for part in _parts(path):
         if _read_only_mount(part):
             return StateAccessError(f"{part}: on a file system mounted read-only, so the state database cannot be "
@@ -151,6 +153,27 @@ def _room(folder: Path) -> str:
             return f"{free:.0f} {unit} free" if unit == "bytes" else f"{free:.1f} {unit} free"
         free /= 1024
     return "room unknown"
+
+
+def _unmade(folder: Path, user: str, said: str) -> StateAccessError | None:
+    """The state folder not made yet, in a folder this user may not write in (or one mounted read-only): which, and
+    what to do; None when the folder exists, or the first one above it that does may be written in."""
+    if os.path.lexists(folder):
+        return None
+    above = next((part for part in folder.parents if os.path.isdir(part)), None)
+    if above is None:
+        return None
+    fix = (f"nothing was read or changed: make the state folder as README's \"Under systemd\" does (`install -d -o "
+           f"{user} -m 0700 {folder}`, as root), or point [pipeline] state_dir at a folder {user} may write in, then "
+           f"run again")
+    if _read_only_mount(above):
+        return StateAccessError(f"{folder}: the state folder cannot be made in {above}, which is on a file system "
+                                f"mounted read-only ({said}); {fix}")
+    if os.access(above, os.W_OK | os.X_OK):
+        return None
+    st = above.stat()
+    return StateAccessError(f"{folder}: the state folder cannot be made in {above}, which user {user} may not write "
+                            f"in (owner {_user(st.st_uid)}, mode {st.st_mode & 0o7777:04o}) ({said}); {fix}")
 
 
 def _parts(path: Path) -> list[Path]:

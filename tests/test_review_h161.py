@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -307,3 +308,37 @@ def test_schedule_that_may_not_make_its_state_folder_ends_with_the_line_a_run_gi
     [told] = _alerts(tmp_path / "alerts")
     assert line in " ".join(told.get_body(("plain",)).get_content().split())
     assert not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize("wal", [False, True])
+def test_backup_copies_a_state_folder_mounted_read_only_as_status_reads_it(write_project, wal):
+    """Copying from a read-only snapshot of the state folder, or under a unit with ReadOnlyPaths: `backup` only reads,
+    yet it said "cannot copy ... to DEST (unable to open database file); check both are readable and writable" (exit
+    1), blaming the destination: SQLite could not make the -shm beside the database. It now opens the database as
+    `status` does: the file alone with no -wal beside it, with the -wal's commits when there is one (no -shm)."""
+    from tests.test_review_h151 import _killed_mid_run
+    from tests.test_review_h155 import _read_only_mount
+
+    config = _killed_mid_run(write_project)
+    state = config.parent / "state"
+    (state / "pipeline.sqlite-shm").unlink()
+    if not wal:  # the -wal put into the file, as by the last connection to close
+        db = sqlite3.connect(state / "pipeline.sqlite")
+        db.execute("SELECT count(*) FROM runs").fetchone()
+        db.close()
+        assert not (state / "pipeline.sqlite-wal").exists()
+    before = _digests(state)
+    copies = config.parent / "copies"
+    copies.mkdir()
+    done = _read_only_mount(state, sys.executable, "-m", "pipeline", "backup", str(copies / "copy.sqlite3"), "-c",
+                            str(config))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _digests(state) == before
+    from pipeline.state import Store, history
+
+    store = Store(copies / "copy.sqlite3", read_only=True)
+    try:
+        assert [(run.as_of.isoformat(), run.finished is None) for run in history.last_runs(store)] == [
+            ("2016-02-02", True), ("2016-02-01", False)]  # the killed run's record too
+    finally:
+        store.close()

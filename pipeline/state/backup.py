@@ -8,7 +8,8 @@ What `backup` promises:
   copy holds exactly what was committed when it began, and nothing of a transaction still open.
   (Copying a few pages per step would restart whenever another connection wrote, and might never
   finish on a busy database.) No run lock is needed, so none is taken: a backup never waits for a run.
-- **Read-only on the source.** It is opened with `mode=ro`: never migrated, checkpointed or written
+- **Read-only on the source.** It is opened with `mode=ro`, as `pipeline status` opens it (`store.open_read_only`: a
+  state folder mounted read-only too): never migrated, checkpointed or written
   (as any reader in WAL mode, it may leave the `-wal` and `-shm` files SQLite keeps beside it).
 - **Whole or absent.** The copy is written beside `dest` under a temporary name, switched to a
   rollback journal (one self-contained file, no `-wal` beside it), flushed to disk and checked with
@@ -29,12 +30,11 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 from pipeline.errors import PipelineError, StateError
 from pipeline.state.access import cannot_open
+from pipeline.state.store import open_read_only
 
-BUSY_TIMEOUT = 10.0  # seconds; the store's own busy_timeout
 NO_COPY = "no backup was made"
 
 
@@ -87,9 +87,8 @@ def _is_part_of(dest_path: Path, source_path: Path) -> bool:
 
 def _copy(source_path: Path, partial: Path) -> tuple[int, str]:
     """Copy into `partial` and check the copy: (its page count, "ok")."""
-    try:
-        source = sqlite3.connect(f"file:{quote(str(source_path.resolve()))}?mode=ro", uri=True,
-                                 timeout=BUSY_TIMEOUT)
+    try:  # as `pipeline status` reads it: a state folder mounted read-only too (a snapshot, ReadOnlyPaths)
+        source = open_read_only(source_path)
     except sqlite3.Error as exc:
         raise cannot_open(source_path, exc, NO_COPY) or PipelineError(
             f"{source_path}: cannot open the state database ({exc}); check that it exists and that you may read it "

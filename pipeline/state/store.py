@@ -87,15 +87,15 @@ RECENT_THEMES = (f"SELECT id, published, themes FROM items WHERE (published < ? 
                  f"ORDER BY published DESC, id")
 
 
-def _read_only(path: Path) -> sqlite3.Connection:
-    """`path` opened read only (`mode=ro`). SQLite reading a WAL database so must open or create the -shm beside it.
-    In a folder where it cannot (mounted read-only: a monitoring unit's ReadOnlyPaths, a snapshot), no program has it
-    open (one would have made the -shm), so it is read without one: with no -wal beside it (nor was one killed leaving
-    commits in it), the file holds everything, and is read as it is (`immutable=1`: no lock and no -shm, which SQLite
-    documents for such a database); with a -wal and no -shm (a snapshot or copy that left the -shm out), the -wal's
-    commits too, the index of its frames kept in this process's memory (`locking_mode=EXCLUSIVE` before the first
-    read, which SQLite documents as WAL without shared memory) and no lock taken (`vfs=unix-none`: this read-only
-    connection could take none), as immutable takes none."""
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """`path` opened read only (`mode=ro`), for `Store(read_only=True)` and `backup`. SQLite reading a WAL database
+    so must open or create the -shm beside it. In a folder where it cannot (mounted read-only: a monitoring unit's
+    ReadOnlyPaths, a snapshot), no program has it open (one would have made the -shm), so it is read without one:
+    with no -wal beside it (nor was one killed leaving commits in it), the file holds everything, and is read as it
+    is (`immutable=1`: no lock and no -shm, which SQLite documents for such a database); with a -wal and no -shm (a
+    snapshot or copy that left the -shm out), the -wal's commits too, the index of its frames kept in this process's
+    memory (`locking_mode=EXCLUSIVE` before the first read, which SQLite documents as WAL without shared memory) and
+    no lock taken (`vfs=unix-none`: this read-only connection could take none), as immutable takes none."""
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None, timeout=READ_WAIT)
     try:
@@ -160,7 +160,7 @@ class Store:
         self.suppressions: SuppressionLog | None = None
         opened_at = datetime.now(UTC)
         if read_only:  # mode=ro: never creates the file, and never checkpoints a -wal a killed run left beside it
-            self.db = _read_only(path)
+            self.db = open_read_only(path)
             try:
                 self.db = up_to_date(self.db)
                 self.db.execute("PRAGMA query_only=ON")

@@ -342,3 +342,20 @@ def test_backup_copies_a_state_folder_mounted_read_only_as_status_reads_it(write
             ("2016-02-02", True), ("2016-02-01", False)]  # the killed run's record too
     finally:
         store.close()
+
+
+def test_explain_reads_a_state_folder_mounted_read_only(write_project):
+    """`explain` only reads, yet it opened the database to write (bringing an older one up to date, switching it to
+    WAL), so on a state folder mounted read-only it said "cannot be written ... mount it read-write" (exit 2). It
+    now opens it read-only, as `status` does, and changes nothing there."""
+    from tests.test_review_h155 import _read_only_mount
+
+    config = write_project(FEED_ONLY, {"partner.xml": RSS})
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    state = config.parent / "state"
+    before = _digests(state)
+    done = _read_only_mount(state, sys.executable, "-m", "pipeline", "explain", "https://p.example.org/1", "-c",
+                            str(config))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "News" in done.stdout and "from partner" in done.stdout, done.stdout
+    assert _digests(state) == before

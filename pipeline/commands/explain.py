@@ -24,7 +24,7 @@ def explain(config, key: str, console) -> int:
     if not path.exists():  # (a folder in its place is said as every command says it, below)
         raise PipelineError(f"{path}: no state database yet; run `pipeline refresh` first")
     try:
-        store = Store(path)
+        store = Store(path, read_only=True)  # reads only, as `status` does: nothing written, a read-only mount too
     except (OSError, sqlite3.Error) as exc:
         if (refused := cannot_open(path, exc)) is not None:  # the one line: its rights, a folder in its place, damage
             raise refused from None

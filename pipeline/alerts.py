@@ -53,6 +53,7 @@ class Problem:
     key: str
     subject: str  # one line, for the email's subject and its list
     detail: str  # what happened and what to do
+    grown: bool = False  # more of it than its open alert told (a record skipped that was not): told again
 
 
 def after_run(project: Project, store: Store, report: RunReport, error: Exception | None = None,
@@ -66,6 +67,8 @@ def after_run(project: Project, store: Store, report: RunReport, error: Exceptio
         found, fine = assess(project, store, report, error)
         for problem in found:
             alerts.open_alert(store, key=problem.key, subject=problem.subject, detail=problem.detail, at=now)
+            if problem.grown:
+                alerts.retell(store, key=problem.key, subject=problem.subject, detail=problem.detail, at=now)
         alerts.resolve_alerts(store, [alert.key for alert in alerts.open_alerts(store) if fine(alert.key)], at=now)
         untold = [alert for alert in alerts.open_alerts(store) if alert.notified_at is None]
         if not untold:
@@ -102,8 +105,15 @@ def assess(project: Project, store: Store, report: RunReport, error: Exception |
         if record.failures_in_a_row >= project.alerts.source_failures:
             failing.add(name)
             found.append(_source_problem(project, record))
+    told = {alert.key: alert.detail for alert in alerts.open_alerts(store)}
+    before = history.skipped_records(store)  # by each source's previous run: this one is not recorded yet
     for name, lines in sorted(report.skipped.items()):
-        found.append(_records_problem(name, lines, report))
+        from pipeline.subscribers.addresses import without_addresses
+
+        # A record neither its previous run skipped nor its open alert names: the alert grew (told again, once)
+        new = [line for line in lines if without_addresses(line) not in before.get(name, ())
+               and without_addresses(line) not in told.get(f"records:{name}", "")]
+        found.append(_records_problem(name, lines, report, new if f"records:{name}" in told else []))
     mode = report.mode.split(" ")[0]  # "run (dry run)" never gets here
     run_failed = error is not None or report.exit_code == 1
     if run_failed:
@@ -209,18 +219,23 @@ def _source_problem(project: Project, record: history.SourceHealth) -> Problem:
         f"history. The other sources carry on without it.")
 
 
-def _records_problem(name: str, lines: list[str], report: RunReport) -> Problem:
+def _records_problem(name: str, lines: list[str], report: RunReport, new: list[str]) -> Problem:
+    """The records a source skipped; `new`: those of them its open alert did not tell (listed first; told again)."""
     from pipeline.subscribers.addresses import without_addresses
 
     count, them = f"{len(lines)} record{'s' if len(lines) != 1 else ''}", "it" if len(lines) == 1 else "them"
+    lines = new + [line for line in lines if line not in new]
     listed = "\n".join(f"- {without_addresses(line)}" for line in lines[:MAX_RECORDS_TOLD])
     more = f"\n- and {len(lines) - MAX_RECORDS_TOLD} more" if len(lines) > MAX_RECORDS_TOLD else ""
+    since = (f" {len(new)} of them not skipped before, since you were told of the others (listed first)."
+             if new else "")
     return Problem(
         f"records:{name}", f"the source {name!r} skipped {count}",
         f"The {report.mode.split(' ')[0]} as of {report.as_of} found a problem with {count} of the source {name!r}, "
         f"and left {them} out: not in the newsletter, the feed or the site until put right. The rest of the source "
-        f"was taken.\n{listed}{more}\nWhat to do: correct each where it says; the next refresh takes {them} "
-        f"(`pipeline refresh` at once). You are told again only once the source has run without skipping anything.")
+        f"was taken.{since}\n{listed}{more}\nWhat to do: correct each where it says; the next refresh takes {them} "
+        f"(`pipeline refresh` at once). You are told again once the source has run without skipping anything, or "
+        f"when it skips a record it did not.", grown=bool(new))
 
 
 def _run_problem(report: RunReport, error: Exception | None) -> Problem:

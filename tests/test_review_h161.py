@@ -359,3 +359,23 @@ def test_explain_reads_a_state_folder_mounted_read_only(write_project):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "News" in done.stdout and "from partner" in done.stdout, done.stdout
     assert _digests(state) == before
+
+
+def test_a_new_record_a_source_skips_while_its_alert_is_open_is_told_once(write_project):
+    """The organisers were told of a source's skipped record once, and then of nothing more while that record stayed
+    wrong: a second post without a date a week later, skipped at every refresh, was never named to them. Now a run
+    whose source skips a record it did not skip before (and the alert did not name) tells them again, once, naming
+    the new one first; the next runs, skipping the same two, tell nobody."""
+    config = write_project(BLOG + ALERTED, {"posts/good.md": GOOD, "posts/undated.md": UNDATED})
+    alerted = config.parent / "alerts"
+    for _ in range(2):
+        assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 3
+    assert len(_alerts(alerted)) == 1
+    (config.parent / "posts" / "later.md").write_text(UNDATED.replace("Peer", "Later"), encoding="utf-8")
+    for _ in range(3):
+        assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 3
+    told = _alerts(alerted)
+    assert len(told) == 2, [str(m["Subject"]) for m in told]
+    assert str(told[1]["Subject"]) == "[Test Network] the source 'blog' skipped 2 records"
+    body = " ".join(told[1].get_body(("plain",)).get_content().split())
+    assert "1 of them not skipped before" in body and body.index("later.md") < body.index("undated.md"), body

@@ -5,6 +5,8 @@ A problem's row changes at most three times, one transaction each:
     (none) --open_alert--> open                 a run finds the problem for the first time
     open --mark_told--> open, told to some      an email about it reached these addresses (the rest: next run)
     open --mark_told--> open, told              ... and now every address (until then, each run tries again)
+    open --retell--> open, told to none         a run finds more of it (a source skipping a record it did not):
+                                                told again, all of it, as if new
     open --resolve_alerts--> resolved           a later run no longer finds it
 
 A resolved problem that comes back is a new problem: `open_alert` opens its row again, untold.
@@ -53,6 +55,15 @@ def mark_told(store: Store, told: dict[str, Iterable[str]], everyone: Iterable[s
             reached = sorted(set(json.loads(row[0])) | set(addresses))
             db.execute("UPDATE alerts SET told_to = ?, notified_at = ? WHERE key = ?",
                        (json.dumps(reached), _iso(at) if everyone <= set(reached) else None, key))
+
+
+def retell(store: Store, *, key: str, subject: str, detail: str, at: datetime) -> None:
+    """Problem `key`, open, has grown: its subject and detail replaced, and told to nobody yet, so every address hears
+    of it again (masked as by `open_alert`)."""
+    subject, detail = redact_text(subject), redact_text(detail)
+    with store.transaction() as db:
+        db.execute("UPDATE alerts SET subject = ?, detail = ?, told_to = '[]', notified_at = NULL WHERE key = ? AND "
+                   "resolved_at IS NULL", (subject, detail, key))
 
 
 def resolve_alerts(store: Store, keys: Iterable[str], *, at: datetime) -> None:

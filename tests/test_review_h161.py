@@ -379,3 +379,27 @@ def test_a_new_record_a_source_skips_while_its_alert_is_open_is_told_once(write_
     assert str(told[1]["Subject"]) == "[Test Network] the source 'blog' skipped 2 records"
     body = " ".join(told[1].get_body(("plain",)).get_content().split())
     assert "1 of them not skipped before" in body and body.index("later.md") < body.index("undated.md"), body
+
+
+def test_a_source_renamed_keeps_the_records_its_last_run_skipped(write_project, capsys):
+    """The records a source skipped follow it when its table is renamed (`renamed_from`): shown under its new name
+    before it has run under it, and moved with the rest of what it has stored by its first run, which then says what
+    it skips itself."""
+    config = write_project(BLOG, {"posts/good.md": GOOD, "posts/undated.md": UNDATED})
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 3
+    line = f"{config.parent / 'posts' / 'undated.md'}: front matter lacks date; add it, post skipped"
+    config.write_text(config.read_text().replace("[sources.blog]", '[sources.notes]\nrenamed_from = "blog"'),
+                      encoding="utf-8")
+    data, shown = _status(config, capsys)
+    assert [(s["name"], s["skipped"]) for s in data["sources"]] == [("notes", [line])]
+    assert f"skipped by notes in its last run: {line}" in shown, shown
+    (config.parent / "posts" / "later.md").write_text(UNDATED.replace("Peer", "Later"), encoding="utf-8")
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 3
+    data, _ = _status(config, capsys)
+    later = line.replace("undated.md", "later.md")
+    assert [(s["name"], sorted(s["skipped"])) for s in data["sources"]] == [("notes", [later, line])]
+    db = sqlite3.connect(config.parent / "state" / "pipeline.sqlite")
+    try:
+        assert db.execute("SELECT DISTINCT source FROM skipped_records").fetchall() == [("notes",)]
+    finally:
+        db.close()

@@ -403,3 +403,34 @@ def test_a_source_renamed_keeps_the_records_its_last_run_skipped(write_project, 
         assert db.execute("SELECT DISTINCT source FROM skipped_records").fetchall() == [("notes",)]
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("case", ["a folder", "no permission", "not a database"])
+def test_serve_says_a_database_it_cannot_open_as_every_command_does(write_project, case):
+    """`pipeline serve` said "unexpected OperationalError: unable to open database file" (or "DatabaseError: file is
+    not a database"), exit 1, so a unit restarting it on failure started it again and again; now the line every
+    command gives, exit 2."""
+    config = write_project(FEED_ONLY, {"partner.xml": RSS})
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    database = config.parent / "state" / "pipeline.sqlite"
+    for beside in database.parent.glob("pipeline.sqlite-*"):
+        beside.unlink()
+    command = [sys.executable, "-m", "pipeline", "serve", "--port", "0", "-c", str(config)]
+    if case == "a folder":
+        database.unlink()
+        database.mkdir()
+        expected = f"{database}: a folder is where the state database file should be, so it cannot be opened"
+    elif case == "not a database":
+        database.write_bytes(b"not SQLite at all " * 500)
+        expected = f"{database}: the state database is damaged (file is not a database);"
+    else:
+        database.chmod(0)
+        expected = f"{database}: user "
+    env = {**_env(), "PIPELINE_SECRET": "h161-a-secret-of-sixteen-or-more"}
+    if case == "no permission":
+        if os.geteuid() != 0 or shutil.which("unshare") is None:
+            pytest.skip("needs root and unshare(1) to drop root's rights over files")
+        command = ["unshare", "-U", *command]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=config.parent, env=env)
+    err = " ".join(done.stderr.split())
+    assert done.returncode == 2 and f"error: {expected}" in err and "unexpected" not in err, err

@@ -16,6 +16,7 @@ any route runs (`hosts.py`).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import unquote
@@ -30,6 +31,7 @@ from pipeline.config import Project
 from pipeline.errors import ConfigError
 from pipeline.runner import state_path
 from pipeline.state import Store
+from pipeline.state.access import cannot_open
 from pipeline.subscribers.signing import Links, signing_secret
 from pipeline.subscribers.suppressions import keep as keep_suppressions
 from pipeline.subscribers.themes import always_sent, taxonomy_themes
@@ -56,7 +58,11 @@ def build_app(project: Project) -> Starlette:
     except ValueError as exc:
         raise ConfigError(f"{project.config_path.name}: [pipeline]: site_url: {project.core.site_url!r}: {exc}; "
                           f"correct the URL") from None
-    store = Store(state_path(project))
+    path = state_path(project)
+    try:
+        store = Store(path)
+    except (OSError, sqlite3.Error) as exc:  # the line every command gives: its rights, a folder in its place, damage
+        raise cannot_open(path, exc) or exc from None
     keep_suppressions(store, project)
     window = settings.limit_minutes * 60
     page_renderer = Pages(project)

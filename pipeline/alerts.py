@@ -12,7 +12,7 @@ Four kinds of problem, each with a key of its own in the state database (`state/
 A damaged state database stops a run before anything else (`database_damaged`): the organisers
 hear of it once, remembered by a file beside the database, until a run finds it sound again. A state folder or
 database `pipeline schedule` cannot use ends it (`state_unusable`): told once too, remembered by a file in the state
-folder or, where that cannot be written, in the temporary folder, until a command opens the database again.
+folder or, where that cannot be written, in the temporary folder, until a run opens the database again.
 
 At the end of every run that gets as far as the state database (not a dry run, not one stopped by
 a signal), before it is recorded as finished, the problems it finds are compared with those
@@ -422,7 +422,7 @@ def state_unusable(project: Project, problem: str) -> None:
     """`pipeline schedule` ends (exit 2) on a state folder or database its user cannot use (`errors.StateAccessError`:
     its rights, a read-only mount, a folder where the file should be): tell the organisers once. The alerts are kept
     in that database, so a file remembers that they were told: in the state folder, or where that cannot be written
-    (the usual cause), in the temporary folder (`_unusable_marks`), until a command opens the database again
+    (the usual cause), in the temporary folder (`_unusable_marks`), until a run opens the database again
     (`state_usable`). So a restart with nothing put right (Docker's restart policy, a person) does not tell them
     again; the systemd unit does not restart it after exit 2."""
     if not project.alerts.to or any(_ours(mark) for mark in _unusable_marks(project)):
@@ -434,7 +434,7 @@ def state_unusable(project: Project, problem: str) -> None:
         "stopped. Until it is put right as said above and the service is started again (`systemctl restart "
         "newsletter-pipeline`, or the container), no issue is made or sent and no source is refreshed. The database "
         "itself is sound: do not restore a backup for this. You hear of this once; if it happens again after a "
-        "command has used the database, you hear again."])
+        "run has used the database, you hear again."])
     reached = _tell(project, subject, text, "the state database cannot be used")
     if not reached:
         return
@@ -452,7 +452,8 @@ def state_unusable(project: Project, problem: str) -> None:
 
 
 def state_usable(project: Project) -> None:
-    """A command opened the state database: a later failure to is a new problem, told again."""
+    """A run opened the state database to write (`runner._open_store`; not the scheduler's check, which only reads
+    it, as it reads a folder mounted read-only): a later failure to use it is a new problem, told again."""
     for mark in _unusable_marks(project):
         if _ours(mark):
             try:

@@ -224,7 +224,7 @@ def test_schedule_ending_on_a_state_database_it_cannot_open_tells_the_organisers
     """`pipeline schedule` ends with exit 2 on a state database it cannot open (a folder in its place), and the unit
     leaves it stopped; the alerts live in that database, so nobody was told, and nothing ran from then on. Now the
     organisers are told at once through the alerts' delivery, with the line and what to do, once: a file beside the
-    database remembers it (it cannot), until a command opens the database again; then a new failure is told again."""
+    database remembers it (it cannot), until a run opens the database again; then a new failure is told again."""
     from pipeline.testing import write_project_files
 
     config = write_project_files(tmp_path, BLOG + ALERTED, {"posts/good.md": GOOD})
@@ -434,3 +434,23 @@ def test_serve_says_a_database_it_cannot_open_as_every_command_does(write_projec
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=config.parent, env=env)
     err = " ".join(done.stderr.split())
     assert done.returncode == 2 and f"error: {expected}" in err and "unexpected" not in err, err
+
+
+def test_schedule_on_a_state_folder_mounted_read_only_is_told_once_across_restarts(write_project, monkeypatch):
+    """A state folder mounted read-only: the scheduler's check reads it (as `status` does), and its first run cannot
+    write, which ends it (exit 2). Being read is no sign the database can be used again, so a restart (Docker's policy
+    restarts it within a minute) must not tell the organisers again: only a run that opens it to write does."""
+    from tests.test_review_h155 import _read_only_mount
+
+    config = write_project(BLOG + ALERTED, {"posts/good.md": GOOD})
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    (config.parent / "tmp").mkdir()
+    state = config.parent / "state"
+    monkeypatch.setenv("PIPELINE_FAKE_NOW", "2016-02-10T12:00:00+00:00")
+    monkeypatch.setenv("PIPELINE_FAKE_SPEED", "600")
+    monkeypatch.setenv("TMPDIR", str(config.parent / "tmp"))
+    for _ in range(2):
+        done = _read_only_mount(state, sys.executable, "-m", "pipeline", "schedule", "-c", str(config))
+        err = " ".join(done.stderr.split())
+        assert done.returncode == 2 and "mounted read-only" in err, err
+        assert len(_alerts(config.parent / "alerts")) == 1, err

@@ -229,7 +229,6 @@ def cmd_schedule(args) -> int:
                 store = Store(path, read_only=True) if path.exists() else Store(path)
             except OSError as exc:  # the file made by this user, in a folder it may not write in
                 raise unopenable(path, exc) or exc from None
-            alerts.state_usable(current)  # it opens: ending on it later is told again
             note = missed(store, current, moment)
             if note:
                 alerts.between_runs(current, alerts.missed_issue(latest_slot(current, moment).date(), note))

@@ -5,7 +5,8 @@ A delivery is one issue to one recipient. Its states, and every way between them
     (none) --begin_batch--> in_flight          before anything is handed to the provider (not to one who has
                                                left the list, or chosen other themes, since the send read it)
     (none) --record_failed--> failed           no batch could even be started
-    in_flight --settle_batch--> sent            the provider accepted it
+    in_flight --settle_batch--> sent            the provider accepted it (the issue is then `mailed` for good,
+                                               whatever `forget` erases later; unknown too)
     in_flight --settle_batch--> failed          certainly not accepted (retried by the next run)
     in_flight --settle_batch--> (none)          certainly never delivered (a cancelled batch): sent again
     in_flight --settle_batch--> unknown         may or may not be delivered: never retried blindly
@@ -112,6 +113,9 @@ def settle_batch(store: Store, *, batch: str, edition: int, outcomes: Iterable[O
         if left:  # an outcome was missing: never pretend it was sent
             db.execute("""UPDATE deliveries SET status = 'unknown', error = 'no outcome was reported', updated_at = ?
                           WHERE batch = ? AND status = 'in_flight'""", (stamp, batch))
+        # the issue may be in an inbox now: said apart from whose, so that `forget` leaves it (`mailed_editions`)
+        db.execute("INSERT OR IGNORE INTO mailed (edition, at) SELECT ?, ? WHERE EXISTS (SELECT 1 FROM deliveries "
+                   "WHERE batch = ? AND status IN ('sent', 'unknown'))", (edition, stamp, batch))
         db.execute("UPDATE batches SET state = 'closed' WHERE id = ?", (batch,))
 
 
@@ -230,9 +234,10 @@ def send_began(store: Store, edition: int) -> datetime | None:
 
 
 def mailed_editions(store: Store) -> set[int]:
-    """The issues that may be in someone's inbox: sent, unknown or in flight to at least one recipient."""
-    return {n for (n,) in store._rows("SELECT DISTINCT edition FROM deliveries WHERE status IN "
-                                      "('sent', 'unknown', 'in_flight')")}
+    """The issues that may be in someone's inbox: sent, unknown or in flight to at least one recipient, then or since
+    (`mailed`, which `subscribers.forget` leaves: the mail of a person forgotten is still in their inbox)."""
+    return {n for (n,) in store._rows("SELECT edition FROM mailed UNION SELECT edition FROM deliveries WHERE status "
+                                      "IN ('sent', 'unknown', 'in_flight')")}
 
 
 def delivered_to(store: Store, edition: int) -> set[str]:

@@ -224,6 +224,16 @@ CREATE TABLE IF NOT EXISTS taken_back (
 );
 """
 
+# Each issue mailed to anyone: a delivery of it settled as sent or unknown (it may be in an inbox). Kept apart from
+# `deliveries`, which `forget` thins: an issue mailed only to people later forgotten is still in their inboxes, and
+# the site keeps what those emails show (a withdrawn post's lead image, plugins/sinks/archive/files.py). No address.
+MAILED = """
+CREATE TABLE IF NOT EXISTS mailed (
+    edition INTEGER PRIMARY KEY,
+    at      TEXT NOT NULL                 -- ISO 8601, UTC: when a delivery of it was first settled so
+);
+"""
+
 # Each item the organiser took out of a source that lists all of its items (`Source.complete`: the blog, the jobs and
 # events files): it leaves the feeds, the site and every issue still to come (`store.withdraw_missing`). Kept, not
 # deleted: the issues it was in still show it. Listed again, it is back.
@@ -350,7 +360,7 @@ CREATE INDEX IF NOT EXISTS skipped_records_source ON skipped_records (source);
 
 TABLES = (CORE + ITEMS_RECENT + JOURNAL + SUBSCRIBERS + REQUESTS + ALIASES + SITE + HISTORY + ALERTS + FEED_GUIDS
           + TAKEN_BACK + WITHDRAWN + SITE_MOVED + THEME_MOVES + CONSENT + SUPPRESSION_LOG + SOURCE_RENAMES
-          + READMISSIONS + SKIPPED_RECORDS)
+          + READMISSIONS + SKIPPED_RECORDS + MAILED)
 
 
 def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:
@@ -669,6 +679,25 @@ def _consent_wordings(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _mailed(db: sqlite3.Connection) -> None:
+    """Each issue mailed to anyone in a table of its own (user_version 17), which `forget` leaves: from the journal's
+    rows sent, unknown or in flight, and from each batch none of whose recipients the journal still holds (an
+    earlier `forget` erased them all; or the provider took the whole batch back, rarely: then an issue whose sends
+    all failed counts as mailed, and a post withdrawn from it keeps its lead image on the site, the safer mistake)."""
+    for statement in _statements(MAILED):
+        db.execute(statement)
+    found = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN "
+                                            "('deliveries', 'batches')")}
+    if len(found) < 2:  # a new database: nothing was mailed yet
+        return
+    db.execute("""INSERT OR IGNORE INTO mailed (edition, at)
+                  SELECT edition, MIN(updated_at) FROM deliveries WHERE status IN ('sent', 'unknown', 'in_flight')
+                  GROUP BY edition""")
+    db.execute("""INSERT OR IGNORE INTO mailed (edition, at)
+                  SELECT b.edition, MIN(b.created_at) FROM batches b
+                  WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.batch = b.id) GROUP BY b.edition""")
+
+
 # Each step runs once, in order; append new steps, never change or remove one.
 STEPS = [
     _deliveries_v1_to_journal,
@@ -687,6 +716,7 @@ STEPS = [
     _one_spelling_per_mailbox,
     _withdrawals_revise,
     _consent_wordings,
+    _mailed,
 ]
 
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from pipeline.config import Project
 from pipeline.errors import PipelineError
 from pipeline.run_report import RunReport, failure_reason
-from pipeline.state import Store, alerts, history, journal
+from pipeline.state import Store, alerts, history
 
 log = logging.getLogger("pipeline.alerts")
 KILLED, KILLED_RUNS = "killed:runs", 3  # runs in a row that never recorded their end: the organisers hear of it
@@ -258,9 +258,10 @@ def _run_problem(report: RunReport, error: Exception | None) -> Problem:
 def _undelivered(project: Project, store: Store, latest) -> Problem | None:
     """The issue's recipients that failed or whose delivery is unknown, and the subscribers a send cut short never
     reached, as one problem (None: there are none)."""
+    from pipeline.mail.reach import within_reach
     from pipeline.scheduler import never_sent
 
-    counts = journal.outstanding(store, latest.number)  # not those who left since: nothing can reach them
+    counts = within_reach(project, store, latest).counts()  # those `--resend` reaches: no one else can be sent it
     failed, unknown = counts.get("failed", 0), counts.get("unknown", 0)
     never = len(never_sent(store, project, latest))
     if not failed and not unknown and not never:

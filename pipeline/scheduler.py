@@ -172,9 +172,11 @@ def quiet_run(edition: int | None, exit_code: int | None, results) -> bool:
 def _not_reached(store: Store, project: Project, record: EditionRecord) -> str:
     """Who the send of the issue `record` has not reached yet, in words ('' when nobody). An active subscriber with
     no delivery of it whose choice of themes has nothing in it was sent nothing on purpose: not one to reach."""
+    from pipeline.mail.reach import within_reach
+
     edition = record.number
     counted = journal.counts(store, edition).get(edition, {})
-    failed = journal.outstanding(store, edition).get(journal.FAILED, 0)  # not who left since: no send reaches them
+    failed = within_reach(project, store, record, (journal.FAILED,)).counts()[journal.FAILED]  # as --resend reaches
     parts = [f"{n} {s.replace('_', ' ')}" for s, n in ((journal.IN_FLIGHT, counted.get(journal.IN_FLIGHT, 0)),
                                                        (journal.FAILED, failed)) if n]
     never = len(never_sent(store, project, record))

@@ -65,3 +65,71 @@ def test_an_older_database_whose_journal_forget_thinned_counts_the_issue_mailed_
         assert journal.mailed_editions(store) == {1, 2}
     finally:
         store.close()
+
+
+# -- 2. outstanding: only those a resend reaches ---------------------------------------------------------------------
+
+def _smtp_project(smtp_server, write_project, refused: tuple[str, ...] = (), extra: str = "", files=None):
+    """The test network through a real SMTP server on loopback that answers 451 (try again later: failed, not a
+    bounce) at RCPT TO for each of `refused`; ann, bob and cy on the list; `extra`: more of pipeline.toml."""
+    from tests.mail_fixtures import Inbox
+    from tests.newsletter_network import POST, newsletter_toml
+
+    inbox = Inbox(refuse=refused)
+    inbox.refusal = "451 4.3.0 Try again later"
+    port = smtp_server(inbox)
+    config = write_project(newsletter_toml(delivery=f'type = "smtp"\n    host = "127.0.0.1"\n    port = {port}\n'
+                                                    f'    starttls = false') + extra,
+                           {"subscribers.csv": "email,name\nann@example.org,Ann\nbob@example.org,Bob\n"
+                                               "cy@example.org,Cy\n", "blog/post.md": POST, **(files or {})})
+    return config, inbox
+
+
+def _store(config):
+    from pipeline.state import Store
+
+    return Store(config.parent / "state" / "pipeline.sqlite")
+
+
+def _delivered(config, issue: int = 1) -> dict[str, str]:
+    from pipeline.state import journal
+
+    store = _store(config)
+    try:
+        return {r: s for r, s, _ in journal.listed(store, issue, ("sent", "unknown", "failed", "in_flight"))}
+    finally:
+        store.close()
+
+
+def test_a_failed_delivery_to_someone_now_pending_keeps_no_resume_due_and_no_alert(smtp_server, write_project):
+    """Before: ann's delivery failed (451), then she left and asked on the form to come back, and has not confirmed
+    (pending). `--resend failed` leaves her (no send reaches a pending address), but `journal.outstanding` counted
+    her, since only who had left was left out: `pipeline schedule` resumed the issue after every restart within its
+    catch-up window, `pipeline status` said it had not reached "1 failed", and the organisers were alerted to a
+    failure that `--resend failed` says it will not send. Now outstanding counts by the rule `--resend` uses: the
+    active subscribers' deliveries."""
+    from datetime import UTC, datetime
+
+    from pipeline.alerts import _undelivered
+    from pipeline.config import load_project
+    from pipeline.scheduler import RESUME, due
+    from pipeline.state import subscribers
+    from tests.test_review_h98 import run_in_process
+
+    config, _ = _smtp_project(smtp_server, write_project, refused=("ann@example.org",))
+    run_in_process(config)
+    assert _delivered(config) == {"ann@example.org": "failed", "bob@example.org": "sent", "cy@example.org": "sent"}
+    store = _store(config)
+    try:
+        subscribers.remove(store, "ann@example.org", how="cli", at=datetime.now(UTC))
+        assert subscribers.request_subscription(store, "ann@example.org", "Ann", [], how="form",
+                                                at=datetime.now(UTC)) is not None
+        assert subscribers.find_subscriber(store, "ann@example.org").status == "pending"
+
+        project = load_project(config)
+        now = datetime(2016, 3, 1, 12, 0, tzinfo=project.tz)  # within the catch-up window of the issue's slot
+        assert [d.why for d in due(store, project, now, last_refresh=now) if d.kind == RESUME] == []
+        assert _undelivered(project, store, store.latest_edition()) is None
+    finally:
+        store.close()
+

@@ -13,6 +13,7 @@ from pipeline.edition import Edition, EditionError, from_record, month_after, pr
 from pipeline.errors import InputError, PipelineError
 from pipeline.files import write_atomic
 from pipeline.mail.message import Recipient, personalize
+from pipeline.mail.reach import within_reach
 from pipeline.mail.transactional import deliver_now, mail_sink
 from pipeline.run_context import RunContext
 from pipeline.runner import edition_date, locked_store, write_within_deadline
@@ -158,17 +159,18 @@ def _resend(project: Project, store: Store, issue: int | None, which: str, conso
                          f"ever sent")
     issue = latest.number
     statuses = ("unknown", "failed") if which == "all" else (which,)
-    named = {recipient for recipient, _, _ in journal.listed(store, issue, statuses)}
     held = journal.held_back(store, issue, statuses)
     for recipient, status, listed in held:  # no send reaches them: each said, not counted as sent again
         why = _NOT_SENT_TO.get(listed, _GONE)
         console.print(f"issue {issue}: {escape(recipient)} ({status}) is left as it is: {why}", soft_wrap=True)
-    released = journal.release_for_resend(store, edition=issue, statuses=statuses, at=datetime.now(project.tz))
+    reach = within_reach(project, store, latest, statuses)  # the rule the schedule and the alerts count by
+    named = {recipient for recipient, _ in reach.reached}
+    released = journal.release_for_resend(store, edition=issue, statuses=statuses, at=datetime.now(project.tz),
+                                          only=named) if named else 0
     if not released:  # the sink would still send to whoever has not had the issue: not what was asked
         console.print(f"issue {issue}: no {'other ' if held else ''}recipient is {' or '.join(statuses)}; nothing sent")
         return 0
     console.print(f"issue {issue}: {released} recipient(s) ({'/'.join(statuses)}) will be sent again")
-    named -= {recipient for recipient, _, _ in journal.listed(store, issue, statuses)}  # (those held back stay)
     sink = mail_sink(project)
     ctx = RunContext(project, store, latest.as_of, datetime.now(project.tz))
     try:  # to those alone: not to who joined since the issue went out

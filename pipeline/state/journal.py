@@ -140,20 +140,38 @@ def respell_settled(store: Store) -> None:
         respell_deliveries(db)
 
 
-def release_for_resend(store: Store, *, edition: int, statuses: Iterable[str], at: datetime) -> int:
+def release_for_resend(store: Store, *, edition: int, statuses: Iterable[str], at: datetime,
+                       only: Iterable[str] | None = None) -> int:
     """The organiser asks to send again to those in `statuses` (unknown, failed); returns how many. Only those a
-    send reaches, the active subscribers: the record of anyone else (who left since, or asked to come back and has
-    not confirmed yet) stays as it is (`held_back` names them)."""
+    send reaches, the active subscribers (`resendable`), and with `only`, those of these alone (`mail.reach`: whose
+    themes select something in the issue): the record of anyone else (who left since, or asked to come back and has
+    not confirmed yet: `held_back` names them) stays as it is."""
     wanted = [s for s in statuses if s in (UNKNOWN, FAILED)]
     if not wanted:
         return 0
     marks = ",".join("?" * len(wanted))
+    chosen = " AND recipient IN (SELECT value FROM json_each(?))" if only is not None else ""
     with store.transaction() as db:
-        return db.execute(f"DELETE FROM deliveries WHERE edition = ? AND status IN ({marks}) AND {_ACTIVE}",
-                          (edition, *wanted)).rowcount
+        return db.execute(f"DELETE FROM deliveries WHERE edition = ? AND status IN ({marks}) AND {_ACTIVE}{chosen}",
+                          (edition, *wanted, *((json.dumps(list(only)),) if only is not None else ()))).rowcount
 
 
+# The one rule of whom a send can still reach: the active subscribers. Who has left since (unsubscribed, bounced,
+# complained), or asked on the form to come back and not confirmed yet (pending), is sent nothing, so their failed or
+# unknown delivery waits for nothing: not released, not outstanding.
 _ACTIVE = "lower(recipient) IN (SELECT email FROM subscribers WHERE status = 'active')"
+
+
+def resendable(store: Store, edition: int, statuses: Iterable[str]) -> list[tuple[str, str, frozenset[str]]]:
+    """(recipient, delivery status, the themes they follow as stored) of `edition`'s deliveries in `statuses` to
+    those a send reaches (the active subscribers): what `release_for_resend` releases, and what the organisers are
+    told is outstanding (`mail.reach` leaves out, of these, those whose themes now select nothing in the issue)."""
+    wanted = list(statuses)
+    marks = ",".join("?" * len(wanted))
+    return [(recipient, status, frozenset(json.loads(themes))) for recipient, status, themes in store._rows(
+        f"SELECT d.recipient, d.status, s.themes FROM deliveries d JOIN subscribers s ON s.email = lower(d.recipient) "
+        f"WHERE d.edition = ? AND d.status IN ({marks}) AND {_ACTIVE.replace('recipient', 'd.recipient')} "
+        f"ORDER BY d.status, d.recipient", (edition, *wanted))]
 
 
 def held_back(store: Store, edition: int, statuses: Iterable[str]) -> list[tuple[str, str, str]]:
@@ -164,19 +182,6 @@ def held_back(store: Store, edition: int, statuses: Iterable[str]) -> list[tuple
     return store._rows(f"SELECT d.recipient, d.status, COALESCE(s.status, '') FROM deliveries d LEFT JOIN subscribers "
                        f"s ON s.email = lower(d.recipient) WHERE d.edition = ? AND d.status IN ({marks}) AND NOT "
                        f"{_ACTIVE.replace('recipient', 'd.recipient')} ORDER BY d.recipient", (edition, *wanted))
-
-
-# A recipient who has left the list since (unsubscribed, or marked bounced or complained): no send reaches them
-# any more, so their failed or unknown delivery waits for nothing.
-_STILL_LISTED = ("lower(recipient) NOT IN (SELECT email FROM subscribers "
-                 "WHERE status IN ('unsubscribed', 'bounced', 'complained'))")
-
-
-def outstanding(store: Store, edition: int) -> Counter:
-    """Counter(status -> recipients) of `edition`'s failed and unknown deliveries to recipients still on the
-    list: what `--resend` can still reach, and what the organisers are alerted to."""
-    return Counter(dict(store._rows(f"SELECT status, COUNT(*) FROM deliveries WHERE edition = ? AND status IN "
-                                    f"('failed', 'unknown') AND {_STILL_LISTED} GROUP BY status", (edition,))))
 
 
 # -- reading -----------------------------------------------------------------------------------

@@ -144,12 +144,11 @@ def never_sent(store: Store, project: Project, record: EditionRecord) -> list[tu
     nothing on purpose). Who joined later is not one (a resume would send them last month's issue)."""
     began = journal.send_began(store, record.number) or record.created_at  # (a send to nobody began no batch)
     passed_over = journal.active_without_delivery(store, record.number, joined_by=began)
-    sink = next((sink for sink in project.sinks if hasattr(sink, "items_for")), None)
-    if passed_over and sink is not None:
-        from pipeline.subscribers.themes import following
+    if passed_over:
+        from pipeline.mail.reach import gets_something
 
-        items, follows = store.get_items(record.item_ids), following(project, store)
-        passed_over = [row for row in passed_over if sink.items_for(items, follows(row[3]))]
+        chosen = gets_something(project, store, record)
+        passed_over = [row for row in passed_over if chosen(row[3])]
     return passed_over
 
 

@@ -133,3 +133,51 @@ def test_a_failed_delivery_to_someone_now_pending_keeps_no_resume_due_and_no_ale
     finally:
         store.close()
 
+
+# -- 3. --resend to someone whose themes now select nothing in the issue ---------------------------------------------
+
+RESEARCH = ("---\ntitle: \"New research on recovery\"\ndate: 2016-02-15\n---\n\nOur research team published "
+            "research on recovery: the research asked what helps.\n")
+
+
+def test_a_resend_to_someone_whose_themes_now_select_nothing_says_so_and_sends_nothing(smtp_server, write_project,
+                                                                                        capsys):
+    """Before: ann's delivery of issue 1 (one research post) failed; she then chose "peer support" alone, which
+    selects nothing in it. The schedule resumed the issue and the alert counted her failed, and `--resend failed`
+    said "1 recipient(s) (failed) will be sent again", released her, and the send then sent nothing ("0 sent, 1 with
+    nothing new for their themes"). Now the schedule, the alert and --resend count by one rule (`mail.reach`): she
+    is no one a send reaches, so nothing is due or alerted, and the resend says so on her own line and sends nothing;
+    no empty issue goes out."""
+    from datetime import UTC, datetime
+
+    from pipeline.alerts import _undelivered
+    from pipeline.config import load_project
+    from pipeline.scheduler import RESUME, due
+    from pipeline.state import subscribers
+    from tests.test_review_h98 import run_in_process
+    from tests.test_review_h142 import TAXONOMY
+
+    config, inbox = _smtp_project(smtp_server, write_project, refused=("ann@example.org",), extra=TAXONOMY,
+                                  files={"blog/post.md": RESEARCH})
+    run_in_process(config)
+    assert _delivered(config) == {"ann@example.org": "failed", "bob@example.org": "sent", "cy@example.org": "sent"}
+    store = _store(config)
+    try:
+        ann = subscribers.find_subscriber(store, "ann@example.org")
+        assert subscribers.set_themes(store, ann.id, ["peer support"], how="preferences page", at=datetime.now(UTC))
+        project = load_project(config)
+        now = datetime(2016, 3, 1, 12, 0, tzinfo=project.tz)
+        assert [d.why for d in due(store, project, now, last_refresh=now) if d.kind == RESUME] == []
+        assert _undelivered(project, store, store.latest_edition()) is None
+    finally:
+        store.close()
+
+    inbox.refuse.clear()  # the server takes her mail now: whatever is handed over arrives
+    received = len(inbox.received)
+    capsys.readouterr()
+    assert main(["deliveries", "--resend", "failed", "-c", str(config)]) == 0
+    said = capsys.readouterr().out
+    assert "issue 1: ann@example.org (failed) is left as it is: the themes they follow now select nothing in this " \
+           "issue, so there is nothing to send them" in " ".join(said.split()), said
+    assert "will be sent again" not in said and "nothing sent" in said
+    assert len(inbox.received) == received  # no empty issue

@@ -164,11 +164,15 @@ def _resend(project: Project, store: Store, issue: int | None, which: str, conso
         why = _NOT_SENT_TO.get(listed, _GONE)
         console.print(f"issue {issue}: {escape(recipient)} ({status}) is left as it is: {why}", soft_wrap=True)
     reach = within_reach(project, store, latest, statuses)  # the rule the schedule and the alerts count by
+    for recipient, status in reach.nothing:  # nothing to send them: no empty issue, and not outstanding
+        console.print(f"issue {issue}: {escape(recipient)} ({status}) is left as it is: the themes they follow now "
+                      f"select nothing in this issue, so there is nothing to send them", soft_wrap=True)
     named = {recipient for recipient, _ in reach.reached}
     released = journal.release_for_resend(store, edition=issue, statuses=statuses, at=datetime.now(project.tz),
                                           only=named) if named else 0
     if not released:  # the sink would still send to whoever has not had the issue: not what was asked
-        console.print(f"issue {issue}: no {'other ' if held else ''}recipient is {' or '.join(statuses)}; nothing sent")
+        other = "other " if held or reach.nothing else ""
+        console.print(f"issue {issue}: no {other}recipient is {' or '.join(statuses)}; nothing sent")
         return 0
     console.print(f"issue {issue}: {released} recipient(s) ({'/'.join(statuses)}) will be sent again")
     sink = mail_sink(project)

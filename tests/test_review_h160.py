@@ -181,3 +181,34 @@ def test_a_resend_to_someone_whose_themes_now_select_nothing_says_so_and_sends_n
            "issue, so there is nothing to send them" in " ".join(said.split()), said
     assert "will be sent again" not in said and "nothing sent" in said
     assert len(inbox.received) == received  # no empty issue
+
+
+# -- 5. addresses typed in free text are written in ASCII, as every other address of the email is ------------------
+
+def test_an_address_typed_in_a_jobs_how_to_apply_is_written_in_ascii_in_the_email(pipeline_project):
+    """The README: "Every address the email links or shows, in its HTML and its plain text, ... is written in ASCII
+    as a browser sends it ... since a mail client finds the plain text's links itself and may cut one outside ASCII
+    short." Before: an address typed into a job's "how to apply" (or an event's speakers, a post's summary: any free
+    text) went out as it was typed, `https://bücher.de/stellen/bewerbung?für=peer`, which a client that links only
+    ASCII cuts at the "ü" (to https://b), while the job's own link beside it was in ASCII. Now each address typed in
+    free text goes as `header_link` writes a link (the host in its IDNA form, the path %-escaped), an email address
+    with its domain in IDNA; the punctuation after it stays outside, and ASCII text is left as it was."""
+    from pipeline.models import JobDetails, Kind
+    from pipeline.testing import BASE_TOML, make_item
+
+    typed = ("Apply at https://bücher.de/stellen/bewerbung?für=peer… or write to jobs@bücher.de, "
+             "or see www.schöne.example/jobs. Questions: https://example.org/faq.")
+    job = make_item(Kind.JOB, "Peer worker", published=None, url="https://bücher.de/stellen/peer",
+                    job=JobDetails(organisation="Bücher e.V.", how_to_apply=typed))
+    about = BASE_TOML.replace("[pipeline]\n", '[pipeline]\ndescription = "Peer workers of www.bücher.de/netz."\n', 1)
+    project = pipeline_project(about, {"subscribers.csv": "email,name\nreader@example.org,Reader\n"}, items=[job])
+    project.run(as_of=date(2016, 2, 1))
+    email = project.email()
+
+    wanted = ("Apply at https://xn--bcher-kva.de/stellen/bewerbung?f%C3%BCr=peer… or write to jobs@xn--bcher-kva.de, "
+              "or see www.xn--schne-lua.example/jobs. Questions: https://example.org/faq.")
+    assert wanted in " ".join(email.text.split()), email.text
+    assert wanted in " ".join(email.html.split()), email.html
+    assert "bücher.de" not in email.text and "bücher.de" not in email.html
+    assert "Bücher e.V." in email.text  # words outside ASCII that are no address stay as they are
+    assert "Peer workers of www.xn--bcher-kva.de/netz." in email.text  # the network's description too

@@ -14,6 +14,7 @@ and gives none, and the text has no markup to find that by, so the template's pr
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -123,8 +124,10 @@ def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: st
         "subscribe_url": header_link(site.subscribe_url(project)),  # for whoever was forwarded it; "" with no email
         "unsubscribe": header_link(unsubscribe),
         "preferences": header_link(preferences),
-        # `project.site_url` as the email links it ("signed up at …"); the rest of the project as it is
-        "project": project.core.model_copy(update={"site_url": header_link(project.core.site_url)}),
+        # `project.site_url` as the email links it ("signed up at …"), an address typed in its description so too;
+        # the rest of the project as it is
+        "project": project.core.model_copy(update={"site_url": header_link(project.core.site_url),
+                                                   "description": typed_links(project.core.description)}),
     }
     mjml_source = run.templates.get_template(HTML_TEMPLATE).render(context)
     # fonts={}: no web-font <link>s; the template uses system fonts.
@@ -138,7 +141,8 @@ def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: st
 def _ascii_links(section: view.SectionView) -> view.SectionView:
     """`section` with every address its items link or show in ASCII, as a header takes it and a browser sends it
     (`header_link`: a host outside ASCII in its IDNA form, a path %-escaped), as List-Unsubscribe has it: a mail
-    client finds the links of the plain text itself, and may leave one outside ASCII unlinked, or cut it short."""
+    client finds the links of the plain text itself, and may leave one outside ASCII unlinked, or cut it short. So
+    with an address typed in free text (a job's "how to apply", an event's speakers, a summary): `typed_links`."""
     for item in section.items:
         item.url, item.calendar_url, item.image = header_link(item.url), header_link(item.calendar_url), \
             header_link(item.image)
@@ -146,7 +150,72 @@ def _ascii_links(section: view.SectionView) -> view.SectionView:
             item.event.booking_url = header_link(item.event.booking_url)
         for also in item.also:
             also.url = header_link(also.url)
+        for shown in (item, item.job, item.event, *item.also, *(item.event.prices if item.event else ())):
+            _typed_in(shown)
     return section
+
+
+_LINKED = frozenset({"url", "calendar_url", "image", "booking_url"})  # links already: `header_link`
+# Where an address a mail client would link starts in text: a URL, one starting www. (not in the middle of a word),
+# an email address (its part before the @)
+_TYPED = re.compile(r"(?<![A-Za-z0-9])(?:https?://|www\.)|[\w.+'-]+@", re.IGNORECASE)
+_NEVER_IN = frozenset('<>"`{}|\\^')  # what no address holds unescaped: it ends there
+_TRAILING = ".,;:!?'\")]}"  # after an address, the sentence's: a full stop, a closing bracket or quote
+
+
+def _typed_in(shown: object | None) -> None:
+    """Each text field of the view `shown` (an item's, its job's, its event's...) with `typed_links`."""
+    if shown is None:
+        return
+    for name, value in vars(shown).items():
+        if name not in _LINKED and isinstance(value, str) and not value.isascii():
+            setattr(shown, name, typed_links(value))
+        elif isinstance(value, list) and value and all(isinstance(line, str) for line in value):  # a programme
+            setattr(shown, name, [typed_links(line) for line in value])
+
+
+def typed_links(text: str) -> str:
+    """`text` with each address typed in it, which a mail client links by itself, in ASCII as the email's own links
+    are: a URL, or one starting www., as `header_link` writes it; an email address with its domain in IDNA (the same
+    mailbox). An address ends at a space, at a character no address holds unescaped, at punctuation outside ASCII
+    (an ellipsis, a closing guillemet, an ideographic full stop), and before the punctuation that ends a sentence;
+    words that are no address, and all that punctuation, stay as they are."""
+    if text.isascii():
+        return text
+    done, at = [], 0
+    for start in _TYPED.finditer(text):
+        if start.start() < at:  # inside the address before it ("https://ann@bücher.de")
+            continue
+        end = start.end()
+        while end < len(text) and _in_address(text[end]):
+            end += 1
+        while end > start.end() and text[end - 1] in _TRAILING:
+            end -= 1
+        done += [text[at:start.start()], _in_ascii(text[start.start():end])]
+        at = end
+    return "".join(done) + text[at:]
+
+
+def _in_address(char: str) -> bool:
+    return not char.isspace() and char not in _NEVER_IN and (
+        char.isascii() or unicodedata.category(char)[0] not in "PSZC")
+
+
+def _in_ascii(address: str) -> str:
+    """The address found in text, as the email writes its own links; as it was if it has no such form."""
+    if address.isascii():
+        return address
+    user, at, domain = address.partition("@")
+    if at and "://" not in address and not address.lower().startswith("www."):
+        import idna  # here: an address outside ASCII is rare
+
+        try:
+            return f"{user}@{idna.encode(domain, uts46=True).decode('ascii')}"
+        except UnicodeError:  # idna.IDNAError is one: a domain no mail reaches, so nothing a client links
+            return address
+    scheme = "" if "://" in address else "http://"  # www.… read as a browser reads it, shown without
+    linked = header_link(scheme + address)
+    return linked[len(scheme):] if linked.isascii() and linked.startswith(scheme) else address
 
 
 def _calendar_links(project: Project, web: bool, owners: Mapping[str, str]) -> Callable[[Item], str]:

@@ -146,8 +146,8 @@ def test_a_resend_to_someone_whose_themes_now_select_nothing_says_so_and_sends_n
     selects nothing in it. The schedule resumed the issue and the alert counted her failed, and `--resend failed`
     said "1 recipient(s) (failed) will be sent again", released her, and the send then sent nothing ("0 sent, 1 with
     nothing new for their themes"). Now the schedule, the alert and --resend count by one rule (`mail.reach`): she
-    is no one a send reaches, so nothing is due or alerted, and the resend says so on her own line and sends nothing;
-    no empty issue goes out."""
+    is no one a send reaches, so nothing is due or alerted, and the resend says so on her own line and sends nothing
+    (no empty issue), clearing her delivery as for anyone whose choice had nothing new."""
     from datetime import UTC, datetime
 
     from pipeline.alerts import _undelivered
@@ -177,10 +177,13 @@ def test_a_resend_to_someone_whose_themes_now_select_nothing_says_so_and_sends_n
     capsys.readouterr()
     assert main(["deliveries", "--resend", "failed", "-c", str(config)]) == 0
     said = capsys.readouterr().out
-    assert "issue 1: ann@example.org (failed) is left as it is: the themes they follow now select nothing in this " \
-           "issue, so there is nothing to send them" in " ".join(said.split()), said
+    assert "issue 1: ann@example.org (failed) is not sent it again: the themes they follow now select nothing in " \
+           "this issue, so there is nothing to send them" in " ".join(said.split()), said
     assert "will be sent again" not in said and "nothing sent" in said
     assert len(inbox.received) == received  # no empty issue
+    # cleared, as for one whose choice had nothing new: an unknown one would keep `deliveries` at exit 3 for good
+    assert _delivered(config) == {"bob@example.org": "sent", "cy@example.org": "sent"}
+    assert main(["deliveries", "-c", str(config)]) == 0
 
 
 # -- 5. addresses typed in free text are written in ASCII, as every other address of the email is ------------------

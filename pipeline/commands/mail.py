@@ -164,9 +164,12 @@ def _resend(project: Project, store: Store, issue: int | None, which: str, conso
         why = _NOT_SENT_TO.get(listed, _GONE)
         console.print(f"issue {issue}: {escape(recipient)} ({status}) is left as it is: {why}", soft_wrap=True)
     reach = within_reach(project, store, latest, statuses)  # the rule the schedule and the alerts count by
-    for recipient, status in reach.nothing:  # nothing to send them: no empty issue, and not outstanding
-        console.print(f"issue {issue}: {escape(recipient)} ({status}) is left as it is: the themes they follow now "
-                      f"select nothing in this issue, so there is nothing to send them", soft_wrap=True)
+    for recipient, status in reach.nothing:  # no empty issue; cleared, as for one whose choice had nothing new
+        console.print(f"issue {issue}: {escape(recipient)} ({status}) is not sent it again: the themes they follow "
+                      f"now select nothing in this issue, so there is nothing to send them", soft_wrap=True)
+    if reach.nothing:  # their record of it cleared: the organiser asked, and nothing is waiting for them
+        journal.release_for_resend(store, edition=issue, statuses=statuses, at=datetime.now(project.tz),
+                                   only=[recipient for recipient, _ in reach.nothing])
     named = {recipient for recipient, _ in reach.reached}
     released = journal.release_for_resend(store, edition=issue, statuses=statuses, at=datetime.now(project.tz),
                                           only=named) if named else 0

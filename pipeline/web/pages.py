@@ -42,7 +42,7 @@ from pipeline.subscribers.themes import choice_now
 from pipeline.web.guards import FormTokens, RateLimiter, same_origin
 from pipeline.web.hosts import AllowedHosts
 from pipeline.web.proxy import client_key
-from pipeline.web.render import Pages
+from pipeline.web.render import SAME_ORIGIN, Pages
 
 log = logging.getLogger("pipeline.web")
 HONEYPOT = "website"  # hidden from people by the stylesheet; a bot that fills it is told "sent" and ignored
@@ -152,7 +152,8 @@ def _send_confirmation(web: Web, asked: SubscriptionRequest) -> None:
 def _form(web: Web, request: Request, values: dict | None = None, errors: dict[str, str] | None = None,
           status: int = 200) -> Response:
     field, nonce = web.form_tokens.issue(request)
-    response = web.pages.render("subscribe.html", status=status, **_form_context(web, field, values, errors))
+    response = web.pages.render("subscribe.html", status=status, headers=SAME_ORIGIN,  # its post needs its Origin
+                                **_form_context(web, field, values, errors))
     web.form_tokens.set_cookie(request, response, nonce)
     return response
 

@@ -80,8 +80,17 @@ class Pages:
                                                                **context)
 
 
+# The address of a page of the app holds a token that acts on its subscriber (and never expires, but a confirm
+# token's): no link from it, not even to the site's own pages on this host, whose scripts read it as
+# `document.referrer`, may carry it. The subscribe form alone (its address holds nothing) says `SAME_ORIGIN`: a
+# page of `no-referrer` makes the browser send `Origin: null` with its form's post, which `guards.same_origin` refuses.
+NO_REFERRER = (b"referrer-policy", b"no-referrer")
+SAME_ORIGIN = {"Referrer-Policy": "same-origin"}
+
+
 class SecurityHeaders:
-    """ASGI middleware: the same protective headers on every response, pages and errors alike.
+    """ASGI middleware: the same protective headers on every response, pages and errors alike; `Referrer-Policy:
+    no-referrer` unless the response set its own (`SAME_ORIGIN`, the subscribe form's).
 
     That includes the 500 of an unexpected exception: Starlette's own error response is sent from
     outside every middleware, so this one sends the page itself (`error_page`) before passing the
@@ -95,7 +104,6 @@ class SecurityHeaders:
             (b"content-security-policy", csp.encode()),
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
-            (b"referrer-policy", b"same-origin"),  # links hold tokens: never send them to another site
             (b"cache-control", b"no-store"),
         ]
 
@@ -109,7 +117,9 @@ class SecurityHeaders:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message = {**message, "headers": [*message.get("headers", []), *self.headers]}
+                headers = message.get("headers", [])
+                policy = [] if any(name.lower() == b"referrer-policy" for name, _ in headers) else [NO_REFERRER]
+                message = {**message, "headers": [*headers, *self.headers, *policy]}
             await send(message)
 
         try:

@@ -1,0 +1,115 @@
+"""Review h163: an attacker's look at what the web can reach (`pipeline serve`), each against the real app under uvicorn
+on 127.0.0.1."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Route, expect
+
+from pipeline.state import Store
+from pipeline.state import subscribers as subs
+from tests.serve_fixtures import LiveServer, live_serve_project
+
+SITE = "https://network.example.org"  # the serve project's site_url
+APP_PATHS = ("/subscribe", "/confirm/", "/unsubscribe/", "/preferences/", "/webhooks/")
+CLIENTS = (f"192.0.2.{n}" for n in itertools.count(101))  # documentation addresses: never contacted
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory) -> Iterator[LiveServer]:
+    with live_serve_project(tmp_path_factory, "review-h163") as server:
+        yield server
+
+
+@pytest.fixture
+def store(live) -> Iterator[Store]:
+    store = Store(live.project.core.state_dir / "pipeline.sqlite")
+    yield store
+    store.close()
+
+
+# -- the token in a page's address, and the site's pages ---------------------------------------------------------
+
+class PublicSite:
+    """A browser at `site_url`, as the proxy serves it: the app's paths go to `serve` (on loopback, with the proxy's
+    X-Forwarded-* headers), every other page of the host is the published site, here a page that records the
+    Referer it was asked with (what any script on it reads as `document.referrer`, an analytics tag's included)."""
+
+    def __init__(self, browser: Browser, live: LiveServer):
+        self.live, self.client = live, next(CLIENTS)
+        self.referers: list[str] = []
+        self.context: BrowserContext = browser.new_context(java_script_enabled=False)
+        self.context.route("**/*", self._route)
+
+    def _route(self, route: Route) -> None:
+        url = urlsplit(route.request.url)
+        if f"{url.scheme}://{url.netloc}" != SITE:
+            route.abort()  # nothing leaves loopback
+        elif url.path.startswith(APP_PATHS):
+            headers = {**route.request.headers, "x-forwarded-proto": "https", "x-forwarded-for": self.client}
+            answer = route.fetch(url=self.live.url + route.request.url[len(SITE):], headers=headers)
+            route.fulfill(response=answer)
+        else:
+            self.referers.append(route.request.headers.get("referer", ""))
+            route.fulfill(status=200, content_type="text/html", body="<!DOCTYPE html><title>Site</title><h1>Site</h1>")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def site(browser, live) -> Iterator[PublicSite]:
+    public = PublicSite(browser, live)
+    yield public
+    public.close()
+
+
+def test_a_link_from_a_page_holding_a_token_to_the_site_does_not_hand_the_site_that_token(site, live, store):
+    """The unsubscribe and preferences links never expire and act on their subscriber: a page whose address holds
+    one sent it, with `Referrer-Policy: same-origin`, to every page of the site linked from its navigation (served
+    from the same host by the proxy): into the site's access log, and to any script there as `document.referrer`,
+    an analytics tag an organiser added to the site's template included, which ships it to a third party. So did
+    a confirm link, and a host shared with other apps (site_url `https://uni.example.ac.uk/coproduction`) hands
+    it to those too. Now a page holding a token sends no Referer at all."""
+    member = subs.add(store, "referer@example.org", "", [], how="cli", at=datetime.now(UTC))
+    tokens = live.app.state.web.links.tokens
+    unsubscribe, preferences = tokens.make("unsubscribe", member.id), tokens.make("preferences", member.id)
+    tab = site.context.new_page()
+    for path in (f"/preferences/{preferences}", f"/unsubscribe/{unsubscribe}"):
+        tab.goto(SITE + path)
+        expect(tab.locator("h1")).not_to_have_text("Site")
+        tab.get_by_role("link", name="Issues").first.click()
+        expect(tab.locator("h1")).to_have_text("Site")
+    tab.goto(f"{SITE}/preferences/{preferences}")
+    tab.get_by_role("button", name="Save my themes").click()  # the page a POST gives holds the token too
+    expect(tab.get_by_text("Your choice is saved.")).to_be_visible()
+    tab.get_by_role("link", name="Home").first.click()
+    expect(tab.locator("h1")).to_have_text("Site")
+    assert len(site.referers) == 3
+    assert not [referer for referer in site.referers if unsubscribe in referer or preferences in referer]
+    assert live.status("referer@example.org") == "active"
+
+
+def test_the_subscribe_form_still_posts_from_the_site_and_its_confirm_page_leaks_nothing(site, live):
+    """The form's origin check still sees the browser's own Origin (a page with `no-referrer` would make its form
+    posts say `Origin: null`, which the check refuses), and the confirm link's page hands its token to no page."""
+    tab = site.context.new_page()
+    tab.goto(f"{SITE}/subscribe")
+    tab.get_by_label("Email address").fill("origin@example.org")
+    tab.get_by_role("button", name="Subscribe").click()
+    expect(tab.locator("h1")).to_have_text("Check your inbox")
+    confirm = re.search(rf"{re.escape(SITE)}(/confirm/\S+)", live.wait_for_message("origin@example.org").get_content())
+    tab.goto(SITE + confirm.group(1))
+    tab.get_by_role("button", name="Confirm my subscription").click()
+    expect(tab.locator("h1")).to_have_text("You are subscribed")
+    assert live.status("origin@example.org") == "active"
+    tab.get_by_role("link", name="Issues").first.click()
+    expect(tab.locator("h1")).to_have_text("Site")
+    token = confirm.group(1).rpartition("/")[2]
+    assert site.referers and not [referer for referer in site.referers if token in referer or "/confirm/" in referer]

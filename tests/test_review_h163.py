@@ -4,13 +4,18 @@ on 127.0.0.1."""
 from __future__ import annotations
 
 import itertools
+import logging
 import re
+import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Route, expect
+from sendgrid.helpers.eventwebhook import EventWebhookHeader
 
 from pipeline.state import Store
 from pipeline.state import subscribers as subs
@@ -19,6 +24,9 @@ from tests.serve_fixtures import LiveServer, live_serve_project
 SITE = "https://network.example.org"  # the serve project's site_url
 APP_PATHS = ("/subscribe", "/confirm/", "/unsubscribe/", "/preferences/", "/webhooks/")
 CLIENTS = (f"192.0.2.{n}" for n in itertools.count(101))  # documentation addresses: never contacted
+# An ECDSA P-256 public key (SendGrid's kind): the webhook then reads the body, to check its signature
+WEBHOOK_KEY = ("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNR"
+               "aINXvVpiglSI8eNEc6wEA3F+g==")
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +121,35 @@ def test_the_subscribe_form_still_posts_from_the_site_and_its_confirm_page_leaks
     expect(tab.locator("h1")).to_have_text("Site")
     token = confirm.group(1).rpartition("/")[2]
     assert site.referers and not [referer for referer in site.referers if token in referer or "/confirm/" in referer]
+
+
+# -- a client that hangs up halfway through its post -------------------------------------------------------------
+
+def _post_half_and_hang_up(live: LiveServer, path: str, headers: str = "") -> None:
+    """Headers saying 1,000 bytes of form follow, 6 of them, then the connection closed (a phone that lost its
+    signal; a script doing it in a loop)."""
+    port = int(live.url.rpartition(":")[2])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                     f"Content-Length: 1000\r\n{headers}\r\nemail=".encode("ascii"))
+
+
+def test_a_client_that_hangs_up_halfway_through_a_post_leaves_no_error_in_the_log(tmp_path_factory, caplog,
+                                                                                    monkeypatch):
+    """Each POST route read a body its client never finished as Starlette's ClientDisconnect, raised out of the app:
+    uvicorn logged "Exception in ASGI application" at ERROR with a traceback of some forty lines, for every phone
+    that lost its signal mid-post, and for every connection of a script that does it on purpose, before any rate
+    limit is reached (a log filled, and real errors lost in it). Nothing is left to answer: now nothing is logged."""
+    monkeypatch.setenv("TEST_SENDGRID_WEBHOOK_KEY", WEBHOOK_KEY)
+    server_log = logging.getLogger("uvicorn.error")  # uvicorn's loggers do not reach the root one
+    with live_serve_project(tmp_path_factory, "hang-up") as server:
+        server_log.addHandler(caplog.handler)  # (once uvicorn has set its logging up)
+        token = server.app.state.web.links.tokens.make("unsubscribe", 1)
+        signed = f"{EventWebhookHeader.SIGNATURE}: x\r\n{EventWebhookHeader.TIMESTAMP}: {int(time.time())}\r\n"
+        for path, headers in (("/subscribe", ""), (f"/unsubscribe/{token}", ""), (f"/preferences/{token}", ""),
+                              ("/webhooks/sendgrid", signed)):
+            _post_half_and_hang_up(server, path, headers)
+        assert httpx.get(server.url + "/subscribe").status_code == 200  # and the server goes on
+    # (stopped: uvicorn waits for every request's task to end, so whatever they logged is in by now)
+    server_log.removeHandler(caplog.handler)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info] == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,7 +18,8 @@ TOO_LARGE = "That was more than this address takes. Go back and try again."
 class BodyLimit:
     """ASGI app: `endpoint` for a body of at most `limit` bytes. A Content-Length over it is refused before
     the endpoint runs; a body without one (chunked) is counted as it arrives. Either raises HTTPException(413),
-    which the app's exception handler renders."""
+    which the app's exception handler renders. A client that hangs up before its body is in ends the request
+    quietly (Starlette's ClientDisconnect would reach uvicorn's log as an error, with its traceback)."""
 
     def __init__(self, endpoint, limit: int):
         self.app: ASGIApp = request_response(endpoint)
@@ -38,4 +40,7 @@ class BodyLimit:
                     raise HTTPException(413, TOO_LARGE)
             return message
 
-        await self.app(scope, counted, send)
+        try:
+            await self.app(scope, counted, send)
+        except ClientDisconnect:  # the client hung up before its body was in: nobody to answer, nothing to log
+            pass

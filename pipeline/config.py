@@ -172,6 +172,7 @@ class ServeSettings(Settings):
     total_limit: int = Field(default=300, ge=1)  # form posts per window from everyone: a flood from many clients
     limit_minutes: int = Field(default=60, ge=1)
     daily_confirmations: int = Field(default=5, ge=1)  # confirmations mailed to one mailbox in 24 hours (stored)
+    request_seconds: int = Field(default=60, ge=1, le=3600)  # to send one whole request (web/timely.py)
     privacy_url: HttpUrl | None = None  # the network's privacy notice, linked under the form (UK GDPR art. 13)
 
     @field_validator("trusted_proxies")

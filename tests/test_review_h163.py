@@ -19,7 +19,7 @@ from sendgrid.helpers.eventwebhook import EventWebhookHeader
 
 from pipeline.state import Store
 from pipeline.state import subscribers as subs
-from tests.serve_fixtures import LiveServer, live_serve_project
+from tests.serve_fixtures import LiveServer, ServeProcess, live_serve_project, serve_project
 
 SITE = "https://network.example.org"  # the serve project's site_url
 APP_PATHS = ("/subscribe", "/confirm/", "/unsubscribe/", "/preferences/", "/webhooks/")
@@ -153,3 +153,62 @@ def test_a_client_that_hangs_up_halfway_through_a_post_leaves_no_error_in_the_lo
     # (stopped: uvicorn waits for every request's task to end, so whatever they logged is in by now)
     server_log.removeHandler(caplog.handler)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info] == []
+
+
+# -- a client that sends its request a byte at a time ------------------------------------------------------------
+
+def _closed_by_server(sock: socket.socket, drip: bytes = b"", within: float = 30) -> bool:
+    """Whether the server closes `sock` within `within` seconds, while the client sends `drip` a byte at a time
+    (every 0.2 s: a slowloris), or nothing."""
+    deadline = time.monotonic() + within
+    sock.settimeout(0.2)
+    while time.monotonic() < deadline:
+        try:
+            if sock.recv(4096) == b"":
+                return True
+        except TimeoutError:
+            pass
+        except ConnectionError:
+            return True
+        if drip:
+            try:
+                sock.sendall(drip[:1])
+            except ConnectionError:
+                return True
+            drip = drip[1:] or b"x"
+    return False
+
+
+def test_a_client_that_sends_its_request_a_byte_at_a_time_is_cut_off(tmp_path, monkeypatch):
+    """uvicorn waits for ever for a request's headers and body, however slowly they come: each client that sends
+    a byte now and then held a connection of `pipeline serve` for good, and a few hundred of them every connection
+    the process may have, so that nobody else could subscribe or leave (reached directly, or through a proxy that
+    does not buffer requests). Now a request must be in, whole, within `[serve] request_seconds`; the rest are
+    answered as before, and the log says nothing of those cut off."""
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    project = serve_project(tmp_path / "slow")
+    project.config_path.write_text(project.config_path.read_text().replace(
+        "per_client_limit = 5", "per_client_limit = 5\nrequest_seconds = 1"), encoding="utf-8")
+    with ServeProcess(project.config_path) as serving:
+        head = f"Host: 127.0.0.1:{serving.port}\r\n".encode("ascii")
+        with socket.create_connection(("127.0.0.1", serving.port), timeout=10) as headers_slowly:
+            headers_slowly.sendall(b"GET /subscribe HTTP/1.1\r\n" + head)
+            assert _closed_by_server(headers_slowly, drip=b"X-Padding: " + b"a" * 1000)
+        with socket.create_connection(("127.0.0.1", serving.port), timeout=10) as body_slowly:
+            body_slowly.sendall(b"POST /subscribe HTTP/1.1\r\n" + head + b"Content-Type: application/x-www-form-"
+                                b"urlencoded\r\nContent-Length: 60000\r\n\r\nemail=")
+            assert _closed_by_server(body_slowly, drip=b"a" * 60000)
+        with socket.create_connection(("127.0.0.1", serving.port), timeout=10) as silent:
+            assert _closed_by_server(silent)
+        with socket.create_connection(("127.0.0.1", serving.port), timeout=10) as then_slowly:
+            then_slowly.sendall(b"GET /nowhere HTTP/1.1\r\n" + head + b"\r\n")  # answered; the next one is slow
+            assert then_slowly.recv(4096).startswith(b"HTTP/1.1 404")
+            then_slowly.sendall(b"GET /subscribe HTTP/1.1\r\n" + head)
+            assert _closed_by_server(then_slowly, drip=b"X-Padding: " + b"a" * 1000)
+        with httpx.Client(base_url=serving.url, timeout=10) as client:  # one connection: kept alive between them
+            first, second = client.get("/subscribe"), client.get("/subscribe")
+            token = re.search(r'name="form" value="([^"]+)"', second.text).group(1)
+            sent = client.post("/subscribe", data={"form": token, "email": "timely@example.org"})
+        assert (first.status_code, second.status_code, sent.status_code) == (200, 200, 200)
+        err = serving.stop()
+    assert "Traceback" not in err and "Exception" not in err, err

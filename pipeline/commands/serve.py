@@ -46,6 +46,7 @@ def cmd_serve(args) -> int:
     import uvicorn  # only this command needs the web stack
 
     from pipeline.web.app import build_app
+    from pipeline.web.timely import timely_protocol
 
     project = load_project(args.config)
     app = build_app(project)
@@ -63,8 +64,9 @@ def cmd_serve(args) -> int:
           f"(Ctrl-C to stop)", file=sys.stderr)
     # Forwarded headers are handled by the app (only from [serve] trusted_proxies); no access log,
     # since paths hold the tokens of unsubscribe and preferences links.
+    # A request not all in within [serve] request_seconds has its connection closed (slowloris: web/timely.py).
     config = uvicorn.Config(app, host=host, port=port, proxy_headers=False, server_header=False,
-                            access_log=False, log_level="info")
+                            access_log=False, log_level="info", http=timely_protocol(project.serve.request_seconds))
     redact_logger("uvicorn.error")  # (after Config sets its logging up) the traceback of an error no page caught
     uvicorn.Server(config).run(sockets=listening)
     return 0

@@ -1,0 +1,60 @@
+"""How long a client of `pipeline serve` has to send a request: `[serve] request_seconds`, headers and body together.
+
+uvicorn waits for ever for a request's headers, and for its body, however slowly they come (it times out only a
+connection idle between two requests): a client sending a byte now and then (slowloris) held its connection, and a
+few hundred such clients every connection the process may open, so that the form and the links stopped answering
+anyone. A proxy that buffers requests (nginx does) shields `serve` from this; one that does not, or `serve` reached
+directly (`--host 0.0.0.0`), does not. Here each request must be in, whole, within `request_seconds` of when the
+server began to wait for it (the connection opened, or the previous answer went out); past that the connection is
+closed, and a page still reading that body ends as for a client that hung up (`body_size.BodyLimit`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+_WAITING = (h11.IDLE, h11.SEND_BODY)  # the client's side of the connection while its request is not all in
+
+
+def timely_protocol(seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol, closing a connection whose request is not all in within `seconds`."""
+
+    class Timely(H11Protocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._wait_for_request()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state not in _WAITING:  # the whole request is in: the answer is ours to take time on
+                self._stop_waiting()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if self._deadline is None and not self.transport.is_closing() and self.conn.their_state in _WAITING:
+                self._wait_for_request()  # the next one (a request answered before its body was in keeps its own)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._stop_waiting()
+            super().connection_lost(exc)
+
+        def _wait_for_request(self) -> None:
+            self._stop_waiting()
+            self._deadline = self.loop.call_later(seconds, self._too_slow)
+
+        def _stop_waiting(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _too_slow(self) -> None:
+            self._deadline = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return Timely

@@ -212,3 +212,31 @@ def test_a_client_that_sends_its_request_a_byte_at_a_time_is_cut_off(tmp_path, m
         assert (first.status_code, second.status_code, sent.status_code) == (200, 200, 200)
         err = serving.stop()
     assert "Traceback" not in err and "Exception" not in err, err
+
+
+# -- what uvicorn logs of each bad request ---------------------------------------------------------------------
+
+def _answer_to(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        return sock.recv(4096)
+
+
+def test_requests_that_make_uvicorn_warn_are_said_once_not_once_each(tmp_path, monkeypatch):
+    """uvicorn logs a line for every request it cannot parse ("Invalid HTTP request received."), and two for every
+    one asking for a WebSocket, the second telling the organiser to install a WebSocket library (the app has no
+    WebSocket route, and wants none): anyone could fill `serve`'s log with them, a line or two per request, as the
+    host check and the webhook's refusals are kept from doing. Now each is said once, saying that no more are."""
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    project = serve_project(tmp_path / "garbage")
+    with ServeProcess(project.config_path) as serving:
+        for _ in range(3):
+            assert _answer_to(serving.port, b"NONSENSE\r\n\r\n").startswith(b"HTTP/1.1 400")
+            upgrade = _answer_to(serving.port, f"GET /subscribe HTTP/1.1\r\nHost: 127.0.0.1:{serving.port}\r\n"
+                                               f"Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n".encode("ascii"))
+            assert upgrade.startswith(b"HTTP/1.1 200")  # answered as the plain request it also is
+        err = serving.stop()
+    assert err.count("Invalid HTTP request received.") == 1, err
+    assert err.count("Unsupported upgrade request.") == 1, err
+    assert "WebSocket library" not in err and "pip install" not in err, err
+    assert err.count("not logged again until") == 2, err

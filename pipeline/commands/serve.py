@@ -46,6 +46,7 @@ def cmd_serve(args) -> int:
     import uvicorn  # only this command needs the web stack
 
     from pipeline.web.app import build_app
+    from pipeline.web.server_log import quiet_bad_requests
     from pipeline.web.timely import timely_protocol
 
     project = load_project(args.config)
@@ -68,6 +69,7 @@ def cmd_serve(args) -> int:
     config = uvicorn.Config(app, host=host, port=port, proxy_headers=False, server_header=False,
                             access_log=False, log_level="info", http=timely_protocol(project.serve.request_seconds))
     redact_logger("uvicorn.error")  # (after Config sets its logging up) the traceback of an error no page caught
+    quiet_bad_requests("uvicorn.error")  # what it warns of each bad request, said once (web/server_log.py)
     uvicorn.Server(config).run(sockets=listening)
     return 0
 

@@ -1,0 +1,42 @@
+"""What uvicorn logs of each bad request, said once: anyone can send such requests, one after another.
+
+uvicorn warns of every request it cannot parse ("Invalid HTTP request received."), and twice of every one asking
+for a WebSocket ("Unsupported upgrade request.", then advice to install a WebSocket library, which the app, with
+no WebSocket route, does not want). Line by line, a script could fill `serve`'s log with them and lose the lines
+that matter in it, as the host check (`hosts.HostCheck`) and the webhook's refusals are kept from doing. Each is
+said the first time, saying so; the advice never.
+"""
+
+from __future__ import annotations
+
+import logging
+
+SAID_ONCE = ("Invalid HTTP request received.", "Unsupported upgrade request.")
+NEVER = ("No supported WebSocket library detected.",)
+
+
+class _OncePerRequestKind(logging.Filter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.said: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        if message.startswith(NEVER):
+            return False
+        if message not in SAID_ONCE:
+            return True
+        if message in self.said:
+            return False
+        self.said.add(message)
+        record.msg = f"{message} (from a client; more such requests are not logged again until `pipeline serve` " \
+                     f"restarts)"
+        record.args = ()
+        return True
+
+
+def quiet_bad_requests(name: str = "uvicorn.error") -> None:
+    """Log each kind of bad request uvicorn warns of once, on logger `name` (uvicorn's own)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(each, _OncePerRequestKind) for each in logger.filters):
+        logger.addFilter(_OncePerRequestKind())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import re
 import socket
 import time
@@ -19,7 +20,7 @@ from sendgrid.helpers.eventwebhook import EventWebhookHeader
 
 from pipeline.state import Store
 from pipeline.state import subscribers as subs
-from tests.serve_fixtures import LiveServer, ServeProcess, live_serve_project, serve_project
+from tests.serve_fixtures import LiveServer, ServeProcess, live_serve_project, serve_project, serve_project_with_plugin
 
 SITE = "https://network.example.org"  # the serve project's site_url
 APP_PATHS = ("/subscribe", "/confirm/", "/unsubscribe/", "/preferences/", "/webhooks/")
@@ -240,3 +241,48 @@ def test_requests_that_make_uvicorn_warn_are_said_once_not_once_each(tmp_path, m
     assert err.count("Unsupported upgrade request.") == 1, err
     assert "WebSocket library" not in err and "pip install" not in err, err
     assert err.count("not logged again until") == 2, err
+
+
+# -- an unexpected failure of a confirmation, in serve's log ------------------------------------------------------
+
+BROKEN_DELIVERY = """
+from pipeline import hookimpl
+from pipeline.components import Deliverer
+
+
+class Broken(Deliverer):
+    name = "broken"
+
+    def send(self, messages, run):
+        raise RuntimeError(f"no route to {messages[0]['To']}")  # as a library's error names what it was given
+
+
+@hookimpl
+def register_deliveries(register):
+    register(Broken)
+"""
+
+
+def test_a_confirmation_that_fails_unexpectedly_leaves_no_address_in_serves_log(tmp_path, monkeypatch):
+    """A confirmation whose delivery raised something unexpected was logged with its traceback, the exception's
+    own message and all: a delivery's error naming the address it was given (or the outbox failing to prune an old
+    confirmation, named after another person's address) put an address anyone may type into the form in `serve`'s
+    log file, which the README says holds none. Now the line and its traceback are logged with every address in
+    them masked, as the error of a failed send already was."""
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    config = serve_project_with_plugin(tmp_path / "broken", "broken", BROKEN_DELIVERY)
+    config.write_text(config.read_text() + '\n[sinks.newsletter.delivery]\ntype = "broken"\n', encoding="utf-8")
+    log_file = tmp_path / "serve.log"
+    with ServeProcess(config, env={**os.environ, "PIPELINE_LOG_FILE": str(log_file)}) as serving:
+        with httpx.Client(base_url=serving.url, timeout=10) as client:
+            token = re.search(r'name="form" value="([^"]+)"', client.get("/subscribe").text).group(1)
+            sent = client.post("/subscribe", data={"form": token, "email": "typed.by.anyone@example.org"})
+        assert sent.status_code == 200
+        deadline = time.monotonic() + 10  # the confirmation goes out after the answer, on a thread of its own
+        while "could not send the confirmation" not in (log_file.read_text() if log_file.exists() else ""):
+            assert time.monotonic() < deadline, "nothing logged"
+            time.sleep(0.05)
+        err = serving.stop()
+    logged = log_file.read_text()
+    assert "RuntimeError: no route to <an address>" in logged and "Traceback" in logged, logged
+    assert "typed.by.anyone" not in logged and "typed.by.anyone" not in err, logged + err

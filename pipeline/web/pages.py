@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from pipeline.config import Project
 from pipeline.errors import PipelineError
+from pipeline.logs import traceback_text
 from pipeline.mail.transactional import project_deliverer
 from pipeline.site import moved_themes
 from pipeline.state import Store
@@ -145,8 +146,17 @@ def _send_confirmation(web: Web, asked: SubscriptionRequest) -> None:
     except PipelineError as exc:
         log.error("could not send the confirmation to subscriber %s: %s", asked.subscriber.id,
                   without_addresses(str(exc)))  # anyone can type an address into the form: none reaches the log
-    except Exception:  # on the mailer's thread an exception would be kept in its future, unseen
-        log.exception("could not send the confirmation to subscriber %s", asked.subscriber.id)
+    except Exception as exc:  # on the mailer's thread an exception would be kept in its future, unseen
+        _log_without_addresses(exc, "could not send the confirmation to subscriber %s", asked.subscriber.id)
+
+
+def _log_without_addresses(exc: Exception, message: str, *args: object) -> None:
+    """`log.exception(message, *args)` for `exc`, its traceback (in the log file; on the terminal with
+    PIPELINE_DEBUG) with every address masked: the exception's own message may name the address it was given."""
+    if log.isEnabledFor(logging.ERROR):
+        record = log.makeRecord(log.name, logging.ERROR, __file__, 0, message, args, None)
+        record.exc_text = without_addresses(traceback_text(exc))  # (with no exc_info, no formatter makes its own)
+        log.handle(record)
 
 
 def _form(web: Web, request: Request, values: dict | None = None, errors: dict[str, str] | None = None,

@@ -5,8 +5,9 @@ connection idle between two requests): a client sending a byte now and then (slo
 few hundred such clients every connection the process may open, so that the form and the links stopped answering
 anyone. A proxy that buffers requests (nginx does) shields `serve` from this; one that does not, or `serve` reached
 directly (`--host 0.0.0.0`), does not. Here each request must be in, whole, within `request_seconds` of when the
-server began to wait for it (the connection opened, or the previous answer went out); past that the connection is
-closed, and a page still reading that body ends as for a client that hung up (`body_size.BodyLimit`).
+server began to wait for it (the connection opened, or the previous request was answered and all in: after one
+answered before its body was in, a 413, from when that body is in); past that the connection is closed, and a page
+still reading that body ends as for a client that hung up (`body_size.BodyLimit`).
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ def timely_protocol(seconds: float) -> type[asyncio.Protocol]:
             self._wait_for_request()
 
         def data_received(self, data: bytes) -> None:
+            answered_early = self.conn.our_state is h11.DONE and self.conn.their_state is h11.SEND_BODY
             super().data_received(data)
             if self.conn.their_state not in _WAITING:  # the whole request is in: the answer is ours to take time on
                 self._stop_waiting()
+            elif answered_early and self.conn.our_state is not h11.DONE:  # its body in, the next one is waited for
+                self._wait_for_request()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()

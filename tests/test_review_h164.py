@@ -3,11 +3,22 @@ client that hangs up (web/body_size.py) and its Referrer-Policy (web/render.py),
 
 from __future__ import annotations
 
+import logging
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.serve_fixtures import ServeProcess, serve_project
+import httpx
+import pytest
+import uvicorn
+
+from pipeline.state import Store
+from pipeline.state import subscribers as subs
+from pipeline.web.server_log import quiet_bad_requests
+from pipeline.web.timely import timely_protocol
+from tests.serve_fixtures import LiveServer, ServeProcess, live_serve_project, serve_project
 
 
 def _with_request_seconds(folder: Path, seconds: int) -> Path:
@@ -61,3 +72,137 @@ def test_a_request_after_one_answered_before_its_body_was_in_has_its_own_time(tm
             assert _answer(sock).startswith(b"HTTP/1.1 200")
         err = serving.stop()
     assert "Traceback" not in err, err
+
+
+def test_a_connection_kept_alive_pipelined_or_http_1_0_is_not_cut_by_the_deadline(tmp_path, monkeypatch):
+    """The deadline is a request's, not the connection's: a browser or proxy asking again and again on one kept-alive
+    connection, for many times `request_seconds` in all, is answered every time; so are requests sent together
+    (pipelined) and an HTTP/1.0 one. (Were uvicorn to stop calling the methods web/timely.py overrides, the
+    deadline would run from the connection's opening and this would fail.)"""
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    with ServeProcess(_with_request_seconds(tmp_path / "kept", 1)) as serving:
+        request = f"GET /subscribe HTTP/1.1\r\nHost: 127.0.0.1:{serving.port}\r\n\r\n".encode("ascii")
+        with socket.create_connection(("127.0.0.1", serving.port), timeout=10) as sock:
+            answers = []
+            for _ in range(12):  # 3 s and more on one connection, a request every 0.25 s
+                sock.sendall(request)
+                answers.append(_answer(sock)[:12])
+                time.sleep(0.25)
+            assert answers == [b"HTTP/1.1 200"] * 12
+            sock.sendall(request * 3)
+            together = b""
+            while together.count(b"</html>") < 3 and (chunk := sock.recv(65536)):
+                together += chunk
+            assert together.count(b"HTTP/1.1 200") == 3
+        with socket.create_connection(("127.0.0.1", serving.port), timeout=10) as old:
+            old.sendall(request.replace(b"HTTP/1.1", b"HTTP/1.0"))
+            assert _answer(old).startswith(b"HTTP/1.1 200") and old.recv(1) == b""  # and closed, as 1.0 asks
+        err = serving.stop()
+    assert "Traceback" not in err, err
+
+
+def test_the_server_stops_on_sigterm_though_a_client_sends_its_post_a_byte_at_a_time(tmp_path, monkeypatch):
+    """uvicorn, stopped, waits for every connection whose request it is answering to end, with no limit of its own
+    (timeout_graceful_shutdown is not set): a client halfway through its post, sending nothing more, kept
+    `pipeline serve` from stopping. The deadline closes that connection too, so it stops within
+    `request_seconds`."""
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    with ServeProcess(_with_request_seconds(tmp_path / "stop", 2)) as serving:
+        with (socket.create_connection(("127.0.0.1", serving.port), timeout=10) as halfway,
+              socket.create_connection(("127.0.0.1", serving.port), timeout=10)):  # and one that sends nothing
+            halfway.sendall(f"POST /subscribe HTTP/1.1\r\nHost: 127.0.0.1:{serving.port}\r\nContent-Type: "
+                            f"application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nemail=".encode("ascii"))
+            time.sleep(0.5)  # (the app is reading its body)
+            err = serving.stop()  # SIGTERM; 30 s for it to end, or TimeoutExpired
+    assert serving.process.returncode == 143 and "Traceback" not in err, err
+
+
+# -- what uvicorn logs: a bad request once, a real error every time ------------------------------------------------
+
+async def _failing(scope, receive, send) -> None:
+    if scope["type"] == "http":
+        raise RuntimeError("a bug in a page")
+
+
+def test_an_error_in_the_app_is_still_logged_every_time_beside_bad_requests_said_once(caplog):
+    """The filter that says each kind of bad request once (web/server_log.py) hides nothing else: an exception in
+    the app is logged, with its traceback, each time it happens, before and after the bad requests."""
+    server_log = logging.getLogger("uvicorn.error")
+    before = list(server_log.filters)
+    listening = socket.create_server(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    config = uvicorn.Config(_failing, log_level="warning", lifespan="off", access_log=False,
+                            http=timely_protocol(10))
+    server = uvicorn.Server(config)
+    quiet_bad_requests("uvicorn.error")  # (after Config sets uvicorn's logging up, as `pipeline serve` does)
+    server_log.addHandler(caplog.handler)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            assert thread.is_alive()
+            time.sleep(0.02)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            for _ in range(2):
+                assert client.get("/page").status_code == 500
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                    sock.sendall(b"NONSENSE\r\n\r\n")
+                    assert sock.recv(4096).startswith(b"HTTP/1.1 400")
+            assert client.get("/page").status_code == 500
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        listening.close()
+        server_log.removeHandler(caplog.handler)
+        server_log.filters[:] = before
+    said = [(r.getMessage(), r.exc_info is not None) for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [each for each in said if each[0].startswith("Exception in ASGI application")] == \
+           [("Exception in ASGI application\n", True)] * 3
+    assert len([each for each in said if each[0].startswith("Invalid HTTP request received.")]) == 1
+
+
+# -- the pages holding a token: no Referer, no cache ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory) -> Iterator[LiveServer]:
+    with live_serve_project(tmp_path_factory, "review-h164") as server:
+        yield server
+
+
+def test_every_page_holding_a_token_and_its_answer_is_no_referrer_and_no_store(live):
+    """The pages whose address holds a token (confirm, unsubscribe, preferences), the pages their buttons give and
+    the one-click answer all say `Referrer-Policy: no-referrer` and `Cache-Control: no-store` (a shared computer's
+    cache keeps no page that names its subscriber's themes); the subscribe form alone `same-origin`, still
+    no-store. (Each form's post from a page of `no-referrer`, `Origin: null`, is accepted: test_serve_browser.)"""
+    with httpx.Client(base_url=live.url, timeout=10, headers={"X-Forwarded-For": "192.0.2.201"}) as client:
+        form = client.get("/subscribe")
+        token = form.text.split('name="form" value="', 1)[1].split('"', 1)[0]
+        sent = client.post("/subscribe", data={"form": token, "email": "headers@example.org"},
+                           headers={"Origin": live.url})
+        assert sent.status_code == 200
+        confirm = "/confirm/" + live.wait_for_message("headers@example.org").get_content() \
+            .split("https://network.example.org/confirm/", 1)[1].split()[0]
+        answers = {"confirm page": client.get(confirm), "confirmed": client.post(confirm)}
+        tokens = live.app.state.web.links.tokens
+        member = _subscriber_id(live, "headers@example.org")
+        preferences, unsubscribe = (f"/preferences/{tokens.make('preferences', member)}",
+                                    f"/unsubscribe/{tokens.make('unsubscribe', member)}")
+        answers |= {"preferences page": client.get(preferences),
+                    "saved": client.post(preferences, data={"action": "save", "theme": "research"}),
+                    "unsubscribe page": client.get(unsubscribe),
+                    "one-click": client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"}),
+                    "forged": client.get("/preferences/forged")}
+    assert {name: (answer.status_code < 400 or name == "forged", answer.headers.get_list("referrer-policy"),
+                   answer.headers.get("cache-control")) for name, answer in answers.items()} == \
+           {name: (True, ["no-referrer"], "no-store") for name in answers}
+    assert (form.headers.get_list("referrer-policy"), form.headers["cache-control"]) == (["same-origin"], "no-store")
+    assert live.status("headers@example.org") == "unsubscribed"
+
+
+
+def _subscriber_id(live: LiveServer, address: str) -> int:
+    store = Store(live.project.core.state_dir / "pipeline.sqlite")
+    try:
+        return subs.find_subscriber(store, address).id
+    finally:
+        store.close()

@@ -4,6 +4,7 @@ client that hangs up (web/body_size.py) and its Referrer-Policy (web/render.py),
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
@@ -159,6 +160,59 @@ def test_an_error_in_the_app_is_still_logged_every_time_beside_bad_requests_said
     assert [each for each in said if each[0].startswith("Exception in ASGI application")] == \
            [("Exception in ASGI application\n", True)] * 3
     assert len([each for each in said if each[0].startswith("Invalid HTTP request received.")]) == 1
+
+
+# A stand-in for the `websockets` package, as any environment may hold it (many packages depend on it; uvicorn's
+# "standard" extra brings it): enough for uvicorn to take it for the real one, and to fail if it is ever used.
+WEBSOCKETS_STAND_IN = """
+import sys
+import types
+
+__version__ = "0"
+
+
+class _Unusable:
+    def __init__(self, *args, **kwargs):
+        raise RuntimeError("the websockets stand-in was used")
+
+
+for _name, _names in {"datastructures": ["Headers"], "exceptions": ["InvalidState"], "extensions": [],
+                      "extensions.permessage_deflate": ["ServerPerMessageDeflateFactory"],
+                      "frames": ["Frame", "Opcode"], "http11": ["Request", "Response"],
+                      "server": ["ServerProtocol"]}.items():
+    _module = types.ModuleType(f"websockets.{_name}")
+    _module.__dict__.update(dict.fromkeys(_names, _Unusable))
+    sys.modules[f"websockets.{_name}"] = _module
+"""
+
+
+def test_a_websocket_request_is_said_once_whatever_websocket_library_is_installed(tmp_path, monkeypatch):
+    """uvicorn upgrades a request asking for a WebSocket whenever a WebSocket library is importable (`websockets`
+    is a dependency of many packages), and the app, which has no WebSocket route, refuses it: then each such
+    request logged two INFO lines naming the client's address and port ('"WebSocket /subscribe" 403', 'connection
+    rejected'), in a log that holds no client's address, however many anyone sent; the once-only warning of
+    review h163 held only where no such library is installed. Now `pipeline serve` never upgrades: each is
+    answered as the plain request it also is, and said once."""
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    (tmp_path / "lib" / "websockets").mkdir(parents=True)
+    (tmp_path / "lib" / "websockets" / "__init__.py").write_text(WEBSOCKETS_STAND_IN, encoding="utf-8")
+    project = serve_project(tmp_path / "ws")
+    paths = [str(tmp_path / "lib"), str(Path(__file__).parent.parent), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
+    with ServeProcess(project.config_path, env=env) as serving:
+        upgrade = (f"GET /subscribe HTTP/1.1\r\nHost: 127.0.0.1:{serving.port}\r\nConnection: Upgrade\r\n"
+                   f"Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   f"Sec-WebSocket-Version: 13\r\n\r\n").encode("ascii")
+        answers = []
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", serving.port), timeout=10) as sock:
+                sock.sendall(upgrade)
+                answers.append(_answer(sock)[:12])
+        err = serving.stop()
+    assert answers == [b"HTTP/1.1 200"] * 3, err
+    assert err.count("Unsupported upgrade request.") == 1 and "127.0.0.1:" not in err.replace(
+        f"127.0.0.1:{serving.port}", ""), err
+    assert "Traceback" not in err and "WebSocket" not in err.replace("asking for a WebSocket", ""), err
 
 
 # -- the pages holding a token: no Referer, no cache ---------------------------------------------------------------

@@ -66,8 +66,11 @@ def cmd_serve(args) -> int:
     # Forwarded headers are handled by the app (only from [serve] trusted_proxies); no access log,
     # since paths hold the tokens of unsubscribe and preferences links.
     # A request not all in within [serve] request_seconds has its connection closed (slowloris: web/timely.py).
+    # No WebSocket (the app has no such route), whatever library is installed: uvicorn would upgrade each request
+    # asking for one, for the app to refuse, and log two lines naming the client each time (web/server_log.py).
     config = uvicorn.Config(app, host=host, port=port, proxy_headers=False, server_header=False,
-                            access_log=False, log_level="info", http=timely_protocol(project.serve.request_seconds))
+                            access_log=False, log_level="info", http=timely_protocol(project.serve.request_seconds),
+                            ws="none")
     redact_logger("uvicorn.error")  # (after Config sets its logging up) the traceback of an error no page caught
     quiet_bad_requests("uvicorn.error")  # what it warns of each bad request, said once (web/server_log.py)
     uvicorn.Server(config).run(sockets=listening)

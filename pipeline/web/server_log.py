@@ -4,7 +4,8 @@ uvicorn warns of every request it cannot parse ("Invalid HTTP request received."
 for a WebSocket ("Unsupported upgrade request.", then advice to install a WebSocket library, which the app, with
 no WebSocket route, does not want). Line by line, a script could fill `serve`'s log with them and lose the lines
 that matter in it, as the host check (`hosts.HostCheck`) and the webhook's refusals are kept from doing. Each is
-said the first time, saying so; the advice never.
+said the first time, saying so; the advice never. (`pipeline serve` runs uvicorn with `ws="none"`, so that a
+WebSocket request comes here whatever library is installed, not to the app, which refuses it, logged each time.)
 """
 
 from __future__ import annotations

@@ -260,3 +260,42 @@ def _subscriber_id(live: LiveServer, address: str) -> int:
         return subs.find_subscriber(store, address).id
     finally:
         store.close()
+
+
+# -- a client that leaves before its answer ------------------------------------------------------------------------
+
+def _post_and_leave(live: LiveServer, path: str, body: bytes, headers: str = "") -> None:
+    """The whole post sent, then the connection closed at once, before any answer (a phone losing its signal)."""
+    port = int(live.url.rpartition(":")[2])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-www-form-"
+                     f"urlencoded\r\nContent-Length: {len(body)}\r\n{headers}\r\n".encode("ascii") + body)
+        sock.shutdown(socket.SHUT_WR)  # and closed, unread
+
+
+def test_a_post_whose_client_leaves_before_the_answer_is_done_whole_or_not_at_all(live):
+    """A client that hangs up once its post is sent, before the answer (review h163 made one that hangs up before
+    its body is in end quietly): the change is made whole or not at all, never half. A subscribe, which reads its
+    body first, is recorded and its confirmation mailed. A one-click unsubscribe, which first reads its subscriber,
+    may find the client gone when it reads the body (uvicorn then hands it no body): nothing is changed, and the
+    mail client, answered nothing, has nothing to take for a success."""
+    with httpx.Client(base_url=live.url, timeout=10, headers={"X-Forwarded-For": "192.0.2.202"}) as client:
+        form = client.get("/subscribe")
+        token = form.text.split('name="form" value="', 1)[1].split('"', 1)[0]
+        cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+    _post_and_leave(live, "/subscribe", f"form={token}&email=leaver%40example.org".encode("ascii"),
+                    f"Cookie: {cookie}\r\nX-Forwarded-For: 192.0.2.202\r\n")
+    assert "leaver@example.org" in live.wait_for_message("leaver@example.org")["To"]
+    assert live.status("leaver@example.org") == "pending"
+    store = Store(live.project.core.state_dir / "pipeline.sqlite")
+    try:
+        member = subs.find_subscriber(store, "leaver@example.org")
+        path = f"/unsubscribe/{live.app.state.web.links.tokens.make('unsubscribe', member.id)}"
+        _post_and_leave(live, path, b"List-Unsubscribe=One-Click")
+        time.sleep(0.5)  # (whatever it was to do is done by now)
+        after = subs.find_subscriber(store, "leaver@example.org")
+        assert (after.status, after.themes) in (("unsubscribed", member.themes), ("pending", member.themes))
+    finally:
+        store.close()
+    assert httpx.post(live.url + path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert live.status("leaver@example.org") == "unsubscribed"

@@ -299,3 +299,48 @@ def test_a_post_whose_client_leaves_before_the_answer_is_done_whole_or_not_at_al
         store.close()
     assert httpx.post(live.url + path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     assert live.status("leaver@example.org") == "unsubscribed"
+
+
+def test_a_client_that_never_reads_its_answers_is_cut_off_and_serve_still_stops(tmp_path, monkeypatch):
+    """The deadline covered sending a request, not taking its answer: a client that sent requests one after another
+    on one connection (pipelined, as HTTP/1.1 allows) and read none of the answers held that connection for good
+    (uvicorn waits for ever for a client to take what it writes), a few hundred such clients every connection
+    the process may open, as a slowloris did; and SIGTERM could not stop `pipeline serve`, which waited for
+    those answers to go out. Now a connection whose client takes nothing of its answers for `request_seconds`
+    is closed."""
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    with ServeProcess(_with_request_seconds(tmp_path / "unread", 1)) as serving:
+        with socket.create_connection(("127.0.0.1", serving.port), timeout=10) as sock:
+            sock.setblocking(False)
+            requests = f"GET /subscribe HTTP/1.1\r\nHost: 127.0.0.1:{serving.port}\r\n\r\n".encode("ascii") * 100
+            refused, cut = 0, False
+            while refused < 20 and not cut:  # till the server has taken no more for 2 s: the buffers are full
+                try:
+                    sock.send(requests)
+                except BlockingIOError:
+                    refused += 1
+                    time.sleep(0.1)
+                except ConnectionError:
+                    cut = True
+            if not cut:
+                time.sleep(2)  # reading nothing, for twice request_seconds
+                sock.setblocking(True)
+                cut = _closed_by_server(sock, within=20)  # what the buffers held, then the end
+            assert cut
+        err = serving.stop()  # within 30 s of SIGTERM, or TimeoutExpired
+    assert serving.process.returncode == 143 and "Traceback" not in err, err
+
+
+def _closed_by_server(sock: socket.socket, within: float) -> bool:
+    """Whether, read as fast as it comes, `sock` ends within `within` seconds."""
+    deadline = time.monotonic() + within
+    sock.settimeout(1)
+    while time.monotonic() < deadline:
+        try:
+            if sock.recv(1 << 20) == b"":
+                return True
+        except TimeoutError:
+            pass
+        except ConnectionError:
+            return True
+    return False

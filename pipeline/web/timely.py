@@ -7,7 +7,11 @@ anyone. A proxy that buffers requests (nginx does) shields `serve` from this; on
 directly (`--host 0.0.0.0`), does not. Here each request must be in, whole, within `request_seconds` of when the
 server began to wait for it (the connection opened, or the previous request was answered and all in: after one
 answered before its body was in, a 413, from when that body is in); past that the connection is closed, and a page
-still reading that body ends as for a client that hung up (`body_size.BodyLimit`).
+still reading that body ends as for a client that hung up (`body_size.BodyLimit`). Nor may a client leave its
+answers untaken: one that sends request after request on a connection (pipelined) and reads none of the answers
+would hold it as long, and keep `serve` from stopping, which waits for them to go out; a connection whose answers
+have waited `request_seconds` for the client to take them (its buffer full, `pause_writing` till `resume_writing`)
+is closed too.
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ _WAITING = (h11.IDLE, h11.SEND_BODY)  # the client's side of the connection whil
 
 
 def timely_protocol(seconds: float) -> type[asyncio.Protocol]:
-    """uvicorn's h11 protocol, closing a connection whose request is not all in within `seconds`."""
+    """uvicorn's h11 protocol, closing a connection whose request is not all in within `seconds`, or whose client
+    takes nothing of its answers for `seconds`."""
 
     class Timely(H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
+        _unread: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -45,7 +51,26 @@ def timely_protocol(seconds: float) -> type[asyncio.Protocol]:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop_waiting()
+            self._stop_waiting_to_write()
             super().connection_lost(exc)
+
+        def pause_writing(self) -> None:  # what we wrote is not being taken: the client reads nothing
+            super().pause_writing()
+            self._stop_waiting_to_write()
+            self._unread = self.loop.call_later(seconds, self._not_reading)
+
+        def resume_writing(self) -> None:
+            self._stop_waiting_to_write()
+            super().resume_writing()
+
+        def _stop_waiting_to_write(self) -> None:
+            if self._unread is not None:
+                self._unread.cancel()
+                self._unread = None
+
+        def _not_reading(self) -> None:
+            self._unread = None
+            self.transport.abort()  # (close() would wait for the client to take what is written: for ever)
 
         def _wait_for_request(self) -> None:
             self._stop_waiting()

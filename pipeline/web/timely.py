@@ -11,7 +11,8 @@ still reading that body ends as for a client that hung up (`body_size.BodyLimit`
 answers untaken: one that sends request after request on a connection (pipelined) and reads none of the answers
 would hold it as long, and keep `serve` from stopping, which waits for them to go out; a connection whose answers
 have waited `request_seconds` for the client to take them (its buffer full, `pause_writing` till `resume_writing`)
-is closed too.
+is closed too, and one closed (by the deadline, by uvicorn's keep-alive timeout) whose last answers are still not
+taken `request_seconds` later is cut: `close()` waits for them to go out.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ def timely_protocol(seconds: float) -> type[asyncio.Protocol]:
     class Timely(H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
         _unread: asyncio.TimerHandle | None = None
+        _watch: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._wait_for_request()
+            self._watch = self.loop.call_later(seconds, self._watch_closing, False)
 
         def data_received(self, data: bytes) -> None:
             answered_early = self.conn.our_state is h11.DONE and self.conn.their_state is h11.SEND_BODY
@@ -52,6 +55,9 @@ def timely_protocol(seconds: float) -> type[asyncio.Protocol]:
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop_waiting()
             self._stop_waiting_to_write()
+            if self._watch is not None:
+                self._watch.cancel()
+                self._watch = None
             super().connection_lost(exc)
 
         def pause_writing(self) -> None:  # what we wrote is not being taken: the client reads nothing
@@ -71,6 +77,16 @@ def timely_protocol(seconds: float) -> type[asyncio.Protocol]:
         def _not_reading(self) -> None:
             self._unread = None
             self.transport.abort()  # (close() would wait for the client to take what is written: for ever)
+
+        def _watch_closing(self, was_closing: bool) -> None:
+            """Every `seconds`: a connection closed (by us, by uvicorn) whose answers its client has still not
+            taken since the last look is cut; close() waits for them to go out, for ever if nobody reads them."""
+            closing = self.transport.is_closing()
+            if closing and was_closing:
+                self._watch = None
+                self.transport.abort()
+            else:
+                self._watch = self.loop.call_later(seconds, self._watch_closing, closing)
 
         def _wait_for_request(self) -> None:
             self._stop_waiting()

@@ -3,7 +3,7 @@ changes undone) and the feed guids a post under a new id takes over."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from pipeline.models import Item, Kind
 from pipeline.state import Store
@@ -36,9 +36,10 @@ def test_an_old_id_back_beside_the_new_one_that_took_its_guid_gets_a_guid_of_its
         store.save_items([(first, "a"), (old, "b")], AT)
         before = _guids(store, [first, old])
         assert before[old.id] == old.id  # its link was taken by the first: its id is its guid
-        store.withdraw_missing("jobs", [first.id], AT)
+        later = AT + timedelta(days=1)  # the next run (what took the old one's place was first seen after it)
+        store.withdraw_missing("jobs", [first.id], later)
         new = _job("new", "Peer worker")  # re-keyed: a new id, the same title and date
-        store.save_items([(new, "b")], AT)
+        store.save_items([(new, "b")], later)
         assert _guids(store, [first, new])[new.id] == old.id  # taken over: no reader shows it again
         store.withdraw_missing("jobs", [first.id, new.id, old.id], AT)  # the old one listed again, the new one stays
         now = _guids(store, [first, new, old])

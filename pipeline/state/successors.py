@@ -2,22 +2,27 @@
 
 A blog post's id is its slug, so a new slug is a new item, and the old one is withdrawn (`Store.withdraw_missing`).
 The item that took its place is the one of the same source and kind, with the same title and date, that is not
-withdrawn: the site's old pages lead on to it (plugins/sinks/archive/items.py), and it keeps the old one's guid in
-the feeds (plugins/sinks/rss/guids.py). Changed together with its title or date, it is taken for another post; an
-item of another source (another organisation's job of the same title and day) is never taken for it.
+withdrawn, and that was not first seen while the withdrawn one was listed: first seen after it was last seen (it came
+when that one went), or before it was first seen (the withdrawn one was its copy: `pipeline/state/renames.py`). The
+site's old pages lead on to it (plugins/sinks/archive/items.py), and it keeps the old one's guid in the feeds
+(plugins/sinks/rss/guids.py). Changed together with its title or date, it is taken for another post; an item of
+another source (another organisation's job of the same title and day) is never taken for it, nor is one that came
+while it was listed (a series of drop-ins put in the file at once under one title: one cancelled is not the next).
 """
 
 from __future__ import annotations
 
 from pipeline.state.store import Store
 
-# Of each withdrawn item, the item stored now with its source, kind, date and title (of two such, neither). Several
-# withdrawn items may lead to one (a slug changed twice).
+# Of each withdrawn item, the item stored now with its source, kind, date and title, first seen after it was last
+# seen or before it was first seen (of two such, neither). Several withdrawn items may lead to one (a slug changed
+# twice).
 _SUCCESSORS = """
 SELECT o.id, n.id FROM withdrawn w
 JOIN items o ON o.id = w.item
 JOIN items n ON n.source = o.source AND n.kind = o.kind AND n.published = o.published AND n.id != o.id
      AND json_extract(n.data, '$.title') IS json_extract(o.data, '$.title')
+     AND (julianday(n.first_seen) > julianday(o.last_seen) OR julianday(n.first_seen) < julianday(o.first_seen))
 WHERE n.id NOT IN (SELECT item FROM withdrawn)
 ORDER BY o.id
 """

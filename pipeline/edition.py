@@ -27,6 +27,7 @@ from pipeline.current import is_current
 from pipeline.duplicates import merge_duplicates
 from pipeline.errors import PipelineError
 from pipeline.models import Item, Kind
+from pipeline.ordering import soonest_first
 from pipeline.state import EditionRecord, Store
 from pipeline.state.successors import successors
 
@@ -87,19 +88,16 @@ def still_relevant(item: Item, at: datetime) -> bool:
 
 
 def order(items: list[Item]) -> list[Item]:
-    """Newsletter order: by section; posts and news newest first, jobs by closing date, events by start. As on the
-    site's lists, a job with no closing date, or an event with no date (a partner feed's), comes after those with one,
-    newest first, so that such adverts never push a dated job out of the email (which shows the first
-    `max_items_per_section` of each section)."""
+    """Newsletter order: by section; posts and news newest first; jobs and events in the one order the site's lists
+    have too (`pipeline/ordering.py`): the soonest first, then those with no date, newest first."""
 
     def key(item: Item):
         rank = list(Kind).index(item.kind)
-        if item.kind is Kind.JOB and item.job and item.job.closing_date:
-            return (rank, 0, item.job.closing_date.isoformat(), item.title)
-        if item.kind is Kind.EVENT and item.event:
-            return (rank, 0, item.event.start.timestamp(), item.title)  # a moment: venues' zones differ
-        undated = item.kind in (Kind.JOB, Kind.EVENT)
-        return (rank, int(undated), -item.published.timestamp(), item.title)
+        if item.kind is Kind.JOB:
+            return (rank, soonest_first(item.job.closing_date if item.job else None, item.published, item.title))
+        if item.kind is Kind.EVENT:
+            return (rank, soonest_first(item.event.start if item.event else None, item.published, item.title))
+        return (rank, (-item.published.timestamp(), item.title))
 
     return sorted(items, key=key)
 

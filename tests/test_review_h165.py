@@ -50,3 +50,42 @@ def test_a_cancelled_session_of_a_series_is_not_taken_for_the_next_session(pipel
     assert february["DTSTART"].dt.month == 2
     assert "withdrawn" in project.site(f"events/{folders[2]}/")
     assert _vevent(project, folders[3]).get("STATUS") != "CANCELLED"
+
+
+def test_the_email_and_the_sites_lists_put_jobs_and_events_in_one_order(pipeline_project):
+    """h158 put the email's jobs and events with no date after those with one, "as on the site's lists", but by a copy
+    of the rule: those with none came newest first in the email and by title on the site; and the email ordered events
+    by their start as written in their own zone, so a seminar at 09:30 in New York (14:30 in London) came before one
+    at 10:00 in London the same day, where the site (in UTC) had it after. Now one rule (pipeline/ordering.py) orders
+    both: the soonest first, then those with no date, newest first."""
+    from datetime import datetime
+    from html import unescape
+    from zoneinfo import ZoneInfo
+
+    from pipeline.models import EventDetails, Item, JobDetails, Kind, item_id
+
+    london, new_york = ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
+
+    def item(key, kind, title, day, **details):
+        return Item(id=item_id("given", key), kind=kind, source="given", title=title,
+                    published=datetime(2016, 2, day, 9, tzinfo=london), url=f"https://p.example/{key}",
+                    body_html="<p>Text.</p>", **details)
+
+    items = [item("a", Kind.JOB, "Advert Alpha", 2), item("z", Kind.JOB, "Advert Zulu", 20),
+             item("j", Kind.JOB, "Peer worker", 3, job=JobDetails("Network", closing_date=date(2016, 3, 10))),
+             item("n1", Kind.EVENT, "Notice Alpha", 2), item("n2", Kind.EVENT, "Notice Zulu", 20),
+             item("ny", Kind.EVENT, "Seminar in New York", 4,
+                  event=EventDetails(start=datetime(2016, 3, 15, 9, 30, tzinfo=new_york), timezone="America/New_York")),
+             item("ld", Kind.EVENT, "Seminar in London", 5,
+                  event=EventDetails(start=datetime(2016, 3, 15, 10, tzinfo=london)))]
+    project = pipeline_project('[pipeline]\nname = "N"\nsite_url = "https://n.example"\ntimezone = "Europe/London"\n',
+                               items=items)
+    project.run(as_of=date(2016, 3, 1))
+    jobs = ["Peer worker", "Advert Zulu", "Advert Alpha"]
+    events = ["Seminar in London", "Seminar in New York", "Notice Zulu", "Notice Alpha"]
+    for text in (project.email().text, unescape(project.site("jobs/")), unescape(project.site("events/"))):
+        for expected in (jobs, events):
+            found = [title for title in expected if title in text]
+            if found:
+                assert found == expected
+                assert sorted(found, key=text.index) == expected, text

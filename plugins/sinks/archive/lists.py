@@ -9,9 +9,10 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from pipeline import site
+from pipeline.ordering import soonest_first
 from plugins.sinks.archive.builder import Site
 from plugins.sinks.archive.facts import Facts
 from plugins.sinks.archive.issues import summary
@@ -149,7 +150,8 @@ def open_and_closed(built: Site) -> tuple[list[Facts], list[Facts]]:
     jobs = [entry for entry in built.facts.values() if entry.kind == "job"]
     still = [entry for entry in jobs if entry.open_at(built.moment)]
     closed = [entry for entry in jobs if not entry.open_at(built.moment)]
-    still.sort(key=lambda e: (e.closing or "9999", e.title))  # closing soonest first, undated last
+    still.sort(key=lambda e: soonest_first(date.fromisoformat(e.closing) if e.closing else None,
+                                           datetime.fromisoformat(e.published), e.title))  # as the email has them
     closed.sort(key=lambda e: (e.closing or e.published[:10], e.title), reverse=True)
     return still, closed
 
@@ -158,7 +160,8 @@ def upcoming_and_past(built: Site) -> tuple[list[Facts], list[Facts]]:
     events = [entry for entry in built.facts.values() if entry.kind == "event"]
     coming = [e for e in events if e.upcoming_at(built.moment)]
     past = [e for e in events if not e.upcoming_at(built.moment)]
-    coming.sort(key=lambda e: (not e.start, e.start, e.title))  # the soonest first; those with no date last
+    coming.sort(key=lambda e: soonest_first(datetime.fromisoformat(e.start) if e.start else None,
+                                            datetime.fromisoformat(e.published), e.title))  # as the email has them
     past.sort(key=lambda e: (bool(e.start), e.start, e.title), reverse=True)  # the latest first; no date last
     return coming, past
 

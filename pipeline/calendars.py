@@ -5,7 +5,8 @@ the files where `pipeline/site.py` puts them.
 What each file holds:
 
 - A VEVENT per event: UID `<item id>@<site host>`, then `/<path>` for a site_url with a path (stable, so a
-  calendar that imported the event updates it instead of adding a copy); DTSTAMP and LAST-MODIFIED when what
+  calendar that imported the event updates it instead of adding a copy; an event under a new id, its id corrected,
+  keeps the UID it had: `Stored.uid_of`); DTSTAMP and LAST-MODIFIED when what
   this entry shows of the stored item last changed, and SEQUENCE how many significant revisions it has had, a
   new time or place (its `Revision`, kept by the state database: schema.py, `REVISION_TRIGGERS`): RFC 5545
   3.8.7.2 to 3.8.7.4 and RFC 5546 2.1.4. An app that reads the file again keeps the copy with the higher
@@ -60,11 +61,12 @@ _SLOT_TIME = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*$")
 @dataclass(frozen=True)
 class Stored:
     """What the calendar takes from the site and the store about an event besides the item itself: its page
-    (a site path: the archive's, which is not the page its own URL names when an older item has that one)
-    and its revision."""
+    (a site path: the archive's, which is not the page its own URL names when an older item has that one),
+    its revision, and the id whose UID it keeps."""
 
     page: str
     revision: Revision | None = None
+    uid_of: str = ""  # the id whose UID it keeps (an event under a new id, its id corrected), '' for its own
 
 
 # Where the item is not in the mapping given: the page `site.item_path` names, and no revision.
@@ -100,13 +102,13 @@ def calendar_ics(project: Project, events: Iterable[Item], stored: StoredEvents 
     return calendar.to_ical()
 
 
-def uid(project: Project, item: Item) -> str:
-    """'3f2a…@network.example.org': the item's stable id at the site's host, and the site's path when it has one
-    ('3f2a…@uni.example.ac.uk/coproduction'), so that two networks published on one host never share a UID (RFC 5545
-    3.8.4.7: globally unique)."""
+def uid(project: Project, item: Item, of: str = "") -> str:
+    """'3f2a…@network.example.org': the item's stable id (or `of`, the id of the event it is under a new id) at the
+    site's host, and the site's path when it has one ('3f2a…@uni.example.ac.uk/coproduction'), so that two networks
+    published on one host never share a UID (RFC 5545 3.8.4.7: globally unique)."""
     parts = urlsplit(project.core.site_url)
     path = parts.path.strip("/")
-    return f"{item.id}@{parts.hostname or 'localhost'}" + (f"/{path}" if path else "")
+    return f"{of or item.id}@{parts.hostname or 'localhost'}" + (f"/{path}" if path else "")
 
 
 # ---- building ----------------------------------------------------------------------------------
@@ -143,7 +145,7 @@ def _vevent(project: Project, item: Item, stored: Stored | None) -> Event:
     page = stored.page if stored else site.item_path(project, item)
     revision = stored.revision if stored else None
     event = Event()
-    event.add("UID", uid(project, item))
+    event.add("UID", uid(project, item, stored.uid_of if stored else ""))
     if revision is not None:
         event.DTSTAMP = revision.updated
         event.LAST_MODIFIED = revision.updated

@@ -89,3 +89,37 @@ def test_the_email_and_the_sites_lists_put_jobs_and_events_in_one_order(pipeline
             if found:
                 assert found == expected
                 assert sorted(found, key=text.index) == expected, text
+
+
+def test_an_event_whose_id_was_corrected_keeps_its_uid_in_every_calendar_file(pipeline_project):
+    """A reader adds the seminar to their calendar from the email (its .ics: UID `<id>@<host>`); the organiser then
+    corrects its `id` in events.toml. h158 made the old address's .ics the event's own calendar, but under the new
+    id's UID, as were the new page's .ics and the calendar to subscribe to: a calendar app reading either took it for
+    another event and showed the seminar twice. Now the event keeps the UID it had (as a post keeps its guid in the
+    feeds), its SEQUENCE above the one the app holds, so the app updates its copy; put back, the id keeps it too."""
+    from icalendar import Calendar
+
+    from tests.test_withdrawn import SEMINAR
+
+    def uids(path):
+        found = Calendar.from_ical((project.root / "out" / path).read_bytes()).walk("VEVENT")
+        return [(str(event["UID"]), int(event["SEQUENCE"])) for event in found]
+
+    project = pipeline_project(EVENTS_TOML, {"events.toml": SEMINAR, "subscribers.csv": "email,name\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    (old,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir()]
+    [(uid, imported)] = uids(f"events/{old}/event.ics")
+    project.write({"events.toml": SEMINAR.replace('id = "seminar-3"', 'id = "seminar-03"')})
+    project.refresh(as_of=date(2016, 2, 2))
+    (new,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir() and p.name != old]
+    for path in (f"events/{old}/event.ics", f"events/{new}/event.ics", "events/calendar.ics"):
+        [(now, sequence)] = uids(path)
+        assert now == uid, path
+        assert sequence > imported, path
+    [(_, corrected)] = uids(f"events/{new}/event.ics")
+    project.write({"events.toml": SEMINAR})  # the correction undone
+    project.refresh(as_of=date(2016, 2, 3))
+    for path in (f"events/{old}/event.ics", "events/calendar.ics"):
+        [(now, sequence)] = uids(path)
+        assert now == uid, path
+        assert sequence > corrected, path

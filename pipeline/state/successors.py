@@ -34,3 +34,13 @@ def successors(store: Store) -> dict[str, str]:
     for old, new in store._rows(_SUCCESSORS):
         found[old] = None if old in found else new
     return {old: new for old, new in found.items() if new is not None}
+
+
+def first_stored(store: Store, groups: dict[str, set[str]]) -> dict[str, str]:
+    """Of each group of ids (an item and those it took the place of), the one stored first (in the order rows were
+    added to the items table, which a withdrawal and a return leave alone): what an event under a new id keeps its
+    calendar UID from (pipeline/calendars.py), its original id, even after the correction is undone."""
+    every = {item_id for group in groups.values() for item_id in group}
+    order = dict(store._rows_for("SELECT id, rowid FROM items WHERE id IN ({marks})", every))
+    return {key: min(group, key=lambda item_id: (order.get(item_id, float("inf")), item_id))
+            for key, group in groups.items()}

@@ -18,9 +18,9 @@ from pipeline.components import Sink
 from pipeline.duplicates import also_entry, merge_duplicates
 from pipeline.models import Item, Kind
 from pipeline.run_context import RunContext
-from pipeline.state import EditionRecord
+from pipeline.state import EditionRecord, Revision
 from pipeline.state import site as site_state
-from pipeline.state.successors import successors
+from pipeline.state.successors import first_stored, successors
 from plugins.sinks.archive.facts import Facts, load_facts
 from plugins.sinks.archive.render import Renderer, libraries
 from plugins.sinks.archive.writer import key
@@ -69,6 +69,7 @@ class Site:
         # An item on the site under a new id (a post whose slug changed: pipeline/state/successors.py) in place of one
         # withdrawn: the issues that sent it under its old id show it so.
         self.successors = {old: new for old, new in successors(self.store).items() if new in self.facts}
+        self.uid_of = self._uids()
         self.issues = self._read_issues(records)
         self.issue_of: dict[str, Issue] = {}
         self.merged_into: dict[str, str] = {}
@@ -164,13 +165,32 @@ class Site:
     def revision(self, entry: Facts) -> str:
         """What an event's calendar takes from its revision, for the keys of the files that hold it."""
         revision = self.revisions.get(entry.id)
-        return f"{revision.number}@{revision.updated.isoformat()}" if revision else "-"
+        made = f"{revision.number}@{revision.updated.isoformat()}" if revision else "-"
+        return made + (f" as {self.uid_of[entry.id]}" if entry.id in self.uid_of else "")
 
     def stored(self, entry: Facts):
-        """An event's page and revision, as its calendar entry gives them (`calendars.Stored`)."""
+        """An event's page and revision, as its calendar entry gives them (`calendars.Stored`), and the id whose UID
+        it keeps (see `_uids`)."""
         from pipeline.calendars import Stored  # icalendar is loaded only when a calendar is made
 
-        return Stored(entry.path, self.revisions.get(entry.id))
+        return Stored(entry.path, self.revisions.get(entry.id), self.uid_of.get(entry.id, ""))
+
+    def _uids(self) -> dict[str, str]:
+        """Of each event on the site in place of one or more withdrawn (its id corrected: successors), the id whose
+        calendar UID it keeps, the first of them stored (`first_stored`), as a post keeps its guid in the feeds, so
+        that an app that imported it under its old id updates that copy rather than adding a second (put back under
+        that id, it has its own again). Its revision is then theirs and its own together (each counts up, a
+        withdrawal and a return too), so its SEQUENCE is above any an app holds of it under that UID."""
+        groups: dict[str, set[str]] = {}
+        for old, new in self.successors.items():
+            if self.facts[new].kind == Kind.EVENT.value:
+                groups.setdefault(new, {new}).add(old)
+        before = self.store.revisions({old for group in groups.values() for old in group} - groups.keys())
+        for new, group in groups.items():
+            held = [r for r in (self.revisions.get(new), *(before.get(old) for old in group - {new})) if r]
+            if held:
+                self.revisions[new] = Revision(sum(r.number for r in held), max(r.updated for r in held))
+        return {new: first for new, first in first_stored(self.store, groups).items() if first != new}
 
     def state_of(self, entry: Facts) -> str:
         """'closed' for a job past its closing date, 'over' for a past event, else ''."""

@@ -123,3 +123,28 @@ def test_an_event_whose_id_was_corrected_keeps_its_uid_in_every_calendar_file(pi
         [(now, sequence)] = uids(path)
         assert now == uid, path
         assert sequence > corrected, path
+
+
+def test_a_post_renamed_before_any_issue_is_sent_once_and_a_rename_undone_is_not_sent_again(pipeline_project):
+    """h158's rule (an item in place of one sent counts as sent) asked of the cases its test left out: a post
+    renamed before the first issue was never sent, so it goes out in it, once; a post sent, renamed, then renamed
+    back (the rename undone) is the post issue 1 sent under that very id, and issue 2 leaves both out."""
+    from tests.test_withdrawn import BLOG_TOML, post_file
+
+    project = pipeline_project(BLOG_TOML, {"blog/early.md": post_file("An early post", "2016-01-18"),
+                                          "blog/notes.md": post_file("Notes from the seminar", "2016-01-20"),
+                                          "subscribers.csv": "email,name\nreader@example.org,Reader\n"})
+    blog = project.root / "blog"
+    project.refresh(as_of=date(2016, 1, 25))
+    (blog / "early.md").rename(blog / "early-post.md")
+    project.run(as_of=date(2016, 2, 1))
+    first = project.email(issue=1).text
+    assert first.count("An early post") == 1 and "Notes from the seminar" in first
+    (blog / "notes.md").rename(blog / "seminar-notes.md")
+    project.refresh(as_of=date(2016, 2, 2))
+    (blog / "seminar-notes.md").rename(blog / "notes.md")
+    project.write({"blog/other.md": post_file("Another seminar", "2016-02-10")})
+    project.run(as_of=date(2016, 3, 1))
+    second = project.email(issue=2).text
+    assert "Another seminar" in second
+    assert "Notes from the seminar" not in second and "An early post" not in second

@@ -148,3 +148,80 @@ def test_a_post_renamed_before_any_issue_is_sent_once_and_a_rename_undone_is_not
     second = project.email(issue=2).text
     assert "Another seminar" in second
     assert "Notes from the seminar" not in second and "An early post" not in second
+
+
+def _site_files(out) -> dict[str, bytes]:
+    return {str(path.relative_to(out)): path.read_bytes() for path in sorted(out.rglob("*"))
+            if path.is_file() and "newsletter" not in path.parts}
+
+
+def test_the_site_after_a_post_in_an_issue_is_renamed_is_the_site_built_from_nothing(pipeline_project):
+    """h158's issue pages show, in place of a withdrawn post, the one that took its place. A refresh after the rename
+    (the site's pages made only where what they are made from changed: `site_editions`, `site_pages`, the unchanged
+    build's digest) gives the bytes a build from nothing gives, and one after it is taken out too (the issue then
+    without it, as for any post withdrawn). After the post's new file was edited, its old address (a page leading on
+    to it, with its summary as description) kept the old summary: the page's key left the summary out."""
+    import difflib
+    import shutil
+    import sqlite3
+
+    from pipeline import site
+    from tests.test_withdrawn import BLOG_TOML, post_file
+
+    project = pipeline_project(BLOG_TOML, {"blog/notes.md": post_file("Notes from the seminar", "2016-01-20"),
+                                          "blog/other.md": post_file("Another post", "2016-01-22"),
+                                          "subscribers.csv": "email,name\nreader@example.org,Reader\n"})
+    blog, out = project.root / "blog", project.root / "out"
+    project.run(as_of=date(2016, 2, 1))
+    project.refresh(as_of=date(2016, 2, 1))
+
+    def from_nothing() -> None:
+        incremental = _site_files(out)
+        [database] = {path for path in project.root.rglob("*.sqlite*") if path.suffix == ".sqlite"}
+        with sqlite3.connect(database) as db:
+            for table in ("site_editions", "site_pages", "site_stats", "site_built"):
+                db.execute(f"DELETE FROM {table}")
+        db.close()
+        shutil.rmtree(out / "archive")
+        for path in out.iterdir():
+            if path.name != "newsletter":
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        project.refresh(as_of=date(2016, 2, 3))
+        fresh = _site_files(out)
+        differ = [path for path, data in fresh.items() if incremental.get(path, data) != data]
+        assert not differ, "".join(difflib.unified_diff(incremental[differ[0]].decode().splitlines(True),
+                                                        fresh[differ[0]].decode().splitlines(True)))
+
+    (blog / "notes.md").rename(blog / "seminar-notes.md")
+    project.refresh(as_of=date(2016, 2, 3))
+    assert "Notes from the seminar" in project.site(site.edition_page_path(1, 1))
+    from_nothing()
+    project.write({"blog/seminar-notes.md": post_file("Notes from the seminar", "2016-01-20").replace(
+        "Peer support workers", "Forty peer support workers")})
+    project.refresh(as_of=date(2016, 2, 3))
+    from_nothing()
+    (blog / "seminar-notes.md").unlink()
+    project.refresh(as_of=date(2016, 2, 3))
+    page = project.site(site.edition_page_path(1, 1))
+    assert "Notes from the seminar" not in page and "Another post" in page
+    from_nothing()
+
+
+def test_where_an_events_page_was_before_its_title_changed_gives_its_summary_as_it_is_now(pipeline_project):
+    """The same key, left without the summary, where a page its title moved was (`plan_moved`): the seminar's title
+    edited, its old address leads on with its description; its description edited after, the old address kept the
+    first one."""
+    from tests.test_withdrawn import SEMINAR
+
+    project = pipeline_project(EVENTS_TOML, {"events.toml": SEMINAR, "subscribers.csv": "email,name\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    (old,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir()]
+    retitled = SEMINAR.replace('title = "Seminar 3:', 'title = "Third seminar:')
+    project.write({"events.toml": retitled})
+    project.refresh(as_of=date(2016, 2, 1))
+    assert "The third seminar in the network" in project.site(f"events/{old}/")
+    project.write({"events.toml": retitled.replace("The third seminar in", "The last seminar in")})
+    project.refresh(as_of=date(2016, 2, 1))
+    page = project.site(f"events/{old}/")
+    assert "http-equiv=\"refresh\"" in page
+    assert "The last seminar in the network" in page and "The third seminar in" not in page

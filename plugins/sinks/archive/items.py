@@ -82,7 +82,7 @@ def plan_withdrawn(built: Site, known: Iterable[str], planned: list[Planned]) ->
         wanted.add(path)
         now = leads.get(entry.id)
         if now is not None:
-            gone.append(Planned(path, key(built.version, "moved", now.path, now.title),
+            gone.append(Planned(path, key(built.version, "moved", now.path, now.title, now.summary),
                                 lambda path=path, now=now: built.renderer.page(
                                     "moved.html", path, Head(now.title, now.summary), target=now.path),
                                 listed=False))
@@ -138,7 +138,7 @@ def plan_moved(built: Site, known: Iterable[str], planned: list[Planned]) -> lis
         if entry is None or path in wanted or base == entry.path:
             continue
         if not file:
-            moved.append(Planned(path, key(built.version, "moved", entry.path, entry.title),
+            moved.append(Planned(path, key(built.version, "moved", entry.path, entry.title, entry.summary),
                                  lambda path=path, entry=entry: built.renderer.page(
                                      "moved.html", path, Head(entry.title, entry.summary), target=entry.path),
                                  listed=False))

@@ -225,3 +225,31 @@ def test_where_an_events_page_was_before_its_title_changed_gives_its_summary_as_
     page = project.site(f"events/{old}/")
     assert "http-equiv=\"refresh\"" in page
     assert "The last seminar in the network" in page and "The third seminar in" not in page
+
+
+def test_an_event_whose_id_was_corrected_then_cancelled_is_cancelled_under_the_uid_it_kept(pipeline_project):
+    """The seminar's id corrected (it keeps its UID, its SEQUENCE counting on), then the seminar is cancelled (taken
+    out): a calendar app holds it under the UID it kept, at that SEQUENCE, so both its addresses' .ics say it is
+    cancelled under that UID, at a higher SEQUENCE (else the app keeps it on)."""
+    from icalendar import Calendar
+
+    from tests.test_withdrawn import SEMINAR
+
+    def vevent(folder):
+        (found,) = Calendar.from_ical((project.root / "out" / "events" / folder / "event.ics").read_bytes()).walk(
+            "VEVENT")
+        return str(found["UID"]), int(found["SEQUENCE"]), str(found.get("STATUS", ""))
+
+    project = pipeline_project(EVENTS_TOML, {"events.toml": SEMINAR, "subscribers.csv": "email,name\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    (old,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir()]
+    project.write({"events.toml": SEMINAR.replace('id = "seminar-3"', 'id = "seminar-03"')})
+    project.refresh(as_of=date(2016, 2, 2))
+    (new,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir() and p.name != old]
+    uid, held, _ = vevent(new)
+    project.write({"events.toml": "# cancelled\n"})
+    project.refresh(as_of=date(2016, 2, 3))
+    for folder in (old, new):
+        now, sequence, status = vevent(folder)
+        assert (now, status) == (uid, "CANCELLED"), folder
+        assert sequence > held, folder

@@ -14,26 +14,41 @@ from __future__ import annotations
 
 from pipeline.state.store import Store
 
-# Of each withdrawn item, the item stored now with its source, kind, date and title, first seen after it was last
-# seen or before it was first seen (of two such, neither). Several withdrawn items may lead to one (a slug changed
-# twice).
-_SUCCESSORS = """
-SELECT o.id, n.id FROM withdrawn w
+# Of each withdrawn item, each other item stored with its source, kind, date and title, first seen after it was last
+# seen or before it was first seen, and whether that one is withdrawn too.
+_CANDIDATES = """
+SELECT o.id, n.id, n.id IN (SELECT item FROM withdrawn) FROM withdrawn w
 JOIN items o ON o.id = w.item
 JOIN items n ON n.source = o.source AND n.kind = o.kind AND n.published = o.published AND n.id != o.id
      AND json_extract(n.data, '$.title') IS json_extract(o.data, '$.title')
      AND (julianday(n.first_seen) > julianday(o.last_seen) OR julianday(n.first_seen) < julianday(o.first_seen))
-WHERE n.id NOT IN (SELECT item FROM withdrawn)
-ORDER BY o.id
+ORDER BY o.id, n.id
 """
 
 
 def successors(store: Store) -> dict[str, str]:
-    """withdrawn item id -> the id of the item that took its place (see the module's docstring)."""
+    """withdrawn item id -> the id of the item that took its place (see the module's docstring); of two such items
+    not withdrawn, neither. Several withdrawn items may lead to one (a slug changed twice)."""
     found: dict[str, str | None] = {}
-    for old, new in store._rows(_SUCCESSORS):
-        found[old] = None if old in found else new
+    for old, new, gone in store._rows(_CANDIDATES):
+        if not gone:
+            found[old] = None if old in found else new
     return {old: new for old, new in found.items() if new is not None}
+
+
+def taken_by_withdrawn(store: Store, ids: set[str]) -> dict[str, set[str]]:
+    """Of each of `ids` (withdrawn, no item on the site in its place), the other withdrawn items whose place it had
+    while it was listed (the one such item not withdrawn, or it): an event whose id was corrected, then cancelled,
+    with the id it had before, whose calendar UID it kept."""
+    candidates: dict[str, list[tuple[str, bool]]] = {}
+    for old, new, gone in store._rows(_CANDIDATES):
+        candidates.setdefault(old, []).append((new, gone))
+    found: dict[str, set[str]] = {item_id: set() for item_id in ids}
+    for old, options in candidates.items():
+        for item_id in ids & {new for new, _ in options}:
+            if [new for new, gone in options if not gone or new == item_id] == [item_id]:
+                found[item_id].add(old)
+    return {item_id: olds for item_id, olds in found.items() if olds}
 
 
 def first_stored(store: Store, groups: dict[str, set[str]]) -> dict[str, str]:

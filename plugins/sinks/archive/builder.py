@@ -20,7 +20,7 @@ from pipeline.models import Item, Kind
 from pipeline.run_context import RunContext
 from pipeline.state import EditionRecord, Revision
 from pipeline.state import site as site_state
-from pipeline.state.successors import first_stored, successors
+from pipeline.state.successors import first_stored, successors, taken_by_withdrawn
 from plugins.sinks.archive.facts import Facts, load_facts
 from plugins.sinks.archive.render import Renderer, libraries
 from plugins.sinks.archive.writer import key
@@ -191,6 +191,21 @@ class Site:
             if held:
                 self.revisions[new] = Revision(sum(r.number for r in held), max(r.updated for r in held))
         return {new: first for new, first in first_stored(self.store, groups).items() if first != new}
+
+    def cancelled(self, ids: set[str], revisions: dict[str, Revision]) -> dict[str, tuple[Revision, str]]:
+        """Of each withdrawn event in `ids`, none in its place on the site, that had the place of others while it was
+        listed (its id corrected, then cancelled: `taken_by_withdrawn`): the revision and the id of the UID its
+        cancellation gives, as it gave them (see `_uids`), so that an app that holds it marks that copy cancelled."""
+        kin = taken_by_withdrawn(self.store, ids)
+        before = self.store.revisions({old for olds in kin.values() for old in olds})
+        firsts = first_stored(self.store, {item_id: {item_id, *olds} for item_id, olds in kin.items()})
+        found = {}
+        for item_id, olds in kin.items():
+            held = [r for r in (revisions.get(item_id), *(before.get(old) for old in olds)) if r]
+            if held:
+                found[item_id] = (Revision(sum(r.number for r in held), max(r.updated for r in held)),
+                                  "" if firsts[item_id] == item_id else firsts[item_id])
+        return found
 
     def state_of(self, entry: Facts) -> str:
         """'closed' for a job past its closing date, 'over' for a past event, else ''."""

@@ -75,6 +75,8 @@ def plan_withdrawn(built: Site, known: Iterable[str], planned: list[Planned]) ->
     # pipeline/state/successors.py): its old addresses lead on to it, as for a title changed.
     leads = {old: built.facts[new] for old, new in successors(built.store).items()
              if old in withdrawn and new in built.facts}
+    # One whose id was corrected, then cancelled: under the UID it kept, its revisions counted together (calendars)
+    kept = built.cancelled(set(revisions) - leads.keys(), revisions)
     gone = []
     for path, entry in addresses:
         if path in wanted:
@@ -100,17 +102,19 @@ def plan_withdrawn(built: Site, known: Iterable[str], planned: list[Planned]) ->
                                 lambda now=now: _event_ics(built, now), listed=False))
         elif entry.id in revisions:
             wanted.add(ics)
-            stored = _stored(entry, revisions[entry.id])
-            gone.append(Planned(ics, key(built.version, "cancelled", entry.fp, entry.path, str(stored.revision)),
+            revision, uid_of = kept.get(entry.id, (revisions[entry.id], ""))
+            stored = _stored(entry, revision, uid_of)
+            gone.append(Planned(ics, key(built.version, "cancelled", entry.fp, entry.path, str(stored.revision),
+                                         uid_of),
                                 lambda entry=entry, stored=stored: _event_ics(built, entry, stored, cancelled=True),
                                 listed=False))
     return gone
 
 
-def _stored(entry: Facts, revision):
+def _stored(entry: Facts, revision, uid_of: str = ""):
     from pipeline.calendars import Stored  # icalendar is loaded only when a calendar is made
 
-    return Stored(entry.path, revision)
+    return Stored(entry.path, revision, uid_of)
 
 
 def plan_moved(built: Site, known: Iterable[str], planned: list[Planned]) -> list[Planned]:

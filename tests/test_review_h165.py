@@ -54,10 +54,10 @@ def test_a_cancelled_session_of_a_series_is_not_taken_for_the_next_session(pipel
 
 def test_the_email_and_the_sites_lists_put_jobs_and_events_in_one_order(pipeline_project):
     """h158 put the email's jobs and events with no date after those with one, "as on the site's lists", but by a copy
-    of the rule: those with none came newest first in the email and by title on the site; and the email ordered events
-    by their start as written in their own zone, so a seminar at 09:30 in New York (14:30 in London) came before one
-    at 10:00 in London the same day, where the site (in UTC) had it after. Now one rule (pipeline/ordering.py) orders
-    both: the soonest first, then those with no date, newest first."""
+    of the rule: those with none came newest first in the email and by title on the site (and, until a1900bc, the email
+    compared events' starts as written in their own zone: a seminar at 09:30 in New York, 14:30 in London, before one
+    at 10:00 in London). Now one rule (pipeline/ordering.py) orders both: the soonest first (as moments), then those
+    with no date, newest first."""
     from datetime import datetime
     from html import unescape
     from zoneinfo import ZoneInfo

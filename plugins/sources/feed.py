@@ -13,9 +13,11 @@ import importlib.util
 import logging
 import os
 import re
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Literal, NamedTuple
 from urllib.parse import quote, urlparse, urlsplit
 
@@ -418,9 +420,33 @@ def _masked(entry: Entry, credentials: tuple[str, ...]) -> Entry:
                           images=tuple(mask_in(image, credentials) for image in entry.images))
 
 
+# Sources read their feeds each on a thread of its own, and feedparser (and the fast reader, which imports its
+# modules one by one) is imported at the first: two threads importing it at once can each hold an import lock of
+# its modules that the other needs, and Python then gives up on one of them (that source fails with
+# "_DeadlockError", or with a half-made module), and may make `feedparser` again without its submodules as
+# attributes, so that every feed read after it in the process fails ("no attribute 'urls'"). One at a time, then.
+_IMPORTING = threading.Lock()
+
+
+def _load(name: str) -> ModuleType:
+    """feedparser with its speed-ups applied ("feedparser"), or the fast reader ("fastfeed"), imported by one
+    thread at a time (`_IMPORTING`)."""
+    with _IMPORTING:
+        if name == "fastfeed":
+            from plugins.sources import fastfeed
+
+            return fastfeed
+        import feedparser
+
+        from plugins.sources import feedparser_speedups
+
+        feedparser_speedups.use_with(feedparser)  # under the lock too: two threads would each wrap the original
+        return feedparser
+
+
 def _read_fast(content: bytes, url: str, content_type: str, source: str) -> tuple[str, list[Entry], str] | None:
     try:
-        from plugins.sources import fastfeed
+        fastfeed = _load("fastfeed")
     except ModuleNotFoundError as exc:
         if (exc.name or "").partition(".")[0] != "lxml":
             raise
@@ -436,13 +462,11 @@ def _read_with_feedparser(content: bytes, url: str, content_type: str,
     (`_document_base`)."""
     from xml.sax import SAXParseException
 
-    import feedparser  # here: a project without feeds (or `pipeline --help`) never pays its 10 MB
+    feedparser = _load("feedparser")  # here: a project without feeds (or `pipeline --help`) never pays its 10 MB
     from feedparser.encodings import convert_to_utf8
 
-    from plugins.sources import feedparser_speedups
     from plugins.sources.cut_short import cut_short
 
-    feedparser_speedups.use_with(feedparser)
     headers = {"content-location": location}
     if content_type:
         headers["content-type"] = content_type

@@ -107,19 +107,23 @@ def test_an_opml_feed_that_times_out_is_reported_so_that_it_can_be_found(write_p
     the run went on without it": neither the URL (transport errors are to name it) nor the outline's text, so the
     organiser cannot tell which of the list's feeds is down (the alert then points at "the feed's entry in the OPML
     file")."""
-    feed_server.routes["/ok.xml"] = Route(RSS.format(n=1).encode())
+    # Both feeds of the list trickle their headers (the second at another path of the same server): each times out
+    # at the list's deadline however busy the machine is, and each must be told apart from the other. (A feed that
+    # answers would have to do so within that same second, which a loaded machine does not always manage.)
     silent = Stalling("headers")
+    feeds = {silent.url: "Υγεία", silent.url.replace("/feed.xml", "/other.xml"): "Ψυχή"}
     try:
-        opml = (f'<opml version="2.0"><body>'
-                f'<outline type="rss" text="Υγεία" xmlUrl="{feed_server.url("/ok.xml")}"/>'
-                f'<outline type="rss" text="Ψυχή" xmlUrl="{silent.url}"/></body></opml>')
+        opml = ('<opml version="2.0"><body>' + "".join(f'<outline type="rss" text="{text}" xmlUrl="{url}"/>'
+                                                       for url, text in feeds.items()) + "</body></opml>")
         config = write_project(f'[sources.partners]\ntype = "opml"\npath = "p.opml"\nallow_private = true\n'
                                f'deadline = 1\n{SINK}', {"p.opml": opml})
         report = run(load_project(config), mode="refresh", as_of=date(2016, 2, 1))
     finally:
         silent.close()
-    [failed] = report.failed("source")
-    assert silent.url in failed.summary or "Ψυχή" in failed.name + failed.summary, (failed.name, failed.summary)
+    failed = report.failed("source")
+    named = sorted([url for url, text in feeds.items() if url in r.summary or text in r.name + r.summary]
+                   for r in failed)
+    assert named == sorted([url] for url in feeds), [(r.name, r.summary) for r in failed]
 
 
 # -- an empty answer --------------------------------------------------------------------------------------------
@@ -199,7 +203,8 @@ def test_an_abandoned_sources_generator_is_not_pulled_after_its_deadline(project
     pulling from the generator for ever, after the run has ended and its store is closed: under `pipeline
     schedule` each refresh leaves one more thread spinning and a list of items growing until the process runs out
     of memory. What is abandoned should no longer be pulled."""
-    ended, pulled_after_end, stop = threading.Event(), threading.Event(), threading.Event()
+    ended, closed, stop = threading.Event(), threading.Event(), threading.Event()
+    pulled_after_end = []
 
     class Plugin:
         @hookimpl
@@ -209,13 +214,16 @@ def test_an_abandoned_sources_generator_is_not_pulled_after_its_deadline(project
 
                 def fetch(self, run):
                     page = 0
-                    while not stop.is_set():  # the API answers the same "next" cursor for ever
-                        if ended.is_set():
-                            pulled_after_end.set()
-                        page += 1
-                        time.sleep(0.01)
-                        yield Item(item_id(self.instance, str(page)), Kind.NEWS, self.instance, f"Page {page}",
-                                   datetime(2016, 1, 20, tzinfo=UTC))
+                    try:
+                        while not stop.is_set():  # the API answers the same "next" cursor for ever
+                            if ended.is_set():
+                                pulled_after_end.append(page)
+                            page += 1
+                            time.sleep(0.01)
+                            yield Item(item_id(self.instance, str(page)), Kind.NEWS, self.instance, f"Page {page}",
+                                       datetime(2016, 1, 20, tzinfo=UTC))
+                    finally:
+                        closed.set()
 
             register(Paged)
 
@@ -225,7 +233,11 @@ def test_an_abandoned_sources_generator_is_not_pulled_after_its_deadline(project
         ended.set()
         [api] = report.failed("source")
         assert api.name == "api" and api.summary.startswith("timed out")
-        assert not pulled_after_end.wait(2), "the host still pulls items from the abandoned source after the run"
+        # Closed by the host (its `finally` ran): a closed generator is never pulled again. Until then one pull
+        # may still be under way: the one the host began just before the deadline, which a busy machine can hold
+        # up past the end of the run. A host that went on pulling would never close it.
+        assert closed.wait(30), "the host still pulls items from the abandoned source after the run"
+        assert len(pulled_after_end) <= 1, pulled_after_end
     finally:
         stop.set()
 
@@ -348,16 +360,17 @@ def test_sources_keep_their_deadlines_while_the_ca_certificates_are_still_loadin
 
     monkeypatch.setattr(http_client, "tls_context", stuck)
     monkeypatch.setattr(runner, "HTTP_READY_WAIT", 0.5)
+    # The remote source's deadline (1 s) is the one kept here; the local file's is one a busy machine keeps too.
     project = project_from(f'[pipeline]\nname = "N"\nworkers = 1\nsource_deadline = 1\n'
                            f'[sources.remote]\ntype = "feed"\nurl = "https://feeds.example.org/news.xml"\n'
-                           f'[sources.local]\ntype = "feed"\nurl = "local.xml"\n{SINK}',
+                           f'[sources.local]\ntype = "feed"\nurl = "local.xml"\ndeadline = 60\n{SINK}',
                            files={"local.xml": RSS.format(n=1)})
     done = []
     runner_thread = threading.Thread(target=lambda: done.append(run(project, mode="refresh", as_of=date(2016, 2, 1))),
                                      daemon=True)
     try:
         runner_thread.start()
-        runner_thread.join(15)  # a safety limit only: the run's own deadlines are of 1 s
+        runner_thread.join(60)  # a safety limit only: the remote source's deadline is of 1 s, and it holds the lock
         assert done, "the run did not finish: every source waits for the lock a download holds"
     finally:
         release.set()

@@ -108,6 +108,17 @@ class LiveServer:
         self.thread.join(timeout=10)
         self.socket.close()
 
+    def settled(self, timeout: float = 30) -> None:
+        """Wait until what the app was asked so far is done: every request answered and its work after the
+        response done (a confirmation is handed to the mailer then, from a thread of Starlette's, so a client
+        can have its answer before), and every confirmation handed to the mailer sent."""
+        deadline = time.monotonic() + timeout
+        while self.server.server_state.tasks:  # one per request, ended once its background work is
+            if time.monotonic() > deadline:
+                raise AssertionError(f"requests still under way after {timeout}s")
+            time.sleep(0.01)
+        self.app.state.web.mailer.submit(lambda: None).result(timeout=max(1.0, deadline - time.monotonic()))
+
     # -- what the app left behind ------------------------------------------------------------
 
     def snapshot(self) -> tuple[list, list]:

@@ -214,7 +214,7 @@ def test_the_form_needs_its_token_its_cookie_and_our_origin(live, client):
 def test_a_bot_that_fills_the_hidden_field_is_told_sent_and_ignored(live, client):
     response = ask(client, "bot@example.org", website="https://spam.example.com")
     assert response.status_code == 200 and h1(response) == "Check your inbox"
-    time.sleep(0.3)
+    live.settled()  # whatever the post set going is done
     assert live.status("bot@example.org") is None and live.messages_to("bot@example.org") == []
 
 
@@ -223,8 +223,8 @@ def test_an_address_already_active_gets_the_same_page_and_no_mail(live, client, 
     new = ask(client, "stranger@example.org")
     again = ask(client, "member@example.org")
     assert (again.status_code, again.text) == (new.status_code, new.text)
-    live.wait_for_message("stranger@example.org")
-    time.sleep(0.3)
+    live.settled()  # every confirmation asked for is out
+    assert len(live.messages_to("stranger@example.org")) == 1
     assert live.messages_to("member@example.org") == []
     assert subs.find_subscriber(store, "member@example.org").name == "Member"
 
@@ -359,9 +359,7 @@ def test_confirmations_asked_for_at_once_each_reach_their_own_address(tmp_path, 
     try:
         with ThreadPoolExecutor(12) as pool:
             assert list(pool.map(ask_together, range(12))) == [200] * 12
-        deadline = time.monotonic() + 10
-        while len(inbox.received) < 12 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        server.settled()  # every confirmation asked for is out (the SMTP server has it once it said 250)
     finally:
         server.stop()
     assert sorted(tuple(m["to"]) for m in inbox.received) == sorted((f"at-once{n}@example.org",) for n in range(12))
@@ -388,7 +386,8 @@ def test_a_mail_server_that_never_answers_holds_up_the_stop_only_briefly(tmp_pat
         started = time.monotonic()
         server.server.should_exit = True
         server.thread.join(timeout=20)
-        assert time.monotonic() - started < 6  # the grace, and the send under way
+        # The grace (1 s) and what a busy machine adds to it, where waiting for each queued send would take 16 s
+        assert time.monotonic() - started < 10
     finally:
         server.stop()
         # The send under way ends at its own timeout (2 s) and logs that it failed: wait for it here, while this
@@ -413,9 +412,7 @@ def test_a_confirmation_that_fails_unexpectedly_is_logged_and_the_next_still_goe
     monkeypatch.setattr(pages, "send_confirmation", fail_once)
     assert ask(client, "broken-once@example.org").status_code == 200
     assert ask(client, "after-that@example.org").status_code == 200
-    deadline = time.monotonic() + 10
-    while len(sent) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    live.settled()  # both handed to the mailer, and done
 
     assert sent == [None, "after-that@example.org"]
     failed = [r for r in caplog.records if "could not send the confirmation" in r.getMessage()]
@@ -538,8 +535,7 @@ def test_rate_limit_per_address_whoever_asks(live):
             responses.append(ask(http, "victim@example.org"))
     assert [r.status_code for r in responses] == [200, 200, 429]
     assert int(responses[2].headers["Retry-After"]) > 0
-    live.wait_for_message("victim@example.org", count=2)
-    time.sleep(0.3)
+    live.settled()  # both confirmations handed to the mailer and sent (the refused post asked for none)
     assert len(live.messages_to("victim@example.org")) == 2
 
 
@@ -558,7 +554,7 @@ def test_another_spelling_of_an_address_its_mail_reaches_is_that_address(live, s
         member = members[n // 2] if n < len(spellings) else "spelt-ann"
         with httpx.Client(base_url=live.url, headers={"X-Forwarded-For": next(CLIENTS)}) as http:
             assert ask(http, spelling.format(member)).status_code == 200
-    live.app.state.web.mailer.submit(lambda: None).result(timeout=10)  # every confirmation asked for is out
+    live.settled()  # every confirmation asked for is out
     assert live.snapshot()[0] == before  # no second subscriber for the same mailbox
     assert [live.messages_to(a) for a in ("spelt-member1@example.org", "spelt-member2@example.org",
                                           "spelt-ann@bücher.de")] == [[], [], []]
@@ -593,7 +589,7 @@ def test_a_mailbox_gets_at_most_daily_confirmations_a_day_whatever_its_spelling_
             for address in spellings:
                 with httpx.Client(base_url=server.url, headers={"X-Forwarded-For": next(CLIENTS)}) as http:
                     assert ask(http, address).status_code == 200
-            server.app.state.web.mailer.submit(lambda: None).result(timeout=10)  # every confirmation asked for is out
+            server.settled()  # every confirmation asked for is out
             mailed += [path.name for path in (folder / "outbox" / "messages").glob("*.eml") if path.name not in mailed]
         finally:
             server.stop()
@@ -727,7 +723,7 @@ def test_the_form_answers_429_to_everyone_past_its_total_limit(tmp_path, monkeyp
                 page = http.get("/subscribe")
                 token = re.search(r'name="form" value="([^"]+)"', page.text).group(1)
                 codes.append(http.post("/subscribe", data={"form": token, "email": f"new{n}@example.org"}).status_code)
-        server.app.state.web.mailer.submit(lambda: None).result(timeout=10)
+        server.settled()  # every confirmation asked for is out
         sent = sum(len(server.messages_to(f"new{n}@example.org")) for n in range(5))
     finally:
         server.stop()

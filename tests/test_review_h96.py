@@ -38,7 +38,7 @@ def client(live) -> Iterator[httpx.Client]:
 
 def settle(live: LiveServer) -> None:
     """Wait until every confirmation asked for so far has gone out (the mailer runs them one by one)."""
-    live.app.state.web.mailer.submit(lambda: None).result(timeout=10)
+    live.settled()
 
 
 # -- abuse: confirmation floods ----------------------------------------------------------------

@@ -103,12 +103,20 @@ def test_a_store_held_while_another_thread_keeps_the_connection_is_closed_and_le
     let_go: list[str] = []
     store.close_with(lambda: let_go.append("lock"))
     release = store.hold()
-    busy = threading.Thread(target=lambda: (store._lock.acquire(), time.sleep(0.5), store._lock.release()))
+    holding, done = threading.Event(), threading.Event()
+
+    def keeps_the_connection() -> None:
+        with store._lock:
+            holding.set()
+            done.wait(30)
+
+    busy = threading.Thread(target=keeps_the_connection)
     busy.start()
-    time.sleep(0.05)
+    assert holding.wait(30)
 
     store.close()  # the hold is open: it does not wait for the busy connection, and closes nothing yet
     assert let_go == []
+    done.set()
     busy.join()
     release()
 

@@ -58,22 +58,11 @@ def test_subscribers_backup_and_explain_say_a_database_they_cannot_open_as_every
     assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
     tmp, database = config.parent, config.parent / "state" / "pipeline.sqlite"
     (tmp / "backups").mkdir()
-    for beside in database.parent.glob("pipeline.sqlite-*"):
-        beside.unlink()
+    expected = _spoil(database, case)
     args = [part.format(tmp=tmp) for part in COMMANDS[command]] + ["-c", str(config)]
-    if case == "a folder":
-        database.unlink()
-        database.mkdir()
-        expected = f"{database}: a folder is where the state database file should be, so it cannot be opened"
-    elif case == "not a database":
-        database.write_bytes(b"not SQLite at all " * 500)
-        expected = f"{database}: the state database is damaged (file is not a database);"
-    else:
-        database.chmod(0)
     if case == "no permission":
         done = _without_rights(sys.executable, "-m", "pipeline", *args, cwd=tmp)
         code, err = done.returncode, " ".join(done.stderr.split())
-        expected = f"{database}: user "
         assert "may not read and write it (owner " in err and "mode 0000" in err, err
     else:
         capsys.readouterr()
@@ -83,6 +72,23 @@ def test_subscribers_backup_and_explain_say_a_database_they_cannot_open_as_every
     assert err.startswith(f"error: {expected}"), err
     assert "unexpected" not in err and "no state database yet" not in err
     assert list((tmp / "backups").iterdir()) == []
+
+
+def _spoil(database: Path, case: str) -> str:
+    """The state database made one a command cannot open (`case`: a folder in its place, not a database, or no
+    permission: mode 0000, which only a test without root's rights meets), its -wal and -shm gone; the start of the
+    line every command then gives."""
+    for beside in database.parent.glob("pipeline.sqlite-*"):
+        beside.unlink()
+    if case == "a folder":
+        database.unlink()
+        database.mkdir()
+        return f"{database}: a folder is where the state database file should be, so it cannot be opened"
+    if case == "not a database":
+        database.write_bytes(b"not SQLite at all " * 500)
+        return f"{database}: the state database is damaged (file is not a database);"
+    database.chmod(0)
+    return f"{database}: user "
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -413,19 +419,8 @@ def test_serve_says_a_database_it_cannot_open_as_every_command_does(write_projec
     config = write_project(FEED_ONLY, {"partner.xml": RSS})
     assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
     database = config.parent / "state" / "pipeline.sqlite"
-    for beside in database.parent.glob("pipeline.sqlite-*"):
-        beside.unlink()
+    expected = _spoil(database, case)
     command = [sys.executable, "-m", "pipeline", "serve", "--port", "0", "-c", str(config)]
-    if case == "a folder":
-        database.unlink()
-        database.mkdir()
-        expected = f"{database}: a folder is where the state database file should be, so it cannot be opened"
-    elif case == "not a database":
-        database.write_bytes(b"not SQLite at all " * 500)
-        expected = f"{database}: the state database is damaged (file is not a database);"
-    else:
-        database.chmod(0)
-        expected = f"{database}: user "
     env = {**_env(), "PIPELINE_SECRET": "h161-a-secret-of-sixteen-or-more"}
     if case == "no permission":
         if os.geteuid() != 0 or shutil.which("unshare") is None:

@@ -4,7 +4,7 @@ Batch.begun, status's read-only fallback, time limits, redaction) against what t
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -60,14 +60,9 @@ def test_an_events_old_calendar_file_after_its_id_was_corrected_offers_the_event
 
     from icalendar import Calendar
 
-    from tests.test_withdrawn import EVENTS_TOML, SEMINAR
 
-    project = pipeline_project(EVENTS_TOML, {"events.toml": SEMINAR, "subscribers.csv": "email,name\n"})
-    project.refresh(as_of=date(2016, 2, 1))
-    (old,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir()]
-    project.write({"events.toml": SEMINAR.replace('id = "seminar-3"', 'id = "seminar-03"')})
-    project.refresh(as_of=date(2016, 2, 2))
-    (new,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir() and p.name != old]
+    project, old = seminar_published(pipeline_project)
+    new = seminar_id_corrected(project, old)
     assert f"/events/{new}/" in project.site(f"events/{old}/")  # the old page leads on to the new one
 
     def vevent(folder: str):
@@ -236,3 +231,23 @@ def test_a_value_spelt_with_a_windows_1252_reference_is_masked(spelling, monkeyp
     redact.expand("https://h.example/f?token=${T}", {"T": secret})
     assert redact.redact_text(f"<p>{spelling}</p>") == "<p>***</p>"
     assert redact.redact_text("<p>pass&#151;word9</p>") == "<p>pass&#151;word9</p>"  # an em dash: another key
+
+
+def seminar_published(pipeline_project):
+    """The seminar of tests/test_withdrawn.py, refreshed on 1 February 2016: (the project, its page's folder)."""
+    from tests.test_withdrawn import EVENTS_TOML, SEMINAR
+
+    project = pipeline_project(EVENTS_TOML, {"events.toml": SEMINAR, "subscribers.csv": "email,name\n"})
+    project.refresh(as_of=date(2016, 2, 1))
+    (old,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir()]
+    return project, old
+
+
+def seminar_id_corrected(project, old: str) -> str:
+    """Its id corrected in events.toml (seminar-3 to seminar-03) and refreshed the next day: its new page's folder."""
+    from tests.test_withdrawn import SEMINAR
+
+    project.write({"events.toml": SEMINAR.replace('id = "seminar-3"', 'id = "seminar-03"')})
+    project.refresh(as_of=date(2016, 2, 2))
+    (new,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir() and p.name != old]
+    return new

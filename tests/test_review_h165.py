@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from tests.test_review_h158 import seminar_id_corrected, seminar_published
 from tests.test_withdrawn import EVENTS_TOML
 
 # A term's drop-ins, put in the file together: one title, one posted day, a session a month
@@ -105,13 +106,9 @@ def test_an_event_whose_id_was_corrected_keeps_its_uid_in_every_calendar_file(pi
         found = Calendar.from_ical((project.root / "out" / path).read_bytes()).walk("VEVENT")
         return [(str(event["UID"]), int(event["SEQUENCE"])) for event in found]
 
-    project = pipeline_project(EVENTS_TOML, {"events.toml": SEMINAR, "subscribers.csv": "email,name\n"})
-    project.refresh(as_of=date(2016, 2, 1))
-    (old,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir()]
+    project, old = seminar_published(pipeline_project)
     [(uid, imported)] = uids(f"events/{old}/event.ics")
-    project.write({"events.toml": SEMINAR.replace('id = "seminar-3"', 'id = "seminar-03"')})
-    project.refresh(as_of=date(2016, 2, 2))
-    (new,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir() and p.name != old]
+    new = seminar_id_corrected(project, old)
     for path in (f"events/{old}/event.ics", f"events/{new}/event.ics", "events/calendar.ics"):
         [(now, sequence)] = uids(path)
         assert now == uid, path
@@ -233,19 +230,14 @@ def test_an_event_whose_id_was_corrected_then_cancelled_is_cancelled_under_the_u
     cancelled under that UID, at a higher SEQUENCE (else the app keeps it on)."""
     from icalendar import Calendar
 
-    from tests.test_withdrawn import SEMINAR
 
     def vevent(folder):
         (found,) = Calendar.from_ical((project.root / "out" / "events" / folder / "event.ics").read_bytes()).walk(
             "VEVENT")
         return str(found["UID"]), int(found["SEQUENCE"]), str(found.get("STATUS", ""))
 
-    project = pipeline_project(EVENTS_TOML, {"events.toml": SEMINAR, "subscribers.csv": "email,name\n"})
-    project.refresh(as_of=date(2016, 2, 1))
-    (old,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir()]
-    project.write({"events.toml": SEMINAR.replace('id = "seminar-3"', 'id = "seminar-03"')})
-    project.refresh(as_of=date(2016, 2, 2))
-    (new,) = [p.name for p in (project.root / "out" / "events").iterdir() if p.is_dir() and p.name != old]
+    project, old = seminar_published(pipeline_project)
+    new = seminar_id_corrected(project, old)
     uid, held, _ = vevent(new)
     project.write({"events.toml": "# cancelled\n"})
     project.refresh(as_of=date(2016, 2, 3))

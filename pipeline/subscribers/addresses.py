@@ -7,6 +7,8 @@ import re
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 
+from pipeline.redact import MASK
+
 # Deliberately simple: one @, no spaces or brackets, a dot in the domain. Typos, not RFC 5322 corner cases.
 _ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"\\]+@[^@\s<>()\[\],;:\"\\]+\.[^@\s<>()\[\],;:\"\\.]+")
 MAX_LENGTH = 254  # RFC 5321's limit on a path
@@ -30,7 +32,12 @@ _ANY_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"'/\\]+@[^@\s<>()\[\],;:\"'/\\]+") 
 def without_addresses(text: str) -> str:
     """`text` with every address in it (anything with an @) as "<an address>": for lines kept or mailed to the
     organisers (the run history, alerts, the log), which should hold no subscriber's address."""
-    return _ANY_ADDRESS.sub("<an address>", text)
+    return _ANY_ADDRESS.sub(_masked_address, text)
+
+
+def _masked_address(found: re.Match) -> str:
+    # a URL's password masked already ("https://ann:***@host/", `pipeline/redact.py`) is no address: kept legible
+    return found[0] if found[0].startswith(MASK + "@") else "<an address>"
 
 
 def valid_address(text: str) -> bool:

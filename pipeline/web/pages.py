@@ -22,7 +22,6 @@ from starlette.responses import Response
 
 from pipeline.config import Project
 from pipeline.errors import PipelineError
-from pipeline.logs import traceback_text
 from pipeline.mail.transactional import project_deliverer
 from pipeline.site import moved_themes
 from pipeline.state import Store
@@ -44,6 +43,7 @@ from pipeline.web.guards import FormTokens, RateLimiter, same_origin
 from pipeline.web.hosts import AllowedHosts
 from pipeline.web.proxy import client_key
 from pipeline.web.render import SAME_ORIGIN, Pages
+from pipeline.web.server_log import log_masked
 
 log = logging.getLogger("pipeline.web")
 HONEYPOT = "website"  # hidden from people by the stylesheet; a bot that fills it is told "sent" and ignored
@@ -147,16 +147,7 @@ def _send_confirmation(web: Web, asked: SubscriptionRequest) -> None:
         log.error("could not send the confirmation to subscriber %s: %s", asked.subscriber.id,
                   without_addresses(str(exc)))  # anyone can type an address into the form: none reaches the log
     except Exception as exc:  # on the mailer's thread an exception would be kept in its future, unseen
-        _log_without_addresses(exc, "could not send the confirmation to subscriber %s", asked.subscriber.id)
-
-
-def _log_without_addresses(exc: Exception, message: str, *args: object) -> None:
-    """`log.exception(message, *args)` for `exc`, its traceback (in the log file; on the terminal with
-    PIPELINE_DEBUG) with every address masked: the exception's own message may name the address it was given."""
-    if log.isEnabledFor(logging.ERROR):
-        record = log.makeRecord(log.name, logging.ERROR, __file__, 0, message, args, None)
-        record.exc_text = without_addresses(traceback_text(exc))  # (with no exc_info, no formatter makes its own)
-        log.handle(record)
+        log_masked(exc, "could not send the confirmation to subscriber %s", asked.subscriber.id)
 
 
 def _form(web: Web, request: Request, values: dict | None = None, errors: dict[str, str] | None = None,

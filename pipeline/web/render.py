@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,9 +24,9 @@ from pipeline.config import Project
 from pipeline.errors import exception_text
 from pipeline.redact import redact_text
 from pipeline.templating import build_environment
+from pipeline.web.server_log import log_masked
 
 STYLESHEETS = ("site/site.css", "web/web.css")
-log = logging.getLogger("pipeline.web")
 
 
 def site_path(site_url: str) -> str:
@@ -93,8 +92,9 @@ class SecurityHeaders:
     no-referrer` unless the response set its own (`SAME_ORIGIN`, the subscribe form's).
 
     That includes the 500 of an unexpected exception: Starlette's own error response is sent from
-    outside every middleware, so this one sends the page itself (`error_page`) before passing the
-    exception on to be logged.
+    outside every middleware, so this one sends the page itself (`error_page`), and logs the exception with
+    every address masked (`server_log.log_masked`) rather than passing it on to uvicorn, which would log it
+    as it is.
     """
 
     def __init__(self, app: ASGIApp, csp: str, error_page: Callable[[], Response] | None = None):
@@ -124,15 +124,25 @@ class SecurityHeaders:
 
         try:
             await self.app(scope, receive, send_with_headers)
-        except Exception:
-            if not started:
+        except Exception as exc:
+            log_masked(exc, "unexpected error answering %s %s: %s: %s", scope.get("method", ""), _route_of(scope),
+                       type(exc).__name__, exception_text(exc))
+            if not started:  # else the answer is cut short: uvicorn closes the connection
                 await self._server_error()(scope, receive, send_with_headers)
-            raise
 
     def _server_error(self) -> Response:
         try:
             if self.error_page is not None:
                 return self.error_page()
-        except Exception:
-            log.exception("could not render the error page")
+        except Exception as exc:
+            log_masked(exc, "could not render the error page")
         return PlainTextResponse("Internal Server Error", status_code=500)
+
+
+def _route_of(scope: Scope) -> str:
+    """The request's path with each value the route took from it (a token) as "…": for the log."""
+    path = scope.get("path", "")
+    for value in (scope.get("path_params") or {}).values():
+        if isinstance(value, str) and value:
+            path = path.replace(value, "…")
+    return path

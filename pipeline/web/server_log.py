@@ -1,4 +1,11 @@
-"""What uvicorn logs of each bad request, said once: anyone can send such requests, one after another.
+"""What `serve` logs of what went wrong: an unexpected exception with every address masked (`log_masked`), and
+each kind of bad request uvicorn warns of said once (`quiet_bad_requests`).
+
+uvicorn logs an exception a route raises with its whole traceback, the exception's own message and all, and that
+message may name an address anyone typed into the form: the app logs such an exception itself, masked
+(`render.SecurityHeaders`), so none reaches uvicorn.
+
+Anyone can send bad requests, one after another.
 
 uvicorn warns of every request it cannot parse ("Invalid HTTP request received."), and twice of every one asking
 for a WebSocket ("Unsupported upgrade request.", then advice to install a WebSocket library, which the app, with
@@ -11,6 +18,12 @@ WebSocket request comes here whatever library is installed, not to the app, whic
 from __future__ import annotations
 
 import logging
+
+from pipeline.logs import traceback_text
+from pipeline.redact import redact_text
+from pipeline.subscribers.addresses import without_addresses
+
+log = logging.getLogger("pipeline.web")
 
 SAID_ONCE = ("Invalid HTTP request received.", "Unsupported upgrade request.")
 NEVER = ("No supported WebSocket library detected.",)
@@ -41,3 +54,14 @@ def quiet_bad_requests(name: str = "uvicorn.error") -> None:
     logger = logging.getLogger(name)
     if not any(isinstance(each, _OncePerRequestKind) for each in logger.filters):
         logger.addFilter(_OncePerRequestKind())
+
+
+def log_masked(exc: BaseException, message: str, *args: object) -> None:
+    """`log.exception(message, *args)` for `exc`: the line and its traceback (in the log file; on the terminal with
+    PIPELINE_DEBUG), every address in them masked, as every credential is (`logs.traceback_text`)."""
+    if log.isEnabledFor(logging.ERROR):
+        record = log.makeRecord(log.name, logging.ERROR, __file__, 0, message, args, None)
+        # credentials first: an address's user and password (https://ann:pw@host) is no mail address
+        record.msg, record.args = without_addresses(redact_text(record.getMessage())), ()
+        record.exc_text = without_addresses(traceback_text(exc))  # (with no exc_info, no formatter makes its own)
+        log.handle(record)

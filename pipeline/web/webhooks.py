@@ -32,7 +32,7 @@ from pipeline.state.subscribers import suppress
 from pipeline.subscribers.provider_events import Suppression, sendgrid_suppressions
 
 log = logging.getLogger("pipeline.web")
-MAX_BODY = 8 * 1024 * 1024  # SendGrid batches events; a batch is far smaller than this
+MAX_BODY = 8 * 1024 * 1024  # SendGrid posts events in batches: a generous bound (the README's nginx lets it in)
 MAX_SKEW = timedelta(minutes=5)  # how far the signed timestamp may be from now, either way
 
 

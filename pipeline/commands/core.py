@@ -75,6 +75,7 @@ def _shown(path: Path, root: Path) -> str:
 
 def cmd_check(args) -> int:
     project = load_project(args.config)
+    _check_state(project)
     renaming.check(project)  # a `renamed_from` naming nothing stored, as a run would refuse it
     if any(hasattr(sink, "deliverer") for sink in project.sinks):  # its links are signed: a secret a send would refuse
         from pipeline.subscribers.signing import environment_secret
@@ -93,6 +94,23 @@ def cmd_check(args) -> int:
     _console().print(f"{escape(data['config'])}: OK — {counts}")
     _console().print(f"writes: {escape(writes)} (under systemd, each must be in the unit's ReadWritePaths)")
     return 0
+
+
+def _check_state(project: Project) -> None:
+    """Raise what every run would say of a state database it cannot use (a folder in its place, its rights, damage,
+    a newer version's), read only; none yet is fine, and so is one another run holds locked."""
+    import sqlite3
+
+    from pipeline.runner import state_path
+    from pipeline.state.access import open_read_only
+
+    path = state_path(project)
+    if not (path.exists() or path.is_symlink()):
+        return
+    try:
+        open_read_only(path).close()
+    except (OSError, sqlite3.Error):  # not a state the operator must mend: a run under way holds it
+        return
 
 
 def plugins_data(host, registry) -> dict:

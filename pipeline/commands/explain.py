@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from rich.markup import escape
 
 from pipeline.config import load_project
@@ -13,7 +11,7 @@ from pipeline.phrases import original_offset
 from pipeline.runner import state_path
 from pipeline.sanitize import html_to_text
 from pipeline.state import Store
-from pipeline.state.access import cannot_open
+from pipeline.state.access import open_read_only
 
 CONTEXT = 40  # characters shown either side of a match
 
@@ -23,12 +21,7 @@ def explain(config, key: str, console) -> int:
     path = state_path(project)
     if not path.exists():  # (a folder in its place is said as every command says it, below)
         raise PipelineError(f"{path}: no state database yet; run `pipeline refresh` first")
-    try:
-        store = Store(path, read_only=True)  # reads only, as `status` does: nothing written, a read-only mount too
-    except (OSError, sqlite3.Error) as exc:
-        if (refused := cannot_open(path, exc)) is not None:  # the one line: its rights, a folder in its place, damage
-            raise refused from None
-        raise
+    store = open_read_only(path)  # reads only, as `status` does: nothing written, a read-only mount too
     try:
         found = store.find_items(key.strip()) or _by_page(project, store, key.strip())
         withdrawn = store.withdrawn_at(found[0].id) if len(found) == 1 else None

@@ -111,6 +111,19 @@ def cannot_open(path: Path, exc: BaseException, outcome: str = "nothing was chan
     return damaged(path, str(exc), outcome) if is_damage(exc) else None
 
 
+def open_read_only(path: Path):
+    """The state database at `path` opened to read only (`Store(path, read_only=True)`); an error opening it that
+    `cannot_open` explains raised as that one line, any other (a lock held too long, say) as it is."""
+    from pipeline.state.store import Store
+
+    try:
+        return Store(path, read_only=True)
+    except (OSError, sqlite3.Error) as exc:
+        if (refused := cannot_open(path, exc)) is not None:  # the one line: its rights, a folder in its place, damage
+            raise refused from None
+        raise
+
+
 @contextmanager
 def plainly(path: Path) -> Iterator[None]:
     """Raise an SQLite error that says the state database cannot be written as its one-line error (`unwritable`)."""

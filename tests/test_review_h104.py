@@ -116,10 +116,11 @@ def test_an_older_version_refuses_a_state_database_a_newer_version_brought_up_to
     db.close()
     capsys.readouterr()
 
-    code = main(["refresh", "-c", str(config), "--as-of", "2016-02-01"])
+    for command in (["refresh", "--as-of", "2016-02-01"], ["check"]):  # check said OK of it
+        code = main([*command, "-c", str(config)])
 
-    err = capsys.readouterr().err
-    assert code == 2 and "newer" in err, (code, err)
+        err = capsys.readouterr().err
+        assert code == 2 and "newer" in err, (command, code, err)
 
 
 # -- `pipeline schedule` as the unit runs it ------------------------------------------------------------

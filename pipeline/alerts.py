@@ -419,23 +419,29 @@ def database_sound(project: Project) -> None:
 UNUSABLE_MARK = "unusable-state-told"  # the organisers were told `pipeline schedule` ended on a state it cannot use
 
 
-def state_unusable(project: Project, problem: str) -> None:
+def state_unusable(project: Project, problem: str, command: str = "schedule") -> None:
     """`pipeline schedule` ends (exit 2) on a state folder or database its user cannot use (`errors.StateAccessError`:
-    its rights, a read-only mount, a folder where the file should be): tell the organisers once. The alerts are kept
-    in that database, so a file remembers that they were told: in the state folder, or where that cannot be written
-    (the usual cause), in the temporary folder (`_unusable_marks`), until a run opens the database again
-    (`state_usable`). So a restart with nothing put right (Docker's restart policy, a person) does not tell them
-    again; the systemd unit does not restart it after exit 2."""
+    its rights, a read-only mount, a folder where the file should be), or `pipeline run` or `refresh` (`command`), as
+    cron starts them, fails so: tell the organisers once. The alerts are kept in that database, so a file remembers
+    that they were told: in the state folder, or where that cannot be written (the usual cause), in the temporary
+    folder (`_unusable_marks`), until a run opens the database again (`state_usable`). So a restart with nothing put
+    right (Docker's restart policy, a person), or cron's next run, does not tell them again; the systemd unit does
+    not restart the scheduler after exit 2."""
     if not project.alerts.to or any(_ours(mark) for mark in _unusable_marks(project)):
         return
-    subject = f"[{project.core.name}] `pipeline schedule` has stopped: its state database cannot be used"
+    if command == "schedule":
+        subject = f"[{project.core.name}] `pipeline schedule` has stopped: its state database cannot be used"
+        what = ("`pipeline schedule` has ended (exit 2), since no wait puts this right, and under systemd the unit is "
+                "left stopped. Until it is put right as said above and the service is started again (`systemctl "
+                "restart newsletter-pipeline`, or the container), no issue is made or sent and no source is refreshed.")
+    else:
+        subject = f"[{project.core.name}] `pipeline {command}` failed: its state database cannot be used"
+        what = (f"`pipeline {command}` ended (exit 2), since no wait puts this right: every run fails the same way "
+                f"until it is put right as said above, so no issue is made or sent and no source is refreshed.")
     text = "\n".join([
         f"{project.core.name}: the newsletter pipeline needs attention.", "", problem, "",
-        "`pipeline schedule` has ended (exit 2), since no wait puts this right, and under systemd the unit is left "
-        "stopped. Until it is put right as said above and the service is started again (`systemctl restart "
-        "newsletter-pipeline`, or the container), no issue is made or sent and no source is refreshed. The database "
-        "itself is sound: do not restore a backup for this. You hear of this once; if it happens again after a "
-        "run has used the database, you hear again."])
+        f"{what} The database itself is sound: do not restore a backup for this. You hear of this once; if it happens "
+        f"again after a run has used the database, you hear again."])
     reached = _tell(project, subject, text, "the state database cannot be used")
     if not reached:
         return

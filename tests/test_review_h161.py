@@ -449,3 +449,34 @@ def test_schedule_on_a_state_folder_mounted_read_only_is_told_once_across_restar
         err = " ".join(done.stderr.split())
         assert done.returncode == 2 and "mounted read-only" in err, err
         assert len(_alerts(config.parent / "alerts")) == 1, err
+
+
+@pytest.mark.parametrize("command", [["refresh"], ["run", "--as-of", "2016-02-01"]])
+def test_a_run_from_cron_on_a_state_database_it_cannot_open_tells_the_organisers_once(tmp_path, command):
+    """Only `pipeline schedule` told the organisers of a state database it cannot use; `pipeline run` or `refresh`
+    started by cron (as the README's cron lines are) ended with exit 2 on every run, the alerts in that database
+    unreachable, so nobody heard unless cron's own mail reached someone. Now the first such run tells them, once,
+    as the scheduler does; a run that opens the database again clears it, so a new failure is told again."""
+    from pipeline.testing import write_project_files
+
+    config = write_project_files(tmp_path, BLOG + ALERTED, {"posts/good.md": GOOD})
+    (tmp_path / "tmp").mkdir()
+    database = tmp_path / "state" / "pipeline.sqlite"
+    database.mkdir(parents=True)
+    line = f"{database}: a folder is where the state database file should be"
+    for _ in range(2):  # cron's next run, nothing put right: not told twice
+        done = _scheduled(config, *command)
+        assert done.returncode == 2 and line in " ".join(done.stderr.split()), done.stderr
+        assert len(_alerts(tmp_path / "alerts")) == 1, done.stderr
+    [told] = _alerts(tmp_path / "alerts")
+    assert str(told["Subject"]) == f"[Test Network] `pipeline {command[0]}` failed: its state database cannot be used"
+    body = " ".join(told.get_body(("plain",)).get_content().split())
+    assert line in body and "move that folder out of the way" in body and "systemctl" not in body, body
+    assert "every run fails the same way until" in body, body
+
+    database.rmdir()
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0  # it opens: the mark goes
+    database.unlink()
+    database.mkdir()
+    assert _scheduled(config, *command).returncode == 2
+    assert len(_alerts(tmp_path / "alerts")) == 2  # a new failure: told again

@@ -8,6 +8,8 @@ gives its table its data.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +18,7 @@ from pipeline import logs, renaming
 from pipeline.cli import write_json
 from pipeline.commands.styled import Span, print_lines, styles
 from pipeline.config import Project, load_plugins, load_project
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, StateAccessError
 from pipeline.files import folder_problem
 from pipeline.run_report import RunReport, StageResult
 from pipeline.runner import outcome_of, run
@@ -37,13 +39,29 @@ def _console(stderr: bool = False) -> Console:
 
 def cmd_run(args) -> int:
     project = load_project(args.config)
-    report = _run_with_progress(project, args.as_of, "run", dry_run=args.dry_run)
+    with _telling_if_unusable(project, "run"):
+        report = _run_with_progress(project, args.as_of, "run", dry_run=args.dry_run)
     return _show_report(report, getattr(args, "json_out", None))
 
 
 def cmd_refresh(args) -> int:
     project = load_project(args.config)
-    return _show_report(_run_with_progress(project, args.as_of, "refresh"), getattr(args, "json_out", None))
+    with _telling_if_unusable(project, "refresh"):
+        report = _run_with_progress(project, args.as_of, "refresh")
+    return _show_report(report, getattr(args, "json_out", None))
+
+
+@contextmanager
+def _telling_if_unusable(project: Project, command: str) -> Iterator[None]:
+    """Tell the organisers, once, when the run ends on a state it cannot use (as cron starts it, nobody else may
+    hear; the alerts live in that database: `alerts.state_unusable`)."""
+    try:
+        yield
+    except StateAccessError as exc:
+        from pipeline import alerts
+
+        alerts.state_unusable(project, " ".join(str(exc).split()), command)
+        raise
 
 
 def check_data(config, project: Project) -> dict:

@@ -58,6 +58,8 @@ class CoreSettings(Settings):
     sink_deadline: float = Field(default=3600.0, gt=0, le=86400, strict=True)  # seconds one sink's write may take
     fetch_concurrency: int = Field(default=32, ge=1, le=256)  # sources fetched at once
     per_host: int = Field(default=16, ge=1, le=256)  # requests at once to one host
+    undated_job_days: int = Field(default=90, ge=1, le=3650, strict=True)  # a job with no closing date: days open
+    undated_event_days: int = Field(default=45, ge=1, le=3650, strict=True)  # an event with no date: days upcoming
 
     @field_validator("name", mode="before")
     @classmethod

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from pipeline.current import is_current
+from pipeline.current import Horizons, is_current
 from pipeline.duplicates import merge_duplicates
 from pipeline.errors import PipelineError
 from pipeline.models import Item, Kind
@@ -81,10 +81,10 @@ def edition_title(network: str, number: int, as_of: date) -> str:
     return f"{network}: issue {number}, {as_of.strftime('%B %Y')}"
 
 
-def still_relevant(item: Item, at: datetime) -> bool:
+def still_relevant(item: Item, at: datetime, horizon: Horizons) -> bool:
     """False for a job that has closed, or an event that is over, at `at` (the rule of `pipeline/current.py`, which
     the feeds and the site keep too)."""
-    return is_current(item, at)
+    return is_current(item, at, horizon)
 
 
 def order(items: list[Item]) -> list[Item]:
@@ -106,7 +106,8 @@ class EditionError(PipelineError):
     exit_code = 2
 
 
-def select_items(store: Store, as_of: date, tz: ZoneInfo, moment: datetime) -> tuple[datetime, datetime, list[Item]]:
+def select_items(store: Store, as_of: date, tz: ZoneInfo, moment: datetime,
+                 horizon: Horizons = Horizons()) -> tuple[datetime, datetime, list[Item]]:
     period_end = start_of(as_of, tz)
     previous = store.last_edition_before(as_of)
     period_start = previous.period_end if previous else start_of(month_before(as_of), tz)
@@ -120,7 +121,7 @@ def select_items(store: Store, as_of: date, tz: ZoneInfo, moment: datetime) -> t
         item for item, first_seen in store.items_published(late_start, period_end)
         if item.id not in sent_ids and item.url not in sent_urls
         and (item.published >= period_start or (previous is not None and first_seen > previous.created_at))
-        and still_relevant(item, judged_at)
+        and still_relevant(item, judged_at, horizon)
     ]
     return period_start, period_end, order(chosen)
 
@@ -138,11 +139,12 @@ def check_date(store: Store, as_of: date, today: date, *, future: bool = False) 
 
 
 def prepare_edition(store: Store, as_of: date, tz: ZoneInfo, network: str, moment: datetime, *,
-                    record: bool = True) -> Edition | None:
+                    record: bool = True, horizon: Horizons = Horizons()) -> Edition | None:
     """The edition for `as_of`: the stored one if it exists, else a new one; None if nothing is new.
 
     `moment` is the run's "now" (midnight of `as_of` with --as-of): jobs and events past by then
-    are left out. The edition itself is stamped with the clock. With `record=False` (a preview, a
+    are left out (`horizon`: the project's, `current.horizons`, for those with no date). The edition itself is
+    stamped with the clock. With `record=False` (a preview, a
     dry run) a new edition gets the number it would have, and nothing is stored; its date may then be one that has
     not come yet (a preview of the next issue, from what is stored so far).
     """
@@ -151,7 +153,7 @@ def prepare_edition(store: Store, as_of: date, tz: ZoneInfo, network: str, momen
         return from_record(store, stored)
     now = datetime.now(tz)
     check_date(store, as_of, now.date(), future=not record)  # a preview may look ahead: nothing is stored
-    start, end, chosen = select_items(store, as_of, tz, moment)
+    start, end, chosen = select_items(store, as_of, tz, moment, horizon)
     if not chosen:
         return None
     merged = merge_duplicates(chosen)

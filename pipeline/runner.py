@@ -27,6 +27,7 @@ from pathlib import Path
 from pipeline import alerts, http_client, renaming, watchdog
 from pipeline.components import Deliverer, Sink, SinkResult, Source
 from pipeline.config import Project
+from pipeline.current import horizons
 from pipeline.edition import Edition, EditionError, check_date, month_before, prepare_edition, start_of, still_relevant
 from pipeline.errors import ConfigError, PipelineError, is_stop
 from pipeline.fetching import fetch_all
@@ -101,7 +102,7 @@ def run(project: Project, *, as_of: date | None = None, mode: str = "run",
                 if store.damage_seen is not None:  # met by a source, which failed alone: nothing is sent
                     raise store.damage_seen
                 edition = prepare_edition(store, as_of, project.tz, project.core.name, moment,
-                                          record=not dry_run) if mode == "run" else None
+                                          record=not dry_run, horizon=horizons(project)) if mode == "run" else None
                 report.edition = edition.number if edition else None
                 _write_all(project.sinks, edition, ctx, report, progress)
             finally:
@@ -370,7 +371,8 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
             if result.name in complete:
                 over_at = ctx.store.site_horizon(ctx.moment, keep=False)
                 gone = ctx.store.withdraw_missing(result.name, [item.id for item in items], ingest.seen_at,
-                                                  kept=lambda item: not still_relevant(item, over_at),
+                                                  kept=lambda item: not still_relevant(item, over_at,
+                                                                                     horizons(ctx.project)),
                                                   withdraw=not ctx.problems_of(result.name))
                 if gone:
                     result.summary += (f"; {items_text(len(gone))} no longer listed, withdrawn: "

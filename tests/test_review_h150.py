@@ -174,27 +174,48 @@ def test_the_site_the_feed_and_the_email_agree_on_what_is_current(pipeline_proje
         assert said == dict.fromkeys(said, current), (case, said)
 
 
-@pytest.mark.parametrize(("day", "undated_job", "undated_event"), [
-    (date(2016, 4, 5), True, False),  # the job posted 55 days before, the event 54: the event's 45 days are over
-    (LATER, False, False),  # four months on: the job's 90 days too
+@pytest.mark.parametrize(("day", "undated_job", "undated_event", "horizons"), [
+    (date(2016, 4, 5), True, False, ""),  # the job posted 55 days before, the event 54: the event's 45 days are over
+    (LATER, False, False, ""),  # four months on: the job's 90 days too
+    # the organiser's own: 60 days for an advert with no closing date, and 50 for a notice with no date
+    (date(2016, 4, 5), True, True, "undated_job_days = 60\nundated_event_days = 60\n"),
+    (date(2016, 4, 5), False, False, "undated_job_days = 50\nundated_event_days = 50\n"),
 ])
-def test_a_job_or_event_with_no_date_leaves_everywhere_at_once(pipeline_project, day, undated_job, undated_event):
+def test_a_job_or_event_with_no_date_leaves_everywhere_at_once(pipeline_project, day, undated_job, undated_event,
+                                                               horizons):
     """The site called a job with no closing date closed 90 days after it was posted, and an event with no date past
     after 30, while the feed and the email kept both current for good. Now all three keep one rule (stop 37:
     h150 first made them all current until withdrawn, which left a partner's old adverts among the open jobs; an
     event's 30 days became 45, so that one posted on the first of a month is still in that month's issue)."""
+    from pipeline import current
     from pipeline.edition import start_of, still_relevant
 
     cases = _dated_items()
-    project = pipeline_project(f'[pipeline]\nname = "N"\nsite_url = "https://n.example"\ntimezone = "{LONDON}"\n',
-                               items=[item for item, _ in cases.values()])
+    project = pipeline_project(f'[pipeline]\nname = "N"\nsite_url = "https://n.example"\ntimezone = "{LONDON}"\n'
+                               f'{horizons}', items=[item for item, _ in cases.values()])
     project.run(as_of=ISSUE_DAY)
     project.refresh(as_of=day)
     moment = start_of(day, ZoneInfo(LONDON))
     for case, (item, _) in cases.items():
         expected = undated_job if case == "job no date" else undated_event if case == "event no date" else False
-        said = _said_current(project, item) | {"email": still_relevant(item, moment)}
+        said = _said_current(project, item) | {"email": still_relevant(item, moment, current.horizons(project.project))}
         assert said == dict.fromkeys(said, expected), (case, said)
+
+
+def test_the_issue_leaves_out_what_the_organisers_horizons_say_is_over(pipeline_project):
+    """`[pipeline] undated_job_days` and `undated_event_days` (90 and 45 before, constants): with 10 days each, the
+    advert with no closing date (posted 10 February) and the notice with no date (11 February) are no longer current
+    on 1 March, so the issue of that day leaves them out, as the site and the feed do; the dated ones stay."""
+    cases = _dated_items()
+    project = pipeline_project(f'[pipeline]\nname = "N"\nsite_url = "https://n.example"\ntimezone = "{LONDON}"\n'
+                               'undated_job_days = 10\nundated_event_days = 10\n',
+                               items=[item for item, _ in cases.values()])
+    project.run(as_of=ISSUE_DAY)
+    text = project.email().text
+    assert "Job closing later" in text and "Event later" in text, text
+    assert "Job with no closing date" not in text and "Event with no date" not in text, text
+    for case in ("job no date", "event no date"):
+        assert not any(_said_current(project, cases[case][0]).values()), case
 
 
 # -- a transform's failure: nothing half-transformed is saved, and an item left unfit is saved as its source gave it

@@ -117,11 +117,12 @@ def test_an_undated_notice_posted_on_the_first_of_a_31_day_month_is_still_in_tha
     from datetime import date, datetime
     from zoneinfo import ZoneInfo
 
+    from pipeline.current import Horizons
     from pipeline.edition import start_of, still_relevant
     from pipeline.models import Item, Kind, item_id
 
     london = ZoneInfo("Europe/London")
     notice = Item(id=item_id("partners", "n"), kind=Kind.EVENT, source="partners", title="Spring seminar",
                   published=datetime(2016, 3, 1, 9, tzinfo=london), url="https://p.example/n", body_html="<p>Soon.</p>")
-    assert still_relevant(notice, start_of(date(2016, 4, 1), london))
-    assert not still_relevant(notice, start_of(date(2016, 5, 1), london))
+    assert still_relevant(notice, start_of(date(2016, 4, 1), london), Horizons())
+    assert not still_relevant(notice, start_of(date(2016, 5, 1), london), Horizons())

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipeline.config import Project, load_project
+from pipeline.current import horizons
 from pipeline.edition import Edition, EditionError, from_record, month_after, prepare_edition
 from pipeline.errors import InputError, PipelineError
 from pipeline.files import write_atomic
@@ -42,10 +43,12 @@ def _edition(project: Project, store: Store, as_of: date | None, now: datetime |
     if made:
         day = month_after(day)
     moment = datetime.combine(day, datetime.min.time(), tzinfo=project.tz) if as_of else now
-    edition = prepare_edition(store, day, project.tz, project.core.name, moment, record=False)
+    edition = prepare_edition(store, day, project.tz, project.core.name, moment, record=False,
+                              horizon=horizons(project))
     if edition is None and as_of is None and not made:  # not made, and empty: what was posted since is next
         day = month_after(day)
-        edition = prepare_edition(store, day, project.tz, project.core.name, moment, record=False)
+        edition = prepare_edition(store, day, project.tz, project.core.name, moment, record=False,
+                              horizon=horizons(project))
     if edition is None:
         raise PipelineError(f"nothing new for an issue dated {day}; run `pipeline refresh` to fetch the sources "
                             f"first, or pick another date with --as-of")

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipeline import site
+from pipeline import current, site
 from pipeline.components import Sink
 from pipeline.duplicates import also_entry, merge_duplicates
 from pipeline.models import Item, Kind
@@ -51,6 +51,7 @@ class Site:
         self.sink = sink.instance
         self.settings = sink.settings
         self.moment: datetime = run.moment
+        self.horizon = current.horizons(project)
         self.has_rss = site.publishes(project, "rss")
         self.renderer = Renderer(project, run.templates, main_feed=self.has_rss)
         core = project.core
@@ -209,15 +210,15 @@ class Site:
 
     def state_of(self, entry: Facts) -> str:
         """'closed' for a job past its closing date, 'over' for a past event, else ''."""
-        return state_at(entry, self.moment)
+        return state_at(entry, self.moment, self.horizon)
 
 
-def state_at(entry: Facts, moment: datetime) -> str:
+def state_at(entry: Facts, moment: datetime, horizon: current.Horizons) -> str:
     """'closed' for a job past its closing date at `moment`, 'over' for a past event, else '': all a page or a list
     takes from the moment of the run (plugins/sinks/archive/unchanged.py keeps it so)."""
-    if entry.kind == "job" and not entry.open_at(moment):
+    if entry.kind == "job" and not entry.open_at(moment, horizon):
         return "closed"
-    if entry.kind == "event" and not entry.upcoming_at(moment):
+    if entry.kind == "event" and not entry.upcoming_at(moment, horizon):
         return "over"
     return ""
 

@@ -45,18 +45,18 @@ class Facts:
     venue: str = ""
     home: str = ""  # its page when an older item has the page its own URL names (`site.kind_path`)
 
-    def open_at(self, moment: datetime) -> bool:
+    def open_at(self, moment: datetime, horizon: current.Horizons) -> bool:
         """A job still open at `moment` (its closing day included; one with no closing date for a while after it was
         posted): `pipeline/current.py`, the rule the email and the feeds keep too."""
         posted = datetime.fromisoformat(self.published).astimezone(moment.tzinfo).date()
         return not current.job_closed(date.fromisoformat(self.closing) if self.closing else None, posted,
-                                      moment.date())
+                                      moment.date(), horizon)
 
-    def upcoming_at(self, moment: datetime) -> bool:
+    def upcoming_at(self, moment: datetime, horizon: current.Horizons) -> bool:
         """An event not over at `moment` (one with no date for a while after it was posted): `pipeline/current.py`,
         as `open_at`."""
         return not current.event_over(datetime.fromisoformat(self.finishes) if self.finishes else None,
-                                      datetime.fromisoformat(self.published), moment)
+                                      datetime.fromisoformat(self.published), moment, horizon)
 
 
 def facts_of(project: Project, item: Item, fingerprint: str) -> Facts:

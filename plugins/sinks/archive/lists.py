@@ -148,8 +148,8 @@ def _index(built: Site, base: str, kind: str, title: str, groups: list[Group], i
 
 def open_and_closed(built: Site) -> tuple[list[Facts], list[Facts]]:
     jobs = [entry for entry in built.facts.values() if entry.kind == "job"]
-    still = [entry for entry in jobs if entry.open_at(built.moment)]
-    closed = [entry for entry in jobs if not entry.open_at(built.moment)]
+    still = [entry for entry in jobs if entry.open_at(built.moment, built.horizon)]
+    closed = [entry for entry in jobs if not entry.open_at(built.moment, built.horizon)]
     still.sort(key=lambda e: soonest_first(date.fromisoformat(e.closing) if e.closing else None,
                                            datetime.fromisoformat(e.published), e.title))  # as the email has them
     closed.sort(key=lambda e: (e.closing or e.published[:10], e.title), reverse=True)
@@ -158,8 +158,8 @@ def open_and_closed(built: Site) -> tuple[list[Facts], list[Facts]]:
 
 def upcoming_and_past(built: Site) -> tuple[list[Facts], list[Facts]]:
     events = [entry for entry in built.facts.values() if entry.kind == "event"]
-    coming = [e for e in events if e.upcoming_at(built.moment)]
-    past = [e for e in events if not e.upcoming_at(built.moment)]
+    coming = [e for e in events if e.upcoming_at(built.moment, built.horizon)]
+    past = [e for e in events if not e.upcoming_at(built.moment, built.horizon)]
     coming.sort(key=lambda e: soonest_first(datetime.fromisoformat(e.start) if e.start else None,
                                             datetime.fromisoformat(e.published), e.title))  # as the email has them
     past.sort(key=lambda e: (bool(e.start), e.start, e.title), reverse=True)  # the latest first; no date last

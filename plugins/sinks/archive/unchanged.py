@@ -34,6 +34,7 @@ from pathlib import Path
 
 from pipeline import site
 from pipeline.components import Sink
+from pipeline.current import Horizons, horizons
 from pipeline.run_context import RunContext
 from pipeline.state import site as site_state
 from plugins.sinks.archive.facts import Facts
@@ -94,7 +95,7 @@ def unchanged(sink: Sink, run: RunContext, inputs: str | None, files: list[tuple
     build = site_state.last_build(run.store, sink.instance)
     if inputs is None or build is None or not build.settled or build.inputs != inputs:
         return None
-    if states(build.timed, run.moment) != build.states:
+    if states(build.timed, run.moment, horizons(run.project)) != build.states:
         return None
     return build.said if _as_written(run, sink.instance, files) else None
 
@@ -106,16 +107,16 @@ def remember(sink: Sink, run: RunContext, inputs: str | None, settled: bool, fac
         return
     timed = [[entry.kind, entry.closing, entry.published, entry.finishes] for entry in facts.values()
              if entry.kind in ("job", "event")]
-    site_state.record_build(run.store, sink.instance, site_state.Build(inputs, settled, timed,
-                                                                       states(timed, run.moment), said))
+    now = states(timed, run.moment, horizons(run.project))
+    site_state.record_build(run.store, sink.instance, site_state.Build(inputs, settled, timed, now, said))
 
 
-def states(timed: list, moment: datetime) -> list[str]:
+def states(timed: list, moment: datetime, horizon: Horizons) -> list[str]:
     """The state of each job and event (`timed`) at `moment`, as its page and the lists take it."""
     from plugins.sinks.archive.builder import state_at
 
     return [state_at(Facts("", "", kind, "", "", published, "", "", [], "", "", closing=closing, finishes=finishes),
-                     moment) for kind, closing, published, finishes in timed]
+                     moment, horizon) for kind, closing, published, finishes in timed]
 
 
 def _as_written(run: RunContext, sink: str, files: list[tuple[str, str, str, str]]) -> bool:

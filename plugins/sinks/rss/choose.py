@@ -22,17 +22,18 @@ from pipeline.models import Item
 
 
 def choose(candidates: list[str], load: Callable[[list[str]], list[Item]], limit: int, moment: datetime,
-           today: date) -> list[Item]:
+           today: date, horizon: current.Horizons) -> list[Item]:
     """The feed's items out of `candidates` (ids, newest first), loaded with `load(ids)`."""
     window = 2 * limit
     while True:
-        chosen = feed_items(load(candidates[:window]), limit, moment, today)
+        chosen = feed_items(load(candidates[:window]), limit, moment, today, horizon)
         if len(chosen) >= limit or window >= len(candidates):
             return chosen
         window *= 4
 
 
-def feed_items(recent: list[Item], limit: int, moment: datetime | None = None, today: date | None = None) -> list[Item]:
+def feed_items(recent: list[Item], limit: int, moment: datetime | None = None, today: date | None = None,
+               horizon: current.Horizons = current.Horizons()) -> list[Item]:
     """The feed's `limit` items out of `recent` (newest first): duplicates merged, what is over left out
     (when `moment` and `today` are given), the most recently active first, then newest first by date."""
     merged = merge_duplicates(recent)
@@ -40,12 +41,12 @@ def feed_items(recent: list[Item], limit: int, moment: datetime | None = None, t
     for item in merged.merged:
         into = merged.into[item.id]
         latest[into] = max(latest[into], item.published)
-    current = [i for i in merged.items if moment is None or today is None or is_current(i, moment, today)]
+    current = [i for i in merged.items if moment is None or today is None or is_current(i, moment, today, horizon)]
     chosen = sorted(current, key=lambda i: latest[i.id], reverse=True)[:limit]
     return sorted(chosen, key=lambda i: i.published, reverse=True)
 
 
-def is_current(item: Item, moment: datetime, today: date) -> bool:
+def is_current(item: Item, moment: datetime, today: date, horizon: current.Horizons) -> bool:
     """False for a job that closed before `today` and an event that finished by `moment` (`pipeline/current.py`: the
     rule the email and the site keep too)."""
-    return current.is_current(item, moment, today)
+    return current.is_current(item, moment, horizon, today)

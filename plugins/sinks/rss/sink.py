@@ -65,7 +65,8 @@ class RssSink(Sink):
         # Which item has the page an own URL names (two items may name one): the page the archive gives each.
         owners = site.own_pages(project, run.store) if site.publishes(project, "archive") else {}
 
-        items = choose([item_id for item_id, _, _ in index], load, limit, moment, today)
+        horizon = current.horizons(project)
+        items = choose([item_id for item_id, _, _ in index], load, limit, moment, today, horizon)
         channel = main_channel(project, self.settings.title, self.settings.description)
         main = site.file(project, site.FEED_FILE)
         newest = index[0][1] if index else moment  # dates an empty feed, the same each run
@@ -75,7 +76,7 @@ class RssSink(Sink):
 
         themes = by_theme(index)
         for path, (theme, carrying) in themes.items():
-            chosen = choose(carrying, load, limit, moment, today)
+            chosen = choose(carrying, load, limit, moment, today, horizon)
             root = build_feed(project, chosen, published[carrying[0]],
                               theme_channel(project, theme, self.settings.title), memo, owners, guids)
             if write_if_changed(site.file(project, path), feed_bytes(root)):
@@ -83,7 +84,7 @@ class RssSink(Sink):
         guids.save(run.store)
         left = write_left_theme_feeds(project, run.store, themes, moment, self.settings.title)
         stale_at = min((when for item in loaded.values()
-                        if (when := current.stops_being_current(item, project.tz)) > moment), default=None)
+                        if (when := current.stops_being_current(item, project.tz, horizon)) > moment), default=None)
         # Valid from this run's moment until the first item leaves (a run as of an earlier day makes them again).
         key = f"{made_from} {moment.isoformat()} {stale_at.isoformat() if stale_at else ''}"
         record_pages(run.store, self.instance, [(site.FEED_FILE, key, feeds_digest(project))])

@@ -74,3 +74,31 @@ def test_an_error_page_that_cannot_be_rendered_still_answers_500(tmp_path_factor
     text = _text(logged)
     assert "typed.by.anyone" not in text, text
     assert "template missing for <an address>" in text and "no subscriber matches" in text, text
+
+
+def test_each_kind_of_bad_request_is_said_again_each_hour_with_how_many_came():
+    """uvicorn's warning of a request it cannot parse was said once and then never again until `serve` restarted:
+    a flood a week later, or one lasting for days, left no line at all. Now it is said at most once an hour, with how
+    many came since, so the log holds one line an hour however many requests come."""
+    from pipeline.web.server_log import EVERY, _OncePerRequestKind
+
+    now = [1000.0]
+    said = _OncePerRequestKind(clock=lambda: now[0])
+
+    def warn(message: str) -> str | None:
+        record = logging.LogRecord("uvicorn.error", logging.WARNING, __file__, 0, message, (), None)
+        return record.getMessage() if said.filter(record) else None
+
+    first = warn("Invalid HTTP request received.")
+    assert first is not None and "said at most once every 60 minutes" in first
+    assert [warn("Invalid HTTP request received.") for _ in range(41)] == [None] * 41
+    assert warn("Unsupported upgrade request.") is not None  # another kind: its own count
+    assert warn("No supported WebSocket library detected.") is None  # the advice: never
+    assert warn("Something else went wrong.") == "Something else went wrong."  # any other line: as it is
+    now[0] += EVERY - 1
+    assert warn("Invalid HTTP request received.") is None
+    now[0] += 1
+    again = warn("Invalid HTTP request received.")
+    assert again == "Invalid HTTP request received. (from a client; 43 such requests in the last 60 minutes)", again
+    now[0] += 10 * EVERY  # a quiet week: the next one is said at once, counting itself
+    assert warn("Invalid HTTP request received.").endswith("(from a client; 1 such request in the last 600 minutes)")

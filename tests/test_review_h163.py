@@ -238,9 +238,11 @@ def test_requests_that_make_uvicorn_warn_are_said_once_not_once_each(tmp_path, m
             assert upgrade.startswith(b"HTTP/1.1 200")  # answered as the plain request it also is
         err = serving.stop()
     assert err.count("Invalid HTTP request received.") == 1, err
-    assert err.count("Unsupported upgrade request.") == 1, err
+    # (uvicorn 0.30 serves an upgrade request as the plain request it also is, warning of none; 0.54 warns)
+    upgrades = err.count("Unsupported upgrade request.")
+    assert upgrades <= 1, err
     assert "WebSocket library" not in err and "pip install" not in err, err
-    assert err.count("said at most once every 60 minutes") == 2, err
+    assert err.count("said at most once every 60 minutes") == 1 + upgrades, err
 
 
 # -- an unexpected failure of a confirmation, in serve's log ------------------------------------------------------

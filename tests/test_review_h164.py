@@ -210,7 +210,8 @@ def test_a_websocket_request_is_said_once_whatever_websocket_library_is_installe
                 answers.append(_answer(sock)[:12])
         err = serving.stop()
     assert answers == [b"HTTP/1.1 200"] * 3, err
-    assert err.count("Unsupported upgrade request.") == 1 and "127.0.0.1:" not in err.replace(
+    # (once at most: uvicorn 0.30 serves it as the plain request it also is, warning of none; 0.54 warns)
+    assert err.count("Unsupported upgrade request.") <= 1 and "127.0.0.1:" not in err.replace(
         f"127.0.0.1:{serving.port}", ""), err
     assert "Traceback" not in err and "WebSocket" not in err.replace("asking for a WebSocket", ""), err
 

@@ -272,7 +272,12 @@ class RunContext:
         """Run CPU-heavy `fn(*args)` in a worker process when workers > 1 (fn must be importable)."""
         if self.project.core.workers <= 1:
             return fn(*args)
-        future = self.submit_to_workers(fn, *args)
+        try:
+            future = self.submit_to_workers(fn, *args)
+        except BrokenProcessPool:
+            if self._closed:  # stopped before this source reached its parse: no worker took it
+                raise SourceError("the run was stopped before it was parsed") from None
+            raise
         try:
             left = self.time_left()
             return future.result(timeout=None if left == float("inf") else max(0.1, left))

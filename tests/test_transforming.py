@@ -16,6 +16,7 @@ import pytest
 from pipeline import hookimpl
 from pipeline.components import Source, Transform
 from pipeline.config import load_project
+from pipeline.errors import SourceError
 from pipeline.ingesting import CHUNK_ITEMS
 from pipeline.models import Item, Kind, item_id
 from pipeline.run_context import RunContext
@@ -481,30 +482,49 @@ def test_a_call_alone_that_overruns_its_time_has_its_worker_ended_and_the_next_c
         store.close()
 
 
+def _mark_then_sleep(mark: str, seconds: float) -> int:
+    Path(mark).touch()
+    time.sleep(seconds)
+    return os.getpid()
+
+
 def test_closing_the_run_during_a_parse_leaves_no_worker_parsing(tmp_path):
     # As when a run is stopped: close() ends the workers, and the parse that was in them is not done again.
     ctx, store = _context(tmp_path)
     outcome: dict = {}
-    parsing = threading.Event()
+    mark = tmp_path / "parsing"
 
     def source() -> None:
-        with ctx.deadline_scope(30):
-            parsing.set()
+        with ctx.deadline_scope(60):
             try:
-                outcome["pid"] = ctx.offload(_sleep_then_pid, 4.0)
+                outcome["pid"] = ctx.offload(_mark_then_sleep, str(mark), 30.0)
             except Exception as exc:
                 outcome["error"] = exc
 
     thread = threading.Thread(target=source, daemon=True)
     thread.start()
-    assert parsing.wait(10)
-    time.sleep(1.0)  # the parse is under way in a worker
+    deadline = time.monotonic() + 60
+    while not mark.exists():  # the parse is under way in a worker (however loaded the machine)
+        assert time.monotonic() < deadline and thread.is_alive(), outcome
+        time.sleep(0.02)
     ctx.close()
     thread.join(15)
     store.close()
     assert "pid" not in outcome, "parsed again after the run was closed"
     assert "the run was stopped" in str(outcome["error"])
     assert ctx._alone is None  # no worker was started for it
+
+
+def test_a_run_closed_before_a_source_hands_over_its_parse_says_it_was_stopped(tmp_path):
+    """A source that reached its parse after the run was stopped (SIGTERM while it downloaded) was reported as
+    "BrokenProcessPool: the run has ended", as if the workers had failed; it is the stop, said as such."""
+    ctx, store = _context(tmp_path)
+    ctx.close()
+    try:
+        with ctx.deadline_scope(30), pytest.raises(SourceError, match="the run was stopped"):
+            ctx.offload(_sleep_then_pid, 0.0)
+    finally:
+        store.close()
 
 
 class _OneSecondAChunk(Transform):

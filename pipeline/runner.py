@@ -369,10 +369,9 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
             # (a record kept with a warning, `run.problem(..., skipped=False)`, stops nothing); what it lists again is
             # back either way. What was over by the latest moment any run made the site for was only pruned.
             if result.name in complete:
-                over_at = ctx.store.site_horizon(ctx.moment, keep=False)
+                over_at, horizon = ctx.store.site_horizon(ctx.moment, keep=False), horizons(ctx.project)
                 gone = ctx.store.withdraw_missing(result.name, [item.id for item in items], ingest.seen_at,
-                                                  kept=lambda item: not still_relevant(item, over_at,
-                                                                                     horizons(ctx.project)),
+                                                  kept=lambda item: not still_relevant(item, over_at, horizon),
                                                   withdraw=not ctx.problems_of(result.name))
                 if gone:
                     result.summary += (f"; {items_text(len(gone))} no longer listed, withdrawn: "

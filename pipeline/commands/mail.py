@@ -48,7 +48,7 @@ def _edition(project: Project, store: Store, as_of: date | None, now: datetime |
     if edition is None and as_of is None and not made:  # not made, and empty: what was posted since is next
         day = month_after(day)
         edition = prepare_edition(store, day, project.tz, project.core.name, moment, record=False,
-                              horizon=horizons(project))
+                                  horizon=horizons(project))
     if edition is None:
         raise PipelineError(f"nothing new for an issue dated {day}; run `pipeline refresh` to fetch the sources "
                             f"first, or pick another date with --as-of")

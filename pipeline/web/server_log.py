@@ -5,15 +5,14 @@ uvicorn logs an exception a route raises with its whole traceback, the exception
 message may name an address anyone typed into the form: the app logs such an exception itself, masked
 (`render.SecurityHeaders`), so none reaches uvicorn.
 
-Anyone can send bad requests, one after another.
-
-uvicorn warns of every request it cannot parse ("Invalid HTTP request received."), and twice of every one asking
-for a WebSocket ("Unsupported upgrade request.", then advice to install a WebSocket library, which the app, with
-no WebSocket route, does not want). Line by line, a script could fill `serve`'s log with them and lose the lines
-that matter in it, as the host check (`hosts.HostCheck`) and the webhook's refusals are kept from doing. Each is
-said the first time, saying so, then at most once an hour with how many came since (a flood is still heard of);
-the advice never. (`pipeline serve` runs uvicorn with `ws="none"`, so that a WebSocket request comes here whatever
-library is installed, not to the app, which refuses it, logged each time.)
+Anyone can send bad requests, one after another, and uvicorn warns of every request it cannot parse ("Invalid HTTP
+request received."), and twice of every one asking for a WebSocket ("Unsupported upgrade request.", then advice to
+install a WebSocket library, which the app, with no WebSocket route, does not want). Line by line, a script could
+fill `serve`'s log with them and lose the lines that matter in it, as the host check (`hosts.HostCheck`) and the
+webhook's refusals are kept from doing. Each is said the first time, saying so, then at most once an hour with how
+many came since (a flood is still heard of); the advice never. (`pipeline serve` runs uvicorn with `ws="none"`, so
+that a WebSocket request comes here whatever library is installed, not to the app, which refuses it, logged each
+time.)
 """
 
 from __future__ import annotations

@@ -34,21 +34,27 @@ def _text(caplog) -> str:
     return "\n".join(formatter.format(record) for record in caplog.records)
 
 
+def _failing_preferences(tmp_path_factory, monkeypatch, logged, name: str) -> tuple[httpx.Response, str, str]:
+    """A preferences page that raises, asked for on a live `serve`: its answer, the token asked with, what was logged
+    (once it is seen serving the next request)."""
+    monkeypatch.setattr(pages, "preferences_page", _preferences_that_fail)
+    with live_serve_project(tmp_path_factory, name) as server:
+        logged.watch()
+        token = server.app.state.web.links.tokens.make("preferences", 1)
+        answer = httpx.get(f"{server.url}/preferences/{token}", timeout=10)
+        assert httpx.get(f"{server.url}/subscribe", timeout=10).status_code == 200  # and it goes on serving
+    return answer, token, _text(logged)
+
+
 def test_an_unexpected_error_in_a_page_logs_no_address(tmp_path_factory, monkeypatch, logged):
     """A route raising an exception whose message held an address reached uvicorn's log as "Exception in ASGI
     application" with the whole traceback, the address in it. Now the visitor still gets the site's 500 page, and
     the app logs one line naming the request's method and route, with the traceback, every address masked;
     uvicorn logs nothing of it."""
-    monkeypatch.setattr(pages, "preferences_page", _preferences_that_fail)
-    with live_serve_project(tmp_path_factory, "failing-page") as server:
-        logged.watch()
-        token = server.app.state.web.links.tokens.make("preferences", 1)
-        answer = httpx.get(f"{server.url}/preferences/{token}", timeout=10)
-        assert answer.status_code == 500
-        assert "Something went wrong" in answer.text
-        assert answer.headers["x-frame-options"] == "DENY"  # the protective headers, as on every page
-        assert httpx.get(f"{server.url}/subscribe", timeout=10).status_code == 200  # and it goes on serving
-    text = _text(logged)
+    answer, token, text = _failing_preferences(tmp_path_factory, monkeypatch, logged, "failing-page")
+    assert answer.status_code == 500
+    assert "Something went wrong" in answer.text
+    assert answer.headers["x-frame-options"] == "DENY"  # the protective headers, as on every page
     assert ADDRESS not in text and "typed.by.anyone" not in text, text
     assert "ValueError: no subscriber matches '<an address>'" in text, text
     assert "GET /preferences/…" in text, text  # which page failed, without its token
@@ -59,19 +65,13 @@ def test_an_unexpected_error_in_a_page_logs_no_address(tmp_path_factory, monkeyp
 def test_an_error_page_that_cannot_be_rendered_still_answers_500(tmp_path_factory, monkeypatch, logged):
     """When the error page itself fails to render, the visitor gets a plain 500 and the log holds both failures,
     masked."""
-    monkeypatch.setattr(pages, "preferences_page", _preferences_that_fail)
-
     def broken_page(web):
         raise RuntimeError(f"template missing for {ADDRESS}")
 
     monkeypatch.setattr(pages, "server_error", broken_page)
-    with live_serve_project(tmp_path_factory, "failing-error-page") as server:
-        logged.watch()
-        token = server.app.state.web.links.tokens.make("preferences", 1)
-        answer = httpx.get(f"{server.url}/preferences/{token}", timeout=10)
-        assert answer.status_code == 500
-        assert answer.text == "Internal Server Error"
-    text = _text(logged)
+    answer, _, text = _failing_preferences(tmp_path_factory, monkeypatch, logged, "failing-error-page")
+    assert answer.status_code == 500
+    assert answer.text == "Internal Server Error"
     assert "typed.by.anyone" not in text, text
     assert "template missing for <an address>" in text and "no subscriber matches" in text, text
 

@@ -463,7 +463,12 @@ def _write_all(sinks: list[Sink], edition: Edition | None, ctx: RunContext, repo
                progress: Progress) -> None:
     for n, sink in enumerate(sinks, 1):
         def work(sink=sink) -> tuple[str, int]:
-            return write_within_deadline(sink, edition, ctx).summary, 0
+            try:
+                return write_within_deadline(sink, edition, ctx).summary, 0
+            except sqlite3.Error as exc:  # the disk full, or the folder read-only, met writing the state database
+                if _in_state_layer(exc) and (plain := unwritable(ctx.store.path, exc)) is not None:
+                    raise plain from None
+                raise
 
         if ctx.store.damage_seen is not None:  # an earlier sink met it: none sends into a damaged file
             report.results.append(StageResult("sink", sink.instance, False, "not run: the state database is damaged",
@@ -471,6 +476,14 @@ def _write_all(sinks: list[Sink], edition: Edition | None, ctx: RunContext, repo
         else:
             report.results.append(timed("sink", sink.instance, work))
         progress("sinks", n, len(sinks))
+
+
+def _in_state_layer(exc: BaseException) -> bool:
+    """Whether `exc` was raised by the state layer's SQL (`pipeline/state`), not by a plugin's own SQLite file."""
+    import traceback
+
+    state = str(Path(__file__).parent / "state") + os.sep
+    return any(frame.filename.startswith(state) for frame in traceback.extract_tb(exc.__traceback__))
 
 
 def write_within_deadline(sink: Sink, edition: Edition | None, ctx: RunContext, **options) -> SinkResult:

@@ -10,6 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from sample_feeds import FEED_ONLY
+from sample_feeds import ONE_ITEM_RSS as RSS
+
+from pipeline.cli import main
 
 REPO = Path(__file__).parents[1]
 
@@ -64,3 +68,23 @@ def test_a_sink_that_fills_the_disk_through_the_state_database_says_which_file_a
     database.close()
     assert not [p for p in (left / "outbox").rglob(".*")], "a half-written message was left in the outbox"
     assert not [p for p in (left / "out").rglob(".*")], "a half-written page was left in out/"
+
+
+@pytest.mark.parametrize("command", [["refresh", "--as-of", "2016-02-01"], ["status"], ["subscribers", "list"]])
+def test_a_state_database_from_a_newer_version_is_refused_in_a_line_naming_the_file(write_project, tmp_path, capsys,
+                                                                                     command):
+    """Before: `error: the state database is from a newer version of the pipeline (...)`: which file, on a machine
+    with several projects, was not said. Now the line starts with the database's path; nothing is changed."""
+    config = write_project(FEED_ONLY, {"partner.xml": RSS})
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    database = tmp_path / "state" / "pipeline.sqlite"
+    with sqlite3.connect(database) as db:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        db.execute(f"PRAGMA user_version = {version + 1}")
+    db.close()
+    before = database.read_bytes()
+    capsys.readouterr()
+    assert main([*command, "-c", str(config)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and err[-1].startswith(f"error: {database}: the state database is from a newer version"), err
+    assert database.read_bytes() == before

@@ -759,7 +759,9 @@ def newer(db: sqlite3.Connection) -> None:
     if version > len(STEPS):
         from pipeline.errors import StateError
 
-        raise StateError(f"the state database is from a newer version of the pipeline (its schema is at step "
+        file = next((row[2] for row in db.execute("PRAGMA database_list") if row[1] == "main"), "")
+        raise StateError(f"{file + ': ' if file else ''}the state database is from a newer version of the pipeline "
+                         f"(its schema is at step "
                          f"{version}, this version knows {len(STEPS)}): install that version again, or put back a "
                          f"`pipeline backup` made before the upgrade; nothing was read or changed")
 

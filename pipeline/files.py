@@ -19,7 +19,11 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = False, privat
     if private and not path.parent.is_dir():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:  # it names the temporary file, which nobody knows: the folder it could not be made in
+        exc.filename = str(path.parent)
+        raise
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data.encode("utf-8") if isinstance(data, str) else data)

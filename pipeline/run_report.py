@@ -83,6 +83,10 @@ def failure_reason(exc: BaseException) -> str:
     said = text if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {text}"
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         said += "; free some space on that disk, then run again"
+    elif isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) and exc.filename:
+        said += ("; mount it read-write (under systemd, list it in ReadWritePaths), then run again"
+                 if exc.errno == errno.EROFS else
+                 "; let the user that runs the pipeline read and write it (chown or chmod), then run again")
     place = _template_place(exc)
     return redact_text(f"{place}: {said}" if place else said)
 

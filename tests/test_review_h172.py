@@ -88,3 +88,29 @@ def test_a_state_database_from_a_newer_version_is_refused_in_a_line_naming_the_f
     err = capsys.readouterr().err.strip().splitlines()
     assert err and err[-1].startswith(f"error: {database}: the state database is from a newer version"), err
     assert database.read_bytes() == before
+
+
+def test_a_read_only_site_folder_is_a_line_naming_the_folder_and_what_to_do(tmp_path):
+    """Before: with out/ read-only (a bind mount, systemd's ReadOnlyPaths) a run's sinks said
+    `OSError: [Errno 30] Read-only file system: '.../out/.feed.xml.7gh9w4pe'`: a temporary name nobody knows, and
+    nothing to do. Now each names the folder it could not write in and says to mount it read-write or give it to
+    the user that runs the pipeline; the pages already there are untouched."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) for a read-only bind mount")
+    project = tmp_path / "p"
+    _project(project)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = [sys.executable, "-m", "pipeline", "run", "-q", "--as-of", "2026-11-01"]
+    subprocess.run(run, cwd=project, check=True, capture_output=True, env=env, timeout=300)
+    before = (project / "out" / "feed.xml").read_bytes()
+    (project / "content" / "blog" / "2026-10-28-new.md").write_text("---\ntitle: New\ndate: 2026-10-28\n---\n\nHi.\n")
+    done = subprocess.run(["unshare", "-m", "sh", "-c", 'mount --bind out out && mount -o remount,ro,bind out || '
+                           'exit 99; exec "$@"', "sh", *run], cwd=project, capture_output=True, text=True, env=env,
+                          timeout=300)
+    if done.returncode == 99:
+        pytest.skip(f"cannot bind-mount here: {done.stderr.strip()}")
+    rows = [line for line in done.stdout.splitlines() if line.split()[:2] == ["sink", "feed"]]
+    assert rows and "FAILED" in rows[0], done.stdout
+    assert f"{project / 'out'}'" in rows[0] and "/." not in rows[0], rows[0]
+    assert "mount it read-write" in rows[0], rows[0]
+    assert (project / "out" / "feed.xml").read_bytes() == before

@@ -136,6 +136,7 @@ ARCHIVE_INDEX = f"{ARCHIVE_DIR}/"
 JOBS = "jobs/"
 EVENTS = "events/"
 THEMES = "themes/"
+THEME_SLUG = 60  # characters of a theme's slug in its address (a longer one is cut, and takes a digest)
 SEARCH = "search/"
 SEARCH_INDEX = "search/index.json"
 CALENDAR = "events/calendar.ics"
@@ -289,22 +290,43 @@ def theme_path(theme: str) -> str:
     """themes/<slug>/. A theme with letters or digits outside the Latin script (which the slug drops), or
     with nothing the slug keeps (emoji, punctuation), gets a piece of a digest of its name as well, so two
     such themes never share a page; spellings that differ only in case or accents ('Peer support', 'peer
-    support'; 'ΥΓΕΙΑ', 'Υγεία') still do."""
-    name = slug(theme)
-    decomposed = unicodedata.normalize("NFKD", theme).casefold()
-    folded = " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).split())
-    if any(ch.isalnum() and not ch.isascii() for ch in folded) or (folded and not re.search("[a-z0-9]", folded)):
-        digest = hashlib.sha256(folded.encode()).hexdigest()[:8]
+    support'; 'ΥΓΕΙΑ', 'Υγεία') still do. So does a theme whose slug is cut at `THEME_SLUG` characters: a
+    digest of its whole slug, so two long themes that differ only after them have pages of their own."""
+    whole = slug(theme, limit=len(theme) + 1)
+    name = whole[:THEME_SLUG].strip("-") or "item"
+    if (digest := _script_digest(theme)) is not None:
         name = digest if name == "item" else f"{name}-{digest}"
+    elif len(whole) > THEME_SLUG:
+        name = f"{name}-{hashlib.sha256(whole.encode()).hexdigest()[:8]}"
     return f"{THEMES}{name}/"
 
 
-def moved_themes(store: Store) -> dict[str, str]:
+def _script_digest(theme: str) -> str | None:
+    """A piece of a digest of a theme with letters or digits outside the Latin script, or with nothing the slug
+    keeps, folded (case and accents: 'ΥΓΕΙΑ' is 'Υγεία'); None for any other theme."""
+    decomposed = unicodedata.normalize("NFKD", theme).casefold()
+    folded = " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).split())
+    if any(ch.isalnum() and not ch.isascii() for ch in folded) or (folded and not re.search("[a-z0-9]", folded)):
+        return hashlib.sha256(folded.encode()).hexdigest()[:8]
+    return None
+
+
+def _cut_theme_path(theme: str) -> str | None:
+    """Where a long theme's page was while its address was only its slug cut at `THEME_SLUG` characters (as
+    addresses were made until November 2026), or None for a theme whose address never changed."""
+    if len(slug(theme, limit=len(theme) + 1)) <= THEME_SLUG or _script_digest(theme) is not None:
+        return None
+    return f"{THEMES}{slug(theme, THEME_SLUG)}/"
+
+
+def moved_themes(store: Store, carried: Iterable[str] = ()) -> dict[str, str]:
     """A theme's page -> the theme that most of the items which lost it gained in the same change, when more than
     half of them did (a theme renamed in the taxonomy: 'peer support' to 'peer-led support'); a theme only taken
     out is not here. Counted since an item last took the theme (schema.py, THEME_MOVES); a respelling that keeps the
     page is no move. Where the page and the feed of a theme no item carries any more lead (`theme_left_for`), and what
-    a subscriber's choice of it counts as (`subscribers.themes.choice_now`)."""
+    a subscriber's choice of it counts as (`subscribers.themes.choice_now`). The page a long theme of `carried` (the
+    themes items carry now) had while its address was its slug cut short (`_cut_theme_path`) leads to it too, unless
+    two such themes shared that page."""
     from pipeline.state.site import theme_moves
 
     lost: Counter[str] = Counter()
@@ -317,7 +339,11 @@ def moved_themes(store: Store) -> dict[str, str]:
             gained.setdefault(path, Counter())[new] += items
         else:  # the same theme spelt otherwise ('Peer support' to 'peer support'): those items kept it
             lost[path] -= items
-    moved = {}
+    cut: dict[str, dict[str, str]] = {}  # a cut address -> the page of each theme that had it -> one spelling
+    for theme in sorted(carried):
+        if (was := _cut_theme_path(theme)) is not None:
+            cut.setdefault(was, {}).setdefault(theme_path(theme), theme)
+    moved = {was: theme for was, pages in cut.items() if len(pages) == 1 for theme in pages.values()}
     for path, themes in gained.items():
         theme = min(themes, key=lambda t: (-themes[t], t))
         if 2 * themes[theme] > lost[path]:

@@ -673,6 +673,21 @@ def test_a_theme_spelt_in_another_case_reaches_those_who_follow_it(newsletter, i
     assert "Tea and talk" in html and "récupération" in html and "Budget news" not in html
 
 
+
+def test_a_long_theme_reaches_only_those_who_follow_it_not_another_with_the_same_first_60_characters(
+        newsletter, item_factory):
+    """Two long themes (feed categories) that differ only after 60 characters shared one page, and the email took
+    them for one: a subscriber who followed one was sent the other's items."""
+    stem = "Co-production and power-sharing between service users, peer workers and clinicians"
+    items = [item_factory(Kind.NEWS, "Ward rounds shared", themes=[f"{stem} on wards"]),
+             item_factory(Kind.NEWS, "Team meetings shared", themes=[f"{stem} in teams"])]
+    readers = f"email,name,themes\nbob@example.org,Bob,\"{stem} on wards\"\n"
+    project, _ = newsletter(items=items, subscribers=readers)
+
+    assert run_pipeline(project, as_of=AS_OF).exit_code == 0
+    html = eml(project, 1, "bob@example.org").get_body(("html",)).get_content()
+    assert "Ward rounds shared" in html and "Team meetings shared" not in html
+
 def test_a_choice_with_nothing_new_gets_nothing_that_month(newsletter, item_factory):
     items = [item_factory(Kind.POST, "Peer support in Leeds", themes=["peer support"])]
     readers = "email,name,themes\nann@example.org,Ann,\nbob@example.org,Bob,recovery\n"

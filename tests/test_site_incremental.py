@@ -295,3 +295,30 @@ def test_an_events_calendar_says_when_it_changed_and_its_revision_and_stays_the_
     built.store.save_items([(moved, fingerprint(moved))], utc(2016, 4, 2, 9))
     built.write()
     assert read(ics) == read(whole) == (1, utc(2016, 4, 2, 9), utc(2016, 4, 2, 9), "York")
+
+
+def test_the_page_a_long_theme_had_before_its_address_took_a_digest_leads_to_its_page(site_of, monkeypatch):
+    """Before this version a theme's address was its slug cut at 60 characters; a long theme's old page leads to its
+    new one, and the page two long themes shared leads to the themes (it cannot say which was meant)."""
+    from plugins.sinks.archive import builder
+
+    stem = "Co-production and power-sharing between service users, peer workers and clinicians"
+    alone, wards, teams = f"{stem}.", f"Shared decisions: {stem} on wards", f"Shared decisions: {stem} in teams"
+    items = [make_item(Kind.NEWS, "One", published=utc(2016, 1, 2), themes=[alone]),
+             make_item(Kind.NEWS, "Two", published=utc(2016, 1, 3), themes=[wards]),
+             make_item(Kind.NEWS, "Three", published=utc(2016, 1, 4), themes=[teams])]
+    with monkeypatch.context() as before:  # as the code was: the slug cut at 60, and its SITE_VERSION
+        before.setattr(site, "theme_path", lambda theme: f"{site.THEMES}{site.slug(theme)}/")
+        before.setattr(builder, "SITE_VERSION", "3")
+        built = site_of(items)
+    old_alone, old_shared = f"{site.THEMES}{site.slug(alone)}/", f"{site.THEMES}{site.slug(wards)}/"
+    assert built.file(old_alone).is_file() and built.file(old_shared).is_file()
+
+    built.write()
+
+    for theme in (alone, wards, teams):
+        assert built.file(site.theme_path(theme)).is_file()
+    assert f'url={site.href(old_alone, site.theme_path(alone))}">' in built.read(old_alone)
+    assert f'url={site.href(old_shared, site.THEMES)}">' in built.read(old_shared)
+    item_page = site.item_path(built.project, items[0])
+    assert f'href="{site.href(item_page, site.theme_path(alone))}"' in built.read(item_page)

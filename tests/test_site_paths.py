@@ -91,3 +91,22 @@ def test_theme_paths_outside_the_latin_script_ignore_case_and_accents_and_part_t
     paths = [site.theme_path(t) for t in ["🌱", "🎉", "!!!", "Item", "Covid ١٩", "Covid ٢٠"]]
     assert len(set(paths)) == len(paths)
     assert site.theme_path("Item") == site.theme_path("item!") == "themes/item/"
+
+
+LONG = "Co-production and power-sharing between service users, peer workers and clinicians"
+
+
+def test_long_themes_that_share_their_first_60_characters_have_pages_of_their_own():
+    """A theme's address keeps 60 characters of its slug: two long themes (feed categories) that differ only after
+    them shared one page and one feed, and a subscriber who chose one was sent the other's items."""
+    wards, teams = f"{LONG} on inpatient wards", f"{LONG} in community teams"
+    assert site.slug(wards) == site.slug(teams)  # the address is cut
+    assert site.theme_path(wards) != site.theme_path(teams)
+    for theme in (wards, teams):
+        assert site.theme_path(theme).startswith(f"themes/{site.slug(theme)}-")
+        assert len(site.theme_path(theme)) <= len("themes/") + 60 + 9 + 1
+        # spellings that differ only in case, accents or punctuation are still one theme, as short ones are
+        assert site.theme_path(theme.upper()) == site.theme_path(theme.replace(",", ";")) == site.theme_path(theme)
+    assert site.theme_path("Peer support") == "themes/peer-support/"  # a short theme keeps its address
+    exactly = "x" * 60
+    assert site.theme_path(exactly) == f"themes/{exactly}/"  # nothing was cut: no digest

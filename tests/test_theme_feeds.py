@@ -292,3 +292,24 @@ def test_an_item_saved_again_after_a_failed_transform_is_not_missed(project_from
         store.close()
     assert not result.summary.startswith("unchanged")
     assert titles(site.file(project, site.FEED_FILE).read_bytes()) == ["Second title"]
+
+
+def test_the_feed_a_long_theme_had_before_its_address_took_a_digest_says_where_it_went(run_sink, item_factory,
+                                                                                        monkeypatch):
+    theme = "Co-production and power-sharing between service users, peer workers and clinicians"
+    post = item_factory(Kind.POST, "Sharing power", published=day(3), themes=[theme])
+    from plugins.sinks.rss.sink import RssSink
+
+    with monkeypatch.context() as before:  # as the code was: the slug cut at 60 (and other code, as the sink sees)
+        before.setattr(site, "theme_path", lambda theme: f"{site.THEMES}{site.slug(theme)}/")
+        before.setattr(RssSink, "_made_from", lambda self, run: "the code before")
+        project, _ = run_sink([post])
+        old = site.file(project, site.theme_feed_path(theme))
+    assert old.is_file() and old != site.file(project, site.theme_feed_path(theme))
+
+    run_sink([post], moment=MOMENT + timedelta(hours=1))
+
+    assert titles(theme_feed(project, theme)) == ["Sharing power"]
+    moved = ET.fromstring(old.read_bytes()).find("channel/item")
+    assert moved.findtext("title") == f"This feed has moved: {theme}"
+    assert moved.findtext("guid").endswith(f"#moved-to-{site.theme_path(theme).split('/')[1]}")

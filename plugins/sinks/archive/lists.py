@@ -231,12 +231,12 @@ def plan_left(built: Site, known: Iterable[str], planned: list[Planned]) -> list
     left = [path for path in known if path not in wanted and (path.endswith("/") or path.endswith(".html"))]
     if not left:
         return []
-    moved = site.moved_themes(built.store) if any(path.startswith(site.THEMES) for path in left) else {}
     spellings: dict[str, Counter] = defaultdict(Counter)
     for entry in built.facts.values():
         for theme in dict.fromkeys(entry.themes):
             spellings[site.theme_path(theme)][theme] += 1
     names = {path: _commonest(spelt) for path, spelt in spellings.items()}  # each theme's page: its heading there
+    moved = site.moved_themes(built.store, names.values()) if any(path.startswith(site.THEMES) for path in left) else {}
     pages = []
     for path in sorted(left):
         target = _left_for(path, wanted, moved)

@@ -182,7 +182,7 @@ def write_left_theme_feeds(project, store, themes: dict[str, tuple[str, list[str
     left = [path for path in sorted((project.core.out_dir / folder).glob(f"*/{name}")) if path not in live]
     if not left:
         return []
-    moved = site.moved_themes(store)
+    moved = site.moved_themes(store, (theme for theme, _ in themes.values()))
     pages = {path.removesuffix(name) for path in themes}
     written = []
     for path in left:

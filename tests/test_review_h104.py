@@ -526,3 +526,26 @@ def test_status_still_shows_that_the_monthly_run_failed_after_a_morning_of_refre
     out = capsys.readouterr().out
     shown = "\n".join(line for line in out.splitlines() if not line.startswith("latest issue:"))  # "0 failed"
     assert "failed" in shown.lower(), out  # not "failures in a row", the sources table's heading
+
+
+def test_a_new_secret_is_warned_of_when_the_only_reader_of_the_mail_before_was_forgotten(write_project, monkeypatch,
+                                                                                          caplog):
+    """`journal.delivered_before` read the deliveries table, which `pipeline subscribers forget` thins: once the only
+    readers of issue 1 were forgotten, the next issue went out signed with a new secret without the warning, though
+    issue 1 (with links signed by the secret lost) is still in inboxes. It now reads the `mailed` table too."""
+    import logging
+
+    monkeypatch.delenv("PIPELINE_SECRET", raising=False)
+    config = _outbox_project(write_project, posts=("2016-01-20",))
+    assert main(["run", "-c", str(config), "--as-of", "2016-02-01"]) == 0  # issue 1 mailed to ann
+    assert main(["subscribers", "forget", "ann@example.org", "-c", str(config)]) == 0
+    (config.parent / "subscribers.csv").write_text("email,name\nbea@example.org,Bea\n", encoding="utf-8")
+    (config.parent / "state" / "secret").unlink()  # lost; PIPELINE_SECRET was never set
+    (config.parent / "blog" / "2016-02-20.md").write_text(POST.format(title="March news", day="2016-02-20"),
+                                                          encoding="utf-8")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pipeline"):
+        assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 0
+    assert list((config.parent / "outbox").rglob("bea@example.org-*.eml"))  # issue 2 went out, to bea
+    warned = [r.getMessage() for r in caplog.records if "secret" in r.getMessage()]
+    assert len(warned) == 1 and "signed with a new secret" in warned[0], warned  # said once, and not as two secrets

@@ -228,8 +228,9 @@ def deliveries_to(store: Store, recipient: str) -> list[tuple[int, str, str, str
 
 
 def delivered_before(store: Store) -> bool:
-    """Whether any issue was ever sent to anyone (its links are in inboxes)."""
-    return bool(store._rows("SELECT 1 FROM deliveries WHERE status = 'sent' LIMIT 1"))
+    """Whether any issue was ever sent to anyone (its links are in inboxes): `mailed` too, which keeps an issue sent
+    only to people `forget` erased since."""
+    return bool(store._rows("SELECT 1 FROM mailed UNION ALL SELECT 1 FROM deliveries WHERE status = 'sent' LIMIT 1"))
 
 
 def send_began(store: Store, edition: int) -> datetime | None:

@@ -214,14 +214,15 @@ class EmailSink(Sink):
             if not journal.delivered_before(run.store):  # the secret all links will be signed with: nothing to say
                 signing.MADE_HERE.discard(made)
             return
-        if made in signing.MADE_HERE and signing.environment_secret(self.project) is None and \
-                journal.delivered_before(run.store):
+        new = made in signing.MADE_HERE and signing.environment_secret(self.project) is None and \
+            journal.delivered_before(run.store)
+        if new:
             log.warning("this issue's links are signed with a new secret, just made at %s, but issues were mailed "
                         "before with links signed by another: theirs (unsubscribe, preferences) no longer work; put "
                         "back the state/secret they were signed with (from a backup of the state folder), or set "
                         "PIPELINE_SECRET to it, before the next send (README, \"Signed links\")", made)
         signing.MADE_HERE.discard(made)  # said once: this issue's mail is the first signed with it
-        if (before := signing.mismatch(self.project, links)) is not None:
+        if not new and (before := signing.mismatch(self.project, links)) is not None:  # (a new secret: said above)
             log.warning("this issue's links are signed with the secret from %s, the mail before it with the one from "
                         "%s: a `pipeline serve` still using that one refuses them; give serve and every run the same "
                         "secret (README, \"Signed links\")", signing.secret_source(self.project), before)

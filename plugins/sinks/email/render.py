@@ -157,8 +157,9 @@ def _ascii_links(section: view.SectionView) -> view.SectionView:
 
 _LINKED = frozenset({"url", "calendar_url", "image", "booking_url"})  # links already: `header_link`
 # Where an address a mail client would link starts in text: a URL, one starting www. (not in the middle of a word),
-# an email address (its part before the @)
-_TYPED = re.compile(r"(?<![A-Za-z0-9])(?:https?://|www\.)|[\w.+'-]+@", re.IGNORECASE)
+# an email address (its part before the @, looked for only from a word's first character: from every one, a long
+# word with no @ in it cost its length squared, and a field of a hostile feed can be as long as it likes)
+_TYPED = re.compile(r"(?<![A-Za-z0-9])(?:https?://|www\.)|(?<![\w.+'-])[\w.+'-]+@", re.IGNORECASE)
 _NEVER_IN = frozenset('<>"`{}|\\^')  # what no address holds unescaped: it ends there
 _TRAILING = ".,;:!?'\")]}"  # after an address, the sentence's: a full stop, a closing bracket or quote
 

@@ -23,11 +23,27 @@ class Registered:
     plugin: str
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A component the registry did not take because another plugin registered its name first (`owner`);
+    the plugin's other components are registered as usual."""
+
+    category: str
+    name: str
+    plugin: str
+    owner: str
+
+    @property
+    def reason(self) -> str:
+        return (f"{self.category} {self.name!r} was not registered: plugin {self.owner!r} registered that name "
+                f"first; block one with PIPELINE_BLOCK_PLUGINS")
+
+
 class Registry:
     def __init__(self) -> None:
         self._components: dict[str, dict[str, Registered]] = {category: {} for category in CATEGORIES}
         self.problems: list[str] = []
-        self.refused: dict[str, str] = {}  # plugin -> why a component it registered was refused (its first)
+        self.refused: list[Refused] = []  # components not taken: their name was another plugin's
 
     def add(self, category: str, component: type[Component], plugin: str) -> None:
         base = CATEGORIES[category]
@@ -43,8 +59,7 @@ class Registry:
         if existing:
             self.problems.append(f"{category} {name!r} is registered by both plugin {existing.plugin!r} "
                                  f"and plugin {plugin!r}; block one with PIPELINE_BLOCK_PLUGINS")
-            self.refused.setdefault(plugin, f"registers {category} {name!r}, a name plugin {existing.plugin!r} "
-                                            f"registers too; block one with PIPELINE_BLOCK_PLUGINS")
+            self.refused.append(Refused(category, name, plugin, existing.plugin))
             return
         self._components[category][name] = Registered(component, plugin)
 

@@ -132,15 +132,21 @@ def _check_state(project: Project) -> None:
 
 
 def plugins_data(host, registry) -> dict:
-    """Every plugin (where it comes from, what it registers, why it is broken) and every conflict."""
+    """Every plugin (where it comes from, what it registers, the components refused because another plugin has
+    their name, why it is broken) and every conflict. A plugin that lost a name is not broken: its other
+    components are registered and listed."""
     provided: dict[str, list[dict]] = {}
     for category, name, registered in registry.all():
         provided.setdefault(registered.plugin, []).append({"category": category, "name": name})
+    refused: dict[str, list[dict]] = {}
+    for taken in registry.refused:
+        refused.setdefault(taken.plugin, []).append({"category": taken.category, "name": taken.name,
+                                                     "owner": taken.owner, "reason": taken.reason})
     unusable = _unusable_settings(registry)
     plugins = [{"name": plugin, "from": origin, "components": provided.get(plugin, []),
-                "broken": host.broken.get(plugin, unusable.get(plugin, registry.refused.get(plugin)))}
+                "refused": refused.get(plugin, []), "broken": host.broken.get(plugin, unusable.get(plugin))}
                for plugin, origin in sorted(host.origins.items())]
-    plugins += [{"name": name, "from": origin, "components": [], "broken": reason}
+    plugins += [{"name": name, "from": origin, "components": [], "refused": [], "broken": reason}
                 for name, origin, reason in host.unloaded]
     exit_code = 2 if host.broken or unusable or host.unloaded or registry.problems else 0
     return {"ok": exit_code == 0, "exit_code": exit_code, "plugins": plugins, "conflicts": list(registry.problems)}
@@ -173,6 +179,9 @@ def cmd_plugins(args) -> int:
     table = Table("plugin", "components", "from", box=None)
     for plugin in data["plugins"]:
         listed = escape(", ".join(f"{c['category']} {c['name']}" for c in plugin["components"]) or "-")
+        if plugin["refused"]:  # the others are registered; the conflict line under the table says what to do
+            listed += "; [yellow]refused:[/yellow] " + escape(", ".join(
+                f"{c['category']} {c['name']} (name taken by plugin {c['owner']!r})" for c in plugin["refused"]))
         components = "[red]BROKEN[/red]" if plugin["broken"] is not None else listed
         table.add_row(escape(plugin["name"]), components, escape(plugin["from"]))
     console.print(table)

@@ -180,11 +180,26 @@ def test_quiet_schedule_prints_nothing_while_all_is_well(write_project):
     process = subprocess.Popen([str(Path(sys.executable).parent / "pipeline"), "-q", "schedule", "-c", str(config)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 30
-    while not (config.parent / "out" / "feed.xml").exists():  # the refresh made at start
+    while not _a_run_finished(config.parent / "state" / "pipeline.sqlite"):  # the refresh made at start
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.1)
-    time.sleep(0.5)
+    assert (config.parent / "out" / "feed.xml").exists()
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 143
     assert (out, err) == ("", "")
+
+
+def _a_run_finished(database) -> bool:
+    """Whether the state database records a finished run (read only: the scheduler holds it)."""
+    import sqlite3
+
+    if not database.exists():
+        return False
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        return bool(db.execute("SELECT 1 FROM runs WHERE finished IS NOT NULL").fetchone())
+    except sqlite3.OperationalError:  # made but not yet set up
+        return False
+    finally:
+        db.close()

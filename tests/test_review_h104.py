@@ -166,6 +166,16 @@ def _alerts(config: Path) -> list[str]:
             if "fay@network.example.org" in path.read_text(encoding="utf-8")]
 
 
+def _wait_for_alert(config: Path, text: str, scheduler, timeout: float = 60) -> None:
+    """Until an alert holding `text` is in the outbox, while the scheduler runs (its fake clock 600 times the
+    real one), or `timeout` seconds: the test's assertion then says what was missing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and scheduler.process.poll() is None:
+        if any(text in alert for alert in _alerts(config)):
+            return
+        time.sleep(0.1)
+
+
 def test_a_state_database_damaged_in_its_header_is_told_to_the_organisers_by_the_scheduler(write_project):
     """The service runs `pipeline schedule`; a bad sector (or a bad restore) leaves the state database unreadable
     from its first page ('file is not a database'). Now: the scheduler's check opens the store outside the
@@ -182,7 +192,7 @@ def test_a_state_database_damaged_in_its_header_is_told_to_the_organisers_by_the
     scheduler = Scheduling(config, "2016-02-10T12:00:00+00:00")
     try:
         scheduler.wait_for("error checking what is due")
-        time.sleep(2)  # twenty minutes of the fake clock
+        _wait_for_alert(config, "damaged", scheduler)
     finally:
         said = scheduler.stop()
     assert any("damaged" in text for text in _alerts(config)), said
@@ -200,7 +210,7 @@ def test_an_edition_the_scheduler_could_not_make_in_its_window_is_told_to_the_or
     scheduler = Scheduling(config, "2016-03-04T12:00:00+00:00")
     try:
         scheduler.wait_for("was not made within")
-        time.sleep(3)  # half an hour of the fake clock, a refresh done
+        _wait_for_alert(config, "2016-03-01", scheduler)
     finally:
         said = scheduler.stop()
     assert any("2016-03-01" in text for text in _alerts(config)), said
@@ -223,7 +233,7 @@ def test_a_pipeline_toml_broken_while_the_scheduler_runs_is_told_before_the_issu
         config.write_text(config.read_text(encoding="utf-8").replace('type = "blog"', 'type = "blog'),
                           encoding="utf-8")
         scheduler.wait_for("error checking what is due")
-        time.sleep(10)  # a hundred minutes of the fake clock: past 08:00 and past the window
+        _wait_for_alert(config, "pipeline.toml", scheduler)
     finally:
         said = scheduler.stop()
     assert (config.parent / "outbox" / "issue-2").exists() is False  # the issue was indeed not made

@@ -107,8 +107,8 @@ def file_path(project: Project, address: str) -> str | None:
     return path if PurePosixPath(path).suffix.lower() in FILE_SUFFIXES else None
 
 
-def slug(text: str, limit: int = 60) -> str:
-    """'Peer Support & Recovery' -> 'peer-support-recovery' (ASCII, at most `limit` characters)."""
+def slug(text: str, limit: int | None = 60) -> str:
+    """'Peer Support & Recovery' -> 'peer-support-recovery' (ASCII, at most `limit` characters; None: no limit)."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     return _NOT_SLUG.sub("-", ascii_text).strip("-")[:limit].strip("-") or "item"
 
@@ -292,7 +292,7 @@ def theme_path(theme: str) -> str:
     such themes never share a page; spellings that differ only in case or accents ('Peer support', 'peer
     support'; 'ΥΓΕΙΑ', 'Υγεία') still do. So does a theme whose slug is cut at `THEME_SLUG` characters: a
     digest of its whole slug, so two long themes that differ only after them have pages of their own."""
-    whole = slug(theme, limit=len(theme) + 1)
+    whole = slug(theme, limit=None)
     name = whole[:THEME_SLUG].strip("-") or "item"
     if (digest := _script_digest(theme)) is not None:
         name = digest if name == "item" else f"{name}-{digest}"
@@ -314,7 +314,7 @@ def _script_digest(theme: str) -> str | None:
 def _cut_theme_path(theme: str) -> str | None:
     """Where a long theme's page was while its address was only its slug cut at `THEME_SLUG` characters (as
     addresses were made until November 2026), or None for a theme whose address never changed."""
-    if len(slug(theme, limit=len(theme) + 1)) <= THEME_SLUG or _script_digest(theme) is not None:
+    if len(slug(theme, limit=None)) <= THEME_SLUG or _script_digest(theme) is not None:
         return None
     return f"{THEMES}{slug(theme, THEME_SLUG)}/"
 

@@ -110,3 +110,10 @@ def test_long_themes_that_share_their_first_60_characters_have_pages_of_their_ow
     assert site.theme_path("Peer support") == "themes/peer-support/"  # a short theme keeps its address
     exactly = "x" * 60
     assert site.theme_path(exactly) == f"themes/{exactly}/"  # nothing was cut: no digest
+
+
+def test_a_theme_whose_slug_is_longer_than_its_name_is_cut_as_any_other():
+    """NFKD makes one character several ('ﬁ' is 'fi'): the whole slug, not one as long as the name, is what is cut."""
+    ligatures = "ﬁ" * 40  # 40 characters, an 80-character slug
+    assert site.theme_path(ligatures).startswith(f"themes/{'fi' * 30}-")
+    assert site.theme_path(ligatures) != site.theme_path("ﬁ" * 41)

@@ -25,8 +25,8 @@ class Registered:
 
 @dataclass(frozen=True)
 class Refused:
-    """A component the registry did not take because another plugin registered its name first (`owner`);
-    the plugin's other components are registered as usual."""
+    """A component the registry did not take because a plugin registered its name first (`owner`: another, or
+    this one, registering the name twice); the plugin's other components are registered as usual."""
 
     category: str
     name: str
@@ -35,6 +35,9 @@ class Refused:
 
     @property
     def reason(self) -> str:
+        if self.owner == self.plugin:
+            return (f"{self.category} {self.name!r} was not registered a second time: give each component a name "
+                    f"of its own")
         return (f"{self.category} {self.name!r} was not registered: plugin {self.owner!r} registered that name "
                 f"first; block one with PIPELINE_BLOCK_PLUGINS")
 
@@ -57,8 +60,10 @@ class Registry:
             return
         existing = self._components[category].get(name)
         if existing:
-            self.problems.append(f"{category} {name!r} is registered by both plugin {existing.plugin!r} "
-                                 f"and plugin {plugin!r}; block one with PIPELINE_BLOCK_PLUGINS")
+            self.problems.append(
+                f"plugin {plugin!r} registers {category} {name!r} twice; give each component a name of its own"
+                if existing.plugin == plugin else f"{category} {name!r} is registered by both plugin "
+                f"{existing.plugin!r} and plugin {plugin!r}; block one with PIPELINE_BLOCK_PLUGINS")
             self.refused.append(Refused(category, name, plugin, existing.plugin))
             return
         self._components[category][name] = Registered(component, plugin)

@@ -61,3 +61,20 @@ def test_plugins_json_gives_the_refused_component_apart_from_broken(write_projec
     assert listed["h173_import"]["broken"].startswith("failed to load from ")
     assert listed["h173_import"]["refused"] == []
     assert data["exit_code"] == 2 and len(data["conflicts"]) == 1
+
+
+def test_a_plugin_registering_one_name_twice_is_told_so_not_that_another_plugin_has_it(write_project, capsys):
+    """A plugin that registers two transforms of one name was told its name was taken by itself, and to block one
+    of the two plugins ("registered by both plugin 'p' and plugin 'p'; block one with PIPELINE_BLOCK_PLUGINS")."""
+    twice = ("from pipeline import hookimpl\nfrom pipeline.components import Transform\n"
+             "class One(Transform):\n    name = 'h173_twice'\n    def apply(self, items, run):\n        pass\n"
+             "class Two(One):\n    pass\n"
+             "@hookimpl\ndef register_transforms(register):\n    register(One)\n    register(Two)\n")
+    path = write_project(TOML, {"local/h173_self.py": twice})
+    capsys.readouterr()
+    assert main(["plugins", "-c", str(path)]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("conflict: plugin 'h173_self' registers transform 'h173_twice' twice; give each component a name of its "
+            "own") in out
+    assert "refused: transform h173_twice (registered twice by this plugin)" in out
+    assert "block one" not in out

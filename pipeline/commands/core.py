@@ -181,7 +181,9 @@ def cmd_plugins(args) -> int:
         listed = escape(", ".join(f"{c['category']} {c['name']}" for c in plugin["components"]) or "-")
         if plugin["refused"]:  # the others are registered; the conflict line under the table says what to do
             listed += "; [yellow]refused:[/yellow] " + escape(", ".join(
-                f"{c['category']} {c['name']} (name taken by plugin {c['owner']!r})" for c in plugin["refused"]))
+                f"{c['category']} {c['name']} ("
+                + ("registered twice by this plugin" if c["owner"] == plugin["name"] else
+                   f"name taken by plugin {c['owner']!r}") + ")" for c in plugin["refused"]))
         components = "[red]BROKEN[/red]" if plugin["broken"] is not None else listed
         table.add_row(escape(plugin["name"]), components, escape(plugin["from"]))
     console.print(table)

@@ -1,7 +1,7 @@
 """plugins/sources/feedparser_speedups: feedparser reads through a buffered expat reader, works out each base URI
 once, copies each element's parameters directly, looks plain keys up as a dict does, takes a plain absolute URL as
-it is and maps ASCII characters to themselves when it maps Windows-1252's: the same results as feedparser as it
-comes, over its own test corpus, and each piece the same as the code it replaces."""
+it is, maps ASCII characters to themselves when it maps Windows-1252's and looks each new tag up in a set: the same
+results as feedparser as it comes, over its own test corpus, and each piece the same as the code it replaces."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from plugins.sources.feedparser_speedups import (
     params_copy,
     plain_keys,
     plain_urls,
+    unique_tags,
 )
 from tests.test_fastfeed import CORPUS
 
@@ -47,8 +48,11 @@ def parse_both(data: bytes, headers: dict, monkeypatch) -> tuple[dict, dict]:
     plain_keys.use_with(feedparser)
     plain_urls.use_with(feedparser)
     cp1252_table.use_with(feedparser)
+    unique_tags.use_with(feedparser)
     with monkeypatch.context() as patch:
         patch.setattr(feedparser.api, "PREFERRED_XML_PARSERS", [])
+        mixin = feedparser.mixin._FeedParserMixin
+        patch.setattr(mixin, "_add_tag", mixin._add_tag.original)
         patch.setattr(feedparser.mixin, "make_safe_absolute_uri", feedparser.urls.make_safe_absolute_uri)
         patch.setattr(feedparser.mixin, "copy", copy)
         patch.setattr(feedparser.mixin, "_urljoin", feedparser.urls._urljoin)
@@ -329,3 +333,52 @@ def test_what_another_plugin_replaced_first_is_left_as_it_is():
     their_get = Theirs.get
     plain_keys.use_with(types.SimpleNamespace(util=types.SimpleNamespace(FeedParserDict=Theirs)))
     assert Theirs.get is their_get and Theirs(type="x").get("type") == "theirs"
+
+
+TAGS = ["<category>peer support</category>", "<category>Peer support</category>", "<category></category>",
+        "<category domain='https://example.org/t'>recovery</category>", "<category domain='x'></category>",
+        "<dc:subject>space</dc:subject>", "<itunes:keywords>a,b,a, ,c</itunes:keywords>",
+        "<media:keywords>b, d,d</media:keywords>", "<category>recovery</category>"]
+ATOM_TAGS = ["<category term='peer support'/>", "<category term='peer support' scheme='s'/>",
+             "<category term='x' label='X'/>", "<category scheme='s'/>", "<category label='only'/>",
+             "<category term='peer support'/>", "<category/>", "<category term='x' label='X'/>"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tags_are_kept_as_feedparser_keeps_them(seed, monkeypatch):
+    """Random categories, subjects and keywords, repeated and empty, in RSS and Atom entries and their channel."""
+    chance = random.Random(seed)
+    for _ in range(60):
+        rss = "".join(chance.choice(TAGS) for _ in range(chance.randint(0, 30)))
+        items = "".join(f"<item><title>{n}</title>{''.join(chance.choice(TAGS) for _ in range(chance.randint(0, 40)))}"
+                        f"</item>" for n in range(3))
+        data = (f"<?xml version='1.0'?><rss version='2.0' xmlns:dc='http://purl.org/dc/elements/1.1/' "
+                f"xmlns:itunes='http://www.itunes.com/dtds/podcast-1.0.dtd' xmlns:media='http://search.yahoo.com/mrss/'>"
+                f"<channel><title>T</title>{rss}{items}</channel></rss>").encode()
+        plain, faster = parse_both(data, {"content-type": "application/rss+xml"}, monkeypatch)
+        assert plain == faster
+        entries = "".join(f"<entry><title>{n}</title>"
+                          f"{''.join(chance.choice(ATOM_TAGS) for _ in range(chance.randint(0, 40)))}</entry>"
+                          for n in range(3))
+        data = f"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>T</title>{entries}</feed>".encode()
+        plain, faster = parse_both(data, {"content-type": "application/atom+xml"}, monkeypatch)
+        assert plain == faster
+
+
+def test_an_entry_with_thousands_of_categories_keeps_each_once(monkeypatch):
+    categories = "".join(f"<category>topic {n % 2500}</category>" for n in range(5000))
+    data = f"<?xml version='1.0'?><rss version='2.0'><channel><item><title>t</title>{categories}</item></channel></rss>"
+    unique_tags.use_with(feedparser)
+    entry = feedparser.parse(data.encode()).entries[0]
+    assert [tag.term for tag in entry.tags] == [f"topic {n}" for n in range(2500)]
+
+
+def test_an_add_tag_another_plugin_replaced_is_left_as_it_is():
+    import types
+
+    def theirs(self, term, scheme, label):
+        return None
+
+    mixin = types.SimpleNamespace(_FeedParserMixin=types.SimpleNamespace(_add_tag=theirs))
+    unique_tags.use_with(types.SimpleNamespace(mixin=mixin, util=feedparser.util))
+    assert mixin._FeedParserMixin._add_tag is theirs

@@ -7,7 +7,8 @@ however often it is called, and only over feedparser's own: what another plugin 
 - `params_copy`: each content element's parameters copied directly, not by `copy.deepcopy`;
 - `plain_keys`: a FeedParserDict's plain keys looked up as a dict's are (its aliases as before);
 - `plain_urls`: an absolute http(s) link taken as it is instead of joined with the base;
-- `cp1252_table`: ASCII text translated without a KeyError per character.
+- `cp1252_table`: ASCII text translated without a KeyError per character;
+- `unique_tags`: each new tag (a category, a keyword) looked up in a set, not compared with every one before it.
 
 tests/test_feedparser_speedups.py compares each with feedparser's own code, and the whole over feedparser's
 test corpus.
@@ -28,7 +29,8 @@ def use_with(feedparser: ModuleType) -> None:
         params_copy,
         plain_keys,
         plain_urls,
+        unique_tags,
     )
 
-    for speedup in (buffered_expat, base_uri_cache, params_copy, plain_keys, plain_urls, cp1252_table):
+    for speedup in (buffered_expat, base_uri_cache, params_copy, plain_keys, plain_urls, cp1252_table, unique_tags):
         speedup.use_with(feedparser)

@@ -5,6 +5,7 @@ It now reads the body's start, more only when that gives too little text, and gi
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -20,9 +21,12 @@ PIECES = ["<p>", "</p>", "word ", "Peer support ", "longerwordwithoutspaces" * 3
           "<em>", "</em>", ".", ", ", "—", "<p></p>" * 20, "<b></b>" * 40]
 
 
+OLD_BLOCK_TAG = re.compile(r"<(/?)(p|br|li|h[1-6]|div|tr|td|th|blockquote|dd|dt|figcaption)\b", re.I)  # as it was
+
+
 def whole_body(body_html: str) -> str:
     """The excerpt as it was made: from the whole body."""
-    text = plain_text(item_view._BLOCK_TAG.sub(r" <\1\2", body_html))
+    text = plain_text(OLD_BLOCK_TAG.sub(r" <\1\2", body_html))
     return item_view.shorten(one_line(text), item_view.EXCERPT_CHARS)
 
 

@@ -65,3 +65,11 @@ def test_the_send_bench_delivers_one_copy_to_each_subscriber(tmp_path):
     done = bench("send_bench.py", "--subscribers", "20", "--latency", "0", "--repeat", "1", cwd=tmp_path)
     assert "ledger: 20 readers, copies each [1]" in done.stderr
     assert "pipeline run, email sink" in done.stdout
+
+
+def test_the_hostile_bench_runs_both_feeds_through_every_stage(tmp_path):
+    done = bench("hostile_bench.py", "--scale", "0.005", "--repeat", "1", cwd=tmp_path)
+    assert "hostile source: 10 items" in done.stderr and "hostile source: 6 items" in done.stderr
+    rows = [line.split("|")[2].strip().split()[0] for line in done.stdout.splitlines() if line.count("|") == 8
+            and "MB" in line]
+    assert rows == ["deep", "wide"]

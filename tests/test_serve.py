@@ -999,6 +999,26 @@ def _token(live: LiveServer, purpose: str, subscriber_id: int) -> str:
     return live.app.state.web.links.tokens.make(purpose, subscriber_id)
 
 
+def test_a_signal_before_uvicorn_has_started_its_server_leaves_no_python_warning(tmp_path):
+    """SIGTERM between `serve`'s 'serving' line and uvicorn starting its server (asyncio.run setting its loop up):
+    the stop's line was followed by "RuntimeWarning: coroutine 'Server.serve' was never awaited" and the line of
+    source it was found on, on the organiser's terminal. The signal is sent at that point here (uvicorn's `run`
+    made to meet it there), so what is printed does not depend on the machine's speed."""
+    config = serve_project(tmp_path / "early").config_path
+    script = ("import signal, sys, uvicorn\n"
+              "from pipeline.cli import Stopped, console\n"
+              "def run(self, sockets=None):\n"
+              "    serving = self.serve(sockets=sockets)  # made, as uvicorn's run makes it, then the signal\n"
+              "    raise Stopped(signal.SIGTERM)\n"
+              "uvicorn.Server.run = run\n"
+              f"sys.argv = ['pipeline', 'serve', '--config', {str(config)!r}, '--port', '0']\n"
+              "console()\n")
+    done = subprocess.run([sys.executable, "-W", "default", "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 143, done.stderr
+    assert done.stderr.rstrip().splitlines()[-1] == "stopped by SIGTERM (exit 143)", done.stderr
+    assert "never awaited" not in done.stderr
+
+
 def test_serve_stopped_by_sigterm_says_so_without_the_runs_words(tmp_path):
     """A signal ends `serve` (exit 143) with one line of its own, not a run's about workers and a send's batches."""
     with ServeProcess(serve_project(tmp_path / "stopped").config_path) as serving:

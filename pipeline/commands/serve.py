@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
+import warnings
 from collections.abc import Callable
 
 from pipeline.config import load_project
@@ -73,7 +74,14 @@ def cmd_serve(args) -> int:
                             ws="none")
     redact_logger("uvicorn.error")  # (after Config sets its logging up) the traceback of an error no page caught
     quiet_bad_requests("uvicorn.error")  # what it warns of each bad request, said once (web/server_log.py)
-    uvicorn.Server(config).run(sockets=listening)
+    # A signal before uvicorn has taken over its handling (while asyncio.run sets its loop up) stops `serve` with
+    # the server's coroutine made but never run: Python's warning of it would follow the stop's own line.
+    warnings.filterwarnings("ignore", message="coroutine 'Server.serve' was never awaited", category=RuntimeWarning)
+    try:
+        uvicorn.Server(config).run(sockets=listening)
+    finally:
+        for sock in listening:  # closed by uvicorn when it served; not when a signal came first
+            sock.close()
     return 0
 
 

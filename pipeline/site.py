@@ -351,6 +351,16 @@ def moved_themes(store: Store, carried: Iterable[str] = ()) -> dict[str, str]:
     return moved
 
 
+def split_theme(path: str, carried: Iterable[str]) -> list[str]:
+    """The themes of `carried` (those items carry now) that shared the page at `path` while their addresses were
+    their slugs cut short (`_cut_theme_path`), one spelling each, when two or more did; else none."""
+    pages: dict[str, str] = {}
+    for theme in sorted(carried):
+        if _cut_theme_path(theme) == path:
+            pages.setdefault(theme_path(theme), theme)
+    return sorted(pages.values()) if len(pages) > 1 else []
+
+
 def theme_left_for(path: str, live: Container[str], moved: Mapping[str, str]) -> str | None:
     """The theme the page of a theme no item carries (`path`, themes/SLUG/) leads to: the one it became, or what
     that became in turn (`moved`, from `moved_themes`), whose page is `live`; None when there is none."""

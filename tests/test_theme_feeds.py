@@ -313,3 +313,29 @@ def test_the_feed_a_long_theme_had_before_its_address_took_a_digest_says_where_i
     moved = ET.fromstring(old.read_bytes()).find("channel/item")
     assert moved.findtext("title") == f"This feed has moved: {theme}"
     assert moved.findtext("guid").endswith(f"#moved-to-{site.theme_path(theme).split('/')[1]}")
+
+
+def test_the_feed_two_long_themes_shared_before_their_addresses_took_a_digest_names_both(run_sink, item_factory,
+                                                                                          monkeypatch):
+    """Two long themes that differ only after 60 characters had one feed; now each has its own, and the one they
+    shared says so, naming both feeds (it said the feed had ended, as if neither theme were left: review h175)."""
+    from plugins.sinks.rss.sink import RssSink
+
+    stem = "Co-production and power-sharing between service users, peer workers and clinicians"
+    wards, teams = f"{stem} on wards", f"{stem} in teams"
+    posts = [item_factory(Kind.POST, "Ward rounds", published=day(3), themes=[wards]),
+             item_factory(Kind.POST, "Team meetings", published=day(4), themes=[teams])]
+    with monkeypatch.context() as before:  # as the code was: the slug cut at 60, one feed for both
+        before.setattr(site, "theme_path", lambda theme: f"{site.THEMES}{site.slug(theme)}/")
+        before.setattr(RssSink, "_made_from", lambda self, run: "the code before")
+        project, _ = run_sink(posts)
+        old = site.file(project, site.theme_feed_path(wards))
+        assert sorted(titles(old.read_bytes())) == ["Team meetings", "Ward rounds"]  # one feed for both
+
+    run_sink(posts, moment=MOMENT + timedelta(hours=1))
+
+    split = ET.fromstring(old.read_bytes()).find("channel/item")
+    assert split.findtext("title") == "This feed has been split"
+    for theme in (wards, teams):
+        assert site.url(project, site.theme_feed_path(theme)) in split.findtext("description")
+    assert_valid(old.read_bytes(), site.url(project, old.relative_to(project.core.out_dir).as_posix()))

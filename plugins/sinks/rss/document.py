@@ -102,23 +102,42 @@ def theme_channel(project: Project, theme: str, network: str | None = None) -> C
                    self_url=site.url(project, site.theme_feed_path(theme)))
 
 
-def left_feed(project: Project, path: str, title: str, theme: str | None, moment: datetime) -> ET.Element:
+def left_guid(project: Project, path: str, theme: str | None, split: list[str]) -> str:
+    """The guid of the one item of the feed at `path` once no item carries its theme (`left_feed`): where it leads."""
+    self_url = site.url(project, path)
+    if theme:
+        return f"{self_url}#moved-to-{site.theme_path(theme).split('/')[1]}"
+    if split:
+        return f"{self_url}#split-to-" + "+".join(site.theme_path(each).split("/")[1] for each in split)
+    return f"{self_url}#ended"
+
+
+def left_feed(project: Project, path: str, title: str, theme: str | None, moment: datetime,
+              split: list[str] | None = None) -> ET.Element:
     """What a theme's feed at `path` (titled `title`) says once no item carries the theme: one item, dated `moment`,
-    naming the theme it became and that one's feed (`theme`), or, for a theme only taken out, that it has ended.
+    naming the theme it became and that one's feed (`theme`), or the themes that shared it and their feeds (`split`:
+    two long themes whose addresses were once cut to one), or, for a theme only taken out, that it has ended.
     A static host cannot answer with a redirect, and a feed reader that found the file gone would only show an
     error: this way it is still a valid feed, and tells its reader where to go. Its guid names where it leads, so a
     reader shows it once, and again only if that changes."""
     archive = site.publishes(project, "archive")
     self_url = site.url(project, path)
+    split = [] if theme else list(split or [])
+    guid = left_guid(project, path, theme, split)
     if theme:
         label, feed = theme_label(theme), site.url(project, site.theme_feed_path(theme))
         page = site.url(project, site.theme_path(theme) if archive else site.FRONT_PAGE)
         heading = f"This feed has moved: {label}"
         text = f"The theme is now {label}. Its feed is {feed}: subscribe to that one to follow it."
-        guid = f"{self_url}#moved-to-{site.theme_path(theme).split('/')[1]}"
+    elif split:
+        page = site.url(project, site.THEMES if archive else site.FRONT_PAGE)
+        feeds = "; ".join(f"{theme_label(each)}: {site.url(project, site.theme_feed_path(each))}" for each in split)
+        heading = "This feed has been split"
+        text = (f"This feed was {len(split)} themes' at once. Each now has a feed of its own ({feeds}): subscribe "
+                f"to those you follow.")
     else:
         page = site.url(project, site.THEMES if archive else site.FRONT_PAGE)
-        heading, guid = "This feed has ended", f"{self_url}#ended"
+        heading = "This feed has ended"
         text = (f"{project.core.name} no longer has this theme. Everything it publishes is in "
                 f"{site.feed_url(project)}.")
     rss = ET.Element("rss", {"version": "2.0"})

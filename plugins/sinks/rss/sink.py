@@ -26,7 +26,7 @@ from pipeline.models import Item
 from pipeline.run_context import RunContext
 from pipeline.state.site import pages_written, record_pages
 from plugins.sinks.rss.choose import choose
-from plugins.sinks.rss.document import build_feed, feed_bytes, left_feed, main_channel, theme_channel
+from plugins.sinks.rss.document import build_feed, feed_bytes, left_feed, left_guid, main_channel, theme_channel
 from plugins.sinks.rss.guids import Guids
 
 
@@ -173,23 +173,25 @@ def write_if_changed(path: Path, data: bytes) -> bool:
 def write_left_theme_feeds(project, store, themes: dict[str, tuple[str, list[str]]], moment: datetime,
                            network: str | None) -> list[str]:
     """Every theme feed under out_dir whose theme no item carries any more (not in `themes`) is kept, saying where
-    the theme went (`document.left_feed`: the theme most of its items took instead, `site.moved_themes`, else that it
-    ended), so no feed a reader subscribed to goes missing. Written once for each place it leads to; the files
-    written."""
+    the theme went (`document.left_feed`: the theme most of its items took instead, `site.moved_themes`; the long
+    themes that shared it, `site.split_theme`; else that it ended), so no feed a reader subscribed to goes missing.
+    Written once for each place it leads to; the files written."""
     example = site.theme_feed_path("x")  # themes/x/feed.xml: the pattern of every theme's feed
     folder, name = Path(example).parent.parent, Path(example).name
     live = {site.file(project, path) for path in themes}
     left = [path for path in sorted((project.core.out_dir / folder).glob(f"*/{name}")) if path not in live]
     if not left:
         return []
-    moved = site.moved_themes(store, (theme for theme, _ in themes.values()))
+    carried = [theme for theme, _ in themes.values()]
+    moved = site.moved_themes(store, carried)
     pages = {path.removesuffix(name) for path in themes}
     written = []
     for path in left:
         feed = path.relative_to(project.core.out_dir).as_posix()
         theme = site.theme_left_for(feed.removesuffix(name), pages, moved)
+        split = [] if theme else site.split_theme(feed.removesuffix(name), carried)
         before = path.read_bytes()
-        guid = site.url(project, feed) + (f"#moved-to-{site.theme_path(theme).split('/')[1]}" if theme else "#ended")
+        guid = left_guid(project, feed, theme, split)
         if f">{guid}</guid>".encode() in before:
             continue  # says so already
         try:
@@ -197,6 +199,6 @@ def write_left_theme_feeds(project, store, themes: dict[str, tuple[str, list[str
         except ET.ParseError:
             title = ""
         title = title or network or project.core.name
-        write_atomic(path, feed_bytes(left_feed(project, feed, title, theme, moment)))
+        write_atomic(path, feed_bytes(left_feed(project, feed, title, theme, moment, split)))
         written.append(str(path))
     return written

@@ -195,7 +195,20 @@ _TEASER = re.compile(r"[\[(](?:…|\.\.\.)[\])]$")  # "… Hearing Voices and [�
 _START = re.compile(r"^[\"'“‘(\[]*[A-Z0-9£$€]")
 _START_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789£$€")  # a sentence starting with one matches _START
 _CLOSING = "\"'”’)]"
-_WORDPRESS_FOOTER = re.compile(r"The post .+ appeared first on .+\.$")  # a WordPress feed's line after each post
+_FOOTER_HEAD, _FOOTER_MIDDLE = "The post ", " appeared first on "
+
+
+def _wordpress_footer(sentence: str) -> bool:
+    """Whether `sentence` is a WordPress feed's line after each post, as `The post .+ appeared first on .+\\.$`
+    matches it, read once: only the first " appeared first on " after the title is tried (a later one leaves the
+    site less room), where the pattern tried each in turn to the end of the line (k of them cost k·n)."""
+    line = sentence[:-1] if sentence.endswith("\n") else sentence  # ($ matches before a final line feed)
+    if not line.startswith(_FOOTER_HEAD) or not line.endswith(".") or "\n" in line:
+        return False
+    middle = line.find(_FOOTER_MIDDLE, len(_FOOTER_HEAD) + 1)  # a title of one character at least
+    return middle != -1 and middle + len(_FOOTER_MIDDLE) < len(line) - 1  # and a site before the full stop
+
+
 # A line of particulars, not a sentence: when and where ("Thursday 23 June 2016, 1.30 to 4.30pm, Leeds Beckett
 # University, and online."), or a post's terms ("Band 6, full time, permanent."): short pieces between commas, the
 # first a day, a date, a time or a term, as written.
@@ -320,7 +333,7 @@ def is_real(sentence: str, opening: bool | None = None) -> bool:
     if count <= 30 and (sentence.count(",") + sentence.count(";") >= 2 and _particulars(sentence)
                         or ("£" in sentence or "$" in sentence or "€" in sentence) and _prices(sentence)):
         return False
-    if sentence.startswith("The post ") and _WORDPRESS_FOOTER.match(sentence):
+    if sentence.startswith(_FOOTER_HEAD) and _wordpress_footer(sentence):
         return False
     if opening is None:
         opening = _may_open(sentence, _OPENING_HEADS)

@@ -339,11 +339,8 @@ def moved_themes(store: Store, carried: Iterable[str] = ()) -> dict[str, str]:
             gained.setdefault(path, Counter())[new] += items
         else:  # the same theme spelt otherwise ('Peer support' to 'peer support'): those items kept it
             lost[path] -= items
-    cut: dict[str, dict[str, str]] = {}  # a cut address -> the page of each theme that had it -> one spelling
-    for theme in sorted(carried):
-        if (was := _cut_theme_path(theme)) is not None:
-            cut.setdefault(was, {}).setdefault(theme_path(theme), theme)
-    moved = {was: theme for was, pages in cut.items() if len(pages) == 1 for theme in pages.values()}
+    moved = {was: theme for was, pages in _cut_addresses(carried).items() if len(pages) == 1
+             for theme in pages.values()}
     for path, themes in gained.items():
         theme = min(themes, key=lambda t: (-themes[t], t))
         if 2 * themes[theme] > lost[path]:
@@ -354,11 +351,18 @@ def moved_themes(store: Store, carried: Iterable[str] = ()) -> dict[str, str]:
 def split_theme(path: str, carried: Iterable[str]) -> list[str]:
     """The themes of `carried` (those items carry now) that shared the page at `path` while their addresses were
     their slugs cut short (`_cut_theme_path`), one spelling each, when two or more did; else none."""
-    pages: dict[str, str] = {}
-    for theme in sorted(carried):
-        if _cut_theme_path(theme) == path:
-            pages.setdefault(theme_path(theme), theme)
+    pages = _cut_addresses(carried).get(path, {})
     return sorted(pages.values()) if len(pages) > 1 else []
+
+
+def _cut_addresses(carried: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Each address long themes of `carried` had while it was their slug cut short (`_cut_theme_path`) -> the page of
+    each such theme now -> one spelling of it."""
+    cut: dict[str, dict[str, str]] = {}
+    for theme in sorted(carried):
+        if (was := _cut_theme_path(theme)) is not None:
+            cut.setdefault(was, {}).setdefault(theme_path(theme), theme)
+    return cut
 
 
 def theme_left_for(path: str, live: Container[str], moved: Mapping[str, str]) -> str | None:

@@ -46,7 +46,7 @@ class Registry:
     def __init__(self) -> None:
         self._components: dict[str, dict[str, Registered]] = {category: {} for category in CATEGORIES}
         self.problems: list[str] = []
-        self.refused: list[Refused] = []  # components not taken: their name was another plugin's
+        self.refused: list[Refused] = []  # components not taken: their name was taken (by another plugin, or twice)
 
     def add(self, category: str, component: type[Component], plugin: str) -> None:
         base = CATEGORIES[category]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -70,7 +71,7 @@ def project(folder: Path, feed_file: Path) -> Path:
 
 def run_once(config: Path, checkout: Path) -> dict[str, float]:
     for name in ("state", "out", "outbox"):
-        subprocess.run(["rm", "-rf", str(config.parent / name)], check=True)
+        shutil.rmtree(config.parent / name, ignore_errors=True)
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "pipeline", "run", "--as-of", "2016-02-01", "--json",

@@ -16,6 +16,61 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = False, privat
     the file's bytes and then its name are on the disk when this returns (fsync of the file and of its folder), so a
     power cut cannot leave it empty or gone once it is counted on (an email recorded as delivered to the outbox).
     With `private` (a subscriber's email), the file is its owner's alone (0600), and so is a folder made for it."""
+    temp = _written_beside(path, data, durable=durable, private=private)
+    _put_in_place(temp, path)
+    if durable:
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
+class Staged:
+    """Files written under temporary names beside their places (`write`), then all put in place together
+    (`commit`), or none (`discard`), so that a reader meets the old set of files or the new one: a site's index
+    never links to a page that a full disk kept from being written. As a context manager, it commits when the
+    block ends and discards when it raises."""
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[str, Path]] = []  # (temporary file, its place)
+
+    def write(self, path: Path, data: str | bytes) -> None:
+        """Write `data` (text as UTF-8) for `path`, under a temporary name until `commit`."""
+        self._staged.append((_written_beside(path, data), path))
+
+    def commit(self) -> None:
+        """Rename every file written into its place, in the order written. A rename that fails (a folder made by
+        hand where a file goes) does not stop the others; the first such error is raised once all are done."""
+        staged, self._staged = self._staged, []
+        failed: OSError | None = None
+        for temp, path in staged:
+            try:
+                _put_in_place(temp, path)
+            except OSError as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
+
+    def discard(self) -> None:
+        """Remove every file written and not committed: each place keeps what it had."""
+        staged, self._staged = self._staged, []
+        for temp, _ in staged:
+            Path(temp).unlink(missing_ok=True)
+
+    def __enter__(self) -> Staged:
+        return self
+
+    def __exit__(self, kind, exc, traceback) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+def _written_beside(path: Path, data: str | bytes, *, durable: bool = False, private: bool = False) -> str:
+    """A temporary file beside `path` (its folder made if need be) holding `data`, with the mode `path` will have;
+    its name. A write that fails removes it, and its error names `path`."""
     if private and not path.parent.is_dir():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,18 +86,26 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = False, privat
                 out.flush()
                 os.fsync(out.fileno())
         os.chmod(temp, 0o600 if private else 0o644)
+    except BaseException as exc:
+        Path(temp).unlink(missing_ok=True)
+        _name(exc, path)
+        raise
+    return temp
+
+
+def _put_in_place(temp: str, path: Path) -> None:
+    try:
         os.replace(temp, path)
     except BaseException as exc:
         Path(temp).unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.filename is None:  # a write on a full disk names no file
-            exc.filename = str(path)
+        if isinstance(exc, OSError):  # it names the temporary file, which nobody knows, then `path`: `path` alone
+            exc.filename, exc.filename2 = str(path), None
         raise
-    if durable:
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+
+
+def _name(exc: BaseException, path: Path) -> None:
+    if isinstance(exc, OSError) and exc.filename is None:  # a write on a full disk names no file
+        exc.filename = str(path)
 
 
 def folder_problem(path: Path) -> str | None:

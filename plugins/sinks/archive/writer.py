@@ -1,6 +1,9 @@
 """Writing the site incrementally: a page is rendered only when what it is made from changed, written
-only when its bytes changed, always atomically; a file this sink wrote that no longer belongs to
-the site is removed.
+only when its bytes changed; a file this sink wrote that no longer belongs to the site is removed.
+
+The files a run changes are all written under temporary names first, and put in place together only when
+every one of them is written (`pipeline.files.Staged`): a full disk, or a page that fails to render, leaves
+the whole site as the last run made it, never new indexes linking to item pages that were not written.
 
 Each planned file has a `key`: a hash of everything it is made from (the items' fingerprints, the
 templates, the settings, the page's place in its list). The state database remembers the key and
@@ -21,7 +24,7 @@ from pathlib import Path
 
 from pipeline import site
 from pipeline.config import Project
-from pipeline.files import write_atomic
+from pipeline.files import Staged
 from pipeline.state import Store
 from pipeline.state import site as site_state
 
@@ -62,6 +65,22 @@ def publish(project: Project, store: Store, sink: str, planned: list[Planned],
     done = Published(files=len(planned))
     rows: list[tuple[str, str, str]] = []
     checked: list[tuple[str, str, str]] = []  # (site path, file, digest): their stats are kept
+    with Staged() as staged:
+        _write_changed(project, planned, known, seen, staged, done, rows, checked)
+    wanted = {page.path for page in planned}
+    stale = [path for path in known if path not in wanted]
+    for path in stale:
+        _remove(project, path, done)
+    site_state.record_pages(store, sink, rows, stale)
+    site_state.record_stats(store, sink, seen_now(checked, seen), stale)
+    return done
+
+
+def _write_changed(project: Project, planned: list[Planned], known: dict[str, tuple[str, str]], seen: dict[str, str],
+                   staged: Staged, done: Published, rows: list[tuple[str, str, str]],
+                   checked: list[tuple[str, str, str]]) -> None:
+    """Render each planned file whose key changed (or that is not as written) and stage those whose bytes changed;
+    add to `done`, `rows` (site path, key, digest) and `checked` (site path, file, digest)."""
     root = f"{project.core.out_dir}/"
     for page in planned:
         before = known.get(page.path)
@@ -79,17 +98,10 @@ def publish(project: Project, store: Store, sink: str, planned: list[Planned],
         digest = digest_of(data)
         done.rendered += 1
         if before is None or before[1] != digest or not holds(name, digest, seen.get(page.path)):
-            write_atomic(target, data)
+            staged.write(target, data)
             done.written.append(str(target))
         rows.append((page.path, page.key, digest))
         checked.append((page.path, name, digest))
-    wanted = {page.path for page in planned}
-    stale = [path for path in known if path not in wanted]
-    for path in stale:
-        _remove(project, path, done)
-    site_state.record_pages(store, sink, rows, stale)
-    site_state.record_stats(store, sink, seen_now(checked, seen), stale)
-    return done
 
 
 RACY_NS = 3_000_000_000  # a file changed this recently may change again unseen within its time's resolution

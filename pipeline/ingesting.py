@@ -45,6 +45,7 @@ from functools import partial
 from pipeline import jsontext, watchdog
 from pipeline.components import Transform
 from pipeline.errors import exception_text
+from pipeline.item_checks import as_found
 from pipeline.models import Item
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, items_text, timed
@@ -212,13 +213,14 @@ class Ingest:
         left unfit to save as their sources gave them."""
         project = self.ctx.project
         given = _rows_of(chunk)  # as the source gave them: the transforms change the items in place
+        found = as_found(chunk)
         failed = apply_each([(t.instance, partial(self._unless_wanted, t, chunk),
                               project.transform_deadline_of(t.instance)) for t in project.transforms],
                             chunk, self.ctx, self.clock)
         if self._given_up(chunk):
             return [], [], failed, []
         self.ctx.forget_texts()
-        rows, unfit = saveable_rows(chunk)
+        rows, unfit = saveable_rows(chunk, found)
         return rows + _as_given(given, unfit), [], failed, unfit
 
     def _unless_wanted(self, transform: Transform, chunk: list[Item]) -> Transform:
@@ -354,6 +356,7 @@ class Ingest:
         transformed again by the next run."""
         transforms = self.ctx.project.transforms
         given = _rows_of(items)  # as the sources gave them: the transforms change the items in place
+        found = as_found(items)
         for n, transform in enumerate(transforms, 1):
             def work(transform=transform) -> tuple[str, int]:
                 undoing(items, partial(apply_within, transform, items, self.ctx,
@@ -363,7 +366,7 @@ class Ingest:
             self.report.results.append(timed("transform", transform.instance, work))
             self.progress("transforms", n, len(transforms))
         self.ctx.forget_texts()
-        rows, unfit = saveable_rows(items)
+        rows, unfit = saveable_rows(items, found)
         if unfit:  # each saved as its source gave it, and every transform failed, as for a chunk
             instances = {transform.instance for transform in transforms}
             for result in self.report.results:

@@ -697,8 +697,8 @@ def _intro() -> list[str]:
         "",
         "## What the host does with each item",
         "",
-        "Before anything else sees an item, the host (`_checked` in `pipeline/runner.py`) makes sure, whatever "
-        "the source did, that:",
+        "Before anything else sees an item, the host (`host_checked` in `pipeline/item_checks.py`) makes sure, "
+        "whatever the source did, that:",
         "",
         "- `title`, `author`, `image_alt`, each theme and every text field of `job`, `event`, its programme "
         "slots and price tiers are on one line with no control characters (empty themes are dropped); "
@@ -720,6 +720,13 @@ def _intro() -> list[str]:
         "saved as its source gave it, and the transforms fail. "
         "It does not check the rest: that a job has `job` details (or only a job has them), or that "
         "`theme_evidence` and `also_announced` are empty.",
+        "",
+        "After the transforms, it checks again what they changed, in the same way: the themes and the summary as "
+        "above, and an item with any other checked field set anew (or with `job` or `event` details, which may have "
+        "been changed in place) whole, its `body_html` put through `clean_html` again if a transform set it. So a "
+        "transform that copies HTML from elsewhere into `body_html`, or sets a `javascript:` link, cannot put a "
+        "script on the site. A field it cannot mend (a title that is not text) leaves the item unfit to save: it is "
+        "saved as its source gave it, and the transforms fail.",
         "",
     ]
 

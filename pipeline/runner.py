@@ -12,7 +12,6 @@ or is stopped by a signal is finished too (its outcome says how). Only a process
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import functools
 import logging
@@ -32,12 +31,12 @@ from pipeline.edition import Edition, EditionError, check_date, month_before, pr
 from pipeline.errors import ConfigError, PipelineError, is_stop
 from pipeline.fetching import fetch_all
 from pipeline.ingesting import Ingest, unfit_line
+from pipeline.item_checks import host_checked
 from pipeline.logs import SHOWN
-from pipeline.models import Item, Kind, check_dates
+from pipeline.models import Item
 from pipeline.plugins import call_each_plugin
 from pipeline.run_context import RunContext
 from pipeline.run_report import RunReport, StageResult, failure_reason, items_text, timed
-from pipeline.sanitize import clean_html, first_image, image_url, language_tag, one_line, safe_url, strip_controls
 from pipeline.state import Store, history
 from pipeline.state.access import plainly, unopenable, unwritable
 from pipeline.state.store import Damaged, damaged, is_damage
@@ -321,7 +320,7 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
                         close()  # a generator's `finally` runs now, not never
                     break
                 try:
-                    items.append(_checked(item, clean=not source.sanitises))
+                    items.append(host_checked(item, clean=not source.sanitises))
                 except Exception as exc:  # this item alone: skipped and said, its source's others are saved
                     unfit += 1
                     ctx.problem(f"source {source.instance}", unfit_line(item, position, exc))
@@ -393,70 +392,10 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
                                     meanwhile=ingest.save_finished))
 
 
-TEXT_FIELDS = ("title", "url", "body_html", "summary", "author", "image", "image_alt", "language")
-
-
 def _fetched_text(count: int, unfit: int, said: str) -> str:
     """A source's line of the report: "3 items; 1 item skipped, unfit to save (below); <what it noted>"."""
     return "; ".join(filter(None, [items_text(count), f"{items_text(unfit)} skipped, unfit to save (below)" if unfit
                                    else "", said]))
-
-
-def _checked(item: Item, clean: bool = True) -> Item:
-    """The host's own guarantee, whatever a third-party source did: safe HTML and URLs, a lead image
-    that is an absolute http(s) URL (else the body's first), and text fields on one line with no
-    control characters. TypeError (or ValueError) saying what to fix for an item it cannot take as it is."""
-    if not isinstance(item, Item):
-        raise TypeError(f"fetch() gave a {type(item).__name__}, not Item; yield pipeline.models.Item(...)")
-    if not isinstance(item.id, str) or not item.id.strip():
-        what = "empty" if isinstance(item.id, str) else f"{type(item.id).__name__}, not text"
-        raise TypeError(f"id {item.id!r} is {what}; give id=item_id(self.instance, key)")
-    for name in TEXT_FIELDS:
-        value = getattr(item, name)
-        if value is None:  # no text, as a CSV's empty column gives it
-            setattr(item, name, "")
-        elif not isinstance(value, str):
-            raise TypeError(f"{name} {value!r} is {type(value).__name__}, not text; give a str")
-    if not isinstance(item.kind, Kind):
-        try:
-            item.kind = Kind(item.kind)
-        except ValueError:
-            raise TypeError(f"item {item.id!r}: kind {item.kind!r} is not one of "
-                            f"{', '.join(k.value for k in Kind)}; use pipeline.models.Kind") from None
-    check_dates(item)  # saved as it came, a time with no zone would stop every later run's issue
-    item.title = one_line(item.title)
-    item.author = one_line(item.author)
-    item.summary = strip_controls(item.summary or "")  # None, as a CSV's empty column gives it, is no summary
-    themes = [item.themes] if isinstance(item.themes, str) else item.themes or []  # one name, not one per letter
-    item.themes = [theme for theme in map(one_line, themes) if theme]
-    if clean:  # a source that says it sanitises (the built-ins) is not cleaned twice
-        item.body_html = clean_html(item.body_html)
-    item.url = safe_url(item.url)
-    item.image = image_url(item.image)
-    item.image_alt = one_line(item.image_alt) if item.image else ""
-    item.language = language_tag(item.language)
-    if not item.image:  # the source named none (or none that is safe): the body's first image
-        item.image, item.image_alt = first_image(item.body_html)
-    elif not item.image_alt:  # the body may show the same image, with its alt text
-        item.image_alt = first_image(item.body_html, item.image)[1]
-    if item.job:
-        item.job = _one_line_fields(item.job)
-    if item.event:
-        event = _one_line_fields(item.event)
-        event.booking_url = safe_url(event.booking_url)
-        event.speakers = [one_line(s) for s in event.speakers]
-        event.programme = [_one_line_fields(slot, speakers=tuple(map(one_line, slot.speakers)))
-                           for slot in event.programme]
-        event.prices = [_one_line_fields(price) for price in event.prices]
-        item.event = event
-    return item
-
-
-def _one_line_fields(details, **changes):
-    """A copy of a details dataclass with every text field on one line."""
-    text = {f.name: one_line(getattr(details, f.name)) for f in dataclasses.fields(details)
-            if isinstance(getattr(details, f.name), str)}
-    return dataclasses.replace(details, **text, **changes)
 
 
 def _write_all(sinks: list[Sink], edition: Edition | None, ctx: RunContext, report: RunReport,

@@ -21,6 +21,7 @@ from typing import Any
 
 from pipeline.components import Transform
 from pipeline.errors import is_stop
+from pipeline.item_checks import AsFound, as_found, checked_again
 from pipeline.logs import show_traceback
 from pipeline.models import Item, check_dates
 from pipeline.run_report import failure_reason, items_text
@@ -155,17 +156,20 @@ def transform_rows(transform_specs: list[Spec], items: list[Item]) -> Made:
     """In a worker: `apply_chunk`, then each item as the row the store keeps, so its JSON is made here and
     strings, not items with their evidence, go back to the main process (a fifth of the pickling). The rows of the
     items the transforms left unfit to save are not made: the main process has them as it sent them."""
+    found = as_found(items)
     items, problems, failures = apply_chunk(transform_specs, items)
-    rows, unfit = saveable_rows(items)
+    rows, unfit = saveable_rows(items, found)
     return rows, problems, failures, unfit
 
 
-def saveable_rows(items: list[Item]) -> tuple[list[ItemRow], list[Unfit]]:
-    """The rows (`item_row`) of the items the transforms left fit to save, and each one they did not (a set where a
-    list belongs, a value that is not JSON, an event's time with no zone)."""
+def saveable_rows(items: list[Item], found: AsFound) -> tuple[list[ItemRow], list[Unfit]]:
+    """The rows (`item_row`) of the items the transforms left fit to save, each checked again by the host for what
+    they changed since `found` (`as_found`: a body they set is cleaned again), and each one they did not leave fit
+    (a set where a list belongs, a value that is not JSON, an event's time with no zone, a title that is not text)."""
     rows, unfit = [], []
     for item in items:
         try:
+            checked_again(item, found)
             check_dates(item)
             rows.append(item_row(item))
         except (TypeError, ValueError, AttributeError) as exc:

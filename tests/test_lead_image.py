@@ -8,8 +8,9 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.config import load_project
+from pipeline.item_checks import host_checked as _checked
 from pipeline.models import item_id
-from pipeline.runner import _checked, state_path
+from pipeline.runner import state_path
 from pipeline.sanitize import clean_html, first_image, image_url
 from pipeline.state import Store
 from plugins.sources import fastfeed

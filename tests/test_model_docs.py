@@ -24,10 +24,10 @@ import pytest
 from pipeline import model_docs, models
 from pipeline.config import Project, load_project
 from pipeline.edition import SECTION_TITLES, Edition
+from pipeline.item_checks import host_checked as _checked  # what the host does with every item a source returns
 from pipeline.model_docs import COMMAND, DOCS, DOCS_FILE, Doc, render
 from pipeline.models import EventDetails, Item, JobDetails, Kind, PriceTier, ProgrammeSlot, item_id
 from pipeline.run_context import RunContext
-from pipeline.runner import _checked  # what the host does with every item a source returns
 from pipeline.state import Store
 
 LONDON = ZoneInfo("Europe/London")

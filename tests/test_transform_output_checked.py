@@ -1,0 +1,102 @@
+"""What a transform changes is checked by the host as a source's items are (`pipeline/item_checks.py`): a body it
+sets is cleaned again, a link made safe, a title put on one line, on every path a transform runs on."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline import hookimpl
+from pipeline.components import Transform
+from pipeline.config import load_project
+from pipeline.runner import run
+from pipeline.state import Store
+from pipeline.transforming import MIN_ITEMS
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+import corpus  # noqa: E402  (bench/corpus.py: realistic feeds)
+
+AS_OF = date(2016, 5, 1)
+COPIED = ('<p>Copied from the partner\'s page.</p><script>alert(1)</script>'
+          '<p><a href="javascript:alert(2)" onclick="alert(3)">more</a> <img src="x" onerror="alert(4)"></p>')
+
+
+class _CopiesHtml(Transform):
+    """Sets what a careless transform might: HTML from elsewhere, a script link, a title over two lines."""
+
+    name = "copies_html"
+    in_workers = True
+
+    def apply(self, items, run):
+        for item in items:
+            item.body_html = COPIED
+            item.url = "javascript:alert(5)"
+            item.title = "Two\nlines"
+            item.image = "javascript:alert(6)"
+            item.themes = ["  peer\nsupport "]
+            item.summary = "bell\x07 rings"
+
+
+class _CopiesSeeingAll(_CopiesHtml):
+    name = "copies_seeing_all"
+    in_workers = False  # runs once, over every item of the run, on the main thread
+
+
+class _TitleNotText(Transform):
+    name = "title_not_text"
+    in_workers = True
+
+    def apply(self, items, run):
+        for item in items:
+            item.title = 5
+
+
+class _Registers:
+    @hookimpl
+    def register_transforms(self, register):
+        for transform in (_CopiesHtml, _CopiesSeeingAll, _TitleNotText):
+            register(transform)
+
+
+def _run(tmp_path: Path, items: int, workers: int, kind: str):
+    [feed] = corpus.generate(tmp_path / "corpus", feeds=1, items=items, as_of=AS_OF)
+    (tmp_path / "pipeline.toml").write_text(
+        f'[pipeline]\nname = "N"\nworkers = {workers}\n[sources.f]\ntype = "feed"\nurl = "{feed}"\n'
+        f'[transforms.t]\ntype = "{kind}"\n[sinks.feed]\ntype = "rss"\n', encoding="utf-8")
+    project = load_project(tmp_path / "pipeline.toml", extra_plugins=[("copies", _Registers())])
+    report = run(project, mode="refresh", as_of=AS_OF)
+    store = Store(tmp_path / "state" / "pipeline.sqlite")
+    try:
+        stored = store.recent_items(until=datetime(2100, 1, 1, tzinfo=UTC), limit=10_000)
+    finally:
+        store.close()
+    return report, stored
+
+
+@pytest.mark.parametrize("workers, kind, items", [
+    (2, "copies_html", MIN_ITEMS),  # chunks in the worker processes
+    (1, "copies_html", MIN_ITEMS),  # chunks on the run's background thread
+    (2, "copies_seeing_all", 20),  # one call with every item, on the main thread
+], ids=["in a worker", "on the background thread", "seeing the whole run"])
+def test_what_a_transform_sets_is_checked_as_a_sources_items_are(tmp_path, workers, kind, items):
+    report, stored = _run(tmp_path, items, workers, kind)
+
+    assert report.exit_code == 0, report.results
+    assert len(stored) == items
+    for item in stored:
+        assert "Copied from the partner" in item.body_html  # the transform's body is kept, made safe
+        assert "<script" not in item.body_html and "alert" not in item.body_html, item.body_html
+        assert (item.url, item.image, item.title) == ("", "", "Two lines")
+        assert item.themes == ["peer support"] and item.summary == "bell rings"
+
+
+def test_a_transform_that_leaves_a_title_not_text_fails_and_the_items_are_saved_as_given(tmp_path):
+    report, stored = _run(tmp_path, 20, 1, "title_not_text")
+
+    (result,) = [r for r in report.results if r.stage == "transform"]
+    assert not result.ok and "title 5 is int, not text; give a str" in result.summary, result.summary
+    assert len(stored) == 20 and all(isinstance(item.title, str) and item.title for item in stored)

@@ -154,7 +154,9 @@ class Source(Component):
 
 class Transform(Component):
     """Changes items in place (tags, summaries); runs on every item new or changed in a run. Each call of
-    `apply` is stopped at its deadline (`[transforms.NAME] deadline`; see pipeline/time_limits.py)."""
+    `apply` is stopped at its deadline (`[transforms.NAME] deadline`; see pipeline/time_limits.py). What it sets
+    is checked by the host again, as a source's items are (a body cleaned, a link made safe: pipeline/item_checks.py).
+    """
 
     # True when `apply` uses nothing of the run but `run.text_of` and `run.problem`, and nothing of the
     # project but its settings: it is then applied a chunk at a time as sources finish, in the worker

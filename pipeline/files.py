@@ -96,10 +96,12 @@ def _written_beside(path: Path, data: str | bytes, *, durable: bool = False, pri
 def _put_in_place(temp: str, path: Path) -> None:
     try:
         os.replace(temp, path)
-    except BaseException as exc:
+    except OSError as exc:  # it names the temporary file, which nobody knows, then `path`: `path` alone, as a
+        # new error (one whose `filename2` is set to None still prints "-> None")
         Path(temp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):  # it names the temporary file, which nobody knows, then `path`: `path` alone
-            exc.filename, exc.filename2 = str(path), None
+        raise OSError(exc.errno, exc.strerror, str(path)).with_traceback(exc.__traceback__) from None
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
         raise
 
 

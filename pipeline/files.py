@@ -41,22 +41,18 @@ class Staged:
 
     def commit(self) -> None:
         """Rename every file written into its place, in the order written. A rename that fails (a folder made by
-        hand where a file goes) does not stop the others; the first such error is raised once all are done."""
+        hand where a file goes) does not stop the others; the first such error is raised once all are done. Nor
+        does an interrupt (Ctrl-C, SIGTERM, a deadline): once the renames begin, they all take place (each takes
+        no time), so the site is never left part new and part old with the rest of the temporary files in it;
+        the interrupt is raised then."""
         staged, self._staged = self._staged, []
-        failed: OSError | None = None
-        for temp, path in staged:
-            try:
-                _put_in_place(temp, path)
-            except OSError as exc:
-                failed = failed or exc
-        if failed is not None:
-            raise failed
+        _each(staged, _rename)
 
     def discard(self) -> None:
-        """Remove every file written and not committed: each place keeps what it had."""
+        """Remove every file written and not committed: each place keeps what it had. Every one, even when an
+        interrupt comes meanwhile (raised once all are removed)."""
         staged, self._staged = self._staged, []
-        for temp, _ in staged:
-            Path(temp).unlink(missing_ok=True)
+        _each(staged, _unlink)
 
     def __enter__(self) -> Staged:
         return self
@@ -95,14 +91,49 @@ def _written_beside(path: Path, data: str | bytes, *, durable: bool = False, pri
 
 def _put_in_place(temp: str, path: Path) -> None:
     try:
+        _replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _replace(temp: str, path: Path) -> None:
+    """Rename `temp` to `path`; one that fails removes `temp`."""
+    try:
         os.replace(temp, path)
     except OSError as exc:  # it names the temporary file, which nobody knows, then `path`: `path` alone, as a
         # new error (one whose `filename2` is set to None still prints "-> None")
         Path(temp).unlink(missing_ok=True)
         raise OSError(exc.errno, exc.strerror, str(path)).with_traceback(exc.__traceback__) from None
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+
+
+def _rename(temp: str, path: Path, again: bool) -> None:
+    """`_replace`; done `again` (an interrupt landed in it), nothing when `temp` is gone: it was renamed then."""
+    if not again or os.path.lexists(temp):
+        _replace(temp, path)
+
+
+def _unlink(temp: str, path: Path, again: bool) -> None:
+    Path(temp).unlink(missing_ok=True)
+
+
+def _each(staged: list[tuple[str, Path]], act) -> None:
+    """`act(temp, path, again)` for every staged file, though one raises OSError or an interrupt (a BaseException:
+    Ctrl-C, SIGTERM, a deadline's, which comes again each second) lands in it: that one is done `again`. Then the
+    first interrupt is raised, or else the first OSError."""
+    at, again, stopped, failed = 0, False, None, None
+    while at < len(staged):
+        try:
+            while at < len(staged):
+                try:
+                    act(*staged[at], again)
+                except OSError as exc:
+                    failed = failed or exc
+                at, again = at + 1, False
+        except BaseException as exc:
+            stopped, again = stopped or exc, True
+    if stopped is not None or failed is not None:
+        raise stopped or failed
 
 
 def _name(exc: BaseException, path: Path) -> None:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from pipeline.files import Staged, write_atomic
 from pipeline.run_report import failure_reason
+from pipeline.time_limits import OutOfTime, call_within
 
 
 def contents(folder: Path) -> dict[str, bytes]:
     return {path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
-
-
-def folders(folder: Path) -> set[str]:
-    return {path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_dir()}
 
 
 # -- a rename that fails names the file, once ---------------------------------------------------------------
@@ -34,3 +32,66 @@ def test_a_file_that_cannot_be_put_in_place_is_named_on_one_line_without_a_secon
         staged.commit()
     assert failure_reason(raised.value) == f"IsADirectoryError: [Errno 21] Is a directory: '{tmp_path}/taken.html'"
     assert os.listdir(tmp_path) == ["taken.html"]
+
+
+# -- an interrupt while the files are put in place --------------------------------------------------------
+
+def interrupted_once(monkeypatch, name: str, at: int, interrupt: BaseException):
+    """Make the `at`-th call of os.`name` raise `interrupt` before it does anything (a signal landing then)."""
+    real, calls = getattr(os, name), []
+
+    def call(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == at:
+            raise interrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(os, name, call)
+
+
+def test_ctrl_c_while_the_files_are_put_in_place_puts_every_one_in_place_then_stops(tmp_path, monkeypatch):
+    (tmp_path / "index.html").write_text("old index")
+    staged = Staged()
+    for name in ("a.html", "b.html", "index.html"):
+        staged.write(tmp_path / name, f"new {name}")
+    interrupted_once(monkeypatch, "replace", 2, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        staged.commit()
+    monkeypatch.undo()
+    # not a.html new and index.html old, nor the temporary files of b.html and index.html left in the site
+    assert contents(tmp_path) == {"a.html": b"new a.html", "b.html": b"new b.html", "index.html": b"new index.html"}
+
+
+def test_a_deadline_that_passes_while_the_files_are_put_in_place_leaves_them_all_new(tmp_path, monkeypatch):
+    (tmp_path / "index.html").write_text("old index")
+    real = os.replace
+    slow = []
+
+    def replace(*args):
+        if not slow:  # the first rename is slow (a busy disk): the deadline passes in it
+            slow.append(args)
+            time.sleep(5)
+        return real(*args)
+
+    def publish():
+        with Staged() as staged:
+            staged.write(tmp_path / "a.html", "new a")
+            staged.write(tmp_path / "index.html", "new index")
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OutOfTime):
+        call_within(0.3, "out of time", publish)
+    monkeypatch.undo()
+    assert contents(tmp_path) == {"a.html": b"new a", "index.html": b"new index"}
+
+
+def test_ctrl_c_while_staged_files_are_discarded_still_removes_every_one(tmp_path, monkeypatch):
+    (tmp_path / "index.html").write_text("old index")
+    staged = Staged()
+    for name in ("a.html", "b.html", "index.html"):
+        staged.write(tmp_path / name, f"new {name}")
+    interrupted_once(monkeypatch, "unlink", 1, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        staged.discard()
+    monkeypatch.undo()
+    assert contents(tmp_path) == {"index.html": b"old index"}

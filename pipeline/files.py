@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import filecmp
 import os
@@ -34,9 +35,16 @@ class Staged:
 
     def __init__(self) -> None:
         self._staged: list[tuple[str, Path]] = []  # (temporary file, its place)
+        self._made: list[Path] = []  # the folders made for them, each after the folder it is in
 
     def write(self, path: Path, data: str | bytes) -> None:
         """Write `data` (text as UTF-8) for `path`, under a temporary name until `commit`."""
+        missing = []
+        for folder in path.parents:
+            if os.path.lexists(folder):
+                break
+            missing.append(folder)
+        self._made += reversed(missing)
         self._staged.append((_written_beside(path, data), path))
 
     def commit(self) -> None:
@@ -45,14 +53,20 @@ class Staged:
         does an interrupt (Ctrl-C, SIGTERM, a deadline): once the renames begin, they all take place (each takes
         no time), so the site is never left part new and part old with the rest of the temporary files in it;
         the interrupt is raised then."""
-        staged, self._staged = self._staged, []
+        staged, self._staged, self._made = self._staged, [], []
         _each(staged, _rename)
 
     def discard(self) -> None:
-        """Remove every file written and not committed: each place keeps what it had. Every one, even when an
-        interrupt comes meanwhile (raised once all are removed)."""
-        staged, self._staged = self._staged, []
-        _each(staged, _unlink)
+        """Remove every file written and not committed, and the folders made for them: each place keeps what it
+        had, and none is left an empty folder. Every one, even when an interrupt comes meanwhile (raised once all
+        are removed)."""
+        (staged, self._staged), (made, self._made) = (self._staged, []), (self._made, [])
+        try:
+            _each(staged, _unlink)
+        finally:
+            for folder in reversed(made):  # those inside first
+                with contextlib.suppress(OSError):  # not empty: something else was put there meanwhile
+                    folder.rmdir()
 
     def __enter__(self) -> Staged:
         return self

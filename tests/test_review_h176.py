@@ -8,13 +8,21 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import site
 from pipeline.files import Staged, write_atomic
+from pipeline.models import Kind
 from pipeline.run_report import failure_reason
 from pipeline.time_limits import OutOfTime, call_within
+from tests.conftest import make_item
+from tests.test_archive_unchanged import NEWS, save, settle, site_of, utc  # noqa: F401 (site_of: a fixture)
 
 
 def contents(folder: Path) -> dict[str, bytes]:
     return {path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def folders(folder: Path) -> set[str]:
+    return {path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_dir()}
 
 
 # -- a rename that fails names the file, once ---------------------------------------------------------------
@@ -95,3 +103,33 @@ def test_ctrl_c_while_staged_files_are_discarded_still_removes_every_one(tmp_pat
         staged.discard()
     monkeypatch.undo()
     assert contents(tmp_path) == {"index.html": b"old index"}
+
+
+# -- what a discarded run made for its new pages --------------------------------------------------------
+
+def test_discarded_files_leave_no_folder_made_for_them(tmp_path):
+    (tmp_path / "items").mkdir()
+    with pytest.raises(RuntimeError), Staged() as staged:
+        staged.write(tmp_path / "items" / "new" / "index.html", "new page")
+        staged.write(tmp_path / "themes" / "peer" / "page" / "2" / "index.html", "new list")
+        raise RuntimeError("a page failed")
+    assert folders(tmp_path) == {"items"}  # made by someone else before: kept
+
+
+def test_a_page_that_fails_leaves_no_empty_folder_where_a_new_item_page_would_be(site_of, tmp_path):  # noqa: F811
+    built = site_of()
+    settle(built)
+    before, made = contents(built.out), folders(built.out)
+    late = make_item(Kind.NEWS, "Late news", published=utc(2016, 1, 25), themes=["peer support"])
+    save(built, late)
+    search = tmp_path / "templates" / "site" / "search.html"
+    search.parent.mkdir(parents=True)
+    search.write_text("{{ none.missing.attribute }}", encoding="utf-8")  # the search page, after the items, fails
+    with pytest.raises(Exception, match="missing"):
+        built.write()
+    assert contents(built.out) == before
+    assert folders(built.out) == made  # no empty items/late-news-…/ answering 403 instead of 404, for ever
+    search.unlink()
+    built.write()
+    assert built.file(site.item_path(built.project, late)).is_file()
+    assert "Peer news" in built.read(site.item_path(built.project, NEWS))

@@ -6,9 +6,11 @@ import contextlib
 import errno
 import filecmp
 import os
+import re
 import shutil
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -76,6 +78,31 @@ class Staged:
             self.commit()
         else:
             self.discard()
+
+
+_TEMPORARY = re.compile(r"\.(.+)\.[a-z0-9_]{8}")  # `tempfile.mkstemp(prefix=".NAME.")`, as `_written_beside` names one
+
+
+def remove_leftovers(places: Iterable[Path]) -> list[Path]:
+    """Remove the temporary files (`.NAME.XXXXXXXX`) that a process killed while it wrote `places` (SIGKILL, a power
+    cut: no `finally` runs) left beside them; the files removed. Only for files no other process writes meanwhile
+    (a run's, under the run lock): one being written would be removed under it."""
+    by_folder: dict[Path, set[str]] = {}
+    for place in places:
+        by_folder.setdefault(place.parent, set()).add(place.name)
+    removed = []
+    for folder, names in by_folder.items():
+        try:
+            with os.scandir(folder) as entries:
+                found = [entry for entry in entries if entry.name.startswith(".")]
+        except OSError:  # not there (yet): nothing left in it
+            continue
+        for entry in found:
+            match = _TEMPORARY.fullmatch(entry.name)
+            if match and match[1] in names and entry.is_file(follow_symlinks=False):
+                Path(entry.path).unlink(missing_ok=True)
+                removed.append(Path(entry.path))
+    return removed
 
 
 def _written_beside(path: Path, data: str | bytes, *, durable: bool = False, private: bool = False) -> str:

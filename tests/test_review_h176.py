@@ -12,6 +12,7 @@ from pipeline import site
 from pipeline.files import Staged, write_atomic
 from pipeline.models import Kind
 from pipeline.run_report import failure_reason
+from pipeline.state import site as site_state
 from pipeline.time_limits import OutOfTime, call_within
 from tests.conftest import make_item
 from tests.test_archive_unchanged import NEWS, save, settle, site_of, utc  # noqa: F401 (site_of: a fixture)
@@ -133,3 +134,25 @@ def test_a_page_that_fails_leaves_no_empty_folder_where_a_new_item_page_would_be
     built.write()
     assert built.file(site.item_path(built.project, late)).is_file()
     assert "Peer news" in built.read(site.item_path(built.project, NEWS))
+
+
+# -- what a killed run left ----------------------------------------------------------------------------------
+
+def test_the_temporary_files_of_a_run_killed_while_it_staged_the_site_are_removed_by_the_next(site_of, tmp_path):  # noqa: F811
+    """A run killed while it stages the site (SIGKILL after systemd's stop timeout, the OOM killer, a power cut:
+    no `finally` runs) leaves the temporary file of every page it had written, in the site, where a static host
+    serves them and nothing else removes them. The next build that plans the site removes them; a file of the
+    same shape but for no page of the site, and a dotfile of the site's owner, stay."""
+    built = site_of()
+    settle(built)
+    before = contents(built.out)
+    item = built.file(site.item_path(built.project, NEWS))
+    left = [built.file(site.FRONT_PAGE).with_name(".index.html.k3j_x9q2"), item.with_name(".index.html.0abcdefg"),
+            built.out / ".site.css.zz_12345"]
+    kept = [built.out / ".index.html.notours", built.out / ".other.html.k3j_x9q2", built.out / ".htaccess"]
+    for path in left + kept:
+        path.write_text("half a page", encoding="utf-8")
+    site_state.record_build(built.store, "archive", None)  # as the killed build left it: none to trust
+    assert built.write().summary.endswith(": 0 made again, 0 written")  # planned, with nothing to change
+    assert contents(built.out) == {**before, **{path.relative_to(built.out).as_posix(): b"half a page"
+                                                for path in kept}}

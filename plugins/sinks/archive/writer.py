@@ -3,7 +3,8 @@ only when its bytes changed; a file this sink wrote that no longer belongs to th
 
 The files a run changes are all written under temporary names first, and put in place together only when
 every one of them is written (`pipeline.files.Staged`): a full disk, or a page that fails to render, leaves
-the whole site as the last run made it, never new indexes linking to item pages that were not written.
+the whole site as the last run made it, never new indexes linking to item pages that were not written. What a
+run killed meanwhile left of them (no `finally` runs then) is removed by the next one that plans the site.
 
 Each planned file has a `key`: a hash of everything it is made from (the items' fingerprints, the
 templates, the settings, the page's place in its list). The state database remembers the key and
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from pipeline import site
 from pipeline.config import Project
-from pipeline.files import Staged
+from pipeline.files import Staged, remove_leftovers
 from pipeline.state import Store
 from pipeline.state import site as site_state
 
@@ -65,6 +66,7 @@ def publish(project: Project, store: Store, sink: str, planned: list[Planned],
     done = Published(files=len(planned))
     rows: list[tuple[str, str, str]] = []
     checked: list[tuple[str, str, str]] = []  # (site path, file, digest): their stats are kept
+    remove_leftovers(site.file(project, page.path) for page in planned)  # of a run killed while it staged them
     with Staged() as staged:
         _write_changed(project, planned, known, seen, staged, done, rows, checked)
     wanted = {page.path for page in planned}

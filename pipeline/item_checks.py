@@ -17,18 +17,18 @@ from pipeline.models import Item, Kind, check_dates
 from pipeline.sanitize import clean_html, first_image, image_url, language_tag, one_line, safe_url, strip_controls
 
 TEXT_FIELDS = ("title", "url", "body_html", "summary", "author", "image", "image_alt", "language")
-# What `checked_again` compares, by identity (a transform that sets one sets a new object), besides the themes
-# and the summary, which the built-in transforms set: any of these changed, the item is checked whole again.
+# What `checked_again` compares (equal: the same object, or a copy `undoing` put back after a transform failed),
+# besides the themes and the summary, which the built-in transforms set: any of these changed, the item is checked
+# whole again.
 _WATCHED = ("title", "url", "body_html", "author", "image", "image_alt", "language", "kind")
 _watched = operator.attrgetter(*_WATCHED)
 _BODY = _WATCHED.index("body_html")
-AsFound = dict[int, tuple[Item, tuple, tuple | object]]
+AsFound = dict[str, tuple[tuple, object]]
 
 
 def as_found(items: list[Item]) -> AsFound:
-    """What `checked_again` needs of `items` before the transforms change them (each item kept, so no id is
-    reused)."""
-    return {id(item): (item, _watched(item), tuple(item.themes) if isinstance(item.themes, list) else item.themes)
+    """What `checked_again` needs of `items` before the transforms change them, by item id."""
+    return {item.id: (_watched(item), tuple(item.themes) if isinstance(item.themes, list) else item.themes)
             for item in items}
 
 
@@ -37,13 +37,13 @@ def checked_again(item: Item, found: AsFound) -> None:
     are checked; anything else changed (or an item not found before, or one with job or event details, which may
     have been changed in place), the whole item, its body cleaned again if that changed. TypeError or ValueError
     saying what is wrong, as `host_checked`."""
-    before = found.get(id(item))
-    if before is None or before[0] is not item:
+    before = found.get(item.id) if isinstance(item.id, str) else None
+    if before is None:
         host_checked(item)
         return
-    _, watched, themes = before
-    if item.job is not None or item.event is not None or not all(map(operator.is_, _watched(item), watched)):
-        host_checked(item, clean=item.body_html is not watched[_BODY])
+    watched, themes = before
+    if item.job is not None or item.event is not None or _watched(item) != watched:
+        host_checked(item, clean=item.body_html != watched[_BODY])
         return
     if isinstance(item.themes, str) or isinstance(item.themes, list) and tuple(item.themes) != themes:
         item.themes = _themes(item.themes)  # (a set, whose order is no one's, is left to be refused as unfit)

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from pipeline import hookimpl
-from pipeline.components import Transform
+from pipeline.components import Source, Transform
 from pipeline.config import load_project
+from pipeline.models import Item, Kind, item_id
 from pipeline.runner import run
 from pipeline.state import Store
 from pipeline.transforming import MIN_ITEMS
@@ -100,3 +101,48 @@ def test_a_transform_that_leaves_a_title_not_text_fails_and_the_items_are_saved_
     (result,) = [r for r in report.results if r.stage == "transform"]
     assert not result.ok and "title 5 is int, not text; give a str" in result.summary, result.summary
     assert len(stored) == 20 and all(isinstance(item.title, str) and item.title for item in stored)
+
+
+class _OwnHtml:
+    """A source that sanitises its own HTML (`sanitises = True`) and keeps a class the host's cleaning would drop, and
+    a transform that marks the items and then fails: what it did is undone (`undoing` puts copies back)."""
+
+    @hookimpl
+    def register_sources(self, register):
+        class OwnHtml(Source):
+            name = "own_html"
+            sanitises = True
+
+            def fetch(self, run):
+                return [Item(item_id(self.instance, str(n)), Kind.NEWS, self.instance, f"Post {n}",
+                             datetime(2016, 4, 20, tzinfo=UTC), body_html='<p class="lead">Kept as it came.</p>')
+                        for n in range(3)]
+
+        register(OwnHtml)
+
+    @hookimpl
+    def register_transforms(self, register):
+        class MarksThenFails(Transform):
+            name = "marks_then_fails"
+
+            def apply(self, items, run):
+                for item in items:
+                    item.body_html = "<p>marked</p><script>alert(1)</script>"
+                raise RuntimeError("broken")
+
+        register(MarksThenFails)
+
+
+def test_an_item_a_failed_transform_gave_back_is_saved_as_it_was_not_cleaned_again(tmp_path):
+    (tmp_path / "pipeline.toml").write_text('[pipeline]\nname = "N"\n[sources.own]\ntype = "own_html"\n'
+                                            '[transforms.t]\ntype = "marks_then_fails"\n[sinks.feed]\ntype = "rss"\n',
+                                            encoding="utf-8")
+    report = run(load_project(tmp_path / "pipeline.toml", extra_plugins=[("own", _OwnHtml())]), mode="refresh",
+                 as_of=AS_OF)
+    store = Store(tmp_path / "state" / "pipeline.sqlite")
+    try:
+        stored = store.recent_items(until=datetime(2100, 1, 1, tzinfo=UTC), limit=10)
+    finally:
+        store.close()
+    assert report.exit_code == 1 and [r.ok for r in report.results if r.stage == "transform"] == [False]
+    assert [item.body_html for item in stored] == ['<p class="lead">Kept as it came.</p>'] * 3

@@ -25,14 +25,14 @@ from plugins.sources.text import markdown_to_html
 
 
 class SlotRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built when a file is first read
     time: str
     title: str
     speakers: list[str] = []
 
 
 class PriceRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built when a file is first read
     label: str
     amount: Decimal = Field(ge=0)
     currency: str = "GBP"
@@ -40,7 +40,7 @@ class PriceRecord(BaseModel):
 
 
 class EventRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built when a file is first read
 
     id: str
     title: str

@@ -16,7 +16,7 @@ from plugins.sources.text import markdown_to_html
 
 
 class JobRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built when a file is first read
 
     id: str
     title: str

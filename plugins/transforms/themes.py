@@ -39,13 +39,13 @@ STRONG, WEAK = 2.0, 0.4
 
 
 class WeightedPhrase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built with the settings
     phrase: str
     weight: float = Field(default=1.0, gt=0, le=10)
 
 
 class ThemeSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built with the settings
     phrases: list[str | WeightedPhrase] = Field(default_factory=list)  # each weighs 1 unless it says
     strong: list[str] = Field(default_factory=list)  # each weighs STRONG: the theme's own names for itself
     weak: list[str] = Field(default_factory=list)  # each weighs WEAK: everyday words that need company

@@ -45,8 +45,9 @@ def checked_again(item: Item, found: AsFound) -> None:
     if item.job is not None or item.event is not None or _watched(item) != watched:
         host_checked(item, clean=item.body_html != watched[_BODY])
         return
-    if isinstance(item.themes, str) or isinstance(item.themes, list) and tuple(item.themes) != themes:
-        item.themes = _themes(item.themes)  # (a set, whose order is no one's, is left to be refused as unfit)
+    given = item.themes
+    if not isinstance(given, list | set | frozenset) or isinstance(given, list) and tuple(given) != themes:
+        item.themes = _themes(given)  # a name, a tuple; (a set, whose order is no one's, is left to be refused)
     if item.summary is None or isinstance(item.summary, str):
         item.summary = strip_controls(item.summary or "")
     else:

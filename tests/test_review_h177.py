@@ -1,0 +1,106 @@
+"""Review h177 of the host's check of what the transforms change (`pipeline/item_checks.py`): themes a transform gives
+as a tuple are checked as a list's are, and a body (or any watched field) whose type says it equals what was there is
+compared by its text, so neither gets past the check."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline import hookimpl
+from pipeline.components import Transform
+from pipeline.config import load_project
+from pipeline.runner import run
+from pipeline.state import Store
+from tests.test_transform_output_checked import AS_OF, COPIED, corpus
+
+
+class _SaysItIsTheSame(str):
+    """Text that says it equals whatever it is compared with."""
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = str.__hash__
+
+
+class _ThemesAsTuple(Transform):
+    name = "themes_as_tuple"
+    in_workers = True
+
+    def apply(self, items, run):
+        for item in items:
+            item.themes = ("  peer\nsupport ", "")
+
+
+class _SameBody(Transform):
+    name = "same_body"
+    in_workers = True
+
+    def apply(self, items, run):
+        for item in items:
+            item.body_html = _SaysItIsTheSame(COPIED)
+            item.url = _SaysItIsTheSame("javascript:alert(5)")
+
+
+class _ThemesSeeingAll(_ThemesAsTuple):
+    name = "themes_seeing_all"
+    in_workers = False
+
+
+class _SameBodySeeingAll(_SameBody):
+    name = "same_body_seeing_all"
+    in_workers = False
+
+
+class _Registers:
+    @hookimpl
+    def register_transforms(self, register):
+        for transform in (_ThemesAsTuple, _SameBody, _ThemesSeeingAll, _SameBodySeeingAll):
+            register(transform)
+
+
+def _run(tmp_path: Path, items: int, workers: int, kind: str):
+    [feed] = corpus.generate(tmp_path / "corpus", feeds=1, items=items, as_of=AS_OF)
+    (tmp_path / "pipeline.toml").write_text(
+        f'[pipeline]\nname = "N"\nworkers = {workers}\n[sources.f]\ntype = "feed"\nurl = "{feed}"\n'
+        f'[transforms.t]\ntype = "{kind}"\n[sinks.feed]\ntype = "rss"\n', encoding="utf-8")
+    project = load_project(tmp_path / "pipeline.toml", extra_plugins=[("h177", _Registers())])
+    report = run(project, mode="refresh", as_of=AS_OF)
+    store = Store(tmp_path / "state" / "pipeline.sqlite")
+    try:
+        stored = store.recent_items(until=datetime(2100, 1, 1, tzinfo=UTC), limit=10_000)
+    finally:
+        store.close()
+    return report, stored
+
+
+PATHS = [(1, "", 20), (2, "_seeing_all", 20)]
+IDS = ["on the background thread", "seeing the whole run"]
+
+
+@pytest.mark.parametrize("workers, suffix, items", PATHS, ids=IDS)
+def test_themes_a_transform_gives_as_a_tuple_are_put_on_one_line(tmp_path, workers, suffix, items):
+    kind = "themes_as_tuple" if not suffix else "themes" + suffix
+    report, stored = _run(tmp_path, items, workers, kind)
+
+    assert report.exit_code == 0, report.results
+    assert len(stored) == items
+    assert all(item.themes == ["peer support"] for item in stored), stored[0].themes
+
+
+@pytest.mark.parametrize("workers, suffix, items", PATHS, ids=IDS)
+def test_a_body_whose_type_says_it_is_unchanged_is_cleaned(tmp_path, workers, suffix, items):
+    report, stored = _run(tmp_path, items, workers, "same_body" + suffix)
+
+    assert report.exit_code == 0, report.results
+    assert len(stored) == items
+    for item in stored:
+        assert "Copied from the partner" in item.body_html
+        assert "<script" not in item.body_html and "alert" not in item.body_html, item.body_html
+        assert item.url == ""

@@ -23,6 +23,9 @@ TEXT_FIELDS = ("title", "url", "body_html", "summary", "author", "image", "image
 _WATCHED = ("title", "url", "body_html", "author", "image", "image_alt", "language", "kind")
 _watched = operator.attrgetter(*_WATCHED)
 _BODY = _WATCHED.index("body_html")
+# Their types as the check leaves them. A value of another (a str subclass) counts as changed, whatever it says when
+# compared: its own __eq__ could call a script the very body that was there.
+_TYPES = tuple(Kind if name == "kind" else str for name in _WATCHED)
 AsFound = dict[str, tuple[tuple, object]]
 
 
@@ -42,8 +45,10 @@ def checked_again(item: Item, found: AsFound) -> None:
         host_checked(item)
         return
     watched, themes = before
-    if item.job is not None or item.event is not None or _watched(item) != watched:
-        host_checked(item, clean=item.body_html != watched[_BODY])
+    now = _watched(item)
+    if item.job is not None or item.event is not None or now != watched or tuple(map(type, now)) != _TYPES:
+        # the body compared as text (str's own comparison), not as its type would have it
+        host_checked(item, clean=str.__eq__(watched[_BODY], item.body_html) is not True)
         return
     given = item.themes
     if not isinstance(given, list | set | frozenset) or isinstance(given, list) and tuple(given) != themes:
@@ -74,6 +79,8 @@ def host_checked(item: Item, clean: bool = True) -> Item:
             setattr(item, name, "")
         elif not isinstance(value, str):
             raise TypeError(f"{name} {value!r} is {type(value).__name__}, not text; give a str")
+        elif type(value) is not str:  # a subclass: its text, so none of its methods has a say in what is checked
+            setattr(item, name, str.__str__(value))
     if not isinstance(item.kind, Kind):
         try:
             item.kind = Kind(item.kind)

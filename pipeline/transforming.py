@@ -165,13 +165,14 @@ def transform_rows(transform_specs: list[Spec], items: list[Item]) -> Made:
 def saveable_rows(items: list[Item], found: AsFound) -> tuple[list[ItemRow], list[Unfit]]:
     """The rows (`item_row`) of the items the transforms left fit to save, each checked again by the host for what
     they changed since `found` (`as_found`: a body they set is cleaned again), and each one they did not leave fit
-    (a set where a list belongs, a value that is not JSON, an event's time with no zone, a title that is not text)."""
+    (a set where a list belongs, a value that is not JSON, an event's time with no zone, a title that is not text, a
+    date past the end of time in UTC, JSON nested too deep to write)."""
     rows, unfit = [], []
     for item in items:
         try:
             checked_again(item, found)
             check_dates(item)
             rows.append(item_row(item))
-        except (TypeError, ValueError, AttributeError) as exc:
+        except (TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
             unfit.append((item.id, f"item {item.id} cannot be saved as the transforms left it: {exc}"))
     return rows, unfit

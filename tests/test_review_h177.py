@@ -4,7 +4,7 @@ compared by its text, so neither gets past the check."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from pipeline.components import Transform
 from pipeline.config import load_project
 from pipeline.runner import run
 from pipeline.state import Store
+from pipeline.transforming import MIN_ITEMS
 from tests.test_transform_output_checked import AS_OF, COPIED, corpus
 
 
@@ -58,10 +59,29 @@ class _SameBodySeeingAll(_SameBody):
     in_workers = False
 
 
+class _LastMoment(Transform):
+    """Dates the first item at the last moment there is, an hour west of Greenwich: past the end of time in UTC, as
+    the store keeps it."""
+
+    name = "last_moment"
+    in_workers = True
+
+    def apply(self, items, run):
+        items[0].published = datetime.max.replace(tzinfo=timezone(timedelta(hours=-1)))
+        for item in items[1:]:
+            item.title = "Kept"
+
+
+class _LastMomentSeeingAll(_LastMoment):
+    name = "last_moment_seeing_all"
+    in_workers = False
+
+
 class _Registers:
     @hookimpl
     def register_transforms(self, register):
-        for transform in (_ThemesAsTuple, _SameBody, _ThemesSeeingAll, _SameBodySeeingAll):
+        for transform in (_ThemesAsTuple, _SameBody, _ThemesSeeingAll, _SameBodySeeingAll, _LastMoment,
+                          _LastMomentSeeingAll):
             register(transform)
 
 
@@ -80,8 +100,8 @@ def _run(tmp_path: Path, items: int, workers: int, kind: str):
     return report, stored
 
 
-PATHS = [(1, "", 20), (2, "_seeing_all", 20)]
-IDS = ["on the background thread", "seeing the whole run"]
+PATHS = [(2, "", MIN_ITEMS), (1, "", 20), (2, "_seeing_all", 20)]
+IDS = ["in a worker", "on the background thread", "seeing the whole run"]
 
 
 @pytest.mark.parametrize("workers, suffix, items", PATHS, ids=IDS)
@@ -104,3 +124,16 @@ def test_a_body_whose_type_says_it_is_unchanged_is_cleaned(tmp_path, workers, su
         assert "Copied from the partner" in item.body_html
         assert "<script" not in item.body_html and "alert" not in item.body_html, item.body_html
         assert item.url == ""
+
+
+@pytest.mark.parametrize("workers, suffix, items", PATHS, ids=IDS)
+def test_a_date_a_transform_leaves_past_the_end_of_time_leaves_its_item_unfit_not_the_run_ended(
+        tmp_path, workers, suffix, items):
+    report, stored = _run(tmp_path, items, workers, "last_moment" + suffix)
+
+    (result,) = [r for r in report.results if r.stage == "transform"]
+    assert not result.ok and "cannot be saved as the transforms left it" in result.summary, result.summary
+    assert len(stored) == items
+    assert all(item.published.year == 2016 for item in stored)  # the first as its source gave it
+    titles = [item.title for item in stored]  # the others saved as the transform left them (the first of each chunk:
+    assert "Kept" in titles and len(set(titles)) > 1  # as its source gave it)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import Any
@@ -168,6 +168,11 @@ def _aware(item: Item, what: str, value: object, zone: str) -> None:
     if not isinstance(value, datetime) or value.utcoffset() is None:
         raise TypeError(f"item {item.id!r}: {what} {value!r} has no time zone; make it with "
                         f"pipeline.dates.aware(value, {zone})")
+    try:
+        value.astimezone(UTC)  # as the store keeps it
+    except OverflowError:
+        raise ValueError(f"item {item.id!r}: {what} {value!r} is past the end of time in UTC, which the state "
+                         f"database keeps; give a date before the year 9999") from None
 
 
 def _day(item: Item, value: object) -> date | None:

@@ -137,3 +137,35 @@ def test_a_date_a_transform_leaves_past_the_end_of_time_leaves_its_item_unfit_no
     assert all(item.published.year == 2016 for item in stored)  # the first as its source gave it
     titles = [item.title for item in stored]  # the others saved as the transform left them (the first of each chunk:
     assert "Kept" in titles and len(set(titles)) > 1  # as its source gave it)
+
+
+class _LastMomentSource:
+    @hookimpl
+    def register_sources(self, register):
+        from pipeline.components import Source
+        from pipeline.models import Item, Kind, item_id
+
+        class LastMoment(Source):
+            name = "last_moment_source"
+
+            def fetch(self, run):
+                return [Item(item_id(self.instance, "far"), Kind.NEWS, self.instance, "Far",
+                             datetime.max.replace(tzinfo=timezone(timedelta(hours=-1)))),
+                        Item(item_id(self.instance, "near"), Kind.NEWS, self.instance, "Near",
+                             datetime(2016, 4, 20, tzinfo=UTC))]
+
+        register(LastMoment)
+
+
+def test_an_item_a_source_dates_past_the_end_of_time_is_skipped_not_the_run_ended(tmp_path):
+    (tmp_path / "pipeline.toml").write_text('[pipeline]\nname = "N"\n[sources.s]\ntype = "last_moment_source"\n'
+                                            '[sinks.feed]\ntype = "rss"\n', encoding="utf-8")
+    report = run(load_project(tmp_path / "pipeline.toml", extra_plugins=[("far", _LastMomentSource())]),
+                 mode="refresh", as_of=AS_OF)
+    store = Store(tmp_path / "state" / "pipeline.sqlite")
+    try:
+        stored = store.recent_items(until=datetime(2100, 1, 1, tzinfo=UTC), limit=10)
+    finally:
+        store.close()
+    assert [item.title for item in stored] == ["Near"]
+    assert any("past the end of time" in problem for problem in map(str, report.problems)), report.problems

@@ -13,9 +13,8 @@ from pipeline import hookimpl
 from pipeline.components import Transform
 from pipeline.config import load_project
 from pipeline.runner import run
-from pipeline.state import Store
 from pipeline.transforming import MIN_ITEMS
-from tests.test_transform_output_checked import AS_OF, COPIED, corpus
+from tests.test_transform_output_checked import AS_OF, COPIED, run_transform, stored_items
 
 
 class _SaysItIsTheSame(str):
@@ -86,18 +85,7 @@ class _Registers:
 
 
 def _run(tmp_path: Path, items: int, workers: int, kind: str):
-    [feed] = corpus.generate(tmp_path / "corpus", feeds=1, items=items, as_of=AS_OF)
-    (tmp_path / "pipeline.toml").write_text(
-        f'[pipeline]\nname = "N"\nworkers = {workers}\n[sources.f]\ntype = "feed"\nurl = "{feed}"\n'
-        f'[transforms.t]\ntype = "{kind}"\n[sinks.feed]\ntype = "rss"\n', encoding="utf-8")
-    project = load_project(tmp_path / "pipeline.toml", extra_plugins=[("h177", _Registers())])
-    report = run(project, mode="refresh", as_of=AS_OF)
-    store = Store(tmp_path / "state" / "pipeline.sqlite")
-    try:
-        stored = store.recent_items(until=datetime(2100, 1, 1, tzinfo=UTC), limit=10_000)
-    finally:
-        store.close()
-    return report, stored
+    return run_transform(tmp_path, items, workers, kind, _Registers())
 
 
 PATHS = [(2, "", MIN_ITEMS), (1, "", 20), (2, "_seeing_all", 20)]
@@ -162,10 +150,5 @@ def test_an_item_a_source_dates_past_the_end_of_time_is_skipped_not_the_run_ende
                                             '[sinks.feed]\ntype = "rss"\n', encoding="utf-8")
     report = run(load_project(tmp_path / "pipeline.toml", extra_plugins=[("far", _LastMomentSource())]),
                  mode="refresh", as_of=AS_OF)
-    store = Store(tmp_path / "state" / "pipeline.sqlite")
-    try:
-        stored = store.recent_items(until=datetime(2100, 1, 1, tzinfo=UTC), limit=10)
-    finally:
-        store.close()
-    assert [item.title for item in stored] == ["Near"]
+    assert [item.title for item in stored_items(tmp_path)] == ["Near"]
     assert any("past the end of time" in problem for problem in map(str, report.problems)), report.problems

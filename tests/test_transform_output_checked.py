@@ -63,19 +63,23 @@ class _Registers:
             register(transform)
 
 
-def _run(tmp_path: Path, items: int, workers: int, kind: str):
+def run_transform(tmp_path: Path, items: int, workers: int, kind: str, plugin: object = None):
+    """A refresh of a feed of `items` items through the transform `kind` (registered by `plugin`): its report, and
+    the items it stored."""
     [feed] = corpus.generate(tmp_path / "corpus", feeds=1, items=items, as_of=AS_OF)
     (tmp_path / "pipeline.toml").write_text(
         f'[pipeline]\nname = "N"\nworkers = {workers}\n[sources.f]\ntype = "feed"\nurl = "{feed}"\n'
         f'[transforms.t]\ntype = "{kind}"\n[sinks.feed]\ntype = "rss"\n', encoding="utf-8")
-    project = load_project(tmp_path / "pipeline.toml", extra_plugins=[("copies", _Registers())])
-    report = run(project, mode="refresh", as_of=AS_OF)
+    project = load_project(tmp_path / "pipeline.toml", extra_plugins=[("transforms", plugin or _Registers())])
+    return run(project, mode="refresh", as_of=AS_OF), stored_items(tmp_path)
+
+
+def stored_items(tmp_path: Path) -> list[Item]:
     store = Store(tmp_path / "state" / "pipeline.sqlite")
     try:
-        stored = store.recent_items(until=datetime(2100, 1, 1, tzinfo=UTC), limit=10_000)
+        return store.recent_items(until=datetime(2100, 1, 1, tzinfo=UTC), limit=10_000)
     finally:
         store.close()
-    return report, stored
 
 
 @pytest.mark.parametrize("workers, kind, items", [
@@ -84,7 +88,7 @@ def _run(tmp_path: Path, items: int, workers: int, kind: str):
     (2, "copies_seeing_all", 20),  # one call with every item, on the main thread
 ], ids=["in a worker", "on the background thread", "seeing the whole run"])
 def test_what_a_transform_sets_is_checked_as_a_sources_items_are(tmp_path, workers, kind, items):
-    report, stored = _run(tmp_path, items, workers, kind)
+    report, stored = run_transform(tmp_path, items, workers, kind)
 
     assert report.exit_code == 0, report.results
     assert len(stored) == items
@@ -96,7 +100,7 @@ def test_what_a_transform_sets_is_checked_as_a_sources_items_are(tmp_path, worke
 
 
 def test_a_transform_that_leaves_a_title_not_text_fails_and_the_items_are_saved_as_given(tmp_path):
-    report, stored = _run(tmp_path, 20, 1, "title_not_text")
+    report, stored = run_transform(tmp_path, 20, 1, "title_not_text")
 
     (result,) = [r for r in report.results if r.stage == "transform"]
     assert not result.ok and "title 5 is int, not text; give a str" in result.summary, result.summary
@@ -139,10 +143,6 @@ def test_an_item_a_failed_transform_gave_back_is_saved_as_it_was_not_cleaned_aga
                                             encoding="utf-8")
     report = run(load_project(tmp_path / "pipeline.toml", extra_plugins=[("own", _OwnHtml())]), mode="refresh",
                  as_of=AS_OF)
-    store = Store(tmp_path / "state" / "pipeline.sqlite")
-    try:
-        stored = store.recent_items(until=datetime(2100, 1, 1, tzinfo=UTC), limit=10)
-    finally:
-        store.close()
+    stored = stored_items(tmp_path)
     assert report.exit_code == 1 and [r.ok for r in report.results if r.stage == "transform"] == [False]
     assert [item.body_html for item in stored] == ['<p class="lead">Kept as it came.</p>'] * 3

@@ -95,6 +95,9 @@ _WORDING = {
     "string_type": "must be a string in quotes",
     "path_type": 'must be a path in quotes, such as "content/notices.csv"',
     "date_from_datetime_inexact": "must be a date such as 2016-03-01, with no time",
+    # a table's key given a plain value (`delivery = "sendgrid"`, where [sinks.newsletter.delivery] type = ... belongs)
+    "dict_type": 'must be a table: its keys under a [heading] of its own, or { key = "value" }',
+    "model_type": 'must be a table: its keys under a [heading] of its own, or { key = "value" }',
 }
 _BOUNDS = {"greater_than_equal": ("ge", "at least"), "less_than_equal": ("le", "at most"),
            "greater_than": ("gt", "more than"), "less_than": ("lt", "less than")}

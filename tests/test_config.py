@@ -337,6 +337,9 @@ def test_a_union_of_plain_values_names_every_choice_on_one_line():
     ("[schedule]\nnewsletter_day = 31", "[schedule]: newsletter_day: must be at most 28, not 31"),
     ('[pipeline]\nname = "N"\nworkers = 1.5', "[pipeline]: workers: must be a whole number, not 1.5"),
     ('[sinks.feed]\ntype = "rss"\nlimit = "many"', "[sinks.feed] (rss): limit: must be a whole number, not 'many'"),
+    ('[sinks.mail]\ntype = "email"\nfrom_email = "news@example.org"\ndelivery = "sendgrid"',
+     "[sinks.mail] (email): delivery: must be a table: its keys under a [heading] of its own, or "
+     "{ key = \"value\" }, not 'sendgrid'"),
 ])
 def test_a_value_of_the_wrong_kind_says_what_it_must_be_and_what_was_given(project_from, toml, says):
     """In an organiser's words, not pydantic's ("Input should be a valid list"), with the value given."""

@@ -115,8 +115,9 @@ class Component:
 class Source(Component):
     """Produces items. Raise `SourceError` (or anything) to fail this source alone."""
 
-    # True when every HTML field the source returns has been through `pipeline.sanitize.clean_html`
-    # already (the built-in sources do it): the host then skips its own second pass over `body_html`.
+    # No longer read (kept so that a plugin that sets it still loads). The host cleans every `body_html` but one that
+    # is `pipeline.sanitize.clean_html`'s output as it returned it, which it knows by its type (`Clean`): a source that
+    # cleans its bodies so (the built-ins do) is not cleaned twice, and one that says it does but does not is cleaned.
     sanitises: ClassVar[bool] = False
     # True when `fetch` returns every item the source has (the organiser's own files: the blog, jobs, events), not
     # a window onto them as a feed is: an item it stored before and no longer returns was taken out (a cancelled

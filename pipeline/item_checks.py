@@ -14,7 +14,16 @@ import dataclasses
 import operator
 
 from pipeline.models import Item, Kind, check_dates
-from pipeline.sanitize import clean_html, first_image, image_url, language_tag, one_line, safe_url, strip_controls
+from pipeline.sanitize import (
+    Clean,
+    clean_html,
+    first_image,
+    image_url,
+    language_tag,
+    one_line,
+    safe_url,
+    strip_controls,
+)
 
 TEXT_FIELDS = ("title", "url", "body_html", "summary", "author", "image", "image_alt", "language")
 # What `checked_again` compares (equal: the same object, or a copy `undoing` put back after a transform failed),
@@ -65,11 +74,13 @@ def _themes(given) -> list[str]:
 
 
 def host_checked(item: Item, clean: bool = True) -> Item:
-    """The host's own guarantee, whatever a third-party source did: safe HTML (cleaned when `clean`) and URLs, a
-    lead image that is an absolute http(s) URL (else the body's first), and text fields on one line with no
-    control characters. TypeError (or ValueError) saying what to fix for an item it cannot take as it is."""
+    """The host's own guarantee, whatever a third-party source did: safe HTML (the body cleaned when `clean`, unless
+    it is `clean_html`'s own output, a `Clean`) and URLs, a lead image that is an absolute http(s) URL (else the
+    body's first), and text fields on one line with no control characters. TypeError (or ValueError) saying what
+    to fix for an item it cannot take as it is."""
     if not isinstance(item, Item):
         raise TypeError(f"fetch() gave a {type(item).__name__}, not Item; yield pipeline.models.Item(...)")
+    clean = clean and type(item.body_html) is not Clean  # (made plain text below, with every other str subclass)
     if not isinstance(item.id, str) or not item.id.strip():
         what = "empty" if isinstance(item.id, str) else f"{type(item.id).__name__}, not text"
         raise TypeError(f"id {item.id!r} is {what}; give id=item_id(self.instance, key)")
@@ -92,8 +103,8 @@ def host_checked(item: Item, clean: bool = True) -> Item:
     item.author = one_line(item.author)
     item.summary = strip_controls(item.summary or "")  # None, as a CSV's empty column gives it, is no summary
     item.themes = _themes(item.themes)
-    if clean:  # a source that says it sanitises (the built-ins) is not cleaned twice
-        item.body_html = clean_html(item.body_html)
+    if clean:  # a body clean_html made (the built-in sources') is not cleaned twice
+        item.body_html = str.__str__(clean_html(item.body_html))
     item.url = safe_url(item.url)
     item.image = image_url(item.image)
     item.image_alt = one_line(item.image_alt) if item.image else ""

@@ -179,8 +179,8 @@ DOCS: dict[type, dict[str, Doc]] = {
         "body_html": Doc(
             qualifier="sanitised HTML",
             meaning=(
-                "The whole text, as HTML sanitised by `clean_html` (the host cleans it again unless the source "
-                "class sets `sanitises = True`). The transforms read it (themes, summary), and its first "
+                "The whole text, as HTML sanitised by `clean_html` (the host cleans it again unless it is "
+                "`clean_html`'s output as it returned it). The transforms read it (themes, summary), and its first "
                 "http(s) `<img>` becomes the lead image when `image` is empty."),
             email=f"Never whole: the start of its text (up to {item_view.EXCERPT_CHARS} characters) is the excerpt "
                   "when there is no `summary`.",
@@ -703,8 +703,8 @@ def _intro() -> list[str]:
         "- `title`, `author`, `image_alt`, each theme and every text field of `job`, `event`, its programme "
         "slots and price tiers are on one line with no control characters (empty themes are dropped); "
         "`summary` has no control characters;",
-        "- `body_html` is put through `clean_html` (unless the source class sets `sanitises = True`, "
-        "promising it did so itself);",
+        "- `body_html` is put through `clean_html`, unless it is `clean_html`'s own output as it returned it (a "
+        "`pipeline.sanitize.Clean`: any change to that gives a plain `str`, which is cleaned);",
         "- `url` and `event.booking_url` are safe (`safe_url`: absolute http, https or mailto, else \"\");",
         "- `image` is an absolute http(s) URL (`image_url`), else the body's first image; `image_alt` is "
         "\"\" without an image, and taken from the body when the source gave none.",

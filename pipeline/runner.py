@@ -320,7 +320,7 @@ def _fetch_all(sources: list[Source], ctx: RunContext, report: RunReport, progre
                         close()  # a generator's `finally` runs now, not never
                     break
                 try:
-                    items.append(host_checked(item, clean=not source.sanitises))
+                    items.append(host_checked(item))
                 except Exception as exc:  # this item alone: skipped and said, its source's others are saved
                     unfit += 1
                     ctx.problem(f"source {source.instance}", unfit_line(item, position, exc))

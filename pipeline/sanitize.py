@@ -98,14 +98,23 @@ _CLEANER = nh3.Cleaner(
 )
 
 
-def clean_html(fragment: str, base_url: str = "", local: Callable[[str], str | None] | None = None) -> str:
+class Clean(str):
+    """HTML exactly as `clean_html` returned it. The host does not clean a body of this very type again (the built-in
+    sources clean their own, in the worker processes): any change to it (`+`, `.replace`, a slice) gives a plain
+    `str`, which the host cleans, so a source that copies HTML from elsewhere into a body cannot skip the cleaning by
+    mistake."""
+
+    __slots__ = ()
+
+
+def clean_html(fragment: str, base_url: str = "", local: Callable[[str], str | None] | None = None) -> Clean:
     """Sanitise an HTML fragment; relative links are made absolute against `base_url`, or dropped. `local`, when
     given, is asked first about each relative link: the address of a file of the source's own that the site
     publishes (the blog's images), or None."""
     if not fragment:
-        return ""
+        return Clean()
     _base.url, _base.origin, _base.local = base_url, None, local
-    return _CLEANER.clean(_shallow(strip_controls(fragment))).strip()
+    return Clean(_CLEANER.clean(_shallow(strip_controls(fragment))).strip())
 
 
 def plain_text(fragment: str) -> str:

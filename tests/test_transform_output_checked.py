@@ -14,6 +14,7 @@ from pipeline.components import Source, Transform
 from pipeline.config import load_project
 from pipeline.models import Item, Kind, item_id
 from pipeline.runner import run
+from pipeline.sanitize import Clean
 from pipeline.state import Store
 from pipeline.transforming import MIN_ITEMS
 
@@ -108,18 +109,18 @@ def test_a_transform_that_leaves_a_title_not_text_fails_and_the_items_are_saved_
 
 
 class _OwnHtml:
-    """A source that sanitises its own HTML (`sanitises = True`) and keeps a class the host's cleaning would drop, and
-    a transform that marks the items and then fails: what it did is undone (`undoing` puts copies back)."""
+    """A source whose bodies the host takes as `clean_html` made them (a `Clean`), here with a class the host's cleaning
+    would drop, and a transform that marks the items and then fails: what it did is undone (`undoing` puts copies
+    back)."""
 
     @hookimpl
     def register_sources(self, register):
         class OwnHtml(Source):
             name = "own_html"
-            sanitises = True
 
             def fetch(self, run):
                 return [Item(item_id(self.instance, str(n)), Kind.NEWS, self.instance, f"Post {n}",
-                             datetime(2016, 4, 20, tzinfo=UTC), body_html='<p class="lead">Kept as it came.</p>')
+                             datetime(2016, 4, 20, tzinfo=UTC), body_html=Clean('<p class="lead">Kept as it came.</p>'))
                         for n in range(3)]
 
         register(OwnHtml)
@@ -146,3 +147,63 @@ def test_an_item_a_failed_transform_gave_back_is_saved_as_it_was_not_cleaned_aga
     stored = stored_items(tmp_path)
     assert report.exit_code == 1 and [r.ok for r in report.results if r.stage == "transform"] == [False]
     assert [item.body_html for item in stored] == ['<p class="lead">Kept as it came.</p>'] * 3
+
+
+class _SaysItSanitises:
+    """A source that says it sanitises (`sanitises = True`, as a copy of a built-in source would) but puts a partner's
+    HTML in its bodies as it came, once as it is and once after `clean_html` changed it (a footer added)."""
+
+    @hookimpl
+    def register_sources(self, register):
+        from pipeline.sanitize import clean_html
+
+        class SaysItSanitises(Source):
+            name = "says_it_sanitises"
+            sanitises = True
+
+            def fetch(self, run):
+                raw = '<p onclick="steal()">News<script>alert(1)</script> <a href="javascript:alert(2)">more</a></p>'
+                return [Item(item_id(self.instance, "raw"), Kind.NEWS, self.instance, "As it came",
+                             datetime(2016, 4, 20, tzinfo=UTC), body_html=raw),
+                        Item(item_id(self.instance, "footer"), Kind.NEWS, self.instance, "Cleaned, then a footer",
+                             datetime(2016, 4, 21, tzinfo=UTC),
+                             body_html=clean_html("<p>News</p>") + '<img src="x" onerror="alert(3)">'),
+                        Item(item_id(self.instance, "clean"), Kind.NEWS, self.instance, "Cleaned",
+                             datetime(2016, 4, 22, tzinfo=UTC), body_html=clean_html('<p class="lead">News</p>'))]
+
+        register(SaysItSanitises)
+
+
+def test_a_source_that_says_it_sanitises_but_does_not_has_its_bodies_cleaned_all_the_same(tmp_path):
+    """Only a body exactly as `clean_html` returned it is taken as it is: the `sanitises` flag no longer lets raw
+    HTML through to the site, which shows the stored body as safe HTML."""
+    (tmp_path / "pipeline.toml").write_text('[pipeline]\nname = "N"\nsite_url = "https://n.example.org"\n'
+                                            '[sources.partner]\ntype = "says_it_sanitises"\n'
+                                            '[sinks.site]\ntype = "archive"\n', encoding="utf-8")
+    report = run(load_project(tmp_path / "pipeline.toml", extra_plugins=[("says", _SaysItSanitises())]),
+                 mode="refresh", as_of=AS_OF)
+
+    assert report.exit_code == 0, report.results
+    bodies = {item.title: item.body_html for item in stored_items(tmp_path)}
+    assert bodies == {"As it came": '<p>News <a rel="noopener noreferrer">more</a></p>',
+                      "Cleaned, then a footer": "<p>News</p><img>",  # (a relative src, with no base: dropped)
+                      "Cleaned": "<p>News</p>"}, bodies
+    pages = "".join(page.read_text(encoding="utf-8") for page in (tmp_path / "out").rglob("*.html"))
+    assert "alert(" not in pages and "onclick" not in pages and "onerror" not in pages
+
+
+def test_only_a_body_of_cleans_very_type_is_taken_as_it_is():
+    """A `Clean` is taken as `clean_html` made it; a subclass of it, or what a change to one gives, is cleaned; either
+    way the item keeps a plain `str`."""
+    from pipeline.item_checks import host_checked
+
+    class Lying(Clean):
+        __slots__ = ()
+
+    for body, kept in ((Clean('<p class="lead">News</p>'), '<p class="lead">News</p>'),
+                       (Lying('<p>News</p><script>alert(1)</script>'), "<p>News</p>"),
+                       (Clean("<p>News</p>") + "<script>alert(1)</script>", "<p>News</p>"),
+                       (Clean("<p>News</p>").replace("News", "<b onclick='x()'>News</b>"), "<p><b>News</b></p>")):
+        item = host_checked(Item(item_id("s", "1"), Kind.NEWS, "s", "T", datetime(2016, 4, 20, tzinfo=UTC),
+                                 body_html=body))
+        assert (item.body_html, type(item.body_html)) == (kept, str)

@@ -30,7 +30,6 @@ class BlogSource(Source):
 
     name = "blog"
     _as_index: Path | None = None  # a folder's post an earlier version published as `index` (`_published_as_index`)
-    sanitises = True  # every body goes through clean_html (markdown_to_html) here
     complete = True  # the whole list: what it no longer has was taken out (the run withdraws it)
     description = "Markdown posts with front matter from a folder"
 

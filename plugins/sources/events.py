@@ -83,7 +83,6 @@ def _naive(value: date | datetime) -> date | datetime:
 
 class EventsSource(Source):
     name = "events"
-    sanitises = True  # every body goes through clean_html (markdown_to_html) here
     complete = True  # the whole list: what it no longer has was taken out (the run withdraws it)
     description = "Conference and seminar notices from a TOML file of [[event]] records"
 

@@ -68,7 +68,6 @@ class FeedOptions(Settings):
 
 class FeedSource(Source):
     name = "feed"
-    sanitises = True  # every body goes through clean_html here
     description = "RSS or Atom feed by URL or file (partner news)"
 
     class Settings(FeedOptions):

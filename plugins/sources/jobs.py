@@ -35,7 +35,6 @@ class JobRecord(BaseModel):
 
 class JobsSource(Source):
     name = "jobs"
-    sanitises = True  # every body goes through clean_html (markdown_to_html) here
     complete = True  # the whole list: what it no longer has was taken out (the run withdraws it)
     description = "Job adverts from a TOML file of [[job]] records"
 

@@ -156,7 +156,8 @@ class Source(Component):
 class Transform(Component):
     """Changes items in place (tags, summaries); runs on every item new or changed in a run. Each call of
     `apply` is stopped at its deadline (`[transforms.NAME] deadline`; see pipeline/time_limits.py). What it sets
-    is checked by the host again, as a source's items are (a body cleaned, a link made safe: pipeline/item_checks.py).
+    is checked by the host again, as a source's items are (a body cleaned, a link made safe: pipeline/item_checks.py);
+    a body it sets is cleaned before the next transform reads it.
     """
 
     # True when `apply` uses nothing of the run but `run.text_of` and `run.problem`, and nothing of the

@@ -5,7 +5,8 @@ A source's items are checked whole (`host_checked`). After the transforms, only 
 (`as_found` before them, `checked_again` after): the built-in transforms set only the themes and the summary, and
 cleaning every body a second time would cost as much as the summary transform. A body, link, title or image a
 third-party transform set is checked as a source's would be, so a transform that copies HTML from elsewhere into
-`body_html` cannot put a script on the site, which shows the stored body as it is.
+`body_html` cannot put a script on the site, which shows the stored body as it is. Such a body is cleaned as soon as
+the transform returns (`bodies_cleaned`), so the transforms after it read sanitised HTML too.
 """
 
 from __future__ import annotations
@@ -66,6 +67,17 @@ def checked_again(item: Item, found: AsFound) -> None:
         item.summary = strip_controls(item.summary or "")
     else:
         raise TypeError(f"summary {item.summary!r} is {type(item.summary).__name__}, not text; give a str")
+
+
+def bodies_cleaned(items: list, before: list) -> None:
+    """After one transform, before the next: each `body_html` it set (not the very object `before` holds for that
+    place) put through `clean_html`, unless it is `clean_html`'s output, so that every transform reads sanitised HTML
+    (`run.text_of` and the summary's reading of paragraphs take it so: a partner's raw page would have its scripts
+    read as text). A body that is not text is left for `checked_again` to refuse."""
+    for item, body in zip(items, before, strict=False):
+        now = getattr(item, "body_html", None)
+        if now is not body and isinstance(now, str) and type(now) is not Clean:
+            item.body_html = clean_html(now)
 
 
 def _themes(given) -> list[str]:

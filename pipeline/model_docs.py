@@ -724,7 +724,8 @@ def _intro() -> list[str]:
         "",
         "After the transforms, it checks again what they changed, in the same way: the themes and the summary as "
         "above, and an item with any other checked field set anew (or with `job` or `event` details, which may have "
-        "been changed in place) whole, its `body_html` put through `clean_html` again if a transform set it. So a "
+        "been changed in place) whole, its `body_html` put through `clean_html` again if a transform set it (and as "
+        "soon as that transform returns, so the transforms after it read sanitised HTML too). So a "
         "transform that copies HTML from elsewhere into `body_html`, or sets a `javascript:` link, cannot put a "
         "script on the site. A text field of a `str` subclass counts as set anew, whatever its comparison says, "
         "and is taken as its text (so for a source's too). A field it cannot mend (a title that is not text) leaves "

@@ -21,7 +21,7 @@ from typing import Any
 
 from pipeline.components import Transform
 from pipeline.errors import is_stop
-from pipeline.item_checks import AsFound, as_found, checked_again
+from pipeline.item_checks import AsFound, as_found, bodies_cleaned, checked_again
 from pipeline.logs import show_traceback
 from pipeline.models import Item, check_dates
 from pipeline.run_report import failure_reason, items_text
@@ -104,14 +104,17 @@ def undoing(items: list[Item], work: Callable[[], Any]) -> None:
 
 
 def apply_within(transform: Transform, items: list[Item], run: Any, deadline: float) -> None:
-    """`transform.apply(items, run)`, stopped after `deadline` seconds. One that returns something else than the list
-    it was given (a filtered copy, say) fails: what it returns would be ignored, and the run would say ok."""
+    """`transform.apply(items, run)`, stopped after `deadline` seconds, then each body it set cleaned for the next
+    (`bodies_cleaned`). One that returns something else than the list it was given (a filtered copy, say) fails:
+    what it returns would be ignored, and the run would say ok."""
     from pipeline.time_limits import call_within
 
+    bodies = [item.body_html for item in items]
     returned = call_within(deadline, out_of_time(transform.instance, deadline, len(items)), transform.apply, items, run)
     if returned is not None and returned is not items:  # (the very list it was given, changed in place, is no loss)
         raise TypeError(f"apply() returned {type(returned).__name__}, which is ignored: a transform changes the items "
                         f"it is given in place and returns nothing")
+    bodies_cleaned(items, bodies)
 
 
 def out_of_time(instance: str, deadline: float, items: int) -> str:

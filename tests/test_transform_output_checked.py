@@ -57,20 +57,51 @@ class _TitleNotText(Transform):
             item.title = 5
 
 
+PAGE = '<p>Peer support works.</p><script>var hidden = "power sharing";</script><style>p { color: red }</style>'
+
+
+class _CopiesPage(Transform):
+    """Puts a partner's page in each body as it came, scripts and all, for the transforms after it."""
+
+    name = "copies_page"
+    in_workers = True
+
+    def apply(self, items, run):
+        for item in items:
+            item.body_html = PAGE
+
+
+class _ReadsText(Transform):
+    """Keeps the body's plain text as the later transforms are given it (`run.text_of`), in the summary."""
+
+    name = "reads_text"
+    in_workers = True
+
+    def apply(self, items, run):
+        for item in items:
+            item.summary = run.text_of(item)
+
+
+class _ReadsTextSeeingAll(_ReadsText):
+    name = "reads_text_seeing_all"
+    in_workers = False
+
+
 class _Registers:
     @hookimpl
     def register_transforms(self, register):
-        for transform in (_CopiesHtml, _CopiesSeeingAll, _TitleNotText):
+        for transform in (_CopiesHtml, _CopiesSeeingAll, _TitleNotText, _CopiesPage, _ReadsText, _ReadsTextSeeingAll):
             register(transform)
 
 
 def run_transform(tmp_path: Path, items: int, workers: int, kind: str, plugin: object = None):
-    """A refresh of a feed of `items` items through the transform `kind` (registered by `plugin`): its report, and
-    the items it stored."""
+    """A refresh of a feed of `items` items through the transform `kind` (registered by `plugin`), or the transforms
+    "kind, kind, ..." in that order: its report, and the items it stored."""
     [feed] = corpus.generate(tmp_path / "corpus", feeds=1, items=items, as_of=AS_OF)
+    tables = "".join(f'[transforms.t{n or ""}]\ntype = "{name.strip()}"\n' for n, name in enumerate(kind.split(",")))
     (tmp_path / "pipeline.toml").write_text(
         f'[pipeline]\nname = "N"\nworkers = {workers}\n[sources.f]\ntype = "feed"\nurl = "{feed}"\n'
-        f'[transforms.t]\ntype = "{kind}"\n[sinks.feed]\ntype = "rss"\n', encoding="utf-8")
+        f'{tables}[sinks.feed]\ntype = "rss"\n', encoding="utf-8")
     project = load_project(tmp_path / "pipeline.toml", extra_plugins=[("transforms", plugin or _Registers())])
     return run(project, mode="refresh", as_of=AS_OF), stored_items(tmp_path)
 
@@ -207,3 +238,19 @@ def test_only_a_body_of_cleans_very_type_is_taken_as_it_is():
         item = host_checked(Item(item_id("s", "1"), Kind.NEWS, "s", "T", datetime(2016, 4, 20, tzinfo=UTC),
                                  body_html=body))
         assert (item.body_html, type(item.body_html)) == (kept, str)
+
+
+@pytest.mark.parametrize("workers, kind, items", [
+    (2, "copies_page, reads_text", MIN_ITEMS),
+    (1, "copies_page, reads_text", MIN_ITEMS),
+    (2, "copies_page, reads_text_seeing_all", 20),
+], ids=["in a worker", "on the background thread", "seeing the whole run"])
+def test_a_body_a_transform_sets_is_cleaned_before_the_next_transform_reads_it(tmp_path, workers, kind, items):
+    """The transforms after one that copies a page into the body read it sanitised, as readers will: a script's
+    words are not the body's text (they would count for a theme, or make the summary)."""
+    report, stored = run_transform(tmp_path, items, workers, kind)
+
+    assert report.exit_code == 0, report.results
+    assert len(stored) == items
+    assert {(item.summary, item.body_html) for item in stored} == {
+        ("Peer support works.", "<p>Peer support works.</p>")}

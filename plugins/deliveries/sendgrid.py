@@ -18,12 +18,13 @@ connection, a 5xx) may or may not have been accepted. The way out is SendGrid's 
 Cost: every issue reaches inboxes `hold_minutes` (30 by default) after it is sent. A run killed
 mid-send and run again within `hold_minutes - 10` minutes settles its batch exactly once.
 `scheduled = false` sends at once instead: then a request in doubt is `unknown` (at most once).
-429s, refused connections and certificates that cannot be verified are retried (nothing was
-accepted), and fail the request when they last; a 429 whose X-RateLimit-Reset is further ahead than
-`max_wait_seconds` (a daily cap) is not: until then no request goes (`halted`), so the host hands over
-no further batch and leaves whoever is left failed, for the next run; a 400 whose errors each name one recipient's
-personalization ("personalizations.3.to.0.email") fails those recipients alone, with SendGrid's
-reason, and the rest are sent again in a request without them (a 400 accepts nothing, so nobody gets
+429s, and requests that never went out whole (a connection refused, timed out or unreachable, a
+certificate that cannot be verified) are retried (nothing was accepted), and fail the request when they
+last; a 429 whose X-RateLimit-Reset is further ahead than `max_wait_seconds` (a daily cap) is not:
+until then no request goes (`halted`), so the host hands over no further batch and leaves whoever is
+left failed, for the next run; a 400 whose errors each name one recipient's personalization
+("personalizations.3.to.0.email") fails those recipients alone, with SendGrid's reason, and the rest
+are sent again in a request without them (a 400 accepts nothing, so nobody gets
 two copies). When that reason is that the address itself is invalid ("Does not contain a
 valid address."), SendGrid will never send to it: it is a hard bounce (`Delivery.bounced`), and the
 host marks the subscriber bounced as it does for smtp's. Any other 4xx fails the request with
@@ -53,6 +54,7 @@ from email.utils import parsedate_to_datetime
 from enum import Enum
 from json.encoder import encode_basestring_ascii as _quote  # C: a JSON string literal
 from typing import TYPE_CHECKING
+from urllib.error import HTTPError as AnsweredError  # a URLError with an HTTP status: answered
 from urllib.error import URLError
 
 from pydantic import Field
@@ -374,7 +376,7 @@ class SendGrid(Deliverer):
 
     def _call(self, request, *, retry_in_doubt: bool = False, sending: bool = True) -> tuple[Answer, str, bytes]:
         """(answer, X-Message-Id or the reason, body: the answer's, or SendGrid's errors for a 4xx). 429s and
-        refused connections are retried, since nothing was accepted; an answer in doubt only when
+        requests that never went out whole are retried, since nothing was accepted; an answer in doubt only when
         `retry_in_doubt` (harmless requests). A request of the send's (`sending`) whose 429 resets further ahead
         than `max_wait_seconds` is not retried, and halts the send (`halted`)."""
         from python_http_client.exceptions import HTTPError  # with the client: a run that sends nothing never loads it
@@ -556,8 +558,13 @@ def _error_messages(body: bytes | str | None) -> list[str]:
 
 
 def _not_connected(exc: Exception) -> bool:
-    """True when the request certainly never reached SendGrid: the connection was refused, the host unknown, or its
-    certificate could not be verified (the TLS handshake ends before a byte of the request is sent)."""
+    """True when the request certainly never reached SendGrid whole: urllib wraps in a URLError only what fails before
+    the request has gone out whole (opening the connection: refused, timed out, the host unknown or unreachable; the
+    TLS handshake, a certificate that cannot be verified; writing the request), never what fails while it waits for
+    the answer (a timeout, a connection reset or closed: those come as they are, and are in doubt). A request not
+    written whole is one SendGrid cannot have taken."""
+    if isinstance(exc, URLError) and not isinstance(exc, AnsweredError):
+        return True
     cause = getattr(exc, "reason", exc)
     return isinstance(cause, ConnectionRefusedError | socket.gaierror | ssl.SSLCertVerificationError)
 

@@ -1,0 +1,68 @@
+"""Review h179: sending an issue under faults (the SendGrid stand-in, SMTP servers, kills, re-runs).
+
+Each test is one problem found, and fails while the problem is there. Servers run on 127.0.0.1, started and stopped
+by the test; state files live in tmp_path.
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from pathlib import Path
+
+from pipeline.cli import main
+from tests.newsletter_network import newsletter_toml
+
+POST = "---\ntitle: \"{title}\"\ndate: {day}\n---\n\n{title}: what happened, and what comes next.\n"
+SITE = '[pipeline]\nname = "Test Network"\nsite_url = "https://network.example.org"\nworkers = 1\n'
+READERS = "email,name\nann@example.org,Ann\nbob@example.org,Bob\n"
+
+
+def _journal(config: Path, edition: int = 1) -> dict[str, str]:
+    db = sqlite3.connect(config.parent / "state" / "pipeline.sqlite")
+    try:
+        return dict(db.execute("SELECT recipient, status FROM deliveries WHERE edition = ?", (edition,)))
+    finally:
+        db.close()
+
+
+# -- SendGrid out of reach: a connection that never opens ------------------------------------------------------------
+
+def _unanswered_port() -> tuple[socket.socket, list[socket.socket]]:
+    """A port of 127.0.0.1 whose server never takes a connection: its one place in the queue of connections waiting
+    to be accepted is taken, so the kernel drops every further one's opening SYN, and a client's connect times out
+    (as a firewall dropping packets, or a route gone, makes it) before a byte of its request is sent."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    held = socket.create_connection(server.getsockname(), timeout=5)  # the one place, taken
+    return server, [held]
+
+
+def test_a_sendgrid_request_whose_connection_never_opened_is_failed_and_sent_by_the_next_run(
+        write_project, fake, monkeypatch):
+    """urllib wraps in a URLError only what fails before its request has gone out whole (connecting, the TLS
+    handshake, writing the request); what fails while it waits for the answer comes as it is (a timeout, a connection
+    reset or closed). A connection that times out opening (SendGrid's address unreachable for a while: a firewall, a
+    route gone) is the first: nothing reached SendGrid. But only a refused connection, an unknown host and an
+    unverifiable certificate were taken so; this was a request in doubt, so with `scheduled = false` (at most once)
+    every reader of the send was recorded `unknown`: never sent again by a run, said to "may or may not have the
+    issue", and `--resend unknown` warns of two copies. It is certainly not sent: `failed`, and the next run sends
+    it, once."""
+    server, held = _unanswered_port()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}"
+    files = {"blog/2016-01-20.md": POST.format(title="A day in Leeds", day="2016-01-20"), "subscribers.csv": READERS}
+    delivery = 'type = "sendgrid"\n    host = "{host}"\n    scheduled = false\n    max_retries = 1\n' \
+               '    max_wait_seconds = 0\n    timeout = 0.5'
+    try:
+        config = write_project(SITE + newsletter_toml(delivery=delivery.format(host=url)), files)
+        assert main(["run", "--as-of", "2016-02-01", "-c", str(config)]) == 1
+    finally:
+        for sock in (*held, server):
+            sock.close()
+    assert _journal(config) == {"ann@example.org": "failed", "bob@example.org": "failed"}
+
+    config.write_text(config.read_text().replace(url, fake.url))  # SendGrid within reach again
+    assert main(["run", "--as-of", "2016-02-01", "-c", str(config)]) == 0
+    assert fake.delivered() == {"ann@example.org": 1, "bob@example.org": 1}
+    assert _journal(config) == {"ann@example.org": "sent", "bob@example.org": "sent"}

@@ -66,3 +66,35 @@ def test_a_sendgrid_request_whose_connection_never_opened_is_failed_and_sent_by_
     assert main(["run", "--as-of", "2016-02-01", "-c", str(config)]) == 0
     assert fake.delivered() == {"ann@example.org": 1, "bob@example.org": 1}
     assert _journal(config) == {"ann@example.org": "sent", "bob@example.org": "sent"}
+
+
+# -- SendGrid: a cancel whose outcome cannot be learnt -----------------------------------------------------------
+
+def test_a_recipient_sendgrid_refused_is_failed_even_when_the_cancel_of_its_batch_cannot_be_confirmed(
+        write_project, fake):
+    """A batch of two requests: SendGrid refuses the first for its one address (400, "Does not contain a valid
+    address.": nothing of it taken, the address refused for good) and takes the second, whose answer is lost (in
+    doubt). The batch is asked to cancel, and whether it was cannot be learnt (every answer about it lost): then
+    SendGrid may discard what it took, so the second reader is rightly `unknown`. But the first, whom SendGrid
+    certainly never took, was recorded `unknown` too: said to "may or may not have the issue", never sent again by a
+    run, and not marked bounced though SendGrid refused the address for good. What is certain stays certain:
+    `failed`, and marked bounced."""
+    files = {"blog/2016-01-20.md": POST.format(title="A day in Leeds", day="2016-01-20"), "subscribers.csv": READERS}
+    delivery = (f'type = "sendgrid"\n    host = "{fake.url}"\n    batch_size = 1\n    requests_per_batch = 2\n'
+                f'    concurrency = 1\n    max_retries = 1\n    max_wait_seconds = 0')
+    config = write_project(SITE + newsletter_toml(delivery=delivery), files)
+    fake.refuse_addresses("ann@example.org")  # her request: 400, nothing taken
+    fake.fail_after(500)  # bob's: taken, its answer a 500 (ann's 400 takes no fault meant for a taken request)
+    fake.drop_after(times=1000, on="scheduled_sends")  # every cancel taken, every answer about it lost
+
+    assert main(["run", "--as-of", "2016-02-01", "-c", str(config)]) == 1
+
+    journal = _journal(config)
+    assert journal["bob@example.org"] == "unknown"
+    assert journal["ann@example.org"] == "failed"
+    db = sqlite3.connect(config.parent / "state" / "pipeline.sqlite")
+    try:
+        [(status,)] = db.execute("SELECT status FROM subscribers WHERE email = 'ann@example.org'")
+    finally:
+        db.close()
+    assert status == "bounced"

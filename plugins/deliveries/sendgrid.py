@@ -307,9 +307,11 @@ class SendGrid(Deliverer):
         if cancelled is None:  # it may be cancelled: then SendGrid discards even what it accepted, so nobody is sent
             unsure = (f"SendGrid batch {batch.id} was asked to cancel, and whether it did could not be learnt "
                       f"({self.cancel_failure}); `pipeline deliveries` lists them, `--resend unknown` sends again")
+            refused = {d.recipient for d in known if d.certain and not d.ok}  # never taken, cancelled or not
             for d in known:
-                d.error = f"{d.error}; {unsure}" if d.error else unsure
-            return {d.recipient: Resolution.UNKNOWN for d in known}
+                if d.recipient not in refused:
+                    d.error = f"{d.error}; {unsure}" if d.error else unsure
+            return {d.recipient: Resolution.NOT_SENT if d.recipient in refused else Resolution.UNKNOWN for d in known}
         why = (f"SendGrid refused to cancel it ({self.cancel_failure})" if in_time and self.cancel_failure
                else f"it could no longer be cancelled before its send time {batch.send_at:%Y-%m-%d %H:%M} UTC")
         late = f"SendGrid batch {batch.id} may have been delivered: {why}"

@@ -98,3 +98,42 @@ def test_a_recipient_sendgrid_refused_is_failed_even_when_the_cancel_of_its_batc
     finally:
         db.close()
     assert status == "bounced"
+
+
+def test_a_cancel_still_on_its_way_when_sendgrid_says_it_holds_none_is_not_taken_for_refused(write_project, fake):
+    """A batch in doubt is asked to cancel; the answers to that request are lost (it timed out), so the cancel may
+    have reached SendGrid, and be taken there a moment later. SendGrid, asked whether it holds one, says no: the
+    request has not been taken yet. That "no" was taken for a refusal, so the batch was settled as not cancelled:
+    the reader whose request SendGrid had taken recorded `sent`. Then the cancel is taken, and SendGrid discards the
+    whole batch at its send time: that reader never gets the issue, and no run sends it again. A "no" after a cancel
+    that may be on its way proves nothing: the cancel is asked again (SendGrid then says it holds one), and only
+    what is confirmed is settled; here everyone gets the issue once."""
+    import threading
+
+    files = {"blog/2016-01-20.md": POST.format(title="A day in Leeds", day="2016-01-20"), "subscribers.csv": READERS}
+    delivery = (f'type = "sendgrid"\n    host = "{fake.url}"\n    batch_size = 1\n    requests_per_batch = 2\n'
+                f'    concurrency = 1\n    max_retries = 1\n    max_wait_seconds = 0\n    timeout = 1')
+    config = write_project(SITE + newsletter_toml(delivery=delivery), files)
+    fake.fail_after(500)  # one of the batch's two requests is taken, its answer a 500: the batch is in doubt
+    taken_later, asked = threading.Event(), []
+
+    def slow_cancel(n: int, path: str, phase: str) -> None:
+        if path == "/v3/user/scheduled_sends" and phase == "received" and not taken_later.is_set():
+            taken_later.wait(20)  # the cancel reached SendGrid; it is taken only after the client gave up on it
+        elif path.startswith("/v3/user/scheduled_sends/") and phase == "accepted":
+            asked.append(n)
+            if len(asked) == 2:  # SendGrid has said "none" after the cancel was sent: now it is taken
+                taken_later.set()
+
+    fake.on_request(slow_cancel)
+    try:
+        main(["run", "--as-of", "2016-02-01", "-c", str(config)])
+    finally:
+        taken_later.set()
+        fake.on_request(None)
+    fake.advance(3 * 3600)  # every send time has passed: SendGrid delivered or discarded each batch
+
+    journal = _journal(config)
+    delivered = fake.delivered(pending=False)
+    assert all(delivered[reader] == 1 for reader, status in journal.items() if status == "sent"), (journal, delivered)
+    assert journal == {"ann@example.org": "sent", "bob@example.org": "sent"} and not fake.errors

@@ -323,9 +323,11 @@ class SendGrid(Deliverer):
     def _cancel(self, batch_id: str) -> bool | None:
         """Ask SendGrid to cancel `batch_id`, and confirm it did (the answer to the request may be lost too): True
         when its status says cancel, False when it certainly is not cancelled, None when a cancel may have been
-        taken (a request in doubt, or "a status for this batch id exists") but no answer to the question came."""
+        taken (a request in doubt, or "a status for this batch id exists") but no answer to the question came, or
+        only answers saying it holds none, which prove nothing while a cancel may still be on its way to being
+        taken: it is asked again, and SendGrid then says it holds one, or refuses it for good."""
         self.cancel_failure = ""
-        asked = False  # a cancel may have reached SendGrid and been taken
+        asked = False  # a cancel may have reached SendGrid and been taken, or be taken yet
         for _ in range(self.settings.max_retries + 1):
             answer, detail, _ = self._call(lambda: self.client.client.user.scheduled_sends.post(
                 request_body=json.dumps({"batch_id": batch_id, "status": "cancel"})), retry_in_doubt=True)
@@ -333,8 +335,8 @@ class SendGrid(Deliverer):
                 self.cancel_failure = detail
             asked = asked or answer is not Answer.REFUSED or bool(_STATUS_EXISTS.search(detail))
             status = self._cancelled(batch_id)
-            if status is not None:
-                return status  # False: SendGrid has no cancel for it: refused (too late, or too many cancelled)
+            if status or status is False and not asked:
+                return status  # False: SendGrid has no cancel for it, and refused it (too late, or too many cancelled)
         return None if asked else False
 
     def _cancelled(self, batch_id: str) -> bool | None:

@@ -169,13 +169,16 @@ def saveable_rows(items: list[Item], found: AsFound) -> tuple[list[ItemRow], lis
     """The rows (`item_row`) of the items the transforms left fit to save, each checked again by the host for what
     they changed since `found` (`as_found`: a body they set is cleaned again), and each one they did not leave fit
     (a set where a list belongs, a value that is not JSON, an event's time with no zone, a title that is not text, a
-    date past the end of time in UTC, JSON nested too deep to write)."""
+    date past the end of time in UTC, JSON nested too deep to write, or a value whose own code raises when it is read:
+    themes that raise KeyError when listed)."""
     rows, unfit = [], []
     for item in items:
         try:
             checked_again(item, found)
             check_dates(item)
             rows.append(item_row(item))
-        except (TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
-            unfit.append((item.id, f"item {item.id} cannot be saved as the transforms left it: {exc}"))
+        except Exception as exc:  # this item alone, whatever a transform's value raised: saved as its source gave it
+            said = str(exc) if isinstance(exc, (TypeError, ValueError, AttributeError, OverflowError, RecursionError)) \
+                else f"{type(exc).__name__}: {exc}"
+            unfit.append((item.id, f"item {item.id} cannot be saved as the transforms left it: {said}"))
     return rows, unfit

@@ -87,10 +87,36 @@ class _ReadsTextSeeingAll(_ReadsText):
     in_workers = False
 
 
+class _Explodes:
+    """Themes whose own code raises when they are listed (a lazy value from a third-party library, say)."""
+
+    def __iter__(self):
+        raise KeyError("no themes here")
+
+    def __reduce__(self):  # (sent back from a worker as it is)
+        return _Explodes, ()
+
+
+class _SetsExploding(Transform):
+    name = "sets_exploding"
+    in_workers = True
+
+    def apply(self, items, run):
+        for item in items:
+            item.url = "javascript:alert(1)"
+            item.themes = _Explodes()
+
+
+class _SetsExplodingSeeingAll(_SetsExploding):
+    name = "sets_exploding_seeing_all"
+    in_workers = False
+
+
 class _Registers:
     @hookimpl
     def register_transforms(self, register):
-        for transform in (_CopiesHtml, _CopiesSeeingAll, _TitleNotText, _CopiesPage, _ReadsText, _ReadsTextSeeingAll):
+        for transform in (_CopiesHtml, _CopiesSeeingAll, _TitleNotText, _CopiesPage, _ReadsText, _ReadsTextSeeingAll,
+                          _SetsExploding, _SetsExplodingSeeingAll):
             register(transform)
 
 
@@ -254,3 +280,21 @@ def test_a_body_a_transform_sets_is_cleaned_before_the_next_transform_reads_it(t
     assert len(stored) == items
     assert {(item.summary, item.body_html) for item in stored} == {
         ("Peer support works.", "<p>Peer support works.</p>")}
+
+
+@pytest.mark.parametrize("workers, kind, items", [
+    (2, "sets_exploding", MIN_ITEMS),
+    (1, "sets_exploding", MIN_ITEMS),
+    (2, "sets_exploding_seeing_all", 20),
+], ids=["in a worker", "on the background thread", "seeing the whole run"])
+def test_a_value_that_raises_when_read_leaves_its_items_saved_as_given_and_the_run_goes_on(tmp_path, workers, kind,
+                                                                                            items):
+    """Themes whose listing raises KeyError (not one of the errors a check expects) make the items unfit, as a title
+    that is not text does: saved as their source gave them, the transform failed by name; not a run ended by a
+    traceback, nor the items stored as the transform left them, a `javascript:` link and all."""
+    report, stored = run_transform(tmp_path, items, workers, kind)
+
+    (result,) = [r for r in report.results if r.stage == "transform"]
+    assert report.exit_code == 1 and not result.ok, report.results
+    assert "cannot be saved as the transforms left it: KeyError: 'no themes here'" in result.summary, result.summary
+    assert len(stored) == items and all(item.url.startswith("https://") for item in stored)

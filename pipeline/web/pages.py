@@ -9,6 +9,7 @@ forged or altered gets 400 and changes nothing.
 from __future__ import annotations
 
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,6 +49,8 @@ from pipeline.web.server_log import log_masked
 log = logging.getLogger("pipeline.web")
 HONEYPOT = "website"  # hidden from people by the stylesheet; a bot that fills it is told "sent" and ignored
 FORM_LIMITS = {"max_files": 0, "max_fields": 100}
+UNREADABLE = "This form could not be read as text. Go back to the page and send it again."
+_SURROGATE = re.compile("[\ud800-\udfff]")
 STOP_GRACE = 10.0  # seconds the confirmations already queued have to go out when the server stops
 
 
@@ -88,7 +91,7 @@ async def subscribe_form(request: Request) -> Response:
 
 async def subscribe(request: Request) -> Response:
     web = _web(request)
-    form = await request.form(**FORM_LIMITS)  # at most FORM_BODY bytes (BodyLimit) and FORM_LIMITS fields
+    form = await _read_form(request)  # at most FORM_BODY bytes (BodyLimit) and FORM_LIMITS fields
     email, name = normalise(_text(form, "email")), one_line(_text(form, "name"))
     themes = [t for t in form.getlist("theme") if t in web.themes]
     values = {"email": email, "name": name, "themes": themes}
@@ -242,7 +245,7 @@ async def unsubscribe_post(request: Request) -> Response:
     """`List-Unsubscribe=One-Click` in the body unsubscribes at once: 200, no redirect, no cookie."""
     web = _web(request)
     subscriber = await _linked(web, request, "unsubscribe")
-    form = await request.form(**FORM_LIMITS)
+    form = await _read_form(request)
     if _text(form, "List-Unsubscribe") != "One-Click":
         raise HTTPException(400, "This request is not an unsubscribe request (List-Unsubscribe=One-Click).")
     if subscriber is None:  # not 200: the clicker, if the link came from before the list moved, is still on it
@@ -262,7 +265,7 @@ async def preferences_page(request: Request) -> Response:
 async def preferences_post(request: Request) -> Response:
     web = _web(request)
     subscriber = await _linked(web, request, "preferences")
-    form = await request.form(**FORM_LIMITS)
+    form = await _read_form(request)
     action = _text(form, "action")
     if action not in ("save", "leave"):
         raise HTTPException(400, "This request is not one the preferences page sends.")
@@ -318,6 +321,21 @@ def _token_ids(web: Web, request: Request, purpose: Purpose) -> tuple[int, int |
 def _path(web: Web, purpose: Purpose, subscriber_id: int) -> str:
     """A link to another page of this app: a path on this host, under site_url's path as every route is."""
     return f"{web.pages.app_path}/{purpose}/{web.links.tokens.make(purpose, subscriber_id)}"
+
+
+async def _read_form(request: Request) -> FormData:
+    """The form posted, of at most FORM_LIMITS; 400 (`UNREADABLE`) for one whose fields are not text. A multipart form
+    may name any of Python's codecs as its charset, and Starlette decodes its fields with it: `undefined` raises
+    UnicodeError, which Starlette lets through (a 500, logged), and `utf-7` or `unicode_escape` give lone surrogates,
+    which no page can be encoded with and no database stores. No browser sends either."""
+    try:
+        form = await request.form(**FORM_LIMITS)
+    except UnicodeError:
+        raise HTTPException(400, UNREADABLE) from None
+    if any(_SURROGATE.search(key) or (isinstance(value, str) and _SURROGATE.search(value))
+           for key, value in form.multi_items()):
+        raise HTTPException(400, UNREADABLE)
+    return form
 
 
 def _text(form: FormData, key: str) -> str:

@@ -1,0 +1,78 @@
+"""Review h178: `pipeline serve` as a hostile client sees it, each finding against the real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from pipeline.state import Store
+from pipeline.state import subscribers as subs
+from tests.serve_fixtures import LiveServer, live_serve_project
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory) -> Iterator[LiveServer]:
+    with live_serve_project(tmp_path_factory, "h178") as server:
+        yield server
+
+
+@pytest.fixture
+def store(live) -> Iterator[Store]:
+    store = Store(live.project.core.state_dir / "pipeline.sqlite")
+    yield store
+    store.close()
+
+
+def _multipart(fields: list[tuple[str, bytes]], charset: str) -> tuple[bytes, dict[str, str]]:
+    """A multipart/form-data body of `fields`, its Content-Type naming `charset` (which Starlette decodes them with)."""
+    parts = [b'--B0undary\r\nContent-Disposition: form-data; name="' + name.encode() + b'"\r\n\r\n' + value + b"\r\n"
+             for name, value in fields]
+    return b"".join(parts) + b"--B0undary--\r\n", {
+        "Content-Type": f"multipart/form-data; boundary=B0undary; charset={charset}"}
+
+
+def _h1(response: httpx.Response) -> str:
+    return re.search(r"<h1>(.*?)</h1>", response.text).group(1)
+
+
+def test_a_form_in_a_charset_that_cannot_be_read_is_refused_with_400_not_an_error(live, store, caplog):
+    # A multipart form may name any of Python's codecs as its charset, and Starlette decodes each field with it:
+    # `undefined` raises UnicodeError (which Starlette lets through), `utf-7` and `unicode_escape` give lone
+    # surrogates, which neither the page nor the database can hold. Each was a 500, an error logged with its
+    # traceback, from any client, as often as it liked.
+    caplog.set_level(logging.ERROR, logger="pipeline.web")
+    http = httpx.Client(base_url=live.url, timeout=10)
+    page = http.get("/subscribe")
+    token = re.search(r'name="form" value="([^"]+)"', page.text).group(1).encode()
+    member = subs.add(store, "stays-h178@example.org", "", [], how="cli", at=datetime.now(UTC))
+    links = live.app.state.web.links
+    unsubscribe = f"/unsubscribe/{links.tokens.make('unsubscribe', member.id)}"
+    preferences = f"/preferences/{links.tokens.make('preferences', member.id)}"
+    posts = [
+        ("/subscribe", [("form", token), ("email", b"new-h178@example.org")], "undefined"),
+        ("/subscribe", [("form", b"+2AA-"), ("email", b"new-h178@example.org")], "utf-7"),  # the token
+        ("/subscribe", [("form", token), ("email", b"new+2AA-h178@example.org")], "utf-7"),  # shown back
+        ("/subscribe", [("form", token), ("email", b"new\\udc80h178@example.org")], "unicode_escape"),
+        (unsubscribe, [("List-Unsubscribe", b"One-Click")], "undefined"),
+        (preferences, [("action", b"leave")], "undefined"),
+    ]
+    before = live.snapshot()
+    for path, fields, charset in posts:
+        body, headers = _multipart(fields, charset)
+        answer = http.post(path, content=body, headers=headers)
+        assert answer.status_code == 400, (path, fields, charset)
+        assert answer.headers["content-type"].startswith("text/html")
+        assert _h1(answer) == "This link or form is not valid"
+        assert "could not be read" in answer.text
+    live.settled()
+    assert live.snapshot() == before and live.status("stays-h178@example.org") == "active"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    # the same form in UTF-8 still works
+    body, headers = _multipart([("form", token), ("email", b"new-h178@example.org")], "utf-8")
+    assert http.post("/subscribe", content=body, headers=headers).status_code == 200
+    assert live.status("new-h178@example.org") == "pending"

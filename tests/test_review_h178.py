@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import httpx
@@ -76,3 +78,26 @@ def test_a_form_in_a_charset_that_cannot_be_read_is_refused_with_400_not_an_erro
     body, headers = _multipart([("form", token), ("email", b"new-h178@example.org")], "utf-8")
     assert http.post("/subscribe", content=body, headers=headers).status_code == 200
     assert live.status("new-h178@example.org") == "pending"
+
+
+def test_a_confirm_button_pressed_twice_at_once_says_subscribed_to_each_press(live, store):
+    # A double click sends the confirm link's POST twice. The second read the subscriber (pending) before the first
+    # had confirmed, was then refused by `confirm` (no longer pending) and answered 410, "this confirmation link is
+    # no longer valid ... or the address has left since": the page the person sees, though they are subscribed.
+    asked = subs.request_subscription(store, "twice-h178@example.org", "", ["research"], how="form",
+                                      at=datetime.now(UTC))
+    url = live.url + "/confirm/" + live.app.state.web.links.tokens.make("confirm", asked.subscriber.id, asked.id)
+    presses = 6
+    together = threading.Barrier(presses)
+
+    def press(_: int) -> httpx.Response:
+        with httpx.Client(timeout=30) as http:
+            assert http.get(url).status_code == 200  # the page with the button, on a connection of its own
+            together.wait()
+            return http.post(url)
+
+    with ThreadPoolExecutor(presses) as pool:
+        answers = list(pool.map(press, range(presses)))
+    assert [(a.status_code, _h1(a)) for a in answers] == [(200, "You are subscribed")] * presses
+    assert live.status("twice-h178@example.org") == "active"
+    assert [e.how for e in subs.history(store, asked.subscriber.id)] == ["form", "confirmation"]  # confirmed once

@@ -217,8 +217,10 @@ async def confirm_post(request: Request) -> Response:
                                         preferences="", asked=None)
     activated = await run_in_threadpool(confirm, web.store, subscriber.id, how="confirmation", at=_now(),
                                         request=asked, mailed=mailed, wording=wording)
-    if not activated and subscriber.status != "active":
-        return _gone(web)
+    if not activated:  # active now, by this link pressed twice at once (a double click) too: not read before
+        subscriber = await run_in_threadpool(get_subscriber, web.store, subscriber_id)
+        if subscriber is None or subscriber.status != "active":
+            return _gone(web)
     return web.pages.render("confirm.html", title="You are subscribed", state="active",
                             preferences=_path(web, "preferences", subscriber.id))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import threading
@@ -11,6 +12,8 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from pipeline.state import Store
 from pipeline.state import subscribers as subs
@@ -101,3 +104,16 @@ def test_a_confirm_button_pressed_twice_at_once_says_subscribed_to_each_press(li
     assert [(a.status_code, _h1(a)) for a in answers] == [(200, "You are subscribed")] * presses
     assert live.status("twice-h178@example.org") == "active"
     assert [e.how for e in subs.history(store, asked.subscriber.id)] == ["form", "confirmation"]  # confirmed once
+
+
+def test_a_webhook_key_that_can_never_verify_is_logged_once_not_for_every_post(live, monkeypatch, caplog):
+    # Such a key (here P-384: SendGrid signs with P-256 only) was logged as an error for every post to the webhook,
+    # unsigned ones from anyone included: a script could fill the log with it. Said once, as the refusals are.
+    key = ec.generate_private_key(ec.SECP384R1()).public_key().public_bytes(Encoding.DER,
+                                                                           PublicFormat.SubjectPublicKeyInfo)
+    monkeypatch.setenv("TEST_SENDGRID_WEBHOOK_KEY", base64.b64encode(key).decode("ascii"))
+    caplog.set_level(logging.ERROR, logger="pipeline.web")
+    for _ in range(5):
+        assert httpx.post(live.url + "/webhooks/sendgrid", content=b"[]", timeout=10).status_code == 503
+    said = [r.getMessage() for r in caplog.records if "TEST_SENDGRID_WEBHOOK_KEY" in r.getMessage()]
+    assert len(said) == 1 and "P-256" in said[0]

@@ -14,6 +14,7 @@ the bounce) changes nothing, so neither can a replay within those minutes.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import os
@@ -39,7 +40,7 @@ MAX_SKEW = timedelta(minutes=5)  # how far the signed timestamp may be from now,
 async def sendgrid(request: Request) -> Response:
     web = request.app.state.web
     variable = web.project.serve.webhook_key_env
-    verifier = _verifier(os.environ.get(variable, ""), variable)
+    verifier = _verifier(os.environ.get(variable, ""), variable, _bad_keys(request))
     if verifier is None:
         return PlainTextResponse(f"the event webhook is not configured here: set {variable}\n", status_code=503)
     signature = request.headers.get(EventWebhookHeader.SIGNATURE)
@@ -83,21 +84,32 @@ def _refused(request: Request, why: str, line: str) -> None:
         log.warning(line)
 
 
-def _verifier(key: str, variable: str) -> EventWebhook | None:
+def _bad_keys(request: Request) -> set[str]:
+    """The digests of the keys that could never verify a request which the log has named so far (as long as the app
+    serves)."""
+    said = getattr(request.app.state, "webhook_bad_keys", None)
+    if said is None:
+        said = request.app.state.webhook_bad_keys = set()
+    return said
+
+
+def _verifier(key: str, variable: str, said: set[str]) -> EventWebhook | None:
+    """The verifier of `key`; None when there is none, or it could never verify a request of SendGrid's. Such a key
+    is logged once (its digest then in `said`), not for every post, which anyone may send."""
     key = "".join(key.split())
     if not key:
         return None
-    verifier = None
     if _p256(key):  # SendGrid signs with ECDSA on P-256: another key could never verify a request
         try:
-            verifier = EventWebhook(key)
+            return EventWebhook(key)
         except (ValueError, TypeError, UnsupportedAlgorithm):
             pass
-    if verifier is None:
+    digest = hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
+    if digest not in said:
+        said.add(digest)
         log.error("%s does not hold SendGrid's verification key (an ECDSA P-256 public key, base64, as SendGrid "
                   "shows it); webhook requests are refused", variable)
-        return None
-    return verifier
+    return None
 
 
 def _p256(key: str) -> bool:

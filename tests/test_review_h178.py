@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from pipeline.state import Store
 from pipeline.state import subscribers as subs
-from tests.serve_fixtures import LiveServer, live_serve_project
+from tests.serve_fixtures import LiveServer, ServeProcess, live_serve_project, serve_project
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +118,21 @@ def test_a_webhook_key_that_can_never_verify_is_logged_once_not_for_every_post(l
         assert httpx.post(live.url + "/webhooks/sendgrid", content=b"[]", timeout=10).status_code == 503
     said = [r.getMessage() for r in caplog.records if "TEST_SENDGRID_WEBHOOK_KEY" in r.getMessage()]
     assert len(said) == 1 and "P-256" in said[0]
+
+
+def test_malformed_form_posts_are_said_once_in_serves_log_not_one_line_each(tmp_path):
+    # python-multipart warns of every body it cannot parse ("Expected boundary character 66, got 88 at index 4"),
+    # and `serve` printed each such warning: any client could fill its log, one line per post, as uvicorn's own
+    # warning of each bad request once could. Now said as those are: the first, then at most once an hour.
+    project = serve_project(tmp_path / "project")
+    env = {key: value for key, value in os.environ.items() if key != "TEST_SERVE_SECRET"}
+    with ServeProcess(project.config_path, env=env) as serving:
+        for _ in range(4):
+            answer = httpx.post(f"{serving.url}/subscribe", content=b"--X\r\nnot the boundary",
+                                headers={"Content-Type": "multipart/form-data; boundary=B"}, timeout=10)
+            assert answer.status_code == 400
+        assert httpx.get(f"{serving.url}/subscribe", timeout=10).status_code == 200
+        log = serving.stop()
+    lines = [line for line in log.splitlines() if "boundary" in line]
+    assert len(lines) == 1, log
+    assert "could not be parsed" in lines[0] and "at most once every 60 minutes" in lines[0], lines[0]

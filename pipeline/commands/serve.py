@@ -47,7 +47,7 @@ def cmd_serve(args) -> int:
     import uvicorn  # only this command needs the web stack
 
     from pipeline.web.app import build_app
-    from pipeline.web.server_log import quiet_bad_requests
+    from pipeline.web.server_log import quiet_bad_forms, quiet_bad_requests
     from pipeline.web.timely import timely_protocol
 
     project = load_project(args.config)
@@ -74,6 +74,7 @@ def cmd_serve(args) -> int:
                             ws="none")
     redact_logger("uvicorn.error")  # (after Config sets its logging up) the traceback of an error no page caught
     quiet_bad_requests("uvicorn.error")  # what it warns of each bad request, said once (web/server_log.py)
+    quiet_bad_forms()  # and what python-multipart warns of each form body it cannot parse
     # A signal before uvicorn has taken over its handling (while asyncio.run sets its loop up) stops `serve` with
     # the server's coroutine made but never run: Python's warning of it would follow the stop's own line.
     warnings.filterwarnings("ignore", message="coroutine 'Server.serve' was never awaited", category=RuntimeWarning)

@@ -1,5 +1,6 @@
 """What `serve` logs of what went wrong: an unexpected exception with every address masked (`log_masked`), and
-each kind of bad request uvicorn warns of said once an hour at most (`quiet_bad_requests`).
+each kind of bad request uvicorn warns of said once an hour at most (`quiet_bad_requests`), as is a form body
+python-multipart cannot parse (`quiet_bad_forms`).
 
 uvicorn logs an exception a route raises with its whole traceback, the exception's own message and all, and that
 message may name an address anyone typed into the form: the app logs such an exception itself, masked
@@ -12,7 +13,8 @@ fill `serve`'s log with them and lose the lines that matter in it, as the host c
 webhook's refusals are kept from doing. Each is said the first time, saying so, then at most once an hour with how
 many came since (a flood is still heard of); the advice never. (`pipeline serve` runs uvicorn with `ws="none"`, so
 that a WebSocket request comes here whatever library is installed, not to the app, which refuses it, logged each
-time.)
+time.) So is python-multipart's warning of each form post whose body it cannot parse (the page answers 400), which
+it gives for every one, a line each, whatever the route.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ log = logging.getLogger("pipeline.web")
 SAID_ONCE = ("Invalid HTTP request received.", "Unsupported upgrade request.")
 NEVER = ("No supported WebSocket library detected.",)
 EVERY = 3600  # seconds: each kind of bad request said at most this often, with how many came since
+FORM_PARSER = "python_multipart.multipart"  # the logger python-multipart warns of each form body it cannot parse on
 
 
 class _OncePerRequestKind(logging.Filter):
@@ -45,23 +48,43 @@ class _OncePerRequestKind(logging.Filter):
         message = str(record.msg)
         if message.startswith(NEVER):
             return False
-        if message not in SAID_ONCE:
+        kind = self.kind(record)
+        if kind is None:
             return True
         now = self.clock()
-        last = self.said.get(message)
+        last = self.said.get(kind)
         if last is None:
             note = (f"from a client; more such requests are counted, and said at most once every "
                     f"{EVERY // 60} minutes")
         elif now - last[0] < EVERY:
-            self.said[message] = (last[0], last[1] + 1)
+            self.said[kind] = (last[0], last[1] + 1)
             return False
         else:
             count = last[1] + 1
             note = (f"from a client; {count} such request{'s' if count != 1 else ''} in the last "
                     f"{round((now - last[0]) / 60)} minutes")
-        self.said[message] = (now, 0)
-        record.msg, record.args = f"{message} ({note})", ()
+        self.said[kind] = (now, 0)
+        record.msg, record.args = f"{self.line(record)} ({note})", ()
         return True
+
+    def kind(self, record: logging.LogRecord) -> str | None:
+        """The kind of bad request `record` tells of; None for any other line (let through as it is)."""
+        message = str(record.msg)
+        return message if message in SAID_ONCE else None
+
+    def line(self, record: logging.LogRecord) -> str:
+        return str(record.msg)
+
+
+class _OncePerBadForm(_OncePerRequestKind):
+    """python-multipart's warnings, each of a form body it could not parse (`Expected boundary character 66, got 88
+    at index 4`; the page answers 400), whatever the numbers in them: one kind, said as the bad requests are."""
+
+    def kind(self, record: logging.LogRecord) -> str | None:
+        return "form" if record.levelno >= logging.WARNING else None
+
+    def line(self, record: logging.LogRecord) -> str:
+        return f"A form post could not be parsed ({record.getMessage()}) and was answered 400"
 
 
 def quiet_bad_requests(name: str = "uvicorn.error") -> None:
@@ -69,6 +92,14 @@ def quiet_bad_requests(name: str = "uvicorn.error") -> None:
     logger = logging.getLogger(name)
     if not any(isinstance(each, _OncePerRequestKind) for each in logger.filters):
         logger.addFilter(_OncePerRequestKind())
+
+
+def quiet_bad_forms(name: str = FORM_PARSER) -> None:
+    """Log python-multipart's warning of each form body it cannot parse (on logger `name`, its own) as the bad
+    requests are: the first, then at most once each `EVERY` seconds with how many came since."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(each, _OncePerBadForm) for each in logger.filters):
+        logger.addFilter(_OncePerBadForm())
 
 
 def log_masked(exc: BaseException, message: str, *args: object) -> None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -136,3 +139,31 @@ def test_malformed_form_posts_are_said_once_in_serves_log_not_one_line_each(tmp_
     lines = [line for line in log.splitlines() if "boundary" in line]
     assert len(lines) == 1, log
     assert "could not be parsed" in lines[0] and "at most once every 60 minutes" in lines[0], lines[0]
+
+
+def _signed(key: ec.EllipticCurvePrivateKey, body: bytes, timestamp: int) -> dict[str, str]:
+    signature = key.sign(str(timestamp).encode() + body, ec.ECDSA(hashes.SHA256()))
+    return {"X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode("ascii"),
+            "X-Twilio-Email-Event-Webhook-Timestamp": str(timestamp), "Content-Type": "application/json"}
+
+
+def test_only_a_request_sendgrid_signed_is_said_to_be_out_of_time_and_anyones_cannot_hide_one(live, monkeypatch,
+                                                                                            caplog):
+    # The signing time was judged before the signature: anyone posting any signature with an old time had the log
+    # say "a SendGrid webhook request was signed at ... a replay, or this machine's clock is off", and, said once
+    # until a request verifies, that line was then not said for SendGrid's own requests refused when this clock
+    # really went off: a stranger's post kept the organiser from hearing that every event was being refused.
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    monkeypatch.setenv("TEST_SENDGRID_WEBHOOK_KEY", base64.b64encode(public).decode("ascii"))
+    post = functools.partial(httpx.post, live.url + "/webhooks/sendgrid", timeout=10)
+    now = int(time.time())
+    assert post(content=b"[]", headers=_signed(key, b"[]", now)).status_code == 200  # one verifies: all said anew
+    caplog.set_level(logging.WARNING, logger="pipeline.web")
+    forged = _signed(ec.generate_private_key(ec.SECP256R1()), b"[]", now - 3600)  # not SendGrid's key
+    assert post(content=b"[]", headers=forged).status_code == 403
+    assert not [r for r in caplog.records if "clock" in r.getMessage()]  # nothing says SendGrid signed it
+    late = post(content=b"[]", headers=_signed(key, b"[]", now - 3600))  # SendGrid's, an hour off this clock
+    assert late.status_code == 403
+    said = [r.getMessage() for r in caplog.records if "clock" in r.getMessage()]
+    assert len(said) == 1 and "more than 5 minutes from this server's clock" in said[0], said

@@ -4,9 +4,10 @@ unsubscribed addresses.
 The signature (ECDSA P-256 over the timestamp and the raw body) is checked with the official
 library's helper, against the verification key in the environment variable `[serve]
 webhook_key_env` names. No key set: 503, nothing accepted. Unsigned or badly signed: 403, nothing
-changes. A request signed more than 5 minutes from this server's clock (the signed timestamp
-header) is refused too (403), so a captured request cannot be replayed later; those two are told
-from the headers, before the body is read; and an event that
+changes; a request without the signature headers is told from them, before the body is read. A
+request SendGrid signed more than 5 minutes from this server's clock (the signed timestamp header) is
+refused too (403), so a captured request cannot be replayed later (judged once the signature verifies:
+anyone can send an old time, and the log says so only of SendGrid's own); and an event that
 happened before the subscriber's latest change to active or pending (they subscribed again after
 the bounce) changes nothing, so neither can a replay within those minutes.
 """
@@ -49,13 +50,6 @@ async def sendgrid(request: Request) -> Response:
     signed_at = _signed_at(timestamp or "")
     if not signature or signed_at is None:
         return PlainTextResponse("signature missing or not valid\n", status_code=403)
-    now = datetime.now(UTC)
-    if abs(now - signed_at) > MAX_SKEW:
-        _refused(request, "skew", f"a SendGrid webhook request was signed at {signed_at:%Y-%m-%d %H:%M:%S} UTC, "
-                                  f"more than {MAX_SKEW.seconds // 60} minutes from this server's clock, and refused "
-                                  f"(403): a replay, or this machine's clock is off (keep it in sync, with NTP)")
-        return PlainTextResponse(f"signed more than {MAX_SKEW.seconds // 60} minutes from now: a replay, or a "
-                                 f"clock out of step\n", status_code=403)
     body = await request.body()
     if not _verified(verifier, body, signature, timestamp):
         _refused(request, "signature", f"a SendGrid webhook request was refused (403): its signature does not verify "
@@ -64,6 +58,15 @@ async def sendgrid(request: Request) -> Response:
                                        f"posts are turned on again): until then no bounce, spam report or unsubscribe "
                                        f"it reports changes the list")
         return PlainTextResponse("signature missing or not valid\n", status_code=403)
+    # Judged once the signature is SendGrid's: anyone can send an old time, and its line, said once until a request
+    # verifies, would then say nothing when SendGrid's own requests are refused for this clock.
+    now = datetime.now(UTC)
+    if abs(now - signed_at) > MAX_SKEW:
+        _refused(request, "skew", f"a SendGrid webhook request was signed at {signed_at:%Y-%m-%d %H:%M:%S} UTC, "
+                                  f"more than {MAX_SKEW.seconds // 60} minutes from this server's clock, and refused "
+                                  f"(403): a replay, or this machine's clock is off (keep it in sync, with NTP)")
+        return PlainTextResponse(f"signed more than {MAX_SKEW.seconds // 60} minutes from now: a replay, or a "
+                                 f"clock out of step\n", status_code=403)
     request.app.state.webhook_refused = set()  # one verified: a refusal after it is said again
     try:
         events = json.loads(body)

@@ -167,3 +167,20 @@ def test_only_a_request_sendgrid_signed_is_said_to_be_out_of_time_and_anyones_ca
     assert late.status_code == 403
     said = [r.getMessage() for r in caplog.records if "clock" in r.getMessage()]
     assert len(said) == 1 and "more than 5 minutes from this server's clock" in said[0], said
+
+
+@pytest.mark.parametrize("content_type", ["text/plain;charset=UTF-8", None])
+def test_one_click_takes_its_body_whatever_content_type_it_came_with(live, store, content_type):
+    # RFC 8058 3.2: the client "sends the key/value pair in the List-Unsubscribe-Post header as the request body",
+    # which SHOULD be multipart and MAY be url-encoded. A client that posts the pair as it is (JavaScript's
+    # fetch(url, {method: "POST", body: "List-Unsubscribe=One-Click"}) sends it as text/plain) was answered 400, and
+    # its user stayed on the list. The body still has to be that pair: nothing else unsubscribes.
+    member = subs.add(store, f"plain-{bool(content_type)}-h178@example.org", "", [], how="cli", at=datetime.now(UTC))
+    url = f"{live.url}/unsubscribe/{live.app.state.web.links.tokens.make('unsubscribe', member.id)}"
+    headers = {"Content-Type": content_type} if content_type else {}
+    assert httpx.post(url, content=b"List-Unsubscribe=Yes", headers=headers, timeout=10).status_code == 400
+    assert live.status(member.email) == "active"
+    answer = httpx.post(url, content=b"List-Unsubscribe=One-Click", headers=headers, timeout=10)
+    assert answer.status_code == 200 and _h1(answer) == "You have unsubscribed" and "location" not in answer.headers
+    assert live.status(member.email) == "unsubscribed"
+    assert subs.history(store, member.id)[-1].how == "one-click unsubscribe"

@@ -49,6 +49,7 @@ from pipeline.web.server_log import log_masked
 log = logging.getLogger("pipeline.web")
 HONEYPOT = "website"  # hidden from people by the stylesheet; a bot that fills it is told "sent" and ignored
 FORM_LIMITS = {"max_files": 0, "max_fields": 100}
+ONE_CLICK = b"List-Unsubscribe=One-Click"  # RFC 8058's body
 UNREADABLE = "This form could not be read as text. Go back to the page and send it again."
 _SURROGATE = re.compile("[\ud800-\udfff]")
 STOP_GRACE = 10.0  # seconds the confirmations already queued have to go out when the server stops
@@ -244,11 +245,14 @@ async def unsubscribe_page(request: Request) -> Response:
 
 
 async def unsubscribe_post(request: Request) -> Response:
-    """`List-Unsubscribe=One-Click` in the body unsubscribes at once: 200, no redirect, no cookie."""
+    """`List-Unsubscribe=One-Click` in the body unsubscribes at once: 200, no redirect, no cookie. RFC 8058 has it
+    multipart or url-encoded, and the pair as it is counts too, whatever the Content-Type says (a script's
+    `fetch` sends a string as text/plain)."""
     web = _web(request)
     subscriber = await _linked(web, request, "unsubscribe")
+    body = await request.body()  # (kept: the form is read from it)
     form = await _read_form(request)
-    if _text(form, "List-Unsubscribe") != "One-Click":
+    if _text(form, "List-Unsubscribe") != "One-Click" and body.strip() != ONE_CLICK:
         raise HTTPException(400, "This request is not an unsubscribe request (List-Unsubscribe=One-Click).")
     if subscriber is None:  # not 200: the clicker, if the link came from before the list moved, is still on it
         return _nobody(web, "unsubscribe.html")

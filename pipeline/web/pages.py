@@ -51,7 +51,7 @@ HONEYPOT = "website"  # hidden from people by the stylesheet; a bot that fills i
 FORM_LIMITS = {"max_files": 0, "max_fields": 100}
 ONE_CLICK = b"List-Unsubscribe=One-Click"  # RFC 8058's body
 UNREADABLE = "This form could not be read as text. Go back to the page and send it again."
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # what a codec such as utf-7 can give: no text
 STOP_GRACE = 10.0  # seconds the confirmations already queued have to go out when the server stops
 
 
@@ -250,7 +250,7 @@ async def unsubscribe_post(request: Request) -> Response:
     `fetch` sends a string as text/plain)."""
     web = _web(request)
     subscriber = await _linked(web, request, "unsubscribe")
-    body = await request.body()  # (kept: the form is read from it)
+    body = await request.body()  # read first: Starlette then parses the form from it
     form = await _read_form(request)
     if _text(form, "List-Unsubscribe") != "One-Click" and body.strip() != ONE_CLICK:
         raise HTTPException(400, "This request is not an unsubscribe request (List-Unsubscribe=One-Click).")

@@ -172,6 +172,7 @@ class ServeSettings(Settings):
     per_address_limit: int = Field(default=3, ge=1)  # subscription requests per address per window
     per_client_limit: int = Field(default=10, ge=1)  # form posts per client address per window
     total_limit: int = Field(default=300, ge=1)  # form posts per window from everyone: a flood from many clients
+    preferences_limit: int = Field(default=20, ge=1)  # choices saved per subscriber per window (leaving: never limited)
     limit_minutes: int = Field(default=60, ge=1)
     daily_confirmations: int = Field(default=5, ge=1)  # confirmations mailed to one mailbox in 24 hours (stored)
     request_seconds: int = Field(default=60, ge=1, le=3600)  # to send one whole request (web/timely.py)

@@ -1025,3 +1025,22 @@ def test_serve_stopped_by_sigterm_says_so_without_the_runs_words(tmp_path):
         err = serving.stop()
     assert serving.process.returncode == 143
     assert err.rstrip().splitlines()[-1] == "stopped by SIGTERM (exit 143)", err
+
+
+def test_saving_preferences_is_limited_per_subscriber_and_leaving_never_is(live, client, store):
+    """A subscriber's own link can save their choice `[serve] preferences_limit` times in `limit_minutes`: a script
+    toggling themes on it without end would otherwise add a row to the consent record each time. Leaving is never
+    refused."""
+    who = subs.add(store, "toggles@example.org", "", [], how="cli", at=datetime.now(UTC))
+    url = f"/preferences/{_token(live, 'preferences', who.id)}"
+    limit = live.project.serve.preferences_limit
+    codes = [client.post(url, data={"action": "save", "theme": ["peer support"] if n % 2 else []}).status_code
+             for n in range(limit)]
+    before = live.snapshot()
+    refused = client.post(url, data={"action": "save", "theme": ["peer support", "Open Dialogue"]})
+
+    assert codes == [200] * limit
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert live.snapshot() == before  # nothing saved, nothing recorded
+    left = client.post(url, data={"action": "leave"})
+    assert left.status_code == 200 and live.status("toggles@example.org") == "unsubscribed"

@@ -70,6 +70,7 @@ def build_app(project: Project) -> Starlette:
                     per_client=RateLimiter(settings.per_client_limit, window),
                     per_address=RateLimiter(settings.per_address_limit, window),
                     total=RateLimiter(settings.total_limit, window), total_told=RateLimiter(1, window),
+                    per_subscriber=RateLimiter(settings.preferences_limit, window),
                     hosts=hosts,
                     themes=taxonomy_themes(project), always_note=_always_note(always_sent(project)))
 

@@ -68,6 +68,7 @@ class Web:
     per_address: RateLimiter
     total: RateLimiter  # every post, under one key: how many confirmations the form may send in a window
     total_told: RateLimiter  # once a window: the organiser is told that `total` was reached
+    per_subscriber: RateLimiter  # choices saved on the preferences page, per subscriber (each is a consent record row)
     hosts: AllowedHosts
     themes: list[str]  # the taxonomy's themes, in its order
     always_note: str = ""  # " Jobs and events are in every issue, whatever you choose."
@@ -280,6 +281,9 @@ async def preferences_post(request: Request) -> Response:
     if action == "leave":
         await run_in_threadpool(unsubscribe, web.store, subscriber.id, how="preferences page", at=_now())
         return web.pages.render("unsubscribe.html", title="You have unsubscribed", state="done")
+    wait = web.per_subscriber.hit(str(subscriber.id))  # (leaving, above, is never refused)
+    if wait:
+        return _too_many(web, wait)
     themes = [t for t in form.getlist("theme") if t in web.themes]
     await run_in_threadpool(set_themes, web.store, subscriber.id, themes, how="preferences page", at=_now())
     return await _preferences(web, await run_in_threadpool(get_subscriber, web.store, subscriber.id), saved=True)

@@ -306,3 +306,48 @@ def test_webhook_requests_refused_for_their_signature_are_said_in_the_log(tmp_pa
     assert answers == [403, 403, 403]
     said = [r.getMessage() for r in caplog.records if "TEST_SENDGRID_WEBHOOK_KEY" in r.getMessage()]
     assert len(said) == 1, said
+
+
+def test_refusals_that_go_on_are_said_again_within_the_hour_with_how_many(tmp_path, monkeypatch, caplog):
+    """Said once until a request verifies, a refusal could be said early by anyone's forged post, and a key SendGrid
+    changed later would then go unmentioned: while refusals go on, the line comes again at most once an hour, with
+    how many were refused since."""
+    import base64
+    import json
+    import logging
+    import time
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from pipeline.web import webhooks
+    from tests.serve_fixtures import serve_project
+
+    clock = [1000.0]
+    monkeypatch.setattr(webhooks, "monotonic", lambda: clock[0], raising=False)
+    configured, other = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    public = configured.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    monkeypatch.setenv("TEST_SENDGRID_WEBHOOK_KEY", base64.b64encode(public).decode("ascii"))
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    body = json.dumps([{"email": "spam@example.org", "event": "spamreport", "timestamp": int(time.time())}]).encode()
+    stamp = str(int(time.time()))
+    headers = {"X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(
+                   other.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))).decode("ascii"),
+               "X-Twilio-Email-Event-Webhook-Timestamp": stamp, "Content-Type": "application/json"}
+    live = LiveServer(serve_project(tmp_path / "hook")).start()
+    answers = []
+    try:
+        with caplog.at_level(logging.WARNING, logger="pipeline.web"):
+            for at in (1000.0, 1010.0, 2000.0, 4600.0, 4700.0, 8300.0):
+                clock[0] = at
+                answers.append(httpx.post(live.url + "/webhooks/sendgrid", content=body, headers=headers,
+                                          timeout=10).status_code)
+    finally:
+        live.stop()
+    said = [r.getMessage() for r in caplog.records if "TEST_SENDGRID_WEBHOOK_KEY" in r.getMessage()]
+    assert answers == [403] * 6
+    assert len(said) == 3, said
+    assert said[0].endswith("changes the list")
+    assert said[1].endswith("(3 such requests in the last 60 minutes)"), said[1]  # at 4600: 1010, 2000 and it
+    assert said[2].endswith("(2 such requests in the last 62 minutes)"), said[2]  # at 8300: 4700 and it

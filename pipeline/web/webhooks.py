@@ -20,6 +20,7 @@ import json
 import logging
 import os
 from datetime import UTC, datetime, timedelta
+from time import monotonic
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -36,6 +37,7 @@ from pipeline.subscribers.provider_events import Suppression, sendgrid_suppressi
 log = logging.getLogger("pipeline.web")
 MAX_BODY = 8 * 1024 * 1024  # SendGrid posts events in batches: a generous bound (the README's nginx lets it in)
 MAX_SKEW = timedelta(minutes=5)  # how far the signed timestamp may be from now, either way
+SAY_EVERY = 3600  # seconds: a kind of refusal is said again at most this often while it goes on
 
 
 async def sendgrid(request: Request) -> Response:
@@ -67,7 +69,7 @@ async def sendgrid(request: Request) -> Response:
                                   f"(403): a replay, or this machine's clock is off (keep it in sync, with NTP)")
         return PlainTextResponse(f"signed more than {MAX_SKEW.seconds // 60} minutes from now: a replay, or a "
                                  f"clock out of step\n", status_code=403)
-    request.app.state.webhook_refused = set()  # one verified: a refusal after it is said again
+    request.app.state.webhook_refused = {}  # one verified: a refusal after it is said again at once
     try:
         events = json.loads(body)
     except ValueError:
@@ -77,14 +79,25 @@ async def sendgrid(request: Request) -> Response:
 
 
 def _refused(request: Request, why: str, line: str) -> None:
-    """Log `line` the first time a request is refused for `why` ("signature", "skew"), and not again until one
-    verifies: once is enough to tell the organiser, and a flood of forged posts cannot fill the log."""
+    """Log `line` the first time a request is refused for `why` ("signature", "skew"), then, while such refusals go
+    on, at most once every `SAY_EVERY` seconds with how many came since; a request that verifies starts it over. So a
+    flood of forged posts cannot fill the log, nor, said early, hide a key SendGrid changed later (its refusals are
+    still said within the hour)."""
     said = getattr(request.app.state, "webhook_refused", None)
     if said is None:
-        said = request.app.state.webhook_refused = set()
-    if why not in said:
-        said.add(why)
+        said = request.app.state.webhook_refused = {}
+    now = monotonic()
+    last = said.get(why)  # when it was last said, and how many refused for it since
+    if last is not None and now - last[0] < SAY_EVERY:
+        said[why] = (last[0], last[1] + 1)
+        return
+    said[why] = (now, 0)
+    if last is None:
         log.warning(line)
+    else:
+        count = last[1] + 1
+        log.warning("%s (%d such request%s in the last %d minutes)", line, count, "s" if count != 1 else "",
+                    round((now - last[0]) / 60))
 
 
 def _bad_keys(request: Request) -> set[str]:

@@ -60,8 +60,8 @@ async def sendgrid(request: Request) -> Response:
                                        f"posts are turned on again): until then no bounce, spam report or unsubscribe "
                                        f"it reports changes the list")
         return PlainTextResponse("signature missing or not valid\n", status_code=403)
-    # Judged once the signature is SendGrid's: anyone can send an old time, and its line, said once until a request
-    # verifies, would then say nothing when SendGrid's own requests are refused for this clock.
+    # Judged once the signature is SendGrid's: anyone can send an old time, and its line would then tell of a
+    # stranger's post, not of SendGrid's own requests refused for this clock.
     now = datetime.now(UTC)
     if abs(now - signed_at) > MAX_SKEW:
         _refused(request, "skew", f"a SendGrid webhook request was signed at {signed_at:%Y-%m-%d %H:%M:%S} UTC, "

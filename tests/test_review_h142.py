@@ -351,3 +351,48 @@ def test_refusals_that_go_on_are_said_again_within_the_hour_with_how_many(tmp_pa
     assert said[0].endswith("changes the list")
     assert said[1].endswith("(3 such requests in the last 60 minutes)"), said[1]  # at 4600: 1010, 2000 and it
     assert said[2].endswith("(2 such requests in the last 62 minutes)"), said[2]  # at 8300: 4700 and it
+
+
+def test_a_signed_batch_with_an_address_that_is_no_text_or_json_nested_too_deep_is_answered_not_a_500(
+        tmp_path, monkeypatch):
+    """Only SendGrid can sign a batch, and it sends neither; but an event whose address holds a lone surrogate (the
+    JSON escape "\\ud800") ended the request with a 500 when the store met it, losing the batch's other events, and
+    JSON nested deeper than the parser goes did too. The one is skipped as no address, the other answered 400."""
+    import base64
+    import sqlite3
+    import time
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from tests.serve_fixtures import serve_project
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    monkeypatch.setenv("TEST_SENDGRID_WEBHOOK_KEY", base64.b64encode(public).decode("ascii"))
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+
+    def post(body: bytes) -> httpx.Response:
+        stamp = str(int(time.time()))
+        signature = base64.b64encode(key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))).decode("ascii")
+        return httpx.post(live.url + "/webhooks/sendgrid", content=body, timeout=10,
+                          headers={"X-Twilio-Email-Event-Webhook-Signature": signature,
+                                   "X-Twilio-Email-Event-Webhook-Timestamp": stamp,
+                                   "Content-Type": "application/json"})
+
+    now = int(time.time())
+    batch = (f'[{{"email": "a\\ud800b@example.org", "event": "spamreport", "timestamp": {now}}},'
+             f' {{"email": "real@example.org", "event": "spamreport", "timestamp": {now}}}]').encode()
+    live = LiveServer(serve_project(tmp_path / "hook")).start()
+    try:
+        answers = [post(batch), post(b"[" * 100_000 + b"]" * 100_000)]
+    finally:
+        live.stop()
+    assert [(a.status_code, a.text) for a in answers] == [(200, "1 address suppressed\n"),
+                                                          (400, "the body is not JSON\n")]
+    db = sqlite3.connect(tmp_path / "hook" / "state" / "pipeline.sqlite")
+    try:
+        assert db.execute("SELECT email, status FROM subscribers").fetchall() == [("real@example.org", "complained")]
+    finally:
+        db.close()

@@ -52,6 +52,10 @@ def address_problem(text: str) -> str | None:
     or '' (nothing like an address)."""
     if len(text) > MAX_LENGTH or not _ADDRESS.fullmatch(text) or ".." in text:
         return ""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in a JSON body): no text at all, and nothing stores it
+        return ""
     if not text.rpartition("@")[0].isascii():
         return NON_ASCII_NAME
     try:

@@ -72,7 +72,7 @@ async def sendgrid(request: Request) -> Response:
     request.app.state.webhook_refused = {}  # one verified: a refusal after it is said again at once
     try:
         events = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # (nested deeper than the parser goes: not a batch of events either)
         return PlainTextResponse("the body is not JSON\n", status_code=400)
     changed = await run_in_threadpool(_apply, web.store, sendgrid_suppressions(events), now)
     return PlainTextResponse(f"{changed} address{'es' if changed != 1 else ''} suppressed\n")

@@ -109,7 +109,7 @@ def apply_within(transform: Transform, items: list[Item], run: Any, deadline: fl
     what it returns would be ignored, and the run would say ok."""
     from pipeline.time_limits import call_within
 
-    bodies = [item.body_html for item in items]
+    bodies = [getattr(item, "body_html", None) for item in items]  # (an item a transform before replaced: any)
     returned = call_within(deadline, out_of_time(transform.instance, deadline, len(items)), transform.apply, items, run)
     if returned is not None and returned is not items:  # (the very list it was given, changed in place, is no loss)
         raise TypeError(f"apply() returned {type(returned).__name__}, which is ignored: a transform changes the items "

@@ -97,15 +97,15 @@ class RssSink(Sink):
 
 
     def _made_from(self, run: RunContext) -> str:
-        """What the feeds are made of: every item before the run (as stored), the settings, this code, and
-        whether an archive sink writes the pages they link."""
+        """What the feeds are made of: every item before the run (as stored), the sink's settings and the project's
+        (`[pipeline]`: the language every feed says, the days an undated job or event stays in them), this code,
+        and whether an archive sink writes the pages they link."""
         code = hashlib.sha256(b"".join(path.read_bytes() for path in sorted(Path(__file__).parent.glob("*.py"))))
         for module in (site, item_view, sanitize, duplicates, current, models):  # what the feeds say, and when an
             # item leaves them (`EventDetails.finishes`)
             code.update(Path(module.__file__).read_bytes())
         core = self.project.core
-        parts = [self.settings.model_dump(mode="json"), core.name, core.description, core.site_url,
-                 str(self.project.tz), code.hexdigest(),
+        parts = [self.settings.model_dump(mode="json"), core.model_dump(mode="json"), code.hexdigest(),
                  run.store.items_digest(run.store.site_horizon(run.moment, keep=not run.dry_run)),
                  site.publishes(self.project, "archive")]  # whether items and themes have pages to link
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

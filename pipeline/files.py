@@ -29,6 +29,19 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = False, privat
             os.close(folder)
 
 
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` atomically unless the file already holds exactly that; True if written. A file left
+    alone keeps its inode and times, so a sync of out/ to the host (rsync, an upload by modification time) does not
+    send it again."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    write_atomic(path, data)
+    return True
+
+
 class Staged:
     """Files written under temporary names beside their places (`write`), then all put in place together
     (`commit`), or none (`discard`), so that a reader meets the old set of files or the new one: a site's index

@@ -50,3 +50,27 @@ def test_a_shorter_undated_job_days_takes_an_undated_job_out_of_the_feeds_on_the
     project.refresh(as_of=date(2016, 2, 1))
     assert "Closed jobs" in project.site("jobs/")
     assert [i.findtext("title") for i in _feed(project).iter("item")] == []
+
+
+def _stamps(folder) -> dict[str, tuple[int, int]]:
+    """Each file under `folder` -> (inode, modification time): what a file written again, even with the same bytes,
+    changes (an atomic write puts a new file in its place), and what a sync to the host goes by."""
+    return {str(p.relative_to(folder)): (p.stat().st_ino, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_making_an_issue_again_with_nothing_changed_rewrites_no_file_of_out(pipeline_project, item_factory):
+    """`pipeline run --as-of` the day of an issue already made (a send to finish) makes the issue again: the email
+    sink wrote out/newsletter/issue-N.html and .txt again each time, the same bytes in new files, so a sync of out/ to
+    the host sent them again, and the run's report named them as written. The site and the feeds leave a file with
+    the same bytes alone; now so does the email sink."""
+    post = item_factory(Kind.POST, "A post & <b>", published=datetime(2016, 1, 10, tzinfo=UTC), themes=["Café"])
+    project = pipeline_project(items=[post])  # the email sink (outbox), rss and archive
+    project.run(as_of=date(2016, 2, 1))
+    out = project.root / "out"
+    before = _stamps(out)
+    assert "newsletter/issue-1.html" in before and "newsletter/issue-1.txt" in before
+    report = project.run(as_of=date(2016, 2, 1))
+    assert _stamps(out) == before
+    email = next(result for result in report.results if result.name == "newsletter")
+    assert "1 already sent" in email.summary

@@ -32,7 +32,7 @@ from pipeline.components import Deliverer, Sink, SinkResult
 from pipeline.config import Project
 from pipeline.edition import Edition
 from pipeline.errors import SinkError, SubscriberError
-from pipeline.files import write_atomic
+from pipeline.files import write_if_changed
 from pipeline.mail import TOKEN_TAG
 from pipeline.models import Item, Kind
 from pipeline.placeholders import address_problem
@@ -370,9 +370,9 @@ class EmailSink(Sink):
     def _save(self, number: int, rendered: RenderedEdition) -> list[str]:
         folder: Path = self.project.core.out_dir / "newsletter"
         html, text = folder / f"issue-{number}.html", folder / f"issue-{number}.txt"
-        write_atomic(html, rendered.html)
-        write_atomic(text, rendered.text)
-        return [str(html), str(text)]
+        # The issue made again with nothing changed (a send finished): its files are left as they are.
+        return [str(path) for path, data in ((html, rendered.html), (text, rendered.text))
+                if write_if_changed(path, data.encode("utf-8"))]
 
 
 @hookimpl

@@ -21,7 +21,7 @@ from pydantic import Field
 from pipeline import components, current, duplicates, item_view, models, sanitize, site
 from pipeline.components import Sink, SinkResult
 from pipeline.edition import Edition
-from pipeline.files import write_atomic
+from pipeline.files import write_atomic, write_if_changed
 from pipeline.models import Item
 from pipeline.run_context import RunContext
 from pipeline.state.site import pages_written, record_pages
@@ -157,17 +157,6 @@ def by_theme(index: list[tuple[str, object, list[str]]]) -> dict[str, tuple[str,
                 found.setdefault(path, []).append(item_id)
     return {path: (min(spellings[path], key=lambda t: (-spellings[path][t], t)), carrying)
             for path, carrying in found.items()}
-
-
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Write `data` to `path` atomically unless the file already holds exactly that; True if written."""
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    write_atomic(path, data)
-    return True
 
 
 def write_left_theme_feeds(project, store, themes: dict[str, tuple[str, list[str]]], moment: datetime,

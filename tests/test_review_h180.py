@@ -74,3 +74,54 @@ def test_making_an_issue_again_with_nothing_changed_rewrites_no_file_of_out(pipe
     assert _stamps(out) == before
     email = next(result for result in report.results if result.name == "newsletter")
     assert "1 already sent" in email.summary
+
+
+def test_the_feeds_give_every_address_in_ascii_as_a_browser_sends_it(pipeline_project, item_factory):
+    """RSS 2.0's `link`, a permalink `guid` and `atom:link` are URLs (RFC 3986): a partner's address with a space or
+    letters outside ASCII (`…/newyddion/ein gŵyl`), or a site_url with an umlaut, went into the feeds as given, which
+    the validator refuses (InvalidFullLink) and a feed reader may cut short at the space. The email has written them
+    in ASCII (host in IDNA, path %-escaped) for a while; the feeds now do the same."""
+    from tests.feed_rules import problems
+
+    toml = ('[pipeline]\nname = "N"\nsite_url = "https://bücher.example/schöne"\ntimezone = "Europe/London"\n'
+            + SINKS)
+    news = item_factory(Kind.NEWS, "Ein gŵyl", published=datetime(2016, 1, 10, tzinfo=UTC), themes=["Gŵyl"],
+                        url="https://partner.example.org/newyddion/ein gŵyl")
+    own = item_factory(Kind.NEWS, "Plain", published=datetime(2016, 1, 11, tzinfo=UTC), themes=["Gŵyl"],
+                       url="https://partner.example.org/plain")
+    project = pipeline_project(toml, items=[news, own])
+    project.run(as_of=date(2016, 2, 1))
+    out = project.root / "out"
+    base = "https://xn--bcher-kva.example/sch%C3%B6ne/"
+    feeds = {"feed.xml": out / "feed.xml", **{p.relative_to(out).as_posix(): p for p in out.glob("themes/*/feed.xml")}}
+    assert len(feeds) == 2
+    for path, file in feeds.items():
+        data = file.read_bytes()
+        assert problems(data, base + path) == []
+        channel = ET.fromstring(data).find("channel")
+        assert channel.findtext("link").startswith(base)
+        links = {item.findtext("title"): item.findtext("link") for item in channel.iter("item")}
+        assert links == {"Ein gŵyl": "https://partner.example.org/newyddion/ein%20g%C5%B5yl",
+                         "Plain": "https://partner.example.org/plain"}
+        guids = {item.findtext("title"): item.find("guid") for item in channel.iter("item")}
+        assert guids["Ein gŵyl"].text == links["Ein gŵyl"] and guids["Ein gŵyl"].get("isPermaLink") == "true"
+
+
+def test_a_guid_given_before_in_another_spelling_of_the_address_is_kept(pipeline_project, item_factory):
+    """An item whose guid was its address as given (outside ASCII, before the feeds wrote addresses in ASCII) keeps
+    that guid, so no feed reader shows it again as new; it is no permalink now, its link being the ASCII form."""
+    from pipeline.runner import state_path
+    from pipeline.state import Store, feed_guids
+
+    news = item_factory(Kind.NEWS, "Ein gŵyl", published=datetime(2016, 1, 10, tzinfo=UTC),
+                        url="https://partner.example.org/newyddion/gŵyl")
+    project = pipeline_project(SINKS, items=[news])
+    store = Store(state_path(project.project))
+    try:
+        feed_guids.record(store, {news.id: news.url}, {})
+    finally:
+        store.close()
+    project.run(as_of=date(2016, 2, 1))
+    (item,) = _feed(project).iter("item")
+    assert item.findtext("link") == "https://partner.example.org/newyddion/g%C5%B5yl"
+    assert item.findtext("guid") == news.url and item.find("guid").get("isPermaLink") == "false"

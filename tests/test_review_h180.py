@@ -125,3 +125,27 @@ def test_a_guid_given_before_in_another_spelling_of_the_address_is_kept(pipeline
     (item,) = _feed(project).iter("item")
     assert item.findtext("link") == "https://partner.example.org/newyddion/g%C5%B5yl"
     assert item.findtext("guid") == news.url and item.find("guid").get("isPermaLink") == "false"
+
+
+def test_the_feed_of_a_theme_taken_out_is_not_written_again_for_a_site_url_with_an_ampersand(pipeline_project,
+                                                                                             item_factory):
+    """A theme's feed no item carries says so in one item, whose guid names where it leads, written once: a later run
+    finds that guid in the file and leaves it. The guid was looked for as raw text, so under a site_url whose path
+    has an "&" (escaped "&amp;" in the file) it was never found, and every later build of the feeds wrote the feed
+    again with a new date: a reader saw its one item change each time."""
+    toml = ('[pipeline]\nname = "N"\nsite_url = "https://network.example.org/news&views"\n'
+            'timezone = "Europe/London"\n' + SINKS)
+    post = item_factory(Kind.POST, "A post", published=datetime(2016, 1, 10, tzinfo=UTC), themes=["peer support"])
+    other = item_factory(Kind.POST, "Another", published=datetime(2016, 1, 11, tzinfo=UTC), themes=["recovery"])
+    items = [post, other]
+    project = pipeline_project(toml, items=items)
+    project.run(as_of=date(2016, 2, 1))
+    post.themes = []
+    project.refresh(as_of=date(2016, 2, 2))
+    left = project.root / "out" / "themes" / "peer-support" / "feed.xml"
+    said = left.read_bytes()
+    assert b"This feed has ended" in said
+    other.title = "Another, retitled"  # the feeds are made again
+    project.refresh(as_of=date(2016, 2, 3))
+    assert b"Another, retitled" in (project.root / "out" / "feed.xml").read_bytes()
+    assert left.read_bytes() == said

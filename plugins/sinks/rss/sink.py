@@ -179,14 +179,14 @@ def write_left_theme_feeds(project, store, themes: dict[str, tuple[str, list[str
         feed = path.relative_to(project.core.out_dir).as_posix()
         theme = site.theme_left_for(feed.removesuffix(name), pages, moved)
         split = [] if theme else site.split_theme(feed.removesuffix(name), carried)
-        before = path.read_bytes()
         guid = left_guid(project, feed, theme, split)
-        if f">{guid}</guid>".encode() in before:
-            continue  # says so already
         try:
-            title = ET.fromstring(before).findtext("channel/title") or ""
+            before = ET.fromstring(path.read_bytes())
         except ET.ParseError:
-            title = ""
+            before = None
+        if before is not None and guid in [each.text for each in before.iterfind("channel/item/guid")]:
+            continue  # says so already (as parsed: the file has "&amp;" where the guid has "&")
+        title = (before.findtext("channel/title") if before is not None else "") or ""
         title = title or network or project.core.name
         write_atomic(path, feed_bytes(left_feed(project, feed, title, theme, moment, split)))
         written.append(str(path))

@@ -52,6 +52,7 @@ PAGE_SIZE = 50  # a list longer than this is paginated: page 2 is at <list>/page
 
 KIND_FOLDERS = {Kind.POST: "blog", Kind.NEWS: "news", Kind.JOB: "jobs", Kind.EVENT: "events"}
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
+_NOT_IN_URI = re.compile(r'[ "<>`{}|^]')  # ASCII that a URI holds only %-escaped (RFC 3986; "\\" aside)
 
 
 # ---- paths and addresses ---------------------------------------------------------------------
@@ -59,6 +60,16 @@ _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 def url(project: Project, path: str) -> str:
     """The public address of a site path ('' is the front page)."""
     return f"{project.core.site_url}/{path}"
+
+
+def uri(address: str) -> str:
+    """`address` as a URI (RFC 3986), for a feed or a calendar, as a browser sends it: a host outside ASCII in its IDNA
+    form and a path outside ASCII %-escaped (`header_link`, as the email writes its links), and a space or another
+    character no URI holds as it is (`"<>`{}|^`) %-escaped too. An address with no such form is given back as it is."""
+    from pipeline.mail.message import header_link  # here: only the feeds and the calendars need it
+
+    linked = header_link(address)
+    return _NOT_IN_URI.sub(lambda found: f"%{ord(found[0]):02X}", linked) if linked.isascii() else linked
 
 
 def subscription_url(project: Project, path: str) -> str:

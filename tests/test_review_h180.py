@@ -107,6 +107,22 @@ def test_the_feeds_give_every_address_in_ascii_as_a_browser_sends_it(pipeline_pr
         assert guids["Ein gŵyl"].text == links["Ein gŵyl"] and guids["Ein gŵyl"].get("isPermaLink") == "true"
 
 
+def test_an_ascii_address_with_a_space_or_a_quote_is_escaped_in_the_feeds(pipeline_project, item_factory):
+    """`header_link` leaves an address in ASCII as it is: one with a space or a double quote (a partner's typed
+    `https://partner.example.org/news/our "big" day`) still went into <link> and the permalink <guid> so."""
+    from tests.feed_rules import problems
+
+    news = item_factory(Kind.NEWS, "Big day", published=datetime(2016, 1, 10, tzinfo=UTC),
+                        url='https://partner.example.org/news/our "big" day?a=1&b=<2>')
+    project = pipeline_project(SINKS, items=[news])
+    project.run(as_of=date(2016, 2, 1))
+    data = (project.root / "out" / "feed.xml").read_bytes()
+    assert problems(data, "https://network.example.org/feed.xml") == []
+    (item,) = ET.fromstring(data).iter("item")
+    assert item.findtext("link") == "https://partner.example.org/news/our%20%22big%22%20day?a=1&b=%3C2%3E"
+    assert item.findtext("guid") == item.findtext("link") and item.find("guid").get("isPermaLink") == "true"
+
+
 def test_a_guid_given_before_in_another_spelling_of_the_address_is_kept(pipeline_project, item_factory):
     """An item whose guid was its address as given (outside ASCII, before the feeds wrote addresses in ASCII) keeps
     that guid, so no feed reader shows it again as new; it is no permalink now, its link being the ASCII form."""

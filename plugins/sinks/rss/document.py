@@ -2,8 +2,8 @@
 
 Built with ElementTree, so titles and HTML are always escaped as text. It follows the W3C feed
 validator's rules (checked by tests/feed_rules.py): every URL absolute and in ASCII, as a browser sends it (a host
-outside ASCII in its IDNA form, a path %-escaped: `header_link`, as the email writes them), RFC 822 dates, an
-`atom:link rel="self"` to the feed's own address, a guid that is a permalink only when it is the
+outside ASCII in its IDNA form, a path %-escaped, a space too: `site.uri`, as the email writes its links), RFC 822
+dates, an `atom:link rel="self"` to the feed's own address, a guid that is a permalink only when it is the
 item's own URL, authors as `dc:creator` (RSS's own `<author>` must be an email address), and each item's
 `description` before its `content:encoded`.
 
@@ -28,7 +28,6 @@ from email.utils import format_datetime
 from pipeline import __version__, site
 from pipeline.config import Project
 from pipeline.item_view import event_when, shorten, slot_line
-from pipeline.mail.message import header_link
 from pipeline.models import Item
 from pipeline.sanitize import clean_html, html_to_text, safe_url, strip_controls
 from pipeline.sanitize import one_line as _fold
@@ -90,8 +89,8 @@ def main_channel(project: Project, title: str | None = None, description: str | 
     core = project.core
     return Channel(title=title or core.name,
                    description=description or core.description or f"News, jobs and events from {core.name}",
-                   link=header_link(site.url(project, site.FRONT_PAGE)),
-                   self_url=header_link(site.url(project, site.FEED_FILE)))
+                   link=site.uri(site.url(project, site.FRONT_PAGE)),
+                   self_url=site.uri(site.url(project, site.FEED_FILE)))
 
 
 def theme_channel(project: Project, theme: str, network: str | None = None) -> Channel:
@@ -100,9 +99,9 @@ def theme_channel(project: Project, theme: str, network: str | None = None) -> C
     label = theme_label(theme)
     return Channel(title=f"{name}: {label}",
                    description=f"{label}: posts, news, jobs and events from {name}",
-                   link=header_link(site.url(project, site.theme_path(theme) if site.publishes(project, "archive")
+                   link=site.uri(site.url(project, site.theme_path(theme) if site.publishes(project, "archive")
                                              else site.FRONT_PAGE)),  # the theme's page, where the archive writes one
-                   self_url=header_link(site.url(project, site.theme_feed_path(theme))))
+                   self_url=site.uri(site.url(project, site.theme_feed_path(theme))))
 
 
 def left_guid(project: Project, path: str, theme: str | None, split: list[str]) -> str:
@@ -145,11 +144,11 @@ def left_feed(project: Project, path: str, title: str, theme: str | None, moment
                 f"{site.feed_url(project)}.")
     rss = ET.Element("rss", {"version": "2.0"})
     element = ET.SubElement(rss, "channel")
-    page = header_link(page)
+    page = site.uri(page)
     for tag, value in (("title", title), ("link", page), ("description", text), ("language", project.core.language),
                        ("lastBuildDate", rfc822(moment)), ("generator", f"newsletter-pipeline {__version__}")):
         _text(element, tag, value)
-    _element(element, f"{{{ATOM}}}link", href=header_link(self_url), rel="self", type="application/rss+xml")
+    _element(element, f"{{{ATOM}}}link", href=site.uri(self_url), rel="self", type="application/rss+xml")
     item = ET.SubElement(element, "item")
     _text(item, "title", heading)
     _text(item, "link", page)
@@ -181,9 +180,9 @@ class ItemText:
 
 
 def item_text(project: Project, item: Item, owners: Mapping[str, str] | None = None) -> ItemText:
-    own = header_link(own_url(project, item))  # in ASCII, as `link` and a permalink guid must be
+    own = site.uri(own_url(project, item))  # in ASCII, as `link` and a permalink guid must be
     # With no address of its own: its page on the site, if written
-    link = header_link(site.item_link(project, item, owners))
+    link = site.uri(site.item_link(project, item, owners))
     also_url = None
     if item.also_announced:  # each announcement merged into it links where `item_link` would link it
         page_of = site.pages_of(owners or {})

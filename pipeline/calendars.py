@@ -17,6 +17,8 @@ What each file holds:
   SEQUENCE 0. ORGANIZER is the newsletter's sender (a project with an email sink; RFC 5546 3.2.1 asks a
   PUBLISH for one). Then SUMMARY, LOCATION, DESCRIPTION (the summary, speakers, prices, programme and booking
   link, as plain text) and URL (the event's page on the site, as the archive assigns it).
+- Every address (URL, SOURCE, those in the text) in ASCII, as a browser sends it (a URI, RFC 5545 3.3.13: a host
+  outside ASCII in its IDNA form, a path %-escaped, a space too: `site.uri`, as the feeds write them).
 - Times in the venue's own zone (`EventDetails.timezone`, else the project's): `DTSTART;TZID=Europe/London`
   with the matching VTIMEZONE built from the zone database (GMT in February, BST in June:
   `pipeline/vtimezone.py`). An event with no end time ends when its programme's last slot begins (the
@@ -93,8 +95,8 @@ def calendar_ics(project: Project, events: Iterable[Item], stored: StoredEvents 
     calendar = _calendar(f"{name}: events")
     calendar.add("DESCRIPTION", vText(f"Conferences, seminars and other events from {name}"))
     calendar.add("X-WR-CALDESC", vText(f"Conferences, seminars and other events from {name}"))
-    calendar.add("URL", site.url(project, site.EVENTS), parameters={"VALUE": "URI"})
-    calendar.add("SOURCE", site.url(project, site.CALENDAR), parameters={"VALUE": "URI"})
+    calendar.add("URL", site.uri(site.url(project, site.EVENTS)), parameters={"VALUE": "URI"})
+    calendar.add("SOURCE", site.uri(site.url(project, site.CALENDAR)), parameters={"VALUE": "URI"})
     calendar.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
     calendar.add("X-PUBLISHED-TTL", "PT12H")
     items = sorted((i for i in events if i.event is not None), key=lambda i: (i.event.start, i.id))
@@ -161,7 +163,7 @@ def _vevent(project: Project, item: Item, stored: Stored | None) -> Event:
     if one_line(details.venue):
         event.add("LOCATION", vText(one_line(details.venue)))
     event.add("DESCRIPTION", vText(description(project, item, page)))
-    event.add("URL", site.url(project, page), parameters={"VALUE": "URI"})
+    event.add("URL", site.uri(site.url(project, page)), parameters={"VALUE": "URI"})
     if organizer := site.organizer(project):  # RFC 5546 3.2.1: a PUBLISH names its ORGANIZER
         address, name = organizer
         event.add("ORGANIZER", vCalAddress(f"mailto:{address}"), parameters={"CN": one_line(name)} if name else {})
@@ -241,8 +243,8 @@ def description(project: Project, item: Item, page: str | None = None) -> str:
         if details.programme:
             lines.append("Programme:")
             lines.extend(slot_line(slot) for slot in details.programme)
-        booking = safe_url(details.booking_url)
+        booking = site.uri(safe_url(details.booking_url))
         if booking:
             lines.append(f"Book a place: {booking}")
-    lines.append(f"More: {site.url(project, page if page is not None else site.item_path(project, item))}")
+    lines.append(f"More: {site.uri(site.url(project, page if page is not None else site.item_path(project, item)))}")
     return strip_controls("\n".join(lines).strip()).replace("\r", "")

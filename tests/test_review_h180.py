@@ -165,3 +165,26 @@ def test_the_feed_of_a_theme_taken_out_is_not_written_again_for_a_site_url_with_
     project.refresh(as_of=date(2016, 2, 3))
     assert b"Another, retitled" in (project.root / "out" / "feed.xml").read_bytes()
     assert left.read_bytes() == said
+
+
+def test_the_calendars_give_their_addresses_in_ascii(pipeline_project, item_factory):
+    """An iCalendar URL or SOURCE is a URI (RFC 5545 3.3.13: RFC 3986): under a site_url with an umlaut they were
+    written as given (`https://bücher.example/…`), where the email and the feeds write them in ASCII; and a booking
+    link with a space in the text, where a calendar app linking it cuts it at the space."""
+    from icalendar import Calendar
+
+    toml = ('[pipeline]\nname = "N"\nsite_url = "https://bücher.example/schöne"\ntimezone = "Europe/London"\n'
+            + SINKS)
+    event = item_factory(Kind.EVENT, "Gŵyl", published=datetime(2016, 1, 10, tzinfo=UTC), url="")
+    event.event.booking_url = "https://tickets.example.org/book a place"
+    project = pipeline_project(toml, items=[event])
+    project.run(as_of=date(2016, 2, 1))
+    out = project.root / "out"
+    calendars = sorted(out.rglob("*.ics"))
+    assert len(calendars) == 2
+    components = [c for path in calendars for c in Calendar.from_ical(path.read_bytes()).walk()]
+    addresses = [str(c[name]) for c in components for name in ("URL", "SOURCE") if name in c]
+    assert len(addresses) == 4 and all(a.startswith("https://xn--bcher-kva.example/sch%C3%B6ne/") for a in addresses)
+    (described,) = [str(c["DESCRIPTION"]) for c in components if c.name == "VEVENT"][:1]
+    assert "Book a place: https://tickets.example.org/book%20a%20place\n" in described
+    assert "More: https://xn--bcher-kva.example/sch%C3%B6ne/events/" in described

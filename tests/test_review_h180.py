@@ -188,3 +188,19 @@ def test_the_calendars_give_their_addresses_in_ascii(pipeline_project, item_fact
     (described,) = [str(c["DESCRIPTION"]) for c in components if c.name == "VEVENT"][:1]
     assert "Book a place: https://tickets.example.org/book%20a%20place\n" in described
     assert "More: https://xn--bcher-kva.example/sch%C3%B6ne/events/" in described
+
+
+def test_the_code_the_feeds_and_calendars_write_addresses_with_is_in_their_keys():
+    """The feeds and the calendars write their addresses through `site.uri`, which takes `header_link` from
+    pipeline/mail/message.py: a new version of it must make them again, as a new version of any code that shapes
+    them does (the rss sink's key reads its modules' files; the archive's, those of its folders)."""
+    import sys
+    from pathlib import Path
+
+    from pipeline.mail.message import header_link
+    from plugins.sinks.archive.unchanged import _CODE
+    from plugins.sinks.rss.sink import FEED_CODE
+
+    where = Path(sys.modules[header_link.__module__].__file__)
+    assert where.parent in _CODE
+    assert where in [Path(module.__file__) for module in FEED_CODE]

@@ -40,7 +40,8 @@ from pipeline.state import site as site_state
 from plugins.sinks.archive.facts import Facts
 from plugins.sinks.archive.writer import digest_of, holds, seen_now, stat_text
 
-_CODE = [Path(__file__).parent, Path(site.__file__).parent, Path(site.__file__).parent / "state"]  # *.py in each
+# *.py in each: the pipeline's own mail/ for how the calendars write their addresses (`site.uri`: `header_link`)
+_CODE = [Path(__file__).parent, *(Path(site.__file__).parent / folder for folder in ("", "state", "mail"))]
 
 
 def inputs_of(sink: Sink, run: RunContext, files: list[tuple[str, str, str, str]]) -> str | None:

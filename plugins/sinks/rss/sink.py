@@ -22,12 +22,17 @@ from pipeline import components, current, duplicates, item_view, models, sanitiz
 from pipeline.components import Sink, SinkResult
 from pipeline.edition import Edition
 from pipeline.files import write_atomic, write_if_changed
+from pipeline.mail import message
 from pipeline.models import Item
 from pipeline.run_context import RunContext
 from pipeline.state.site import pages_written, record_pages
 from plugins.sinks.rss.choose import choose
 from plugins.sinks.rss.document import build_feed, feed_bytes, left_feed, left_guid, main_channel, theme_channel
 from plugins.sinks.rss.guids import Guids
+
+# What the feeds say, and when an item leaves them (`EventDetails.finishes`), besides this folder's code; how their
+# addresses are written (`site.uri`: `message.header_link`).
+FEED_CODE = (site, item_view, sanitize, duplicates, current, models, message)
 
 
 class RssSink(Sink):
@@ -101,8 +106,7 @@ class RssSink(Sink):
         (`[pipeline]`: the language every feed says, the days an undated job or event stays in them), this code,
         and whether an archive sink writes the pages they link."""
         code = hashlib.sha256(b"".join(path.read_bytes() for path in sorted(Path(__file__).parent.glob("*.py"))))
-        for module in (site, item_view, sanitize, duplicates, current, models):  # what the feeds say, and when an
-            # item leaves them (`EventDetails.finishes`)
+        for module in FEED_CODE:
             code.update(Path(module.__file__).read_bytes())
         core = self.project.core
         parts = [self.settings.model_dump(mode="json"), core.model_dump(mode="json"), code.hexdigest(),

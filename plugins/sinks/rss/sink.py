@@ -22,7 +22,6 @@ from pipeline import components, current, duplicates, item_view, models, sanitiz
 from pipeline.components import Sink, SinkResult
 from pipeline.edition import Edition
 from pipeline.files import write_atomic, write_if_changed
-from pipeline.mail import message
 from pipeline.models import Item
 from pipeline.run_context import RunContext
 from pipeline.state.site import pages_written, record_pages
@@ -30,9 +29,11 @@ from plugins.sinks.rss.choose import choose
 from plugins.sinks.rss.document import build_feed, feed_bytes, left_feed, left_guid, main_channel, theme_channel
 from plugins.sinks.rss.guids import Guids
 
-# What the feeds say, and when an item leaves them (`EventDetails.finishes`), besides this folder's code; how their
-# addresses are written (`site.uri`: `message.header_link`).
-FEED_CODE = (site, item_view, sanitize, duplicates, current, models, message)
+# The files of what the feeds say, and when an item leaves them (`EventDetails.finishes`), besides this folder's code;
+# and of how their addresses are written (`site.uri`: `header_link`, named by its file: a refresh that writes no feed
+# does not load the mail code).
+FEED_CODE = (*(Path(module.__file__) for module in (site, item_view, sanitize, duplicates, current, models)),
+             Path(site.__file__).parent / "mail" / "message.py")
 
 
 class RssSink(Sink):
@@ -106,8 +107,8 @@ class RssSink(Sink):
         (`[pipeline]`: the language every feed says, the days an undated job or event stays in them), this code,
         and whether an archive sink writes the pages they link."""
         code = hashlib.sha256(b"".join(path.read_bytes() for path in sorted(Path(__file__).parent.glob("*.py"))))
-        for module in FEED_CODE:
-            code.update(Path(module.__file__).read_bytes())
+        for file in FEED_CODE:
+            code.update(file.read_bytes())
         core = self.project.core
         parts = [self.settings.model_dump(mode="json"), core.model_dump(mode="json"), code.hexdigest(),
                  run.store.items_digest(run.store.site_horizon(run.moment, keep=not run.dry_run)),

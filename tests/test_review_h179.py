@@ -8,22 +8,12 @@ from __future__ import annotations
 
 import socket
 import sqlite3
-from pathlib import Path
 
 from pipeline.cli import main
 from tests.newsletter_network import newsletter_toml
+from tests.test_review_h142 import POST, SITE, _journal  # the same network and journal as h142's SendGrid tests
 
-POST = "---\ntitle: \"{title}\"\ndate: {day}\n---\n\n{title}: what happened, and what comes next.\n"
-SITE = '[pipeline]\nname = "Test Network"\nsite_url = "https://network.example.org"\nworkers = 1\n'
 READERS = "email,name\nann@example.org,Ann\nbob@example.org,Bob\n"
-
-
-def _journal(config: Path, edition: int = 1) -> dict[str, str]:
-    db = sqlite3.connect(config.parent / "state" / "pipeline.sqlite")
-    try:
-        return dict(db.execute("SELECT recipient, status FROM deliveries WHERE edition = ?", (edition,)))
-    finally:
-        db.close()
 
 
 # -- SendGrid out of reach: a connection that never opens ------------------------------------------------------------

@@ -363,3 +363,23 @@ def test_a_database_locked_by_another_program_is_said_so_not_to_be_restored(writ
     error = " ".join(capsys.readouterr().err.split())
     assert code == 1, error
     assert "locked" in error and "try again" in error and "restore" not in error
+
+
+def test_an_error_since_put_right_is_shown_as_such(write_project, capsys):
+    """A source that failed and has since succeeded keeps its last error for the record: the table says when it was
+    and that it was put right since, not an error beside "0 failures in a row" that reads as what is wrong now."""
+    config = write_project(TWO_SOURCES, {"partner.xml": RSS, "down.xml": "this is not a feed"})
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 3
+    capsys.readouterr()
+    assert main(["status", "-c", str(config)]) == 0
+    failing = capsys.readouterr().out
+    (config.parent / "down.xml").write_text(RSS.replace("p.example.org/1", "p.example.org/2"))
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    capsys.readouterr()
+    assert main(["status", "-c", str(config)]) == 0
+    mended = capsys.readouterr().out
+
+    down = [line for line in failing.splitlines() if line.strip().startswith("down ")]
+    assert down and "not an RSS or Atom feed" in down[0] and "put right since" not in down[0], failing
+    down = " ".join(line.strip() for line in mended.split("sources", 1)[1].splitlines() if line.strip())
+    assert "put right since: " in down and "not an RSS or Atom" in down, mended

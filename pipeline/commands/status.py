@@ -245,8 +245,11 @@ def _print_status(data: dict) -> None:
         for source in data["sources"]:
             failing = source["failures_in_a_row"]
             success = "never run" if source["never_run"] else _short(source["last_success"])
+            error = source["last_error"] or "-"
+            if source["last_error"] and not failing:  # kept for the record: not what is wrong now
+                error = f"{_short(source['last_failure'])}, put right since: {error}"
             sources.add_row(escape(source["name"]), success, f"[red]{failing}[/red]" if failing else "0",
-                            escape(source["last_error"] or "-"))
+                            escape(error))
         console.print(sources)
         for source in data["sources"]:  # records left out until put right: each, with what is wrong
             lines = source.get("skipped") or []

@@ -35,14 +35,37 @@ EVERY = 3600  # seconds: each kind of bad request said at most this often, with 
 FORM_PARSER = "python_multipart.multipart"  # the logger python-multipart warns of each form body it cannot parse on
 
 
+class Sparing:
+    """When to say a line that may come again and again: the first time, then at most once each `every` seconds,
+    with how many came since (a flood an operator should hear of, without a line for each)."""
+
+    def __init__(self, every: float = EVERY, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every, self.clock = every, clock
+        self.said: dict[str, tuple[float, int]] = {}  # per kind: when it was last said, and how many since
+
+    def due(self, kind: str) -> tuple[int, float] | None:
+        """None to say nothing now; else (how many came since it was last said, this one with them; the seconds since
+        then): (0, 0.0) the first time."""
+        now = self.clock()
+        last = self.said.get(kind)
+        if last is not None and now - last[0] < self.every:
+            self.said[kind] = (last[0], last[1] + 1)
+            return None
+        self.said[kind] = (now, 0)
+        return (0, 0.0) if last is None else (last[1] + 1, now - last[0])
+
+    def forget(self) -> None:
+        """Start over: each kind is said again the next time it comes."""
+        self.said.clear()
+
+
 class _OncePerRequestKind(logging.Filter):
     """Each kind of bad request said the first time, then at most once each `EVERY` seconds with how many came since
     (a flood an operator should hear of, without a line per request); the WebSocket advice never."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
-        self.clock = clock
-        self.said: dict[str, tuple[float, int]] = {}  # per kind: when it was last said, and how many since
+        self.sparing = Sparing(clock=clock)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = str(record.msg)
@@ -51,19 +74,16 @@ class _OncePerRequestKind(logging.Filter):
         kind = self.kind(record)
         if kind is None:
             return True
-        now = self.clock()
-        last = self.said.get(kind)
-        if last is None:
+        due = self.sparing.due(kind)
+        if due is None:
+            return False
+        count, since = due
+        if not count:
             note = (f"from a client; more such requests are counted, and said at most once every "
                     f"{EVERY // 60} minutes")
-        elif now - last[0] < EVERY:
-            self.said[kind] = (last[0], last[1] + 1)
-            return False
         else:
-            count = last[1] + 1
             note = (f"from a client; {count} such request{'s' if count != 1 else ''} in the last "
-                    f"{round((now - last[0]) / 60)} minutes")
-        self.said[kind] = (now, 0)
+                    f"{round(since / 60)} minutes")
         record.msg, record.args = f"{self.line(record)} ({note})", ()
         return True
 

@@ -33,11 +33,11 @@ from starlette.responses import PlainTextResponse, Response
 from pipeline.state import Store
 from pipeline.state.subscribers import suppress
 from pipeline.subscribers.provider_events import Suppression, sendgrid_suppressions
+from pipeline.web.server_log import Sparing
 
 log = logging.getLogger("pipeline.web")
 MAX_BODY = 8 * 1024 * 1024  # SendGrid posts events in batches: a generous bound (the README's nginx lets it in)
 MAX_SKEW = timedelta(minutes=5)  # how far the signed timestamp may be from now, either way
-SAY_EVERY = 3600  # seconds: a kind of refusal is said again at most this often while it goes on
 
 
 async def sendgrid(request: Request) -> Response:
@@ -69,7 +69,7 @@ async def sendgrid(request: Request) -> Response:
                                   f"(403): a replay, or this machine's clock is off (keep it in sync, with NTP)")
         return PlainTextResponse(f"signed more than {MAX_SKEW.seconds // 60} minutes from now: a replay, or a "
                                  f"clock out of step\n", status_code=403)
-    request.app.state.webhook_refused = {}  # one verified: a refusal after it is said again at once
+    _refusals(request).forget()  # one verified: a refusal after it is said again at once
     try:
         events = json.loads(body)
     except (ValueError, RecursionError):  # (nested deeper than the parser goes: not a batch of events either)
@@ -80,24 +80,27 @@ async def sendgrid(request: Request) -> Response:
 
 def _refused(request: Request, why: str, line: str) -> None:
     """Log `line` the first time a request is refused for `why` ("signature", "skew"), then, while such refusals go
-    on, at most once every `SAY_EVERY` seconds with how many came since; a request that verifies starts it over. So a
+    on, at most once an hour (`server_log.EVERY`) with how many came since; a request that verifies starts it over. So a
     flood of forged posts cannot fill the log, nor, said early, hide a key SendGrid changed later (its refusals are
     still said within the hour)."""
-    said = getattr(request.app.state, "webhook_refused", None)
-    if said is None:
-        said = request.app.state.webhook_refused = {}
-    now = monotonic()
-    last = said.get(why)  # when it was last said, and how many refused for it since
-    if last is not None and now - last[0] < SAY_EVERY:
-        said[why] = (last[0], last[1] + 1)
+    due = _refusals(request).due(why)
+    if due is None:
         return
-    said[why] = (now, 0)
-    if last is None:
+    count, since = due
+    if not count:
         log.warning(line)
     else:
-        count = last[1] + 1
         log.warning("%s (%d such request%s in the last %d minutes)", line, count, "s" if count != 1 else "",
-                    round((now - last[0]) / 60))
+                    round(since / 60))
+
+
+def _refusals(request: Request) -> Sparing:
+    """When the app last said each kind of refusal (as long as it serves)."""
+    sparing = getattr(request.app.state, "webhook_refused", None)
+    if sparing is None:
+        # (the clock read at each call, through this module: a test sets it)
+        sparing = request.app.state.webhook_refused = Sparing(clock=lambda: monotonic())
+    return sparing
 
 
 def _bad_keys(request: Request) -> set[str]:

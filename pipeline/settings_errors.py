@@ -83,6 +83,7 @@ def _describe(where: str, model: type[BaseModel], data: Any, err: dict, host_key
     return f"{where}: {key}{_SEP}{plain_message(err)}"
 
 
+_A_TABLE = 'must be a table: its keys under a [heading] of its own, or { key = "value" }'
 # pydantic's errors for a value of the wrong kind, as an organiser would put them (the value given follows)
 _WORDING = {
     "list_type": 'must be a list in brackets, such as ["a", "b"]',
@@ -96,8 +97,8 @@ _WORDING = {
     "path_type": 'must be a path in quotes, such as "content/notices.csv"',
     "date_from_datetime_inexact": "must be a date such as 2016-03-01, with no time",
     # a table's key given a plain value (`delivery = "sendgrid"`, where [sinks.newsletter.delivery] type = ... belongs)
-    "dict_type": 'must be a table: its keys under a [heading] of its own, or { key = "value" }',
-    "model_type": 'must be a table: its keys under a [heading] of its own, or { key = "value" }',
+    "dict_type": _A_TABLE,
+    "model_type": _A_TABLE,
 }
 _BOUNDS = {"greater_than_equal": ("ge", "at least"), "less_than_equal": ("le", "at most"),
            "greater_than": ("gt", "more than"), "less_than": ("lt", "less than")}

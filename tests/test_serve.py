@@ -534,9 +534,9 @@ def test_a_bad_address_is_shown_back_with_the_problem(live, client):
 
 def test_rate_limit_per_address_whoever_asks(live):
     responses = []
-    for _ in range(3):  # per_address_limit = 2, each time from another client
+    for n in range(3):  # per_address_limit = 2, each time from another client (and name: not the same request)
         with httpx.Client(base_url=live.url, headers={"X-Forwarded-For": next(CLIENTS)}) as http:
-            responses.append(ask(http, "victim@example.org"))
+            responses.append(ask(http, "victim@example.org", name=f"Victim {n}"))
     assert [r.status_code for r in responses] == [200, 200, 429]
     assert int(responses[2].headers["Retry-After"]) > 0
     live.settled()  # both confirmations handed to the mailer and sent (the refused post asked for none)
@@ -573,6 +573,21 @@ def test_another_spelling_of_an_address_its_mail_reaches_is_that_address(live, s
     with httpx.Client(base_url=live.url, headers={"X-Forwarded-For": next(CLIENTS)}) as http:
         for unreachable in ("spelt-rtl@exa\u202emple.org", "spelt-c1@exa\x9fmple.org", "spelt-pua@exa\ue000mple.org"):
             assert ask(http, unreachable).status_code == 400, repr(unreachable)  # no mail server takes the domain
+
+
+def test_a_form_sent_twice_at_once_mails_one_confirmation(live):
+    """A double-clicked Subscribe button posts the same form twice: one confirmation is mailed, not two, each with
+    its own link (`request_subscription`'s `REPEAT_WITHIN`; tests/test_subscribers_state.py has the rest)."""
+    with httpx.Client(base_url=live.url, headers={"X-Forwarded-For": next(CLIENTS)}) as http:
+        page = http.get("/subscribe")
+        fields = {"form": form_token(page), "email": "twice@example.org", "name": "Tess"}
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda _: http.post("/subscribe", data=fields), range(2)))
+        assert [a.status_code for a in answers] == [200, 200]
+        assert h1(answers[0]) == h1(answers[1])  # the same page, however many went out
+        live.settled()
+    assert len(live.messages_to("twice@example.org")) == 1
+    assert live.status("twice@example.org") == "pending"
 
 
 def test_a_mailbox_gets_at_most_daily_confirmations_a_day_whatever_its_spelling_and_restarts(tmp_path, monkeypatch):

@@ -577,7 +577,7 @@ def test_another_spelling_of_an_address_its_mail_reaches_is_that_address(live, s
 
 def test_a_form_sent_twice_at_once_mails_one_confirmation(live):
     """A double-clicked Subscribe button posts the same form twice: one confirmation is mailed, not two, each with
-    its own link (`request_subscription`'s `REPEAT_WITHIN`; tests/test_subscribers_state.py has the rest)."""
+    its own link (`confirmation.REPEAT_WITHIN`; tests/test_subscribers_state.py has the rest)."""
     with httpx.Client(base_url=live.url, headers={"X-Forwarded-For": next(CLIENTS)}) as http:
         page = http.get("/subscribe")
         fields = {"form": form_token(page), "email": "twice@example.org", "name": "Tess"}

@@ -113,20 +113,26 @@ def test_a_request_changes_no_name_or_themes_until_its_own_confirmation(store):
 
 def test_the_same_request_again_within_a_minute_is_the_one_already_made(store):
     """A double-clicked form, or a page sent again at once: the same address, name and themes within
-    `REPEAT_WITHIN` make no second request (None: no second confirmation). Other themes or another name are a
-    correction, and a minute later it is asking again (the 7 days restart): each is a request of its own."""
-    first = subs.request_subscription(store, "rita@example.org", "Rita", ["research"], how="form", at=T0)
+    `once_within` make no second request (None: no second confirmation). Other themes or another name are a
+    correction, and a minute later it is asking again (the 7 days restart): each is a request of its own. Without
+    `once_within` (an organiser's `--invite`), asking again is always a request."""
+    once = timedelta(minutes=1)
+    first = subs.request_subscription(store, "rita@example.org", "Rita", ["research"], how="form", at=T0,
+                                      once_within=once)
     assert subs.request_subscription(store, "Rita@Example.org", "Rita", ["research"], how="form",
-                                     at=T0 + timedelta(seconds=1)) is None
+                                     at=T0 + timedelta(seconds=1), once_within=once) is None
     corrected = subs.request_subscription(store, "rita@example.org", "Rita", ["space"], how="form",
-                                          at=T0 + timedelta(seconds=2))
+                                          at=T0 + timedelta(seconds=2), once_within=once)
     renamed = subs.request_subscription(store, "rita@example.org", "Rita B", ["space"], how="form",
-                                        at=T0 + timedelta(seconds=3))
+                                        at=T0 + timedelta(seconds=3), once_within=once)
     later = subs.request_subscription(store, "rita@example.org", "Rita", ["research"], how="form",
-                                      at=T0 + subs.REPEAT_WITHIN + timedelta(seconds=1))
+                                      at=T0 + once + timedelta(seconds=1), once_within=once)
+    invited = subs.request_subscription(store, "rita@example.org", "Rita", ["research"], how="cli invitation",
+                                        at=T0 + once + timedelta(seconds=2))
+    assert None not in (corrected, renamed, later, invited)
     assert None not in (corrected, renamed, later)
-    assert len({first.id, corrected.id, renamed.id, later.id}) == 4
-    assert len(subs.requests_of(store, first.subscriber.id)) == 4
+    assert len({first.id, corrected.id, renamed.id, later.id, invited.id}) == 5
+    assert len(subs.requests_of(store, first.subscriber.id)) == 5
     assert subs.confirm(store, first.subscriber.id, request=corrected.id, how="confirmation",
                         at=T0 + timedelta(minutes=5))
     assert subs.get_subscriber(store, first.subscriber.id).themes == frozenset({"space"})

@@ -75,7 +75,6 @@ STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 UPGRADE = "database upgrade: one spelling per mailbox"  # `how` of the entry migration step 14 makes (`respelling`)
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
 PENDING_DAYS = 7  # a confirmation is valid this long; then the request expires
-REPEAT_WITHIN = timedelta(minutes=1)  # the same request again this soon is the one made (a double-clicked form)
 # Every new subscriber id and request id is drawn at random from 1 to 2**53 - 1 (`_new_id`), not counted on from the
 # highest stored: a database that forgot an id it gave (a backup put back, a list moved to a new database signed
 # with the same secret, a copy salvaged with `.recover`) would give it again, and a link mailed for it, which never
@@ -132,12 +131,13 @@ _JOINED = "s.created_at, (SELECT MIN(id) FROM subscriber_events WHERE subscriber
 # -- transitions -------------------------------------------------------------------------------
 
 def request_subscription(store: Store, email: str, name: str, themes: Iterable[str], *,
-                         how: str, at: datetime, wording: str = "") -> Request | None:
+                         how: str, at: datetime, wording: str = "", once_within: timedelta | None = None,
+                         ) -> Request | None:
     """Someone asked to subscribe: the request to send a confirmation for, or None to send nothing.
 
     A new, unsubscribed or bounced address becomes pending (asking again while pending restarts the
     7 days); an active or complained one is left as it is and gets nothing, and so does the same name and themes
-    asked for again within `REPEAT_WITHIN` of a request still open (a form sent twice). The name and themes
+    asked for again within `once_within` of a request still open (a form sent twice). The name and themes
     asked for are kept with the request, not given to the address: `confirm` does that. `wording`, what
     the form told them, is kept with the record's entry.
     """
@@ -151,7 +151,7 @@ def request_subscription(store: Store, email: str, name: str, themes: Iterable[s
             subscriber_id = _insert(db, email, "", (), "pending", at, requested=True)
         elif row[3] in ("active", "complained"):
             return None
-        elif _asked_just_now(db, row[0], name, themes, at):
+        elif once_within is not None and _asked_since(db, row[0], name, themes, at - once_within, at):
             return None
         else:
             subscriber_id = row[0]
@@ -164,13 +164,13 @@ def request_subscription(store: Store, email: str, name: str, themes: Iterable[s
         return Request(request_id, _subscriber(_by_id(db, subscriber_id)))
 
 
-def _asked_just_now(db: sqlite3.Connection, subscriber_id: int, name: str, themes: Iterable[str],
-                    at: datetime) -> bool:
-    """Whether a request of `subscriber_id` still open asked for this name and these themes within `REPEAT_WITHIN`
-    before `at`."""
+def _asked_since(db: sqlite3.Connection, subscriber_id: int, name: str, themes: Iterable[str],
+                 since: datetime, at: datetime) -> bool:
+    """Whether a request of `subscriber_id` still open, made from `since` to `at`, asked for this name and these
+    themes."""
     return db.execute("SELECT 1 FROM subscription_requests WHERE subscriber = ? AND name = ? AND themes = ? AND "
                       "julianday(at) BETWEEN julianday(?) AND julianday(?) LIMIT 1",
-                      (subscriber_id, _name(name), _themes(themes), _iso(at - REPEAT_WITHIN), _iso(at))
+                      (subscriber_id, _name(name), _themes(themes), _iso(since), _iso(at))
                       ).fetchone() is not None
 
 

@@ -25,15 +25,19 @@ from pipeline.templating import build_environment
 
 TEMPLATE = "web/confirm-email.txt"
 CONFIRMATION = "confirmation"  # the purpose its mailing is sent with (`Mailing.purpose`)
+REPEAT_WITHIN = timedelta(minutes=1)  # the form sent again this soon, the same, is the request made (a double click)
 log = logging.getLogger("pipeline.subscribers")
 
 
 def ask_to_subscribe(store: Store, email: str, name: str, themes: Iterable[str], *, how: str, at: datetime,
-                     deliverer: Deliverer | None, wording: str = "", daily_limit: int | None = None) -> Request | None:
+                     deliverer: Deliverer | None, wording: str = "", daily_limit: int | None = None,
+                     once_within: timedelta | None = None) -> Request | None:
     """End requests older than 7 days (`expire_requests`), then record this one, with the `wording` the form showed;
     the request to send a confirmation for (None: none). With `daily_limit`, a mailbox that has had that many
     requests in the last 24 hours (still open: not confirmed or expired) gets none, and nothing is recorded: the
-    form can send no one's inbox more, whatever the spelling of the address and however often `serve` restarts."""
+    form can send no one's inbox more, whatever the spelling of the address and however often `serve` restarts.
+    With `once_within`, the same name and themes asked for again that soon make no second request (the form's
+    `REPEAT_WITHIN`; an organiser's `--invite` is asked again on purpose)."""
     expire_requests(store, deliverer, at=at)
     if daily_limit is not None:
         inbox = mailbox(canonical(email) or email)
@@ -42,7 +46,7 @@ def ask_to_subscribe(store: Store, email: str, name: str, themes: Iterable[str],
             log.info("no confirmation mailed: %d requests for one mailbox in 24 hours ([serve] daily_confirmations)",
                      recent)
             return None
-    return request_subscription(store, email, name, themes, how=how, at=at, wording=wording)
+    return request_subscription(store, email, name, themes, how=how, at=at, wording=wording, once_within=once_within)
 
 
 def send_confirmation(project: Project, request: Request, links: Links,

@@ -37,7 +37,7 @@ from pipeline.state.subscribers import (
     unsubscribe,
 )
 from pipeline.subscribers.addresses import checked, mailbox, normalise, one_line, without_addresses
-from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
+from pipeline.subscribers.confirmation import REPEAT_WITHIN, ask_to_subscribe, send_confirmation
 from pipeline.subscribers.signing import BadToken, ExpiredToken, Links, Purpose
 from pipeline.subscribers.themes import choice_now
 from pipeline.web.guards import FormTokens, RateLimiter, same_origin
@@ -126,7 +126,7 @@ async def subscribe(request: Request) -> Response:
     asked = await run_in_threadpool(ask_to_subscribe, web.store, email, name, themes, how="form", at=_now(),
                                     deliverer=project_deliverer(web.project),
                                     wording=web.pages.consent_wording("subscribe.html", **_form_context(web)),
-                                    daily_limit=web.project.serve.daily_confirmations)
+                                    daily_limit=web.project.serve.daily_confirmations, once_within=REPEAT_WITHIN)
     # Sent after the response, so an address already on the list cannot be told apart by time or by a failure.
     return _sent(web, BackgroundTask(web.mailer.submit, _send_confirmation, web, asked) if asked else None)
 

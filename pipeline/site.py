@@ -63,10 +63,11 @@ def url(project: Project, path: str) -> str:
 
 
 def uri(address: str) -> str:
-    """`address` as a URI (RFC 3986), for a feed or a calendar, as a browser sends it: a host outside ASCII in its IDNA
-    form and a path outside ASCII %-escaped (`header_link`, as the email writes its links), and a space or another
-    character no URI holds as it is (`"<>`{}|^`) %-escaped too. An address with no such form is given back as it is."""
-    from pipeline.mail.message import header_link  # here: only the feeds and the calendars need it
+    """`address` as a URI (RFC 3986), for a feed, a calendar or a program reading a page, as a browser sends it: a
+    host outside ASCII in its IDNA form and a path outside ASCII %-escaped (`header_link`, as the email writes its
+    links), and a space or another character no URI holds as it is (`"<>`{}|^`) %-escaped too. An address with no
+    such form is given back as it is."""
+    from pipeline.mail.message import header_link  # here: a refresh that writes no page or feed needs none of it
 
     linked = header_link(address)
     return _NOT_IN_URI.sub(lambda found: f"%{ord(found[0]):02X}", linked) if linked.isascii() else linked
@@ -74,8 +75,8 @@ def uri(address: str) -> str:
 
 def subscription_url(project: Project, path: str) -> str:
     """The `webcal://` form of a calendar's address, which calendar apps open as a subscription (an https link is
-    downloaded, and imported as a copy that never takes a change)."""
-    return "webcal://" + url(project, path).partition("://")[2]
+    downloaded, and imported as a copy that never takes a change), in ASCII as calendar apps need it (`uri`)."""
+    return "webcal://" + uri(url(project, path)).partition("://")[2]
 
 
 def file(project: Project, path: str) -> Path:

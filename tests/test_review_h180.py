@@ -204,3 +204,24 @@ def test_the_code_the_feeds_and_calendars_write_addresses_with_is_in_their_keys(
     where = Path(sys.modules[header_link.__module__].__file__)
     assert where.parent in _CODE
     assert where in FEED_CODE
+
+
+def test_a_site_outside_ascii_gives_calendar_apps_and_link_previews_its_addresses_in_ascii(pipeline_project,
+                                                                                           item_factory):
+    """The `webcal://` link, the address shown to paste into a calendar app, and `og:url` are read by programs
+    other than a browser (a calendar app, a link preview): under a site_url with an umlaut they were given as
+    typed, where the feeds and the calendars themselves give theirs in ASCII (`site.uri`)."""
+    import re
+
+    toml = ('[pipeline]\nname = "N"\nsite_url = "https://bücher.example/schöne"\ntimezone = "Europe/London"\n'
+            + SINKS)
+    event = item_factory(Kind.EVENT, "Gŵyl", published=datetime(2016, 1, 10, tzinfo=UTC), url="")
+    project = pipeline_project(toml, items=[event])
+    project.run(as_of=date(2016, 2, 1))
+    pages = [path.read_text(encoding="utf-8") for path in (project.root / "out").rglob("*.html")]
+    webcal = {link for page in pages for link in re.findall(r'href="(webcal:[^"]*)"', page)}
+    shown = {code for page in pages for code in re.findall(r"<code>([^<]*\.ics)</code>", page)}
+    previews = {url for page in pages for url in re.findall(r'<meta property="og:url" content="([^"]*)"', page)}
+    assert webcal == {"webcal://xn--bcher-kva.example/sch%C3%B6ne/events/calendar.ics"}, webcal
+    assert shown == {"https://xn--bcher-kva.example/sch%C3%B6ne/events/calendar.ics"}, shown
+    assert len(previews) > 3 and all(url.startswith("https://xn--bcher-kva.example/sch%C3%B6ne/") for url in previews)

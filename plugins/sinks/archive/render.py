@@ -92,7 +92,8 @@ class Renderer:
             section=section, section_current=current, stylesheet=href(site.STYLESHEET), main_feed=self.main_feed,
             subscribe_url=self.subscribe_url,
             all_events_calendar=site.CALENDAR, all_events_subscribe=site.subscription_url(self.project, site.CALENDAR),
-            all_events_address=site.url(self.project, site.CALENDAR), body_html=body_html, kind_label=KIND_LABELS,
+            all_events_address=site.uri(site.url(self.project, site.CALENDAR)), og_url=site.uri(canonical),
+            body_html=body_html, kind_label=KIND_LABELS,
             theme_path=site.theme_path, site=site, **context)
 
 

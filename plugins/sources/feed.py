@@ -322,7 +322,8 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
         if ident in seen:  # an entry listed again, or updated below the first: someone else's feed, kept once
             continue
         seen.add(ident)
-        if not entry.date:
+        published = _moment(entry.date)
+        if published is None:
             undated.add(ident)
         images = ((rooted.read(image, link) if _relative(image) else image for image in entry.images)
                   if unresolvable else entry.images)
@@ -331,7 +332,7 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
             kind=kind,
             source=source,
             title=plain_text(entry.title) or "(untitled)",
-            published=datetime(*entry.date[:6], tzinfo=UTC) if entry.date else _UNDATED,  # replaced by the caller
+            published=published or _UNDATED,  # undated: replaced by the caller
             url=link,
             body_html=(clean_html(entry.body, "", rooted.reader(link, left_out, own=not keyless)) if unresolvable
                        else clean_html(entry.body, base)),
@@ -342,6 +343,18 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
         if left_out:
             unresolved.append((ident, len(left_out)))
     return ParsedFeed(items, undated, cut, partial, tuple(unresolved))
+
+
+def _moment(when: tuple | None) -> datetime | None:
+    """An entry's date (a UTC time tuple) as a moment; None for none, and for one outside the years 1 to 9999, which
+    feedparser gives for `0000-01-01T00:00:00Z`, or 23:00 on 31 December 9999 at -05:00: no date, not an entry (and
+    with it the whole feed) that cannot be read."""
+    if not when:
+        return None
+    try:
+        return datetime(*when[:6], tzinfo=UTC)
+    except (ValueError, OverflowError, TypeError):
+        return None
 
 
 def _document_base(url: str) -> str:

@@ -1,0 +1,38 @@
+"""Review h182 of the built-in sources (plugins/sources/): what organisers and readers expect of a partner's feed,
+an OPML list, and the jobs and events files."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+SINK = '\n[sinks.feed]\ntype = "rss"\n'
+
+FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Partner</title><link>{scheme}://partner.example.org/</link>
+<item><title>Peer support group opens in Leeds</title><link>{scheme}://partner.example.org/news/1</link>
+<pubDate>{first}</pubDate><description>The group meets on Tuesdays.</description></item>
+<item><title>Open Dialogue training dates</title><link>{scheme}://partner.example.org/news/2</link>
+<pubDate>Sat, 16 Apr 2016 12:00:00 +0000</pubDate><description>Three days in London.</description></item>
+</channel></rss>"""
+
+
+def _feed(scheme: str = "https", first: str = "Fri, 15 Apr 2016 12:00:00 +0000") -> str:
+    return FEED.format(scheme=scheme, first=first)
+
+
+@pytest.mark.parametrize("when", ["0000-01-01T00:00:00Z", "9999-12-31T23:00:00-05:00"])
+def test_an_entry_dated_outside_the_years_python_has_is_undated_and_the_feeds_other_entries_are_read(
+        project_from, run_context, when):
+    """feedparser reads `0000-01-01T00:00:00Z` as the year 0, and 23:00 on 31 December 9999 at -05:00 as the year
+    10000 in UTC; making a datetime of either raised ValueError ("year 0 is out of range"), which failed the whole
+    feed, naming neither the entry nor the feed. Such a date is no date: the entry is read as undated (it keeps the
+    moment it was first seen), and the feed's other entries as they are."""
+    project = project_from('[sources.p]\ntype = "feed"\nurl = "p.xml"\n' + SINK, {"p.xml": _feed(first=when)})
+    run = run_context(project, date(2016, 5, 1))
+    items = {item.title: item for item in project.sources[0].fetch(run)}
+    assert set(items) == {"Peer support group opens in Leeds", "Open Dialogue training dates"}
+    assert items["Open Dialogue training dates"].published == datetime(2016, 4, 16, 12, tzinfo=UTC)
+    assert items["Peer support group opens in Leeds"].published < run.moment  # first seen now, as an undated one
+    assert items["Peer support group opens in Leeds"].published.year == 2016

@@ -36,3 +36,40 @@ def test_an_entry_dated_outside_the_years_python_has_is_undated_and_the_feeds_ot
     assert items["Open Dialogue training dates"].published == datetime(2016, 4, 16, 12, tzinfo=UTC)
     assert items["Peer support group opens in Leeds"].published < run.moment  # first seen now, as an undated one
     assert items["Peer support group opens in Leeds"].published.year == 2016
+
+
+MOVED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Partner</title><link>{site}/</link>
+<item><title>Hearing Voices group at the library</title><link>{site}/news/3</link><guid>{site}/news/3</guid>
+<pubDate>Fri, 20 May 2016 12:00:00 +0000</pubDate><description>Every other Thursday.</description></item>
+<item><title>Peer support group opens in Leeds</title><link>{site}/news/1</link><guid>{site}/news/1</guid>
+<pubDate>Fri, 15 Apr 2016 12:00:00 +0000</pubDate><description>The group meets on Tuesdays.</description></item>
+<item><title>Open Dialogue training dates</title><link>{site}/news/2</link>
+<pubDate>Sat, 16 Apr 2016 12:00:00 +0000</pubDate><description>Three days in London.</description></item>
+</channel></rss>"""
+
+
+@pytest.mark.parametrize("before, after", [("http://partner.example.org", "https://partner.example.org"),
+                                           ("https://partner.example.org", "https://www.partner.example.org")])
+def test_a_partner_moving_to_https_or_to_www_keeps_its_items_and_sends_none_again(pipeline_project, before, after):
+    """An entry's id is its guid, else its link; a partner moving its site to https (or to "www.") rewrites both, so
+    every entry still in its feed came under a new id: stored a second time (twice on the site, in the feeds), and,
+    being of the last issue's month and first seen after it, sent again in the next issue as a late arrival. The
+    README expects partners to move so ("a partner moving to https"). Now an entry whose id moved only so keeps
+    the id it was stored under, and with it its page and its place in the issue it was sent in; its link is the new
+    one."""
+    april = MOVED.split("<item>", 2)
+    first = april[0] + "<item>" + april[2]  # without May's entry
+    project = pipeline_project('[sources.partner]\ntype = "feed"\nurl = "partner.xml"\n',
+                               {"partner.xml": first.format(site=before)})
+    project.run(as_of=date(2016, 5, 1))
+    assert "Peer support group opens in Leeds" in project.email().text
+    project.write({"partner.xml": MOVED.format(site=after)})
+    project.run(as_of=date(2016, 6, 1))
+    june = project.email().text
+    assert "Hearing Voices group at the library" in june
+    assert "Peer support group opens in Leeds" not in june and "Open Dialogue training dates" not in june
+    items = project.items()
+    assert sorted(item.title for item in items) == ["Hearing Voices group at the library",
+                                                    "Open Dialogue training dates", "Peer support group opens in Leeds"]
+    assert {item.url for item in items} == {f"{after}/news/{n}" for n in (1, 2, 3)}

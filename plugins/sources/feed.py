@@ -104,8 +104,10 @@ class FeedSource(Source):
         # (a private feed repeats its token in its entries' ids and links: masked before an item's id is made of them)
         args = (content, url, headers.get("content-type", ""), self.instance, self.settings.kind, self.settings.parser,
                 tuple(credentials_in(url)) if self.uses_http() else (), self._values_read() if self.uses_http() else ())
-        items, undated, cut_short, partial, unresolved = (run.offload(parse_feed, *args)
-                                                          if len(content) > OFFLOAD_BYTES else parse_feed(*args))
+        items, undated, cut_short, partial, unresolved, moved = (run.offload(parse_feed, *args)
+                                                                 if len(content) > OFFLOAD_BYTES else parse_feed(*args))
+        if moved:
+            undated, unresolved = _keep_ids(run, items, moved, undated, unresolved)
         self._say_left_out(run, url, unresolved, items)
         if cut_short:  # no validators kept: the next run reads the whole feed, not a 304 or these bytes again
             where = "part-way through an item" if partial else "after an item, before the end of the document"
@@ -265,6 +267,8 @@ class ParsedFeed(NamedTuple):
     partial: bool = False  # ... and inside an entry, which is left out of `items`
     # (item id, how many of its relative links were left out): the address has a `${NAME}` in its path, the feed no base
     unresolved: tuple[tuple[str, int], ...] = ()
+    # (item id, the ids it had before its site moved to or from https or "www.") of each item keyed by an address
+    moved: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 _BYTE_ORDER_MARKS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-8, -16, -32
@@ -302,7 +306,7 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
         unresolvable = not feed_link
         if unresolvable:
             rooted = _Rooted(_origin(url, credentials + values_read), credentials + values_read)
-    items, undated, seen, unresolved = [], set(), set(), []
+    items, undated, seen, unresolved, moved = [], set(), set(), [], []
     kind = Kind(kind)
     for entry in entries:
         if credentials:
@@ -322,6 +326,8 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
         if ident in seen:  # an entry listed again, or updated below the first: someone else's feed, kept once
             continue
         seen.add(ident)
+        if earlier := _moved_from(key):
+            moved.append((ident, tuple(item_id(source, form) for form in earlier)))
         published = _moment(entry.date)
         if published is None:
             undated.add(ident)
@@ -342,7 +348,43 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
         ))
         if left_out:
             unresolved.append((ident, len(left_out)))
-    return ParsedFeed(items, undated, cut, partial, tuple(unresolved))
+    return ParsedFeed(items, undated, cut, partial, tuple(unresolved), tuple(moved))
+
+
+_WEB_ADDRESS = re.compile(r"(https?)://(www\.)?(?=[^/?#])(.*)", re.I | re.S)
+
+
+def _moved_from(key: str) -> list[str]:
+    """The forms an entry's key (its guid, else its link) had before its site moved to or from https, or "www.", when
+    it is an http(s) address: `http://p.example.org/news/1` of `https://p.example.org/news/1`, and with "www."."""
+    found = _WEB_ADDRESS.match(key)
+    if not found:
+        return []
+    forms = [f"{scheme}://{www}{found[3]}" for scheme in ("https", "http") for www in ("", "www.")]
+    return [form for form in forms if form != key]
+
+
+def _keep_ids(run: RunContext, items: list[Item], moved: tuple[tuple[str, tuple[str, ...]], ...], undated: set[str],
+              unresolved: tuple[tuple[str, int], ...]) -> tuple[set[str], tuple[tuple[str, int], ...]]:
+    """Give back its stored id to each item whose key (guid, else link) moved to or from https or "www." with its
+    site (`moved`: each such item's id, and the ids it had before): an item not stored under its own id takes the one
+    stored under an earlier form of its address, if no other item of the feed has it. Otherwise every entry still in
+    the feed would be stored again, twice on the site and sent again as a late arrival of the last issue's month.
+    Returns `undated` and `unresolved` under the ids kept."""
+    stored = run.store.published_dates(sorted(ident for ident, _ in moved))
+    earlier = {ident: forms for ident, forms in moved if ident not in stored}
+    if not earlier:
+        return undated, unresolved
+    stored = run.store.published_dates(sorted({form for forms in earlier.values() for form in forms}))
+    given, kept = {item.id for item in items}, {}
+    for item in items:
+        old = next((form for form in earlier.get(item.id, ()) if form in stored and form not in given), None)
+        if old is not None:
+            kept[item.id] = old
+            item.id = old
+            given.add(old)
+    return ({kept.get(ident, ident) for ident in undated},
+            tuple((kept.get(ident, ident), count) for ident, count in unresolved))
 
 
 def _moment(when: tuple | None) -> datetime | None:

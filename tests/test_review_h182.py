@@ -73,3 +73,23 @@ def test_a_partner_moving_to_https_or_to_www_keeps_its_items_and_sends_none_agai
     assert sorted(item.title for item in items) == ["Hearing Voices group at the library",
                                                     "Open Dialogue training dates", "Peer support group opens in Leeds"]
     assert {item.url for item in items} == {f"{after}/news/{n}" for n in (1, 2, 3)}
+
+
+@pytest.mark.parametrize("written", [
+    '[job]\nid = "oduk-admin"\ntitle = "Administrator"\norganisation = "Open Dialogue UK"\nposted = 2016-01-20\n'
+    'closing_date = 2016-02-14\n',
+    'job = "oduk-admin"\n'])
+def test_jobs_under_one_bracket_are_told_apart_from_a_bad_record(project_from, run_context, written):
+    """A job written under `[job]` (one pair of brackets: a table, not a list of them) was read key by key, each key's
+    name taken for a record, so the organiser was told of five bad records, "#1 '(not a table)': (record) must be a
+    table ... not 'id'", "#2 ... not 'title'"..., and never that the heading was wrong. `job = "..."` was read a
+    character at a time. Now the file is refused in one line that says to write each record under [[job]]."""
+    from pipeline.errors import SourceError
+
+    project = project_from('[sources.jobs]\ntype = "jobs"\npath = "jobs.toml"\n' + SINK, {"jobs.toml": written})
+    run = run_context(project, date(2016, 2, 1))
+    with pytest.raises(SourceError) as raised:
+        list(project.sources[0].fetch(run))
+    said = str(raised.value)
+    assert "jobs.toml" in said and "[[job]]" in said and "\n" not in said
+    assert run.problems == []

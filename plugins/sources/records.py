@@ -64,8 +64,13 @@ def read_records(path: Path, table: str, model: type[Record], run: RunContext) -
     unknown = [key for key in data if key != table]
     if unknown:
         raise SourceError(f"{path}: unexpected table {unknown[0]!r}; records go in [[{table}]] tables")
+    records = data.get(table, [])
+    if not isinstance(records, list):  # `[job]`, one table, or `job = "..."`: not read a key or a letter at a time
+        what = "one table, under [" + table + "]" if isinstance(records, dict) else f"{table} = {_short(records)}"
+        raise SourceError(f"{path}: its records are {what}, not a list of them; write each record under a heading "
+                          f"of its own with two brackets, [[{table}]]")
     first: dict[object, int] = {}  # the record number that has each id
-    for number, raw in enumerate(data.get(table, []), 1):
+    for number, raw in enumerate(records, 1):
         title = raw.get("title", "(no title)") if isinstance(raw, dict) else "(not a table)"
         try:
             record = model.model_validate(raw)
@@ -86,6 +91,11 @@ def read_records(path: Path, table: str, model: type[Record], run: RunContext) -
         if record_id is not None:
             first[record_id] = number
         yield record
+
+
+def _short(value: object) -> str:
+    said = repr(value)
+    return said if len(said) <= 40 else said[:39] + "…"
 
 
 def _key(loc: tuple[str | int, ...]) -> str:

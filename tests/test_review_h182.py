@@ -93,3 +93,22 @@ def test_jobs_under_one_bracket_are_told_apart_from_a_bad_record(project_from, r
     said = str(raised.value)
     assert "jobs.toml" in said and "[[job]]" in said and "\n" not in said
     assert run.problems == []
+
+
+def test_a_post_dated_as_jekyll_and_hugo_write_it_is_published_at_that_moment(project_from, run_context):
+    """Jekyll's front matter writes a post's moment `2016-04-20 10:00:00 +0100` (its documented form), and a post
+    written by hand often has `2016-04-21 10:00`; YAML reads neither as a timestamp (an offset needs its colon, a
+    time its seconds), so the text was refused, "is not a date like 2016-04-20; post skipped", and a blog moved from
+    Jekyll published nothing. Now such text is read as the moment it says (without an offset, in the project's
+    zone); text that is no date is still refused, naming the file."""
+    files = {"blog/jekyll.md": "---\ntitle: Seminar 3 report\ndate: 2016-04-20 10:00:00 +0100\n---\nNotes.\n",
+             "blog/by-hand.md": "---\ntitle: April blog post\ndate: 2016-04-21 10:00\n---\nSome ideas.\n",
+             "blog/quoted.md": "---\ntitle: Key words\ndate: '2016-04-22'\n---\nPower, space.\n",
+             "blog/wrong.md": "---\ntitle: Wrong\ndate: 20 April 2016\n---\nNo.\n"}
+    project = project_from('[sources.blog]\ntype = "blog"\npath = "blog"\n' + SINK, files)
+    run = run_context(project, date(2016, 5, 1))
+    items = {item.title: item.published for item in project.sources[0].fetch(run)}
+    assert items == {"Seminar 3 report": datetime(2016, 4, 20, 9, tzinfo=UTC),
+                     "April blog post": datetime(2016, 4, 21, 9, tzinfo=UTC),
+                     "Key words": datetime(2016, 4, 21, 23, tzinfo=UTC)}
+    assert len(run.problems) == 1 and "wrong.md" in run.problems[0] and "20 April 2016" in run.problems[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -164,9 +165,12 @@ class BlogSource(Source):
         if missing:
             run.problem(str(path), f"front matter lacks {' and '.join(missing)}; add it, post skipped")
             return None
-        if not isinstance(meta["date"], (date, datetime)):
-            run.problem(str(path), f"date {meta['date']!r} is not a date like 2016-04-20; post skipped")
+        when = _moment(meta["date"])
+        if when is None:
+            run.problem(str(path), f"date {meta['date']!r} is not a date like 2016-04-20 (or a moment like "
+                                   f"2016-04-20 10:00:00 +0100); post skipped")
             return None
+        meta["date"] = when
         return None if meta.get("draft") else post
 
     def _slug(self, path: Path, post) -> str:
@@ -208,6 +212,26 @@ class BlogSource(Source):
             image_alt=plain_text(str(meta.get("image_alt") or "")) if image else "",
             themes=[str(t) for t in themes],
         )
+
+
+_OFFSET_APART = re.compile(r"\s+(?=(?:Z|[+-]\d\d:?\d\d)$)", re.I)
+
+
+def _moment(value: object) -> date | datetime | None:
+    """A post's `date`: a date or a date-time as YAML read it, or text that YAML leaves as text but that says one: ISO
+    8601 with an offset without its colon or a time without seconds (`2016-04-21 10:00`), or as Jekyll writes it, the
+    offset apart (`2016-04-20 10:00:00 +0100`); None for anything else."""
+    if isinstance(value, date):  # a datetime is a date too
+        return value
+    if not isinstance(value, str):
+        return None
+    text = _OFFSET_APART.sub("", value.strip())
+    for read in (date.fromisoformat, datetime.fromisoformat):
+        try:
+            return read(text)
+        except ValueError:
+            pass
+    return None
 
 
 def _set_aside(inside: Path) -> bool:

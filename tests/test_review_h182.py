@@ -112,3 +112,37 @@ def test_a_post_dated_as_jekyll_and_hugo_write_it_is_published_at_that_moment(pr
                      "April blog post": datetime(2016, 4, 21, 9, tzinfo=UTC),
                      "Key words": datetime(2016, 4, 21, 23, tzinfo=UTC)}
     assert len(run.problems) == 1 and "wrong.md" in run.problems[0] and "20 April 2016" in run.problems[0]
+
+
+JOBS = """
+[[job]]
+id = "oduk-admin"
+title = "Administrator, Open Dialogue UK centre"
+organisation = "Open Dialogue UK"
+posted = 2016-01-20
+closing_date = {closing}
+
+[[job]]
+id = "lch-peer-worker"
+title = "Peer support worker"
+organisation = "Leeds Community Healthcare"
+posted = 2016-01-25
+closing_date = 2016-02-28
+"""
+
+
+def test_a_job_closing_before_it_was_posted_is_reported_not_hidden(project_from, run_context):
+    """A closing date with last year's year (typed in January: 2015-02-14 for a job posted on 20 January 2016) made a
+    job closed from the moment it was posted: in no issue, off the feeds and the site's open jobs, and nobody was told.
+    An event ending before it starts is refused as a mistake; so now is a job closing before the day it was posted:
+    skipped and reported with its file and record, the file's other jobs read."""
+    project = project_from('[sources.jobs]\ntype = "jobs"\npath = "jobs.toml"\n' + SINK,
+                           {"jobs.toml": JOBS.format(closing="2015-02-14")})
+    run = run_context(project, date(2016, 2, 1))
+    assert [item.title for item in project.sources[0].fetch(run)] == ["Peer support worker"]
+    [said] = run.problems
+    assert "jobs.toml" in said and "#1" in said and "closing_date" in said and "posted" in said
+    same_day = project_from('[sources.jobs]\ntype = "jobs"\npath = "jobs.toml"\n' + SINK,
+                            {"jobs.toml": JOBS.format(closing="2016-01-20")})
+    run = run_context(same_day, date(2016, 2, 1))
+    assert len(list(same_day.sources[0].fetch(run))) == 2 and run.problems == []  # closing the day it was posted

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from pipeline import hookimpl
 from pipeline.components import Settings, Source
@@ -31,6 +33,13 @@ class JobRecord(BaseModel):
     how_to_apply: str = ""
     url: str = ""
     themes: list[str] = []
+
+    @model_validator(mode="after")
+    def _closes_once_posted(self):
+        posted = self.posted.date() if isinstance(self.posted, datetime) else self.posted
+        if self.closing_date < posted:  # last year's year, typed in January: closed before anyone could see it
+            raise ValueError(f"closing_date {self.closing_date} is before posted {posted}")
+        return self
 
 
 class JobsSource(Source):

@@ -146,3 +146,24 @@ def test_a_job_closing_before_it_was_posted_is_reported_not_hidden(project_from,
                             {"jobs.toml": JOBS.format(closing="2016-01-20")})
     run = run_context(same_day, date(2016, 2, 1))
     assert len(list(same_day.sources[0].fetch(run))) == 2 and run.problems == []  # closing the day it was posted
+
+
+def test_one_feed_listed_twice_in_an_opml_file_under_its_http_and_https_addresses_is_read_once(project_from):
+    """A feed filed in two folders of a list is one feed, read once; but only when both outlines wrote its address
+    alike. Listed once as http://partner.example.org/feed and again (added later, in another folder, under another
+    title) as https://www.partner.example.org/feed/, it became two sources, each storing every entry under ids of
+    its own: each item twice in every issue, on the site and in the feeds. The list already takes such addresses for
+    one feed (a feed moved to https or to "www." keeps its name); now an outline whose address is another's so is
+    read as that one, as an outline of the same address is: the first in the file."""
+    opml = """<?xml version="1.0"?><opml version="2.0"><head><title>Partners</title></head><body>
+    <outline text="Leeds"><outline type="rss" text="ODUK" xmlUrl="http://partner.example.org/feed"/></outline>
+    <outline text="London">
+      <outline type="rss" text="Open Dialogue UK" xmlUrl="https://www.partner.example.org/feed/"/>
+      <outline type="rss" text="Mind" xmlUrl="https://mind.example.org/feed"/>
+      <outline type="rss" text="Mind comments" xmlUrl="https://mind.example.org/feed?comments=1"/>
+    </outline></body></opml>"""
+    project = project_from('[sources.partners]\ntype = "opml"\npath = "partners.opml"\n' + SINK,
+                           {"partners.opml": opml})
+    assert {source.instance: source.settings.url for source in project.sources} == {
+        "partners/oduk": "http://partner.example.org/feed", "partners/mind": "https://mind.example.org/feed",
+        "partners/mind-comments": "https://mind.example.org/feed?comments=1"}

@@ -7,7 +7,9 @@
     allow_private = false      # true: fetch feeds at localhost or private addresses too
 
 Each feed becomes the source `partners/<name>` (its `text` or `title`, made safe), so it is fetched,
-reported and identified as if it had a table of its own, and one failing feed fails alone. A source's
+reported and identified as if it had a table of its own, and one failing feed fails alone; one feed
+listed twice (in two folders, its address written alike or moved to https, "www." or a final "/") is
+read once, as the first outline names it. A source's
 name is part of its items' ids, so it must not change when nothing about the feed did. When several
 feeds share a name ("News"), none is told apart by its place in the file, which another export
 changes: the one whose address comes first (without its scheme and "www.", in order) keeps the plain
@@ -184,9 +186,11 @@ def feeds_in(path, where: str, *, allow_private: bool = False
     found, skipped, seen = [], [], set()
     for outline in root.iter("outline"):
         url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
-        if not url or url in seen:  # not a feed; or a feed filed in two folders, which is one
+        # one feed filed in two folders is one, its address written alike or moved to https or "www." (the first kept)
+        same = _feed_key(url)
+        if not url or same in seen:  # not a feed; or one already listed
             continue
-        seen.add(url)
+        seen.add(same)
         if not _is_web_address(url):
             why = "not web"
         elif "${" in url:  # someone else's file must not send this machine's environment to a server of its choosing
@@ -201,6 +205,20 @@ def feeds_in(path, where: str, *, allow_private: bool = False
         else:
             skipped.append(((outline.get("text") or outline.get("title") or "").strip() or "(no title)", url, why))
     return found, skipped
+
+
+def _feed_key(url: str) -> str:
+    """What tells one feed's outline from another's: its address read as `_address_key` reads it (not its scheme, nor
+    "www.", nor a final "/"), when that reads all of it; else the address as written (not http(s), with a user name, a
+    port that is no number, or a character that urlparse would drop: a line break)."""
+    if not _is_web_address(url) or "@" in urlparse(url).netloc or any(
+            char.isspace() or not char.isprintable() for char in url):
+        return url
+    try:
+        port = urlparse(url).port
+    except ValueError:  # a port that is no number
+        port = -1
+    return url if port == -1 else _address_key(url)
 
 
 def _is_web_address(url: str) -> bool:

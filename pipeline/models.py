@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class Kind(StrEnum):
@@ -66,13 +67,23 @@ class EventDetails:
 
     @property
     def finishes(self) -> datetime:
-        """When the event is over: its end, or the end of its (last) day if it has no time. An end before the start
-        (swapped, or on the wrong day) counts for none, as the calendars take it (pipeline/calendars.py)."""
+        """When the event is over: its end, or the end of its (last) day if it has no time (midnight at the venue, in
+        its `timezone`). An end before the start (swapped, or on the wrong day) counts for none, as the calendars take
+        it (pipeline/calendars.py)."""
         end = self.end if self.end is not None and self.end > self.start else None
         if end is not None and not self.all_day:
             return end
-        last = end or self.start  # its last day ends at midnight in that day's offset (the clocks may change between)
-        return datetime.combine(last.date() + timedelta(days=1), time(0, 0), tzinfo=last.tzinfo)
+        last = end or self.start  # its last day ends at midnight at the venue: in its zone, where the clocks may
+        zone = _zone(self.timezone) or last.tzinfo  # change that day (as stored, each time keeps the offset it had)
+        return datetime.combine(last.date() + timedelta(days=1), time(0, 0), tzinfo=zone)
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    """The IANA zone `name`, or None for none (or one this machine does not know)."""
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 @dataclass

@@ -167,3 +167,22 @@ def test_one_feed_listed_twice_in_an_opml_file_under_its_http_and_https_addresse
     assert {source.instance: source.settings.url for source in project.sources} == {
         "partners/oduk": "http://partner.example.org/feed", "partners/mind": "https://mind.example.org/feed",
         "partners/mind-comments": "https://mind.example.org/feed?comments=1"}
+
+
+@pytest.mark.parametrize("day, over_at", [(date(2016, 3, 27), datetime(2016, 3, 27, 23, tzinfo=UTC)),
+                                          (date(2016, 10, 30), datetime(2016, 10, 31, 0, tzinfo=UTC))])
+def test_an_all_day_event_on_the_day_the_clocks_change_is_over_at_midnight_after_it(project_from, run_context,
+                                                                                     day, over_at):
+    """An all-day event's last day ended at midnight in the offset that day began with, as stored; on the day the
+    clocks change that is not the offset it ends with, so an all-day event on Sunday 27 March 2016 in London (GMT at
+    its start, BST at its end) was over at 01:00 on the Monday, and one on Sunday 30 October 2016 at 23:00 on the
+    Sunday itself: an hour early, left out of what a run then made. Now its last day ends at midnight at the venue,
+    in the venue's own zone (`EventDetails.timezone`)."""
+    from pipeline.models import Item
+
+    toml = f'[[event]]\nid = "walk"\ntitle = "Sponsored walk"\nposted = 2016-02-01\nstart = {day}\n'
+    project = project_from('[sources.events]\ntype = "events"\npath = "events.toml"\n' + SINK, {"events.toml": toml})
+    [given] = project.sources[0].fetch(run_context(project, date(2016, 3, 1)))
+    stored = Item.from_dict(given.to_dict())  # as every run after the first reads it
+    assert given.event.finishes == over_at
+    assert stored.event.finishes == over_at

@@ -86,6 +86,7 @@ class ItemView:
     calendar_url: str = ""  # an event's .ics on the site, when the project publishes the site
     image: str = ""  # the lead image (http or https), shown above the text
     image_alt: str = ""
+    language: str = ""  # the item's language when another than the site's (`site.other_language`): its `lang`
 
 
 def shorten(text: str, limit: int) -> str:
@@ -165,10 +166,12 @@ def intro_of(counts: dict[Kind, int]) -> str:
 
 
 def item_view(item: Item, tz: ZoneInfo, *, whole: bool = False, calendar_url: str = "",
-              url: str | None = None, also_url: Callable[[dict[str, str]], str] | None = None) -> ItemView:
+              url: str | None = None, also_url: Callable[[dict[str, str]], str] | None = None,
+              language: str = "") -> ItemView:
     """`whole` (the site): every field and an event's whole programme, however long. `url`: where the
     title links, when not the item's own URL (`site.item_link`); `also_url(entry)`: where each announcement merged
-    into it links, when not its own URL (`site.also_link`)."""
+    into it links, when not its own URL (`site.also_link`); `language`: the item's, when another than the site's
+    (`site.other_language`), for the `lang` of its title and text."""
     themes = [theme for t in item.themes if (theme := fit(t, FIELD_CHARS, whole))]
     return ItemView(
         title=fit(item.title, TITLE_CHARS, whole),
@@ -183,6 +186,7 @@ def item_view(item: Item, tz: ZoneInfo, *, whole: bool = False, calendar_url: st
         calendar_url=link(calendar_url) if item.event else "",
         image=item.image if item.image.startswith(("https://", "http://")) else "",
         image_alt=fit(item.image_alt, FIELD_CHARS, whole),
+        language=language,
     )
 
 

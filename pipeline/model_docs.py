@@ -243,7 +243,7 @@ DOCS: dict[type, dict[str, Doc]] = {
                 "The language of the item's title and text (`cy`, `fr-CA`), when the source knows it: the `feed` "
                 "source takes the feed's own (RSS `<language>`, Atom `xml:lang`). \"\" when unknown, or the "
                 "site's. The host keeps it only in that shape (letters, then parts after hyphens), else \"\"."),
-            email="Not shown.",
+            email="The `lang` of its title, text and lead image, when its language is another than the site's.",
             feed="Not shown.",
             site="The `lang` of the title and text on its page, when its language is another than the site's "
                  "(`[pipeline] language`; `en-US` on an `en-GB` site is not), as WCAG 2.1's 3.1.2 asks.",

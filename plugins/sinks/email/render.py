@@ -111,7 +111,8 @@ def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: st
     page_of = site.pages_of(owners)  # where an announcement merged into a job or event links (`site.also_link`)
     sections = view.sections(edition, project.tz, limit, _calendar_links(project, web, owners),
                              lambda item: site.item_link(project, item, owners), cut=email,
-                             also_url=lambda also: site.also_link(project, also, page_of))
+                             also_url=lambda also: site.also_link(project, also, page_of),
+                             language=lambda item: site.other_language(project, item))
     context = {
         "edition": edition,
         "subject": view.subject_line(edition.title),

@@ -46,13 +46,15 @@ def subject_line(title: str) -> str:
 def sections(edition: Edition, tz: ZoneInfo, limit: int | None = None,
              calendar_url: Callable[[Item], str] = lambda item: "",
              url: Callable[[Item], str] = lambda item: item.url, *, cut: bool | None = None,
-             also_url: Callable[[dict[str, str]], str] | None = None) -> list[SectionView]:
+             also_url: Callable[[dict[str, str]], str] | None = None,
+             language: Callable[[Item], str] = lambda item: "") -> list[SectionView]:
     """Non-empty sections in newsletter order (posts, news, jobs, events).
 
     With a `limit`, each shows its first `limit` items; without, every item. `cut` (the email; by
     default, when there is a `limit`): long fields and programmes are cut, and only the first
     `EMAIL_IMAGES` items with a lead image show it. `calendar_url(item)`: an event's .ics, or "";
-    `url(item)`: where its title links; `also_url(entry)`: where an announcement merged into it links.
+    `url(item)`: where its title links; `also_url(entry)`: where an announcement merged into it links;
+    `language(item)`: its language when another than the site's ("" otherwise), for the `lang` of its title and text.
     """
     cut = limit is not None if cut is None else cut
     views = []
@@ -60,8 +62,8 @@ def sections(edition: Edition, tz: ZoneInfo, limit: int | None = None,
         items = edition.sections.get(kind) or []
         if items:
             shown = items if limit is None else items[:limit]
-            shown_views = [item_view(i, tz, whole=not cut, calendar_url=calendar_url(i), url=url(i), also_url=also_url)
-                           for i in shown]
+            shown_views = [item_view(i, tz, whole=not cut, calendar_url=calendar_url(i), url=url(i), also_url=also_url,
+                                     language=language(i)) for i in shown]
             views.append(SectionView(kind.value, SECTION_TITLES[kind], shown_views, len(items) - len(shown)))
     if cut:
         with_images = [view for section in views for view in section.items if view.image]

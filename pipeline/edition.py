@@ -48,10 +48,15 @@ class Edition:
     title: str
     items: list[Item]
     sections: dict[Kind, list[Item]] = field(default_factory=dict)
+    # The ids of the whole issue's items in newsletter order, as its web version lists them (the archive's pages of
+    # `site.PAGE_SIZE`): kept in a subscriber's version, which has only the items of their themes
+    whole: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.sections:
             self.sections = {kind: [i for i in self.items if i.kind is kind] for kind in Kind}
+        if not self.whole:
+            self.whole = [item.id for item in self.items]
 
     @property
     def themes(self) -> list[str]:

@@ -62,6 +62,7 @@ class EventView:
     programme_more: int
     prices: list[PriceView]
     booking_url: str
+    more_url: str = ""  # where the programme is shown whole, when this shows `programme_more` fewer (the email)
 
 
 @dataclass

@@ -407,9 +407,13 @@ def test_a_huge_issue_shows_ten_a_section_in_the_email_and_everything_on_the_web
     text = (project.core.out_dir / "newsletter" / "issue-1.txt").read_text(encoding="utf-8")
     assert len(html.encode()) < GMAIL_CLIP_BYTES
     assert html.count("…and 90 more in the web version") == 4  # one line under each section
-    assert f'<a href="{site.edition_url(project, 1)}">…and 90 more in the web version</a>' in html
+    # each to the page of the web version (50 items a page) where the section's 11th item is, at the section
+    rest = {"post": 1, "news": 3, "job": 5, "event": 7}
+    for kind, page in rest.items():
+        address = f"{site.url(project, site.edition_page_path(1, page))}#{kind}"
+        assert f'<a href="{address}">…and 90 more in the web version</a>' in html
+        assert f"…and 90 more in the web version:\n{address}\n" in text
     assert "Post 9" in html and "Post 10" not in html
-    assert text.count("…and 90 more in the web version:\n" + site.edition_url(project, 1)) == 4
     assert "Post 9" in text and "Post 10" not in text
     web = "".join(site.file(project, site.edition_page_path(1, n)).read_text(encoding="utf-8") for n in range(1, 9))
     assert all(f">{item.title}</a>" in web for item in items)  # the web version lists all 400, 50 a page

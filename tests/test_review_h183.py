@@ -32,3 +32,58 @@ def test_an_item_in_another_language_is_marked_so_in_the_email(pipeline_project,
     assert 'lang="cy"' in _tag_around(html, "Mae gweithwyr cymorth yn cyfarfod.")
     assert "lang=" not in _tag_around(html, "Peer support in Boston")
     assert "lang=" not in _tag_around(html, "Peer workers meet monthly.")
+
+
+def _web_page(project, address: str) -> tuple[str, str]:
+    """The page of the site an address of the email names (read from out/), and its #fragment."""
+    from pipeline import site
+
+    page, _, fragment = address.partition("#")
+    path = site.path_of_url(project.project, page)
+    assert path is not None, f"{address} is not on the site"
+    return project.site(path), fragment
+
+
+def test_more_in_the_web_version_links_the_page_of_the_web_version_that_shows_the_rest(pipeline_project,
+                                                                                       item_factory):
+    """An issue of more than 50 items has a web version of several pages (archive/issue-1.html, issue-1-page-2.html).
+    Each "…and N more in the web version" linked page 1 whatever it was about: the jobs the email left out, and every
+    event, and an event's whole programme, were on page 2, which page 1 showed none of. Each now links the page
+    where they are, at the section (#job, #event), in the HTML and in the text."""
+    from pipeline.models import EventDetails, ProgrammeSlot
+
+    posts = [item_factory(Kind.POST, f"Post {n:02d}", published=datetime(2016, 1, 1, n, tzinfo=UTC))
+             for n in range(20)]
+    news = [item_factory(Kind.NEWS, f"News {n:02d}", published=datetime(2016, 1, 2, n, tzinfo=UTC)) for n in range(22)]
+    jobs = [item_factory(Kind.JOB, f"Job {n:02d}", published=datetime(2016, 1, 3, tzinfo=UTC)) for n in range(15)]
+    events = [item_factory(Kind.EVENT, f"Event {n:02d}", published=datetime(2016, 1, 4, tzinfo=UTC),
+                           event=EventDetails(start=datetime(2016, 3, 1 + n, 10, tzinfo=UTC),
+                                              programme=[ProgrammeSlot(f"{h}:00", f"Slot {h}") for h in range(20)]))
+              for n in range(12)]
+    project = pipeline_project(items=posts + news + jobs + events)
+    project.run(as_of=date(2016, 2, 1))
+    email = project.email()
+    by_text = {text: href for href, text in re.findall(r'<a href="([^"]+)">(…and \d+ more in the web version)</a>',
+                                                       email.html)}
+
+    # Posts: 10 of 20 shown; the rest are on page 1. News: 10 of 22; the 11th is the issue's 31st item: page 1 too.
+    # Jobs: 10 of 15; the 11th is the 53rd item, on page 2. Events: 10 of 12; the 11th is the 67th, on page 2.
+    jobs_link = by_text["…and 5 more in the web version"]
+    page, fragment = _web_page(project, jobs_link)
+    assert fragment == "job" and 'id="job"' in page
+    assert all(f">Job {n:02d}</a>" in page for n in range(10, 15))  # the five the email left out
+    events_link = by_text["…and 2 more in the web version"]
+    page, fragment = _web_page(project, events_link)
+    assert fragment == "event" and 'id="event"' in page
+    assert ">Event 10</a>" in page and ">Event 11</a>" in page
+    # Event 00's programme: 12 slots of 20 in the email, the rest "in the web version", where Event 00 is whole
+    programme_links = [href for href, text in re.findall(r'<a href="([^"]+)">(…and 8 more in the web version)</a>',
+                                                          email.html)]
+    assert len(programme_links) == 10
+    page, _ = _web_page(project, programme_links[0])
+    assert ">Event 00</a>" in page and "19:00 Slot 19" in page
+    # the text part gives the same addresses
+    text = email.text.replace("\r\n", "\n")
+    assert f"…and 5 more in the web version:\n{jobs_link}\n" in text
+    assert f"…and 2 more in the web version:\n{events_link}\n" in text
+    assert f"...and 8 more in the web version:\n    {programme_links[0]}\n" in text

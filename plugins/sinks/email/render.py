@@ -112,7 +112,8 @@ def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: st
     sections = view.sections(edition, project.tz, limit, _calendar_links(project, web, owners),
                              lambda item: site.item_link(project, item, owners), cut=email,
                              also_url=lambda also: site.also_link(project, also, page_of),
-                             language=lambda item: site.other_language(project, item))
+                             language=lambda item: site.other_language(project, item),
+                             web_page=_web_pages(project, edition) if web else lambda item: "")
     context = {
         "edition": edition,
         "subject": view.subject_line(edition.title),
@@ -139,16 +140,26 @@ def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: st
     return RenderedEdition(context["subject"], html, text), [name for name in _PAGES if name in printed]
 
 
+def _web_pages(project: Project, edition: Edition) -> Callable[[Item], str]:
+    """Item -> the address of the page of the issue's web version that shows it: the archive lists the whole issue
+    (`edition.whole`, a subscriber's version being part of it) `site.PAGE_SIZE` a page (issue-N.html,
+    issue-N-page-2.html…)."""
+    pages = {item_id: position // site.PAGE_SIZE + 1 for position, item_id in enumerate(edition.whole)}
+    return lambda item: site.url(project, site.edition_page_path(edition.number, pages.get(item.id, 1)))
+
+
 def _ascii_links(section: view.SectionView) -> view.SectionView:
     """`section` with every address its items link or show in ASCII, as a header takes it and a browser sends it
     (`header_link`: a host outside ASCII in its IDNA form, a path %-escaped), as List-Unsubscribe has it: a mail
     client finds the links of the plain text itself, and may leave one outside ASCII unlinked, or cut it short. So
     with an address typed in free text (a job's "how to apply", an event's speakers, a summary): `typed_links`."""
+    section.more_url = header_link(section.more_url)
     for item in section.items:
         item.url, item.calendar_url, item.image = header_link(item.url), header_link(item.calendar_url), \
             header_link(item.image)
         if item.event is not None:
-            item.event.booking_url = header_link(item.event.booking_url)
+            item.event.booking_url, item.event.more_url = header_link(item.event.booking_url), \
+                header_link(item.event.more_url)
         for also in item.also:
             also.url = header_link(also.url)
         for shown in (item, item.job, item.event, *item.also, *(item.event.prices if item.event else ())):

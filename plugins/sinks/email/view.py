@@ -27,6 +27,7 @@ class SectionView:
     title: str
     items: list[ItemView]
     more: int = 0  # items left out of the email, shown in the web version
+    more_url: str = ""  # the page of the web version where they are, at the section; "" without one
 
     @property
     def more_line(self) -> str:
@@ -47,14 +48,17 @@ def sections(edition: Edition, tz: ZoneInfo, limit: int | None = None,
              calendar_url: Callable[[Item], str] = lambda item: "",
              url: Callable[[Item], str] = lambda item: item.url, *, cut: bool | None = None,
              also_url: Callable[[dict[str, str]], str] | None = None,
-             language: Callable[[Item], str] = lambda item: "") -> list[SectionView]:
+             language: Callable[[Item], str] = lambda item: "",
+             web_page: Callable[[Item], str] = lambda item: "") -> list[SectionView]:
     """Non-empty sections in newsletter order (posts, news, jobs, events).
 
     With a `limit`, each shows its first `limit` items; without, every item. `cut` (the email; by
     default, when there is a `limit`): long fields and programmes are cut, and only the first
     `EMAIL_IMAGES` items with a lead image show it. `calendar_url(item)`: an event's .ics, or "";
     `url(item)`: where its title links; `also_url(entry)`: where an announcement merged into it links;
-    `language(item)`: its language when another than the site's ("" otherwise), for the `lang` of its title and text.
+    `language(item)`: its language when another than the site's ("" otherwise), for the `lang` of its title and text;
+    `web_page(item)`: the page of the issue's web version that shows it ("" without one), which a section cut short
+    links for the rest (at the section: `#post`...), and an event whose programme is cut short for the whole of it.
     """
     cut = limit is not None if cut is None else cut
     views = []
@@ -64,7 +68,13 @@ def sections(edition: Edition, tz: ZoneInfo, limit: int | None = None,
             shown = items if limit is None else items[:limit]
             shown_views = [item_view(i, tz, whole=not cut, calendar_url=calendar_url(i), url=url(i), also_url=also_url,
                                      language=language(i)) for i in shown]
-            views.append(SectionView(kind.value, SECTION_TITLES[kind], shown_views, len(items) - len(shown)))
+            for item, shown_view in zip(shown, shown_views, strict=True):
+                if shown_view.event is not None and shown_view.event.programme_more:
+                    shown_view.event.more_url = web_page(item)
+            rest = items[len(shown)] if len(items) > len(shown) else None
+            page = web_page(rest) if rest is not None else ""
+            views.append(SectionView(kind.value, SECTION_TITLES[kind], shown_views, len(items) - len(shown),
+                                     f"{page}#{kind.value}" if page else ""))
     if cut:
         with_images = [view for section in views for view in section.items if view.image]
         for view in with_images[EMAIL_IMAGES:]:

@@ -92,6 +92,20 @@ def other_language(project: Project, item) -> str:
     return item.language if own and own != site_language else ""
 
 
+# Scripts written right to left (ISO 15924), and the languages written in one unless their tag names another script
+_RTL_SCRIPTS = frozenset({"adlm", "arab", "hebr", "mand", "mend", "nkoo", "rohg", "samr", "syrc", "thaa"})
+_RTL_LANGUAGES = frozenset({"ar", "arc", "bal", "ckb", "dv", "fa", "glk", "he", "iw", "ks", "lrc", "mzn", "pnb", "prs",
+                            "ps", "sd", "syr", "ug", "ur", "yi"})
+
+
+def direction(language: str) -> str:
+    """"rtl" for a language tag of a language written right to left ("ar", "he-IL", "fa"), or naming such a script
+    ("pa-Arab"); else "ltr": the `dir` that goes with a `lang`."""
+    primary, *rest = language.lower().split("-")
+    script = next((part for part in rest if len(part) == 4 and part.isalpha()), "")
+    return "rtl" if (script in _RTL_SCRIPTS if script else primary in _RTL_LANGUAGES) else "ltr"
+
+
 def path_of_url(project: Project, address: str) -> str | None:
     """The site path of an address under `site_url`, or None for an address elsewhere."""
     base = project.core.site_url + "/"

@@ -87,3 +87,32 @@ def test_more_in_the_web_version_links_the_page_of_the_web_version_that_shows_th
     assert f"…and 5 more in the web version:\n{jobs_link}\n" in text
     assert f"…and 2 more in the web version:\n{events_link}\n" in text
     assert f"...and 8 more in the web version:\n    {programme_links[0]}\n" in text
+
+
+def test_a_network_writing_right_to_left_gets_an_email_that_reads_right_to_left(pipeline_project, item_factory):
+    """`[pipeline] language = "ar"`: the email said lang="ar" with MJML's dir="auto", which takes the direction from
+    the first letter of the page (its <title>, the network's name, often in Latin letters), and every block was
+    text-align:left. It is now dir="rtl", its text set to the right; an item in Hebrew on an en-GB network has
+    dir="rtl" with its lang, and an en-GB email is dir="ltr"."""
+    post = item_factory(Kind.POST, "Peer support", published=datetime(2016, 1, 10, tzinfo=UTC),
+                        summary="Peer workers meet monthly.")
+    toml = ('[pipeline]\nname = "MindNet"\nsite_url = "https://network.example.org"\ntimezone = "Asia/Amman"\n'
+            'language = "ar"\nworkers = 1\n')
+    arabic = pipeline_project(toml, items=[post])
+    arabic.run(as_of=date(2016, 2, 1))
+    html = arabic.email().html
+    assert re.search(r'<html lang="ar" dir="rtl"', html)
+    assert "direction:ltr" not in html and "direction:rtl" in html  # MJML's sections and columns say it inline
+    item = _tag_around(html, "Peer workers meet monthly.")
+    assert re.search(r"<div style=\"[^\"]*text-align:right[^\"]*\">(?:(?!</div>).)*Peer workers meet monthly", html)
+    assert "dir=" not in item  # the email's own direction
+
+    hebrew = item_factory(Kind.NEWS, "תמיכת עמיתים", language="he", published=datetime(2016, 1, 11, tzinfo=UTC),
+                          summary="עובדי עמיתים נפגשים מדי חודש.")
+    english = pipeline_project(items=[post, hebrew])
+    english.run(as_of=date(2016, 2, 1))
+    html = english.email().html
+    assert re.search(r'<html lang="en-GB" dir="ltr"', html)
+    assert 'lang="he" dir="rtl"' in _tag_around(html, "תמיכת עמיתים")
+    assert 'lang="he" dir="rtl"' in _tag_around(html, "עובדי עמיתים נפגשים מדי חודש.")
+    assert "text-align:right" not in html and "direction:rtl" not in html

@@ -126,6 +126,9 @@ def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: st
         "subscribe_url": header_link(site.subscribe_url(project)),  # for whoever was forwarded it; "" with no email
         "unsubscribe": header_link(unsubscribe),
         "preferences": header_link(preferences),
+        # the email's direction, for its `dir` and the side its text is set to; an item's, where its `lang` differs
+        "direction": site.direction(project.core.language),
+        "direction_of": site.direction,
         # `project.site_url` as the email links it ("signed up at …"), an address typed in its description so too;
         # the rest of the project as it is
         "project": project.core.model_copy(update={"site_url": header_link(project.core.site_url),

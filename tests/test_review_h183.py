@@ -116,3 +116,83 @@ def test_a_network_writing_right_to_left_gets_an_email_that_reads_right_to_left(
     assert 'lang="he" dir="rtl"' in _tag_around(html, "תמיכת עמיתים")
     assert 'lang="he" dir="rtl"' in _tag_around(html, "עובדי עמיתים נפגשים מדי חודש.")
     assert "text-align:right" not in html and "direction:rtl" not in html
+
+
+def test_the_scheduler_makes_the_issue_as_at_the_time_it_is_made_not_at_midnight(write_project):
+    """`pipeline schedule` made the monthly issue as `pipeline run --as-of <the newsletter day>`, which behaves as at
+    midnight that day: an event over by the time the issue was made and mailed (that morning, or a day later when
+    the machine was off and the slot was caught up) was still listed, as "Events" to come. The scheduler (its real
+    clock) now makes the issue of the latest newsletter day as a run without --as-of does, judged when it is made.
+    A real `pipeline schedule` process; the slot is a day or more before now, within the catch-up window."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from datetime import timedelta
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo("Europe/London"))
+    slot = now.date() - timedelta(days=1)
+    if slot.day > 28:  # the newsletter day is one of the first 28
+        slot = slot.replace(day=28)
+    posted = slot - timedelta(days=10)
+    soon = slot + timedelta(days=40)
+    events = f"""
+[[event]]
+id = "over"
+title = "Morning workshop"
+posted = {posted.isoformat()}
+start = {slot.isoformat()}T10:00:00
+end = {slot.isoformat()}T12:00:00
+
+[[event]]
+id = "coming"
+title = "Seminar to come"
+posted = {posted.isoformat()}
+start = {soon.isoformat()}T10:00:00
+"""
+    config = write_project(f"""
+[pipeline]
+name = "Test Network"
+site_url = "https://network.example.org"
+timezone = "Europe/London"
+workers = 1
+
+[schedule]
+newsletter_day = {slot.day}
+newsletter_time = "00:00"
+catch_up_hours = 168
+refresh_minutes = 600
+
+[sources.events]
+type = "events"
+path = "events.toml"
+
+[sinks.newsletter]
+type = "email"
+subscribers = "subscribers.csv"
+from_email = "news@network.example.org"
+""", {"events.toml": events, "subscribers.csv": "email,name\nreader@example.org,Reader\n"})
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PIPELINE_FAKE")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    process = subprocess.Popen([sys.executable, "-m", "pipeline", "schedule", "-c", str(config)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=config.parent)
+    try:
+        deadline = time.monotonic() + 90
+        sent = []
+        while not sent and time.monotonic() < deadline and process.poll() is None:
+            sent = sorted((config.parent / "outbox" / "issue-1").glob("*.eml"))
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert sent, "the scheduler made no issue"
+    import email
+    from email import policy
+
+    message = email.message_from_bytes(sent[0].read_bytes(), policy=policy.default)
+    text = message.get_body(("plain",)).get_content()
+    assert "Seminar to come" in text
+    assert "Morning workshop" not in text  # over since the day before the issue was made

@@ -22,6 +22,10 @@ then at most re-runs an issue's date, which sends nobody anything twice.
 Test hook only: `PIPELINE_FAKE_NOW` (an ISO time with its offset) starts this process's clock at
 that time, and `PIPELINE_FAKE_SPEED` (default 1) makes it run that many times faster; waits are
 shortened to match. Runs are then made with `--as-of` the fake date. Never set them in production.
+
+With the real clock, the issue of the latest newsletter day is made (and its send resumed) as `pipeline run`
+without `--as-of` makes it: as at the time it runs, not at midnight that day (what `--as-of` does), so a job
+closed or an event over by then, that morning or when a missed slot is caught up, is not in it.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from pipeline.config import load_project
 from pipeline.errors import ConfigError, PipelineError, StateAccessError, exception_text, is_stop
 from pipeline.logs import SHOWN
 from pipeline.run_report import failure_reason
-from pipeline.runner import state_path
+from pipeline.runner import edition_date, state_path
 from pipeline.scheduler import EDITION, REFRESH, RESUME, Due, after, due, latest_slot, missed, next_slot, utc
 from pipeline.state import Store
 from pipeline.state.access import unopenable
@@ -264,6 +268,10 @@ def cmd_schedule(args) -> int:
         as_of: date | None = item.as_of
         if item.kind == REFRESH:
             as_of = clock.now().date() if clock.fake else None
+        elif not clock.fake and as_of == edition_date(loaded[0], clock.now().date()):
+            # the issue of the latest newsletter day, made (or its send resumed) as a run without --as-of makes it:
+            # as at now, not at midnight that day, so a job closed or an event over since then is not mailed
+            as_of = None
         what = f"{item.kind} {as_of}" if item.kind != REFRESH else item.kind
         starting = f"{clock.now():%Y-%m-%d %H:%M}: {what} ({item.why})"
         say(escape(starting))

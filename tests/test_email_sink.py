@@ -939,3 +939,27 @@ def test_a_template_linking_the_subscribe_form_is_a_problem_only_without_an_emai
         (problem,) = run.problems
         assert problem.startswith(f"template {project.root / 'templates' / 'email' / name}: ")
         assert "subscribe_url" in problem
+
+
+def test_the_email_as_sent_with_the_longest_token_stays_under_gmails_clipping_limit(newsletter, item_factory,
+                                                                                   monkeypatch):
+    """The size kept under Gmail's clip was the rendered HTML's, with `%token%` where each subscriber's own
+    token goes (the unsubscribe and preferences links): a subscriber's token is longer (a 16-digit id and a
+    signature), so an issue that fitted by fewer bytes than that was clipped in their inbox, hiding the footer and
+    its unsubscribe link. Each placeholder now counts as the longest token."""
+    import plugins.sinks.email.render as render
+
+    _, run = newsletter(web=True)
+    items = many_items(item_factory, 3)
+    links = {"unsubscribe": f"https://network.example.org/unsubscribe/{TOKEN_TAG}",
+             "preferences": f"https://network.example.org/preferences/{TOKEN_TAG}"}
+    fitted = render_edition(edition_of(items), run, max_per_section=3, **links).html
+    assert fitted.count(TOKEN_TAG) == 2
+    monkeypatch.setattr(render, "GMAIL_CLIP_BYTES", len(fitted.encode()))  # the placeholders' version just fits
+    longest = f"{2**53 - 1}.{'A' * 27}"  # a 16-digit id and 20 bytes of signature in unpadded base64url
+    assert len(signing.Links(run.project).token(2**53 - 1)) == len(longest)
+
+    sent = render_edition(edition_of(items), run, max_per_section=3, **links).html.replace(TOKEN_TAG, longest)
+
+    assert len(sent.encode()) <= render.GMAIL_CLIP_BYTES
+    assert "…and 1 more in the web version" in sent  # one item fewer a section, not none

@@ -38,6 +38,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 
 from pipeline.config import Project
 from pipeline.errors import ConfigError
+from pipeline.state.subscribers import ID_RANGE
 
 Purpose = Literal["confirm", "unsubscribe", "preferences"]
 SECRET_FILE = "secret"
@@ -46,6 +47,8 @@ SIGNED_WITH = "links-signed-with"  # in state_dir: which secret signed the links
 CONFIRM_DAYS = 7
 MIN_SECRET_CHARS = 16
 SIGNATURE_BYTES = 20  # 160 bits of HMAC-SHA256
+# The longest unsubscribe or preferences token (`Tokens.make`): the largest id, ".", the signature (base64url, unpadded)
+LONGEST_TOKEN = len(f"{ID_RANGE}.") + len(base64.urlsafe_b64encode(bytes(SIGNATURE_BYTES)).rstrip(b"="))
 
 
 class BadToken(ValueError):

@@ -80,7 +80,7 @@ def render_edition(edition: Edition, run: RunContext, *, unsubscribe: str = "", 
     # Which item has the page an own URL names (two items may name one): the page the archive gives each.
     owners = site.own_pages(run.project, run.store) if web else {}
     rendered, printed = _render(edition, run, unsubscribe, preferences, limit, web, email, owners)
-    while limit and len(rendered.html.encode()) > GMAIL_CLIP_BYTES:
+    while limit and _size_sent(rendered.html) > GMAIL_CLIP_BYTES:
         limit = min(limit - 1, limit * 3 // 4)  # a quarter fewer each time: 10, 7, 5, 3, 2, 1, 0
         rendered, printed = _render(edition, run, unsubscribe, preferences, limit, web, email, owners)
     if check_links and _EMPTY_LINK.search(rendered.html):
@@ -93,6 +93,15 @@ def render_edition(edition: Edition, run: RunContext, *, unsubscribe: str = "", 
                           'sink of this project writes (""), so it names a page and gives no address: put each '
                           "inside {% if issue_url %} (archive_url, feed_url...) as the shipped email/issue.txt does")
     return rendered
+
+
+def _size_sent(html: str) -> int:
+    """The bytes of `html` as a subscriber receives it: each `%token%` filled in with their own token, counted as the
+    longest one (the unsubscribe and preferences links)."""
+    from pipeline.mail import TOKEN_TAG
+    from pipeline.subscribers.signing import LONGEST_TOKEN
+
+    return len(html.encode()) + html.count(TOKEN_TAG) * (LONGEST_TOKEN - len(TOKEN_TAG))
 
 
 def _template_problem(run: RunContext, name: str, message: str) -> None:

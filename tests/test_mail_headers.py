@@ -6,6 +6,7 @@ Each message is read back with Python's own email parser, which is what would de
 from __future__ import annotations
 
 import email
+import json
 from datetime import UTC, date, datetime
 from email import policy
 
@@ -151,3 +152,18 @@ def test_a_name_the_email_package_cannot_decode_costs_nobody_else_their_issue(fa
     assert report.exit_code == 0, report.results
     assert fake.delivered() == everyone() and not fake.cancelled_batches()
     assert statuses(config) == {"sent": SUBSCRIBERS}
+
+
+@pytest.mark.parametrize("name, phrase", [
+    ("Leeds <Co-production> Network", '"Leeds <Co-production> Network"'),
+    ('The "Recovery" Network, Leeds', '"The \\"Recovery\\" Network, Leeds"'),
+    ("Co-production Network", "Co-production Network"),
+])
+def test_a_network_name_with_a_special_character_is_quoted_in_the_list_id(project_from, name, phrase):
+    """RFC 2919: List-Id is a phrase, then the id in angle brackets. A network's name holding "<" or ">" (or a comma,
+    a quote) went in as it was, so a mail client filtering on the list read the part of the name in brackets as the
+    list's id. Such a name is now a quoted string (RFC 5322 3.2.4), its quotes and backslashes escaped."""
+    toml = (f'[pipeline]\nname = {json.dumps(name)}\nsite_url = "https://network.example.org"\n'
+            '[sinks.newsletter]\ntype = "email"\nfrom_email = "news@network.example.org"\n')
+    (sink,) = project_from(toml).sinks
+    assert sink.list_id() == f"{phrase} <newsletter.network.example.org>"

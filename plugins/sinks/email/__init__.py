@@ -255,7 +255,7 @@ class EmailSink(Sink):
         if self.settings.list_id:
             return self.settings.list_id
         label = "".join(c if c.isalnum() or c == "-" else "-" for c in self.instance.lower()).strip("-") or "news"
-        return f"{self.project.core.name} <{label}.{self.settings.from_email.rpartition('@')[2]}>"
+        return f"{_phrase(self.project.core.name)} <{label}.{self.settings.from_email.rpartition('@')[2]}>"
 
     def import_list(self, run: RunContext) -> int:
         """The `subscribers` CSV, imported as `pipeline subscribers import` does (its `status` column
@@ -378,6 +378,14 @@ class EmailSink(Sink):
 @hookimpl
 def register_sinks(register) -> None:
     register(EmailSink)
+
+
+def _phrase(name: str) -> str:
+    """`name` as a header's phrase (RFC 5322 3.2.5): a quoted string when it holds a character that would otherwise
+    end it or be read as more (`<>()[]:;@,"` or a backslash), so a List-Id's id is the one in the last brackets."""
+    if not any(ch in '<>()[]:;@,"\\' for ch in name):
+        return name
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _again(groups: list, only: frozenset[str] | None) -> list:

@@ -293,6 +293,25 @@ def test_drafts_are_left_out(project_from, run_context):
     assert fetch(project, run_context)[0] == []
 
 
+
+@pytest.mark.parametrize("written, published, said", [
+    ('"false"', True, ""), ("'no'", True, ""), ('"true"', False, ""), ("yes", False, ""), ("[]", True, ""),
+    ('"later"', False, "'later'"), ("1", False, "1"),
+])
+def test_a_draft_written_as_text_is_read_as_the_word_says(project_from, run_context, written, published, said):
+    """`draft: "false"` (quoted, so YAML reads text) was taken as a draft, since any text is true, and the post
+    was left out without a word. A draft's value is now read as the word says (true, yes, on / false, no, off);
+    one that is no such word is a problem of the run naming the file, and the post stays unpublished."""
+    draft = POST.replace("author:", f"draft: {written}\nauthor:")
+    project = project_from('[sources.b]\ntype = "blog"\npath = "posts"\n' + SINK, {"posts/d.md": draft})
+    items, run = fetch(project, run_context)
+    assert (len(items) == 1) is published
+    assert bool(run.problems) is bool(said)
+    if said:
+        (problem,) = run.problems
+        assert problem.endswith(f"posts/d.md: draft {said} is neither true nor false; write draft: true or "
+                                "draft: false; post left unpublished"), problem
+
 # -- jobs and events -----------------------------------------------------------------------------
 
 JOBS = """

@@ -171,7 +171,13 @@ class BlogSource(Source):
                                    f"2016-04-20 10:00:00 +0100); post skipped")
             return None
         meta["date"] = when
-        return None if meta.get("draft") else post
+        draft = meta.get("draft")
+        if isinstance(draft, str) and draft.strip().lower() in _WORDS:  # `draft: "false"`: YAML reads text
+            draft = _WORDS[draft.strip().lower()]
+        elif draft and not isinstance(draft, bool):
+            run.problem(str(path), f"draft {draft!r} is neither true nor false; write draft: true or draft: false; "
+                                   f"post left unpublished")
+        return None if draft else post
 
     def _slug(self, path: Path, post) -> str:
         """The front matter's `slug`; else, for a post kept in a folder of its own (`post-a/index.md`), the folder's
@@ -214,6 +220,8 @@ class BlogSource(Source):
         )
 
 
+# A draft's value written as text (quoted, or as YAML 1.2 reads only true and false): as the word says.
+_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 _OFFSET_APART = re.compile(r"\s+(?=(?:Z|[+-]\d\d:?\d\d)$)", re.I)
 
 

@@ -24,6 +24,23 @@ from pipeline.testing import (  # noqa: F401 (fixtures and helpers re-exported t
 pytest_plugins = ["tests.browser_fixtures"]  # the `browser` fixture
 
 
+@pytest.fixture(autouse=True)
+def _pipeline_logger_as_it_was():
+    """The `pipeline` logger's level and handlers back as they were after each test: a command run with `-q` sets it
+    to ERROR (`logs.configure`), which would hide the warnings a later test in the same process looks for."""
+    import logging
+
+    logger = logging.getLogger("pipeline")
+    level, handlers = logger.level, list(logger.handlers)
+    yield
+    for handler in [h for h in logger.handlers if h not in handlers]:
+        logger.removeHandler(handler)
+    for handler in handlers:
+        if handler not in logger.handlers:
+            logger.addHandler(handler)
+    logger.setLevel(level)
+
+
 @pytest.fixture
 def fake(monkeypatch):
     """A SendGrid v3 stand-in on 127.0.0.1 (tests/fake_sendgrid.py), with SENDGRID_API_KEY set for it."""

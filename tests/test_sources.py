@@ -506,6 +506,33 @@ def test_events_with_programme_prices_and_time_zone(pipeline_project):
     assert "DTSTART;TZID=Europe/London:20160202T093000" in project.site("events/calendar.ics")
 
 
+
+def test_an_event_whose_start_and_end_carry_different_offsets_is_judged_by_the_moments_they_name(pipeline_project):
+    """An event starting 10:00 BST (+01:00) and ending 09:30 GMT (+00:00), an hour and a half later, was refused as
+    'end is before start': the check compared the clock times and left the offsets out. Times with offsets are now
+    compared as the moments they name; one the wrong way round is still refused."""
+    events = EVENTS.split("[[event]]\nid = \"backwards\"")[0] + """
+[[event]]
+id = "offsets"
+title = "Crossing offsets"
+posted = 2016-01-12
+start = 2016-03-27T10:00:00+01:00
+end = 2016-03-27T09:30:00+00:00
+
+[[event]]
+id = "really-backwards"
+title = "Really backwards"
+posted = 2016-01-12
+start = 2016-03-27T10:00:00+00:00
+end = 2016-03-27T10:30:00+01:00
+"""
+    project = pipeline_project('[sources.e]\ntype = "events"\npath = "events.toml"\n', {"events.toml": events})
+    project.run(as_of=date(2016, 2, 1), check=False)
+    titles = sorted(item.title for item in project.items())
+    assert titles == ["Crossing offsets", "Open Dialogue UK 2016 Conference"], titles
+    assert [p for p in project.problems if "end is before start" in p and "'Really backwards'" in p], project.problems
+
+
 def test_many_http_feeds_in_parallel_keep_their_own_state(project_from, feed_server):
     from pipeline.runner import run, state_path
     from pipeline.state import Store

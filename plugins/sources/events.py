@@ -72,13 +72,18 @@ class EventRecord(BaseModel):
         if self.end is not None:
             if isinstance(self.start, datetime) != isinstance(self.end, datetime):
                 raise ValueError("start and end must both be dates or both be date-times")
-            if _naive(self.end) < _naive(self.start):
+            if _comparable(self.end, self.start) < _comparable(self.start, self.end):
                 raise ValueError("end is before start")
         return self
 
 
-def _naive(value: date | datetime) -> date | datetime:
-    return value.replace(tzinfo=None) if isinstance(value, datetime) else value
+def _comparable(value: date | datetime, other: date | datetime) -> date | datetime:
+    """`value` as it compares with `other`: the moment it names when both give an offset, else its clock time (one
+    without an offset is in the event's zone, which the record may not name)."""
+    if not isinstance(value, datetime):
+        return value
+    both_aware = isinstance(other, datetime) and None not in (value.tzinfo, other.tzinfo)
+    return value if both_aware else value.replace(tzinfo=None)
 
 
 class EventsSource(Source):

@@ -153,12 +153,13 @@ def never_sent(store: Store, project: Project, record: EditionRecord) -> list[tu
 
 
 def nothing_new(store: Store, as_of: date) -> bool:
-    """Whether a run for the issue of `as_of` finished well and made none: nothing was new that month. Well: exit 0,
-    or 3 for a record skipped, but no source failed (one that did may hide something new)."""
+    """Whether the latest run for the issue of `as_of` finished well and made none: nothing was new that month. Well:
+    exit 0, or 3 for a record skipped, but no source failed (one that did may hide something new). A run for another
+    date since (the latest issue re-rendered, a date refused) says nothing of this one."""
     from pipeline.state import history
 
-    latest = history.latest_run_of_mode(store, "run")
-    return latest is not None and latest.as_of == as_of and quiet_run(
+    latest = history.latest_run_of_mode(store, "run", as_of=as_of)
+    return latest is not None and quiet_run(
         latest.edition, latest.exit_code, history.run_results(store, latest.id))
 
 

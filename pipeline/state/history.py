@@ -84,10 +84,13 @@ def last_runs(store: Store, n: int = 10) -> list[RunRecord]:
     return [_run(row) for row in store._rows(f"SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?", (n,))]
 
 
-def latest_run_of_mode(store: Store, mode: str, *, finished: bool = True) -> RunRecord | None:
-    """The latest run of `mode` ("run", "refresh", "run (dry run)"); only finished ones unless told."""
+def latest_run_of_mode(store: Store, mode: str, *, finished: bool = True, as_of: date | None = None
+                       ) -> RunRecord | None:
+    """The latest run of `mode` ("run", "refresh", "run (dry run)"); only finished ones unless told; with `as_of`,
+    the latest of those for that date."""
     where = "mode = ? AND finished IS NOT NULL" if finished else "mode = ?"
-    rows = store._rows(f"SELECT {RUN_COLUMNS} FROM runs WHERE {where} ORDER BY id DESC LIMIT 1", (mode,))
+    where, args = (f"{where} AND as_of = ?", (mode, as_of.isoformat())) if as_of is not None else (where, (mode,))
+    rows = store._rows(f"SELECT {RUN_COLUMNS} FROM runs WHERE {where} ORDER BY id DESC LIMIT 1", args)
     return _run(rows[0]) if rows else None
 
 

@@ -6,6 +6,7 @@ naming the file, the table and the key.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import re
@@ -287,14 +288,22 @@ class Project:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such file; run from the folder that holds pipeline.toml or pass --config PATH")
     try:
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such file; run from the folder that holds pipeline.toml or pass --config "
+                              f"PATH")
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax at that line") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    except OSError as exc:  # its mode, or a folder above it, not for this user (a checkout root's, say)
+        if exc.errno not in (errno.EACCES, errno.EPERM):  # the disk, say: no advice about rights
+            raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc}); check the file and its disk, or pass "
+                              f"--config PATH") from None
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc}) by the user running pipeline; let it read "
+                          f"the file and enter each folder above it (`chmod a+r {path}`, or `chown` it to that user), "
+                          f"or pass --config PATH") from None
 
 
 def load_plugins(config_path: Path | str) -> tuple[PluginHost, Registry]:

@@ -5,6 +5,9 @@ month ends, the clocks changing, a machine that was off, two schedulers)."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -54,3 +57,25 @@ def test_a_quiet_month_stays_quiet_after_another_run_by_hand(write_project, then
     assert [d for d in in_window if d.kind == EDITION] == []
     assert later["next"]["missed"] is None, later["next"]["missed"]
 
+
+# -- a pipeline.toml its user may not read -------------------------------------------------------------------------
+
+def test_a_pipeline_toml_its_user_may_not_read_is_one_line_and_exit_2(write_project):
+    """The checkout is root's (README, "Under systemd") and pipeline.toml was saved 0600 by root: the service's user
+    may not read it. Every command said "unexpected PermissionError: [Errno 13] Permission denied" and exited 1, so
+    the unit restarted `pipeline schedule` every 30 s for ever. Should: one line naming the file and what to do, exit
+    2 (as any pipeline.toml that will not do), which the unit leaves stopped. (Run in a user namespace of its own, so
+    that root's power to ignore a file's mode is gone: root only.)"""
+    config = write_project('[sinks.feed]\ntype = "rss"\n')
+    config.chmod(0)
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) to drop root's rights over files")
+    for command in (["check"], ["schedule"], ["status"]):
+        done = subprocess.run(["unshare", "-U", sys.executable, "-m", "pipeline", *command, "-c", str(config)],
+                              capture_output=True, text=True, timeout=120, env=_env())
+        if done.returncode != 0 and done.stderr.startswith("unshare:"):
+            pytest.skip(f"cannot make a user namespace here: {done.stderr.strip()}")
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2, (command, done.returncode, done.stderr)
+        assert len(lines) == 1 and lines[0].startswith(f"error: {config}: cannot be read"), lines
+        assert "unexpected" not in done.stderr and "chmod" in done.stderr, done.stderr

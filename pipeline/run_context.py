@@ -26,7 +26,7 @@ from pipeline.redact import redact_text
 from pipeline.sanitize import one_line
 from pipeline.state import Store
 from pipeline.texts import BodyTexts
-from pipeline.worker_calls import call_with_gc_paused
+from pipeline.worker_calls import call_with_gc_paused, hear_no_interrupt
 
 log = logging.getLogger("pipeline.workers")
 
@@ -315,7 +315,8 @@ class RunContext:
                 if self._closed:
                     raise BrokenProcessPool("the run has ended")
                 if self._alone is None:
-                    self._alone = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
+                    self._alone = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"),
+                                                      initializer=hear_no_interrupt)
                 pool = self._alone
             future = pool.submit(call_with_gc_paused, fn, *args)
             try:
@@ -410,7 +411,7 @@ class RunContext:
             if self._closed:
                 raise BrokenProcessPool("the run has ended")
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(self.project.core.workers,
+                self._pool = ProcessPoolExecutor(self.project.core.workers, initializer=hear_no_interrupt,
                                                  mp_context=multiprocessing.get_context("forkserver"))
             return self._pool
 

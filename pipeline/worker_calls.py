@@ -14,8 +14,16 @@ from __future__ import annotations
 
 import gc
 import pickle
+import signal
 from collections.abc import Callable
 from typing import Any
+
+
+def hear_no_interrupt() -> None:
+    """A worker process's start: Ctrl-C is not for it. A terminal sends SIGINT to its whole foreground group, the
+    workers too; the main process alone decides what it means (under `pipeline schedule`, to stop once the run in
+    progress ends, which needs its workers), and ends them itself when it stops (`RunContext.close`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class Packed:

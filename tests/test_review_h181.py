@@ -79,3 +79,58 @@ def test_a_pipeline_toml_its_user_may_not_read_is_one_line_and_exit_2(write_proj
         assert done.returncode == 2, (command, done.returncode, done.stderr)
         assert len(lines) == 1 and lines[0].startswith(f"error: {config}: cannot be read"), lines
         assert "unexpected" not in done.stderr and "chmod" in done.stderr, done.stderr
+
+
+# -- Ctrl-C in the terminal pipeline schedule runs in ------------------------------------------------------------
+
+def test_ctrl_c_while_the_scheduler_runs_lets_the_run_finish_without_a_crash_in_its_workers(write_project):
+    """README: 'SIGTERM or Ctrl-C while waiting stops it at once; during a run, the run finishes first'. Ctrl-C in a
+    terminal sends SIGINT to every process of the foreground group, the worker processes parsing a feed among them:
+    each raised KeyboardInterrupt and ended, so the pool broke, the run said 'a worker process ended abruptly (killed
+    for memory, or a crash)' and parsed the feed again from the start, alone (or, a worker stopped inside the call,
+    its KeyboardInterrupt came back to the run as the parse's own outcome). Should: the main process alone hears
+    Ctrl-C (it ends the workers itself when it stops: `RunContext.close`), so the run finishes as it was, then the
+    scheduler ends, exit 130."""
+    import signal
+    import time
+
+    from tests.test_review_h107 import _group
+
+    items = "".join(f"<item><title>Item {n}</title><link>https://p.example.org/{n}</link><description>"
+                    f"{'Some words about peer support. ' * 30}</description>"
+                    f"<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate></item>" for n in range(12000))
+    big = f"<rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link>{items}</channel></rss>"
+    config = write_project('[pipeline]\nname = "N"\nworkers = 2\n[sources.big]\ntype = "feed"\nurl = "big.xml"\n'
+                           '[sinks.feed]\ntype = "rss"\n', {"big.xml": big})
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "schedule", "--config", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**_env(), "PIPELINE_FAKE_NOW": "2016-01-20T10:00:00+00:00"})
+    try:
+        for _ in range(1200):  # the parse is under way: a worker process (the forkserver's child) is busy
+            group = _group(proc.pid)
+            parents = {pid for pid, _ in group if pid != proc.pid}
+            if any(_cpu_seconds(pid) >= 0.5 for pid, parent in group if parent in parents):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("no worker process was started")
+        os.killpg(proc.pid, signal.SIGINT)  # as the terminal does: the whole foreground group
+        out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert "stopped by SIGINT after the run ended" in err, err
+    assert "killed for memory, or a crash" not in err and "KeyboardInterrupt" not in out + err, err
+    assert " big " in out and "12000 items" in out, out
+
+
+def _cpu_seconds(pid: int) -> float:
+    """The CPU time process `pid` has used so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -150,8 +150,10 @@ class ScheduleSettings(Settings):
 
     newsletter_day: int = Field(default=1, ge=1, le=28)
     newsletter_time: str = "08:00"
-    refresh_minutes: int = Field(default=60, ge=1)
-    catch_up_hours: int = Field(default=48, ge=1)  # a slot missed (machine off, lock busy) is made up to this late
+    # at most a month each, the most a slot is ever from the next: every monthly run fetches the sources too, and a
+    # window reaching past the next slot is closed by it (`scheduler.due` makes the latest slot's issue only)
+    refresh_minutes: int = Field(default=60, ge=1, le=31 * 24 * 60)
+    catch_up_hours: int = Field(default=48, ge=1, le=31 * 24)  # how late a missed slot (machine off) is made
 
     @field_validator("newsletter_time")
     @classmethod

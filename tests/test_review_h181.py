@@ -134,3 +134,20 @@ def _cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- [schedule] numbers no calendar holds ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("setting", ["refresh_minutes = 5000000000", "catch_up_hours = 30000000000"])
+def test_a_schedule_setting_too_large_for_the_calendar_is_refused_by_check(write_project, capsys, setting):
+    """A slip of the keyboard in [schedule] (a refresh every 9,500 years, a catch-up window of 3 million years):
+    `pipeline check` said OK, then `pipeline status`, `schedule --list` and every check of `pipeline schedule` said
+    'unexpected OverflowError: date value out of range' (exit 1; the scheduler, once a database was there, ran nothing
+    at all). Should: refused at start-up as any bad value is: a line naming the file, table and key, exit 2."""
+    config = write_project(f'[sinks.feed]\ntype = "rss"\n[schedule]\n{setting}\n')
+    key = setting.split()[0]
+    capsys.readouterr()
+    for command in (["check"], ["status"], ["schedule", "--list"]):
+        assert main([*command, "-c", str(config)]) == 2, command
+        err = capsys.readouterr().err
+        assert f"pipeline.toml: [schedule]: {key}: must be at most" in err and "unexpected" not in err, err

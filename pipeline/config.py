@@ -31,6 +31,8 @@ SECTIONS = {"sources": "source", "transforms": "transform", "sinks": "sink"}
 _HOST_KEYS = {"type": "the type of the table", "deadline": "the seconds it may take",
               "renamed_from": "the names the source had before"}  # what each key the host keeps is, for messages
 _SECTION_OF = {category: section for section, category in SECTIONS.items()}
+# Names in the zone database that are not zones to give a network (the machine's own, and tzdata's leftovers)
+NOT_ZONES = {"localtime", "posixrules", "Factory"}
 # The tables that take a `deadline` (a key the host keeps), and its most seconds
 DEADLINE_LIMITS = {"sources": 3600, "transforms": 86400, "sinks": 86400}
 
@@ -90,6 +92,9 @@ class CoreSettings(Settings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
+        if value.strip() in NOT_ZONES:
+            raise ValueError(f"{value!r} is not a place's zone (it is whatever machine runs the project, whose clock "
+                             f"may keep another zone than yours); use an IANA name such as 'Europe/London'")
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):

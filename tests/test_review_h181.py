@@ -151,3 +151,18 @@ def test_a_schedule_setting_too_large_for_the_calendar_is_refused_by_check(write
         assert main([*command, "-c", str(config)]) == 2, command
         err = capsys.readouterr().err
         assert f"pipeline.toml: [schedule]: {key}: must be at most" in err and "unexpected" not in err, err
+
+
+# -- a zone of no one place ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "Factory"])
+def test_pipeline_toml_refuses_the_zone_names_init_refuses(write_project, capsys, zone):
+    """`pipeline init --timezone localtime` is refused ('not a place's zone: it would be whatever machine runs the
+    project next'), but `timezone = "localtime"` in pipeline.toml passed `pipeline check` on the organiser's laptop
+    (Europe/London) and then, in the Docker image (UTC), made every issue an hour late all summer, and cut the months
+    at another midnight. Should: pipeline.toml refuses what init refuses, one line naming the file, table and key."""
+    config = write_project(f'[pipeline]\nname = "N"\ntimezone = "{zone}"\n[sinks.feed]\ntype = "rss"\n')
+    capsys.readouterr()
+    assert main(["check", "-c", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"pipeline.toml: [pipeline]: timezone: {zone!r} is not a place's zone" in err, err

@@ -28,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 
 from pipeline import placeholders
+from pipeline.config import NOT_ZONES  # said here first, naming --timezone
 from pipeline.errors import PipelineError
 from pipeline.files import folder_problem, write_atomic
 
@@ -35,8 +36,6 @@ HELP = "write a new project to start from: a commented pipeline.toml and empty c
 CONFIG = "pipeline.toml"
 # The content the starter's sources read: (path in DIR, its template in pipeline/scaffold, or None for a folder)
 CONTENT = (("content/blog", None), ("content/jobs.toml", "jobs.toml.tmpl"), ("content/events.toml", "events.toml.tmpl"))
-# Names in the zone database that are not zones to give a network (the machine's own, and tzdata's leftovers)
-NOT_ZONES = {"localtime", "posixrules", "Factory"}
 _OPTION = {"name": "--name", "site_url": "--site-url", "timezone": "--timezone"}
 
 

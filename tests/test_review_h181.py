@@ -166,3 +166,36 @@ def test_pipeline_toml_refuses_the_zone_names_init_refuses(write_project, capsys
     assert main(["check", "-c", str(config)]) == 2
     err = capsys.readouterr().err
     assert f"pipeline.toml: [pipeline]: timezone: {zone!r} is not a place's zone" in err, err
+
+
+# -- a refresh that fails for weeks ---------------------------------------------------------------------------------
+
+def test_a_refresh_failing_for_weeks_is_still_retried_every_half_hour(write_project):
+    """A sink fails at every refresh (out/ made by a run as root, a webhook's service gone) and nobody mends it for
+    three weeks. `pipeline schedule` retries the refresh after 1, 2, 4 … minutes, at most 30; but the wait was worked
+    out as 60 * 2 ** (attempts - 1) before the cap, so at the 1,025th attempt (21 days at 30 minutes) Python could
+    not make a float of it: 'unexpected OverflowError: int too large to convert to float' ended the scheduler (exit
+    1), mid-month. Should: the wait stays 30 minutes, however many attempts. (`run_loop` driven by a clock of the
+    test's own: each wait moves it on.)"""
+    from datetime import UTC, timedelta
+
+    from pipeline.commands.schedule import LONGEST_RETRY, run_loop
+    from pipeline.scheduler import REFRESH, Due
+
+    clock = [datetime(2016, 2, 1, 9, tzinfo=UTC)]
+    attempts, waits, said = [], [], []
+
+    def execute(item: Due) -> bool:
+        attempts.append(clock[0])
+        return False  # a sink failed
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock[0] += timedelta(seconds=seconds)
+
+    code = run_loop(lambda moment, last: ([Due(REFRESH, why="every 1:00:00")], []), execute, now=lambda: clock[0],
+                    sleep=sleep, warn=said.append, stop=lambda: 0 if len(attempts) >= 1100 else None)
+
+    assert code == 0 and len(attempts) == 1100
+    assert attempts[-1] - attempts[-2] == timedelta(seconds=LONGEST_RETRY)
+    assert said[-1].startswith("error (refresh, attempt 1100): a sink failed; trying again at "), said[-1]

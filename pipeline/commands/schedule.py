@@ -105,7 +105,10 @@ class Signals:
 
 
 def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_RETRY))
+    """The wait before attempt `attempts` + 1: 1, 2, 4 … minutes, at most 30, however many attempts there were (a
+    refresh may fail for weeks: 2 ** 1024 is no float, so the doubling stops once it has passed the cap)."""
+    doublings = min(attempts - 1, 16)  # 60 s * 2 ** 16 is far past the cap already
+    return timedelta(seconds=min(FIRST_RETRY * 2 ** doublings, LONGEST_RETRY))
 
 
 def run_loop(check: Check, execute: Callable[[Due], bool], *, now: Callable[[], datetime],

@@ -530,6 +530,11 @@ def _build(project: Project, category: str, where: str, table: Any, instance: st
             raise ConfigError(f"{where}: {type_name!r} is a {elsewhere[0]} type, not a {category} one: it goes in a "
                               f"[{_SECTION_OF[elsewhere[0]]}.NAME] table; the {category} types are "
                               f"{', '.join(project.registry.names(category)) or 'none'}")
+        if category != "delivery" and project.registry.get("delivery", type_name) is not None:  # README's "smtp"
+            raise ConfigError(f"{where}: {type_name!r} is a delivery type, not a {category} one: it is how an email "
+                              f"sink sends, so it goes in that sink's [sinks.NAME.delivery] table (type = "
+                              f"{type_name!r} there, under a [sinks.NAME] of type = 'email'); the {category} types "
+                              f"are {', '.join(project.registry.names(category)) or 'none'}")
         blocked = project.host.blocked
         raise ConfigError(f"{where}: unknown {category} type {type_name!r}; installed: "
                           f"{', '.join(project.registry.names(category)) or 'none'} "

@@ -199,3 +199,18 @@ def test_a_refresh_failing_for_weeks_is_still_retried_every_half_hour(write_proj
     assert code == 0 and len(attempts) == 1100
     assert attempts[-1] - attempts[-2] == timedelta(seconds=LONGEST_RETRY)
     assert said[-1].startswith("error (refresh, attempt 1100): a sink failed; trying again at "), said[-1]
+
+
+# -- a delivery written as a sink ----------------------------------------------------------------------------------
+
+def test_a_delivery_type_written_as_a_sink_says_where_it_goes(write_project, capsys):
+    """README's delivery table names `smtp`, `sendgrid` and `outbox`, so an organiser writes [sinks.newsletter]
+    type = "smtp". It was refused as 'unknown sink type 'smtp'; ... (install the plugin that provides it, or check the
+    spelling)': no plugin provides it as a sink, and the spelling is right. A source or transform type in the wrong
+    table is told where it goes; so should a delivery: in an email sink's [sinks.NAME.delivery] table."""
+    config = write_project('[sinks.newsletter]\ntype = "smtp"\nhost = "smtp.example.org"\n')
+    capsys.readouterr()
+    assert main(["check", "-c", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "'smtp' is a delivery type, not a sink one" in err and "[sinks.NAME.delivery]" in err, err
+    assert "install the plugin" not in err, err

@@ -388,9 +388,12 @@ def _suggest(parser: argparse.ArgumentParser, argv: list[str]) -> None:
 
 def _date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        given = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2016-02-01") from None
+    if not 1900 <= given.year <= 9998:  # an issue's window reaches into the month before and after
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date from 1900 to 9998")
+    return given
 
 
 def _runs(text: str) -> int:

@@ -95,6 +95,19 @@ def test_bad_as_of_date(write_project, capsys):
     assert "'1 Feb' is not a date like 2016-02-01" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["run", "preview", "refresh"])
+def test_an_as_of_date_at_the_ends_of_the_calendar_is_refused_in_one_line(write_project, capsys, command):
+    """`--as-of 0001-01-01` got 'unexpected ValueError: year 0 is out of range' (exit 1): the month before it,
+    which the issue's window starts from, is before the calendar's first. A date outside 1900 to 9998 is now a
+    usage error, as a date that does not parse is."""
+    path = write_project(FEED_ONLY, {"partner.xml": RSS})
+    for far in ("0001-01-01", "9999-12-31"):
+        with pytest.raises(SystemExit) as info:
+            main([command, "-c", str(path), "--as-of", far])
+        assert info.value.code == 2
+        assert f"'{far}' is not a date from 1900 to 9998" in capsys.readouterr().err
+
+
 def test_schedule_list(write_project, capsys):
     path = write_project(FEED_ONLY + '[schedule]\nnewsletter_day = 1\nnewsletter_time = "08:00"\n',
                          {"partner.xml": RSS})

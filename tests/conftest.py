@@ -30,14 +30,17 @@ def _pipeline_logger_as_it_was():
     to ERROR (`logs.configure`), which would hide the warnings a later test in the same process looks for."""
     import logging
 
+    from pipeline import logs
+
     logger = logging.getLogger("pipeline")
-    level, handlers = logger.level, list(logger.handlers)
+    level, handlers, configured = logger.level, list(logger.handlers), list(logs._handlers)
     yield
     for handler in [h for h in logger.handlers if h not in handlers]:
         logger.removeHandler(handler)
     for handler in handlers:
         if handler not in logger.handlers:
             logger.addHandler(handler)
+    logs._handlers[:] = configured  # those `configure` takes off next time: the ones put back
     logger.setLevel(level)
 
 

@@ -14,13 +14,14 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import ConfigDict, Field, PydanticUserError, ValidationError, field_validator, model_validator
 
 from pipeline.components import Component, Deliverer, Settings, Sink, Source, Transform
 from pipeline.errors import ConfigError, exception_text, is_stop
 from pipeline.files import folder_problem
+from pipeline.models import zone_named
 from pipeline.placeholders import site_url_problem
 from pipeline.plugins import BLOCK_ENV, PluginHost, build_plugin_manager
 from pipeline.registry import Registry, build_registry
@@ -95,10 +96,8 @@ class CoreSettings(Settings):
         if value.strip() in NOT_ZONES:
             raise ValueError(f"{value!r} is not a place's zone (it is whatever machine runs the project, whose clock "
                              f"may keep another zone than yours); use an IANA name such as 'Europe/London'")
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/London'") from None
+        if zone_named(value) is None:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/London'")
         return value
 
     @field_validator("state_dir")

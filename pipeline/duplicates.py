@@ -48,9 +48,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cached_property, lru_cache
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pipeline.models import Item, Kind
+from pipeline.models import Item, Kind, zone_named
 from pipeline.sanitize import html_to_text
 
 RECORD_KINDS = frozenset({Kind.JOB, Kind.EVENT})
@@ -365,10 +364,7 @@ def valid(year: int, month: int, day: int) -> bool:
 def event_days(item: Item) -> tuple[date, date]:
     """The first and last day of an event, in the venue's time zone."""
     event = item.event
-    try:
-        zone = ZoneInfo(event.timezone) if event.timezone else event.start.tzinfo
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = event.start.tzinfo
+    zone = zone_named(event.timezone) or event.start.tzinfo
     first = event.start.astimezone(zone).date()
     finishes = event.finishes.astimezone(zone)
     last = (finishes - timedelta(microseconds=1)).date() if finishes.time() == finishes.time().min else finishes.date()

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pipeline.edition import Edition
-from pipeline.models import EventDetails, Item, JobDetails, Kind, ProgrammeSlot
+from pipeline.models import EventDetails, Item, JobDetails, Kind, ProgrammeSlot, zone_named
 from pipeline.sanitize import one_line, plain_text, safe_url
 from pipeline.templating import money
 
@@ -247,10 +247,7 @@ def slot_line(slot: ProgrammeSlot) -> str:
 
 def venue_zone(event: EventDetails, default: ZoneInfo) -> ZoneInfo:
     """The event's own time zone, or `default` (the project's) when it has none or an unknown one."""
-    try:
-        return ZoneInfo(event.timezone) if event.timezone else default
-    except (ZoneInfoNotFoundError, ValueError):
-        return default
+    return zone_named(event.timezone) or default
 
 
 def event_when(event: EventDetails, default_tz: ZoneInfo) -> str:

@@ -73,16 +73,18 @@ class EventDetails:
         end = self.end if self.end is not None and self.end > self.start else None
         if end is not None and not self.all_day:
             return end
-        last = end or self.start  # its last day ends at midnight at the venue: in its zone, where the clocks may
-        zone = _zone(self.timezone) or last.tzinfo  # change that day (as stored, each time keeps the offset it had)
+        last = end or self.start  # its last day ends at midnight at the venue: in its zone, where the clocks
+        zone = zone_named(self.timezone) or last.tzinfo  # may change that day (as stored, each keeps its offset)
         return datetime.combine(last.date() + timedelta(days=1), time(0, 0), tzinfo=zone)
 
 
-def _zone(name: str) -> ZoneInfo | None:
-    """The IANA zone `name`, or None for none (or one this machine does not know)."""
+def zone_named(name: str | None) -> ZoneInfo | None:
+    """The IANA zone `name`, or None for none, or one this machine does not know: a name not in its time zone
+    database, one that is no name of a file there (`../x`, `/etc/localtime`), or one that names a folder of zones
+    (`Europe`, `America`), for which ZoneInfo raises IsADirectoryError, not ZoneInfoNotFoundError."""
     try:
         return ZoneInfo(name) if name else None
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return None
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pipeline import hookimpl
 from pipeline.components import Settings, Source
 from pipeline.dates import aware
-from pipeline.models import EventDetails, Item, Kind, PriceTier, ProgrammeSlot, item_id
+from pipeline.models import EventDetails, Item, Kind, PriceTier, ProgrammeSlot, item_id, zone_named
 from pipeline.run_context import RunContext
 from pipeline.sanitize import plain_text, safe_url
 from pipeline.settings_types import ExistingFile
@@ -60,11 +60,8 @@ class EventRecord(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"{value!r} is not a time zone: use an IANA name such as 'Europe/London'") from None
+        if value is not None and zone_named(value) is None:
+            raise ValueError(f"{value!r} is not a time zone: use an IANA name such as 'Europe/London'")
         return value
 
     @model_validator(mode="after")

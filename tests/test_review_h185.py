@@ -1,0 +1,63 @@
+"""Review h185 of the round's changes: a form sent twice, addresses in ASCII, feed ids kept across a move to https,
+OPML feeds listed twice, jobs and blog dates, all-day events on the days the clocks change, the email's languages
+and directions, the web version's pages, and the scheduler's clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from pipeline.errors import ConfigError
+from pipeline.models import EventDetails, Kind
+
+# -- a time zone that names a folder of zones ---------------------------------------------------------------------
+
+EVENTS = """
+[[event]]
+id = "region"
+title = "Spring seminar"
+posted = 2016-01-12
+start = 2016-03-02T10:00:00
+timezone = "Europe"
+
+[[event]]
+id = "summer"
+title = "Summer seminar"
+posted = 2016-01-12
+start = 2016-03-09T10:00:00
+"""
+
+
+def test_a_time_zone_naming_a_region_is_refused_as_an_unknown_one(project_from):
+    """`timezone = "Europe"` (a region, whose zones are a folder of the time zone database) raised IsADirectoryError
+    out of ZoneInfo, which no check caught: the command ended with "unexpected IsADirectoryError" and a path
+    inside tzdata. It is an unknown time zone, said so as any other is."""
+    with pytest.raises(ConfigError) as info:
+        project_from('[pipeline]\nname = "N"\ntimezone = "Europe"\n[sinks.feed]\ntype = "rss"\n')
+    assert "[pipeline]: timezone: unknown time zone 'Europe'; use an IANA name such as 'Europe/London'" in \
+        "\n".join(info.value.lines)
+
+
+def test_an_event_in_a_region_for_a_time_zone_is_skipped_with_the_form_to_write(pipeline_project):
+    """In events.toml, it failed the whole source (every event of the file withdrawn from nothing, none read):
+    now that record is skipped, naming it, and the file's other events are read."""
+    project = pipeline_project('[sources.e]\ntype = "events"\npath = "events.toml"\n', {"events.toml": EVENTS})
+    report = project.run(as_of=date(2016, 2, 1), check=False)
+    assert all(result.ok for result in report.results), [r.summary for r in report.results]
+    assert [problem.partition(".toml ")[2] for problem in project.problems] == [
+        "[[event]] #1 'Spring seminar': timezone 'Europe' is not a time zone: use an IANA name such as "
+        "'Europe/London'; record skipped, fix it"]
+    assert [item.title for item in project.items()] == ["Summer seminar"]
+
+
+def test_an_all_day_event_whose_zone_is_a_region_ends_as_it_is_stored(pipeline_project, item_factory):
+    """A source's all-day event whose `timezone` names no zone ends at midnight in the offset it is stored with
+    (`EventDetails.finishes`, new this round): one naming a region raised IsADirectoryError there, which ended the
+    whole run as it chose the issue's items."""
+    event = item_factory(Kind.EVENT, "Day out", published=datetime(2016, 1, 10, tzinfo=UTC),
+                         event=EventDetails(start=datetime(2016, 3, 27, tzinfo=UTC), all_day=True, timezone="Europe"))
+    assert event.event.finishes == datetime(2016, 3, 28, tzinfo=UTC)
+    project = pipeline_project(items=[event])
+    project.run(as_of=date(2016, 2, 1))
+    assert "Day out" in project.email().text

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from pipeline.config import Project
 from pipeline.models import PriceTier
 from pipeline.plugins import call_each_plugin
+from pipeline.site import direction
 
 SHIPPED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
@@ -36,6 +37,7 @@ def build_environment(project: Project) -> tuple[jinja2.Environment, dict[str, E
     env.filters["when"] = lambda moment, fmt="%A %-d %B %Y, %H:%M": _local(moment, tz).strftime(fmt)
     env.filters["day"] = lambda value, fmt="%-d %B %Y": _local(value, tz).strftime(fmt)
     env.globals["project"] = project.core
+    env.filters["direction"] = direction  # a language tag's `dir`: "rtl" for "ar", "he"...; else "ltr"
     failures = call_each_plugin(project.host.pm, "prepare_jinja_environment",
                                 lambda plugin: {"env": env, "project": project})
     return env, failures

@@ -4,6 +4,7 @@ and directions, the web version's pages, and the scheduler's clock."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -61,3 +62,37 @@ def test_an_all_day_event_whose_zone_is_a_region_ends_as_it_is_stored(pipeline_p
     project = pipeline_project(items=[event])
     project.run(as_of=date(2016, 2, 1))
     assert "Day out" in project.email().text
+
+
+# -- the site of a network written right to left, and an item written so on another's ----------------------------
+
+RTL_NETWORK = ('[pipeline]\nname = "MindNet"\nsite_url = "https://network.example.org"\ntimezone = "Asia/Amman"\n'
+               'language = "ar"\nworkers = 1\n')
+
+
+def _opening(page: str, tag: str) -> str:
+    found = re.search(rf"<{tag}(?=[\s>])[^>]*>", page)
+    assert found, f"no <{tag}> in the page"
+    return found.group(0)
+
+
+def test_the_site_of_a_network_written_right_to_left_reads_right_to_left(pipeline_project, item_factory):
+    """The email of an `ar` network became dir="rtl" this round, and an item in Hebrew in an en-GB email got
+    dir="rtl" with its lang; the site, where the email sends its readers, said lang="ar" alone, and HTML takes no
+    direction from a lang: every page of the network read left to right, and a Hebrew item's page on an en-GB site
+    marked its title and text lang="he" but set them left to right."""
+    post = item_factory(Kind.POST, "Peer support", published=datetime(2016, 1, 10, tzinfo=UTC),
+                        summary="Peer workers meet monthly.")
+    arabic = pipeline_project(RTL_NETWORK, items=[post])
+    arabic.run(as_of=date(2016, 2, 1))
+    for path in ("", "archive/issue-1.html", "events/"):
+        assert _opening(arabic.site(path), "html") == '<html lang="ar" dir="rtl">', path
+
+    hebrew = item_factory(Kind.NEWS, "תמיכת עמיתים", language="he", published=datetime(2016, 1, 11, tzinfo=UTC),
+                          summary="עובדי עמיתים נפגשים מדי חודש.")
+    english = pipeline_project(items=[post, hebrew])
+    english.run(as_of=date(2016, 2, 1))
+    [page] = [path.read_text(encoding="utf-8") for path in (english.root / "out" / "news").glob("*/index.html")]
+    assert _opening(page, "html") == '<html lang="en-GB" dir="ltr">'
+    assert _opening(page, "h1") == '<h1 lang="he" dir="rtl">'
+    assert _opening(page, 'div class="body"') == '<div class="body" lang="he" dir="rtl">'

@@ -96,3 +96,28 @@ def test_the_site_of_a_network_written_right_to_left_reads_right_to_left(pipelin
     assert _opening(page, "html") == '<html lang="en-GB" dir="ltr">'
     assert _opening(page, "h1") == '<h1 lang="he" dir="rtl">'
     assert _opening(page, 'div class="body"') == '<div class="body" lang="he" dir="rtl">'
+
+
+# -- one feed in two folders of an OPML list, under two titles ---------------------------------------------------
+
+LEEDS = '<outline text="Leeds"><outline type="rss" text="ODUK" xmlUrl="http://partner.example.org/feed"/></outline>'
+LONDON = ('<outline text="London"><outline type="rss" text="Open Dialogue UK" '
+          'xmlUrl="https://www.partner.example.org/feed/"/></outline>')
+
+
+@pytest.mark.parametrize("folders", [LEEDS + LONDON, LONDON + LEEDS])
+def test_a_feed_filed_twice_under_two_titles_keeps_its_name_whatever_the_order_of_the_export(project_from, folders):
+    """A feed filed in two folders under its http and https addresses (and two titles) was two sources, each named
+    by its own outline wherever it was; this round made them one feed, read once, as the first outline in the file
+    named it. But a source's name is part of its items' ids, and none may hang on a place in the file, which
+    another export changes (the module says so of feeds sharing a title): with the London folder exported first,
+    the feed became partners/open-dialogue-uk instead of partners/oduk, and every entry still in it was stored
+    again under new ids, twice on the site and sent again. Of its addresses, the one whose name (then address)
+    comes first now names it, wherever each is in the file."""
+    opml = f"""<?xml version="1.0"?><opml version="2.0"><head><title>Partners</title></head><body>
+    {folders}
+    <outline type="rss" text="Mind" xmlUrl="https://mind.example.org/feed"/></body></opml>"""
+    project = project_from('[sources.partners]\ntype = "opml"\npath = "partners.opml"\n[sinks.feed]\ntype = "rss"\n',
+                           {"partners.opml": opml})
+    assert {source.instance: source.settings.url for source in project.sources} == {
+        "partners/oduk": "http://partner.example.org/feed", "partners/mind": "https://mind.example.org/feed"}

@@ -9,7 +9,8 @@
 Each feed becomes the source `partners/<name>` (its `text` or `title`, made safe), so it is fetched,
 reported and identified as if it had a table of its own, and one failing feed fails alone; one feed
 listed twice (in two folders, its address written alike or moved to https, "www." or a final "/") is
-read once, as the first outline names it. A source's
+read once: as the first outline of an address names it, and of two addresses, as the one whose name
+(then address) comes first, wherever each is. A source's
 name is part of its items' ids, so it must not change when nothing about the feed did. When several
 feeds share a name ("News"), none is told apart by its place in the file, which another export
 changes: the one whose address comes first (without its scheme and "www.", in order) keeps the plain
@@ -183,14 +184,18 @@ def feeds_in(path, where: str, *, allow_private: bool = False
         root = ElementTree.fromstring(data)
     except (ElementTree.ParseError, OSError) as exc:
         raise ConfigError(f"{where}: {path.name} is not an OPML file ({exc}); export it again") from None
-    found, skipped, seen = [], [], set()
+    # One feed filed in two folders is one, read at the place of its first outline. Its address written alike, it is
+    # named as the first such outline names it (as ever); written apart (moved to https or "www.", a final "/"), as
+    # the address whose name, then address, comes first, wherever each is in the file: another export changes their
+    # order, and a source's name is part of its items' ids (each such address was a source of its own before)
+    outlines: dict[str, dict[str, str]] = {}  # feed -> {its address as written: the title its first outline gives}
     for outline in root.iter("outline"):
         url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
-        # one feed filed in two folders is one, its address written alike or moved to https or "www." (the first kept)
-        same = _feed_key(url)
-        if not url or same in seen:  # not a feed; or one already listed
-            continue
-        seen.add(same)
+        if url:  # else not a feed
+            outlines.setdefault(_feed_key(url), {}).setdefault(url, outline.get("text") or outline.get("title") or "")
+    found, skipped = [], []
+    for written in outlines.values():
+        url, title = min(written.items(), key=lambda pair: (_slug((pair[1] or pair[0]).strip()) or "feed", pair[0]))
         if not _is_web_address(url):
             why = "not web"
         elif "${" in url:  # someone else's file must not send this machine's environment to a server of its choosing
@@ -201,9 +206,9 @@ def feeds_in(path, where: str, *, allow_private: bool = False
         else:
             why = "" if allow_private or not is_private(url) else "private"
         if not why:
-            found.append(((outline.get("text") or outline.get("title") or url).strip(), url))
+            found.append(((title or url).strip(), url))
         else:
-            skipped.append(((outline.get("text") or outline.get("title") or "").strip() or "(no title)", url, why))
+            skipped.append((title.strip() or "(no title)", url, why))
     return found, skipped
 
 

@@ -121,3 +121,38 @@ def test_a_feed_filed_twice_under_two_titles_keeps_its_name_whatever_the_order_o
                            {"partners.opml": opml})
     assert {source.instance: source.settings.url for source in project.sources} == {
         "partners/oduk": "http://partner.example.org/feed", "partners/mind": "https://mind.example.org/feed"}
+
+
+# -- the form sent again within a minute ----------------------------------------------------------------------------
+
+def test_going_back_to_the_first_choice_within_a_minute_is_a_request_of_its_own(tmp_path):
+    """The same name and themes asked for again within a minute is the request already made (a double click); but
+    it was matched against any request of that minute, not the latest: someone who asked for "research", then
+    corrected it to "space", then went back to "research" (the form sent again from the browser's history) got no
+    third request and no mail, so the latest confirmation in their inbox was for "space", the choice they had left,
+    and confirming it gave them that. Only a repeat of the latest request is the one already made."""
+    from datetime import timedelta
+
+    from pipeline.state import Store
+    from pipeline.state import subscribers as subs
+    from pipeline.subscribers.confirmation import REPEAT_WITHIN
+
+    store = Store(tmp_path / "state.sqlite")
+    t0 = datetime(2016, 2, 1, 9, 0, tzinfo=UTC)
+
+    def ask(themes: list[str], seconds: int):
+        return subs.request_subscription(store, "rita@example.org", "Rita", themes, how="form",
+                                         at=t0 + timedelta(seconds=seconds), once_within=REPEAT_WITHIN)
+
+    try:
+        first = ask(["research"], 0)
+        assert ask(["research"], 1) is None  # a double click: the request made
+        assert ask(["space"], 10) is not None  # a correction
+        back = ask(["research"], 20)  # and back to the first choice
+        assert back is not None
+        assert ask(["research"], 21) is None  # whose double click is the request just made
+        assert subs.confirm(store, first.subscriber.id, request=back.id, how="confirmation",
+                            at=t0 + timedelta(minutes=5))
+        assert subs.get_subscriber(store, first.subscriber.id).themes == frozenset({"research"})
+    finally:
+        store.close()

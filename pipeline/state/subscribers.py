@@ -166,12 +166,13 @@ def request_subscription(store: Store, email: str, name: str, themes: Iterable[s
 
 def _asked_since(db: sqlite3.Connection, subscriber_id: int, name: str, themes: Iterable[str],
                  since: datetime, at: datetime) -> bool:
-    """Whether a request of `subscriber_id` still open, made from `since` to `at`, asked for this name and these
-    themes."""
-    return db.execute("SELECT 1 FROM subscription_requests WHERE subscriber = ? AND name = ? AND themes = ? AND "
-                      "julianday(at) BETWEEN julianday(?) AND julianday(?) LIMIT 1",
-                      (subscriber_id, _name(name), _themes(themes), _iso(since), _iso(at))
-                      ).fetchone() is not None
+    """Whether the latest request of `subscriber_id` still open, made from `since` to `at`, asked for this name and
+    these themes: going back to an earlier choice after a correction is a request of its own, whose confirmation is
+    then the latest they are mailed."""
+    latest = db.execute("SELECT name, themes FROM subscription_requests WHERE subscriber = ? AND "
+                        "julianday(at) BETWEEN julianday(?) AND julianday(?) ORDER BY at DESC "
+                        "LIMIT 1", (subscriber_id, _iso(since), _iso(at))).fetchone()
+    return latest is not None and tuple(latest) == (_name(name), _themes(themes))
 
 
 def confirm(store: Store, subscriber_id: int, *, how: str, at: datetime, request: int | None = None,

@@ -243,10 +243,12 @@ DOCS: dict[type, dict[str, Doc]] = {
                 "The language of the item's title and text (`cy`, `fr-CA`), when the source knows it: the `feed` "
                 "source takes the feed's own (RSS `<language>`, Atom `xml:lang`). \"\" when unknown, or the "
                 "site's. The host keeps it only in that shape (letters, then parts after hyphens), else \"\"."),
-            email="The `lang` of its title, text and lead image, when its language is another than the site's.",
+            email="The `lang` of its title, text and lead image, when its language is another than the site's "
+                  "(with `dir=\"rtl\"` or `\"ltr\"` when it is written the other way).",
             feed="Not shown.",
-            site="The `lang` of the title and text on its page, when its language is another than the site's "
-                 "(`[pipeline] language`; `en-US` on an `en-GB` site is not), as WCAG 2.1's 3.1.2 asks.",
+            site="The `lang` of the title and text on its page and in the issue's web version, when its language "
+                 "is another than the site's (`[pipeline] language`; `en-US` on an `en-GB` site is not), as WCAG "
+                 "2.1's 3.1.2 asks; with `dir` when it is written the other way (`he` on an `en-GB` site).",
         ),
         "themes": Doc(
             qualifier="plain text each",

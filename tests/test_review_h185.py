@@ -156,3 +156,33 @@ def test_going_back_to_the_first_choice_within_a_minute_is_a_request_of_its_own(
         assert subs.get_subscriber(store, first.subscriber.id).themes == frozenset({"research"})
     finally:
         store.close()
+
+
+# -- the web version of an issue, for items in another language ----------------------------------------------------
+
+def test_the_web_version_of_an_issue_marks_an_item_in_another_language_as_the_email_does(pipeline_project,
+                                                                                          item_factory):
+    """This round the email marked an item in another language than the site's with its lang (and dir, for one
+    written the other way) on its title and text, as the item's own page did. The issue's web version, which the
+    email links for the whole issue and for the items it leaves out ("…and 5 more in the web version"), showed the
+    same titles and texts without either: a screen reader read the Welsh there with English rules."""
+    welsh = item_factory(Kind.NEWS, "Cymorth gan gymheiriaid", language="cy",
+                         published=datetime(2016, 1, 10, tzinfo=UTC), summary="Mae gweithwyr cymorth yn cyfarfod.")
+    hebrew = item_factory(Kind.NEWS, "תמיכת עמיתים", language="he", published=datetime(2016, 1, 11, tzinfo=UTC),
+                          summary="עובדי עמיתים נפגשים מדי חודש.")
+    english = item_factory(Kind.NEWS, "Peer support in Leeds", published=datetime(2016, 1, 12, tzinfo=UTC),
+                           summary="Peer workers meet monthly.")
+    project = pipeline_project(items=[welsh, hebrew, english])
+    project.run(as_of=date(2016, 2, 1))
+    page = project.site("archive/issue-1.html")
+
+    def around(text: str) -> str:
+        found = re.search(r"<(h3|p)\b([^>]*)>(?:<a\b[^>]*>)?" + re.escape(text), page)
+        assert found, f"{text!r} not in the issue's web version"
+        return found.group(0)
+
+    assert 'lang="cy"' in around("Cymorth gan gymheiriaid") and "dir=" not in around("Cymorth gan gymheiriaid")
+    assert 'lang="cy"' in around("Mae gweithwyr cymorth yn cyfarfod.")
+    assert 'lang="he" dir="rtl"' in around("תמיכת עמיתים")
+    assert 'lang="he" dir="rtl"' in around("עובדי עמיתים נפגשים מדי חודש.")
+    assert "lang=" not in around("Peer support in Leeds") and "lang=" not in around("Peer workers meet monthly.")

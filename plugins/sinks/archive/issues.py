@@ -124,7 +124,9 @@ def _issue_page(built: Site, issue: Issue, number: int, count: int) -> str:
         section = sections[entry.kind]
         if not section.entries:
             shown.append(section)
-        view = item_view.item_view(built.item(entry.id), built.project.tz, whole=True, also_url=built.also_url)
+        item = built.item(entry.id)
+        view = item_view.item_view(item, built.project.tz, whole=True, also_url=built.also_url,
+                                   language=site.other_language(built.project, item))
         section.entries.append((view, entry))
     record = issue.record
     day = record.as_of.strftime("%-d %B %Y")

@@ -28,7 +28,7 @@ from pipeline.memory import limit_malloc_arenas
 
 
 class Stopped(Stop):
-    """SIGTERM (or SIGINT): unwind every `with` and `finally`, so locks are released and files whole."""
+    """SIGTERM (or SIGINT, or SIGHUP): unwind every `with` and `finally`, so locks are released and files whole."""
 
     def __init__(self, signal_number: int):
         super().__init__(signal_number)
@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     limit_malloc_arenas()  # before any thread starts
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
+        if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:  # the terminal closed; left ignored under nohup
+            signal.signal(signal.SIGHUP, _stop)
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = _parser(argv)
     _suggest(parser, argv)

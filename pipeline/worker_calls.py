@@ -24,6 +24,7 @@ def hear_no_interrupt() -> None:
     workers too; the main process alone decides what it means (under `pipeline schedule`, to stop once the run in
     progress ends, which needs its workers), and ends them itself when it stops (`RunContext.close`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a terminal closing: the same, to the same group
 
 
 class Packed:

@@ -293,6 +293,38 @@ def test_sigterm_ends_a_run_cleanly(write_project):
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the state folder is free again
 
 
+
+def test_the_terminal_closing_ends_a_run_as_sigterm_does_unless_run_under_nohup(write_project):
+    """Closing the terminal (an SSH session dropped) sends SIGHUP to the foreground group: it killed the run outright,
+    with no unwinding, and its workers with it. It now ends the run as SIGTERM does (exit 129), its workers deaf to
+    it (the run ends them). Under `nohup`, which ignores SIGHUP, the run goes on."""
+    config = write_project(f'[pipeline]\nname = "N"\nplugins_dir = "local"\nworkers = 2\n'
+                           f'[sources.s]\ntype = "slow"\n{SINK}', {"local/slow.py": SLOW_PLUGIN})
+    command = [sys.executable, "-m", "pipeline", "refresh", "--config", str(config)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    assert proc.stdout.readline().strip() == "fetching"
+
+    os.killpg(proc.pid, signal.SIGHUP)  # as the terminal does: the whole foreground group
+    out, err = proc.communicate(timeout=30)
+
+    assert proc.returncode == 129, err
+    assert "stopped by SIGHUP" in err and "Traceback" not in err, err
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)
+    with open(config.parent / "state" / "pipeline.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    ignored = subprocess.Popen(["nohup", *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    assert ignored.stdout.readline().strip() == "fetching"
+    os.killpg(ignored.pid, signal.SIGHUP)
+    with pytest.raises(subprocess.TimeoutExpired):
+        ignored.wait(timeout=2)  # still running
+    ignored.send_signal(signal.SIGTERM)
+    ignored.communicate(timeout=30)
+    assert ignored.returncode == 143
+
 TRANSFORMING_PLUGIN = '''
 import time
 from datetime import UTC, datetime

@@ -11,9 +11,9 @@ supervisor starts it again (systemd's `Restart=on-failure`). A state folder or d
 use (`errors.StateAccessError`: its rights, a read-only mount, a folder where the file should be) ends it
 with exit 2 and the line every command gives: no wait puts it right. The organisers are told once, outside the
 database, which keeps the other alerts (`alerts.state_unusable`). Otherwise only a signal ends it:
-SIGTERM or Ctrl-C while waiting ends it at once; during a run, the run finishes first (a second
+SIGTERM, Ctrl-C or SIGHUP while waiting ends it at once; during a run, the run finishes first (a second
 signal stops the run at once, safely: the journal settles a send in flight on the next run).
-The exit code is 128 + the signal (143, 130).
+The exit code is 128 + the signal (143, 130, 129).
 
 The memory the loop keeps only saves work: a run that finished is not repeated by this process
 (a month with nothing new, a resume that reached everyone it could); a restart forgets it, and
@@ -81,7 +81,7 @@ class Clock:
 
 
 class Signals:
-    """SIGTERM and SIGINT: at once while waiting; after the current run while one runs."""
+    """SIGTERM, SIGINT and SIGHUP: at once while waiting; after the current run while one runs."""
 
     def __init__(self, warn: Callable[[str], None]):
         self.warn = warn
@@ -101,7 +101,10 @@ class Signals:
         raise Stopped(number)
 
     def install(self) -> dict:
-        return {number: signal.signal(number, self.handle) for number in (signal.SIGTERM, signal.SIGINT)}
+        numbers = [signal.SIGTERM, signal.SIGINT]
+        if signal.getsignal(signal.SIGHUP) not in (signal.SIG_IGN, None):  # not under nohup
+            numbers.append(signal.SIGHUP)
+        return {number: signal.signal(number, self.handle) for number in numbers}
 
 
 def backoff(attempts: int) -> timedelta:

@@ -1042,6 +1042,20 @@ def test_serve_stopped_by_sigterm_says_so_without_the_runs_words(tmp_path):
     assert err.rstrip().splitlines()[-1] == "stopped by SIGTERM (exit 143)", err
 
 
+
+def test_serve_whose_terminal_closes_shuts_down_as_for_sigterm(tmp_path):
+    """SIGHUP (the terminal `serve` runs in closing) reached the loop as an exception: two tracebacks in uvicorn's
+    log, no graceful shutdown. It now shuts down as SIGTERM does, then says so (exit 129)."""
+    import signal
+
+    with ServeProcess(serve_project(tmp_path / "hung-up").config_path) as serving:
+        assert httpx.get(f"{serving.url}/subscribe", timeout=10).status_code == 200  # uvicorn has the signals now
+        serving.process.send_signal(signal.SIGHUP)
+        err = serving.process.communicate(timeout=30)[1]
+    assert serving.process.returncode == 129, err
+    assert "Traceback" not in err and "Application shutdown complete" in err, err
+    assert err.rstrip().splitlines()[-1] == "stopped by SIGHUP (exit 129)", err
+
 def test_saving_preferences_is_limited_per_subscriber_and_leaving_never_is(live, client, store):
     """A subscriber's own link can save their choice `[serve] preferences_limit` times in `limit_minutes`: a script
     toggling themes on it without end would otherwise add a row to the consent record each time. Leaving is never

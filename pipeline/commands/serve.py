@@ -47,6 +47,7 @@ def cmd_serve(args) -> int:
     import uvicorn  # only this command needs the web stack
 
     from pipeline.web.app import build_app
+    from pipeline.web.server import Server
     from pipeline.web.server_log import quiet_bad_forms, quiet_bad_requests
     from pipeline.web.timely import timely_protocol
 
@@ -79,7 +80,7 @@ def cmd_serve(args) -> int:
     # the server's coroutine made but never run: Python's warning of it would follow the stop's own line.
     warnings.filterwarnings("ignore", message="coroutine 'Server.serve' was never awaited", category=RuntimeWarning)
     try:
-        uvicorn.Server(config).run(sockets=listening)
+        Server(config).run(sockets=listening)
     finally:
         for sock in listening:  # closed by uvicorn when it served; not when a signal came first
             sock.close()

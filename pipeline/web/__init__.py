@@ -4,5 +4,5 @@
 the request and call the functions the CLI calls), `guards.py` the form token, origin check and
 rate limits, `hosts.py` the host names the app answers to, `proxy.py` the trusted X-Forwarded-*
 headers, `body_size.py` how much a request may send, `timely.py` how long it may take to, `server_log.py` what
-uvicorn logs of bad requests, `render.py` the pages.
+uvicorn logs of bad requests, `server.py` uvicorn's server stopping on SIGHUP too, `render.py` the pages.
 """

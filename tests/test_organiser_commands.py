@@ -246,6 +246,26 @@ def test_deliveries_lists_each_issue_and_the_recipients_not_sent(write_project, 
     assert "unknown: cat@example.org: lost after DATA" in out
 
 
+
+def test_deliveries_can_be_watched_while_a_send_holds_the_run_lock_but_resend_waits(write_project, capsys):
+    """`pipeline deliveries` took the run lock to count, so during a send (the very time an organiser watches it)
+    it said 'another run is in progress' (exit 1). Counting now reads only, as `status` does; `--resend`, which
+    changes the journal and sends, still needs the lock."""
+    import fcntl
+
+    config = project(write_project)
+    main(["run", "-c", str(config), "--as-of", "2016-03-01"])
+    capsys.readouterr()
+    with open(config.parent / "state" / "pipeline.lock", "w") as lock:  # a send in another process
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        watched = main(["deliveries", "-c", str(config)])
+        out = capsys.readouterr().out
+        resent = main(["deliveries", "-c", str(config), "--resend", "failed"])
+        err = capsys.readouterr().err
+
+    assert watched == 0 and out.splitlines()[1].split() == ["1", "2", "0", "0", "0"], out
+    assert resent == 1 and "another run is in progress" in err, err
+
 def test_an_outbox_batch_left_in_flight_is_settled_by_the_files_it_wrote(write_project):
     from pipeline.config import load_project
     from pipeline.mail.sending import settle_open_batches

@@ -17,7 +17,7 @@ from pipeline.mail.message import Recipient, personalize
 from pipeline.mail.reach import within_reach
 from pipeline.mail.transactional import deliver_now, mail_sink
 from pipeline.run_context import RunContext
-from pipeline.runner import edition_date, locked_store, write_within_deadline
+from pipeline.runner import edition_date, locked_store, state_path, write_within_deadline
 from pipeline.state import Store, journal
 from pipeline.subscribers.addresses import canonical, refusal
 from pipeline.time_limits import call_within
@@ -127,11 +127,22 @@ def send_test_alert(config, console) -> int:
 
 def deliveries(config, issue: int | None, resend: str | None, console) -> int:
     project = load_project(config)
-    with locked_store(project) as store:
+    if resend:  # changes the journal and sends: under the run lock
+        with locked_store(project) as store:
+            if issue is not None:
+                _check_issue(store, issue)
+            return _resend(project, store, issue, resend, console)
+    path = state_path(project)
+    if not path.exists():
+        if issue is not None:
+            raise EditionError(f"--issue {issue}: there is no issue {issue}; no issue has been made yet")
+        console.print("no deliveries recorded yet")
+        return 0
+    from pipeline.commands.status import read_only_store
+
+    with read_only_store(path) as store:  # reads only, as `status`: an organiser watches a send while it runs
         if issue is not None:
             _check_issue(store, issue)
-        if resend:
-            return _resend(project, store, issue, resend, console)
         counts = journal.counts(store, issue)
         table = Table("issue", *STATUSES, box=None)
         for number in sorted(counts, reverse=True):

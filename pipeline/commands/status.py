@@ -7,9 +7,12 @@ folder that does not exist yet is not created. `status_data` gives what both the
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from rich.markup import escape
 from rich.table import Table
@@ -52,18 +55,7 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
     found: dict[str, history.SourceHealth] = {}
     skipped: dict[str, list[str]] = {}
     if path.exists():
-        try:  # nothing written: an older database is read from an up-to-date copy in memory
-            store = Store(path, read_only=True)
-        except (OSError, sqlite3.Error) as exc:
-            if is_damage(exc):
-                raise damaged(path, str(exc), "nothing was changed") from None
-            if _locked(exc):
-                raise _still_locked(path, exc) from None
-            if (denied := unopenable(path, exc)) is not None:  # a sound file this user may not read: never restore it
-                raise denied from None
-            raise ConfigError(f"{path}: cannot open the state database ({exc}); restore the file from a backup, "
-                              f"or check [pipeline] state_dir") from None
-        try:
+        with read_only_store(path) as store:
             data["runs"] = [_run(record, project) for record in history.last_runs(store, runs)]
             # the latest monthly run however many refreshes came after it (and the latest refresh)
             data["latest"] = {mode: _run(record, project) for mode in ("run", "refresh")
@@ -89,12 +81,6 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
             data["problems"] = [{"key": alert.key, "subject": redact_text(alert.subject),
                                  "since": _local(alert.opened_at, project), "told": _local(alert.notified_at, project)}
                                 for alert in alerts.open_alerts(store)]
-        except sqlite3.OperationalError as exc:
-            if not _locked(exc):
-                raise
-            raise _still_locked(path, exc) from None
-        finally:
-            store.close()
     # a source renamed since the last run (`renamed_from`): its history so far, under the name it had
     data["sources"] = []
     for source in project.sources:
@@ -121,6 +107,31 @@ def _running(project: Project) -> bool:
     except OSError:
         return False
     return False
+
+
+@contextlib.contextmanager
+def read_only_store(path: Path) -> Iterator[Store]:
+    """The state database at `path`, read only, with no run lock (`status`, and `deliveries` counting while a send
+    runs): an older one is read from an up-to-date copy in memory; what stops it being read said in one line."""
+    try:
+        store = Store(path, read_only=True)
+    except (OSError, sqlite3.Error) as exc:
+        if is_damage(exc):
+            raise damaged(path, str(exc), "nothing was changed") from None
+        if _locked(exc):
+            raise _still_locked(path, exc) from None
+        if (denied := unopenable(path, exc)) is not None:  # a sound file this user may not read: never restore it
+            raise denied from None
+        raise ConfigError(f"{path}: cannot open the state database ({exc}); restore the file from a backup, "
+                          f"or check [pipeline] state_dir") from None
+    try:
+        yield store
+    except sqlite3.OperationalError as exc:
+        if not _locked(exc):
+            raise
+        raise _still_locked(path, exc) from None
+    finally:
+        store.close()
 
 
 def _locked(exc: BaseException) -> bool:

@@ -1,8 +1,10 @@
 /* Search over every item of the site, in the browser: no framework, nothing from elsewhere.
    The index is search/index.json, fetched over http(s); a page opened from a folder (file://), where
-   browsers fetch nothing, reads the same list from search/index.js instead. Every word typed must
-   appear in an item's title, summary, themes, kind or date; title and theme matches rank first,
-   then the newest. Results are built with textContent, so no title can become markup. */
+   browsers fetch nothing, reads the same list from search/index.js instead. Every word typed (or
+   phrase "in quotes") must appear in an item's title, summary, themes, kind or date; title and theme
+   matches rank first, then the newest. Both sides are folded alike (`fold`), so accents, curly
+   apostrophes, hyphens and punctuation typed or not do not decide a match. Results are built with
+   textContent, so no title can become markup. */
 (function () {
   "use strict";
   var SHOWN = 100;
@@ -14,8 +16,30 @@
   var entries = null;
   document.getElementById("search-no-script").hidden = true;
 
+  /* Letters that lose nothing to an accent stripped, as a reader without them types them. */
+  var PLAIN = {"\u00f8": "o", "\u00e6": "ae", "\u0153": "oe", "\u00df": "ss", "\u0142": "l", "\u0111": "d",
+               "\u00f0": "d", "\u00fe": "th", "\u0131": "i"};
+
+  /* Text as search compares it: no accents, lower case, every apostrophe straight (St Catherine\u2019s is
+     "st catherine's"), and any other run of what is neither letter nor digit (hyphens, dashes, quotes,
+     punctuation) one space, so "co-production" and "co production" are the same words. */
   function fold(text) {
-    return String(text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+    return String(text || "").normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+      .replace(/[\u00f8\u00e6\u0153\u00df\u0142\u0111\u00f0\u00fe\u0131]/g, function (c) { return PLAIN[c]; })
+      .replace(/[\u2018\u2019\u201b\u02bc\u2032`\u00b4]/g, "'")
+      .replace(/[^\p{L}\p{M}\p{N}']+/gu, " ").replace(/(^| )'+|'+( |$)/g, " ").replace(/ {2,}/g, " ").trim();
+  }
+
+  /* What a query asks for: each phrase in quotes ("open dialogue", or in curly quotes), and each other word;
+     a hyphenated word is its parts together ("open-dialogue" is the phrase "open dialogue"). */
+  function terms(query) {
+    var found = [], pattern = /"([^"]*)"|(\S+)/g, match;
+    var text = String(query).replace(/[\u201c\u201d\u201e\u201f\u00ab\u00bb]/g, '"');
+    while ((match = pattern.exec(text)) !== null) {
+      var term = fold(match[1] !== undefined ? match[1] : match[2]);
+      if (term) found.push(term);
+    }
+    return found;
   }
 
   function href(path) {  /* this page is search/index.html: one folder down from the site's root */
@@ -30,7 +54,7 @@
   }
 
   function search(query) {
-    var words = fold(query).split(/\s+/).filter(Boolean);
+    var words = terms(query);
     if (!words.length) return null;
     var found = [];
     entries.forEach(function (x) {

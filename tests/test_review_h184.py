@@ -1,0 +1,122 @@
+"""The readers' site as a reader meets it in headless Chromium, after two real runs of one project in which the
+organisers changed things between the runs (an event made news, an item withdrawn): search with what people
+type (quotes, apostrophes, hyphens, letters beyond ASCII), what search results say of jobs and events, and an
+issue's web version after an item's kind changed."""
+
+from __future__ import annotations
+
+import dataclasses
+import textwrap
+import threading
+from collections.abc import Iterator
+from datetime import date
+from functools import partial
+from http.server import ThreadingHTTPServer
+
+import pytest
+from playwright.sync_api import expect
+
+from pipeline import hookimpl, site
+from pipeline.components import Source
+from pipeline.config import load_project
+from pipeline.models import EventDetails, JobDetails, Kind
+from pipeline.runner import run
+from tests.conftest import BASE_TOML, make_item
+from tests.test_archive_browser import TOML, QuietHandler, Served, open_tab, utc
+
+SEARCH_LABEL = "Search every blog post, news item, job and event"
+STAGE = {"run": 1}
+
+
+def _item(kind: Kind, title: str, key: str, **fields):
+    return dataclasses.replace(make_item(kind, title, source="review-net", **fields), id=f"review-net-{key}")
+
+
+def items() -> list:
+    """What the source lists at each run: at the second, the drop-in is news, not an event."""
+    drop_in = dict(published=utc(2016, 1, 14), themes=["peer support"], url="https://example.org/drop-in")
+    return [
+        _item(Kind.POST, "Notes from St Catherine’s: “open dialogue” in practice", "post",
+              published=utc(2016, 1, 10), themes=["open dialogue", "peer support"], url="",
+              body_html="<p>Søren Ødegård and Zoë on co‑production, power-sharing and Łódź.</p>"),
+        _item(Kind.NEWS, "Partner centre opens", "news", published=utc(2016, 1, 11), themes=["peer support"]),
+        _item(Kind.JOB, "Peer support worker", "job", published=utc(2016, 1, 12), themes=["peer support"],
+              job=JobDetails(organisation="Leeds Mind", location="Leeds", closing_date=date(2016, 3, 14))),
+        _item(Kind.EVENT, "Listening workshop", "event", published=utc(2016, 1, 13), themes=["peer support"],
+              event=EventDetails(start=utc(2016, 3, 10, 10), end=utc(2016, 3, 10, 12), timezone="Europe/London",
+                                 venue="Friends Meeting House, Manchester")),
+        _item(Kind.EVENT, "Drop-in café", "drop-in", **drop_in,
+              event=EventDetails(start=utc(2016, 3, 12, 10), end=utc(2016, 3, 12, 12), venue="Leeds"))
+        if STAGE["run"] == 1 else _item(Kind.NEWS, "Drop-in café", "drop-in", **drop_in),
+    ]
+
+
+class ReviewSource(Source):
+    name = "review-network"
+    complete = True
+
+    def fetch(self, run):
+        return items()
+
+
+class ReviewPlugin:
+    @hookimpl
+    def register_sources(self, register):
+        register(ReviewSource)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[Served]:
+    """Issue 1 (1 February 2016), then a run on 1 March after the organisers' changes; out/ served over HTTP."""
+    root = tmp_path_factory.mktemp("site-review")
+    toml = TOML.replace('[sources.network]\ntype = "browser-test-network"',
+                        '[sources.review-net]\ntype = "review-network"')
+    (root / "pipeline.toml").write_text(textwrap.dedent(BASE_TOML) + toml, encoding="utf-8")
+    project = load_project(root / "pipeline.toml", extra_plugins=[("review-network", ReviewPlugin())])
+    STAGE["run"] = 1
+    for as_of in (date(2016, 2, 1), date(2016, 3, 1)):
+        report = run(project, as_of=as_of)
+        assert report.exit_code == 0, (report.results, report.problems)
+        STAGE["run"] = 2
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(project.core.out_dir)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Served(project, f"http://127.0.0.1:{server.server_address[1]}/")
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.parametrize("query", [
+    "Catherine's",  # a straight apostrophe for the title's curly one
+    '"open dialogue"',  # a phrase in quotes
+    "“open dialogue” practice",  # in curly quotes
+    "open-dialogue",  # hyphenated where the theme has a space
+    "co-production",  # a plain hyphen where the text has a non-breaking one
+    "power sharing",  # a space where the text has a hyphen
+    "Catherine's, practice.",  # punctuation after words
+    "Soren Odegard",  # letters with no accent to strip: ø
+    "Lodz",  # ł
+])
+def test_search_finds_what_a_reader_types(served, browser, query):
+    context, tab, log = open_tab(browser)
+    tab.goto(served.url + site.SEARCH)
+    tab.get_by_label(SEARCH_LABEL).fill(query)
+    expect(tab.locator("#search-results h2")).to_have_text(["Notes from St Catherine’s: “open dialogue” in practice"])
+    expect(tab.get_by_role("status")).to_have_text(f"1 item matches “{query}”.")
+    tab.get_by_role("link", name="Notes from St Catherine’s").click()
+    expect(tab.locator("h1")).to_have_text("Notes from St Catherine’s: “open dialogue” in practice")
+    context.close()
+    log.assert_quiet()
+
+
+@pytest.mark.parametrize("query", ['"', "- ,", "''"])
+def test_a_query_of_punctuation_alone_is_no_search(served, browser, query):
+    context, tab, log = open_tab(browser)
+    tab.goto(served.url + site.SEARCH)
+    tab.get_by_label(SEARCH_LABEL).fill(query)
+    tab.get_by_role("button", name="Search").click()
+    expect(tab.locator("#search-results li")).to_have_count(0)
+    expect(tab.get_by_role("status")).to_have_text("")
+    context.close()
+    log.assert_quiet()

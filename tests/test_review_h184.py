@@ -120,3 +120,25 @@ def test_a_query_of_punctuation_alone_is_no_search(served, browser, query):
     expect(tab.get_by_role("status")).to_have_text("")
     context.close()
     log.assert_quiet()
+
+
+@pytest.mark.parametrize(("query", "title", "listed_on"), [
+    ("listening", "Listening workshop", site.EVENTS),
+    ("Manchester", "Listening workshop", site.EVENTS),  # its venue
+    ("peer support worker", "Peer support worker", site.JOBS),
+    ("Leeds Mind", "Peer support worker", site.JOBS),  # its organisation
+])
+def test_a_job_or_event_in_search_says_what_its_list_says(served, browser, query, title, listed_on):
+    """An event's result gives when and where it is, a job's its organisation and closing date, as the lists do;
+    not the day it was posted, which reads as the event's date."""
+    context, tab, log = open_tab(browser)
+    tab.goto(served.url + listed_on)
+    listed = tab.locator("article.entry", has=tab.get_by_role("link", name=title, exact=True)).locator("p.meta")
+    meta = listed.inner_text()
+    assert "March 2016" in meta
+    tab.goto(served.url + site.SEARCH)
+    tab.get_by_label(SEARCH_LABEL).fill(query)
+    expect(tab.locator("#search-results h2")).to_have_text([title])
+    expect(tab.locator("#search-results p.meta").first).to_have_text(meta)
+    context.close()
+    log.assert_quiet()

@@ -1,7 +1,8 @@
 /* Search over every item of the site, in the browser: no framework, nothing from elsewhere.
    The index is search/index.json, fetched over http(s); a page opened from a folder (file://), where
    browsers fetch nothing, reads the same list from search/index.js instead. Every word typed (or
-   phrase "in quotes") must appear in an item's title, summary, themes, kind or date; title and theme
+   phrase "in quotes") must appear in an item's title, summary, themes, kind or date (a job's organisation
+   and closing date, an event's time and venue: what its result shows, as the lists do); title and theme
    matches rank first, then the newest. Both sides are folded alike (`fold`), so accents, curly
    apostrophes, hyphens and punctuation typed or not do not decide a match. Results are built with
    textContent, so no title can become markup. */
@@ -49,7 +50,8 @@
   function prepare(list) {
     return list.map(function (e) {
       return {e: e, title: fold(e.title), themes: fold((e.themes || []).join(" ")),
-              rest: fold([e.summary, e.label, e.kind, e.day, e.date].join(" "))};
+              rest: fold([e.summary, e.label, e.kind, e.day, e.date, e.organisation, e.closing_day, e.when,
+                          e.venue].join(" "))};
     });
   }
 
@@ -80,6 +82,15 @@
     return node;
   }
 
+  /* The line under a result's title, as a list has it (macros.html, `entry`): a job's organisation and closing
+     date, an event's time and venue; else (or with none of those) the day it was posted. */
+  function meta(e) {
+    var parts = e.kind === "job" ? [e.organisation, e.closing_day ? "closing date " + e.closing_day : ""] :
+      e.kind === "event" ? [e.when, e.venue] : [];
+    parts = parts.filter(Boolean);
+    return [e.label].concat(parts.length ? parts : [e.day]);
+  }
+
   function show(query) {
     results.textContent = "";
     var found = search(query);
@@ -97,7 +108,7 @@
       link.href = href(e.path);
       heading.appendChild(link);
       article.appendChild(heading);
-      article.appendChild(element("p", e.label + " \u00b7 " + e.day, "meta"));
+      article.appendChild(element("p", meta(e).join(" \u00b7 "), "meta"));
       if (e.summary) article.appendChild(element("p", e.summary));
       if (e.themes && e.themes.length) article.appendChild(element("p", "Themes: " + e.themes.join(", "), "meta"));
       var item = element("li");

@@ -1,5 +1,6 @@
 """Search across every item from static files: search/index.json (title, url, date, kind, themes,
-summary of every item), the same as search/index.js for a page opened from a folder (file://, where
+summary of every item; a job's organisation and closing date, an event's time and venue, which its result
+shows as the lists do), the same as search/index.js for a page opened from a folder (file://, where
 a browser will not fetch a file), and a small script on search/index.html. Without JavaScript the
 search page says so and links the lists by issue, theme and month.
 """
@@ -11,6 +12,7 @@ from datetime import datetime
 
 from pipeline import site
 from plugins.sinks.archive.builder import Site
+from plugins.sinks.archive.facts import Facts
 from plugins.sinks.archive.render import KIND_LABELS, Head
 from plugins.sinks.archive.writer import Planned, key
 
@@ -19,14 +21,14 @@ SCRIPT_TEMPLATE = "site/search.js"
 
 def plan_search(built: Site) -> list[Planned]:
     entries = list(reversed(built.facts.values()))  # newest first: the facts are oldest first
-    made_from = key(built.version, "search index", built.prints(entries))
+    made_from = key(built.version, "search index 2", built.prints(entries))
     tz = built.project.tz
 
     def records() -> list[dict]:  # each item's date as its pages give it: in the project's zone
         return [{"title": e.title, "url": site.url(built.project, e.path), "path": e.path,
                  "date": datetime.fromisoformat(e.published).astimezone(tz).date().isoformat(),
                  "day": e.day, "kind": e.kind, "label": KIND_LABELS[e.kind], "themes": e.themes,
-                 "summary": e.summary} for e in entries]
+                 "summary": e.summary, **_particulars(e)} for e in entries]
 
     def as_json() -> str:
         return json.dumps(records(), ensure_ascii=False, separators=(",", ":"))
@@ -42,3 +44,13 @@ def plan_search(built: Site) -> list[Planned]:
         Planned(site.SEARCH_INDEX_SCRIPT, made_from, lambda: f"window.siteSearchIndex = {as_json()};\n", listed=False),
         Planned(site.SEARCH_SCRIPT, key(script), lambda: script, listed=False),
     ]
+
+
+def _particulars(entry: Facts) -> dict[str, str]:
+    """What a list says of a job (organisation, closing day) or an event (when, venue) beside its kind
+    (templates/site/macros.html, `entry`): its search result says the same, and a search finds it by them."""
+    if entry.kind == "job":
+        return {"organisation": entry.organisation, "closing_day": entry.closing_day}
+    if entry.kind == "event":
+        return {"when": entry.when, "venue": entry.venue}
+    return {}

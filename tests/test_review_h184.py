@@ -33,13 +33,13 @@ def _item(kind: Kind, title: str, key: str, **fields):
 
 
 def items() -> list:
-    """What the source lists at each run: at the second, the drop-in is news, not an event."""
+    """What the source lists at each run: at the second, the drop-in is news, not an event, and the partner's news
+    is taken out (withdrawn)."""
     drop_in = dict(published=utc(2016, 1, 14), themes=["peer support"], url="https://example.org/drop-in")
-    return [
+    listed = [
         _item(Kind.POST, "Notes from St Catherine’s: “open dialogue” in practice", "post",
               published=utc(2016, 1, 10), themes=["open dialogue", "peer support"], url="",
               body_html="<p>Søren Ødegård and Zoë on co‑production, power-sharing and Łódź.</p>"),
-        _item(Kind.NEWS, "Partner centre opens", "news", published=utc(2016, 1, 11), themes=["peer support"]),
         _item(Kind.JOB, "Peer support worker", "job", published=utc(2016, 1, 12), themes=["peer support"],
               job=JobDetails(organisation="Leeds Mind", location="Leeds", closing_date=date(2016, 3, 14))),
         _item(Kind.EVENT, "Listening workshop", "event", published=utc(2016, 1, 13), themes=["peer support"],
@@ -49,6 +49,10 @@ def items() -> list:
               event=EventDetails(start=utc(2016, 3, 12, 10), end=utc(2016, 3, 12, 12), venue="Leeds"))
         if STAGE["run"] == 1 else _item(Kind.NEWS, "Drop-in café", "drop-in", **drop_in),
     ]
+    if STAGE["run"] == 1:
+        listed.append(_item(Kind.NEWS, "Partner centre opens", "news", published=utc(2016, 1, 11),
+                            themes=["peer support"]))
+    return listed
 
 
 class ReviewSource(Source):
@@ -140,5 +144,24 @@ def test_a_job_or_event_in_search_says_what_its_list_says(served, browser, query
     tab.get_by_label(SEARCH_LABEL).fill(query)
     expect(tab.locator("#search-results h2")).to_have_text([title])
     expect(tab.locator("#search-results p.meta").first).to_have_text(meta)
+    context.close()
+    log.assert_quiet()
+
+
+def test_an_issue_keeps_the_emails_order_of_sections_after_an_event_is_made_news(served, browser):
+    """The drop-in, an event when issue 1 went out, is news since (and the issue's one news item withdrawn): the
+    issue's web version, the archive's index and the front page show it where news goes, in the email's order of
+    sections (blog, news, jobs, events), not in a news section after the events."""
+    context, tab, log = open_tab(browser)
+    tab.goto(served.url + site.edition_path(1))
+    expect(tab.locator("main section h2")).to_have_text(["From the blog", "Partner news", "Jobs", "Events"])
+    news = tab.locator("section", has=tab.get_by_role("heading", name="Partner news"))
+    expect(news.locator("h3")).to_have_text(["Drop-in café"])
+    titles = ["Notes from St Catherine’s: “open dialogue” in practice", "Drop-in café", "Peer support worker",
+              "Listening workshop"]
+    tab.goto(served.url + site.ARCHIVE_INDEX)
+    expect(tab.locator("#issue-1 ul.titles a")).to_have_text(titles)
+    tab.goto(served.url)
+    expect(tab.locator("section[aria-labelledby=latest] ul.titles a")).to_have_text(titles)
     context.close()
     log.assert_quiet()

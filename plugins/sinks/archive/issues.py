@@ -60,7 +60,7 @@ def plan_issues(built: Site) -> list[Planned]:
     planned = []
     for issue in built.issues:
         record = issue.record
-        entries = built.shown(issue.shown)
+        entries = in_sections(built.shown(issue.shown))
         pages = chunks(entries)
         starts = [f"{e.kind}:{n}" for n, e in enumerate(entries) if n == 0 or e.kind != entries[n - 1].kind]
         for number, on_page in enumerate(pages, 1):
@@ -93,7 +93,7 @@ def plan_archive_index(built: Site) -> list[Planned]:
 
 
 def summary(built: Site, issue: Issue) -> IssueSummary:
-    entries = built.shown(issue.shown)
+    entries = in_sections(built.shown(issue.shown))
     kinds = Counter(entry.kind for entry in entries)
     counts = [(kind.value, plural(kinds[kind.value], *NOUNS[kind.value])) for kind in Kind if kinds[kind.value]]
     themes = Counter(theme for entry in entries for theme in entry.themes)
@@ -103,13 +103,21 @@ def summary(built: Site, issue: Issue) -> IssueSummary:
                         entries[:site.PAGE_SIZE], max(0, len(entries) - site.PAGE_SIZE))
 
 
+def in_sections(entries: list[Facts]) -> list[Facts]:
+    """An issue's entries in the email's order of sections (blog, news, jobs, events: `SECTION_TITLES`), each kind's in
+    the order the issue had them. The issue keeps the order it was sent in; an item whose kind changed since (an
+    event its organisers made news) goes among its kind's, not into a second section of that kind after the others."""
+    order = {kind.value: n for n, kind in enumerate(SECTION_TITLES)}
+    return sorted(entries, key=lambda entry: order[entry.kind])
+
+
 def plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
 def _issue_page(built: Site, issue: Issue, number: int, count: int) -> str:
     """One page of an issue: its items read whole (with what was merged into them), the rest from Facts."""
-    entries = built.shown(issue.shown)
+    entries = in_sections(built.shown(issue.shown))
     sections: dict[str, Section] = {}
     for position, entry in enumerate(entries):
         if entry.kind not in sections:

@@ -22,10 +22,12 @@ from pipeline.config import load_project
 from pipeline.models import EventDetails, JobDetails, Kind
 from pipeline.runner import run
 from tests.conftest import BASE_TOML, make_item
-from tests.test_archive_browser import TOML, QuietHandler, Served, open_tab, utc
+from tests.test_archive_browser import AXE, TOML, QuietHandler, Served, open_tab, utc
 
 SEARCH_LABEL = "Search every blog post, news item, job and event"
 STAGE = {"run": 1}
+ROTA = ("<p>Who is on when.</p><table><tr>" + "".join(f"<td>Volunteer number {n}</td>" for n in range(12))
+        + "</tr></table><pre>" + "rota --week=1 " * 30 + "</pre><p>Thank you all.</p>")
 
 
 def _item(kind: Kind, title: str, key: str, **fields):
@@ -49,6 +51,8 @@ def items() -> list:
               event=EventDetails(start=utc(2016, 3, 12, 10), end=utc(2016, 3, 12, 12), venue="Leeds"))
         if STAGE["run"] == 1 else _item(Kind.NEWS, "Drop-in café", "drop-in", **drop_in),
     ]
+    listed.append(_item(Kind.POST, "Rota in a table", "rota", published=utc(2016, 1, 9), themes=["peer support"],
+                        url="", body_html=ROTA))
     if STAGE["run"] == 1:
         listed.append(_item(Kind.NEWS, "Partner centre opens", "news", published=utc(2016, 1, 11),
                             themes=["peer support"]))
@@ -157,11 +161,31 @@ def test_an_issue_keeps_the_emails_order_of_sections_after_an_event_is_made_news
     expect(tab.locator("main section h2")).to_have_text(["From the blog", "Partner news", "Jobs", "Events"])
     news = tab.locator("section", has=tab.get_by_role("heading", name="Partner news"))
     expect(news.locator("h3")).to_have_text(["Drop-in café"])
-    titles = ["Notes from St Catherine’s: “open dialogue” in practice", "Drop-in café", "Peer support worker",
-              "Listening workshop"]
+    titles = ["Notes from St Catherine’s: “open dialogue” in practice", "Rota in a table", "Drop-in café",
+              "Peer support worker", "Listening workshop"]
     tab.goto(served.url + site.ARCHIVE_INDEX)
     expect(tab.locator("#issue-1 ul.titles a")).to_have_text(titles)
     tab.goto(served.url)
     expect(tab.locator("section[aria-labelledby=latest] ul.titles a")).to_have_text(titles)
+    context.close()
+    log.assert_quiet()
+
+
+def test_a_posts_wide_table_and_code_scroll_by_keyboard_and_pass_axe(served, browser):
+    """A table or a line of code wider than a phone's column scrolls inside it; a reader without a mouse must be able
+    to reach it and scroll it (axe: scrollable-region-focusable, WCAG 2.1.1), and sees where the focus is."""
+    context, tab, log = open_tab(browser)
+    tab.set_viewport_size({"width": 320, "height": 800})
+    (post,) = [item for item in items() if item.title == "Rota in a table"]
+    tab.goto(served.url + site.item_path(served.project, post))
+    results = AXE.run(tab)
+    assert results.violations_count == 0, results.generate_report()
+    for scroller in (tab.locator(".body table"), tab.locator(".body pre")):
+        assert scroller.evaluate("e => e.scrollWidth > e.clientWidth")  # it does scroll at this width
+        expect(scroller).to_have_attribute("tabindex", "0")
+        scroller.focus()
+        assert scroller.evaluate("e => getComputedStyle(e).outlineStyle") == "solid"
+        tab.keyboard.press("ArrowRight")
+        tab.wait_for_function("e => e.scrollLeft > 0", arg=scroller.element_handle())
     context.close()
     log.assert_quiet()

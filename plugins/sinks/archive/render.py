@@ -30,6 +30,7 @@ KIND_LABELS = {"post": "Blog post", "news": "Partner news", "job": "Job", "event
 SECTIONS = frozenset({site.ARCHIVE_INDEX, site.THEMES, site.JOBS, site.EVENTS, site.MONTHS, site.SEARCH})  # navigation
 _HEADING = re.compile(r"<(/?)h([1-6])\b", re.I)
 _IMG_WITHOUT_ALT = re.compile(r"<img\b(?![^>]*\balt=)", re.I)
+_SCROLLER_WITHOUT_TABINDEX = re.compile(r"<(table|pre)\b(?![^>]*\btabindex=)", re.I)
 
 
 @dataclass
@@ -173,13 +174,17 @@ def _section(path: str) -> tuple[str | None, str]:
 
 def body_html(html: str) -> Markup:
     """An item's sanitised body for a page whose h1 is the item's title: its headings moved so the
-    highest is an h2, and every image without alt text given an empty one (it decorates; the
-    text around it says what it shows)."""
+    highest is an h2, every image without alt text given an empty one (it decorates; the
+    text around it says what it shows), and every table and <pre> a place the keyboard reaches
+    (tabindex 0): one wider than the column scrolls inside it (site.css), and without a mouse it could
+    not be scrolled, in Safari at all (WCAG 2.1.1; axe's scrollable-region-focusable)."""
     levels = [int(level) for _, level in _HEADING.findall(html)]
     if levels and min(levels) != 2:
         shift = 2 - min(levels)
         html = _HEADING.sub(lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + shift)}", html)
-    return Markup(_IMG_WITHOUT_ALT.sub('<img alt=""', html))  # noqa: S704 - sanitised when stored
+    html = _IMG_WITHOUT_ALT.sub('<img alt=""', html)
+    html = _SCROLLER_WITHOUT_TABINDEX.sub(lambda m: f'<{m.group(1)} tabindex="0"', html)
+    return Markup(html)  # noqa: S704 - sanitised when stored
 
 
 def theme_name(theme: str) -> str:

@@ -187,8 +187,9 @@ DOCS: dict[type, dict[str, Doc]] = {
             feed="`<content:encoded>`, whole, with every link made absolute; the start of its first paragraph (up "
                  f"to {SINK_FACTS['FALLBACK_DESCRIPTION_CHARS']} characters) is the `<description>` when there is "
                  "no `summary`.",
-            site="Its page shows it whole (its headings moved so the highest is an `<h2>`); the start of its "
-                 "text stands in for `summary` when there is none (lists, search index, an event's `.ics`).",
+            site="Its page shows it whole (its headings moved under the page's `<h1>`: the first an `<h2>`, none "
+                 "more than a level below the one it comes under); the start of its text stands in for `summary` "
+                 "when there is none (lists, search index, an event's `.ics`).",
         ),
         "summary": Doc(
             qualifier="plain text",

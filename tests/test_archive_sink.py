@@ -252,7 +252,8 @@ def test_a_blog_post_is_shown_in_full_where_its_own_url_points(network):
     page = network.page(path)
     assert page.headings["h1"] == ["Seminar 3 report"]
     assert page.headings["h2"][:1] == ["Notes"]  # the body's h1 is moved under the page's own
-    assert page.headings["h4"] == ["Ward rounds"]  # and the rest moved as much
+    assert page.headings["h3"] == ["Ward rounds"]  # one level below it: the level skipped in the body is not here
+    assert "h4" not in page.headings
     assert "Too many people." in page.words and "Pamela Fisher · 10 January 2016" in page.words
     assert page.meta["og:url"] == "https://network.example.org/blog/seminar-3-report/"
     assert page.meta["og:type"] == "article"

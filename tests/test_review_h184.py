@@ -26,6 +26,8 @@ from tests.test_archive_browser import AXE, TOML, QuietHandler, Served, open_tab
 
 SEARCH_LABEL = "Search every blog post, news item, job and event"
 STAGE = {"run": 1}
+MINUTES = ("<p>Present: all.</p><h2>Funding</h2><p>Agreed.</p><h4>The small grant</h4><p>Spent.</p>"
+           "<h3>Next year</h3><p>To ask.</p><h1>Any other business</h1><p>None.</p><h3>Date of next meeting</h3>")
 ROTA = ("<p>Who is on when.</p><table><tr>" + "".join(f"<td>Volunteer number {n}</td>" for n in range(12))
         + "</tr></table><pre>" + "rota --week=1 " * 30 + "</pre><p>Thank you all.</p>")
 
@@ -53,6 +55,8 @@ def items() -> list:
     ]
     listed.append(_item(Kind.POST, "Rota in a table", "rota", published=utc(2016, 1, 9), themes=["peer support"],
                         url="", body_html=ROTA))
+    listed.append(_item(Kind.POST, "Minutes of the steering group", "minutes", published=utc(2016, 1, 8),
+                        themes=["peer support"], url="", body_html=MINUTES))
     if STAGE["run"] == 1:
         listed.append(_item(Kind.NEWS, "Partner centre opens", "news", published=utc(2016, 1, 11),
                             themes=["peer support"]))
@@ -161,7 +165,8 @@ def test_an_issue_keeps_the_emails_order_of_sections_after_an_event_is_made_news
     expect(tab.locator("main section h2")).to_have_text(["From the blog", "Partner news", "Jobs", "Events"])
     news = tab.locator("section", has=tab.get_by_role("heading", name="Partner news"))
     expect(news.locator("h3")).to_have_text(["Drop-in café"])
-    titles = ["Notes from St Catherine’s: “open dialogue” in practice", "Rota in a table", "Drop-in café",
+    titles = ["Notes from St Catherine’s: “open dialogue” in practice", "Rota in a table",
+              "Minutes of the steering group", "Drop-in café",
               "Peer support worker", "Listening workshop"]
     tab.goto(served.url + site.ARCHIVE_INDEX)
     expect(tab.locator("#issue-1 ul.titles a")).to_have_text(titles)
@@ -187,5 +192,20 @@ def test_a_posts_wide_table_and_code_scroll_by_keyboard_and_pass_axe(served, bro
         assert scroller.evaluate("e => getComputedStyle(e).outlineStyle") == "solid"
         tab.keyboard.press("ArrowRight")
         tab.wait_for_function("e => e.scrollLeft > 0", arg=scroller.element_handle())
+    context.close()
+    log.assert_quiet()
+
+
+def test_a_posts_headings_go_down_one_level_at_a_time(served, browser):
+    """A post written with a heading level skipped (## then ####, as Markdown lets one) is shown with each heading
+    at most one level below the one before, under the page's h1; axe's heading-order failed on it."""
+    context, tab, log = open_tab(browser)
+    (post,) = [item for item in items() if item.title == "Minutes of the steering group"]
+    tab.goto(served.url + site.item_path(served.project, post))
+    headings = tab.locator(".body").locator("h1, h2, h3, h4, h5, h6")
+    assert headings.evaluate_all("hs => hs.map(h => h.tagName + ' ' + h.textContent)") == [
+        "H2 Funding", "H3 The small grant", "H3 Next year", "H2 Any other business", "H3 Date of next meeting"]
+    results = AXE.run(tab)
+    assert results.violations_count == 0, results.generate_report()
     context.close()
     log.assert_quiet()

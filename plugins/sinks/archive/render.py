@@ -173,18 +173,37 @@ def _section(path: str) -> tuple[str | None, str]:
 
 
 def body_html(html: str) -> Markup:
-    """An item's sanitised body for a page whose h1 is the item's title: its headings moved so the
-    highest is an h2, every image without alt text given an empty one (it decorates; the
+    """An item's sanitised body for a page whose h1 is the item's title: its headings moved so that the
+    first is an h2 and each goes at most one level below the heading it comes under (`_relevel`), every
+    image without alt text given an empty one (it decorates; the
     text around it says what it shows), and every table and <pre> a place the keyboard reaches
     (tabindex 0): one wider than the column scrolls inside it (site.css), and without a mouse it could
     not be scrolled, in Safari at all (WCAG 2.1.1; axe's scrollable-region-focusable)."""
-    levels = [int(level) for _, level in _HEADING.findall(html)]
-    if levels and min(levels) != 2:
-        shift = 2 - min(levels)
-        html = _HEADING.sub(lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + shift)}", html)
+    html = _relevel(html)
     html = _IMG_WITHOUT_ALT.sub('<img alt=""', html)
     html = _SCROLLER_WITHOUT_TABINDEX.sub(lambda m: f'<{m.group(1)} tabindex="0"', html)
     return Markup(html)  # noqa: S704 - sanitised when stored
+
+
+def _relevel(html: str) -> str:
+    """The body's headings as an outline under the page's h1: a heading is one level below the nearest heading before
+    it of a higher level in the source (an h2 for one with none), so a level the source skipped (## then ####, as
+    Markdown lets one write) is not skipped on the page (axe's heading-order), and a closing tag follows its
+    opening one."""
+    above: list[tuple[int, int]] = []  # (level in the source, level on the page) of the headings it comes under
+    now = 2
+
+    def level(match: re.Match) -> str:
+        nonlocal now
+        if not match.group(1):
+            source = int(match.group(2))
+            while above and above[-1][0] >= source:
+                above.pop()
+            now = min(6, above[-1][1] + 1) if above else 2
+            above.append((source, now))
+        return f"<{match.group(1)}h{now}"
+
+    return _HEADING.sub(level, html)
 
 
 def theme_name(theme: str) -> str:

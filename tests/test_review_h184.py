@@ -28,6 +28,11 @@ SEARCH_LABEL = "Search every blog post, news item, job and event"
 STAGE = {"run": 1}
 MINUTES = ("<p>Present: all.</p><h2>Funding</h2><p>Agreed.</p><h4>The small grant</h4><p>Spent.</p>"
            "<h3>Next year</h3><p>To ask.</p><h1>Any other business</h1><p>None.</p><h3>Date of next meeting</h3>")
+PHOTOS = ('<p>The day in pictures.</p><p><a href="https://example.org/photos/day.jpg">'
+          '<img src="https://example.org/photos/day-small.jpg"></a></p>'  # no alt: as a WordPress gallery gives them
+          '<p>More <a href="https://example.org/gallery"></a>on <a href="https://example.org/album">'
+          '<img alt="" src="https://example.org/album.png"> </a>the <a href="https://example.org/x">album</a>.</p>'
+          '<p><a href="https://example.org/hall"><img alt="The hall, full" src="https://example.org/hall.png"></a></p>')
 ROTA = ("<p>Who is on when.</p><table><tr>" + "".join(f"<td>Volunteer number {n}</td>" for n in range(12))
         + "</tr></table><pre>" + "rota --week=1 " * 30 + "</pre><p>Thank you all.</p>")
 
@@ -57,6 +62,8 @@ def items() -> list:
                         url="", body_html=ROTA))
     listed.append(_item(Kind.POST, "Minutes of the steering group", "minutes", published=utc(2016, 1, 8),
                         themes=["peer support"], url="", body_html=MINUTES))
+    listed.append(_item(Kind.POST, "Photos from the day", "photos", published=utc(2016, 1, 7),
+                        themes=["peer support"], url="", body_html=PHOTOS))
     if STAGE["run"] == 1:
         listed.append(_item(Kind.NEWS, "Partner centre opens", "news", published=utc(2016, 1, 11),
                             themes=["peer support"]))
@@ -166,7 +173,7 @@ def test_an_issue_keeps_the_emails_order_of_sections_after_an_event_is_made_news
     news = tab.locator("section", has=tab.get_by_role("heading", name="Partner news"))
     expect(news.locator("h3")).to_have_text(["Drop-in café"])
     titles = ["Notes from St Catherine’s: “open dialogue” in practice", "Rota in a table",
-              "Minutes of the steering group", "Drop-in café",
+              "Minutes of the steering group", "Photos from the day", "Drop-in café",
               "Peer support worker", "Listening workshop"]
     tab.goto(served.url + site.ARCHIVE_INDEX)
     expect(tab.locator("#issue-1 ul.titles a")).to_have_text(titles)
@@ -209,3 +216,25 @@ def test_a_posts_headings_go_down_one_level_at_a_time(served, browser):
     assert results.violations_count == 0, results.generate_report()
     context.close()
     log.assert_quiet()
+
+
+def test_every_link_in_a_post_has_a_name(served, browser):
+    """A link whose only content is an image with no alt text (a photo linking to its full size), or nothing at all
+    (what was in it was not kept), has no name a screen reader can say (axe's link-name, WCAG 2.4.4 and 4.1.2): the
+    first is named by where it leads, the second is no link."""
+    context, tab, log = open_tab(browser)
+    (post,) = [item for item in items() if item.title == "Photos from the day"]
+    tab.goto(served.url + site.item_path(served.project, post))
+    results = AXE.run(tab)
+    assert results.violations_count == 0, results.generate_report()
+    body = tab.locator(".body")
+    expect(body.get_by_role("link")).to_have_count(4)
+    expect(body.get_by_role("link", name="The image at full size (example.org)")).to_have_attribute(
+        "href", "https://example.org/photos/day.jpg")
+    expect(body.get_by_role("link", name="A link to example.org")).to_have_attribute(
+        "href", "https://example.org/album")
+    expect(body.get_by_role("link", name="album", exact=True)).to_be_visible()
+    expect(body.get_by_role("link", name="The hall, full")).to_be_visible()  # an image's own alt is its name
+    expect(body).to_contain_text("More on the album.")
+    context.close()
+    assert log.dialogs == [] and log.page_errors == []  # the images are elsewhere: not fetched (open_tab)

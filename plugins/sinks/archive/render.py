@@ -15,11 +15,13 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import date
+from html import unescape as html_unescape
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from pipeline import site
 from pipeline.config import Project
@@ -31,6 +33,13 @@ SECTIONS = frozenset({site.ARCHIVE_INDEX, site.THEMES, site.JOBS, site.EVENTS, s
 _HEADING = re.compile(r"<(/?)h([1-6])\b", re.I)
 _IMG_WITHOUT_ALT = re.compile(r"<img\b(?![^>]*\balt=)", re.I)
 _SCROLLER_WITHOUT_TABINDEX = re.compile(r"<(table|pre)\b(?![^>]*\btabindex=)", re.I)
+_TAG = r'(?:[^>"]|"[^"]*")*>'  # the rest of a tag as nh3 writes it: attribute values in double quotes
+_LINK = re.compile(rf"<a\b({_TAG})(.*?)</a>", re.I | re.S)
+_IMG = re.compile(rf"<img\b{_TAG}", re.I)
+_ANY_TAG = re.compile(rf"<{_TAG}")
+_ALT = re.compile(r'\balt="([^"]*)"')
+_HREF = re.compile(r'\bhref="([^"]*)"')
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif")
 
 
 @dataclass
@@ -176,13 +185,42 @@ def body_html(html: str) -> Markup:
     """An item's sanitised body for a page whose h1 is the item's title: its headings moved so that the
     first is an h2 and each goes at most one level below the heading it comes under (`_relevel`), every
     image without alt text given an empty one (it decorates; the
-    text around it says what it shows), and every table and <pre> a place the keyboard reaches
+    text around it says what it shows), every link with nothing to say a name (`_name_links`), and every table and
+    <pre> a place the keyboard reaches
     (tabindex 0): one wider than the column scrolls inside it (site.css), and without a mouse it could
     not be scrolled, in Safari at all (WCAG 2.1.1; axe's scrollable-region-focusable)."""
     html = _relevel(html)
-    html = _IMG_WITHOUT_ALT.sub('<img alt=""', html)
+    html = _name_links(_IMG_WITHOUT_ALT.sub('<img alt=""', html))
     html = _SCROLLER_WITHOUT_TABINDEX.sub(lambda m: f'<{m.group(1)} tabindex="0"', html)
     return Markup(html)  # noqa: S704 - sanitised when stored
+
+
+def _name_links(html: str) -> str:
+    """Links a screen reader could name only by their address (axe's link-name, WCAG 2.4.4 and 4.1.2): one whose only
+    content is images with no alt text (a photo linking to its full size) gets its first image's alt saying where it
+    leads ("The image at full size (example.org)", "A link to example.org"); one with nothing in it at all (what it
+    held was not kept: an icon, an embed) is no link, only what space it held."""
+
+    def named(match: re.Match) -> str:
+        attributes, inner = match.groups()
+        if html_unescape(_ANY_TAG.sub("", inner)).strip():
+            return match.group(0)
+        images = _IMG.findall(inner)
+        if not images:
+            return inner
+        if any(html_unescape(alt).strip() for image in images for alt in _ALT.findall(image)):
+            return match.group(0)
+        found = _HREF.search(attributes)
+        href = html_unescape(found.group(1)) if found else ""
+        parts = urlsplit(href)
+        where = (parts.hostname or "").removeprefix("www.") or href
+        name = (f"The image at full size ({where})" if parts.path.lower().endswith(_IMAGE_SUFFIXES)
+                else f"A link to {where}")
+        first = images[0]
+        with_name = _ALT.sub(lambda _: f'alt="{escape(name)}"', first, count=1)
+        return f"<a{attributes}{inner.replace(first, with_name, 1)}</a>"
+
+    return _LINK.sub(named, html)
 
 
 def _relevel(html: str) -> str:

@@ -188,8 +188,8 @@ DOCS: dict[type, dict[str, Doc]] = {
                  f"to {SINK_FACTS['FALLBACK_DESCRIPTION_CHARS']} characters) is the `<description>` when there is "
                  "no `summary`.",
             site="Its page shows it whole (its headings moved under the page's `<h1>`: the first an `<h2>`, none "
-                 "more than a level below the one it comes under); the start of its text stands in for `summary` "
-                 "when there is none (lists, search index, an event's `.ics`).",
+                 "more than a level below the one it comes under, none with nothing to read in it); the start of its "
+                 "text stands in for `summary` when there is none (lists, search index, an event's `.ics`).",
         ),
         "summary": Doc(
             qualifier="plain text",

@@ -39,6 +39,7 @@ _IMG = re.compile(rf"<img\b{_TAG}", re.I)
 _ANY_TAG = re.compile(rf"<{_TAG}")
 _ALT = re.compile(r'\balt="([^"]*)"')
 _HREF = re.compile(r'\bhref="([^"]*)"')
+_WHOLE_HEADING = re.compile(rf"<h([1-6])\b{_TAG}(.*?)</h\1>", re.I | re.S)
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif")
 
 
@@ -183,13 +184,14 @@ def _section(path: str) -> tuple[str | None, str]:
 
 def body_html(html: str) -> Markup:
     """An item's sanitised body for a page whose h1 is the item's title: its headings moved so that the
-    first is an h2 and each goes at most one level below the heading it comes under (`_relevel`), every
+    first is an h2 and each goes at most one level below the heading it comes under (`_relevel`), one with
+    nothing to read in it no heading (`_unhead`), every
     image without alt text given an empty one (it decorates; the
     text around it says what it shows), every link with nothing to say a name (`_name_links`), and every table and
     <pre> a place the keyboard reaches
     (tabindex 0): one wider than the column scrolls inside it (site.css), and without a mouse it could
     not be scrolled, in Safari at all (WCAG 2.1.1; axe's scrollable-region-focusable)."""
-    html = _relevel(html)
+    html = _relevel(_unhead(html))
     html = _name_links(_IMG_WITHOUT_ALT.sub('<img alt=""', html))
     html = _SCROLLER_WITHOUT_TABINDEX.sub(lambda m: f'<{m.group(1)} tabindex="0"', html)
     return Markup(html)  # noqa: S704 - sanitised when stored
@@ -203,13 +205,11 @@ def _name_links(html: str) -> str:
 
     def named(match: re.Match) -> str:
         attributes, inner = match.groups()
-        if html_unescape(_ANY_TAG.sub("", inner)).strip():
+        if _has_words(inner):
             return match.group(0)
         images = _IMG.findall(inner)
         if not images:
             return inner
-        if any(html_unescape(alt).strip() for image in images for alt in _ALT.findall(image)):
-            return match.group(0)
         found = _HREF.search(attributes)
         href = html_unescape(found.group(1)) if found else ""
         parts = urlsplit(href)
@@ -221,6 +221,25 @@ def _name_links(html: str) -> str:
         return f"<a{attributes}{inner.replace(first, with_name, 1)}</a>"
 
     return _LINK.sub(named, html)
+
+
+def _unhead(html: str) -> str:
+    """Headings with nothing to read in them (a no-break space an editor left, a decorative image) made no headings,
+    which a reader going by headings met blank (axe's empty-heading): what one holds stays, as a paragraph."""
+
+    def unheaded(match: re.Match) -> str:
+        inner = match.group(2)
+        if _has_words(inner):
+            return match.group(0)
+        return f"<p>{inner}</p>" if _IMG.search(inner) else ""
+
+    return _WHOLE_HEADING.sub(unheaded, html)
+
+
+def _has_words(inner: str) -> bool:
+    """Whether HTML has text to read: its own, or an image's alt."""
+    return bool(html_unescape(_ANY_TAG.sub("", inner)).strip()) or any(
+        html_unescape(alt).strip() for image in _IMG.findall(inner) for alt in _ALT.findall(image))
 
 
 def _relevel(html: str) -> str:

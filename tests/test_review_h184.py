@@ -255,3 +255,12 @@ def test_a_posts_empty_headings_are_no_headings(served, browser):
     assert results.violations_count == 0, results.generate_report()
     context.close()
     assert log.dialogs == [] and log.page_errors == []  # the image is elsewhere: not fetched (open_tab)
+
+
+def test_a_link_named_by_where_it_leads_whatever_the_case_of_its_tags():
+    from plugins.sinks.archive.render import body_html
+
+    assert str(body_html('<A HREF="https://www.x.org/z"><IMG SRC="q.gif"></A>')) == \
+        '<a HREF="https://www.x.org/z"><img alt="A link to x.org" SRC="q.gif"></a>'
+    unclosed = '<a href="x">' * 3 + "<h2>" * 2
+    assert str(body_html(unclosed)) == unclosed  # no end tag: nothing to name, nothing taken out

@@ -34,12 +34,13 @@ _HEADING = re.compile(r"<(/?)h([1-6])\b", re.I)
 _IMG_WITHOUT_ALT = re.compile(r"<img\b(?![^>]*\balt=)", re.I)
 _SCROLLER_WITHOUT_TABINDEX = re.compile(r"<(table|pre)\b(?![^>]*\btabindex=)", re.I)
 _TAG = r'(?:[^>"]|"[^"]*")*>'  # the rest of a tag as nh3 writes it: attribute values in double quotes
-_LINK = re.compile(rf"<a\b({_TAG})(.*?)</a>", re.I | re.S)
+# A link and what is in it, up to its end tag, never past another link's start: anchors do not nest
+_LINK = re.compile(rf"<a\b({_TAG})((?:[^<]|<(?!a\b|/a>))*)</a>", re.I)
 _IMG = re.compile(rf"<img\b{_TAG}", re.I)
 _ANY_TAG = re.compile(rf"<{_TAG}")
-_ALT = re.compile(r'\balt="([^"]*)"')
-_HREF = re.compile(r'\bhref="([^"]*)"')
-_WHOLE_HEADING = re.compile(rf"<h([1-6])\b{_TAG}(.*?)</h\1>", re.I | re.S)
+_ALT = re.compile(r'\balt="([^"]*)"', re.I)
+_HREF = re.compile(r'\bhref="([^"]*)"', re.I)
+_WHOLE_HEADING = re.compile(rf"<h([1-6])\b{_TAG}((?:[^<]|<(?!/?h[1-6]\b))*)</h\1>", re.I)
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif")
 
 

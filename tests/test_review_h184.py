@@ -51,10 +51,17 @@ def items() -> list:
               published=utc(2016, 1, 10), themes=["open dialogue", "peer support"], url="",
               body_html="<p>Søren Ødegård and Zoë on co‑production, power-sharing and Łódź.</p>"),
         _item(Kind.JOB, "Peer support worker", "job", published=utc(2016, 1, 12), themes=["peer support"],
-              job=JobDetails(organisation="Leeds Mind", location="Leeds", closing_date=date(2016, 3, 14))),
+              job=JobDetails(organisation="Leeds Mind", location="Leeds", closing_date=date(2016, 3, 14),
+                             how_to_apply="Apply online.")),
         _item(Kind.EVENT, "Listening workshop", "event", published=utc(2016, 1, 13), themes=["peer support"],
               event=EventDetails(start=utc(2016, 3, 10, 10), end=utc(2016, 3, 10, 12), timezone="Europe/London",
-                                 venue="Friends Meeting House, Manchester")),
+                                 venue="Friends Meeting House, Manchester", booking_url="https://example.org/book")),
+        _item(Kind.EVENT, "Winter gathering", "winter", published=utc(2016, 1, 6), themes=["peer support"],
+              event=EventDetails(start=utc(2016, 1, 20, 18), end=utc(2016, 1, 20, 20), venue="Leeds",
+                                 booking_url="https://example.org/book-winter")),
+        _item(Kind.JOB, "Winter sessional worker", "winter-job", published=utc(2016, 1, 5), themes=["winter"],
+              job=JobDetails(organisation="York Mind", closing_date=date(2016, 1, 25),
+                             how_to_apply="Email a CV to jobs@example.org.")),
         _item(Kind.EVENT, "Drop-in café", "drop-in", **drop_in,
               event=EventDetails(start=utc(2016, 3, 12, 10), end=utc(2016, 3, 12, 12), venue="Leeds"))
         if STAGE["run"] == 1 else _item(Kind.NEWS, "Drop-in café", "drop-in", **drop_in),
@@ -264,3 +271,21 @@ def test_a_link_named_by_where_it_leads_whatever_the_case_of_its_tags():
         '<a HREF="https://www.x.org/z"><img alt="A link to x.org" SRC="q.gif"></a>'
     unclosed = '<a href="x">' * 3 + "<h2>" * 2
     assert str(body_html(unclosed)) == unclosed  # no end tag: nothing to name, nothing taken out
+
+
+@pytest.mark.parametrize(("title", "notice", "offer", "still"), [
+    ("Winter gathering", "This event is over.", "Book a place", "Listening workshop"),
+    ("Winter sessional worker", "This job closed on Monday 25 January 2016.", "How to apply", "Peer support worker"),
+])
+def test_a_past_event_or_closed_job_offers_no_booking_or_application(served, browser, title, notice, offer, still):
+    """A past event's page said it was over, then 'Book a place' in bold; a closed job's said it had closed, then how to
+    apply. Neither is offered once over; an event to come and an open job still offer them."""
+    context, tab, log = open_tab(browser)
+    by_title = {item.title: item for item in items()}
+    tab.goto(served.url + site.item_path(served.project, by_title[title]))
+    expect(tab.locator("main")).to_contain_text(notice)
+    expect(tab.locator("main").get_by_text(offer)).to_have_count(0)
+    tab.goto(served.url + site.item_path(served.project, by_title[still]))
+    expect(tab.locator("main").get_by_text(offer)).to_have_count(1)
+    context.close()
+    log.assert_quiet()

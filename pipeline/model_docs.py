@@ -352,7 +352,7 @@ DOCS: dict[type, dict[str, Doc]] = {
             meaning="How to apply, as plain text.",
             email=f"`How to apply: …` after the excerpt (cut to {item_view.HOW_TO_APPLY_CHARS} characters).",
             feed="`How to apply:` in `<content:encoded>`.",
-            site="A \"How to apply\" heading on its page and in the issue's web version.",
+            site="A \"How to apply\" heading on its page until the job has closed, and in the issue's web version.",
         ),
     },
     EventDetails: {
@@ -429,7 +429,8 @@ DOCS: dict[type, dict[str, Doc]] = {
                 "it is taken for an announcement of this event."),
             email="A \"Book a place\" link; the text part's `Book: <url>`.",
             feed="A \"Book a place\" link in `<content:encoded>`.",
-            site="\"Book a place\" on its page and in the issue's web version; the `.ics` DESCRIPTION.",
+            site="\"Book a place\" on its page until the event is over, and in the issue's web version; the `.ics` "
+                 "DESCRIPTION.",
         ),
     },
     ProgrammeSlot: {

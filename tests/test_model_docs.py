@@ -315,7 +315,8 @@ SAMPLES: dict[str, Sample] = {
     "EventDetails.programme": Sample(E, on_event(programme=[ProgrammeSlot("10.30", "Zqprogrammemarker")]),
                                      "Zqprogrammemarker"),
     "EventDetails.prices": Sample(E, on_event(prices=[PriceTier("Zqpricesmarker", Decimal("9"))]), "Zqpricesmarker"),
-    "EventDetails.booking_url": Sample(E, on_event(booking_url="https://book.example.net/zqbook"),
+    "EventDetails.booking_url": Sample(E, on_event(booking_url="https://book.example.net/zqbook",  # an event to come:
+                                                   start=london(2016, 6, 2, 18, 0)),  # a past one's page offers none
                                        "book.example.net/zqbook"),
     "ProgrammeSlot.time": Sample(E, on_event(programme=[ProgrammeSlot("Zqtimemarker", "Registration")]),
                                  "Zqtimemarker"),

@@ -115,7 +115,7 @@ def test_a_network_writing_right_to_left_gets_an_email_that_reads_right_to_left(
     assert re.search(r'<html lang="en-GB" dir="ltr"', html)
     assert 'lang="he" dir="rtl"' in _tag_around(html, "תמיכת עמיתים")
     assert 'lang="he" dir="rtl"' in _tag_around(html, "עובדי עמיתים נפגשים מדי חודש.")
-    assert "text-align:right" not in html and "direction:rtl" not in html
+    assert html.count("text-align:right") == 2 and "direction:rtl" not in html  # the Hebrew title and text alone
 
 
 def test_the_scheduler_makes_the_issue_as_at_the_time_it_is_made_not_at_midnight(write_project):
@@ -196,3 +196,26 @@ from_email = "news@network.example.org"
     text = message.get_body(("plain",)).get_content()
     assert "Seminar to come" in text
     assert "Morning workshop" not in text  # over since the day before the issue was made
+
+
+def test_an_item_written_the_other_way_is_aligned_its_own_way_in_the_email(pipeline_project, item_factory):
+    """An item in English in an Arabic network's email had dir="ltr" but kept the text-align:right every block of
+    the email is given inline, so its lines stood against the wrong margin (and a Hebrew item in an English email
+    against the left). Its title and text now carry the alignment of their own direction."""
+    english = item_factory(Kind.POST, "Peer support", language="en", published=datetime(2016, 1, 10, tzinfo=UTC),
+                           summary="Peer workers meet monthly.")
+    toml = ('[pipeline]\nname = "MindNet"\nsite_url = "https://network.example.org"\ntimezone = "Asia/Amman"\n'
+            'language = "ar"\nworkers = 1\n')
+    arabic = pipeline_project(toml, items=[english])
+    arabic.run(as_of=date(2016, 2, 1))
+    html = arabic.email().html
+    for text in ("Peer support", "Peer workers meet monthly."):
+        tag = _tag_around(html, text)
+        assert 'dir="ltr"' in tag and "text-align:left" in tag, tag
+
+    hebrew = item_factory(Kind.NEWS, "תמיכת עמיתים", language="he", published=datetime(2016, 1, 11, tzinfo=UTC),
+                          summary="עובדי עמיתים נפגשים מדי חודש.")
+    mixed = pipeline_project(items=[hebrew])
+    mixed.run(as_of=date(2016, 2, 1))
+    tag = _tag_around(mixed.email().html, "עובדי עמיתים נפגשים מדי חודש.")
+    assert 'dir="rtl"' in tag and "text-align:right" in tag, tag

@@ -533,6 +533,27 @@ end = 2016-03-27T10:30:00+01:00
     assert [p for p in project.problems if "end is before start" in p and "'Really backwards'" in p], project.problems
 
 
+
+def test_an_event_at_a_time_the_clocks_skip_is_kept_and_the_organiser_told(pipeline_project):
+    """01:30 on 27 March 2016 never happens in London (the clocks go from 01:00 to 02:00): such a start was taken
+    silently as 02:30 BST. The event is still published, at that moment, and the run says which record holds a
+    time that does not exist, and what it was taken as."""
+    events = EVENTS.split("[[event]]\nid = \"backwards\"")[0] + """
+[[event]]
+id = "skipped-hour"
+title = "Night walk"
+posted = 2016-01-12
+start = 2016-03-27T01:30:00
+timezone = "Europe/London"
+"""
+    project = pipeline_project('[sources.e]\ntype = "events"\npath = "events.toml"\n', {"events.toml": events})
+    project.run(as_of=date(2016, 2, 1), check=False)
+    walk = next(item for item in project.items() if item.title == "Night walk")
+    assert walk.event.start.astimezone(UTC) == datetime(2016, 3, 27, 1, 30, tzinfo=UTC)  # 02:30 BST
+    (said,) = [p for p in project.problems if "Night walk" in p]
+    assert said.endswith("start 2016-03-27 01:30 does not happen in Europe/London (the clocks go forward then), "
+                         "so it is taken as 02:30; write the time meant"), said
+
 def test_many_http_feeds_in_parallel_keep_their_own_state(project_from, feed_server):
     from pipeline.runner import run, state_path
     from pipeline.state import Store

@@ -7,7 +7,7 @@ gives a date but no time (`start = 2016-02-02`) is an all-day event.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -74,6 +74,15 @@ class EventRecord(BaseModel):
         return self
 
 
+def _skipped_by_clocks(moment: date | datetime | None, tz: ZoneInfo) -> datetime | None:
+    """The time a clock time without an offset is taken as when the clocks skip it in `tz` (01:30 when they go from
+    01:00 to 02:00 is 02:30), None for one that happens."""
+    if not isinstance(moment, datetime) or moment.tzinfo is not None:
+        return None
+    taken = moment.replace(tzinfo=tz).astimezone(UTC).astimezone(tz)
+    return taken if taken.replace(tzinfo=None) != moment else None
+
+
 def _comparable(value: date | datetime, other: date | datetime) -> date | datetime:
     """`value` as it compares with `other`: the moment it names when both give an offset, else its clock time (one
     without an offset is in the event's zone, which the record may not name)."""
@@ -98,6 +107,11 @@ class EventsSource(Source):
         for event in read_records(self.settings.path, "event", EventRecord, run):
             zone = event.timezone or self.project.core.timezone
             tz = ZoneInfo(zone)
+            for name, moment in (("start", event.start), ("end", event.end)):
+                if (taken := _skipped_by_clocks(moment, tz)) is not None:
+                    run.problem(f"{self.settings.path} [[event]] {event.id!r} {event.title!r}",
+                                f"{name} {moment:%Y-%m-%d %H:%M} does not happen in {zone} (the clocks go forward "
+                                f"then), so it is taken as {taken:%H:%M}; write the time meant", skipped=False)
             url = safe_url(event.url or event.booking_url)
             yield Item(
                 id=item_id(self.instance, event.id),

@@ -2,8 +2,9 @@
    The index is search/index.json, fetched over http(s); a page opened from a folder (file://), where
    browsers fetch nothing, reads the same list from search/index.js instead. Every word typed (or
    phrase "in quotes") must appear in an item's title, summary, themes, kind or date (a job's organisation
-   and closing date, an event's time and venue: what its result shows, as the lists do); title and theme
-   matches rank first, then the newest. Both sides are folded alike (`fold`), so accents, curly
+   and closing date, an event's time, venue and speakers: what its result shows, as the lists do); a word
+   typed in the plural ("jobs", "seminars") finds the singular too; title and theme matches rank first,
+   then the newest. SHOWN results at a time: "Show more" adds the next ones. Both sides are folded alike (`fold`), so accents, curly
    apostrophes, hyphens and punctuation typed or not do not decide a match. Results are built with
    textContent, so no title can become markup. */
 (function () {
@@ -14,6 +15,8 @@
   var status = document.getElementById("search-status");
   var results = document.getElementById("search-results");
   var elsewhere = document.getElementById("search-elsewhere");
+  var more = document.getElementById("search-more");
+  var pending = [], asked = "";  /* matches not shown yet, best first; for what query */
   var entries = null;
   document.getElementById("search-no-script").hidden = true;
 
@@ -51,19 +54,34 @@
     return list.map(function (e) {
       return {e: e, title: fold(e.title), themes: fold((e.themes || []).join(" ")),
               rest: fold([e.summary, e.label, e.kind, e.day, e.date, e.organisation, e.closing_day, e.when,
-                          e.venue].join(" "))};
+                          e.venue, e.speakers].join(" "))};
     });
   }
 
+  /* A term and, when its last word looks plural, that word's singular ("jobs": "job"; "charities": "charity";
+     "classes": "class"): a term matches where any of them appears (as a word's start or inside it). */
+  function forms(term) {
+    var found = [term], last = /(\S+)$/.exec(term)[1], head = term.slice(0, term.length - last.length);
+    if (last.length > 3 && /ies$/.test(last)) found.push(head + last.slice(0, -3) + "y");
+    if (last.length > 3 && /(s|x|z|ch|sh)es$/.test(last)) found.push(head + last.slice(0, -2));
+    if (last.length > 2 && /[^siu']s$/.test(last)) found.push(head + last.slice(0, -1));
+    return found;
+  }
+
+  function within(text, variants) {
+    for (var i = 0; i < variants.length; i++) if (text.indexOf(variants[i]) >= 0) return true;
+    return false;
+  }
+
   function search(query) {
-    var words = terms(query);
+    var words = terms(query).map(forms);
     if (!words.length) return null;
     var found = [];
     entries.forEach(function (x) {
       var score = 0;
       for (var i = 0; i < words.length; i++) {
         var w = words[i];
-        var hit = (x.title.indexOf(w) >= 0 ? 3 : 0) + (x.themes.indexOf(w) >= 0 ? 2 : 0) + (x.rest.indexOf(w) >= 0 ? 1 : 0);
+        var hit = (within(x.title, w) ? 3 : 0) + (within(x.themes, w) ? 2 : 0) + (within(x.rest, w) ? 1 : 0);
         if (!hit) return;
         score += hit;
       }
@@ -94,13 +112,19 @@
   function show(query) {
     results.textContent = "";
     var found = search(query);
-    if (found === null) { status.textContent = ""; elsewhere.hidden = true; return; }
-    var n = found.length;
-    status.textContent = n === 0 ? "Nothing matches \u201c" + query + "\u201d." :
-      (n === 1 ? "1 item matches" : n + " items match") + " \u201c" + query + "\u201d" +
-      (n > SHOWN ? "; the first " + SHOWN + " are shown." : ".");
-    elsewhere.hidden = n > 0;
-    found.slice(0, SHOWN).forEach(function (f) {
+    pending = found || [];
+    asked = query;
+    if (found === null) { status.textContent = ""; elsewhere.hidden = true; more.hidden = true; return; }
+    elsewhere.hidden = found.length > 0;
+    showMore(query, found.length);
+  }
+
+  /* The next SHOWN results of `pending` under those shown, and what the status says of them. The focus stays
+     on "Show more" while more remain, else goes to the first result added, so a keyboard reader reads on. */
+  function showMore(query, n) {
+    var next = pending.slice(0, SHOWN), first = null;
+    pending = pending.slice(SHOWN);
+    next.forEach(function (f) {
       var e = f.x.e;
       var article = element("article", "", "entry");
       var heading = element("h2");
@@ -114,7 +138,15 @@
       var item = element("li");
       item.appendChild(article);
       results.appendChild(item);
+      first = first || link;
     });
+    var shown = results.children.length;
+    status.textContent = n === 0 ? "Nothing matches \u201c" + query + "\u201d." :
+      (n === 1 ? "1 item matches" : n + " items match") + " \u201c" + query + "\u201d" +
+      (shown < n ? "; the first " + shown + " are shown." : ".");
+    var hadFocus = document.activeElement === more;
+    more.hidden = !pending.length;
+    if (hadFocus && more.hidden && first) first.focus();
   }
 
   function ready(list) {
@@ -148,6 +180,9 @@
     if (!entries) return;
     clearTimeout(timer);
     timer = setTimeout(function () { show(input.value); }, 150);
+  });
+  more.addEventListener("click", function () {
+    showMore(asked, results.children.length + pending.length);
   });
   form.addEventListener("submit", function (event) {
     if (!entries) return;  /* not loaded yet: let the form reload the page with ?q= */

@@ -1,6 +1,6 @@
 """Search across every item from static files: search/index.json (title, url, date, kind, themes,
 summary of every item; a job's organisation and closing date, an event's time and venue, which its result
-shows as the lists do), the same as search/index.js for a page opened from a folder (file://, where
+shows as the lists do, and its speakers), the same as search/index.js for a page opened from a folder (file://, where
 a browser will not fetch a file), and a small script on search/index.html. Without JavaScript the
 search page says so and links the lists by issue, theme and month.
 """
@@ -21,7 +21,7 @@ SCRIPT_TEMPLATE = "site/search.js"
 
 def plan_search(built: Site) -> list[Planned]:
     entries = list(reversed(built.facts.values()))  # newest first: the facts are oldest first
-    made_from = key(built.version, "search index 2", built.prints(entries))
+    made_from = key(built.version, "search index 3", built.prints(entries))
     tz = built.project.tz
 
     def records() -> list[dict]:  # each item's date as its pages give it: in the project's zone
@@ -48,9 +48,10 @@ def plan_search(built: Site) -> list[Planned]:
 
 def _particulars(entry: Facts) -> dict[str, str]:
     """What a list says of a job (organisation, closing day) or an event (when, venue) beside its kind
-    (templates/site/macros.html, `entry`): its search result says the same, and a search finds it by them."""
+    (templates/site/macros.html, `entry`): its search result says the same, and a search finds it by them, and by an
+    event's speakers."""
     if entry.kind == "job":
         return {"organisation": entry.organisation, "closing_day": entry.closing_day}
     if entry.kind == "event":
-        return {"when": entry.when, "venue": entry.venue}
+        return {"when": entry.when, "venue": entry.venue, "speakers": entry.speakers}
     return {}

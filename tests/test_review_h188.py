@@ -1,0 +1,122 @@
+"""The readers' site after a real run, as a reader meets it (headless Chromium where the page's script is the point):
+search that finds plurals and an event's speakers and shows every match, lists that mark an item in another
+language, and a themes index in the order a reader looks for a theme, with a page of its own for a theme 'ß'."""
+
+from __future__ import annotations
+
+import dataclasses
+import textwrap
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import ThreadingHTTPServer
+
+import pytest
+from playwright.sync_api import expect
+
+from pipeline import hookimpl, site
+from pipeline.components import Source
+from pipeline.config import load_project
+from pipeline.models import EventDetails, Kind
+from pipeline.runner import run
+from tests.conftest import BASE_TOML, make_item
+from tests.test_archive_browser import TOML, QuietHandler, Served, open_tab, utc
+
+SEARCH_LABEL = "Search every blog post, news item, job and event"
+MANY = 130  # news items that all match one word: more than a page of results
+
+
+def _item(kind: Kind, title: str, key: str, **fields):
+    return dataclasses.replace(make_item(kind, title, source="review-net", **fields), id=f"review-net-{key}")
+
+
+def items() -> list:
+    listed = [
+        _item(Kind.EVENT, "Autumn seminar", "seminar", published=utc(2016, 1, 13), themes=["Ärzte"],
+              event=EventDetails(start=utc(2016, 3, 10, 10), end=utc(2016, 3, 10, 12), venue="Leeds",
+                                 speakers=("Ngozi Adichie", "Tomasz Wójcik"))),
+        _item(Kind.POST, "Cyfarfod yr haf", "welsh", published=utc(2016, 1, 12), themes=["Zebra"],
+              language="cy", body_html="<p>Croeso i bawb.</p>"),
+        _item(Kind.POST, "שלום לכולם", "hebrew", published=utc(2016, 1, 11), themes=["ß"],
+              language="he", body_html="<p>ברוכים הבאים.</p>"),
+        _item(Kind.POST, "Plain English post", "english", published=utc(2016, 1, 10), themes=["apples"],
+              language="en-US", body_html="<p>Hello.</p>"),
+    ]
+    listed += [_item(Kind.NEWS, f"Bulletin number {n}", f"bulletin-{n}", published=utc(2015, 12, 1 + n % 28, n % 24),
+                     themes=["bulletins"]) for n in range(MANY)]
+    return listed
+
+
+class ReviewSource(Source):
+    name = "review-network"
+    complete = True
+
+    def fetch(self, run):
+        return items()
+
+
+class ReviewPlugin:
+    @hookimpl
+    def register_sources(self, register):
+        register(ReviewSource)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[Served]:
+    root = tmp_path_factory.mktemp("site-review-h188")
+    toml = TOML.replace('[sources.network]\ntype = "browser-test-network"',
+                        '[sources.review-net]\ntype = "review-network"')
+    (root / "pipeline.toml").write_text(textwrap.dedent(BASE_TOML) + toml, encoding="utf-8")
+    project = load_project(root / "pipeline.toml", extra_plugins=[("review-network", ReviewPlugin())])
+    from datetime import date
+
+    report = run(project, as_of=date(2016, 2, 1))
+    assert report.exit_code == 0, (report.results, report.problems)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(project.core.out_dir)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Served(project, f"http://127.0.0.1:{server.server_address[1]}/")
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def _search(served, browser, query):
+    context, tab, log = open_tab(browser)
+    tab.goto(served.url + site.SEARCH)
+    tab.get_by_label(SEARCH_LABEL).fill(query)
+    return context, tab, log
+
+
+# -- 1. search ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("query", "title"), [
+    ("events", "Autumn seminar"),  # the kind, as a reader says it of more than one
+    ("seminars", "Autumn seminar"),  # a word of the title, plural
+    ("Adichie", "Autumn seminar"),  # a speaker
+    ("Wojcik", "Autumn seminar"),  # a speaker, typed without the accent
+])
+def test_search_finds_plurals_and_speakers(served, browser, query, title):
+    context, tab, log = _search(served, browser, query)
+    expect(tab.locator("#search-results h2")).to_have_text([title])
+    context.close()
+    log.assert_quiet()
+
+
+def test_search_shows_every_match_on_asking(served, browser):
+    """More matches than are shown at once: the reader can see the rest, not only 'the first 100 are shown'."""
+    context, tab, log = _search(served, browser, "bulletin")
+    expect(tab.get_by_role("status")).to_contain_text(f"{MANY} items match")
+    shown = tab.locator("#search-results > li")
+    first = shown.count()
+    assert 0 < first < MANY
+    while shown.count() < MANY:
+        before = shown.count()
+        tab.get_by_role("button", name="Show more").click()
+        expect(shown).not_to_have_count(before)
+    expect(shown).to_have_count(MANY)
+    expect(tab.get_by_role("button", name="Show more")).to_have_count(0)
+    titles = shown.locator("h2").all_inner_texts()
+    assert len(set(titles)) == MANY
+    context.close()
+    log.assert_quiet()

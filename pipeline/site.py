@@ -327,20 +327,39 @@ def theme_path(theme: str) -> str:
     return f"{THEMES}{name}/"
 
 
+def fold_theme(theme: str) -> str:
+    """A theme as its spellings compare: case and accents folded, spaces made one ('Ärzte' is 'arzte', 'ß' is 'ss',
+    'ΥΓΕΙΑ' is 'υγεια'). The themes index sorts by it, so 'Ärzte' comes with the A's."""
+    decomposed = unicodedata.normalize("NFKD", theme).casefold()
+    return " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).split())
+
+
 def _script_digest(theme: str) -> str | None:
     """A piece of a digest of a theme with letters or digits outside the Latin script, or with nothing the slug
-    keeps, folded (case and accents: 'ΥΓΕΙΑ' is 'Υγεία'); None for any other theme."""
-    decomposed = unicodedata.normalize("NFKD", theme).casefold()
-    folded = " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).split())
-    if any(ch.isalnum() and not ch.isascii() for ch in folded) or (folded and not re.search("[a-z0-9]", folded)):
+    keeps ('ß', which the slug drops, as it does emoji and punctuation), folded (case and accents: 'ΥΓΕΙΑ' is
+    'Υγεία'); None for any other theme."""
+    folded = fold_theme(theme)
+    if any(ch.isalnum() and not ch.isascii() for ch in folded) or (folded and not _slug_keeps(theme)):
         return hashlib.sha256(folded.encode()).hexdigest()[:8]
     return None
 
 
+def _slug_keeps(theme: str) -> bool:
+    """Whether the slug of `theme` keeps a letter or digit of it (not of 'ß' or '🙂')."""
+    return re.search("[a-z0-9]", unicodedata.normalize("NFKD", theme).encode("ascii", "ignore").decode().lower()) \
+        is not None
+
+
 def _cut_theme_path(theme: str) -> str | None:
-    """Where a long theme's page was while its address was only its slug cut at `THEME_SLUG` characters (as
-    addresses were made until November 2026), or None for a theme whose address never changed."""
-    if len(slug(theme, limit=None)) <= THEME_SLUG or _script_digest(theme) is not None:
+    """Where a theme's page was before its address changed, or None for a theme whose address never changed: a long
+    theme's while its address was only its slug cut at `THEME_SLUG` characters (as addresses were made until November
+    2026); themes/item/ for one whose slug keeps nothing of it but whose folded name is ASCII ('ß', folded 'ss'), which
+    had no digest until December 2026."""
+    if _script_digest(theme) is not None:
+        folded = fold_theme(theme)
+        old_digest = any(ch.isalnum() and not ch.isascii() for ch in folded) or not re.search("[a-z0-9]", folded)
+        return None if old_digest else f"{THEMES}item/"
+    if len(slug(theme, limit=None)) <= THEME_SLUG:
         return None
     return f"{THEMES}{slug(theme, THEME_SLUG)}/"
 
@@ -382,8 +401,8 @@ def split_theme(path: str, carried: Iterable[str]) -> list[str]:
 
 
 def _cut_addresses(carried: Iterable[str]) -> dict[str, dict[str, str]]:
-    """Each address long themes of `carried` had while it was their slug cut short (`_cut_theme_path`) -> the page of
-    each such theme now -> one spelling of it."""
+    """Each address themes of `carried` had before theirs changed (`_cut_theme_path`: a long one's slug cut short)
+    -> the page of each such theme now -> one spelling of it."""
     cut: dict[str, dict[str, str]] = {}
     for theme in sorted(carried):
         if (was := _cut_theme_path(theme)) is not None:

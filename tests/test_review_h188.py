@@ -120,3 +120,26 @@ def test_search_shows_every_match_on_asking(served, browser):
     assert len(set(titles)) == MANY
     context.close()
     log.assert_quiet()
+
+
+# -- 3. the themes index -----------------------------------------------------------------------
+
+def test_themes_index_sorts_by_folded_name_and_ss_has_its_own_page(served, browser):
+    context, tab, log = open_tab(browser)
+    tab.goto(served.url + site.THEMES)
+    names = tab.locator("ul.groups a").all_inner_texts()
+    assert names == ["Apples", "Ärzte", "Bulletins", "ß", "Zebra"], names
+    assert site.theme_path("ß") != f"{site.THEMES}item/"
+    tab.locator("ul.groups").get_by_role("link", name="ß", exact=True).click()
+    expect(tab.locator("h1")).to_have_text("ß")
+    expect(tab.locator("main").get_by_role("link", name="שלום לכולם")).to_be_visible()
+    context.close()
+    log.assert_quiet()
+
+
+def test_a_ss_themes_old_page_leads_on():
+    """The page a theme 'ß' had (themes/item/) leads to where it is now; two such themes share it no more."""
+    assert site.theme_path("ß") != site.theme_path("ẞß")
+    from pipeline.site import _cut_addresses
+
+    assert _cut_addresses(["ß"]) == {f"{site.THEMES}item/": {site.theme_path("ß"): "ß"}}

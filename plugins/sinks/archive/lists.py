@@ -95,7 +95,7 @@ def _themes(built: Site, newest_first: list[Facts]) -> list[Planned]:
                                                        f"newest first.", feeds=feeds if built.has_rss else []),
             heading=theme_name(theme), intro=f"Every blog post, news item, job and event on {theme}, newest first.",
             theme_feed=site.theme_feed_path(theme) if built.has_rss else "")
-    groups.sort(key=lambda g: g.name.casefold())
+    groups.sort(key=lambda g: (site.fold_theme(g.name), g.name))  # 'Ärzte' with the A's, as a reader looks for it
     planned += _index(built, site.THEMES, "themes index", "Themes", groups,
                       f"Every theme of {built.project.core.name}, with how many items carry it.")
     return planned

@@ -265,8 +265,10 @@ def _relevel(html: str) -> str:
 
 
 def theme_name(theme: str) -> str:
-    """A theme as a heading shows it: 'peer support' -> 'Peer support'."""
-    return theme[:1].upper() + theme[1:]
+    """A theme as a heading shows it: 'peer support' -> 'Peer support'. A first letter with no capital of its own
+    ('ß', whose upper case is 'SS') stays as it is."""
+    first = theme[:1].upper()
+    return (first if len(first) == 1 else theme[:1]) + theme[1:]
 
 
 def month_name(month: str) -> str:

@@ -122,6 +122,39 @@ def test_search_shows_every_match_on_asking(served, browser):
     log.assert_quiet()
 
 
+# -- 2. lists mark an item's language ---------------------------------------------------------
+
+@pytest.mark.parametrize("where", ["front", "theme", "month", "archive"])
+def test_lists_mark_an_item_in_another_language(served, browser, where):
+    context, tab, log = open_tab(browser)
+    by_title = {item.title: item for item in items()}
+    pages = {"front": site.FRONT_PAGE, "archive": site.ARCHIVE_INDEX, "month": site.month_path(utc(2016, 1, 1).date())}
+    for title, lang, direction in (("Cyfarfod yr haf", "cy", None), ("שלום לכולם", "he", "rtl"),
+                                   ("Plain English post", None, None)):
+        item = by_title[title]
+        path = pages.get(where) or site.theme_path(item.themes[0])
+        tab.goto(served.url + path)
+        link = tab.locator("main").get_by_role("link", name=title, exact=True).first
+        marked = link.evaluate("a => { const e = a.closest('[lang]'); return e ? [e.tagName, e.lang, e.dir] : null; }")
+        if lang is None:
+            assert marked[0] == "HTML", marked  # the site's own: nothing said
+        else:
+            assert marked[0] != "HTML" and marked[1] == lang and marked[2] == (direction or ""), marked
+    context.close()
+    log.assert_quiet()
+
+
+@pytest.mark.parametrize(("query", "lang", "direction"), [("Cyfarfod", "cy", ""), ("שלום", "he", "rtl"),
+                                                           ("Plain English", "", "")])
+def test_a_search_result_in_another_language_is_marked(served, browser, query, lang, direction):
+    context, tab, log = _search(served, browser, query)
+    heading = tab.locator("#search-results h2")
+    expect(heading).to_have_count(1)
+    assert heading.evaluate("h => [h.lang, h.dir]") == [lang, direction]
+    context.close()
+    log.assert_quiet()
+
+
 # -- 3. the themes index -----------------------------------------------------------------------
 
 def test_themes_index_sorts_by_folded_name_and_ss_has_its_own_page(served, browser):

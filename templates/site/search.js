@@ -4,7 +4,8 @@
    phrase "in quotes") must appear in an item's title, summary, themes, kind or date (a job's organisation
    and closing date, an event's time, venue and speakers: what its result shows, as the lists do); a word
    typed in the plural ("jobs", "seminars") finds the singular too; title and theme matches rank first,
-   then the newest. SHOWN results at a time: "Show more" adds the next ones. Both sides are folded alike (`fold`), so accents, curly
+   then the newest. SHOWN results at a time: "Show more" adds the next ones. A result in another language
+   than the site's has its title and summary marked with its lang (and dir), as the lists have them. Both sides are folded alike (`fold`), so accents, curly
    apostrophes, hyphens and punctuation typed or not do not decide a match. Results are built with
    textContent, so no title can become markup. */
 (function () {
@@ -133,7 +134,11 @@
       heading.appendChild(link);
       article.appendChild(heading);
       article.appendChild(element("p", meta(e).join(" \u00b7 "), "meta"));
-      if (e.summary) article.appendChild(element("p", e.summary));
+      var summary = e.summary ? element("p", e.summary) : null;
+      if (summary) article.appendChild(summary);
+      [heading, summary].forEach(function (node) {  /* an item in another language than the site's, as lists mark it */
+        if (node && e.lang) { node.lang = e.lang; if (e.dir) node.dir = e.dir; }
+      });
       if (e.themes && e.themes.length) article.appendChild(element("p", "Themes: " + e.themes.join(", "), "meta"));
       var item = element("li");
       item.appendChild(article);

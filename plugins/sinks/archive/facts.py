@@ -20,7 +20,7 @@ from pipeline.models import Item
 from pipeline.state import Store
 from pipeline.state import site as site_state
 
-FACTS_VERSION = "7"  # change when what Facts holds, or how it is made, changes
+FACTS_VERSION = "8"  # change when what Facts holds, or how it is made, changes
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class Facts:
     venue: str = ""
     home: str = ""  # its page when an older item has the page its own URL names (`site.kind_path`)
     speakers: str = ""  # an event's, as its page gives them: search finds an event by them
+    language: str = ""  # the item's when another than the site's (`site.other_language`): its `lang` in the lists
 
     def open_at(self, moment: datetime, horizon: current.Horizons) -> bool:
         """A job still open at `moment` (its closing day included; one with no closing date for a while after it was
@@ -76,7 +77,8 @@ def facts_of(project: Project, item: Item, fingerprint: str) -> Facts:
         start=event.start.astimezone(UTC).isoformat() if event else "",
         finishes=event.finishes.astimezone(UTC).isoformat() if event else "",
         when=view.event.when if view.event else "", venue=view.event.venue if view.event else "",
-        home=site.kind_path(item), speakers=view.event.speakers if view.event else "")
+        home=site.kind_path(item), speakers=view.event.speakers if view.event else "",
+        language=site.other_language(project, item))
 
 
 def content_print(item: Item) -> str:

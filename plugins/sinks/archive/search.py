@@ -21,14 +21,14 @@ SCRIPT_TEMPLATE = "site/search.js"
 
 def plan_search(built: Site) -> list[Planned]:
     entries = list(reversed(built.facts.values()))  # newest first: the facts are oldest first
-    made_from = key(built.version, "search index 3", built.prints(entries))
+    made_from = key(built.version, "search index 4", built.prints(entries))
     tz = built.project.tz
 
     def records() -> list[dict]:  # each item's date as its pages give it: in the project's zone
         return [{"title": e.title, "url": site.url(built.project, e.path), "path": e.path,
                  "date": datetime.fromisoformat(e.published).astimezone(tz).date().isoformat(),
                  "day": e.day, "kind": e.kind, "label": KIND_LABELS[e.kind], "themes": e.themes,
-                 "summary": e.summary, **_particulars(e)} for e in entries]
+                 "summary": e.summary, **_particulars(e), **_language(built, e)} for e in entries]
 
     def as_json() -> str:
         return json.dumps(records(), ensure_ascii=False, separators=(",", ":"))
@@ -55,3 +55,13 @@ def _particulars(entry: Facts) -> dict[str, str]:
     if entry.kind == "event":
         return {"when": entry.when, "venue": entry.venue, "speakers": entry.speakers}
     return {}
+
+
+def _language(built: Site, entry: Facts) -> dict[str, str]:
+    """An item's language when another than the site's, and its direction when that is another too: its result's
+    title and summary are marked with them, as the lists mark them (templates/site/macros.html, `lang`)."""
+    if not entry.language:
+        return {}
+    written = site.direction(entry.language)
+    other_way = written != site.direction(built.project.core.language)
+    return {"lang": entry.language, **({"dir": written} if other_way else {})}

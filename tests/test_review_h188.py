@@ -176,3 +176,39 @@ def test_a_ss_themes_old_page_leads_on():
     from pipeline.site import _cut_addresses
 
     assert _cut_addresses(["ß"]) == {f"{site.THEMES}item/": {site.theme_path("ß"): "ß"}}
+
+
+def test_the_page_and_feed_a_theme_ss_had_lead_to_its_page_now(tmp_path, monkeypatch):
+    """A site made before 'ß' took a digest had its theme page and feed at themes/item/: after the next run they lead
+    to the theme's page and feed now (bookmarks, feed readers and sent emails name them)."""
+    from datetime import date
+
+    from plugins.sinks.rss.sink import RssSink
+
+    def old_digest(theme):  # as the code was: a theme folded to ASCII letters ('ss') took no digest
+        folded = site.fold_theme(theme)
+        if any(ch.isalnum() and not ch.isascii() for ch in folded) or (folded and not __import__("re").search(
+                "[a-z0-9]", folded)):
+            return __import__("hashlib").sha256(folded.encode()).hexdigest()[:8]
+        return None
+
+    toml = TOML.replace('[sources.network]\ntype = "browser-test-network"',
+                        '[sources.review-net]\ntype = "review-network"')
+    (tmp_path / "pipeline.toml").write_text(textwrap.dedent(BASE_TOML) + toml, encoding="utf-8")
+    project = load_project(tmp_path / "pipeline.toml", extra_plugins=[("review-network", ReviewPlugin())])
+    old = f"{site.THEMES}item/"
+    with monkeypatch.context() as before:
+        before.setattr(site, "_script_digest", old_digest)
+        before.setattr(RssSink, "_made_from", lambda self, run: "the code before")
+        assert site.theme_path("ß") == old
+        assert run(project, as_of=date(2016, 2, 1)).exit_code == 0
+    assert site.file(project, old).is_file() and site.file(project, old + site.FEED_FILE).is_file()
+
+    assert run(project, as_of=date(2016, 2, 2)).exit_code == 0
+
+    now = site.theme_path("ß")
+    assert now != old and site.file(project, now).is_file()
+    page = site.file(project, old).read_text(encoding="utf-8")
+    assert "This page has moved" in page and site.href(old, now) in page
+    feed = site.file(project, old + site.FEED_FILE).read_text(encoding="utf-8")
+    assert "This feed has moved" in feed and site.url(project, site.theme_feed_path("ß")) in feed

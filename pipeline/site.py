@@ -312,6 +312,13 @@ def event_calendar_path(project: Project, item: Item, owners: Mapping[str, str] 
     return item_path(project, item, owners) + "event.ics"
 
 
+def theme_label(theme: str) -> str:
+    """A theme as a heading or a feed's title shows it: 'peer support' -> 'Peer support'; 'Open Dialogue' stays as
+    it is. A first letter with no capital of its own ('ß', whose upper case is 'SS') stays as it is."""
+    first = theme[:1].upper()
+    return (first if len(first) == 1 else theme[:1]) + theme[1:]
+
+
 def theme_path(theme: str) -> str:
     """themes/<slug>/. A theme with letters or digits outside the Latin script (which the slug drops), or
     with nothing the slug keeps (emoji, punctuation), gets a piece of a digest of its name as well, so two

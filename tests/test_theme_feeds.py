@@ -339,3 +339,12 @@ def test_the_feed_two_long_themes_shared_before_their_addresses_took_a_digest_na
     for theme in (wards, teams):
         assert site.url(project, site.theme_feed_path(theme)) in split.findtext("description")
     assert_valid(old.read_bytes(), site.url(project, old.relative_to(project.core.out_dir).as_posix()))
+
+
+def test_a_themes_feed_titles_it_as_its_page_heads_it():
+    """The feed of a theme 'ß' was titled 'SS' ('ß'.upper()), where its page's heading keeps 'ß' (review h188): one
+    rule, `site.theme_label`, for both."""
+    from plugins.sinks.rss.document import theme_label
+
+    assert [theme_label(t) for t in ("ß", "peer support", "Open Dialogue", "ärzte\n")] == [
+        "ß", "Peer support", "Open Dialogue", "Ärzte"]

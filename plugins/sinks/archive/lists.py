@@ -17,7 +17,7 @@ from plugins.sinks.archive.builder import Site
 from plugins.sinks.archive.facts import Facts
 from plugins.sinks.archive.issues import summary
 from plugins.sinks.archive.paging import chunks, pager
-from plugins.sinks.archive.render import Head, month_name, theme_name
+from plugins.sinks.archive.render import Head, month_name
 from plugins.sinks.archive.writer import Planned, key
 
 FRONT_SHOWN = 5  # open jobs and upcoming events on the front page
@@ -86,14 +86,15 @@ def _themes(built: Site, newest_first: list[Facts]) -> list[Planned]:
     planned, groups = [], []
     for path, entries in by_slug.items():
         theme = _commonest(spellings[path])
-        groups.append(Group(theme_name(theme), path, len(entries)))
+        groups.append(Group(site.theme_label(theme), path, len(entries)))
         feeds = [(f"{built.project.core.name}: {theme} (RSS)", site.url(built.project, site.theme_feed_path(theme)))]
         planned += _paged(
             built, path, "theme", [Part("", entries)],
-            lambda n, c, theme=theme, feeds=feeds: Head(_titled(theme_name(theme), n, c),
+            lambda n, c, theme=theme, feeds=feeds: Head(_titled(site.theme_label(theme), n, c),
                                                        f"Everything on {theme} from {built.project.core.name}, "
                                                        f"newest first.", feeds=feeds if built.has_rss else []),
-            heading=theme_name(theme), intro=f"Every blog post, news item, job and event on {theme}, newest first.",
+            heading=site.theme_label(theme),
+            intro=f"Every blog post, news item, job and event on {theme}, newest first.",
             theme_feed=site.theme_feed_path(theme) if built.has_rss else "")
     groups.sort(key=lambda g: (site.fold_theme(g.name), g.name))  # 'Ärzte' with the A's, as a reader looks for it
     planned += _index(built, site.THEMES, "themes index", "Themes", groups,
@@ -257,7 +258,7 @@ _LIST_TITLES = {site.THEMES: "Themes", site.MONTHS: "Months", site.JOBS: "Jobs",
 def _title(built: Site, target: str, names: dict[str, str]) -> str:
     """The heading of the page at `target`, a list (`names`: each theme's page -> the theme)."""
     if target in names:
-        return theme_name(names[target])
+        return site.theme_label(names[target])
     if target.startswith(site.MONTHS) and target != site.MONTHS:
         return month_name(target.split("/")[1])
     if target.startswith(f"{site.ARCHIVE_DIR}/issue-"):

@@ -264,13 +264,6 @@ def _relevel(html: str) -> str:
     return _HEADING.sub(level, html)
 
 
-def theme_name(theme: str) -> str:
-    """A theme as a heading shows it: 'peer support' -> 'Peer support'. A first letter with no capital of its own
-    ('ß', whose upper case is 'SS') stays as it is."""
-    first = theme[:1].upper()
-    return (first if len(first) == 1 else theme[:1]) + theme[1:]
-
-
 def month_name(month: str) -> str:
     """'2016-04' -> 'April 2016'."""
     year, number = month.split("-")

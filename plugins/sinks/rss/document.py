@@ -159,9 +159,8 @@ def left_feed(project: Project, path: str, title: str, theme: str | None, moment
 
 
 def theme_label(theme: str) -> str:
-    """'peer support' -> 'Peer support'; 'Open Dialogue' stays as it is."""
-    theme = one_line(theme)
-    return theme[:1].upper() + theme[1:]
+    """'peer support' -> 'Peer support' on one line, as a page's heading shows it (`site.theme_label`: 'ß' stays)."""
+    return site.theme_label(one_line(theme))
 
 
 @dataclass(frozen=True)

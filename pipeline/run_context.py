@@ -26,7 +26,7 @@ from pipeline.redact import redact_text
 from pipeline.sanitize import one_line
 from pipeline.state import Store
 from pipeline.texts import BodyTexts
-from pipeline.worker_calls import call_with_gc_paused, hear_no_interrupt
+from pipeline.worker_calls import call_with_gc_paused, hear_no_interrupt, start_helpers_deaf
 
 log = logging.getLogger("pipeline.workers")
 
@@ -315,6 +315,7 @@ class RunContext:
                 if self._closed:
                     raise BrokenProcessPool("the run has ended")
                 if self._alone is None:
+                    start_helpers_deaf()
                     self._alone = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"),
                                                       initializer=hear_no_interrupt)
                 pool = self._alone
@@ -411,6 +412,7 @@ class RunContext:
             if self._closed:
                 raise BrokenProcessPool("the run has ended")
             if self._pool is None:
+                start_helpers_deaf()
                 self._pool = ProcessPoolExecutor(self.project.core.workers, initializer=hear_no_interrupt,
                                                  mp_context=multiprocessing.get_context("forkserver"))
             return self._pool

@@ -13,6 +13,8 @@ makes. (bench/README.md, "Past rounds", has the figures.)
 from __future__ import annotations
 
 import gc
+import multiprocessing.forkserver
+import multiprocessing.resource_tracker
 import pickle
 import signal
 from collections.abc import Callable
@@ -25,6 +27,21 @@ def hear_no_interrupt() -> None:
     progress ends, which needs its workers), and ends them itself when it stops (`RunContext.close`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a terminal closing: the same, to the same group
+
+
+def start_helpers_deaf() -> None:
+    """Start multiprocessing's forkserver (the workers' parent) and resource tracker, if not running, deaf to SIGHUP,
+    before a pool needs them. Both are in the terminal's foreground group too, and each ignores Ctrl-C but not the
+    terminal closing: a forkserver ended by SIGHUP closes the pipe by which the pool watches each worker, so the pool
+    broke as if every worker had crashed. SIGHUP is blocked in this thread while they start, and a blocked signal
+    stays blocked across fork and exec, in them and in the workers the forkserver forks; here it comes in once
+    unblocked, so this process still hears it."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    try:
+        multiprocessing.resource_tracker.ensure_running()
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 class Packed:

@@ -50,3 +50,34 @@ def test_the_terminal_closing_while_the_scheduler_runs_lets_the_run_finish_witho
     assert "stopped by SIGHUP after the run ended" in err, err
     assert "killed for memory, or a crash" not in err and "died unexpectedly" not in err, err
     assert " big " in out and "12000 items" in out, out
+
+
+# -- a link's name from the title its author gave ----------------------------------------------------------------
+
+def test_an_image_link_keeps_the_name_its_author_gave_in_a_title():
+    """A link whose only content is an image without alt text is named by where it leads ('The image at full size
+    (example.org)'). But a link with a title already has a name (axe's link-name takes it), one its author wrote
+    ('Volunteers at the fair'), and an image's title says what it shows: both were overwritten by the generic one,
+    and an empty link with a title was dropped. Should: the link's own title is kept as its name, link and all;
+    an image's title, not the generic phrase, becomes its alt."""
+    from pipeline.sanitize import clean_html
+    from plugins.sinks.archive.render import body_html
+
+    def page(html: str) -> str:
+        clean = clean_html(html)
+        return str(body_html(getattr(clean, "html", clean)))
+
+    titled_link = page('<p><a href="https://example.org/big.jpg" title="Volunteers at the fair">'
+                       '<img src="https://example.org/small.jpg"></a></p>')
+    assert 'title="Volunteers at the fair"' in titled_link and "full size" not in titled_link, titled_link
+    assert '<img alt="" src="https://example.org/small.jpg">' in titled_link, titled_link
+
+    empty_titled = page('<p><a href="https://example.org/report.pdf" title="The annual report"></a></p>')
+    assert 'href="https://example.org/report.pdf"' in empty_titled, empty_titled
+
+    titled_image = page('<p><a href="https://example.org/route"><img src="https://example.org/map.png" '
+                        'title="A map of the route"></a></p>')
+    assert 'alt="A map of the route"' in titled_image and "A link to" not in titled_image, titled_image
+
+    untitled = page('<p><a href="https://example.org/big.jpg"><img src="https://example.org/small.jpg"></a></p>')
+    assert 'alt="The image at full size (example.org)"' in untitled, untitled

@@ -40,6 +40,7 @@ _IMG = re.compile(rf"<img\b{_TAG}", re.I)
 _ANY_TAG = re.compile(rf"<{_TAG}")
 _ALT = re.compile(r'\balt="([^"]*)"', re.I)
 _HREF = re.compile(r'\bhref="([^"]*)"', re.I)
+_TITLE = re.compile(r'\btitle="([^"]*)"', re.I)
 _WHOLE_HEADING = re.compile(rf"<h([1-6])\b{_TAG}((?:[^<]|<(?!/?h[1-6]\b))*)</h\1>", re.I)
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif")
 
@@ -201,27 +202,39 @@ def body_html(html: str) -> Markup:
 def _name_links(html: str) -> str:
     """Links a screen reader could name only by their address (axe's link-name, WCAG 2.4.4 and 4.1.2): one whose only
     content is images with no alt text (a photo linking to its full size) gets its first image's alt saying where it
-    leads ("The image at full size (example.org)", "A link to example.org"); one with nothing in it at all (what it
-    held was not kept: an icon, an embed) is no link, only what space it held."""
+    leads ("The image at full size (example.org)", "A link to example.org"), or the image's title if its author gave
+    one; one with nothing in it at all (what it held was not kept: an icon, an embed) is no link, only what space it
+    held. A link with a title of its own is named by it already, as its author wrote it, and stays as it is."""
 
     def named(match: re.Match) -> str:
         attributes, inner = match.groups()
-        if _has_words(inner):
+        if _has_words(inner) or _titled(attributes):
             return match.group(0)
         images = _IMG.findall(inner)
         if not images:
             return inner
-        found = _HREF.search(attributes)
-        href = html_unescape(found.group(1)) if found else ""
-        parts = urlsplit(href)
-        where = (parts.hostname or "").removeprefix("www.") or href
-        name = (f"The image at full size ({where})" if parts.path.lower().endswith(_IMAGE_SUFFIXES)
-                else f"A link to {where}")
         first = images[0]
+        name = _titled(first) or _where(attributes)
         with_name = _ALT.sub(lambda _: f'alt="{escape(name)}"', first, count=1)
         return f"<a{attributes}{inner.replace(first, with_name, 1)}</a>"
 
     return _LINK.sub(named, html)
+
+
+def _titled(tag: str) -> str:
+    """A tag's title, if it has words in it ('' if none)."""
+    found = _TITLE.search(tag)
+    return html_unescape(found.group(1)).strip() if found else ""
+
+
+def _where(attributes: str) -> str:
+    """A link's name from where it leads: 'The image at full size (example.org)', 'A link to example.org'."""
+    found = _HREF.search(attributes)
+    href = html_unescape(found.group(1)) if found else ""
+    parts = urlsplit(href)
+    where = (parts.hostname or "").removeprefix("www.") or href
+    return (f"The image at full size ({where})" if parts.path.lower().endswith(_IMAGE_SUFFIXES)
+            else f"A link to {where}")
 
 
 def _unhead(html: str) -> str:

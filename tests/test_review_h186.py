@@ -81,3 +81,26 @@ def test_an_image_link_keeps_the_name_its_author_gave_in_a_title():
 
     untitled = page('<p><a href="https://example.org/big.jpg"><img src="https://example.org/small.jpg"></a></p>')
     assert 'alt="The image at full size (example.org)"' in untitled, untitled
+
+
+# -- an event's zone that is no place's ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "Factory"])
+def test_an_event_in_a_zone_that_is_no_place_is_skipped_as_the_project_s_zone_is_refused(pipeline_project, zone):
+    """[pipeline] timezone = "localtime" (or posixrules, Factory) is refused: a name in the time zone database, but
+    of no one place, whose times follow whatever machine runs the project. In events.toml the same name passed: the
+    event's times were the machine's (an hour out on a server in UTC all summer), its calendar file said
+    TZID:localtime, which no calendar knows. Should: that record is skipped, naming it, as an unknown zone's is."""
+    from datetime import date
+
+    from tests.test_review_h185 import EVENTS
+
+    project = pipeline_project('[sources.e]\ntype = "events"\npath = "events.toml"\n',
+                               {"events.toml": EVENTS.replace('"Europe"', f'"{zone}"')})
+    report = project.run(as_of=date(2016, 2, 1), check=False)
+    assert all(result.ok for result in report.results), [r.summary for r in report.results]
+    problems = [problem.partition(".toml ")[2] for problem in project.problems]
+    assert len(problems) == 1 and problems[0].startswith(
+        f"[[event]] #1 'Spring seminar': timezone '{zone}' is no place's zone"), problems
+    assert "record skipped" in problems[0], problems
+    assert [item.title for item in project.items()] == ["Summer seminar"]

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from pipeline import hookimpl
 from pipeline.components import Settings, Source
+from pipeline.config import NOT_ZONES
 from pipeline.dates import aware
 from pipeline.models import EventDetails, Item, Kind, PriceTier, ProgrammeSlot, item_id, zone_named
 from pipeline.run_context import RunContext
@@ -60,6 +61,9 @@ class EventRecord(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() in NOT_ZONES:  # as [pipeline] timezone refuses them (config.py)
+            raise ValueError(f"{value!r} is no place's zone (it is whatever machine runs the project): use an IANA "
+                             f"name such as 'Europe/London'")
         if value is not None and zone_named(value) is None:
             raise ValueError(f"{value!r} is not a time zone: use an IANA name such as 'Europe/London'")
         return value

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC
 
 import pytest
 
@@ -104,3 +106,33 @@ def test_an_event_in_a_zone_that_is_no_place_is_skipped_as_the_project_s_zone_is
         f"[[event]] #1 'Spring seminar': timezone '{zone}' is no place's zone"), problems
     assert "record skipped" in problems[0], problems
     assert [item.title for item in project.items()] == ["Summer seminar"]
+
+
+# -- the scheduler's line for the issue it makes by the real clock ------------------------------------------------
+
+def test_the_scheduler_names_the_issue_it_makes_by_the_real_clock(write_project):
+    """Since the scheduler makes the latest newsletter day's issue as a run without --as-of does (at the time it
+    runs), its line for that run said 'edition None (...)': the date it no longer passes, not the issue's. Should:
+    the issue's date, as with a fake clock."""
+    from datetime import datetime
+
+    config = write_project('[pipeline]\nname = "N"\ntimezone = "UTC"\nworkers = 1\n[schedule]\nnewsletter_day = 1\n'
+                           'newsletter_time = "00:00"\ncatch_up_hours = 744\n[sinks.feed]\ntype = "rss"\n')
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "schedule", "--config", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={key: value for key, value in _env().items() if key != "PIPELINE_FAKE_NOW"})
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if re.search(r"\d\d:\d\d: edition", line):
+                break
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    first_of_month = datetime.now(UTC).date().replace(day=1).isoformat()
+    said = [line for line in lines if re.search(r"\d\d:\d\d: edition", line)]
+    assert said and f"edition {first_of_month} (" in said[0] and "None" not in said[0], lines

@@ -278,7 +278,7 @@ def cmd_schedule(args) -> int:
             # the issue of the latest newsletter day, made (or its send resumed) as a run without --as-of makes it:
             # as at now, not at midnight that day, so a job closed or an event over since then is not mailed
             as_of = None
-        what = f"{item.kind} {as_of}" if item.kind != REFRESH else item.kind
+        what = f"{item.kind} {item.as_of}" if item.kind != REFRESH else item.kind  # the issue's, with as_of None too
         starting = f"{clock.now():%Y-%m-%d %H:%M}: {what} ({item.why})"
         say(escape(starting))
         log.info("schedule: %s", starting, extra=SHOWN)

@@ -70,3 +70,14 @@ def test_no_page_scrolls_sideways_right_to_left(browser, live):  # noqa: F811
                      "/unsubscribe/" + tokens.make("unsubscribe", member.id), "/unsubscribe/forged", "/nowhere"):
             tab.goto(path)
             assert not tab.evaluate(SIDEWAYS), f"{path} ({live.project.core.language}) scrolls sideways"
+
+
+def test_a_problem_with_the_form_is_in_the_title_and_has_the_focus(browser, live):  # noqa: F811
+    with _phone(browser, live) as ctx:
+        tab = ctx.new_page()
+        tab.goto("/subscribe")
+        tab.get_by_label("Email address").fill("someone@example")  # the browser lets it through; the server does not
+        tab.get_by_role("button", name="Subscribe").click()
+        assert tab.title().startswith("Error: Subscribe to the newsletter")
+        assert tab.evaluate("document.activeElement.id") == "problem"
+        assert tab.locator("#problem").get_attribute("role") == "alert"

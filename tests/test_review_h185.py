@@ -186,3 +186,30 @@ def test_the_web_version_of_an_issue_marks_an_item_in_another_language_as_the_em
     assert 'lang="he" dir="rtl"' in around("תמיכת עמיתים")
     assert 'lang="he" dir="rtl"' in around("עובדי עמיתים נפגשים מדי חודש.")
     assert "lang=" not in around("Peer support in Leeds") and "lang=" not in around("Peer workers meet monthly.")
+
+
+def test_no_page_of_a_right_to_left_site_scrolls_sideways_on_a_phone(pipeline_project, item_factory, browser):
+    """site.css hid the skip link at left: -999px: on a right-to-left page that is space the reader can scroll to,
+    so every page of an `ar` network's site was about 1,300 px wide on a 320 px phone (review h187 found it on the
+    serve pages). The skip link is now hidden at the start of the line, whichever side that is."""
+    from tests.test_archive_browser import open_tab
+
+    post = item_factory(Kind.POST, "Peer support", published=datetime(2016, 1, 10, tzinfo=UTC),
+                        summary="Peer workers meet monthly.")
+    arabic = pipeline_project(RTL_NETWORK, items=[post])
+    arabic.run(as_of=date(2016, 2, 1))
+    context, tab, _ = open_tab(browser, viewport={"width": 320, "height": 640})
+    try:
+        for path in ("index.html", "archive/issue-1.html", "themes/index.html"):
+            page = arabic.root / "out" / path
+            if not page.exists():
+                continue
+            tab.goto(page.as_uri())
+            assert not tab.evaluate("document.documentElement.scrollWidth > window.innerWidth"), path
+        tab.keyboard.press("Tab")  # the skip link, once focused, is on the page
+        assert tab.evaluate("document.activeElement.className") == "skip"
+        box = tab.evaluate("(() => { const r = document.activeElement.getBoundingClientRect(); "
+                           "return [r.left, r.right]; })()")
+        assert 0 <= box[0] < box[1] <= 320, box
+    finally:
+        context.close()

@@ -92,6 +92,19 @@ def test_ctrl_c_while_the_scheduler_runs_lets_the_run_finish_without_a_crash_in_
     Ctrl-C (it ends the workers itself when it stops: `RunContext.close`), so the run finishes as it was, then the
     scheduler ends, exit 130."""
     import signal
+
+    returncode, out, err = signal_the_group_mid_parse(write_project, signal.SIGINT)
+    assert returncode == 130, (returncode, err)
+    assert "stopped by SIGINT after the run ended" in err, err
+    assert "killed for memory, or a crash" not in err and "KeyboardInterrupt" not in out + err, err
+    assert " big " in out and "12000 items" in out, out
+
+
+def signal_the_group_mid_parse(write_project, signum: int) -> tuple[int, str, str]:
+    """A real `pipeline schedule` parsing a 12,000-item feed in its worker processes, sent `signum` to its whole
+    process group, as a terminal does (Ctrl-C, or the terminal closing), once a worker is busy: its exit code,
+    standard output and standard error."""
+    import signal
     import time
 
     from tests.test_review_h107 import _group
@@ -114,16 +127,13 @@ def test_ctrl_c_while_the_scheduler_runs_lets_the_run_finish_without_a_crash_in_
             time.sleep(0.05)
         else:
             pytest.fail("no worker process was started")
-        os.killpg(proc.pid, signal.SIGINT)  # as the terminal does: the whole foreground group
+        os.killpg(proc.pid, signum)
         out, err = proc.communicate(timeout=180)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    assert proc.returncode == 130, (proc.returncode, err)
-    assert "stopped by SIGINT after the run ended" in err, err
-    assert "killed for memory, or a crash" not in err and "KeyboardInterrupt" not in out + err, err
-    assert " big " in out and "12000 items" in out, out
+    return proc.returncode, out, err
 
 
 def _cpu_seconds(pid: int) -> float:

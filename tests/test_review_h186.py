@@ -7,12 +7,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC
 
 import pytest
 
-from tests.test_review_h181 import _cpu_seconds, _env
+from tests.test_review_h181 import _env, signal_the_group_mid_parse
 
 # -- SIGHUP reaching the forkserver ---------------------------------------------------------------------------------
 
@@ -22,33 +21,8 @@ def test_the_terminal_closing_while_the_scheduler_runs_lets_the_run_finish_witho
     the forkserver holds) closed with it, so the pool broke as if each worker had crashed, the run said 'killed for
     memory, or a crash' and parsed the feed again, and the resource tracker died too ('process died unexpectedly').
     Should: the run finishes as it was, then the scheduler ends, exit 129."""
-    from tests.test_review_h107 import _group
-
-    items = "".join(f"<item><title>Item {n}</title><link>https://p.example.org/{n}</link><description>"
-                    f"{'Some words about peer support. ' * 30}</description>"
-                    f"<pubDate>Fri, 15 Jan 2016 10:00:00 +0000</pubDate></item>" for n in range(12000))
-    big = f"<rss version='2.0'><channel><title>P</title><link>https://p.example.org/</link>{items}</channel></rss>"
-    config = write_project('[pipeline]\nname = "N"\nworkers = 2\n[sources.big]\ntype = "feed"\nurl = "big.xml"\n'
-                           '[sinks.feed]\ntype = "rss"\n', {"big.xml": big})
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "schedule", "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            env={**_env(), "PIPELINE_FAKE_NOW": "2016-01-20T10:00:00+00:00"})
-    try:
-        for _ in range(1200):  # the parse is under way: a worker process (the forkserver's child) is busy
-            group = _group(proc.pid)
-            parents = {pid for pid, _ in group if pid != proc.pid}
-            if any(_cpu_seconds(pid) >= 0.5 for pid, parent in group if parent in parents):
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("no worker process was started")
-        os.killpg(proc.pid, signal.SIGHUP)  # as the terminal does: the whole foreground group
-        out, err = proc.communicate(timeout=180)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert proc.returncode == 129, (proc.returncode, err)
+    returncode, out, err = signal_the_group_mid_parse(write_project, signal.SIGHUP)
+    assert returncode == 129, (returncode, err)
     assert "stopped by SIGHUP after the run ended" in err, err
     assert "killed for memory, or a crash" not in err and "died unexpectedly" not in err, err
     assert " big " in out and "12000 items" in out, out

@@ -9,6 +9,7 @@ logged as an error, and no request may leave 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -121,13 +122,22 @@ def served(tmp_path_factory) -> Iterator[Served]:
     for as_of in (date(2016, 2, 1), date(2016, 5, 1)):
         report = run(project, as_of=as_of)
         assert report.exit_code == 0, (report.results, report.problems)
+    with serving_out(project) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def serving_out(project: Project) -> Iterator[Served]:
+    """The project's out/ served over HTTP on 127.0.0.1 while the block runs."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(project.core.out_dir)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield Served(project, f"http://127.0.0.1:{server.server_address[1]}/")
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    try:
+        yield Served(project, f"http://127.0.0.1:{server.server_address[1]}/")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 @dataclass

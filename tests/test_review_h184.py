@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
-import threading
 from collections.abc import Iterator
 from datetime import date
-from functools import partial
-from http.server import ThreadingHTTPServer
 
 import pytest
 from playwright.sync_api import expect
@@ -22,7 +19,7 @@ from pipeline.config import load_project
 from pipeline.models import EventDetails, JobDetails, Kind
 from pipeline.runner import run
 from tests.conftest import BASE_TOML, make_item
-from tests.test_archive_browser import AXE, TOML, QuietHandler, Served, open_tab, utc
+from tests.test_archive_browser import AXE, TOML, Served, open_tab, serving_out, utc
 
 SEARCH_LABEL = "Search every blog post, news item, job and event"
 STAGE = {"run": 1}
@@ -105,13 +102,8 @@ def served(tmp_path_factory) -> Iterator[Served]:
         report = run(project, as_of=as_of)
         assert report.exit_code == 0, (report.results, report.problems)
         STAGE["run"] = 2
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(project.core.out_dir)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Served(project, f"http://127.0.0.1:{server.server_address[1]}/")
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving_out(project) as served:
+        yield served
 
 
 @pytest.mark.parametrize("query", [

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
-import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import ThreadingHTTPServer
 
 import pytest
 from playwright.sync_api import expect
@@ -20,7 +17,7 @@ from pipeline.config import load_project
 from pipeline.models import EventDetails, Kind
 from pipeline.runner import run
 from tests.conftest import BASE_TOML, make_item
-from tests.test_archive_browser import TOML, QuietHandler, Served, open_tab, utc
+from tests.test_archive_browser import TOML, Served, open_tab, serving_out, utc
 
 SEARCH_LABEL = "Search every blog post, news item, job and event"
 MANY = 130  # news items that all match one word: more than a page of results
@@ -72,13 +69,8 @@ def served(tmp_path_factory) -> Iterator[Served]:
 
     report = run(project, as_of=date(2016, 2, 1))
     assert report.exit_code == 0, (report.results, report.problems)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(project.core.out_dir)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Served(project, f"http://127.0.0.1:{server.server_address[1]}/")
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving_out(project) as served:
+        yield served
 
 
 def _search(served, browser, query):

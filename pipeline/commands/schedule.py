@@ -30,6 +30,8 @@ closed or an event over by then, that morning or when a missed slot is caught up
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import signal
@@ -53,6 +55,7 @@ from pipeline.state.access import unopenable
 from pipeline.state.store import Damaged, damaged, is_damage
 from pipeline.time_limits import given_up
 
+SCHEDULE_LOCK = "schedule.lock"  # in state_dir: held by the project's one `pipeline schedule` while it runs
 FAKE_NOW, FAKE_SPEED = "PIPELINE_FAKE_NOW", "PIPELINE_FAKE_SPEED"
 log = logging.getLogger("pipeline.schedule")
 CHECK_EVERY = 60.0  # seconds between checks, at most
@@ -302,6 +305,9 @@ def cmd_schedule(args) -> int:
             return 1
         return None
 
+    held = _held_alone(project, warn)
+    if held is None:
+        return 2
     path = state_path(project)
     if path.exists():  # a database a newer version brought up to date is refused at once, as by every command
         try:
@@ -325,6 +331,34 @@ def cmd_schedule(args) -> int:
         dog.stop()
         for number, handler in previous.items():
             signal.signal(number, handler)
+        held.close()
+
+
+def _held_alone(project, warn: Callable[[str], None]):
+    """The open lock file that makes this the project's one scheduler, held until it is closed; None (and the line
+    said) when another scheduler holds it: two would each do what is due between runs, and each tell the organisers
+    the same alert. A state folder that cannot be used yet is no reason to refuse: the loop's first check says why."""
+    lock_path = project.core.state_dir / SCHEDULE_LOCK
+    try:
+        project.core.state_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a+")
+    except OSError:
+        return contextlib.nullcontext()
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip()
+        handle.close()
+        warn(f"error: {lock_path}: another `pipeline schedule` is running on this project"
+             f"{f' (pid {holder})' if holder.isdigit() else ''}; the scheduler ends (exit 2): run only one, or stop "
+             f"that one first")
+        return None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 def _one_line(exc: BaseException) -> str:

@@ -1,0 +1,57 @@
+"""Stop 44: holes left open by earlier reviews."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent.parent
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+            "PIPELINE_FAKE_NOW": "2016-01-20T10:00:00+00:00"}
+
+
+def _scheduler(config: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "pipeline", "schedule", "--config", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+
+
+def _wait_for(path: Path, proc: subprocess.Popen) -> None:
+    for _ in range(600):
+        if path.exists() or proc.poll() is not None:
+            return
+        time.sleep(0.05)
+
+
+def test_a_second_scheduler_of_one_project_is_refused_while_the_first_runs(write_project, tmp_path):
+    """Before: two `pipeline schedule` of one project (a systemd unit and one left in a terminal) both ran, and each
+    mailed the organisers the same between-runs alert. Now the second says the first holds the project and ends
+    (exit 2: the unit leaves it stopped); once the first has ended, a scheduler starts again."""
+    config = write_project('[pipeline]\nname = "N"\n[sinks.feed]\ntype = "rss"\n')
+    first = _scheduler(config)
+    try:
+        _wait_for(tmp_path / "state" / "pipeline.sqlite", first)  # its first check is under way: it holds the project
+        assert first.poll() is None, first.communicate()
+        second = _scheduler(config)
+        out, err = second.communicate(timeout=30)
+        assert second.returncode == 2, (out, err)
+        line = " ".join(err.split())
+        assert "another `pipeline schedule` is running" in line and f"pid {first.pid}" in line, line
+        assert str(tmp_path / "state" / "schedule.lock") in line, line
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+    third = _scheduler(config)
+    try:
+        _wait_for(tmp_path / "state" / "schedule.lock", third)
+        time.sleep(2)  # a refused one ends at once
+        assert third.poll() is None, third.communicate()
+    finally:
+        third.send_signal(signal.SIGTERM)
+        third.communicate(timeout=60)

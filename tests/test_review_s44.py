@@ -55,3 +55,14 @@ def test_a_second_scheduler_of_one_project_is_refused_while_the_first_runs(write
     finally:
         third.send_signal(signal.SIGTERM)
         third.communicate(timeout=60)
+
+
+def test_the_pager_links_a_single_left_out_page_rather_than_standing_a_gap_for_it():
+    """Before: page 5 of 10 showed "1 … 3 4 5 6 7 … 10", where the first "…" stood for page 2 alone: a gap that
+    takes as much room as the page's own number, and hides it. Now a gap stands only for two pages or more."""
+    from plugins.sinks.archive.paging import pager
+
+    numbers = [n for n, _ in pager(5, 10, lambda n: f"p{n}/").links]
+    assert numbers == [1, 2, 3, 4, 5, 6, 7, 0, 10], numbers
+    assert [n for n, _ in pager(1, 10, lambda n: f"p{n}/").links] == [1, 2, 3, 0, 10]
+    assert [n for n, _ in pager(6, 10, lambda n: f"p{n}/").links] == [1, 0, 4, 5, 6, 7, 8, 9, 10]

@@ -27,7 +27,8 @@ def chunks(entries: Sequence[T], size: int = PAGE_SIZE) -> list[Sequence[T]]:
 
 
 def pager(number: int, count: int, path_of: Callable[[int], str]) -> Pager:
-    shown = sorted({1, count, *range(max(1, number - WINDOW), min(count, number + WINDOW) + 1)})
+    near = {1, count, *range(max(1, number - WINDOW), min(count, number + WINDOW) + 1)}
+    shown = sorted(near | {n + 1 for n in near if n + 2 in near})  # a gap of one page: its link, no wider than "…"
     links: list[tuple[int, str]] = []
     for n in shown:
         if links and n > links[-1][0] + 1:

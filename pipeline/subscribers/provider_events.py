@@ -1,7 +1,10 @@
 """What a mail provider's events mean for the list: which addresses to stop sending to, and why.
 
 SendGrid's Event Webhook (https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event):
-`bounce` → bounced (but not `type: blocked`, a refusal the receiving server may lift), `spamreport` →
+`bounce` → bounced when its `type` is `bounce` (or missing, as in older posts): not `blocked`, a refusal the
+receiving server may lift, nor `expired`, a message deferred (a mailbox full, a server down) until SendGrid stopped
+trying after 72 hours, nor a type not known here; a real hard bounce that is missed so still stops mail, as SendGrid
+then drops mail to that address for its bounce list and says so (`dropped`, "Bounced Address"). `spamreport` →
 complained, `unsubscribe` and `group_unsubscribe` → unsubscribed, and `dropped` only when its reason is
 about the address (https://docs.sendgrid.com/glossary/drops): the address is on SendGrid's own
 suppression lists. A message dropped for what it holds or how it was sent ("Spam Content", "Invalid
@@ -26,6 +29,9 @@ class Suppression:
     detail: str
     occurred: datetime | None = None  # the event's own `timestamp`, when it has a sane one
 
+
+# The `type` of a `bounce` event that says the address is refused for good ("" for a post without one).
+HARD_BOUNCE_TYPES = ("bounce", "")
 
 # `dropped` reasons naming a list the address is on (SendGrid's glossary, "Drops"), and what they mean here.
 DROPPED_ADDRESS_REASONS = {
@@ -58,8 +64,8 @@ def sendgrid_suppressions(events: Any) -> list[Suppression]:
 
 
 def _status(kind: str, bounce_type: str, reason: str) -> str | None:
-    if kind == "bounce":
-        return None if bounce_type == "blocked" else "bounced"
+    if kind == "bounce":  # `type`: bounce, blocked or expired; only the first is the address refused for good
+        return "bounced" if bounce_type.strip().lower() in HARD_BOUNCE_TYPES else None
     if kind == "dropped":
         return DROPPED_ADDRESS_REASONS.get(" ".join(reason.lower().split()))
     return {"spamreport": "complained", "unsubscribe": "unsubscribed", "group_unsubscribe": "unsubscribed"}.get(kind)

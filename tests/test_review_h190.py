@@ -1,0 +1,75 @@
+"""Review h190: what happens when SendGrid's Event Webhook reports back, against the real app on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from pipeline.state import Store
+from pipeline.state import subscribers as subs
+from tests.serve_fixtures import LiveServer, live_serve_project
+
+WEBHOOK_ENV = "TEST_SENDGRID_WEBHOOK_KEY"  # as SERVE_TOML names it
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory) -> Iterator[LiveServer]:
+    with live_serve_project(tmp_path_factory, "h190") as server:
+        yield server
+
+
+@pytest.fixture
+def store(live) -> Iterator[Store]:
+    store = Store(live.project.core.state_dir / "pipeline.sqlite")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def webhook_key(monkeypatch) -> ec.EllipticCurvePrivateKey:
+    """A P-256 key pair like SendGrid's; the public half in the environment, as SendGrid shows it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    monkeypatch.setenv(WEBHOOK_ENV, base64.b64encode(public).decode("ascii"))
+    return key
+
+
+def _post(live: LiveServer, key: ec.EllipticCurvePrivateKey, events: list[dict]) -> httpx.Response:
+    """`events` posted as SendGrid posts a batch: JSON, signed over the timestamp and the body."""
+    body = json.dumps(events).encode()
+    timestamp = str(int(time.time()))
+    signature = key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    return httpx.post(live.url + "/webhooks/sendgrid", content=body, timeout=30, headers={
+        "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode("ascii"),
+        "X-Twilio-Email-Event-Webhook-Timestamp": timestamp, "Content-Type": "application/json"})
+
+
+def test_a_bounce_sendgrid_gave_up_retrying_after_72_hours_of_deferrals_leaves_the_reader_on_the_list(
+        live, store, webhook_key):
+    """SendGrid's `bounce` event carries `type`: `bounce` (refused for good), `blocked` (a block the receiving server
+    may lift) or `expired` (deferred, by a mailbox down or full, until SendGrid stopped trying after 72 hours): only
+    the first says the address is gone. A temporary failure must not take a reader off the list for good."""
+    now = int(time.time())
+    for name in ("expired", "blocked-capital", "hard", "untyped"):
+        subs.add(store, f"h190-{name}@example.org", "", [], how="cli", at=datetime.now(UTC))
+    response = _post(live, webhook_key, [
+        {"email": "h190-expired@example.org", "event": "bounce", "type": "expired", "timestamp": now,
+         "reason": "451 4.4.1 mailbox temporarily unavailable: message expired after 72 hours"},
+        {"email": "h190-blocked-capital@example.org", "event": "bounce", "type": "Blocked", "timestamp": now},
+        {"email": "h190-hard@example.org", "event": "bounce", "type": "bounce", "timestamp": now,
+         "reason": "550 5.1.1 user unknown"},
+        {"email": "h190-untyped@example.org", "event": "bounce", "timestamp": now},  # as SendGrid's older posts
+    ])
+    assert response.status_code == 200, response.text
+    assert {name: live.status(f"h190-{name}@example.org") for name in ("expired", "blocked-capital", "hard",
+                                                                       "untyped")} \
+        == {"expired": "active", "blocked-capital": "active", "hard": "bounced", "untyped": "bounced"}

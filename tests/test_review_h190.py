@@ -73,3 +73,36 @@ def test_a_bounce_sendgrid_gave_up_retrying_after_72_hours_of_deferrals_leaves_t
     assert {name: live.status(f"h190-{name}@example.org") for name in ("expired", "blocked-capital", "hard",
                                                                        "untyped")} \
         == {"expired": "active", "blocked-capital": "active", "hard": "bounced", "untyped": "bounced"}
+
+
+def test_other_requests_are_answered_while_a_batch_is_worked_through(live, store, webhook_key, monkeypatch):
+    """SendGrid posts up to thousands of events at once, and reading them (each address spelt as the list keeps
+    it) took seconds of the one thread that answers every request: the subscribe form and every link waited. The
+    batch is read in a worker thread; here the reading of one is held open until a page was asked for meanwhile."""
+    import threading
+
+    from pipeline.subscribers import provider_events
+
+    reading, page_answered = threading.Event(), threading.Event()
+    spelt = provider_events.checked
+
+    def held_open(address):
+        reading.set()
+        page_answered.wait(timeout=20)  # never for ever: a server that cannot answer fails the test below
+        return spelt(address)
+
+    monkeypatch.setattr(provider_events, "checked", held_open)
+    subs.add(store, "h190-meanwhile@example.org", "", [], how="cli", at=datetime.now(UTC))
+    answers: list[httpx.Response] = []
+    poster = threading.Thread(target=lambda: answers.append(_post(live, webhook_key, [
+        {"email": "h190-meanwhile@example.org", "event": "spamreport", "timestamp": int(time.time())}])))
+    poster.start()
+    try:
+        assert reading.wait(timeout=20), "the batch was never read"
+        page = httpx.get(live.url + "/subscribe", headers={"Host": "network.example.org"}, timeout=10)
+        assert page.status_code == 200
+    finally:
+        page_answered.set()
+        poster.join(timeout=30)
+    assert answers and answers[0].status_code == 200, answers
+    assert live.status("h190-meanwhile@example.org") == "complained"

@@ -49,15 +49,17 @@ def sendgrid_suppressions(events: Any) -> list[Suppression]:
         if not isinstance(event, dict):
             continue
         kind = str(event.get("event") or "")
+        reason = one_line(str(event.get("reason") or event.get("status") or ""))
+        status = _status(kind, str(event.get("type") or ""), reason)
+        if status is None:  # most of a batch (delivered, open...): its address is not spelt out for nothing
+            continue
         # In the list's spelling: the sendgrid delivery sends ann@bücher.de as ann@xn--bcher-kva.de (IDNA 2008, by
         # which xn--strae-oqa.de is straße.de), and its events name it so.
         email, problem = checked(str(event.get("email") or ""))
-        reason = one_line(str(event.get("reason") or event.get("status") or ""))
-        status = _status(kind, str(event.get("type") or ""), reason)
         # Over the limits on a new address (64 characters before the @, no IP address after it) is still an
         # address: one stored before them was mailed, and its bounce or complaint must stop that. A domain IDNA
         # refuses is not: SendGrid is never handed one (the delivery's `sendable`), and any text can be spelt so.
-        if status and (problem is None or problem in STORED_BEFORE):
+        if problem is None or problem in STORED_BEFORE:
             found.append(Suppression(email, status, f"sendgrid webhook: {kind}", reason,
                                      _moment(event.get("timestamp"))))
     return found

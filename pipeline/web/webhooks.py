@@ -32,7 +32,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from pipeline.state import Store
 from pipeline.state.subscribers import suppress
-from pipeline.subscribers.provider_events import Suppression, sendgrid_suppressions
+from pipeline.subscribers.provider_events import sendgrid_suppressions
 from pipeline.web.server_log import Sparing
 
 log = logging.getLogger("pipeline.web")
@@ -70,11 +70,9 @@ async def sendgrid(request: Request) -> Response:
         return PlainTextResponse(f"signed more than {MAX_SKEW.seconds // 60} minutes from now: a replay, or a "
                                  f"clock out of step\n", status_code=403)
     _refusals(request).forget()  # one verified: a refusal after it is said again at once
-    try:
-        events = json.loads(body)
-    except (ValueError, RecursionError):  # (nested deeper than the parser goes: not a batch of events either)
+    changed = await run_in_threadpool(_apply, web.store, body, now)
+    if changed is None:
         return PlainTextResponse("the body is not JSON\n", status_code=400)
-    changed = await run_in_threadpool(_apply, web.store, sendgrid_suppressions(events), now)
     return PlainTextResponse(f"{changed} address{'es' if changed != 1 else ''} suppressed\n")
 
 
@@ -156,6 +154,13 @@ def _signed_at(timestamp: str) -> datetime | None:
         return None
 
 
-def _apply(store: Store, suppressions: list[Suppression], at: datetime) -> int:
+def _apply(store: Store, body: bytes, at: datetime) -> int | None:
+    """How many addresses the batch `body` suppressed; None when it is not JSON. Called in a worker thread: reading
+    a batch of thousands of events (each address spelt as the list keeps it) takes seconds, which on the event loop
+    would hold up every other request the while."""
+    try:
+        events = json.loads(body)
+    except (ValueError, RecursionError):  # (nested deeper than the parser goes: not a batch of events either)
+        return None
     return sum(suppress(store, s.email, s.status, how=s.how, at=at, detail=s.detail, occurred=s.occurred)
-               for s in suppressions)
+               for s in sendgrid_suppressions(events))

@@ -106,3 +106,47 @@ def test_other_requests_are_answered_while_a_batch_is_worked_through(live, store
         poster.join(timeout=30)
     assert answers and answers[0].status_code == 200, answers
     assert live.status("h190-meanwhile@example.org") == "complained"
+
+
+def test_a_batch_that_suppresses_many_is_one_write_to_the_suppression_log(live, store, webhook_key, monkeypatch,
+                                                                          caplog):
+    """Each suppression of a batch was a transaction of its own, so each wrote and fsynced its own line of the
+    suppression log (a batch of 3,000 bounces: 3,000 commits and 3,000 fsyncs, seconds that SendGrid may time out
+    and post again), and when the log could not be written (the disk full), serve's log said so once per address.
+    A batch is one transaction, as a list imported with statuses is: one write, and one warning naming how many."""
+    import logging
+
+    from pipeline.state import suppression_log
+
+    writes: list[bytes] = []
+    append = suppression_log.SuppressionLog._append
+
+    def counted(log, lines):
+        writes.append(lines)
+        return append(log, lines)
+
+    monkeypatch.setattr(suppression_log.SuppressionLog, "_append", counted)
+    now = int(time.time())
+    names = [f"h190-many{n}@example.org" for n in range(5)]
+    for name in names:
+        subs.add(store, name, "", [], how="cli", at=datetime.now(UTC))
+    response = _post(live, webhook_key, [{"email": name, "event": "bounce", "timestamp": now} for name in names]
+                     + [{"email": names[0], "event": "spamreport", "timestamp": now}])
+    assert response.status_code == 200 and response.text == "6 addresses suppressed\n", response.text
+    assert len(writes) == 1 and len(writes[0].splitlines()) == 6  # five bounced, then one of them complained
+    assert [live.status(name) for name in names] == ["complained"] + ["bounced"] * 4
+
+    def disk_full(log, lines):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(suppression_log.SuppressionLog, "_append", disk_full)
+    others = [f"h190-full{n}@example.org" for n in range(4)]
+    for name in others:
+        subs.add(store, name, "", [], how="cli", at=datetime.now(UTC))
+    caplog.set_level(logging.WARNING)
+    response = _post(live, webhook_key, [{"email": name, "event": "unsubscribe", "timestamp": now} for name in others])
+    assert response.status_code == 200, response.text
+    assert [live.status(name) for name in others] == ["unsubscribed"] * 4  # their wish counts first
+    [line] = [r.getMessage() for r in caplog.records if "suppressions.log" in r.getMessage()]
+    assert "4 addresses" in line and "No space left on device" in line
+    assert "@" not in line

@@ -13,8 +13,9 @@ The statuses, and every transition there is (nothing else changes a status):
                           unsubscribed, bounced        complained
     unsubscribe           active, pending              unsubscribed  one-click link, preferences page
     remove                active, pending              unsubscribed  `pipeline subscribers remove`
-    suppress              (new), active, pending***    unsubscribed, bounced or complained (SendGrid's webhook;
-                                                       bounced: a delivery's hard bounce, `mail/sending.py`)
+    suppress              (new), active, pending***    unsubscribed, bounced or complained (SendGrid's webhook, a
+      (suppress_all: a batch, one transaction)         batch at once; bounced: a delivery's hard bounce,
+                                                       `mail/sending.py`)
                           unsubscribed, bounced        complained
     expire_pending        pending (asked >= 7 days ago) deleted if it never was anything else, otherwise
                                                        back to the status it had before it asked
@@ -475,17 +476,31 @@ def suppress(store: Store, email: str, status: str, *, how: str, at: datetime, d
     it happen: an event from before an active or pending subscriber's latest change to that status
     (they subscribed again after the bounce) is old news and changes nothing. True if a status changed.
     """
-    if status not in SUPPRESSED:
-        raise ValueError(f"suppress() takes one of {', '.join(SUPPRESSED)}, not {status!r}")
-    email = _key(email)
+    return suppress_all(store, [(email, status, how, detail, occurred)], at=at) == 1
+
+
+def suppress_all(store: Store, reports: Iterable[tuple[str, str, str, str, datetime | None]], *,
+                 at: datetime) -> int:
+    """`suppress` each of a provider's reports, (email, status, how, detail, occurred), in their order, in one
+    transaction: a batch of SendGrid's Event Webhook is applied whole or not at all, and its lines of the suppression
+    log are one write (one warning, should that fail). How many statuses changed. (Each report costs about a
+    millisecond of the database's write lock: the webhook hands over at most `webhooks.PER_TRANSACTION` at once.)"""
+    reports = list(reports)
+    for report in reports:
+        if report[1] not in SUPPRESSED:
+            raise ValueError(f"suppress() takes one of {', '.join(SUPPRESSED)}, not {report[1]!r}")
+    changed = 0
     with store.transaction() as db:
-        found = _by_email(db, email)
-        if found is not None and found[3] in ("active", "pending") and occurred is not None:
-            since = _since(db, found[0], found[3])
-            # The provider gives whole seconds: an event in the same second as the change still counts.
-            if since is not None and occurred < since.replace(microsecond=0):
-                return False
-        return _suppress(store, db, found, email, status, how, at, detail)
+        for email, status, how, detail, occurred in reports:
+            email = _key(email)
+            found = _by_email(db, email)
+            if found is not None and found[3] in ("active", "pending") and occurred is not None:
+                since = _since(db, found[0], found[3])
+                # The provider gives whole seconds: an event in the same second as the change still counts.
+                if since is not None and occurred < since.replace(microsecond=0):
+                    continue
+            changed += _suppress(store, db, found, email, status, how, at, detail)
+    return changed
 
 
 def import_suppressed(store: Store, rows: Iterable[tuple[str, str] | tuple[str, str, str, Iterable[str]]

@@ -31,13 +31,16 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from pipeline.state import Store
-from pipeline.state.subscribers import suppress
+from pipeline.state.subscribers import suppress_all
 from pipeline.subscribers.provider_events import sendgrid_suppressions
 from pipeline.web.server_log import Sparing
 
 log = logging.getLogger("pipeline.web")
 MAX_BODY = 8 * 1024 * 1024  # SendGrid posts events in batches: a generous bound (the README's nginx lets it in)
 MAX_SKEW = timedelta(minutes=5)  # how far the signed timestamp may be from now, either way
+# Suppressions of a batch applied in one transaction (one write of the suppression log, one fsync): a fraction of a
+# second's hold on the database, so a run writing meanwhile never waits out its busy timeout, whatever the batch.
+PER_TRANSACTION = 1000
 
 
 async def sendgrid(request: Request) -> Response:
@@ -155,12 +158,13 @@ def _signed_at(timestamp: str) -> datetime | None:
 
 
 def _apply(store: Store, body: bytes, at: datetime) -> int | None:
-    """How many addresses the batch `body` suppressed; None when it is not JSON. Called in a worker thread: reading
-    a batch of thousands of events (each address spelt as the list keeps it) takes seconds, which on the event loop
-    would hold up every other request the while."""
+    """How many addresses the batch `body` suppressed (`PER_TRANSACTION` at a time); None when it is not JSON. Called
+    in a worker thread: reading a batch of thousands of events (each address spelt as the list keeps it) takes
+    seconds, which on the event loop would hold up every other request the while."""
     try:
         events = json.loads(body)
     except (ValueError, RecursionError):  # (nested deeper than the parser goes: not a batch of events either)
         return None
-    return sum(suppress(store, s.email, s.status, how=s.how, at=at, detail=s.detail, occurred=s.occurred)
-               for s in sendgrid_suppressions(events))
+    reports = [(s.email, s.status, s.how, s.detail, s.occurred) for s in sendgrid_suppressions(events)]
+    return sum(suppress_all(store, reports[start:start + PER_TRANSACTION], at=at)
+               for start in range(0, len(reports), PER_TRANSACTION))

@@ -150,3 +150,29 @@ def test_a_batch_that_suppresses_many_is_one_write_to_the_suppression_log(live, 
     [line] = [r.getMessage() for r in caplog.records if "suppressions.log" in r.getMessage()]
     assert "4 addresses" in line and "No space left on device" in line
     assert "@" not in line
+
+
+def test_sendgrid_posting_to_a_serve_with_no_key_set_is_said_in_the_log(live, store, monkeypatch, caplog):
+    """With `[serve] webhook_key_env`'s variable unset (a service started without it), every post of SendGrid's was
+    answered 503 and not a word was logged: SendGrid gives up after 24 hours, and every bounce, complaint and
+    unsubscribe it reported was lost while the organiser heard nothing. A request carrying SendGrid's signature
+    headers now says so in the log, naming the variable (not any key, nor any address), the first time, then at most
+    once an hour, as the webhook's other refusals are."""
+    import logging
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    monkeypatch.delenv(WEBHOOK_ENV, raising=False)
+    subs.add(store, "h190-nokey@example.org", "", [], how="cli", at=datetime.now(UTC))
+    caplog.set_level(logging.WARNING, logger="pipeline.web")
+    for _ in range(3):
+        response = _post(live, key, [{"email": "h190-nokey@example.org", "event": "bounce",
+                                      "timestamp": int(time.time())}])
+        assert response.status_code == 503 and WEBHOOK_ENV in response.text
+    assert live.status("h190-nokey@example.org") == "active"
+    [line] = [r.getMessage() for r in caplog.records if r.name == "pipeline.web"]
+    assert WEBHOOK_ENV in line and "503" in line and "@" not in line
+    # a stranger's post without SendGrid's headers is no sign of SendGrid, and says nothing
+    live.app.state.webhook_refused.forget()
+    caplog.clear()
+    assert httpx.post(live.url + "/webhooks/sendgrid", content=b"[]", timeout=10).status_code == 503
+    assert not [r for r in caplog.records if r.name == "pipeline.web"]

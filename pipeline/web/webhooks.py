@@ -4,7 +4,8 @@ unsubscribed addresses.
 The signature (ECDSA P-256 over the timestamp and the raw body) is checked with the official
 library's helper, against the verification key in the environment variable `[serve]
 webhook_key_env` names. No key set: 503, nothing accepted. Unsigned or badly signed: 403, nothing
-changes; a request without the signature headers is told from them, before the body is read. A
+changes; a request without the signature headers is told from them, before the body is read. One with them while
+no key is set (serve started without the variable) is said in the log: SendGrid's posts are not lost unheard. A
 request SendGrid signed more than 5 minutes from this server's clock (the signed timestamp header) is
 refused too (403), so a captured request cannot be replayed later (judged once the signature verifies:
 anyone can send an old time, and the log says so only of SendGrid's own); and an event that
@@ -46,10 +47,16 @@ PER_TRANSACTION = 1000
 async def sendgrid(request: Request) -> Response:
     web = request.app.state.web
     variable = web.project.serve.webhook_key_env
-    verifier = _verifier(os.environ.get(variable, ""), variable, _bad_keys(request))
-    if verifier is None:
-        return PlainTextResponse(f"the event webhook is not configured here: set {variable}\n", status_code=503)
+    key = os.environ.get(variable, "")
+    verifier = _verifier(key, variable, _bad_keys(request))
     signature = request.headers.get(EventWebhookHeader.SIGNATURE)
+    if verifier is None:
+        if signature and not key.strip():  # (a key that can never verify is said apart, by `_verifier`)
+            _refused(request, "no key", f"a request with SendGrid's signature headers was refused (503): {variable} "
+                                        f"is not set where serve runs. If SendGrid's Event Webhook posts here, put its "
+                                        f"verification key there: until then no bounce, spam report or unsubscribe "
+                                        f"it reports changes the list, and SendGrid gives up on each after 24 hours")
+        return PlainTextResponse(f"the event webhook is not configured here: set {variable}\n", status_code=503)
     timestamp = request.headers.get(EventWebhookHeader.TIMESTAMP)
     # What the headers alone refuse is refused before the body (up to MAX_BODY, from anyone) is read.
     signed_at = _signed_at(timestamp or "")
@@ -80,10 +87,10 @@ async def sendgrid(request: Request) -> Response:
 
 
 def _refused(request: Request, why: str, line: str) -> None:
-    """Log `line` the first time a request is refused for `why` ("signature", "skew"), then, while such refusals go
-    on, at most once an hour (`server_log.EVERY`) with how many came since; a request that verifies starts it over. So a
-    flood of forged posts cannot fill the log, nor, said early, hide a key SendGrid changed later (its refusals are
-    still said within the hour)."""
+    """Log `line` the first time a request is refused for `why` ("signature", "skew", "no key"), then, while such
+    refusals go on, at most once an hour (`server_log.EVERY`) with how many came since; a request that verifies
+    starts it over. So a flood of forged posts cannot fill the log, nor, said early, hide a key SendGrid changed
+    later (its refusals are still said within the hour)."""
     due = _refusals(request).due(why)
     if due is None:
         return

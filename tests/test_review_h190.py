@@ -176,3 +176,22 @@ def test_sendgrid_posting_to_a_serve_with_no_key_set_is_said_in_the_log(live, st
     caplog.clear()
     assert httpx.post(live.url + "/webhooks/sendgrid", content=b"[]", timeout=10).status_code == 503
     assert not [r for r in caplog.records if r.name == "pipeline.web"]
+
+
+def test_a_group_resubscribe_brings_back_neither_someone_who_unsubscribed_nor_someone_erased(live, store, webhook_key):
+    """`group_resubscribe` is ignored on purpose (README): the list's own double opt-in is the only way back, and an
+    erasure stays a suppression whatever SendGrid reports after it."""
+    at = datetime.now(UTC)
+    for name in ("h190-regroup", "h190-erased"):
+        subs.add(store, f"{name}@example.org", "", [], how="cli", at=at)
+    subs.forget(store, "h190-erased@example.org", at=at)
+    now = int(time.time()) + 1
+    response = _post(live, webhook_key, [
+        {"email": "h190-regroup@example.org", "event": "group_unsubscribe", "asm_group_id": 7, "timestamp": now},
+        {"email": "h190-regroup@example.org", "event": "group_resubscribe", "asm_group_id": 7, "timestamp": now + 1},
+        {"email": "h190-erased@example.org", "event": "group_resubscribe", "asm_group_id": 7, "timestamp": now + 1}])
+    assert response.status_code == 200 and response.text == "1 address suppressed\n", response.text
+    assert live.status("h190-regroup@example.org") == "unsubscribed"
+    assert live.status("h190-erased@example.org") == "unsubscribed"
+    erased = subs.find_subscriber(store, "h190-erased@example.org")
+    assert [event.how for event in subs.history(store, erased.id)] == [subs.ERASED]

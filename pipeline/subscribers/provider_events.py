@@ -9,7 +9,9 @@ complained, `unsubscribe` and `group_unsubscribe` → unsubscribed, and `dropped
 about the address (https://docs.sendgrid.com/glossary/drops): the address is on SendGrid's own
 suppression lists. A message dropped for what it holds or how it was sent ("Spam Content", "Invalid
 SMTPAPI header", "Duplicate message"...) says nothing about the address and is ignored, as is every
-other event (delivered, open, click, deferred...).
+other event (delivered, open, click, deferred...), `group_resubscribe` too: someone back on one of SendGrid's
+unsubscribe groups (which this list's mail belongs to none of) comes back to this list only as anyone does, through
+the form and its confirmation, and an address erased at its owner's request stays a suppression.
 """
 
 from __future__ import annotations

@@ -195,3 +195,27 @@ def test_a_group_resubscribe_brings_back_neither_someone_who_unsubscribed_nor_so
     assert live.status("h190-erased@example.org") == "unsubscribed"
     erased = subs.find_subscriber(store, "h190-erased@example.org")
     assert [event.how for event in subs.history(store, erased.id)] == [subs.ERASED]
+
+
+def test_a_batch_sendgrid_posts_again_changes_nothing_the_second_time(live, store, webhook_key):
+    """SendGrid posts a batch again until it is answered 2xx (for up to 24 hours), and may post an event twice:
+    the second time leaves the statuses, the consent records and the suppression log as the first left them."""
+    from pipeline.runner import state_path
+
+    now = int(time.time())
+    names = ["h190-again-bounce", "h190-again-spam", "h190-again-unsub"]
+    for name in names:
+        subs.add(store, f"{name}@example.org", "", [], how="cli", at=datetime.now(UTC))
+    batch = [{"email": "h190-again-bounce@example.org", "event": "bounce", "timestamp": now, "sg_event_id": "a"},
+             {"email": "h190-again-spam@example.org", "event": "spamreport", "timestamp": now, "sg_event_id": "b"},
+             {"email": "h190-again-spam@example.org", "event": "spamreport", "timestamp": now, "sg_event_id": "b"},
+             {"email": "h190-again-unsub@example.org", "event": "unsubscribe", "timestamp": now, "sg_event_id": "c"},
+             {"email": "H190-Again-Unsub@Example.ORG", "event": "group_unsubscribe", "timestamp": now}]
+    log_file = state_path(live.project).parent / "suppressions.log"
+    first = _post(live, webhook_key, batch)
+    assert first.status_code == 200 and first.text == "3 addresses suppressed\n", first.text
+    before = live.snapshot(), log_file.read_bytes()
+    again = _post(live, webhook_key, batch)
+    assert again.status_code == 200 and again.text == "0 addresses suppressed\n", again.text
+    assert (live.snapshot(), log_file.read_bytes()) == before
+    assert [live.status(f"{name}@example.org") for name in names] == ["bounced", "complained", "unsubscribed"]

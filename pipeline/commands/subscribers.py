@@ -172,11 +172,11 @@ def cmd_remove(args) -> int:
 
 
 def cmd_forget(args) -> int:
+    # a refusal (not on the list, a send in flight) names no address either: the error line goes to the log
     with _opened(args) as (project, store):
-        subscriber = _known(store, args.email)
-        erased, spellings = forget(store, subscriber.email, at=datetime.now(UTC))
-        files, failed = forget_mail(project, spellings)  # mail to a merged spelling too
-    _console().print(f"{escape(subscriber.email)}: erased (name, themes, consent record, requests, {erased} "
+        erased, spellings = forget(store, args.email, at=datetime.now(UTC))
+        files, failed = forget_mail(project, spellings)  # mail to a merged spelling too (spellings[0]: the stored one)
+    _console().print(f"{escape(spellings[0])}: erased (name, themes, consent record, requests, {erased} "
                      f"deliveries, {files} files of mail to it); the address alone is kept, so no list adds it back. "
                      f"Backups made before keep it until they expire.", soft_wrap=True)
     if failed:

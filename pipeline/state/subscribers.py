@@ -324,8 +324,9 @@ def _forget(store: Store, email: str, at: datetime) -> Forgotten:
     with store.transaction() as db:
         found = _by_email(db, email)
         if found is None:
-            raise SubscriberError(f"{email}: not on the list, so nothing is held about it (`pipeline subscribers "
-                                  f"list` shows every address)")
+            # no address in the line, which the log keeps: the person asked to be forgotten
+            raise SubscriberError("that address is not on the list, so nothing is held about it (`pipeline "
+                                  "subscribers list` shows every address)")
         erased = _erase(db, found, at, "kept as a suppression: the address only")
         _note_left(store, db, found[0], "forgotten", at)
     return erased
@@ -340,8 +341,9 @@ def _erase(db: sqlite3.Connection, found: tuple, at: datetime, detail: str) -> F
     marks = ",".join("?" * len(spellings))
     if db.execute(f"SELECT 1 FROM deliveries WHERE recipient IN ({marks}) AND status = 'in_flight'",
                   spellings).fetchone():
-        raise SubscriberError(f"{email}: a send to it is in flight; run `pipeline subscribers forget` again once the "
-                              f"next run has settled it (`pipeline deliveries` shows it)")
+        # no address in the line, which the log keeps (`forget`: the person asked to be forgotten)
+        raise SubscriberError("a send to that address is in flight; run `pipeline subscribers forget` again once the "
+                              "next run has settled it (`pipeline deliveries` shows it)")
     erased = db.execute(f"DELETE FROM deliveries WHERE recipient IN ({marks})", spellings).rowcount
     left = status if status in ("bounced", "complained") else "unsubscribed"
     db.execute(f"UPDATE subscribers SET status = ?, requested_at = NULL, updated_at = ?, {_FORGOTTEN} WHERE id = ?",

@@ -1,0 +1,91 @@
+"""Review h191: the subscriber list as it stands now, from the point of view of data protection (UK GDPR, PECR), as its
+controller and as a person on it (the last such reviews: h106, h133).
+
+Each test is one problem found, and fails while the problem is there.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.state import Store, journal
+from tests.newsletter_network import newsletter_toml
+from tests.serve_fixtures import SERVE_TOML
+
+POST = "---\ntitle: \"{title}\"\ndate: {day}\n---\n\n{title}: what happened, and what comes next.\n"
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch) -> Path:
+    """SERVE_TOML's project (themes, an email sink through the outbox), its secret made in its state folder."""
+    monkeypatch.delenv("TEST_SERVE_SECRET", raising=False)
+    path = tmp_path / "pipeline.toml"
+    path.write_text(SERVE_TOML, encoding="utf-8")
+    return path
+
+
+def cli(config: Path, *args: str) -> int:
+    """`pipeline subscribers ARGS`; an argparse refusal is its exit status."""
+    try:
+        return main(["subscribers", *args, "--config", str(config)])
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+def opened(config: Path) -> Store:
+    return Store(config.parent / "state" / "pipeline.sqlite")
+
+
+def _everything_in(database: Path) -> str:
+    """Every value of every row of every table, as text: where a person's data may still be."""
+    db = sqlite3.connect(database)
+    try:
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return "\n".join(repr(row) for table in tables for row in db.execute(f'SELECT * FROM "{table}"'))
+    finally:
+        db.close()
+
+
+# -- Article 17: an erasure leaves no trace of the person in the log -------------------------------------------
+
+def test_forget_of_an_address_not_on_the_list_writes_no_address_to_the_log(config, tmp_path, capsys):
+    """Bob, who was never on the list, writes: "erase whatever you hold about me". The organiser, who keeps a log
+    file (`--log-file`, as under systemd), runs `pipeline subscribers forget bob@example.org`. Nothing was held about
+    him, and the command says so; but the log file now holds "bob@example.org: not on the list": the erasure request
+    itself has made the controller store his address, in the one place `forget` can never reach (the README: "rotate
+    it"). `forget`'s own line for a failed deletion already leaves the address out, for that reason; its refusals
+    should too. The terminal still says what happened."""
+    log = tmp_path / "pipeline.log"
+    code = cli(config, "forget", "bob@example.org", "--log-file", str(log))
+    err = capsys.readouterr().err
+    assert code == 2 and "not on the list" in err, (code, err)
+    assert "bob@example.org" not in log.read_text(encoding="utf-8"), log.read_text(encoding="utf-8")
+
+
+def test_forget_refused_while_a_send_is_in_flight_writes_no_address_to_the_log(write_project, tmp_path, capsys):
+    """Cat asks to be erased while the issue is being sent to her (a run killed mid-send left her delivery in flight).
+    `forget` rightly refuses until the send settles, but its refusal, "cat@example.org: a send to it is in flight",
+    goes to the log file whole: the address of a person who asked to be forgotten, kept for as long as the log is."""
+    files = {"blog/2016-01-20.md": POST.format(title="A day in Leeds", day="2016-01-20"),
+             "subscribers.csv": "email,name,themes\nann@example.org,Ann Example,\n"}
+    config = write_project(newsletter_toml(), files)
+    assert main(["run", "--as-of", "2016-02-01", "-c", str(config)]) == 0
+    assert cli(config, "add", "cat@example.org", "--name", "Cat") == 0
+    store = opened(config)
+    try:
+        claimed = journal.begin_batch(store, batch="killed", edition=1, channel="outbox",
+                                      recipients=["cat@example.org"], send_at=None, at=datetime.now(UTC))
+    finally:
+        store.close()
+    assert claimed == ["cat@example.org"]
+    capsys.readouterr()
+    log = tmp_path / "pipeline.log"
+    code = cli(config, "forget", "cat@example.org", "--log-file", str(log))
+    err = capsys.readouterr().err
+    assert code == 2 and "in flight" in err, (code, err)
+    assert "cat@example.org" not in log.read_text(encoding="utf-8"), log.read_text(encoding="utf-8")

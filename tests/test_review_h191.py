@@ -14,6 +14,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.state import Store, journal
+from pipeline.state import subscribers as subs
 from tests.newsletter_network import newsletter_toml
 from tests.serve_fixtures import SERVE_TOML
 
@@ -89,3 +90,22 @@ def test_forget_refused_while_a_send_is_in_flight_writes_no_address_to_the_log(w
     err = capsys.readouterr().err
     assert code == 2 and "in flight" in err, (code, err)
     assert "cat@example.org" not in log.read_text(encoding="utf-8"), log.read_text(encoding="utf-8")
+
+
+# -- Article 17 and 5(1)(c): what an erasure keeps ---------------------------------------------------------
+
+def test_an_erased_person_is_kept_as_the_address_alone_not_the_day_they_joined(config):
+    """Ann joined on 5 January 2016 and asks, years later, to be erased. `forget` promises "the address alone is
+    kept, so no list adds it back", and the README's table says so too; but her row keeps `created_at`, the moment
+    she joined, which the suppression needs no more than her name. After the erasure, no table should hold the day
+    she joined."""
+    joined = datetime(2016, 1, 5, 10, 0, tzinfo=UTC)
+    store = opened(config)
+    try:
+        subs.add(store, "ann@example.org", "Ann Example", ["research"], how="cli", at=joined)
+        subs.forget(store, "ann@example.org", at=datetime(2026, 11, 1, 10, 0, tzinfo=UTC))
+    finally:
+        store.close()
+    held = _everything_in(config.parent / "state" / "pipeline.sqlite")
+    assert "ann@example.org" in held  # the suppression
+    assert "2016-01-05" not in held, [line for line in held.splitlines() if "2016-01-05" in line]

@@ -346,8 +346,9 @@ def _erase(db: sqlite3.Connection, found: tuple, at: datetime, detail: str) -> F
                               "next run has settled it (`pipeline deliveries` shows it)")
     erased = db.execute(f"DELETE FROM deliveries WHERE recipient IN ({marks})", spellings).rowcount
     left = status if status in ("bounced", "complained") else "unsubscribed"
-    db.execute(f"UPDATE subscribers SET status = ?, requested_at = NULL, updated_at = ?, {_FORGOTTEN} WHERE id = ?",
-               (left, _iso(at), subscriber_id))
+    # the address alone: not even when they joined (`created_at` takes the erasure's time, as the record's one entry)
+    db.execute(f"UPDATE subscribers SET status = ?, requested_at = NULL, created_at = ?, updated_at = ?, {_FORGOTTEN} "
+               f"WHERE id = ?", (left, _iso(at), _iso(at), subscriber_id))
     db.execute("DELETE FROM subscription_requests WHERE subscriber = ?", (subscriber_id,))
     db.execute("DELETE FROM subscriber_aliases WHERE subscriber = ?", (subscriber_id,))
     db.execute("DELETE FROM subscriber_events WHERE subscriber = ?", (subscriber_id,))

@@ -255,6 +255,11 @@ class Deliverer(Component):
         erasure); how many files. The default keeps nothing: a provider's own records are the organiser's to ask."""
         return 0
 
+    def kept(self, address: str) -> list[str]:
+        """Where this delivery keeps mail to `address`, each file (or record) that `forget` would delete (`pipeline
+        subscribers show`: everything held about a person). The default keeps nothing."""
+        return []
+
     def forget_request(self, address: str) -> int:
         """Delete whatever this delivery keeps of the confirmations mailed to `address`, whose request to join
         ended unconfirmed after 7 days (its link no longer works, and an unconfirmed address is not kept); how many

@@ -109,3 +109,37 @@ def test_an_erased_person_is_kept_as_the_address_alone_not_the_day_they_joined(c
     held = _everything_in(config.parent / "state" / "pipeline.sqlite")
     assert "ann@example.org" in held  # the suppression
     assert "2016-01-05" not in held, [line for line in held.splitlines() if "2016-01-05" in line]
+
+
+# -- Article 15: `show` gives what `forget` would erase ---------------------------------------------------------
+
+def test_show_names_the_mail_the_outbox_keeps_to_the_person(config, capsys):
+    """Dee filled in the form this morning (the real app, under uvicorn) and has not confirmed yet; she writes
+    asking for everything held about her (UK GDPR art. 15). The README's answer is `pipeline subscribers show EMAIL`,
+    "everything held about the person". It prints her pending request and her consent record, but not that the
+    outbox keeps a copy of the email sent to her (`outbox/messages/…-confirmation-dee@example.org-….eml`: her
+    address and her own confirmation link), which `forget` knows of and deletes ("1 files of mail to it"). What
+    `show` gives should cover what `forget` erases: it should name each file of mail to her the delivery keeps."""
+    import re
+
+    import httpx
+
+    from pipeline.config import load_project
+    from tests.serve_fixtures import LiveServer
+
+    server = LiveServer(load_project(config)).start()
+    try:
+        with httpx.Client(base_url=server.url) as browser:
+            token = re.search(r'name="form" value="([^"]+)"', browser.get("/subscribe").text).group(1)
+            answer = browser.post("/subscribe", data={"form": token, "email": "dee@example.org", "name": "Dee"})
+            assert answer.status_code == 200
+        server.wait_for_message("dee@example.org")
+        server.settled()
+    finally:
+        server.stop()
+    [kept] = (config.parent / "outbox" / "messages").glob("*dee@example.org*")
+    capsys.readouterr()
+    assert cli(config, "show", "dee@example.org") == 0
+    out = capsys.readouterr().out
+    assert "request of" in out  # her request is there
+    assert kept.name in out.replace("\n", ""), out

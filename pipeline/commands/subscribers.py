@@ -23,9 +23,9 @@ from rich.table import Table
 from pipeline.commands.core import _console
 from pipeline.config import Project, load_project
 from pipeline.errors import ConfigError, PipelineError, SubscriberError
-from pipeline.mail.transactional import forget_mail, keeping_mail, project_deliverer
+from pipeline.mail.transactional import forget_mail, keeping_mail, kept_mail, project_deliverer
 from pipeline.runner import state_path
-from pipeline.state import Store, journal
+from pipeline.state import Store, journal, readmissions
 from pipeline.state.access import cannot_open
 from pipeline.state.subscribers import (
     STATUSES,
@@ -38,6 +38,7 @@ from pipeline.state.subscribers import (
     remove,
     requests_of,
     set_themes,
+    spellings,
 )
 from pipeline.subscribers.archive import read_list
 from pipeline.subscribers.confirmation import ask_to_subscribe, send_confirmation
@@ -117,10 +118,19 @@ def cmd_show(args) -> int:
         events = history(store, subscriber.id)
         asked = requests_of(store, subscriber.id)
         sent = journal.deliveries_to(store, subscriber.email)
-    # Everything held about the person (UK GDPR art. 15): the row, each open request, the consent record, each issue
+        spelt = spellings(store, subscriber.id)
+        returning = subscriber.email in readmissions.waiting(store)
+        kept, unlisted = kept_mail(project, spelt)  # what `forget` would delete, mail to a merged spelling too
+    # Everything held about the person (UK GDPR art. 15): the row, each open request, the consent record, each issue,
+    # the mail a delivery keeps
     console = _console()
     console.print(f"{escape(subscriber.email)} ({escape(subscriber.name) or 'no name'}): {subscriber.status}, "
                   f"themes: {escape('; '.join(sorted(subscriber.themes)) or 'all')}", soft_wrap=True)
+    for other in spelt[1:]:
+        console.print(f"  also spelt {escape(other)} (merged into this address)", soft_wrap=True)
+    if returning:
+        console.print("  came back after leaving: to be taken off the delivery's own suppression lists before the "
+                      "next send", soft_wrap=True)
     for at, name, themes in asked:
         console.print(f"  request of {at:%Y-%m-%d %H:%M:%S} UTC, not confirmed: name {escape(name) or 'none'}, themes "
                       f"{escape('; '.join(sorted(themes)) or 'all')}", soft_wrap=True)
@@ -136,6 +146,11 @@ def cmd_show(args) -> int:
     for issue, status, reference, error, at in sent:
         said = f" ({escape(error)})" if error else f" ({escape(reference)})" if reference else ""
         console.print(f"  issue {issue}: {status.replace('_', ' ')}, {at:%Y-%m-%d %H:%M:%S} UTC{said}", soft_wrap=True)
+    for path in kept:  # on the disk now (an issue's file above may have been pruned since)
+        console.print(f"  mail kept: {escape(path)}", soft_wrap=True)
+    for why in unlisted:
+        console.print(f"  mail kept: the {_names(keeping_mail(project))} delivery could not list it ({escape(why)})",
+                      soft_wrap=True)
     return 0
 
 

@@ -53,6 +53,19 @@ def forget_mail(project: Project, addresses: Iterable[str]) -> tuple[int, list[s
     return files, failed
 
 
+def kept_mail(project: Project, addresses: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Where the project's deliveries keep mail to each of `addresses` (`Deliverer.kept`: `subscribers show`), each
+    once; and why, naming no address, for a delivery that could not say."""
+    found, failed, addresses = [], [], list(addresses)
+    for deliverer in keeping_mail(project):
+        for address in addresses:
+            try:
+                found += deliverer.kept(address)
+            except Exception as exc:  # OSError, or a delivery plugin's own: the others are listed all the same
+                failed.append(_why(exc))
+    return list(dict.fromkeys(found)), failed
+
+
 def keeping_mail(project: Project) -> list[Deliverer]:
     """The deliveries that may keep mail to a person: the newsletter's, and [alerts.delivery] (an organiser's
     alerts, in an outbox of their own)."""

@@ -590,6 +590,13 @@ def requests_of(store: Store, subscriber_id: int) -> list[tuple[datetime, str, f
     return [(datetime.fromisoformat(at), name, frozenset(json.loads(themes))) for at, name, themes in store._rows(
         "SELECT at, name, themes FROM subscription_requests WHERE subscriber = ? ORDER BY id", (subscriber_id,))]
 
+def spellings(store: Store, subscriber_id: int) -> list[str]:
+    """The address of `subscriber_id`, then each spelling merged into it (`respelling`), which mail was sent to."""
+    return [email for (email,) in store._rows(
+        "SELECT email FROM subscribers WHERE id = ? UNION ALL "
+        "SELECT email FROM subscriber_aliases WHERE subscriber = ?", (subscriber_id, subscriber_id))]
+
+
 def get_subscriber(store: Store, subscriber_id: int) -> Subscriber | None:
     """The subscriber a link's id names (`_current_id`), None if they are no longer stored."""
     rows = store._rows(f"SELECT {_COLUMNS} FROM subscribers WHERE id = ?", (_current_id(store._rows, subscriber_id),))

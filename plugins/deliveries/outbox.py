@@ -228,12 +228,19 @@ class Outbox(Deliverer):
 
     def forget(self, address: str) -> int:
         """Every message to `address`: each issue's, and each confirmation or alert in messages/."""
+        return _unlink(self._mail_to(address))
+
+    def kept(self, address: str) -> list[str]:
+        """The file of each message to `address` that `forget` deletes, in the order it finds them."""
+        return [str(path) for path in self._mail_to(address)]
+
+    def _mail_to(self, address: str) -> list[Path]:
         name = file_name(address)
         stem = name[:-len(".eml")]
-        return _unlink([path for folder in self._folders()
-                        for path in (*folder.glob(f"issue-*/{name}"), *folder.glob(f"messages/*-{name}"),
-                                     *(again for again in folder.glob(f"issue-*/{stem}.*.eml")  # sent again (beside)
-                                       if _AGAIN.fullmatch(again.name[len(stem):])))])
+        return [path for folder in self._folders()
+                for path in (*sorted(folder.glob(f"issue-*/{name}")), *sorted(folder.glob(f"messages/*-{name}")),
+                             *sorted(again for again in folder.glob(f"issue-*/{stem}.*.eml")  # sent again (beside)
+                                     if _AGAIN.fullmatch(again.name[len(stem):])))]
 
     def forget_request(self, address: str) -> int:
         """The confirmations to `address` in messages/ (not an alert or a test send to the same address)."""

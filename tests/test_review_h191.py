@@ -143,3 +143,33 @@ def test_show_names_the_mail_the_outbox_keeps_to_the_person(config, capsys):
     out = capsys.readouterr().out
     assert "request of" in out  # her request is there
     assert kept.name in out.replace("\n", ""), out
+
+
+# -- Article 5(1)(e): an unconfirmed request is deleted, not left in the file -----------------------------------
+
+def test_an_expired_request_is_overwritten_in_the_database_after_an_erasure_in_the_same_connection(config):
+    """Bo asks to be erased; in the same process (`subscribers import` replays an erasure from the suppression log,
+    then expires the week-old requests, with one connection) a stranger's unconfirmed request, made with someone
+    else's address and a name, is deleted after its 7 days, as the README promises. `forget` set SQLite's
+    `secure_delete` on for itself, then *off* for the rest of the connection, whatever it was (this build's SQLite
+    has it on by default; many have it off), so the expired row's address and name are left in the file's free pages,
+    where `strings state/pipeline.sqlite` reads them. The database holds personal data: every connection should
+    overwrite what it deletes, and an erasure should not turn that off."""
+    from datetime import timedelta
+
+    t = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+    store = opened(config)
+    try:
+        assert store.db.execute("PRAGMA secure_delete").fetchone() == (1,)  # whatever the build's default
+        for n in range(200):  # enough rows that the deleted one's page is not the only one
+            subs.add(store, f"reader{n}@example.org", f"Reader number {n}", [], how="cli", at=t)
+        subs.request_subscription(store, "stranger.typed@example.org", "Quentin Unconfirmed", ["peer support"],
+                                  how="form", at=t)
+        subs.add(store, "bo@example.org", "Bo", [], how="cli", at=t)
+        subs.forget(store, "bo@example.org", at=t)
+        assert subs.expire_pending(store, at=t + timedelta(days=8)) == ["stranger.typed@example.org"]
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        store.close()
+    on_disk = b"".join(path.read_bytes() for path in (config.parent / "state").glob("pipeline.sqlite*"))
+    assert b"stranger.typed@example.org" not in on_disk and b"Quentin Unconfirmed" not in on_disk

@@ -182,6 +182,9 @@ class Store:
         # NORMAL in WAL mode: a commit survives the process being killed; only a power cut may lose the last one.
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
+        # What is deleted is overwritten, not left in free pages, whatever the build's default: an expired request's
+        # address, a leaver's name and themes, an erasure (`subscribers.forget`)
+        self.db.execute("PRAGMA secure_delete=ON")
         self.db.execute("PRAGMA busy_timeout=10000")  # `serve` and a run may write at the same moment
         migrate(self.db)
         if check:

@@ -310,12 +310,8 @@ def forget(store: Store, email: str, *, at: datetime) -> Forgotten:
     open requests, the spellings merged into it, and the delivery journal's rows; the address alone is kept, as a
     suppression (unsubscribed, or bounced or complained as it was), so no list adds it back, with one entry saying
     it was erased. Refused while a send to it is in flight (its batch settles first)."""
-    email = _key(email)
-    store.db.execute("PRAGMA secure_delete = ON")  # what is deleted is overwritten, not left in free pages
-    try:
-        erased = _forget(store, email, at)
-    finally:
-        store.db.execute("PRAGMA secure_delete = OFF")
+    # What is deleted is overwritten, not left in free pages: every connection has `secure_delete` on (`Store`)
+    erased = _forget(store, _key(email), at)
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # and the write-ahead log's older copies of those pages go
     return erased
 
@@ -383,38 +379,30 @@ def reapply(store: Store, entries: Iterable[tuple[int, str, datetime]]) -> Reapp
     before it remains; while a send to them is in flight, they are suppressed now and erased the next time. A person
     whose record is only that very erasure is named in `erased` again (a replay stopped before their mail went).
     """
-    entries = list(entries)
-    forgetting = any(status == "forgotten" for _, status, _ in entries)
-    if forgetting:
-        store.db.execute("PRAGMA secure_delete = ON")
     done = Reapplied({}, 0, [])
-    try:
-        with store.transaction() as db:
-            for subscriber_id, status, at in entries:
-                found = _by_id(db, subscriber_id)
-                if found is None:
+    with store.transaction() as db:
+        for subscriber_id, status, at in entries:
+            found = _by_id(db, subscriber_id)
+            if found is None:
+                continue
+            detail = f"{status} on {at:%Y-%m-%d %H:%M:%S} UTC, after the copy this database was put back from"
+            if status == "forgotten":
+                [(before,)] = db.execute("SELECT EXISTS (SELECT 1 FROM subscriber_events WHERE subscriber = ? "
+                                         "AND at < ?)", (subscriber_id, _iso(at))).fetchall()
+                if not before:
+                    if _erased_by(db, subscriber_id, at):  # a replay stopped before its mail was deleted
+                        done.erased.append(found[1])
                     continue
-                detail = f"{status} on {at:%Y-%m-%d %H:%M:%S} UTC, after the copy this database was put back from"
-                if status == "forgotten":
-                    [(before,)] = db.execute("SELECT EXISTS (SELECT 1 FROM subscriber_events WHERE subscriber = ? "
-                                             "AND at < ?)", (subscriber_id, _iso(at))).fetchall()
-                    if not before:
-                        if _erased_by(db, subscriber_id, at):  # a replay stopped before its mail was deleted
-                            done.erased.append(found[1])
-                        continue
-                    try:
-                        forgotten = _erase(db, found, at, f"kept as a suppression: the address only; {REAPPLIED}")
-                    except SubscriberError:
-                        done.deferred += 1
-                        _reapplied(db, found, "unsubscribed", at, detail + "; erased once its send in flight settles")
-                        continue
-                    done.erased += forgotten.spellings
-                    done.applied[status] = done.applied.get(status, 0) + 1
-                elif _reapplied(db, found, status, at, detail):
-                    done.applied[status] = done.applied.get(status, 0) + 1
-    finally:
-        if forgetting:
-            store.db.execute("PRAGMA secure_delete = OFF")
+                try:
+                    forgotten = _erase(db, found, at, f"kept as a suppression: the address only; {REAPPLIED}")
+                except SubscriberError:
+                    done.deferred += 1
+                    _reapplied(db, found, "unsubscribed", at, detail + "; erased once its send in flight settles")
+                    continue
+                done.erased += forgotten.spellings
+                done.applied[status] = done.applied.get(status, 0) + 1
+            elif _reapplied(db, found, status, at, detail):
+                done.applied[status] = done.applied.get(status, 0) + 1
     if done.erased:
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the write-ahead log's older copies of those pages go
     return done

@@ -173,3 +173,52 @@ def test_an_expired_request_is_overwritten_in_the_database_after_an_erasure_in_t
         store.close()
     on_disk = b"".join(path.read_bytes() for path in (config.parent / "state").glob("pipeline.sqlite*"))
     assert b"stranger.typed@example.org" not in on_disk and b"Quentin Unconfirmed" not in on_disk
+
+
+# -- Article 13: what the form says is kept after leaving is what is kept -----------------------------------------
+
+def test_the_form_says_truly_what_is_kept_of_someone_who_leaves(config):
+    """Eve reads the form (the real app, under uvicorn): "Every issue has a link to leave at once; then only your
+    address is kept, so that we never write to you again." She subscribes, confirms and leaves with one click. What
+    is kept of her then is her address *and* her whole consent record (when she asked, confirmed and left, with the
+    wording she was shown: `pipeline subscribers show` prints it, `export --status all` carries it), and the
+    delivery journal's row of each issue sent to her: as the README says ("someone who leaves keeps only their address
+    and consent record"), and as a controller should, to show the consent it relied on (art. 7(1)). The wording she
+    consented under, kept in that very record, says otherwise: the information given when the data are collected
+    must be true (art. 13)."""
+    import re
+
+    import httpx
+
+    from pipeline.config import load_project
+    from tests.serve_fixtures import LiveServer
+
+    server = LiveServer(load_project(config)).start()
+    try:
+        with httpx.Client(base_url=server.url) as browser:
+            form = browser.get("/subscribe").text
+            token = re.search(r'name="form" value="([^"]+)"', form).group(1)
+            assert browser.post("/subscribe", data={"form": token, "email": "eve@example.org"}).status_code == 200
+        confirmation = server.wait_for_message("eve@example.org")
+        body = confirmation.get_body(("plain",)).get_content()
+        link = re.search(r"https://network\.example\.org/confirm/(\S+)", body)
+        assert httpx.post(f"{server.url}/confirm/{link[1]}").status_code == 200
+        store = opened(config)
+        try:
+            eve = subs.find_subscriber(store, "eve@example.org")
+            own = server.app.state.web.links.tokens.make("unsubscribe", eve.id)
+        finally:
+            store.close()
+        left = httpx.post(f"{server.url}/unsubscribe/{own}", data={"List-Unsubscribe": "One-Click"})
+        assert left.status_code == 200
+    finally:
+        server.stop()
+    store = opened(config)
+    try:
+        kept = subs.history(store, subs.find_subscriber(store, "eve@example.org").id)
+    finally:
+        store.close()
+    assert [event.how for event in kept] == ["form", "confirmation", "one-click unsubscribe"]  # her record stays
+    text = " ".join(re.sub(r"<[^>]+>", " ", form).split())
+    after_leaving = re.search(r"Every issue has a link to leave[^.]*\.", text)[0]
+    assert "record" in after_leaving, after_leaving

@@ -1,0 +1,187 @@
+"""Review h193: the pages of `pipeline serve` by keyboard alone, zoomed to 200% and 400% (640 and 320 px wide), in
+light and dark, the 429 and "link expired" pages too; what a screen reader is told when the preferences are saved;
+the pages' boxes in a right-to-left language."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from urllib.parse import urlparse
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from itsdangerous.timed import TimestampSigner
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from pipeline.config import load_project
+from pipeline.state import Store
+from pipeline.state import subscribers as subs
+from tests.serve_fixtures import SERVE_TOML, LiveServer
+
+CLIENTS = (f"192.0.2.{n}" for n in itertools.count(193))  # documentation addresses, one per browser context
+AXE = Axe()
+SIDEWAYS = "document.documentElement.scrollWidth > window.innerWidth"
+
+# Every control a keyboard should reach on the page, in document order (no positive tabindex on these pages).
+CONTROLS = """() => [...document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]')]
+  .filter(e => e.tabIndex >= 0 && !e.disabled && e.type !== 'hidden' && e.checkVisibility())
+  .map((e, i) => { e.dataset.stop = i; return i; })"""
+# The focused element: its stop (as CONTROLS numbered it), whether it shows its focus, its outline, the colour
+# behind the outline (the nearest background of what holds it) and whether it is in the viewport.
+FOCUSED = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  const style = getComputedStyle(e), box = e.getBoundingClientRect();
+  let behind = 'rgba(0, 0, 0, 0)';
+  for (let p = e.parentElement; p && /rgba\\(.*, 0\\)$|transparent/.test(behind); p = p.parentElement)
+    behind = getComputedStyle(p).backgroundColor;
+  return {stop: e.dataset.stop === undefined ? null : Number(e.dataset.stop), name: e.outerHTML.slice(0, 80),
+          visible: e.matches(':focus-visible'), outline: style.outlineStyle, width: parseFloat(style.outlineWidth),
+          colour: style.outlineColor, behind,
+          shown: box.width > 0 && box.height > 0 && box.right > 0 && box.bottom > 0
+                 && box.left < innerWidth && box.top < innerHeight};
+}"""
+
+
+def _rgb(text: str) -> tuple[float, ...]:
+    return tuple(float(n) for n in re.findall(r"[\d.]+", text)[:3])
+
+
+def _contrast(one: str, two: str) -> float:
+    def luminance(colour: tuple[float, ...]) -> float:
+        r, g, b = (c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in colour)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(_rgb(one)), luminance(_rgb(two))), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def _serve(tmp_path_factory, name: str, language: str = "en-GB") -> LiveServer:
+    folder = tmp_path_factory.mktemp(name)
+    (folder / "pipeline.toml").write_text(SERVE_TOML.replace("workers = 1", f'workers = 1\nlanguage = "{language}"'))
+    return LiveServer(load_project(folder / "pipeline.toml")).start()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory) -> Iterator[LiveServer]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("TEST_SERVE_SECRET", raising=False)
+        server = _serve(tmp_path_factory, "h193")
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def store(live) -> Iterator[Store]:
+    store = Store(live.project.core.state_dir / "pipeline.sqlite")
+    yield store
+    store.close()
+
+
+def _context(browser: Browser, live: LiveServer, **options) -> BrowserContext:
+    """A browser of its own (its own client address, as the proxy reports it) that never leaves loopback."""
+    made = browser.new_context(base_url=live.url, extra_http_headers={"X-Forwarded-For": next(CLIENTS)}, **options)
+    made.route("**/*", lambda route: route.continue_() if urlparse(route.request.url).hostname == "127.0.0.1"
+               else route.abort())
+    return made
+
+
+def _confirm_path(live: LiveServer, address: str) -> str:
+    message = live.wait_for_message(address)
+    return re.search(r"https://network\.example\.org(/confirm/\S+)", message.get_content()).group(1)
+
+
+def _subscribe(tab: Page, address: str) -> None:
+    tab.goto("/subscribe")
+    tab.get_by_label("Email address").fill(address)
+    tab.get_by_role("button", name="Subscribe").click()
+
+
+def _expired_confirm_path(live: LiveServer, subscriber_id: int) -> str:
+    """A confirm link signed eight days ago."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TimestampSigner, "get_timestamp", lambda self: int(time.time()) - 8 * 86400)
+        return "/confirm/" + live.app.state.web.links.tokens.make("confirm", subscriber_id)
+
+
+def _every_page(tab: Page, live: LiveServer, store: Store, tag: str) -> Iterator[str]:
+    """Opens each page `pipeline serve` shows, in turn, yielding its name once it is in the tab."""
+    tokens = live.app.state.web.links.tokens
+    member = subs.add(store, f"member-{tag}@example.org", "", ["research"], how="cli", at=datetime.now(UTC))
+    tab.goto("/subscribe")
+    yield "subscribe form"
+    tab.get_by_label("Email address").fill(f"new-{tag}@example")  # the browser lets it through; the server does not
+    tab.get_by_role("button", name="Subscribe").click()
+    expect(tab.locator("#problem")).to_be_visible()
+    yield "subscribe form with a problem"
+    _subscribe(tab, f"new-{tag}@example.org")
+    yield "check your inbox"
+    tab.goto(_confirm_path(live, f"new-{tag}@example.org"))
+    yield "confirm"
+    tab.get_by_role("button", name="Confirm my subscription").click()
+    yield "subscribed"
+    tab.goto("/preferences/" + tokens.make("preferences", member.id))
+    yield "preferences"
+    tab.get_by_role("button", name="Save my themes").click()
+    yield "preferences saved"
+    tab.goto("/unsubscribe/" + tokens.make("unsubscribe", member.id))
+    yield "unsubscribe"
+    tab.get_by_role("button", name="Unsubscribe").click()
+    yield "unsubscribed"
+    tab.goto("/preferences/" + tokens.make("preferences", member.id))
+    yield "not subscribed"
+    tab.goto("/preferences/" + tokens.make("preferences", 999_999_999))
+    yield "a link naming no one"
+    tab.goto(_expired_confirm_path(live, member.id))
+    yield "an expired confirm link"
+    _subscribe(tab, f"gone-{tag}@example.org")
+    subs.remove(store, f"gone-{tag}@example.org", how="cli", at=datetime.now(UTC))
+    tab.goto(_confirm_path(live, f"gone-{tag}@example.org"))
+    yield "a confirm link whose address left"
+    tab.goto("/unsubscribe/forged")
+    yield "a bad link"
+    tab.goto("/nowhere")
+    yield "not found"
+    for _ in range(2):  # the per-address limit is 2
+        _subscribe(tab, f"new-{tag}@example.org")
+    yield "too many requests (429)"
+
+
+def _walk(tab: Page) -> list[dict]:
+    """Every stop of the Tab key through the page, from its first control to its last, and one more: after the
+    last, the focus leaves the page (to the browser's own controls), as it should, and is not held."""
+    expected = tab.evaluate(CONTROLS)
+    if tab.evaluate(FOCUSED) is not None:  # a page that opens with the focus inside it (the problem summary)
+        for _ in range(len(expected) + 1):
+            tab.keyboard.press("Tab")
+            if tab.evaluate(FOCUSED) is None:
+                break
+    stops = []
+    for _ in range(len(expected) + 1):
+        tab.keyboard.press("Tab")
+        stops.append(tab.evaluate(FOCUSED))
+    assert [stop and stop["stop"] for stop in stops] == [*expected, None], \
+        f"the Tab key's path {[s and s['name'] for s in stops]} is not every control in order, then out"
+    return stops[:-1]
+
+
+def test_a_saved_choice_is_said_in_the_title_and_by_a_status_that_has_the_focus(browser, live, store):
+    """'Your choice is saved.' was a plain paragraph, under a title that did not change: a screen reader, which
+    starts at the title of the page the post gave, was told nothing was saved."""
+    member = subs.add(store, "saver@example.org", "", ["research"], how="cli", at=datetime.now(UTC))
+    with _context(browser, live) as ctx:
+        tab = ctx.new_page()
+        tab.goto("/preferences/" + live.app.state.web.links.tokens.make("preferences", member.id))
+        assert tab.title() == "Your newsletter preferences · Test Network"
+        assert tab.get_by_role("status").count() == 0
+        tab.get_by_role("button", name="Save my themes").click()
+        assert tab.title() == "Saved: Your newsletter preferences · Test Network"
+        expect(tab.get_by_role("status")).to_have_text("Your choice is saved.")
+        assert tab.evaluate("document.activeElement.id") == "saved"
+        tab.keyboard.press("Tab")  # and on from there to the choice
+        assert tab.evaluate("document.activeElement.id") == "theme-1"

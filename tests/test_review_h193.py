@@ -185,3 +185,35 @@ def test_a_saved_choice_is_said_in_the_title_and_by_a_status_that_has_the_focus(
         assert tab.evaluate("document.activeElement.id") == "saved"
         tab.keyboard.press("Tab")  # and on from there to the choice
         assert tab.evaluate("document.activeElement.id") == "theme-1"
+
+
+@pytest.fixture(scope="module")
+def right_to_left(tmp_path_factory) -> Iterator[LiveServer]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("TEST_SERVE_SECRET", raising=False)
+        server = _serve(tmp_path_factory, "h193-ar", "ar")
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def test_the_problem_and_saved_boxes_are_marked_at_the_start_of_the_line_right_to_left(browser, right_to_left):
+    """The bar beside 'There is a problem' and 'Your choice is saved.' was a border-left: on an Arabic page, whose
+    lines start at the right, it stood at their end."""
+    live = right_to_left
+    store = Store(live.project.core.state_dir / "pipeline.sqlite")
+    try:
+        member = subs.add(store, "rtl-saver@example.org", "", [], how="cli", at=datetime.now(UTC))
+    finally:
+        store.close()
+    sides = "e => [getComputedStyle(e).borderRightWidth, getComputedStyle(e).borderLeftWidth]"
+    with _context(browser, live) as ctx:
+        tab = ctx.new_page()
+        tab.goto("/subscribe")
+        tab.get_by_label("Email address").fill("someone@example")
+        tab.get_by_role("button", name="Subscribe").click()
+        assert tab.locator(".problem").evaluate(sides) == ["4px", "0px"]
+        tab.goto("/preferences/" + live.app.state.web.links.tokens.make("preferences", member.id))
+        tab.get_by_role("button", name="Save my themes").click()
+        assert tab.locator(".done").evaluate(sides) == ["4px", "0px"]

@@ -217,3 +217,27 @@ def test_the_problem_and_saved_boxes_are_marked_at_the_start_of_the_line_right_t
         tab.goto("/preferences/" + live.app.state.web.links.tokens.make("preferences", member.id))
         tab.get_by_role("button", name="Save my themes").click()
         assert tab.locator(".done").evaluate(sides) == ["4px", "0px"]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_page_by_keyboard_zoomed_to_200_and_400_percent(browser, live, store, scheme):
+    """At 200% zoom (a 1280 px window is 640 CSS px wide) each page passes axe, scrolls nowhere sideways, and the Tab
+    key reaches every control in order, each showing its focus with an outline of at least 3:1 against what it is
+    drawn on (WCAG 1.4.11, 2.4.7), then leaves the page; at 400% (320 px) nothing scrolls sideways either."""
+    with _context(browser, live, color_scheme=scheme, viewport={"width": 640, "height": 400}) as ctx:
+        tab = ctx.new_page()
+        seen = []
+        for name in _every_page(tab, live, store, scheme):
+            results = AXE.run(tab)
+            assert results.violations_count == 0, f"{name} ({scheme}):\n{results.generate_report()}"
+            assert not tab.evaluate(SIDEWAYS), f"{name} scrolls sideways at 640 px"
+            for stop in _walk(tab):
+                assert stop["visible"] and stop["outline"] == "solid" and stop["width"] >= 2, (name, stop)
+                assert stop["shown"], f"{name}: {stop['name']} has the focus out of sight"
+                assert _contrast(stop["colour"], stop["behind"]) >= 3, \
+                    f"{name} ({scheme}): the focus outline of {stop['name']} is {stop['colour']} on {stop['behind']}"
+            tab.set_viewport_size({"width": 320, "height": 400})
+            assert not tab.evaluate(SIDEWAYS), f"{name} scrolls sideways at 320 px"
+            tab.set_viewport_size({"width": 640, "height": 400})
+            seen.append(name)
+    assert len(seen) == 16

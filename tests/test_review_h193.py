@@ -241,3 +241,64 @@ def test_every_page_by_keyboard_zoomed_to_200_and_400_percent(browser, live, sto
             tab.set_viewport_size({"width": 640, "height": 400})
             seen.append(name)
     assert len(seen) == 16
+
+
+def _tab_to(tab: Page, selector: str) -> None:
+    """Press Tab until the focus is on `selector` (at most once round the page)."""
+    for _ in range(len(tab.evaluate(CONTROLS)) + 1):
+        tab.keyboard.press("Tab")
+        if tab.evaluate("s => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"the Tab key never reached {selector} on {tab.url}")
+
+
+def test_by_keyboard_alone_join_confirm_choose_and_leave(browser, live, store):
+    """Every step of the pages works from the keyboard: the skip link, the form (Enter in a field sends it), the
+    problem summary's link to its field, a tick box (Space), each button and link (Enter)."""
+    address = "keys@example.org"
+    with _context(browser, live, viewport={"width": 640, "height": 400}) as ctx:
+        tab = ctx.new_page()
+        tab.goto("/subscribe")
+        tab.keyboard.press("Tab")
+        assert tab.evaluate("document.activeElement.textContent") == "Skip to the content"
+        assert tab.locator(".skip").bounding_box()["x"] >= 0  # shown once focused
+        tab.keyboard.press("Enter")
+        tab.keyboard.press("Tab")
+        assert tab.evaluate("document.activeElement.id") == "email"
+        tab.keyboard.type("keys@example")
+        tab.keyboard.press("Enter")
+        expect(tab).to_have_title(re.compile("^Error: "))
+        tab.keyboard.press("Tab")
+        tab.keyboard.press("Enter")  # the summary's link to the field
+        assert tab.evaluate("document.activeElement.id") == "email"
+        tab.keyboard.press("End")
+        tab.keyboard.type(".org")
+        tab.keyboard.press("Tab")
+        tab.keyboard.type("Kim")
+        tab.keyboard.press("Tab")
+        tab.keyboard.press("Space")
+        assert tab.evaluate("[document.activeElement.value, document.activeElement.checked]") == ["research", True]
+        _tab_to(tab, "button")
+        tab.keyboard.press("Enter")
+        expect(tab.locator("h1")).to_have_text("Check your inbox")
+
+        tab.goto(_confirm_path(live, address))
+        _tab_to(tab, "main button")
+        tab.keyboard.press("Enter")
+        expect(tab.locator("h1")).to_have_text("You are subscribed")
+        assert live.status(address) == "active"
+        _tab_to(tab, "main a")
+        tab.keyboard.press("Enter")
+        expect(tab.locator("h1")).to_have_text("Your newsletter preferences")
+        _tab_to(tab, "#theme-1")
+        tab.keyboard.press("Space")  # research off
+        _tab_to(tab, "#theme-3")
+        tab.keyboard.press("Space")  # Open Dialogue on
+        _tab_to(tab, "button[value=save]")
+        tab.keyboard.press("Enter")
+        expect(tab.get_by_role("status")).to_have_text("Your choice is saved.")
+        assert subs.find_subscriber(store, address).themes == frozenset({"Open Dialogue"})
+        _tab_to(tab, "button[value=leave]")
+        tab.keyboard.press("Enter")
+        expect(tab.locator("h1")).to_have_text("You have unsubscribed")
+    assert live.status(address) == "unsubscribed"

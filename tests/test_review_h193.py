@@ -302,3 +302,16 @@ def test_by_keyboard_alone_join_confirm_choose_and_leave(browser, live, store):
         tab.keyboard.press("Enter")
         expect(tab.locator("h1")).to_have_text("You have unsubscribed")
     assert live.status(address) == "unsubscribed"
+
+
+def test_a_theme_taken_out_is_said_to_each_tick_box_with_the_hint(browser, live, store):
+    """'"Mad studies", which you chose, is no longer a theme' was a paragraph in the fieldset that no tick box named:
+    a screen reader going from box to box with the Tab key (as a form is read) heard the hint, never that."""
+    member = subs.add(store, "retired@example.org", "", ["Mad studies"], how="cli", at=datetime.now(UTC))
+    with _context(browser, live) as ctx:
+        tab = ctx.new_page()
+        tab.goto("/preferences/" + live.app.state.web.links.tokens.make("preferences", member.id))
+        for box in ("research", "peer support", "Open Dialogue"):
+            expect(tab.get_by_label(box)).to_have_accessible_description(re.compile(
+                r"^Tick none to get everything\..* “Mad studies”, which you chose, is no longer a theme of Test "
+                r"Network: you get everything until you choose again\.$"))

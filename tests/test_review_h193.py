@@ -24,6 +24,9 @@ from tests.serve_fixtures import SERVE_TOML, LiveServer
 CLIENTS = (f"192.0.2.{n}" for n in itertools.count(193))  # documentation addresses, one per browser context
 AXE = Axe()
 SIDEWAYS = "document.documentElement.scrollWidth > window.innerWidth"
+# The pages test_serve_browser.py's axe test does not open: axe-core checks them here
+NOT_IN_SERVE_BROWSER = {"a link naming no one", "an expired confirm link", "a confirm link whose address left",
+                        "too many requests (429)"}
 
 # Every control a keyboard should reach on the page, in document order (no positive tabindex on these pages).
 CONTROLS = """() => [...document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]')]
@@ -221,15 +224,17 @@ def test_the_problem_and_saved_boxes_are_marked_at_the_start_of_the_line_right_t
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_every_page_by_keyboard_zoomed_to_200_and_400_percent(browser, live, store, scheme):
-    """At 200% zoom (a 1280 px window is 640 CSS px wide) each page passes axe, scrolls nowhere sideways, and the Tab
-    key reaches every control in order, each showing its focus with an outline of at least 3:1 against what it is
-    drawn on (WCAG 1.4.11, 2.4.7), then leaves the page; at 400% (320 px) nothing scrolls sideways either."""
+    """At 200% zoom (a 1280 px window is 640 CSS px wide) each page scrolls nowhere sideways, and the Tab key reaches
+    every control in order, each showing its focus with an outline of at least 3:1 against what it is drawn on
+    (WCAG 1.4.11, 2.4.7), then leaves the page; at 400% (320 px) nothing scrolls sideways either. The pages that
+    test_serve_browser.py does not check with axe-core pass it here."""
     with _context(browser, live, color_scheme=scheme, viewport={"width": 640, "height": 400}) as ctx:
         tab = ctx.new_page()
         seen = []
         for name in _every_page(tab, live, store, scheme):
-            results = AXE.run(tab)
-            assert results.violations_count == 0, f"{name} ({scheme}):\n{results.generate_report()}"
+            if name in NOT_IN_SERVE_BROWSER:
+                results = AXE.run(tab)
+                assert results.violations_count == 0, f"{name} ({scheme}):\n{results.generate_report()}"
             assert not tab.evaluate(SIDEWAYS), f"{name} scrolls sideways at 640 px"
             for stop in _walk(tab):
                 assert stop["visible"] and stop["outline"] == "solid" and stop["width"] >= 2, (name, stop)
@@ -240,7 +245,7 @@ def test_every_page_by_keyboard_zoomed_to_200_and_400_percent(browser, live, sto
             assert not tab.evaluate(SIDEWAYS), f"{name} scrolls sideways at 320 px"
             tab.set_viewport_size({"width": 640, "height": 400})
             seen.append(name)
-    assert len(seen) == 16
+    assert len(seen) == 16 and NOT_IN_SERVE_BROWSER <= set(seen)
 
 
 def _tab_to(tab: Page, selector: str) -> None:

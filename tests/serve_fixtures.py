@@ -50,9 +50,11 @@ from_email = "news@network.example.org"
 """
 
 
-def serve_project(folder: Path, extra: str = "") -> Project:
+def serve_project(folder: Path, extra: str = "", language: str | None = None) -> Project:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "pipeline.toml").write_text(SERVE_TOML + extra, encoding="utf-8")
+    toml = SERVE_TOML if language is None else SERVE_TOML.replace("workers = 1",
+                                                                  f'workers = 1\nlanguage = "{language}"')
+    (folder / "pipeline.toml").write_text(toml + extra, encoding="utf-8")
     return load_project(folder / "pipeline.toml")
 
 
@@ -67,12 +69,13 @@ def serve_project_with_plugin(folder: Path, name: str, code: str) -> Path:
 
 
 @contextmanager
-def live_serve_project(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[LiveServer]:
-    """`serve_project` in a new folder called `name`, served by a `LiveServer` until the block ends; its signing
-    secret made in its state folder, whatever the environment holds."""
+def live_serve_project(tmp_path_factory: pytest.TempPathFactory, name: str,
+                       language: str | None = None) -> Iterator[LiveServer]:
+    """`serve_project` in a new folder called `name` (its pages in `language`, if given), served by a `LiveServer`
+    until the block ends; its signing secret made in its state folder, whatever the environment holds."""
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("TEST_SERVE_SECRET", raising=False)
-        server = LiveServer(serve_project(tmp_path_factory.mktemp(name))).start()
+        server = LiveServer(serve_project(tmp_path_factory.mktemp(name), language=language)).start()
         try:
             yield server
         finally:

@@ -9,30 +9,19 @@ from urllib.parse import urlparse
 
 import pytest
 
-from pipeline.config import load_project
 from pipeline.state import Store
 from pipeline.state import subscribers as subs
 from tests.browser_fixtures import browser  # noqa: F401
-from tests.serve_fixtures import SERVE_TOML, LiveServer
+from tests.serve_fixtures import live_serve_project
 
 CLIENTS = (f"192.0.2.{n}" for n in itertools.count(101))
 SIDEWAYS = "document.documentElement.scrollWidth > window.innerWidth"
 
 
-def _live(folder, language: str) -> LiveServer:
-    (folder / "pipeline.toml").write_text(SERVE_TOML.replace("workers = 1", f'workers = 1\nlanguage = "{language}"'))
-    return LiveServer(load_project(folder / "pipeline.toml")).start()
-
-
 @pytest.fixture(scope="module", params=["cy", "ar"])
 def live(tmp_path_factory, request):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("TEST_SERVE_SECRET", raising=False)
-        server = _live(tmp_path_factory.mktemp(f"h187-{request.param}"), request.param)
-        try:
-            yield server
-        finally:
-            server.stop()
+    with live_serve_project(tmp_path_factory, f"h187-{request.param}", request.param) as server:
+        yield server
 
 
 def _phone(browser, live):  # noqa: F811

@@ -16,10 +16,9 @@ from axe_playwright_python.sync_playwright import Axe
 from itsdangerous.timed import TimestampSigner
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from pipeline.config import load_project
 from pipeline.state import Store
 from pipeline.state import subscribers as subs
-from tests.serve_fixtures import SERVE_TOML, LiveServer
+from tests.serve_fixtures import LiveServer, live_serve_project
 
 CLIENTS = (f"192.0.2.{n}" for n in itertools.count(193))  # documentation addresses, one per browser context
 AXE = Axe()
@@ -62,21 +61,10 @@ def _contrast(one: str, two: str) -> float:
     return (high + 0.05) / (low + 0.05)
 
 
-def _serve(tmp_path_factory, name: str, language: str = "en-GB") -> LiveServer:
-    folder = tmp_path_factory.mktemp(name)
-    (folder / "pipeline.toml").write_text(SERVE_TOML.replace("workers = 1", f'workers = 1\nlanguage = "{language}"'))
-    return LiveServer(load_project(folder / "pipeline.toml")).start()
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Iterator[LiveServer]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("TEST_SERVE_SECRET", raising=False)
-        server = _serve(tmp_path_factory, "h193")
-        try:
-            yield server
-        finally:
-            server.stop()
+    with live_serve_project(tmp_path_factory, "h193") as server:
+        yield server
 
 
 @pytest.fixture
@@ -192,13 +180,8 @@ def test_a_saved_choice_is_said_in_the_title_and_by_a_status_that_has_the_focus(
 
 @pytest.fixture(scope="module")
 def right_to_left(tmp_path_factory) -> Iterator[LiveServer]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("TEST_SERVE_SECRET", raising=False)
-        server = _serve(tmp_path_factory, "h193-ar", "ar")
-        try:
-            yield server
-        finally:
-            server.stop()
+    with live_serve_project(tmp_path_factory, "h193-ar", "ar") as server:
+        yield server
 
 
 def test_the_problem_and_saved_boxes_are_marked_at_the_start_of_the_line_right_to_left(browser, right_to_left):

@@ -24,7 +24,7 @@ FACTS_VERSION = "8"  # change when what Facts holds, or how it is made, changes
 
 
 @dataclass(frozen=True)
-class Facts:
+class Facts:  # cached as a JSON list of its fields in this order: `path` stays the fifth (`cached_path`)
     id: str
     fp: str  # the item's fingerprint (or a hash of it, when it has none): what its page is made from
     kind: str
@@ -81,6 +81,13 @@ def facts_of(project: Project, item: Item, fingerprint: str) -> Facts:
         language=site.other_language(project, item))
 
 
+def cached_path(cached: str) -> str:
+    """The page address in facts cached by any version, this one's or another's (an earlier one's before an
+    upgrade, a later one's after going back): the fifth field in each, whatever fields were added after it."""
+    fields = json.loads(cached)
+    return fields[4] if isinstance(fields, list) and len(fields) > 4 and isinstance(fields[4], str) else ""
+
+
 def content_print(item: Item) -> str:
     """A fingerprint for an item stored without one."""
     return "h" + hashlib.sha256(json.dumps(item.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:23]
@@ -102,7 +109,7 @@ def load_facts(project: Project, store: Store, until: datetime) -> tuple[dict[st
         if item is not None:
             made = facts_of(project, item, fingerprint or content_print(item))
             facts[item_id] = made
-            if cached and (before := Facts(*json.loads(cached)).path) != made.path:
+            if cached and (before := cached_path(cached)) and before != made.path:
                 moved[before] = item_id
             if fingerprint:
                 fresh.append((item_id, fingerprint + context, json.dumps(astuple(made))))

@@ -51,3 +51,116 @@ def test_the_site_reads_the_facts_a_later_version_kept_after_going_back_to_this_
         assert json.loads(db.execute("SELECT facts FROM site_items WHERE id = ?", (item,)).fetchone()[0])[4] == old_path
         assert db.execute("SELECT item FROM site_moved WHERE path = ?", (later[4],)).fetchone() == (item,)
     db.close()
+
+
+# A state database of the shipped demo as commit 51806ff (schema step 15, about halfway through this project's
+# history) left it, with the secret its links were signed with (a throwaway one, made for this fixture) and what that
+# version wrote: tests/data/upgrade_from_51806ff/made.json says how it was made. Checked in, so a test needs neither
+# that version nor git history.
+OLD = REPO / "tests" / "data" / "upgrade_from_51806ff"
+
+
+def _upgraded_demo(folder: Path) -> tuple[Path, dict]:
+    """The demo in `folder` with the old version's state (not yet brought up to date), and what that version made."""
+    toml = _demo(folder)
+    state = folder / "state"
+    state.mkdir()
+    with sqlite3.connect(state / "pipeline.sqlite") as db:
+        db.executescript((OLD / "pipeline.sql").read_text())
+    db.close()
+    shutil.copy(OLD / "secret", state / "secret")
+    (state / "secret").chmod(0o600)
+    return toml, json.loads((OLD / "made.json").read_text())
+
+
+def _rows(database: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(database) as db:
+        rows = db.execute(sql).fetchall()
+    db.close()
+    return rows
+
+
+def _emails(folder: Path, issue: int) -> list[str]:
+    return sorted(path.name.split("-")[0] for path in (folder / "outbox" / f"issue-{issue}").glob("*.eml"))
+
+
+def test_an_organiser_upgrading_from_an_older_version_loses_sends_and_publishes_nothing_twice(tmp_path, capsys):
+    """An upgrade from the demo as 51806ff left it: `status` reads the old database as it is; the first run brings it
+    up to date keeping every subscriber, consent record, unsubscription, item and feed guid; issue 1 is not sent
+    again; every file the old site had is still there; the links the old issue mailed are the ones signed now; issue 2
+    goes to those still subscribed, once."""
+    folder = tmp_path / "p"
+    toml, made = _upgraded_demo(folder)
+    database = folder / "state" / "pipeline.sqlite"
+    kept = {table: _rows(database, f"SELECT * FROM {table} ORDER BY 1, 2")
+            for table in ("subscribers", "subscriber_events", "items", "feed_guids", "editions", "deliveries")}
+    capsys.readouterr()
+
+    assert main(["-c", str(toml), "status"]) == 0
+    said = capsys.readouterr().out
+    assert "latest issue: 1 (2016-02-01); deliveries: 4 sent, 0 in flight, 0 unknown, 0 failed" in said, said
+    assert _rows(database, "PRAGMA user_version") == [(15,)]  # status only reads
+
+    assert main(["-c", str(toml), "run", "-q", "--as-of", "2016-02-01"]) == 0, capsys.readouterr().out
+    assert _emails(folder, 1) == []  # everyone was sent issue 1 by the old version
+    for table in ("subscribers", "subscriber_events", "feed_guids", "editions", "deliveries"):
+        assert _rows(database, f"SELECT * FROM {table} ORDER BY 1, 2") == kept[table], table
+    assert [row[0] for row in _rows(database, "SELECT id FROM items ORDER BY 1")] == [
+        row[0] for row in kept["items"]]  # each item stored once, under the id it had
+    assert _rows(database, "SELECT email, status FROM subscribers WHERE status != 'active'") == [
+        ("sam.okafor@example.org", "unsubscribed")]
+    missing = [path for path in made["out"] if not (folder / "out" / path).is_file()]
+    assert missing == []
+
+    from pipeline.config import load_project
+    from pipeline.subscribers.signing import Links
+
+    links = Links(load_project(toml))
+    ids = dict(_rows(database, "SELECT email, id FROM subscribers"))
+    assert {email: links.unsubscribe(ids[email]) for email in made["unsubscribe_links"]} == made["unsubscribe_links"]
+
+    assert main(["-c", str(toml), "run", "-q", "--as-of", "2016-05-01"]) == 0, capsys.readouterr().out
+    assert _emails(folder, 2) == ["alex.morgan@example.org", "jo.fletcher@example.org", "priya.shah@example.org"]
+    assert main(["-c", str(toml), "run", "-q", "--as-of", "2016-05-01"]) == 0, capsys.readouterr().out
+    assert _emails(folder, 2) == ["alex.morgan@example.org", "jo.fletcher@example.org", "priya.shah@example.org"]
+    assert _emails(folder, 1) == []
+    assert set(kept["feed_guids"]) <= set(_rows(database, "SELECT * FROM feed_guids"))
+    feed = (folder / "out" / "feed.xml").read_text()
+    assert all(f">{guid}</guid>" in feed for guid in made["feed_guids"])
+
+
+KILLED_IN_A_STEP = """
+import os, signal, sys
+from pipeline.state import schema
+step = schema.STEPS[{step} - 1]
+def killed(db):
+    step(db)
+    os.kill(os.getpid(), signal.SIGKILL)  # the step done, its transaction not committed
+schema.STEPS[{step} - 1] = killed
+from pipeline.cli import main
+sys.exit(main(["-c", sys.argv[1], "run", "-q", "--as-of", "2016-02-01"]))
+"""
+
+
+def test_an_upgrade_killed_half_way_is_run_again_to_the_end(tmp_path, capsys):
+    """A run killed (SIGKILL) inside the last step of bringing the old database up to date leaves it at the step
+    before, every row there; the next run finishes the upgrade and sends nobody issue 1 again."""
+    import os
+    import subprocess
+    import sys
+
+    from pipeline.state.schema import STEPS
+
+    folder = tmp_path / "p"
+    toml, _ = _upgraded_demo(folder)
+    database = folder / "state" / "pipeline.sqlite"
+    killed = subprocess.run([sys.executable, "-c", KILLED_IN_A_STEP.format(step=len(STEPS)), str(toml)],
+                            capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert killed.returncode == -9, killed.stderr
+    assert _rows(database, "PRAGMA user_version") == [(len(STEPS) - 1,)]
+    assert _rows(database, "PRAGMA integrity_check") == [("ok",)]
+
+    assert main(["-c", str(toml), "run", "-q", "--as-of", "2016-02-01"]) == 0, capsys.readouterr().out
+    assert _rows(database, "PRAGMA user_version") == [(len(STEPS),)]
+    assert _rows(database, "SELECT COUNT(*), SUM(status = 'sent') FROM deliveries") == [(4, 4)]
+    assert _emails(folder, 1) == []

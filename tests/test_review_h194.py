@@ -164,3 +164,46 @@ def test_an_upgrade_killed_half_way_is_run_again_to_the_end(tmp_path, capsys):
     assert _rows(database, "PRAGMA user_version") == [(len(STEPS),)]
     assert _rows(database, "SELECT COUNT(*), SUM(status = 'sent') FROM deliveries") == [(4, 4)]
     assert _emails(folder, 1) == []
+
+
+def test_a_serve_started_before_a_newer_version_upgraded_the_database_refuses_to_write_to_it(tmp_path, caplog):
+    """The README's upgrade steps say to restart `pipeline serve` with every upgrade, since a serve still running the
+    old code reads and writes a database the new one brought up to date as the old one did (after step 14 it
+    answered a one-click unsubscribe "You have unsubscribed" while the mailbox stayed on the list). Before: this
+    version's serve did the same once a later one had upgraded the database under it (its schema a step ahead): it
+    wrote the unsubscription as it knew how, and said it was done. Now a write of a process whose database a newer
+    version brought up to date since it opened it is refused: the reader gets the error page, not a confirmation that
+    may be untrue; nothing is written; the log has one line saying what happened and to restart it."""
+    import logging
+
+    import httpx
+
+    from pipeline.state.schema import STEPS
+    from tests.serve_fixtures import LiveServer, serve_project
+
+    project = serve_project(tmp_path / "p")
+    config = project.config_path
+    assert main(["subscribers", "add", "ann@example.org", "-c", str(config)]) == 0
+    live = LiveServer(load_project_again(config)).start()
+    try:
+        ann = _rows(tmp_path / "p" / "state" / "pipeline.sqlite", "SELECT id FROM subscribers")[0][0]
+        token = live.app.state.web.links.tokens.make("unsubscribe", ann)
+        with sqlite3.connect(tmp_path / "p" / "state" / "pipeline.sqlite") as db:  # a newer version's upgrade
+            db.execute(f"PRAGMA user_version = {len(STEPS) + 1}")
+        db.close()
+        with caplog.at_level(logging.ERROR):
+            answer = httpx.post(f"{live.url}/unsubscribe/{token}", content=b"List-Unsubscribe=One-Click",
+                                headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10)
+        assert "You have unsubscribed" not in answer.text
+        assert answer.status_code == 500
+        assert live.status("ann@example.org") == "active"
+        said = [record.getMessage() for record in caplog.records]
+        assert any("newer version" in line and "restart" in line for line in said), said
+    finally:
+        live.stop()
+
+
+def load_project_again(config: Path):
+    from pipeline.config import load_project
+
+    return load_project(config)

@@ -752,18 +752,22 @@ def up_to_date(db: sqlite3.Connection) -> sqlite3.Connection:
     return copy
 
 
-def newer(db: sqlite3.Connection) -> None:
+def newer(db: sqlite3.Connection, *, since_opened: bool = False) -> None:
     """Refuse a database a newer version of the pipeline has brought up to date (a step this one does not know): this
-    one would read and write its tables as if they were its own."""
+    one would read and write its tables as if they were its own. With `since_opened`, it was up to date when this
+    process opened it (a `pipeline serve` left running across an upgrade): the process is to be restarted."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > len(STEPS):
         from pipeline.errors import StateError
 
         file = next((row[2] for row in db.execute("PRAGMA database_list") if row[1] == "main"), "")
+        what_to_do = ("restart this process (`pipeline serve`, `pipeline schedule`) with the version that did; "
+                      "nothing was changed" if since_opened else
+                      "install that version again, or put back a `pipeline backup` made before the upgrade; "
+                      "nothing was read or changed")
+        since = ", and it was brought up to date after this process opened it" if since_opened else ""
         raise StateError(f"{file + ': ' if file else ''}the state database is from a newer version of the pipeline "
-                         f"(its schema is at step "
-                         f"{version}, this version knows {len(STEPS)}): install that version again, or put back a "
-                         f"`pipeline backup` made before the upgrade; nothing was read or changed")
+                         f"(its schema is at step {version}, this version knows {len(STEPS)}{since}): {what_to_do}")
 
 
 def migrate(db: sqlite3.Connection) -> None:

@@ -22,7 +22,7 @@ from pipeline import jsontext
 from pipeline.errors import StateError
 from pipeline.models import Item
 from pipeline.state import soundness
-from pipeline.state.schema import COUNT_REVISION, immediate, migrate, up_to_date
+from pipeline.state.schema import COUNT_REVISION, immediate, migrate, newer, up_to_date
 from pipeline.state.suppression_log import SuppressionLog
 
 
@@ -287,6 +287,9 @@ class Store:
                 self.db.execute("PRAGMA synchronous=FULL")
             try:
                 with immediate(self.db) as db:
+                    # Under the write lock, so no upgrade comes in between: a newer version's, since this opened it,
+                    # leaves this process's writes to tables it no longer knows as they are (a `serve` not restarted).
+                    newer(db, since_opened=True)
                     yield db
                     if self.suppressions is not None:  # on the disk before the commit (suppression_log.py says why)
                         self.suppressions.flush(db)

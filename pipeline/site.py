@@ -400,6 +400,17 @@ def moved_themes(store: Store, carried: Iterable[str] = ()) -> dict[str, str]:
     return moved
 
 
+def themes_lost(store: Store, carried: Iterable[str]) -> set[str]:
+    """The page (themes/SLUG/) of each theme items lost (schema.py, THEME_MOVES: not a cache, kept by a backup) that
+    none of `carried` (the themes items carry now) has: readers found its page and feed, which lead on from then on.
+    Known so whether or not out/ still holds them, or the sinks' record of what they wrote (`rm -rf out`, a site moved
+    to a new server with its state, a `pipeline backup` put back, which leaves that record out)."""
+    from pipeline.state.site import theme_moves
+
+    live = {theme_path(theme) for theme in carried}
+    return {path for old, _, _ in theme_moves(store) if (path := theme_path(old)) not in live}
+
+
 def split_theme(path: str, carried: Iterable[str]) -> list[str]:
     """The themes of `carried` (those items carry now) that shared the page at `path` while their addresses were
     their slugs cut short (`_cut_theme_path`), one spelling each, when two or more did; else none."""

@@ -207,3 +207,89 @@ def load_project_again(config: Path):
     from pipeline.config import load_project
 
     return load_project(config)
+
+
+# The demo as commit 0a4ff35 (schema step 9, from the project's first days) left it: the outbox in out/outbox, and a
+# mailbox on the list under two spellings, active as cy@bücher.de and unsubscribed as cy@xn--bcher-kva.de
+# (tests/data/upgrade_from_0a4ff35/README.md).
+OLDEST = REPO / "tests" / "data" / "upgrade_from_0a4ff35"
+
+
+def test_an_upgrade_from_the_first_versions_keeps_who_left_under_another_spelling_and_moves_the_outbox(tmp_path):
+    """Eight steps in one upgrade (one spelling per mailbox among them): the mailbox that left under one spelling
+    stays left, its two rows one, nobody is sent issue 1 again, the outbox an early version kept in the published
+    site is moved out of it with every message, every file of the old site is still there, and issue 2 goes to
+    those still subscribed, once."""
+    folder = tmp_path / "p"
+    toml = _demo(folder)
+    (folder / "state").mkdir()
+    with sqlite3.connect(folder / "state" / "pipeline.sqlite") as db:
+        db.executescript((OLDEST / "pipeline.sql").read_text())
+    db.close()
+    shutil.copy(OLDEST / "secret", folder / "state" / "secret")
+    (folder / "state" / "secret").chmod(0o600)
+    made = json.loads((OLDEST / "made.json").read_text())
+    for name in made["outbox"]:  # the messages it wrote (their text aside)
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("a message issue 1 sent\n")
+    database = folder / "state" / "pipeline.sqlite"
+    sent = _rows(database, "SELECT edition, recipient, status FROM deliveries ORDER BY 1, 2")
+
+    assert main(["-c", str(toml), "run", "-q", "--as-of", "2016-02-01"]) == 0
+
+    from pipeline.state.schema import STEPS
+
+    assert _rows(database, "PRAGMA user_version") == [(len(STEPS),)]
+    assert dict(_rows(database, "SELECT email, status FROM subscribers")) == {
+        "alex.morgan@example.org": "active", "jo.fletcher@example.org": "active", "priya.shah@example.org": "active",
+        "sam.okafor@example.org": "unsubscribed", "cy@bücher.de": "unsubscribed"}
+    assert _rows(database, "SELECT email FROM subscriber_aliases") == [("cy@xn--bcher-kva.de",)]
+    assert _rows(database, "SELECT edition, recipient, status FROM deliveries ORDER BY 1, 2") == sent
+    assert not (folder / "out" / "outbox").exists()
+    assert sorted(f"out/outbox/issue-1/{path.name}" for path in (folder / "outbox" / "issue-1").iterdir()) == sorted(
+        made["outbox"])
+    assert [path for path in made["out"] if not (folder / "out" / path).is_file()] == []
+
+    assert main(["-c", str(toml), "run", "-q", "--as-of", "2016-05-01"]) == 0
+    assert main(["-c", str(toml), "run", "-q", "--as-of", "2016-05-01"]) == 0
+    assert _emails(folder, 2) == ["alex.morgan@example.org", "jo.fletcher@example.org", "priya.shah@example.org"]
+    assert len(list((folder / "outbox" / "issue-1").iterdir())) == len(made["outbox"])
+    feed = (folder / "out" / "feed.xml").read_text()
+    assert all(f">{guid}</guid>" in feed for guid in made["feed_guids"])
+
+
+def test_a_renamed_themes_old_page_and_feed_are_made_again_when_out_is_made_again(tmp_path, capsys):
+    """A theme renamed in the taxonomy ("hearing voices" to "voice hearing") leaves a page and a feed at its old
+    address, leading on, so bookmarks and feed readers' subscriptions keep working. Before: the rss sink found the feeds
+    to keep by looking in out/, so once out/ was made again (`rm -rf out`, as the README advises after some changes,
+    or a site moved to a new server with its state) the old feed was gone for good (404 to every reader subscribed to
+    it) while its page still led on; and after a `pipeline backup` was put back (it leaves out the site's manifest,
+    a cache), the page was gone too. Now both are made from the record of themes items lost (`theme_moves`, not a
+    cache, kept by a backup)."""
+    toml = _demo(tmp_path / "p")
+    folder = tmp_path / "p"
+    assert main(["-c", str(toml), "run", "-q", "--as-of", "2016-02-01"]) == 0
+    assert (folder / "out" / "themes" / "hearing-voices" / "feed.xml").is_file()
+    toml.write_text(toml.read_text().replace('[transforms.themes.taxonomy."hearing voices"]',
+                                             '[transforms.themes.taxonomy."voice hearing"]'))
+    assert main(["-c", str(toml), "refresh", "-q", "--as-of", "2016-03-01"]) == 0
+    left = folder / "out" / "themes" / "hearing-voices"
+    assert "This feed has moved: Voice hearing" in (left / "feed.xml").read_text()
+
+    shutil.rmtree(folder / "out")
+    assert main(["-c", str(toml), "refresh", "-q", "--as-of", "2016-03-01"]) == 0
+    assert "This feed has moved: Voice hearing" in (left / "feed.xml").read_text()
+    assert "../voice-hearing/index.html" in (left / "index.html").read_text()
+
+    backup = tmp_path / "backup.sqlite"
+    assert main(["-c", str(toml), "backup", str(backup)]) == 0
+    secret = (folder / "state" / "secret").read_bytes()
+    shutil.rmtree(folder / "out")
+    shutil.rmtree(folder / "state")
+    (folder / "state").mkdir()
+    shutil.copy(backup, folder / "state" / "pipeline.sqlite")
+    (folder / "state" / "secret").write_bytes(secret)
+    (folder / "state" / "secret").chmod(0o600)
+    assert main(["-c", str(toml), "refresh", "-q", "--as-of", "2016-03-01"]) == 0, capsys.readouterr().out
+    assert "This feed has moved: Voice hearing" in (left / "feed.xml").read_text()
+    assert "../voice-hearing/index.html" in (left / "index.html").read_text()

@@ -229,14 +229,16 @@ def plan_left(built: Site, known: Iterable[str], planned: list[Planned]) -> list
     `site.moved_themes`), else to the themes; a page 2, 3… a shorter list no longer needs to the list; a month left
     empty to the months. Bookmarks and the emails sent link them."""
     wanted = {page.path for page in planned}
-    left = [path for path in known if path not in wanted and (path.endswith("/") or path.endswith(".html"))]
-    if not left:
-        return []
     spellings: dict[str, Counter] = defaultdict(Counter)
     for entry in built.facts.values():
         for theme in dict.fromkeys(entry.themes):
             spellings[site.theme_path(theme)][theme] += 1
     names = {path: _commonest(spelt) for path, spelt in spellings.items()}  # each theme's page: its heading there
+    # Each theme items lost too, whether or not the sink's record (a cache) still has its page.
+    known = set(known) | site.themes_lost(built.store, names.values())
+    left = [path for path in known if path not in wanted and (path.endswith("/") or path.endswith(".html"))]
+    if not left:
+        return []
     moved = site.moved_themes(built.store, names.values()) if any(path.startswith(site.THEMES) for path in left) else {}
     pages = []
     for path in sorted(left):

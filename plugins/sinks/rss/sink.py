@@ -4,7 +4,8 @@ Every feed is written atomically, and only when its bytes changed (a feed's `las
 newest item's date, so the same items give the same bytes). A theme's feed exists while some item
 published before the run carries the theme, even when none of them is current any more (the feed is
 then empty, and the theme's page still links to it); when no item carries it, the file stays, as a feed whose one
-item says where the theme went (`write_left_theme_feeds`): a feed a reader subscribed to never goes missing.
+item says where the theme went (`write_left_theme_feeds`): a feed a reader subscribed to never goes missing, out/
+made anew included (the themes items lost are kept in the state database, `site.themes_lost`).
 """
 
 from __future__ import annotations
@@ -173,10 +174,12 @@ def write_left_theme_feeds(project, store, themes: dict[str, tuple[str, list[str
     example = site.theme_feed_path("x")  # themes/x/feed.xml: the pattern of every theme's feed
     folder, name = Path(example).parent.parent, Path(example).name
     live = {site.file(project, path) for path in themes}
-    left = [path for path in sorted((project.core.out_dir / folder).glob(f"*/{name}")) if path not in live]
+    carried = [theme for theme, _ in themes.values()]
+    found = set((project.core.out_dir / folder).glob(f"*/{name}"))  # and those no longer in out/ (made again):
+    found |= {site.file(project, page + name) for page in site.themes_lost(store, carried)}
+    left = [path for path in sorted(found) if path not in live]
     if not left:
         return []
-    carried = [theme for theme, _ in themes.values()]
     moved = site.moved_themes(store, carried)
     pages = {path.removesuffix(name) for path in themes}
     written = []
@@ -186,7 +189,7 @@ def write_left_theme_feeds(project, store, themes: dict[str, tuple[str, list[str
         split = [] if theme else site.split_theme(feed.removesuffix(name), carried)
         guid = left_guid(project, feed, theme, split)
         try:
-            before = ET.fromstring(path.read_bytes())
+            before = ET.fromstring(path.read_bytes()) if path.is_file() else None
         except ET.ParseError:
             before = None
         if before is not None and guid in [each.text for each in before.iterfind("channel/item/guid")]:

@@ -27,9 +27,12 @@ are the same thing when all of these hold:
    ("14 February 2016", "Sunday 14th Feb", "February 14", "14/02/2016", "2016-02-14"), or it
    links to the record's page or booking page.
 
+Two announcements of different sources that link one page (two partner feeds passing on the same news) are one:
+`one_per_page` keeps the earliest, and the edition and the feed show only that one.
+
 An announcement that matches several records goes to the best match (a link, then more shared
 words, then a larger share of the record's words); a tie leaves it on its own. A record can take
-any number of announcements. Two records, or two announcements, are never merged. Items that only
+any number of announcements. Two records, or two announcements, are never merged here. Items that only
 share a topic fail rule 4 or 5 and stay separate.
 
 **Speed.** Only records are compared with announcements, across sources. Announcements are indexed
@@ -159,6 +162,22 @@ def merge_duplicates(items: Sequence[Item]) -> Merged:
         by_id[record.id] = dataclasses.replace(record, also_announced=[*record.also_announced, *entries])
     shown = [by_id.get(item.id, item) for item in items if item.id not in into]
     return Merged(shown, [item for item in items if item.id in into], into)
+
+
+def one_per_page(items: Sequence[Item]) -> tuple[list[Item], list[Item]]:
+    """`items` without each news item or blog post that links the page one of another source links (`page_key`: two
+    partner feeds passing on the same news, each entry linking its page): (kept, left out), each in the order given.
+    Of those, the earliest published (then the lowest id) is kept, whatever the order given, so the email, its web
+    version and the feed keep the same one. Two of one source are both kept (a post republished under its address:
+    "The site"), and jobs and events are left as they are (`merge_duplicates` is their rule)."""
+    first: dict[str, Item] = {}
+    for item in items:
+        page = page_key(item.url) if item.kind in ANNOUNCEMENT_KINDS else ""
+        if page and (page not in first or (item.published, item.id) < (first[page].published, first[page].id)):
+            first[page] = item
+    out = {item.id for item in items if item.kind in ANNOUNCEMENT_KINDS and (page := page_key(item.url))
+           and first[page].source != item.source}
+    return [i for i in items if i.id not in out], [i for i in items if i.id in out]
 
 
 def compare(record: Item, announcement: Item) -> Verdict:

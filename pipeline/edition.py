@@ -1,14 +1,15 @@
 """Choosing what goes into a newsletter edition (an issue) for a given date.
 
-An edition dated D holds what is new since the previous edition: the items published since
-it (for the first edition, in the month before D) and before D, plus late arrivals, items
-that belonged to the previous edition's period but were first seen only after it was made (a
-source that was down that day). Nothing is in two editions, nor is a page (URL) that an
-earlier edition linked; jobs already closed and events already over, by D or by the time the
-edition is made if that is later, are left out; so is an item that took the place of one sent under another id (a post
-whose slug changed: `pipeline/state/successors.py`). The same date always gives the same edition: it
-is stored on first use, and a re-run re-renders it rather than making a second one. A date
-before the latest edition is refused, since its period would overlap.
+An edition dated D holds what is new since the previous edition: the items published since it (for the first
+edition, in the month before D) and before D, plus late arrivals, items that belonged to the previous edition's
+period but were first seen only after it was made (a source that was down that day). Nothing is in two editions, nor
+is a page (URL) that an earlier edition linked (for a news item or post, however spelt: http or https, "www.", a
+slash at the end), nor two news items or posts of two sources linking one page (the same news from two partner
+feeds: the first published goes); jobs already closed and events already over, by D or by the time the edition is
+made if that is later, are left out; so is an item that took the place of one sent under another id (a post whose
+slug changed: `pipeline/state/successors.py`). The same date always gives the same edition: it is stored on first
+use, and a re-run re-renders it rather than making a second one. A date before the latest edition is refused, since
+its period would overlap.
 
 A news item or blog post announcing a job or event of the same edition from another source is
 shown once, on that job or event ("Also announced by …"; the rule is in `pipeline/duplicates.py`).
@@ -24,7 +25,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from pipeline.current import Horizons, is_current
-from pipeline.duplicates import merge_duplicates
+from pipeline.duplicates import ANNOUNCEMENT_KINDS, merge_duplicates, one_per_page, page_key
 from pipeline.errors import PipelineError
 from pipeline.models import Item, Kind
 from pipeline.ordering import soonest_first
@@ -121,13 +122,20 @@ def select_items(store: Store, as_of: date, tz: ZoneInfo, moment: datetime,
     # The same item under a new id (a post whose slug or file name changed) was sent under its old one: first seen
     # after the last issue, it would otherwise go out again as one published late
     sent_ids |= {new for old, new in successors(store).items() if old in sent_ids}
+    # A news item or post linking a page an earlier issue linked, however spelt (http or https, "www.", a slash at
+    # the end: another partner passing on news already sent)
+    sent_pages = {page_key(url) for url in sent_urls} - {""}
     judged_at = max(period_end, moment)
     chosen = [
         item for item, first_seen in store.items_published(late_start, period_end)
         if item.id not in sent_ids and item.url not in sent_urls
+        and not (item.kind in ANNOUNCEMENT_KINDS and page_key(item.url) in sent_pages)
         and (item.published >= period_start or (previous is not None and first_seen > previous.created_at))
         and still_relevant(item, judged_at, horizon)
     ]
+    # Two news items linking one page (the same news from two partner feeds) go out once; the other is not stored
+    # with the issue, and the page, the issue's, keeps it out of every later one (`sent_pages`)
+    chosen, _ = one_per_page(chosen)
     return period_start, period_end, order(chosen)
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 
 from pipeline import current
-from pipeline.duplicates import merge_duplicates
+from pipeline.duplicates import merge_duplicates, one_per_page
 from pipeline.models import Item
 
 
@@ -35,8 +35,9 @@ def choose(candidates: list[str], load: Callable[[list[str]], list[Item]], limit
 def feed_items(recent: list[Item], limit: int, moment: datetime | None = None, today: date | None = None,
                horizon: current.Horizons = current.Horizons()) -> list[Item]:
     """The feed's `limit` items out of `recent` (newest first): duplicates merged, what is over left out
-    (when `moment` and `today` are given), the most recently active first, then newest first by date."""
-    merged = merge_duplicates(recent)
+    (when `moment` and `today` are given), the most recently active first, then newest first by date; of two news
+    items or posts of two sources linking one page (the same news from two partner feeds), the first published only."""
+    merged = merge_duplicates(one_per_page(recent)[0])
     latest = {item.id: item.published for item in merged.items}
     for item in merged.merged:
         into = merged.into[item.id]

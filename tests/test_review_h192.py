@@ -54,11 +54,12 @@ def network(write_project, feed_server, events: str = "") -> Path:
                          {"subscribers.csv": "email,name\nfay@example.org,Fay\n", "events.toml": events})
 
 
-def issue(config: Path, as_of: str) -> str:
-    """Run the month's issue; the plain text of Fay's email."""
+def issue(config: Path, as_of: str, number: int) -> str:
+    """Run the month's issue, issue `number`; the plain text of Fay's email."""
     assert main(["run", "-c", str(config), "--as-of", as_of]) == 0
-    number = len(list((config.parent / "outbox").glob("issue-*")))
-    (message,) = (config.parent / "outbox" / f"issue-{number}").glob("*.eml")
+    messages = list((config.parent / "outbox" / f"issue-{number}").glob("*.eml"))
+    assert len(messages) == 1, f"no issue {number} was sent on {as_of}"
+    (message,) = messages
     parsed = email.message_from_bytes(message.read_bytes(), policy=email.policy.default)
     return parsed.get_body(("plain",)).get_content()
 
@@ -77,7 +78,7 @@ def test_the_same_news_from_two_partner_feeds_is_in_the_issue_once(write_project
     config = network(write_project, feed_server)
     feed_server.routes["/odu.xml"] = Route(rss(RENEWAL))
     feed_server.routes["/hvn.xml"] = Route(rss(RENEWAL))
-    text = issue(config, "2016-03-01")
+    text = issue(config, "2016-03-01", 1)
     assert text.count("* ESRC renews co-production funding") == 1
     out = config.parent / "out"
     assert (out / "archive" / "issue-1.html").read_text().count("ESRC renews co-production funding</a>") == 1
@@ -85,7 +86,7 @@ def test_the_same_news_from_two_partner_feeds_is_in_the_issue_once(write_project
     # A month later, with one more item, the one left out is not sent then either
     feed_server.routes["/odu.xml"] = Route(rss(RENEWAL, ("Spring news", "https://odu.example.org/spring",
                                                          "Tue, 15 Mar 2016 09:00:00 +0000")))
-    text = issue(config, "2016-04-01")
+    text = issue(config, "2016-04-01", 2)
     assert "Spring news" in text and "ESRC renews" not in text
 
 
@@ -95,10 +96,59 @@ def test_the_same_news_passed_on_a_month_later_by_another_partner_is_not_sent_ag
     issue. Now a news item linking a page an earlier issue linked, however spelt, stays out."""
     config = network(write_project, feed_server)
     feed_server.routes["/odu.xml"] = Route(rss(RENEWAL))
-    assert "* ESRC renews co-production funding" in issue(config, "2016-03-01")
+    assert "* ESRC renews co-production funding" in issue(config, "2016-03-01", 1)
     title, link, date = RENEWAL
     feed_server.routes["/hvn.xml"] = Route(rss((title, link.replace("https://", "http://www.") + "/", date),
                                                ("Hearing voices news", "https://hvn.example.org/n",
                                                 "Tue, 15 Mar 2016 09:00:00 +0000")))
-    text = issue(config, "2016-04-01")
+    text = issue(config, "2016-04-01", 2)
     assert "Hearing voices news" in text and "ESRC renews" not in text
+
+
+# -- a job or event added late, with the date its advert was first posted --------------------------------------
+
+LATE_JOB = """[[job]]
+id = "research-assistant"
+title = "Research assistant, peer support study"
+organisation = "University of Leeds"
+posted = 2016-01-25
+closing_date = 2016-04-30
+description = "Join the study."
+"""
+LATE_EVENT = """[[event]]
+id = "seminar-5"
+title = "Seminar 5: Commissioning"
+posted = 2016-01-20
+start = 2016-05-18T10:00:00
+end = 2016-05-18T16:00:00
+timezone = "Europe/London"
+venue = "Leeds"
+"""
+EARLIER = """[[event]]
+id = "seminar-3"
+title = "Seminar 3: Contemporary Developments in Healthcare Practice"
+posted = 2016-02-03
+start = 2016-03-17T09:30:00
+timezone = "Europe/London"
+venue = "St Catherine's"
+"""
+
+
+def test_an_open_job_and_a_coming_event_added_late_with_an_old_posted_date_are_sent(write_project, feed_server):
+    """The organisers put a job and an event into the files in March, each with the day its advert was first posted
+    (January). A late arrival was only an item of the previous issue's period (February), so neither was ever sent,
+    though the job is open until 30 April and the event is in May: subscribers never heard of them. Now a job still
+    open or an event still to come, first seen after the last issue, goes in the next one whatever its posted date;
+    old news stays out (an earlier period's news is stale by then)."""
+    config = network(write_project, feed_server, EARLIER)
+    assert "Seminar 3" in issue(config, "2016-03-01", 1)
+    (config.parent / "jobs.toml").write_text(LATE_JOB)
+    config.write_text(config.read_text() + '\n[sources.jobs]\ntype = "jobs"\npath = "jobs.toml"\n')
+    (config.parent / "events.toml").write_text(EARLIER + "\n" + LATE_EVENT)
+    feed_server.routes["/odu.xml"] = Route(rss(("Old January news", "https://odu.example.org/old",
+                                                "Sun, 10 Jan 2016 09:00:00 +0000")))
+    text = issue(config, "2016-04-01", 2)
+    assert "* Research assistant, peer support study" in text
+    assert "* Seminar 5: Commissioning" in text
+    assert "Old January news" not in text and "Seminar 3" not in text
+    assert "Seminar 5: Commissioning" in (config.parent / "out" / "archive" / "issue-2.html").read_text()

@@ -415,6 +415,16 @@ class Store:
         )
         return [(Item.from_dict(jsontext.loads(data)), datetime.fromisoformat(seen)) for data, seen in rows]
 
+    def records_seen_after(self, seen: datetime, before: datetime) -> list[tuple[Item, datetime]]:
+        """(item, first seen) for the jobs and events published before `before` and first seen after `seen` (put in
+        late with the date their advert was first posted), oldest first."""
+        rows = self._rows(
+            f"SELECT data, first_seen FROM items WHERE kind IN ('job', 'event') AND published < ? "
+            f"AND julianday(first_seen) > julianday(?) AND {LISTED} ORDER BY published, id",
+            (_iso(before), _iso(seen)),
+        )
+        return [(Item.from_dict(jsontext.loads(data)), datetime.fromisoformat(first)) for data, first in rows]
+
     def published_dates(self, ids: list[str]) -> dict[str, datetime]:
         """The stored publication date of each id already seen."""
         return {item_id: datetime.fromisoformat(published)

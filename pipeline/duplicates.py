@@ -27,6 +27,9 @@ are the same thing when all of these hold:
    ("14 February 2016", "Sunday 14th Feb", "February 14", "14/02/2016", "2016-02-14"), or it
    links to the record's page or booking page.
 
+An announcement of a record that is not among the items (an earlier issue sent it, or it has closed or is over)
+is found by `announced_elsewhere`, and the edition leaves it out: the same thing, once, across issues too.
+
 Two announcements of different sources that link one page (two partner feeds passing on the same news) are one:
 `one_per_page` keeps the earliest, and the edition and the feed show only that one.
 
@@ -178,6 +181,17 @@ def one_per_page(items: Sequence[Item]) -> tuple[list[Item], list[Item]]:
     out = {item.id for item in items if item.kind in ANNOUNCEMENT_KINDS and (page := page_key(item.url))
            and first[page].source != item.source}
     return [i for i in items if i.id not in out], [i for i in items if i.id in out]
+
+
+def announced_elsewhere(items: Sequence[Item], records: Iterable[Item]) -> set[str]:
+    """The ids of the announcements among `items` that `merge_duplicates` would show on one of `records` (jobs and
+    events not among `items`: sent in an earlier issue, closed or over) were they all one issue's."""
+    given = {item.id for item in items}
+    outside = [record for record in records if record.kind in RECORD_KINDS and record.id not in given]
+    if not outside:
+        return set()
+    outside_ids = {record.id for record in outside}
+    return {item_id for item_id, into in merge_duplicates([*items, *outside]).into.items() if into in outside_ids}
 
 
 def compare(record: Item, announcement: Item) -> Verdict:

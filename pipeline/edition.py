@@ -13,7 +13,8 @@ gives the same edition: it is stored on first use, and a re-run re-renders it ra
 date before the latest edition is refused, since its period would overlap.
 
 A news item or blog post announcing a job or event of the same edition from another source is
-shown once, on that job or event ("Also announced by …"; the rule is in `pipeline/duplicates.py`).
+shown once, on that job or event ("Also announced by …"; the rule is in `pipeline/duplicates.py`); one announcing a job
+or event not in the edition (an earlier one sent it, or it has closed or is over) is left out.
 The stored edition lists the items shown, in newsletter order, then the ones merged away, so a
 merged-away item is never in a later edition either; the merge is made again from the stored
 items whenever the edition is re-rendered.
@@ -22,11 +23,11 @@ items whenever the edition is re-rendered.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from pipeline.current import Horizons, is_current
-from pipeline.duplicates import ANNOUNCEMENT_KINDS, merge_duplicates, one_per_page, page_key
+from pipeline.duplicates import ANNOUNCEMENT_KINDS, announced_elsewhere, merge_duplicates, one_per_page, page_key
 from pipeline.errors import PipelineError
 from pipeline.models import Item, Kind
 from pipeline.ordering import soonest_first
@@ -140,6 +141,13 @@ def select_items(store: Store, as_of: date, tz: ZoneInfo, moment: datetime,
     # Two news items linking one page (the same news from two partner feeds) go out once; the other is not stored
     # with the issue, and the page, the issue's, keeps it out of every later one (`sent_pages`)
     chosen, _ = one_per_page(chosen)
+    # A partner's news of a job or event an earlier issue sent, or one closed or over by now, goes out no more than
+    # the news would in the issue with it (merged onto it, `merge_duplicates`): the same thing once, across issues too
+    announcements = [item for item in chosen if item.kind in ANNOUNCEMENT_KINDS]
+    if announcements:
+        earliest = min(item.published for item in announcements).astimezone(tz).date() - timedelta(days=1)
+        elsewhere = announced_elsewhere(chosen, store.records_dated_from(earliest, period_end))
+        chosen = [item for item in chosen if item.id not in elsewhere]
     return period_start, period_end, order(chosen)
 
 

@@ -152,3 +152,58 @@ def test_an_open_job_and_a_coming_event_added_late_with_an_old_posted_date_are_s
     assert "* Seminar 5: Commissioning" in text
     assert "Old January news" not in text and "Seminar 3" not in text
     assert "Seminar 5: Commissioning" in (config.parent / "out" / "archive" / "issue-2.html").read_text()
+
+
+# -- a partner's news of a job an earlier issue advertised -----------------------------------------------------
+
+JOB = """[[job]]
+id = "odu-administrator"
+title = "Administrator for the Open Dialogue UK centre in London"
+organisation = "Open Dialogue UK"
+location = "London"
+posted = 2016-02-10
+closing_date = 2016-03-31
+description = "Help us open the centre."
+"""
+SEMINAR = """[[event]]
+id = "seminar-5"
+title = "Seminar 5: Commissioning services together"
+posted = 2016-02-12
+start = 2016-05-18T10:00:00
+end = 2016-05-18T16:00:00
+timezone = "Europe/London"
+venue = "Leeds"
+"""
+SEMINAR_NEWS = ("Seminar 5: commissioning services together, Leeds, 18 May 2016", "https://hvn.example.org/seminar5",
+                "Thu, 10 Mar 2016 09:00:00 +0000")
+HIRING = ("We are hiring: administrator for our London centre", "https://odu.example.org/news/hiring",
+          "Sat, 05 Mar 2016 09:00:00 +0000")
+
+
+def rss_with_text(title: str, link: str, date: str, text: str) -> bytes:
+    return rss((title, link, date)).replace(f"<description>{title}.</description>".encode(),
+                                            f"<description>{text}</description>".encode())
+
+
+def test_a_partners_news_of_a_job_an_earlier_issue_sent_is_not_sent_once_the_job_has_closed(write_project,
+                                                                                             feed_server):
+    """March's issue advertised the job (closing 31 March). Open Dialogue UK's own news of it came in March: in
+    April's issue it went out on its own under Partner news, "applications close on 31 March", a job closed the day
+    before, sent a second time. The same job or event is announced once (pipeline/duplicates.py), but only within
+    one issue. Now a news item or post announcing a job or event that is not in the issue, because an earlier issue
+    sent it or because it has closed or is over, stays out, as it would have been merged into it."""
+    config = network(write_project, feed_server, SEMINAR)
+    config.write_text(config.read_text() + '\n[sources.jobs]\ntype = "jobs"\npath = "jobs.toml"\n')
+    (config.parent / "jobs.toml").write_text(JOB)
+    text = issue(config, "2016-03-01", 1)
+    assert "* Administrator for the Open Dialogue UK centre in London" in text
+    assert "* Seminar 5: Commissioning services together" in text
+    feed_server.routes["/odu.xml"] = Route(rss_with_text(*HIRING, "Open Dialogue UK needs an administrator for its "
+                                                         "London centre. Applications close on 31 March 2016."))
+    # and the Hearing Voices Network's news of the seminar, still to come, that March's issue announced
+    feed_server.routes["/hvn.xml"] = Route(rss(("Hearing voices news", "https://hvn.example.org/n",
+                                                "Tue, 15 Mar 2016 09:00:00 +0000"), SEMINAR_NEWS))
+    text = issue(config, "2016-04-01", 2)
+    assert "Hearing voices news" in text
+    assert "We are hiring" not in text
+    assert "Seminar 5" not in text

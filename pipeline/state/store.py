@@ -425,6 +425,18 @@ class Store:
         )
         return [(Item.from_dict(jsontext.loads(data)), datetime.fromisoformat(first)) for data, first in rows]
 
+    def records_dated_from(self, day: date, before: datetime) -> list[Item]:
+        """The jobs and events published before `before` whose closing date, or whose event's start or end, is on or
+        after `day` (as stored: in the venue's zone); not those with no date."""
+        rows = self._rows(
+            f"SELECT data FROM items WHERE published < ? AND {LISTED} AND ("
+            "(kind = 'job' AND json_extract(data, '$.job.closing_date') >= ?) OR (kind = 'event' AND "
+            "substr(max(coalesce(json_extract(data, '$.event.end'), ''), coalesce(json_extract(data, '$.event.start'), "
+            "'')), 1, 10) >= ?)) ORDER BY published, id",
+            (_iso(before), day.isoformat(), day.isoformat()),
+        )
+        return [Item.from_dict(jsontext.loads(data)) for (data,) in rows]
+
     def published_dates(self, ids: list[str]) -> dict[str, datetime]:
         """The stored publication date of each id already seen."""
         return {item_id: datetime.fromisoformat(published)

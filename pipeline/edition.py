@@ -2,15 +2,16 @@
 
 An edition dated D holds what is new since the previous edition: the items published since it (for the first
 edition, in the month before D) and before D, plus late arrivals, items that belonged to the previous edition's
-period but were first seen only after it was made (a source that was down that day), and jobs still open and events
-still to come first seen after it was made, whatever their posted date (put in the files late, with the day their
-advert first appeared). Nothing is in two editions, nor is a page (URL) that an earlier edition linked (for a news
-item or post, however spelt: http or https, "www.", a slash at the end), nor two news items or posts of two sources
-linking one page (the same news from two partner feeds: the first published goes); jobs already closed and events
-already over, by D or by the time the edition is made if that is later, are left out; so is an item that took the
-place of one sent under another id (a post whose slug changed: `pipeline/state/successors.py`). The same date always
-gives the same edition: it is stored on first use, and a re-run re-renders it rather than making a second one. A
-date before the latest edition is refused, since its period would overlap.
+period but were first seen only after it was made (a source that was down that day), and (after the first edition)
+every job still open and event still to come that no edition sent, whatever its posted date (put in the files late,
+with the day its advert first appeared; or closed by its edition and its closing date extended since). Nothing is in
+two editions, nor is a page (URL) that an earlier edition linked (for a news item or post, however spelt: http or
+https, "www.", a slash at the end), nor two news items or posts of two sources linking one page (the same news from
+two partner feeds: the first published goes); jobs already closed and events already over, by D or by the time the
+edition is made if that is later, are left out; so is an item that took the place of one sent under another id (a
+post whose slug changed: `pipeline/state/successors.py`). The same date always gives the same edition: it is stored
+on first use, and a re-run re-renders it rather than making a second one. A date before the latest edition is
+refused, since its period would overlap.
 
 A news item or blog post announcing a job or event of the same edition from another source is
 shown once, on that job or event ("Also announced by …"; the rule is in `pipeline/duplicates.py`); one announcing a job
@@ -27,7 +28,14 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from pipeline.current import Horizons, is_current
-from pipeline.duplicates import ANNOUNCEMENT_KINDS, announced_elsewhere, merge_duplicates, one_per_page, page_key
+from pipeline.duplicates import (
+    ANNOUNCEMENT_KINDS,
+    RECORD_KINDS,
+    announced_elsewhere,
+    merge_duplicates,
+    one_per_page,
+    page_key,
+)
 from pipeline.errors import PipelineError
 from pipeline.models import Item, Kind
 from pipeline.ordering import soonest_first
@@ -129,13 +137,16 @@ def select_items(store: Store, as_of: date, tz: ZoneInfo, moment: datetime,
     sent_pages = {page_key(url) for url in sent_urls} - {""}
     judged_at = max(period_end, moment)
     found = store.items_published(late_start, period_end)
-    if previous is not None:  # a job still open or an event still to come, put in late with an older posted date
-        found += store.records_seen_after(previous.created_at, late_start)
+    if previous is not None:
+        # A job still open or an event still to come that no issue sent, whatever its posted date: put in late with
+        # the day its advert first appeared, or closed by its issue and its closing date extended since
+        found += store.records_before(late_start, previous.created_at, period_end.date() - timedelta(days=1))
     chosen = [
         item for item, first_seen in found
         if item.id not in sent_ids and item.url not in sent_urls
         and not (item.kind in ANNOUNCEMENT_KINDS and page_key(item.url) in sent_pages)
-        and (item.published >= period_start or (previous is not None and first_seen > previous.created_at))
+        and (item.published >= period_start
+             or (previous is not None and (first_seen > previous.created_at or item.kind in RECORD_KINDS)))
         and still_relevant(item, judged_at, horizon)
     ]
     # Two news items linking one page (the same news from two partner feeds) go out once; the other is not stored

@@ -207,3 +207,34 @@ def test_a_partners_news_of_a_job_an_earlier_issue_sent_is_not_sent_once_the_job
     assert "Hearing voices news" in text
     assert "We are hiring" not in text
     assert "Seminar 5" not in text
+
+
+# -- a job that closed the day before an issue, then had its closing date extended -----------------------------
+
+def peer_worker(closing: str) -> str:
+    return f"""[[job]]
+id = "peer-worker"
+title = "Peer support worker in Leeds"
+organisation = "Leeds Mind"
+posted = 2016-01-20
+closing_date = {closing}
+description = "Join the team."
+"""
+
+
+def test_a_job_that_had_closed_by_its_issue_and_was_then_extended_is_sent_in_the_next(write_project, feed_server):
+    """The job closed on 31 January, the day before February's issue, which rightly left it out. In February its
+    closing date was extended to 14 March: it was open again when March's issue was made, but it belonged to
+    January and was first seen before February's issue, so no issue ever advertised it. Now a job still open (or an
+    event still to come) that no issue sent goes in the next one."""
+    config = network(write_project, feed_server, EARLIER.replace("2016-03-17T09:30:00", "2016-02-17T09:30:00")
+                     .replace("posted = 2016-02-03", "posted = 2016-01-18"))
+    config.write_text(config.read_text() + '\n[sources.jobs]\ntype = "jobs"\npath = "jobs.toml"\n')
+    (config.parent / "jobs.toml").write_text(peer_worker("2016-01-31"))
+    text = issue(config, "2016-02-01", 1)
+    assert "Seminar 3" in text and "Peer support worker" not in text
+    (config.parent / "jobs.toml").write_text(peer_worker("2016-03-14"))
+    feed_server.routes["/odu.xml"] = Route(rss(("Spring news", "https://odu.example.org/spring",
+                                                "Mon, 15 Feb 2016 09:00:00 +0000")))
+    text = issue(config, "2016-03-01", 2)
+    assert "* Peer support worker in Leeds" in text and "CLOSING DATE: Monday 14 March 2016" in text

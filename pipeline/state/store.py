@@ -83,6 +83,11 @@ LISTED = "id NOT IN (SELECT item FROM withdrawn)"  # an item not taken out by th
 # An item of an issue made: sent, so on the site and in the feeds whatever its date says now (one dated after the
 # site's horizon since, a post's date put right, keeps its page, which the email links, and its place).
 ISSUE_ITEMS = "SELECT value FROM editions, json_each(editions.item_ids)"
+# A job whose closing date, or an event whose start or end, is on or after the day given twice (as stored: its day in
+# the venue's zone); one with no date is not
+_DATED_FROM = ("((kind = 'job' AND json_extract(data, '$.job.closing_date') >= ?) OR (kind = 'event' AND "
+               "substr(max(coalesce(json_extract(data, '$.event.end'), ''), "
+               "coalesce(json_extract(data, '$.event.start'), '')), 1, 10) >= ?))")
 RECENT_THEMES = (f"SELECT id, published, themes FROM items WHERE (published < ? OR id IN ({ISSUE_ITEMS})) AND {LISTED} "
                  f"ORDER BY published DESC, id")
 
@@ -415,13 +420,14 @@ class Store:
         )
         return [(Item.from_dict(jsontext.loads(data)), datetime.fromisoformat(seen)) for data, seen in rows]
 
-    def records_seen_after(self, seen: datetime, before: datetime) -> list[tuple[Item, datetime]]:
-        """(item, first seen) for the jobs and events published before `before` and first seen after `seen` (put in
-        late with the date their advert was first posted), oldest first."""
+    def records_before(self, before: datetime, seen: datetime, day: date) -> list[tuple[Item, datetime]]:
+        """(item, first seen) for the jobs and events published before `before` that were first seen after `seen`
+        (put in late with the date their advert was first posted) or whose closing date, or event's start or end, is
+        on or after `day` (as stored: in the venue's zone), oldest first."""
         rows = self._rows(
-            f"SELECT data, first_seen FROM items WHERE kind IN ('job', 'event') AND published < ? "
-            f"AND julianday(first_seen) > julianday(?) AND {LISTED} ORDER BY published, id",
-            (_iso(before), _iso(seen)),
+            f"SELECT data, first_seen FROM items WHERE kind IN ('job', 'event') AND published < ? AND {LISTED} "
+            f"AND (julianday(first_seen) > julianday(?) OR {_DATED_FROM}) ORDER BY published, id",
+            (_iso(before), _iso(seen), day.isoformat(), day.isoformat()),
         )
         return [(Item.from_dict(jsontext.loads(data)), datetime.fromisoformat(first)) for data, first in rows]
 
@@ -429,10 +435,7 @@ class Store:
         """The jobs and events published before `before` whose closing date, or whose event's start or end, is on or
         after `day` (as stored: in the venue's zone); not those with no date."""
         rows = self._rows(
-            f"SELECT data FROM items WHERE published < ? AND {LISTED} AND ("
-            "(kind = 'job' AND json_extract(data, '$.job.closing_date') >= ?) OR (kind = 'event' AND "
-            "substr(max(coalesce(json_extract(data, '$.event.end'), ''), coalesce(json_extract(data, '$.event.start'), "
-            "'')), 1, 10) >= ?)) ORDER BY published, id",
+            f"SELECT data FROM items WHERE published < ? AND {LISTED} AND {_DATED_FROM} ORDER BY published, id",
             (_iso(before), day.isoformat(), day.isoformat()),
         )
         return [Item.from_dict(jsontext.loads(data)) for (data,) in rows]

@@ -4,23 +4,22 @@ the pages' boxes in a right-to-left language."""
 
 from __future__ import annotations
 
-import itertools
 import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from urllib.parse import urlparse
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from itsdangerous.timed import TimestampSigner
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
 from pipeline.state import Store
 from pipeline.state import subscribers as subs
 from tests.serve_fixtures import LiveServer, live_serve_project
+from tests.test_serve_browser import confirm_path as _confirm_path
+from tests.test_serve_browser import context as _context
 
-CLIENTS = (f"192.0.2.{n}" for n in itertools.count(193))  # documentation addresses, one per browser context
 AXE = Axe()
 SIDEWAYS = "document.documentElement.scrollWidth > window.innerWidth"
 # The pages test_serve_browser.py's axe test does not open: axe-core checks them here
@@ -72,19 +71,6 @@ def store(live) -> Iterator[Store]:
     store = Store(live.project.core.state_dir / "pipeline.sqlite")
     yield store
     store.close()
-
-
-def _context(browser: Browser, live: LiveServer, **options) -> BrowserContext:
-    """A browser of its own (its own client address, as the proxy reports it) that never leaves loopback."""
-    made = browser.new_context(base_url=live.url, extra_http_headers={"X-Forwarded-For": next(CLIENTS)}, **options)
-    made.route("**/*", lambda route: route.continue_() if urlparse(route.request.url).hostname == "127.0.0.1"
-               else route.abort())
-    return made
-
-
-def _confirm_path(live: LiveServer, address: str) -> str:
-    message = live.wait_for_message(address)
-    return re.search(r"https://network\.example\.org(/confirm/\S+)", message.get_content()).group(1)
 
 
 def _subscribe(tab: Page, address: str) -> None:

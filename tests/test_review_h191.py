@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
-from pipeline.state import Store, journal
+from pipeline.state import journal
 from pipeline.state import subscribers as subs
 from tests.newsletter_network import newsletter_toml
 from tests.serve_fixtures import SERVE_TOML
-
-POST = "---\ntitle: \"{title}\"\ndate: {day}\n---\n\n{title}: what happened, and what comes next.\n"
+from tests.test_review_h106 import POST, cli, opened
 
 
 @pytest.fixture
@@ -28,18 +27,6 @@ def config(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "pipeline.toml"
     path.write_text(SERVE_TOML, encoding="utf-8")
     return path
-
-
-def cli(config: Path, *args: str) -> int:
-    """`pipeline subscribers ARGS`; an argparse refusal is its exit status."""
-    try:
-        return main(["subscribers", *args, "--config", str(config)])
-    except SystemExit as exc:
-        return int(exc.code or 0)
-
-
-def opened(config: Path) -> Store:
-    return Store(config.parent / "state" / "pipeline.sqlite")
 
 
 def _everything_in(database: Path) -> str:

@@ -66,3 +66,35 @@ def test_the_pager_links_a_single_left_out_page_rather_than_standing_a_gap_for_i
     assert numbers == [1, 2, 3, 4, 5, 6, 7, 0, 10], numbers
     assert [n for n, _ in pager(1, 10, lambda n: f"p{n}/").links] == [1, 2, 3, 0, 10]
     assert [n for n, _ in pager(6, 10, lambda n: f"p{n}/").links] == [1, 0, 4, 5, 6, 7, 8, 9, 10]
+
+
+def test_check_says_when_a_network_in_another_language_is_shown_the_shipped_english_templates(write_project, capsys):
+    """Before: `language = "cy"` marked every page, the email and the form as Welsh while the shipped templates'
+    words ("Past issues", "Subscribe", "Your email address") and dates ("Thursday 23 June") stayed English, so a
+    screen reader read English with a Welsh voice, and nothing told the organiser. Now `pipeline check` says which
+    of the shipped templates the project still uses, and what to do; an English network, or one that made its own
+    of each, hears nothing."""
+    import json
+
+    from pipeline.cli import main
+
+    sinks = '[sinks.newsletter]\ntype = "email"\nfrom_email = "n@example.org"\n[sinks.site]\ntype = "archive"\n'
+    welsh = write_project(f'[pipeline]\nname = "Rhwydwaith"\nlanguage = "cy"\n{sinks}',
+                          {"templates/email/issue.txt": "{{ project.name }}\n"})
+    assert main(["check", "--config", str(welsh)]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert 'language = "cy"' in said and "written in English" in said, said
+    assert "site/layout.html" in said and "web/subscribe.html" in said, said
+    assert "email/issue.txt" not in said and "site.css" not in said, said  # its own; no words in a style sheet
+    assert "README" in said and "Templates" in said, said
+
+    assert main(["check", "--config", str(welsh), "--json"]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert len(notes) == 1 and "site/layout.html" in notes[0], notes
+
+    feed_only = write_project('[pipeline]\nname = "Rhwydwaith"\nlanguage = "cy"\n[sinks.feed]\ntype = "rss"\n')
+    assert main(["check", "--config", str(feed_only)]) == 0  # a feed has none of the templates' words
+    assert "English" not in capsys.readouterr().out
+    english = write_project(f'[pipeline]\nname = "Network"\nlanguage = "en-US"\n{sinks}')
+    assert main(["check", "--config", str(english)]) == 0
+    assert "English" not in capsys.readouterr().out

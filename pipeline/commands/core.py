@@ -69,9 +69,29 @@ def check_data(config, project: Project) -> dict:
     output folder that could not be made)."""
     if problem := folder_problem(project.core.out_dir):
         raise ConfigError(f"{project.config_path.name}: [pipeline]: out_dir: {problem}; choose another path")
+    english = english_templates(project)
+    notes = [f'language = "{project.core.language}", but the shipped templates it uses are written in English, '
+             f'their words and dates too, while every page, the email and the form say they are in that language: '
+             f'make your own of {", ".join(english)} in templates/ (README, "Templates")'] if english else []
     return {"config": str(config), "ok": True, "exit_code": 0, "sources": len(project.sources),
             "transforms": len(project.transforms), "sinks": len(project.sinks),
-            "plugins": len(project.host.pm.get_plugins()), "writes": [str(path) for path in written_folders(project)]}
+            "plugins": len(project.host.pm.get_plugins()), "writes": [str(path) for path in written_folders(project)],
+            "notes": notes}
+
+
+def english_templates(project: Project) -> list[str]:
+    """The shipped templates with words in them (all written in English) that a project in another language renders
+    and has no copy of its own of: the email's and the form's when it mails, the site's when it has one."""
+    from pipeline import site
+    from pipeline.templating import SHIPPED_TEMPLATES
+
+    if project.core.language.split("-")[0].lower() == "en":
+        return []
+    folders = (["email", "web"] if site.publishes(project, "email") else []) + (
+        ["site"] if site.publishes(project, "archive") else [])
+    own = project.root / "templates"
+    return [name for folder in folders for path in sorted((SHIPPED_TEMPLATES / folder).iterdir())
+            if path.is_file() and path.suffix != ".css" and not (own / (name := f"{folder}/{path.name}")).is_file()]
 
 
 def written_folders(project: Project) -> list[Path]:
@@ -111,6 +131,8 @@ def cmd_check(args) -> int:
     writes = ", ".join(_shown(Path(path), root) for path in data["writes"])
     _console().print(f"{escape(data['config'])}: OK — {counts}")
     _console().print(f"writes: {escape(writes)} (under systemd, each must be in the unit's ReadWritePaths)")
+    for note in data["notes"]:
+        _console().print(f"note: {escape(note)}", soft_wrap=True)
     return 0
 
 

@@ -188,13 +188,15 @@ def _glued(before: str, after: str) -> bool:
 
 # ---- what counts as a sentence ------------------------------------------------------------------------
 
-_END = re.compile(r"[.!?…][\"'”’)\]]*$")
+_END = re.compile(r"[.!?…][\"'”’»“)\]]*$")
 _END_CHARS = frozenset(".!?…")
 _ASCII_LOWER = re.compile("[a-z]")
 _TEASER = re.compile(r"[\[(](?:…|\.\.\.)[\])]$")  # "… Hearing Voices and […]": an excerpt cut by its feed
-_START = re.compile(r"^[\"'“‘(\[]*[A-Z0-9£$€]")
+# Opening marks: quotes (“ ‘, French « and German „ too), brackets, and Spanish ¿ ¡ before a question or an exclamation.
+_OPENERS = "\"'“‘«„([¿¡"
+_START = re.compile(rf"^[{re.escape(_OPENERS)}]* ?[A-Z0-9£$€]")  # (French spaces its quotes: "« Rien …")
 _START_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789£$€")  # a sentence starting with one matches _START
-_CLOSING = "\"'”’)]"
+_CLOSING = "\"'”’»“)]"
 _FOOTER_HEAD, _FOOTER_MIDDLE = "The post ", " appeared first on "
 
 
@@ -223,9 +225,9 @@ _AMOUNT = re.compile(r"[£$€] ?\d")
 
 
 def _starts_other_script(sentence: str) -> bool:
-    """Whether `sentence` starts (after opening quotes) with a capital outside A-Z ("Élise", "Łukasz", "Ωμέγα") or a
+    """Whether `sentence` starts (after opening marks) with a capital outside A-Z ("Élise", "Łukasz", "Ωμέγα") or a
     letter of a script without capitals (Arabic, Hebrew)."""
-    first = sentence.lstrip("\"'“‘([")[:1]
+    first = sentence.lstrip(_OPENERS + " ")[:1]
     return first.isupper() or first.isalpha() and not first.islower()
 
 
@@ -342,11 +344,19 @@ def is_real(sentence: str, opening: bool | None = None) -> bool:
             return False
         if _SIGN_OFF.match(sentence) or _BYLINE.match(sentence) or _BARE_CALL.match(sentence):
             return False
-    if (">" in sentence if sentence.isascii() else _ARROW_HINT.search(sentence)) and _SENTENCE_ARROW.search(sentence):
+    if (">" in sentence if sentence.isascii() else _ARROW_HINT.search(sentence)) and _SENTENCE_ARROW.search(
+            _unquoted(sentence)):
         return False  # (an ASCII sentence holds no arrow but ">")
     if count <= 10 and title_case(sentence.split()):
         return False  # a title-case line: a heading or a byline, not a sentence
     return True
+
+
+def _unquoted(sentence: str) -> str:
+    """`sentence` without the » that close its « (a French quotation's, not an arrow left of a link)."""
+    if "«" not in sentence:
+        return sentence
+    return sentence.replace("»", "", sentence.count("«"))
 
 
 def real_sentences(block: Block, limit: int | None = None) -> list[str]:

@@ -1,0 +1,46 @@
+"""Review h189: the `themes` and `summary` transforms read as a demanding reader of the network's newsletter reads
+their output. Each test names one problem and fails while it is there. The summary is made as the transform makes
+it (`summarise_html` with the item's plain text, the shipped settings); the themes come from the shipped taxonomy in
+pipeline.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_project
+from pipeline.sanitize import clean_html, html_to_text
+from plugins.transforms.summary import summarise_html
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def themes():
+    return next(t for t in load_project(ROOT / "pipeline.toml").transforms if t.name == "themes")
+
+
+def summary_of(body_html: str) -> str:
+    """The summary the shipped `summary` transform gives a sanitised body (max_chars 300, max_sentences 3)."""
+    body_html = clean_html(body_html)
+    return summarise_html(body_html, 300, 3, text=html_to_text(body_html))
+
+
+# ---- summary ----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("body", "lead"), [
+    # Spanish opens a question with ¿ and an exclamation with ¡: the lead was dropped, and the summary started with
+    # the answer ("Es una forma …": "It is a way …"), or was empty.
+    ("<p>¿Qué es la coproducción? Es una forma de trabajar en la que profesionales y usuarios comparten el poder.</p>",
+     "¿Qué es la coproducción?"),
+    ("<p>¡Nuevo curso de formación para trabajadores de apoyo entre pares!</p>",
+     "¡Nuevo curso de formación para trabajadores de apoyo entre pares!"),
+    # French and German quotations open with « and „, as English ones with “.
+    ("<p>« Rien sur nous sans nous », disent les militants. La conférence réunit des pairs aidants.</p>",
+     "« Rien sur nous sans nous », disent les militants."),
+    ("<p>„Nichts über uns ohne uns“, sagen die Aktivisten. Die Tagung bringt Genesungsbegleiter zusammen.</p>",
+     "„Nichts über uns ohne uns“, sagen die Aktivisten."),
+])
+def test_a_sentence_opening_with_spanish_or_french_punctuation_leads(body, lead):
+    assert summary_of(body).startswith(lead)

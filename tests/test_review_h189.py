@@ -44,3 +44,18 @@ def summary_of(body_html: str) -> str:
 ])
 def test_a_sentence_opening_with_spanish_or_french_punctuation_leads(body, lead):
     assert summary_of(body).startswith(lead)
+
+
+@pytest.mark.parametrize("particulars", [
+    "<p>Speakers: David Crepaz-Keay (Mental Health Foundation), Martin Webber (University of York), "
+    "Rebecca Hutten.</p>",
+    "<p>Venue: The Wesley Centre, Oxford Place, Leeds.</p>",
+    "<p>Contact: Pamela Fisher, School of Healthcare, University of Leeds.</p>",
+    "<p>Chair: Tina Coldham, Social Care Institute for Excellence.</p>",
+])
+def test_a_labelled_line_of_particulars_does_not_lead(particulars):
+    """`tidy` drops a "Label: " prefix and keeps the rest as a sentence ("Update: The network has …"), so a seminar
+    notice's "Speakers: …" line, once its label is gone, is a list of names that leads the summary."""
+    body = particulars + ("<p>The seminar looks at what changes when peer support moves from survivor-led groups "
+                          "into co-produced services.</p>")
+    assert summary_of(body).startswith("The seminar looks at")

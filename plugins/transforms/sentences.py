@@ -14,7 +14,8 @@ brackets.
 (a closing quote or bracket may follow; not an ellipsis, which a feed's cut leaves), has at least three
 words, and is not a salutation ("Dear All"), a sign-off ("Best wishes, Pamela"), a byline or a bare line
 in title case ("Pamela Fisher, April 2016"), a line of particulars or prices, WordPress's footer, or a
-"Label: …" prefix (which is removed, the sentence kept).
+"Label: …" prefix (which is removed, the sentence kept, unless all that follows the label is in title case: "Speakers:
+Jane Smith (University of Leeds), Peter Beresford (Brunel).").
 """
 
 from __future__ import annotations
@@ -371,8 +372,11 @@ def real_sentences(block: Block, limit: int | None = None) -> list[str]:
         for sentence in pieces:
             opening = _may_open(sentence, _OPENING_HEADS)  # (a greeting is one of the openings)
             if opening or ":" in sentence:  # else tidy has nothing to remove
-                sentence = tidy(sentence)
-                opening = None
+                tidied = tidy(sentence)
+                if tidied is not sentence and ":" in sentence[:len(sentence) - len(tidied)] and title_case(
+                        tidied.split()):
+                    continue  # "Speakers: Jane Smith (University of Leeds), …": a label's particulars, any length
+                sentence, opening = tidied, None
             if is_real(sentence, opening):
                 found.append(sentence)
     return found

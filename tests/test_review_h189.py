@@ -59,3 +59,34 @@ def test_a_labelled_line_of_particulars_does_not_lead(particulars):
     body = particulars + ("<p>The seminar looks at what changes when peer support moves from survivor-led groups "
                           "into co-produced services.</p>")
     assert summary_of(body).startswith("The seminar looks at")
+
+
+# ---- themes -----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("title", "text", "wrong"), [
+    # A partner's news saying what a service is not: those subscribed to peer support get a council hub.
+    ("Kirklees Wellbeing Hub opens", "The new hub in Huddersfield opens on Monday. It is not a peer-led service: it "
+     "is run by the council's adult social care team, with GPs referring patients.", "peer support"),
+    ("Drop-in", "The drop-in is not peer-run; it is staffed by the trust's nurses.", "peer support"),
+    # "power" in the senses a carers' or an events notice uses it: not power-sharing.
+    ("Lasting Power of Attorney explained", "Our next session covers Lasting Power of Attorney and how to set one "
+     "up for a family member.", "power-sharing"),
+    ("Power cut: Tuesday's meeting cancelled", "Owing to a power cut at the venue, Tuesday's meeting is cancelled. The "
+     "power supply should be back by Friday.", "power-sharing"),
+    # "data" in a privacy notice: not research.
+    ("Privacy update", "We have updated our privacy notice. Your data is safe with us, and we keep personal data "
+     "only as long as data protection law allows.", "research"),
+])
+def test_a_theme_word_in_another_sense_or_denied_is_not_the_theme(themes, title, text, wrong):
+    assert wrong not in themes.themes_of(text, title)
+
+
+@pytest.mark.parametrize(("title", "text", "theme"), [
+    # what the exclusions above must leave alone
+    ("Peer-led crisis house", "The crisis house is peer-led, and open every night.", "peer support"),
+    ("Who holds power?", "Who holds power when a service is redesigned? Professionals are generally reluctant to "
+     "share power.", "power-sharing"),
+    ("Survey findings", "Our survey of 200 members gives data on waiting times.", "research"),
+])
+def test_the_same_words_in_the_themes_sense_still_count(themes, title, text, theme):
+    assert theme in themes.themes_of(text, title)

@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.config import load_project
 from pipeline.sanitize import clean_html, html_to_text
+from pipeline.testing import make_item
 from plugins.transforms.summary import summarise_html
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +60,24 @@ def test_a_labelled_line_of_particulars_does_not_lead(particulars):
     body = particulars + ("<p>The seminar looks at what changes when peer support moves from survivor-led groups "
                           "into co-produced services.</p>")
     assert summary_of(body).startswith("The seminar looks at")
+
+
+@pytest.mark.parametrize(("title", "body", "summary"), [
+    ("We are hiring!", "<p>We are hiring! Leeds Mind is looking for a part-time peer support worker to join our "
+     "team in Armley.</p>",
+     "Leeds Mind is looking for a part-time peer support worker to join our team in Armley."),
+    ("Peer support worker wanted", "<p>Peer support worker wanted. Leeds Mind is looking for someone with lived "
+     "experience of mental distress to join our team.</p>",
+     "Leeds Mind is looking for someone with lived experience of mental distress to join our team."),
+])
+def test_the_summary_does_not_repeat_the_title(title, body, summary, run_context):
+    """The email and the site show an item's title and then its summary: a body that opens by repeating its title as
+    a sentence gave a summary that says the title twice over."""
+    project = load_project(ROOT / "pipeline.toml")
+    transform = next(t for t in project.transforms if t.name == "summary")
+    item = make_item(title=title, body_html=clean_html(body))
+    transform.apply([item], run_context(project))
+    assert item.summary == summary
 
 
 # ---- themes -----------------------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ rest are chosen by how many of the item's frequent words they carry (Luhn's meth
 sentences after the lead; a sentence that opens with a pronoun or a connective pointing back ("They
 join...", "This means...", "Otherwise...") is taken only after the sentence it follows, and a short aside
 ("Watch this space.": under six words) only when no longer sentence would fit. The chosen sentences keep their
-original order, each once (a pull quote repeats a sentence).
+original order, each once (a pull quote repeats a sentence), and never one that only says the item's title again
+("We are hiring!" under the title "We are hiring!"): the title is shown above the summary.
 
 `max_chars` is a hard limit and nothing is ever cut: when the lead alone is longer, the first later
 real sentence that fits, is not a quotation's, does not open pointing back and does not ask the reader to
@@ -93,17 +94,19 @@ def summarise(text: str, max_chars: int, max_sentences: int) -> str:
     return _summarise(blocks, text, max_chars, max_sentences, None)
 
 
-def summarise_html(body_html: str, max_chars: int, max_sentences: int, text: str | None = None) -> str:
+def summarise_html(body_html: str, max_chars: int, max_sentences: int, text: str | None = None,
+                   title: str = "") -> str:
     """The summary of a sanitised HTML body. `text`, the body's plain text when at hand, gives the
-    word counts; otherwise the paragraphs read do."""
+    word counts; otherwise the paragraphs read do. A sentence that only says `title` again is not taken."""
     from plugins.transforms.paragraphs import paragraphs
 
     budget = max(1200, READ_CHARS * max_chars)
-    return _summarise(paragraphs(body_html, budget), text, max_chars, max_sentences, budget)
+    return _summarise(paragraphs(body_html, budget), text, max_chars, max_sentences, budget, title)
 
 
-def _summarise(blocks: list[Block], text: str | None, max_chars: int, max_sentences: int, limit: int | None) -> str:
-    parts, quoted = _candidates(blocks, limit)
+def _summarise(blocks: list[Block], text: str | None, max_chars: int, max_sentences: int, limit: int | None,
+               title: str = "") -> str:
+    parts, quoted = _candidates(blocks, limit, _said(title))
     if not parts:
         return ""
     # A later sentence leads only when the first is too long, and then not one that points back nor a quotation's:
@@ -165,10 +168,17 @@ def _words(text: str) -> list[bytes]:
     return runs
 
 
-def _candidates(blocks: list[Block], limit: int | None) -> tuple[list[str], set[int]]:
+def _said(sentence: str) -> str:
+    """What a sentence or a title says, for telling one that repeats the title: its words in lower case, without the
+    stop at its end."""
+    return " ".join(sentence.casefold().split()).rstrip(".!?…:; ")
+
+
+def _candidates(blocks: list[Block], limit: int | None, title: str = "") -> tuple[list[str], set[int]]:
     """The real sentences of the paragraphs and quotes in order, from the first paragraph sentence on, each once,
     and which of them are a quote's (a quote cannot lead); those of the quotes, or else of the list items, when no
-    paragraph has one (the list items are split only then)."""
+    paragraph has one (the list items are split only then). A sentence that says `title` (`_said`) again is left
+    out: the title is shown above the summary."""
     from plugins.transforms.sentences import real_sentences
 
     found = [(block.kind, s) for block in blocks if block.kind != "li" for s in real_sentences(block, limit)]
@@ -178,7 +188,10 @@ def _candidates(blocks: list[Block], limit: int | None) -> tuple[list[str], set[
             ("li", s) for block in blocks if block.kind == "li" for s in real_sentences(block, limit)]
         first = 0
     parts, quoted, seen = [], set(), set()
+    size = len(title)
     for kind, sentence in found[first:]:
+        if title and size <= len(sentence) <= size + 3 and _said(sentence) == title:
+            continue
         if sentence not in seen:  # a pull quote, or a paragraph a feed repeats: said once
             seen.add(sentence)
             if kind == "quote" and parts:
@@ -202,7 +215,7 @@ class SummaryTransform(Transform):
             if item.summary and not self.settings.overwrite:
                 continue
             item.summary = summarise_html(item.body_html, self.settings.max_chars, self.settings.max_sentences,
-                                          text=run.text_of(item))
+                                          text=run.text_of(item), title=item.title)
 
 
 @hookimpl

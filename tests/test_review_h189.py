@@ -93,6 +93,12 @@ def test_the_summary_does_not_repeat_the_title(title, body, summary, run_context
     ("Power cut: Tuesday's meeting cancelled", "Owing to a power cut at the venue, Tuesday's meeting is cancelled. The "
      "power supply should be back by Friday.", "power-sharing"),
     # "data" in a privacy notice: not research.
+    # "course" as in the course of a day, not a training course
+    ("Seminar 5", "Over the course of the afternoon we will hear from three speakers. In due course we will publish "
+     "the slides.", "education and training"),
+    # the seed's "allow themes to 'emerge' directly from service user voices": voices as in a say, not voice-hearing
+    ("Notes from the day", "Maybe let go of some approaches to defining research questions, and allow themes to "
+     "emerge directly from service user voices.", "hearing voices"),
     ("Privacy update", "We have updated our privacy notice. Your data is safe with us, and we keep personal data "
      "only as long as data protection law allows.", "research"),
 ])
@@ -105,6 +111,8 @@ def test_a_theme_word_in_another_sense_or_denied_is_not_the_theme(themes, title,
     ("Peer-led crisis house", "The crisis house is peer-led, and open every night.", "peer support"),
     ("Who holds power?", "Who holds power when a service is redesigned? Professionals are generally reluctant to "
      "share power.", "power-sharing"),
+    ("Peer trainer course", "Our course for peer trainers starts in March.", "education and training"),
+    ("Hearing voices group", "The group is for people who hear voices.", "hearing voices"),
     ("Survey findings", "Our survey of 200 members gives data on waiting times.", "research"),
 ])
 def test_the_same_words_in_the_themes_sense_still_count(themes, title, text, theme):

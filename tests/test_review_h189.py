@@ -62,6 +62,20 @@ def test_a_labelled_line_of_particulars_does_not_lead(particulars):
     assert summary_of(body).startswith("The seminar looks at")
 
 
+@pytest.mark.parametrize("terms", [
+    "<p>Hours: 22.5 per week. Salary: £21,000 pro rata.</p>",
+    "<p>Contract: Fixed term for 12 months.</p>",
+    "<p>Location: Leeds city centre, with some home working.</p>",
+    "<p>Venue: Leeds Beckett University, Room 204.</p><p>Cost: Free to members.</p>",
+    "<p>Deadline: Applications close at noon on 14 February.</p>",
+])
+def test_a_job_or_event_particular_under_its_label_does_not_lead(terms):
+    """A job advert's "Hours: 22.5 per week." lost its label to `tidy` and led the summary as "22.5 per week.": the
+    reader of the email saw a number where the job should have been described."""
+    body = terms + "<p>We are looking for a peer support worker with lived experience of mental distress.</p>"
+    assert summary_of(body) == "We are looking for a peer support worker with lived experience of mental distress."
+
+
 @pytest.mark.parametrize(("title", "body", "summary"), [
     ("We are hiring!", "<p>We are hiring! Leeds Mind is looking for a part-time peer support worker to join our "
      "team in Armley.</p>",

@@ -76,6 +76,26 @@ def test_a_job_or_event_particular_under_its_label_does_not_lead(terms):
     assert summary_of(body) == "We are looking for a peer support worker with lived experience of mental distress."
 
 
+MAILCHIMP = """<table class="bodyContainer"><tr><td class="mcnTextContent">
+<p>Welcome to the April newsletter of the network.</p>
+<p>This month we look back at the seminar at St Catherine's, where service users and professionals asked how power
+can be shared.</p></td></tr>
+<tr><td class="footerContent">Copyright © 2016 The Network, All rights reserved.</td></tr></table>"""
+
+
+def test_a_newsletter_laid_out_in_a_table_gets_a_summary():
+    """A partner's Mailchimp campaign feed sends each issue laid out in tables, its every paragraph inside a table
+    cell: table cells are left out (a timetable's "10.00 | Welcome" is no sentence), so the summary was empty and the
+    email fell back to the body's first 300 characters, cut."""
+    assert summary_of(MAILCHIMP).startswith("Welcome to the April newsletter of the network. This month we look back")
+
+
+def test_a_paragraph_in_a_table_does_not_serve_when_the_item_has_paragraphs_of_its_own():
+    body = ("<p>The seminar programme is below.</p><table><tr><td>10.00</td><td><p>Welcome and introductions to the "
+            "day by the chair.</p></td></tr></table>")
+    assert summary_of(body) == "The seminar programme is below."
+
+
 @pytest.mark.parametrize(("title", "body", "summary"), [
     ("We are hiring!", "<p>We are hiring! Leeds Mind is looking for a part-time peer support worker to join our "
      "team in Armley.</p>",

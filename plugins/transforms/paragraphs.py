@@ -3,9 +3,10 @@ cuts them into sentences).
 
 `paragraphs(body_html)` reads the block structure. Headings (`<h1>`-`<h6>`), table cells, captions,
 `<pre>`, short bold-only "heading" paragraphs, link-only paragraphs and list-item labels ("**Power in
-research.** …") are left out; a call-to-action link inside a paragraph ("Read more →", "Click here")
+research.** …") are left out (but for a `<p>` inside a table's `<td>`, a block of kind `cell`: an email laid out in
+tables has all its paragraphs there); a call-to-action link inside a paragraph ("Read more →", "Click here")
 is dropped and stands as a sentence break, as does `<br>`. Each block keeps its kind: `p` (a
-paragraph, or text outside any block), `quote` (inside `<blockquote>`) or `li` (a list item). One
+paragraph, or text outside any block), `quote` (inside `<blockquote>`), `li` (a list item) or `cell`. One
 class, `_Parser`, decides all this from tag and text events; a regular expression sends them for
 HTML as nh3 writes it (quoted attributes, no comments or scripts), and the standard library's
 `html.parser` for anything else, with the same events for the same HTML.
@@ -25,6 +26,7 @@ BLOCKS = frozenset({"p", "li", "blockquote", "div", "section", "article", "main"
                     "thead", "tbody", "tfoot", "tr", "figure", "hr", "details", "address"}) | SKIPPED
 VOID = frozenset({"br", "hr", "img", "wbr", "input", "meta", "link", "source", "area", "col", "embed"})
 BOLD = frozenset({"b", "strong"})
+_NOT_CELLS = SKIPPED - {"td"}  # inside a table, what is skipped whole: a header cell, a caption, a heading …
 
 _LETTER = re.compile(r"[^\W\d_]")
 _ASCII_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
@@ -65,7 +67,7 @@ def _mostly(runs: list[str], text: str) -> bool:
 
 @dataclass
 class Block:
-    kind: str  # "p", "quote" or "li"
+    kind: str  # "p", "quote", "li" or "cell" (a paragraph inside a table's cell)
     segments: list[str]  # pieces between hard breaks, white space folded
 
     @property
@@ -122,8 +124,12 @@ class _Parser:
                     del self.stack[n:]
                     break
         outer = self._kind()
-        if outer == "skip" or tag in SKIPPED or tag == "table":
+        if outer == "table":  # a table's text is not read, but for a paragraph of a cell (`cell`) but a header's
+            kind = "cell" if tag == "p" else "skip" if tag in _NOT_CELLS else "table"
+        elif outer == "skip" or tag in SKIPPED:
             kind = "skip"
+        elif tag == "table":
+            kind = "table"
         elif tag == "li":
             kind = "li"
         elif tag == "blockquote" and outer == "p":
@@ -144,7 +150,7 @@ class _Parser:
             segments = block.segments
             length = len(segments[0]) if len(segments) == 1 else len(block.text)
             self.seen += length
-            if block.kind != "li":
+            if block.kind == "p" or block.kind == "quote":  # (a list's or a table's text may come before them)
                 self.used += length
         kind = self.stack[-1][1] if self.stack else "p"
         if self.current.kind == kind:
@@ -213,7 +219,7 @@ class _Parser:
 
 def _finish(open_block: _Open) -> Block | None:
     """The block made of its runs, or None when it is not paragraph text at all."""
-    if open_block.kind == "skip":
+    if open_block.kind == "skip" or open_block.kind == "table":
         return None
     runs = [r for r in open_block.runs if r is None or r[0]]
     text = "".join([r[0] for r in runs if r is not None])

@@ -6,7 +6,8 @@ sign-offs, bylines or bare lines like "Key Words: Power – Space – Peer Suppo
 nupunkt, which knows "Dr.", "St.", "e.g.", initials, "9.30" and "£112.50".
 
 The lead comes first: the first real sentence of the first real paragraph (a quotation's sentences
-may follow it but never lead; list items serve only when the item has no paragraph sentence). The
+may follow it but never lead; the paragraphs inside table cells, and then list items, serve only when the item
+has no paragraph sentence: an email laid out in tables has all its paragraphs in cells). The
 rest are chosen by how many of the item's frequent words they carry (Luhn's method) from the
 sentences after the lead; a sentence that opens with a pronoun or a connective pointing back ("They
 join...", "This means...", "Otherwise...") is taken only after the sentence it follows, and a short aside
@@ -176,15 +177,18 @@ def _said(sentence: str) -> str:
 
 def _candidates(blocks: list[Block], limit: int | None, title: str = "") -> tuple[list[str], set[int]]:
     """The real sentences of the paragraphs and quotes in order, from the first paragraph sentence on, each once,
-    and which of them are a quote's (a quote cannot lead); those of the quotes, or else of the list items, when no
-    paragraph has one (the list items are split only then). A sentence that says `title` (`_said`) again is left
+    and which of them are a quote's (a quote cannot lead); those of the quotes, or else of the paragraphs inside
+    table cells (an email laid out in tables), or else of the list items, when no paragraph has one (the cells and
+    the list items are split only then). A sentence that says `title` (`_said`) again is left
     out: the title is shown above the summary."""
     from plugins.transforms.sentences import real_sentences
 
-    found = [(block.kind, s) for block in blocks if block.kind != "li" for s in real_sentences(block, limit)]
+    found = [(block.kind, s) for block in blocks if block.kind == "p" or block.kind == "quote"
+             for s in real_sentences(block, limit)]
     first = next((n for n, (kind, _) in enumerate(found) if kind == "p"), None)
-    if first is None:  # no paragraph: the quotes, or the list items, are the text (and may lead)
+    if first is None:  # no paragraph: the quotes, or a table's paragraphs, or the list items are the text (may lead)
         found = [("p", s) for kind, s in found if kind == "quote"] or [
+            ("p", s) for block in blocks if block.kind == "cell" for s in real_sentences(block, limit)] or [
             ("li", s) for block in blocks if block.kind == "li" for s in real_sentences(block, limit)]
         first = 0
     parts, quoted, seen = [], set(), set()

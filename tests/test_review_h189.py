@@ -140,6 +140,31 @@ def test_a_theme_word_in_another_sense_or_denied_is_not_the_theme(themes, title,
     assert wrong not in themes.themes_of(text, title)
 
 
+@pytest.mark.parametrize(("title", "text", "wrong"), [
+    ("Walking group", "Our walking group meets every Saturday at the park gates. To join, email "
+     "training@leedsmind.org.uk.", "education and training"),
+    ("Quiz night", "Teams of four, prizes for the winners. Book at https://leedsmind.org.uk/peer-support/quiz-night "
+     "or email research@leeds.ac.uk.", "peer support"),
+    ("Quiz night", "Teams of four, prizes for the winners. Book at https://leedsmind.org.uk/peer-support/quiz-night "
+     "or email research@leeds.ac.uk.", "research"),
+    ("Open day", "Come along to our open day. Details at www.recovery-college.org.uk/open-day.", "recovery"),
+    ("Open day", "Come along to our open day, or follow @Recovery_College for news.", "recovery"),
+])
+def test_a_theme_named_only_in_an_address_is_not_the_theme(themes, title, text, wrong):
+    """Words inside an email address, a web address or a handle ("research@…", "…/peer-support/…") are matched as the
+    text's words: a quiz night is tagged peer support and research, a walking group education and training."""
+    assert wrong not in themes.themes_of(text, title)
+
+
+def test_a_theme_beside_an_address_still_counts_and_explain_finds_it(themes):
+    text = "Email info@leedsmind.org.uk to join our peer support group on Tuesdays."
+    judged = themes.judge("Group", text)
+    assert judged["peer support"]["kept"]
+    from pipeline.phrases import original_offset
+    [[_, _, at]] = judged["peer support"]["matches"]
+    assert text[original_offset(text, at):].startswith("peer support group")
+
+
 @pytest.mark.parametrize(("title", "text", "theme"), [
     # what the exclusions above must leave alone
     ("Peer-led crisis house", "The crisis house is peer-led, and open every night.", "peer support"),

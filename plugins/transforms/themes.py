@@ -10,7 +10,8 @@ Each theme of the taxonomy (in pipeline.toml) has phrases, optional exclusions a
 
 A theme's score adds up its phrases: each phrase's weight, times `title_weight` in the title,
 times 1 + ln n for a phrase found n times (a word said ten times is not ten times the evidence).
-A match inside an exclusion does not count. A theme is given when its score reaches what the
+A match inside an exclusion does not count, nor one inside an email or web address or a handle.
+A theme is given when its score reaches what the
 text's length asks for (`min_score` times the square root of how many `words_per_point` the body
 has, at least once) and `relative` of the strongest theme's score, and only the `max_themes`
 strongest are kept, so a long post gets its main themes and a short notice its one or two.
@@ -21,6 +22,7 @@ in `Item.theme_evidence`, which `pipeline explain` shows.
 from __future__ import annotations
 
 import math
+import re
 from functools import cached_property
 from typing import Any
 
@@ -124,8 +126,9 @@ class ThemesTransform(Transform):
 
     def judge(self, title: str, body: str) -> dict[str, dict[str, Any]]:
         """Every theme with a match: its score, what was needed, whether it is kept and why, the evidence."""
-        normal, words = normalise_counting(body)  # words: len(body.split()), without making the words
-        in_title, in_body = self._counted(normalise(title)), self._counted(normal)
+        # words: len(body.split()), without making the words
+        normal, words = normalise_counting(_blank_addresses(body))
+        in_title, in_body = self._counted(normalise(_blank_addresses(title))), self._counted(normal)
         settings = self.settings
         # Evidence grows with the square root of length: a 900-word post needs three times what a note does.
         needed = settings.min_score * math.sqrt(max(1.0, words / settings.words_per_point))
@@ -259,6 +262,43 @@ class ThemesTransform(Transform):
                 given.setdefault(theme.casefold(), spelt.get(theme.casefold(), theme))
             item.themes = list(given.values())
             item.theme_evidence = judged
+
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+_ASCII_X = str.maketrans(dict.fromkeys("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", "x"))
+
+
+def _blank_addresses(text: str) -> str:
+    """`text` with the letters of each email address, web address or handle made "x" ("research@leeds.ac.uk",
+    "https://…/peer-support/…", "www.recovery-college.org.uk", "@Recovery_College"): a theme named only in an address
+    is not what the text is about. Each keeps its length and its words, so the offsets of the matches (which `pipeline
+    explain` finds again in the text as it is) and the count of words stay as they were. A text without "@", "://" or
+    "www." (most) is given back as it is, after three quick searches; in one with them, only the addresses are read."""
+    if "@" not in text and ("/" not in text or "://" not in text) and "www." not in text:  # (one character: quicker)
+        return text
+    spans = []
+    for mark in ("@", "://", "www."):
+        at = text.find(mark)
+        while at != -1:
+            # the address's ends: the white space nearest it (a line break looked for only up to the nearest space)
+            space = text.rfind(" ", 0, at)
+            start = max(space, text.rfind("\n", space + 1, at)) + 1
+            space = text.find(" ", at)
+            space = len(text) if space == -1 else space
+            line = text.find("\n", at, space)
+            end = space if line == -1 else line
+            spans.append((start, end))
+            at = text.find(mark, end)
+    pieces, done = [], 0
+    for start, end in sorted(spans):
+        start = max(start, done)
+        if start < end:
+            address = text[start:end]
+            pieces += (text[done:start], address.translate(_ASCII_X) if address.isascii() else _LETTERS.sub(
+                lambda run: "x" * len(run[0]), address))
+            done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def _entry(made: Phrase) -> tuple[int, str | None]:

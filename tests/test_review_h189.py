@@ -76,6 +76,27 @@ def test_a_job_or_event_particular_under_its_label_does_not_lead(terms):
     assert summary_of(body) == "We are looking for a peer support worker with lived experience of mental distress."
 
 
+def test_a_lead_pointing_back_at_a_line_the_summary_left_out_gives_way():
+    """The seed's seminar notes: lines without a full stop ("Co-production involves parity of esteem for all type of
+    knowledge/'roles'") are no sentences, so the first real one, "This requires external voices to 'raise hell'.", led
+    the summary, pointing back at a line the reader never sees."""
+    body = ("<p>Key Words: Power – Space – Peer Support</p><p>Research power imbalances</p>"
+            "<p>Co-production involves parity of esteem for all type of knowledge/’roles’</p>"
+            "<p>This requires external voices to ‘raise hell’. Reform cannot be achieved from the ‘inside’ only</p>"
+            "<p>Many resources in the community (800 organisations in Kirklees), but recognition that ‘the community’ "
+            "can be a hostile as well as enabling. More opportunities in community than anything a service can "
+            "offer.</p>")
+    assert summary_of(body).startswith("Many resources in the community")
+
+
+@pytest.mark.parametrize("body", [
+    "<p>Hello all,<br>This month we look back at the seminar at St Catherine’s.</p>",
+    "<p>Dear All</p><p>This week the network met in Leeds to plan its next seminar.</p>",
+])
+def test_a_lead_about_this_week_or_month_is_not_pointing_back(body):
+    assert summary_of(body).startswith("This")
+
+
 MAILCHIMP = """<table class="bodyContainer"><tr><td class="mcnTextContent">
 <p>Welcome to the April newsletter of the network.</p>
 <p>This month we look back at the seminar at St Catherine's, where service users and professionals asked how power

@@ -5,7 +5,8 @@ headings, short bold "heading" lines, list labels, link text such as "Read more 
 sign-offs, bylines or bare lines like "Key Words: Power – Space – Peer Support". They are cut by
 nupunkt, which knows "Dr.", "St.", "e.g.", initials, "9.30" and "£112.50".
 
-The lead comes first: the first real sentence of the first real paragraph (a quotation's sentences
+The lead comes first: the first real sentence of the first real paragraph (unless it points back, as a later lead
+may not, below, at a paragraph left out as no sentence: a line without a stop; a quotation's sentences
 may follow it but never lead; the paragraphs inside table cells, and then list items, serve only when the item
 has no paragraph sentence: an email laid out in tables has all its paragraphs in cells). The
 rest are chosen by how many of the item's frequent words they carry (Luhn's method) from the
@@ -50,7 +51,10 @@ he her his how i if in into is it its just more most my no not of on one or our 
 some such than that the their them then there these they this those to up us was we were what when
 which who will with would you your
 """.split())
-DANGLING = re.compile(r"^(they|them|their|it|its|this|these|those|that|he|she|his|her|such|also|but|and|so|yet|still|"
+# ("This week …", "This month's issue …" start afresh: they point to now, not back)
+DANGLING = re.compile(r"^(they|them|their|it|its|(?:this|these|that|those)(?!\s+(?:week|weekend|month|year|term|season|"
+                      r"summer|autumn|winter|spring|morning|afternoon|evening|issue|edition|newsletter)(?:s|’s|'s)?\b)|"
+                      r"he|she|his|her|such|also|but|and|so|yet|still|"
                       r"otherwise|however|instead|therefore|thus|hence|moreover|furthermore|meanwhile|again|then|"
                       r"similarly|likewise|besides|nevertheless|nonetheless|consequently|indeed|as a result|"
                       r"for (?:example|instance)|in (?:addition|particular|turn|short|this way)|on the other hand)\b",
@@ -76,6 +80,7 @@ ASKING = re.compile(rf"^(?:please\b|(?:sign up|find out|call us|get (?:your|in t
 _WORD_BYTES = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or c in b"'-\x01" else 32 for c in range(256))
 # What `_words` gives that WORD never finds (a single letter, an empty run), and the stop words: none is scored.
 _UNSCORED = frozenset(w.encode() for w in STOPWORDS) | frozenset(bytes([c]) for c in range(97, 123)) | {b""}
+_GREETING = re.compile(r"(?i:dear|hi|hello|hey|hiya|greetings|good)\b")  # a salutation's first word
 READ_CHARS = 4  # × max_chars: how much paragraph text is read and split (at least 1,200 characters)
 MIN_WORDS = 6  # a sentence after the lead has at least this many words, unless none has
 
@@ -107,13 +112,18 @@ def summarise_html(body_html: str, max_chars: int, max_sentences: int, text: str
 
 def _summarise(blocks: list[Block], text: str | None, max_chars: int, max_sentences: int, limit: int | None,
                title: str = "") -> str:
-    parts, quoted = _candidates(blocks, limit, _said(title))
+    parts, quoted, unread = _candidates(blocks, limit, _said(title))
     if not parts:
         return ""
     # A later sentence leads only when the first is too long, and then not one that points back nor a quotation's:
-    # better no summary than a cut one, or one that starts mid-thought.
+    # better no summary than a cut one, or one that starts mid-thought. The first gives way too when it points back
+    # at a paragraph left out as no sentence (`unread`: "Co-production involves parity of esteem …" without a stop,
+    # then "This requires …"), unless no other can lead.
     lead = next((i for i, part in enumerate(parts) if len(part) <= max_chars and i not in quoted
-                 and (i == 0 or not (DANGLING.match(part) or ASKING.match(part)))), None)
+                 and (not (unread and DANGLING.match(part)) if i == 0 else
+                      not (DANGLING.match(part) or ASKING.match(part)))), None)
+    if lead is None and unread and len(parts[0]) <= max_chars:
+        lead = 0
     if lead is None:
         return ""
     parts = parts[lead:]
@@ -175,16 +185,25 @@ def _said(sentence: str) -> str:
     return " ".join(sentence.casefold().split()).rstrip(".!?…:; ")
 
 
-def _candidates(blocks: list[Block], limit: int | None, title: str = "") -> tuple[list[str], set[int]]:
+def _candidates(blocks: list[Block], limit: int | None, title: str = "") -> tuple[list[str], set[int], bool]:
     """The real sentences of the paragraphs and quotes in order, from the first paragraph sentence on, each once,
     and which of them are a quote's (a quote cannot lead); those of the quotes, or else of the paragraphs inside
     table cells (an email laid out in tables), or else of the list items, when no paragraph has one (the cells and
     the list items are split only then). A sentence that says `title` (`_said`) again is left
-    out: the title is shown above the summary."""
+    out: the title is shown above the summary. And whether a paragraph of five words or more, not a greeting, came
+    before the first sentence and gave none (a line without a stop, which the first sentence may point back at)."""
     from plugins.transforms.sentences import real_sentences
 
-    found = [(block.kind, s) for block in blocks if block.kind == "p" or block.kind == "quote"
-             for s in real_sentences(block, limit)]
+    found: list[tuple[str, str]] = []
+    unread = False
+    for block in blocks:
+        if block.kind == "p" or block.kind == "quote":
+            sentences = real_sentences(block, limit)
+            if sentences:
+                found += [(block.kind, s) for s in sentences]
+            elif not found and block.kind == "p" and not unread:
+                words = block.text.split()
+                unread = len(words) >= 5 and not _GREETING.match(words[0])
     first = next((n for n, (kind, _) in enumerate(found) if kind == "p"), None)
     if first is None:  # no paragraph: the quotes, or a table's paragraphs, or the list items are the text (may lead)
         found = [("p", s) for kind, s in found if kind == "quote"] or [
@@ -201,7 +220,7 @@ def _candidates(blocks: list[Block], limit: int | None, title: str = "") -> tupl
             if kind == "quote" and parts:
                 quoted.add(len(parts))
             parts.append(sentence)
-    return parts, quoted
+    return parts, quoted, unread
 
 
 class SummaryTransform(Transform):

@@ -117,6 +117,19 @@ def test_a_paragraph_in_a_table_does_not_serve_when_the_item_has_paragraphs_of_i
     assert summary_of(body) == "The seminar programme is below."
 
 
+@pytest.mark.parametrize("caption", [
+    "<p><em>Photo: Pamela Fisher opening the seminar at St Catherine's.</em></p>",
+    "<p>Picture: Members of the network outside the Civic Hall in Leeds.</p>",
+    "<p>Image credit: Leeds Beckett University, used with permission.</p>",
+])
+def test_a_photo_caption_does_not_lead(caption):
+    """WordPress posts put an image's caption in a paragraph under it ("Photo: …"): its label went, and the caption
+    led the summary as if it were the post's first sentence."""
+    body = ('<p><img src="https://example.org/seminar.jpg" alt=""></p>' + caption +
+            "<p>Sixty people came to the third seminar, on co-production in healthcare practice.</p>")
+    assert summary_of(body) == "Sixty people came to the third seminar, on co-production in healthcare practice."
+
+
 @pytest.mark.parametrize(("title", "body", "summary"), [
     ("We are hiring!", "<p>We are hiring! Leeds Mind is looking for a part-time peer support worker to join our "
      "team in Armley.</p>",

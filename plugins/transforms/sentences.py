@@ -15,8 +15,8 @@ brackets.
 words, and is not a salutation ("Dear All"), a sign-off ("Best wishes, Pamela"), a byline or a bare line
 in title case ("Pamela Fisher, April 2016"), a line of particulars or prices, WordPress's footer, or a
 "Label: …" prefix (which is removed, the sentence kept, unless the label names a particular, "Hours: 22.5 per week.",
-"Venue: …", "Cost: …", or all that follows the label is in title case: "Panel: Jane Smith (University of Leeds), Peter
-Beresford (Brunel).").
+"Venue: …", "Cost: …", or a caption, "Photo: …", or all that follows the label is in title case: "Panel: Jane Smith
+(University of Leeds), Peter Beresford (Brunel).").
 """
 
 from __future__ import annotations
@@ -269,13 +269,15 @@ _SIGN_OFF = re.compile(  # the phrase, then at most a name: "Best wishes, Pamela
 _BYLINE = re.compile(r"^(?:posted|written|published|updated|edited)\s+(?:by|on)\b", re.I)
 _BARE_CALL = re.compile(r"^(?:read|find out|learn|see|view) more\W*$|^(?:continue|keep) reading\W*$|^click here\W*$",
                         re.I)
-# A label that names a job's or an event's particulars ("Hours: 22.5 per week.", "Venue: Leeds Beckett University."):
-# the line is one of them, not a sentence of the text, with its label or without.
+# A label that names a job's or an event's particulars ("Hours: 22.5 per week.", "Venue: Leeds Beckett University."),
+# or an image's caption ("Photo: Pamela Fisher opening the seminar."): the line is one of them, not a sentence of the
+# text, with its label or without.
 _PARTICULAR_LABEL = re.compile(
     r"(?i:(?:working |contracted )?hours(?: of work)?|salary|pay|wage|grade|band|contract|contract type|term|location|"
     r"base|based|venue|where|when|date|dates|time|times|(?:closing|start|interview) dates?|deadline|cost|costs|price|"
     r"prices|fee|fees|tickets?|admission|entry|speakers?|chair|chairs|facilitators?|hosts?|contact|e-?mail|phone|"
-    r"tel|telephone|address|website|ref|reference|duration):")
+    r"tel|telephone|address|website|ref|reference|duration|(?:photo|image|picture|photograph)(?: credit)?|credit|"
+    r"caption|pictured|above|below|left|right):")
 _LABEL = re.compile(r"^(?P<label>[A-Z][\w’'/-]*(?: [\w’'/-]+){0,2}):\s+(?=[\"“‘(]?[A-Z0-9])")
 # The words the patterns above can start with: a quick test before trying them.
 _GREETING_START = re.compile(r"(?i:dear|hi|he|greetings|good)")

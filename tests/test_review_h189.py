@@ -47,6 +47,26 @@ def test_a_sentence_opening_with_spanish_or_french_punctuation_leads(body, lead)
     assert summary_of(body).startswith(lead)
 
 
+URDU = "نیٹ ورک ذہنی صحت میں شریک پیداوار پر ایک سیمینار منعقد کر رہا ہے۔ تجربہ رکھنے والے لوگوں کو مدعو کیا جاتا ہے۔"
+
+
+@pytest.mark.parametrize(("body", "summary"), [
+    # an Arabic question ends with ؟, not ?
+    ("<p>هل أنت مهتم بالدعم من الأقران؟</p>", "هل أنت مهتم بالدعم من الأقران؟"),
+    # Urdu ends a sentence with ۔ (U+06D4), not a full stop: the summary was empty
+    ("<p>" + URDU + "</p>", URDU),
+])
+def test_a_sentence_ending_with_an_arabic_question_mark_or_urdu_full_stop_is_a_sentence(body, summary):
+    assert summary_of(body) == summary
+
+
+def test_an_urdu_paragraph_is_split_at_its_full_stops():
+    from plugins.transforms.sentences import split
+
+    assert split("سیمینار منعقد کر رہا ہے۔ لوگوں کو مدعو کیا جاتا ہے۔ کیا آپ آئیں گے؟ ہم انتظار کریں گے۔") == [
+        "سیمینار منعقد کر رہا ہے۔", "لوگوں کو مدعو کیا جاتا ہے۔", "کیا آپ آئیں گے؟", "ہم انتظار کریں گے۔"]
+
+
 @pytest.mark.parametrize("particulars", [
     "<p>Speakers: David Crepaz-Keay (Mental Health Foundation), Martin Webber (University of York), "
     "Rebecca Hutten.</p>",

@@ -11,6 +11,7 @@ brackets.
 
 `real_sentences(block)` then keeps only what reads as a sentence: it starts with a capital letter
 (any script's, or a letter of a script without capitals), a digit or an opening quote, ends with . ! or ?
+(or Arabic's ؟ or Urdu's ۔, where `split` cuts too)
 (a closing quote or bracket may follow; not an ellipsis, which a feed's cut leaves), has at least three
 words, and is not a salutation ("Dear All"), a sign-off ("Best wishes, Pamela"), a byline or a bare line
 in title case ("Pamela Fisher, April 2016"), a line of particulars or prices, WordPress's footer, or a
@@ -76,7 +77,12 @@ def _split(text: str, folded: bool) -> list[str]:
         else:
             found.append(piece)
             begin = start
+    if not text.isascii() and ("؟" in text or "۔" in text):  # stops nupunkt does not know: Arabic's ؟, Urdu's ۔
+        found = [part for piece in found for part in _ARABIC_STOP.split(piece)]
     return found
+
+
+_ARABIC_STOP = re.compile(r"(?<=[؟۔]) +(?=\S)")
 
 
 def _has_loose_call(text: str) -> bool:
@@ -190,8 +196,8 @@ def _glued(before: str, after: str) -> bool:
 
 # ---- what counts as a sentence ------------------------------------------------------------------------
 
-_END = re.compile(r"[.!?…][\"'”’»“)\]]*$")
-_END_CHARS = frozenset(".!?…")
+_END = re.compile(r"[.!?…؟۔][\"'”’»“)\]]*$")  # (؟ is Arabic's question mark, ۔ Urdu's full stop)
+_END_CHARS = frozenset(".!?…؟۔")
 _ASCII_LOWER = re.compile("[a-z]")
 _TEASER = re.compile(r"[\[(](?:…|\.\.\.)[\])]$")  # "… Hearing Voices and […]": an excerpt cut by its feed
 # Opening marks: quotes (“ ‘, French « and German „ too), brackets, and Spanish ¿ ¡ before a question or an exclamation.

@@ -131,6 +131,12 @@ def test_a_newsletter_laid_out_in_a_table_gets_a_summary():
     assert summary_of(MAILCHIMP).startswith("Welcome to the April newsletter of the network. This month we look back")
 
 
+def test_a_timetable_s_short_cells_are_no_summary():
+    body = ("<table><tr><td>10.00</td><td><p>Welcome and introductions.</p></td></tr><tr><td>10.30</td><td><p>Peer "
+            "support in crisis services: what works?</p></td></tr></table>")
+    assert summary_of(body) == ""
+
+
 def test_a_paragraph_in_a_table_does_not_serve_when_the_item_has_paragraphs_of_its_own():
     body = ("<p>The seminar programme is below.</p><table><tr><td>10.00</td><td><p>Welcome and introductions to the "
             "day by the chair.</p></td></tr></table>")

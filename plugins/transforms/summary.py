@@ -82,6 +82,7 @@ _WORD_BYTES = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or c in b"'
 _UNSCORED = frozenset(w.encode() for w in STOPWORDS) | frozenset(bytes([c]) for c in range(97, 123)) | {b""}
 _GREETING = re.compile(r"(?i:dear|hi|hello|hey|hiya|greetings|good)\b")  # a salutation's first word
 READ_CHARS = 4  # × max_chars: how much paragraph text is read and split (at least 1,200 characters)
+CELL_WORDS = 8  # a table cell's paragraph serves with at least this many words (not a timetable's "Welcome.")
 MIN_WORDS = 6  # a sentence after the lead has at least this many words, unless none has
 
 
@@ -188,8 +189,8 @@ def _said(sentence: str) -> str:
 def _candidates(blocks: list[Block], limit: int | None, title: str = "") -> tuple[list[str], set[int], bool]:
     """The real sentences of the paragraphs and quotes in order, from the first paragraph sentence on, each once,
     and which of them are a quote's (a quote cannot lead); those of the quotes, or else of the paragraphs inside
-    table cells (an email laid out in tables), or else of the list items, when no paragraph has one (the cells and
-    the list items are split only then). A sentence that says `title` (`_said`) again is left
+    table cells (an email laid out in tables; of `CELL_WORDS` or more), or else of the list items, when no paragraph
+    has one (the cells and the list items are split only then). A sentence that says `title` (`_said`) again is left
     out: the title is shown above the summary. And whether a paragraph of five words or more, not a greeting, came
     before the first sentence and gave none (a line without a stop, which the first sentence may point back at)."""
     from plugins.transforms.sentences import real_sentences
@@ -207,7 +208,8 @@ def _candidates(blocks: list[Block], limit: int | None, title: str = "") -> tupl
     first = next((n for n, (kind, _) in enumerate(found) if kind == "p"), None)
     if first is None:  # no paragraph: the quotes, or a table's paragraphs, or the list items are the text (may lead)
         found = [("p", s) for kind, s in found if kind == "quote"] or [
-            ("p", s) for block in blocks if block.kind == "cell" for s in real_sentences(block, limit)] or [
+            ("p", s) for block in blocks if block.kind == "cell" and block.text.count(" ") >= CELL_WORDS - 1
+            for s in real_sentences(block, limit)] or [
             ("li", s) for block in blocks if block.kind == "li" for s in real_sentences(block, limit)]
         first = 0
     parts, quoted, seen = [], set(), set()

@@ -230,7 +230,8 @@ def test_every_json_output_is_one_document_and_nothing_else(write_project):
     assert checked.returncode == 0
     assert json.loads(checked.stdout) == {"config": str(config), "ok": True, "exit_code": 0, "sources": 2,
                                           "transforms": 0, "sinks": 1, "plugins": json.loads(checked.stdout)["plugins"],
-                                          "writes": [str(config.parent / "state"), str(config.parent / "out")]}
+                                          "writes": [str(config.parent / "state"), str(config.parent / "out")],
+                                          "notes": []}
 
     plugins = cli(config, "plugins", "--json")
     listed = {p["name"]: p for p in json.loads(plugins.stdout)["plugins"]}

@@ -30,7 +30,6 @@ closed or an event over by then, that morning or when a missed slot is caught up
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import logging
 import os
@@ -335,15 +334,18 @@ def cmd_schedule(args) -> int:
 
 
 def _held_alone(project, warn: Callable[[str], None]):
-    """The open lock file that makes this the project's one scheduler, held until it is closed; None (and the line
-    said) when another scheduler holds it: two would each do what is due between runs, and each tell the organisers
-    the same alert. A state folder that cannot be used yet is no reason to refuse: the loop's first check says why."""
+    """The open lock file that makes this the project's one scheduler, held until it is closed (something with a
+    `close` in any case); None (and the line said) when another scheduler holds it: two would each do what is due
+    between runs, and each tell the organisers the same alert. A state folder that cannot be used yet is no reason to
+    refuse (the loop's first check says why), nor a file system that has no locks (NFS without its lock daemon): the
+    scheduler runs unguarded, as before there was a lock, and says so."""
     lock_path = project.core.state_dir / SCHEDULE_LOCK
     try:
-        project.core.state_dir.mkdir(parents=True, exist_ok=True)
+        if not project.core.state_dir.is_dir():  # as the state database makes it (`Store`): its owner's alone
+            project.core.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         handle = open(lock_path, "a+")
     except OSError:
-        return contextlib.nullcontext()
+        return _Unheld()
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -354,11 +356,23 @@ def _held_alone(project, warn: Callable[[str], None]):
              f"{f' (pid {holder})' if holder.isdigit() else ''}; the scheduler ends (exit 2): run only one, or stop "
              f"that one first")
         return None
+    except OSError as exc:
+        handle.close()
+        warn(f"warning: {lock_path}: the file system cannot lock it ({exc.strerror or exc}), so nothing stops a second "
+             f"`pipeline schedule` on this project; the scheduler runs all the same: make sure only one runs")
+        return _Unheld()
     handle.seek(0)
     handle.truncate()
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     return handle
+
+
+class _Unheld:
+    """No lock held (`_held_alone`): nothing to let go of."""
+
+    def close(self) -> None:
+        pass
 
 
 def _one_line(exc: BaseException) -> str:

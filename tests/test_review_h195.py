@@ -1,0 +1,77 @@
+"""Review h195: holes in the round's changes (the scheduler's lock, Deliverer.kept, the -wal after an erasure)."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import stat
+from pathlib import Path
+
+from pipeline.cli import main
+
+HERE = Path(__file__).resolve().parent.parent
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+            "PIPELINE_FAKE_NOW": "2016-01-20T10:00:00+00:00", **extra}
+
+
+def test_a_scheduler_ending_on_a_state_folder_it_may_not_write_says_its_line_not_an_attribute_error(tmp_path):
+    """Before: with no lock file to be had (a state folder its user may not write, one mounted read-only), the
+    scheduler went on without the lock, as meant, but its last act was `held.close()` on a `contextlib.nullcontext`:
+    "unexpected AttributeError: 'nullcontext' object has no attribute 'close'", exit 1 (systemd restarts it every
+    30 s) in place of the state folder's line and exit 2."""
+    from pipeline.testing import write_project_files
+    from tests.test_review_h161 import ALERTED, BLOG, GOOD, _scheduled
+
+    config = write_project_files(tmp_path, BLOG + ALERTED, {"posts/good.md": GOOD})
+    (tmp_path / "tmp").mkdir()
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-02-01"]) == 0
+    state = tmp_path / "state"
+    state.chmod(0o500)
+    try:
+        done = _scheduled(config, without_rights=True)
+    finally:
+        state.chmod(0o700)
+    err = " ".join(done.stderr.split())
+    assert done.returncode == 2 and "AttributeError" not in err and "the scheduler ends (exit 2)" in err, err
+
+
+def test_the_scheduler_makes_its_state_folder_for_its_owner_alone(write_project):
+    """Before: the scheduler made the state folder for its lock (mkdir with the umask's mode, 0755), before the state
+    database was opened, which makes it 0700 (every subscriber's address is in it: README, install -d -m 0700), so a
+    project first started by `pipeline schedule` had a state folder anyone on the machine could list and read the
+    suppression log and backups in. Now it is made as the database makes it."""
+    from pipeline.commands.schedule import _held_alone
+    from pipeline.config import load_project
+
+    config = write_project('[pipeline]\nname = "N"\nstate_dir = "fresh/state"\n[sinks.feed]\ntype = "rss"\n')
+    held = _held_alone(load_project(config), print)
+    try:
+        assert stat.S_IMODE((config.parent / "fresh" / "state").stat().st_mode) == 0o700
+    finally:
+        held.close()
+
+
+def test_a_lock_the_file_system_cannot_take_leaves_the_scheduler_running_with_a_line(write_project, monkeypatch,
+                                                                                      capsys):
+    """Before: on a state folder whose file system has no locks (NFS without its lock daemon: flock says ENOLCK), the
+    scheduler ended at once with "unexpected OSError" (only BlockingIOError, another scheduler, was caught), so it
+    could not run at all where it ran before the lock was added. Now it runs, unguarded, and says so once."""
+    from pipeline.commands.schedule import _held_alone
+    from pipeline.config import load_project
+
+    config = write_project('[pipeline]\nname = "N"\n[sinks.feed]\ntype = "rss"\n')
+
+    def no_locks(*args):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    said = []
+    held = _held_alone(load_project(config), said.append)
+    assert held is not None
+    held.close()
+    line = " ".join(" ".join(said).split())
+    assert "schedule.lock" in line and "No locks available" in line and "only one" in line, line

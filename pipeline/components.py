@@ -257,7 +257,8 @@ class Deliverer(Component):
 
     def kept(self, address: str) -> list[str]:
         """Where this delivery keeps mail to `address`, each file (or record) that `forget` would delete (`pipeline
-        subscribers show`: everything held about a person). The default keeps nothing."""
+        subscribers show`: everything held about a person). The default keeps nothing; a class with a `forget` of its
+        own and this default is said by `show` to keep mail it cannot list (`transactional.kept_mail`)."""
         return []
 
     def forget_request(self, address: str) -> int:

@@ -75,3 +75,35 @@ def test_a_lock_the_file_system_cannot_take_leaves_the_scheduler_running_with_a_
     held.close()
     line = " ".join(" ".join(said).split())
     assert "schedule.lock" in line and "No locks available" in line and "only one" in line, line
+
+
+def test_a_delivery_that_deletes_mail_on_an_erasure_but_cannot_list_it_is_named_by_show(project_from):
+    """Before: `subscribers show` (everything held about a person) listed the mail a delivery keeps through
+    `Deliverer.kept`, new in this version, whose default is "nothing". A third-party delivery written before it, one
+    that keeps mail and deletes it on an erasure (its own `forget`), was taken at that word: show said nothing of the
+    mail it keeps, while forget deleted it. Now such a delivery is named as keeping mail it cannot list."""
+    from pipeline.components import Deliverer
+    from pipeline.mail.transactional import kept_mail
+    from tests.test_delivery_hook import SUBSCRIBERS, TOML, Plugin
+
+    plugin = Plugin()
+
+    class KeepingPigeon(plugin.pigeon):
+        def forget(self, address):
+            return 1
+
+    plugin.pigeon = KeepingPigeon
+    project = project_from(TOML, {"subscribers.csv": SUBSCRIBERS}, plugins=[("pigeon", plugin)])
+    found, unlisted = kept_mail(project, ["ann@example.org"])
+    assert found == [] and len(unlisted) == 1, unlisted
+    assert "kept" in unlisted[0] and "ann@" not in unlisted[0], unlisted
+    assert type(project.sinks[0].deliverer).kept is Deliverer.kept
+
+
+def test_a_delivery_that_lists_what_it_keeps_is_not_named_so(project_from):
+    from pipeline.mail.transactional import kept_mail
+    from tests.test_delivery_hook import SUBSCRIBERS, TOML, Plugin
+
+    plugin = Plugin()
+    project = project_from(TOML, {"subscribers.csv": SUBSCRIBERS}, plugins=[("pigeon", plugin)])
+    assert kept_mail(project, ["ann@example.org"]) == ([], [])

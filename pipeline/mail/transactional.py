@@ -58,6 +58,11 @@ def kept_mail(project: Project, addresses: Iterable[str]) -> tuple[list[str], li
     once; and why, naming no address, for a delivery that could not say."""
     found, failed, addresses = [], [], list(addresses)
     for deliverer in keeping_mail(project):
+        if type(deliverer).kept is Deliverer.kept and type(deliverer).forget is not Deliverer.forget:
+            # A delivery written before `kept` (its default: nothing) that keeps mail, as its own `forget` says
+            failed.append(f"{deliverer.name}: it deletes such mail on an erasure (forget) but has no kept() to list "
+                          f"it; look in its own records")
+            continue
         for address in addresses:
             try:
                 found += deliverer.kept(address)

@@ -107,3 +107,59 @@ def test_a_delivery_that_lists_what_it_keeps_is_not_named_so(project_from):
     plugin = Plugin()
     project = project_from(TOML, {"subscribers.csv": SUBSCRIBERS}, plugins=[("pigeon", plugin)])
     assert kept_mail(project, ["ann@example.org"]) == ([], [])
+
+
+def _in_files(state: Path, text: bytes) -> list[str]:
+    return [path.name for path in sorted(state.iterdir()) if path.is_file() and text in path.read_bytes()]
+
+
+def test_a_leavers_name_is_not_left_in_the_write_ahead_log_of_a_database_kept_open(tmp_path):
+    """Before: someone who left through `pipeline serve` (the one-click link, the preferences page, a webhook's
+    bounce) had their name and themes blanked in the database, but `pipeline.sqlite-wal`, which `serve` keeps while it
+    runs, still held the pages from when they joined, name and all, until enough writes came to overwrite them: a
+    file-level backup of state/ copied it. Now the log is checkpointed and emptied after such a change, without
+    waiting for another process (a run reading at that moment: then after the next write)."""
+    from datetime import UTC, datetime
+
+    from pipeline.state import Store
+    from pipeline.state.subscribers import add, unsubscribe
+
+    state = tmp_path / "state"
+    store = Store(state / "pipeline.sqlite")
+    other = Store(state / "pipeline.sqlite")  # a run, or another thread's process, with it open too
+    try:
+        at = datetime(2016, 1, 20, tzinfo=UTC)
+        found = add(store, "zeb@example.org", "Zebulon Quackenbush", ["peer support"], how="form", at=at)
+        assert "pipeline.sqlite-wal" in _in_files(state, b"Zebulon Quackenbush")  # where it was found
+        assert unsubscribe(store, found.id, how="one-click link", at=at)
+        assert _in_files(state, b"Zebulon Quackenbush") == []
+    finally:
+        other.close()
+        store.close()
+
+
+def test_a_checkpoint_another_process_keeps_from_ending_is_tried_again_after_the_next_write(tmp_path):
+    """A run reading the database at that moment keeps the log from being emptied; the leaver's change is not held
+    up for it (no waiting), and the next change of the list (a confirmation, anything) tries again."""
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from pipeline.state import Store
+    from pipeline.state.subscribers import add, unsubscribe
+
+    state = tmp_path / "state"
+    store = Store(state / "pipeline.sqlite")
+    reader = sqlite3.connect(state / "pipeline.sqlite", isolation_level=None)
+    try:
+        at = datetime(2016, 1, 20, tzinfo=UTC)
+        found = add(store, "zeb@example.org", "Zebulon Quackenbush", [], how="form", at=at)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM subscribers").fetchone()  # a read under way, on an older snapshot
+        assert unsubscribe(store, found.id, how="one-click link", at=at)
+        assert "pipeline.sqlite-wal" in _in_files(state, b"Zebulon Quackenbush")  # not waited for
+        reader.execute("COMMIT")
+        add(store, "amy@example.org", "", [], how="form", at=at)
+        assert _in_files(state, b"Zebulon Quackenbush") == []
+    finally:
+        reader.close()
+        store.close()

@@ -495,9 +495,10 @@ def _mark_bounced(store: Store, deliverer: Deliverer, edition: int, report: Send
         log.warning("%s delivery: %s", deliverer.name, doubt)
         report.failed += [(recipient, f"{why} ({doubt})") for recipient, why in refused]
         return
+    # One transaction (and one emptying of the -wal of the names they blank: `Store.scrub_after`) for them all
+    subscribers.suppress_all(store, [(recipient, "bounced", f"{deliverer.name} delivery: bounce", why, None)
+                                     for recipient, why in refused], at=now())
     for recipient, why in refused:
-        subscribers.suppress(store, recipient, "bounced", how=f"{deliverer.name} delivery: bounce", at=now(),
-                             detail=why)
         log.warning("%s bounced via %s: %s; marked bounced", recipient, deliverer.name, why)
         report.bounce(recipient, why)
 

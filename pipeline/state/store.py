@@ -56,6 +56,7 @@ class Damaged(Exception):
 
 
 CLOSE_WAIT = 10.0  # seconds `close` waits for another thread to finish with the connection
+BUSY_WAIT = 10_000  # milliseconds a store waits for another program's lock (SQLite's busy_timeout)
 READ_WAIT = 10.0  # seconds a read-only store waits for another program's lock, as the store's busy_timeout
 # "database disk image is malformed" (SQLITE_CORRUPT_INDEX and the other extended codes too), "file is not a database"
 DAMAGE_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
@@ -163,6 +164,7 @@ class Store:
         self.damage_seen: sqlite3.DatabaseError | None = None  # SQLite said the file is damaged, maybe to a plugin
         # Where an address that leaves is noted (`state/suppression_log.py`), set by whoever opens it for a project
         self.suppressions: SuppressionLog | None = None
+        self._scrub = False  # `scrub_after`: the write-ahead log may still hold what a transaction erased
         opened_at = datetime.now(UTC)
         if read_only:  # mode=ro: never creates the file, and never checkpoints a -wal a killed run left beside it
             self.db = open_read_only(path)
@@ -190,7 +192,7 @@ class Store:
         # What is deleted is overwritten, not left in free pages, whatever the build's default: an expired request's
         # address, a leaver's name and themes, an erasure (`subscribers.forget`)
         self.db.execute("PRAGMA secure_delete=ON")
-        self.db.execute("PRAGMA busy_timeout=10000")  # `serve` and a run may write at the same moment
+        self.db.execute(f"PRAGMA busy_timeout={BUSY_WAIT}")  # `serve` and a run may write at the same moment
         migrate(self.db)
         if check:
             self._opened = (opened_at, self._identity())
@@ -298,11 +300,33 @@ class Store:
                     yield db
                     if self.suppressions is not None:  # on the disk before the commit (suppression_log.py says why)
                         self.suppressions.flush(db)
+                if self._scrub:
+                    self._empty_log()
             finally:
                 if self.suppressions is not None:
                     self.suppressions.discard()
                 if durable:
                     self.db.execute("PRAGMA synchronous=NORMAL")
+
+    def scrub_after(self) -> None:
+        """Called in a transaction that erases what a person gave (a leaver's name and themes, an unconfirmed
+        request): once it commits, the write-ahead log (`-wal`) is emptied, which otherwise keeps the pages as they
+        were before, name and all, for as long as the file is open (`serve` keeps it so; a file-level backup of the
+        state folder copies it). `secure_delete` does the same for the database file itself."""
+        self._scrub = True
+
+    def _empty_log(self) -> None:
+        """Checkpoint the -wal into the database and truncate it, without waiting: another program reading or writing
+        now (a run) would make it wait, holding up whoever asked for the change, so then it is tried again after this
+        store's next write transaction (and SQLite empties it when the last connection closes)."""
+        self.db.execute("PRAGMA busy_timeout=0")
+        try:
+            busy = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except sqlite3.Error:  # another program's write lock ("database is locked"), a full disk: the change stands
+            busy = 1
+        finally:
+            self.db.execute(f"PRAGMA busy_timeout={BUSY_WAIT}")
+        self._scrub = bool(busy)
 
     def _rows(self, sql: str, params: tuple | list = ()) -> list[tuple]:
         with self._lock, self._watching():

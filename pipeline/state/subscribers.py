@@ -550,6 +550,8 @@ def expire_pending(store: Store, *, at: datetime) -> list[str]:
         db.execute("DELETE FROM subscription_requests WHERE at <= ?", (cutoff,))
         expired = db.execute("SELECT id, email FROM subscribers WHERE status = 'pending' AND requested_at <= ?",
                              (cutoff,)).fetchall()
+        if expired:  # an unconfirmed address, and the name asked with it, are not kept: not in the -wal either
+            store.scrub_after()
         for subscriber_id, _ in expired:
             before = db.execute("SELECT status FROM subscriber_events WHERE subscriber = ? AND status != 'pending' "
                                 "ORDER BY id DESC LIMIT 1", (subscriber_id,)).fetchone()
@@ -811,7 +813,9 @@ def _leave(store: Store, db: sqlite3.Connection, subscriber_id: int, how: str, a
 
 def _note_left(store: Store, db: sqlite3.Connection, subscriber_id: int, status: str, at: datetime) -> None:
     """The suppression log's line for an address that left (`state/suppression_log.py`), written when the
-    transaction recording it is about to commit, so that it is on the disk before that (`SuppressionLog.flush`)."""
+    transaction recording it is about to commit, so that it is on the disk before that (`SuppressionLog.flush`). The
+    name and themes the transaction blanked leave the write-ahead log once it commits (`Store.scrub_after`)."""
+    store.scrub_after()
     if store.suppressions is not None:
         [(email,)] = db.execute("SELECT email FROM subscribers WHERE id = ?", (subscriber_id,)).fetchall()
         store.suppressions.note(email, status, at)

@@ -163,3 +163,39 @@ def test_a_checkpoint_another_process_keeps_from_ending_is_tried_again_after_the
     finally:
         reader.close()
         store.close()
+
+
+def test_a_withdrawn_items_facts_a_later_version_cached_do_not_break_the_site_after_going_back(tmp_path, capsys):
+    """h194 made facts a later version cached (a field more) only stale in `load_facts`, but `plan_withdrawn` built
+    each withdrawn item's cached facts as they were (`Facts(*json.loads(...))`): after going back to this version,
+    the archive sink failed on every run with the same TypeError while one such item was withdrawn. Now its facts
+    are made again from the item, and its page still says it was withdrawn, at the address it had."""
+    import json
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from pipeline.state import Store
+    from tests.test_review_h194 import _demo
+
+    toml = _demo(tmp_path / "p")
+    assert main(["-c", str(toml), "run", "-q", "--as-of", "2016-02-01"]) == 0
+    database = tmp_path / "p" / "state" / "pipeline.sqlite"
+    with sqlite3.connect(database) as db:
+        item, source, facts = db.execute(
+            "SELECT s.id, i.source, s.facts FROM site_items s JOIN items i ON i.id = s.id WHERE i.kind = 'news' "
+            "ORDER BY s.id LIMIT 1").fetchone()
+        later = json.loads(facts)
+        later.append("a field a later version added")
+        db.execute("UPDATE site_items SET stamp = 'a later version', facts = ? WHERE id = ?", (json.dumps(later), item))
+    db.close()
+    store = Store(database)
+    try:
+        others = [other for other in store.ids_of(source) if other != item]
+        assert store.withdraw_missing(source, others, datetime(2016, 2, 20, tzinfo=UTC))  # the organiser took it out
+    finally:
+        store.close()
+    capsys.readouterr()
+    assert main(["-c", str(toml), "refresh", "--as-of", "2016-03-01"]) == 0, capsys.readouterr().out
+    assert "TypeError" not in capsys.readouterr().out
+    page = tmp_path / "p" / "out" / later[4].strip("/") / "index.html"
+    assert "withdrawn" in page.read_text(encoding="utf-8").lower()

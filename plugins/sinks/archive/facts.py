@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from datetime import UTC, date, datetime
 
 from pipeline import current, item_view, site
@@ -86,6 +86,26 @@ def cached_path(cached: str) -> str:
     upgrade, a later one's after going back): the fifth field in each, whatever fields were added after it."""
     fields = json.loads(cached)
     return fields[4] if isinstance(fields, list) and len(fields) > 4 and isinstance(fields[4], str) else ""
+
+
+def cached_facts(cached: str) -> Facts | None:
+    """Facts as this version cached them; None for those another version cached with other fields (a later one's,
+    after going back), which are to be made again from the item (`cached_path` still reads their address)."""
+    fields = json.loads(cached)
+    try:
+        return Facts(*fields) if isinstance(fields, list) else None
+    except TypeError:
+        return None
+
+
+def remade_facts(project: Project, store: Store, cached: dict[str, str]) -> dict[str, Facts]:
+    """Facts made again from each stored item of `cached` (id -> facts another version cached), at the page address
+    those name: where the site had its page, which the emails sent link to."""
+    prints, remade = store.fingerprints(cached), {}
+    for item in store.get_items(list(cached)):
+        made = facts_of(project, item, prints.get(item.id) or content_print(item))
+        remade[item.id] = replace(made, path=cached_path(cached[item.id]) or made.path)
+    return remade
 
 
 def content_print(item: Item) -> str:

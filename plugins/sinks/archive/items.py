@@ -19,7 +19,7 @@ from pipeline.models import Kind
 from pipeline.sanitize import first_image
 from pipeline.state.successors import successors
 from plugins.sinks.archive.builder import Site
-from plugins.sinks.archive.facts import Facts
+from plugins.sinks.archive.facts import Facts, cached_facts, remade_facts
 from plugins.sinks.archive.render import KIND_LABELS, Head
 from plugins.sinks.archive.writer import Planned, key
 
@@ -49,11 +49,13 @@ def plan_withdrawn(built: Site, known: Iterable[str], planned: list[Planned]) ->
     (under an earlier title, or one its own URL named): a page saying it was withdrawn, for the emails already sent
     that link there (unless another page has that address now); or, when an item of its source, kind, title and date
     is on the site (the same post under a new slug or file name: a new id), a page leading on to that one."""
-    import json
-
     from pipeline.state.site import moved_pages, withdrawn_facts
 
-    withdrawn = {item_id: Facts(*json.loads(facts)) for item_id, facts in withdrawn_facts(built.store)}
+    rows = withdrawn_facts(built.store)
+    withdrawn = {item_id: made for item_id, cached in rows if (made := cached_facts(cached)) is not None}
+    # Those another version cached (a later one's, after going back), made again from the item (one still stored)
+    withdrawn |= remade_facts(built.project, built.store, {item_id: cached for item_id, cached in rows
+                                                           if item_id not in withdrawn})
     by_prefix: dict[tuple[str, str], Facts | None] = {}
     for entry in withdrawn.values():
         at = (site.KIND_FOLDERS[Kind(entry.kind)], entry.id[:8])

@@ -199,3 +199,33 @@ def test_a_withdrawn_items_facts_a_later_version_cached_do_not_break_the_site_af
     assert "TypeError" not in capsys.readouterr().out
     page = tmp_path / "p" / "out" / later[4].strip("/") / "index.html"
     assert "withdrawn" in page.read_text(encoding="utf-8").lower()
+
+
+def test_schedule_list_names_the_scheduler_that_runs_the_project(write_project, tmp_path):
+    """Before: `pipeline schedule --list` while a scheduler ran said "refresh every 60 min: next at <now> (at start)"
+    as for one about to start, and nothing of the one running (nor that starting another would be refused). It now
+    says a scheduler runs the project, with its pid, or that none does."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.test_review_s44 import _scheduler, _wait_for
+
+    config = write_project('[pipeline]\nname = "N"\n[sinks.feed]\ntype = "rss"\n')
+
+    def listed() -> str:
+        done = subprocess.run([sys.executable, "-m", "pipeline", "schedule", "--list", "--config", str(config)],
+                              capture_output=True, text=True, timeout=60, env=_env())
+        assert done.returncode == 0, done.stderr
+        return " ".join(done.stdout.split())
+
+    assert "no `pipeline schedule` runs this project" in listed()
+    first = _scheduler(config)
+    try:
+        _wait_for(tmp_path / "state" / "pipeline.sqlite", first)
+        assert first.poll() is None, first.communicate()
+        out = listed()
+        assert f"a `pipeline schedule` runs this project (pid {first.pid})" in out, out
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)

@@ -205,6 +205,8 @@ def cmd_schedule(args) -> int:
     if args.list:  # and what is due at once: a slot missed but still in its window, a send to resume
         from pipeline.commands.status import print_due, status_data
 
+        if runner := _runner(project):
+            say(runner)
         try:
             print_due(console, status_data(project, runs=0, now=now)["next"])
         except PipelineError as exc:  # reads only: a locked or damaged database is said, the times stand
@@ -347,7 +349,14 @@ def _held_alone(project, warn: Callable[[str], None]):
     except OSError:
         return _Unheld()
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        for attempt in range(10):  # (a `schedule --list` looking, `_runner`, holds it for an instant)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt == 9:
+                    raise
+                time.sleep(0.1)
     except BlockingIOError:
         handle.seek(0)
         holder = handle.read().strip()
@@ -366,6 +375,24 @@ def _held_alone(project, warn: Callable[[str], None]):
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     return handle
+
+
+def _runner(project) -> str | None:
+    """What `schedule --list` says of the scheduler that runs the project: whether one does, with its pid; "" when
+    that cannot be told (a lock file it may not read)."""
+    try:
+        with open(project.core.state_dir / SCHEDULE_LOCK, encoding="ascii", errors="replace") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)  # let go at once, as the file closes
+            except BlockingIOError:
+                holder = handle.read().strip()
+                return (f"a `pipeline schedule` runs this project{f' (pid {holder})' if holder.isdigit() else ''}: "
+                        f"another would be refused")
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return ""
+    return "no `pipeline schedule` runs this project"
 
 
 class _Unheld:

@@ -138,14 +138,14 @@ def test_a_leavers_name_is_not_left_in_the_write_ahead_log_of_a_database_kept_op
         store.close()
 
 
-def test_a_checkpoint_another_process_keeps_from_ending_is_tried_again_after_the_next_write(tmp_path):
+def test_a_checkpoint_another_process_keeps_from_ending_is_tried_again_when_the_store_is_next_used(tmp_path):
     """A run reading the database at that moment keeps the log from being emptied; the leaver's change is not held
-    up for it (no waiting), and the next change of the list (a confirmation, anything) tries again."""
+    up for it (no waiting), and the store's next use (a link opened, a change of the list) tries again."""
     import sqlite3
     from datetime import UTC, datetime
 
     from pipeline.state import Store
-    from pipeline.state.subscribers import add, unsubscribe
+    from pipeline.state.subscribers import add, find_subscriber, unsubscribe
 
     state = tmp_path / "state"
     store = Store(state / "pipeline.sqlite")
@@ -158,7 +158,7 @@ def test_a_checkpoint_another_process_keeps_from_ending_is_tried_again_after_the
         assert unsubscribe(store, found.id, how="one-click link", at=at)
         assert "pipeline.sqlite-wal" in _in_files(state, b"Zebulon Quackenbush")  # not waited for
         reader.execute("COMMIT")
-        add(store, "amy@example.org", "", [], how="form", at=at)
+        assert find_subscriber(store, "amy@example.org") is None  # serve's next look at the list (a link opened)
         assert _in_files(state, b"Zebulon Quackenbush") == []
     finally:
         reader.close()

@@ -317,8 +317,8 @@ class Store:
 
     def _empty_log(self) -> None:
         """Checkpoint the -wal into the database and truncate it, without waiting: another program reading or writing
-        now (a run) would make it wait, holding up whoever asked for the change, so then it is tried again after this
-        store's next write transaction (and SQLite empties it when the last connection closes)."""
+        now (a run) would make it wait, holding up whoever asked for the change, so then it is tried again at this
+        store's next read or write (and SQLite empties it when the last connection closes)."""
         self.db.execute("PRAGMA busy_timeout=0")
         try:
             busy = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
@@ -330,6 +330,8 @@ class Store:
 
     def _rows(self, sql: str, params: tuple | list = ()) -> list[tuple]:
         with self._lock, self._watching():
+            if self._scrub and not self.db.in_transaction:  # a -wal another program kept from being emptied
+                self._empty_log()
             return self.db.execute(sql, params).fetchall()
 
     @contextmanager

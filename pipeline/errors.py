@@ -69,6 +69,15 @@ class StateError(PipelineError):
     exit_code = 2
 
 
+class NewerState(StateError):
+    """The state database is from a newer version of the pipeline (a schema step this one does not know:
+    `schema.newer`); `step` is its step, `known` this version's last."""
+
+    def __init__(self, message: str, step: int = 0, known: int = 0):
+        super().__init__(message)
+        self.step, self.known = step, known
+
+
 class StateAccessError(PipelineError):
     """The state folder, or a file in it, cannot be written (or read) by this user, or is on a file system mounted
     read-only, or a folder is where the database file should be: nothing runs until someone changes that

@@ -229,3 +229,41 @@ def test_schedule_list_names_the_scheduler_that_runs_the_project(write_project, 
     finally:
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=60)
+
+
+def test_a_scheduler_left_running_across_an_upgrade_ends_to_be_started_again_with_the_new_version(tmp_path):
+    """Before: a `pipeline schedule` started before an upgrade (the new version installed, a run of it bringing the
+    database up a schema step) checked what was due each minute and said, for ever, "the state database is from a
+    newer version of the pipeline...: install that version again, or put back a `pipeline backup` made before the
+    upgrade", advice that loses everything since that backup, when the fault is only this process still running the
+    old code; and nothing ran. Now it says so and ends with exit 1, which systemd (and Docker) restart, with the new
+    version."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    from pipeline.state.schema import STEPS
+    from pipeline.testing import write_project_files
+    from tests.test_review_h161 import BLOG, GOOD
+
+    config = write_project_files(tmp_path, BLOG, {"posts/good.md": GOOD})
+    scheduler = subprocess.Popen([sys.executable, "-m", "pipeline", "schedule", "--config", str(config)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=_env(PIPELINE_FAKE_SPEED="120"), cwd=tmp_path)
+    try:
+        from tests.test_review_s44 import _wait_for
+
+        _wait_for(tmp_path / "out" / "feed.xml", scheduler)  # its first refresh ran
+        assert scheduler.poll() is None, scheduler.communicate()
+        with sqlite3.connect(tmp_path / "state" / "pipeline.sqlite") as db:  # the new version's first run
+            db.execute(f"PRAGMA user_version = {len(STEPS) + 1}")
+        db.close()
+        out, err = scheduler.communicate(timeout=60)
+    finally:
+        if scheduler.poll() is None:
+            scheduler.kill()
+            scheduler.communicate()
+    line = " ".join(err.split())
+    assert scheduler.returncode == 1, line
+    assert "after this scheduler started" in line and "put back a `pipeline backup`" not in line, line
+

@@ -44,7 +44,7 @@ from rich.markup import escape
 from pipeline import alerts, logs, renaming, watchdog
 from pipeline.commands.core import _console, _print_report, _run_with_progress
 from pipeline.config import load_project
-from pipeline.errors import ConfigError, PipelineError, StateAccessError, exception_text, is_stop
+from pipeline.errors import ConfigError, NewerState, PipelineError, StateAccessError, exception_text, is_stop
 from pipeline.logs import SHOWN
 from pipeline.run_report import failure_reason
 from pipeline.runner import edition_date, state_path
@@ -131,7 +131,7 @@ def run_loop(check: Check, execute: Callable[[Due], bool], *, now: Callable[[], 
         moment = now()
         try:
             items, notes = check(moment, last_refresh)
-        except StateAccessError as exc:  # no waiting puts it right: someone must (`errors.StateAccessError`)
+        except (StateAccessError, Outdated) as exc:  # no waiting puts it right: someone must, or a restart
             return _ends(exc, warn)
         except BaseException as exc:  # a damaged database, a broken pipeline.toml, a plugin's failure: said, again
             if is_stop(exc):
@@ -185,10 +185,22 @@ def run_loop(check: Check, execute: Callable[[Due], bool], *, now: Callable[[], 
             return code
 
 
-def _ends(exc: StateAccessError, warn: Callable[[str], None]) -> int:
+class Outdated(Exception):
+    """A newer version brought the state database up to date after this scheduler started: it runs the version
+    before, and only a new process runs the new one (systemd and Docker start it again after exit 1)."""
+
+    exit_code = 1
+
+
+def _ends(exc: StateAccessError | Outdated, warn: Callable[[str], None]) -> int:
     """The scheduler ends on a state folder or database this user cannot use, with the line every command gives and
-    its exit code (2: under systemd, left stopped until someone puts it right and starts it again)."""
-    warn(f"error: {_one_line(exc)}; the scheduler ends (exit {exc.exit_code}): start it again once that is done")
+    its exit code (2: under systemd, left stopped until someone puts it right and starts it again); or on one a newer
+    version brought up to date since it started (1: started again, with that version)."""
+    if isinstance(exc, Outdated):
+        warn(f"error: {exc}; the scheduler ends (exit 1) so that it is started again with the new version (systemd "
+             f"does so 30 s later; started by hand, start it again)")
+    else:
+        warn(f"error: {_one_line(exc)}; the scheduler ends (exit {exc.exit_code}): start it again once that is done")
     return exc.exit_code
 
 
@@ -243,6 +255,10 @@ def cmd_schedule(args) -> int:
                 store = Store(path, read_only=True) if path.exists() else Store(path)
             except OSError as exc:  # the file made by this user, in a folder it may not write in
                 raise unopenable(path, exc) or exc from None
+            except NewerState as exc:  # one at start is refused before the loop: this is an upgrade since
+                raise Outdated(f"{path}: a newer version of the pipeline brought the state database up to date after "
+                               f"this scheduler started (its schema is at step {exc.step}, the version this "
+                               f"scheduler runs knows {exc.known}); nothing was changed") from None
             note = missed(store, current, moment)
             if note:
                 alerts.between_runs(current, alerts.missed_issue(latest_slot(current, moment).date(), note))

@@ -758,7 +758,7 @@ def newer(db: sqlite3.Connection, *, since_opened: bool = False) -> None:
     process opened it (a `pipeline serve` left running across an upgrade): the process is to be restarted."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > len(STEPS):
-        from pipeline.errors import StateError
+        from pipeline.errors import NewerState
 
         file = next((row[2] for row in db.execute("PRAGMA database_list") if row[1] == "main"), "")
         what_to_do = ("restart this process (`pipeline serve`, `pipeline schedule`) with the version that did; "
@@ -766,8 +766,9 @@ def newer(db: sqlite3.Connection, *, since_opened: bool = False) -> None:
                       "install that version again, or put back a `pipeline backup` made before the upgrade; "
                       "nothing was read or changed")
         since = ", and it was brought up to date after this process opened it" if since_opened else ""
-        raise StateError(f"{file + ': ' if file else ''}the state database is from a newer version of the pipeline "
-                         f"(its schema is at step {version}, this version knows {len(STEPS)}{since}): {what_to_do}")
+        raise NewerState(f"{file + ': ' if file else ''}the state database is from a newer version of the pipeline "
+                         f"(its schema is at step {version}, this version knows {len(STEPS)}{since}): {what_to_do}",
+                         version, len(STEPS))
 
 
 def migrate(db: sqlite3.Connection) -> None:

@@ -267,3 +267,25 @@ def test_a_scheduler_left_running_across_an_upgrade_ends_to_be_started_again_wit
     assert scheduler.returncode == 1, line
     assert "after this scheduler started" in line and "put back a `pipeline backup`" not in line, line
 
+
+
+def test_a_double_click_whose_second_post_took_its_time_first_is_still_one_request(tmp_path):
+    """A double-clicked Subscribe: each post takes the time, then waits for the database's write lock. The one that
+    took the later time may get the lock first; the other then looked for a request made from a minute before its
+    own time up to that time, missed the one just made (a moment after it), and a second confirmation was mailed
+    (test_serve's test of a form sent twice failed so, now and then, on a busy machine). Now a request within the
+    minute either side is the same request."""
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline.state import Store
+    from pipeline.state.subscribers import request_subscription
+
+    store = Store(tmp_path / "state" / "pipeline.sqlite")
+    try:
+        first_in = datetime(2016, 1, 20, 10, 0, 0, 5000, tzinfo=UTC)
+        took_earlier = datetime(2016, 1, 20, 10, 0, 0, 1000, tzinfo=UTC)
+        asked = dict(how="form", once_within=timedelta(minutes=1))
+        assert request_subscription(store, "tess@example.org", "Tess", [], at=first_in, **asked) is not None
+        assert request_subscription(store, "tess@example.org", "Tess", [], at=took_earlier, **asked) is None
+    finally:
+        store.close()

@@ -152,7 +152,8 @@ def request_subscription(store: Store, email: str, name: str, themes: Iterable[s
             subscriber_id = _insert(db, email, "", (), "pending", at, requested=True)
         elif row[3] in ("active", "complained"):
             return None
-        elif once_within is not None and _asked_since(db, row[0], name, themes, at - once_within, at):
+        # Either side of `at`: of a double click's two posts, the one that took the later time may commit first
+        elif once_within is not None and _asked_since(db, row[0], name, themes, at - once_within, at + once_within):
             return None
         else:
             subscriber_id = row[0]
@@ -166,13 +167,13 @@ def request_subscription(store: Store, email: str, name: str, themes: Iterable[s
 
 
 def _asked_since(db: sqlite3.Connection, subscriber_id: int, name: str, themes: Iterable[str],
-                 since: datetime, at: datetime) -> bool:
-    """Whether the latest request of `subscriber_id` still open, made from `since` to `at`, asked for this name and
+                 since: datetime, until: datetime) -> bool:
+    """Whether the latest request of `subscriber_id` still open, made from `since` to `until`, asked for this name and
     these themes: going back to an earlier choice after a correction is a request of its own, whose confirmation is
     then the latest they are mailed."""
     latest = db.execute("SELECT name, themes FROM subscription_requests WHERE subscriber = ? AND "
                         "julianday(at) BETWEEN julianday(?) AND julianday(?) ORDER BY at DESC "
-                        "LIMIT 1", (subscriber_id, _iso(since), _iso(at))).fetchone()
+                        "LIMIT 1", (subscriber_id, _iso(since), _iso(until))).fetchone()
     return latest is not None and tuple(latest) == (_name(name), _themes(themes))
 
 

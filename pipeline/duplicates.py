@@ -173,14 +173,26 @@ def one_per_page(items: Sequence[Item]) -> tuple[list[Item], list[Item]]:
     Of those, the earliest published (then the lowest id) is kept, whatever the order given, so the email, its web
     version and the feed keep the same one. Two of one source are both kept (a post republished under its address:
     "The site"), and jobs and events are left as they are (`merge_duplicates` is their rule)."""
-    first: dict[str, Item] = {}
-    for item in items:
-        page = page_key(item.url) if item.kind in ANNOUNCEMENT_KINDS else ""
-        if page and (page not in first or (item.published, item.id) < (first[page].published, first[page].id)):
-            first[page] = item
-    out = {item.id for item in items if item.kind in ANNOUNCEMENT_KINDS and (page := page_key(item.url))
-           and first[page].source != item.source}
+    out = copies_of_one_page((item.id, announced_page(item), item.source, (item.published, item.id))
+                             for item in items)
     return [i for i in items if i.id not in out], [i for i in items if i.id in out]
+
+
+def announced_page(item: Item) -> str:
+    """The page a news item or blog post links (`page_key`), by which `one_per_page` finds two copies; '' for a job or
+    an event, or an item with no link."""
+    return page_key(item.url) if item.kind in ANNOUNCEMENT_KINDS else ""
+
+
+def copies_of_one_page(entries: Iterable[tuple[str, str, str, tuple]]) -> set[str]:
+    """The rule of `one_per_page` on (id, page as `announced_page` gives it, source, rank): the ids left out, each
+    linking the page that one of another source ranked lower (kept first) links. The site's lists keep it too."""
+    entries = list(entries)
+    first: dict[str, tuple[tuple, str]] = {}
+    for _, page, source, rank in entries:
+        if page and (page not in first or rank < first[page][0]):
+            first[page] = (rank, source)
+    return {item_id for item_id, page, source, _ in entries if page and first[page][1] != source}
 
 
 def announced_elsewhere(items: Sequence[Item], records: Iterable[Item]) -> set[str]:

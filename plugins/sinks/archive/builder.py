@@ -15,7 +15,7 @@ from datetime import datetime
 
 from pipeline import current, site
 from pipeline.components import Sink
-from pipeline.duplicates import also_entry, merge_duplicates
+from pipeline.duplicates import also_entry, copies_of_one_page, merge_duplicates
 from pipeline.models import Item, Kind
 from pipeline.run_context import RunContext
 from pipeline.state import EditionRecord, Revision
@@ -25,7 +25,7 @@ from plugins.sinks.archive.facts import Facts, load_facts
 from plugins.sinks.archive.render import Renderer, libraries
 from plugins.sinks.archive.writer import key
 
-SITE_VERSION = "10"  # change when the code changes what any page holds: every page is made again
+SITE_VERSION = "11"  # change when the code changes what any page holds: every page is made again
 RECORDS = frozenset({Kind.JOB.value, Kind.EVENT.value})  # what announcements are merged into
 
 
@@ -81,6 +81,12 @@ class Site:
             for merged, into in issue.merged.items():
                 self.merged_into[merged] = into
                 self.announcements.setdefault(into, []).append(merged)
+        # What the lists show (oldest first): of two news items or posts of two sources linking one page (the same news
+        # passed on by two partner feeds), the one an issue sent, else the first published, as the issues and the feed
+        # have it once; the other keeps its own page
+        left_out = copies_of_one_page((i, entry.page, entry.source, (i not in self.issue_of, entry.published, i))
+                                      for i, entry in self.facts.items())
+        self.listed = {i: entry for i, entry in self.facts.items() if i not in left_out}
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -16,11 +16,12 @@ from datetime import UTC, date, datetime
 
 from pipeline import current, item_view, site
 from pipeline.config import Project
+from pipeline.duplicates import announced_page
 from pipeline.models import Item
 from pipeline.state import Store
 from pipeline.state import site as site_state
 
-FACTS_VERSION = "8"  # change when what Facts holds, or how it is made, changes
+FACTS_VERSION = "9"  # change when what Facts holds, or how it is made, changes
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class Facts:  # cached as a JSON list of its fields in this order: `path` stays 
     home: str = ""  # its page when an older item has the page its own URL names (`site.kind_path`)
     speakers: str = ""  # an event's, as its page gives them: search finds an event by them
     language: str = ""  # the item's when another than the site's (`site.other_language`): its `lang` in the lists
+    page: str = ""  # the page a news item or post links (`duplicates.announced_page`): two sources' copies listed once
+    source: str = ""
 
     def open_at(self, moment: datetime, horizon: current.Horizons) -> bool:
         """A job still open at `moment` (its closing day included; one with no closing date for a while after it was
@@ -78,7 +81,7 @@ def facts_of(project: Project, item: Item, fingerprint: str) -> Facts:
         finishes=event.finishes.astimezone(UTC).isoformat() if event else "",
         when=view.event.when if view.event else "", venue=view.event.venue if view.event else "",
         home=site.kind_path(item), speakers=view.event.speakers if view.event else "",
-        language=site.other_language(project, item))
+        language=site.other_language(project, item), page=announced_page(item), source=item.source)
 
 
 def cached_path(cached: str) -> str:

@@ -42,7 +42,7 @@ class Group:
 
 
 def plan_lists(built: Site) -> list[Planned]:
-    newest_first = list(reversed(built.facts.values()))  # the facts are oldest first
+    newest_first = list(reversed(built.listed.values()))  # the facts are oldest first
     return [*_front(built), *_themes(built, newest_first), *_months(built, newest_first), *_jobs(built),
             *_events(built)]
 
@@ -205,7 +205,7 @@ def _front(built: Site) -> list[Planned]:
     latest = summary(built, built.issues[0]) if built.issues else None
     still, _ = open_and_closed(built)
     coming, _ = upcoming_and_past(built)
-    months = sorted({entry.month for entry in built.facts.values()}, reverse=True)[:12]
+    months = sorted({entry.month for entry in built.listed.values()}, reverse=True)[:12]
     jobs, events = still[:FRONT_SHOWN], coming[:FRONT_SHOWN]
     made_from = key(built.version, "front", built.issues[0].key if built.issues else "",
                     built.prints(latest.entries) if latest else "", built.prints(jobs), len(still),

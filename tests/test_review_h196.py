@@ -1,0 +1,72 @@
+"""Review h196: what goes into each issue (review h192's rules) as the site, the feed and later issues see it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.http_fixtures import Route
+from tests.test_review_h192 import PROJECT, issue
+
+THEMED = PROJECT + """
+[transforms.themes]
+type = "themes"
+
+[transforms.themes.taxonomy]
+"funding" = ["funding"]
+"""
+
+
+def network(write_project, feed_server) -> Path:
+    feed_server.routes["/odu.xml"] = Route(rss())
+    feed_server.routes["/hvn.xml"] = Route(rss())
+    return write_project(THEMED.format(odu=feed_server.url("/odu.xml"), hvn=feed_server.url("/hvn.xml")),
+                         {"subscribers.csv": "email,name\nfay@example.org,Fay\n", "events.toml": ""})
+
+
+def rss(*entries: tuple[str, str, str]) -> bytes:
+    tag = ""
+    items = "".join(f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid><pubDate>{date}</pubDate>"
+                    f"{tag}<description>{title}.</description></item>" for title, link, date in entries)
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>p</title><link>https://p.example.org/</link>'
+            f"<description>p</description>{items}</channel></rss>").encode()
+
+
+RENEWAL = "ESRC renews co-production funding"
+
+
+def test_the_same_news_from_two_partner_feeds_is_listed_once_on_the_site(write_project, feed_server):
+    """Two partners passed on the ESRC's news, each entry linking the ESRC's page: the issue, its web version and the
+    feed had it once (review h192), but the site's month page, the theme's page and their indexes' counts listed it
+    twice, one after the other. Now the site's lists have the copy the issue sent, once (the other keeps its page)."""
+    config = network(write_project, feed_server)
+    feed_server.routes["/odu.xml"] = Route(rss((RENEWAL, "https://esrc.example.org/news/renewal",
+                                                "Wed, 24 Feb 2016 09:00:00 +0000")))
+    feed_server.routes["/hvn.xml"] = Route(rss((RENEWAL, "http://www.esrc.example.org/news/renewal/",
+                                                "Thu, 25 Feb 2016 09:00:00 +0000")))
+    assert issue(config, "2016-03-01", 1).count(f"* {RENEWAL}") == 1
+    out = config.parent / "out"
+    for page in ("months/2016-02/index.html", "themes/funding/index.html"):
+        assert _listed(out / page) == 1, page
+    assert "1 item" in (out / "months" / "index.html").read_text()
+    assert len(list((out / "news").glob("*/index.html"))) == 2  # the dropped copy's own page stays
+
+
+def test_the_site_lists_the_copy_the_issue_sent(write_project, feed_server):
+    """A second partner's copy, under its own title, arrives after March's issue with an earlier date: April's issue
+    rightly leaves it out (its page was sent), and the site's lists show the copy March's issue sent, not this one."""
+    config = network(write_project, feed_server)
+    feed_server.routes["/odu.xml"] = Route(rss((RENEWAL, "https://esrc.example.org/news/renewal",
+                                                "Wed, 24 Feb 2016 09:00:00 +0000")))
+    assert f"* {RENEWAL}" in issue(config, "2016-03-01", 1)
+    feed_server.routes["/hvn.xml"] = Route(rss(("Funding renewed for co-production", "https://esrc.example.org/news/"
+                                                "renewal", "Sat, 20 Feb 2016 09:00:00 +0000"),
+                                               ("Hearing voices news", "https://hvn.example.org/n",
+                                                "Tue, 15 Mar 2016 09:00:00 +0000")))
+    assert "Funding renewed" not in issue(config, "2016-04-01", 2)
+    month = (config.parent / "out" / "months" / "2016-02" / "index.html").read_text()
+    assert _listed(config.parent / "out" / "months" / "2016-02" / "index.html") == 1
+    assert "Funding renewed for co-production" not in month
+
+
+def _listed(page: Path, title: str = RENEWAL) -> int:
+    return page.read_text().count(f">{title}</a>")

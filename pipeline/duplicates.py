@@ -53,7 +53,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cached_property, lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pipeline.models import Item, Kind, zone_named
 from pipeline.sanitize import html_to_text
@@ -416,8 +416,14 @@ def event_days(item: Item) -> tuple[date, date]:
     return first, max(first, last)
 
 
+# Query parameters that tag a link with who passed it on (a campaign, a click), not which page it is: two partners'
+# links to one page differ in them
+_TRACKING = re.compile(r"utm_[a-z]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi|mkt_tok|igshid|yclid", re.I)
+
+
 def page_key(url: str) -> str:
-    """A URL as a page: no scheme, 'www.', query-less fragment or trailing slash, so two spellings match."""
+    """A URL as a page: no scheme, 'www.', fragment, trailing slash or tracking tags (`utm_source`, `fbclid`…), the
+    other query parameters in order, so two spellings match; the path keeps its case."""
     if not url:
         return ""
     parts = urlsplit(url.strip())
@@ -425,7 +431,9 @@ def page_key(url: str) -> str:
     if not host:
         return ""
     path = parts.path.rstrip("/")
-    return f"{host}{path}" + (f"?{parts.query}" if parts.query else "")
+    query = sorted((name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)
+                   if not _TRACKING.fullmatch(name))
+    return f"{host}{path}" + (f"?{urlencode(query)}" if query else "")
 
 
 def also_entry(item: Item) -> dict[str, str]:

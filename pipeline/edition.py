@@ -6,12 +6,12 @@ period but were first seen only after it was made (a source that was down that d
 every job still open and event still to come that no edition sent, whatever its posted date (put in the files late,
 with the day its advert first appeared; or closed by its edition and its closing date extended since). Nothing is in
 two editions, nor is a page (URL) that an earlier edition linked (for a news item or post, however spelt: http or
-https, "www.", a slash at the end), nor two news items or posts of two sources linking one page (the same news from
-two partner feeds: the first published goes); jobs already closed and events already over, by D or by the time the
-edition is made if that is later, are left out; so is an item that took the place of one sent under another id (a
-post whose slug changed: `pipeline/state/successors.py`). The same date always gives the same edition: it is stored
-on first use, and a re-run re-renders it rather than making a second one. A date before the latest edition is
-refused, since its period would overlap.
+https, "www.", a slash, a fragment, tracking tags: `page_key`), nor two news items or posts of two sources linking
+one page (the same news from two partner feeds: the first published goes); jobs already closed and events already
+over, by D or by the time the edition is made if that is later, are left out; so is an item that took the place of
+one sent under another id (a post whose slug changed: `pipeline/state/successors.py`). The same date always gives
+the same edition: it is stored on first use, and a re-run re-renders it rather than making a second one. A date
+before the latest edition is refused, since its period would overlap.
 
 A news item or blog post announcing a job or event of the same edition from another source is
 shown once, on that job or event ("Also announced by …"; the rule is in `pipeline/duplicates.py`); one announcing a job

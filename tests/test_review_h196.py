@@ -70,3 +70,22 @@ def test_the_site_lists_the_copy_the_issue_sent(write_project, feed_server):
 
 def _listed(page: Path, title: str = RENEWAL) -> int:
     return page.read_text().count(f">{title}</a>")
+
+
+# -- one page, however its link is spelt ---------------------------------------------------------------------
+
+def test_two_partners_links_to_one_page_with_their_own_tracking_tags_are_one(write_project, feed_server):
+    """Each partner's feed tags the links it passes on with its own campaign (`?utm_source=odu&utm_medium=rss`, a
+    `fbclid`): the page is one, but the query told them apart, so the same news went out twice. Now tracking tags
+    are no part of the page; a query that names another page (`?id=12`, `?id=13`) still is."""
+    config = network(write_project, feed_server)
+    date = "Wed, 24 Feb 2016 09:00:00 +0000"
+    feed_server.routes["/odu.xml"] = Route(rss(
+        (RENEWAL, "https://esrc.example.org/news/renewal?utm_source=odu&utm_medium=rss#top", date),
+        ("Minutes of meeting 12", "https://esrc.example.org/minutes?id=12&utm_campaign=feb", date)))
+    feed_server.routes["/hvn.xml"] = Route(rss(
+        (RENEWAL, "https://esrc.example.org/news/renewal/?fbclid=IwAR0x&utm_source=hvn", date),
+        ("Minutes of meeting 13", "https://esrc.example.org/minutes?id=13", date)))
+    text = issue(config, "2016-03-01", 1)
+    assert text.count(f"* {RENEWAL}") == 1
+    assert "Minutes of meeting 12" in text and "Minutes of meeting 13" in text

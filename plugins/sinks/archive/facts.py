@@ -21,7 +21,7 @@ from pipeline.models import Item
 from pipeline.state import Store
 from pipeline.state import site as site_state
 
-FACTS_VERSION = "9"  # change when what Facts holds, or how it is made, changes
+FACTS_VERSION = "10"  # change when what Facts holds, or how it is made, changes
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ An edition dated D holds what is new since the previous edition: the items publi
 edition, in the month before D) and before D, plus late arrivals, items that belonged to the previous edition's
 period but were first seen only after it was made (a source that was down that day), and (after the first edition)
 every job still open and event still to come that no edition sent, whatever its posted date (put in the files late,
-with the day its advert first appeared; or closed by its edition and its closing date extended since). Nothing is in
+with the day its advert first appeared; or closed by its edition and its closing date extended since), but for the
+backlog the first edition left out (posted before its period, and stored when it was made). Nothing is in
 two editions, nor is a page (URL) that an earlier edition linked (for a news item or post, however spelt: http or
 https, "www.", a slash, a fragment, tracking tags: `page_key`), nor two news items or posts of two sources linking
 one page (the same news from two partner feeds: the first published goes); jobs already closed and events already
@@ -139,8 +140,13 @@ def select_items(store: Store, as_of: date, tz: ZoneInfo, moment: datetime,
     found = store.items_published(late_start, period_end)
     if previous is not None:
         # A job still open or an event still to come that no issue sent, whatever its posted date: put in late with
-        # the day its advert first appeared, or closed by its issue and its closing date extended since
-        found += store.records_before(late_start, previous.created_at, period_end.date() - timedelta(days=1))
+        # the day its advert first appeared, or closed by its issue and its closing date extended since. Not the
+        # backlog the first issue left out, posted before its month and there when it was made: what the first
+        # issue holds is what was posted in the month before it, and the next issue does not send the rest
+        first = store.first_edition() or previous
+        found += [(item, seen) for item, seen in store.records_before(late_start, previous.created_at,
+                                                                      period_end.date() - timedelta(days=1))
+                  if item.published >= first.period_start or seen > first.created_at]
     chosen = [
         item for item, first_seen in found
         if item.id not in sent_ids and item.url not in sent_urls

@@ -89,3 +89,30 @@ def test_two_partners_links_to_one_page_with_their_own_tracking_tags_are_one(wri
     text = issue(config, "2016-03-01", 1)
     assert text.count(f"* {RENEWAL}") == 1
     assert "Minutes of meeting 12" in text and "Minutes of meeting 13" in text
+
+
+# -- the first issue's backlog ---------------------------------------------------------------------------------
+
+def seminar(number: int, posted: str, start: str) -> str:
+    return (f'[[event]]\nid = "seminar-{number}"\ntitle = "Seminar {number} on peer work"\nposted = {posted}\n'
+            f'start = {start}T10:00:00\ntimezone = "Europe/London"\nvenue = "Leeds"\n\n')
+
+
+def test_the_backlog_the_first_issue_left_out_does_not_flood_the_second(write_project, feed_server):
+    """A new project's events.toml holds the year's seminars, most of them posted in the autumn. The first issue
+    holds what was posted in the month before it, as the README says, so the autumn's stayed out; but the second
+    issue then sent every one of them (every event still to come that no issue sent, whatever its posted date),
+    the backlog the first issue had left out coming a month later, all at once, with April's own. Now an event or
+    job first seen before the first issue and posted before its month stays out of the later issues as of the first
+    (one put in the files later, with an older posted date, still goes in the next issue)."""
+    backlog = "".join(seminar(n, f"2015-10-{n + 10:02d}", f"2016-0{5 + n % 3}-{n + 1:02d}") for n in range(1, 7))
+    config = network(write_project, feed_server)
+    (config.parent / "events.toml").write_text(backlog + seminar(7, "2016-02-10", "2016-06-20"))
+    first = issue(config, "2016-03-01", 1)
+    assert "Seminar 7 on peer work" in first and "Seminar 1 on peer work" not in first
+    (config.parent / "events.toml").write_text(backlog + seminar(7, "2016-02-10", "2016-06-20")
+                                               + seminar(8, "2016-03-10", "2016-06-21")
+                                               + seminar(9, "2016-01-05", "2016-07-01"))  # put in late
+    second = issue(config, "2016-04-01", 2)
+    assert "Seminar 8 on peer work" in second and "Seminar 9 on peer work" in second
+    assert not [n for n in range(1, 7) if f"Seminar {n} on peer work" in second]

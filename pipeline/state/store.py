@@ -554,6 +554,10 @@ class Store:
         rows = self._rows("SELECT * FROM editions WHERE as_of < ? ORDER BY as_of DESC LIMIT 1", (as_of.isoformat(),))
         return _edition(rows[0]) if rows else None
 
+    def first_edition(self) -> EditionRecord | None:
+        rows = self._rows("SELECT * FROM editions ORDER BY as_of LIMIT 1")
+        return _edition(rows[0]) if rows else None
+
     def latest_edition(self) -> EditionRecord | None:
         rows = self._rows("SELECT * FROM editions ORDER BY as_of DESC LIMIT 1")
         return _edition(rows[0]) if rows else None

@@ -33,6 +33,7 @@ from pipeline.duplicates import (
     ANNOUNCEMENT_KINDS,
     RECORD_KINDS,
     announced_elsewhere,
+    announced_page,
     merge_duplicates,
     one_per_page,
     page_key,
@@ -63,6 +64,9 @@ class Edition:
     # The ids of the whole issue's items in newsletter order, as its web version lists them (the archive's pages of
     # `site.PAGE_SIZE`): kept in a subscriber's version, which has only the items of their themes
     whole: list[str] = field(default_factory=list)
+    # Of a news item or post that copies of its page from other sources were left out for (the same news from two
+    # partner feeds: `one_per_page`), their themes, which send it to whoever follows one of them too
+    copies: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.sections:
@@ -124,7 +128,9 @@ class EditionError(PipelineError):
 
 
 def select_items(store: Store, as_of: date, tz: ZoneInfo, moment: datetime,
-                 horizon: Horizons = Horizons()) -> tuple[datetime, datetime, list[Item]]:
+                 horizon: Horizons = Horizons()) -> tuple[datetime, datetime, list[Item], list[Item]]:
+    """(period start, period end, the items chosen in newsletter order, the copies left out of them: news items or
+    posts of another source linking the page one chosen links, `one_per_page`)."""
     period_end = start_of(as_of, tz)
     previous = store.last_edition_before(as_of)
     period_start = previous.period_end if previous else start_of(month_before(as_of), tz)
@@ -155,9 +161,10 @@ def select_items(store: Store, as_of: date, tz: ZoneInfo, moment: datetime,
              or (previous is not None and (first_seen > previous.created_at or item.kind in RECORD_KINDS)))
         and still_relevant(item, judged_at, horizon)
     ]
-    # Two news items linking one page (the same news from two partner feeds) go out once; the other is not stored
-    # with the issue, and the page, the issue's, keeps it out of every later one (`sent_pages`)
-    chosen, _ = one_per_page(chosen)
+    # Two news items linking one page (the same news from two partner feeds) go out once; the other is stored with
+    # the issue after the items shown (so it is in no later one, nor is its page: `sent_pages`) and is shown nowhere,
+    # but its themes send the one kept to whoever follows them (`Edition.copies`)
+    chosen, copies = one_per_page(chosen)
     # A partner's news of a job or event an earlier issue sent, or one closed or over by now, goes out no more than
     # the news would in the issue with it (merged onto it, `merge_duplicates`): the same thing once, across issues too
     announcements = [item for item in chosen if item.kind in ANNOUNCEMENT_KINDS]
@@ -165,7 +172,8 @@ def select_items(store: Store, as_of: date, tz: ZoneInfo, moment: datetime,
         earliest = min(item.published for item in announcements).astimezone(tz).date() - timedelta(days=1)
         elsewhere = announced_elsewhere(chosen, store.records_dated_from(earliest, period_end))
         chosen = [item for item in chosen if item.id not in elsewhere]
-    return period_start, period_end, order(chosen)
+    pages = {announced_page(item) for item in chosen}
+    return period_start, period_end, order(chosen), [item for item in copies if announced_page(item) in pages]
 
 
 def check_date(store: Store, as_of: date, today: date, *, future: bool = False) -> None:
@@ -195,7 +203,7 @@ def prepare_edition(store: Store, as_of: date, tz: ZoneInfo, network: str, momen
         return from_record(store, stored)
     now = datetime.now(tz)
     check_date(store, as_of, now.date(), future=not record)  # a preview may look ahead: nothing is stored
-    start, end, chosen = select_items(store, as_of, tz, moment, horizon)
+    start, end, chosen, copies = select_items(store, as_of, tz, moment, horizon)
     if not chosen:
         return None
     merged = merge_duplicates(chosen)
@@ -203,13 +211,30 @@ def prepare_edition(store: Store, as_of: date, tz: ZoneInfo, network: str, momen
     if not record:
         latest = store.latest_edition()
         number = latest.number + 1 if latest else 1
-        return Edition(number, as_of, start, end, edition_title(network, number, as_of), items)
+        return Edition(number, as_of, start, end, edition_title(network, number, as_of), items,
+                       copies=copy_themes(items, copies))
     made = store.create_edition(as_of, start, end, lambda n: edition_title(network, n, as_of),
-                                [i.id for i in items] + [i.id for i in merged.merged], now)
-    return Edition(made.number, as_of, start, end, made.title, items)
+                                [i.id for i in items] + [i.id for i in merged.merged] + [i.id for i in copies], now)
+    return Edition(made.number, as_of, start, end, made.title, items, copies=copy_themes(items, copies))
 
 
 def from_record(store: Store, record: EditionRecord) -> Edition:
-    """A stored edition, its items read again, with announcements merged onto their job or event."""
-    return Edition(record.number, record.as_of, record.period_start, record.period_end, record.title,
-                   merge_duplicates(store.get_items(record.item_ids)).items)
+    """A stored edition, its items read again, with announcements merged onto their job or event, and the copies of
+    one page of another source left out (their themes kept: `Edition.copies`)."""
+    kept, copies = one_per_page(store.get_items(record.item_ids))
+    items = merge_duplicates(kept).items
+    return Edition(record.number, record.as_of, record.period_start, record.period_end, record.title, items,
+                   copies=copy_themes(items, copies))
+
+
+def copy_themes(items: list[Item], copies: list[Item]) -> dict[str, list[str]]:
+    """Of each news item or post of `items` that copies of its page from other sources were left out for
+    (`one_per_page`), their themes: a subscriber following one of them gets the item kept."""
+    kept: dict[str, str] = {}
+    for item in items:
+        kept.setdefault(announced_page(item), item.id)
+    found: dict[str, list[str]] = {}
+    for copy in copies:
+        if (page := announced_page(copy)) in kept:
+            found.setdefault(kept[page], []).extend(copy.themes)
+    return found

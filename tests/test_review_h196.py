@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.cli import main
 from tests.http_fixtures import Route
 from tests.test_review_h192 import PROJECT, issue
 
@@ -13,14 +14,15 @@ type = "themes"
 
 [transforms.themes.taxonomy]
 "funding" = ["funding"]
+"peer support" = ["peer support*"]
 """
 
 
-def network(write_project, feed_server) -> Path:
+def network(write_project, feed_server, subscribers: str = "email,name\nfay@example.org,Fay\n") -> Path:
     feed_server.routes["/odu.xml"] = Route(rss())
     feed_server.routes["/hvn.xml"] = Route(rss())
     return write_project(THEMED.format(odu=feed_server.url("/odu.xml"), hvn=feed_server.url("/hvn.xml")),
-                         {"subscribers.csv": "email,name\nfay@example.org,Fay\n", "events.toml": ""})
+                         {"subscribers.csv": subscribers, "events.toml": ""})
 
 
 def rss(*entries: tuple[str, str, str]) -> bytes:
@@ -116,3 +118,35 @@ def test_the_backlog_the_first_issue_left_out_does_not_flood_the_second(write_pr
     second = issue(config, "2016-04-01", 2)
     assert "Seminar 8 on peer work" in second and "Seminar 9 on peer work" in second
     assert not [n for n in range(1, 7) if f"Seminar {n} on peer work" in second]
+
+
+# -- a subscriber's themes -------------------------------------------------------------------------------------
+
+def test_a_subscriber_following_the_left_out_copys_theme_still_gets_the_news(write_project, feed_server):
+    """Two partners passed on one page, each in its own words: the first (kept) is about funding, the second about
+    peer support. Gus follows peer support only: before review h192 he got the second partner's copy; since, the
+    issue kept the first alone, which carries none of his themes, and he got nothing of it (nor anything at all,
+    this month). Now the copy kept goes to whoever follows a theme of either copy, in the email, on a re-run and in
+    what `deliveries --resend` and `status` count as reachable."""
+    config = network(write_project, feed_server,
+                     "email,name,themes\nfay@example.org,Fay,\ngus@example.org,Gus,peer support\n")
+    feed_server.routes["/odu.xml"] = Route(rss((RENEWAL, "https://esrc.example.org/news/renewal",
+                                                "Wed, 24 Feb 2016 09:00:00 +0000")))
+    feed_server.routes["/hvn.xml"] = Route(rss(("Peer support research to go on", "https://esrc.example.org/news/"
+                                                "renewal", "Thu, 25 Feb 2016 09:00:00 +0000")))
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 0
+    sent = {path.name: path.read_text() for path in (config.parent / "outbox" / "issue-1").glob("*.eml")}
+    assert len(sent) == 2, sorted(sent)
+    gus = next(text for name, text in sent.items() if "gus" in name)
+    assert RENEWAL in gus
+    # Shown once everywhere: the issue's web version, the email as re-made, the site's lists
+    out = config.parent / "out"
+    page = (out / "archive" / "issue-1.html").read_text()
+    assert page.count(f">{RENEWAL}</a>") == 1 and "Peer support research to go on" not in page
+    assert "Peer support research to go on" not in (out / "newsletter" / "issue-1.txt").read_text()
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 0  # a re-run: nobody is sent it twice
+    assert len(list((config.parent / "outbox" / "issue-1").glob("*.eml"))) == 2
+    page = (out / "archive" / "issue-1.html").read_text()
+    assert page.count(f">{RENEWAL}</a>") == 1 and "Peer support research to go on" not in page
+    assert _listed(out / "months" / "2016-02" / "index.html") == 1
+    assert "Peer support research to go on" not in (out / "months" / "2016-02" / "index.html").read_text()

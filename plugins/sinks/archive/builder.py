@@ -130,15 +130,25 @@ class Site:
             if before is not None and before.key == made_from:
                 issues.append(Issue(record, made_from, before.shown, before.merged))
                 continue
+            # A copy of one page of another source (the same news from two partner feeds) is stored with the issue
+            # for its themes, and shown nowhere: the email re-made leaves it out too (`edition.from_record`)
+            copies = self.copies(ids)
             split: dict[str, dict[str, str]] = {"records": {}, "announcements": {}}
             for item_id, fp in prints.items():
-                split["records" if self.facts[item_id].kind in RECORDS else "announcements"][item_id] = fp
-            merged = self._merges(record, ids, split, before)
-            shown = [i for i in ids if i in prints and i not in merged]
+                if item_id not in copies:
+                    split["records" if self.facts[item_id].kind in RECORDS else "announcements"][item_id] = fp
+            merged = self._merges(record, [i for i in ids if i not in copies], split, before)
+            shown = [i for i in ids if i in prints and i not in merged and i not in copies]
             issues.append(Issue(record, made_from, shown, merged))
             fresh[record.number] = site_state.EditionSeen(made_from, shown, merged, split)
         site_state.record_editions(self.store, self.sink, fresh, drop=seen.keys() - {r.number for r in records})
         return issues
+
+    def copies(self, ids: list[str]) -> set[str]:
+        """Those of `ids` left out for a news item or post of another source linking the same page, as
+        `duplicates.one_per_page` leaves them out (the first published is kept)."""
+        return copies_of_one_page((i, self.facts[i].page, self.facts[i].source, (self.facts[i].published, i))
+                                  for i in ids if i in self.facts)
 
     def _merges(self, record: EditionRecord, ids: list[str], prints: dict[str, dict[str, str]],
                 before: site_state.EditionSeen | None) -> dict[str, str]:

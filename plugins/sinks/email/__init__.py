@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -332,16 +332,19 @@ class EmailSink(Sink):
         spelt in another case or with other accents is the same theme, as on the site ('Peer Support')."""
         if not themes:
             return edition
-        return dataclasses.replace(edition, items=self.items_for(edition.items, themes), sections={})
+        return dataclasses.replace(edition, items=self.items_for(edition.items, themes, edition.copies), sections={})
 
-    def items_for(self, items: list[Item], themes: frozenset[str]) -> list[Item]:
+    def items_for(self, items: list[Item], themes: frozenset[str],
+                  copies: Mapping[str, list[str]] | None = None) -> list[Item]:
         """Those of `items` a subscriber following `themes` gets (all of them for no themes): `themes` as they count
-        now (`themes.following`), not as stored."""
+        now (`themes.following`), not as stored; an item the copies of whose page were left out for it (`copies`:
+        `Edition.copies`) goes to whoever follows a theme of theirs too."""
         if not themes:
             return items
         followed = {site.theme_path(theme) for theme in themes}
+        copies = copies or {}
         return [item for item in items if item.kind in self.settings.always_include
-                or followed.intersection(map(site.theme_path, item.themes))]
+                or followed.intersection(map(site.theme_path, [*item.themes, *copies.get(item.id, ())]))]
 
     def _summary(self, number: int, report: SendReport, nothing_new: int, run: RunContext) -> str:
         channel = self.deliverer.name

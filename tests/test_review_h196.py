@@ -15,6 +15,7 @@ type = "themes"
 [transforms.themes.taxonomy]
 "funding" = ["funding"]
 "peer support" = ["peer support*"]
+"housing" = ["housing"]
 """
 
 
@@ -150,3 +151,14 @@ def test_a_subscriber_following_the_left_out_copys_theme_still_gets_the_news(wri
     assert page.count(f">{RENEWAL}</a>") == 1 and "Peer support research to go on" not in page
     assert _listed(out / "months" / "2016-02" / "index.html") == 1
     assert "Peer support research to go on" not in (out / "months" / "2016-02" / "index.html").read_text()
+    # What `deliveries --resend`, `status` and the organisers' alert count as reachable agrees: Gus gets something
+    from pipeline.config import load_project
+    from pipeline.mail.reach import gets_something
+    from pipeline.state import Store
+
+    store = Store(config.parent / "state" / "pipeline.sqlite")
+    try:
+        chosen = gets_something(load_project(config), store, store.latest_edition())
+        assert chosen(frozenset({"peer support"})) and not chosen(frozenset({"housing"}))
+    finally:
+        store.close()

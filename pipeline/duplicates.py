@@ -28,7 +28,8 @@ are the same thing when all of these hold:
    links to the record's page or booking page.
 
 An announcement of a record that is not among the items (an earlier issue sent it, or it has closed or is over)
-is found by `announced_elsewhere`, and the edition leaves it out: the same thing, once, across issues too.
+is found by `announced_elsewhere`, and the edition leaves it out: the same thing, once, across issues too; but
+only one whose title is about the record alone (`about_alone`), not a roundup naming it among other news.
 
 Two announcements of different sources that link one page (two partner feeds passing on the same news) are one:
 `one_per_page` keeps the earliest, and the edition and the feed show only that one.
@@ -197,13 +198,34 @@ def copies_of_one_page(entries: Iterable[tuple[str, str, str, tuple]]) -> set[st
 
 def announced_elsewhere(items: Sequence[Item], records: Iterable[Item]) -> set[str]:
     """The ids of the announcements among `items` that `merge_duplicates` would show on one of `records` (jobs and
-    events not among `items`: sent in an earlier issue, closed or over) were they all one issue's."""
+    events not among `items`: sent in an earlier issue, closed or over) were they all one issue's, and that are about
+    that record alone (`about_alone`: not a partner's roundup naming it among other news, which would otherwise go
+    out nowhere, since there is no record in the issue to link it from)."""
     given = {item.id for item in items}
-    outside = [record for record in records if record.kind in RECORD_KINDS and record.id not in given]
+    outside = {record.id: record for record in records if record.kind in RECORD_KINDS and record.id not in given}
     if not outside:
         return set()
-    outside_ids = {record.id for record in outside}
-    return {item_id for item_id, into in merge_duplicates([*items, *outside]).into.items() if into in outside_ids}
+    by_id = {item.id: item for item in items}
+    return {item_id for item_id, into in merge_duplicates([*items, *outside.values()]).into.items()
+            if into in outside and about_alone(outside[into], by_id[item_id])}
+
+
+_DAY_WORDS = frozenset(_MONTHS) | {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+                                   "spring", "summer", "autumn", "winter"}
+
+
+def about_alone(record: Item, announcement: Item) -> bool:
+    """Whether the announcement's title is about the record and nothing else: of its significant words, those that
+    are not the record's title's, its organisation's, place's or venue's, the announcer's name or a day, month or
+    season are no more than those it shares with the record ("We are hiring: administrator for our London centre";
+    not "Our March news: an administrator for our centre, a peer support guide, spring seminars")."""
+    known = significant_words(record.title) | _name_words(announcement.author) | _DAY_WORDS
+    if record.job is not None:
+        known |= _name_words(record.job.organisation) | _name_words(record.job.location)
+    if record.event is not None:
+        known |= _name_words(record.event.venue)
+    words = significant_words(announcement.title)
+    return len(words - known) <= len(words & Profile(record).record_words)
 
 
 def compare(record: Item, announcement: Item) -> Verdict:

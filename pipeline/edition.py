@@ -16,7 +16,8 @@ before the latest edition is refused, since its period would overlap.
 
 A news item or blog post announcing a job or event of the same edition from another source is
 shown once, on that job or event ("Also announced by …"; the rule is in `pipeline/duplicates.py`); one announcing a job
-or event not in the edition (an earlier one sent it, or it has closed or is over) is left out.
+or event not in the edition (an earlier one sent it, or it has closed or is over) is left out, unless it is a
+roundup naming it among other news (`duplicates.about_alone`).
 The stored edition lists the items shown, in newsletter order, then the ones merged away, so a
 merged-away item is never in a later edition either; the merge is made again from the stored
 items whenever the edition is re-rendered.

@@ -162,3 +162,35 @@ def test_a_subscriber_following_the_left_out_copys_theme_still_gets_the_news(wri
         assert chosen(frozenset({"peer support"})) and not chosen(frozenset({"housing"}))
     finally:
         store.close()
+
+
+# -- a news item that mentions a job among other news ----------------------------------------------------------
+
+def test_a_partners_roundup_that_names_a_job_sent_earlier_among_other_news_still_goes_out(write_project,
+                                                                                          feed_server):
+    """March's issue advertised Open Dialogue UK's administrator job. Its March roundup, titled with the job among
+    three pieces of news (a peer support guide, the spring seminars), counts as an announcement of the job (its
+    title has the job's words, it names the organisation and the closing date); since review h192 a news item of a
+    job an earlier issue sent stays out, so the roundup went out nowhere and the guide and the seminars with it
+    (within one issue it is at least linked on the job, "Also announced by"). Now only a news item whose title is
+    about the job or event alone stays out; a roundup goes out. Their news of the job alone still stays out."""
+    from tests.test_review_h192 import JOB, rss_with_text
+    from tests.test_review_h192 import network as h192_network
+
+    config = h192_network(write_project, feed_server)
+    config.write_text(config.read_text() + '\n[sources.jobs]\ntype = "jobs"\npath = "jobs.toml"\n')
+    (config.parent / "jobs.toml").write_text(JOB)
+    assert "* Administrator for the Open Dialogue UK centre in London" in issue(config, "2016-03-01", 1)
+    text = ("We are hiring an administrator for our London centre: applications close on 31 March 2016. Our new "
+            "peer support guide is out, and three seminars are coming in May.")
+    roundup = rss_with_text("Open Dialogue UK in March: an administrator for our centre, a peer support guide, "
+                            "spring seminars", "https://odu.example.org/news/march", "Sun, 20 Mar 2016 09:00:00 +0000",
+                            text)
+    hiring = rss_with_text("We are hiring: administrator for our London centre", "https://odu.example.org/news/hiring",
+                           "Sat, 05 Mar 2016 09:00:00 +0000", "Open Dialogue UK needs an administrator for its London "
+                           "centre. Applications close on 31 March 2016.")
+    feed_server.routes["/odu.xml"] = Route(roundup.replace(b"</channel>", hiring[hiring.index(b"<item>"):]
+                                                           .replace(b"</channel></rss>", b"") + b"</channel>"))
+    sent = issue(config, "2016-04-01", 2)
+    assert "* Open Dialogue UK in March" in sent, sent[sent.index("PARTNER NEWS"):][:400]
+    assert "* We are hiring" not in sent

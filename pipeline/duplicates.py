@@ -50,7 +50,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cached_property, lru_cache
@@ -168,14 +168,15 @@ def merge_duplicates(items: Sequence[Item]) -> Merged:
     return Merged(shown, [item for item in items if item.id in into], into)
 
 
-def one_per_page(items: Sequence[Item]) -> tuple[list[Item], list[Item]]:
+def one_per_page(items: Sequence[Item], sent: Collection[str] = frozenset()) -> tuple[list[Item], list[Item]]:
     """`items` without each news item or blog post that links the page one of another source links (`page_key`: two
     partner feeds passing on the same news, each entry linking its page): (kept, left out), each in the order given.
-    Of those, the earliest published (then the lowest id) is kept, whatever the order given, so the email, its web
-    version and the feed keep the same one. Two of one source are both kept (a post republished under its address:
-    "The site"), and jobs and events are left as they are (`merge_duplicates` is their rule)."""
-    out = copies_of_one_page((item.id, announced_page(item), item.source, (item.published, item.id))
-                             for item in items)
+    Of those, one an issue sent (`sent`: ids) is kept, else the earliest published (then the lowest id), whatever
+    the order given, so the email, its web version, the site's lists and the feed keep the same one. Two of one
+    source are both kept (a post republished under its address: "The site"), and jobs and events are left as they
+    are (`merge_duplicates` is their rule)."""
+    out = copies_of_one_page((item.id, announced_page(item), item.source, (item.id not in sent, item.published,
+                                                                           item.id)) for item in items)
     return [i for i in items if i.id not in out], [i for i in items if i.id in out]
 
 

@@ -56,7 +56,9 @@ def test_the_same_news_from_two_partner_feeds_is_listed_once_on_the_site(write_p
 
 def test_the_site_lists_the_copy_the_issue_sent(write_project, feed_server):
     """A second partner's copy, under its own title, arrives after March's issue with an earlier date: April's issue
-    rightly leaves it out (its page was sent), and the site's lists show the copy March's issue sent, not this one."""
+    rightly leaves it out (its page was sent), and the site's lists show the copy March's issue sent, not this one;
+    the feed kept the first published, so it swapped March's copy for this one, the same news new again in every
+    feed reader. Now the feed too keeps the copy an issue sent."""
     config = network(write_project, feed_server)
     feed_server.routes["/odu.xml"] = Route(rss((RENEWAL, "https://esrc.example.org/news/renewal",
                                                 "Wed, 24 Feb 2016 09:00:00 +0000")))
@@ -69,6 +71,9 @@ def test_the_site_lists_the_copy_the_issue_sent(write_project, feed_server):
     month = (config.parent / "out" / "months" / "2016-02" / "index.html").read_text()
     assert _listed(config.parent / "out" / "months" / "2016-02" / "index.html") == 1
     assert "Funding renewed for co-production" not in month
+    # and the feed, which had March's copy, keeps it: the later copy in its place would be new to every feed reader
+    feed = (config.parent / "out" / "feed.xml").read_text()
+    assert f"<title>{RENEWAL}</title>" in feed and "Funding renewed for co-production" not in feed
 
 
 def _listed(page: Path, title: str = RENEWAL) -> int:

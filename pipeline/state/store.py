@@ -570,6 +570,10 @@ class Store:
                                                  ids) if url}
         return set(ids), urls
 
+    def ids_sent(self) -> set[str]:
+        """The ids of every item stored with an edition."""
+        return {item_id for (listed,) in self._rows("SELECT item_ids FROM editions") for item_id in json.loads(listed)}
+
     def editions(self) -> list[EditionRecord]:
         """Every edition, newest first."""
         return [_edition(row) for row in self._rows("SELECT * FROM editions ORDER BY number DESC")]

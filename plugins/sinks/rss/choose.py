@@ -13,7 +13,7 @@ the candidates looked at are loaded from the state database (`load`), never ever
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date, datetime
 
 from pipeline import current
@@ -22,22 +22,24 @@ from pipeline.models import Item
 
 
 def choose(candidates: list[str], load: Callable[[list[str]], list[Item]], limit: int, moment: datetime,
-           today: date, horizon: current.Horizons) -> list[Item]:
-    """The feed's items out of `candidates` (ids, newest first), loaded with `load(ids)`."""
+           today: date, horizon: current.Horizons, sent: Collection[str] = frozenset()) -> list[Item]:
+    """The feed's items out of `candidates` (ids, newest first), loaded with `load(ids)`; `sent`: the ids of the items
+    issues sent."""
     window = 2 * limit
     while True:
-        chosen = feed_items(load(candidates[:window]), limit, moment, today, horizon)
+        chosen = feed_items(load(candidates[:window]), limit, moment, today, horizon, sent)
         if len(chosen) >= limit or window >= len(candidates):
             return chosen
         window *= 4
 
 
 def feed_items(recent: list[Item], limit: int, moment: datetime | None = None, today: date | None = None,
-               horizon: current.Horizons = current.Horizons()) -> list[Item]:
+               horizon: current.Horizons = current.Horizons(), sent: Collection[str] = frozenset()) -> list[Item]:
     """The feed's `limit` items out of `recent` (newest first): duplicates merged, what is over left out
     (when `moment` and `today` are given), the most recently active first, then newest first by date; of two news
-    items or posts of two sources linking one page (the same news from two partner feeds), the first published only."""
-    merged = merge_duplicates(one_per_page(recent)[0])
+    items or posts of two sources linking one page (the same news from two partner feeds), the one an issue sent
+    (`sent`), else the first published, only."""
+    merged = merge_duplicates(one_per_page(recent, sent)[0])
     latest = {item.id: item.published for item in merged.items}
     for item in merged.merged:
         into = merged.into[item.id]

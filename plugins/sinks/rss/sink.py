@@ -73,7 +73,8 @@ class RssSink(Sink):
         owners = site.own_pages(project, run.store) if site.publishes(project, "archive") else {}
 
         horizon = current.horizons(project)
-        items = choose([item_id for item_id, _, _ in index], load, limit, moment, today, horizon)
+        sent = run.store.ids_sent()  # of two partners' copies of one page, the one an issue sent stays in the feeds
+        items = choose([item_id for item_id, _, _ in index], load, limit, moment, today, horizon, sent)
         channel = main_channel(project, self.settings.title, self.settings.description)
         main = site.file(project, site.FEED_FILE)
         newest = index[0][1] if index else moment  # dates an empty feed, the same each run
@@ -83,7 +84,7 @@ class RssSink(Sink):
 
         themes = by_theme(index)
         for path, (theme, carrying) in themes.items():
-            chosen = choose(carrying, load, limit, moment, today, horizon)
+            chosen = choose(carrying, load, limit, moment, today, horizon, sent)
             root = build_feed(project, chosen, published[carrying[0]],
                               theme_channel(project, theme, self.settings.title), memo, owners, guids)
             if write_if_changed(site.file(project, path), feed_bytes(root)):

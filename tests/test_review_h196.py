@@ -156,6 +156,9 @@ def test_a_subscriber_following_the_left_out_copys_theme_still_gets_the_news(wri
     assert page.count(f">{RENEWAL}</a>") == 1 and "Peer support research to go on" not in page
     assert _listed(out / "months" / "2016-02" / "index.html") == 1
     assert "Peer support research to go on" not in (out / "months" / "2016-02" / "index.html").read_text()
+    # The copy's own page stays, and does not send the reader to an issue that does not show it
+    (copy,) = [p for p in (out / "news").glob("*/index.html") if "Peer support research to go on" in p.read_text()]
+    assert "issue 1</a> of the newsletter" not in copy.read_text()
     # What `deliveries --resend`, `status` and the organisers' alert count as reachable agrees: Gus gets something
     from pipeline.config import load_project
     from pipeline.mail.reach import gets_something

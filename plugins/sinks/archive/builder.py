@@ -12,6 +12,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from pipeline import current, site
 from pipeline.components import Sink
@@ -39,6 +40,10 @@ class Issue:
     @property
     def number(self) -> int:
         return self.record.number
+
+    @cached_property
+    def shown_ids(self) -> frozenset[str]:
+        return frozenset(self.shown)
 
 
 class Site:
@@ -77,7 +82,8 @@ class Site:
         self.announcements: dict[str, list[str]] = {}
         for issue in reversed(self.issues):  # oldest first: an item's first issue wins
             for item_id in self.issue_items(issue.record):
-                self.issue_of.setdefault(item_id, issue)
+                if item_id in issue.merged or item_id in issue.shown_ids:  # not a copy left out (`copies`)
+                    self.issue_of.setdefault(item_id, issue)
             for merged, into in issue.merged.items():
                 self.merged_into[merged] = into
                 self.announcements.setdefault(into, []).append(merged)

@@ -156,6 +156,10 @@ def test_a_subscriber_following_the_left_out_copys_theme_still_gets_the_news(wri
     assert page.count(f">{RENEWAL}</a>") == 1 and "Peer support research to go on" not in page
     assert _listed(out / "months" / "2016-02" / "index.html") == 1
     assert "Peer support research to go on" not in (out / "months" / "2016-02" / "index.html").read_text()
+    # A theme's page lists the news as the theme's feed has it: the copy carrying the theme, once
+    themes = out / "themes"
+    assert _listed(themes / "funding" / "index.html") == 1
+    assert _listed(themes / "peer-support" / "index.html", "Peer support research to go on") == 1
     # The copy's own page stays, and does not send the reader to an issue that does not show it
     (copy,) = [p for p in (out / "news").glob("*/index.html") if "Peer support research to go on" in p.read_text()]
     assert "issue 1</a> of the newsletter" not in copy.read_text()

@@ -87,12 +87,8 @@ class Site:
             for merged, into in issue.merged.items():
                 self.merged_into[merged] = into
                 self.announcements.setdefault(into, []).append(merged)
-        # What the lists show (oldest first): of two news items or posts of two sources linking one page (the same news
-        # passed on by two partner feeds), the one an issue sent, else the first published, as the issues and the feed
-        # have it once; the other keeps its own page
-        left_out = copies_of_one_page((i, entry.page, entry.source, (i not in self.issue_of, entry.published, i))
-                                      for i, entry in self.facts.items())
-        self.listed = {i: entry for i, entry in self.facts.items() if i not in left_out}
+        # What the lists show (oldest first): the same news passed on by two partner feeds once (`one_per_page`)
+        self.listed = {entry.id: entry for entry in self.one_per_page(list(self.facts.values()))}
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -149,6 +145,15 @@ class Site:
             fresh[record.number] = site_state.EditionSeen(made_from, shown, merged, split)
         site_state.record_editions(self.store, self.sink, fresh, drop=seen.keys() - {r.number for r in records})
         return issues
+
+    def one_per_page(self, entries: list[Facts]) -> list[Facts]:
+        """`entries` as a list shows them: of two news items or posts of two sources linking one page (the same news
+        passed on by two partner feeds), the one an issue sent, else the first published, as the issues and the feeds
+        have it once (`duplicates.one_per_page`); the other keeps its own page. A theme's list is made so from the
+        items carrying the theme, as its feed is."""
+        out = copies_of_one_page((e.id, e.page, e.source, (e.id not in self.issue_of, e.published, e.id))
+                                 for e in entries)
+        return [entry for entry in entries if entry.id not in out]
 
     def copies(self, ids: list[str]) -> set[str]:
         """Those of `ids` left out for a news item or post of another source linking the same page, as

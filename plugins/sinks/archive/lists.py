@@ -42,8 +42,9 @@ class Group:
 
 
 def plan_lists(built: Site) -> list[Planned]:
-    newest_first = list(reversed(built.listed.values()))  # the facts are oldest first
-    return [*_front(built), *_themes(built, newest_first), *_months(built, newest_first), *_jobs(built),
+    every = list(reversed(built.facts.values()))  # the facts are oldest first
+    newest_first = list(reversed(built.listed.values()))  # the same news from two partner feeds once
+    return [*_front(built), *_themes(built, every), *_months(built, newest_first), *_jobs(built),
             *_events(built)]
 
 
@@ -84,7 +85,8 @@ def _themes(built: Site, newest_first: list[Facts]) -> list[Planned]:
                 by_slug[path].append(entry)
             spellings[path][theme] += 1
     planned, groups = [], []
-    for path, entries in by_slug.items():
+    for path, carrying in by_slug.items():
+        entries = built.one_per_page(carrying)
         theme = _commonest(spellings[path])
         groups.append(Group(site.theme_label(theme), path, len(entries)))
         feeds = [(f"{built.project.core.name}: {theme} (RSS)", site.url(built.project, site.theme_feed_path(theme)))]

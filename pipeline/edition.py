@@ -21,6 +21,10 @@ roundup naming it among other news (`duplicates.about_alone`).
 The stored edition lists the items shown, in newsletter order, then the ones merged away, then the copies of one
 page left out (`one_per_page`, kept for their themes: `Edition.copies`), so neither is ever in a later edition; the
 merge and the copies are made again from the stored items whenever the edition is re-rendered.
+
+An edition also tells what changed of the jobs and events earlier editions sent (moved, cancelled, a closing date
+changed: `pipeline/changes.py`), and records what it tells of its own jobs and events, so the next one can compare.
+An edition is made for new items only: with nothing new, the changes wait for the next one that is made.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from pipeline.changes import Change, changes_since, recorded, stored_changes
 from pipeline.current import Horizons, is_current
 from pipeline.duplicates import (
     ANNOUNCEMENT_KINDS,
@@ -44,6 +49,7 @@ from pipeline.models import Item, Kind
 from pipeline.ordering import soonest_first
 from pipeline.state import EditionRecord, Store
 from pipeline.state.successors import successors
+from pipeline.state.told import facts_of
 
 SECTION_TITLES = {
     Kind.POST: "From the blog",
@@ -68,6 +74,9 @@ class Edition:
     # Of a news item or post that copies of its page from other sources were left out for (the same news from two
     # partner feeds: `one_per_page`), their themes, which send it to whoever follows one of them too
     copies: dict[str, list[str]] = field(default_factory=dict)
+    # What changed of the jobs and events earlier editions sent ("Changed since issue N"), in newsletter order; in a
+    # subscriber's version, those of their themes
+    changes: list[Change] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.sections:
@@ -209,23 +218,28 @@ def prepare_edition(store: Store, as_of: date, tz: ZoneInfo, network: str, momen
         return None
     merged = merge_duplicates(chosen)
     items = merged.items
+    by_item = {change.item.id: change for change in changes_since(store, max(end, moment), horizon)}
+    changes = [by_item[item.id] for item in order([change.item for change in by_item.values()])]
     if not record:
         latest = store.latest_edition()
         number = latest.number + 1 if latest else 1
         return Edition(number, as_of, start, end, edition_title(network, number, as_of), items,
-                       copies=copy_themes(items, copies))
+                       copies=copy_themes(items, copies), changes=changes)
+    told = [(item.id, facts) for item in items if (facts := facts_of(item.to_dict())) is not None]
     made = store.create_edition(as_of, start, end, lambda n: edition_title(network, n, as_of),
-                                [i.id for i in items] + [i.id for i in merged.merged] + [i.id for i in copies], now)
-    return Edition(made.number, as_of, start, end, made.title, items, copies=copy_themes(items, copies))
+                                [i.id for i in items] + [i.id for i in merged.merged] + [i.id for i in copies], now,
+                                told=told, changes=recorded(changes))
+    return Edition(made.number, as_of, start, end, made.title, items, copies=copy_themes(items, copies),
+                   changes=changes)
 
 
 def from_record(store: Store, record: EditionRecord) -> Edition:
-    """A stored edition, its items read again, with announcements merged onto their job or event, and the copies of
-    one page of another source left out (their themes kept: `Edition.copies`)."""
+    """A stored edition, its items read again, with announcements merged onto their job or event, the copies of
+    one page of another source left out (their themes kept: `Edition.copies`), and what it told had changed."""
     kept, copies = one_per_page(store.get_items(record.item_ids))
     items = merge_duplicates(kept).items
     return Edition(record.number, record.as_of, record.period_start, record.period_end, record.title, items,
-                   copies=copy_themes(items, copies))
+                   copies=copy_themes(items, copies), changes=stored_changes(store, record.number))
 
 
 def copy_themes(items: list[Item], copies: list[Item]) -> dict[str, list[str]]:

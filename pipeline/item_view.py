@@ -15,6 +15,7 @@ from datetime import date
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from pipeline.changes import Change, as_told
 from pipeline.edition import Edition
 from pipeline.models import EventDetails, Item, JobDetails, Kind, ProgrammeSlot, zone_named
 from pipeline.sanitize import one_line, plain_text, safe_url
@@ -144,6 +145,64 @@ def _cut_before(html: str, size: int) -> int:
     if tag_start > tag_end:
         return tag_start
     return max(html.rfind(" ", tag_end + 1, size), tag_end + 1)
+
+
+@dataclass
+class ChangeView:
+    """'Seminar 4: now Thursday 23 June 2016, 14:00–16:00 BST, not 13:30–16:00 BST': a job or event an earlier issue
+    sent that changed since (`pipeline/changes.py`)."""
+
+    title: str
+    url: str
+    what: str  # what changed, old and new
+    language: str = ""
+
+
+def changes_title(changes: list[Change]) -> str:
+    """'Changed since issue 3', the earliest issue whose word `changes` puts right; '' for no change."""
+    return f"Changed since issue {min(change.since for change in changes)}" if changes else ""
+
+
+def change_view(change: Change, tz: ZoneInfo, *, whole: bool = False, url: str | None = None,
+                language: str = "") -> ChangeView:
+    item = change.item
+    return ChangeView(fit(item.title, TITLE_CHARS, whole), link(item.url if url is None else url),
+                      change_what(change, tz), language)
+
+
+def change_what(change: Change, tz: ZoneInfo) -> str:
+    """What changed, the new value first: 'cancelled'; 'now closes Sunday 15 May 2016, not Saturday 30 April 2016';
+    'now Thursday 23 June 2016, 14:00–16:00 BST, not 13:30–16:00 BST; now at Leeds Civic Hall, not Leeds Beckett'."""
+    job = change.item.kind is Kind.JOB
+    if change.cancelled:
+        return "withdrawn" if job else "cancelled"
+    now = as_told(change.item, change.now)
+    if job:
+        closing = now.job.closing_date if now.job else None
+        if change.back:
+            return f"open again: closes {closing.strftime(DAY)}" if closing else "open again"
+        was = as_told(change.item, change.was).job
+        before = was.closing_date if was else None
+        if closing is None:
+            return f"now has no closing date, not {before.strftime(DAY)}" if before else "closing date changed"
+        return f"now closes {closing.strftime(DAY)}" + (f", not {before.strftime(DAY)}" if before else "")
+    event = now.event
+    if change.back:
+        return f"on again: {event_when(event, tz)}" if event else "on again"
+    was = as_told(change.item, change.was).event
+    if event is None or was is None:
+        return f"now {event_when(event, tz)}" if event else "date and time to be announced"
+    parts = []
+    new_when, old_when = event_when(event, tz), event_when(was, tz)
+    if new_when != old_when:
+        day, _, rest = old_when.partition(", ")
+        same_day = rest and new_when.startswith(f"{day}, ")
+        parts.append(f"now {new_when}, not {rest if same_day else old_when}")
+    new_venue, old_venue = fit(one_line(event.venue), FIELD_CHARS), fit(one_line(was.venue), FIELD_CHARS)
+    if new_venue != old_venue:
+        parts.append(f"now at {new_venue}, not {old_venue}" if new_venue and old_venue
+                     else f"now at {new_venue}" if new_venue else f"venue to be announced, not {old_venue}")
+    return "; ".join(parts)  # "" when nothing shown changed (the zone named another way, the same times)
 
 
 def intro(edition: Edition) -> str:

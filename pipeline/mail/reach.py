@@ -2,8 +2,8 @@
 `pipeline status` and the organisers' alert, so that none of them waits on, or promises, a send that will not come.
 
 A send reaches an active subscriber (the journal's rule, `journal.resendable`) whose choice of themes, as it counts
-now, selects something in the issue: one whose choice selects nothing is sent nothing on purpose, as a send gives
-nothing to a choice with nothing new (the email sink's `groups`).
+now, selects something in the issue (an item, or a job or event it tells has changed): one whose choice selects
+nothing is sent nothing on purpose, as a send gives nothing to a choice with nothing new (the email sink's `groups`).
 """
 
 from __future__ import annotations
@@ -22,9 +22,12 @@ def gets_something(project: Project, store: Store, record: EditionRecord) -> Cal
     sink = next((sink for sink in project.sinks if hasattr(sink, "items_for")), None)
     if sink is None:
         return lambda themes: True
+    from pipeline.changes import stored_changes
     from pipeline.subscribers.themes import following
 
-    items, follows = store.get_items(record.item_ids), following(project, store)
+    # its items, and the jobs and events of its "Changed since" (`pipeline/changes.py`), which alone make an issue
+    items = [*store.get_items(record.item_ids), *(change.item for change in stored_changes(store, record.number))]
+    follows = following(project, store)
     return lambda themes: bool(sink.items_for(items, follows(themes)))
 
 

@@ -6,6 +6,7 @@ each in a transaction of its own, so a database is never left half-upgraded.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -358,9 +359,32 @@ CREATE TABLE IF NOT EXISTS skipped_records (
 CREATE INDEX IF NOT EXISTS skipped_records_source ON skipped_records (source);
 """
 
+# What the issues told subscribers of each job and event (user_version 18, `pipeline/state/told.py`): its `facts`,
+# the closing date, or the time and place, as the latest issue to speak of it said them ({"cancelled": true} once an
+# issue said it was cancelled or withdrawn), recorded when that issue is made; and each issue's changes, what it told
+# of jobs and events earlier issues sent that changed since (`pipeline/changes.py`), so a re-made issue tells the
+# same. Not a cache: what an issue said cannot be worked out again from the items as they are now.
+TOLD = """
+CREATE TABLE IF NOT EXISTS told (
+    item    TEXT PRIMARY KEY,
+    edition INTEGER NOT NULL,              -- the issue that said it
+    facts   TEXT NOT NULL                  -- JSON
+);
+CREATE TABLE IF NOT EXISTS edition_changes (
+    edition  INTEGER NOT NULL,
+    position INTEGER NOT NULL,             -- in the issue's order
+    item     TEXT NOT NULL,                -- the id `told` keeps it under
+    shown    TEXT NOT NULL,                -- the item shown: itself, or the one in its place under a new id
+    since    INTEGER NOT NULL,             -- the issue that had said `was`
+    was      TEXT NOT NULL,                -- JSON facts, as told before
+    now      TEXT NOT NULL,                -- JSON facts, as this issue told them
+    PRIMARY KEY (edition, position)
+);
+"""
+
 TABLES = (CORE + ITEMS_RECENT + JOURNAL + SUBSCRIBERS + REQUESTS + ALIASES + SITE + HISTORY + ALERTS + FEED_GUIDS
           + TAKEN_BACK + WITHDRAWN + SITE_MOVED + THEME_MOVES + CONSENT + SUPPRESSION_LOG + SOURCE_RENAMES
-          + READMISSIONS + SKIPPED_RECORDS + MAILED)
+          + READMISSIONS + SKIPPED_RECORDS + MAILED + TOLD)
 
 
 def _deliveries_v1_to_journal(db: sqlite3.Connection) -> None:
@@ -698,6 +722,26 @@ def _mailed(db: sqlite3.Connection) -> None:
                   WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.batch = b.id) GROUP BY b.edition""")
 
 
+def _told(db: sqlite3.Connection) -> None:
+    """What the issues told of each job and event (user_version 18). Of the issues made before, what they said is not
+    known: each job and event in one is taken to have been told as it is now (cancelled if withdrawn), so that the
+    next issue tells only what changes from now on, not what may have been told in a post of its own already."""
+    from pipeline.state.told import CANCELLED, facts_of
+
+    for statement in _statements(TOLD):
+        db.execute(statement)
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'withdrawn'").fetchall():
+        return  # a new database: no issue yet (`withdrawn` is made with the tables, after the steps)
+    withdrawn = {item for (item,) in db.execute("SELECT item FROM withdrawn")}
+    rows = db.execute("SELECT e.number, i.id, i.data FROM editions e, json_each(e.item_ids) j "
+                      "JOIN items i ON i.id = j.value WHERE i.kind IN ('job', 'event') ORDER BY e.number").fetchall()
+    for number, item, data in rows:
+        facts = CANCELLED if item in withdrawn else facts_of(json.loads(data))
+        if facts is not None:
+            db.execute("INSERT OR REPLACE INTO told (item, edition, facts) VALUES (?, ?, ?)",
+                       (item, number, json.dumps(facts, sort_keys=True)))
+
+
 # Each step runs once, in order; append new steps, never change or remove one.
 STEPS = [
     _deliveries_v1_to_journal,
@@ -717,6 +761,7 @@ STEPS = [
     _withdrawals_revise,
     _consent_wordings,
     _mailed,
+    _told,
 ]
 
 

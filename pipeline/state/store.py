@@ -579,14 +579,26 @@ class Store:
         return [_edition(row) for row in self._rows("SELECT * FROM editions ORDER BY number DESC")]
 
     def create_edition(self, as_of: date, period_start: datetime, period_end: datetime, title_for,
-                       item_ids: list[str], created_at: datetime) -> EditionRecord:
-        """Give the next number to a new edition; `title_for(number)` makes its title."""
+                       item_ids: list[str], created_at: datetime, *, told: Iterable[tuple[str, dict]] = (),
+                       changes: Iterable[tuple[str, str, int, dict, dict]] = ()) -> EditionRecord:
+        """Give the next number to a new edition; `title_for(number)` makes its title. In the same transaction, what
+        it tells (`pipeline/state/told.py`): `told`, (id, facts) of each job and event it sends; `changes`, (id kept
+        under, id shown, issue that told `was`, was, now) of each job and event an earlier issue sent that changed."""
+        told = list(told)
         with self.transaction() as db:
             number = db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM editions").fetchone()[0]
             title = title_for(number)
             db.execute("INSERT INTO editions VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (number, as_of.isoformat(), _iso(period_start), _iso(period_end), title,
                         json.dumps(item_ids), _iso(created_at)))
+            for position, (item, shown, since, was, now) in enumerate(changes):
+                db.execute("INSERT INTO edition_changes (edition, position, item, shown, since, was, now) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?)", (number, position, item, shown, since,
+                                                            json.dumps(was, sort_keys=True),
+                                                            json.dumps(now, sort_keys=True)))
+                told.append((item, now))  # told now: the next issue compares with it
+            db.executemany("INSERT OR REPLACE INTO told (item, edition, facts) VALUES (?, ?, ?)",
+                           [(item, number, json.dumps(facts, sort_keys=True)) for item, facts in told])
         return EditionRecord(number, as_of, period_start, period_end, title, item_ids, created_at)
 
     # -- per-source state (ETags and the like) -------------------------------------------------

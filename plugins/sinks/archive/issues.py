@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from pipeline import item_view, site
+from pipeline.changes import stored_changes
 from pipeline.edition import SECTION_TITLES
 from pipeline.models import Kind
 from plugins.sinks.archive.builder import Issue, Site
@@ -63,11 +64,13 @@ def plan_issues(built: Site) -> list[Planned]:
         entries = in_sections(built.shown(issue.shown))
         pages = chunks(entries)
         starts = [f"{e.kind}:{n}" for n, e in enumerate(entries) if n == 0 or e.kind != entries[n - 1].kind]
+        changes = _changes(built, record.number)
         for number, on_page in enumerate(pages, 1):
             merges = [f"{e.id}<{built.prints(built.shown(built.announcements[e.id]))}"
                       for e in on_page if e.id in built.announcements]
+            told = [f"{view.title}|{view.url}|{view.what}" for view in changes] if number == 1 else []
             made_from = key(built.version, "issue", record.number, record.as_of, record.title, number, len(pages),
-                            len(entries), *starts, built.prints(list(on_page)), *merges)
+                            len(entries), *starts, built.prints(list(on_page)), *merges, *told)
             planned.append(Planned(site.edition_page_path(record.number, number), made_from,
                                    lambda issue=issue, n=number, count=len(pages): _issue_page(built, issue, n, count)))
     return planned
@@ -111,6 +114,20 @@ def in_sections(entries: list[Facts]) -> list[Facts]:
     return sorted(entries, key=lambda entry: order[entry.kind])
 
 
+def _changes(built: Site, number: int) -> list[item_view.ChangeView]:
+    """What issue `number` told of the jobs and events earlier issues sent that changed since (`pipeline/changes.py`),
+    as its first page shows it: each linking its page here (none for one withdrawn, which has none)."""
+    views = []
+    for change in stored_changes(built.store, number):
+        view = item_view.change_view(change, built.project.tz, whole=True, url="",
+                                     language=site.other_language(built.project, change.item))
+        entry = built.facts.get(change.item.id)
+        view.url = entry.path if entry is not None else ""  # a path of the site, which the page links relatively
+        if view.what:
+            views.append(view)
+    return views
+
+
 def plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
@@ -137,6 +154,7 @@ def _issue_page(built: Site, issue: Issue, number: int, count: int) -> str:
                                    language=site.other_language(built.project, item))
         section.entries.append((view, entry))
     record = issue.record
+    changes = _changes(built, record.number) if number == 1 else []
     day = record.as_of.strftime("%-d %B %Y")
     intro = item_view.intro_of({Kind(kind): section.count for kind, section in sections.items()})
     path = site.edition_page_path(record.number, number)
@@ -144,5 +162,6 @@ def _issue_page(built: Site, issue: Issue, number: int, count: int) -> str:
     return built.renderer.page(
         "issue.html", path, Head(title, f"{record.title}. {intro}"),
         issue=record, day=day, intro=intro, contents=list(sections.values()) if number == 1 and count > 1 else [],
-        sections=shown, number=number, calendar_path=calendar_path,
+        sections=shown, number=number, calendar_path=calendar_path, changes=changes,
+        changes_title=item_view.changes_title(stored_changes(built.store, record.number)) if changes else "",
         pager=pager(number, count, lambda n: site.edition_page_path(record.number, n)))

@@ -11,7 +11,9 @@ subscriber, through the delivery journal (`pipeline/mail/sending.py` says what i
 
 Who receives an issue is decided when it is sent: the active subscribers then. A subscriber who
 follows some themes gets the posts and news carrying one of them, and every job and event
-(`always_include`); following no theme means following all of them. A theme the taxonomy renamed
+(`always_include`); following no theme means following all of them. The issue's "Changed since" (jobs and
+events earlier issues sent that changed: `pipeline/changes.py`) follows the same choice; a choice with a change and
+nothing new is sent the issue all the same, a change being told once. A theme the taxonomy renamed
 counts as its new name; one taken out is dropped from a choice, and a choice left with none follows
 them all (`pipeline/subscribers/themes.py`, `choice_now`).
 """
@@ -317,7 +319,7 @@ class EmailSink(Sink):
             members = itertools.chain.from_iterable(
                 chosen_by[themes] if only is not None else subscriber_state.active_with_choice(run.store, themes)
                 for themes in stored)
-            if not chosen.items:  # nothing new for this choice this month: nothing sent
+            if not chosen.items and not chosen.changes:  # nothing new or changed for this choice: nothing sent
                 nothing_new += sum(1 for _ in members)
                 continue
             version = rendered if chosen is edition else self.render(chosen, run)
@@ -332,7 +334,9 @@ class EmailSink(Sink):
         spelt in another case or with other accents is the same theme, as on the site ('Peer Support')."""
         if not themes:
             return edition
-        return dataclasses.replace(edition, items=self.items_for(edition.items, themes, edition.copies), sections={})
+        chosen = {item.id for item in self.items_for([change.item for change in edition.changes], themes)}
+        return dataclasses.replace(edition, items=self.items_for(edition.items, themes, edition.copies), sections={},
+                                   changes=[change for change in edition.changes if change.item.id in chosen])
 
     def items_for(self, items: list[Item], themes: frozenset[str],
                   copies: Mapping[str, list[str]] | None = None) -> list[Item]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from mjml import mjml2html
 
-from pipeline import site
+from pipeline import item_view, site
 from pipeline.config import Project
 from pipeline.edition import Edition
 from pipeline.mail.message import header_link
@@ -123,11 +123,18 @@ def _render(edition: Edition, run: RunContext, unsubscribe: str, preferences: st
                              also_url=lambda also: site.also_link(project, also, page_of),
                              language=lambda item: site.other_language(project, item),
                              web_page=_web_pages(project, edition) if web else lambda item: "")
+    changes = [_ascii_change(change) for change in view.changes(
+        edition, project.tz, lambda item: site.item_link(project, item, owners),
+        language=lambda item: site.other_language(project, item))]
     context = {
         "edition": edition,
         "subject": view.subject_line(edition.title),
-        "intro": view.intro(edition),
+        "intro": view.intro(edition) if edition.items or not changes else
+        "Nothing new for your themes this time, but something an earlier issue told you of has changed.",
         "sections": [_ascii_links(section) for section in sections],
+        # the jobs and events earlier issues sent that changed since, under `changes_title` ("Changed since issue N")
+        "changes_title": item_view.changes_title(edition.changes) if changes else "",
+        "changes": changes,
         # "" where no sink writes the page: the templates then leave the link out
         "issue_url": header_link(site.edition_url(project, edition.number)) if web else "",
         "archive_url": header_link(site.archive_url(project)) if web else "",
@@ -177,6 +184,13 @@ def _ascii_links(section: view.SectionView) -> view.SectionView:
         for shown in (item, item.job, item.event, *item.also, *(item.event.prices if item.event else ())):
             _typed_in(shown)
     return section
+
+
+def _ascii_change(change: item_view.ChangeView) -> item_view.ChangeView:
+    """A change's link and text as `_ascii_links` makes an item's."""
+    change.url = header_link(change.url)
+    _typed_in(change)
+    return change
 
 
 _LINKED = frozenset({"url", "calendar_url", "image", "booking_url"})  # links already: `header_link`

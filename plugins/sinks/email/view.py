@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from pipeline.edition import SECTION_TITLES, Edition
-from pipeline.item_view import ItemView, intro, item_view, shorten
+from pipeline.item_view import ChangeView, ItemView, change_view, intro, item_view, shorten
 from pipeline.models import Item, Kind
 from pipeline.sanitize import one_line
 
-__all__ = ["EMAIL_IMAGES", "SUBJECT_CHARS", "SectionView", "intro", "sections", "subject_line"]
+__all__ = ["EMAIL_IMAGES", "SUBJECT_CHARS", "SectionView", "changes", "intro", "sections", "subject_line"]
 
 SUBJECT_CHARS = 200
 EMAIL_IMAGES = 6  # lead images shown in an email, the first items' (each is a request when the email is opened)
@@ -80,3 +80,12 @@ def sections(edition: Edition, tz: ZoneInfo, limit: int | None = None,
         for view in with_images[EMAIL_IMAGES:]:
             view.image = ""
     return views
+
+
+def changes(edition: Edition, tz: ZoneInfo, url: Callable[[Item], str] = lambda item: item.url, *,
+            whole: bool = False, language: Callable[[Item], str] = lambda item: "") -> list[ChangeView]:
+    """The jobs and events earlier issues sent that changed since, each with what changed (`pipeline/changes.py`);
+    none whose change shows nothing (a zone named differently, the same times)."""
+    views = [change_view(change, tz, whole=whole, url=url(change.item), language=language(change.item))
+             for change in edition.changes]
+    return [view for view in views if view.what]

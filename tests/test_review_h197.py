@@ -257,3 +257,45 @@ def test_a_change_alone_of_a_subscribers_themes_is_sent_to_them(write_project, f
     assert "now closes Sunday 15 May 2016, not Saturday 30 April 2016" in text and "Changed since issue 1" in html
     assert "Seminar 6" in second["fay@example.org"][0]
     assert main(["deliveries", "-c", str(config), "--issue", "2"]) == 0  # nobody it is still to reach
+
+
+def test_an_event_corrected_under_a_new_id_is_no_cancellation_and_its_move_is_told(write_project, feed_server):
+    """Seminar 5's `id` is corrected in events.toml (the same title and posted day): its old id is withdrawn, but the
+    same event is on under the new one, so nothing says it is cancelled; moved to another venue at once, the move is
+    told, and it is not sent again as new."""
+    config = project(write_project, feed_server)
+    issue(config, "2016-03-01", 1)
+    (config.parent / "events.toml").write_text(
+        seminar(4, "2016-06-23T13:30:00", "2016-06-23T16:00:00", "Leeds Beckett University")
+        + seminar(5, "2016-05-18T10:00:00", "2016-05-18T16:00:00", "York St John").replace(
+            'id = "seminar-5"', 'id = "seminar-5-leeds"')
+        + seminar(6, "2016-07-06T10:00:00", "2016-07-06T16:00:00", "York", posted="2016-03-10"))
+    text, _ = issue(config, "2016-04-01", 2)["fay@example.org"]
+    changed = text[text.index("CHANGED SINCE ISSUE 1"):text.index("EVENTS")]
+    assert "* Seminar 5: Co-production in practice now at York St John, not St Catherine's" in changed
+    assert "cancelled" not in text
+    assert text.count("Seminar 5") == 1  # told as changed, not sent again as new
+
+
+def test_an_event_over_then_taken_out_says_nothing_and_one_listed_again_is_on_again(write_project, feed_server):
+    """Seminar 3 took place on 17 March and was then taken out of the file: nothing to tell (tidying up, not a
+    cancellation). Seminar 5, cancelled in March and told so in April, is listed again: May's issue says it is on
+    again, with its day."""
+    config = project(write_project, feed_server)
+    folder = config.parent
+    events = folder / "events.toml"
+    events.write_text(events.read_text() + seminar(3, "2016-03-17T09:30:00", "2016-03-17T16:00:00", "Leeds"))
+    assert "Seminar 3" in issue(config, "2016-03-01", 1)["fay@example.org"][0]
+    four = seminar(4, "2016-06-23T13:30:00", "2016-06-23T16:00:00", "Leeds Beckett University")
+    five = seminar(5, "2016-05-18T10:00:00", "2016-05-18T16:00:00", "St Catherine's")
+    six = seminar(6, "2016-07-06T10:00:00", "2016-07-06T16:00:00", "York", posted="2016-03-10")
+    events.write_text(four + six)
+    text, _ = issue(config, "2016-04-01", 2)["fay@example.org"]
+    assert "* Seminar 5: Co-production in practice cancelled" in text and "Seminar 3" not in text
+    events.write_text(four + five + six + seminar(7, "2016-07-20T10:00:00", "2016-07-20T16:00:00", "Hull",
+                                                  posted="2016-04-10"))
+    text, _ = issue(config, "2016-05-01", 3)["fay@example.org"]
+    assert "CHANGED SINCE ISSUE 2" in text
+    assert "* Seminar 5: Co-production in practice on again: Wednesday 18 May 2016, 10:00–16:00 BST" in text
+    assert text.count("Seminar 5") == 1  # not sent again as new
+    assert "Seminar 3" not in text

@@ -299,3 +299,20 @@ def test_an_event_over_then_taken_out_says_nothing_and_one_listed_again_is_on_ag
     assert "* Seminar 5: Co-production in practice on again: Wednesday 18 May 2016, 10:00–16:00 BST" in text
     assert text.count("Seminar 5") == 1  # not sent again as new
     assert "Seminar 3" not in text
+
+
+def test_a_preview_shows_the_changes_and_records_nothing(write_project, feed_server):
+    """`pipeline preview` of April's issue, before it is made, shows the change as the issue will; it records
+    nothing, so the issue made after still tells it."""
+    config = project(write_project, feed_server)
+    issue(config, "2016-03-01", 1)
+    (config.parent / "jobs.toml").write_text(job("2016-05-15"))
+    (config.parent / "events.toml").write_text(
+        (config.parent / "events.toml").read_text()
+        + seminar(6, "2016-07-06T10:00:00", "2016-07-06T16:00:00", "York", posted="2016-03-10"))
+    assert main(["refresh", "-c", str(config)]) == 0
+    assert main(["preview", "-c", str(config), "--as-of", "2016-04-01"]) == 0
+    (shown,) = (config.parent / "out" / "preview").glob("*.txt")
+    assert "now closes Sunday 15 May 2016, not Saturday 30 April 2016" in " ".join(shown.read_text().split())
+    text, _ = issue(config, "2016-04-01", 2)["fay@example.org"]
+    assert "now closes Sunday 15 May 2016, not Saturday 30 April 2016" in text

@@ -269,11 +269,11 @@ class Deliverer(Component):
 
     def readmit(self, address: str) -> None:
         """Take `address`, which unsubscribed or bounced and has confirmed through the form again, off whatever
-        suppression list of its own the provider keeps (SendGrid drops mail to an address on its bounce list or
-        global unsubscribes); raise `PipelineError` with a one-line reason when it could not (the host says so and
-        asks again before the next send). Called before a send, only for such an address; a delivery that has its
-        own `readmit` is handed none whose return still waits (recorded failed, for the next run). The default keeps
-        no list: nothing to do."""
+        suppression list of its own the provider keeps (SendGrid drops mail to an address on its bounce list, global
+        unsubscribes or invalid emails); raise `PipelineError` with a one-line reason when it could not (the host says
+        so and asks again before the next send). Called before a send, only for such an address; a delivery that has
+        its own `readmit` is handed none whose return still waits (recorded failed, for the next run). The default
+        keeps no list: nothing to do."""
 
     def prepare(self) -> str:
         """Put in order what the delivery keeps between runs (the outbox's folder); return a line to tell the

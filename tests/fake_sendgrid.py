@@ -17,10 +17,14 @@ Every request needs `Authorization: Bearer <api_key>` (else 401); errors are {"e
     DELETE /v3/suppression/bounces/{email}   204 (off the bounce list) | 404 when it is not on it
     DELETE /v3/asm/suppressions/global/{email}  204 (off the global unsubscribes) | 404 when it is not on it
     DELETE /v3/suppression/spam_reports/{email}  204 | 404, the same for spam reports
-A recipient on a suppression list (fake.suppress(email, "bounces" | "unsubscribes" | "spam_reports"), as SendGrid
-adds one that bounced, unsubscribed or reported spam; fake.suppressions[list] holds them) is accepted with the rest
-(202) and then dropped, never delivered, as SendGrid does, until it is deleted from every list holding it; unless
-the body's mail_settings bypass that list (bypass_bounce_management, bypass_unsubscribe_management: spam reports hold).
+    DELETE /v3/suppression/invalid_emails/{email}  204 | 404, the same for invalid emails
+A recipient on a suppression list (fake.suppress(email, "bounces" | "unsubscribes" | "spam_reports" |
+"invalid_emails"), as SendGrid adds one that bounced, unsubscribed, reported spam or was judged invalid;
+fake.suppressions[list] holds them) is accepted with the rest (202) and then dropped, never delivered, as SendGrid
+does, until it is deleted from every list holding it; unless the body's mail_settings bypass that list
+(bypass_bounce_management: the bounce list alone; bypass_unsubscribe_management: the global unsubscribes alone;
+bypass_spam_management: the spam reports alone; bypass_list_management: every list, invalid emails too, and it
+cannot be combined with the others). No bypass filter but bypass_list_management passes the invalid emails list.
 A recipient whose `name` holds a comma or a semicolon is accepted with the rest (202) and then dropped, never
 delivered, as SendGrid documents ("to.name ... cannot include commas or semicolons") and does: it reads the name as
 addresses and finds them invalid (fake.dropped lists such recipients).
@@ -77,7 +81,7 @@ CANCEL_CUTOFF = 10 * 60  # no cancel/pause later than 10 minutes before send_at
 MAX_STATUSES = 10  # batches paused or cancelled at one time
 PAUSE_EXPIRY = 72 * 3600  # paused mail is discarded as expired this long after its send_at
 TARGETS = frozenset({"send", "batch", "validate", "scheduled_sends", "suppressions", "*"})
-SUPPRESSION_LISTS = ("bounces", "unsubscribes", "spam_reports")
+SUPPRESSION_LISTS = ("bounces", "unsubscribes", "spam_reports", "invalid_emails")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
 _SEND_AT = ("The send_at parameter is expecting a Unix timestamp as an integer. We will send immediately if you "
@@ -333,8 +337,15 @@ class FakeSendGrid:
         personalizations = body.get("personalizations")
         settings = body.get("mail_settings") if isinstance(body.get("mail_settings"), dict) else {}
         bypassed = {kind for kind, setting in (("bounces", "bypass_bounce_management"),
-                                               ("unsubscribes", "bypass_unsubscribe_management"))
+                                               ("unsubscribes", "bypass_unsubscribe_management"),
+                                               ("spam_reports", "bypass_spam_management"))
                     if isinstance(settings.get(setting), dict) and settings[setting].get("enable") is True}
+        whole = settings.get("bypass_list_management")
+        if isinstance(whole, dict) and whole.get("enable") is True:
+            if bypassed:  # SendGrid: "This filter cannot be combined with any other bypass filters."
+                return _error(400, "bypass_list_management cannot be combined with any other bypass filters",
+                              "mail_settings.bypass_list_management")  # wording not published
+            bypassed = set(SUPPRESSION_LISTS)
         checked = [kind for kind in SUPPRESSION_LISTS if kind not in bypassed]
         for p in personalizations if isinstance(personalizations, list) else []:
             p = p if isinstance(p, dict) else {}
@@ -507,7 +518,8 @@ def _route(path: str) -> tuple[str | None, dict[str, str], str | tuple[str, str]
         return "scheduled_sends", {"POST": "_post_status", "GET": "_list_statuses"}, None
     if len(parts) == 4 and parts[:3] == ["v3", "user", "scheduled_sends"]:
         return "scheduled_sends", {"GET": "_get_status", "PATCH": "_patch_status", "DELETE": "_delete_status"}, parts[3]
-    if len(parts) == 4 and parts[:2] == ["v3", "suppression"] and parts[2] in ("bounces", "spam_reports"):
+    if len(parts) == 4 and parts[:2] == ["v3", "suppression"] and parts[2] in ("bounces", "spam_reports",
+                                                                                "invalid_emails"):
         return "suppressions", {"DELETE": "_delete_suppression"}, (parts[2], unquote(parts[3]))
     if len(parts) == 5 and parts[:4] == ["v3", "asm", "suppressions", "global"]:
         return "suppressions", {"DELETE": "_delete_suppression"}, ("unsubscribes", unquote(parts[4]))

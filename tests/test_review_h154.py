@@ -57,9 +57,10 @@ def test_a_dry_run_asks_sendgrid_to_delete_nothing_and_keeps_the_return_waiting(
     """(sound) `pipeline run --dry-run` with a return waiting: no DELETE reaches SendGrid, and the return still
     waits for the real run, which takes bob off."""
     config = _bob_came_back(fake, write_project, monkeypatch)
+    mark = len(fake.log)  # (the confirmation's own delete from the invalid emails list before: review h198)
     assert _waiting(config) == ["bob@example.org"]
     assert main(["run", "--dry-run", "--as-of", "2016-04-01", "-c", str(config)]) == 0
-    assert [r for r in fake.log if r.method == "DELETE"] == []
+    assert [r for r in fake.log[mark:] if r.method == "DELETE"] == []
     assert _waiting(config) == ["bob@example.org"] and fake.suppressed("bob@example.org")
     assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 0
     assert not fake.suppressed("bob@example.org") and _waiting(config) == []
@@ -72,13 +73,14 @@ def test_someone_who_came_back_and_left_again_before_the_send_stays_on_sendgrids
     from pipeline.state import subscribers
 
     config = _bob_came_back(fake, write_project, monkeypatch)
+    mark = len(fake.log)  # (the confirmation's own delete from the invalid emails list before: review h198)
     store = _store(config)
     subscribers.unsubscribe(store, subscribers.find_subscriber(store, "bob@example.org").id, how="one-click",
                             at=datetime.now(UTC))
     store.close()
     for _ in range(2):
         assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 0
-    assert [r for r in fake.log if r.method == "DELETE"] == []
+    assert [r for r in fake.log[mark:] if r.method == "DELETE"] == []
     assert fake.suppressed("bob@example.org")
     assert "bob@example.org" not in fake.delivered() or fake.delivered()["bob@example.org"] == 2  # issue 1, confirm
 
@@ -171,10 +173,11 @@ def test_a_rate_limit_far_ahead_on_sendgrids_suppression_lists_is_not_waited_out
         _come_back_through_serve(fake, config, address)
     fake.fail_before(429, times=10_000, on="suppressions", reset_in=5 * 3600)
     capsys.readouterr()
+    mark = len(fake.log)  # (each confirmation's own delete from the invalid emails list before: review h198)
 
     assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 1
 
-    deletes = [r for r in fake.log if r.method == "DELETE"]
+    deletes = [r for r in fake.log[mark:] if r.method == "DELETE"]
     assert len(deletes) == 1, [(r.path, r.status) for r in deletes]
     said = capsys.readouterr()
     for address in ("bob@example.org", "cy@example.org"):

@@ -1,9 +1,10 @@
 """Who came back to the list and must be taken off the delivery's own suppression lists first.
 
-A provider keeps lists of its own: SendGrid drops, without a word, mail to an address on its bounce list or its
-global unsubscribes. Someone who left that way (unsubscribed, bounced) and confirmed through the form again would
-get nothing. `subscribers.confirm` records each such return here, in its own transaction (`queue`); before a send,
-the delivery is asked to take each of them off its lists (`Deliverer.readmit`), and each answer is one transaction:
+A provider keeps lists of its own: SendGrid drops, without a word, mail to an address on its bounce list, its global
+unsubscribes or its invalid emails. Someone who left that way (unsubscribed, bounced) and confirmed through the form
+again would get nothing. `subscribers.confirm` records each such return here, in its own transaction (`queue`); before a
+send, the delivery is asked to take each of them off its lists (`Deliverer.readmit`), and each answer is one
+transaction:
 
     (none)  --queue-->          waiting     a confirmation of someone who had unsubscribed or bounced
     waiting --done-->           (none)      the delivery has taken them off (or had nothing to take off)

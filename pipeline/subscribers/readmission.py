@@ -1,7 +1,8 @@
 """Before a send: each subscriber who came back after unsubscribing or bouncing is taken off the delivery's own
-suppression lists (`Deliverer.readmit`: SendGrid drops mail to an address on its bounce list or global unsubscribes
-without a word), as `pipeline/state/readmissions.py` records them; one the delivery could not take off is said, by
-address and reason, and asked again before the next send; until then a send hands them nothing (`not_waiting`)."""
+suppression lists (`Deliverer.readmit`: SendGrid drops mail to an address on its bounce list, global unsubscribes
+or invalid emails without a word), as `pipeline/state/readmissions.py` records them; one the delivery could not take
+off is said, by address and reason, and asked again before the next send; until then a send hands them nothing
+(`not_waiting`)."""
 
 from __future__ import annotations
 

@@ -33,7 +33,10 @@ SendGrid's own explanation. The API key is read from the environment variable na
 
 Someone who unsubscribed or bounced is on SendGrid's own lists too, which drop their mail without a word: once they
 have confirmed through the form again, `readmit` deletes them from the bounce list and the global unsubscribes
-before the next send; the confirmation itself goes past both lists (`payload`).
+before the next send; the confirmation itself goes past both lists (`payload`). No bypass filter of those passes
+SendGrid's invalid emails list (an address it once judged invalid: a mailbox that did not exist yet): before a
+confirmation the address is deleted from it (a failure is a warning: the confirmation goes all the same), and
+`readmit` deletes it from that list too.
 """
 
 from __future__ import annotations
@@ -261,6 +264,9 @@ class SendGrid(Deliverer):
             recipients = [r for r in recipients if sendable(r.email) is not None]
             if not recipients:
                 return refused
+        if mailing.purpose == "confirmation":  # no bypass filter of ours passes the invalid emails list
+            for recipient in recipients:
+                self._off_invalid_list(recipient.email)
         size = self.settings.batch_size
         requests = [recipients[start:start + size] for start in range(0, len(recipients), size)]
         transactional = batch is None  # one confirmation email: a retry in doubt costs at most a second copy
@@ -356,9 +362,10 @@ class SendGrid(Deliverer):
     # -- suppression lists -------------------------------------------------------------------------
 
     def readmit(self, address: str) -> None:
-        """Delete `address` from SendGrid's bounce list and its global unsubscribes (`DELETE
-        /v3/suppression/bounces/{email}`, `DELETE /v3/asm/suppressions/global/{email}`): 204 when it was there, 404
-        when it was not, both fine. Not from its spam reports: a complained address never comes back to the list."""
+        """Delete `address` from SendGrid's bounce list, its global unsubscribes and its invalid emails (`DELETE
+        /v3/suppression/bounces/{email}`, `DELETE /v3/asm/suppressions/global/{email}`, `DELETE
+        /v3/suppression/invalid_emails/{email}`): 204 when it was there, 404 when it was not, both fine. Not from its
+        spam reports: a complained address never comes back to the list."""
         spelt = sendable(address)
         if spelt is None:  # never handed to SendGrid, so on none of its lists
             return
@@ -370,11 +377,33 @@ class SendGrid(Deliverer):
         path = quote(spelt, safe="@")
         client = self.client.client
         for what, request in (("bounce list", lambda: client.suppression.bounces._(path).delete()),
-                              ("global unsubscribes", lambda: client.asm.suppressions._("global")._(path).delete())):
+                              ("global unsubscribes", lambda: client.asm.suppressions._("global")._(path).delete()),
+                              ("invalid emails list", lambda: client.suppression.invalid_emails._(path).delete())):
             # deleting twice does no harm; these endpoints have rate limits of their own, which stop no send
             answer, detail, _ = self._call(_not_listed_is_done(request), retry_in_doubt=True, sending=False)
             if answer is not Answer.ACCEPTED:
                 raise PipelineError(f"SendGrid did not take it off its {what}: {detail}")
+
+    def _off_invalid_list(self, address: str) -> None:
+        """Before a confirmation: delete `address` from SendGrid's invalid emails list, which no bypass filter but
+        bypass_list_management (spam reports too) passes; one SendGrid once judged invalid (a mailbox that did not
+        exist yet) would never get it, and its drop ("Invalid") would mark them bounced again. A 404 (not on it) is
+        the usual answer; a failure is a warning, and the confirmation goes all the same (it reaches all but such an
+        address). An address still invalid bounces, and SendGrid lists it again."""
+        from urllib.parse import quote
+
+        capped = self._lists_capped
+        if capped is not None and self.sendgrid_now() < capped[0]:
+            detail = capped[1]
+        else:
+            path = quote(sendable(address) or address, safe="@")
+            answer, detail, _ = self._call(
+                _not_listed_is_done(lambda: self.client.client.suppression.invalid_emails._(path).delete()),
+                retry_in_doubt=True, sending=False)
+            if answer is Answer.ACCEPTED:
+                return
+        log.warning("sendgrid delivery: could not take the address of a confirmation off SendGrid's invalid emails "
+                    "list (%s); were it on it, SendGrid drops the confirmation", detail)
 
     # -- one request -------------------------------------------------------------------------------
 

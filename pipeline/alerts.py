@@ -1,13 +1,19 @@
 """Alerts: after each run, what the organisers should hear about, told once per problem.
 
-Four kinds of problem, each with a key of its own in the state database (`state/alerts.py`):
+Six kinds of problem, each with a key of its own in the state database (`state/alerts.py`):
 
 - `source:NAME`: a source has failed `[alerts] source_failures` runs in a row (3 by default);
 - `records:NAME`: a source skipped records for a problem with each (a post without a date, a job without a
   closing date): they reach no reader until put right;
 - `run:MODE`: a `run` (or a `refresh`) failed: a sink or transform failed, or an error ended it;
 - `deliveries:N`: the latest issue, N, has recipients whose delivery failed, or whose outcome is unknown, or
-  subscribers a send cut short never reached.
+  subscribers a send cut short never reached;
+- `complaints:N`: more than `SPAM_ALERT_RATE` (0.3%, Gmail's limit for senders) of those the latest issue, N,
+  reached reported it as spam (SendGrid's Event Webhook: `spamreport`), however small the list;
+- `webhook:silent`: the latest issue went out through the `sendgrid` delivery more than `SILENT_AFTER` (a day)
+  ago, a `pipeline serve` listens for SendGrid's Event Webhook (it last started with a usable key), and no event
+  of SendGrid's has ever arrived: its Post URL, or the proxy before serve, is wrong, and every bounce, spam report
+  and unsubscribe SendGrid sees is lost.
 
 A damaged state database stops a run before anything else (`database_damaged`): the organisers
 hear of it once, remembered by a file beside the database, until a run finds it sound again. A state folder or
@@ -33,19 +39,23 @@ import os
 import stat
 import threading
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from pipeline.config import Project
 from pipeline.errors import PipelineError
 from pipeline.run_report import RunReport, failure_reason
-from pipeline.state import Store, alerts, history
+from pipeline.state import Store, alerts, history, journal, provider_reports
 
 log = logging.getLogger("pipeline.alerts")
 KILLED, KILLED_RUNS = "killed:runs", 3  # runs in a row that never recorded their end: the organisers hear of it
 MISSED, CONFIG = "missed", "config:pipeline.toml"  # keys of what `pipeline schedule` finds between runs
 MAX_RECORDS_TOLD = 10  # a source's skipped records listed in its alert
 AFTER_GIVING_UP = 30.0  # seconds an alert may take when this process gave up on a batch of the same delivery
+# Spam reports of the latest issue, of those it reached, above which the organisers are told: Gmail's sender
+# guidelines ask to stay below 0.1% and never reach 0.3%, past which it filters or refuses the sender's mail.
+SPAM_ALERT_RATE = 0.003
+SILENT_AFTER = timedelta(days=1)  # an issue sent this long ago with no event of SendGrid's ever heard: an alert
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,7 @@ def after_run(project: Project, store: Store, report: RunReport, error: Exceptio
         return []
     now = now or datetime.now(UTC)
     try:
-        found, fine = assess(project, store, report, error)
+        found, fine = assess(project, store, report, error, now=now)
         for problem in found:
             alerts.open_alert(store, key=problem.key, subject=problem.subject, detail=problem.detail, at=now)
             if problem.grown:
@@ -84,7 +94,8 @@ def after_run(project: Project, store: Store, report: RunReport, error: Exceptio
                 f"after the next run{_advice(project)}"]
 
 
-def assess(project: Project, store: Store, report: RunReport, error: Exception | None):
+def assess(project: Project, store: Store, report: RunReport, error: Exception | None, *,
+           now: datetime | None = None):
     """(the problems this run finds, fine(key): whether this run shows an open problem `key` has gone).
 
     The run is not yet in the history: its own source results are counted here. Only what the run
@@ -122,6 +133,8 @@ def assess(project: Project, store: Store, report: RunReport, error: Exception |
     undelivered = _undelivered(project, store, latest) if latest is not None else None
     if undelivered is not None:
         found.append(undelivered)
+    reported = _provider_problems(project, store, latest, now or datetime.now(UTC)) if latest is not None else []
+    found += reported
     killed = history.last_runs(store, KILLED_RUNS + 1)[1:]  # those before this one, which is unfinished
     if len(killed) == KILLED_RUNS and all(run.finished is None for run in killed):
         found.append(Problem(
@@ -152,6 +165,8 @@ def assess(project: Project, store: Store, report: RunReport, error: Exception |
             return what not in configured or (what in results and results[what].ok and what not in report.skipped)
         if kind == "run":
             return what == mode and not run_failed
+        if kind in ("complaints", "webhook"):  # an older issue's complaints are told; the webhook heard at last
+            return key not in {problem.key for problem in reported}
         if kind == "deliveries" and what.isdigit():
             if latest is None or int(what) != latest.number:  # an older issue can no longer be sent again
                 return True
@@ -253,6 +268,41 @@ def _run_problem(report: RunReport, error: Exception | None) -> Problem:
         f"The {report.mode} as of {report.as_of} failed: {why}.\nWhat was fetched is saved. What to do: fix "
         f"the cause above, then run `pipeline {report.mode.split()[0]}` again, or let `pipeline schedule` retry "
         f"it by itself (until its catch-up window closes). `pipeline status` shows every run.")
+
+
+def _provider_problems(project: Project, store: Store, latest, now: datetime) -> list[Problem]:
+    """What SendGrid reports, or does not, of the latest issue: its spam-report rate above `SPAM_ALERT_RATE`
+    (`complaints:N`), and an Event Webhook never heard by a serve listening for it (`webhook:silent`)."""
+    found = []
+    read = store._rows
+    sent = journal.counts(store, latest.number).get(latest.number, {}).get(journal.SENT, 0)
+    spam = provider_reports.complaints(read, latest.number, latest.created_at)
+    if sent and spam / sent > SPAM_ALERT_RATE:
+        found.append(Problem(
+            f"complaints:{latest.number}", f"issue {latest.number}: {spam} of the {sent} it reached reported it as "
+            f"spam ({spam / sent:.2%}, above {SPAM_ALERT_RATE:.1%})",
+            f"{spam} of the {sent} subscribers issue {latest.number} reached reported it as spam ({spam / sent:.2%}); "
+            f"Gmail asks senders to stay below 0.1% and filters or refuses their mail from 0.3%, and SendGrid may "
+            f"review an account whose rate stays high. They are off the list already (complained). What to do: make "
+            f"sure everyone on the list asked for it (imported lists, old addresses), that the sender's name and the "
+            f"subject say who it is from, and that the unsubscribe link is plain to see; `pipeline subscribers list "
+            f"--status complained` shows who, and `pipeline status` the rate."))
+    heard = provider_reports.last_heard(read)
+    listening = provider_reports.listening_since(read)
+    went = provider_reports.first_sent(read, latest.number, "sendgrid")
+    if heard is None and listening is not None and went is not None and now - went >= SILENT_AFTER:
+        url = project.core.site_url.rstrip("/") + "/webhooks/sendgrid"
+        found.append(Problem(
+            "webhook:silent", "SendGrid's Event Webhook has never reached pipeline serve",
+            f"Issue {latest.number} went out through SendGrid on {went:%Y-%m-%d %H:%M} UTC, `pipeline serve` listens "
+            f"for SendGrid's Event Webhook (it last started on {listening:%Y-%m-%d %H:%M} UTC with the verification "
+            f"key), and no event of SendGrid's has ever arrived: every bounce, spam report and unsubscribe SendGrid "
+            f"sees is lost. What to do: in SendGrid (Settings, Mail Settings, Event Webhook) check the Post URL is "
+            f"{url}, that the webhook is enabled with the bounce, dropped, spam report and unsubscribe events and "
+            f"signed, and that the proxy before serve passes /webhooks/ to it (README, \"Subscribers and `pipeline "
+            f"serve`\"); SendGrid's \"Test Your Integration\" posts a sample, and `pipeline status` then shows when it "
+            f"arrived."))
+    return found
 
 
 def _undelivered(project: Project, store: Store, latest) -> Problem | None:

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipeline import scheduler
+from pipeline.alerts import SPAM_ALERT_RATE
 from pipeline.cli import write_json
 from pipeline.commands.core import _console
 from pipeline.config import Project, load_project
@@ -25,7 +26,7 @@ from pipeline.errors import ConfigError, PipelineError
 from pipeline.redact import redact_text
 from pipeline.runner import LOCK_FILE, state_path
 from pipeline.scheduler import due, missed, next_slot
-from pipeline.state import Store, alerts, history, journal, suppression_log
+from pipeline.state import Store, alerts, history, journal, provider_reports, suppression_log
 from pipeline.state import store as store_state
 from pipeline.state.access import unopenable
 from pipeline.state.store import damaged, is_damage
@@ -51,7 +52,7 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
     data: dict = {"project": project.core.name, "state": str(path), "latest_issue": None, "issue": None,
                   "deliveries": None, "never_sent": 0, "runs": [], "latest": {}, "running": False, "sources": [],
                   "next": _next_times(project, None, now),
-                  "problems": [], "reapplied": None, "unchecked_suppressions": 0}
+                  "problems": [], "reapplied": None, "unchecked_suppressions": 0, "provider": None}
     found: dict[str, history.SourceHealth] = {}
     skipped: dict[str, list[str]] = {}
     if path.exists():
@@ -71,6 +72,7 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
                 data["deliveries"] = {status: counts.get(status, 0) for status in STATUSES}
                 data["never_sent"] = len(scheduler.never_sent(store, project, latest))
             data["next"] = _next_times(project, store, now)
+            data["provider"] = _provider(store, project, latest, now)
             if (replayed := suppression_log.last_replay(store._rows)) is not None:  # after a backup was put back
                 data["reapplied"] = {"count": replayed[1], "at": _local(replayed[0], project)}
             # Entries of the log this database has not been checked against (it was just put back): nothing is read
@@ -91,6 +93,41 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
         data["sources"].append(shown)
     data["running"] = _running(project)
     return data
+
+
+def _provider(store: Store, project: Project, latest, now: datetime) -> dict:
+    """Who left how since the latest issue went out and over the last 30 days, that issue's spam-report rate (of
+    those it reached), and when SendGrid's Event Webhook was last heard and a serve last started listening for it."""
+    read = store._rows
+    sent = journal.counts(store, latest.number).get(latest.number, Counter())[journal.SENT] if latest else 0
+    spam = provider_reports.complaints(read, latest.number, latest.created_at) if latest else 0
+    return {"left_since_latest_issue": provider_reports.departures(read, latest.created_at) if latest else None,
+            "left_last_30_days": provider_reports.departures(read, now - timedelta(days=30)),
+            "spam_reports": spam, "spam_rate": round(spam / sent, 6) if sent else None,
+            "last_event": _local(provider_reports.last_heard(read), project),
+            "webhook_listening_since": _local(provider_reports.listening_since(read), project),
+            "sendgrid": bool(latest and provider_reports.first_sent(read, latest.number, "sendgrid"))}
+
+
+def _print_provider(console, data: dict) -> None:
+    shown = data.get("provider")
+    if not shown:
+        return
+
+    def left(counts: dict) -> str:
+        return (f"{counts['bounced']} bounced, {counts['complained']} reported spam, {counts['unsubscribed']} "
+                f"unsubscribed")
+
+    since = data["issue"]
+    lines = [f"since issue {since['number']} went out: {left(shown['left_since_latest_issue'])}"] if since else []
+    lines.append(f"last 30 days: {left(shown['left_last_30_days'])}")
+    rate = shown["spam_rate"]
+    if rate is not None and shown["spam_reports"]:
+        lines.append(f"spam-report rate of the latest issue {rate:.2%} (alert above {SPAM_ALERT_RATE:.1%})")
+    said = f"left the list: {'; '.join(lines)}"
+    if shown["sendgrid"] or shown["last_event"] or shown["webhook_listening_since"]:
+        said += f". SendGrid's last event: {_short(shown['last_event']) if shown['last_event'] else 'never'}"
+    console.print(said, soft_wrap=True)
 
 
 def _running(project: Project) -> bool:
@@ -223,6 +260,7 @@ def _print_status(data: dict) -> None:
         console.print(f"[yellow]suppression log:[/yellow] {count} {'entry' if count == 1 else 'entries'} of people who "
                       f"left not yet checked against this database (put back from a backup?): the next run, `serve` "
                       f"or `subscribers` command takes whoever they name off the list again first", soft_wrap=True)
+    _print_provider(console, data)
     for problem in data["problems"]:
         told = f"organisers told {_short(problem['told'])}" if problem["told"] else "organisers not told yet"
         console.print(f"[red]problem:[/red] {escape(problem['subject'])} (since {_short(problem['since'])}; {told})",

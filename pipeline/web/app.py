@@ -16,9 +16,11 @@ any route runs (`hosts.py`).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from urllib.parse import unquote
 
 from starlette.applications import Starlette
@@ -30,7 +32,7 @@ from starlette.routing import Route
 from pipeline.config import Project
 from pipeline.errors import ConfigError
 from pipeline.runner import state_path
-from pipeline.state import Store
+from pipeline.state import Store, provider_reports
 from pipeline.state.access import cannot_open
 from pipeline.subscribers.signing import Links, signing_secret
 from pipeline.subscribers.suppressions import keep as keep_suppressions
@@ -64,6 +66,9 @@ def build_app(project: Project) -> Starlette:
     except (OSError, sqlite3.Error) as exc:  # the line every command gives: its rights, a folder in its place, damage
         raise cannot_open(path, exc) or exc from None
     keep_suppressions(store, project)
+    # whether SendGrid's Event Webhook can be heard here: a serve listening whose webhook is never heard is an alert
+    listening = webhooks.usable(os.environ.get(settings.webhook_key_env, ""))
+    provider_reports.listening(store, datetime.now(UTC) if listening else None)
     window = settings.limit_minutes * 60
     page_renderer = Pages(project)
     web = pages.Web(project, store, page_renderer, Links(project, secret), FormTokens(secret),

@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from pipeline.state import Store
+from pipeline.state import Store, provider_reports
 from pipeline.state.subscribers import suppress_all
 from pipeline.subscribers.provider_events import sendgrid_suppressions
 from pipeline.web.server_log import Sparing
@@ -139,6 +139,12 @@ def _verifier(key: str, variable: str, said: set[str]) -> EventWebhook | None:
     return None
 
 
+def usable(key: str) -> bool:
+    """Whether `key` (the variable's value) could verify SendGrid's posts: `pipeline serve` records at start that it
+    listens (`provider_reports.listening`), so that a webhook SendGrid never reaches is noticed (the alerts)."""
+    return _p256("".join(key.split()))
+
+
 def _p256(key: str) -> bool:
     """Whether `key` (base64 DER, as SendGrid shows it) is an ECDSA P-256 public key; judged here, not by the
     object the sendgrid library makes of it, which has been of three libraries' types across its versions."""
@@ -168,6 +174,7 @@ def _apply(store: Store, body: bytes, at: datetime) -> int | None:
     """How many addresses the batch `body` suppressed (`PER_TRANSACTION` at a time); None when it is not JSON. Called
     in a worker thread: reading a batch of thousands of events (each address spelt as the list keeps it) takes
     seconds, which on the event loop would hold up every other request the while."""
+    provider_reports.heard(store, at)  # SendGrid reaches us, whatever the batch holds
     try:
         events = json.loads(body)
     except (ValueError, RecursionError):  # (nested deeper than the parser goes: not a batch of events either)

@@ -80,6 +80,28 @@ def test_a_failure_to_take_someone_off_the_invalid_emails_list_is_said_and_tried
     assert not fake.suppressed("bob@example.org") and fake.delivered()["bob@example.org"] == 3
 
 
+def test_a_confirmation_goes_even_when_sendgrid_will_not_take_its_address_off_the_invalid_emails_list(
+        fake, write_project, monkeypatch, caplog):
+    """The delete before a confirmation failing (a key without the Suppressions permission: 403) stops no one from
+    joining: the confirmation still goes, and serve's log says so in one line, without the address."""
+    import logging
+
+    from tests.fake_sendgrid import _error
+
+    monkeypatch.setenv("TEST_SECRET_H152", "a-secret-long-enough-for-links")
+    config = _sendgrid_project(fake, write_project, "email,name\nann@example.org,Ann\n")
+    real = fake._delete_suppression
+    fake._delete_suppression = lambda entry, headers, raw, where: _error(403, "access forbidden")
+    try:
+        with caplog.at_level(logging.WARNING, logger="pipeline.send"):
+            _come_back_through_serve(fake, config, "dora@example.org")  # she joins: confirmation mailed, followed
+    finally:
+        fake._delete_suppression = real
+    assert fake.delivered()["dora@example.org"] == 1
+    said = [r.getMessage() for r in caplog.records if "invalid emails" in r.getMessage()]
+    assert said and "403" in said[0] and "dora@example.org" not in said[0], said
+
+
 # -- 2. What SendGrid reports reaches the organiser -----------------------------------------------------------------
 
 READERS = "email,name\nann@example.org,Ann\nbob@example.org,Bob\ncy@example.org,Cy\ndan@example.org,Dan\n"

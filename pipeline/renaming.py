@@ -204,7 +204,8 @@ def renamed_without_saying(project: Project, store: Store, firsts: dict[str, lis
         old, count = best
         table = project.listed_in.get(name, name)
         said.append((_where(project, table), f"{items_text(count)} of its first fetch are stored already under "
-                     f"{old!r}, which is no longer in {project.config_path.name}, so each is shown twice; "
+                     f"{old!r}, which is no longer in {project.config_path.name}, so each is stored twice, with a page "
+                     f"of its own; "
                      + _what_to_do(project, name, old)))
     return said
 

@@ -199,7 +199,7 @@ def change_what(change: Change, tz: ZoneInfo) -> str:
         same_day = rest and new_when.startswith(f"{day}, ")
         parts.append(f"now {new_when}, not {rest if same_day else old_when}")
     new_venue, old_venue = fit(one_line(event.venue), FIELD_CHARS), fit(one_line(was.venue), FIELD_CHARS)
-    if new_venue != old_venue:
+    if new_venue.casefold() != old_venue.casefold():  # the same place typed again in capitals is no move
         parts.append(f"now at {new_venue}, not {old_venue}" if new_venue and old_venue
                      else f"now at {new_venue}" if new_venue else f"venue to be announced, not {old_venue}")
     return "; ".join(parts)  # "" when nothing shown changed (the zone named another way, the same times)

@@ -37,13 +37,17 @@ def facts_of(data: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def same(was: dict[str, Any], now: dict[str, Any]) -> bool:
-    """Whether two `facts` say the same: moments compared as moments (one written with another offset is the same)."""
+    """Whether two `facts` say the same: moments compared as moments (one written with another offset is the same),
+    venues regardless of case (the same place typed again in capitals)."""
     if was.keys() != now.keys():
         return False
     for key, value in was.items():
         other = now[key]
         if key in ("start", "end") and value and other:
             if datetime.fromisoformat(value) != datetime.fromisoformat(other):
+                return False
+        elif key == "venue" and isinstance(value, str) and isinstance(other, str):
+            if value.casefold() != other.casefold():
                 return False
         elif value != other:
             return False

@@ -1,0 +1,39 @@
+"""Review h199: what "Changed since issue N" (h197) and the provider alerts (h198) got wrong."""
+
+from __future__ import annotations
+
+import re
+
+from tests.test_review_h197 import issue, project, seminar, web_version
+
+
+def test_a_venue_respelt_only_in_case_tells_nothing(write_project, feed_server):
+    """Seminar 4's venue is typed again as 'Leeds Beckett university': the same place, nothing for anyone to act
+    on, as a venue only spaced differently is. April's issue said it had moved."""
+    config = project(write_project, feed_server)
+    issue(config, "2016-03-01", 1)
+    (config.parent / "events.toml").write_text(
+        seminar(4, "2016-06-23T13:30:00", "2016-06-23T16:00:00", "LEEDS BECKETT  University")
+        + seminar(5, "2016-05-18T10:00:00", "2016-05-18T16:00:00", "St Catherine's")
+        + seminar(6, "2016-07-06T10:00:00", "2016-07-06T16:00:00", "York", posted="2016-03-10"))
+    text, html = issue(config, "2016-04-01", 2)["fay@example.org"]
+    assert "Seminar 6" in text
+    assert "Changed since" not in text and "CHANGED SINCE" not in text and "Changed since" not in html
+
+
+def test_a_cancelled_events_link_is_to_no_missing_page(write_project, feed_server):
+    """Seminar 5 (no URL of its own: its page on the site) is cancelled: the email's 'cancelled' line links its page,
+    which the site keeps, saying it was withdrawn."""
+    config = project(write_project, feed_server)
+    issue(config, "2016-03-01", 1)
+    (config.parent / "events.toml").write_text(
+        seminar(4, "2016-06-23T13:30:00", "2016-06-23T16:00:00", "Leeds Beckett University")
+        + seminar(6, "2016-07-06T10:00:00", "2016-07-06T16:00:00", "York", posted="2016-03-10"))
+    text, html = issue(config, "2016-04-01", 2)["fay@example.org"]
+    changed = text[text.index("CHANGED SINCE"):]
+    assert "cancelled" in changed
+    site = config.parent / "out"
+    for link in re.findall(r"https://net\.example\.org/(\S+)", changed.split("EVENTS")[0]):
+        path = link.split("?")[0].split("#")[0]
+        assert "withdrawn by the organisers" in (site / path / "index.html").read_text(), link
+    assert "cancelled" in web_version(config, 2)

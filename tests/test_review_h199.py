@@ -37,3 +37,33 @@ def test_a_cancelled_events_link_is_to_no_missing_page(write_project, feed_serve
         path = link.split("?")[0].split("#")[0]
         assert "withdrawn by the organisers" in (site / path / "index.html").read_text(), link
     assert "cancelled" in web_version(config, 2)
+
+
+def test_the_upgrade_takes_an_event_corrected_under_a_new_id_as_on_not_cancelled(write_project, feed_server):
+    """Before the upgrade, seminar 5's `id` was corrected in events.toml: its old id is withdrawn, the same event on
+    under the new one. The upgrade step took every withdrawn item of an issue as told cancelled, so the next issue
+    said seminar 5 was 'on again', of an event no issue ever said was cancelled."""
+    import sqlite3
+
+    config = project(write_project, feed_server)
+    issue(config, "2016-03-01", 1)
+    folder = config.parent
+    (folder / "events.toml").write_text(
+        seminar(4, "2016-06-23T13:30:00", "2016-06-23T16:00:00", "Leeds Beckett University")
+        + seminar(5, "2016-05-18T10:00:00", "2016-05-18T16:00:00", "St Catherine's").replace(
+            'id = "seminar-5"', 'id = "seminar-5-leeds"'))
+    from pipeline.cli import main
+
+    assert main(["refresh", "-c", str(config), "--as-of", "2016-03-15"]) == 0  # as the version before did
+    (database,) = folder.glob("**/pipeline.sqlite")
+    with sqlite3.connect(database) as db:  # as the version before left it
+        db.execute("DROP TABLE told")
+        db.execute("DROP TABLE edition_changes")
+        db.execute("PRAGMA user_version = 17")
+    (folder / "events.toml").write_text(
+        (folder / "events.toml").read_text()
+        + seminar(6, "2016-07-06T10:00:00", "2016-07-06T16:00:00", "York", posted="2016-03-10"))
+    text, html = issue(config, "2016-04-01", 2)["fay@example.org"]
+    assert "Seminar 6" in text
+    assert "on again" not in text and "CHANGED SINCE" not in text
+    assert "Seminar 5" not in text, text

@@ -725,7 +725,10 @@ def _mailed(db: sqlite3.Connection) -> None:
 def _told(db: sqlite3.Connection) -> None:
     """What the issues told of each job and event (user_version 18). Of the issues made before, what they said is not
     known: each job and event in one is taken to have been told as it is now (cancelled if withdrawn), so that the
-    next issue tells only what changes from now on, not what may have been told in a post of its own already."""
+    next issue tells only what changes from now on, not what may have been told in a post of its own already. One
+    withdrawn because it is back under a new id (`successors.py`: an event whose id was corrected) is on, as that one
+    is now: taken as told cancelled, the next issue would say it was "on again"."""
+    from pipeline.state.successors import successors_in
     from pipeline.state.told import CANCELLED, facts_of
 
     for statement in _statements(TOLD):
@@ -733,10 +736,16 @@ def _told(db: sqlite3.Connection) -> None:
     if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'withdrawn'").fetchall():
         return  # a new database: no issue yet (`withdrawn` is made with the tables, after the steps)
     withdrawn = {item for (item,) in db.execute("SELECT item FROM withdrawn")}
+    taken_by = successors_in(lambda sql: db.execute(sql).fetchall())
+    now_of = {item: json.loads(data) for item, data in db.execute(
+        "SELECT id, data FROM items WHERE id IN (SELECT value FROM json_each(?))", (json.dumps([*taken_by.values()]),))}
     rows = db.execute("SELECT e.number, i.id, i.data FROM editions e, json_each(e.item_ids) j "
                       "JOIN items i ON i.id = j.value WHERE i.kind IN ('job', 'event') ORDER BY e.number").fetchall()
     for number, item, data in rows:
-        facts = CANCELLED if item in withdrawn else facts_of(json.loads(data))
+        if item in withdrawn:
+            facts = facts_of(now_of[taken_by[item]]) if taken_by.get(item) in now_of else CANCELLED
+        else:
+            facts = facts_of(json.loads(data))
         if facts is not None:
             db.execute("INSERT OR REPLACE INTO told (item, edition, facts) VALUES (?, ?, ?)",
                        (item, number, json.dumps(facts, sort_keys=True)))

@@ -12,6 +12,8 @@ while it was listed (a series of drop-ins put in the file at once under one titl
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from pipeline.state.store import Store
 
 # Of each withdrawn item, each other item stored with its source, kind, date and title, first seen after it was last
@@ -29,8 +31,13 @@ ORDER BY o.id, n.id
 def successors(store: Store) -> dict[str, str]:
     """withdrawn item id -> the id of the item that took its place (see the module's docstring); of two such items
     not withdrawn, neither. Several withdrawn items may lead to one (a slug changed twice)."""
+    return successors_in(store._rows)
+
+
+def successors_in(read: Callable[[str], Iterable[tuple]]) -> dict[str, str]:
+    """`successors`, of the rows `read(sql)` gives (a schema step's connection: `lambda sql: db.execute(sql)`)."""
     found: dict[str, str | None] = {}
-    for old, new, gone in store._rows(_CANDIDATES):
+    for old, new, gone in read(_CANDIDATES):
         if not gone:
             found[old] = None if old in found else new
     return {old: new for old, new in found.items() if new is not None}

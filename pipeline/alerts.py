@@ -11,9 +11,10 @@ Six kinds of problem, each with a key of its own in the state database (`state/a
 - `complaints:N`: more than `SPAM_ALERT_RATE` (0.3%, Gmail's limit for senders) of those the latest issue, N,
   reached reported it as spam (SendGrid's Event Webhook: `spamreport`), however small the list;
 - `webhook:silent`: the latest issue went out through the `sendgrid` delivery more than `SILENT_AFTER` (a day)
-  ago, a `pipeline serve` listens for SendGrid's Event Webhook (it last started with a usable key), and no event
-  of SendGrid's has ever arrived: its Post URL, or the proxy before serve, is wrong, and every bounce, spam report
-  and unsubscribe SendGrid sees is lost.
+  ago, a `pipeline serve` listens for SendGrid's Event Webhook (it last started with a usable key, more than a day
+  ago too: one started after the issue went is given a day of its own), and no event of SendGrid's has ever
+  arrived: its Post URL, or the proxy before serve, is wrong, and every bounce, spam report and unsubscribe SendGrid
+  sees is lost.
 
 A damaged state database stops a run before anything else (`database_damaged`): the organisers
 hear of it once, remembered by a file beside the database, until a run finds it sound again. A state folder or
@@ -290,7 +291,7 @@ def _provider_problems(project: Project, store: Store, latest, now: datetime) ->
     heard = provider_reports.last_heard(read)
     listening = provider_reports.listening_since(read)
     went = provider_reports.first_sent(read, latest.number, "sendgrid")
-    if heard is None and listening is not None and went is not None and now - went >= SILENT_AFTER:
+    if heard is None and listening is not None and went is not None and now - max(went, listening) >= SILENT_AFTER:
         url = project.core.site_url.rstrip("/") + "/webhooks/sendgrid"
         found.append(Problem(
             "webhook:silent", "SendGrid's Event Webhook has never reached pipeline serve",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from pipeline.cli import main
 from tests.test_review_h197 import issue, project, seminar, web_version
 
 
@@ -52,8 +53,6 @@ def test_the_upgrade_takes_an_event_corrected_under_a_new_id_as_on_not_cancelled
         seminar(4, "2016-06-23T13:30:00", "2016-06-23T16:00:00", "Leeds Beckett University")
         + seminar(5, "2016-05-18T10:00:00", "2016-05-18T16:00:00", "St Catherine's").replace(
             'id = "seminar-5"', 'id = "seminar-5-leeds"'))
-    from pipeline.cli import main
-
     assert main(["refresh", "-c", str(config), "--as-of", "2016-03-15"]) == 0  # as the version before did
     (database,) = folder.glob("**/pipeline.sqlite")
     with sqlite3.connect(database) as db:  # as the version before left it
@@ -67,3 +66,32 @@ def test_the_upgrade_takes_an_event_corrected_under_a_new_id_as_on_not_cancelled
     assert "Seminar 6" in text
     assert "on again" not in text and "CHANGED SINCE" not in text
     assert "Seminar 5" not in text, text
+
+
+def test_a_serve_started_after_the_issue_went_is_given_a_day_before_the_webhook_is_called_silent(
+        fake, write_project, monkeypatch):
+    """Issue 1 went out through SendGrid two days ago; `pipeline serve` was only started now. The alert
+    `webhook:silent` opened at the next run, before SendGrid had had a moment to post anything to it: a day of
+    listening is what tells a wrong Post URL from a quiet one."""
+    import sqlite3
+
+    from tests.test_review_h198 import _open_alerts, _reporting_project, _webhook
+
+    config, key = _reporting_project(fake, write_project, monkeypatch)
+    db = sqlite3.connect(config.parent / "state" / "pipeline.sqlite")  # the issue went out two days ago
+    with db:
+        db.execute("UPDATE deliveries SET updated_at = datetime(updated_at, '-2 days') || '+00:00'")
+    db.close()
+    assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
+    assert "webhook:silent" not in _open_alerts(config)  # no serve listens
+
+    _webhook(config, key, [])  # serve started now, with its key
+    assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
+    assert "webhook:silent" not in _open_alerts(config), _open_alerts(config)
+
+    db = sqlite3.connect(config.parent / "state" / "pipeline.sqlite")  # it has listened for two days: silent
+    with db:
+        db.execute("UPDATE counters SET value = value - 2 * 86400 WHERE name = 'sendgrid webhook: listening'")
+    db.close()
+    assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
+    assert "webhook:silent" in _open_alerts(config), _open_alerts(config)

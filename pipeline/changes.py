@@ -4,7 +4,8 @@ An issue records what it told of each job and event (`pipeline/state/told.py`: a
 and place). When the next issue is made, each one recorded is compared with what it is now: moved (another day, time,
 or venue), its closing date changed, or taken out of its file (an event cancelled, a job withdrawn; one back under a
 new id, `pipeline/state/successors.py`, is the same item, compared as it is now). What differs is told in that issue,
-and becomes what was told: a change is told once, and one changed back to what was told before has nothing to tell.
+and becomes what was told (one that shows nothing, the zone named another way, is left out by `edition.py`): a
+change is told once, and one changed back to what was told before has nothing to tell.
 Nothing is told of an event that was over, or a job that had closed, by what was told (a cancelled seminar that had
 already taken place is tidying up), unless what it is now makes it current again (a job's closing date extended).
 Posts and news are not followed: an edit of one is nothing to tell.

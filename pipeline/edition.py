@@ -218,7 +218,12 @@ def prepare_edition(store: Store, as_of: date, tz: ZoneInfo, network: str, momen
         return None
     merged = merge_duplicates(chosen)
     items = merged.items
-    by_item = {change.item.id: change for change in changes_since(store, max(end, moment), horizon)}
+    from pipeline.item_view import change_what  # (item_view imports this module)
+
+    # A change that shows nothing (the zone named another way, the same times) is neither told nor recorded: it would
+    # send a subscriber whose themes choose nothing new an issue with nothing in it (the email sink's `groups`)
+    by_item = {change.item.id: change for change in changes_since(store, max(end, moment), horizon)
+               if change_what(change, tz)}
     changes = [by_item[item.id] for item in order([change.item for change in by_item.values()])]
     if not record:
         latest = store.latest_edition()

@@ -95,3 +95,24 @@ def test_a_serve_started_after_the_issue_went_is_given_a_day_before_the_webhook_
     db.close()
     assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
     assert "webhook:silent" in _open_alerts(config), _open_alerts(config)
+
+
+def test_a_change_that_shows_nothing_sends_no_empty_issue(write_project, feed_server):
+    """Hal follows peer support (events follow themes here). The peer support drop-in March's issue sent him is
+    written again with its zone named Europe/Jersey, the same times (a change `changes.py` records, that shows
+    nothing). April's issue has nothing new for him: he was sent an issue with nothing in it."""
+    config = project(write_project, feed_server)
+    config.write_text(config.read_text().replace('always_include = ["event"]', "always_include = []"))
+    (config.parent / "subscribers.csv").write_text("email,name,themes\nfay@example.org,Fay,\n"
+                                                   "hal@example.org,Hal,peer support\n")
+    drop_in = seminar(9, "2016-06-23T13:30:00", "2016-06-23T16:00:00", "Leeds").replace(
+        'venue = "Leeds"', 'venue = "Leeds"\nthemes = ["peer support"]')
+    events = config.parent / "events.toml"
+    events.write_text(drop_in)
+    assert "Seminar 9" in issue(config, "2016-03-01", 1)["hal@example.org"][0]
+    events.write_text(drop_in.replace('timezone = "Europe/London"', 'timezone = "Europe/Jersey"')
+                      + seminar(6, "2016-07-06T10:00:00", "2016-07-06T16:00:00", "York", posted="2016-03-10"))
+    second = issue(config, "2016-04-01", 2)
+    assert "Seminar 6" in second["fay@example.org"][0]
+    assert "Changed since" not in second["fay@example.org"][1]
+    assert "hal@example.org" not in second, second.get("hal@example.org", ("",))[0]

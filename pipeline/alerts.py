@@ -11,10 +11,10 @@ Six kinds of problem, each with a key of its own in the state database (`state/a
 - `complaints:N`: more than `SPAM_ALERT_RATE` (0.3%, Gmail's limit for senders) of those the latest issue, N,
   reached reported it as spam (SendGrid's Event Webhook: `spamreport`), however small the list;
 - `webhook:silent`: the latest issue went out through the `sendgrid` delivery more than `SILENT_AFTER` (a day)
-  ago, a `pipeline serve` listens for SendGrid's Event Webhook (it last started with a usable key, more than a day
-  ago too: one started after the issue went is given a day of its own), and no event of SendGrid's has ever
-  arrived: its Post URL, or the proxy before serve, is wrong, and every bounce, spam report and unsubscribe SendGrid
-  sees is lost.
+  ago, a `pipeline serve` listens for SendGrid's Event Webhook (it began listening with a usable key more than a
+  day ago too, restarts not counting: one started after the issue went is given a day of its own), and no event
+  of SendGrid's has ever arrived: its Post URL, or the proxy before serve, is wrong, and every bounce, spam report
+  and unsubscribe SendGrid sees is lost.
 
 A damaged state database stops a run before anything else (`database_damaged`): the organisers
 hear of it once, remembered by a file beside the database, until a run finds it sound again. A state folder or
@@ -296,13 +296,13 @@ def _provider_problems(project: Project, store: Store, latest, now: datetime) ->
         found.append(Problem(
             "webhook:silent", "SendGrid's Event Webhook has never reached pipeline serve",
             f"Issue {latest.number} went out through SendGrid on {went:%Y-%m-%d %H:%M} UTC, `pipeline serve` listens "
-            f"for SendGrid's Event Webhook (it last started on {listening:%Y-%m-%d %H:%M} UTC with the verification "
-            f"key), and no event of SendGrid's has ever arrived: every bounce, spam report and unsubscribe SendGrid "
-            f"sees is lost. What to do: in SendGrid (Settings, Mail Settings, Event Webhook) check the Post URL is "
-            f"{url}, that the webhook is enabled with the bounce, dropped, spam report and unsubscribe events and "
-            f"signed, and that the proxy before serve passes /webhooks/ to it (README, \"Subscribers and `pipeline "
-            f"serve`\"); SendGrid's \"Test Your Integration\" posts a sample, and `pipeline status` then shows when it "
-            f"arrived."))
+            f"for SendGrid's Event Webhook (it has listened since {listening:%Y-%m-%d %H:%M} UTC, with the "
+            f"verification key), and no event of SendGrid's has ever arrived: every bounce, spam report and "
+            f"unsubscribe SendGrid sees is lost. What to do: in SendGrid (Settings, Mail Settings, Event Webhook) "
+            f"check the Post URL is {url}, that the webhook is enabled with the bounce, dropped, spam report and "
+            f"unsubscribe events and signed, and that the proxy before serve passes /webhooks/ to it (README, "
+            f"\"Subscribers and `pipeline serve`\"); SendGrid's \"Test Your Integration\" posts a sample, and "
+            f"`pipeline status` then shows when it arrived."))
     return found
 
 

@@ -116,3 +116,23 @@ def test_a_change_that_shows_nothing_sends_no_empty_issue(write_project, feed_se
     assert "Seminar 6" in second["fay@example.org"][0]
     assert "Changed since" not in second["fay@example.org"][1]
     assert "hal@example.org" not in second, second.get("hal@example.org", ("",))[0]
+
+
+def test_a_serve_restarted_every_day_does_not_put_off_the_silent_webhook_alert_for_ever(
+        fake, write_project, monkeypatch):
+    """The day of grace a serve started after the issue went is given is counted from when it began listening, not
+    from its latest restart: a serve restarted daily (a deploy, a reboot) would otherwise never be called silent."""
+    import sqlite3
+
+    from tests.test_review_h198 import _open_alerts, _reporting_project, _webhook
+
+    config, key = _reporting_project(fake, write_project, monkeypatch)
+    _webhook(config, key, [])  # serve started with its key
+    db = sqlite3.connect(config.parent / "state" / "pipeline.sqlite")  # two days ago, as the issue went
+    with db:
+        db.execute("UPDATE deliveries SET updated_at = datetime(updated_at, '-2 days') || '+00:00'")
+        db.execute("UPDATE counters SET value = value - 2 * 86400 WHERE name = 'sendgrid webhook: listening'")
+    db.close()
+    _webhook(config, key, [])  # restarted now
+    assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
+    assert "webhook:silent" in _open_alerts(config), _open_alerts(config)

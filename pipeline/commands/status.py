@@ -97,7 +97,7 @@ def status_data(project: Project, *, runs: int = 10, now: datetime | None = None
 
 def _provider(store: Store, project: Project, latest, now: datetime) -> dict:
     """Who left how since the latest issue went out and over the last 30 days, that issue's spam-report rate (of
-    those it reached), and when SendGrid's Event Webhook was last heard and a serve last started listening for it."""
+    those it reached), and when SendGrid's Event Webhook was last heard and a serve began listening for it."""
     read = store._rows
     sent = journal.counts(store, latest.number).get(latest.number, Counter())[journal.SENT] if latest else 0
     spam = provider_reports.complaints(read, latest.number, latest.created_at) if latest else 0

@@ -6,8 +6,10 @@ No table of its own: the two moments are rows of `counters` (name -> Unix second
 
     'sendgrid webhook: heard'       the latest post of SendGrid's Event Webhook that verified (`heard`), whatever
                                     it held (delivered, open...: the webhook reaches serve)
-    'sendgrid webhook: listening'   when a `pipeline serve` with a usable verification key last started
-                                    (`listening`); the row goes when one starts without one
+    'sendgrid webhook: listening'   when a `pipeline serve` with a usable verification key began listening
+                                    (`listening`): its first start since, kept across restarts (a serve
+                                    restarted daily is the same listener); the row goes when one starts
+                                    without one
 
 Departures are read from the consent record (`subscriber_events`): each change to unsubscribed, bounced or
 complained, however it came (a link, the one-click header, the webhook, the organiser).
@@ -33,12 +35,14 @@ def heard(store: Store, at: datetime) -> None:
 
 
 def listening(store: Store, at: datetime | None) -> None:
-    """A `pipeline serve` started at `at` with a usable verification key; None: one started without one."""
-    if at is None:
-        with store.transaction() as db:
+    """A `pipeline serve` started at `at` with a usable verification key (kept only if none listened already: a
+    restart listens on); None: one started without one."""
+    with store.transaction() as db:
+        if at is None:
             db.execute("DELETE FROM counters WHERE name = ?", (LISTENING,))
-    else:
-        _set(store, LISTENING, at)
+        else:
+            db.execute("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                        (LISTENING, int(at.timestamp())))
 
 
 def last_heard(read: Read) -> datetime | None:

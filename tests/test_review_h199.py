@@ -136,3 +136,26 @@ def test_a_serve_restarted_every_day_does_not_put_off_the_silent_webhook_alert_f
     _webhook(config, key, [])  # restarted now
     assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
     assert "webhook:silent" in _open_alerts(config), _open_alerts(config)
+
+
+def test_a_spam_report_on_a_small_list_is_told_once_and_closes_with_the_next_issue(fake, write_project, monkeypatch):
+    """One spam report of four reached (25%) opens `complaints:1`, told once however many runs follow; the next
+    issue, which no one reports, closes it; a report of that issue opens `complaints:2`, told once more."""
+    from tests.test_review_h152 import IDN_POST
+    from tests.test_review_h198 import _event, _open_alerts, _reporting_project, _webhook
+
+    config, key = _reporting_project(fake, write_project, monkeypatch)
+
+    def told() -> int:
+        return len([body for body in fake.accepted if "org@example.org" in str(body.get("personalizations"))])
+
+    _webhook(config, key, [_event("spamreport", "bob@example.org")])
+    for _ in range(2):
+        assert main(["run", "--as-of", "2016-03-01", "-c", str(config)]) == 0
+    assert "complaints:1" in _open_alerts(config) and told() == 1
+    (config.parent / "blog" / "2016-03-10.md").write_text(IDN_POST.format(title="March", day="2016-03-10", extra=""))
+    assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 0
+    assert not [key for key in _open_alerts(config) if key.startswith("complaints:")], _open_alerts(config)
+    _webhook(config, key, [_event("spamreport", "cy@example.org")])
+    assert main(["run", "--as-of", "2016-04-01", "-c", str(config)]) == 0
+    assert "complaints:2" in _open_alerts(config) and told() == 2

@@ -155,6 +155,18 @@ class Site:
                                  for e in entries)
         return [entry for entry in entries if entry.id not in out]
 
+    @cached_property
+    def kept_for(self) -> dict[str, Facts]:
+        """Of each news item or post the lists leave out for a copy of another source linking the same page
+        (`one_per_page` over the whole site), that copy: its page names it, and the search finds it by both."""
+        first: dict[str, tuple[tuple, Facts]] = {}
+        for e in self.facts.values():
+            rank = (e.id not in self.issue_of, e.published, e.id)
+            if e.page and (e.page not in first or rank < first[e.page][0]):
+                first[e.page] = (rank, e)
+        return {e.id: first[e.page][1] for e in self.facts.values()
+                if e.page and first[e.page][1].source != e.source}
+
     def copies(self, ids: list[str]) -> set[str]:
         """Those of `ids` left out for a news item or post of another source linking the same page, as
         `duplicates.one_per_page` leaves them out (the first published is kept)."""

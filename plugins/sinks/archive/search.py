@@ -1,5 +1,6 @@
 """Search across every item from static files: search/index.json (title, url, date, kind, themes,
-summary of every item; a job's organisation and closing date, an event's time and venue, which its result
+summary of every item, the same news passed on by two sources once as the lists have it, with the themes of both
+(`Site.kept_for`); a job's organisation and closing date, an event's time and venue, which its result
 shows as the lists do, and its speakers), the same as search/index.js for a page opened from a folder (file://, where
 a browser will not fetch a file), and a small script on search/index.html. Without JavaScript the
 search page says so and links the lists by issue, theme and month.
@@ -20,14 +21,22 @@ SCRIPT_TEMPLATE = "site/search.js"
 
 
 def plan_search(built: Site) -> list[Planned]:
-    entries = list(reversed(built.facts.values()))  # newest first: the facts are oldest first
-    made_from = key(built.version, "search index 4", built.prints(entries))
+    entries = list(reversed(built.listed.values()))  # newest first: the facts are oldest first
+    # The same news passed on by two sources once, as the lists have it, found by the themes of both
+    copies: dict[str, list[Facts]] = {}
+    for copy_id, kept in built.kept_for.items():
+        copies.setdefault(kept.id, []).append(built.facts[copy_id])
+    made_from = key(built.version, "search index 5", built.prints(entries),
+                    *(f"{kept}<{built.prints(found)}" for kept, found in sorted(copies.items())))
     tz = built.project.tz
+
+    def themes(entry: Facts) -> list[str]:
+        return list(dict.fromkeys([*entry.themes, *(t for copy in copies.get(entry.id, []) for t in copy.themes)]))
 
     def records() -> list[dict]:  # each item's date as its pages give it: in the project's zone
         return [{"title": e.title, "url": site.url(built.project, e.path), "path": e.path,
                  "date": datetime.fromisoformat(e.published).astimezone(tz).date().isoformat(),
-                 "day": e.day, "kind": e.kind, "label": KIND_LABELS[e.kind], "themes": e.themes,
+                 "day": e.day, "kind": e.kind, "label": KIND_LABELS[e.kind], "themes": themes(e),
                  "summary": e.summary, **_particulars(e), **_language(built, e)} for e in entries]
 
     def as_json() -> str:

@@ -5,6 +5,7 @@ withdrawn."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from pipeline.cli import main
@@ -38,3 +39,53 @@ def test_the_search_index_has_the_same_news_from_two_partner_feeds_once(write_pr
     assert [r["title"] for r in records] == [RENEWAL]
     assert "peer support" in records[0]["themes"] and "funding" in records[0]["themes"]
     assert (out / "search" / "index.js").read_text().count(COPY) == 0
+
+
+def _canonical(page: str) -> str:
+    return re.search(r'<link rel="canonical" href="([^"]+)">', page).group(1)
+
+
+def test_the_left_out_copys_page_names_the_copy_kept_and_is_not_in_the_sitemap(write_project, feed_server):
+    """The left-out copy keeps its page (a theme only it carries lists it), but the page did not say the news is on
+    the site as the copy the issue sent, named itself canonical and was in sitemap.xml: two pages of one news for a
+    search engine, neither saying which. Now it says "The same news is on this site as …", linking the copy kept,
+    names that page as canonical, and the sitemap lists only the copy kept."""
+    out = two_partners(write_project, feed_server).parent / "out"
+    pages = {p.parent.name: p.read_text() for p in (out / "news").glob("*/index.html")}
+    (kept,) = [name for name, page in pages.items() if f"<h1>{RENEWAL}" in page or f">{RENEWAL}</h1>" in page]
+    (copy,) = [name for name in pages if name != kept]
+    assert f"news/{kept}/" in _canonical(pages[copy])
+    assert f'The same news is on this site as <a href="../{kept}/index.html">{RENEWAL}</a>' in pages[copy]
+    assert "The same news" not in pages[kept]
+    sitemap = (out / "sitemap.xml").read_text()
+    assert f"news/{kept}/" in sitemap and f"news/{copy}/" not in sitemap
+
+
+POST = "---\ntitle: Funding for peer support renewed\ndate: 2016-02-20\n---\nThe funding is renewed.\n"
+NEWS = "HVN: funding renewed"
+
+
+def test_the_copy_left_out_for_a_post_withdrawn_since_comes_back_everywhere_once(write_project, feed_server):
+    """A partner passed on the network's own blog post: the post went out, the partner's news was left out. The
+    post made a draft again (withdrawn), the partner's news is the news on the site: in the lists, the feed, the
+    search and the sitemap, once, its page its own again."""
+    config = network(write_project, feed_server)
+    config.write_text(config.read_text() + '\n[sources.blog]\ntype = "blog"\npath = "blog"\n')
+    (config.parent / "blog").mkdir()
+    (config.parent / "blog" / "renewal.md").write_text(POST)
+    feed_server.routes["/hvn.xml"] = Route(rss((NEWS, "http://www.net.example.org/blog/renewal/",
+                                                "Thu, 25 Feb 2016 09:00:00 +0000")))
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 0
+    out = config.parent / "out"
+    (news,) = (out / "news").glob("*/index.html")
+    assert "blog/renewal/" in _canonical(news.read_text())
+    assert [r["title"] for r in search_index(out) if "renewed" in r["title"]] == ["Funding for peer support renewed"]
+    (config.parent / "blog" / "renewal.md").write_text(POST.replace("---\n", "---\ndraft: true\n", 1))
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-02"]) == 0
+    page = news.read_text()
+    assert _canonical(page).endswith(f"news/{news.parent.name}/") and "The same news" not in page
+    assert f"news/{news.parent.name}/" in (out / "sitemap.xml").read_text()
+    assert [r["title"] for r in search_index(out) if "renewed" in r["title"]] == [NEWS]
+    for listed in ("months/2016-02/index.html", "themes/funding/index.html", "archive/issue-1.html"):
+        assert (out / listed).read_text().count(f">{NEWS}</a>") == 1, listed
+    assert (out / "feed.xml").read_text().count(f"<title>{NEWS}</title>") == 1

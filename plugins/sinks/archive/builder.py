@@ -26,7 +26,7 @@ from plugins.sinks.archive.facts import Facts, load_facts
 from plugins.sinks.archive.render import Renderer, libraries
 from plugins.sinks.archive.writer import key
 
-SITE_VERSION = "11"  # change when the code changes what any page holds: every page is made again
+SITE_VERSION = "12"  # change when the code changes what any page holds: every page is made again
 RECORDS = frozenset({Kind.JOB.value, Kind.EVENT.value})  # what announcements are merged into
 
 

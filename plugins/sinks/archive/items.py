@@ -34,9 +34,13 @@ def plan_items(built: Site) -> list[Planned]:
             merges = built.prints(built.shown(announcements[entry.id]))
         elif entry.id in merged_into:  # the job or event this announces
             merges = built.prints(built.shown([merged_into[entry.id]]))
+        # A copy of news another source's item passed on too, which the lists have in its place (`Site.kept_for`):
+        # its page names that one, as canonical too, and the sitemap lists that one alone
+        kept = built.kept_for.get(entry.id)
         made_from = key(built.version, "item", entry.path, entry.fp, built.state_of(entry),
-                        issue.number if issue else "", merges)
-        planned.append(Planned(entry.path, made_from, lambda entry=entry: _item_page(built, entry)))
+                        issue.number if issue else "", merges, f"{kept.path}|{kept.title}" if kept else "")
+        planned.append(Planned(entry.path, made_from, lambda entry=entry: _item_page(built, entry),
+                               listed=kept is None))
         if entry.kind == "event" and entry.start:  # an event with no details has nothing to put in a calendar
             planned.append(Planned(calendar_path(entry), key(built.version, "ics", entry.fp, entry.path,
                                                              built.revision(entry)),
@@ -171,6 +175,7 @@ def _item_page(built: Site, entry: Facts) -> str:
     view = item_view.item_view(item, built.project.tz, whole=True, also_url=built.also_url)
     issue = built.issue_of.get(entry.id)
     into = built.facts.get(built.merged_into.get(entry.id, ""))
+    kept = built.kept_for.get(entry.id)
     link_out = item.url and site.path_of_url(built.project, item.url) is None  # elsewhere: a partner's page
     description = entry.summary or f"{KIND_LABELS[entry.kind]} from {built.project.core.name}"
     head = Head(entry.title, description, og_type="article", image=view.image)
@@ -179,7 +184,7 @@ def _item_page(built: Site, entry: Facts) -> str:
         issue=issue, into=into, link_out=view.url if link_out else "", host=_host(item.url),
         calendar=calendar_path(entry) if entry.kind == "event" and entry.start else "", all_events=site.CALENDAR,
         lead_image=view.image if view.image and not first_image(item.body_html, view.image)[0] else "",
-        language=site.other_language(built.project, item))
+        language=site.other_language(built.project, item), kept=kept, **({"target": kept.path} if kept else {}))
 
 
 def _host(url: str) -> str:

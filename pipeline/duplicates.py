@@ -32,7 +32,8 @@ is found by `announced_elsewhere`, and the edition leaves it out: the same thing
 only one whose title is about the record alone (`about_alone`), not a roundup naming it among other news.
 
 Two announcements of different sources that link one page (two partner feeds passing on the same news) are one:
-`one_per_page` keeps the earliest, and the edition and the feed show only that one.
+`one_per_page` keeps the earliest, and the edition and the feed show only that one; once an issue has sent one,
+that one is kept, whatever an edit does to the dates later (`copies_of_stored`, `shown_in_issues`).
 
 An announcement that matches several records goes to the best match (a link, then more shared
 words, then a larger share of the record's words); a tie leaves it on its own. A record can take
@@ -61,6 +62,7 @@ from pipeline.sanitize import html_to_text
 
 RECORD_KINDS = frozenset({Kind.JOB, Kind.EVENT})
 ANNOUNCEMENT_KINDS = frozenset({Kind.NEWS, Kind.POST})
+_ANNOUNCEMENT_VALUES = frozenset(kind.value for kind in ANNOUNCEMENT_KINDS)
 MAX_EVENT_DAYS = 31  # the days of a longer event are not all taken as its dates
 
 STOP_WORDS = frozenset("""
@@ -178,6 +180,26 @@ def one_per_page(items: Sequence[Item], sent: Collection[str] = frozenset()) -> 
     out = copies_of_one_page((item.id, announced_page(item), item.source, (item.id not in sent, item.published,
                                                                            item.id)) for item in items)
     return [i for i in items if i.id not in out], [i for i in items if i.id in out]
+
+
+def copies_of_stored(entries: Iterable[tuple[str, str, str]]) -> set[str]:
+    """Of one stored issue's items, (id, page as `announced_page` gives it, source) in the order stored (those shown
+    first, the copies `one_per_page` left out last), the ids of the copies it left out: each of a page one of another
+    source stored before it links. So the issue re-made, its web version, the feeds and the site keep the copy it
+    sent, whatever an edit does to the dates later (a copy left out whose date is put right to an earlier day)."""
+    return copies_of_one_page((item_id, page, source, (position,))
+                              for position, (item_id, page, source) in enumerate(entries))
+
+
+def shown_in_issues(editions: Iterable[list[tuple[str, str, str, str]]]) -> set[str]:
+    """The ids every issue showed (or merged onto a job or event), out of each one's stored items, (id, kind, url,
+    source) in the order stored: all but the copies of one page it left out (`copies_of_stored`)."""
+    shown: set[str] = set()
+    for stored in editions:
+        entries = [(i, page_key(url or "") if kind in _ANNOUNCEMENT_VALUES else "", source)
+                   for i, kind, url, source in stored]
+        shown.update({i for i, _, _ in entries} - copies_of_stored(entries))
+    return shown
 
 
 def announced_page(item: Item) -> str:

@@ -40,6 +40,7 @@ from pipeline.duplicates import (
     RECORD_KINDS,
     announced_elsewhere,
     announced_page,
+    copies_of_stored,
     merge_duplicates,
     one_per_page,
     page_key,
@@ -241,7 +242,10 @@ def prepare_edition(store: Store, as_of: date, tz: ZoneInfo, network: str, momen
 def from_record(store: Store, record: EditionRecord) -> Edition:
     """A stored edition, its items read again, with announcements merged onto their job or event, the copies of
     one page of another source left out (their themes kept: `Edition.copies`), and what it told had changed."""
-    kept, copies = one_per_page(store.get_items(record.item_ids))
+    stored = store.get_items(record.item_ids)
+    # The copy of a page it showed is the one it stored first, whatever an edit did to the dates since
+    out = copies_of_stored((item.id, announced_page(item), item.source) for item in stored)
+    kept, copies = [i for i in stored if i.id not in out], [i for i in stored if i.id in out]
     items = merge_duplicates(kept).items
     return Edition(record.number, record.as_of, record.period_start, record.period_end, record.title, items,
                    copies=copy_themes(items, copies), changes=stored_changes(store, record.number))

@@ -89,3 +89,25 @@ def test_the_copy_left_out_for_a_post_withdrawn_since_comes_back_everywhere_once
     for listed in ("months/2016-02/index.html", "themes/funding/index.html", "archive/issue-1.html"):
         assert (out / listed).read_text().count(f">{NEWS}</a>") == 1, listed
     assert (out / "feed.xml").read_text().count(f"<title>{NEWS}</title>") == 1
+
+
+# -- the copy an issue sent stays the one shown, whatever dates change after ----------------------------------
+
+def test_the_copy_an_issue_sent_stays_the_one_shown_when_the_others_date_moves_earlier(write_project, feed_server):
+    """March's issue sent ODU's copy (24 February), the HVN's (25 February) left out. In March the HVN put its
+    entry's date right, to 20 February: the copy left out was now the first published, and the issue as re-made
+    (`out/newsletter/issue-1.txt`, 'the issue as mailed'), its web version, the month's list, the search and the
+    main feed all showed the HVN's in place of the one mailed, the feed's guid another, so every feed reader had the
+    news again as new. Now the copy an issue showed is the one kept, whatever the dates say later."""
+    config = two_partners(write_project, feed_server)
+    feed_server.routes["/hvn.xml"] = Route(rss((COPY, "http://www.esrc.example.org/news/renewal/",
+                                                "Sat, 20 Feb 2016 09:00:00 +0000"),
+                                               ("Hearing voices news", "https://hvn.example.org/n",
+                                                "Tue, 15 Mar 2016 09:00:00 +0000")))
+    assert main(["run", "-c", str(config), "--as-of", "2016-04-01"]) == 0
+    assert main(["run", "-c", str(config), "--as-of", "2016-03-01"]) == 0  # issue 1 re-made: nothing sent again
+    out = config.parent / "out"
+    for shown in ("newsletter/issue-1.txt", "archive/issue-1.html", "months/2016-02/index.html", "feed.xml",
+                  "search/index.json"):
+        text = (out / shown).read_text()
+        assert RENEWAL in text and COPY not in text, shown

@@ -570,9 +570,14 @@ class Store:
                                                  ids) if url}
         return set(ids), urls
 
-    def ids_sent(self) -> set[str]:
-        """The ids of every item stored with an edition."""
-        return {item_id for (listed,) in self._rows("SELECT item_ids FROM editions") for item_id in json.loads(listed)}
+    def stored_with_editions(self) -> list[list[tuple[str, str, str, str]]]:
+        """Each edition's items, (id, kind, url, source) in the order stored (those no longer stored left out): which
+        copy of one page each showed (`duplicates.shown_in_issues`)."""
+        editions = [json.loads(listed) for (listed,) in self._rows("SELECT item_ids FROM editions ORDER BY number")]
+        rows = {item_id: (item_id, kind, url or "", source) for item_id, kind, url, source in self._rows_for(
+            "SELECT id, kind, json_extract(data, '$.url'), source FROM items WHERE id IN ({marks})",
+            sorted({item_id for ids in editions for item_id in ids}))}
+        return [[rows[item_id] for item_id in ids if item_id in rows] for ids in editions]
 
     def editions(self) -> list[EditionRecord]:
         """Every edition, newest first."""

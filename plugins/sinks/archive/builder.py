@@ -16,7 +16,7 @@ from functools import cached_property
 
 from pipeline import current, site
 from pipeline.components import Sink
-from pipeline.duplicates import also_entry, copies_of_one_page, merge_duplicates
+from pipeline.duplicates import also_entry, copies_of_one_page, copies_of_stored, merge_duplicates
 from pipeline.models import Item, Kind
 from pipeline.run_context import RunContext
 from pipeline.state import EditionRecord, Revision
@@ -27,6 +27,7 @@ from plugins.sinks.archive.render import Renderer, libraries
 from plugins.sinks.archive.writer import key
 
 SITE_VERSION = "12"  # change when the code changes what any page holds: every page is made again
+ISSUE_RULE = "copy stored first"  # change when what an issue shows is worked out otherwise: each is read again
 RECORDS = frozenset({Kind.JOB.value, Kind.EVENT.value})  # what announcements are merged into
 
 
@@ -126,8 +127,8 @@ class Site:
         for record in records:
             ids = self.issue_items(record)
             prints = {i: self.facts[i].fp for i in ids if i in self.facts}
-            made_from = key(record.number, record.as_of, record.title, record.period_start, record.period_end,
-                            *(f"{i}:{prints.get(i, '-')}" for i in ids))
+            made_from = key(ISSUE_RULE, record.number, record.as_of, record.title, record.period_start,
+                            record.period_end, *(f"{i}:{prints.get(i, '-')}" for i in ids))
             before = seen.get(record.number)
             if before is not None and before.key == made_from:
                 issues.append(Issue(record, made_from, before.shown, before.merged))
@@ -168,10 +169,10 @@ class Site:
                 if e.page and first[e.page][1].source != e.source}
 
     def copies(self, ids: list[str]) -> set[str]:
-        """Those of `ids` left out for a news item or post of another source linking the same page, as
-        `duplicates.one_per_page` leaves them out (the first published is kept)."""
-        return copies_of_one_page((i, self.facts[i].page, self.facts[i].source, (self.facts[i].published, i))
-                                  for i in ids if i in self.facts)
+        """Those of an issue's `ids` (in the order stored) it left out for a news item or post of another source
+        linking the same page, as the issue re-made leaves them out (`duplicates.copies_of_stored`: the one stored
+        first was shown, whatever the dates say since)."""
+        return copies_of_stored((i, self.facts[i].page, self.facts[i].source) for i in ids if i in self.facts)
 
     def _merges(self, record: EditionRecord, ids: list[str], prints: dict[str, dict[str, str]],
                 before: site_state.EditionSeen | None) -> dict[str, str]:

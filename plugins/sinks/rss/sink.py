@@ -73,7 +73,8 @@ class RssSink(Sink):
         owners = site.own_pages(project, run.store) if site.publishes(project, "archive") else {}
 
         horizon = current.horizons(project)
-        sent = run.store.ids_sent()  # of two partners' copies of one page, the one an issue sent stays in the feeds
+        # Of two partners' copies of one page, the one an issue showed stays in the feeds
+        sent = duplicates.shown_in_issues(run.store.stored_with_editions())
         items = choose([item_id for item_id, _, _ in index], load, limit, moment, today, horizon, sent)
         channel = main_channel(project, self.settings.title, self.settings.description)
         main = site.file(project, site.FEED_FILE)

@@ -111,3 +111,18 @@ def test_the_copy_an_issue_sent_stays_the_one_shown_when_the_others_date_moves_e
                   "search/index.json"):
         text = (out / shown).read_text()
         assert RENEWAL in text and COPY not in text, shown
+
+
+# -- pipeline explain ------------------------------------------------------------------------------------------
+
+def test_explain_says_a_copy_left_out_and_which_item_is_shown_in_its_place(write_project, feed_server, capsys):
+    """`pipeline explain` of the HVN's copy gave its themes and summary and nothing else: an organiser asking why it
+    was in no issue, no feed and no list learnt nothing. Now it says the copy is left out for the ODU's item linking
+    the same page, by id, source and title; the ODU's says nothing of the kind."""
+    config = two_partners(write_project, feed_server)
+    capsys.readouterr()
+    assert main(["explain", "-c", str(config), "http://www.esrc.example.org/news/renewal/"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"left out for the same page: odu's '{RENEWAL}'" in said, said
+    assert main(["explain", "-c", str(config), "https://esrc.example.org/news/renewal"]) == 0
+    assert "left out" not in capsys.readouterr().out

@@ -25,6 +25,7 @@ def explain(config, key: str, console) -> int:
     try:
         found = store.find_items(key.strip()) or _by_page(project, store, key.strip())
         withdrawn = store.withdrawn_at(found[0].id) if len(found) == 1 else None
+        kept = _kept_for(store, found[0]) if len(found) == 1 and withdrawn is None else None
     finally:
         store.close()
     if not found:
@@ -40,9 +41,33 @@ def explain(config, key: str, console) -> int:
     if withdrawn is not None:  # still stored (the issues it was in show it), but taken out of everything to come
         lines[2:2] = [f"[yellow]withdrawn[/yellow] {_local(withdrawn, project.tz):%-d %B %Y}: its source no longer "
                       f"lists it, so it is in no feed, page or issue to come (listed again, it is back)"]
+    if kept is not None:
+        lines[3:3] = [f"[yellow]left out for the same page[/yellow]: {escape(kept[1])}'s {escape(_short(kept[4]))} "
+                      f"(id {kept[0]}) links it too, and is the one the issues, the feeds and the site's lists show"]
     for line in lines:  # the console prints a title's ":warning:" as it is (emoji=False)
         console.print(line, soft_wrap=True)
     return 0
+
+
+def _kept_for(store: Store, item: Item) -> tuple[str, str, str, str, str] | None:
+    """The news item or post of another source shown in place of `item`, which links the same page (two partner
+    feeds passing on one news: `duplicates.one_per_page`, the one an issue showed kept), or None."""
+    from pipeline.duplicates import announced_page, copies_of_one_page, page_key, shown_in_issues
+
+    page = announced_page(item)
+    if not page:
+        return None
+    same = [row for row in store.announcements() if page_key(row[3]) == page]
+    if len({row[1] for row in same}) < 2:
+        return None
+    shown = shown_in_issues(store.stored_with_editions())
+
+    def rank(row: tuple) -> tuple:
+        return row[0] not in shown, row[2], row[0]
+
+    if item.id not in copies_of_one_page((row[0], page, row[1], rank(row)) for row in same):
+        return None
+    return min(same, key=rank)
 
 
 def _by_page(project, store: Store, key: str) -> list[Item]:

@@ -570,6 +570,12 @@ class Store:
                                                  ids) if url}
         return set(ids), urls
 
+    def announcements(self) -> list[tuple[str, str, str, str, str]]:
+        """(id, source, published, url, title) of every news item and blog post not withdrawn: which link one page
+        (`duplicates.page_key`), for `pipeline explain`."""
+        return self._rows("SELECT id, source, published, coalesce(json_extract(data, '$.url'), ''), "
+                          f"json_extract(data, '$.title') FROM items WHERE kind IN ('news', 'post') AND {LISTED}")
+
     def stored_with_editions(self) -> list[list[tuple[str, str, str, str]]]:
         """Each edition's items, (id, kind, url, source) in the order stored (those no longer stored left out): which
         copy of one page each showed (`duplicates.shown_in_issues`)."""

@@ -266,37 +266,50 @@ class ThemesTransform(Transform):
 
 _LETTERS = re.compile(r"[^\W\d_]+")
 _ASCII_X = str.maketrans(dict.fromkeys("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", "x"))
+_MARKS = ("@", "://", "www.")
+# An email address's "@": a name, then a domain with a dot inside it ("research@leeds.ac.uk", not "Recovery@Home" nor
+# "co-production@its best"); a handle's: at the start of its token, after any opening mark ("@Recovery_College").
+_EMAIL = re.compile(r"[\w.+'-]@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2}")
+_HANDLE = re.compile(r"[\"'“‘(\[<]*@\w")
 
 
 def _blank_addresses(text: str) -> str:
     """`text` with the letters of each email address, web address or handle made "x" ("research@leeds.ac.uk",
     "https://…/peer-support/…", "www.recovery-college.org.uk", "@Recovery_College"): a theme named only in an address
-    is not what the text is about. Each keeps its length and its words, so the offsets of the matches (which `pipeline
-    explain` finds again in the text as it is) and the count of words stay as they were. A text without "@", "://" or
-    "www." (most) is given back as it is, after three quick searches; in one with them, only the addresses are read."""
+    is not what the text is about. An address is the whole run of characters between two white spaces (any: a
+    no-break space or a tab too) around "://", "www.", or an "@" of an email address or a handle (an "@" inside a
+    word, "Recovery@Home", is none). Each keeps its length and its words, so the offsets of the matches (which
+    `pipeline explain` finds again in the text as it is) and the count of words stay as they were. A text without
+    "@", "://" or "www." (most) is given back as it is, after three quick searches; in one with them, each character
+    is searched at most a few times (once for each kind of white space and mark), however many addresses it has."""
     if "@" not in text and ("/" not in text or "://" not in text) and "www." not in text:  # (one character: quicker)
         return text
-    spans = []
-    for mark in ("@", "://", "www."):
-        at = text.find(mark)
-        while at != -1:
-            # the address's ends: the white space nearest it (a line break looked for only up to the nearest space)
-            space = text.rfind(" ", 0, at)
-            start = max(space, text.rfind("\n", space + 1, at)) + 1
-            space = text.find(" ", at)
-            space = len(text) if space == -1 else space
-            line = text.find("\n", at, space)
-            end = space if line == -1 else line
-            spans.append((start, end))
-            at = text.find(mark, end)
-    pieces, done = [], 0
-    for start, end in sorted(spans):
-        start = max(start, done)
-        if start < end:
-            address = text[start:end]
-            pieces += (text[done:start], address.translate(_ASCII_X) if address.isascii() else _LETTERS.sub(
-                lambda run: "x" * len(run[0]), address))
+    size = len(text)
+    spaces = [char for char in set(text) if char.isspace()]
+    # The next place of each white space and each mark, found again only once passed: every search starts beyond
+    # the last one's find, so none reads a character twice.
+    next_space = dict.fromkeys(spaces, -1)
+    next_mark = dict.fromkeys(_MARKS, -1)
+
+    def following(nexts: dict[str, int], at: int) -> int:
+        for char, place in nexts.items():
+            if place < at:
+                found = text.find(char, at)
+                nexts[char] = place = size if found == -1 else found
+        return min(nexts.values(), default=size)
+
+    pieces, done, floor = [], 0, 0  # (floor: the end of the last token read, an address or not)
+    at = following(next_mark, 0)
+    while at < size:
+        # the token's start: the last white space before the mark, searched back only to the last token's end
+        start = max(max([text.rfind(char, floor, at) for char in spaces], default=-1) + 1, floor)
+        floor = end = following(next_space, at)
+        token = text[start:end]
+        if "://" in token or "www." in token or _HANDLE.match(token) or _EMAIL.search(token):
+            pieces += (text[done:start], token.translate(_ASCII_X) if token.isascii() else _LETTERS.sub(
+                lambda run: "x" * len(run[0]), token))
             done = end
+        at = following(next_mark, end)
     pieces.append(text[done:])
     return "".join(pieces)
 

@@ -77,3 +77,26 @@ def test_explain_offsets_hold_after_the_masking(themes):
     text = "Write to\u00a0info@leedsmind.org.uk\u00a0about our peer support group."
     [[_, _, at]] = themes.judge("Group", text)["peer support"]["matches"]
     assert text[original_offset(text, at):].startswith("peer support group")
+
+
+# ---- themes: the taxonomy's new exclusions ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("title", "text", "theme"), [
+    # "the course of" (meant for "over the course of the afternoon") also covered a real course's "The course of six
+    # weekly sessions …", which then was no education and training
+    ("Spring sessions", "The course of six weekly sessions starts in May; book your place now.",
+     "education and training"),
+    ("Spring sessions", "We have redesigned the course of six sessions for this spring.", "education and training"),
+    # an exclusion beside a real theme hides only its own words
+    ("Hub", "We offer peer support, not a peer-led service but one run by staff who listen.", "peer support"),
+])
+def test_an_exclusion_does_not_hide_the_real_theme(themes, title, text, theme):
+    assert theme in themes.themes_of(text, title)
+
+
+@pytest.mark.parametrize("text", ["Over the course of the afternoon we will hear from three speakers.",
+                                  "During the course of the day we met carers.",
+                                  "In the course of our work we meet many carers.",
+                                  "Details will follow in due course."])
+def test_the_course_of_events_is_still_no_course(themes, text):
+    assert "education and training" not in themes.themes_of(text, "Seminar")

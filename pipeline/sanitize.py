@@ -126,6 +126,18 @@ def plain_text(fragment: str) -> str:
     return _SPACE.sub(" ", strip_controls(html.unescape(fragment))).strip()
 
 
+# An entity a feed escaped twice ("It&amp;#8217;s", shown as "It&#8217;s"): a character reference, or one of the
+# typographic named entities WordPress writes. Never "&amp;amp;" nor "&amp;lt;": a post about HTML writes them to show
+# "&amp;" and "&lt;", and a single "&amp;" is an ampersand.
+_TWICE = re.compile(r"&amp;(#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|(?:nbsp|ensp|emsp|thinsp|ndash|mdash|hellip|lsquo|"
+                    r"rsquo|sbquo|ldquo|rdquo|bdquo|laquo|raquo|lsaquo|rsaquo|bull|middot|pound|euro|copy|reg|trade);)")
+
+
+def escaped_once(fragment: str) -> str:
+    """`fragment` (HTML, or a feed's title) with each entity its feed escaped twice escaped once (`_TWICE`)."""
+    return _TWICE.sub(r"&\1", fragment) if "&amp;" in fragment else fragment
+
+
 def _shallow(fragment: str) -> str:
     """`fragment` without the start and end tags of blocks nested deeper than `MAX_DEPTH` (their content stays); as it
     is when none is (a fragment with fewer tags than that cannot be)."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import load_project
+from plugins.transforms.summary import summarise_html
 from plugins.transforms.themes import _blank_addresses
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,3 +101,57 @@ def test_an_exclusion_does_not_hide_the_real_theme(themes, title, text, theme):
                                   "Details will follow in due course."])
 def test_the_course_of_events_is_still_no_course(themes, text):
     assert "education and training" not in themes.themes_of(text, "Seminar")
+
+
+# ---- feeds: entities escaped twice --------------------------------------------------------------------------------
+
+_TWICE_RSS = b"""<?xml version="1.0"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>Blog</title>
+<link>https://blog.example.org/</link>
+<item><title>It&amp;amp;#8217;s time &amp;amp;ndash; carers&amp;amp;#x2019; week</title>
+<link>https://blog.example.org/1</link><guid>1</guid>
+<content:encoded><![CDATA[<p>It&amp;#8217;s carers&amp;rsquo; week &amp;#8211; and we&amp;#8217;re holding a peer
+support drop-in at the hub every afternoon.</p>]]></content:encoded></item>
+<item><title>Fish &amp;amp;amp; chips &amp;amp;lt;3</title><link>https://blog.example.org/2</link><guid>2</guid>
+<content:encoded><![CDATA[<p>In HTML, write &amp;amp; for an ampersand and &amp;lt; for a less-than sign, as in
+Tom &amp; Jerry.</p>]]></content:encoded></item>
+</channel></rss>"""
+
+_TWICE_ATOM = b"""<?xml version="1.0"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Blog</title><id>urn:blog</id><updated>2024-01-01T00:00:00Z</updated>
+<entry><title type="html">It&amp;amp;#8217;s our open day</title><id>urn:a1</id>
+<link href="https://blog.example.org/a1"/><updated>2024-01-01T00:00:00Z</updated>
+<content type="html">&lt;p&gt;It&amp;amp;#8217;s our open day &amp;amp;hellip; all welcome.&lt;/p&gt;</content></entry>
+</feed>"""
+
+
+def _items(document, parser):
+    from plugins.sources.feed import parse_feed
+    return parse_feed(document, "https://blog.example.org/feed", "application/xml", "blog", "post",
+                      parser=parser).items
+
+
+@pytest.mark.parametrize("parser", ["feedparser", "fast"])
+def test_an_entity_a_feed_escaped_twice_is_its_character(parser):
+    """WordPress (and feeds copied from it) can escape an entity twice: "It&amp;#8217;s" in the HTML, shown as
+    "It&#8217;s" in the title, the body and so the summary. A character reference, or a typographic named entity
+    (’ – … and the like), escaped twice is now read as the character."""
+    first = _items(_TWICE_RSS, parser)[0]
+    assert first.title == "It\u2019s time \u2013 carers\u2019 week"
+    assert "&#" not in first.body_html and "&amp;" not in first.body_html
+    assert "It\u2019s carers\u2019 week \u2013 and we\u2019re" in first.body_html
+    assert summarise_html(first.body_html, 300, 3).startswith("It\u2019s carers\u2019 week \u2013 and we\u2019re")
+    [entry] = _items(_TWICE_ATOM, parser)
+    assert entry.title == "It\u2019s our open day"
+    assert "It\u2019s our open day \u2026 all welcome." in entry.body_html
+
+
+@pytest.mark.parametrize("parser", ["feedparser", "fast"])
+def test_an_ampersand_a_post_means_to_show_stays(parser):
+    """What is not unambiguous is left as the feed has it: "&amp;amp;" and "&amp;lt;" are what a post about HTML
+    writes to show "&amp;" and "&lt;"; a single "&amp;" is an ampersand."""
+    second = _items(_TWICE_RSS, parser)[1]
+    assert second.title == "Fish &amp; chips &lt;3"
+    assert "write &amp;amp; for an ampersand and &amp;lt; for" in second.body_html
+    assert "Tom &amp;\nJerry" in second.body_html or "Tom &amp; Jerry" in second.body_html
+

@@ -38,7 +38,16 @@ from pipeline.redact import (
     without_credentials,
 )
 from pipeline.run_context import RunContext
-from pipeline.sanitize import PLAIN_URL, clean_html, image_url, language_tag, one_line, plain_text, safe_url
+from pipeline.sanitize import (
+    PLAIN_URL,
+    clean_html,
+    escaped_once,
+    image_url,
+    language_tag,
+    one_line,
+    plain_text,
+    safe_url,
+)
 from pipeline.settings_types import UrlOrFile
 
 log = logging.getLogger("pipeline.sources.feed")
@@ -337,11 +346,11 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
             id=ident,
             kind=kind,
             source=source,
-            title=plain_text(entry.title) or "(untitled)",
+            title=plain_text(escaped_once(entry.title)) or "(untitled)",  # (the key above: the title as it was)
             published=published or _UNDATED,  # undated: replaced by the caller
             url=link,
-            body_html=(clean_html(entry.body, "", rooted.reader(link, left_out, own=not keyless)) if unresolvable
-                       else clean_html(entry.body, base)),
+            body_html=(clean_html(escaped_once(entry.body), "", rooted.reader(link, left_out, own=not keyless))
+                       if unresolvable else clean_html(escaped_once(entry.body), base)),
             author=plain_text(entry.author),
             image=next(filter(None, (image_url(image, base) for image in images)), ""),
             language=language,

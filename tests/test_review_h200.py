@@ -155,3 +155,32 @@ def test_an_ampersand_a_post_means_to_show_stays(parser):
     assert "write &amp;amp; for an ampersand and &amp;lt; for" in second.body_html
     assert "Tom &amp;\nJerry" in second.body_html or "Tom &amp; Jerry" in second.body_html
 
+
+
+# ---- summary: a particular's label ---------------------------------------------------------------------------------
+
+def _summary(body_html: str) -> str:
+    from pipeline.sanitize import clean_html, html_to_text
+    body_html = clean_html(body_html)
+    return summarise_html(body_html, 300, 3, text=html_to_text(body_html))
+
+
+@pytest.mark.parametrize(("body", "lead"), [
+    # nupunkt leaves "free." joined to the sentence after it; the line under a particular's label was left out whole
+    # (2056e4a), so the notice's only sentence went with it and it had no summary (before, it had the label too)
+    ("<p>Cost: free. Everyone is welcome at the carers' coffee morning on Friday.</p>",
+     "Everyone is welcome at the carers' coffee morning on Friday."),
+    ("<p>Tickets: free. Everyone is welcome at the coffee morning.</p>", "Everyone is welcome at the coffee morning."),
+])
+def test_a_sentence_joined_to_a_particular_is_still_read(body, lead):
+    assert _summary(body) == lead
+
+
+@pytest.mark.parametrize("body", [
+    # what must stay left out: the particulars themselves, and a title's stop is no sentence's end
+    "<p>Hours: 22.5 per week.</p>",
+    "<p>Contact: Dr. Jane Smith on 0113 496 0000 or by email.</p>",
+    "<p>Speakers: Prof. Peter Beresford (Brunel), Dr. Jane Smith (Leeds).</p>",
+])
+def test_a_particular_alone_is_still_no_summary(body):
+    assert _summary(body) == ""

@@ -376,6 +376,26 @@ def _unquoted(sentence: str) -> str:
     return sentence.replace("»", "", sentence.count("«"))
 
 
+_STOP_BEFORE_CAPITAL = re.compile(r"[.!?] +(?=[\"“‘(]?[A-Z])")
+_TITLE_STOPS = frozenset({"dr", "mr", "mrs", "ms", "mx", "prof", "st", "rev", "cllr", "sr", "jr", "no", "tel", "ext"})
+
+
+def _after_particular(sentence: str) -> str:
+    """What follows the particular `sentence` opens with ("Cost: free." in "Cost: free. Everyone is welcome …",
+    which nupunkt may leave joined): the text after its first stop before a capital that ends no title ("Dr.") or
+    initial, or "" when there is none. A particular after it is left out too."""
+    while ":" in sentence[:31] and _PARTICULAR_LABEL.match(sentence):
+        for stop in _STOP_BEFORE_CAPITAL.finditer(sentence):
+            word = sentence[max(0, stop.start() - 5):stop.start()].rsplit(None, 1)[-1:]
+            word = word[0].lstrip("(\"“‘").casefold() if word else ""
+            if len(word) > 1 and word not in _TITLE_STOPS:
+                sentence = sentence[stop.end():]
+                break
+        else:
+            return ""
+    return sentence
+
+
 def real_sentences(block: Block, limit: int | None = None) -> list[str]:
     """The sentences of `block` that read as running text, tidied. With `limit`, a longer piece of
     text is read only that far, and its last sentence (perhaps cut) is left out."""
@@ -386,10 +406,12 @@ def real_sentences(block: Block, limit: int | None = None) -> list[str]:
         else:
             pieces = _split(segment, folded=True)
         for sentence in pieces:
+            if ":" in sentence[:31] and _PARTICULAR_LABEL.match(sentence):
+                sentence = _after_particular(sentence)
+                if not sentence:
+                    continue
             opening = _may_open(sentence, _OPENING_HEADS)  # (a greeting is one of the openings)
             if opening or ":" in sentence:  # else tidy has nothing to remove
-                if ":" in sentence[:31] and _PARTICULAR_LABEL.match(sentence):
-                    continue
                 tidied = tidy(sentence)
                 if tidied is not sentence and ":" in sentence[:len(sentence) - len(tidied)] and title_case(
                         tidied.split()):

@@ -90,6 +90,14 @@ def test_explain_offsets_hold_after_the_masking(themes):
     ("Spring sessions", "We have redesigned the course of six sessions for this spring.", "education and training"),
     # an exclusion beside a real theme hides only its own words
     ("Hub", "We offer peer support, not a peer-led service but one run by staff who listen.", "peer support"),
+    # "not a peer support*" and "not a peer-led" (3608556, for "It is not a peer-led service") also covered a campaign
+    # for peer support workers or a peer-led crisis house, which then was no peer support
+    ("Campaign", "Two years on, there is still not a peer support worker in every crisis team in Leeds. We are asking "
+     "the council to fund one in each.", "peer support"),
+    ("Campaign", "Why is there not a peer support worker on every ward? We are asking the trust to fund them.",
+     "peer support"),
+    ("Campaign", "Leeds still has not a single peer-led crisis house, and there is not a peer-led service in the city "
+     "open at night. Our petition asks for one.", "peer support"),
 ])
 def test_an_exclusion_does_not_hide_the_real_theme(themes, title, text, theme):
     assert theme in themes.themes_of(text, title)
@@ -184,3 +192,11 @@ def test_a_sentence_joined_to_a_particular_is_still_read(body, lead):
 ])
 def test_a_particular_alone_is_still_no_summary(body):
     assert _summary(body) == ""
+
+
+@pytest.mark.parametrize("text", ["It is not a peer-led service: it is run by the council's staff.",
+                                  "The hub isn't a peer support service; it is a council advice desk.",
+                                  "The café is not a peer support group, but everyone is welcome.",
+                                  "This service is not peer-led."])
+def test_a_service_that_says_it_is_not_peer_support_is_still_not(themes, text):
+    assert "peer support" not in themes.themes_of(text, "Community hub")

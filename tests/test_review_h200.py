@@ -200,3 +200,29 @@ def test_a_particular_alone_is_still_no_summary(body):
                                   "This service is not peer-led."])
 def test_a_service_that_says_it_is_not_peer_support_is_still_not(themes, text):
     assert "peer support" not in themes.themes_of(text, "Community hub")
+
+
+# ---- summary: a first sentence that points back -------------------------------------------------------------------
+
+_BANNER = "<p>Spring newsletter from the Leeds crisis service</p>"
+
+
+@pytest.mark.parametrize(("body", "lead"), [
+    # a first sentence opening with "It" gave way when a line without a stop came before it (2e2ed17: "This requires
+    # …" pointing back at the line), but an opening "It's been …", "It is with …" or "It's time …" points at nothing:
+    # the newsletter's own first sentence was dropped, and the summary began with its second
+    (_BANNER + "<p>It's been a busy few months for the team. We opened a new peer support group in May. Over 40 "
+     "people came to the first session.</p>", "It's been a busy few months for the team."),
+    (_BANNER + "<p>It is with great sadness that we share the news of Jane's death. Jane founded the group in 1998 "
+     "and led it for twenty years.</p>", "It is with great sadness that we share the news of Jane's death."),
+    (_BANNER + "<p>It\u2019s time to book your place at the carers' conference. Places are limited this year, so "
+     "please book early.</p>", "It\u2019s time to book your place at the carers' conference."),
+])
+def test_an_opening_it_that_points_at_nothing_still_leads(body, lead):
+    assert _summary(body).startswith(lead)
+
+
+def test_a_first_sentence_pointing_back_at_a_line_still_gives_way():
+    body = ("<p>Co-production involves parity of esteem between all who take part</p><p>This requires external "
+            "voices to raise hell. Service users set the agenda at every meeting of the group.</p>")
+    assert _summary(body).startswith("Service users set the agenda")

@@ -81,6 +81,10 @@ _WORD_BYTES = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or c in b"'
 # What `_words` gives that WORD never finds (a single letter, an empty run), and the stop words: none is scored.
 _UNSCORED = frozenset(w.encode() for w in STOPWORDS) | frozenset(bytes([c]) for c in range(97, 123)) | {b""}
 _GREETING = re.compile(r"(?i:dear|hi|hello|hey|hiya|greetings|good)\b")  # a salutation's first word
+# An opening "it" that stands for nothing before it ("It's been a busy year.", "It is with great sadness …", "It's time
+# to …"): a first sentence so opening does not point back at a line before it.
+_IT_AFRESH = re.compile(r"(?i:it(?:['’]s| has) been (?:a|an|another|quite|such|some)\b|it (?:is|was) with\b|"
+                        r"it(?:['’]s| is) time\b)")
 READ_CHARS = 4  # × max_chars: how much paragraph text is read and split (at least 1,200 characters)
 CELL_WORDS = 8  # a table cell's paragraph serves with at least this many words (not a timetable's "Welcome.")
 MIN_WORDS = 6  # a sentence after the lead has at least this many words, unless none has
@@ -121,7 +125,7 @@ def _summarise(blocks: list[Block], text: str | None, max_chars: int, max_senten
     # at a paragraph left out as no sentence (`unread`: "Co-production involves parity of esteem …" without a stop,
     # then "This requires …"), unless no other can lead.
     lead = next((i for i, part in enumerate(parts) if len(part) <= max_chars and i not in quoted
-                 and (not (unread and DANGLING.match(part)) if i == 0 else
+                 and (not (unread and DANGLING.match(part) and not _IT_AFRESH.match(part)) if i == 0 else
                       not (DANGLING.match(part) or ASKING.match(part)))), None)
     if lead is None and unread and len(parts[0]) <= max_chars:
         lead = 0

@@ -226,3 +226,20 @@ def test_a_first_sentence_pointing_back_at_a_line_still_gives_way():
     body = ("<p>Co-production involves parity of esteem between all who take part</p><p>This requires external "
             "voices to raise hell. Service users set the agenda at every meeting of the group.</p>")
     assert _summary(body).startswith("Service users set the agenda")
+
+
+# ---- summary: the title said again ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("title", "body"), [
+    # the title and the body's first sentence differ only in their apostrophes or quotation marks (a CMS that curls
+    # the body's but not the title's): the summary said the title again under the title
+    ("We're hiring a peer worker!", "<p>We\u2019re hiring a peer worker! We are looking for someone to join our "
+     "crisis team.</p>"),
+    ("\u201cNothing about us without us\u201d",
+     "<p>\"Nothing about us without us.\" Service users set the agenda at every meeting of the group.</p>"),
+])
+def test_a_sentence_that_only_says_the_title_again_is_not_taken_whatever_its_quotes(title, body):
+    from pipeline.sanitize import clean_html, html_to_text
+    body = clean_html(body)
+    summary = summarise_html(body, 300, 3, text=html_to_text(body), title=title)
+    assert summary.startswith(("We are looking", "Service users set"))

@@ -186,8 +186,11 @@ def _words(text: str) -> list[bytes]:
 
 def _said(sentence: str) -> str:
     """What a sentence or a title says, for telling one that repeats the title: its words in lower case, without the
-    stop at its end."""
-    return " ".join(sentence.casefold().split()).rstrip(".!?…:; ")
+    stop at its end or the quotation marks around it, its apostrophes and quotes all straight ("We’re" is "We're")."""
+    return " ".join(sentence.casefold().translate(_STRAIGHT).split()).strip(".!?…:;\"' ")
+
+
+_STRAIGHT = str.maketrans("’‘“”«»„", "''\"\"\"\"\"")
 
 
 def _candidates(blocks: list[Block], limit: int | None, title: str = "") -> tuple[list[str], set[int], bool]:

@@ -267,6 +267,8 @@ class ThemesTransform(Transform):
 _LETTERS = re.compile(r"[^\W\d_]+")
 _ASCII_X = str.maketrans(dict.fromkeys("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", "x"))
 _MARKS = ("@", "://", "www.")
+_WHITE = [chr(code) for code in range(0x3001) if chr(code).isspace()]  # all of str.split's white space
+_ASCII_WHITE = [char for char in _WHITE if char.isascii()]
 # An email address's "@": a name, then a domain with a dot inside it ("research@leeds.ac.uk", not "Recovery@Home" nor
 # "co-production@its best"); a handle's: at the start of its token, after any opening mark ("@Recovery_College").
 _EMAIL = re.compile(r"[\w.+'-]@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2}")
@@ -285,7 +287,7 @@ def _blank_addresses(text: str) -> str:
     if "@" not in text and ("/" not in text or "://" not in text) and "www." not in text:  # (one character: quicker)
         return text
     size = len(text)
-    spaces = [char for char in set(text) if char.isspace()]
+    spaces = [char for char in (_ASCII_WHITE if text.isascii() else _WHITE) if char in text]
     # The next place of each white space and each mark, found again only once passed: every search starts beyond
     # the last one's find, so none reads a character twice.
     next_space = dict.fromkeys(spaces, -1)

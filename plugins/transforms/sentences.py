@@ -384,16 +384,17 @@ def _after_particular(sentence: str) -> str:
     """What follows the particular `sentence` opens with ("Cost: free." in "Cost: free. Everyone is welcome …",
     which nupunkt may leave joined): the text after its first stop before a capital that ends no title ("Dr.") or
     initial, or "" when there is none. A particular after it is left out too."""
-    while ":" in sentence[:31] and _PARTICULAR_LABEL.match(sentence):
-        for stop in _STOP_BEFORE_CAPITAL.finditer(sentence):
-            word = sentence[max(0, stop.start() - 5):stop.start()].rsplit(None, 1)[-1:]
+    at = 0  # (where what is left begins: the text is cut once, so a run of particulars is read once)
+    while ":" in sentence[at:at + 31] and _PARTICULAR_LABEL.match(sentence, at):
+        for stop in _STOP_BEFORE_CAPITAL.finditer(sentence, at):
+            word = sentence[max(at, stop.start() - 5):stop.start()].rsplit(None, 1)[-1:]
             word = word[0].lstrip("(\"“‘").casefold() if word else ""
             if len(word) > 1 and word not in _TITLE_STOPS:
-                sentence = sentence[stop.end():]
+                at = stop.end()
                 break
         else:
             return ""
-    return sentence
+    return sentence[at:]
 
 
 def real_sentences(block: Block, limit: int | None = None) -> list[str]:

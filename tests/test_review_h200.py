@@ -58,6 +58,8 @@ def test_masking_reads_each_address_once_not_the_whole_text_again():
     # name "Recovery@Home"): its words are the text's words
     ("Evening", "Co-production@its best: service users and staff plan the evening together.", "co-production"),
     ("Evening", "Join Recovery@Home, our new recovery group, tonight.", "recovery"),
+    # slashes that make no address, which must stay words
+    ("Drop-in", "Peer support is available 24/7 and/or by phone; entry £10/£5.", "peer support"),
 ])
 def test_a_theme_beside_or_around_an_at_sign_that_is_no_address_still_counts(themes, title, text, theme):
     assert theme in themes.themes_of(text, title)

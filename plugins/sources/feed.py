@@ -342,15 +342,16 @@ def parse_feed(content: bytes, url: str, content_type: str, source: str, kind: s
             undated.add(ident)
         images = ((rooted.read(image, link) if _relative(image) else image for image in entry.images)
                   if unresolvable else entry.images)
+        title, body = _once(entry.title, credentials), _once(entry.body, credentials)
         items.append(Item(
             id=ident,
             kind=kind,
             source=source,
-            title=plain_text(escaped_once(entry.title)) or "(untitled)",  # (the key above: the title as it was)
+            title=plain_text(title) or "(untitled)",  # (the key above: the title as it was)
             published=published or _UNDATED,  # undated: replaced by the caller
             url=link,
-            body_html=(clean_html(escaped_once(entry.body), "", rooted.reader(link, left_out, own=not keyless))
-                       if unresolvable else clean_html(escaped_once(entry.body), base)),
+            body_html=(clean_html(body, "", rooted.reader(link, left_out, own=not keyless))
+                       if unresolvable else clean_html(body, base)),
             author=plain_text(entry.author),
             image=next(filter(None, (image_url(image, base) for image in images)), ""),
             language=language,
@@ -473,6 +474,13 @@ def _relative(url: str) -> bool:
     """Whether `url` is a relative reference (no scheme): one a base is needed for."""
     url = (url or "").strip()
     return bool(url) and not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", url)
+
+
+def _once(text: str, credentials: tuple[str, ...]) -> str:
+    """`text` with each entity its feed escaped twice escaped once (`escaped_once`), masked again where one was: a
+    credential spelt "&amp;#115;…" is no spelling `_masked` looks for, and would be the credential itself now."""
+    once = escaped_once(text)
+    return mask_in(once, credentials) if once is not text else once
 
 
 def _masked(entry: Entry, credentials: tuple[str, ...]) -> Entry:

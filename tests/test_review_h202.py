@@ -33,3 +33,32 @@ def test_a_credential_spelt_in_entities_escaped_twice_is_masked(parser):
                         "news", parser=parser, credentials=(TOKEN,)).items
     assert TOKEN not in item.title and TOKEN not in item.body_html
     assert "***" in item.title and "***" in item.body_html
+
+
+# ---- summary: a particular ending in a room's or a block's letter --------------------------------------------------
+
+def _summary(body_html: str) -> str:
+    from pipeline.sanitize import clean_html, html_to_text
+    from plugins.transforms.summary import summarise_html
+
+    body_html = clean_html(body_html)
+    return summarise_html(body_html, 300, 3, text=html_to_text(body_html))
+
+
+@pytest.mark.parametrize("where", ["Block B", "Room C", "Wing A", "Hall D", "Building E", "the car park C"])
+def test_a_particular_ending_in_a_places_letter_still_leaves_the_sentence_after_it(where):
+    """h200 reads past a particular's label to the sentence nupunkt leaves joined to it ("Cost: free. Everyone is
+    welcome …"), at its first stop before a capital that ends no title or initial; but the letter of a room or a block
+    ("Where: Block B.") was taken for an initial, no other stop was found, and the notice's only sentence was left out
+    with the particular: it had no summary. A single letter after a room's, a block's or a wing's word ends it."""
+    assert _summary(f"<p>Where: {where}. Everyone is welcome at the carers' coffee morning on Friday.</p>") == \
+        "Everyone is welcome at the carers' coffee morning on Friday."
+
+
+def test_an_initial_in_a_particular_is_still_no_stop():
+    """What the rule keeps: "Contact: Jane B. Smith" is a name, so the particular runs on past the initial."""
+    from plugins.transforms.sentences import _after_particular
+
+    assert _after_particular("Contact: Jane B. Smith. Everyone is welcome at the coffee morning.") == \
+        "Everyone is welcome at the coffee morning."
+    assert _after_particular("Speaker: Prof. A. B. Jones.") == ""

@@ -378,18 +378,24 @@ def _unquoted(sentence: str) -> str:
 
 _STOP_BEFORE_CAPITAL = re.compile(r"[.!?] +(?=[\"“‘(]?[A-Z])")
 _TITLE_STOPS = frozenset({"dr", "mr", "mrs", "ms", "mx", "prof", "st", "rev", "cllr", "sr", "jr", "no", "tel", "ext"})
+# A word a single letter after it names a place by, not a person by an initial ("Block B.", "Room C.")
+_LETTERED = frozenset({"room", "rooms", "block", "wing", "hall", "floor", "level", "unit", "ward", "building", "suite",
+                       "studio", "zone", "gate", "entrance", "door", "bay", "court", "flat", "plot", "stage", "area",
+                       "annexe", "annex", "lab", "theatre", "lecture", "seminar", "tower", "house", "site", "park"})
 
 
 def _after_particular(sentence: str) -> str:
     """What follows the particular `sentence` opens with ("Cost: free." in "Cost: free. Everyone is welcome …",
     which nupunkt may leave joined): the text after its first stop before a capital that ends no title ("Dr.") or
-    initial, or "" when there is none. A particular after it is left out too."""
+    initial (a room's or a block's letter ends one: "Block B."), or "" when there is none. A particular after it is
+    left out too."""
     at = 0  # (where what is left begins: the text is cut once, so a run of particulars is read once)
     while ":" in sentence[at:at + 31] and _PARTICULAR_LABEL.match(sentence, at):
         for stop in _STOP_BEFORE_CAPITAL.finditer(sentence, at):
-            word = sentence[max(at, stop.start() - 5):stop.start()].rsplit(None, 1)[-1:]
-            word = word[0].lstrip("(\"“‘").casefold() if word else ""
-            if len(word) > 1 and word not in _TITLE_STOPS:
+            words = sentence[max(at, stop.start() - 24):stop.start()].split()[-2:]  # (a few: read once)
+            word = words[-1].lstrip("(\"“‘").casefold() if words else ""
+            if (len(word) > 1 and word not in _TITLE_STOPS) or (
+                    len(words) == 2 and word.isalpha() and words[0].casefold() in _LETTERED):
                 at = stop.end()
                 break
         else:

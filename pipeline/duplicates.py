@@ -29,7 +29,9 @@ are the same thing when all of these hold:
 
 An announcement of a record that is not among the items (an earlier issue sent it, or it has closed or is over)
 is found by `announced_elsewhere`, and the edition leaves it out: the same thing, once, across issues too; but
-only one whose title is about the record alone (`about_alone`), not a roundup naming it among other news.
+only one whose title is about the record alone (`about_alone`), not a roundup naming it among other news. The site
+shows it on that record, as an issue shows one merged (`announces_elsewhere`, over the news no issue sent, read whole
+only for the few pairs `may_announce` finds from titles and dates).
 
 Two announcements of different sources that link one page (two partner feeds passing on the same news) are one:
 `one_per_page` keeps the earliest, and the edition and the feed show only that one; once an issue has sent one,
@@ -224,13 +226,41 @@ def announced_elsewhere(items: Sequence[Item], records: Iterable[Item]) -> set[s
     events not among `items`: sent in an earlier issue, closed or over) were they all one issue's, and that are about
     that record alone (`about_alone`: not a partner's roundup naming it among other news, which would otherwise go
     out nowhere, since there is no record in the issue to link it from)."""
+    return set(announces_elsewhere(items, records))
+
+
+def announces_elsewhere(items: Sequence[Item], records: Iterable[Item]) -> dict[str, str]:
+    """`announced_elsewhere` with the record each announces: announcement id -> the id of the job or event. The site
+    shows each on that job or event as an issue shows one merged onto it (plugins/sinks/archive/builder.py)."""
     given = {item.id for item in items}
     outside = {record.id: record for record in records if record.kind in RECORD_KINDS and record.id not in given}
     if not outside:
-        return set()
+        return {}
     by_id = {item.id: item for item in items}
-    return {item_id for item_id, into in merge_duplicates([*items, *outside.values()]).into.items()
+    return {item_id: into for item_id, into in merge_duplicates([*items, *outside.values()]).into.items()
             if into in outside and about_alone(outside[into], by_id[item_id])}
+
+
+def may_announce(records: Iterable[tuple[str, str, str, date | None]],
+                 announcements: Iterable[tuple[str, str, str, date]]) -> tuple[set[str], set[str]]:
+    """Of records (id, title, source, last day or None) and announcements (id, title, source, day published), the
+    ids of those that may be the same thing by rules 1, 2 and 4 read loosely (another source, published by the
+    second day after the record's last, as each
+    may be a day off read in UTC; a significant title word shared): (records, announcements), a superset of those
+    `merge_duplicates` can pair, found from titles and dates alone, so that only theirs need be read whole."""
+    postings: dict[str, list[tuple[str, str, date]]] = {}
+    for item_id, title, source, day in announcements:
+        for word in significant_words(title):
+            postings.setdefault(word, []).append((item_id, source, day))
+    found_records: set[str] = set()
+    found: set[str] = set()
+    for record_id, title, source, last_day in records:
+        for word in significant_words(title):
+            for item_id, by, day in postings.get(word, ()):
+                if by != source and (last_day is None or day <= last_day + timedelta(days=2)):
+                    found_records.add(record_id)
+                    found.add(item_id)
+    return found_records, found
 
 
 _DAY_WORDS = frozenset(_MONTHS) | {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",

@@ -17,7 +17,7 @@ before the latest edition is refused, since its period would overlap.
 A news item or blog post announcing a job or event of the same edition from another source is
 shown once, on that job or event ("Also announced by …"; the rule is in `pipeline/duplicates.py`); one announcing a job
 or event not in the edition (an earlier one sent it, or it has closed or is over) is left out, unless it is a
-roundup naming it among other news (`duplicates.about_alone`).
+roundup naming it among other news (`duplicates.about_alone`); the site and the feed show it on that job or event.
 The stored edition lists the items shown, in newsletter order, then the ones merged away, then the copies of one
 page left out (`one_per_page`, kept for their themes: `Edition.copies`), so neither is ever in a later edition; the
 merge and the copies are made again from the stored items whenever the edition is re-rendered.

@@ -273,8 +273,10 @@ DOCS: dict[type, dict[str, Doc]] = {
         "also_announced": Doc(
             meaning=(
                 "Not for sources: when an issue or a feed is made, a news item or post (from another source) "
-                "that announces a job or event of the same issue or feed is shown once, on that job or event, and "
-                "listed in its `also_announced` as `{\"id\", \"source\", \"by\", \"title\", \"url\"}` "
+                "that announces a job or event of the same issue or feed (or, on the site's page of the job or "
+                "event, one that a later issue left out because an earlier one sent the job) is shown once, on that "
+                "job or event, and listed in its `also_announced` as "
+                "`{\"id\", \"source\", \"by\", \"title\", \"url\"}` "
                 "(`pipeline/duplicates.py`). The host does not clear what a source puts here."),
             email="`Also announced by <by>: <title>` under the item, linked to its `url`.",
             feed="`Also announced by <by>: <title>` at the end of `<content:encoded>`.",

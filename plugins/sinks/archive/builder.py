@@ -3,7 +3,9 @@
 
 Nothing here reads an item's body unless a page that shows it must be made again: `Facts` (what
 lists show, cached per fingerprint) and each issue's key, order and merges (cached per issue) are
-enough to decide.
+enough to decide; but for the few news items or posts in no issue whose titles and dates may pair
+them with a job or event, and those jobs and events, read to see whether they announce it
+(`Site._announced_elsewhere`).
 """
 
 from __future__ import annotations
@@ -11,12 +13,19 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 
 from pipeline import current, site
 from pipeline.components import Sink
-from pipeline.duplicates import also_entry, copies_of_one_page, copies_of_stored, merge_duplicates
+from pipeline.duplicates import (
+    also_entry,
+    announces_elsewhere,
+    copies_of_one_page,
+    copies_of_stored,
+    may_announce,
+    merge_duplicates,
+)
 from pipeline.models import Item, Kind
 from pipeline.run_context import RunContext
 from pipeline.state import EditionRecord, Revision
@@ -26,7 +35,7 @@ from plugins.sinks.archive.facts import Facts, load_facts
 from plugins.sinks.archive.render import Renderer, libraries
 from plugins.sinks.archive.writer import key
 
-SITE_VERSION = "12"  # change when the code changes what any page holds: every page is made again
+SITE_VERSION = "13"  # change when the code changes what any page holds: every page is made again
 ISSUE_RULE = "copy stored first"  # change when what an issue shows is worked out otherwise: each is read again
 RECORDS = frozenset({Kind.JOB.value, Kind.EVENT.value})  # what announcements are merged into
 
@@ -90,6 +99,13 @@ class Site:
                 self.announcements.setdefault(into, []).append(merged)
         # What the lists show (oldest first): the same news passed on by two partner feeds once (`one_per_page`)
         self.listed = {entry.id: entry for entry in self.one_per_page(list(self.facts.values()))}
+        # A news item or post in no issue that announces a job or event an earlier issue sent (or one closed or over),
+        # which the issues leave out and the feed shows on it: its page says what it announces, the job's or event's
+        # page has it (not the issue's web version, which shows the job as the issue sent it)
+        self.announced_later: dict[str, list[str]] = {}
+        for announcement, into in self._announced_elsewhere().items():
+            self.merged_into[announcement] = into
+            self.announced_later.setdefault(into, []).append(announcement)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -100,15 +116,37 @@ class Site:
             self._read.update((item.id, item) for item in self.store.get_items(missing))
         return [self._read[item_id] for item_id in ids if item_id in self._read]
 
-    def item(self, item_id: str) -> Item:
-        """An item as its page and its issue show it: a job or event with the announcements merged into
-        it, oldest first, as `merge_duplicates` lists them."""
+    def item(self, item_id: str, *, later: bool = False) -> Item:
+        """An item as its issue shows it: a job or event with the announcements merged into it, oldest first, as
+        `merge_duplicates` lists them; as its page shows it (`later`), with those no issue sent too
+        (`announced_later`)."""
         (item,) = self.items([item_id])
-        announced = self.announcements.get(item_id)
+        announced = [*self.announcements.get(item_id, ()), *(self.announced_later.get(item_id, ()) if later else ())]
         if announced:
             found = sorted(self.items(announced), key=lambda a: (a.published, a.id))
             item = dataclasses.replace(item, also_announced=[*item.also_announced, *map(also_entry, found)])
         return item
+
+    def _announced_elsewhere(self) -> dict[str, str]:
+        """announcement id -> the job or event it announces, of each news item or post the lists show that no issue
+        sent and that the rule of the issues leaves out (`duplicates.announces_elsewhere`), matched against every job
+        and event on the site; read whole only for the few whose titles and dates may match (`may_announce`)."""
+        waiting = [e for e in self.listed.values() if e.kind not in RECORDS and e.id not in self.issue_of]
+        if not waiting:
+            return {}
+        records = [e for e in self.facts.values() if e.kind in RECORDS]
+
+        def last_day(entry: Facts):
+            found = entry.closing or (entry.finishes[:10] if entry.kind == Kind.EVENT.value else "")
+            return date.fromisoformat(found) if found else None
+
+        record_ids, announcement_ids = may_announce(
+            ((e.id, e.title, e.source, last_day(e)) for e in records),
+            ((e.id, e.title, e.source, date.fromisoformat(e.published[:10])) for e in waiting))
+        if not announcement_ids:
+            return {}
+        ordered = [e.id for e in waiting if e.id in announcement_ids]
+        return announces_elsewhere(self.items(ordered), self.items([e.id for e in records if e.id in record_ids]))
 
     def also_url(self, entry: dict[str, str]) -> str:
         """Where "Also announced by" links an announcement merged into a job or event (`site.also_link`): its own

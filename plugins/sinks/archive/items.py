@@ -30,8 +30,9 @@ def plan_items(built: Site) -> list[Planned]:
     for entry in built.facts.values():
         issue = issue_of.get(entry.id)
         merges = ""
-        if entry.id in announcements:  # what was merged into this job or event, shown on its page
-            merges = built.prints(built.shown(announcements[entry.id]))
+        if entry.id in announcements or entry.id in built.announced_later:  # what its page shows announced it
+            merges = built.prints(built.shown([*announcements.get(entry.id, ()),
+                                               *built.announced_later.get(entry.id, ())]))
         elif entry.id in merged_into:  # the job or event this announces
             merges = built.prints(built.shown([merged_into[entry.id]]))
         # A copy of news another source's item passed on too, which the lists have in its place (`Site.kept_for`):
@@ -171,7 +172,7 @@ def calendar_path(entry: Facts) -> str:
 
 
 def _item_page(built: Site, entry: Facts) -> str:
-    item = built.item(entry.id)
+    item = built.item(entry.id, later=True)
     view = item_view.item_view(item, built.project.tz, whole=True, also_url=built.also_url)
     issue = built.issue_of.get(entry.id)
     into = built.facts.get(built.merged_into.get(entry.id, ""))

@@ -31,7 +31,8 @@ An announcement of a record that is not among the items (an earlier issue sent i
 is found by `announced_elsewhere`, and the edition leaves it out: the same thing, once, across issues too; but
 only one whose title is about the record alone (`about_alone`), not a roundup naming it among other news. The site
 shows it on that record, as an issue shows one merged (`announces_elsewhere`, over the news no issue sent, read whole
-only for the few pairs `may_announce` finds from titles and dates).
+only for the few pairs `may_announce` finds from titles and dates,
+by the step `merge_duplicates` takes first: `titles_pair`).
 
 Two announcements of different sources that link one page (two partner feeds passing on the same news) are one:
 `one_per_page` keeps the earliest, and the edition and the feed show only that one; once an issue has sent one,
@@ -131,30 +132,18 @@ def merge_duplicates(items: Sequence[Item]) -> Merged:
     announcements = [Profile(i) for i in items if i.kind in ANNOUNCEMENT_KINDS]
     if not records or not announcements:
         return Merged(list(items))
-    postings: dict[str, list[int]] = {}
-    for n, profile in enumerate(announcements):
-        for word in profile.title_words:
-            postings.setdefault(word, []).append(n)
     best: dict[int, tuple[tuple[int, int, float], list[int]]] = {}  # announcement -> (score, records)
-    for r, record in enumerate(records):
-        words = record.record_words
-        need = required_words(len(words))
-        if not need:
+    for r, n in titles_pair([(p.record_words, p.item.source) for p in records],
+                            [(p.title_words, p.item.source) for p in announcements]):
+        record, announcement = records[r], announcements[n]
+        verdict = judge(record, announcement)
+        if not verdict.same:
             continue
-        rarest = sorted(words, key=lambda w: (len(postings.get(w, ())), w))[:len(words) - need + 1]
-        candidates = {n for w in rarest for n in postings.get(w, ())}
-        for n in sorted(candidates):
-            announcement = announcements[n]
-            if len(words & announcement.title_words) < need or announcement.item.source == record.item.source:
-                continue
-            verdict = judge(record, announcement)
-            if not verdict.same:
-                continue
-            score, holders = best.get(n, (verdict.score, []))
-            if verdict.score > score:
-                best[n] = (verdict.score, [r])
-            elif verdict.score == score:
-                best[n] = (score, [*holders, r])
+        score, holders = best.get(n, (verdict.score, []))
+        if verdict.score > score:
+            best[n] = (verdict.score, [r])
+        elif verdict.score == score:
+            best[n] = (score, [*holders, r])
     taken: dict[int, list[Item]] = {}
     into: dict[str, str] = {}
     for n, (_, holders) in best.items():
@@ -170,6 +159,26 @@ def merge_duplicates(items: Sequence[Item]) -> Merged:
         by_id[record.id] = dataclasses.replace(record, also_announced=[*record.also_announced, *entries])
     shown = [by_id.get(item.id, item) for item in items if item.id not in into]
     return Merged(shown, [item for item in items if item.id in into], into)
+
+
+def titles_pair(records: Sequence[tuple[frozenset[str], str]],
+                announcements: Sequence[tuple[frozenset[str], str]]) -> Iterable[tuple[int, int]]:
+    """Rules 1 and 4: of records (their `Profile.record_words`, source) and announcements (their title's significant
+    words, source), each (record's index, announcement's index) of two sources whose titles share enough words,
+    found through an index of the announcements' words probed with each record's rarest."""
+    postings: dict[str, list[int]] = {}
+    for n, (words, _) in enumerate(announcements):
+        for word in words:
+            postings.setdefault(word, []).append(n)
+    for r, (words, source) in enumerate(records):
+        need = required_words(len(words))
+        if not need:
+            continue
+        rarest = sorted(words, key=lambda w: (len(postings.get(w, ())), w))[:len(words) - need + 1]
+        for n in sorted({n for w in rarest for n in postings.get(w, ())}):
+            title_words, by = announcements[n]
+            if len(words & title_words) >= need and by != source:
+                yield r, n
 
 
 def one_per_page(items: Sequence[Item], sent: Collection[str] = frozenset()) -> tuple[list[Item], list[Item]]:
@@ -241,25 +250,22 @@ def announces_elsewhere(items: Sequence[Item], records: Iterable[Item]) -> dict[
             if into in outside and about_alone(outside[into], by_id[item_id])}
 
 
-def may_announce(records: Iterable[tuple[str, str, str, date | None]],
-                 announcements: Iterable[tuple[str, str, str, date]]) -> tuple[set[str], set[str]]:
-    """Of records (id, title, source, last day or None) and announcements (id, title, source, day published), the
-    ids of those that may be the same thing by rules 1, 2 and 4 read loosely (another source, published by the
-    second day after the record's last, as each
-    may be a day off read in UTC; a significant title word shared): (records, announcements), a superset of those
-    `merge_duplicates` can pair, found from titles and dates alone, so that only theirs need be read whole."""
-    postings: dict[str, list[tuple[str, str, date]]] = {}
-    for item_id, title, source, day in announcements:
-        for word in significant_words(title):
-            postings.setdefault(word, []).append((item_id, source, day))
+def may_announce(records: Sequence[tuple[str, str, str, str, str, date | None]],
+                 announcements: Sequence[tuple[str, str, str, date]]) -> tuple[set[str], set[str]]:
+    """Of records (id, title, organisation, location, source, last day or None) and announcements (id, title, source,
+    day published), the ids of those that may be the same thing by rules 1, 2 and 4 (`titles_pair`; published by the
+    second day after the record's last, as each may be a day off read in UTC): (records, announcements), found from
+    titles and dates alone, so that only theirs need be read whole."""
+    pairs = titles_pair([(record_words(title, organisation, location), source)
+                         for _, title, organisation, location, source, _ in records],
+                        [(significant_words(title), source) for _, title, source, _ in announcements])
     found_records: set[str] = set()
     found: set[str] = set()
-    for record_id, title, source, last_day in records:
-        for word in significant_words(title):
-            for item_id, by, day in postings.get(word, ()):
-                if by != source and (last_day is None or day <= last_day + timedelta(days=2)):
-                    found_records.add(record_id)
-                    found.add(item_id)
+    for r, n in pairs:
+        last_day, day = records[r][5], announcements[n][3]
+        if last_day is None or day <= last_day + timedelta(days=2):
+            found_records.add(records[r][0])
+            found.add(announcements[n][0])
     return found_records, found
 
 
@@ -353,7 +359,7 @@ class Profile:
         job = self.item.job
         if job is None:
             return self.title_words
-        return self.title_words - _name_words(job.organisation) - _name_words(job.location)
+        return record_words(self.item.title, job.organisation, job.location, self.title_words)
 
     @cached_property
     def text(self) -> str:
@@ -413,6 +419,14 @@ def significant_words(text: str) -> frozenset[str]:
         if len(word) >= 3 and word not in _LEFT_OUT and not word.isdigit():
             found.add(word)
     return frozenset(found)
+
+
+def record_words(title: str, organisation: str = "", location: str = "",
+                 words: frozenset[str] | None = None) -> frozenset[str]:
+    """The words of a record's title that say which job or event it is (rule 4): its `significant_words` (`words`, when
+    known) but those of a job's organisation and location, which every job of an organisation in one place shares."""
+    words = significant_words(title) if words is None else words
+    return words - _name_words(organisation) - _name_words(location)
 
 
 @lru_cache(maxsize=1024)

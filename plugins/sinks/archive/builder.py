@@ -141,8 +141,8 @@ class Site:
             return date.fromisoformat(found) if found else None
 
         record_ids, announcement_ids = may_announce(
-            ((e.id, e.title, e.source, last_day(e)) for e in records),
-            ((e.id, e.title, e.source, date.fromisoformat(e.published[:10])) for e in waiting))
+            [(e.id, e.title, e.organisation, e.location, e.source, last_day(e)) for e in records],
+            [(e.id, e.title, e.source, date.fromisoformat(e.published[:10])) for e in waiting])
         if not announcement_ids:
             return {}
         ordered = [e.id for e in waiting if e.id in announcement_ids]

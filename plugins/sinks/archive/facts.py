@@ -21,7 +21,7 @@ from pipeline.models import Item
 from pipeline.state import Store
 from pipeline.state import site as site_state
 
-FACTS_VERSION = "10"  # change when what Facts holds, or how it is made, changes
+FACTS_VERSION = "11"  # change when what Facts holds, or how it is made, changes
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class Facts:  # cached as a JSON list of its fields in this order: `path` stays 
     language: str = ""  # the item's when another than the site's (`site.other_language`): its `lang` in the lists
     page: str = ""  # the page a news item or post links (`duplicates.announced_page`): two sources' copies listed once
     source: str = ""
+    location: str = ""  # a job's: with its organisation, what its title's words that say which job it is leave out
 
     def open_at(self, moment: datetime, horizon: current.Horizons) -> bool:
         """A job still open at `moment` (its closing day included; one with no closing date for a while after it was
@@ -81,7 +82,8 @@ def facts_of(project: Project, item: Item, fingerprint: str) -> Facts:
         finishes=event.finishes.astimezone(UTC).isoformat() if event else "",
         when=view.event.when if view.event else "", venue=view.event.venue if view.event else "",
         home=site.kind_path(item), speakers=view.event.speakers if view.event else "",
-        language=site.other_language(project, item), page=announced_page(item), source=item.source)
+        language=site.other_language(project, item), page=announced_page(item), source=item.source,
+        location=job.location if job else "")
 
 
 def cached_path(cached: str) -> str:

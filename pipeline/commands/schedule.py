@@ -213,17 +213,29 @@ def cmd_schedule(args) -> int:
     say = console.print if args.list or not logs.quiet() else (lambda *args, **kwargs: None)  # -q: errors only
     say(f"monthly edition: next at {next_slot(project, now):%Y-%m-%d %H:%M %Z}; a missed one is made "
         f"up to {project.schedule.catch_up_hours} hours late")
-    say(f"refresh every {every} min: next at {now:%Y-%m-%d %H:%M %Z} (at start), then every {every} min")
+    at_start = f"refresh every {every} min: next at {now:%Y-%m-%d %H:%M %Z} (at start), then every {every} min"
     if args.list:  # and what is due at once: a slot missed but still in its window, a send to resume
         from pipeline.commands.status import print_due, status_data
 
-        if runner := _runner(project):
-            say(runner)
+        runner = _runner(project)
         try:
-            print_due(console, status_data(project, runs=0, now=now)["next"])
+            upcoming = status_data(project, runs=0, now=now)["next"]
         except PipelineError as exc:  # reads only: a locked or damaged database is said, the times stand
+            say(at_start)
+            if runner:
+                say(runner)
             console.print(f"state database not read: {escape(str(exc))}", soft_wrap=True)
+            return 0
+        if runner and runner.startswith("a ") and upcoming["refresh"]:  # one runs: its own next refresh
+            moment = datetime.fromisoformat(upcoming["refresh"]).astimezone(project.tz)
+            say(f"refresh every {every} min: next at {moment:%Y-%m-%d %H:%M %Z}, then every {every} min")
+        else:
+            say(at_start)
+        if runner:
+            say(runner)
+        print_due(console, upcoming)
         return 0
+    say(at_start)
 
     def warn(line: str) -> None:  # a run that failed, or what is due could not be worked out: errors (even -q)
         log.log(logging.ERROR if line.startswith("error") else logging.WARNING, "schedule: %s", line)

@@ -39,7 +39,12 @@ def test_a_second_scheduler_of_one_project_is_refused_while_the_first_runs(write
         _wait_for(tmp_path / "state" / "pipeline.sqlite", first)  # its first check is under way: it holds the project
         assert first.poll() is None, first.communicate()
         second = _scheduler(config)
-        out, err = second.communicate(timeout=30)
+        try:
+            out, err = second.communicate(timeout=30)
+        finally:
+            if second.poll() is None:  # it ran alongside the first: the failure below says so
+                second.kill()
+                second.communicate()
         assert second.returncode == 2, (out, err)
         line = " ".join(err.split())
         assert "another `pipeline schedule` is running" in line and f"pid {first.pid}" in line, line

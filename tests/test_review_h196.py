@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pipeline.cli import main
 from tests.http_fixtures import Route
-from tests.test_review_h192 import PROJECT, issue
+from tests.test_review_h192 import PROJECT, issue, rss
 
 THEMED = PROJECT + """
 [transforms.themes]
@@ -24,14 +24,6 @@ def network(write_project, feed_server, subscribers: str = "email,name\nfay@exam
     feed_server.routes["/hvn.xml"] = Route(rss())
     return write_project(THEMED.format(odu=feed_server.url("/odu.xml"), hvn=feed_server.url("/hvn.xml")),
                          {"subscribers.csv": subscribers, "events.toml": ""})
-
-
-def rss(*entries: tuple[str, str, str]) -> bytes:
-    tag = ""
-    items = "".join(f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid><pubDate>{date}</pubDate>"
-                    f"{tag}<description>{title}.</description></item>" for title, link, date in entries)
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>p</title><link>https://p.example.org/</link>'
-            f"<description>p</description>{items}</channel></rss>").encode()
 
 
 RENEWAL = "ESRC renews co-production funding"

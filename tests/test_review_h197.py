@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pipeline.cli import main
 from tests.http_fixtures import Route
+from tests.test_review_h192 import rss
 
 PROJECT = """[pipeline]
 name = "Co-production Network"
@@ -37,13 +38,6 @@ always_include = ["event"]
 [sinks.archive]
 type = "archive"
 """
-
-
-def rss(*entries: tuple[str, str, str]) -> bytes:
-    items = "".join(f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid><pubDate>{date}</pubDate>"
-                    f"<description>{title}.</description></item>" for title, link, date in entries)
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>p</title><link>https://p.example.org/</link>'
-            f"<description>p</description>{items}</channel></rss>").encode()
 
 
 def seminar(number: int, start: str, end: str, venue: str, posted: str = "2016-02-10") -> str:
